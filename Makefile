@@ -1,0 +1,83 @@
+# berth: one non-recursive GNU make.
+#   make            build/berth (release)
+#   make asan       build-asan/berth (ASan + UBSan)
+#   make test       unit tests, fuzz-corpus replay and e2e tests, both builds
+#   make run        start berth serve on ./var/berth
+#   make bench      side-by-side benchmark against docker-registry
+.DEFAULT_GOAL := all
+include mk/flags.mk
+
+MODULES := core oci store meta http cli
+# Link order: each module may only call the ones after it.
+LINK_ORDER := cli http meta store oci core
+
+SRC_core  := $(wildcard src/core/*.c)
+SRC_oci   := $(wildcard src/oci/*.c)
+SRC_store := $(wildcard src/store/*.c)
+SRC_meta  := $(wildcard src/meta/*.c)
+SRC_http  := $(wildcard src/http/*.c)
+SRC_cli   := $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
+MIGRATIONS := $(sort $(wildcard src/meta/migrations/*.sql))
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+
+# $(call variant_rules,VARIANT,DIR)
+define variant_rules
+$(2)/obj/%.o: %.c
+	@mkdir -p $$(@D)
+	$$(CC) $$(STD) $$(WARN) $$(DEPFL) $$(OPT_$(1)) -Iinclude -I$(2)/gen $$(PKG_CFLAGS) -c $$< -o $$@
+
+$(2)/gen/migrations.h: $(MIGRATIONS) scripts/embed-sql.sh
+	@mkdir -p $$(@D)
+	sh scripts/embed-sql.sh $(MIGRATIONS) > $$@.tmp && mv $$@.tmp $$@
+
+$(2)/obj/src/meta/meta_sqlite.o: $(2)/gen/migrations.h
+
+$(foreach m,$(MODULES),
+$(2)/libberth_$(m).a: $$(patsubst %.c,$(2)/obj/%.o,$$(SRC_$(m)))
+	@rm -f $$@
+	ar rcs $$@ $$^
+)
+
+$(2)/berth: $(2)/obj/src/cli/main.o $(foreach m,$(LINK_ORDER),$(2)/libberth_$(m).a)
+	$$(CC) $$(LDOPT_$(1)) -o $$@ $$^ $$(PKG_LIBS)
+
+$(2)/unit: $$(patsubst %.c,$(2)/obj/%.o,$$(UNIT_SRC)) $(2)/obj/tests/unit/runner.o $(foreach m,$(LINK_ORDER),$(2)/libberth_$(m).a)
+	$$(CC) $$(LDOPT_$(1)) -o $$@ $$^ $$(PKG_LIBS)
+
+$(2)/fuzz-%: $(2)/obj/fuzz/fuzz_%.o $(2)/obj/fuzz/replay.o $(foreach m,$(LINK_ORDER),$(2)/libberth_$(m).a)
+	$$(CC) $$(LDOPT_$(1)) -o $$@ $$^ $$(PKG_LIBS)
+endef
+
+$(eval $(call variant_rules,release,build))
+$(eval $(call variant_rules,asan,build-asan))
+
+.PHONY: all asan deps test-deps unit fuzz-replay e2e test run bench clean
+all: deps build/berth
+asan: deps build-asan/berth
+
+deps:
+	@sh scripts/deps.sh build
+test-deps:
+	@sh scripts/deps.sh test
+
+unit: build/unit build-asan/unit
+fuzz-bins: $(foreach t,$(FUZZ_TARGETS),build/fuzz-$(t) build-asan/fuzz-$(t))
+
+test: test-deps
+	@$(MAKE) --no-print-directory build/berth build-asan/berth build/unit build-asan/unit fuzz-bins
+	@sh scripts/test.sh
+
+run: all
+	@sh scripts/run.sh
+
+bench: deps build/berth
+	@sh scripts/deps.sh bench
+	bash bench/run.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find build build-asan -name '*.d' 2>/dev/null)

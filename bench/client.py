@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""Registry client helpers for bench/run.sh.
+
+Each subcommand talks to one registry over a single keep-alive HTTP/1.1
+connection (http.client) and prints one JSON object on stdout.
+
+  chunked  BASE REPO FILE DIGEST CHUNK   PATCH FILE in CHUNK-byte pieces, then PUT ?digest=
+  small    BASE REPO COUNT SIZE          push COUNT random blobs of SIZE bytes
+  image    BASE REPO TAG                 push config + 1 KiB layer + OCI image manifest
+  ensure   BASE REPO FILE DIGEST         push FILE monolithically unless the blob is present
+
+BASE is http://host:port. Errors go to stderr and make the exit status non-zero.
+"""
+
+import hashlib
+import http.client
+import json
+import os
+import sys
+import time
+import urllib.parse
+
+OCTET = "application/octet-stream"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+
+
+class BenchError(Exception):
+    pass
+
+
+class Client:
+    def __init__(self, base):
+        u = urllib.parse.urlsplit(base)
+        self.host = u.hostname
+        self.port = u.port or 80
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=600,
+                                               blocksize=1 << 20)
+
+    def request(self, method, path, body=None, headers=None):
+        hdrs = dict(headers or {})
+        if body is None:
+            if method in ("PUT", "POST", "PATCH"):
+                hdrs.setdefault("Content-Length", "0")
+        elif "Content-Length" not in hdrs:
+            hdrs["Content-Length"] = str(memoryview(body).nbytes)
+        try:
+            self.conn.request(method, path, body=body, headers=hdrs)
+            resp = self.conn.getresponse()
+        except (ConnectionError, http.client.HTTPException):
+            # The server may have closed the kept-alive socket; retry once.
+            self.conn.close()
+            self.conn.request(method, path, body=body, headers=hdrs)
+            resp = self.conn.getresponse()
+        data = resp.read()
+        return resp.status, resp.headers, data
+
+    def close(self):
+        self.conn.close()
+
+
+def location_path(loc):
+    """Turn a Location header (absolute or relative) into path?query."""
+    if not loc:
+        raise BenchError("answer carries no Location header")
+    u = urllib.parse.urlsplit(loc)
+    path = u.path or "/"
+    return path + ("?" + u.query if u.query else "")
+
+
+def with_query(path, extra):
+    return path + ("&" if "?" in path else "?") + extra
+
+
+def expect(status, want, what, data=b""):
+    if status not in want:
+        detail = data[:300].decode("utf-8", "replace")
+        raise BenchError(f"{what}: HTTP {status} (want {want}) {detail}")
+
+
+def start_upload(c, repo):
+    st, h, d = c.request("POST", f"/v2/{repo}/blobs/uploads/")
+    expect(st, (202,), "POST upload", d)
+    return location_path(h.get("Location"))
+
+
+def put_monolithic(c, repo, digest, body):
+    loc = start_upload(c, repo)
+    st, h, d = c.request("PUT", with_query(loc, "digest=" + digest), body=body,
+                         headers={"Content-Type": OCTET})
+    expect(st, (201,), "PUT blob", d)
+
+
+def blob_present(c, repo, digest, size=None):
+    st, h, _ = c.request("HEAD", f"/v2/{repo}/blobs/{digest}")
+    if st != 200:
+        return False
+    if size is not None and h.get("Content-Length") not in (None, str(size)):
+        return False
+    return True
+
+
+def cmd_chunked(base, repo, path, digest, chunk):
+    chunk = int(chunk)
+    size = os.path.getsize(path)
+    buf = bytearray(chunk)
+    view = memoryview(buf)
+    c = Client(base)
+    patches = 0
+    with open(path, "rb", buffering=0) as f:
+        t0 = time.perf_counter()
+        loc = start_upload(c, repo)
+        off = 0
+        while off < size:
+            n = f.readinto(buf)
+            if not n:
+                raise BenchError("short read on " + path)
+            st, h, d = c.request("PATCH", loc, body=view[:n], headers={
+                "Content-Type": OCTET,
+                "Content-Range": f"{off}-{off + n - 1}",
+            })
+            expect(st, (202,), f"PATCH at {off}", d)
+            loc = location_path(h.get("Location"))
+            off += n
+            patches += 1
+        st, h, d = c.request("PUT", with_query(loc, "digest=" + digest))
+        expect(st, (201,), "PUT finish", d)
+        t1 = time.perf_counter()
+    if not blob_present(c, repo, digest, size):
+        raise BenchError("blob not found after chunked push")
+    c.close()
+    return {"seconds": t1 - t0, "bytes": size, "patches": patches}
+
+
+def cmd_small(base, repo, count, size):
+    count, size = int(count), int(size)
+    blobs = []
+    for _ in range(count):
+        b = os.urandom(size)
+        blobs.append((b, "sha256:" + hashlib.sha256(b).hexdigest()))
+    c = Client(base)
+    single_ok = 0
+    fallback = 0
+    t0 = time.perf_counter()
+    for body, digest in blobs:
+        st, h, d = c.request("POST", f"/v2/{repo}/blobs/uploads/?digest={digest}",
+                             body=body, headers={"Content-Type": OCTET})
+        if st == 201:
+            single_ok += 1
+            continue
+        expect(st, (202,), "POST ?digest=", d)
+        fallback += 1
+        loc = location_path(h.get("Location"))
+        st, h, d = c.request("PUT", with_query(loc, "digest=" + digest), body=body,
+                             headers={"Content-Type": OCTET})
+        expect(st, (201,), "PUT small blob", d)
+    t1 = time.perf_counter()
+    # spot-check a few
+    for body, digest in blobs[:: max(1, count // 5)]:
+        if not blob_present(c, repo, digest, size):
+            raise BenchError("small blob missing after push: " + digest)
+    c.close()
+    mode = "single-POST" if fallback == 0 else ("POST+PUT" if single_ok == 0 else "mixed")
+    return {"seconds": t1 - t0, "count": count, "mode": mode,
+            "single": single_ok, "fallback": fallback}
+
+
+def cmd_image(base, repo, tag):
+    c = Client(base)
+    layer = os.urandom(1024)
+    config = json.dumps({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {},
+        "rootfs": {"type": "layers",
+                   "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]},
+    }, separators=(",", ":")).encode()
+    descs = []
+    for mt, body in ((OCI_CONFIG, config), (OCI_LAYER, layer)):
+        dg = "sha256:" + hashlib.sha256(body).hexdigest()
+        put_monolithic(c, repo, dg, body)
+        descs.append({"mediaType": mt, "digest": dg, "size": len(body)})
+    manifest = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descs[0],
+        "layers": [descs[1]],
+    }, separators=(",", ":")).encode()
+    st, h, d = c.request("PUT", f"/v2/{repo}/manifests/{tag}", body=manifest,
+                         headers={"Content-Type": OCI_MANIFEST})
+    expect(st, (201,), "PUT manifest", d)
+    st, h, d = c.request("GET", f"/v2/{repo}/manifests/{tag}",
+                         headers={"Accept": OCI_MANIFEST})
+    expect(st, (200,), "GET manifest", d)
+    if d != manifest:
+        raise BenchError("manifest read back differs from what was pushed")
+    c.close()
+    return {"digest": "sha256:" + hashlib.sha256(manifest).hexdigest(),
+            "bytes": len(manifest)}
+
+
+def cmd_ensure(base, repo, path, digest):
+    c = Client(base)
+    size = os.path.getsize(path)
+    if blob_present(c, repo, digest, size):
+        c.close()
+        return {"pushed": False}
+    with open(path, "rb") as f:
+        loc = start_upload(c, repo)
+        st, h, d = c.request("PUT", with_query(loc, "digest=" + digest), body=f,
+                             headers={"Content-Type": OCTET, "Content-Length": str(size)})
+        expect(st, (201,), "PUT blob", d)
+    c.close()
+    return {"pushed": True}
+
+
+COMMANDS = {
+    "chunked": (cmd_chunked, 5),
+    "small": (cmd_small, 4),
+    "image": (cmd_image, 3),
+    "ensure": (cmd_ensure, 4),
+}
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] not in COMMANDS:
+        sys.stderr.write(__doc__)
+        return 2
+    fn, nargs = COMMANDS[argv[1]]
+    args = argv[2:]
+    if len(args) != nargs:
+        sys.stderr.write(__doc__)
+        return 2
+    try:
+        out = fn(*args)
+    except (BenchError, OSError, http.client.HTTPException) as e:
+        sys.stderr.write(f"client.py {argv[1]}: {e}\n")
+        return 1
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

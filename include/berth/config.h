@@ -1,0 +1,85 @@
+/*
+ * config.h - the one table of berth's settings.
+ *
+ * Each setting is a row of BERTH_CONFIG_MAP: name, type, default, bounds and
+ * help. Values are taken, in rising priority, from the defaults, a JSON file
+ * (--config FILE), the environment (BERTH_<NAME> upper-cased, '-' -> '_')
+ * and command-line flags (--<name> VALUE). `berth serve --help` and
+ * docs/config.md come from the same table. A bad value stops start-up with a
+ * message naming the key and the allowed range.
+ */
+#ifndef BERTH_CONFIG_H
+#define BERTH_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "berth/err.h"
+
+enum berth_config_type {
+    BERTH_CFG_STR,
+    BERTH_CFG_INT,  /* int64 with min..max */
+    BERTH_CFG_SIZE, /* bytes; accepts K, M, G suffixes (powers of 1024) */
+    BERTH_CFG_BOOL,
+    BERTH_CFG_LEVEL, /* log level name */
+};
+
+/* X(field, name, type, default, min, max, help) -- ints/sizes use min/max. */
+#define BERTH_CONFIG_MAP(X)                                                                          \
+    X(config, "config", BERTH_CFG_STR, "", 0, 0, "JSON file with settings (keys as below)")           \
+    X(listen, "listen", BERTH_CFG_STR, "127.0.0.1:5000", 0, 0, "address and port to listen on")       \
+    X(data, "data", BERTH_CFG_STR, "./var/berth", 0, 0, "data folder (blobs, uploads, database)")     \
+    X(tls_cert, "tls-cert", BERTH_CFG_STR, "", 0, 0, "PEM certificate chain; HTTPS when set")         \
+    X(tls_key, "tls-key", BERTH_CFG_STR, "", 0, 0, "PEM private key for --tls-cert")                  \
+    X(log_level, "log-level", BERTH_CFG_LEVEL, "info", 0, 3, "error, warn, info or debug")            \
+    X(access_log, "access-log", BERTH_CFG_BOOL, "true", 0, 1, "log one key=value line per request")   \
+    X(threads, "threads", BERTH_CFG_INT, "0", 0, 256, "HTTP worker threads (0 = number of CPUs)")    \
+    X(max_connections, "max-connections", BERTH_CFG_INT, "1024", 1, 65536, "concurrent connections") \
+    X(connection_timeout, "connection-timeout", BERTH_CFG_INT, "120", 1, 86400,                       \
+      "seconds of inactivity before a connection is closed")                                        \
+    X(connection_memory, "connection-memory", BERTH_CFG_SIZE, "1M", 65536, 67108864,                  \
+      "per-connection buffer (also bounds request header size)")                                    \
+    X(header_max, "header-max", BERTH_CFG_SIZE, "64K", 4096, 1048576, "cap on all request headers")   \
+    X(manifest_max, "manifest-max", BERTH_CFG_SIZE, "4M", 1024, 67108864, "cap on a manifest body")   \
+    X(blob_max, "blob-max", BERTH_CFG_SIZE, "64G", 1024, 4398046511104, "cap on one blob")            \
+    X(chunk_min, "chunk-min", BERTH_CFG_SIZE, "0", 0, 1073741824,                                     \
+      "OCI-Chunk-Min-Length advertised to clients (0 = none)")                                      \
+    X(page_max, "page-max", BERTH_CFG_INT, "1000", 1, 100000, "largest n for tags/list and _catalog") \
+    X(fsync, "fsync", BERTH_CFG_BOOL, "true", 0, 1, "fsync blobs and folders before a push completes") \
+    X(upload_ttl, "upload-ttl", BERTH_CFG_INT, "86400", 60, 31536000,                                 \
+      "seconds an idle upload session is kept before gc removes it")                                \
+    X(gc_grace, "gc-grace", BERTH_CFG_INT, "60", 0, 525600,                                           \
+      "minutes: gc never deletes what was pushed more recently than this")                          \
+    X(shutdown_timeout, "shutdown-timeout", BERTH_CFG_INT, "10", 0, 3600,                             \
+      "seconds to let in-flight requests finish on SIGTERM")
+
+struct berth_config {
+#define BERTH_CFG_DECL(field, name, type, def, min, max, help) type##_FIELD field;
+#define BERTH_CFG_STR_FIELD char *
+#define BERTH_CFG_INT_FIELD int64_t
+#define BERTH_CFG_SIZE_FIELD int64_t
+#define BERTH_CFG_BOOL_FIELD int64_t
+#define BERTH_CFG_LEVEL_FIELD int64_t
+    BERTH_CONFIG_MAP(BERTH_CFG_DECL)
+#undef BERTH_CFG_DECL
+};
+
+/* Sets every field to its default. Strings are owned by cfg. */
+void berth_config_init(struct berth_config *cfg);
+void berth_config_release(struct berth_config *cfg);
+/* Sets one key from text (name as in the table). Errors name the key and range. */
+enum berth_rc berth_config_set(struct berth_config *cfg, const char *name, const char *value,
+                               struct berth_err *err);
+/* Loads keys from a JSON object file; unknown keys are an error. */
+enum berth_rc berth_config_load_file(struct berth_config *cfg, const char *path, struct berth_err *err);
+/* Applies BERTH_* environment variables. */
+enum berth_rc berth_config_load_env(struct berth_config *cfg, struct berth_err *err);
+/*
+ * Full load: defaults, then --config file (found in argv or BERTH_CONFIG), env, then
+ * flags from argv (--name VALUE or --name=VALUE). Unknown flags are an error
+ * (BERTH_EINVAL) naming the flag.
+ */
+enum berth_rc berth_config_load(struct berth_config *cfg, int argc, char **argv, struct berth_err *err);
+/* Prints every option with its default and help. */
+void berth_config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,13 @@
+# Compiler and sanitizer flags shared by every target.
+CC      ?= gcc
+STD     := -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wvla -Wwrite-strings -Wformat=2 -Wno-format-nonliteral
+DEPFL   := -MMD -MP
+PKGS    := libmicrohttpd libcrypto jansson sqlite3 libsodium libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+OPT_release := -O2 -g
+OPT_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDOPT_release :=
+LDOPT_asan    := -fsanitize=address,undefined

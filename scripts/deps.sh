@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs the Debian packages berth needs, only those missing; quiet when all are present.
+# usage: scripts/deps.sh build|test|bench
+set -eu
+build="gcc make pkg-config libmicrohttpd-dev libssl-dev libjansson-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev"
+test="$build curl jq python3 skopeo podman umoci uidmap openssl"
+bench="$test docker-registry wrk apache2-utils"
+case "${1:-build}" in
+build) want=$build ;;
+test) want=$test ;;
+bench) want=$bench ;;
+*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+esac
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "berth: missing packages:$missing (run as root or install them)" >&2
+	exit 1
+fi
+echo "berth: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,584 @@
+# Shared helpers for the end-to-end tests: start and stop `berth serve` on a
+# loopback port in a temp dir, issue requests with curl, and report results as
+# "ok - ", "not ok - " and "skip - " lines that run.sh counts.
+#
+# Sourced by every tests/e2e/NNNN-*.sh; each test ends with `finish`.
+
+set -u
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$E2E_DIR/../.." && pwd)
+BERTH_BIN=${BERTH_BIN:-$REPO/build/berth}
+TEST_NAME=$(basename "$0" .sh)
+
+# One temp dir per test; servers, data and scratch files live below it.
+WORK=""
+DATA=""
+URL=""
+HOSTPORT=""
+PORT=""
+BERTH_PID=""
+SRV_LOG=""
+SERVER_PIDS=()
+EXTRA_PIDS=()
+
+HDRS=""
+BODY=""
+STATUS=""
+CURL_RC=0
+LAST_REQ=""
+
+N_OK=0
+N_FAIL=0
+
+MT_OCI_MANIFEST=application/vnd.oci.image.manifest.v1+json
+MT_OCI_INDEX=application/vnd.oci.image.index.v1+json
+MT_OCI_CONFIG=application/vnd.oci.image.config.v1+json
+MT_OCI_LAYER=application/vnd.oci.image.layer.v1.tar
+MT_OCI_LAYER_GZ=application/vnd.oci.image.layer.v1.tar+gzip
+MT_OCI_EMPTY=application/vnd.oci.empty.v1+json
+MT_DOCKER_MANIFEST=application/vnd.docker.distribution.manifest.v2+json
+MT_DOCKER_LIST=application/vnd.docker.distribution.manifest.list.v2+json
+MT_DOCKER_CONFIG=application/vnd.docker.container.image.v1+json
+MT_DOCKER_LAYER=application/vnd.docker.image.rootfs.diff.tar.gzip
+EMPTY_DIGEST=sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a
+
+work_init() {
+    [ -n "$WORK" ] && return 0
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/berth-e2e-$TEST_NAME.XXXXXX")
+    DATA=$WORK/data
+    SRV_LOG=$WORK/server.log
+    HDRS=$WORK/resp.headers
+    BODY=$WORK/resp.body
+    : >"$HDRS"
+    : >"$BODY"
+}
+
+cleanup() {
+    local p
+    for p in "${EXTRA_PIDS[@]}"; do
+        kill -9 "$p" 2>/dev/null
+    done
+    for p in "${SERVER_PIDS[@]}"; do
+        if kill -0 "$p" 2>/dev/null; then
+            kill -TERM "$p" 2>/dev/null
+            for _ in $(seq 50); do
+                kill -0 "$p" 2>/dev/null || break
+                sleep 0.1
+            done
+            kill -9 "$p" 2>/dev/null
+        fi
+    done
+    if [ -n "$WORK" ] && [ -z "${BERTH_E2E_KEEP:-}" ]; then
+        rm -rf "$WORK"
+    elif [ -n "$WORK" ]; then
+        echo "# kept $WORK"
+    fi
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- reporting
+
+ok() {
+    N_OK=$((N_OK + 1))
+    echo "ok - $1"
+}
+
+# fail DESC [DETAILS...]: each detail is printed on its own "#" line.
+fail() {
+    local desc=$1 line
+    shift
+    N_FAIL=$((N_FAIL + 1))
+    echo "not ok - $desc"
+    for line in "$@"; do
+        printf '#   %s\n' "$line"
+    done
+    if [ -n "$LAST_REQ" ]; then
+        printf '#   last request: %s -> %s\n' "$LAST_REQ" "$STATUS"
+        if [ -s "$BODY" ]; then
+            printf '#   last body: %s\n' "$(head -c 400 "$BODY" | tr -d '\0' | tr '\n' ' ')"
+        fi
+    fi
+    if [ -n "$SRV_LOG" ] && [ -s "$SRV_LOG" ]; then
+        echo "#   server.log (tail):"
+        tail -n 6 "$SRV_LOG" | sed 's/^/#     /'
+    fi
+    return 1
+}
+
+skip() {
+    echo "skip - $TEST_NAME: $1"
+}
+
+# bail DESC [DETAILS...]: a failure after which the test cannot go on.
+bail() {
+    fail "$@"
+    exit 0
+}
+
+# check DESC COMMAND...: ok when COMMAND succeeds.
+check() {
+    local desc=$1
+    shift
+    if "$@"; then
+        ok "$desc"
+    else
+        fail "$desc" "condition failed: $*"
+    fi
+}
+
+expect_eq() {
+    local desc=$1 want=$2 got=$3
+    if [ "$want" = "$got" ]; then
+        ok "$desc"
+    else
+        fail "$desc" "expected: $want" "got:      $got"
+    fi
+}
+
+expect_match() {
+    local desc=$1 re=$2 got=$3
+    if [[ $got =~ $re ]]; then
+        ok "$desc"
+    else
+        fail "$desc" "expected to match: $re" "got:      $got"
+    fi
+}
+
+finish() {
+    local p
+    for p in "${SERVER_PIDS[@]}"; do
+        if kill -0 "$p" 2>/dev/null; then
+            BERTH_PID=$p
+            berth_stop
+        fi
+    done
+    if [ -n "$SRV_LOG" ] && [ -s "$SRV_LOG" ]; then
+        if grep -Eq 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:' "$SRV_LOG"; then
+            fail "no sanitizer reports in server.log" \
+                "$(grep -Em 3 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$SRV_LOG")"
+        fi
+    fi
+    echo "# $TEST_NAME: $N_OK ok, $N_FAIL not ok"
+    exit 0
+}
+
+# ---------------------------------------------------------------- server
+
+free_port() {
+    python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# berth_start [extra serve flags]: start a server on a free port with data in
+# $DATA; reuses the test's temp dir and data dir on a second call (restart).
+berth_start() {
+    work_init
+    if [ ! -x "$BERTH_BIN" ]; then
+        skip "berth binary not found at $BERTH_BIN"
+        exit 0
+    fi
+    PORT=$(free_port)
+    HOSTPORT=127.0.0.1:$PORT
+    URL=http://$HOSTPORT
+    mkdir -p "$DATA"
+    echo "=== berth serve --listen $HOSTPORT --data $DATA $*" >>"$SRV_LOG"
+    "$BERTH_BIN" serve --listen "$HOSTPORT" --data "$DATA" "$@" >>"$SRV_LOG" 2>&1 &
+    BERTH_PID=$!
+    SERVER_PIDS+=("$BERTH_PID")
+    export URL HOSTPORT DATA BERTH_PID
+    local code i
+    for i in $(seq 100); do
+        if ! kill -0 "$BERTH_PID" 2>/dev/null; then
+            bail "berth serve starts" "the server exited during start-up"
+        fi
+        code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$URL/v2/")
+        if [ "$code" != "000" ]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    bail "berth serve starts" "no answer on $URL/v2/ after 10 s"
+}
+
+# berth_stop: SIGTERM the current server and wait for it (10 s at most).
+berth_stop() {
+    local pid=$BERTH_PID i
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for i in $(seq 100); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null
+            BERTH_PID=""
+            return 0
+        fi
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    BERTH_PID=""
+    fail "server exits within 10 s of SIGTERM"
+}
+
+berth_kill9() {
+    [ -n "$BERTH_PID" ] || return 0
+    kill -9 "$BERTH_PID" 2>/dev/null
+    wait "$BERTH_PID" 2>/dev/null
+    BERTH_PID=""
+}
+
+server_alive() {
+    [ -n "$BERTH_PID" ] && kill -0 "$BERTH_PID" 2>/dev/null || return 1
+    [ "$(curl -s -o /dev/null -m 10 -w '%{http_code}' "$URL/v2/")" = 200 ]
+}
+
+expect_alive() {
+    if server_alive; then
+        ok "${1:-server still answers GET /v2/}"
+    else
+        bail "${1:-server still answers GET /v2/}" "server process gone or /v2/ not 200"
+    fi
+}
+
+# ---------------------------------------------------------------- requests
+
+# req METHOD PATH-OR-URL [curl args...]: sets STATUS, $HDRS, $BODY.
+req() {
+    local method=$1 target=$2
+    shift 2
+    case $target in
+        http://* | https://*) ;;
+        *) target=$URL$target ;;
+    esac
+    local m=(-X "$method")
+    [ "$method" = HEAD ] && m=(-I)
+    : >"$HDRS"
+    : >"$BODY"
+    LAST_REQ="$method $target"
+    STATUS=$(curl -sS --path-as-is -m "${REQ_TIMEOUT:-120}" -H 'Expect:' "${m[@]}" \
+        -D "$HDRS" -o "$BODY" -w '%{http_code}' "$@" "$target" 2>"$WORK/curl.err")
+    CURL_RC=$?
+    [ "$method" = HEAD ] && : >"$BODY"
+    [ -n "$STATUS" ] || STATUS=000
+    return 0
+}
+
+# hdr NAME: value of the last NAME header of the last response.
+hdr() {
+    awk -v n="$1" '
+        BEGIN { n = tolower(n); found = 0 }
+        { sub(/\r$/, "") }
+        /^HTTP\// { found = 0; val = "" }
+        {
+            i = index($0, ":")
+            if (i > 0 && tolower(substr($0, 1, i - 1)) == n) {
+                v = substr($0, i + 1)
+                sub(/^[ \t]+/, "", v)
+                sub(/[ \t]+$/, "", v)
+                val = v
+                found = 1
+            }
+        }
+        END { if (found) print val; else exit 1 }' "$HDRS"
+}
+
+has_hdr() {
+    hdr "$1" >/dev/null
+}
+
+# err_code: the first OCI error code in the last body.
+err_code() {
+    jq -r '.errors[0].code // empty' "$BODY" 2>/dev/null
+}
+
+# expect_status WANT DESC: WANT is a status or an alternation like 400|416.
+expect_status() {
+    local want=$1 desc=$2
+    if [[ $STATUS =~ ^($want)$ ]]; then
+        ok "$desc"
+    else
+        fail "$desc" "expected status: $want" "got status:      $STATUS (curl rc $CURL_RC)"
+    fi
+}
+
+expect_header() {
+    local name=$1 want=$2 desc=$3 got
+    got=$(hdr "$name") || got="<absent>"
+    expect_eq "$desc" "$want" "$got"
+}
+
+expect_header_re() {
+    local name=$1 re=$2 desc=$3 got
+    got=$(hdr "$name") || got="<absent>"
+    expect_match "$desc" "$re" "$got"
+}
+
+expect_no_header() {
+    local name=$1 desc=$2 got
+    if got=$(hdr "$name"); then
+        fail "$desc" "expected no $name header" "got: $got"
+    else
+        ok "$desc"
+    fi
+}
+
+# expect_code CODE DESC: CODE may be an alternation like A|B.
+expect_code() {
+    local want=$1 desc=$2 got
+    got=$(err_code)
+    if [[ $got =~ ^($want)$ ]]; then
+        ok "$desc"
+    else
+        fail "$desc" "expected OCI error code: $want" "got: ${got:-<none>}"
+    fi
+}
+
+# expect_error STATUS CODE DESC: one check of status, JSON content type and the
+# error code (status only for HEAD, which has no body).
+expect_error() {
+    local want=$1 code=$2 desc=$3 got ct
+    if ! [[ $STATUS =~ ^($want)$ ]]; then
+        fail "$desc" "expected status $want with code $code" "got status $STATUS (curl rc $CURL_RC)"
+        return 1
+    fi
+    case $LAST_REQ in HEAD\ *)
+        ok "$desc"
+        return 0
+        ;;
+    esac
+    ct=$(hdr Content-Type) || ct=""
+    got=$(err_code)
+    if [[ $got =~ ^($code)$ ]] && [[ $ct == application/json* ]]; then
+        ok "$desc"
+    else
+        fail "$desc" "expected code $code, application/json" "got code ${got:-<none>}, content type ${ct:-<none>}"
+    fi
+}
+
+# expect_body_digest DIGEST DESC: the last body hashes to DIGEST.
+expect_body_digest() {
+    local want=$1 desc=$2 got
+    got=$(digest_of "$BODY" "${want%%:*}")
+    expect_eq "$desc" "$want" "$got"
+}
+
+# abs_url LOCATION: a Location header value made absolute.
+abs_url() {
+    case $1 in
+        http://* | https://*) echo "$1" ;;
+        *) echo "$URL$1" ;;
+    esac
+}
+
+# loc_path LOCATION: a Location header value without scheme and authority.
+loc_path() {
+    echo "$1" | sed -E 's#^https?://[^/]+##'
+}
+
+# add_query URL KEY=VALUE
+add_query() {
+    case $1 in
+        *\?*) echo "$1&$2" ;;
+        *) echo "$1?$2" ;;
+    esac
+}
+
+# ---------------------------------------------------------------- content
+
+# rand_file PATH SIZE
+rand_file() {
+    head -c "$2" /dev/urandom >"$1"
+}
+
+# digest_of FILE [sha256|sha512]
+digest_of() {
+    local alg=${2:-sha256}
+    echo "$alg:$("${alg}sum" "$1" | cut -d' ' -f1)"
+}
+
+file_size() {
+    stat -c %s "$1"
+}
+
+rand_hex() {
+    head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'
+}
+
+# desc_json MEDIATYPE FILE: a descriptor for FILE.
+desc_json() {
+    printf '{"mediaType":"%s","digest":"%s","size":%s}' "$1" "$(digest_of "$2")" "$(file_size "$2")"
+}
+
+# upload_start REPO [QUERY]: POST a new upload; UPLOAD_URL is the absolute
+# Location. Returns non-zero unless 202.
+upload_start() {
+    local q=${2:-}
+    req POST "/v2/$1/blobs/uploads/$q"
+    UPLOAD_URL=""
+    [ "$STATUS" = 202 ] || return 1
+    UPLOAD_URL=$(abs_url "$(hdr Location)") || return 1
+}
+
+# push_blob REPO FILE: POST then PUT ?digest= with the whole body.
+# Sets BLOB_DIGEST. Returns non-zero unless 201.
+push_blob() {
+    BLOB_DIGEST=$(digest_of "$2")
+    upload_start "$1" || return 1
+    req PUT "$(add_query "$UPLOAD_URL" "digest=$BLOB_DIGEST")" \
+        -H 'Content-Type: application/octet-stream' --data-binary "@$2"
+    [ "$STATUS" = 201 ]
+}
+
+# push_manifest REPO REF FILE MEDIATYPE: PUT a manifest; returns non-zero
+# unless 201. Sets MANIFEST_DIGEST to the digest of FILE.
+push_manifest() {
+    MANIFEST_DIGEST=$(digest_of "$3")
+    req PUT "/v2/$1/manifests/$2" -H "Content-Type: $4" --data-binary "@$3"
+    [ "$STATUS" = 201 ]
+}
+
+# push_empty_config REPO: push the empty descriptor blob "{}".
+push_empty_config() {
+    printf '{}' >"$WORK/empty.json"
+    push_blob "$1" "$WORK/empty.json"
+}
+
+# push_image REPO REF [LAYER FILES...]: push a config, the layers (two random
+# ones when none are given) and an OCI image manifest. Sets IMG_DIGEST,
+# IMG_MANIFEST (file), IMG_CONFIG (digest) and IMG_LAYERS (digests).
+push_image() {
+    local repo=$1 ref=$2 f cfg layers="" sep=""
+    shift 2
+    local files=("$@")
+    local id
+    id=$(rand_hex 8)
+    if [ ${#files[@]} -eq 0 ]; then
+        rand_file "$WORK/layer-$id-1" 2048
+        rand_file "$WORK/layer-$id-2" 3000
+        files=("$WORK/layer-$id-1" "$WORK/layer-$id-2")
+    fi
+    cfg=$WORK/config-$id.json
+    printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"comment":"%s"}' "$id" >"$cfg"
+    push_blob "$repo" "$cfg" || return 1
+    IMG_CONFIG=$BLOB_DIGEST
+    IMG_LAYERS=()
+    for f in "${files[@]}"; do
+        push_blob "$repo" "$f" || return 1
+        IMG_LAYERS+=("$BLOB_DIGEST")
+        layers="$layers$sep$(desc_json "$MT_OCI_LAYER" "$f")"
+        sep=,
+    done
+    IMG_MANIFEST=$WORK/manifest-$id.json
+    printf '{"schemaVersion":2,"mediaType":"%s","config":%s,"layers":[%s]}' \
+        "$MT_OCI_MANIFEST" "$(desc_json "$MT_OCI_CONFIG" "$cfg")" "$layers" >"$IMG_MANIFEST"
+    push_manifest "$repo" "$ref" "$IMG_MANIFEST" "$MT_OCI_MANIFEST" || return 1
+    IMG_DIGEST=$MANIFEST_DIGEST
+}
+
+# raw_send HOSTPORT FILE [MODE]: send FILE's bytes on a fresh connection.
+# MODE "abort" closes right after sending; "read" (default) half-closes and
+# prints the whole answer.
+raw_send() {
+    python3 - "$1" "$2" "${3:-read}" <<'EOF'
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+data = open(sys.argv[2], "rb").read()
+s = socket.create_connection((host, int(port)), timeout=20)
+try:
+    s.sendall(data)
+except OSError:
+    pass
+if sys.argv[3] == "abort":
+    s.close()
+    sys.exit(0)
+out = b""
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+except OSError:
+    pass
+sys.stdout.buffer.write(out)
+EOF
+}
+
+# make_oci_layout DIR NLAYERS: write an OCI image layout with NLAYERS gzip'd
+# tar layers of random files, tagged "latest".
+make_oci_layout() {
+    python3 - "$1" "$2" <<'EOF'
+import gzip, hashlib, io, json, os, sys, tarfile, time
+
+root, nlayers = sys.argv[1], int(sys.argv[2])
+blobs = os.path.join(root, "blobs", "sha256")
+os.makedirs(blobs, exist_ok=True)
+
+def put(data):
+    h = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(blobs, h), "wb") as f:
+        f.write(data)
+    return "sha256:" + h
+
+layers, diff_ids, history = [], [], []
+for i in range(nlayers):
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        d = tarfile.TarInfo("data%d" % i)
+        d.type = tarfile.DIRTYPE
+        d.mode = 0o755
+        d.mtime = int(time.time())
+        tar.addfile(d)
+        for j in range(4):
+            payload = os.urandom(1000 + 3000 * j + i)
+            ti = tarfile.TarInfo("data%d/file%d.bin" % (i, j))
+            ti.size = len(payload)
+            ti.mode = 0o644
+            ti.mtime = int(time.time())
+            tar.addfile(ti, io.BytesIO(payload))
+    tar_bytes = raw.getvalue()
+    diff_ids.append("sha256:" + hashlib.sha256(tar_bytes).hexdigest())
+    gz = gzip.compress(tar_bytes, mtime=0)
+    layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                   "digest": put(gz), "size": len(gz)})
+    history.append({"created": "2024-01-01T00:00:00Z", "created_by": "layer %d" % i})
+
+config = {
+    "created": "2024-01-01T00:00:00Z",
+    "architecture": "amd64",
+    "os": "linux",
+    "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["/bin/true"]},
+    "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    "history": history,
+}
+cfg = json.dumps(config, separators=(",", ":")).encode()
+manifest = {
+    "schemaVersion": 2,
+    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+               "digest": put(cfg), "size": len(cfg)},
+    "layers": layers,
+}
+mb = json.dumps(manifest, separators=(",", ":")).encode()
+md = put(mb)
+index = {
+    "schemaVersion": 2,
+    "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                   "digest": md, "size": len(mb),
+                   "annotations": {"org.opencontainers.image.ref.name": "latest"}}],
+}
+with open(os.path.join(root, "index.json"), "w") as f:
+    json.dump(index, f)
+with open(os.path.join(root, "oci-layout"), "w") as f:
+    json.dump({"imageLayoutVersion": "1.0.0"}, f)
+EOF
+}
+
+# layout_manifest DIR: path of the manifest blob of an OCI layout's first image.
+layout_manifest() {
+    local d
+    d=$(jq -r '.manifests[0].digest' "$1/index.json")
+    echo "$1/blobs/${d%%:*}/${d#*:}"
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Run the end-to-end tests (every NNNN-*.sh here, or those whose name contains
+# the first argument), each under a timeout, and count their result lines.
+# The last line is "N passed, N failed[, N skipped]"; exit 1 if anything failed.
+
+set -u
+
+dir=$(cd "$(dirname "$0")" && pwd)
+filter=${1:-}
+per_test_timeout=${E2E_TIMEOUT:-300}
+
+passed=0
+failed=0
+skipped=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+for t in "$dir"/[0-9][0-9][0-9][0-9]-*.sh; do
+    [ -e "$t" ] || continue
+    name=$(basename "$t")
+    case $name in *"$filter"*) ;; *) continue ;; esac
+    echo "# $name"
+    timeout -k 10 "$per_test_timeout" bash "$t" 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+    p=$(grep -c '^ok - ' "$out")
+    f=$(grep -c '^not ok - ' "$out")
+    s=$(grep -c '^skip - ' "$out")
+    passed=$((passed + p))
+    failed=$((failed + f))
+    skipped=$((skipped + s))
+    if [ "$rc" -ne 0 ]; then
+        if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+            echo "not ok - $name: timed out after ${per_test_timeout}s"
+        else
+            echo "not ok - $name: exited with status $rc"
+        fi
+        failed=$((failed + 1))
+    elif [ $((p + f + s)) -eq 0 ]; then
+        echo "not ok - $name: printed no result"
+        failed=$((failed + 1))
+    fi
+done
+
+if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]

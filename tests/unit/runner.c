@@ -1,0 +1,95 @@
+/*
+ * runner.c - runs every registered unit test in a forked child with a
+ * timeout and ends with "N passed, N failed". Arguments filter by substring.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "berth/alloc.h"
+#include "test.h"
+#include "berth/banned.h"
+
+#define MAX_TESTS 2048
+#define TIMEOUT_S 60
+
+struct test_row {
+    const char *name;
+    berth_test_fn fn;
+    const char *file;
+};
+
+static struct test_row tests[MAX_TESTS];
+static int ntests;
+static char tmpdir[256];
+
+void berth_test_register(const char *name, berth_test_fn fn, const char *file)
+{
+    if (ntests >= MAX_TESTS) abort();
+    tests[ntests].name = name;
+    tests[ntests].fn = fn;
+    tests[ntests].file = file;
+    ntests++;
+}
+
+const char *berth_test_tmpdir(void)
+{
+    return tmpdir;
+}
+
+static int selected(const struct test_row *t, int argc, char **argv)
+{
+    int i;
+    if (argc < 2) return 1;
+    for (i = 1; i < argc; i++)
+        if (strstr(t->name, argv[i]) || strstr(t->file, argv[i])) return 1;
+    return 0;
+}
+
+static int run_one(const struct test_row *t)
+{
+    pid_t pid;
+    int status = 0;
+    char cmd[300];
+
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/berth-unit-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 0;
+    }
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        alarm(TIMEOUT_S);
+        t->fn();
+        exit(0);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) < 0) status = -1;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "  could not remove %s\n", tmpdir);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 1;
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "  killed by signal %d%s\n", WTERMSIG(status),
+                WTERMSIG(status) == SIGALRM ? " (timeout)" : "");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int i, passed = 0, failed = 0;
+
+    for (i = 0; i < ntests; i++) {
+        if (!selected(&tests[i], argc, argv)) continue;
+        if (run_one(&tests[i])) {
+            passed++;
+            printf("ok - %s\n", tests[i].name);
+        } else {
+            failed++;
+            printf("not ok - %s (%s)\n", tests[i].name, tests[i].file);
+        }
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,130 @@
+/* test_core.c - buf, err, config and util. */
+#include <stdlib.h>
+#include "berth/alloc.h"
+#include "berth/buf.h"
+#include "berth/config.h"
+#include "berth/err.h"
+#include "berth/util.h"
+#include "test.h"
+
+TEST(buf_appends_and_stays_terminated)
+{
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    ASSERT_EQ_STR(berth_buf_str(&b), "");
+    ASSERT_RC(berth_buf_puts(&b, "abc"), BERTH_OK);
+    ASSERT_RC(berth_buf_printf(&b, "-%d-", 42), BERTH_OK);
+    ASSERT_EQ_STR(berth_buf_str(&b), "abc-42-");
+    ASSERT_EQ_INT(b.len, 7);
+    berth_buf_release(&b);
+}
+
+TEST(buf_cap_is_sticky)
+{
+    struct berth_buf b = BERTH_BUF_INIT(4);
+    ASSERT_RC(berth_buf_puts(&b, "abcd"), BERTH_OK);
+    ASSERT_RC(berth_buf_putc(&b, 'e'), BERTH_ETOOBIG);
+    ASSERT_RC(berth_buf_puts(&b, ""), BERTH_ETOOBIG);
+    ASSERT_RC(berth_buf_rc(&b), BERTH_ETOOBIG);
+    ASSERT_EQ_STR(berth_buf_str(&b), "abcd");
+    berth_buf_reset(&b);
+    ASSERT_RC(berth_buf_rc(&b), BERTH_OK);
+    berth_buf_release(&b);
+}
+
+TEST(buf_json_escapes)
+{
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    berth_buf_json_str(&b, "a\"b\\c\n\x01", 7);
+    ASSERT_EQ_STR(berth_buf_str(&b), "\"a\\\"b\\\\c\\n\\u0001\"");
+    berth_buf_release(&b);
+}
+
+TEST(buf_detach_hands_over)
+{
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    size_t n;
+    char *p;
+    berth_buf_puts(&b, "xyz");
+    p = berth_buf_detach(&b, &n);
+    ASSERT_EQ_STR(p, "xyz");
+    ASSERT_EQ_INT(n, 3);
+    ASSERT_TRUE(b.p == NULL);
+    free(p);
+    berth_buf_release(&b);
+}
+
+TEST(err_table_maps_codes)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    ASSERT_EQ_INT(berth_rc_status(BERTH_EDIGEST), 400);
+    ASSERT_EQ_STR(berth_rc_ocicode(BERTH_EDIGEST), "DIGEST_INVALID");
+    ASSERT_EQ_STR(berth_rc_ocicode(BERTH_EMANIFESTBLOB), "MANIFEST_BLOB_UNKNOWN");
+    ASSERT_EQ_INT(berth_rc_status(BERTH_EUPLOADUNKNOWN), 404);
+    ASSERT_EQ_STR(berth_rc_name(BERTH_ETOOBIG), "ETOOBIG");
+    ASSERT_EQ_STR(berth_err_msg(&err), "success");
+    ASSERT_RC(berth_err_set(&err, BERTH_ENAME, "bad %s", "x"), BERTH_ENAME);
+    ASSERT_EQ_STR(berth_err_msg(&err), "bad x");
+    ASSERT_EQ_STR(berth_rc_name((enum berth_rc)9999), "EINTERNAL");
+}
+
+TEST(config_defaults_and_ranges)
+{
+    struct berth_config cfg;
+    struct berth_err err = BERTH_ERR_INIT;
+    char *argv[] = {(char *)"--listen", (char *)"127.0.0.1:1", (char *)"--manifest-max=8M", (char *)"--fsync"};
+
+    berth_config_init(&cfg);
+    ASSERT_EQ_STR(cfg.listen, "127.0.0.1:5000");
+    ASSERT_EQ_INT(cfg.manifest_max, 4 * 1024 * 1024);
+    ASSERT_RC(berth_config_load(&cfg, 4, argv, &err), BERTH_OK);
+    ASSERT_EQ_STR(cfg.listen, "127.0.0.1:1");
+    ASSERT_EQ_INT(cfg.manifest_max, 8 * 1024 * 1024);
+    ASSERT_RC(berth_config_set(&cfg, "max-connections", "0", &err), BERTH_ECONFIG);
+    ASSERT_TRUE(strstr(err.msg, "max-connections") && strstr(err.msg, "1..65536"));
+    ASSERT_RC(berth_config_set(&cfg, "fsync", "maybe", &err), BERTH_ECONFIG);
+    ASSERT_RC(berth_config_set(&cfg, "log-level", "loud", &err), BERTH_ECONFIG);
+    ASSERT_RC(berth_config_set(&cfg, "nope", "1", &err), BERTH_ECONFIG);
+    ASSERT_RC(berth_config_set(&cfg, "threads", "12x", &err), BERTH_ECONFIG);
+    berth_config_release(&cfg);
+}
+
+TEST(config_file_and_env)
+{
+    struct berth_config cfg;
+    struct berth_err err = BERTH_ERR_INIT;
+    char *path = berth_xasprintf("%s/c.json", berth_test_tmpdir());
+    const char *doc = "{\"listen\":\"127.0.0.1:7\",\"threads\":3,\"fsync\":false}";
+
+    ASSERT_RC(berth_write_atomic(path, doc, strlen(doc), 0600, &err), BERTH_OK);
+    berth_config_init(&cfg);
+    ASSERT_RC(berth_config_load_file(&cfg, path, &err), BERTH_OK);
+    ASSERT_EQ_STR(cfg.listen, "127.0.0.1:7");
+    ASSERT_EQ_INT(cfg.threads, 3);
+    ASSERT_EQ_INT(cfg.fsync, 0);
+    setenv("BERTH_THREADS", "5", 1);
+    ASSERT_RC(berth_config_load_env(&cfg, &err), BERTH_OK);
+    ASSERT_EQ_INT(cfg.threads, 5);
+    setenv("BERTH_THREADS", "-1", 1);
+    ASSERT_RC(berth_config_load_env(&cfg, &err), BERTH_ECONFIG);
+    ASSERT_TRUE(strstr(err.msg, "BERTH_THREADS") != NULL);
+    doc = "{\"threads\":\"x\"";
+    ASSERT_RC(berth_write_atomic(path, doc, strlen(doc), 0600, &err), BERTH_OK);
+    ASSERT_RC(berth_config_load_file(&cfg, path, &err), BERTH_ECONFIG);
+    berth_config_release(&cfg);
+    free(path);
+}
+
+TEST(util_uuid_and_numbers)
+{
+    char u[37];
+    uint64_t v;
+    berth_uuid(u);
+    ASSERT_TRUE(berth_uuid_valid(u));
+    ASSERT_TRUE(!berth_uuid_valid("../../etc/passwd"));
+    ASSERT_TRUE(!berth_uuid_valid("0123456789abcdef0123456789abcdef0123"));
+    ASSERT_EQ_INT(berth_parse_u64("18446744073709551615", 20, &v), 0);
+    ASSERT_EQ_U64(v, 18446744073709551615ULL);
+    ASSERT_EQ_INT(berth_parse_u64("18446744073709551616", 20, &v), -1);
+    ASSERT_EQ_INT(berth_parse_u64("", 0, &v), -1);
+    ASSERT_EQ_INT(berth_parse_u64("1a", 2, &v), -1);
+}
