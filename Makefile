@@ -6,6 +6,8 @@
 #   make bench      side-by-side benchmark against docker-registry
 .DEFAULT_GOAL := all
 include mk/flags.mk
+# V=1 shows every command.
+Q := $(if $(V),,@)
 
 MODULES := core oci store meta http cli
 # Link order: each module may only call the ones after it.
@@ -27,7 +29,7 @@ FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 define variant_rules
 $(2)/obj/%.o: %.c
 	@mkdir -p $$(@D)
-	$$(CC) $$(STD) $$(WARN) $$(DEPFL) $$(OPT_$(1)) -Iinclude -I$(2)/gen $$(PKG_CFLAGS) -c $$< -o $$@
+	$$(Q)$$(CC) $$(STD) $$(WARN) $$(DEPFL) $$(OPT_$(1)) -Iinclude -I$(2)/gen $$(PKG_CFLAGS) -c $$< -o $$@
 
 $(2)/gen/migrations.h: $(MIGRATIONS) scripts/embed-sql.sh
 	@mkdir -p $$(@D)
@@ -38,17 +40,17 @@ $(2)/obj/src/meta/meta_sqlite.o: $(2)/gen/migrations.h
 $(foreach m,$(MODULES),
 $(2)/libberth_$(m).a: $$(patsubst %.c,$(2)/obj/%.o,$$(SRC_$(m)))
 	@rm -f $$@
-	ar rcs $$@ $$^
+	$$(Q)ar rcs $$@ $$^
 )
 
 $(2)/berth: $(2)/obj/src/cli/main.o $(foreach m,$(LINK_ORDER),$(2)/libberth_$(m).a)
-	$$(CC) $$(LDOPT_$(1)) -o $$@ $$^ $$(PKG_LIBS)
+	$$(Q)$$(CC) $$(LDOPT_$(1)) -o $$@ $$^ $$(PKG_LIBS)
 
 $(2)/unit: $$(patsubst %.c,$(2)/obj/%.o,$$(UNIT_SRC)) $(2)/obj/tests/unit/runner.o $(foreach m,$(LINK_ORDER),$(2)/libberth_$(m).a)
-	$$(CC) $$(LDOPT_$(1)) -o $$@ $$^ $$(PKG_LIBS)
+	$$(Q)$$(CC) $$(LDOPT_$(1)) -o $$@ $$^ $$(PKG_LIBS)
 
 $(2)/fuzz-%: $(2)/obj/fuzz/fuzz_%.o $(2)/obj/fuzz/replay.o $(foreach m,$(LINK_ORDER),$(2)/libberth_$(m).a)
-	$$(CC) $$(LDOPT_$(1)) -o $$@ $$^ $$(PKG_LIBS)
+	$$(Q)$$(CC) $$(LDOPT_$(1)) -o $$@ $$^ $$(PKG_LIBS)
 endef
 
 $(eval $(call variant_rules,release,build))

@@ -146,17 +146,38 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# server CPU time (utime + stime of all threads) in clock ticks
+# PID and all its live descendants (a server may fork workers)
+proc_tree() {
+	local p
+	echo "$1"
+	for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		proc_tree "$p"
+	done
+}
+
+# server CPU time (utime + stime of all threads, plus reaped children and
+# live descendants) in clock ticks
 cpu_ticks() {
-	local pid=$1 stat
-	stat=$(cat "/proc/$pid/stat" 2>/dev/null) || { echo 0; return; }
-	stat=${stat##*) }
-	awk '{ print $12 + $13 }' <<<"$stat"
+	local pid stat total=0
+	for pid in $(proc_tree "$1"); do
+		stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+		stat=${stat##*) }
+		total=$((total + $(awk '{ print $12 + $13 + $14 + $15 }' <<<"$stat")))
+	done
+	echo "$total"
 }
 
 cpu_secs() { calc "($2 - $1) / $CLK_TCK" 3; }
 
-status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
+# status_kb PID FIELD: FIELD (VmRSS, VmHWM) summed over the process tree
+status_kb() {
+	local pid total=0 v
+	for pid in $(proc_tree "$1"); do
+		v=$(awk -v k="$2:" '$1 == k { print $2 }' "/proc/$pid/status" 2>/dev/null)
+		total=$((total + ${v:-0}))
+	done
+	echo "$total"
+}
 
 # ---------------------------------------------------------------- servers
 
@@ -322,14 +343,14 @@ phase_push() {
 	sync
 	hdr="$TMP/push-headers"
 	c0=$(cpu_ticks "${PID[$s]}")
-	out=$(curl -sS -D "$hdr" -o /dev/null -w '%{http_code} %{time_total}' \
+	out=$(curl -sS --max-time 900 -D "$hdr" -o /dev/null -w '%{http_code} %{time_total}' \
 		-X POST "${BASE[$s]}/v2/$REPO_BIG/blobs/uploads/") || { log "push $s: POST failed"; return 1; }
 	read -r code tp <<<"$out"
 	[[ $code == 202 ]] || { log "push $s: POST answered $code"; return 1; }
 	loc=$(awk 'tolower($1) == "location:" { print $2 }' "$hdr" | tr -d '\r' | tail -1)
 	url=$(abs_url "$s" "$loc")
 	[[ $url == *\?* ]] && url="$url&digest=$CUR_DIGEST" || url="$url?digest=$CUR_DIGEST"
-	out=$(curl -sS -o "$TMP/push-body" -w '%{http_code} %{time_total}' \
+	out=$(curl -sS --max-time 900 -o "$TMP/push-body" -w '%{http_code} %{time_total}' \
 		-T "$BIG" -H 'Content-Type: application/octet-stream' -H 'Expect:' "$url") ||
 		{ log "push $s: PUT failed"; return 1; }
 	c1=$(cpu_ticks "${PID[$s]}")
@@ -357,7 +378,7 @@ phase_pull() {
 		PULL_DIGEST[$s]=$d
 	fi
 	c0=$(cpu_ticks "${PID[$s]}")
-	out=$(curl -sS -L -o /dev/null -w '%{http_code} %{size_download} %{time_total}' \
+	out=$(curl -sS --max-time 900 -L -o /dev/null -w '%{http_code} %{size_download} %{time_total}' \
 		"${BASE[$s]}/v2/$REPO_BIG/blobs/$d") || { log "pull $s: GET failed"; return 1; }
 	c1=$(cpu_ticks "${PID[$s]}")
 	read -r code got secs <<<"$out"
@@ -408,10 +429,10 @@ phase_small() {
 
 # wrk_one S RUN KEY LABEL URL [wrk args]
 wrk_one() {
-	local s=$1 r=$2 key=$3 label=$4 url=$5 c0 c1 out rps n bad cpu
+	local s=$1 r=$2 key=$3 label=$4 url=$5 c0 c1 out rps n bad errs cpu
 	shift 5
 	c0=$(cpu_ticks "${PID[$s]}")
-	out=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" "$@" "$url" 2>&1)
+	out=$(timeout $((DURATION + 60)) wrk -t2 -c"$CONNS" -d"${DURATION}s" "$@" "$url" 2>&1)
 	c1=$(cpu_ticks "${PID[$s]}")
 	rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
 	n=$(awk '/ requests in / { print $1 }' <<<"$out")
@@ -424,19 +445,23 @@ wrk_one() {
 	fi
 	record "$r" "$s" "${key}_rps" "$rps"
 	record "$r" "$s" "${key}_cpu_us" "$(calc "$cpu * 1000000 / $n" 1)"
-	log "run $r $label $s: $rps req/s ($n requests, $(grep -m1 'Socket errors' <<<"$out" | sed 's/^ *//') server cpu ${cpu}s)"
+	errs=$(grep -m1 'Socket errors' <<<"$out" | sed 's/^ *//')
+	log "run $r $label $s: $rps req/s ($n requests, ${errs:+$errs, }server cpu ${cpu}s)"
 }
 
 ab_head() {
-	local s=$1 r=$2 url=$3 c0 c1 out rps n failed bad cpu
+	local s=$1 r=$2 url=$3 c0 c1 out rps n failed bad ka cpu
 	c0=$(cpu_ticks "${PID[$s]}")
-	out=$(ab -r -k -i -c "$CONNS" -t "$DURATION" -n 2000000 -H "Accept: $OCI_MANIFEST" "$url" 2>&1)
+	out=$(timeout $((DURATION + 60)) ab -r -k -i -c "$CONNS" -t "$DURATION" -n 2000000 \
+		-H "Accept: $OCI_MANIFEST" "$url" 2>&1)
 	c1=$(cpu_ticks "${PID[$s]}")
 	rps=$(awk '/^Requests per second:/ { print $4 }' <<<"$out")
 	n=$(awk '/^Complete requests:/ { print $3 }' <<<"$out")
 	failed=$(awk '/^Failed requests:/ { print $3 }' <<<"$out")
 	bad=$(awk '/^Non-2xx responses:/ { print $3 }' <<<"$out")
-	[[ -n $rps && -n $n && $n != 0 ]] || { log "HEAD manifest $s: ab failed: $(tail -3 <<<"$out" | tr '\n' ' ')"; return 1; }
+	ka=$(awk '/^Keep-Alive requests:/ { print $3 }' <<<"$out")
+	[[ -n $rps && -n $n && $n != 0 ]] ||
+		{ log "HEAD manifest $s: ab failed or timed out: $(tail -3 <<<"$out" | tr -s ' \n' ' ')"; return 1; }
 	cpu=$(cpu_secs "$c0" "$c1")
 	if [[ -n $bad && $bad != 0 ]]; then
 		log "HEAD manifest $s: $bad non-2xx answers, figure discarded"
@@ -444,7 +469,7 @@ ab_head() {
 	fi
 	record "$r" "$s" head_manifest_rps "$rps"
 	record "$r" "$s" head_manifest_cpu_us "$(calc "$cpu * 1000000 / $n" 1)"
-	log "run $r HEAD manifest $s: $rps req/s ($n requests, ${failed:-0} failed, server cpu ${cpu}s)"
+	log "run $r HEAD manifest $s: $rps req/s ($n requests, ${ka:-0} kept alive, ${failed:-0} failed, server cpu ${cpu}s)"
 }
 
 phase_wrk() {
@@ -456,7 +481,7 @@ phase_wrk() {
 	fi
 	murl="${BASE[$s]}/v2/$REPO_IMG/manifests/$IMG_TAG"
 	# warm-up, not recorded
-	wrk -t2 -c"$CONNS" -d1s -H "Accept: $OCI_MANIFEST" "$murl" >/dev/null 2>&1
+	timeout 60 wrk -t2 -c"$CONNS" -d1s -H "Accept: $OCI_MANIFEST" "$murl" >/dev/null 2>&1
 	wrk_one "$s" "$r" get_manifest "GET manifest" "$murl" -H "Accept: $OCI_MANIFEST"
 	ab_head "$s" "$r" "$murl"
 	wrk_one "$s" "$r" get_v2 "GET /v2/" "${BASE[$s]}/v2/"

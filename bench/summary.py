@@ -74,7 +74,7 @@ def main(argv):
         m = statistics.median(v)
         if m == 0:
             return ""
-        return f"±{100 * (max(v) - min(v)) / 2 / m:.0f}%"
+        return f"+/-{100 * (max(v) - min(v)) / 2 / m:.0f}%"
 
     ceil = [(label, unit, med("-", key)) for key, label, unit in CEILINGS if med("-", key) is not None]
     if ceil:
@@ -85,10 +85,10 @@ def main(argv):
 
     runs = argv[2] if len(argv) > 2 else "?"
     head = ("figure", "unit", "peer", "", "berth", "", "berth/peer", "better")
-    widths = (22, 8, 9, 5, 9, 5, 10, 6)
+    widths = (22, 8, 9, 6, 9, 6, 10, 6)
     line = "  ".join(h.ljust(w) if i < 2 or i == 7 else h.rjust(w)
                      for i, (h, w) in enumerate(zip(head, widths)))
-    print(f"medians over {runs} run(s); peer = docker-registry; ± is half the min-max spread")
+    print(f"medians over {runs} run(s); peer = docker-registry; +/- is half the min-max spread")
     print(line)
     print("-" * len(line))
     for key, label, unit, better in ROWS:

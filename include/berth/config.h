@@ -41,7 +41,7 @@ enum berth_config_type {
     X(header_max, "header-max", BERTH_CFG_SIZE, "64K", 4096, 1048576, "cap on all request headers")   \
     X(manifest_max, "manifest-max", BERTH_CFG_SIZE, "4M", 1024, 67108864, "cap on a manifest body")   \
     X(blob_max, "blob-max", BERTH_CFG_SIZE, "64G", 1024, 4398046511104, "cap on one blob")            \
-    X(chunk_min, "chunk-min", BERTH_CFG_SIZE, "0", 0, 1073741824,                                     \
+    X(chunk_min, "chunk-min", BERTH_CFG_SIZE, "1M", 0, 1073741824,                                    \
       "OCI-Chunk-Min-Length advertised to clients (0 = none)")                                      \
     X(page_max, "page-max", BERTH_CFG_INT, "1000", 1, 100000, "largest n for tags/list and _catalog") \
     X(fsync, "fsync", BERTH_CFG_BOOL, "true", 0, 1, "fsync blobs and folders before a push completes") \

@@ -21,6 +21,7 @@ BERTH_PID=""
 SRV_LOG=""
 SERVER_PIDS=()
 EXTRA_PIDS=()
+CLEAN_DIRS=()
 
 HDRS=""
 BODY=""
@@ -41,6 +42,7 @@ MT_DOCKER_MANIFEST=application/vnd.docker.distribution.manifest.v2+json
 MT_DOCKER_LIST=application/vnd.docker.distribution.manifest.list.v2+json
 MT_DOCKER_CONFIG=application/vnd.docker.container.image.v1+json
 MT_DOCKER_LAYER=application/vnd.docker.image.rootfs.diff.tar.gzip
+ACCEPT_MANIFESTS="Accept: $MT_OCI_MANIFEST, $MT_OCI_INDEX, $MT_DOCKER_MANIFEST, $MT_DOCKER_LIST"
 EMPTY_DIGEST=sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a
 
 work_init() {
@@ -69,6 +71,9 @@ cleanup() {
             kill -9 "$p" 2>/dev/null
         fi
     done
+    for p in "${CLEAN_DIRS[@]}"; do
+        rm -rf "$p"
+    done
     if [ -n "$WORK" ] && [ -z "${BERTH_E2E_KEEP:-}" ]; then
         rm -rf "$WORK"
     elif [ -n "$WORK" ]; then
@@ -91,17 +96,17 @@ fail() {
     N_FAIL=$((N_FAIL + 1))
     echo "not ok - $desc"
     for line in "$@"; do
-        printf '#   %s\n' "$line"
+        printf '#   %s\n' "$(echo "$line" | cut -c1-600)"
     done
     if [ -n "$LAST_REQ" ]; then
-        printf '#   last request: %s -> %s\n' "$LAST_REQ" "$STATUS"
+        printf '#   last request: %s -> %s\n' "$(echo "$LAST_REQ" | cut -c1-300)" "$STATUS"
         if [ -s "$BODY" ]; then
             printf '#   last body: %s\n' "$(head -c 400 "$BODY" | tr -d '\0' | tr '\n' ' ')"
         fi
     fi
     if [ -n "$SRV_LOG" ] && [ -s "$SRV_LOG" ]; then
         echo "#   server.log (tail):"
-        tail -n 6 "$SRV_LOG" | sed 's/^/#     /'
+        tail -n 6 "$SRV_LOG" | cut -c1-300 | sed 's/^/#     /'
     fi
     return 1
 }
@@ -120,7 +125,7 @@ bail() {
 check() {
     local desc=$1
     shift
-    if "$@"; then
+    if "$@" 2>/dev/null; then
         ok "$desc"
     else
         fail "$desc" "condition failed: $*"
@@ -311,8 +316,11 @@ expect_header() {
 
 expect_header_re() {
     local name=$1 re=$2 desc=$3 got
-    got=$(hdr "$name") || got="<absent>"
-    expect_match "$desc" "$re" "$got"
+    if got=$(hdr "$name"); then
+        expect_match "$desc" "$re" "$got"
+    else
+        fail "$desc" "expected a $name header matching $re" "got no $name header"
+    fi
 }
 
 expect_no_header() {
@@ -321,6 +329,33 @@ expect_no_header() {
         fail "$desc" "expected no $name header" "got: $got"
     else
         ok "$desc"
+    fi
+}
+
+# expect_next_link PATH N LAST DESC: the Link header points at PATH with
+# n=N and last=LAST (after URL decoding), rel="next".
+expect_next_link() {
+    local path=$1 n=$2 last=$3 desc=$4 got
+    if ! got=$(hdr Link); then
+        fail "$desc" "expected Link: <$path?n=$n&last=$last>; rel=\"next\"" "got no Link header"
+        return 1
+    fi
+    if python3 - "$got" "$path" "$n" "$last" <<'EOF'
+import re, sys
+from urllib.parse import urlsplit, parse_qs
+link, path, n, last = sys.argv[1:5]
+m = re.fullmatch(r'<([^>]+)>\s*;\s*rel="?next"?', link.strip())
+if not m:
+    sys.exit(1)
+u = urlsplit(m.group(1))
+q = parse_qs(u.query, keep_blank_values=True)
+ok = u.path == path and q.get("n") == [n] and q.get("last") == [last]
+sys.exit(0 if ok else 1)
+EOF
+    then
+        ok "$desc"
+    else
+        fail "$desc" "expected Link: <$path?n=$n&last=$last>; rel=\"next\"" "got: $got"
     fi
 }
 

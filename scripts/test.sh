@@ -1,0 +1,63 @@
+#!/bin/sh
+# Runs every test suite against the release and the ASan+UBSan builds and
+# prints one closing line: "N passed, N failed, N skipped".
+# BERTH_E2E_ASAN=0 skips the e2e pass under ASan (it is on by default).
+set -u
+cd "$(dirname "$0")/.."
+passed=0 failed=0 skipped=0
+log=$(mktemp -d /tmp/berth-test-XXXXXX)
+trap 'rm -rf "$log"' EXIT
+
+# count FILE: adds the "N passed, N failed[, N skipped]" closing line of FILE.
+count() {
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "  no closing line: counted as 1 failure"
+		failed=$((failed + 1))
+		return
+	fi
+	p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
+	f=$(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
+	s=$(echo "$line" | sed -nE 's/.*, ([0-9]+) skipped.*/\1/p')
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
+}
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=23"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+
+for b in build build-asan; do
+	echo "== unit tests ($b)"
+	"$b/unit" > "$log/unit-$b" 2>&1
+	grep -E '^not ok|^  ' "$log/unit-$b" | head -50
+	count "$log/unit-$b"
+	tail -n 1 "$log/unit-$b"
+done
+
+echo "== fuzz corpus replay"
+for b in build build-asan; do
+	for f in "$b"/fuzz-*; do
+		[ -x "$f" ] || continue
+		t=${f##*/fuzz-}
+		if [ ! -d "fuzz/corpus/$t" ]; then
+			echo "not ok - $f: no corpus fuzz/corpus/$t"; failed=$((failed + 1)); continue
+		fi
+		if "$f" "fuzz/corpus/$t" > "$log/fuzz" 2>&1; then
+			echo "ok - $f ($(tail -n 1 "$log/fuzz"))"; passed=$((passed + 1))
+		else
+			echo "not ok - $f"; tail -n 20 "$log/fuzz"; failed=$((failed + 1))
+		fi
+	done
+done
+
+for b in build build-asan; do
+	[ "$b" = build-asan ] && [ "${BERTH_E2E_ASAN:-1}" = 0 ] && continue
+	echo "== end-to-end tests ($b/berth)"
+	BERTH_BIN="$PWD/$b/berth" bash tests/e2e/run.sh > "$log/e2e-$b" 2>&1
+	grep -E '^(not ok|skip) ' "$log/e2e-$b" | head -80
+	grep -A12 '^not ok' "$log/e2e-$b" | grep -v '^not ok' | head -120
+	count "$log/e2e-$b"
+	tail -n 1 "$log/e2e-$b"
+done
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

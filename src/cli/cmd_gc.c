@@ -1,0 +1,179 @@
+/*
+ * cmd_gc.c - `berth gc`: deletes manifests and blobs that nothing
+ * references, expired upload sessions and stray temp files. Anything pushed
+ * within the grace period is kept, so a push in progress is never broken.
+ * Safe to run while the server runs (SQLite transactions; the grace period
+ * covers a blob uploaded but not yet linked by its manifest).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "berth/alloc.h"
+#include "berth/config.h"
+#include "berth/log.h"
+#include "berth/meta.h"
+#include "berth/store.h"
+#include "berth/util.h"
+#include "cli.h"
+#include "berth/banned.h"
+
+struct gc_ctx {
+    struct berth_meta *meta;
+    struct berth_blobstore *blobs;
+    int64_t cutoff_ms;
+    int64_t upload_cutoff_s;
+    int dry_run;
+    int verbose;
+    uint64_t manifests, unlinked, blobs_deleted, bytes_freed, uploads, seen;
+    int failed;
+};
+
+static int on_manifest(const char *repo, const char *digest, void *p)
+{
+    struct gc_ctx *c = p;
+    c->manifests++;
+    if (c->verbose) printf("manifest %s@%s\n", repo, digest);
+    return 0;
+}
+
+static int on_unlink(const char *repo, const char *digest, void *p)
+{
+    struct gc_ctx *c = p;
+    c->unlinked++;
+    if (c->verbose) printf("unlink %s@%s\n", repo, digest);
+    return 0;
+}
+
+static int sweep_blob(const struct berth_digest *d, uint64_t size, int64_t mtime_s, void *p)
+{
+    struct gc_ctx *c = p;
+    struct berth_err err = BERTH_ERR_INIT;
+    int used = 1;
+
+    c->seen++;
+    if (c->seen % 10000 == 0) fprintf(stderr, "gc: %llu blobs checked\r", (unsigned long long)c->seen);
+    if (mtime_s * 1000 >= c->cutoff_ms) return 0;
+    if (c->meta->ops->blob_in_use(c->meta, d, &used, &err) != BERTH_OK) {
+        fprintf(stderr, "berth: gc: %s\n", berth_err_msg(&err));
+        c->failed = 1;
+        return 1;
+    }
+    if (used) return 0;
+    if (!c->dry_run && c->blobs->ops->remove(c->blobs, d, &err) != BERTH_OK) {
+        fprintf(stderr, "berth: gc: %s\n", berth_err_msg(&err));
+        return 0;
+    }
+    c->blobs_deleted++;
+    c->bytes_freed += size;
+    if (c->verbose) printf("blob %s %llu\n", d->s, (unsigned long long)size);
+    return 0;
+}
+
+static int sweep_upload(const char *uuid, uint64_t size, int64_t mtime_s, void *p)
+{
+    struct gc_ctx *c = p;
+    struct berth_err err = BERTH_ERR_INIT;
+    char repo[BERTH_NAME_MAX + 1];
+    int64_t created;
+    enum berth_rc rc;
+
+    rc = c->meta->ops->upload_get(c->meta, uuid, repo, sizeof(repo), &created, &err);
+    if (rc == BERTH_OK && mtime_s >= c->upload_cutoff_s) return 0; /* a live session */
+    if (rc == BERTH_EUPLOADUNKNOWN && mtime_s * 1000 >= c->cutoff_ms) return 0; /* a monolithic push in progress */
+    if (rc != BERTH_OK && rc != BERTH_EUPLOADUNKNOWN) return 0;
+    if (!c->dry_run) {
+        if (rc == BERTH_OK) c->meta->ops->upload_delete(c->meta, uuid, &err);
+        c->blobs->ops->upload_remove(c->blobs, uuid, &err);
+    }
+    c->uploads++;
+    c->bytes_freed += size;
+    return 0;
+}
+
+static void gc_usage(FILE *out)
+{
+    fprintf(out, "usage: berth gc [--grace MINUTES] [--dry-run] [--verbose] [--data DIR] [--config FILE]\n\n"
+                 "Deletes untagged manifests nothing references, blobs no manifest or repository\n"
+                 "references, expired upload sessions and stray temp files. Nothing pushed in the\n"
+                 "last --grace minutes (default: the gc-grace setting, 60) is touched.\n");
+}
+
+int cmd_gc(int argc, char **argv, struct cli_ctx *ctx)
+{
+    struct berth_config cfg;
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_blobstore_opts sopts;
+    struct gc_ctx c;
+    char **rest = berth_xcalloc((size_t)argc + 1, sizeof(char *));
+    char *dbpath = NULL;
+    int nrest = 0, i, ret = 1;
+    int64_t grace = -1;
+    uint64_t tmp = 0;
+    enum berth_rc rc = BERTH_OK;
+
+    (void)ctx;
+    memset(&c, 0, sizeof(c));
+    berth_config_init(&cfg);
+    for (i = 1; i < argc; i++) {
+        uint64_t v;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            gc_usage(stdout);
+            ret = 0;
+            goto done;
+        } else if (!strcmp(argv[i], "--dry-run")) {
+            c.dry_run = 1;
+        } else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) {
+            c.verbose = 1;
+        } else if (!strcmp(argv[i], "--grace")) {
+            if (i + 1 >= argc || berth_parse_u64(argv[i + 1], strlen(argv[i + 1]), &v) != 0 || v > 525600) {
+                fprintf(stderr, "berth: gc: --grace needs minutes in 0..525600\n");
+                ret = 2;
+                goto done;
+            }
+            grace = (int64_t)v;
+            i++;
+        } else {
+            rest[nrest++] = argv[i];
+        }
+    }
+    rc = berth_config_load(&cfg, nrest, rest, &err);
+    if (rc) {
+        ret = rc == BERTH_EINVAL ? 2 : 1;
+        goto out;
+    }
+    berth_log_threshold = (int)cfg.log_level;
+    if (grace < 0) grace = cfg.gc_grace;
+    sopts.fsync = (int)cfg.fsync;
+    rc = berth_blobstore_fs_ops.open(cfg.data, &sopts, &c.blobs, &err);
+    if (rc) goto out;
+    dbpath = berth_xasprintf("%s/berth.db", cfg.data);
+    rc = berth_meta_sqlite_ops.open(dbpath, &c.meta, &err);
+    if (rc) goto out;
+    c.cutoff_ms = berth_now_ms() - grace * 60000;
+    c.upload_cutoff_s = berth_now_s() - cfg.upload_ttl;
+    rc = c.meta->ops->gc(c.meta, c.cutoff_ms, c.dry_run, on_manifest, on_unlink, &c, &err);
+    if (rc) goto out;
+    rc = c.blobs->ops->list(c.blobs, sweep_blob, &c, &err);
+    if (rc) goto out;
+    rc = c.blobs->ops->upload_list(c.blobs, sweep_upload, &c, &err);
+    if (rc) goto out;
+    if (!c.dry_run) {
+        rc = c.blobs->ops->clean_temp(c.blobs, &tmp, &err);
+        if (rc) goto out;
+    }
+    printf("gc%s: %llu manifests, %llu repository links, %llu blobs, %llu uploads, %llu temp files; "
+           "%llu bytes freed (%llu blobs checked)\n",
+           c.dry_run ? " (dry run)" : "", (unsigned long long)c.manifests, (unsigned long long)c.unlinked,
+           (unsigned long long)c.blobs_deleted, (unsigned long long)c.uploads, (unsigned long long)tmp,
+           (unsigned long long)c.bytes_freed, (unsigned long long)c.seen);
+    ret = c.failed ? 1 : 0;
+out:
+    if (rc) fprintf(stderr, "berth: gc: %s\n", berth_err_msg(&err));
+done:
+    if (c.meta) c.meta->ops->close(c.meta);
+    if (c.blobs) c.blobs->ops->close(c.blobs);
+    free(dbpath);
+    free(rest);
+    berth_config_release(&cfg);
+    return ret;
+}

@@ -1,0 +1,120 @@
+/*
+ * cmd_serve.c - `berth serve`: load the config table, open the stores, run
+ * the HTTP server until SIGTERM/SIGINT, then drain and close cleanly.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "berth/alloc.h"
+#include "berth/config.h"
+#include "berth/http.h"
+#include "berth/log.h"
+#include "berth/meta.h"
+#include "berth/store.h"
+#include "berth/util.h"
+#include "cli.h"
+#include "berth/banned.h"
+
+struct orphan_ctx {
+    struct berth_meta *meta;
+    struct berth_blobstore *blobs;
+    int removed;
+};
+
+/* A session file with no metadata record is a monolithic push cut short by a crash. */
+static int drop_orphan(const char *uuid, uint64_t size, int64_t mtime, void *p)
+{
+    struct orphan_ctx *c = p;
+    struct berth_err err = BERTH_ERR_INIT;
+    char repo[BERTH_NAME_MAX + 1];
+    int64_t created;
+    (void)size;
+    (void)mtime;
+    if (c->meta->ops->upload_get(c->meta, uuid, repo, sizeof(repo), &created, &err) == BERTH_EUPLOADUNKNOWN &&
+        c->blobs->ops->upload_remove(c->blobs, uuid, &err) == BERTH_OK)
+        c->removed++;
+    return 0;
+}
+
+static void serve_usage(FILE *out)
+{
+    fprintf(out, "usage: berth serve [options]\n\n"
+                 "Runs the registry: the OCI Distribution API on one port.\n\noptions:\n");
+    berth_config_usage(out);
+}
+
+int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
+{
+    struct berth_config cfg;
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta *meta = NULL;
+    struct berth_blobstore *blobs = NULL;
+    struct berth_http *http = NULL;
+    struct berth_blobstore_opts sopts;
+    struct berth_http_deps deps;
+    struct orphan_ctx oc;
+    sigset_t sigs;
+    char *dbpath = NULL;
+    int sig = 0, ret = 1;
+    enum berth_rc rc;
+
+    (void)ctx;
+    berth_config_init(&cfg);
+    if (cli_has_flag(argc, argv, "--help") || cli_has_flag(argc, argv, "-h")) {
+        serve_usage(stdout);
+        berth_config_release(&cfg);
+        return 0;
+    }
+    rc = berth_config_load(&cfg, argc - 1, argv + 1, &err);
+    if (rc) {
+        fprintf(stderr, "berth: %s\n", berth_err_msg(&err));
+        berth_config_release(&cfg);
+        return rc == BERTH_EINVAL ? 2 : 1;
+    }
+    berth_log_threshold = (int)cfg.log_level;
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* worker threads inherit the mask; main waits below */
+
+    rc = berth_mkdirs(cfg.data, &err);
+    if (rc) goto out;
+    sopts.fsync = (int)cfg.fsync;
+    rc = berth_blobstore_fs_ops.open(cfg.data, &sopts, &blobs, &err);
+    if (rc) goto out;
+    dbpath = berth_xasprintf("%s/berth.db", cfg.data);
+    rc = berth_meta_sqlite_ops.open(dbpath, &meta, &err);
+    if (rc) goto out;
+    memset(&oc, 0, sizeof(oc));
+    oc.meta = meta;
+    oc.blobs = blobs;
+    rc = blobs->ops->upload_list(blobs, drop_orphan, &oc, &err);
+    if (rc) goto out;
+    if (oc.removed) BERTH_LOG(BERTH_LOG_INFO, "msg=\"removed interrupted monolithic uploads\" count=%d", oc.removed);
+
+    memset(&deps, 0, sizeof(deps));
+    deps.cfg = &cfg;
+    deps.meta = meta;
+    deps.blobs = blobs;
+    rc = berth_http_start(&deps, &http, &err);
+    if (rc) goto out;
+    BERTH_LOG(BERTH_LOG_INFO, "msg=\"berth is serving\" listen=%s port=%u data=%s tls=%s", cfg.listen,
+              berth_http_port(http), cfg.data, cfg.tls_cert[0] ? "on" : "off");
+    if (sigwait(&sigs, &sig) != 0) sig = SIGTERM;
+    BERTH_LOG(BERTH_LOG_INFO, "msg=\"shutting down\" signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    berth_http_stop(http, (int)cfg.shutdown_timeout);
+    http = NULL;
+    ret = 0;
+out:
+    if (rc) fprintf(stderr, "berth: %s\n", berth_err_msg(&err));
+    berth_http_stop(http, 0);
+    if (meta) meta->ops->close(meta);
+    if (blobs) blobs->ops->close(blobs);
+    free(dbpath);
+    berth_config_release(&cfg);
+    if (!ret) BERTH_LOG(BERTH_LOG_INFO, "msg=\"stopped\"");
+    return ret;
+}

@@ -1,0 +1,166 @@
+/*
+ * api_manifests.c - GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>.
+ * The pushed bytes are validated, stored and served back byte for byte; the
+ * digest is computed over exactly those bytes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "berth/alloc.h"
+#include "http_int.h"
+#include "berth/banned.h"
+
+#define MANIFEST_READ_MAX (64u * 1024 * 1024) /* serve what was stored under an older, larger cap */
+
+struct put_state {
+    struct berth_ref ref;
+    struct berth_buf body;
+};
+
+static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    (void)pos;
+    (void)buf;
+    (void)max;
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+enum berth_rc api_manifest_get_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct berth_meta *m = req->http->meta;
+    struct berth_buf payload = BERTH_BUF_INIT(MANIFEST_READ_MAX);
+    struct berth_digest d;
+    struct berth_ref ref;
+    struct MHD_Response *resp;
+    char mt[256];
+    size_t len = 0;
+    enum berth_rc rc;
+
+    rc = berth_ref_parse(req->param, strlen(req->param), &ref, err);
+    if (rc) goto out;
+    rc = m->ops->manifest_get(m, req->name, &ref, req->method == M_HEAD ? NULL : &payload, &len, mt, sizeof(mt), &d,
+                              err);
+    if (rc) goto out;
+    if (req->method == M_HEAD) {
+        resp = MHD_create_response_from_callback(len, 4096, no_body, NULL, NULL);
+    } else {
+        char *p = berth_buf_detach(&payload, &len);
+        resp = MHD_create_response_from_buffer(len, p, MHD_RESPMEM_MUST_FREE);
+        req->bytes_out = len;
+    }
+    MHD_add_response_header(resp, "Content-Type", mt);
+    MHD_add_response_header(resp, "Docker-Content-Digest", d.s);
+    {
+        char etag[BERTH_DIGEST_STR_MAX + 2];
+        snprintf(etag, sizeof(etag), "\"%s\"", d.s);
+        MHD_add_response_header(resp, "ETag", etag);
+    }
+    rc = req_respond(req, 200, resp);
+out:
+    berth_buf_release(&payload);
+    return rc;
+}
+
+enum berth_rc api_manifest_put_begin(struct berth_req *req, struct berth_err *err)
+{
+    struct put_state *st;
+    int64_t max = req->http->cfg->manifest_max;
+    enum berth_rc rc;
+
+    if (req->content_length > max)
+        return berth_err_set(err, BERTH_ETOOBIG, "manifest of %lld bytes is larger than the %lld bytes allowed",
+                             (long long)req->content_length, (long long)max);
+    st = berth_xcalloc(1, sizeof(*st));
+    berth_buf_init(&st->body, (size_t)max);
+    req->state = st;
+    rc = berth_ref_parse(req->param, strlen(req->param), &st->ref, err);
+    return rc;
+}
+
+enum berth_rc api_manifest_put_body(struct berth_req *req, const char *data, size_t len, struct berth_err *err)
+{
+    struct put_state *st = req->state;
+    if (berth_buf_append(&st->body, data, len) == BERTH_ETOOBIG)
+        return berth_err_set(err, BERTH_ETOOBIG, "manifest is larger than the %lld bytes allowed",
+                             (long long)req->http->cfg->manifest_max);
+    return BERTH_OK;
+}
+
+enum berth_rc api_manifest_put_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct put_state *st = req->state;
+    struct berth_meta *m = req->http->meta;
+    struct berth_manifest *mf = NULL;
+    struct berth_digest d, *blobs = NULL, *children = NULL;
+    struct berth_meta_manifest row;
+    const char *ctype = berth_req_header(req, "Content-Type");
+    size_t i;
+    enum berth_rc rc;
+
+    if (req->content_length >= 0 && (uint64_t)req->content_length != st->body.len) {
+        rc = berth_err_set(err, BERTH_ESIZE, "body has %zu bytes, Content-Length said %lld", st->body.len,
+                           (long long)req->content_length);
+        goto out;
+    }
+    berth_digest_of(st->ref.is_digest ? st->ref.digest.alg : BERTH_DIGEST_SHA256, st->body.p ? st->body.p : "",
+                    st->body.len, &d);
+    if (st->ref.is_digest && !berth_digest_eq(&d, &st->ref.digest)) {
+        rc = berth_err_set(err, BERTH_EDIGEST, "manifest digest is %s, not %s as the URL says", d.s, st->ref.digest.s);
+        goto out;
+    }
+    rc = berth_manifest_parse(berth_buf_str(&st->body), st->body.len, ctype, &mf, err);
+    if (rc) goto out;
+    blobs = berth_xcalloc(mf->nblobs + 1, sizeof(*blobs));
+    for (i = 0; i < mf->nblobs; i++) blobs[i] = mf->blobs[i].digest;
+    children = berth_xcalloc(mf->nchildren + 1, sizeof(*children));
+    for (i = 0; i < mf->nchildren; i++) children[i] = mf->children[i].digest;
+    memset(&row, 0, sizeof(row));
+    row.repo = req->name;
+    row.digest = &d;
+    row.media_type = mf->media_type;
+    row.payload = berth_buf_str(&st->body);
+    row.len = st->body.len;
+    row.artifact_type = mf->artifact_type;
+    row.annotations_json = mf->annotations_json;
+    row.subject = mf->has_subject ? &mf->subject.digest : NULL;
+    row.blobs = blobs;
+    row.nblobs = mf->nblobs;
+    row.children = children;
+    row.nchildren = mf->nchildren;
+    rc = m->ops->manifest_put(m, &row, st->ref.is_digest ? NULL : st->ref.tag, err);
+    if (rc) goto out;
+    req_add_location(req, "/v2/%s/manifests/%s", req->name, d.s);
+    berth_req_add_header(req, "Docker-Content-Digest", d.s);
+    if (mf->has_subject) berth_req_add_header(req, "OCI-Subject", mf->subject.digest.s);
+    rc = req_respond_empty(req, 201);
+out:
+    free(blobs);
+    free(children);
+    berth_manifest_free(mf);
+    return rc;
+}
+
+void api_manifest_put_cleanup(struct berth_req *req, int aborted)
+{
+    struct put_state *st = req->state;
+    (void)aborted;
+    if (!st) return;
+    berth_buf_release(&st->body);
+    free(st);
+    req->state = NULL;
+}
+
+enum berth_rc api_manifest_delete_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct berth_meta *m = req->http->meta;
+    struct berth_ref ref;
+    enum berth_rc rc;
+
+    rc = berth_ref_parse(req->param, strlen(req->param), &ref, err);
+    if (rc) return rc;
+    if (ref.is_digest) rc = m->ops->manifest_delete(m, req->name, &ref.digest, err);
+    else rc = m->ops->tag_delete(m, req->name, ref.tag, err);
+    if (rc) return rc;
+    return req_respond_empty(req, 202);
+}

@@ -1,0 +1,427 @@
+/*
+ * api_uploads.c - blob uploads: POST (session, monolithic ?digest=, mount),
+ * PATCH (streamed or Content-Range chunks), PUT ?digest= (final chunk and
+ * commit), GET (status) and DELETE (cancel). Bytes are hashed as they
+ * arrive; a blob becomes visible only after its digest is verified.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "berth/alloc.h"
+#include "berth/log.h"
+#include "berth/util.h"
+#include "http_int.h"
+#include "uploads.h"
+#include "berth/banned.h"
+
+#define UP_STATE_MAGIC 0x55504c44u /* "UPLD" */
+
+struct up_state {
+    uint32_t magic;
+    struct upload_session *s;
+    int transient;   /* monolithic POST: session outside the table and meta */
+    int fd;
+    int has_digest;
+    struct berth_digest want;
+    int ended;       /* the session was committed or removed */
+};
+
+static void add_upload_headers(struct berth_req *req, const char *uuid, uint64_t size)
+{
+    char range[64];
+    req_add_location(req, "/v2/%s/blobs/uploads/%s", req->name, uuid);
+    berth_req_add_header(req, "Docker-Upload-UUID", uuid);
+    snprintf(range, sizeof(range), "0-%llu", (unsigned long long)(size ? size - 1 : 0));
+    berth_req_add_header(req, "Range", range);
+}
+
+static struct up_state *state_new(struct berth_req *req)
+{
+    struct up_state *st = berth_xcalloc(1, sizeof(*st));
+    st->magic = UP_STATE_MAGIC;
+    st->fd = -1;
+    req->state = st;
+    return st;
+}
+
+static enum berth_rc parse_digest_arg(struct berth_req *req, struct up_state *st, int required, struct berth_err *err)
+{
+    const char *ds = req_query(req, "digest");
+    if (!ds || !*ds) {
+        if (required) return berth_err_set(err, BERTH_EDIGEST, "the digest query parameter is required");
+        return BERTH_OK;
+    }
+    st->has_digest = 1;
+    return berth_digest_parse(ds, strlen(ds), &st->want, err);
+}
+
+/* Checks the whole blob fits the configured cap. */
+static enum berth_rc check_cap(struct berth_req *req, uint64_t have, struct berth_err *err)
+{
+    int64_t max = req->http->cfg->blob_max;
+    uint64_t more = req->content_length > 0 ? (uint64_t)req->content_length : 0;
+    if (have + more > (uint64_t)max)
+        return berth_err_set(err, BERTH_ETOOBIG, "blob would be larger than the %lld bytes allowed", (long long)max);
+    return BERTH_OK;
+}
+
+/* Tries to satisfy ?mount=; returns BERTH_OK with *mounted set, or an error. */
+static enum berth_rc try_mount(struct berth_req *req, const char *ms, int *mounted, struct berth_err *err);
+
+enum berth_rc api_upload_post_begin(struct berth_req *req, struct berth_err *err)
+{
+    struct berth_http *h = req->http;
+    struct up_state *st = state_new(req);
+    const char *ms = req_query(req, "mount");
+    char uuid[37];
+    uint64_t size = 0;
+    int mounted = 0;
+    enum berth_rc rc;
+
+    if (ms && *ms) {
+        rc = try_mount(req, ms, &mounted, err);
+        if (rc || mounted) return rc;
+    } else {
+        rc = parse_digest_arg(req, st, 0, err);
+        if (rc) return rc;
+    }
+    if (!st->has_digest) return BERTH_OK; /* a session is created at finish; any body is ignored */
+    rc = check_cap(req, 0, err);
+    if (rc) return rc;
+    berth_uuid(uuid);
+    st->transient = 1;
+    st->s = upload_session_new(uuid, req->name);
+    st->s->ready = 1;
+    rc = h->blobs->ops->upload_open(h->blobs, uuid, 1, &st->fd, &size, err);
+    return rc;
+}
+
+enum berth_rc api_upload_chunk_body(struct berth_req *req, const char *data, size_t len, struct berth_err *err)
+{
+    struct up_state *st = req->state;
+    struct upload_session *s;
+    size_t off = 0;
+
+    if (!st || st->fd < 0 || !st->s) return BERTH_OK; /* POST without ?digest=: body ignored */
+    s = st->s;
+    if (s->size + len > (uint64_t)req->http->cfg->blob_max)
+        return berth_err_set(err, BERTH_ETOOBIG, "blob is larger than the %lld bytes allowed",
+                             (long long)req->http->cfg->blob_max);
+    while (off < len) {
+        ssize_t w = write(st->fd, data + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+            int e = errno;
+            struct berth_err terr = BERTH_ERR_INIT;
+            /* cut back to what is hashed so the session stays consistent */
+            req->http->blobs->ops->upload_truncate(req->http->blobs, s->uuid, s->size, &terr);
+            BERTH_LOG(BERTH_LOG_ERROR, "req=%s msg=\"upload write failed\" upload=%s errno=\"%s\"", req->id, s->uuid,
+                      strerror(e));
+            return berth_err_sys(err, BERTH_EIO, e, "write upload %s", s->uuid);
+        }
+        off += (size_t)w;
+    }
+    berth_hasher_update(&s->h, data, len);
+    s->size += len;
+    return BERTH_OK;
+}
+
+static void end_request(struct berth_req *req, struct up_state *st);
+
+/* Verifies the session's bytes against st->want, then makes them the blob and links it. */
+static enum berth_rc commit(struct berth_req *req, struct up_state *st, struct berth_err *err)
+{
+    struct berth_http *h = req->http;
+    struct upload_session *s = st->s;
+    struct berth_digest got;
+    struct berth_err terr = BERTH_ERR_INIT;
+    enum berth_rc rc;
+
+    if (st->fd >= 0) {
+        close(st->fd);
+        st->fd = -1;
+    }
+    if (st->want.alg == BERTH_DIGEST_SHA256) {
+        struct berth_hasher c;
+        berth_hasher_copy(&c, &s->h);
+        berth_hasher_final(&c, &got);
+        berth_hasher_release(&c);
+    } else {
+        /* rare: hash the stored bytes again with the requested algorithm */
+        struct berth_hasher c;
+        char *buf = berth_xmalloc(1 << 20);
+        uint64_t size = 0;
+        int fd = -1;
+        rc = h->blobs->ops->upload_open_read(h->blobs, s->uuid, &fd, &size, err);
+        if (rc) {
+            free(buf);
+            return rc;
+        }
+        berth_hasher_init(&c, st->want.alg);
+        for (;;) {
+            ssize_t r = read(fd, buf, 1 << 20);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            berth_hasher_update(&c, buf, (size_t)r);
+        }
+        close(fd);
+        free(buf);
+        berth_hasher_final(&c, &got);
+        berth_hasher_release(&c);
+    }
+    if (!berth_digest_eq(&got, &st->want)) {
+        h->blobs->ops->upload_remove(h->blobs, s->uuid, &terr);
+        if (!st->transient) h->meta->ops->upload_delete(h->meta, s->uuid, &terr);
+        st->ended = 1;
+        end_request(req, st);
+        return berth_err_set(err, BERTH_EDIGEST, "uploaded content has digest %s, not %s", got.s, st->want.s);
+    }
+    rc = h->blobs->ops->upload_commit(h->blobs, s->uuid, &st->want, err);
+    if (rc) return rc;
+    st->ended = 1;
+    rc = h->meta->ops->blob_link(h->meta, req->name, &st->want, (int64_t)s->size, err);
+    if (rc) return rc;
+    if (!st->transient) {
+        rc = h->meta->ops->upload_delete(h->meta, s->uuid, err);
+        if (rc) return rc;
+    }
+    end_request(req, st);
+    req_add_location(req, "/v2/%s/blobs/%s", req->name, st->want.s);
+    berth_req_add_header(req, "Docker-Content-Digest", st->want.s);
+    return req_respond_empty(req, 201);
+}
+
+/* Starts a recorded session and answers 202. */
+static enum berth_rc new_session(struct berth_req *req, struct berth_err *err)
+{
+    struct berth_http *h = req->http;
+    char uuid[37], minlen[32];
+    uint64_t size = 0;
+    int fd = -1;
+    enum berth_rc rc;
+
+    berth_uuid(uuid);
+    rc = h->blobs->ops->upload_open(h->blobs, uuid, 1, &fd, &size, err);
+    if (rc) return rc;
+    close(fd);
+    rc = h->meta->ops->upload_put(h->meta, uuid, req->name, berth_now_ms(), err);
+    if (rc) {
+        struct berth_err terr = BERTH_ERR_INIT;
+        h->blobs->ops->upload_remove(h->blobs, uuid, &terr);
+        return rc;
+    }
+    add_upload_headers(req, uuid, 0);
+    if (h->cfg->chunk_min > 0) {
+        snprintf(minlen, sizeof(minlen), "%lld", (long long)h->cfg->chunk_min);
+        berth_req_add_header(req, "OCI-Chunk-Min-Length", minlen);
+    }
+    return req_respond_empty(req, 202);
+}
+
+enum berth_rc api_upload_post_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct up_state *st = req->state;
+    if (st->transient) {
+        if (req->content_length >= 0 && (uint64_t)req->content_length != st->s->size)
+            return berth_err_set(err, BERTH_ESIZE, "body has %llu bytes, Content-Length said %lld",
+                                 (unsigned long long)st->s->size, (long long)req->content_length);
+        return commit(req, st, err);
+    }
+    return new_session(req, err);
+}
+
+struct mount_ctx {
+    struct berth_req *req;
+    char from[BERTH_NAME_MAX + 1];
+};
+
+/* Picks the first repository holding the blob that the caller may pull. */
+static int pick_source(const char *repo, void *p)
+{
+    struct mount_ctx *c = p;
+    struct berth_http *h = c->req->http;
+    struct berth_err terr = BERTH_ERR_INIT;
+    if (h->authorize) {
+        struct berth_access need = {BERTH_ACCESS_REPOSITORY, repo, "pull"};
+        if (h->authorize(h->authorize_ctx, c->req, &need, &terr) != BERTH_OK) return 0;
+    }
+    snprintf(c->from, sizeof(c->from), "%s", repo);
+    return 1;
+}
+
+static enum berth_rc try_mount(struct berth_req *req, const char *ms, int *mounted, struct berth_err *err)
+{
+    struct berth_http *h = req->http;
+    struct mount_ctx c;
+    struct berth_digest d;
+    struct berth_err terr = BERTH_ERR_INIT;
+    const char *from = req_query(req, "from");
+    int64_t size = 0;
+    enum berth_rc rc;
+
+    *mounted = 0;
+    memset(&c, 0, sizeof(c));
+    c.req = req;
+    rc = berth_digest_parse(ms, strlen(ms), &d, err);
+    if (rc) return rc;
+    if (from && *from) {
+        rc = berth_oci_name_check(from, strlen(from), err);
+        if (rc) return rc;
+        pick_source(from, &c);
+    } else {
+        rc = h->meta->ops->blob_repos(h->meta, &d, pick_source, &c, err);
+        if (rc) return rc;
+    }
+    if (!c.from[0]) return BERTH_OK;
+    if (h->meta->ops->blob_linked(h->meta, c.from, &d, &size, &terr) != BERTH_OK) return BERTH_OK;
+    if (h->blobs->ops->touch(h->blobs, &d, &terr) != BERTH_OK) return BERTH_OK; /* gone from the store */
+    rc = h->meta->ops->blob_link(h->meta, req->name, &d, size, err);
+    if (rc) return rc;
+    *mounted = 1;
+    req_add_location(req, "/v2/%s/blobs/%s", req->name, d.s);
+    berth_req_add_header(req, "Docker-Content-Digest", d.s);
+    return req_respond_empty(req, 201);
+}
+
+enum berth_rc api_upload_chunk_begin(struct berth_req *req, struct berth_err *err)
+{
+    struct berth_http *h = req->http;
+    struct up_state *st = state_new(req);
+    const char *cr = berth_req_header(req, "Content-Range");
+    uint64_t start, end, size;
+    enum berth_rc rc;
+
+    if (req->method == M_PUT) {
+        rc = parse_digest_arg(req, st, 1, err);
+        if (rc) return rc;
+    }
+    rc = upload_acquire(h->uploads, h->meta, h->blobs, req->param, req->name, &st->s, err);
+    if (rc) return rc;
+    if (cr && *cr) {
+        rc = berth_content_range_parse(cr, strlen(cr), &start, &end, err);
+        if (rc) return rc;
+        if (start != st->s->size) {
+            add_upload_headers(req, st->s->uuid, st->s->size);
+            return berth_err_set(err, BERTH_EUPLOADRANGE, "chunk starts at byte %llu but the upload has %llu bytes",
+                                 (unsigned long long)start, (unsigned long long)st->s->size);
+        }
+        if (req->content_length >= 0 && (uint64_t)req->content_length != end - start + 1)
+            return berth_err_set(err, BERTH_ESIZE, "Content-Range %s is %llu bytes but Content-Length is %lld", cr,
+                                 (unsigned long long)(end - start + 1), (long long)req->content_length);
+    }
+    rc = check_cap(req, st->s->size, err);
+    if (rc) return rc;
+    return h->blobs->ops->upload_open(h->blobs, st->s->uuid, 0, &st->fd, &size, err);
+}
+
+/*
+ * Gives the session back before the answer goes out: a client may send its
+ * next request for this upload the moment it reads the answer, before this
+ * request's completion callback has run.
+ */
+static void end_request(struct berth_req *req, struct up_state *st)
+{
+    if (st->fd >= 0) {
+        close(st->fd);
+        st->fd = -1;
+    }
+    if (st->s && !st->transient) {
+        upload_release(req->http->uploads, st->s, st->ended);
+        st->s = NULL;
+    }
+}
+
+enum berth_rc api_upload_patch_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct up_state *st = req->state;
+    char uuid[37];
+    uint64_t size = st->s->size;
+    (void)err;
+    snprintf(uuid, sizeof(uuid), "%s", st->s->uuid);
+    end_request(req, st);
+    add_upload_headers(req, uuid, size);
+    return req_respond_empty(req, 202);
+}
+
+enum berth_rc api_upload_put_finish(struct berth_req *req, struct berth_err *err)
+{
+    return commit(req, req->state, err);
+}
+
+void api_upload_cleanup(struct berth_req *req, int aborted)
+{
+    struct up_state *st = req->state;
+    struct berth_http *h = req->http;
+    struct berth_err terr = BERTH_ERR_INIT;
+
+    (void)aborted;
+    if (!st) return;
+    if (st->magic != UP_STATE_MAGIC) abort();
+    if (st->fd >= 0) close(st->fd);
+    if (st->s && st->transient) {
+        if (!st->ended) h->blobs->ops->upload_remove(h->blobs, st->s->uuid, &terr);
+        upload_session_free(st->s);
+    } else if (st->s) {
+        upload_release(h->uploads, st->s, st->ended);
+    }
+    free(st);
+    req->state = NULL;
+}
+
+/* Checks that uuid is a session of this repository. */
+static enum berth_rc session_of(struct berth_req *req, struct berth_err *err)
+{
+    struct berth_meta *m = req->http->meta;
+    char repo[BERTH_NAME_MAX + 1];
+    int64_t created;
+    enum berth_rc rc;
+
+    if (!berth_uuid_valid(req->param))
+        return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload '%.40s' is not a session id", req->param);
+    rc = m->ops->upload_get(m, req->param, repo, sizeof(repo), &created, err);
+    if (rc) return rc;
+    if (strcmp(repo, req->name) != 0)
+        return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s belongs to another repository", req->param);
+    return BERTH_OK;
+}
+
+enum berth_rc api_upload_status_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct berth_blobstore *bs = req->http->blobs;
+    int64_t size;
+    uint64_t fsize = 0;
+    int fd = -1;
+    enum berth_rc rc;
+
+    rc = session_of(req, err);
+    if (rc) return rc;
+    size = upload_peek_size(req->http->uploads, req->param);
+    if (size < 0) {
+        rc = bs->ops->upload_open_read(bs, req->param, &fd, &fsize, err);
+        if (rc) return rc;
+        close(fd);
+        size = (int64_t)fsize;
+    }
+    add_upload_headers(req, req->param, (uint64_t)size);
+    return req_respond_empty(req, 204);
+}
+
+enum berth_rc api_upload_delete_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct berth_http *h = req->http;
+    struct upload_session *s = NULL;
+    struct berth_err terr = BERTH_ERR_INIT;
+    enum berth_rc rc;
+
+    rc = session_of(req, err);
+    if (rc) return rc;
+    rc = upload_acquire(h->uploads, h->meta, h->blobs, req->param, req->name, &s, err);
+    if (rc && rc != BERTH_EUPLOADUNKNOWN && rc != BERTH_EIO) return rc;
+    rc = h->meta->ops->upload_delete(h->meta, req->param, err);
+    h->blobs->ops->upload_remove(h->blobs, req->param, &terr);
+    if (s) upload_release(h->uploads, s, 1);
+    if (rc) return rc;
+    return req_respond_empty(req, 204);
+}

@@ -1,0 +1,144 @@
+/*
+ * http_int.h - what the files of the http module share: the request, the
+ * route table row, response helpers and the upload session table.
+ */
+#ifndef BERTH_HTTP_INT_H
+#define BERTH_HTTP_INT_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdint.h>
+#include "berth/buf.h"
+#include "berth/err.h"
+#include "berth/http.h"
+#include "berth/oci.h"
+
+#define BERTH_REQ_MAGIC 0x52455155u /* "REQU" */
+#define REQ_MAX_HEADERS 16
+
+enum req_method {
+    M_GET = 1 << 0,
+    M_HEAD = 1 << 1,
+    M_PUT = 1 << 2,
+    M_POST = 1 << 3,
+    M_PATCH = 1 << 4,
+    M_DELETE = 1 << 5,
+    M_OTHER = 1 << 6,
+};
+
+struct berth_req;
+
+/*
+ * A route's three steps. begin runs before the body is read (validate, look
+ * up, refuse early); body gets each piece of the body; finish queues the
+ * response. Each returns BERTH_OK or an error that becomes an OCI error
+ * response (err->msg is the message). cleanup (may be NULL) releases the
+ * route's state when the request ends, however it ends.
+ */
+struct route {
+    unsigned methods;
+    const char *pattern; /* "/v2/{name}/blobs/{digest}" */
+    const char *access;  /* actions needed, "pull"...; NULL for base/catalog per kind */
+    enum berth_access_kind kind;
+    enum berth_rc (*begin)(struct berth_req *req, struct berth_err *err);
+    enum berth_rc (*body)(struct berth_req *req, const char *data, size_t len, struct berth_err *err);
+    enum berth_rc (*finish)(struct berth_req *req, struct berth_err *err);
+    void (*cleanup)(struct berth_req *req, int aborted);
+    const char *label; /* route name for logs and metrics */
+};
+
+struct resp_header {
+    char *name;
+    char *value;
+};
+
+/* One HTTP request; owned by the worker thread handling its connection. */
+struct berth_req {
+    uint32_t magic;
+    struct berth_http *http;
+    struct MHD_Connection *conn;
+    enum req_method method;
+    const char *method_text;
+    char *path;           /* owned copy of the URL path */
+    const struct route *route;
+    char *name;           /* {name}, owned; NULL if the route has none */
+    char *param;          /* the last {..} parameter, owned */
+    char id[17];          /* request id */
+    char ip[64];
+    int64_t start_us;
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+    int status;           /* status queued */
+    int phase;            /* 0 new, 1 begun, 2 responded */
+    int failed;           /* an error was queued during the body */
+    enum berth_rc rc;     /* error code that was answered, for the log */
+    int64_t content_length; /* -1 when absent */
+    struct resp_header headers[REQ_MAX_HEADERS];
+    int nheaders;
+    void *state;          /* the route's own state */
+    struct berth_err *saved; /* error to answer on the final call, owned */
+};
+
+/* Shared server state. cfg/meta/blobs are read-only after start. */
+struct berth_http {
+    struct MHD_Daemon *daemon;
+    const struct berth_config *cfg;
+    struct berth_meta *meta;
+    struct berth_blobstore *blobs;
+    berth_authorize_fn authorize;
+    void *authorize_ctx;
+    uint16_t port;
+    char *tls_cert; /* PEM text, owned */
+    char *tls_key;
+    pthread_mutex_t lock; /* guards inflight */
+    pthread_cond_t idle;
+    int inflight;
+    struct upload_table *uploads;
+};
+
+/* ---- routing (route.c) ---- */
+const struct route *berth_route_match(const char *path, unsigned method, char **name, char **param,
+                                      unsigned *allowed);
+
+/* ---- request helpers (server.c) ---- */
+const char *req_query(struct berth_req *req, const char *key);
+/* Queues the response; takes ownership of resp. */
+enum berth_rc req_respond(struct berth_req *req, int status, struct MHD_Response *resp);
+enum berth_rc req_respond_empty(struct berth_req *req, int status);
+/* Takes ownership of body (malloc'd). */
+enum berth_rc req_respond_json(struct berth_req *req, int status, struct berth_buf *body, const char *ctype);
+enum berth_rc req_respond_error(struct berth_req *req, enum berth_rc rc, const char *msg);
+/* Location header value "/v2/<name>/<rest>". */
+void req_add_location(struct berth_req *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- handlers (api_*.c) ---- */
+enum berth_rc api_base_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_catalog_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_tags_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_referrers_finish(struct berth_req *req, struct berth_err *err);
+
+enum berth_rc api_blob_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_blob_delete_finish(struct berth_req *req, struct berth_err *err);
+
+enum berth_rc api_manifest_get_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_manifest_put_begin(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_manifest_put_body(struct berth_req *req, const char *data, size_t len, struct berth_err *err);
+enum berth_rc api_manifest_put_finish(struct berth_req *req, struct berth_err *err);
+void api_manifest_put_cleanup(struct berth_req *req, int aborted);
+enum berth_rc api_manifest_delete_finish(struct berth_req *req, struct berth_err *err);
+
+enum berth_rc api_upload_post_begin(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_upload_post_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_upload_chunk_begin(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_upload_chunk_body(struct berth_req *req, const char *data, size_t len, struct berth_err *err);
+enum berth_rc api_upload_patch_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_upload_put_finish(struct berth_req *req, struct berth_err *err);
+void api_upload_cleanup(struct berth_req *req, int aborted);
+enum berth_rc api_upload_status_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_upload_delete_finish(struct berth_req *req, struct berth_err *err);
+
+/* ---- upload sessions (uploads.c) ---- */
+struct upload_table *upload_table_new(void);
+void upload_table_free(struct upload_table *t);
+
+#endif

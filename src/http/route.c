@@ -1,0 +1,147 @@
+/*
+ * route.c - the route table: method, path pattern, the access each route
+ * needs and its handler steps; and the matcher. A pattern has at most one
+ * {name} (one or more path segments, matched between the literal prefix and
+ * suffix) and single-segment {params}.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "berth/alloc.h"
+#include "http_int.h"
+#include "berth/banned.h"
+
+#define ACC_REPO BERTH_ACCESS_REPOSITORY
+
+static const struct route routes[] = {
+    {M_GET | M_HEAD, "/v2/", NULL, BERTH_ACCESS_BASE, NULL, NULL, api_base_finish, NULL, "base"},
+    {M_GET | M_HEAD, "/v2", NULL, BERTH_ACCESS_BASE, NULL, NULL, api_base_finish, NULL, "base"},
+    {M_GET, "/v2/_catalog", "*", BERTH_ACCESS_CATALOG, NULL, NULL, api_catalog_finish, NULL, "catalog"},
+    {M_GET, "/v2/{name}/tags/list", "pull", ACC_REPO, NULL, NULL, api_tags_finish, NULL, "tags"},
+    {M_GET | M_HEAD, "/v2/{name}/manifests/{ref}", "pull", ACC_REPO, NULL, NULL, api_manifest_get_finish, NULL,
+     "manifest_get"},
+    {M_PUT, "/v2/{name}/manifests/{ref}", "push", ACC_REPO, api_manifest_put_begin, api_manifest_put_body,
+     api_manifest_put_finish, api_manifest_put_cleanup, "manifest_put"},
+    {M_DELETE, "/v2/{name}/manifests/{ref}", "delete", ACC_REPO, NULL, NULL, api_manifest_delete_finish, NULL,
+     "manifest_delete"},
+    {M_POST, "/v2/{name}/blobs/uploads/", "pull,push", ACC_REPO, api_upload_post_begin, api_upload_chunk_body,
+     api_upload_post_finish, api_upload_cleanup, "upload_post"},
+    {M_POST, "/v2/{name}/blobs/uploads", "pull,push", ACC_REPO, api_upload_post_begin, api_upload_chunk_body,
+     api_upload_post_finish, api_upload_cleanup, "upload_post"},
+    {M_GET, "/v2/{name}/blobs/uploads/{uuid}", "push", ACC_REPO, NULL, NULL, api_upload_status_finish, NULL,
+     "upload_status"},
+    {M_PATCH, "/v2/{name}/blobs/uploads/{uuid}", "push", ACC_REPO, api_upload_chunk_begin, api_upload_chunk_body,
+     api_upload_patch_finish, api_upload_cleanup, "upload_patch"},
+    {M_PUT, "/v2/{name}/blobs/uploads/{uuid}", "push", ACC_REPO, api_upload_chunk_begin, api_upload_chunk_body,
+     api_upload_put_finish, api_upload_cleanup, "upload_put"},
+    {M_DELETE, "/v2/{name}/blobs/uploads/{uuid}", "push", ACC_REPO, NULL, NULL, api_upload_delete_finish, NULL,
+     "upload_delete"},
+    {M_GET | M_HEAD, "/v2/{name}/blobs/{digest}", "pull", ACC_REPO, NULL, NULL, api_blob_finish, NULL,
+     "blob_get"},
+    {M_DELETE, "/v2/{name}/blobs/{digest}", "delete", ACC_REPO, NULL, NULL, api_blob_delete_finish, NULL,
+     "blob_delete"},
+    {M_GET, "/v2/{name}/referrers/{digest}", "pull", ACC_REPO, NULL, NULL, api_referrers_finish, NULL,
+     "referrers"},
+};
+
+#define MAX_SEGS 300
+
+/* Splits s at '/' into at most MAX_SEGS slices; returns the count or -1. */
+static int split(const char *s, struct berth_str *segs)
+{
+    int n = 0;
+    const char *p = s;
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        if (n >= MAX_SEGS) return -1;
+        segs[n].p = p;
+        segs[n].len = len;
+        n++;
+        if (!slash) break;
+        p = slash + 1;
+    }
+    return n;
+}
+
+static int is_param(struct berth_str s)
+{
+    return s.len >= 2 && s.p[0] == '{' && s.p[s.len - 1] == '}';
+}
+
+static int seg_match(struct berth_str pat, struct berth_str seg)
+{
+    if (is_param(pat)) return seg.len > 0;
+    return pat.len == seg.len && memcmp(pat.p, seg.p, seg.len) == 0;
+}
+
+/* Matches path against pattern; on success fills name/param (owned) and returns 1. */
+static int match(const char *pattern, struct berth_str *ps, int np, char **name, char **param)
+{
+    struct berth_str pat[16];
+    int npat = split(pattern, pat), i, iname = -1, nsuffix;
+    const char *last_param = NULL;
+    size_t last_len = 0;
+
+    if (npat < 0 || npat > 16) return 0;
+    for (i = 0; i < npat; i++)
+        if (pat[i].len == 6 && !memcmp(pat[i].p, "{name}", 6)) iname = i;
+    if (iname < 0) {
+        if (np != npat) return 0;
+        for (i = 0; i < npat; i++) {
+            if (!seg_match(pat[i], ps[i])) return 0;
+            if (is_param(pat[i])) last_param = ps[i].p, last_len = ps[i].len;
+        }
+        *name = NULL;
+        *param = last_param ? berth_xstrndup(last_param, last_len) : NULL;
+        return 1;
+    }
+    nsuffix = npat - iname - 1;
+    if (np < iname + 1 + nsuffix) return 0;
+    for (i = 0; i < iname; i++)
+        if (!seg_match(pat[i], ps[i])) return 0;
+    for (i = 0; i < nsuffix; i++) {
+        struct berth_str pp = pat[iname + 1 + i], sp = ps[np - nsuffix + i];
+        if (!seg_match(pp, sp)) return 0;
+        if (is_param(pp)) last_param = sp.p, last_len = sp.len;
+    }
+    {
+        const char *start = ps[iname].p;
+        const char *end = ps[np - nsuffix - 1].p + ps[np - nsuffix - 1].len;
+        *name = berth_xstrndup(start, (size_t)(end - start));
+    }
+    *param = last_param ? berth_xstrndup(last_param, last_len) : NULL;
+    return 1;
+}
+
+const struct route *berth_route_match(const char *path, unsigned method, char **name, char **param,
+                                      unsigned *allowed)
+{
+    struct berth_str *ps;
+    size_t i;
+    int np;
+    const struct route *found = NULL;
+
+    *allowed = 0;
+    *name = NULL;
+    *param = NULL;
+    if (strncmp(path, "/v2", 3) != 0 || strlen(path) > 4096) return NULL;
+    ps = berth_xmalloc(sizeof(*ps) * MAX_SEGS);
+    np = split(path, ps);
+    if (np < 0) goto out;
+    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        char *n = NULL, *p = NULL;
+        if (!match(routes[i].pattern, ps, np, &n, &p)) continue;
+        if (routes[i].methods & method) {
+            found = &routes[i];
+            *name = n;
+            *param = p;
+            break;
+        }
+        *allowed |= routes[i].methods;
+        free(n);
+        free(p);
+    }
+out:
+    free(ps);
+    return found;
+}

@@ -1,0 +1,512 @@
+/*
+ * server.c - libmicrohttpd glue: daemon start/stop, the per-request state
+ * machine (route, authorize, begin, body, finish), responses with the
+ * registry's common headers, and the access log.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <strings.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "berth/alloc.h"
+#include "berth/log.h"
+#include "berth/util.h"
+#include "http_int.h"
+#include "berth/banned.h"
+
+static const struct {
+    const char *text;
+    enum req_method m;
+} methods[] = {
+    {"GET", M_GET}, {"HEAD", M_HEAD}, {"PUT", M_PUT}, {"POST", M_POST}, {"PATCH", M_PATCH}, {"DELETE", M_DELETE},
+};
+
+static enum req_method method_of(const char *m)
+{
+    size_t i;
+    for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (!strcmp(m, methods[i].text)) return methods[i].m;
+    return M_OTHER;
+}
+
+static void allow_text(unsigned allowed, char *out, size_t n)
+{
+    size_t i, used = 0;
+    out[0] = '\0';
+    for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        int w;
+        if (!(allowed & methods[i].m)) continue;
+        w = snprintf(out + used, n - used, "%s%s", used ? ", " : "", methods[i].text);
+        if (w < 0 || (size_t)w >= n - used) break;
+        used += (size_t)w;
+    }
+}
+
+const char *berth_req_header(struct berth_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *berth_req_client_ip(struct berth_req *req)
+{
+    return req->ip;
+}
+
+const char *berth_req_id(struct berth_req *req)
+{
+    return req->id;
+}
+
+void berth_req_add_header(struct berth_req *req, const char *name, const char *value)
+{
+    if (req->nheaders >= REQ_MAX_HEADERS) {
+        BERTH_LOG(BERTH_LOG_ERROR, "req=%s msg=\"too many response headers\" header=%s", req->id, name);
+        return;
+    }
+    req->headers[req->nheaders].name = berth_xstrdup(name);
+    req->headers[req->nheaders].value = berth_xstrdup(value);
+    req->nheaders++;
+}
+
+void req_add_location(struct berth_req *req, const char *fmt, ...)
+{
+    char loc[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(loc, sizeof(loc), fmt, ap);
+    va_end(ap);
+    berth_req_add_header(req, "Location", loc);
+}
+
+const char *req_query(struct berth_req *req, const char *key)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+enum berth_rc req_respond(struct berth_req *req, int status, struct MHD_Response *resp)
+{
+    int i;
+    enum MHD_Result r;
+
+    MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
+    MHD_add_response_header(resp, "X-Request-Id", req->id);
+    for (i = 0; i < req->nheaders; i++) MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
+    r = MHD_queue_response(req->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    if (r != MHD_YES) return BERTH_EINTERNAL;
+    req->status = status;
+    req->phase = 2;
+    return BERTH_OK;
+}
+
+enum berth_rc req_respond_empty(struct berth_req *req, int status)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    return req_respond(req, status, resp);
+}
+
+enum berth_rc req_respond_json(struct berth_req *req, int status, struct berth_buf *body, const char *ctype)
+{
+    size_t len;
+    char *p = berth_buf_detach(body, &len);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, p, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", ctype ? ctype : "application/json");
+    req->bytes_out = len;
+    return req_respond(req, status, resp);
+}
+
+enum berth_rc req_respond_error(struct berth_req *req, enum berth_rc rc, const char *msg)
+{
+    struct berth_buf b = BERTH_BUF_INIT(0);
+
+    req->rc = rc;
+    berth_buf_puts(&b, "{\"errors\":[{\"code\":\"");
+    berth_buf_puts(&b, berth_rc_ocicode(rc));
+    berth_buf_puts(&b, "\",\"message\":");
+    berth_buf_json_str(&b, msg, strlen(msg));
+    berth_buf_puts(&b, ",\"detail\":{\"reason\":\"");
+    berth_buf_puts(&b, berth_rc_name(rc));
+    berth_buf_puts(&b, "\"}}]}\n");
+    return req_respond_json(req, berth_rc_status(rc), &b, "application/json");
+}
+
+static struct berth_req *req_new(struct berth_http *h, struct MHD_Connection *conn, const char *url,
+                                 const char *method)
+{
+    struct berth_req *req = berth_xcalloc(1, sizeof(*req));
+    const union MHD_ConnectionInfo *ci;
+    unsigned char rnd[8];
+
+    req->magic = BERTH_REQ_MAGIC;
+    req->http = h;
+    req->conn = conn;
+    req->method = method_of(method);
+    req->method_text = method;
+    req->path = berth_xstrdup(url);
+    req->start_us = berth_mono_us();
+    req->content_length = -1;
+    berth_random(rnd, sizeof(rnd));
+    berth_hex(rnd, sizeof(rnd), req->id);
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, req->ip, sizeof(req->ip));
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, req->ip,
+                      sizeof(req->ip));
+    }
+    if (!req->ip[0]) snprintf(req->ip, sizeof(req->ip), "-");
+    pthread_mutex_lock(&h->lock);
+    h->inflight++;
+    pthread_mutex_unlock(&h->lock);
+    return req;
+}
+
+static void req_free(struct berth_req *req)
+{
+    struct berth_http *h = req->http;
+    int i;
+
+    for (i = 0; i < req->nheaders; i++) {
+        free(req->headers[i].name);
+        free(req->headers[i].value);
+    }
+    free(req->path);
+    free(req->name);
+    free(req->param);
+    free(req->saved);
+    req->magic = 0;
+    free(req);
+    pthread_mutex_lock(&h->lock);
+    h->inflight--;
+    if (h->inflight == 0) pthread_cond_broadcast(&h->idle);
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* Sum of header sizes, to enforce header-max. */
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    size_t *n = cls;
+    (void)kind;
+    *n += strlen(key) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
+static int expects_body(struct berth_req *req)
+{
+    const char *te = berth_req_header(req, "Transfer-Encoding");
+    if (te && strstr(te, "chunked")) return 1;
+    return req->content_length > 0;
+}
+
+#define DRAIN_MAX (64 * 1024 * 1024)
+
+/* Whether a refusal should be sent before reading the body (see on_request). */
+static int answer_now(struct berth_req *req)
+{
+    const char *expect = berth_req_header(req, "Expect");
+    const char *te = berth_req_header(req, "Transfer-Encoding");
+    if (!expects_body(req)) return 0;
+    if (expect && strcasecmp(expect, "100-continue") == 0) return 1;
+    if (te && strstr(te, "chunked")) return 1;
+    return req->content_length > DRAIN_MAX;
+}
+
+/* MHD's unescaping, except that %00 stays as it is: a NUL must never cut a
+   name short, so "ab%00" reaches validation whole (and is refused). */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *val)
+{
+    char *r = val, *w = val;
+    (void)cls;
+    (void)c;
+    while (*r) {
+        if (r[0] == '%' && isxdigit((unsigned char)r[1]) && isxdigit((unsigned char)r[2]) &&
+            !(r[1] == '0' && r[2] == '0')) {
+            char hex[3] = {r[1], r[2], 0};
+            *w++ = (char)strtol(hex, NULL, 16);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - val);
+}
+
+/* First call: route, check limits and access, let the route refuse before the body. */
+static enum berth_rc req_begin(struct berth_req *req, struct berth_err *err)
+{
+    struct berth_http *h = req->http;
+    const char *cl = berth_req_header(req, "Content-Length");
+    size_t hdr = 0;
+    unsigned allowed = 0;
+    uint64_t v;
+    enum berth_rc rc;
+
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &hdr);
+    if (hdr > (size_t)h->cfg->header_max)
+        return berth_err_set(err, BERTH_EHEADER, "request headers are %zu bytes, more than the %lld allowed", hdr,
+                             (long long)h->cfg->header_max);
+    if (cl) {
+        if (berth_parse_u64(cl, strlen(cl), &v) != 0 || v > INT64_MAX)
+            return berth_err_set(err, BERTH_ESIZE, "invalid Content-Length '%.40s'", cl);
+        req->content_length = (int64_t)v;
+    }
+    req->route = berth_route_match(req->path, req->method, &req->name, &req->param, &allowed);
+    if (!req->route && allowed) {
+        char allow[96];
+        allow_text(allowed, allow, sizeof(allow));
+        berth_req_add_header(req, "Allow", allow);
+        return berth_err_set(err, BERTH_EMETHOD, "method %s is not allowed on %s", req->method_text, req->path);
+    }
+    if (!req->route) return berth_err_set(err, BERTH_ENOROUTE, "no such endpoint: %s", req->path);
+    if (req->name) {
+        rc = berth_oci_name_check(req->name, strlen(req->name), err);
+        if (rc) return rc;
+    }
+    if (h->authorize && req->route->kind != BERTH_ACCESS_NONE) {
+        struct berth_access need = {req->route->kind, req->name, req->route->access};
+        rc = h->authorize(h->authorize_ctx, req, &need, err);
+        if (rc) return rc;
+    }
+    if (req->route->begin) return req->route->begin(req, err);
+    return BERTH_OK;
+}
+
+/* Remembers an error to answer on the final call (a body is still being drained). */
+static void defer_error(struct berth_req *req, enum berth_rc rc, const struct berth_err *err)
+{
+    req->failed = 1;
+    req->rc = rc;
+    if (!req->saved) req->saved = berth_xmalloc(sizeof(*req->saved));
+    *req->saved = *err;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct berth_http *h = cls;
+    struct berth_req *req = *con_cls;
+    struct berth_err err = BERTH_ERR_INIT;
+    enum berth_rc rc;
+
+    (void)version;
+    if (!req) {
+        req = req_new(h, conn, url, method);
+        *con_cls = req;
+        rc = req_begin(req, &err);
+        req->phase = 1;
+        if (!rc) return MHD_YES;
+        /* Refuse before the body: a client waiting for 100 Continue, or one about to
+           send more than we care to drain, is answered now. Otherwise the body is
+           drained and the error answered on the final call, which keeps the
+           connection and lets a client that does not wait read the answer. */
+        if (answer_now(req) && req_respond_error(req, rc, berth_err_msg(&err)) == BERTH_OK) {
+            req->failed = 1;
+            return MHD_YES;
+        }
+        defer_error(req, rc, &err);
+        return MHD_YES;
+    }
+    if (req->magic != BERTH_REQ_MAGIC) abort();
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        req->bytes_in += n;
+        if (req->phase == 2 || req->failed || !req->route->body) return MHD_YES;
+        rc = req->route->body(req, upload_data, n, &err);
+        if (rc && req_respond_error(req, rc, berth_err_msg(&err)) == BERTH_OK) req->failed = 1;
+        else if (rc) defer_error(req, rc, &err);
+        return MHD_YES;
+    }
+    if (req->phase == 2) return MHD_YES;
+    if (req->failed) {
+        rc = req_respond_error(req, req->rc, berth_err_msg(req->saved));
+        return rc ? MHD_NO : MHD_YES;
+    }
+    rc = req->route->finish(req, &err);
+    if (rc && req->phase != 2) {
+        req->failed = 1;
+        rc = req_respond_error(req, rc, berth_err_msg(&err));
+    }
+    return rc ? MHD_NO : MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    struct berth_req *req = *con_cls;
+    struct berth_http *h = cls;
+    const char *ua;
+
+    (void)conn;
+    if (!req) return;
+    if (req->magic != BERTH_REQ_MAGIC) abort();
+    if (req->route && req->route->cleanup)
+        req->route->cleanup(req, req->failed || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    if (h->cfg->access_log && berth_log_threshold >= BERTH_LOG_INFO) {
+        ua = berth_req_header(req, "User-Agent");
+        BERTH_LOG(BERTH_LOG_INFO,
+                  "req=%s msg=access ip=%s method=%s path=\"%.300s\" route=%s status=%d code=%s bytes_in=%llu "
+                  "bytes_out=%llu dur_ms=%.3f end=%s ua=\"%.120s\"",
+                  req->id, req->ip, req->method_text, req->path, req->route ? req->route->label : "-", req->status,
+                  req->rc ? berth_rc_ocicode(req->rc) : "-", (unsigned long long)req->bytes_in,
+                  (unsigned long long)req->bytes_out, (double)(berth_mono_us() - req->start_us) / 1000.0,
+                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", ua ? ua : "-");
+    }
+    *con_cls = NULL;
+    req_free(req);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t n;
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+    BERTH_LOG(BERTH_LOG_WARN, "msg=\"http: %s\"", msg);
+}
+
+static enum berth_rc parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen,
+                                  struct berth_err *err)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    uint64_t port;
+    size_t hl;
+
+    memset(ss, 0, sizeof(*ss));
+    if (!colon || berth_parse_u64(colon + 1, strlen(colon + 1), &port) != 0 || port > 65535)
+        return berth_err_set(err, BERTH_ECONFIG, "config 'listen': '%s' is not HOST:PORT (port 0..65535)", listen);
+    hl = (size_t)(colon - listen);
+    if (hl >= sizeof(host)) return berth_err_set(err, BERTH_ECONFIG, "config 'listen': host too long");
+    memcpy(host, listen, hl);
+    host[hl] = '\0';
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)ss;
+        host[hl - 1] = '\0';
+        if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+            return berth_err_set(err, BERTH_ECONFIG, "config 'listen': '%s' is not an IPv6 address", host + 1);
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        *sslen = sizeof(*s6);
+        return BERTH_OK;
+    }
+    {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)ss;
+        if (hl == 0 || !strcmp(host, "*")) s4->sin_addr.s_addr = htonl(INADDR_ANY);
+        else if (!strcmp(host, "localhost")) s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        else if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+            return berth_err_set(err, BERTH_ECONFIG, "config 'listen': '%s' is not an IPv4 address", host);
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        *sslen = sizeof(*s4);
+    }
+    return BERTH_OK;
+}
+
+enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_http **out, struct berth_err *err)
+{
+    struct berth_http *h = berth_xcalloc(1, sizeof(*h));
+    const struct berth_config *cfg = deps->cfg;
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : 0;
+    const union MHD_DaemonInfo *di;
+    enum berth_rc rc;
+
+    h->cfg = cfg;
+    h->meta = deps->meta;
+    h->blobs = deps->blobs;
+    h->authorize = deps->authorize;
+    h->authorize_ctx = deps->authorize_ctx;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->idle, NULL);
+    h->uploads = upload_table_new();
+    rc = parse_listen(cfg->listen, &ss, &sslen, err);
+    if (rc) goto fail;
+    if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    if (!threads) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (unsigned)n : 2;
+    }
+    if (cfg->tls_cert[0] || cfg->tls_key[0]) {
+        if (!cfg->tls_cert[0] || !cfg->tls_key[0]) {
+            rc = berth_err_set(err, BERTH_ECONFIG, "config 'tls-cert' and 'tls-key' must be given together");
+            goto fail;
+        }
+        rc = berth_read_file(cfg->tls_cert, 1 << 20, &h->tls_cert, NULL, err);
+        if (rc) goto fail;
+        rc = berth_read_file(cfg->tls_key, 1 << 20, &h->tls_key, NULL, err);
+        if (rc) goto fail;
+        flags |= MHD_USE_TLS;
+    }
+    h->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)cfg->connection_memory, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, h->tls_key,
+        MHD_OPTION_END);
+    if (!h->daemon) {
+        rc = berth_err_sys(err, BERTH_EIO, errno, "cannot listen on %s%s", cfg->listen,
+                           h->tls_cert ? " (or the TLS certificate/key was refused)" : "");
+        goto fail;
+    }
+    di = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = di ? di->port : 0;
+    *out = h;
+    return BERTH_OK;
+fail:
+    upload_table_free(h->uploads);
+    free(h->tls_cert);
+    free(h->tls_key);
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->idle);
+    free(h);
+    return rc;
+}
+
+uint16_t berth_http_port(const struct berth_http *h)
+{
+    return h->port;
+}
+
+void berth_http_stop(struct berth_http *h, int timeout_s)
+{
+    struct timespec deadline;
+    MHD_socket lsock;
+    int left;
+
+    if (!h) return;
+    lsock = MHD_quiesce_daemon(h->daemon);
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_s;
+    pthread_mutex_lock(&h->lock);
+    while (h->inflight > 0) {
+        if (pthread_cond_timedwait(&h->idle, &h->lock, &deadline) == ETIMEDOUT) break;
+    }
+    left = h->inflight;
+    pthread_mutex_unlock(&h->lock);
+    if (left) BERTH_LOG(BERTH_LOG_WARN, "msg=\"stopping with requests still in flight\" inflight=%d", left);
+    MHD_stop_daemon(h->daemon);
+    if (lsock != MHD_INVALID_SOCKET) close(lsock);
+    upload_table_free(h->uploads);
+    free(h->tls_cert);
+    free(h->tls_key);
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->idle);
+    free(h);
+}

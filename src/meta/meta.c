@@ -1,0 +1,19 @@
+/* meta.c - choosing a metadata driver by name. */
+#include <stddef.h>
+#include <string.h>
+#include "berth/meta.h"
+#include "berth/banned.h"
+
+static const struct berth_meta_ops *const drivers[] = {
+    &berth_meta_sqlite_ops,
+};
+
+const struct berth_meta_ops *berth_meta_driver(const char *name)
+{
+    size_t i;
+
+    if (!name) return NULL;
+    for (i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
+        if (strcmp(drivers[i]->name, name) == 0) return drivers[i];
+    return NULL;
+}

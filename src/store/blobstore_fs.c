@@ -1,0 +1,787 @@
+/*
+ * blobstore_fs.c - the filesystem blob store driver ("fs"): committed blobs
+ * live at root/blobs/<alg>/<xx>/<hex>, upload sessions at root/uploads/<uuid>,
+ * and a commit is one rename of the session file onto its digest's name.
+ * See docs/internals/store.md for the atomicity and durability argument.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "berth/alloc.h"
+#include "berth/log.h"
+#include "berth/store.h"
+#include "berth/util.h"
+#include "berth/banned.h"
+
+/* The algorithms with a folder under blobs/, in the order list walks them. */
+static const enum berth_digest_alg algs[] = {BERTH_DIGEST_SHA256, BERTH_DIGEST_SHA512};
+#define NALGS (sizeof(algs) / sizeof(algs[0]))
+#define REL_MAX 160 /* "sha512/xx/" + 128 hex + NUL, rounded up */
+
+/*
+ * One open store. Everything except the ready flags is written by fs_open
+ * before the object is handed out and only read afterwards, so threads share
+ * it without a lock. The ready flags are atomics: a flag is set (release) only
+ * once its folder exists and, with fsync, its entry in the parent folder is
+ * durable, so a thread that reads it set (acquire) may skip both the mkdir and
+ * the parent's fsync. Losing a race only repeats that work.
+ */
+struct fs_store {
+    struct berth_blobstore base; /* first member: callers hold &base */
+    struct berth_blobstore_opts opts;
+    char *root; /* for messages only; every access goes through the fds */
+    int root_fd;
+    int blobs_fd;   /* root/blobs */
+    int uploads_fd; /* root/uploads */
+    atomic_uchar alg_ready[NALGS];
+    atomic_uchar dir_ready[NALGS][256];
+};
+
+/* Where a committed blob lives, relative to root/blobs. */
+struct blob_name {
+    size_t alg;      /* index into algs[] */
+    unsigned prefix; /* value of the first two hex digits */
+    char dir[16];    /* "sha256/ab" */
+    char rel[REL_MAX]; /* "sha256/ab/ab12..." */
+};
+
+static void fs_close(struct berth_blobstore *bs);
+static enum berth_rc fs_clean_temp(struct berth_blobstore *bs, uint64_t *removed, struct berth_err *err);
+
+/* A store of another driver, a freed one or garbage is a programming error. */
+static struct fs_store *fs_of(struct berth_blobstore *bs)
+{
+    if (!bs || bs->magic != BERTH_BLOBSTORE_MAGIC || bs->ops != &berth_blobstore_fs_ops) abort();
+    return (struct fs_store *)bs;
+}
+
+/* Records a failed syscall on root[/area][/rel]; errno never leaves the driver. */
+static enum berth_rc fail(const struct fs_store *st, struct berth_err *err, int errnum, const char *call,
+                          const char *area, const char *rel)
+{
+    return berth_err_sys(err, BERTH_EIO, errnum, "%s '%s%s%s%s%s'", call, st->root, *area ? "/" : "", area,
+                         *rel ? "/" : "", rel);
+}
+
+/* Like fail, for the entry name inside the folder root[/area][/rel] (rel "." is the folder itself). */
+static enum berth_rc fail_entry(const struct fs_store *st, struct berth_err *err, int errnum, const char *call,
+                                const char *area, const char *rel, const char *name)
+{
+    int self = strcmp(rel, ".") == 0 || !*rel;
+
+    return berth_err_sys(err, BERTH_EIO, errnum, "%s '%s%s%s%s%s/%s'", call, st->root, *area ? "/" : "", area,
+                         self ? "" : "/", self ? "" : rel, name);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+/* Nonzero if s is exactly n lowercase hex digits. */
+static int is_hex(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (hexval(s[i]) < 0) return 0;
+    return s[n] == '\0';
+}
+
+/*
+ * The digest's place under blobs/. The digest is parsed again although the
+ * caller parsed it: the struct is plain data and its text becomes a path.
+ */
+static enum berth_rc blob_name(const struct berth_digest *d, struct blob_name *bn, struct berth_err *err)
+{
+    struct berth_digest check;
+    const char *hex;
+    enum berth_rc rc;
+    size_t a;
+
+    if (!d) return berth_err_set(err, BERTH_EDIGEST, "no digest");
+    for (a = 0; a < NALGS; a++)
+        if (algs[a] == d->alg) break;
+    if (a == NALGS) return berth_err_set(err, BERTH_EDIGEST, "unsupported digest algorithm %d", (int)d->alg);
+    rc = berth_digest_parse(d->s, strnlen(d->s, sizeof(d->s)), &check, err);
+    if (rc) return rc;
+    if (check.alg != d->alg)
+        return berth_err_set(err, BERTH_EDIGEST, "digest %s is not %s", check.s, berth_digest_alg_name(d->alg));
+    hex = berth_digest_hex(&check);
+    bn->alg = a;
+    bn->prefix = (unsigned)(hexval(hex[0]) * 16 + hexval(hex[1]));
+    snprintf(bn->dir, sizeof(bn->dir), "%s/%.2s", berth_digest_alg_name(d->alg), hex);
+    snprintf(bn->rel, sizeof(bn->rel), "%s/%s", bn->dir, hex);
+    return BERTH_OK;
+}
+
+/* Upload ids become file names, so anything but a canonical uuid is refused. */
+static enum berth_rc check_uuid(const char *uuid, struct berth_err *err)
+{
+    if (!uuid || !berth_uuid_valid(uuid)) return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload id is not a valid uuid");
+    return BERTH_OK;
+}
+
+/* mkdirat that accepts an existing folder. */
+static enum berth_rc make_dir(const struct fs_store *st, int at, const char *area, const char *rel,
+                              struct berth_err *err)
+{
+    if (mkdirat(at, rel, 0700) != 0 && errno != EEXIST) return fail(st, err, errno, "mkdirat", area, rel);
+    return BERTH_OK;
+}
+
+static enum berth_rc fsync_dir_at(const struct fs_store *st, int at, const char *area, const char *rel,
+                                  struct berth_err *err)
+{
+    enum berth_rc rc = BERTH_OK;
+    int fd = openat(at, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0) return fail(st, err, errno, "openat", area, rel);
+    if (fsync(fd) != 0) rc = fail(st, err, errno, "fsync", area, rel);
+    close(fd);
+    return rc;
+}
+
+/*
+ * Opens a folder for a walk with a fresh fd: readdir on the shared dir fds
+ * would share their position between threads. A missing folder gives
+ * BERTH_ENOENT with err untouched, for walks that skip it.
+ */
+static enum berth_rc dir_open(const struct fs_store *st, int at, const char *area, const char *rel, DIR **out,
+                              struct berth_err *err)
+{
+    int fd = openat(at, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int e;
+
+    *out = NULL;
+    if (fd < 0) {
+        if (errno == ENOENT) return BERTH_ENOENT;
+        return fail(st, err, errno, "openat", area, rel);
+    }
+    *out = fdopendir(fd);
+    if (!*out) {
+        e = errno;
+        close(fd);
+        return fail(st, err, e, "fdopendir", area, rel);
+    }
+    return BERTH_OK;
+}
+
+/* Next entry of d, or *ent == NULL at the end. */
+static enum berth_rc dir_next(const struct fs_store *st, DIR *d, const char *area, const char *rel,
+                              struct dirent **ent, struct berth_err *err)
+{
+    errno = 0;
+    *ent = readdir(d);
+    if (!*ent && errno) return fail(st, err, errno, "readdir", area, rel);
+    return BERTH_OK;
+}
+
+static void dir_close(DIR *d)
+{
+    if (d) closedir(d);
+}
+
+/* Parent folder of path, for the fsync that makes a new root durable. */
+static char *parent_of(const char *path)
+{
+    char *p = berth_xstrdup(path);
+    size_t n = strlen(p);
+    char *slash;
+
+    while (n > 1 && p[n - 1] == '/') p[--n] = '\0';
+    slash = strrchr(p, '/');
+    if (!slash) {
+        free(p);
+        return berth_xstrdup(".");
+    }
+    if (slash == p) slash[1] = '\0';
+    else *slash = '\0';
+    return p;
+}
+
+static enum berth_rc fs_open(const char *root, const struct berth_blobstore_opts *opts, struct berth_blobstore **out,
+                             struct berth_err *err)
+{
+    struct fs_store *st = NULL;
+    struct stat sb;
+    char *parent = NULL;
+    uint64_t removed = 0;
+    enum berth_rc rc = BERTH_OK;
+    int root_existed;
+    size_t a, i;
+
+    if (!root || !*root) return berth_err_set(err, BERTH_ECONFIG, "the blob store root is empty");
+    st = berth_xcalloc(1, sizeof(*st));
+    st->base.magic = BERTH_BLOBSTORE_MAGIC;
+    st->base.ops = &berth_blobstore_fs_ops;
+    if (opts) st->opts = *opts;
+    st->root = berth_xstrdup(root);
+    st->root_fd = st->blobs_fd = st->uploads_fd = -1;
+    for (a = 0; a < NALGS; a++) {
+        atomic_init(&st->alg_ready[a], 0);
+        for (i = 0; i < 256; i++) atomic_init(&st->dir_ready[a][i], 0);
+    }
+
+    root_existed = stat(root, &sb) == 0;
+    rc = berth_mkdirs(root, err);
+    if (rc) goto out;
+    st->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (st->root_fd < 0) {
+        rc = fail(st, err, errno, "open", "", "");
+        goto out;
+    }
+    rc = make_dir(st, st->root_fd, "", "blobs", err);
+    if (rc) goto out;
+    rc = make_dir(st, st->root_fd, "", "uploads", err);
+    if (rc) goto out;
+    st->blobs_fd = openat(st->root_fd, "blobs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (st->blobs_fd < 0) {
+        rc = fail(st, err, errno, "openat", "", "blobs");
+        goto out;
+    }
+    st->uploads_fd = openat(st->root_fd, "uploads", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (st->uploads_fd < 0) {
+        rc = fail(st, err, errno, "openat", "", "uploads");
+        goto out;
+    }
+    if (st->opts.fsync) {
+        /*
+         * Always, not only when blobs/ or uploads/ were just made: a previous
+         * process may have died between its mkdir and its fsync.
+         */
+        if (fsync(st->root_fd) != 0) {
+            rc = fail(st, err, errno, "fsync", "", "");
+            goto out;
+        }
+        if (!root_existed) {
+            parent = parent_of(root);
+            rc = berth_fsync_dir(parent, err);
+            if (rc) goto out;
+        }
+    }
+    rc = fs_clean_temp(&st->base, &removed, err);
+    if (rc) goto out;
+    if (removed)
+        BERTH_LOG(BERTH_LOG_INFO, "msg=\"removed stray temp files\" root=%s count=%" PRIu64, st->root, removed);
+    *out = &st->base;
+    st = NULL;
+out:
+    free(parent);
+    if (st) fs_close(&st->base);
+    return rc;
+}
+
+static void fs_close(struct berth_blobstore *bs)
+{
+    struct fs_store *st;
+
+    if (!bs) return;
+    st = fs_of(bs);
+    if (st->uploads_fd >= 0) close(st->uploads_fd);
+    if (st->blobs_fd >= 0) close(st->blobs_fd);
+    if (st->root_fd >= 0) close(st->root_fd);
+    free(st->root);
+    st->base.magic = 0;
+    free(st);
+}
+
+static enum berth_rc fs_stat(struct berth_blobstore *bs, const struct berth_digest *d, uint64_t *size,
+                             struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    struct blob_name bn;
+    struct stat sb;
+    enum berth_rc rc;
+
+    rc = blob_name(d, &bn, err);
+    if (rc) return rc;
+    if (fstatat(st->blobs_fd, bn.rel, &sb, 0) != 0) {
+        if (errno == ENOENT) return berth_err_set(err, BERTH_EBLOBUNKNOWN, "blob %s not found", d->s);
+        return fail(st, err, errno, "fstatat", "blobs", bn.rel);
+    }
+    if (!S_ISREG(sb.st_mode))
+        return berth_err_set(err, BERTH_EIO, "'%s/blobs/%s' is not a regular file", st->root, bn.rel);
+    *size = (uint64_t)sb.st_size;
+    return BERTH_OK;
+}
+
+static enum berth_rc fs_open_read(struct berth_blobstore *bs, const struct berth_digest *d, int *fd,
+                                  uint64_t *size, struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    struct blob_name bn;
+    struct stat sb;
+    enum berth_rc rc;
+    int f = -1;
+
+    rc = blob_name(d, &bn, err);
+    if (rc) goto out;
+    f = openat(st->blobs_fd, bn.rel, O_RDONLY | O_CLOEXEC);
+    if (f < 0) {
+        if (errno == ENOENT) rc = berth_err_set(err, BERTH_EBLOBUNKNOWN, "blob %s not found", d->s);
+        else rc = fail(st, err, errno, "openat", "blobs", bn.rel);
+        goto out;
+    }
+    /* The size comes from the open file, so it matches what the fd reads. */
+    if (fstat(f, &sb) != 0) {
+        rc = fail(st, err, errno, "fstat", "blobs", bn.rel);
+        goto out;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        rc = berth_err_set(err, BERTH_EIO, "'%s/blobs/%s' is not a regular file", st->root, bn.rel);
+        goto out;
+    }
+    *fd = f;
+    *size = (uint64_t)sb.st_size;
+    f = -1;
+out:
+    if (f >= 0) close(f);
+    return rc;
+}
+
+static enum berth_rc fs_remove(struct berth_blobstore *bs, const struct berth_digest *d, struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    struct blob_name bn;
+    enum berth_rc rc;
+
+    rc = blob_name(d, &bn, err);
+    if (rc) return rc;
+    if (unlinkat(st->blobs_fd, bn.rel, 0) != 0) {
+        if (errno == ENOENT) return berth_err_set(err, BERTH_EBLOBUNKNOWN, "blob %s not found", d->s);
+        return fail(st, err, errno, "unlinkat", "blobs", bn.rel);
+    }
+    return BERTH_OK;
+}
+
+static enum berth_rc fs_touch(struct berth_blobstore *bs, const struct berth_digest *d, struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    struct blob_name bn;
+    enum berth_rc rc;
+
+    rc = blob_name(d, &bn, err);
+    if (rc) return rc;
+    if (utimensat(st->blobs_fd, bn.rel, NULL, 0) != 0) {
+        if (errno == ENOENT) return berth_err_set(err, BERTH_EBLOBUNKNOWN, "blob %s not found", d->s);
+        return fail(st, err, errno, "utimensat", "blobs", bn.rel);
+    }
+    return BERTH_OK;
+}
+
+/*
+ * Visits the blobs in one prefix folder; *stop is set when fn asks to stop.
+ * A name counts only if it parses as a digest of this algorithm and belongs
+ * in this folder: stat() would never find any other.
+ */
+static enum berth_rc list_prefix(struct fs_store *st, enum berth_digest_alg alg, const char *dir,
+                                 berth_blob_visit_fn fn, void *ctx, int *stop, struct berth_err *err)
+{
+    const char *name = berth_digest_alg_name(alg);
+    const char *prefix = dir + strlen(name) + 1;
+    struct berth_digest dg;
+    struct dirent *ent;
+    struct stat sb;
+    char text[BERTH_DIGEST_STR_MAX];
+    DIR *d = NULL;
+    enum berth_rc rc;
+    int n;
+
+    rc = dir_open(st, st->blobs_fd, "blobs", dir, &d, err);
+    if (rc == BERTH_ENOENT) rc = BERTH_OK; /* removed since the parent was read */
+    if (rc || !d) goto out;
+    for (;;) {
+        rc = dir_next(st, d, "blobs", dir, &ent, err);
+        if (rc || !ent) break;
+        if (strncmp(ent->d_name, prefix, 2) != 0) continue;
+        n = snprintf(text, sizeof(text), "%s:%.*s", name, (int)sizeof(text), ent->d_name);
+        if (n < 0 || (size_t)n >= sizeof(text)) continue;
+        if (berth_digest_parse(text, (size_t)n, &dg, NULL) != BERTH_OK || dg.alg != alg) continue;
+        if (fstatat(dirfd(d), ent->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT) continue; /* removed while we walked */
+            rc = fail_entry(st, err, errno, "fstatat", "blobs", dir, ent->d_name);
+            break;
+        }
+        if (!S_ISREG(sb.st_mode)) continue;
+        if (fn(&dg, (uint64_t)sb.st_size, (int64_t)sb.st_mtim.tv_sec, ctx)) {
+            *stop = 1;
+            break;
+        }
+    }
+out:
+    dir_close(d);
+    return rc;
+}
+
+static enum berth_rc fs_list(struct berth_blobstore *bs, berth_blob_visit_fn fn, void *ctx, struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    struct dirent *ent;
+    const char *name;
+    char dir[16];
+    DIR *d = NULL;
+    enum berth_rc rc = BERTH_OK;
+    int stop = 0;
+    size_t a;
+
+    for (a = 0; a < NALGS && !stop && !rc; a++) {
+        name = berth_digest_alg_name(algs[a]);
+        rc = dir_open(st, st->blobs_fd, "blobs", name, &d, err);
+        if (rc == BERTH_ENOENT) { /* no blob of this algorithm yet */
+            rc = BERTH_OK;
+            continue;
+        }
+        if (rc) break;
+        for (;;) {
+            rc = dir_next(st, d, "blobs", name, &ent, err);
+            if (rc || !ent) break;
+            if (!is_hex(ent->d_name, 2)) continue;
+            snprintf(dir, sizeof(dir), "%s/%.2s", name, ent->d_name);
+            rc = list_prefix(st, algs[a], dir, fn, ctx, &stop, err);
+            if (rc || stop) break;
+        }
+        dir_close(d);
+        d = NULL;
+    }
+    return rc;
+}
+
+static enum berth_rc fs_upload_open(struct berth_blobstore *bs, const char *uuid, int create, int *fd,
+                                    uint64_t *size, struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    struct stat sb;
+    enum berth_rc rc;
+    int flags = create ? O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC : O_WRONLY | O_APPEND | O_CLOEXEC;
+    int f = -1;
+
+    rc = check_uuid(uuid, err);
+    if (rc) goto out;
+    f = openat(st->uploads_fd, uuid, flags, 0600);
+    if (f < 0) {
+        if (create && errno == EEXIST) rc = berth_err_set(err, BERTH_EEXIST, "upload %s already exists", uuid);
+        else if (!create && errno == ENOENT) rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s not found", uuid);
+        else rc = fail(st, err, errno, "openat", "uploads", uuid);
+        goto out;
+    }
+    if (fstat(f, &sb) != 0) {
+        rc = fail(st, err, errno, "fstat", "uploads", uuid);
+        goto out;
+    }
+    /* O_APPEND sends every write to the end; the offset follows for callers that read it. */
+    if (lseek(f, 0, SEEK_END) < 0) {
+        rc = fail(st, err, errno, "lseek", "uploads", uuid);
+        goto out;
+    }
+    *fd = f;
+    *size = (uint64_t)sb.st_size;
+    f = -1;
+out:
+    if (f >= 0) close(f);
+    return rc;
+}
+
+static enum berth_rc fs_upload_open_read(struct berth_blobstore *bs, const char *uuid, int *fd, uint64_t *size,
+                                         struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    struct stat sb;
+    enum berth_rc rc;
+    int f = -1;
+
+    rc = check_uuid(uuid, err);
+    if (rc) goto out;
+    f = openat(st->uploads_fd, uuid, O_RDONLY | O_CLOEXEC);
+    if (f < 0) {
+        if (errno == ENOENT) rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s not found", uuid);
+        else rc = fail(st, err, errno, "openat", "uploads", uuid);
+        goto out;
+    }
+    if (fstat(f, &sb) != 0) {
+        rc = fail(st, err, errno, "fstat", "uploads", uuid);
+        goto out;
+    }
+    *fd = f;
+    *size = (uint64_t)sb.st_size;
+    f = -1;
+out:
+    if (f >= 0) close(f);
+    return rc;
+}
+
+static enum berth_rc fs_upload_truncate(struct berth_blobstore *bs, const char *uuid, uint64_t size,
+                                        struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    struct stat sb;
+    enum berth_rc rc;
+    int f = -1;
+
+    rc = check_uuid(uuid, err);
+    if (rc) goto out;
+    f = openat(st->uploads_fd, uuid, O_WRONLY | O_CLOEXEC);
+    if (f < 0) {
+        if (errno == ENOENT) rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s not found", uuid);
+        else rc = fail(st, err, errno, "openat", "uploads", uuid);
+        goto out;
+    }
+    if (fstat(f, &sb) != 0) {
+        rc = fail(st, err, errno, "fstat", "uploads", uuid);
+        goto out;
+    }
+    /* Growing would invent zero bytes the client never sent. */
+    if (size > (uint64_t)sb.st_size) {
+        rc = berth_err_set(err, BERTH_EINVAL, "cannot grow upload %s from %" PRIu64 " to %" PRIu64 " bytes", uuid,
+                           (uint64_t)sb.st_size, size);
+        goto out;
+    }
+    if (ftruncate(f, (off_t)size) != 0) {
+        rc = fail(st, err, errno, "ftruncate", "uploads", uuid);
+        goto out;
+    }
+out:
+    if (f >= 0) close(f);
+    return rc;
+}
+
+/*
+ * Makes blobs/<alg> and blobs/<alg>/<xx> exist and, with fsync, makes their
+ * entries durable. The parent is fsynced on the first use in this process
+ * even when mkdirat finds the folder already there: another thread (or a
+ * process that died) may have made it without its fsync having completed.
+ */
+static enum berth_rc ensure_dirs(struct fs_store *st, const struct blob_name *bn, struct berth_err *err)
+{
+    const char *alg = berth_digest_alg_name(algs[bn->alg]);
+    enum berth_rc rc;
+
+    if (atomic_load_explicit(&st->dir_ready[bn->alg][bn->prefix], memory_order_acquire)) return BERTH_OK;
+    if (!atomic_load_explicit(&st->alg_ready[bn->alg], memory_order_acquire)) {
+        rc = make_dir(st, st->blobs_fd, "blobs", alg, err);
+        if (rc) return rc;
+        if (st->opts.fsync && fsync(st->blobs_fd) != 0) return fail(st, err, errno, "fsync", "blobs", "");
+        atomic_store_explicit(&st->alg_ready[bn->alg], 1, memory_order_release);
+    }
+    rc = make_dir(st, st->blobs_fd, "blobs", bn->dir, err);
+    if (rc) return rc;
+    if (st->opts.fsync) {
+        rc = fsync_dir_at(st, st->blobs_fd, "blobs", alg, err);
+        if (rc) return rc;
+    }
+    atomic_store_explicit(&st->dir_ready[bn->alg][bn->prefix], 1, memory_order_release);
+    return BERTH_OK;
+}
+
+/* Someone removed a folder behind our back: forget that it was there. */
+static void forget_dirs(struct fs_store *st, const struct blob_name *bn)
+{
+    atomic_store_explicit(&st->dir_ready[bn->alg][bn->prefix], 0, memory_order_release);
+    atomic_store_explicit(&st->alg_ready[bn->alg], 0, memory_order_release);
+}
+
+/* BERTH_OK if the session file exists, BERTH_EUPLOADUNKNOWN if not. */
+static enum berth_rc upload_exists(struct fs_store *st, const char *uuid, struct berth_err *err)
+{
+    struct stat sb;
+
+    if (fstatat(st->uploads_fd, uuid, &sb, AT_SYMLINK_NOFOLLOW) == 0) return BERTH_OK;
+    if (errno == ENOENT) return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s not found", uuid);
+    return fail(st, err, errno, "fstatat", "uploads", uuid);
+}
+
+static enum berth_rc fs_upload_commit(struct berth_blobstore *bs, const char *uuid, const struct berth_digest *d,
+                                      struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    struct blob_name bn;
+    struct stat sb;
+    enum berth_rc rc;
+    int f = -1, attempt, e;
+
+    rc = check_uuid(uuid, err);
+    if (rc) goto out;
+    rc = blob_name(d, &bn, err);
+    if (rc) goto out;
+
+    /* Content-addressed: an existing blob already holds these bytes. */
+    if (fstatat(st->blobs_fd, bn.rel, &sb, 0) == 0) {
+        if (unlinkat(st->uploads_fd, uuid, 0) != 0) {
+            if (errno == ENOENT) rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s not found", uuid);
+            else rc = fail(st, err, errno, "unlinkat", "uploads", uuid);
+        }
+        goto out;
+    }
+    if (errno != ENOENT) {
+        rc = fail(st, err, errno, "fstatat", "blobs", bn.rel);
+        goto out;
+    }
+
+    /* The data must be on disk before any name can point at it. */
+    if (st->opts.fsync) {
+        f = openat(st->uploads_fd, uuid, O_RDONLY | O_CLOEXEC);
+        if (f < 0) {
+            if (errno == ENOENT) rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s not found", uuid);
+            else rc = fail(st, err, errno, "openat", "uploads", uuid);
+            goto out;
+        }
+        if (fsync(f) != 0) {
+            rc = fail(st, err, errno, "fsync", "uploads", uuid);
+            goto out;
+        }
+        close(f);
+        f = -1;
+    }
+
+    /*
+     * A concurrent commit of the same digest may rename first; rename then
+     * replaces its file with identical bytes, which readers cannot tell apart.
+     */
+    for (attempt = 0;; attempt++) {
+        rc = ensure_dirs(st, &bn, err);
+        if (rc) goto out;
+        if (renameat(st->uploads_fd, uuid, st->blobs_fd, bn.rel) == 0) break;
+        e = errno;
+        if (e == ENOENT) {
+            rc = upload_exists(st, uuid, err);
+            if (rc) goto out;
+            if (attempt == 0) { /* the prefix folder went away: make it again */
+                forget_dirs(st, &bn);
+                continue;
+            }
+        }
+        rc = berth_err_sys(err, BERTH_EIO, e, "renameat '%s/uploads/%s' to '%s/blobs/%s'", st->root, uuid,
+                           st->root, bn.rel);
+        goto out;
+    }
+
+    /* The new name is durable once its folder is; its parents were handled by ensure_dirs. */
+    if (st->opts.fsync) rc = fsync_dir_at(st, st->blobs_fd, "blobs", bn.dir, err);
+out:
+    if (f >= 0) close(f);
+    return rc;
+}
+
+static enum berth_rc fs_upload_remove(struct berth_blobstore *bs, const char *uuid, struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    enum berth_rc rc;
+
+    rc = check_uuid(uuid, err);
+    if (rc) return rc;
+    if (unlinkat(st->uploads_fd, uuid, 0) != 0) {
+        if (errno == ENOENT) return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s not found", uuid);
+        return fail(st, err, errno, "unlinkat", "uploads", uuid);
+    }
+    return BERTH_OK;
+}
+
+static enum berth_rc fs_upload_list(struct berth_blobstore *bs, berth_upload_visit_fn fn, void *ctx,
+                                    struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    struct dirent *ent;
+    struct stat sb;
+    DIR *d = NULL;
+    enum berth_rc rc;
+
+    rc = dir_open(st, st->uploads_fd, "uploads", ".", &d, err);
+    if (rc == BERTH_ENOENT) rc = fail(st, err, ENOENT, "openat", "uploads", "");
+    if (rc) goto out;
+    for (;;) {
+        rc = dir_next(st, d, "uploads", "", &ent, err);
+        if (rc || !ent) break;
+        if (!berth_uuid_valid(ent->d_name)) continue;
+        if (fstatat(dirfd(d), ent->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT) continue; /* committed or removed while we walked */
+            rc = fail_entry(st, err, errno, "fstatat", "uploads", ".", ent->d_name);
+            break;
+        }
+        if (!S_ISREG(sb.st_mode)) continue;
+        if (fn(ent->d_name, (uint64_t)sb.st_size, (int64_t)sb.st_mtim.tv_sec, ctx)) break;
+    }
+out:
+    dir_close(d);
+    return rc;
+}
+
+/* Removes every non-folder whose name contains ".tmp" from one folder. */
+static enum berth_rc clean_dir(struct fs_store *st, int at, const char *area, const char *rel, uint64_t *removed,
+                               struct berth_err *err)
+{
+    struct dirent *ent;
+    struct stat sb;
+    DIR *d = NULL;
+    enum berth_rc rc;
+
+    rc = dir_open(st, at, area, rel, &d, err);
+    if (rc == BERTH_ENOENT) rc = BERTH_OK;
+    if (rc || !d) goto out;
+    for (;;) {
+        rc = dir_next(st, d, area, rel, &ent, err);
+        if (rc || !ent) break;
+        if (!strstr(ent->d_name, ".tmp")) continue;
+        if (fstatat(dirfd(d), ent->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT) continue;
+            rc = fail_entry(st, err, errno, "fstatat", area, rel, ent->d_name);
+            break;
+        }
+        if (S_ISDIR(sb.st_mode)) continue;
+        if (unlinkat(dirfd(d), ent->d_name, 0) != 0) {
+            if (errno == ENOENT) continue;
+            rc = fail_entry(st, err, errno, "unlinkat", area, rel, ent->d_name);
+            break;
+        }
+        (*removed)++;
+    }
+out:
+    dir_close(d);
+    return rc;
+}
+
+/*
+ * Scans the folders the store writes names into other than the blob prefix
+ * folders: root, uploads/, blobs/ and blobs/<alg>/. Names reach a prefix
+ * folder only by the rename of a complete upload, so no temp file can be left
+ * there, and skipping them keeps open() from reading every blob's name.
+ */
+static enum berth_rc fs_clean_temp(struct berth_blobstore *bs, uint64_t *removed, struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    uint64_t n = 0;
+    enum berth_rc rc;
+    size_t a;
+
+    rc = clean_dir(st, st->root_fd, "", ".", &n, err);
+    if (!rc) rc = clean_dir(st, st->uploads_fd, "uploads", ".", &n, err);
+    if (!rc) rc = clean_dir(st, st->blobs_fd, "blobs", ".", &n, err);
+    for (a = 0; a < NALGS && !rc; a++) rc = clean_dir(st, st->blobs_fd, "blobs", berth_digest_alg_name(algs[a]), &n, err);
+    if (removed) *removed = n;
+    return rc;
+}
+
+const struct berth_blobstore_ops berth_blobstore_fs_ops = {
+    .name = "fs",
+    .open = fs_open,
+    .close = fs_close,
+    .stat = fs_stat,
+    .open_read = fs_open_read,
+    .remove = fs_remove,
+    .touch = fs_touch,
+    .list = fs_list,
+    .upload_open = fs_upload_open,
+    .upload_open_read = fs_upload_open_read,
+    .upload_truncate = fs_upload_truncate,
+    .upload_commit = fs_upload_commit,
+    .upload_remove = fs_upload_remove,
+    .upload_list = fs_upload_list,
+    .clean_temp = fs_clean_temp,
+};

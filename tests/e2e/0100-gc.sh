@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# berth gc: unreferenced blobs and untagged manifests go, shared and
+# referenced content stays, the grace period protects recent blobs.
+. "$(dirname "$0")/lib.sh"
+
+berth_start
+R=gc/app
+
+rand_file "$WORK/shared" 4000
+rand_file "$WORK/u1" 4001
+rand_file "$WORK/u2" 4002
+rand_file "$WORK/u4" 4004
+rand_file "$WORK/orphan" 4005
+for f in shared u1 u2 u4 orphan; do
+    eval "D_$f=$(digest_of "$WORK/$f")"
+done
+
+push_image "$R" t1 "$WORK/shared" "$WORK/u1" || bail "push image t1"
+M1=$IMG_DIGEST
+C1=$IMG_CONFIG
+push_image "$R" t2 "$WORK/shared" "$WORK/u2" || bail "push image t2"
+M2=$IMG_DIGEST
+C2=$IMG_CONFIG
+cp "$IMG_MANIFEST" "$WORK/m2.json"
+
+# An untagged manifest that nothing references.
+push_image "$R" t3 "$WORK/shared" || bail "push image t3"
+M3=$IMG_DIGEST
+C3=$IMG_CONFIG
+req DELETE "/v2/$R/manifests/t3"
+expect_status 202 "untag t3"
+
+# An untagged child of a tagged index.
+push_image "$R" child "$WORK/u4" || bail "push image child"
+M4=$IMG_DIGEST
+M4_SIZE=$(file_size "$IMG_MANIFEST")
+req DELETE "/v2/$R/manifests/child"
+expect_status 202 "untag the index child"
+printf '{"schemaVersion":2,"mediaType":"%s","manifests":[{"mediaType":"%s","digest":"%s","size":%s}]}' \
+    "$MT_OCI_INDEX" "$MT_OCI_MANIFEST" "$M4" "$M4_SIZE" >"$WORK/index.json"
+push_manifest "$R" idx "$WORK/index.json" "$MT_OCI_INDEX" || bail "push index"
+MI=$MANIFEST_DIGEST
+
+push_blob "$R" "$WORK/orphan" || bail "push orphan blob"
+
+# Drop image t1 entirely.
+req DELETE "/v2/$R/manifests/$M1"
+expect_status 202 "delete manifest t1 by digest"
+req HEAD "/v2/$R/blobs/$D_u1"
+expect_status 200 "u1 is still there before gc"
+
+# blob_file DIGEST: files under the blob store named after DIGEST's hex.
+blob_file() {
+    find "$DATA/blobs" -type f -path "*${1#*:}*" 2>/dev/null
+}
+on_disk=0
+[ -n "$(blob_file "$D_shared")" ] && on_disk=1
+
+run_gc() {
+    "$BERTH_BIN" gc --data "$DATA" "$@" >"$WORK/gc.out" 2>&1
+}
+
+# ---- the grace period protects the fresh blobs
+berth_stop
+if run_gc --grace 60; then
+    ok "berth gc --grace 60 exits 0"
+else
+    fail "berth gc --grace 60 exits 0" "$(tail -n 5 "$WORK/gc.out")"
+fi
+berth_start
+req HEAD "/v2/$R/blobs/$D_u1"
+expect_status 200 "gc --grace 60 keeps a fresh unreferenced layer"
+req HEAD "/v2/$R/blobs/$D_orphan"
+expect_status 200 "gc --grace 60 keeps a fresh orphan blob"
+
+# ---- collect now, server stopped
+berth_stop
+if run_gc --grace 0; then
+    ok "berth gc --grace 0 exits 0"
+else
+    fail "berth gc --grace 0 exits 0" "$(tail -n 5 "$WORK/gc.out")"
+fi
+check "berth gc prints what it freed" test -s "$WORK/gc.out"
+echo "# gc said: $(head -c 300 "$WORK/gc.out" | tr '\n' ' ')"
+berth_start
+
+for x in u1:"$D_u1" config1:"$C1" orphan:"$D_orphan" config3:"$C3"; do
+    req HEAD "/v2/$R/blobs/${x#*:}"
+    expect_status 404 "gc removed ${x%%:*} (HEAD is 404)"
+done
+req GET "/v2/$R/blobs/$D_u1"
+expect_error 404 BLOB_UNKNOWN "GET of a collected layer is 404 BLOB_UNKNOWN"
+req GET "/v2/$R/manifests/$M3" -H "$ACCEPT_MANIFESTS"
+expect_error 404 MANIFEST_UNKNOWN "gc removed the untagged manifest"
+req GET "/v2/$R/manifests/$M1" -H "$ACCEPT_MANIFESTS"
+expect_error 404 MANIFEST_UNKNOWN "the deleted manifest stays deleted"
+
+for x in shared:"$D_shared" u2:"$D_u2" config2:"$C2" u4:"$D_u4"; do
+    req GET "/v2/$R/blobs/${x#*:}"
+    expect_status 200 "gc kept ${x%%:*}"
+    expect_body_digest "${x#*:}" "${x%%:*} still has its content"
+done
+req GET "/v2/$R/manifests/t2" -H "$ACCEPT_MANIFESTS"
+expect_status 200 "gc kept tag t2"
+check "t2 still returns its manifest bytes" cmp -s "$BODY" "$WORK/m2.json"
+req GET "/v2/$R/manifests/$M4" -H "$ACCEPT_MANIFESTS"
+expect_status 200 "gc kept the untagged child of a tagged index"
+req GET "/v2/$R/manifests/idx" -H "$ACCEPT_MANIFESTS"
+expect_header Docker-Content-Digest "$MI" "gc kept the index"
+
+if [ "$on_disk" = 1 ]; then
+    expect_eq "u1's file is gone from the blob store" "" "$(blob_file "$D_u1")"
+    expect_eq "the orphan's file is gone from the blob store" "" "$(blob_file "$D_orphan")"
+    check "the shared layer's file is still in the blob store" test -n "$(blob_file "$D_shared")"
+else
+    skip "blob files are not named by digest; on-disk checks not possible"
+fi
+
+# A collected blob can be pushed again.
+push_blob "$R" "$WORK/u1" || fail "push u1 again after gc"
+req GET "/v2/$R/blobs/$D_u1"
+expect_body_digest "$D_u1" "a collected blob pushed again reads back"
+
+# ---- collect with the server running
+rand_file "$WORK/orphan2" 3333
+push_blob "$R" "$WORK/orphan2" || fail "push a second orphan"
+D_orphan2=$BLOB_DIGEST
+sleep 1.1
+if run_gc --grace 0; then
+    ok "berth gc --grace 0 with the server running exits 0"
+else
+    fail "berth gc --grace 0 with the server running exits 0" "$(tail -n 5 "$WORK/gc.out")"
+fi
+echo "# live gc said: $(head -c 300 "$WORK/gc.out" | tr '\n' ' ')"
+req HEAD "/v2/$R/blobs/$D_orphan2"
+expect_status 404 "gc with the server running removed the new orphan"
+req GET "/v2/$R/manifests/t2" -H "$ACCEPT_MANIFESTS"
+expect_status 200 "gc with the server running kept t2"
+req GET "/v2/$R/blobs/$D_shared"
+expect_body_digest "$D_shared" "gc with the server running kept the shared layer"
+push_image "$R" after "$WORK/shared" || fail "push an image after the live gc"
+req GET "/v2/$R/manifests/after" -H "$ACCEPT_MANIFESTS"
+expect_status 200 "the server works after a live gc"
+
+finish

@@ -1,0 +1,1004 @@
+/*
+ * test_store.c - the blob store: one suite run over every driver in
+ * drivers[], then the filesystem driver's own layout and crash behaviour.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "berth/alloc.h"
+#include "berth/store.h"
+#include "berth/util.h"
+#include "test.h"
+#include "berth/banned.h"
+
+/* ---- helpers ---- */
+
+/* Per driver: how to make a blob look old (NULL if the driver cannot). */
+struct suite_driver {
+    const struct berth_blobstore_ops *ops;
+    void (*backdate)(const char *root, const struct berth_digest *d, int64_t mtime_s);
+};
+
+static void fs_backdate(const char *root, const struct berth_digest *d, int64_t mtime_s);
+
+static const struct suite_driver drivers[] = {
+    {&berth_blobstore_fs_ops, fs_backdate},
+};
+
+#define NDRIVERS (sizeof(drivers) / sizeof(drivers[0]))
+
+/* The store doesn't check content against the digest, so any valid text will do. */
+static void digest_set(struct berth_digest *d, enum berth_digest_alg alg, const char *hex)
+{
+    memset(d, 0, sizeof(*d));
+    d->alg = alg;
+    snprintf(d->s, sizeof(d->s), "%s:%s", alg == BERTH_DIGEST_SHA256 ? "sha256" : "sha512", hex);
+}
+
+static void digest_random(struct berth_digest *d, enum berth_digest_alg alg)
+{
+    unsigned char b[64];
+    char hex[129];
+    size_t n = alg == BERTH_DIGEST_SHA256 ? 32 : 64;
+
+    berth_random(b, n);
+    berth_hex(b, n, hex);
+    digest_set(d, alg, hex);
+}
+
+static const char *hex_of(const struct berth_digest *d)
+{
+    return strchr(d->s, ':') + 1;
+}
+
+static char *store_root(const struct suite_driver *drv)
+{
+    return berth_xasprintf("%s/%s/store", berth_test_tmpdir(), drv->ops->name);
+}
+
+static struct berth_blobstore *store_open(const struct suite_driver *drv, const char *root, int fsync_on)
+{
+    struct berth_blobstore_opts opts = {fsync_on};
+    struct berth_blobstore *bs = NULL;
+    struct berth_err err = BERTH_ERR_INIT;
+    enum berth_rc rc = drv->ops->open(root, &opts, &bs, &err);
+
+    if (rc) BERTH_TEST_FAIL("open %s: %s", root, berth_err_msg(&err));
+    ASSERT_TRUE(bs != NULL);
+    return bs;
+}
+
+static void write_all(int fd, const char *s)
+{
+    size_t n = strlen(s);
+    while (n) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR) continue;
+        ASSERT_TRUE(w > 0);
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Reads fd from offset 0 into a NUL-terminated buffer of cap bytes. */
+static void read_all(int fd, char *buf, size_t cap)
+{
+    size_t got = 0;
+    for (;;) {
+        ssize_t r = pread(fd, buf + got, cap - 1 - got, (off_t)got);
+        if (r < 0 && errno == EINTR) continue;
+        ASSERT_TRUE(r >= 0);
+        if (r == 0) break;
+        got += (size_t)r;
+        ASSERT_TRUE(got < cap - 1);
+    }
+    buf[got] = '\0';
+}
+
+/* Creates upload uuid holding content. */
+static void upload_put(struct berth_blobstore *bs, const char *uuid, const char *content)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    uint64_t size = 99;
+    int fd = -1;
+
+    ASSERT_RC(bs->ops->upload_open(bs, uuid, 1, &fd, &size, &err), BERTH_OK);
+    ASSERT_EQ_U64(size, 0);
+    write_all(fd, content);
+    close(fd);
+}
+
+/* Commits content as blob d through a fresh upload. */
+static void blob_put(struct berth_blobstore *bs, const struct berth_digest *d, const char *content)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    char uuid[37];
+
+    berth_uuid(uuid);
+    upload_put(bs, uuid, content);
+    ASSERT_RC(bs->ops->upload_commit(bs, uuid, d, &err), BERTH_OK);
+}
+
+static void expect_blob(struct berth_blobstore *bs, const struct berth_digest *d, const char *content)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    uint64_t size = 0;
+    char buf[256];
+    int fd = -1;
+
+    ASSERT_RC(bs->ops->stat(bs, d, &size, &err), BERTH_OK);
+    ASSERT_EQ_U64(size, strlen(content));
+    ASSERT_RC(bs->ops->open_read(bs, d, &fd, &size, &err), BERTH_OK);
+    ASSERT_EQ_U64(size, strlen(content));
+    read_all(fd, buf, sizeof(buf));
+    close(fd);
+    ASSERT_EQ_STR(buf, content);
+}
+
+#define MAX_SEEN 64
+
+struct seen {
+    int n;
+    int stop_after; /* 0: never stop */
+    char name[MAX_SEEN][BERTH_DIGEST_STR_MAX];
+    uint64_t size[MAX_SEEN];
+    int64_t mtime[MAX_SEEN];
+};
+
+static int seen_blob(const struct berth_digest *d, uint64_t size, int64_t mtime_s, void *ctx)
+{
+    struct seen *s = ctx;
+    if (s->n >= MAX_SEEN) abort();
+    snprintf(s->name[s->n], sizeof(s->name[0]), "%s", d->s);
+    s->size[s->n] = size;
+    s->mtime[s->n] = mtime_s;
+    s->n++;
+    return s->stop_after && s->n >= s->stop_after;
+}
+
+static int seen_upload(const char *uuid, uint64_t size, int64_t mtime_s, void *ctx)
+{
+    struct seen *s = ctx;
+    if (s->n >= MAX_SEEN) abort();
+    snprintf(s->name[s->n], sizeof(s->name[0]), "%s", uuid);
+    s->size[s->n] = size;
+    s->mtime[s->n] = mtime_s;
+    s->n++;
+    return s->stop_after && s->n >= s->stop_after;
+}
+
+/* Index of name in s, -1 if absent; fails if it was reported twice. */
+static int seen_find(const struct seen *s, const char *name)
+{
+    int i, at = -1;
+    for (i = 0; i < s->n; i++) {
+        if (strcmp(s->name[i], name) != 0) continue;
+        if (at >= 0) BERTH_TEST_FAIL("%s reported twice", name);
+        at = i;
+    }
+    return at;
+}
+
+static void list_blobs(struct berth_blobstore *bs, struct seen *s)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    int stop_after = s->stop_after;
+
+    memset(s, 0, sizeof(*s));
+    s->stop_after = stop_after;
+    ASSERT_RC(bs->ops->list(bs, seen_blob, s, &err), BERTH_OK);
+}
+
+static void list_uploads(struct berth_blobstore *bs, struct seen *s)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    int stop_after = s->stop_after;
+
+    memset(s, 0, sizeof(*s));
+    s->stop_after = stop_after;
+    ASSERT_RC(bs->ops->upload_list(bs, seen_upload, s, &err), BERTH_OK);
+}
+
+/* ---- the shared suite, run against every driver ---- */
+
+TEST(store_driver_lookup)
+{
+    ASSERT_TRUE(berth_blobstore_driver("fs") == &berth_blobstore_fs_ops);
+    ASSERT_TRUE(berth_blobstore_driver("nope") == NULL);
+    ASSERT_TRUE(berth_blobstore_driver("") == NULL);
+    ASSERT_TRUE(berth_blobstore_driver(NULL) == NULL);
+    ASSERT_EQ_STR(berth_blobstore_fs_ops.name, "fs");
+}
+
+TEST(store_open_close)
+{
+    size_t i;
+    for (i = 0; i < NDRIVERS; i++) {
+        const struct berth_blobstore_ops *ops = drivers[i].ops;
+        char *root = store_root(&drivers[i]);
+        struct berth_blobstore *bs = store_open(&drivers[i], root, 1);
+        struct berth_blobstore *again;
+        struct berth_err err = BERTH_ERR_INIT;
+        struct seen s = {0};
+
+        ASSERT_TRUE(bs->magic == BERTH_BLOBSTORE_MAGIC);
+        ASSERT_TRUE(bs->ops == ops);
+        list_blobs(bs, &s);
+        ASSERT_EQ_INT(s.n, 0);
+        list_uploads(bs, &s);
+        ASSERT_EQ_INT(s.n, 0);
+        ops->close(bs);
+        ops->close(NULL);
+        /* Reopening an existing store, twice at once, is fine. */
+        bs = store_open(&drivers[i], root, 0);
+        again = store_open(&drivers[i], root, 0);
+        ops->close(again);
+        ops->close(bs);
+        ASSERT_RC(ops->open("", NULL, &bs, &err), BERTH_ECONFIG);
+        free(root);
+    }
+}
+
+TEST(store_upload_append_read_truncate_commit)
+{
+    size_t i;
+    for (i = 0; i < NDRIVERS; i++) {
+        const struct berth_blobstore_ops *ops = drivers[i].ops;
+        char *root = store_root(&drivers[i]);
+        struct berth_blobstore *bs = store_open(&drivers[i], root, 1);
+        struct berth_err err = BERTH_ERR_INIT;
+        struct berth_digest d;
+        struct seen s = {0};
+        uint64_t size = 0;
+        char uuid[37], buf[256];
+        int fd = -1;
+
+        berth_uuid(uuid);
+        digest_random(&d, BERTH_DIGEST_SHA256);
+        ASSERT_RC(ops->upload_open(bs, uuid, 0, &fd, &size, &err), BERTH_EUPLOADUNKNOWN);
+        upload_put(bs, uuid, "hello ");
+        ASSERT_RC(ops->upload_open(bs, uuid, 1, &fd, &size, &err), BERTH_EEXIST);
+
+        /* Reopened for append: positioned at the end, writes land there. */
+        ASSERT_RC(ops->upload_open(bs, uuid, 0, &fd, &size, &err), BERTH_OK);
+        ASSERT_EQ_U64(size, 6);
+        ASSERT_EQ_INT(lseek(fd, 0, SEEK_CUR), 6);
+        write_all(fd, "world");
+        close(fd);
+
+        ASSERT_RC(ops->upload_open_read(bs, uuid, &fd, &size, &err), BERTH_OK);
+        ASSERT_EQ_U64(size, 11);
+        read_all(fd, buf, sizeof(buf));
+        close(fd);
+        ASSERT_EQ_STR(buf, "hello world");
+
+        ASSERT_RC(ops->upload_truncate(bs, uuid, 5, &err), BERTH_OK);
+        ASSERT_RC(ops->upload_truncate(bs, uuid, 6, &err), BERTH_EINVAL);
+        ASSERT_RC(ops->upload_open_read(bs, uuid, &fd, &size, &err), BERTH_OK);
+        ASSERT_EQ_U64(size, 5);
+        read_all(fd, buf, sizeof(buf));
+        close(fd);
+        ASSERT_EQ_STR(buf, "hello");
+
+        ASSERT_RC(ops->stat(bs, &d, &size, &err), BERTH_EBLOBUNKNOWN);
+        ASSERT_RC(ops->upload_commit(bs, uuid, &d, &err), BERTH_OK);
+        expect_blob(bs, &d, "hello");
+
+        /* The session ended with the commit. */
+        ASSERT_RC(ops->upload_open_read(bs, uuid, &fd, &size, &err), BERTH_EUPLOADUNKNOWN);
+        ASSERT_RC(ops->upload_open(bs, uuid, 0, &fd, &size, &err), BERTH_EUPLOADUNKNOWN);
+        ASSERT_RC(ops->upload_truncate(bs, uuid, 0, &err), BERTH_EUPLOADUNKNOWN);
+        ASSERT_RC(ops->upload_commit(bs, uuid, &d, &err), BERTH_EUPLOADUNKNOWN);
+        ASSERT_RC(ops->upload_remove(bs, uuid, &err), BERTH_EUPLOADUNKNOWN);
+        list_uploads(bs, &s);
+        ASSERT_EQ_INT(s.n, 0);
+
+        /* A blob survives closing and reopening the store. */
+        ops->close(bs);
+        bs = store_open(&drivers[i], root, 1);
+        expect_blob(bs, &d, "hello");
+        ops->close(bs);
+        free(root);
+    }
+}
+
+TEST(store_upload_remove)
+{
+    size_t i;
+    for (i = 0; i < NDRIVERS; i++) {
+        const struct berth_blobstore_ops *ops = drivers[i].ops;
+        char *root = store_root(&drivers[i]);
+        struct berth_blobstore *bs = store_open(&drivers[i], root, 0);
+        struct berth_err err = BERTH_ERR_INIT;
+        uint64_t size;
+        char uuid[37];
+        int fd;
+
+        berth_uuid(uuid);
+        ASSERT_RC(ops->upload_remove(bs, uuid, &err), BERTH_EUPLOADUNKNOWN);
+        upload_put(bs, uuid, "abc");
+        ASSERT_RC(ops->upload_remove(bs, uuid, &err), BERTH_OK);
+        ASSERT_RC(ops->upload_open_read(bs, uuid, &fd, &size, &err), BERTH_EUPLOADUNKNOWN);
+        ASSERT_RC(ops->upload_remove(bs, uuid, &err), BERTH_EUPLOADUNKNOWN);
+        /* The id can start a new session afterwards. */
+        upload_put(bs, uuid, "");
+        ops->close(bs);
+        free(root);
+    }
+}
+
+TEST(store_commit_existing_blob)
+{
+    size_t i;
+    for (i = 0; i < NDRIVERS; i++) {
+        const struct berth_blobstore_ops *ops = drivers[i].ops;
+        char *root = store_root(&drivers[i]);
+        struct berth_blobstore *bs = store_open(&drivers[i], root, 1);
+        struct berth_err err = BERTH_ERR_INIT;
+        struct berth_digest d;
+        struct seen s = {0};
+        char uuid[37];
+
+        digest_random(&d, BERTH_DIGEST_SHA256);
+        blob_put(bs, &d, "same bytes");
+        berth_uuid(uuid);
+        upload_put(bs, uuid, "same bytes");
+        ASSERT_RC(ops->upload_commit(bs, uuid, &d, &err), BERTH_OK);
+        expect_blob(bs, &d, "same bytes");
+        list_uploads(bs, &s);
+        ASSERT_EQ_INT(s.n, 0);
+        list_blobs(bs, &s);
+        ASSERT_EQ_INT(s.n, 1);
+        /* Missing session, existing blob: still unknown. */
+        ASSERT_RC(ops->upload_commit(bs, uuid, &d, &err), BERTH_EUPLOADUNKNOWN);
+        ops->close(bs);
+        free(root);
+    }
+}
+
+TEST(store_blob_stat_read_remove_touch)
+{
+    size_t i;
+    for (i = 0; i < NDRIVERS; i++) {
+        const struct berth_blobstore_ops *ops = drivers[i].ops;
+        char *root = store_root(&drivers[i]);
+        struct berth_blobstore *bs = store_open(&drivers[i], root, 0);
+        struct berth_err err = BERTH_ERR_INIT;
+        struct berth_digest d, e;
+        struct seen s = {0};
+        uint64_t size;
+        int64_t before;
+        int fd;
+
+        digest_random(&d, BERTH_DIGEST_SHA256);
+        digest_random(&e, BERTH_DIGEST_SHA512);
+        ASSERT_RC(ops->stat(bs, &d, &size, &err), BERTH_EBLOBUNKNOWN);
+        ASSERT_TRUE(strstr(err.msg, d.s) != NULL);
+        ASSERT_RC(ops->open_read(bs, &d, &fd, &size, &err), BERTH_EBLOBUNKNOWN);
+        ASSERT_RC(ops->remove(bs, &d, &err), BERTH_EBLOBUNKNOWN);
+        ASSERT_RC(ops->touch(bs, &d, &err), BERTH_EBLOBUNKNOWN);
+
+        blob_put(bs, &d, "layer");
+        blob_put(bs, &e, "");
+        expect_blob(bs, &d, "layer");
+        expect_blob(bs, &e, "");
+
+        if (drivers[i].backdate) {
+            drivers[i].backdate(root, &d, 1000000000);
+            list_blobs(bs, &s);
+            ASSERT_EQ_INT(s.mtime[seen_find(&s, d.s)], 1000000000);
+            before = berth_now_s();
+            ASSERT_RC(ops->touch(bs, &d, &err), BERTH_OK);
+            list_blobs(bs, &s);
+            ASSERT_TRUE(s.mtime[seen_find(&s, d.s)] >= before);
+        }
+
+        ASSERT_RC(ops->remove(bs, &d, &err), BERTH_OK);
+        ASSERT_RC(ops->stat(bs, &d, &size, &err), BERTH_EBLOBUNKNOWN);
+        ASSERT_RC(ops->open_read(bs, &d, &fd, &size, &err), BERTH_EBLOBUNKNOWN);
+        ASSERT_RC(ops->remove(bs, &d, &err), BERTH_EBLOBUNKNOWN);
+        expect_blob(bs, &e, "");
+        ops->close(bs);
+        free(root);
+    }
+}
+
+TEST(store_open_read_outlives_remove)
+{
+    size_t i;
+    for (i = 0; i < NDRIVERS; i++) {
+        const struct berth_blobstore_ops *ops = drivers[i].ops;
+        char *root = store_root(&drivers[i]);
+        struct berth_blobstore *bs = store_open(&drivers[i], root, 0);
+        struct berth_err err = BERTH_ERR_INIT;
+        struct berth_digest d;
+        uint64_t size;
+        char buf[64];
+        int fd;
+
+        digest_random(&d, BERTH_DIGEST_SHA256);
+        blob_put(bs, &d, "still readable");
+        ASSERT_RC(ops->open_read(bs, &d, &fd, &size, &err), BERTH_OK);
+        ASSERT_RC(ops->remove(bs, &d, &err), BERTH_OK);
+        read_all(fd, buf, sizeof(buf));
+        close(fd);
+        ASSERT_EQ_STR(buf, "still readable");
+        ops->close(bs);
+        free(root);
+    }
+}
+
+TEST(store_list_blobs)
+{
+    size_t i;
+    for (i = 0; i < NDRIVERS; i++) {
+        const struct berth_blobstore_ops *ops = drivers[i].ops;
+        char *root = store_root(&drivers[i]);
+        struct berth_blobstore *bs = store_open(&drivers[i], root, 0);
+        struct berth_digest d[5];
+        struct seen s = {0};
+        int64_t start = berth_now_s();
+        int k, at;
+
+        digest_random(&d[0], BERTH_DIGEST_SHA256);
+        digest_random(&d[1], BERTH_DIGEST_SHA256);
+        digest_random(&d[2], BERTH_DIGEST_SHA512);
+        /* Two blobs sharing a prefix folder. */
+        digest_set(&d[3], BERTH_DIGEST_SHA256, "ab00000000000000000000000000000000000000000000000000000000000000");
+        digest_set(&d[4], BERTH_DIGEST_SHA256, "abffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
+        for (k = 0; k < 5; k++) {
+            char content[16];
+            snprintf(content, sizeof(content), "%.*s", k + 1, "xxxxxxx");
+            blob_put(bs, &d[k], content);
+        }
+        list_blobs(bs, &s);
+        ASSERT_EQ_INT(s.n, 5);
+        for (k = 0; k < 5; k++) {
+            at = seen_find(&s, d[k].s);
+            ASSERT_TRUE(at >= 0);
+            ASSERT_EQ_U64(s.size[at], (uint64_t)k + 1);
+            ASSERT_TRUE(s.mtime[at] >= start - 1 && s.mtime[at] <= berth_now_s() + 1);
+        }
+        /* A nonzero return from the visitor stops the walk. */
+        s.stop_after = 2;
+        list_blobs(bs, &s);
+        ASSERT_EQ_INT(s.n, 2);
+        ops->close(bs);
+        free(root);
+    }
+}
+
+TEST(store_upload_list)
+{
+    size_t i;
+    for (i = 0; i < NDRIVERS; i++) {
+        const struct berth_blobstore_ops *ops = drivers[i].ops;
+        char *root = store_root(&drivers[i]);
+        struct berth_blobstore *bs = store_open(&drivers[i], root, 0);
+        struct berth_err err = BERTH_ERR_INIT;
+        struct berth_digest d;
+        struct seen s = {0};
+        char uuid[3][37];
+        int k, at;
+
+        for (k = 0; k < 3; k++) {
+            berth_uuid(uuid[k]);
+            upload_put(bs, uuid[k], k == 0 ? "" : k == 1 ? "a" : "bb");
+        }
+        list_uploads(bs, &s);
+        ASSERT_EQ_INT(s.n, 3);
+        for (k = 0; k < 3; k++) {
+            at = seen_find(&s, uuid[k]);
+            ASSERT_TRUE(at >= 0);
+            ASSERT_EQ_U64(s.size[at], (uint64_t)k);
+            ASSERT_TRUE(s.mtime[at] > 0);
+        }
+        s.stop_after = 1;
+        list_uploads(bs, &s);
+        ASSERT_EQ_INT(s.n, 1);
+        s.stop_after = 0;
+
+        digest_random(&d, BERTH_DIGEST_SHA256);
+        ASSERT_RC(ops->upload_commit(bs, uuid[1], &d, &err), BERTH_OK);
+        ASSERT_RC(ops->upload_remove(bs, uuid[2], &err), BERTH_OK);
+        list_uploads(bs, &s);
+        ASSERT_EQ_INT(s.n, 1);
+        ASSERT_EQ_STR(s.name[0], uuid[0]);
+        ops->close(bs);
+        free(root);
+    }
+}
+
+TEST(store_refuses_invalid_uuids_and_digests)
+{
+    static const char *const bad_uuids[] = {
+        "",
+        "..",
+        "../../etc/passwd",
+        "0123456789abcdef0123456789abcdef0123",
+        "0123456789abcdef0123456789abcdef",
+        "01234567-89AB-4def-8123-456789abcdef", /* uppercase */
+        "01234567-89ab-4def-8123-456789abcdef0", /* one char too many */
+        "01234567-89ab-4def-8123-456789abcde",  /* one too few */
+        "01234567-89ab-4def-8123-456789abcde/",
+        "01234567-89ab-4def-8123-456789abcdef.tmp",
+    };
+    size_t i, k;
+    for (i = 0; i < NDRIVERS; i++) {
+        const struct berth_blobstore_ops *ops = drivers[i].ops;
+        char *root = store_root(&drivers[i]);
+        struct berth_blobstore *bs = store_open(&drivers[i], root, 0);
+        struct berth_err err = BERTH_ERR_INIT;
+        struct berth_digest d, bad;
+        struct seen s = {0};
+        uint64_t size;
+        int fd = -1;
+
+        digest_random(&d, BERTH_DIGEST_SHA256);
+        for (k = 0; k < sizeof(bad_uuids) / sizeof(bad_uuids[0]); k++) {
+            const char *u = bad_uuids[k];
+            ASSERT_RC(ops->upload_open(bs, u, 1, &fd, &size, &err), BERTH_EUPLOADUNKNOWN);
+            ASSERT_RC(ops->upload_open(bs, u, 0, &fd, &size, &err), BERTH_EUPLOADUNKNOWN);
+            ASSERT_RC(ops->upload_open_read(bs, u, &fd, &size, &err), BERTH_EUPLOADUNKNOWN);
+            ASSERT_RC(ops->upload_truncate(bs, u, 0, &err), BERTH_EUPLOADUNKNOWN);
+            ASSERT_RC(ops->upload_commit(bs, u, &d, &err), BERTH_EUPLOADUNKNOWN);
+            ASSERT_RC(ops->upload_remove(bs, u, &err), BERTH_EUPLOADUNKNOWN);
+        }
+        ASSERT_RC(ops->upload_open(bs, NULL, 1, &fd, &size, &err), BERTH_EUPLOADUNKNOWN);
+        ASSERT_TRUE(fd == -1);
+        list_uploads(bs, &s);
+        ASSERT_EQ_INT(s.n, 0);
+
+        /* A digest struct filled with something that is not a digest. */
+        digest_set(&bad, BERTH_DIGEST_SHA256, "../../../../etc/passwd");
+        ASSERT_RC(ops->stat(bs, &bad, &size, &err), BERTH_EDIGEST);
+        digest_set(&bad, BERTH_DIGEST_SHA256, "AB00000000000000000000000000000000000000000000000000000000000000");
+        ASSERT_RC(ops->stat(bs, &bad, &size, &err), BERTH_EDIGEST);
+        digest_set(&bad, BERTH_DIGEST_SHA512, "ab00000000000000000000000000000000000000000000000000000000000000");
+        ASSERT_RC(ops->open_read(bs, &bad, &fd, &size, &err), BERTH_EDIGEST);
+        digest_set(&bad, BERTH_DIGEST_SHA256, "ab000000000000000000000000000000000000000000000000000000000000000");
+        ASSERT_RC(ops->remove(bs, &bad, &err), BERTH_EDIGEST);
+        bad = d;
+        bad.alg = (enum berth_digest_alg)7;
+        ASSERT_RC(ops->touch(bs, &bad, &err), BERTH_EDIGEST);
+        bad = d;
+        bad.alg = BERTH_DIGEST_SHA512; /* text says sha256 */
+        ASSERT_RC(ops->stat(bs, &bad, &size, &err), BERTH_EDIGEST);
+        memset(bad.s, 'a', sizeof(bad.s)); /* not terminated */
+        ASSERT_RC(ops->stat(bs, &bad, &size, &err), BERTH_EDIGEST);
+        ASSERT_TRUE(fd == -1);
+        ops->close(bs);
+        free(root);
+    }
+}
+
+#define NTHREADS 16
+
+struct racer {
+    struct berth_blobstore *bs;
+    const struct berth_digest *d;
+    pthread_barrier_t *start;
+    enum berth_rc rc;
+    struct berth_err err;
+};
+
+static void *race_commit(void *arg)
+{
+    struct racer *r = arg;
+    char uuid[37];
+    uint64_t size;
+    int fd = -1;
+
+    berth_uuid(uuid);
+    r->rc = r->bs->ops->upload_open(r->bs, uuid, 1, &fd, &size, &r->err);
+    if (r->rc) return NULL;
+    write_all(fd, "the same layer");
+    close(fd);
+    pthread_barrier_wait(r->start);
+    r->rc = r->bs->ops->upload_commit(r->bs, uuid, r->d, &r->err);
+    return NULL;
+}
+
+TEST(store_concurrent_commits_of_one_digest)
+{
+    size_t i;
+    for (i = 0; i < NDRIVERS; i++) {
+        const struct berth_blobstore_ops *ops = drivers[i].ops;
+        char *root = store_root(&drivers[i]);
+        struct berth_blobstore *bs = store_open(&drivers[i], root, 1);
+        struct racer r[NTHREADS];
+        pthread_t th[NTHREADS];
+        pthread_barrier_t start;
+        struct berth_digest d;
+        struct seen s = {0};
+        int k;
+
+        digest_random(&d, BERTH_DIGEST_SHA256);
+        ASSERT_EQ_INT(pthread_barrier_init(&start, NULL, NTHREADS), 0);
+        for (k = 0; k < NTHREADS; k++) {
+            memset(&r[k], 0, sizeof(r[k]));
+            r[k].bs = bs;
+            r[k].d = &d;
+            r[k].start = &start;
+            ASSERT_EQ_INT(pthread_create(&th[k], NULL, race_commit, &r[k]), 0);
+        }
+        for (k = 0; k < NTHREADS; k++) {
+            pthread_join(th[k], NULL);
+            if (r[k].rc) BERTH_TEST_FAIL("thread %d: %s", k, berth_err_msg(&r[k].err));
+        }
+        pthread_barrier_destroy(&start);
+        expect_blob(bs, &d, "the same layer");
+        list_blobs(bs, &s);
+        ASSERT_EQ_INT(s.n, 1);
+        list_uploads(bs, &s);
+        ASSERT_EQ_INT(s.n, 0);
+        ops->close(bs);
+        free(root);
+    }
+}
+
+/* Distinct digests from many threads, all landing in the same few new folders. */
+static void *race_distinct(void *arg)
+{
+    struct racer *r = arg;
+    char uuid[37];
+    uint64_t size;
+    int fd = -1;
+
+    berth_uuid(uuid);
+    r->rc = r->bs->ops->upload_open(r->bs, uuid, 1, &fd, &size, &r->err);
+    if (r->rc) return NULL;
+    write_all(fd, r->d->s);
+    close(fd);
+    pthread_barrier_wait(r->start);
+    r->rc = r->bs->ops->upload_commit(r->bs, uuid, r->d, &r->err);
+    return NULL;
+}
+
+TEST(store_concurrent_commits_of_many_digests)
+{
+    size_t i;
+    for (i = 0; i < NDRIVERS; i++) {
+        const struct berth_blobstore_ops *ops = drivers[i].ops;
+        char *root = store_root(&drivers[i]);
+        struct berth_blobstore *bs = store_open(&drivers[i], root, 1);
+        struct berth_digest d[NTHREADS];
+        struct racer r[NTHREADS];
+        pthread_t th[NTHREADS];
+        pthread_barrier_t start;
+        struct seen s = {0};
+        int k;
+
+        ASSERT_EQ_INT(pthread_barrier_init(&start, NULL, NTHREADS), 0);
+        for (k = 0; k < NTHREADS; k++) {
+            char hex[129];
+            digest_random(&d[k], k % 2 ? BERTH_DIGEST_SHA512 : BERTH_DIGEST_SHA256);
+            snprintf(hex, sizeof(hex), "%s", hex_of(&d[k]));
+            hex[0] = '7'; /* every sha256 shares a folder, every sha512 another */
+            hex[1] = k % 4 < 2 ? '7' : '8';
+            digest_set(&d[k], d[k].alg, hex);
+            memset(&r[k], 0, sizeof(r[k]));
+            r[k].bs = bs;
+            r[k].d = &d[k];
+            r[k].start = &start;
+            ASSERT_EQ_INT(pthread_create(&th[k], NULL, race_distinct, &r[k]), 0);
+        }
+        for (k = 0; k < NTHREADS; k++) {
+            pthread_join(th[k], NULL);
+            if (r[k].rc) BERTH_TEST_FAIL("thread %d: %s", k, berth_err_msg(&r[k].err));
+        }
+        pthread_barrier_destroy(&start);
+        for (k = 0; k < NTHREADS; k++) expect_blob(bs, &d[k], d[k].s);
+        list_blobs(bs, &s);
+        ASSERT_EQ_INT(s.n, NTHREADS);
+        ops->close(bs);
+        free(root);
+    }
+}
+
+/* A store object with a wrong magic is a programming error: the op aborts. */
+TEST(store_bad_magic_aborts)
+{
+    size_t i;
+    for (i = 0; i < NDRIVERS; i++) {
+        const struct berth_blobstore_ops *ops = drivers[i].ops;
+        char *root = store_root(&drivers[i]);
+        struct berth_blobstore *bs = store_open(&drivers[i], root, 0);
+        struct berth_blobstore fake = {0x12345678u, ops};
+        int status = 0;
+        pid_t pid;
+
+        fflush(NULL);
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+            struct berth_err err = BERTH_ERR_INIT;
+            uint64_t size;
+            struct berth_digest d;
+            /* Keep the child quiet: the abort is expected. */
+            int devnull = open("/dev/null", O_WRONLY);
+            if (devnull >= 0) dup2(devnull, 2);
+            digest_random(&d, BERTH_DIGEST_SHA256);
+            ops->stat(&fake, &d, &size, &err);
+            _exit(0);
+        }
+        ASSERT_TRUE(waitpid(pid, &status, 0) == pid);
+        ASSERT_TRUE(WIFSIGNALED(status));
+        ASSERT_EQ_INT(WTERMSIG(status), SIGABRT);
+        ops->close(bs);
+        free(root);
+    }
+}
+
+/* ---- the filesystem driver ---- */
+
+static void fs_backdate(const char *root, const struct berth_digest *d, int64_t mtime_s)
+{
+    const char *hex = hex_of(d);
+    char *path = berth_xasprintf("%s/blobs/%s/%.2s/%s", root, d->alg == BERTH_DIGEST_SHA256 ? "sha256" : "sha512",
+                                 hex, hex);
+    struct timespec ts[2] = {{(time_t)mtime_s, 0}, {(time_t)mtime_s, 0}};
+
+    ASSERT_EQ_INT(utimensat(AT_FDCWD, path, ts, 0), 0);
+    free(path);
+}
+
+static char *fs_path(const char *root, const char *rel)
+{
+    return berth_xasprintf("%s/%s", root, rel);
+}
+
+static int fs_exists(const char *root, const char *rel)
+{
+    char *p = fs_path(root, rel);
+    struct stat sb;
+    int ok = lstat(p, &sb) == 0;
+    free(p);
+    return ok;
+}
+
+static void fs_make_file(const char *root, const char *rel, const char *content)
+{
+    char *p = fs_path(root, rel);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) BERTH_TEST_FAIL("create %s: %s", p, strerror(errno));
+    write_all(fd, content);
+    close(fd);
+    free(p);
+}
+
+static void fs_make_dir(const char *root, const char *rel)
+{
+    char *p = fs_path(root, rel);
+    struct berth_err err = BERTH_ERR_INIT;
+    if (berth_mkdirs(p, &err)) BERTH_TEST_FAIL("%s", berth_err_msg(&err));
+    free(p);
+}
+
+TEST(store_fs_layout)
+{
+    char *root = berth_xasprintf("%s/a/b/store", berth_test_tmpdir());
+    struct berth_blobstore *bs = store_open(&drivers[0], root, 1);
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_digest d;
+    struct stat sb;
+    char *path, *blob;
+    char uuid[37];
+
+    ASSERT_TRUE(fs_exists(root, "blobs"));
+    ASSERT_TRUE(fs_exists(root, "uploads"));
+    path = fs_path(root, "uploads");
+    ASSERT_EQ_INT(stat(path, &sb), 0);
+    ASSERT_EQ_INT(sb.st_mode & 0777, 0700);
+    free(path);
+
+    berth_uuid(uuid);
+    upload_put(bs, uuid, "x");
+    path = berth_xasprintf("uploads/%s", uuid);
+    ASSERT_TRUE(fs_exists(root, path));
+    free(path);
+    digest_set(&d, BERTH_DIGEST_SHA256, "c0ffee0000000000000000000000000000000000000000000000000000000000");
+    ASSERT_RC(berth_blobstore_fs_ops.upload_commit(bs, uuid, &d, &err), BERTH_OK);
+    blob = fs_path(root, "blobs/sha256/c0/c0ffee0000000000000000000000000000000000000000000000000000000000");
+    ASSERT_EQ_INT(stat(blob, &sb), 0);
+    ASSERT_EQ_INT(sb.st_mode & 0777, 0600);
+    ASSERT_EQ_U64(sb.st_size, 1);
+    free(blob);
+    berth_blobstore_fs_ops.close(bs);
+    free(root);
+}
+
+TEST(store_fs_list_skips_foreign_names)
+{
+    char *root = store_root(&drivers[0]);
+    struct berth_blobstore *bs = store_open(&drivers[0], root, 0);
+    struct berth_digest d;
+    struct seen s = {0};
+
+    digest_set(&d, BERTH_DIGEST_SHA256, "ab00000000000000000000000000000000000000000000000000000000000000");
+    blob_put(bs, &d, "real");
+    fs_make_file(root, "blobs/sha256/ab/notahexname", "x");
+    fs_make_file(root, "blobs/sha256/ab/ab00", "short");
+    fs_make_file(root, "blobs/sha256/ab/AB00000000000000000000000000000000000000000000000000000000000001", "x");
+    /* A valid name in the wrong prefix folder could never be found by stat. */
+    fs_make_file(root, "blobs/sha256/ab/cd00000000000000000000000000000000000000000000000000000000000000", "x");
+    fs_make_dir(root, "blobs/sha256/ab/ab11111111111111111111111111111111111111111111111111111111111111");
+    fs_make_dir(root, "blobs/sha256/zz");
+    fs_make_file(root, "blobs/sha256/zz/zz00000000000000000000000000000000000000000000000000000000000000", "x");
+    fs_make_dir(root, "blobs/md5/00");
+    fs_make_file(root, "blobs/md5/00/00000000000000000000000000000000", "x");
+    fs_make_file(root, "uploads/not-a-uuid", "x");
+    list_blobs(bs, &s);
+    ASSERT_EQ_INT(s.n, 1);
+    ASSERT_EQ_STR(s.name[0], d.s);
+    list_uploads(bs, &s);
+    ASSERT_EQ_INT(s.n, 0);
+    berth_blobstore_fs_ops.close(bs);
+    free(root);
+}
+
+TEST(store_fs_removes_temp_files_at_open)
+{
+    char *root = store_root(&drivers[0]);
+    struct berth_blobstore *bs = store_open(&drivers[0], root, 0);
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_digest d;
+    uint64_t removed = 99;
+    char uuid[37];
+
+    berth_uuid(uuid);
+    upload_put(bs, uuid, "keep me");
+    digest_random(&d, BERTH_DIGEST_SHA256);
+    blob_put(bs, &d, "blob");
+    berth_blobstore_fs_ops.close(bs);
+
+    fs_make_file(root, "junk.tmp", "x");
+    fs_make_file(root, "uploads/01234567-89ab-4def-8123-456789abcdef.tmp-1a2b", "x");
+    fs_make_file(root, "blobs/x.tmp", "x");
+    fs_make_file(root, "blobs/sha256/y.tmp", "x");
+    fs_make_dir(root, "uploads/dir.tmp");
+    fs_make_file(root, "uploads/keep", "x");
+
+    bs = store_open(&drivers[0], root, 1);
+    ASSERT_TRUE(!fs_exists(root, "junk.tmp"));
+    ASSERT_TRUE(!fs_exists(root, "uploads/01234567-89ab-4def-8123-456789abcdef.tmp-1a2b"));
+    ASSERT_TRUE(!fs_exists(root, "blobs/x.tmp"));
+    ASSERT_TRUE(!fs_exists(root, "blobs/sha256/y.tmp"));
+    ASSERT_TRUE(fs_exists(root, "uploads/dir.tmp")); /* folders are not temp files */
+    ASSERT_TRUE(fs_exists(root, "uploads/keep"));
+    expect_blob(bs, &d, "blob");
+
+    ASSERT_RC(berth_blobstore_fs_ops.clean_temp(bs, &removed, &err), BERTH_OK);
+    ASSERT_EQ_U64(removed, 0);
+    fs_make_file(root, "uploads/a.tmp", "x");
+    fs_make_file(root, "uploads/b.tmp", "x");
+    ASSERT_RC(berth_blobstore_fs_ops.clean_temp(bs, &removed, &err), BERTH_OK);
+    ASSERT_EQ_U64(removed, 2);
+    fs_make_file(root, "uploads/c.tmp", "x");
+    ASSERT_RC(berth_blobstore_fs_ops.clean_temp(bs, NULL, &err), BERTH_OK);
+    ASSERT_TRUE(!fs_exists(root, "uploads/c.tmp"));
+
+    /* The session is untouched and can still be committed. */
+    digest_random(&d, BERTH_DIGEST_SHA256);
+    ASSERT_RC(berth_blobstore_fs_ops.upload_commit(bs, uuid, &d, &err), BERTH_OK);
+    expect_blob(bs, &d, "keep me");
+    berth_blobstore_fs_ops.close(bs);
+    free(root);
+}
+
+/*
+ * A child process opens the store, starts an upload, leaves a temp file and
+ * is killed with SIGKILL mid-session. The reopened store keeps the upload's
+ * bytes, drops the temp file, and the upload can go on to a commit.
+ */
+TEST(store_fs_survives_kill_mid_upload)
+{
+    char *root = store_root(&drivers[0]);
+    struct berth_blobstore *bs;
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_digest d;
+    struct seen s = {0};
+    char uuid[37], buf[64];
+    uint64_t size;
+    int status = 0, fd;
+    pid_t pid;
+
+    berth_uuid(uuid);
+    fflush(NULL);
+    pid = fork();
+    ASSERT_TRUE(pid >= 0);
+    if (pid == 0) {
+        bs = store_open(&drivers[0], root, 1);
+        upload_put(bs, uuid, "first chunk,");
+        ASSERT_RC(berth_blobstore_fs_ops.upload_open(bs, uuid, 0, &fd, &size, &err), BERTH_OK);
+        write_all(fd, "second");
+        fs_make_file(root, "uploads/leftover.tmp-xyz", "half");
+        raise(SIGKILL); /* fd and store still open */
+        _exit(3);
+    }
+    ASSERT_TRUE(waitpid(pid, &status, 0) == pid);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    ASSERT_TRUE(fs_exists(root, "uploads/leftover.tmp-xyz"));
+
+    bs = store_open(&drivers[0], root, 1);
+    ASSERT_TRUE(!fs_exists(root, "uploads/leftover.tmp-xyz"));
+    list_uploads(bs, &s);
+    ASSERT_EQ_INT(s.n, 1);
+    ASSERT_EQ_STR(s.name[0], uuid);
+    ASSERT_EQ_U64(s.size[0], 18);
+    ASSERT_RC(berth_blobstore_fs_ops.upload_open(bs, uuid, 0, &fd, &size, &err), BERTH_OK);
+    ASSERT_EQ_U64(size, 18);
+    write_all(fd, " third");
+    close(fd);
+    ASSERT_RC(berth_blobstore_fs_ops.upload_open_read(bs, uuid, &fd, &size, &err), BERTH_OK);
+    read_all(fd, buf, sizeof(buf));
+    close(fd);
+    ASSERT_EQ_STR(buf, "first chunk,second third");
+    digest_random(&d, BERTH_DIGEST_SHA256);
+    ASSERT_RC(berth_blobstore_fs_ops.upload_commit(bs, uuid, &d, &err), BERTH_OK);
+    expect_blob(bs, &d, "first chunk,second third");
+    berth_blobstore_fs_ops.close(bs);
+    free(root);
+}
+
+/* Someone deletes a prefix folder behind the store's back; the next commit remakes it. */
+TEST(store_fs_commit_remakes_removed_folder)
+{
+    char *root = store_root(&drivers[0]);
+    struct berth_blobstore *bs = store_open(&drivers[0], root, 1);
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_digest d, e;
+    char *dir;
+
+    digest_set(&d, BERTH_DIGEST_SHA256, "5500000000000000000000000000000000000000000000000000000000000000");
+    digest_set(&e, BERTH_DIGEST_SHA256, "5511111111111111111111111111111111111111111111111111111111111111");
+    blob_put(bs, &d, "one");
+    ASSERT_RC(berth_blobstore_fs_ops.remove(bs, &d, &err), BERTH_OK);
+    dir = fs_path(root, "blobs/sha256/55");
+    ASSERT_EQ_INT(rmdir(dir), 0);
+    free(dir);
+    dir = fs_path(root, "blobs/sha256");
+    ASSERT_EQ_INT(rmdir(dir), 0);
+    free(dir);
+    blob_put(bs, &e, "two");
+    expect_blob(bs, &e, "two");
+    berth_blobstore_fs_ops.close(bs);
+    free(root);
+}
+
+/* Failing syscalls come back as BERTH_EIO naming the call and the file. */
+TEST(store_fs_syscall_errors_name_the_file)
+{
+    char *root = store_root(&drivers[0]);
+    struct berth_blobstore *bs = NULL;
+    struct berth_blobstore_opts opts = {0};
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_digest d;
+    uint64_t size;
+    char *file;
+
+    /* The root is a file: open fails. */
+    fs_make_dir(berth_test_tmpdir(), "fs");
+    file = fs_path(berth_test_tmpdir(), "fs/plainfile");
+    fs_make_file(berth_test_tmpdir(), "fs/plainfile", "x");
+    ASSERT_RC(berth_blobstore_fs_ops.open(file, &opts, &bs, &err), BERTH_EIO);
+    ASSERT_TRUE(strstr(err.msg, "plainfile") != NULL);
+    ASSERT_TRUE(bs == NULL);
+    free(file);
+
+    /* The algorithm folder is a file: stat fails with ENOTDIR, not "unknown". */
+    bs = store_open(&drivers[0], root, 0);
+    fs_make_file(root, "blobs/sha512", "x");
+    digest_random(&d, BERTH_DIGEST_SHA512);
+    ASSERT_RC(berth_blobstore_fs_ops.stat(bs, &d, &size, &err), BERTH_EIO);
+    ASSERT_TRUE(strstr(err.msg, "fstatat '") != NULL);
+    ASSERT_TRUE(strstr(err.msg, hex_of(&d)) != NULL);
+    berth_blobstore_fs_ops.close(bs);
+    free(root);
+}
