@@ -56,7 +56,7 @@ endef
 $(eval $(call variant_rules,release,build))
 $(eval $(call variant_rules,asan,build-asan))
 
-.PHONY: all asan deps test-deps unit fuzz-replay e2e test run bench clean
+.PHONY: all asan deps test-deps unit fuzz-bins test run bench docs clean
 all: deps build/berth
 asan: deps build-asan/berth
 
@@ -78,6 +78,10 @@ run: all
 bench: deps build/berth
 	@sh scripts/deps.sh bench
 	bash bench/run.sh
+
+docs: build/berth
+	build/berth doc errors > docs/errors.md
+	build/berth doc config > docs/config.md
 
 clean:
 	rm -rf build build-asan

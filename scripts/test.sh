@@ -33,6 +33,15 @@ for b in build build-asan; do
 	tail -n 1 "$log/unit-$b"
 done
 
+echo "== generated docs are current"
+for d in errors config; do
+	if build/berth doc "$d" | cmp -s - "docs/$d.md"; then
+		echo "ok - docs/$d.md matches 'berth doc $d'"; passed=$((passed + 1))
+	else
+		echo "not ok - docs/$d.md is stale: run 'make docs'"; failed=$((failed + 1))
+	fi
+done
+
 echo "== fuzz corpus replay"
 for b in build build-asan; do
 	for f in "$b"/fuzz-*; do

@@ -13,6 +13,7 @@ static const struct command {
 } commands[] = {
     {"serve", cmd_serve, "run the registry (OCI Distribution API) on one port"},
     {"gc", cmd_gc, "delete blobs and untagged manifests nothing references"},
+    {"doc", cmd_doc, "print the generated reference docs (errors, config)"},
     {"version", cmd_version, "print the version"},
 };
 

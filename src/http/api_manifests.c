@@ -95,7 +95,7 @@ enum berth_rc api_manifest_put_finish(struct berth_req *req, struct berth_err *e
     struct berth_digest d, *blobs = NULL, *children = NULL;
     struct berth_meta_manifest row;
     const char *ctype = berth_req_header(req, "Content-Type");
-    size_t i;
+    size_t i, nblobs = 0;
     enum berth_rc rc;
 
     if (req->content_length >= 0 && (uint64_t)req->content_length != st->body.len) {
@@ -112,7 +112,13 @@ enum berth_rc api_manifest_put_finish(struct berth_req *req, struct berth_err *e
     rc = berth_manifest_parse(berth_buf_str(&st->body), st->body.len, ctype, &mf, err);
     if (rc) goto out;
     blobs = berth_xcalloc(mf->nblobs + 1, sizeof(*blobs));
-    for (i = 0; i < mf->nblobs; i++) blobs[i] = mf->blobs[i].digest;
+    for (i = 0; i < mf->nblobs; i++) {
+        /* non-distributable layers live elsewhere and are never pushed */
+        if (mf->blobs[i].media_type && (strstr(mf->blobs[i].media_type, ".foreign.") ||
+                                        strstr(mf->blobs[i].media_type, ".nondistributable.")))
+            continue;
+        blobs[nblobs++] = mf->blobs[i].digest;
+    }
     children = berth_xcalloc(mf->nchildren + 1, sizeof(*children));
     for (i = 0; i < mf->nchildren; i++) children[i] = mf->children[i].digest;
     memset(&row, 0, sizeof(row));
@@ -125,7 +131,7 @@ enum berth_rc api_manifest_put_finish(struct berth_req *req, struct berth_err *e
     row.annotations_json = mf->annotations_json;
     row.subject = mf->has_subject ? &mf->subject.digest : NULL;
     row.blobs = blobs;
-    row.nblobs = mf->nblobs;
+    row.nblobs = nblobs;
     row.children = children;
     row.nchildren = mf->nchildren;
     rc = m->ops->manifest_put(m, &row, st->ref.is_digest ? NULL : st->ref.tag, err);

@@ -83,7 +83,7 @@ int berth_manifest_type_known(const char *mt)
 
 /*
  * Renders client text for an error message: printable ASCII as is, other
- * bytes (and quotes and backslashes) as \xNN, cut with "..." when too long.
+ * bytes as \xNN, cut with "..." when too long.
  * Messages end up in logs and JSON error bodies.
  */
 static const char *show(struct berth_str s, char out[SHOW_MAX])
@@ -98,7 +98,7 @@ static const char *show(struct berth_str s, char out[SHOW_MAX])
             o += 3;
             break;
         }
-        if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
+        if (c >= 0x20 && c < 0x7f) {
             out[o++] = (char)c;
         } else {
             snprintf(out + o, 5, "\\x%02x", c);

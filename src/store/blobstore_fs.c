@@ -126,7 +126,8 @@ static enum berth_rc blob_name(const struct berth_digest *d, struct blob_name *b
 /* Upload ids become file names, so anything but a canonical uuid is refused. */
 static enum berth_rc check_uuid(const char *uuid, struct berth_err *err)
 {
-    if (!uuid || !berth_uuid_valid(uuid)) return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload id is not a valid uuid");
+    if (!uuid || !berth_uuid_valid(uuid))
+        return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload id is not a valid uuid");
     return BERTH_OK;
 }
 
@@ -612,8 +613,17 @@ static enum berth_rc fs_upload_commit(struct berth_blobstore *bs, const char *uu
     rc = blob_name(d, &bn, err);
     if (rc) goto out;
 
-    /* Content-addressed: an existing blob already holds these bytes. */
+    /*
+     * Content-addressed: an existing blob already holds these bytes. Its name
+     * may not be durable yet (a concurrent commit that has not reached its
+     * folder fsync), so with fsync it is made so before this commit succeeds.
+     */
     if (fstatat(st->blobs_fd, bn.rel, &sb, 0) == 0) {
+        if (st->opts.fsync) {
+            rc = ensure_dirs(st, &bn, err);
+            if (!rc) rc = fsync_dir_at(st, st->blobs_fd, "blobs", bn.dir, err);
+            if (rc) goto out;
+        }
         if (unlinkat(st->uploads_fd, uuid, 0) != 0) {
             if (errno == ENOENT) rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s not found", uuid);
             else rc = fail(st, err, errno, "unlinkat", "uploads", uuid);
@@ -748,10 +758,12 @@ out:
 }
 
 /*
- * Scans the folders the store writes names into other than the blob prefix
- * folders: root, uploads/, blobs/ and blobs/<alg>/. Names reach a prefix
+ * Scans uploads/, blobs/ and blobs/<alg>/, never root itself: root is the
+ * data folder the other modules share (berth.db lives there), and another
+ * process may be writing a temp file of its own in it. Names reach a prefix
  * folder only by the rename of a complete upload, so no temp file can be left
- * there, and skipping them keeps open() from reading every blob's name.
+ * there, and skipping those folders keeps open() from reading every blob's
+ * name.
  */
 static enum berth_rc fs_clean_temp(struct berth_blobstore *bs, uint64_t *removed, struct berth_err *err)
 {
@@ -760,10 +772,10 @@ static enum berth_rc fs_clean_temp(struct berth_blobstore *bs, uint64_t *removed
     enum berth_rc rc;
     size_t a;
 
-    rc = clean_dir(st, st->root_fd, "", ".", &n, err);
-    if (!rc) rc = clean_dir(st, st->uploads_fd, "uploads", ".", &n, err);
+    rc = clean_dir(st, st->uploads_fd, "uploads", ".", &n, err);
     if (!rc) rc = clean_dir(st, st->blobs_fd, "blobs", ".", &n, err);
-    for (a = 0; a < NALGS && !rc; a++) rc = clean_dir(st, st->blobs_fd, "blobs", berth_digest_alg_name(algs[a]), &n, err);
+    for (a = 0; a < NALGS && !rc; a++)
+        rc = clean_dir(st, st->blobs_fd, "blobs", berth_digest_alg_name(algs[a]), &n, err);
     if (removed) *removed = n;
     return rc;
 }

@@ -312,6 +312,47 @@ req POST "/v2/up/dst4/blobs/uploads/?mount=$dn"
 expect_status 202 "mount of an unknown blob without from= answers 202"
 expect_header_re Docker-Upload-UUID '^.+$' "202 from a failed mount has Docker-Upload-UUID"
 
+# ---- PUT sent on another connection right after a streamed PATCH's 202,
+# as clients with a connection pool do
+python3 - "$HOSTPORT" "$R" >"$WORK/race.out" 2>&1 <<'EOF'
+import hashlib, http.client, os, sys
+from urllib.parse import urlsplit
+host, port = sys.argv[1].rsplit(":", 1)
+repo = sys.argv[2]
+conns = [http.client.HTTPConnection(host, int(port), timeout=30) for _ in range(2)]
+bad = []
+for i in range(40):
+    data = os.urandom(20000 + i)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    a, b = conns[i % 2], conns[(i + 1) % 2]
+    a.request("POST", "/v2/%s/blobs/uploads/" % repo)
+    r = a.getresponse()
+    r.read()
+    loc = r.getheader("Location", "")
+    u = urlsplit(loc)
+    path = u.path + ("?" + u.query if u.query else "")
+    a.request("PATCH", path, body=iter([data[:7000], data[7000:]]), encode_chunked=True,
+              headers={"Content-Type": "application/octet-stream", "Transfer-Encoding": "chunked"})
+    r = a.getresponse()
+    r.read()
+    if r.status != 202:
+        bad.append("PATCH %d" % r.status)
+        continue
+    u = urlsplit(r.getheader("Location") or loc)
+    path = u.path + ("?" + u.query if u.query else "")
+    path += ("&" if "?" in path else "?") + "digest=" + digest
+    b.request("PUT", path, body=b"", headers={"Content-Type": "application/octet-stream"})
+    r = b.getresponse()
+    body = r.read()
+    if r.status != 201:
+        bad.append("PUT %d %s" % (r.status, body[:120].decode("utf-8", "replace")))
+print(len(bad))
+for x in bad[:3]:
+    print(x)
+EOF
+expect_eq "40 PUTs sent on a second connection right after the PATCH all answer 201" 0 "$(head -1 "$WORK/race.out")"
+[ "$(head -1 "$WORK/race.out")" = 0 ] || sed -n '2,4s/^/# /p' "$WORK/race.out"
+
 # ---- aborted bodies
 rand_file "$WORK/short" 1000
 rand_file "$WORK/shortfull" 100000
