@@ -268,9 +268,12 @@ static enum berth_rc image_fields(const json_t *root, struct berth_manifest *m, 
     const json_t *layers = json_object_get(root, "layers");
     enum berth_rc rc;
 
-    if (!cfg) return berth_err_set(err, BERTH_EMANIFEST, "config is missing (an image manifest needs a config descriptor)");
-    if (!layers) return berth_err_set(err, BERTH_EMANIFEST, "layers is missing (an image manifest needs a layers array)");
-    if (!json_is_array(layers)) return berth_err_set(err, BERTH_EMANIFEST, "layers must be an array of descriptors");
+    if (!cfg)
+        return berth_err_set(err, BERTH_EMANIFEST, "config is missing (an image manifest needs a config descriptor)");
+    if (!layers)
+        return berth_err_set(err, BERTH_EMANIFEST, "layers is missing (an image manifest needs a layers array)");
+    if (!json_is_array(layers))
+        return berth_err_set(err, BERTH_EMANIFEST, "layers must be an array of descriptors");
     m->nblobs = json_array_size(layers) + 1;
     m->blobs = berth_xcalloc(m->nblobs, sizeof(*m->blobs));
     rc = desc_parse(cfg, "config", &m->blobs[0], err);

@@ -63,6 +63,7 @@ expect_status 405 "POST on a blob answers 405"
 # Oversized request header.
 big=$(head -c 102400 /dev/zero | tr '\0' 'a')
 printf 'X-Big: %s\n' "$big" >"$WORK/bighdr"
+HDR_CHECK=0
 req GET /v2/ -H "@$WORK/bighdr"
 expect_status '431|400' "a 100 KiB request header is refused with 431 or 400"
 expect_alive "server still answers after a 100 KiB header"
@@ -77,6 +78,7 @@ long=$(head -c 102400 /dev/zero | tr '\0' 'a')
 req GET "/v2/$long/tags/list"
 expect_status '4[0-9][0-9]' "a 100 KiB URL is refused with a 4xx"
 expect_alive "server still answers after a 100 KiB URL"
+HDR_CHECK=1
 
 # Garbage instead of HTTP.
 head -c 4096 /dev/urandom >"$WORK/garbage"

@@ -183,6 +183,33 @@ req HEAD "/v2/test/mono/blobs/$bigdigest"
 expect_status 404 "the killed monolithic upload left no blob"
 image_intact "after the second kill -9"
 
+# ---- acknowledged pushes survive a kill -9 that follows them at once
+push_image test/acked base || fail "push a base image for the acknowledged pushes"
+base_manifest=$IMG_MANIFEST
+for i in $(seq 20); do
+    jq -c --arg i "$i" '.annotations = {"n": $i}' "$base_manifest" >"$WORK/acked$i.json"
+    push_manifest test/acked "t$i" "$WORK/acked$i.json" "$MT_OCI_MANIFEST" || break
+done
+acked_ok=$i
+rand_file "$WORK/lastblob" 100000
+push_blob test/acked "$WORK/lastblob"
+lastblob_status=$STATUS
+berth_kill9
+expect_eq "20 manifests pushed right before the kill were acknowledged" 20 "$acked_ok"
+berth_start
+bad=0
+for i in $(seq "$acked_ok"); do
+    req GET "/v2/test/acked/manifests/t$i" -H "$ACCEPT_MANIFESTS"
+    [ "$STATUS" = 200 ] && cmp -s "$BODY" "$WORK/acked$i.json" || bad=$((bad + 1))
+done
+expect_eq "every acknowledged manifest is there after kill -9" 0 "$bad"
+if [ "$lastblob_status" = 201 ]; then
+    req GET "/v2/test/acked/blobs/$(digest_of "$WORK/lastblob")"
+    expect_body_digest "$(digest_of "$WORK/lastblob")" "the blob acknowledged right before kill -9 is intact"
+else
+    fail "the blob pushed right before the kill was acknowledged" "got $lastblob_status"
+fi
+
 # ---- gc with the server stopped, then no temp files remain
 berth_stop
 if "$BERTH_BIN" gc --data "$DATA" --grace 0 >"$WORK/gc.out" 2>&1; then

@@ -16,7 +16,21 @@ pcurl() {
 
 # codes PREFIX: the sorted, de-duplicated status codes of PREFIX*.code.
 codes() {
-    cat "$1"*.code | sort | uniq -c | awk '{printf "%s%sx%s", sep, $2, $1; sep=" "}'
+    local f
+    for f in "$1"*.code; do
+        printf '%s\n' "$(cat "$f")"
+    done | sort | uniq -c | awk '{printf "%s%sx%s", sep, $2, $1; sep=" "}'
+}
+
+# jobs_wait: wait for the background jobs started since the last call (a bare
+# `wait` would also wait for the server).
+JOBS=()
+jobs_wait() {
+    local j
+    for j in "${JOBS[@]}"; do
+        wait "$j"
+    done
+    JOBS=()
 }
 
 mkdir -p "$WORK/p"
@@ -27,8 +41,9 @@ d=$(digest_of "$WORK/same")
 for i in $(seq "$N"); do
     pcurl "$WORK/p/mono$i" -X POST -H 'Content-Type: application/octet-stream' \
         --data-binary "@$WORK/same" "$URL/v2/cc/one/blobs/uploads/?digest=$d" &
+        JOBS+=($!)
 done
-wait
+jobs_wait
 expect_eq "$N parallel monolithic pushes of one blob all answer 201" "201x$N" "$(codes "$WORK/p/mono")"
 req GET "/v2/cc/one/blobs/$d"
 expect_body_digest "$d" "the blob pushed in parallel reads back"
@@ -50,8 +65,9 @@ chunked_push() {
 }
 for i in $(seq "$N"); do
     chunked_push "cc/r$i" "$WORK/p/chunk$i" &
+    JOBS+=($!)
 done
-wait
+jobs_wait
 expect_eq "$N parallel chunked pushes of one blob into $N repositories all answer 201" "201x$N" \
     "$(codes "$WORK/p/chunk")"
 bad=0
@@ -66,8 +82,9 @@ push_image cc/app base || bail "push an image to cc/app"
 for i in $(seq "$N"); do
     pcurl "$WORK/p/tag$i" -X PUT -H "Content-Type: $MT_OCI_MANIFEST" \
         --data-binary "@$IMG_MANIFEST" "$URL/v2/cc/app/manifests/t$i" &
+        JOBS+=($!)
 done
-wait
+jobs_wait
 expect_eq "$N parallel PUTs of one manifest under $N tags all answer 201" "201x$N" "$(codes "$WORK/p/tag")"
 req GET /v2/cc/app/tags/list
 expect_eq "tags/list has every tag pushed in parallel" $((N + 1)) "$(jq '.tags | length' "$BODY")"
@@ -81,8 +98,9 @@ done
 for i in $(seq "$N"); do
     pcurl "$WORK/p/same$i" -X PUT -H "Content-Type: $MT_OCI_MANIFEST" \
         --data-binary "@$WORK/m$i.json" "$URL/v2/cc/app/manifests/contended" &
+        JOBS+=($!)
 done
-wait
+jobs_wait
 expect_eq "$N parallel PUTs of different manifests under one tag all answer 201" "201x$N" \
     "$(codes "$WORK/p/same")"
 req GET /v2/cc/app/manifests/contended -H "$ACCEPT_MANIFESTS"
@@ -109,8 +127,9 @@ for i in $(seq "$N"); do
         pcurl "$WORK/p/newm$i" -X PUT -H "Content-Type: $MT_OCI_MANIFEST" \
             --data-binary "@$IMG_MANIFEST" "$URL/v2/cc/new$i/manifests/latest"
     ) &
+    JOBS+=($!)
 done
-wait
+jobs_wait
 expect_eq "$N blobs pushed into $N new repositories at once answer 201" "201x$N" "$(codes "$WORK/p/newb")"
 # The image's blobs live in cc/app, so these manifests are refused, but the
 # refusal must be the same for all and not an internal error.
@@ -126,8 +145,9 @@ push_blob cc/read "$WORK/big" || fail "push a 5 MiB blob"
 db=$BLOB_DIGEST
 for i in $(seq 32); do
     pcurl "$WORK/p/read$i" "$URL/v2/cc/read/blobs/$db" &
+    JOBS+=($!)
 done
-wait
+jobs_wait
 expect_eq "32 parallel GETs of a blob answer 200" "200x32" "$(codes "$WORK/p/read")"
 bad=0
 for i in $(seq 32); do

@@ -31,6 +31,8 @@ LAST_REQ=""
 
 N_OK=0
 N_FAIL=0
+N_RESP=0
+HDR_CHECK=1
 
 MT_OCI_MANIFEST=application/vnd.oci.image.manifest.v1+json
 MT_OCI_INDEX=application/vnd.oci.image.index.v1+json
@@ -151,7 +153,20 @@ expect_match() {
 }
 
 finish() {
-    local p
+    local p n
+    if [ "$N_RESP" -gt 0 ]; then
+        n=0
+        [ -s "$WORK/response-issues" ] && n=$(wc -l <"$WORK/response-issues")
+        if [ "$n" = 0 ]; then
+            ok "all $N_RESP responses carry Docker-Distribution-API-Version and X-Request-Id; errors are OCI JSON"
+        else
+            LAST_REQ=""
+            local IFS=$'\n'
+            # shellcheck disable=SC2046
+            fail "all $N_RESP responses carry Docker-Distribution-API-Version and X-Request-Id; errors are OCI JSON" \
+                "$n responses did not, for example:" $(head -n 5 "$WORK/response-issues")
+        fi
+    fi
     for p in "${SERVER_PIDS[@]}"; do
         if kill -0 "$p" 2>/dev/null; then
             BERTH_PID=$p
@@ -267,6 +282,27 @@ req() {
     CURL_RC=$?
     [ "$method" = HEAD ] && : >"$BODY"
     [ -n "$STATUS" ] || STATUS=000
+    note_response "$method"
+    return 0
+}
+
+# note_response METHOD: remember responses that lack the headers every
+# response carries, or errors without an OCI JSON body; finish() reports them.
+# Set HDR_CHECK=0 around requests that the HTTP layer may refuse by itself.
+note_response() {
+    local why="" ct
+    [ "$STATUS" != 000 ] && [ "$HDR_CHECK" = 1 ] || return 0
+    N_RESP=$((N_RESP + 1))
+    has_hdr Docker-Distribution-API-Version || why="$why no Docker-Distribution-API-Version;"
+    has_hdr X-Request-Id || why="$why no X-Request-Id;"
+    if [ "$STATUS" -ge 400 ] && [ "$1" != HEAD ]; then
+        ct=$(hdr Content-Type) || ct=""
+        [[ $ct == application/json* ]] || why="$why error with Content-Type '$ct';"
+        jq -e '.errors[0].code | type == "string"' "$BODY" >/dev/null 2>&1 || why="$why error without an OCI error body;"
+    fi
+    if [ -n "$why" ]; then
+        echo "$(echo "$LAST_REQ" | cut -c1-200) -> $STATUS:$why" >>"$WORK/response-issues"
+    fi
     return 0
 }
 

@@ -22,9 +22,9 @@ for t in "$dir"/[0-9][0-9][0-9][0-9]-*.sh; do
     echo "# $name"
     timeout -k 10 "$per_test_timeout" bash "$t" 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
-    p=$(grep -c '^ok - ' "$out")
-    f=$(grep -c '^not ok - ' "$out")
-    s=$(grep -c '^skip - ' "$out")
+    p=$(grep -ac '^ok - ' "$out")
+    f=$(grep -ac '^not ok - ' "$out")
+    s=$(grep -ac '^skip - ' "$out")
     passed=$((passed + p))
     failed=$((failed + f))
     skipped=$((skipped + s))

@@ -620,7 +620,9 @@ TEST(range_huge_numbers)
 
 TEST(content_range_forms)
 {
-    static const char *const good[] = {"0-99", "bytes 0-99", "bytes=0-99", "0-99/100", "bytes 0-99/*", "Bytes 0-99/1000"};
+    static const char *const good[] = {
+        "0-99", "bytes 0-99", "bytes=0-99", "0-99/100", "bytes 0-99/*", "Bytes 0-99/1000",
+    };
     struct berth_err err = BERTH_ERR_INIT;
     uint64_t a, b;
     size_t i;
@@ -981,7 +983,8 @@ TEST(manifest_bad_descriptor_digest)
     expect_bad_manifest(OCI_IMAGE("{\"mediaType\":\"" MT_CONFIG "\",\"digest\":\"sha256:"
                                   "B79606FB3AFEA5BD1609ED40B622142F1C98125ABCFE89A76A661B0E8E343910\",\"size\":1}", ""),
                         NULL, "config.digest: invalid digest: hex must be lowercase");
-    expect_bad_manifest(OCI_IMAGE("{\"mediaType\":\"" MT_CONFIG "\",\"size\":1}", ""), NULL, "config.digest is missing");
+    expect_bad_manifest(OCI_IMAGE("{\"mediaType\":\"" MT_CONFIG "\",\"size\":1}", ""), NULL,
+                        "config.digest is missing");
     expect_bad_manifest(OCI_IMAGE("{\"mediaType\":\"" MT_CONFIG "\",\"digest\":7,\"size\":1}", ""), NULL,
                         "config.digest must be a string");
     expect_bad_manifest("{\"schemaVersion\":2,\"manifests\":[" DESC(BERTH_MT_OCI_MANIFEST, H_CHILD1, 1) ","
@@ -994,7 +997,8 @@ TEST(manifest_bad_descriptor_digest)
 
 TEST(manifest_bad_descriptor_size)
 {
-    expect_bad_manifest(OCI_IMAGE(DESC(MT_CONFIG, H_CONFIG, -1), ""), NULL, "config.size must be a non-negative integer");
+    expect_bad_manifest(OCI_IMAGE(DESC(MT_CONFIG, H_CONFIG, -1), ""), NULL,
+                        "config.size must be a non-negative integer");
     expect_bad_manifest(OCI_IMAGE(DESC(MT_CONFIG, H_CONFIG, "1"), ""), NULL, "config.size must be");
     expect_bad_manifest(OCI_IMAGE(DESC(MT_CONFIG, H_CONFIG, 1.5), ""), NULL, "config.size must be");
     expect_bad_manifest(OCI_IMAGE(DESC(MT_CONFIG, H_CONFIG, 1e3), ""), NULL, "config.size must be");
