@@ -29,6 +29,13 @@ sys.exit(0 if sep and head.startswith(b"HTTP/1.1 200") and rest == b"" else 1)
 EOF
 check "HEAD /v2/ sends headers and no body" test $? -eq 0
 
+# Two pipelined requests in one write get two answers.
+printf 'GET /v2/ HTTP/1.1\r\nHost: %s\r\n\r\nGET /v2/ HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' \
+    "$HOSTPORT" "$HOSTPORT" >"$WORK/pipe.req"
+raw_send "$HOSTPORT" "$WORK/pipe.req" >"$WORK/pipe.resp"
+expect_eq "two pipelined requests get two 200 answers" 2 \
+    "$(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().count(b"HTTP/1.1 200 "))' "$WORK/pipe.resp")"
+
 # Unknown routes: 404 with the usual headers and an OCI error body.
 req GET /v2/some/repo/nothing-here
 expect_status 404 "GET on an unknown /v2 route answers 404"
@@ -60,6 +67,11 @@ expect_status 405 "PUT on _catalog answers 405"
 req POST /v2/some/repo/blobs/sha256:0000000000000000000000000000000000000000000000000000000000000000
 expect_status 405 "POST on a blob answers 405"
 
+HDR_CHECK=0
+req FOO /v2/
+expect_status '400|405|501' "an unknown HTTP method answers 400, 405 or 501"
+HDR_CHECK=1
+
 # Oversized request header.
 big=$(head -c 102400 /dev/zero | tr '\0' 'a')
 printf 'X-Big: %s\n' "$big" >"$WORK/bighdr"
@@ -85,6 +97,10 @@ head -c 4096 /dev/urandom >"$WORK/garbage"
 raw_send "$HOSTPORT" "$WORK/garbage" >/dev/null
 printf 'GET /v2/ HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n' >"$WORK/badcl"
 raw_send "$HOSTPORT" "$WORK/badcl" >/dev/null
+printf 'POST /v2/x/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n' >"$WORK/smuggle"
+raw_send "$HOSTPORT" "$WORK/smuggle" >/dev/null
+printf 'GET /v2/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n' >"$WORK/badchunk"
+raw_send "$HOSTPORT" "$WORK/badchunk" >/dev/null
 expect_alive "server still answers after garbage requests"
 
 finish

@@ -72,6 +72,34 @@ blob_is "$R" "$d" 70000 "POST+PUT blob reads back"
 
 req GET "$u"
 expect_error 404 BLOB_UPLOAD_UNKNOWN "a completed upload's URL answers 404 BLOB_UPLOAD_UNKNOWN"
+patch "$u" "$WORK/whole"
+expect_error 404 BLOB_UPLOAD_UNKNOWN "PATCH to a completed upload answers 404 BLOB_UPLOAD_UNKNOWN"
+req PUT "$(add_query "$u" "digest=$d")" -H 'Content-Length: 0'
+expect_error 404 BLOB_UPLOAD_UNKNOWN "a second PUT to a completed upload answers 404 BLOB_UPLOAD_UNKNOWN"
+
+# ---- query values percent-encoded, as Go clients send them
+rand_file "$WORK/enc" 3000
+d=$(digest_of "$WORK/enc")
+upload_start "$R" || fail "POST for the encoded-digest upload"
+req PUT "$(add_query "$UPLOAD_URL" "digest=${d/:/%3A}")" -H 'Content-Type: application/octet-stream' --data-binary "@$WORK/enc"
+expect_status 201 "PUT ?digest=sha256%3A... answers 201"
+expect_header Docker-Content-Digest "$d" "PUT with an encoded digest has the decoded Docker-Content-Digest"
+req POST "/v2/up/encmount/blobs/uploads/?mount=${d/:/%3A}&from=up%2Ftest"
+expect_status 201 "mount with ?mount=sha256%3A...&from=up%2Ftest answers 201"
+blob_is up/encmount "$d" 3000 "blob mounted with encoded query values reads back"
+
+# ---- the empty blob
+: >"$WORK/zero"
+dz=$(digest_of "$WORK/zero")
+req POST "/v2/$R/blobs/uploads/?digest=$dz" -H 'Content-Type: application/octet-stream' -H 'Content-Length: 0'
+expect_status 201 "monolithic POST of the empty blob answers 201"
+blob_is "$R" "$dz" 0 "the empty blob reads back with 0 bytes"
+req HEAD "/v2/$R/blobs/$dz"
+expect_header Content-Length 0 "HEAD of the empty blob has Content-Length 0"
+upload_start up/zero || fail "POST for an empty upload"
+req PUT "$(add_query "$UPLOAD_URL" "digest=$dz")" -H 'Content-Length: 0'
+expect_status 201 "POST then PUT of zero bytes answers 201"
+blob_is up/zero "$dz" 0 "the empty blob uploaded with PUT reads back"
 
 # ---- chunked PATCH with Content-Range, then PUT without a body
 size=$((CH * 2 + 1234))

@@ -53,6 +53,27 @@ req GET "/v2/$A/blobs/$d" -H 'Range: bytes=5000-'
 expect_status 416 "Range bytes=5000- answers 416"
 expect_header Content-Range 'bytes */1000' "416 for bytes=5000- has Content-Range bytes */1000"
 
+# HEAD must not send a body: look at the raw bytes.
+printf 'HEAD /v2/%s/blobs/%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$A" "$d" "$HOSTPORT" >"$WORK/head.req"
+raw_send "$HOSTPORT" "$WORK/head.req" >"$WORK/head.resp"
+python3 - "$WORK/head.resp" <<'EOF'
+import sys
+data = open(sys.argv[1], "rb").read()
+head, sep, rest = data.partition(b"\r\n\r\n")
+ok = sep and head.startswith(b"HTTP/1.1 200") and b"\r\ncontent-length: 1000" in head.lower() and rest == b""
+sys.exit(0 if ok else 1)
+EOF
+check "HEAD blob sends Content-Length 1000 and no body" test $? -eq 0
+
+# Ranges on the empty blob.
+: >"$WORK/zero"
+push_blob "$A" "$WORK/zero" || fail "push the empty blob"
+req GET "/v2/$A/blobs/$BLOB_DIGEST" -H 'Range: bytes=0-'
+expect_status '200|416' "Range bytes=0- of the empty blob answers 416 (or 200 ignoring it)"
+req GET "/v2/$A/blobs/$BLOB_DIGEST"
+expect_status 200 "GET the empty blob answers 200"
+expect_header Content-Length 0 "GET the empty blob has Content-Length 0"
+
 # A larger blob, to see streaming and a range in the middle.
 rand_file "$WORK/big" $((20 * 1024 * 1024 + 3))
 push_blob "$A" "$WORK/big" || fail "push a 20 MiB blob"

@@ -176,6 +176,10 @@ expect_error 400 MANIFEST_BLOB_UNKNOWN "layer only in another repository is 400 
 push_manifest mf/other x "$WORK/index.json" "$MT_OCI_INDEX"
 expect_error 400 MANIFEST_BLOB_UNKNOWN "index whose children are in another repository is 400 MANIFEST_BLOB_UNKNOWN"
 
+push_blob mf/noempty "$WORK/sbom" || fail "push the sbom blob to mf/noempty"
+push_manifest mf/noempty "$art" "$WORK/artifact.json" "$MT_OCI_MANIFEST"
+expect_error 400 MANIFEST_BLOB_UNKNOWN "an artifact whose empty config blob was not pushed is 400 MANIFEST_BLOB_UNKNOWN"
+
 # ---- malformed manifests
 bad() {
     local desc=$1 mt=$2
@@ -211,6 +215,25 @@ open(sys.argv[1], "w").write(json.dumps(m))
 EOF
 push_manifest "$R" huge "$WORK/huge.json" "$MT_OCI_MANIFEST"
 expect_error 413 'SIZE_INVALID|MANIFEST_INVALID' "manifest over 4 MiB is 413"
+
+# exactly 4 MiB is accepted, one byte more is not
+for extra in 0 1; do
+    python3 - "$WORK/edge$extra.json" "$good" "$extra" <<'EOF'
+import json, sys
+m = json.loads(sys.argv[2])
+m["annotations"] = {"org.example.pad": ""}
+base = len(json.dumps(m, separators=(",", ":")))
+m["annotations"]["org.example.pad"] = "x" * (4 * 1024 * 1024 - base + int(sys.argv[3]))
+open(sys.argv[1], "w").write(json.dumps(m, separators=(",", ":")))
+EOF
+done
+check "the edge manifests are 4 MiB and 4 MiB + 1 byte" test "$(file_size "$WORK/edge0.json")-$(file_size "$WORK/edge1.json")" = "4194304-4194305"
+push_manifest "$R" edge "$WORK/edge0.json" "$MT_OCI_MANIFEST"
+expect_status 201 "a manifest of exactly 4 MiB is accepted"
+req GET "/v2/$R/manifests/edge" -H "$ACCEPT_MANIFESTS"
+expect_body_digest "$(digest_of "$WORK/edge0.json")" "the 4 MiB manifest reads back"
+push_manifest "$R" edge1 "$WORK/edge1.json" "$MT_OCI_MANIFEST"
+expect_error 413 'SIZE_INVALID|MANIFEST_INVALID' "a manifest of 4 MiB + 1 byte is 413"
 expect_alive "server alive after a manifest over 4 MiB"
 
 # ---- unknown manifests and repositories
@@ -224,6 +247,26 @@ req GET "/v2/mf/nosuchrepo/manifests/v1" -H "$ACCEPT_MANIFESTS"
 expect_error 404 NAME_UNKNOWN "unknown repository is 404 NAME_UNKNOWN"
 req GET "/v2/$R/manifests/$l1" -H "$ACCEPT_MANIFESTS"
 expect_error 404 MANIFEST_UNKNOWN "a blob digest is not a manifest"
+
+# ---- manifests belong to their repository
+req GET "/v2/mf/other/manifests/$oci" -H "$ACCEPT_MANIFESTS"
+expect_error 404 MANIFEST_UNKNOWN "a manifest of $R is 404 MANIFEST_UNKNOWN in mf/other"
+req HEAD "/v2/mf/other/manifests/$oci" -H "$ACCEPT_MANIFESTS"
+expect_status 404 "HEAD of a manifest of $R in mf/other is 404"
+req DELETE "/v2/mf/other/manifests/$oci"
+expect_error 404 MANIFEST_UNKNOWN "DELETE in mf/other of a manifest of $R is 404 MANIFEST_UNKNOWN"
+req GET "/v2/$R/manifests/$oci" -H "$ACCEPT_MANIFESTS"
+expect_status 200 "the refused DELETE in mf/other left the manifest in $R"
+
+# ---- a deleted blob can no longer be referenced
+rand_file "$WORK/gone" 999
+push_blob "$R" "$WORK/gone" || fail "push a blob to delete"
+req DELETE "/v2/$R/blobs/$(digest_of "$WORK/gone")"
+expect_status 202 "DELETE the blob"
+printf '{"schemaVersion":2,"mediaType":"%s","config":%s,"layers":[%s]}' "$MT_OCI_MANIFEST" \
+    "$(desc_json "$MT_OCI_CONFIG" "$WORK/config")" "$(desc_json "$MT_OCI_LAYER" "$WORK/gone")" >"$WORK/gone.json"
+push_manifest "$R" gone "$WORK/gone.json" "$MT_OCI_MANIFEST"
+expect_error 400 MANIFEST_BLOB_UNKNOWN "a manifest naming a deleted blob is 400 MANIFEST_BLOB_UNKNOWN"
 
 # ---- moving a tag
 push_manifest "$R" moving "$WORK/oci.json" "$MT_OCI_MANIFEST" || fail "push tag moving"

@@ -92,6 +92,14 @@ req GET "/v2/_catalog?n=2&last=$second"
 expect_eq "_catalog?n=2&last=X continues after X" "$(echo "$allrepos" | sed -n 3,4p | jq -R . | jq -sc .)" \
     "$(jq -c .repositories "$BODY")"
 
+req GET "/v2/_catalog?n=2&last=${second/\//%2F}"
+expect_eq "_catalog with last= percent-encoded continues after it" "$(echo "$allrepos" | sed -n 3,4p | jq -R . | jq -sc .)" \
+    "$(jq -c .repositories "$BODY")"
+
+req GET "/v2/_catalog?last=cat/b"
+expect_eq "_catalog?last= a name that is not a repository continues after it" \
+    "$(echo "$allrepos" | LC_ALL=C awk '$0 > "cat/b"' | jq -R . | jq -sc .)" "$(jq -c .repositories "$BODY")"
+
 next="/v2/_catalog?n=2"
 all="[]"
 pages=0

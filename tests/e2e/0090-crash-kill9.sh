@@ -101,11 +101,11 @@ echo "$bigpath" >"$WORK/lastpath"
 pusher=$!
 EXTRA_PIDS+=("$pusher")
 
-for _ in $(seq 600); do
+for _ in $(seq 3000); do
     n=$(wc -l <"$WORK/progress")
     [ "$n" -ge 10 ] && break
     kill -0 "$pusher" 2>/dev/null || break
-    sleep 0.1
+    sleep 0.02
 done
 acked=$(wc -l <"$WORK/progress")
 if [ "$acked" -ge 10 ] && [ "$acked" -lt "$NCH" ]; then

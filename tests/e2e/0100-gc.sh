@@ -11,9 +11,11 @@ rand_file "$WORK/u1" 4001
 rand_file "$WORK/u2" 4002
 rand_file "$WORK/u4" 4004
 rand_file "$WORK/orphan" 4005
-for f in shared u1 u2 u4 orphan; do
-    eval "D_$f=$(digest_of "$WORK/$f")"
-done
+D_shared=$(digest_of "$WORK/shared")
+D_u1=$(digest_of "$WORK/u1")
+D_u2=$(digest_of "$WORK/u2")
+D_u4=$(digest_of "$WORK/u4")
+D_orphan=$(digest_of "$WORK/orphan")
 
 push_image "$R" t1 "$WORK/shared" "$WORK/u1" || bail "push image t1"
 M1=$IMG_DIGEST
@@ -42,6 +44,18 @@ push_manifest "$R" idx "$WORK/index.json" "$MT_OCI_INDEX" || bail "push index"
 MI=$MANIFEST_DIGEST
 
 push_blob "$R" "$WORK/orphan" || bail "push orphan blob"
+
+# The same layer u1 is also used by an image in another repository.
+push_image gc/other keep "$WORK/u1" || bail "push an image using u1 to gc/other"
+MO=$IMG_DIGEST
+
+# An upload session in progress.
+rand_file "$WORK/partial" 5000
+upload_start "$R" || bail "start an upload"
+UPATH=$(loc_path "$UPLOAD_URL")
+req PATCH "$UPLOAD_URL" -H 'Content-Type: application/octet-stream' -H 'Content-Range: 0-4999' --data-binary "@$WORK/partial"
+expect_status 202 "PATCH the upload in progress"
+has_hdr Location && UPATH=$(loc_path "$(hdr Location)")
 
 # Drop image t1 entirely.
 req DELETE "/v2/$R/manifests/$M1"
@@ -95,6 +109,20 @@ expect_error 404 MANIFEST_UNKNOWN "gc removed the untagged manifest"
 req GET "/v2/$R/manifests/$M1" -H "$ACCEPT_MANIFESTS"
 expect_error 404 MANIFEST_UNKNOWN "the deleted manifest stays deleted"
 
+req GET "/v2/gc/other/blobs/$D_u1"
+expect_status 200 "gc kept u1 for gc/other, which still uses it"
+expect_body_digest "$D_u1" "u1 in gc/other still has its content"
+req GET "/v2/gc/other/manifests/keep" -H "$ACCEPT_MANIFESTS"
+expect_header Docker-Content-Digest "$MO" "gc kept the image in gc/other"
+req GET "$URL$UPATH"
+expect_status 204 "gc kept the upload session in progress"
+expect_header Range 0-4999 "the upload in progress kept its bytes"
+rand_file "$WORK/partial2" 100
+cat "$WORK/partial" "$WORK/partial2" >"$WORK/partial-all"
+req PUT "$(add_query "$URL$UPATH" "digest=$(digest_of "$WORK/partial-all")")" \
+    -H 'Content-Type: application/octet-stream' -H 'Content-Range: 5000-5099' --data-binary "@$WORK/partial2"
+expect_status 201 "the upload in progress completes after gc"
+
 for x in shared:"$D_shared" u2:"$D_u2" config2:"$C2" u4:"$D_u4"; do
     req GET "/v2/$R/blobs/${x#*:}"
     expect_status 200 "gc kept ${x%%:*}"
@@ -109,7 +137,8 @@ req GET "/v2/$R/manifests/idx" -H "$ACCEPT_MANIFESTS"
 expect_header Docker-Content-Digest "$MI" "gc kept the index"
 
 if [ "$on_disk" = 1 ]; then
-    expect_eq "u1's file is gone from the blob store" "" "$(blob_file "$D_u1")"
+    expect_eq "config1's file is gone from the blob store" "" "$(blob_file "$C1")"
+    check "u1's file, still used by gc/other, is in the blob store" test -n "$(blob_file "$D_u1")"
     expect_eq "the orphan's file is gone from the blob store" "" "$(blob_file "$D_orphan")"
     check "the shared layer's file is still in the blob store" test -n "$(blob_file "$D_shared")"
 else

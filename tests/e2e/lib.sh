@@ -83,6 +83,7 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 
 # ---------------------------------------------------------------- reporting
 
@@ -103,7 +104,7 @@ fail() {
     if [ -n "$LAST_REQ" ]; then
         printf '#   last request: %s -> %s\n' "$(echo "$LAST_REQ" | cut -c1-300)" "$STATUS"
         if [ -s "$BODY" ]; then
-            printf '#   last body: %s\n' "$(head -c 400 "$BODY" | tr -d '\0' | tr '\n' ' ')"
+            printf '#   last body: %s\n' "$(head -c 400 "$BODY" | LC_ALL=C tr -c '[:print:]' ' ')"
         fi
     fi
     if [ -n "$SRV_LOG" ] && [ -s "$SRV_LOG" ]; then
@@ -223,15 +224,20 @@ berth_start() {
     bail "berth serve starts" "no answer on $URL/v2/ after 10 s"
 }
 
-# berth_stop: SIGTERM the current server and wait for it (10 s at most).
+# berth_stop: SIGTERM the current server and wait for it (10 s at most);
+# it must exit 0 (a sanitizer build exits non-zero on a leak).
 berth_stop() {
-    local pid=$BERTH_PID i
+    local pid=$BERTH_PID i rc
     [ -n "$pid" ] || return 0
     kill -TERM "$pid" 2>/dev/null
     for i in $(seq 100); do
         if ! kill -0 "$pid" 2>/dev/null; then
             wait "$pid" 2>/dev/null
+            rc=$?
             BERTH_PID=""
+            if [ "$rc" != 0 ]; then
+                fail "berth serve exits 0 after SIGTERM" "exit status $rc"
+            fi
             return 0
         fi
         sleep 0.1

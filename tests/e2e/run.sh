@@ -12,6 +12,7 @@ per_test_timeout=${E2E_TIMEOUT:-300}
 passed=0
 failed=0
 skipped=0
+ran=0
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
@@ -19,6 +20,7 @@ for t in "$dir"/[0-9][0-9][0-9][0-9]-*.sh; do
     [ -e "$t" ] || continue
     name=$(basename "$t")
     case $name in *"$filter"*) ;; *) continue ;; esac
+    ran=$((ran + 1))
     echo "# $name"
     timeout -k 10 "$per_test_timeout" bash "$t" 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
@@ -40,6 +42,11 @@ for t in "$dir"/[0-9][0-9][0-9][0-9]-*.sh; do
         failed=$((failed + 1))
     fi
 done
+
+if [ "$ran" -eq 0 ]; then
+    echo "not ok - no test script matches '$filter'"
+    failed=$((failed + 1))
+fi
 
 if [ "$skipped" -gt 0 ]; then
     echo "$passed passed, $failed failed, $skipped skipped"
