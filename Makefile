@@ -9,14 +9,15 @@ include mk/flags.mk
 # V=1 shows every command.
 Q := $(if $(V),,@)
 
-MODULES := core oci store meta http cli
+MODULES := core oci store meta auth http cli
 # Link order: each module may only call the ones after it.
-LINK_ORDER := cli http meta store oci core
+LINK_ORDER := cli http meta auth store oci core
 
 SRC_core  := $(wildcard src/core/*.c)
 SRC_oci   := $(wildcard src/oci/*.c)
 SRC_store := $(wildcard src/store/*.c)
 SRC_meta  := $(wildcard src/meta/*.c)
+SRC_auth  := $(wildcard src/auth/*.c)
 SRC_http  := $(wildcard src/http/*.c)
 SRC_cli   := $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
 MIGRATIONS := $(sort $(wildcard src/meta/migrations/*.sql))

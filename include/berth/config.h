@@ -50,7 +50,26 @@ enum berth_config_type {
     X(gc_grace, "gc-grace", BERTH_CFG_INT, "60", 0, 525600,                                           \
       "minutes: gc never deletes what was pushed more recently than this")                          \
     X(shutdown_timeout, "shutdown-timeout", BERTH_CFG_INT, "10", 0, 3600,                             \
-      "seconds to let in-flight requests finish on SIGTERM")
+      "seconds to let in-flight requests finish on SIGTERM")                                        \
+    X(auth, "auth", BERTH_CFG_BOOL, "true", 0, 1,                                                    \
+      "require credentials (false: an open registry, for tests and benchmarks)")                    \
+    X(domain, "domain", BERTH_CFG_STR, "localhost", 0, 0,                                            \
+      "login servers are <registry>.<domain>; the Host header picks the registry")                   \
+    X(default_registry, "default-registry", BERTH_CFG_STR, "default", 0, 0,                          \
+      "registry made at first start, also served on any other Host")                                \
+    X(access_ttl, "access-ttl", BERTH_CFG_INT, "3600", 60, 86400, "seconds a registry access token lives") \
+    X(refresh_ttl, "refresh-ttl", BERTH_CFG_INT, "10800", 60, 2592000,                               \
+      "seconds a registry refresh token lives")                                                     \
+    X(directory_ttl, "directory-ttl", BERTH_CFG_INT, "10800", 60, 2592000,                           \
+      "seconds a directory access token lives")                                                     \
+    X(leeway, "leeway", BERTH_CFG_INT, "60", 0, 600, "seconds of clock skew allowed on token times")  \
+    X(secret_cache_ttl, "secret-cache-ttl", BERTH_CFG_INT, "60", 0, 3600,                            \
+      "seconds a verified password is remembered (0 = verify every time)")                          \
+    X(login_failures, "login-failures", BERTH_CFG_INT, "10", 1, 1000,                                \
+      "failed logins per principal and IP within login-window before 429")                          \
+    X(login_window, "login-window", BERTH_CFG_INT, "300", 1, 86400, "seconds over which failures count") \
+    X(login_lockout, "login-lockout", BERTH_CFG_INT, "300", 1, 86400,                                \
+      "seconds a principal and IP stay blocked after too many failures")
 
 struct berth_config {
 #define BERTH_CFG_DECL(field, name, type, def, min, max, help) type##_FIELD field;

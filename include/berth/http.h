@@ -48,6 +48,7 @@ struct berth_http_deps {
     struct berth_blobstore *blobs;  /* borrowed */
     berth_authorize_fn authorize;   /* may be NULL */
     void *authorize_ctx;
+    int64_t default_registry;       /* registry id every request is served from */
 };
 
 /* Starts listening; *out owns the daemon. Errors name the address or the TLS file. */

@@ -1,9 +1,12 @@
 /*
  * meta.h - registry metadata behind an ops table (SQLite now, PostgreSQL
- * later): repositories, repository-to-blob links, manifests with their exact
- * payload, manifest references, tags, subjects (referrers) and upload
- * sessions. Every multi-row change is one transaction. A driver object is
- * safe to use from every thread at once.
+ * later): registries and the directory (tenant, users, service principals
+ * and their secrets, repository tokens, scope maps, role assignments);
+ * repositories (each in one registry, given by its id `reg`),
+ * repository-to-blob links, manifests with their exact payload, manifest
+ * references, tags, subjects (referrers) and upload sessions. Every
+ * multi-row change is one transaction. A driver object is safe to use from
+ * every thread at once. Nothing of one registry is visible through another.
  */
 #ifndef BERTH_META_H
 #define BERTH_META_H
@@ -20,6 +23,7 @@ struct berth_meta;
 
 /* What manifest_put stores. Everything is borrowed. */
 struct berth_meta_manifest {
+    int64_t reg; /* registry id */
     const char *repo;
     const struct berth_digest *digest; /* digest of payload */
     const char *media_type;
@@ -43,6 +47,91 @@ struct berth_meta_referrer {
     const char *annotations_json; /* may be NULL */
 };
 
+
+/* ---- registries and the directory ---- */
+
+#define BERTH_META_HASH_MAX 128 /* argon2id hash strings */
+#define BERTH_META_NAME_MAX 64  /* registry, user, token and scope map names */
+
+/* A registry. Secrets are argon2id hash strings ("" when unset). */
+struct berth_meta_registry {
+    int64_t id;
+    char name[BERTH_META_NAME_MAX + 1];
+    int64_t created_ms;
+    int admin_enabled;
+    int anonymous_pull;
+    int64_t refresh_ttl_s; /* 0: the server default */
+    int64_t access_ttl_s;  /* 0: the server default */
+    char admin_hash[2][BERTH_META_HASH_MAX]; /* admin passwords 1 and 2 */
+    int64_t admin_set_ms[2];                 /* when each was (re)generated */
+};
+
+struct berth_meta_user {
+    char id[37]; /* GUID */
+    char name[BERTH_META_NAME_MAX + 1];
+    char hash[BERTH_META_HASH_MAX];
+    int64_t created_ms;
+    int64_t password_set_ms;
+};
+
+struct berth_meta_sp {
+    char app_id[37]; /* GUID */
+    char display_name[129];
+    int64_t created_ms;
+};
+
+struct berth_meta_sp_secret {
+    char id[37]; /* GUID */
+    char hash[BERTH_META_HASH_MAX];
+    char description[129];
+    int64_t created_ms;
+    int64_t expires_ms;
+};
+
+/* A user-defined scope map (system maps are not stored: see berth_system_scopemaps). */
+struct berth_meta_scopemap {
+    int64_t id;
+    int64_t reg;
+    char name[BERTH_META_NAME_MAX + 1];
+    char description[257];
+    int64_t created_ms;
+    char **rules; /* rule texts, owned (berth_meta_scopemap_release) */
+    size_t nrules;
+};
+
+/* A repository-scoped token. */
+struct berth_meta_token {
+    int64_t id;
+    int64_t reg;
+    char name[BERTH_META_NAME_MAX + 1];
+    char scopemap[BERTH_META_NAME_MAX + 1]; /* scope map name (system or user) */
+    int enabled;
+    int64_t created_ms;
+    char hash[2][BERTH_META_HASH_MAX]; /* passwords 1 and 2; "" = none */
+    int64_t set_ms[2];                 /* when each was generated */
+    int64_t expires_ms[2];             /* 0 = never */
+};
+
+/* A role assignment of a user or a service principal. */
+struct berth_meta_assignment {
+    char id[37];
+    char principal_type[8]; /* "user" or "sp" */
+    char principal_id[37];  /* user id or app id */
+    char role[32];          /* "Owner", "AcrPull", ... */
+    char scope[400];        /* "/", "/registries/r", "/registries/r/repositories/p" */
+    int64_t created_ms;
+};
+
+typedef int (*berth_meta_registry_fn)(const struct berth_meta_registry *r, void *ctx);
+typedef int (*berth_meta_user_fn)(const struct berth_meta_user *u, void *ctx);
+typedef int (*berth_meta_sp_fn)(const struct berth_meta_sp *sp, void *ctx);
+typedef int (*berth_meta_sp_secret_fn)(const struct berth_meta_sp_secret *s, void *ctx);
+typedef int (*berth_meta_scopemap_fn)(const struct berth_meta_scopemap *sm, void *ctx);
+typedef int (*berth_meta_token_fn)(const struct berth_meta_token *t, void *ctx);
+typedef int (*berth_meta_assignment_fn)(const struct berth_meta_assignment *a, void *ctx);
+
+void berth_meta_scopemap_release(struct berth_meta_scopemap *sm);
+
 typedef int (*berth_meta_name_fn)(const char *name, void *ctx);       /* nonzero stops */
 typedef int (*berth_meta_referrer_fn)(const struct berth_meta_referrer *r, void *ctx);
 typedef int (*berth_meta_gc_fn)(const char *repo, const char *digest, void *ctx);
@@ -55,25 +144,98 @@ struct berth_meta_ops {
     /* Checks the store answers (used by readiness and doctor). */
     enum berth_rc (*ping)(struct berth_meta *m, struct berth_err *err);
 
+
+    /* ---- the tenant (one per server), registries, directory ---- */
+
+    /* The tenant id (GUID), made on first call. */
+    enum berth_rc (*tenant_id)(struct berth_meta *m, char out[37], struct berth_err *err);
+
+    /* Creates a registry named r->name (caller validated it) with r's settings; fills r->id,
+       r->created_ms. BERTH_EEXIST if the name is taken. */
+    enum berth_rc (*registry_create)(struct berth_meta *m, struct berth_meta_registry *r, struct berth_err *err);
+    /* By name (id == 0) or by id. BERTH_ENOENT naming the registry when absent. */
+    enum berth_rc (*registry_get)(struct berth_meta *m, const char *name, int64_t id, struct berth_meta_registry *out,
+                                  struct berth_err *err);
+    enum berth_rc (*registry_list)(struct berth_meta *m, berth_meta_registry_fn fn, void *ctx, struct berth_err *err);
+    /* Writes every field of r (by r->id) except id/name/created. BERTH_ENOENT if absent. */
+    enum berth_rc (*registry_update)(struct berth_meta *m, const struct berth_meta_registry *r, struct berth_err *err);
+    /* Deletes the registry and everything in it (repositories, tokens, scope maps, uploads, its role
+       assignments); blob bytes are left to gc. BERTH_ENOENT if absent. */
+    enum berth_rc (*registry_delete)(struct berth_meta *m, int64_t id, struct berth_err *err);
+
+    /* Users: names unique server-wide. create fills id and created_ms; BERTH_EEXIST if taken. */
+    enum berth_rc (*user_create)(struct berth_meta *m, struct berth_meta_user *u, struct berth_err *err);
+    /* By name, or by id when name is NULL. BERTH_ENOENT when absent. */
+    enum berth_rc (*user_get)(struct berth_meta *m, const char *name, const char *id, struct berth_meta_user *out,
+                              struct berth_err *err);
+    enum berth_rc (*user_list)(struct berth_meta *m, berth_meta_user_fn fn, void *ctx, struct berth_err *err);
+    /* Replaces the password hash (and password_set_ms). */
+    enum berth_rc (*user_set_password)(struct berth_meta *m, const char *id, const char *hash, int64_t set_ms,
+                                       struct berth_err *err);
+    /* Deletes the user and their role assignments. */
+    enum berth_rc (*user_delete)(struct berth_meta *m, const char *id, struct berth_err *err);
+
+    /* Service principals: create fills app_id (new GUID) and created_ms. */
+    enum berth_rc (*sp_create)(struct berth_meta *m, struct berth_meta_sp *sp, struct berth_err *err);
+    enum berth_rc (*sp_get)(struct berth_meta *m, const char *app_id, struct berth_meta_sp *out, struct berth_err *err);
+    enum berth_rc (*sp_list)(struct berth_meta *m, berth_meta_sp_fn fn, void *ctx, struct berth_err *err);
+    /* Deletes the SP, its secrets and its role assignments. */
+    enum berth_rc (*sp_delete)(struct berth_meta *m, const char *app_id, struct berth_err *err);
+    /* Adds a secret (fills s->id, created_ms); at most 10 per SP (BERTH_EBUSY beyond). */
+    enum berth_rc (*sp_secret_add)(struct berth_meta *m, const char *app_id, struct berth_meta_sp_secret *s,
+                                   struct berth_err *err);
+    enum berth_rc (*sp_secret_remove)(struct berth_meta *m, const char *app_id, const char *secret_id,
+                                      struct berth_err *err);
+    /* Every secret of the SP, newest first. */
+    enum berth_rc (*sp_secrets)(struct berth_meta *m, const char *app_id, berth_meta_sp_secret_fn fn, void *ctx,
+                                struct berth_err *err);
+
+    /* Scope maps of a registry: put creates or replaces (rules included) by (reg, name); fills id. */
+    enum berth_rc (*scopemap_put)(struct berth_meta *m, struct berth_meta_scopemap *sm, struct berth_err *err);
+    /* Fills out (release it with berth_meta_scopemap_release). BERTH_ENOENT when absent. */
+    enum berth_rc (*scopemap_get)(struct berth_meta *m, int64_t reg, const char *name, struct berth_meta_scopemap *out,
+                                  struct berth_err *err);
+    enum berth_rc (*scopemap_list)(struct berth_meta *m, int64_t reg, berth_meta_scopemap_fn fn, void *ctx,
+                                   struct berth_err *err);
+    /* BERTH_EBUSY naming a token when a token still uses the map. */
+    enum berth_rc (*scopemap_delete)(struct berth_meta *m, int64_t reg, const char *name, struct berth_err *err);
+
+    /* Tokens of a registry: put creates or replaces every field by (reg, name); fills id/created_ms on create. */
+    enum berth_rc (*token_put)(struct berth_meta *m, struct berth_meta_token *t, struct berth_err *err);
+    enum berth_rc (*token_get)(struct berth_meta *m, int64_t reg, const char *name, struct berth_meta_token *out,
+                               struct berth_err *err);
+    enum berth_rc (*token_list)(struct berth_meta *m, int64_t reg, berth_meta_token_fn fn, void *ctx,
+                                struct berth_err *err);
+    enum berth_rc (*token_delete)(struct berth_meta *m, int64_t reg, const char *name, struct berth_err *err);
+
+    /* Role assignments: create fills id and created_ms (an identical assignment: BERTH_EEXIST). */
+    enum berth_rc (*assignment_create)(struct berth_meta *m, struct berth_meta_assignment *a, struct berth_err *err);
+    enum berth_rc (*assignment_delete)(struct berth_meta *m, const char *id, struct berth_err *err);
+    /* All assignments, or those of one principal when principal_id != NULL. */
+    enum berth_rc (*assignment_list)(struct berth_meta *m, const char *principal_id, berth_meta_assignment_fn fn,
+                                     void *ctx, struct berth_err *err);
+
+    /* ---- repositories and content (reg: the registry id) ---- */
+
     /* BERTH_OK if the repository exists, else BERTH_ENAMEUNKNOWN. */
-    enum berth_rc (*repo_exists)(struct berth_meta *m, const char *repo, struct berth_err *err);
+    enum berth_rc (*repo_exists)(struct berth_meta *m, int64_t reg, const char *repo, struct berth_err *err);
     /*
      * Repositories sorted by name, those > last (last may be NULL), at most n;
      * *more set to 1 if further names exist.
      */
-    enum berth_rc (*repo_list)(struct berth_meta *m, const char *last, int64_t n, berth_meta_name_fn fn,
+    enum berth_rc (*repo_list)(struct berth_meta *m, int64_t reg, const char *last, int64_t n, berth_meta_name_fn fn,
                                void *ctx, int *more, struct berth_err *err);
 
     /* Links blob d (size bytes) to repo, creating repo; idempotent; renews its time. */
-    enum berth_rc (*blob_link)(struct berth_meta *m, const char *repo, const struct berth_digest *d,
+    enum berth_rc (*blob_link)(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_digest *d,
                                int64_t size, struct berth_err *err);
     /* BERTH_OK and *size if linked, else BERTH_EBLOBUNKNOWN. size may be NULL. */
-    enum berth_rc (*blob_linked)(struct berth_meta *m, const char *repo, const struct berth_digest *d,
+    enum berth_rc (*blob_linked)(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_digest *d,
                                  int64_t *size, struct berth_err *err);
-    enum berth_rc (*blob_unlink)(struct berth_meta *m, const char *repo, const struct berth_digest *d,
+    enum berth_rc (*blob_unlink)(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_digest *d,
                                  struct berth_err *err);
     /* Calls fn for each repository the blob is linked to (sorted); stops when fn returns nonzero. */
-    enum berth_rc (*blob_repos)(struct berth_meta *m, const struct berth_digest *d, berth_meta_name_fn fn,
+    enum berth_rc (*blob_repos)(struct berth_meta *m, int64_t reg, const struct berth_digest *d, berth_meta_name_fn fn,
                                 void *ctx, struct berth_err *err);
     /* *used = 1 if any repository links d or any manifest references it. */
     enum berth_rc (*blob_in_use)(struct berth_meta *m, const struct berth_digest *d, int *used,
@@ -94,27 +256,27 @@ struct berth_meta_ops {
      * BERTH_ENAMEUNKNOWN; unknown manifest or tag: BERTH_EMANIFESTUNKNOWN.
      * payload may be NULL to skip the bytes (HEAD); *len gets their length.
      */
-    enum berth_rc (*manifest_get)(struct berth_meta *m, const char *repo, const struct berth_ref *ref,
+    enum berth_rc (*manifest_get)(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_ref *ref,
                                   struct berth_buf *payload, size_t *len, char *media_type, size_t mtlen,
                                   struct berth_digest *digest, struct berth_err *err);
     /* Deletes a manifest and every tag on it. BERTH_EMANIFESTUNKNOWN if absent. */
-    enum berth_rc (*manifest_delete)(struct berth_meta *m, const char *repo, const struct berth_digest *d,
+    enum berth_rc (*manifest_delete)(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_digest *d,
                                      struct berth_err *err);
     /* Removes one tag. BERTH_EMANIFESTUNKNOWN if absent. */
-    enum berth_rc (*tag_delete)(struct berth_meta *m, const char *repo, const char *tag, struct berth_err *err);
+    enum berth_rc (*tag_delete)(struct berth_meta *m, int64_t reg, const char *repo, const char *tag, struct berth_err *err);
     /* Tags of repo sorted, > last, at most n; *more like repo_list. BERTH_ENAMEUNKNOWN if no repo. */
-    enum berth_rc (*tag_list)(struct berth_meta *m, const char *repo, const char *last, int64_t n,
+    enum berth_rc (*tag_list)(struct berth_meta *m, int64_t reg, const char *repo, const char *last, int64_t n,
                               berth_meta_name_fn fn, void *ctx, int *more, struct berth_err *err);
     /* Manifests of repo whose subject is d, filtered by artifact_type when not NULL, sorted by digest. */
-    enum berth_rc (*referrers)(struct berth_meta *m, const char *repo, const struct berth_digest *d,
+    enum berth_rc (*referrers)(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_digest *d,
                                const char *artifact_type, berth_meta_referrer_fn fn, void *ctx,
                                struct berth_err *err);
 
     /* Records upload session uuid for repo, started at created_ms. */
-    enum berth_rc (*upload_put)(struct berth_meta *m, const char *uuid, const char *repo, int64_t created_ms,
+    enum berth_rc (*upload_put)(struct berth_meta *m, const char *uuid, int64_t reg, const char *repo, int64_t created_ms,
                                 struct berth_err *err);
     /* Fills repo (size repolen) and created_ms; BERTH_EUPLOADUNKNOWN if absent. */
-    enum berth_rc (*upload_get)(struct berth_meta *m, const char *uuid, char *repo, size_t repolen,
+    enum berth_rc (*upload_get)(struct berth_meta *m, const char *uuid, int64_t *reg, char *repo, size_t repolen,
                                 int64_t *created_ms, struct berth_err *err);
     enum berth_rc (*upload_delete)(struct berth_meta *m, const char *uuid, struct berth_err *err);
     /* Every session, with uuid; fn's name argument is the uuid. */

@@ -77,7 +77,7 @@ static int sweep_upload(const char *uuid, uint64_t size, int64_t mtime_s, void *
     int64_t created;
     enum berth_rc rc;
 
-    rc = c->meta->ops->upload_get(c->meta, uuid, repo, sizeof(repo), &created, &err);
+    rc = c->meta->ops->upload_get(c->meta, uuid, NULL, repo, sizeof(repo), &created, &err);
     if (rc == BERTH_OK && mtime_s >= c->upload_cutoff_s) return 0; /* a live session */
     if (rc == BERTH_EUPLOADUNKNOWN && mtime_s * 1000 >= c->cutoff_ms) return 0; /* a monolithic push in progress */
     if (rc != BERTH_OK && rc != BERTH_EUPLOADUNKNOWN) return 0;

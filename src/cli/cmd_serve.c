@@ -3,11 +3,13 @@
  * the HTTP server until SIGTERM/SIGINT, then drain and close cleanly.
  */
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "berth/alloc.h"
+#include "berth/auth.h"
 #include "berth/config.h"
 #include "berth/http.h"
 #include "berth/log.h"
@@ -32,10 +34,32 @@ static int drop_orphan(const char *uuid, uint64_t size, int64_t mtime, void *p)
     int64_t created;
     (void)size;
     (void)mtime;
-    if (c->meta->ops->upload_get(c->meta, uuid, repo, sizeof(repo), &created, &err) == BERTH_EUPLOADUNKNOWN &&
+    if (c->meta->ops->upload_get(c->meta, uuid, NULL, repo, sizeof(repo), &created, &err) == BERTH_EUPLOADUNKNOWN &&
         c->blobs->ops->upload_remove(c->blobs, uuid, &err) == BERTH_OK)
         c->removed++;
     return 0;
+}
+
+/* The registry served on any Host that names no other: created (admin off, no anonymous pull) if absent. */
+static enum berth_rc default_registry(struct berth_meta *meta, const char *name, int64_t *id,
+                                      struct berth_err *err)
+{
+    struct berth_meta_registry r;
+    enum berth_rc rc;
+
+    rc = meta->ops->registry_get(meta, name, 0, &r, err);
+    if (rc == BERTH_ENOENT) {
+        memset(&r, 0, sizeof(r));
+        snprintf(r.name, sizeof(r.name), "%s", name);
+        rc = meta->ops->registry_create(meta, &r, err);
+        /* another process (a second serve, gc) may have created it meanwhile */
+        if (rc == BERTH_EEXIST) rc = meta->ops->registry_get(meta, name, 0, &r, err);
+        if (rc == BERTH_OK)
+            BERTH_LOG(BERTH_LOG_INFO, "msg=\"created registry\" registry=%s id=%lld", name, (long long)r.id);
+    }
+    if (rc) return rc;
+    *id = r.id;
+    return BERTH_OK;
 }
 
 static void serve_usage(FILE *out)
@@ -55,6 +79,7 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     struct berth_blobstore_opts sopts;
     struct berth_http_deps deps;
     struct orphan_ctx oc;
+    int64_t reg = 0;
     sigset_t sigs;
     char *dbpath = NULL;
     int sig = 0, ret = 1;
@@ -74,6 +99,7 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
         return rc == BERTH_EINVAL ? 2 : 1;
     }
     berth_log_threshold = (int)cfg.log_level;
+    umask(077); /* the database, keys and blobs are nobody else's business */
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
@@ -88,6 +114,13 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     dbpath = berth_xasprintf("%s/berth.db", cfg.data);
     rc = berth_meta_sqlite_ops.open(dbpath, &meta, &err);
     if (rc) goto out;
+    rc = berth_registry_name_check(cfg.default_registry, &err);
+    if (rc) {
+        berth_err_set(&err, BERTH_ECONFIG, "config 'default-registry': %s", berth_err_msg(&err));
+        goto out;
+    }
+    rc = default_registry(meta, cfg.default_registry, &reg, &err);
+    if (rc) goto out;
     memset(&oc, 0, sizeof(oc));
     oc.meta = meta;
     oc.blobs = blobs;
@@ -99,6 +132,7 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     deps.cfg = &cfg;
     deps.meta = meta;
     deps.blobs = blobs;
+    deps.default_registry = reg;
     rc = berth_http_start(&deps, &http, &err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "msg=\"berth is serving\" listen=%s port=%u data=%s tls=%s", cfg.listen,

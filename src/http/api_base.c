@@ -90,7 +90,7 @@ enum berth_rc api_catalog_finish(struct berth_req *req, struct berth_err *err)
     rc = page_args(req, &n, &last, err);
     if (rc) goto out;
     berth_buf_puts(&b, "{\"repositories\":[");
-    rc = m->ops->repo_list(m, last, n, list_add, &c, &more, err);
+    rc = m->ops->repo_list(m, req->registry_id, last, n, list_add, &c, &more, err);
     if (rc) goto out;
     berth_buf_puts(&b, "]}");
     if (more && c.count) add_link(req, "/v2/_catalog", n, c.last);
@@ -116,7 +116,7 @@ enum berth_rc api_tags_finish(struct berth_req *req, struct berth_err *err)
     berth_buf_puts(&b, "{\"name\":");
     berth_buf_json_str(&b, req->name, strlen(req->name));
     berth_buf_puts(&b, ",\"tags\":[");
-    rc = m->ops->tag_list(m, req->name, last, n, list_add, &c, &more, err);
+    rc = m->ops->tag_list(m, req->registry_id, req->name, last, n, list_add, &c, &more, err);
     if (rc) goto out;
     berth_buf_puts(&b, "]}");
     if (more && c.count) {
@@ -170,11 +170,11 @@ enum berth_rc api_referrers_finish(struct berth_req *req, struct berth_err *err)
     rc = berth_digest_parse(req->param, strlen(req->param), &d, err);
     if (rc) goto out;
     if (at && !*at) at = NULL;
-    rc = m->ops->repo_exists(m, req->name, err);
+    rc = m->ops->repo_exists(m, req->registry_id, req->name, err);
     if (rc == BERTH_ENAMEUNKNOWN) rc = BERTH_OK; /* no repository: no referrers */
     if (rc) goto out;
     berth_buf_puts(&b, "{\"schemaVersion\":2,\"mediaType\":\"" BERTH_MT_OCI_INDEX "\",\"manifests\":[");
-    rc = m->ops->referrers(m, req->name, &d, at, referrer_add, &c, err);
+    rc = m->ops->referrers(m, req->registry_id, req->name, &d, at, referrer_add, &c, err);
     if (rc) goto out;
     berth_buf_puts(&b, "]}");
     if (at) berth_req_add_header(req, "OCI-Filters-Applied", "artifactType");

@@ -39,8 +39,8 @@ enum berth_rc api_manifest_get_finish(struct berth_req *req, struct berth_err *e
 
     rc = berth_ref_parse(req->param, strlen(req->param), &ref, err);
     if (rc) goto out;
-    rc = m->ops->manifest_get(m, req->name, &ref, req->method == M_HEAD ? NULL : &payload, &len, mt, sizeof(mt), &d,
-                              err);
+    rc = m->ops->manifest_get(m, req->registry_id, req->name, &ref, req->method == M_HEAD ? NULL : &payload, &len, mt,
+                              sizeof(mt), &d, err);
     if (rc) goto out;
     if (req->method == M_HEAD) {
         resp = MHD_create_response_from_callback(len, 4096, no_body, NULL, NULL);
@@ -122,6 +122,7 @@ enum berth_rc api_manifest_put_finish(struct berth_req *req, struct berth_err *e
     children = berth_xcalloc(mf->nchildren + 1, sizeof(*children));
     for (i = 0; i < mf->nchildren; i++) children[i] = mf->children[i].digest;
     memset(&row, 0, sizeof(row));
+    row.reg = req->registry_id;
     row.repo = req->name;
     row.digest = &d;
     row.media_type = mf->media_type;
@@ -165,8 +166,8 @@ enum berth_rc api_manifest_delete_finish(struct berth_req *req, struct berth_err
 
     rc = berth_ref_parse(req->param, strlen(req->param), &ref, err);
     if (rc) return rc;
-    if (ref.is_digest) rc = m->ops->manifest_delete(m, req->name, &ref.digest, err);
-    else rc = m->ops->tag_delete(m, req->name, ref.tag, err);
+    if (ref.is_digest) rc = m->ops->manifest_delete(m, req->registry_id, req->name, &ref.digest, err);
+    else rc = m->ops->tag_delete(m, req->registry_id, req->name, ref.tag, err);
     if (rc) return rc;
     return req_respond_empty(req, 202);
 }

@@ -181,7 +181,7 @@ static enum berth_rc commit(struct berth_req *req, struct up_state *st, struct b
     rc = h->blobs->ops->upload_commit(h->blobs, s->uuid, &st->want, err);
     if (rc) return rc;
     st->ended = 1;
-    rc = h->meta->ops->blob_link(h->meta, req->name, &st->want, (int64_t)s->size, err);
+    rc = h->meta->ops->blob_link(h->meta, req->registry_id, req->name, &st->want, (int64_t)s->size, err);
     if (rc) return rc;
     if (!st->transient) {
         rc = h->meta->ops->upload_delete(h->meta, s->uuid, err);
@@ -206,7 +206,7 @@ static enum berth_rc new_session(struct berth_req *req, struct berth_err *err)
     rc = h->blobs->ops->upload_open(h->blobs, uuid, 1, &fd, &size, err);
     if (rc) return rc;
     close(fd);
-    rc = h->meta->ops->upload_put(h->meta, uuid, req->name, berth_now_ms(), err);
+    rc = h->meta->ops->upload_put(h->meta, uuid, req->registry_id, req->name, berth_now_ms(), err);
     if (rc) {
         struct berth_err terr = BERTH_ERR_INIT;
         h->blobs->ops->upload_remove(h->blobs, uuid, &terr);
@@ -271,13 +271,13 @@ static enum berth_rc try_mount(struct berth_req *req, const char *ms, int *mount
         if (rc) return rc;
         pick_source(from, &c);
     } else {
-        rc = h->meta->ops->blob_repos(h->meta, &d, pick_source, &c, err);
+        rc = h->meta->ops->blob_repos(h->meta, req->registry_id, &d, pick_source, &c, err);
         if (rc) return rc;
     }
     if (!c.from[0]) return BERTH_OK;
-    if (h->meta->ops->blob_linked(h->meta, c.from, &d, &size, &terr) != BERTH_OK) return BERTH_OK;
+    if (h->meta->ops->blob_linked(h->meta, req->registry_id, c.from, &d, &size, &terr) != BERTH_OK) return BERTH_OK;
     if (h->blobs->ops->touch(h->blobs, &d, &terr) != BERTH_OK) return BERTH_OK; /* gone from the store */
-    rc = h->meta->ops->blob_link(h->meta, req->name, &d, size, err);
+    rc = h->meta->ops->blob_link(h->meta, req->registry_id, req->name, &d, size, err);
     if (rc) return rc;
     *mounted = 1;
     req_add_location(req, "/v2/%s/blobs/%s", req->name, d.s);
@@ -297,7 +297,7 @@ enum berth_rc api_upload_chunk_begin(struct berth_req *req, struct berth_err *er
         rc = parse_digest_arg(req, st, 1, err);
         if (rc) return rc;
     }
-    rc = upload_acquire(h->uploads, h->meta, h->blobs, req->param, req->name, &st->s, err);
+    rc = upload_acquire(h->uploads, h->meta, h->blobs, req->param, req->registry_id, req->name, &st->s, err);
     if (rc) return rc;
     if (cr && *cr) {
         rc = berth_content_range_parse(cr, strlen(cr), &start, &end, err);
@@ -370,19 +370,19 @@ void api_upload_cleanup(struct berth_req *req, int aborted)
     req->state = NULL;
 }
 
-/* Checks that uuid is a session of this repository. */
+/* Checks that uuid is a session of this repository (in this registry). */
 static enum berth_rc session_of(struct berth_req *req, struct berth_err *err)
 {
     struct berth_meta *m = req->http->meta;
     char repo[BERTH_NAME_MAX + 1];
-    int64_t created;
+    int64_t created, reg = 0;
     enum berth_rc rc;
 
     if (!berth_uuid_valid(req->param))
         return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload '%.40s' is not a session id", req->param);
-    rc = m->ops->upload_get(m, req->param, repo, sizeof(repo), &created, err);
+    rc = m->ops->upload_get(m, req->param, &reg, repo, sizeof(repo), &created, err);
     if (rc) return rc;
-    if (strcmp(repo, req->name) != 0)
+    if (reg != req->registry_id || strcmp(repo, req->name) != 0)
         return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s belongs to another repository", req->param);
     return BERTH_OK;
 }
@@ -417,7 +417,7 @@ enum berth_rc api_upload_delete_finish(struct berth_req *req, struct berth_err *
 
     rc = session_of(req, err);
     if (rc) return rc;
-    rc = upload_acquire(h->uploads, h->meta, h->blobs, req->param, req->name, &s, err);
+    rc = upload_acquire(h->uploads, h->meta, h->blobs, req->param, req->registry_id, req->name, &s, err);
     if (rc && rc != BERTH_EUPLOADUNKNOWN && rc != BERTH_EIO) return rc;
     rc = h->meta->ops->upload_delete(h->meta, req->param, err);
     h->blobs->ops->upload_remove(h->blobs, req->param, &terr);

@@ -63,6 +63,7 @@ struct berth_req {
     const struct route *route;
     char *name;           /* {name}, owned; NULL if the route has none */
     char *param;          /* the last {..} parameter, owned */
+    int64_t registry_id;  /* the registry the request is served from */
     char id[17];          /* request id */
     char ip[64];
     int64_t start_us;
@@ -77,6 +78,10 @@ struct berth_req {
     int nheaders;
     void *state;          /* the route's own state */
     struct berth_err *saved; /* error to answer on the final call, owned */
+    int auth_reason;      /* enum berth_auth_reason of a refusal (0 = none) */
+    int principal_kind;   /* enum principal_kind of the caller once known */
+    char principal[80];   /* "kind:name" of the caller, for logs */
+    char principal_id[65];
 };
 
 /* Shared server state. cfg/meta/blobs are read-only after start. */
@@ -87,6 +92,7 @@ struct berth_http {
     struct berth_blobstore *blobs;
     berth_authorize_fn authorize;
     void *authorize_ctx;
+    int64_t default_registry;
     uint16_t port;
     char *tls_cert; /* PEM text, owned */
     char *tls_key;
@@ -94,6 +100,7 @@ struct berth_http {
     pthread_cond_t idle;
     int inflight;
     struct upload_table *uploads;
+    struct authz *az; /* the login and access service, owned */
 };
 
 /* ---- routing (route.c) ---- */
@@ -136,6 +143,16 @@ enum berth_rc api_upload_put_finish(struct berth_req *req, struct berth_err *err
 void api_upload_cleanup(struct berth_req *req, int aborted);
 enum berth_rc api_upload_status_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_upload_delete_finish(struct berth_req *req, struct berth_err *err);
+
+enum berth_rc api_form_begin(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_form_body(struct berth_req *req, const char *data, size_t len, struct berth_err *err);
+void api_form_cleanup(struct berth_req *req, int aborted);
+enum berth_rc api_token_get_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_token_post_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_exchange_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_directory_token_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_oidc_config_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_jwks_finish(struct berth_req *req, struct berth_err *err);
 
 /* ---- upload sessions (uploads.c) ---- */
 struct upload_table *upload_table_new(void);

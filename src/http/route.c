@@ -41,6 +41,18 @@ static const struct route routes[] = {
      "blob_delete"},
     {M_GET, "/v2/{name}/referrers/{digest}", "pull", ACC_REPO, NULL, NULL, api_referrers_finish, NULL,
      "referrers"},
+    /* the token service and the directory check credentials themselves */
+    {M_GET, "/oauth2/token", NULL, BERTH_ACCESS_NONE, NULL, NULL, api_token_get_finish, NULL, "token_get"},
+    {M_POST, "/oauth2/token", NULL, BERTH_ACCESS_NONE, api_form_begin, api_form_body, api_token_post_finish,
+     api_form_cleanup, "token_post"},
+    {M_POST, "/oauth2/exchange", NULL, BERTH_ACCESS_NONE, api_form_begin, api_form_body, api_exchange_finish,
+     api_form_cleanup, "exchange"},
+    {M_POST, "/directory/{tenant}/oauth2/v2.0/token", NULL, BERTH_ACCESS_NONE, api_form_begin, api_form_body,
+     api_directory_token_finish, api_form_cleanup, "directory_token"},
+    {M_GET, "/directory/{tenant}/v2.0/.well-known/openid-configuration", NULL, BERTH_ACCESS_NONE, NULL, NULL,
+     api_oidc_config_finish, NULL, "oidc_config"},
+    {M_GET, "/directory/{tenant}/discovery/v2.0/keys", NULL, BERTH_ACCESS_NONE, NULL, NULL, api_jwks_finish, NULL,
+     "jwks"},
 };
 
 #define MAX_SEGS 300
@@ -124,7 +136,7 @@ const struct route *berth_route_match(const char *path, unsigned method, char **
     *allowed = 0;
     *name = NULL;
     *param = NULL;
-    if (strncmp(path, "/v2", 3) != 0 || strlen(path) > 4096) return NULL;
+    if (path[0] != '/' || strlen(path) > 4096) return NULL;
     ps = berth_xmalloc(sizeof(*ps) * MAX_SEGS);
     np = split(path, ps);
     if (np < 0) goto out;

@@ -18,6 +18,7 @@
 #include "berth/alloc.h"
 #include "berth/log.h"
 #include "berth/util.h"
+#include "authz.h"
 #include "http_int.h"
 #include "berth/banned.h"
 
@@ -132,7 +133,8 @@ enum berth_rc req_respond_error(struct berth_req *req, enum berth_rc rc, const c
     berth_buf_puts(&b, "\",\"message\":");
     berth_buf_json_str(&b, msg, strlen(msg));
     berth_buf_puts(&b, ",\"detail\":{\"reason\":\"");
-    berth_buf_puts(&b, berth_rc_name(rc));
+    berth_buf_puts(&b, req->auth_reason ? berth_auth_reason_name((enum berth_auth_reason)req->auth_reason)
+                                        : berth_rc_name(rc));
     berth_buf_puts(&b, "\"}}]}\n");
     return req_respond_json(req, berth_rc_status(rc), &b, "application/json");
 }
@@ -150,6 +152,7 @@ static struct berth_req *req_new(struct berth_http *h, struct MHD_Connection *co
     req->method = method_of(method);
     req->method_text = method;
     req->path = berth_xstrdup(url);
+    req->registry_id = h->default_registry;
     req->start_us = berth_mono_us();
     req->content_length = -1;
     berth_random(rnd, sizeof(rnd));
@@ -272,6 +275,15 @@ static enum berth_rc req_begin(struct berth_req *req, struct berth_err *err)
         rc = berth_oci_name_check(req->name, strlen(req->name), err);
         if (rc) return rc;
     }
+    if (req->route->kind != BERTH_ACCESS_NONE && h->az) {
+        struct berth_meta_registry reg;
+        rc = authz_registry_of(h->az, req, &reg, err);
+        if (rc) {
+            req->auth_reason = BERTH_AUTH_UNKNOWN_REGISTRY;
+            return rc;
+        }
+        req->registry_id = reg.id;
+    }
     if (h->authorize && req->route->kind != BERTH_ACCESS_NONE) {
         struct berth_access need = {req->route->kind, req->name, req->route->access};
         rc = h->authorize(h->authorize_ctx, req, &need, err);
@@ -355,10 +367,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (h->cfg->access_log && berth_log_threshold >= BERTH_LOG_INFO) {
         ua = berth_req_header(req, "User-Agent");
         BERTH_LOG(BERTH_LOG_INFO,
-                  "req=%s msg=access ip=%s method=%s path=\"%.300s\" route=%s status=%d code=%s bytes_in=%llu "
-                  "bytes_out=%llu dur_ms=%.3f end=%s ua=\"%.120s\"",
+                  "req=%s msg=access ip=%s method=%s path=\"%.300s\" route=%s status=%d code=%s reason=%s "
+                  "principal=\"%s\" bytes_in=%llu bytes_out=%llu dur_ms=%.3f end=%s ua=\"%.120s\"",
                   req->id, req->ip, req->method_text, req->path, req->route ? req->route->label : "-", req->status,
-                  req->rc ? berth_rc_ocicode(req->rc) : "-", (unsigned long long)req->bytes_in,
+                  req->rc ? berth_rc_ocicode(req->rc) : "-",
+                  req->auth_reason ? berth_auth_reason_name((enum berth_auth_reason)req->auth_reason) : "-",
+                  req->principal[0] ? req->principal : "-", (unsigned long long)req->bytes_in,
                   (unsigned long long)req->bytes_out, (double)(berth_mono_us() - req->start_us) / 1000.0,
                   toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", ua ? ua : "-");
     }
@@ -374,7 +388,11 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
-    BERTH_LOG(BERTH_LOG_WARN, "msg=\"http: %s\"", msg);
+    /* A TLS hello or garbage on the plain port is the client's problem, not ours. */
+    if (strstr(msg, "Request malformed") || strstr(msg, "syntactically incorrect"))
+        BERTH_LOG(BERTH_LOG_DEBUG, "msg=\"http: %s\"", msg);
+    else
+        BERTH_LOG(BERTH_LOG_WARN, "msg=\"http: %s\"", msg);
 }
 
 static enum berth_rc parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sslen,
@@ -431,6 +449,19 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
     h->blobs = deps->blobs;
     h->authorize = deps->authorize;
     h->authorize_ctx = deps->authorize_ctx;
+    h->default_registry = deps->default_registry;
+    rc = authz_new(deps->meta, cfg, &h->az, err);
+    if (rc) goto fail;
+    {
+        int created = 0;
+        rc = authz_bootstrap(h->az, &created, err);
+        if (rc) goto fail;
+    }
+    if (!h->authorize && cfg->auth) {
+        h->authorize = authz_authorize;
+        h->authorize_ctx = h->az;
+    }
+    if (!h->authorize_ctx) h->authorize_ctx = h->az;
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->idle, NULL);
     h->uploads = upload_table_new();
@@ -470,6 +501,7 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
     *out = h;
     return BERTH_OK;
 fail:
+    authz_free(h->az);
     upload_table_free(h->uploads);
     free(h->tls_cert);
     free(h->tls_key);
@@ -503,6 +535,7 @@ void berth_http_stop(struct berth_http *h, int timeout_s)
     if (left) BERTH_LOG(BERTH_LOG_WARN, "msg=\"stopping with requests still in flight\" inflight=%d", left);
     MHD_stop_daemon(h->daemon);
     if (lsock != MHD_INVALID_SOCKET) close(lsock);
+    authz_free(h->az);
     upload_table_free(h->uploads);
     free(h->tls_cert);
     free(h->tls_key);

@@ -128,18 +128,19 @@ out:
 }
 
 enum berth_rc upload_acquire(struct upload_table *t, struct berth_meta *m, struct berth_blobstore *bs,
-                             const char *uuid, const char *repo, struct upload_session **out, struct berth_err *err)
+                             const char *uuid, int64_t reg, const char *repo, struct upload_session **out,
+                             struct berth_err *err)
 {
     struct upload_session **pp, *s;
     char rrepo[BERTH_NAME_MAX + 1];
-    int64_t created;
+    int64_t created, rreg = 0;
     enum berth_rc rc;
 
     if (!berth_uuid_valid(uuid))
         return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload '%.40s' is not a session id", uuid);
-    rc = m->ops->upload_get(m, uuid, rrepo, sizeof(rrepo), &created, err);
+    rc = m->ops->upload_get(m, uuid, &rreg, rrepo, sizeof(rrepo), &created, err);
     if (rc) return rc;
-    if (strcmp(rrepo, repo) != 0)
+    if (rreg != reg || strcmp(rrepo, repo) != 0)
         return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s belongs to another repository", uuid);
     pthread_mutex_lock(&t->lock);
     pp = find(t, uuid);

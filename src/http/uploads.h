@@ -29,12 +29,13 @@ struct upload_table;
 
 /*
  * Takes the session uuid for exclusive use by one request. The session must
- * be recorded in meta for repo (else BERTH_EUPLOADUNKNOWN); another request
+ * be recorded in meta for repo of registry reg (else BERTH_EUPLOADUNKNOWN); another request
  * using it gives BERTH_EBUSY. On success the session is ready (its hash is
  * rebuilt from the store when needed).
  */
 enum berth_rc upload_acquire(struct upload_table *t, struct berth_meta *m, struct berth_blobstore *bs,
-                             const char *uuid, const char *repo, struct upload_session **out, struct berth_err *err);
+                             const char *uuid, int64_t reg, const char *repo, struct upload_session **out,
+                             struct berth_err *err);
 /* Gives the session back; forget != 0 drops it from the table (it ended). */
 void upload_release(struct upload_table *t, struct upload_session *s, int forget);
 /* A session outside the table (monolithic POST). */

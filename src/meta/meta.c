@@ -1,5 +1,6 @@
-/* meta.c - choosing a metadata driver by name. */
+/* meta.c - choosing a metadata driver by name; what every driver shares. */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include "berth/meta.h"
 #include "berth/banned.h"
@@ -16,4 +17,15 @@ const struct berth_meta_ops *berth_meta_driver(const char *name)
     for (i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
         if (strcmp(drivers[i]->name, name) == 0) return drivers[i];
     return NULL;
+}
+
+void berth_meta_scopemap_release(struct berth_meta_scopemap *sm)
+{
+    size_t i;
+
+    if (!sm) return;
+    for (i = 0; sm->rules && i < sm->nrules; i++) free(sm->rules[i]);
+    free(sm->rules);
+    sm->rules = NULL;
+    sm->nrules = 0;
 }

@@ -24,25 +24,113 @@
 /*
  * Every statement the driver runs. Hot paths (GET_BY_TAG, GET_BY_DIGEST,
  * BLOB_LINKED, UPLOAD_GET) are one indexed lookup each: the repository by its
- * unique name, then the row by its primary or unique key.
+ * unique (registry, name), then the row by its primary or unique key.
  */
+#define REGISTRY_COLS "id, name, created_ms, admin_enabled, anonymous_pull, refresh_ttl_s, access_ttl_s," \
+                      " admin_hash1, admin_hash2, admin_set1_ms, admin_set2_ms"
+#define USER_COLS "id, name, hash, created_ms, password_set_ms"
+#define TOKEN_COLS "t.id, t.registry_id, t.name, t.scopemap, t.enabled, t.created_ms, t.hash1, t.hash2," \
+                   " t.set1_ms, t.set2_ms, t.expires1_ms, t.expires2_ms"
+#define ASSIGNMENT_COLS "id, principal_type, principal_id, role, scope, created_ms"
 #define STMT_MAP(X)                                                                                      \
     X(BEGIN, "BEGIN IMMEDIATE")                                                                          \
     X(COMMIT, "COMMIT")                                                                                  \
     X(ROLLBACK, "ROLLBACK")                                                                              \
-    X(PING, "SELECT count(*) FROM (SELECT 1 FROM repositories LIMIT 1)")                                \
-    X(REPO_ID, "SELECT id FROM repositories WHERE name = ?1")                                            \
-    X(REPO_INSERT, "INSERT INTO repositories (name, created_ms) VALUES (?1, ?2)")                        \
-    X(REPO_LIST, "SELECT name FROM repositories WHERE name > ?1 ORDER BY name LIMIT ?2")                 \
+    X(PING, "SELECT count(*) FROM (SELECT 1 FROM repositories LIMIT 1)")                                 \
+    X(TENANT_GET, "SELECT id FROM tenant WHERE one = 1")                                                 \
+    X(TENANT_INIT, "INSERT INTO tenant (one, id) VALUES (1, ?1) ON CONFLICT (one) DO NOTHING")           \
+    X(REG_INSERT, "INSERT INTO registries (name, created_ms, admin_enabled, anonymous_pull, refresh_ttl_s," \
+                  " access_ttl_s, admin_hash1, admin_hash2, admin_set1_ms, admin_set2_ms)"               \
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (name) DO NOTHING")     \
+    X(REG_BY_NAME, "SELECT " REGISTRY_COLS " FROM registries WHERE name = ?1")                           \
+    X(REG_BY_ID, "SELECT " REGISTRY_COLS " FROM registries WHERE id = ?1")                               \
+    X(REG_LIST, "SELECT " REGISTRY_COLS " FROM registries ORDER BY name")                                \
+    X(REG_UPDATE, "UPDATE registries SET admin_enabled = ?2, anonymous_pull = ?3, refresh_ttl_s = ?4,"   \
+                  " access_ttl_s = ?5, admin_hash1 = ?6, admin_hash2 = ?7, admin_set1_ms = ?8,"          \
+                  " admin_set2_ms = ?9 WHERE id = ?1")                                                   \
+    X(REG_DELETE, "DELETE FROM registries WHERE id = ?1")                                                \
+    X(REG_ID, "SELECT id FROM registries WHERE name = ?1")                                               \
+    /* ?1 = "/registries/<name>": the scope itself or anything under "<it>/" ('0' follows '/') */        \
+    X(REG_DELETE_ASSIGNMENTS, "DELETE FROM role_assignments WHERE scope = ?1"                            \
+                              " OR (scope >= ?1 || '/' AND scope < ?1 || '0')")                          \
+    X(USER_INSERT, "INSERT INTO users (id, name, hash, created_ms, password_set_ms) VALUES (?1, ?2, ?3, ?4, ?5)" \
+                   " ON CONFLICT (name) DO NOTHING")                                                     \
+    X(USER_BY_NAME, "SELECT " USER_COLS " FROM users WHERE name = ?1")                                   \
+    X(USER_BY_ID, "SELECT " USER_COLS " FROM users WHERE id = ?1")                                       \
+    X(USER_LIST, "SELECT " USER_COLS " FROM users ORDER BY name")                                        \
+    X(USER_SET_PASSWORD, "UPDATE users SET hash = ?2, password_set_ms = ?3 WHERE id = ?1")               \
+    X(USER_DELETE, "DELETE FROM users WHERE id = ?1")                                                    \
+    X(SP_INSERT, "INSERT INTO service_principals (app_id, display_name, created_ms) VALUES (?1, ?2, ?3)") \
+    X(SP_GET, "SELECT app_id, display_name, created_ms FROM service_principals WHERE app_id = ?1")       \
+    X(SP_LIST, "SELECT app_id, display_name, created_ms FROM service_principals ORDER BY display_name, app_id") \
+    X(SP_DELETE, "DELETE FROM service_principals WHERE app_id = ?1")                                     \
+    X(SECRET_COUNT, "SELECT count(*) FROM sp_secrets WHERE app_id = ?1")                                 \
+    X(SECRET_INSERT, "INSERT INTO sp_secrets (id, app_id, hash, description, created_ms, expires_ms)"    \
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                                 \
+    X(SECRET_DELETE, "DELETE FROM sp_secrets WHERE app_id = ?1 AND id = ?2")                             \
+    /* one statement: no row means no such service principal, a NULL id means no secrets */              \
+    X(SECRET_LIST, "SELECT s.id, s.hash, s.description, s.created_ms, s.expires_ms FROM service_principals p" \
+                   " LEFT JOIN sp_secrets s ON s.app_id = p.app_id WHERE p.app_id = ?1"                  \
+                   " ORDER BY s.created_ms DESC, s.rowid DESC")                                          \
+    X(ASSIGN_DELETE_PRINCIPAL, "DELETE FROM role_assignments"                                            \
+                               " WHERE principal_type = ?1 AND principal_id = ?2")                       \
+    X(ASSIGN_INSERT, "INSERT INTO role_assignments"                                                      \
+                     " (id, principal_type, principal_id, role, scope, created_ms)"                      \
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"                                                  \
+                     " ON CONFLICT (principal_type, principal_id, role, scope) DO NOTHING")              \
+    X(ASSIGN_DELETE, "DELETE FROM role_assignments WHERE id = ?1")                                       \
+    X(ASSIGN_LIST, "SELECT " ASSIGNMENT_COLS " FROM role_assignments ORDER BY rowid")                    \
+    X(ASSIGN_LIST_PRINCIPAL, "SELECT " ASSIGNMENT_COLS " FROM role_assignments"                          \
+                             " WHERE principal_id = ?1 ORDER BY rowid")                                  \
+    X(USER_EXISTS, "SELECT 1 FROM users WHERE id = ?1")                                                  \
+    X(SP_EXISTS, "SELECT 1 FROM service_principals WHERE app_id = ?1")                                   \
+    /* the registry check inside the insert: no row back means no such registry */                       \
+    X(SM_UPSERT, "INSERT INTO scope_maps (registry_id, name, description, created_ms)"                   \
+                 " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?1)"          \
+                 " ON CONFLICT (registry_id, name) DO UPDATE SET description = excluded.description"     \
+                 " RETURNING id, created_ms")                                                            \
+    X(SM_RULES_CLEAR, "DELETE FROM scope_map_rules WHERE scope_map_id = ?1")                             \
+    X(SM_RULE_ADD, "INSERT INTO scope_map_rules (scope_map_id, position, rule) VALUES (?1, ?2, ?3)")     \
+    /* SM_GET and SM_LIST share their columns: registry id, map id, name, description, created, rule */  \
+    X(SM_GET, "SELECT m.registry_id, m.id, m.name, m.description, m.created_ms, x.rule FROM scope_maps m" \
+              " LEFT JOIN scope_map_rules x ON x.scope_map_id = m.id"                                    \
+              " WHERE m.registry_id = ?1 AND m.name = ?2 ORDER BY x.position")                           \
+    X(SM_LIST, "SELECT r.id, m.id, m.name, m.description, m.created_ms, x.rule FROM registries r"        \
+               " LEFT JOIN scope_maps m ON m.registry_id = r.id"                                         \
+               " LEFT JOIN scope_map_rules x ON x.scope_map_id = m.id"                                   \
+               " WHERE r.id = ?1 ORDER BY m.name, x.position")                                           \
+    X(SM_ID, "SELECT id FROM scope_maps WHERE registry_id = ?1 AND name = ?2")                           \
+    X(SM_USED_BY, "SELECT name FROM tokens WHERE registry_id = ?1 AND scopemap = ?2 ORDER BY name LIMIT 1") \
+    X(SM_DELETE, "DELETE FROM scope_maps WHERE id = ?1")                                                 \
+    X(TOKEN_UPSERT, "INSERT INTO tokens (registry_id, name, scopemap, enabled, created_ms, hash1, hash2," \
+                    " set1_ms, set2_ms, expires1_ms, expires2_ms)"                                       \
+                    " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11"                               \
+                    " WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?1)"                             \
+                    " ON CONFLICT (registry_id, name) DO UPDATE SET scopemap = excluded.scopemap,"       \
+                    " enabled = excluded.enabled, hash1 = excluded.hash1, hash2 = excluded.hash2,"       \
+                    " set1_ms = excluded.set1_ms, set2_ms = excluded.set2_ms,"                           \
+                    " expires1_ms = excluded.expires1_ms, expires2_ms = excluded.expires2_ms"            \
+                    " RETURNING id, created_ms")                                                         \
+    X(TOKEN_GET, "SELECT " TOKEN_COLS " FROM tokens t WHERE t.registry_id = ?1 AND t.name = ?2")         \
+    /* one statement: no row means no registry, a NULL token id means no tokens */                       \
+    X(TOKEN_LIST, "SELECT " TOKEN_COLS ", r.id FROM registries r LEFT JOIN tokens t ON t.registry_id = r.id" \
+                  " WHERE r.id = ?1 ORDER BY t.name")                                                    \
+    X(TOKEN_DELETE, "DELETE FROM tokens WHERE registry_id = ?1 AND name = ?2")                           \
+    X(REPO_ID, "SELECT id FROM repositories WHERE registry_id = ?1 AND name = ?2")                       \
+    /* no row inserted means no such registry */                                                         \
+    X(REPO_INSERT, "INSERT INTO repositories (registry_id, name, created_ms)"                            \
+                   " SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?1)")           \
+    X(REPO_LIST, "SELECT name FROM repositories WHERE registry_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3") \
     X(BLOB_LINK, "INSERT INTO repo_blobs (repo_id, digest, size, created_ms) VALUES (?1, ?2, ?3, ?4)"    \
                  " ON CONFLICT (repo_id, digest) DO UPDATE SET size = excluded.size,"                    \
                  " created_ms = excluded.created_ms")                                                    \
     X(BLOB_LINKED, "SELECT b.size FROM repositories r JOIN repo_blobs b ON b.repo_id = r.id"             \
-                   " WHERE r.name = ?1 AND b.digest = ?2")                                               \
-    X(BLOB_UNLINK, "DELETE FROM repo_blobs WHERE repo_id = (SELECT id FROM repositories WHERE name = ?1)" \
-                   " AND digest = ?2")                                                                   \
-    X(BLOB_REPOS, "SELECT r.name FROM repo_blobs b JOIN repositories r ON r.id = b.repo_id"              \
-                  " WHERE b.digest = ?1 ORDER BY r.name")                                                \
+                   " WHERE r.registry_id = ?1 AND r.name = ?2 AND b.digest = ?3")                        \
+    X(BLOB_UNLINK, "DELETE FROM repo_blobs WHERE repo_id = (SELECT id FROM repositories"                 \
+                   " WHERE registry_id = ?1 AND name = ?2) AND digest = ?3")                             \
+    /* CROSS JOIN keeps the walk on the digest's few links, not on every repository of the registry */ \
+    X(BLOB_REPOS, "SELECT r.name FROM repo_blobs b CROSS JOIN repositories r ON r.id = b.repo_id"        \
+                  " WHERE b.digest = ?2 AND r.registry_id = ?1 ORDER BY r.name")                         \
     X(BLOB_IN_USE, "SELECT EXISTS (SELECT 1 FROM repo_blobs WHERE digest = ?1)"                          \
                    " OR EXISTS (SELECT 1 FROM manifest_blobs WHERE digest = ?1)"                         \
                    " OR EXISTS (SELECT 1 FROM manifest_children WHERE digest = ?1)")                     \
@@ -64,26 +152,28 @@
     X(TAG_PUT, "INSERT INTO tags (repo_id, name, manifest_id, updated_ms) VALUES (?1, ?2, ?3, ?4)"       \
                " ON CONFLICT (repo_id, name) DO UPDATE SET manifest_id = excluded.manifest_id,"          \
                " updated_ms = excluded.updated_ms")                                                      \
-    X(GET_BY_TAG, "SELECT m.digest, m.media_type, m.size, CASE WHEN ?3 THEN m.payload END"               \
-                  " FROM repositories r LEFT JOIN tags t ON t.repo_id = r.id AND t.name = ?2"            \
-                  " LEFT JOIN manifests m ON m.id = t.manifest_id WHERE r.name = ?1")                    \
-    X(GET_BY_DIGEST, "SELECT m.digest, m.media_type, m.size, CASE WHEN ?3 THEN m.payload END"            \
-                     " FROM repositories r LEFT JOIN manifests m ON m.repo_id = r.id AND m.digest = ?2"  \
-                     " WHERE r.name = ?1")                                                               \
+    X(GET_BY_TAG, "SELECT m.digest, m.media_type, m.size, CASE WHEN ?4 THEN m.payload END"               \
+                  " FROM repositories r LEFT JOIN tags t ON t.repo_id = r.id AND t.name = ?3"            \
+                  " LEFT JOIN manifests m ON m.id = t.manifest_id WHERE r.registry_id = ?1 AND r.name = ?2") \
+    X(GET_BY_DIGEST, "SELECT m.digest, m.media_type, m.size, CASE WHEN ?4 THEN m.payload END"            \
+                     " FROM repositories r LEFT JOIN manifests m ON m.repo_id = r.id AND m.digest = ?3"  \
+                     " WHERE r.registry_id = ?1 AND r.name = ?2")                                        \
     X(MANIFEST_DELETE, "DELETE FROM manifests WHERE repo_id = (SELECT id FROM repositories"              \
-                       " WHERE name = ?1) AND digest = ?2")                                              \
-    X(TAG_DELETE, "DELETE FROM tags WHERE repo_id = (SELECT id FROM repositories WHERE name = ?1)"       \
-                  " AND name = ?2")                                                                      \
+                       " WHERE registry_id = ?1 AND name = ?2) AND digest = ?3")                         \
+    X(TAG_DELETE, "DELETE FROM tags WHERE repo_id = (SELECT id FROM repositories"                        \
+                  " WHERE registry_id = ?1 AND name = ?2) AND name = ?3")                                \
     X(TAG_LIST, "SELECT r.id, t.name FROM repositories r"                                                \
-                " LEFT JOIN tags t ON t.repo_id = r.id AND t.name > ?2"                                  \
-                " WHERE r.name = ?1 ORDER BY t.name LIMIT ?3")                                           \
+                " LEFT JOIN tags t ON t.repo_id = r.id AND t.name > ?3"                                  \
+                " WHERE r.registry_id = ?1 AND r.name = ?2 ORDER BY t.name LIMIT ?4")                    \
     X(REFERRERS, "SELECT digest, media_type, size, artifact_type, annotations FROM manifests"            \
-                 " WHERE repo_id = (SELECT id FROM repositories WHERE name = ?1) AND subject = ?2"       \
-                 " AND (?3 IS NULL OR artifact_type = ?3) ORDER BY digest")                              \
-    X(UPLOAD_PUT, "INSERT INTO uploads (uuid, repo, created_ms) VALUES (?1, ?2, ?3)"                     \
-                  " ON CONFLICT (uuid) DO UPDATE SET repo = excluded.repo,"                              \
-                  " created_ms = excluded.created_ms")                                                   \
-    X(UPLOAD_GET, "SELECT repo, created_ms FROM uploads WHERE uuid = ?1")                                \
+                 " WHERE repo_id = (SELECT id FROM repositories WHERE registry_id = ?1 AND name = ?2)"   \
+                 " AND subject = ?3 AND (?4 IS NULL OR artifact_type = ?4) ORDER BY digest")             \
+    /* no row written means no such registry */                                                          \
+    X(UPLOAD_PUT, "INSERT INTO uploads (uuid, registry_id, repo, created_ms)"                            \
+                  " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?2)"         \
+                  " ON CONFLICT (uuid) DO UPDATE SET registry_id = excluded.registry_id,"                \
+                  " repo = excluded.repo, created_ms = excluded.created_ms")                             \
+    X(UPLOAD_GET, "SELECT registry_id, repo, created_ms FROM uploads WHERE uuid = ?1")                   \
     X(UPLOAD_DELETE, "DELETE FROM uploads WHERE uuid = ?1")                                              \
     X(UPLOAD_LIST, "SELECT uuid FROM uploads ORDER BY uuid")                                             \
     X(GC_MANIFESTS, "SELECT m.id, r.name, m.digest FROM manifests m JOIN repositories r"                 \
@@ -215,20 +305,16 @@ static int vbind(sqlite3_stmt *st, const char *fmt, va_list ap)
     return s;
 }
 
-/* Prepares (once) and binds statement id; on success the caller steps it and calls stmt_done. */
-static enum berth_rc query(struct conn *c, enum stmt_id id, sqlite3_stmt **out, const char *op,
-                           struct berth_err *err, const char *fmt, ...)
+static enum berth_rc vquery(struct conn *c, enum stmt_id id, sqlite3_stmt **out, const char *op,
+                            struct berth_err *err, const char *fmt, va_list ap)
 {
     sqlite3_stmt *st = NULL;
     enum berth_rc rc;
-    va_list ap;
     int s;
 
     rc = stmt_use(c, id, &st, err);
     if (rc) return rc;
-    va_start(ap, fmt);
     s = vbind(st, fmt, ap);
-    va_end(ap);
     if (s != SQLITE_OK) {
         rc = db_err(c, s, op, err);
         stmt_done(st);
@@ -236,6 +322,47 @@ static enum berth_rc query(struct conn *c, enum stmt_id id, sqlite3_stmt **out, 
     }
     *out = st;
     return BERTH_OK;
+}
+
+/* Prepares (once) and binds statement id; on success the caller steps it and calls stmt_done. */
+static enum berth_rc query(struct conn *c, enum stmt_id id, sqlite3_stmt **out, const char *op,
+                           struct berth_err *err, const char *fmt, ...)
+{
+    enum berth_rc rc;
+    va_list ap;
+
+    va_start(ap, fmt);
+    rc = vquery(c, id, out, op, err, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/*
+ * Runs statement id to its first row. On BERTH_OK *out is the statement
+ * standing on that row, for the caller to read and then stmt_done, or NULL
+ * when there was no row (the statement is already reset).
+ */
+static enum berth_rc first_row(struct conn *c, enum stmt_id id, sqlite3_stmt **out, const char *op,
+                               struct berth_err *err, const char *fmt, ...)
+{
+    sqlite3_stmt *st = NULL;
+    enum berth_rc rc;
+    va_list ap;
+    int s;
+
+    *out = NULL;
+    va_start(ap, fmt);
+    rc = vquery(c, id, &st, op, err, fmt, ap);
+    va_end(ap);
+    if (rc) return rc;
+    s = sqlite3_step(st);
+    if (s == SQLITE_ROW) {
+        *out = st;
+        return BERTH_OK;
+    }
+    if (s != SQLITE_DONE) rc = db_err(c, s, op, err);
+    stmt_done(st);
+    return rc;
 }
 
 /*
@@ -580,28 +707,1081 @@ out:
     return rc;
 }
 
-/* ---- repositories ---- */
+/* ---- rows of the directory ---- */
 
-static enum berth_rc repo_lookup(struct conn *c, const char *repo, int *found, int64_t *id, struct berth_err *err)
+#define SP_SECRETS_MAX 10 /* secrets one service principal may hold */
+
+/* Nonzero if the fixed-size field holds a terminated string. */
+#define FITS(field) (memchr((field), '\0', sizeof(field)) != NULL)
+
+static enum berth_rc no_registry(int64_t reg, struct berth_err *err)
 {
-    return step1(c, ST_REPO_ID, "look up repository", found, id, err, "T", repo);
+    return berth_err_set(err, BERTH_ENOENT, "registry %lld not found", (long long)reg);
 }
 
-/* Inside a write transaction: the repository's id, creating it if needed. */
-static enum berth_rc repo_ensure(struct conn *c, const char *repo, int64_t now, int64_t *id, struct berth_err *err)
+static enum berth_rc damaged(const char *what, struct berth_err *err)
+{
+    return berth_err_set(err, BERTH_EDB, "a stored %s row is damaged", what);
+}
+
+static enum berth_rc read_registry(sqlite3_stmt *st, struct berth_meta_registry *r, struct berth_err *err)
+{
+    memset(r, 0, sizeof(*r));
+    r->id = sqlite3_column_int64(st, 0);
+    r->created_ms = sqlite3_column_int64(st, 2);
+    r->admin_enabled = sqlite3_column_int64(st, 3) != 0;
+    r->anonymous_pull = sqlite3_column_int64(st, 4) != 0;
+    r->refresh_ttl_s = sqlite3_column_int64(st, 5);
+    r->access_ttl_s = sqlite3_column_int64(st, 6);
+    r->admin_set_ms[0] = sqlite3_column_int64(st, 9);
+    r->admin_set_ms[1] = sqlite3_column_int64(st, 10);
+    if (column_copy(st, 1, r->name, sizeof(r->name)) != 0 ||
+        column_copy(st, 7, r->admin_hash[0], sizeof(r->admin_hash[0])) != 0 ||
+        column_copy(st, 8, r->admin_hash[1], sizeof(r->admin_hash[1])) != 0)
+        return damaged("registry", err);
+    return BERTH_OK;
+}
+
+static enum berth_rc read_user(sqlite3_stmt *st, struct berth_meta_user *u, struct berth_err *err)
+{
+    memset(u, 0, sizeof(*u));
+    u->created_ms = sqlite3_column_int64(st, 3);
+    u->password_set_ms = sqlite3_column_int64(st, 4);
+    if (column_copy(st, 0, u->id, sizeof(u->id)) != 0 || column_copy(st, 1, u->name, sizeof(u->name)) != 0 ||
+        column_copy(st, 2, u->hash, sizeof(u->hash)) != 0)
+        return damaged("user", err);
+    return BERTH_OK;
+}
+
+static enum berth_rc read_sp(sqlite3_stmt *st, struct berth_meta_sp *sp, struct berth_err *err)
+{
+    memset(sp, 0, sizeof(*sp));
+    sp->created_ms = sqlite3_column_int64(st, 2);
+    if (column_copy(st, 0, sp->app_id, sizeof(sp->app_id)) != 0 ||
+        column_copy(st, 1, sp->display_name, sizeof(sp->display_name)) != 0)
+        return damaged("service principal", err);
+    return BERTH_OK;
+}
+
+static enum berth_rc read_secret(sqlite3_stmt *st, struct berth_meta_sp_secret *s, struct berth_err *err)
+{
+    memset(s, 0, sizeof(*s));
+    s->created_ms = sqlite3_column_int64(st, 3);
+    s->expires_ms = sqlite3_column_int64(st, 4);
+    if (column_copy(st, 0, s->id, sizeof(s->id)) != 0 || column_copy(st, 1, s->hash, sizeof(s->hash)) != 0 ||
+        column_copy(st, 2, s->description, sizeof(s->description)) != 0)
+        return damaged("service principal secret", err);
+    return BERTH_OK;
+}
+
+static enum berth_rc read_token(sqlite3_stmt *st, struct berth_meta_token *t, struct berth_err *err)
+{
+    int i;
+
+    memset(t, 0, sizeof(*t));
+    t->id = sqlite3_column_int64(st, 0);
+    t->reg = sqlite3_column_int64(st, 1);
+    t->enabled = sqlite3_column_int64(st, 4) != 0;
+    t->created_ms = sqlite3_column_int64(st, 5);
+    for (i = 0; i < 2; i++) {
+        if (column_copy(st, 6 + i, t->hash[i], sizeof(t->hash[i])) != 0) return damaged("token", err);
+        t->set_ms[i] = sqlite3_column_int64(st, 8 + i);
+        t->expires_ms[i] = sqlite3_column_int64(st, 10 + i);
+    }
+    if (column_copy(st, 2, t->name, sizeof(t->name)) != 0 ||
+        column_copy(st, 3, t->scopemap, sizeof(t->scopemap)) != 0)
+        return damaged("token", err);
+    return BERTH_OK;
+}
+
+static enum berth_rc read_assignment(sqlite3_stmt *st, struct berth_meta_assignment *a, struct berth_err *err)
+{
+    memset(a, 0, sizeof(*a));
+    a->created_ms = sqlite3_column_int64(st, 5);
+    if (column_copy(st, 0, a->id, sizeof(a->id)) != 0 ||
+        column_copy(st, 1, a->principal_type, sizeof(a->principal_type)) != 0 ||
+        column_copy(st, 2, a->principal_id, sizeof(a->principal_id)) != 0 ||
+        column_copy(st, 3, a->role, sizeof(a->role)) != 0 || column_copy(st, 4, a->scope, sizeof(a->scope)) != 0)
+        return damaged("role assignment", err);
+    return BERTH_OK;
+}
+
+/* ---- the tenant ---- */
+
+static enum berth_rc sq_tenant_id(struct berth_meta *m, char out[37], struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    char fresh[37];
+    enum berth_rc rc;
+
+    if (!out) return berth_err_set(err, BERTH_EINVAL, "tenant_id: no output");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    /* read first, so only the very first call writes; of two first calls, one insert is ignored */
+    rc = first_row(c, ST_TENANT_GET, &st, "tenant_id", err, "");
+    if (rc) goto out;
+    if (!st) {
+        berth_uuid(fresh);
+        rc = step1(c, ST_TENANT_INIT, "tenant_id", NULL, NULL, err, "T", fresh);
+        if (rc) goto out;
+        rc = first_row(c, ST_TENANT_GET, &st, "tenant_id", err, "");
+        if (rc) goto out;
+        if (!st) {
+            rc = berth_err_set(err, BERTH_EDB, "tenant_id: the tenant row is missing after creating it");
+            goto out;
+        }
+    }
+    if (column_copy(st, 0, out, 37) != 0) rc = damaged("tenant", err);
+out:
+    stmt_done(st);
+    conn_release(ms, c);
+    return rc;
+}
+
+/* ---- registries ---- */
+
+static enum berth_rc sq_registry_create(struct berth_meta *m, struct berth_meta_registry *r, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    int64_t now = berth_now_ms();
+    enum berth_rc rc;
+
+    if (!r || !FITS(r->name) || !r->name[0] || !FITS(r->admin_hash[0]) || !FITS(r->admin_hash[1]))
+        return berth_err_set(err, BERTH_EINVAL, "registry_create: no name, or a field does not fit");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = step1(c, ST_REG_INSERT, "registry_create", NULL, NULL, err, "TIIIIITTII", r->name, now,
+               (int64_t)(r->admin_enabled != 0), (int64_t)(r->anonymous_pull != 0), r->refresh_ttl_s,
+               r->access_ttl_s, r->admin_hash[0], r->admin_hash[1], r->admin_set_ms[0], r->admin_set_ms[1]);
+    if (rc) goto out;
+    if (sqlite3_changes(c->db) == 0) {
+        rc = berth_err_set(err, BERTH_EEXIST, "registry '%s' already exists", r->name);
+        goto out;
+    }
+    r->id = sqlite3_last_insert_rowid(c->db);
+    r->created_ms = now;
+out:
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc sq_registry_get(struct berth_meta *m, const char *name, int64_t id,
+                                     struct berth_meta_registry *out, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    enum berth_rc rc;
+
+    if (!id && !name) return berth_err_set(err, BERTH_EINVAL, "registry_get: no name or id");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    if (id) rc = first_row(c, ST_REG_BY_ID, &st, "registry_get", err, "I", id);
+    else rc = first_row(c, ST_REG_BY_NAME, &st, "registry_get", err, "T", name);
+    if (rc) goto out;
+    if (!st) {
+        if (id) rc = no_registry(id, err);
+        else rc = berth_err_set(err, BERTH_ENOENT, "registry '%s' not found", name);
+        goto out;
+    }
+    if (out) rc = read_registry(st, out, err);
+out:
+    stmt_done(st);
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc sq_registry_list(struct berth_meta *m, berth_meta_registry_fn fn, void *ctx,
+                                      struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct berth_meta_registry r;
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    enum berth_rc rc;
+    int s;
+
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = query(c, ST_REG_LIST, &st, "registry_list", err, "");
+    if (rc) goto out;
+    for (;;) {
+        s = sqlite3_step(st);
+        if (s == SQLITE_DONE) break;
+        if (s != SQLITE_ROW) {
+            rc = db_err(c, s, "registry_list", err);
+            goto out;
+        }
+        rc = read_registry(st, &r, err);
+        if (rc) goto out;
+        if (fn && fn(&r, ctx)) break;
+    }
+out:
+    stmt_done(st);
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc sq_registry_update(struct berth_meta *m, const struct berth_meta_registry *r,
+                                        struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    enum berth_rc rc;
+
+    if (!r || !FITS(r->admin_hash[0]) || !FITS(r->admin_hash[1]))
+        return berth_err_set(err, BERTH_EINVAL, "registry_update: no registry, or a hash does not fit");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = step1(c, ST_REG_UPDATE, "registry_update", NULL, NULL, err, "IIIIITTII", r->id,
+               (int64_t)(r->admin_enabled != 0), (int64_t)(r->anonymous_pull != 0), r->refresh_ttl_s,
+               r->access_ttl_s, r->admin_hash[0], r->admin_hash[1], r->admin_set_ms[0], r->admin_set_ms[1]);
+    if (!rc && sqlite3_changes(c->db) == 0) rc = no_registry(r->id, err);
+out:
+    conn_release(ms, c);
+    return rc;
+}
+
+/*
+ * Everything of the registry that is stored by its id goes with its row (ON
+ * DELETE CASCADE). Role assignments name it by scope text instead, so they
+ * are deleted here, in the same transaction.
+ */
+static enum berth_rc sq_registry_delete(struct berth_meta *m, int64_t id, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    char name[BERTH_META_NAME_MAX + 1], scope[BERTH_META_NAME_MAX + 16];
+    enum berth_rc rc;
+
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = tx_begin(c, "registry_delete", err);
+    if (rc) goto out;
+    rc = first_row(c, ST_REG_BY_ID, &st, "registry_delete", err, "I", id);
+    if (rc) goto out;
+    if (!st) {
+        rc = no_registry(id, err);
+        goto out;
+    }
+    if (column_copy(st, 1, name, sizeof(name)) != 0) {
+        rc = damaged("registry", err);
+        goto out;
+    }
+    stmt_done(st);
+    st = NULL;
+    snprintf(scope, sizeof(scope), "/registries/%s", name);
+    rc = step1(c, ST_REG_DELETE_ASSIGNMENTS, "registry_delete", NULL, NULL, err, "T", scope);
+    if (rc) goto out;
+    rc = step1(c, ST_REG_DELETE, "registry_delete", NULL, NULL, err, "I", id);
+    if (rc) goto out;
+    rc = tx_commit(c, "registry_delete", err);
+out:
+    stmt_done(st);
+    if (rc) tx_rollback(c);
+    conn_release(ms, c);
+    return rc;
+}
+
+/* ---- users ---- */
+
+static enum berth_rc sq_user_create(struct berth_meta *m, struct berth_meta_user *u, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    int64_t now = berth_now_ms(), set_ms;
+    char id[37];
+    enum berth_rc rc;
+
+    if (!u || !FITS(u->name) || !u->name[0] || !FITS(u->hash))
+        return berth_err_set(err, BERTH_EINVAL, "user_create: no name, or a field does not fit");
+    berth_uuid(id);
+    set_ms = u->password_set_ms ? u->password_set_ms : now;
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = step1(c, ST_USER_INSERT, "user_create", NULL, NULL, err, "TTTII", id, u->name, u->hash, now, set_ms);
+    if (rc) goto out;
+    if (sqlite3_changes(c->db) == 0) {
+        rc = berth_err_set(err, BERTH_EEXIST, "user '%s' already exists", u->name);
+        goto out;
+    }
+    memcpy(u->id, id, sizeof(id));
+    u->created_ms = now;
+    u->password_set_ms = set_ms;
+out:
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc sq_user_get(struct berth_meta *m, const char *name, const char *id, struct berth_meta_user *out,
+                                 struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    enum berth_rc rc;
+
+    if (!name && !id) return berth_err_set(err, BERTH_EINVAL, "user_get: no name or id");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    if (name) rc = first_row(c, ST_USER_BY_NAME, &st, "user_get", err, "T", name);
+    else rc = first_row(c, ST_USER_BY_ID, &st, "user_get", err, "T", id);
+    if (rc) goto out;
+    if (!st) {
+        rc = berth_err_set(err, BERTH_ENOENT, "user '%s' not found", name ? name : id);
+        goto out;
+    }
+    if (out) rc = read_user(st, out, err);
+out:
+    stmt_done(st);
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc sq_user_list(struct berth_meta *m, berth_meta_user_fn fn, void *ctx, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct berth_meta_user u;
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    enum berth_rc rc;
+    int s;
+
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = query(c, ST_USER_LIST, &st, "user_list", err, "");
+    if (rc) goto out;
+    for (;;) {
+        s = sqlite3_step(st);
+        if (s == SQLITE_DONE) break;
+        if (s != SQLITE_ROW) {
+            rc = db_err(c, s, "user_list", err);
+            goto out;
+        }
+        rc = read_user(st, &u, err);
+        if (rc) goto out;
+        if (fn && fn(&u, ctx)) break;
+    }
+out:
+    stmt_done(st);
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc sq_user_set_password(struct berth_meta *m, const char *id, const char *hash, int64_t set_ms,
+                                          struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    enum berth_rc rc;
+
+    if (!id || !hash || strlen(hash) >= BERTH_META_HASH_MAX)
+        return berth_err_set(err, BERTH_EINVAL, "user_set_password: no user or hash, or the hash does not fit");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = step1(c, ST_USER_SET_PASSWORD, "user_set_password", NULL, NULL, err, "TTI", id, hash, set_ms);
+    if (!rc && sqlite3_changes(c->db) == 0) rc = berth_err_set(err, BERTH_ENOENT, "user '%s' not found", id);
+out:
+    conn_release(ms, c);
+    return rc;
+}
+
+/* Deletes a user or a service principal (del: its DELETE) and its role assignments, in one transaction. */
+static enum berth_rc principal_delete(struct meta_sqlite *ms, const char *type, enum stmt_id del, const char *id,
+                                      const char *op, struct berth_err *err)
+{
+    struct conn *c = NULL;
+    enum berth_rc rc;
+
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = tx_begin(c, op, err);
+    if (rc) goto out;
+    rc = step1(c, del, op, NULL, NULL, err, "T", id);
+    if (rc) goto out;
+    if (sqlite3_changes(c->db) == 0) {
+        rc = berth_err_set(err, BERTH_ENOENT, "%s '%s' not found", strcmp(type, "sp") ? "user" : "service principal",
+                           id);
+        goto out;
+    }
+    rc = step1(c, ST_ASSIGN_DELETE_PRINCIPAL, op, NULL, NULL, err, "TT", type, id);
+    if (rc) goto out;
+    rc = tx_commit(c, op, err);
+out:
+    if (rc) tx_rollback(c);
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc sq_user_delete(struct berth_meta *m, const char *id, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+
+    if (!id) return berth_err_set(err, BERTH_EINVAL, "user_delete: no user");
+    return principal_delete(ms, "user", ST_USER_DELETE, id, "user_delete", err);
+}
+
+/* ---- service principals and their secrets ---- */
+
+static enum berth_rc sq_sp_create(struct berth_meta *m, struct berth_meta_sp *sp, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    int64_t now = berth_now_ms();
+    char id[37];
+    enum berth_rc rc;
+
+    if (!sp || !FITS(sp->display_name))
+        return berth_err_set(err, BERTH_EINVAL, "sp_create: no service principal, or its name does not fit");
+    berth_uuid(id);
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = step1(c, ST_SP_INSERT, "sp_create", NULL, NULL, err, "TTI", id, sp->display_name, now);
+    if (rc) goto out;
+    memcpy(sp->app_id, id, sizeof(id));
+    sp->created_ms = now;
+out:
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc no_sp(const char *app_id, struct berth_err *err)
+{
+    return berth_err_set(err, BERTH_ENOENT, "service principal '%s' not found", app_id);
+}
+
+static enum berth_rc sq_sp_get(struct berth_meta *m, const char *app_id, struct berth_meta_sp *out,
+                               struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    enum berth_rc rc;
+
+    if (!app_id) return berth_err_set(err, BERTH_EINVAL, "sp_get: no app id");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = first_row(c, ST_SP_GET, &st, "sp_get", err, "T", app_id);
+    if (rc) goto out;
+    if (!st) rc = no_sp(app_id, err);
+    else if (out) rc = read_sp(st, out, err);
+out:
+    stmt_done(st);
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc sq_sp_list(struct berth_meta *m, berth_meta_sp_fn fn, void *ctx, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct berth_meta_sp sp;
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    enum berth_rc rc;
+    int s;
+
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = query(c, ST_SP_LIST, &st, "sp_list", err, "");
+    if (rc) goto out;
+    for (;;) {
+        s = sqlite3_step(st);
+        if (s == SQLITE_DONE) break;
+        if (s != SQLITE_ROW) {
+            rc = db_err(c, s, "sp_list", err);
+            goto out;
+        }
+        rc = read_sp(st, &sp, err);
+        if (rc) goto out;
+        if (fn && fn(&sp, ctx)) break;
+    }
+out:
+    stmt_done(st);
+    conn_release(ms, c);
+    return rc;
+}
+
+/* Secrets go with the row (ON DELETE CASCADE), assignments in the same transaction. */
+static enum berth_rc sq_sp_delete(struct berth_meta *m, const char *app_id, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+
+    if (!app_id) return berth_err_set(err, BERTH_EINVAL, "sp_delete: no app id");
+    return principal_delete(ms, "sp", ST_SP_DELETE, app_id, "sp_delete", err);
+}
+
+/* The count and the insert share a transaction, so two racing adds cannot make an eleventh. */
+static enum berth_rc sq_sp_secret_add(struct berth_meta *m, const char *app_id, struct berth_meta_sp_secret *s,
+                                      struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    int64_t now = berth_now_ms(), count = 0;
+    char id[37];
+    enum berth_rc rc;
+    int found = 0;
+
+    if (!app_id || !s || !FITS(s->hash) || !FITS(s->description))
+        return berth_err_set(err, BERTH_EINVAL, "sp_secret_add: no app id or secret, or a field does not fit");
+    berth_uuid(id);
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = tx_begin(c, "sp_secret_add", err);
+    if (rc) goto out;
+    rc = step1(c, ST_SP_EXISTS, "sp_secret_add", &found, NULL, err, "T", app_id);
+    if (rc) goto out;
+    if (!found) {
+        rc = no_sp(app_id, err);
+        goto out;
+    }
+    rc = step1(c, ST_SECRET_COUNT, "sp_secret_add", NULL, &count, err, "T", app_id);
+    if (rc) goto out;
+    if (count >= SP_SECRETS_MAX) {
+        rc = berth_err_set(err, BERTH_EBUSY, "service principal '%s' already has %d secrets; remove one first",
+                           app_id, SP_SECRETS_MAX);
+        goto out;
+    }
+    rc = step1(c, ST_SECRET_INSERT, "sp_secret_add", NULL, NULL, err, "TTTTII", id, app_id, s->hash,
+               s->description, now, s->expires_ms);
+    if (rc) goto out;
+    rc = tx_commit(c, "sp_secret_add", err);
+    if (rc) goto out;
+    memcpy(s->id, id, sizeof(id));
+    s->created_ms = now;
+out:
+    if (rc) tx_rollback(c);
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc sq_sp_secret_remove(struct berth_meta *m, const char *app_id, const char *secret_id,
+                                         struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    enum berth_rc rc;
+
+    if (!app_id || !secret_id) return berth_err_set(err, BERTH_EINVAL, "sp_secret_remove: no app id or secret id");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = step1(c, ST_SECRET_DELETE, "sp_secret_remove", NULL, NULL, err, "TT", app_id, secret_id);
+    if (!rc && sqlite3_changes(c->db) == 0)
+        rc = berth_err_set(err, BERTH_ENOENT, "secret '%s' of service principal '%s' not found", secret_id, app_id);
+out:
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc sq_sp_secrets(struct berth_meta *m, const char *app_id, berth_meta_sp_secret_fn fn, void *ctx,
+                                   struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct berth_meta_sp_secret sec;
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    enum berth_rc rc;
+    int s, rows = 0;
+
+    if (!app_id) return berth_err_set(err, BERTH_EINVAL, "sp_secrets: no app id");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = query(c, ST_SECRET_LIST, &st, "sp_secrets", err, "T", app_id);
+    if (rc) goto out;
+    for (;;) {
+        s = sqlite3_step(st);
+        if (s == SQLITE_DONE) break;
+        if (s != SQLITE_ROW) {
+            rc = db_err(c, s, "sp_secrets", err);
+            goto out;
+        }
+        rows++;
+        if (sqlite3_column_type(st, 0) == SQLITE_NULL) continue; /* the principal has no secrets */
+        rc = read_secret(st, &sec, err);
+        if (rc) goto out;
+        if (fn && fn(&sec, ctx)) break;
+    }
+    if (rows == 0) rc = no_sp(app_id, err);
+out:
+    stmt_done(st);
+    conn_release(ms, c);
+    return rc;
+}
+
+/* ---- scope maps ---- */
+
+static enum berth_rc sq_scopemap_put(struct berth_meta *m, struct berth_meta_scopemap *sm, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t id, created, now = berth_now_ms();
+    enum berth_rc rc;
+    size_t i;
+
+    if (!sm || !FITS(sm->name) || !sm->name[0] || !FITS(sm->description) || (sm->nrules && !sm->rules))
+        return berth_err_set(err, BERTH_EINVAL, "scopemap_put: no name, or a field does not fit");
+    for (i = 0; i < sm->nrules; i++)
+        if (!sm->rules[i]) return berth_err_set(err, BERTH_EINVAL, "scopemap_put: rule %zu is missing", i);
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = tx_begin(c, "scopemap_put", err);
+    if (rc) goto out;
+    rc = first_row(c, ST_SM_UPSERT, &st, "scopemap_put", err, "ITTI", sm->reg, sm->name, sm->description, now);
+    if (rc) goto out;
+    if (!st) {
+        rc = no_registry(sm->reg, err);
+        goto out;
+    }
+    id = sqlite3_column_int64(st, 0);
+    created = sqlite3_column_int64(st, 1);
+    stmt_done(st);
+    st = NULL;
+    rc = step1(c, ST_SM_RULES_CLEAR, "scopemap_put", NULL, NULL, err, "I", id);
+    for (i = 0; !rc && i < sm->nrules; i++)
+        rc = step1(c, ST_SM_RULE_ADD, "scopemap_put", NULL, NULL, err, "IIT", id, (int64_t)i, sm->rules[i]);
+    if (rc) goto out;
+    rc = tx_commit(c, "scopemap_put", err);
+    if (rc) goto out;
+    sm->id = id;
+    sm->created_ms = created;
+out:
+    stmt_done(st);
+    if (rc) tx_rollback(c);
+    conn_release(ms, c);
+    return rc;
+}
+
+/* Receives each scope map read_scopemaps assembles; may take its rules. Nonzero stops. */
+typedef int (*scopemap_emit_fn)(struct berth_meta_scopemap *sm, void *ctx);
+
+/*
+ * Assembles scope maps from rows (registry id, map id, name, description,
+ * created, rule) ordered by map, then rule position; a row with a NULL map
+ * id (a registry without maps) is counted in *rows and skipped.
+ */
+static enum berth_rc read_scopemaps(struct conn *c, sqlite3_stmt *st, scopemap_emit_fn emit, void *ctx, int *rows,
+                                    const char *op, struct berth_err *err)
+{
+    struct berth_meta_scopemap cur;
+    enum berth_rc rc = BERTH_OK;
+    size_t cap = 0;
+    int have = 0, s;
+
+    memset(&cur, 0, sizeof(cur));
+    for (;;) {
+        int64_t id;
+        s = sqlite3_step(st);
+        if (s == SQLITE_DONE) break;
+        if (s != SQLITE_ROW) {
+            rc = db_err(c, s, op, err);
+            goto out;
+        }
+        (*rows)++;
+        if (sqlite3_column_type(st, 1) == SQLITE_NULL) continue;
+        id = sqlite3_column_int64(st, 1);
+        if (have && id != cur.id) {
+            int stop = emit(&cur, ctx);
+            berth_meta_scopemap_release(&cur);
+            have = 0;
+            if (stop) goto out;
+        }
+        if (!have) {
+            memset(&cur, 0, sizeof(cur));
+            cap = 0;
+            have = 1;
+            cur.reg = sqlite3_column_int64(st, 0);
+            cur.id = id;
+            cur.created_ms = sqlite3_column_int64(st, 4);
+            if (column_copy(st, 2, cur.name, sizeof(cur.name)) != 0 ||
+                column_copy(st, 3, cur.description, sizeof(cur.description)) != 0) {
+                rc = damaged("scope map", err);
+                goto out;
+            }
+        }
+        if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
+            const char *rule = (const char *)sqlite3_column_text(st, 5);
+            if (!rule) {
+                rc = db_err(c, SQLITE_NOMEM, op, err);
+                goto out;
+            }
+            if (cur.nrules == cap) {
+                cap = cap ? 2 * cap : 8;
+                cur.rules = berth_xrealloc(cur.rules, cap * sizeof(*cur.rules));
+            }
+            cur.rules[cur.nrules++] = berth_xstrdup(rule);
+        }
+    }
+    if (have) emit(&cur, ctx);
+out:
+    berth_meta_scopemap_release(&cur);
+    return rc;
+}
+
+/* Moves the map into ctx (a struct berth_meta_scopemap *), rules and all. */
+static int take_scopemap(struct berth_meta_scopemap *sm, void *ctx)
+{
+    struct berth_meta_scopemap *out = ctx;
+
+    *out = *sm;
+    sm->rules = NULL;
+    sm->nrules = 0;
+    return 1;
+}
+
+struct scopemap_list_ctx {
+    berth_meta_scopemap_fn fn;
+    void *ctx;
+};
+
+static int give_scopemap(struct berth_meta_scopemap *sm, void *ctx)
+{
+    struct scopemap_list_ctx *l = ctx;
+    return l->fn ? l->fn(sm, l->ctx) : 0;
+}
+
+static enum berth_rc sq_scopemap_get(struct berth_meta *m, int64_t reg, const char *name,
+                                     struct berth_meta_scopemap *out, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    enum berth_rc rc;
+    int rows = 0;
+
+    if (!name || !out) return berth_err_set(err, BERTH_EINVAL, "scopemap_get: no name or output");
+    memset(out, 0, sizeof(*out));
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = query(c, ST_SM_GET, &st, "scopemap_get", err, "IT", reg, name);
+    if (rc) goto out;
+    rc = read_scopemaps(c, st, take_scopemap, out, &rows, "scopemap_get", err);
+    if (!rc && rows == 0) rc = berth_err_set(err, BERTH_ENOENT, "scope map '%s' not found", name);
+out:
+    stmt_done(st);
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc sq_scopemap_list(struct berth_meta *m, int64_t reg, berth_meta_scopemap_fn fn, void *ctx,
+                                      struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct scopemap_list_ctx l = {fn, ctx};
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    enum berth_rc rc;
+    int rows = 0;
+
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = query(c, ST_SM_LIST, &st, "scopemap_list", err, "I", reg);
+    if (rc) goto out;
+    rc = read_scopemaps(c, st, give_scopemap, &l, &rows, "scopemap_list", err);
+    if (!rc && rows == 0) rc = no_registry(reg, err);
+out:
+    stmt_done(st);
+    conn_release(ms, c);
+    return rc;
+}
+
+/* The check and the delete share a transaction, so no token can take the map up in between. */
+static enum berth_rc sq_scopemap_delete(struct berth_meta *m, int64_t reg, const char *name, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    char token[BERTH_META_NAME_MAX + 1];
+    int64_t id = 0;
+    enum berth_rc rc;
+    int found = 0;
+
+    if (!name) return berth_err_set(err, BERTH_EINVAL, "scopemap_delete: no name");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = tx_begin(c, "scopemap_delete", err);
+    if (rc) goto out;
+    rc = step1(c, ST_SM_ID, "scopemap_delete", &found, &id, err, "IT", reg, name);
+    if (rc) goto out;
+    if (!found) {
+        rc = berth_err_set(err, BERTH_ENOENT, "scope map '%s' not found", name);
+        goto out;
+    }
+    rc = first_row(c, ST_SM_USED_BY, &st, "scopemap_delete", err, "IT", reg, name);
+    if (rc) goto out;
+    if (st) {
+        if (column_copy(st, 0, token, sizeof(token)) != 0) rc = damaged("token", err);
+        else rc = berth_err_set(err, BERTH_EBUSY, "scope map '%s' is used by token '%s'", name, token);
+        goto out;
+    }
+    rc = step1(c, ST_SM_DELETE, "scopemap_delete", NULL, NULL, err, "I", id);
+    if (rc) goto out;
+    rc = tx_commit(c, "scopemap_delete", err);
+out:
+    stmt_done(st);
+    if (rc) tx_rollback(c);
+    conn_release(ms, c);
+    return rc;
+}
+
+/* ---- tokens ---- */
+
+/* One statement: the registry check is part of the insert, an update keeps id and created_ms. */
+static enum berth_rc sq_token_put(struct berth_meta *m, struct berth_meta_token *t, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t now = berth_now_ms();
+    enum berth_rc rc;
+
+    if (!t || !FITS(t->name) || !t->name[0] || !FITS(t->scopemap) || !t->scopemap[0] || !FITS(t->hash[0]) ||
+        !FITS(t->hash[1]))
+        return berth_err_set(err, BERTH_EINVAL, "token_put: no name or scope map, or a field does not fit");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = first_row(c, ST_TOKEN_UPSERT, &st, "token_put", err, "ITTIITTIIII", t->reg, t->name, t->scopemap,
+                   (int64_t)(t->enabled != 0), now, t->hash[0], t->hash[1], t->set_ms[0], t->set_ms[1],
+                   t->expires_ms[0], t->expires_ms[1]);
+    if (rc) goto out;
+    if (!st) {
+        rc = no_registry(t->reg, err);
+        goto out;
+    }
+    t->id = sqlite3_column_int64(st, 0);
+    t->created_ms = sqlite3_column_int64(st, 1);
+out:
+    stmt_done(st);
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc sq_token_get(struct berth_meta *m, int64_t reg, const char *name, struct berth_meta_token *out,
+                                  struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    enum berth_rc rc;
+
+    if (!name) return berth_err_set(err, BERTH_EINVAL, "token_get: no name");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = first_row(c, ST_TOKEN_GET, &st, "token_get", err, "IT", reg, name);
+    if (rc) goto out;
+    if (!st) rc = berth_err_set(err, BERTH_ENOENT, "token '%s' not found", name);
+    else if (out) rc = read_token(st, out, err);
+out:
+    stmt_done(st);
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc sq_token_list(struct berth_meta *m, int64_t reg, berth_meta_token_fn fn, void *ctx,
+                                   struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct berth_meta_token t;
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    enum berth_rc rc;
+    int s, rows = 0;
+
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = query(c, ST_TOKEN_LIST, &st, "token_list", err, "I", reg);
+    if (rc) goto out;
+    for (;;) {
+        s = sqlite3_step(st);
+        if (s == SQLITE_DONE) break;
+        if (s != SQLITE_ROW) {
+            rc = db_err(c, s, "token_list", err);
+            goto out;
+        }
+        rows++;
+        if (sqlite3_column_type(st, 0) == SQLITE_NULL) continue; /* the registry has no tokens */
+        rc = read_token(st, &t, err);
+        if (rc) goto out;
+        if (fn && fn(&t, ctx)) break;
+    }
+    if (rows == 0) rc = no_registry(reg, err);
+out:
+    stmt_done(st);
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc sq_token_delete(struct berth_meta *m, int64_t reg, const char *name, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    enum berth_rc rc;
+
+    if (!name) return berth_err_set(err, BERTH_EINVAL, "token_delete: no name");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = step1(c, ST_TOKEN_DELETE, "token_delete", NULL, NULL, err, "IT", reg, name);
+    if (!rc && sqlite3_changes(c->db) == 0) rc = berth_err_set(err, BERTH_ENOENT, "token '%s' not found", name);
+out:
+    conn_release(ms, c);
+    return rc;
+}
+
+/* ---- role assignments ---- */
+
+/*
+ * Inside assignment_create's transaction: the principal must exist, and so
+ * must the registry a "/registries/<name>..." scope names, so that a registry
+ * created later under that name does not inherit the assignment.
+ */
+static enum berth_rc assignment_targets(struct conn *c, const struct berth_meta_assignment *a,
+                                        struct berth_err *err)
+{
+    static const char prefix[] = "/registries/";
+    char name[BERTH_META_NAME_MAX + 1];
+    const char *p, *end;
+    enum berth_rc rc;
+    int is_user = strcmp(a->principal_type, "user") == 0, found = 0;
+
+    rc = step1(c, is_user ? ST_USER_EXISTS : ST_SP_EXISTS, "assignment_create", &found, NULL, err, "T",
+               a->principal_id);
+    if (rc) return rc;
+    if (!found)
+        return is_user ? berth_err_set(err, BERTH_ENOENT, "user '%s' not found", a->principal_id)
+                       : no_sp(a->principal_id, err);
+    if (strncmp(a->scope, prefix, sizeof(prefix) - 1) != 0) return BERTH_OK;
+    p = a->scope + sizeof(prefix) - 1;
+    end = strchr(p, '/');
+    if (!end) end = p + strlen(p);
+    if (end == p || (size_t)(end - p) >= sizeof(name))
+        return berth_err_set(err, BERTH_EINVAL, "scope '%s' does not name a registry", a->scope);
+    memcpy(name, p, (size_t)(end - p));
+    name[end - p] = '\0';
+    rc = step1(c, ST_REG_ID, "assignment_create", &found, NULL, err, "T", name);
+    if (rc) return rc;
+    if (!found) return berth_err_set(err, BERTH_ENOENT, "registry '%s' not found", name);
+    return BERTH_OK;
+}
+
+static enum berth_rc sq_assignment_create(struct berth_meta *m, struct berth_meta_assignment *a,
+                                          struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    int64_t now = berth_now_ms();
+    char id[37];
+    enum berth_rc rc;
+
+    if (!a || !FITS(a->principal_type) || !FITS(a->principal_id) || !FITS(a->role) || !FITS(a->scope) ||
+        !a->principal_id[0] || !a->role[0] || a->scope[0] != '/')
+        return berth_err_set(err, BERTH_EINVAL, "assignment_create: incomplete assignment");
+    if (strcmp(a->principal_type, "user") != 0 && strcmp(a->principal_type, "sp") != 0)
+        return berth_err_set(err, BERTH_EINVAL, "assignment_create: principal type '%s' is not 'user' or 'sp'",
+                             a->principal_type);
+    berth_uuid(id);
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = tx_begin(c, "assignment_create", err);
+    if (rc) goto out;
+    rc = assignment_targets(c, a, err);
+    if (rc) goto out;
+    rc = step1(c, ST_ASSIGN_INSERT, "assignment_create", NULL, NULL, err, "TTTTTI", id, a->principal_type,
+               a->principal_id, a->role, a->scope, now);
+    if (rc) goto out;
+    if (sqlite3_changes(c->db) == 0) {
+        rc = berth_err_set(err, BERTH_EEXIST, "%s '%s' already has role '%s' on '%s'",
+                           strcmp(a->principal_type, "sp") ? "user" : "service principal", a->principal_id,
+                           a->role, a->scope);
+        goto out;
+    }
+    rc = tx_commit(c, "assignment_create", err);
+    if (rc) goto out;
+    memcpy(a->id, id, sizeof(id));
+    a->created_ms = now;
+out:
+    if (rc) tx_rollback(c);
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc sq_assignment_delete(struct berth_meta *m, const char *id, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    enum berth_rc rc;
+
+    if (!id) return berth_err_set(err, BERTH_EINVAL, "assignment_delete: no id");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = step1(c, ST_ASSIGN_DELETE, "assignment_delete", NULL, NULL, err, "T", id);
+    if (!rc && sqlite3_changes(c->db) == 0)
+        rc = berth_err_set(err, BERTH_ENOENT, "role assignment '%s' not found", id);
+out:
+    conn_release(ms, c);
+    return rc;
+}
+
+/* In creation order (rowid: a new row always gets one above every existing row). */
+static enum berth_rc sq_assignment_list(struct berth_meta *m, const char *principal_id, berth_meta_assignment_fn fn,
+                                        void *ctx, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct berth_meta_assignment a;
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    enum berth_rc rc;
+    int s;
+
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    if (principal_id) rc = query(c, ST_ASSIGN_LIST_PRINCIPAL, &st, "assignment_list", err, "T", principal_id);
+    else rc = query(c, ST_ASSIGN_LIST, &st, "assignment_list", err, "");
+    if (rc) goto out;
+    for (;;) {
+        s = sqlite3_step(st);
+        if (s == SQLITE_DONE) break;
+        if (s != SQLITE_ROW) {
+            rc = db_err(c, s, "assignment_list", err);
+            goto out;
+        }
+        rc = read_assignment(st, &a, err);
+        if (rc) goto out;
+        if (fn && fn(&a, ctx)) break;
+    }
+out:
+    stmt_done(st);
+    conn_release(ms, c);
+    return rc;
+}
+
+/* ---- repositories ---- */
+
+static enum berth_rc repo_lookup(struct conn *c, int64_t reg, const char *repo, int *found, int64_t *id,
+                                 struct berth_err *err)
+{
+    return step1(c, ST_REPO_ID, "look up repository", found, id, err, "IT", reg, repo);
+}
+
+/* Inside a write transaction: the repository's id, creating it if needed (BERTH_ENOENT without registry). */
+static enum berth_rc repo_ensure(struct conn *c, int64_t reg, const char *repo, int64_t now, int64_t *id,
+                                 struct berth_err *err)
 {
     enum berth_rc rc;
     int found = 0;
 
-    rc = repo_lookup(c, repo, &found, id, err);
+    rc = repo_lookup(c, reg, repo, &found, id, err);
     if (rc || found) return rc;
-    rc = step1(c, ST_REPO_INSERT, "create repository", NULL, NULL, err, "TI", repo, now);
+    rc = step1(c, ST_REPO_INSERT, "create repository", NULL, NULL, err, "ITI", reg, repo, now);
     if (rc) return rc;
+    if (sqlite3_changes(c->db) == 0) return no_registry(reg, err);
     *id = sqlite3_last_insert_rowid(c->db);
     return BERTH_OK;
 }
 
-static enum berth_rc sq_repo_exists(struct berth_meta *m, const char *repo, struct berth_err *err)
+static enum berth_rc sq_repo_exists(struct berth_meta *m, int64_t reg, const char *repo, struct berth_err *err)
 {
     struct meta_sqlite *ms = meta_of(m);
     struct conn *c = NULL;
@@ -611,7 +1791,7 @@ static enum berth_rc sq_repo_exists(struct berth_meta *m, const char *repo, stru
     if (!repo) return berth_err_set(err, BERTH_EINVAL, "repo_exists: no repository");
     rc = conn_acquire(ms, &c, err);
     if (rc) goto out;
-    rc = repo_lookup(c, repo, &found, NULL, err);
+    rc = repo_lookup(c, reg, repo, &found, NULL, err);
     if (!rc && !found) rc = berth_err_set(err, BERTH_ENAMEUNKNOWN, "repository '%s' not known", repo);
 out:
     conn_release(ms, c);
@@ -654,8 +1834,8 @@ static enum berth_rc page_names(struct conn *c, sqlite3_stmt *st, int col, int64
     return BERTH_OK;
 }
 
-static enum berth_rc sq_repo_list(struct berth_meta *m, const char *last, int64_t n, berth_meta_name_fn fn,
-                                  void *ctx, int *more, struct berth_err *err)
+static enum berth_rc sq_repo_list(struct berth_meta *m, int64_t reg, const char *last, int64_t n,
+                                  berth_meta_name_fn fn, void *ctx, int *more, struct berth_err *err)
 {
     struct meta_sqlite *ms = meta_of(m);
     struct conn *c = NULL;
@@ -666,7 +1846,7 @@ static enum berth_rc sq_repo_list(struct berth_meta *m, const char *last, int64_
     rc = conn_acquire(ms, &c, err);
     if (rc) goto out;
     /* names are never empty, so "" sorts before all of them */
-    rc = query(c, ST_REPO_LIST, &st, "repo_list", err, "TI", last ? last : "", page_limit(n));
+    rc = query(c, ST_REPO_LIST, &st, "repo_list", err, "ITI", reg, last ? last : "", page_limit(n));
     if (rc) goto out;
     rc = page_names(c, st, 0, n, fn, ctx, more, &rows, "repo_list", err);
 out:
@@ -677,7 +1857,7 @@ out:
 
 /* ---- blobs ---- */
 
-static enum berth_rc sq_blob_link(struct berth_meta *m, const char *repo, const struct berth_digest *d,
+static enum berth_rc sq_blob_link(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_digest *d,
                                   int64_t size, struct berth_err *err)
 {
     struct meta_sqlite *ms = meta_of(m);
@@ -691,7 +1871,7 @@ static enum berth_rc sq_blob_link(struct berth_meta *m, const char *repo, const 
     if (rc) goto out;
     rc = tx_begin(c, "blob_link", err);
     if (rc) goto out;
-    rc = repo_ensure(c, repo, now, &rid, err);
+    rc = repo_ensure(c, reg, repo, now, &rid, err);
     if (rc) goto out;
     rc = step1(c, ST_BLOB_LINK, "blob_link", NULL, NULL, err, "IDII", rid, d, size, now);
     if (rc) goto out;
@@ -702,8 +1882,8 @@ out:
     return rc;
 }
 
-static enum berth_rc sq_blob_linked(struct berth_meta *m, const char *repo, const struct berth_digest *d,
-                                    int64_t *size, struct berth_err *err)
+static enum berth_rc sq_blob_linked(struct berth_meta *m, int64_t reg, const char *repo,
+                                    const struct berth_digest *d, int64_t *size, struct berth_err *err)
 {
     struct meta_sqlite *ms = meta_of(m);
     struct conn *c = NULL;
@@ -714,7 +1894,7 @@ static enum berth_rc sq_blob_linked(struct berth_meta *m, const char *repo, cons
     if (!repo || !d) return berth_err_set(err, BERTH_EINVAL, "blob_linked: no repository or digest");
     rc = conn_acquire(ms, &c, err);
     if (rc) goto out;
-    rc = step1(c, ST_BLOB_LINKED, "blob_linked", &found, &sz, err, "TD", repo, d);
+    rc = step1(c, ST_BLOB_LINKED, "blob_linked", &found, &sz, err, "ITD", reg, repo, d);
     if (rc) goto out;
     if (!found) {
         rc = berth_err_set(err, BERTH_EBLOBUNKNOWN, "blob %s unknown to repository '%s'", d->s, repo);
@@ -727,8 +1907,8 @@ out:
 }
 
 /* BERTH_EBLOBUNKNOWN when the blob was not linked to the repository. */
-static enum berth_rc sq_blob_unlink(struct berth_meta *m, const char *repo, const struct berth_digest *d,
-                                    struct berth_err *err)
+static enum berth_rc sq_blob_unlink(struct berth_meta *m, int64_t reg, const char *repo,
+                                    const struct berth_digest *d, struct berth_err *err)
 {
     struct meta_sqlite *ms = meta_of(m);
     struct conn *c = NULL;
@@ -737,7 +1917,7 @@ static enum berth_rc sq_blob_unlink(struct berth_meta *m, const char *repo, cons
     if (!repo || !d) return berth_err_set(err, BERTH_EINVAL, "blob_unlink: no repository or digest");
     rc = conn_acquire(ms, &c, err);
     if (rc) goto out;
-    rc = step1(c, ST_BLOB_UNLINK, "blob_unlink", NULL, NULL, err, "TD", repo, d);
+    rc = step1(c, ST_BLOB_UNLINK, "blob_unlink", NULL, NULL, err, "ITD", reg, repo, d);
     if (rc) goto out;
     if (sqlite3_changes(c->db) == 0)
         rc = berth_err_set(err, BERTH_EBLOBUNKNOWN, "blob %s unknown to repository '%s'", d->s, repo);
@@ -746,8 +1926,8 @@ out:
     return rc;
 }
 
-static enum berth_rc sq_blob_repos(struct berth_meta *m, const struct berth_digest *d, berth_meta_name_fn fn,
-                                   void *ctx, struct berth_err *err)
+static enum berth_rc sq_blob_repos(struct berth_meta *m, int64_t reg, const struct berth_digest *d,
+                                   berth_meta_name_fn fn, void *ctx, struct berth_err *err)
 {
     struct meta_sqlite *ms = meta_of(m);
     struct conn *c = NULL;
@@ -758,7 +1938,7 @@ static enum berth_rc sq_blob_repos(struct berth_meta *m, const struct berth_dige
     if (!d) return berth_err_set(err, BERTH_EINVAL, "blob_repos: no digest");
     rc = conn_acquire(ms, &c, err);
     if (rc) goto out;
-    rc = query(c, ST_BLOB_REPOS, &st, "blob_repos", err, "D", d);
+    rc = query(c, ST_BLOB_REPOS, &st, "blob_repos", err, "ID", reg, d);
     if (rc) goto out;
     rc = page_names(c, st, 0, -1, fn, ctx, NULL, &rows, "blob_repos", err);
 out:
@@ -852,12 +2032,12 @@ static enum berth_rc sq_manifest_put(struct berth_meta *m, const struct berth_me
     if (rc) goto out;
     rc = tx_begin(c, "manifest_put", err);
     if (rc) goto out;
-    rc = repo_lookup(c, mf->repo, &have_repo, &rid, err);
+    rc = repo_lookup(c, mf->reg, mf->repo, &have_repo, &rid, err);
     if (rc) goto out;
     rc = check_refs(c, mf, have_repo, rid, err);
     if (rc) goto out;
     if (!have_repo) {
-        rc = repo_ensure(c, mf->repo, now, &rid, err);
+        rc = repo_ensure(c, mf->reg, mf->repo, now, &rid, err);
         if (rc) goto out;
     }
     /*
@@ -886,7 +2066,7 @@ out:
     return rc;
 }
 
-static enum berth_rc sq_manifest_get(struct berth_meta *m, const char *repo, const struct berth_ref *ref,
+static enum berth_rc sq_manifest_get(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_ref *ref,
                                      struct berth_buf *payload, size_t *len, char *media_type, size_t mtlen,
                                      struct berth_digest *digest, struct berth_err *err)
 {
@@ -902,8 +2082,8 @@ static enum berth_rc sq_manifest_get(struct berth_meta *m, const char *repo, con
     rc = conn_acquire(ms, &c, err);
     if (rc) goto out;
     /* ?3 = 0 leaves the payload unread for HEAD */
-    rc = query(c, ref->is_digest ? ST_GET_BY_DIGEST : ST_GET_BY_TAG, &st, "manifest_get", err, "TTI", repo, key,
-               (int64_t)(payload != NULL));
+    rc = query(c, ref->is_digest ? ST_GET_BY_DIGEST : ST_GET_BY_TAG, &st, "manifest_get", err, "ITTI", reg, repo,
+               key, (int64_t)(payload != NULL));
     if (rc) goto out;
     s = sqlite3_step(st);
     if (s == SQLITE_DONE) {
@@ -956,8 +2136,8 @@ out:
 }
 
 /* Tags, references and children go with the manifest (ON DELETE CASCADE). */
-static enum berth_rc sq_manifest_delete(struct berth_meta *m, const char *repo, const struct berth_digest *d,
-                                        struct berth_err *err)
+static enum berth_rc sq_manifest_delete(struct berth_meta *m, int64_t reg, const char *repo,
+                                        const struct berth_digest *d, struct berth_err *err)
 {
     struct meta_sqlite *ms = meta_of(m);
     struct conn *c = NULL;
@@ -966,7 +2146,7 @@ static enum berth_rc sq_manifest_delete(struct berth_meta *m, const char *repo, 
     if (!repo || !d) return berth_err_set(err, BERTH_EINVAL, "manifest_delete: no repository or digest");
     rc = conn_acquire(ms, &c, err);
     if (rc) goto out;
-    rc = step1(c, ST_MANIFEST_DELETE, "manifest_delete", NULL, NULL, err, "TD", repo, d);
+    rc = step1(c, ST_MANIFEST_DELETE, "manifest_delete", NULL, NULL, err, "ITD", reg, repo, d);
     if (rc) goto out;
     if (sqlite3_changes(c->db) == 0)
         rc = berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "manifest %s unknown to repository '%s'", d->s, repo);
@@ -975,7 +2155,8 @@ out:
     return rc;
 }
 
-static enum berth_rc sq_tag_delete(struct berth_meta *m, const char *repo, const char *tag, struct berth_err *err)
+static enum berth_rc sq_tag_delete(struct berth_meta *m, int64_t reg, const char *repo, const char *tag,
+                                   struct berth_err *err)
 {
     struct meta_sqlite *ms = meta_of(m);
     struct conn *c = NULL;
@@ -984,7 +2165,7 @@ static enum berth_rc sq_tag_delete(struct berth_meta *m, const char *repo, const
     if (!repo || !tag) return berth_err_set(err, BERTH_EINVAL, "tag_delete: no repository or tag");
     rc = conn_acquire(ms, &c, err);
     if (rc) goto out;
-    rc = step1(c, ST_TAG_DELETE, "tag_delete", NULL, NULL, err, "TT", repo, tag);
+    rc = step1(c, ST_TAG_DELETE, "tag_delete", NULL, NULL, err, "ITT", reg, repo, tag);
     if (rc) goto out;
     if (sqlite3_changes(c->db) == 0)
         rc = berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "tag '%s' unknown in repository '%s'", tag, repo);
@@ -993,7 +2174,7 @@ out:
     return rc;
 }
 
-static enum berth_rc sq_tag_list(struct berth_meta *m, const char *repo, const char *last, int64_t n,
+static enum berth_rc sq_tag_list(struct berth_meta *m, int64_t reg, const char *repo, const char *last, int64_t n,
                                  berth_meta_name_fn fn, void *ctx, int *more, struct berth_err *err)
 {
     struct meta_sqlite *ms = meta_of(m);
@@ -1006,7 +2187,7 @@ static enum berth_rc sq_tag_list(struct berth_meta *m, const char *repo, const c
     rc = conn_acquire(ms, &c, err);
     if (rc) goto out;
     /* one statement: no row means no repository, a NULL tag means no tags after last */
-    rc = query(c, ST_TAG_LIST, &st, "tag_list", err, "TTI", repo, last ? last : "", page_limit(n));
+    rc = query(c, ST_TAG_LIST, &st, "tag_list", err, "ITTI", reg, repo, last ? last : "", page_limit(n));
     if (rc) goto out;
     rc = page_names(c, st, 1, n, fn, ctx, more, &rows, "tag_list", err);
     if (!rc && rows == 0) rc = berth_err_set(err, BERTH_ENAMEUNKNOWN, "repository '%s' not known", repo);
@@ -1016,7 +2197,7 @@ out:
     return rc;
 }
 
-static enum berth_rc sq_referrers(struct berth_meta *m, const char *repo, const struct berth_digest *d,
+static enum berth_rc sq_referrers(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_digest *d,
                                   const char *artifact_type, berth_meta_referrer_fn fn, void *ctx,
                                   struct berth_err *err)
 {
@@ -1029,7 +2210,7 @@ static enum berth_rc sq_referrers(struct berth_meta *m, const char *repo, const 
     if (!repo || !d) return berth_err_set(err, BERTH_EINVAL, "referrers: no repository or digest");
     rc = conn_acquire(ms, &c, err);
     if (rc) goto out;
-    rc = query(c, ST_REFERRERS, &st, "referrers", err, "TDT", repo, d, artifact_type);
+    rc = query(c, ST_REFERRERS, &st, "referrers", err, "ITDT", reg, repo, d, artifact_type);
     if (rc) goto out;
     for (;;) {
         struct berth_meta_referrer r;
@@ -1058,8 +2239,8 @@ out:
 
 /* ---- upload sessions ---- */
 
-static enum berth_rc sq_upload_put(struct berth_meta *m, const char *uuid, const char *repo, int64_t created_ms,
-                                   struct berth_err *err)
+static enum berth_rc sq_upload_put(struct berth_meta *m, const char *uuid, int64_t reg, const char *repo,
+                                   int64_t created_ms, struct berth_err *err)
 {
     struct meta_sqlite *ms = meta_of(m);
     struct conn *c = NULL;
@@ -1068,13 +2249,14 @@ static enum berth_rc sq_upload_put(struct berth_meta *m, const char *uuid, const
     if (!uuid || !repo) return berth_err_set(err, BERTH_EINVAL, "upload_put: no uuid or repository");
     rc = conn_acquire(ms, &c, err);
     if (rc) goto out;
-    rc = step1(c, ST_UPLOAD_PUT, "upload_put", NULL, NULL, err, "TTI", uuid, repo, created_ms);
+    rc = step1(c, ST_UPLOAD_PUT, "upload_put", NULL, NULL, err, "TITI", uuid, reg, repo, created_ms);
+    if (!rc && sqlite3_changes(c->db) == 0) rc = no_registry(reg, err);
 out:
     conn_release(ms, c);
     return rc;
 }
 
-static enum berth_rc sq_upload_get(struct berth_meta *m, const char *uuid, char *repo, size_t repolen,
+static enum berth_rc sq_upload_get(struct berth_meta *m, const char *uuid, int64_t *reg, char *repo, size_t repolen,
                                    int64_t *created_ms, struct berth_err *err)
 {
     struct meta_sqlite *ms = meta_of(m);
@@ -1097,11 +2279,12 @@ static enum berth_rc sq_upload_get(struct berth_meta *m, const char *uuid, char 
         rc = db_err(c, s, "upload_get", err);
         goto out;
     }
-    if (repo && column_copy(st, 0, repo, repolen) != 0) {
+    if (repo && column_copy(st, 1, repo, repolen) != 0) {
         rc = berth_err_set(err, BERTH_EINTERNAL, "upload_get: repository name does not fit in %zu bytes", repolen);
         goto out;
     }
-    if (created_ms) *created_ms = sqlite3_column_int64(st, 1);
+    if (reg) *reg = sqlite3_column_int64(st, 0);
+    if (created_ms) *created_ms = sqlite3_column_int64(st, 2);
 out:
     stmt_done(st);
     conn_release(ms, c);
@@ -1308,6 +2491,35 @@ const struct berth_meta_ops berth_meta_sqlite_ops = {
     .open = sq_open,
     .close = sq_close,
     .ping = sq_ping,
+    .tenant_id = sq_tenant_id,
+    .registry_create = sq_registry_create,
+    .registry_get = sq_registry_get,
+    .registry_list = sq_registry_list,
+    .registry_update = sq_registry_update,
+    .registry_delete = sq_registry_delete,
+    .user_create = sq_user_create,
+    .user_get = sq_user_get,
+    .user_list = sq_user_list,
+    .user_set_password = sq_user_set_password,
+    .user_delete = sq_user_delete,
+    .sp_create = sq_sp_create,
+    .sp_get = sq_sp_get,
+    .sp_list = sq_sp_list,
+    .sp_delete = sq_sp_delete,
+    .sp_secret_add = sq_sp_secret_add,
+    .sp_secret_remove = sq_sp_secret_remove,
+    .sp_secrets = sq_sp_secrets,
+    .scopemap_put = sq_scopemap_put,
+    .scopemap_get = sq_scopemap_get,
+    .scopemap_list = sq_scopemap_list,
+    .scopemap_delete = sq_scopemap_delete,
+    .token_put = sq_token_put,
+    .token_get = sq_token_get,
+    .token_list = sq_token_list,
+    .token_delete = sq_token_delete,
+    .assignment_create = sq_assignment_create,
+    .assignment_delete = sq_assignment_delete,
+    .assignment_list = sq_assignment_list,
     .repo_exists = sq_repo_exists,
     .repo_list = sq_repo_list,
     .blob_link = sq_blob_link,

@@ -39,7 +39,7 @@ check "a port over 65535 is refused" grep -q "listen" "$WORK/out"
 
 # Settings from a JSON file and the environment.
 port=$(free_port)
-printf '{"listen": "127.0.0.1:%s", "log-level": "warn", "page-max": 2}\n' "$port" >"$WORK/cfg.json"
+printf '{"listen": "127.0.0.1:%s", "log-level": "warn", "page-max": 2, "auth": false}\n' "$port" >"$WORK/cfg.json"
 "$BERTH_BIN" serve --config "$WORK/cfg.json" --data "$WORK/filecfg" >"$WORK/filecfg.log" 2>&1 &
 pid=$!
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
@@ -49,7 +49,7 @@ kill -TERM $pid; wait $pid
 check "SIGTERM stops the server with exit 0" test $? -eq 0
 
 port=$(free_port)
-BERTH_LISTEN=127.0.0.1:$port BERTH_DATA=$WORK/envdata "$BERTH_BIN" serve >"$WORK/env.log" 2>&1 &
+BERTH_LISTEN=127.0.0.1:$port BERTH_DATA=$WORK/envdata BERTH_AUTH=false "$BERTH_BIN" serve >"$WORK/env.log" 2>&1 &
 pid=$!
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
 req GET "http://127.0.0.1:$port/v2/"
@@ -65,7 +65,7 @@ if command -v openssl >/dev/null; then
     "$BERTH_BIN" serve --tls-cert "$WORK/cert.pem" --data "$WORK/y" >"$WORK/out" 2>&1
     check "tls-cert without tls-key is refused" grep -q "tls-key" "$WORK/out"
     port=$(free_port)
-    "$BERTH_BIN" serve --listen 127.0.0.1:$port --data "$WORK/tls" --tls-cert "$WORK/cert.pem" \
+    "$BERTH_BIN" serve --listen 127.0.0.1:$port --data "$WORK/tls" --auth false --tls-cert "$WORK/cert.pem" \
         --tls-key "$WORK/key.pem" >"$WORK/tls.log" 2>&1 &
     pid=$!
     SERVER_PIDS+=("$pid")

@@ -205,8 +205,11 @@ berth_start() {
     HOSTPORT=127.0.0.1:$PORT
     URL=http://$HOSTPORT
     mkdir -p "$DATA"
-    echo "=== berth serve --listen $HOSTPORT --data $DATA $*" >>"$SRV_LOG"
-    "$BERTH_BIN" serve --listen "$HOSTPORT" --data "$DATA" "$@" >>"$SRV_LOG" 2>&1 &
+    echo "=== berth serve --listen $HOSTPORT --data $DATA ${BERTH_AUTH:+(auth)} $*" >>"$SRV_LOG"
+    # The OCI API tests run an open registry; the login tests set BERTH_AUTH=1.
+    local auth=(--auth false)
+    [ "${BERTH_AUTH:-0}" = 1 ] && auth=()
+    "$BERTH_BIN" serve --listen "$HOSTPORT" --data "$DATA" "${auth[@]}" "$@" >>"$SRV_LOG" 2>&1 &
     BERTH_PID=$!
     SERVER_PIDS+=("$BERTH_PID")
     export URL HOSTPORT DATA BERTH_PID

@@ -30,12 +30,13 @@ static const struct driver drivers[] = {
     {&berth_meta_sqlite_ops, sqlite_fresh},
 };
 
-/* What each shared test body gets: an open store and its driver. */
+/* What each shared test body gets: an open store, its driver and a registry "default" (id reg). */
 struct t {
     const struct driver *drv;
     const struct berth_meta_ops *ops;
     struct berth_meta *m;
     char *dsn;
+    int64_t reg;
 };
 
 /* Expects BERTH_OK, printing the message of the local `err` otherwise. */
@@ -45,14 +46,27 @@ struct t {
         if (r_ != BERTH_OK) BERTH_TEST_FAIL("%s: %s: %s", #expr, berth_rc_name(r_), err.msg);       \
     } while (0)
 
+/* Creates a registry with default settings and returns its id. */
+static int64_t new_registry(const struct berth_meta_ops *ops, struct berth_meta *m, const char *name)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta_registry r;
+
+    memset(&r, 0, sizeof(r));
+    snprintf(r.name, sizeof(r.name), "%s", name);
+    ASSERT_OK(ops->registry_create(m, &r, &err));
+    return r.id;
+}
+
 static void each_driver(const char *name, void (*body)(struct t *t))
 {
     size_t i;
 
     for (i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++) {
         struct berth_err err = BERTH_ERR_INIT;
-        struct t t = {&drivers[i], drivers[i].ops, NULL, drivers[i].fresh(name)};
+        struct t t = {&drivers[i], drivers[i].ops, NULL, drivers[i].fresh(name), 0};
         ASSERT_OK(t.ops->open(t.dsn, &t.m, &err));
+        t.reg = new_registry(t.ops, t.m, "default");
         body(&t);
         t.ops->close(t.m);
         free(t.dsn);
@@ -94,11 +108,12 @@ static struct berth_ref digest_ref(const struct berth_digest *d)
     return r;
 }
 
-/* An image manifest of repo with digest d and a payload naming it; no references. */
-static struct berth_meta_manifest man(const char *repo, const struct berth_digest *d)
+/* An image manifest of repo (in t's registry) with digest d and a payload naming it; no references. */
+static struct berth_meta_manifest man(struct t *t, const char *repo, const struct berth_digest *d)
 {
     struct berth_meta_manifest mf;
     memset(&mf, 0, sizeof(mf));
+    mf.reg = t->reg;
     mf.repo = repo;
     mf.digest = d;
     mf.media_type = BERTH_MT_OCI_MANIFEST;
@@ -137,7 +152,7 @@ static const char *repos_of(struct t *t, const char *last, int64_t n, int *more)
     static struct berth_buf b = BERTH_BUF_INIT(0);
     struct berth_err err = BERTH_ERR_INIT;
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->repo_list(t->m, last, n, collect, &b, more, &err));
+    ASSERT_OK(t->ops->repo_list(t->m, t->reg, last, n, collect, &b, more, &err));
     return berth_buf_str(&b);
 }
 
@@ -146,7 +161,7 @@ static const char *tags_of(struct t *t, const char *repo, const char *last, int6
     static struct berth_buf b = BERTH_BUF_INIT(0);
     struct berth_err err = BERTH_ERR_INIT;
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->tag_list(t->m, repo, last, n, collect, &b, more, &err));
+    ASSERT_OK(t->ops->tag_list(t->m, t->reg, repo, last, n, collect, &b, more, &err));
     return berth_buf_str(&b);
 }
 
@@ -166,21 +181,28 @@ static const char *tagged(struct t *t, const char *repo, const char *tag)
     static struct berth_digest d;
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_ref r = tag_ref(tag);
-    if (t->ops->manifest_get(t->m, repo, &r, NULL, NULL, NULL, 0, &d, &err) != BERTH_OK) return "";
+    if (t->ops->manifest_get(t->m, t->reg, repo, &r, NULL, NULL, NULL, 0, &d, &err) != BERTH_OK) return "";
     return d.s;
+}
+
+static int has_manifest_in(struct t *t, int64_t reg, const char *repo, const struct berth_digest *d)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_ref r = digest_ref(d);
+    return t->ops->manifest_get(t->m, reg, repo, &r, NULL, NULL, NULL, 0, NULL, &err) == BERTH_OK;
 }
 
 static int has_manifest(struct t *t, const char *repo, const struct berth_digest *d)
 {
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_ref r = digest_ref(d);
-    return t->ops->manifest_get(t->m, repo, &r, NULL, NULL, NULL, 0, NULL, &err) == BERTH_OK;
+    return t->ops->manifest_get(t->m, t->reg, repo, &r, NULL, NULL, NULL, 0, NULL, &err) == BERTH_OK;
 }
 
 static int linked(struct t *t, const char *repo, const struct berth_digest *d)
 {
     struct berth_err err = BERTH_ERR_INIT;
-    return t->ops->blob_linked(t->m, repo, d, NULL, &err) == BERTH_OK;
+    return t->ops->blob_linked(t->m, t->reg, repo, d, NULL, &err) == BERTH_OK;
 }
 
 /* A time such that every row written so far is older and every later row is not. */
@@ -223,10 +245,10 @@ SHARED_TEST(meta_repo_list_pages)
 
     ASSERT_EQ_STR(repos_of(t, NULL, 10, &more), "");
     ASSERT_EQ_INT(more, 0);
-    ASSERT_RC(t->ops->repo_exists(t->m, "alpha", &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_RC(t->ops->repo_exists(t->m, t->reg, "alpha", &err), BERTH_ENAMEUNKNOWN);
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        ASSERT_OK(t->ops->blob_link(t->m, names[i], &b, 1, &err));
-    ASSERT_OK(t->ops->repo_exists(t->m, "alpha", &err));
+        ASSERT_OK(t->ops->blob_link(t->m, t->reg, names[i], &b, 1, &err));
+    ASSERT_OK(t->ops->repo_exists(t->m, t->reg, "alpha", &err));
     ASSERT_EQ_STR(repos_of(t, NULL, 100, &more), "alpha,alpha-x,alpha/x,alpha0,beta,");
     ASSERT_EQ_INT(more, 0);
     ASSERT_EQ_STR(repos_of(t, NULL, -1, &more), "alpha,alpha-x,alpha/x,alpha0,beta,");
@@ -252,14 +274,14 @@ SHARED_TEST(meta_repo_list_pages)
     ASSERT_EQ_STR(repos_of(t, "beta", 0, &more), "");
     ASSERT_EQ_INT(more, 0);
     /* a callback that stops: more says names were left */
-    ASSERT_OK(t->ops->repo_list(t->m, NULL, 10, collect_one, &buf, &more, &err));
+    ASSERT_OK(t->ops->repo_list(t->m, t->reg, NULL, 10, collect_one, &buf, &more, &err));
     ASSERT_EQ_STR(berth_buf_str(&buf), "alpha,");
     ASSERT_EQ_INT(more, 1);
     berth_buf_reset(&buf);
-    ASSERT_OK(t->ops->repo_list(t->m, "alpha0", 10, collect_one, &buf, &more, &err));
+    ASSERT_OK(t->ops->repo_list(t->m, t->reg, "alpha0", 10, collect_one, &buf, &more, &err));
     ASSERT_EQ_STR(berth_buf_str(&buf), "beta,");
     ASSERT_EQ_INT(more, 0);
-    ASSERT_OK(t->ops->repo_list(t->m, NULL, 10, NULL, NULL, NULL, &err));
+    ASSERT_OK(t->ops->repo_list(t->m, t->reg, NULL, 10, NULL, NULL, NULL, &err));
     berth_buf_release(&buf);
 }
 
@@ -267,13 +289,13 @@ SHARED_TEST(meta_tag_list_pages)
 {
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_digest d = dg(7), b = dg(8);
-    struct berth_meta_manifest mf = man("r", &d);
+    struct berth_meta_manifest mf = man(t, "r", &d);
     const char *tags[] = {"v2", "latest", "v1", "V1", "v1.0", "v1-rc"};
     size_t i;
     int more = -1;
 
-    ASSERT_RC(t->ops->tag_list(t->m, "r", NULL, 10, collect, NULL, &more, &err), BERTH_ENAMEUNKNOWN);
-    ASSERT_OK(t->ops->blob_link(t->m, "r", &b, 1, &err));
+    ASSERT_RC(t->ops->tag_list(t->m, t->reg, "r", NULL, 10, collect, NULL, &more, &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &b, 1, &err));
     ASSERT_EQ_STR(tags_of(t, "r", NULL, 10, &more), "");
     ASSERT_EQ_INT(more, 0);
     ASSERT_EQ_STR(tags_of(t, "r", NULL, 0, &more), "");
@@ -297,7 +319,7 @@ SHARED_TEST(meta_tag_list_pages)
     ASSERT_EQ_STR(tags_of(t, "r", "v2", 0, &more), "");
     ASSERT_EQ_INT(more, 0);
     ASSERT_EQ_STR(tags_of(t, "r", NULL, -1, &more), "V1,latest,v1,v1-rc,v1.0,v2,");
-    ASSERT_RC(t->ops->tag_list(t->m, "other", NULL, 0, collect, NULL, &more, &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_RC(t->ops->tag_list(t->m, t->reg, "other", NULL, 0, collect, NULL, &more, &err), BERTH_ENAMEUNKNOWN);
 }
 
 SHARED_TEST(meta_blob_links)
@@ -305,61 +327,61 @@ SHARED_TEST(meta_blob_links)
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_digest b = dg(0xb1), c = dg(0xc1), d = dg(0xd1);
     struct berth_buf buf = BERTH_BUF_INIT(0);
-    struct berth_meta_manifest mf = man("one", &d);
+    struct berth_meta_manifest mf = man(t, "one", &d);
     int64_t size = -1;
     int used = -1;
 
-    ASSERT_RC(t->ops->blob_linked(t->m, "one", &b, &size, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_RC(t->ops->blob_linked(t->m, t->reg, "one", &b, &size, &err), BERTH_EBLOBUNKNOWN);
     ASSERT_TRUE(strstr(err.msg, b.s) != NULL);
     ASSERT_OK(t->ops->blob_in_use(t->m, &b, &used, &err));
     ASSERT_EQ_INT(used, 0);
-    ASSERT_OK(t->ops->blob_link(t->m, "one", &b, 42, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, "one", &b, 42, &err)); /* idempotent */
-    ASSERT_OK(t->ops->blob_linked(t->m, "one", &b, &size, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "one", &b, 42, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "one", &b, 42, &err)); /* idempotent */
+    ASSERT_OK(t->ops->blob_linked(t->m, t->reg, "one", &b, &size, &err));
     ASSERT_EQ_INT(size, 42);
-    ASSERT_OK(t->ops->blob_linked(t->m, "one", &b, NULL, &err));
-    ASSERT_RC(t->ops->blob_linked(t->m, "two", &b, &size, &err), BERTH_EBLOBUNKNOWN);
-    ASSERT_RC(t->ops->blob_linked(t->m, "one", &c, &size, &err), BERTH_EBLOBUNKNOWN);
-    ASSERT_OK(t->ops->blob_link(t->m, "two", &b, 42, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, "a/zero", &b, 42, &err));
-    ASSERT_OK(t->ops->blob_repos(t->m, &b, collect, &buf, &err));
+    ASSERT_OK(t->ops->blob_linked(t->m, t->reg, "one", &b, NULL, &err));
+    ASSERT_RC(t->ops->blob_linked(t->m, t->reg, "two", &b, &size, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_RC(t->ops->blob_linked(t->m, t->reg, "one", &c, &size, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "two", &b, 42, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "a/zero", &b, 42, &err));
+    ASSERT_OK(t->ops->blob_repos(t->m, t->reg, &b, collect, &buf, &err));
     ASSERT_EQ_STR(berth_buf_str(&buf), "a/zero,one,two,");
     berth_buf_reset(&buf);
-    ASSERT_OK(t->ops->blob_repos(t->m, &b, collect_one, &buf, &err));
+    ASSERT_OK(t->ops->blob_repos(t->m, t->reg, &b, collect_one, &buf, &err));
     ASSERT_EQ_STR(berth_buf_str(&buf), "a/zero,");
     berth_buf_reset(&buf);
-    ASSERT_OK(t->ops->blob_repos(t->m, &c, collect, &buf, &err));
+    ASSERT_OK(t->ops->blob_repos(t->m, t->reg, &c, collect, &buf, &err));
     ASSERT_EQ_STR(berth_buf_str(&buf), "");
     ASSERT_OK(t->ops->blob_in_use(t->m, &b, &used, &err));
     ASSERT_EQ_INT(used, 1);
 
     /* referenced by a manifest but linked nowhere still counts as in use */
-    ASSERT_OK(t->ops->blob_link(t->m, "one", &c, 5, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "one", &c, 5, &err));
     mf.blobs = &c;
     mf.nblobs = 1;
     ASSERT_OK(t->ops->manifest_put(t->m, &mf, "latest", &err));
-    ASSERT_OK(t->ops->blob_unlink(t->m, "one", &c, &err));
-    ASSERT_RC(t->ops->blob_unlink(t->m, "one", &c, &err), BERTH_EBLOBUNKNOWN);
-    ASSERT_RC(t->ops->blob_linked(t->m, "one", &c, &size, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_OK(t->ops->blob_unlink(t->m, t->reg, "one", &c, &err));
+    ASSERT_RC(t->ops->blob_unlink(t->m, t->reg, "one", &c, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_RC(t->ops->blob_linked(t->m, t->reg, "one", &c, &size, &err), BERTH_EBLOBUNKNOWN);
     ASSERT_OK(t->ops->blob_in_use(t->m, &c, &used, &err));
     ASSERT_EQ_INT(used, 1);
-    ASSERT_OK(t->ops->manifest_delete(t->m, "one", &d, &err));
+    ASSERT_OK(t->ops->manifest_delete(t->m, t->reg, "one", &d, &err));
     ASSERT_OK(t->ops->blob_in_use(t->m, &c, &used, &err));
     ASSERT_EQ_INT(used, 0);
 
-    ASSERT_OK(t->ops->blob_unlink(t->m, "one", &b, &err));
-    ASSERT_OK(t->ops->blob_unlink(t->m, "two", &b, &err));
+    ASSERT_OK(t->ops->blob_unlink(t->m, t->reg, "one", &b, &err));
+    ASSERT_OK(t->ops->blob_unlink(t->m, t->reg, "two", &b, &err));
     ASSERT_OK(t->ops->blob_in_use(t->m, &b, &used, &err));
     ASSERT_EQ_INT(used, 1);
-    ASSERT_OK(t->ops->blob_unlink(t->m, "a/zero", &b, &err));
+    ASSERT_OK(t->ops->blob_unlink(t->m, t->reg, "a/zero", &b, &err));
     ASSERT_OK(t->ops->blob_in_use(t->m, &b, &used, &err));
     ASSERT_EQ_INT(used, 0);
-    ASSERT_RC(t->ops->blob_unlink(t->m, "nope", &b, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_RC(t->ops->blob_unlink(t->m, t->reg, "nope", &b, &err), BERTH_EBLOBUNKNOWN);
     /* relinking renews the size */
-    ASSERT_OK(t->ops->blob_link(t->m, "one", &b, 43, &err));
-    ASSERT_OK(t->ops->blob_linked(t->m, "one", &b, &size, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "one", &b, 43, &err));
+    ASSERT_OK(t->ops->blob_linked(t->m, t->reg, "one", &b, &size, &err));
     ASSERT_EQ_INT(size, 43);
-    ASSERT_RC(t->ops->blob_link(t->m, "one", &b, -1, &err), BERTH_EINVAL);
+    ASSERT_RC(t->ops->blob_link(t->m, t->reg, "one", &b, -1, &err), BERTH_EINVAL);
     berth_buf_release(&buf);
 }
 
@@ -370,7 +392,7 @@ SHARED_TEST(meta_manifest_put_get)
     size_t plen = sizeof(payload); /* NUL bytes inside and at the end */
     struct berth_digest d = dg(0xabc), layer = dg(0x1a), cfg = dg(0xcf), got;
     struct berth_digest blobs[2] = {cfg, layer};
-    struct berth_meta_manifest mf = man("lib/app", &d);
+    struct berth_meta_manifest mf = man(t, "lib/app", &d);
     struct berth_buf buf = BERTH_BUF_INIT(1 << 20), small = BERTH_BUF_INIT(10);
     struct berth_ref byt = tag_ref("v1"), byd = digest_ref(&d), other = tag_ref("v2");
     struct berth_digest none = dg(0x404);
@@ -384,14 +406,14 @@ SHARED_TEST(meta_manifest_put_get)
     mf.nblobs = 2;
     mf.artifact_type = "application/x-thing";
     mf.annotations_json = "{\"a\":\"b\"}";
-    ASSERT_OK(t->ops->blob_link(t->m, "lib/app", &cfg, 2, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, "lib/app", &layer, 3, &err));
-    ASSERT_RC(t->ops->manifest_get(t->m, "lib/app", &byt, &buf, &len, mt, sizeof(mt), &got, &err),
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "lib/app", &cfg, 2, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "lib/app", &layer, 3, &err));
+    ASSERT_RC(t->ops->manifest_get(t->m, t->reg, "lib/app", &byt, &buf, &len, mt, sizeof(mt), &got, &err),
               BERTH_EMANIFESTUNKNOWN);
     ASSERT_OK(t->ops->manifest_put(t->m, &mf, "v1", &err));
     ASSERT_OK(t->ops->manifest_put(t->m, &mf, "v1", &err)); /* same digest again */
 
-    ASSERT_OK(t->ops->manifest_get(t->m, "lib/app", &byt, &buf, &len, mt, sizeof(mt), &got, &err));
+    ASSERT_OK(t->ops->manifest_get(t->m, t->reg, "lib/app", &byt, &buf, &len, mt, sizeof(mt), &got, &err));
     ASSERT_EQ_INT(len, plen);
     ASSERT_EQ_INT(buf.len, plen);
     ASSERT_TRUE(memcmp(buf.p, payload, plen) == 0);
@@ -401,42 +423,42 @@ SHARED_TEST(meta_manifest_put_get)
 
     /* appends: the second get lands after the first */
     memset(&got, 0, sizeof(got));
-    ASSERT_OK(t->ops->manifest_get(t->m, "lib/app", &byd, &buf, &len, mt, sizeof(mt), &got, &err));
+    ASSERT_OK(t->ops->manifest_get(t->m, t->reg, "lib/app", &byd, &buf, &len, mt, sizeof(mt), &got, &err));
     ASSERT_EQ_INT(buf.len, 2 * plen);
     ASSERT_TRUE(memcmp(buf.p + plen, payload, plen) == 0);
     ASSERT_EQ_STR(got.s, d.s);
 
     /* HEAD: no bytes, still the length */
     len = 0;
-    ASSERT_OK(t->ops->manifest_get(t->m, "lib/app", &byd, NULL, &len, mt, sizeof(mt), &got, &err));
+    ASSERT_OK(t->ops->manifest_get(t->m, t->reg, "lib/app", &byd, NULL, &len, mt, sizeof(mt), &got, &err));
     ASSERT_EQ_INT(len, plen);
 
-    ASSERT_RC(t->ops->manifest_get(t->m, "lib/app", &byt, &small, &len, mt, sizeof(mt), &got, &err),
+    ASSERT_RC(t->ops->manifest_get(t->m, t->reg, "lib/app", &byt, &small, &len, mt, sizeof(mt), &got, &err),
               BERTH_ETOOBIG);
-    ASSERT_RC(t->ops->manifest_get(t->m, "lib/app", &byt, NULL, &len, tiny, sizeof(tiny), &got, &err),
+    ASSERT_RC(t->ops->manifest_get(t->m, t->reg, "lib/app", &byt, NULL, &len, tiny, sizeof(tiny), &got, &err),
               BERTH_EINTERNAL);
-    ASSERT_RC(t->ops->manifest_get(t->m, "lib/app", &other, &buf, &len, mt, sizeof(mt), &got, &err),
+    ASSERT_RC(t->ops->manifest_get(t->m, t->reg, "lib/app", &other, &buf, &len, mt, sizeof(mt), &got, &err),
               BERTH_EMANIFESTUNKNOWN);
-    ASSERT_RC(t->ops->manifest_get(t->m, "lib/app", &byd404, &buf, &len, mt, sizeof(mt), &got, &err),
+    ASSERT_RC(t->ops->manifest_get(t->m, t->reg, "lib/app", &byd404, &buf, &len, mt, sizeof(mt), &got, &err),
               BERTH_EMANIFESTUNKNOWN);
     ASSERT_TRUE(strstr(err.msg, none.s) != NULL);
-    ASSERT_RC(t->ops->manifest_get(t->m, "lib/nope", &byt, &buf, &len, mt, sizeof(mt), &got, &err),
+    ASSERT_RC(t->ops->manifest_get(t->m, t->reg, "lib/nope", &byt, &buf, &len, mt, sizeof(mt), &got, &err),
               BERTH_ENAMEUNKNOWN);
-    ASSERT_RC(t->ops->manifest_get(t->m, "lib/nope", &byd, &buf, &len, mt, sizeof(mt), &got, &err),
+    ASSERT_RC(t->ops->manifest_get(t->m, t->reg, "lib/nope", &byd, &buf, &len, mt, sizeof(mt), &got, &err),
               BERTH_ENAMEUNKNOWN);
     ASSERT_EQ_INT(buf.len, 2 * plen);
 
     /* an empty payload is stored as zero bytes, not as nothing */
     {
         struct berth_digest e = dg(0xe);
-        struct berth_meta_manifest em = man("lib/app", &e);
+        struct berth_meta_manifest em = man(t, "lib/app", &e);
         struct berth_ref bye = digest_ref(&e);
         em.payload = NULL;
         em.len = 0;
         ASSERT_OK(t->ops->manifest_put(t->m, &em, NULL, &err));
         berth_buf_reset(&buf);
         len = 99;
-        ASSERT_OK(t->ops->manifest_get(t->m, "lib/app", &bye, &buf, &len, mt, sizeof(mt), NULL, &err));
+        ASSERT_OK(t->ops->manifest_get(t->m, t->reg, "lib/app", &bye, &buf, &len, mt, sizeof(mt), NULL, &err));
         ASSERT_EQ_INT(len, 0);
         ASSERT_EQ_INT(buf.len, 0);
     }
@@ -449,7 +471,7 @@ SHARED_TEST(meta_manifest_put_missing_blob_changes_nothing)
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_digest d = dg(0x100), d2 = dg(0x200), have = dg(0x11), missing = dg(0x12);
     struct berth_digest blobs[2] = {have, missing};
-    struct berth_meta_manifest mf = man("new/repo", &d);
+    struct berth_meta_manifest mf = man(t, "new/repo", &d);
     int more = -1;
 
     mf.blobs = &missing;
@@ -457,19 +479,19 @@ SHARED_TEST(meta_manifest_put_missing_blob_changes_nothing)
     ASSERT_RC(t->ops->manifest_put(t->m, &mf, "latest", &err), BERTH_EMANIFESTBLOB);
     ASSERT_TRUE(strstr(err.msg, missing.s) != NULL);
     ASSERT_TRUE(strstr(err.msg, "new/repo") != NULL);
-    ASSERT_RC(t->ops->repo_exists(t->m, "new/repo", &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_RC(t->ops->repo_exists(t->m, t->reg, "new/repo", &err), BERTH_ENAMEUNKNOWN);
     ASSERT_EQ_STR(repos_of(t, NULL, 10, &more), "");
 
     /* a blob linked elsewhere does not count */
-    ASSERT_OK(t->ops->blob_link(t->m, "other", &missing, 1, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "other", &missing, 1, &err));
     ASSERT_RC(t->ops->manifest_put(t->m, &mf, "latest", &err), BERTH_EMANIFESTBLOB);
-    ASSERT_RC(t->ops->repo_exists(t->m, "new/repo", &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_RC(t->ops->repo_exists(t->m, t->reg, "new/repo", &err), BERTH_ENAMEUNKNOWN);
 
     /* in an existing repository: the tag stays where it was, the manifest is not stored */
-    ASSERT_OK(t->ops->blob_link(t->m, "new/repo", &have, 1, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "new/repo", &have, 1, &err));
     mf.blobs = &have;
     ASSERT_OK(t->ops->manifest_put(t->m, &mf, "latest", &err));
-    mf = man("new/repo", &d2);
+    mf = man(t, "new/repo", &d2);
     mf.blobs = blobs;
     mf.nblobs = 2;
     ASSERT_RC(t->ops->manifest_put(t->m, &mf, "latest", &err), BERTH_EMANIFESTBLOB);
@@ -484,22 +506,22 @@ SHARED_TEST(meta_index_needs_children)
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_digest amd = dg(0xa1), arm = dg(0xa2), idx = dg(0x1d);
     struct berth_digest kids[2] = {amd, arm};
-    struct berth_meta_manifest im = man("multi", &idx), mf;
+    struct berth_meta_manifest im = man(t, "multi", &idx), mf;
 
     im.media_type = BERTH_MT_OCI_INDEX;
     im.children = kids;
     im.nchildren = 2;
-    mf = man("multi", &amd);
+    mf = man(t, "multi", &amd);
     ASSERT_OK(t->ops->manifest_put(t->m, &mf, NULL, &err));
     ASSERT_RC(t->ops->manifest_put(t->m, &im, "latest", &err), BERTH_EMANIFESTBLOB);
     ASSERT_TRUE(strstr(err.msg, arm.s) != NULL);
     ASSERT_TRUE(strstr(err.msg, "manifest") != NULL);
     ASSERT_EQ_STR(tagged(t, "multi", "latest"), "");
     /* a child in another repository does not count */
-    mf = man("elsewhere", &arm);
+    mf = man(t, "elsewhere", &arm);
     ASSERT_OK(t->ops->manifest_put(t->m, &mf, NULL, &err));
     ASSERT_RC(t->ops->manifest_put(t->m, &im, "latest", &err), BERTH_EMANIFESTBLOB);
-    mf = man("multi", &arm);
+    mf = man(t, "multi", &arm);
     ASSERT_OK(t->ops->manifest_put(t->m, &mf, NULL, &err));
     ASSERT_OK(t->ops->manifest_put(t->m, &im, "latest", &err));
     ASSERT_EQ_STR(tagged(t, "multi", "latest"), idx.s);
@@ -509,7 +531,7 @@ SHARED_TEST(meta_retag_moves_tag)
 {
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_digest a = dg(0xa), b = dg(0xb);
-    struct berth_meta_manifest ma = man("r", &a), mb = man("r", &b);
+    struct berth_meta_manifest ma = man(t, "r", &a), mb = man(t, "r", &b);
     int more;
 
     ASSERT_OK(t->ops->manifest_put(t->m, &ma, "latest", &err));
@@ -528,24 +550,24 @@ SHARED_TEST(meta_delete_by_digest_removes_tags)
 {
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_digest a = dg(0xa), b = dg(0xb), blob = dg(0xf);
-    struct berth_meta_manifest ma = man("r", &a), mb = man("r", &b);
+    struct berth_meta_manifest ma = man(t, "r", &a), mb = man(t, "r", &b);
     int more, used = -1;
 
-    ASSERT_OK(t->ops->blob_link(t->m, "r", &blob, 1, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &blob, 1, &err));
     ma.blobs = &blob;
     ma.nblobs = 1;
     ASSERT_OK(t->ops->manifest_put(t->m, &ma, "one", &err));
     ASSERT_OK(t->ops->manifest_put(t->m, &ma, "two", &err));
     ASSERT_OK(t->ops->manifest_put(t->m, &mb, "three", &err));
-    ASSERT_OK(t->ops->manifest_delete(t->m, "r", &a, &err));
+    ASSERT_OK(t->ops->manifest_delete(t->m, t->reg, "r", &a, &err));
     ASSERT_TRUE(!has_manifest(t, "r", &a));
     ASSERT_EQ_STR(tagged(t, "r", "one"), "");
     ASSERT_EQ_STR(tags_of(t, "r", NULL, 10, &more), "three,");
-    ASSERT_RC(t->ops->manifest_delete(t->m, "r", &a, &err), BERTH_EMANIFESTUNKNOWN);
-    ASSERT_RC(t->ops->manifest_delete(t->m, "nope", &a, &err), BERTH_EMANIFESTUNKNOWN);
+    ASSERT_RC(t->ops->manifest_delete(t->m, t->reg, "r", &a, &err), BERTH_EMANIFESTUNKNOWN);
+    ASSERT_RC(t->ops->manifest_delete(t->m, t->reg, "nope", &a, &err), BERTH_EMANIFESTUNKNOWN);
     /* the link stays; only the reference went */
     ASSERT_TRUE(linked(t, "r", &blob));
-    ASSERT_OK(t->ops->blob_unlink(t->m, "r", &blob, &err));
+    ASSERT_OK(t->ops->blob_unlink(t->m, t->reg, "r", &blob, &err));
     ASSERT_OK(t->ops->blob_in_use(t->m, &blob, &used, &err));
     ASSERT_EQ_INT(used, 0);
     /* the digest can come back */
@@ -557,14 +579,14 @@ SHARED_TEST(meta_tag_delete)
 {
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_digest a = dg(0xa);
-    struct berth_meta_manifest ma = man("r", &a);
+    struct berth_meta_manifest ma = man(t, "r", &a);
     int more;
 
     ASSERT_OK(t->ops->manifest_put(t->m, &ma, "one", &err));
     ASSERT_OK(t->ops->manifest_put(t->m, &ma, "two", &err));
-    ASSERT_OK(t->ops->tag_delete(t->m, "r", "one", &err));
-    ASSERT_RC(t->ops->tag_delete(t->m, "r", "one", &err), BERTH_EMANIFESTUNKNOWN);
-    ASSERT_RC(t->ops->tag_delete(t->m, "nope", "two", &err), BERTH_EMANIFESTUNKNOWN);
+    ASSERT_OK(t->ops->tag_delete(t->m, t->reg, "r", "one", &err));
+    ASSERT_RC(t->ops->tag_delete(t->m, t->reg, "r", "one", &err), BERTH_EMANIFESTUNKNOWN);
+    ASSERT_RC(t->ops->tag_delete(t->m, t->reg, "nope", "two", &err), BERTH_EMANIFESTUNKNOWN);
     ASSERT_EQ_STR(tags_of(t, "r", NULL, 10, &more), "two,");
     ASSERT_TRUE(has_manifest(t, "r", &a));
 }
@@ -584,8 +606,9 @@ SHARED_TEST(meta_referrers)
 {
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_digest subj = dg(0x5), r1 = dg(0x32), r2 = dg(0x31), r3 = dg(0x33), other = dg(0x6);
-    struct berth_meta_manifest ms = man("r", &subj), m1 = man("r", &r1), m2 = man("r", &r2), m3 = man("r", &r3);
-    struct berth_meta_manifest elsewhere = man("q", &r1);
+    struct berth_meta_manifest ms = man(t, "r", &subj), m1 = man(t, "r", &r1), m2 = man(t, "r", &r2);
+    struct berth_meta_manifest m3 = man(t, "r", &r3);
+    struct berth_meta_manifest elsewhere = man(t, "q", &r1);
     struct berth_buf b = BERTH_BUF_INIT(0);
     size_t slen = strlen(r1.s);
 
@@ -603,7 +626,7 @@ SHARED_TEST(meta_referrers)
     ASSERT_OK(t->ops->manifest_put(t->m, &m3, NULL, &err));
     ASSERT_OK(t->ops->manifest_put(t->m, &elsewhere, NULL, &err));
 
-    ASSERT_OK(t->ops->referrers(t->m, "r", &subj, NULL, collect_referrer, &b, &err));
+    ASSERT_OK(t->ops->referrers(t->m, t->reg, "r", &subj, NULL, collect_referrer, &b, &err));
     {
         char *want = berth_xasprintf("31:%s:application/x-sbom:%zu:{\"k\":\"v\"};"
                                      "32:%s:application/x-sig:%zu:-;"
@@ -614,19 +637,19 @@ SHARED_TEST(meta_referrers)
         free(want);
     }
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->referrers(t->m, "r", &subj, "application/x-sig", collect_referrer, &b, &err));
+    ASSERT_OK(t->ops->referrers(t->m, t->reg, "r", &subj, "application/x-sig", collect_referrer, &b, &err));
     ASSERT_TRUE(strncmp(berth_buf_str(&b), "32:", 3) == 0);
     ASSERT_TRUE(strstr(berth_buf_str(&b), ";33:") != NULL);
     ASSERT_TRUE(strstr(berth_buf_str(&b), "31:") == NULL);
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->referrers(t->m, "r", &subj, "application/none", collect_referrer, &b, &err));
+    ASSERT_OK(t->ops->referrers(t->m, t->reg, "r", &subj, "application/none", collect_referrer, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "");
-    ASSERT_OK(t->ops->referrers(t->m, "r", &other, NULL, collect_referrer, &b, &err));
+    ASSERT_OK(t->ops->referrers(t->m, t->reg, "r", &other, NULL, collect_referrer, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "");
-    ASSERT_OK(t->ops->referrers(t->m, "nope", &subj, NULL, collect_referrer, &b, &err));
+    ASSERT_OK(t->ops->referrers(t->m, t->reg, "nope", &subj, NULL, collect_referrer, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "");
     /* the subject need not exist */
-    ASSERT_OK(t->ops->referrers(t->m, "q", &subj, NULL, collect_referrer, &b, &err));
+    ASSERT_OK(t->ops->referrers(t->m, t->reg, "q", &subj, NULL, collect_referrer, &b, &err));
     ASSERT_TRUE(strncmp(berth_buf_str(&b), "32:", 3) == 0);
     berth_buf_release(&b);
 }
@@ -636,26 +659,27 @@ SHARED_TEST(meta_uploads)
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_buf b = BERTH_BUF_INIT(0);
     char repo[BERTH_NAME_MAX + 1], tiny[3];
-    int64_t created = 0;
+    int64_t created = 0, reg = 0;
 
-    ASSERT_RC(t->ops->upload_get(t->m, "u1", repo, sizeof(repo), &created, &err), BERTH_EUPLOADUNKNOWN);
-    ASSERT_OK(t->ops->upload_put(t->m, "u2", "lib/b", 2000, &err));
-    ASSERT_OK(t->ops->upload_put(t->m, "u1", "lib/a", 1000, &err));
-    ASSERT_OK(t->ops->upload_get(t->m, "u1", repo, sizeof(repo), &created, &err));
+    ASSERT_RC(t->ops->upload_get(t->m, "u1", NULL, repo, sizeof(repo), &created, &err), BERTH_EUPLOADUNKNOWN);
+    ASSERT_OK(t->ops->upload_put(t->m, "u2", t->reg, "lib/b", 2000, &err));
+    ASSERT_OK(t->ops->upload_put(t->m, "u1", t->reg, "lib/a", 1000, &err));
+    ASSERT_OK(t->ops->upload_get(t->m, "u1", &reg, repo, sizeof(repo), &created, &err));
+    ASSERT_EQ_INT(reg, t->reg);
     ASSERT_EQ_STR(repo, "lib/a");
     ASSERT_EQ_INT(created, 1000);
-    ASSERT_OK(t->ops->upload_get(t->m, "u2", NULL, 0, NULL, &err));
-    ASSERT_RC(t->ops->upload_get(t->m, "u2", tiny, sizeof(tiny), &created, &err), BERTH_EINTERNAL);
+    ASSERT_OK(t->ops->upload_get(t->m, "u2", NULL, NULL, 0, NULL, &err));
+    ASSERT_RC(t->ops->upload_get(t->m, "u2", NULL, tiny, sizeof(tiny), &created, &err), BERTH_EINTERNAL);
     ASSERT_OK(t->ops->upload_list(t->m, collect, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "u1,u2,");
     ASSERT_OK(t->ops->upload_delete(t->m, "u1", &err));
     ASSERT_RC(t->ops->upload_delete(t->m, "u1", &err), BERTH_EUPLOADUNKNOWN);
-    ASSERT_RC(t->ops->upload_get(t->m, "u1", repo, sizeof(repo), &created, &err), BERTH_EUPLOADUNKNOWN);
+    ASSERT_RC(t->ops->upload_get(t->m, "u1", NULL, repo, sizeof(repo), &created, &err), BERTH_EUPLOADUNKNOWN);
     berth_buf_reset(&b);
     ASSERT_OK(t->ops->upload_list(t->m, collect, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "u2,");
     /* sessions do not create repositories */
-    ASSERT_RC(t->ops->repo_exists(t->m, "lib/b", &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_RC(t->ops->repo_exists(t->m, t->reg, "lib/b", &err), BERTH_ENAMEUNKNOWN);
     berth_buf_release(&b);
 }
 
@@ -663,7 +687,7 @@ SHARED_TEST(meta_gc_untagged_removed_tagged_kept)
 {
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_digest a = dg(0xaaaa), b = dg(0xbbbb);
-    struct berth_meta_manifest ma = man("r", &a), mb = man("r", &b);
+    struct berth_meta_manifest ma = man(t, "r", &a), mb = man(t, "r", &b);
     int64_t cutoff;
 
     ASSERT_OK(t->ops->manifest_put(t->m, &ma, "latest", &err));
@@ -674,9 +698,9 @@ SHARED_TEST(meta_gc_untagged_removed_tagged_kept)
     ASSERT_TRUE(!has_manifest(t, "r", &b));
     ASSERT_EQ_STR(gc_run(t, cutoff, 0), "");
     /* untagging makes it collectable */
-    ASSERT_OK(t->ops->tag_delete(t->m, "r", "latest", &err));
+    ASSERT_OK(t->ops->tag_delete(t->m, t->reg, "r", "latest", &err));
     ASSERT_EQ_STR(gc_run(t, cutoff, 0), "r@aaaa,");
-    ASSERT_OK(t->ops->repo_exists(t->m, "r", &err));
+    ASSERT_OK(t->ops->repo_exists(t->m, t->reg, "r", &err));
 }
 
 SHARED_TEST(meta_gc_keeps_children_of_kept_index)
@@ -684,7 +708,8 @@ SHARED_TEST(meta_gc_keeps_children_of_kept_index)
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_digest c1 = dg(0xc001), c2 = dg(0xc002), idx = dg(0x1d01), idx2 = dg(0x1d02);
     struct berth_digest kids[2] = {c1, c2};
-    struct berth_meta_manifest m1 = man("r", &c1), m2 = man("r", &c2), im = man("r", &idx), im2 = man("r", &idx2);
+    struct berth_meta_manifest m1 = man(t, "r", &c1), m2 = man(t, "r", &c2), im = man(t, "r", &idx);
+    struct berth_meta_manifest im2 = man(t, "r", &idx2);
     int64_t cutoff;
 
     im.media_type = im2.media_type = BERTH_MT_OCI_INDEX;
@@ -702,7 +727,7 @@ SHARED_TEST(meta_gc_keeps_children_of_kept_index)
     ASSERT_TRUE(has_manifest(t, "r", &c1));
     ASSERT_TRUE(has_manifest(t, "r", &c2));
     /* untag the index: it and then its children go, in one gc */
-    ASSERT_OK(t->ops->tag_delete(t->m, "r", "latest", &err));
+    ASSERT_OK(t->ops->tag_delete(t->m, t->reg, "r", "latest", &err));
     ASSERT_EQ_STR(gc_run(t, cutoff, 0), "r@1d01,r@c001,r@c002,");
     ASSERT_TRUE(!has_manifest(t, "r", &c1));
 }
@@ -711,8 +736,8 @@ SHARED_TEST(meta_gc_referrer_follows_subject)
 {
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_digest s = dg(0x5555), sig = dg(0x5151), sigsig = dg(0x5252), orphan = dg(0x0f0f);
-    struct berth_meta_manifest ms = man("r", &s), m1 = man("r", &sig), m2 = man("r", &sigsig);
-    struct berth_meta_manifest mo = man("r", &orphan);
+    struct berth_meta_manifest ms = man(t, "r", &s), m1 = man(t, "r", &sig), m2 = man(t, "r", &sigsig);
+    struct berth_meta_manifest mo = man(t, "r", &orphan);
     struct berth_digest absent = dg(0xdead);
     int64_t cutoff;
 
@@ -728,7 +753,7 @@ SHARED_TEST(meta_gc_referrer_follows_subject)
     ASSERT_EQ_STR(gc_run(t, cutoff, 0), "r@0f0f,");
     ASSERT_TRUE(has_manifest(t, "r", &sig));
     ASSERT_TRUE(has_manifest(t, "r", &sigsig));
-    ASSERT_OK(t->ops->manifest_delete(t->m, "r", &s, &err));
+    ASSERT_OK(t->ops->manifest_delete(t->m, t->reg, "r", &s, &err));
     ASSERT_EQ_STR(gc_run(t, cutoff, 0), "r@5151,r@5252,");
     ASSERT_TRUE(!has_manifest(t, "r", &sig));
 }
@@ -737,13 +762,13 @@ SHARED_TEST(meta_gc_respects_cutoff)
 {
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_digest old = dg(0x01d0), young = dg(0x0e11), blob_old = dg(0xb0), blob_young = dg(0xb1);
-    struct berth_meta_manifest mo = man("r", &old), my = man("r", &young);
+    struct berth_meta_manifest mo = man(t, "r", &old), my = man(t, "r", &young);
     int64_t cutoff, later;
 
-    ASSERT_OK(t->ops->blob_link(t->m, "r", &blob_old, 1, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &blob_old, 1, &err));
     ASSERT_OK(t->ops->manifest_put(t->m, &mo, NULL, &err));
     cutoff = tick();
-    ASSERT_OK(t->ops->blob_link(t->m, "r", &blob_young, 1, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &blob_young, 1, &err));
     ASSERT_OK(t->ops->manifest_put(t->m, &my, NULL, &err));
     later = tick();
     ASSERT_EQ_STR(gc_run(t, cutoff, 0), "r@01d0,");
@@ -752,7 +777,7 @@ SHARED_TEST(meta_gc_respects_cutoff)
     ASSERT_TRUE(linked(t, "r", &blob_young));
     /* putting a manifest again renews it, as linking renews a blob */
     ASSERT_OK(t->ops->manifest_put(t->m, &my, NULL, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, "r", &blob_young, 1, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &blob_young, 1, &err));
     ASSERT_EQ_STR(gc_run(t, later, 0), "");
     ASSERT_TRUE(has_manifest(t, "r", &young));
     ASSERT_TRUE(linked(t, "r", &blob_young));
@@ -765,15 +790,15 @@ SHARED_TEST(meta_gc_unlinks_unreferenced_blobs)
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_digest a = dg(0xaaaa), b = dg(0xbbbb), cfg = dg(0xc0f0), layer = dg(0x1a1a), loose = dg(0x1005);
     struct berth_digest blobs[2] = {cfg, layer};
-    struct berth_meta_manifest ma = man("r", &a), mb = man("q", &b);
+    struct berth_meta_manifest ma = man(t, "r", &a), mb = man(t, "q", &b);
     struct berth_buf ubuf = BERTH_BUF_INIT(0);
     int used = -1;
 
-    ASSERT_OK(t->ops->blob_link(t->m, "r", &cfg, 1, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, "r", &layer, 1, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, "r", &loose, 1, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, "q", &cfg, 1, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, "q", &layer, 1, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &cfg, 1, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &layer, 1, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &loose, 1, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "q", &cfg, 1, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "q", &layer, 1, &err));
     ma.blobs = mb.blobs = blobs;
     ma.nblobs = 2;
     mb.nblobs = 1;
@@ -793,7 +818,7 @@ SHARED_TEST(meta_gc_unlinks_unreferenced_blobs)
     ASSERT_EQ_INT(used, 0);
     /* once the manifest goes, its blobs follow in the same run */
     berth_buf_reset(&ubuf);
-    ASSERT_OK(t->ops->tag_delete(t->m, "r", "latest", &err));
+    ASSERT_OK(t->ops->tag_delete(t->m, t->reg, "r", "latest", &err));
     ASSERT_OK(t->ops->gc(t->m, tick(), 0, collect_gc, collect_gc, &ubuf, &err));
     ASSERT_EQ_STR(berth_buf_str(&ubuf), "r@aaaa,r@1a1a,r@c0f0,");
     ASSERT_OK(t->ops->blob_in_use(t->m, &cfg, &used, &err));
@@ -814,12 +839,12 @@ SHARED_TEST(meta_gc_dry_run_changes_nothing)
 {
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_digest c1 = dg(0xc001), idx = dg(0x1d01), loose = dg(0x1005), layer = dg(0x1a1a);
-    struct berth_meta_manifest m1 = man("r", &c1), im = man("r", &idx);
+    struct berth_meta_manifest m1 = man(t, "r", &c1), im = man(t, "r", &idx);
     struct berth_buf b = BERTH_BUF_INIT(0);
     int64_t cutoff;
 
-    ASSERT_OK(t->ops->blob_link(t->m, "r", &loose, 1, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, "r", &layer, 1, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &loose, 1, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &layer, 1, &err));
     m1.blobs = &layer;
     m1.nblobs = 1;
     im.children = &c1;
@@ -844,6 +869,744 @@ SHARED_TEST(meta_gc_dry_run_changes_nothing)
     ASSERT_OK(t->ops->gc(t->m, cutoff, 0, collect_gc, collect_gc, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "r@c001,r@1005,r@1a1a,");
     berth_buf_release(&b);
+}
+
+/* ---- registries and the directory ---- */
+
+static int collect_registry(const struct berth_meta_registry *r, void *ctx)
+{
+    berth_buf_printf(ctx, "%s,", r->name);
+    return 0;
+}
+
+static int collect_user(const struct berth_meta_user *u, void *ctx)
+{
+    berth_buf_printf(ctx, "%s,", u->name);
+    return 0;
+}
+
+static int collect_sp(const struct berth_meta_sp *sp, void *ctx)
+{
+    berth_buf_printf(ctx, "%s,", sp->display_name);
+    return 0;
+}
+
+static int collect_secret(const struct berth_meta_sp_secret *s, void *ctx)
+{
+    berth_buf_printf(ctx, "%s,", s->description);
+    return 0;
+}
+
+/* "name[rule;rule;]," */
+static int collect_scopemap(const struct berth_meta_scopemap *sm, void *ctx)
+{
+    size_t i;
+    berth_buf_printf(ctx, "%s[", sm->name);
+    for (i = 0; i < sm->nrules; i++) berth_buf_printf(ctx, "%s;", sm->rules[i]);
+    berth_buf_puts(ctx, "],");
+    return 0;
+}
+
+static int collect_token(const struct berth_meta_token *t, void *ctx)
+{
+    berth_buf_printf(ctx, "%s:%s,", t->name, t->scopemap);
+    return 0;
+}
+
+/* "type:role@scope," */
+static int collect_assignment(const struct berth_meta_assignment *a, void *ctx)
+{
+    berth_buf_printf(ctx, "%s:%s@%s,", a->principal_type, a->role, a->scope);
+    return 0;
+}
+
+static const char *registries_of(struct t *t)
+{
+    static struct berth_buf b = BERTH_BUF_INIT(0);
+    struct berth_err err = BERTH_ERR_INIT;
+    berth_buf_reset(&b);
+    ASSERT_OK(t->ops->registry_list(t->m, collect_registry, &b, &err));
+    return berth_buf_str(&b);
+}
+
+static const char *scopemaps_of(struct t *t, int64_t reg)
+{
+    static struct berth_buf b = BERTH_BUF_INIT(0);
+    struct berth_err err = BERTH_ERR_INIT;
+    berth_buf_reset(&b);
+    ASSERT_OK(t->ops->scopemap_list(t->m, reg, collect_scopemap, &b, &err));
+    return berth_buf_str(&b);
+}
+
+static const char *tokens_of(struct t *t, int64_t reg)
+{
+    static struct berth_buf b = BERTH_BUF_INIT(0);
+    struct berth_err err = BERTH_ERR_INIT;
+    berth_buf_reset(&b);
+    ASSERT_OK(t->ops->token_list(t->m, reg, collect_token, &b, &err));
+    return berth_buf_str(&b);
+}
+
+static const char *secrets_of(struct t *t, const char *app_id)
+{
+    static struct berth_buf b = BERTH_BUF_INIT(0);
+    struct berth_err err = BERTH_ERR_INIT;
+    berth_buf_reset(&b);
+    ASSERT_OK(t->ops->sp_secrets(t->m, app_id, collect_secret, &b, &err));
+    return berth_buf_str(&b);
+}
+
+/* Assignments of principal_id (NULL: all). */
+static const char *assignments_of(struct t *t, const char *principal_id)
+{
+    static struct berth_buf b = BERTH_BUF_INIT(0);
+    struct berth_err err = BERTH_ERR_INIT;
+    berth_buf_reset(&b);
+    ASSERT_OK(t->ops->assignment_list(t->m, principal_id, collect_assignment, &b, &err));
+    return berth_buf_str(&b);
+}
+
+static struct berth_meta_user new_user(struct t *t, const char *name)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta_user u;
+    memset(&u, 0, sizeof(u));
+    snprintf(u.name, sizeof(u.name), "%s", name);
+    snprintf(u.hash, sizeof(u.hash), "$argon2id$v=19$m=65536,t=3,p=1$%s", name);
+    ASSERT_OK(t->ops->user_create(t->m, &u, &err));
+    return u;
+}
+
+static struct berth_meta_sp new_sp(struct t *t, const char *name)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta_sp sp;
+    memset(&sp, 0, sizeof(sp));
+    snprintf(sp.display_name, sizeof(sp.display_name), "%s", name);
+    ASSERT_OK(t->ops->sp_create(t->m, &sp, &err));
+    return sp;
+}
+
+/* Stores a scope map of reg with the given rules (NULL-terminated). */
+static void put_scopemap(struct t *t, int64_t reg, const char *name, const char *const *rules)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta_scopemap sm;
+    memset(&sm, 0, sizeof(sm));
+    sm.reg = reg;
+    snprintf(sm.name, sizeof(sm.name), "%s", name);
+    sm.rules = (char **)(uintptr_t)rules;
+    while (rules && rules[sm.nrules]) sm.nrules++;
+    ASSERT_OK(t->ops->scopemap_put(t->m, &sm, &err));
+    ASSERT_TRUE(sm.id > 0);
+}
+
+static struct berth_meta_token token(int64_t reg, const char *name, const char *scopemap)
+{
+    struct berth_meta_token tk;
+    memset(&tk, 0, sizeof(tk));
+    tk.reg = reg;
+    tk.enabled = 1;
+    snprintf(tk.name, sizeof(tk.name), "%s", name);
+    snprintf(tk.scopemap, sizeof(tk.scopemap), "%s", scopemap);
+    return tk;
+}
+
+static struct berth_meta_assignment assignment(const char *type, const char *id, const char *role, const char *scope)
+{
+    struct berth_meta_assignment a;
+    memset(&a, 0, sizeof(a));
+    snprintf(a.principal_type, sizeof(a.principal_type), "%s", type);
+    snprintf(a.principal_id, sizeof(a.principal_id), "%s", id);
+    snprintf(a.role, sizeof(a.role), "%s", role);
+    snprintf(a.scope, sizeof(a.scope), "%s", scope);
+    return a;
+}
+
+SHARED_TEST(meta_tenant_id_is_stable)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    char a[37], b[37];
+
+    ASSERT_OK(t->ops->tenant_id(t->m, a, &err));
+    ASSERT_TRUE(berth_uuid_valid(a));
+    ASSERT_OK(t->ops->tenant_id(t->m, b, &err));
+    ASSERT_EQ_STR(b, a);
+    t->ops->close(t->m);
+    t->m = NULL;
+    ASSERT_OK(t->ops->open(t->dsn, &t->m, &err));
+    ASSERT_OK(t->ops->tenant_id(t->m, b, &err));
+    ASSERT_EQ_STR(b, a);
+}
+
+SHARED_TEST(meta_registry_crud)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta_registry r, got;
+    int64_t before = berth_now_ms();
+
+    memset(&r, 0, sizeof(r));
+    snprintf(r.name, sizeof(r.name), "contoso");
+    r.admin_enabled = 1;
+    r.refresh_ttl_s = 3600;
+    snprintf(r.admin_hash[0], sizeof(r.admin_hash[0]), "$argon2id$one");
+    r.admin_set_ms[0] = 1234;
+    ASSERT_OK(t->ops->registry_create(t->m, &r, &err));
+    ASSERT_TRUE(r.id > 0 && r.id != t->reg);
+    ASSERT_TRUE(r.created_ms >= before);
+    ASSERT_RC(t->ops->registry_create(t->m, &r, &err), BERTH_EEXIST);
+    ASSERT_EQ_STR(err.msg, "registry 'contoso' already exists");
+
+    ASSERT_OK(t->ops->registry_get(t->m, "contoso", 0, &got, &err));
+    ASSERT_EQ_INT(got.id, r.id);
+    ASSERT_EQ_STR(got.name, "contoso");
+    ASSERT_EQ_INT(got.created_ms, r.created_ms);
+    ASSERT_EQ_INT(got.admin_enabled, 1);
+    ASSERT_EQ_INT(got.anonymous_pull, 0);
+    ASSERT_EQ_INT(got.refresh_ttl_s, 3600);
+    ASSERT_EQ_INT(got.access_ttl_s, 0);
+    ASSERT_EQ_STR(got.admin_hash[0], "$argon2id$one");
+    ASSERT_EQ_STR(got.admin_hash[1], "");
+    ASSERT_EQ_INT(got.admin_set_ms[0], 1234);
+    ASSERT_EQ_INT(got.admin_set_ms[1], 0);
+    memset(&got, 0, sizeof(got));
+    ASSERT_OK(t->ops->registry_get(t->m, NULL, r.id, &got, &err));
+    ASSERT_EQ_STR(got.name, "contoso");
+    ASSERT_RC(t->ops->registry_get(t->m, "nope", 0, &got, &err), BERTH_ENOENT);
+    ASSERT_EQ_STR(err.msg, "registry 'nope' not found");
+    ASSERT_RC(t->ops->registry_get(t->m, NULL, r.id + 100, &got, &err), BERTH_ENOENT);
+    ASSERT_RC(t->ops->registry_get(t->m, NULL, 0, &got, &err), BERTH_EINVAL);
+    ASSERT_EQ_STR(registries_of(t), "contoso,default,");
+
+    /* update writes every setting, never the name or the creation time */
+    got.admin_enabled = 0;
+    got.anonymous_pull = 1;
+    got.refresh_ttl_s = 60;
+    got.access_ttl_s = 30;
+    snprintf(got.admin_hash[0], sizeof(got.admin_hash[0]), "%s", "");
+    snprintf(got.admin_hash[1], sizeof(got.admin_hash[1]), "$argon2id$two");
+    got.admin_set_ms[1] = 5678;
+    snprintf(got.name, sizeof(got.name), "renamed");
+    got.created_ms = 1;
+    ASSERT_OK(t->ops->registry_update(t->m, &got, &err));
+    memset(&got, 0, sizeof(got));
+    ASSERT_OK(t->ops->registry_get(t->m, "contoso", 0, &got, &err));
+    ASSERT_EQ_INT(got.admin_enabled, 0);
+    ASSERT_EQ_INT(got.anonymous_pull, 1);
+    ASSERT_EQ_INT(got.refresh_ttl_s, 60);
+    ASSERT_EQ_INT(got.access_ttl_s, 30);
+    ASSERT_EQ_STR(got.admin_hash[0], "");
+    ASSERT_EQ_STR(got.admin_hash[1], "$argon2id$two");
+    ASSERT_EQ_INT(got.admin_set_ms[0], 1234);
+    ASSERT_EQ_INT(got.admin_set_ms[1], 5678);
+    ASSERT_EQ_INT(got.created_ms, r.created_ms);
+    got.id = r.id + 100;
+    ASSERT_RC(t->ops->registry_update(t->m, &got, &err), BERTH_ENOENT);
+
+    ASSERT_OK(t->ops->registry_delete(t->m, r.id, &err));
+    ASSERT_RC(t->ops->registry_delete(t->m, r.id, &err), BERTH_ENOENT);
+    ASSERT_RC(t->ops->registry_get(t->m, "contoso", 0, &got, &err), BERTH_ENOENT);
+    ASSERT_EQ_STR(registries_of(t), "default,");
+    /* the name is free again */
+    ASSERT_TRUE(new_registry(t->ops, t->m, "contoso") > 0);
+}
+
+SHARED_TEST(meta_registry_delete_cascades)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    static const char *const rules[] = {"repositories/app/content/read", NULL};
+    int64_t gone = new_registry(t->ops, t->m, "alpha"), near = new_registry(t->ops, t->m, "alphabet");
+    struct berth_digest blob = dg(0xb10b), only = dg(0x0171), d = dg(0xd), sub = dg(0x5b);
+    struct berth_meta_manifest mf = man(t, "app", &d), mr = man(t, "app", &sub);
+    struct berth_meta_user u = new_user(t, "alice");
+    struct berth_meta_token tk;
+    struct berth_meta_assignment a;
+    const char *scopes[] = {"/", "/registries/alpha", "/registries/alpha/repositories/app",
+                            "/registries/alphabet", "/registries/default"};
+    int64_t created;
+    size_t i;
+    int used = -1, pass, more;
+
+    /* the same content in "alpha" and in "default" */
+    for (pass = 0; pass < 2; pass++) {
+        int64_t reg = pass ? t->reg : gone;
+        mf.reg = mr.reg = reg;
+        ASSERT_OK(t->ops->blob_link(t->m, reg, "app", &blob, 10, &err));
+        mf.blobs = &blob;
+        mf.nblobs = 1;
+        ASSERT_OK(t->ops->manifest_put(t->m, &mf, "latest", &err));
+        mr.subject = &d;
+        ASSERT_OK(t->ops->manifest_put(t->m, &mr, NULL, &err));
+        ASSERT_OK(t->ops->upload_put(t->m, pass ? "up-default" : "up-alpha", reg, "app", 1, &err));
+        put_scopemap(t, reg, "readers", rules);
+        tk = token(reg, "ci", "readers");
+        ASSERT_OK(t->ops->token_put(t->m, &tk, &err));
+    }
+    ASSERT_OK(t->ops->blob_link(t->m, gone, "other", &only, 10, &err));
+    for (i = 0; i < sizeof(scopes) / sizeof(scopes[0]); i++) {
+        a = assignment("user", u.id, "AcrPull", scopes[i]);
+        ASSERT_OK(t->ops->assignment_create(t->m, &a, &err));
+    }
+
+    ASSERT_OK(t->ops->registry_delete(t->m, gone, &err));
+    /* everything of "alpha" went */
+    ASSERT_RC(t->ops->registry_get(t->m, NULL, gone, NULL, &err), BERTH_ENOENT);
+    ASSERT_RC(t->ops->repo_exists(t->m, gone, "app", &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_RC(t->ops->repo_list(t->m, gone, NULL, 10, collect, NULL, &more, &err), BERTH_OK);
+    ASSERT_EQ_INT(more, 0);
+    ASSERT_RC(t->ops->tag_list(t->m, gone, "app", NULL, 10, collect, NULL, &more, &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_TRUE(!has_manifest_in(t, gone, "app", &d));
+    ASSERT_RC(t->ops->blob_linked(t->m, gone, "app", &blob, NULL, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_RC(t->ops->upload_get(t->m, "up-alpha", NULL, NULL, 0, NULL, &err), BERTH_EUPLOADUNKNOWN);
+    ASSERT_RC(t->ops->token_list(t->m, gone, collect_token, NULL, &err), BERTH_ENOENT);
+    ASSERT_RC(t->ops->scopemap_list(t->m, gone, collect_scopemap, NULL, &err), BERTH_ENOENT);
+    ASSERT_EQ_STR(assignments_of(t, u.id), "user:AcrPull@/,user:AcrPull@/registries/alphabet,"
+                                           "user:AcrPull@/registries/default,");
+    /* blob bytes are gc's: a blob linked only in "alpha" is no longer in use */
+    ASSERT_OK(t->ops->blob_in_use(t->m, &only, &used, &err));
+    ASSERT_EQ_INT(used, 0);
+    ASSERT_OK(t->ops->blob_in_use(t->m, &blob, &used, &err));
+    ASSERT_EQ_INT(used, 1);
+    ASSERT_EQ_STR(gc_run(t, tick(), 1), "");
+
+    /* "default" and "alphabet" are untouched */
+    ASSERT_EQ_STR(repos_of(t, NULL, 10, &more), "app,");
+    ASSERT_EQ_STR(tagged(t, "app", "latest"), d.s);
+    ASSERT_TRUE(has_manifest(t, "app", &sub));
+    ASSERT_TRUE(linked(t, "app", &blob));
+    ASSERT_OK(t->ops->upload_get(t->m, "up-default", NULL, NULL, 0, &created, &err));
+    ASSERT_EQ_STR(tokens_of(t, t->reg), "ci:readers,");
+    ASSERT_EQ_STR(scopemaps_of(t, t->reg), "readers[repositories/app/content/read;],");
+    ASSERT_EQ_STR(tokens_of(t, near), "");
+    ASSERT_EQ_STR(registries_of(t), "alphabet,default,");
+}
+
+SHARED_TEST(meta_registries_keep_repositories_apart)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    int64_t one = t->reg, two = new_registry(t->ops, t->m, "second");
+    struct berth_digest b1 = dg(0xb1), b2 = dg(0xb2), d1 = dg(0xd1), d2 = dg(0xd2), sig = dg(0x5e), idx = dg(0x1d);
+    struct berth_meta_manifest m1 = man(t, "lib/app", &d1), m2 = man(t, "lib/app", &d2), ms = man(t, "lib/app", &sig);
+    struct berth_meta_manifest im = man(t, "lib/app", &idx);
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    struct t t2 = *t;
+    int64_t reg = 0;
+    int more, used = -1;
+
+    t2.reg = two;
+    /* the same repository name in both registries, different content */
+    ASSERT_OK(t->ops->blob_link(t->m, one, "lib/app", &b1, 1, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, one, "only/one", &b1, 1, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, two, "lib/app", &b2, 2, &err));
+    m1.blobs = &b1;
+    m1.nblobs = 1;
+    ASSERT_OK(t->ops->manifest_put(t->m, &m1, "v1", &err));
+    m2.reg = two;
+    m2.blobs = &b2;
+    m2.nblobs = 1;
+    ASSERT_OK(t->ops->manifest_put(t->m, &m2, "v1", &err));
+    ASSERT_OK(t->ops->manifest_put(t->m, &m2, "only-two", &err));
+    ASSERT_EQ_STR(tagged(t, "lib/app", "v1"), d1.s);
+    ASSERT_EQ_STR(tagged(&t2, "lib/app", "v1"), d2.s);
+    ASSERT_EQ_STR(tags_of(t, "lib/app", NULL, 10, &more), "v1,");
+    ASSERT_EQ_STR(tags_of(&t2, "lib/app", NULL, 10, &more), "only-two,v1,");
+    ASSERT_TRUE(!has_manifest(t, "lib/app", &d2) && !has_manifest(&t2, "lib/app", &d1));
+
+    /* catalog */
+    ASSERT_EQ_STR(repos_of(t, NULL, 10, &more), "lib/app,only/one,");
+    ASSERT_EQ_STR(repos_of(&t2, NULL, 10, &more), "lib/app,");
+    ASSERT_RC(t->ops->repo_exists(t->m, two, "only/one", &err), BERTH_ENAMEUNKNOWN);
+
+    /* blob links, and so mount sources */
+    ASSERT_TRUE(linked(t, "lib/app", &b1) && !linked(&t2, "lib/app", &b1));
+    ASSERT_TRUE(linked(&t2, "lib/app", &b2) && !linked(t, "lib/app", &b2));
+    ASSERT_OK(t->ops->blob_repos(t->m, one, &b1, collect, &b, &err));
+    ASSERT_EQ_STR(berth_buf_str(&b), "lib/app,only/one,");
+    berth_buf_reset(&b);
+    ASSERT_OK(t->ops->blob_repos(t->m, two, &b1, collect, &b, &err));
+    ASSERT_EQ_STR(berth_buf_str(&b), "");
+    ASSERT_RC(t->ops->blob_unlink(t->m, two, "lib/app", &b1, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_TRUE(linked(t, "lib/app", &b1));
+
+    /* a manifest may only use blobs and children of its own registry's repository */
+    m1.reg = two;
+    ASSERT_RC(t->ops->manifest_put(t->m, &m1, NULL, &err), BERTH_EMANIFESTBLOB);
+    im.reg = two;
+    im.media_type = BERTH_MT_OCI_INDEX;
+    im.children = &d1;
+    im.nchildren = 1;
+    ASSERT_RC(t->ops->manifest_put(t->m, &im, NULL, &err), BERTH_EMANIFESTBLOB);
+    m1.reg = one;
+
+    /* referrers */
+    ms.subject = &d1;
+    ms.artifact_type = "application/x-sig";
+    ASSERT_OK(t->ops->manifest_put(t->m, &ms, NULL, &err));
+    berth_buf_reset(&b);
+    ASSERT_OK(t->ops->referrers(t->m, two, "lib/app", &d1, NULL, collect_referrer, &b, &err));
+    ASSERT_EQ_STR(berth_buf_str(&b), "");
+    ASSERT_OK(t->ops->referrers(t->m, one, "lib/app", &d1, NULL, collect_referrer, &b, &err));
+    ASSERT_TRUE(strncmp(berth_buf_str(&b), "5e:", 3) == 0);
+
+    /* deleting in one leaves the other */
+    ASSERT_RC(t->ops->tag_delete(t->m, two, "lib/app", "nope", &err), BERTH_EMANIFESTUNKNOWN);
+    ASSERT_OK(t->ops->tag_delete(t->m, two, "lib/app", "v1", &err));
+    ASSERT_EQ_STR(tagged(t, "lib/app", "v1"), d1.s);
+    ASSERT_RC(t->ops->manifest_delete(t->m, two, "lib/app", &d1, &err), BERTH_EMANIFESTUNKNOWN);
+    ASSERT_TRUE(has_manifest(t, "lib/app", &d1));
+
+    /* uploads carry their registry */
+    ASSERT_OK(t->ops->upload_put(t->m, "u", two, "lib/app", 7, &err));
+    ASSERT_OK(t->ops->upload_get(t->m, "u", &reg, NULL, 0, NULL, &err));
+    ASSERT_EQ_INT(reg, two);
+
+    /* gc and blob_in_use are server-wide */
+    ASSERT_OK(t->ops->tag_delete(t->m, two, "lib/app", "only-two", &err));
+    ASSERT_EQ_STR(gc_run(t, tick(), 0), "lib/app@00d2,");
+    ASSERT_TRUE(has_manifest(t, "lib/app", &d1));
+    ASSERT_OK(t->ops->blob_in_use(t->m, &b2, &used, &err));
+    ASSERT_EQ_INT(used, 0);
+    ASSERT_OK(t->ops->blob_in_use(t->m, &b1, &used, &err));
+    ASSERT_EQ_INT(used, 1);
+
+    /* nothing is created in a registry that does not exist */
+    ASSERT_RC(t->ops->blob_link(t->m, two + 100, "lib/app", &b1, 1, &err), BERTH_ENOENT);
+    ASSERT_RC(t->ops->upload_put(t->m, "u2", two + 100, "lib/app", 7, &err), BERTH_ENOENT);
+    m1.reg = two + 100;
+    m1.nblobs = 0;
+    ASSERT_RC(t->ops->manifest_put(t->m, &m1, "v1", &err), BERTH_ENOENT);
+    berth_buf_release(&b);
+}
+
+SHARED_TEST(meta_users)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta_user bob = new_user(t, "bob"), alice = new_user(t, "alice"), got, dup;
+    struct berth_buf b = BERTH_BUF_INIT(0);
+
+    ASSERT_TRUE(berth_uuid_valid(bob.id) && berth_uuid_valid(alice.id) && strcmp(bob.id, alice.id) != 0);
+    ASSERT_TRUE(bob.created_ms > 0);
+    ASSERT_EQ_INT(bob.password_set_ms, bob.created_ms);
+    dup = bob;
+    ASSERT_RC(t->ops->user_create(t->m, &dup, &err), BERTH_EEXIST);
+    ASSERT_EQ_STR(err.msg, "user 'bob' already exists");
+
+    ASSERT_OK(t->ops->user_get(t->m, "bob", NULL, &got, &err));
+    ASSERT_EQ_STR(got.id, bob.id);
+    ASSERT_EQ_STR(got.hash, bob.hash);
+    ASSERT_EQ_INT(got.created_ms, bob.created_ms);
+    memset(&got, 0, sizeof(got));
+    ASSERT_OK(t->ops->user_get(t->m, NULL, alice.id, &got, &err));
+    ASSERT_EQ_STR(got.name, "alice");
+    ASSERT_RC(t->ops->user_get(t->m, "carol", NULL, &got, &err), BERTH_ENOENT);
+    ASSERT_EQ_STR(err.msg, "user 'carol' not found");
+    ASSERT_RC(t->ops->user_get(t->m, NULL, "00000000-0000-4000-8000-000000000000", &got, &err), BERTH_ENOENT);
+    ASSERT_OK(t->ops->user_list(t->m, collect_user, &b, &err));
+    ASSERT_EQ_STR(berth_buf_str(&b), "alice,bob,");
+
+    ASSERT_OK(t->ops->user_set_password(t->m, bob.id, "$argon2id$new", 42, &err));
+    ASSERT_OK(t->ops->user_get(t->m, "bob", NULL, &got, &err));
+    ASSERT_EQ_STR(got.hash, "$argon2id$new");
+    ASSERT_EQ_INT(got.password_set_ms, 42);
+    ASSERT_RC(t->ops->user_set_password(t->m, "nobody", "$argon2id$x", 1, &err), BERTH_ENOENT);
+
+    ASSERT_OK(t->ops->user_delete(t->m, bob.id, &err));
+    ASSERT_RC(t->ops->user_delete(t->m, bob.id, &err), BERTH_ENOENT);
+    ASSERT_RC(t->ops->user_get(t->m, "bob", NULL, &got, &err), BERTH_ENOENT);
+    /* the name can be taken again, under a new id */
+    dup = new_user(t, "bob");
+    ASSERT_TRUE(strcmp(dup.id, bob.id) != 0);
+    berth_buf_release(&b);
+}
+
+/* Keeps the first secret listed (the newest) and stops. */
+static int first_secret(const struct berth_meta_sp_secret *s, void *ctx)
+{
+    *(struct berth_meta_sp_secret *)ctx = *s;
+    return 1;
+}
+
+SHARED_TEST(meta_service_principals_and_secrets)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta_sp sp = new_sp(t, "builder"), other = new_sp(t, "auditor"), got;
+    struct berth_meta_sp_secret s, first, newest;
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    int i;
+
+    ASSERT_TRUE(berth_uuid_valid(sp.app_id) && sp.created_ms > 0);
+    ASSERT_OK(t->ops->sp_get(t->m, sp.app_id, &got, &err));
+    ASSERT_EQ_STR(got.display_name, "builder");
+    ASSERT_EQ_INT(got.created_ms, sp.created_ms);
+    ASSERT_RC(t->ops->sp_get(t->m, "nope", &got, &err), BERTH_ENOENT);
+    ASSERT_EQ_STR(err.msg, "service principal 'nope' not found");
+    ASSERT_OK(t->ops->sp_list(t->m, collect_sp, &b, &err));
+    ASSERT_EQ_STR(berth_buf_str(&b), "auditor,builder,");
+
+    ASSERT_EQ_STR(secrets_of(t, sp.app_id), "");
+    memset(&first, 0, sizeof(first));
+    for (i = 0; i < 10; i++) {
+        memset(&s, 0, sizeof(s));
+        snprintf(s.hash, sizeof(s.hash), "$argon2id$s%d", i);
+        snprintf(s.description, sizeof(s.description), "s%d", i);
+        s.expires_ms = 1000 + i;
+        ASSERT_OK(t->ops->sp_secret_add(t->m, sp.app_id, &s, &err));
+        ASSERT_TRUE(berth_uuid_valid(s.id) && s.created_ms > 0);
+        if (i == 0) first = s;
+    }
+    /* newest first, even within one millisecond; every field comes back */
+    ASSERT_EQ_STR(secrets_of(t, sp.app_id), "s9,s8,s7,s6,s5,s4,s3,s2,s1,s0,");
+    ASSERT_OK(t->ops->sp_secrets(t->m, sp.app_id, first_secret, &newest, &err));
+    ASSERT_EQ_STR(newest.id, s.id);
+    ASSERT_EQ_STR(newest.hash, "$argon2id$s9");
+    ASSERT_EQ_INT(newest.expires_ms, 1009);
+    ASSERT_EQ_INT(newest.created_ms, s.created_ms);
+
+    /* an eleventh is refused, the limit is per principal */
+    memset(&s, 0, sizeof(s));
+    snprintf(s.description, sizeof(s.description), "s10");
+    ASSERT_RC(t->ops->sp_secret_add(t->m, sp.app_id, &s, &err), BERTH_EBUSY);
+    ASSERT_TRUE(strstr(err.msg, sp.app_id) != NULL);
+    ASSERT_EQ_STR(secrets_of(t, sp.app_id), "s9,s8,s7,s6,s5,s4,s3,s2,s1,s0,");
+    ASSERT_OK(t->ops->sp_secret_add(t->m, other.app_id, &s, &err));
+    ASSERT_RC(t->ops->sp_secret_add(t->m, "nope", &s, &err), BERTH_ENOENT);
+    ASSERT_RC(t->ops->sp_secrets(t->m, "nope", collect_secret, &b, &err), BERTH_ENOENT);
+
+    /* removing one makes room */
+    ASSERT_RC(t->ops->sp_secret_remove(t->m, other.app_id, first.id, &err), BERTH_ENOENT);
+    ASSERT_OK(t->ops->sp_secret_remove(t->m, sp.app_id, first.id, &err));
+    ASSERT_RC(t->ops->sp_secret_remove(t->m, sp.app_id, first.id, &err), BERTH_ENOENT);
+    ASSERT_EQ_STR(secrets_of(t, sp.app_id), "s9,s8,s7,s6,s5,s4,s3,s2,s1,");
+    ASSERT_OK(t->ops->sp_secret_add(t->m, sp.app_id, &s, &err));
+    ASSERT_EQ_STR(secrets_of(t, sp.app_id), "s10,s9,s8,s7,s6,s5,s4,s3,s2,s1,");
+
+    /* deleting the principal takes its secrets */
+    ASSERT_OK(t->ops->sp_delete(t->m, sp.app_id, &err));
+    ASSERT_RC(t->ops->sp_delete(t->m, sp.app_id, &err), BERTH_ENOENT);
+    ASSERT_RC(t->ops->sp_get(t->m, sp.app_id, &got, &err), BERTH_ENOENT);
+    ASSERT_RC(t->ops->sp_secrets(t->m, sp.app_id, collect_secret, &b, &err), BERTH_ENOENT);
+    ASSERT_EQ_STR(secrets_of(t, other.app_id), "s10,");
+    berth_buf_release(&b);
+}
+
+SHARED_TEST(meta_scopemaps)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    static const char *const three[] = {"repositories/app/content/read", "repositories/app/metadata/read",
+                                        "repositories/lib/*/content/write", NULL};
+    static const char *const one[] = {"repositories/x/content/delete", NULL};
+    int64_t two = new_registry(t->ops, t->m, "second");
+    struct berth_meta_scopemap sm, got;
+    size_t i;
+
+    memset(&sm, 0, sizeof(sm));
+    sm.reg = t->reg;
+    snprintf(sm.name, sizeof(sm.name), "pushers");
+    snprintf(sm.description, sizeof(sm.description), "CI pushes here");
+    sm.rules = (char **)(uintptr_t)three;
+    sm.nrules = 3;
+    ASSERT_OK(t->ops->scopemap_put(t->m, &sm, &err));
+    ASSERT_TRUE(sm.id > 0 && sm.created_ms > 0);
+    ASSERT_OK(t->ops->scopemap_get(t->m, t->reg, "pushers", &got, &err));
+    ASSERT_EQ_INT(got.id, sm.id);
+    ASSERT_EQ_INT(got.reg, t->reg);
+    ASSERT_EQ_STR(got.name, "pushers");
+    ASSERT_EQ_STR(got.description, "CI pushes here");
+    ASSERT_EQ_INT(got.created_ms, sm.created_ms);
+    ASSERT_EQ_INT(got.nrules, 3);
+    for (i = 0; i < 3; i++) ASSERT_EQ_STR(got.rules[i], three[i]);
+    berth_meta_scopemap_release(&got);
+    ASSERT_TRUE(got.rules == NULL && got.nrules == 0);
+    berth_meta_scopemap_release(&got);
+    berth_meta_scopemap_release(NULL);
+
+    /* put again: rules and description replaced, id and creation kept */
+    {
+        struct berth_meta_scopemap again = sm;
+        again.id = 0;
+        again.created_ms = 0;
+        again.rules = (char **)(uintptr_t)one;
+        again.nrules = 1;
+        snprintf(again.description, sizeof(again.description), "%s", "");
+        ASSERT_OK(t->ops->scopemap_put(t->m, &again, &err));
+        ASSERT_EQ_INT(again.id, sm.id);
+        ASSERT_EQ_INT(again.created_ms, sm.created_ms);
+    }
+    ASSERT_OK(t->ops->scopemap_get(t->m, t->reg, "pushers", &got, &err));
+    ASSERT_EQ_STR(got.description, "");
+    ASSERT_EQ_INT(got.nrules, 1);
+    ASSERT_EQ_STR(got.rules[0], one[0]);
+    berth_meta_scopemap_release(&got);
+
+    /* a map without rules; the list is sorted by name, rules in order */
+    put_scopemap(t, t->reg, "empty", NULL);
+    put_scopemap(t, two, "pushers", three);
+    ASSERT_EQ_STR(scopemaps_of(t, t->reg), "empty[],pushers[repositories/x/content/delete;],");
+    ASSERT_EQ_STR(scopemaps_of(t, two), "pushers[repositories/app/content/read;repositories/app/metadata/read;"
+                                        "repositories/lib/*/content/write;],");
+    ASSERT_OK(t->ops->scopemap_get(t->m, t->reg, "empty", &got, &err));
+    ASSERT_EQ_INT(got.nrules, 0);
+    berth_meta_scopemap_release(&got);
+
+    ASSERT_RC(t->ops->scopemap_get(t->m, t->reg, "nope", &got, &err), BERTH_ENOENT);
+    ASSERT_EQ_STR(err.msg, "scope map 'nope' not found");
+    ASSERT_TRUE(got.rules == NULL);
+    sm.reg = two + 100;
+    ASSERT_RC(t->ops->scopemap_put(t->m, &sm, &err), BERTH_ENOENT);
+    ASSERT_RC(t->ops->scopemap_list(t->m, two + 100, collect_scopemap, NULL, &err), BERTH_ENOENT);
+
+    ASSERT_OK(t->ops->scopemap_delete(t->m, t->reg, "pushers", &err));
+    ASSERT_RC(t->ops->scopemap_delete(t->m, t->reg, "pushers", &err), BERTH_ENOENT);
+    ASSERT_EQ_STR(scopemaps_of(t, t->reg), "empty[],");
+    ASSERT_OK(t->ops->scopemap_get(t->m, two, "pushers", &got, &err));
+    ASSERT_EQ_INT(got.nrules, 3);
+    berth_meta_scopemap_release(&got);
+}
+
+SHARED_TEST(meta_scopemap_delete_busy)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    static const char *const rules[] = {"repositories/app/content/read", NULL};
+    int64_t two = new_registry(t->ops, t->m, "second");
+    struct berth_meta_token a = token(t->reg, "zeta", "readers"), b = token(t->reg, "beta", "readers");
+    struct berth_meta_token elsewhere = token(two, "ci", "readers");
+
+    put_scopemap(t, t->reg, "readers", rules);
+    put_scopemap(t, two, "readers", rules);
+    ASSERT_OK(t->ops->token_put(t->m, &a, &err));
+    ASSERT_OK(t->ops->token_put(t->m, &b, &err));
+    ASSERT_OK(t->ops->token_put(t->m, &elsewhere, &err));
+    ASSERT_RC(t->ops->scopemap_delete(t->m, t->reg, "readers", &err), BERTH_EBUSY);
+    ASSERT_EQ_STR(err.msg, "scope map 'readers' is used by token 'beta'");
+    ASSERT_OK(t->ops->token_delete(t->m, t->reg, "beta", &err));
+    ASSERT_RC(t->ops->scopemap_delete(t->m, t->reg, "readers", &err), BERTH_EBUSY);
+    ASSERT_EQ_STR(err.msg, "scope map 'readers' is used by token 'zeta'");
+    /* a token that moves to another map frees it */
+    snprintf(a.scopemap, sizeof(a.scopemap), "_repositories_pull");
+    ASSERT_OK(t->ops->token_put(t->m, &a, &err));
+    ASSERT_OK(t->ops->scopemap_delete(t->m, t->reg, "readers", &err));
+    /* the other registry's map and token are untouched */
+    ASSERT_EQ_STR(scopemaps_of(t, two), "readers[repositories/app/content/read;],");
+    ASSERT_RC(t->ops->scopemap_delete(t->m, two, "readers", &err), BERTH_EBUSY);
+}
+
+SHARED_TEST(meta_tokens)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    int64_t two = new_registry(t->ops, t->m, "second");
+    struct berth_meta_token tk = token(t->reg, "ci", "_repositories_push"), got, other = token(t->reg, "bot", "m");
+    int64_t id, created;
+
+    snprintf(tk.hash[0], sizeof(tk.hash[0]), "$argon2id$p1");
+    snprintf(tk.hash[1], sizeof(tk.hash[1]), "$argon2id$p2");
+    tk.set_ms[0] = 11;
+    tk.set_ms[1] = 12;
+    tk.expires_ms[0] = 0;
+    tk.expires_ms[1] = 99999;
+    ASSERT_OK(t->ops->token_put(t->m, &tk, &err));
+    ASSERT_TRUE(tk.id > 0 && tk.created_ms > 0);
+    id = tk.id;
+    created = tk.created_ms;
+    ASSERT_OK(t->ops->token_get(t->m, t->reg, "ci", &got, &err));
+    ASSERT_EQ_INT(got.id, id);
+    ASSERT_EQ_INT(got.reg, t->reg);
+    ASSERT_EQ_STR(got.name, "ci");
+    ASSERT_EQ_STR(got.scopemap, "_repositories_push");
+    ASSERT_EQ_INT(got.enabled, 1);
+    ASSERT_EQ_INT(got.created_ms, created);
+    ASSERT_EQ_STR(got.hash[0], "$argon2id$p1");
+    ASSERT_EQ_STR(got.hash[1], "$argon2id$p2");
+    ASSERT_EQ_INT(got.set_ms[0], 11);
+    ASSERT_EQ_INT(got.set_ms[1], 12);
+    ASSERT_EQ_INT(got.expires_ms[0], 0);
+    ASSERT_EQ_INT(got.expires_ms[1], 99999);
+
+    /* put again replaces every field but the id and the creation time */
+    tk.enabled = 0;
+    snprintf(tk.scopemap, sizeof(tk.scopemap), "readers");
+    snprintf(tk.hash[1], sizeof(tk.hash[1]), "%s", "");
+    tk.set_ms[1] = 0;
+    tk.expires_ms[0] = 5;
+    tk.created_ms = 1;
+    ASSERT_OK(t->ops->token_put(t->m, &tk, &err));
+    ASSERT_EQ_INT(tk.id, id);
+    ASSERT_EQ_INT(tk.created_ms, created);
+    ASSERT_OK(t->ops->token_get(t->m, t->reg, "ci", &got, &err));
+    ASSERT_EQ_INT(got.enabled, 0);
+    ASSERT_EQ_STR(got.scopemap, "readers");
+    ASSERT_EQ_STR(got.hash[0], "$argon2id$p1");
+    ASSERT_EQ_STR(got.hash[1], "");
+    ASSERT_EQ_INT(got.set_ms[1], 0);
+    ASSERT_EQ_INT(got.expires_ms[0], 5);
+    ASSERT_EQ_INT(got.created_ms, created);
+
+    ASSERT_OK(t->ops->token_put(t->m, &other, &err));
+    ASSERT_EQ_STR(tokens_of(t, t->reg), "bot:m,ci:readers,");
+    ASSERT_EQ_STR(tokens_of(t, two), "");
+    ASSERT_RC(t->ops->token_get(t->m, two, "ci", &got, &err), BERTH_ENOENT);
+    ASSERT_EQ_STR(err.msg, "token 'ci' not found");
+    ASSERT_RC(t->ops->token_list(t->m, two + 100, collect_token, NULL, &err), BERTH_ENOENT);
+    other.reg = two + 100;
+    ASSERT_RC(t->ops->token_put(t->m, &other, &err), BERTH_ENOENT);
+
+    ASSERT_RC(t->ops->token_delete(t->m, two, "ci", &err), BERTH_ENOENT);
+    ASSERT_OK(t->ops->token_delete(t->m, t->reg, "ci", &err));
+    ASSERT_RC(t->ops->token_delete(t->m, t->reg, "ci", &err), BERTH_ENOENT);
+    ASSERT_EQ_STR(tokens_of(t, t->reg), "bot:m,");
+}
+
+SHARED_TEST(meta_assignments)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta_user u = new_user(t, "alice"), v = new_user(t, "victor");
+    struct berth_meta_sp sp = new_sp(t, "builder");
+    struct berth_meta_assignment a = assignment("user", u.id, "Owner", "/"), dup;
+    struct berth_meta_assignment b = assignment("sp", sp.app_id, "AcrPush", "/registries/default");
+    struct berth_meta_assignment c = assignment("user", u.id, "AcrPull", "/registries/default/repositories/lib");
+    struct berth_meta_assignment d = assignment("user", v.id, "Reader", "/");
+    struct berth_meta_assignment bad;
+
+    ASSERT_OK(t->ops->assignment_create(t->m, &a, &err));
+    ASSERT_TRUE(berth_uuid_valid(a.id) && a.created_ms > 0);
+    dup = a;
+    ASSERT_RC(t->ops->assignment_create(t->m, &dup, &err), BERTH_EEXIST);
+    ASSERT_TRUE(strstr(err.msg, "Owner") != NULL);
+    ASSERT_OK(t->ops->assignment_create(t->m, &b, &err));
+    ASSERT_OK(t->ops->assignment_create(t->m, &c, &err));
+    ASSERT_OK(t->ops->assignment_create(t->m, &d, &err));
+    /* the same role elsewhere is another assignment */
+    dup = assignment("user", u.id, "Owner", "/registries/default");
+    ASSERT_OK(t->ops->assignment_create(t->m, &dup, &err));
+
+    ASSERT_EQ_STR(assignments_of(t, NULL), "user:Owner@/,sp:AcrPush@/registries/default,"
+                                           "user:AcrPull@/registries/default/repositories/lib,user:Reader@/,"
+                                           "user:Owner@/registries/default,");
+    ASSERT_EQ_STR(assignments_of(t, u.id), "user:Owner@/,user:AcrPull@/registries/default/repositories/lib,"
+                                           "user:Owner@/registries/default,");
+    ASSERT_EQ_STR(assignments_of(t, sp.app_id), "sp:AcrPush@/registries/default,");
+    ASSERT_EQ_STR(assignments_of(t, "nobody"), "");
+
+    /* the principal and the registry must exist */
+    bad = assignment("user", sp.app_id, "Owner", "/");
+    ASSERT_RC(t->ops->assignment_create(t->m, &bad, &err), BERTH_ENOENT);
+    ASSERT_TRUE(strstr(err.msg, "user") != NULL);
+    bad = assignment("sp", u.id, "Owner", "/");
+    ASSERT_RC(t->ops->assignment_create(t->m, &bad, &err), BERTH_ENOENT);
+    bad = assignment("user", u.id, "Owner", "/registries/later/repositories/x");
+    ASSERT_RC(t->ops->assignment_create(t->m, &bad, &err), BERTH_ENOENT);
+    ASSERT_EQ_STR(err.msg, "registry 'later' not found");
+    bad = assignment("group", u.id, "Owner", "/");
+    ASSERT_RC(t->ops->assignment_create(t->m, &bad, &err), BERTH_EINVAL);
+
+    ASSERT_OK(t->ops->assignment_delete(t->m, c.id, &err));
+    ASSERT_RC(t->ops->assignment_delete(t->m, c.id, &err), BERTH_ENOENT);
+    ASSERT_EQ_STR(assignments_of(t, u.id), "user:Owner@/,user:Owner@/registries/default,");
+
+    /* deleting a principal deletes its assignments, nobody else's */
+    ASSERT_OK(t->ops->user_delete(t->m, u.id, &err));
+    ASSERT_EQ_STR(assignments_of(t, NULL), "sp:AcrPush@/registries/default,user:Reader@/,");
+    ASSERT_OK(t->ops->sp_delete(t->m, sp.app_id, &err));
+    ASSERT_EQ_STR(assignments_of(t, NULL), "user:Reader@/,");
 }
 
 /* ---- concurrency ---- */
@@ -872,7 +1635,7 @@ static void *work(void *arg)
     for (i = 0; i < NLOOPS; i++) {
         struct berth_digest blob = dg((unsigned)(0x100000 + w->id * 1000 + i));
         struct berth_digest d = dg((unsigned)(0x200000 + w->id * 1000 + i)), got;
-        struct berth_meta_manifest mf = man(repo, &d);
+        struct berth_meta_manifest mf = man(t, repo, &d);
         struct berth_ref byt = tag_ref(tag), byd = digest_ref(&d);
         size_t len;
         enum berth_rc rc;
@@ -880,7 +1643,7 @@ static void *work(void *arg)
 
         mf.blobs = &blob;
         mf.nblobs = 1;
-        rc = t->ops->blob_link(t->m, repo, &blob, 10, &err);
+        rc = t->ops->blob_link(t->m, t->reg, repo, &blob, 10, &err);
         if (!rc) {
             step = "put";
             rc = t->ops->manifest_put(t->m, &mf, tag, &err);
@@ -888,22 +1651,22 @@ static void *work(void *arg)
         berth_buf_reset(&buf);
         if (!rc) {
             step = "get tag";
-            rc = t->ops->manifest_get(t->m, repo, &byt, &buf, &len, mt, sizeof(mt), &got, &err);
+            rc = t->ops->manifest_get(t->m, t->reg, repo, &byt, &buf, &len, mt, sizeof(mt), &got, &err);
         }
         if (!rc && strcmp(got.s, d.s) != 0) rc = berth_err_set(&err, BERTH_EINTERNAL, "tag points at %s", got.s);
         if (!rc) {
             step = "get digest";
-            rc = t->ops->manifest_get(t->m, repo, &byd, &buf, &len, mt, sizeof(mt), &got, &err);
+            rc = t->ops->manifest_get(t->m, t->reg, repo, &byd, &buf, &len, mt, sizeof(mt), &got, &err);
         }
         if (!rc && (buf.len != 2 * strlen(d.s) || memcmp(buf.p, d.s, strlen(d.s)) != 0))
             rc = berth_err_set(&err, BERTH_EINTERNAL, "payload differs");
         if (!rc) {
             step = "linked";
-            rc = t->ops->blob_linked(t->m, repo, &blob, NULL, &err);
+            rc = t->ops->blob_linked(t->m, t->reg, repo, &blob, NULL, &err);
         }
         if (!rc) {
             step = "upload";
-            rc = t->ops->upload_put(t->m, d.s, repo, i, &err);
+            rc = t->ops->upload_put(t->m, d.s, t->reg, repo, i, &err);
         }
         if (rc) {
             w->failures++;
@@ -939,36 +1702,37 @@ SHARED_TEST(meta_reopen_keeps_everything)
 {
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_digest blob = dg(0xb), d = dg(0xd), s = dg(0x5);
-    struct berth_meta_manifest mf = man("keep/me", &d), ms = man("keep/me", &s);
+    struct berth_meta_manifest mf = man(t, "keep/me", &d), ms = man(t, "keep/me", &s);
     struct berth_buf b = BERTH_BUF_INIT(0);
     struct berth_ref byt = tag_ref("v1");
     char repo[BERTH_NAME_MAX + 1], mt[128];
-    int64_t size = 0, created = 0;
+    int64_t size = 0, created = 0, reg = 0;
     size_t len = 0;
     int more;
 
-    ASSERT_OK(t->ops->blob_link(t->m, "keep/me", &blob, 77, &err));
+    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "keep/me", &blob, 77, &err));
     mf.blobs = &blob;
     mf.nblobs = 1;
     mf.subject = &s;
     mf.artifact_type = "application/x-a";
     ASSERT_OK(t->ops->manifest_put(t->m, &ms, NULL, &err));
     ASSERT_OK(t->ops->manifest_put(t->m, &mf, "v1", &err));
-    ASSERT_OK(t->ops->upload_put(t->m, "u", "keep/me", 123, &err));
+    ASSERT_OK(t->ops->upload_put(t->m, "u", t->reg, "keep/me", 123, &err));
     t->ops->close(t->m);
     t->m = NULL;
 
     ASSERT_OK(t->ops->open(t->dsn, &t->m, &err));
     ASSERT_EQ_STR(repos_of(t, NULL, 10, &more), "keep/me,");
     ASSERT_EQ_STR(tags_of(t, "keep/me", NULL, 10, &more), "v1,");
-    ASSERT_OK(t->ops->blob_linked(t->m, "keep/me", &blob, &size, &err));
+    ASSERT_OK(t->ops->blob_linked(t->m, t->reg, "keep/me", &blob, &size, &err));
     ASSERT_EQ_INT(size, 77);
-    ASSERT_OK(t->ops->manifest_get(t->m, "keep/me", &byt, &b, &len, mt, sizeof(mt), NULL, &err));
+    ASSERT_OK(t->ops->manifest_get(t->m, t->reg, "keep/me", &byt, &b, &len, mt, sizeof(mt), NULL, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), d.s);
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->referrers(t->m, "keep/me", &s, "application/x-a", collect_referrer, &b, &err));
+    ASSERT_OK(t->ops->referrers(t->m, t->reg, "keep/me", &s, "application/x-a", collect_referrer, &b, &err));
     ASSERT_TRUE(strncmp(berth_buf_str(&b), "0d:", 3) == 0);
-    ASSERT_OK(t->ops->upload_get(t->m, "u", repo, sizeof(repo), &created, &err));
+    ASSERT_OK(t->ops->upload_get(t->m, "u", &reg, repo, sizeof(repo), &created, &err));
+    ASSERT_EQ_INT(reg, t->reg);
     ASSERT_EQ_STR(repo, "keep/me");
     ASSERT_EQ_INT(created, 123);
     berth_buf_release(&b);
@@ -1008,12 +1772,12 @@ TEST(meta_sqlite_migrates_and_refuses_newer)
     ASSERT_OK(berth_meta_sqlite_ops.open(path, &m, &err));
     berth_meta_sqlite_ops.close(m);
     m = NULL;
-    ASSERT_EQ_INT(db_user_version(path), 1);
+    ASSERT_EQ_INT(db_user_version(path), 2);
     /* reopening applies nothing and keeps the version */
     ASSERT_OK(berth_meta_sqlite_ops.open(path, &m, &err));
     berth_meta_sqlite_ops.close(m);
     m = NULL;
-    ASSERT_EQ_INT(db_user_version(path), 1);
+    ASSERT_EQ_INT(db_user_version(path), 2);
     ASSERT_EQ_INT(db_exec(path, "PRAGMA user_version = 99"), SQLITE_OK);
     ASSERT_RC(berth_meta_sqlite_ops.open(path, &m, &err), BERTH_EDB);
     ASSERT_TRUE(m == NULL);
@@ -1044,7 +1808,7 @@ TEST(meta_sqlite_uses_wal)
     struct berth_digest b = dg(1);
 
     ASSERT_OK(berth_meta_sqlite_ops.open(path, &m, &err));
-    ASSERT_OK(berth_meta_sqlite_ops.blob_link(m, "r", &b, 1, &err));
+    ASSERT_OK(berth_meta_sqlite_ops.blob_link(m, new_registry(&berth_meta_sqlite_ops, m, "wal"), "r", &b, 1, &err));
     ASSERT_EQ_INT(access(wal, F_OK), 0);
     berth_meta_sqlite_ops.close(m);
     free(wal);
@@ -1079,9 +1843,16 @@ TEST(meta_sqlite_put_survives_kill)
     pid_t pid = fork();
 
     if (pid == 0) {
-        struct berth_meta_manifest mf = man("r", &d);
-        if (berth_meta_sqlite_ops.open(path, &m, &err) || berth_meta_sqlite_ops.manifest_put(m, &mf, "v1", &err))
+        struct t t = {&drivers[0], &berth_meta_sqlite_ops, NULL, path, 0};
+        struct berth_meta_manifest mf;
+        struct berth_meta_registry r;
+        memset(&r, 0, sizeof(r));
+        snprintf(r.name, sizeof(r.name), "kill");
+        if (berth_meta_sqlite_ops.open(path, &t.m, &err) || berth_meta_sqlite_ops.registry_create(t.m, &r, &err))
             _exit(2);
+        t.reg = r.id;
+        mf = man(&t, "r", &d);
+        if (berth_meta_sqlite_ops.manifest_put(t.m, &mf, "v1", &err)) _exit(2);
         kill(getpid(), SIGKILL); /* no close, no checkpoint */
         _exit(3);
     }
@@ -1090,7 +1861,10 @@ TEST(meta_sqlite_put_survives_kill)
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     ASSERT_OK(berth_meta_sqlite_ops.open(path, &m, &err));
     {
-        struct t t = {&drivers[0], &berth_meta_sqlite_ops, m, path};
+        struct t t = {&drivers[0], &berth_meta_sqlite_ops, m, path, 0};
+        struct berth_meta_registry r;
+        ASSERT_OK(berth_meta_sqlite_ops.registry_get(m, "kill", 0, &r, &err));
+        t.reg = r.id;
         ASSERT_EQ_STR(tagged(&t, "r", "v1"), d.s);
     }
     berth_meta_sqlite_ops.close(m);

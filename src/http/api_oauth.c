@@ -1,0 +1,577 @@
+/*
+ * api_oauth.c - the registry token service and the directory:
+ *   GET  /oauth2/token       Docker token flow with Basic credentials (or none: anonymous)
+ *   POST /oauth2/token       grant_type=password | refresh_token (form)
+ *   POST /oauth2/exchange    grant_type=access_token: a directory token -> a registry refresh token
+ *   POST /directory/<tenant>/oauth2/v2.0/token   password | client_credentials | refresh_token
+ *   GET  /directory/<tenant>/v2.0/.well-known/openid-configuration, .../discovery/v2.0/keys
+ * Every refusal carries a stable reason code (detail.reason).
+ */
+#include <ctype.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "berth/alloc.h"
+#include "berth/base64.h"
+#include "berth/log.h"
+#include "berth/util.h"
+#include "authz.h"
+#include "http_int.h"
+#include "berth/banned.h"
+
+#define FORM_MAX (64 * 1024)
+#define MAX_SCOPES 64
+
+struct form_state {
+    struct berth_buf body;
+};
+
+static struct authz *az_of(struct berth_req *req)
+{
+    struct authz *az = req->http->authorize_ctx;
+    if (!az || az->magic != BERTH_AUTHZ_MAGIC) abort();
+    return az;
+}
+
+/* ---------------------------------------------------------------- forms */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes an application/x-www-form-urlencoded component; NULL if it holds a NUL. */
+static char *form_decode(const char *s, size_t n)
+{
+    char *out = berth_xmalloc(n + 1), *w = out;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (s[i] == '+') {
+            *w++ = ' ';
+        } else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            char c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            if (c == '\0') {
+                free(out);
+                return NULL;
+            }
+            *w++ = c;
+            i += 2;
+        } else {
+            *w++ = s[i];
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+/* Calls fn(key, value) for each field of a form body; stops when fn returns nonzero. */
+static void form_each(const char *body, int (*fn)(const char *k, const char *v, void *ctx), void *ctx)
+{
+    const char *p = body;
+    while (*p) {
+        const char *amp = strchr(p, '&'), *eq;
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        char *k, *v;
+        int stop;
+        eq = memchr(p, '=', len);
+        k = form_decode(p, eq ? (size_t)(eq - p) : len);
+        v = eq ? form_decode(eq + 1, len - (size_t)(eq - p) - 1) : berth_xstrdup("");
+        stop = (k && v) ? fn(k, v, ctx) : 0;
+        free(k);
+        if (v) explicit_bzero(v, strlen(v));
+        free(v);
+        if (stop || !amp) break;
+        p = amp + 1;
+    }
+}
+
+/* The fields the token endpoints read. Owned strings. */
+struct token_args {
+    char *grant_type, *service, *username, *password, *refresh_token, *access_token, *tenant, *client_id,
+        *client_secret, *access_type, *offline_token;
+    struct berth_scope *scopes;
+    size_t nscopes;
+    int bad_scope;
+    struct berth_err scope_err;
+};
+
+static void set_once(char **slot, const char *v)
+{
+    if (*slot) return;
+    *slot = berth_xstrdup(v);
+}
+
+static int take_field(const char *k, const char *v, void *p)
+{
+    struct token_args *a = p;
+    if (!strcmp(k, "grant_type")) set_once(&a->grant_type, v);
+    else if (!strcmp(k, "service")) set_once(&a->service, v);
+    else if (!strcmp(k, "username")) set_once(&a->username, v);
+    else if (!strcmp(k, "password")) set_once(&a->password, v);
+    else if (!strcmp(k, "refresh_token")) set_once(&a->refresh_token, v);
+    else if (!strcmp(k, "access_token")) set_once(&a->access_token, v);
+    else if (!strcmp(k, "tenant")) set_once(&a->tenant, v);
+    else if (!strcmp(k, "client_id")) set_once(&a->client_id, v);
+    else if (!strcmp(k, "client_secret")) set_once(&a->client_secret, v);
+    else if (!strcmp(k, "access_type")) set_once(&a->access_type, v);
+    else if (!strcmp(k, "offline_token")) set_once(&a->offline_token, v);
+    else if (!strcmp(k, "scope") && *v && !a->bad_scope) {
+        if (berth_scope_list_parse(v, strlen(v), &a->scopes, &a->nscopes, &a->scope_err) != BERTH_OK)
+            a->bad_scope = 1;
+    }
+    return 0;
+}
+
+static enum MHD_Result take_query(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    if (key) take_field(key, value ? value : "", cls);
+    return MHD_YES;
+}
+
+static void args_release(struct token_args *a)
+{
+    char **all[] = {&a->grant_type, &a->service,   &a->username,      &a->password,    &a->refresh_token,
+                    &a->access_token, &a->tenant, &a->client_id, &a->client_secret, &a->access_type,
+                    &a->offline_token};
+    size_t i;
+    for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        if (*all[i]) explicit_bzero(*all[i], strlen(*all[i]));
+        free(*all[i]);
+        *all[i] = NULL;
+    }
+    free(a->scopes);
+    a->scopes = NULL;
+}
+
+/* ---------------------------------------------------------------- form bodies */
+
+enum berth_rc api_form_begin(struct berth_req *req, struct berth_err *err)
+{
+    struct form_state *st;
+    const char *ct = berth_req_header(req, "Content-Type");
+    if (req->content_length > FORM_MAX)
+        return berth_err_set(err, BERTH_ETOOBIG, "form body larger than %d bytes", FORM_MAX);
+    if (ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0)
+        return berth_err_set(err, BERTH_EUNSUPPORTED, "expected an application/x-www-form-urlencoded body");
+    st = berth_xcalloc(1, sizeof(*st));
+    berth_buf_init(&st->body, FORM_MAX);
+    req->state = st;
+    return BERTH_OK;
+}
+
+enum berth_rc api_form_body(struct berth_req *req, const char *data, size_t len, struct berth_err *err)
+{
+    struct form_state *st = req->state;
+    if (berth_buf_append(&st->body, data, len) != BERTH_OK)
+        return berth_err_set(err, BERTH_ETOOBIG, "form body larger than %d bytes", FORM_MAX);
+    return BERTH_OK;
+}
+
+void api_form_cleanup(struct berth_req *req, int aborted)
+{
+    struct form_state *st = req->state;
+    (void)aborted;
+    if (!st) return;
+    if (st->body.p) explicit_bzero(st->body.p, st->body.len);
+    berth_buf_release(&st->body);
+    free(st);
+    req->state = NULL;
+}
+
+/* ---------------------------------------------------------------- answers */
+
+static enum berth_rc refusal(struct berth_req *req, enum berth_rc rc, enum berth_auth_reason reason,
+                             const struct berth_err *err)
+{
+    req->auth_reason = (int)reason;
+    return req_respond_error(req, rc, berth_err_msg(err));
+}
+
+static enum berth_rc answer_tokens(struct berth_req *req, const char *access, int64_t expires_in,
+                                   const char *refresh)
+{
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    char now[32];
+
+    berth_time_rfc3339(berth_now_s(), now, sizeof(now));
+    berth_buf_putc(&b, '{');
+    if (access) {
+        berth_buf_printf(&b, "\"access_token\":\"%s\",\"token\":\"%s\",\"expires_in\":%lld,", access, access,
+                         (long long)expires_in);
+    }
+    if (refresh) berth_buf_printf(&b, "\"refresh_token\":\"%s\",", refresh);
+    berth_buf_printf(&b, "\"issued_at\":\"%s\"}", now);
+    berth_req_add_header(req, "Cache-Control", "no-store");
+    return req_respond_json(req, 200, &b, "application/json");
+}
+
+/* Checks that service (if given) names this registry. */
+static enum berth_rc check_service(struct authz *az, struct berth_req *req, const struct berth_meta_registry *reg,
+                                   const char *service, struct berth_err *err)
+{
+    char ls[160];
+    const char *host = berth_req_header(req, "Host");
+    if (!service || !*service) return BERTH_OK;
+    authz_login_server(az, reg, ls, sizeof(ls));
+    if (!strcasecmp(service, ls) || (host && !strcasecmp(service, host))) return BERTH_OK;
+    return berth_err_set(err, BERTH_EUNAUTHORIZED, "service '%.200s' is not registry '%s' (%s)", service, reg->name,
+                         ls);
+}
+
+/* Issues the access token (and a refresh token when asked) for p. */
+static enum berth_rc issue_pair(struct berth_req *req, struct authz *az, const struct berth_meta_registry *reg,
+                                const struct principal *p, const struct token_args *a, int want_refresh,
+                                struct berth_err *err)
+{
+    struct berth_buf at = BERTH_BUF_INIT(0), rt = BERTH_BUF_INIT(0);
+    int64_t exp = 0, rexp = 0;
+    enum berth_rc rc;
+
+    rc = authz_issue(az, reg, p, "access_token", a->scopes, a->nscopes, &at, &exp, err);
+    if (rc) goto out;
+    if (want_refresh && p->kind != PK_ANON) {
+        rc = authz_issue(az, reg, p, "refresh_token", NULL, 0, &rt, &rexp, err);
+        if (rc) goto out;
+    }
+    snprintf(req->principal, sizeof(req->principal), "%s", p->name[0] ? p->name : "anonymous");
+    rc = answer_tokens(req, berth_buf_str(&at), exp, rt.len ? berth_buf_str(&rt) : NULL);
+out:
+    berth_buf_release(&at);
+    berth_buf_release(&rt);
+    return rc;
+}
+
+/* Splits "Basic base64(user:pass)" from the Authorization header. */
+static int basic_credentials(struct berth_req *req, char **user, char **pass)
+{
+    const char *auth = berth_req_header(req, "Authorization");
+    struct berth_buf raw = BERTH_BUF_INIT(16384);
+    struct berth_err err = BERTH_ERR_INIT;
+    const char *colon, *v;
+    int ok = 0;
+
+    *user = *pass = NULL;
+    if (!auth || strncasecmp(auth, "Basic ", 6) != 0) return 0;
+    v = auth + 6;
+    while (*v == ' ') v++;
+    if (berth_b64_decode(v, strlen(v), &raw, &err) != BERTH_OK) return -1;
+    if (memchr(berth_buf_str(&raw), '\0', raw.len)) goto out;
+    colon = strchr(berth_buf_str(&raw), ':');
+    if (!colon) goto out;
+    *user = berth_xstrndup(berth_buf_str(&raw), (size_t)(colon - berth_buf_str(&raw)));
+    *pass = berth_xstrdup(colon + 1);
+    ok = 1;
+out:
+    if (raw.p) explicit_bzero(raw.p, raw.len);
+    berth_buf_release(&raw);
+    return ok ? 1 : -1;
+}
+
+/* GET /oauth2/token */
+enum berth_rc api_token_get_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct authz *az = az_of(req);
+    struct berth_meta_registry reg;
+    struct token_args a;
+    struct principal p;
+    enum berth_auth_reason reason = BERTH_AUTH_OK;
+    char *user = NULL, *pass = NULL;
+    int basic;
+    enum berth_rc rc;
+
+    memset(&a, 0, sizeof(a));
+    memset(&p, 0, sizeof(p));
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, take_query, &a);
+    rc = authz_registry_of(az, req, &reg, err);
+    if (rc) {
+        reason = BERTH_AUTH_UNKNOWN_REGISTRY;
+        goto refuse;
+    }
+    req->registry_id = reg.id;
+    if (a.bad_scope) {
+        rc = berth_err_set(err, BERTH_EUNSUPPORTED, "invalid scope: %s", a.scope_err.msg);
+        goto refuse;
+    }
+    rc = check_service(az, req, &reg, a.service, err);
+    if (rc) {
+        reason = BERTH_AUTH_WRONG_AUDIENCE;
+        goto refuse;
+    }
+    basic = basic_credentials(req, &user, &pass);
+    if (basic < 0) {
+        reason = BERTH_AUTH_MALFORMED_CREDENTIALS;
+        rc = berth_err_set(err, BERTH_EUNAUTHORIZED, "malformed Basic credentials");
+        goto refuse;
+    }
+    if (basic) {
+        rc = authz_password(az, req, &reg, user, pass, &p, &reason, err);
+        if (rc) goto refuse;
+    } else {
+        if (!reg.anonymous_pull) {
+            reason = BERTH_AUTH_ANONYMOUS_DISABLED;
+            rc = berth_err_set(err, BERTH_EUNAUTHORIZED,
+                               "anonymous pull is disabled for registry '%s': log in with a credential", reg.name);
+            goto refuse;
+        }
+        p.kind = PK_ANON;
+    }
+    rc = issue_pair(req, az, &reg, &p, &a, a.offline_token && !strcmp(a.offline_token, "true"), err);
+    goto out;
+refuse:
+    rc = refusal(req, rc, reason, err);
+out:
+    if (pass) explicit_bzero(pass, strlen(pass));
+    free(user);
+    free(pass);
+    args_release(&a);
+    return rc;
+}
+
+/* POST /oauth2/token */
+enum berth_rc api_token_post_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct authz *az = az_of(req);
+    struct form_state *st = req->state;
+    struct berth_meta_registry reg;
+    struct token_args a;
+    struct principal p;
+    enum berth_auth_reason reason = BERTH_AUTH_OK;
+    enum berth_rc rc;
+
+    memset(&a, 0, sizeof(a));
+    form_each(berth_buf_str(&st->body), take_field, &a);
+    rc = authz_registry_of(az, req, &reg, err);
+    if (rc) {
+        reason = BERTH_AUTH_UNKNOWN_REGISTRY;
+        goto refuse;
+    }
+    req->registry_id = reg.id;
+    if (a.bad_scope) {
+        rc = berth_err_set(err, BERTH_EUNSUPPORTED, "invalid scope: %s", a.scope_err.msg);
+        goto refuse;
+    }
+    rc = check_service(az, req, &reg, a.service, err);
+    if (rc) {
+        reason = BERTH_AUTH_WRONG_AUDIENCE;
+        goto refuse;
+    }
+    if (a.grant_type && !strcmp(a.grant_type, "password")) {
+        if (!a.username || !a.password) {
+            rc = berth_err_set(err, BERTH_EUNSUPPORTED, "grant_type=password needs username and password");
+            goto refuse;
+        }
+        rc = authz_password(az, req, &reg, a.username, a.password, &p, &reason, err);
+        if (rc) goto refuse;
+        rc = issue_pair(req, az, &reg, &p, &a, a.access_type && !strcmp(a.access_type, "offline"), err);
+    } else if (a.grant_type && !strcmp(a.grant_type, "refresh_token")) {
+        if (!a.refresh_token) {
+            rc = berth_err_set(err, BERTH_EUNSUPPORTED, "grant_type=refresh_token needs refresh_token");
+            goto refuse;
+        }
+        rc = authz_token(az, &reg, a.refresh_token, "refresh_token", &p, NULL, &reason, err);
+        if (rc) goto refuse;
+        rc = issue_pair(req, az, &reg, &p, &a, 0, err);
+    } else {
+        rc = berth_err_set(err, BERTH_EUNSUPPORTED, "grant_type must be password or refresh_token, not '%.40s'",
+                           a.grant_type ? a.grant_type : "");
+        goto refuse;
+    }
+    goto out;
+refuse:
+    rc = refusal(req, rc, reason, err);
+out:
+    args_release(&a);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- the directory */
+
+/* Issues a directory token (access or refresh) for a user or service principal. */
+static enum berth_rc directory_issue(struct authz *az, const struct principal *p, const char *grant_type,
+                                     struct berth_buf *out, struct berth_err *err)
+{
+    json_t *c = json_object(), *cred = json_object();
+    char iss[80], jti[37], *text = NULL;
+    int64_t now = berth_now_s();
+    enum berth_rc rc;
+
+    authz_directory_issuer(az, iss, sizeof(iss));
+    berth_uuid(jti);
+    json_object_set_new(c, "iss", json_string(iss));
+    json_object_set_new(c, "aud", json_string(BERTH_DIRECTORY_AUDIENCE));
+    json_object_set_new(c, "sub", json_string(p->id));
+    json_object_set_new(c, "name", json_string(p->name));
+    json_object_set_new(c, "tid", json_string(az->tenant));
+    json_object_set_new(c, "iat", json_integer(now));
+    json_object_set_new(c, "nbf", json_integer(now));
+    json_object_set_new(c, "exp", json_integer(now + az->cfg->directory_ttl));
+    json_object_set_new(c, "jti", json_string(jti));
+    json_object_set_new(c, "grant_type", json_string(grant_type));
+    json_object_set_new(cred, "k", json_string(p->kind == PK_SP ? "sp" : "user"));
+    json_object_set_new(cred, "id", json_string(p->id));
+    json_object_set_new(cred, "p", json_integer(0));
+    json_object_set_new(cred, "s", json_integer(p->stamp));
+    if (p->secret_id[0]) json_object_set_new(cred, "x", json_string(p->secret_id));
+    json_object_set_new(c, "berth", cred);
+    text = json_dumps(c, JSON_COMPACT);
+    rc = text ? berth_jwt_sign(az->keys, text, strlen(text), out, err)
+              : berth_err_set(err, BERTH_EINTERNAL, "cannot encode token claims");
+    free(text);
+    json_decref(c);
+    return rc;
+}
+
+/* GET .../v2.0/.well-known/openid-configuration */
+enum berth_rc api_oidc_config_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct authz *az = az_of(req);
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    const char *host = berth_req_header(req, "Host");
+    char base[400], iss[80];
+
+    if (strcmp(req->param ? req->param : "", az->tenant) != 0)
+        return berth_err_set(err, BERTH_ENOROUTE, "unknown tenant '%.40s'", req->param ? req->param : "");
+    authz_directory_issuer(az, iss, sizeof(iss));
+    snprintf(base, sizeof(base), "%s://%s/directory/%s", az->tls ? "https" : "http", host ? host : "localhost",
+             az->tenant);
+    berth_buf_printf(&b,
+                     "{\"issuer\":\"%s\",\"token_endpoint\":\"%s/oauth2/v2.0/token\",\"jwks_uri\":\"%s/discovery/v2.0/"
+                     "keys\",\"grant_types_supported\":[\"password\",\"client_credentials\",\"refresh_token\"],"
+                     "\"id_token_signing_alg_values_supported\":[\"ES256\"],\"tenant_id\":\"%s\"}",
+                     iss, base, base, az->tenant);
+    return req_respond_json(req, 200, &b, "application/json");
+}
+
+/* GET .../discovery/v2.0/keys */
+enum berth_rc api_jwks_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct authz *az = az_of(req);
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    if (strcmp(req->param ? req->param : "", az->tenant) != 0)
+        return berth_err_set(err, BERTH_ENOROUTE, "unknown tenant '%.40s'", req->param ? req->param : "");
+    berth_keyring_jwks(az->keys, &b);
+    return req_respond_json(req, 200, &b, "application/json");
+}
+
+/* POST /directory/<tenant>/oauth2/v2.0/token */
+enum berth_rc api_directory_token_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct authz *az = az_of(req);
+    struct form_state *st = req->state;
+    struct berth_buf at = BERTH_BUF_INIT(0), rt = BERTH_BUF_INIT(0), b = BERTH_BUF_INIT(0);
+    struct token_args a;
+    struct principal p;
+    enum berth_auth_reason reason = BERTH_AUTH_OK;
+    int want_refresh = 0;
+    enum berth_rc rc;
+
+    memset(&a, 0, sizeof(a));
+    memset(&p, 0, sizeof(p));
+    if (strcmp(req->param ? req->param : "", az->tenant) != 0) {
+        rc = berth_err_set(err, BERTH_ENOROUTE, "unknown tenant '%.40s'", req->param ? req->param : "");
+        goto out;
+    }
+    form_each(berth_buf_str(&st->body), take_field, &a);
+    if (a.grant_type && !strcmp(a.grant_type, "password") && a.username && a.password) {
+        rc = authz_password(az, req, NULL, a.username, a.password, &p, &reason, err);
+        want_refresh = 1;
+    } else if (a.grant_type && !strcmp(a.grant_type, "client_credentials") && a.client_id && a.client_secret) {
+        rc = authz_password(az, req, NULL, a.client_id, a.client_secret, &p, &reason, err);
+    } else if (a.grant_type && !strcmp(a.grant_type, "refresh_token") && a.refresh_token) {
+        rc = authz_directory_token(az, a.refresh_token, "directory_refresh", &p, &reason, err);
+        want_refresh = 1;
+    } else {
+        rc = berth_err_set(err, BERTH_EUNSUPPORTED,
+                           "grant_type must be password (username, password), client_credentials (client_id, "
+                           "client_secret) or refresh_token");
+        goto out;
+    }
+    if (rc) goto refuse;
+    if (p.kind != PK_USER && p.kind != PK_SP) {
+        reason = BERTH_AUTH_UNKNOWN_PRINCIPAL;
+        rc = berth_err_set(err, BERTH_EUNAUTHORIZED, "invalid username or password");
+        goto refuse;
+    }
+    rc = directory_issue(az, &p, "directory_access", &at, err);
+    if (rc) goto out;
+    if (want_refresh) {
+        rc = directory_issue(az, &p, "directory_refresh", &rt, err);
+        if (rc) goto out;
+    }
+    snprintf(req->principal, sizeof(req->principal), "%s", p.name);
+    berth_buf_printf(&b, "{\"token_type\":\"Bearer\",\"access_token\":\"%s\",\"expires_in\":%lld", berth_buf_str(&at),
+                     (long long)az->cfg->directory_ttl);
+    if (rt.len) berth_buf_printf(&b, ",\"refresh_token\":\"%s\"", berth_buf_str(&rt));
+    berth_buf_puts(&b, "}");
+    berth_req_add_header(req, "Cache-Control", "no-store");
+    rc = req_respond_json(req, 200, &b, "application/json");
+    goto out;
+refuse:
+    rc = refusal(req, rc, reason, err);
+out:
+    berth_buf_release(&at);
+    berth_buf_release(&rt);
+    berth_buf_release(&b);
+    args_release(&a);
+    return rc;
+}
+
+/* POST /oauth2/exchange */
+enum berth_rc api_exchange_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct authz *az = az_of(req);
+    struct form_state *st = req->state;
+    struct berth_meta_registry reg;
+    struct berth_buf rt = BERTH_BUF_INIT(0), b = BERTH_BUF_INIT(0);
+    struct token_args a;
+    struct principal p;
+    enum berth_auth_reason reason = BERTH_AUTH_OK;
+    int64_t exp = 0;
+    enum berth_rc rc;
+
+    memset(&a, 0, sizeof(a));
+    form_each(berth_buf_str(&st->body), take_field, &a);
+    rc = authz_registry_of(az, req, &reg, err);
+    if (rc) {
+        reason = BERTH_AUTH_UNKNOWN_REGISTRY;
+        goto refuse;
+    }
+    req->registry_id = reg.id;
+    if (!a.grant_type || strcmp(a.grant_type, "access_token") != 0 || !a.access_token) {
+        rc = berth_err_set(err, BERTH_EUNSUPPORTED, "grant_type=access_token with access_token is required");
+        goto refuse;
+    }
+    if (a.tenant && *a.tenant && strcmp(a.tenant, az->tenant) != 0) {
+        reason = BERTH_AUTH_WRONG_ISSUER;
+        rc = berth_err_set(err, BERTH_EUNAUTHORIZED, "tenant '%.40s' is not this server's tenant %s", a.tenant,
+                           az->tenant);
+        goto refuse;
+    }
+    rc = check_service(az, req, &reg, a.service, err);
+    if (rc) {
+        reason = BERTH_AUTH_WRONG_AUDIENCE;
+        goto refuse;
+    }
+    rc = authz_directory_token(az, a.access_token, "directory_access", &p, &reason, err);
+    if (rc) goto refuse;
+    rc = authz_issue(az, &reg, &p, "refresh_token", NULL, 0, &rt, &exp, err);
+    if (rc) goto out;
+    snprintf(req->principal, sizeof(req->principal), "%s", p.name);
+    berth_buf_printf(&b, "{\"refresh_token\":\"%s\"}", berth_buf_str(&rt));
+    berth_req_add_header(req, "Cache-Control", "no-store");
+    rc = req_respond_json(req, 200, &b, "application/json");
+    goto out;
+refuse:
+    rc = refusal(req, rc, reason, err);
+out:
+    berth_buf_release(&rt);
+    berth_buf_release(&b);
+    args_release(&a);
+    return rc;
+}

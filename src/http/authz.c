@@ -1,0 +1,915 @@
+/*
+ * authz.c - the login and access service: registry resolution from Host,
+ * credential checks for every identity kind, grants from the admin user,
+ * scope maps, roles and anonymous pull, token issue and verification, and
+ * the authorization hook with its Bearer challenges.
+ *
+ * Tokens carry a "berth" claim naming the credential they came from (kind,
+ * id, password slot or secret id, and when that credential was set). Every
+ * use re-checks it and re-evaluates the grants, so disabling, deleting or
+ * regenerating a credential, or removing a role, takes effect on the next
+ * request.
+ */
+#include <ctype.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include "berth/alloc.h"
+#include "berth/base64.h"
+#include "berth/log.h"
+#include "berth/util.h"
+#include "authz.h"
+#include "http_int.h"
+#include "berth/banned.h"
+
+#define USER_MAX 256
+#define PASS_MAX 8192
+
+static struct authz *authz_of(void *ctx)
+{
+    struct authz *az = ctx;
+    if (!az || az->magic != BERTH_AUTHZ_MAGIC) abort();
+    return az;
+}
+
+enum berth_rc authz_new(struct berth_meta *meta, const struct berth_config *cfg, struct authz **out,
+                        struct berth_err *err)
+{
+    struct authz *az = berth_xcalloc(1, sizeof(*az));
+    char *dir = berth_xasprintf("%s/keys", cfg->data);
+    enum berth_rc rc;
+
+    az->magic = BERTH_AUTHZ_MAGIC;
+    az->meta = meta;
+    az->cfg = cfg;
+    az->tls = cfg->tls_cert[0] != '\0';
+    rc = berth_keyring_open(dir, &az->keys, err);
+    if (rc) goto out;
+    rc = meta->ops->tenant_id(meta, az->tenant, err);
+    if (rc) goto out;
+    az->cache = berth_secret_cache_new((int)cfg->secret_cache_ttl, 4096);
+    az->limiter = berth_limiter_new((int)cfg->login_failures, (int)cfg->login_window, (int)cfg->login_lockout, 65536);
+    *out = az;
+    az = NULL;
+out:
+    free(dir);
+    authz_free(az);
+    return rc;
+}
+
+void authz_free(struct authz *az)
+{
+    if (!az) return;
+    berth_keyring_close(az->keys);
+    berth_secret_cache_free(az->cache);
+    berth_limiter_free(az->limiter);
+    az->magic = 0;
+    free(az);
+}
+
+/* ---------------------------------------------------------------- bootstrap */
+
+enum berth_rc authz_bootstrap(struct authz *az, int *created, struct berth_err *err)
+{
+    struct berth_meta *m = az->meta;
+    struct berth_meta_registry reg;
+    struct berth_meta_user u;
+    struct berth_meta_assignment a;
+    char secret[BERTH_SECRET_LEN + 1], *path = NULL, *text = NULL;
+    enum berth_rc rc;
+
+    *created = 0;
+    rc = m->ops->registry_get(m, az->cfg->default_registry, 0, &reg, err);
+    if (rc == BERTH_ENOENT) {
+        memset(&reg, 0, sizeof(reg));
+        snprintf(reg.name, sizeof(reg.name), "%s", az->cfg->default_registry);
+        rc = m->ops->registry_create(m, &reg, err);
+        if (rc) goto out;
+        BERTH_LOG(BERTH_LOG_INFO, "msg=\"created the default registry\" registry=%s", reg.name);
+    }
+    if (rc) goto out;
+    rc = m->ops->user_get(m, "owner", NULL, &u, err);
+    if (rc != BERTH_ENOENT) goto out;
+    memset(&u, 0, sizeof(u));
+    snprintf(u.name, sizeof(u.name), "owner");
+    berth_secret_generate(secret);
+    rc = berth_secret_hash(secret, u.hash, err);
+    if (rc) goto out;
+    u.password_set_ms = berth_now_ms();
+    rc = m->ops->user_create(m, &u, err);
+    if (rc) goto out;
+    memset(&a, 0, sizeof(a));
+    snprintf(a.principal_type, sizeof(a.principal_type), "user");
+    snprintf(a.principal_id, sizeof(a.principal_id), "%s", u.id);
+    snprintf(a.role, sizeof(a.role), "Owner");
+    snprintf(a.scope, sizeof(a.scope), "/");
+    rc = m->ops->assignment_create(m, &a, err);
+    if (rc) goto out;
+    path = berth_xasprintf("%s/initial-owner-password", az->cfg->data);
+    text = berth_xasprintf("%s\n", secret);
+    rc = berth_write_atomic(path, text, strlen(text), 0600, err);
+    if (rc) goto out;
+    /* Shown once so the operator can log in; afterwards only its hash exists. */
+    BERTH_LOG(BERTH_LOG_INFO, "msg=\"created user 'owner' with the Owner role\" password_file=%s", path);
+    *created = 1;
+out:
+    if (text) explicit_bzero(text, strlen(text));
+    free(text);
+    free(path);
+    explicit_bzero(secret, sizeof(secret));
+    return rc;
+}
+
+/* ---------------------------------------------------------------- registries */
+
+void authz_login_server(struct authz *az, const struct berth_meta_registry *reg, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s.%s", reg->name, az->cfg->domain);
+}
+
+enum berth_rc authz_registry_of(struct authz *az, struct berth_req *req, struct berth_meta_registry *reg,
+                                struct berth_err *err)
+{
+    const char *host = berth_req_header(req, "Host");
+    const char *domain = az->cfg->domain;
+    char h[256], name[BERTH_META_NAME_MAX + 1];
+    size_t n = 0, dl = strlen(domain);
+    const char *want = az->cfg->default_registry;
+    enum berth_rc rc;
+
+    if (host) {
+        /* host without the port, lower-cased; "[v6]:port" keeps its brackets */
+        for (; host[n] && n + 1 < sizeof(h); n++) {
+            if (host[n] == ':' && host[0] != '[') break;
+            h[n] = (char)tolower((unsigned char)host[n]);
+        }
+        h[n] = '\0';
+        if (n > dl + 1 && h[n - dl - 1] == '.' && !strcmp(h + n - dl, domain)) {
+            size_t ln = n - dl - 1;
+            if (ln < sizeof(name) && !memchr(h, '.', ln)) {
+                memcpy(name, h, ln);
+                name[ln] = '\0';
+                want = name;
+            }
+        }
+    }
+    rc = az->meta->ops->registry_get(az->meta, want, 0, reg, err);
+    if (rc == BERTH_ENOENT)
+        return berth_err_set(err, BERTH_ENAMEUNKNOWN, "registry '%s' does not exist on this server", want);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- credentials */
+
+static int expired_text(int64_t ms, char *out, size_t n)
+{
+    berth_time_rfc3339(ms / 1000, out, n);
+    return 0;
+}
+
+/* Checks pass against the stored hashes of slots 0 and 1; returns the slot or -1. */
+static int match_slots(struct authz *az, const char *key, const char hashes[2][BERTH_META_HASH_MAX],
+                       const char *pass)
+{
+    int i;
+    for (i = 0; i < 2; i++) {
+        char pk[160];
+        if (!hashes[i][0]) continue;
+        snprintf(pk, sizeof(pk), "%s#%d", key, i);
+        if (berth_secret_check(az->cache, pk, hashes[i], pass, berth_now_s())) return i;
+    }
+    return -1;
+}
+
+struct sp_match {
+    struct authz *az;
+    const char *app_id;
+    const char *pass;
+    struct berth_meta_sp_secret hit;
+    int found;
+};
+
+static int sp_secret_try(const struct berth_meta_sp_secret *s, void *p)
+{
+    struct sp_match *c = p;
+    char pk[80];
+    snprintf(pk, sizeof(pk), "sp:%s", c->app_id);
+    if (!berth_secret_check(c->az->cache, pk, s->hash, c->pass, berth_now_s())) return 0;
+    c->hit = *s;
+    c->found = 1;
+    return 1;
+}
+
+static enum berth_rc refuse(enum berth_auth_reason r, enum berth_auth_reason *reason, struct berth_err *err,
+                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum berth_rc refuse(enum berth_auth_reason r, enum berth_auth_reason *reason, struct berth_err *err,
+                            const char *fmt, ...)
+{
+    va_list ap;
+    *reason = r;
+    if (!err) return BERTH_EUNAUTHORIZED;
+    err->code = BERTH_EUNAUTHORIZED;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    return BERTH_EUNAUTHORIZED;
+}
+
+static enum berth_rc check_password(struct authz *az, const struct berth_meta_registry *reg, const char *user,
+                                    const char *pass, struct principal *p, enum berth_auth_reason *reason,
+                                    struct berth_err *err)
+{
+    struct berth_meta *m = az->meta;
+    struct berth_meta_token tok;
+    struct berth_meta_user u;
+    struct berth_meta_sp sp;
+    struct berth_err lerr = BERTH_ERR_INIT;
+    char key[160], when[32];
+    int slot;
+    enum berth_rc rc;
+
+    memset(p, 0, sizeof(*p));
+    if (!reg) goto directory;
+    if (!strcmp(user, BERTH_NULL_GUID))
+        return authz_token(az, reg, pass, "refresh_token", p, NULL, reason, err);
+    if (!strcmp(user, reg->name)) {
+        if (!reg->admin_enabled)
+            return refuse(BERTH_AUTH_ADMIN_DISABLED, reason, err,
+                          "admin user is disabled for registry '%s': enable it or use another credential", reg->name);
+        snprintf(key, sizeof(key), "admin:%lld", (long long)reg->id);
+        slot = match_slots(az, key, reg->admin_hash, pass);
+        if (slot < 0) return refuse(BERTH_AUTH_BAD_SECRET, reason, err, "invalid username or password");
+        p->kind = PK_ADMIN;
+        snprintf(p->id, sizeof(p->id), "%s", reg->name);
+        snprintf(p->name, sizeof(p->name), "%s", reg->name);
+        p->slot = slot;
+        p->stamp = reg->admin_set_ms[slot];
+        return BERTH_OK;
+    }
+    rc = m->ops->token_get(m, reg->id, user, &tok, &lerr);
+    if (rc == BERTH_OK) {
+        snprintf(key, sizeof(key), "token:%lld:%s", (long long)reg->id, tok.name);
+        slot = match_slots(az, key, tok.hash, pass);
+        if (slot < 0) return refuse(BERTH_AUTH_BAD_SECRET, reason, err, "invalid username or password");
+        if (!tok.enabled)
+            return refuse(BERTH_AUTH_TOKEN_DISABLED, reason, err, "token '%s' of registry '%s' is disabled", tok.name,
+                          reg->name);
+        if (tok.expires_ms[slot] && tok.expires_ms[slot] <= berth_now_ms()) {
+            expired_text(tok.expires_ms[slot], when, sizeof(when));
+            return refuse(BERTH_AUTH_CREDENTIAL_EXPIRED, reason, err,
+                          "password%d of token '%s' expired at %s: generate a new one", slot + 1, tok.name, when);
+        }
+        p->kind = PK_TOKEN;
+        snprintf(p->id, sizeof(p->id), "%s", tok.name);
+        snprintf(p->name, sizeof(p->name), "%s", tok.name);
+        p->slot = slot;
+        p->stamp = tok.set_ms[slot];
+        return BERTH_OK;
+    }
+    if (rc != BERTH_ENOENT) return berth_err_set(err, rc, "%s", lerr.msg);
+directory:
+    if (berth_uuid_valid(user)) {
+        struct sp_match c;
+        rc = m->ops->sp_get(m, user, &sp, &lerr);
+        if (rc == BERTH_ENOENT) return refuse(BERTH_AUTH_UNKNOWN_PRINCIPAL, reason, err, "invalid username or password");
+        if (rc) return berth_err_set(err, rc, "%s", lerr.msg);
+        memset(&c, 0, sizeof(c));
+        c.az = az;
+        c.app_id = sp.app_id;
+        c.pass = pass;
+        rc = m->ops->sp_secrets(m, sp.app_id, sp_secret_try, &c, &lerr);
+        if (rc) return berth_err_set(err, rc, "%s", lerr.msg);
+        if (!c.found) return refuse(BERTH_AUTH_BAD_SECRET, reason, err, "invalid username or password");
+        if (c.hit.expires_ms && c.hit.expires_ms <= berth_now_ms()) {
+            expired_text(c.hit.expires_ms, when, sizeof(when));
+            return refuse(BERTH_AUTH_SECRET_EXPIRED, reason, err,
+                          "client secret of service principal %s expired at %s: add a new secret", sp.app_id, when);
+        }
+        p->kind = PK_SP;
+        snprintf(p->id, sizeof(p->id), "%s", sp.app_id);
+        snprintf(p->name, sizeof(p->name), "%s", sp.app_id);
+        snprintf(p->secret_id, sizeof(p->secret_id), "%s", c.hit.id);
+        p->stamp = c.hit.created_ms;
+        return BERTH_OK;
+    }
+    rc = m->ops->user_get(m, user, NULL, &u, &lerr);
+    if (rc == BERTH_ENOENT) return refuse(BERTH_AUTH_UNKNOWN_PRINCIPAL, reason, err, "invalid username or password");
+    if (rc) return berth_err_set(err, rc, "%s", lerr.msg);
+    snprintf(key, sizeof(key), "user:%s", u.id);
+    if (!berth_secret_check(az->cache, key, u.hash, pass, berth_now_s()))
+        return refuse(BERTH_AUTH_BAD_SECRET, reason, err, "invalid username or password");
+    p->kind = PK_USER;
+    snprintf(p->id, sizeof(p->id), "%s", u.id);
+    snprintf(p->name, sizeof(p->name), "%s", u.name);
+    p->stamp = u.password_set_ms;
+    return BERTH_OK;
+}
+
+enum berth_rc authz_password(struct authz *az, struct berth_req *req, const struct berth_meta_registry *reg,
+                             const char *user, const char *pass, struct principal *p, enum berth_auth_reason *reason,
+                             struct berth_err *err)
+{
+    int retry = 0;
+    char ra[16];
+    enum berth_rc rc;
+
+    *reason = BERTH_AUTH_OK;
+    if (strlen(user) > USER_MAX || strlen(pass) > PASS_MAX)
+        return refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, reason, err, "username or password too long");
+    if (berth_limiter_blocked(az->limiter, user, berth_req_client_ip(req), berth_now_s(), &retry)) {
+        *reason = BERTH_AUTH_TOO_MANY_FAILURES;
+        snprintf(ra, sizeof(ra), "%d", retry);
+        berth_req_add_header(req, "Retry-After", ra);
+        return berth_err_set(err, BERTH_ETOOMANY,
+                             "too many failed logins for '%.64s' from %s: try again in %d seconds", user,
+                             berth_req_client_ip(req), retry);
+    }
+    rc = check_password(az, reg, user, pass, p, reason, err);
+    if (rc == BERTH_EUNAUTHORIZED)
+        berth_limiter_fail(az->limiter, user, berth_req_client_ip(req), berth_now_s());
+    else if (rc == BERTH_OK)
+        berth_limiter_succeed(az->limiter, user, berth_req_client_ip(req));
+    return rc;
+}
+
+/* ---------------------------------------------------------------- grants */
+
+struct roles_ctx {
+    struct berth_assignment a[64];
+    size_t n;
+};
+
+static int collect_role(const struct berth_meta_assignment *ma, void *p)
+{
+    struct roles_ctx *c = p;
+    struct berth_err err = BERTH_ERR_INIT;
+    if (c->n >= sizeof(c->a) / sizeof(c->a[0])) return 1;
+    if (berth_role_parse(ma->role, &c->a[c->n].role, &err) != BERTH_OK) return 0;
+    if (berth_assign_scope_parse(ma->scope, &c->a[c->n].scope, &err) != BERTH_OK) return 0;
+    c->n++;
+    return 0;
+}
+
+static void load_roles(struct authz *az, const struct principal *p, struct roles_ctx *c)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    c->n = 0;
+    if (az->meta->ops->assignment_list(az->meta, p->id, collect_role, c, &err) != BERTH_OK)
+        BERTH_LOG(BERTH_LOG_ERROR, "msg=\"cannot read role assignments\" principal=%s error=\"%s\"", p->id, err.msg);
+}
+
+/* The rules of the token's scope map (system or stored). */
+static unsigned token_grant(struct authz *az, const struct berth_meta_registry *reg, const char *tokname,
+                            const char *repo, int any)
+{
+    struct berth_meta *m = az->meta;
+    struct berth_meta_token tok;
+    struct berth_meta_scopemap sm;
+    const struct berth_system_scopemap *sys;
+    struct berth_scopemap_rule rules[64];
+    struct berth_err err = BERTH_ERR_INIT;
+    const char *const *texts = NULL;
+    size_t n = 0, i, total = 0;
+    unsigned bits = 0;
+
+    memset(&sm, 0, sizeof(sm));
+    if (m->ops->token_get(m, reg->id, tokname, &tok, &err) != BERTH_OK) return 0;
+    for (sys = berth_system_scopemaps(); sys->name; sys++)
+        if (!strcmp(sys->name, tok.scopemap)) texts = sys->rules;
+    if (texts) {
+        for (i = 0; texts[i] && n < 64; i++)
+            if (berth_scopemap_rule_parse(texts[i], strlen(texts[i]), &rules[n], &err) == BERTH_OK) n++;
+    } else if (m->ops->scopemap_get(m, reg->id, tok.scopemap, &sm, &err) == BERTH_OK) {
+        for (i = 0; i < sm.nrules && n < 64; i++)
+            if (berth_scopemap_rule_parse(sm.rules[i], strlen(sm.rules[i]), &rules[n], &err) == BERTH_OK) n++;
+    }
+    berth_meta_scopemap_release(&sm);
+    if (any) {
+        for (i = 0; i < n; i++) total |= rules[i].actions;
+        return (unsigned)total;
+    }
+    bits = berth_scopemap_grant(rules, n, repo);
+    return bits;
+}
+
+unsigned authz_grant(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p,
+                     const char *repo)
+{
+    struct roles_ctx *rc;
+    unsigned bits;
+
+    switch (p->kind) {
+    case PK_ADMIN:
+        return BERTH_ACT_ALL;
+    case PK_ANON:
+        return reg->anonymous_pull ? (BERTH_ACT_PULL | BERTH_ACT_METADATA_READ) : 0;
+    case PK_TOKEN:
+        return token_grant(az, reg, p->id, repo, 0);
+    case PK_USER:
+    case PK_SP:
+        rc = berth_xcalloc(1, sizeof(*rc));
+        load_roles(az, p, rc);
+        bits = berth_roles_data_actions(rc->a, rc->n, reg->name, repo);
+        free(rc);
+        return bits;
+    case PK_NONE:
+        break;
+    }
+    return 0;
+}
+
+int authz_catalog(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p)
+{
+    struct roles_ctx *rc;
+    int any;
+
+    switch (p->kind) {
+    case PK_ADMIN:
+        return 1;
+    case PK_ANON:
+        return reg->anonymous_pull;
+    case PK_TOKEN:
+        return (token_grant(az, reg, p->id, NULL, 1) & (BERTH_ACT_PULL | BERTH_ACT_METADATA_READ)) != 0;
+    case PK_USER:
+    case PK_SP:
+        rc = berth_xcalloc(1, sizeof(*rc));
+        load_roles(az, p, rc);
+        any = berth_roles_any_pull(rc->a, rc->n, reg->name);
+        free(rc);
+        return any;
+    case PK_NONE:
+        break;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- tokens */
+
+static const char *kind_name(enum principal_kind k)
+{
+    switch (k) {
+    case PK_ANON: return "anonymous";
+    case PK_ADMIN: return "admin";
+    case PK_USER: return "user";
+    case PK_SP: return "sp";
+    case PK_TOKEN: return "token";
+    case PK_NONE: break;
+    }
+    return "none";
+}
+
+static enum principal_kind kind_of(const char *s)
+{
+    static const enum principal_kind kinds[] = {PK_ANON, PK_ADMIN, PK_USER, PK_SP, PK_TOKEN};
+    size_t i;
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (!strcmp(s, kind_name(kinds[i]))) return kinds[i];
+    return PK_NONE;
+}
+
+enum berth_rc authz_issue(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p,
+                          const char *grant_type, const struct berth_scope *scopes, size_t nscopes,
+                          struct berth_buf *out, int64_t *expires_in, struct berth_err *err)
+{
+    json_t *claims = json_object(), *access = NULL, *cred;
+    char aud[160], jti[37], *text = NULL;
+    int64_t now = berth_now_s(), ttl;
+    int access_token = !strcmp(grant_type, "access_token");
+    size_t i;
+    enum berth_rc rc;
+
+    ttl = access_token ? (reg->access_ttl_s ? reg->access_ttl_s : az->cfg->access_ttl)
+                       : (reg->refresh_ttl_s ? reg->refresh_ttl_s : az->cfg->refresh_ttl);
+    authz_login_server(az, reg, aud, sizeof(aud));
+    berth_uuid(jti);
+    json_object_set_new(claims, "iss", json_string(BERTH_REGISTRY_ISSUER));
+    json_object_set_new(claims, "sub", json_string(p->kind == PK_ANON ? "" : p->name));
+    json_object_set_new(claims, "aud", json_string(aud));
+    json_object_set_new(claims, "iat", json_integer(now));
+    json_object_set_new(claims, "nbf", json_integer(now));
+    json_object_set_new(claims, "exp", json_integer(now + ttl));
+    json_object_set_new(claims, "jti", json_string(jti));
+    json_object_set_new(claims, "grant_type", json_string(grant_type));
+    cred = json_object();
+    json_object_set_new(cred, "k", json_string(kind_name(p->kind)));
+    json_object_set_new(cred, "id", json_string(p->id));
+    json_object_set_new(cred, "p", json_integer(p->slot));
+    json_object_set_new(cred, "s", json_integer(p->stamp));
+    if (p->secret_id[0]) json_object_set_new(cred, "x", json_string(p->secret_id));
+    json_object_set_new(claims, "berth", cred);
+    if (access_token) {
+        access = json_array();
+        for (i = 0; i < nscopes; i++) {
+            const struct berth_scope *s = &scopes[i];
+            unsigned granted = 0;
+            json_t *entry, *acts;
+            if (!strcmp(s->type, "repository")) {
+                struct berth_err nerr = BERTH_ERR_INIT;
+                if (berth_oci_name_check(s->name, strlen(s->name), &nerr) != BERTH_OK) continue;
+                granted = s->actions & authz_grant(az, reg, p, s->name);
+            } else if (!strcmp(s->type, "registry") && !strcmp(s->name, "catalog")) {
+                granted = authz_catalog(az, reg, p) ? BERTH_ACT_ALL : 0;
+                if (granted) {
+                    entry = json_pack("{s:s,s:s,s:[s]}", "type", "registry", "name", "catalog", "actions", "*");
+                    json_array_append_new(access, entry);
+                }
+                continue;
+            }
+            if (!granted) continue;
+            {
+                struct berth_buf ab = BERTH_BUF_INIT(0);
+                berth_actions_json(granted, &ab);
+                acts = json_loads(berth_buf_str(&ab), 0, NULL);
+                berth_buf_release(&ab);
+            }
+            entry = json_object();
+            json_object_set_new(entry, "type", json_string(s->type));
+            json_object_set_new(entry, "name", json_string(s->name));
+            json_object_set_new(entry, "actions", acts ? acts : json_array());
+            json_array_append_new(access, entry);
+        }
+        json_object_set_new(claims, "access", access);
+    }
+    text = json_dumps(claims, JSON_COMPACT);
+    if (!text) {
+        rc = berth_err_set(err, BERTH_EINTERNAL, "cannot encode token claims");
+        goto out;
+    }
+    rc = berth_jwt_sign(az->keys, text, strlen(text), out, err);
+    if (rc) goto out;
+    *expires_in = ttl;
+out:
+    free(text);
+    json_decref(claims);
+    return rc;
+}
+
+struct sp_find {
+    const char *id;
+    struct berth_meta_sp_secret hit;
+    int found;
+};
+
+static int sp_secret_find(const struct berth_meta_sp_secret *s, void *p)
+{
+    struct sp_find *c = p;
+    if (strcmp(s->id, c->id) != 0) return 0;
+    c->hit = *s;
+    c->found = 1;
+    return 1;
+}
+
+/* Reads the "berth" credential claim of a verified token into p. */
+static enum berth_rc principal_of_claims(const struct berth_jwt_claims *c, struct principal *p,
+                                         enum berth_auth_reason *reason, struct berth_err *err)
+{
+    json_t *claims = json_loads(c->raw_json, 0, NULL), *cred;
+    enum berth_rc rc = BERTH_OK;
+
+    cred = claims ? json_object_get(claims, "berth") : NULL;
+    if (!json_is_object(cred) || !json_is_string(json_object_get(cred, "k")) ||
+        !json_is_string(json_object_get(cred, "id"))) {
+        rc = refuse(BERTH_AUTH_MALFORMED_TOKEN, reason, err, "token names no credential");
+        goto out;
+    }
+    p->kind = kind_of(json_string_value(json_object_get(cred, "k")));
+    snprintf(p->id, sizeof(p->id), "%s", json_string_value(json_object_get(cred, "id")));
+    snprintf(p->name, sizeof(p->name), "%s", c->sub ? c->sub : "");
+    json_t *nm = json_object_get(claims, "name");
+    if (json_is_string(nm)) snprintf(p->name, sizeof(p->name), "%s", json_string_value(nm));
+    p->slot = (int)json_integer_value(json_object_get(cred, "p"));
+    p->stamp = json_integer_value(json_object_get(cred, "s"));
+    if (json_is_string(json_object_get(cred, "x")))
+        snprintf(p->secret_id, sizeof(p->secret_id), "%s", json_string_value(json_object_get(cred, "x")));
+out:
+    json_decref(claims);
+    return rc;
+}
+
+/* Re-checks that the credential a token came from is still good (reg NULL: directory principals only). */
+static enum berth_rc recheck(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p,
+                             enum berth_auth_reason *reason, struct berth_err *err)
+{
+    struct berth_meta *m = az->meta;
+    struct berth_err lerr = BERTH_ERR_INIT;
+    struct berth_meta_token tok;
+    struct berth_meta_user u;
+    struct berth_meta_sp sp;
+    char when[32];
+
+    switch (p->kind) {
+    case PK_ANON:
+        if (!reg) break;
+        if (!reg->anonymous_pull)
+            return refuse(BERTH_AUTH_ANONYMOUS_DISABLED, reason, err, "anonymous pull is disabled for registry '%s'",
+                          reg->name);
+        return BERTH_OK;
+    case PK_ADMIN:
+        if (!reg) break;
+        if (!reg->admin_enabled)
+            return refuse(BERTH_AUTH_ADMIN_DISABLED, reason, err, "admin user is disabled for registry '%s'",
+                          reg->name);
+        if (p->slot < 0 || p->slot > 1 || reg->admin_set_ms[p->slot] != p->stamp)
+            return refuse(BERTH_AUTH_REFRESH_REVOKED, reason, err,
+                          "the admin password this token came from was regenerated: log in again");
+        return BERTH_OK;
+    case PK_TOKEN:
+        if (!reg) break;
+        if (m->ops->token_get(m, reg->id, p->id, &tok, &lerr) != BERTH_OK)
+            return refuse(BERTH_AUTH_REFRESH_REVOKED, reason, err, "token '%s' no longer exists", p->id);
+        if (!tok.enabled)
+            return refuse(BERTH_AUTH_TOKEN_DISABLED, reason, err, "token '%s' of registry '%s' is disabled", tok.name,
+                          reg->name);
+        if (p->slot < 0 || p->slot > 1 || tok.set_ms[p->slot] != p->stamp || !tok.hash[p->slot][0])
+            return refuse(BERTH_AUTH_REFRESH_REVOKED, reason, err,
+                          "the password of token '%s' this token came from was regenerated or removed", tok.name);
+        if (tok.expires_ms[p->slot] && tok.expires_ms[p->slot] <= berth_now_ms()) {
+            berth_time_rfc3339(tok.expires_ms[p->slot] / 1000, when, sizeof(when));
+            return refuse(BERTH_AUTH_CREDENTIAL_EXPIRED, reason, err, "password%d of token '%s' expired at %s",
+                          p->slot + 1, tok.name, when);
+        }
+        return BERTH_OK;
+    case PK_USER:
+        if (m->ops->user_get(m, NULL, p->id, &u, &lerr) != BERTH_OK)
+            return refuse(BERTH_AUTH_REFRESH_REVOKED, reason, err, "the user this token came from was deleted");
+        if (u.password_set_ms != p->stamp)
+            return refuse(BERTH_AUTH_REFRESH_REVOKED, reason, err,
+                          "the password of user '%s' changed after this token was issued: log in again", u.name);
+        return BERTH_OK;
+    case PK_SP: {
+        struct sp_find c;
+        if (m->ops->sp_get(m, p->id, &sp, &lerr) != BERTH_OK)
+            return refuse(BERTH_AUTH_REFRESH_REVOKED, reason, err, "service principal %s was deleted", p->id);
+        memset(&c, 0, sizeof(c));
+        c.id = p->secret_id;
+        if (m->ops->sp_secrets(m, sp.app_id, sp_secret_find, &c, &lerr) != BERTH_OK || !c.found)
+            return refuse(BERTH_AUTH_REFRESH_REVOKED, reason, err,
+                          "the client secret this token came from was removed from service principal %s", sp.app_id);
+        if (c.hit.expires_ms && c.hit.expires_ms <= berth_now_ms()) {
+            berth_time_rfc3339(c.hit.expires_ms / 1000, when, sizeof(when));
+            return refuse(BERTH_AUTH_SECRET_EXPIRED, reason, err,
+                          "client secret of service principal %s expired at %s: add a new secret", sp.app_id, when);
+        }
+        return BERTH_OK;
+    }
+    case PK_NONE:
+        break;
+    }
+    return refuse(BERTH_AUTH_MALFORMED_TOKEN, reason, err, "token names no credential it may carry");
+}
+
+enum berth_rc authz_token(struct authz *az, const struct berth_meta_registry *reg, const char *token,
+                          const char *grant_type, struct principal *p, char **access_json,
+                          enum berth_auth_reason *reason, struct berth_err *err)
+{
+    struct berth_jwt_claims c;
+    struct berth_jwt_expect want;
+    char aud[160];
+    enum berth_rc rc;
+
+    memset(&c, 0, sizeof(c));
+    memset(p, 0, sizeof(*p));
+    if (access_json) *access_json = NULL;
+    authz_login_server(az, reg, aud, sizeof(aud));
+    want.iss = BERTH_REGISTRY_ISSUER;
+    want.aud = aud;
+    want.grant_type = grant_type;
+    want.now = berth_now_s();
+    want.leeway = az->cfg->leeway;
+    rc = berth_jwt_verify(az->keys, token, strlen(token), &want, &c, reason, err);
+    if (rc) {
+        if (*reason == BERTH_AUTH_WRONG_AUDIENCE && c.aud)
+            refuse(*reason, reason, err, "token for '%s' used on registry '%s'", c.aud, reg->name);
+        else if (*reason == BERTH_AUTH_WRONG_AUDIENCE)
+            refuse(*reason, reason, err, "token for another registry used on registry '%s'", reg->name);
+        else if (*reason == BERTH_AUTH_TOKEN_EXPIRED && !strcmp(grant_type, "refresh_token"))
+            refuse(*reason, reason, err, "refresh token expired: log in again");
+        goto out;
+    }
+    rc = principal_of_claims(&c, p, reason, err);
+    if (rc) goto out;
+    rc = recheck(az, reg, p, reason, err);
+    if (rc) goto out;
+    if (access_json && c.access_json) *access_json = berth_xstrdup(c.access_json);
+out:
+    berth_jwt_claims_release(&c);
+    return rc;
+}
+
+void authz_directory_issuer(struct authz *az, char *out, size_t n)
+{
+    snprintf(out, n, "berth-directory:%s", az->tenant);
+}
+
+enum berth_rc authz_directory_token(struct authz *az, const char *token, const char *grant_type, struct principal *p,
+                                    enum berth_auth_reason *reason, struct berth_err *err)
+{
+    struct berth_jwt_claims c;
+    struct berth_jwt_expect want;
+    char iss[80];
+    enum berth_rc rc;
+
+    memset(&c, 0, sizeof(c));
+    memset(p, 0, sizeof(*p));
+    authz_directory_issuer(az, iss, sizeof(iss));
+    want.iss = iss;
+    want.aud = BERTH_DIRECTORY_AUDIENCE;
+    want.grant_type = grant_type;
+    want.now = berth_now_s();
+    want.leeway = az->cfg->leeway;
+    rc = berth_jwt_verify(az->keys, token, strlen(token), &want, &c, reason, err);
+    if (rc) goto out;
+    rc = principal_of_claims(&c, p, reason, err);
+    if (rc) goto out;
+    if (p->kind != PK_USER && p->kind != PK_SP) {
+        rc = refuse(BERTH_AUTH_WRONG_GRANT, reason, err, "not a directory token");
+        goto out;
+    }
+    rc = recheck(az, NULL, p, reason, err);
+out:
+    berth_jwt_claims_release(&c);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- the hook */
+
+/* Action bits a route needs; *either != 0 means any one of them suffices. */
+static unsigned needed_bits(struct berth_req *req, const struct berth_access *need, int *either)
+{
+    const char *a = need->actions ? need->actions : "";
+    *either = 0;
+    if (req->route && !strcmp(req->route->label, "tags")) {
+        *either = 1;
+        return BERTH_ACT_PULL | BERTH_ACT_METADATA_READ;
+    }
+    if (!strcmp(a, "pull")) return BERTH_ACT_PULL;
+    if (!strcmp(a, "push") || !strcmp(a, "pull,push")) return BERTH_ACT_PUSH;
+    if (!strcmp(a, "delete")) return BERTH_ACT_DELETE;
+    return BERTH_ACT_ALL;
+}
+
+static int covers(unsigned have, unsigned want, int either)
+{
+    return either ? (have & want) != 0 : (have & want) == want;
+}
+
+/* Adds the Bearer challenge for this request. */
+static void challenge(struct authz *az, struct berth_req *req, const struct berth_meta_registry *reg,
+                      const struct berth_access *need, const char *error)
+{
+    struct berth_buf b = BERTH_BUF_INIT(4096);
+    const char *host = berth_req_header(req, "Host");
+    char ls[160];
+
+    authz_login_server(az, reg, ls, sizeof(ls));
+    berth_buf_printf(&b, "Bearer realm=\"%s://%s/oauth2/token\",service=\"%s\"", az->tls ? "https" : "http",
+                     host ? host : "localhost", ls);
+    if (need->kind == BERTH_ACCESS_REPOSITORY && need->repo)
+        berth_buf_printf(&b, ",scope=\"repository:%s:%s\"", need->repo,
+                         !strcmp(need->actions, "push") ? "pull,push" : need->actions);
+    else if (need->kind == BERTH_ACCESS_CATALOG)
+        berth_buf_puts(&b, ",scope=\"registry:catalog:*\"");
+    if (error) berth_buf_printf(&b, ",error=\"%s\"", error);
+    if (berth_buf_rc(&b) == BERTH_OK) berth_req_add_header(req, "WWW-Authenticate", berth_buf_str(&b));
+    berth_buf_release(&b);
+}
+
+/* Bits the token's "access" claim grants on repo (or the catalog when repo is NULL). */
+static unsigned access_bits(const char *access_json, const struct berth_access *need)
+{
+    json_t *arr = access_json ? json_loads(access_json, 0, NULL) : NULL, *e;
+    size_t i;
+    unsigned bits = 0;
+
+    if (!json_is_array(arr)) goto out;
+    json_array_foreach(arr, i, e) {
+        const char *type = json_string_value(json_object_get(e, "type"));
+        const char *name = json_string_value(json_object_get(e, "name"));
+        json_t *acts = json_object_get(e, "actions"), *a;
+        size_t j;
+        if (!type || !name || !json_is_array(acts)) continue;
+        if (need->kind == BERTH_ACCESS_CATALOG) {
+            if (strcmp(type, "registry") || strcmp(name, "catalog")) continue;
+        } else if (strcmp(type, "repository") || !need->repo || strcmp(name, need->repo)) {
+            continue;
+        }
+        json_array_foreach(acts, j, a) {
+            unsigned one = 0;
+            const char *t = json_string_value(a);
+            struct berth_err err = BERTH_ERR_INIT;
+            if (t && berth_actions_parse(t, strlen(t), &one, &err) == BERTH_OK) bits |= one;
+        }
+    }
+out:
+    json_decref(arr);
+    return bits;
+}
+
+/* Splits "Basic base64(user:pass)"; user and pass are malloc'd. */
+static int parse_basic(const char *value, char **user, char **pass)
+{
+    struct berth_buf raw = BERTH_BUF_INIT(PASS_MAX + USER_MAX + 2);
+    struct berth_err err = BERTH_ERR_INIT;
+    const char *colon;
+    int ok = 0;
+
+    while (*value == ' ') value++;
+    if (berth_b64_decode(value, strlen(value), &raw, &err) != BERTH_OK) goto out;
+    if (memchr(berth_buf_str(&raw), '\0', raw.len)) goto out;
+    colon = strchr(berth_buf_str(&raw), ':');
+    if (!colon) goto out;
+    *user = berth_xstrndup(berth_buf_str(&raw), (size_t)(colon - berth_buf_str(&raw)));
+    *pass = berth_xstrdup(colon + 1);
+    ok = 1;
+out:
+    if (raw.p) explicit_bzero(raw.p, raw.len);
+    berth_buf_release(&raw);
+    return ok;
+}
+
+enum berth_rc authz_authorize(void *ctx, struct berth_req *req, const struct berth_access *need,
+                              struct berth_err *err)
+{
+    struct authz *az = authz_of(ctx);
+    struct berth_meta_registry reg;
+    struct principal p;
+    enum berth_auth_reason reason = BERTH_AUTH_OK;
+    const char *auth = berth_req_header(req, "Authorization");
+    char *user = NULL, *pass = NULL, *access_json = NULL;
+    unsigned want, have;
+    int either = 0, bearer = 0;
+    enum berth_rc rc;
+
+    memset(&p, 0, sizeof(p));
+    rc = authz_registry_of(az, req, &reg, err);
+    if (rc) {
+        req->auth_reason = BERTH_AUTH_UNKNOWN_REGISTRY;
+        return rc;
+    }
+    req->registry_id = reg.id;
+    if (!auth || !*auth) {
+        p.kind = PK_ANON;
+    } else if (!strncasecmp(auth, "Basic ", 6)) {
+        if (!parse_basic(auth + 6, &user, &pass)) {
+            rc = refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, &reason, err, "malformed Basic credentials");
+            goto out;
+        }
+        rc = authz_password(az, req, &reg, user, pass, &p, &reason, err);
+        if (rc) goto out;
+    } else if (!strncasecmp(auth, "Bearer ", 7)) {
+        bearer = 1;
+        rc = authz_token(az, &reg, auth + 7, "access_token", &p, &access_json, &reason, err);
+        if (rc) goto out;
+    } else {
+        rc = refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, &reason, err, "unsupported Authorization scheme");
+        goto out;
+    }
+    snprintf(req->principal, sizeof(req->principal), "%s:%s", kind_name(p.kind), p.kind == PK_ANON ? "-" : p.name);
+    req->principal_kind = (int)p.kind;
+    snprintf(req->principal_id, sizeof(req->principal_id), "%s", p.id);
+
+    if (need->kind == BERTH_ACCESS_BASE) {
+        if (p.kind == PK_ANON)
+            rc = refuse(BERTH_AUTH_NO_CREDENTIALS, &reason, err, "authentication required");
+        goto out;
+    }
+    if (need->kind == BERTH_ACCESS_CATALOG) {
+        have = authz_catalog(az, &reg, &p) ? BERTH_ACT_ALL : 0;
+        if (bearer) have &= access_bits(access_json, need) ? BERTH_ACT_ALL : 0;
+        if (!have)
+            rc = refuse(p.kind == PK_ANON ? (reg.anonymous_pull ? BERTH_AUTH_INSUFFICIENT_SCOPE
+                                                                 : BERTH_AUTH_NO_CREDENTIALS)
+                                          : BERTH_AUTH_INSUFFICIENT_SCOPE,
+                        &reason, err, "%s", p.kind == PK_ANON ? "authentication required"
+                                                               : "not allowed to list the catalog of this registry");
+        goto out;
+    }
+    want = needed_bits(req, need, &either);
+    have = authz_grant(az, &reg, &p, need->repo);
+    if (bearer) have &= access_bits(access_json, need);
+    if (!covers(have, want, either)) {
+        if (p.kind == PK_ANON)
+            rc = refuse(reg.anonymous_pull && want == BERTH_ACT_PULL ? BERTH_AUTH_INSUFFICIENT_SCOPE
+                                                                      : BERTH_AUTH_NO_CREDENTIALS,
+                        &reason, err, "authentication required");
+        else
+            rc = refuse(BERTH_AUTH_INSUFFICIENT_SCOPE, &reason, err, "%s may not %s repository '%s' of registry '%s'",
+                        p.name, need->actions, need->repo, reg.name);
+    }
+out:
+    req->auth_reason = (int)reason;
+    if (rc == BERTH_EUNAUTHORIZED)
+        challenge(az, req, &reg, need,
+                  reason == BERTH_AUTH_INSUFFICIENT_SCOPE ? "insufficient_scope"
+                  : bearer ? "invalid_token" : NULL);
+    if (pass) explicit_bzero(pass, strlen(pass));
+    free(user);
+    free(pass);
+    free(access_json);
+    return rc;
+}

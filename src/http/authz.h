@@ -1,0 +1,122 @@
+/*
+ * authz.h - the registry's login and access service: which registry a
+ * request is for (Host), who the caller is (Basic credentials of every kind,
+ * registry refresh and access tokens, directory tokens), what they may do
+ * (admin user, scope maps, roles, anonymous pull), the tokens it issues, and
+ * the authorization hook the route table calls.
+ */
+#ifndef BERTH_HTTP_AUTHZ_H
+#define BERTH_HTTP_AUTHZ_H
+
+#include <stdint.h>
+#include "berth/auth.h"
+#include "berth/config.h"
+#include "berth/http.h"
+#include "berth/meta.h"
+
+#define BERTH_AUTHZ_MAGIC 0x415a5448u /* "AZTH" */
+#define BERTH_NULL_GUID "00000000-0000-0000-0000-000000000000"
+#define BERTH_REGISTRY_ISSUER "berth"
+
+enum principal_kind {
+    PK_NONE = 0,
+    PK_ANON,  /* no credentials, anonymous pull */
+    PK_ADMIN, /* the registry's admin user */
+    PK_USER,  /* a directory user */
+    PK_SP,    /* a service principal */
+    PK_TOKEN, /* a repository-scoped token */
+};
+
+/* Who made a request, and with which credential (so a token can be re-checked). */
+struct principal {
+    enum principal_kind kind;
+    char id[BERTH_META_NAME_MAX + 1]; /* user id, app id, token name, registry name (admin) */
+    char name[BERTH_META_NAME_MAX + 1]; /* user name, app id, token name, registry name */
+    int slot;                          /* admin or token password 1 (0) or 2 (1) */
+    char secret_id[37];                /* service principal secret */
+    int64_t stamp;                     /* when the credential used was set (ms) */
+};
+
+/* The service's state; read-only after authz_new but for the caches, which lock themselves. */
+struct authz {
+    uint32_t magic;
+    struct berth_meta *meta;
+    const struct berth_config *cfg;
+    struct berth_keyring *keys;
+    struct berth_secret_cache *cache;
+    struct berth_limiter *limiter;
+    char tenant[37];
+    int tls;
+};
+
+/* Opens the key ring under <data>/keys and the caches. */
+enum berth_rc authz_new(struct berth_meta *meta, const struct berth_config *cfg, struct authz **out,
+                        struct berth_err *err);
+void authz_free(struct authz *az);
+
+/*
+ * First start: the tenant, the default registry, and a user "owner" with the
+ * Owner role on the server, whose random password is written once to
+ * <data>/initial-owner-password (0600) and logged once. Does nothing when the
+ * owner exists. *created is set when it made the owner.
+ */
+enum berth_rc authz_bootstrap(struct authz *az, int *created, struct berth_err *err);
+
+/* The authorization hook (ctx is the struct authz). */
+enum berth_rc authz_authorize(void *ctx, struct berth_req *req, const struct berth_access *need,
+                              struct berth_err *err);
+
+/* The registry a request is for, from its Host header. BERTH_ENAMEUNKNOWN naming it when unknown. */
+enum berth_rc authz_registry_of(struct authz *az, struct berth_req *req, struct berth_meta_registry *reg,
+                                struct berth_err *err);
+/* "<name>.<domain>": the registry's login server, the audience of its tokens. */
+void authz_login_server(struct authz *az, const struct berth_meta_registry *reg, char *out, size_t outlen);
+
+/*
+ * Checks a username and password against every kind of credential of reg
+ * (null GUID + refresh token, admin user, repository token, service
+ * principal, directory user), with the verified-secret cache and the
+ * brute-force limiter. reg NULL: the directory only (users, service
+ * principals). On refusal: BERTH_EUNAUTHORIZED (or BERTH_ETOOMANY)
+ * with *reason and a message for the client in err.
+ */
+enum berth_rc authz_password(struct authz *az, struct berth_req *req, const struct berth_meta_registry *reg,
+                             const char *user, const char *pass, struct principal *p, enum berth_auth_reason *reason,
+                             struct berth_err *err);
+
+/* Data-plane actions p has on repo of reg, now. */
+unsigned authz_grant(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p,
+                     const char *repo);
+/* Nonzero if p may list the catalog (it can read some repository). */
+int authz_catalog(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p);
+
+/*
+ * Issues a registry token: grant_type "access_token" (with access = the
+ * intersection of scopes and grants) or "refresh_token" (scopes ignored).
+ * Appends the JWT to out; *expires_in gets its lifetime.
+ */
+enum berth_rc authz_issue(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p,
+                          const char *grant_type, const struct berth_scope *scopes, size_t nscopes,
+                          struct berth_buf *out, int64_t *expires_in, struct berth_err *err);
+
+/*
+ * Verifies a registry token of grant_type for reg and re-checks the
+ * credential it came from. Fills p and, for access tokens, the granted
+ * access JSON (caller frees *access_json; may be NULL).
+ */
+enum berth_rc authz_token(struct authz *az, const struct berth_meta_registry *reg, const char *token,
+                          const char *grant_type, struct principal *p, char **access_json,
+                          enum berth_auth_reason *reason, struct berth_err *err);
+
+#define BERTH_DIRECTORY_AUDIENCE "berth-management"
+
+/* The directory's token issuer, "berth-directory:<tenant>". */
+void authz_directory_issuer(struct authz *az, char *out, size_t n);
+/*
+ * Verifies a directory token (grant_type "directory_access" or
+ * "directory_refresh") and re-checks the user or service principal.
+ */
+enum berth_rc authz_directory_token(struct authz *az, const char *token, const char *grant_type, struct principal *p,
+                                    enum berth_auth_reason *reason, struct berth_err *err);
+
+#endif
