@@ -65,7 +65,7 @@ enum berth_config_type {
     X(leeway, "leeway", BERTH_CFG_INT, "60", 0, 600, "seconds of clock skew allowed on token times")  \
     X(secret_cache_ttl, "secret-cache-ttl", BERTH_CFG_INT, "60", 0, 3600,                            \
       "seconds a verified password is remembered (0 = verify every time)")                          \
-    X(login_failures, "login-failures", BERTH_CFG_INT, "10", 1, 1000,                                \
+    X(login_failures, "login-failures", BERTH_CFG_INT, "10", 1, 100,                                 \
       "failed logins per principal and IP within login-window before 429")                          \
     X(login_window, "login-window", BERTH_CFG_INT, "300", 1, 86400, "seconds over which failures count") \
     X(login_lockout, "login-lockout", BERTH_CFG_INT, "300", 1, 86400,                                \

@@ -15,6 +15,7 @@
 #define BERTH_RC_MAP(X)                                                                     \
     X(OK, "success", 200, "")                                                               \
     X(EINVAL, "invalid argument", 400, "UNSUPPORTED")                                       \
+    X(EREQUEST, "invalid request", 400, "INVALID_REQUEST")                                  \
     X(ENAME, "invalid repository name", 400, "NAME_INVALID")                                \
     X(ENAMEUNKNOWN, "repository name not known to registry", 404, "NAME_UNKNOWN")          \
     X(ETAG, "invalid tag", 400, "TAG_INVALID")                                              \

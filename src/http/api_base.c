@@ -39,12 +39,17 @@ static enum berth_rc page_args(struct berth_req *req, int64_t *n, const char **l
 struct list_ctx {
     struct berth_buf *b;
     int count;
-    char last[BERTH_NAME_MAX + 1];
+    char last[BERTH_NAME_MAX + 1]; /* last name listed */
+    char seen[BERTH_NAME_MAX + 1]; /* last name the store returned */
+    struct berth_req *filter;       /* catalog: list only what this caller may read */
 };
 
 static int list_add(const char *name, void *p)
 {
     struct list_ctx *c = p;
+    snprintf(c->seen, sizeof(c->seen), "%s", name);
+    if (c->filter && !authz_may(c->filter->http->az, c->filter, name, BERTH_ACT_PULL | BERTH_ACT_METADATA_READ))
+        return 0;
     if (c->count++) berth_buf_putc(c->b, ',');
     berth_buf_json_str(c->b, name, strlen(name));
     snprintf(c->last, sizeof(c->last), "%s", name);
@@ -77,21 +82,37 @@ static void add_link(struct berth_req *req, const char *base, int64_t n, const c
     berth_buf_release(&l);
 }
 
+#define CATALOG_ROUNDS 64
+
 enum berth_rc api_catalog_finish(struct berth_req *req, struct berth_err *err)
 {
     struct berth_buf b = BERTH_BUF_INIT(0);
-    struct list_ctx c = {&b, 0, ""};
+    struct list_ctx c;
     struct berth_meta *m = req->http->meta;
     const char *last;
+    char from[BERTH_NAME_MAX + 1];
     int64_t n;
-    int more = 0;
+    int more = 0, round;
     enum berth_rc rc;
 
+    memset(&c, 0, sizeof(c));
+    c.b = &b;
+    if (req->http->authorize) c.filter = req;
     rc = page_args(req, &n, &last, err);
     if (rc) goto out;
+    snprintf(from, sizeof(from), "%s", last ? last : "");
     berth_buf_puts(&b, "{\"repositories\":[");
-    rc = m->ops->repo_list(m, req->registry_id, last, n, list_add, &c, &more, err);
-    if (rc) goto out;
+    /* With a filter a page may come back short: read on until it is full or the names end
+       (bounded, so a caller who can read little cannot make one request scan everything). */
+    for (round = 0; round < CATALOG_ROUNDS; round++) {
+        int before = c.count;
+        c.seen[0] = '\0';
+        rc = m->ops->repo_list(m, req->registry_id, from[0] ? from : NULL, n - c.count, list_add, &c, &more, err);
+        if (rc) goto out;
+        (void)before;
+        if (!more || c.count >= n || !c.filter || !c.seen[0]) break;
+        snprintf(from, sizeof(from), "%s", c.seen);
+    }
     berth_buf_puts(&b, "]}");
     if (more && c.count) add_link(req, "/v2/_catalog", n, c.last);
     rc = req_respond_json(req, 200, &b, "application/json");
@@ -103,7 +124,7 @@ out:
 enum berth_rc api_tags_finish(struct berth_req *req, struct berth_err *err)
 {
     struct berth_buf b = BERTH_BUF_INIT(0);
-    struct list_ctx c = {&b, 0, ""};
+    struct list_ctx c;
     struct berth_meta *m = req->http->meta;
     const char *last;
     char *base = NULL;
@@ -111,6 +132,8 @@ enum berth_rc api_tags_finish(struct berth_req *req, struct berth_err *err)
     int more = 0;
     enum berth_rc rc;
 
+    memset(&c, 0, sizeof(c));
+    c.b = &b;
     rc = page_args(req, &n, &last, err);
     if (rc) goto out;
     berth_buf_puts(&b, "{\"name\":");

@@ -51,6 +51,10 @@ enum berth_rc authz_new(struct berth_meta *meta, const struct berth_config *cfg,
     if (rc) goto out;
     rc = meta->ops->tenant_id(meta, az->tenant, err);
     if (rc) goto out;
+    /* Unknown principals cost one argon2 run too, so timing does not tell who exists. */
+    berth_secret_generate(az->dummy_secret);
+    rc = berth_secret_hash(az->dummy_secret, az->dummy_hash, err);
+    if (rc) goto out;
     az->cache = berth_secret_cache_new((int)cfg->secret_cache_ttl, 4096);
     az->limiter = berth_limiter_new((int)cfg->login_failures, (int)cfg->login_window, (int)cfg->login_lockout, 65536);
     *out = az;
@@ -276,7 +280,10 @@ directory:
     if (berth_uuid_valid(user)) {
         struct sp_match c;
         rc = m->ops->sp_get(m, user, &sp, &lerr);
-        if (rc == BERTH_ENOENT) return refuse(BERTH_AUTH_UNKNOWN_PRINCIPAL, reason, err, "invalid username or password");
+        if (rc == BERTH_ENOENT) {
+            berth_secret_verify(az->dummy_hash, pass);
+            return refuse(BERTH_AUTH_UNKNOWN_PRINCIPAL, reason, err, "invalid username or password");
+        }
         if (rc) return berth_err_set(err, rc, "%s", lerr.msg);
         memset(&c, 0, sizeof(c));
         c.az = az;
@@ -298,7 +305,10 @@ directory:
         return BERTH_OK;
     }
     rc = m->ops->user_get(m, user, NULL, &u, &lerr);
-    if (rc == BERTH_ENOENT) return refuse(BERTH_AUTH_UNKNOWN_PRINCIPAL, reason, err, "invalid username or password");
+    if (rc == BERTH_ENOENT) {
+        berth_secret_verify(az->dummy_hash, pass);
+        return refuse(BERTH_AUTH_UNKNOWN_PRINCIPAL, reason, err, "invalid username or password");
+    }
     if (rc) return berth_err_set(err, rc, "%s", lerr.msg);
     snprintf(key, sizeof(key), "user:%s", u.id);
     if (!berth_secret_check(az->cache, key, u.hash, pass, berth_now_s()))
@@ -421,6 +431,18 @@ unsigned authz_grant(struct authz *az, const struct berth_meta_registry *reg, co
         break;
     }
     return 0;
+}
+
+unsigned authz_mgmt_rights(struct authz *az, const struct principal *p, const char *registry)
+{
+    struct roles_ctx *rc;
+    unsigned bits;
+    if (p->kind != PK_USER && p->kind != PK_SP) return 0;
+    rc = berth_xcalloc(1, sizeof(*rc));
+    load_roles(az, p, rc);
+    bits = berth_roles_mgmt_rights(rc->a, rc->n, registry);
+    free(rc);
+    return bits;
 }
 
 int authz_catalog(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p)
@@ -871,6 +893,7 @@ enum berth_rc authz_authorize(void *ctx, struct berth_req *req, const struct ber
     }
     snprintf(req->principal, sizeof(req->principal), "%s:%s", kind_name(p.kind), p.kind == PK_ANON ? "-" : p.name);
     req->principal_kind = (int)p.kind;
+    req->who = p;
     snprintf(req->principal_id, sizeof(req->principal_id), "%s", p.id);
 
     if (need->kind == BERTH_ACCESS_BASE) {
@@ -912,4 +935,48 @@ out:
     free(pass);
     free(access_json);
     return rc;
+}
+
+enum berth_rc authz_directory_caller(struct authz *az, struct berth_req *req, struct principal *p,
+                                     enum berth_auth_reason *reason, struct berth_err *err)
+{
+    const char *auth = berth_req_header(req, "Authorization");
+    char *user = NULL, *pass = NULL;
+    enum berth_rc rc;
+
+    memset(p, 0, sizeof(*p));
+    *reason = BERTH_AUTH_OK;
+    if (!auth || !*auth) {
+        rc = refuse(BERTH_AUTH_NO_CREDENTIALS, reason, err,
+                    "authentication required: send a directory access token (Bearer) or Basic credentials");
+    } else if (!strncasecmp(auth, "Bearer ", 7)) {
+        rc = authz_directory_token(az, auth + 7, "directory_access", p, reason, err);
+    } else if (!strncasecmp(auth, "Basic ", 6)) {
+        if (!parse_basic(auth + 6, &user, &pass))
+            rc = refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, reason, err, "malformed Basic credentials");
+        else
+            rc = authz_password(az, req, NULL, user, pass, p, reason, err);
+    } else {
+        rc = refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, reason, err, "unsupported Authorization scheme");
+    }
+    if (rc == BERTH_OK) {
+        snprintf(req->principal, sizeof(req->principal), "%s:%s", kind_name(p->kind), p->name);
+        req->principal_kind = (int)p->kind;
+        snprintf(req->principal_id, sizeof(req->principal_id), "%s", p->id);
+        req->who = *p;
+    }
+    req->auth_reason = (int)*reason;
+    if (pass) explicit_bzero(pass, strlen(pass));
+    free(user);
+    free(pass);
+    return rc;
+}
+
+int authz_may(struct authz *az, struct berth_req *req, const char *repo, unsigned bits)
+{
+    struct berth_meta_registry reg;
+    struct berth_err err = BERTH_ERR_INIT;
+    if (req->who.kind == PK_NONE) return 0;
+    if (az->meta->ops->registry_get(az->meta, NULL, req->registry_id, &reg, &err) != BERTH_OK) return 0;
+    return (authz_grant(az, &reg, &req->who, repo) & bits) != 0;
 }

@@ -47,6 +47,8 @@ struct authz {
     struct berth_limiter *limiter;
     char tenant[37];
     int tls;
+    char dummy_secret[BERTH_SECRET_LEN + 1]; /* verified against for unknown principals */
+    char dummy_hash[BERTH_SECRET_HASH_MAX];
 };
 
 /* Opens the key ring under <data>/keys and the caches. */
@@ -87,6 +89,17 @@ enum berth_rc authz_password(struct authz *az, struct berth_req *req, const stru
 /* Data-plane actions p has on repo of reg, now. */
 unsigned authz_grant(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p,
                      const char *repo);
+/* Management rights (BERTH_MGMT_*) of a user or service principal on registry (NULL: server-wide). */
+unsigned authz_mgmt_rights(struct authz *az, const struct principal *p, const char *registry);
+/*
+ * Authenticates a management API caller: "Bearer <directory access token>" or
+ * Basic credentials of a directory user or service principal. On refusal
+ * BERTH_EUNAUTHORIZED (or BERTH_ETOOMANY) with *reason.
+ */
+enum berth_rc authz_directory_caller(struct authz *az, struct berth_req *req, struct principal *p,
+                                     enum berth_auth_reason *reason, struct berth_err *err);
+/* Nonzero if the request's caller (set by the hook) has any of bits on repo of the request's registry now. */
+int authz_may(struct authz *az, struct berth_req *req, const char *repo, unsigned bits);
 /* Nonzero if p may list the catalog (it can read some repository). */
 int authz_catalog(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p);
 

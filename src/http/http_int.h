@@ -12,6 +12,7 @@
 #include "berth/err.h"
 #include "berth/http.h"
 #include "berth/oci.h"
+#include "authz.h"
 
 #define BERTH_REQ_MAGIC 0x52455155u /* "REQU" */
 #define REQ_MAX_HEADERS 16
@@ -82,6 +83,7 @@ struct berth_req {
     int principal_kind;   /* enum principal_kind of the caller once known */
     char principal[80];   /* "kind:name" of the caller, for logs */
     char principal_id[65];
+    struct principal who; /* the caller, once the authorization hook has run (kind PK_NONE before) */
 };
 
 /* Shared server state. cfg/meta/blobs are read-only after start. */
