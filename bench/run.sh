@@ -235,7 +235,7 @@ start_berth() {
 	dir="$BENCH_DIR/berth-data"
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	"$BERTH_BIN" serve --listen "127.0.0.1:$port" --data "$dir" --log-level warn \
+	"$BERTH_BIN" serve --listen "127.0.0.1:$port" --data "$dir" --log-level warn --auth false \
 		>"$BENCH_DIR/berth.log" 2>&1 &
 	PID[berth]=$!
 	BASE[berth]="http://127.0.0.1:$port"

@@ -685,6 +685,38 @@ static enum berth_rc recheck(struct authz *az, const struct berth_meta_registry 
     return refuse(BERTH_AUTH_MALFORMED_TOKEN, reason, err, "token names no credential it may carry");
 }
 
+/*
+ * The registry a token was made for, read from its payload. Only used after
+ * verification failed on the audience, i.e. after the signature was found
+ * good, to name the other registry in the refusal.
+ */
+static int peek_audience(struct authz *az, const char *token, char *out, size_t outlen)
+{
+    const char *dot1 = strchr(token, '.'), *dot2;
+    struct berth_buf raw = BERTH_BUF_INIT(8192);
+    struct berth_err err = BERTH_ERR_INIT;
+    json_t *j = NULL;
+    const char *aud;
+    size_t dl = strlen(az->cfg->domain), al;
+    int ok = 0;
+
+    if (!dot1 || !(dot2 = strchr(dot1 + 1, '.'))) return 0;
+    if (berth_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &raw, &err) != BERTH_OK) goto out;
+    j = json_loadb(berth_buf_str(&raw), raw.len, 0, NULL);
+    aud = json_string_value(json_object_get(j, "aud"));
+    if (!aud) goto out;
+    al = strlen(aud);
+    if (al > dl + 1 && aud[al - dl - 1] == '.' && !strcmp(aud + al - dl, az->cfg->domain))
+        snprintf(out, outlen, "%.*s", (int)(al - dl - 1), aud);
+    else
+        snprintf(out, outlen, "%s", aud);
+    ok = 1;
+out:
+    json_decref(j);
+    berth_buf_release(&raw);
+    return ok;
+}
+
 enum berth_rc authz_token(struct authz *az, const struct berth_meta_registry *reg, const char *token,
                           const char *grant_type, struct principal *p, char **access_json,
                           enum berth_auth_reason *reason, struct berth_err *err)
@@ -705,8 +737,9 @@ enum berth_rc authz_token(struct authz *az, const struct berth_meta_registry *re
     want.leeway = az->cfg->leeway;
     rc = berth_jwt_verify(az->keys, token, strlen(token), &want, &c, reason, err);
     if (rc) {
-        if (*reason == BERTH_AUTH_WRONG_AUDIENCE && c.aud)
-            refuse(*reason, reason, err, "token for '%s' used on registry '%s'", c.aud, reg->name);
+        char other[160];
+        if (*reason == BERTH_AUTH_WRONG_AUDIENCE && peek_audience(az, token, other, sizeof(other)))
+            refuse(*reason, reason, err, "token for registry '%s' used on registry '%s'", other, reg->name);
         else if (*reason == BERTH_AUTH_WRONG_AUDIENCE)
             refuse(*reason, reason, err, "token for another registry used on registry '%s'", reg->name);
         else if (*reason == BERTH_AUTH_TOKEN_EXPIRED && !strcmp(grant_type, "refresh_token"))
