@@ -218,6 +218,8 @@ enum berth_rc berth_keyring_rotate(struct berth_keyring *kr, struct berth_err *e
 enum berth_rc berth_keyring_retire(struct berth_keyring *kr, int64_t before_s, struct berth_err *err);
 /* Appends the JWKS document {"keys":[...]} of every public key. */
 void berth_keyring_jwks(struct berth_keyring *kr, struct berth_buf *out);
+/* When the signing key was made (ms since the epoch). */
+int64_t berth_keyring_current_created_ms(struct berth_keyring *kr);
 /* kid of the signing key (borrowed until the next rotate). */
 const char *berth_keyring_current_kid(struct berth_keyring *kr);
 

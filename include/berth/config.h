@@ -63,6 +63,9 @@ enum berth_config_type {
     X(directory_ttl, "directory-ttl", BERTH_CFG_INT, "10800", 60, 2592000,                           \
       "seconds a directory access token lives")                                                     \
     X(leeway, "leeway", BERTH_CFG_INT, "60", 0, 600, "seconds of clock skew allowed on token times")  \
+    X(key_rotation, "key-rotation-days", BERTH_CFG_INT, "90", 0, 3650,                               \
+      "at start, make a new signing key when the current one is older (0 = never); the previous key "  \
+      "keeps verifying")                                                                            \
     X(secret_cache_ttl, "secret-cache-ttl", BERTH_CFG_INT, "60", 0, 3600,                            \
       "seconds a verified password is remembered (0 = verify every time)")                          \
     X(login_failures, "login-failures", BERTH_CFG_INT, "10", 1, 100,                                 \

@@ -438,6 +438,16 @@ const char *berth_keyring_current_kid(struct berth_keyring *kr)
     return kid;
 }
 
+int64_t berth_keyring_current_created_ms(struct berth_keyring *kr)
+{
+    int64_t ms;
+
+    pthread_rwlock_rdlock(&kr->lock);
+    ms = kr->signer->created_ms;
+    pthread_rwlock_unlock(&kr->lock);
+    return ms;
+}
+
 EVP_PKEY *berth_keyring_signer_ref(struct berth_keyring *kr, char *kid, size_t kidsz)
 {
     EVP_PKEY *pkey = NULL;

@@ -51,6 +51,17 @@ enum berth_rc authz_new(struct berth_meta *meta, const struct berth_config *cfg,
     if (rc) goto out;
     rc = meta->ops->tenant_id(meta, az->tenant, err);
     if (rc) goto out;
+    if (cfg->key_rotation > 0 &&
+        berth_now_ms() - berth_keyring_current_created_ms(az->keys) > cfg->key_rotation * 86400000LL) {
+        /* The previous signer keeps verifying (its tokens live far shorter than a rotation
+           period); anything older than it is no longer needed. */
+        int64_t prev_s = berth_keyring_current_created_ms(az->keys) / 1000;
+        rc = berth_keyring_rotate(az->keys, err);
+        if (rc) goto out;
+        rc = berth_keyring_retire(az->keys, prev_s, err);
+        if (rc) goto out;
+        BERTH_LOG(BERTH_LOG_INFO, "msg=\"rotated the token signing key\" kid=%s", berth_keyring_current_kid(az->keys));
+    }
     /* Unknown principals cost one argon2 run too, so timing does not tell who exists. */
     berth_secret_generate(az->dummy_secret);
     rc = berth_secret_hash(az->dummy_secret, az->dummy_hash, err);
