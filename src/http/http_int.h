@@ -156,6 +156,44 @@ enum berth_rc api_directory_token_finish(struct berth_req *req, struct berth_err
 enum berth_rc api_oidc_config_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_jwks_finish(struct berth_req *req, struct berth_err *err);
 
+/* the management API (api_mgmt*.c): begin authenticates the caller, body collects JSON */
+enum berth_rc api_mgmt_begin(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_body(struct berth_req *req, const char *data, size_t len, struct berth_err *err);
+void api_mgmt_cleanup(struct berth_req *req, int aborted);
+enum berth_rc api_mgmt_tenant_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_registry_list_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_registry_create_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_registry_get_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_registry_patch_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_registry_delete_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_credentials_get_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_credentials_regenerate_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_user_list_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_user_create_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_user_get_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_user_delete_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_user_password_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_sp_list_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_sp_create_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_sp_get_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_sp_delete_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_sp_secret_add_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_sp_secret_delete_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_scopemap_list_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_scopemap_create_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_scopemap_get_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_scopemap_patch_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_scopemap_delete_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_token_list_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_token_create_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_token_get_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_token_patch_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_token_delete_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_token_generate_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_assignment_list_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_assignment_create_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_assignment_delete_finish(struct berth_req *req, struct berth_err *err);
+
 /* ---- upload sessions (uploads.c) ---- */
 struct upload_table *upload_table_new(void);
 void upload_table_free(struct upload_table *t);

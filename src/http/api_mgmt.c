@@ -1,0 +1,726 @@
+/*
+ * api_mgmt.c - the management API under /api/v1: the steps every route
+ * shares (authenticate the caller, collect and parse the JSON body, check
+ * rights, answer), names, times and expiries; and the tenant, registries
+ * and registry admin credentials:
+ *   GET  /api/v1/tenant
+ *   GET  /api/v1/registries                  POST /api/v1/registries
+ *   GET|PATCH|DELETE /api/v1/registries/<r>
+ *   GET  /api/v1/registries/<r>/credentials  POST .../credentials/regenerate
+ * Identities (users, service principals, role assignments) are in
+ * api_mgmt_dir.c, scope maps and tokens in api_mgmt_reg.c.
+ *
+ * Every call authenticates with authz_directory_caller and then needs a
+ * management right (read, write, assign) from the caller's roles on the
+ * registry concerned, or on the server for server-wide resources. Nothing
+ * is cached: each change applies to the next request.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "berth/alloc.h"
+#include "berth/log.h"
+#include "berth/util.h"
+#include "api_mgmt.h"
+#include "berth/banned.h"
+
+#define DAY_MS (86400LL * 1000)
+
+/* Bounds of a registry's token lifetimes (0 = the server's setting); the config table uses the same. */
+#define ACCESS_TTL_MIN 60
+#define ACCESS_TTL_MAX 86400
+#define REFRESH_TTL_MIN 60
+#define REFRESH_TTL_MAX 2592000
+
+struct authz *mgmt_az(struct berth_req *req)
+{
+    struct authz *az = req->http->az;
+    if (!az || az->magic != BERTH_AUTHZ_MAGIC) abort();
+    return az;
+}
+
+struct mgmt_state *mgmt_state_of(struct berth_req *req)
+{
+    struct mgmt_state *st = req->state;
+    if (!st || st->magic != MGMT_MAGIC) abort();
+    return st;
+}
+
+/* ---------------------------------------------------------------- request steps */
+
+enum berth_rc api_mgmt_begin(struct berth_req *req, struct berth_err *err)
+{
+    struct authz *az = mgmt_az(req);
+    struct mgmt_state *st = berth_xcalloc(1, sizeof(*st));
+    enum berth_auth_reason reason = BERTH_AUTH_OK;
+    enum berth_rc rc;
+
+    st->magic = MGMT_MAGIC;
+    berth_buf_init(&st->body, MGMT_BODY_MAX);
+    req->state = st;
+    rc = authz_directory_caller(az, req, &st->who, &reason, err);
+    if (rc == BERTH_EUNAUTHORIZED) {
+        char ch[160];
+        snprintf(ch, sizeof(ch), "Bearer realm=\"berth\",authorization_uri=\"/directory/%s/oauth2/v2.0/token\"",
+                 az->tenant);
+        berth_req_add_header(req, "WWW-Authenticate", ch);
+    }
+    if (rc) return rc;
+    if (st->who.kind != PK_USER && st->who.kind != PK_SP) {
+        req->auth_reason = BERTH_AUTH_WRONG_GRANT;
+        return berth_err_set(err, BERTH_EUNAUTHORIZED, "the management API takes users and service principals only");
+    }
+    if (req->content_length > MGMT_BODY_MAX)
+        return berth_err_set(err, BERTH_ETOOBIG, "request body larger than %d bytes", MGMT_BODY_MAX);
+    return BERTH_OK;
+}
+
+enum berth_rc api_mgmt_body(struct berth_req *req, const char *data, size_t len, struct berth_err *err)
+{
+    struct mgmt_state *st = mgmt_state_of(req);
+    if (berth_buf_append(&st->body, data, len) != BERTH_OK)
+        return berth_err_set(err, BERTH_ETOOBIG, "request body larger than %d bytes", MGMT_BODY_MAX);
+    return BERTH_OK;
+}
+
+void api_mgmt_cleanup(struct berth_req *req, int aborted)
+{
+    struct mgmt_state *st = req->state;
+    json_t *pw;
+
+    (void)aborted;
+    if (!st) return;
+    /* bodies may carry passwords: wipe them before the memory goes back */
+    if (st->body.p) explicit_bzero(st->body.p, st->body.len);
+    berth_buf_release(&st->body);
+    pw = json_is_object(st->doc) ? json_object_get(st->doc, "password") : NULL;
+    if (json_is_string(pw)) explicit_bzero((char *)json_string_value(pw), json_string_length(pw));
+    json_decref(st->doc);
+    explicit_bzero(st, sizeof(*st));
+    free(st);
+    req->state = NULL;
+}
+
+/* ---------------------------------------------------------------- bodies and fields */
+
+static const char *type_text(enum mgmt_type t)
+{
+    switch (t) {
+    case MT_STR:
+        return "a string";
+    case MT_BOOL:
+        return "true or false";
+    case MT_INT:
+        return "an integer";
+    case MT_STRS:
+        return "an array of strings";
+    }
+    return "?";
+}
+
+static int type_ok(json_t *v, enum mgmt_type t)
+{
+    size_t i;
+    json_t *e;
+
+    switch (t) {
+    case MT_STR:
+        return json_is_string(v);
+    case MT_BOOL:
+        return json_is_boolean(v);
+    case MT_INT:
+        return json_is_integer(v);
+    case MT_STRS:
+        if (!json_is_array(v)) return 0;
+        json_array_foreach(v, i, e) {
+            if (!json_is_string(e)) return 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+enum berth_rc mgmt_body(struct berth_req *req, const struct mgmt_field *fields, size_t n, json_t **out,
+                        struct berth_err *err)
+{
+    struct mgmt_state *st = mgmt_state_of(req);
+    json_error_t jerr;
+    const char *key;
+    json_t *v;
+    size_t i;
+
+    if (!st->doc) {
+        if (st->body.len == 0) {
+            st->doc = json_object();
+        } else {
+            st->doc = json_loadb(st->body.p, st->body.len, JSON_REJECT_DUPLICATES, &jerr);
+            if (!st->doc)
+                return berth_err_set(err, BERTH_EREQUEST, "the body is not valid JSON: %s (line %d, column %d)",
+                                     jerr.text, jerr.line, jerr.column);
+        }
+    }
+    if (!json_is_object(st->doc)) return berth_err_set(err, BERTH_EREQUEST, "the body must be a JSON object");
+    json_object_foreach(st->doc, key, v) {
+        for (i = 0; i < n; i++)
+            if (!strcmp(key, fields[i].name)) break;
+        if (i == n) return berth_err_set(err, BERTH_EREQUEST, "unknown field '%.64s'", key);
+        if (!type_ok(v, fields[i].type))
+            return berth_err_set(err, BERTH_EREQUEST, "field '%s' must be %s", fields[i].name,
+                                 type_text(fields[i].type));
+    }
+    *out = st->doc;
+    return BERTH_OK;
+}
+
+const char *mgmt_str(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+enum berth_rc mgmt_required(json_t *o, const char *k, struct berth_err *err)
+{
+    if (!json_object_get(o, k)) return berth_err_set(err, BERTH_EREQUEST, "field '%s' is required", k);
+    return BERTH_OK;
+}
+
+enum berth_rc mgmt_int(json_t *o, const char *k, int64_t lo, int64_t hi, int64_t *out, struct berth_err *err)
+{
+    json_t *v = json_object_get(o, k);
+    json_int_t x;
+
+    if (!v) return BERTH_OK;
+    x = json_integer_value(v);
+    if (!json_is_integer(v) || x < lo || x > hi)
+        return berth_err_set(err, BERTH_EREQUEST, "field '%s' must be an integer from %lld to %lld", k, (long long)lo,
+                             (long long)hi);
+    *out = (int64_t)x;
+    return BERTH_OK;
+}
+
+enum berth_rc mgmt_as(struct berth_err *err, enum berth_rc rc, const struct berth_err *from)
+{
+    return berth_err_set(err, rc, "%s", berth_err_msg(from));
+}
+
+/* ---------------------------------------------------------------- rights */
+
+/* The built-in role that grants right, for messages. */
+static const char *role_for(unsigned right)
+{
+    if (right & BERTH_MGMT_ASSIGN) return "Owner";
+    if (right & BERTH_MGMT_WRITE) return "Contributor";
+    return "Reader";
+}
+
+enum berth_rc mgmt_need(struct berth_req *req, const char *registry, unsigned right, const char *why,
+                        struct berth_err *err)
+{
+    struct mgmt_state *st = mgmt_state_of(req);
+    unsigned have = authz_mgmt_rights(mgmt_az(req), &st->who, registry);
+    char who[BERTH_META_NAME_MAX + 32];
+
+    if ((have & right) == right) return BERTH_OK;
+    if (st->who.kind == PK_SP) snprintf(who, sizeof(who), "service principal '%s'", st->who.name);
+    else snprintf(who, sizeof(who), "user '%s'", st->who.name);
+    req->auth_reason = BERTH_AUTH_INSUFFICIENT_SCOPE;
+    if (registry)
+        return berth_err_set(err, BERTH_EDENIED, "%s needs %s on registry '%s' %s", who, role_for(right), registry,
+                             why);
+    return berth_err_set(err, BERTH_EDENIED, "%s needs %s on the server (scope '/') %s", who, role_for(right), why);
+}
+
+enum berth_rc mgmt_segment(struct berth_req *req, int idx, char *out, size_t outlen, struct berth_err *err)
+{
+    const char *p = req->path, *end;
+    size_t len;
+    int i;
+
+    for (i = 0; i < idx && p; i++) {
+        p = strchr(p, '/');
+        if (p) p++;
+    }
+    if (!p) return berth_err_set(err, BERTH_ENOROUTE, "no such endpoint: %.200s", req->path);
+    end = strchr(p, '/');
+    len = end ? (size_t)(end - p) : strlen(p);
+    if (len == 0 || len >= outlen)
+        return berth_err_set(err, BERTH_ENOENT, "'%.64s' names nothing here: it is too long", p);
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return BERTH_OK;
+}
+
+enum berth_rc mgmt_registry(struct berth_req *req, unsigned right, const char *why, struct berth_meta_registry *reg,
+                            struct berth_err *err)
+{
+    struct berth_meta *m = req->http->meta;
+    struct berth_err lerr = BERTH_ERR_INIT;
+    char name[BERTH_META_NAME_MAX + 1];
+    enum berth_rc rc;
+
+    rc = mgmt_segment(req, 4, name, sizeof(name), err);
+    if (rc) return rc;
+    if (berth_registry_name_check(name, &lerr) != BERTH_OK) return mgmt_as(err, BERTH_EREQUEST, &lerr);
+    rc = mgmt_need(req, name, right, why, err);
+    if (rc) return rc;
+    return m->ops->registry_get(m, name, 0, reg, err);
+}
+
+/* ---------------------------------------------------------------- names */
+
+/*
+ * Checks that name is lo..hi letters, digits and characters of rest (which
+ * may come first only when rest_first). upper_ok: capitals are allowed;
+ * otherwise a name that is only wrong by its capitals gets a hint.
+ */
+static enum berth_rc name_check(const char *what, const char *name, size_t lo, size_t hi, const char *rest,
+                                int rest_first, const char *shape, int upper_ok, struct berth_err *err)
+{
+    size_t n = strlen(name), i;
+    int upper = 0;
+    char lower[BERTH_META_NAME_MAX + 1];
+
+    for (i = 0; i < n; i++) {
+        char c = name[i];
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) continue;
+        if (c >= 'A' && c <= 'Z') {
+            upper = 1;
+            continue;
+        }
+        if ((i > 0 || rest_first) && c && strchr(rest, c)) continue;
+        return berth_err_set(err, BERTH_EREQUEST, "invalid %s name: a %s name is %s (byte %zu is not allowed)", what,
+                             what, shape, i);
+    }
+    if (n < lo || n > hi)
+        return berth_err_set(err, BERTH_EREQUEST, "invalid %s name: a %s name is %s (this one has %zu characters)",
+                             what, what, shape, n);
+    if (upper && !upper_ok) {
+        for (i = 0; i < n; i++) lower[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+        lower[n] = '\0';
+        return berth_err_set(err, BERTH_EREQUEST, "%s names are lowercase: use '%s'", what, lower);
+    }
+    return BERTH_OK;
+}
+
+enum berth_rc mgmt_user_name_check(const char *name, struct berth_err *err)
+{
+    enum berth_rc rc = name_check("user", name, 1, 64, "._-", 0,
+                                  "1 to 64 lowercase letters, digits, '.', '_' and '-', starting with a letter or digit",
+                                  0, err);
+    if (rc) return rc;
+    /* a GUID logs in as a service principal, so no user may be named like one */
+    if (berth_uuid_valid(name))
+        return berth_err_set(err, BERTH_EREQUEST, "invalid user name: a GUID names a service principal, not a user");
+    return BERTH_OK;
+}
+
+enum berth_rc mgmt_token_name_check(const char *name, struct berth_err *err)
+{
+    return name_check("token", name, 5, 50, "-", 1, "5 to 50 letters, digits and hyphens", 1, err);
+}
+
+enum berth_rc mgmt_scopemap_name_check(const char *name, struct berth_err *err)
+{
+    if (name[0] == '_')
+        return berth_err_set(err, BERTH_EREQUEST,
+                             "invalid scope map name: names starting with '_' are reserved for the system scope maps");
+    return name_check("scope map", name, 5, 50, "-_", 1, "5 to 50 letters, digits, hyphens and underscores", 1, err);
+}
+
+enum berth_rc mgmt_new_secret(char secret[BERTH_SECRET_LEN + 1], char hash[BERTH_SECRET_HASH_MAX],
+                              struct berth_err *err)
+{
+    berth_secret_generate(secret);
+    return berth_secret_hash(secret, hash, err);
+}
+
+/* ---------------------------------------------------------------- times */
+
+json_t *mgmt_time(int64_t ms)
+{
+    char t[32];
+    if (!ms) return json_null();
+    berth_time_rfc3339(ms / 1000, t, sizeof(t));
+    return json_string(t);
+}
+
+/* Reads exactly n digits at *p into *v; nonzero if they are not all digits. */
+static int digits(const char **p, int n, int *v)
+{
+    int i;
+    *v = 0;
+    for (i = 0; i < n; i++) {
+        char c = (*p)[i];
+        if (c < '0' || c > '9') return 1;
+        *v = *v * 10 + (c - '0');
+    }
+    *p += n;
+    return 0;
+}
+
+static int leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* Days from 1970-01-01 to y-m-d (y >= 1970). */
+static int64_t days_since_epoch(int y, int m, int d)
+{
+    static const int before[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    int64_t yl = y - 1;
+    /* leap years in 1..y-1 minus those in 1..1969 (477) */
+    int64_t leaps = yl / 4 - yl / 100 + yl / 400 - 477;
+    int64_t days = (int64_t)(y - 1970) * 365 + leaps + before[m - 1] + (d - 1);
+    if (m > 2 && leap(y)) days++;
+    return days;
+}
+
+int mgmt_parse_time(const char *s, int64_t *ms)
+{
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const char *p = s;
+    int y, mo, d, h, mi, sec, oh = 0, om = 0, frac = 0, scale = 100, sign = 0;
+    int64_t t;
+
+    if (!s) return 1;
+    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d)) return 1;
+    if (*p != 'T' && *p != 't' && *p != ' ') return 1;
+    p++;
+    if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' || digits(&p, 2, &sec)) return 1;
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9') return 1;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            frac += (*p - '0') * scale;
+            scale /= 10;
+        }
+    }
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        sign = *p == '-' ? -1 : 1;
+        p++;
+        if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om)) return 1;
+    } else {
+        return 1;
+    }
+    if (*p) return 1;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 60 || oh > 23 || om > 59) return 1;
+    if (d > mdays[mo - 1] + (mo == 2 && leap(y))) return 1;
+    if (sec == 60) sec = 59; /* a leap second counts as the second before it */
+    t = days_since_epoch(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    t -= sign * (oh * 3600 + om * 60);
+    *ms = t * 1000 + frac;
+    return 0;
+}
+
+enum berth_rc mgmt_expiry(json_t *o, const char *days_key, const char *at_key, int64_t def_days, int64_t *ms,
+                          struct berth_err *err)
+{
+    json_t *at = at_key ? json_object_get(o, at_key) : NULL;
+    int64_t now = berth_now_ms(), days = def_days, when = 0;
+    enum berth_rc rc;
+
+    if (at && json_object_get(o, days_key))
+        return berth_err_set(err, BERTH_EREQUEST, "give '%s' or '%s', not both", days_key, at_key);
+    if (at) {
+        if (mgmt_parse_time(json_string_value(at), &when) != 0)
+            return berth_err_set(err, BERTH_EREQUEST,
+                                 "field '%s' must be an RFC 3339 date-time such as 2030-01-31T00:00:00Z", at_key);
+        if (when <= now) return berth_err_set(err, BERTH_EREQUEST, "field '%s' must lie in the future", at_key);
+        *ms = when;
+        return BERTH_OK;
+    }
+    rc = mgmt_int(o, days_key, 1, 36500, &days, err);
+    if (rc) return rc;
+    *ms = days ? now + days * DAY_MS : 0;
+    return BERTH_OK;
+}
+
+/* ---------------------------------------------------------------- answers */
+
+static int dump_to_buf(const char *buffer, size_t size, void *data)
+{
+    return berth_buf_append(data, buffer, size) == BERTH_OK ? 0 : -1;
+}
+
+enum berth_rc mgmt_reply(struct berth_req *req, int status, json_t *doc, int secret)
+{
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    int r = doc ? json_dump_callback(doc, dump_to_buf, &b, JSON_COMPACT) : -1;
+
+    json_decref(doc);
+    berth_buf_putc(&b, '\n');
+    if (r != 0 || berth_buf_rc(&b) != BERTH_OK) {
+        berth_buf_release(&b);
+        return req_respond_error(req, BERTH_EINTERNAL, "cannot encode the answer");
+    }
+    if (secret) berth_req_add_header(req, "Cache-Control", "no-store");
+    return req_respond_json(req, status, &b, "application/json");
+}
+
+enum berth_rc mgmt_reply_empty(struct berth_req *req)
+{
+    return req_respond_empty(req, 204);
+}
+
+/* ---------------------------------------------------------------- tenant */
+
+enum berth_rc api_mgmt_tenant_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct authz *az = mgmt_az(req);
+    char ep[128];
+
+    (void)err;
+    snprintf(ep, sizeof(ep), "/directory/%s/oauth2/v2.0/token", az->tenant);
+    return mgmt_reply(req, 200, json_pack("{s:s,s:s}", "tenantId", az->tenant, "tokenEndpoint", ep), 0);
+}
+
+/* ---------------------------------------------------------------- registries */
+
+static json_t *registry_json(struct authz *az, const struct berth_meta_registry *r)
+{
+    json_t *o = json_object();
+    char ls[160], id[96];
+
+    authz_login_server(az, r, ls, sizeof(ls));
+    snprintf(id, sizeof(id), "/registries/%s", r->name);
+    json_object_set_new(o, "name", json_string(r->name));
+    json_object_set_new(o, "id", json_string(id));
+    json_object_set_new(o, "loginServer", json_string(ls));
+    json_object_set_new(o, "creationDate", mgmt_time(r->created_ms));
+    json_object_set_new(o, "adminUserEnabled", json_boolean(r->admin_enabled));
+    json_object_set_new(o, "anonymousPullEnabled", json_boolean(r->anonymous_pull));
+    json_object_set_new(o, "refreshTokenLifetimeSeconds",
+                        json_integer(r->refresh_ttl_s ? r->refresh_ttl_s : az->cfg->refresh_ttl));
+    json_object_set_new(o, "accessTokenLifetimeSeconds",
+                        json_integer(r->access_ttl_s ? r->access_ttl_s : az->cfg->access_ttl));
+    return o;
+}
+
+static const struct mgmt_field registry_fields[] = {
+    {"name", MT_STR},
+    {"adminUserEnabled", MT_BOOL},
+    {"anonymousPullEnabled", MT_BOOL},
+    {"refreshTokenLifetimeSeconds", MT_INT},
+    {"accessTokenLifetimeSeconds", MT_INT},
+};
+
+/* A lifetime member: 0 (the server's setting) or lo..hi seconds. */
+static enum berth_rc ttl_field(json_t *o, const char *k, int64_t lo, int64_t hi, int64_t *out, struct berth_err *err)
+{
+    int64_t v = *out;
+    enum berth_rc rc = mgmt_int(o, k, 0, hi, &v, err);
+    if (rc) return rc;
+    if (v != 0 && v < lo)
+        return berth_err_set(err, BERTH_EREQUEST, "field '%s' must be 0 (the server's setting) or %lld to %lld", k,
+                             (long long)lo, (long long)hi);
+    *out = v;
+    return BERTH_OK;
+}
+
+/* Applies the settable members of o to r. */
+static enum berth_rc registry_apply(json_t *o, struct berth_meta_registry *r, struct berth_err *err)
+{
+    json_t *v;
+    enum berth_rc rc;
+
+    v = json_object_get(o, "adminUserEnabled");
+    if (v) r->admin_enabled = json_is_true(v);
+    v = json_object_get(o, "anonymousPullEnabled");
+    if (v) r->anonymous_pull = json_is_true(v);
+    rc = ttl_field(o, "refreshTokenLifetimeSeconds", REFRESH_TTL_MIN, REFRESH_TTL_MAX, &r->refresh_ttl_s, err);
+    if (rc) return rc;
+    return ttl_field(o, "accessTokenLifetimeSeconds", ACCESS_TTL_MIN, ACCESS_TTL_MAX, &r->access_ttl_s, err);
+}
+
+struct registry_set {
+    struct berth_meta_registry *v;
+    size_t n, cap;
+};
+
+static int collect_registry(const struct berth_meta_registry *r, void *ctx)
+{
+    struct registry_set *s = ctx;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 16;
+        s->v = berth_xrealloc(s->v, s->cap * sizeof(*s->v));
+    }
+    s->v[s->n] = *r;
+    /* the list never shows hashes; keep no copy of them either */
+    memset(s->v[s->n].admin_hash, 0, sizeof(s->v[s->n].admin_hash));
+    s->n++;
+    return 0;
+}
+
+enum berth_rc api_mgmt_registry_list_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct authz *az = mgmt_az(req);
+    struct mgmt_state *st = mgmt_state_of(req);
+    struct berth_meta *m = req->http->meta;
+    struct registry_set set = {NULL, 0, 0};
+    json_t *list = json_array();
+    int all;
+    size_t i;
+    enum berth_rc rc;
+
+    /* the rights lookups run after the listing, never inside its callback */
+    rc = m->ops->registry_list(m, collect_registry, &set, err);
+    if (rc) goto out;
+    all = (authz_mgmt_rights(az, &st->who, NULL) & BERTH_MGMT_READ) != 0;
+    for (i = 0; i < set.n; i++)
+        if (all || (authz_mgmt_rights(az, &st->who, set.v[i].name) & BERTH_MGMT_READ))
+            json_array_append_new(list, registry_json(az, &set.v[i]));
+    rc = mgmt_reply(req, 200, json_pack("{s:o}", "value", list), 0);
+    list = NULL;
+out:
+    json_decref(list);
+    free(set.v);
+    return rc;
+}
+
+enum berth_rc api_mgmt_registry_create_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct authz *az = mgmt_az(req);
+    struct berth_meta *m = req->http->meta;
+    struct berth_meta_registry reg;
+    struct berth_err lerr = BERTH_ERR_INIT;
+    const char *name;
+    json_t *o;
+    char loc[128];
+    enum berth_rc rc;
+
+    rc = mgmt_need(req, NULL, BERTH_MGMT_WRITE, "to create registries", err);
+    if (rc) return rc;
+    rc = mgmt_body(req, registry_fields, MGMT_NFIELDS(registry_fields), &o, err);
+    if (rc) return rc;
+    rc = mgmt_required(o, "name", err);
+    if (rc) return rc;
+    name = mgmt_str(o, "name");
+    if (berth_registry_name_check(name, &lerr) != BERTH_OK) return mgmt_as(err, BERTH_EREQUEST, &lerr);
+    memset(&reg, 0, sizeof(reg));
+    snprintf(reg.name, sizeof(reg.name), "%s", name);
+    rc = registry_apply(o, &reg, err);
+    if (rc) return rc;
+    rc = m->ops->registry_create(m, &reg, err);
+    if (rc) return rc;
+    BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"registry created\" registry=%s principal=\"%s\"", req->id, reg.name,
+              req->principal);
+    snprintf(loc, sizeof(loc), "/api/v1/registries/%s", reg.name);
+    berth_req_add_header(req, "Location", loc);
+    return mgmt_reply(req, 201, registry_json(az, &reg), 0);
+}
+
+enum berth_rc api_mgmt_registry_get_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct berth_meta_registry reg;
+    enum berth_rc rc = mgmt_registry(req, BERTH_MGMT_READ, "to read it", &reg, err);
+    if (rc) return rc;
+    return mgmt_reply(req, 200, registry_json(mgmt_az(req), &reg), 0);
+}
+
+enum berth_rc api_mgmt_registry_patch_finish(struct berth_req *req, struct berth_err *err)
+{
+    static const struct mgmt_field fields[] = {
+        {"adminUserEnabled", MT_BOOL},
+        {"anonymousPullEnabled", MT_BOOL},
+        {"refreshTokenLifetimeSeconds", MT_INT},
+        {"accessTokenLifetimeSeconds", MT_INT},
+    };
+    struct berth_meta *m = req->http->meta;
+    struct berth_meta_registry reg;
+    json_t *o;
+    enum berth_rc rc;
+
+    rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to change it", &reg, err);
+    if (rc) return rc;
+    rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
+    if (rc) return rc;
+    rc = registry_apply(o, &reg, err);
+    if (rc) return rc;
+    rc = m->ops->registry_update(m, &reg, err);
+    if (rc) return rc;
+    BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"registry changed\" registry=%s principal=\"%s\"", req->id, reg.name,
+              req->principal);
+    return mgmt_reply(req, 200, registry_json(mgmt_az(req), &reg), 0);
+}
+
+enum berth_rc api_mgmt_registry_delete_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct berth_meta *m = req->http->meta;
+    struct berth_meta_registry reg;
+    enum berth_rc rc;
+
+    rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to delete it", &reg, err);
+    if (rc) return rc;
+    if (!strcmp(reg.name, req->http->cfg->default_registry))
+        return berth_err_set(err, BERTH_EBUSY,
+                             "registry '%s' is the server's default registry (setting default-registry) and cannot be "
+                             "deleted",
+                             reg.name);
+    rc = m->ops->registry_delete(m, reg.id, err);
+    if (rc) return rc;
+    BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"registry deleted\" registry=%s principal=\"%s\"", req->id, reg.name,
+              req->principal);
+    return mgmt_reply_empty(req);
+}
+
+/* ---------------------------------------------------------------- admin credentials */
+
+static const char *const admin_slot_names[2] = {"password", "password2"};
+
+enum berth_rc api_mgmt_credentials_get_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct berth_meta_registry reg;
+    json_t *pws;
+    int i;
+    enum berth_rc rc;
+
+    rc = mgmt_registry(req, BERTH_MGMT_READ, "to read its admin credentials", &reg, err);
+    if (rc) return rc;
+    pws = json_array();
+    for (i = 0; i < 2; i++)
+        json_array_append_new(pws, json_pack("{s:s,s:o}", "name", admin_slot_names[i], "createdAt",
+                                             mgmt_time(reg.admin_hash[i][0] ? reg.admin_set_ms[i] : 0)));
+    return mgmt_reply(req, 200,
+                      json_pack("{s:s,s:b,s:o}", "username", reg.name, "adminUserEnabled", reg.admin_enabled,
+                                "passwords", pws),
+                      0);
+}
+
+enum berth_rc api_mgmt_credentials_regenerate_finish(struct berth_req *req, struct berth_err *err)
+{
+    static const struct mgmt_field fields[] = {{"name", MT_STR}};
+    struct berth_meta *m = req->http->meta;
+    struct berth_meta_registry reg;
+    char secret[BERTH_SECRET_LEN + 1] = "";
+    const char *name;
+    json_t *o, *doc;
+    int slot;
+    enum berth_rc rc;
+
+    rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to regenerate its admin passwords", &reg, err);
+    if (rc) return rc;
+    rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
+    if (rc) return rc;
+    rc = mgmt_required(o, "name", err);
+    if (rc) return rc;
+    name = mgmt_str(o, "name");
+    if (!strcmp(name, admin_slot_names[0])) slot = 0;
+    else if (!strcmp(name, admin_slot_names[1])) slot = 1;
+    else return berth_err_set(err, BERTH_EREQUEST, "field 'name' must be 'password' or 'password2'");
+    rc = mgmt_new_secret(secret, reg.admin_hash[slot], err);
+    if (rc) goto out;
+    /* a new stamp revokes every registry token that came from the old password */
+    reg.admin_set_ms[slot] = berth_now_ms();
+    rc = m->ops->registry_update(m, &reg, err);
+    if (rc) goto out;
+    BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"admin password regenerated\" registry=%s slot=%s principal=\"%s\"",
+              req->id, reg.name, name, req->principal);
+    doc = json_pack("{s:s,s:[{s:s,s:s}]}", "username", reg.name, "passwords", "name", admin_slot_names[slot], "value",
+                    secret);
+    rc = mgmt_reply(req, 200, doc, 1);
+out:
+    explicit_bzero(secret, sizeof(secret));
+    return rc;
+}

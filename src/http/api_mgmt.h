@@ -1,0 +1,107 @@
+/*
+ * api_mgmt.h - what the files of the management API (/api/v1) share: the
+ * per-request state, JSON bodies and their field checks, rights checks,
+ * name rules, times and answers. Private to api_mgmt*.c.
+ */
+#ifndef BERTH_HTTP_API_MGMT_H
+#define BERTH_HTTP_API_MGMT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "berth/auth.h"
+#include "berth/meta.h"
+#include "authz.h"
+#include "http_int.h"
+
+#define MGMT_MAGIC 0x4d474d54u /* "MGMT" */
+#define MGMT_BODY_MAX (64 * 1024)
+
+/* One management request's state; owned by the worker thread that runs the request. */
+struct mgmt_state {
+    uint32_t magic;
+    struct principal who;  /* the caller, authenticated in api_mgmt_begin */
+    struct berth_buf body; /* the request body, at most MGMT_BODY_MAX bytes */
+    json_t *doc;           /* the parsed body, owned */
+};
+
+enum mgmt_type {
+    MT_STR,
+    MT_BOOL,
+    MT_INT,
+    MT_STRS, /* an array of strings */
+};
+
+/* One member a request body may carry. */
+struct mgmt_field {
+    const char *name;
+    enum mgmt_type type;
+};
+
+#define MGMT_NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
+
+struct authz *mgmt_az(struct berth_req *req);
+struct mgmt_state *mgmt_state_of(struct berth_req *req);
+
+/*
+ * Parses the body as one JSON object (duplicate keys refused) whose members
+ * are all among fields, each of its type; an empty body is {}. *out is
+ * borrowed from the request state. Anything else: BERTH_EREQUEST naming the
+ * field.
+ */
+enum berth_rc mgmt_body(struct berth_req *req, const struct mgmt_field *fields, size_t n, json_t **out,
+                        struct berth_err *err);
+/* The string member k of o, or NULL when absent. */
+const char *mgmt_str(json_t *o, const char *k);
+/* A member that must be there (BERTH_EREQUEST "field 'k' is required" otherwise). */
+enum berth_rc mgmt_required(json_t *o, const char *k, struct berth_err *err);
+/* The integer member k of o within lo..hi into *out; absent leaves *out alone. */
+enum berth_rc mgmt_int(json_t *o, const char *k, int64_t lo, int64_t hi, int64_t *out, struct berth_err *err);
+
+/*
+ * Checks that the caller holds right (BERTH_MGMT_*) on registry (NULL: the
+ * server); else BERTH_EDENIED "user 'bob' needs Contributor on registry 'x'
+ * <why>".
+ */
+enum berth_rc mgmt_need(struct berth_req *req, const char *registry, unsigned right, const char *why,
+                        struct berth_err *err);
+/* Segment idx of the request path ("/api/v1/registries/x": 4 is "x") into out. BERTH_ENOROUTE if absent. */
+enum berth_rc mgmt_segment(struct berth_req *req, int idx, char *out, size_t outlen, struct berth_err *err);
+/*
+ * The registry named by path segment 4: its name is checked (BERTH_EREQUEST),
+ * the caller must hold right on it (BERTH_EDENIED) and it must exist
+ * (BERTH_ENOENT).
+ */
+enum berth_rc mgmt_registry(struct berth_req *req, unsigned right, const char *why, struct berth_meta_registry *reg,
+                            struct berth_err *err);
+
+/* Copies from's message into err with code rc (so a library's BERTH_EINVAL becomes a 400 INVALID_REQUEST). */
+enum berth_rc mgmt_as(struct berth_err *err, enum berth_rc rc, const struct berth_err *from);
+
+/* RFC 3339 UTC text of ms, or JSON null when ms is 0. */
+json_t *mgmt_time(int64_t ms);
+/* Parses an RFC 3339 date-time ("2026-01-02T03:04:05Z", "...+02:00", fractions) into ms; nonzero if malformed. */
+int mgmt_parse_time(const char *s, int64_t *ms);
+/*
+ * An expiry from the members days_key (whole days from now, 1..36500) or
+ * at_key (an RFC 3339 time in the future); giving both is an error. Neither:
+ * def_days days from now, or 0 (never) when def_days is 0.
+ */
+enum berth_rc mgmt_expiry(json_t *o, const char *days_key, const char *at_key, int64_t def_days, int64_t *ms,
+                          struct berth_err *err);
+
+/* Name rules: BERTH_EREQUEST naming what is wrong. */
+enum berth_rc mgmt_user_name_check(const char *name, struct berth_err *err);
+enum berth_rc mgmt_token_name_check(const char *name, struct berth_err *err);
+enum berth_rc mgmt_scopemap_name_check(const char *name, struct berth_err *err);
+
+/* A fresh secret and its hash; the caller wipes secret after use. */
+enum berth_rc mgmt_new_secret(char secret[BERTH_SECRET_LEN + 1], char hash[BERTH_SECRET_HASH_MAX],
+                              struct berth_err *err);
+
+/* Answers status with doc (taken). secret: the answer shows a secret once (Cache-Control: no-store). */
+enum berth_rc mgmt_reply(struct berth_req *req, int status, json_t *doc, int secret);
+/* Answers 204 No Content. */
+enum berth_rc mgmt_reply_empty(struct berth_req *req);
+
+#endif
