@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "berth/alloc.h"
 #include "berth/log.h"
 #include "berth/util.h"
@@ -146,6 +147,9 @@ out:
     return rc;
 }
 
+static enum berth_rc keep_an_owner(struct berth_meta *m, const char *assignment_id, const char *principal_id,
+                                   struct berth_err *err);
+
 enum berth_rc api_mgmt_user_delete_finish(struct berth_req *req, struct berth_err *err)
 {
     struct berth_meta *m = req->http->meta;
@@ -155,6 +159,8 @@ enum berth_rc api_mgmt_user_delete_finish(struct berth_req *req, struct berth_er
     rc = mgmt_need(req, NULL, BERTH_MGMT_WRITE, "to delete users", err);
     if (rc) return rc;
     rc = path_user(req, &u, err);
+    if (rc) return rc;
+    rc = keep_an_owner(m, NULL, u.id, err);
     if (rc) return rc;
     rc = m->ops->user_delete(m, u.id, err);
     if (rc) return rc;
@@ -398,6 +404,8 @@ enum berth_rc api_mgmt_sp_delete_finish(struct berth_req *req, struct berth_err 
     if (rc) return rc;
     rc = path_sp(req, &sp, err);
     if (rc) return rc;
+    rc = keep_an_owner(m, NULL, sp.app_id, err);
+    if (rc) return rc;
     rc = m->ops->sp_delete(m, sp.app_id, err);
     if (rc) return rc;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"service principal deleted\" app_id=%s principal=\"%s\"", req->id,
@@ -554,6 +562,39 @@ static int collect_assignment(const struct berth_meta_assignment *a, void *ctx)
     return 0;
 }
 
+
+/*
+ * Refuses a change that would leave nobody with Owner on "/" (the server
+ * could then never be managed again). Pass the assignment id being removed,
+ * or the principal id being deleted.
+ */
+static enum berth_rc keep_an_owner(struct berth_meta *m, const char *assignment_id, const char *principal_id,
+                                   struct berth_err *err)
+{
+    struct assignment_set set = {NULL, 0, 0};
+    size_t i;
+    int others = 0, affected = 0;
+    enum berth_rc rc;
+
+    rc = m->ops->assignment_list(m, NULL, collect_assignment, &set, err);
+    if (rc) goto out;
+    for (i = 0; i < set.n; i++) {
+        const struct berth_meta_assignment *a = &set.v[i];
+        int gone;
+        if (strcasecmp(a->role, "Owner") != 0 || strcmp(a->scope, "/") != 0) continue;
+        gone = (assignment_id && !strcmp(a->id, assignment_id)) || (principal_id && !strcmp(a->principal_id, principal_id));
+        if (gone) affected = 1;
+        else others++;
+    }
+    if (affected && !others)
+        rc = berth_err_set(err, BERTH_EBUSY,
+                           "this would leave the server without an Owner on '/': assign Owner on '/' to someone "
+                           "else first");
+out:
+    free(set.v);
+    return rc;
+}
+
 enum berth_rc api_mgmt_assignment_list_finish(struct berth_req *req, struct berth_err *err)
 {
     struct authz *az = mgmt_az(req);
@@ -670,6 +711,8 @@ enum berth_rc api_mgmt_assignment_delete_finish(struct berth_req *req, struct be
     }
     if (scope_registry(a.scope, reg, sizeof(reg)) != 0) reg[0] = '\0';
     rc = mgmt_need(req, reg[0] ? reg : NULL, BERTH_MGMT_ASSIGN, "to remove role assignments there", err);
+    if (rc) goto out;
+    rc = keep_an_owner(m, a.id, NULL, err);
     if (rc) goto out;
     rc = m->ops->assignment_delete(m, a.id, err);
     if (rc) goto out;

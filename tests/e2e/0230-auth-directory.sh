@@ -77,4 +77,19 @@ req GET /api/v1/registries -H "Authorization: Bearer $DAT"
 expect_error 401 UNAUTHORIZED "so is the directory token"
 req GET /v2/ -u "owner:a-new-password-1"
 expect_status 200 "the new password works"
+
+# nobody can remove the last Owner of the server
+NPW=a-new-password-1
+req GET "/api/v1/roleAssignments?principal=owner" -u "owner:$NPW"
+OID=$(jq -r '.value[] | select(.roleDefinitionName=="Owner" and .scope=="/") | .id' "$BODY" | head -n 1)
+req DELETE "/api/v1/roleAssignments/$OID" -u "owner:$NPW"
+expect_error 409 CONFLICT "removing the last Owner on / is refused"
+req DELETE /api/v1/users/owner -u "owner:$NPW"
+expect_error 409 CONFLICT "deleting the last Owner is refused"
+req POST /api/v1/users -u "owner:$NPW" -H 'Content-Type: application/json' --data-binary '{"name":"second-admin"}'
+req POST /api/v1/roleAssignments -u "owner:$NPW" -H 'Content-Type: application/json' \
+    --data-binary '{"principal":"second-admin","role":"Owner","scope":"/"}'
+expect_status 201 "a second Owner on /"
+req DELETE "/api/v1/roleAssignments/$OID" -u "owner:$NPW"
+expect_status 204 "now the first Owner's assignment can go"
 finish
