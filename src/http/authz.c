@@ -12,6 +12,7 @@
  */
 #include <ctype.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,96 @@ static struct authz *authz_of(void *ctx)
     struct authz *az = ctx;
     if (!az || az->magic != BERTH_AUTHZ_MAGIC) abort();
     return az;
+}
+
+/* ---------------------------------------------------------------- verified-token cache */
+
+/*
+ * A token's signature and claims need checking once: later uses within a
+ * minute look it up by its SHA-256 (the credential it came from is still
+ * re-checked on every use). Fixed size, one lock, oldest-out per slot.
+ */
+#define TOKEN_CACHE_SLOTS 4096
+#define TOKEN_CACHE_TTL_S 60
+
+struct token_entry {
+    unsigned char key[32]; /* SHA-256 of grant_type, '\0', token */
+    int64_t until_s;       /* min(exp + leeway, cached + TTL) */
+    int64_t nbf_s;
+    struct principal p;
+    char *access_json;     /* owned */
+};
+
+struct token_cache {
+    pthread_mutex_t lock; /* guards slots */
+    struct token_entry slots[TOKEN_CACHE_SLOTS];
+};
+
+static void token_key(const char *grant_type, const char *token, unsigned char out[32])
+{
+    struct berth_digest d;
+    struct berth_hasher h;
+    berth_hasher_init(&h, BERTH_DIGEST_SHA256);
+    berth_hasher_update(&h, grant_type, strlen(grant_type) + 1);
+    berth_hasher_update(&h, token, strlen(token));
+    berth_hasher_final(&h, &d);
+    berth_hasher_release(&h);
+    for (int i = 0; i < 32; i++) {
+        const char *x = berth_digest_hex(&d) + 2 * i;
+        out[i] = (unsigned char)(((x[0] <= '9' ? x[0] - '0' : x[0] - 'a' + 10) << 4) |
+                                 (x[1] <= '9' ? x[1] - '0' : x[1] - 'a' + 10));
+    }
+}
+
+static struct token_cache *token_cache_new(void)
+{
+    struct token_cache *c = berth_xcalloc(1, sizeof(*c));
+    pthread_mutex_init(&c->lock, NULL);
+    return c;
+}
+
+static void token_cache_free(struct token_cache *c)
+{
+    size_t i;
+    if (!c) return;
+    for (i = 0; i < TOKEN_CACHE_SLOTS; i++) free(c->slots[i].access_json);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+static int token_cache_get(struct token_cache *c, const unsigned char key[32], int64_t now, int64_t leeway,
+                           struct principal *p, char **access_json)
+{
+    struct token_entry *e;
+    int hit = 0;
+    unsigned idx = ((unsigned)key[0] | (unsigned)key[1] << 8) % TOKEN_CACHE_SLOTS;
+
+    pthread_mutex_lock(&c->lock);
+    e = &c->slots[idx];
+    if (e->until_s > now && e->nbf_s <= now + leeway && !memcmp(e->key, key, 32)) {
+        *p = e->p;
+        if (access_json) *access_json = e->access_json ? berth_xstrdup(e->access_json) : NULL;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return hit;
+}
+
+static void token_cache_put(struct token_cache *c, const unsigned char key[32], int64_t until, int64_t nbf,
+                            const struct principal *p, const char *access_json)
+{
+    unsigned idx = ((unsigned)key[0] | (unsigned)key[1] << 8) % TOKEN_CACHE_SLOTS;
+    struct token_entry *e;
+
+    pthread_mutex_lock(&c->lock);
+    e = &c->slots[idx];
+    free(e->access_json);
+    memcpy(e->key, key, 32);
+    e->until_s = until;
+    e->nbf_s = nbf;
+    e->p = *p;
+    e->access_json = access_json ? berth_xstrdup(access_json) : NULL;
+    pthread_mutex_unlock(&c->lock);
 }
 
 enum berth_rc authz_new(struct berth_meta *meta, const struct berth_config *cfg, struct authz **out,
@@ -67,6 +158,7 @@ enum berth_rc authz_new(struct berth_meta *meta, const struct berth_config *cfg,
     rc = berth_secret_hash(az->dummy_secret, az->dummy_hash, err);
     if (rc) goto out;
     az->cache = berth_secret_cache_new((int)cfg->secret_cache_ttl, 4096);
+    az->tokens = token_cache_new();
     az->limiter = berth_limiter_new((int)cfg->login_failures, (int)cfg->login_window, (int)cfg->login_lockout, 65536);
     *out = az;
     az = NULL;
@@ -81,6 +173,7 @@ void authz_free(struct authz *az)
     if (!az) return;
     berth_keyring_close(az->keys);
     berth_secret_cache_free(az->cache);
+    token_cache_free(az->tokens);
     berth_limiter_free(az->limiter);
     az->magic = 0;
     free(az);
@@ -481,6 +574,7 @@ int authz_catalog(struct authz *az, const struct berth_meta_registry *reg, const
     return 0;
 }
 
+
 /* ---------------------------------------------------------------- tokens */
 
 static const char *kind_name(enum principal_kind k)
@@ -735,12 +829,23 @@ enum berth_rc authz_token(struct authz *az, const struct berth_meta_registry *re
     struct berth_jwt_claims c;
     struct berth_jwt_expect want;
     char aud[160];
+    unsigned char key[32];
     enum berth_rc rc;
 
     memset(&c, 0, sizeof(c));
     memset(p, 0, sizeof(*p));
     if (access_json) *access_json = NULL;
     authz_login_server(az, reg, aud, sizeof(aud));
+    token_key(grant_type, token, key);
+    if (strlen(token) <= 8192 && token_cache_get(az->tokens, key, berth_now_s(), az->cfg->leeway, p, access_json)) {
+        /* the audience is part of what was verified: a cached token of another registry misses here */
+        if (reg->id == p->reg_id) return recheck(az, reg, p, reason, err);
+        if (access_json) {
+            free(*access_json);
+            *access_json = NULL;
+        }
+        memset(p, 0, sizeof(*p));
+    }
     want.iss = BERTH_REGISTRY_ISSUER;
     want.aud = aud;
     want.grant_type = grant_type;
@@ -759,6 +864,11 @@ enum berth_rc authz_token(struct authz *az, const struct berth_meta_registry *re
     }
     rc = principal_of_claims(&c, p, reason, err);
     if (rc) goto out;
+    p->reg_id = reg->id;
+    {
+        int64_t until = c.exp + az->cfg->leeway, cap = berth_now_s() + TOKEN_CACHE_TTL_S;
+        token_cache_put(az->tokens, key, until < cap ? until : cap, c.nbf, p, c.access_json);
+    }
     rc = recheck(az, reg, p, reason, err);
     if (rc) goto out;
     if (access_json && c.access_json) *access_json = berth_xstrdup(c.access_json);

@@ -28,6 +28,8 @@ enum principal_kind {
 };
 
 /* Who made a request, and with which credential (so a token can be re-checked). */
+struct token_cache;
+
 struct principal {
     enum principal_kind kind;
     char id[BERTH_META_NAME_MAX + 1]; /* user id, app id, token name, registry name (admin) */
@@ -35,6 +37,7 @@ struct principal {
     int slot;                          /* admin or token password 1 (0) or 2 (1) */
     char secret_id[37];                /* service principal secret */
     int64_t stamp;                     /* when the credential used was set (ms) */
+    int64_t reg_id;                    /* registry a token was verified for (0: none) */
 };
 
 /* The service's state; read-only after authz_new but for the caches, which lock themselves. */
@@ -45,6 +48,7 @@ struct authz {
     struct berth_keyring *keys;
     struct berth_secret_cache *cache;
     struct berth_limiter *limiter;
+    struct token_cache *tokens; /* verified tokens, locks itself */
     char tenant[37];
     int tls;
     char dummy_secret[BERTH_SECRET_LEN + 1]; /* verified against for unknown principals */
