@@ -224,6 +224,23 @@ static enum berth_rc check_service(struct authz *az, struct berth_req *req, cons
                          ls);
 }
 
+/* What both token endpoints check first: the registry, the scopes and the service. */
+static enum berth_rc token_request(struct authz *az, struct berth_req *req, const struct token_args *a,
+                                   struct berth_meta_registry *reg, enum berth_auth_reason *reason,
+                                   struct berth_err *err)
+{
+    enum berth_rc rc = authz_registry_of(az, req, reg, err);
+    if (rc) {
+        *reason = BERTH_AUTH_UNKNOWN_REGISTRY;
+        return rc;
+    }
+    req->registry_id = reg->id;
+    if (a->bad_scope) return berth_err_set(err, BERTH_EUNSUPPORTED, "invalid scope: %s", a->scope_err.msg);
+    rc = check_service(az, req, reg, a->service, err);
+    if (rc) *reason = BERTH_AUTH_WRONG_AUDIENCE;
+    return rc;
+}
+
 /* Issues the access token (and a refresh token when asked) for p. */
 static enum berth_rc issue_pair(struct berth_req *req, struct authz *az, const struct berth_meta_registry *reg,
                                 const struct principal *p, const struct token_args *a, int want_refresh,
@@ -247,30 +264,13 @@ out:
     return rc;
 }
 
-/* Splits "Basic base64(user:pass)" from the Authorization header. */
+/* Basic credentials from the Authorization header: 1 found, 0 none, -1 malformed. */
 static int basic_credentials(struct berth_req *req, char **user, char **pass)
 {
     const char *auth = berth_req_header(req, "Authorization");
-    struct berth_buf raw = BERTH_BUF_INIT(16384);
-    struct berth_err err = BERTH_ERR_INIT;
-    const char *colon, *v;
-    int ok = 0;
-
     *user = *pass = NULL;
     if (!auth || strncasecmp(auth, "Basic ", 6) != 0) return 0;
-    v = auth + 6;
-    while (*v == ' ') v++;
-    if (berth_b64_decode(v, strlen(v), &raw, &err) != BERTH_OK) return -1;
-    if (memchr(berth_buf_str(&raw), '\0', raw.len)) goto out;
-    colon = strchr(berth_buf_str(&raw), ':');
-    if (!colon) goto out;
-    *user = berth_xstrndup(berth_buf_str(&raw), (size_t)(colon - berth_buf_str(&raw)));
-    *pass = berth_xstrdup(colon + 1);
-    ok = 1;
-out:
-    if (raw.p) explicit_bzero(raw.p, raw.len);
-    berth_buf_release(&raw);
-    return ok ? 1 : -1;
+    return authz_parse_basic(auth + 6, user, pass) ? 1 : -1;
 }
 
 /* GET /oauth2/token */
@@ -288,21 +288,8 @@ enum berth_rc api_token_get_finish(struct berth_req *req, struct berth_err *err)
     memset(&a, 0, sizeof(a));
     memset(&p, 0, sizeof(p));
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, take_query, &a);
-    rc = authz_registry_of(az, req, &reg, err);
-    if (rc) {
-        reason = BERTH_AUTH_UNKNOWN_REGISTRY;
-        goto refuse;
-    }
-    req->registry_id = reg.id;
-    if (a.bad_scope) {
-        rc = berth_err_set(err, BERTH_EUNSUPPORTED, "invalid scope: %s", a.scope_err.msg);
-        goto refuse;
-    }
-    rc = check_service(az, req, &reg, a.service, err);
-    if (rc) {
-        reason = BERTH_AUTH_WRONG_AUDIENCE;
-        goto refuse;
-    }
+    rc = token_request(az, req, &a, &reg, &reason, err);
+    if (rc) goto refuse;
     basic = basic_credentials(req, &user, &pass);
     if (basic < 0) {
         reason = BERTH_AUTH_MALFORMED_CREDENTIALS;
@@ -346,21 +333,8 @@ enum berth_rc api_token_post_finish(struct berth_req *req, struct berth_err *err
 
     memset(&a, 0, sizeof(a));
     form_each(berth_buf_str(&st->body), take_field, &a);
-    rc = authz_registry_of(az, req, &reg, err);
-    if (rc) {
-        reason = BERTH_AUTH_UNKNOWN_REGISTRY;
-        goto refuse;
-    }
-    req->registry_id = reg.id;
-    if (a.bad_scope) {
-        rc = berth_err_set(err, BERTH_EUNSUPPORTED, "invalid scope: %s", a.scope_err.msg);
-        goto refuse;
-    }
-    rc = check_service(az, req, &reg, a.service, err);
-    if (rc) {
-        reason = BERTH_AUTH_WRONG_AUDIENCE;
-        goto refuse;
-    }
+    rc = token_request(az, req, &a, &reg, &reason, err);
+    if (rc) goto refuse;
     if (a.grant_type && !strcmp(a.grant_type, "password")) {
         if (!a.username || !a.password) {
             rc = berth_err_set(err, BERTH_EUNSUPPORTED, "grant_type=password needs username and password");

@@ -986,8 +986,7 @@ out:
     return bits;
 }
 
-/* Splits "Basic base64(user:pass)"; user and pass are malloc'd. */
-static int parse_basic(const char *value, char **user, char **pass)
+int authz_parse_basic(const char *value, char **user, char **pass)
 {
     struct berth_buf raw = BERTH_BUF_INIT(PASS_MAX + USER_MAX + 2);
     struct berth_err err = BERTH_ERR_INIT;
@@ -1031,7 +1030,7 @@ enum berth_rc authz_authorize(void *ctx, struct berth_req *req, const struct ber
     if (!auth || !*auth) {
         p.kind = PK_ANON;
     } else if (!strncasecmp(auth, "Basic ", 6)) {
-        if (!parse_basic(auth + 6, &user, &pass)) {
+        if (!authz_parse_basic(auth + 6, &user, &pass)) {
             rc = refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, &reason, err, "malformed Basic credentials");
             goto out;
         }
@@ -1106,7 +1105,7 @@ enum berth_rc authz_directory_caller(struct authz *az, struct berth_req *req, st
     } else if (!strncasecmp(auth, "Bearer ", 7)) {
         rc = authz_directory_token(az, auth + 7, "directory_access", p, reason, err);
     } else if (!strncasecmp(auth, "Basic ", 6)) {
-        if (!parse_basic(auth + 6, &user, &pass))
+        if (!authz_parse_basic(auth + 6, &user, &pass))
             rc = refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, reason, err, "malformed Basic credentials");
         else
             rc = authz_password(az, req, NULL, user, pass, p, reason, err);
