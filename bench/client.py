@@ -6,7 +6,9 @@ connection (http.client) and prints one JSON object on stdout.
 
   chunked  BASE REPO FILE DIGEST CHUNK   PATCH FILE in CHUNK-byte pieces, then PUT ?digest=
   small    BASE REPO COUNT SIZE          push COUNT random blobs of SIZE bytes
-  image    BASE REPO TAG                 push config + 1 KiB layer + OCI image manifest
+  image    BASE REPO TAG [AUTH]          push config + 1 KiB layer + OCI image manifest;
+                                         AUTH, if given, is sent as the Authorization
+                                         header of every request ("Basic ...")
   ensure   BASE REPO FILE DIGEST         push FILE monolithically unless the blob is present
 
 BASE is http://host:port. Errors go to stderr and make the exit status non-zero.
@@ -31,7 +33,8 @@ class BenchError(Exception):
 
 
 class Client:
-    def __init__(self, base):
+    def __init__(self, base, authorization=None):
+        self.authorization = authorization
         u = urllib.parse.urlsplit(base)
         self.host = u.hostname
         self.port = u.port or 80
@@ -40,6 +43,8 @@ class Client:
 
     def request(self, method, path, body=None, headers=None):
         hdrs = dict(headers or {})
+        if self.authorization:
+            hdrs.setdefault("Authorization", self.authorization)
         if body is None:
             if method in ("PUT", "POST", "PATCH"):
                 hdrs.setdefault("Content-Length", "0")
@@ -166,8 +171,8 @@ def cmd_small(base, repo, count, size):
             "single": single_ok, "fallback": fallback}
 
 
-def cmd_image(base, repo, tag):
-    c = Client(base)
+def cmd_image(base, repo, tag, authorization=None):
+    c = Client(base, authorization)
     layer = os.urandom(1024)
     config = json.dumps({
         "architecture": "amd64",
@@ -215,11 +220,12 @@ def cmd_ensure(base, repo, path, digest):
     return {"pushed": True}
 
 
+# name: (function, fewest arguments, most arguments)
 COMMANDS = {
-    "chunked": (cmd_chunked, 5),
-    "small": (cmd_small, 4),
-    "image": (cmd_image, 3),
-    "ensure": (cmd_ensure, 4),
+    "chunked": (cmd_chunked, 5, 5),
+    "small": (cmd_small, 4, 4),
+    "image": (cmd_image, 3, 4),
+    "ensure": (cmd_ensure, 4, 4),
 }
 
 
@@ -227,9 +233,9 @@ def main(argv):
     if len(argv) < 2 or argv[1] not in COMMANDS:
         sys.stderr.write(__doc__)
         return 2
-    fn, nargs = COMMANDS[argv[1]]
+    fn, least, most = COMMANDS[argv[1]]
     args = argv[2:]
-    if len(args) != nargs:
+    if not least <= len(args) <= most:
         sys.stderr.write(__doc__)
         return 2
     try:

@@ -13,8 +13,8 @@ ROOT=$(dirname "$HERE")
 CLIENT="$HERE/client.py"
 
 RUNS=3
-PHASES="ceil,push,pull,chunked,small,wrk,rss"
-ALL_PHASES="ceil push pull chunked small wrk rss"
+PHASES="ceil,push,pull,chunked,small,wrk,auth,rss"
+ALL_PHASES="ceil push pull chunked small wrk auth rss"
 SIZE_ARG=1G
 CHUNK_ARG=5M
 SMALL_COUNT=1000
@@ -38,6 +38,9 @@ usage: bash bench/run.sh [options]
               chunked  chunked push (PATCH per chunk, then PUT ?digest=)
               small    many small blob pushes on one keep-alive connection
               wrk      manifest GET (wrk), manifest HEAD (ab), GET /v2/ (wrk)
+              auth     the same manifest GET and HEAD with Basic credentials, and
+                       (berth only) GET with a Bearer token, on a second pair of
+                       servers that require credentials
               rss      idle RSS after start and peak RSS (VmHWM)
   -s SIZE     big blob size, K/M/G suffixes are binary (default $SIZE_ARG)
   -c SIZE     chunk size for the chunked push (default $CHUNK_ARG)
@@ -45,7 +48,8 @@ usage: bash bench/run.sh [options]
   -z SIZE     size of each small blob (default $SMALL_SIZE_ARG)
   -d SECONDS  duration of each wrk/ab measurement (default $DURATION)
   -C CONNS    connections for wrk/ab (default $CONNS)
-  -S LIST     servers to run: berth,peer (default $SERVERS)
+  -S LIST     servers to run: berth,peer (default $SERVERS); with the auth
+              phase each also gets a second instance that requires credentials
   -b PATH     berth binary (default \$BERTH_BIN or build/berth)
   -r PATH     docker-registry binary (default \$PEER_BIN or $PEER_BIN)
   -K          keep server data and the big blob file in \$BENCH_DIR
@@ -104,13 +108,19 @@ for p in "${_ph[@]}"; do
 done
 want() { [[ -n ${WANT[$1]:-} ]]; }
 
-for tool in curl python3 openssl; do
+for tool in curl python3 openssl jq; do
 	command -v "$tool" >/dev/null || die "$tool is required"
 done
-if want wrk; then
-	command -v wrk >/dev/null || die "wrk is required for the wrk phase"
-	command -v ab >/dev/null || die "ab (apache2-utils) is required for the wrk phase"
-fi
+for p in wrk auth; do
+	want "$p" || continue
+	command -v wrk >/dev/null || die "wrk is required for the $p phase"
+	command -v ab >/dev/null || die "ab (apache2-utils) is required for the $p phase"
+done
+# phases measured on the servers started without credentials
+NEED_OPEN=0
+for p in push pull chunked small wrk rss; do
+	want "$p" && NEED_OPEN=1
+done
 
 mkdir -p "$BENCH_DIR" || die "cannot create $BENCH_DIR"
 BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
@@ -128,6 +138,13 @@ REPO_SMALL=bench/small
 REPO_IMG=bench/image
 IMG_TAG=v1
 OCI_MANIFEST=application/vnd.oci.image.manifest.v1+json
+
+# Credentials of the auth phase. berth refuses passwords shorter than 12
+# characters, so its user gets a longer one.
+AUTH_USER=bench
+PEER_AUTH_PASS=benchpw
+BERTH_AUTH_PASS=benchpw-benchpw
+BCRYPT_COST=5
 
 # ---------------------------------------------------------------- helpers
 
@@ -181,16 +198,23 @@ status_kb() {
 
 # ---------------------------------------------------------------- servers
 
-declare -A PID=() BASE=() DATA=() LAST_BIG=() PULL_DIGEST=() IMAGE_READY=()
+# Instances: "berth" and "peer" run without credentials; "berth-auth" and
+# "peer-auth" (auth phase only) require them. Results are recorded under the
+# side ("berth" or "peer"), which is the instance name without "-auth".
+INSTANCES="berth peer berth-auth peer-auth"
+declare -A PID=() BASE=() DATA=() LAST_BIG=() PULL_DIGEST=() IMAGE_READY=() BASIC=() BASIC_PASS=()
 ACTIVE=()
+AUTH_ACTIVE=()
+OWNER_PASS=
 
+# wait_ready INSTANCE CODE: until GET /v2/ without credentials answers CODE
 wait_ready() {
-	local s=$1 i
+	local s=$1 code=$2 i
 	for ((i = 0; i < 150; i++)); do
 		if ! kill -0 "${PID[$s]}" 2>/dev/null; then
 			return 1
 		fi
-		if [[ $(curl -s -o /dev/null -w '%{http_code}' "${BASE[$s]}/v2/") == 200 ]]; then
+		if [[ $(curl -s -o /dev/null -w '%{http_code}' "${BASE[$s]}/v2/") == "$code" ]]; then
 			return 0
 		fi
 		sleep 0.1
@@ -198,14 +222,32 @@ wait_ready() {
 	return 1
 }
 
+# basic_header USER PASSWORD: the value of an Authorization header
+basic_header() { printf 'Basic %s' "$(printf '%s:%s' "$1" "$2" | base64 -w0)"; }
+
+# start_peer INSTANCE AUTH(0|1)
 start_peer() {
-	local port dir cfg
-	[[ -x $PEER_BIN ]] || { log "peer: $PEER_BIN not found, skipping docker-registry"; return 1; }
+	local name=$1 auth=$2 port dir cfg htp authcfg=
+	[[ -x $PEER_BIN ]] || { log "$name: $PEER_BIN not found, skipping docker-registry"; return 1; }
 	port=$(free_port)
-	dir="$BENCH_DIR/peer-data"
-	cfg="$BENCH_DIR/peer-config.yml"
+	dir="$BENCH_DIR/$name-data"
+	cfg="$BENCH_DIR/$name-config.yml"
 	rm -rf "$dir"
 	mkdir -p "$dir"
+	if ((auth)); then
+		command -v htpasswd >/dev/null ||
+			{ log "$name: htpasswd (apache2-utils) not found, skipping docker-registry with auth"; return 1; }
+		htp="$BENCH_DIR/$name.htpasswd"
+		rm -f "$htp"
+		htpasswd -B -C "$BCRYPT_COST" -b -c "$htp" "$AUTH_USER" "$PEER_AUTH_PASS" 2>/dev/null ||
+			{ log "$name: htpasswd failed"; return 1; }
+		authcfg="auth:
+  htpasswd:
+    realm: bench
+    path: $htp"
+		BASIC_PASS[$name]=$PEER_AUTH_PASS
+		BASIC[$name]=$(basic_header "$AUTH_USER" "$PEER_AUTH_PASS")
+	fi
 	cat >"$cfg" <<EOF
 version: 0.1
 log:
@@ -221,25 +263,90 @@ storage:
     blobdescriptor: inmemory
 http:
   addr: 127.0.0.1:$port
+$authcfg
 EOF
-	"$PEER_BIN" serve "$cfg" >"$BENCH_DIR/peer.log" 2>&1 &
-	PID[peer]=$!
-	BASE[peer]="http://127.0.0.1:$port"
-	DATA[peer]=$dir
+	"$PEER_BIN" serve "$cfg" >"$BENCH_DIR/$name.log" 2>&1 &
+	PID[$name]=$!
+	BASE[$name]="http://127.0.0.1:$port"
+	DATA[$name]=$dir
 }
 
+# start_berth INSTANCE AUTH(0|1)
 start_berth() {
-	local port dir
-	[[ -x $BERTH_BIN ]] || { log "berth: $BERTH_BIN not found (run make), skipping berth"; return 1; }
+	local name=$1 auth=$2 port dir open=(--auth false)
+	[[ -x $BERTH_BIN ]] || { log "$name: $BERTH_BIN not found (run make), skipping berth"; return 1; }
 	port=$(free_port)
-	dir="$BENCH_DIR/berth-data"
+	dir="$BENCH_DIR/$name-data"
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	"$BERTH_BIN" serve --listen "127.0.0.1:$port" --data "$dir" --log-level warn --auth false \
-		>"$BENCH_DIR/berth.log" 2>&1 &
-	PID[berth]=$!
-	BASE[berth]="http://127.0.0.1:$port"
-	DATA[berth]=$dir
+	((auth)) && open=()
+	"$BERTH_BIN" serve --listen "127.0.0.1:$port" --data "$dir" --log-level warn "${open[@]}" \
+		>"$BENCH_DIR/$name.log" 2>&1 &
+	PID[$name]=$!
+	BASE[$name]="http://127.0.0.1:$port"
+	DATA[$name]=$dir
+}
+
+# owner_post INSTANCE PATH JSON: POST to berth's management API as the owner
+owner_post() {
+	local s=$1 path=$2 body=$3 code
+	code=$(curl -sS -o "$TMP/api-body" -w '%{http_code}' -u "owner:$OWNER_PASS" \
+		-H 'Content-Type: application/json' --data-binary "$body" "${BASE[$s]}$path") || return 1
+	[[ $code == 200 || $code == 201 ]] && return 0
+	log "$s: POST $path answered $code: $(head -c 300 "$TMP/api-body")"
+	return 1
+}
+
+# Give berth-auth a user with push rights on the default registry, using the
+# owner password berth writes to its data folder at first start.
+setup_berth_auth() {
+	local s=$1 pwfile="${DATA[$1]}/initial-owner-password" i
+	for ((i = 0; i < 50; i++)); do
+		[[ -s $pwfile ]] && break
+		sleep 0.1
+	done
+	[[ -s $pwfile ]] || { log "$s: $pwfile was not written"; return 1; }
+	OWNER_PASS=$(head -1 "$pwfile")
+	owner_post "$s" /api/v1/users \
+		"$(jq -cn --arg n "$AUTH_USER" --arg p "$BERTH_AUTH_PASS" '{name: $n, password: $p}')" &&
+		owner_post "$s" /api/v1/roleAssignments \
+			"$(jq -cn --arg n "$AUTH_USER" '{principal: $n, role: "AcrPush", scope: "/registries/default"}')"
+	local rc=$?
+	OWNER_PASS=
+	((rc == 0)) || return 1
+	BASIC_PASS[$s]=$BERTH_AUTH_PASS
+	BASIC[$s]=$(basic_header "$AUTH_USER" "$BERTH_AUTH_PASS")
+}
+
+# start_instance INSTANCE: start it and wait until it serves (for an auth
+# instance: until the bench user gets 200 on /v2/). On failure it is stopped
+# again and the answer is 1.
+start_instance() {
+	local s=$1 kind=${1%-auth} auth=0 code=200
+	if [[ $s == *-auth ]]; then
+		auth=1
+		code=401
+	fi
+	"start_$kind" "$s" "$auth" || return 1
+	if ! wait_ready "$s" "$code"; then
+		log "$s: did not answer GET /v2/ with $code (log: $BENCH_DIR/$s.log); leaving it out"
+		stop_server "$s"
+		return 1
+	fi
+	if [[ $kind == berth ]] && ((auth)) && ! setup_berth_auth "$s"; then
+		log "$s: could not create the $AUTH_USER user; leaving it out"
+		stop_server "$s"
+		return 1
+	fi
+	if ((auth)); then
+		code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: ${BASIC[$s]}" "${BASE[$s]}/v2/")
+		if [[ $code != 200 ]]; then
+			log "$s: GET /v2/ as $AUTH_USER answered $code; leaving it out"
+			stop_server "$s"
+			return 1
+		fi
+	fi
+	log "$s: pid ${PID[$s]} on ${BASE[$s]}"
 }
 
 stop_server() {
@@ -260,9 +367,10 @@ stop_server() {
 cleanup() {
 	local s
 	trap - EXIT INT TERM
-	for s in berth peer; do stop_server "$s"; done
+	for s in $INSTANCES; do stop_server "$s"; done
 	if ((KEEP == 0)); then
-		rm -rf "$BENCH_DIR/peer-data" "$BENCH_DIR/berth-data" "$BIG" "$TMP" "$BENCH_DIR/dd.out"
+		for s in $INSTANCES; do rm -rf "$BENCH_DIR/$s-data"; done
+		rm -rf "$BIG" "$TMP" "$BENCH_DIR/dd.out" "$BENCH_DIR/peer-auth.htpasswd"
 	fi
 }
 trap cleanup EXIT
@@ -427,7 +535,7 @@ phase_small() {
 	log "run $r small   $s: $pps pushes/s ($SMALL_COUNT x $SMALL_SIZE_ARG in $(calc "$secs" 3)s, $mode, server cpu ${cpu}s)"
 }
 
-# wrk_one S RUN KEY LABEL URL [wrk args]
+# wrk_one INSTANCE RUN KEY LABEL URL [wrk args]
 wrk_one() {
 	local s=$1 r=$2 key=$3 label=$4 url=$5 c0 c1 out rps n bad errs cpu
 	shift 5
@@ -443,17 +551,19 @@ wrk_one() {
 		log "$label $s: $bad non-2xx answers, figure discarded"
 		return 1
 	fi
-	record "$r" "$s" "${key}_rps" "$rps"
-	record "$r" "$s" "${key}_cpu_us" "$(calc "$cpu * 1000000 / $n" 1)"
+	record "$r" "${s%-auth}" "${key}_rps" "$rps"
+	record "$r" "${s%-auth}" "${key}_cpu_us" "$(calc "$cpu * 1000000 / $n" 1)"
 	errs=$(grep -m1 'Socket errors' <<<"$out" | sed 's/^ *//')
 	log "run $r $label $s: $rps req/s ($n requests, ${errs:+$errs, }server cpu ${cpu}s)"
 }
 
+# ab_head INSTANCE RUN KEY LABEL URL [ab args]
 ab_head() {
-	local s=$1 r=$2 url=$3 c0 c1 out rps n failed bad ka cpu
+	local s=$1 r=$2 key=$3 label=$4 url=$5 c0 c1 out rps n failed bad ka cpu
+	shift 5
 	c0=$(cpu_ticks "${PID[$s]}")
 	out=$(timeout $((DURATION + 60)) ab -r -k -i -c "$CONNS" -t "$DURATION" -n 2000000 \
-		-H "Accept: $OCI_MANIFEST" "$url" 2>&1)
+		-H "Accept: $OCI_MANIFEST" "$@" "$url" 2>&1)
 	c1=$(cpu_ticks "${PID[$s]}")
 	rps=$(awk '/^Requests per second:/ { print $4 }' <<<"$out")
 	n=$(awk '/^Complete requests:/ { print $3 }' <<<"$out")
@@ -461,15 +571,15 @@ ab_head() {
 	bad=$(awk '/^Non-2xx responses:/ { print $3 }' <<<"$out")
 	ka=$(awk '/^Keep-Alive requests:/ { print $3 }' <<<"$out")
 	[[ -n $rps && -n $n && $n != 0 ]] ||
-		{ log "HEAD manifest $s: ab failed or timed out: $(tail -3 <<<"$out" | tr -s ' \n' ' ')"; return 1; }
+		{ log "$label $s: ab failed or timed out: $(tail -3 <<<"$out" | tr -s ' \n' ' ')"; return 1; }
 	cpu=$(cpu_secs "$c0" "$c1")
 	if [[ -n $bad && $bad != 0 ]]; then
-		log "HEAD manifest $s: $bad non-2xx answers, figure discarded"
+		log "$label $s: $bad non-2xx answers, figure discarded"
 		return 1
 	fi
-	record "$r" "$s" head_manifest_rps "$rps"
-	record "$r" "$s" head_manifest_cpu_us "$(calc "$cpu * 1000000 / $n" 1)"
-	log "run $r HEAD manifest $s: $rps req/s ($n requests, ${ka:-0} kept alive, ${failed:-0} failed, server cpu ${cpu}s)"
+	record "$r" "${s%-auth}" "${key}_rps" "$rps"
+	record "$r" "${s%-auth}" "${key}_cpu_us" "$(calc "$cpu * 1000000 / $n" 1)"
+	log "run $r $label $s: $rps req/s ($n requests, ${ka:-0} kept alive, ${failed:-0} failed, server cpu ${cpu}s)"
 }
 
 phase_wrk() {
@@ -483,8 +593,34 @@ phase_wrk() {
 	# warm-up, not recorded
 	timeout 60 wrk -t2 -c"$CONNS" -d1s -H "Accept: $OCI_MANIFEST" "$murl" >/dev/null 2>&1
 	wrk_one "$s" "$r" get_manifest "GET manifest" "$murl" -H "Accept: $OCI_MANIFEST"
-	ab_head "$s" "$r" "$murl"
+	ab_head "$s" "$r" head_manifest "HEAD manifest" "$murl"
 	wrk_one "$s" "$r" get_v2 "GET /v2/" "${BASE[$s]}/v2/"
+}
+
+# The manifest GET and HEAD of the wrk phase, on an instance that requires
+# credentials, with Basic credentials on every request; for berth also GET
+# with a Bearer token from its token endpoint.
+phase_auth() {
+	local s=$1 r=$2 murl ah tok
+	ah="Authorization: ${BASIC[$s]}"
+	if [[ -z ${IMAGE_READY[$s]:-} ]]; then
+		python3 "$CLIENT" image "${BASE[$s]}" "$REPO_IMG" "$IMG_TAG" "${BASIC[$s]}" >/dev/null ||
+			{ log "auth $s: could not push the image"; return 1; }
+		IMAGE_READY[$s]=1
+	fi
+	murl="${BASE[$s]}/v2/$REPO_IMG/manifests/$IMG_TAG"
+	# warm-up, not recorded
+	timeout 60 wrk -t2 -c"$CONNS" -d1s -H "$ah" -H "Accept: $OCI_MANIFEST" "$murl" >/dev/null 2>&1
+	wrk_one "$s" "$r" get_manifest_auth "GET manifest Basic" "$murl" -H "$ah" -H "Accept: $OCI_MANIFEST"
+	ab_head "$s" "$r" head_manifest_auth "HEAD manifest Basic" "$murl" -H "$ah"
+	[[ ${s%-auth} == berth ]] || return 0
+	# docker-registry has no token server in this setup: Bearer is berth only
+	tok=$(curl -sS -u "$AUTH_USER:${BASIC_PASS[$s]}" \
+		"${BASE[$s]}/oauth2/token?service=default.localhost&scope=repository:$REPO_IMG:pull" |
+		jq -r '.access_token // empty')
+	[[ -n $tok ]] || { log "auth $s: no access token from /oauth2/token"; return 1; }
+	wrk_one "$s" "$r" get_manifest_bearer "GET manifest Bearer" "$murl" \
+		-H "Authorization: Bearer $tok" -H "Accept: $OCI_MANIFEST"
 }
 
 rss_note() {
@@ -502,32 +638,43 @@ log "host: $(nproc) cpu(s), $(uname -r), data under $BENCH_DIR"
 IFS=, read -r -a _sv <<<"$SERVERS"
 for s in "${_sv[@]}"; do
 	case $s in
-	peer) start_peer || continue ;;
-	berth) start_berth || continue ;;
+	peer | berth) ;;
 	*) die "unknown server: $s (known: berth, peer)" ;;
 	esac
-	if wait_ready "$s"; then
-		ACTIVE+=("$s")
-		log "$s: pid ${PID[$s]} on ${BASE[$s]}"
-	else
-		log "$s: did not answer GET /v2/ with 200 (log: $BENCH_DIR/$s.log); leaving it out"
-		stop_server "$s"
-	fi
 done
-((${#ACTIVE[@]} > 0)) || die "no server is up"
 
-if [[ " ${ACTIVE[*]} " == *" peer "* ]]; then
-	log "peer: $("$PEER_BIN" --version 2>&1 | head -1)"
+# The servers without credentials; skipped when only the auth phase needs
+# servers.
+if ((NEED_OPEN)) || ! want auth; then
+	for s in "${_sv[@]}"; do
+		start_instance "$s" && ACTIVE+=("$s")
+	done
 fi
 
-sleep 1
-for s in "${ACTIVE[@]}"; do
-	if want rss; then
-		rss=$(status_kb "${PID[$s]}" VmRSS)
-		record 0 "$s" rss_idle_mib "$(calc "${rss:-0} / 1024" 1)"
-	fi
-	rss_note "$s" "idle after start"
-done
+if ((${#ACTIVE[@]} > 0)); then
+	sleep 1
+	for s in "${ACTIVE[@]}"; do
+		if want rss; then
+			rss=$(status_kb "${PID[$s]}" VmRSS)
+			record 0 "$s" rss_idle_mib "$(calc "${rss:-0} / 1024" 1)"
+		fi
+		rss_note "$s" "idle after start"
+	done
+fi
+
+# The servers that require credentials, started after the idle RSS sample
+# so that it is not disturbed.
+if want auth; then
+	for s in "${_sv[@]}"; do
+		start_instance "$s-auth" && AUTH_ACTIVE+=("$s-auth")
+	done
+fi
+
+((${#ACTIVE[@]} + ${#AUTH_ACTIVE[@]} > 0)) || die "no server is up"
+
+if [[ " ${ACTIVE[*]} ${AUTH_ACTIVE[*]} " == *" peer"[\ -]* ]]; then
+	log "peer: $("$PEER_BIN" --version 2>&1 | head -1)"
+fi
 
 if want push || want pull || want chunked || want ceil; then
 	make_big
@@ -537,16 +684,30 @@ if want ceil; then
 	phase_ceil
 fi
 
-for ((r = 1; r <= RUNS; r++)); do
-	if ((${#ACTIVE[@]} == 2)) && ((r % 2 == 0)); then
-		order=("${ACTIVE[1]}" "${ACTIVE[0]}")
+# run_order RUN INSTANCE...: the instances, reversed in even runs
+run_order() {
+	local r=$1
+	shift
+	if (($# == 2)) && ((r % 2 == 0)); then
+		echo "$2 $1"
 	else
-		order=("${ACTIVE[@]}")
+		echo "$*"
 	fi
-	log "run $r/$RUNS, order: ${order[*]}"
-	for p in push pull chunked small wrk; do
+}
+
+for ((r = 1; r <= RUNS; r++)); do
+	read -r -a order <<<"$(run_order "$r" "${ACTIVE[@]}")"
+	read -r -a aorder <<<"$(run_order "$r" "${AUTH_ACTIVE[@]}")"
+	all=("${order[@]}" "${aorder[@]}")
+	log "run $r/$RUNS, order: ${all[*]}"
+	for p in push pull chunked small wrk auth; do
 		want "$p" || continue
-		for s in "${order[@]}"; do
+		if [[ $p == auth ]]; then
+			list=("${aorder[@]}")
+		else
+			list=("${order[@]}")
+		fi
+		for s in "${list[@]}"; do
 			if ! alive "$s"; then
 				log "$s: server process is gone (log: $BENCH_DIR/$s.log)"
 				continue
@@ -556,10 +717,10 @@ for ((r = 1; r <= RUNS; r++)); do
 	done
 done
 
-for s in "${ACTIVE[@]}"; do
+for s in "${ACTIVE[@]}" "${AUTH_ACTIVE[@]}"; do
 	alive "$s" || continue
 	rss_note "$s" "at end"
-	if want rss; then
+	if want rss && [[ $s != *-auth ]]; then
 		hwm=$(status_kb "${PID[$s]}" VmHWM)
 		record 0 "$s" rss_peak_mib "$(calc "${hwm:-0} / 1024" 1)"
 	fi

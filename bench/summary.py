@@ -4,14 +4,15 @@
 usage: summary.py RESULTS.tsv [RUNS]
 
 Each line of the TSV is: run, server, key, value. Figures are reduced to the
-median over runs; the ratio column is berth / peer.
+median over runs; the ratio column is berth / peer ("berth only" for a
+figure the peer cannot give in this setup).
 """
 
 import statistics
 import sys
 from collections import defaultdict
 
-# key, label, unit, which direction is better
+# key, label, unit, which direction is better[, berth only]
 ROWS = [
     ("push_mbs", "monolithic push", "MB/s", "higher"),
     ("push_cpu_gib", "  server cpu", "s/GiB", "lower"),
@@ -27,6 +28,12 @@ ROWS = [
     ("head_manifest_cpu_us", "  server cpu", "us/req", "lower"),
     ("get_v2_rps", "GET /v2/ (wrk)", "req/s", "higher"),
     ("get_v2_cpu_us", "  server cpu", "us/req", "lower"),
+    ("get_manifest_auth_rps", "get-manifest-auth (wrk)", "req/s", "higher"),
+    ("get_manifest_auth_cpu_us", "  server cpu", "us/req", "lower"),
+    ("head_manifest_auth_rps", "head-manifest-auth (ab)", "req/s", "higher"),
+    ("head_manifest_auth_cpu_us", "  server cpu", "us/req", "lower"),
+    ("get_manifest_bearer_rps", "get-manifest-bearer (wrk)", "req/s", "higher", True),
+    ("get_manifest_bearer_cpu_us", "  server cpu", "us/req", "lower", True),
     ("rss_idle_mib", "idle RSS", "MiB", "lower"),
     ("rss_peak_mib", "peak RSS (VmHWM)", "MiB", "lower"),
 ]
@@ -85,17 +92,20 @@ def main(argv):
 
     runs = argv[2] if len(argv) > 2 else "?"
     head = ("figure", "unit", "peer", "", "berth", "", "berth/peer", "better")
-    widths = (22, 8, 9, 6, 9, 6, 10, 6)
+    widths = (25, 8, 9, 6, 9, 6, 10, 6)
     line = "  ".join(h.ljust(w) if i < 2 or i == 7 else h.rjust(w)
                      for i, (h, w) in enumerate(zip(head, widths)))
     print(f"medians over {runs} run(s); peer = docker-registry; +/- is half the min-max spread")
     print(line)
     print("-" * len(line))
-    for key, label, unit, better in ROWS:
+    for key, label, unit, better, *only in ROWS:
         p, b = med("peer", key), med("berth", key)
         if p is None and b is None:
             continue
-        ratio = f"{b / p:.2f}x" if p and b is not None else "-"
+        if only and only[0]:
+            ratio = "berth only"
+        else:
+            ratio = f"{b / p:.2f}x" if p and b is not None else "-"
         cells = (label, unit, fmt(p), spread("peer", key), fmt(b), spread("berth", key), ratio, better)
         print("  ".join(c.ljust(w) if i < 2 or i == 7 else c.rjust(w)
                         for i, (c, w) in enumerate(zip(cells, widths))))

@@ -28,6 +28,12 @@
 #include "berth/banned.h"
 
 #define USER_MAX 256
+/*
+ * Unknown principals are checked against this hash (same argon2id cost as a
+ * real one, of a random value nobody knows), so the time taken does not tell
+ * a stranger which principals exist.
+ */
+#define DUMMY_HASH "$argon2id$v=19$m=65536,t=2,p=1$u6L6bBaCyF/zQT0NaktkSw$kXw/JykN92kMO72eTLhkdN7iGXWRI9uhP8XIi3Ege4c"
 #define PASS_MAX 8192
 
 static struct authz *authz_of(void *ctx)
@@ -153,10 +159,6 @@ enum berth_rc authz_new(struct berth_meta *meta, const struct berth_config *cfg,
         if (rc) goto out;
         BERTH_LOG(BERTH_LOG_INFO, "msg=\"rotated the token signing key\" kid=%s", berth_keyring_current_kid(az->keys));
     }
-    /* Unknown principals cost one argon2 run too, so timing does not tell who exists. */
-    berth_secret_generate(az->dummy_secret);
-    rc = berth_secret_hash(az->dummy_secret, az->dummy_hash, err);
-    if (rc) goto out;
     az->cache = berth_secret_cache_new((int)cfg->secret_cache_ttl, 4096);
     az->tokens = token_cache_new();
     az->limiter = berth_limiter_new((int)cfg->login_failures, (int)cfg->login_window, (int)cfg->login_lockout, 65536);
@@ -385,7 +387,7 @@ directory:
         struct sp_match c;
         rc = m->ops->sp_get(m, user, &sp, &lerr);
         if (rc == BERTH_ENOENT) {
-            berth_secret_verify(az->dummy_hash, pass);
+            berth_secret_verify(DUMMY_HASH, pass);
             return refuse(BERTH_AUTH_UNKNOWN_PRINCIPAL, reason, err, "invalid username or password");
         }
         if (rc) return berth_err_set(err, rc, "%s", lerr.msg);
@@ -410,7 +412,7 @@ directory:
     }
     rc = m->ops->user_get(m, user, NULL, &u, &lerr);
     if (rc == BERTH_ENOENT) {
-        berth_secret_verify(az->dummy_hash, pass);
+        berth_secret_verify(DUMMY_HASH, pass);
         return refuse(BERTH_AUTH_UNKNOWN_PRINCIPAL, reason, err, "invalid username or password");
     }
     if (rc) return berth_err_set(err, rc, "%s", lerr.msg);

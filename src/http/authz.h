@@ -51,8 +51,6 @@ struct authz {
     struct token_cache *tokens; /* verified tokens, locks itself */
     char tenant[37];
     int tls;
-    char dummy_secret[BERTH_SECRET_LEN + 1]; /* verified against for unknown principals */
-    char dummy_hash[BERTH_SECRET_HASH_MAX];
 };
 
 /* Opens the key ring under <data>/keys and the caches. */
