@@ -83,6 +83,7 @@ bench: deps build/berth
 docs: build/berth
 	build/berth doc errors > docs/errors.md
 	build/berth doc config > docs/config.md
+	build/berth doc metrics > docs/metrics.md
 
 clean:
 	rm -rf build build-asan

@@ -34,7 +34,7 @@ for b in build build-asan; do
 done
 
 echo "== generated docs are current"
-for d in errors config; do
+for d in errors config metrics; do
 	if build/berth doc "$d" | cmp -s - "docs/$d.md"; then
 		echo "ok - docs/$d.md matches 'berth doc $d'"; passed=$((passed + 1))
 	else

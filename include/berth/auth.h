@@ -44,7 +44,9 @@
     X(INSUFFICIENT_SCOPE, "insufficient scope")                                             \
     X(ANONYMOUS_DISABLED, "anonymous pull is disabled")                                     \
     X(UNKNOWN_REGISTRY, "unknown registry")                                                 \
-    X(TOO_MANY_FAILURES, "too many failed attempts")
+    X(TOO_MANY_FAILURES, "too many failed attempts")                                        \
+    X(NETWORK_PUBLIC_DISABLED, "public network access is disabled")                         \
+    X(NETWORK_IP_DENIED, "client IP is not allowed by the network rules")
 
 enum berth_auth_reason {
 #define BERTH_AUTH_REASON_ENUM(name, text) BERTH_AUTH_##name,
@@ -304,5 +306,50 @@ int berth_limiter_blocked(struct berth_limiter *l, const char *principal, const 
                           int *retry_after_s);
 void berth_limiter_fail(struct berth_limiter *l, const char *principal, const char *ip, int64_t now_s);
 void berth_limiter_succeed(struct berth_limiter *l, const char *principal, const char *ip);
+
+/* ---------------------------------------------------------------- network rules */
+
+/*
+ * An IPv4 or IPv6 address. An IPv4-mapped IPv6 address (::ffff:a.b.c.d, what
+ * a dual-stack socket reports for an IPv4 peer) is kept as IPv4.
+ */
+struct berth_netaddr {
+    int family;          /* 4 or 6 */
+    unsigned char a[16]; /* network byte order; IPv4 uses the first 4 */
+};
+
+/* An address or a CIDR range: addr with its top prefix bits significant, the rest zero. */
+struct berth_netrule {
+    struct berth_netaddr addr;
+    unsigned prefix; /* 0..32 or 0..128; a bare address has the full length */
+};
+
+#define BERTH_NETRULE_TEXT_MAX 64 /* longest rule text, NUL included */
+
+/* Parses "203.0.113.7" or "2001:db8::1" (no zone, no brackets). BERTH_EINVAL with the reason. */
+enum berth_rc berth_netaddr_parse(const char *s, struct berth_netaddr *out, struct berth_err *err);
+/* Text of a (canonical, as inet_ntop writes it) into out (>= 46 bytes). */
+void berth_netaddr_format(const struct berth_netaddr *a, char *out, size_t outlen);
+/*
+ * Parses an address or "ADDR/PREFIX". Refused with the reason
+ * (BERTH_EINVAL): not an address, a prefix that is not 0..32 (IPv4) or
+ * 0..128 (IPv6) ("prefix length 33 is more than 32"), and host bits set
+ * ("10.1.2.3/8" names the network 10.0.0.0/8 with host bits set: refused
+ * rather than widened, since it is usually a typo for a single address).
+ */
+enum berth_rc berth_netrule_parse(const char *s, struct berth_netrule *out, struct berth_err *err);
+/* Canonical text: the bare address for a full-length prefix, else "addr/prefix". out >= BERTH_NETRULE_TEXT_MAX. */
+void berth_netrule_format(const struct berth_netrule *r, char *out, size_t outlen);
+/* Nonzero if a is inside r (families must agree). */
+int berth_netrule_match(const struct berth_netrule *r, const struct berth_netaddr *a);
+/* Nonzero if a is inside any of the n rules. */
+int berth_netrules_match(const struct berth_netrule *rules, size_t n, const struct berth_netaddr *a);
+/*
+ * Parses a comma-separated list ("127.0.0.0/8, ::1"; blanks around items
+ * ignored; "" is an empty list) into *out (malloc'd, caller frees) and *n.
+ * At most max items. BERTH_EINVAL naming the bad item.
+ */
+enum berth_rc berth_netrules_parse_list(const char *list, size_t max, struct berth_netrule **out, size_t *n,
+                                        struct berth_err *err);
 
 #endif

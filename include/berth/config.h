@@ -57,6 +57,12 @@ enum berth_config_type {
       "login servers are <registry>.<domain>; the Host header picks the registry")                   \
     X(default_registry, "default-registry", BERTH_CFG_STR, "default", 0, 0,                          \
       "registry made at first start, also served on any other Host")                                \
+    X(trusted_proxies, "trusted-proxies", BERTH_CFG_STR, "", 0, 0,                                  \
+      "comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed (none by default)") \
+    X(management_networks, "management-networks", BERTH_CFG_STR, "127.0.0.0/8,::1", 0, 0,            \
+      "comma-separated IPs/CIDRs the management API (/api/v1) is meant to be reached from")          \
+    X(management_networks_only, "management-networks-only", BERTH_CFG_BOOL, "false", 0, 1,           \
+      "refuse /api/v1 to clients outside management-networks (403)")                                 \
     X(access_ttl, "access-ttl", BERTH_CFG_INT, "3600", 60, 86400, "seconds a registry access token lives") \
     X(refresh_ttl, "refresh-ttl", BERTH_CFG_INT, "10800", 60, 2592000,                               \
       "seconds a registry refresh token lives")                                                     \
@@ -72,7 +78,9 @@ enum berth_config_type {
       "failed logins per principal and IP within login-window before 429")                          \
     X(login_window, "login-window", BERTH_CFG_INT, "300", 1, 86400, "seconds over which failures count") \
     X(login_lockout, "login-lockout", BERTH_CFG_INT, "300", 1, 86400,                                \
-      "seconds a principal and IP stay blocked after too many failures")
+      "seconds a principal and IP stay blocked after too many failures")                            \
+    X(metrics_access, "metrics-access", BERTH_CFG_STR, "loopback", 0, 0,                             \
+      "who may GET /metrics: loopback (127.0.0.1 and ::1 only), any, or off")
 
 struct berth_config {
 #define BERTH_CFG_DECL(field, name, type, def, min, max, help) type##_FIELD field;

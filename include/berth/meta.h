@@ -122,6 +122,22 @@ struct berth_meta_assignment {
     int64_t created_ms;
 };
 
+/*
+ * Network access of a registry (ACR's publicNetworkAccess and networkRuleSet).
+ * public_network 0 refuses every client; default_allow 0 lets in only the
+ * clients an ip rule allows. Rules are canonical address or CIDR texts
+ * (berth_netrule_format), action Allow, in the order they were given; the
+ * driver stores them as given, the caller validates them.
+ */
+#define BERTH_META_IP_RULES_MAX 200
+#define BERTH_META_IP_RULE_LEN 64
+struct berth_meta_network {
+    int public_network;
+    int default_allow;
+    size_t nrules;
+    char rules[BERTH_META_IP_RULES_MAX][BERTH_META_IP_RULE_LEN];
+};
+
 typedef int (*berth_meta_registry_fn)(const struct berth_meta_registry *r, void *ctx);
 typedef int (*berth_meta_user_fn)(const struct berth_meta_user *u, void *ctx);
 typedef int (*berth_meta_sp_fn)(const struct berth_meta_sp *sp, void *ctx);
@@ -292,6 +308,19 @@ struct berth_meta_ops {
      */
     enum berth_rc (*gc)(struct berth_meta *m, int64_t cutoff_ms, int dry_run, berth_meta_gc_fn on_manifest,
                         berth_meta_gc_fn on_unlink, void *ctx, struct berth_err *err);
+
+    /* ---- network access of a registry ---- */
+
+    /* The registry's network settings and rules, one indexed query. BERTH_ENOENT if no such registry. */
+    enum berth_rc (*network_get)(struct berth_meta *m, int64_t reg, struct berth_meta_network *out,
+                                 struct berth_err *err);
+    /*
+     * Replaces the settings and every rule, in one transaction. More than
+     * BERTH_META_IP_RULES_MAX rules, an empty or unterminated rule, or the same
+     * rule twice: BERTH_EINVAL and nothing changes. BERTH_ENOENT if no registry.
+     */
+    enum berth_rc (*network_put)(struct berth_meta *m, int64_t reg, const struct berth_meta_network *in,
+                                 struct berth_err *err);
 };
 
 struct berth_meta {

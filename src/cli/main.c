@@ -1,10 +1,9 @@
 /* main.c - berth's command table and entry point (git-style subcommands). */
 #include <stdio.h>
 #include <string.h>
+#include "berth/version.h"
 #include "cli.h"
 #include "berth/banned.h"
-
-#define BERTH_VERSION "0.1.0"
 
 static const struct command {
     const char *name;
@@ -13,7 +12,7 @@ static const struct command {
 } commands[] = {
     {"serve", cmd_serve, "run the registry (OCI Distribution API) on one port"},
     {"gc", cmd_gc, "delete blobs and untagged manifests nothing references"},
-    {"doc", cmd_doc, "print the generated reference docs (errors, config)"},
+    {"doc", cmd_doc, "print the generated reference docs (errors, config, metrics)"},
     {"version", cmd_version, "print the version"},
 };
 

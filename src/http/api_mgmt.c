@@ -115,6 +115,8 @@ static const char *type_text(enum mgmt_type t)
         return "an integer";
     case MT_STRS:
         return "an array of strings";
+    case MT_OBJ:
+        return "an object";
     }
     return "?";
 }
@@ -137,6 +139,8 @@ static int type_ok(json_t *v, enum mgmt_type t)
             if (!json_is_string(e)) return 0;
         }
         return 1;
+    case MT_OBJ:
+        return json_is_object(v);
     }
     return 0;
 }
@@ -495,6 +499,7 @@ static json_t *registry_json(struct authz *az, const struct berth_meta_registry 
                         json_integer(r->refresh_ttl_s ? r->refresh_ttl_s : az->cfg->refresh_ttl));
     json_object_set_new(o, "accessTokenLifetimeSeconds",
                         json_integer(r->access_ttl_s ? r->access_ttl_s : az->cfg->access_ttl));
+    mgmt_network_json_add(az, r->id, o);
     return o;
 }
 
@@ -626,9 +631,12 @@ enum berth_rc api_mgmt_registry_patch_finish(struct berth_req *req, struct berth
         {"anonymousPullEnabled", MT_BOOL},
         {"refreshTokenLifetimeSeconds", MT_INT},
         {"accessTokenLifetimeSeconds", MT_INT},
+        {"publicNetworkAccess", MT_STR},
+        {"networkRuleSet", MT_OBJ},
     };
     struct berth_meta *m = req->http->meta;
     struct berth_meta_registry reg;
+    struct berth_meta_network *net = NULL;
     json_t *o;
     enum berth_rc rc;
 
@@ -637,8 +645,11 @@ enum berth_rc api_mgmt_registry_patch_finish(struct berth_req *req, struct berth
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
     if (rc) return rc;
     rc = registry_apply(o, &reg, err);
-    if (rc) return rc;
-    rc = m->ops->registry_update(m, &reg, err);
+    /* everything is checked before anything is written */
+    if (!rc) rc = mgmt_network_check(req, &reg, o, &net, err);
+    if (!rc) rc = m->ops->registry_update(m, &reg, err);
+    if (!rc && net) rc = m->ops->network_put(m, reg.id, net, err);
+    free(net);
     if (rc) return rc;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"registry changed\" registry=%s principal=\"%s\"", req->id, reg.name,
               req->principal);

@@ -30,6 +30,7 @@ enum mgmt_type {
     MT_BOOL,
     MT_INT,
     MT_STRS, /* an array of strings */
+    MT_OBJ,  /* a JSON object, checked by the handler */
 };
 
 /* One member a request body may carry. */
@@ -103,5 +104,22 @@ enum berth_rc mgmt_new_secret(char secret[BERTH_SECRET_LEN + 1], char hash[BERTH
 enum berth_rc mgmt_reply(struct berth_req *req, int status, json_t *doc, int secret);
 /* Answers 204 No Content. */
 enum berth_rc mgmt_reply_empty(struct berth_req *req);
+
+/* ---- network access of a registry (api_mgmt_net.c) ---- */
+
+/*
+ * Adds "publicNetworkAccess" and "networkRuleSet" of registry reg_id to the
+ * registry object o. A store error is logged and leaves them out.
+ */
+void mgmt_network_json_add(struct authz *az, int64_t reg_id, json_t *o);
+/*
+ * Reads reg's network settings and applies the members "publicNetworkAccess"
+ * and "networkRuleSet" of o (each optional) to them, writing nothing. *out
+ * (malloc'd, the caller frees and writes it) is NULL when o has neither.
+ * Every rule is checked and kept in canonical form; a bad one is
+ * BERTH_EREQUEST naming it and why.
+ */
+enum berth_rc mgmt_network_check(struct berth_req *req, const struct berth_meta_registry *reg, json_t *o,
+                                 struct berth_meta_network **out, struct berth_err *err);
 
 #endif

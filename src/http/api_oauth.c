@@ -396,6 +396,7 @@ static enum berth_rc directory_issue(struct authz *az, const struct principal *p
     text = json_dumps(c, JSON_COMPACT);
     rc = text ? berth_jwt_sign(az->keys, text, strlen(text), out, err)
               : berth_err_set(err, BERTH_EINTERNAL, "cannot encode token claims");
+    if (!rc) metrics_token_issued(grant_type);
     free(text);
     json_decref(c);
     return rc;

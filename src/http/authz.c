@@ -671,6 +671,7 @@ enum berth_rc authz_issue(struct authz *az, const struct berth_meta_registry *re
     }
     rc = berth_jwt_sign(az->keys, text, strlen(text), out, err);
     if (rc) goto out;
+    metrics_token_issued(grant_type);
     *expires_in = ttl;
 out:
     free(text);

@@ -84,6 +84,7 @@ struct berth_req {
     char principal[80];   /* "kind:name" of the caller, for logs */
     char principal_id[65];
     struct principal who; /* the caller, once the authorization hook has run (kind PK_NONE before) */
+    int in_upload_gauge;  /* counted in berth_uploads_in_progress until completion (metrics.c) */
 };
 
 /* Shared server state. cfg/meta/blobs are read-only after start. */
@@ -103,11 +104,35 @@ struct berth_http {
     int inflight;
     struct upload_table *uploads;
     struct authz *az; /* the login and access service, owned */
+    struct netcheck *net; /* trusted proxies and management networks (netcheck.c), owned */
 };
 
 /* ---- routing (route.c) ---- */
 const struct route *berth_route_match(const char *path, unsigned method, char **name, char **param,
                                       unsigned *allowed);
+
+/* Row i of the route table (i < berth_route_count()), for tables sized by it. */
+size_t berth_route_count(void);
+const struct route *berth_route_at(size_t i);
+
+/* ---- metrics and health (metrics.c); every counter is a lock-free atomic ---- */
+/* After a request's begin step accepted it: an upload enters berth_uploads_in_progress. */
+void metrics_request_begun(struct berth_req *req);
+/* At completion: requests, latency, bytes, store/db errors, logins, the upload gauge. */
+void metrics_request_done(struct berth_req *req);
+/* A token was signed; grant_type is its grant_type claim. */
+void metrics_token_issued(const char *grant_type);
+/* A request was refused by a registry's network rules. */
+void metrics_network_refusal(void);
+/* n events were dropped from a full event queue. */
+void metrics_events_dropped(uint64_t n);
+/* Appends the Prometheus text exposition (format 0.0.4) of every metric to b. */
+void metrics_render(struct berth_buf *b);
+/* metrics-access must be loopback, any or off. */
+enum berth_rc metrics_config_check(const struct berth_config *cfg, struct berth_err *err);
+enum berth_rc api_metrics_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_healthz_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_readyz_finish(struct berth_req *req, struct berth_err *err);
 
 /* ---- request helpers (server.c) ---- */
 const char *req_query(struct berth_req *req, const char *key);
@@ -193,6 +218,9 @@ enum berth_rc api_mgmt_token_generate_finish(struct berth_req *req, struct berth
 enum berth_rc api_mgmt_assignment_list_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_mgmt_assignment_create_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_mgmt_assignment_delete_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_network_get_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_iprule_add_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_iprule_delete_finish(struct berth_req *req, struct berth_err *err);
 
 /* ---- upload sessions (uploads.c) ---- */
 struct upload_table *upload_table_new(void);

@@ -120,6 +120,17 @@ static const struct route routes[] = {
      api_mgmt_assignment_create_finish, api_mgmt_cleanup, "mgmt_assignment_create"},
     {M_DELETE, "/api/v1/roleAssignments/{id}", NULL, BERTH_ACCESS_NONE, api_mgmt_begin, NULL,
      api_mgmt_assignment_delete_finish, api_mgmt_cleanup, "mgmt_assignment_delete"},
+    /* metrics and health (metrics.c): no credentials, no network rules */
+    {M_GET, "/metrics", NULL, BERTH_ACCESS_NONE, NULL, NULL, api_metrics_finish, NULL, "metrics"},
+    {M_GET | M_HEAD, "/healthz", NULL, BERTH_ACCESS_NONE, NULL, NULL, api_healthz_finish, NULL, "healthz"},
+    {M_GET | M_HEAD, "/readyz", NULL, BERTH_ACCESS_NONE, NULL, NULL, api_readyz_finish, NULL, "readyz"},
+    /* network access of a registry (api_mgmt_net.c) */
+    {M_GET, "/api/v1/registries/{registry}/networkRuleSet", NULL, BERTH_ACCESS_NONE, api_mgmt_begin, NULL,
+     api_mgmt_network_get_finish, api_mgmt_cleanup, "mgmt_network_get"},
+    {M_POST, "/api/v1/registries/{registry}/networkRuleSet/ipRules", NULL, BERTH_ACCESS_NONE, api_mgmt_begin,
+     api_mgmt_body, api_mgmt_iprule_add_finish, api_mgmt_cleanup, "mgmt_iprule_add"},
+    {M_DELETE, "/api/v1/registries/{registry}/networkRuleSet/ipRules", NULL, BERTH_ACCESS_NONE, api_mgmt_begin, NULL,
+     api_mgmt_iprule_delete_finish, api_mgmt_cleanup, "mgmt_iprule_delete"},
 };
 
 #define MAX_SEGS 300
@@ -223,4 +234,14 @@ const struct route *berth_route_match(const char *path, unsigned method, char **
 out:
     free(ps);
     return found;
+}
+
+size_t berth_route_count(void)
+{
+    return sizeof(routes) / sizeof(routes[0]);
+}
+
+const struct route *berth_route_at(size_t i)
+{
+    return &routes[i];
 }

@@ -20,6 +20,7 @@
 #include "berth/util.h"
 #include "authz.h"
 #include "http_int.h"
+#include "netcheck.h"
 #include "berth/banned.h"
 
 static const struct {
@@ -275,6 +276,7 @@ static enum berth_rc req_begin(struct berth_req *req, struct berth_err *err)
         rc = berth_oci_name_check(req->name, strlen(req->name), err);
         if (rc) return rc;
     }
+    netcheck_client_ip(h->net, req);
     if (req->route->kind != BERTH_ACCESS_NONE && h->az) {
         struct berth_meta_registry reg;
         rc = authz_registry_of(h->az, req, &reg, err);
@@ -283,6 +285,20 @@ static enum berth_rc req_begin(struct berth_req *req, struct berth_err *err)
             return rc;
         }
         req->registry_id = reg.id;
+        /* network rules come before any credential is looked at */
+        rc = netcheck_registry(h, req, &reg, err);
+        if (rc) return rc;
+    } else if (h->az && netcheck_oauth_route(req)) {
+        struct berth_meta_registry reg;
+        struct berth_err lerr = BERTH_ERR_INIT;
+        /* an unknown registry is left to the token service to answer, as before */
+        if (authz_registry_of(h->az, req, &reg, &lerr) == BERTH_OK) {
+            rc = netcheck_registry(h, req, &reg, err);
+            if (rc) return rc;
+        }
+    } else if (!strncmp(req->path, "/api/v1/", 8)) {
+        rc = netcheck_mgmt(h->net, req, err);
+        if (rc) return rc;
     }
     if (h->authorize && req->route->kind != BERTH_ACCESS_NONE) {
         struct berth_access need = {req->route->kind, req->name, req->route->access};
@@ -317,7 +333,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = req;
         rc = req_begin(req, &err);
         req->phase = 1;
-        if (!rc) return MHD_YES;
+        if (!rc) {
+            metrics_request_begun(req);
+            return MHD_YES;
+        }
         /* Refuse before the body: a client waiting for 100 Continue, or one about to
            send more than we care to drain, is answered now. Otherwise the body is
            drained and the error answered on the final call, which keeps the
@@ -364,6 +383,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (req->magic != BERTH_REQ_MAGIC) abort();
     if (req->route && req->route->cleanup)
         req->route->cleanup(req, req->failed || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    metrics_request_done(req);
     if (h->cfg->access_log && berth_log_threshold >= BERTH_LOG_INFO) {
         ua = berth_req_header(req, "User-Agent");
         BERTH_LOG(BERTH_LOG_INFO,
@@ -450,6 +470,10 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
     h->authorize = deps->authorize;
     h->authorize_ctx = deps->authorize_ctx;
     h->default_registry = deps->default_registry;
+    rc = metrics_config_check(cfg, err);
+    if (rc) goto fail;
+    rc = netcheck_new(cfg, &h->net, err);
+    if (rc) goto fail;
     rc = authz_new(deps->meta, cfg, &h->az, err);
     if (rc) goto fail;
     {
@@ -501,6 +525,7 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
     *out = h;
     return BERTH_OK;
 fail:
+    netcheck_free(h->net);
     authz_free(h->az);
     upload_table_free(h->uploads);
     free(h->tls_cert);
@@ -536,6 +561,7 @@ void berth_http_stop(struct berth_http *h, int timeout_s)
     MHD_stop_daemon(h->daemon);
     if (lsock != MHD_INVALID_SOCKET) close(lsock);
     authz_free(h->az);
+    netcheck_free(h->net);
     upload_table_free(h->uploads);
     free(h->tls_cert);
     free(h->tls_key);

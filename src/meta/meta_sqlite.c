@@ -190,7 +190,13 @@
                 " AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb"                                       \
                 " WHERE mb.digest = b.digest AND mb.repo_id = b.repo_id)"                                \
                 " ORDER BY b.repo_id, b.digest LIMIT ?4")                                                \
-    X(GC_BLOB_DELETE, "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2")
+    X(GC_BLOB_DELETE, "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2")                      \
+    /* one statement: no row means no registry, a NULL value means no rules */                          \
+    X(NET_GET, "SELECT r.public_network, r.default_action_allow, x.value FROM registries r"              \
+               " LEFT JOIN registry_ip_rules x ON x.registry_id = r.id WHERE r.id = ?1 ORDER BY x.position") \
+    X(NET_SET, "UPDATE registries SET public_network = ?2, default_action_allow = ?3 WHERE id = ?1")     \
+    X(NET_RULES_CLEAR, "DELETE FROM registry_ip_rules WHERE registry_id = ?1")                           \
+    X(NET_RULE_ADD, "INSERT INTO registry_ip_rules (registry_id, position, value) VALUES (?1, ?2, ?3)")
 
 enum stmt_id {
 #define STMT_ENUM(id, sql) ST_##id,
@@ -2486,6 +2492,88 @@ out:
     return rc;
 }
 
+/* ---- network access ---- */
+
+static enum berth_rc sq_network_get(struct berth_meta *m, int64_t reg, struct berth_meta_network *out,
+                                    struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    enum berth_rc rc;
+    int rows = 0, s;
+
+    if (!out) return berth_err_set(err, BERTH_EINVAL, "network_get: no output");
+    out->nrules = 0;
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = query(c, ST_NET_GET, &st, "network_get", err, "I", reg);
+    if (rc) goto out;
+    for (;;) {
+        s = sqlite3_step(st);
+        if (s == SQLITE_DONE) break;
+        if (s != SQLITE_ROW) {
+            rc = db_err(c, s, "network_get", err);
+            goto out;
+        }
+        if (rows++ == 0) {
+            out->public_network = sqlite3_column_int(st, 0) != 0;
+            out->default_allow = sqlite3_column_int(st, 1) != 0;
+        }
+        if (sqlite3_column_type(st, 2) == SQLITE_NULL) continue; /* the registry has no rules */
+        if (out->nrules == BERTH_META_IP_RULES_MAX ||
+            column_copy(st, 2, out->rules[out->nrules], sizeof(out->rules[0])) != 0) {
+            rc = damaged("ip rule", err);
+            goto out;
+        }
+        out->nrules++;
+    }
+    if (rows == 0) rc = no_registry(reg, err);
+out:
+    stmt_done(st);
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc sq_network_put(struct berth_meta *m, int64_t reg, const struct berth_meta_network *in,
+                                    struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    enum berth_rc rc;
+    size_t i, j;
+
+    if (!in || in->nrules > BERTH_META_IP_RULES_MAX)
+        return berth_err_set(err, BERTH_EINVAL, "network_put: more than %d ip rules", BERTH_META_IP_RULES_MAX);
+    for (i = 0; i < in->nrules; i++) {
+        if (!FITS(in->rules[i]) || !in->rules[i][0])
+            return berth_err_set(err, BERTH_EINVAL, "network_put: ip rule %zu is empty or does not fit", i);
+        for (j = 0; j < i; j++)
+            if (!strcmp(in->rules[i], in->rules[j]))
+                return berth_err_set(err, BERTH_EINVAL, "network_put: ip rule '%s' is given twice", in->rules[i]);
+    }
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = tx_begin(c, "network_put", err);
+    if (rc) goto out;
+    rc = step1(c, ST_NET_SET, "network_put", NULL, NULL, err, "III", reg, (int64_t)(in->public_network != 0),
+               (int64_t)(in->default_allow != 0));
+    if (rc) goto out;
+    if (sqlite3_changes(c->db) == 0) {
+        rc = no_registry(reg, err);
+        goto out;
+    }
+    rc = step1(c, ST_NET_RULES_CLEAR, "network_put", NULL, NULL, err, "I", reg);
+    for (i = 0; !rc && i < in->nrules; i++)
+        rc = step1(c, ST_NET_RULE_ADD, "network_put", NULL, NULL, err, "IIT", reg, (int64_t)i, in->rules[i]);
+    if (rc) goto out;
+    rc = tx_commit(c, "network_put", err);
+out:
+    if (rc) tx_rollback(c);
+    conn_release(ms, c);
+    return rc;
+}
+
 const struct berth_meta_ops berth_meta_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -2538,4 +2626,6 @@ const struct berth_meta_ops berth_meta_sqlite_ops = {
     .upload_delete = sq_upload_delete,
     .upload_list = sq_upload_list,
     .gc = sq_gc,
+    .network_get = sq_network_get,
+    .network_put = sq_network_put,
 };

@@ -1772,12 +1772,12 @@ TEST(meta_sqlite_migrates_and_refuses_newer)
     ASSERT_OK(berth_meta_sqlite_ops.open(path, &m, &err));
     berth_meta_sqlite_ops.close(m);
     m = NULL;
-    ASSERT_EQ_INT(db_user_version(path), 2);
+    ASSERT_EQ_INT(db_user_version(path), 3);
     /* reopening applies nothing and keeps the version */
     ASSERT_OK(berth_meta_sqlite_ops.open(path, &m, &err));
     berth_meta_sqlite_ops.close(m);
     m = NULL;
-    ASSERT_EQ_INT(db_user_version(path), 2);
+    ASSERT_EQ_INT(db_user_version(path), 3);
     ASSERT_EQ_INT(db_exec(path, "PRAGMA user_version = 99"), SQLITE_OK);
     ASSERT_RC(berth_meta_sqlite_ops.open(path, &m, &err), BERTH_EDB);
     ASSERT_TRUE(m == NULL);
@@ -1869,4 +1869,98 @@ TEST(meta_sqlite_put_survives_kill)
     }
     berth_meta_sqlite_ops.close(m);
     free(path);
+}
+
+/* ---- network access of a registry ---- */
+
+SHARED_TEST(meta_network_defaults_put_get)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta_network *n = berth_xcalloc(1, sizeof(*n));
+    struct berth_meta_network *got = berth_xcalloc(1, sizeof(*got));
+    size_t i;
+
+    /* a registry starts open: public access on, default action Allow, no rules */
+    ASSERT_OK(t->ops->network_get(t->m, t->reg, got, &err));
+    ASSERT_EQ_INT(got->public_network, 1);
+    ASSERT_EQ_INT(got->default_allow, 1);
+    ASSERT_EQ_INT(got->nrules, 0);
+
+    n->public_network = 1;
+    n->default_allow = 0;
+    n->nrules = 3;
+    snprintf(n->rules[0], sizeof(n->rules[0]), "203.0.113.7");
+    snprintf(n->rules[1], sizeof(n->rules[1]), "10.0.0.0/8");
+    snprintf(n->rules[2], sizeof(n->rules[2]), "2001:db8::/32");
+    ASSERT_OK(t->ops->network_put(t->m, t->reg, n, &err));
+    ASSERT_OK(t->ops->network_get(t->m, t->reg, got, &err));
+    ASSERT_EQ_INT(got->public_network, 1);
+    ASSERT_EQ_INT(got->default_allow, 0);
+    ASSERT_EQ_INT(got->nrules, 3);
+    ASSERT_EQ_STR(got->rules[0], "203.0.113.7");
+    ASSERT_EQ_STR(got->rules[1], "10.0.0.0/8");
+    ASSERT_EQ_STR(got->rules[2], "2001:db8::/32");
+
+    /* put replaces everything; 200 rules fit, in their order */
+    n->public_network = 0;
+    n->default_allow = 1;
+    n->nrules = BERTH_META_IP_RULES_MAX;
+    for (i = 0; i < n->nrules; i++) snprintf(n->rules[i], sizeof(n->rules[i]), "10.0.%zu.0/24", i);
+    ASSERT_OK(t->ops->network_put(t->m, t->reg, n, &err));
+    ASSERT_OK(t->ops->network_get(t->m, t->reg, got, &err));
+    ASSERT_EQ_INT(got->public_network, 0);
+    ASSERT_EQ_INT(got->default_allow, 1);
+    ASSERT_EQ_INT(got->nrules, BERTH_META_IP_RULES_MAX);
+    ASSERT_EQ_STR(got->rules[0], "10.0.0.0/24");
+    ASSERT_EQ_STR(got->rules[199], "10.0.199.0/24");
+
+    n->nrules = 0;
+    ASSERT_OK(t->ops->network_put(t->m, t->reg, n, &err));
+    ASSERT_OK(t->ops->network_get(t->m, t->reg, got, &err));
+    ASSERT_EQ_INT(got->nrules, 0);
+    free(n);
+    free(got);
+}
+
+SHARED_TEST(meta_network_refusals_change_nothing)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta_network *n = berth_xcalloc(1, sizeof(*n));
+    struct berth_meta_network *got = berth_xcalloc(1, sizeof(*got));
+    int64_t other = new_registry(t->ops, t->m, "other");
+
+    n->public_network = 1;
+    n->default_allow = 0;
+    n->nrules = 1;
+    snprintf(n->rules[0], sizeof(n->rules[0]), "127.0.0.2");
+    ASSERT_OK(t->ops->network_put(t->m, t->reg, n, &err));
+
+    n->nrules = 2;
+    snprintf(n->rules[1], sizeof(n->rules[1]), "127.0.0.2");
+    ASSERT_RC(t->ops->network_put(t->m, t->reg, n, &err), BERTH_EINVAL);
+    ASSERT_TRUE(strstr(err.msg, "'127.0.0.2' is given twice") != NULL);
+    n->rules[1][0] = '\0';
+    ASSERT_RC(t->ops->network_put(t->m, t->reg, n, &err), BERTH_EINVAL);
+    n->nrules = BERTH_META_IP_RULES_MAX + 1;
+    ASSERT_RC(t->ops->network_put(t->m, t->reg, n, &err), BERTH_EINVAL);
+    n->nrules = 0;
+    ASSERT_RC(t->ops->network_put(t->m, 999999, n, &err), BERTH_ENOENT);
+    ASSERT_RC(t->ops->network_get(t->m, 999999, got, &err), BERTH_ENOENT);
+
+    ASSERT_OK(t->ops->network_get(t->m, t->reg, got, &err));
+    ASSERT_EQ_INT(got->default_allow, 0);
+    ASSERT_EQ_INT(got->nrules, 1);
+    ASSERT_EQ_STR(got->rules[0], "127.0.0.2");
+    /* another registry is not affected, and its rules go with it */
+    ASSERT_OK(t->ops->network_get(t->m, other, got, &err));
+    ASSERT_EQ_INT(got->default_allow, 1);
+    ASSERT_EQ_INT(got->nrules, 0);
+    n->nrules = 1;
+    ASSERT_OK(t->ops->network_put(t->m, other, n, &err));
+    ASSERT_OK(t->ops->registry_delete(t->m, other, &err));
+    ASSERT_RC(t->ops->network_get(t->m, other, got, &err), BERTH_ENOENT);
+    ASSERT_OK(t->ops->network_get(t->m, t->reg, got, &err));
+    ASSERT_EQ_INT(got->nrules, 1);
+    free(n);
+    free(got);
 }

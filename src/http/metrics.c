@@ -1,0 +1,489 @@
+/*
+ * metrics.c - the metrics registry and its Prometheus text exposition
+ * (GET /metrics), and the health routes GET /healthz and GET /readyz.
+ *
+ * The families are the rows of BERTH_METRICS_MAP (include/berth/metrics.h).
+ * Every value is a C11 atomic updated with relaxed ordering by the worker
+ * threads, so counting takes no lock. Per-route values are indexed by route
+ * table row; rows that share a label add into the first row with that label,
+ * and one extra slot ("none") takes requests that matched no route. The
+ * arrays are sized from the route table once, at first use.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "berth/alloc.h"
+#include "berth/auth.h"
+#include "berth/config.h"
+#include "berth/log.h"
+#include "berth/meta.h"
+#include "berth/metrics.h"
+#include "berth/util.h"
+#include "berth/version.h"
+#include "http_int.h"
+#include "berth/banned.h"
+
+#define NCODES 600 /* status codes 0..599; 0 = the request ended before an answer */
+
+static const struct {
+    const char *name, *type, *help;
+} families[] = {
+#define FAMILY_ROW(id, name, type, labels, help) {name, type, help},
+    BERTH_METRICS_MAP(FAMILY_ROW)
+#undef FAMILY_ROW
+};
+
+#define BUCKET_LE(le, us) le,
+#define BUCKET_US(le, us) us,
+static const char *const bucket_le[] = {BERTH_METRIC_BUCKETS(BUCKET_LE)};
+static const int64_t bucket_us[] = {BERTH_METRIC_BUCKETS(BUCKET_US)};
+#undef BUCKET_LE
+#undef BUCKET_US
+#define NBUCKETS (sizeof(bucket_us) / sizeof(bucket_us[0]))
+
+/* The grant_type claims authz signs; anything else counts as "other". */
+static const char *const grant_types[] = {"access_token", "refresh_token", "directory_access", "directory_refresh",
+                                          "other"};
+#define NGRANTS (sizeof(grant_types) / sizeof(grant_types[0]))
+
+#define REASON_OTHER BERTH_AUTH_REASON_COUNT /* a failed login without a refusal reason */
+
+struct route_stats {
+    _Atomic uint64_t codes[NCODES];
+    _Atomic uint64_t buckets[NBUCKETS + 1]; /* per bucket, not cumulative; the last is +Inf */
+    _Atomic uint64_t sum_us;
+    _Atomic uint64_t bytes_in;
+    _Atomic uint64_t bytes_out;
+};
+
+/* Process-wide; written by every worker thread through atomics only. */
+static struct {
+    size_t nrows;              /* route table rows; slot nrows is "none" */
+    size_t *slot_of;           /* row -> the first row with the same label */
+    struct route_stats *routes; /* nrows + 1 */
+    _Atomic uint64_t logins[2][BERTH_AUTH_REASON_COUNT + 1]; /* [0] success, [1] failure */
+    _Atomic uint64_t tokens[NGRANTS];
+    _Atomic int64_t uploads;
+    _Atomic uint64_t network_refusals;
+    _Atomic uint64_t events_dropped;
+    _Atomic uint64_t store_errors;
+    _Atomic uint64_t db_errors;
+} reg;
+
+static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
+
+static void reg_init(void)
+{
+    size_t i, j, k;
+
+    reg.nrows = berth_route_count();
+    reg.slot_of = berth_xcalloc(reg.nrows, sizeof(*reg.slot_of));
+    reg.routes = berth_xcalloc(reg.nrows + 1, sizeof(*reg.routes));
+    for (i = 0; i < reg.nrows; i++) {
+        reg.slot_of[i] = i;
+        for (j = 0; j < i; j++)
+            if (!strcmp(berth_route_at(j)->label, berth_route_at(i)->label)) {
+                reg.slot_of[i] = j;
+                break;
+            }
+    }
+    for (i = 0; i <= reg.nrows; i++) {
+        struct route_stats *s = &reg.routes[i];
+        for (k = 0; k < NCODES; k++) atomic_init(&s->codes[k], 0);
+        for (k = 0; k <= NBUCKETS; k++) atomic_init(&s->buckets[k], 0);
+        atomic_init(&s->sum_us, 0);
+        atomic_init(&s->bytes_in, 0);
+        atomic_init(&s->bytes_out, 0);
+    }
+}
+
+static void reg_ready(void)
+{
+    pthread_once(&reg_once, reg_init);
+}
+
+static void add(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static uint64_t get(_Atomic uint64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static size_t slot_of_req(const struct berth_req *req)
+{
+    if (!req->route) return reg.nrows;
+    return reg.slot_of[(size_t)(req->route - berth_route_at(0))];
+}
+
+static int is_upload(const struct route *r)
+{
+    return r && r->body == api_upload_chunk_body;
+}
+
+void metrics_request_begun(struct berth_req *req)
+{
+    reg_ready();
+    if (!is_upload(req->route) || req->in_upload_gauge) return;
+    req->in_upload_gauge = 1;
+    atomic_fetch_add_explicit(&reg.uploads, 1, memory_order_relaxed);
+}
+
+static void login(int failed, size_t reason)
+{
+    add(&reg.logins[failed ? 1 : 0][reason], 1);
+}
+
+/*
+ * A token endpoint is always a login attempt (the answer says how it went).
+ * Elsewhere, a request that sent an Authorization header counts once the
+ * credential check ran: a refusal reason means it failed, a known caller
+ * means it succeeded; a request refused before the check is not counted.
+ */
+static void count_login(struct berth_req *req)
+{
+    const struct route *r = req->route;
+    int token_route;
+
+    if (!r || !req->status) return;
+    token_route = r->finish == api_token_get_finish || r->finish == api_token_post_finish ||
+                  r->finish == api_exchange_finish || r->finish == api_directory_token_finish;
+    if (token_route) {
+        if (req->status < 400) login(0, BERTH_AUTH_OK);
+        else login(1, req->auth_reason > 0 && req->auth_reason < BERTH_AUTH_REASON_COUNT ? (size_t)req->auth_reason
+                                                                                         : REASON_OTHER);
+        return;
+    }
+    if (r->kind == BERTH_ACCESS_NONE && r->begin != api_mgmt_begin) return;
+    if (!berth_req_header(req, "Authorization")) return;
+    if (req->auth_reason > 0 && req->auth_reason < BERTH_AUTH_REASON_COUNT) login(1, (size_t)req->auth_reason);
+    else if (req->principal[0]) login(0, BERTH_AUTH_OK);
+}
+
+void metrics_request_done(struct berth_req *req)
+{
+    struct route_stats *s;
+    int64_t us = berth_mono_us() - req->start_us;
+    size_t b;
+
+    reg_ready();
+    s = &reg.routes[slot_of_req(req)];
+    add(&s->codes[req->status > 0 && req->status < NCODES ? req->status : 0], 1);
+    if (us < 0) us = 0;
+    for (b = 0; b < NBUCKETS && us > bucket_us[b]; b++) {
+    }
+    add(&s->buckets[b], 1);
+    add(&s->sum_us, (uint64_t)us);
+    add(&s->bytes_in, req->bytes_in);
+    add(&s->bytes_out, req->bytes_out);
+    if (req->in_upload_gauge) {
+        req->in_upload_gauge = 0;
+        atomic_fetch_sub_explicit(&reg.uploads, 1, memory_order_relaxed);
+    }
+    if (req->rc == BERTH_EIO) add(&reg.store_errors, 1);
+    if (req->rc == BERTH_EDB) add(&reg.db_errors, 1);
+    count_login(req);
+}
+
+void metrics_token_issued(const char *grant_type)
+{
+    size_t i;
+    reg_ready();
+    for (i = 0; i < NGRANTS - 1; i++)
+        if (!strcmp(grant_type, grant_types[i])) break;
+    add(&reg.tokens[i], 1);
+}
+
+void metrics_network_refusal(void)
+{
+    reg_ready();
+    add(&reg.network_refusals, 1);
+}
+
+void metrics_events_dropped(uint64_t n)
+{
+    reg_ready();
+    add(&reg.events_dropped, n);
+}
+
+/* ---------------------------------------------------------------- exposition */
+
+/* A label value: backslash, double quote and newline are escaped. */
+static void put_label(struct berth_buf *b, const char *name, const char *value, int first)
+{
+    const char *p;
+    berth_buf_puts(b, first ? "{" : ",");
+    berth_buf_puts(b, name);
+    berth_buf_puts(b, "=\"");
+    for (p = value; *p; p++) {
+        if (*p == '\\') berth_buf_puts(b, "\\\\");
+        else if (*p == '"') berth_buf_puts(b, "\\\"");
+        else if (*p == '\n') berth_buf_puts(b, "\\n");
+        else berth_buf_putc(b, *p);
+    }
+    berth_buf_putc(b, '"');
+}
+
+/* HELP text: backslash and newline are escaped. */
+static void put_head(struct berth_buf *b, enum berth_metric_id id)
+{
+    const char *p;
+    berth_buf_printf(b, "# HELP %s ", families[id].name);
+    for (p = families[id].help; *p; p++) {
+        if (*p == '\\') berth_buf_puts(b, "\\\\");
+        else if (*p == '\n') berth_buf_puts(b, "\\n");
+        else berth_buf_putc(b, *p);
+    }
+    berth_buf_printf(b, "\n# TYPE %s %s\n", families[id].name, families[id].type);
+}
+
+static const char *slot_label(size_t slot)
+{
+    return slot < reg.nrows ? berth_route_at(slot)->label : "none";
+}
+
+static int slot_used(size_t slot)
+{
+    size_t c;
+    if (slot < reg.nrows && reg.slot_of[slot] != slot) return 0;
+    for (c = 0; c < NCODES; c++)
+        if (get(&reg.routes[slot].codes[c])) return 1;
+    return 0;
+}
+
+static void put_plain(struct berth_buf *b, enum berth_metric_id id, uint64_t v)
+{
+    put_head(b, id);
+    berth_buf_printf(b, "%s %llu\n", families[id].name, (unsigned long long)v);
+}
+
+static void put_requests(struct berth_buf *b)
+{
+    size_t slot, c;
+    char code[8];
+
+    put_head(b, BERTH_METRIC_HTTP_REQUESTS);
+    for (slot = 0; slot <= reg.nrows; slot++) {
+        if (!slot_used(slot)) continue;
+        for (c = 0; c < NCODES; c++) {
+            uint64_t v = get(&reg.routes[slot].codes[c]);
+            if (!v) continue;
+            snprintf(code, sizeof(code), "%zu", c);
+            berth_buf_puts(b, families[BERTH_METRIC_HTTP_REQUESTS].name);
+            put_label(b, "route", slot_label(slot), 1);
+            put_label(b, "code", code, 0);
+            berth_buf_printf(b, "} %llu\n", (unsigned long long)v);
+        }
+    }
+}
+
+/* _count is the sum of the buckets as read, so the +Inf bucket always equals it. */
+static void put_duration(struct berth_buf *b)
+{
+    const char *name = families[BERTH_METRIC_HTTP_DURATION].name;
+    size_t slot, i;
+
+    put_head(b, BERTH_METRIC_HTTP_DURATION);
+    for (slot = 0; slot <= reg.nrows; slot++) {
+        uint64_t n[NBUCKETS + 1], cum = 0;
+        if (!slot_used(slot)) continue;
+        for (i = 0; i <= NBUCKETS; i++) n[i] = get(&reg.routes[slot].buckets[i]);
+        for (i = 0; i <= NBUCKETS; i++) {
+            cum += n[i];
+            berth_buf_printf(b, "%s_bucket", name);
+            put_label(b, "route", slot_label(slot), 1);
+            put_label(b, "le", i < NBUCKETS ? bucket_le[i] : "+Inf", 0);
+            berth_buf_printf(b, "} %llu\n", (unsigned long long)cum);
+        }
+        berth_buf_printf(b, "%s_sum", name);
+        put_label(b, "route", slot_label(slot), 1);
+        berth_buf_printf(b, "} %.6f\n", (double)get(&reg.routes[slot].sum_us) / 1e6);
+        berth_buf_printf(b, "%s_count", name);
+        put_label(b, "route", slot_label(slot), 1);
+        berth_buf_printf(b, "} %llu\n", (unsigned long long)cum);
+    }
+}
+
+static void put_bytes(struct berth_buf *b, enum berth_metric_id id, int out)
+{
+    size_t slot;
+
+    put_head(b, id);
+    for (slot = 0; slot <= reg.nrows; slot++) {
+        struct route_stats *s = &reg.routes[slot];
+        if (!slot_used(slot)) continue;
+        berth_buf_puts(b, families[id].name);
+        put_label(b, "route", slot_label(slot), 1);
+        berth_buf_printf(b, "} %llu\n", (unsigned long long)get(out ? &s->bytes_out : &s->bytes_in));
+    }
+}
+
+static void put_logins(struct berth_buf *b)
+{
+    size_t f, r;
+
+    put_head(b, BERTH_METRIC_LOGINS);
+    for (f = 0; f < 2; f++)
+        for (r = 0; r <= BERTH_AUTH_REASON_COUNT; r++) {
+            uint64_t v = get(&reg.logins[f][r]);
+            if (!v) continue;
+            berth_buf_puts(b, families[BERTH_METRIC_LOGINS].name);
+            put_label(b, "result", f ? "failure" : "success", 1);
+            put_label(b, "reason", r < BERTH_AUTH_REASON_COUNT ? berth_auth_reason_name((enum berth_auth_reason)r)
+                                                               : "OTHER",
+                      0);
+            berth_buf_printf(b, "} %llu\n", (unsigned long long)v);
+        }
+}
+
+static void put_tokens(struct berth_buf *b)
+{
+    size_t i;
+
+    put_head(b, BERTH_METRIC_TOKENS_ISSUED);
+    for (i = 0; i < NGRANTS; i++) {
+        berth_buf_puts(b, families[BERTH_METRIC_TOKENS_ISSUED].name);
+        put_label(b, "grant_type", grant_types[i], 1);
+        berth_buf_printf(b, "} %llu\n", (unsigned long long)get(&reg.tokens[i]));
+    }
+}
+
+void metrics_render(struct berth_buf *b)
+{
+    int id;
+
+    reg_ready();
+    for (id = 0; id < BERTH_METRIC_COUNT; id++) {
+        switch ((enum berth_metric_id)id) {
+        case BERTH_METRIC_HTTP_REQUESTS: put_requests(b); break;
+        case BERTH_METRIC_HTTP_DURATION: put_duration(b); break;
+        case BERTH_METRIC_HTTP_BYTES_IN: put_bytes(b, BERTH_METRIC_HTTP_BYTES_IN, 0); break;
+        case BERTH_METRIC_HTTP_BYTES_OUT: put_bytes(b, BERTH_METRIC_HTTP_BYTES_OUT, 1); break;
+        case BERTH_METRIC_UPLOADS_IN_PROGRESS:
+            put_head(b, BERTH_METRIC_UPLOADS_IN_PROGRESS);
+            berth_buf_printf(b, "%s %lld\n", families[id].name,
+                             (long long)atomic_load_explicit(&reg.uploads, memory_order_relaxed));
+            break;
+        case BERTH_METRIC_LOGINS: put_logins(b); break;
+        case BERTH_METRIC_TOKENS_ISSUED: put_tokens(b); break;
+        case BERTH_METRIC_NETWORK_REFUSALS:
+            put_plain(b, BERTH_METRIC_NETWORK_REFUSALS, get(&reg.network_refusals));
+            break;
+        case BERTH_METRIC_EVENTS_DROPPED: put_plain(b, BERTH_METRIC_EVENTS_DROPPED, get(&reg.events_dropped)); break;
+        case BERTH_METRIC_STORE_ERRORS: put_plain(b, BERTH_METRIC_STORE_ERRORS, get(&reg.store_errors)); break;
+        case BERTH_METRIC_DB_ERRORS: put_plain(b, BERTH_METRIC_DB_ERRORS, get(&reg.db_errors)); break;
+        case BERTH_METRIC_BUILD_INFO:
+            put_head(b, BERTH_METRIC_BUILD_INFO);
+            berth_buf_puts(b, families[id].name);
+            put_label(b, "version", BERTH_VERSION, 1);
+            berth_buf_puts(b, "} 1\n");
+            break;
+        case BERTH_METRIC_COUNT: break;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- routes */
+
+enum berth_rc metrics_config_check(const struct berth_config *cfg, struct berth_err *err)
+{
+    const char *m = cfg->metrics_access;
+    if (!strcmp(m, "loopback") || !strcmp(m, "any") || !strcmp(m, "off")) return BERTH_OK;
+    return berth_err_set(err, BERTH_ECONFIG, "config 'metrics-access': '%.40s' is not one of loopback, any, off", m);
+}
+
+/* Only the two loopback addresses themselves: tests stand in for remote hosts with 127.0.0.2 and up. */
+static int is_loopback(const char *ip)
+{
+    return !strcmp(ip, "127.0.0.1") || !strcmp(ip, "::1") || !strcmp(ip, "::ffff:127.0.0.1");
+}
+
+/* GET /metrics */
+enum berth_rc api_metrics_finish(struct berth_req *req, struct berth_err *err)
+{
+    const char *mode = req->http->cfg->metrics_access;
+    struct berth_buf b = BERTH_BUF_INIT(0);
+
+    if (!strcmp(mode, "off")) return berth_err_set(err, BERTH_EDENIED, "metrics are turned off (metrics-access=off)");
+    if (strcmp(mode, "any") != 0 && !is_loopback(req->ip))
+        return berth_err_set(err, BERTH_EDENIED, "metrics are served to loopback clients only, not to %s", req->ip);
+    metrics_render(&b);
+    if (berth_buf_rc(&b)) {
+        berth_buf_release(&b);
+        return berth_err_set(err, BERTH_EINTERNAL, "cannot render the metrics");
+    }
+    return req_respond_json(req, 200, &b, "text/plain; version=0.0.4");
+}
+
+/* GET /healthz: the process is up and answering. */
+enum berth_rc api_healthz_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    (void)err;
+    berth_buf_puts(&b, "{\"status\":\"ok\"}\n");
+    return req_respond_json(req, 200, &b, "application/json");
+}
+
+/*
+ * Creates, writes and removes a small file in <data>/uploads, by path rather
+ * than through the store's open directory handle, so a data folder that was
+ * replaced, remounted read-only or made unwritable shows here.
+ */
+static enum berth_rc probe_store(const struct berth_http *h, struct berth_err *err)
+{
+    char hex[17], *path;
+    unsigned char rnd[8];
+    int fd;
+    enum berth_rc rc = BERTH_OK;
+
+    berth_random(rnd, sizeof(rnd));
+    berth_hex(rnd, sizeof(rnd), hex);
+    path = berth_xasprintf("%s/uploads/.ready-%s", h->cfg->data, hex);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = berth_err_sys(err, BERTH_EIO, errno, "cannot create a file in uploads/");
+        goto out;
+    }
+    if (write(fd, hex, 16) != 16) rc = berth_err_sys(err, BERTH_EIO, errno, "cannot write a file in uploads/");
+    close(fd);
+    if (unlink(path) != 0 && !rc) rc = berth_err_sys(err, BERTH_EIO, errno, "cannot remove a file in uploads/");
+out:
+    free(path);
+    return rc;
+}
+
+static void put_check(struct berth_buf *b, const char *name, enum berth_rc rc, const struct berth_err *e, int first)
+{
+    const char *msg = rc ? berth_err_msg(e) : "ok";
+    berth_buf_printf(b, "%s\"%s\":", first ? "" : ",", name);
+    berth_buf_json_str(b, msg, strlen(msg));
+}
+
+/* GET /readyz: the store takes writes, the database answers, the signing keys are loaded. */
+enum berth_rc api_readyz_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct berth_http *h = req->http;
+    struct berth_err se = BERTH_ERR_INIT, de = BERTH_ERR_INIT, ke = BERTH_ERR_INIT;
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    enum berth_rc src, drc, krc;
+
+    (void)err;
+    src = probe_store(h, &se);
+    if (src) BERTH_LOG(BERTH_LOG_WARN, "req=%s msg=\"readyz: store\" err=\"%s\"", req->id, berth_err_msg(&se));
+    drc = h->meta ? h->meta->ops->ping(h->meta, &de) : berth_err_set(&de, BERTH_EDB, "no database");
+    if (drc) BERTH_LOG(BERTH_LOG_WARN, "req=%s msg=\"readyz: database\" err=\"%s\"", req->id, berth_err_msg(&de));
+    krc = h->az && h->az->keys ? BERTH_OK : berth_err_set(&ke, BERTH_EINTERNAL, "no signing keys loaded");
+    berth_buf_printf(&b, "{\"status\":\"%s\",\"checks\":{", src || drc || krc ? "unready" : "ready");
+    put_check(&b, "store", src, &se, 1);
+    put_check(&b, "database", drc, &de, 0);
+    put_check(&b, "keys", krc, &ke, 0);
+    berth_buf_puts(&b, "}}\n");
+    return req_respond_json(req, src || drc || krc ? 503 : 200, &b, "application/json");
+}

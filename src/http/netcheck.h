@@ -1,0 +1,49 @@
+/*
+ * netcheck.h - network access checks of the http module: the client IP
+ * (the TCP peer, or X-Forwarded-For from a trusted proxy), a registry's
+ * network rules on /v2 and /oauth2, and the management networks on /api/v1.
+ */
+#ifndef BERTH_HTTP_NETCHECK_H
+#define BERTH_HTTP_NETCHECK_H
+
+#include "berth/auth.h"
+#include "berth/config.h"
+#include "berth/meta.h"
+
+struct berth_req;
+struct berth_http;
+
+/* The parsed server-wide lists; read-only after netcheck_new, shared by every thread. */
+struct netcheck;
+
+/* Parses trusted-proxies and management-networks. BERTH_ECONFIG naming the key and the bad item. */
+enum berth_rc netcheck_new(const struct berth_config *cfg, struct netcheck **out, struct berth_err *err);
+void netcheck_free(struct netcheck *n); /* NULL-safe */
+
+/*
+ * When the TCP peer is a trusted proxy, replaces req->ip with the right-most
+ * X-Forwarded-For address that is not itself a trusted proxy (the left-most
+ * when all are). A malformed item ends the walk: nothing left of it is
+ * believed. From any other peer the header is ignored.
+ */
+void netcheck_client_ip(struct netcheck *n, struct berth_req *req);
+
+/* Nonzero for the token service routes (/oauth2/...), which the registry's network rules also guard. */
+int netcheck_oauth_route(const struct berth_req *req);
+
+/*
+ * Applies reg's network rules (read from meta now, so a change applies on
+ * the next request) to req->ip. Refusal: BERTH_EDENIED with
+ * req->auth_reason NETWORK_PUBLIC_DISABLED or NETWORK_IP_DENIED.
+ */
+enum berth_rc netcheck_registry(struct berth_http *h, struct berth_req *req, const struct berth_meta_registry *reg,
+                                struct berth_err *err);
+
+/*
+ * /api/v1 only: with management-networks-only, a client outside
+ * management-networks gets BERTH_EDENIED (reason NETWORK_IP_DENIED).
+ * Otherwise every client may try (the API authenticates its callers).
+ */
+enum berth_rc netcheck_mgmt(struct netcheck *n, struct berth_req *req, struct berth_err *err);
+
+#endif
