@@ -80,7 +80,13 @@ enum berth_config_type {
     X(login_lockout, "login-lockout", BERTH_CFG_INT, "300", 1, 86400,                                \
       "seconds a principal and IP stay blocked after too many failures")                            \
     X(metrics_access, "metrics-access", BERTH_CFG_STR, "loopback", 0, 0,                             \
-      "who may GET /metrics: loopback (127.0.0.1 and ::1 only), any, or off")
+      "who may GET /metrics: loopback (127.0.0.1 and ::1 only), any, or off")                        \
+    X(event_retention_days, "event-retention-days", BERTH_CFG_INT, "30", 1, 3650,                    \
+      "days login and repository events are kept")                                                  \
+    X(event_max_rows, "event-max-rows", BERTH_CFG_INT, "1000000", 1000, 1000000000,                  \
+      "most login and repository events kept; older ones are deleted first")                        \
+    X(event_queue, "event-queue", BERTH_CFG_INT, "65536", 16, 1048576,                               \
+      "events waiting to be written; when full, new events are dropped and counted")
 
 struct berth_config {
 #define BERTH_CFG_DECL(field, name, type, def, min, max, help) type##_FIELD field;

@@ -138,6 +138,56 @@ struct berth_meta_network {
     char rules[BERTH_META_IP_RULES_MAX][BERTH_META_IP_RULE_LEN];
 };
 
+/* ---- event logs ---- */
+
+enum berth_meta_log { BERTH_EVENTS_LOGIN = 0, BERTH_EVENTS_REPOSITORY = 1 };
+
+/* One event of the login or repository log. Strings are "" when not known; size is -1. */
+struct berth_meta_event {
+    int64_t id; /* assigned by the store, rising */
+    int log;    /* enum berth_meta_log */
+    int64_t time_ms;
+    int64_t reg;
+    char registry[BERTH_META_NAME_MAX + 1];
+    char login_server[160];
+    char operation[32];
+    char identity_type[16];
+    char identity[80];
+    char identity_id[65];
+    char ip[64];
+    char user_agent[200];
+    int status;
+    char reason[32];
+    char request_id[17];
+    int64_t duration_us;
+    char repository[256];
+    char tag[129];
+    char digest[136];
+    char media_type[128];
+    char artifact_type[128];
+    int64_t size;
+};
+
+/* What events_query returns; NULL or 0 members do not filter. Borrowed. */
+struct berth_meta_event_filter {
+    int64_t reg;
+    int log;            /* -1: both logs */
+    int64_t since_ms;   /* time_ms >= since_ms */
+    int64_t until_ms;   /* time_ms < until_ms */
+    int failed;         /* status >= 400 only */
+    const char *identity; /* identity name or id */
+    const char *ip;
+    const char *reason;
+    const char *repository;
+    const char *operation;
+    int64_t before_id;  /* id < before_id (the paging cursor) */
+    int64_t after_id;   /* id > after_id */
+    int64_t limit;      /* at most this many rows */
+    int oldest_first;   /* ascending ids instead of newest first */
+};
+
+typedef int (*berth_meta_event_fn)(const struct berth_meta_event *e, void *ctx);
+
 typedef int (*berth_meta_registry_fn)(const struct berth_meta_registry *r, void *ctx);
 typedef int (*berth_meta_user_fn)(const struct berth_meta_user *u, void *ctx);
 typedef int (*berth_meta_sp_fn)(const struct berth_meta_sp *sp, void *ctx);
@@ -308,6 +358,18 @@ struct berth_meta_ops {
      */
     enum berth_rc (*gc)(struct berth_meta *m, int64_t cutoff_ms, int dry_run, berth_meta_gc_fn on_manifest,
                         berth_meta_gc_fn on_unlink, void *ctx, struct berth_err *err);
+
+    /* ---- event logs ---- */
+
+    /* Appends n events in one transaction (ids are assigned, e[i]->id is not read). */
+    enum berth_rc (*events_insert)(struct berth_meta *m, struct berth_meta_event *const *e, size_t n,
+                                   struct berth_err *err);
+    /* Calls fn for each event matching f, newest first (or oldest first); stops when fn returns nonzero. */
+    enum berth_rc (*events_query)(struct berth_meta *m, const struct berth_meta_event_filter *f,
+                                  berth_meta_event_fn fn, void *ctx, struct berth_err *err);
+    /* Deletes events older than before_ms and all but the newest max_rows; *deleted gets the count. */
+    enum berth_rc (*events_prune)(struct berth_meta *m, int64_t before_ms, int64_t max_rows, int64_t *deleted,
+                                  struct berth_err *err);
 
     /* ---- network access of a registry ---- */
 

@@ -51,6 +51,9 @@ enum berth_rc api_manifest_get_finish(struct berth_req *req, struct berth_err *e
     }
     MHD_add_response_header(resp, "Content-Type", mt);
     MHD_add_response_header(resp, "Docker-Content-Digest", d.s);
+    snprintf(req->ev_digest, sizeof(req->ev_digest), "%s", d.s);
+    snprintf(req->ev_media_type, sizeof(req->ev_media_type), "%.127s", mt);
+    req->ev_size = (int64_t)len;
     {
         char etag[BERTH_DIGEST_STR_MAX + 2];
         snprintf(etag, sizeof(etag), "\"%s\"", d.s);
@@ -135,6 +138,10 @@ enum berth_rc api_manifest_put_finish(struct berth_req *req, struct berth_err *e
     row.nblobs = nblobs;
     row.children = children;
     row.nchildren = mf->nchildren;
+    snprintf(req->ev_digest, sizeof(req->ev_digest), "%s", d.s);
+    snprintf(req->ev_media_type, sizeof(req->ev_media_type), "%s", mf->media_type ? mf->media_type : "");
+    snprintf(req->ev_artifact_type, sizeof(req->ev_artifact_type), "%s", mf->artifact_type ? mf->artifact_type : "");
+    req->ev_size = (int64_t)st->body.len;
     rc = m->ops->manifest_put(m, &row, st->ref.is_digest ? NULL : st->ref.tag, err);
     if (rc) goto out;
     req_add_location(req, "/v2/%s/manifests/%s", req->name, d.s);

@@ -257,6 +257,7 @@ static enum berth_rc issue_pair(struct berth_req *req, struct authz *az, const s
         if (rc) goto out;
     }
     snprintf(req->principal, sizeof(req->principal), "%s", p->name[0] ? p->name : "anonymous");
+    authz_note_principal(req, p);
     rc = answer_tokens(req, berth_buf_str(&at), exp, rt.len ? berth_buf_str(&rt) : NULL);
 out:
     berth_buf_release(&at);
@@ -348,6 +349,7 @@ enum berth_rc api_token_post_finish(struct berth_req *req, struct berth_err *err
             rc = berth_err_set(err, BERTH_EUNSUPPORTED, "grant_type=refresh_token needs refresh_token");
             goto refuse;
         }
+        authz_note_login(req, "refresh_token", NULL, NULL);
         rc = authz_token(az, &reg, a.refresh_token, "refresh_token", &p, NULL, &reason, err);
         if (rc) goto refuse;
         rc = issue_pair(req, az, &reg, &p, &a, 0, err);
@@ -459,6 +461,7 @@ enum berth_rc api_directory_token_finish(struct berth_req *req, struct berth_err
     } else if (a.grant_type && !strcmp(a.grant_type, "client_credentials") && a.client_id && a.client_secret) {
         rc = authz_password(az, req, NULL, a.client_id, a.client_secret, &p, &reason, err);
     } else if (a.grant_type && !strcmp(a.grant_type, "refresh_token") && a.refresh_token) {
+        authz_note_login(req, "refresh_token", NULL, NULL);
         rc = authz_directory_token(az, a.refresh_token, "directory_refresh", &p, &reason, err);
         want_refresh = 1;
     } else {
@@ -480,6 +483,7 @@ enum berth_rc api_directory_token_finish(struct berth_req *req, struct berth_err
         if (rc) goto out;
     }
     snprintf(req->principal, sizeof(req->principal), "%s", p.name);
+    authz_note_principal(req, &p);
     berth_buf_printf(&b, "{\"token_type\":\"Bearer\",\"access_token\":\"%s\",\"expires_in\":%lld", berth_buf_str(&at),
                      (long long)az->cfg->directory_ttl);
     if (rt.len) berth_buf_printf(&b, ",\"refresh_token\":\"%s\"", berth_buf_str(&rt));
@@ -538,6 +542,7 @@ enum berth_rc api_exchange_finish(struct berth_req *req, struct berth_err *err)
     rc = authz_issue(az, &reg, &p, "refresh_token", NULL, 0, &rt, &exp, err);
     if (rc) goto out;
     snprintf(req->principal, sizeof(req->principal), "%s", p.name);
+    authz_note_principal(req, &p);
     berth_buf_printf(&b, "{\"refresh_token\":\"%s\"}", berth_buf_str(&rt));
     berth_req_add_header(req, "Cache-Control", "no-store");
     rc = req_respond_json(req, 200, &b, "application/json");

@@ -139,6 +139,8 @@ static enum berth_rc commit(struct berth_req *req, struct up_state *st, struct b
     struct berth_err terr = BERTH_ERR_INIT;
     enum berth_rc rc;
 
+    snprintf(req->ev_digest, sizeof(req->ev_digest), "%s", st->want.s);
+    req->ev_size = (int64_t)s->size;
     if (st->fd >= 0) {
         close(st->fd);
         st->fd = -1;

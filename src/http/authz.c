@@ -314,6 +314,8 @@ static int sp_secret_try(const struct berth_meta_sp_secret *s, void *p)
     return 1;
 }
 
+static const char *kind_name(enum principal_kind k);
+
 static enum berth_rc refuse(enum berth_auth_reason r, enum berth_auth_reason *reason, struct berth_err *err,
                             const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -348,6 +350,7 @@ static enum berth_rc check_password(struct authz *az, const struct berth_meta_re
     if (!strcmp(user, BERTH_NULL_GUID))
         return authz_token(az, reg, pass, "refresh_token", p, NULL, reason, err);
     if (!strcmp(user, reg->name)) {
+        p->kind = PK_ADMIN;
         if (!reg->admin_enabled)
             return refuse(BERTH_AUTH_ADMIN_DISABLED, reason, err,
                           "admin user is disabled for registry '%s': enable it or use another credential", reg->name);
@@ -363,6 +366,7 @@ static enum berth_rc check_password(struct authz *az, const struct berth_meta_re
     }
     rc = m->ops->token_get(m, reg->id, user, &tok, &lerr);
     if (rc == BERTH_OK) {
+        p->kind = PK_TOKEN;
         snprintf(key, sizeof(key), "token:%lld:%s", (long long)reg->id, tok.name);
         slot = match_slots(az, key, tok.hash, pass);
         if (slot < 0) return refuse(BERTH_AUTH_BAD_SECRET, reason, err, "invalid username or password");
@@ -385,6 +389,7 @@ static enum berth_rc check_password(struct authz *az, const struct berth_meta_re
 directory:
     if (berth_uuid_valid(user)) {
         struct sp_match c;
+        p->kind = PK_SP;
         rc = m->ops->sp_get(m, user, &sp, &lerr);
         if (rc == BERTH_ENOENT) {
             berth_secret_verify(DUMMY_HASH, pass);
@@ -410,6 +415,7 @@ directory:
         p->stamp = c.hit.created_ms;
         return BERTH_OK;
     }
+    p->kind = PK_USER;
     rc = m->ops->user_get(m, user, NULL, &u, &lerr);
     if (rc == BERTH_ENOENT) {
         berth_secret_verify(DUMMY_HASH, pass);
@@ -430,11 +436,14 @@ enum berth_rc authz_password(struct authz *az, struct berth_req *req, const stru
                              const char *user, const char *pass, struct principal *p, enum berth_auth_reason *reason,
                              struct berth_err *err)
 {
-    int retry = 0;
+    int retry = 0, refresh;
     char ra[16];
     enum berth_rc rc;
 
     *reason = BERTH_AUTH_OK;
+    refresh = reg && !strcmp(user, BERTH_NULL_GUID);
+    if (refresh) authz_note_login(req, "refresh_token", NULL, NULL);
+    else authz_note_login(req, NULL, user, NULL);
     if (strlen(user) > USER_MAX || strlen(pass) > PASS_MAX)
         return refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, reason, err, "username or password too long");
     if (berth_limiter_blocked(az->limiter, user, berth_req_client_ip(req), berth_now_s(), &retry)) {
@@ -446,6 +455,9 @@ enum berth_rc authz_password(struct authz *az, struct berth_req *req, const stru
                              berth_req_client_ip(req), retry);
     }
     rc = check_password(az, reg, user, pass, p, reason, err);
+    if (rc == BERTH_OK) authz_note_login(req, kind_name(p->kind), p->name, p->id);
+    else if (p->kind != PK_NONE && !refresh) authz_note_login(req, kind_name(p->kind), NULL, NULL);
+    if (rc) memset(p, 0, sizeof(*p)); /* a refused login leaves no principal behind */
     if (rc == BERTH_EUNAUTHORIZED)
         berth_limiter_fail(az->limiter, user, berth_req_client_ip(req), berth_now_s());
     else if (rc == BERTH_OK)
@@ -599,6 +611,18 @@ static enum principal_kind kind_of(const char *s)
     for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
         if (!strcmp(s, kind_name(kinds[i]))) return kinds[i];
     return PK_NONE;
+}
+
+void authz_note_login(struct berth_req *req, const char *kind, const char *name, const char *id)
+{
+    if (kind && *kind && !req->login_kind[0]) snprintf(req->login_kind, sizeof(req->login_kind), "%s", kind);
+    if (name && *name && !req->login_name[0]) snprintf(req->login_name, sizeof(req->login_name), "%s", name);
+    if (id && *id && !req->principal_id[0]) snprintf(req->principal_id, sizeof(req->principal_id), "%s", id);
+}
+
+void authz_note_principal(struct berth_req *req, const struct principal *p)
+{
+    authz_note_login(req, kind_name(p->kind), p->name, p->id);
 }
 
 enum berth_rc authz_issue(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p,
@@ -1051,6 +1075,7 @@ enum berth_rc authz_authorize(void *ctx, struct berth_req *req, const struct ber
     req->principal_kind = (int)p.kind;
     req->who = p;
     snprintf(req->principal_id, sizeof(req->principal_id), "%s", p.id);
+    if (p.kind != PK_ANON) authz_note_login(req, kind_name(p.kind), p.name, p.id);
 
     if (need->kind == BERTH_ACCESS_BASE) {
         if (p.kind == PK_ANON)
@@ -1120,6 +1145,7 @@ enum berth_rc authz_directory_caller(struct authz *az, struct berth_req *req, st
         req->principal_kind = (int)p->kind;
         snprintf(req->principal_id, sizeof(req->principal_id), "%s", p->id);
         req->who = *p;
+        authz_note_login(req, kind_name(p->kind), p->name, p->id);
     }
     req->auth_reason = (int)*reason;
     if (pass) explicit_bzero(pass, strlen(pass));

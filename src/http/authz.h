@@ -137,4 +137,13 @@ void authz_directory_issuer(struct authz *az, char *out, size_t n);
 enum berth_rc authz_directory_token(struct authz *az, const char *token, const char *grant_type, struct principal *p,
                                     enum berth_auth_reason *reason, struct berth_err *err);
 
+/*
+ * Notes for the login event log what a login claimed or proved: identity
+ * type, name and id (each may be NULL). What is already noted is kept, so the
+ * first, most specific note wins (a refresh token stays "refresh_token").
+ */
+void authz_note_login(struct berth_req *req, const char *kind, const char *name, const char *id);
+/* authz_note_login with p's kind, name and id. */
+void authz_note_principal(struct berth_req *req, const struct principal *p);
+
 #endif

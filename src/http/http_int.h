@@ -85,6 +85,13 @@ struct berth_req {
     char principal_id[65];
     struct principal who; /* the caller, once the authorization hook has run (kind PK_NONE before) */
     int in_upload_gauge;  /* counted in berth_uploads_in_progress until completion (metrics.c) */
+    /* for the event logs (events.c); "" when not known */
+    char login_kind[16];  /* identity type a login claimed: user, sp, admin, token, refresh_token */
+    char login_name[80];  /* the name it claimed (never a secret) */
+    char ev_digest[BERTH_DIGEST_STR_MAX]; /* digest pushed, pulled or deleted */
+    char ev_media_type[128];
+    char ev_artifact_type[128];
+    int64_t ev_size;      /* bytes of that manifest or blob; -1 when not known */
 };
 
 /* Shared server state. cfg/meta/blobs are read-only after start. */
@@ -105,6 +112,7 @@ struct berth_http {
     struct upload_table *uploads;
     struct authz *az; /* the login and access service, owned */
     struct netcheck *net; /* trusted proxies and management networks (netcheck.c), owned */
+    struct events *events; /* the event log queue and its writer (events.c), owned */
 };
 
 /* ---- routing (route.c) ---- */
@@ -221,6 +229,9 @@ enum berth_rc api_mgmt_assignment_delete_finish(struct berth_req *req, struct be
 enum berth_rc api_mgmt_network_get_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_mgmt_iprule_add_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_mgmt_iprule_delete_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_logs_login_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_logs_repository_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_logs_stream_finish(struct berth_req *req, struct berth_err *err);
 
 /* ---- upload sessions (uploads.c) ---- */
 struct upload_table *upload_table_new(void);

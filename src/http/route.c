@@ -131,6 +131,13 @@ static const struct route routes[] = {
      api_mgmt_body, api_mgmt_iprule_add_finish, api_mgmt_cleanup, "mgmt_iprule_add"},
     {M_DELETE, "/api/v1/registries/{registry}/networkRuleSet/ipRules", NULL, BERTH_ACCESS_NONE, api_mgmt_begin, NULL,
      api_mgmt_iprule_delete_finish, api_mgmt_cleanup, "mgmt_iprule_delete"},
+    /* the login and repository event logs (api_mgmt_logs.c) */
+    {M_GET, "/api/v1/registries/{registry}/logs/login", NULL, BERTH_ACCESS_NONE, api_mgmt_begin, NULL,
+     api_mgmt_logs_login_finish, api_mgmt_cleanup, "mgmt_logs_login"},
+    {M_GET, "/api/v1/registries/{registry}/logs/repository", NULL, BERTH_ACCESS_NONE, api_mgmt_begin, NULL,
+     api_mgmt_logs_repository_finish, api_mgmt_cleanup, "mgmt_logs_repository"},
+    {M_GET, "/api/v1/registries/{registry}/logs/stream", NULL, BERTH_ACCESS_NONE, api_mgmt_begin, NULL,
+     api_mgmt_logs_stream_finish, api_mgmt_cleanup, "mgmt_logs_stream"},
 };
 
 #define MAX_SEGS 300

@@ -19,6 +19,7 @@
 #include "berth/log.h"
 #include "berth/util.h"
 #include "authz.h"
+#include "events.h"
 #include "http_int.h"
 #include "netcheck.h"
 #include "berth/banned.h"
@@ -156,6 +157,7 @@ static struct berth_req *req_new(struct berth_http *h, struct MHD_Connection *co
     req->registry_id = h->default_registry;
     req->start_us = berth_mono_us();
     req->content_length = -1;
+    req->ev_size = -1;
     berth_random(rnd, sizeof(rnd));
     berth_hex(rnd, sizeof(rnd), req->id);
     ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -293,6 +295,7 @@ static enum berth_rc req_begin(struct berth_req *req, struct berth_err *err)
         struct berth_err lerr = BERTH_ERR_INIT;
         /* an unknown registry is left to the token service to answer, as before */
         if (authz_registry_of(h->az, req, &reg, &lerr) == BERTH_OK) {
+            req->registry_id = reg.id;
             rc = netcheck_registry(h, req, &reg, err);
             if (rc) return rc;
         }
@@ -384,6 +387,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (req->route && req->route->cleanup)
         req->route->cleanup(req, req->failed || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
     metrics_request_done(req);
+    events_record(h->events, req);
     if (h->cfg->access_log && berth_log_threshold >= BERTH_LOG_INFO) {
         ua = berth_req_header(req, "User-Agent");
         BERTH_LOG(BERTH_LOG_INFO,
@@ -481,6 +485,8 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
         rc = authz_bootstrap(h->az, &created, err);
         if (rc) goto fail;
     }
+    rc = events_new(deps->meta, h->az, cfg, (size_t)cfg->event_queue, &h->events, err);
+    if (rc) goto fail;
     if (!h->authorize && cfg->auth) {
         h->authorize = authz_authorize;
         h->authorize_ctx = h->az;
@@ -525,6 +531,7 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
     *out = h;
     return BERTH_OK;
 fail:
+    events_free(h->events);
     netcheck_free(h->net);
     authz_free(h->az);
     upload_table_free(h->uploads);
@@ -560,6 +567,7 @@ void berth_http_stop(struct berth_http *h, int timeout_s)
     if (left) BERTH_LOG(BERTH_LOG_WARN, "msg=\"stopping with requests still in flight\" inflight=%d", left);
     MHD_stop_daemon(h->daemon);
     if (lsock != MHD_INVALID_SOCKET) close(lsock);
+    events_free(h->events); /* writes what is queued while the database is still open */
     authz_free(h->az);
     netcheck_free(h->net);
     upload_table_free(h->uploads);

@@ -34,6 +34,13 @@
 #define ASSIGNMENT_COLS "id, principal_type, principal_id, role, scope, created_ms"
 #define STMT_MAP(X)                                                                                      \
     X(BEGIN, "BEGIN IMMEDIATE")                                                                          \
+    X(EVENT_INSERT, "INSERT INTO events (log, time_ms, registry_id, registry, login_server, operation,"       \
+                    " identity_type, identity, identity_id, ip, user_agent, status, reason, request_id,"      \
+                    " duration_us, repository, tag, digest, media_type, artifact_type, size)"                \
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")                                   \
+    X(EVENT_PRUNE_AGE, "DELETE FROM events WHERE time_ms < ?")                                           \
+    X(EVENT_PRUNE_ROWS, "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC"         \
+                        " LIMIT 1 OFFSET ?)")                                                            \
     X(COMMIT, "COMMIT")                                                                                  \
     X(ROLLBACK, "ROLLBACK")                                                                              \
     X(PING, "SELECT count(*) FROM (SELECT 1 FROM repositories LIMIT 1)")                                 \
@@ -2574,6 +2581,155 @@ out:
     return rc;
 }
 
+/* ---- event logs ---- */
+
+static enum berth_rc sq_events_insert(struct berth_meta *m, struct berth_meta_event *const *e, size_t n,
+                                      struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    size_t i;
+    enum berth_rc rc;
+
+    if (!n) return BERTH_OK;
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = tx_begin(c, "events_insert", err);
+    if (rc) goto out;
+    for (i = 0; i < n && !rc; i++) {
+        const struct berth_meta_event *v = e[i];
+        rc = step1(c, ST_EVENT_INSERT, "events_insert", NULL, NULL, err, "IIITTTTTTTTITTITTTTTI", (int64_t)v->log,
+                   v->time_ms, v->reg, v->registry, v->login_server, v->operation, v->identity_type, v->identity,
+                   v->identity_id, v->ip, v->user_agent, (int64_t)v->status, v->reason, v->request_id, v->duration_us,
+                   v->repository, v->tag, v->digest, v->media_type, v->artifact_type, v->size);
+    }
+    if (!rc) rc = tx_commit(c, "events_insert", err);
+out:
+    if (rc && c) tx_rollback(c);
+    conn_release(ms, c);
+    return rc;
+}
+
+#define EVENT_COLS "id, log, time_ms, registry_id, registry, login_server, operation, identity_type, identity," \
+                   " identity_id, ip, user_agent, status, reason, request_id, duration_us, repository, tag,"  \
+                   " digest, media_type, artifact_type, size"
+
+static void read_event(sqlite3_stmt *st, struct berth_meta_event *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->id = sqlite3_column_int64(st, 0);
+    e->log = sqlite3_column_int(st, 1);
+    e->time_ms = sqlite3_column_int64(st, 2);
+    e->reg = sqlite3_column_int64(st, 3);
+    column_copy(st, 4, e->registry, sizeof(e->registry));
+    column_copy(st, 5, e->login_server, sizeof(e->login_server));
+    column_copy(st, 6, e->operation, sizeof(e->operation));
+    column_copy(st, 7, e->identity_type, sizeof(e->identity_type));
+    column_copy(st, 8, e->identity, sizeof(e->identity));
+    column_copy(st, 9, e->identity_id, sizeof(e->identity_id));
+    column_copy(st, 10, e->ip, sizeof(e->ip));
+    column_copy(st, 11, e->user_agent, sizeof(e->user_agent));
+    e->status = sqlite3_column_int(st, 12);
+    column_copy(st, 13, e->reason, sizeof(e->reason));
+    column_copy(st, 14, e->request_id, sizeof(e->request_id));
+    e->duration_us = sqlite3_column_int64(st, 15);
+    column_copy(st, 16, e->repository, sizeof(e->repository));
+    column_copy(st, 17, e->tag, sizeof(e->tag));
+    column_copy(st, 18, e->digest, sizeof(e->digest));
+    column_copy(st, 19, e->media_type, sizeof(e->media_type));
+    column_copy(st, 20, e->artifact_type, sizeof(e->artifact_type));
+    e->size = sqlite3_column_int64(st, 21);
+}
+
+/* The query is built from fixed text only; every value is bound. */
+static enum berth_rc sq_events_query(struct berth_meta *m, const struct berth_meta_event_filter *f,
+                                     berth_meta_event_fn fn, void *ctx, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    struct berth_meta_event *e = NULL;
+    sqlite3_stmt *st = NULL;
+    struct berth_buf sql = BERTH_BUF_INIT(0);
+    int s, k = 1;
+    enum berth_rc rc;
+
+    berth_buf_puts(&sql, "SELECT " EVENT_COLS " FROM events WHERE registry_id = ?");
+    if (f->log >= 0) berth_buf_puts(&sql, " AND log = ?");
+    if (f->since_ms) berth_buf_puts(&sql, " AND time_ms >= ?");
+    if (f->until_ms) berth_buf_puts(&sql, " AND time_ms < ?");
+    if (f->failed) berth_buf_puts(&sql, " AND status >= 400");
+    if (f->identity) berth_buf_puts(&sql, " AND (identity = ? OR identity_id = ?)");
+    if (f->ip) berth_buf_puts(&sql, " AND ip = ?");
+    if (f->reason) berth_buf_puts(&sql, " AND reason = ?");
+    if (f->repository) berth_buf_puts(&sql, " AND repository = ?");
+    if (f->operation) berth_buf_puts(&sql, " AND operation = ?");
+    if (f->before_id) berth_buf_puts(&sql, " AND id < ?");
+    if (f->after_id) berth_buf_puts(&sql, " AND id > ?");
+    berth_buf_puts(&sql, f->oldest_first ? " ORDER BY id ASC LIMIT ?" : " ORDER BY id DESC LIMIT ?");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    s = sqlite3_prepare_v2(c->db, berth_buf_str(&sql), -1, &st, NULL);
+    if (s != SQLITE_OK) {
+        rc = db_err(c, s, "events_query", err);
+        goto out;
+    }
+    sqlite3_bind_int64(st, k++, f->reg);
+    if (f->log >= 0) sqlite3_bind_int64(st, k++, f->log);
+    if (f->since_ms) sqlite3_bind_int64(st, k++, f->since_ms);
+    if (f->until_ms) sqlite3_bind_int64(st, k++, f->until_ms);
+    if (f->identity) {
+        sqlite3_bind_text(st, k++, f->identity, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, k++, f->identity, -1, SQLITE_STATIC);
+    }
+    if (f->ip) sqlite3_bind_text(st, k++, f->ip, -1, SQLITE_STATIC);
+    if (f->reason) sqlite3_bind_text(st, k++, f->reason, -1, SQLITE_STATIC);
+    if (f->repository) sqlite3_bind_text(st, k++, f->repository, -1, SQLITE_STATIC);
+    if (f->operation) sqlite3_bind_text(st, k++, f->operation, -1, SQLITE_STATIC);
+    if (f->before_id) sqlite3_bind_int64(st, k++, f->before_id);
+    if (f->after_id) sqlite3_bind_int64(st, k++, f->after_id);
+    sqlite3_bind_int64(st, k++, f->limit > 0 ? f->limit : 100);
+    e = berth_xmalloc(sizeof(*e));
+    for (;;) {
+        s = sqlite3_step(st);
+        if (s == SQLITE_DONE) break;
+        if (s != SQLITE_ROW) {
+            rc = db_err(c, s, "events_query", err);
+            goto out;
+        }
+        read_event(st, e);
+        if (fn(e, ctx)) break;
+    }
+out:
+    sqlite3_finalize(st);
+    conn_release(ms, c);
+    free(e);
+    berth_buf_release(&sql);
+    return rc;
+}
+
+static enum berth_rc sq_events_prune(struct berth_meta *m, int64_t before_ms, int64_t max_rows, int64_t *deleted,
+                                     struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    enum berth_rc rc;
+
+    *deleted = 0;
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = step1(c, ST_EVENT_PRUNE_AGE, "events_prune", NULL, NULL, err, "I", before_ms);
+    if (rc) goto out;
+    *deleted += sqlite3_changes(c->db);
+    if (max_rows > 0) {
+        rc = step1(c, ST_EVENT_PRUNE_ROWS, "events_prune", NULL, NULL, err, "I", max_rows);
+        if (rc) goto out;
+        *deleted += sqlite3_changes(c->db);
+    }
+out:
+    conn_release(ms, c);
+    return rc;
+}
+
 const struct berth_meta_ops berth_meta_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -2628,4 +2784,7 @@ const struct berth_meta_ops berth_meta_sqlite_ops = {
     .gc = sq_gc,
     .network_get = sq_network_get,
     .network_put = sq_network_put,
+    .events_insert = sq_events_insert,
+    .events_query = sq_events_query,
+    .events_prune = sq_events_prune,
 };

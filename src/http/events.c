@@ -1,0 +1,337 @@
+/*
+ * events.c - the event queue and its writer thread (see events.h), and what
+ * a finished request contributes to the login and repository logs.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "berth/alloc.h"
+#include "berth/auth.h"
+#include "berth/log.h"
+#include "berth/util.h"
+#include "authz.h"
+#include "events.h"
+#include "http_int.h"
+#include "berth/banned.h"
+
+#define NAME_CACHE 16
+
+struct reg_name {
+    int64_t id;
+    char name[BERTH_META_NAME_MAX + 1];
+    char login_server[160];
+};
+
+struct events {
+    struct berth_meta *meta;
+    struct authz *az;
+    int64_t retention_days;
+    int64_t max_rows;
+    pthread_mutex_t lock; /* guards everything below */
+    pthread_cond_t wake;  /* the writer waits on it */
+    struct berth_meta_event **ring;
+    size_t cap, head, count;
+    uint64_t dropped;
+    int64_t warned_s;     /* last second a drop was logged */
+    int stop;
+    int has_writer;
+    pthread_t writer;
+    /* writer thread only */
+    struct reg_name names[NAME_CACHE];
+    size_t nnames;
+    int64_t names_s;
+};
+
+int events_push(struct events *ev, struct berth_meta_event *e)
+{
+    int64_t now_s;
+    uint64_t dropped = 0;
+
+    pthread_mutex_lock(&ev->lock);
+    if (ev->count >= ev->cap) {
+        ev->dropped++;
+        now_s = berth_now_ms() / 1000;
+        if (now_s != ev->warned_s) {
+            ev->warned_s = now_s;
+            dropped = ev->dropped;
+        }
+        pthread_mutex_unlock(&ev->lock);
+        metrics_events_dropped(1);
+        if (dropped)
+            BERTH_LOG(BERTH_LOG_WARN, "msg=\"event queue full, events dropped\" dropped_total=%llu queue=%zu",
+                      (unsigned long long)dropped, ev->cap);
+        free(e);
+        return 1;
+    }
+    ev->ring[(ev->head + ev->count) % ev->cap] = e;
+    ev->count++;
+    if (ev->count == EVENTS_BATCH) pthread_cond_signal(&ev->wake);
+    pthread_mutex_unlock(&ev->lock);
+    return 0;
+}
+
+uint64_t events_dropped(struct events *ev)
+{
+    uint64_t n;
+    pthread_mutex_lock(&ev->lock);
+    n = ev->dropped;
+    pthread_mutex_unlock(&ev->lock);
+    return n;
+}
+
+size_t events_pending(struct events *ev)
+{
+    size_t n;
+    pthread_mutex_lock(&ev->lock);
+    n = ev->count;
+    pthread_mutex_unlock(&ev->lock);
+    return n;
+}
+
+/* ---------------------------------------------------------------- the writer */
+
+/* Fills the registry name and login server of e from a small cache renewed every minute. */
+static void resolve_registry(struct events *ev, struct berth_meta_event *e)
+{
+    struct berth_meta_registry reg;
+    struct berth_err err = BERTH_ERR_INIT;
+    struct reg_name *rn;
+    int64_t now_s = berth_now_ms() / 1000;
+    size_t i;
+
+    if (!e->reg) return;
+    if (now_s - ev->names_s >= EVENTS_PRUNE_S) {
+        ev->nnames = 0;
+        ev->names_s = now_s;
+    }
+    for (i = 0; i < ev->nnames; i++) {
+        if (ev->names[i].id != e->reg) continue;
+        snprintf(e->registry, sizeof(e->registry), "%s", ev->names[i].name);
+        snprintf(e->login_server, sizeof(e->login_server), "%s", ev->names[i].login_server);
+        return;
+    }
+    if (ev->meta->ops->registry_get(ev->meta, NULL, e->reg, &reg, &err) != BERTH_OK) return;
+    rn = &ev->names[ev->nnames < NAME_CACHE ? ev->nnames++ : (size_t)e->reg % NAME_CACHE];
+    rn->id = reg.id;
+    snprintf(rn->name, sizeof(rn->name), "%s", reg.name);
+    rn->login_server[0] = '\0';
+    if (ev->az) authz_login_server(ev->az, &reg, rn->login_server, sizeof(rn->login_server));
+    snprintf(e->registry, sizeof(e->registry), "%s", rn->name);
+    snprintf(e->login_server, sizeof(e->login_server), "%s", rn->login_server);
+}
+
+static void write_batch(struct events *ev, struct berth_meta_event **batch, size_t n)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    size_t i;
+
+    for (i = 0; i < n; i++) resolve_registry(ev, batch[i]);
+    if (ev->meta->ops->events_insert(ev->meta, batch, n, &err) != BERTH_OK)
+        BERTH_LOG(BERTH_LOG_ERROR, "msg=\"cannot store events\" events=%zu err=\"%s\"", n, berth_err_msg(&err));
+    for (i = 0; i < n; i++) free(batch[i]);
+}
+
+static void prune(struct events *ev)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    int64_t deleted = 0;
+    int64_t before = berth_now_ms() - ev->retention_days * 86400000;
+
+    if (ev->meta->ops->events_prune(ev->meta, before, ev->max_rows, &deleted, &err) != BERTH_OK)
+        BERTH_LOG(BERTH_LOG_ERROR, "msg=\"cannot prune events\" err=\"%s\"", berth_err_msg(&err));
+    else if (deleted)
+        BERTH_LOG(BERTH_LOG_INFO, "msg=\"old events deleted\" deleted=%lld", (long long)deleted);
+}
+
+static void *writer_main(void *arg)
+{
+    struct events *ev = arg;
+    struct berth_meta_event **batch = berth_xcalloc(EVENTS_BATCH, sizeof(*batch));
+    int64_t next_prune = berth_now_ms();
+    struct timespec deadline;
+    size_t n;
+    int stop;
+
+    for (;;) {
+        if (berth_now_ms() >= next_prune) {
+            prune(ev);
+            next_prune = berth_now_ms() + EVENTS_PRUNE_S * 1000;
+        }
+        pthread_mutex_lock(&ev->lock);
+        if (ev->count < EVENTS_BATCH && !ev->stop) {
+            clock_gettime(CLOCK_REALTIME, &deadline);
+            deadline.tv_nsec += EVENTS_FLUSH_MS * 1000000L;
+            if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&ev->wake, &ev->lock, &deadline);
+        }
+        for (n = 0; n < EVENTS_BATCH && ev->count; n++) {
+            batch[n] = ev->ring[ev->head];
+            ev->head = (ev->head + 1) % ev->cap;
+            ev->count--;
+        }
+        stop = ev->stop && !ev->count && !n;
+        pthread_mutex_unlock(&ev->lock);
+        if (n) write_batch(ev, batch, n);
+        if (stop) break;
+    }
+    free(batch);
+    return NULL;
+}
+
+enum berth_rc events_new(struct berth_meta *meta, struct authz *az, const struct berth_config *cfg, size_t cap,
+                         struct events **out, struct berth_err *err)
+{
+    struct events *ev = berth_xcalloc(1, sizeof(*ev));
+    int e;
+
+    ev->meta = meta;
+    ev->az = az;
+    ev->retention_days = cfg ? cfg->event_retention_days : 30;
+    ev->max_rows = cfg ? cfg->event_max_rows : 1000000;
+    ev->cap = cap ? cap : 1;
+    ev->ring = berth_xcalloc(ev->cap, sizeof(*ev->ring));
+    pthread_mutex_init(&ev->lock, NULL);
+    pthread_cond_init(&ev->wake, NULL);
+    if (meta) {
+        e = pthread_create(&ev->writer, NULL, writer_main, ev);
+        if (e) {
+            events_free(ev);
+            return berth_err_sys(err, BERTH_EIO, e, "cannot start the event writer thread");
+        }
+        ev->has_writer = 1;
+    }
+    *out = ev;
+    return BERTH_OK;
+}
+
+void events_free(struct events *ev)
+{
+    if (!ev) return;
+    pthread_mutex_lock(&ev->lock);
+    ev->stop = 1;
+    pthread_cond_signal(&ev->wake);
+    pthread_mutex_unlock(&ev->lock);
+    if (ev->has_writer) pthread_join(ev->writer, NULL);
+    while (ev->count) {
+        free(ev->ring[ev->head]);
+        ev->head = (ev->head + 1) % ev->cap;
+        ev->count--;
+    }
+    free(ev->ring);
+    pthread_mutex_destroy(&ev->lock);
+    pthread_cond_destroy(&ev->wake);
+    free(ev);
+}
+
+/* ---------------------------------------------------------------- from a request */
+
+static const char *kind_text(int kind)
+{
+    switch ((enum principal_kind)kind) {
+    case PK_ANON: return "anonymous";
+    case PK_ADMIN: return "admin";
+    case PK_USER: return "user";
+    case PK_SP: return "sp";
+    case PK_TOKEN: return "token";
+    case PK_NONE: break;
+    }
+    return "";
+}
+
+static int is_credential_route(const struct route *r)
+{
+    return r->finish == api_token_get_finish || r->finish == api_token_post_finish ||
+           r->finish == api_exchange_finish || r->finish == api_directory_token_finish;
+}
+
+static int is_login(struct berth_req *req)
+{
+    const struct route *r = req->route;
+    if (!r) return 0;
+    if (is_credential_route(r)) return 1;
+    if (r->kind == BERTH_ACCESS_NONE && r->begin != api_mgmt_begin) return 0;
+    return req->auth_reason != 0 || berth_req_header(req, "Authorization") != NULL;
+}
+
+/* The repository operation of a finished request, or NULL. */
+static const char *repo_operation(struct berth_req *req, int *is_tag)
+{
+    const char *label = req->route ? req->route->label : "";
+    *is_tag = req->param && !strchr(req->param, ':');
+    if (!req->name) return NULL;
+    if (!strcmp(label, "manifest_put")) return "push";
+    if (!strcmp(label, "manifest_get")) return req->method == M_GET ? "pull" : NULL;
+    if (!strcmp(label, "manifest_delete")) return *is_tag ? "untag" : "delete";
+    *is_tag = 0;
+    if (!strcmp(label, "upload_put")) return "blob_push";
+    if (!strcmp(label, "upload_post")) return req->ev_digest[0] ? "blob_push" : NULL;
+    if (!strcmp(label, "blob_delete")) return "blob_delete";
+    return NULL;
+}
+
+static void fill_common(struct berth_req *req, struct berth_meta_event *e, int64_t now_ms, int64_t dur_us)
+{
+    const char *ua = berth_req_header(req, "User-Agent");
+    const char *auth = berth_req_header(req, "Authorization");
+
+    e->time_ms = now_ms;
+    e->reg = req->registry_id;
+    e->size = -1;
+    snprintf(e->operation, sizeof(e->operation), "%s", req->route ? req->route->label : "");
+    if (req->login_kind[0]) snprintf(e->identity_type, sizeof(e->identity_type), "%s", req->login_kind);
+    else if (req->principal_kind) snprintf(e->identity_type, sizeof(e->identity_type), "%s", kind_text(req->principal_kind));
+    else snprintf(e->identity_type, sizeof(e->identity_type), "%s", auth && *auth ? "unknown" : "anonymous");
+    snprintf(e->identity, sizeof(e->identity), "%s", req->login_name[0] ? req->login_name : req->who.name);
+    snprintf(e->identity_id, sizeof(e->identity_id), "%s", req->principal_id);
+    snprintf(e->ip, sizeof(e->ip), "%s", req->ip);
+    snprintf(e->user_agent, sizeof(e->user_agent), "%s", ua ? ua : "");
+    e->status = req->status;
+    if (req->auth_reason > 0 && req->auth_reason < BERTH_AUTH_REASON_COUNT)
+        snprintf(e->reason, sizeof(e->reason), "%s", berth_auth_reason_name((enum berth_auth_reason)req->auth_reason));
+    else if (req->rc)
+        snprintf(e->reason, sizeof(e->reason), "%s", berth_rc_ocicode(req->rc));
+    snprintf(e->request_id, sizeof(e->request_id), "%s", req->id);
+    e->duration_us = dur_us;
+}
+
+void events_record(struct events *ev, struct berth_req *req)
+{
+    struct berth_meta_event *e;
+    const char *op;
+    int64_t now_ms, dur_us;
+    int is_tag = 0;
+
+    if (!ev || !req->route) return;
+    op = repo_operation(req, &is_tag);
+    if (!op && !is_login(req)) return;
+    now_ms = berth_now_ms();
+    dur_us = berth_mono_us() - req->start_us;
+    if (is_login(req)) {
+        e = berth_xmalloc(sizeof(*e));
+        memset(e, 0, sizeof(*e));
+        e->log = BERTH_EVENTS_LOGIN;
+        fill_common(req, e, now_ms, dur_us);
+        events_push(ev, e);
+    }
+    if (op) {
+        e = berth_xmalloc(sizeof(*e));
+        memset(e, 0, sizeof(*e));
+        e->log = BERTH_EVENTS_REPOSITORY;
+        fill_common(req, e, now_ms, dur_us);
+        snprintf(e->operation, sizeof(e->operation), "%s", op);
+        snprintf(e->repository, sizeof(e->repository), "%s", req->name);
+        if (is_tag) snprintf(e->tag, sizeof(e->tag), "%s", req->param);
+        if (req->ev_digest[0]) snprintf(e->digest, sizeof(e->digest), "%s", req->ev_digest);
+        else if (req->param && strchr(req->param, ':')) snprintf(e->digest, sizeof(e->digest), "%s", req->param);
+        snprintf(e->media_type, sizeof(e->media_type), "%s", req->ev_media_type);
+        snprintf(e->artifact_type, sizeof(e->artifact_type), "%s", req->ev_artifact_type);
+        e->size = req->ev_size;
+        events_push(ev, e);
+    }
+}
