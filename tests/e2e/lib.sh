@@ -227,13 +227,15 @@ berth_start() {
     bail "berth serve starts" "no answer on $URL/v2/ after 10 s"
 }
 
-# berth_stop: SIGTERM the current server and wait for it (10 s at most);
-# it must exit 0 (a sanitizer build exits non-zero on a leak).
+# berth_stop: SIGTERM the current server and wait for it (20 s at most: the
+# server itself gives in-flight requests up to --shutdown-timeout, 10 s by
+# default, then closes); it must exit 0 (a sanitizer build exits non-zero on
+# a leak).
 berth_stop() {
     local pid=$BERTH_PID i rc
     [ -n "$pid" ] || return 0
     kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 100); do
+    for i in $(seq 200); do
         if ! kill -0 "$pid" 2>/dev/null; then
             wait "$pid" 2>/dev/null
             rc=$?
@@ -248,7 +250,7 @@ berth_stop() {
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     BERTH_PID=""
-    fail "server exits within 10 s of SIGTERM"
+    fail "server exits within 20 s of SIGTERM"
 }
 
 berth_kill9() {
