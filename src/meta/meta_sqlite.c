@@ -644,6 +644,19 @@ out:
 
 /* ---- open, close, ping ---- */
 
+/*
+ * Steps a query: 1 when a row is ready, 0 when the rows are done, -1 on an
+ * error (then *rc and err say which).
+ */
+static int next_row(struct conn *c, sqlite3_stmt *st, const char *op, enum berth_rc *rc, struct berth_err *err)
+{
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW) return 1;
+    if (s == SQLITE_DONE) return 0;
+    *rc = db_err(c, s, op, err);
+    return -1;
+}
+
 static enum berth_rc sq_open(const char *dsn, struct berth_meta **out, struct berth_err *err)
 {
     struct meta_sqlite *ms = NULL;
@@ -922,12 +935,9 @@ static enum berth_rc sq_registry_list(struct berth_meta *m, berth_meta_registry_
     rc = query(c, ST_REG_LIST, &st, "registry_list", err, "");
     if (rc) goto out;
     for (;;) {
-        s = sqlite3_step(st);
-        if (s == SQLITE_DONE) break;
-        if (s != SQLITE_ROW) {
-            rc = db_err(c, s, "registry_list", err);
-            goto out;
-        }
+        s = next_row(c, st, "registry_list", &rc, err);
+        if (s < 0) goto out;
+        if (s == 0) break;
         rc = read_registry(st, &r, err);
         if (rc) goto out;
         if (fn && fn(&r, ctx)) break;
@@ -1069,12 +1079,9 @@ static enum berth_rc sq_user_list(struct berth_meta *m, berth_meta_user_fn fn, v
     rc = query(c, ST_USER_LIST, &st, "user_list", err, "");
     if (rc) goto out;
     for (;;) {
-        s = sqlite3_step(st);
-        if (s == SQLITE_DONE) break;
-        if (s != SQLITE_ROW) {
-            rc = db_err(c, s, "user_list", err);
-            goto out;
-        }
+        s = next_row(c, st, "user_list", &rc, err);
+        if (s < 0) goto out;
+        if (s == 0) break;
         rc = read_user(st, &u, err);
         if (rc) goto out;
         if (fn && fn(&u, ctx)) break;
@@ -1202,12 +1209,9 @@ static enum berth_rc sq_sp_list(struct berth_meta *m, berth_meta_sp_fn fn, void 
     rc = query(c, ST_SP_LIST, &st, "sp_list", err, "");
     if (rc) goto out;
     for (;;) {
-        s = sqlite3_step(st);
-        if (s == SQLITE_DONE) break;
-        if (s != SQLITE_ROW) {
-            rc = db_err(c, s, "sp_list", err);
-            goto out;
-        }
+        s = next_row(c, st, "sp_list", &rc, err);
+        if (s < 0) goto out;
+        if (s == 0) break;
         rc = read_sp(st, &sp, err);
         if (rc) goto out;
         if (fn && fn(&sp, ctx)) break;
@@ -1305,12 +1309,9 @@ static enum berth_rc sq_sp_secrets(struct berth_meta *m, const char *app_id, ber
     rc = query(c, ST_SECRET_LIST, &st, "sp_secrets", err, "T", app_id);
     if (rc) goto out;
     for (;;) {
-        s = sqlite3_step(st);
-        if (s == SQLITE_DONE) break;
-        if (s != SQLITE_ROW) {
-            rc = db_err(c, s, "sp_secrets", err);
-            goto out;
-        }
+        s = next_row(c, st, "sp_secrets", &rc, err);
+        if (s < 0) goto out;
+        if (s == 0) break;
         rows++;
         if (sqlite3_column_type(st, 0) == SQLITE_NULL) continue; /* the principal has no secrets */
         rc = read_secret(st, &sec, err);
@@ -1608,12 +1609,9 @@ static enum berth_rc sq_token_list(struct berth_meta *m, int64_t reg, berth_meta
     rc = query(c, ST_TOKEN_LIST, &st, "token_list", err, "I", reg);
     if (rc) goto out;
     for (;;) {
-        s = sqlite3_step(st);
-        if (s == SQLITE_DONE) break;
-        if (s != SQLITE_ROW) {
-            rc = db_err(c, s, "token_list", err);
-            goto out;
-        }
+        s = next_row(c, st, "token_list", &rc, err);
+        if (s < 0) goto out;
+        if (s == 0) break;
         rows++;
         if (sqlite3_column_type(st, 0) == SQLITE_NULL) continue; /* the registry has no tokens */
         rc = read_token(st, &t, err);
@@ -1754,12 +1752,9 @@ static enum berth_rc sq_assignment_list(struct berth_meta *m, const char *princi
     else rc = query(c, ST_ASSIGN_LIST, &st, "assignment_list", err, "");
     if (rc) goto out;
     for (;;) {
-        s = sqlite3_step(st);
-        if (s == SQLITE_DONE) break;
-        if (s != SQLITE_ROW) {
-            rc = db_err(c, s, "assignment_list", err);
-            goto out;
-        }
+        s = next_row(c, st, "assignment_list", &rc, err);
+        if (s < 0) goto out;
+        if (s == 0) break;
         rc = read_assignment(st, &a, err);
         if (rc) goto out;
         if (fn && fn(&a, ctx)) break;
@@ -2227,12 +2222,9 @@ static enum berth_rc sq_referrers(struct berth_meta *m, int64_t reg, const char 
     if (rc) goto out;
     for (;;) {
         struct berth_meta_referrer r;
-        s = sqlite3_step(st);
-        if (s == SQLITE_DONE) break;
-        if (s != SQLITE_ROW) {
-            rc = db_err(c, s, "referrers", err);
-            goto out;
-        }
+        s = next_row(c, st, "referrers", &rc, err);
+        if (s < 0) goto out;
+        if (s == 0) break;
         r.digest = (const char *)sqlite3_column_text(st, 0);
         r.media_type = (const char *)sqlite3_column_text(st, 1);
         r.size = sqlite3_column_int64(st, 2);
@@ -2517,12 +2509,9 @@ static enum berth_rc sq_network_get(struct berth_meta *m, int64_t reg, struct be
     rc = query(c, ST_NET_GET, &st, "network_get", err, "I", reg);
     if (rc) goto out;
     for (;;) {
-        s = sqlite3_step(st);
-        if (s == SQLITE_DONE) break;
-        if (s != SQLITE_ROW) {
-            rc = db_err(c, s, "network_get", err);
-            goto out;
-        }
+        s = next_row(c, st, "network_get", &rc, err);
+        if (s < 0) goto out;
+        if (s == 0) break;
         if (rows++ == 0) {
             out->public_network = sqlite3_column_int(st, 0) != 0;
             out->default_allow = sqlite3_column_int(st, 1) != 0;
@@ -2690,12 +2679,9 @@ static enum berth_rc sq_events_query(struct berth_meta *m, const struct berth_me
     sqlite3_bind_int64(st, k++, f->limit > 0 ? f->limit : 100);
     e = berth_xmalloc(sizeof(*e));
     for (;;) {
-        s = sqlite3_step(st);
-        if (s == SQLITE_DONE) break;
-        if (s != SQLITE_ROW) {
-            rc = db_err(c, s, "events_query", err);
-            goto out;
-        }
+        s = next_row(c, st, "events_query", &rc, err);
+        if (s < 0) goto out;
+        if (s == 0) break;
         read_event(st, e);
         if (fn(e, ctx)) break;
     }
