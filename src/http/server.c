@@ -457,6 +457,21 @@ static enum berth_rc parse_listen(const char *listen, struct sockaddr_storage *s
     return BERTH_OK;
 }
 
+/* Frees everything the server owns once the daemon is gone. The event queue goes
+   first: it writes what is queued while the database is still open. */
+static void http_free(struct berth_http *h)
+{
+    events_free(h->events);
+    authz_free(h->az);
+    netcheck_free(h->net);
+    upload_table_free(h->uploads);
+    free(h->tls_cert);
+    free(h->tls_key);
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->idle);
+    free(h);
+}
+
 enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_http **out, struct berth_err *err)
 {
     struct berth_http *h = berth_xcalloc(1, sizeof(*h));
@@ -531,15 +546,7 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
     *out = h;
     return BERTH_OK;
 fail:
-    events_free(h->events);
-    netcheck_free(h->net);
-    authz_free(h->az);
-    upload_table_free(h->uploads);
-    free(h->tls_cert);
-    free(h->tls_key);
-    pthread_mutex_destroy(&h->lock);
-    pthread_cond_destroy(&h->idle);
-    free(h);
+    http_free(h);
     return rc;
 }
 
@@ -567,13 +574,5 @@ void berth_http_stop(struct berth_http *h, int timeout_s)
     if (left) BERTH_LOG(BERTH_LOG_WARN, "msg=\"stopping with requests still in flight\" inflight=%d", left);
     MHD_stop_daemon(h->daemon);
     if (lsock != MHD_INVALID_SOCKET) close(lsock);
-    events_free(h->events); /* writes what is queued while the database is still open */
-    authz_free(h->az);
-    netcheck_free(h->net);
-    upload_table_free(h->uploads);
-    free(h->tls_cert);
-    free(h->tls_key);
-    pthread_mutex_destroy(&h->lock);
-    pthread_cond_destroy(&h->idle);
-    free(h);
+    http_free(h);
 }
