@@ -86,7 +86,15 @@ enum berth_config_type {
     X(event_max_rows, "event-max-rows", BERTH_CFG_INT, "1000000", 1000, 1000000000,                  \
       "most login and repository events kept; older ones are deleted first")                        \
     X(event_queue, "event-queue", BERTH_CFG_INT, "65536", 16, 1048576,                               \
-      "events waiting to be written; when full, new events are dropped and counted")
+      "events waiting to be written; when full, new events are dropped and counted")                 \
+    X(event_file, "event-file", BERTH_CFG_STR, "", 0, 0,                                             \
+      "also append every event to this file as a JSON line (rotated by size)")                      \
+    X(event_file_max, "event-file-max", BERTH_CFG_SIZE, "100M", 65536, 1099511627776LL,              \
+      "size at which event-file is rotated to event-file.1")                                        \
+    X(event_file_keep, "event-file-keep", BERTH_CFG_INT, "5", 1, 100,                                \
+      "rotated event files kept (event-file.1 is the newest)")                                      \
+    X(event_followers, "event-followers", BERTH_CFG_INT, "32", 0, 1024,                              \
+      "most log streams followed at once (logs/stream?follow=true)")
 
 struct berth_config {
 #define BERTH_CFG_DECL(field, name, type, def, min, max, help) type##_FIELD field;

@@ -166,11 +166,13 @@ struct berth_meta_event {
     char media_type[128];
     char artifact_type[128];
     int64_t size;
+    char jti[37];   /* id of the token a login issued or presented */
 };
 
 /* What events_query returns; NULL or 0 members do not filter. Borrowed. */
 struct berth_meta_event_filter {
-    int64_t reg;
+    int64_t reg;        /* events of this registry (0: the directory's) */
+    int all_registries; /* every registry's and the directory's events; reg is ignored */
     int log;            /* -1: both logs */
     int64_t since_ms;   /* time_ms >= since_ms */
     int64_t until_ms;   /* time_ms < until_ms */
@@ -361,7 +363,7 @@ struct berth_meta_ops {
 
     /* ---- event logs ---- */
 
-    /* Appends n events in one transaction (ids are assigned, e[i]->id is not read). */
+    /* Appends n events in one transaction; sets each e[i]->id to the id it was given. */
     enum berth_rc (*events_insert)(struct berth_meta *m, struct berth_meta_event *const *e, size_t n,
                                    struct berth_err *err);
     /* Calls fn for each event matching f, newest first (or oldest first); stops when fn returns nonzero. */

@@ -4,34 +4,51 @@
  *   GET /api/v1/registries/<r>/logs/login
  *   GET /api/v1/registries/<r>/logs/repository
  *   GET /api/v1/registries/<r>/logs/stream      (JSON lines, both logs)
- * Reading needs the read right on the registry. Filters: since, until (RFC
- * 3339 or a relative age such as 15m, 1h, 7d), failed=true, identity, ip,
- * reason, repository, operation; limit (1..1000, default 100) and next (the
- * cursor a previous page returned). Newest first.
+ *   GET /api/v1/logs/login|repository|stream    (every registry and the directory)
+ * Reading needs the read right on the registry (on / for the server-wide
+ * ones). Filters: since, until (RFC 3339 or a relative age such as 15m, 1h,
+ * 7d), failed=true, identity, ip, reason, repository, operation; limit
+ * (1..1000, default 100) and next (the cursor a previous page returned).
+ * Newest first. The stream can follow: it stays open and sends each new
+ * event as it is stored.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <microhttpd.h>
 #include "berth/alloc.h"
+#include "berth/log.h"
 #include "berth/util.h"
 #include "api_mgmt.h"
+#include "events.h"
 #include "berth/banned.h"
 
 #define LOGS_LIMIT_DEFAULT 100
 #define LOGS_LIMIT_MAX 1000
+#define FOLLOW_MAGIC 0x464f4c57u    /* "FOLW" */
+#define FOLLOW_BATCH 200            /* events fetched per query while following */
+#define FOLLOW_HEARTBEAT_MS 30000   /* an empty line after this long without events */
+#define FOLLOW_TIMEOUT_MAX 86400
 
-/* "2026-01-02T03:04:05.678Z" */
-static void time_text(int64_t ms, char *out, size_t n)
+/*
+ * Which events a request reads: a registry's (path segment 4) with the read
+ * right on it, or every registry's and the directory's (/api/v1/logs/...)
+ * with the read right on the server.
+ */
+static enum berth_rc logs_scope(struct berth_req *req, struct berth_meta_event_filter *f, struct berth_err *err)
 {
-    char s[32];
-    berth_time_rfc3339(ms / 1000, s, sizeof(s));
-    if (strlen(s) == 20 && s[19] == 'Z') {
-        s[19] = '\0';
-        snprintf(out, n, "%s.%03dZ", s, (int)(ms % 1000));
-    } else {
-        snprintf(out, n, "%s", s);
+    struct berth_meta_registry reg;
+    enum berth_rc rc;
+
+    if (!strncmp(req->path, "/api/v1/logs/", 13)) {
+        f->all_registries = 1;
+        return mgmt_need(req, NULL, BERTH_MGMT_READ, "to read the server's event logs", err);
     }
+    rc = mgmt_registry(req, BERTH_MGMT_READ, "to read its event logs", &reg, err);
+    if (rc) return rc;
+    f->reg = reg.id;
+    return BERTH_OK;
 }
 
 /* A time filter: RFC 3339, or a relative age "<n>s|m|h|d" before now. Nonzero if malformed. */
@@ -107,44 +124,6 @@ static enum berth_rc read_filter(struct berth_req *req, struct berth_meta_event_
     return rc;
 }
 
-static void set_str(json_t *o, const char *k, const char *v)
-{
-    if (v && *v) json_object_set_new(o, k, json_string(v));
-}
-
-static json_t *event_json(const struct berth_meta_event *e, int with_log)
-{
-    json_t *o = json_object();
-    char t[40];
-
-    time_text(e->time_ms, t, sizeof(t));
-    json_object_set_new(o, "id", json_integer(e->id));
-    if (with_log) json_object_set_new(o, "log", json_string(e->log == BERTH_EVENTS_LOGIN ? "login" : "repository"));
-    json_object_set_new(o, "time", json_string(t));
-    json_object_set_new(o, "registry", json_string(e->registry));
-    json_object_set_new(o, "loginServer", json_string(e->login_server));
-    json_object_set_new(o, "operation", json_string(e->operation));
-    json_object_set_new(o, "identityType", json_string(e->identity_type));
-    json_object_set_new(o, "identity", json_string(e->identity));
-    set_str(o, "identityId", e->identity_id);
-    json_object_set_new(o, "clientIp", json_string(e->ip));
-    json_object_set_new(o, "userAgent", json_string(e->user_agent));
-    json_object_set_new(o, "status", json_integer(e->status));
-    json_object_set_new(o, "result", json_string(e->status > 0 && e->status < 400 ? "success" : "failure"));
-    set_str(o, "reason", e->reason);
-    json_object_set_new(o, "requestId", json_string(e->request_id));
-    json_object_set_new(o, "durationMs", json_real((double)e->duration_us / 1000.0));
-    if (e->log == BERTH_EVENTS_REPOSITORY) {
-        json_object_set_new(o, "repository", json_string(e->repository));
-        set_str(o, "tag", e->tag);
-        set_str(o, "digest", e->digest);
-        set_str(o, "mediaType", e->media_type);
-        set_str(o, "artifactType", e->artifact_type);
-        if (e->size >= 0) json_object_set_new(o, "size", json_integer(e->size));
-    }
-    return o;
-}
-
 struct page {
     json_t *arr;
     int64_t n, last_id;
@@ -153,7 +132,7 @@ struct page {
 static int add_event(const struct berth_meta_event *e, void *ctx)
 {
     struct page *p = ctx;
-    json_array_append_new(p->arr, event_json(e, 0));
+    json_array_append_new(p->arr, events_json(e, 0));
     p->n++;
     p->last_id = e->id;
     return 0;
@@ -162,19 +141,17 @@ static int add_event(const struct berth_meta_event *e, void *ctx)
 static enum berth_rc logs_page(struct berth_req *req, int log, struct berth_err *err)
 {
     struct berth_meta *m = req->http->meta;
-    struct berth_meta_registry reg;
     struct berth_meta_event_filter f;
     struct page p = {NULL, 0, 0};
     json_t *doc;
     char next[24];
     enum berth_rc rc;
 
-    rc = mgmt_registry(req, BERTH_MGMT_READ, "to read its event logs", &reg, err);
-    if (rc) return rc;
     memset(&f, 0, sizeof(f));
+    rc = logs_scope(req, &f, err);
+    if (rc) return rc;
     rc = read_filter(req, &f, err);
     if (rc) return rc;
-    f.reg = reg.id;
     f.log = log;
     p.arr = json_array();
     rc = m->ops->events_query(m, &f, add_event, &p, err);
@@ -201,12 +178,13 @@ enum berth_rc api_mgmt_logs_repository_finish(struct berth_req *req, struct bert
 
 struct lines {
     struct berth_buf *b;
+    int64_t last_id;
 };
 
 static int add_line(const struct berth_meta_event *e, void *ctx)
 {
     struct lines *l = ctx;
-    json_t *o = event_json(e, 1);
+    json_t *o = events_json(e, 1);
     char *s = json_dumps(o, JSON_COMPACT);
     if (s) {
         berth_buf_puts(l->b, s);
@@ -214,6 +192,7 @@ static int add_line(const struct berth_meta_event *e, void *ctx)
     }
     free(s);
     json_decref(o);
+    if (e->id > l->last_id) l->last_id = e->id;
     return 0;
 }
 
@@ -244,40 +223,187 @@ static enum berth_rc stream_newest(struct berth_meta *m, const struct berth_meta
     return rc;
 }
 
+/* ---------------------------------------------------------------- following */
+
+/*
+ * One followed stream; owned by its MHD response (freed by follow_free) and
+ * used only by the worker thread that runs the connection, but for w, which
+ * the event writer touches under the events' follow lock.
+ */
+struct follower {
+    uint32_t magic;
+    struct berth_meta *meta;
+    struct events *ev;
+    struct MHD_Connection *conn;
+    struct berth_meta_event_filter f; /* its strings point into strs */
+    char *strs[5];
+    int64_t end_ms;                   /* 0: until the client or the server ends it */
+    int64_t beat_ms;                  /* next heartbeat */
+    struct berth_buf out;             /* lines not yet handed to MHD */
+    size_t off;
+    struct lines l;
+    struct events_waiter w;
+};
+
+static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct follower *fo = cls;
+    struct berth_err err = BERTH_ERR_INIT;
+    int64_t now, wake;
+    uint64_t seq;
+    size_t n;
+    int r;
+
+    (void)pos;
+    if (fo->magic != FOLLOW_MAGIC) abort();
+    for (;;) {
+        if (fo->off < fo->out.len) {
+            n = fo->out.len - fo->off < max ? fo->out.len - fo->off : max;
+            memcpy(buf, fo->out.p + fo->off, n);
+            fo->off += n;
+            if (fo->off == fo->out.len) {
+                fo->out.len = 0;
+                fo->off = 0;
+            }
+            return (ssize_t)n;
+        }
+        now = berth_now_ms();
+        if (fo->end_ms && now >= fo->end_ms) return MHD_CONTENT_READER_END_OF_STREAM;
+        seq = events_seq(fo->ev);
+        fo->f.after_id = fo->l.last_id;
+        if (fo->meta->ops->events_query(fo->meta, &fo->f, add_line, &fo->l, &err) != BERTH_OK) {
+            BERTH_LOG(BERTH_LOG_ERROR, "msg=\"log stream ended\" err=\"%s\"", berth_err_msg(&err));
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        if (fo->out.len) {
+            fo->beat_ms = now + FOLLOW_HEARTBEAT_MS;
+            continue;
+        }
+        if (now >= fo->beat_ms) {
+            berth_buf_putc(&fo->out, '\n');
+            fo->beat_ms = now + FOLLOW_HEARTBEAT_MS;
+            continue;
+        }
+        wake = fo->end_ms && fo->end_ms < fo->beat_ms ? fo->end_ms : fo->beat_ms;
+        r = events_follow_wait(fo->ev, &fo->w, fo->conn, seq, wake);
+        if (r < 0) return MHD_CONTENT_READER_END_OF_STREAM;
+        if (r > 0) return 0; /* suspended: called again once resumed */
+    }
+}
+
+static void follow_free(void *cls)
+{
+    struct follower *fo = cls;
+    size_t i;
+
+    if (!fo) return;
+    if (fo->magic != FOLLOW_MAGIC) abort();
+    events_follow_leave(fo->ev, &fo->w);
+    for (i = 0; i < sizeof(fo->strs) / sizeof(fo->strs[0]); i++) free(fo->strs[i]);
+    berth_buf_release(&fo->out);
+    fo->magic = 0;
+    free(fo);
+}
+
+static const char *keep_str(struct follower *fo, int i, const char *s)
+{
+    fo->strs[i] = s ? berth_xstrdup(s) : NULL;
+    return fo->strs[i];
+}
+
+/* Answers the stream that stays open; takes backlog (the lines already due). */
+static enum berth_rc follow_start(struct berth_req *req, const struct berth_meta_event_filter *f, struct lines *backlog,
+                                  struct berth_err *err)
+{
+    struct follower *fo;
+    struct MHD_Response *resp;
+    int64_t timeout = 0;
+    enum berth_rc rc;
+
+    {
+        const char *v = req_query(req, "timeout");
+        uint64_t n;
+        if (v && *v && (berth_parse_u64(v, strlen(v), &n) != 0 || n < 1 || n > FOLLOW_TIMEOUT_MAX))
+            return berth_err_set(err, BERTH_EREQUEST, "'timeout' must be a whole number of seconds from 1 to %d",
+                                 FOLLOW_TIMEOUT_MAX);
+        if (v && *v) timeout = (int64_t)n;
+    }
+    if (events_follow_enter(req->http->events))
+        return berth_err_set(err, BERTH_EUNAVAILABLE,
+                             "too many log streams are being followed (event-followers is %lld); poll with 'after'",
+                             (long long)req->http->cfg->event_followers);
+    fo = berth_xcalloc(1, sizeof(*fo));
+    fo->magic = FOLLOW_MAGIC;
+    fo->meta = req->http->meta;
+    fo->ev = req->http->events;
+    fo->conn = req->conn;
+    fo->f = *f;
+    fo->f.identity = keep_str(fo, 0, f->identity);
+    fo->f.ip = keep_str(fo, 1, f->ip);
+    fo->f.reason = keep_str(fo, 2, f->reason);
+    fo->f.repository = keep_str(fo, 3, f->repository);
+    fo->f.operation = keep_str(fo, 4, f->operation);
+    fo->f.oldest_first = 1;
+    fo->f.before_id = 0;
+    fo->f.limit = FOLLOW_BATCH;
+    fo->end_ms = timeout ? berth_now_ms() + timeout * 1000 : 0;
+    fo->beat_ms = berth_now_ms() + FOLLOW_HEARTBEAT_MS;
+    fo->out = *backlog->b;
+    *backlog->b = (struct berth_buf)BERTH_BUF_INIT(0);
+    fo->l.b = &fo->out;
+    fo->l.last_id = backlog->last_id;
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, follow_read, fo, follow_free);
+    if (!resp) {
+        follow_free(fo);
+        return berth_err_set(err, BERTH_EINTERNAL, "cannot create the stream");
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/x-ndjson");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    rc = req_respond(req, 200, resp);
+    return rc ? berth_err_set(err, rc, "cannot answer the stream") : BERTH_OK;
+}
+
 /*
  * GET .../logs/stream: the most recent events of both logs (the filters and
- * limit as above), oldest first, one JSON object a line. follow=true is not
- * offered: a client polls with since or with after (the last id it saw).
+ * limit as above), oldest first, one JSON object a line; with after=<id>,
+ * the events after that one instead. follow=true keeps the stream open and
+ * sends each new event as it is stored (an empty line every 30 s while
+ * there are none); timeout=<s> ends it after that long.
  */
 enum berth_rc api_mgmt_logs_stream_finish(struct berth_req *req, struct berth_err *err)
 {
     struct berth_meta *m = req->http->meta;
-    struct berth_meta_registry reg;
     struct berth_meta_event_filter f;
     struct berth_buf b = BERTH_BUF_INIT(0);
-    struct lines l = {&b};
+    struct lines l = {&b, 0};
     const char *follow = req_query(req, "follow");
+    int following = 0;
     enum berth_rc rc;
 
-    rc = mgmt_registry(req, BERTH_MGMT_READ, "to read its event logs", &reg, err);
-    if (rc) goto out;
-    if (follow && *follow && strcmp(follow, "false") != 0) {
-        rc = berth_err_set(err, BERTH_EREQUEST, "follow is not supported: poll with 'after' set to the last id seen");
-        goto out;
-    }
     memset(&f, 0, sizeof(f));
+    rc = logs_scope(req, &f, err);
+    if (rc) goto out;
+    if (follow && *follow) {
+        if (!strcmp(follow, "true")) following = 1;
+        else if (strcmp(follow, "false") != 0) {
+            rc = berth_err_set(err, BERTH_EREQUEST, "'follow' must be true or false");
+            goto out;
+        }
+    }
     rc = read_filter(req, &f, err);
     if (rc) goto out;
     rc = int_arg(req, "after", 1, INT64_MAX, &f.after_id, err);
     if (rc) goto out;
-    f.reg = reg.id;
     f.log = -1;
+    l.last_id = f.after_id;
     /* with after: the next events in order; without: the newest, turned oldest first below */
     f.oldest_first = f.after_id != 0;
     if (f.oldest_first) rc = m->ops->events_query(m, &f, add_line, &l, err);
     else rc = stream_newest(m, &f, &l, err);
     if (rc) goto out;
-    rc = req_respond_json(req, 200, &b, "application/x-ndjson");
+    if (following) rc = follow_start(req, &f, &l, err);
+    else rc = req_respond_json(req, 200, &b, "application/x-ndjson");
 out:
     berth_buf_release(&b);
     return rc;

@@ -248,12 +248,14 @@ static enum berth_rc issue_pair(struct berth_req *req, struct authz *az, const s
 {
     struct berth_buf at = BERTH_BUF_INIT(0), rt = BERTH_BUF_INIT(0);
     int64_t exp = 0, rexp = 0;
+    char jti[37];
     enum berth_rc rc;
 
-    rc = authz_issue(az, reg, p, "access_token", a->scopes, a->nscopes, &at, &exp, err);
+    rc = authz_issue(az, reg, p, "access_token", a->scopes, a->nscopes, &at, &exp, jti, err);
     if (rc) goto out;
+    authz_note_jti(req, jti);
     if (want_refresh && p->kind != PK_ANON) {
-        rc = authz_issue(az, reg, p, "refresh_token", NULL, 0, &rt, &rexp, err);
+        rc = authz_issue(az, reg, p, "refresh_token", NULL, 0, &rt, &rexp, NULL, err);
         if (rc) goto out;
     }
     snprintf(req->principal, sizeof(req->principal), "%s", p->name[0] ? p->name : "anonymous");
@@ -370,7 +372,7 @@ out:
 
 /* Issues a directory token (access or refresh) for a user or service principal. */
 static enum berth_rc directory_issue(struct authz *az, const struct principal *p, const char *grant_type,
-                                     struct berth_buf *out, struct berth_err *err)
+                                     struct berth_buf *out, char *jti_out, struct berth_err *err)
 {
     json_t *c = json_object(), *cred = json_object();
     char iss[80], jti[37], *text = NULL;
@@ -379,6 +381,7 @@ static enum berth_rc directory_issue(struct authz *az, const struct principal *p
 
     authz_directory_issuer(az, iss, sizeof(iss));
     berth_uuid(jti);
+    if (jti_out) snprintf(jti_out, 37, "%s", jti);
     json_object_set_new(c, "iss", json_string(iss));
     json_object_set_new(c, "aud", json_string(BERTH_DIRECTORY_AUDIENCE));
     json_object_set_new(c, "sub", json_string(p->id));
@@ -445,6 +448,7 @@ enum berth_rc api_directory_token_finish(struct berth_req *req, struct berth_err
     struct token_args a;
     struct principal p;
     enum berth_auth_reason reason = BERTH_AUTH_OK;
+    char jti[37];
     int want_refresh = 0;
     enum berth_rc rc;
 
@@ -476,10 +480,11 @@ enum berth_rc api_directory_token_finish(struct berth_req *req, struct berth_err
         rc = berth_err_set(err, BERTH_EUNAUTHORIZED, "invalid username or password");
         goto refuse;
     }
-    rc = directory_issue(az, &p, "directory_access", &at, err);
+    rc = directory_issue(az, &p, "directory_access", &at, jti, err);
     if (rc) goto out;
+    authz_note_jti(req, jti);
     if (want_refresh) {
-        rc = directory_issue(az, &p, "directory_refresh", &rt, err);
+        rc = directory_issue(az, &p, "directory_refresh", &rt, NULL, err);
         if (rc) goto out;
     }
     snprintf(req->principal, sizeof(req->principal), "%s", p.name);
@@ -512,6 +517,7 @@ enum berth_rc api_exchange_finish(struct berth_req *req, struct berth_err *err)
     struct principal p;
     enum berth_auth_reason reason = BERTH_AUTH_OK;
     int64_t exp = 0;
+    char jti[37];
     enum berth_rc rc;
 
     memset(&a, 0, sizeof(a));
@@ -539,8 +545,9 @@ enum berth_rc api_exchange_finish(struct berth_req *req, struct berth_err *err)
     }
     rc = authz_directory_token(az, a.access_token, "directory_access", &p, &reason, err);
     if (rc) goto refuse;
-    rc = authz_issue(az, &reg, &p, "refresh_token", NULL, 0, &rt, &exp, err);
+    rc = authz_issue(az, &reg, &p, "refresh_token", NULL, 0, &rt, &exp, jti, err);
     if (rc) goto out;
+    authz_note_jti(req, jti);
     snprintf(req->principal, sizeof(req->principal), "%s", p.name);
     authz_note_principal(req, &p);
     berth_buf_printf(&b, "{\"refresh_token\":\"%s\"}", berth_buf_str(&rt));

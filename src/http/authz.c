@@ -613,6 +613,11 @@ static enum principal_kind kind_of(const char *s)
     return PK_NONE;
 }
 
+void authz_note_jti(struct berth_req *req, const char *jti)
+{
+    if (jti && *jti && !req->ev_jti[0]) snprintf(req->ev_jti, sizeof(req->ev_jti), "%s", jti);
+}
+
 void authz_note_login(struct berth_req *req, const char *kind, const char *name, const char *id)
 {
     if (kind && *kind && !req->login_kind[0]) snprintf(req->login_kind, sizeof(req->login_kind), "%s", kind);
@@ -623,11 +628,12 @@ void authz_note_login(struct berth_req *req, const char *kind, const char *name,
 void authz_note_principal(struct berth_req *req, const struct principal *p)
 {
     authz_note_login(req, kind_name(p->kind), p->name, p->id);
+    authz_note_jti(req, p->jti);
 }
 
 enum berth_rc authz_issue(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p,
                           const char *grant_type, const struct berth_scope *scopes, size_t nscopes,
-                          struct berth_buf *out, int64_t *expires_in, struct berth_err *err)
+                          struct berth_buf *out, int64_t *expires_in, char *jti_out, struct berth_err *err)
 {
     json_t *claims = json_object(), *access = NULL, *cred;
     char aud[160], jti[37], *text = NULL;
@@ -697,6 +703,7 @@ enum berth_rc authz_issue(struct authz *az, const struct berth_meta_registry *re
     if (rc) goto out;
     metrics_token_issued(grant_type);
     *expires_in = ttl;
+    if (jti_out) snprintf(jti_out, 37, "%s", jti);
 out:
     free(text);
     json_decref(claims);
@@ -740,6 +747,7 @@ static enum berth_rc principal_of_claims(const struct berth_jwt_claims *c, struc
     p->stamp = json_integer_value(json_object_get(cred, "s"));
     if (json_is_string(json_object_get(cred, "x")))
         snprintf(p->secret_id, sizeof(p->secret_id), "%s", json_string_value(json_object_get(cred, "x")));
+    snprintf(p->jti, sizeof(p->jti), "%s", c->jti ? c->jti : "");
 out:
     json_decref(claims);
     return rc;
@@ -1075,7 +1083,7 @@ enum berth_rc authz_authorize(void *ctx, struct berth_req *req, const struct ber
     req->principal_kind = (int)p.kind;
     req->who = p;
     snprintf(req->principal_id, sizeof(req->principal_id), "%s", p.id);
-    if (p.kind != PK_ANON) authz_note_login(req, kind_name(p.kind), p.name, p.id);
+    if (p.kind != PK_ANON) authz_note_principal(req, &p);
 
     if (need->kind == BERTH_ACCESS_BASE) {
         if (p.kind == PK_ANON)

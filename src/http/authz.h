@@ -38,6 +38,7 @@ struct principal {
     char secret_id[37];                /* service principal secret */
     int64_t stamp;                     /* when the credential used was set (ms) */
     int64_t reg_id;                    /* registry a token was verified for (0: none) */
+    char jti[37];                      /* id of the token it was verified from ("": none) */
 };
 
 /* The service's state; read-only after authz_new but for the caches, which lock themselves. */
@@ -111,11 +112,12 @@ int authz_catalog(struct authz *az, const struct berth_meta_registry *reg, const
 /*
  * Issues a registry token: grant_type "access_token" (with access = the
  * intersection of scopes and grants) or "refresh_token" (scopes ignored).
- * Appends the JWT to out; *expires_in gets its lifetime.
+ * Appends the JWT to out; *expires_in gets its lifetime and jti_out (37
+ * bytes, may be NULL) its id.
  */
 enum berth_rc authz_issue(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p,
                           const char *grant_type, const struct berth_scope *scopes, size_t nscopes,
-                          struct berth_buf *out, int64_t *expires_in, struct berth_err *err);
+                          struct berth_buf *out, int64_t *expires_in, char *jti_out, struct berth_err *err);
 
 /*
  * Verifies a registry token of grant_type for reg and re-checks the
@@ -143,7 +145,9 @@ enum berth_rc authz_directory_token(struct authz *az, const char *token, const c
  * first, most specific note wins (a refresh token stays "refresh_token").
  */
 void authz_note_login(struct berth_req *req, const char *kind, const char *name, const char *id);
-/* authz_note_login with p's kind, name and id. */
+/* authz_note_login with p's kind, name and id, and the jti of the token p came from. */
 void authz_note_principal(struct berth_req *req, const struct principal *p);
+/* Notes the id of the token a login was issued or presented (the first note wins). */
+void authz_note_jti(struct berth_req *req, const char *jti);
 
 #endif

@@ -9,10 +9,22 @@
  * When the queue is full an event is dropped, counted in
  * berth_events_dropped_total and in events_dropped(), and a warning is
  * logged at most once per second with the running count.
+ *
+ * With config event-file set, the writer also appends each stored event to
+ * that file as one JSON line (events_json with "log"), renaming it to
+ * FILE.1 (FILE.1 to FILE.2, ...; event-file-keep are kept) before it would
+ * grow past event-file-max. The file is a copy for log pipelines; the store
+ * stays the record, so a failed append is logged and counted, never retried.
+ *
+ * Followers (logs/stream?follow=true) wait on the writer: a follower's
+ * content reader that found nothing new suspends its connection with
+ * events_follow_wait; the writer resumes every waiting follower after each
+ * stored batch, and each one whose wake time has come every EVENTS_FLUSH_MS.
  */
 #ifndef BERTH_HTTP_EVENTS_H
 #define BERTH_HTTP_EVENTS_H
 
+#include <jansson.h>
 #include <stdint.h>
 #include "berth/config.h"
 #include "berth/err.h"
@@ -21,6 +33,7 @@
 struct berth_req;
 struct authz;
 struct events;
+struct MHD_Connection;
 
 #define EVENTS_BATCH 500       /* most events written in one transaction */
 #define EVENTS_FLUSH_MS 200    /* longest an event waits in the queue while the writer is idle */
@@ -42,6 +55,36 @@ int events_push(struct events *ev, struct berth_meta_event *e);
 /* Events dropped so far, and events waiting to be written. */
 uint64_t events_dropped(struct events *ev);
 size_t events_pending(struct events *ev);
+
+/* The JSON form of e (fields in docs/api.md); with_log adds "log". The caller decrefs it. */
+json_t *events_json(const struct berth_meta_event *e, int with_log);
+
+/* ---- followers of the live stream ---- */
+
+/* One follower's place in the wait list; owned by the follower, zeroed before first use. */
+struct events_waiter {
+    struct MHD_Connection *conn;
+    int64_t wake_ms;            /* resume by then even without new events */
+    int waiting;                /* in the list, its connection suspended */
+    struct events_waiter *next;
+};
+
+/* Takes a follower slot: 0 taken, nonzero when event-followers are already streaming. */
+int events_follow_enter(struct events *ev);
+/* Gives the slot back and takes w out of the wait list if it is still there. */
+void events_follow_leave(struct events *ev, struct events_waiter *w);
+/* Changes whenever a batch was stored; read it before querying for new events. */
+uint64_t events_seq(struct events *ev);
+/*
+ * From conn's content reader, after a query found nothing newer: suspends
+ * conn until the next stored batch or wake_ms. 1 suspended; 0 when events
+ * were stored since seq was read (query again); -1 when the server is
+ * stopping (end the stream).
+ */
+int events_follow_wait(struct events *ev, struct events_waiter *w, struct MHD_Connection *conn, uint64_t seq,
+                       int64_t wake_ms);
+/* Ends following for good: resumes every waiting follower; later waits return -1. */
+void events_follow_stop(struct events *ev);
 
 /*
  * At the end of a request: queues its login event (a credential endpoint, a

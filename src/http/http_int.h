@@ -88,6 +88,7 @@ struct berth_req {
     /* for the event logs (events.c); "" when not known */
     char login_kind[16];  /* identity type a login claimed: user, sp, admin, token, refresh_token */
     char login_name[80];  /* the name it claimed (never a secret) */
+    char ev_jti[37];      /* id of the token a login was issued or presented */
     char ev_digest[BERTH_DIGEST_STR_MAX]; /* digest pushed, pulled or deleted */
     char ev_media_type[128];
     char ev_artifact_type[128];

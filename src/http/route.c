@@ -138,6 +138,12 @@ static const struct route routes[] = {
      api_mgmt_logs_repository_finish, api_mgmt_cleanup, "mgmt_logs_repository"},
     {M_GET, "/api/v1/registries/{registry}/logs/stream", NULL, BERTH_ACCESS_NONE, api_mgmt_begin, NULL,
      api_mgmt_logs_stream_finish, api_mgmt_cleanup, "mgmt_logs_stream"},
+    {M_GET, "/api/v1/logs/login", NULL, BERTH_ACCESS_NONE, api_mgmt_begin, NULL, api_mgmt_logs_login_finish,
+     api_mgmt_cleanup, "mgmt_server_logs_login"},
+    {M_GET, "/api/v1/logs/repository", NULL, BERTH_ACCESS_NONE, api_mgmt_begin, NULL,
+     api_mgmt_logs_repository_finish, api_mgmt_cleanup, "mgmt_server_logs_repository"},
+    {M_GET, "/api/v1/logs/stream", NULL, BERTH_ACCESS_NONE, api_mgmt_begin, NULL, api_mgmt_logs_stream_finish,
+     api_mgmt_cleanup, "mgmt_server_logs_stream"},
 };
 
 #define MAX_SEGS 300

@@ -478,7 +478,8 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
     const struct berth_config *cfg = deps->cfg;
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME; /* followed log streams wait suspended (events.h) */
     unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : 0;
     const union MHD_DaemonInfo *di;
     enum berth_rc rc;
@@ -563,6 +564,7 @@ void berth_http_stop(struct berth_http *h, int timeout_s)
 
     if (!h) return;
     lsock = MHD_quiesce_daemon(h->daemon);
+    events_follow_stop(h->events); /* followed streams end now; none may stay suspended past MHD_stop_daemon */
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += timeout_s;
     pthread_mutex_lock(&h->lock);

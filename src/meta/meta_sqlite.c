@@ -36,8 +36,8 @@
     X(BEGIN, "BEGIN IMMEDIATE")                                                                          \
     X(EVENT_INSERT, "INSERT INTO events (log, time_ms, registry_id, registry, login_server, operation,"       \
                     " identity_type, identity, identity_id, ip, user_agent, status, reason, request_id,"      \
-                    " duration_us, repository, tag, digest, media_type, artifact_type, size)"                \
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")                                   \
+                    " duration_us, repository, tag, digest, media_type, artifact_type, size, jti)"           \
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")                                 \
     X(EVENT_PRUNE_AGE, "DELETE FROM events WHERE time_ms < ?")                                           \
     X(EVENT_PRUNE_ROWS, "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC"         \
                         " LIMIT 1 OFFSET ?)")                                                            \
@@ -2587,10 +2587,11 @@ static enum berth_rc sq_events_insert(struct berth_meta *m, struct berth_meta_ev
     if (rc) goto out;
     for (i = 0; i < n && !rc; i++) {
         const struct berth_meta_event *v = e[i];
-        rc = step1(c, ST_EVENT_INSERT, "events_insert", NULL, NULL, err, "IIITTTTTTTTITTITTTTTI", (int64_t)v->log,
+        rc = step1(c, ST_EVENT_INSERT, "events_insert", NULL, NULL, err, "IIITTTTTTTTITTITTTTTIT", (int64_t)v->log,
                    v->time_ms, v->reg, v->registry, v->login_server, v->operation, v->identity_type, v->identity,
                    v->identity_id, v->ip, v->user_agent, (int64_t)v->status, v->reason, v->request_id, v->duration_us,
-                   v->repository, v->tag, v->digest, v->media_type, v->artifact_type, v->size);
+                   v->repository, v->tag, v->digest, v->media_type, v->artifact_type, v->size, v->jti);
+        if (!rc) e[i]->id = sqlite3_last_insert_rowid(c->db);
     }
     if (!rc) rc = tx_commit(c, "events_insert", err);
 out:
@@ -2601,7 +2602,7 @@ out:
 
 #define EVENT_COLS "id, log, time_ms, registry_id, registry, login_server, operation, identity_type, identity," \
                    " identity_id, ip, user_agent, status, reason, request_id, duration_us, repository, tag,"  \
-                   " digest, media_type, artifact_type, size"
+                   " digest, media_type, artifact_type, size, jti"
 
 static void read_event(sqlite3_stmt *st, struct berth_meta_event *e)
 {
@@ -2628,6 +2629,7 @@ static void read_event(sqlite3_stmt *st, struct berth_meta_event *e)
     column_copy(st, 19, e->media_type, sizeof(e->media_type));
     column_copy(st, 20, e->artifact_type, sizeof(e->artifact_type));
     e->size = sqlite3_column_int64(st, 21);
+    column_copy(st, 22, e->jti, sizeof(e->jti));
 }
 
 /* The query is built from fixed text only; every value is bound. */
@@ -2642,7 +2644,8 @@ static enum berth_rc sq_events_query(struct berth_meta *m, const struct berth_me
     int s, k = 1;
     enum berth_rc rc;
 
-    berth_buf_puts(&sql, "SELECT " EVENT_COLS " FROM events WHERE registry_id = ?");
+    berth_buf_puts(&sql, f->all_registries ? "SELECT " EVENT_COLS " FROM events WHERE 1"
+                                           : "SELECT " EVENT_COLS " FROM events WHERE registry_id = ?");
     if (f->log >= 0) berth_buf_puts(&sql, " AND log = ?");
     if (f->since_ms) berth_buf_puts(&sql, " AND time_ms >= ?");
     if (f->until_ms) berth_buf_puts(&sql, " AND time_ms < ?");
@@ -2662,7 +2665,7 @@ static enum berth_rc sq_events_query(struct berth_meta *m, const struct berth_me
         rc = db_err(c, s, "events_query", err);
         goto out;
     }
-    sqlite3_bind_int64(st, k++, f->reg);
+    if (!f->all_registries) sqlite3_bind_int64(st, k++, f->reg);
     if (f->log >= 0) sqlite3_bind_int64(st, k++, f->log);
     if (f->since_ms) sqlite3_bind_int64(st, k++, f->since_ms);
     if (f->until_ms) sqlite3_bind_int64(st, k++, f->until_ms);

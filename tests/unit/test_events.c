@@ -83,3 +83,52 @@ TEST(events_writer_stores_everything_before_free_returns)
     m->ops->close(m);
     free(dsn);
 }
+
+static int keep_last(const struct berth_meta_event *e, void *ctx)
+{
+    *(struct berth_meta_event *)ctx = *e;
+    return 0;
+}
+
+TEST(events_insert_assigns_ids_and_keeps_the_token_id)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta *m = NULL;
+    struct berth_meta_event *e[3], got;
+    struct berth_meta_event_filter f;
+    char *dsn = berth_xasprintf("%s/events-jti.db", berth_test_tmpdir());
+    json_t *o;
+    int i;
+
+    ASSERT_OK(berth_meta_sqlite_ops.open(dsn, &m, &err));
+    for (i = 0; i < 3; i++) e[i] = new_event(i, i); /* registry 0 is the directory's */
+    snprintf(e[2]->jti, sizeof(e[2]->jti), "%s", "0f8e1c2a-0000-4000-8000-000000000001");
+    ASSERT_OK(m->ops->events_insert(m, e, 3, &err));
+    ASSERT_TRUE(e[0]->id > 0);
+    ASSERT_EQ_INT(e[1]->id, e[0]->id + 1);
+    ASSERT_EQ_INT(e[2]->id, e[1]->id + 1);
+    memset(&f, 0, sizeof(f));
+    f.log = -1;
+    f.limit = 10;
+    f.reg = 0;
+    memset(&got, 0, sizeof(got));
+    ASSERT_OK(m->ops->events_query(m, &f, keep_last, &got, &err));
+    ASSERT_EQ_INT(got.id, e[0]->id); /* only the directory's event */
+    f.all_registries = 1;
+    f.reg = 12345;
+    f.oldest_first = 1;
+    ASSERT_OK(m->ops->events_query(m, &f, keep_last, &got, &err));
+    ASSERT_EQ_INT(got.id, e[2]->id); /* every registry's, the last one last */
+    ASSERT_EQ_STR(got.jti, "0f8e1c2a-0000-4000-8000-000000000001");
+    o = events_json(&got, 1);
+    ASSERT_EQ_STR(json_string_value(json_object_get(o, "tokenId")), "0f8e1c2a-0000-4000-8000-000000000001");
+    ASSERT_TRUE(json_object_get(o, "log") != NULL);
+    json_decref(o);
+    o = events_json(e[0], 0);
+    ASSERT_TRUE(json_object_get(o, "tokenId") == NULL);
+    ASSERT_TRUE(json_object_get(o, "log") == NULL);
+    json_decref(o);
+    for (i = 0; i < 3; i++) free(e[i]);
+    m->ops->close(m);
+    free(dsn);
+}
