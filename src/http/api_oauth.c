@@ -276,22 +276,24 @@ static int basic_credentials(struct berth_req *req, char **user, char **pass)
     return authz_parse_basic(auth + 6, user, pass) ? 1 : -1;
 }
 
-/* GET /oauth2/token */
-enum berth_rc api_token_get_finish(struct berth_req *req, struct berth_err *err)
+/*
+ * The caller of a GET on the token service: the query's registry and scopes
+ * into a and reg, then Basic credentials (any registry credential) or none
+ * (anonymous, when the registry allows it) into p. A refusal is answered
+ * here and sets *refused.
+ */
+static enum berth_rc get_caller(struct berth_req *req, struct authz *az, struct token_args *a,
+                                struct berth_meta_registry *reg, struct principal *p, int *refused,
+                                struct berth_err *err)
 {
-    struct authz *az = az_of(req);
-    struct berth_meta_registry reg;
-    struct token_args a;
-    struct principal p;
     enum berth_auth_reason reason = BERTH_AUTH_OK;
     char *user = NULL, *pass = NULL;
     int basic;
     enum berth_rc rc;
 
-    memset(&a, 0, sizeof(a));
-    memset(&p, 0, sizeof(p));
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, take_query, &a);
-    rc = token_request(az, req, &a, &reg, &reason, err);
+    memset(p, 0, sizeof(*p));
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, take_query, a);
+    rc = token_request(az, req, a, reg, &reason, err);
     if (rc) goto refuse;
     basic = basic_credentials(req, &user, &pass);
     if (basic < 0) {
@@ -300,25 +302,188 @@ enum berth_rc api_token_get_finish(struct berth_req *req, struct berth_err *err)
         goto refuse;
     }
     if (basic) {
-        rc = authz_password(az, req, &reg, user, pass, &p, &reason, err);
+        rc = authz_password(az, req, reg, user, pass, p, &reason, err);
         if (rc) goto refuse;
     } else {
-        if (!reg.anonymous_pull) {
+        if (!reg->anonymous_pull) {
             reason = BERTH_AUTH_ANONYMOUS_DISABLED;
             rc = berth_err_set(err, BERTH_EUNAUTHORIZED,
-                               "anonymous pull is disabled for registry '%s': log in with a credential", reg.name);
+                               "anonymous pull is disabled for registry '%s': log in with a credential", reg->name);
             goto refuse;
         }
-        p.kind = PK_ANON;
+        p->kind = PK_ANON;
     }
-    rc = issue_pair(req, az, &reg, &p, &a, a.offline_token && !strcmp(a.offline_token, "true"), err);
     goto out;
 refuse:
+    *refused = 1;
     rc = refusal(req, rc, reason, err);
 out:
     if (pass) explicit_bzero(pass, strlen(pass));
     free(user);
     free(pass);
+    return rc;
+}
+
+/* GET /oauth2/token */
+enum berth_rc api_token_get_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct authz *az = az_of(req);
+    struct berth_meta_registry reg;
+    struct token_args a;
+    struct principal p;
+    int refused = 0;
+    enum berth_rc rc;
+
+    memset(&a, 0, sizeof(a));
+    rc = get_caller(req, az, &a, &reg, &p, &refused, err);
+    if (!rc && !refused) rc = issue_pair(req, az, &reg, &p, &a, a.offline_token && !strcmp(a.offline_token, "true"), err);
+    args_release(&a);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- explain */
+
+static json_t *action_names(unsigned bits)
+{
+    json_t *a = json_array();
+    if (bits & BERTH_ACT_PULL) json_array_append_new(a, json_string("pull"));
+    if (bits & BERTH_ACT_PUSH) json_array_append_new(a, json_string("push"));
+    if (bits & BERTH_ACT_DELETE) json_array_append_new(a, json_string("delete"));
+    return a;
+}
+
+/* The role that grants the missing actions (push includes pull). */
+static const char *role_for(unsigned missing)
+{
+    if (missing & BERTH_ACT_PUSH) return (missing & BERTH_ACT_DELETE) ? "Contributor" : "AcrPush";
+    if (missing & BERTH_ACT_DELETE) return (missing & BERTH_ACT_PULL) ? "Contributor" : "AcrDelete";
+    return "AcrPull";
+}
+
+/* Scope-map actions ("content/read content/write") for the missing bits. */
+static void map_actions(unsigned missing, char *out, size_t n)
+{
+    snprintf(out, n, "%s%s%s", missing & BERTH_ACT_PULL ? "content/read " : "",
+             missing & BERTH_ACT_PUSH ? "content/write " : "", missing & BERTH_ACT_DELETE ? "content/delete " : "");
+    if (*out) out[strlen(out) - 1] = '\0';
+}
+
+/* What the owner could run to grant p the missing actions on repo, and why it is missing. */
+static json_t *explain_fix(const struct berth_meta_registry *reg, const struct principal *p, const char *repo,
+                           unsigned missing, json_t *sources)
+{
+    char *text = NULL, *cmd = NULL, acts[64];
+    const char *map = NULL;
+    json_t *fix;
+
+    map_actions(missing, acts, sizeof(acts));
+    switch (p->kind) {
+    case PK_USER:
+    case PK_SP:
+        text = berth_xasprintf("%s '%s' has no role that grants %s on repository '%s' of registry '%s'",
+                               p->kind == PK_SP ? "service principal" : "user", p->name, acts, repo, reg->name);
+        cmd = berth_xasprintf(
+            "berth role assignment create --assignee %s --role %s --scope /registries/%s/repositories/%s", p->name,
+            role_for(missing), reg->name, repo);
+        break;
+    case PK_TOKEN:
+        if (json_array_size(sources)) map = json_string_value(json_object_get(json_array_get(sources, 0), "scopeMap"));
+        if (!map) map = "";
+        if (json_is_true(json_object_get(json_array_get(sources, 0), "system"))) {
+            text = berth_xasprintf("token '%s' uses the system scope map '%s', which grants no %s on '%s'", p->name,
+                                   map, acts, repo);
+            cmd = berth_xasprintf("berth scope-map create -n %s --name %s-map --repository %s %s && berth token "
+                                  "update -n %s --name %s --scope-map %s-map",
+                                  reg->name, p->name, repo, acts, reg->name, p->name, p->name);
+        } else {
+            text = berth_xasprintf("scope map '%s' of token '%s' has no rule granting %s on '%s'", map, p->name,
+                                   acts, repo);
+            cmd = berth_xasprintf("berth scope-map update -n %s --name %s --add-repository %s %s", reg->name, map,
+                                  repo, acts);
+        }
+        break;
+    case PK_ANON:
+        text = berth_xasprintf("anonymous clients may only pull%s; %s needs a login",
+                               reg->anonymous_pull ? "" : " (and anonymous pull is off)", acts);
+        cmd = berth_xasprintf("berth login -n %s", reg->name);
+        break;
+    default:
+        break;
+    }
+    fix = json_pack("{s:s,s:s}", "cause", text ? text : "no access", "command", cmd ? cmd : "");
+    free(text);
+    free(cmd);
+    return fix;
+}
+
+/*
+ * GET /oauth2/explain?service=<login server>&scope=repository:<repo>:<actions>...
+ * with the credentials GET /oauth2/token takes: what this caller may do on
+ * each repository asked about, which of its own grants (role assignments,
+ * scope-map rules, admin user, anonymous pull) give it, and for what is
+ * missing the cause and the command an owner would run. Never names other
+ * principals. Refusals are the token service's (same status and reason).
+ */
+enum berth_rc api_explain_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct authz *az = az_of(req);
+    struct berth_meta_registry reg;
+    struct token_args a;
+    struct principal p;
+    char ls[160];
+    json_t *doc = NULL, *access, *sources, *entry;
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    char *text = NULL;
+    unsigned want, granted, missing;
+    size_t i;
+    int refused = 0;
+    enum berth_rc rc;
+
+    memset(&a, 0, sizeof(a));
+    rc = get_caller(req, az, &a, &reg, &p, &refused, err);
+    if (rc || refused) goto out;
+    snprintf(req->principal, sizeof(req->principal), "%s", p.name[0] ? p.name : "anonymous");
+    authz_note_principal(req, &p);
+    authz_login_server(az, &reg, ls, sizeof(ls));
+    access = json_array();
+    for (i = 0; i < a.nscopes; i++) {
+        const struct berth_scope *s = &a.scopes[i];
+        struct berth_err nerr = BERTH_ERR_INIT;
+        sources = json_array();
+        if (!strcmp(s->type, "repository")) {
+            if (berth_oci_name_check(s->name, strlen(s->name), &nerr) != BERTH_OK) {
+                json_decref(sources);
+                json_decref(access);
+                rc = berth_err_set(err, BERTH_EREQUEST, "scope names an invalid repository '%.80s': %s", s->name,
+                                   berth_err_msg(&nerr));
+                goto out;
+            }
+            want = s->actions & (BERTH_ACT_PULL | BERTH_ACT_PUSH | BERTH_ACT_DELETE);
+            granted = authz_explain(az, &reg, &p, s->name, sources) & (BERTH_ACT_PULL | BERTH_ACT_PUSH |
+                                                                        BERTH_ACT_DELETE);
+        } else {
+            want = BERTH_ACT_PULL;
+            granted = !strcmp(s->type, "registry") && !strcmp(s->name, "catalog") && authz_catalog(az, &reg, &p)
+                          ? BERTH_ACT_PULL : 0;
+        }
+        missing = want & ~granted;
+        entry = json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}", "type", s->type, "name", s->name, "requested",
+                          action_names(want), "granted", action_names(granted & want), "missing",
+                          action_names(missing), "sources", sources);
+        if (missing && !strcmp(s->type, "repository"))
+            json_object_set_new(entry, "fix", explain_fix(&reg, &p, s->name, missing, sources));
+        json_array_append_new(access, entry);
+    }
+    doc = json_pack("{s:s,s:s,s:{s:s,s:s,s:s},s:o}", "registry", reg.name, "loginServer", ls, "identity", "type",
+                    authz_kind_name(p.kind), "name", p.kind == PK_ANON ? "" : p.name, "id", p.id, "access", access);
+    text = json_dumps(doc, JSON_COMPACT);
+    berth_buf_puts(&b, text ? text : "{}");
+    berth_req_add_header(req, "Cache-Control", "no-store");
+    rc = req_respond_json(req, 200, &b, "application/json");
+out:
+    free(text);
+    json_decref(doc);
+    berth_buf_release(&b);
     args_release(&a);
     return rc;
 }

@@ -314,8 +314,6 @@ static int sp_secret_try(const struct berth_meta_sp_secret *s, void *p)
     return 1;
 }
 
-static const char *kind_name(enum principal_kind k);
-
 static enum berth_rc refuse(enum berth_auth_reason r, enum berth_auth_reason *reason, struct berth_err *err,
                             const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -455,8 +453,8 @@ enum berth_rc authz_password(struct authz *az, struct berth_req *req, const stru
                              berth_req_client_ip(req), retry);
     }
     rc = check_password(az, reg, user, pass, p, reason, err);
-    if (rc == BERTH_OK) authz_note_login(req, kind_name(p->kind), p->name, p->id);
-    else if (p->kind != PK_NONE && !refresh) authz_note_login(req, kind_name(p->kind), NULL, NULL);
+    if (rc == BERTH_OK) authz_note_login(req, authz_kind_name(p->kind), p->name, p->id);
+    else if (p->kind != PK_NONE && !refresh) authz_note_login(req, authz_kind_name(p->kind), NULL, NULL);
     if (rc) memset(p, 0, sizeof(*p)); /* a refused login leaves no principal behind */
     if (rc == BERTH_EUNAUTHORIZED)
         berth_limiter_fail(az->limiter, user, berth_req_client_ip(req), berth_now_s());
@@ -551,6 +549,78 @@ unsigned authz_grant(struct authz *az, const struct berth_meta_registry *reg, co
     return 0;
 }
 
+/* Appends to sources the rules of token tokname's scope map that match repo. */
+static void explain_token(struct authz *az, const struct berth_meta_registry *reg, const char *tokname,
+                          const char *repo, json_t *sources)
+{
+    struct berth_meta *m = az->meta;
+    struct berth_meta_token tok;
+    struct berth_meta_scopemap sm;
+    const struct berth_system_scopemap *sys;
+    struct berth_scopemap_rule r;
+    struct berth_err err = BERTH_ERR_INIT;
+    const char *const *texts = NULL;
+    const char *text;
+    size_t i;
+    int system = 0;
+
+    memset(&sm, 0, sizeof(sm));
+    if (m->ops->token_get(m, reg->id, tokname, &tok, &err) != BERTH_OK) return;
+    for (sys = berth_system_scopemaps(); sys->name; sys++)
+        if (!strcmp(sys->name, tok.scopemap)) texts = sys->rules;
+    system = texts != NULL;
+    if (!texts && m->ops->scopemap_get(m, reg->id, tok.scopemap, &sm, &err) != BERTH_OK) return;
+    for (i = 0;; i++) {
+        text = system ? texts[i] : (i < sm.nrules ? sm.rules[i] : NULL);
+        if (!text) break;
+        if (berth_scopemap_rule_parse(text, strlen(text), &r, &err) != BERTH_OK) continue;
+        if (!berth_scopemap_pattern_match(r.pattern, repo)) continue;
+        json_array_append_new(sources, json_pack("{s:s,s:s,s:b,s:s}", "kind", "scopeMap", "scopeMap", tok.scopemap,
+                                                 "system", system, "rule", text));
+    }
+    if (!json_array_size(sources))
+        json_array_append_new(sources, json_pack("{s:s,s:s,s:b,s:n}", "kind", "scopeMap", "scopeMap", tok.scopemap,
+                                                 "system", system, "rule"));
+    berth_meta_scopemap_release(&sm);
+}
+
+unsigned authz_explain(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p,
+                       const char *repo, json_t *sources)
+{
+    struct roles_ctx *rc;
+    char scope[BERTH_NAME_MAX + 96];
+    unsigned bits;
+    size_t i;
+
+    switch (p->kind) {
+    case PK_ADMIN:
+        json_array_append_new(sources, json_pack("{s:s}", "kind", "adminUser"));
+        break;
+    case PK_ANON:
+        if (reg->anonymous_pull) json_array_append_new(sources, json_pack("{s:s}", "kind", "anonymousPull"));
+        break;
+    case PK_TOKEN:
+        explain_token(az, reg, p->id, repo, sources);
+        break;
+    case PK_USER:
+    case PK_SP:
+        rc = berth_xcalloc(1, sizeof(*rc));
+        load_roles(az, p, rc);
+        for (i = 0; i < rc->n; i++) {
+            if (!berth_roles_data_actions(&rc->a[i], 1, reg->name, repo)) continue;
+            berth_assign_scope_format(&rc->a[i].scope, scope, sizeof(scope));
+            json_array_append_new(sources, json_pack("{s:s,s:s,s:s}", "kind", "roleAssignment", "role",
+                                                     berth_role_name(rc->a[i].role), "scope", scope));
+        }
+        free(rc);
+        break;
+    case PK_NONE:
+        break;
+    }
+    bits = authz_grant(az, reg, p, repo);
+    return bits;
+}
+
 unsigned authz_mgmt_rights(struct authz *az, const struct principal *p, const char *registry)
 {
     struct roles_ctx *rc;
@@ -591,7 +661,7 @@ int authz_catalog(struct authz *az, const struct berth_meta_registry *reg, const
 
 /* ---------------------------------------------------------------- tokens */
 
-static const char *kind_name(enum principal_kind k)
+const char *authz_kind_name(enum principal_kind k)
 {
     switch (k) {
     case PK_ANON: return "anonymous";
@@ -609,7 +679,7 @@ static enum principal_kind kind_of(const char *s)
     static const enum principal_kind kinds[] = {PK_ANON, PK_ADMIN, PK_USER, PK_SP, PK_TOKEN};
     size_t i;
     for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-        if (!strcmp(s, kind_name(kinds[i]))) return kinds[i];
+        if (!strcmp(s, authz_kind_name(kinds[i]))) return kinds[i];
     return PK_NONE;
 }
 
@@ -627,7 +697,7 @@ void authz_note_login(struct berth_req *req, const char *kind, const char *name,
 
 void authz_note_principal(struct berth_req *req, const struct principal *p)
 {
-    authz_note_login(req, kind_name(p->kind), p->name, p->id);
+    authz_note_login(req, authz_kind_name(p->kind), p->name, p->id);
     authz_note_jti(req, p->jti);
 }
 
@@ -655,7 +725,7 @@ enum berth_rc authz_issue(struct authz *az, const struct berth_meta_registry *re
     json_object_set_new(claims, "jti", json_string(jti));
     json_object_set_new(claims, "grant_type", json_string(grant_type));
     cred = json_object();
-    json_object_set_new(cred, "k", json_string(kind_name(p->kind)));
+    json_object_set_new(cred, "k", json_string(authz_kind_name(p->kind)));
     json_object_set_new(cred, "id", json_string(p->id));
     json_object_set_new(cred, "p", json_integer(p->slot));
     json_object_set_new(cred, "s", json_integer(p->stamp));
@@ -1079,7 +1149,7 @@ enum berth_rc authz_authorize(void *ctx, struct berth_req *req, const struct ber
         rc = refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, &reason, err, "unsupported Authorization scheme");
         goto out;
     }
-    snprintf(req->principal, sizeof(req->principal), "%s:%s", kind_name(p.kind), p.kind == PK_ANON ? "-" : p.name);
+    snprintf(req->principal, sizeof(req->principal), "%s:%s", authz_kind_name(p.kind), p.kind == PK_ANON ? "-" : p.name);
     req->principal_kind = (int)p.kind;
     req->who = p;
     snprintf(req->principal_id, sizeof(req->principal_id), "%s", p.id);
@@ -1149,11 +1219,11 @@ enum berth_rc authz_directory_caller(struct authz *az, struct berth_req *req, st
         rc = refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, reason, err, "unsupported Authorization scheme");
     }
     if (rc == BERTH_OK) {
-        snprintf(req->principal, sizeof(req->principal), "%s:%s", kind_name(p->kind), p->name);
+        snprintf(req->principal, sizeof(req->principal), "%s:%s", authz_kind_name(p->kind), p->name);
         req->principal_kind = (int)p->kind;
         snprintf(req->principal_id, sizeof(req->principal_id), "%s", p->id);
         req->who = *p;
-        authz_note_login(req, kind_name(p->kind), p->name, p->id);
+        authz_note_login(req, authz_kind_name(p->kind), p->name, p->id);
     }
     req->auth_reason = (int)*reason;
     if (pass) explicit_bzero(pass, strlen(pass));

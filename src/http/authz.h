@@ -8,6 +8,7 @@
 #ifndef BERTH_HTTP_AUTHZ_H
 #define BERTH_HTTP_AUTHZ_H
 
+#include <jansson.h>
 #include <stdint.h>
 #include "berth/auth.h"
 #include "berth/config.h"
@@ -108,6 +109,16 @@ enum berth_rc authz_directory_caller(struct authz *az, struct berth_req *req, st
 int authz_may(struct authz *az, struct berth_req *req, const char *repo, unsigned bits);
 /* Nonzero if p may list the catalog (it can read some repository). */
 int authz_catalog(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p);
+/*
+ * What authz_grant answers, with the reasons: appends to sources (a JSON
+ * array) the caller's own grants that apply to repo: its role assignments
+ * ({"kind":"roleAssignment","role","scope"}), its token's scope-map rules
+ * ({"kind":"scopeMap","scopeMap","system","rule"}; rule null when none
+ * matches), {"kind":"adminUser"} or {"kind":"anonymousPull"}. Nothing about
+ * other principals.
+ */
+unsigned authz_explain(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p,
+                       const char *repo, json_t *sources);
 
 /*
  * Issues a registry token: grant_type "access_token" (with access = the
@@ -138,6 +149,9 @@ void authz_directory_issuer(struct authz *az, char *out, size_t n);
  */
 enum berth_rc authz_directory_token(struct authz *az, const char *token, const char *grant_type, struct principal *p,
                                     enum berth_auth_reason *reason, struct berth_err *err);
+
+/* "anonymous", "admin", "user", "sp", "token" ("none" for PK_NONE). */
+const char *authz_kind_name(enum principal_kind k);
 
 /*
  * Notes for the login event log what a login claimed or proved: identity

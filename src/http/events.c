@@ -537,7 +537,7 @@ static const char *kind_text(int kind)
 
 static int is_credential_route(const struct route *r)
 {
-    return r->finish == api_token_get_finish || r->finish == api_token_post_finish ||
+    return r->finish == api_token_get_finish || r->finish == api_token_post_finish || r->finish == api_explain_finish ||
            r->finish == api_exchange_finish || r->finish == api_directory_token_finish;
 }
 

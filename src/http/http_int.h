@@ -184,6 +184,7 @@ enum berth_rc api_form_begin(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_form_body(struct berth_req *req, const char *data, size_t len, struct berth_err *err);
 void api_form_cleanup(struct berth_req *req, int aborted);
 enum berth_rc api_token_get_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_explain_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_token_post_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_exchange_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_directory_token_finish(struct berth_req *req, struct berth_err *err);

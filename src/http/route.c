@@ -43,6 +43,7 @@ static const struct route routes[] = {
      "referrers"},
     /* the token service and the directory check credentials themselves */
     {M_GET, "/oauth2/token", NULL, BERTH_ACCESS_NONE, NULL, NULL, api_token_get_finish, NULL, "token_get"},
+    {M_GET, "/oauth2/explain", NULL, BERTH_ACCESS_NONE, NULL, NULL, api_explain_finish, NULL, "explain"},
     {M_POST, "/oauth2/token", NULL, BERTH_ACCESS_NONE, api_form_begin, api_form_body, api_token_post_finish,
      api_form_cleanup, "token_post"},
     {M_POST, "/oauth2/exchange", NULL, BERTH_ACCESS_NONE, api_form_begin, api_form_body, api_exchange_finish,

@@ -1772,12 +1772,12 @@ TEST(meta_sqlite_migrates_and_refuses_newer)
     ASSERT_OK(berth_meta_sqlite_ops.open(path, &m, &err));
     berth_meta_sqlite_ops.close(m);
     m = NULL;
-    ASSERT_EQ_INT(db_user_version(path), 4);
+    ASSERT_EQ_INT(db_user_version(path), 5);
     /* reopening applies nothing and keeps the version */
     ASSERT_OK(berth_meta_sqlite_ops.open(path, &m, &err));
     berth_meta_sqlite_ops.close(m);
     m = NULL;
-    ASSERT_EQ_INT(db_user_version(path), 4);
+    ASSERT_EQ_INT(db_user_version(path), 5);
     ASSERT_EQ_INT(db_exec(path, "PRAGMA user_version = 99"), SQLITE_OK);
     ASSERT_RC(berth_meta_sqlite_ops.open(path, &m, &err), BERTH_EDB);
     ASSERT_TRUE(m == NULL);
