@@ -4,10 +4,15 @@
  * within the grace period is kept, so a push in progress is never broken.
  * Safe to run while the server runs (SQLite transactions; the grace period
  * covers a blob uploaded but not yet linked by its manifest).
+ *
+ * On a large store it reports progress on stderr (on a terminal by default,
+ * or with --progress): an updating line per phase at most twice a second,
+ * and a closing line per phase.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "berth/alloc.h"
 #include "berth/config.h"
 #include "berth/log.h"
@@ -24,15 +29,59 @@ struct gc_ctx {
     int64_t upload_cutoff_s;
     int dry_run;
     int verbose;
-    uint64_t manifests, unlinked, blobs_deleted, bytes_freed, uploads, seen;
+    uint64_t manifests, unlinked, blobs_deleted, bytes_freed, uploads, seen, uploads_seen;
     int failed;
+    int progress;       /* report progress on stderr */
+    int tty;            /* stderr is a terminal: rewrite one line */
+    int64_t shown_us;   /* when progress was last shown */
 };
+
+#define GC_PROGRESS_US 500000
+
+/* "12.3 MiB" */
+static void human(uint64_t n, char *out, size_t len)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        v /= 1024;
+        u++;
+    }
+    if (u) snprintf(out, len, "%.1f %s", v, units[u]);
+    else snprintf(out, len, "%llu B", (unsigned long long)n);
+}
+
+/* One progress line for the phase; done ends it (always shown). */
+static void progress(struct gc_ctx *c, const char *phase, int done)
+{
+    char freed[32];
+    int64_t now;
+
+    if (!c->progress) return;
+    now = berth_mono_us();
+    if (!done && now - c->shown_us < GC_PROGRESS_US) return;
+    c->shown_us = now;
+    human(c->bytes_freed, freed, sizeof(freed));
+    if (!strcmp(phase, "manifests"))
+        fprintf(stderr, "%sgc: manifests: %llu deleted, %llu repository links removed%s", c->tty ? "\r" : "",
+                (unsigned long long)c->manifests, (unsigned long long)c->unlinked, c->tty && !done ? "" : "\n");
+    else if (!strcmp(phase, "blobs"))
+        fprintf(stderr, "%sgc: blobs: %llu checked, %llu deleted, %s freed%s", c->tty ? "\r" : "",
+                (unsigned long long)c->seen, (unsigned long long)c->blobs_deleted, freed,
+                c->tty && !done ? "" : "\n");
+    else
+        fprintf(stderr, "%sgc: uploads: %llu checked, %llu deleted, %s freed%s", c->tty ? "\r" : "",
+                (unsigned long long)c->uploads_seen, (unsigned long long)c->uploads, freed,
+                c->tty && !done ? "" : "\n");
+}
 
 static int on_manifest(const char *repo, const char *digest, void *p)
 {
     struct gc_ctx *c = p;
     c->manifests++;
     if (c->verbose) printf("manifest %s@%s\n", repo, digest);
+    progress(c, "manifests", 0);
     return 0;
 }
 
@@ -41,6 +90,7 @@ static int on_unlink(const char *repo, const char *digest, void *p)
     struct gc_ctx *c = p;
     c->unlinked++;
     if (c->verbose) printf("unlink %s@%s\n", repo, digest);
+    progress(c, "manifests", 0);
     return 0;
 }
 
@@ -51,7 +101,7 @@ static int sweep_blob(const struct berth_digest *d, uint64_t size, int64_t mtime
     int used = 1;
 
     c->seen++;
-    if (c->seen % 10000 == 0) fprintf(stderr, "gc: %llu blobs checked\r", (unsigned long long)c->seen);
+    progress(c, "blobs", 0);
     if (mtime_s * 1000 >= c->cutoff_ms) return 0;
     if (c->meta->ops->blob_in_use(c->meta, d, &used, &err) != BERTH_OK) {
         fprintf(stderr, "berth: gc: %s\n", berth_err_msg(&err));
@@ -77,6 +127,8 @@ static int sweep_upload(const char *uuid, uint64_t size, int64_t mtime_s, void *
     int64_t created;
     enum berth_rc rc;
 
+    c->uploads_seen++;
+    progress(c, "uploads", 0);
     rc = c->meta->ops->upload_get(c->meta, uuid, NULL, repo, sizeof(repo), &created, &err);
     if (rc == BERTH_OK && mtime_s >= c->upload_cutoff_s) return 0; /* a live session */
     if (rc == BERTH_EUPLOADUNKNOWN && mtime_s * 1000 >= c->cutoff_ms) return 0; /* a monolithic push in progress */
@@ -92,10 +144,12 @@ static int sweep_upload(const char *uuid, uint64_t size, int64_t mtime_s, void *
 
 static void gc_usage(FILE *out)
 {
-    fprintf(out, "usage: berth gc [--grace MINUTES] [--dry-run] [--verbose] [--data DIR] [--config FILE]\n\n"
+    fprintf(out, "usage: berth gc [--grace MINUTES] [--dry-run] [--verbose] [--progress|--no-progress]\n"
+                 "                [--data DIR] [--config FILE]\n\n"
                  "Deletes untagged manifests nothing references, blobs no manifest or repository\n"
                  "references, expired upload sessions and stray temp files. Nothing pushed in the\n"
-                 "last --grace minutes (default: the gc-grace setting, 60) is touched.\n");
+                 "last --grace minutes (default: the gc-grace setting, 60) is touched.\n"
+                 "Progress goes to stderr: on by default when stderr is a terminal.\n");
 }
 
 int cmd_gc(int argc, char **argv, struct cli_ctx *ctx)
@@ -113,6 +167,8 @@ int cmd_gc(int argc, char **argv, struct cli_ctx *ctx)
 
     (void)ctx;
     memset(&c, 0, sizeof(c));
+    c.tty = isatty(STDERR_FILENO);
+    c.progress = c.tty;
     berth_config_init(&cfg);
     for (i = 1; i < argc; i++) {
         uint64_t v;
@@ -124,6 +180,10 @@ int cmd_gc(int argc, char **argv, struct cli_ctx *ctx)
             c.dry_run = 1;
         } else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) {
             c.verbose = 1;
+        } else if (!strcmp(argv[i], "--progress")) {
+            c.progress = 1;
+        } else if (!strcmp(argv[i], "--no-progress")) {
+            c.progress = 0;
         } else if (!strcmp(argv[i], "--grace")) {
             if (i + 1 >= argc || berth_parse_u64(argv[i + 1], strlen(argv[i + 1]), &v) != 0 || v > 525600) {
                 fprintf(stderr, "berth: gc: --grace needs minutes in 0..525600\n");
@@ -153,10 +213,13 @@ int cmd_gc(int argc, char **argv, struct cli_ctx *ctx)
     c.upload_cutoff_s = berth_now_s() - cfg.upload_ttl;
     rc = c.meta->ops->gc(c.meta, c.cutoff_ms, c.dry_run, on_manifest, on_unlink, &c, &err);
     if (rc) goto out;
+    progress(&c, "manifests", 1);
     rc = c.blobs->ops->list(c.blobs, sweep_blob, &c, &err);
     if (rc) goto out;
+    progress(&c, "blobs", 1);
     rc = c.blobs->ops->upload_list(c.blobs, sweep_upload, &c, &err);
     if (rc) goto out;
+    progress(&c, "uploads", 1);
     if (!c.dry_run) {
         rc = c.blobs->ops->clean_temp(c.blobs, &tmp, &err);
         if (rc) goto out;

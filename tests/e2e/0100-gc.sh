@@ -171,4 +171,29 @@ push_image "$R" after "$WORK/shared" || fail "push an image after the live gc"
 req GET "/v2/$R/manifests/after" -H "$ACCEPT_MANIFESTS"
 expect_status 200 "the server works after a live gc"
 
+# ---- a large store: progress on stderr, phase by phase
+berth_stop
+python3 - "$DATA" <<'PY'
+import hashlib, os, sys
+root = os.path.join(sys.argv[1], "blobs", "sha256")
+old = 1700000000
+for i in range(20000):
+    data = b"gc-progress-%d" % i
+    h = hashlib.sha256(data).hexdigest()
+    d = os.path.join(root, h[:2])
+    os.makedirs(d, exist_ok=True)
+    p = os.path.join(d, h)
+    with open(p, "wb") as f:
+        f.write(data)
+    os.utime(p, (old, old))
+PY
+"$BERTH_BIN" gc --data "$DATA" --grace 0 --progress >"$WORK/gc.out" 2>"$WORK/gc.err"
+expect_eq "gc over 20,000 orphan blobs exits 0" 0 $?
+check "it reports the blob phase's progress on stderr" grep -Eq '^gc: blobs: [0-9]{5,} checked, [0-9]{5,} deleted, [0-9.]+ (KiB|MiB)' "$WORK/gc.err"
+check "and each phase" bash -c "grep -q '^gc: manifests:' '$WORK/gc.err' && grep -q '^gc: uploads:' '$WORK/gc.err'"
+check "the summary stays on stdout" grep -q 'blobs checked' "$WORK/gc.out"
+check "the orphans are gone" bash -c "[ \$(find '$DATA/blobs' -type f | wc -l) -lt 100 ]"
+"$BERTH_BIN" gc --data "$DATA" --grace 0 >"$WORK/gc.out" 2>"$WORK/gc.err"
+check "without a terminal and without --progress nothing is reported on stderr" test ! -s "$WORK/gc.err"
+
 finish
