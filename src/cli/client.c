@@ -147,6 +147,15 @@ static enum berth_rc status_rc(long status)
     }
 }
 
+/* Is reason one of berth's own code names (EREQUEST, ENOENT), which add nothing to the OCI code? */
+static int internal_reason(const char *reason)
+{
+    int i;
+    for (i = 0; i < BERTH_RC_COUNT; i++)
+        if (!strcmp(reason, berth_rc_name((enum berth_rc)i))) return 1;
+    return 0;
+}
+
 static enum berth_rc http_error(const struct cli_req *rq, const struct cli_resp *rs, struct berth_err *err)
 {
     json_t *root = json_loadb(rs->body.p ? rs->body.p : "", rs->body.len, 0, NULL);
@@ -156,7 +165,7 @@ static enum berth_rc http_error(const struct cli_req *rq, const struct cli_resp 
     const char *reason = json_string_value(json_object_get(json_object_get(e, "detail"), "reason"));
     enum berth_rc rc = status_rc(rs->status);
 
-    if (msg && code && reason && strcmp(reason, "EREQUEST") != 0)
+    if (msg && code && reason && !internal_reason(reason))
         berth_err_set(err, rc, "%s (%ld %s, %s)", msg, rs->status, code, reason);
     else if (msg && code)
         berth_err_set(err, rc, "%s (%ld %s)", msg, rs->status, code);
@@ -290,31 +299,30 @@ enum berth_rc cli_post_form(struct cli_ctx *ctx, const char *path, const char *l
     return rc;
 }
 
-enum berth_rc cli_password(struct cli_ctx *ctx, const char **pw, struct berth_err *err)
+enum berth_rc cli_read_stdin_line(char **out, struct berth_err *err)
 {
     char *line = NULL;
     size_t cap = 0;
-    ssize_t n;
+    ssize_t n = getline(&line, &cap, stdin);
 
-    *pw = NULL;
-    if (ctx->password) {
-        *pw = ctx->password;
-        return BERTH_OK;
-    }
-    if (ctx->password_read) {
-        *pw = ctx->password_read;
-        return BERTH_OK;
-    }
-    if (!ctx->password_stdin) return BERTH_OK;
-    n = getline(&line, &cap, stdin);
+    *out = NULL;
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
     if (n <= 0) {
         free(line);
         return berth_err_set(err, BERTH_EINVAL, "cannot read the password from stdin: it is empty");
     }
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
-    ctx->password_read = line;
-    *pw = line;
+    *out = line;
     return BERTH_OK;
+}
+
+enum berth_rc cli_password(struct cli_ctx *ctx, const char **pw, struct berth_err *err)
+{
+    enum berth_rc rc = BERTH_OK;
+
+    if (!ctx->password && !ctx->password_read && ctx->password_stdin)
+        rc = cli_read_stdin_line(&ctx->password_read, err);
+    *pw = ctx->password ? ctx->password : ctx->password_read;
+    return rc;
 }
 
 /* "Basic <base64(user:pass)>" for -u/-p, malloc'd. */

@@ -53,6 +53,7 @@ enum berth_rc cli_tenant(struct cli_ctx *ctx, const char **tenant, struct berth_
     char *path = NULL;
     enum berth_rc rc = BERTH_OK;
 
+    memset(&s, 0, sizeof(s));
     if (ctx->tenant) goto done;
     if (!ctx->user && run_session(ctx, &root, &path, &s, err) == BERTH_OK && s.tenant) {
         ctx->tenant = berth_xstrdup(s.tenant);
