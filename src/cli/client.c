@@ -5,6 +5,7 @@
  * that name the cause and the fix. Also the management API call, cli_api.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -92,12 +93,12 @@ void cli_url_hostport(const char *url, char *hp, size_t hplen, char *scheme, siz
     else snprintf(hp, hplen, "%.*s:%s", (int)n, h, !strcmp(scheme, "https") ? "443" : "80");
 }
 
-static enum berth_rc transport_error(CURLcode cc, const char *errbuf, const char *base, const char *ca,
-                                     struct berth_err *err)
+static enum berth_rc transport_error(CURLcode cc, long os_errno, const char *errbuf, const char *base,
+                                     const char *ca, struct berth_err *err)
 {
     switch (cc) {
     case CURLE_COULDNT_CONNECT:
-        if (strstr(errbuf, "refused"))
+        if (os_errno == ECONNREFUSED || strstr(errbuf, "refused"))
             return berth_err_set(err, BERTH_EUNAVAILABLE,
                                  "cannot connect to %s: connection refused; is 'berth serve' running there?", base);
         return berth_err_set(err, BERTH_EUNAVAILABLE, "cannot connect to %s: %s; check the address and the network",
@@ -245,9 +246,11 @@ enum berth_rc cli_http_do(struct cli_ctx *ctx, const struct cli_req *rq, struct 
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     cc = curl_easy_perform(c);
     if (cc != CURLE_OK) {
+        long os_errno = 0;
+        curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
         rc = berth_buf_rc(&rs->body) ? berth_err_set(err, BERTH_ETOOBIG, "the answer of %s is over %u bytes", url,
                                                      RESP_MAX)
-                                     : transport_error(cc, errbuf, base, ca, err);
+                                     : transport_error(cc, os_errno, errbuf, base, ca, err);
         goto out;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs->status);

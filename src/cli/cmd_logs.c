@@ -61,7 +61,7 @@ static void print_event(const struct cli_ctx *ctx, const json_t *ev, const struc
 {
     size_t c;
     if (ctx->json) {
-        char *s = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        char *s = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
         printf("%s\n", s ? s : "{}");
         free(s);
         return;

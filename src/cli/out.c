@@ -168,7 +168,7 @@ void cli_out_fields(FILE *out, const json_t *obj, const struct cli_col *cols, si
 
 void cli_out_json(FILE *out, const json_t *v)
 {
-    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
     fprintf(out, "%s\n", s ? s : "null");
     free(s);
 }
