@@ -149,45 +149,6 @@ static int simple_opts(struct cli_ctx *ctx, const char *synopsis, const char *de
     return cli_opt_parse(ctx, synopsis, desc, t, NULL, argc, argv, pos);
 }
 
-static int auth_logout(int argc, char **argv, struct cli_ctx *ctx)
-{
-    struct berth_err err = BERTH_ERR_INIT;
-    struct cli_list pos = {0};
-    json_t *root = NULL;
-    char *path = NULL, *server = NULL;
-    const char *cur;
-    int ret = simple_opts(ctx, "[--server URL]", "Forgets the session of a server (the current one by default).", 1, 0,
-                          argc, argv, &pos);
-
-    if (ret != CLI_CONTINUE) goto out;
-    if (pos.n) {
-        ret = cli_usage_error(ctx, "unexpected argument '%s'", pos.v[0]);
-        goto out;
-    }
-    if (load_sessions(&path, &root, &err)) goto fail;
-    cur = json_string_value(json_object_get(root, "current"));
-    server = ctx->server ? berth_xstrndup(ctx->server, strlen(ctx->server) - (ctx->server[strlen(ctx->server) - 1] == '/'))
-                         : cur ? berth_xstrdup(cur) : NULL;
-    if (!server || !json_object_get(json_object_get(root, "servers"), server)) {
-        berth_err_set(&err, BERTH_ENOENT, "not logged in to %s", server ? server : "any server");
-        goto fail;
-    }
-    json_object_del(json_object_get(root, "servers"), server);
-    if (cur && !strcmp(cur, server)) json_object_set_new(root, "current", json_null());
-    if (cli_session_file_save(path, root, &err)) goto fail;
-    printf("Logged out of %s\n", server);
-    ret = 0;
-    goto out;
-fail:
-    ret = cli_fail(&err);
-out:
-    cli_list_release(&pos);
-    json_decref(root);
-    free(path);
-    free(server);
-    return ret;
-}
-
 static int auth_show(int argc, char **argv, struct cli_ctx *ctx)
 {
     static const struct cli_col cols[] = {
@@ -233,28 +194,42 @@ out:
     return ret;
 }
 
-static int auth_use(int argc, char **argv, struct cli_ctx *ctx)
+/* logout (forget the session of --server or the current one) and use URL (make it current). */
+static int edit_sessions(int argc, char **argv, struct cli_ctx *ctx, int logout)
 {
     struct berth_err err = BERTH_ERR_INIT;
     struct cli_list pos = {0};
     json_t *root = NULL;
-    char *path = NULL;
-    int ret = simple_opts(ctx, "URL", "Makes the session of URL the current one.", 0, 0, argc, argv, &pos);
+    char *path = NULL, *server = NULL;
+    const char *cur, *given;
+    int ret = logout ? simple_opts(ctx, "[--server URL]", "Forgets the session of a server (the current one by "
+                                   "default).", 1, 0, argc, argv, &pos)
+                     : simple_opts(ctx, "URL", "Makes the session of URL the current one.", 0, 0, argc, argv, &pos);
 
     if (ret != CLI_CONTINUE) goto out;
-    if (pos.n != 1) {
-        ret = cli_usage_error(ctx, "one server URL is needed");
+    if (pos.n != (logout ? 0u : 1u)) {
+        ret = cli_usage_error(ctx, logout ? "unexpected argument '%s'" : "one server URL is needed",
+                              pos.n ? pos.v[0] : "");
         goto out;
     }
     if (load_sessions(&path, &root, &err)) goto fail;
-    if (!json_object_get(json_object_get(root, "servers"), pos.v[0])) {
-        berth_err_set(&err, BERTH_ENOENT, "not logged in to %s: run 'berth auth login --server %s'", pos.v[0],
-                      pos.v[0]);
+    cur = json_string_value(json_object_get(root, "current"));
+    given = logout ? ctx->server : pos.v[0];
+    if (given) server = berth_xstrndup(given, strlen(given) - (*given && given[strlen(given) - 1] == '/'));
+    else if (cur) server = berth_xstrdup(cur);
+    if (!server || !json_object_get(json_object_get(root, "servers"), server)) {
+        berth_err_set(&err, BERTH_ENOENT, "not logged in to %s: run 'berth auth login --server %s'",
+                      server ? server : "any server", server ? server : "URL");
         goto fail;
     }
-    json_object_set_new(root, "current", json_string(pos.v[0]));
+    if (logout) {
+        json_object_del(json_object_get(root, "servers"), server);
+        if (cur && !strcmp(cur, server)) json_object_set_new(root, "current", json_null());
+    } else {
+        json_object_set_new(root, "current", json_string(server));
+    }
     if (cli_session_file_save(path, root, &err)) goto fail;
-    printf("Now using %s\n", pos.v[0]);
+    printf("%s %s\n", logout ? "Logged out of" : "Now using", server);
     ret = 0;
     goto out;
 fail:
@@ -263,7 +238,18 @@ out:
     cli_list_release(&pos);
     json_decref(root);
     free(path);
+    free(server);
     return ret;
+}
+
+static int auth_logout(int argc, char **argv, struct cli_ctx *ctx)
+{
+    return edit_sessions(argc, argv, ctx, 1);
+}
+
+static int auth_use(int argc, char **argv, struct cli_ctx *ctx)
+{
+    return edit_sessions(argc, argv, ctx, 0);
 }
 
 static const struct cli_verb verbs[] = {

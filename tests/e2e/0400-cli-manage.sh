@@ -26,29 +26,20 @@ cli() {
 # jqf ARGS...: jq -e, quietly (for check).
 jqf() { jq -e "$@" >/dev/null; }
 
-# expect_cli DESC RC JQ-FILTER: the last command exited RC and its JSON output passes the filter.
-expect_cli() {
-    local desc=$1 want=$2 filter=$3
+# expect_json JQ-OPT DESC RC JQ-FILTER: the last command exited RC and its output passes the filter
+# (JQ-OPT -e for one JSON document, -se for JSON lines slurped into an array).
+expect_json() {
+    local opt=$1 desc=$2 want=$3 filter=$4
     if [ "$RC" != "$want" ]; then
         fail "$desc" "exit status $RC, expected $want" "stderr: $ERR" "stdout: $(echo "$OUT" | head -c 300)"
-    elif [ -n "$filter" ] && ! echo "$OUT" | jq -e "$filter" >/dev/null 2>&1; then
-        fail "$desc" "jq filter failed: $filter" "stdout: $(echo "$OUT" | head -c 400)"
+    elif [ -n "$filter" ] && ! echo "$OUT" | jq "$opt" "$filter" >/dev/null 2>&1; then
+        fail "$desc" "jq $opt filter failed: $filter" "stdout: $(echo "$OUT" | head -c 400)"
     else
         ok "$desc"
     fi
 }
-
-# expect_cli_lines DESC RC JQ-FILTER: the same for JSON lines, slurped into one array.
-expect_cli_lines() {
-    local desc=$1 want=$2 filter=$3
-    if [ "$RC" != "$want" ]; then
-        fail "$desc" "exit status $RC, expected $want" "stderr: $ERR"
-    elif ! echo "$OUT" | jq -se "$filter" >/dev/null 2>&1; then
-        fail "$desc" "jq -s filter failed: $filter" "stdout: $(echo "$OUT" | head -c 400)"
-    else
-        ok "$desc"
-    fi
-}
+expect_cli() { expect_json -e "$@"; }
+expect_cli_lines() { expect_json -se "$@"; }
 
 # expect_cli_err DESC RC REGEX: the last command exited RC and stderr matches.
 expect_cli_err() {
@@ -294,7 +285,11 @@ wait "$FOLLOW"
 expect_eq "logs --follow prints new events and exits 0 on SIGINT" "0:1" \
     "$?:$(grep -c '"identity":"trudy"' "$WORK/follow.out")"
 
-# ---- logout
+# ---- switching and logging out
+cli auth use http://127.0.0.1:1
+expect_cli_err "auth use of a server without a session" 1 "not logged in to http://127.0.0.1:1"
+cli auth use "$URL/"
+expect_eq "auth use" "0:Now using $URL" "$RC:$OUT"
 cli auth logout
 expect_eq "auth logout" "0:Logged out of $URL" "$RC:$OUT"
 cli registry list
