@@ -27,7 +27,7 @@ struct reg_args {
     long long refresh_ttl, access_ttl;
 };
 
-#define REG_NAME_OPT(a) {"name", 'n', CLI_OPT_STR, &(a)->name, "REGISTRY", "the registry name"}
+#define REG_NAME_OPT(a) CLI_REGISTRY_OPT("name", &(a)->name)
 #define REG_PROP_OPTS(a)                                                                                      \
     {"admin-enabled", 0, CLI_OPT_BOOL, &(a)->admin, "true|false", "enable the admin user"},                  \
     {"anonymous-pull-enabled", 0, CLI_OPT_BOOL, &(a)->anonymous, "true|false", "allow pulls without login"}, \

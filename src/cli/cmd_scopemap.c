@@ -48,7 +48,7 @@ static int map_create(int argc, char **argv, struct cli_ctx *ctx)
     json_t *body = NULL;
     char *path = NULL;
     const struct cli_opt opts[] = {
-        {"registry", 'n', CLI_OPT_STR, &a.registry, "REGISTRY", "the registry name"},
+        CLI_REGISTRY_OPT("registry", &a.registry),
         {"name", 0, CLI_OPT_STR, &a.name, "MAP", "the scope map's name"},
         {"repository", 0, CLI_OPT_GROUP, &a.add, "REPO ACTION", "a repository (or pattern team/*) and its actions"},
         {"description", 0, CLI_OPT_STR, &a.description, "TEXT", "what the map is for"},
@@ -96,7 +96,7 @@ static int map_update(int argc, char **argv, struct cli_ctx *ctx)
     json_t *cur = NULL, *body = NULL, *add = json_array(), *drop = json_array(), *actions;
     char *path = NULL;
     const struct cli_opt opts[] = {
-        {"registry", 'n', CLI_OPT_STR, &a.registry, "REGISTRY", "the registry name"},
+        CLI_REGISTRY_OPT("registry", &a.registry),
         {"name", 0, CLI_OPT_STR, &a.name, "MAP", "the scope map's name"},
         {"add-repository", 0, CLI_OPT_GROUP, &a.add, "REPO ACTION", "actions to add"},
         {"remove-repository", 0, CLI_OPT_GROUP, &a.remove, "REPO ACTION", "actions to remove"},
