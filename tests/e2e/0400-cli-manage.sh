@@ -231,6 +231,40 @@ expect_eq "a server that is down: exit 1, cause and fix" \
 cli registry list -u owner -p wrong-password
 expect_cli_err "a wrong password: exit 1 with the reason" 1 "401 UNAUTHORIZED"
 
+cli registry list --server http://no-such-host.invalid:5000 -u owner -p x
+expect_cli_err "a host name that does not resolve" 1 "does not resolve \(DNS\)"
+
+# ---- HTTPS: an untrusted certificate, --ca-file, the session's CA file, another host name
+if command -v openssl >/dev/null; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1,DNS:default.localhost -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
+        >/dev/null 2>&1
+    TPORT=$(free_port)
+    "$BERTH_BIN" serve --listen "127.0.0.1:$TPORT" --data "$WORK/tls" --tls-cert "$WORK/cert.pem" \
+        --tls-key "$WORK/key.pem" >>"$SRV_LOG" 2>&1 &
+    SERVER_PIDS+=("$!")
+    for _ in $(seq 100); do
+        curl -s -o /dev/null --cacert "$WORK/cert.pem" "https://127.0.0.1:$TPORT/v2/" && break
+        sleep 0.1
+    done
+    TPW=$(cat "$WORK/tls/initial-owner-password" 2>/dev/null)
+    cli registry list --server "https://127.0.0.1:$TPORT" -u owner -p "$TPW"
+    expect_cli_err "an untrusted certificate says to pass --ca-file" 1 \
+        "certificate is not trusted: pass --ca-file FILE with the CA that signed it"
+    cli registry list --server "https://127.0.0.1:$TPORT" --ca-file "$WORK/cert.pem" -u owner -p "$TPW" --json
+    expect_cli "--ca-file trusts it" 0 '.value[0].name == "default"'
+    cli registry list --server "https://localhost:$TPORT" --ca-file "$WORK/cert.pem" -u owner -p "$TPW"
+    expect_cli_err "a certificate for another host name says so" 1 "certificate is for another host name"
+    CLI_IN=$TPW
+    BERTH_CONFIG_DIR=$WORK/cfg-tls cli auth login --server "https://127.0.0.1:$TPORT" --ca-file "$WORK/cert.pem" \
+        -u owner --password-stdin
+    expect_cli "auth login over HTTPS with --ca-file" 0 ''
+    BERTH_CONFIG_DIR=$WORK/cfg-tls cli repository list -n default --json
+    expect_cli "the session's CA file serves later commands, registry tokens included" 0 '.repositories == []'
+else
+    skip "openssl not installed: HTTPS errors not tested"
+fi
+
 # ---- repositories through the Distribution API (default registry at 127.0.0.1:PORT)
 if ! command -v skopeo >/dev/null; then
     skip "skopeo not installed: repository commands not tested"
