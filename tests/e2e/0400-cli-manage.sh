@@ -328,6 +328,8 @@ cli auth logout
 expect_eq "auth logout" "0:Logged out of $URL" "$RC:$OUT"
 cli registry list
 expect_cli_err "after logout a command says how to log in" 1 "berth auth login --server URL"
+cli repository show-tags -n default --repository team/app --server "$URL" -u owner -p "$PW" --json
+expect_cli "-u/-p need no session, registry tokens included" 0 '.name == "team/app"'
 printf '{"current": ' >"$SESS"
 cli auth show
 expect_cli_err "a malformed session file: fix or delete it" 1 "cannot read '.*sessions.json': .*fix or delete it"
