@@ -54,6 +54,7 @@ TEST(cli_opt_long_short_and_equals)
     ASSERT_EQ_INT(s.enabled, 0);
     ASSERT_EQ_INT(s.pos.n, 1);
     ASSERT_EQ_STR(s.pos.v[0], "pos1");
+    cli_list_release(&s.pos);
     ASSERT_EQ_INT(PARSE(&s, "-nb", "--name=c=d", "--enabled=true"), CLI_CONTINUE);
     ASSERT_EQ_STR(s.name, "c=d");
     ASSERT_EQ_INT(s.enabled, 1);
