@@ -246,6 +246,10 @@ enum berth_rc cli_check_registry_arg(const char *flag, const char *s, enum cli_n
                              want == CLI_WANT_RESOURCE ? "registry names" : "login servers", lower);
     if (want == CLI_WANT_RESOURCE && dotted) {
         size_t n = strcspn(s, ".:");
+        /* "teamreg1.localhost:5000" names its registry; an address ("127.0.0.1:5000") does not */
+        if (n < 5 || strspn(s, "0123456789") >= n)
+            return berth_err_set(err, BERTH_EINVAL, "%s takes a registry name (see 'berth registry list'), not the "
+                                 "login server '%s'", flag, s);
         return berth_err_set(err, BERTH_EINVAL, "%s takes a registry name like '%.*s', not the login server '%s'",
                              flag, (int)n, s, s);
     }
