@@ -82,6 +82,15 @@ expect_cli "registry update turns them back" 0 '.publicNetworkAccess == "Enabled
 cli registry show -n teamreg1 --json
 expect_cli "registry show" 0 '.loginServer == "teamreg1.localhost"'
 
+cli registry create -n tmpreg1 --default-action Deny --json
+expect_cli "registry create with a network flag sets it too" 0 '.name == "tmpreg1" and .networkRuleSet.defaultAction == "Deny"'
+cli registry delete -n tmpreg1 --yes
+expect_eq "registry delete --yes" "0:Deleted registry 'tmpreg1'" "$RC:$OUT"
+cli registry show -n tmpreg1
+expect_cli_err "the deleted registry is gone" 1 "tmpreg1.*404"
+cli registry delete -n default --yes
+expect_cli_err "the default registry cannot be deleted: the server says why" 1 "409 CONFLICT"
+
 # ---- admin credentials
 cli credential renew -n teamreg1 --json
 expect_cli "credential renew prints the new admin password" 0 '.passwords[0].name == "password" and (.passwords[0].value | length > 10)'
