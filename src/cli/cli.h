@@ -6,6 +6,7 @@
 #ifndef BERTH_CLI_H
 #define BERTH_CLI_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -188,6 +189,16 @@ struct cli_req {
     const char *body;         /* NULL for none */
     size_t body_len;
     const char *accept;
+    /*
+     * Streaming (optional): with on_line set, a successful answer's body is
+     * not kept but handed over one line at a time (without its newline;
+     * empty lines skipped) as it arrives, with no total time limit; on_line
+     * returning nonzero, or *cancel becoming nonzero, ends the transfer
+     * without an error.
+     */
+    int (*on_line)(const char *line, size_t len, void *arg);
+    void *line_arg;
+    volatile sig_atomic_t *cancel;
 };
 
 struct cli_resp {

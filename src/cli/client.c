@@ -35,6 +35,48 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+/* A streamed answer: lines go to rq->on_line while the status is a success. */
+struct stream {
+    CURL *c;
+    const struct cli_req *rq;
+    struct cli_resp *rs;
+    struct berth_buf partial; /* the line still being received */
+    int stopped;              /* on_line or cancel ended it */
+};
+
+static size_t on_stream(char *p, size_t size, size_t n, void *ud)
+{
+    struct stream *st = ud;
+    long status = 0;
+    size_t len = size * n, i, start = 0;
+
+    curl_easy_getinfo(st->c, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 400) return on_body(p, size, n, &st->rs->body);
+    for (i = 0; i < len; i++) {
+        if (p[i] != '\n') continue;
+        if (berth_buf_append(&st->partial, p + start, i - start) != BERTH_OK) return 0;
+        start = i + 1;
+        if (st->partial.len && st->rq->on_line(st->partial.p, st->partial.len, st->rq->line_arg)) {
+            st->stopped = 1;
+            return 0;
+        }
+        st->partial.len = 0;
+    }
+    if (berth_buf_append(&st->partial, p + start, len - start) != BERTH_OK) return 0;
+    return len;
+}
+
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    struct stream *st = ud;
+    (void)dt, (void)dn, (void)ut, (void)un;
+    if (st->rq->cancel && *st->rq->cancel) {
+        st->stopped = 1;
+        return 1;
+    }
+    return 0;
+}
+
 /* The value of header name in line (case-insensitive), trimmed, malloc'd; NULL if another header. */
 static char *header_value(const char *line, size_t len, const char *name)
 {
@@ -194,9 +236,12 @@ enum berth_rc cli_http_do(struct cli_ctx *ctx, const struct cli_req *rq, struct 
     struct curl_slist *hdrs = NULL, *connect_to = NULL;
     char errbuf[CURL_ERROR_SIZE] = "", srv_hp[300], ls_hp[300], scheme[16], *url = NULL, *line = NULL;
     const char *base, *ca;
+    struct stream st;
     enum berth_rc rc;
     CURLcode cc;
 
+    memset(&st, 0, sizeof(st));
+    berth_buf_init(&st.partial, RESP_MAX);
     berth_buf_init(&rs->body, RESP_MAX);
     rs->status = 0;
     rs->next = rs->digest = rs->ctype = NULL;
@@ -224,11 +269,22 @@ enum berth_rc cli_http_do(struct cli_ctx *ctx, const struct cli_req *rq, struct 
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, rq->on_line ? 0L : 60L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "berth-cli");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &rs->body);
+    if (rq->on_line) {
+        st.c = c;
+        st.rq = rq;
+        st.rs = rs;
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &st);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, &st);
+    } else {
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &rs->body);
+    }
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, rs);
     if (ca) curl_easy_setopt(c, CURLOPT_CAINFO, ca);
@@ -257,6 +313,9 @@ enum berth_rc cli_http_do(struct cli_ctx *ctx, const struct cli_req *rq, struct 
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     cc = curl_easy_perform(c);
+    if (cc != CURLE_OK && st.stopped) cc = CURLE_OK;
+    if (cc == CURLE_OK && rq->on_line && st.partial.len && !st.stopped)
+        rq->on_line(st.partial.p, st.partial.len, rq->line_arg); /* a last line without its newline */
     if (cc != CURLE_OK) {
         long os_errno = 0;
         curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
@@ -276,6 +335,7 @@ out:
     curl_slist_free_all(hdrs);
     curl_slist_free_all(connect_to);
     if (c) curl_easy_cleanup(c);
+    berth_buf_release(&st.partial);
     free(url);
     return rc;
 }
@@ -305,8 +365,9 @@ static enum berth_rc parse_json(const struct cli_req *rq, const struct cli_resp 
 enum berth_rc cli_post_form(struct cli_ctx *ctx, const char *path, const char *login_server, const char *auth,
                             const char *form, json_t **out, struct berth_err *err)
 {
-    struct cli_req rq = {"POST", path, login_server, auth, "application/x-www-form-urlencoded", form, strlen(form),
-                         "application/json"};
+    struct cli_req rq = {.method = "POST", .path = path, .login_server = login_server, .auth = auth,
+                         .content_type = "application/x-www-form-urlencoded", .body = form, .body_len = strlen(form),
+                         .accept = "application/json"};
     struct cli_resp rs;
     enum berth_rc rc = cli_http_do(ctx, &rq, &rs, err);
     if (!rc) rc = parse_json(&rq, &rs, out, err);

@@ -1,6 +1,6 @@
 /*
  * cmd_logs.c - `berth logs login|repository`: a registry's event logs,
- * filtered on the server; --follow polls the stream endpoint for new events
+ * filtered on the server; --follow keeps the server's stream open for new events
  * until interrupted.
  */
 #include <signal.h>
@@ -74,15 +74,40 @@ static void print_event(const struct cli_ctx *ctx, const json_t *ev, const struc
     putchar('\n');
 }
 
+struct follow {
+    const struct cli_ctx *ctx;
+    const char *kind;
+    const struct cli_col *cols;
+    size_t ncols;
+    long long last;
+};
+
+static int on_event_line(const char *line, size_t len, void *arg)
+{
+    struct follow *f = arg;
+    json_t *ev = json_loadb(line, len, 0, NULL);
+    const char *log = json_string_value(json_object_get(ev, "log"));
+
+    if (json_is_integer(json_object_get(ev, "id")) && json_integer_value(json_object_get(ev, "id")) > f->last)
+        f->last = json_integer_value(json_object_get(ev, "id"));
+    if (ev && log && !strcmp(log, f->kind)) {
+        print_event(f->ctx, ev, f->cols, f->ncols);
+        fflush(stdout);
+    }
+    json_decref(ev);
+    return 0;
+}
+
 /*
- * --follow: polls GET .../logs/stream?after=<last id> every second and prints
- * the new events of log kind until SIGINT. This is the one place to change
- * when the server offers a long-lived follow=true stream.
+ * --follow: reads GET .../logs/stream?follow=true, which the server keeps
+ * open and feeds with each new event as it is stored, and prints the events
+ * of log kind until SIGINT. When the stream ends (the server restarted), it
+ * reconnects after a second from the last id it printed.
  */
 static enum berth_rc follow_events(struct cli_ctx *ctx, const char *registry, const char *kind, const char *query,
                                    const struct cli_col *cols, size_t ncols, struct berth_err *err)
 {
-    long long last = -1;
+    struct follow f = {ctx, kind, cols, ncols, -1};
     enum berth_rc rc = BERTH_OK;
     struct sigaction sa;
 
@@ -91,41 +116,31 @@ static enum berth_rc follow_events(struct cli_ctx *ctx, const char *registry, co
     sigaction(SIGINT, &sa, NULL);
     while (!interrupted) {
         struct cli_resp rs;
-        struct cli_req rq = {"GET", NULL, NULL, NULL, NULL, NULL, 0, "application/x-ndjson"};
-        char *tok = NULL, *auth = NULL, *path, *line, *nl;
+        struct cli_req rq = {.method = "GET", .accept = "application/x-ndjson", .on_line = on_event_line,
+                             .line_arg = &f, .cancel = &interrupted};
+        char *tok = NULL, *auth = NULL, *path;
         struct timespec second = {1, 0};
 
-        if (last >= 0)
-            path = berth_xasprintf("/api/v1/registries/%s/logs/stream?after=%lld%s%s", registry, last,
+        if (f.last >= 0)
+            path = berth_xasprintf("/api/v1/registries/%s/logs/stream?follow=true&after=%lld%s%s", registry, f.last,
                                    *query ? "&" : "", query);
         else
-            path = berth_xasprintf("/api/v1/registries/%s/logs/stream%s%s", registry, *query ? "?" : "", query);
+            path = berth_xasprintf("/api/v1/registries/%s/logs/stream?follow=true%s%s", registry, *query ? "&" : "",
+                                   query);
         rc = cli_session_directory_token(ctx, &tok, err); /* cached: one per run */
         if (!rc) {
             auth = berth_xasprintf("Bearer %s", tok);
             rq.path = path;
             rq.auth = auth;
             rc = cli_http_do(ctx, &rq, &rs, err);
-            for (line = rs.body.p; !rc && line && *line; line = nl ? nl + 1 : NULL) {
-                json_t *ev;
-                nl = strchr(line, '\n');
-                if (nl) *nl = '\0';
-                ev = json_loads(line, 0, NULL);
-                if (json_is_integer(json_object_get(ev, "id")) && json_integer_value(json_object_get(ev, "id")) > last)
-                    last = json_integer_value(json_object_get(ev, "id"));
-                if (ev && !strcmp(json_string_value(json_object_get(ev, "log")) ? json_string_value(json_object_get(ev, "log")) : "", kind))
-                    print_event(ctx, ev, cols, ncols);
-                json_decref(ev);
-            }
-            if (last < 0) last = 0;
+            if (f.last < 0) f.last = 0;
             cli_resp_release(&rs);
-            fflush(stdout);
         }
         free(path);
         free(auth);
         free(tok);
         if (rc) break;
-        nanosleep(&second, NULL);
+        if (!interrupted) nanosleep(&second, NULL);
     }
     return interrupted ? BERTH_OK : rc;
 }

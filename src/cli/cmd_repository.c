@@ -46,7 +46,8 @@ static enum berth_rc conn_open(struct cli_ctx *ctx, const char *registry, const 
 static enum berth_rc reg_req(struct cli_ctx *ctx, const struct reg_conn *c, const char *method, const char *path,
                              struct cli_resp *rs, struct berth_err *err)
 {
-    struct cli_req rq = {method, path, c->login_server, c->auth, NULL, NULL, 0, ACCEPT_MANIFESTS};
+    struct cli_req rq = {.method = method, .path = path, .login_server = c->login_server, .auth = c->auth,
+                         .accept = ACCEPT_MANIFESTS};
     return cli_http_do(ctx, &rq, rs, err);
 }
 
