@@ -12,6 +12,7 @@ static const struct command {
 } commands[] = {
     {"serve", cmd_serve, "run the registry (OCI Distribution API) on one port"},
     {"gc", cmd_gc, "delete blobs and untagged manifests nothing references"},
+    {"doctor", cmd_doctor, "check a server's data folder, database, keys, TLS and clock"},
     {"doc", cmd_doc, "print the generated reference docs (errors, config, metrics)"},
     {"version", cmd_version, "print the version"},
 };
