@@ -174,7 +174,7 @@ static void check_data(struct ctx *c, struct berth_check *out)
     e = stat(c->data, &st) != 0 ? errno : 0;
     if (e || !S_ISDIR(st.st_mode)) {
         verdict(out, BERTH_CHECK_ERROR, BERTH_DOCTOR_DATA_DIR_MISSING, "%s %s", c->data,
-                e == ENOENT ? "does not exist" : e ? strerror(e) : "is not a folder");
+                e == ENOENT || e == ENOTDIR ? "does not exist" : e ? "cannot be looked at" : "is not a folder");
         fix(out, "point --data at berth's data folder, or create it with `mkdir -p %s && chmod 700 %s`", c->data,
             c->data);
         goto out;

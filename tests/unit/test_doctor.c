@@ -100,6 +100,27 @@ static const struct berth_check *check_named(const struct berth_doctor_report *r
                             k_->message, berth_doctor_status_name(want_st), (want_code));         \
     } while (0)
 
+/* The named check's message contains part. */
+#define ASSERT_CHECK_SAYS(r, name, part)                                                          \
+    do {                                                                                          \
+        const char *m_ = check_named((r), (name))->message;                                       \
+        if (!strstr(m_, (part))) BERTH_TEST_FAIL("check '%s' says \"%s\", not \"%s\"", (name), m_, (part)); \
+    } while (0)
+
+/* berth doctor on data with the default settings: the named check is st/code and its message says part. */
+static void expect_folder(const char *data, const char *name, enum berth_check_status st, const char *code,
+                          const char *part)
+{
+    struct berth_config cfg;
+    struct berth_doctor_report r;
+
+    cfg_at(&cfg, data);
+    run_full(&cfg, 0, &r);
+    ASSERT_CHECK(&r, name, st, code);
+    ASSERT_CHECK_SAYS(&r, name, part);
+    berth_config_release(&cfg);
+}
+
 static void write_bytes(const char *path, const char *data, size_t len, mode_t mode)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
@@ -108,27 +129,27 @@ static void write_bytes(const char *path, const char *data, size_t len, mode_t m
     if (chmod(path, mode) != 0) BERTH_TEST_FAIL("cannot chmod %s", path);
 }
 
-static int db_exec(const char *path, const char *sql)
+static void set_user_version(const char *path, int v)
 {
+    char sql[64];
     sqlite3 *db = NULL;
-    int s = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+    int s;
+
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
+    s = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
     if (s == SQLITE_OK) s = sqlite3_exec(db, sql, NULL, NULL, NULL);
     sqlite3_close(db);
-    return s;
+    if (s != SQLITE_OK) BERTH_TEST_FAIL("cannot set user_version of %s", path);
 }
 
-static int db_user_version(const char *path)
+/* The schema version as the driver's inspect reads it. */
+static int schema_version(const char *path)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    int v = -1;
+    struct berth_meta_inspect ins;
+    struct berth_err err = BERTH_ERR_INIT;
 
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
+    ASSERT_RC(berth_meta_sqlite_ops.inspect(path, &ins, &err), BERTH_OK);
+    return ins.version;
 }
 
 /* The one key file of <data>/keys. */
@@ -206,8 +227,8 @@ TEST(doctor_served_folder_passes)
         ASSERT_EQ_STR(r.checks[i].fix, "");
     }
     ASSERT_EQ_INT(berth_doctor_worst(&r), BERTH_CHECK_OK);
-    ASSERT_TRUE(strstr(check_named(&r, "data folder")->message, "is writable") != NULL);
-    ASSERT_TRUE(strstr(check_named(&r, "database")->message, "intact") != NULL);
+    ASSERT_CHECK_SAYS(&r, "data folder", "is writable");
+    ASSERT_CHECK_SAYS(&r, "database", "intact");
 
     berth_doctor_text(&r, &b);
     ASSERT_TRUE(strncmp(berth_buf_str(&b), "OK      data folder      ", 25) == 0);
@@ -255,22 +276,10 @@ TEST(doctor_new_folder_warns_and_creates_nothing)
 TEST(doctor_data_dir_missing)
 {
     char *gone = tmp_path("gone"), *file = tmp_path("file");
-    struct berth_config cfg;
-    struct berth_doctor_report r;
 
-    cfg_at(&cfg, gone);
-    run_full(&cfg, 0, &r);
-    ASSERT_CHECK(&r, "data folder", BERTH_CHECK_ERROR, "DATA_DIR_MISSING");
-    ASSERT_TRUE(strstr(check_named(&r, "data folder")->message, "does not exist") != NULL);
-    ASSERT_EQ_INT(berth_doctor_worst(&r), BERTH_CHECK_ERROR);
-    berth_config_release(&cfg);
-
+    expect_folder(gone, "data folder", BERTH_CHECK_ERROR, "DATA_DIR_MISSING", "does not exist");
     write_bytes(file, "x", 1, 0600);
-    cfg_at(&cfg, file);
-    run_full(&cfg, 0, &r);
-    ASSERT_CHECK(&r, "data folder", BERTH_CHECK_ERROR, "DATA_DIR_MISSING");
-    ASSERT_TRUE(strstr(check_named(&r, "data folder")->message, "is not a folder") != NULL);
-    berth_config_release(&cfg);
+    expect_folder(file, "data folder", BERTH_CHECK_ERROR, "DATA_DIR_MISSING", "is not a folder");
     free(gone);
     free(file);
 }
@@ -279,24 +288,14 @@ TEST(doctor_data_dir_missing)
 TEST(doctor_data_dir_not_writable)
 {
     char *data = served_folder("d"), *uploads = berth_xasprintf("%s/uploads", data);
-    struct berth_config cfg;
-    struct berth_doctor_report r;
 
     /* uploads/ replaced by a plain file: no upload can be written */
     ASSERT_EQ_INT(rmdir(uploads), 0);
     write_bytes(uploads, "", 0, 0600);
-    cfg_at(&cfg, data);
-    run_full(&cfg, 0, &r);
-    ASSERT_CHECK(&r, "data folder", BERTH_CHECK_ERROR, "DATA_DIR_NOT_WRITABLE");
-    ASSERT_TRUE(strstr(check_named(&r, "data folder")->message, uploads) != NULL);
-    berth_config_release(&cfg);
-
+    expect_folder(data, "data folder", BERTH_CHECK_ERROR, "DATA_DIR_NOT_WRITABLE", uploads);
     /* sysfs refuses new files to root as well */
-    cfg_at(&cfg, "/sys/kernel");
-    run_full(&cfg, 0, &r);
-    ASSERT_CHECK(&r, "data folder", BERTH_CHECK_ERROR, "DATA_DIR_NOT_WRITABLE");
-    ASSERT_TRUE(strstr(check_named(&r, "data folder")->message, "cannot create a file in /sys/kernel") != NULL);
-    berth_config_release(&cfg);
+    expect_folder("/sys/kernel", "data folder", BERTH_CHECK_ERROR, "DATA_DIR_NOT_WRITABLE",
+                  "cannot create a file in /sys/kernel");
     free(uploads);
     free(data);
 }
@@ -331,33 +330,25 @@ TEST(doctor_disk_space_low)
 
 /* ---------------------------------------------------------------- database */
 
+static void overwrite(const char *path, off_t at, size_t n)
+{
+    char junk[512];
+    int fd = open(path, O_WRONLY);
+
+    ASSERT_TRUE(fd >= 0 && n <= sizeof(junk));
+    memset(junk, 0xa5, n);
+    ASSERT_EQ_INT(pwrite(fd, junk, n, at), (long long)n);
+    close(fd);
+}
+
 TEST(doctor_db_corrupt)
 {
     char *data = served_folder("d"), *db = berth_xasprintf("%s/berth.db", data);
-    struct berth_config cfg;
-    struct berth_doctor_report r;
-    char junk[512];
-    int fd;
 
-    /* the b-tree header of page 2 and what follows it */
-    memset(junk, 0xa5, sizeof(junk));
-    fd = open(db, O_WRONLY);
-    ASSERT_TRUE(fd >= 0);
-    ASSERT_EQ_INT(pwrite(fd, junk, sizeof(junk), 4096), (long long)sizeof(junk));
-    close(fd);
-    cfg_at(&cfg, data);
-    run_full(&cfg, 0, &r);
-    ASSERT_CHECK(&r, "database", BERTH_CHECK_ERROR, "DB_CORRUPT");
-    ASSERT_TRUE(strstr(check_named(&r, "database")->fix, "backup") != NULL);
-
-    /* the file header itself: not a database any more */
-    fd = open(db, O_WRONLY);
-    ASSERT_TRUE(fd >= 0);
-    ASSERT_EQ_INT(pwrite(fd, junk, 100, 0), 100);
-    close(fd);
-    run_full(&cfg, 0, &r);
-    ASSERT_CHECK(&r, "database", BERTH_CHECK_ERROR, "DB_CORRUPT");
-    berth_config_release(&cfg);
+    overwrite(db, 4096, 512); /* the b-tree header of page 2 and what follows it */
+    expect_folder(data, "database", BERTH_CHECK_ERROR, "DB_CORRUPT", "fails its consistency check");
+    overwrite(db, 0, 100); /* the file header itself: not a database any more */
+    expect_folder(data, "database", BERTH_CHECK_ERROR, "DB_CORRUPT", "fails its consistency check");
     free(db);
     free(data);
 }
@@ -365,15 +356,10 @@ TEST(doctor_db_corrupt)
 TEST(doctor_db_unreadable)
 {
     char *data = tmp_path("d"), *db = tmp_path("d/berth.db");
-    struct berth_config cfg;
-    struct berth_doctor_report r;
 
     ASSERT_EQ_INT(mkdir(data, 0700), 0);
     ASSERT_EQ_INT(mkdir(db, 0700), 0); /* a folder where the file belongs */
-    cfg_at(&cfg, data);
-    run_full(&cfg, 0, &r);
-    ASSERT_CHECK(&r, "database", BERTH_CHECK_ERROR, "DB_UNREADABLE");
-    berth_config_release(&cfg);
+    expect_folder(data, "database", BERTH_CHECK_ERROR, "DB_UNREADABLE", "not a regular file");
     free(data);
     free(db);
 }
@@ -391,18 +377,18 @@ TEST(doctor_db_schema_versions)
     ASSERT_EQ_INT(ins.version, ins.latest);
     ASSERT_TRUE(ins.latest >= 5);
 
-    ASSERT_EQ_INT(db_exec(db, "PRAGMA user_version = 999"), SQLITE_OK);
+    set_user_version(db, 999);
     cfg_at(&cfg, data);
     run_full(&cfg, 0, &r);
     ASSERT_CHECK(&r, "database", BERTH_CHECK_ERROR, "DB_SCHEMA_NEWER");
-    ASSERT_TRUE(strstr(check_named(&r, "database")->message, "schema version 999") != NULL);
+    ASSERT_CHECK_SAYS(&r, "database", "schema version 999");
 
     /* older: a warning, and checking does not migrate */
-    ASSERT_EQ_INT(db_exec(db, "PRAGMA user_version = 1"), SQLITE_OK);
+    set_user_version(db, 1);
     run_full(&cfg, 0, &r);
     ASSERT_CHECK(&r, "database", BERTH_CHECK_WARNING, "DB_SCHEMA_OLD");
     ASSERT_TRUE(strstr(check_named(&r, "database")->fix, "berth serve") != NULL);
-    ASSERT_EQ_INT(db_user_version(db), 1);
+    ASSERT_EQ_INT(schema_version(db), 1);
     berth_config_release(&cfg);
     free(db);
     free(data);
@@ -447,7 +433,7 @@ TEST(doctor_keys_permissions)
     ASSERT_EQ_INT(chmod(key, 0640), 0);
     run_full(&cfg, 0, &r);
     ASSERT_CHECK(&r, "signing keys", BERTH_CHECK_ERROR, "KEYS_PERMISSIONS");
-    ASSERT_TRUE(strstr(check_named(&r, "signing keys")->message, "readable by its group (mode 0640)") != NULL);
+    ASSERT_CHECK_SAYS(&r, "signing keys", "readable by its group (mode 0640)");
 
     ASSERT_EQ_INT(chmod(key, 0600), 0);
     ASSERT_EQ_INT(chmod(dir, 0755), 0);
@@ -478,7 +464,7 @@ TEST(doctor_keys_unreadable_and_missing)
     cfg_at(&cfg, data);
     run_full(&cfg, 0, &r);
     ASSERT_CHECK(&r, "signing keys", BERTH_CHECK_ERROR, "KEYS_UNREADABLE");
-    ASSERT_TRUE(strstr(check_named(&r, "signing keys")->message, "bad.pem") != NULL);
+    ASSERT_CHECK_SAYS(&r, "signing keys", "bad.pem");
 
     /* no key at all beside an existing database: an error, not a new folder */
     ASSERT_EQ_INT(unlink(bad), 0);
@@ -510,7 +496,7 @@ TEST(doctor_key_old)
     cfg_at(&cfg, data);
     run_full(&cfg, 0, &r);
     ASSERT_CHECK(&r, "signing keys", BERTH_CHECK_WARNING, "KEY_OLD");
-    ASSERT_TRUE(strstr(check_named(&r, "signing keys")->message, "100 days old") != NULL);
+    ASSERT_CHECK_SAYS(&r, "signing keys", "100 days old");
     cfg_put(&cfg, "key-rotation-days", "0"); /* never rotate: no warning */
     run_full(&cfg, 0, &r);
     ASSERT_CHECK(&r, "signing keys", BERTH_CHECK_OK, "");
@@ -558,7 +544,7 @@ TEST(doctor_tls_certificates)
         run_full(&cfg, 0, &r);
         ASSERT_CHECK(&r, "TLS", cases[i].want, cases[i].code);
     }
-    ASSERT_TRUE(strstr(check_named(&r, "TLS")->message, "valid only from") != NULL);
+    ASSERT_CHECK_SAYS(&r, "TLS", "valid only from");
 
     write_cert(cert, pk, -DAY, 90 * DAY);
     cfg_put(&cfg, "tls-key", other);
@@ -581,7 +567,7 @@ TEST(doctor_tls_certificates)
     cfg_put(&cfg, "tls-key", "");
     run_full(&cfg, 0, &r);
     ASSERT_CHECK(&r, "TLS", BERTH_CHECK_ERROR, "TLS_KEY_UNREADABLE");
-    ASSERT_TRUE(strstr(check_named(&r, "TLS")->message, "tls-key is not") != NULL);
+    ASSERT_CHECK_SAYS(&r, "TLS", "tls-key is not");
 
     EVP_PKEY_free(pk);
     EVP_PKEY_free(pk2);
@@ -629,7 +615,7 @@ TEST(doctor_clock)
     set_mtime(db, now + 3600);
     run_full(&cfg, 0, &r);
     ASSERT_CHECK(&r, "clock", BERTH_CHECK_ERROR, "CLOCK_BEHIND");
-    ASSERT_TRUE(strstr(check_named(&r, "clock")->message, db) != NULL);
+    ASSERT_CHECK_SAYS(&r, "clock", db);
     cfg_put(&cfg, "leeway", "600");
     set_mtime(db, now + 300);
     run_full(&cfg, 0, &r);
