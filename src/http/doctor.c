@@ -173,8 +173,9 @@ static void check_data(struct ctx *c, struct berth_check *out)
 
     e = stat(c->data, &st) != 0 ? errno : 0;
     if (e || !S_ISDIR(st.st_mode)) {
-        verdict(out, BERTH_CHECK_ERROR, BERTH_DOCTOR_DATA_DIR_MISSING, "%s %s", c->data,
-                e == ENOENT || e == ENOTDIR ? "does not exist" : e ? "cannot be looked at" : "is not a folder");
+        verdict(out, BERTH_CHECK_ERROR, BERTH_DOCTOR_DATA_DIR_MISSING, "%s %s%s", c->data,
+                e == ENOENT || e == ENOTDIR ? "does not exist" : e ? "cannot be looked at: " : "is not a folder",
+                e && e != ENOENT && e != ENOTDIR ? strerror(e) : "");
         fix(out, "point --data at berth's data folder, or create it with `mkdir -p %s && chmod 700 %s`", c->data,
             c->data);
         goto out;

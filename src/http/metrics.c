@@ -9,19 +9,16 @@
  * and one extra slot ("none") takes requests that matched no route. The
  * arrays are sized from the route table once, at first use.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "berth/alloc.h"
 #include "berth/auth.h"
 #include "berth/config.h"
+#include "berth/doctor.h"
 #include "berth/log.h"
-#include "berth/meta.h"
 #include "berth/metrics.h"
 #include "berth/util.h"
 #include "berth/version.h"

@@ -155,6 +155,24 @@ if command -v openssl >/dev/null; then
         >"$WORK/check.out" 2>&1
     expect_eq "serve --check with the mismatched pair exits 1" 1 "$?"
     check "naming TLS_KEY_MISMATCH" grep -q "TLS_KEY_MISMATCH" "$WORK/check.out"
+
+    # a server on HTTPS with the certificate that expires soon: ready, with the warning's code
+    PORT=$(free_port)
+    "$BERTH_BIN" serve --listen "127.0.0.1:$PORT" --data "$DATA" --auth false --tls-cert "$WORK/soon.crt" \
+        --tls-key "$WORK/soon.key" >>"$SRV_LOG" 2>&1 &
+    BERTH_PID=$!
+    SERVER_PIDS+=("$BERTH_PID")
+    code=000
+    for _ in $(seq 100); do
+        code=$(curl -sk -o "$WORK/ready.json" -m 2 -w '%{http_code}' "https://127.0.0.1:$PORT/readyz")
+        [ "$code" != 000 ] && break
+        sleep 0.1
+    done
+    expect_eq "HTTPS /readyz with a certificate expiring in 5 days is 200" 200 "$code"
+    check "and reports tls TLS_CERT_EXPIRING as a WARNING" \
+        jqe '.status == "ready" and .checks.tls == "TLS_CERT_EXPIRING"
+            and (.details[] | select(.name == "TLS") | .status == "WARNING")' "$WORK/ready.json"
+    berth_stop
 else
     skip "no openssl command: TLS checked by the unit tests only"
 fi

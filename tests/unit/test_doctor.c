@@ -414,7 +414,8 @@ TEST(doctor_inspect_creates_nothing)
 TEST(doctor_keys_permissions)
 {
     char *data = served_folder("d"), *key = key_file(data), *dir = berth_xasprintf("%s/keys", data);
-    char *want = berth_xasprintf("chmod 600 %s", key), *msg = berth_xasprintf("%s is readable by others (mode 0644)", key);
+    char *want = berth_xasprintf("chmod 600 %s", key);
+    char *msg = berth_xasprintf("%s is readable by others (mode 0644)", key);
     struct berth_config cfg;
     struct berth_doctor_report r;
     struct berth_buf b = BERTH_BUF_INIT(0);
@@ -633,7 +634,8 @@ TEST(doctor_clock)
 
 TEST(doctor_ready_mode)
 {
-    char *data = served_folder("d"), *db = berth_xasprintf("%s/berth.db", data), *keys = berth_xasprintf("%s/keys", data);
+    char *data = served_folder("d"), *db = berth_xasprintf("%s/berth.db", data);
+    char *keys = berth_xasprintf("%s/keys", data);
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_meta *m = NULL;
     struct berth_keyring *kr = NULL;
