@@ -233,6 +233,25 @@ SHARED_TEST(meta_open_ping_reopen)
     ASSERT_OK(t->ops->ping(t->m, &err));
 }
 
+/* inspect looks beside an open store and leaves an absent one absent (test_doctor.c breaks stores). */
+SHARED_TEST(meta_inspect)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta_inspect ins, none;
+    char *absent = t->drv->fresh("meta_inspect_absent");
+
+    ASSERT_OK(t->ops->inspect(t->dsn, &ins, &err));
+    ASSERT_TRUE(ins.exists && ins.intact);
+    ASSERT_TRUE(ins.latest > 0);
+    ASSERT_EQ_INT(ins.version, ins.latest);
+    ASSERT_OK(t->ops->ping(t->m, &err));
+    ASSERT_OK(t->ops->inspect(absent, &none, &err));
+    ASSERT_EQ_INT(none.exists, 0);
+    ASSERT_EQ_INT(none.version, 0);
+    ASSERT_EQ_INT(none.latest, ins.latest);
+    free(absent);
+}
+
 SHARED_TEST(meta_repo_list_pages)
 {
     struct berth_err err = BERTH_ERR_INIT;
