@@ -185,8 +185,15 @@ static void check_data(struct ctx *c, struct berth_check *out)
         not_writable(c, out, c->data, step, e);
         goto out;
     }
-    /* the store writes every pushed byte to uploads/ first; a new folder has none yet */
-    if (lstat(uploads, &st) == 0) {
+    /* the store writes every pushed byte to uploads/ first; a new folder has none yet, a serving one must */
+    e = lstat(uploads, &st) != 0 ? errno : 0;
+    if (e == ENOENT && c->mode == BERTH_DOCTOR_READY) {
+        verdict(out, BERTH_CHECK_ERROR, BERTH_DOCTOR_DATA_DIR_NOT_WRITABLE, "%s is gone, so no upload can be written",
+                uploads);
+        fix(out, "restart berth serve: it makes the folder again at start");
+        goto out;
+    }
+    if (e == 0) {
         if (!S_ISDIR(st.st_mode)) {
             verdict(out, BERTH_CHECK_ERROR, BERTH_DOCTOR_DATA_DIR_NOT_WRITABLE,
                     "%s is not a folder, so no upload can be written", uploads);
@@ -208,7 +215,7 @@ static void check_data(struct ctx *c, struct berth_check *out)
     total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
     percent = total ? avail * 100 / total : 100;
     human_bytes(avail, free_text, sizeof(free_text));
-    if (avail < (uint64_t)SPACE_ERROR_BYTES || avail < (uint64_t)SPACE_WARN_BYTES || percent < SPACE_WARN_PERCENT) {
+    if (avail < (uint64_t)SPACE_WARN_BYTES || percent < SPACE_WARN_PERCENT) {
         verdict(out, avail < (uint64_t)SPACE_ERROR_BYTES ? BERTH_CHECK_ERROR : BERTH_CHECK_WARNING,
                 BERTH_DOCTOR_DISK_SPACE_LOW, "only %s (%llu %%) free on the file system of %s", free_text,
                 (unsigned long long)percent, c->data);
@@ -396,6 +403,7 @@ static void check_keys(struct ctx *c, struct berth_check *out)
     size_t i;
 
     scan_keys(dir, &ks);
+    if (ks.dir_errno == ENOENT && c->mode == BERTH_DOCTOR_READY) ks.dir_errno = 0; /* judged with the loaded keys */
     if (ks.dir_errno == ENOENT) {
         keys_missing(c, out, dir);
         goto out;
@@ -431,6 +439,13 @@ static void check_keys(struct ctx *c, struct berth_check *out)
         if (!c->in->keys) {
             verdict(out, BERTH_CHECK_ERROR, BERTH_DOCTOR_KEYS_UNREADABLE, "no signing key is loaded");
             fix(out, "restart berth serve and read its log");
+            goto out;
+        }
+        if (!ks.nkeys) {
+            /* the loaded keys still sign; the next start would make a new one and strand every token */
+            verdict(out, BERTH_CHECK_WARNING, BERTH_DOCTOR_KEYS_MISSING,
+                    "no key file is left in %s; the loaded keys still sign until a restart", dir);
+            fix(out, "restore %s from a backup before berth serve restarts", dir);
             goto out;
         }
         created_ms = berth_keyring_current_created_ms(c->in->keys);

@@ -635,7 +635,8 @@ TEST(doctor_clock)
 TEST(doctor_ready_mode)
 {
     char *data = served_folder("d"), *db = berth_xasprintf("%s/berth.db", data);
-    char *keys = berth_xasprintf("%s/keys", data);
+    char *keys = berth_xasprintf("%s/keys", data), *key = NULL, *moved = NULL;
+    char *uploads = berth_xasprintf("%s/uploads", data), *uploads_away = berth_xasprintf("%s/uploads.away", data);
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_meta *m = NULL;
     struct berth_keyring *kr = NULL;
@@ -669,6 +670,21 @@ TEST(doctor_ready_mode)
     ASSERT_CHECK(&r, "signing keys", BERTH_CHECK_ERROR, "KEYS_UNREADABLE");
     in.keys = kr;
 
+    /* uploads/ gone under a running server: no push can land */
+    ASSERT_EQ_INT(rename(uploads, uploads_away), 0);
+    berth_doctor_run(&in, BERTH_DOCTOR_READY, &r);
+    ASSERT_CHECK(&r, "data folder", BERTH_CHECK_ERROR, "DATA_DIR_NOT_WRITABLE");
+    ASSERT_CHECK_SAYS(&r, "data folder", "is gone");
+    ASSERT_EQ_INT(rename(uploads_away, uploads), 0);
+
+    /* key files deleted under a running server: it still signs, so only a warning */
+    key = key_file(data);
+    moved = berth_xasprintf("%s.away", key);
+    ASSERT_EQ_INT(rename(key, moved), 0);
+    berth_doctor_run(&in, BERTH_DOCTOR_READY, &r);
+    ASSERT_CHECK(&r, "signing keys", BERTH_CHECK_WARNING, "KEYS_MISSING");
+    ASSERT_EQ_INT(rename(moved, key), 0);
+
     t.not_before_s = berth_now_s() - 30 * DAY;
     t.not_after_s = berth_now_s() - DAY;
     in.tls = &t;
@@ -687,6 +703,10 @@ TEST(doctor_ready_mode)
     berth_keyring_close(kr);
     berth_meta_sqlite_ops.close(m);
     berth_config_release(&cfg);
+    free(uploads_away);
+    free(uploads);
+    free(moved);
+    free(key);
     free(keys);
     free(db);
     free(data);
