@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -489,6 +490,7 @@ static X509 *cert_parse(const char *pem, size_t len)
     X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
 
     BIO_free(bio);
+    if (!x) ERR_clear_error(); /* the verdict says what failed; leave no stale entry for the next caller */
     return x;
 }
 
@@ -591,6 +593,7 @@ static void check_tls(struct ctx *c, struct berth_check *out)
     if (berth_read_file(key, TLS_FILE_MAX, &kpem, &klen, &e) == BERTH_OK) bio = BIO_new_mem_buf(kpem, (int)klen);
     if (bio) pk = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
     if (!pk) {
+        ERR_clear_error();
         verdict(out, BERTH_CHECK_ERROR, BERTH_DOCTOR_TLS_KEY_UNREADABLE,
                 "cannot read an unencrypted PEM private key from %s%s%s", key, e.code ? ": " : "",
                 e.code ? berth_err_msg(&e) : "");
@@ -599,6 +602,7 @@ static void check_tls(struct ctx *c, struct berth_check *out)
         goto out;
     }
     if (X509_check_private_key(x, pk) != 1) {
+        ERR_clear_error();
         verdict(out, BERTH_CHECK_ERROR, BERTH_DOCTOR_TLS_KEY_MISMATCH, "the key in %s does not belong to the "
                 "certificate in %s", key, cert);
         fix(out, "point tls-key at the key the certificate was issued for (compare `openssl x509 -noout -pubkey -in "
