@@ -213,6 +213,12 @@ struct berth_keyring;
  * when there is none. The newest key signs; all verify. Thread-safe.
  */
 enum berth_rc berth_keyring_open(const char *dir, struct berth_keyring **out, struct berth_err *err);
+/*
+ * Loads the keys of dir like berth_keyring_open but creates nothing: no
+ * folder, no key. BERTH_ENOENT when dir is absent or holds no key file.
+ * For checks that must not change the data folder (berth doctor).
+ */
+enum berth_rc berth_keyring_load(const char *dir, struct berth_keyring **out, struct berth_err *err);
 void berth_keyring_close(struct berth_keyring *kr); /* NULL-safe */
 /* Makes a new signing key (older keys keep verifying until berth_keyring_retire). */
 enum berth_rc berth_keyring_rotate(struct berth_keyring *kr, struct berth_err *err);

@@ -190,6 +190,17 @@ struct berth_meta_event_filter {
 
 typedef int (*berth_meta_event_fn)(const struct berth_meta_event *e, void *ctx);
 
+/* ---- health ---- */
+
+/* What inspect finds in a store without changing it. */
+struct berth_meta_inspect {
+    int exists;         /* 0: no store at dsn yet (a new data folder); the rest is 0 */
+    int version;        /* the schema version the store is at */
+    int latest;         /* the newest schema version this build knows (set even when !exists) */
+    int intact;         /* the driver's own consistency check passed */
+    char problem[256];  /* when !intact: what the check reported first */
+};
+
 typedef int (*berth_meta_registry_fn)(const struct berth_meta_registry *r, void *ctx);
 typedef int (*berth_meta_user_fn)(const struct berth_meta_user *u, void *ctx);
 typedef int (*berth_meta_sp_fn)(const struct berth_meta_sp *sp, void *ctx);
@@ -211,6 +222,14 @@ struct berth_meta_ops {
     void (*close)(struct berth_meta *m); /* NULL-safe */
     /* Checks the store answers (used by readiness and doctor). */
     enum berth_rc (*ping)(struct berth_meta *m, struct berth_err *err);
+    /*
+     * Looks at the store at dsn without opening it for use: read-only, never
+     * created, never migrated, so it is safe beside a running server. Fills
+     * *out: schema version against the newest known, and a consistency check
+     * (SQLite: PRAGMA quick_check). A damaged store is BERTH_OK with
+     * intact = 0; BERTH_EDB only when the store cannot be read at all.
+     */
+    enum berth_rc (*inspect)(const char *dsn, struct berth_meta_inspect *out, struct berth_err *err);
 
 
     /* ---- the tenant (one per server), registries, directory ---- */

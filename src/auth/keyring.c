@@ -275,17 +275,18 @@ static int is_key_file(const char *name)
     return name[0] != '.' && n > 4 && memcmp(name + n - 4, ".pem", 4) == 0;
 }
 
-enum berth_rc berth_keyring_open(const char *dir, struct berth_keyring **out, struct berth_err *err)
+/* create: make the folder and a first key when missing (serve); else BERTH_ENOENT (doctor). */
+static enum berth_rc keyring_open(const char *dir, int create, struct berth_keyring **out, struct berth_err *err)
 {
     struct berth_keyring *kr = NULL;
     DIR *d = NULL;
     struct dirent *e;
     size_t cap = 0;
-    enum berth_rc rc;
+    enum berth_rc rc = BERTH_OK;
 
     *out = NULL;
     if (!dir || !*dir) return berth_err_set(err, BERTH_ECONFIG, "no key folder given");
-    rc = berth_mkdirs(dir, err);
+    if (create) rc = berth_mkdirs(dir, err);
     if (rc) return rc;
     kr = berth_xcalloc(1, sizeof(*kr));
     kr->magic = KEYRING_MAGIC;
@@ -295,7 +296,8 @@ enum berth_rc berth_keyring_open(const char *dir, struct berth_keyring **out, st
 
     d = opendir(dir);
     if (!d) {
-        rc = berth_err_sys(err, BERTH_ECONFIG, errno, "cannot read key folder '%s'", dir);
+        rc = berth_err_sys(err, !create && errno == ENOENT ? BERTH_ENOENT : BERTH_ECONFIG, errno,
+                           "cannot read key folder '%s'", dir);
         goto out;
     }
     while ((e = readdir(d)) != NULL) {
@@ -308,6 +310,10 @@ enum berth_rc berth_keyring_open(const char *dir, struct berth_keyring **out, st
             kr->keys = berth_xrealloc(kr->keys, cap * sizeof(*kr->keys));
         }
         kr->keys[kr->n++] = k;
+    }
+    if (kr->n == 0 && !create) {
+        rc = berth_err_set(err, BERTH_ENOENT, "key folder '%s' holds no key file", dir);
+        goto out;
     }
     if (kr->n == 0) {
         struct key *k = NULL;
@@ -324,6 +330,16 @@ out:
     if (d) closedir(d);
     berth_keyring_close(kr);
     return rc;
+}
+
+enum berth_rc berth_keyring_open(const char *dir, struct berth_keyring **out, struct berth_err *err)
+{
+    return keyring_open(dir, 1, out, err);
+}
+
+enum berth_rc berth_keyring_load(const char *dir, struct berth_keyring **out, struct berth_err *err)
+{
+    return keyring_open(dir, 0, out, err);
 }
 
 void berth_keyring_close(struct berth_keyring *kr)

@@ -43,6 +43,7 @@ void cli_ctx_release(struct cli_ctx *ctx);
 /* Each command: argv[0] is the command's name. Returns 0 ok, 1 failed, 2 usage. */
 int cmd_serve(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_gc(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_doctor(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_doc(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_auth(int argc, char **argv, struct cli_ctx *ctx);

@@ -62,10 +62,24 @@ static enum berth_rc default_registry(struct berth_meta *meta, const char *name,
     return BERTH_OK;
 }
 
+/* --check: berth doctor with serve's own flags, then exit without listening. */
+static int serve_check(int argc, char **argv, struct cli_ctx *ctx)
+{
+    char **rest = berth_xcalloc((size_t)argc + 1, sizeof(char *));
+    int i, n = 0, ret;
+
+    for (i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--check") != 0) rest[n++] = argv[i];
+    ret = cmd_doctor(n, rest, ctx);
+    free(rest);
+    return ret;
+}
+
 static void serve_usage(FILE *out)
 {
-    fprintf(out, "usage: berth serve [options]\n\n"
-                 "Runs the registry: the OCI Distribution API on one port.\n\noptions:\n");
+    fprintf(out, "usage: berth serve [--check] [options]\n\n"
+                 "Runs the registry: the OCI Distribution API on one port.\n"
+                 "--check runs the checks of 'berth doctor' with these options instead, then exits.\n\noptions:\n");
     berth_config_usage(out);
 }
 
@@ -85,7 +99,7 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     int sig = 0, ret = 1;
     enum berth_rc rc;
 
-    (void)ctx;
+    if (cli_has_flag(argc, argv, "--check")) return serve_check(argc, argv, ctx);
     berth_config_init(&cfg);
     if (cli_has_flag(argc, argv, "--help") || cli_has_flag(argc, argv, "-h")) {
         serve_usage(stdout);

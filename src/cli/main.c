@@ -13,6 +13,7 @@ static const struct command {
 } commands[] = {
     {"serve", cmd_serve, "run the registry (OCI Distribution API) on one port"},
     {"gc", cmd_gc, "delete blobs and untagged manifests nothing references"},
+    {"doctor", cmd_doctor, "check a server's data folder, database, keys, TLS and clock"},
     {"doc", cmd_doc, "print the generated reference docs (errors, config, metrics)"},
     {"auth", cmd_auth, "log in to a berth server, list and switch sessions"},
     {"registry", cmd_registry, "create, list, show, update and delete registries"},

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include "berth/buf.h"
+#include "berth/doctor.h"
 #include "berth/err.h"
 #include "berth/http.h"
 #include "berth/oci.h"
@@ -107,6 +108,8 @@ struct berth_http {
     uint16_t port;
     char *tls_cert; /* PEM text, owned */
     char *tls_key;
+    struct berth_doctor_tls tls_period; /* of tls_cert, read at start for /readyz */
+    int tls_period_known;
     pthread_mutex_t lock; /* guards inflight */
     pthread_cond_t idle;
     int inflight;

@@ -9,19 +9,16 @@
  * and one extra slot ("none") takes requests that matched no route. The
  * arrays are sized from the route table once, at first use.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "berth/alloc.h"
 #include "berth/auth.h"
 #include "berth/config.h"
+#include "berth/doctor.h"
 #include "berth/log.h"
-#include "berth/meta.h"
 #include "berth/metrics.h"
 #include "berth/util.h"
 #include "berth/version.h"
@@ -432,58 +429,43 @@ enum berth_rc api_healthz_finish(struct berth_req *req, struct berth_err *err)
 }
 
 /*
- * Creates, writes and removes a small file in <data>/uploads, by path rather
- * than through the store's open directory handle, so a data folder that was
- * replaced, remounted read-only or made unwritable shows here.
+ * GET /readyz: the checks of berth doctor that are cheap and meaningful per
+ * request (doctor.c, READY mode): the data folder and uploads/ take a file,
+ * free space, the database answers, the signing keys are loaded and private,
+ * the served certificate is in date. 503 when any is an ERROR; warnings keep
+ * the server ready. "checks" maps each to "ok" or its code (the shape
+ * monitors already read); "details" gives every status and code. Messages
+ * name server paths, so they go to the log, not to this unauthenticated answer.
  */
-static enum berth_rc probe_store(const struct berth_http *h, struct berth_err *err)
-{
-    char hex[17], *path;
-    unsigned char rnd[8];
-    int fd;
-    enum berth_rc rc = BERTH_OK;
-
-    berth_random(rnd, sizeof(rnd));
-    berth_hex(rnd, sizeof(rnd), hex);
-    path = berth_xasprintf("%s/uploads/.ready-%s", h->cfg->data, hex);
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = berth_err_sys(err, BERTH_EIO, errno, "cannot create a file in uploads/");
-        goto out;
-    }
-    if (write(fd, hex, 16) != 16) rc = berth_err_sys(err, BERTH_EIO, errno, "cannot write a file in uploads/");
-    close(fd);
-    if (unlink(path) != 0 && !rc) rc = berth_err_sys(err, BERTH_EIO, errno, "cannot remove a file in uploads/");
-out:
-    free(path);
-    return rc;
-}
-
-static void put_check(struct berth_buf *b, const char *name, enum berth_rc rc, const struct berth_err *e, int first)
-{
-    const char *msg = rc ? berth_err_msg(e) : "ok";
-    berth_buf_printf(b, "%s\"%s\":", first ? "" : ",", name);
-    berth_buf_json_str(b, msg, strlen(msg));
-}
-
-/* GET /readyz: the store takes writes, the database answers, the signing keys are loaded. */
 enum berth_rc api_readyz_finish(struct berth_req *req, struct berth_err *err)
 {
     struct berth_http *h = req->http;
-    struct berth_err se = BERTH_ERR_INIT, de = BERTH_ERR_INIT, ke = BERTH_ERR_INIT;
+    struct berth_doctor_input in;
+    struct berth_doctor_report r;
     struct berth_buf b = BERTH_BUF_INIT(0);
-    enum berth_rc src, drc, krc;
+    int unready;
+    size_t i;
 
     (void)err;
-    src = probe_store(h, &se);
-    if (src) BERTH_LOG(BERTH_LOG_WARN, "req=%s msg=\"readyz: store\" err=\"%s\"", req->id, berth_err_msg(&se));
-    drc = h->meta ? h->meta->ops->ping(h->meta, &de) : berth_err_set(&de, BERTH_EDB, "no database");
-    if (drc) BERTH_LOG(BERTH_LOG_WARN, "req=%s msg=\"readyz: database\" err=\"%s\"", req->id, berth_err_msg(&de));
-    krc = h->az && h->az->keys ? BERTH_OK : berth_err_set(&ke, BERTH_EINTERNAL, "no signing keys loaded");
-    berth_buf_printf(&b, "{\"status\":\"%s\",\"checks\":{", src || drc || krc ? "unready" : "ready");
-    put_check(&b, "store", src, &se, 1);
-    put_check(&b, "database", drc, &de, 0);
-    put_check(&b, "keys", krc, &ke, 0);
-    berth_buf_puts(&b, "}}\n");
-    return req_respond_json(req, src || drc || krc ? 503 : 200, &b, "application/json");
+    memset(&in, 0, sizeof(in));
+    in.cfg = h->cfg;
+    in.meta = h->meta;
+    in.keys = h->az ? h->az->keys : NULL;
+    in.tls = h->tls_period_known ? &h->tls_period : NULL;
+    berth_doctor_run(&in, BERTH_DOCTOR_READY, &r);
+    unready = berth_doctor_worst(&r) == BERTH_CHECK_ERROR;
+    berth_buf_printf(&b, "{\"status\":\"%s\",\"checks\":{", unready ? "unready" : "ready");
+    for (i = 0; i < r.n; i++) {
+        const struct berth_check *k = &r.checks[i];
+        berth_buf_printf(&b, "%s\"%s\":\"%s\"", i ? "," : "", k->key, k->code ? berth_doctor_code_name(k->code) : "ok");
+        if (k->status == BERTH_CHECK_ERROR)
+            BERTH_LOG(BERTH_LOG_WARN, "req=%s msg=\"readyz: %s\" code=%s err=\"%s\"", req->id, k->name,
+                      berth_doctor_code_name(k->code), k->message);
+    }
+    berth_buf_puts(&b, "},\"details\":[");
+    for (i = 0; i < r.n; i++)
+        berth_buf_printf(&b, "%s{\"name\":\"%s\",\"status\":\"%s\",\"code\":\"%s\"}", i ? "," : "", r.checks[i].name,
+                         berth_doctor_status_name(r.checks[i].status), berth_doctor_code_name(r.checks[i].code));
+    berth_buf_puts(&b, "]}\n");
+    return req_respond_json(req, unready ? 503 : 200, &b, "application/json");
 }

@@ -527,6 +527,9 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
         if (rc) goto fail;
         rc = berth_read_file(cfg->tls_key, 1 << 20, &h->tls_key, NULL, err);
         if (rc) goto fail;
+        /* /readyz reports the served certificate's expiry without parsing it per request */
+        h->tls_period_known =
+            berth_doctor_tls_read(h->tls_cert, strlen(h->tls_cert), &h->tls_period, NULL) == BERTH_OK;
         flags |= MHD_USE_TLS;
     }
     h->daemon = MHD_start_daemon(

@@ -4,12 +4,14 @@
  * prepared once per connection, numbered migrations embedded at build time.
  * docs/internals/meta.md describes the schema, the pool and the gc rules.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include "berth/alloc.h"
 #include "berth/meta.h"
@@ -730,6 +732,66 @@ static enum berth_rc sq_ping(struct berth_meta *m, struct berth_err *err)
     rc = step1(c, ST_PING, "ping", NULL, NULL, err, "");
 out:
     conn_release(ms, c);
+    return rc;
+}
+
+/* The first row of PRAGMA quick_check, or SQLite's error when the file is too damaged to check. */
+static enum berth_rc quick_check(struct conn *c, struct berth_meta_inspect *out, struct berth_err *err)
+{
+    char v[sizeof(out->problem)];
+    enum berth_rc rc = pragma_text(c, "PRAGMA quick_check", v, sizeof(v), err);
+    int s = sqlite3_errcode(c->db) & 0xff;
+
+    if (rc && (s == SQLITE_CORRUPT || s == SQLITE_NOTADB)) {
+        snprintf(out->problem, sizeof(out->problem), "%s", sqlite3_errmsg(c->db));
+        return BERTH_OK;
+    }
+    if (rc) return rc;
+    out->intact = strcmp(v, "ok") == 0;
+    if (!out->intact) snprintf(out->problem, sizeof(out->problem), "%s", v);
+    return BERTH_OK;
+}
+
+/*
+ * Read-only and without SQLITE_OPEN_CREATE, so a missing file stays missing,
+ * and without the WAL and foreign-key set-up of conn_open: nothing here
+ * writes. A running server's WAL is read like any reader reads it.
+ */
+static enum berth_rc sq_inspect(const char *dsn, struct berth_meta_inspect *out, struct berth_err *err)
+{
+    struct conn *c = NULL;
+    struct stat st;
+    enum berth_rc rc = BERTH_OK;
+    int s;
+
+    memset(out, 0, sizeof(*out));
+    out->latest = NMIGRATIONS;
+    if (!dsn || !*dsn) return berth_err_set(err, BERTH_ECONFIG, "sqlite: empty database path");
+    if (stat(dsn, &st) != 0) {
+        if (errno == ENOENT) return BERTH_OK;
+        return berth_err_sys(err, BERTH_EDB, errno, "cannot stat database '%s'", dsn);
+    }
+    if (!S_ISREG(st.st_mode)) return berth_err_set(err, BERTH_EDB, "database '%s' is not a regular file", dsn);
+    out->exists = 1;
+    c = berth_xcalloc(1, sizeof(*c));
+    s = sqlite3_open_v2(dsn, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (s != SQLITE_OK) {
+        rc = berth_err_set(err, BERTH_EDB, "open database '%s' read-only: %s", dsn,
+                           c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(s));
+        goto out;
+    }
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    rc = user_version(c, &out->version, err);
+    s = sqlite3_errcode(c->db) & 0xff;
+    if (rc && (s == SQLITE_CORRUPT || s == SQLITE_NOTADB)) {
+        rc = BERTH_OK;
+        snprintf(out->problem, sizeof(out->problem), "%s", sqlite3_errmsg(c->db));
+        goto out;
+    }
+    if (rc) goto out;
+    rc = quick_check(c, out, err);
+out:
+    conn_free(c);
     return rc;
 }
 
@@ -2724,6 +2786,7 @@ const struct berth_meta_ops berth_meta_sqlite_ops = {
     .open = sq_open,
     .close = sq_close,
     .ping = sq_ping,
+    .inspect = sq_inspect,
     .tenant_id = sq_tenant_id,
     .registry_create = sq_registry_create,
     .registry_get = sq_registry_get,
