@@ -13,6 +13,7 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_gc(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_doc(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_credential_helper(int argc, char **argv, struct cli_ctx *ctx);
 
 /* Splits argv into config flags (passed through) and the command's own flags. */
 int cli_has_flag(int argc, char **argv, const char *flag);

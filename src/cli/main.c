@@ -14,6 +14,7 @@ static const struct command {
     {"gc", cmd_gc, "delete blobs and untagged manifests nothing references"},
     {"doc", cmd_doc, "print the generated reference docs (errors, config, metrics)"},
     {"version", cmd_version, "print the version"},
+    {"credential-helper", cmd_credential_helper, "the docker credential helper (also as docker-credential-berth)"},
 };
 
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx)
@@ -46,7 +47,10 @@ int main(int argc, char **argv)
 {
     struct cli_ctx ctx = {"berth"};
     size_t i;
+    const char *base = strrchr(argv[0], '/');
 
+    /* Installed as (a link named) docker-credential-berth, berth is a docker credential helper. */
+    if (!strcmp(base ? base + 1 : argv[0], "docker-credential-berth")) return cmd_credential_helper(argc, argv, &ctx);
     if (argc < 2) {
         usage(stderr);
         return 2;

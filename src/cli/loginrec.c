@@ -1,0 +1,82 @@
+/*
+ * loginrec.c - the record of what `berth login` wrote (logins.json beside
+ * berth's sessions) and the credential helper's look-up of a fresh token.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "berth/alloc.h"
+#include "cli.h"
+#include "loginrec.h"
+#include "berth/banned.h"
+
+enum berth_rc cli_config_file(const char *name, char **out, struct berth_err *err)
+{
+    const char *v = getenv("BERTH_CONFIG_DIR");
+    if (v && *v) {
+        *out = berth_xasprintf("%s/%s", v, name);
+        return BERTH_OK;
+    }
+    v = getenv("XDG_CONFIG_HOME");
+    if (v && *v) {
+        *out = berth_xasprintf("%s/berth/%s", v, name);
+        return BERTH_OK;
+    }
+    v = getenv("HOME");
+    if (!v || !*v) return berth_err_set(err, BERTH_EINVAL, "HOME is not set: cannot find ~/.config/berth");
+    *out = berth_xasprintf("%s/.config/berth/%s", v, name);
+    return BERTH_OK;
+}
+
+enum berth_rc cli_loginrec_load(struct cli_dockercfg **out, struct berth_err *err)
+{
+    char *path = NULL;
+    enum berth_rc rc = cli_config_file("logins.json", &path, err);
+    if (!rc) rc = cli_dockercfg_load(path, out, err);
+    free(path);
+    return rc;
+}
+
+/* parent.<key> as an object, created when create is set and it is absent or not an object. */
+static json_t *child(json_t *parent, const char *key, int create)
+{
+    json_t *o = json_object_get(parent, key);
+    if (json_is_object(o) || !create) return json_is_object(o) ? o : NULL;
+    o = json_object();
+    json_object_set_new(parent, key, o);
+    return o;
+}
+
+json_t *cli_loginrec_server(struct cli_dockercfg *rec, const char *server, int create)
+{
+    json_t *servers = child(rec->root, "servers", create);
+    return servers ? child(servers, server, create) : NULL;
+}
+
+json_t *cli_loginrec_file(struct cli_dockercfg *rec, const char *server, const char *file, int create)
+{
+    json_t *s = cli_loginrec_server(rec, server, create), *files;
+    files = s ? child(s, "files", create) : NULL;
+    return files ? child(files, file, create) : NULL;
+}
+
+enum berth_rc cli_loginrec_each_helper_server(json_t *list, struct berth_err *err)
+{
+    struct cli_dockercfg *rec = NULL;
+    const char *server;
+    json_t *v;
+    enum berth_rc rc = cli_loginrec_load(&rec, err);
+
+    if (rc) return rc;
+    json_object_foreach(json_object_get(rec->root, "servers"), server, v)
+        json_object_set_new(list, server, json_string(CLI_NULL_GUID));
+    cli_dockercfg_free(rec);
+    return BERTH_OK;
+}
+
+enum berth_rc cli_loginrec_fresh_token(struct cli_ctx *ctx, const char *server, char **token, struct berth_err *err)
+{
+    (void)ctx;
+    (void)server;
+    (void)token;
+    return berth_err_set(err, BERTH_ENOENT, "no berth login for '%s'", server);
+}
