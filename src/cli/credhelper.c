@@ -270,8 +270,7 @@ int cmd_credential_helper(int argc, char **argv, struct cli_ctx *ctx)
     else if (!strcmp(verb, "version") || !strcmp(verb, "--version")) {
         printf("docker-credential-berth (berth %s)\n", BERTH_VERSION);
         return 0;
-    }
-    else {
+    } else {
         fprintf(!strcmp(verb, "--help") || !strcmp(verb, "-h") ? stdout : stderr,
                 "usage: docker-credential-berth get|store|erase|list\n"
                 "   or: berth credential-helper get|store|erase|list\n\n"
