@@ -128,9 +128,8 @@ static enum berth_rc read_stdin(char **out, size_t *len, struct berth_err *err)
 
 static enum berth_rc store_load(struct cli_dockercfg **out, struct berth_err *err)
 {
-    char *path = NULL;
-    enum berth_rc rc = cli_config_file("helper-store.json", &path, err);
-    if (!rc) rc = cli_dockercfg_load(path, out, err);
+    char *path = cli_config_file("helper-store.json");
+    enum berth_rc rc = cli_dockercfg_load(path, out, err);
     free(path);
     return rc;
 }

@@ -162,10 +162,8 @@ enum berth_rc cli_dockercfg_save(const struct cli_dockercfg *cfg, struct berth_e
         rc = berth_err_set(err, BERTH_EINTERNAL, "cannot encode '%s'", cfg->path);
         goto out;
     }
+    /* A new file replaces the old one, so an existing file with a wider mode ends up 0600 too. */
     rc = berth_write_atomic(target, text, strlen(text), 0600, err);
-    if (rc) goto out;
-    /* An existing file keeps its name but not a wider mode: secrets are 0600. */
-    if (chmod(target, 0600) != 0) rc = berth_err_sys(err, BERTH_EIO, errno, "chmod '%s'", target);
 out:
     if (text) explicit_bzero(text, strlen(text));
     free(text);

@@ -9,29 +9,18 @@
 #include "loginrec.h"
 #include "berth/banned.h"
 
-enum berth_rc cli_config_file(const char *name, char **out, struct berth_err *err)
+/* <berth config folder>/<name> (malloc'd). */
+char *cli_config_file(const char *name)
 {
-    const char *v = getenv("BERTH_CONFIG_DIR");
-    if (v && *v) {
-        *out = berth_xasprintf("%s/%s", v, name);
-        return BERTH_OK;
-    }
-    v = getenv("XDG_CONFIG_HOME");
-    if (v && *v) {
-        *out = berth_xasprintf("%s/berth/%s", v, name);
-        return BERTH_OK;
-    }
-    v = getenv("HOME");
-    if (!v || !*v) return berth_err_set(err, BERTH_EINVAL, "HOME is not set: cannot find ~/.config/berth");
-    *out = berth_xasprintf("%s/.config/berth/%s", v, name);
-    return BERTH_OK;
+    char *dir = cli_config_dir(), *p = berth_xasprintf("%s/%s", dir, name);
+    free(dir);
+    return p;
 }
 
 enum berth_rc cli_loginrec_load(struct cli_dockercfg **out, struct berth_err *err)
 {
-    char *path = NULL;
-    enum berth_rc rc = cli_config_file("logins.json", &path, err);
-    if (!rc) rc = cli_dockercfg_load(path, out, err);
+    char *path = cli_config_file("logins.json");
+    enum berth_rc rc = cli_dockercfg_load(path, out, err);
     free(path);
     return rc;
 }

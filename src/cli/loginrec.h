@@ -15,8 +15,8 @@
 
 struct cli_ctx;
 
-/* <berth config folder>/<name>: $BERTH_CONFIG_DIR, else ${XDG_CONFIG_HOME:-~/.config}/berth. *out is malloc'd. */
-enum berth_rc cli_config_file(const char *name, char **out, struct berth_err *err);
+/* <berth config folder>/<name> (see cli_config_dir); malloc'd. */
+char *cli_config_file(const char *name);
 
 /* Loads logins.json (missing = empty); save with cli_dockercfg_save. */
 enum berth_rc cli_loginrec_load(struct cli_dockercfg **out, struct berth_err *err);

@@ -1,6 +1,7 @@
 /* main.c - berth's command table and entry point (git-style subcommands). */
 #include <stdio.h>
 #include <string.h>
+#include <curl/curl.h>
 #include "berth/version.h"
 #include "cli.h"
 #include "berth/banned.h"
@@ -31,7 +32,7 @@ static void usage(FILE *out)
     size_t i;
     fprintf(out, "usage: berth <command> [options]\n\ncommands:\n");
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].help);
     fprintf(out, "\n'berth <command> --help' describes a command's options.\n");
 }
 
@@ -45,12 +46,22 @@ int cli_has_flag(int argc, char **argv, const char *flag)
 
 int main(int argc, char **argv)
 {
-    struct cli_ctx ctx = {"berth"};
+    struct cli_ctx ctx;
     size_t i;
+    int ret = 2;
     const char *base = strrchr(argv[0], '/');
+    static char helper_cmd[] = "credential-helper";
+    char *helper_argv[4];
 
-    /* Installed as (a link named) docker-credential-berth, berth is a docker credential helper. */
-    if (!strcmp(base ? base + 1 : argv[0], "docker-credential-berth")) return cmd_credential_helper(argc, argv, &ctx);
+    /* Installed as (a link named) docker-credential-berth, berth runs `berth credential-helper <verb>`. */
+    if (!strcmp(base ? base + 1 : argv[0], "docker-credential-berth")) {
+        helper_argv[0] = argv[0];
+        helper_argv[1] = helper_cmd;
+        helper_argv[2] = argc > 1 ? argv[1] : NULL;
+        helper_argv[3] = NULL;
+        argc = argc > 1 ? 3 : 2;
+        argv = helper_argv;
+    }
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -59,9 +70,18 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.progname = "berth";
     if (!strcmp(argv[1], "--version")) return cmd_version(argc - 1, argv + 1, &ctx);
-    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1, &ctx);
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) != 0) continue;
+        snprintf(ctx.cmd, sizeof(ctx.cmd), "%s", commands[i].name);
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        ret = commands[i].fn(argc - 1, argv + 1, &ctx);
+        cli_ctx_release(&ctx);
+        curl_global_cleanup();
+        return ret;
+    }
     fprintf(stderr, "berth: '%s' is not a berth command; see 'berth --help'\n", argv[1]);
-    return 2;
+    return ret;
 }
