@@ -64,8 +64,30 @@ enum berth_rc cli_loginrec_each_helper_server(json_t *list, struct berth_err *er
 
 enum berth_rc cli_loginrec_fresh_token(struct cli_ctx *ctx, const char *server, char **token, struct berth_err *err)
 {
-    (void)ctx;
-    (void)server;
-    (void)token;
-    return berth_err_set(err, BERTH_ENOENT, "no berth login for '%s'", server);
+    struct cli_dockercfg *rec = NULL;
+    const char *registry = NULL, *session = NULL, *url;
+    char hp[300], scheme[16];
+    json_t *s;
+    enum berth_rc rc = cli_loginrec_load(&rec, err);
+
+    if (rc) return rc;
+    s = cli_loginrec_server(rec, server, 0);
+    session = json_string_value(json_object_get(s, "session"));
+    if (session) {
+        /* a login made with the session; -u/-p logins are not the helper's to refresh */
+        registry = json_string_value(json_object_get(s, "registry"));
+        ctx->server = session;
+    } else if (cli_server_url(ctx, &url, err) == BERTH_OK) {
+        cli_url_hostport(url, hp, sizeof(hp), scheme, sizeof(scheme));
+        if (!strcmp(hp, server)) registry = server; /* the server's own address: its default registry */
+    }
+    if (!registry) {
+        rc = berth_err_set(err, BERTH_ENOENT, "no berth login for '%s'", server);
+        goto out;
+    }
+    rc = cli_registry_refresh_token(ctx, registry, token, NULL, NULL, err);
+out:
+    if (ctx->server == session) ctx->server = NULL; /* borrowed from rec, freed below */
+    cli_dockercfg_free(rec);
+    return rc;
 }

@@ -15,6 +15,8 @@ static const struct command {
     {"gc", cmd_gc, "delete blobs and untagged manifests nothing references"},
     {"doc", cmd_doc, "print the generated reference docs (errors, config, metrics)"},
     {"version", cmd_version, "print the version"},
+    {"login", cmd_login, "log docker and podman in to a registry (writes their credential files)"},
+    {"logout", cmd_logout, "remove what 'berth login' wrote"},
     {"credential-helper", cmd_credential_helper, "the docker credential helper (also as docker-credential-berth)"},
 };
 
