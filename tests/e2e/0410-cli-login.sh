@@ -16,6 +16,8 @@ unset XDG_RUNTIME_DIR XDG_CONFIG_HOME
 mkdir -p "$WORK/bin" "$DOCKER_CONFIG"
 ln -s "$BERTH_BIN" "$WORK/bin/docker-credential-berth"
 export PATH=$WORK/bin:$PATH
+# Sanitizer reports of the CLI (a sanitizer build) land in files checked at the end.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$WORK/sanitizer UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$WORK/sanitizer
 CFG=$DOCKER_CONFIG/config.json
 berth() { "$BERTH_BIN" "$@"; }
 # quiet COMMAND...: COMMAND with its stdout dropped (for checks).
@@ -247,4 +249,6 @@ fails_with "berth login with the server down: one line saying it cannot connect"
 ]*$' berth login "$HOSTPORT"
 run_out "docker-credential-berth get with the server down exits 1" 1 bash -c "echo $HOSTPORT | docker-credential-berth get"
 expect_match "  ... saying it cannot connect" "cannot connect" "$OUT"
+reports=$(cat "$WORK"/sanitizer.* 2>/dev/null | grep -E 'Sanitizer|runtime error' | head -n 3)
+expect_eq "no sanitizer reports from berth, berth login or the helper" "" "$reports"
 finish
