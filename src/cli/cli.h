@@ -97,16 +97,19 @@ struct cli_groups {
 void cli_list_release(struct cli_list *l);
 void cli_groups_release(struct cli_groups *g);
 
-/* The positional arguments (borrowed from argv); free v with cli_list_release. */
-#define CLI_CONTINUE (-1)
+/* What cli_opt_parse returns when the command should go on. */
+#define CLI_CONTINUE 0
+/* What it returns after --help printed the usage: commands pass it up and main() exits 0. */
+#define CLI_HELP_SHOWN 3
 
 /*
  * Parses argv[1..argc) against the option tables opts and common (either may
  * be NULL): long "--x v" and "--x=v", short "-n v", "--" ends the options; the
- * rest goes to pos. synopsis is the usage line after "berth <cmd> " and
- * description an optional paragraph for --help. Returns CLI_CONTINUE when the
- * command should run; otherwise the exit code: 0 after --help (usage printed
- * to stdout), 2 after a usage error (one line on stderr:
+ * rest goes to pos (borrowed from argv; free pos->v with cli_list_release).
+ * synopsis is the usage line after "berth <cmd> " and description an
+ * optional paragraph for --help. Returns CLI_CONTINUE (0) when the command
+ * should run, CLI_HELP_SHOWN after --help (usage printed to stdout), or 2
+ * after a usage error (one line on stderr:
  * "berth <cmd>: unknown option '--colour'; see 'berth <cmd> --help'").
  */
 int cli_opt_parse(const struct cli_ctx *ctx, const char *synopsis, const char *description,
@@ -222,8 +225,57 @@ enum berth_rc cli_post_form(struct cli_ctx *ctx, const char *path, const char *l
  */
 enum berth_rc cli_api(struct cli_ctx *ctx, const char *method, const char *path, const json_t *body, json_t **out,
                       struct berth_err *err);
+/* Reads one line from stdin without its line end (malloc'd); an empty one is BERTH_EINVAL. */
+enum berth_rc cli_read_stdin_line(char **out, struct berth_err *err);
 /* The password of -p, --password-stdin (one line) or NULL when neither was given; borrowed from ctx. */
 enum berth_rc cli_password(struct cli_ctx *ctx, const char **pw, struct berth_err *err);
+
+/* ---------------------------------------------------------------- management commands */
+
+/*
+ * Parses a management verb's options (opts, then --json and the connection
+ * options) and wants exactly npos positional arguments. Returns CLI_CONTINUE
+ * or the exit code, like cli_opt_parse.
+ */
+int cli_mgmt_parse(struct cli_ctx *ctx, const char *synopsis, const char *desc, const struct cli_opt *opts,
+                   int argc, char **argv, struct cli_list *pos, size_t npos);
+/* 0 when registry is given and a resource name; else prints why and returns 2. */
+int cli_need_registry(const struct cli_ctx *ctx, const char *flag, const char *registry);
+/* 0 when value is set; else a usage error "<flag> is required" (2). */
+int cli_need(const struct cli_ctx *ctx, const char *flag, const void *value);
+/*
+ * Prints an answer: with --json as it is; a list ({"value": [...]}) as a
+ * table of cols, an object as its fields. A secret in it gets a warning on
+ * stderr that it will not be shown again.
+ */
+void cli_print(const struct cli_ctx *ctx, const json_t *v, const struct cli_col *cols, size_t ncols);
+/*
+ * Calls the API (body taken, may be NULL) and prints the answer with cols
+ * (cli_print), or done when there is no answer to print (204). Returns the
+ * exit code: 0, or 1 after printing the error.
+ */
+int cli_call(struct cli_ctx *ctx, const char *method, const char *path, json_t *body, const struct cli_col *cols,
+             size_t ncols, const char *done);
+/* Appends "repositories/REPO/ACTION" for each group "REPO ACTION..." of g; 2 (usage) when a group has no action. */
+int cli_repo_actions(const struct cli_ctx *ctx, const char *flag, const struct cli_groups *g, json_t *actions);
+/* s escaped for a query string or a path segment (malloc'd). */
+char *cli_query_escape(const char *s);
+
+/* A verb that is one call with no body: list, show, delete. */
+#define CLI_NEED_REGISTRY 1u /* -n REGISTRY */
+#define CLI_NEED_NAME 2u     /* --name NAME */
+#define CLI_NEED_ARG 4u      /* one positional argument */
+struct cli_simple {
+    const char *method;
+    unsigned need;
+    const char *synopsis, *desc, *name_help;
+    const char *path; /* a format taking the registry, the name and the argument, those needed, in that order */
+    const char *done; /* what to print after a 204, same format; NULL for reads */
+    const struct cli_col *cols;
+    size_t ncols;
+};
+int cli_simple_verb(struct cli_ctx *ctx, const struct cli_simple *v, int argc, char **argv);
+#define CLI_NCOLS(t) (sizeof(t) / sizeof((t)[0]))
 
 /* ---------------------------------------------------------------- sessions */
 

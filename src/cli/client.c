@@ -5,6 +5,7 @@
  * that name the cause and the fix. Also the management API call, cli_api.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -92,12 +93,12 @@ void cli_url_hostport(const char *url, char *hp, size_t hplen, char *scheme, siz
     else snprintf(hp, hplen, "%.*s:%s", (int)n, h, !strcmp(scheme, "https") ? "443" : "80");
 }
 
-static enum berth_rc transport_error(CURLcode cc, const char *errbuf, const char *base, const char *ca,
-                                     struct berth_err *err)
+static enum berth_rc transport_error(CURLcode cc, long os_errno, const char *errbuf, const char *base,
+                                     const char *ca, struct berth_err *err)
 {
     switch (cc) {
     case CURLE_COULDNT_CONNECT:
-        if (strstr(errbuf, "refused"))
+        if (os_errno == ECONNREFUSED || strstr(errbuf, "refused"))
             return berth_err_set(err, BERTH_EUNAVAILABLE,
                                  "cannot connect to %s: connection refused; is 'berth serve' running there?", base);
         return berth_err_set(err, BERTH_EUNAVAILABLE, "cannot connect to %s: %s; check the address and the network",
@@ -147,6 +148,15 @@ static enum berth_rc status_rc(long status)
     }
 }
 
+/* Is reason one of berth's own code names (EREQUEST, ENOENT), which add nothing to the OCI code? */
+static int internal_reason(const char *reason)
+{
+    int i;
+    for (i = 0; i < BERTH_RC_COUNT; i++)
+        if (!strcmp(reason, berth_rc_name((enum berth_rc)i))) return 1;
+    return 0;
+}
+
 static enum berth_rc http_error(const struct cli_req *rq, const struct cli_resp *rs, struct berth_err *err)
 {
     json_t *root = json_loadb(rs->body.p ? rs->body.p : "", rs->body.len, 0, NULL);
@@ -156,7 +166,7 @@ static enum berth_rc http_error(const struct cli_req *rq, const struct cli_resp 
     const char *reason = json_string_value(json_object_get(json_object_get(e, "detail"), "reason"));
     enum berth_rc rc = status_rc(rs->status);
 
-    if (msg && code && reason && strcmp(reason, "EREQUEST") != 0)
+    if (msg && code && reason && !internal_reason(reason))
         berth_err_set(err, rc, "%s (%ld %s, %s)", msg, rs->status, code, reason);
     else if (msg && code)
         berth_err_set(err, rc, "%s (%ld %s)", msg, rs->status, code);
@@ -236,9 +246,11 @@ enum berth_rc cli_http_do(struct cli_ctx *ctx, const struct cli_req *rq, struct 
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     cc = curl_easy_perform(c);
     if (cc != CURLE_OK) {
+        long os_errno = 0;
+        curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
         rc = berth_buf_rc(&rs->body) ? berth_err_set(err, BERTH_ETOOBIG, "the answer of %s is over %u bytes", url,
                                                      RESP_MAX)
-                                     : transport_error(cc, errbuf, base, ca, err);
+                                     : transport_error(cc, os_errno, errbuf, base, ca, err);
         goto out;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs->status);
@@ -290,31 +302,30 @@ enum berth_rc cli_post_form(struct cli_ctx *ctx, const char *path, const char *l
     return rc;
 }
 
-enum berth_rc cli_password(struct cli_ctx *ctx, const char **pw, struct berth_err *err)
+enum berth_rc cli_read_stdin_line(char **out, struct berth_err *err)
 {
     char *line = NULL;
     size_t cap = 0;
-    ssize_t n;
+    ssize_t n = getline(&line, &cap, stdin);
 
-    *pw = NULL;
-    if (ctx->password) {
-        *pw = ctx->password;
-        return BERTH_OK;
-    }
-    if (ctx->password_read) {
-        *pw = ctx->password_read;
-        return BERTH_OK;
-    }
-    if (!ctx->password_stdin) return BERTH_OK;
-    n = getline(&line, &cap, stdin);
+    *out = NULL;
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
     if (n <= 0) {
         free(line);
         return berth_err_set(err, BERTH_EINVAL, "cannot read the password from stdin: it is empty");
     }
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
-    ctx->password_read = line;
-    *pw = line;
+    *out = line;
     return BERTH_OK;
+}
+
+enum berth_rc cli_password(struct cli_ctx *ctx, const char **pw, struct berth_err *err)
+{
+    enum berth_rc rc = BERTH_OK;
+
+    if (!ctx->password && !ctx->password_read && ctx->password_stdin)
+        rc = cli_read_stdin_line(&ctx->password_read, err);
+    *pw = ctx->password ? ctx->password : ctx->password_read;
+    return rc;
 }
 
 /* "Basic <base64(user:pass)>" for -u/-p, malloc'd. */

@@ -14,6 +14,17 @@ static const struct command {
     {"serve", cmd_serve, "run the registry (OCI Distribution API) on one port"},
     {"gc", cmd_gc, "delete blobs and untagged manifests nothing references"},
     {"doc", cmd_doc, "print the generated reference docs (errors, config, metrics)"},
+    {"auth", cmd_auth, "log in to a berth server, list and switch sessions"},
+    {"registry", cmd_registry, "create, list, show, update and delete registries"},
+    {"credential", cmd_credential, "show and renew a registry's admin passwords"},
+    {"user", cmd_user, "create, list and delete users"},
+    {"sp", cmd_sp, "service principals and their client secrets"},
+    {"scope-map", cmd_scopemap, "a registry's scope maps"},
+    {"token", cmd_token, "a registry's repository-scoped tokens"},
+    {"role", cmd_role, "role assignments"},
+    {"network-rule", cmd_network, "a registry's IP rules"},
+    {"repository", cmd_repository, "list, show and delete repositories, tags and manifests"},
+    {"logs", cmd_logs, "a registry's login and repository event logs"},
     {"version", cmd_version, "print the version"},
     {"login", cmd_login, "log docker and podman in to a registry (writes their credential files)"},
     {"logout", cmd_logout, "remove what 'berth login' wrote"},
@@ -34,7 +45,7 @@ static void usage(FILE *out)
     size_t i;
     fprintf(out, "usage: berth <command> [options]\n\ncommands:\n");
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].help);
+        fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].help);
     fprintf(out, "\n'berth <command> --help' describes a command's options.\n");
 }
 
@@ -80,6 +91,7 @@ int main(int argc, char **argv)
         snprintf(ctx.cmd, sizeof(ctx.cmd), "%s", commands[i].name);
         curl_global_init(CURL_GLOBAL_DEFAULT);
         ret = commands[i].fn(argc - 1, argv + 1, &ctx);
+        if (ret == CLI_HELP_SHOWN) ret = 0;
         cli_ctx_release(&ctx);
         curl_global_cleanup();
         return ret;

@@ -130,7 +130,7 @@ int cli_opt_parse(const struct cli_ctx *ctx, const char *synopsis, const char *d
         }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             cli_opt_usage(stdout, ctx, synopsis, description, opts, common);
-            return 0;
+            return CLI_HELP_SHOWN;
         }
         if (a[1] == '-') {
             size_t len;

@@ -56,17 +56,29 @@ void cli_table_release(struct cli_table *t)
     t->nrows = 0;
 }
 
-/* The member at path "a.b" of obj, or NULL. */
+/* One step of a path: an object member, or an array element by its decimal index. */
+static const json_t *step(const json_t *v, const char *key, size_t len)
+{
+    char k[64];
+    char *end;
+    unsigned long i;
+
+    snprintf(k, sizeof(k), "%.*s", (int)(len < sizeof(k) ? len : sizeof(k) - 1), key);
+    if (json_is_object(v)) return json_object_get(v, k);
+    if (!json_is_array(v) || !*k) return NULL;
+    i = strtoul(k, &end, 10);
+    return *end ? NULL : json_array_get(v, i);
+}
+
+/* The member at path "a.b" ("passwords.0.value") of obj, or NULL. */
 static const json_t *member(const json_t *obj, const char *path)
 {
-    char key[64];
     const char *dot;
 
-    while (obj && json_is_object(obj)) {
+    while (obj) {
         dot = strchr(path, '.');
-        if (!dot) return json_object_get(obj, path);
-        snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
-        obj = json_object_get(obj, key);
+        if (!dot) return step(obj, path, strlen(path));
+        obj = step(obj, path, (size_t)(dot - path));
         path = dot + 1;
     }
     return NULL;
@@ -93,6 +105,7 @@ static void cell_text(const json_t *v, struct berth_buf *b)
             /* {"value": x} (ip rules) and {"name": x} (passwords) read best as the one word */
             if (json_is_object(e) && json_object_get(e, "value")) e = json_object_get(e, "value");
             else if (json_is_object(e) && json_object_get(e, "name")) e = json_object_get(e, "name");
+            else if (json_is_object(e) && json_object_get(e, "id")) e = json_object_get(e, "id");
             cell_text(e, b);
         }
     } else {
@@ -155,7 +168,7 @@ void cli_out_fields(FILE *out, const json_t *obj, const struct cli_col *cols, si
 
 void cli_out_json(FILE *out, const json_t *v)
 {
-    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
     fprintf(out, "%s\n", s ? s : "null");
     free(s);
 }

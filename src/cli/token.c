@@ -53,6 +53,7 @@ enum berth_rc cli_tenant(struct cli_ctx *ctx, const char **tenant, struct berth_
     char *path = NULL;
     enum berth_rc rc = BERTH_OK;
 
+    memset(&s, 0, sizeof(s));
     if (ctx->tenant) goto done;
     if (!ctx->user && run_session(ctx, &root, &path, &s, err) == BERTH_OK && s.tenant) {
         ctx->tenant = berth_xstrdup(s.tenant);
@@ -214,41 +215,55 @@ out:
     return rc;
 }
 
+/*
+ * POSTs the form of the pairs kv (key, value, ..., NULL) to path at login
+ * server ls and returns the member of the answer in *token (malloc'd) with
+ * its JWT exp in *expires_at (may be NULL).
+ */
+static enum berth_rc registry_grant(struct cli_ctx *ctx, const char *path, const char *ls, const char *const *kv,
+                                    const char *member, char **token, int64_t *expires_at, struct berth_err *err)
+{
+    struct berth_buf form = BERTH_BUF_INIT(0);
+    json_t *ans = NULL;
+    const char *v;
+    enum berth_rc rc;
+
+    for (; kv[0]; kv += 2) cli_form_add(&form, kv[0], kv[1]);
+    rc = cli_post_form(ctx, path, ls, NULL, berth_buf_str(&form), &ans, err);
+    if (rc) goto out;
+    v = json_string_value(json_object_get(ans, member));
+    if (!v) {
+        rc = berth_err_set(err, BERTH_EUNAVAILABLE, "POST %s: the answer has no %s", path, member);
+        goto out;
+    }
+    *token = berth_xstrdup(v);
+    if (expires_at) *expires_at = cli_jwt_exp(v);
+out:
+    if (form.p) memset(form.p, 0, form.len);
+    berth_buf_release(&form);
+    json_decref(ans);
+    return rc;
+}
+
 enum berth_rc cli_registry_refresh_token(struct cli_ctx *ctx, const char *registry, char **token,
                                          int64_t *expires_at, char **login_server, struct berth_err *err)
 {
-    struct berth_buf form = BERTH_BUF_INIT(0);
     char *ls = NULL, *dir = NULL;
-    const char *tenant, *rt;
-    json_t *ans = NULL;
+    const char *tenant = NULL;
     enum berth_rc rc;
 
     *token = NULL;
     rc = login_server_of(ctx, registry, &ls, err);
     if (!rc) rc = cli_session_directory_token(ctx, &dir, err);
     if (!rc) rc = cli_tenant(ctx, &tenant, err);
-    if (rc) goto out;
-    cli_form_add(&form, "grant_type", "access_token");
-    cli_form_add(&form, "service", ls);
-    cli_form_add(&form, "tenant", tenant);
-    cli_form_add(&form, "access_token", dir);
-    rc = cli_post_form(ctx, "/oauth2/exchange", ls, NULL, berth_buf_str(&form), &ans, err);
-    if (rc) goto out;
-    rt = json_string_value(json_object_get(ans, "refresh_token"));
-    if (!rt) {
-        rc = berth_err_set(err, BERTH_EUNAVAILABLE, "POST /oauth2/exchange: the answer has no refresh_token");
-        goto out;
+    if (!rc) {
+        const char *kv[] = {"grant_type", "access_token", "service", ls, "tenant", tenant, "access_token", dir, NULL};
+        rc = registry_grant(ctx, "/oauth2/exchange", ls, kv, "refresh_token", token, expires_at, err);
     }
-    *token = berth_xstrdup(rt);
-    if (expires_at) *expires_at = cli_jwt_exp(rt);
-    if (login_server) {
+    if (!rc && login_server) {
         *login_server = ls;
         ls = NULL;
     }
-out:
-    if (form.p) memset(form.p, 0, form.len);
-    berth_buf_release(&form);
-    json_decref(ans);
     free(ls);
     free(dir);
     return rc;
@@ -257,36 +272,20 @@ out:
 enum berth_rc cli_registry_access_token(struct cli_ctx *ctx, const char *registry, const char *scope, char **token,
                                         int64_t *expires_at, char **login_server, struct berth_err *err)
 {
-    struct berth_buf form = BERTH_BUF_INIT(0);
     char *rt = NULL, *ls = NULL;
-    const char *at;
-    json_t *ans = NULL;
     enum berth_rc rc;
 
     *token = NULL;
     rc = cli_registry_refresh_token(ctx, registry, &rt, NULL, &ls, err);
-    if (rc) goto out;
-    cli_form_add(&form, "grant_type", "refresh_token");
-    cli_form_add(&form, "service", ls);
-    cli_form_add(&form, "scope", scope);
-    cli_form_add(&form, "refresh_token", rt);
-    rc = cli_post_form(ctx, "/oauth2/token", ls, NULL, berth_buf_str(&form), &ans, err);
-    if (rc) goto out;
-    at = json_string_value(json_object_get(ans, "access_token"));
-    if (!at) {
-        rc = berth_err_set(err, BERTH_EUNAVAILABLE, "POST /oauth2/token: the answer has no access_token");
-        goto out;
+    if (!rc) {
+        const char *kv[] = {"grant_type", "refresh_token", "service", ls, "scope", scope, "refresh_token", rt, NULL};
+        rc = registry_grant(ctx, "/oauth2/token", ls, kv, "access_token", token, expires_at, err);
     }
-    *token = berth_xstrdup(at);
-    if (expires_at) *expires_at = cli_jwt_exp(at);
-    if (login_server) {
+    if (!rc && login_server) {
         *login_server = ls;
         ls = NULL;
     }
-out:
-    if (form.p) memset(form.p, 0, form.len);
-    berth_buf_release(&form);
-    json_decref(ans);
+    if (rt) memset(rt, 0, strlen(rt));
     free(rt);
     free(ls);
     return rc;

@@ -141,7 +141,7 @@ TEST(cli_opt_help_prints_the_table)
     n = fread(buf, 1, sizeof(buf) - 1, f);
     buf[n] = '\0';
     fclose(f);
-    ASSERT_EQ_INT(rc, 0);
+    ASSERT_EQ_INT(rc, CLI_HELP_SHOWN);
     ASSERT_TRUE(strstr(buf, "usage: berth thing make [options] ARG\n") == buf);
     ASSERT_TRUE(strstr(buf, "-n, --name NAME") != NULL);
     ASSERT_TRUE(strstr(buf, "--repository REPO ACTION...") != NULL);

@@ -140,8 +140,8 @@ TEST(cli_json_cells)
     json_t *o = json_loads("{\"a\":\"x\",\"n\":3,\"b\":true,\"z\":null,\"l\":[\"p\",\"q\"],"
                            "\"r\":{\"ipRules\":[{\"action\":\"Allow\",\"value\":\"10.0.0.0/8\"},{\"value\":\"::1\"}],"
                            "\"d\":\"Deny\"}}", 0, NULL);
-    const char *paths[] = {"a", "n", "b", "z", "missing", "l", "r.ipRules", "r.d"};
-    const char *want[] = {"x", "3", "true", "-", "-", "p,q", "10.0.0.0/8,::1", "Deny"};
+    const char *paths[] = {"a", "n", "b", "z", "missing", "l", "r.ipRules", "r.d", "l.1", "r.ipRules.0.action", "l.9"};
+    const char *want[] = {"x", "3", "true", "-", "-", "p,q", "10.0.0.0/8,::1", "Deny", "q", "Allow", "-"};
     size_t i;
 
     ASSERT_TRUE(o != NULL);

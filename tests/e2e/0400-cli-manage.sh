@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# 0400-cli-manage: the management CLI end to end, driven only through
+# `berth`: auth login as the owner, registries and their flags, admin
+# credentials, users, a service principal (and a session as it), scope maps,
+# tokens, role assignments, network rules, the error messages and exit
+# codes, repositories after a skopeo push, and the event log (with --follow).
+. "$(dirname "$0")/lib.sh"
+
+BERTH_AUTH=1 berth_start
+export BERTH_CONFIG_DIR=$WORK/cfg
+PW=$(cat "$DATA/initial-owner-password")
+CLI_ERRS=$WORK/cli-stderr.all
+: >"$CLI_ERRS"
+
+# cli ARGS...: runs berth with stdin from $CLI_IN (empty by default); sets RC, OUT, ERR.
+CLI_IN=""
+cli() {
+    "$BERTH_BIN" "$@" >"$WORK/cli.out" 2>"$WORK/cli.err" <<<"$CLI_IN"
+    RC=$?
+    OUT=$(cat "$WORK/cli.out")
+    ERR=$(cat "$WORK/cli.err")
+    cat "$WORK/cli.err" >>"$CLI_ERRS"
+    CLI_IN=""
+}
+
+# jqf ARGS...: jq -e, quietly (for check).
+jqf() { jq -e "$@" >/dev/null; }
+
+# expect_json JQ-OPT DESC RC JQ-FILTER: the last command exited RC and its output passes the filter
+# (JQ-OPT -e for one JSON document, -se for JSON lines slurped into an array).
+expect_json() {
+    local opt=$1 desc=$2 want=$3 filter=$4
+    if [ "$RC" != "$want" ]; then
+        fail "$desc" "exit status $RC, expected $want" "stderr: $ERR" "stdout: $(echo "$OUT" | head -c 300)"
+    elif [ -n "$filter" ] && ! echo "$OUT" | jq "$opt" "$filter" >/dev/null 2>&1; then
+        fail "$desc" "jq $opt filter failed: $filter" "stdout: $(echo "$OUT" | head -c 400)"
+    else
+        ok "$desc"
+    fi
+}
+expect_cli() { expect_json -e "$@"; }
+expect_cli_lines() { expect_json -se "$@"; }
+
+# expect_cli_err DESC RC REGEX: the last command exited RC and stderr matches.
+expect_cli_err() {
+    local desc=$1 want=$2 re=$3
+    if [ "$RC" != "$want" ]; then
+        fail "$desc" "exit status $RC, expected $want" "stderr: $ERR"
+    elif ! [[ $ERR =~ $re ]]; then
+        fail "$desc" "stderr does not match: $re" "stderr: $ERR"
+    else
+        ok "$desc"
+    fi
+}
+
+# ---- auth
+CLI_IN=$PW
+cli auth login --server "$URL" -u owner --password-stdin
+expect_eq "auth login as the owner with --password-stdin" "0:Logged in to $URL as owner" "$RC:$OUT"
+SESS=$BERTH_CONFIG_DIR/sessions.json
+expect_eq "sessions.json is mode 0600 in a 0700 folder" "600 700" \
+    "$(stat -c %a "$SESS" 2>/dev/null) $(stat -c %a "$BERTH_CONFIG_DIR" 2>/dev/null)"
+if grep -qF "$PW" "$SESS"; then fail "the session file never holds the password"; else ok "the session file never holds the password"; fi
+check "the session holds a directory refresh token" jqf --arg u "$URL" '.servers[$u].refreshToken | length > 20' "$SESS"
+cli auth show --json
+expect_cli "auth show --json: current server, owner, no tokens" 0 \
+    ".current == \"$URL\" and .servers[0].name == \"owner\" and .servers[0].kind == \"user\" and (.servers[0] | has(\"refreshToken\") | not)"
+
+# ---- registries
+cli registry create -n teamreg1 --admin-enabled true --json
+expect_cli "registry create with --admin-enabled true" 0 '.name == "teamreg1" and .adminUserEnabled == true'
+cli registry list --json
+expect_cli "registry list shows default and teamreg1" 0 '[.value[].name] | index("teamreg1") and index("default")'
+cli registry list
+expect_match "registry list prints a table with headers" '^NAME +LOGIN SERVER' "$OUT"
+cli registry update -n teamreg1 --anonymous-pull-enabled true --access-token-lifetime 600 \
+    --refresh-token-lifetime 7200 --public-network-enabled false --json
+expect_cli "registry update maps every flag" 0 \
+    '.anonymousPullEnabled == true and .accessTokenLifetimeSeconds == 600 and .refreshTokenLifetimeSeconds == 7200 and .publicNetworkAccess == "Disabled"'
+cli registry update -n teamreg1 --public-network-enabled true --anonymous-pull-enabled false --json
+expect_cli "registry update turns them back" 0 '.publicNetworkAccess == "Enabled" and .anonymousPullEnabled == false'
+cli registry show -n teamreg1 --json
+expect_cli "registry show" 0 '.loginServer == "teamreg1.localhost"'
+
+# ---- admin credentials
+cli credential renew -n teamreg1 --json
+expect_cli "credential renew prints the new admin password" 0 '.passwords[0].name == "password" and (.passwords[0].value | length > 10)'
+ADMIN_PW=$(echo "$OUT" | jq -r '.passwords[0].value')
+expect_match "a new secret comes with a shown-once warning" "will not be shown again" "$ERR"
+req GET "/oauth2/token?service=teamreg1.localhost:$PORT" -H "Host: teamreg1.localhost:$PORT" -u "teamreg1:$ADMIN_PW"
+expect_status 200 "the renewed admin password logs in"
+cli credential show -n teamreg1 --json
+expect_cli "credential show: admin enabled, password made, no values" 0 \
+    '.adminUserEnabled == true and .passwords[0].createdAt != null and (tostring | contains("value") | not)'
+cli credential renew -n teamreg1 --password-name password3
+expect_cli_err "credential renew refuses an unknown password name" 2 "password or password2"
+
+# ---- users
+cli user create bob --json
+expect_cli "user create generates a password" 0 '.name == "bob" and (.password | length >= 12)'
+CAROL_PW=carol-password-123
+CLI_IN=$CAROL_PW
+cli user create carol --password-stdin --json
+expect_cli "user create --password-stdin" 0 '.name == "carol" and (has("password") | not)'
+req GET /api/v1/tenant -u "carol:$CAROL_PW"
+expect_status 200 "carol logs in with the password given on stdin"
+cli user delete bob
+expect_eq "user delete" "0:Deleted user 'bob'" "$RC:$OUT"
+cli user list --json
+expect_cli "user list has carol and owner, not bob" 0 '[.value[].name] | (index("carol") and index("owner") and (index("bob") | not))'
+
+# ---- service principals
+cli sp create --display-name ci-pipeline --years 1 --json
+expect_cli "sp create shows the app id and the secret" 0 '(.appId | length == 36) and (.secret.value | length > 10)'
+APPID=$(echo "$OUT" | jq -r .appId)
+SP_SECRET=$(echo "$OUT" | jq -r .secret.value)
+cli sp credential add "$APPID" --description rotation --json
+expect_cli "sp credential add" 0 '.description == "rotation" and (.value | length > 10)'
+cli sp show "$APPID" --json
+expect_cli "sp show lists two secrets, no values" 0 '(.secrets | length == 2) and (tostring | contains("value") | not)'
+cli sp credential reset "$APPID" --json
+expect_cli "sp credential reset makes a new secret" 0 '.value | length > 10'
+SP_SECRET=$(echo "$OUT" | jq -r .value)
+cli sp show "$APPID" --json
+expect_cli "sp credential reset leaves one secret" 0 '.secrets | length == 1'
+BERTH_CONFIG_DIR=$WORK/cfg-sp cli auth login --server "$URL" --service-principal -u "$APPID" -p "$SP_SECRET"
+expect_cli "auth login --service-principal" 0 ''
+check "an SP session keeps its secret to renew itself" jqf --arg u "$URL" '.servers[$u].kind == "sp" and .servers[$u].secret != null' "$WORK/cfg-sp/sessions.json"
+BERTH_CONFIG_DIR=$WORK/cfg-sp cli registry list --json
+expect_cli "the SP session works (no roles: an empty list)" 0 '.value == []'
+
+# ---- scope maps
+cli scope-map create -n teamreg1 --name team-pull --repository 'team/*' content/read metadata/read \
+    --description "pull team" --json
+expect_cli "scope-map create builds repositories/<repo>/<action>" 0 \
+    '.actions == ["repositories/team/*/content/read","repositories/team/*/metadata/read"] and .description == "pull team"'
+cli scope-map update -n teamreg1 --name team-pull --add-repository app content/read content/write --json
+expect_cli "scope-map update --add-repository" 0 '.actions | length == 4 and index("repositories/app/content/write")'
+cli scope-map update -n teamreg1 --name team-pull --remove-repository app content/write --json
+expect_cli "scope-map update --remove-repository" 0 '.actions | length == 3 and (index("repositories/app/content/write") | not)'
+cli scope-map list -n teamreg1 --json
+expect_cli "scope-map list: five system maps and ours" 0 '.value | length == 6'
+
+# ---- tokens
+cli token create -n teamreg1 --name ci-token --scope-map team-pull --json
+expect_cli "token create prints both passwords" 0 \
+    '.scopeMapId == "team-pull" and (.credentials.passwords | length == 2) and (.credentials.passwords[0].value | length > 10)'
+TOK_PW=$(echo "$OUT" | jq -r '.credentials.passwords[0].value')
+req GET "/oauth2/token?service=teamreg1.localhost:$PORT&scope=repository:team/x:pull" \
+    -H "Host: teamreg1.localhost:$PORT" -u "ci-token:$TOK_PW"
+expect_status 200 "the token's password logs in"
+cli token create -n teamreg1 --name app-token --repository app content/read --expiration-in-days 30 --json
+expect_cli "token create --repository makes <token>-scope-map" 0 '.scopeMapId == "app-token-scope-map"'
+cli scope-map show -n teamreg1 --name app-token-scope-map --json
+expect_cli "that scope map has the actions" 0 '.actions == ["repositories/app/content/read"]'
+cli token update -n teamreg1 --name ci-token --status disabled --json
+expect_cli "token update --status disabled" 0 '.status == "disabled"'
+req GET "/oauth2/token?service=teamreg1.localhost:$PORT" -H "Host: teamreg1.localhost:$PORT" -u "ci-token:$TOK_PW"
+expect_status 401 "a disabled token is refused"
+cli token update -n teamreg1 --name ci-token --status enabled
+cli token credential generate -n teamreg1 --name ci-token --password2 --expiration-in-days 7 --json
+expect_cli "token credential generate --password2" 0 '.passwords[0].name == "password2" and (.passwords[0].value | length > 10)'
+TOK_PW2=$(echo "$OUT" | jq -r '.passwords[0].value')
+req GET "/oauth2/token?service=teamreg1.localhost:$PORT" -H "Host: teamreg1.localhost:$PORT" -u "ci-token:$TOK_PW2"
+expect_status 200 "the generated password2 logs in"
+cli token list -n teamreg1 --json
+expect_cli "token list" 0 '[.value[].name] | index("ci-token") and index("app-token")'
+cli token delete -n teamreg1 --name app-token
+expect_cli "token delete" 0 ''
+cli token create -n teamreg1 --name x --scope-map team-pull --repository a content/read
+expect_cli_err "token create with both --scope-map and --repository is a usage error" 2 "not both"
+
+# ---- role assignments
+cli role assignment create --assignee carol --role Reader --registry teamreg1 --json
+expect_cli "role assignment create with --registry" 0 '.roleDefinitionName == "Reader" and .scope == "/registries/teamreg1"'
+cli registry show -n teamreg1 -u carol -p "$CAROL_PW" --json
+expect_cli "carol (Basic -u/-p, no session) reads the registry" 0 '.name == "teamreg1"'
+cli registry update -n teamreg1 --admin-enabled false -u carol -p "$CAROL_PW"
+expect_cli_err "a Reader cannot change it: the server's message" 1 "needs Contributor.*403 DENIED"
+cli role assignment create --assignee carol --role AcrPull --scope /registries/teamreg1/repositories/team --json
+expect_cli "role assignment create with --scope" 0 '.roleDefinitionName == "AcrPull"'
+cli role assignment list --assignee carol --json
+expect_cli "role assignment list --assignee" 0 '.value | length == 2'
+cli role assignment delete --assignee carol --role reader --registry teamreg1
+expect_cli "role assignment delete by assignee, role and scope" 0 ''
+RA_ID=$("$BERTH_BIN" role assignment list --assignee carol --json 2>/dev/null | jq -r '.value[0].id')
+cli role assignment delete --id "$RA_ID"
+expect_cli "role assignment delete --id" 0 ''
+cli role assignment list --assignee carol --json
+expect_cli "carol has no assignments left" 0 '.value == []'
+
+# ---- network rules
+cli network-rule add -n teamreg1 --ip-address 10.0.0.0/8 --json
+expect_cli "network-rule add" 0 '.ipRules[0].value == "10.0.0.0/8"'
+cli network-rule add -n teamreg1 --ip-address 127.0.0.1/32 --json
+expect_cli "network-rule add keeps the canonical form" 0 '[.ipRules[].value] == ["10.0.0.0/8","127.0.0.1"]'
+cli network-rule remove -n teamreg1 --ip-address 10.0.0.0/8 --json
+expect_cli "network-rule remove" 0 '[.ipRules[].value] == ["127.0.0.1"]'
+cli network-rule list -n teamreg1
+expect_match "network-rule list prints the rules" '127\.0\.0\.1' "$OUT"
+cli network-rule add -n teamreg1 --ip-address 10.1.2.3/8
+expect_cli_err "a range with host bits is refused with the reason" 1 "10.1.2.3/8.*400 INVALID_REQUEST"
+cli registry update -n teamreg1 --default-action Deny --json
+expect_cli "registry update --default-action Deny" 0 '.networkRuleSet.defaultAction == "Deny"'
+cli registry update -n teamreg1 --default-action Maybe
+expect_cli_err "--default-action takes Allow or Deny" 2 "Allow or Deny"
+
+# ---- errors and exit codes
+cli registry list --colour
+expect_eq "an unknown option: exit 2 and git's voice" \
+    "2:berth registry list: unknown option '--colour'; see 'berth registry list --help'" "$RC:$ERR"
+cli registry show
+expect_cli_err "a missing -n: exit 2" 2 "-n REGISTRY is required"
+cli registry show -n TeamReg1
+expect_eq "an uppercase registry name says which to use" \
+    "2:berth: 'TeamReg1' has uppercase letters: registry names are lowercase, use 'teamreg1'" "$RC:$ERR"
+cli registry show -n "teamreg1.localhost:$PORT"
+expect_cli_err "a login server where a name is wanted" 2 "-n takes a registry name like 'teamreg1', not the login server"
+cli registry show -n nosuchreg
+expect_cli_err "an unknown registry: exit 1 with the server's message" 1 "^berth: .*nosuchreg.*404"
+cli registry nosuchverb
+expect_cli_err "an unknown verb: exit 2 with the verbs" 2 "not a verb.*create"
+cli registry delete -n teamreg1
+expect_cli_err "registry delete without --yes: exit 2" 2 "--yes"
+cli registry list --help
+expect_match "--help prints the usage from the table" "usage: berth registry list" "$OUT"
+DOWN=$(free_port)
+cli registry list --server "http://127.0.0.1:$DOWN" -u owner -p x
+expect_eq "a server that is down: exit 1, cause and fix" \
+    "1:berth: cannot connect to http://127.0.0.1:$DOWN: connection refused; is 'berth serve' running there?" "$RC:$ERR"
+cli registry list -u owner -p wrong-password
+expect_cli_err "a wrong password: exit 1 with the reason" 1 "401 UNAUTHORIZED"
+
+# ---- repositories through the Distribution API (default registry at 127.0.0.1:PORT)
+if ! command -v skopeo >/dev/null; then
+    skip "skopeo not installed: repository commands not tested"
+else
+    make_oci_layout "$WORK/layout" 1 >/dev/null
+    for t in v1 v2; do
+        skopeo copy -q --dest-tls-verify=false --dest-creds "owner:$PW" "oci:$WORK/layout:latest" \
+            "docker://$HOSTPORT/team/app:$t" >"$WORK/sk.out" 2>&1 || fail "skopeo pushes team/app:$t" "$(cat "$WORK/sk.out")"
+    done
+    cli repository list -n default --json
+    expect_cli "repository list" 0 '.repositories == ["team/app"]'
+    cli repository show-tags -n default --repository team/app --json
+    expect_cli "repository show-tags" 0 '.tags | sort == ["v1","v2"]'
+    cli repository show-manifests -n default --repository team/app --json
+    expect_cli "repository show-manifests gives digests" 0 'length == 2 and (.[0].digest | startswith("sha256:"))'
+    cli repository untag -n default --image team/app:v2
+    expect_eq "repository untag" "0:Untagged team/app:v2" "$RC:$OUT"
+    cli repository show-tags -n default --repository team/app --json
+    expect_cli "the tag is gone" 0 '.tags == ["v1"]'
+    cli repository delete -n default --image team/app:v1
+    expect_cli_err "repository delete wants --yes" 2 "--yes"
+    cli repository delete -n default --image team/app:v1 --yes
+    expect_match "repository delete by tag deletes the manifest" "^Deleted team/app@sha256:" "$OUT"
+    if skopeo inspect --tls-verify=false --creds "owner:$PW" "docker://$HOSTPORT/team/app:v1" >/dev/null 2>&1; then
+        fail "the deleted manifest is gone"
+    else
+        ok "the deleted manifest is gone"
+    fi
+fi
+
+# ---- event logs
+curl -s -o /dev/null -u "mallory:not-the-password" "$URL/oauth2/token?service=$HOSTPORT"
+sleep 1
+cli logs login -n default --failed --json
+expect_cli_lines "logs login --failed shows the failed login, only failures, as JSON lines" 0 \
+    'any(.identity == "mallory" and .reason == "UNKNOWN_PRINCIPAL") and all(.result == "failure")'
+cli logs login -n default --failed --identity mallory
+expect_match "the table names time, identity, ip, status and reason" "mallory +127\.0\.0\.1 +token_get +401" "$OUT"
+cli logs repository -n default --operation push --json
+expect_cli_lines "logs repository shows the pushes" 0 'any(.tag == "v1" and .repository == "team/app") and all(.operation == "push")'
+"$BERTH_BIN" logs login -n default --failed --json --follow >"$WORK/follow.out" 2>>"$CLI_ERRS" &
+FOLLOW=$!
+EXTRA_PIDS+=("$FOLLOW")
+sleep 1.5
+curl -s -o /dev/null -u "trudy:not-the-password" "$URL/oauth2/token?service=$HOSTPORT"
+for _ in $(seq 40); do
+    grep -q '"trudy"' "$WORK/follow.out" && break
+    sleep 0.25
+done
+kill -INT "$FOLLOW"
+wait "$FOLLOW"
+expect_eq "logs --follow prints new events and exits 0 on SIGINT" "0:1" \
+    "$?:$(grep -c '"identity":"trudy"' "$WORK/follow.out")"
+
+# ---- switching and logging out
+cli auth use http://127.0.0.1:1
+expect_cli_err "auth use of a server without a session" 1 "not logged in to http://127.0.0.1:1"
+cli auth use "$URL/"
+expect_eq "auth use" "0:Now using $URL" "$RC:$OUT"
+cli auth logout
+expect_eq "auth logout" "0:Logged out of $URL" "$RC:$OUT"
+cli registry list
+expect_cli_err "after logout a command says how to log in" 1 "berth auth login --server URL"
+printf '{"current": ' >"$SESS"
+cli auth show
+expect_cli_err "a malformed session file: fix or delete it" 1 "cannot read '.*sessions.json': .*fix or delete it"
+
+if grep -Eq 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$CLI_ERRS"; then
+    fail "no sanitizer reports from the CLI" "$(grep -Em 3 'Sanitizer|runtime error:' "$CLI_ERRS")"
+else
+    ok "no sanitizer reports from the CLI"
+fi
+finish
