@@ -25,18 +25,6 @@ quiet() { "$@" >/dev/null; }
 
 # session_login: 'berth auth login' as the owner, against the current server.
 session_login() {
-    if ! berth auth --help >/dev/null 2>&1; then
-        skip "'berth auth login' is not built in: the test writes the session itself"
-        local tenant rt
-        tenant=$(curl -s -u "owner:$PW" "$URL/api/v1/tenant" | jq -r .tenantId)
-        rt=$(curl -s "$URL/directory/$tenant/oauth2/v2.0/token" --data-urlencode grant_type=password \
-            --data-urlencode username=owner --data-urlencode "password=$PW" | jq -r .refresh_token)
-        mkdir -p "$BERTH_CONFIG_DIR"
-        jq -n --arg s "$URL" --arg t "$tenant" --arg rt "$rt" \
-            '{current: $s, servers: {($s): {tenant: $t, kind: "user", name: "owner", refreshToken: $rt}}}' \
-            >"$BERTH_CONFIG_DIR/sessions.json"
-        return 0
-    fi
     if berth auth login --server "$URL" -u owner --password-stdin <<<"$PW" >"$WORK/auth-login.out" 2>&1; then
         ok "berth auth login as the owner (--password-stdin) on $HOSTPORT"
     else
