@@ -167,6 +167,25 @@ check "skopeo pushes with it" skopeo copy -q --dest-tls-verify=false "oci:$WORK/
 run_out "logout after a -u login" 0 berth logout "$HOSTPORT"
 expect_eq "restores config.json again" "$(jq -S . "$WORK/config.orig")" "$(jq -S . "$CFG")"
 
+# ---- another registry by its resource name, and its admin user
+quiet berth registry create -n teamreg1 --admin-enabled true
+APW=$(berth credential renew -n teamreg1 --json 2>/dev/null | jq -r '.passwords[0].value')
+run_out "berth login -n teamreg1 --expose-token" 0 berth login -n teamreg1 --expose-token
+expect_eq "  ... names the login server teamreg1.localhost:$PORT" "teamreg1.localhost:$PORT" "$(jq -r .loginServer <<<"$OUT" 2>/dev/null)"
+req GET "http://teamreg1.localhost:$PORT/v2/" --connect-to "teamreg1.localhost:$PORT:$HOSTPORT" \
+    -u "$GUID:$(jq -r .accessToken <<<"$OUT" 2>/dev/null)"
+expect_status 200 "  ... and its token opens teamreg1's /v2/"
+fails_with "berth login with teamreg1's admin user and a wrong password fails" "login to teamreg1.localhost:$PORT as 'teamreg1' failed" \
+    berth login teamreg1.localhost -u teamreg1 -p wrong
+run_out "berth login teamreg1.localhost -u teamreg1 -p <admin password> (the port is the server's)" 0 \
+    berth login teamreg1.localhost -u teamreg1 -p "$APW" --docker-only
+expect_eq "  ... stores teamreg1:<password> under teamreg1.localhost:$PORT" "$(printf 'teamreg1:%s' "$APW" | base64 -w0)" \
+    "$(jq -r --arg s "teamreg1.localhost:$PORT" '.auths[$s].auth' "$CFG")"
+run_out "berth login -n teamreg1 -u teamreg1 (the session finds the login server)" 0 \
+    berth login -n teamreg1 -u teamreg1 -p "$APW" --docker-only
+run_out "berth logout -n teamreg1" 0 berth logout -n teamreg1
+expect_eq "  ... restores config.json" "$(jq -S . "$WORK/config.orig")" "$(jq -S . "$CFG")"
+
 # ---- bad input
 fails_with "a registry name where a login server belongs says to use -n" "not the registry name 'default'" berth login default
 fails_with "a login server after -n says to give the name" "takes a registry name like 'default'" berth login -n default.localhost
