@@ -61,44 +61,32 @@ static const char *auth_of(const json_t *root, const char *server, const char *k
     return json_string_value(json_object_get(json_object_get(json_object_get(root, "auths"), server), key));
 }
 
-static char *path_of(enum cli_authfile_kind kind)
+static void expect_path(enum cli_authfile_kind kind, const char *want)
 {
     struct berth_err err = BERTH_ERR_INIT;
     char *p = NULL;
     ASSERT_RC(cli_dockercfg_path(kind, &p, &err), BERTH_OK);
-    return p;
+    ASSERT_EQ_STR(p, want);
+    free(p);
 }
 
 TEST(dockercfg_paths_follow_the_environment)
 {
-    char *p;
     setenv("HOME", "/home/u", 1);
     unsetenv("DOCKER_CONFIG");
     unsetenv("REGISTRY_AUTH_FILE");
     unsetenv("XDG_RUNTIME_DIR");
     unsetenv("XDG_CONFIG_HOME");
-    p = path_of(CLI_AUTHFILE_DOCKER);
-    ASSERT_EQ_STR(p, "/home/u/.docker/config.json");
-    free(p);
-    p = path_of(CLI_AUTHFILE_PODMAN);
-    ASSERT_EQ_STR(p, "/home/u/.config/containers/auth.json");
-    free(p);
+    expect_path(CLI_AUTHFILE_DOCKER, "/home/u/.docker/config.json");
+    expect_path(CLI_AUTHFILE_PODMAN, "/home/u/.config/containers/auth.json");
     setenv("XDG_CONFIG_HOME", "/xdg/cfg", 1);
-    p = path_of(CLI_AUTHFILE_PODMAN);
-    ASSERT_EQ_STR(p, "/xdg/cfg/containers/auth.json");
-    free(p);
+    expect_path(CLI_AUTHFILE_PODMAN, "/xdg/cfg/containers/auth.json");
     setenv("XDG_RUNTIME_DIR", "/run/user/7", 1);
-    p = path_of(CLI_AUTHFILE_PODMAN);
-    ASSERT_EQ_STR(p, "/run/user/7/containers/auth.json");
-    free(p);
+    expect_path(CLI_AUTHFILE_PODMAN, "/run/user/7/containers/auth.json");
     setenv("REGISTRY_AUTH_FILE", "/a/auth.json", 1);
-    p = path_of(CLI_AUTHFILE_PODMAN);
-    ASSERT_EQ_STR(p, "/a/auth.json");
-    free(p);
+    expect_path(CLI_AUTHFILE_PODMAN, "/a/auth.json");
     setenv("DOCKER_CONFIG", "/d", 1);
-    p = path_of(CLI_AUTHFILE_DOCKER);
-    ASSERT_EQ_STR(p, "/d/config.json");
-    free(p);
+    expect_path(CLI_AUTHFILE_DOCKER, "/d/config.json");
 }
 
 TEST(dockercfg_home_unset_is_an_error)
