@@ -371,6 +371,47 @@ static void free_targets(struct target *t)
     for (i = 0; i < NFILES; i++) cli_dockercfg_free(t[i].cfg);
 }
 
+/*
+ * Notes in fr that berth is about to write key of the file: what berth brings
+ * into being (the file, its "auths" or "credHelpers"), logout takes away
+ * again. A repeated login adds to what earlier ones noted.
+ */
+static void note_write(json_t *fr, struct target *t, const char *key)
+{
+    json_t *created = json_object_get(fr, "created");
+
+    if (access(t->cfg->path, F_OK) != 0) json_object_set_new(fr, "createdFile", json_true());
+    if (!json_is_object(created)) {
+        created = json_object();
+        json_object_set_new(fr, "created", created);
+    }
+    if (!json_object_get(t->cfg->root, key)) json_object_set_new(created, key, json_true());
+    t->changed = 1;
+}
+
+/* Hands the credential to the helper the file names for the server, instead of writing it into the file. */
+static enum berth_rc store_in_helper(const char *helper, const struct cred *c, const struct target *t, json_t *fr,
+                                     struct berth_err *err)
+{
+    struct berth_buf payload = BERTH_BUF_INIT(0);
+    int per_server = json_object_get(json_object_get(t->cfg->root, "credHelpers"), c->login_server) != NULL;
+    enum berth_rc rc;
+
+    if (!cli_helper_on_path(helper, getenv("PATH")))
+        return berth_err_set(err, BERTH_EINVAL,
+                             "'%s' sends credentials for %s to " CLI_HELPER_PREFIX "%s, which is not on PATH: "
+                             "install it, or remove %s from that file",
+                             t->cfg->path, c->login_server, helper,
+                             per_server ? "the credHelpers entry" : "\"credsStore\"");
+    /* docker's convention: the user name "<token>" says the secret is an identity token */
+    cli_credhelper_format(c->login_server, c->user ? c->user : "<token>", c->secret, &payload);
+    rc = run_helper(helper, "store", berth_buf_str(&payload), err);
+    if (payload.p) explicit_bzero(payload.p, payload.len);
+    berth_buf_release(&payload);
+    if (!rc) json_object_set_new(fr, "credsStore", json_string(helper));
+    return rc;
+}
+
 /* Writes the credential (or the helper entry) into one client file and notes it in rec. */
 static enum berth_rc write_target(const struct login_opts *o, const struct cred *c, struct target *t,
                                   struct cli_dockercfg *rec, struct berth_err *err)
@@ -378,25 +419,12 @@ static enum berth_rc write_target(const struct login_opts *o, const struct cred 
     const char *ls = c->login_server, *helper = helper_of(t, ls);
     json_t *fr = cli_loginrec_file(rec, ls, t->cfg->path, 1);
     char fp[65];
-    enum berth_rc rc = BERTH_OK;
 
-    const char *key = o->helper ? "credHelpers" : "auths";
-    json_t *created;
-
-    /* What berth brings into being (the file, its "auths" or "credHelpers"), logout takes away again;
-       a repeated login adds to what earlier ones noted. */
     json_object_set_new(fr, "client", json_string(t->label));
-    if (access(t->cfg->path, F_OK) != 0) json_object_set_new(fr, "createdFile", json_true());
-    created = json_object_get(fr, "created");
-    if (!json_is_object(created)) {
-        created = json_object();
-        json_object_set_new(fr, "created", created);
-    }
-    if (!json_object_get(t->cfg->root, key)) json_object_set_new(created, key, json_true());
     if (o->helper) {
+        note_write(fr, t, "credHelpers");
         cli_dockercfg_set_helper(t->cfg, ls, CLI_HELPER_BERTH);
         json_object_set_new(fr, "credHelper", json_string(CLI_HELPER_BERTH));
-        t->changed = 1;
         return BERTH_OK;
     }
     if (helper && !strcmp(helper, CLI_HELPER_BERTH)) {
@@ -404,35 +432,13 @@ static enum berth_rc write_target(const struct login_opts *o, const struct cred 
                 t->cfg->path, ls);
         return BERTH_OK;
     }
-    if (helper) {
-        struct berth_buf payload = BERTH_BUF_INIT(0);
-        if (!cli_helper_on_path(helper, getenv("PATH")))
-            return berth_err_set(err, BERTH_EINVAL,
-                                 "'%s' sends credentials for %s to " CLI_HELPER_PREFIX "%s, which is not on PATH: "
-                                 "install it, or remove %s from that file",
-                                 t->cfg->path, ls, helper,
-                                 json_object_get(json_object_get(t->cfg->root, "credHelpers"), ls) ? "the credHelpers entry"
-                                                                                                   : "\"credsStore\"");
-        /* docker's convention: the user name "<token>" says the secret is an identity token */
-        berth_buf_puts(&payload, "{\"ServerURL\":");
-        berth_buf_json_str(&payload, ls, strlen(ls));
-        berth_buf_puts(&payload, ",\"Username\":");
-        berth_buf_json_str(&payload, c->user ? c->user : "<token>", strlen(c->user ? c->user : "<token>"));
-        berth_buf_puts(&payload, ",\"Secret\":");
-        berth_buf_json_str(&payload, c->secret, strlen(c->secret));
-        berth_buf_puts(&payload, "}");
-        rc = run_helper(helper, "store", berth_buf_str(&payload), err);
-        if (payload.p) explicit_bzero(payload.p, payload.len);
-        berth_buf_release(&payload);
-        if (!rc) json_object_set_new(fr, "credsStore", json_string(helper));
-        return rc;
-    }
+    if (helper) return store_in_helper(helper, c, t, fr, err);
+    note_write(fr, t, "auths");
     if (c->user) cli_dockercfg_set_basic(t->cfg, ls, c->user, c->secret);
     else cli_dockercfg_set_identity(t->cfg, ls, c->secret);
     cli_dockercfg_fingerprint(t->cfg, ls, fp);
     json_object_set_new(fr, "auths", json_string(fp));
-    t->changed = 1;
-    return rc;
+    return BERTH_OK;
 }
 
 int cmd_login(int argc, char **argv, struct cli_ctx *ctx)
