@@ -223,6 +223,7 @@ static enum berth_rc helper_get(struct cli_ctx *ctx, struct berth_err *err)
     struct cli_dockercfg *st = NULL;
     struct berth_buf out = BERTH_BUF_INIT(0);
     char *server = NULL, *token = NULL;
+    const char *user, *secret;
     json_t *entry;
     enum berth_rc rc;
 
@@ -237,13 +238,13 @@ static enum berth_rc helper_get(struct cli_ctx *ctx, struct berth_err *err)
     rc = store_load(&st, err);
     if (rc) goto out;
     entry = json_object_get(json_object_get(st->root, "auths"), server);
-    if (!json_is_string(json_object_get(entry, "Secret"))) {
+    user = json_string_value(json_object_get(entry, "Username"));
+    secret = json_string_value(json_object_get(entry, "Secret"));
+    if (!secret) {
         rc = berth_err_set(err, BERTH_ENOENT, CLI_HELPER_NOT_FOUND);
         goto out;
     }
-    cli_credhelper_format(server, json_string_value(json_object_get(entry, "Username")) ?
-                                      json_string_value(json_object_get(entry, "Username")) : "",
-                          json_string_value(json_object_get(entry, "Secret")), &out);
+    cli_credhelper_format(server, user ? user : "", secret, &out);
 print:
     fputs(berth_buf_str(&out), stdout);
 out:
