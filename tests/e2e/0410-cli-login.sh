@@ -22,6 +22,11 @@ CFG=$DOCKER_CONFIG/config.json
 berth() { "$BERTH_BIN" "$@"; }
 # quiet COMMAND...: COMMAND with its stdout dropped (for checks).
 quiet() { "$@" >/dev/null; }
+# only_authjson / only_config COMMAND...: a client that sees podman's auth.json, or docker's config.json, alone.
+mkdir -p "$WORK/empty"
+echo '{}' >"$WORK/empty/auth.json"
+only_authjson() { DOCKER_CONFIG=$WORK/empty "$@"; }
+only_config() { REGISTRY_AUTH_FILE=$WORK/empty/auth.json "$@"; }
 
 # session_login: 'berth auth login' as the owner, against the current server.
 session_login() {
@@ -84,9 +89,10 @@ expect_eq "no temp files are left beside config.json" "config.json" "$(ls -A "$D
 
 # ---- skopeo and podman with what berth login wrote
 make_oci_layout "$WORK/layout" 2 >/dev/null
-check "skopeo pushes with the stored identity token" \
-    skopeo copy -q --dest-tls-verify=false "oci:$WORK/layout:latest" "docker://$HOSTPORT/team/app:v1"
-check "skopeo pulls it back" skopeo copy -q --src-tls-verify=false "docker://$HOSTPORT/team/app:v1" "oci:$WORK/pulled:v1"
+check "skopeo pushes with the identity token in auth.json alone" \
+    only_authjson skopeo copy -q --dest-tls-verify=false "oci:$WORK/layout:latest" "docker://$HOSTPORT/team/app:v1"
+check "skopeo pulls it back with config.json alone (docker's file)" \
+    only_config skopeo copy -q --src-tls-verify=false "docker://$HOSTPORT/team/app:v1" "oci:$WORK/pulled:v1"
 PODMAN_OK=0
 PR=/tmp/berth-pr.$$
 if podman --version >/dev/null 2>&1 && podman --storage-driver vfs --root "$WORK/pr" --runroot "$PR" info >/dev/null 2>&1; then
@@ -113,7 +119,6 @@ else
     LOGIN=(skopeo login)
 fi
 # (podman login refuses to run while another file it reads holds an identity token for the server)
-mkdir -p "$WORK/empty"
 check "${LOGIN[0]} login -u <null GUID> --password-stdin with the exposed token" \
     quiet env DOCKER_CONFIG="$WORK/empty" REGISTRY_AUTH_FILE="$WORK/exposed.json" "${LOGIN[@]}" --authfile "$WORK/exposed.json" --tls-verify=false -u "$GUID" --password-stdin "$HOSTPORT" \
     <"$WORK/exposed.token"
@@ -230,12 +235,12 @@ run_out "berth login --helper" 0 berth login "$HOSTPORT" --helper
 check "config.json: credHelpers names berth for the server" quiet jq -e --arg s "$HOSTPORT" '.credHelpers[$s] == "berth"' "$CFG"
 check "auth.json: credHelpers names berth for the server" quiet jq -e --arg s "$HOSTPORT" '.credHelpers[$s] == "berth"' "$REGISTRY_AUTH_FILE"
 check "the helper is on PATH, so no warning" quiet bash -c "! grep -q warning <<<'$OUT'"
-check "skopeo pushes through the helper" \
-    skopeo copy -q --dest-tls-verify=false "oci:$WORK/layout:latest" "docker://$HOSTPORT/team/short:v3"
+check "skopeo pushes through the helper (auth.json alone)" \
+    only_authjson skopeo copy -q --dest-tls-verify=false "oci:$WORK/layout:latest" "docker://$HOSTPORT/team/short:v3"
 sleep 7
-check "7 s later skopeo still pushes: the helper minted a fresh token" \
-    skopeo copy -q --dest-tls-verify=false "oci:$WORK/layout:latest" "docker://$HOSTPORT/team/short:v4"
-check "  ... and pulls" skopeo copy -q --src-tls-verify=false "docker://$HOSTPORT/team/short:v4" "oci:$WORK/pulled:v4"
+check "7 s later skopeo still pushes: the helper minted a fresh token (auth.json alone)" \
+    only_authjson skopeo copy -q --dest-tls-verify=false "oci:$WORK/layout:latest" "docker://$HOSTPORT/team/short:v4"
+check "  ... and pulls through config.json's credHelpers alone" only_config skopeo copy -q --src-tls-verify=false "docker://$HOSTPORT/team/short:v4" "oci:$WORK/pulled:v4"
 if [ "$PODMAN_OK" = 1 ]; then
     check "podman pulls through the helper after the lifetime" \
         quiet "${P[@]}" pull -q --tls-verify=false "$HOSTPORT/team/short:v4"
