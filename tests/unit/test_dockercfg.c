@@ -9,6 +9,7 @@
 #include "berth/util.h"
 #include "../../src/cli/credhelper.h"
 #include "../../src/cli/dockercfg.h"
+#include "../../src/cli/loginrec.h"
 #include "test.h"
 
 /* base64("00000000-0000-0000-0000-000000000000:") */
@@ -431,4 +432,38 @@ TEST(dockercfg_credhelper_get_answer)
     ASSERT_EQ_STR(json_string_value(json_object_get(j, "Secret")), "a\"b\\c");
     json_decref(j);
     berth_buf_release(&b);
+}
+
+/* ---------------------------------------------------------------- the login record */
+
+TEST(dockercfg_loginrec_paths_and_entries)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct cli_dockercfg *rec = NULL;
+    json_t *f, *list = json_object();
+    char *p;
+
+    setenv("BERTH_CONFIG_DIR", berth_test_tmpdir(), 1);
+    p = cli_config_file("logins.json");
+    ASSERT_TRUE(!strncmp(p, berth_test_tmpdir(), strlen(berth_test_tmpdir())));
+    ASSERT_TRUE(strstr(p, "/logins.json") != NULL);
+    free(p);
+
+    ASSERT_RC(cli_loginrec_load(&rec, &err), BERTH_OK);
+    ASSERT_TRUE(cli_loginrec_server(rec, "r:1", 0) == NULL);
+    ASSERT_TRUE(cli_loginrec_file(rec, "r:1", "/f", 0) == NULL);
+    f = cli_loginrec_file(rec, "r:1", "/f", 1);
+    ASSERT_TRUE(json_is_object(f));
+    json_object_set_new(f, "auths", json_string("abc"));
+    ASSERT_TRUE(cli_loginrec_file(rec, "r:1", "/f", 1) == f);
+    save_ok(rec);
+    cli_dockercfg_free(rec);
+
+    ASSERT_RC(cli_loginrec_load(&rec, &err), BERTH_OK);
+    f = cli_loginrec_file(rec, "r:1", "/f", 0);
+    ASSERT_EQ_STR(json_string_value(json_object_get(f, "auths")), "abc");
+    cli_dockercfg_free(rec);
+    ASSERT_RC(cli_loginrec_each_helper_server(list, &err), BERTH_OK);
+    ASSERT_EQ_STR(json_string_value(json_object_get(list, "r:1")), CLI_NULL_GUID);
+    json_decref(list);
 }
