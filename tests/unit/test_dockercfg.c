@@ -51,6 +51,13 @@ static struct cli_dockercfg *load_ok(const char *path)
     return cfg;
 }
 
+/* Writes text to path and loads it. */
+static struct cli_dockercfg *load_text(const char *path, const char *text)
+{
+    write_text(path, text);
+    return load_ok(path);
+}
+
 static void save_ok(const struct cli_dockercfg *cfg)
 {
     struct berth_err err = BERTH_ERR_INIT;
@@ -126,8 +133,7 @@ TEST(dockercfg_empty_file_is_an_empty_object)
 {
     char *path = tmp_path("config.json");
     struct cli_dockercfg *cfg;
-    write_text(path, " \n");
-    cfg = load_ok(path);
+    cfg = load_text(path, " \n");
     ASSERT_EQ_INT(json_object_size(cfg->root), 0);
     cli_dockercfg_free(cfg);
     free(path);
@@ -146,8 +152,7 @@ TEST(dockercfg_keeps_foreign_keys_and_order)
     struct cli_dockercfg *cfg;
     json_t *before = json_loads(foreign, 0, NULL), *after;
 
-    write_text(path, foreign);
-    cfg = load_ok(path);
+    cfg = load_text(path, foreign);
     cli_dockercfg_set_identity(cfg, "127.0.0.1:5000", "refresh");
     cli_dockercfg_set_helper(cfg, "127.0.0.1:5000", CLI_HELPER_BERTH);
     save_ok(cfg);
@@ -309,8 +314,7 @@ TEST(dockercfg_helpers)
     char *path = tmp_path("c.json");
     struct cli_dockercfg *cfg;
 
-    write_text(path, "{\"credsStore\": \"desktop\", \"credHelpers\": {\"a\": \"ecr-login\", \"b\": \"berth\"}}");
-    cfg = load_ok(path);
+    cfg = load_text(path, "{\"credsStore\": \"desktop\", \"credHelpers\": {\"a\": \"ecr-login\", \"b\": \"berth\"}}");
     ASSERT_EQ_STR(cli_dockercfg_helper_for(cfg, "a"), "ecr-login");
     ASSERT_EQ_STR(cli_dockercfg_helper_for(cfg, "b"), "berth");
     ASSERT_EQ_STR(cli_dockercfg_helper_for(cfg, "c"), "desktop");
@@ -342,8 +346,7 @@ TEST(dockercfg_missing_helpers_are_reported)
     ASSERT_TRUE(!cli_helper_on_path("absent", env));
     ASSERT_TRUE(!cli_helper_on_path("../bin/docker-credential-present", env));
 
-    write_text(path, "{\"credsStore\": \"absent\", \"credHelpers\": {\"a\": \"present\", \"b\": \"gone\"}}");
-    cfg = load_ok(path);
+    cfg = load_text(path, "{\"credsStore\": \"absent\", \"credHelpers\": {\"a\": \"present\", \"b\": \"gone\"}}");
     ASSERT_EQ_INT(cli_dockercfg_missing_helpers(cfg, env, &out), 2);
     ASSERT_TRUE(strstr(berth_buf_str(&out), "docker-credential-absent") != NULL);
     ASSERT_TRUE(strstr(berth_buf_str(&out), "docker-credential-gone") != NULL);
