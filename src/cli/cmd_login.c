@@ -441,6 +441,22 @@ static enum berth_rc write_target(const struct login_opts *o, const struct cred 
     return BERTH_OK;
 }
 
+/* Warns about helpers the client files name that are not installed: those logins fail in docker and podman. */
+static void warn_missing_helpers(const struct target *t)
+{
+    struct berth_buf lines = BERTH_BUF_INIT(0);
+    const char *p, *nl;
+    int i;
+
+    for (i = 0; i < NFILES; i++)
+        if (t[i].cfg) cli_dockercfg_missing_helpers(t[i].cfg, getenv("PATH"), &lines);
+    for (p = berth_buf_str(&lines); *p; p = nl + 1) {
+        nl = strchr(p, '\n');
+        fprintf(stderr, "warning: %.*s\n", (int)(nl - p), p);
+    }
+    berth_buf_release(&lines);
+}
+
 int cmd_login(int argc, char **argv, struct cli_ctx *ctx)
 {
     struct berth_err err = BERTH_ERR_INIT;
@@ -478,6 +494,7 @@ int cmd_login(int argc, char **argv, struct cli_ctx *ctx)
     if (!rc) rc = cli_dockercfg_save(rec, &err);
     else cli_dockercfg_save(rec, NULL);
     if (rc) goto out;
+    warn_missing_helpers(t);
     if (o.helper) {
         printf("credHelpers[\"%s\"] = \"berth\":", c.login_server);
         for (i = 0; i < NFILES; i++)

@@ -67,6 +67,7 @@ cat >"$CFG" <<'EOF'
 	"auths": {
 		"registry.example.com": {"auth": "dXNlcjpwYXNz", "email": "me@example.com"}
 	},
+	"credHelpers": {"gcr.io": "notinstalled"},
 	"psFormat": "table {{.ID}}",
 	"proxies": {"default": {"httpProxy": "http://proxy:3128"}}
 }
@@ -75,6 +76,8 @@ cp "$CFG" "$WORK/config.orig"
 
 run_out "berth login 127.0.0.1:$PORT" 0 berth login "$HOSTPORT"
 expect_match "it says Login Succeeded" '^Login Succeeded$' "$(echo "$OUT" | tail -n 1)"
+expect_match "it warns that config.json's credHelpers names docker-credential-notinstalled, which is not installed" \
+    'warning: .*credHelpers\["gcr.io"\] names docker-credential-notinstalled, which is not on PATH' "$OUT"
 want_auth=$(printf '%s:' "$GUID" | base64 -w0)
 expect_eq "config.json: auth is base64 of the null GUID and a colon" "$want_auth" \
     "$(jq -r --arg s "$HOSTPORT" '.auths[$s].auth' "$CFG")"
@@ -234,7 +237,7 @@ fails_with "7 s later the stored identity token is refused: the refresh token ex
 run_out "berth login --helper" 0 berth login "$HOSTPORT" --helper
 check "config.json: credHelpers names berth for the server" quiet jq -e --arg s "$HOSTPORT" '.credHelpers[$s] == "berth"' "$CFG"
 check "auth.json: credHelpers names berth for the server" quiet jq -e --arg s "$HOSTPORT" '.credHelpers[$s] == "berth"' "$REGISTRY_AUTH_FILE"
-check "the helper is on PATH, so no warning" quiet bash -c "! grep -q warning <<<'$OUT'"
+check "the helper is on PATH, so no warning about it" quiet bash -c "! grep -q 'docker-credential-berth' <<<'$OUT'"
 check "skopeo pushes through the helper (auth.json alone)" \
     only_authjson skopeo copy -q --dest-tls-verify=false "oci:$WORK/layout:latest" "docker://$HOSTPORT/team/short:v3"
 sleep 7
