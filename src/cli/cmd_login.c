@@ -358,6 +358,12 @@ static enum berth_rc load_targets(const struct login_opts *o, struct target *t, 
         t[i].label = labels[i];
         if (!wants(o, t[i].kind)) continue;
         rc = cli_dockercfg_path(t[i].kind, &path, err);
+        /* REGISTRY_AUTH_FILE may name docker's file: one file, written once */
+        if (!rc && i > 0 && t[0].cfg && !strcmp(path, t[0].cfg->path)) {
+            free(path);
+            path = NULL;
+            continue;
+        }
         if (!rc) rc = cli_dockercfg_load(path, &t[i].cfg, err);
         free(path);
         path = NULL;
