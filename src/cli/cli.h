@@ -130,6 +130,8 @@ int cli_fail(const struct berth_err *err);
     {"username", 'u', CLI_OPT_STR, &(ctx)->user, "USER", "a user name or app id (Basic, no session needed)"}, \
     {"password", 'p', CLI_OPT_STR, &(ctx)->password, "PASS", "the password or client secret for -u"},      \
     {"password-stdin", 0, CLI_OPT_FLAG, &(ctx)->password_stdin, NULL, "read the password from stdin"}
+/* -n: the registry's resource name; long name "name" where -n is the subject (registry, network-rule), else "registry". */
+#define CLI_REGISTRY_OPT(long_name, dest) {long_name, 'n', CLI_OPT_STR, dest, "REGISTRY", "the registry name"}
 #define CLI_JSON_OPT(ctx) {"json", 0, CLI_OPT_FLAG, &(ctx)->json, NULL, "print the server's JSON"}
 
 /* ---------------------------------------------------------------- verbs */

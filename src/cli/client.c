@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -55,22 +56,33 @@ static char *link_next(const char *v)
     return berth_xstrndup(lt + 1, (size_t)(gt - lt - 1));
 }
 
+/* The response headers kept, and where: Link keeps only its rel="next" target. */
+static const struct {
+    const char *name;
+    size_t off;
+} kept_headers[] = {
+    {"Link", offsetof(struct cli_resp, next)},
+    {"Docker-Content-Digest", offsetof(struct cli_resp, digest)},
+    {"Content-Type", offsetof(struct cli_resp, ctype)},
+};
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     struct cli_resp *rs = ud;
-    size_t len = size * n;
-    char *v;
+    size_t len = size * n, i;
 
-    if ((v = header_value(p, len, "Link")) != NULL) {
-        free(rs->next);
-        rs->next = link_next(v);
-        free(v);
-    } else if ((v = header_value(p, len, "Docker-Content-Digest")) != NULL) {
-        free(rs->digest);
-        rs->digest = v;
-    } else if ((v = header_value(p, len, "Content-Type")) != NULL) {
-        free(rs->ctype);
-        rs->ctype = v;
+    for (i = 0; i < sizeof(kept_headers) / sizeof(kept_headers[0]); i++) {
+        char **slot = (char **)((char *)rs + kept_headers[i].off);
+        char *v = header_value(p, len, kept_headers[i].name);
+        if (!v) continue;
+        if (slot == &rs->next) {
+            char *target = link_next(v);
+            free(v);
+            v = target;
+        }
+        free(*slot);
+        *slot = v;
+        break;
     }
     return len;
 }

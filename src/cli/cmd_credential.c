@@ -21,9 +21,9 @@ static int cred_run(int argc, char **argv, struct cli_ctx *ctx, int renew)
     const char *reg = NULL, *pw_name = "password";
     char *path = NULL;
     json_t *body = NULL;
-    const struct cli_opt show_opts[] = {{"name", 'n', CLI_OPT_STR, &reg, "REGISTRY", "the registry name"}, CLI_OPT_END};
+    const struct cli_opt show_opts[] = {CLI_REGISTRY_OPT("name", &reg), CLI_OPT_END};
     const struct cli_opt renew_opts[] = {
-        {"name", 'n', CLI_OPT_STR, &reg, "REGISTRY", "the registry name"},
+        CLI_REGISTRY_OPT("name", &reg),
         {"password-name", 0, CLI_OPT_STR, &pw_name, "password|password2", "which password (default: password)"},
         CLI_OPT_END};
     int ret = cli_mgmt_parse(ctx, renew ? "-n REGISTRY [--password-name password|password2]" : "-n REGISTRY [--json]",

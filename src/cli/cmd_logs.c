@@ -140,7 +140,7 @@ static int logs_run(int argc, char **argv, struct cli_ctx *ctx, const char *kind
     char *q = NULL, *path = NULL;
     json_t *ans = NULL, *ev;
     const struct cli_opt opts[] = {
-        {"name", 'n', CLI_OPT_STR, &a.registry, "REGISTRY", "the registry name"},
+        CLI_REGISTRY_OPT("name", &a.registry),
         {"failed", 0, CLI_OPT_FLAG, &a.failed, NULL, "failures only (status 400 or more)"},
         {"since", 0, CLI_OPT_STR, &a.filter[0], "WHEN", "RFC 3339 or an age like 90s, 15m, 1h, 7d"},
         {"until", 0, CLI_OPT_STR, &a.filter[1], "WHEN", "RFC 3339 or an age (exclusive)"},

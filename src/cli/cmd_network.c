@@ -21,7 +21,7 @@ static int rule_run(int argc, char **argv, struct cli_ctx *ctx, const char *meth
     json_t *body = NULL;
     const struct cli_opt opts[] = {
         {"ip-address", 0, CLI_OPT_STR, &ip, "ADDR_OR_CIDR", "an IPv4 or IPv6 address or range"},
-        {"name", 'n', CLI_OPT_STR, &reg, "REGISTRY", "the registry name"},
+        CLI_REGISTRY_OPT("name", &reg),
         CLI_OPT_END};
     int list = !strcmp(method, "GET");
     int ret = cli_mgmt_parse(ctx, list ? "-n REGISTRY [--json]" : "-n REGISTRY --ip-address ADDR_OR_CIDR",

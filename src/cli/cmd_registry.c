@@ -20,6 +20,9 @@ static const struct cli_col cols[] = {
     {"CREATED", "creationDate"},
 };
 
+/* The list shows the first columns only: name, login server, and the access settings. */
+#define LIST_COLS 6
+
 struct reg_args {
     const char *name;
     int admin, anonymous, public_net, yes;
@@ -27,7 +30,7 @@ struct reg_args {
     long long refresh_ttl, access_ttl;
 };
 
-#define REG_NAME_OPT(a) {"name", 'n', CLI_OPT_STR, &(a)->name, "REGISTRY", "the registry name"}
+#define REG_NAME_OPT(a) CLI_REGISTRY_OPT("name", &(a)->name)
 #define REG_PROP_OPTS(a)                                                                                      \
     {"admin-enabled", 0, CLI_OPT_BOOL, &(a)->admin, "true|false", "enable the admin user"},                  \
     {"anonymous-pull-enabled", 0, CLI_OPT_BOOL, &(a)->anonymous, "true|false", "allow pulls without login"}, \
@@ -106,7 +109,7 @@ static int reg_list(int argc, char **argv, struct cli_ctx *ctx)
     struct cli_list pos = {0};
     const struct cli_opt opts[] = {CLI_OPT_END};
     int ret = cli_mgmt_parse(ctx, "[--json]", "Lists the registries you may read.", opts, argc, argv, &pos, 0);
-    if (ret == CLI_CONTINUE) ret = cli_call(ctx, "GET", "/registries", NULL, cols, 6, NULL);
+    if (ret == CLI_CONTINUE) ret = cli_call(ctx, "GET", "/registries", NULL, cols, LIST_COLS, NULL);
     cli_list_release(&pos);
     return ret;
 }

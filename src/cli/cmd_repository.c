@@ -119,7 +119,7 @@ static int repo_list(int argc, char **argv, struct cli_ctx *ctx)
     struct reg_conn c = {0};
     struct cli_list pos = {0};
     json_t *all = json_array(), *out = NULL;
-    const struct cli_opt opts[] = {{"name", 'n', CLI_OPT_STR, &a.registry, "REGISTRY", "the registry name"},
+    const struct cli_opt opts[] = {CLI_REGISTRY_OPT("name", &a.registry),
                                    CLI_OPT_END};
     int ret = cli_mgmt_parse(ctx, "-n REGISTRY [--json]", "Lists a registry's repositories.", opts, argc, argv, &pos,
                              0);
@@ -151,7 +151,7 @@ static int repo_tags(int argc, char **argv, struct cli_ctx *ctx, int manifests)
     json_t *tags = json_array(), *out = NULL, *t;
     char *scope = NULL, *path = NULL;
     size_t i;
-    const struct cli_opt opts[] = {{"name", 'n', CLI_OPT_STR, &a.registry, "REGISTRY", "the registry name"},
+    const struct cli_opt opts[] = {CLI_REGISTRY_OPT("name", &a.registry),
                                    {"repository", 0, CLI_OPT_STR, &a.repository, "REPO", "the repository"},
                                    CLI_OPT_END};
     int ret = cli_mgmt_parse(ctx, "-n REGISTRY --repository REPO [--json]",
@@ -238,7 +238,7 @@ static int repo_remove(int argc, char **argv, struct cli_ctx *ctx, int untag)
     char *repo = NULL, *ref = NULL, *scope = NULL, *path = NULL, *digest = NULL;
     size_t i;
     const struct cli_opt opts[] = {
-        {"name", 'n', CLI_OPT_STR, &a.registry, "REGISTRY", "the registry name"},
+        CLI_REGISTRY_OPT("name", &a.registry),
         {"image", 0, CLI_OPT_STR, &a.image, "REPO:TAG", untag ? "the tag to remove" : "REPO:TAG or REPO@DIGEST"},
         {"repository", 0, CLI_OPT_STR, &a.repository, "REPO", "delete every tagged manifest of the repository"},
         {"yes", 'y', CLI_OPT_FLAG, &a.yes, NULL, "really delete"},

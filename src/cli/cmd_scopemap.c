@@ -19,6 +19,9 @@ struct map_args {
     struct cli_groups add, remove;
 };
 
+#define MAP_ID_OPTS(a) \
+    CLI_REGISTRY_OPT("registry", &(a)->registry), {"name", 0, CLI_OPT_STR, &(a)->name, "MAP", "the scope map's name"}
+
 static void args_release(struct map_args *a)
 {
     cli_groups_release(&a->add);
@@ -48,8 +51,7 @@ static int map_create(int argc, char **argv, struct cli_ctx *ctx)
     json_t *body = NULL;
     char *path = NULL;
     const struct cli_opt opts[] = {
-        {"registry", 'n', CLI_OPT_STR, &a.registry, "REGISTRY", "the registry name"},
-        {"name", 0, CLI_OPT_STR, &a.name, "MAP", "the scope map's name"},
+        MAP_ID_OPTS(&a),
         {"repository", 0, CLI_OPT_GROUP, &a.add, "REPO ACTION", "a repository (or pattern team/*) and its actions"},
         {"description", 0, CLI_OPT_STR, &a.description, "TEXT", "what the map is for"},
         CLI_OPT_END};
@@ -96,8 +98,7 @@ static int map_update(int argc, char **argv, struct cli_ctx *ctx)
     json_t *cur = NULL, *body = NULL, *add = json_array(), *drop = json_array(), *actions;
     char *path = NULL;
     const struct cli_opt opts[] = {
-        {"registry", 'n', CLI_OPT_STR, &a.registry, "REGISTRY", "the registry name"},
-        {"name", 0, CLI_OPT_STR, &a.name, "MAP", "the scope map's name"},
+        MAP_ID_OPTS(&a),
         {"add-repository", 0, CLI_OPT_GROUP, &a.add, "REPO ACTION", "actions to add"},
         {"remove-repository", 0, CLI_OPT_GROUP, &a.remove, "REPO ACTION", "actions to remove"},
         {"description", 0, CLI_OPT_STR, &a.description, "TEXT", "a new description"},

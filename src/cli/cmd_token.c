@@ -30,7 +30,7 @@ struct token_args {
 };
 
 #define TOKEN_ID_OPTS(a)                                                                  \
-    {"registry", 'n', CLI_OPT_STR, &(a)->registry, "REGISTRY", "the registry name"},      \
+    CLI_REGISTRY_OPT("registry", &(a)->registry),      \
     {"name", 0, CLI_OPT_STR, &(a)->name, "TOKEN", "the token's name (its username)"}
 #define TOKEN_STATUS_OPT(a) {"status", 0, CLI_OPT_STR, &(a)->status, "enabled|disabled", "the token's status"}
 #define TOKEN_DAYS_OPT(a)                                                                                  \

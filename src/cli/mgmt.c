@@ -112,7 +112,7 @@ int cli_simple_verb(struct cli_ctx *ctx, const struct cli_simple *v, int argc, c
     int ret;
 
     if (v->need & CLI_NEED_REGISTRY)
-        t[nt++] = (struct cli_opt){"registry", 'n', CLI_OPT_STR, &reg, "REGISTRY", "the registry name"};
+        t[nt++] = (struct cli_opt)CLI_REGISTRY_OPT("registry", &reg);
     if (v->need & CLI_NEED_NAME) t[nt++] = (struct cli_opt){"name", 0, CLI_OPT_STR, &name, "NAME", v->name_help};
     t[nt] = (struct cli_opt)CLI_OPT_END;
     ret = cli_mgmt_parse(ctx, v->synopsis, v->desc, t, argc, argv, &pos, (v->need & CLI_NEED_ARG) ? 1 : 0);

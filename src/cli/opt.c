@@ -160,30 +160,45 @@ int cli_opt_parse(const struct cli_ctx *ctx, const char *synopsis, const char *d
     return CLI_CONTINUE;
 }
 
-static void usage_rows(FILE *out, const struct cli_opt *t)
+/* The left column of an option's help line: "-n, --name NAME". */
+static void opt_left(const struct cli_opt *t, char *left, size_t n)
 {
+    const char *mv = t->metavar ? t->metavar : "";
+    if (t->short_name) snprintf(left, n, "-%c, --%s%s%s", t->short_name, t->name, *mv ? " " : "", mv);
+    else snprintf(left, n, "    --%s%s%s", t->name, *mv ? " " : "", mv);
+    if (t->type == CLI_OPT_GROUP && strlen(left) + 3 < n) memcpy(left + strlen(left), "...", 4);
+}
+
+static int left_width(const struct cli_opt *t, int w)
+{
+    char left[80];
     for (; t && t->name; t++) {
-        char left[64];
-        if (t->short_name)
-            snprintf(left, sizeof(left), "-%c, --%s%s%s", t->short_name, t->name, t->metavar ? " " : "",
-                     t->metavar ? t->metavar : "");
-        else
-            snprintf(left, sizeof(left), "    --%s%s%s", t->name, t->metavar ? " " : "", t->metavar ? t->metavar : "");
-        if (t->type == CLI_OPT_GROUP) snprintf(left + strlen(left), sizeof(left) - strlen(left), "...");
-        fprintf(out, "  %-30s %s%s\n", left, t->help, t->type == CLI_OPT_LIST || t->type == CLI_OPT_GROUP
-                                                           ? " (repeatable)" : "");
+        opt_left(t, left, sizeof(left));
+        if ((int)strlen(left) > w) w = (int)strlen(left);
+    }
+    return w;
+}
+
+static void usage_rows(FILE *out, const struct cli_opt *t, int w)
+{
+    char left[80];
+    for (; t && t->name; t++) {
+        opt_left(t, left, sizeof(left));
+        fprintf(out, "  %-*s  %s%s\n", w, left, t->help,
+                t->type == CLI_OPT_LIST || t->type == CLI_OPT_GROUP ? " (repeatable)" : "");
     }
 }
 
 void cli_opt_usage(FILE *out, const struct cli_ctx *ctx, const char *synopsis, const char *description,
                    const struct cli_opt *opts, const struct cli_opt *common)
 {
+    int w = left_width(common, left_width(opts, 0));
     fprintf(out, "usage: berth %s %s\n", ctx->cmd, synopsis ? synopsis : "[options]");
     if (description) fprintf(out, "\n%s\n", description);
     if ((opts && opts->name) || (common && common->name)) {
         fprintf(out, "\noptions:\n");
-        usage_rows(out, opts);
-        usage_rows(out, common);
+        usage_rows(out, opts, w);
+        usage_rows(out, common, w);
     }
 }
 
@@ -246,6 +261,10 @@ enum berth_rc cli_check_registry_arg(const char *flag, const char *s, enum cli_n
                              want == CLI_WANT_RESOURCE ? "registry names" : "login servers", lower);
     if (want == CLI_WANT_RESOURCE && dotted) {
         size_t n = strcspn(s, ".:");
+        /* "teamreg1.localhost:5000" names its registry; an address ("127.0.0.1:5000") does not */
+        if (n < 5 || strspn(s, "0123456789") >= n)
+            return berth_err_set(err, BERTH_EINVAL, "%s takes a registry name (see 'berth registry list'), not the "
+                                 "login server '%s'", flag, s);
         return berth_err_set(err, BERTH_EINVAL, "%s takes a registry name like '%.*s', not the login server '%s'",
                              flag, (int)n, s, s);
     }

@@ -82,6 +82,15 @@ expect_cli "registry update turns them back" 0 '.publicNetworkAccess == "Enabled
 cli registry show -n teamreg1 --json
 expect_cli "registry show" 0 '.loginServer == "teamreg1.localhost"'
 
+cli registry create -n tmpreg1 --default-action Deny --json
+expect_cli "registry create with a network flag sets it too" 0 '.name == "tmpreg1" and .networkRuleSet.defaultAction == "Deny"'
+cli registry delete -n tmpreg1 --yes
+expect_eq "registry delete --yes" "0:Deleted registry 'tmpreg1'" "$RC:$OUT"
+cli registry show -n tmpreg1
+expect_cli_err "the deleted registry is gone" 1 "tmpreg1.*404"
+cli registry delete -n default --yes
+expect_cli_err "the default registry cannot be deleted: the server says why" 1 "409 CONFLICT"
+
 # ---- admin credentials
 cli credential renew -n teamreg1 --json
 expect_cli "credential renew prints the new admin password" 0 '.passwords[0].name == "password" and (.passwords[0].value | length > 10)'
@@ -231,6 +240,40 @@ expect_eq "a server that is down: exit 1, cause and fix" \
 cli registry list -u owner -p wrong-password
 expect_cli_err "a wrong password: exit 1 with the reason" 1 "401 UNAUTHORIZED"
 
+cli registry list --server http://no-such-host.invalid:5000 -u owner -p x
+expect_cli_err "a host name that does not resolve" 1 "does not resolve \(DNS\)"
+
+# ---- HTTPS: an untrusted certificate, --ca-file, the session's CA file, another host name
+if command -v openssl >/dev/null; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1,DNS:default.localhost -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
+        >/dev/null 2>&1
+    TPORT=$(free_port)
+    "$BERTH_BIN" serve --listen "127.0.0.1:$TPORT" --data "$WORK/tls" --tls-cert "$WORK/cert.pem" \
+        --tls-key "$WORK/key.pem" >>"$SRV_LOG" 2>&1 &
+    SERVER_PIDS+=("$!")
+    for _ in $(seq 100); do
+        curl -s -o /dev/null --cacert "$WORK/cert.pem" "https://127.0.0.1:$TPORT/v2/" && break
+        sleep 0.1
+    done
+    TPW=$(cat "$WORK/tls/initial-owner-password" 2>/dev/null)
+    cli registry list --server "https://127.0.0.1:$TPORT" -u owner -p "$TPW"
+    expect_cli_err "an untrusted certificate says to pass --ca-file" 1 \
+        "certificate is not trusted: pass --ca-file FILE with the CA that signed it"
+    cli registry list --server "https://127.0.0.1:$TPORT" --ca-file "$WORK/cert.pem" -u owner -p "$TPW" --json
+    expect_cli "--ca-file trusts it" 0 '.value[0].name == "default"'
+    cli registry list --server "https://localhost:$TPORT" --ca-file "$WORK/cert.pem" -u owner -p "$TPW"
+    expect_cli_err "a certificate for another host name says so" 1 "certificate is for another host name"
+    CLI_IN=$TPW
+    BERTH_CONFIG_DIR=$WORK/cfg-tls cli auth login --server "https://127.0.0.1:$TPORT" --ca-file "$WORK/cert.pem" \
+        -u owner --password-stdin
+    expect_cli "auth login over HTTPS with --ca-file" 0 ''
+    BERTH_CONFIG_DIR=$WORK/cfg-tls cli repository list -n default --json
+    expect_cli "the session's CA file serves later commands, registry tokens included" 0 '.repositories == []'
+else
+    skip "openssl not installed: HTTPS errors not tested"
+fi
+
 # ---- repositories through the Distribution API (default registry at 127.0.0.1:PORT)
 if ! command -v skopeo >/dev/null; then
     skip "skopeo not installed: repository commands not tested"
@@ -294,6 +337,8 @@ cli auth logout
 expect_eq "auth logout" "0:Logged out of $URL" "$RC:$OUT"
 cli registry list
 expect_cli_err "after logout a command says how to log in" 1 "berth auth login --server URL"
+cli repository show-tags -n default --repository team/app --server "$URL" -u owner -p "$PW" --json
+expect_cli "-u/-p need no session, registry tokens included" 0 '.name == "team/app"'
 printf '{"current": ' >"$SESS"
 cli auth show
 expect_cli_err "a malformed session file: fix or delete it" 1 "cannot read '.*sessions.json': .*fix or delete it"

@@ -54,6 +54,7 @@ TEST(cli_opt_long_short_and_equals)
     ASSERT_EQ_INT(s.enabled, 0);
     ASSERT_EQ_INT(s.pos.n, 1);
     ASSERT_EQ_STR(s.pos.v[0], "pos1");
+    cli_list_release(&s.pos);
     ASSERT_EQ_INT(PARSE(&s, "-nb", "--name=c=d", "--enabled=true"), CLI_CONTINUE);
     ASSERT_EQ_STR(s.name, "c=d");
     ASSERT_EQ_INT(s.enabled, 1);
@@ -157,6 +158,9 @@ TEST(cli_name_checks)
     ASSERT_RC(cli_check_registry_arg("-n", "teamreg1.localhost:5000", CLI_WANT_RESOURCE, &err), BERTH_EINVAL);
     ASSERT_EQ_STR(berth_err_msg(&err), "-n takes a registry name like 'teamreg1', not the login server "
                                        "'teamreg1.localhost:5000'");
+    ASSERT_RC(cli_check_registry_arg("-n", "127.0.0.1:5000", CLI_WANT_RESOURCE, &err), BERTH_EINVAL);
+    ASSERT_EQ_STR(berth_err_msg(&err), "-n takes a registry name (see 'berth registry list'), not the login server "
+                                       "'127.0.0.1:5000'");
     ASSERT_RC(cli_check_registry_arg("login", "teamreg1.localhost:5000", CLI_WANT_LOGIN_SERVER, &err), BERTH_OK);
     ASSERT_RC(cli_check_registry_arg("login", "127.0.0.1:5000", CLI_WANT_LOGIN_SERVER, &err), BERTH_OK);
     ASSERT_RC(cli_check_registry_arg("login", "teamreg1", CLI_WANT_LOGIN_SERVER, &err), BERTH_EINVAL);

@@ -161,3 +161,18 @@ TEST(cli_jwt_exp_claim)
     ASSERT_EQ_INT(cli_jwt_exp("a.!!.b"), 0);
     ASSERT_EQ_INT(cli_jwt_exp(NULL), 0);
 }
+
+TEST(cli_url_host_and_port)
+{
+    char hp[128], scheme[16];
+    cli_url_hostport("http://127.0.0.1:5000", hp, sizeof(hp), scheme, sizeof(scheme));
+    ASSERT_EQ_STR(hp, "127.0.0.1:5000");
+    ASSERT_EQ_STR(scheme, "http");
+    cli_url_hostport("https://reg.example/v2/", hp, sizeof(hp), scheme, sizeof(scheme));
+    ASSERT_EQ_STR(hp, "reg.example:443");
+    ASSERT_EQ_STR(scheme, "https");
+    cli_url_hostport("http://[::1]/x", hp, sizeof(hp), scheme, sizeof(scheme));
+    ASSERT_EQ_STR(hp, "[::1]:80");
+    cli_url_hostport("http://[::1]:8080", hp, sizeof(hp), scheme, sizeof(scheme));
+    ASSERT_EQ_STR(hp, "[::1]:8080");
+}
