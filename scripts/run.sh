@@ -24,11 +24,13 @@ berth is serving the registry on http://$listen (data in $data)
   user:      owner (Owner of everything)
   password:  in $pwfile (written at the first start, mode 0600)
 
-  log in:    skopeo login --tls-verify=false -u owner --password-stdin $listen < $pwfile
-             podman login --tls-verify=false -u owner --password-stdin $listen < $pwfile
+  log in:    ./build/berth auth login --server http://$listen -u owner --password-stdin < $pwfile
+             ./build/berth login $listen          (writes docker's and podman's credential files)
+             or: podman login --tls-verify=false -u owner --password-stdin $listen < $pwfile
   push:      skopeo copy --dest-tls-verify=false oci:DIR:TAG docker://$listen/REPO:TAG
   pull:      podman pull --tls-verify=false $listen/REPO:TAG
   catalog:   curl -u owner:\$(cat $pwfile) http://$listen/v2/_catalog
+  diagnose:  ./build/berth check-health $listen --repository REPO --action push
   stop with Ctrl-C.
 MSG
 wait $pid

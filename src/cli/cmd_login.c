@@ -299,6 +299,23 @@ static enum berth_rc verify_basic(struct cli_ctx *ctx, const char *ls, const cha
     return rc;
 }
 
+/*
+ * A -u/-p login to a login server needs no berth session: without --server
+ * or a session, the login server itself is the server (http for a loopback
+ * address, as docker allows, https otherwise).
+ */
+static void server_from_target(struct cli_ctx *ctx, const char *target)
+{
+    struct berth_err ignored = BERTH_ERR_INIT;
+    const char *url;
+    int loopback;
+
+    if (ctx->server || cli_server_url(ctx, &url, &ignored) == BERTH_OK) return;
+    loopback = !strncmp(target, "localhost", 9) || !strncmp(target, "127.", 4) || !strncmp(target, "[::1]", 5);
+    free(ctx->server_url);
+    ctx->server_url = berth_xasprintf("%s://%s", loopback ? "http" : "https", target);
+}
+
 static enum berth_rc get_cred(struct cli_ctx *ctx, const struct login_opts *o, struct cred *c, struct berth_err *err)
 {
     const char *pw = NULL, *url;
@@ -315,6 +332,7 @@ static enum berth_rc get_cred(struct cli_ctx *ctx, const struct login_opts *o, s
     if (rc) return rc;
     if (!pw)
         return berth_err_set(err, BERTH_EINVAL, "-u %s needs a password: pass -p PASS or --password-stdin", ctx->user);
+    if (!o->name) server_from_target(ctx, o->target);
     rc = o->name ? lookup_login_server(ctx, o->name, &c->login_server, err)
                  : with_port(ctx, o->target, &c->login_server, err);
     if (rc) return rc;

@@ -46,7 +46,7 @@ static void usage(FILE *out)
     size_t i;
     fprintf(out, "usage: berth <command> [options]\n\ncommands:\n");
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].help);
+        fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].help);
     fprintf(out, "\n'berth <command> --help' describes a command's options.\n");
 }
 

@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "berth/alloc.h"
 #include "berth/base64.h"
 #include "berth/util.h"
@@ -180,6 +181,26 @@ out:
  * stays as it is (the default registry), another login server gets the
  * server's port when it has none, a resource name is looked up.
  */
+/*
+ * A login server this server can answer for: its own host:port (the default
+ * registry) or a registry's name on the same port. An IP address other than
+ * the server's, or another port, is another server.
+ */
+static enum berth_rc served_here(const char *ls, const char *srv_hp, const char *url, struct berth_err *err)
+{
+    const char *lp = strrchr(ls, ':'), *sp = strrchr(srv_hp, ':');
+    size_t hl = lp ? (size_t)(lp - ls) : strlen(ls);
+    int ip = hl && (ls[0] == '[' || strspn(ls, "0123456789.") == hl);
+
+    if (!strcasecmp(ls, srv_hp)) return BERTH_OK;
+    if ((lp && sp && strcmp(lp, sp) != 0) || ip)
+        return berth_err_set(err, BERTH_EINVAL,
+                             "'%s' is not a login server of %s: use its own address '%s' (the default registry) "
+                             "or a registry's login server (see 'berth registry list'), or pass --server",
+                             ls, url, srv_hp);
+    return BERTH_OK;
+}
+
 static enum berth_rc login_server_of(struct cli_ctx *ctx, const char *registry, char **out, struct berth_err *err)
 {
     char srv_hp[300], scheme[16], *path = NULL;
@@ -209,6 +230,11 @@ static enum berth_rc login_server_of(struct cli_ctx *ctx, const char *registry, 
     /* "[v6]" or a host name: a port follows the last ':' outside brackets */
     if (strrchr(ls, ':') && strrchr(ls, ':') > (strrchr(ls, ']') ? strrchr(ls, ']') : ls)) *out = berth_xstrdup(ls);
     else *out = berth_xasprintf("%s:%s", ls, port);
+    rc = served_here(*out, srv_hp, url, err);
+    if (rc) {
+        free(*out);
+        *out = NULL;
+    }
 out:
     json_decref(reg);
     free(path);
