@@ -37,6 +37,10 @@ enum berth_rc cli_credhelper_server(const char *in, size_t len, char **out, stru
         if (iscntrl((unsigned char)in[i]) || in[i] == ' ' || in[i] == '\t')
             return berth_err_set(err, BERTH_EINVAL, "the server URL holds white space or control characters");
     s = berth_xstrndup(in + b, e - b);
+    if (strstr(s, "://")) {
+        free(s);
+        return berth_err_set(err, BERTH_EINVAL, "the server URL holds a second scheme ('://')");
+    }
     host_end = strcspn(s, "/");
     for (i = 0; i < host_end; i++) s[i] = (char)tolower((unsigned char)s[i]);
     *out = s;

@@ -20,7 +20,8 @@
  * The key a server URL is stored under: surrounding white space, the scheme
  * (http://, https://) and trailing slashes removed, the host lowercased, the
  * port and any path kept ("https://Reg.Example:5000/" -> "reg.example:5000").
- * Empty input, or white space or control characters inside, is BERTH_EINVAL.
+ * Empty input, white space or control characters inside, or a second
+ * scheme ("https://http://x") is BERTH_EINVAL.
  * *out is malloc'd.
  */
 enum berth_rc cli_credhelper_server(const char *in, size_t len, char **out, struct berth_err *err);
