@@ -4,7 +4,9 @@
  * commit), GET (status) and DELETE (cancel). Bytes are hashed as they
  * arrive; a blob becomes visible only after its digest is verified.
  */
+#define _GNU_SOURCE /* sync_file_range */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,12 @@
 #include "berth/banned.h"
 
 #define UP_STATE_MAGIC 0x55504c44u /* "UPLD" */
+/*
+ * With fsync on, writeback of an upload's bytes is started (not waited for)
+ * every WRITEBACK_STEP bytes, so the disk writes while the network delivers
+ * and the fsync at commit has only the tail left to wait for.
+ */
+#define WRITEBACK_STEP (8u << 20)
 
 struct up_state {
     uint32_t magic;
@@ -125,6 +133,11 @@ enum berth_rc api_upload_chunk_body(struct berth_req *req, const char *data, siz
     }
     berth_hasher_update(&s->h, data, len);
     s->size += len;
+    if (req->http->cfg->fsync && s->size - s->flushed >= WRITEBACK_STEP) {
+        /* advice only: a failure here shows up, if it matters, at the fsync of the commit */
+        (void)sync_file_range(st->fd, (off_t)s->flushed, (off_t)(s->size - s->flushed), SYNC_FILE_RANGE_WRITE);
+        s->flushed = s->size;
+    }
     return BERTH_OK;
 }
 
