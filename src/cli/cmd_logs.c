@@ -1,7 +1,8 @@
 /*
- * cmd_logs.c - `berth logs login|repository`: a registry's event logs,
- * filtered on the server; --follow keeps the server's stream open for new events
- * until interrupted.
+ * cmd_logs.c - `berth logs login|repository`: a registry's event logs
+ * (or, with --all, every registry's and the directory's), filtered on the
+ * server; --follow keeps the server's stream open for new events until
+ * interrupted.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -15,6 +16,11 @@ static const struct cli_col login_cols[] = {
     {"TIME", "time"}, {"TYPE", "identityType"}, {"IDENTITY", "identity"}, {"IP", "clientIp"},
     {"OPERATION", "operation"}, {"STATUS", "status"}, {"REASON", "reason"},
 };
+/* --all: the registry too ("-" for the directory's logins) */
+static const struct cli_col all_login_cols[] = {
+    {"TIME", "time"}, {"REGISTRY", "registry"}, {"TYPE", "identityType"}, {"IDENTITY", "identity"},
+    {"IP", "clientIp"}, {"OPERATION", "operation"}, {"STATUS", "status"}, {"REASON", "reason"},
+};
 static const struct cli_col repo_cols[] = {
     {"TIME", "time"}, {"TYPE", "identityType"}, {"IDENTITY", "identity"}, {"IP", "clientIp"},
     {"OPERATION", "operation"}, {"REPOSITORY", "repository"}, {"TAG", "tag"}, {"DIGEST", "digest"},
@@ -24,7 +30,7 @@ static const struct cli_col repo_cols[] = {
 struct logs_args {
     const char *registry;
     const char *filter[8]; /* in the order of filter_names */
-    int failed, follow;
+    int failed, follow, all;
     long long limit;
 };
 
@@ -104,7 +110,7 @@ static int on_event_line(const char *line, size_t len, void *arg)
  * of log kind until SIGINT. When the stream ends (the server restarted), it
  * reconnects after a second from the last id it printed.
  */
-static enum berth_rc follow_events(struct cli_ctx *ctx, const char *registry, const char *kind, const char *query,
+static enum berth_rc follow_events(struct cli_ctx *ctx, const char *base, const char *kind, const char *query,
                                    const struct cli_col *cols, size_t ncols, struct berth_err *err)
 {
     struct follow f = {ctx, kind, cols, ncols, -1};
@@ -122,11 +128,10 @@ static enum berth_rc follow_events(struct cli_ctx *ctx, const char *registry, co
         struct timespec second = {1, 0};
 
         if (f.last >= 0)
-            path = berth_xasprintf("/api/v1/registries/%s/logs/stream?follow=true&after=%lld%s%s", registry, f.last,
+            path = berth_xasprintf("/api/v1%s/logs/stream?follow=true&after=%lld%s%s", base, f.last,
                                    *query ? "&" : "", query);
         else
-            path = berth_xasprintf("/api/v1/registries/%s/logs/stream?follow=true%s%s", registry, *query ? "&" : "",
-                                   query);
+            path = berth_xasprintf("/api/v1%s/logs/stream?follow=true%s%s", base, *query ? "&" : "", query);
         rc = cli_session_directory_token(ctx, &tok, err); /* cached: one per run */
         if (!rc) {
             auth = berth_xasprintf("Bearer %s", tok);
@@ -152,7 +157,7 @@ static int logs_run(int argc, char **argv, struct cli_ctx *ctx, const char *kind
     struct cli_list pos = {0};
     const struct cli_col *cols = !strcmp(kind, "login") ? login_cols : repo_cols;
     size_t ncols = !strcmp(kind, "login") ? CLI_NCOLS(login_cols) : CLI_NCOLS(repo_cols), i;
-    char *q = NULL, *path = NULL;
+    char *q = NULL, *path = NULL, *base = NULL;
     json_t *ans = NULL, *ev;
     const struct cli_opt opts[] = {
         CLI_REGISTRY_OPT("name", &a.registry),
@@ -166,24 +171,31 @@ static int logs_run(int argc, char **argv, struct cli_ctx *ctx, const char *kind
         {"operation", 0, CLI_OPT_STR, &a.filter[6], "OP", "an operation (token_get, push, ...)"},
         {"limit", 0, CLI_OPT_INT, &a.limit, "N", "events to show, 1 to 1000 (default 100)"},
         {"follow", 'f', CLI_OPT_FLAG, &a.follow, NULL, "keep printing new events until interrupted"},
+        {"all", 0, CLI_OPT_FLAG, &a.all, NULL, "every registry's events and the directory's logins (needs Reader on /)"},
         CLI_OPT_END};
     int ret;
 
     memset(&a, 0, sizeof(a));
-    ret = cli_mgmt_parse(ctx, "-n REGISTRY [--failed] [--since WHEN] [--until WHEN] [filters] [--limit N] [--json] "
-                              "[--follow]",
+    ret = cli_mgmt_parse(ctx, "(-n REGISTRY | --all) [--failed] [--since WHEN] [--until WHEN] [filters] [--limit N] "
+                              "[--json] [--follow]",
                          "Shows a registry's events, newest first (--follow: oldest first, then new ones as they come;"
                          "\n--json: one JSON object per line).", opts, argc, argv, &pos, 0);
-    if (ret == CLI_CONTINUE) ret = cli_need_registry(ctx, "-n", a.registry);
+    if (ret == CLI_CONTINUE && a.all && a.registry) ret = cli_usage_error(ctx, "give -n REGISTRY or --all, not both");
+    if (ret == CLI_CONTINUE && !a.all) ret = cli_need_registry(ctx, "-n", a.registry);
     if (!ret && (a.limit < 0 || a.limit > 1000)) ret = cli_usage_error(ctx, "--limit takes 1 to 1000");
     if (ret) goto out;
+    if (a.all && !strcmp(kind, "login")) {
+        cols = all_login_cols;
+        ncols = CLI_NCOLS(all_login_cols);
+    }
+    base = a.all ? berth_xstrdup("") : berth_xasprintf("/registries/%s", a.registry);
     q = query_of(&a);
     if (a.follow) {
-        if (follow_events(ctx, a.registry, kind, q, cols, ncols, &err)) goto fail;
+        if (follow_events(ctx, base, kind, q, cols, ncols, &err)) goto fail;
         ret = 0;
         goto out;
     }
-    path = berth_xasprintf("/registries/%s/logs/%s%s%s", a.registry, kind, *q ? "?" : "", q);
+    path = berth_xasprintf("%s/logs/%s%s%s", base, kind, *q ? "?" : "", q);
     if (cli_api(ctx, "GET", path, NULL, &ans, &err)) goto fail;
     if (ctx->json)
         json_array_foreach(json_object_get(ans, "value"), i, ev) print_event(ctx, ev, cols, ncols);
@@ -197,6 +209,7 @@ out:
     json_decref(ans);
     free(q);
     free(path);
+    free(base);
     cli_list_release(&pos);
     return ret;
 }

@@ -572,7 +572,10 @@ static void fill_common(struct berth_req *req, struct berth_meta_event *e, int64
     const char *auth = berth_req_header(req, "Authorization");
 
     e->time_ms = now_ms;
-    e->reg = req->registry_id;
+    /* the directory and the management API belong to the server, not to the registry the Host names */
+    e->reg = req->route && (req->route->finish == api_directory_token_finish || req->route->begin == api_mgmt_begin)
+                 ? 0
+                 : req->registry_id;
     e->size = -1;
     snprintf(e->operation, sizeof(e->operation), "%s", req->route ? req->route->label : "");
     if (req->login_kind[0]) snprintf(e->identity_type, sizeof(e->identity_type), "%s", req->login_kind);

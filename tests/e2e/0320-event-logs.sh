@@ -157,11 +157,11 @@ wait_event repository "repository=ev/app&operation=blob_push" 'true'
 check "the blob push names its digest and size" jqe --arg d "$CFG" '.digest==$d and .size==2' <<<"$EV"
 
 # ---- the JSON-lines stream
-req GET "$LOGS/stream?limit=50" "${OWN[@]}"
+req GET "$LOGS/stream?limit=20" "${OWN[@]}"
 expect_status 200 "the stream answers"
 expect_header_re Content-Type '^application/x-ndjson' "as application/x-ndjson"
 check "every line is one event of either log, oldest first" \
-    bash -c "jq -e -s '(length==50) and all(.[]; .log==\"login\" or .log==\"repository\") and ([.[].id] == ([.[].id]|sort))' '$BODY' >/dev/null"
+    bash -c "jq -e -s '(length==20) and all(.[]; .log==\"login\" or .log==\"repository\") and ([.[].id] == ([.[].id]|sort))' '$BODY' >/dev/null"
 check "both logs are in it" bash -c "jq -e -s 'any(.[]; .log==\"repository\")' '$BODY' >/dev/null"
 LAST=$(tail -n 1 "$BODY" | jq -r .id)
 req GET /v2/ -u "owner:$PW"

@@ -127,7 +127,7 @@ check "every line of every file is one JSON event" \
     bash -c "cat '$WORK'/ev/events.jsonl* | jq -e -s 'all(.[]; has(\"id\") and has(\"log\") and has(\"time\"))' >/dev/null"
 check "the files are private (0600)" bash -c "[ \$(stat -c %a '$WORK/ev/events.jsonl') = 600 ]"
 LASTF=$(tail -n 1 "$WORK/ev/events.jsonl" | jq -r .id)
-req GET "$LOGS/stream?after=$((LASTF - 1))&limit=1" "${OWN[@]}"
+req GET "/api/v1/logs/stream?after=$((LASTF - 1))&limit=1" "${OWN[@]}"
 check "the file's last event is the store's event of the same id" \
     bash -c "[ \"\$(jq -c 'del(.durationMs)' '$BODY')\" = \"\$(grep '^{\"id\":$LASTF,' '$WORK/ev/events.jsonl' | jq -c 'del(.durationMs)')\" ]"
 

@@ -327,6 +327,18 @@ kill -INT "$FOLLOW"
 wait "$FOLLOW"
 expect_eq "logs --follow prints new events and exits 0 on SIGINT" "0:1" \
     "$?:$(grep -c '"identity":"trudy"' "$WORK/follow.out")"
+# --all: every registry's events and the directory's logins
+TENANT=$(curl -s -u "owner:$PW" "$URL/api/v1/tenant" | jq -r .tenantId)
+curl -s -o /dev/null "$URL/directory/$TENANT/oauth2/v2.0/token" --data-urlencode grant_type=password \
+    --data-urlencode username=eve --data-urlencode password=nope
+sleep 0.5
+cli logs login --all --failed --identity eve --json
+expect_cli_lines "logs login --all shows a directory login, which belongs to no registry" 0 \
+    'any(.identity == "eve" and .operation == "directory_token" and .registry == "")'
+cli logs login --all --failed --identity eve
+expect_match "the --all table has a registry column" "REGISTRY" "$OUT"
+cli logs login --all -n default
+expect_cli_err "-n with --all is a usage error" 2 "not both"
 
 # ---- switching and logging out
 cli auth use http://127.0.0.1:1
