@@ -1,6 +1,7 @@
 /* main.c - berth's command table and entry point (git-style subcommands). */
 #include <stdio.h>
 #include <string.h>
+#include <curl/curl.h>
 #include "berth/version.h"
 #include "cli.h"
 #include "berth/banned.h"
@@ -13,6 +14,17 @@ static const struct command {
     {"serve", cmd_serve, "run the registry (OCI Distribution API) on one port"},
     {"gc", cmd_gc, "delete blobs and untagged manifests nothing references"},
     {"doc", cmd_doc, "print the generated reference docs (errors, config, metrics)"},
+    {"auth", cmd_auth, "log in to a berth server, list and switch sessions"},
+    {"registry", cmd_registry, "create, list, show, update and delete registries"},
+    {"credential", cmd_credential, "show and renew a registry's admin passwords"},
+    {"user", cmd_user, "create, list and delete users"},
+    {"sp", cmd_sp, "service principals and their client secrets"},
+    {"scope-map", cmd_scopemap, "a registry's scope maps"},
+    {"token", cmd_token, "a registry's repository-scoped tokens"},
+    {"role", cmd_role, "role assignments"},
+    {"network-rule", cmd_network, "a registry's IP rules"},
+    {"repository", cmd_repository, "list, show and delete repositories, tags and manifests"},
+    {"logs", cmd_logs, "a registry's login and repository event logs"},
     {"version", cmd_version, "print the version"},
 };
 
@@ -30,7 +42,7 @@ static void usage(FILE *out)
     size_t i;
     fprintf(out, "usage: berth <command> [options]\n\ncommands:\n");
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+        fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].help);
     fprintf(out, "\n'berth <command> --help' describes a command's options.\n");
 }
 
@@ -44,8 +56,9 @@ int cli_has_flag(int argc, char **argv, const char *flag)
 
 int main(int argc, char **argv)
 {
-    struct cli_ctx ctx = {"berth"};
+    struct cli_ctx ctx;
     size_t i;
+    int ret = 2;
 
     if (argc < 2) {
         usage(stderr);
@@ -55,9 +68,19 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.progname = "berth";
     if (!strcmp(argv[1], "--version")) return cmd_version(argc - 1, argv + 1, &ctx);
-    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1, &ctx);
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) != 0) continue;
+        snprintf(ctx.cmd, sizeof(ctx.cmd), "%s", commands[i].name);
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        ret = commands[i].fn(argc - 1, argv + 1, &ctx);
+        if (ret == CLI_HELP_SHOWN) ret = 0;
+        cli_ctx_release(&ctx);
+        curl_global_cleanup();
+        return ret;
+    }
     fprintf(stderr, "berth: '%s' is not a berth command; see 'berth --help'\n", argv[1]);
-    return 2;
+    return ret;
 }

@@ -1,0 +1,397 @@
+/*
+ * client.c - the CLI's HTTP client (one libcurl easy handle per request):
+ * server URL and CA file from the options or the session, timeouts, a
+ * login server reached through the server's address (CONNECT_TO), and errors
+ * that name the cause and the fix. Also the management API call, cli_api.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include "berth/alloc.h"
+#include "berth/base64.h"
+#include "cli.h"
+#include "berth/banned.h"
+
+#define RESP_MAX (16u << 20)
+
+void cli_resp_release(struct cli_resp *r)
+{
+    if (!r) return;
+    berth_buf_release(&r->body);
+    free(r->next);
+    free(r->digest);
+    free(r->ctype);
+    r->next = r->digest = r->ctype = NULL;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    struct berth_buf *b = ud;
+    if (berth_buf_append(b, p, size * n) != BERTH_OK) return 0;
+    return size * n;
+}
+
+/* The value of header name in line (case-insensitive), trimmed, malloc'd; NULL if another header. */
+static char *header_value(const char *line, size_t len, const char *name)
+{
+    size_t nl = strlen(name), e;
+    if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':') return NULL;
+    line += nl + 1;
+    len -= nl + 1;
+    while (len && (*line == ' ' || *line == '\t')) line++, len--;
+    e = len;
+    while (e && isspace((unsigned char)line[e - 1])) e--;
+    return berth_xstrndup(line, e);
+}
+
+/* The target of rel="next" in a Link header value, malloc'd, or NULL. */
+static char *link_next(const char *v)
+{
+    const char *lt = strchr(v, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+    if (!lt || !gt || !strstr(gt, "rel=\"next\"")) return NULL;
+    return berth_xstrndup(lt + 1, (size_t)(gt - lt - 1));
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct cli_resp *rs = ud;
+    size_t len = size * n;
+    char *v;
+
+    if ((v = header_value(p, len, "Link")) != NULL) {
+        free(rs->next);
+        rs->next = link_next(v);
+        free(v);
+    } else if ((v = header_value(p, len, "Docker-Content-Digest")) != NULL) {
+        free(rs->digest);
+        rs->digest = v;
+    } else if ((v = header_value(p, len, "Content-Type")) != NULL) {
+        free(rs->ctype);
+        rs->ctype = v;
+    }
+    return len;
+}
+
+/* Splits "scheme://host[:port][/...]" into its "host:port" (default port by scheme) and scheme. */
+void cli_url_hostport(const char *url, char *hp, size_t hplen, char *scheme, size_t slen)
+{
+    const char *s = strstr(url, "://"), *h = s ? s + 3 : url;
+    size_t n = strcspn(h, "/?#");
+    const char *after = h;
+    int has_port;
+
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', n);
+        after = rb ? rb : h;
+    }
+    has_port = memchr(after, ':', n - (size_t)(after - h)) != NULL;
+    snprintf(scheme, slen, "%.*s", s ? (int)(s - url) : 4, s ? url : "http");
+    if (has_port) snprintf(hp, hplen, "%.*s", (int)n, h);
+    else snprintf(hp, hplen, "%.*s:%s", (int)n, h, !strcmp(scheme, "https") ? "443" : "80");
+}
+
+static enum berth_rc transport_error(CURLcode cc, const char *errbuf, const char *base, const char *ca,
+                                     struct berth_err *err)
+{
+    switch (cc) {
+    case CURLE_COULDNT_CONNECT:
+        if (strstr(errbuf, "refused"))
+            return berth_err_set(err, BERTH_EUNAVAILABLE,
+                                 "cannot connect to %s: connection refused; is 'berth serve' running there?", base);
+        return berth_err_set(err, BERTH_EUNAVAILABLE, "cannot connect to %s: %s; check the address and the network",
+                             base, errbuf);
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return berth_err_set(err, BERTH_EUNAVAILABLE,
+                             "cannot connect to %s: the host name does not resolve (DNS); check the server URL", base);
+    case CURLE_OPERATION_TIMEDOUT:
+        return berth_err_set(err, BERTH_EUNAVAILABLE, "cannot connect to %s: timed out (%s)", base, errbuf);
+    case CURLE_SSL_CACERT_BADFILE:
+        return berth_err_set(err, BERTH_EINVAL, "cannot read the CA file '%s': %s; pass --ca-file with a PEM file",
+                             ca ? ca : "(system store)", errbuf);
+    case CURLE_PEER_FAILED_VERIFICATION:
+#if LIBCURL_VERSION_NUM < 0x073e00
+    case CURLE_SSL_CACERT:
+#endif
+        if (strstr(errbuf, "expired"))
+            return berth_err_set(err, BERTH_EUNAVAILABLE,
+                                 "cannot connect to %s: its certificate has expired; renew it on the server", base);
+        if (strstr(errbuf, "name") && (strstr(errbuf, "match") || strstr(errbuf, "subject")))
+            return berth_err_set(err, BERTH_EUNAVAILABLE,
+                                 "cannot connect to %s: the certificate is for another host name (%s); use the "
+                                 "name the certificate names", base, errbuf);
+        return berth_err_set(err, BERTH_EUNAVAILABLE,
+                             "cannot connect to %s: certificate is not trusted: pass --ca-file FILE with the CA that "
+                             "signed it", base);
+    case CURLE_SSL_CONNECT_ERROR:
+        return berth_err_set(err, BERTH_EUNAVAILABLE, "cannot connect to %s: TLS handshake failed: %s", base, errbuf);
+    default:
+        return berth_err_set(err, BERTH_EUNAVAILABLE, "cannot talk to %s: %s", base,
+                             *errbuf ? errbuf : curl_easy_strerror(cc));
+    }
+}
+
+/* The code for an HTTP error status. */
+static enum berth_rc status_rc(long status)
+{
+    switch (status) {
+    case 400: return BERTH_EREQUEST;
+    case 401: return BERTH_EUNAUTHORIZED;
+    case 403: return BERTH_EDENIED;
+    case 404: return BERTH_ENOENT;
+    case 409: return BERTH_EEXIST;
+    case 413: return BERTH_ETOOBIG;
+    case 429: return BERTH_ETOOMANY;
+    default: return BERTH_EUNAVAILABLE;
+    }
+}
+
+/* Is reason one of berth's own code names (EREQUEST, ENOENT), which add nothing to the OCI code? */
+static int internal_reason(const char *reason)
+{
+    int i;
+    for (i = 0; i < BERTH_RC_COUNT; i++)
+        if (!strcmp(reason, berth_rc_name((enum berth_rc)i))) return 1;
+    return 0;
+}
+
+static enum berth_rc http_error(const struct cli_req *rq, const struct cli_resp *rs, struct berth_err *err)
+{
+    json_t *root = json_loadb(rs->body.p ? rs->body.p : "", rs->body.len, 0, NULL);
+    const json_t *e = json_array_get(json_object_get(root, "errors"), 0);
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *reason = json_string_value(json_object_get(json_object_get(e, "detail"), "reason"));
+    enum berth_rc rc = status_rc(rs->status);
+
+    if (msg && code && reason && !internal_reason(reason))
+        berth_err_set(err, rc, "%s (%ld %s, %s)", msg, rs->status, code, reason);
+    else if (msg && code)
+        berth_err_set(err, rc, "%s (%ld %s)", msg, rs->status, code);
+    else
+        berth_err_set(err, rc, "%s %s: the server answered HTTP %ld", rq->method, rq->path, rs->status);
+    json_decref(root);
+    return rc;
+}
+
+enum berth_rc cli_http_do(struct cli_ctx *ctx, const struct cli_req *rq, struct cli_resp *rs, struct berth_err *err)
+{
+    CURL *c = NULL;
+    struct curl_slist *hdrs = NULL, *connect_to = NULL;
+    char errbuf[CURL_ERROR_SIZE] = "", srv_hp[300], ls_hp[300], scheme[16], *url = NULL, *line = NULL;
+    const char *base, *ca;
+    enum berth_rc rc;
+    CURLcode cc;
+
+    berth_buf_init(&rs->body, RESP_MAX);
+    rs->status = 0;
+    rs->next = rs->digest = rs->ctype = NULL;
+    rc = cli_server_url(ctx, &base, err);
+    if (rc) goto out;
+    ca = ctx->ca_file ? ctx->ca_file : ctx->session_ca;
+    cli_url_hostport(base, srv_hp, sizeof(srv_hp), scheme, sizeof(scheme));
+    if (!strncmp(rq->path, "http://", 7) || !strncmp(rq->path, "https://", 8)) {
+        url = berth_xstrdup(rq->path);
+    } else if (rq->login_server) {
+        url = berth_xasprintf("%s://%s%s", scheme, rq->login_server, rq->path);
+        cli_url_hostport(url, ls_hp, sizeof(ls_hp), scheme, sizeof(scheme));
+        if (strcasecmp(ls_hp, srv_hp) != 0) {
+            line = berth_xasprintf("%s:%s", ls_hp, srv_hp);
+            connect_to = curl_slist_append(connect_to, line);
+        }
+    } else {
+        url = berth_xasprintf("%s%s", base, rq->path);
+    }
+    c = curl_easy_init();
+    if (!c) {
+        rc = berth_err_set(err, BERTH_EINTERNAL, "cannot start libcurl");
+        goto out;
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "berth-cli");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &rs->body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, rs);
+    if (ca) curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    if (connect_to) curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to);
+    if (!strcmp(rq->method, "HEAD")) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else if (strcmp(rq->method, "GET") != 0) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
+    if (rq->body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)rq->body_len);
+    }
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    if (rq->content_type) {
+        free(line);
+        line = berth_xasprintf("Content-Type: %s", rq->content_type);
+        hdrs = curl_slist_append(hdrs, line);
+    }
+    if (rq->accept) {
+        free(line);
+        line = berth_xasprintf("Accept: %s", rq->accept);
+        hdrs = curl_slist_append(hdrs, line);
+    }
+    if (rq->auth) {
+        free(line);
+        line = berth_xasprintf("Authorization: %s", rq->auth);
+        hdrs = curl_slist_append(hdrs, line);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    cc = curl_easy_perform(c);
+    if (cc != CURLE_OK) {
+        rc = berth_buf_rc(&rs->body) ? berth_err_set(err, BERTH_ETOOBIG, "the answer of %s is over %u bytes", url,
+                                                     RESP_MAX)
+                                     : transport_error(cc, errbuf, base, ca, err);
+        goto out;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs->status);
+    if (rs->status >= 400) rc = http_error(rq, rs, err);
+out:
+    if (line) {
+        /* may hold a header with a secret */
+        memset(line, 0, strlen(line));
+        free(line);
+    }
+    curl_slist_free_all(hdrs);
+    curl_slist_free_all(connect_to);
+    if (c) curl_easy_cleanup(c);
+    free(url);
+    return rc;
+}
+
+void cli_form_add(struct berth_buf *b, const char *k, const char *v)
+{
+    char *ek = curl_easy_escape(NULL, k, 0), *ev = curl_easy_escape(NULL, v ? v : "", 0);
+    berth_buf_printf(b, "%s%s=%s", b->len ? "&" : "", ek ? ek : "", ev ? ev : "");
+    curl_free(ek);
+    curl_free(ev);
+}
+
+/* Parses the JSON body of rs into *out (NULL for an empty body). */
+static enum berth_rc parse_json(const struct cli_req *rq, const struct cli_resp *rs, json_t **out,
+                                struct berth_err *err)
+{
+    json_error_t je;
+    *out = NULL;
+    if (!rs->body.len) return BERTH_OK;
+    *out = json_loadb(rs->body.p, rs->body.len, 0, &je);
+    if (!*out)
+        return berth_err_set(err, BERTH_EUNAVAILABLE, "%s %s: the answer is not JSON: %s", rq->method, rq->path,
+                             je.text);
+    return BERTH_OK;
+}
+
+enum berth_rc cli_post_form(struct cli_ctx *ctx, const char *path, const char *login_server, const char *auth,
+                            const char *form, json_t **out, struct berth_err *err)
+{
+    struct cli_req rq = {"POST", path, login_server, auth, "application/x-www-form-urlencoded", form, strlen(form),
+                         "application/json"};
+    struct cli_resp rs;
+    enum berth_rc rc = cli_http_do(ctx, &rq, &rs, err);
+    if (!rc) rc = parse_json(&rq, &rs, out, err);
+    cli_resp_release(&rs);
+    return rc;
+}
+
+enum berth_rc cli_read_stdin_line(char **out, struct berth_err *err)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+
+    *out = NULL;
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+    if (n <= 0) {
+        free(line);
+        return berth_err_set(err, BERTH_EINVAL, "cannot read the password from stdin: it is empty");
+    }
+    *out = line;
+    return BERTH_OK;
+}
+
+enum berth_rc cli_password(struct cli_ctx *ctx, const char **pw, struct berth_err *err)
+{
+    enum berth_rc rc = BERTH_OK;
+
+    if (!ctx->password && !ctx->password_read && ctx->password_stdin)
+        rc = cli_read_stdin_line(&ctx->password_read, err);
+    *pw = ctx->password ? ctx->password : ctx->password_read;
+    return rc;
+}
+
+/* "Basic <base64(user:pass)>" for -u/-p, malloc'd. */
+static enum berth_rc basic_auth(struct cli_ctx *ctx, char **out, struct berth_err *err)
+{
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    const char *pw;
+    char *up;
+    enum berth_rc rc = cli_password(ctx, &pw, err);
+
+    if (rc) return rc;
+    if (!pw) return berth_err_set(err, BERTH_EINVAL, "-u %s needs a password: pass -p PASS or --password-stdin",
+                                  ctx->user);
+    up = berth_xasprintf("%s:%s", ctx->user, pw);
+    berth_buf_puts(&b, "Basic ");
+    berth_b64_encode(up, strlen(up), &b);
+    memset(up, 0, strlen(up));
+    free(up);
+    *out = berth_buf_detach(&b, NULL);
+    return BERTH_OK;
+}
+
+enum berth_rc cli_api(struct cli_ctx *ctx, const char *method, const char *path, const json_t *body, json_t **out,
+                      struct berth_err *err)
+{
+    struct cli_req rq;
+    struct cli_resp rs = {0, BERTH_BUF_INIT(0), NULL, NULL, NULL};
+    char *auth = NULL, *tok = NULL, *text = NULL, *full = NULL;
+    json_t *parsed = NULL;
+    enum berth_rc rc;
+
+    if (out) *out = NULL;
+    if (ctx->user) {
+        rc = basic_auth(ctx, &auth, err);
+    } else {
+        rc = cli_session_directory_token(ctx, &tok, err);
+        if (!rc) auth = berth_xasprintf("Bearer %s", tok);
+    }
+    if (rc) goto out;
+    full = berth_xasprintf("/api/v1%s", path);
+    memset(&rq, 0, sizeof(rq));
+    rq.method = method;
+    rq.path = full;
+    rq.auth = auth;
+    rq.accept = "application/json";
+    if (body) {
+        text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        rq.body = text;
+        rq.body_len = strlen(text);
+        rq.content_type = "application/json";
+    } else if (strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0) {
+        rq.body = "{}";
+        rq.body_len = 2;
+        rq.content_type = "application/json";
+    }
+    rc = cli_http_do(ctx, &rq, &rs, err);
+    if (rc) goto out;
+    rc = parse_json(&rq, &rs, &parsed, err);
+    if (rc) goto out;
+    if (out) {
+        *out = parsed;
+        parsed = NULL;
+    }
+out:
+    json_decref(parsed);
+    cli_resp_release(&rs);
+    free(text);
+    free(full);
+    free(auth);
+    free(tok);
+    return rc;
+}

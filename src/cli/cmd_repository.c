@@ -1,0 +1,320 @@
+/*
+ * cmd_repository.c - `berth repository list|show-tags|show-manifests|delete|
+ * untag` (like `az acr repository`): the Distribution API of one registry,
+ * with a registry access token from cli_registry_access_token, following
+ * the Link headers of paginated lists.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "berth/alloc.h"
+#include "cli.h"
+#include "berth/banned.h"
+
+#define ACCEPT_MANIFESTS                                                                                      \
+    "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "                  \
+    "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"
+
+struct repo_args {
+    const char *registry, *repository, *image;
+    int yes;
+};
+
+/* One registry session: its login server and an access token for the scope asked. */
+struct reg_conn {
+    char *login_server;
+    char *auth;
+};
+
+static void conn_release(struct reg_conn *c)
+{
+    free(c->login_server);
+    if (c->auth) memset(c->auth, 0, strlen(c->auth));
+    free(c->auth);
+}
+
+static enum berth_rc conn_open(struct cli_ctx *ctx, const char *registry, const char *scope, struct reg_conn *c,
+                               struct berth_err *err)
+{
+    char *tok = NULL;
+    enum berth_rc rc = cli_registry_access_token(ctx, registry, scope, &tok, NULL, &c->login_server, err);
+    if (!rc) c->auth = berth_xasprintf("Bearer %s", tok);
+    if (tok) memset(tok, 0, strlen(tok));
+    free(tok);
+    return rc;
+}
+
+static enum berth_rc reg_req(struct cli_ctx *ctx, const struct reg_conn *c, const char *method, const char *path,
+                             struct cli_resp *rs, struct berth_err *err)
+{
+    struct cli_req rq = {method, path, c->login_server, c->auth, NULL, NULL, 0, ACCEPT_MANIFESTS};
+    return cli_http_do(ctx, &rq, rs, err);
+}
+
+/* GETs path and the pages its Link headers name, appending the array member key of each to all. */
+static enum berth_rc get_all(struct cli_ctx *ctx, const struct reg_conn *c, const char *path, const char *key,
+                             json_t *all, struct berth_err *err)
+{
+    char *next = berth_xstrdup(path);
+    enum berth_rc rc = BERTH_OK;
+    int pages = 0;
+
+    while (next && !rc && pages++ < 10000) {
+        struct cli_resp rs;
+        json_t *page;
+        rc = reg_req(ctx, c, "GET", next, &rs, err);
+        free(next);
+        next = NULL;
+        if (!rc) {
+            page = json_loadb(rs.body.p ? rs.body.p : "", rs.body.len, 0, NULL);
+            if (json_is_array(json_object_get(page, key))) json_array_extend(all, json_object_get(page, key));
+            else if (!page) rc = berth_err_set(err, BERTH_EUNAVAILABLE, "GET %s: the answer is not JSON", path);
+            json_decref(page);
+            if (rs.next) next = berth_xstrdup(rs.next);
+        }
+        cli_resp_release(&rs);
+    }
+    free(next);
+    return rc;
+}
+
+/* Splits --image "repo:tag" or "repo@digest" into repository and reference (malloc'd). */
+static int split_image(const struct cli_ctx *ctx, const char *image, char **repo, char **ref)
+{
+    const char *at = strchr(image, '@'), *slash = strrchr(image, '/');
+    const char *colon = strrchr(image, ':');
+
+    if (at) {
+        *repo = berth_xstrndup(image, (size_t)(at - image));
+        *ref = berth_xstrdup(at + 1);
+    } else if (colon && (!slash || colon > slash)) {
+        *repo = berth_xstrndup(image, (size_t)(colon - image));
+        *ref = berth_xstrdup(colon + 1);
+    } else {
+        return cli_usage_error(ctx, "--image takes REPOSITORY:TAG or REPOSITORY@DIGEST, not '%s'", image);
+    }
+    return 0;
+}
+
+static int print_list(const struct cli_ctx *ctx, json_t *out, const struct cli_col *cols, size_t ncols)
+{
+    cli_print(ctx, out, cols, ncols);
+    json_decref(out);
+    return 0;
+}
+
+/* Wraps strings into objects {key: s} so a table can show them. */
+static json_t *rows_of(const json_t *strings, const char *key)
+{
+    json_t *rows = json_array(), *v;
+    size_t i;
+    json_array_foreach(strings, i, v) json_array_append_new(rows, json_pack("{s:O}", key, v));
+    return rows;
+}
+
+static int repo_list(int argc, char **argv, struct cli_ctx *ctx)
+{
+    static const struct cli_col cols[] = {{"REPOSITORY", "name"}};
+    struct berth_err err = BERTH_ERR_INIT;
+    struct repo_args a = {0};
+    struct reg_conn c = {0};
+    struct cli_list pos = {0};
+    json_t *all = json_array(), *out = NULL;
+    const struct cli_opt opts[] = {{"name", 'n', CLI_OPT_STR, &a.registry, "REGISTRY", "the registry name"},
+                                   CLI_OPT_END};
+    int ret = cli_mgmt_parse(ctx, "-n REGISTRY [--json]", "Lists a registry's repositories.", opts, argc, argv, &pos,
+                             0);
+
+    if (ret == CLI_CONTINUE) ret = cli_need_registry(ctx, "-n", a.registry);
+    if (ret) goto out;
+    if (conn_open(ctx, a.registry, "registry:catalog:*", &c, &err) ||
+        get_all(ctx, &c, "/v2/_catalog?n=1000", "repositories", all, &err)) {
+        ret = cli_fail(&err);
+        goto out;
+    }
+    out = ctx->json ? json_pack("{s:O}", "repositories", all) : rows_of(all, "name");
+    ret = print_list(ctx, out, cols, CLI_NCOLS(cols));
+out:
+    json_decref(all);
+    conn_release(&c);
+    cli_list_release(&pos);
+    return ret;
+}
+
+/* show-tags and show-manifests: the tags of --repository, with their digests for manifests. */
+static int repo_tags(int argc, char **argv, struct cli_ctx *ctx, int manifests)
+{
+    static const struct cli_col cols[] = {{"TAG", "tag"}, {"DIGEST", "digest"}, {"MEDIA TYPE", "mediaType"}};
+    struct berth_err err = BERTH_ERR_INIT;
+    struct repo_args a = {0};
+    struct reg_conn c = {0};
+    struct cli_list pos = {0};
+    json_t *tags = json_array(), *out = NULL, *t;
+    char *scope = NULL, *path = NULL;
+    size_t i;
+    const struct cli_opt opts[] = {{"name", 'n', CLI_OPT_STR, &a.registry, "REGISTRY", "the registry name"},
+                                   {"repository", 0, CLI_OPT_STR, &a.repository, "REPO", "the repository"},
+                                   CLI_OPT_END};
+    int ret = cli_mgmt_parse(ctx, "-n REGISTRY --repository REPO [--json]",
+                             manifests ? "Lists a repository's tags with their manifest digests."
+                                       : "Lists a repository's tags.", opts, argc, argv, &pos, 0);
+
+    if (ret == CLI_CONTINUE) ret = cli_need_registry(ctx, "-n", a.registry);
+    if (!ret) ret = cli_need(ctx, "--repository", a.repository);
+    if (ret) goto out;
+    scope = berth_xasprintf("repository:%s:pull", a.repository);
+    path = berth_xasprintf("/v2/%s/tags/list?n=1000", a.repository);
+    if (conn_open(ctx, a.registry, scope, &c, &err) || get_all(ctx, &c, path, "tags", tags, &err)) goto fail;
+    if (!manifests) {
+        out = ctx->json ? json_pack("{s:s,s:O}", "name", a.repository, "tags", tags) : rows_of(tags, "tag");
+        ret = print_list(ctx, out, cols, 1);
+        goto out;
+    }
+    out = json_array();
+    json_array_foreach(tags, i, t) {
+        struct cli_resp rs;
+        free(path);
+        path = berth_xasprintf("/v2/%s/manifests/%s", a.repository, json_string_value(t));
+        if (reg_req(ctx, &c, "HEAD", path, &rs, &err)) {
+            cli_resp_release(&rs);
+            json_decref(out);
+            goto fail;
+        }
+        json_array_append_new(out, json_pack("{s:O,s:s?,s:s?}", "tag", t, "digest", rs.digest, "mediaType", rs.ctype));
+        cli_resp_release(&rs);
+    }
+    ret = print_list(ctx, out, cols, CLI_NCOLS(cols));
+    goto out;
+fail:
+    ret = cli_fail(&err);
+out:
+    json_decref(tags);
+    free(scope);
+    free(path);
+    conn_release(&c);
+    cli_list_release(&pos);
+    return ret;
+}
+
+static int repo_show_tags(int argc, char **argv, struct cli_ctx *ctx)
+{
+    return repo_tags(argc, argv, ctx, 0);
+}
+
+static int repo_show_manifests(int argc, char **argv, struct cli_ctx *ctx)
+{
+    return repo_tags(argc, argv, ctx, 1);
+}
+
+/* The digest a reference names: itself when it is one, else HEAD by tag. */
+static enum berth_rc digest_of(struct cli_ctx *ctx, const struct reg_conn *c, const char *repo, const char *ref,
+                               char **digest, struct berth_err *err)
+{
+    struct cli_resp rs;
+    char *path;
+    enum berth_rc rc;
+
+    if (strchr(ref, ':')) {
+        *digest = berth_xstrdup(ref);
+        return BERTH_OK;
+    }
+    path = berth_xasprintf("/v2/%s/manifests/%s", repo, ref);
+    rc = reg_req(ctx, c, "HEAD", path, &rs, err);
+    if (!rc && !rs.digest) rc = berth_err_set(err, BERTH_EUNAVAILABLE, "HEAD %s: no Docker-Content-Digest", path);
+    *digest = rc ? NULL : berth_xstrdup(rs.digest);
+    cli_resp_release(&rs);
+    free(path);
+    return rc;
+}
+
+/* delete: the manifest --image names (by digest, with every tag on it), or every manifest of --repository. untag: the tag only. */
+static int repo_remove(int argc, char **argv, struct cli_ctx *ctx, int untag)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct repo_args a = {0};
+    struct reg_conn c = {0};
+    struct cli_list pos = {0};
+    struct cli_resp rs = {0, BERTH_BUF_INIT(0), NULL, NULL, NULL};
+    json_t *refs = json_array(), *r;
+    char *repo = NULL, *ref = NULL, *scope = NULL, *path = NULL, *digest = NULL;
+    size_t i;
+    const struct cli_opt opts[] = {
+        {"name", 'n', CLI_OPT_STR, &a.registry, "REGISTRY", "the registry name"},
+        {"image", 0, CLI_OPT_STR, &a.image, "REPO:TAG", untag ? "the tag to remove" : "REPO:TAG or REPO@DIGEST"},
+        {"repository", 0, CLI_OPT_STR, &a.repository, "REPO", "delete every tagged manifest of the repository"},
+        {"yes", 'y', CLI_OPT_FLAG, &a.yes, NULL, "really delete"},
+        CLI_OPT_END};
+    int ret = cli_mgmt_parse(ctx, untag ? "-n REGISTRY --image REPO:TAG" : "-n REGISTRY (--image REF | --repository REPO) --yes",
+                             untag ? "Removes a tag; the manifest stays."
+                                   : "Deletes a manifest and every tag on it, or every tagged manifest of a repository.",
+                             opts, argc, argv, &pos, 0);
+
+    if (ret == CLI_CONTINUE) ret = cli_need_registry(ctx, "-n", a.registry);
+    if (!ret && untag && (!a.image || a.repository || a.yes)) ret = cli_usage_error(ctx, "untag takes -n and --image REPO:TAG only");
+    if (!ret && !untag && !a.image == !a.repository) ret = cli_usage_error(ctx, "give --image or --repository");
+    if (!ret && !untag && !a.yes) ret = cli_usage_error(ctx, "deleting cannot be undone: add --yes to go ahead");
+    if (!ret && a.image) ret = split_image(ctx, a.image, &repo, &ref);
+    if (!ret && untag && strchr(ref, ':')) ret = cli_usage_error(ctx, "untag takes a tag, not a digest");
+    if (ret) goto out;
+    if (!repo) repo = berth_xstrdup(a.repository);
+    scope = berth_xasprintf("repository:%s:pull,delete", repo);
+    if (conn_open(ctx, a.registry, scope, &c, &err)) goto fail;
+    if (ref) {
+        json_array_append_new(refs, json_string(ref));
+    } else {
+        path = berth_xasprintf("/v2/%s/tags/list?n=1000", repo);
+        if (get_all(ctx, &c, path, "tags", refs, &err)) goto fail;
+    }
+    json_array_foreach(refs, i, r) {
+        free(digest);
+        digest = NULL;
+        if (!untag && digest_of(ctx, &c, repo, json_string_value(r), &digest, &err)) {
+            if (ref || err.code != BERTH_ENOENT) goto fail;
+            continue; /* deleted already with a tag that shared its manifest */
+        }
+        free(path);
+        path = berth_xasprintf("/v2/%s/manifests/%s", repo, untag ? json_string_value(r) : digest);
+        cli_resp_release(&rs);
+        if (reg_req(ctx, &c, "DELETE", path, &rs, &err)) goto fail;
+        if (untag) printf("Untagged %s:%s\n", repo, json_string_value(r));
+        else printf("Deleted %s@%s\n", repo, digest);
+    }
+    ret = 0;
+    goto out;
+fail:
+    ret = cli_fail(&err);
+out:
+    cli_resp_release(&rs);
+    json_decref(refs);
+    free(repo);
+    free(ref);
+    free(scope);
+    free(path);
+    free(digest);
+    conn_release(&c);
+    cli_list_release(&pos);
+    return ret;
+}
+
+static int repo_delete(int argc, char **argv, struct cli_ctx *ctx)
+{
+    return repo_remove(argc, argv, ctx, 0);
+}
+
+static int repo_untag(int argc, char **argv, struct cli_ctx *ctx)
+{
+    return repo_remove(argc, argv, ctx, 1);
+}
+
+static const struct cli_verb verbs[] = {
+    {"list", repo_list, "list the repositories"},
+    {"show-tags", repo_show_tags, "list a repository's tags"},
+    {"show-manifests", repo_show_manifests, "list a repository's tags with their digests"},
+    {"delete", repo_delete, "delete manifests (needs --yes)"},
+    {"untag", repo_untag, "remove a tag"},
+};
+
+int cmd_repository(int argc, char **argv, struct cli_ctx *ctx)
+{
+    return cli_dispatch(ctx, "Repositories, through the registry's Distribution API (like `az acr repository`).",
+                        verbs, CLI_NVERBS(verbs), argc, argv);
+}

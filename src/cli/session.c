@@ -1,0 +1,224 @@
+/*
+ * session.c - the CLI's stored logins: <config dir>/sessions.json (0600,
+ * written atomically), which server is current, and the server URL and CA
+ * file a run uses. Members this code does not know are kept as they are.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "berth/alloc.h"
+#include "berth/util.h"
+#include "cli.h"
+#include "berth/banned.h"
+
+#define SESSION_FILE_MAX (1u << 20)
+
+/* The session members and where they live in struct cli_session. */
+static const struct {
+    const char *key;
+    size_t off;
+} members[] = {
+    {"tenant", offsetof(struct cli_session, tenant)},
+    {"kind", offsetof(struct cli_session, kind)},
+    {"name", offsetof(struct cli_session, name)},
+    {"refreshToken", offsetof(struct cli_session, refresh_token)},
+    {"secret", offsetof(struct cli_session, secret)},
+    {"caFile", offsetof(struct cli_session, ca_file)},
+};
+#define NMEMBERS (sizeof(members) / sizeof(members[0]))
+
+static char **slot(struct cli_session *s, size_t i)
+{
+    return (char **)((char *)s + members[i].off);
+}
+
+void cli_session_release(struct cli_session *s)
+{
+    size_t i;
+    if (!s) return;
+    for (i = 0; i < NMEMBERS; i++) {
+        char **p = slot(s, i);
+        if (*p) memset(*p, 0, strlen(*p));
+        free(*p);
+        *p = NULL;
+    }
+    free(s->server);
+    s->server = NULL;
+}
+
+void cli_ctx_release(struct cli_ctx *ctx)
+{
+    char **owned[] = {&ctx->server_url, &ctx->session_ca, &ctx->password_read, &ctx->dir_token, &ctx->tenant};
+    size_t i;
+    for (i = 0; i < sizeof(owned) / sizeof(owned[0]); i++) {
+        if (*owned[i]) memset(*owned[i], 0, strlen(*owned[i]));
+        free(*owned[i]);
+        *owned[i] = NULL;
+    }
+}
+
+char *cli_config_dir(void)
+{
+    const char *v = getenv("BERTH_CONFIG_DIR");
+    if (v && *v) return berth_xstrdup(v);
+    v = getenv("XDG_CONFIG_HOME");
+    if (v && *v) return berth_xasprintf("%s/berth", v);
+    v = getenv("HOME");
+    return berth_xasprintf("%s/.config/berth", v && *v ? v : ".");
+}
+
+char *cli_session_path(void)
+{
+    char *dir = cli_config_dir(), *p = berth_xasprintf("%s/sessions.json", dir);
+    free(dir);
+    return p;
+}
+
+enum berth_rc cli_session_file_load(const char *path, json_t **root, struct berth_err *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    json_error_t je;
+    json_t *r = NULL;
+    enum berth_rc rc;
+
+    *root = NULL;
+    rc = berth_read_file(path, SESSION_FILE_MAX, &text, &len, err);
+    if (rc == BERTH_ENOENT) {
+        berth_err_clear(err);
+        *root = json_pack("{s:n,s:{}}", "current", "servers");
+        return BERTH_OK;
+    }
+    if (rc) {
+        struct berth_err why = *err;
+        return berth_err_set(err, rc, "cannot read '%s': %s", path, berth_err_msg(&why));
+    }
+    r = json_loadb(text, len, 0, &je);
+    if (!r) {
+        rc = berth_err_set(err, BERTH_EINVAL, "cannot read '%s': line %d: %s; fix or delete it", path, je.line,
+                           je.text);
+    } else if (!json_is_object(r) || (json_object_get(r, "servers") && !json_is_object(json_object_get(r, "servers")))) {
+        rc = berth_err_set(err, BERTH_EINVAL, "cannot read '%s': %s; fix or delete it", path,
+                           json_is_object(r) ? "\"servers\" is not an object" : "it is not a JSON object");
+    } else {
+        if (!json_object_get(r, "servers")) json_object_set_new(r, "servers", json_object());
+        *root = r;
+        r = NULL;
+    }
+    json_decref(r);
+    if (text) memset(text, 0, len);
+    free(text);
+    return rc;
+}
+
+enum berth_rc cli_session_file_save(const char *path, const json_t *root, struct berth_err *err)
+{
+    char *dir = berth_xstrdup(path), *slash = strrchr(dir, '/'), *text = NULL;
+    enum berth_rc rc = BERTH_OK;
+
+    if (slash) {
+        *slash = '\0';
+        rc = berth_mkdirs(dir, err);
+        if (rc) goto out;
+    }
+    text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    rc = berth_write_atomic(path, text, strlen(text), 0600, err);
+    if (rc) {
+        struct berth_err why = *err;
+        rc = berth_err_set(err, rc, "cannot write '%s': %s", path, berth_err_msg(&why));
+    }
+out:
+    if (text) memset(text, 0, strlen(text));
+    free(text);
+    free(dir);
+    return rc;
+}
+
+enum berth_rc cli_session_get(const json_t *root, const char *server, struct cli_session *out, struct berth_err *err)
+{
+    const json_t *o;
+    size_t i;
+
+    memset(out, 0, sizeof(*out));
+    if (!server) server = json_string_value(json_object_get(root, "current"));
+    if (!server) return berth_err_set(err, BERTH_ENOENT, "not logged in: run 'berth auth login --server URL'");
+    o = json_object_get(json_object_get(root, "servers"), server);
+    if (!json_is_object(o))
+        return berth_err_set(err, BERTH_ENOENT, "not logged in to %s: run 'berth auth login --server %s'", server,
+                             server);
+    out->server = berth_xstrdup(server);
+    for (i = 0; i < NMEMBERS; i++) {
+        const char *v = json_string_value(json_object_get(o, members[i].key));
+        *slot(out, i) = v ? berth_xstrdup(v) : NULL;
+    }
+    return BERTH_OK;
+}
+
+void cli_session_put(json_t *root, const struct cli_session *s, int current)
+{
+    json_t *servers = json_object_get(root, "servers"), *o;
+    size_t i;
+
+    if (!json_is_object(servers)) {
+        servers = json_object();
+        json_object_set_new(root, "servers", servers);
+    }
+    o = json_object_get(servers, s->server);
+    if (!json_is_object(o)) {
+        o = json_object();
+        json_object_set_new(servers, s->server, o);
+    }
+    for (i = 0; i < NMEMBERS; i++) {
+        const char *v = *slot((struct cli_session *)s, i);
+        if (v) json_object_set_new(o, members[i].key, json_string(v));
+        else json_object_del(o, members[i].key);
+    }
+    if (current) json_object_set_new(root, "current", json_string(s->server));
+}
+
+enum berth_rc cli_server_url(struct cli_ctx *ctx, const char **url, struct berth_err *err)
+{
+    struct cli_session s;
+    json_t *root = NULL;
+    char *path = NULL;
+    size_t n;
+    enum berth_rc rc = BERTH_OK;
+
+    if (ctx->server_url) goto done;
+    if (ctx->server) {
+        n = strlen(ctx->server);
+        while (n && ctx->server[n - 1] == '/') n--;
+        if (strncmp(ctx->server, "http://", 7) != 0 && strncmp(ctx->server, "https://", 8) != 0) {
+            rc = berth_err_set(err, BERTH_EINVAL, "--server '%s' is not a URL: use http://host:port or https://host",
+                               ctx->server);
+            goto out;
+        }
+        ctx->server_url = berth_xstrndup(ctx->server, n);
+    }
+    path = cli_session_path();
+    rc = cli_session_file_load(path, &root, err);
+    if (rc && ctx->server_url) {
+        rc = BERTH_OK; /* an explicit server needs no session file */
+        berth_err_clear(err);
+        goto done;
+    }
+    if (rc) goto out;
+    rc = cli_session_get(root, ctx->server_url, &s, err);
+    if (rc == BERTH_ENOENT && !ctx->server_url)
+        rc = berth_err_set(err, BERTH_EINVAL, "no server: pass --server URL or log in with 'berth auth login --server "
+                                              "URL'");
+    if (rc == BERTH_ENOENT) {
+        rc = BERTH_OK;
+        berth_err_clear(err);
+        goto done;
+    }
+    if (rc) goto out;
+    if (!ctx->server_url) ctx->server_url = berth_xstrdup(s.server);
+    if (s.ca_file) ctx->session_ca = berth_xstrdup(s.ca_file);
+    cli_session_release(&s);
+done:
+    *url = ctx->server_url;
+out:
+    json_decref(root);
+    free(path);
+    return rc;
+}

@@ -1,0 +1,294 @@
+/*
+ * token.c - the CLI's token flows: a directory access token from the
+ * session (refresh_token or client_credentials grant) or from -u/-p, the
+ * tenant, and registry refresh and access tokens by way of /oauth2/exchange
+ * and /oauth2/token, the way `az acr login` gets them.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "berth/alloc.h"
+#include "berth/base64.h"
+#include "berth/util.h"
+#include "cli.h"
+#include "berth/banned.h"
+
+int64_t cli_jwt_exp(const char *jwt)
+{
+    struct berth_buf b = BERTH_BUF_INIT(1 << 16);
+    struct berth_err err = BERTH_ERR_INIT;
+    const char *d1 = jwt ? strchr(jwt, '.') : NULL, *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    json_t *claims = NULL;
+    int64_t exp = 0;
+
+    if (!d2) return 0;
+    if (berth_b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), &b, &err) == BERTH_OK)
+        claims = json_loadb(b.p ? b.p : "", b.len, 0, NULL);
+    if (json_is_integer(json_object_get(claims, "exp"))) exp = (int64_t)json_integer_value(json_object_get(claims, "exp"));
+    json_decref(claims);
+    berth_buf_release(&b);
+    return exp;
+}
+
+/* The session of this run's server, if there is one (BERTH_ENOENT otherwise). */
+static enum berth_rc run_session(struct cli_ctx *ctx, json_t **root, char **path, struct cli_session *s,
+                                 struct berth_err *err)
+{
+    const char *url;
+    enum berth_rc rc = cli_server_url(ctx, &url, err);
+
+    memset(s, 0, sizeof(*s));
+    *root = NULL;
+    *path = NULL;
+    if (rc) return rc;
+    *path = cli_session_path();
+    rc = cli_session_file_load(*path, root, err);
+    if (rc) return rc;
+    return cli_session_get(*root, url, s, err);
+}
+
+enum berth_rc cli_tenant(struct cli_ctx *ctx, const char **tenant, struct berth_err *err)
+{
+    struct cli_session s;
+    json_t *root = NULL, *ans = NULL;
+    char *path = NULL;
+    enum berth_rc rc = BERTH_OK;
+
+    memset(&s, 0, sizeof(s));
+    if (ctx->tenant) goto done;
+    if (!ctx->user && run_session(ctx, &root, &path, &s, err) == BERTH_OK && s.tenant) {
+        ctx->tenant = berth_xstrdup(s.tenant);
+        cli_session_release(&s);
+        goto done;
+    }
+    cli_session_release(&s);
+    berth_err_clear(err);
+    rc = cli_api(ctx, "GET", "/tenant", NULL, &ans, err);
+    if (rc) goto out;
+    if (!json_string_value(json_object_get(ans, "tenantId"))) {
+        rc = berth_err_set(err, BERTH_EUNAVAILABLE, "GET /api/v1/tenant: the answer has no tenantId");
+        goto out;
+    }
+    ctx->tenant = berth_xstrdup(json_string_value(json_object_get(ans, "tenantId")));
+done:
+    *tenant = ctx->tenant;
+out:
+    json_decref(ans);
+    json_decref(root);
+    free(path);
+    return rc;
+}
+
+/* POSTs form to the directory's token endpoint; *ans gets the JSON answer. */
+static enum berth_rc directory_grant(struct cli_ctx *ctx, const char *tenant, const char *form, json_t **ans,
+                                     struct berth_err *err)
+{
+    char *p = berth_xasprintf("/directory/%s/oauth2/v2.0/token", tenant);
+    enum berth_rc rc = cli_post_form(ctx, p, NULL, NULL, form, ans, err);
+    if (!rc && !json_string_value(json_object_get(*ans, "access_token")))
+        rc = berth_err_set(err, BERTH_EUNAVAILABLE, "POST %s: the answer has no access_token", p);
+    free(p);
+    return rc;
+}
+
+enum berth_rc cli_directory_login(struct cli_ctx *ctx, const char *tenant, const char *name, const char *secret,
+                                  json_t **ans, struct berth_err *err)
+{
+    struct berth_buf form = BERTH_BUF_INIT(0);
+    enum berth_rc rc;
+
+    if (berth_uuid_valid(name)) {
+        cli_form_add(&form, "grant_type", "client_credentials");
+        cli_form_add(&form, "client_id", name);
+        cli_form_add(&form, "client_secret", secret);
+    } else {
+        cli_form_add(&form, "grant_type", "password");
+        cli_form_add(&form, "username", name);
+        cli_form_add(&form, "password", secret);
+    }
+    rc = directory_grant(ctx, tenant, berth_buf_str(&form), ans, err);
+    memset(form.p, 0, form.len);
+    berth_buf_release(&form);
+    return rc;
+}
+
+enum berth_rc cli_session_directory_token(struct cli_ctx *ctx, char **token, struct berth_err *err)
+{
+    struct berth_buf form = BERTH_BUF_INIT(0);
+    struct cli_session s;
+    json_t *root = NULL, *ans = NULL;
+    char *path = NULL;
+    const char *pw = NULL, *tenant = NULL, *rt;
+    enum berth_rc rc = BERTH_OK;
+
+    memset(&s, 0, sizeof(s));
+    if (ctx->dir_token) goto done;
+    if (ctx->user) {
+        rc = cli_password(ctx, &pw, err);
+        if (!rc && !pw)
+            rc = berth_err_set(err, BERTH_EINVAL, "-u %s needs a password: pass -p PASS or --password-stdin",
+                               ctx->user);
+        if (!rc) rc = cli_tenant(ctx, &tenant, err);
+        if (!rc) rc = cli_directory_login(ctx, tenant, ctx->user, pw, &ans, err);
+        if (rc) goto out;
+        ctx->dir_token = berth_xstrdup(json_string_value(json_object_get(ans, "access_token")));
+        goto done;
+    }
+    rc = run_session(ctx, &root, &path, &s, err);
+    if (rc) goto out;
+    if (s.kind && !strcmp(s.kind, "sp") && s.secret) {
+        cli_form_add(&form, "grant_type", "client_credentials");
+        cli_form_add(&form, "client_id", s.name);
+        cli_form_add(&form, "client_secret", s.secret);
+    } else if (s.refresh_token) {
+        cli_form_add(&form, "grant_type", "refresh_token");
+        cli_form_add(&form, "refresh_token", s.refresh_token);
+    } else {
+        rc = berth_err_set(err, BERTH_EINVAL, "the session for %s holds no credential: run 'berth auth login --server "
+                                              "%s' again", s.server, s.server);
+        goto out;
+    }
+    rc = directory_grant(ctx, s.tenant ? s.tenant : "", berth_buf_str(&form), &ans, err);
+    if (rc == BERTH_EUNAUTHORIZED) {
+        struct berth_err why = *err;
+        rc = berth_err_set(err, rc, "%s; the session for %s no longer works: run 'berth auth login --server %s' again",
+                           berth_err_msg(&why), s.server, s.server);
+    }
+    if (rc) goto out;
+    ctx->dir_token = berth_xstrdup(json_string_value(json_object_get(ans, "access_token")));
+    rt = json_string_value(json_object_get(ans, "refresh_token"));
+    if (rt && s.refresh_token && strcmp(rt, s.refresh_token) != 0) {
+        free(s.refresh_token);
+        s.refresh_token = berth_xstrdup(rt);
+        cli_session_put(root, &s, 0);
+        rc = cli_session_file_save(path, root, err);
+        if (rc) goto out;
+    }
+done:
+    *token = berth_xstrdup(ctx->dir_token);
+out:
+    if (form.p) memset(form.p, 0, form.len);
+    berth_buf_release(&form);
+    cli_session_release(&s);
+    json_decref(ans);
+    json_decref(root);
+    free(path);
+    return rc;
+}
+
+/*
+ * The login server ("host:port") of registry: the server's own host:port
+ * stays as it is (the default registry), another login server gets the
+ * server's port when it has none, a resource name is looked up.
+ */
+static enum berth_rc login_server_of(struct cli_ctx *ctx, const char *registry, char **out, struct berth_err *err)
+{
+    char srv_hp[300], scheme[16], *path = NULL;
+    const char *url, *ls, *port;
+    json_t *reg = NULL;
+    enum berth_rc rc = cli_server_url(ctx, &url, err);
+
+    if (rc) return rc;
+    cli_url_hostport(url, srv_hp, sizeof(srv_hp), scheme, sizeof(scheme));
+    port = strrchr(srv_hp, ':') + 1;
+    if (strchr(registry, '.') || strchr(registry, ':')) {
+        rc = cli_check_registry_arg("the registry", registry, CLI_WANT_LOGIN_SERVER, err);
+        if (rc) goto out;
+        ls = registry;
+    } else {
+        rc = cli_check_registry_arg("the registry", registry, CLI_WANT_RESOURCE, err);
+        if (rc) goto out;
+        path = berth_xasprintf("/registries/%s", registry);
+        rc = cli_api(ctx, "GET", path, NULL, &reg, err);
+        if (rc) goto out;
+        ls = json_string_value(json_object_get(reg, "loginServer"));
+        if (!ls) {
+            rc = berth_err_set(err, BERTH_EUNAVAILABLE, "GET /api/v1%s: the answer has no loginServer", path);
+            goto out;
+        }
+    }
+    /* "[v6]" or a host name: a port follows the last ':' outside brackets */
+    if (strrchr(ls, ':') && strrchr(ls, ':') > (strrchr(ls, ']') ? strrchr(ls, ']') : ls)) *out = berth_xstrdup(ls);
+    else *out = berth_xasprintf("%s:%s", ls, port);
+out:
+    json_decref(reg);
+    free(path);
+    return rc;
+}
+
+enum berth_rc cli_registry_refresh_token(struct cli_ctx *ctx, const char *registry, char **token,
+                                         int64_t *expires_at, char **login_server, struct berth_err *err)
+{
+    struct berth_buf form = BERTH_BUF_INIT(0);
+    char *ls = NULL, *dir = NULL;
+    const char *tenant, *rt;
+    json_t *ans = NULL;
+    enum berth_rc rc;
+
+    *token = NULL;
+    rc = login_server_of(ctx, registry, &ls, err);
+    if (!rc) rc = cli_session_directory_token(ctx, &dir, err);
+    if (!rc) rc = cli_tenant(ctx, &tenant, err);
+    if (rc) goto out;
+    cli_form_add(&form, "grant_type", "access_token");
+    cli_form_add(&form, "service", ls);
+    cli_form_add(&form, "tenant", tenant);
+    cli_form_add(&form, "access_token", dir);
+    rc = cli_post_form(ctx, "/oauth2/exchange", ls, NULL, berth_buf_str(&form), &ans, err);
+    if (rc) goto out;
+    rt = json_string_value(json_object_get(ans, "refresh_token"));
+    if (!rt) {
+        rc = berth_err_set(err, BERTH_EUNAVAILABLE, "POST /oauth2/exchange: the answer has no refresh_token");
+        goto out;
+    }
+    *token = berth_xstrdup(rt);
+    if (expires_at) *expires_at = cli_jwt_exp(rt);
+    if (login_server) {
+        *login_server = ls;
+        ls = NULL;
+    }
+out:
+    if (form.p) memset(form.p, 0, form.len);
+    berth_buf_release(&form);
+    json_decref(ans);
+    free(ls);
+    free(dir);
+    return rc;
+}
+
+enum berth_rc cli_registry_access_token(struct cli_ctx *ctx, const char *registry, const char *scope, char **token,
+                                        int64_t *expires_at, char **login_server, struct berth_err *err)
+{
+    struct berth_buf form = BERTH_BUF_INIT(0);
+    char *rt = NULL, *ls = NULL;
+    const char *at;
+    json_t *ans = NULL;
+    enum berth_rc rc;
+
+    *token = NULL;
+    rc = cli_registry_refresh_token(ctx, registry, &rt, NULL, &ls, err);
+    if (rc) goto out;
+    cli_form_add(&form, "grant_type", "refresh_token");
+    cli_form_add(&form, "service", ls);
+    cli_form_add(&form, "scope", scope);
+    cli_form_add(&form, "refresh_token", rt);
+    rc = cli_post_form(ctx, "/oauth2/token", ls, NULL, berth_buf_str(&form), &ans, err);
+    if (rc) goto out;
+    at = json_string_value(json_object_get(ans, "access_token"));
+    if (!at) {
+        rc = berth_err_set(err, BERTH_EUNAVAILABLE, "POST /oauth2/token: the answer has no access_token");
+        goto out;
+    }
+    *token = berth_xstrdup(at);
+    if (expires_at) *expires_at = cli_jwt_exp(at);
+    if (login_server) {
+        *login_server = ls;
+        ls = NULL;
+    }
+out:
+    if (form.p) memset(form.p, 0, form.len);
+    berth_buf_release(&form);
+    json_decref(ans);
+    free(rt);
+    free(ls);
+    return rc;
+}
