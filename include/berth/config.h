@@ -63,8 +63,8 @@ enum berth_config_type {
       "comma-separated IPs/CIDRs the management API (/api/v1) is meant to be reached from")          \
     X(management_networks_only, "management-networks-only", BERTH_CFG_BOOL, "false", 0, 1,           \
       "refuse /api/v1 to clients outside management-networks (403)")                                 \
-    X(access_ttl, "access-ttl", BERTH_CFG_INT, "3600", 60, 86400, "seconds a registry access token lives") \
-    X(refresh_ttl, "refresh-ttl", BERTH_CFG_INT, "10800", 60, 2592000,                               \
+    X(access_ttl, "access-ttl", BERTH_CFG_INT, "3600", 5, 86400, "seconds a registry access token lives") \
+    X(refresh_ttl, "refresh-ttl", BERTH_CFG_INT, "10800", 5, 2592000,                               \
       "seconds a registry refresh token lives")                                                     \
     X(directory_ttl, "directory-ttl", BERTH_CFG_INT, "10800", 60, 2592000,                           \
       "seconds a directory access token lives")                                                     \

@@ -55,6 +55,9 @@ int cmd_role(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_network(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_repository(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_logs(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_credential_helper(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_login(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_logout(int argc, char **argv, struct cli_ctx *ctx);
 
 /* Splits argv into config flags (passed through) and the command's own flags. */
 int cli_has_flag(int argc, char **argv, const char *flag);

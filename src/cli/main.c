@@ -26,6 +26,9 @@ static const struct command {
     {"repository", cmd_repository, "list, show and delete repositories, tags and manifests"},
     {"logs", cmd_logs, "a registry's login and repository event logs"},
     {"version", cmd_version, "print the version"},
+    {"login", cmd_login, "log docker and podman in to a registry (writes their credential files)"},
+    {"logout", cmd_logout, "remove what 'berth login' wrote"},
+    {"credential-helper", cmd_credential_helper, "the docker credential helper (also as docker-credential-berth)"},
 };
 
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx)
@@ -59,7 +62,19 @@ int main(int argc, char **argv)
     struct cli_ctx ctx;
     size_t i;
     int ret = 2;
+    const char *base = strrchr(argv[0], '/');
+    static char helper_cmd[] = "credential-helper";
+    char *helper_argv[4];
 
+    /* Installed as (a link named) docker-credential-berth, berth runs `berth credential-helper <verb>`. */
+    if (!strcmp(base ? base + 1 : argv[0], "docker-credential-berth")) {
+        helper_argv[0] = argv[0];
+        helper_argv[1] = helper_cmd;
+        helper_argv[2] = argc > 1 ? argv[1] : NULL;
+        helper_argv[3] = NULL;
+        argc = argc > 1 ? 3 : 2;
+        argv = helper_argv;
+    }
     if (argc < 2) {
         usage(stderr);
         return 2;

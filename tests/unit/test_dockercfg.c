@@ -1,0 +1,446 @@
+/* test_dockercfg.c - docker/podman credential files and the credential helper payloads. */
+#include <dirent.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "berth/alloc.h"
+#include "berth/util.h"
+#include "../../src/cli/credhelper.h"
+#include "../../src/cli/dockercfg.h"
+#include "test.h"
+
+/* base64("00000000-0000-0000-0000-000000000000:") */
+#define NULL_GUID_AUTH "MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAwOg=="
+
+static char *tmp_path(const char *rel)
+{
+    return berth_xasprintf("%s/%s", berth_test_tmpdir(), rel);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    ASSERT_RC(berth_write_atomic(path, text, strlen(text), 0644, &err), BERTH_OK);
+}
+
+static char *read_text(const char *path)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    char *text = NULL;
+    ASSERT_RC(berth_read_file(path, 1 << 20, &text, NULL, &err), BERTH_OK);
+    return text;
+}
+
+static json_t *read_json(const char *path)
+{
+    char *text = read_text(path);
+    json_t *j = json_loads(text, 0, NULL);
+    free(text);
+    ASSERT_TRUE(j != NULL);
+    return j;
+}
+
+static struct cli_dockercfg *load_ok(const char *path)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct cli_dockercfg *cfg = NULL;
+    ASSERT_RC(cli_dockercfg_load(path, &cfg, &err), BERTH_OK);
+    return cfg;
+}
+
+static void save_ok(const struct cli_dockercfg *cfg)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    ASSERT_RC(cli_dockercfg_save(cfg, &err), BERTH_OK);
+}
+
+static const char *auth_of(const json_t *root, const char *server, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(json_object_get(root, "auths"), server), key));
+}
+
+static char *path_of(enum cli_authfile_kind kind)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    char *p = NULL;
+    ASSERT_RC(cli_dockercfg_path(kind, &p, &err), BERTH_OK);
+    return p;
+}
+
+TEST(dockercfg_paths_follow_the_environment)
+{
+    char *p;
+    setenv("HOME", "/home/u", 1);
+    unsetenv("DOCKER_CONFIG");
+    unsetenv("REGISTRY_AUTH_FILE");
+    unsetenv("XDG_RUNTIME_DIR");
+    unsetenv("XDG_CONFIG_HOME");
+    p = path_of(CLI_AUTHFILE_DOCKER);
+    ASSERT_EQ_STR(p, "/home/u/.docker/config.json");
+    free(p);
+    p = path_of(CLI_AUTHFILE_PODMAN);
+    ASSERT_EQ_STR(p, "/home/u/.config/containers/auth.json");
+    free(p);
+    setenv("XDG_CONFIG_HOME", "/xdg/cfg", 1);
+    p = path_of(CLI_AUTHFILE_PODMAN);
+    ASSERT_EQ_STR(p, "/xdg/cfg/containers/auth.json");
+    free(p);
+    setenv("XDG_RUNTIME_DIR", "/run/user/7", 1);
+    p = path_of(CLI_AUTHFILE_PODMAN);
+    ASSERT_EQ_STR(p, "/run/user/7/containers/auth.json");
+    free(p);
+    setenv("REGISTRY_AUTH_FILE", "/a/auth.json", 1);
+    p = path_of(CLI_AUTHFILE_PODMAN);
+    ASSERT_EQ_STR(p, "/a/auth.json");
+    free(p);
+    setenv("DOCKER_CONFIG", "/d", 1);
+    p = path_of(CLI_AUTHFILE_DOCKER);
+    ASSERT_EQ_STR(p, "/d/config.json");
+    free(p);
+}
+
+TEST(dockercfg_home_unset_is_an_error)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    char *p = NULL;
+    unsetenv("DOCKER_CONFIG");
+    unsetenv("HOME");
+    ASSERT_RC(cli_dockercfg_path(CLI_AUTHFILE_DOCKER, &p, &err), BERTH_EINVAL);
+    ASSERT_TRUE(strstr(err.msg, "HOME") != NULL);
+}
+
+TEST(dockercfg_missing_file_is_empty_and_save_creates_0700_0600)
+{
+    char *path = tmp_path("new/dir/config.json"), *dir = tmp_path("new/dir");
+    struct cli_dockercfg *cfg = load_ok(path);
+    struct stat st;
+    json_t *j;
+
+    ASSERT_EQ_INT(json_object_size(cfg->root), 0);
+    cli_dockercfg_set_identity(cfg, "reg:5000", "tok");
+    save_ok(cfg);
+    ASSERT_EQ_INT(stat(dir, &st), 0);
+    ASSERT_EQ_INT(st.st_mode & 0777, 0700);
+    ASSERT_EQ_INT(stat(path, &st), 0);
+    ASSERT_EQ_INT(st.st_mode & 0777, 0600);
+    j = read_json(path);
+    ASSERT_EQ_STR(auth_of(j, "reg:5000", "identitytoken"), "tok");
+    json_decref(j);
+    cli_dockercfg_free(cfg);
+    free(path);
+    free(dir);
+}
+
+TEST(dockercfg_empty_file_is_an_empty_object)
+{
+    char *path = tmp_path("config.json");
+    struct cli_dockercfg *cfg;
+    write_text(path, " \n");
+    cfg = load_ok(path);
+    ASSERT_EQ_INT(json_object_size(cfg->root), 0);
+    cli_dockercfg_free(cfg);
+    free(path);
+}
+
+static const char foreign[] =
+    "{\"zeta\": {\"nested\": [1, 2.5, null, true, \"x\"]},\n"
+    " \"auths\": {\"other.example\": {\"auth\": \"dTpw\", \"email\": \"e@x\"}},\n"
+    " \"credHelpers\": {\"gcr.io\": \"gcloud\"},\n"
+    " \"HttpHeaders\": {\"User-Agent\": \"me\"},\n"
+    " \"alpha\": \"\\u00e9\"}";
+
+TEST(dockercfg_keeps_foreign_keys_and_order)
+{
+    char *path = tmp_path("config.json"), *text;
+    struct cli_dockercfg *cfg;
+    json_t *before = json_loads(foreign, 0, NULL), *after;
+
+    write_text(path, foreign);
+    cfg = load_ok(path);
+    cli_dockercfg_set_identity(cfg, "127.0.0.1:5000", "refresh");
+    cli_dockercfg_set_helper(cfg, "127.0.0.1:5000", CLI_HELPER_BERTH);
+    save_ok(cfg);
+    cli_dockercfg_free(cfg);
+
+    after = read_json(path);
+    ASSERT_EQ_STR(auth_of(after, "127.0.0.1:5000", "auth"), NULL_GUID_AUTH);
+    /* Without berth's two entries the file is what it was. */
+    json_object_del(json_object_get(after, "auths"), "127.0.0.1:5000");
+    json_object_del(json_object_get(after, "credHelpers"), "127.0.0.1:5000");
+    ASSERT_TRUE(json_equal(before, after));
+    /* Top-level keys keep their order. */
+    text = read_text(path);
+    ASSERT_TRUE(strstr(text, "\"zeta\"") < strstr(text, "\"auths\""));
+    ASSERT_TRUE(strstr(text, "\"HttpHeaders\"") < strstr(text, "\"alpha\""));
+    free(text);
+
+    /* Removing them again gives the same tree. */
+    cfg = load_ok(path);
+    ASSERT_EQ_INT(cli_dockercfg_remove(cfg, "127.0.0.1:5000"), 1);
+    ASSERT_EQ_INT(cli_dockercfg_remove_helper(cfg, "127.0.0.1:5000", CLI_HELPER_BERTH), 1);
+    ASSERT_TRUE(json_equal(before, cfg->root));
+    cli_dockercfg_free(cfg);
+    json_decref(before);
+    json_decref(after);
+    free(path);
+}
+
+static void expect_load_refused(const char *text, const char *needle)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct cli_dockercfg *cfg = NULL;
+    char *path = tmp_path("config.json"), *again;
+
+    write_text(path, text);
+    ASSERT_RC(cli_dockercfg_load(path, &cfg, &err), BERTH_EINVAL);
+    ASSERT_TRUE(cfg == NULL);
+    if (!strstr(err.msg, path) || !strstr(err.msg, needle))
+        BERTH_TEST_FAIL("message '%s' should name '%s' and say '%s'", err.msg, path, needle);
+    again = read_text(path);
+    ASSERT_EQ_STR(again, text);
+    free(again);
+    free(path);
+}
+
+TEST(dockercfg_malformed_file_is_refused_and_untouched)
+{
+    expect_load_refused("{\"auths\": {", "not valid JSON");
+    expect_load_refused("[1, 2]", "does not hold a JSON object");
+    expect_load_refused("{\"auths\": []}", "\"auths\" is not an object");
+    expect_load_refused("{\"credHelpers\": \"x\"}", "\"credHelpers\" is not an object");
+    expect_load_refused("{\"credsStore\": 1}", "\"credsStore\" is not a string");
+    expect_load_refused("{\"a\": 1, \"a\": 2}", "not valid JSON");
+}
+
+TEST(dockercfg_unreadable_file_is_an_error)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct cli_dockercfg *cfg = NULL;
+    char *path = tmp_path("dir-not-file");
+
+    ASSERT_EQ_INT(mkdir(path, 0700), 0);
+    ASSERT_TRUE(cli_dockercfg_load(path, &cfg, &err) != BERTH_OK);
+    ASSERT_TRUE(strstr(err.msg, path) != NULL);
+    free(path);
+}
+
+TEST(dockercfg_save_leaves_no_temp_files)
+{
+    char *dir = tmp_path("d"), *path = tmp_path("d/config.json");
+    struct cli_dockercfg *cfg = load_ok(path);
+    struct dirent *e;
+    DIR *d;
+    int n = 0, i;
+
+    for (i = 0; i < 3; i++) {
+        cli_dockercfg_set_basic(cfg, "r", "u", "p");
+        save_ok(cfg);
+    }
+    d = opendir(dir);
+    ASSERT_TRUE(d != NULL);
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        ASSERT_EQ_STR(e->d_name, "config.json");
+        n++;
+    }
+    closedir(d);
+    ASSERT_EQ_INT(n, 1);
+    cli_dockercfg_free(cfg);
+    free(dir);
+    free(path);
+}
+
+TEST(dockercfg_save_narrows_mode_and_follows_symlinks)
+{
+    char *real = tmp_path("real.json"), *link = tmp_path("config.json");
+    struct cli_dockercfg *cfg;
+    struct stat st;
+
+    write_text(real, "{\"k\": 1}");
+    ASSERT_EQ_INT(chmod(real, 0644), 0);
+    ASSERT_EQ_INT(symlink(real, link), 0);
+    cfg = load_ok(link);
+    cli_dockercfg_set_basic(cfg, "r", "u", "p");
+    save_ok(cfg);
+    ASSERT_EQ_INT(lstat(link, &st), 0);
+    ASSERT_TRUE(S_ISLNK(st.st_mode));
+    ASSERT_EQ_INT(stat(real, &st), 0);
+    ASSERT_EQ_INT(st.st_mode & 0777, 0600);
+    cli_dockercfg_free(cfg);
+    cfg = load_ok(real);
+    ASSERT_EQ_STR(auth_of(cfg->root, "r", "auth"), "dTpw");
+    cli_dockercfg_free(cfg);
+    free(real);
+    free(link);
+}
+
+TEST(dockercfg_entry_forms)
+{
+    char *path = tmp_path("c.json");
+    struct cli_dockercfg *cfg = load_ok(path);
+    json_t *e;
+
+    cli_dockercfg_set_identity(cfg, "a", "eyJ.tok");
+    ASSERT_EQ_STR(auth_of(cfg->root, "a", "auth"), NULL_GUID_AUTH);
+    ASSERT_EQ_STR(auth_of(cfg->root, "a", "identitytoken"), "eyJ.tok");
+    cli_dockercfg_set_basic(cfg, "a", "admin", "pa:ss");
+    e = json_object_get(json_object_get(cfg->root, "auths"), "a");
+    ASSERT_EQ_INT(json_object_size(e), 1);
+    ASSERT_EQ_STR(auth_of(cfg->root, "a", "auth"), "YWRtaW46cGE6c3M=");
+    ASSERT_EQ_INT(cli_dockercfg_remove(cfg, "a"), 1);
+    ASSERT_EQ_INT(cli_dockercfg_remove(cfg, "a"), 0);
+    cli_dockercfg_free(cfg);
+    free(path);
+}
+
+TEST(dockercfg_fingerprint_tracks_the_entry)
+{
+    char *path = tmp_path("c.json");
+    struct cli_dockercfg *cfg = load_ok(path);
+    char a[65], b[65], c[65];
+
+    ASSERT_EQ_INT(cli_dockercfg_fingerprint(cfg, "s", a), 0);
+    cli_dockercfg_set_identity(cfg, "s", "t1");
+    ASSERT_EQ_INT(cli_dockercfg_fingerprint(cfg, "s", a), 1);
+    ASSERT_EQ_INT(strlen(a), 64);
+    cli_dockercfg_set_identity(cfg, "s", "t1");
+    ASSERT_EQ_INT(cli_dockercfg_fingerprint(cfg, "s", b), 1);
+    ASSERT_EQ_STR(a, b);
+    cli_dockercfg_set_identity(cfg, "s", "t2");
+    ASSERT_EQ_INT(cli_dockercfg_fingerprint(cfg, "s", c), 1);
+    ASSERT_TRUE(strcmp(a, c) != 0);
+    cli_dockercfg_free(cfg);
+    free(path);
+}
+
+TEST(dockercfg_helpers)
+{
+    char *path = tmp_path("c.json");
+    struct cli_dockercfg *cfg;
+
+    write_text(path, "{\"credsStore\": \"desktop\", \"credHelpers\": {\"a\": \"ecr-login\", \"b\": \"berth\"}}");
+    cfg = load_ok(path);
+    ASSERT_EQ_STR(cli_dockercfg_helper_for(cfg, "a"), "ecr-login");
+    ASSERT_EQ_STR(cli_dockercfg_helper_for(cfg, "b"), "berth");
+    ASSERT_EQ_STR(cli_dockercfg_helper_for(cfg, "c"), "desktop");
+    /* Only a credHelpers entry naming the given helper is removed. */
+    ASSERT_EQ_INT(cli_dockercfg_remove_helper(cfg, "a", CLI_HELPER_BERTH), 0);
+    ASSERT_EQ_INT(cli_dockercfg_remove_helper(cfg, "b", CLI_HELPER_BERTH), 1);
+    ASSERT_EQ_STR(cli_dockercfg_helper_for(cfg, "b"), "desktop");
+    json_object_del(cfg->root, "credsStore");
+    ASSERT_TRUE(cli_dockercfg_helper_for(cfg, "c") == NULL);
+    cli_dockercfg_free(cfg);
+    free(path);
+}
+
+TEST(dockercfg_missing_helpers_are_reported)
+{
+    char *bin = tmp_path("bin"), *tool = tmp_path("bin/docker-credential-present"), *noexec,
+         *path = tmp_path("c.json"), *env;
+    struct berth_buf out = BERTH_BUF_INIT(0);
+    struct cli_dockercfg *cfg;
+
+    ASSERT_EQ_INT(mkdir(bin, 0700), 0);
+    write_text(tool, "#!/bin/sh\n");
+    ASSERT_EQ_INT(chmod(tool, 0755), 0);
+    noexec = tmp_path("bin/docker-credential-noexec");
+    write_text(noexec, "x");
+    env = berth_xasprintf("/nonexistent:%s", bin);
+    ASSERT_TRUE(cli_helper_on_path("present", env));
+    ASSERT_TRUE(!cli_helper_on_path("noexec", env));
+    ASSERT_TRUE(!cli_helper_on_path("absent", env));
+    ASSERT_TRUE(!cli_helper_on_path("../bin/docker-credential-present", env));
+
+    write_text(path, "{\"credsStore\": \"absent\", \"credHelpers\": {\"a\": \"present\", \"b\": \"gone\"}}");
+    cfg = load_ok(path);
+    ASSERT_EQ_INT(cli_dockercfg_missing_helpers(cfg, env, &out), 2);
+    ASSERT_TRUE(strstr(berth_buf_str(&out), "docker-credential-absent") != NULL);
+    ASSERT_TRUE(strstr(berth_buf_str(&out), "docker-credential-gone") != NULL);
+    ASSERT_TRUE(strstr(berth_buf_str(&out), "docker-credential-present") == NULL);
+    berth_buf_release(&out);
+    cli_dockercfg_free(cfg);
+    free(bin);
+    free(tool);
+    free(noexec);
+    free(path);
+    free(env);
+}
+
+/* ---------------------------------------------------------------- credential helper payloads */
+
+static void expect_server(const char *in, const char *want)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    char *got = NULL;
+    ASSERT_RC(cli_credhelper_server(in, strlen(in), &got, &err), BERTH_OK);
+    ASSERT_EQ_STR(got, want);
+    free(got);
+}
+
+TEST(dockercfg_credhelper_server_normalisation)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    char *got = NULL;
+
+    expect_server("127.0.0.1:5000", "127.0.0.1:5000");
+    expect_server("127.0.0.1:5000\n", "127.0.0.1:5000");
+    expect_server("https://Reg.Example:5000/", "reg.example:5000");
+    expect_server("HTTP://reg.example//", "reg.example");
+    expect_server("  https://index.docker.io/v1/ ", "index.docker.io/v1");
+    expect_server("reg.example/Team/App", "reg.example/Team/App");
+    ASSERT_RC(cli_credhelper_server("", 0, &got, &err), BERTH_EINVAL);
+    ASSERT_RC(cli_credhelper_server("https:///\n", 10, &got, &err), BERTH_EINVAL);
+    ASSERT_RC(cli_credhelper_server("a b", 3, &got, &err), BERTH_EINVAL);
+    ASSERT_RC(cli_credhelper_server("a\x01", 2, &got, &err), BERTH_EINVAL);
+    ASSERT_TRUE(got == NULL);
+}
+
+static enum berth_rc parse(const char *json, struct cli_creds *c, struct berth_err *err)
+{
+    return cli_credhelper_parse_creds(json, strlen(json), c, err);
+}
+
+TEST(dockercfg_credhelper_store_payload)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct cli_creds c = {0};
+
+    ASSERT_RC(parse("{\"ServerURL\":\"https://R:1/\",\"Username\":\"<token>\",\"Secret\":\"s\",\"x\":1}", &c, &err),
+              BERTH_OK);
+    ASSERT_EQ_STR(c.server, "r:1");
+    ASSERT_EQ_STR(c.username, "<token>");
+    ASSERT_EQ_STR(c.secret, "s");
+    cli_creds_release(&c);
+    ASSERT_TRUE(c.secret == NULL);
+
+    ASSERT_RC(parse("{\"ServerURL\":\"r\",\"Username\":\"\",\"Secret\":\"s\"}", &c, &err), BERTH_OK);
+    cli_creds_release(&c);
+    ASSERT_RC(parse("{\"ServerURL\":\"r\",\"Username\":\"u\"}", &c, &err), BERTH_EINVAL);
+    ASSERT_TRUE(strstr(err.msg, "Secret") != NULL);
+    ASSERT_RC(parse("{\"ServerURL\":\"r\",\"Username\":\"u\",\"Secret\":\"\"}", &c, &err), BERTH_EINVAL);
+    ASSERT_RC(parse("{\"ServerURL\":1,\"Username\":\"u\",\"Secret\":\"s\"}", &c, &err), BERTH_EINVAL);
+    ASSERT_TRUE(strstr(err.msg, "ServerURL") != NULL);
+    ASSERT_RC(parse("{\"ServerURL\":\"\",\"Username\":\"u\",\"Secret\":\"s\"}", &c, &err), BERTH_EINVAL);
+    ASSERT_RC(parse("[\"r\"]", &c, &err), BERTH_EINVAL);
+    ASSERT_RC(parse("{\"ServerURL\":", &c, &err), BERTH_EINVAL);
+    ASSERT_RC(parse("{\"Secret\":\"a\",\"Secret\":\"b\",\"ServerURL\":\"r\",\"Username\":\"u\"}", &c, &err),
+              BERTH_EINVAL);
+    ASSERT_TRUE(c.server == NULL && c.secret == NULL);
+}
+
+TEST(dockercfg_credhelper_get_answer)
+{
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    json_t *j;
+
+    ASSERT_RC(cli_credhelper_format("r:1", CLI_NULL_GUID, "a\"b\\c", &b), BERTH_OK);
+    j = json_loads(berth_buf_str(&b), 0, NULL);
+    ASSERT_TRUE(j != NULL);
+    ASSERT_EQ_STR(json_string_value(json_object_get(j, "ServerURL")), "r:1");
+    ASSERT_EQ_STR(json_string_value(json_object_get(j, "Username")), CLI_NULL_GUID);
+    ASSERT_EQ_STR(json_string_value(json_object_get(j, "Secret")), "a\"b\\c");
+    json_decref(j);
+    berth_buf_release(&b);
+}
