@@ -156,11 +156,12 @@ static int setup(struct health_run *run)
                cli_session_get(root, NULL, &s, &err) == BERTH_OK) {
         url = s.server;
         if (run->target) {
-            /* a LOGINSERVER elsewhere than the current session's server is reached directly */
+            /* a LOGINSERVER on the session's server (its address, or another registry's name on its port) is
+               reached through it, as berth login does; one elsewhere directly */
             cli_url_hostport(s.server, hp, sizeof(hp), scheme, sizeof(scheme));
             tgt = berth_xasprintf("%s://%s", scheme, run->target);
             cli_url_hostport(tgt, tgt_hp, sizeof(tgt_hp), scheme, sizeof(scheme));
-            if (strcasecmp(hp, tgt_hp) != 0) url = NULL;
+            if (strcasecmp(hp, tgt_hp) != 0 && strcmp(strrchr(hp, ':'), strrchr(tgt_hp, ':')) != 0) url = NULL;
         }
         if (url) {
             ctx->server_url = berth_xstrdup(url);

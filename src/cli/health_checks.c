@@ -129,9 +129,42 @@ static void refused(struct health_run *run, struct health_result *res, const str
     free(retype);
 }
 
-/* What a transport failure of h means, for the checks after TCP and TLS passed. */
-static void transport_failed(struct health_result *res, const struct health_http *h, const char *what)
+/* The proxy libcurl (and berth) would use for the server, or NULL; borrowed from the environment. */
+static const char *proxy_for(const struct health_run *run, const char **var)
 {
+    static const char *const https_vars[] = {"HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"};
+    static const char *const http_vars[] = {"http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"};
+    const char *const *vars = strcmp(run->scheme, "https") ? http_vars : https_vars, *v, *np;
+    size_t i;
+
+    np = getenv("NO_PROXY");
+    if (!np || !*np) np = getenv("no_proxy");
+    if (np && health_no_proxy_match(np, run->server_host)) return NULL;
+    for (i = 0; i < 4; i++) {
+        v = getenv(vars[i]);
+        if (v && *v) {
+            *var = vars[i];
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* What a transport failure of h means, for the checks after TCP and TLS passed. */
+static void transport_failed(struct health_run *run, struct health_result *res, const struct health_http *h,
+                             const char *what)
+{
+    const char *var = NULL, *proxy = proxy_for(run, &var);
+    char *fix;
+    if (proxy && (h->cc == CURLE_COULDNT_RESOLVE_PROXY || h->cc == CURLE_COULDNT_CONNECT || h->cc == CURLE_RECV_ERROR ||
+                  h->cc == CURLE_GOT_NOTHING || strstr(h->errbuf, "roxy"))) {
+        fix = berth_xasprintf("export NO_PROXY=%s${NO_PROXY:+,$NO_PROXY}", run->server_host);
+        health_set(res, HEALTH_ERROR, "PROXY_FAILED", fix,
+                   "%s failed through the proxy of %s: %s; bypass it for the registry or fix the proxy", what, var,
+                   h->errbuf);
+        free(fix);
+        return;
+    }
     health_set(res, HEALTH_ERROR, h->cc == CURLE_OPERATION_TIMEDOUT ? "CONNECTIVITY_TIMEOUT" : "CONNECTIVITY_ERROR",
                NULL, "%s failed: %s", what, h->errbuf);
 }
@@ -388,27 +421,6 @@ static void check_name(struct health_run *run, struct health_result *res)
 
 /* ---------------------------------------------------------------- 3. the network path */
 
-/* The proxy libcurl (and berth) would use for the server, or NULL; borrowed from the environment. */
-static const char *proxy_for(const struct health_run *run, const char **var)
-{
-    static const char *const https_vars[] = {"HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"};
-    static const char *const http_vars[] = {"http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"};
-    const char *const *vars = strcmp(run->scheme, "https") ? http_vars : https_vars, *v, *np;
-    size_t i;
-
-    np = getenv("NO_PROXY");
-    if (!np || !*np) np = getenv("no_proxy");
-    if (np && health_no_proxy_match(np, run->server_host)) return NULL;
-    for (i = 0; i < 4; i++) {
-        v = getenv(vars[i]);
-        if (v && *v) {
-            *var = vars[i];
-            return v;
-        }
-    }
-    return NULL;
-}
-
 static void check_proxy(struct health_run *run, struct health_result *res)
 {
     const char *var = NULL, *p = proxy_for(run, &var), *at;
@@ -566,7 +578,7 @@ static void check_network(struct health_run *run, struct health_result *res)
 {
     ensure_login_server(run);
     ensure_v2(run);
-    if (!run->v2.status) transport_failed(res, &run->v2, "GET /v2/");
+    if (!run->v2.status) transport_failed(run, res, &run->v2, "GET /v2/");
     else if (run->v2.status == 403) refused(run, res, &run->v2, HEALTH_SRC_NONE, NULL);
     else
         health_set(res, HEALTH_OK, NULL, NULL, "the registry's network rules let this client in (GET /v2/ on %s: %ld)",
@@ -589,6 +601,10 @@ static void check_challenge(struct health_run *run, struct health_result *res)
     char *realm = NULL, *svc = NULL;
 
     ensure_v2(run);
+    if (!run->v2.status) {
+        transport_failed(run, res, &run->v2, "GET /v2/");
+        return;
+    }
     if (run->v2.status == 200) {
         health_set(res, HEALTH_OK, NULL, NULL, "GET /v2/ answers 200 without credentials: an open registry");
         return;
@@ -832,7 +848,7 @@ static void check_stored(struct health_run *run, struct health_result *res)
     } else if (!works && h.status) {
         refused(run, res, &h, src, where);
     } else if (!works) {
-        transport_failed(res, &h, "POST /oauth2/token");
+        transport_failed(run, res, &h, "POST /oauth2/token");
     } else {
         health_set(res, HEALTH_OK, NULL, NULL, "%s holds %s for %s, and it still works", where,
                    !strcmp(user, CLI_NULL_GUID) ? "an identity token" : "a password", run->login_server);
@@ -964,7 +980,7 @@ static void check_credentials(struct health_run *run, struct health_result *res)
         run->source_text = berth_xasprintf("the berth session for %s", run->server_url);
         if (!session_token(run, &h)) {
             if (h.status) refused(run, res, &h, HEALTH_SRC_SESSION, run->source_text);
-            else if (h.cc) transport_failed(res, &h, "the session's token request");
+            else if (h.cc) transport_failed(run, res, &h, "the session's token request");
             else health_set(res, HEALTH_ERROR, "SESSION_INVALID", NULL, "the session for %s cannot be read",
                             run->server_url);
             goto out;
@@ -985,7 +1001,7 @@ static void check_credentials(struct health_run *run, struct health_result *res)
     }
     if (!try_credential(run, run->cred_user, run->cred_secret, &h)) {
         if (h.status) refused(run, res, &h, run->source, run->source_text);
-        else transport_failed(res, &h, "POST /oauth2/token");
+        else transport_failed(run, res, &h, "POST /oauth2/token");
         goto out;
     }
     exp = cli_jwt_exp(run->refresh_token);
@@ -1028,7 +1044,7 @@ static void check_access(struct health_run *run, struct health_result *res)
     health_http_do(run, &rq, &h);
     if (h.status != 200) {
         if (h.status) refused(run, res, &h, run->source, run->source_text);
-        else transport_failed(res, &h, "GET /oauth2/explain");
+        else transport_failed(run, res, &h, "GET /oauth2/explain");
         goto out;
     }
     ans = json_loadb(h.body.p, h.body.len, 0, NULL);
