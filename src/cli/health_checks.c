@@ -957,6 +957,11 @@ static void check_credentials(struct health_run *run, struct health_result *res)
     char when[40];
 
     memset(&h, 0, sizeof(h));
+    ensure_v2(run);
+    if (run->v2.status == 200 && !run->ctx->user) {
+        health_set(res, HEALTH_OK, NULL, NULL, "an open registry: GET /v2/ needs no credential");
+        return;
+    }
     if (run->ctx->user) {
         if (cli_password(run->ctx, &pw, &err) || !pw) {
             health_set(res, HEALTH_ERROR, "CREDENTIALS_MISSING", NULL, "-u %s needs a password: %s", run->ctx->user,
