@@ -94,7 +94,8 @@ expect_hc_pass() {
     fi
 }
 
-# run_fix [STDIN]: runs the fix check-health printed, as printed (eval), optionally with STDIN.
+# run_fix [STDIN]: runs the fix check-health printed, as printed (eval), optionally with STDIN; its
+# output in FIX_OUT.
 run_fix() {
     local out rc
     if [ -z "$HC_FIX" ]; then
@@ -108,6 +109,7 @@ run_fix() {
         out=$(eval "$HC_FIX" 2>&1 </dev/null)
     fi
     rc=$?
+    FIX_OUT=$out
     if [ "$rc" = 0 ]; then
         ok "the fix for $HC_CODE runs: $HC_FIX"
     else
