@@ -203,7 +203,11 @@ char *health_version_of(const char *text)
     const char *p;
     size_t n;
     for (p = text; p && *p; p++) {
-        if (!isdigit((unsigned char)*p) || (p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '.'))) continue;
+        /* a version starts a word, or follows a "v" ("v3.14.2") */
+        if (!isdigit((unsigned char)*p) ||
+            (p > text && (isdigit((unsigned char)p[-1]) || p[-1] == '.' ||
+                          (isalpha((unsigned char)p[-1]) && (p[-1] != 'v' || (p - 1 > text && isalnum((unsigned char)p[-2])))))))
+            continue;
         n = strspn(p, "0123456789.");
         while (n && p[n - 1] == '.') n--;
         if (memchr(p, '.', n)) return berth_xstrndup(p, n);
