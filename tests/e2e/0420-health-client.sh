@@ -5,7 +5,8 @@
 # helper that is not installed; the registry's name (uppercase, a resource
 # name given as a login server and the reverse, an unknown registry); a proxy
 # that applies to the server; --report holds no secret. For each failure the
-# printed fix is run as printed and check-health passes afterwards.
+# printed fix is run as printed and check-health passes afterwards. Every
+# code is documented in docs/check-health.md.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/health-lib.sh"
 BERTH_AUTH=1 berth_start
@@ -120,4 +121,11 @@ IT=$(jq -r --arg s "$HOSTPORT" '.auths[$s].identitytoken' "$CFG")
 "$BERTH_BIN" check-health "$HOSTPORT" --report "$REPORT" >/dev/null 2>&1
 check "  ... nor the identitytoken stored in config.json" bash -c "! grep -qF '$IT' '$REPORT'"
 "$BERTH_BIN" logout "$HOSTPORT" >/dev/null 2>&1
+
+# ---- every code check-health can print is documented
+missing=""
+for c in $(grep -ohE '"[A-Z][A-Z0-9]*_[A-Z0-9_]+"' "$REPO/src/cli/health_checks.c" "$REPO/src/cli/health_util.c" | tr -d '"' | sort -u); do
+    grep -q "\`$c\`" "$REPO/docs/check-health.md" || missing="$missing $c"
+done
+expect_eq "every code in src/cli/health_*.c has a row in docs/check-health.md" "" "$missing"
 finish
