@@ -48,6 +48,9 @@ owner_session() {
 hc() {
     HC_OUT=$("$BERTH_BIN" check-health --json "$@" 2>"$WORK/hc.err" <"${HC_STDIN:-/dev/null}")
     HC_RC=$?
+    if grep -Eq 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$WORK/hc.err"; then
+        fail "check-health runs clean under the sanitizers" "$(grep -Em 3 'Sanitizer|runtime error' "$WORK/hc.err")"
+    fi
     HC_CODE=$(jq -r '([.checks[] | select(.status == "ERROR")] + [.checks[] | select(.status == "WARNING")])[0].code // empty' \
         <<<"$HC_OUT" 2>/dev/null)
     HC_FIX=$(jq -r '([.checks[] | select(.status == "ERROR")] + [.checks[] | select(.status == "WARNING")])[0].fix // empty' \
@@ -57,28 +60,20 @@ hc() {
 }
 
 # expect_hc CODE DESC ARGS...: check-health fails (exit 1) with CODE as its first error.
-expect_hc() {
-    local code=$1 desc=$2
-    shift 2
-    hc "$@"
-    if [ "$HC_RC" = 1 ] && [ "$HC_CODE" = "$code" ]; then
-        ok "$desc: $code"
-    else
-        fail "$desc: $code" "exit $HC_RC, first failure ${HC_CODE:-<none>}: $HC_MSG" "$(cat "$WORK/hc.err")" \
-            "$(jq -c '[.checks[] | select(.status != "OK")]' <<<"$HC_OUT" 2>/dev/null)"
-    fi
-}
-
+expect_hc() { hc_expect 1 "" "$@"; }
 # expect_hc_warn CODE DESC ARGS...: check-health passes (exit 0) with the warning CODE.
-expect_hc_warn() {
-    local code=$1 desc=$2
-    shift 2
+expect_hc_warn() { hc_expect 0 " (a warning, exit 0)" "$@"; }
+
+# hc_expect RC SUFFIX CODE DESC ARGS...: check-health exits RC and its first finding is CODE.
+hc_expect() {
+    local rc=$1 suffix=$2 code=$3 desc=$4
+    shift 4
     hc "$@"
-    if [ "$HC_RC" = 0 ] && [ "$HC_CODE" = "$code" ]; then
-        ok "$desc: $code (a warning, exit 0)"
+    if [ "$HC_RC" = "$rc" ] && [ "$HC_CODE" = "$code" ]; then
+        ok "$desc: $code$suffix"
     else
-        fail "$desc: $code (a warning, exit 0)" "exit $HC_RC, first finding ${HC_CODE:-<none>}: $HC_MSG" \
-            "$(cat "$WORK/hc.err")"
+        fail "$desc: $code$suffix" "exit $HC_RC, first finding ${HC_CODE:-<none>}: $HC_MSG" "$(cat "$WORK/hc.err")" \
+            "$(jq -c '[.checks[] | select(.status != "OK")]' <<<"$HC_OUT" 2>/dev/null)"
     fi
 }
 
