@@ -109,7 +109,9 @@ static void refused(struct health_run *run, struct health_result *res, const str
     const char *vars[] = {"name", run->registry ? run->registry : "NAME", "ls", run->login_server,
                           "server", run->server_url, "user", run->cred_user ? run->cred_user : "",
                           "retry", h->retry_after ? h->retry_after : "60", "ip", ip ? ip : "ADDRESS",
-                          "relogin", relog, "retype", retype, "where", where ? where : "-", "detail", detail};
+                          "relogin", relog, "retype", retype, "where", where ? where : "-", "detail", detail,
+                          "slot", !h->message ? "" : !strncmp(h->message, "password1 ", 10) ? " --password1"
+                                                   : !strncmp(h->message, "password2 ", 10) ? " --password2" : ""};
 
     if (h->status)
         snprintf(detail, sizeof(detail), "%s (HTTP %ld%s%s)", h->message ? h->message : "no message", h->status,

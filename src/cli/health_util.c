@@ -21,7 +21,8 @@
  * {ip} the client address the server saw, {relogin} the command that stores
  * or renews the credential of this source, {retype} this check-health again
  * with the password read from stdin, {where} where the credential is kept,
- * {detail} the server's own message.
+ * {detail} the server's own message, {slot} " --password1" or " --password2"
+ * when it names the token password that expired.
  */
 const struct health_reason_row health_reasons[] = {
     {"TOKEN_EXPIRED", STORED, "STORED_CREDENTIAL_EXPIRED",
@@ -41,7 +42,7 @@ const struct health_reason_row health_reasons[] = {
      "berth registry update -n {name} --admin-enabled true"},
     {"SECRET_EXPIRED", 0, "SECRET_EXPIRED", "{detail}", "berth sp credential reset {user}"},
     {"CREDENTIAL_EXPIRED", 0, "TOKEN_PASSWORD_EXPIRED", "{detail}",
-     "berth token credential generate -n {name} --name {user}"},
+     "berth token credential generate -n {name} --name {user}{slot}"},
     {"TOKEN_DISABLED", 0, "TOKEN_DISABLED", "repository token '{user}' of registry '{name}' is disabled",
      "berth token update -n {name} --name {user} --status enabled"},
     {"REFRESH_REVOKED", 0, "REFRESH_TOKEN_REVOKED",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # berth check-health, the client side: a clean run passes (text, --json, exit
-# codes, usage errors); a docker client older than 18.03; docker's config.json
+# codes, usage errors); a docker client older than 18.03; docker without a
+# daemon when nothing else can log in; docker's config.json
 # and podman's auth.json that do not parse; credsStore / credHelpers naming a
 # helper that is not installed; the registry's name (uppercase, a resource
 # name given as a login server and the reverse, an unknown registry); a proxy
@@ -16,10 +17,10 @@ CFG=$DOCKER_CONFIG/config.json
 
 # ---- a clean run
 expect_hc_pass "check-health on the server's own login server passes with the owner's session" "$HOSTPORT"
-check "  ... --json has checks with name, status, code, message, fix, and ok" jq -e \
+check "  ... --json has checks with name, status, code, message, fix, and ok" jqq \
     '.ok == true and (.checks | length) >= 15 and all(.checks[]; has("name") and has("status") and has("code") and has("message") and has("fix"))' \
     <<<"$HC_OUT"
-check "  ... the credential used is the session, and it says so" jq -e \
+check "  ... the credential used is the session, and it says so" jqq \
     '.checks[] | select(.name == "credentials") | .message | test("berth session")' <<<"$HC_OUT"
 OUT=$("$BERTH_BIN" check-health "$HOSTPORT" 2>&1)
 RC=$?
@@ -44,6 +45,32 @@ expect_match "  ... naming the version" "17.09.1" "$HC_MSG"
 rm "$WORK/bin/docker"
 expect_hc_pass "without the old docker it passes" "$HOSTPORT"
 
+# ---- docker without a daemon, and nothing else that could log in (PATH holds only a stand-in docker)
+mkdir -p "$WORK/minbin"
+ln -s "$(command -v timeout)" "$WORK/minbin/timeout"
+cat >"$WORK/minbin/docker" <<EOF
+#!/bin/sh
+case "\$1" in
+--version) echo "Docker version 28.2.2, build e6534b4" ;;
+version) if [ -e "$WORK/daemon-up" ]; then echo 28.2.2; else
+    echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2
+    exit 1; fi ;;
+esac
+EOF
+chmod +x "$WORK/minbin/docker"
+HC_PATH=$WORK/minbin
+expect_hc DOCKER_DAEMON_UNREACHABLE "docker without a daemon, and no podman or skopeo" "$HOSTPORT"
+expect_match "  ... with docker's own words" "Cannot connect to the Docker daemon" "$HC_MSG"
+expect_fix_re "^systemctl start docker$"
+# an instruction here (no systemd in the test): the stand-in's daemon comes up
+touch "$WORK/daemon-up"
+expect_hc_pass "with the daemon up check-health passes" "$HOSTPORT"
+check "  ... and names the engine's version" jqq '.checks[] | select(.name == "docker-daemon") | .message | test("engine 28.2.2")' \
+    <<<"$HC_OUT"
+HC_PATH=""
+expect_hc_pass "without docker, podman and skopeo need no daemon" "$HOSTPORT"
+check "  ... which the daemon check says" jqq '.checks[] | select(.name == "docker-daemon") | .status == "OK"' <<<"$HC_OUT"
+
 # ---- config.json and auth.json that do not parse
 printf '{"auths": {"x": ' >"$CFG"
 expect_hc DOCKER_CONFIG_INVALID "a truncated docker config.json" "$HOSTPORT"
@@ -63,7 +90,7 @@ expect_hc CREDENTIAL_HELPER_MISSING "docker credsStore names docker-credential-n
 expect_match "  ... naming the program and the file" "docker-credential-nosuch.*|$CFG" "$HC_MSG"
 run_fix
 expect_hc_pass "after the fix check-health passes" "$HOSTPORT"
-check "  ... and the file's other keys are still there" jq -e '.auths == {}' "$CFG"
+check "  ... and the file's other keys are still there" jqq '.auths == {}' "$CFG"
 echo "{\"credHelpers\": {\"$HOSTPORT\": \"gone\", \"other.example\": \"alsogone\"}}" >"$REGISTRY_AUTH_FILE"
 expect_hc CREDENTIAL_HELPER_MISSING "podman credHelpers naming two missing helpers" "$HOSTPORT"
 expect_match "  ... both named" "docker-credential-gone.*docker-credential-alsogone" "$HC_MSG"
@@ -97,7 +124,7 @@ expect_hc_pass "after the fix it passes" "another.localhost:$PORT"
 export HTTP_PROXY=http://user:proxysecret@127.0.0.1:9 http_proxy=http://user:proxysecret@127.0.0.1:9
 expect_hc PROXY_FAILED "http_proxy names a dead proxy and NO_PROXY is empty" "$HOSTPORT"
 check "  ... the proxy check warns PROXY_IN_USE first" \
-    jq -e '.checks[] | select(.name == "proxy") | .status == "WARNING" and .code == "PROXY_IN_USE"' <<<"$HC_OUT"
+    jqq '.checks[] | select(.name == "proxy") | .status == "WARNING" and .code == "PROXY_IN_USE"' <<<"$HC_OUT"
 if [[ $HC_OUT == *proxysecret* ]]; then fail "  ... the proxy's password is not shown"; else ok "  ... the proxy's password is not shown"; fi
 echo "# fix: $HC_FIX"
 eval "$HC_FIX"

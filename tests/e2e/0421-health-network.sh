@@ -5,7 +5,8 @@
 # openssl in the test, the expired one under faketime); a server whose /v2/
 # sends no Bearer challenge and one whose realm does not answer; network
 # rules refusing this client's address and public access turned off; a server clock 300 s
-# ahead (berth serve under faketime). Where the fix is a command it is run as
+# ahead (berth serve under faketime); plain HTTP to an address that is not
+# loopback. Where the fix is a command it is run as
 # printed; where it is an instruction (DNS, a certificate, a clock, a
 # non-registry server) the test does what it says. Then check-health passes.
 . "$(dirname "$0")/lib.sh"
@@ -133,6 +134,15 @@ expect_match "  ... naming the realm" "http://127.0.0.1:$DEAD/token" "$HC_MSG"
 BERTH_AUTH=1 berth_start_on 0.0.0.0
 owner_session
 expect_hc_pass "a berth server passes (session on 127.0.0.1)" "$HOSTPORT"
+
+# ---- plain HTTP to an address that is not loopback: docker needs insecure-registries (a warning)
+EXT=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -E '^[0-9]+\.' | grep -v '^127\.' | head -n 1)
+if [ -n "$EXT" ] && [ "$(curl -s -o /dev/null -m 3 -w '%{http_code}' "http://$EXT:$PORT/v2/")" != 000 ]; then
+    expect_hc_warn INSECURE_REGISTRY "plain http to $EXT" --server "http://$EXT:$PORT" -u owner -p "$PW"
+    # an instruction (serve TLS, or list it in the daemon's insecure-registries); TLS is tested above
+else
+    skip "no non-loopback address reaches the server here"
+fi
 
 # ---- network rules: a default Deny whose only rule is for 127.0.0.2 refuses this client (127.0.0.1)
 "$BERTH_BIN" network-rule add -n default --ip-address 127.0.0.2 >/dev/null

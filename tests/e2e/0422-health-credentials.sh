@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # berth check-health, the credentials: the admin user disabled; a wrong
 # password; a service principal's secret that expired (made to expire in 3 s
-# through the API); a disabled repository token; a stored identity token
+# through the API); a disabled repository token and one whose password
+# expired (3 s, through the API); another registry's identity token; a stored identity token
 # revoked by a password change; a berth session revoked the same way; a user
 # without AcrPush asked about a push; stale stored credentials while anonymous
 # pull is on (and valid ones, a warning); a stored identity token that expired
@@ -61,6 +62,18 @@ expect_hc TOKEN_DISABLED "repository token tok-ci while disabled" "$HOSTPORT" -u
 expect_fix_re "^berth token update -n default --name tok-ci --status enabled$"
 run_fix
 expect_hc_pass "after the fix the token passes" "$HOSTPORT" -u tok-ci --password-stdin
+# its password1 made to expire in 3 s through the API
+EXP=$(curl -s -u "owner:$PW" -H 'Content-Type: application/json' \
+    --data "{\"name\":\"password1\",\"expiry\":\"$(date -u -d '+3 sec' +%Y-%m-%dT%H:%M:%SZ)\"}" \
+    "$URL/api/v1/registries/default/tokens/tok-ci/generateCredentials")
+pwfile "$(jq -r '.passwords[0].value' <<<"$EXP")"
+sleep 4
+expect_hc TOKEN_PASSWORD_EXPIRED "tok-ci's password1 4 s after it expired" "$HOSTPORT" -u tok-ci --password-stdin
+expect_match "  ... with its date" "expired at 20[0-9-]+T" "$HC_MSG"
+expect_fix_re "^berth token credential generate -n default --name tok-ci --password1$"
+run_fix
+pwfile "$(awk '$1 == "PASSWORD" {print $2}' <<<"$FIX_OUT")"
+expect_hc_pass "the password the fix printed passes" "$HOSTPORT" -u tok-ci --password-stdin
 
 # ---- a user without AcrPush asks about a push: the server's explanation and fix
 mkuser erin erin-password-1234
@@ -84,6 +97,20 @@ expect_hc_pass "the identity token docker stored works" "$HOSTPORT"
 "$B" user password dave --password-stdin <<<"dave-password-5678" >/dev/null
 expect_hc REFRESH_TOKEN_REVOKED "after dave's password changed" "$HOSTPORT"
 expect_match "  ... saying where it is stored" "config.json" "$HC_MSG"
+expect_fix_re "^berth login $HOSTPORT$"
+run_fix
+expect_hc_pass "after 'berth login' check-health passes" "$HOSTPORT"
+"$B" logout "$HOSTPORT" >/dev/null 2>&1
+rm -f "$CFG" "$REGISTRY_AUTH_FILE"
+
+# ---- an identity token of another registry stored for this one
+"$B" registry create -n otherreg >/dev/null
+RT=$(curl -s -u "owner:$PW" -H "Host: otherreg.localhost:$PORT" \
+    "$URL/oauth2/token?service=otherreg.localhost&offline_token=true" | jq -r .refresh_token)
+jq -n --arg s "$HOSTPORT" --arg a "$(printf '%s:' "$GUID" | base64 -w0)" --arg t "$RT" \
+    '{auths: {($s): {auth: $a, identitytoken: $t}}}' >"$CFG"
+expect_hc WRONG_AUDIENCE "otherreg's identity token stored for the default registry" "$HOSTPORT"
+expect_match "  ... naming both registries" "otherreg.*default" "$HC_MSG"
 expect_fix_re "^berth login $HOSTPORT$"
 run_fix
 expect_hc_pass "after 'berth login' check-health passes" "$HOSTPORT"

@@ -43,10 +43,11 @@ owner_session() {
         >"$WORK/auth.out" 2>&1 || bail "berth auth login as the owner" "$(cat "$WORK/auth.out")"
 }
 
-# hc ARGS...: berth check-health --json ARGS; sets HC_OUT, HC_RC, HC_CODE (first failed check's code,
+# hc ARGS...: berth check-health --json ARGS (with PATH=$HC_PATH when set); sets HC_OUT, HC_RC, HC_CODE (first failed check's code,
 # or the first warning's when none failed), HC_FIX and HC_MSG.
 hc() {
-    HC_OUT=$("$BERTH_BIN" check-health --json "$@" 2>"$WORK/hc.err" <"${HC_STDIN:-/dev/null}")
+    HC_OUT=$(env ${HC_PATH:+PATH="$HC_PATH"} "$BERTH_BIN" check-health --json "$@" 2>"$WORK/hc.err" \
+        <"${HC_STDIN:-/dev/null}")
     HC_RC=$?
     if grep -Eq 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$WORK/hc.err"; then
         fail "check-health runs clean under the sanitizers" "$(grep -Em 3 'Sanitizer|runtime error' "$WORK/hc.err")"
@@ -116,3 +117,6 @@ run_fix() {
 expect_fix_re() {
     expect_match "  ... the fix for $HC_CODE is the command expected" "$1" "$HC_FIX"
 }
+
+# jqq FILTER [FILE]: jq -e with the result dropped, for checks.
+jqq() { jq -e "$@" >/dev/null; }
