@@ -19,7 +19,8 @@
 
 static const char *const status_names[] = {"OK", "WARNING", "ERROR"};
 
-void health_set(struct health_result *res, enum health_status st, const char *code, const char *fix, const char *fmt,
+void cli_health_set(struct cli_health_result *res, enum cli_health_status st, const char *code, const char *fix,
+                    const char *fmt,
                 ...)
 {
     struct berth_buf b = BERTH_BUF_INIT(0);
@@ -38,7 +39,7 @@ void health_set(struct health_result *res, enum health_status st, const char *co
     res->message = berth_buf_detach(&b, NULL);
 }
 
-void health_secret(struct health_run *run, const char *value)
+void cli_health_secret(struct cli_health_run *run, const char *value)
 {
     if (!value || !*value || run->nsecrets >= sizeof(run->secrets) / sizeof(run->secrets[0])) return;
     run->secrets[run->nsecrets++] = berth_xstrdup(value);
@@ -72,7 +73,7 @@ static void shell_word(struct berth_buf *b, const char *s)
     berth_buf_putc(b, '\'');
 }
 
-char *health_rerun(const struct health_run *run, const char *name, const char *target, const char *server,
+char *cli_health_rerun(const struct cli_health_run *run, const char *name, const char *target, const char *server,
                    const char *extra)
 {
     struct berth_buf b = BERTH_BUF_INIT(0);
@@ -120,7 +121,7 @@ char *health_rerun(const struct health_run *run, const char *name, const char *t
 }
 
 /* Lowercase scheme "http"/"https" and the host and port of url into run. */
-static void split_server(struct health_run *run)
+static void split_server(struct cli_health_run *run)
 {
     char hp[300], scheme[16];
     const char *h, *colon;
@@ -135,7 +136,7 @@ static void split_server(struct health_run *run)
 }
 
 /* The server to talk to and the login server, from --server, the session, -n or LOGINSERVER. 0 ok. */
-static int setup(struct health_run *run)
+static int setup(struct cli_health_run *run)
 {
     struct cli_ctx *ctx = run->ctx;
     struct berth_err err = BERTH_ERR_INIT;
@@ -213,10 +214,10 @@ out:
     return ret;
 }
 
-static void print_text(const struct health_run *run, size_t nerr, size_t nwarn)
+static void print_text(const struct cli_health_run *run, size_t nerr, size_t nwarn)
 {
     size_t i;
-    const struct health_result *r;
+    const struct cli_health_result *r;
     for (i = 0; i < run->nresults; i++) {
         r = &run->results[i];
         if (r->code) printf("%-8s %-19s %s: %s\n", status_names[r->status], r->name, r->code, r->message);
@@ -227,12 +228,12 @@ static void print_text(const struct health_run *run, size_t nerr, size_t nwarn)
            nwarn == 1 ? "" : "s");
 }
 
-static json_t *results_json(const struct health_run *run, int ok)
+static json_t *results_json(const struct cli_health_run *run, int ok)
 {
     json_t *arr = json_array();
     size_t i;
     for (i = 0; i < run->nresults; i++) {
-        const struct health_result *r = &run->results[i];
+        const struct cli_health_result *r = &run->results[i];
         json_array_append_new(arr, json_pack("{s:s,s:s,s:o,s:s,s:o}", "name", r->name, "status",
                                              status_names[r->status], "code",
                                              r->code ? json_string(r->code) : json_null(), "message", r->message,
@@ -247,7 +248,7 @@ static const char *const report_env[] = {"DOCKER_CONFIG", "REGISTRY_AUTH_FILE", 
                                          "ALL_PROXY", "NO_PROXY", "no_proxy", "PATH"};
 
 /* Writes the report: environment, command line, every check, the server's answers; secrets removed. */
-static int write_report(struct health_run *run, const char *file)
+static int write_report(struct cli_health_run *run, const char *file)
 {
     struct berth_buf raw = BERTH_BUF_INIT(0), clean = BERTH_BUF_INIT(0);
     struct berth_err err = BERTH_ERR_INIT;
@@ -279,16 +280,16 @@ static int write_report(struct health_run *run, const char *file)
     }
     berth_buf_puts(&raw, "\nchecks:\n");
     for (i = 0; i < run->nresults; i++) {
-        const struct health_result *r = &run->results[i];
+        const struct cli_health_result *r = &run->results[i];
         berth_buf_printf(&raw, "  %-8s %-19s %s%s%s\n", status_names[r->status], r->name, r->code ? r->code : "",
                          r->code ? ": " : "", r->message);
         if (r->fix) berth_buf_printf(&raw, "           fix: %s\n", r->fix);
     }
     berth_buf_puts(&raw, "\nserver answers:\n");
     berth_buf_append(&raw, run->log.p ? run->log.p : "", run->log.len);
-    health_secret(run, run->ctx->password);
-    health_secret(run, run->ctx->password_read);
-    health_redact(berth_buf_str(&raw), (const char *const *)run->secrets, run->nsecrets, &clean);
+    cli_health_secret(run, run->ctx->password);
+    cli_health_secret(run, run->ctx->password_read);
+    cli_health_redact(berth_buf_str(&raw), (const char *const *)run->secrets, run->nsecrets, &clean);
     if (berth_write_atomic(file, clean.p, clean.len, 0600, &err) != BERTH_OK) {
         fprintf(stderr, "berth: %s\n", berth_err_msg(&err));
         ret = 1;
@@ -301,7 +302,7 @@ static int write_report(struct health_run *run, const char *file)
     return ret;
 }
 
-static void run_release(struct health_run *run)
+static void run_release(struct cli_health_run *run)
 {
     size_t i;
     for (i = 0; i < run->nresults; i++) {
@@ -321,7 +322,7 @@ static void run_release(struct health_run *run)
     free(run->registry);
     free(run->login_server);
     free(run->fix_target);
-    health_http_release(&run->v2);
+    cli_health_http_release(&run->v2);
     free(run->realm);
     free(run->service);
     free(run->stored_where);
@@ -337,7 +338,7 @@ static void run_release(struct health_run *run)
 
 int cmd_check_health(int argc, char **argv, struct cli_ctx *ctx)
 {
-    struct health_run run;
+    struct cli_health_run run;
     struct cli_list pos = {NULL, 0};
     const char *report = NULL;
     int ignore = 0, yes = 0, ret;
@@ -396,15 +397,15 @@ int cmd_check_health(int argc, char **argv, struct cli_ctx *ctx)
     berth_buf_init(&run.log, 8u << 20);
     ret = setup(&run);
     if (ret) goto done;
-    run.results = berth_xcalloc(health_nchecks, sizeof(*run.results));
-    for (i = 0; i < health_nchecks; i++) {
-        struct health_result *r = &run.results[run.nresults++];
-        r->name = health_checks[i].name;
-        health_checks[i].fn(&run, r);
-        if (!r->message) health_set(r, HEALTH_OK, NULL, NULL, "-");
-        nerr += r->status == HEALTH_ERROR;
-        nwarn += r->status == HEALTH_WARNING;
-        if (r->status == HEALTH_ERROR && !ignore) break;
+    run.results = berth_xcalloc(cli_health_nchecks, sizeof(*run.results));
+    for (i = 0; i < cli_health_nchecks; i++) {
+        struct cli_health_result *r = &run.results[run.nresults++];
+        r->name = cli_health_checks[i].name;
+        cli_health_checks[i].fn(&run, r);
+        if (!r->message) cli_health_set(r, CLI_HEALTH_OK, NULL, NULL, "-");
+        nerr += r->status == CLI_HEALTH_ERROR;
+        nwarn += r->status == CLI_HEALTH_WARNING;
+        if (r->status == CLI_HEALTH_ERROR && !ignore) break;
     }
     if (ctx->json) {
         out = results_json(&run, nerr == 0);

@@ -77,7 +77,7 @@ static char *quoted_after(const char *msg, const char *key)
 }
 
 /* Sets run->registry from what the server said when it is not known yet. */
-static void learn_registry(struct health_run *run, const struct health_http *h)
+static void learn_registry(struct cli_health_run *run, const struct cli_health_http *h)
 {
     if (run->registry) return;
     if (run->service) run->registry = name_of_service(run->service);
@@ -85,13 +85,13 @@ static void learn_registry(struct health_run *run, const struct health_http *h)
 }
 
 /* The command that stores a fresh credential for the source that failed. malloc'd. */
-static char *relogin(const struct health_run *run, enum health_source src)
+static char *relogin(const struct cli_health_run *run, enum cli_health_source src)
 {
     const char *user = run->cred_user ? run->cred_user : "USER";
-    if (src == HEALTH_SRC_SESSION)
+    if (src == CLI_HEALTH_SRC_SESSION)
         return berth_xasprintf("berth auth login --server %s%s -u %s --password-stdin", run->server_url,
                                berth_uuid_valid(user) ? " --service-principal" : "", user);
-    if (src == HEALTH_SRC_FLAGS) return health_rerun(run, NULL, NULL, NULL, NULL);
+    if (src == CLI_HEALTH_SRC_FLAGS) return cli_health_rerun(run, NULL, NULL, NULL, NULL);
     if (run->have_session)
         return berth_xasprintf("berth login %s%s%s", run->login_server, run->ctx->server ? " --server " : "",
                                run->ctx->server ? run->server_url : "");
@@ -100,12 +100,12 @@ static char *relogin(const struct health_run *run, enum health_source src)
 }
 
 /* Fails res with the code, cause and fix the reason table gives for the refusal h. */
-static void refused(struct health_run *run, struct health_result *res, const struct health_http *h,
-                    enum health_source src, const char *where)
+static void refused(struct cli_health_run *run, struct cli_health_result *res, const struct cli_health_http *h,
+                    enum cli_health_source src, const char *where)
 {
-    const struct health_reason_row *row = health_reason_lookup(h->reason, src);
+    const struct cli_health_reason_row *row = cli_health_reason_lookup(h->reason, src);
     char detail[600], *ip = quoted_after(h->message, "client IP "), *relog = relogin(run, src);
-    char *retype = health_rerun(run, NULL, NULL, NULL, NULL), *cause, *fix = NULL;
+    char *retype = cli_health_rerun(run, NULL, NULL, NULL, NULL), *cause, *fix = NULL;
     const char *vars[] = {"name", run->registry ? run->registry : "NAME", "ls", run->login_server,
                           "server", run->server_url, "user", run->cred_user ? run->cred_user : "",
                           "retry", h->retry_after ? h->retry_after : "60", "ip", ip ? ip : "ADDRESS",
@@ -118,12 +118,12 @@ static void refused(struct health_run *run, struct health_result *res, const str
                  h->reason ? ", " : "", h->reason ? h->reason : "");
     else
         snprintf(detail, sizeof(detail), "%s", h->errbuf);
-    cause = health_expand(row->cause, vars, sizeof(vars) / sizeof(vars[0]));
-    if (row->fix) fix = health_expand(row->fix, vars, sizeof(vars) / sizeof(vars[0]));
+    cause = cli_health_expand(row->cause, vars, sizeof(vars) / sizeof(vars[0]));
+    if (row->fix) fix = cli_health_expand(row->fix, vars, sizeof(vars) / sizeof(vars[0]));
     if (!strcmp(row->code, "NETWORK_ACCESS_DENIED") && !strstr(cause, "default action"))
-        health_set(res, HEALTH_ERROR, row->code, fix, "%s (the registry's default action is Deny)", cause);
+        cli_health_set(res, CLI_HEALTH_ERROR, row->code, fix, "%s (the registry's default action is Deny)", cause);
     else
-        health_set(res, HEALTH_ERROR, row->code, fix, "%s", cause);
+        cli_health_set(res, CLI_HEALTH_ERROR, row->code, fix, "%s", cause);
     free(cause);
     free(fix);
     free(ip);
@@ -132,7 +132,7 @@ static void refused(struct health_run *run, struct health_result *res, const str
 }
 
 /* The proxy libcurl (and berth) would use for the server, or NULL; borrowed from the environment. */
-static const char *proxy_for(const struct health_run *run, const char **var)
+static const char *proxy_for(const struct cli_health_run *run, const char **var)
 {
     static const char *const https_vars[] = {"HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"};
     static const char *const http_vars[] = {"http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"};
@@ -141,7 +141,7 @@ static const char *proxy_for(const struct health_run *run, const char **var)
 
     np = getenv("NO_PROXY");
     if (!np || !*np) np = getenv("no_proxy");
-    if (np && health_no_proxy_match(np, run->server_host)) return NULL;
+    if (np && cli_health_no_proxy_match(np, run->server_host)) return NULL;
     for (i = 0; i < 4; i++) {
         v = getenv(vars[i]);
         if (v && *v) {
@@ -153,7 +153,7 @@ static const char *proxy_for(const struct health_run *run, const char **var)
 }
 
 /* What a transport failure of h means, for the checks after TCP and TLS passed. */
-static void transport_failed(struct health_run *run, struct health_result *res, const struct health_http *h,
+static void transport_failed(struct cli_health_run *run, struct cli_health_result *res, const struct cli_health_http *h,
                              const char *what)
 {
     const char *var = NULL, *proxy = proxy_for(run, &var);
@@ -161,26 +161,28 @@ static void transport_failed(struct health_run *run, struct health_result *res, 
     if (proxy && (h->cc == CURLE_COULDNT_RESOLVE_PROXY || h->cc == CURLE_COULDNT_CONNECT || h->cc == CURLE_RECV_ERROR ||
                   h->cc == CURLE_GOT_NOTHING || strstr(h->errbuf, "roxy"))) {
         fix = berth_xasprintf("export NO_PROXY=%s${NO_PROXY:+,$NO_PROXY}", run->server_host);
-        health_set(res, HEALTH_ERROR, "PROXY_FAILED", fix,
+        cli_health_set(res, CLI_HEALTH_ERROR, "PROXY_FAILED", fix,
                    "%s failed through the proxy of %s: %s; bypass it for the registry or fix the proxy", what, var,
                    h->errbuf);
         free(fix);
         return;
     }
-    health_set(res, HEALTH_ERROR, h->cc == CURLE_OPERATION_TIMEDOUT ? "CONNECTIVITY_TIMEOUT" : "CONNECTIVITY_ERROR",
+    cli_health_set(res, CLI_HEALTH_ERROR,
+                   h->cc == CURLE_OPERATION_TIMEDOUT ? "CONNECTIVITY_TIMEOUT" : "CONNECTIVITY_ERROR",
                NULL, "%s failed: %s", what, h->errbuf);
 }
 
 /* GET /v2/ on the login server, once. */
-static void ensure_v2(struct health_run *run)
+static void ensure_v2(struct cli_health_run *run)
 {
-    struct health_req rq = {"GET", "/v2/", NULL, NULL, NULL, 0};
+    struct cli_health_req rq = {"GET", "/v2/", NULL, NULL, NULL, 0};
     char why[200];
     if (run->v2_done) return;
     rq.host = run->login_server;
-    health_http_do(run, &rq, &run->v2);
+    cli_health_http_do(run, &rq, &run->v2);
     run->v2_done = 1;
-    if (run->v2.status == 401) health_parse_challenge(run->v2.www_auth, &run->realm, &run->service, why, sizeof(why));
+    if (run->v2.status == 401)
+        cli_health_parse_challenge(run->v2.www_auth, &run->realm, &run->service, why, sizeof(why));
     learn_registry(run, &run->v2);
 }
 
@@ -196,7 +198,7 @@ static const struct client_row clients[] = {
     {"oras", {"version", NULL, NULL}},
 };
 
-static void check_clients(struct health_run *run, struct health_result *res)
+static void check_clients(struct cli_health_run *run, struct cli_health_result *res)
 {
     struct berth_buf found = BERTH_BUF_INIT(0), missing = BERTH_BUF_INIT(0), out = BERTH_BUF_INIT(0);
     char *ver, *docker_ver = NULL;
@@ -213,8 +215,8 @@ static void check_clients(struct health_run *run, struct health_result *res)
         argv[2] = clients[i].args[1];
         argv[3] = NULL;
         berth_buf_reset(&out);
-        health_run_prog(argv, NULL, 1, &out);
-        ver = health_version_of(berth_buf_str(&out));
+        cli_health_run_prog(argv, NULL, 1, &out);
+        ver = cli_health_version_of(berth_buf_str(&out));
         berth_buf_printf(&found, "%s%s %s", found.len ? ", " : "", clients[i].prog, ver ? ver : "(version unknown)");
         if (!strcmp(clients[i].prog, "docker")) {
             run->has_docker = 1;
@@ -225,16 +227,17 @@ static void check_clients(struct health_run *run, struct health_result *res)
         run->has_skopeo |= !strcmp(clients[i].prog, "skopeo");
         free(ver);
     }
-    if (docker_ver && health_version_cmp(docker_ver, MIN_DOCKER) < 0)
-        health_set(res, HEALTH_ERROR, "DOCKER_VERSION_TOO_OLD",
+    if (docker_ver && cli_health_version_cmp(docker_ver, MIN_DOCKER) < 0)
+        cli_health_set(res, CLI_HEALTH_ERROR, "DOCKER_VERSION_TOO_OLD",
                    "install Docker " MIN_DOCKER " or later (https://docs.docker.com/engine/install/)",
                    "docker %s is older than " MIN_DOCKER ", the oldest client that logs in with identity tokens",
                    docker_ver);
     else if (!found.len)
-        health_set(res, HEALTH_WARNING, "NO_CLIENT", "apt-get install podman skopeo",
+        cli_health_set(res, CLI_HEALTH_WARNING, "NO_CLIENT", "apt-get install podman skopeo",
                    "none of docker, podman, skopeo, helm or oras is on PATH");
     else
-        health_set(res, HEALTH_OK, NULL, NULL, "%s%s%s", berth_buf_str(&found), missing.len ? "; not found: " : "",
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
+                       "%s%s%s", berth_buf_str(&found), missing.len ? "; not found: " : "",
                    missing.len ? berth_buf_str(&missing) : "");
     free(docker_ver);
     berth_buf_release(&found);
@@ -242,7 +245,7 @@ static void check_clients(struct health_run *run, struct health_result *res)
     berth_buf_release(&out);
 }
 
-static void check_daemon(struct health_run *run, struct health_result *res)
+static void check_daemon(struct cli_health_run *run, struct cli_health_result *res)
 {
     static const char *const argv[] = {"timeout", "10", "docker", "version", "--format", "{{.Server.Version}}", NULL};
     struct berth_buf out = BERTH_BUF_INIT(0);
@@ -251,20 +254,20 @@ static void check_daemon(struct health_run *run, struct health_result *res)
     int rc;
 
     if (!run->has_docker) {
-        health_set(res, HEALTH_OK, NULL, NULL, "docker is not installed; podman and skopeo need no daemon");
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "docker is not installed; podman and skopeo need no daemon");
         goto out;
     }
-    rc = health_run_prog(argv, NULL, 1, &out);
-    v = health_version_of(berth_buf_str(&out));
+    rc = cli_health_run_prog(argv, NULL, 1, &out);
+    v = cli_health_version_of(berth_buf_str(&out));
     line = berth_buf_str(&out);
     line += strspn(line, "\r\n ");
     if (rc == 0 && v)
-        health_set(res, HEALTH_OK, NULL, NULL, "the docker daemon answers (engine %s)", v);
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "the docker daemon answers (engine %s)", v);
     else if (run->has_podman || run->has_skopeo)
-        health_set(res, HEALTH_OK, NULL, NULL, "no docker daemon answers (%.*s); podman and skopeo need none",
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "no docker daemon answers (%.*s); podman and skopeo need none",
                    (int)strcspn(line, "\r\n"), line);
     else
-        health_set(res, HEALTH_ERROR, "DOCKER_DAEMON_UNREACHABLE", "systemctl start docker",
+        cli_health_set(res, CLI_HEALTH_ERROR, "DOCKER_DAEMON_UNREACHABLE", "systemctl start docker",
                    "docker is installed but no daemon answers: %.*s", (int)strcspn(line, "\r\n"), line);
     free(v);
 out:
@@ -286,7 +289,7 @@ static int load_cfg(enum cli_authfile_kind kind, struct cli_dockercfg **slot, ch
     return ok;
 }
 
-static void check_config(struct health_run *run, struct health_result *res)
+static void check_config(struct cli_health_run *run, struct cli_health_result *res)
 {
     struct berth_buf msg = BERTH_BUF_INIT(0);
     char *bad = NULL, *fix;
@@ -294,12 +297,12 @@ static void check_config(struct health_run *run, struct health_result *res)
     ok &= load_cfg(CLI_AUTHFILE_PODMAN, &run->podman_cfg, &bad, &msg);
     if (!ok) {
         fix = berth_xasprintf("mv '%s' '%s.broken'", bad, bad);
-        health_set(res, HEALTH_ERROR, "DOCKER_CONFIG_INVALID", fix,
+        cli_health_set(res, CLI_HEALTH_ERROR, "DOCKER_CONFIG_INVALID", fix,
                    "%s (docker and podman cannot read their logins; repair the file or move it aside)",
                    berth_buf_str(&msg));
         free(fix);
     } else {
-        health_set(res, HEALTH_OK, NULL, NULL, "docker's %s and podman's %s parse",
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "docker's %s and podman's %s parse",
                    run->docker_cfg->path, run->podman_cfg->path);
     }
     free(bad);
@@ -332,7 +335,7 @@ static size_t helper_fixes(const struct cli_dockercfg *cfg, struct berth_buf *fi
     return n;
 }
 
-static void check_helpers(struct health_run *run, struct health_result *res)
+static void check_helpers(struct cli_health_run *run, struct cli_health_result *res)
 {
     struct berth_buf lines = BERTH_BUF_INIT(0), fix = BERTH_BUF_INIT(0), names = BERTH_BUF_INIT(0);
     struct cli_dockercfg *cfgs[2];
@@ -345,12 +348,12 @@ static void check_helpers(struct health_run *run, struct health_result *res)
         if (cli_dockercfg_missing_helpers(cfgs[i], getenv("PATH"), &lines)) n += helper_fixes(cfgs[i], &fix, &names);
     }
     if (n)
-        health_set(res, HEALTH_ERROR, "CREDENTIAL_HELPER_MISSING", berth_buf_str(&fix),
+        cli_health_set(res, CLI_HEALTH_ERROR, "CREDENTIAL_HELPER_MISSING", berth_buf_str(&fix),
                    "%s: docker and podman fail before they send anything; install %s or remove the entry%s "
                    "(or 'berth login --helper' to use docker-credential-berth)",
                    berth_buf_str(&lines), berth_buf_str(&names), n > 1 ? "s" : "");
     else
-        health_set(res, HEALTH_OK, NULL, NULL, "every credential helper the files name is on PATH");
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "every credential helper the files name is on PATH");
     /* the shared lister ends each finding with a newline */
     if (res->message) {
         char *p;
@@ -377,7 +380,7 @@ static char *lower(const char *s)
     return l;
 }
 
-static void check_name(struct health_run *run, struct health_result *res)
+static void check_name(struct cli_health_run *run, struct cli_health_result *res)
 {
     struct berth_err err = BERTH_ERR_INIT;
     char *fix = NULL, *l;
@@ -385,37 +388,37 @@ static void check_name(struct health_run *run, struct health_result *res)
     if (run->name) {
         if (has_upper(run->name)) {
             l = lower(run->name);
-            fix = health_rerun(run, l, NULL, NULL, NULL);
-            health_set(res, HEALTH_ERROR, "REGISTRY_NAME_UPPERCASE", fix,
+            fix = cli_health_rerun(run, l, NULL, NULL, NULL);
+            cli_health_set(res, CLI_HEALTH_ERROR, "REGISTRY_NAME_UPPERCASE", fix,
                        "'%s' has uppercase letters: registry names are lowercase, use '%s'", run->name, l);
             free(l);
         } else if (strchr(run->name, '.') || strchr(run->name, ':')) {
-            fix = health_rerun(run, NULL, run->name, NULL, NULL);
-            health_set(res, HEALTH_ERROR, "REGISTRY_NAME_IS_LOGIN_SERVER", fix,
+            fix = cli_health_rerun(run, NULL, run->name, NULL, NULL);
+            cli_health_set(res, CLI_HEALTH_ERROR, "REGISTRY_NAME_IS_LOGIN_SERVER", fix,
                        "-n takes a registry's resource name like '%.*s', not the login server '%s': give a login "
                        "server without -n", (int)strcspn(run->name, ".:"), run->name, run->name);
         } else if (cli_check_registry_arg("-n", run->name, CLI_WANT_RESOURCE, &err)) {
-            health_set(res, HEALTH_ERROR, "REGISTRY_NAME_INVALID", NULL, "%s", berth_err_msg(&err));
+            cli_health_set(res, CLI_HEALTH_ERROR, "REGISTRY_NAME_INVALID", NULL, "%s", berth_err_msg(&err));
         } else {
-            health_set(res, HEALTH_OK, NULL, NULL, "'%s' is a registry resource name", run->name);
+            cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "'%s' is a registry resource name", run->name);
         }
     } else if (run->target) {
         if (has_upper(run->target)) {
             l = lower(run->target);
-            fix = health_rerun(run, NULL, l, NULL, NULL);
-            health_set(res, HEALTH_ERROR, "REGISTRY_NAME_UPPERCASE", fix,
+            fix = cli_health_rerun(run, NULL, l, NULL, NULL);
+            cli_health_set(res, CLI_HEALTH_ERROR, "REGISTRY_NAME_UPPERCASE", fix,
                        "'%s' has uppercase letters: login servers are lowercase, use '%s'", run->target, l);
             free(l);
         } else if (!strchr(run->target, '.') && !strchr(run->target, ':') && strcmp(run->target, "localhost") != 0) {
-            fix = health_rerun(run, run->target, NULL, NULL, NULL);
-            health_set(res, HEALTH_ERROR, "LOGIN_SERVER_IS_RESOURCE_NAME", fix,
+            fix = cli_health_rerun(run, run->target, NULL, NULL, NULL);
+            cli_health_set(res, CLI_HEALTH_ERROR, "LOGIN_SERVER_IS_RESOURCE_NAME", fix,
                        "'%s' is a registry's resource name, not a login server ('%s.<domain>[:port]'): pass it "
                        "with -n", run->target, run->target);
         } else {
-            health_set(res, HEALTH_OK, NULL, NULL, "'%s' is a login server", run->target);
+            cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "'%s' is a login server", run->target);
         }
     } else {
-        health_set(res, HEALTH_OK, NULL, NULL, "no registry given: the server's default registry at %s",
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "no registry given: the server's default registry at %s",
                    run->server_hp);
     }
     free(fix);
@@ -423,104 +426,107 @@ static void check_name(struct health_run *run, struct health_result *res)
 
 /* ---------------------------------------------------------------- 3. the network path */
 
-static void check_proxy(struct health_run *run, struct health_result *res)
+static void check_proxy(struct cli_health_run *run, struct cli_health_result *res)
 {
     const char *var = NULL, *p = proxy_for(run, &var), *at;
     char *fix;
     if (!p) {
-        health_set(res, HEALTH_OK, NULL, NULL, "no proxy applies to %s", run->server_host);
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "no proxy applies to %s", run->server_host);
         return;
     }
     at = strrchr(p, '@'); /* never show a proxy's password */
     fix = berth_xasprintf("export NO_PROXY=%s${NO_PROXY:+,$NO_PROXY}", run->server_host);
-    health_set(res, HEALTH_WARNING, "PROXY_IN_USE", fix,
+    cli_health_set(res, CLI_HEALTH_WARNING, "PROXY_IN_USE", fix,
                "%s=%s%s applies to %s (NO_PROXY does not name it): requests to the registry go through the proxy, "
                "which must allow them", var, at ? "..." : "", at ? at + 1 : p, run->server_host);
     free(fix);
 }
 
-static void check_dns(struct health_run *run, struct health_result *res)
+static void check_dns(struct cli_health_run *run, struct cli_health_result *res)
 {
     struct berth_buf v4 = BERTH_BUF_INIT(0), v6 = BERTH_BUF_INIT(0);
     char why4[128] = "", why6[128] = "";
     int n4, n6;
 
     if (is_ip_literal(run->server_host)) {
-        health_set(res, HEALTH_OK, NULL, NULL, "%s is an address: no lookup needed", run->server_host);
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "%s is an address: no lookup needed", run->server_host);
         return;
     }
-    n4 = health_resolve(run->server_host, AF_INET, &v4, why4, sizeof(why4));
-    n6 = health_resolve(run->server_host, AF_INET6, &v6, why6, sizeof(why6));
+    n4 = cli_health_resolve(run->server_host, AF_INET, &v4, why4, sizeof(why4));
+    n6 = cli_health_resolve(run->server_host, AF_INET6, &v6, why6, sizeof(why6));
     if (!n4 && !n6)
-        health_set(res, HEALTH_ERROR, "DNS_RESOLUTION_FAILED", NULL,
+        cli_health_set(res, CLI_HEALTH_ERROR, "DNS_RESOLUTION_FAILED", NULL,
                    "%s does not resolve (IPv4: %s; IPv6: %s): check the name, your DNS server, or add it to /etc/hosts",
                    run->server_host, why4, why6);
     else
-        health_set(res, HEALTH_OK, NULL, NULL, "%s resolves to IPv4 %s; IPv6 %s", run->server_host,
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "%s resolves to IPv4 %s; IPv6 %s", run->server_host,
                    n4 ? berth_buf_str(&v4) : "none", n6 ? berth_buf_str(&v6) : "none");
     berth_buf_release(&v4);
     berth_buf_release(&v6);
 }
 
-static void check_tcp(struct health_run *run, struct health_result *res)
+static void check_tcp(struct cli_health_run *run, struct cli_health_result *res)
 {
     char addr[64] = "?", *fix;
     double ms;
-    int e = health_tcp_connect(run->server_host, run->server_port, run->timeout, &ms, addr, sizeof(addr));
+    int e = cli_health_tcp_connect(run->server_host, run->server_port, run->timeout, &ms, addr, sizeof(addr));
 
     if (!e) {
-        health_set(res, HEALTH_OK, NULL, NULL, "TCP connect to %s port %d took %.1f ms", addr, run->server_port, ms);
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
+                       "TCP connect to %s port %d took %.1f ms", addr, run->server_port, ms);
     } else if (e == ECONNREFUSED) {
         fix = berth_xasprintf("berth serve --listen %s", run->server_hp);
-        health_set(res, HEALTH_ERROR, "CONNECTIVITY_REFUSED", fix,
+        cli_health_set(res, CLI_HEALTH_ERROR, "CONNECTIVITY_REFUSED", fix,
                    "nothing listens on %s port %d (connection refused after %.1f ms): start the server there or "
                    "check the port", addr, run->server_port, ms);
         free(fix);
     } else if (e == ETIMEDOUT) {
-        health_set(res, HEALTH_ERROR, "CONNECTIVITY_TIMEOUT", NULL,
+        cli_health_set(res, CLI_HEALTH_ERROR, "CONNECTIVITY_TIMEOUT", NULL,
                    "no answer from %s port %d within %lld s: a firewall drops the packets, or the host is down or "
                    "overloaded", addr, run->server_port, run->timeout);
     } else {
-        health_set(res, HEALTH_ERROR, "CONNECTIVITY_UNREACHABLE", NULL, "cannot reach %s port %d: %s", addr,
+        cli_health_set(res, CLI_HEALTH_ERROR, "CONNECTIVITY_UNREACHABLE", NULL, "cannot reach %s port %d: %s", addr,
                    run->server_port, strerror(e));
     }
 }
 
-static void check_tls(struct health_run *run, struct health_result *res)
+static void check_tls(struct cli_health_run *run, struct cli_health_result *res)
 {
-    struct health_req rq = {"GET", "/v2/", NULL, NULL, NULL, HEALTH_REQ_CERTINFO};
-    struct health_http h, raw;
+    struct cli_health_req rq = {"GET", "/v2/", NULL, NULL, NULL, CLI_HEALTH_REQ_CERTINFO};
+    struct cli_health_http h, raw;
     char *fix = NULL, *alt = NULL;
     const char *e;
 
     memset(&raw, 0, sizeof(raw));
     if (strcmp(run->scheme, "https") != 0) {
         if (is_loopback_host(run->server_host))
-            health_set(res, HEALTH_OK, NULL, NULL, "plain HTTP on a loopback address (docker allows it without TLS)");
+            cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
+                           "plain HTTP on a loopback address (docker allows it without TLS)");
         else
-            health_set(res, HEALTH_WARNING, "INSECURE_REGISTRY", NULL,
+            cli_health_set(res, CLI_HEALTH_WARNING, "INSECURE_REGISTRY", NULL,
                        "plain HTTP to %s: docker refuses it unless it is in the daemon's \"insecure-registries\"; "
                        "serve TLS (berth serve --tls-cert FILE --tls-key FILE)", run->server_hp);
         return;
     }
-    health_http_do(run, &rq, &h);
+    cli_health_http_do(run, &rq, &h);
     if (h.cc == CURLE_OK) {
-        health_set(res, HEALTH_OK, NULL, NULL, "the certificate (%s, issued by %s, valid until %s) is trusted and names %s",
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
+                       "the certificate (%s, issued by %s, valid until %s) is trusted and names %s",
                    h.cert_subject ? h.cert_subject : "?", h.cert_issuer ? h.cert_issuer : "?",
                    h.cert_expire ? h.cert_expire : "?", run->server_host);
         goto out;
     }
-    rq.flags |= HEALTH_REQ_INSECURE;
-    health_http_do(run, &rq, &raw);
+    rq.flags |= CLI_HEALTH_REQ_INSECURE;
+    cli_health_http_do(run, &rq, &raw);
     e = h.errbuf;
     if (h.cc == CURLE_SSL_CONNECT_ERROR && raw.cc != CURLE_OK) {
         fix = berth_xasprintf("http://%s", run->server_hp);
-        alt = health_rerun(run, NULL, NULL, fix, NULL);
-        health_set(res, HEALTH_ERROR, "TLS_HANDSHAKE_FAILED", alt,
+        alt = cli_health_rerun(run, NULL, NULL, fix, NULL);
+        cli_health_set(res, CLI_HEALTH_ERROR, "TLS_HANDSHAKE_FAILED", alt,
                    "the TLS handshake with %s failed (%s): does the server speak plain HTTP on that port?",
                    run->server_hp, e);
     } else if (strstr(e, "expired")) {
-        health_set(res, HEALTH_ERROR, "TLS_EXPIRED", NULL,
+        cli_health_set(res, CLI_HEALTH_ERROR, "TLS_EXPIRED", NULL,
                    "the certificate of %s (%s) expired on %s: renew it on the server and restart it with the new "
                    "--tls-cert", run->server_hp, raw.cert_subject ? raw.cert_subject : "?",
                    raw.cert_expire ? raw.cert_expire : "?");
@@ -535,16 +541,16 @@ static void check_tls(struct health_run *run, struct health_result *res)
                 free(srv);
                 srv = berth_xasprintf("https://[%s]:%d", alt, run->server_port);
             }
-            fix = health_rerun(run, NULL, NULL, srv, NULL);
+            fix = cli_health_rerun(run, NULL, NULL, srv, NULL);
             free(srv);
         }
-        health_set(res, HEALTH_ERROR, "TLS_HOSTNAME_MISMATCH", fix,
+        cli_health_set(res, CLI_HEALTH_ERROR, "TLS_HOSTNAME_MISMATCH", fix,
                    "the certificate of %s names %s%s%s, not %s: connect by a name it lists, or issue a certificate "
                    "that lists %s", run->server_hp, *san ? san : "only", *san ? "" : " its subject ",
                    *san ? "" : (raw.cert_subject ? raw.cert_subject : "?"), run->server_host, run->server_host);
     } else {
-        fix = health_rerun(run, NULL, NULL, NULL, "--ca-file CA.pem");
-        health_set(res, HEALTH_ERROR, "TLS_UNTRUSTED", fix,
+        fix = cli_health_rerun(run, NULL, NULL, NULL, "--ca-file CA.pem");
+        cli_health_set(res, CLI_HEALTH_ERROR, "TLS_UNTRUSTED", fix,
                    "the certificate of %s (%s, issued by %s) is not signed by a CA this machine trusts (%s): pass "
                    "the CA with --ca-file CA.pem, or install it: cp CA.pem /usr/local/share/ca-certificates/berth.crt "
                    "&& update-ca-certificates", run->server_hp, raw.cert_subject ? raw.cert_subject : "?",
@@ -553,51 +559,52 @@ static void check_tls(struct health_run *run, struct health_result *res)
 out:
     free(fix);
     free(alt);
-    health_http_release(&h);
-    health_http_release(&raw);
+    cli_health_http_release(&h);
+    cli_health_http_release(&raw);
 }
 
 /* For -n NAME: the login server is NAME.<domain>:port, the domain taken from the server's own challenge. */
-static void ensure_login_server(struct health_run *run)
+static void ensure_login_server(struct cli_health_run *run)
 {
-    struct health_req rq = {"GET", "/v2/", NULL, NULL, NULL, 0};
-    struct health_http h;
+    struct cli_health_req rq = {"GET", "/v2/", NULL, NULL, NULL, 0};
+    struct cli_health_http h;
     char *realm = NULL, *svc = NULL, why[200];
     const char *dot;
 
     if (run->login_server) return;
-    health_http_do(run, &rq, &h);
-    health_parse_challenge(h.www_auth, &realm, &svc, why, sizeof(why));
+    cli_health_http_do(run, &rq, &h);
+    cli_health_parse_challenge(h.www_auth, &realm, &svc, why, sizeof(why));
     dot = svc ? strchr(svc, '.') : NULL;
     run->login_server = berth_xasprintf("%s.%.*s:%d", run->name, dot ? (int)strcspn(dot + 1, ":") : 9,
                                         dot ? dot + 1 : "localhost", run->server_port);
     free(realm);
     free(svc);
-    health_http_release(&h);
+    cli_health_http_release(&h);
 }
 
-static void check_network(struct health_run *run, struct health_result *res)
+static void check_network(struct cli_health_run *run, struct cli_health_result *res)
 {
     ensure_login_server(run);
     ensure_v2(run);
     if (!run->v2.status) transport_failed(run, res, &run->v2, "GET /v2/");
-    else if (run->v2.status == 403) refused(run, res, &run->v2, HEALTH_SRC_NONE, NULL);
+    else if (run->v2.status == 403) refused(run, res, &run->v2, CLI_HEALTH_SRC_NONE, NULL);
     else
-        health_set(res, HEALTH_OK, NULL, NULL, "the registry's network rules let this client in (GET /v2/ on %s: %ld)",
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
+                       "the registry's network rules let this client in (GET /v2/ on %s: %ld)",
                    run->login_server, run->v2.status);
 }
 
-static void check_registry(struct health_run *run, struct health_result *res)
+static void check_registry(struct cli_health_run *run, struct cli_health_result *res)
 {
     ensure_v2(run);
     if (run->v2.status == 404 && (!run->v2.reason || !strcmp(run->v2.reason, "UNKNOWN_REGISTRY")))
-        refused(run, res, &run->v2, HEALTH_SRC_NONE, NULL);
+        refused(run, res, &run->v2, CLI_HEALTH_SRC_NONE, NULL);
     else
-        health_set(res, HEALTH_OK, NULL, NULL, "the server knows registry '%s' at %s",
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "the server knows registry '%s' at %s",
                    run->registry ? run->registry : "?", run->login_server);
 }
 
-static void check_challenge(struct health_run *run, struct health_result *res)
+static void check_challenge(struct cli_health_run *run, struct cli_health_result *res)
 {
     char why[300] = "";
     char *realm = NULL, *svc = NULL;
@@ -608,52 +615,54 @@ static void check_challenge(struct health_run *run, struct health_result *res)
         return;
     }
     if (run->v2.status == 200) {
-        health_set(res, HEALTH_OK, NULL, NULL, "GET /v2/ answers 200 without credentials: an open registry");
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "GET /v2/ answers 200 without credentials: an open registry");
         return;
     }
-    if (run->v2.status == 401 && !health_parse_challenge(run->v2.www_auth, &realm, &svc, why, sizeof(why))) {
-        health_set(res, HEALTH_OK, NULL, NULL, "GET /v2/ answers 401 with Bearer realm=\"%s\", service=\"%s\"", realm,
+    if (run->v2.status == 401 && !cli_health_parse_challenge(run->v2.www_auth, &realm, &svc, why, sizeof(why))) {
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
+                       "GET /v2/ answers 401 with Bearer realm=\"%s\", service=\"%s\"", realm,
                    svc);
     } else if (run->v2.status != 401) {
-        health_set(res, HEALTH_ERROR, "CHALLENGE_INVALID", NULL,
+        cli_health_set(res, CLI_HEALTH_ERROR, "CHALLENGE_INVALID", NULL,
                    "GET /v2/ on %s answered %ld, not 401 with a Bearer challenge: is this a registry (or a proxy in "
                    "front of it)?", run->login_server, run->v2.status);
     } else {
-        health_set(res, HEALTH_ERROR, "CHALLENGE_INVALID", NULL,
+        cli_health_set(res, CLI_HEALTH_ERROR, "CHALLENGE_INVALID", NULL,
                    "GET /v2/ on %s answered 401 but %s: docker cannot find the token service", run->login_server, why);
     }
     free(realm);
     free(svc);
 }
 
-static void check_realm(struct health_run *run, struct health_result *res)
+static void check_realm(struct cli_health_run *run, struct cli_health_result *res)
 {
-    struct health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
-    struct health_http h;
+    struct cli_health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
+    struct cli_health_http h;
     char *url;
 
     if (!run->realm) {
-        health_set(res, HEALTH_OK, NULL, NULL, "no token realm to reach (an open registry)");
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "no token realm to reach (an open registry)");
         return;
     }
     url = berth_xasprintf("%s?service=%s", run->realm, run->service);
     rq.path = url;
-    health_http_do(run, &rq, &h);
+    cli_health_http_do(run, &rq, &h);
     if (!h.status)
-        health_set(res, HEALTH_ERROR, "REALM_UNREACHABLE", NULL,
+        cli_health_set(res, CLI_HEALTH_ERROR, "REALM_UNREACHABLE", NULL,
                    "the token realm %s does not answer (%s): docker gets its tokens there, so the server's realm "
                    "must be reachable from here (check the server's address, its --domain, or a proxy)",
                    run->realm, h.errbuf);
     else
-        health_set(res, HEALTH_OK, NULL, NULL, "the token realm %s answers (%ld in %.0f ms)", run->realm, h.status,
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
+                       "the token realm %s answers (%ld in %.0f ms)", run->realm, h.status,
                    h.total_ms);
     free(url);
-    health_http_release(&h);
+    cli_health_http_release(&h);
 }
 
 /* ---------------------------------------------------------------- 4. the clock */
 
-static void check_clock(struct health_run *run, struct health_result *res)
+static void check_clock(struct cli_health_run *run, struct cli_health_result *res)
 {
     time_t srv, now = time(NULL);
     long long skew;
@@ -661,27 +670,29 @@ static void check_clock(struct health_run *run, struct health_result *res)
     ensure_v2(run);
     srv = run->v2.date ? curl_getdate(run->v2.date, NULL) : -1;
     if (srv < 0) {
-        health_set(res, HEALTH_WARNING, "CLOCK_UNKNOWN", NULL, "the server sent no Date header to compare clocks with");
+        cli_health_set(res, CLI_HEALTH_WARNING, "CLOCK_UNKNOWN", NULL,
+                       "the server sent no Date header to compare clocks with");
         return;
     }
     skew = (long long)(srv - now);
     if (skew > run->leeway || -skew > run->leeway)
-        health_set(res, HEALTH_ERROR, "CLOCK_SKEW", NULL,
+        cli_health_set(res, CLI_HEALTH_ERROR, "CLOCK_SKEW", NULL,
                    "this machine's clock is %lld s %s the server's (server Date: %s); tokens allow %lld s: "
                    "synchronise both clocks with NTP (timedatectl set-ntp true, or chronyc makestep)",
                    skew > 0 ? skew : -skew, skew > 0 ? "behind" : "ahead of", run->v2.date, run->leeway);
     else
-        health_set(res, HEALTH_OK, NULL, NULL, "the clocks agree within %lld s (skew %+lld s)", run->leeway, skew);
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
+                       "the clocks agree within %lld s (skew %+lld s)", run->leeway, skew);
 }
 
 /* ---------------------------------------------------------------- 5. credentials */
 
 /* POST /oauth2/token on the login server; h filled. */
-static void token_post(struct health_run *run, const char *grant, const char *user, const char *secret,
-                       struct health_http *h)
+static void token_post(struct cli_health_run *run, const char *grant, const char *user, const char *secret,
+                       struct cli_health_http *h)
 {
     struct berth_buf form = BERTH_BUF_INIT(0);
-    struct health_req rq = {"POST", "/oauth2/token", NULL, NULL, NULL, 0};
+    struct cli_health_req rq = {"POST", "/oauth2/token", NULL, NULL, NULL, 0};
     char *scope = run->repository ? berth_xasprintf("repository:%s:pull", run->repository)
                                   : berth_xstrdup("registry:catalog:*");
 
@@ -697,14 +708,14 @@ static void token_post(struct health_run *run, const char *grant, const char *us
     }
     rq.host = run->login_server;
     rq.form = berth_buf_str(&form);
-    health_http_do(run, &rq, h);
+    cli_health_http_do(run, &rq, h);
     if (form.p) memset(form.p, 0, form.len);
     berth_buf_release(&form);
     free(scope);
 }
 
 /* Tries user/secret (a refresh token when user is the null GUID): 1 ok and the tokens kept in run. */
-static int try_credential(struct health_run *run, const char *user, const char *secret, struct health_http *h)
+static int try_credential(struct cli_health_run *run, const char *user, const char *secret, struct cli_health_http *h)
 {
     int token = !strcmp(user, CLI_NULL_GUID);
     const char *rt;
@@ -722,15 +733,15 @@ static int try_credential(struct health_run *run, const char *user, const char *
         free(run->refresh_token);
         run->refresh_token = copy;
     }
-    health_secret(run, run->access_token);
-    health_secret(run, run->refresh_token);
+    cli_health_secret(run, run->access_token);
+    cli_health_secret(run, run->refresh_token);
     json_decref(ans);
     return run->access_token != NULL;
 }
 
 /* The credential docker or podman would send for the login server: 1 found, from where. */
-static int stored_credential(struct health_run *run, const struct cli_dockercfg *cfg, const char *file, char **user,
-                             char **secret, char **where, enum health_source *src)
+static int stored_credential(struct cli_health_run *run, const struct cli_dockercfg *cfg, const char *file, char **user,
+                             char **secret, char **where, enum cli_health_source *src)
 {
     const char *helper = cli_dockercfg_helper_for(cfg, run->login_server), *it, *a;
     const json_t *e = json_object_get(json_object_get(cfg->root, "auths"), run->login_server);
@@ -746,14 +757,14 @@ static int stored_credential(struct health_run *run, const struct cli_dockercfg 
         argv[0] = prog;
         argv[1] = "get";
         argv[2] = NULL;
-        if (health_run_prog(argv, run->login_server, 0, &out) == 0 &&
+        if (cli_health_run_prog(argv, run->login_server, 0, &out) == 0 &&
             (ans = json_loads(berth_buf_str(&out), 0, NULL)) != NULL &&
             json_string_value(json_object_get(ans, "Secret"))) {
             const char *u = json_string_value(json_object_get(ans, "Username"));
             *user = berth_xstrdup(!u || !strcmp(u, "<token>") ? CLI_NULL_GUID : u);
             *secret = berth_xstrdup(json_string_value(json_object_get(ans, "Secret")));
             *where = berth_xasprintf("credential helper %s (%s)", prog, file);
-            *src = HEALTH_SRC_HELPER;
+            *src = CLI_HEALTH_SRC_HELPER;
             found = 1;
         }
         goto out;
@@ -772,7 +783,7 @@ static int stored_credential(struct health_run *run, const struct cli_dockercfg 
     }
     if (found) {
         *where = berth_xasprintf("%s", file);
-        *src = HEALTH_SRC_FILE;
+        *src = CLI_HEALTH_SRC_FILE;
     }
 out:
     if (dec.p) memset(dec.p, 0, dec.len);
@@ -785,30 +796,30 @@ out:
 }
 
 /* 1 when GET /oauth2/token without credentials gets a pull token (anonymous pull is on). */
-static int anonymous_pull_on(struct health_run *run)
+static int anonymous_pull_on(struct cli_health_run *run)
 {
-    struct health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
-    struct health_http h;
+    struct cli_health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
+    struct cli_health_http h;
     char *path = berth_xasprintf("/oauth2/token?service=%s&scope=repository:%s:pull",
                                  run->service ? run->service : run->login_server,
                                  run->repository ? run->repository : "library/hello-world");
     int on;
     rq.path = path;
     rq.host = run->login_server;
-    health_http_do(run, &rq, &h);
+    cli_health_http_do(run, &rq, &h);
     on = h.status == 200;
-    health_http_release(&h);
+    cli_health_http_release(&h);
     free(path);
     return on;
 }
 
-static void check_stored(struct health_run *run, struct health_result *res)
+static void check_stored(struct cli_health_run *run, struct cli_health_result *res)
 {
     struct cli_dockercfg *rec = NULL;
     struct berth_err err = BERTH_ERR_INIT;
-    struct health_http h;
+    struct cli_health_http h;
     char *user = NULL, *secret = NULL, *where = NULL, *u2 = NULL, *s2 = NULL, *w2 = NULL, *fix = NULL;
-    enum health_source src = HEALTH_SRC_FILE, src2 = HEALTH_SRC_FILE;
+    enum cli_health_source src = CLI_HEALTH_SRC_FILE, src2 = CLI_HEALTH_SRC_FILE;
     int in_docker = 0, in_podman = 0, works, anon;
 
     memset(&h, 0, sizeof(h));
@@ -825,11 +836,12 @@ static void check_stored(struct health_run *run, struct health_result *res)
         where = both;
     }
     if (!in_docker && !in_podman) {
-        health_set(res, HEALTH_OK, NULL, NULL, "docker and podman hold no credential for %s", run->login_server);
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
+                       "docker and podman hold no credential for %s", run->login_server);
         goto out;
     }
-    health_secret(run, secret);
-    health_secret(run, s2);
+    cli_health_secret(run, secret);
+    cli_health_secret(run, s2);
     run->stored_in_docker = in_docker;
     run->stored_in_podman = in_podman;
     if (!cli_loginrec_load(&rec, &err) && cli_loginrec_server(rec, run->login_server, 0)) run->stored_by_berth = 1;
@@ -843,7 +855,7 @@ static void check_stored(struct health_run *run, struct health_result *res)
         else if (in_docker && in_podman) fix = berth_xasprintf("docker logout %s && podman logout %s",
                                                                run->login_server, run->login_server);
         else fix = berth_xasprintf("%s logout %s", in_docker ? "docker" : "podman", run->login_server);
-        health_set(res, works ? HEALTH_WARNING : HEALTH_ERROR, "STORED_CREDENTIAL_OVERRIDES_ANONYMOUS", fix,
+        cli_health_set(res, works ? CLI_HEALTH_WARNING : CLI_HEALTH_ERROR, "STORED_CREDENTIAL_OVERRIDES_ANONYMOUS", fix,
                    "%s holds a credential for %s%s: clients send it instead of pulling anonymously, which registry "
                    "'%s' allows%s", where, run->login_server, works ? "" : " that the server refuses",
                    run->registry ? run->registry : "?", works ? "" : "; log out to pull anonymously");
@@ -852,7 +864,7 @@ static void check_stored(struct health_run *run, struct health_result *res)
     } else if (!works) {
         transport_failed(run, res, &h, "POST /oauth2/token");
     } else {
-        health_set(res, HEALTH_OK, NULL, NULL, "%s holds %s for %s, and it still works", where,
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "%s holds %s for %s, and it still works", where,
                    !strcmp(user, CLI_NULL_GUID) ? "an identity token" : "a password", run->login_server);
     }
     /* what the credential check uses when neither -u nor a session is there */
@@ -873,15 +885,15 @@ out:
     free(w2);
     free(fix);
     cli_dockercfg_free(rec);
-    health_http_release(&h);
+    cli_health_http_release(&h);
 }
 
 /* The berth session's registry refresh token, as berth login gets it: 1 ok; else h holds the refusal. */
-static int session_token(struct health_run *run, struct health_http *h)
+static int session_token(struct cli_health_run *run, struct cli_health_http *h)
 {
     struct cli_session s;
     struct berth_buf form = BERTH_BUF_INIT(0);
-    struct health_req rq = {"POST", NULL, NULL, NULL, NULL, 0};
+    struct cli_health_req rq = {"POST", NULL, NULL, NULL, NULL, 0};
     struct berth_err err = BERTH_ERR_INIT;
     char *path = cli_session_path(), *p = NULL;
     json_t *root = NULL, *ans = NULL;
@@ -900,18 +912,18 @@ static int session_token(struct health_run *run, struct health_http *h)
         cli_form_add(&form, "grant_type", "refresh_token");
         cli_form_add(&form, "refresh_token", s.refresh_token ? s.refresh_token : "");
     }
-    health_secret(run, s.secret);
-    health_secret(run, s.refresh_token);
+    cli_health_secret(run, s.secret);
+    cli_health_secret(run, s.refresh_token);
     p = berth_xasprintf("/directory/%s/oauth2/v2.0/token", s.tenant ? s.tenant : "");
     rq.path = p;
     rq.form = berth_buf_str(&form);
-    health_http_do(run, &rq, h);
+    cli_health_http_do(run, &rq, h);
     if (h->status != 200) goto out;
     ans = json_loadb(h->body.p, h->body.len, 0, NULL);
     dir = json_string_value(json_object_get(ans, "access_token"));
     rt = json_string_value(json_object_get(ans, "refresh_token"));
-    health_secret(run, dir);
-    health_secret(run, rt);
+    cli_health_secret(run, dir);
+    cli_health_secret(run, rt);
     if (rt && s.refresh_token && strcmp(rt, s.refresh_token) != 0) { /* keep the session usable */
         free(s.refresh_token);
         s.refresh_token = berth_xstrdup(rt);
@@ -923,11 +935,11 @@ static int session_token(struct health_run *run, struct health_http *h)
     cli_form_add(&form, "service", run->service ? run->service : run->login_server);
     cli_form_add(&form, "tenant", s.tenant ? s.tenant : "");
     cli_form_add(&form, "access_token", dir ? dir : "");
-    health_http_release(h);
+    cli_health_http_release(h);
     rq.path = "/oauth2/exchange";
     rq.host = run->login_server;
     rq.form = berth_buf_str(&form);
-    health_http_do(run, &rq, h);
+    cli_health_http_do(run, &rq, h);
     json_decref(ans);
     ans = NULL;
     if (h->status != 200) goto out;
@@ -936,7 +948,7 @@ static int session_token(struct health_run *run, struct health_http *h)
     if (rt) {
         free(run->cred_secret);
         run->cred_secret = berth_xstrdup(rt);
-        health_secret(run, rt);
+        cli_health_secret(run, rt);
         ok = 1;
     }
 out:
@@ -950,10 +962,10 @@ out:
     return ok;
 }
 
-static void check_credentials(struct health_run *run, struct health_result *res)
+static void check_credentials(struct cli_health_run *run, struct cli_health_result *res)
 {
     struct berth_err err = BERTH_ERR_INIT;
-    struct health_http h;
+    struct cli_health_http h;
     const char *pw = NULL;
     int64_t exp;
     char when[40];
@@ -961,48 +973,50 @@ static void check_credentials(struct health_run *run, struct health_result *res)
     memset(&h, 0, sizeof(h));
     ensure_v2(run);
     if (run->v2.status == 200 && !run->ctx->user) {
-        health_set(res, HEALTH_OK, NULL, NULL, "an open registry: GET /v2/ needs no credential");
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "an open registry: GET /v2/ needs no credential");
         return;
     }
     if (run->ctx->user) {
         if (cli_password(run->ctx, &pw, &err) || !pw) {
-            health_set(res, HEALTH_ERROR, "CREDENTIALS_MISSING", NULL, "-u %s needs a password: %s", run->ctx->user,
+            cli_health_set(res, CLI_HEALTH_ERROR, "CREDENTIALS_MISSING", NULL,
+                           "-u %s needs a password: %s", run->ctx->user,
                        err.code ? berth_err_msg(&err) : "pass -p or --password-stdin");
             return;
         }
-        health_secret(run, pw);
+        cli_health_secret(run, pw);
         free(run->cred_user);
         free(run->cred_secret);
         run->cred_user = berth_xstrdup(run->ctx->user);
         run->cred_secret = berth_xstrdup(pw);
-        run->source = HEALTH_SRC_FLAGS;
+        run->source = CLI_HEALTH_SRC_FLAGS;
         free(run->source_text);
         run->source_text = berth_xasprintf("-u %s", run->ctx->user);
     } else if (run->have_session) {
         free(run->cred_user);
         free(run->cred_secret);
         run->cred_user = run->cred_secret = NULL;
-        run->source = HEALTH_SRC_SESSION;
+        run->source = CLI_HEALTH_SRC_SESSION;
         free(run->source_text);
         run->source_text = berth_xasprintf("the berth session for %s", run->server_url);
         if (!session_token(run, &h)) {
-            if (h.status) refused(run, res, &h, HEALTH_SRC_SESSION, run->source_text);
+            if (h.status) refused(run, res, &h, CLI_HEALTH_SRC_SESSION, run->source_text);
             else if (h.cc) transport_failed(run, res, &h, "the session's token request");
-            else health_set(res, HEALTH_ERROR, "SESSION_INVALID", NULL, "the session for %s cannot be read",
+            else cli_health_set(res, CLI_HEALTH_ERROR, "SESSION_INVALID", NULL, "the session for %s cannot be read",
                             run->server_url);
             goto out;
         }
-        health_http_release(&h);
+        cli_health_http_release(&h);
         free(run->cred_user);
         run->cred_user = berth_xstrdup(CLI_NULL_GUID);
     } else if (!run->cred_secret) {
         if (anonymous_pull_on(run)) {
-            run->source = HEALTH_SRC_NONE;
-            health_set(res, HEALTH_OK, NULL, NULL, "no credential: anonymous pull works on %s", run->login_server);
+            run->source = CLI_HEALTH_SRC_NONE;
+            cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
+                           "no credential: anonymous pull works on %s", run->login_server);
         } else {
             h.status = 401;
             h.reason = berth_xstrdup("ANONYMOUS_DISABLED");
-            refused(run, res, &h, HEALTH_SRC_NONE, NULL);
+            refused(run, res, &h, CLI_HEALTH_SRC_NONE, NULL);
         }
         goto out;
     }
@@ -1013,18 +1027,18 @@ static void check_credentials(struct health_run *run, struct health_result *res)
     }
     exp = cli_jwt_exp(run->refresh_token);
     if (exp) berth_time_rfc3339(exp, when, sizeof(when));
-    health_set(res, HEALTH_OK, NULL, NULL, "%s gets a refresh token%s%s and an access token for %s",
+    cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "%s gets a refresh token%s%s and an access token for %s",
                run->source_text, exp ? " valid until " : "", exp ? when : "", run->login_server);
 out:
-    health_http_release(&h);
+    cli_health_http_release(&h);
 }
 
 /* ---------------------------------------------------------------- 6. permission */
 
-static void check_access(struct health_run *run, struct health_result *res)
+static void check_access(struct cli_health_run *run, struct cli_health_result *res)
 {
-    struct health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
-    struct health_http h;
+    struct cli_health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
+    struct cli_health_http h;
     struct berth_buf b = BERTH_BUF_INIT(0);
     char *path, *up = NULL, *auth = NULL;
     const json_t *a;
@@ -1032,13 +1046,14 @@ static void check_access(struct health_run *run, struct health_result *res)
     const char *cause, *cmd;
 
     if (!run->repository) {
-        health_set(res, HEALTH_OK, NULL, NULL, "no --repository: permissions not checked");
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "no --repository: permissions not checked");
         return;
     }
     path = berth_xasprintf("/oauth2/explain?service=%s&scope=repository:%s:%s",
                            run->service ? run->service : run->login_server, run->repository, run->action);
     if (run->cred_secret || run->refresh_token) {
-        int token = run->refresh_token && (run->source == HEALTH_SRC_SESSION || !strcmp(run->cred_user, CLI_NULL_GUID));
+        int token = run->refresh_token &&
+                    (run->source == CLI_HEALTH_SRC_SESSION || !strcmp(run->cred_user, CLI_NULL_GUID));
         up = berth_xasprintf("%s:%s", token ? CLI_NULL_GUID : run->cred_user,
                              token ? run->refresh_token : run->cred_secret);
         berth_buf_puts(&b, "Basic ");
@@ -1048,7 +1063,7 @@ static void check_access(struct health_run *run, struct health_result *res)
     rq.path = path;
     rq.host = run->login_server;
     rq.auth = auth;
-    health_http_do(run, &rq, &h);
+    cli_health_http_do(run, &rq, &h);
     if (h.status != 200) {
         if (h.status) refused(run, res, &h, run->source, run->source_text);
         else transport_failed(run, res, &h, "GET /oauth2/explain");
@@ -1059,12 +1074,12 @@ static void check_access(struct health_run *run, struct health_result *res)
     if (json_array_size(json_object_get(a, "missing"))) {
         cause = json_string_value(json_object_get(json_object_get(a, "fix"), "cause"));
         cmd = json_string_value(json_object_get(json_object_get(a, "fix"), "command"));
-        health_set(res, HEALTH_ERROR, "PERMISSION_DENIED", cmd, "%s may not %s on %s: %s",
+        cli_health_set(res, CLI_HEALTH_ERROR, "PERMISSION_DENIED", cmd, "%s may not %s on %s: %s",
                    run->source_text ? run->source_text : "anonymous", run->action, run->repository,
                    cause ? cause : "no grant gives it");
     } else {
         char *src = json_dumps(json_object_get(a, "sources"), JSON_COMPACT);
-        health_set(res, HEALTH_OK, NULL, NULL, "%s may %s on %s (granted by %s)",
+        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "%s may %s on %s (granted by %s)",
                    run->source_text ? run->source_text : "anonymous", run->action, run->repository, src ? src : "?");
         free(src);
     }
@@ -1075,12 +1090,12 @@ out:
     free(auth);
     free(path);
     json_decref(ans);
-    health_http_release(&h);
+    cli_health_http_release(&h);
 }
 
 /* ---------------------------------------------------------------- the order */
 
-const struct health_check health_checks[] = {
+const struct cli_health_check cli_health_checks[] = {
     {"clients", "client environment", check_clients},
     {"docker-daemon", "client environment", check_daemon},
     {"client-config", "client environment", check_config},
@@ -1099,4 +1114,4 @@ const struct health_check health_checks[] = {
     {"credentials", "credentials", check_credentials},
     {"permission", "permission", check_access},
 };
-const size_t health_nchecks = sizeof(health_checks) / sizeof(health_checks[0]);
+const size_t cli_health_nchecks = sizeof(cli_health_checks) / sizeof(cli_health_checks[0]);

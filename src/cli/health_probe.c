@@ -26,7 +26,7 @@
 
 #define BODY_MAX (1u << 20)
 
-void health_http_release(struct health_http *h)
+void cli_health_http_release(struct cli_health_http *h)
 {
     if (!h) return;
     berth_buf_release(&h->body);
@@ -53,7 +53,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 }
 
 struct hdr_ctx {
-    struct health_http *h;
+    struct cli_health_http *h;
     struct berth_buf *log;
 };
 
@@ -105,7 +105,7 @@ static void cert_field(const struct curl_slist *s, const char *name, char **slot
 }
 
 /* The OCI error's message and detail.reason, when the body is one. */
-static void oci_error(struct health_http *h)
+static void oci_error(struct cli_health_http *h)
 {
     json_t *root = json_loadb(h->body.p ? h->body.p : "", h->body.len, 0, NULL);
     const json_t *e = json_array_get(json_object_get(root, "errors"), 0);
@@ -116,7 +116,7 @@ static void oci_error(struct health_http *h)
     json_decref(root);
 }
 
-void health_http_do(struct health_run *run, const struct health_req *rq, struct health_http *h)
+void cli_health_http_do(struct cli_health_run *run, const struct cli_health_req *rq, struct cli_health_http *h)
 {
     CURL *c = curl_easy_init();
     struct curl_slist *hdrs = NULL, *connect_to = NULL;
@@ -162,12 +162,12 @@ void health_http_do(struct health_run *run, const struct health_req *rq, struct 
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &hc);
     if (ca) curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-    if (rq->flags & HEALTH_REQ_INSECURE) {
+    if (rq->flags & CLI_HEALTH_REQ_INSECURE) {
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    if (rq->flags & HEALTH_REQ_CERTINFO) curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
-    if (rq->flags & HEALTH_REQ_NOPROXY) curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    if (rq->flags & CLI_HEALTH_REQ_CERTINFO) curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
+    if (rq->flags & CLI_HEALTH_REQ_NOPROXY) curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
     if (connect_to) curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to);
     if (rq->form) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->form);
@@ -188,7 +188,7 @@ void health_http_do(struct health_run *run, const struct health_req *rq, struct 
     if (curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &t) == CURLE_OK) h->total_ms = t * 1000;
     if (curl_easy_getinfo(c, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
         snprintf(h->primary_ip, sizeof(h->primary_ip), "%s", ip);
-    if ((rq->flags & HEALTH_REQ_CERTINFO) && curl_easy_getinfo(c, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci &&
+    if ((rq->flags & CLI_HEALTH_REQ_CERTINFO) && curl_easy_getinfo(c, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci &&
         ci->num_of_certs > 0) {
         cert_field(ci->certinfo[0], "Subject", &h->cert_subject);
         cert_field(ci->certinfo[0], "Issuer", &h->cert_issuer);
@@ -228,7 +228,7 @@ out:
     free(url);
 }
 
-int health_resolve(const char *host, int family, struct berth_buf *out, char *why, size_t whylen)
+int cli_health_resolve(const char *host, int family, struct berth_buf *out, char *why, size_t whylen)
 {
     struct addrinfo hints, *res = NULL, *a;
     char addr[INET6_ADDRSTRLEN];
@@ -243,8 +243,9 @@ int health_resolve(const char *host, int family, struct berth_buf *out, char *wh
         return 0;
     }
     for (a = res; a; a = a->ai_next) {
-        const void *src = a->ai_family == AF_INET ? (const void *)&((struct sockaddr_in *)(void *)a->ai_addr)->sin_addr
-                                                  : (const void *)&((struct sockaddr_in6 *)(void *)a->ai_addr)->sin6_addr;
+        const void *src = a->ai_family == AF_INET
+                              ? (const void *)&((struct sockaddr_in *)(void *)a->ai_addr)->sin_addr
+                              : (const void *)&((struct sockaddr_in6 *)(void *)a->ai_addr)->sin6_addr;
         if (!inet_ntop(a->ai_family, src, addr, sizeof(addr))) continue;
         if (out->len && strstr(berth_buf_str(out), addr)) continue;
         berth_buf_printf(out, "%s%s", out->len ? ", " : "", addr);
@@ -254,7 +255,7 @@ int health_resolve(const char *host, int family, struct berth_buf *out, char *wh
     return n;
 }
 
-int health_tcp_connect(const char *host, int port, long long timeout_s, double *ms, char *addr, size_t addrlen)
+int cli_health_tcp_connect(const char *host, int port, long long timeout_s, double *ms, char *addr, size_t addrlen)
 {
     struct addrinfo hints, *res = NULL;
     struct pollfd pfd;
@@ -301,7 +302,7 @@ out:
     return e;
 }
 
-int health_run_prog(const char *const *argv, const char *input, int merge, struct berth_buf *out)
+int cli_health_run_prog(const char *const *argv, const char *input, int merge, struct berth_buf *out)
 {
     int in[2] = {-1, -1}, outp[2] = {-1, -1}, status = 0;
     char buf[4096];

@@ -12,7 +12,7 @@
 #include "health.h"
 #include "berth/banned.h"
 
-#define SRC(x) (1u << HEALTH_SRC_##x)
+#define SRC(x) (1u << CLI_HEALTH_SRC_##x)
 #define STORED (SRC(HELPER) | SRC(FILE))
 
 /*
@@ -24,7 +24,7 @@
  * {detail} the server's own message, {slot} " --password1" or " --password2"
  * when it names the token password that expired.
  */
-const struct health_reason_row health_reasons[] = {
+const struct cli_health_reason_row cli_health_reasons[] = {
     {"TOKEN_EXPIRED", STORED, "STORED_CREDENTIAL_EXPIRED",
      "the identity token stored in {where} for {ls} has expired ({detail})", "{relogin}"},
     {"REFRESH_REVOKED", STORED, "REFRESH_TOKEN_REVOKED",
@@ -50,7 +50,8 @@ const struct health_reason_row health_reasons[] = {
      "{relogin}"},
     {"TOKEN_EXPIRED", 0, "REFRESH_TOKEN_EXPIRED", "the refresh token from {where} has expired", "{relogin}"},
     {"TOO_MANY_FAILURES", 0, "TOO_MANY_FAILURES",
-     "too many failed logins for '{user}' from this address: the server refuses it for {retry} s more", "sleep {retry}"},
+     "too many failed logins for '{user}' from this address: the server refuses it for {retry} s more",
+     "sleep {retry}"},
     {"UNKNOWN_REGISTRY", 0, "REGISTRY_NOT_FOUND", "the server has no registry '{name}' ({detail})",
      "berth registry create -n {name}"},
     {"NETWORK_PUBLIC_DISABLED", 0, "PUBLIC_ACCESS_DISABLED",
@@ -68,17 +69,17 @@ const struct health_reason_row health_reasons[] = {
     {NULL, 0, NULL, NULL, NULL},
 };
 
-const struct health_reason_row *health_reason_lookup(const char *reason, enum health_source src)
+const struct cli_health_reason_row *cli_health_reason_lookup(const char *reason, enum cli_health_source src)
 {
-    const struct health_reason_row *r;
-    for (r = health_reasons; r->reason; r++) {
+    const struct cli_health_reason_row *r;
+    for (r = cli_health_reasons; r->reason; r++) {
         if (r->sources && !(r->sources & (1u << src))) continue;
         if (!*r->reason || (reason && !strcmp(reason, r->reason))) return r;
     }
     return r - 1; /* not reached: the table ends with a catch-all */
 }
 
-char *health_expand(const char *tmpl, const char *const *vars, size_t nvars)
+char *cli_health_expand(const char *tmpl, const char *const *vars, size_t nvars)
 {
     struct berth_buf b = BERTH_BUF_INIT(0);
     const char *p = tmpl, *e;
@@ -120,7 +121,7 @@ static char *param_value(const char **p)
     return berth_buf_detach(&b, NULL);
 }
 
-int health_parse_challenge(const char *v, char **realm, char **service, char *why, size_t whylen)
+int cli_health_parse_challenge(const char *v, char **realm, char **service, char *why, size_t whylen)
 {
     const char *p = v;
     char key[32], *val;
@@ -188,7 +189,7 @@ static long next_part(const char **p)
     return n;
 }
 
-int health_version_cmp(const char *a, const char *b)
+int cli_health_version_cmp(const char *a, const char *b)
 {
     long x, y;
     while (*a || *b) {
@@ -199,16 +200,21 @@ int health_version_cmp(const char *a, const char *b)
     return 0;
 }
 
-char *health_version_of(const char *text)
+/* A version starts a word, or follows a lone "v" ("v3.14.2"). */
+static int version_start(const char *text, const char *p)
+{
+    if (p == text) return 1;
+    if (isdigit((unsigned char)p[-1]) || p[-1] == '.') return 0;
+    if (!isalpha((unsigned char)p[-1])) return 1;
+    return p[-1] == 'v' && (p - 1 == text || !isalnum((unsigned char)p[-2]));
+}
+
+char *cli_health_version_of(const char *text)
 {
     const char *p;
     size_t n;
     for (p = text; p && *p; p++) {
-        /* a version starts a word, or follows a "v" ("v3.14.2") */
-        if (!isdigit((unsigned char)*p) ||
-            (p > text && (isdigit((unsigned char)p[-1]) || p[-1] == '.' ||
-                          (isalpha((unsigned char)p[-1]) && (p[-1] != 'v' || (p - 1 > text && isalnum((unsigned char)p[-2])))))))
-            continue;
+        if (!isdigit((unsigned char)*p) || !version_start(text, p)) continue;
         n = strspn(p, "0123456789.");
         while (n && p[n - 1] == '.') n--;
         if (memchr(p, '.', n)) return berth_xstrndup(p, n);
@@ -260,7 +266,7 @@ static int no_proxy_entry(const char *e, size_t n, const char *host)
     return hl > n && host[hl - n - 1] == '.' && !strncasecmp(host + hl - n, e, n);
 }
 
-int health_no_proxy_match(const char *no_proxy, const char *host)
+int cli_health_no_proxy_match(const char *no_proxy, const char *host)
 {
     const char *p = no_proxy, *e;
     size_t n;
@@ -308,7 +314,7 @@ static size_t jwt_len(const char *p)
 
 static const char redacted[] = "[REDACTED]";
 
-void health_redact(const char *in, const char *const *list, size_t n, struct berth_buf *out)
+void cli_health_redact(const char *in, const char *const *list, size_t n, struct berth_buf *out)
 {
     const char *p = in, *q;
     size_t i, l, best;
@@ -365,7 +371,7 @@ void health_redact(const char *in, const char *const *list, size_t n, struct ber
     berth_buf_puts(out, "");
 }
 
-const char *health_source_name(enum health_source s)
+const char *cli_health_source_name(enum cli_health_source s)
 {
     static const char *const names[] = {"anonymous", "flags", "session", "helper", "file"};
     return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
