@@ -281,8 +281,8 @@ static int write_report(struct cli_health_run *run, const char *file)
     berth_buf_puts(&raw, "\nchecks:\n");
     for (i = 0; i < run->nresults; i++) {
         const struct cli_health_result *r = &run->results[i];
-        berth_buf_printf(&raw, "  %-8s %-19s %s%s%s\n", status_names[r->status], r->name, r->code ? r->code : "",
-                         r->code ? ": " : "", r->message);
+        berth_buf_printf(&raw, "  %-8s %-19s %-19s %s%s%s\n", status_names[r->status], r->section, r->name,
+                         r->code ? r->code : "", r->code ? ": " : "", r->message);
         if (r->fix) berth_buf_printf(&raw, "           fix: %s\n", r->fix);
     }
     berth_buf_puts(&raw, "\nserver answers:\n");
@@ -353,7 +353,7 @@ int cmd_check_health(int argc, char **argv, struct cli_ctx *ctx)
         {"leeway", 0, CLI_OPT_INT, &run.leeway, "SECONDS", "clock skew the server's tokens allow (60)"},
         {"timeout", 0, CLI_OPT_INT, &run.timeout, "SECONDS", "how long a connection may take (10)"},
         {"yes", 'y', CLI_OPT_FLAG, &yes, NULL, "do not ask (check-health never asks; accepted for scripts)"},
-        CLI_JSON_OPT(ctx),
+        {"json", 0, CLI_OPT_FLAG, &ctx->json, NULL, "print the checks as JSON"},
         CLI_CONN_OPTS(ctx),
         CLI_OPT_END,
     };
@@ -362,10 +362,11 @@ int cmd_check_health(int argc, char **argv, struct cli_ctx *ctx)
     run.leeway = 60;
     run.timeout = 10;
     ret = cli_opt_parse(ctx, "[-n NAME | LOGINSERVER] [-u USER -p PASS] [--repository REPO --action ACTION] [options]",
-                        "Walks the path a docker or podman login takes to a registry (client environment, name, "
-                        "network, TLS, clock, credentials, permission) and says for each failure what is wrong and "
-                        "the command that fixes it. Stops at the first ERROR unless --ignore-errors. Exit status: "
-                        "0 when no check failed (warnings allowed), 1 when one did, 2 for usage errors.",
+                        "Walks the path a docker or podman login takes to a registry (client environment, name,\n"
+                        "network, TLS, clock, credentials, permission) and says for each failure what is wrong\n"
+                        "and the command that fixes it. Stops at the first ERROR unless --ignore-errors.\n"
+                        "Exit status: 0 when no check failed (warnings allowed), 1 when one did, 2 for usage\n"
+                        "errors. The codes are described in docs/check-health.md.",
                         opts, NULL, argc, argv, &pos);
     if (ret != CLI_CONTINUE) goto done;
     ret = 2;
@@ -401,6 +402,7 @@ int cmd_check_health(int argc, char **argv, struct cli_ctx *ctx)
     for (i = 0; i < cli_health_nchecks; i++) {
         struct cli_health_result *r = &run.results[run.nresults++];
         r->name = cli_health_checks[i].name;
+        r->section = cli_health_checks[i].section;
         cli_health_checks[i].fn(&run, r);
         if (!r->message) cli_health_set(r, CLI_HEALTH_OK, NULL, NULL, "-");
         nerr += r->status == CLI_HEALTH_ERROR;

@@ -29,7 +29,8 @@ enum cli_health_source {
 
 /* One finished check. Strings owned. */
 struct cli_health_result {
-    const char *name; /* the check's name (static) */
+    const char *name;    /* the check's name (static) */
+    const char *section; /* which part of the login it belongs to (static) */
     enum cli_health_status status;
     char *code;       /* NULL when OK */
     char *message;
@@ -108,6 +109,7 @@ struct cli_health_run {
     int has_docker, has_podman, has_skopeo;
     struct cli_dockercfg *docker_cfg, *podman_cfg; /* NULL when missing or invalid */
     int have_session;          /* sessions.json has a session for server_url */
+    int cred_failed;           /* the credentials check failed */
 };
 
 /* A row of the check table: fills *res; returns nothing, the status says it all. */

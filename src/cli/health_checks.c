@@ -1033,6 +1033,13 @@ out:
     cli_health_http_release(&h);
 }
 
+/* The credentials check, remembering whether it failed for the permission check. */
+static void check_credentials_run(struct cli_health_run *run, struct cli_health_result *res)
+{
+    check_credentials(run, res);
+    run->cred_failed = res->status == CLI_HEALTH_ERROR;
+}
+
 /* ---------------------------------------------------------------- 6. permission */
 
 static void check_access(struct cli_health_run *run, struct cli_health_result *res)
@@ -1047,6 +1054,12 @@ static void check_access(struct cli_health_run *run, struct cli_health_result *r
 
     if (!run->repository) {
         cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "no --repository: permissions not checked");
+        return;
+    }
+    if (run->cred_failed) {
+        cli_health_set(res, CLI_HEALTH_WARNING, "PERMISSION_NOT_CHECKED", NULL,
+                       "the permission on %s cannot be checked without a working credential (see 'credentials')",
+                       run->repository);
         return;
     }
     path = berth_xasprintf("/oauth2/explain?service=%s&scope=repository:%s:%s",
@@ -1111,7 +1124,7 @@ const struct cli_health_check cli_health_checks[] = {
     {"realm", "connectivity", check_realm},
     {"clock", "clock", check_clock},
     {"stored-credentials", "client environment", check_stored},
-    {"credentials", "credentials", check_credentials},
+    {"credentials", "credentials", check_credentials_run},
     {"permission", "permission", check_access},
 };
 const size_t cli_health_nchecks = sizeof(cli_health_checks) / sizeof(cli_health_checks[0]);

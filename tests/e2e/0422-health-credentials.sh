@@ -38,6 +38,9 @@ expect_match "  ... the server's reason (BAD_SECRET) is reported" "BAD_SECRET" "
 check "  ... the fix never shows the password" bash -c "! grep -q not-bobs-password <<<\"\$1\"" _ "$HC_FIX"
 expect_fix_re "--password-stdin$"
 run_fix bob-password-1234
+hc "$HOSTPORT" -u bob -p not-bobs-password --ignore-errors --repository team/app
+check "  ... with --ignore-errors the permission is not asked without a working credential" \
+    jqq '.checks[-1] | .name == "permission" and .code == "PERMISSION_NOT_CHECKED"' <<<"$HC_OUT"
 expect_hc WRONG_PASSWORD "a user name nobody has" "$HOSTPORT" -u nobody-here -p whatever-password
 expect_match "  ... UNKNOWN_PRINCIPAL" "UNKNOWN_PRINCIPAL" "$HC_MSG"
 
