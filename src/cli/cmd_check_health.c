@@ -73,49 +73,68 @@ static void shell_word(struct berth_buf *b, const char *s)
     berth_buf_putc(b, '\'');
 }
 
+/* The long name of option a ("-u" -> "--username", "--server=x" -> "--server"), into out. */
+static void long_name(const char *a, char *out, size_t n)
+{
+    static const char *const shorts[][2] = {{"-n", "--name"}, {"-u", "--username"}, {"-p", "--password"}};
+    size_t i, len = strcspn(a, "= ");
+    for (i = 0; i < sizeof(shorts) / sizeof(shorts[0]); i++)
+        if (len == 2 && !strncmp(a, shorts[i][0], 2)) {
+            snprintf(out, n, "%s", shorts[i][1]);
+            return;
+        }
+    snprintf(out, n, "%.*s", (int)len, a);
+}
+
+/* 1 when the re-run sets option name itself: the registry, --server, what extra gives, or a password. */
+static int replaced(const char *name, const char *server, const char *extra)
+{
+    char w[64];
+    const char *p;
+    if (!strcmp(name, "--name") || !strcmp(name, "--report") || !strcmp(name, "--password") ||
+        !strcmp(name, "--password-stdin") || (server && !strcmp(name, "--server")))
+        return 1;
+    for (p = extra; p && (p = strchr(p, '-')) != NULL; p += strcspn(p, " ")) {
+        if (p != extra && p[-1] != ' ') continue;
+        long_name(p, w, sizeof(w));
+        if (!strcmp(w, name)) return 1;
+    }
+    return 0;
+}
+
 char *cli_health_rerun(const struct cli_health_run *run, const char *name, const char *target, const char *server,
-                   const char *extra)
+                       const char *extra)
 {
     struct berth_buf b = BERTH_BUF_INIT(0);
-    const char *a, *eq;
-    int i, pw = 0, opts_done = 0;
+    const char *a;
+    char opt[64];
+    int i, pw = 0;
 
     berth_buf_puts(&b, "berth check-health");
     if (name) berth_buf_printf(&b, " -n %s", name);
     else if (target) shell_word(&b, target);
     else if (run->name) berth_buf_printf(&b, " -n %s", run->name);
     else if (run->target) shell_word(&b, run->target);
-    if (server) shell_word(&b, "--server"), shell_word(&b, server);
+    if (server) {
+        shell_word(&b, "--server");
+        shell_word(&b, server);
+    }
     for (i = 1; i < run->argc; i++) {
         a = run->argv[i];
-        eq = strchr(a, '=');
-        if (opts_done || a[0] != '-') continue; /* the positional LOGINSERVER, given above */
-        if (!strcmp(a, "--")) {
-            opts_done = 1;
-            continue;
-        }
-        if (!strcmp(a, "-n") || !strcmp(a, "--name") || (server && !strcmp(a, "--server")) ||
-            !strcmp(a, "-p") || !strcmp(a, "--password") || !strcmp(a, "--report") ||
-            (extra && !strcmp(a, "--ca-file"))) {
-            pw |= !strcmp(a, "-p") || !strcmp(a, "--password");
-            i++;
-            continue;
-        }
-        if (!strncmp(a, "--name=", 7) || (server && !strncmp(a, "--server=", 9)) || !strncmp(a, "--password=", 11) ||
-            !strncmp(a, "--report=", 9) || (extra && !strncmp(a, "--ca-file=", 10))) {
-            pw |= !strncmp(a, "--password=", 11);
-            continue;
-        }
-        if (!strcmp(a, "--password-stdin")) {
-            pw = 1;
+        if (!strcmp(a, "--")) break;
+        if (a[0] != '-') continue; /* the positional LOGINSERVER, given above */
+        long_name(a, opt, sizeof(opt));
+        pw |= !strcmp(opt, "--password") || !strcmp(opt, "--password-stdin");
+        if (replaced(opt, server, extra)) {
+            if (!strchr(a, '=') && takes_value(a)) i++;
             continue;
         }
         shell_word(&b, a);
-        if (!eq && takes_value(a) && i + 1 < run->argc) shell_word(&b, run->argv[++i]);
+        if (!strchr(a, '=') && takes_value(a) && i + 1 < run->argc) shell_word(&b, run->argv[++i]);
     }
-    /* never print a password: the fix reads it from stdin */
-    if (pw) berth_buf_puts(&b, " --password-stdin");
     if (extra) berth_buf_printf(&b, " %s", extra);
+    /* never print a password: the fix reads it from stdin */
+    if (pw && !(extra && strstr(extra, "--password-stdin"))) berth_buf_puts(&b, " --password-stdin");
     berth_buf_puts(&b, "");
     return berth_buf_detach(&b, NULL);
 }

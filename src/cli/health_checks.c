@@ -739,6 +739,14 @@ static int try_credential(struct cli_health_run *run, const char *user, const ch
     return run->access_token != NULL;
 }
 
+/* 1 when s has the shape of a JWT (three base64url parts, the first a JSON object). */
+static int looks_like_jwt(const char *s)
+{
+    size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.");
+    const char *d = strchr(s, '.');
+    return !strncmp(s, "eyJ", 3) && n == strlen(s) && d && strchr(d + 1, '.');
+}
+
 /* The credential docker or podman would send for the login server: 1 found, from where. */
 static int stored_credential(struct cli_health_run *run, const struct cli_dockercfg *cfg, const char *file, char **user,
                              char **secret, char **where, enum cli_health_source *src)
@@ -1021,8 +1029,19 @@ static void check_credentials(struct cli_health_run *run, struct cli_health_resu
         goto out;
     }
     if (!try_credential(run, run->cred_user, run->cred_secret, &h)) {
-        if (h.status) refused(run, res, &h, run->source, run->source_text);
-        else transport_failed(run, res, &h, "POST /oauth2/token");
+        if (run->source == CLI_HEALTH_SRC_FLAGS && (h.status == 401 || h.status == 403) &&
+            strcmp(run->cred_user, CLI_NULL_GUID) != 0 && looks_like_jwt(run->cred_secret)) {
+            char *fix = cli_health_rerun(run, NULL, NULL, NULL, "-u " CLI_NULL_GUID " --password-stdin");
+            cli_health_set(res, CLI_HEALTH_ERROR, "TOKEN_NEEDS_NULL_GUID", fix,
+                           "the password of '%s' is a token (as 'berth login --expose-token' prints): a token is "
+                           "sent with the user name " CLI_NULL_GUID " (the server said: %s)",
+                           run->cred_user, h.message ? h.message : "refused");
+            free(fix);
+        } else if (h.status) {
+            refused(run, res, &h, run->source, run->source_text);
+        } else {
+            transport_failed(run, res, &h, "POST /oauth2/token");
+        }
         goto out;
     }
     exp = cli_jwt_exp(run->refresh_token);

@@ -38,6 +38,13 @@ expect_match "  ... the server's reason (BAD_SECRET) is reported" "BAD_SECRET" "
 check "  ... the fix never shows the password" bash -c "! grep -q not-bobs-password <<<\"\$1\"" _ "$HC_FIX"
 expect_fix_re "--password-stdin$"
 run_fix bob-password-1234
+# a registry token given as bob's password: tokens go with the null GUID
+EXPOSED=$("$B" login "$HOSTPORT" --expose-token 2>/dev/null | jq -r .accessToken)
+pwfile "$EXPOSED"
+expect_hc TOKEN_NEEDS_NULL_GUID "an exposed token as the password of -u bob" "$HOSTPORT" -u bob --password-stdin
+expect_fix_re "-u $GUID --password-stdin$"
+run_fix "$EXPOSED"
+HC_STDIN=""
 hc "$HOSTPORT" -u bob -p not-bobs-password --ignore-errors --repository team/app
 check "  ... with --ignore-errors the permission is not asked without a working credential" \
     jqq '.checks[-1] | .name == "permission" and .code == "PERMISSION_NOT_CHECKED"' <<<"$HC_OUT"
