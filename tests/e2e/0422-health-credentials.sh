@@ -5,7 +5,8 @@
 # expired (3 s, through the API); another registry's identity token; a stored identity token
 # revoked by a password change; a berth session revoked the same way; a user
 # without AcrPush asked about a push; stale stored credentials while anonymous
-# pull is on (and valid ones, a warning); a stored identity token that expired
+# pull is on (and valid ones, a warning); an old password stored by docker
+# login; a credential from docker-credential-berth; a stored identity token that expired
 # (5 s refresh tokens); too many failed logins (a 5 s lockout). Each fix is
 # run as printed (with the password on stdin where it asks for one, and the
 # new secret a reset printed) and check-health passes afterwards.
@@ -110,6 +111,27 @@ expect_match "  ... saying where it is stored" "config.json" "$HC_MSG"
 expect_fix_re "^berth login $HOSTPORT$"
 run_fix
 expect_hc_pass "after 'berth login' check-health passes" "$HOSTPORT"
+"$B" logout "$HOSTPORT" >/dev/null 2>&1
+rm -f "$CFG" "$REGISTRY_AUTH_FILE"
+
+# ---- a user name and an old password stored by 'docker login'
+mkuser ivan ivan-password-1234
+jq -n --arg s "$HOSTPORT" --arg a "$(printf 'ivan:ivan-old-password' | base64 -w0)" '{auths: {($s): {auth: $a}}}' >"$CFG"
+expect_hc STORED_CREDENTIAL_INVALID "ivan's old password stored in config.json" "$HOSTPORT"
+expect_match "  ... saying where it is stored" "config.json" "$HC_MSG"
+expect_fix_re "^berth login $HOSTPORT$"
+run_fix
+expect_hc_pass "after 'berth login' check-health passes" "$HOSTPORT"
+"$B" logout "$HOSTPORT" >/dev/null 2>&1
+rm -f "$CFG" "$REGISTRY_AUTH_FILE"
+
+# ---- the credential helper: what docker-credential-berth gives is checked and works
+ln -s "$BERTH_BIN" "$WORK/bin/docker-credential-berth"
+"$B" login "$HOSTPORT" --helper >/dev/null 2>&1
+expect_hc_pass "credHelpers names berth for the server" "$HOSTPORT"
+check "  ... the stored credential came from the helper" \
+    jqq '.checks[] | select(.name == "stored-credentials") | .message | test("credential helper docker-credential-berth")' \
+    <<<"$HC_OUT"
 "$B" logout "$HOSTPORT" >/dev/null 2>&1
 rm -f "$CFG" "$REGISTRY_AUTH_FILE"
 
