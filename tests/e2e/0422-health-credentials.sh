@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # berth check-health, the credentials: the admin user disabled; a wrong
-# password; a service principal's secret that expired (made to expire in 3 s
-# through the API); a disabled repository token and one whose password
-# expired (3 s, through the API); another registry's identity token; a stored identity token
-# revoked by a password change; a berth session revoked the same way; a user
-# without AcrPush asked about a push; stale stored credentials while anonymous
-# pull is on (and valid ones, a warning); an old password stored by docker
-# login; a credential from docker-credential-berth; a stored identity token that expired
-# (5 s refresh tokens); too many failed logins (a 5 s lockout). Each fix is
-# run as printed (with the password on stdin where it asks for one, and the
-# new secret a reset printed) and check-health passes afterwards.
+# password, and a token given with a user name; a service principal's secret
+# that expired (made to expire in 3 s through the API); a disabled repository
+# token and one whose password expired (3 s, through the API); an old password
+# stored by docker login; a credential from docker-credential-berth; another
+# registry's identity token; a stored identity token revoked by a password
+# change; a berth session revoked the same way; a user without AcrPush asked
+# about a push; stale stored credentials while anonymous pull is on (and valid
+# ones, a warning); too many failed logins (a 5 s lockout); a stored identity
+# token that expired (5 s refresh tokens). Each fix is run as printed (with the
+# password on stdin where it asks for one, and the new secret a reset printed)
+# and check-health passes afterwards.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/health-lib.sh"
 BERTH_AUTH=1 berth_start --login-failures 3 --login-window 60 --login-lockout 5
