@@ -167,6 +167,14 @@ static void transport_failed(struct cli_health_run *run, struct cli_health_resul
         free(fix);
         return;
     }
+    if (h->cc == CURLE_PEER_FAILED_VERIFICATION) { /* a login server or realm the certificate does not cover */
+        cli_health_set(res, CLI_HEALTH_ERROR,
+                       strstr(h->errbuf, "expired") ? "TLS_EXPIRED"
+                       : strstr(h->errbuf, "name") ? "TLS_HOSTNAME_MISMATCH" : "TLS_UNTRUSTED", NULL,
+                       "%s failed: %s: the server's certificate must name the login server %s too", what, h->errbuf,
+                       run->login_server ? run->login_server : "?");
+        return;
+    }
     cli_health_set(res, CLI_HEALTH_ERROR,
                    h->cc == CURLE_OPERATION_TIMEDOUT ? "CONNECTIVITY_TIMEOUT" : "CONNECTIVITY_ERROR",
                NULL, "%s failed: %s", what, h->errbuf);

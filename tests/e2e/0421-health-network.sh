@@ -78,6 +78,9 @@ expect_fix_re "--ca-file CA.pem( |$)"
 HC_FIX=${HC_FIX//CA.pem/$T/ca.pem}
 run_fix "$PW"
 expect_hc_pass "with --ca-file the CA check-health passes" --server "$S" -u owner --password-stdin --ca-file "$T/ca.pem"
+expect_hc TLS_HOSTNAME_MISMATCH "-n default: its login server default.localhost is not in the certificate" -n default \
+    --server "$S" -u owner --password-stdin --ca-file "$T/ca.pem"
+expect_match "  ... naming the login server" "must name the login server default.localhost:$PORT" "$HC_MSG"
 berth_stop
 SCHEME=https BERTH_AUTH=1 berth_start_on 127.0.0.1 --tls-cert "$T/onlyname.pem" --tls-key "$T/onlyname.key"
 S=https://127.0.0.1:$PORT
