@@ -21,6 +21,17 @@ CFG=$DOCKER_CONFIG/config.json
 GUID=00000000-0000-0000-0000-000000000000
 pwfile() { printf '%s\n' "$1" >"$WORK/pw"; HC_STDIN=$WORK/pw; }
 mkuser() { "$B" user create "$1" --password-stdin <<<"$2" >/dev/null 2>&1 || bail "create user $1"; }
+# stored_case CODE DESC MESSAGE_RE: config.json holds a refused credential for the server: check-health
+# says CODE and a message matching MESSAGE_RE; the fix is 'berth login', after which it passes.
+stored_case() {
+    expect_hc "$1" "$2" "$HOSTPORT"
+    expect_match "  ... the message says where or why" "$3" "$HC_MSG"
+    expect_fix_re "^berth login $HOSTPORT$"
+    run_fix
+    expect_hc_pass "after 'berth login' check-health passes" "$HOSTPORT"
+    "$B" logout "$HOSTPORT" >/dev/null 2>&1
+    rm -f "$CFG" "$REGISTRY_AUTH_FILE"
+}
 
 # ---- the admin user is disabled
 "$B" registry update -n default --admin-enabled true >/dev/null
@@ -107,24 +118,12 @@ jq -n --arg s "$HOSTPORT" --arg a "$(printf '%s:' "$GUID" | base64 -w0)" --arg t
     '{auths: {($s): {auth: $a, identitytoken: $t}}}' >"$CFG"
 expect_hc_pass "the identity token docker stored works" "$HOSTPORT"
 "$B" user password dave --password-stdin <<<"dave-password-5678" >/dev/null
-expect_hc REFRESH_TOKEN_REVOKED "after dave's password changed" "$HOSTPORT"
-expect_match "  ... saying where it is stored" "config.json" "$HC_MSG"
-expect_fix_re "^berth login $HOSTPORT$"
-run_fix
-expect_hc_pass "after 'berth login' check-health passes" "$HOSTPORT"
-"$B" logout "$HOSTPORT" >/dev/null 2>&1
-rm -f "$CFG" "$REGISTRY_AUTH_FILE"
+stored_case REFRESH_TOKEN_REVOKED "after dave's password changed" "config.json"
 
 # ---- a user name and an old password stored by 'docker login'
 mkuser ivan ivan-password-1234
 jq -n --arg s "$HOSTPORT" --arg a "$(printf 'ivan:ivan-old-password' | base64 -w0)" '{auths: {($s): {auth: $a}}}' >"$CFG"
-expect_hc STORED_CREDENTIAL_INVALID "ivan's old password stored in config.json" "$HOSTPORT"
-expect_match "  ... saying where it is stored" "config.json" "$HC_MSG"
-expect_fix_re "^berth login $HOSTPORT$"
-run_fix
-expect_hc_pass "after 'berth login' check-health passes" "$HOSTPORT"
-"$B" logout "$HOSTPORT" >/dev/null 2>&1
-rm -f "$CFG" "$REGISTRY_AUTH_FILE"
+stored_case STORED_CREDENTIAL_INVALID "ivan's old password stored in config.json" "config.json"
 
 # ---- the credential helper: what docker-credential-berth gives is checked and works
 ln -s "$BERTH_BIN" "$WORK/bin/docker-credential-berth"
@@ -142,13 +141,7 @@ RT=$(curl -s -u "owner:$PW" -H "Host: otherreg.localhost:$PORT" \
     "$URL/oauth2/token?service=otherreg.localhost&offline_token=true" | jq -r .refresh_token)
 jq -n --arg s "$HOSTPORT" --arg a "$(printf '%s:' "$GUID" | base64 -w0)" --arg t "$RT" \
     '{auths: {($s): {auth: $a, identitytoken: $t}}}' >"$CFG"
-expect_hc WRONG_AUDIENCE "otherreg's identity token stored for the default registry" "$HOSTPORT"
-expect_match "  ... naming both registries" "otherreg.*default" "$HC_MSG"
-expect_fix_re "^berth login $HOSTPORT$"
-run_fix
-expect_hc_pass "after 'berth login' check-health passes" "$HOSTPORT"
-"$B" logout "$HOSTPORT" >/dev/null 2>&1
-rm -f "$CFG" "$REGISTRY_AUTH_FILE"
+stored_case WRONG_AUDIENCE "otherreg's identity token stored for the default registry" "otherreg.*default"
 
 # ---- a berth session whose refresh token was revoked (the user's password changed)
 mkuser hank hank-password-1234
