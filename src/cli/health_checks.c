@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include "berth/alloc.h"
+#include "berth/auth.h"
 #include "berth/base64.h"
 #include "berth/util.h"
 #include "cli.h"
@@ -405,7 +406,7 @@ static void check_name(struct cli_health_run *run, struct cli_health_result *res
             cli_health_set(res, CLI_HEALTH_ERROR, "REGISTRY_NAME_IS_LOGIN_SERVER", fix,
                        "-n takes a registry's resource name like '%.*s', not the login server '%s': give a login "
                        "server without -n", (int)strcspn(run->name, ".:"), run->name, run->name);
-        } else if (cli_check_registry_arg("-n", run->name, CLI_WANT_RESOURCE, &err)) {
+        } else if (berth_registry_name_check(run->name, &err)) {
             cli_health_set(res, CLI_HEALTH_ERROR, "REGISTRY_NAME_INVALID", NULL, "%s", berth_err_msg(&err));
         } else {
             cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "'%s' is a registry resource name", run->name);

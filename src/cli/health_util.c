@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "berth/alloc.h"
-#include "berth/auth.h"
 #include "health.h"
 #include "berth/banned.h"
 

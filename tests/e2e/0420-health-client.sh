@@ -67,6 +67,9 @@ touch "$WORK/daemon-up"
 expect_hc_pass "with the daemon up check-health passes" "$HOSTPORT"
 check "  ... and names the engine's version" jqq '.checks[] | select(.name == "docker-daemon") | .message | test("engine 28.2.2")' \
     <<<"$HC_OUT"
+rm "$WORK/minbin/docker"
+expect_hc_warn NO_CLIENT "no docker, podman, skopeo, helm or oras on PATH" "$HOSTPORT"
+# the fix (apt-get install podman skopeo) is not run here: the test puts PATH back
 HC_PATH=""
 expect_hc_pass "without docker, podman and skopeo need no daemon" "$HOSTPORT"
 check "  ... which the daemon check says" jqq '.checks[] | select(.name == "docker-daemon") | .status == "OK"' <<<"$HC_OUT"
@@ -111,6 +114,7 @@ run_fix
 expect_hc LOGIN_SERVER_IS_RESOURCE_NAME "'default' where a login server belongs" default
 expect_fix_re "check-health -n default"
 run_fix
+expect_hc REGISTRY_NAME_INVALID "-n 'bad_name!'" -n 'bad_name!'
 expect_hc REGISTRY_NOT_FOUND "-n nosuchreg: a registry the server does not have" -n nosuchreg
 expect_match "  ... saying the server does not know it" "nosuchreg" "$HC_MSG"
 expect_fix_re "^berth registry create -n nosuchreg$"
@@ -119,6 +123,14 @@ expect_hc_pass "after 'berth registry create' check-health -n nosuchreg passes" 
 expect_hc REGISTRY_NOT_FOUND "a login server of an unknown registry" "another.localhost:$PORT"
 run_fix
 expect_hc_pass "after the fix it passes" "another.localhost:$PORT"
+
+# ---- no credential at all (no session, nothing stored) and anonymous pull off
+BERTH_CONFIG_DIR=$WORK/no-session expect_hc CREDENTIALS_MISSING "no -u, no session, nothing stored" "$HOSTPORT"
+expect_fix_re "^docker login $HOSTPORT$"
+# docker login asks for a password: the test logs in with berth instead, which writes the same entry
+"$BERTH_BIN" login "$HOSTPORT" >/dev/null 2>&1
+BERTH_CONFIG_DIR=$WORK/no-session expect_hc_pass "with what 'berth login' stored, and no session, it passes" "$HOSTPORT"
+"$BERTH_BIN" logout "$HOSTPORT" >/dev/null 2>&1
 
 # ---- a proxy that applies to the server (and does not answer)
 export HTTP_PROXY=http://user:proxysecret@127.0.0.1:9 http_proxy=http://user:proxysecret@127.0.0.1:9

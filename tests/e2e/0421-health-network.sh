@@ -137,6 +137,9 @@ expect_match "  ... naming the realm" "http://127.0.0.1:$DEAD/token" "$HC_MSG"
 BERTH_AUTH=1 berth_start_on 0.0.0.0
 owner_session
 expect_hc_pass "a berth server passes (session on 127.0.0.1)" "$HOSTPORT"
+expect_hc TLS_HANDSHAKE_FAILED "https to a server that speaks plain HTTP" --server "https://127.0.0.1:$PORT"
+expect_fix_re "--server http://127.0.0.1:$PORT"
+run_fix
 
 # ---- plain HTTP to an address that is not loopback: docker needs insecure-registries (a warning)
 EXT=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -E '^[0-9]+\.' | grep -v '^127\.' | head -n 1)

@@ -125,6 +125,11 @@ mkuser ivan ivan-password-1234
 jq -n --arg s "$HOSTPORT" --arg a "$(printf 'ivan:ivan-old-password' | base64 -w0)" '{auths: {($s): {auth: $a}}}' >"$CFG"
 stored_case STORED_CREDENTIAL_INVALID "ivan's old password stored in config.json" "config.json"
 
+# ---- something that is not a token stored as an identity token: the server's own words
+jq -n --arg s "$HOSTPORT" '{auths: {($s): {auth: "MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAwOg==", identitytoken: "not-a-token"}}}' \
+    >"$CFG"
+stored_case CREDENTIAL_REJECTED "identitytoken 'not-a-token'" "refused: .*MALFORMED"
+
 # ---- the credential helper: what docker-credential-berth gives is checked and works
 ln -s "$BERTH_BIN" "$WORK/bin/docker-credential-berth"
 "$B" login "$HOSTPORT" --helper >/dev/null 2>&1
