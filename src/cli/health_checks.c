@@ -256,7 +256,7 @@ static void check_clients(struct cli_health_run *run, struct cli_health_result *
 
 static void check_daemon(struct cli_health_run *run, struct cli_health_result *res)
 {
-    static const char *const argv[] = {"timeout", "10", "docker", "version", "--format", "{{.Server.Version}}", NULL};
+    static const char *const argv[] = {"docker", "version", "--format", "{{.Server.Version}}", NULL};
     struct berth_buf out = BERTH_BUF_INIT(0);
     const char *line;
     char *v;

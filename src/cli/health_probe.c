@@ -25,6 +25,7 @@
 #include "berth/banned.h"
 
 #define BODY_MAX (1u << 20)
+#define PROG_TIMEOUT_MS 10000
 
 void cli_health_http_release(struct cli_health_http *h)
 {
@@ -309,6 +310,7 @@ int cli_health_run_prog(const char *const *argv, const char *input, int merge, s
     ssize_t n;
     pid_t pid;
     void (*old)(int);
+    int64_t deadline = berth_mono_us() + (int64_t)PROG_TIMEOUT_MS * 1000;
 
     if (pipe(in) != 0) return -1;
     if (pipe(outp) != 0) {
@@ -337,7 +339,17 @@ int cli_health_run_prog(const char *const *argv, const char *input, int merge, s
         while (off < len && (n = write(in[1], input + off, len - off)) > 0) off += (size_t)n;
     }
     close(in[1]);
-    while (pid > 0 && (n = read(outp[0], buf, sizeof(buf))) != 0) {
+    /* a client or helper that hangs (a daemon that never answers) is killed after PROG_TIMEOUT_MS */
+    while (pid > 0) {
+        struct pollfd pfd = {outp[0], POLLIN, 0};
+        int64_t left = (deadline - berth_mono_us()) / 1000;
+        if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+            kill(pid, SIGKILL);
+            berth_buf_printf(out, "(%s did not finish within %d s)", argv[0], PROG_TIMEOUT_MS / 1000);
+            break;
+        }
+        n = read(outp[0], buf, sizeof(buf));
+        if (n == 0) break;
         if (n < 0) {
             if (errno == EINTR) continue;
             break;

@@ -47,12 +47,12 @@ expect_hc_pass "without the old docker it passes" "$HOSTPORT"
 
 # ---- docker without a daemon, and nothing else that could log in (PATH holds only a stand-in docker)
 mkdir -p "$WORK/minbin"
-ln -s "$(command -v timeout)" "$WORK/minbin/timeout"
 cat >"$WORK/minbin/docker" <<EOF
 #!/bin/sh
 case "\$1" in
 --version) echo "Docker version 28.2.2, build e6534b4" ;;
-version) if [ -e "$WORK/daemon-up" ]; then echo 28.2.2; else
+version) [ -e "$WORK/daemon-hangs" ] && exec $(command -v sleep) 60
+    if [ -e "$WORK/daemon-up" ]; then echo 28.2.2; else
     echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2
     exit 1; fi ;;
 esac
@@ -62,6 +62,10 @@ HC_PATH=$WORK/minbin
 expect_hc DOCKER_DAEMON_UNREACHABLE "docker without a daemon, and no podman or skopeo" "$HOSTPORT"
 expect_match "  ... with docker's own words" "Cannot connect to the Docker daemon" "$HC_MSG"
 expect_fix_re "^systemctl start docker$"
+touch "$WORK/daemon-hangs"
+expect_hc DOCKER_DAEMON_UNREACHABLE "a docker whose daemon never answers is given up after 10 s" "$HOSTPORT"
+expect_match "  ... saying so" "did not finish within 10 s" "$HC_MSG"
+rm "$WORK/daemon-hangs"
 # an instruction here (no systemd in the test): the stand-in's daemon comes up
 touch "$WORK/daemon-up"
 expect_hc_pass "with the daemon up check-health passes" "$HOSTPORT"
