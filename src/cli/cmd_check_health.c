@@ -286,9 +286,11 @@ static int write_report(struct cli_health_run *run, const char *file)
         if (after_pw || !strncmp(run->argv[i], "--password=", 11)) berth_buf_puts(&raw, " [REDACTED]");
         else berth_buf_printf(&raw, " %s", run->argv[i]);
     }
-    berth_buf_printf(&raw, "\nserver: %s\nlogin server: %s\nregistry: %s\ncredential: %s\n\nenvironment:\n",
+    berth_buf_printf(&raw, "\nserver: %s\nlogin server: %s\nregistry: %s\ncredential: %s (%s)\n"
+                     "stored for the login server: %s\n\nenvironment:\n",
                      run->server_url, run->login_server ? run->login_server : "-", run->registry ? run->registry : "-",
-                     run->source_text ? run->source_text : "none");
+                     run->source_text ? run->source_text : "none", cli_health_source_name(run->source),
+                     run->stored_where ? run->stored_where : "nothing");
     for (i = 0; i < sizeof(report_env) / sizeof(report_env[0]); i++) {
         v = getenv(report_env[i]);
         if (!v) continue;
@@ -340,7 +342,6 @@ static void run_release(struct cli_health_run *run)
     free(run->server_hp);
     free(run->registry);
     free(run->login_server);
-    free(run->fix_target);
     cli_health_http_release(&run->v2);
     free(run->realm);
     free(run->service);

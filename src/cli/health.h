@@ -85,14 +85,11 @@ struct cli_health_run {
     int server_port;
     char *registry;     /* the resource name, when known */
     char *login_server; /* host:port the registry answers as */
-    char *fix_target;   /* a corrected -n / LOGINSERVER for re-run fixes, or NULL */
     struct cli_health_http v2; /* GET /v2/ on the login server */
     int v2_done;
     char *realm, *service;
-    int anonymous_pull;    /* -1 unknown */
     char *stored_where;    /* "docker config.json" / "credential helper 'x'", when a stored credential exists */
     int stored_by_berth;   /* 1 when berth login wrote it (logins.json) */
-    int stored_in_docker, stored_in_podman;
     /* the credential used for tokens and explain */
     enum cli_health_source source;
     char *cred_user;    /* user name, app id, or the null GUID with a refresh token */

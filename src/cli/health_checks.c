@@ -859,8 +859,6 @@ static void check_stored(struct cli_health_run *run, struct cli_health_result *r
     }
     cli_health_secret(run, secret);
     cli_health_secret(run, s2);
-    run->stored_in_docker = in_docker;
-    run->stored_in_podman = in_podman;
     if (!cli_loginrec_load(&rec, &err) && cli_loginrec_server(rec, run->login_server, 0)) run->stored_by_berth = 1;
     run->stored_where = berth_xstrdup(where);
     free(run->cred_user);
