@@ -21,7 +21,7 @@ static const char *const status_names[] = {"OK", "WARNING", "ERROR"};
 
 void cli_health_set(struct cli_health_result *res, enum cli_health_status st, const char *code, const char *fix,
                     const char *fmt,
-                ...)
+                    ...)
 {
     struct berth_buf b = BERTH_BUF_INIT(0);
     va_list ap;

@@ -163,8 +163,8 @@ static void transport_failed(struct cli_health_run *run, struct cli_health_resul
                   h->cc == CURLE_GOT_NOTHING || strstr(h->errbuf, "roxy"))) {
         fix = berth_xasprintf("export NO_PROXY=%s${NO_PROXY:+,$NO_PROXY}", run->server_host);
         cli_health_set(res, CLI_HEALTH_ERROR, "PROXY_FAILED", fix,
-                   "%s failed through the proxy of %s: %s; bypass it for the registry or fix the proxy", what, var,
-                   h->errbuf);
+                       "%s failed through the proxy of %s: %s; bypass it for the registry or fix the proxy", what, var,
+                       h->errbuf);
         free(fix);
         return;
     }
@@ -178,7 +178,7 @@ static void transport_failed(struct cli_health_run *run, struct cli_health_resul
     }
     cli_health_set(res, CLI_HEALTH_ERROR,
                    h->cc == CURLE_OPERATION_TIMEDOUT ? "CONNECTIVITY_TIMEOUT" : "CONNECTIVITY_ERROR",
-               NULL, "%s failed: %s", what, h->errbuf);
+                   NULL, "%s failed: %s", what, h->errbuf);
 }
 
 /* GET /v2/ on the login server, once. */
@@ -238,16 +238,16 @@ static void check_clients(struct cli_health_run *run, struct cli_health_result *
     }
     if (docker_ver && cli_health_version_cmp(docker_ver, MIN_DOCKER) < 0)
         cli_health_set(res, CLI_HEALTH_ERROR, "DOCKER_VERSION_TOO_OLD",
-                   "install Docker " MIN_DOCKER " or later (https://docs.docker.com/engine/install/)",
-                   "docker %s is older than " MIN_DOCKER ", the oldest client that logs in with identity tokens",
-                   docker_ver);
+                       "install Docker " MIN_DOCKER " or later (https://docs.docker.com/engine/install/)",
+                       "docker %s is older than " MIN_DOCKER ", the oldest client that logs in with identity tokens",
+                       docker_ver);
     else if (!found.len)
         cli_health_set(res, CLI_HEALTH_WARNING, "NO_CLIENT", "apt-get install podman skopeo",
-                   "none of docker, podman, skopeo, helm or oras is on PATH");
+                       "none of docker, podman, skopeo, helm or oras is on PATH");
     else
         cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
                        "%s%s%s", berth_buf_str(&found), missing.len ? "; not found: " : "",
-                   missing.len ? berth_buf_str(&missing) : "");
+                       missing.len ? berth_buf_str(&missing) : "");
     free(docker_ver);
     berth_buf_release(&found);
     berth_buf_release(&missing);
@@ -274,10 +274,10 @@ static void check_daemon(struct cli_health_run *run, struct cli_health_result *r
         cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "the docker daemon answers (engine %s)", v);
     else if (run->has_podman || run->has_skopeo)
         cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "no docker daemon answers (%.*s); podman and skopeo need none",
-                   (int)strcspn(line, "\r\n"), line);
+                       (int)strcspn(line, "\r\n"), line);
     else
         cli_health_set(res, CLI_HEALTH_ERROR, "DOCKER_DAEMON_UNREACHABLE", "systemctl start docker",
-                   "docker is installed but no daemon answers: %.*s", (int)strcspn(line, "\r\n"), line);
+                       "docker is installed but no daemon answers: %.*s", (int)strcspn(line, "\r\n"), line);
     free(v);
 out:
     berth_buf_release(&out);
@@ -307,12 +307,12 @@ static void check_config(struct cli_health_run *run, struct cli_health_result *r
     if (!ok) {
         fix = berth_xasprintf("mv '%s' '%s.broken'", bad, bad);
         cli_health_set(res, CLI_HEALTH_ERROR, "DOCKER_CONFIG_INVALID", fix,
-                   "%s (docker and podman cannot read their logins; repair the file or move it aside)",
-                   berth_buf_str(&msg));
+                       "%s (docker and podman cannot read their logins; repair the file or move it aside)",
+                       berth_buf_str(&msg));
         free(fix);
     } else {
         cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "docker's %s and podman's %s parse",
-                   run->docker_cfg->path, run->podman_cfg->path);
+                       run->docker_cfg->path, run->podman_cfg->path);
     }
     free(bad);
     berth_buf_release(&msg);
@@ -358,9 +358,9 @@ static void check_helpers(struct cli_health_run *run, struct cli_health_result *
     }
     if (n)
         cli_health_set(res, CLI_HEALTH_ERROR, "CREDENTIAL_HELPER_MISSING", berth_buf_str(&fix),
-                   "%s: docker and podman fail before they send anything; install %s or remove the entry%s "
-                   "(or 'berth login --helper' to use docker-credential-berth)",
-                   berth_buf_str(&lines), berth_buf_str(&names), n > 1 ? "s" : "");
+                       "%s: docker and podman fail before they send anything; install %s or remove the entry%s "
+                       "(or 'berth login --helper' to use docker-credential-berth)",
+                       berth_buf_str(&lines), berth_buf_str(&names), n > 1 ? "s" : "");
     else
         cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "every credential helper the files name is on PATH");
     /* the shared lister ends each finding with a newline */
@@ -399,13 +399,13 @@ static void check_name(struct cli_health_run *run, struct cli_health_result *res
             l = lower(run->name);
             fix = cli_health_rerun(run, l, NULL, NULL, NULL);
             cli_health_set(res, CLI_HEALTH_ERROR, "REGISTRY_NAME_UPPERCASE", fix,
-                       "'%s' has uppercase letters: registry names are lowercase, use '%s'", run->name, l);
+                           "'%s' has uppercase letters: registry names are lowercase, use '%s'", run->name, l);
             free(l);
         } else if (strchr(run->name, '.') || strchr(run->name, ':')) {
             fix = cli_health_rerun(run, NULL, run->name, NULL, NULL);
             cli_health_set(res, CLI_HEALTH_ERROR, "REGISTRY_NAME_IS_LOGIN_SERVER", fix,
-                       "-n takes a registry's resource name like '%.*s', not the login server '%s': give a login "
-                       "server without -n", (int)strcspn(run->name, ".:"), run->name, run->name);
+                           "-n takes a registry's resource name like '%.*s', not the login server '%s': give a login "
+                           "server without -n", (int)strcspn(run->name, ".:"), run->name, run->name);
         } else if (berth_registry_name_check(run->name, &err)) {
             cli_health_set(res, CLI_HEALTH_ERROR, "REGISTRY_NAME_INVALID", NULL, "%s", berth_err_msg(&err));
         } else {
@@ -416,19 +416,19 @@ static void check_name(struct cli_health_run *run, struct cli_health_result *res
             l = lower(run->target);
             fix = cli_health_rerun(run, NULL, l, NULL, NULL);
             cli_health_set(res, CLI_HEALTH_ERROR, "REGISTRY_NAME_UPPERCASE", fix,
-                       "'%s' has uppercase letters: login servers are lowercase, use '%s'", run->target, l);
+                           "'%s' has uppercase letters: login servers are lowercase, use '%s'", run->target, l);
             free(l);
         } else if (!strchr(run->target, '.') && !strchr(run->target, ':') && strcmp(run->target, "localhost") != 0) {
             fix = cli_health_rerun(run, run->target, NULL, NULL, NULL);
             cli_health_set(res, CLI_HEALTH_ERROR, "LOGIN_SERVER_IS_RESOURCE_NAME", fix,
-                       "'%s' is a registry's resource name, not a login server ('%s.<domain>[:port]'): pass it "
-                       "with -n", run->target, run->target);
+                           "'%s' is a registry's resource name, not a login server ('%s.<domain>[:port]'): pass it "
+                           "with -n", run->target, run->target);
         } else {
             cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "'%s' is a login server", run->target);
         }
     } else {
         cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "no registry given: the server's default registry at %s",
-                   run->server_hp);
+                       run->server_hp);
     }
     free(fix);
 }
@@ -446,8 +446,8 @@ static void check_proxy(struct cli_health_run *run, struct cli_health_result *re
     at = strrchr(p, '@'); /* never show a proxy's password */
     fix = berth_xasprintf("export NO_PROXY=%s${NO_PROXY:+,$NO_PROXY}", run->server_host);
     cli_health_set(res, CLI_HEALTH_WARNING, "PROXY_IN_USE", fix,
-               "%s=%s%s applies to %s (NO_PROXY does not name it): requests to the registry go through the proxy, "
-               "which must allow them", var, at ? "..." : "", at ? at + 1 : p, run->server_host);
+                   "%s=%s%s applies to %s (NO_PROXY does not name it): requests to the registry go through the proxy, "
+                   "which must allow them", var, at ? "..." : "", at ? at + 1 : p, run->server_host);
     free(fix);
 }
 
@@ -465,11 +465,12 @@ static void check_dns(struct cli_health_run *run, struct cli_health_result *res)
     n6 = cli_health_resolve(run->server_host, AF_INET6, &v6, why6, sizeof(why6));
     if (!n4 && !n6)
         cli_health_set(res, CLI_HEALTH_ERROR, "DNS_RESOLUTION_FAILED", NULL,
-                   "%s does not resolve (IPv4: %s; IPv6: %s): check the name, your DNS server, or add it to /etc/hosts",
-                   run->server_host, why4, why6);
+                       "%s does not resolve (IPv4: %s; IPv6: %s): check the name, your DNS server, or add it to "
+                       "/etc/hosts",
+                       run->server_host, why4, why6);
     else
         cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "%s resolves to IPv4 %s; IPv6 %s", run->server_host,
-                   n4 ? berth_buf_str(&v4) : "none", n6 ? berth_buf_str(&v6) : "none");
+                       n4 ? berth_buf_str(&v4) : "none", n6 ? berth_buf_str(&v6) : "none");
     berth_buf_release(&v4);
     berth_buf_release(&v6);
 }
@@ -486,16 +487,16 @@ static void check_tcp(struct cli_health_run *run, struct cli_health_result *res)
     } else if (e == ECONNREFUSED) {
         fix = berth_xasprintf("berth serve --listen %s", run->server_hp);
         cli_health_set(res, CLI_HEALTH_ERROR, "CONNECTIVITY_REFUSED", fix,
-                   "nothing listens on %s port %d (connection refused after %.1f ms): start the server there or "
-                   "check the port", addr, run->server_port, ms);
+                       "nothing listens on %s port %d (connection refused after %.1f ms): start the server there or "
+                       "check the port", addr, run->server_port, ms);
         free(fix);
     } else if (e == ETIMEDOUT) {
         cli_health_set(res, CLI_HEALTH_ERROR, "CONNECTIVITY_TIMEOUT", NULL,
-                   "no answer from %s port %d within %lld s: a firewall drops the packets, or the host is down or "
-                   "overloaded", addr, run->server_port, run->timeout);
+                       "no answer from %s port %d within %lld s: a firewall drops the packets, or the host is down or "
+                       "overloaded", addr, run->server_port, run->timeout);
     } else {
         cli_health_set(res, CLI_HEALTH_ERROR, "CONNECTIVITY_UNREACHABLE", NULL, "cannot reach %s port %d: %s", addr,
-                   run->server_port, strerror(e));
+                       run->server_port, strerror(e));
     }
 }
 
@@ -513,16 +514,16 @@ static void check_tls(struct cli_health_run *run, struct cli_health_result *res)
                            "plain HTTP on a loopback address (docker allows it without TLS)");
         else
             cli_health_set(res, CLI_HEALTH_WARNING, "INSECURE_REGISTRY", NULL,
-                       "plain HTTP to %s: docker refuses it unless it is in the daemon's \"insecure-registries\"; "
-                       "serve TLS (berth serve --tls-cert FILE --tls-key FILE)", run->server_hp);
+                           "plain HTTP to %s: docker refuses it unless it is in the daemon's \"insecure-registries\"; "
+                           "serve TLS (berth serve --tls-cert FILE --tls-key FILE)", run->server_hp);
         return;
     }
     cli_health_http_do(run, &rq, &h);
     if (h.cc == CURLE_OK) {
         cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
                        "the certificate (%s, issued by %s, valid until %s) is trusted and names %s",
-                   h.cert_subject ? h.cert_subject : "?", h.cert_issuer ? h.cert_issuer : "?",
-                   h.cert_expire ? h.cert_expire : "?", run->server_host);
+                       h.cert_subject ? h.cert_subject : "?", h.cert_issuer ? h.cert_issuer : "?",
+                       h.cert_expire ? h.cert_expire : "?", run->server_host);
         goto out;
     }
     rq.flags |= CLI_HEALTH_REQ_INSECURE;
@@ -532,13 +533,13 @@ static void check_tls(struct cli_health_run *run, struct cli_health_result *res)
         fix = berth_xasprintf("http://%s", run->server_hp);
         alt = cli_health_rerun(run, NULL, NULL, fix, NULL);
         cli_health_set(res, CLI_HEALTH_ERROR, "TLS_HANDSHAKE_FAILED", alt,
-                   "the TLS handshake with %s failed (%s): does the server speak plain HTTP on that port?",
-                   run->server_hp, e);
+                       "the TLS handshake with %s failed (%s): does the server speak plain HTTP on that port?",
+                       run->server_hp, e);
     } else if (strstr(e, "expired")) {
         cli_health_set(res, CLI_HEALTH_ERROR, "TLS_EXPIRED", NULL,
-                   "the certificate of %s (%s) expired on %s: renew it on the server and restart it with the new "
-                   "--tls-cert", run->server_hp, raw.cert_subject ? raw.cert_subject : "?",
-                   raw.cert_expire ? raw.cert_expire : "?");
+                       "the certificate of %s (%s) expired on %s: renew it on the server and restart it with the new "
+                       "--tls-cert", run->server_hp, raw.cert_subject ? raw.cert_subject : "?",
+                       raw.cert_expire ? raw.cert_expire : "?");
     } else if (strstr(e, "subject name") || strstr(e, "does not match") || strstr(e, "no alternative")) {
         const char *san = raw.cert_san ? raw.cert_san : "", *d = strstr(san, "DNS:");
         const char *ipn = strstr(san, "IP Address:");
@@ -554,16 +555,17 @@ static void check_tls(struct cli_health_run *run, struct cli_health_result *res)
             free(srv);
         }
         cli_health_set(res, CLI_HEALTH_ERROR, "TLS_HOSTNAME_MISMATCH", fix,
-                   "the certificate of %s names %s%s%s, not %s: connect by a name it lists, or issue a certificate "
-                   "that lists %s", run->server_hp, *san ? san : "only", *san ? "" : " its subject ",
-                   *san ? "" : (raw.cert_subject ? raw.cert_subject : "?"), run->server_host, run->server_host);
+                       "the certificate of %s names %s%s%s, not %s: connect by a name it lists, or issue a certificate "
+                       "that lists %s", run->server_hp, *san ? san : "only", *san ? "" : " its subject ",
+                       *san ? "" : (raw.cert_subject ? raw.cert_subject : "?"), run->server_host, run->server_host);
     } else {
         fix = cli_health_rerun(run, NULL, NULL, NULL, "--ca-file CA.pem");
         cli_health_set(res, CLI_HEALTH_ERROR, "TLS_UNTRUSTED", fix,
-                   "the certificate of %s (%s, issued by %s) is not signed by a CA this machine trusts (%s): pass "
-                   "the CA with --ca-file CA.pem, or install it: cp CA.pem /usr/local/share/ca-certificates/berth.crt "
-                   "&& update-ca-certificates", run->server_hp, raw.cert_subject ? raw.cert_subject : "?",
-                   raw.cert_issuer ? raw.cert_issuer : "?", e);
+                       "the certificate of %s (%s, issued by %s) is not signed by a CA this machine trusts (%s): pass "
+                       "the CA with --ca-file CA.pem, or install it: "
+                       "cp CA.pem /usr/local/share/ca-certificates/berth.crt "
+                       "&& update-ca-certificates", run->server_hp, raw.cert_subject ? raw.cert_subject : "?",
+                       raw.cert_issuer ? raw.cert_issuer : "?", e);
     }
 out:
     free(fix);
@@ -600,7 +602,7 @@ static void check_network(struct cli_health_run *run, struct cli_health_result *
     else
         cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
                        "the registry's network rules let this client in (GET /v2/ on %s: %ld)",
-                   run->login_server, run->v2.status);
+                       run->login_server, run->v2.status);
 }
 
 static void check_registry(struct cli_health_run *run, struct cli_health_result *res)
@@ -610,7 +612,7 @@ static void check_registry(struct cli_health_run *run, struct cli_health_result 
         refused(run, res, &run->v2, CLI_HEALTH_SRC_NONE, NULL);
     else
         cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "the server knows registry '%s' at %s",
-                   run->registry ? run->registry : "?", run->login_server);
+                       run->registry ? run->registry : "?", run->login_server);
 }
 
 static void check_challenge(struct cli_health_run *run, struct cli_health_result *res)
@@ -630,14 +632,15 @@ static void check_challenge(struct cli_health_run *run, struct cli_health_result
     if (run->v2.status == 401 && !cli_health_parse_challenge(run->v2.www_auth, &realm, &svc, why, sizeof(why))) {
         cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
                        "GET /v2/ answers 401 with Bearer realm=\"%s\", service=\"%s\"", realm,
-                   svc);
+                       svc);
     } else if (run->v2.status != 401) {
         cli_health_set(res, CLI_HEALTH_ERROR, "CHALLENGE_INVALID", NULL,
-                   "GET /v2/ on %s answered %ld, not 401 with a Bearer challenge: is this a registry (or a proxy in "
-                   "front of it)?", run->login_server, run->v2.status);
+                       "GET /v2/ on %s answered %ld, not 401 with a Bearer challenge: is this a registry (or a "
+                       "proxy in front of it)?", run->login_server, run->v2.status);
     } else {
         cli_health_set(res, CLI_HEALTH_ERROR, "CHALLENGE_INVALID", NULL,
-                   "GET /v2/ on %s answered 401 but %s: docker cannot find the token service", run->login_server, why);
+                       "GET /v2/ on %s answered 401 but %s: docker cannot find the token service", run->login_server,
+                       why);
     }
     free(realm);
     free(svc);
@@ -658,13 +661,13 @@ static void check_realm(struct cli_health_run *run, struct cli_health_result *re
     cli_health_http_do(run, &rq, &h);
     if (!h.status)
         cli_health_set(res, CLI_HEALTH_ERROR, "REALM_UNREACHABLE", NULL,
-                   "the token realm %s does not answer (%s): docker gets its tokens there, so the server's realm "
-                   "must be reachable from here (check the server's address, its --domain, or a proxy)",
-                   run->realm, h.errbuf);
+                       "the token realm %s does not answer (%s): docker gets its tokens there, so the server's realm "
+                       "must be reachable from here (check the server's address, its --domain, or a proxy)",
+                       run->realm, h.errbuf);
     else
         cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
                        "the token realm %s answers (%ld in %.0f ms)", run->realm, h.status,
-                   h.total_ms);
+                       h.total_ms);
     free(url);
     cli_health_http_release(&h);
 }
@@ -686,9 +689,9 @@ static void check_clock(struct cli_health_run *run, struct cli_health_result *re
     skew = (long long)(srv - now);
     if (skew > run->leeway || -skew > run->leeway)
         cli_health_set(res, CLI_HEALTH_ERROR, "CLOCK_SKEW", NULL,
-                   "this machine's clock is %lld s %s the server's (server Date: %s); tokens allow %lld s: "
-                   "synchronise both clocks with NTP (timedatectl set-ntp true, or chronyc makestep)",
-                   skew > 0 ? skew : -skew, skew > 0 ? "behind" : "ahead of", run->v2.date, run->leeway);
+                       "this machine's clock is %lld s %s the server's (server Date: %s); tokens allow %lld s: "
+                       "synchronise both clocks with NTP (timedatectl set-ntp true, or chronyc makestep)",
+                       skew > 0 ? skew : -skew, skew > 0 ? "behind" : "ahead of", run->v2.date, run->leeway);
     else
         cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
                        "the clocks agree within %lld s (skew %+lld s)", run->leeway, skew);
@@ -871,16 +874,16 @@ static void check_stored(struct cli_health_run *run, struct cli_health_result *r
                                                                run->login_server, run->login_server);
         else fix = berth_xasprintf("%s logout %s", in_docker ? "docker" : "podman", run->login_server);
         cli_health_set(res, works ? CLI_HEALTH_WARNING : CLI_HEALTH_ERROR, "STORED_CREDENTIAL_OVERRIDES_ANONYMOUS", fix,
-                   "%s holds a credential for %s%s: clients send it instead of pulling anonymously, which registry "
-                   "'%s' allows%s", where, run->login_server, works ? "" : " that the server refuses",
-                   run->registry ? run->registry : "?", works ? "" : "; log out to pull anonymously");
+                       "%s holds a credential for %s%s: clients send it instead of pulling anonymously, which registry "
+                       "'%s' allows%s", where, run->login_server, works ? "" : " that the server refuses",
+                       run->registry ? run->registry : "?", works ? "" : "; log out to pull anonymously");
     } else if (!works && h.status) {
         refused(run, res, &h, src, where);
     } else if (!works) {
         transport_failed(run, res, &h, "POST /oauth2/token");
     } else {
         cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "%s holds %s for %s, and it still works", where,
-                   !strcmp(user, CLI_NULL_GUID) ? "an identity token" : "a password", run->login_server);
+                       !strcmp(user, CLI_NULL_GUID) ? "an identity token" : "a password", run->login_server);
     }
     /* what the credential check uses when neither -u nor a session is there */
     if (works && !run->cred_secret) {
@@ -995,7 +998,7 @@ static void check_credentials(struct cli_health_run *run, struct cli_health_resu
         if (cli_password(run->ctx, &pw, &err) || !pw) {
             cli_health_set(res, CLI_HEALTH_ERROR, "CREDENTIALS_MISSING", NULL,
                            "-u %s needs a password: %s", run->ctx->user,
-                       err.code ? berth_err_msg(&err) : "pass -p or --password-stdin");
+                           err.code ? berth_err_msg(&err) : "pass -p or --password-stdin");
             return;
         }
         cli_health_secret(run, pw);
@@ -1017,7 +1020,7 @@ static void check_credentials(struct cli_health_run *run, struct cli_health_resu
             if (h.status) refused(run, res, &h, CLI_HEALTH_SRC_SESSION, run->source_text);
             else if (h.cc) transport_failed(run, res, &h, "the session's token request");
             else cli_health_set(res, CLI_HEALTH_ERROR, "SESSION_INVALID", NULL, "the session for %s cannot be read",
-                            run->server_url);
+                                run->server_url);
             goto out;
         }
         cli_health_http_release(&h);
@@ -1054,7 +1057,7 @@ static void check_credentials(struct cli_health_run *run, struct cli_health_resu
     exp = cli_jwt_exp(run->refresh_token);
     if (exp) berth_time_rfc3339(exp, when, sizeof(when));
     cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "%s gets a refresh token%s%s and an access token for %s",
-               run->source_text, exp ? " valid until " : "", exp ? when : "", run->login_server);
+                   run->source_text, exp ? " valid until " : "", exp ? when : "", run->login_server);
 out:
     cli_health_http_release(&h);
 }
@@ -1114,12 +1117,13 @@ static void check_access(struct cli_health_run *run, struct cli_health_result *r
         cause = json_string_value(json_object_get(json_object_get(a, "fix"), "cause"));
         cmd = json_string_value(json_object_get(json_object_get(a, "fix"), "command"));
         cli_health_set(res, CLI_HEALTH_ERROR, "PERMISSION_DENIED", cmd, "%s may not %s on %s: %s",
-                   run->source_text ? run->source_text : "anonymous", run->action, run->repository,
-                   cause ? cause : "no grant gives it");
+                       run->source_text ? run->source_text : "anonymous", run->action, run->repository,
+                       cause ? cause : "no grant gives it");
     } else {
         char *src = json_dumps(json_object_get(a, "sources"), JSON_COMPACT);
         cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "%s may %s on %s (granted by %s)",
-                   run->source_text ? run->source_text : "anonymous", run->action, run->repository, src ? src : "?");
+                       run->source_text ? run->source_text : "anonymous", run->action, run->repository,
+                       src ? src : "?");
         free(src);
     }
 out:
