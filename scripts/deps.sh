@@ -3,7 +3,7 @@
 # usage: scripts/deps.sh build|test|bench
 set -eu
 build="gcc make pkg-config libmicrohttpd-dev libssl-dev libjansson-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev"
-test="$build curl jq python3 skopeo podman umoci uidmap openssl"
+test="$build curl jq python3 skopeo podman umoci uidmap openssl faketime"
 bench="$test docker-registry wrk apache2-utils"
 case "${1:-build}" in
 build) want=$build ;;

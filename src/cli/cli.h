@@ -60,6 +60,7 @@ int cmd_logs(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_credential_helper(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_login(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_logout(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_check_health(int argc, char **argv, struct cli_ctx *ctx);
 
 /* Splits argv into config flags (passed through) and the command's own flags. */
 int cli_has_flag(int argc, char **argv, const char *flag);

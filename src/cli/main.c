@@ -30,6 +30,7 @@ static const struct command {
     {"login", cmd_login, "log docker and podman in to a registry (writes their credential files)"},
     {"logout", cmd_logout, "remove what 'berth login' wrote"},
     {"credential-helper", cmd_credential_helper, "the docker credential helper (also as docker-credential-berth)"},
+    {"check-health", cmd_check_health, "diagnose a registry login: environment, network, TLS, clock, credentials"},
 };
 
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx)

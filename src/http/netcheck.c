@@ -153,8 +153,9 @@ enum berth_rc netcheck_registry(struct berth_http *h, struct berth_req *req, con
     if (berth_netaddr_parse(req->ip, &ip, NULL) != BERTH_OK || !allowed_by(net, &ip, reg->id)) {
         req->auth_reason = BERTH_AUTH_NETWORK_IP_DENIED;
         metrics_network_refusal();
-        rc = berth_err_set(err, BERTH_EDENIED, "client IP %s is not allowed by the network rules of registry '%s'",
-                           req->ip, reg->name);
+        rc = berth_err_set(err, BERTH_EDENIED,
+                           "client IP %s is not allowed by the network rules of registry '%s' (default action Deny, "
+                           "no rule matches)", req->ip, reg->name);
     }
 out:
     free(net);

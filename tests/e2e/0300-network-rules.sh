@@ -86,10 +86,10 @@ expect_status 200 "127.0.0.2 (an address rule) gets in"
 req GET /v2/ "${OWN[@]}" --interface 127.0.1.5
 expect_status 200 "127.0.1.5 (inside the CIDR rule) gets in"
 req GET /v2/ "${OWN[@]}" --interface 127.0.0.3
-expect_refusal NETWORK_IP_DENIED "client IP 127.0.0.3 is not allowed by the network rules of registry 'default'" \
+expect_refusal NETWORK_IP_DENIED "client IP 127.0.0.3 is not allowed by the network rules of registry 'default' (default action Deny, no rule matches)" \
     "127.0.0.3 is refused, named in the message"
 req GET "/oauth2/token?service=$LS&scope=repository:a/b:pull" -u "owner:wrong-password" --interface 127.0.0.3
-expect_refusal NETWORK_IP_DENIED "client IP 127.0.0.3 is not allowed by the network rules of registry 'default'" \
+expect_refusal NETWORK_IP_DENIED "client IP 127.0.0.3 is not allowed by the network rules of registry 'default' (default action Deny, no rule matches)" \
     "the token endpoint refuses 127.0.0.3 too"
 check "still no credential checked for refused sources" bash -c "! grep -q 'reason=BAD_SECRET' '$SRV_LOG'"
 req GET "/oauth2/token?service=$LS&scope=repository:a/b:pull" "${OWN[@]}" --interface 127.0.0.2
@@ -144,7 +144,7 @@ expect_eq "the refused changes changed nothing" '{"defaultAction":"Deny","ipRule
 
 # ---- X-Forwarded-For: ignored from an untrusted peer
 req GET /v2/ "${OWN[@]}" -H 'X-Forwarded-For: 127.0.0.2'
-expect_refusal NETWORK_IP_DENIED "client IP 127.0.0.1 is not allowed by the network rules of registry 'default'" \
+expect_refusal NETWORK_IP_DENIED "client IP 127.0.0.1 is not allowed by the network rules of registry 'default' (default action Deny, no rule matches)" \
     "X-Forwarded-For from an untrusted peer is ignored"
 
 # ---- a bad trusted-proxies setting stops start-up with the reason
@@ -160,14 +160,14 @@ LS=default.localhost
 req GET /v2/ "${OWN[@]}" -H 'X-Forwarded-For: 127.0.0.2'
 expect_status 200 "the rules survive a restart, and the trusted proxy's X-Forwarded-For 127.0.0.2 is believed"
 req GET /v2/ "${OWN[@]}" -H 'X-Forwarded-For: 127.0.0.3'
-expect_refusal NETWORK_IP_DENIED "client IP 127.0.0.3 is not allowed by the network rules of registry 'default'" \
+expect_refusal NETWORK_IP_DENIED "client IP 127.0.0.3 is not allowed by the network rules of registry 'default' (default action Deny, no rule matches)" \
     "the trusted proxy's X-Forwarded-For 127.0.0.3 is refused by name"
 req GET /v2/ "${OWN[@]}" -H 'X-Forwarded-For: 127.0.0.2, 127.0.0.3'
 expect_status 403 "the right-most address that is not a proxy counts (127.0.0.3)"
 req GET /v2/ "${OWN[@]}" -H 'X-Forwarded-For: 127.0.0.3, 127.0.0.2'
 expect_status 200 "a forged left-most entry does not count (127.0.0.2 is right-most)"
 req GET /v2/ "${OWN[@]}" -H 'X-Forwarded-For: 127.0.0.2' --interface 127.0.0.3
-expect_refusal NETWORK_IP_DENIED "client IP 127.0.0.3 is not allowed by the network rules of registry 'default'" \
+expect_refusal NETWORK_IP_DENIED "client IP 127.0.0.3 is not allowed by the network rules of registry 'default' (default action Deny, no rule matches)" \
     "X-Forwarded-For from a peer that is not a trusted proxy is ignored"
 req GET /api/v1/tenant "${OWN[@]}" --interface 127.0.0.2
 expect_status 200 "the management API answers a management network (127.0.0.2)"
@@ -208,7 +208,7 @@ else
         --data-binary '{"networkRuleSet":{"ipRules":[{"value":"2001:db8::/32"}]}}'
     expect_status 200 "IPv6: the rule becomes 2001:db8::/32"
     req GET "$U6/v2/" -g -u "owner:$PW6"
-    expect_refusal NETWORK_IP_DENIED "client IP ::1 is not allowed by the network rules of registry 'default'" \
+    expect_refusal NETWORK_IP_DENIED "client IP ::1 is not allowed by the network rules of registry 'default' (default action Deny, no rule matches)" \
         "IPv6: ::1 is refused by name"
     req PATCH "$U6/api/v1/registries/default" -g -u "owner:$PW6" -H 'Content-Type: application/json' \
         --data-binary '{"networkRuleSet":{"ipRules":[{"value":"2001:db8::1/32"}]}}'
