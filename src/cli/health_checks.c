@@ -1071,6 +1071,34 @@ static void check_credentials_run(struct cli_health_run *run, struct cli_health_
 
 /* ---------------------------------------------------------------- 6. permission */
 
+/* "AcrPull on /registries/x, scope map 'm' (a rule)": the explain answer's sources as text. */
+static char *grants_text(const json_t *sources)
+{
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    const json_t *s;
+    size_t i;
+
+    json_array_foreach(sources, i, s) {
+        const char *kind = json_string_value(json_object_get(s, "kind"));
+        if (b.len) berth_buf_puts(&b, ", ");
+        if (kind && !strcmp(kind, "roleAssignment"))
+            berth_buf_printf(&b, "%s on %s", json_string_value(json_object_get(s, "role")),
+                             json_string_value(json_object_get(s, "scope")));
+        else if (kind && !strcmp(kind, "scopeMap"))
+            berth_buf_printf(&b, "scope map '%s' (%s)", json_string_value(json_object_get(s, "scopeMap")),
+                             json_is_string(json_object_get(s, "rule"))
+                                 ? json_string_value(json_object_get(s, "rule")) : "no matching rule");
+        else if (kind && !strcmp(kind, "adminUser"))
+            berth_buf_puts(&b, "the admin user, who may do everything");
+        else if (kind && !strcmp(kind, "anonymousPull"))
+            berth_buf_puts(&b, "anonymous pull");
+        else
+            berth_buf_puts(&b, kind ? kind : "?");
+    }
+    if (!b.len) berth_buf_puts(&b, "nothing");
+    return berth_buf_detach(&b, NULL);
+}
+
 static void check_access(struct cli_health_run *run, struct cli_health_result *res)
 {
     struct cli_health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
@@ -1120,10 +1148,9 @@ static void check_access(struct cli_health_run *run, struct cli_health_result *r
                        run->source_text ? run->source_text : "anonymous", run->action, run->repository,
                        cause ? cause : "no grant gives it");
     } else {
-        char *src = json_dumps(json_object_get(a, "sources"), JSON_COMPACT);
+        char *src = grants_text(json_object_get(a, "sources"));
         cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "%s may %s on %s (granted by %s)",
-                       run->source_text ? run->source_text : "anonymous", run->action, run->repository,
-                       src ? src : "?");
+                       run->source_text ? run->source_text : "anonymous", run->action, run->repository, src);
         free(src);
     }
 out:

@@ -108,6 +108,8 @@ expect_match "  ... the cause names the missing right" "content/write" "$HC_MSG"
 expect_fix_re "^berth role assignment create --assignee erin --role AcrPush"
 run_fix
 expect_hc_pass "after the fix erin may push" "$HOSTPORT" -u erin --password-stdin --repository team/app --action push
+check "  ... and the permission line names both grants in words" \
+    jqq '.checks[-1].message | test("granted by AcrPull on /registries/default, AcrPush on /registries/default/repositories/team/app")' <<<"$HC_OUT"
 expect_hc_pass "  ... and pull" "$HOSTPORT" -u erin --password-stdin --repository team/app --action pull
 HC_STDIN=""
 
