@@ -33,6 +33,12 @@ static const struct command {
     {"check-health", cmd_check_health, "diagnose a registry login: environment, network, TLS, clock, credentials"},
 };
 
+/* Commands that run on the server's host and need no HTTP client. */
+static int server_side(int (*fn)(int, char **, struct cli_ctx *))
+{
+    return fn == cmd_serve || fn == cmd_gc || fn == cmd_doctor || fn == cmd_doc || fn == cmd_version;
+}
+
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx)
 {
     (void)argc;
@@ -91,11 +97,12 @@ int main(int argc, char **argv)
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i].name) != 0) continue;
         snprintf(ctx.cmd, sizeof(ctx.cmd), "%s", commands[i].name);
-        curl_global_init(CURL_GLOBAL_DEFAULT);
+        /* the server-side commands never use libcurl: its set-up would only cost the server memory */
+        if (!server_side(commands[i].fn)) curl_global_init(CURL_GLOBAL_DEFAULT);
         ret = commands[i].fn(argc - 1, argv + 1, &ctx);
         if (ret == CLI_HELP_SHOWN) ret = 0;
         cli_ctx_release(&ctx);
-        curl_global_cleanup();
+        if (!server_side(commands[i].fn)) curl_global_cleanup();
         return ret;
     }
     fprintf(stderr, "berth: '%s' is not a berth command; see 'berth --help'\n", argv[1]);
