@@ -28,7 +28,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 for b in build build-asan; do
 	echo "== unit tests ($b)"
 	"$b/unit" > "$log/unit-$b" 2>&1
-	grep -E '^not ok|^  ' "$log/unit-$b" | head -50
+	grep -E '^(not ok|skip)|^  ' "$log/unit-$b" | head -50
 	count "$log/unit-$b"
 	tail -n 1 "$log/unit-$b"
 done

@@ -48,6 +48,7 @@ static int selected(const struct test_row *t, int argc, char **argv)
     return 0;
 }
 
+/* 1 passed, 0 failed, -1 skipped. */
 static int run_one(const struct test_row *t)
 {
     pid_t pid;
@@ -70,6 +71,7 @@ static int run_one(const struct test_row *t)
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "  could not remove %s\n", tmpdir);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == BERTH_TEST_SKIPPED) return -1;
     if (WIFSIGNALED(status))
         fprintf(stderr, "  killed by signal %d%s\n", WTERMSIG(status),
                 WTERMSIG(status) == SIGALRM ? " (timeout)" : "");
@@ -78,18 +80,22 @@ static int run_one(const struct test_row *t)
 
 int main(int argc, char **argv)
 {
-    int i, passed = 0, failed = 0;
+    int i, r, passed = 0, failed = 0, skipped = 0;
 
     for (i = 0; i < ntests; i++) {
         if (!selected(&tests[i], argc, argv)) continue;
-        if (run_one(&tests[i])) {
+        r = run_one(&tests[i]);
+        if (r > 0) {
             passed++;
             printf("ok - %s\n", tests[i].name);
+        } else if (r < 0) {
+            skipped++;
+            printf("skip - %s (%s)\n", tests[i].name, tests[i].file);
         } else {
             failed++;
             printf("not ok - %s (%s)\n", tests[i].name, tests[i].file);
         }
     }
-    printf("%d passed, %d failed\n", passed, failed);
+    printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     return failed ? 1 : 0;
 }

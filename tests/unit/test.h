@@ -25,6 +25,17 @@ const char *berth_test_tmpdir(void);
     }                                                                                       \
     static void name(void)
 
+/* Exit status of a test that could not run here (TEST_SKIP). */
+#define BERTH_TEST_SKIPPED 77
+/* Ends the test as skipped, saying why: it neither passes nor fails. */
+#define TEST_SKIP(...)                                                                      \
+    do {                                                                                    \
+        fprintf(stderr, "  skip: ");                                                        \
+        fprintf(stderr, __VA_ARGS__);                                                       \
+        fputc('\n', stderr);                                                                \
+        exit(BERTH_TEST_SKIPPED);                                                           \
+    } while (0)
+
 #define BERTH_TEST_FAIL(...)                                                                \
     do {                                                                                    \
         fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__);                                    \
