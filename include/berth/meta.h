@@ -97,6 +97,7 @@ struct berth_meta_scopemap {
     int64_t created_ms;
     char **rules; /* rule texts, owned (berth_meta_scopemap_release) */
     size_t nrules;
+    int create_only; /* put: BERTH_EEXIST when the name is taken (decided atomically), never replace */
 };
 
 /* A repository-scoped token. */
@@ -110,6 +111,7 @@ struct berth_meta_token {
     char hash[2][BERTH_META_HASH_MAX]; /* passwords 1 and 2; "" = none */
     int64_t set_ms[2];                 /* when each was generated */
     int64_t expires_ms[2];             /* 0 = never */
+    int create_only;                   /* put: BERTH_EEXIST when the name is taken (atomically), never replace */
 };
 
 /* A role assignment of a user or a service principal. */
@@ -137,6 +139,12 @@ struct berth_meta_network {
     size_t nrules;
     char rules[BERTH_META_IP_RULES_MAX][BERTH_META_IP_RULE_LEN];
 };
+
+/* What registry_update writes. */
+#define BERTH_META_REG_SETTINGS 0x1u /* admin_enabled, anonymous_pull, refresh_ttl_s, access_ttl_s */
+#define BERTH_META_REG_ADMIN1 0x2u   /* admin_hash[0], admin_set_ms[0] */
+#define BERTH_META_REG_ADMIN2 0x4u   /* admin_hash[1], admin_set_ms[1] */
+#define BERTH_META_REG_ALL 0x7u
 
 /* ---- event logs ---- */
 
@@ -244,8 +252,12 @@ struct berth_meta_ops {
     enum berth_rc (*registry_get)(struct berth_meta *m, const char *name, int64_t id, struct berth_meta_registry *out,
                                   struct berth_err *err);
     enum berth_rc (*registry_list)(struct berth_meta *m, berth_meta_registry_fn fn, void *ctx, struct berth_err *err);
-    /* Writes every field of r (by r->id) except id/name/created. BERTH_ENOENT if absent. */
-    enum berth_rc (*registry_update)(struct berth_meta *m, const struct berth_meta_registry *r, struct berth_err *err);
+    /*
+     * Writes the fields of r (by r->id) that what names (BERTH_META_REG_*), in one transaction, and no
+     * others, so changes of different fields never undo each other. BERTH_ENOENT if absent.
+     */
+    enum berth_rc (*registry_update)(struct berth_meta *m, const struct berth_meta_registry *r, unsigned what,
+                                     struct berth_err *err);
     /* Deletes the registry and everything in it (repositories, tokens, scope maps, uploads, its role
        assignments); blob bytes are left to gc. BERTH_ENOENT if absent. */
     enum berth_rc (*registry_delete)(struct berth_meta *m, int64_t id, struct berth_err *err);

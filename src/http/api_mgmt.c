@@ -647,7 +647,7 @@ enum berth_rc api_mgmt_registry_patch_finish(struct berth_req *req, struct berth
     rc = registry_apply(o, &reg, err);
     /* everything is checked before anything is written */
     if (!rc) rc = mgmt_network_check(req, &reg, o, &net, err);
-    if (!rc) rc = m->ops->registry_update(m, &reg, err);
+    if (!rc) rc = m->ops->registry_update(m, &reg, BERTH_META_REG_SETTINGS, err);
     if (!rc && net) rc = m->ops->network_put(m, reg.id, net, err);
     free(net);
     if (rc) return rc;
@@ -724,7 +724,8 @@ enum berth_rc api_mgmt_credentials_regenerate_finish(struct berth_req *req, stru
     if (rc) goto out;
     /* a new stamp revokes every registry token that came from the old password */
     reg.admin_set_ms[slot] = berth_now_ms();
-    rc = m->ops->registry_update(m, &reg, err);
+    /* only this password: a PATCH or the other slot's regeneration at the same time keeps its change */
+    rc = m->ops->registry_update(m, &reg, slot ? BERTH_META_REG_ADMIN2 : BERTH_META_REG_ADMIN1, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"admin password regenerated\" registry=%s slot=%s principal=\"%s\"",
               req->id, reg.name, name, req->principal);

@@ -198,6 +198,7 @@ enum berth_rc api_mgmt_scopemap_create_finish(struct berth_req *req, struct bert
     }
     sm.reg = reg.id;
     snprintf(sm.name, sizeof(sm.name), "%s", name);
+    sm.create_only = 1; /* a concurrent create of the same name gets 409 instead of replacing it */
     rc = m->ops->scopemap_put(m, &sm, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"scope map created\" registry=%s scope_map=%s principal=\"%s\"", req->id,
@@ -462,6 +463,7 @@ enum berth_rc api_mgmt_token_create_finish(struct berth_req *req, struct berth_e
             shown[i] = values[i];
         }
     }
+    t.create_only = 1; /* a concurrent create of the same name gets 409 instead of replacing it */
     rc = m->ops->token_put(m, &t, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"token created\" registry=%s token=%s scope_map=%s principal=\"%s\"",

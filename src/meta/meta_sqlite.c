@@ -54,9 +54,10 @@
     X(REG_BY_NAME, "SELECT " REGISTRY_COLS " FROM registries WHERE name = ?1")                           \
     X(REG_BY_ID, "SELECT " REGISTRY_COLS " FROM registries WHERE id = ?1")                               \
     X(REG_LIST, "SELECT " REGISTRY_COLS " FROM registries ORDER BY name")                                \
-    X(REG_UPDATE, "UPDATE registries SET admin_enabled = ?2, anonymous_pull = ?3, refresh_ttl_s = ?4,"   \
-                  " access_ttl_s = ?5, admin_hash1 = ?6, admin_hash2 = ?7, admin_set1_ms = ?8,"          \
-                  " admin_set2_ms = ?9 WHERE id = ?1")                                                   \
+    X(REG_UPDATE_SETTINGS, "UPDATE registries SET admin_enabled = ?2, anonymous_pull = ?3,"             \
+                           " refresh_ttl_s = ?4, access_ttl_s = ?5 WHERE id = ?1")                       \
+    X(REG_UPDATE_ADMIN1, "UPDATE registries SET admin_hash1 = ?2, admin_set1_ms = ?3 WHERE id = ?1")     \
+    X(REG_UPDATE_ADMIN2, "UPDATE registries SET admin_hash2 = ?2, admin_set2_ms = ?3 WHERE id = ?1")     \
     X(REG_DELETE, "DELETE FROM registries WHERE id = ?1")                                                \
     X(REG_ID, "SELECT id FROM registries WHERE name = ?1")                                               \
     /* ?1 = "/registries/<name>": the scope itself or anything under "<it>/" ('0' follows '/') */        \
@@ -98,6 +99,10 @@
                  " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?1)"          \
                  " ON CONFLICT (registry_id, name) DO UPDATE SET description = excluded.description"     \
                  " RETURNING id, created_ms")                                                            \
+    /* create only: no row back means the name is taken or there is no such registry */                 \
+    X(SM_INSERT, "INSERT INTO scope_maps (registry_id, name, description, created_ms)"                   \
+                 " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?1)"          \
+                 " ON CONFLICT (registry_id, name) DO NOTHING RETURNING id, created_ms")                 \
     X(SM_RULES_CLEAR, "DELETE FROM scope_map_rules WHERE scope_map_id = ?1")                             \
     X(SM_RULE_ADD, "INSERT INTO scope_map_rules (scope_map_id, position, rule) VALUES (?1, ?2, ?3)")     \
     /* SM_GET and SM_LIST share their columns: registry id, map id, name, description, created, rule */  \
@@ -111,6 +116,12 @@
     X(SM_ID, "SELECT id FROM scope_maps WHERE registry_id = ?1 AND name = ?2")                           \
     X(SM_USED_BY, "SELECT name FROM tokens WHERE registry_id = ?1 AND scopemap = ?2 ORDER BY name LIMIT 1") \
     X(SM_DELETE, "DELETE FROM scope_maps WHERE id = ?1")                                                 \
+    X(TOKEN_ID, "SELECT id FROM tokens WHERE registry_id = ?1 AND name = ?2")                            \
+    X(TOKEN_INSERT, "INSERT INTO tokens (registry_id, name, scopemap, enabled, created_ms, hash1, hash2," \
+                    " set1_ms, set2_ms, expires1_ms, expires2_ms)"                                       \
+                    " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11"                               \
+                    " WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?1)"                             \
+                    " ON CONFLICT (registry_id, name) DO NOTHING RETURNING id, created_ms")              \
     X(TOKEN_UPSERT, "INSERT INTO tokens (registry_id, name, scopemap, enabled, created_ms, hash1, hash2," \
                     " set1_ms, set2_ms, expires1_ms, expires2_ms)"                                       \
                     " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11"                               \
@@ -807,6 +818,17 @@ static enum berth_rc no_registry(int64_t reg, struct berth_err *err)
     return berth_err_set(err, BERTH_ENOENT, "registry %lld not found", (long long)reg);
 }
 
+/* Why a create-only insert added no row: what (id_stmt finds it by registry and name) is taken, or no registry. */
+static enum berth_rc name_taken_or_no_registry(struct conn *c, enum stmt_id id_stmt, int64_t reg, const char *name,
+                                               const char *what, struct berth_err *err)
+{
+    int row = 0;
+    enum berth_rc rc = step1(c, id_stmt, "put", &row, NULL, err, "IT", reg, name);
+    if (rc) return rc;
+    if (row) return berth_err_set(err, BERTH_EEXIST, "%s '%s' already exists", what, name);
+    return no_registry(reg, err);
+}
+
 static enum berth_rc damaged(const char *what, struct berth_err *err)
 {
     return berth_err_set(err, BERTH_EDB, "a stored %s row is damaged", what);
@@ -1010,22 +1032,36 @@ out:
     return rc;
 }
 
-static enum berth_rc sq_registry_update(struct berth_meta *m, const struct berth_meta_registry *r,
+static enum berth_rc sq_registry_update(struct berth_meta *m, const struct berth_meta_registry *r, unsigned what,
                                         struct berth_err *err)
 {
     struct meta_sqlite *ms = meta_of(m);
     struct conn *c = NULL;
+    int changed = 0, slot;
     enum berth_rc rc;
 
-    if (!r || !FITS(r->admin_hash[0]) || !FITS(r->admin_hash[1]))
-        return berth_err_set(err, BERTH_EINVAL, "registry_update: no registry, or a hash does not fit");
+    if (!r || !FITS(r->admin_hash[0]) || !FITS(r->admin_hash[1]) || !what || (what & ~BERTH_META_REG_ALL))
+        return berth_err_set(err, BERTH_EINVAL, "registry_update: no registry or fields, or a hash does not fit");
     rc = conn_acquire(ms, &c, err);
     if (rc) goto out;
-    rc = step1(c, ST_REG_UPDATE, "registry_update", NULL, NULL, err, "IIIIITTII", r->id,
-               (int64_t)(r->admin_enabled != 0), (int64_t)(r->anonymous_pull != 0), r->refresh_ttl_s,
-               r->access_ttl_s, r->admin_hash[0], r->admin_hash[1], r->admin_set_ms[0], r->admin_set_ms[1]);
-    if (!rc && sqlite3_changes(c->db) == 0) rc = no_registry(r->id, err);
+    rc = tx_begin(c, "registry_update", err);
+    if (rc) goto out;
+    if (what & BERTH_META_REG_SETTINGS) {
+        rc = step1(c, ST_REG_UPDATE_SETTINGS, "registry_update", NULL, NULL, err, "IIIII", r->id,
+                   (int64_t)(r->admin_enabled != 0), (int64_t)(r->anonymous_pull != 0), r->refresh_ttl_s,
+                   r->access_ttl_s);
+        changed += sqlite3_changes(c->db);
+    }
+    for (slot = 0; slot < 2 && !rc; slot++) {
+        if (!(what & (slot ? BERTH_META_REG_ADMIN2 : BERTH_META_REG_ADMIN1))) continue;
+        rc = step1(c, slot ? ST_REG_UPDATE_ADMIN2 : ST_REG_UPDATE_ADMIN1, "registry_update", NULL, NULL, err, "ITI",
+                   r->id, r->admin_hash[slot], r->admin_set_ms[slot]);
+        changed += sqlite3_changes(c->db);
+    }
+    if (!rc && !changed) rc = no_registry(r->id, err);
+    if (!rc) rc = tx_commit(c, "registry_update", err);
 out:
+    if (rc && c) tx_rollback(c);
     conn_release(ms, c);
     return rc;
 }
@@ -1406,10 +1442,11 @@ static enum berth_rc sq_scopemap_put(struct berth_meta *m, struct berth_meta_sco
     if (rc) goto out;
     rc = tx_begin(c, "scopemap_put", err);
     if (rc) goto out;
-    rc = first_row(c, ST_SM_UPSERT, &st, "scopemap_put", err, "ITTI", sm->reg, sm->name, sm->description, now);
+    rc = first_row(c, sm->create_only ? ST_SM_INSERT : ST_SM_UPSERT, &st, "scopemap_put", err, "ITTI", sm->reg,
+                   sm->name, sm->description, now);
     if (rc) goto out;
     if (!st) {
-        rc = no_registry(sm->reg, err);
+        rc = name_taken_or_no_registry(c, ST_SM_ID, sm->reg, sm->name, "scope map", err);
         goto out;
     }
     id = sqlite3_column_int64(st, 0);
@@ -1619,12 +1656,12 @@ static enum berth_rc sq_token_put(struct berth_meta *m, struct berth_meta_token 
         return berth_err_set(err, BERTH_EINVAL, "token_put: no name or scope map, or a field does not fit");
     rc = conn_acquire(ms, &c, err);
     if (rc) goto out;
-    rc = first_row(c, ST_TOKEN_UPSERT, &st, "token_put", err, "ITTIITTIIII", t->reg, t->name, t->scopemap,
-                   (int64_t)(t->enabled != 0), now, t->hash[0], t->hash[1], t->set_ms[0], t->set_ms[1],
-                   t->expires_ms[0], t->expires_ms[1]);
+    rc = first_row(c, t->create_only ? ST_TOKEN_INSERT : ST_TOKEN_UPSERT, &st, "token_put", err, "ITTIITTIIII",
+                   t->reg, t->name, t->scopemap, (int64_t)(t->enabled != 0), now, t->hash[0], t->hash[1],
+                   t->set_ms[0], t->set_ms[1], t->expires_ms[0], t->expires_ms[1]);
     if (rc) goto out;
     if (!st) {
-        rc = no_registry(t->reg, err);
+        rc = name_taken_or_no_registry(c, ST_TOKEN_ID, t->reg, t->name, "token", err);
         goto out;
     }
     t->id = sqlite3_column_int64(st, 0);

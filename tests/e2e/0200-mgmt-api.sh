@@ -565,4 +565,31 @@ check "no GET body carries a hash" bash -c "! grep -q 'argon2' '$GETS'"
 check "the server log shows no secret" bash -c "! grep -qF -f '$SECRETS' '$SRV_LOG'"
 check "the owner's password is not in the log" bash -c "! grep -qF -- '$OWNER_PW' '$SRV_LOG'"
 
+# ---- concurrent creates of one name: exactly one wins, the others get 409 and change nothing
+for kind in tokens scopeMaps; do
+    rm -f "$WORK"/race.*
+    pids=()
+    for i in $(seq 12); do
+        if [ $kind = tokens ]; then body='{"name":"race-token","scopeMapId":"_repositories_pull"}'
+        else body="{\"name\":\"race-map\",\"actions\":[\"repositories/r$i/content/read\"]}"; fi
+        curl -s -o "$WORK/race.$i" -w '%{http_code}\n' -u "$OWNER" -H 'Content-Type: application/json' \
+            -X POST -d "$body" "$URL/api/v1/registries/default/$kind" >"$WORK/race.$i.code" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    codes=$(cat "$WORK"/race.*.code | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+    expect_eq "12 concurrent creates of one $kind name: one 201, eleven 409" " 1 201; 11 409;" "$codes"
+    if [ $kind = tokens ]; then
+        winner=$(grep -l '"value"' "$WORK"/race.[0-9]* | head -n 1)
+        pw=$(jq -r '.credentials.passwords[0].value' "$winner")
+        code=$(curl -s -o /dev/null -w '%{http_code}' -u "race-token:$pw" "$URL/oauth2/token?service=default.localhost")
+        expect_eq "the winner's password is the one that works" 200 "$code"
+    else
+        winner=$(grep -l '"actions"' "$WORK"/race.[0-9]* | head -n 1)
+        want=$(jq -c .actions "$winner")
+        got=$(curl -s -u "$OWNER" "$URL/api/v1/registries/default/scopeMaps/race-map" | jq -c .actions)
+        expect_eq "the stored scope map is the winner's" "$want" "$got"
+    fi
+done
+
 finish

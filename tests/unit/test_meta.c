@@ -1107,7 +1107,7 @@ SHARED_TEST(meta_registry_crud)
     got.admin_set_ms[1] = 5678;
     snprintf(got.name, sizeof(got.name), "renamed");
     got.created_ms = 1;
-    ASSERT_OK(t->ops->registry_update(t->m, &got, &err));
+    ASSERT_OK(t->ops->registry_update(t->m, &got, BERTH_META_REG_ALL, &err));
     memset(&got, 0, sizeof(got));
     ASSERT_OK(t->ops->registry_get(t->m, "contoso", 0, &got, &err));
     ASSERT_EQ_INT(got.admin_enabled, 0);
@@ -1119,8 +1119,26 @@ SHARED_TEST(meta_registry_crud)
     ASSERT_EQ_INT(got.admin_set_ms[0], 1234);
     ASSERT_EQ_INT(got.admin_set_ms[1], 5678);
     ASSERT_EQ_INT(got.created_ms, r.created_ms);
+    /* only what is named is written: a stale copy cannot undo another field's change */
+    {
+        struct berth_meta_registry stale = got;
+        snprintf(stale.admin_hash[1], sizeof(stale.admin_hash[1]), "%s", "$argon2id$stale");
+        stale.admin_set_ms[1] = 1;
+        stale.anonymous_pull = 0;
+        snprintf(got.admin_hash[0], sizeof(got.admin_hash[0]), "%s", "$argon2id$new-one");
+        got.admin_set_ms[0] = 9999;
+        ASSERT_OK(t->ops->registry_update(t->m, &got, BERTH_META_REG_ADMIN1, &err));
+        ASSERT_OK(t->ops->registry_update(t->m, &stale, BERTH_META_REG_SETTINGS, &err));
+        memset(&got, 0, sizeof(got));
+        ASSERT_OK(t->ops->registry_get(t->m, "contoso", 0, &got, &err));
+        ASSERT_EQ_STR(got.admin_hash[0], "$argon2id$new-one");
+        ASSERT_EQ_INT(got.admin_set_ms[0], 9999);
+        ASSERT_EQ_STR(got.admin_hash[1], "$argon2id$two");
+        ASSERT_EQ_INT(got.anonymous_pull, 0);
+        ASSERT_RC(t->ops->registry_update(t->m, &got, 0, &err), BERTH_EINVAL);
+    }
     got.id = r.id + 100;
-    ASSERT_RC(t->ops->registry_update(t->m, &got, &err), BERTH_ENOENT);
+    ASSERT_RC(t->ops->registry_update(t->m, &got, BERTH_META_REG_ALL, &err), BERTH_ENOENT);
 
     ASSERT_OK(t->ops->registry_delete(t->m, r.id, &err));
     ASSERT_RC(t->ops->registry_delete(t->m, r.id, &err), BERTH_ENOENT);
@@ -1457,6 +1475,25 @@ SHARED_TEST(meta_scopemaps)
     ASSERT_EQ_STR(got.rules[0], one[0]);
     berth_meta_scopemap_release(&got);
 
+    /* create only: a taken name is BERTH_EEXIST and nothing changes; a missing registry stays ENOENT */
+    {
+        struct berth_meta_scopemap dup = sm;
+        dup.create_only = 1;
+        dup.rules = (char **)(uintptr_t)three;
+        dup.nrules = 3;
+        ASSERT_RC(t->ops->scopemap_put(t->m, &dup, &err), BERTH_EEXIST);
+        ASSERT_TRUE(strstr(err.msg, "already exists") != NULL);
+        ASSERT_OK(t->ops->scopemap_get(t->m, t->reg, "pushers", &got, &err));
+        ASSERT_EQ_INT(got.nrules, 1);
+        berth_meta_scopemap_release(&got);
+        dup.reg = two + 100;
+        ASSERT_RC(t->ops->scopemap_put(t->m, &dup, &err), BERTH_ENOENT);
+        dup.reg = t->reg;
+        snprintf(dup.name, sizeof(dup.name), "fresh");
+        ASSERT_OK(t->ops->scopemap_put(t->m, &dup, &err));
+        ASSERT_OK(t->ops->scopemap_delete(t->m, t->reg, "fresh", &err));
+    }
+
     /* a map without rules; the list is sorted by name, rules in order */
     put_scopemap(t, t->reg, "empty", NULL);
     put_scopemap(t, two, "pushers", three);
@@ -1539,6 +1576,19 @@ SHARED_TEST(meta_tokens)
     ASSERT_EQ_INT(got.set_ms[1], 12);
     ASSERT_EQ_INT(got.expires_ms[0], 0);
     ASSERT_EQ_INT(got.expires_ms[1], 99999);
+
+    /* create only: a taken name is BERTH_EEXIST and the stored token keeps its passwords */
+    {
+        struct berth_meta_token dup = token(t->reg, "ci", "_repositories_pull");
+        dup.create_only = 1;
+        ASSERT_RC(t->ops->token_put(t->m, &dup, &err), BERTH_EEXIST);
+        ASSERT_TRUE(strstr(err.msg, "already exists") != NULL);
+        ASSERT_OK(t->ops->token_get(t->m, t->reg, "ci", &got, &err));
+        ASSERT_EQ_STR(got.scopemap, "_repositories_push");
+        ASSERT_EQ_STR(got.hash[0], "$argon2id$p1");
+        dup.reg = two + 100;
+        ASSERT_RC(t->ops->token_put(t->m, &dup, &err), BERTH_ENOENT);
+    }
 
     /* put again replaces every field but the id and the creation time */
     tk.enabled = 0;
