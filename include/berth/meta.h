@@ -416,6 +416,15 @@ struct berth_meta_ops {
      */
     enum berth_rc (*network_put)(struct berth_meta *m, int64_t reg, const struct berth_meta_network *in,
                                  struct berth_err *err);
+    /*
+     * Adds one rule after the others, in one transaction with its checks, so concurrent adds and removes
+     * never lose each other's change. *added is 0 when the rule was there already. BERTH_EBUSY when
+     * the registry has BERTH_META_IP_RULES_MAX rules; BERTH_ENOENT if no registry.
+     */
+    enum berth_rc (*network_rule_add)(struct berth_meta *m, int64_t reg, const char *rule, int *added,
+                                      struct berth_err *err);
+    /* Removes one rule; BERTH_ENOENT naming it when the registry has no such rule. */
+    enum berth_rc (*network_rule_remove)(struct berth_meta *m, int64_t reg, const char *rule, struct berth_err *err);
 };
 
 struct berth_meta {

@@ -181,89 +181,66 @@ enum berth_rc api_mgmt_network_get_finish(struct berth_req *req, struct berth_er
     return mgmt_reply(req, 200, doc, 0);
 }
 
-/* Writes net and answers 200 with the rule set; logs what changed. */
-static enum berth_rc save_and_reply(struct berth_req *req, const struct berth_meta_registry *reg,
-                                    struct berth_meta_network *net, const char *what, const char *rule,
-                                    struct berth_err *err)
+/* Answers 200 with the rule set as it is now; logs what changed (what NULL: nothing did). */
+static enum berth_rc reply_rules(struct berth_req *req, const struct berth_meta_registry *reg, const char *what,
+                                 const char *rule, struct berth_err *err)
 {
     struct berth_meta *m = req->http->meta;
-    enum berth_rc rc = m->ops->network_put(m, reg->id, net, err);
-    if (rc) return rc;
-    BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"%s\" registry=%s rule=%s principal=\"%s\"", req->id, what, reg->name, rule,
-              req->principal);
-    return mgmt_reply(req, 200, ruleset_json(net), 0);
+    struct berth_meta_network *net = berth_xmalloc(sizeof(*net));
+    enum berth_rc rc = m->ops->network_get(m, reg->id, net, err);
+
+    if (!rc && what)
+        BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"%s\" registry=%s rule=%s principal=\"%s\"", req->id, what, reg->name,
+                  rule, req->principal);
+    if (!rc) rc = mgmt_reply(req, 200, ruleset_json(net), 0);
+    free(net);
+    return rc;
 }
 
+/* Adding and removing one rule are single store transactions: concurrent changes never undo each other. */
 enum berth_rc api_mgmt_iprule_add_finish(struct berth_req *req, struct berth_err *err)
 {
     static const struct mgmt_field fields[] = {{"value", MT_STR}, {"action", MT_STR}};
     struct berth_meta *m = req->http->meta;
     struct berth_meta_registry reg;
-    struct berth_meta_network *net = NULL;
     char rule[BERTH_META_IP_RULE_LEN];
-    json_t *o, *doc;
+    int added = 0;
+    json_t *o;
     enum berth_rc rc;
 
     rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to change its network rules", &reg, err);
-    if (rc) goto out;
+    if (rc) return rc;
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
     if (!rc) rc = mgmt_required(o, "value", err);
     if (!rc) rc = rule_action(json_object_get(o, "action"), "ip rule", err);
     if (!rc) rc = canonical_rule("ip rule", mgmt_str(o, "value"), rule, err);
-    if (rc) goto out;
-    net = berth_xmalloc(sizeof(*net));
-    rc = m->ops->network_get(m, reg.id, net, err);
-    if (rc) goto out;
+    if (rc) return rc;
     /* adding a rule that is there already changes nothing */
-    if (has_rule(net, rule)) {
-        doc = ruleset_json(net);
-        rc = mgmt_reply(req, 200, doc, 0);
-        goto out;
-    }
-    if (net->nrules >= BERTH_META_IP_RULES_MAX) {
-        rc = berth_err_set(err, BERTH_EREQUEST, "registry '%s' already has %d ip rules, the most allowed", reg.name,
-                           BERTH_META_IP_RULES_MAX);
-        goto out;
-    }
-    memcpy(net->rules[net->nrules++], rule, sizeof(rule));
-    rc = save_and_reply(req, &reg, net, "ip rule added", rule, err);
-out:
-    free(net);
-    return rc;
+    rc = m->ops->network_rule_add(m, reg.id, rule, &added, err);
+    if (rc == BERTH_EBUSY)
+        return berth_err_set(err, BERTH_EREQUEST, "registry '%s' already has %d ip rules, the most allowed", reg.name,
+                             BERTH_META_IP_RULES_MAX);
+    if (rc) return rc;
+    return reply_rules(req, &reg, added ? "ip rule added" : NULL, rule, err);
 }
 
 enum berth_rc api_mgmt_iprule_delete_finish(struct berth_req *req, struct berth_err *err)
 {
     struct berth_meta *m = req->http->meta;
     struct berth_meta_registry reg;
-    struct berth_meta_network *net = NULL;
     const char *value = req_query(req, "value");
     char rule[BERTH_META_IP_RULE_LEN];
-    size_t i;
     enum berth_rc rc;
 
     rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to change its network rules", &reg, err);
-    if (rc) goto out;
-    if (!value) {
-        rc = berth_err_set(err, BERTH_EREQUEST, "query parameter 'value' (the rule to remove) is required");
-        goto out;
-    }
+    if (rc) return rc;
+    if (!value) return berth_err_set(err, BERTH_EREQUEST, "query parameter 'value' (the rule to remove) is required");
     rc = canonical_rule("ip rule", value, rule, err);
-    if (rc) goto out;
-    net = berth_xmalloc(sizeof(*net));
-    rc = m->ops->network_get(m, reg.id, net, err);
-    if (rc) goto out;
-    for (i = 0; i < net->nrules; i++)
-        if (!strcmp(net->rules[i], rule)) break;
-    if (i == net->nrules) {
-        rc = berth_err_set(err, BERTH_ENOENT, "ip rule '%s' is not in the network rules of registry '%s'", rule,
-                           reg.name);
-        goto out;
-    }
-    memmove(net->rules[i], net->rules[i + 1], (net->nrules - i - 1) * sizeof(net->rules[0]));
-    net->nrules--;
-    rc = save_and_reply(req, &reg, net, "ip rule removed", rule, err);
-out:
-    free(net);
-    return rc;
+    if (rc) return rc;
+    rc = m->ops->network_rule_remove(m, reg.id, rule, err);
+    if (rc == BERTH_ENOENT)
+        return berth_err_set(err, BERTH_ENOENT, "ip rule '%s' is not in the network rules of registry '%s'", rule,
+                             reg.name);
+    if (rc) return rc;
+    return reply_rules(req, &reg, "ip rule removed", rule, err);
 }

@@ -216,7 +216,14 @@
                " LEFT JOIN registry_ip_rules x ON x.registry_id = r.id WHERE r.id = ?1 ORDER BY x.position") \
     X(NET_SET, "UPDATE registries SET public_network = ?2, default_action_allow = ?3 WHERE id = ?1")     \
     X(NET_RULES_CLEAR, "DELETE FROM registry_ip_rules WHERE registry_id = ?1")                           \
-    X(NET_RULE_ADD, "INSERT INTO registry_ip_rules (registry_id, position, value) VALUES (?1, ?2, ?3)")
+    X(NET_RULE_ADD, "INSERT INTO registry_ip_rules (registry_id, position, value) VALUES (?1, ?2, ?3)")  \
+    X(NET_REG_EXISTS, "SELECT 1 FROM registries WHERE id = ?1")                                          \
+    X(NET_RULE_HAS, "SELECT 1 FROM registry_ip_rules WHERE registry_id = ?1 AND value = ?2")             \
+    X(NET_RULE_COUNT, "SELECT count(*) FROM registry_ip_rules WHERE registry_id = ?1")                   \
+    X(NET_RULE_APPEND, "INSERT INTO registry_ip_rules (registry_id, position, value)"                    \
+                       " SELECT ?1, coalesce(max(position), -1) + 1, ?2 FROM registry_ip_rules"          \
+                       " WHERE registry_id = ?1")                                                        \
+    X(NET_RULE_DELETE, "DELETE FROM registry_ip_rules WHERE registry_id = ?1 AND value = ?2")
 
 enum stmt_id {
 #define STMT_ENUM(id, sql) ST_##id,
@@ -2669,6 +2676,61 @@ out:
     return rc;
 }
 
+static enum berth_rc sq_network_rule_add(struct berth_meta *m, int64_t reg, const char *rule, int *added,
+                                         struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    int row = 0;
+    int64_t n = 0;
+    enum berth_rc rc;
+
+    *added = 0;
+    if (!rule || !rule[0] || strlen(rule) >= BERTH_META_IP_RULE_LEN)
+        return berth_err_set(err, BERTH_EINVAL, "network_rule_add: the rule is empty or does not fit");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = tx_begin(c, "network_rule_add", err);
+    if (!rc) rc = step1(c, ST_NET_REG_EXISTS, "network_rule_add", &row, NULL, err, "I", reg);
+    if (!rc && !row) rc = no_registry(reg, err);
+    if (!rc) rc = step1(c, ST_NET_RULE_HAS, "network_rule_add", &row, NULL, err, "IT", reg, rule);
+    if (rc || row) goto out; /* there already: nothing to write */
+    rc = step1(c, ST_NET_RULE_COUNT, "network_rule_add", NULL, &n, err, "I", reg);
+    if (!rc && n >= BERTH_META_IP_RULES_MAX)
+        rc = berth_err_set(err, BERTH_EBUSY, "the registry already has %d ip rules, the most allowed",
+                           BERTH_META_IP_RULES_MAX);
+    if (!rc) rc = step1(c, ST_NET_RULE_APPEND, "network_rule_add", NULL, NULL, err, "IT", reg, rule);
+    if (!rc) rc = tx_commit(c, "network_rule_add", err);
+    if (!rc) *added = 1;
+out:
+    if (c) tx_rollback(c); /* a no-op after the commit */
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc sq_network_rule_remove(struct berth_meta *m, int64_t reg, const char *rule, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    int row = 0;
+    enum berth_rc rc;
+
+    if (!rule) return berth_err_set(err, BERTH_EINVAL, "network_rule_remove: no rule");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = tx_begin(c, "network_rule_remove", err);
+    if (!rc) rc = step1(c, ST_NET_REG_EXISTS, "network_rule_remove", &row, NULL, err, "I", reg);
+    if (!rc && !row) rc = no_registry(reg, err);
+    if (!rc) rc = step1(c, ST_NET_RULE_DELETE, "network_rule_remove", NULL, NULL, err, "IT", reg, rule);
+    if (!rc && sqlite3_changes(c->db) == 0)
+        rc = berth_err_set(err, BERTH_ENOENT, "ip rule '%s' not found", rule);
+    if (!rc) rc = tx_commit(c, "network_rule_remove", err);
+out:
+    if (c) tx_rollback(c);
+    conn_release(ms, c);
+    return rc;
+}
+
 /* ---- event logs ---- */
 
 static enum berth_rc sq_events_insert(struct berth_meta *m, struct berth_meta_event *const *e, size_t n,
@@ -2873,6 +2935,8 @@ const struct berth_meta_ops berth_meta_sqlite_ops = {
     .gc = sq_gc,
     .network_get = sq_network_get,
     .network_put = sq_network_put,
+    .network_rule_add = sq_network_rule_add,
+    .network_rule_remove = sq_network_rule_remove,
     .events_insert = sq_events_insert,
     .events_query = sq_events_query,
     .events_prune = sq_events_prune,

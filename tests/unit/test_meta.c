@@ -2037,3 +2037,44 @@ SHARED_TEST(meta_network_refusals_change_nothing)
     free(n);
     free(got);
 }
+
+SHARED_TEST(meta_network_rule_add_remove_one_at_a_time)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta_network *n = berth_xcalloc(1, sizeof(*n));
+    char rule[BERTH_META_IP_RULE_LEN];
+    int added = -1, i;
+
+    n->public_network = 1;
+    n->default_allow = 0;
+    n->nrules = 1;
+    snprintf(n->rules[0], sizeof(n->rules[0]), "10.0.0.0/8");
+    ASSERT_OK(t->ops->network_put(t->m, t->reg, n, &err));
+    ASSERT_OK(t->ops->network_rule_add(t->m, t->reg, "192.0.2.1", &added, &err));
+    ASSERT_EQ_INT(added, 1);
+    ASSERT_OK(t->ops->network_rule_add(t->m, t->reg, "192.0.2.1", &added, &err));
+    ASSERT_EQ_INT(added, 0);
+    ASSERT_OK(t->ops->network_get(t->m, t->reg, n, &err));
+    /* appended after the others; the settings are untouched */
+    ASSERT_EQ_INT(n->nrules, 2);
+    ASSERT_EQ_STR(n->rules[0], "10.0.0.0/8");
+    ASSERT_EQ_STR(n->rules[1], "192.0.2.1");
+    ASSERT_EQ_INT(n->default_allow, 0);
+    ASSERT_OK(t->ops->network_rule_remove(t->m, t->reg, "10.0.0.0/8", &err));
+    ASSERT_RC(t->ops->network_rule_remove(t->m, t->reg, "10.0.0.0/8", &err), BERTH_ENOENT);
+    ASSERT_OK(t->ops->network_rule_add(t->m, t->reg, "10.0.0.0/8", &added, &err));
+    ASSERT_OK(t->ops->network_get(t->m, t->reg, n, &err));
+    ASSERT_EQ_INT(n->nrules, 2);
+    ASSERT_EQ_STR(n->rules[0], "192.0.2.1");
+    ASSERT_EQ_STR(n->rules[1], "10.0.0.0/8");
+    /* the cap */
+    for (i = 2; i < BERTH_META_IP_RULES_MAX; i++) {
+        snprintf(rule, sizeof(rule), "198.51.100.%d/32", i);
+        ASSERT_OK(t->ops->network_rule_add(t->m, t->reg, rule, &added, &err));
+    }
+    ASSERT_RC(t->ops->network_rule_add(t->m, t->reg, "203.0.113.9", &added, &err), BERTH_EBUSY);
+    ASSERT_EQ_INT(added, 0);
+    ASSERT_RC(t->ops->network_rule_add(t->m, t->reg + 100, "203.0.113.9", &added, &err), BERTH_ENOENT);
+    ASSERT_RC(t->ops->network_rule_remove(t->m, t->reg + 100, "192.0.2.1", &err), BERTH_ENOENT);
+    free(n);
+}
