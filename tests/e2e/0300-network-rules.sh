@@ -220,26 +220,24 @@ fi
 # ---- concurrent rule changes never undo each other (another registry, so the rules above stay as they are)
 api POST /api/v1/registries '{"name":"racereg"}'
 expect_status 201 "a registry for the concurrent rule changes"
-pids=()
-for i in $(seq 20); do
+# add_rule_bg N / remove_rule_bg N: 192.0.2.N added to or removed from racereg in the background (pid in pids)
+add_rule_bg() {
     curl -s -o /dev/null -u "owner:$PW" -H 'Content-Type: application/json' -X POST \
-        -d "{\"value\":\"192.0.2.$i\"}" "$URL/api/v1/registries/racereg/networkRuleSet/ipRules" &
+        -d "{\"value\":\"192.0.2.$1\"}" "$URL/api/v1/registries/racereg/networkRuleSet/ipRules" &
     pids+=($!)
-done
+}
+remove_rule_bg() {
+    curl -s -o /dev/null -u "owner:$PW" -X DELETE "$URL/api/v1/registries/racereg/networkRuleSet/ipRules?value=192.0.2.$1" &
+    pids+=($!)
+}
+pids=()
+for i in $(seq 20); do add_rule_bg "$i"; done
 wait "${pids[@]}"
 api GET /api/v1/registries/racereg/networkRuleSet
 expect_eq "20 concurrent adds of different rules: all 20 are kept" 20 "$(jq '.ipRules | length' "$BODY")"
 pids=()
-for i in $(seq 10); do
-    curl -s -o /dev/null -u "owner:$PW" -X DELETE \
-        "$URL/api/v1/registries/racereg/networkRuleSet/ipRules?value=192.0.2.$i" &
-    pids+=($!)
-done
-for i in $(seq 21 30); do
-    curl -s -o /dev/null -u "owner:$PW" -H 'Content-Type: application/json' -X POST \
-        -d "{\"value\":\"192.0.2.$i\"}" "$URL/api/v1/registries/racereg/networkRuleSet/ipRules" &
-    pids+=($!)
-done
+for i in $(seq 10); do remove_rule_bg "$i"; done
+for i in $(seq 21 30); do add_rule_bg "$i"; done
 wait "${pids[@]}"
 api GET /api/v1/registries/racereg/networkRuleSet
 expect_eq "10 removes and 10 adds at once: exactly 11..30 remain" "$(seq 11 30 | sed 's/^/192.0.2./' | sort | tr '\n' ' ')" \
