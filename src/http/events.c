@@ -572,10 +572,7 @@ static void fill_common(struct berth_req *req, struct berth_meta_event *e, int64
     const char *auth = berth_req_header(req, "Authorization");
 
     e->time_ms = now_ms;
-    /* the directory and the management API belong to the server, not to the registry the Host names */
-    e->reg = req->route && (req->route->finish == api_directory_token_finish || req->route->begin == api_mgmt_begin)
-                 ? 0
-                 : req->registry_id;
+    e->reg = req->registry_id; /* 0 for the directory and the management API: the server's events */
     e->size = -1;
     snprintf(e->operation, sizeof(e->operation), "%s", req->route ? req->route->label : "");
     if (req->login_kind[0]) snprintf(e->identity_type, sizeof(e->identity_type), "%s", req->login_kind);

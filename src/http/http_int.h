@@ -65,7 +65,7 @@ struct berth_req {
     const struct route *route;
     char *name;           /* {name}, owned; NULL if the route has none */
     char *param;          /* the last {..} parameter, owned */
-    int64_t registry_id;  /* the registry the request is served from */
+    int64_t registry_id;  /* the registry the request is served from (0: the server itself: directory, /api/v1) */
     char id[17];          /* request id */
     char ip[64];
     int64_t start_us;

@@ -154,7 +154,7 @@ static struct berth_req *req_new(struct berth_http *h, struct MHD_Connection *co
     req->method = method_of(method);
     req->method_text = method;
     req->path = berth_xstrdup(url);
-    req->registry_id = h->default_registry;
+    req->registry_id = 0; /* the server's own; routes that serve a registry set theirs in req_begin */
     req->start_us = berth_mono_us();
     req->content_length = -1;
     req->ev_size = -1;
@@ -279,6 +279,8 @@ static enum berth_rc req_begin(struct berth_req *req, struct berth_err *err)
         if (rc) return rc;
     }
     netcheck_client_ip(h->net, req);
+    /* /v2 and the token service serve a registry (the Host picks it); the directory and /api/v1 serve the server */
+    if (req->route->kind != BERTH_ACCESS_NONE || netcheck_oauth_route(req)) req->registry_id = h->default_registry;
     if (req->route->kind != BERTH_ACCESS_NONE && h->az) {
         struct berth_meta_registry reg;
         rc = authz_registry_of(h->az, req, &reg, err);
