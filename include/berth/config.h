@@ -47,6 +47,8 @@ enum berth_config_type {
     X(fsync, "fsync", BERTH_CFG_BOOL, "true", 0, 1, "fsync blobs and folders before a push completes") \
     X(upload_ttl, "upload-ttl", BERTH_CFG_INT, "86400", 60, 31536000,                                 \
       "seconds an idle upload session is kept before gc removes it")                                \
+    X(upload_sessions_max, "upload-sessions-max", BERTH_CFG_INT, "100", 1, 100000,                   \
+      "open upload sessions one client may have on one repository")                                 \
     X(gc_grace, "gc-grace", BERTH_CFG_INT, "60", 0, 525600,                                           \
       "minutes: gc never deletes what was pushed more recently than this")                          \
     X(shutdown_timeout, "shutdown-timeout", BERTH_CFG_INT, "10", 0, 3600,                             \

@@ -223,6 +223,25 @@ typedef int (*berth_meta_name_fn)(const char *name, void *ctx);       /* nonzero
 typedef int (*berth_meta_referrer_fn)(const struct berth_meta_referrer *r, void *ctx);
 typedef int (*berth_meta_gc_fn)(const char *repo, const char *digest, void *ctx);
 
+/*
+ * Called by blob_claim and blob_reap inside their transaction, while no
+ * other claim or reap of the same digest can run; a nonzero code rolls the
+ * transaction back and is returned.
+ */
+typedef enum berth_rc (*berth_meta_blob_fn)(void *ctx, struct berth_err *err);
+
+/* What blob_claim claims. Everything is borrowed. */
+struct berth_meta_claim {
+    int64_t reg;                       /* registry id */
+    const char *repo;                  /* link the blob to this repository */
+    const struct berth_digest *digest;
+    int64_t size;                      /* a push: its size; a mount: set to the source's */
+    const char *from;                  /* NULL for a push; a mount's source repository (same registry) */
+    const char *upload;                /* a recorded upload session that ends with the claim; may be NULL */
+    berth_meta_blob_fn store;          /* makes sure the bytes are in the store; may be NULL */
+    void *ctx;                         /* for store */
+};
+
 struct berth_meta_ops {
     const char *name;
     /* Opens (creating if needed) and migrates the store; dsn is a file path for SQLite. */
@@ -325,9 +344,18 @@ struct berth_meta_ops {
     enum berth_rc (*repo_list)(struct berth_meta *m, int64_t reg, const char *last, int64_t n, berth_meta_name_fn fn,
                                void *ctx, int *more, struct berth_err *err);
 
-    /* Links blob d (size bytes) to repo, creating repo; idempotent; renews its time. */
-    enum berth_rc (*blob_link)(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_digest *d,
-                               int64_t size, struct berth_err *err);
+    /*
+     * Claims blob c->digest for c->repo (created if needed) in one
+     * transaction that no claim or reap of the same digest, by any server,
+     * can interleave with: records the blob (size c->size) if it is new,
+     * calls c->store (which must leave the blob's bytes in the store: commit
+     * the push's upload, or see that they are there), and links the blob to
+     * the repository (idempotent; renews the link's time). A mount names
+     * c->from: the blob must be linked there (else BERTH_EBLOBUNKNOWN and
+     * nothing changes) and c->size is set to its size. An error from c->store
+     * rolls everything back. See docs/internals/store.md, "gc and pushes".
+     */
+    enum berth_rc (*blob_claim)(struct berth_meta *m, struct berth_meta_claim *c, struct berth_err *err);
     /* BERTH_OK and *size if linked, else BERTH_EBLOBUNKNOWN. size may be NULL. */
     enum berth_rc (*blob_linked)(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_digest *d,
                                  int64_t *size, struct berth_err *err);
@@ -339,6 +367,22 @@ struct berth_meta_ops {
     /* *used = 1 if any repository links d or any manifest references it. */
     enum berth_rc (*blob_in_use)(struct berth_meta *m, const struct berth_digest *d, int *used,
                                  struct berth_err *err);
+    /*
+     * Recorded blobs that no repository links and no manifest references,
+     * digests > after (NULL: from the start), sorted, at most n; for gc.
+     */
+    enum berth_rc (*blob_unused)(struct berth_meta *m, const char *after, int64_t n, berth_meta_name_fn fn,
+                                 void *ctx, struct berth_err *err);
+    /*
+     * Deletes blob d if nothing uses it, in one transaction that no claim of
+     * d can interleave with: checks that no repository links it and no
+     * manifest references it, forgets its record (if any) and calls remove
+     * (which must delete the store's bytes; an absent blob is not an error).
+     * *reaped = 1 when it was deleted; an error from remove rolls back.
+     * dry_run: the check only (*reaped tells what would happen).
+     */
+    enum berth_rc (*blob_reap)(struct berth_meta *m, const struct berth_digest *d, int dry_run,
+                               berth_meta_blob_fn remove, void *ctx, int *reaped, struct berth_err *err);
 
     /*
      * Stores a manifest and, when tag != NULL, points the tag at it, in one
@@ -371,9 +415,14 @@ struct berth_meta_ops {
                                const char *artifact_type, berth_meta_referrer_fn fn, void *ctx,
                                struct berth_err *err);
 
-    /* Records upload session uuid for repo, started at created_ms. */
-    enum berth_rc (*upload_put)(struct berth_meta *m, const char *uuid, int64_t reg, const char *repo, int64_t created_ms,
-                                struct berth_err *err);
+    /*
+     * Records upload session uuid for repo, opened by principal at
+     * created_ms. With max > 0 and max sessions of that principal on that
+     * repository already open, records nothing and returns BERTH_ETOOMANY
+     * (decided atomically).
+     */
+    enum berth_rc (*upload_put)(struct berth_meta *m, const char *uuid, int64_t reg, const char *repo,
+                                const char *principal, int64_t created_ms, int64_t max, struct berth_err *err);
     /* Fills repo (size repolen) and created_ms; BERTH_EUPLOADUNKNOWN if absent. */
     enum berth_rc (*upload_get)(struct berth_meta *m, const char *uuid, int64_t *reg, char *repo, size_t repolen,
                                 int64_t *created_ms, struct berth_err *err);

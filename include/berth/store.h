@@ -60,9 +60,17 @@ struct berth_blobstore_ops {
     enum berth_rc (*upload_truncate)(struct berth_blobstore *bs, const char *uuid, uint64_t size,
                                      struct berth_err *err);
     /*
+     * Makes the session's bytes durable (when opts.fsync is set), so that a
+     * later upload_commit has no data left to wait for. Optional for callers;
+     * the server calls it before it takes the metadata lock for a commit.
+     */
+    enum berth_rc (*upload_sync)(struct berth_blobstore *bs, const char *uuid, struct berth_err *err);
+    /*
      * Makes the session's bytes the blob d (the caller has verified the
      * digest) and ends the session. If d already exists, the session is
-     * simply removed. Durable when opts.fsync is set.
+     * simply removed. Durable when opts.fsync is set. The server calls it
+     * only inside the metadata's claim of d (berth_meta_ops.blob_claim), so
+     * that gc cannot remove d between this check and the link.
      */
     enum berth_rc (*upload_commit)(struct berth_blobstore *bs, const char *uuid, const struct berth_digest *d,
                                    struct berth_err *err);

@@ -1,9 +1,11 @@
 /*
  * cmd_gc.c - `berth gc`: deletes manifests and blobs that nothing
- * references, expired upload sessions and stray temp files. Anything pushed
- * within the grace period is kept, so a push in progress is never broken.
- * Safe to run while the server runs (SQLite transactions; the grace period
- * covers a blob uploaded but not yet linked by its manifest).
+ * references, expired upload sessions (and records of sessions whose bytes
+ * are gone) and stray temp files. Safe to run while the server runs: each
+ * blob is deleted in a metadata transaction that no push or mount of it can
+ * interleave with (docs/internals/store.md, "gc and pushes"), so a blob a
+ * push was acknowledged for is never lost; the grace period keeps links
+ * (and so blobs) pushed recently that no manifest references yet.
  *
  * On a large store it reports progress on stderr (on a terminal by default,
  * or with --progress): an updating line per phase at most twice a second,
@@ -37,6 +39,7 @@ struct gc_ctx {
 };
 
 #define GC_PROGRESS_US 500000
+#define GC_PAGE 256 /* unused blobs read per query */
 
 /* "12.3 MiB" */
 static void human(uint64_t n, char *out, size_t len)
@@ -94,6 +97,88 @@ static int on_unlink(const char *repo, const char *digest, void *p)
     return 0;
 }
 
+/* What a reap's remove step works on. */
+struct reap_ctx {
+    struct gc_ctx *gc;
+    const struct berth_digest *d;
+    uint64_t size; /* bytes removed */
+};
+
+/* Inside blob_reap's transaction: the bytes go (a blob already gone is fine). */
+static enum berth_rc reap_remove(void *p, struct berth_err *err)
+{
+    struct reap_ctx *r = p;
+    struct berth_blobstore *bs = r->gc->blobs;
+    enum berth_rc rc;
+
+    if (bs->ops->stat(bs, r->d, &r->size, err) == BERTH_EBLOBUNKNOWN) {
+        r->size = 0;
+        return BERTH_OK;
+    }
+    rc = bs->ops->remove(bs, r->d, err);
+    return rc == BERTH_EBLOBUNKNOWN ? BERTH_OK : rc;
+}
+
+/*
+ * Deletes blob d unless something uses it, deciding and removing in one
+ * metadata transaction that no push or mount of d can interleave with.
+ */
+static void reap(struct gc_ctx *c, const struct berth_digest *d, uint64_t size)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct reap_ctx r = {c, d, size};
+    int reaped = 0;
+
+    if (c->meta->ops->blob_reap(c->meta, d, c->dry_run, reap_remove, &r, &reaped, &err) != BERTH_OK) {
+        fprintf(stderr, "berth: gc: %s\n", berth_err_msg(&err));
+        c->failed = 1;
+        return;
+    }
+    if (!reaped) return;
+    c->blobs_deleted++;
+    c->bytes_freed += r.size;
+    if (c->verbose) printf("blob %s %llu\n", d->s, (unsigned long long)r.size);
+}
+
+/* One page of recorded blobs nothing uses. */
+struct unused_page {
+    char names[GC_PAGE][BERTH_DIGEST_STR_MAX + 1];
+    int n;
+};
+
+static int add_unused(const char *name, void *p)
+{
+    struct unused_page *pg = p;
+    snprintf(pg->names[pg->n++], sizeof(pg->names[0]), "%s", name);
+    return 0;
+}
+
+/* Recorded blobs that nothing links or references: their links went with gc's grace already. */
+static enum berth_rc reap_unused(struct gc_ctx *c, struct berth_err *err)
+{
+    struct unused_page *pg = berth_xcalloc(1, sizeof(*pg));
+    char last[BERTH_DIGEST_STR_MAX + 1] = "";
+    enum berth_rc rc = BERTH_OK;
+    int i;
+
+    do {
+        pg->n = 0;
+        rc = c->meta->ops->blob_unused(c->meta, last, GC_PAGE, add_unused, pg, err);
+        if (rc) break;
+        for (i = 0; i < pg->n; i++) {
+            struct berth_digest d;
+            struct berth_err perr = BERTH_ERR_INIT;
+            c->seen++;
+            progress(c, "blobs", 0);
+            if (berth_digest_parse(pg->names[i], strlen(pg->names[i]), &d, &perr) == BERTH_OK) reap(c, &d, 0);
+        }
+        if (pg->n) snprintf(last, sizeof(last), "%s", pg->names[pg->n - 1]);
+    } while (pg->n == GC_PAGE);
+    free(pg);
+    return rc;
+}
+
+/* A blob file older than the grace that nothing uses: one no record names (a crash, an old store). */
 static int sweep_blob(const struct berth_digest *d, uint64_t size, int64_t mtime_s, void *p)
 {
     struct gc_ctx *c = p;
@@ -108,14 +193,7 @@ static int sweep_blob(const struct berth_digest *d, uint64_t size, int64_t mtime
         c->failed = 1;
         return 1;
     }
-    if (used) return 0;
-    if (!c->dry_run && c->blobs->ops->remove(c->blobs, d, &err) != BERTH_OK) {
-        fprintf(stderr, "berth: gc: %s\n", berth_err_msg(&err));
-        return 0;
-    }
-    c->blobs_deleted++;
-    c->bytes_freed += size;
-    if (c->verbose) printf("blob %s %llu\n", d->s, (unsigned long long)size);
+    if (!used) reap(c, d, size);
     return 0;
 }
 
@@ -130,8 +208,12 @@ static int sweep_upload(const char *uuid, uint64_t size, int64_t mtime_s, void *
     c->uploads_seen++;
     progress(c, "uploads", 0);
     rc = c->meta->ops->upload_get(c->meta, uuid, NULL, repo, sizeof(repo), &created, &err);
-    if (rc == BERTH_OK && mtime_s >= c->upload_cutoff_s) return 0; /* a live session */
-    if (rc == BERTH_EUPLOADUNKNOWN && mtime_s * 1000 >= c->cutoff_ms) return 0; /* a monolithic push in progress */
+    /*
+     * Written to within upload-ttl: a live session, a monolithic push in
+     * progress (no record), or a session whose record is being made. The
+     * blob grace does not apply: a push in progress is not yet a blob.
+     */
+    if (mtime_s >= c->upload_cutoff_s) return 0;
     if (rc != BERTH_OK && rc != BERTH_EUPLOADUNKNOWN) return 0;
     if (!c->dry_run) {
         if (rc == BERTH_OK) c->meta->ops->upload_delete(c->meta, uuid, &err);
@@ -140,6 +222,44 @@ static int sweep_upload(const char *uuid, uint64_t size, int64_t mtime_s, void *
     c->uploads++;
     c->bytes_freed += size;
     return 0;
+}
+
+struct lost_ctx {
+    struct berth_meta *meta;
+    struct berth_blobstore *blobs;
+    int dry_run;
+    uint64_t n;
+};
+
+static int forget_if_lost(const char *uuid, void *p)
+{
+    struct lost_ctx *c = p;
+    struct berth_err err = BERTH_ERR_INIT;
+    uint64_t size = 0;
+    int fd = -1;
+
+    if (c->blobs->ops->upload_open_read(c->blobs, uuid, &fd, &size, &err) == BERTH_OK) {
+        close(fd);
+        return 0;
+    }
+    if (err.code != BERTH_EUPLOADUNKNOWN) return 0; /* unreadable is not gone */
+    if (!c->dry_run && c->meta->ops->upload_delete(c->meta, uuid, &err) != BERTH_OK) return 0;
+    c->n++;
+    return 0;
+}
+
+/*
+ * A session's record is made after its file and ends with (or before) it,
+ * so a record whose file is gone is stale: a crash, a power failure without
+ * fsync, or someone's rm. The session could never continue.
+ */
+enum berth_rc cli_forget_lost_uploads(struct berth_meta *meta, struct berth_blobstore *blobs, int dry_run,
+                                      uint64_t *n, struct berth_err *err)
+{
+    struct lost_ctx c = {meta, blobs, dry_run, 0};
+    enum berth_rc rc = meta->ops->upload_list(meta, forget_if_lost, &c, err);
+    *n = c.n;
+    return rc;
 }
 
 static void gc_usage(FILE *out)
@@ -162,7 +282,7 @@ int cmd_gc(int argc, char **argv, struct cli_ctx *ctx)
     char *dbpath = NULL;
     int nrest = 0, i, ret = 1;
     int64_t grace = -1;
-    uint64_t tmp = 0;
+    uint64_t tmp = 0, lost = 0;
     enum berth_rc rc = BERTH_OK;
 
     (void)ctx;
@@ -214,11 +334,16 @@ int cmd_gc(int argc, char **argv, struct cli_ctx *ctx)
     rc = c.meta->ops->gc(c.meta, c.cutoff_ms, c.dry_run, on_manifest, on_unlink, &c, &err);
     if (rc) goto out;
     progress(&c, "manifests", 1);
+    rc = reap_unused(&c, &err);
+    if (rc) goto out;
     rc = c.blobs->ops->list(c.blobs, sweep_blob, &c, &err);
     if (rc) goto out;
     progress(&c, "blobs", 1);
     rc = c.blobs->ops->upload_list(c.blobs, sweep_upload, &c, &err);
     if (rc) goto out;
+    rc = cli_forget_lost_uploads(c.meta, c.blobs, c.dry_run, &lost, &err);
+    if (rc) goto out;
+    c.uploads += lost;
     progress(&c, "uploads", 1);
     if (!c.dry_run) {
         rc = c.blobs->ops->clean_temp(c.blobs, &tmp, &err);

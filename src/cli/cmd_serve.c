@@ -93,6 +93,7 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     struct berth_blobstore_opts sopts;
     struct berth_http_deps deps;
     struct orphan_ctx oc;
+    uint64_t lost = 0;
     int64_t reg = 0;
     sigset_t sigs;
     char *dbpath = NULL;
@@ -141,6 +142,9 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     rc = blobs->ops->upload_list(blobs, drop_orphan, &oc, &err);
     if (rc) goto out;
     if (oc.removed) BERTH_LOG(BERTH_LOG_INFO, "msg=\"removed interrupted monolithic uploads\" count=%d", oc.removed);
+    rc = cli_forget_lost_uploads(meta, blobs, 0, &lost, &err);
+    if (rc) goto out;
+    if (lost) BERTH_LOG(BERTH_LOG_INFO, "msg=\"forgot upload sessions without bytes\" count=%llu", (unsigned long long)lost);
 
     memset(&deps, 0, sizeof(deps));
     deps.cfg = &cfg;

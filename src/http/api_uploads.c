@@ -143,11 +143,42 @@ enum berth_rc api_upload_chunk_body(struct berth_req *req, const char *data, siz
 
 static void end_request(struct berth_req *req, struct up_state *st);
 
-/* Verifies the session's bytes against st->want, then makes them the blob and links it. */
+/* What a claim's store step works on (see berth_meta_ops.blob_claim). */
+struct store_claim {
+    struct berth_blobstore *bs;
+    const char *uuid; /* a push: the session to commit; a mount: NULL */
+    const struct berth_digest *d;
+    int done;         /* the session was committed */
+};
+
+/* Inside a push's claim: the session's bytes become the blob (or are dropped if it is there). */
+static enum berth_rc store_commit(void *p, struct berth_err *err)
+{
+    struct store_claim *c = p;
+    enum berth_rc rc = c->bs->ops->upload_commit(c->bs, c->uuid, c->d, err);
+    if (!rc) c->done = 1;
+    return rc;
+}
+
+/* Inside a mount's claim: the bytes must be in the store, or there is nothing to mount. */
+static enum berth_rc store_present(void *p, struct berth_err *err)
+{
+    struct store_claim *c = p;
+    uint64_t size;
+    return c->bs->ops->stat(c->bs, c->d, &size, err);
+}
+
+/*
+ * Verifies the session's bytes against st->want, then claims the blob: the
+ * bytes are committed and the blob linked in one metadata transaction that gc
+ * cannot interleave with (docs/internals/store.md, "gc and pushes").
+ */
 static enum berth_rc commit(struct berth_req *req, struct up_state *st, struct berth_err *err)
 {
     struct berth_http *h = req->http;
     struct upload_session *s = st->s;
+    struct store_claim sc = {0};
+    struct berth_meta_claim cl = {0};
     struct berth_digest got;
     struct berth_err terr = BERTH_ERR_INIT;
     enum berth_rc rc;
@@ -193,15 +224,22 @@ static enum berth_rc commit(struct berth_req *req, struct up_state *st, struct b
         end_request(req, st);
         return berth_err_set(err, BERTH_EDIGEST, "uploaded content has digest %s, not %s", got.s, st->want.s);
     }
-    rc = h->blobs->ops->upload_commit(h->blobs, s->uuid, &st->want, err);
+    /* the data's fsync happens here, outside the claim's lock; the claim then only renames */
+    rc = h->blobs->ops->upload_sync(h->blobs, s->uuid, err);
     if (rc) return rc;
-    st->ended = 1;
-    rc = h->meta->ops->blob_link(h->meta, req->registry_id, req->name, &st->want, (int64_t)s->size, err);
+    sc.bs = h->blobs;
+    sc.uuid = s->uuid;
+    sc.d = &st->want;
+    cl.reg = req->registry_id;
+    cl.repo = req->name;
+    cl.digest = &st->want;
+    cl.size = (int64_t)s->size;
+    cl.upload = st->transient ? NULL : s->uuid;
+    cl.store = store_commit;
+    cl.ctx = &sc;
+    rc = h->meta->ops->blob_claim(h->meta, &cl, err);
+    if (sc.done) st->ended = 1; /* the session's bytes are gone, even if the claim then failed */
     if (rc) return rc;
-    if (!st->transient) {
-        rc = h->meta->ops->upload_delete(h->meta, s->uuid, err);
-        if (rc) return rc;
-    }
     end_request(req, st);
     req_add_location(req, "/v2/%s/blobs/%s", req->name, st->want.s);
     berth_req_add_header(req, "Docker-Content-Digest", st->want.s);
@@ -212,7 +250,7 @@ static enum berth_rc commit(struct berth_req *req, struct up_state *st, struct b
 static enum berth_rc new_session(struct berth_req *req, struct berth_err *err)
 {
     struct berth_http *h = req->http;
-    char uuid[37], minlen[32];
+    char uuid[37], minlen[32], owner[96];
     uint64_t size = 0;
     int fd = -1;
     enum berth_rc rc;
@@ -221,7 +259,11 @@ static enum berth_rc new_session(struct berth_req *req, struct berth_err *err)
     rc = h->blobs->ops->upload_open(h->blobs, uuid, 1, &fd, &size, err);
     if (rc) return rc;
     close(fd);
-    rc = h->meta->ops->upload_put(h->meta, uuid, req->registry_id, req->name, berth_now_ms(), err);
+    /* the client: its principal, or its address when it has none (an open registry) */
+    if (req->principal[0]) snprintf(owner, sizeof(owner), "%s", req->principal);
+    else snprintf(owner, sizeof(owner), "ip:%s", req->ip);
+    rc = h->meta->ops->upload_put(h->meta, uuid, req->registry_id, req->name, owner, berth_now_ms(),
+                                  h->cfg->upload_sessions_max, err);
     if (rc) {
         struct berth_err terr = BERTH_ERR_INIT;
         h->blobs->ops->upload_remove(h->blobs, uuid, &terr);
@@ -270,9 +312,9 @@ static enum berth_rc try_mount(struct berth_req *req, const char *ms, int *mount
     struct berth_http *h = req->http;
     struct mount_ctx c;
     struct berth_digest d;
-    struct berth_err terr = BERTH_ERR_INIT;
+    struct store_claim sc = {0};
+    struct berth_meta_claim cl = {0};
     const char *from = req_query(req, "from");
-    int64_t size = 0;
     enum berth_rc rc;
 
     *mounted = 0;
@@ -289,9 +331,20 @@ static enum berth_rc try_mount(struct berth_req *req, const char *ms, int *mount
         if (rc) return rc;
     }
     if (!c.from[0]) return BERTH_OK;
-    if (h->meta->ops->blob_linked(h->meta, req->registry_id, c.from, &d, &size, &terr) != BERTH_OK) return BERTH_OK;
-    if (h->blobs->ops->touch(h->blobs, &d, &terr) != BERTH_OK) return BERTH_OK; /* gone from the store */
-    rc = h->meta->ops->blob_link(h->meta, req->registry_id, req->name, &d, size, err);
+    sc.bs = h->blobs;
+    sc.d = &d;
+    cl.reg = req->registry_id;
+    cl.repo = req->name;
+    cl.digest = &d;
+    cl.from = c.from;
+    cl.store = store_present;
+    cl.ctx = &sc;
+    rc = h->meta->ops->blob_claim(h->meta, &cl, err);
+    /* unlinked from the source, or gone from the store: an upload session instead, as the spec says */
+    if (rc == BERTH_EBLOBUNKNOWN) {
+        berth_err_clear(err);
+        return BERTH_OK;
+    }
     if (rc) return rc;
     *mounted = 1;
     req_add_location(req, "/v2/%s/blobs/%s", req->name, d.s);

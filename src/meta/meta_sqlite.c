@@ -144,6 +144,15 @@
     X(BLOB_LINK, "INSERT INTO repo_blobs (repo_id, digest, size, created_ms) VALUES (?1, ?2, ?3, ?4)"    \
                  " ON CONFLICT (repo_id, digest) DO UPDATE SET size = excluded.size,"                    \
                  " created_ms = excluded.created_ms")                                                    \
+    /* a claim takes the blob's row first: on PostgreSQL this is the row lock gc's reap waits on */     \
+    X(BLOB_RECORD, "INSERT INTO blobs (digest, size, created_ms) VALUES (?1, ?2, ?3)"                    \
+                   " ON CONFLICT (digest) DO UPDATE SET digest = excluded.digest")                       \
+    X(BLOB_FORGET, "DELETE FROM blobs WHERE digest = ?1")                                                \
+    X(BLOB_UNUSED, "SELECT digest FROM blobs b WHERE digest > ?1"                                        \
+                   " AND NOT EXISTS (SELECT 1 FROM repo_blobs WHERE digest = b.digest)"                  \
+                   " AND NOT EXISTS (SELECT 1 FROM manifest_blobs WHERE digest = b.digest)"              \
+                   " AND NOT EXISTS (SELECT 1 FROM manifest_children WHERE digest = b.digest)"           \
+                   " ORDER BY digest LIMIT ?2")                                                          \
     X(BLOB_LINKED, "SELECT b.size FROM repositories r JOIN repo_blobs b ON b.repo_id = r.id"             \
                    " WHERE r.registry_id = ?1 AND r.name = ?2 AND b.digest = ?3")                        \
     X(BLOB_UNLINK, "DELETE FROM repo_blobs WHERE repo_id = (SELECT id FROM repositories"                 \
@@ -189,10 +198,11 @@
                  " WHERE repo_id = (SELECT id FROM repositories WHERE registry_id = ?1 AND name = ?2)"   \
                  " AND subject = ?3 AND (?4 IS NULL OR artifact_type = ?4) ORDER BY digest")             \
     /* no row written means no such registry */                                                          \
-    X(UPLOAD_PUT, "INSERT INTO uploads (uuid, registry_id, repo, created_ms)"                            \
-                  " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?2)"         \
+    X(UPLOAD_PUT, "INSERT INTO uploads (uuid, registry_id, repo, principal, created_ms)"                 \
+                  " SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?2)"     \
                   " ON CONFLICT (uuid) DO UPDATE SET registry_id = excluded.registry_id,"                \
-                  " repo = excluded.repo, created_ms = excluded.created_ms")                             \
+                  " repo = excluded.repo, principal = excluded.principal, created_ms = excluded.created_ms") \
+    X(UPLOAD_COUNT, "SELECT count(*) FROM uploads WHERE registry_id = ?1 AND repo = ?2 AND principal = ?3") \
     X(UPLOAD_GET, "SELECT registry_id, repo, created_ms FROM uploads WHERE uuid = ?1")                   \
     X(UPLOAD_DELETE, "DELETE FROM uploads WHERE uuid = ?1")                                              \
     X(UPLOAD_LIST, "SELECT uuid FROM uploads ORDER BY uuid")                                             \
@@ -1971,25 +1981,53 @@ out:
 
 /* ---- blobs ---- */
 
-static enum berth_rc sq_blob_link(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_digest *d,
-                                  int64_t size, struct berth_err *err)
+/*
+ * The write transaction (BEGIN IMMEDIATE) is what no reap can interleave
+ * with; the statements are in the order PostgreSQL needs for the same
+ * guarantee from a row lock: the blob's row first, then the store, then the
+ * link.
+ */
+static enum berth_rc sq_blob_claim(struct berth_meta *m, struct berth_meta_claim *cl, struct berth_err *err)
 {
     struct meta_sqlite *ms = meta_of(m);
     struct conn *c = NULL;
-    int64_t rid = 0, now = berth_now_ms();
+    int64_t rid = 0, now = berth_now_ms(), size;
+    int found = 0;
     enum berth_rc rc;
 
-    if (!repo || !d) return berth_err_set(err, BERTH_EINVAL, "blob_link: no repository or digest");
-    if (size < 0) return berth_err_set(err, BERTH_EINVAL, "blob_link: negative size %lld", (long long)size);
+    if (!cl || !cl->repo || !cl->digest) return berth_err_set(err, BERTH_EINVAL, "blob_claim: no repository or digest");
+    if (!cl->from && cl->size < 0)
+        return berth_err_set(err, BERTH_EINVAL, "blob_claim: negative size %lld", (long long)cl->size);
     rc = conn_acquire(ms, &c, err);
     if (rc) goto out;
-    rc = tx_begin(c, "blob_link", err);
+    rc = tx_begin(c, "blob_claim", err);
     if (rc) goto out;
-    rc = repo_ensure(c, reg, repo, now, &rid, err);
+    size = cl->size;
+    if (cl->from) {
+        rc = step1(c, ST_BLOB_LINKED, "blob_claim", &found, &size, err, "ITD", cl->reg, cl->from, cl->digest);
+        if (rc) goto out;
+        if (!found) {
+            rc = berth_err_set(err, BERTH_EBLOBUNKNOWN, "blob %s unknown to repository '%s'", cl->digest->s,
+                               cl->from);
+            goto out;
+        }
+    }
+    rc = step1(c, ST_BLOB_RECORD, "blob_claim", NULL, NULL, err, "DII", cl->digest, size, now);
     if (rc) goto out;
-    rc = step1(c, ST_BLOB_LINK, "blob_link", NULL, NULL, err, "IDII", rid, d, size, now);
+    if (cl->store) {
+        rc = cl->store(cl->ctx, err);
+        if (rc) goto out;
+    }
+    rc = repo_ensure(c, cl->reg, cl->repo, now, &rid, err);
     if (rc) goto out;
-    rc = tx_commit(c, "blob_link", err);
+    rc = step1(c, ST_BLOB_LINK, "blob_claim", NULL, NULL, err, "IDII", rid, cl->digest, size, now);
+    if (rc) goto out;
+    if (cl->upload) {
+        rc = step1(c, ST_UPLOAD_DELETE, "blob_claim", NULL, NULL, err, "T", cl->upload);
+        if (rc) goto out;
+    }
+    rc = tx_commit(c, "blob_claim", err);
+    if (!rc && cl->from) cl->size = size;
 out:
     if (rc) tx_rollback(c);
     conn_release(ms, c);
@@ -2076,6 +2114,61 @@ static enum berth_rc sq_blob_in_use(struct berth_meta *m, const struct berth_dig
     if (rc) goto out;
     *used = v != 0;
 out:
+    conn_release(ms, c);
+    return rc;
+}
+
+static enum berth_rc sq_blob_unused(struct berth_meta *m, const char *after, int64_t n, berth_meta_name_fn fn,
+                                    void *ctx, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    enum berth_rc rc;
+    int rows = 0;
+
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = query(c, ST_BLOB_UNUSED, &st, "blob_unused", err, "TI", after ? after : "", page_limit(n));
+    if (rc) goto out;
+    rc = page_names(c, st, 0, n, fn, ctx, NULL, &rows, "blob_unused", err);
+out:
+    stmt_done(st);
+    conn_release(ms, c);
+    return rc;
+}
+
+/* The mirror of sq_blob_claim: the same write lock, the row before the store. */
+static enum berth_rc sq_blob_reap(struct berth_meta *m, const struct berth_digest *d, int dry_run,
+                                  berth_meta_blob_fn remove, void *ctx, int *reaped, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    int64_t used = 0;
+    enum berth_rc rc;
+
+    *reaped = 0;
+    if (!d) return berth_err_set(err, BERTH_EINVAL, "blob_reap: no digest");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = tx_begin(c, "blob_reap", err);
+    if (rc) goto out;
+    rc = step1(c, ST_BLOB_IN_USE, "blob_reap", NULL, &used, err, "D", d);
+    if (rc || used) goto out;
+    rc = step1(c, ST_BLOB_FORGET, "blob_reap", NULL, NULL, err, "D", d);
+    if (rc) goto out;
+    if (dry_run) {
+        *reaped = 1;
+        goto out;
+    }
+    if (remove) {
+        rc = remove(ctx, err);
+        if (rc) goto out;
+    }
+    rc = tx_commit(c, "blob_reap", err);
+    if (!rc) *reaped = 1;
+out:
+    tx_rollback(c);
     conn_release(ms, c);
     return rc;
 }
@@ -2351,18 +2444,38 @@ out:
 /* ---- upload sessions ---- */
 
 static enum berth_rc sq_upload_put(struct berth_meta *m, const char *uuid, int64_t reg, const char *repo,
-                                   int64_t created_ms, struct berth_err *err)
+                                   const char *principal, int64_t created_ms, int64_t max, struct berth_err *err)
 {
     struct meta_sqlite *ms = meta_of(m);
     struct conn *c = NULL;
+    int64_t open = 0;
     enum berth_rc rc;
 
     if (!uuid || !repo) return berth_err_set(err, BERTH_EINVAL, "upload_put: no uuid or repository");
+    if (!principal) principal = "";
     rc = conn_acquire(ms, &c, err);
     if (rc) goto out;
-    rc = step1(c, ST_UPLOAD_PUT, "upload_put", NULL, NULL, err, "TITI", uuid, reg, repo, created_ms);
-    if (!rc && sqlite3_changes(c->db) == 0) rc = no_registry(reg, err);
+    rc = tx_begin(c, "upload_put", err);
+    if (rc) goto out;
+    if (max > 0) {
+        rc = step1(c, ST_UPLOAD_COUNT, "upload_put", NULL, &open, err, "ITT", reg, repo, principal);
+        if (rc) goto out;
+        if (open >= max) {
+            rc = berth_err_set(err, BERTH_ETOOMANY, "%lld upload sessions are open on '%s' already, the most "
+                               "one client may have: finish or cancel some, or wait until they expire",
+                               (long long)open, repo);
+            goto out;
+        }
+    }
+    rc = step1(c, ST_UPLOAD_PUT, "upload_put", NULL, NULL, err, "TITTI", uuid, reg, repo, principal, created_ms);
+    if (rc) goto out;
+    if (sqlite3_changes(c->db) == 0) {
+        rc = no_registry(reg, err);
+        goto out;
+    }
+    rc = tx_commit(c, "upload_put", err);
 out:
+    if (rc) tx_rollback(c);
     conn_release(ms, c);
     return rc;
 }
@@ -2917,11 +3030,13 @@ const struct berth_meta_ops berth_meta_sqlite_ops = {
     .assignment_list = sq_assignment_list,
     .repo_exists = sq_repo_exists,
     .repo_list = sq_repo_list,
-    .blob_link = sq_blob_link,
+    .blob_claim = sq_blob_claim,
     .blob_linked = sq_blob_linked,
     .blob_unlink = sq_blob_unlink,
     .blob_repos = sq_blob_repos,
     .blob_in_use = sq_blob_in_use,
+    .blob_unused = sq_blob_unused,
+    .blob_reap = sq_blob_reap,
     .manifest_put = sq_manifest_put,
     .manifest_get = sq_manifest_get,
     .manifest_delete = sq_manifest_delete,

@@ -599,6 +599,35 @@ static enum berth_rc upload_exists(struct fs_store *st, const char *uuid, struct
     return fail(st, err, errno, "fstatat", "uploads", uuid);
 }
 
+/* fsync of the session's bytes, when the store fsyncs. */
+static enum berth_rc sync_upload(struct fs_store *st, const char *uuid, struct berth_err *err)
+{
+    enum berth_rc rc = BERTH_OK;
+    int f;
+
+    if (!st->opts.fsync) return BERTH_OK;
+    f = openat(st->uploads_fd, uuid, O_RDONLY | O_CLOEXEC);
+    if (f < 0) {
+        if (errno == ENOENT) return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s not found", uuid);
+        return fail(st, err, errno, "openat", "uploads", uuid);
+    }
+    if (fsync(f) != 0) rc = fail(st, err, errno, "fsync", "uploads", uuid);
+    close(f);
+    return rc;
+}
+
+static enum berth_rc fs_upload_sync(struct berth_blobstore *bs, const char *uuid, struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    enum berth_rc rc;
+
+    rc = check_uuid(uuid, err);
+    if (rc) return rc;
+    rc = upload_exists(st, uuid, err);
+    if (rc) return rc;
+    return sync_upload(st, uuid, err);
+}
+
 static enum berth_rc fs_upload_commit(struct berth_blobstore *bs, const char *uuid, const struct berth_digest *d,
                                       struct berth_err *err)
 {
@@ -606,7 +635,7 @@ static enum berth_rc fs_upload_commit(struct berth_blobstore *bs, const char *uu
     struct blob_name bn;
     struct stat sb;
     enum berth_rc rc;
-    int f = -1, attempt, e;
+    int attempt, e;
 
     rc = check_uuid(uuid, err);
     if (rc) goto out;
@@ -635,21 +664,9 @@ static enum berth_rc fs_upload_commit(struct berth_blobstore *bs, const char *uu
         goto out;
     }
 
-    /* The data must be on disk before any name can point at it. */
-    if (st->opts.fsync) {
-        f = openat(st->uploads_fd, uuid, O_RDONLY | O_CLOEXEC);
-        if (f < 0) {
-            if (errno == ENOENT) rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s not found", uuid);
-            else rc = fail(st, err, errno, "openat", "uploads", uuid);
-            goto out;
-        }
-        if (fsync(f) != 0) {
-            rc = fail(st, err, errno, "fsync", "uploads", uuid);
-            goto out;
-        }
-        close(f);
-        f = -1;
-    }
+    /* The data must be on disk before any name can point at it (cheap after upload_sync). */
+    rc = sync_upload(st, uuid, err);
+    if (rc) goto out;
 
     /*
      * A concurrent commit of the same digest may rename first; rename then
@@ -676,7 +693,6 @@ static enum berth_rc fs_upload_commit(struct berth_blobstore *bs, const char *uu
     /* The new name is durable once its folder is; its parents were handled by ensure_dirs. */
     if (st->opts.fsync) rc = fsync_dir_at(st, st->blobs_fd, "blobs", bn.dir, err);
 out:
-    if (f >= 0) close(f);
     return rc;
 }
 
@@ -792,6 +808,7 @@ const struct berth_blobstore_ops berth_blobstore_fs_ops = {
     .upload_open = fs_upload_open,
     .upload_open_read = fs_upload_open_read,
     .upload_truncate = fs_upload_truncate,
+    .upload_sync = fs_upload_sync,
     .upload_commit = fs_upload_commit,
     .upload_remove = fs_upload_remove,
     .upload_list = fs_upload_list,

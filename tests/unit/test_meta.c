@@ -199,6 +199,18 @@ static int has_manifest(struct t *t, const char *repo, const struct berth_digest
     return t->ops->manifest_get(t->m, t->reg, repo, &r, NULL, NULL, NULL, 0, NULL, &err) == BERTH_OK;
 }
 
+/* A push's claim with no store step: records the blob and links it. */
+static enum berth_rc claim(const struct berth_meta_ops *ops, struct berth_meta *m, int64_t reg, const char *repo,
+                           const struct berth_digest *d, int64_t size, struct berth_err *err)
+{
+    struct berth_meta_claim c = {0};
+    c.reg = reg;
+    c.repo = repo;
+    c.digest = d;
+    c.size = size;
+    return ops->blob_claim(m, &c, err);
+}
+
 static int linked(struct t *t, const char *repo, const struct berth_digest *d)
 {
     struct berth_err err = BERTH_ERR_INIT;
@@ -266,7 +278,7 @@ SHARED_TEST(meta_repo_list_pages)
     ASSERT_EQ_INT(more, 0);
     ASSERT_RC(t->ops->repo_exists(t->m, t->reg, "alpha", &err), BERTH_ENAMEUNKNOWN);
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        ASSERT_OK(t->ops->blob_link(t->m, t->reg, names[i], &b, 1, &err));
+        ASSERT_OK(claim(t->ops, t->m, t->reg, names[i], &b, 1, &err));
     ASSERT_OK(t->ops->repo_exists(t->m, t->reg, "alpha", &err));
     ASSERT_EQ_STR(repos_of(t, NULL, 100, &more), "alpha,alpha-x,alpha/x,alpha0,beta,");
     ASSERT_EQ_INT(more, 0);
@@ -314,7 +326,7 @@ SHARED_TEST(meta_tag_list_pages)
     int more = -1;
 
     ASSERT_RC(t->ops->tag_list(t->m, t->reg, "r", NULL, 10, collect, NULL, &more, &err), BERTH_ENAMEUNKNOWN);
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &b, 1, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &b, 1, &err));
     ASSERT_EQ_STR(tags_of(t, "r", NULL, 10, &more), "");
     ASSERT_EQ_INT(more, 0);
     ASSERT_EQ_STR(tags_of(t, "r", NULL, 0, &more), "");
@@ -354,15 +366,15 @@ SHARED_TEST(meta_blob_links)
     ASSERT_TRUE(strstr(err.msg, b.s) != NULL);
     ASSERT_OK(t->ops->blob_in_use(t->m, &b, &used, &err));
     ASSERT_EQ_INT(used, 0);
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "one", &b, 42, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "one", &b, 42, &err)); /* idempotent */
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "one", &b, 42, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "one", &b, 42, &err)); /* idempotent */
     ASSERT_OK(t->ops->blob_linked(t->m, t->reg, "one", &b, &size, &err));
     ASSERT_EQ_INT(size, 42);
     ASSERT_OK(t->ops->blob_linked(t->m, t->reg, "one", &b, NULL, &err));
     ASSERT_RC(t->ops->blob_linked(t->m, t->reg, "two", &b, &size, &err), BERTH_EBLOBUNKNOWN);
     ASSERT_RC(t->ops->blob_linked(t->m, t->reg, "one", &c, &size, &err), BERTH_EBLOBUNKNOWN);
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "two", &b, 42, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "a/zero", &b, 42, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "two", &b, 42, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "a/zero", &b, 42, &err));
     ASSERT_OK(t->ops->blob_repos(t->m, t->reg, &b, collect, &buf, &err));
     ASSERT_EQ_STR(berth_buf_str(&buf), "a/zero,one,two,");
     berth_buf_reset(&buf);
@@ -375,7 +387,7 @@ SHARED_TEST(meta_blob_links)
     ASSERT_EQ_INT(used, 1);
 
     /* referenced by a manifest but linked nowhere still counts as in use */
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "one", &c, 5, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "one", &c, 5, &err));
     mf.blobs = &c;
     mf.nblobs = 1;
     ASSERT_OK(t->ops->manifest_put(t->m, &mf, "latest", &err));
@@ -397,11 +409,155 @@ SHARED_TEST(meta_blob_links)
     ASSERT_EQ_INT(used, 0);
     ASSERT_RC(t->ops->blob_unlink(t->m, t->reg, "nope", &b, &err), BERTH_EBLOBUNKNOWN);
     /* relinking renews the size */
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "one", &b, 43, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "one", &b, 43, &err));
     ASSERT_OK(t->ops->blob_linked(t->m, t->reg, "one", &b, &size, &err));
     ASSERT_EQ_INT(size, 43);
-    ASSERT_RC(t->ops->blob_link(t->m, t->reg, "one", &b, -1, &err), BERTH_EINVAL);
+    ASSERT_RC(claim(t->ops, t->m, t->reg, "one", &b, -1, &err), BERTH_EINVAL);
     berth_buf_release(&buf);
+}
+
+/* A store step for claims and reaps that counts its calls and fails on demand. */
+struct fake_store {
+    int calls;
+    enum berth_rc fail; /* BERTH_OK: succeed */
+    int have;           /* the bytes are "in the store" */
+};
+
+static enum berth_rc fake_put(void *p, struct berth_err *err)
+{
+    struct fake_store *f = p;
+    f->calls++;
+    if (f->fail) return berth_err_set(err, f->fail, "store step failed");
+    f->have = 1;
+    return BERTH_OK;
+}
+
+static enum berth_rc fake_remove(void *p, struct berth_err *err)
+{
+    struct fake_store *f = p;
+    f->calls++;
+    if (f->fail) return berth_err_set(err, f->fail, "store step failed");
+    f->have = 0;
+    return BERTH_OK;
+}
+
+SHARED_TEST(meta_blob_claim_and_reap)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_digest b = dg(0xb2), c = dg(0xc2), d = dg(0xd2);
+    struct berth_buf buf = BERTH_BUF_INIT(0), want = BERTH_BUF_INIT(0);
+    struct berth_meta_manifest mf = man(t, "src", &d);
+    struct berth_meta_claim cl = {0};
+    struct fake_store fs = {0};
+    int reaped = -1;
+
+    /* a push whose store step fails leaves nothing behind */
+    cl.reg = t->reg;
+    cl.repo = "src";
+    cl.digest = &b;
+    cl.size = 7;
+    cl.store = fake_put;
+    cl.ctx = &fs;
+    fs.fail = BERTH_EIO;
+    ASSERT_RC(t->ops->blob_claim(t->m, &cl, &err), BERTH_EIO);
+    ASSERT_EQ_INT(fs.calls, 1);
+    ASSERT_TRUE(!(linked(t, "src", &b)));
+    ASSERT_OK(t->ops->blob_unused(t->m, NULL, 10, collect, &buf, &err));
+    ASSERT_EQ_STR(berth_buf_str(&buf), "");
+
+    /* a push: the store step runs inside, the session's record ends with it */
+    ASSERT_OK(t->ops->upload_put(t->m, "up-1", t->reg, "src", "p", 1, 0, &err));
+    fs.fail = BERTH_OK;
+    cl.upload = "up-1";
+    ASSERT_OK(t->ops->blob_claim(t->m, &cl, &err));
+    ASSERT_EQ_INT(fs.calls, 2);
+    ASSERT_TRUE(fs.have);
+    ASSERT_TRUE(linked(t, "src", &b));
+    ASSERT_RC(t->ops->upload_get(t->m, "up-1", NULL, NULL, 0, NULL, &err), BERTH_EUPLOADUNKNOWN);
+
+    /* a mount needs the source's link and takes its size */
+    cl.upload = NULL;
+    cl.repo = "dst";
+    cl.from = "nowhere";
+    cl.size = 0;
+    ASSERT_RC(t->ops->blob_claim(t->m, &cl, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_TRUE(!(linked(t, "dst", &b)));
+    cl.from = "src";
+    fs.fail = BERTH_EBLOBUNKNOWN; /* the bytes are gone: no mount */
+    ASSERT_RC(t->ops->blob_claim(t->m, &cl, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_TRUE(!(linked(t, "dst", &b)));
+    fs.fail = BERTH_OK;
+    ASSERT_OK(t->ops->blob_claim(t->m, &cl, &err));
+    ASSERT_EQ_INT(cl.size, 7);
+    ASSERT_TRUE(linked(t, "dst", &b));
+
+    /* a used blob is never reaped, and its bytes are not touched */
+    fs.calls = 0;
+    ASSERT_OK(t->ops->blob_reap(t->m, &b, 0, fake_remove, &fs, &reaped, &err));
+    ASSERT_EQ_INT(reaped, 0);
+    ASSERT_EQ_INT(fs.calls, 0);
+    ASSERT_OK(t->ops->blob_unlink(t->m, t->reg, "dst", &b, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "src", &c, 1, &err));
+    mf.blobs = &b;
+    mf.nblobs = 1;
+    ASSERT_OK(t->ops->manifest_put(t->m, &mf, "latest", &err));
+    ASSERT_OK(t->ops->blob_unlink(t->m, t->reg, "src", &b, &err));
+    ASSERT_OK(t->ops->blob_reap(t->m, &b, 0, fake_remove, &fs, &reaped, &err)); /* a manifest references it */
+    ASSERT_EQ_INT(reaped, 0);
+    ASSERT_OK(t->ops->blob_unused(t->m, NULL, 10, collect, &buf, &err));
+    ASSERT_EQ_STR(berth_buf_str(&buf), "");
+
+    /* unused: listed, a dry run only looks, a failed removal keeps the record, then it goes */
+    ASSERT_OK(t->ops->manifest_delete(t->m, t->reg, "src", &d, &err));
+    ASSERT_OK(t->ops->blob_unlink(t->m, t->reg, "src", &c, &err));
+    ASSERT_OK(t->ops->blob_unused(t->m, NULL, 10, collect, &buf, &err));
+    berth_buf_printf(&buf, "|");
+    ASSERT_OK(t->ops->blob_unused(t->m, b.s, 10, collect, &buf, &err));
+    berth_buf_printf(&buf, "|");
+    ASSERT_OK(t->ops->blob_unused(t->m, NULL, 1, collect, &buf, &err));
+    berth_buf_printf(&want, "%s,%s,|%s,|%s,", b.s, c.s, c.s, b.s);
+    ASSERT_EQ_STR(berth_buf_str(&buf), berth_buf_str(&want));
+    berth_buf_reset(&buf);
+    berth_buf_reset(&want);
+    ASSERT_OK(t->ops->blob_reap(t->m, &b, 1, fake_remove, &fs, &reaped, &err));
+    ASSERT_EQ_INT(reaped, 1);
+    ASSERT_EQ_INT(fs.calls, 0);
+    fs.fail = BERTH_EIO;
+    ASSERT_RC(t->ops->blob_reap(t->m, &b, 0, fake_remove, &fs, &reaped, &err), BERTH_EIO);
+    ASSERT_EQ_INT(reaped, 0);
+    ASSERT_TRUE(fs.have);
+    fs.fail = BERTH_OK;
+    ASSERT_OK(t->ops->blob_reap(t->m, &b, 0, fake_remove, &fs, &reaped, &err));
+    ASSERT_EQ_INT(reaped, 1);
+    ASSERT_TRUE(!(fs.have));
+    ASSERT_OK(t->ops->blob_unused(t->m, NULL, 10, collect, &buf, &err));
+    berth_buf_printf(&want, "%s,", c.s);
+    ASSERT_EQ_STR(berth_buf_str(&buf), berth_buf_str(&want));
+    berth_buf_reset(&buf);
+    /* a blob with no record (bytes from a crash) is reaped the same way */
+    ASSERT_OK(t->ops->blob_reap(t->m, &d, 0, NULL, NULL, &reaped, &err));
+    ASSERT_EQ_INT(reaped, 1);
+    berth_buf_release(&buf);
+    berth_buf_release(&want);
+}
+
+SHARED_TEST(meta_upload_sessions_capped)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+
+    ASSERT_OK(t->ops->upload_put(t->m, "c1", t->reg, "app", "user:a", 1, 2, &err));
+    ASSERT_OK(t->ops->upload_put(t->m, "c2", t->reg, "app", "user:a", 1, 2, &err));
+    ASSERT_RC(t->ops->upload_put(t->m, "c3", t->reg, "app", "user:a", 1, 2, &err), BERTH_ETOOMANY);
+    ASSERT_TRUE(strstr(err.msg, "2 upload sessions") != NULL);
+    ASSERT_RC(t->ops->upload_get(t->m, "c3", NULL, NULL, 0, NULL, &err), BERTH_EUPLOADUNKNOWN);
+    /* another client, another repository, or no cap */
+    ASSERT_OK(t->ops->upload_put(t->m, "c4", t->reg, "app", "user:b", 1, 2, &err));
+    ASSERT_OK(t->ops->upload_put(t->m, "c5", t->reg, "other", "user:a", 1, 2, &err));
+    ASSERT_OK(t->ops->upload_put(t->m, "c6", t->reg, "app", "user:a", 1, 0, &err));
+    /* a finished session frees its place */
+    ASSERT_OK(t->ops->upload_delete(t->m, "c1", &err));
+    ASSERT_OK(t->ops->upload_delete(t->m, "c6", &err));
+    ASSERT_OK(t->ops->upload_put(t->m, "c7", t->reg, "app", "user:a", 1, 2, &err));
 }
 
 SHARED_TEST(meta_manifest_put_get)
@@ -425,8 +581,8 @@ SHARED_TEST(meta_manifest_put_get)
     mf.nblobs = 2;
     mf.artifact_type = "application/x-thing";
     mf.annotations_json = "{\"a\":\"b\"}";
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "lib/app", &cfg, 2, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "lib/app", &layer, 3, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "lib/app", &cfg, 2, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "lib/app", &layer, 3, &err));
     ASSERT_RC(t->ops->manifest_get(t->m, t->reg, "lib/app", &byt, &buf, &len, mt, sizeof(mt), &got, &err),
               BERTH_EMANIFESTUNKNOWN);
     ASSERT_OK(t->ops->manifest_put(t->m, &mf, "v1", &err));
@@ -502,12 +658,12 @@ SHARED_TEST(meta_manifest_put_missing_blob_changes_nothing)
     ASSERT_EQ_STR(repos_of(t, NULL, 10, &more), "");
 
     /* a blob linked elsewhere does not count */
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "other", &missing, 1, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "other", &missing, 1, &err));
     ASSERT_RC(t->ops->manifest_put(t->m, &mf, "latest", &err), BERTH_EMANIFESTBLOB);
     ASSERT_RC(t->ops->repo_exists(t->m, t->reg, "new/repo", &err), BERTH_ENAMEUNKNOWN);
 
     /* in an existing repository: the tag stays where it was, the manifest is not stored */
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "new/repo", &have, 1, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "new/repo", &have, 1, &err));
     mf.blobs = &have;
     ASSERT_OK(t->ops->manifest_put(t->m, &mf, "latest", &err));
     mf = man(t, "new/repo", &d2);
@@ -572,7 +728,7 @@ SHARED_TEST(meta_delete_by_digest_removes_tags)
     struct berth_meta_manifest ma = man(t, "r", &a), mb = man(t, "r", &b);
     int more, used = -1;
 
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &blob, 1, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &blob, 1, &err));
     ma.blobs = &blob;
     ma.nblobs = 1;
     ASSERT_OK(t->ops->manifest_put(t->m, &ma, "one", &err));
@@ -681,8 +837,8 @@ SHARED_TEST(meta_uploads)
     int64_t created = 0, reg = 0;
 
     ASSERT_RC(t->ops->upload_get(t->m, "u1", NULL, repo, sizeof(repo), &created, &err), BERTH_EUPLOADUNKNOWN);
-    ASSERT_OK(t->ops->upload_put(t->m, "u2", t->reg, "lib/b", 2000, &err));
-    ASSERT_OK(t->ops->upload_put(t->m, "u1", t->reg, "lib/a", 1000, &err));
+    ASSERT_OK(t->ops->upload_put(t->m, "u2", t->reg, "lib/b", "p", 2000, 0, &err));
+    ASSERT_OK(t->ops->upload_put(t->m, "u1", t->reg, "lib/a", "p", 1000, 0, &err));
     ASSERT_OK(t->ops->upload_get(t->m, "u1", &reg, repo, sizeof(repo), &created, &err));
     ASSERT_EQ_INT(reg, t->reg);
     ASSERT_EQ_STR(repo, "lib/a");
@@ -784,10 +940,10 @@ SHARED_TEST(meta_gc_respects_cutoff)
     struct berth_meta_manifest mo = man(t, "r", &old), my = man(t, "r", &young);
     int64_t cutoff, later;
 
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &blob_old, 1, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &blob_old, 1, &err));
     ASSERT_OK(t->ops->manifest_put(t->m, &mo, NULL, &err));
     cutoff = tick();
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &blob_young, 1, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &blob_young, 1, &err));
     ASSERT_OK(t->ops->manifest_put(t->m, &my, NULL, &err));
     later = tick();
     ASSERT_EQ_STR(gc_run(t, cutoff, 0), "r@01d0,");
@@ -796,7 +952,7 @@ SHARED_TEST(meta_gc_respects_cutoff)
     ASSERT_TRUE(linked(t, "r", &blob_young));
     /* putting a manifest again renews it, as linking renews a blob */
     ASSERT_OK(t->ops->manifest_put(t->m, &my, NULL, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &blob_young, 1, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &blob_young, 1, &err));
     ASSERT_EQ_STR(gc_run(t, later, 0), "");
     ASSERT_TRUE(has_manifest(t, "r", &young));
     ASSERT_TRUE(linked(t, "r", &blob_young));
@@ -813,11 +969,11 @@ SHARED_TEST(meta_gc_unlinks_unreferenced_blobs)
     struct berth_buf ubuf = BERTH_BUF_INIT(0);
     int used = -1;
 
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &cfg, 1, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &layer, 1, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &loose, 1, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "q", &cfg, 1, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "q", &layer, 1, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &cfg, 1, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &layer, 1, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &loose, 1, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "q", &cfg, 1, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "q", &layer, 1, &err));
     ma.blobs = mb.blobs = blobs;
     ma.nblobs = 2;
     mb.nblobs = 1;
@@ -862,8 +1018,8 @@ SHARED_TEST(meta_gc_dry_run_changes_nothing)
     struct berth_buf b = BERTH_BUF_INIT(0);
     int64_t cutoff;
 
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &loose, 1, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "r", &layer, 1, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &loose, 1, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &layer, 1, &err));
     m1.blobs = &layer;
     m1.nblobs = 1;
     im.children = &c1;
@@ -1168,18 +1324,18 @@ SHARED_TEST(meta_registry_delete_cascades)
     for (pass = 0; pass < 2; pass++) {
         int64_t reg = pass ? t->reg : gone;
         mf.reg = mr.reg = reg;
-        ASSERT_OK(t->ops->blob_link(t->m, reg, "app", &blob, 10, &err));
+        ASSERT_OK(claim(t->ops, t->m, reg, "app", &blob, 10, &err));
         mf.blobs = &blob;
         mf.nblobs = 1;
         ASSERT_OK(t->ops->manifest_put(t->m, &mf, "latest", &err));
         mr.subject = &d;
         ASSERT_OK(t->ops->manifest_put(t->m, &mr, NULL, &err));
-        ASSERT_OK(t->ops->upload_put(t->m, pass ? "up-default" : "up-alpha", reg, "app", 1, &err));
+        ASSERT_OK(t->ops->upload_put(t->m, pass ? "up-default" : "up-alpha", reg, "app", "p", 1, 0, &err));
         put_scopemap(t, reg, "readers", rules);
         tk = token(reg, "ci", "readers");
         ASSERT_OK(t->ops->token_put(t->m, &tk, &err));
     }
-    ASSERT_OK(t->ops->blob_link(t->m, gone, "other", &only, 10, &err));
+    ASSERT_OK(claim(t->ops, t->m, gone, "other", &only, 10, &err));
     for (i = 0; i < sizeof(scopes) / sizeof(scopes[0]); i++) {
         a = assignment("user", u.id, "AcrPull", scopes[i]);
         ASSERT_OK(t->ops->assignment_create(t->m, &a, &err));
@@ -1232,9 +1388,9 @@ SHARED_TEST(meta_registries_keep_repositories_apart)
 
     t2.reg = two;
     /* the same repository name in both registries, different content */
-    ASSERT_OK(t->ops->blob_link(t->m, one, "lib/app", &b1, 1, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, one, "only/one", &b1, 1, &err));
-    ASSERT_OK(t->ops->blob_link(t->m, two, "lib/app", &b2, 2, &err));
+    ASSERT_OK(claim(t->ops, t->m, one, "lib/app", &b1, 1, &err));
+    ASSERT_OK(claim(t->ops, t->m, one, "only/one", &b1, 1, &err));
+    ASSERT_OK(claim(t->ops, t->m, two, "lib/app", &b2, 2, &err));
     m1.blobs = &b1;
     m1.nblobs = 1;
     ASSERT_OK(t->ops->manifest_put(t->m, &m1, "v1", &err));
@@ -1293,7 +1449,7 @@ SHARED_TEST(meta_registries_keep_repositories_apart)
     ASSERT_TRUE(has_manifest(t, "lib/app", &d1));
 
     /* uploads carry their registry */
-    ASSERT_OK(t->ops->upload_put(t->m, "u", two, "lib/app", 7, &err));
+    ASSERT_OK(t->ops->upload_put(t->m, "u", two, "lib/app", "p", 7, 0, &err));
     ASSERT_OK(t->ops->upload_get(t->m, "u", &reg, NULL, 0, NULL, &err));
     ASSERT_EQ_INT(reg, two);
 
@@ -1307,8 +1463,8 @@ SHARED_TEST(meta_registries_keep_repositories_apart)
     ASSERT_EQ_INT(used, 1);
 
     /* nothing is created in a registry that does not exist */
-    ASSERT_RC(t->ops->blob_link(t->m, two + 100, "lib/app", &b1, 1, &err), BERTH_ENOENT);
-    ASSERT_RC(t->ops->upload_put(t->m, "u2", two + 100, "lib/app", 7, &err), BERTH_ENOENT);
+    ASSERT_RC(claim(t->ops, t->m, two + 100, "lib/app", &b1, 1, &err), BERTH_ENOENT);
+    ASSERT_RC(t->ops->upload_put(t->m, "u2", two + 100, "lib/app", "p", 7, 0, &err), BERTH_ENOENT);
     m1.reg = two + 100;
     m1.nblobs = 0;
     ASSERT_RC(t->ops->manifest_put(t->m, &m1, "v1", &err), BERTH_ENOENT);
@@ -1712,7 +1868,7 @@ static void *work(void *arg)
 
         mf.blobs = &blob;
         mf.nblobs = 1;
-        rc = t->ops->blob_link(t->m, t->reg, repo, &blob, 10, &err);
+        rc = claim(t->ops, t->m, t->reg, repo, &blob, 10, &err);
         if (!rc) {
             step = "put";
             rc = t->ops->manifest_put(t->m, &mf, tag, &err);
@@ -1735,7 +1891,7 @@ static void *work(void *arg)
         }
         if (!rc) {
             step = "upload";
-            rc = t->ops->upload_put(t->m, d.s, t->reg, repo, i, &err);
+            rc = t->ops->upload_put(t->m, d.s, t->reg, repo, "p", i, 0, &err);
         }
         if (rc) {
             w->failures++;
@@ -1779,14 +1935,14 @@ SHARED_TEST(meta_reopen_keeps_everything)
     size_t len = 0;
     int more;
 
-    ASSERT_OK(t->ops->blob_link(t->m, t->reg, "keep/me", &blob, 77, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "keep/me", &blob, 77, &err));
     mf.blobs = &blob;
     mf.nblobs = 1;
     mf.subject = &s;
     mf.artifact_type = "application/x-a";
     ASSERT_OK(t->ops->manifest_put(t->m, &ms, NULL, &err));
     ASSERT_OK(t->ops->manifest_put(t->m, &mf, "v1", &err));
-    ASSERT_OK(t->ops->upload_put(t->m, "u", t->reg, "keep/me", 123, &err));
+    ASSERT_OK(t->ops->upload_put(t->m, "u", t->reg, "keep/me", "p", 123, 0, &err));
     t->ops->close(t->m);
     t->m = NULL;
 
@@ -1881,7 +2037,7 @@ TEST(meta_sqlite_uses_wal)
     struct berth_digest b = dg(1);
 
     ASSERT_OK(berth_meta_sqlite_ops.open(path, &m, &err));
-    ASSERT_OK(berth_meta_sqlite_ops.blob_link(m, new_registry(&berth_meta_sqlite_ops, m, "wal"), "r", &b, 1, &err));
+    ASSERT_OK(claim(&berth_meta_sqlite_ops, m, new_registry(&berth_meta_sqlite_ops, m, "wal"), "r", &b, 1, &err));
     ASSERT_EQ_INT(access(wal, F_OK), 0);
     berth_meta_sqlite_ops.close(m);
     free(wal);
