@@ -234,7 +234,8 @@ struct berth_meta_ops {
      * Looks at the store at dsn without opening it for use: read-only, never
      * created, never migrated, so it is safe beside a running server. Fills
      * *out: schema version against the newest known, and a consistency check
-     * (SQLite: PRAGMA quick_check). A damaged store is BERTH_OK with
+     * (SQLite: PRAGMA quick_check, less SQLite 3.40's false NULL reports on
+     * WITHOUT ROWID tables). A damaged store is BERTH_OK with
      * intact = 0; BERTH_EDB only when the store cannot be read at all.
      */
     enum berth_rc (*inspect)(const char *dsn, struct berth_meta_inspect *out, struct berth_err *err);
