@@ -236,4 +236,31 @@ expect_status 200 "GET /readyz is 200 again after chmod 600"
 HDR_CHECK=1
 check "no probe file is left behind" bash -c "! ls -A '$DATA' '$DATA/uploads' | grep -q '^\\.doctor-'"
 berth_stop
+
+# ---- a full disk: a server on a small tmpfs, filled up, names the cause
+MNT=$WORK/small
+mkdir -p "$MNT"
+if mount -t tmpfs -o size=128m tmpfs "$MNT" 2>/dev/null; then
+    trap 'umount -l "$MNT" 2>/dev/null; cleanup' EXIT
+    DATA=$MNT/data
+    berth_start
+    HDR_CHECK=0
+    dd if=/dev/zero of="$MNT/filler" bs=1M count=200 2>/dev/null
+    req GET /readyz
+    expect_status 503 "GET /readyz is 503 on a full disk"
+    check "readyz names the cause: store DISK_FULL, not DATA_DIR_NOT_WRITABLE" \
+        jqe '.status == "unready" and .checks.store == "DISK_FULL"' "$BODY"
+    check "the server log says no space is left" grep -q 'readyz: data folder.*code=DISK_FULL.*no space left' "$SRV_LOG"
+    doctor --data "$DATA"
+    expect_eq "berth doctor on the full disk exits 1" 1 "$RC"
+    check "and names DISK_FULL with the fix" grep -Eq '^ERROR +data folder +DISK_FULL: no space left' <<<"$OUT"
+    rm -f "$MNT/filler"
+    req GET /readyz
+    expect_status 200 "GET /readyz is 200 again once space is freed (128 MiB: a low-space warning only)"
+    HDR_CHECK=1
+    berth_stop
+    umount -l "$MNT"
+else
+    skip "cannot mount a tmpfs here: the full disk is checked by the unit tests only"
+fi
 finish

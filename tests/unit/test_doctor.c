@@ -326,6 +326,50 @@ TEST(doctor_disk_space_low)
     free(mnt);
 }
 
+/* Writes to a file in dir until the file system says ENOSPC. */
+static void fill_up(const char *dir)
+{
+    char *path = berth_xasprintf("%s/filler", dir), block[65536];
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ssize_t n = 1;
+
+    ASSERT_TRUE(fd >= 0);
+    memset(block, 'x', sizeof(block));
+    while (n > 0) n = write(fd, block, sizeof(block));
+    ASSERT_EQ_INT(errno, ENOSPC);
+    close(fd);
+    free(path);
+}
+
+/* A full file system is named as such, for berth doctor and for /readyz, not taken for a permission problem. */
+TEST(doctor_disk_full)
+{
+    char *mnt = tmp_path("full"), *uploads = tmp_path("full/uploads");
+    struct berth_config cfg;
+    struct berth_doctor_input in;
+    struct berth_doctor_report full, ready;
+
+    ASSERT_EQ_INT(mkdir(mnt, 0700), 0);
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=1m") != 0)
+        TEST_SKIP("cannot mount a tmpfs (%s): DISK_FULL not produced", strerror(errno));
+    ASSERT_EQ_INT(mkdir(uploads, 0700), 0);
+    fill_up(mnt);
+    cfg_at(&cfg, mnt);
+    run_full(&cfg, 0, &full);
+    memset(&in, 0, sizeof(in));
+    in.cfg = &cfg;
+    berth_doctor_run(&in, BERTH_DOCTOR_READY, &ready);
+    umount2(mnt, MNT_DETACH);
+    ASSERT_CHECK(&full, "data folder", BERTH_CHECK_ERROR, "DISK_FULL");
+    ASSERT_CHECK_SAYS(&full, "data folder", "no space left");
+    ASSERT_TRUE(strstr(check_named(&full, "data folder")->fix, "free space") != NULL);
+    ASSERT_CHECK(&ready, "data folder", BERTH_CHECK_ERROR, "DISK_FULL");
+    ASSERT_CHECK_SAYS(&ready, "data folder", "no space left");
+    berth_config_release(&cfg);
+    free(uploads);
+    free(mnt);
+}
+
 /* ---------------------------------------------------------------- database */
 
 static void overwrite(const char *path, off_t at, size_t n)
