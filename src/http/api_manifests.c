@@ -26,6 +26,22 @@ static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
     return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
+/*
+ * The reference of a GET, HEAD or DELETE. These name a manifest that exists,
+ * and the distribution spec answers them 404 only (end-3; end-9 also lists
+ * 400 and 405 for deletes a registry refuses): a reference no manifest can
+ * have is as unknown as one no manifest has. PUT names a new one, so there a
+ * bad tag or digest stays 400 TAG_INVALID or DIGEST_INVALID.
+ */
+static enum berth_rc existing_ref(const struct berth_req *req, struct berth_ref *ref, struct berth_err *err)
+{
+    struct berth_err why = BERTH_ERR_INIT;
+
+    if (berth_ref_parse(req->param, strlen(req->param), ref, &why) == BERTH_OK) return BERTH_OK;
+    return berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "no manifest of '%s' is named '%.200s': %s", req->name,
+                         req->param, berth_err_msg(&why));
+}
+
 enum berth_rc api_manifest_get_finish(struct berth_req *req, struct berth_err *err)
 {
     struct berth_meta *m = req->http->meta;
@@ -37,7 +53,7 @@ enum berth_rc api_manifest_get_finish(struct berth_req *req, struct berth_err *e
     size_t len = 0;
     enum berth_rc rc;
 
-    rc = berth_ref_parse(req->param, strlen(req->param), &ref, err);
+    rc = existing_ref(req, &ref, err);
     if (rc) goto out;
     rc = m->ops->manifest_get(m, req->registry_id, req->name, &ref, req->method == M_HEAD ? NULL : &payload, &len, mt,
                               sizeof(mt), &d, err);
@@ -171,7 +187,7 @@ enum berth_rc api_manifest_delete_finish(struct berth_req *req, struct berth_err
     struct berth_ref ref;
     enum berth_rc rc;
 
-    rc = berth_ref_parse(req->param, strlen(req->param), &ref, err);
+    rc = existing_ref(req, &ref, err);
     if (rc) return rc;
     if (ref.is_digest) rc = m->ops->manifest_delete(m, req->registry_id, req->name, &ref.digest, err);
     else rc = m->ops->tag_delete(m, req->registry_id, req->name, ref.tag, err);
