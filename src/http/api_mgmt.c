@@ -637,7 +637,7 @@ enum berth_rc api_mgmt_registry_patch_finish(struct berth_req *req, struct berth
     struct berth_meta *m = req->http->meta;
     struct berth_meta_registry reg;
     struct berth_meta_network *net = NULL;
-    json_t *o;
+    json_t *o, *doc;
     enum berth_rc rc;
 
     rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to change it", &reg, err);
@@ -649,11 +649,15 @@ enum berth_rc api_mgmt_registry_patch_finish(struct berth_req *req, struct berth
     if (!rc) rc = mgmt_network_check(req, &reg, o, &net, err);
     if (!rc) rc = m->ops->registry_update(m, &reg, BERTH_META_REG_SETTINGS, err);
     if (!rc && net) rc = m->ops->network_put(m, reg.id, net, err);
-    free(net);
-    if (rc) return rc;
+    if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"registry changed\" registry=%s principal=\"%s\"", req->id, reg.name,
               req->principal);
-    return mgmt_reply(req, 200, registry_json(mgmt_az(req), &reg), 0);
+    doc = registry_json(mgmt_az(req), &reg);
+    if (net) mgmt_network_warnings(req, net, doc);
+    rc = mgmt_reply(req, 200, doc, 0);
+out:
+    free(net);
+    return rc;
 }
 
 enum berth_rc api_mgmt_registry_delete_finish(struct berth_req *req, struct berth_err *err)

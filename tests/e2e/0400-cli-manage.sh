@@ -209,6 +209,16 @@ cli network-rule list -n teamreg1
 expect_match "network-rule list prints the rules" '127\.0\.0\.1' "$OUT"
 cli network-rule add -n teamreg1 --ip-address 10.1.2.3/8
 expect_cli_err "a range with host bits is refused with the reason" 1 "10.1.2.3/8.*400 INVALID_REQUEST"
+cli network-rule add -n teamreg1 --ip-address 0.0.0.0/0
+expect_cli_err "network-rule add 0.0.0.0/0 is accepted and warns that it matches everyone" 0 \
+    "^berth: warning: ip rule '0\.0\.0\.0/0' matches every IPv4 client: the network rules let everyone in over IPv4"
+expect_match "the table shows the rule" 'IP RULES +127\.0\.0\.1,0\.0\.0\.0/0' "$OUT"
+cli network-rule add -n teamreg1 --ip-address ::/0 --json
+expect_cli "with --json the output stays the answer, warnings included" 0 '(.warnings | length) == 2'
+expect_match "and the warnings are on stderr too" "matches every IPv6 client" "$ERR"
+cli network-rule remove -n teamreg1 --ip-address 0.0.0.0/0
+cli network-rule remove -n teamreg1 --ip-address ::/0
+expect_eq "removing both leaves no warning" "0:" "$RC:$ERR"
 cli registry update -n teamreg1 --default-action Deny --json
 expect_cli "registry update --default-action Deny" 0 '.networkRuleSet.defaultAction == "Deny"'
 cli registry update -n teamreg1 --default-action Maybe
