@@ -69,6 +69,30 @@ expect_cli "auth show --json: current server, owner, no tokens" 0 \
 # ---- registries
 cli registry create -n teamreg1 --admin-enabled true --json
 expect_cli "registry create with --admin-enabled true" 0 '.name == "teamreg1" and .adminUserEnabled == true'
+expect_cli "enabling the admin user on create makes both passwords and shows them once" 0 \
+    '.credentials.username == "teamreg1" and ([.credentials.passwords[].name] == ["password","password2"])
+     and all(.credentials.passwords[]; .value | length > 10)'
+expect_match "with the shown-once warning" "will not be shown again" "$ERR"
+FIRST_ADMIN_PW=$(echo "$OUT" | jq -r '.credentials.passwords[1].value')
+req GET "/oauth2/token?service=teamreg1.localhost:$PORT" -H "Host: teamreg1.localhost:$PORT" -u "teamreg1:$FIRST_ADMIN_PW"
+expect_status 200 "password2 from the create logs in as the admin user"
+cli registry create -n teamreg2 --admin-enabled true
+expect_match "without --json the passwords follow the registry as a table" \
+    "log in as 'teamreg2' with one of these passwords.*PASSWORD NAME +PASSWORD.*password2 +[A-Za-z0-9_-]{20,}" "$(tr '\n' ' ' <<<"$OUT")"
+cli registry create -n teamreg3 --default-action Deny --admin-enabled true --json
+expect_cli "with a network flag too (create, then update) the passwords are still shown" 0 \
+    '.networkRuleSet.defaultAction == "Deny" and (.credentials.passwords | length) == 2'
+cli registry update -n teamreg2 --admin-enabled true --json
+expect_cli "enabling it again while enabled changes no password" 0 '.adminUserEnabled == true and (has("credentials") | not)'
+cli registry update -n teamreg2 --admin-enabled false --json
+expect_cli "disabling the admin user shows no password" 0 '.adminUserEnabled == false and (has("credentials") | not)'
+cli registry update -n teamreg2 --admin-enabled true --json
+expect_cli "enabling it again makes two new passwords" 0 '(.credentials.passwords | length) == 2'
+cli credential show -n teamreg2
+expect_match "credential show: one row per password with its date" \
+    '^USERNAME +teamreg2 ADMIN +true +PASSWORD NAME +CREATED password +20[0-9-]+T[0-9:]+Z password2 +20[0-9-]+T' \
+    "$(tr -s '\n' ' ' <<<"$OUT")"
+for r in teamreg2 teamreg3; do cli registry delete -n "$r" --yes; done
 cli registry list --json
 expect_cli "registry list shows default and teamreg1" 0 '[.value[].name] | index("teamreg1") and index("default")'
 cli registry list
