@@ -188,6 +188,7 @@ struct berth_meta_event_filter {
     const char *identity; /* identity name or id */
     const char *ip;
     const char *reason;
+    const char *not_reason; /* events whose reason is not this one */
     const char *repository;
     const char *operation;
     int64_t before_id;  /* id < before_id (the paging cursor) */

@@ -2878,6 +2878,7 @@ static enum berth_rc sq_events_query(struct berth_meta *m, const struct berth_me
     if (f->identity) berth_buf_puts(&sql, " AND (identity = ? OR identity_id = ?)");
     if (f->ip) berth_buf_puts(&sql, " AND ip = ?");
     if (f->reason) berth_buf_puts(&sql, " AND reason = ?");
+    if (f->not_reason) berth_buf_puts(&sql, " AND reason <> ?");
     if (f->repository) berth_buf_puts(&sql, " AND repository = ?");
     if (f->operation) berth_buf_puts(&sql, " AND operation = ?");
     if (f->before_id) berth_buf_puts(&sql, " AND id < ?");
@@ -2900,6 +2901,7 @@ static enum berth_rc sq_events_query(struct berth_meta *m, const struct berth_me
     }
     if (f->ip) sqlite3_bind_text(st, k++, f->ip, -1, SQLITE_STATIC);
     if (f->reason) sqlite3_bind_text(st, k++, f->reason, -1, SQLITE_STATIC);
+    if (f->not_reason) sqlite3_bind_text(st, k++, f->not_reason, -1, SQLITE_STATIC);
     if (f->repository) sqlite3_bind_text(st, k++, f->repository, -1, SQLITE_STATIC);
     if (f->operation) sqlite3_bind_text(st, k++, f->operation, -1, SQLITE_STATIC);
     if (f->before_id) sqlite3_bind_int64(st, k++, f->before_id);

@@ -346,6 +346,23 @@ expect_cli_lines "logs login --failed shows the failed login, only failures, as 
     'any(.identity == "mallory" and .reason == "UNKNOWN_PRINCIPAL") and all(.result == "failure")'
 cli logs login -n default --failed --identity mallory
 expect_match "the table names time, identity, ip, status and reason" "mallory +127\.0\.0\.1 +token_get +401" "$OUT"
+expect_match "and the message and the user agent" \
+    "^TIME .* REASON +MESSAGE +USER AGENT.*UNKNOWN_PRINCIPAL +invalid username or password +curl/" "$(tr '\n' ' ' <<<"$OUT")"
+curl -s -o /dev/null "$URL/v2/"
+sleep 1
+cli logs login -n default --failed --json
+expect_cli_lines "--failed leaves out the NO_CREDENTIALS challenge of every login" 0 \
+    'length > 0 and all(.reason != "NO_CREDENTIALS")'
+cli logs login -n default --failed --challenges --json
+expect_cli_lines "--failed --challenges shows them too" 0 'any(.reason == "NO_CREDENTIALS")'
+cli logs login -n default --challenges
+expect_cli_err "--challenges without --failed is a usage error" 2 "goes with --failed"
+for when in yesterday today "$(date -u +%F)"; do
+    cli logs login -n default --failed --since "$when" --identity mallory --json
+    expect_cli_lines "--since $when is taken" 0 'any(.identity == "mallory")'
+done
+cli logs login -n default --since someday
+expect_cli_err "--since of no known form says which forms it takes" 1 "a day \(2026-12-05, today, yesterday\)"
 cli logs repository -n default --operation push --json
 expect_cli_lines "logs repository shows the pushes" 0 'any(.tag == "v1" and .repository == "team/app") and all(.operation == "push")'
 "$BERTH_BIN" logs login -n default --failed --json --follow >"$WORK/follow.out" 2>>"$CLI_ERRS" &
