@@ -586,6 +586,7 @@ static const char *repo_operation(struct berth_req *req, int *is_tag)
     if (!strcmp(label, "upload_put")) return "blob_push";
     if (!strcmp(label, "upload_post")) return req->ev_digest[0] ? "blob_push" : NULL;
     if (!strcmp(label, "blob_delete")) return "blob_delete";
+    if (!strcmp(label, "repository_delete")) return "repository_delete";
     return NULL;
 }
 

@@ -180,6 +180,11 @@
                      " WHERE r.registry_id = ?1 AND r.name = ?2")                                        \
     X(MANIFEST_DELETE, "DELETE FROM manifests WHERE repo_id = (SELECT id FROM repositories"              \
                        " WHERE registry_id = ?1 AND name = ?2) AND digest = ?3")                         \
+    X(REPO_ITEMS, "SELECT 0, m.digest FROM repositories r JOIN manifests m ON m.repo_id = r.id"          \
+                  " WHERE r.registry_id = ?1 AND r.name = ?2"                                            \
+                  " UNION ALL SELECT 1, t.name FROM repositories r JOIN tags t ON t.repo_id = r.id"     \
+                  " WHERE r.registry_id = ?1 AND r.name = ?2 ORDER BY 1, 2")                             \
+    X(REPO_DELETE, "DELETE FROM repositories WHERE registry_id = ?1 AND name = ?2")                      \
     X(TAG_DELETE, "DELETE FROM tags WHERE repo_id = (SELECT id FROM repositories"                        \
                   " WHERE registry_id = ?1 AND name = ?2) AND name = ?3")                                \
     X(TAG_LIST, "SELECT r.id, t.name FROM repositories r"                                                \
@@ -2333,6 +2338,40 @@ out:
     return rc;
 }
 
+/* The foreign keys (ON DELETE CASCADE) take the manifests, their references, the tags and the blob links. */
+static enum berth_rc sq_repo_delete(struct berth_meta *m, int64_t reg, const char *repo, berth_meta_repo_item_fn fn,
+                                    void *ctx, struct berth_err *err)
+{
+    struct meta_sqlite *ms = meta_of(m);
+    struct conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    enum berth_rc rc;
+    int s, stop = !fn;
+
+    if (!repo) return berth_err_set(err, BERTH_EINVAL, "repo_delete: no repository");
+    rc = conn_acquire(ms, &c, err);
+    if (rc) goto out;
+    rc = tx_begin(c, "repo_delete", err);
+    if (rc) goto out;
+    rc = query(c, ST_REPO_ITEMS, &st, "repo_delete", err, "IT", reg, repo);
+    while (!rc) {
+        s = next_row(c, st, "repo_delete", &rc, err);
+        if (s <= 0) break;
+        if (!stop) stop = fn(sqlite3_column_int(st, 0), (const char *)sqlite3_column_text(st, 1), ctx);
+    }
+    stmt_done(st);
+    st = NULL;
+    if (!rc) rc = step1(c, ST_REPO_DELETE, "repo_delete", NULL, NULL, err, "IT", reg, repo);
+    if (!rc && sqlite3_changes(c->db) == 0)
+        rc = berth_err_set(err, BERTH_ENAMEUNKNOWN, "repository '%s' not known", repo);
+    if (!rc) rc = tx_commit(c, "repo_delete", err);
+out:
+    stmt_done(st);
+    if (rc) tx_rollback(c);
+    conn_release(ms, c);
+    return rc;
+}
+
 static enum berth_rc sq_tag_delete(struct berth_meta *m, int64_t reg, const char *repo, const char *tag,
                                    struct berth_err *err)
 {
@@ -2991,6 +3030,7 @@ const struct berth_meta_ops berth_meta_sqlite_ops = {
     .manifest_put = sq_manifest_put,
     .manifest_get = sq_manifest_get,
     .manifest_delete = sq_manifest_delete,
+    .repo_delete = sq_repo_delete,
     .tag_delete = sq_tag_delete,
     .tag_list = sq_tag_list,
     .referrers = sq_referrers,

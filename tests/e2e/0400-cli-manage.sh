@@ -336,6 +336,37 @@ else
     else
         ok "the deleted manifest is gone"
     fi
+    # a whole repository: tagged manifests and one pushed by digest only, which no tag names
+    make_oci_layout "$WORK/layout2" 2 >/dev/null
+    for t in v1 latest; do
+        skopeo copy -q --dest-tls-verify=false --dest-creds "owner:$PW" "oci:$WORK/layout:latest" \
+            "docker://$HOSTPORT/team/old:$t" >"$WORK/sk.out" 2>&1 || fail "skopeo pushes team/old:$t" "$(cat "$WORK/sk.out")"
+    done
+    skopeo copy -q --dest-tls-verify=false --dest-creds "owner:$PW" "oci:$WORK/layout2:latest" \
+        "docker://$HOSTPORT/team/old:tmp" >"$WORK/sk.out" 2>&1 || fail "skopeo pushes team/old:tmp" "$(cat "$WORK/sk.out")"
+    UNTAGGED=$(skopeo inspect --tls-verify=false --creds "owner:$PW" "docker://$HOSTPORT/team/old:tmp" | jq -r .Digest)
+    cli repository untag -n default --image team/old:tmp
+    cli repository delete -n default --repository team/old
+    expect_cli_err "repository delete --repository wants --yes" 2 "--yes"
+    cli repository delete -n default --repository team/old --yes
+    expect_eq "repository delete --repository says what it deleted" \
+        "0:Deleted repository team/old: 2 manifests, 2 tags (latest, v1)" "$RC:$OUT"
+    cli repository list -n default --json
+    expect_cli "the repository is gone from the catalog" 0 '.repositories | index("team/old") | not'
+    req GET "/v2/team/old/manifests/$UNTAGGED" -u "owner:$PW" -H "$ACCEPT_MANIFESTS"
+    expect_error 404 NAME_UNKNOWN "its untagged manifest is gone too"
+    cli repository delete -n default --repository team/old --yes
+    expect_cli_err "deleting a repository that does not exist is an error" 1 "repository 'team/old' not known.*404 NAME_UNKNOWN"
+    skopeo copy -q --dest-tls-verify=false --dest-creds "owner:$PW" "oci:$WORK/layout:latest" \
+        "docker://$HOSTPORT/team/old:v1" >"$WORK/sk.out" 2>&1 || fail "skopeo pushes team/old:v1 again"
+    cli repository delete -n default --repository team/old --yes --json
+    expect_cli "--json gives the repository and what was deleted" 0 \
+        '.repository == "team/old" and .tagsDeleted == ["v1"] and (.manifestsDeleted | length) == 1'
+    sleep 1
+    cli logs repository -n default --operation repository_delete --json
+    expect_cli_lines "the repository log has the two deletes and the refused one" 0 \
+        'all(.repository == "team/old" and .identity == "owner")
+         and ([.[].status] | sort) == [202, 202, 404]'
 fi
 
 # ---- event logs
