@@ -485,13 +485,14 @@ enum berth_rc api_mgmt_tenant_finish(struct berth_req *req, struct berth_err *er
 static const char *const admin_slot_names[2] = {"password", "password2"};
 
 /*
- * Enabling the admin user gives it passwords, as in ACR: both new when it was
- * disabled (re-enabling never brings back a password from before), and any
- * missing one when it was enabled already. values[i] gets each new secret;
- * *what gets the BERTH_META_REG_ADMIN* bits of the slots written.
+ * An enabled admin user has both passwords, as in ACR: enabling it makes each
+ * one it does not have yet. Passwords it had before it was disabled stay, as
+ * ACR keeps them, so enabling it again lets the old ones in again (`credential
+ * renew` replaces one). values[i] gets each new secret; *what gets the
+ * BERTH_META_REG_ADMIN* bits of the slots written.
  */
-static enum berth_rc admin_passwords(struct berth_meta_registry *r, int was_enabled,
-                                     char values[2][BERTH_SECRET_LEN + 1], unsigned *what, struct berth_err *err)
+static enum berth_rc admin_passwords(struct berth_meta_registry *r, char values[2][BERTH_SECRET_LEN + 1],
+                                     unsigned *what, struct berth_err *err)
 {
     int64_t now = berth_now_ms();
     enum berth_rc rc;
@@ -500,7 +501,7 @@ static enum berth_rc admin_passwords(struct berth_meta_registry *r, int was_enab
     *what = 0;
     if (!r->admin_enabled) return BERTH_OK;
     for (i = 0; i < 2; i++) {
-        if (was_enabled && r->admin_hash[i][0]) continue;
+        if (r->admin_hash[i][0]) continue;
         rc = mgmt_new_secret(values[i], r->admin_hash[i], err);
         if (rc) return rc;
         /* a new stamp revokes every registry token that came from an earlier password */
@@ -655,7 +656,7 @@ enum berth_rc api_mgmt_registry_create_finish(struct berth_req *req, struct bert
     memset(values, 0, sizeof(values));
     snprintf(reg.name, sizeof(reg.name), "%s", name);
     rc = registry_apply(o, &reg, err);
-    if (!rc) rc = admin_passwords(&reg, 0, values, &what, err);
+    if (!rc) rc = admin_passwords(&reg, values, &what, err);
     if (!rc) rc = m->ops->registry_create(m, &reg, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"registry created\" registry=%s admin=%s principal=\"%s\"", req->id,
@@ -694,7 +695,6 @@ enum berth_rc api_mgmt_registry_patch_finish(struct berth_req *req, struct berth
     char values[2][BERTH_SECRET_LEN + 1];
     json_t *o, *doc;
     unsigned what = 0;
-    int was_enabled;
     enum berth_rc rc;
 
     memset(values, 0, sizeof(values));
@@ -702,11 +702,10 @@ enum berth_rc api_mgmt_registry_patch_finish(struct berth_req *req, struct berth
     if (rc) goto out;
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
     if (rc) goto out;
-    was_enabled = reg.admin_enabled;
     rc = registry_apply(o, &reg, err);
     /* everything is checked before anything is written */
     if (!rc) rc = mgmt_network_check(req, &reg, o, &net, err);
-    if (!rc && json_object_get(o, "adminUserEnabled")) rc = admin_passwords(&reg, was_enabled, values, &what, err);
+    if (!rc && json_object_get(o, "adminUserEnabled")) rc = admin_passwords(&reg, values, &what, err);
     if (!rc) rc = m->ops->registry_update(m, &reg, BERTH_META_REG_SETTINGS | what, err);
     if (!rc && net) rc = m->ops->network_put(m, reg.id, net, err);
     if (rc) goto out;

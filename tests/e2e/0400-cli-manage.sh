@@ -79,6 +79,7 @@ expect_status 200 "password2 from the create logs in as the admin user"
 cli registry create -n teamreg2 --admin-enabled true
 expect_match "without --json the passwords follow the registry as a table" \
     "log in as 'teamreg2' with one of these passwords.*PASSWORD NAME +PASSWORD.*password2 +[A-Za-z0-9_-]{20,}" "$(tr '\n' ' ' <<<"$OUT")"
+SECOND_ADMIN_PW=$(awk '$1 == "password" {print $2}' <<<"$OUT")
 cli registry create -n teamreg3 --default-action Deny --admin-enabled true --json
 expect_cli "with a network flag too (create, then update) the passwords are still shown" 0 \
     '.networkRuleSet.defaultAction == "Deny" and (.credentials.passwords | length) == 2'
@@ -87,7 +88,10 @@ expect_cli "enabling it again while enabled changes no password" 0 '.adminUserEn
 cli registry update -n teamreg2 --admin-enabled false --json
 expect_cli "disabling the admin user shows no password" 0 '.adminUserEnabled == false and (has("credentials") | not)'
 cli registry update -n teamreg2 --admin-enabled true --json
-expect_cli "enabling it again makes two new passwords" 0 '(.credentials.passwords | length) == 2'
+expect_cli "enabling it again keeps its passwords, as ACR does: none is shown" 0 \
+    '.adminUserEnabled == true and (has("credentials") | not)'
+req GET "/oauth2/token?service=teamreg2.localhost:$PORT" -H "Host: teamreg2.localhost:$PORT" -u "teamreg2:$SECOND_ADMIN_PW"
+expect_status 200 "the password from before it was disabled logs in again"
 cli credential show -n teamreg2
 expect_match "credential show: one row per password with its date" \
     '^USERNAME +teamreg2 ADMIN +true +PASSWORD NAME +CREATED password +20[0-9-]+T[0-9:]+Z password2 +20[0-9-]+T' \
