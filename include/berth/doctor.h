@@ -25,7 +25,7 @@ enum berth_check_status { BERTH_CHECK_OK = 0, BERTH_CHECK_WARNING, BERTH_CHECK_E
 
 /* The stable codes, in the order docs/check-health.md lists them. */
 #define BERTH_DOCTOR_CODE_MAP(X)                                                                     \
-    X(DATA_DIR_MISSING) X(DATA_DIR_NOT_WRITABLE) X(DISK_SPACE_LOW)                                  \
+    X(DATA_DIR_MISSING) X(DATA_DIR_NOT_WRITABLE) X(DISK_FULL) X(DISK_SPACE_LOW)                    \
     X(DB_UNREADABLE) X(DB_CORRUPT) X(DB_SCHEMA_OLD) X(DB_SCHEMA_NEWER)                             \
     X(KEYS_MISSING) X(KEYS_PERMISSIONS) X(KEYS_UNREADABLE) X(KEY_OLD)                              \
     X(TLS_CERT_UNREADABLE) X(TLS_KEY_UNREADABLE) X(TLS_KEY_MISMATCH) X(TLS_CERT_NOT_YET_VALID)     \

@@ -188,6 +188,7 @@ struct berth_meta_event_filter {
     const char *identity; /* identity name or id */
     const char *ip;
     const char *reason;
+    const char *not_reason; /* events whose reason is not this one */
     const char *repository;
     const char *operation;
     int64_t before_id;  /* id < before_id (the paging cursor) */
@@ -220,6 +221,7 @@ typedef int (*berth_meta_assignment_fn)(const struct berth_meta_assignment *a, v
 void berth_meta_scopemap_release(struct berth_meta_scopemap *sm);
 
 typedef int (*berth_meta_name_fn)(const char *name, void *ctx);       /* nonzero stops */
+typedef int (*berth_meta_repo_item_fn)(int is_tag, const char *name, void *ctx); /* nonzero stops */
 typedef int (*berth_meta_referrer_fn)(const struct berth_meta_referrer *r, void *ctx);
 typedef int (*berth_meta_gc_fn)(const char *repo, const char *digest, void *ctx);
 
@@ -253,7 +255,8 @@ struct berth_meta_ops {
      * Looks at the store at dsn without opening it for use: read-only, never
      * created, never migrated, so it is safe beside a running server. Fills
      * *out: schema version against the newest known, and a consistency check
-     * (SQLite: PRAGMA quick_check). A damaged store is BERTH_OK with
+     * (SQLite: PRAGMA quick_check, less SQLite 3.40's false NULL reports on
+     * WITHOUT ROWID tables). A damaged store is BERTH_OK with
      * intact = 0; BERTH_EDB only when the store cannot be read at all.
      */
     enum berth_rc (*inspect)(const char *dsn, struct berth_meta_inspect *out, struct berth_err *err);
@@ -405,6 +408,15 @@ struct berth_meta_ops {
     /* Deletes a manifest and every tag on it. BERTH_EMANIFESTUNKNOWN if absent. */
     enum berth_rc (*manifest_delete)(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_digest *d,
                                      struct berth_err *err);
+    /*
+     * Deletes repository repo with every manifest, tag and blob link of it, in
+     * one transaction (blob bytes are left to gc). fn (may be NULL) is called
+     * first with each manifest digest (is_tag 0), then each tag (is_tag 1),
+     * sorted; a nonzero return stops the calls, not the delete.
+     * BERTH_ENAMEUNKNOWN if there is no such repository.
+     */
+    enum berth_rc (*repo_delete)(struct berth_meta *m, int64_t reg, const char *repo, berth_meta_repo_item_fn fn,
+                                 void *ctx, struct berth_err *err);
     /* Removes one tag. BERTH_EMANIFESTUNKNOWN if absent. */
     enum berth_rc (*tag_delete)(struct berth_meta *m, int64_t reg, const char *repo, const char *tag, struct berth_err *err);
     /* Tags of repo sorted, > last, at most n; *more like repo_list. BERTH_ENAMEUNKNOWN if no repo. */

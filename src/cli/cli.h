@@ -268,7 +268,8 @@ int cli_need(const struct cli_ctx *ctx, const char *flag, const void *value);
 /*
  * Prints an answer: with --json as it is; a list ({"value": [...]}) as a
  * table of cols, an object as its fields. A secret in it gets a warning on
- * stderr that it will not be shown again.
+ * stderr that it will not be shown again; the answer's "warnings" go to
+ * stderr too.
  */
 void cli_print(const struct cli_ctx *ctx, const json_t *v, const struct cli_col *cols, size_t ncols);
 /*

@@ -8,12 +8,41 @@
 #include "cli.h"
 #include "berth/banned.h"
 
-static const struct cli_col show_cols[] = {
-    {"USERNAME", "username"}, {"ADMIN", "adminUserEnabled"}, {"PASSWORDS", "passwords"},
-};
+static const struct cli_col show_cols[] = {{"USERNAME", "username"}, {"ADMIN", "adminUserEnabled"}};
+static const struct cli_col password_cols[] = {{"PASSWORD NAME", "name"}, {"CREATED", "created"}};
 static const struct cli_col renew_cols[] = {
     {"USERNAME", "username"}, {"PASSWORD NAME", "passwords.0.name"}, {"PASSWORD", "passwords.0.value"},
 };
+
+/*
+ * The admin user, then one row per password slot with when it was made: a
+ * slot that never got a password says so rather than looking like one.
+ */
+static int cred_show_print(struct cli_ctx *ctx, const char *path)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    json_t *ans = NULL, *rows, *p;
+    size_t i;
+
+    if (cli_api(ctx, "GET", path, NULL, &ans, &err) != BERTH_OK) return cli_fail(&err);
+    if (ctx->json) {
+        cli_out_json(stdout, ans);
+        json_decref(ans);
+        return 0;
+    }
+    cli_out_fields(stdout, ans, show_cols, CLI_NCOLS(show_cols));
+    rows = json_array();
+    json_array_foreach(json_object_get(ans, "passwords"), i, p) {
+        const json_t *at = json_object_get(p, "createdAt");
+        json_array_append_new(rows, json_pack("{s:O,s:s}", "name", json_object_get(p, "name"), "created",
+                                              json_is_string(at) ? json_string_value(at) : "not set"));
+    }
+    putchar('\n');
+    cli_out_table(stdout, rows, password_cols, CLI_NCOLS(password_cols));
+    json_decref(rows);
+    json_decref(ans);
+    return 0;
+}
 
 static int cred_run(int argc, char **argv, struct cli_ctx *ctx, int renew)
 {
@@ -41,7 +70,7 @@ static int cred_run(int argc, char **argv, struct cli_ctx *ctx, int renew)
         ret = cli_call(ctx, "POST", path, body, renew_cols, CLI_NCOLS(renew_cols), NULL);
     } else {
         path = berth_xasprintf("/registries/%s/credentials", reg);
-        ret = cli_call(ctx, "GET", path, NULL, show_cols, CLI_NCOLS(show_cols), NULL);
+        ret = cred_show_print(ctx, path);
     }
 out:
     free(path);

@@ -13,13 +13,15 @@
 #include "berth/banned.h"
 
 static const struct cli_col login_cols[] = {
-    {"TIME", "time"}, {"TYPE", "identityType"}, {"IDENTITY", "identity"}, {"IP", "clientIp"},
-    {"OPERATION", "operation"}, {"STATUS", "status"}, {"REASON", "reason"},
+    {"TIME", "time"},           {"TYPE", "identityType"}, {"IDENTITY", "identity"},    {"IP", "clientIp"},
+    {"OPERATION", "operation"}, {"STATUS", "status"},     {"REASON", "reason"},        {"MESSAGE", "message"},
+    {"USER AGENT", "userAgent"},
 };
 /* --all: the registry too ("-" for the directory's logins) */
 static const struct cli_col all_login_cols[] = {
-    {"TIME", "time"}, {"REGISTRY", "registry"}, {"TYPE", "identityType"}, {"IDENTITY", "identity"},
-    {"IP", "clientIp"}, {"OPERATION", "operation"}, {"STATUS", "status"}, {"REASON", "reason"},
+    {"TIME", "time"},         {"REGISTRY", "registry"}, {"TYPE", "identityType"}, {"IDENTITY", "identity"},
+    {"IP", "clientIp"},       {"OPERATION", "operation"}, {"STATUS", "status"},   {"REASON", "reason"},
+    {"MESSAGE", "message"}, {"USER AGENT", "userAgent"},
 };
 static const struct cli_col repo_cols[] = {
     {"TIME", "time"}, {"TYPE", "identityType"}, {"IDENTITY", "identity"}, {"IP", "clientIp"},
@@ -30,7 +32,7 @@ static const struct cli_col repo_cols[] = {
 struct logs_args {
     const char *registry;
     const char *filter[8]; /* in the order of filter_names */
-    int failed, follow, all;
+    int failed, challenges, follow, all;
     long long limit;
 };
 
@@ -53,6 +55,7 @@ static char *query_of(const struct logs_args *a)
     size_t i;
 
     if (a->failed) cli_form_add(&q, "failed", "true");
+    if (a->challenges) cli_form_add(&q, "challenges", "true");
     for (i = 0; i < NFILTERS; i++)
         if (a->filter[i]) cli_form_add(&q, filter_names[i], a->filter[i]);
     if (a->limit) {
@@ -161,9 +164,13 @@ static int logs_run(int argc, char **argv, struct cli_ctx *ctx, const char *kind
     json_t *ans = NULL, *ev;
     const struct cli_opt opts[] = {
         CLI_REGISTRY_OPT("name", &a.registry),
-        {"failed", 0, CLI_OPT_FLAG, &a.failed, NULL, "failures only (status 400 or more)"},
-        {"since", 0, CLI_OPT_STR, &a.filter[0], "WHEN", "RFC 3339 or an age like 90s, 15m, 1h, 7d"},
-        {"until", 0, CLI_OPT_STR, &a.filter[1], "WHEN", "RFC 3339 or an age (exclusive)"},
+        {"failed", 0, CLI_OPT_FLAG, &a.failed, NULL,
+         "failures only (status 400 or more), without the 401 challenge that starts every login"},
+        {"challenges", 0, CLI_OPT_FLAG, &a.challenges, NULL,
+         "with --failed: the NO_CREDENTIALS challenges too"},
+        {"since", 0, CLI_OPT_STR, &a.filter[0], "WHEN",
+         "RFC 3339, a day (2026-12-05, today, yesterday: from 00:00 UTC) or an age like 90s, 15m, 1h, 7d"},
+        {"until", 0, CLI_OPT_STR, &a.filter[1], "WHEN", "like --since (exclusive)"},
         {"identity", 0, CLI_OPT_STR, &a.filter[2], "NAME", "the identity's name or id"},
         {"ip", 0, CLI_OPT_STR, &a.filter[3], "ADDR", "the client IP"},
         {"reason", 0, CLI_OPT_STR, &a.filter[4], "CODE", "a reason code (BAD_SECRET, ...)"},
@@ -183,6 +190,7 @@ static int logs_run(int argc, char **argv, struct cli_ctx *ctx, const char *kind
     if (ret == CLI_CONTINUE && a.all && a.registry) ret = cli_usage_error(ctx, "give -n REGISTRY or --all, not both");
     if (ret == CLI_CONTINUE && !a.all) ret = cli_need_registry(ctx, "-n", a.registry);
     if (!ret && (a.limit < 0 || a.limit > 1000)) ret = cli_usage_error(ctx, "--limit takes 1 to 1000");
+    if (!ret && a.challenges && !a.failed) ret = cli_usage_error(ctx, "--challenges goes with --failed");
     if (ret) goto out;
     if (a.all && !strcmp(kind, "login")) {
         cols = all_login_cols;

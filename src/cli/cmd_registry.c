@@ -70,12 +70,41 @@ static int check_action(const struct cli_ctx *ctx, const struct reg_args *a)
     return 0;
 }
 
+/*
+ * Prints a registry answer; the admin user's passwords made by this change
+ * (the answer's "credentials", or creds from an earlier call of the same
+ * command) follow as a table of their own, since they are shown only once.
+ */
+static void print_registry(const struct cli_ctx *ctx, json_t *ans, const json_t *creds)
+{
+    static const struct cli_col pw_cols[] = {{"PASSWORD NAME", "name"}, {"PASSWORD", "value"}};
+
+    if (creds && !json_object_get(ans, "credentials")) json_object_set(ans, "credentials", (json_t *)creds);
+    creds = json_object_get(ans, "credentials");
+    cli_print(ctx, ans, cols, CLI_NCOLS(cols));
+    if (ctx->json || !creds) return;
+    printf("\nThe admin user is enabled: log in as '%s' with one of these passwords (`berth credential renew` "
+           "makes new ones):\n",
+           json_string_value(json_object_get(creds, "username")));
+    cli_out_table(stdout, json_object_get(creds, "passwords"), pw_cols, CLI_NCOLS(pw_cols));
+}
+
+/* method on path with body (taken); the answer into *ans. 0 or the exit status. */
+static int reg_api(struct cli_ctx *ctx, const char *method, const char *path, json_t *body, json_t **ans)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    enum berth_rc rc = cli_api(ctx, method, path, body, ans, &err);
+
+    json_decref(body);
+    return rc ? cli_fail(&err) : 0;
+}
+
 static int reg_create(int argc, char **argv, struct cli_ctx *ctx)
 {
     struct reg_args a;
     struct cli_list pos = {0};
     char *path = NULL;
-    json_t *body, *net;
+    json_t *body, *net = NULL, *created = NULL, *changed = NULL;
     int ret;
     const struct cli_opt opts[] = {REG_NAME_OPT(&a), REG_PROP_OPTS(&a), CLI_OPT_END};
 
@@ -90,15 +119,23 @@ static int reg_create(int argc, char **argv, struct cli_ctx *ctx)
     net = props_body(&a, 1);
     /* the network settings are PATCH members only: set them right after */
     if (json_object_size(net) == json_object_size(body) - 1) {
-        ret = cli_call(ctx, "POST", "/registries", body, cols, CLI_NCOLS(cols), NULL);
         json_decref(net);
+        net = NULL;
+    }
+    ret = reg_api(ctx, "POST", "/registries", body, &created);
+    if (ret) goto out;
+    if (!net) {
+        print_registry(ctx, created, NULL);
         goto out;
     }
-    ret = cli_call(ctx, "POST", "/registries", body, NULL, 0, NULL);
     path = berth_xasprintf("/registries/%s", a.name);
-    if (!ret) ret = cli_call(ctx, "PATCH", path, net, cols, CLI_NCOLS(cols), NULL);
-    else json_decref(net);
+    ret = reg_api(ctx, "PATCH", path, net, &changed);
+    net = NULL;
+    if (!ret) print_registry(ctx, changed, json_object_get(created, "credentials"));
 out:
+    json_decref(net);
+    json_decref(created);
+    json_decref(changed);
     free(path);
     cli_list_release(&pos);
     return ret;
@@ -137,6 +174,13 @@ static int reg_one(int argc, char **argv, struct cli_ctx *ctx, const char *metho
         }
     }
     path = berth_xasprintf("/registries/%s", a->name);
+    if (!strcmp(method, "PATCH")) {
+        json_t *ans = NULL;
+        ret = reg_api(ctx, method, path, body, &ans);
+        if (!ret) print_registry(ctx, ans, NULL);
+        json_decref(ans);
+        goto out;
+    }
     done = berth_xasprintf("Deleted registry '%s'", a->name);
     ret = cli_call(ctx, method, path, body, cols, CLI_NCOLS(cols), done);
 out:

@@ -227,7 +227,30 @@ static enum berth_rc digest_of(struct cli_ctx *ctx, const struct reg_conn *c, co
     return rc;
 }
 
-/* delete: the manifest --image names (by digest, with every tag on it), or every manifest of --repository. untag: the tag only. */
+/* "Deleted repository team/old: 2 manifests, 3 tags (v1, v2, latest)", or the server's answer with --json. */
+static void print_repo_deleted(const struct cli_ctx *ctx, const char *repo, const struct cli_resp *rs)
+{
+    json_t *ans = json_loadb(rs->body.p ? rs->body.p : "", rs->body.len, 0, NULL);
+    const json_t *mf = json_object_get(ans, "manifestsDeleted"), *tags = json_object_get(ans, "tagsDeleted"), *t;
+    size_t i, nm = json_array_size(mf), nt = json_array_size(tags);
+
+    if (ctx->json) {
+        json_t *out = json_pack("{s:s,s:O?,s:O?}", "repository", repo, "manifestsDeleted", mf, "tagsDeleted", tags);
+        cli_out_json(stdout, out);
+        json_decref(out);
+        json_decref(ans);
+        return;
+    }
+    printf("Deleted repository %s: %zu manifest%s, %zu tag%s", repo, nm, nm == 1 ? "" : "s", nt, nt == 1 ? "" : "s");
+    json_array_foreach(tags, i, t) printf("%s%s", i ? ", " : " (", json_string_value(t));
+    printf("%s\n", nt ? ")" : "");
+    json_decref(ans);
+}
+
+/*
+ * delete: the manifest --image names (by digest, with every tag on it), or
+ * the repository --repository names with everything in it. untag: the tag only.
+ */
 static int repo_remove(int argc, char **argv, struct cli_ctx *ctx, int untag)
 {
     struct berth_err err = BERTH_ERR_INIT;
@@ -241,12 +264,12 @@ static int repo_remove(int argc, char **argv, struct cli_ctx *ctx, int untag)
     const struct cli_opt opts[] = {
         CLI_REGISTRY_OPT("name", &a.registry),
         {"image", 0, CLI_OPT_STR, &a.image, "REPO:TAG", untag ? "the tag to remove" : "REPO:TAG or REPO@DIGEST"},
-        {"repository", 0, CLI_OPT_STR, &a.repository, "REPO", "delete every tagged manifest of the repository"},
+        {"repository", 0, CLI_OPT_STR, &a.repository, "REPO", "delete the repository with all its manifests and tags"},
         {"yes", 'y', CLI_OPT_FLAG, &a.yes, NULL, "really delete"},
         CLI_OPT_END};
     int ret = cli_mgmt_parse(ctx, untag ? "-n REGISTRY --image REPO:TAG" : "-n REGISTRY (--image REF | --repository REPO) --yes",
                              untag ? "Removes a tag; the manifest stays."
-                                   : "Deletes a manifest and every tag on it, or every tagged manifest of a repository.",
+                                   : "Deletes a manifest and every tag on it, or a repository with everything in it.",
                              opts, argc, argv, &pos, 0);
 
     if (ret == CLI_CONTINUE) ret = cli_need_registry(ctx, "-n", a.registry);
@@ -257,14 +280,17 @@ static int repo_remove(int argc, char **argv, struct cli_ctx *ctx, int untag)
     if (!ret && untag && strchr(ref, ':')) ret = cli_usage_error(ctx, "untag takes a tag, not a digest");
     if (ret) goto out;
     if (!repo) repo = berth_xstrdup(a.repository);
-    scope = berth_xasprintf("repository:%s:pull,delete", repo);
+    scope = berth_xasprintf(ref ? "repository:%s:pull,delete" : "repository:%s:delete", repo);
     if (conn_open(ctx, a.registry, scope, &c, &err)) goto fail;
-    if (ref) {
-        json_array_append_new(refs, json_string(ref));
-    } else {
-        path = berth_xasprintf("/v2/%s/tags/list?n=1000", repo);
-        if (get_all(ctx, &c, path, "tags", refs, &err)) goto fail;
+    if (!ref) {
+        /* the whole repository, untagged manifests too, in one call (az acr repository delete) */
+        path = berth_xasprintf("/acr/v1/%s", repo);
+        if (reg_req(ctx, &c, "DELETE", path, &rs, &err)) goto fail;
+        print_repo_deleted(ctx, repo, &rs);
+        ret = 0;
+        goto out;
     }
+    json_array_append_new(refs, json_string(ref));
     json_array_foreach(refs, i, r) {
         free(digest);
         digest = NULL;
@@ -310,7 +336,7 @@ static const struct cli_verb verbs[] = {
     {"list", repo_list, "list the repositories"},
     {"show-tags", repo_show_tags, "list a repository's tags"},
     {"show-manifests", repo_show_manifests, "list a repository's tags with their digests"},
-    {"delete", repo_delete, "delete manifests (needs --yes)"},
+    {"delete", repo_delete, "delete a manifest or a whole repository (needs --yes)"},
     {"untag", repo_untag, "remove a tag"},
 };
 

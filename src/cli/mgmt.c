@@ -59,6 +59,16 @@ static int has_secret(const json_t *v)
     return 0;
 }
 
+/* The server's "warnings" (a rule that matches everyone, say): to stderr, so --json output stays one document. */
+static void print_warnings(const json_t *v)
+{
+    const json_t *w;
+    size_t i;
+
+    json_array_foreach(json_object_get(v, "warnings"), i, w)
+        if (json_is_string(w)) fprintf(stderr, "berth: warning: %s\n", json_string_value(w));
+}
+
 void cli_print(const struct cli_ctx *ctx, const json_t *v, const struct cli_col *cols, size_t ncols)
 {
     if (ctx->json) cli_out_json(stdout, v);
@@ -67,6 +77,7 @@ void cli_print(const struct cli_ctx *ctx, const json_t *v, const struct cli_col 
     else cli_out_fields(stdout, v, cols, ncols);
     if (has_secret(v))
         fprintf(stderr, "berth: save the secret now: it is shown once and will not be shown again\n");
+    print_warnings(v);
 }
 
 int cli_call(struct cli_ctx *ctx, const char *method, const char *path, json_t *body, const struct cli_col *cols,

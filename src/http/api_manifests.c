@@ -1,7 +1,9 @@
 /*
- * api_manifests.c - GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>.
- * The pushed bytes are validated, stored and served back byte for byte; the
- * digest is computed over exactly those bytes.
+ * api_manifests.c - GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>,
+ * and DELETE /acr/v1/<name> (a repository with all its manifests and tags,
+ * as ACR's `az acr repository delete` calls it). The pushed bytes are
+ * validated, stored and served back byte for byte; the digest is computed
+ * over exactly those bytes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,22 @@ static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
     return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
+/*
+ * The reference of a GET, HEAD or DELETE. These name a manifest that exists,
+ * and the distribution spec answers them 404 only (end-3; end-9 also lists
+ * 400 and 405 for deletes a registry refuses): a reference no manifest can
+ * have is as unknown as one no manifest has. PUT names a new one, so there a
+ * bad tag or digest stays 400 TAG_INVALID or DIGEST_INVALID.
+ */
+static enum berth_rc existing_ref(const struct berth_req *req, struct berth_ref *ref, struct berth_err *err)
+{
+    struct berth_err why = BERTH_ERR_INIT;
+
+    if (berth_ref_parse(req->param, strlen(req->param), ref, &why) == BERTH_OK) return BERTH_OK;
+    return berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "no manifest of '%s' is named '%.200s': %s", req->name,
+                         req->param, berth_err_msg(&why));
+}
+
 enum berth_rc api_manifest_get_finish(struct berth_req *req, struct berth_err *err)
 {
     struct berth_meta *m = req->http->meta;
@@ -37,7 +55,7 @@ enum berth_rc api_manifest_get_finish(struct berth_req *req, struct berth_err *e
     size_t len = 0;
     enum berth_rc rc;
 
-    rc = berth_ref_parse(req->param, strlen(req->param), &ref, err);
+    rc = existing_ref(req, &ref, err);
     if (rc) goto out;
     rc = m->ops->manifest_get(m, req->registry_id, req->name, &ref, req->method == M_HEAD ? NULL : &payload, &len, mt,
                               sizeof(mt), &d, err);
@@ -171,10 +189,52 @@ enum berth_rc api_manifest_delete_finish(struct berth_req *req, struct berth_err
     struct berth_ref ref;
     enum berth_rc rc;
 
-    rc = berth_ref_parse(req->param, strlen(req->param), &ref, err);
+    rc = existing_ref(req, &ref, err);
     if (rc) return rc;
     if (ref.is_digest) rc = m->ops->manifest_delete(m, req->registry_id, req->name, &ref.digest, err);
     else rc = m->ops->tag_delete(m, req->registry_id, req->name, ref.tag, err);
     if (rc) return rc;
     return req_respond_empty(req, 202);
+}
+
+/* The answer of a repository delete, filled as the store names what it deletes. */
+struct repo_gone {
+    struct berth_buf manifests, tags; /* JSON array members, comma-separated */
+    size_t nmanifests, ntags;
+};
+
+static int gone_item(int is_tag, const char *name, void *ctx)
+{
+    struct repo_gone *g = ctx;
+    struct berth_buf *b = is_tag ? &g->tags : &g->manifests;
+    size_t *n = is_tag ? &g->ntags : &g->nmanifests;
+
+    if ((*n)++) berth_buf_putc(b, ',');
+    berth_buf_json_str(b, name, strlen(name));
+    return 0;
+}
+
+/*
+ * DELETE /acr/v1/<name>: the repository, its manifests, their tags and its
+ * blob links, in one transaction (blob bytes are left to berth gc). 202 with
+ * what was deleted, as ACR answers; 404 NAME_UNKNOWN when there is no such
+ * repository.
+ */
+enum berth_rc api_repository_delete_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct berth_meta *m = req->http->meta;
+    struct repo_gone g = {BERTH_BUF_INIT(0), BERTH_BUF_INIT(0), 0, 0};
+    struct berth_buf body = BERTH_BUF_INIT(0);
+    enum berth_rc rc;
+
+    rc = m->ops->repo_delete(m, req->registry_id, req->name, gone_item, &g, err);
+    if (rc) goto out;
+    berth_buf_printf(&body, "{\"manifestsDeleted\":[%s],\"tagsDeleted\":[%s]}\n", berth_buf_str(&g.manifests),
+                     berth_buf_str(&g.tags));
+    rc = req_respond_json(req, 202, &body, "application/json");
+out:
+    berth_buf_release(&g.manifests);
+    berth_buf_release(&g.tags);
+    berth_buf_release(&body);
+    return rc;
 }

@@ -482,6 +482,53 @@ enum berth_rc api_mgmt_tenant_finish(struct berth_req *req, struct berth_err *er
 
 /* ---------------------------------------------------------------- registries */
 
+static const char *const admin_slot_names[2] = {"password", "password2"};
+
+/*
+ * An enabled admin user has both passwords, as in ACR: enabling it makes each
+ * one it does not have yet. Passwords it had before it was disabled stay, as
+ * ACR keeps them, so enabling it again lets the old ones in again (`credential
+ * renew` replaces one). values[i] gets each new secret; *what gets the
+ * BERTH_META_REG_ADMIN* bits of the slots written.
+ */
+static enum berth_rc admin_passwords(struct berth_meta_registry *r, char values[2][BERTH_SECRET_LEN + 1],
+                                     unsigned *what, struct berth_err *err)
+{
+    int64_t now = berth_now_ms();
+    enum berth_rc rc;
+    int i;
+
+    *what = 0;
+    if (!r->admin_enabled) return BERTH_OK;
+    for (i = 0; i < 2; i++) {
+        if (r->admin_hash[i][0]) continue;
+        rc = mgmt_new_secret(values[i], r->admin_hash[i], err);
+        if (rc) return rc;
+        /* a new stamp revokes every registry token that came from an earlier password */
+        r->admin_set_ms[i] = now > r->admin_set_ms[i] ? now : r->admin_set_ms[i] + 1;
+        *what |= i ? BERTH_META_REG_ADMIN2 : BERTH_META_REG_ADMIN1;
+    }
+    return BERTH_OK;
+}
+
+/* Adds "credentials" with the passwords just made (shown once) to the registry object o; 1 if there were any. */
+static int admin_credentials_add(json_t *o, const struct berth_meta_registry *r,
+                                 const char values[2][BERTH_SECRET_LEN + 1])
+{
+    json_t *pws = json_array();
+    int i;
+
+    for (i = 0; i < 2; i++)
+        if (values[i][0])
+            json_array_append_new(pws, json_pack("{s:s,s:s}", "name", admin_slot_names[i], "value", values[i]));
+    if (!json_array_size(pws)) {
+        json_decref(pws);
+        return 0;
+    }
+    json_object_set_new(o, "credentials", json_pack("{s:s,s:o}", "username", r->name, "passwords", pws));
+    return 1;
+}
+
 static json_t *registry_json(struct authz *az, const struct berth_meta_registry *r)
 {
     json_t *o = json_object();
@@ -590,9 +637,11 @@ enum berth_rc api_mgmt_registry_create_finish(struct berth_req *req, struct bert
     struct berth_meta *m = req->http->meta;
     struct berth_meta_registry reg;
     struct berth_err lerr = BERTH_ERR_INIT;
+    char values[2][BERTH_SECRET_LEN + 1];
     const char *name;
-    json_t *o;
+    json_t *o, *doc;
     char loc[128];
+    unsigned what;
     enum berth_rc rc;
 
     rc = mgmt_need(req, NULL, BERTH_MGMT_WRITE, "to create registries", err);
@@ -604,16 +653,22 @@ enum berth_rc api_mgmt_registry_create_finish(struct berth_req *req, struct bert
     name = mgmt_str(o, "name");
     if (berth_registry_name_check(name, &lerr) != BERTH_OK) return mgmt_as(err, BERTH_EREQUEST, &lerr);
     memset(&reg, 0, sizeof(reg));
+    memset(values, 0, sizeof(values));
     snprintf(reg.name, sizeof(reg.name), "%s", name);
     rc = registry_apply(o, &reg, err);
-    if (rc) return rc;
-    rc = m->ops->registry_create(m, &reg, err);
-    if (rc) return rc;
-    BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"registry created\" registry=%s principal=\"%s\"", req->id, reg.name,
-              req->principal);
+    if (!rc) rc = admin_passwords(&reg, values, &what, err);
+    if (!rc) rc = m->ops->registry_create(m, &reg, err);
+    if (rc) goto out;
+    BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"registry created\" registry=%s admin=%s principal=\"%s\"", req->id,
+              reg.name, reg.admin_enabled ? "enabled" : "disabled", req->principal);
     snprintf(loc, sizeof(loc), "/api/v1/registries/%s", reg.name);
     berth_req_add_header(req, "Location", loc);
-    return mgmt_reply(req, 201, registry_json(az, &reg), 0);
+    doc = registry_json(az, &reg);
+    rc = mgmt_reply(req, 201, doc, admin_credentials_add(doc, &reg, values));
+out:
+    explicit_bzero(values, sizeof(values));
+    explicit_bzero(reg.admin_hash, sizeof(reg.admin_hash));
+    return rc;
 }
 
 enum berth_rc api_mgmt_registry_get_finish(struct berth_req *req, struct berth_err *err)
@@ -637,23 +692,34 @@ enum berth_rc api_mgmt_registry_patch_finish(struct berth_req *req, struct berth
     struct berth_meta *m = req->http->meta;
     struct berth_meta_registry reg;
     struct berth_meta_network *net = NULL;
-    json_t *o;
+    char values[2][BERTH_SECRET_LEN + 1];
+    json_t *o, *doc;
+    unsigned what = 0;
     enum berth_rc rc;
 
+    memset(values, 0, sizeof(values));
     rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to change it", &reg, err);
-    if (rc) return rc;
+    if (rc) goto out;
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
-    if (rc) return rc;
+    if (rc) goto out;
     rc = registry_apply(o, &reg, err);
     /* everything is checked before anything is written */
     if (!rc) rc = mgmt_network_check(req, &reg, o, &net, err);
-    if (!rc) rc = m->ops->registry_update(m, &reg, BERTH_META_REG_SETTINGS, err);
+    if (!rc && json_object_get(o, "adminUserEnabled")) rc = admin_passwords(&reg, values, &what, err);
+    if (!rc) rc = m->ops->registry_update(m, &reg, BERTH_META_REG_SETTINGS | what, err);
     if (!rc && net) rc = m->ops->network_put(m, reg.id, net, err);
+    if (rc) goto out;
+    BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"registry changed\" registry=%s admin=%s admin_passwords_made=%d "
+              "principal=\"%s\"", req->id, reg.name, reg.admin_enabled ? "enabled" : "disabled",
+              !!(what & BERTH_META_REG_ADMIN1) + !!(what & BERTH_META_REG_ADMIN2), req->principal);
+    doc = registry_json(mgmt_az(req), &reg);
+    if (net) mgmt_network_warnings(req, net, doc);
+    rc = mgmt_reply(req, 200, doc, admin_credentials_add(doc, &reg, values));
+out:
+    explicit_bzero(values, sizeof(values));
+    explicit_bzero(reg.admin_hash, sizeof(reg.admin_hash));
     free(net);
-    if (rc) return rc;
-    BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"registry changed\" registry=%s principal=\"%s\"", req->id, reg.name,
-              req->principal);
-    return mgmt_reply(req, 200, registry_json(mgmt_az(req), &reg), 0);
+    return rc;
 }
 
 enum berth_rc api_mgmt_registry_delete_finish(struct berth_req *req, struct berth_err *err)
@@ -677,8 +743,6 @@ enum berth_rc api_mgmt_registry_delete_finish(struct berth_req *req, struct bert
 }
 
 /* ---------------------------------------------------------------- admin credentials */
-
-static const char *const admin_slot_names[2] = {"password", "password2"};
 
 enum berth_rc api_mgmt_credentials_get_finish(struct berth_req *req, struct berth_err *err)
 {

@@ -121,5 +121,12 @@ void mgmt_network_json_add(struct authz *az, int64_t reg_id, json_t *o);
  */
 enum berth_rc mgmt_network_check(struct berth_req *req, const struct berth_meta_registry *reg, json_t *o,
                                  struct berth_meta_network **out, struct berth_err *err);
+/*
+ * For each rule of net that matches every client of its family (0.0.0.0/0,
+ * ::/0): a sentence in the array "warnings" of doc (made when needed) and a
+ * `Warning: 299 - "..."` header on the answer. Such rules are valid, but they
+ * make the default action moot for that family.
+ */
+void mgmt_network_warnings(struct berth_req *req, const struct berth_meta_network *net, json_t *doc);
 
 #endif

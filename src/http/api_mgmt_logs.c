@@ -6,8 +6,10 @@
  *   GET /api/v1/registries/<r>/logs/stream      (JSON lines, both logs)
  *   GET /api/v1/logs/login|repository|stream    (every registry and the directory)
  * Reading needs the read right on the registry (on / for the server-wide
- * ones). Filters: since, until (RFC 3339 or a relative age such as 15m, 1h,
- * 7d), failed=true, identity, ip, reason, repository, operation; limit
+ * ones). Filters: since, until (RFC 3339, a day such as 2026-12-05, today or
+ * yesterday, or a relative age such as 15m, 1h, 7d), failed=true (without
+ * the NO_CREDENTIALS challenges unless challenges=true), identity, ip,
+ * reason, repository, operation; limit
  * (1..1000, default 100) and next (the cursor a previous page returned).
  * Newest first. The stream can follow: it stays open and sends each new
  * event as it is stored.
@@ -51,12 +53,28 @@ static enum berth_rc logs_scope(struct berth_req *req, struct berth_meta_event_f
     return BERTH_OK;
 }
 
-/* A time filter: RFC 3339, or a relative age "<n>s|m|h|d" before now. Nonzero if malformed. */
+#define DAY_MS 86400000LL
+
+/*
+ * A time filter: RFC 3339; a day "2026-12-05", "today" or "yesterday" (its
+ * start, 00:00 UTC); or a relative age "<n>s|m|h|d" before now. Nonzero if
+ * malformed.
+ */
 static int parse_when(const char *s, int64_t *ms)
 {
     uint64_t n;
     size_t len = strlen(s);
-    int64_t unit;
+    int64_t unit, now = berth_now_ms();
+    char day[32];
+
+    if (!strcmp(s, "today") || !strcmp(s, "yesterday")) {
+        *ms = now - now % DAY_MS - (s[0] == 'y' ? DAY_MS : 0);
+        return 0;
+    }
+    if (len == 10 && s[4] == '-' && s[7] == '-') {
+        snprintf(day, sizeof(day), "%sT00:00:00Z", s);
+        return mgmt_parse_time(day, ms);
+    }
 
     if (len >= 2 && len <= 12 && berth_parse_u64(s, len - 1, &n) == 0) {
         switch (s[len - 1]) {
@@ -67,7 +85,7 @@ static int parse_when(const char *s, int64_t *ms)
         default: return 1;
         }
         if (n > 3650ull * 86400) return 1;
-        *ms = berth_now_ms() - (int64_t)n * unit;
+        *ms = now - (int64_t)n * unit;
         return 0;
     }
     return mgmt_parse_time(s, ms);
@@ -96,24 +114,36 @@ static enum berth_rc int_arg(struct berth_req *req, const char *key, int64_t lo,
     return BERTH_OK;
 }
 
+/* A flag: absent, "true" or "false". */
+static enum berth_rc bool_arg(struct berth_req *req, const char *key, int *out, struct berth_err *err)
+{
+    const char *v = req_query(req, key);
+    if (!v || !*v) return BERTH_OK;
+    if (!strcmp(v, "true")) *out = 1;
+    else if (!strcmp(v, "false")) *out = 0;
+    else return berth_err_set(err, BERTH_EREQUEST, "'%s' must be true or false", key);
+    return BERTH_OK;
+}
+
+#define WHEN_FORMS "an RFC 3339 time, a day (2026-12-05, today, yesterday) or an age like 1h"
+
 /* Reads the query filters into f (strings borrowed from the request). */
 static enum berth_rc read_filter(struct berth_req *req, struct berth_meta_event_filter *f, struct berth_err *err)
 {
     const char *v;
+    int challenges = 0;
     enum berth_rc rc;
 
     f->limit = LOGS_LIMIT_DEFAULT;
     v = req_query(req, "since");
     if (v && *v && parse_when(v, &f->since_ms))
-        return berth_err_set(err, BERTH_EREQUEST, "'since' must be an RFC 3339 time or an age like 1h, not '%.40s'", v);
+        return berth_err_set(err, BERTH_EREQUEST, "'since' must be " WHEN_FORMS ", not '%.40s'", v);
     v = req_query(req, "until");
     if (v && *v && parse_when(v, &f->until_ms))
-        return berth_err_set(err, BERTH_EREQUEST, "'until' must be an RFC 3339 time or an age like 1h, not '%.40s'", v);
-    v = req_query(req, "failed");
-    if (v && *v) {
-        if (!strcmp(v, "true")) f->failed = 1;
-        else if (strcmp(v, "false") != 0) return berth_err_set(err, BERTH_EREQUEST, "'failed' must be true or false");
-    }
+        return berth_err_set(err, BERTH_EREQUEST, "'until' must be " WHEN_FORMS ", not '%.40s'", v);
+    rc = bool_arg(req, "failed", &f->failed, err);
+    if (!rc) rc = bool_arg(req, "challenges", &challenges, err);
+    if (rc) return rc;
     rc = text_arg(req, "identity", 80, &f->identity, err);
     if (!rc) rc = text_arg(req, "ip", 63, &f->ip, err);
     if (!rc) rc = text_arg(req, "reason", 31, &f->reason, err);
@@ -121,6 +151,13 @@ static enum berth_rc read_filter(struct berth_req *req, struct berth_meta_event_
     if (!rc) rc = text_arg(req, "operation", 31, &f->operation, err);
     if (!rc) rc = int_arg(req, "limit", 1, LOGS_LIMIT_MAX, &f->limit, err);
     if (!rc) rc = int_arg(req, "next", 1, INT64_MAX, &f->before_id, err);
+    /*
+     * Every docker or podman login starts with a request without credentials
+     * that is answered 401 with the challenge: failures in name only. Asked for
+     * failures, leave them out unless the caller asks for them (challenges=true,
+     * or reason=NO_CREDENTIALS).
+     */
+    if (!rc && f->failed && !challenges && !f->reason) f->not_reason = berth_auth_reason_name(BERTH_AUTH_NO_CREDENTIALS);
     return rc;
 }
 

@@ -163,6 +163,30 @@ out:
     return rc;
 }
 
+void mgmt_network_warnings(struct berth_req *req, const struct berth_meta_network *net, json_t *doc)
+{
+    struct berth_netrule r;
+    struct berth_err lerr = BERTH_ERR_INIT;
+    json_t *list = json_object_get(doc, "warnings");
+    char text[256], header[300];
+    size_t i;
+
+    for (i = 0; i < net->nrules; i++) {
+        if (berth_netrule_parse(net->rules[i], &r, &lerr) != BERTH_OK || r.prefix != 0) continue;
+        snprintf(text, sizeof(text),
+                 "ip rule '%s' matches every %s client: the network rules let everyone in over %s, whatever "
+                 "defaultAction says",
+                 net->rules[i], r.addr.family == 4 ? "IPv4" : "IPv6", r.addr.family == 4 ? "IPv4" : "IPv6");
+        if (!list) {
+            list = json_array();
+            json_object_set_new(doc, "warnings", list);
+        }
+        json_array_append_new(list, json_string(text));
+        snprintf(header, sizeof(header), "299 - \"%s\"", text);
+        berth_req_add_header(req, "Warning", header);
+    }
+}
+
 enum berth_rc api_mgmt_network_get_finish(struct berth_req *req, struct berth_err *err)
 {
     struct berth_meta *m = req->http->meta;
@@ -192,7 +216,11 @@ static enum berth_rc reply_rules(struct berth_req *req, const struct berth_meta_
     if (!rc && what)
         BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"%s\" registry=%s rule=%s principal=\"%s\"", req->id, what, reg->name,
                   rule, req->principal);
-    if (!rc) rc = mgmt_reply(req, 200, ruleset_json(net), 0);
+    if (!rc) {
+        json_t *doc = ruleset_json(net);
+        mgmt_network_warnings(req, net, doc);
+        rc = mgmt_reply(req, 200, doc, 0);
+    }
     free(net);
     return rc;
 }

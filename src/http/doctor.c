@@ -155,11 +155,18 @@ out:
 
 static void not_writable(struct ctx *c, struct berth_check *out, const char *dir, const char *step, int e)
 {
+    /* a full disk (or quota) is not a permission problem: name it, so no one chmods a folder that is fine */
+    if (e == ENOSPC || e == EDQUOT) {
+        verdict(out, BERTH_CHECK_ERROR, BERTH_DOCTOR_DISK_FULL, "no space left for %s: cannot %s a file in %s: %s",
+                e == EDQUOT ? "the user berth runs as (disk quota)" : "new files on the file system", step, dir,
+                strerror(e));
+        fix(out, "free space on the file system of %s or grow it; `berth gc --data %s` deletes blobs nothing uses",
+            c->data, c->data);
+        return;
+    }
     verdict(out, BERTH_CHECK_ERROR, BERTH_DOCTOR_DATA_DIR_NOT_WRITABLE, "cannot %s a file in %s: %s", step, dir,
             strerror(e));
-    if (e == ENOSPC) fix(out, "free space on the file system of %s (berth gc deletes blobs nothing uses)", c->data);
-    else fix(out, "make %s a writable folder for the user berth runs as (chown, chmod u+w), or remount it read-write",
-             dir);
+    fix(out, "make %s a writable folder for the user berth runs as (chown, chmod u+w), or remount it read-write", dir);
 }
 
 static void check_data(struct ctx *c, struct berth_check *out)

@@ -156,6 +156,28 @@ static void set_str(json_t *o, const char *k, const char *v)
     if (v && *v) json_object_set_new(o, k, json_string(v));
 }
 
+/*
+ * What a stored reason code means: a refusal reason's text, or the text of
+ * the one error code with that OCI code. NULL when unknown or when several
+ * errors share the OCI code (UNKNOWN, say): no message beats a wrong one.
+ */
+static const char *reason_text(const char *code)
+{
+    const char *text = NULL;
+    int i, n = 0;
+
+    if (!*code) return NULL;
+    for (i = 1; i < BERTH_AUTH_REASON_COUNT; i++)
+        if (!strcmp(code, berth_auth_reason_name((enum berth_auth_reason)i)))
+            return berth_auth_reason_text((enum berth_auth_reason)i);
+    for (i = 1; i < BERTH_RC_COUNT; i++) {
+        if (strcmp(code, berth_rc_ocicode((enum berth_rc)i)) != 0) continue;
+        text = berth_rc_text((enum berth_rc)i);
+        n++;
+    }
+    return n == 1 ? text : NULL;
+}
+
 json_t *events_json(const struct berth_meta_event *e, int with_log)
 {
     json_t *o = json_object();
@@ -176,6 +198,7 @@ json_t *events_json(const struct berth_meta_event *e, int with_log)
     json_object_set_new(o, "status", json_integer(e->status));
     json_object_set_new(o, "result", json_string(e->status > 0 && e->status < 400 ? "success" : "failure"));
     set_str(o, "reason", e->reason);
+    set_str(o, "message", reason_text(e->reason));
     set_str(o, "tokenId", e->jti);
     json_object_set_new(o, "requestId", json_string(e->request_id));
     json_object_set_new(o, "durationMs", json_real((double)e->duration_us / 1000.0));
@@ -563,6 +586,7 @@ static const char *repo_operation(struct berth_req *req, int *is_tag)
     if (!strcmp(label, "upload_put")) return "blob_push";
     if (!strcmp(label, "upload_post")) return req->ev_digest[0] ? "blob_push" : NULL;
     if (!strcmp(label, "blob_delete")) return "blob_delete";
+    if (!strcmp(label, "repository_delete")) return "repository_delete";
     return NULL;
 }
 

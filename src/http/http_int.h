@@ -172,6 +172,7 @@ enum berth_rc api_manifest_put_body(struct berth_req *req, const char *data, siz
 enum berth_rc api_manifest_put_finish(struct berth_req *req, struct berth_err *err);
 void api_manifest_put_cleanup(struct berth_req *req, int aborted);
 enum berth_rc api_manifest_delete_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_repository_delete_finish(struct berth_req *req, struct berth_err *err);
 
 enum berth_rc api_upload_post_begin(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_upload_post_finish(struct berth_req *req, struct berth_err *err);

@@ -41,6 +41,9 @@ static const struct route routes[] = {
      "blob_delete"},
     {M_GET, "/v2/{name}/referrers/{digest}", "pull", ACC_REPO, NULL, NULL, api_referrers_finish, NULL,
      "referrers"},
+    /* ACR's repository delete (`az acr repository delete`): every manifest and tag of the repository */
+    {M_DELETE, "/acr/v1/{name}", "delete", ACC_REPO, NULL, NULL, api_repository_delete_finish, NULL,
+     "repository_delete"},
     /* the token service and the directory check credentials themselves */
     {M_GET, "/oauth2/token", NULL, BERTH_ACCESS_NONE, NULL, NULL, api_token_get_finish, NULL, "token_get"},
     {M_GET, "/oauth2/explain", NULL, BERTH_ACCESS_NONE, NULL, NULL, api_explain_finish, NULL, "explain"},

@@ -60,9 +60,20 @@ for t in "-bad" ".bad" "$long129" "a*b" "a%20b" "ab%00" "a+b"; do
     [ ${#show} -gt 40 ] && show="${show:0:20}...(${#t} chars)"
     req PUT "/v2/$R/manifests/$t" -H "Content-Type: $MT_OCI_MANIFEST" --data-binary "$good"
     expect_error 400 TAG_INVALID "PUT manifest with tag '$show' is 400 TAG_INVALID"
+    # GET, HEAD and DELETE name a manifest that exists: the spec answers them 404 only
     req GET "/v2/$R/manifests/$t" -H "$ACCEPT_MANIFESTS"
-    expect_error 400 TAG_INVALID "GET manifest with tag '$show' is 400 TAG_INVALID"
+    expect_error 404 MANIFEST_UNKNOWN "GET manifest with tag '$show' is 404 MANIFEST_UNKNOWN"
+    req HEAD "/v2/$R/manifests/$t" -H "$ACCEPT_MANIFESTS"
+    expect_status 404 "HEAD manifest with tag '$show' is 404"
+    req DELETE "/v2/$R/manifests/$t"
+    expect_error 404 MANIFEST_UNKNOWN "DELETE manifest with tag '$show' is 404 MANIFEST_UNKNOWN"
 done
+# the name the OCI conformance suite uses
+req GET "/v2/$R/manifests/.INVALID_MANIFEST_NAME" -H "$ACCEPT_MANIFESTS"
+expect_error 404 MANIFEST_UNKNOWN "GET manifests/.INVALID_MANIFEST_NAME is 404 MANIFEST_UNKNOWN"
+check "the message says why no manifest has that name" grep -q "not a valid tag\|invalid tag\|tag" "$BODY"
+req HEAD "/v2/$R/manifests/.INVALID_MANIFEST_NAME"
+expect_status 404 "HEAD manifests/.INVALID_MANIFEST_NAME is 404"
 for t in "$long128" "_x" "A.b-C_9" "0"; do
     show=$t
     [ ${#show} -gt 40 ] && show="${show:0:20}...(${#t} chars)"
@@ -89,7 +100,9 @@ for d in "sha256:abc" "sha512:$hex64" "md5:d41d8cd98f00b204e9800998ecf8427e" "sh
     req DELETE "/v2/$R/blobs/$d"
     expect_error 400 DIGEST_INVALID "DELETE blob '$show' is 400 DIGEST_INVALID"
     req GET "/v2/$R/manifests/$d" -H "$ACCEPT_MANIFESTS"
-    expect_error 400 DIGEST_INVALID "GET manifest '$show' is 400 DIGEST_INVALID"
+    expect_error 404 MANIFEST_UNKNOWN "GET manifest '$show' is 404 MANIFEST_UNKNOWN"
+    req DELETE "/v2/$R/manifests/$d"
+    expect_error 404 MANIFEST_UNKNOWN "DELETE manifest '$show' is 404 MANIFEST_UNKNOWN"
     req PUT "/v2/$R/manifests/$d" -H "Content-Type: $MT_OCI_MANIFEST" --data-binary "$good"
     expect_error 400 DIGEST_INVALID "PUT manifest '$show' is 400 DIGEST_INVALID"
     req GET "/v2/$R/referrers/$d"

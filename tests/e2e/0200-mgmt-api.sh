@@ -149,6 +149,19 @@ call "$BEARER" PATCH /registries/teamreg1 '{"adminUserEnabled":true,"refreshToke
 expect_status 200 "patch a registry"
 expect_eq "admin user now enabled" true "$(j .adminUserEnabled)"
 expect_eq "refresh lifetime changed" 7200 "$(j .refreshTokenLifetimeSeconds)"
+expect_eq "enabling the admin user makes both passwords, shown in this answer" \
+    "teamreg1 password:43 password2:43" \
+    "$(j '"\(.credentials.username) " + ([.credentials.passwords[] | "\(.name):\(.value | length)"] | join(" "))')"
+expect_header Cache-Control no-store "an answer with admin passwords is not cached"
+FIRST_ADMIN_PW=$(j '.credentials.passwords[0].value')
+keep_secret "$FIRST_ADMIN_PW"
+keep_secret "$(j '.credentials.passwords[1].value')"
+reg_login teamreg1 teamreg1 "$FIRST_ADMIN_PW"
+expect_status 200 "the password made by enabling the admin user logs in"
+call "$BEARER" PATCH /registries/teamreg1 '{"adminUserEnabled":true}'
+expect_eq "enabling it again while enabled makes no password" false "$(j 'has("credentials")')"
+call "$BEARER" GET /registries/teamreg1
+expect_eq "a read of the registry shows no password" false "$(j 'has("credentials")')"
 call "$BEARER" PATCH /registries/otherreg2 '{"accessTokenLifetimeSeconds":0}'
 expect_eq "lifetime back to 0 reports the server default" 3600 "$(j .accessTokenLifetimeSeconds)"
 call "$BEARER" PATCH /registries/teamreg1 '{"accessTokenLifetimeSeconds":5}'
@@ -163,8 +176,8 @@ expect_eq "the list holds three registries" "default otherreg2 teamreg1" "$(j '[
 call "$BEARER" GET /registries/teamreg1/credentials
 expect_status 200 "read the admin credentials"
 expect_eq "the username is the registry name" teamreg1 "$(j .username)"
-expect_eq "two password slots, none set" "password:null password2:null" \
-    "$(j '[.passwords[] | "\(.name):\(.createdAt)"] | join(" ")')"
+expect_eq "two password slots, both set when the admin user was enabled" "password:true password2:true" \
+    "$(j '[.passwords[] | "\(.name):\(.createdAt | type == "string")"] | join(" ")')"
 call "$BEARER" POST /registries/teamreg1/credentials/regenerate '{"name":"password"}'
 expect_status 200 "regenerate the admin password"
 ADMIN_PW=$(j '.passwords[0].value')

@@ -5,7 +5,7 @@
 # default Deny with an allow rule for one address and one CIDR lets those in
 # and refuses another source by name; a rule added or removed through the
 # management API applies on the next request; invalid rules are refused with
-# the reason; X-Forwarded-For is believed only from a trusted proxy; the
+# the reason; 0.0.0.0/0 and ::/0 are accepted with a warning; X-Forwarded-For is believed only from a trusted proxy; the
 # management networks; IPv6 on [::1] when the machine has it.
 . "$(dirname "$0")/lib.sh"
 BERTH_AUTH=1 berth_start
@@ -141,6 +141,26 @@ expect_eq "saying the limit" "networkRuleSet.ipRules has 201 rules; at most 200 
 api GET /api/v1/registries/default/networkRuleSet
 expect_eq "the refused changes changed nothing" '{"defaultAction":"Deny","ipRules":["127.0.0.2","127.0.1.0/24"]}' \
     "$(jq -c '.ipRules = [.ipRules[].value]' "$BODY")"
+
+# ---- a rule that matches every client is valid, and the answer says what it does
+api GET /api/v1/registries/default/networkRuleSet
+check "a rule set without such a rule carries no warning" jq -e 'has("warnings") | not' "$BODY"
+api POST /api/v1/registries/default/networkRuleSet/ipRules '{"value":"0.0.0.0/0"}'
+expect_status 200 "0.0.0.0/0 is accepted"
+expect_eq "with a warning in the answer" \
+    '["ip rule '"'"'0.0.0.0/0'"'"' matches every IPv4 client: the network rules let everyone in over IPv4, whatever defaultAction says"]' \
+    "$(jq -c .warnings "$BODY")"
+expect_header_re Warning '^299 - "ip rule .0\.0\.0\.0/0. matches every IPv4 client' "and in a Warning header (299)"
+req GET /v2/ --interface 127.0.0.3
+expect_status 401 "it lets a source no other rule names reach the login challenge"
+api PATCH /api/v1/registries/default \
+    '{"networkRuleSet":{"ipRules":[{"value":"127.0.0.2"},{"value":"127.0.1.0/24"},{"value":"::/0"}]}}'
+expect_status 200 "::/0 in a PATCH is accepted"
+check "the registry's answer warns about ::/0 only" \
+    jq -e '.warnings == ["ip rule '"'"'::/0'"'"' matches every IPv6 client: the network rules let everyone in over IPv6, whatever defaultAction says"]' "$BODY"
+api DELETE "/api/v1/registries/default/networkRuleSet/ipRules?value=::/0"
+expect_eq "removing it leaves the rules as they were, without a warning" '["127.0.0.2","127.0.1.0/24"] null' \
+    "$(rules_now) $(jq -c .warnings "$BODY")"
 
 # ---- X-Forwarded-For: ignored from an untrusted peer
 req GET /v2/ "${OWN[@]}" -H 'X-Forwarded-For: 127.0.0.2'

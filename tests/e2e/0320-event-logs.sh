@@ -115,6 +115,18 @@ fi
 # ---- filters and paging
 curl -s "${OWN[@]}" "$URL$LOGS/login?failed=true&limit=1000" >"$WORK/f.json"
 check "failed=true returns only failures" jqe '(.value|length)>5 and all(.value[]; .status>=400)' "$WORK/f.json"
+check "failed=true leaves out the NO_CREDENTIALS challenges every login starts with" \
+    jqe 'all(.value[]; .reason != "NO_CREDENTIALS")' "$WORK/f.json"
+check "each failure carries the message of its reason and the user agent" \
+    jqe 'all(.value[]; (.message | length) > 0 and has("userAgent"))
+         and any(.value[]; .reason == "BAD_SECRET" and .message == "invalid username or password")' "$WORK/f.json"
+curl -s "${OWN[@]}" "$URL$LOGS/login?failed=true&challenges=true&limit=1000" >"$WORK/f.json"
+check "challenges=true brings them back" \
+    jqe 'any(.value[]; .reason == "NO_CREDENTIALS" and .message == "authentication required")' "$WORK/f.json"
+curl -s "${OWN[@]}" "$URL$LOGS/login?failed=true&reason=NO_CREDENTIALS&limit=1000" >"$WORK/f.json"
+check "so does asking for the reason" jqe '(.value|length) > 0 and all(.value[]; .reason == "NO_CREDENTIALS")' "$WORK/f.json"
+req GET "$LOGS/login?failed=true&challenges=maybe" "${OWN[@]}"
+expect_error 400 INVALID_REQUEST "challenges takes true or false"
 curl -s "${OWN[@]}" "$URL$LOGS/login?ip=127.0.0.1&identity=owner&limit=1000" >"$WORK/f.json"
 check "identity and ip filter" jqe '(.value|length)>0 and all(.value[]; .identity=="owner" and .clientIp=="127.0.0.1")' "$WORK/f.json"
 curl -s "${OWN[@]}" "$URL$LOGS/login?limit=2" >"$WORK/p1.json"
@@ -124,8 +136,23 @@ check "pages are newest first and do not overlap" \
     jqe --slurpfile b "$WORK/p2.json" '(.value[0].id > .value[1].id) and (.value[1].id > $b[0].value[0].id)' "$WORK/p1.json"
 curl -s "${OWN[@]}" "$URL$LOGS/login?since=1h&until=2000-01-01T00:00:00Z" >"$WORK/f.json"
 check "since and until bound the time" jqe '(.value|length)==0' "$WORK/f.json"
-req GET "$LOGS/login?since=yesterday" "${OWN[@]}"
-expect_status 400 "a bad since is refused"
+TODAY=$(date -u +%F)
+for when in "$TODAY" today yesterday 2026-01-01 "$(date -u -d '+1 day' +%F)"; do
+    curl -s "${OWN[@]}" "$URL$LOGS/login?since=$when&limit=1000" >"$WORK/f-$when.json"
+done
+check "since takes a day: today's events are from 00:00 UTC on" \
+    jqe --arg d "$TODAY" '(.value|length) > 0 and all(.value[]; .time >= $d)' "$WORK/f-$TODAY.json"
+check "since=today is the same day" cmp -s <(jq -c '[.value[].id]' "$WORK/f-$TODAY.json") <(jq -c '[.value[].id]' "$WORK/f-today.json")
+check "since=yesterday and an older day hold those events too" \
+    jqe --slurpfile t "$WORK/f-today.json" '(.value|length) >= ($t[0].value|length)' "$WORK/f-yesterday.json"
+check "since tomorrow finds nothing" jqe '(.value|length) == 0' "$WORK/f-$(date -u -d '+1 day' +%F).json"
+curl -s "${OWN[@]}" "$URL$LOGS/login?until=$TODAY" >"$WORK/f.json"
+check "until a day is exclusive: nothing from before today" jqe '(.value|length) == 0' "$WORK/f.json"
+for bad in someday 2026-13-01 2026-1-1; do
+    req GET "$LOGS/login?since=$bad" "${OWN[@]}"
+    expect_error 400 INVALID_REQUEST "since=$bad is refused"
+done
+check "naming the forms it takes" grep -q "a day (2026-12-05, today, yesterday)" "$BODY"
 req GET "$LOGS/login?limit=1001" "${OWN[@]}"
 expect_status 400 "a limit over 1000 is refused"
 req GET "$LOGS/login" -u "ev-tok:$TPW"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # berth doctor and berth serve --check against real data folders: a folder a
-# server has run on passes; each breakage (a key file open to others, a
-# schema from a newer berth, a damaged database page, uploads/ that is a file,
-# a clock behind the data, a certificate about to expire or with the wrong
-# key) gives its exit status and its exact code, in text and in JSON; serve
+# server has run on, with images pushed by curl and skopeo, passes; each
+# breakage (a key file open to others, a schema from a newer berth, a damaged
+# database page, also one of manifest_blobs, uploads/ that is a file, a clock
+# behind the data, a certificate about to expire or with the wrong key) gives
+# its exit status and its exact code, in text and in JSON; serve
 # --check never listens. Then /readyz on a running server turns unready with
 # the code when the keys are opened to others, and ready again once fixed.
 . "$(dirname "$0")/lib.sh"
@@ -66,9 +67,20 @@ check "naming the option" grep -q -- "--no-such-flag" <<<"$ERR"
 doctor --help
 expect_eq "doctor --help exits 0" 0 "$RC"
 
-# ---- a folder a server has run on
+# ---- a folder a server has run on, with images pushed (manifests and their references in the database)
 berth_start
+push_image team/app v1 || bail "push team/app:v1"
+push_image team/app v2 || bail "push team/app:v2"
+if command -v skopeo >/dev/null; then
+    make_oci_layout "$WORK/layout" 2 >/dev/null
+    skopeo copy -q --dest-tls-verify=false "oci:$WORK/layout:latest" "docker://$HOSTPORT/team/sk:latest" \
+        >"$WORK/sk.out" 2>&1 || fail "skopeo pushes team/sk:latest" "$(cat "$WORK/sk.out")"
+else
+    skip "skopeo not installed: the database checked after curl pushes only"
+fi
 berth_stop
+check "the pushes left references in the database" \
+    test "$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM manifest_blobs").fetchone()[0])' "$DATA/berth.db")" -ge 6
 expect_doctor "a served data folder passes" 0 "" OK --data "$DATA"
 expect_eq "five checks, each OK" "5 5" "$(grep -c . <<<"$OUT") $(grep -Ec '^OK      [a-zA-Z ]{16} ' <<<"$OUT")"
 check "the data folder line says writable and free space" grep -Eq "^OK      data folder      $DATA is writable, [0-9.]+ [GM]iB free$" <<<"$OUT"
@@ -124,6 +136,19 @@ with open(sys.argv[1], "r+b") as f:
     f.seek(4096)
     f.write(b"\xa5" * 512)' "$d/berth.db"
 expect_doctor "a damaged database page" 1 DB_CORRUPT ERROR --data "$d"
+
+# a damaged page of the table SQLite 3.40 reports NULL values in for every healthy row
+d=$(copy corrupt-refs)
+python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+page_size = db.execute("PRAGMA page_size").fetchone()[0]
+root = db.execute("SELECT rootpage FROM sqlite_schema WHERE name = ?", ("manifest_blobs",)).fetchone()[0]
+db.close()
+with open(sys.argv[1], "r+b") as f:
+    f.seek((root - 1) * page_size)
+    f.write(b"\xa5" * 512)' "$d/berth.db"
+expect_doctor "a damaged page of manifest_blobs" 1 DB_CORRUPT ERROR --data "$d"
 
 d=$(copy uploads-file)
 rm -rf "$d/uploads"
@@ -211,4 +236,31 @@ expect_status 200 "GET /readyz is 200 again after chmod 600"
 HDR_CHECK=1
 check "no probe file is left behind" bash -c "! ls -A '$DATA' '$DATA/uploads' | grep -q '^\\.doctor-'"
 berth_stop
+
+# ---- a full disk: a server on a small tmpfs, filled up, names the cause
+MNT=$WORK/small
+mkdir -p "$MNT"
+if mount -t tmpfs -o size=128m tmpfs "$MNT" 2>/dev/null; then
+    trap 'umount -l "$MNT" 2>/dev/null; cleanup' EXIT
+    DATA=$MNT/data
+    berth_start
+    HDR_CHECK=0
+    dd if=/dev/zero of="$MNT/filler" bs=1M count=200 2>/dev/null
+    req GET /readyz
+    expect_status 503 "GET /readyz is 503 on a full disk"
+    check "readyz names the cause: store DISK_FULL, not DATA_DIR_NOT_WRITABLE" \
+        jqe '.status == "unready" and .checks.store == "DISK_FULL"' "$BODY"
+    check "the server log says no space is left" grep -q 'readyz: data folder.*code=DISK_FULL.*no space left' "$SRV_LOG"
+    doctor --data "$DATA"
+    expect_eq "berth doctor on the full disk exits 1" 1 "$RC"
+    check "and names DISK_FULL with the fix" grep -Eq '^ERROR +data folder +DISK_FULL: no space left' <<<"$OUT"
+    rm -f "$MNT/filler"
+    req GET /readyz
+    expect_status 200 "GET /readyz is 200 again once space is freed (128 MiB: a low-space warning only)"
+    HDR_CHECK=1
+    berth_stop
+    umount -l "$MNT"
+else
+    skip "cannot mount a tmpfs here: the full disk is checked by the unit tests only"
+fi
 finish

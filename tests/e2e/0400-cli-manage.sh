@@ -69,6 +69,34 @@ expect_cli "auth show --json: current server, owner, no tokens" 0 \
 # ---- registries
 cli registry create -n teamreg1 --admin-enabled true --json
 expect_cli "registry create with --admin-enabled true" 0 '.name == "teamreg1" and .adminUserEnabled == true'
+expect_cli "enabling the admin user on create makes both passwords and shows them once" 0 \
+    '.credentials.username == "teamreg1" and ([.credentials.passwords[].name] == ["password","password2"])
+     and all(.credentials.passwords[]; .value | length > 10)'
+expect_match "with the shown-once warning" "will not be shown again" "$ERR"
+FIRST_ADMIN_PW=$(echo "$OUT" | jq -r '.credentials.passwords[1].value')
+req GET "/oauth2/token?service=teamreg1.localhost:$PORT" -H "Host: teamreg1.localhost:$PORT" -u "teamreg1:$FIRST_ADMIN_PW"
+expect_status 200 "password2 from the create logs in as the admin user"
+cli registry create -n teamreg2 --admin-enabled true
+expect_match "without --json the passwords follow the registry as a table" \
+    "log in as 'teamreg2' with one of these passwords.*PASSWORD NAME +PASSWORD.*password2 +[A-Za-z0-9_-]{20,}" "$(tr '\n' ' ' <<<"$OUT")"
+SECOND_ADMIN_PW=$(awk '$1 == "password" {print $2}' <<<"$OUT")
+cli registry create -n teamreg3 --default-action Deny --admin-enabled true --json
+expect_cli "with a network flag too (create, then update) the passwords are still shown" 0 \
+    '.networkRuleSet.defaultAction == "Deny" and (.credentials.passwords | length) == 2'
+cli registry update -n teamreg2 --admin-enabled true --json
+expect_cli "enabling it again while enabled changes no password" 0 '.adminUserEnabled == true and (has("credentials") | not)'
+cli registry update -n teamreg2 --admin-enabled false --json
+expect_cli "disabling the admin user shows no password" 0 '.adminUserEnabled == false and (has("credentials") | not)'
+cli registry update -n teamreg2 --admin-enabled true --json
+expect_cli "enabling it again keeps its passwords, as ACR does: none is shown" 0 \
+    '.adminUserEnabled == true and (has("credentials") | not)'
+req GET "/oauth2/token?service=teamreg2.localhost:$PORT" -H "Host: teamreg2.localhost:$PORT" -u "teamreg2:$SECOND_ADMIN_PW"
+expect_status 200 "the password from before it was disabled logs in again"
+cli credential show -n teamreg2
+expect_match "credential show: one row per password with its date" \
+    '^USERNAME +teamreg2 ADMIN +true +PASSWORD NAME +CREATED password +20[0-9-]+T[0-9:]+Z password2 +20[0-9-]+T' \
+    "$(tr -s '\n' ' ' <<<"$OUT")"
+for r in teamreg2 teamreg3; do cli registry delete -n "$r" --yes; done
 cli registry list --json
 expect_cli "registry list shows default and teamreg1" 0 '[.value[].name] | index("teamreg1") and index("default")'
 cli registry list
@@ -209,6 +237,16 @@ cli network-rule list -n teamreg1
 expect_match "network-rule list prints the rules" '127\.0\.0\.1' "$OUT"
 cli network-rule add -n teamreg1 --ip-address 10.1.2.3/8
 expect_cli_err "a range with host bits is refused with the reason" 1 "10.1.2.3/8.*400 INVALID_REQUEST"
+cli network-rule add -n teamreg1 --ip-address 0.0.0.0/0
+expect_cli_err "network-rule add 0.0.0.0/0 is accepted and warns that it matches everyone" 0 \
+    "^berth: warning: ip rule '0\.0\.0\.0/0' matches every IPv4 client: the network rules let everyone in over IPv4"
+expect_match "the table shows the rule" 'IP RULES +127\.0\.0\.1,0\.0\.0\.0/0' "$OUT"
+cli network-rule add -n teamreg1 --ip-address ::/0 --json
+expect_cli "with --json the output stays the answer, warnings included" 0 '(.warnings | length) == 2'
+expect_match "and the warnings are on stderr too" "matches every IPv6 client" "$ERR"
+cli network-rule remove -n teamreg1 --ip-address 0.0.0.0/0
+cli network-rule remove -n teamreg1 --ip-address ::/0
+expect_eq "removing both leaves no warning" "0:" "$RC:$ERR"
 cli registry update -n teamreg1 --default-action Deny --json
 expect_cli "registry update --default-action Deny" 0 '.networkRuleSet.defaultAction == "Deny"'
 cli registry update -n teamreg1 --default-action Maybe
@@ -302,6 +340,37 @@ else
     else
         ok "the deleted manifest is gone"
     fi
+    # a whole repository: tagged manifests and one pushed by digest only, which no tag names
+    make_oci_layout "$WORK/layout2" 2 >/dev/null
+    for t in v1 latest; do
+        skopeo copy -q --dest-tls-verify=false --dest-creds "owner:$PW" "oci:$WORK/layout:latest" \
+            "docker://$HOSTPORT/team/old:$t" >"$WORK/sk.out" 2>&1 || fail "skopeo pushes team/old:$t" "$(cat "$WORK/sk.out")"
+    done
+    skopeo copy -q --dest-tls-verify=false --dest-creds "owner:$PW" "oci:$WORK/layout2:latest" \
+        "docker://$HOSTPORT/team/old:tmp" >"$WORK/sk.out" 2>&1 || fail "skopeo pushes team/old:tmp" "$(cat "$WORK/sk.out")"
+    UNTAGGED=$(skopeo inspect --tls-verify=false --creds "owner:$PW" "docker://$HOSTPORT/team/old:tmp" | jq -r .Digest)
+    cli repository untag -n default --image team/old:tmp
+    cli repository delete -n default --repository team/old
+    expect_cli_err "repository delete --repository wants --yes" 2 "--yes"
+    cli repository delete -n default --repository team/old --yes
+    expect_eq "repository delete --repository says what it deleted" \
+        "0:Deleted repository team/old: 2 manifests, 2 tags (latest, v1)" "$RC:$OUT"
+    cli repository list -n default --json
+    expect_cli "the repository is gone from the catalog" 0 '.repositories | index("team/old") | not'
+    req GET "/v2/team/old/manifests/$UNTAGGED" -u "owner:$PW" -H "$ACCEPT_MANIFESTS"
+    expect_error 404 NAME_UNKNOWN "its untagged manifest is gone too"
+    cli repository delete -n default --repository team/old --yes
+    expect_cli_err "deleting a repository that does not exist is an error" 1 "repository 'team/old' not known.*404 NAME_UNKNOWN"
+    skopeo copy -q --dest-tls-verify=false --dest-creds "owner:$PW" "oci:$WORK/layout:latest" \
+        "docker://$HOSTPORT/team/old:v1" >"$WORK/sk.out" 2>&1 || fail "skopeo pushes team/old:v1 again"
+    cli repository delete -n default --repository team/old --yes --json
+    expect_cli "--json gives the repository and what was deleted" 0 \
+        '.repository == "team/old" and .tagsDeleted == ["v1"] and (.manifestsDeleted | length) == 1'
+    sleep 1
+    cli logs repository -n default --operation repository_delete --json
+    expect_cli_lines "the repository log has the two deletes and the refused one" 0 \
+        'all(.repository == "team/old" and .identity == "owner")
+         and ([.[].status] | sort) == [202, 202, 404]'
 fi
 
 # ---- event logs
@@ -312,6 +381,23 @@ expect_cli_lines "logs login --failed shows the failed login, only failures, as 
     'any(.identity == "mallory" and .reason == "UNKNOWN_PRINCIPAL") and all(.result == "failure")'
 cli logs login -n default --failed --identity mallory
 expect_match "the table names time, identity, ip, status and reason" "mallory +127\.0\.0\.1 +token_get +401" "$OUT"
+expect_match "and the message and the user agent" \
+    "^TIME .* REASON +MESSAGE +USER AGENT.*UNKNOWN_PRINCIPAL +invalid username or password +curl/" "$(tr '\n' ' ' <<<"$OUT")"
+curl -s -o /dev/null "$URL/v2/"
+sleep 1
+cli logs login -n default --failed --json
+expect_cli_lines "--failed leaves out the NO_CREDENTIALS challenge of every login" 0 \
+    'length > 0 and all(.reason != "NO_CREDENTIALS")'
+cli logs login -n default --failed --challenges --json
+expect_cli_lines "--failed --challenges shows them too" 0 'any(.reason == "NO_CREDENTIALS")'
+cli logs login -n default --challenges
+expect_cli_err "--challenges without --failed is a usage error" 2 "goes with --failed"
+for when in yesterday today "$(date -u +%F)"; do
+    cli logs login -n default --failed --since "$when" --identity mallory --json
+    expect_cli_lines "--since $when is taken" 0 'any(.identity == "mallory")'
+done
+cli logs login -n default --since someday
+expect_cli_err "--since of no known form says which forms it takes" 1 "a day \(2026-12-05, today, yesterday\)"
 cli logs repository -n default --operation push --json
 expect_cli_lines "logs repository shows the pushes" 0 'any(.tag == "v1" and .repository == "team/app") and all(.operation == "push")'
 "$BERTH_BIN" logs login -n default --failed --json --follow >"$WORK/follow.out" 2>>"$CLI_ERRS" &

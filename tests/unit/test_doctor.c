@@ -326,6 +326,50 @@ TEST(doctor_disk_space_low)
     free(mnt);
 }
 
+/* Writes to a file in dir until the file system says ENOSPC. */
+static void fill_up(const char *dir)
+{
+    char *path = berth_xasprintf("%s/filler", dir), block[65536];
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ssize_t n = 1;
+
+    ASSERT_TRUE(fd >= 0);
+    memset(block, 'x', sizeof(block));
+    while (n > 0) n = write(fd, block, sizeof(block));
+    ASSERT_EQ_INT(errno, ENOSPC);
+    close(fd);
+    free(path);
+}
+
+/* A full file system is named as such, for berth doctor and for /readyz, not taken for a permission problem. */
+TEST(doctor_disk_full)
+{
+    char *mnt = tmp_path("full"), *uploads = tmp_path("full/uploads");
+    struct berth_config cfg;
+    struct berth_doctor_input in;
+    struct berth_doctor_report full, ready;
+
+    ASSERT_EQ_INT(mkdir(mnt, 0700), 0);
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=1m") != 0)
+        TEST_SKIP("cannot mount a tmpfs (%s): DISK_FULL not produced", strerror(errno));
+    ASSERT_EQ_INT(mkdir(uploads, 0700), 0);
+    fill_up(mnt);
+    cfg_at(&cfg, mnt);
+    run_full(&cfg, 0, &full);
+    memset(&in, 0, sizeof(in));
+    in.cfg = &cfg;
+    berth_doctor_run(&in, BERTH_DOCTOR_READY, &ready);
+    umount2(mnt, MNT_DETACH);
+    ASSERT_CHECK(&full, "data folder", BERTH_CHECK_ERROR, "DISK_FULL");
+    ASSERT_CHECK_SAYS(&full, "data folder", "no space left");
+    ASSERT_TRUE(strstr(check_named(&full, "data folder")->fix, "free space") != NULL);
+    ASSERT_CHECK(&ready, "data folder", BERTH_CHECK_ERROR, "DISK_FULL");
+    ASSERT_CHECK_SAYS(&ready, "data folder", "no space left");
+    berth_config_release(&cfg);
+    free(uploads);
+    free(mnt);
+}
+
 /* ---------------------------------------------------------------- database */
 
 static void overwrite(const char *path, off_t at, size_t n)
@@ -346,6 +390,80 @@ TEST(doctor_db_corrupt)
     overwrite(db, 4096, 512); /* the b-tree header of page 2 and what follows it */
     expect_folder(data, "database", BERTH_CHECK_ERROR, "DB_CORRUPT", "fails its consistency check");
     overwrite(db, 0, 100); /* the file header itself: not a database any more */
+    expect_folder(data, "database", BERTH_CHECK_ERROR, "DB_CORRUPT", "fails its consistency check");
+    free(db);
+    free(data);
+}
+
+/* Runs sql on the database at path, outside berth (no foreign keys, as a repair tool would). */
+static void db_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    int s = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+
+    if (s == SQLITE_OK) s = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (s != SQLITE_OK) BERTH_TEST_FAIL("%s: %s", sql, msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    sqlite3_close(db);
+}
+
+/* The byte offset of the root page of table in the database at path. */
+static off_t root_page_offset(const char *path, const char *table)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    off_t at = -1;
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT (rootpage - 1) * (SELECT page_size FROM pragma_page_size) FROM sqlite_schema "
+                               "WHERE name = ?", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        at = (off_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    if (at < 0) BERTH_TEST_FAIL("no table %s in %s", table, path);
+    return at;
+}
+
+/* 300 rows in each WITHOUT ROWID table of references: more than quick_check's 100 findings by default. */
+#define MANY_REFERENCES                                                                                            \
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "                               \
+    "INSERT INTO manifest_blobs SELECT i, 1, printf('sha256:%064x', i) FROM n;"                                 \
+    "INSERT INTO manifest_children SELECT * FROM manifest_blobs;"
+
+/*
+ * Every database that holds a manifest: SQLite 3.40's check says "NULL value
+ * in manifest_blobs.repo_id" for each row of these tables although none is
+ * NULL. A real NULL and a damaged index behind those 600 findings still count.
+ */
+TEST(doctor_db_references_intact)
+{
+    char *data = served_folder("d"), *db = berth_xasprintf("%s/berth.db", data);
+    struct berth_meta_inspect ins;
+    struct berth_err err = BERTH_ERR_INIT;
+
+    db_exec(db, MANY_REFERENCES);
+    ASSERT_RC(berth_meta_sqlite_ops.inspect(db, &ins, &err), BERTH_OK);
+    if (!ins.intact) BERTH_TEST_FAIL("a healthy database fails its check: %s", ins.problem);
+    ASSERT_EQ_STR(ins.problem, "");
+    expect_folder(data, "database", BERTH_CHECK_OK, "", "is intact");
+
+    /* a real NULL: the constraint dropped from the schema, a row written, the constraint back */
+    db_exec(db, "PRAGMA writable_schema = ON;"
+                "UPDATE sqlite_schema SET sql = replace(sql, 'repo_id INTEGER NOT NULL', 'repo_id INTEGER') "
+                "WHERE name = 'manifest_children';");
+    db_exec(db, "INSERT INTO manifest_children VALUES (1000, NULL, 'sha256:null');");
+    db_exec(db, "PRAGMA writable_schema = ON;"
+                "UPDATE sqlite_schema SET sql = replace(sql, 'repo_id INTEGER,', 'repo_id INTEGER NOT NULL,') "
+                "WHERE name = 'manifest_children';");
+    expect_folder(data, "database", BERTH_CHECK_ERROR, "DB_CORRUPT", "NULL value in manifest_children.repo_id");
+    db_exec(db, "DELETE FROM manifest_children WHERE typeof(repo_id) = 'null';");
+    expect_folder(data, "database", BERTH_CHECK_OK, "", "is intact");
+
+    /* a damaged page of the table the false findings come from (written back from the WAL first) */
+    db_exec(db, "PRAGMA wal_checkpoint(TRUNCATE);");
+    overwrite(db, root_page_offset(db, "manifest_blobs"), 512);
     expect_folder(data, "database", BERTH_CHECK_ERROR, "DB_CORRUPT", "fails its consistency check");
     free(db);
     free(data);

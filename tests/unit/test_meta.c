@@ -750,6 +750,51 @@ SHARED_TEST(meta_delete_by_digest_removes_tags)
     ASSERT_EQ_STR(tagged(t, "r", "one"), b.s);
 }
 
+/* repo_delete callback: appends "m:<last 4 hex>," for a manifest, "t:<tag>," for a tag. */
+static int collect_item(int is_tag, const char *name, void *ctx)
+{
+    struct berth_buf *b = ctx;
+    size_t n = strlen(name);
+    berth_buf_printf(b, "%s:%s,", is_tag ? "t" : "m", is_tag || n < 4 ? name : name + n - 4);
+    return 0;
+}
+
+SHARED_TEST(meta_repo_delete_takes_everything)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_buf items = BERTH_BUF_INIT(0);
+    struct berth_digest a = dg(0xa), b = dg(0xb), blob = dg(0xf);
+    struct berth_meta_manifest ma = man(t, "team/old", &a), mb = man(t, "team/old", &b), keep = man(t, "team/new", &a);
+    int more, used = -1;
+
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "team/old", &blob, 1, &err));
+    ASSERT_OK(claim(t->ops, t->m, t->reg, "team/new", &blob, 1, &err));
+    ma.blobs = &blob;
+    ma.nblobs = 1;
+    keep.blobs = &blob;
+    keep.nblobs = 1;
+    ASSERT_OK(t->ops->manifest_put(t->m, &ma, "v1", &err));
+    ASSERT_OK(t->ops->manifest_put(t->m, &ma, "latest", &err));
+    ASSERT_OK(t->ops->manifest_put(t->m, &mb, NULL, &err)); /* untagged */
+    ASSERT_OK(t->ops->manifest_put(t->m, &keep, "v1", &err));
+    ASSERT_OK(t->ops->repo_delete(t->m, t->reg, "team/old", collect_item, &items, &err));
+    ASSERT_EQ_STR(berth_buf_str(&items), "m:000a,m:000b,t:latest,t:v1,");
+    ASSERT_RC(t->ops->repo_exists(t->m, t->reg, "team/old", &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_TRUE(!has_manifest(t, "team/old", &b));
+    ASSERT_TRUE(!linked(t, "team/old", &blob));
+    ASSERT_EQ_STR(repos_of(t, NULL, 10, &more), "team/new,");
+    /* the other repository keeps its manifest, tag and link; the blob is still in use */
+    ASSERT_EQ_STR(tagged(t, "team/new", "v1"), a.s);
+    ASSERT_TRUE(linked(t, "team/new", &blob));
+    ASSERT_OK(t->ops->blob_in_use(t->m, &blob, &used, &err));
+    ASSERT_EQ_INT(used, 1);
+    ASSERT_RC(t->ops->repo_delete(t->m, t->reg, "team/old", NULL, NULL, &err), BERTH_ENAMEUNKNOWN);
+    /* the name can be pushed to again */
+    ASSERT_OK(t->ops->manifest_put(t->m, &mb, "v2", &err));
+    ASSERT_EQ_STR(tagged(t, "team/old", "v2"), b.s);
+    berth_buf_release(&items);
+}
+
 SHARED_TEST(meta_tag_delete)
 {
     struct berth_err err = BERTH_ERR_INIT;
