@@ -1091,6 +1091,12 @@ out:
     return bits;
 }
 
+unsigned authz_claim_bits(const char *access_json, const char *repo)
+{
+    struct berth_access want = {repo ? BERTH_ACCESS_REPOSITORY : BERTH_ACCESS_CATALOG, repo, NULL};
+    return access_bits(access_json, &want);
+}
+
 int authz_parse_basic(const char *value, char **user, char **pass)
 {
     struct berth_buf raw = BERTH_BUF_INIT(PASS_MAX + USER_MAX + 2);
@@ -1154,6 +1160,12 @@ enum berth_rc authz_authorize(void *ctx, struct berth_req *req, const struct ber
     req->who = p;
     snprintf(req->principal_id, sizeof(req->principal_id), "%s", p.id);
     if (p.kind != PK_ANON) authz_note_principal(req, &p);
+    if (bearer) {
+        /* whatever else this request decides (a mount's source, say) stays within the claim */
+        free(req->access_json);
+        req->access_json = access_json ? access_json : berth_xstrdup("[]");
+        access_json = NULL;
+    }
 
     if (need->kind == BERTH_ACCESS_BASE) {
         if (p.kind == PK_ANON)
@@ -1162,7 +1174,7 @@ enum berth_rc authz_authorize(void *ctx, struct berth_req *req, const struct ber
     }
     if (need->kind == BERTH_ACCESS_CATALOG) {
         have = authz_catalog(az, &reg, &p) ? BERTH_ACT_ALL : 0;
-        if (bearer) have &= access_bits(access_json, need) ? BERTH_ACT_ALL : 0;
+        if (bearer) have &= access_bits(req->access_json, need) ? BERTH_ACT_ALL : 0;
         if (!have)
             rc = refuse(p.kind == PK_ANON ? (reg.anonymous_pull ? BERTH_AUTH_INSUFFICIENT_SCOPE
                                                                  : BERTH_AUTH_NO_CREDENTIALS)
@@ -1173,7 +1185,7 @@ enum berth_rc authz_authorize(void *ctx, struct berth_req *req, const struct ber
     }
     want = needed_bits(req, need, &either);
     have = authz_grant(az, &reg, &p, need->repo);
-    if (bearer) have &= access_bits(access_json, need);
+    if (bearer) have &= access_bits(req->access_json, need);
     if (!covers(have, want, either)) {
         if (p.kind == PK_ANON)
             rc = refuse(reg.anonymous_pull && want == BERTH_ACT_PULL ? BERTH_AUTH_INSUFFICIENT_SCOPE
@@ -1236,7 +1248,19 @@ int authz_may(struct authz *az, struct berth_req *req, const char *repo, unsigne
 {
     struct berth_meta_registry reg;
     struct berth_err err = BERTH_ERR_INIT;
+    struct berth_access claim = {BERTH_ACCESS_REPOSITORY, repo, NULL};
+    unsigned have;
+
     if (req->who.kind == PK_NONE) return 0;
     if (az->meta->ops->registry_get(az->meta, NULL, req->registry_id, &reg, &err) != BERTH_OK) return 0;
-    return (authz_grant(az, &reg, &req->who, repo) & bits) != 0;
+    have = authz_grant(az, &reg, &req->who, repo);
+    /*
+     * A Bearer token allows only what its access claim names. The catalog is
+     * the one exception: its claim (registry:catalog:*, checked by the hook)
+     * lists the repositories the credential may read, which no token names
+     * one by one.
+     */
+    if (req->access_json && !(req->route && !strcmp(req->route->label, "catalog")))
+        have &= access_bits(req->access_json, &claim);
+    return (have & bits) != 0;
 }

@@ -105,8 +105,15 @@ unsigned authz_mgmt_rights(struct authz *az, const struct principal *p, const ch
  */
 enum berth_rc authz_directory_caller(struct authz *az, struct berth_req *req, struct principal *p,
                                      enum berth_auth_reason *reason, struct berth_err *err);
-/* Nonzero if the request's caller (set by the hook) has any of bits on repo of the request's registry now. */
+/*
+ * Nonzero if the request's caller (set by the hook) has any of bits on repo
+ * of the request's registry now, and, when it came with a Bearer token, the
+ * token's access claim names them too (on the catalog route the catalog
+ * claim, checked by the hook, stands for the repositories it lists).
+ */
 int authz_may(struct authz *az, struct berth_req *req, const char *repo, unsigned bits);
+/* Bits a token's access claim (JSON text; NULL grants nothing) grants on repo, or on the catalog when repo is NULL. */
+unsigned authz_claim_bits(const char *access_json, const char *repo);
 /* Nonzero if p may list the catalog (it can read some repository). */
 int authz_catalog(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p);
 /*

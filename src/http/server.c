@@ -189,6 +189,7 @@ static void req_free(struct berth_req *req)
     free(req->name);
     free(req->param);
     free(req->saved);
+    free(req->access_json);
     req->magic = 0;
     free(req);
     pthread_mutex_lock(&h->lock);
