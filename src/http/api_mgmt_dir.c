@@ -317,12 +317,20 @@ enum berth_rc api_mgmt_sp_get_finish(struct berth_req *req, struct berth_err *er
     return mgmt_reply(req, 200, doc, 0);
 }
 
+/* Keeps the hash of the first secret listed (ctx: a BERTH_SECRET_HASH_MAX buffer). */
+static int first_hash(const struct berth_meta_sp_secret *s, void *ctx)
+{
+    snprintf(ctx, BERTH_SECRET_HASH_MAX, "%s", s->hash);
+    return 1;
+}
+
 /* Adds a secret described by o's description/expiresInDays/expiresAt to app; fills s and value. */
 static enum berth_rc add_secret(struct berth_meta *m, const char *app, json_t *o, const char *desc_key,
                                 struct berth_meta_sp_secret *s, char value[BERTH_SECRET_LEN + 1],
                                 struct berth_err *err)
 {
     const char *desc = desc_key ? mgmt_str(o, desc_key) : NULL;
+    char sibling[BERTH_SECRET_HASH_MAX] = "";
     enum berth_rc rc;
 
     memset(s, 0, sizeof(*s));
@@ -332,7 +340,11 @@ static enum berth_rc add_secret(struct berth_meta *m, const char *app, json_t *o
     snprintf(s->description, sizeof(s->description), "%s", desc ? desc : "");
     rc = mgmt_expiry(o, "expiresInDays", "expiresAt", SP_SECRET_DAYS, &s->expires_ms, err);
     if (rc) return rc;
-    rc = mgmt_new_secret(value, s->hash, err);
+    /* share a salt with a secret the principal has, so a login checks all of them in one run */
+    rc = m->ops->sp_secrets(m, app, first_hash, sibling, err);
+    if (rc) return rc;
+    rc = mgmt_new_secret(value, sibling, s->hash, err);
+    explicit_bzero(sibling, sizeof(sibling));
     if (rc) return rc;
     rc = m->ops->sp_secret_add(m, app, s, err);
     explicit_bzero(s->hash, sizeof(s->hash));

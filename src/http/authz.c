@@ -28,12 +28,6 @@
 #include "berth/banned.h"
 
 #define USER_MAX 256
-/*
- * Unknown principals are checked against this hash (same argon2id cost as a
- * real one, of a random value nobody knows), so the time taken does not tell
- * a stranger which principals exist.
- */
-#define DUMMY_HASH "$argon2id$v=19$m=65536,t=2,p=1$u6L6bBaCyF/zQT0NaktkSw$kXw/JykN92kMO72eTLhkdN7iGXWRI9uhP8XIi3Ege4c"
 #define PASS_MAX 8192
 
 static struct authz *authz_of(void *ctx)
@@ -281,37 +275,81 @@ static int expired_text(int64_t ms, char *out, size_t n)
     return 0;
 }
 
+/*
+ * Which of a credential's stored hashes pass matches (-1: none): first the
+ * verified-secret cache, then one argon2 run for all of them
+ * (berth_secret_match, which also runs exactly once when there is nothing to
+ * check), so an unknown name, a user, a token with two passwords and a
+ * service principal with many secrets cost the same. keys[i] names hashes[i]
+ * in the cache.
+ */
+static int match_hashes(struct authz *az, const char *const *keys, const char *const *hashes, size_t n,
+                        const char *pass)
+{
+    int64_t now = berth_now_s();
+    size_t i;
+    int hit;
+
+    for (i = 0; i < n; i++)
+        if (hashes[i][0] && berth_secret_cache_hit(az->cache, keys[i], hashes[i], pass, now)) return (int)i;
+    hit = berth_secret_match(hashes, n, pass);
+    if (hit >= 0) berth_secret_cache_put(az->cache, keys[hit], hashes[hit], pass, now);
+    return hit;
+}
+
 /* Checks pass against the stored hashes of slots 0 and 1; returns the slot or -1. */
 static int match_slots(struct authz *az, const char *key, const char hashes[2][BERTH_META_HASH_MAX],
                        const char *pass)
 {
-    int i;
-    for (i = 0; i < 2; i++) {
-        char pk[160];
-        if (!hashes[i][0]) continue;
-        snprintf(pk, sizeof(pk), "%s#%d", key, i);
-        if (berth_secret_check(az->cache, pk, hashes[i], pass, berth_now_s())) return i;
-    }
-    return -1;
+    char k0[160], k1[160];
+    const char *keys[2] = {k0, k1}, *h[2] = {hashes[0], hashes[1]};
+
+    snprintf(k0, sizeof(k0), "%s#0", key);
+    snprintf(k1, sizeof(k1), "%s#1", key);
+    return match_hashes(az, keys, h, 2, pass);
 }
 
-struct sp_match {
-    struct authz *az;
-    const char *app_id;
-    const char *pass;
-    struct berth_meta_sp_secret hit;
-    int found;
+/* A service principal's secrets, read before any is checked. */
+struct sp_secrets {
+    struct berth_meta_sp_secret *v;
+    size_t n, cap;
 };
 
-static int sp_secret_try(const struct berth_meta_sp_secret *s, void *p)
+static int sp_secret_collect(const struct berth_meta_sp_secret *s, void *p)
 {
-    struct sp_match *c = p;
-    char pk[80];
-    snprintf(pk, sizeof(pk), "sp:%s", c->app_id);
-    if (!berth_secret_check(c->az->cache, pk, s->hash, c->pass, berth_now_s())) return 0;
-    c->hit = *s;
-    c->found = 1;
-    return 1;
+    struct sp_secrets *c = p;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 8;
+        c->v = berth_xrealloc(c->v, c->cap * sizeof(*c->v));
+    }
+    c->v[c->n++] = *s;
+    return 0;
+}
+
+/* Checks pass against every secret of service principal app_id; the index into set or -1. */
+static int match_sp(struct authz *az, const char *app_id, const struct sp_secrets *set, const char *pass)
+{
+    const char **keys = berth_xcalloc(set->n + 1, sizeof(*keys)), **h = berth_xcalloc(set->n + 1, sizeof(*h));
+    char key[80];
+    size_t i;
+    int hit;
+
+    /* the hash is part of the cache key, so one name serves every secret */
+    snprintf(key, sizeof(key), "sp:%s", app_id);
+    for (i = 0; i < set->n; i++) {
+        keys[i] = key;
+        h[i] = set->v[i].hash;
+    }
+    hit = match_hashes(az, keys, h, set->n, pass);
+    free(keys);
+    free(h);
+    return hit;
+}
+
+/* Spends what a check of a real credential costs, for a name that has none. */
+static void match_nothing(struct authz *az, const char *pass)
+{
+    match_hashes(az, NULL, NULL, 0, pass);
 }
 
 static enum berth_rc refuse(enum berth_auth_reason r, enum berth_auth_reason *reason, struct berth_err *err,
@@ -330,6 +368,13 @@ static enum berth_rc refuse(enum berth_auth_reason r, enum berth_auth_reason *re
     return BERTH_EUNAUTHORIZED;
 }
 
+/*
+ * Until a secret is proven, every refusal is BAD_SECRET or UNKNOWN_PRINCIPAL
+ * with the same message (the client sees INVALID_CREDENTIALS for both, see
+ * berth_auth_reason_shown) and the same cost, one argon2 run. Reasons that
+ * only a correct secret reaches (a disabled admin user or token, an expired
+ * password or secret) are named in the message.
+ */
 static enum berth_rc check_password(struct authz *az, const struct berth_meta_registry *reg, const char *user,
                                     const char *pass, struct principal *p, enum berth_auth_reason *reason,
                                     struct berth_err *err)
@@ -338,9 +383,10 @@ static enum berth_rc check_password(struct authz *az, const struct berth_meta_re
     struct berth_meta_token tok;
     struct berth_meta_user u;
     struct berth_meta_sp sp;
+    struct sp_secrets set = {NULL, 0, 0};
     struct berth_err lerr = BERTH_ERR_INIT;
     char key[160], when[32];
-    int slot;
+    int slot, hit;
     enum berth_rc rc;
 
     memset(p, 0, sizeof(*p));
@@ -349,12 +395,12 @@ static enum berth_rc check_password(struct authz *az, const struct berth_meta_re
         return authz_token(az, reg, pass, "refresh_token", p, NULL, reason, err);
     if (!strcmp(user, reg->name)) {
         p->kind = PK_ADMIN;
-        if (!reg->admin_enabled)
-            return refuse(BERTH_AUTH_ADMIN_DISABLED, reason, err,
-                          "admin user is disabled for registry '%s': enable it or use another credential", reg->name);
         snprintf(key, sizeof(key), "admin:%lld", (long long)reg->id);
         slot = match_slots(az, key, reg->admin_hash, pass);
         if (slot < 0) return refuse(BERTH_AUTH_BAD_SECRET, reason, err, "invalid username or password");
+        if (!reg->admin_enabled)
+            return refuse(BERTH_AUTH_ADMIN_DISABLED, reason, err,
+                          "admin user is disabled for registry '%s': enable it or use another credential", reg->name);
         p->kind = PK_ADMIN;
         snprintf(p->id, sizeof(p->id), "%s", reg->name);
         snprintf(p->name, sizeof(p->name), "%s", reg->name);
@@ -386,48 +432,59 @@ static enum berth_rc check_password(struct authz *az, const struct berth_meta_re
     if (rc != BERTH_ENOENT) return berth_err_set(err, rc, "%s", lerr.msg);
 directory:
     if (berth_uuid_valid(user)) {
-        struct sp_match c;
         p->kind = PK_SP;
         rc = m->ops->sp_get(m, user, &sp, &lerr);
         if (rc == BERTH_ENOENT) {
-            berth_secret_verify(DUMMY_HASH, pass);
+            match_nothing(az, pass);
             return refuse(BERTH_AUTH_UNKNOWN_PRINCIPAL, reason, err, "invalid username or password");
         }
         if (rc) return berth_err_set(err, rc, "%s", lerr.msg);
-        memset(&c, 0, sizeof(c));
-        c.az = az;
-        c.app_id = sp.app_id;
-        c.pass = pass;
-        rc = m->ops->sp_secrets(m, sp.app_id, sp_secret_try, &c, &lerr);
-        if (rc) return berth_err_set(err, rc, "%s", lerr.msg);
-        if (!c.found) return refuse(BERTH_AUTH_BAD_SECRET, reason, err, "invalid username or password");
-        if (c.hit.expires_ms && c.hit.expires_ms <= berth_now_ms()) {
-            expired_text(c.hit.expires_ms, when, sizeof(when));
-            return refuse(BERTH_AUTH_SECRET_EXPIRED, reason, err,
-                          "client secret of service principal %s expired at %s: add a new secret", sp.app_id, when);
+        rc = m->ops->sp_secrets(m, sp.app_id, sp_secret_collect, &set, &lerr);
+        if (rc) {
+            rc = berth_err_set(err, rc, "%s", lerr.msg);
+            goto out;
+        }
+        hit = match_sp(az, sp.app_id, &set, pass);
+        if (hit < 0) {
+            rc = refuse(BERTH_AUTH_BAD_SECRET, reason, err, "invalid username or password");
+            goto out;
+        }
+        if (set.v[hit].expires_ms && set.v[hit].expires_ms <= berth_now_ms()) {
+            expired_text(set.v[hit].expires_ms, when, sizeof(when));
+            rc = refuse(BERTH_AUTH_SECRET_EXPIRED, reason, err,
+                        "client secret of service principal %s expired at %s: add a new secret", sp.app_id, when);
+            goto out;
         }
         p->kind = PK_SP;
         snprintf(p->id, sizeof(p->id), "%s", sp.app_id);
         snprintf(p->name, sizeof(p->name), "%s", sp.app_id);
-        snprintf(p->secret_id, sizeof(p->secret_id), "%s", c.hit.id);
-        p->stamp = c.hit.created_ms;
-        return BERTH_OK;
+        snprintf(p->secret_id, sizeof(p->secret_id), "%s", set.v[hit].id);
+        p->stamp = set.v[hit].created_ms;
+        rc = BERTH_OK;
+        goto out;
     }
     p->kind = PK_USER;
     rc = m->ops->user_get(m, user, NULL, &u, &lerr);
     if (rc == BERTH_ENOENT) {
-        berth_secret_verify(DUMMY_HASH, pass);
+        match_nothing(az, pass);
         return refuse(BERTH_AUTH_UNKNOWN_PRINCIPAL, reason, err, "invalid username or password");
     }
     if (rc) return berth_err_set(err, rc, "%s", lerr.msg);
     snprintf(key, sizeof(key), "user:%s", u.id);
-    if (!berth_secret_check(az->cache, key, u.hash, pass, berth_now_s()))
-        return refuse(BERTH_AUTH_BAD_SECRET, reason, err, "invalid username or password");
+    {
+        const char *keys[1] = {key}, *h[1] = {u.hash};
+        if (match_hashes(az, keys, h, 1, pass) < 0)
+            return refuse(BERTH_AUTH_BAD_SECRET, reason, err, "invalid username or password");
+    }
     p->kind = PK_USER;
     snprintf(p->id, sizeof(p->id), "%s", u.id);
     snprintf(p->name, sizeof(p->name), "%s", u.name);
     p->stamp = u.password_set_ms;
     return BERTH_OK;
+out:
+    if (set.v) explicit_bzero(set.v, set.n * sizeof(*set.v));
+    free(set.v);
+    return rc;
 }
 
 enum berth_rc authz_password(struct authz *az, struct berth_req *req, const struct berth_meta_registry *reg,
