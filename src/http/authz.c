@@ -487,12 +487,22 @@ out:
     return rc;
 }
 
+/*
+ * The limiter's name for user's logins: "<registry>/<user>" on a registry,
+ * "/<user>" on the directory, so failures on one registry never lock a name
+ * out of another (registry names hold no '/', so no two keys meet).
+ */
+static void limiter_key(const struct berth_meta_registry *reg, const char *user, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", reg ? reg->name : "", user);
+}
+
 enum berth_rc authz_password(struct authz *az, struct berth_req *req, const struct berth_meta_registry *reg,
                              const char *user, const char *pass, struct principal *p, enum berth_auth_reason *reason,
                              struct berth_err *err)
 {
     int retry = 0, refresh;
-    char ra[16];
+    char ra[16], lk[BERTH_META_NAME_MAX + USER_MAX + 2];
     enum berth_rc rc;
 
     *reason = BERTH_AUTH_OK;
@@ -501,7 +511,8 @@ enum berth_rc authz_password(struct authz *az, struct berth_req *req, const stru
     else authz_note_login(req, NULL, user, NULL);
     if (strlen(user) > USER_MAX || strlen(pass) > PASS_MAX)
         return refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, reason, err, "username or password too long");
-    if (berth_limiter_blocked(az->limiter, user, berth_req_client_ip(req), berth_now_s(), &retry)) {
+    limiter_key(reg, user, lk, sizeof(lk));
+    if (berth_limiter_blocked(az->limiter, lk, berth_req_client_ip(req), berth_now_s(), &retry)) {
         *reason = BERTH_AUTH_TOO_MANY_FAILURES;
         snprintf(ra, sizeof(ra), "%d", retry);
         berth_req_add_header(req, "Retry-After", ra);
@@ -514,9 +525,9 @@ enum berth_rc authz_password(struct authz *az, struct berth_req *req, const stru
     else if (p->kind != PK_NONE && !refresh) authz_note_login(req, authz_kind_name(p->kind), NULL, NULL);
     if (rc) memset(p, 0, sizeof(*p)); /* a refused login leaves no principal behind */
     if (rc == BERTH_EUNAUTHORIZED)
-        berth_limiter_fail(az->limiter, user, berth_req_client_ip(req), berth_now_s());
+        berth_limiter_fail(az->limiter, lk, berth_req_client_ip(req), berth_now_s());
     else if (rc == BERTH_OK)
-        berth_limiter_succeed(az->limiter, user, berth_req_client_ip(req));
+        berth_limiter_succeed(az->limiter, lk, berth_req_client_ip(req));
     return rc;
 }
 
