@@ -622,13 +622,21 @@ enum berth_rc api_mgmt_assignment_list_finish(struct berth_req *req, struct bert
     enum berth_rc rc;
 
     memset(&w, 0, sizeof(w));
+    /* rights first: a caller who may read nothing learns nothing, not even whether a principal exists */
+    if (!(authz_mgmt_rights_anywhere(az, &st->who) & BERTH_MGMT_READ))
+        return mgmt_need(req, NULL, BERTH_MGMT_READ, "to read role assignments", err);
+    server = authz_mgmt_rights(az, &st->who, NULL);
     if (filter) {
         rc = find_principal(m, filter, &w, err);
+        /* the directory is the server's: only a reader of the server may hear that a name is unknown */
+        if (rc == BERTH_ENOENT && !(server & BERTH_MGMT_READ)) {
+            rc = mgmt_reply(req, 200, json_pack("{s:[]}", "value"), 0);
+            goto out;
+        }
         if (rc) return rc;
     }
     rc = m->ops->assignment_list(m, filter ? w.id : NULL, collect_assignment, &set, err);
     if (rc) goto out;
-    server = authz_mgmt_rights(az, &st->who, NULL);
     list = json_array();
     for (i = 0; i < set.n; i++) {
         const struct berth_meta_assignment *a = &set.v[i];

@@ -701,6 +701,23 @@ unsigned authz_mgmt_rights(struct authz *az, const struct principal *p, const ch
     return bits;
 }
 
+unsigned authz_mgmt_rights_anywhere(struct authz *az, const struct principal *p)
+{
+    struct roles_ctx *rc;
+    unsigned bits = 0;
+    size_t i;
+
+    if (p->kind != PK_USER && p->kind != PK_SP) return 0;
+    rc = berth_xcalloc(1, sizeof(*rc));
+    load_roles(az, p, rc);
+    for (i = 0; i < rc->n; i++)
+        if (rc->a[i].scope.kind != BERTH_SCOPE_REPO)
+            bits |= berth_roles_mgmt_rights(&rc->a[i], 1,
+                                            rc->a[i].scope.kind == BERTH_SCOPE_SERVER ? NULL : rc->a[i].scope.registry);
+    free(rc);
+    return bits;
+}
+
 int authz_catalog(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p)
 {
     struct roles_ctx *rc;

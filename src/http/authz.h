@@ -98,6 +98,8 @@ unsigned authz_grant(struct authz *az, const struct berth_meta_registry *reg, co
                      const char *repo);
 /* Management rights (BERTH_MGMT_*) of a user or service principal on registry (NULL: server-wide). */
 unsigned authz_mgmt_rights(struct authz *az, const struct principal *p, const char *registry);
+/* The union of p's management rights on the server and on every registry it has a role on. */
+unsigned authz_mgmt_rights_anywhere(struct authz *az, const struct principal *p);
 /*
  * Authenticates a management API caller: "Bearer <directory access token>" or
  * Basic credentials of a directory user or service principal. On refusal
