@@ -168,23 +168,29 @@ enum berth_rc api_mgmt_user_delete_finish(struct berth_req *req, struct berth_er
     return mgmt_reply_empty(req);
 }
 
-/* A user may always set their own password; anyone else's needs the write right on the server. */
+/*
+ * A user may always set their own password; anyone else's needs the write
+ * right on the server. Setting one's own with a directory token (not with the
+ * password itself, as Basic does) needs currentPassword too, so a stolen token
+ * cannot become the account for good.
+ */
 enum berth_rc api_mgmt_user_password_finish(struct berth_req *req, struct berth_err *err)
 {
-    static const struct mgmt_field fields[] = {{"password", MT_STR}};
+    static const struct mgmt_field fields[] = {{"password", MT_STR}, {"currentPassword", MT_STR}};
     struct mgmt_state *st = mgmt_state_of(req);
     struct berth_meta *m = req->http->meta;
     struct berth_meta_user u;
     char gen[BERTH_SECRET_LEN + 1] = "", name[BERTH_META_NAME_MAX + 1], hash[BERTH_SECRET_HASH_MAX] = "";
-    const char *pw = NULL;
-    int generated = 0;
+    const char *pw = NULL, *auth;
+    int generated = 0, self;
     int64_t now;
     json_t *o, *doc;
     enum berth_rc rc;
 
     rc = mgmt_segment(req, 4, name, sizeof(name), err);
     if (rc) goto out;
-    if (st->who.kind != PK_USER || strcmp(st->who.name, name) != 0) {
+    self = st->who.kind == PK_USER && !strcmp(st->who.name, name);
+    if (!self) {
         rc = mgmt_need(req, NULL, BERTH_MGMT_WRITE, "to set other users' passwords", err);
         if (rc) goto out;
     }
@@ -192,6 +198,11 @@ enum berth_rc api_mgmt_user_password_finish(struct berth_req *req, struct berth_
     if (rc) goto out;
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
     if (rc) goto out;
+    auth = berth_req_header(req, "Authorization");
+    if (self && auth && !strncasecmp(auth, "Bearer ", 7)) {
+        rc = authz_current_password(mgmt_az(req), req, &u, mgmt_str(o, "currentPassword"), err);
+        if (rc) goto out;
+    }
     rc = take_password(o, gen, &pw, &generated, err);
     if (rc) goto out;
     rc = berth_secret_hash(pw, hash, err);

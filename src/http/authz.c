@@ -531,6 +531,32 @@ enum berth_rc authz_password(struct authz *az, struct berth_req *req, const stru
     return rc;
 }
 
+enum berth_rc authz_current_password(struct authz *az, struct berth_req *req, const struct berth_meta_user *u,
+                                     const char *current, struct berth_err *err)
+{
+    char key[160], lk[BERTH_META_NAME_MAX + 2];
+    const char *keys[1] = {key}, *h[1] = {u->hash};
+    int retry = 0;
+
+    if (!current || !*current)
+        return berth_err_set(err, BERTH_EDENIED,
+                             "setting your own password with a directory token needs 'currentPassword' (or log in "
+                             "with the password itself)");
+    limiter_key(NULL, u->name, lk, sizeof(lk));
+    if (berth_limiter_blocked(az->limiter, lk, berth_req_client_ip(req), berth_now_s(), &retry)) {
+        req->auth_reason = BERTH_AUTH_TOO_MANY_FAILURES;
+        return berth_err_set(err, BERTH_ETOOMANY, "too many failed attempts for '%s' from %s: try again in %d seconds",
+                             u->name, berth_req_client_ip(req), retry);
+    }
+    snprintf(key, sizeof(key), "user:%s", u->id);
+    if (strlen(current) > PASS_MAX || match_hashes(az, keys, h, 1, current) < 0) {
+        berth_limiter_fail(az->limiter, lk, berth_req_client_ip(req), berth_now_s());
+        req->auth_reason = BERTH_AUTH_BAD_SECRET;
+        return berth_err_set(err, BERTH_EDENIED, "'currentPassword' is not the current password of '%s'", u->name);
+    }
+    return BERTH_OK;
+}
+
 /* ---------------------------------------------------------------- grants */
 
 struct roles_ctx {

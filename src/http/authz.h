@@ -90,6 +90,14 @@ enum berth_rc authz_password(struct authz *az, struct berth_req *req, const stru
                              const char *user, const char *pass, struct principal *p, enum berth_auth_reason *reason,
                              struct berth_err *err);
 
+/*
+ * Checks that current is user u's password (with the limiter of the
+ * directory), for a change of one's own password made with a token.
+ * BERTH_EDENIED when it is missing or wrong, BERTH_ETOOMANY when locked out.
+ */
+enum berth_rc authz_current_password(struct authz *az, struct berth_req *req, const struct berth_meta_user *u,
+                                     const char *current, struct berth_err *err);
+
 /* Splits the value of "Basic <base64(user:pass)>" (after "Basic "); user and pass are malloc'd. 0 if malformed. */
 int authz_parse_basic(const char *value, char **user, char **pass);
 
