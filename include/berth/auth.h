@@ -297,8 +297,9 @@ enum berth_rc berth_secret_hash_like(const char *secret, const char *sibling, ch
 /*
  * Which of hashes[0..n) secret matches: the index, or -1. Costs one argon2
  * run per distinct (costs, salt) among the hashes, and exactly one when there
- * is nothing to check (n == 0, only empty or malformed hashes, an over-long
- * secret), so the time does not tell a missing name or secret from a wrong one.
+ * is nothing to check (n == 0, only empty or malformed hashes), so the time
+ * does not tell a missing name or secret from a wrong one. A secret longer
+ * than any stored one (1024 bytes) costs no run, whatever the hashes.
  */
 int berth_secret_match(const char *const *hashes, size_t n, const char *secret);
 /* Constant-time equality of two byte strings of possibly different lengths. */

@@ -274,21 +274,23 @@ enum berth_rc berth_secret_hash_like(const char *secret, const char *sibling, ch
     unsigned char digest[DIGEST_LEN];
     char salt64[sodium_base64_ENCODED_LEN(SALT_LEN, B64_NOPAD)];
     char dig64[sodium_base64_ENCODED_LEN(DIGEST_LEN, B64_NOPAD)];
-    enum berth_rc rc = BERTH_OK;
-    size_t len;
+    enum berth_rc rc;
 
     ensure_init();
     parse_hash(sibling, &h);
-    if (!h.ok || !secret) return berth_secret_hash(secret, out, err);
-    len = secret_len(secret);
-    if (len > SECRET_MAX) return berth_err_set(err, BERTH_EINVAL, "secret is longer than %d bytes", SECRET_MAX);
-    if (!derive(&h, secret, len, digest)) {
+    if (!h.ok || !secret || secret_len(secret) > SECRET_MAX) {
+        /* nothing to share, or a secret berth_secret_hash refuses with the right message */
+        rc = berth_secret_hash(secret, out, err);
+        goto out;
+    }
+    if (!derive(&h, secret, secret_len(secret), digest)) {
         rc = berth_err_set(err, BERTH_EINTERNAL, "argon2id hashing failed (out of memory?)");
         goto out;
     }
     sodium_bin2base64(salt64, sizeof(salt64), h.salt, SALT_LEN, B64_NOPAD);
     sodium_bin2base64(dig64, sizeof(dig64), digest, DIGEST_LEN, B64_NOPAD);
     snprintf(out, BERTH_SECRET_HASH_MAX, "%s%lu,t=%lu,p=1$%s$%s", HASH_PREFIX, h.m, h.t, salt64, dig64);
+    rc = BERTH_OK;
 out:
     sodium_memzero(digest, sizeof(digest));
     sodium_memzero(&h, sizeof(h));
@@ -302,9 +304,9 @@ int berth_secret_match(const char *const *hashes, size_t n, const char *secret)
     int *have = NULL, found = -1, runs = 0;
     size_t i, j, len;
 
-    if (!secret) return -1;
+    /* a secret that could never have been stored costs nothing, whatever the name */
+    if (!secret || secret_len(secret) > SECRET_MAX) goto out;
     len = secret_len(secret);
-    if (len > SECRET_MAX) goto dummy;
     ensure_init();
     h = berth_xcalloc(n ? n : 1, sizeof(*h));
     run = berth_xcalloc(n ? n : 1, sizeof(*run));
@@ -332,15 +334,15 @@ int berth_secret_match(const char *const *hashes, size_t n, const char *secret)
         }
         if (have[i] && !sodium_memcmp(run[i], h[i].digest, DIGEST_LEN) && found < 0) found = (int)i;
     }
+    /* nothing was run: spend what one check costs, so an unknown name reads like a wrong password */
+    if (!runs) berth_secret_verify(DUMMY_HASH, secret);
+out:
     if (h) sodium_memzero(h, n * sizeof(*h));
     if (run) sodium_memzero(run, n * sizeof(*run));
     free(h);
     free(run);
     free(have);
-    if (runs) return found;
-dummy:
-    berth_secret_verify(DUMMY_HASH, secret);
-    return -1;
+    return found;
 }
 
 int berth_secret_equal(const char *a, size_t alen, const char *b, size_t blen)
