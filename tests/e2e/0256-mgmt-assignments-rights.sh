@@ -7,7 +7,6 @@
 BERTH_AUTH=1 berth_start
 PW=$(cat "$DATA/initial-owner-password")
 OWN=(-u "owner:$PW")
-LS=default.localhost
 owner_api POST /api/v1/users '{"name":"alice","password":"alice-password-1234"}'
 expect_status 201 "a user alice"
 
