@@ -46,7 +46,8 @@
     X(UNKNOWN_REGISTRY, "unknown registry")                                                 \
     X(TOO_MANY_FAILURES, "too many failed attempts")                                        \
     X(NETWORK_PUBLIC_DISABLED, "public network access is disabled")                         \
-    X(NETWORK_IP_DENIED, "client IP is not allowed by the network rules")
+    X(NETWORK_IP_DENIED, "client IP is not allowed by the network rules")                   \
+    X(INVALID_CREDENTIALS, "invalid username or password")
 
 enum berth_auth_reason {
 #define BERTH_AUTH_REASON_ENUM(name, text) BERTH_AUTH_##name,
@@ -57,6 +58,12 @@ enum berth_auth_reason {
 
 const char *berth_auth_reason_name(enum berth_auth_reason r); /* "BAD_SECRET" */
 const char *berth_auth_reason_text(enum berth_auth_reason r); /* "invalid username or password" */
+/*
+ * The reason a client is told: BAD_SECRET and UNKNOWN_PRINCIPAL (a refusal
+ * before any secret was proven) both become INVALID_CREDENTIALS, so the answer
+ * does not say which names exist. Logs and events keep the exact reason.
+ */
+enum berth_auth_reason berth_auth_reason_shown(enum berth_auth_reason r);
 
 /* ---------------------------------------------------------------- actions and scopes */
 
@@ -277,6 +284,24 @@ void berth_secret_generate(char out[BERTH_SECRET_LEN + 1]);
 enum berth_rc berth_secret_hash(const char *secret, char out[BERTH_SECRET_HASH_MAX], struct berth_err *err);
 /* Nonzero if secret matches hash (constant time). At most 2 verifications run at once. */
 int berth_secret_verify(const char *hash, const char *secret);
+/*
+ * Like berth_secret_hash, but with the costs and salt of sibling (another
+ * stored hash of the same principal) when it has our shape, so that the
+ * principal's secrets can all be checked with one argon2 run
+ * (berth_secret_match). Secrets made by berth_secret_generate carry 256 bits,
+ * so a shared salt costs nothing. A sibling of another shape (or NULL, "")
+ * gets a fresh salt.
+ */
+enum berth_rc berth_secret_hash_like(const char *secret, const char *sibling, char out[BERTH_SECRET_HASH_MAX],
+                                     struct berth_err *err);
+/*
+ * Which of hashes[0..n) secret matches: the index, or -1. Costs one argon2
+ * run per distinct (costs, salt) among the hashes, and exactly one when there
+ * is nothing to check (n == 0, only empty or malformed hashes), so the time
+ * does not tell a missing name or secret from a wrong one. A secret longer
+ * than any stored one (1024 bytes) costs no run, whatever the hashes.
+ */
+int berth_secret_match(const char *const *hashes, size_t n, const char *secret);
 /* Constant-time equality of two byte strings of possibly different lengths. */
 int berth_secret_equal(const char *a, size_t alen, const char *b, size_t blen);
 

@@ -32,3 +32,9 @@ const char *berth_auth_reason_text(enum berth_auth_reason r)
     if ((unsigned)r >= BERTH_AUTH_REASON_COUNT) return fallback_text;
     return reason_rows[r].text;
 }
+
+enum berth_auth_reason berth_auth_reason_shown(enum berth_auth_reason r)
+{
+    if (r == BERTH_AUTH_BAD_SECRET || r == BERTH_AUTH_UNKNOWN_PRINCIPAL) return BERTH_AUTH_INVALID_CREDENTIALS;
+    return r;
+}

@@ -206,6 +206,145 @@ int berth_secret_verify(const char *hash, const char *secret)
     return r == 0;
 }
 
+/* ---------------------------------------------------------------- one run for many hashes */
+
+/*
+ * Checked when there is nothing to check (an unknown name, a credential with
+ * no secret): the same argon2id cost as a real hash, of a random value nobody
+ * knows, so the time taken does not tell which names exist.
+ */
+#define DUMMY_HASH "$argon2id$v=19$m=65536,t=2,p=1$u6L6bBaCyF/zQT0NaktkSw$kXw/JykN92kMO72eTLhkdN7iGXWRI9uhP8XIi3Ege4c"
+#define SALT_LEN crypto_pwhash_argon2id_SALTBYTES
+#define DIGEST_LEN 32 /* what crypto_pwhash_str stores */
+#define B64_NOPAD sodium_base64_VARIANT_ORIGINAL_NO_PADDING
+
+/* A stored hash taken apart: its costs, salt and digest. */
+struct parsed_hash {
+    unsigned long m, t;
+    unsigned char salt[SALT_LEN];
+    unsigned char digest[DIGEST_LEN];
+    int ok; /* one lane, a 16-byte salt and a 32-byte digest: checkable by one crypto_pwhash run */
+};
+
+/* Decodes one unpadded base64 field of exactly n bytes ending at '$' or NUL; advances *p. */
+static int b64_field(const char **p, unsigned char *out, size_t n)
+{
+    size_t len = strcspn(*p, "$"), got = 0;
+    const char *end = NULL;
+
+    if (sodium_base642bin(out, n, *p, len, NULL, &got, &end, B64_NOPAD) != 0 || got != n || end != *p + len)
+        return 0;
+    *p += len;
+    return 1;
+}
+
+static void parse_hash(const char *hash, struct parsed_hash *h)
+{
+    const char *p = hash;
+    unsigned long lanes;
+
+    memset(h, 0, sizeof(*h));
+    if (!hash || !hash_acceptable(hash)) return;
+    p += strlen(HASH_PREFIX);
+    if (!parse_param(&p, &h->m) || strncmp(p, ",t=", 3) != 0) return;
+    p += 3;
+    if (!parse_param(&p, &h->t) || strncmp(p, ",p=", 3) != 0) return;
+    p += 3;
+    if (!parse_param(&p, &lanes) || lanes != 1 || *p++ != '$') return;
+    if (!b64_field(&p, h->salt, SALT_LEN) || *p++ != '$') return;
+    if (!b64_field(&p, h->digest, DIGEST_LEN) || *p) return;
+    h->ok = 1;
+}
+
+/* argon2id of secret with h's costs and salt into out; nonzero on success. One gated run. */
+static int derive(const struct parsed_hash *h, const char *secret, size_t len, unsigned char out[DIGEST_LEN])
+{
+    int r;
+    gate_enter();
+    r = crypto_pwhash(out, DIGEST_LEN, secret, len, h->salt, h->t, (size_t)h->m * 1024,
+                      crypto_pwhash_ALG_ARGON2ID13);
+    gate_leave();
+    return r == 0;
+}
+
+enum berth_rc berth_secret_hash_like(const char *secret, const char *sibling, char out[BERTH_SECRET_HASH_MAX],
+                                     struct berth_err *err)
+{
+    struct parsed_hash h;
+    unsigned char digest[DIGEST_LEN];
+    char salt64[sodium_base64_ENCODED_LEN(SALT_LEN, B64_NOPAD)];
+    char dig64[sodium_base64_ENCODED_LEN(DIGEST_LEN, B64_NOPAD)];
+    enum berth_rc rc;
+
+    ensure_init();
+    parse_hash(sibling, &h);
+    if (!h.ok || !secret || secret_len(secret) > SECRET_MAX) {
+        /* nothing to share, or a secret berth_secret_hash refuses with the right message */
+        rc = berth_secret_hash(secret, out, err);
+        goto out;
+    }
+    if (!derive(&h, secret, secret_len(secret), digest)) {
+        rc = berth_err_set(err, BERTH_EINTERNAL, "argon2id hashing failed (out of memory?)");
+        goto out;
+    }
+    sodium_bin2base64(salt64, sizeof(salt64), h.salt, SALT_LEN, B64_NOPAD);
+    sodium_bin2base64(dig64, sizeof(dig64), digest, DIGEST_LEN, B64_NOPAD);
+    snprintf(out, BERTH_SECRET_HASH_MAX, "%s%lu,t=%lu,p=1$%s$%s", HASH_PREFIX, h.m, h.t, salt64, dig64);
+    rc = BERTH_OK;
+out:
+    sodium_memzero(digest, sizeof(digest));
+    sodium_memzero(&h, sizeof(h));
+    return rc;
+}
+
+int berth_secret_match(const char *const *hashes, size_t n, const char *secret)
+{
+    struct parsed_hash *h = NULL;
+    unsigned char(*run)[DIGEST_LEN] = NULL;
+    int *have = NULL, found = -1, runs = 0;
+    size_t i, j, len;
+
+    /* a secret that could never have been stored costs nothing, whatever the name */
+    if (!secret || secret_len(secret) > SECRET_MAX) goto out;
+    len = secret_len(secret);
+    ensure_init();
+    h = berth_xcalloc(n ? n : 1, sizeof(*h));
+    run = berth_xcalloc(n ? n : 1, sizeof(*run));
+    have = berth_xcalloc(n ? n : 1, sizeof(*have));
+    for (i = 0; i < n; i++) parse_hash(hashes[i], &h[i]);
+    for (i = 0; i < n; i++) {
+        if (!h[i].ok) {
+            /* not in the shape one run can share (or not a hash at all): checked on its own */
+            if (hashes[i] && hash_acceptable(hashes[i])) {
+                runs++;
+                if (berth_secret_verify(hashes[i], secret) && found < 0) found = (int)i;
+            }
+            continue;
+        }
+        /* a hash with the costs and salt of an earlier one reuses that run */
+        for (j = 0; j < i; j++)
+            if (have[j] && h[j].m == h[i].m && h[j].t == h[i].t && !sodium_memcmp(h[j].salt, h[i].salt, SALT_LEN))
+                break;
+        if (j < i) {
+            memcpy(run[i], run[j], DIGEST_LEN);
+            have[i] = 1;
+        } else {
+            runs++;
+            have[i] = derive(&h[i], secret, len, run[i]);
+        }
+        if (have[i] && !sodium_memcmp(run[i], h[i].digest, DIGEST_LEN) && found < 0) found = (int)i;
+    }
+    /* nothing was run: spend what one check costs, so an unknown name reads like a wrong password */
+    if (!runs) berth_secret_verify(DUMMY_HASH, secret);
+out:
+    if (h) sodium_memzero(h, n * sizeof(*h));
+    if (run) sodium_memzero(run, n * sizeof(*run));
+    free(h);
+    free(run);
+    free(have);
+    return found;
+}
+
 int berth_secret_equal(const char *a, size_t alen, const char *b, size_t blen)
 {
     unsigned char ma[MAC_LEN], mb[MAC_LEN];

@@ -22,29 +22,38 @@ static int user_set(int argc, char **argv, struct cli_ctx *ctx, int create)
 {
     struct berth_err err = BERTH_ERR_INIT;
     struct cli_list pos = {0};
-    int from_stdin = 0, ret;
-    char *pw = NULL, *path = NULL;
+    int from_stdin = 0, current_stdin = 0, ret;
+    char *pw = NULL, *cur = NULL, *path = NULL;
     json_t *body;
     const struct cli_opt opts[] = {
         {"password-stdin", 0, CLI_OPT_FLAG, &from_stdin, NULL,
          "read the new password (12 to 256 characters) from stdin; else one is generated and shown once"},
+        {"current-password-stdin", 0, CLI_OPT_FLAG, &current_stdin, NULL,
+         "password: read your current password from stdin first (needed to set your own with a session)"},
         CLI_OPT_END};
 
-    ret = cli_mgmt_parse(ctx, "NAME [--password-stdin]",
+    ret = cli_mgmt_parse(ctx, create ? "NAME [--password-stdin]" : "NAME [--current-password-stdin] [--password-stdin]",
                          create ? "Creates a user." : "Sets a user's password (a user may always set their own).", opts,
                          argc, argv, &pos, 1);
     if (ret != CLI_CONTINUE) goto out;
+    if (!create && current_stdin && cli_read_stdin_line(&cur, &err)) {
+        ret = cli_fail(&err);
+        goto out;
+    }
     if (from_stdin && cli_read_stdin_line(&pw, &err)) {
         ret = cli_fail(&err);
         goto out;
     }
     body = create ? json_pack("{s:s}", "name", pos.v[0]) : json_object();
     if (pw) json_object_set_new(body, "password", json_string(pw));
+    if (cur) json_object_set_new(body, "currentPassword", json_string(cur));
     path = create ? berth_xstrdup("/users") : berth_xasprintf("/users/%s/password", pos.v[0]);
     ret = cli_call(ctx, "POST", path, body, cols, CLI_NCOLS(cols) - (pw ? 1 : 0), NULL);
 out:
     if (pw) memset(pw, 0, strlen(pw));
+    if (cur) memset(cur, 0, strlen(cur));
     free(pw);
+    free(cur);
     free(path);
     cli_list_release(&pos);
     return ret;

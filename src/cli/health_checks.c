@@ -100,11 +100,15 @@ static char *relogin(const struct cli_health_run *run, enum cli_health_source sr
                            run->login_server);
 }
 
+static char *logged_reason(struct cli_health_run *run, const char *user);
+
 /* Fails res with the code, cause and fix the reason table gives for the refusal h. */
 static void refused(struct cli_health_run *run, struct cli_health_result *res, const struct cli_health_http *h,
                     enum cli_health_source src, const char *where)
 {
-    const struct cli_health_reason_row *row = cli_health_reason_lookup(h->reason, src);
+    char *logged = h->reason && !strcmp(h->reason, "INVALID_CREDENTIALS") && src != CLI_HEALTH_SRC_SESSION
+                       ? logged_reason(run, run->cred_user) : NULL;
+    const struct cli_health_reason_row *row = cli_health_reason_lookup(logged ? logged : h->reason, src);
     char detail[600], *ip = quoted_after(h->message, "client IP "), *relog = relogin(run, src);
     char *retype = cli_health_rerun(run, NULL, NULL, NULL, NULL), *cause, *fix = NULL;
     const char *vars[] = {"name", run->registry ? run->registry : "NAME", "ls", run->login_server,
@@ -130,6 +134,7 @@ static void refused(struct cli_health_run *run, struct cli_health_result *res, c
     free(ip);
     free(relog);
     free(retype);
+    free(logged);
 }
 
 /* The proxy libcurl (and berth) would use for the server, or NULL; borrowed from the environment. */
@@ -906,22 +911,28 @@ out:
     cli_health_http_release(&h);
 }
 
-/* The berth session's registry refresh token, as berth login gets it: 1 ok; else h holds the refusal. */
-static int session_token(struct cli_health_run *run, struct cli_health_http *h)
+/*
+ * A directory access token from the berth session for the server (malloc'd;
+ * NULL with the refusal in h), its tenant into tenant and the session's user
+ * into *user (malloc'd, may be NULL). A rotated refresh token is saved, so
+ * the session stays usable.
+ */
+static char *session_directory(struct cli_health_run *run, struct cli_health_http *h, char tenant[37], char **user)
 {
     struct cli_session s;
     struct berth_buf form = BERTH_BUF_INIT(0);
     struct cli_health_req rq = {"POST", NULL, NULL, NULL, NULL, 0};
     struct berth_err err = BERTH_ERR_INIT;
-    char *path = cli_session_path(), *p = NULL;
+    char *path = cli_session_path(), *p = NULL, *out = NULL;
     json_t *root = NULL, *ans = NULL;
     const char *dir, *rt;
-    int ok = 0;
 
     memset(&s, 0, sizeof(s));
     memset(h, 0, sizeof(*h));
+    if (user) *user = NULL;
     if (cli_session_file_load(path, &root, &err) || cli_session_get(root, run->server_url, &s, &err)) goto out;
-    run->cred_user = berth_xstrdup(s.name ? s.name : "?");
+    if (user) *user = berth_xstrdup(s.name ? s.name : "?");
+    snprintf(tenant, 37, "%s", s.tenant ? s.tenant : "");
     if (s.kind && !strcmp(s.kind, "sp") && s.secret) {
         cli_form_add(&form, "grant_type", "client_credentials");
         cli_form_add(&form, "client_id", s.name);
@@ -948,18 +959,39 @@ static int session_token(struct cli_health_run *run, struct cli_health_http *h)
         cli_session_put(root, &s, 0);
         cli_session_file_save(path, root, &err);
     }
-    berth_buf_reset(&form);
+    out = berth_xstrdup(dir ? dir : "");
+out:
+    if (form.p) memset(form.p, 0, form.len);
+    berth_buf_release(&form);
+    cli_session_release(&s);
+    json_decref(ans);
+    json_decref(root);
+    free(path);
+    free(p);
+    return out;
+}
+
+/* The berth session's registry refresh token, as berth login gets it: 1 ok; else h holds the refusal. */
+static int session_token(struct cli_health_run *run, struct cli_health_http *h)
+{
+    struct berth_buf form = BERTH_BUF_INIT(0);
+    struct cli_health_req rq = {"POST", "/oauth2/exchange", NULL, NULL, NULL, 0};
+    char tenant[37] = "", *dir;
+    json_t *ans = NULL;
+    const char *rt;
+    int ok = 0;
+
+    free(run->cred_user);
+    dir = session_directory(run, h, tenant, &run->cred_user);
+    if (!dir) goto out;
     cli_form_add(&form, "grant_type", "access_token");
     cli_form_add(&form, "service", run->service ? run->service : run->login_server);
-    cli_form_add(&form, "tenant", s.tenant ? s.tenant : "");
-    cli_form_add(&form, "access_token", dir ? dir : "");
+    cli_form_add(&form, "tenant", tenant);
+    cli_form_add(&form, "access_token", dir);
     cli_health_http_release(h);
-    rq.path = "/oauth2/exchange";
     rq.host = run->login_server;
     rq.form = berth_buf_str(&form);
     cli_health_http_do(run, &rq, h);
-    json_decref(ans);
-    ans = NULL;
     if (h->status != 200) goto out;
     ans = json_loadb(h->body.p, h->body.len, 0, NULL);
     rt = json_string_value(json_object_get(ans, "refresh_token"));
@@ -972,12 +1004,59 @@ static int session_token(struct cli_health_run *run, struct cli_health_http *h)
 out:
     if (form.p) memset(form.p, 0, form.len);
     berth_buf_release(&form);
-    cli_session_release(&s);
     json_decref(ans);
-    json_decref(root);
-    free(path);
-    free(p);
+    free(dir);
     return ok;
+}
+
+/*
+ * The exact reason the server logged for the newest failed login of user on
+ * this registry (malloc'd), read from its login log with the berth session,
+ * or NULL when there is no session, it may not read the log, or nothing is
+ * there. The server tells a caller who has not proven a secret only
+ * INVALID_CREDENTIALS; the registry's readers may know more.
+ */
+static char *logged_reason(struct cli_health_run *run, const char *user)
+{
+    struct cli_health_http h;
+    struct berth_buf path = BERTH_BUF_INIT(0);
+    struct cli_health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
+    char tenant[37], *dir = NULL, *auth = NULL, *reason = NULL, *who = NULL;
+    json_t *ans = NULL;
+    int tries;
+
+    memset(&h, 0, sizeof(h));
+    if (!run->have_session || !run->registry || !user || !*user) return NULL;
+    dir = session_directory(run, &h, tenant, NULL);
+    if (!dir) goto out;
+    auth = berth_xasprintf("Bearer %s", dir);
+    who = cli_query_escape(user);
+    berth_buf_printf(&path, "/api/v1/registries/%s/logs/login?failed=true&since=10m&limit=1&identity=%s",
+                     run->registry, who);
+    rq.path = berth_buf_str(&path);
+    rq.auth = auth;
+    /* the server stores events in batches, a fraction of a second after the login */
+    for (tries = 0; tries < 8 && !reason; tries++) {
+        if (tries) nanosleep(&(struct timespec){0, 250000000L}, NULL);
+        cli_health_http_release(&h);
+        cli_health_http_do(run, &rq, &h);
+        if (h.status != 200) break;
+        json_decref(ans);
+        ans = json_loadb(h.body.p, h.body.len, 0, NULL);
+        {
+            const char *r = json_string_value(json_object_get(json_array_get(json_object_get(ans, "value"), 0),
+                                                              "reason"));
+            if (r && *r) reason = berth_xstrdup(r);
+        }
+    }
+out:
+    json_decref(ans);
+    cli_health_http_release(&h);
+    berth_buf_release(&path);
+    free(who);
+    free(auth);
+    free(dir);
+    return reason;
 }
 
 static void check_credentials(struct cli_health_run *run, struct cli_health_result *res)

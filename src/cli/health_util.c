@@ -33,6 +33,13 @@ const struct cli_health_reason_row cli_health_reasons[] = {
      "the password stored in {where} for {ls} is refused: the user exists, the password is wrong", "{relogin}"},
     {"UNKNOWN_PRINCIPAL", STORED, "STORED_CREDENTIAL_INVALID",
      "the credential stored in {where} for {ls} names '{user}', whom the registry does not know", "{relogin}"},
+    {"INVALID_CREDENTIALS", STORED, "STORED_CREDENTIAL_INVALID",
+     "the credential stored in {where} for {ls} is refused: the name '{user}' or its password is wrong (the server "
+     "says which only to a reader of its login log, e.g. a berth session with a role on '{name}')", "{relogin}"},
+    {"INVALID_CREDENTIALS", 0, "WRONG_PASSWORD",
+     "the server refused the name or the password of '{user}' (INVALID_CREDENTIALS: it does not say which before the "
+     "password is proven; a berth session with a role on '{name}' reads the exact reason from its login log)",
+     "{retype}"},
     {"BAD_SECRET", 0, "WRONG_PASSWORD", "the server refused the password of '{user}' (BAD_SECRET: the name is known, "
      "the password is wrong)", "{retype}"},
     {"UNKNOWN_PRINCIPAL", 0, "WRONG_PASSWORD", "no user, service principal, repository token or admin user is named "

@@ -331,11 +331,11 @@ enum berth_rc mgmt_scopemap_name_check(const char *name, struct berth_err *err)
     return name_check("scope map", name, 5, 50, "-_", 1, "5 to 50 letters, digits, hyphens and underscores", 1, err);
 }
 
-enum berth_rc mgmt_new_secret(char secret[BERTH_SECRET_LEN + 1], char hash[BERTH_SECRET_HASH_MAX],
-                              struct berth_err *err)
+enum berth_rc mgmt_new_secret(char secret[BERTH_SECRET_LEN + 1], const char *sibling,
+                              char hash[BERTH_SECRET_HASH_MAX], struct berth_err *err)
 {
     berth_secret_generate(secret);
-    return berth_secret_hash(secret, hash, err);
+    return berth_secret_hash_like(secret, sibling, hash, err);
 }
 
 /* ---------------------------------------------------------------- times */
@@ -502,7 +502,7 @@ static enum berth_rc admin_passwords(struct berth_meta_registry *r, char values[
     if (!r->admin_enabled) return BERTH_OK;
     for (i = 0; i < 2; i++) {
         if (r->admin_hash[i][0]) continue;
-        rc = mgmt_new_secret(values[i], r->admin_hash[i], err);
+        rc = mgmt_new_secret(values[i], r->admin_hash[!i], r->admin_hash[i], err);
         if (rc) return rc;
         /* a new stamp revokes every registry token that came from an earlier password */
         r->admin_set_ms[i] = now > r->admin_set_ms[i] ? now : r->admin_set_ms[i] + 1;
@@ -784,7 +784,7 @@ enum berth_rc api_mgmt_credentials_regenerate_finish(struct berth_req *req, stru
     if (!strcmp(name, admin_slot_names[0])) slot = 0;
     else if (!strcmp(name, admin_slot_names[1])) slot = 1;
     else return berth_err_set(err, BERTH_EREQUEST, "field 'name' must be 'password' or 'password2'");
-    rc = mgmt_new_secret(secret, reg.admin_hash[slot], err);
+    rc = mgmt_new_secret(secret, reg.admin_hash[!slot], reg.admin_hash[slot], err);
     if (rc) goto out;
     /* a new stamp revokes every registry token that came from the old password */
     reg.admin_set_ms[slot] = berth_now_ms();

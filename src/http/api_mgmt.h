@@ -96,9 +96,14 @@ enum berth_rc mgmt_user_name_check(const char *name, struct berth_err *err);
 enum berth_rc mgmt_token_name_check(const char *name, struct berth_err *err);
 enum berth_rc mgmt_scopemap_name_check(const char *name, struct berth_err *err);
 
-/* A fresh secret and its hash; the caller wipes secret after use. */
-enum berth_rc mgmt_new_secret(char secret[BERTH_SECRET_LEN + 1], char hash[BERTH_SECRET_HASH_MAX],
-                              struct berth_err *err);
+/*
+ * A fresh secret and its hash; the caller wipes secret after use. sibling
+ * (NULL or "": none) is another stored hash of the same credential, whose
+ * salt the new hash shares so that a login checks them all with one argon2
+ * run (berth_secret_hash_like).
+ */
+enum berth_rc mgmt_new_secret(char secret[BERTH_SECRET_LEN + 1], const char *sibling,
+                              char hash[BERTH_SECRET_HASH_MAX], struct berth_err *err);
 
 /* Answers status with doc (taken). secret: the answer shows a secret once (Cache-Control: no-store). */
 enum berth_rc mgmt_reply(struct berth_req *req, int status, json_t *doc, int secret);

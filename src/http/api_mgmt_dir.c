@@ -168,23 +168,29 @@ enum berth_rc api_mgmt_user_delete_finish(struct berth_req *req, struct berth_er
     return mgmt_reply_empty(req);
 }
 
-/* A user may always set their own password; anyone else's needs the write right on the server. */
+/*
+ * A user may always set their own password; anyone else's needs the write
+ * right on the server. Setting one's own with a directory token (not with the
+ * password itself, as Basic does) needs currentPassword too, so a stolen token
+ * cannot become the account for good.
+ */
 enum berth_rc api_mgmt_user_password_finish(struct berth_req *req, struct berth_err *err)
 {
-    static const struct mgmt_field fields[] = {{"password", MT_STR}};
+    static const struct mgmt_field fields[] = {{"password", MT_STR}, {"currentPassword", MT_STR}};
     struct mgmt_state *st = mgmt_state_of(req);
     struct berth_meta *m = req->http->meta;
     struct berth_meta_user u;
     char gen[BERTH_SECRET_LEN + 1] = "", name[BERTH_META_NAME_MAX + 1], hash[BERTH_SECRET_HASH_MAX] = "";
-    const char *pw = NULL;
-    int generated = 0;
+    const char *pw = NULL, *auth;
+    int generated = 0, self;
     int64_t now;
     json_t *o, *doc;
     enum berth_rc rc;
 
     rc = mgmt_segment(req, 4, name, sizeof(name), err);
     if (rc) goto out;
-    if (st->who.kind != PK_USER || strcmp(st->who.name, name) != 0) {
+    self = st->who.kind == PK_USER && !strcmp(st->who.name, name);
+    if (!self) {
         rc = mgmt_need(req, NULL, BERTH_MGMT_WRITE, "to set other users' passwords", err);
         if (rc) goto out;
     }
@@ -192,6 +198,11 @@ enum berth_rc api_mgmt_user_password_finish(struct berth_req *req, struct berth_
     if (rc) goto out;
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
     if (rc) goto out;
+    auth = berth_req_header(req, "Authorization");
+    if (self && auth && !strncasecmp(auth, "Bearer ", 7)) {
+        rc = authz_current_password(mgmt_az(req), req, &u, mgmt_str(o, "currentPassword"), err);
+        if (rc) goto out;
+    }
     rc = take_password(o, gen, &pw, &generated, err);
     if (rc) goto out;
     rc = berth_secret_hash(pw, hash, err);
@@ -317,12 +328,20 @@ enum berth_rc api_mgmt_sp_get_finish(struct berth_req *req, struct berth_err *er
     return mgmt_reply(req, 200, doc, 0);
 }
 
+/* Keeps the hash of the first secret listed (ctx: a BERTH_SECRET_HASH_MAX buffer). */
+static int first_hash(const struct berth_meta_sp_secret *s, void *ctx)
+{
+    snprintf(ctx, BERTH_SECRET_HASH_MAX, "%s", s->hash);
+    return 1;
+}
+
 /* Adds a secret described by o's description/expiresInDays/expiresAt to app; fills s and value. */
 static enum berth_rc add_secret(struct berth_meta *m, const char *app, json_t *o, const char *desc_key,
                                 struct berth_meta_sp_secret *s, char value[BERTH_SECRET_LEN + 1],
                                 struct berth_err *err)
 {
     const char *desc = desc_key ? mgmt_str(o, desc_key) : NULL;
+    char sibling[BERTH_SECRET_HASH_MAX] = "";
     enum berth_rc rc;
 
     memset(s, 0, sizeof(*s));
@@ -332,7 +351,11 @@ static enum berth_rc add_secret(struct berth_meta *m, const char *app, json_t *o
     snprintf(s->description, sizeof(s->description), "%s", desc ? desc : "");
     rc = mgmt_expiry(o, "expiresInDays", "expiresAt", SP_SECRET_DAYS, &s->expires_ms, err);
     if (rc) return rc;
-    rc = mgmt_new_secret(value, s->hash, err);
+    /* share a salt with a secret the principal has, so a login checks all of them in one run */
+    rc = m->ops->sp_secrets(m, app, first_hash, sibling, err);
+    if (rc) return rc;
+    rc = mgmt_new_secret(value, sibling, s->hash, err);
+    explicit_bzero(sibling, sizeof(sibling));
     if (rc) return rc;
     rc = m->ops->sp_secret_add(m, app, s, err);
     explicit_bzero(s->hash, sizeof(s->hash));
@@ -610,13 +633,21 @@ enum berth_rc api_mgmt_assignment_list_finish(struct berth_req *req, struct bert
     enum berth_rc rc;
 
     memset(&w, 0, sizeof(w));
+    /* rights first: a caller who may read nothing learns nothing, not even whether a principal exists */
+    if (!(authz_mgmt_rights_anywhere(az, &st->who) & BERTH_MGMT_READ))
+        return mgmt_need(req, NULL, BERTH_MGMT_READ, "to read role assignments", err);
+    server = authz_mgmt_rights(az, &st->who, NULL);
     if (filter) {
         rc = find_principal(m, filter, &w, err);
+        /* the directory is the server's: only a reader of the server may hear that a name is unknown */
+        if (rc == BERTH_ENOENT && !(server & BERTH_MGMT_READ)) {
+            rc = mgmt_reply(req, 200, json_pack("{s:[]}", "value"), 0);
+            goto out;
+        }
         if (rc) return rc;
     }
     rc = m->ops->assignment_list(m, filter ? w.id : NULL, collect_assignment, &set, err);
     if (rc) goto out;
-    server = authz_mgmt_rights(az, &st->who, NULL);
     list = json_array();
     for (i = 0; i < set.n; i++) {
         const struct berth_meta_assignment *a = &set.v[i];

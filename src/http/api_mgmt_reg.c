@@ -360,7 +360,7 @@ static enum berth_rc new_password(struct berth_meta_token *t, int slot, int64_t 
                                   char value[BERTH_SECRET_LEN + 1], struct berth_err *err)
 {
     int64_t now = berth_now_ms();
-    enum berth_rc rc = mgmt_new_secret(value, t->hash[slot], err);
+    enum berth_rc rc = mgmt_new_secret(value, t->hash[!slot], t->hash[slot], err);
     if (rc) return rc;
     /* a new stamp revokes every registry token issued on the old password */
     if (now <= t->set_ms[slot]) now = t->set_ms[slot] + 1;

@@ -283,10 +283,11 @@ static int basic_credentials(struct berth_req *req, char **user, char **pass)
  * here and sets *refused.
  */
 static enum berth_rc get_caller(struct berth_req *req, struct authz *az, struct token_args *a,
-                                struct berth_meta_registry *reg, struct principal *p, int *refused,
-                                struct berth_err *err)
+                                struct berth_meta_registry *reg, struct principal *p, char **access_json,
+                                int *refused, struct berth_err *err)
 {
     enum berth_auth_reason reason = BERTH_AUTH_OK;
+    const char *auth = berth_req_header(req, "Authorization");
     char *user = NULL, *pass = NULL;
     int basic;
     enum berth_rc rc;
@@ -295,6 +296,14 @@ static enum berth_rc get_caller(struct berth_req *req, struct authz *az, struct 
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, take_query, a);
     rc = token_request(az, req, a, reg, &reason, err);
     if (rc) goto refuse;
+    if (access_json && auth && !strncasecmp(auth, "Bearer ", 7)) {
+        /* an access token speaks for what its claim names, no more */
+        rc = authz_token(az, reg, auth + 7, "access_token", p, access_json, &reason, err);
+        if (rc) goto refuse;
+        if (!*access_json) *access_json = berth_xstrdup("[]");
+        authz_note_principal(req, p);
+        goto out;
+    }
     basic = basic_credentials(req, &user, &pass);
     if (basic < 0) {
         reason = BERTH_AUTH_MALFORMED_CREDENTIALS;
@@ -335,7 +344,7 @@ enum berth_rc api_token_get_finish(struct berth_req *req, struct berth_err *err)
     enum berth_rc rc;
 
     memset(&a, 0, sizeof(a));
-    rc = get_caller(req, az, &a, &reg, &p, &refused, err);
+    rc = get_caller(req, az, &a, &reg, &p, NULL, &refused, err);
     if (!rc && !refused) rc = issue_pair(req, az, &reg, &p, &a, a.offline_token && !strcmp(a.offline_token, "true"), err);
     args_release(&a);
     return rc;
@@ -433,14 +442,14 @@ enum berth_rc api_explain_finish(struct berth_req *req, struct berth_err *err)
     char ls[160];
     json_t *doc = NULL, *access, *sources, *entry;
     struct berth_buf b = BERTH_BUF_INIT(0);
-    char *text = NULL;
-    unsigned want, granted, missing;
+    char *text = NULL, *claim = NULL;
+    unsigned want, granted, missing, held = 0;
     size_t i;
     int refused = 0;
     enum berth_rc rc;
 
     memset(&a, 0, sizeof(a));
-    rc = get_caller(req, az, &a, &reg, &p, &refused, err);
+    rc = get_caller(req, az, &a, &reg, &p, &claim, &refused, err);
     if (rc || refused) goto out;
     snprintf(req->principal, sizeof(req->principal), "%s", p.name[0] ? p.name : "anonymous");
     authz_note_principal(req, &p);
@@ -461,16 +470,25 @@ enum berth_rc api_explain_finish(struct berth_req *req, struct berth_err *err)
             want = s->actions & (BERTH_ACT_PULL | BERTH_ACT_PUSH | BERTH_ACT_DELETE);
             granted = authz_explain(az, &reg, &p, s->name, sources) & (BERTH_ACT_PULL | BERTH_ACT_PUSH |
                                                                         BERTH_ACT_DELETE);
+            if (claim) {
+                held = granted;
+                granted &= authz_claim_bits(claim, s->name);
+            }
         } else {
             want = BERTH_ACT_PULL;
             granted = !strcmp(s->type, "registry") && !strcmp(s->name, "catalog") && authz_catalog(az, &reg, &p)
                           ? BERTH_ACT_PULL : 0;
+            if (claim && !authz_claim_bits(claim, NULL)) granted = 0;
         }
         missing = want & ~granted;
         entry = json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}", "type", s->type, "name", s->name, "requested",
                           action_names(want), "granted", action_names(granted & want), "missing",
                           action_names(missing), "sources", sources);
-        if (missing && !strcmp(s->type, "repository"))
+        if (missing && !strcmp(s->type, "repository") && claim && !(missing & ~held))
+            json_object_set_new(entry, "fix", json_pack("{s:s,s:s}", "cause",
+                                                        "the access token's claim does not name these actions",
+                                                        "command", "ask /oauth2/token for a token with this scope"));
+        else if (missing && !strcmp(s->type, "repository"))
             json_object_set_new(entry, "fix", explain_fix(&reg, &p, s->name, missing, sources));
         json_array_append_new(access, entry);
     }
@@ -482,6 +500,7 @@ enum berth_rc api_explain_finish(struct berth_req *req, struct berth_err *err)
     rc = req_respond_json(req, 200, &b, "application/json");
 out:
     free(text);
+    free(claim);
     json_decref(doc);
     berth_buf_release(&b);
     args_release(&a);

@@ -28,12 +28,6 @@
 #include "berth/banned.h"
 
 #define USER_MAX 256
-/*
- * Unknown principals are checked against this hash (same argon2id cost as a
- * real one, of a random value nobody knows), so the time taken does not tell
- * a stranger which principals exist.
- */
-#define DUMMY_HASH "$argon2id$v=19$m=65536,t=2,p=1$u6L6bBaCyF/zQT0NaktkSw$kXw/JykN92kMO72eTLhkdN7iGXWRI9uhP8XIi3Ege4c"
 #define PASS_MAX 8192
 
 static struct authz *authz_of(void *ctx)
@@ -281,37 +275,81 @@ static int expired_text(int64_t ms, char *out, size_t n)
     return 0;
 }
 
+/*
+ * Which of a credential's stored hashes pass matches (-1: none): first the
+ * verified-secret cache, then one argon2 run for all of them
+ * (berth_secret_match, which also runs exactly once when there is nothing to
+ * check), so an unknown name, a user, a token with two passwords and a
+ * service principal with many secrets cost the same. keys[i] names hashes[i]
+ * in the cache.
+ */
+static int match_hashes(struct authz *az, const char *const *keys, const char *const *hashes, size_t n,
+                        const char *pass)
+{
+    int64_t now = berth_now_s();
+    size_t i;
+    int hit;
+
+    for (i = 0; i < n; i++)
+        if (hashes[i][0] && berth_secret_cache_hit(az->cache, keys[i], hashes[i], pass, now)) return (int)i;
+    hit = berth_secret_match(hashes, n, pass);
+    if (hit >= 0) berth_secret_cache_put(az->cache, keys[hit], hashes[hit], pass, now);
+    return hit;
+}
+
 /* Checks pass against the stored hashes of slots 0 and 1; returns the slot or -1. */
 static int match_slots(struct authz *az, const char *key, const char hashes[2][BERTH_META_HASH_MAX],
                        const char *pass)
 {
-    int i;
-    for (i = 0; i < 2; i++) {
-        char pk[160];
-        if (!hashes[i][0]) continue;
-        snprintf(pk, sizeof(pk), "%s#%d", key, i);
-        if (berth_secret_check(az->cache, pk, hashes[i], pass, berth_now_s())) return i;
-    }
-    return -1;
+    char k0[160], k1[160];
+    const char *keys[2] = {k0, k1}, *h[2] = {hashes[0], hashes[1]};
+
+    snprintf(k0, sizeof(k0), "%s#0", key);
+    snprintf(k1, sizeof(k1), "%s#1", key);
+    return match_hashes(az, keys, h, 2, pass);
 }
 
-struct sp_match {
-    struct authz *az;
-    const char *app_id;
-    const char *pass;
-    struct berth_meta_sp_secret hit;
-    int found;
+/* A service principal's secrets, read before any is checked. */
+struct sp_secrets {
+    struct berth_meta_sp_secret *v;
+    size_t n, cap;
 };
 
-static int sp_secret_try(const struct berth_meta_sp_secret *s, void *p)
+static int sp_secret_collect(const struct berth_meta_sp_secret *s, void *p)
 {
-    struct sp_match *c = p;
-    char pk[80];
-    snprintf(pk, sizeof(pk), "sp:%s", c->app_id);
-    if (!berth_secret_check(c->az->cache, pk, s->hash, c->pass, berth_now_s())) return 0;
-    c->hit = *s;
-    c->found = 1;
-    return 1;
+    struct sp_secrets *c = p;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 8;
+        c->v = berth_xrealloc(c->v, c->cap * sizeof(*c->v));
+    }
+    c->v[c->n++] = *s;
+    return 0;
+}
+
+/* Checks pass against every secret of service principal app_id; the index into set or -1. */
+static int match_sp(struct authz *az, const char *app_id, const struct sp_secrets *set, const char *pass)
+{
+    const char **keys = berth_xcalloc(set->n + 1, sizeof(*keys)), **h = berth_xcalloc(set->n + 1, sizeof(*h));
+    char key[80];
+    size_t i;
+    int hit;
+
+    /* the hash is part of the cache key, so one name serves every secret */
+    snprintf(key, sizeof(key), "sp:%s", app_id);
+    for (i = 0; i < set->n; i++) {
+        keys[i] = key;
+        h[i] = set->v[i].hash;
+    }
+    hit = match_hashes(az, keys, h, set->n, pass);
+    free(keys);
+    free(h);
+    return hit;
+}
+
+/* Spends what a check of a real credential costs, for a name that has none. */
+static void match_nothing(struct authz *az, const char *pass)
+{
+    match_hashes(az, NULL, NULL, 0, pass);
 }
 
 static enum berth_rc refuse(enum berth_auth_reason r, enum berth_auth_reason *reason, struct berth_err *err,
@@ -330,6 +368,13 @@ static enum berth_rc refuse(enum berth_auth_reason r, enum berth_auth_reason *re
     return BERTH_EUNAUTHORIZED;
 }
 
+/*
+ * Until a secret is proven, every refusal is BAD_SECRET or UNKNOWN_PRINCIPAL
+ * with the same message (the client sees INVALID_CREDENTIALS for both, see
+ * berth_auth_reason_shown) and the same cost, one argon2 run. Reasons that
+ * only a correct secret reaches (a disabled admin user or token, an expired
+ * password or secret) are named in the message.
+ */
 static enum berth_rc check_password(struct authz *az, const struct berth_meta_registry *reg, const char *user,
                                     const char *pass, struct principal *p, enum berth_auth_reason *reason,
                                     struct berth_err *err)
@@ -338,9 +383,10 @@ static enum berth_rc check_password(struct authz *az, const struct berth_meta_re
     struct berth_meta_token tok;
     struct berth_meta_user u;
     struct berth_meta_sp sp;
+    struct sp_secrets set = {NULL, 0, 0};
     struct berth_err lerr = BERTH_ERR_INIT;
     char key[160], when[32];
-    int slot;
+    int slot, hit;
     enum berth_rc rc;
 
     memset(p, 0, sizeof(*p));
@@ -349,12 +395,12 @@ static enum berth_rc check_password(struct authz *az, const struct berth_meta_re
         return authz_token(az, reg, pass, "refresh_token", p, NULL, reason, err);
     if (!strcmp(user, reg->name)) {
         p->kind = PK_ADMIN;
-        if (!reg->admin_enabled)
-            return refuse(BERTH_AUTH_ADMIN_DISABLED, reason, err,
-                          "admin user is disabled for registry '%s': enable it or use another credential", reg->name);
         snprintf(key, sizeof(key), "admin:%lld", (long long)reg->id);
         slot = match_slots(az, key, reg->admin_hash, pass);
         if (slot < 0) return refuse(BERTH_AUTH_BAD_SECRET, reason, err, "invalid username or password");
+        if (!reg->admin_enabled)
+            return refuse(BERTH_AUTH_ADMIN_DISABLED, reason, err,
+                          "admin user is disabled for registry '%s': enable it or use another credential", reg->name);
         p->kind = PK_ADMIN;
         snprintf(p->id, sizeof(p->id), "%s", reg->name);
         snprintf(p->name, sizeof(p->name), "%s", reg->name);
@@ -386,48 +432,69 @@ static enum berth_rc check_password(struct authz *az, const struct berth_meta_re
     if (rc != BERTH_ENOENT) return berth_err_set(err, rc, "%s", lerr.msg);
 directory:
     if (berth_uuid_valid(user)) {
-        struct sp_match c;
         p->kind = PK_SP;
         rc = m->ops->sp_get(m, user, &sp, &lerr);
         if (rc == BERTH_ENOENT) {
-            berth_secret_verify(DUMMY_HASH, pass);
+            match_nothing(az, pass);
             return refuse(BERTH_AUTH_UNKNOWN_PRINCIPAL, reason, err, "invalid username or password");
         }
         if (rc) return berth_err_set(err, rc, "%s", lerr.msg);
-        memset(&c, 0, sizeof(c));
-        c.az = az;
-        c.app_id = sp.app_id;
-        c.pass = pass;
-        rc = m->ops->sp_secrets(m, sp.app_id, sp_secret_try, &c, &lerr);
-        if (rc) return berth_err_set(err, rc, "%s", lerr.msg);
-        if (!c.found) return refuse(BERTH_AUTH_BAD_SECRET, reason, err, "invalid username or password");
-        if (c.hit.expires_ms && c.hit.expires_ms <= berth_now_ms()) {
-            expired_text(c.hit.expires_ms, when, sizeof(when));
-            return refuse(BERTH_AUTH_SECRET_EXPIRED, reason, err,
-                          "client secret of service principal %s expired at %s: add a new secret", sp.app_id, when);
+        rc = m->ops->sp_secrets(m, sp.app_id, sp_secret_collect, &set, &lerr);
+        if (rc) {
+            rc = berth_err_set(err, rc, "%s", lerr.msg);
+            goto out;
+        }
+        hit = match_sp(az, sp.app_id, &set, pass);
+        if (hit < 0) {
+            rc = refuse(BERTH_AUTH_BAD_SECRET, reason, err, "invalid username or password");
+            goto out;
+        }
+        if (set.v[hit].expires_ms && set.v[hit].expires_ms <= berth_now_ms()) {
+            expired_text(set.v[hit].expires_ms, when, sizeof(when));
+            rc = refuse(BERTH_AUTH_SECRET_EXPIRED, reason, err,
+                        "client secret of service principal %s expired at %s: add a new secret", sp.app_id, when);
+            goto out;
         }
         p->kind = PK_SP;
         snprintf(p->id, sizeof(p->id), "%s", sp.app_id);
         snprintf(p->name, sizeof(p->name), "%s", sp.app_id);
-        snprintf(p->secret_id, sizeof(p->secret_id), "%s", c.hit.id);
-        p->stamp = c.hit.created_ms;
-        return BERTH_OK;
+        snprintf(p->secret_id, sizeof(p->secret_id), "%s", set.v[hit].id);
+        p->stamp = set.v[hit].created_ms;
+        rc = BERTH_OK;
+        goto out;
     }
     p->kind = PK_USER;
     rc = m->ops->user_get(m, user, NULL, &u, &lerr);
     if (rc == BERTH_ENOENT) {
-        berth_secret_verify(DUMMY_HASH, pass);
+        match_nothing(az, pass);
         return refuse(BERTH_AUTH_UNKNOWN_PRINCIPAL, reason, err, "invalid username or password");
     }
     if (rc) return berth_err_set(err, rc, "%s", lerr.msg);
     snprintf(key, sizeof(key), "user:%s", u.id);
-    if (!berth_secret_check(az->cache, key, u.hash, pass, berth_now_s()))
-        return refuse(BERTH_AUTH_BAD_SECRET, reason, err, "invalid username or password");
+    {
+        const char *keys[1] = {key}, *h[1] = {u.hash};
+        if (match_hashes(az, keys, h, 1, pass) < 0)
+            return refuse(BERTH_AUTH_BAD_SECRET, reason, err, "invalid username or password");
+    }
     p->kind = PK_USER;
     snprintf(p->id, sizeof(p->id), "%s", u.id);
     snprintf(p->name, sizeof(p->name), "%s", u.name);
     p->stamp = u.password_set_ms;
     return BERTH_OK;
+out:
+    if (set.v) explicit_bzero(set.v, set.n * sizeof(*set.v));
+    free(set.v);
+    return rc;
+}
+
+/*
+ * The limiter's name for user's logins: "<registry>/<user>" on a registry,
+ * "/<user>" on the directory, so failures on one registry never lock a name
+ * out of another (registry names hold no '/', so no two keys meet).
+ */
+static void limiter_key(const struct berth_meta_registry *reg, const char *user, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", reg ? reg->name : "", user);
 }
 
 enum berth_rc authz_password(struct authz *az, struct berth_req *req, const struct berth_meta_registry *reg,
@@ -435,7 +502,7 @@ enum berth_rc authz_password(struct authz *az, struct berth_req *req, const stru
                              struct berth_err *err)
 {
     int retry = 0, refresh;
-    char ra[16];
+    char ra[16], lk[BERTH_META_NAME_MAX + USER_MAX + 2];
     enum berth_rc rc;
 
     *reason = BERTH_AUTH_OK;
@@ -444,7 +511,8 @@ enum berth_rc authz_password(struct authz *az, struct berth_req *req, const stru
     else authz_note_login(req, NULL, user, NULL);
     if (strlen(user) > USER_MAX || strlen(pass) > PASS_MAX)
         return refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, reason, err, "username or password too long");
-    if (berth_limiter_blocked(az->limiter, user, berth_req_client_ip(req), berth_now_s(), &retry)) {
+    limiter_key(reg, user, lk, sizeof(lk));
+    if (berth_limiter_blocked(az->limiter, lk, berth_req_client_ip(req), berth_now_s(), &retry)) {
         *reason = BERTH_AUTH_TOO_MANY_FAILURES;
         snprintf(ra, sizeof(ra), "%d", retry);
         berth_req_add_header(req, "Retry-After", ra);
@@ -457,10 +525,36 @@ enum berth_rc authz_password(struct authz *az, struct berth_req *req, const stru
     else if (p->kind != PK_NONE && !refresh) authz_note_login(req, authz_kind_name(p->kind), NULL, NULL);
     if (rc) memset(p, 0, sizeof(*p)); /* a refused login leaves no principal behind */
     if (rc == BERTH_EUNAUTHORIZED)
-        berth_limiter_fail(az->limiter, user, berth_req_client_ip(req), berth_now_s());
+        berth_limiter_fail(az->limiter, lk, berth_req_client_ip(req), berth_now_s());
     else if (rc == BERTH_OK)
-        berth_limiter_succeed(az->limiter, user, berth_req_client_ip(req));
+        berth_limiter_succeed(az->limiter, lk, berth_req_client_ip(req));
     return rc;
+}
+
+enum berth_rc authz_current_password(struct authz *az, struct berth_req *req, const struct berth_meta_user *u,
+                                     const char *current, struct berth_err *err)
+{
+    char key[160], lk[BERTH_META_NAME_MAX + 2];
+    const char *keys[1] = {key}, *h[1] = {u->hash};
+    int retry = 0;
+
+    if (!current || !*current)
+        return berth_err_set(err, BERTH_EDENIED,
+                             "setting your own password with a directory token needs 'currentPassword' (or log in "
+                             "with the password itself)");
+    limiter_key(NULL, u->name, lk, sizeof(lk));
+    if (berth_limiter_blocked(az->limiter, lk, berth_req_client_ip(req), berth_now_s(), &retry)) {
+        req->auth_reason = BERTH_AUTH_TOO_MANY_FAILURES;
+        return berth_err_set(err, BERTH_ETOOMANY, "too many failed attempts for '%s' from %s: try again in %d seconds",
+                             u->name, berth_req_client_ip(req), retry);
+    }
+    snprintf(key, sizeof(key), "user:%s", u->id);
+    if (strlen(current) > PASS_MAX || match_hashes(az, keys, h, 1, current) < 0) {
+        berth_limiter_fail(az->limiter, lk, berth_req_client_ip(req), berth_now_s());
+        req->auth_reason = BERTH_AUTH_BAD_SECRET;
+        return berth_err_set(err, BERTH_EDENIED, "'currentPassword' is not the current password of '%s'", u->name);
+    }
+    return BERTH_OK;
 }
 
 /* ---------------------------------------------------------------- grants */
@@ -629,6 +723,23 @@ unsigned authz_mgmt_rights(struct authz *az, const struct principal *p, const ch
     rc = berth_xcalloc(1, sizeof(*rc));
     load_roles(az, p, rc);
     bits = berth_roles_mgmt_rights(rc->a, rc->n, registry);
+    free(rc);
+    return bits;
+}
+
+unsigned authz_mgmt_rights_anywhere(struct authz *az, const struct principal *p)
+{
+    struct roles_ctx *rc;
+    unsigned bits = 0;
+    size_t i;
+
+    if (p->kind != PK_USER && p->kind != PK_SP) return 0;
+    rc = berth_xcalloc(1, sizeof(*rc));
+    load_roles(az, p, rc);
+    for (i = 0; i < rc->n; i++)
+        if (rc->a[i].scope.kind != BERTH_SCOPE_REPO)
+            bits |= berth_roles_mgmt_rights(&rc->a[i], 1,
+                                            rc->a[i].scope.kind == BERTH_SCOPE_SERVER ? NULL : rc->a[i].scope.registry);
     free(rc);
     return bits;
 }
@@ -1091,6 +1202,12 @@ out:
     return bits;
 }
 
+unsigned authz_claim_bits(const char *access_json, const char *repo)
+{
+    struct berth_access want = {repo ? BERTH_ACCESS_REPOSITORY : BERTH_ACCESS_CATALOG, repo, NULL};
+    return access_bits(access_json, &want);
+}
+
 int authz_parse_basic(const char *value, char **user, char **pass)
 {
     struct berth_buf raw = BERTH_BUF_INIT(PASS_MAX + USER_MAX + 2);
@@ -1154,6 +1271,12 @@ enum berth_rc authz_authorize(void *ctx, struct berth_req *req, const struct ber
     req->who = p;
     snprintf(req->principal_id, sizeof(req->principal_id), "%s", p.id);
     if (p.kind != PK_ANON) authz_note_principal(req, &p);
+    if (bearer) {
+        /* whatever else this request decides (a mount's source, say) stays within the claim */
+        free(req->access_json);
+        req->access_json = access_json ? access_json : berth_xstrdup("[]");
+        access_json = NULL;
+    }
 
     if (need->kind == BERTH_ACCESS_BASE) {
         if (p.kind == PK_ANON)
@@ -1162,7 +1285,7 @@ enum berth_rc authz_authorize(void *ctx, struct berth_req *req, const struct ber
     }
     if (need->kind == BERTH_ACCESS_CATALOG) {
         have = authz_catalog(az, &reg, &p) ? BERTH_ACT_ALL : 0;
-        if (bearer) have &= access_bits(access_json, need) ? BERTH_ACT_ALL : 0;
+        if (bearer) have &= access_bits(req->access_json, need) ? BERTH_ACT_ALL : 0;
         if (!have)
             rc = refuse(p.kind == PK_ANON ? (reg.anonymous_pull ? BERTH_AUTH_INSUFFICIENT_SCOPE
                                                                  : BERTH_AUTH_NO_CREDENTIALS)
@@ -1173,7 +1296,7 @@ enum berth_rc authz_authorize(void *ctx, struct berth_req *req, const struct ber
     }
     want = needed_bits(req, need, &either);
     have = authz_grant(az, &reg, &p, need->repo);
-    if (bearer) have &= access_bits(access_json, need);
+    if (bearer) have &= access_bits(req->access_json, need);
     if (!covers(have, want, either)) {
         if (p.kind == PK_ANON)
             rc = refuse(reg.anonymous_pull && want == BERTH_ACT_PULL ? BERTH_AUTH_INSUFFICIENT_SCOPE
@@ -1236,7 +1359,19 @@ int authz_may(struct authz *az, struct berth_req *req, const char *repo, unsigne
 {
     struct berth_meta_registry reg;
     struct berth_err err = BERTH_ERR_INIT;
+    struct berth_access claim = {BERTH_ACCESS_REPOSITORY, repo, NULL};
+    unsigned have;
+
     if (req->who.kind == PK_NONE) return 0;
     if (az->meta->ops->registry_get(az->meta, NULL, req->registry_id, &reg, &err) != BERTH_OK) return 0;
-    return (authz_grant(az, &reg, &req->who, repo) & bits) != 0;
+    have = authz_grant(az, &reg, &req->who, repo);
+    /*
+     * A Bearer token allows only what its access claim names. The catalog is
+     * the one exception: its claim (registry:catalog:*, checked by the hook)
+     * lists the repositories the credential may read, which no token names
+     * one by one.
+     */
+    if (req->access_json && !(req->route && !strcmp(req->route->label, "catalog")))
+        have &= access_bits(req->access_json, &claim);
+    return (have & bits) != 0;
 }

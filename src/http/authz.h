@@ -90,6 +90,14 @@ enum berth_rc authz_password(struct authz *az, struct berth_req *req, const stru
                              const char *user, const char *pass, struct principal *p, enum berth_auth_reason *reason,
                              struct berth_err *err);
 
+/*
+ * Checks that current is user u's password (with the limiter of the
+ * directory), for a change of one's own password made with a token.
+ * BERTH_EDENIED when it is missing or wrong, BERTH_ETOOMANY when locked out.
+ */
+enum berth_rc authz_current_password(struct authz *az, struct berth_req *req, const struct berth_meta_user *u,
+                                     const char *current, struct berth_err *err);
+
 /* Splits the value of "Basic <base64(user:pass)>" (after "Basic "); user and pass are malloc'd. 0 if malformed. */
 int authz_parse_basic(const char *value, char **user, char **pass);
 
@@ -98,6 +106,8 @@ unsigned authz_grant(struct authz *az, const struct berth_meta_registry *reg, co
                      const char *repo);
 /* Management rights (BERTH_MGMT_*) of a user or service principal on registry (NULL: server-wide). */
 unsigned authz_mgmt_rights(struct authz *az, const struct principal *p, const char *registry);
+/* The union of p's management rights on the server and on every registry it has a role on. */
+unsigned authz_mgmt_rights_anywhere(struct authz *az, const struct principal *p);
 /*
  * Authenticates a management API caller: "Bearer <directory access token>" or
  * Basic credentials of a directory user or service principal. On refusal
@@ -105,8 +115,15 @@ unsigned authz_mgmt_rights(struct authz *az, const struct principal *p, const ch
  */
 enum berth_rc authz_directory_caller(struct authz *az, struct berth_req *req, struct principal *p,
                                      enum berth_auth_reason *reason, struct berth_err *err);
-/* Nonzero if the request's caller (set by the hook) has any of bits on repo of the request's registry now. */
+/*
+ * Nonzero if the request's caller (set by the hook) has any of bits on repo
+ * of the request's registry now, and, when it came with a Bearer token, the
+ * token's access claim names them too (on the catalog route the catalog
+ * claim, checked by the hook, stands for the repositories it lists).
+ */
 int authz_may(struct authz *az, struct berth_req *req, const char *repo, unsigned bits);
+/* Bits a token's access claim (JSON text; NULL grants nothing) grants on repo, or on the catalog when repo is NULL. */
+unsigned authz_claim_bits(const char *access_json, const char *repo);
 /* Nonzero if p may list the catalog (it can read some repository). */
 int authz_catalog(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p);
 /*

@@ -85,6 +85,7 @@ struct berth_req {
     char principal[80];   /* "kind:name" of the caller, for logs */
     char principal_id[65];
     struct principal who; /* the caller, once the authorization hook has run (kind PK_NONE before) */
+    char *access_json;    /* the access claim of the caller's Bearer token, owned (NULL: no token) */
     int in_upload_gauge;  /* counted in berth_uploads_in_progress until completion (metrics.c) */
     /* for the event logs (events.c); "" when not known */
     char login_kind[16];  /* identity type a login claimed: user, sp, admin, token, refresh_token */

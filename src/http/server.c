@@ -135,7 +135,9 @@ enum berth_rc req_respond_error(struct berth_req *req, enum berth_rc rc, const c
     berth_buf_puts(&b, "\",\"message\":");
     berth_buf_json_str(&b, msg, strlen(msg));
     berth_buf_puts(&b, ",\"detail\":{\"reason\":\"");
-    berth_buf_puts(&b, req->auth_reason ? berth_auth_reason_name((enum berth_auth_reason)req->auth_reason)
+    /* the client is told the reason it may know; the log keeps the exact one */
+    berth_buf_puts(&b, req->auth_reason ? berth_auth_reason_name(berth_auth_reason_shown(
+                                              (enum berth_auth_reason)req->auth_reason))
                                         : berth_rc_name(rc));
     berth_buf_puts(&b, "\"}}]}\n");
     return req_respond_json(req, berth_rc_status(rc), &b, "application/json");
@@ -189,6 +191,7 @@ static void req_free(struct berth_req *req)
     free(req->name);
     free(req->param);
     free(req->saved);
+    free(req->access_json);
     req->magic = 0;
     free(req);
     pthread_mutex_lock(&h->lock);

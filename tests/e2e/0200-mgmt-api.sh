@@ -68,7 +68,7 @@ expect_error 401 UNAUTHORIZED "no credentials: 401"
 expect_header_re WWW-Authenticate '^Bearer ' "the 401 carries a Bearer challenge"
 call "owner:wrong-password" GET /tenant
 expect_error 401 UNAUTHORIZED "a wrong password: 401"
-expect_eq "the refusal says why" BAD_SECRET "$(j '.errors[0].detail.reason')"
+expect_eq "the refusal says no more than a stranger may know" INVALID_CREDENTIALS "$(j '.errors[0].detail.reason')"
 call "bearer:not.a.token" GET /tenant
 expect_error 401 UNAUTHORIZED "a malformed Bearer token: 401"
 req GET /api/v1/tenant -H 'Authorization: Digest x'

@@ -34,9 +34,11 @@ req GET /v2/ -u "owner:$PW"
 expect_status 200 "Basic credentials on /v2/ are accepted"
 req GET /v2/ -u "owner:wrong"
 expect_error 401 UNAUTHORIZED "a wrong password on /v2/ is 401"
-expect_reason BAD_SECRET "a wrong password says BAD_SECRET"
+expect_reason INVALID_CREDENTIALS "a wrong password says INVALID_CREDENTIALS"
+check "the log says BAD_SECRET" grep -q 'path="/v2/".*status=401.*reason=BAD_SECRET' "$SRV_LOG"
 req GET /v2/ -u "nobody:wrong"
-expect_reason UNKNOWN_PRINCIPAL "an unknown user is UNKNOWN_PRINCIPAL in the log reason"
+expect_reason INVALID_CREDENTIALS "an unknown user says INVALID_CREDENTIALS too"
+check "the log says UNKNOWN_PRINCIPAL" grep -q 'path="/v2/".*status=401.*reason=UNKNOWN_PRINCIPAL' "$SRV_LOG"
 check "unknown and wrong read alike to the client" bash -c "jq -r '.errors[0].message' '$BODY' | grep -qx 'invalid username or password'"
 
 # ---- GET /oauth2/token with Basic

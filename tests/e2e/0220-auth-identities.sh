@@ -40,8 +40,7 @@ expect_status 201 "the owner pushes a blob to team/a"
 # ---- admin user: off by default
 req GET "/oauth2/token?service=$LS" -u "default:whatever"
 expect_error 401 UNAUTHORIZED "the admin user is refused while disabled"
-expect_reason ADMIN_DISABLED "that says ADMIN_DISABLED"
-check "the message names the registry" grep -q "admin user is disabled for registry 'default'" "$BODY"
+expect_reason INVALID_CREDENTIALS "without its password that says only INVALID_CREDENTIALS"
 api PATCH /api/v1/registries/default '{"adminUserEnabled":true}'
 expect_status 200 "the owner enables the admin user"
 api POST /api/v1/registries/default/credentials/regenerate '{"name":"password"}'
@@ -62,6 +61,9 @@ expect_status 200 "the new admin password works"
 api PATCH /api/v1/registries/default '{"adminUserEnabled":false}'
 req HEAD "/v2/team/a/blobs/$L1" -u "default:$APW2"
 expect_error 401 UNAUTHORIZED "disabling the admin user applies on the next request"
+req GET "/oauth2/token?service=$LS" -u "default:$APW2"
+expect_reason ADMIN_DISABLED "with its password that says ADMIN_DISABLED"
+check "the message names the registry" grep -q "admin user is disabled for registry 'default'" "$BODY"
 
 # ---- repository token limited to team/*
 api POST /api/v1/registries/default/scopeMaps \

@@ -88,7 +88,7 @@ check "anonymous: pull by anonymous pull, push missing with a login as the fix" 
 CRED=(-u "bob:wrong")
 explain repository:team/app:pull
 expect_error 401 UNAUTHORIZED "a wrong password is refused like the token endpoint"
-check "with the reason" jqe '.errors[0].detail.reason=="BAD_SECRET"' "$BODY"
+check "with the reason the token endpoint gives" jqe '.errors[0].detail.reason=="INVALID_CREDENTIALS"' "$BODY"
 CRED=(-u "bob:Bob-password-12345")
 explain 'repository:Bad%20Name:pull'
 expect_status 400 "an invalid repository name is refused"

@@ -64,8 +64,14 @@ expect_login "NO_CREDENTIALS is logged as anonymous" NO_CREDENTIALS ""
 check "its identity type is anonymous" jqe '.identityType=="anonymous"' <<<"$EV"
 
 req GET "/oauth2/token?service=$LS" -u "default:whatever"
-expect_login "ADMIN_DISABLED is logged for the admin user" ADMIN_DISABLED default
+expect_login "a wrong password of the disabled admin user is logged as BAD_SECRET" BAD_SECRET default 127.0.0.1 identity=default
 check "as identity type admin" jqe '.identityType=="admin"' <<<"$EV"
+api PATCH /api/v1/registries/default '{"adminUserEnabled":true}'
+api POST /api/v1/registries/default/credentials/regenerate '{"name":"password"}'
+APW=$(jq -r '.passwords[] | select(.name=="password") | .value' "$BODY")
+api PATCH /api/v1/registries/default '{"adminUserEnabled":false}'
+req GET "/oauth2/token?service=$LS" -u "default:$APW"
+expect_login "ADMIN_DISABLED is logged for the admin user with its password" ADMIN_DISABLED default
 
 api POST /api/v1/registries/default/tokens '{"name":"ev-tok","scopeMapId":"_repositories_pull"}'
 TPW=$(jq -r '.credentials.passwords[] | select(.name=="password1") | .value' "$BODY")

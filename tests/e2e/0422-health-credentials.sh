@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # berth check-health, the credentials: the admin user disabled; a wrong
-# password, and a token given with a user name; a service principal's secret
-# that expired (made to expire in 3 s through the API); a disabled repository
-# token and one whose password expired (3 s, through the API); an old password
-# stored by docker login; a credential from docker-credential-berth; another
-# registry's identity token; a stored identity token revoked by a password
-# change; a berth session revoked the same way; a user without AcrPush asked
-# about a push; stale stored credentials while anonymous pull is on (and valid
-# ones, a warning); too many failed logins (a 5 s lockout); a stored identity
-# token that expired (5 s refresh tokens). Each fix is run as printed (with the
-# password on stdin where it asks for one, and the new secret a reset printed)
-# and check-health passes afterwards.
+# password (the exact reason read from the login log with the owner's session;
+# without one, INVALID_CREDENTIALS), and a token given with a user name; a
+# service principal's secret that expired (made to expire in 3 s through the
+# API); a disabled repository token and one whose password expired (3 s,
+# through the API); an old password stored by docker login; a credential from
+# docker-credential-berth; another registry's identity token; a stored
+# identity token revoked by a password change; a berth session revoked the
+# same way; a user without AcrPush asked about a push; stale stored
+# credentials while anonymous pull is on (and valid ones, a warning); too many
+# failed logins (a 5 s lockout); a stored identity token that expired (5 s
+# refresh tokens). Each fix is run as printed (with the password on stdin
+# where it asks for one, and the new secret a reset printed) and check-health
+# passes afterwards.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/health-lib.sh"
 BERTH_AUTH=1 berth_start --login-failures 3 --login-window 60 --login-lockout 5
@@ -63,6 +65,10 @@ check "  ... with --ignore-errors the permission is not asked without a working 
     jqq '.checks[-1] | .name == "permission" and .code == "PERMISSION_NOT_CHECKED"' <<<"$HC_OUT"
 expect_hc WRONG_PASSWORD "a user name nobody has" "$HOSTPORT" -u nobody-here -p whatever-password
 expect_match "  ... UNKNOWN_PRINCIPAL" "UNKNOWN_PRINCIPAL" "$HC_MSG"
+# the server tells a stranger only INVALID_CREDENTIALS; the owner's session read the exact reason from the log
+BERTH_CONFIG_DIR=$WORK/cfg-none expect_hc WRONG_PASSWORD "without a session, a wrong password" "$HOSTPORT" \
+    -u bob -p not-bobs-password
+expect_match "  ... says the name or the password is wrong" "name or the password of 'bob'.*INVALID_CREDENTIALS" "$HC_MSG"
 
 # ---- a service principal's secret that expired
 SP=$("$B" sp create --expiry "$(date -u -d '+3 sec' +%Y-%m-%dT%H:%M:%SZ)" --json 2>/dev/null)

@@ -664,3 +664,16 @@ layout_manifest() {
     d=$(jq -r '.manifests[0].digest' "$1/index.json")
     echo "$1/blobs/${d%%:*}/${d#*:}"
 }
+
+# owner_api METHOD PATH [JSON]: a request as the owner (credentials in the array OWN), with a JSON body if given.
+owner_api() {
+    local m=$1 p=$2
+    if [ $# -ge 3 ]; then
+        req "$m" "$p" "${OWN[@]}" -H 'Content-Type: application/json' --data-binary "$3"
+    else
+        req "$m" "$p" "${OWN[@]}"
+    fi
+}
+
+# body_json: the last response body as sorted, compact JSON (as it is when it is not JSON).
+body_json() { jq -cS . "$BODY" 2>/dev/null || cat "$BODY"; }

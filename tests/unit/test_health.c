@@ -11,6 +11,9 @@ TEST(cli_health_reason_maps_by_source)
     ASSERT_EQ_STR(cli_health_reason_lookup("BAD_SECRET", CLI_HEALTH_SRC_FLAGS)->code, "WRONG_PASSWORD");
     ASSERT_EQ_STR(cli_health_reason_lookup("UNKNOWN_PRINCIPAL", CLI_HEALTH_SRC_SESSION)->code, "WRONG_PASSWORD");
     ASSERT_EQ_STR(cli_health_reason_lookup("BAD_SECRET", CLI_HEALTH_SRC_FILE)->code, "STORED_CREDENTIAL_INVALID");
+    ASSERT_EQ_STR(cli_health_reason_lookup("INVALID_CREDENTIALS", CLI_HEALTH_SRC_FLAGS)->code, "WRONG_PASSWORD");
+    ASSERT_EQ_STR(cli_health_reason_lookup("INVALID_CREDENTIALS", CLI_HEALTH_SRC_FILE)->code,
+                  "STORED_CREDENTIAL_INVALID");
     ASSERT_EQ_STR(cli_health_reason_lookup("BAD_SECRET", CLI_HEALTH_SRC_HELPER)->code, "STORED_CREDENTIAL_INVALID");
     ASSERT_EQ_STR(cli_health_reason_lookup("TOKEN_EXPIRED", CLI_HEALTH_SRC_FILE)->code, "STORED_CREDENTIAL_EXPIRED");
     ASSERT_EQ_STR(cli_health_reason_lookup("TOKEN_EXPIRED", CLI_HEALTH_SRC_SESSION)->code, "REFRESH_TOKEN_EXPIRED");

@@ -46,6 +46,19 @@ TEST(reason_names_and_texts)
     }
 }
 
+TEST(reason_shown_hides_whether_a_name_exists)
+{
+    int r;
+
+    ASSERT_EQ_STR(berth_auth_reason_name(berth_auth_reason_shown(BERTH_AUTH_BAD_SECRET)), "INVALID_CREDENTIALS");
+    ASSERT_EQ_STR(berth_auth_reason_name(berth_auth_reason_shown(BERTH_AUTH_UNKNOWN_PRINCIPAL)), "INVALID_CREDENTIALS");
+    /* what only a proven secret reaches, and everything else, is shown as it is */
+    ASSERT_EQ_STR(berth_auth_reason_name(berth_auth_reason_shown(BERTH_AUTH_ADMIN_DISABLED)), "ADMIN_DISABLED");
+    for (r = 0; r < BERTH_AUTH_REASON_COUNT; r++)
+        if (r != BERTH_AUTH_BAD_SECRET && r != BERTH_AUTH_UNKNOWN_PRINCIPAL)
+            ASSERT_EQ_INT(berth_auth_reason_shown((enum berth_auth_reason)r), r);
+}
+
 TEST(reason_out_of_range_falls_back)
 {
     const char *n1 = berth_auth_reason_name(BERTH_AUTH_REASON_COUNT);

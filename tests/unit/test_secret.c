@@ -113,6 +113,59 @@ TEST(secret_verify_malformed_hash_is_false)
     ASSERT_TRUE(!berth_secret_verify(KNOWN_HASH, NULL));
 }
 
+/* ---------------------------------------------------------------- one run for many hashes */
+
+TEST(secret_hash_like_shares_the_salt_and_verifies)
+{
+    char a[BERTH_SECRET_HASH_MAX], b[BERTH_SECRET_HASH_MAX], c[BERTH_SECRET_HASH_MAX];
+    struct berth_err err = BERTH_ERR_INIT;
+    const char *salt_end;
+
+    ASSERT_RC(berth_secret_hash("first-secret", a, &err), BERTH_OK);
+    ASSERT_RC(berth_secret_hash_like("second-secret", a, b, &err), BERTH_OK);
+    salt_end = strrchr(a, '$');
+    ASSERT_TRUE(strncmp(a, b, (size_t)(salt_end - a + 1)) == 0); /* same costs and salt */
+    ASSERT_TRUE(strcmp(a, b) != 0);
+    ASSERT_TRUE(berth_secret_verify(b, "second-secret")); /* libsodium reads it as its own */
+    ASSERT_TRUE(!berth_secret_verify(b, "first-secret"));
+    /* no sibling, or one of another shape: a fresh salt */
+    ASSERT_RC(berth_secret_hash_like("third-secret", "", c, &err), BERTH_OK);
+    ASSERT_TRUE(strncmp(a, c, (size_t)(salt_end - a + 1)) != 0);
+    ASSERT_RC(berth_secret_hash_like("third-secret", "garbage", c, &err), BERTH_OK);
+    ASSERT_TRUE(berth_secret_verify(c, "third-secret"));
+}
+
+TEST(secret_match_costs_one_run_whatever_it_checks)
+{
+    char h[4][BERTH_SECRET_HASH_MAX];
+    const char *all[4] = {h[0], h[1], h[2], h[3]}, *empty[2] = {"", ""}, *legacy[2] = {KNOWN_HASH, h[0]};
+    static const char *const secrets[4] = {"secret-zero", "secret-one", "secret-two", "secret-three"};
+    struct berth_err err = BERTH_ERR_INIT;
+    long before;
+    int i;
+
+    ASSERT_RC(berth_secret_hash(secrets[0], h[0], &err), BERTH_OK);
+    for (i = 1; i < 4; i++) ASSERT_RC(berth_secret_hash_like(secrets[i], h[i - 1], h[i], &err), BERTH_OK);
+    for (i = 0; i < 4; i++) {
+        before = argon2_runs();
+        ASSERT_EQ_INT(berth_secret_match(all, 4, secrets[i]), i);
+        ASSERT_EQ_INT(argon2_runs() - before, 1);
+    }
+    before = argon2_runs();
+    ASSERT_EQ_INT(berth_secret_match(all, 4, "none-of-them"), -1);
+    ASSERT_EQ_INT(argon2_runs() - before, 1);
+    /* nothing to check still costs one run: an unknown name reads like a wrong password */
+    before = argon2_runs();
+    ASSERT_EQ_INT(berth_secret_match(NULL, 0, "x"), -1);
+    ASSERT_EQ_INT(berth_secret_match(empty, 2, "x"), -1);
+    ASSERT_EQ_INT(argon2_runs() - before, 2);
+    /* hashes with salts of their own (made before salts were shared) cost one run each */
+    before = argon2_runs();
+    ASSERT_EQ_INT(berth_secret_match(legacy, 2, KNOWN_SECRET), 0);
+    ASSERT_EQ_INT(argon2_runs() - before, 2);
+    ASSERT_EQ_INT(berth_secret_match(all, 4, NULL), -1);
+}
+
 TEST(secret_overlong_is_refused)
 {
     char *s = malloc(1026);
