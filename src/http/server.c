@@ -459,6 +459,44 @@ static enum berth_rc parse_listen(const char *listen, struct sockaddr_storage *s
     return BERTH_OK;
 }
 
+/*
+ * Binds and listens on ss without SO_REUSEPORT, so that a second server on a
+ * taken address fails here instead of sharing the port and taking half of
+ * its connections. SO_REUSEADDR only lets a restart bind past TIME_WAIT.
+ */
+static enum berth_rc listen_on(const char *listen_text, const struct sockaddr_storage *ss, socklen_t sslen,
+                               int *out, struct berth_err *err)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1, e;
+    enum berth_rc rc = BERTH_OK;
+
+    if (fd < 0) return berth_err_sys(err, BERTH_EIO, errno, "cannot listen on %s: socket", listen_text);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (ss->ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)) {
+        rc = berth_err_sys(err, BERTH_EIO, errno, "cannot listen on %s: setsockopt", listen_text);
+        goto out;
+    }
+    if (bind(fd, (const struct sockaddr *)ss, sslen) != 0) {
+        e = errno;
+        if (e == EADDRINUSE)
+            rc = berth_err_set(err, BERTH_EIO, "cannot listen on %s: the address is already in use (is another "
+                               "server running there?)", listen_text);
+        else
+            rc = berth_err_sys(err, BERTH_EIO, e, "cannot listen on %s: bind", listen_text);
+        goto out;
+    }
+    if (listen(fd, SOMAXCONN) != 0) {
+        rc = berth_err_sys(err, BERTH_EIO, errno, "cannot listen on %s: listen", listen_text);
+        goto out;
+    }
+    *out = fd;
+    fd = -1;
+out:
+    if (fd >= 0) close(fd);
+    return rc;
+}
+
 /* Frees everything the server owns once the daemon is gone. The event queue goes
    first: it writes what is queued while the database is still open. */
 static void http_free(struct berth_http *h)
@@ -484,6 +522,7 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
                      MHD_ALLOW_SUSPEND_RESUME; /* followed log streams wait suspended (events.h) */
     unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : 0;
     const union MHD_DaemonInfo *di;
+    int lfd = -1;
     enum berth_rc rc;
 
     h->cfg = cfg;
@@ -492,6 +531,13 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
     h->authorize = deps->authorize;
     h->authorize_ctx = deps->authorize_ctx;
     h->default_registry = deps->default_registry;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->idle, NULL);
+    /* the address first: a server that cannot listen must not bootstrap anything */
+    rc = parse_listen(cfg->listen, &ss, &sslen, err);
+    if (rc) goto fail;
+    rc = listen_on(cfg->listen, &ss, sslen, &lfd, err);
+    if (rc) goto fail;
     rc = metrics_config_check(cfg, err);
     if (rc) goto fail;
     rc = netcheck_new(cfg, &h->net, err);
@@ -510,11 +556,7 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
         h->authorize_ctx = h->az;
     }
     if (!h->authorize_ctx) h->authorize_ctx = h->az;
-    pthread_mutex_init(&h->lock, NULL);
-    pthread_cond_init(&h->idle, NULL);
     h->uploads = upload_table_new();
-    rc = parse_listen(cfg->listen, &ss, &sslen, err);
-    if (rc) goto fail;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     if (!threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -535,23 +577,25 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
         flags |= MHD_USE_TLS;
     }
     h->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, lfd,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)cfg->connection_memory, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
         h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, h->tls_key,
         MHD_OPTION_END);
     if (!h->daemon) {
-        rc = berth_err_sys(err, BERTH_EIO, errno, "cannot listen on %s%s", cfg->listen,
+        rc = berth_err_sys(err, BERTH_EIO, errno, "cannot start the HTTP server on %s%s", cfg->listen,
                            h->tls_cert ? " (or the TLS certificate/key was refused)" : "");
         goto fail;
     }
+    lfd = -1; /* the daemon owns it now */
     di = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     h->port = di ? di->port : 0;
     *out = h;
     return BERTH_OK;
 fail:
+    if (lfd >= 0) close(lfd);
     http_free(h);
     return rc;
 }
