@@ -76,32 +76,49 @@ static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-void netcheck_client_ip(struct netcheck *n, struct berth_req *req)
+enum berth_rc netcheck_client_ip(struct netcheck *n, struct berth_req *req, struct berth_err *err)
 {
     struct berth_buf xff = BERTH_BUF_INIT(XFF_MAX);
     struct berth_netaddr peer, a, client;
     char item[64];
     size_t end;
+    enum berth_rc rc = BERTH_OK;
 
     n = netcheck_of(n);
     if (!n->nproxies || berth_netaddr_parse(req->ip, &peer, NULL) != BERTH_OK) goto out;
     if (!berth_netrules_match(n->proxies, n->nproxies, &peer)) goto out;
+    if (!MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Forwarded-For")) goto out; /* the proxy's own */
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_xff, &xff);
-    /* an over-long header is not walked at all rather than walked from a cut */
-    if (!xff.len || berth_buf_rc(&xff) != BERTH_OK) goto out;
+    /* From here on the proxy names a client. A header that cannot be walked to the end that
+       matters is refused: answering as the proxy's own address would give the client the
+       proxy's standing in network rules, the management networks and /metrics. */
+    if (berth_buf_rc(&xff) != BERTH_OK) {
+        rc = berth_err_set(err, BERTH_EREQUEST, "X-Forwarded-For from trusted proxy %s is longer than %d bytes",
+                           req->ip, XFF_MAX);
+        goto out;
+    }
     client = peer;
     end = xff.len;
-    while (end > 0) {
+    for (;;) {
         size_t start = end, b, e;
         while (start > 0 && xff.p[start - 1] != ',') start--;
         b = start;
         e = end;
         while (b < e && (xff.p[b] == ' ' || xff.p[b] == '\t')) b++;
         while (e > b && (xff.p[e - 1] == ' ' || xff.p[e - 1] == '\t')) e--;
-        if (e == b || e - b >= sizeof(item)) break;
+        if (e == b || e - b >= sizeof(item)) {
+            rc = berth_err_set(err, BERTH_EREQUEST, "X-Forwarded-For from trusted proxy %s has an %s item", req->ip,
+                               e == b ? "empty" : "over-long");
+            goto out;
+        }
         memcpy(item, xff.p + b, e - b);
         item[e - b] = '\0';
-        if (berth_netaddr_parse(item, &a, NULL) != BERTH_OK) break;
+        if (berth_netaddr_parse(item, &a, NULL) != BERTH_OK) {
+            rc = berth_err_set(err, BERTH_EREQUEST,
+                               "X-Forwarded-For from trusted proxy %s names '%s', which is not an IP address", req->ip,
+                               item);
+            goto out;
+        }
         client = a;
         if (!berth_netrules_match(n->proxies, n->nproxies, &a)) break;
         if (start == 0) break;
@@ -110,6 +127,7 @@ void netcheck_client_ip(struct netcheck *n, struct berth_req *req)
     berth_netaddr_format(&client, req->ip, sizeof(req->ip));
 out:
     berth_buf_release(&xff);
+    return rc;
 }
 
 int netcheck_oauth_route(const struct berth_req *req)

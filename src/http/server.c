@@ -278,7 +278,8 @@ static enum berth_rc req_begin(struct berth_req *req, struct berth_err *err)
         rc = berth_oci_name_check(req->name, strlen(req->name), err);
         if (rc) return rc;
     }
-    netcheck_client_ip(h->net, req);
+    rc = netcheck_client_ip(h->net, req, err);
+    if (rc) return rc;
     /* /v2 and the token service serve a registry (the Host picks it); the directory and /api/v1 serve the server */
     if (req->route->kind != BERTH_ACCESS_NONE || netcheck_oauth_route(req)) req->registry_id = h->default_registry;
     if (req->route->kind != BERTH_ACCESS_NONE && h->az) {
