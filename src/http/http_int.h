@@ -74,6 +74,7 @@ struct berth_req {
     int status;           /* status queued */
     int phase;            /* 0 new, 1 begun, 2 responded */
     int failed;           /* an error was queued during the body */
+    int close;            /* the answer closes the connection (the request's framing cannot be trusted) */
     enum berth_rc rc;     /* error code that was answered, for the log */
     int64_t content_length; /* -1 when absent */
     struct resp_header headers[REQ_MAX_HEADERS];

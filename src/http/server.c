@@ -101,6 +101,7 @@ enum berth_rc req_respond(struct berth_req *req, int status, struct MHD_Response
     MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
     MHD_add_response_header(resp, "X-Request-Id", req->id);
     for (i = 0; i < req->nheaders; i++) MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
+    if (req->close) MHD_add_response_header(resp, "Connection", "close");
     r = MHD_queue_response(req->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     if (r != MHD_YES) return BERTH_EINTERNAL;
@@ -247,6 +248,69 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *val)
     return (size_t)(w - val);
 }
 
+struct framing {
+    int te, cl;             /* Transfer-Encoding and Content-Length lines */
+    const char *te_last;    /* the last Transfer-Encoding line */
+    const char *cl_first;
+    int cl_differ;          /* two Content-Length lines disagree */
+};
+
+static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct framing *f = cls;
+    (void)kind;
+    if (!key) return MHD_YES;
+    if (!strcasecmp(key, "Transfer-Encoding")) {
+        f->te++;
+        f->te_last = value ? value : "";
+    } else if (!strcasecmp(key, "Content-Length")) {
+        if (f->cl++ == 0) f->cl_first = value ? value : "";
+        else if (strcmp(f->cl_first, value ? value : "") != 0) f->cl_differ = 1;
+    }
+    return MHD_YES;
+}
+
+/* Whether a Transfer-Encoding value is just chunked: the only coding berth reads, and the only one
+   libmicrohttpd frames by ("gzip, chunked" would be read as a body that ends with the connection). */
+static int only_chunked(const char *te)
+{
+    size_t n;
+    while (*te == ' ' || *te == '\t') te++;
+    n = strlen(te);
+    while (n && (te[n - 1] == ' ' || te[n - 1] == '\t')) n--;
+    return n == 7 && !strncasecmp(te, "chunked", 7);
+}
+
+/*
+ * RFC 9112 6.3: a request whose body length is ambiguous is refused and its
+ * connection closed, since a proxy in front may have framed it differently
+ * and whatever follows could be a request hidden in the body. Content-Length
+ * with Transfer-Encoding, a Transfer-Encoding other than chunked alone,
+ * and Content-Length lines that disagree.
+ */
+static enum berth_rc framing_check(struct berth_req *req, struct berth_err *err)
+{
+    struct framing f;
+
+    memset(&f, 0, sizeof(f));
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, note_framing, &f);
+    if (f.te && f.cl) {
+        req->close = 1;
+        return berth_err_set(err, BERTH_EREQUEST, "a request may not carry both Content-Length and "
+                             "Transfer-Encoding (RFC 9112 6.3)");
+    }
+    if (f.te && (f.te > 1 || !only_chunked(f.te_last))) {
+        req->close = 1;
+        return berth_err_set(err, BERTH_EREQUEST, "Transfer-Encoding '%.60s' is not supported: only chunked "
+                             "(RFC 9112 6.3)", f.te_last);
+    }
+    if (f.cl_differ) {
+        req->close = 1;
+        return berth_err_set(err, BERTH_EREQUEST, "Content-Length lines disagree (RFC 9112 6.3)");
+    }
+    return BERTH_OK;
+}
+
 /* First call: route, check limits and access, let the route refuse before the body. */
 static enum berth_rc req_begin(struct berth_req *req, struct berth_err *err)
 {
@@ -257,6 +321,8 @@ static enum berth_rc req_begin(struct berth_req *req, struct berth_err *err)
     uint64_t v;
     enum berth_rc rc;
 
+    rc = framing_check(req, err);
+    if (rc) return rc;
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &hdr);
     if (hdr > (size_t)h->cfg->header_max)
         return berth_err_set(err, BERTH_EHEADER, "request headers are %zu bytes, more than the %lld allowed", hdr,
@@ -347,7 +413,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
            send more than we care to drain, is answered now. Otherwise the body is
            drained and the error answered on the final call, which keeps the
            connection and lets a client that does not wait read the answer. */
-        if (answer_now(req) && req_respond_error(req, rc, berth_err_msg(&err)) == BERTH_OK) {
+        if ((req->close || answer_now(req)) && req_respond_error(req, rc, berth_err_msg(&err)) == BERTH_OK) {
             req->failed = 1;
             return MHD_YES;
         }
