@@ -118,6 +118,7 @@ struct berth_http {
     struct authz *az; /* the login and access service, owned */
     struct netcheck *net; /* trusted proxies and management networks (netcheck.c), owned */
     struct events *events; /* the event log queue and its writer (events.c), owned */
+    struct conntrack *conns; /* connections per address and request-head deadlines (conntrack.c), owned */
 };
 
 /* ---- routing (route.c) ---- */

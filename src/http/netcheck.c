@@ -130,6 +130,12 @@ out:
     return rc;
 }
 
+int netcheck_trusted_proxy(struct netcheck *n, const struct berth_netaddr *a)
+{
+    n = netcheck_of(n);
+    return n->nproxies && berth_netrules_match(n->proxies, n->nproxies, a);
+}
+
 int netcheck_oauth_route(const struct berth_req *req)
 {
     return strncmp(req->path, "/oauth2/", 8) == 0;

@@ -32,6 +32,9 @@ void netcheck_free(struct netcheck *n); /* NULL-safe */
  */
 enum berth_rc netcheck_client_ip(struct netcheck *n, struct berth_req *req, struct berth_err *err);
 
+/* Nonzero if a is in trusted-proxies. */
+int netcheck_trusted_proxy(struct netcheck *n, const struct berth_netaddr *a);
+
 /* Nonzero for the token service routes (/oauth2/...), which the registry's network rules also guard. */
 int netcheck_oauth_route(const struct berth_req *req);
 

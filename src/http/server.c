@@ -19,6 +19,7 @@
 #include "berth/log.h"
 #include "berth/util.h"
 #include "authz.h"
+#include "conntrack.h"
 #include "events.h"
 #include "http_int.h"
 #include "netcheck.h"
@@ -401,6 +402,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
     (void)version;
     if (!req) {
+        conntrack_head_begun(conn);
         req = req_new(h, conn, url, method);
         *con_cls = req;
         rc = req_begin(req, &err);
@@ -450,7 +452,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct berth_http *h = cls;
     const char *ua;
 
-    (void)conn;
+    conntrack_head_wait(h->conns, conn);
     if (!req) return;
     if (req->magic != BERTH_REQ_MAGIC) abort();
     if (req->route && req->route->cleanup)
@@ -569,6 +571,7 @@ out:
 static void http_free(struct berth_http *h)
 {
     events_free(h->events);
+    conntrack_free(h->conns);
     authz_free(h->az);
     netcheck_free(h->net);
     upload_table_free(h->uploads);
@@ -609,6 +612,8 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
     if (rc) goto fail;
     rc = netcheck_new(cfg, &h->net, err);
     if (rc) goto fail;
+    rc = conntrack_new(cfg, h->net, &h->conns, err);
+    if (rc) goto fail;
     rc = authz_new(deps->meta, cfg, &h->az, err);
     if (rc) goto fail;
     {
@@ -644,10 +649,11 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
         flags |= MHD_USE_TLS;
     }
     h->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, lfd,
+        flags, 0, conntrack_accept, h->conns, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, lfd,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)cfg->connection_memory, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_NOTIFY_CONNECTION, conntrack_notify, h->conns,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
         h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, h->tls_key,
         MHD_OPTION_END);
@@ -690,6 +696,7 @@ void berth_http_stop(struct berth_http *h, int timeout_s)
     left = h->inflight;
     pthread_mutex_unlock(&h->lock);
     if (left) BERTH_LOG(BERTH_LOG_WARN, "msg=\"stopping with requests still in flight\" inflight=%d", left);
+    conntrack_stop(h->conns); /* no socket is shut down once the daemon starts closing them */
     MHD_stop_daemon(h->daemon);
     if (lsock != MHD_INVALID_SOCKET) close(lsock);
     http_free(h);
