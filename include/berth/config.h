@@ -42,8 +42,8 @@ enum berth_config_type {
     X(header_timeout, "header-timeout", BERTH_CFG_INT, "30", 1, 3600,                                 \
       "seconds a connection has to send a whole request head, from its start or its previous "       \
       "request's end")                                                                              \
-    X(connection_memory, "connection-memory", BERTH_CFG_SIZE, "1M", 65536, 67108864,                  \
-      "per-connection buffer (also bounds request header size)")                                    \
+    X(connection_memory, "connection-memory", BERTH_CFG_SIZE, "96K", 65536, 67108864,                 \
+      "per-connection buffer, held by every open connection (at least header-max + 16K)")           \
     X(header_max, "header-max", BERTH_CFG_SIZE, "64K", 4096, 1048576, "cap on all request headers")   \
     X(manifest_max, "manifest-max", BERTH_CFG_SIZE, "4M", 1024, 67108864, "cap on a manifest body")   \
     X(blob_max, "blob-max", BERTH_CFG_SIZE, "64G", 1024, 4398046511104, "cap on one blob")            \

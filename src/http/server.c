@@ -566,6 +566,19 @@ out:
     return rc;
 }
 
+#define HEAD_SLACK (16 * 1024) /* room in a connection's buffer beyond the request head: header list, answer head */
+
+/* A request head of header-max bytes must fit in a connection's buffer, or libmicrohttpd refuses it
+   itself, before berth sees it, with an answer that is not an OCI error. */
+static enum berth_rc limits_check(const struct berth_config *cfg, struct berth_err *err)
+{
+    if (cfg->connection_memory < cfg->header_max + HEAD_SLACK)
+        return berth_err_set(err, BERTH_ECONFIG, "config 'connection-memory' (%lld) must be at least 'header-max' "
+                             "(%lld) + 16K, so that every request head it allows fits", (long long)cfg->connection_memory,
+                             (long long)cfg->header_max);
+    return BERTH_OK;
+}
+
 /* Frees everything the server owns once the daemon is gone. The event queue goes
    first: it writes what is queued while the database is still open. */
 static void http_free(struct berth_http *h)
@@ -603,6 +616,8 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
     h->default_registry = deps->default_registry;
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->idle, NULL);
+    rc = limits_check(cfg, err);
+    if (rc) goto fail;
     /* the address first: a server that cannot listen must not bootstrap anything */
     rc = parse_listen(cfg->listen, &ss, &sslen, err);
     if (rc) goto fail;
