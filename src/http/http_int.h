@@ -97,6 +97,11 @@ struct berth_req {
     int64_t ev_size;      /* bytes of that manifest or blob; -1 when not known */
 };
 
+struct tlscert;
+
+/* The served certificate's validity period into *out, for /readyz; 0 on plain HTTP or when unknown. */
+int http_tls_period(struct berth_http *h, struct berth_doctor_tls *out);
+
 /* Shared server state. cfg/meta/blobs are read-only after start. */
 struct berth_http {
     struct MHD_Daemon *daemon;
@@ -107,10 +112,7 @@ struct berth_http {
     void *authorize_ctx;
     int64_t default_registry;
     uint16_t port;
-    char *tls_cert; /* PEM text, owned */
-    char *tls_key;
-    struct berth_doctor_tls tls_period; /* of tls_cert, read at start for /readyz */
-    int tls_period_known;
+    struct tlscert *tls; /* the served certificate and key (tlscert.c), owned; NULL: plain HTTP */
     pthread_mutex_t lock; /* guards inflight */
     pthread_cond_t idle;
     int inflight;

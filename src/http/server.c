@@ -23,6 +23,7 @@
 #include "events.h"
 #include "http_int.h"
 #include "netcheck.h"
+#include "tlscert.h"
 #include "berth/banned.h"
 
 static const struct {
@@ -588,8 +589,7 @@ static void http_free(struct berth_http *h)
     authz_free(h->az);
     netcheck_free(h->net);
     upload_table_free(h->uploads);
-    free(h->tls_cert);
-    free(h->tls_key);
+    tlscert_free(h->tls);
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->idle);
     free(h);
@@ -654,13 +654,8 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
             rc = berth_err_set(err, BERTH_ECONFIG, "config 'tls-cert' and 'tls-key' must be given together");
             goto fail;
         }
-        rc = berth_read_file(cfg->tls_cert, 1 << 20, &h->tls_cert, NULL, err);
+        rc = tlscert_new(cfg, &h->tls, err);
         if (rc) goto fail;
-        rc = berth_read_file(cfg->tls_key, 1 << 20, &h->tls_key, NULL, err);
-        if (rc) goto fail;
-        /* /readyz reports the served certificate's expiry without parsing it per request */
-        h->tls_period_known =
-            berth_doctor_tls_read(h->tls_cert, strlen(h->tls_cert), &h->tls_period, NULL) == BERTH_OK;
         flags |= MHD_USE_TLS;
     }
     h->daemon = MHD_start_daemon(
@@ -670,11 +665,11 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
         (size_t)cfg->connection_memory, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_NOTIFY_CONNECTION, conntrack_notify, h->conns,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-        h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, h->tls_key,
-        MHD_OPTION_END);
+        /* asked on every handshake, so a reloaded pair reaches every new connection */
+        h->tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, tlscert_retrieve, MHD_OPTION_END);
     if (!h->daemon) {
         rc = berth_err_sys(err, BERTH_EIO, errno, "cannot start the HTTP server on %s%s", cfg->listen,
-                           h->tls_cert ? " (or the TLS certificate/key was refused)" : "");
+                           h->tls ? " (or the TLS certificate/key was refused)" : "");
         goto fail;
     }
     lfd = -1; /* the daemon owns it now */
@@ -686,6 +681,17 @@ fail:
     if (lfd >= 0) close(lfd);
     http_free(h);
     return rc;
+}
+
+enum berth_rc berth_http_reload_tls(struct berth_http *h, struct berth_err *err)
+{
+    if (!h->tls) return berth_err_set(err, BERTH_ENOENT, "the server serves plain HTTP: no certificate to reload");
+    return tlscert_reload(h->tls, err);
+}
+
+int http_tls_period(struct berth_http *h, struct berth_doctor_tls *out)
+{
+    return tlscert_period(h->tls, out);
 }
 
 uint16_t berth_http_port(const struct berth_http *h)
