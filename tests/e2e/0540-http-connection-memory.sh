@@ -13,6 +13,13 @@ check "connection-memory 64K with header-max 64K stops start-up" test $? -ne 0
 check "the message names both settings" grep -q "config 'connection-memory' (65536) must be at least 'header-max' (65536) + 16K" \
     "$WORK/small.log"
 
+# A sanitizer build's own memory (shadow, quarantine of freed blocks) is not the server's: there the
+# quarantine is kept small and the growth with the connections is measured instead of the total.
+sanitized=0
+if grep -aq __asan_init "$BERTH_BIN"; then
+    sanitized=1
+    export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1
+fi
 berth_start --max-connections 4096 # a quarter of it per address: 1,024 from 127.0.0.1
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$BERTH_PID/status"; }
 before=$(rss_kb)
@@ -42,8 +49,13 @@ sleep 1
 open=$(ls "/proc/$BERTH_PID/fd" | wc -l)
 rss=$(rss_kb)
 check "the server holds them open ($open descriptors)" test "$open" -ge 1000
-check "resident memory with 1,000 idle keep-alive connections is under 128 MB (${before} kB at rest, ${rss} kB with them)" \
-    test "$rss" -lt 131072
+if [ "$sanitized" = 1 ]; then
+    check "sanitizer build: 1,000 idle keep-alive connections add under 128 MB (${before} kB at rest, ${rss} kB with them)" \
+        test $((rss - before)) -lt 131072
+else
+    check "resident memory with 1,000 idle keep-alive connections is under 128 MB (${before} kB at rest, ${rss} kB with them)" \
+        test "$rss" -lt 131072
+fi
 kill "$idle" 2>/dev/null
 wait "$idle" 2>/dev/null
 
