@@ -137,6 +137,11 @@ else
 fi
 expect_eq "a head sent in three pieces within 2 s is answered" "HTTP/1.1 200 OK" \
     "$(awk '/^slow/ {sub(/^slow /, ""); print}' "$WORK/deadline.out")"
+rand_file "$WORK/blob" 1200000
+d=$(digest_of "$WORK/blob")
+req POST "/v2/slow/blobs/uploads/?digest=$d" --limit-rate 200k -H 'Content-Type: application/octet-stream' \
+    --data-binary "@$WORK/blob"
+expect_status 201 "a body that takes longer than header-timeout (about 6 s) is not cut off"
 check "the cut-off is logged" grep -q 'closed connections that sent no complete request head in time" count=1 header_timeout_s=3' "$SRV_LOG"
 expect_alive
 finish
