@@ -99,6 +99,15 @@ struct berth_req {
 
 struct tlscert;
 
+/*
+ * Nonzero when key is name with more after it: how libmicrohttpd 0.9.75
+ * hands over a header folded onto a continuation line (obs-fold,
+ * "Name: a\r\n b" arrives as key "Nameb", value "a"), so that the header is
+ * not seen under its name at all. Requests that depend on such a header
+ * are refused rather than read as if it were absent.
+ */
+int http_header_folded(const char *key, const char *name);
+
 /* The served certificate's validity period into *out, for /readyz; 0 on plain HTTP or when unknown. */
 int http_tls_period(struct berth_http *h, struct berth_doctor_tls *out);
 

@@ -250,7 +250,14 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *val)
     return (size_t)(w - val);
 }
 
+int http_header_folded(const char *key, const char *name)
+{
+    size_t n = strlen(name);
+    return strlen(key) > n && strncasecmp(key, name, n) == 0;
+}
+
 struct framing {
+    int folded;             /* Transfer-Encoding or Content-Length folded onto another line */
     int te, cl;             /* Transfer-Encoding and Content-Length lines */
     const char *te_last;    /* the last Transfer-Encoding line */
     const char *cl_first;
@@ -262,6 +269,7 @@ static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind, const ch
     struct framing *f = cls;
     (void)kind;
     if (!key) return MHD_YES;
+    if (http_header_folded(key, "Transfer-Encoding") || http_header_folded(key, "Content-Length")) f->folded = 1;
     if (!strcasecmp(key, "Transfer-Encoding")) {
         f->te++;
         f->te_last = value ? value : "";
@@ -288,7 +296,8 @@ static int only_chunked(const char *te)
  * connection closed, since a proxy in front may have framed it differently
  * and whatever follows could be a request hidden in the body. Content-Length
  * with Transfer-Encoding, a Transfer-Encoding other than chunked alone,
- * and Content-Length lines that disagree.
+ * Content-Length lines that disagree, and either header folded onto a
+ * continuation line (which libmicrohttpd would not see as that header).
  */
 static enum berth_rc framing_check(struct berth_req *req, struct berth_err *err)
 {
@@ -296,6 +305,11 @@ static enum berth_rc framing_check(struct berth_req *req, struct berth_err *err)
 
     memset(&f, 0, sizeof(f));
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, note_framing, &f);
+    if (f.folded) {
+        req->close = 1;
+        return berth_err_set(err, BERTH_EREQUEST, "Transfer-Encoding or Content-Length folded over several lines "
+                             "(obs-fold) is not read (RFC 9112 5.2, 6.3)");
+    }
     if (f.te && f.cl) {
         req->close = 1;
         return berth_err_set(err, BERTH_EREQUEST, "a request may not carry both Content-Length and "

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Behind a trusted proxy (127.0.0.1 here), an X-Forwarded-For that cannot be
-# walked -- over 8 KiB, over 8 KiB split across several header lines, a
-# malformed or empty right-most item -- is refused with 400 and an OCI error
+# walked -- over 8 KiB, over 8 KiB split across several header lines, folded
+# onto a continuation line, a malformed or empty right-most item -- is refused with 400 and an OCI error
 # body, never served as the proxy's own address: that address would pass the
 # registry's ipRules, management-networks-only and the loopback-only
 # /metrics. A well-formed header still names the client, and the proxy's own
@@ -43,6 +43,23 @@ bad_case "over 8 KiB on two lines" -H "X-Forwarded-For: 203.0.113.9, $half" -H "
 bad_case "a malformed right-most item" -H 'X-Forwarded-For: 203.0.113.9, not-an-address'
 bad_case "an empty right-most item" -H 'X-Forwarded-For: 203.0.113.9,'
 bad_case "an address with a port" -H 'X-Forwarded-For: 203.0.113.9:4711'
+
+# folded onto a continuation line (obs-fold): libmicrohttpd would hand it over under another name
+folded() { # folded PATH: the status line of GET PATH with X-Forwarded-For folded over two lines
+    python3 - "$PORT" "$1" "$PW" <<'PY'
+import base64, socket, sys
+port, path, pw = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+auth = base64.b64encode(b"owner:" + pw.encode())
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + auth +
+          b"\r\nX-Forwarded-For: 203.0.113.9,\r\n 203.0.113.10\r\nConnection: close\r\n\r\n")
+s.settimeout(5)
+print(s.recv(65536).split(b"\r\n")[0].decode())
+PY
+}
+expect_eq "folded over two lines: /metrics answers 400, not as to the proxy" "HTTP/1.1 400 Bad Request" "$(folded /metrics)"
+expect_eq "folded over two lines: /v2/ answers 400, not as the allowed proxy" "HTTP/1.1 400 Bad Request" "$(folded /v2/)"
+expect_eq "folded over two lines: /api/v1 answers 400" "HTTP/1.1 400 Bad Request" "$(folded /api/v1/tenant)"
 
 # a malformed item left of the client is never reached, so it does not matter
 req GET /metrics -H 'X-Forwarded-For: junk, 203.0.113.9'

@@ -3,8 +3,9 @@
 # Transfer-Encoding -- the smuggling shape behind a proxy that frames by
 # Content-Length -- gets 400 with an OCI error body and the connection is
 # closed, so a request hidden in its body is never answered. The same for a
-# Transfer-Encoding other than chunked and for Content-Length lines that
-# disagree. Plain chunked and Content-Length requests keep the connection.
+# Transfer-Encoding other than chunked, for Content-Length lines that
+# disagree, and for Transfer-Encoding folded onto a continuation line. Plain
+# chunked and Content-Length requests keep the connection.
 . "$(dirname "$0")/lib.sh"
 berth_start
 
@@ -65,6 +66,14 @@ printf 'PUT /v2/a/manifests/t HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConten
 raw_exchange cl
 expect_eq "Content-Length lines that disagree: 400" 400 "$(statuses cl)"
 expect_eq "and the connection is closed" "--closed" "$(ended cl)"
+
+# Transfer-Encoding folded onto a continuation line: libmicrohttpd would not see it and frame by
+# Content-Length, while a proxy that unfolds it frames by chunked
+printf 'POST /v2/a/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n chunked\r\nContent-Length: %d\r\n\r\n%s' \
+    "${#body}" "$body" >"$WORK/fold.req"
+raw_exchange fold
+expect_eq "Transfer-Encoding folded over two lines: one answer, 400" 400 "$(statuses fold)"
+expect_eq "and the connection is closed" "--closed" "$(ended fold)"
 
 # well-framed requests keep the connection: two pipelined requests, two answers, still open
 printf 'GET /v2/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\nGET /v2/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' \
