@@ -3,8 +3,9 @@
 # their request heads from 127.0.0.2 against --max-connections 60, and 1,100
 # idle ones against the default 1,024, leave /healthz and /v2/ answering
 # other clients (max-connections-per-ip, by default a quarter of
-# max-connections). A request head must be complete within header-timeout
-# seconds, however slowly it trickles in; a head sent in time is answered.
+# max-connections; trusted proxies are not limited). A request head must be
+# complete within header-timeout seconds, however slowly it trickles in; a
+# head sent in time is answered, and a slow body is not cut off.
 . "$(dirname "$0")/lib.sh"
 work_init
 if [ "$(curl -s -o /dev/null -m 5 -w '%{http_code}' --interface 127.0.0.2 http://127.0.0.1:1/ 2>/dev/null; echo $?)" = "00045" ]; then
@@ -85,6 +86,14 @@ held=$(cat "$WORK/trickle.held")
 check "127.0.0.2 kept at most 15 connections open, plus a few racing accepts (kept $held)" test "$held" -le 20
 check "the refusal is logged with the address and the limit" \
     grep -q 'connection refused: the address holds its share of connections" ip=127.0.0.2 .*max_connections_per_ip=15' "$SRV_LOG"
+berth_stop
+
+# ---- a trusted proxy is not limited: every client behind it shares its address
+berth_start --max-connections 60 --trusted-proxies 127.0.0.2
+hold 40 4 0 "$WORK/proxy.held"
+wait_ready "$WORK/proxy.held"
+wait "${EXTRA_PIDS[-1]}"
+expect_eq "a trusted proxy (127.0.0.2) keeps 40 connections open, over the 15 per address" 40 "$(cat "$WORK/proxy.held")"
 berth_stop
 
 # ---- 1,100 idle connections against the default 1,024
