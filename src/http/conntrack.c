@@ -41,6 +41,7 @@ struct conn {
     MHD_socket fd;
     struct addr_count *count; /* NULL for a trusted proxy, which is not counted */
     _Atomic int64_t deadline_us; /* 0: not waiting for a request head */
+    atomic_int heads;            /* request heads received so far */
 };
 
 struct conntrack {
@@ -112,12 +113,12 @@ static void *reaper_main(void *p)
     struct conntrack *ct = p;
     struct timespec ts;
     struct conn *c;
-    int closed;
+    int cut, idle;
 
     pthread_mutex_lock(&ct->lock);
     while (!ct->stop) {
         int64_t now = berth_mono_us();
-        closed = 0;
+        cut = idle = 0;
         /* The list is under the lock, and a connection leaves it (CLOSED) before libmicrohttpd
            closes its socket, so every fd shut down here is still that connection's. */
         for (c = ct->list.next; c != &ct->list; c = c->next) {
@@ -125,11 +126,17 @@ static void *reaper_main(void *p)
             if (!d || d > now) continue;
             atomic_store_explicit(&c->deadline_us, 0, memory_order_relaxed);
             shutdown(c->fd, SHUT_RDWR); /* the worker sees the end of the stream and closes */
-            closed++;
+            /* a keep-alive connection that went quiet after its requests is ordinary; one that never
+               sent a whole head is what a slow or stuck client looks like */
+            if (atomic_load_explicit(&c->heads, memory_order_relaxed)) idle++;
+            else cut++;
         }
-        if (closed)
+        if (cut)
             BERTH_LOG(BERTH_LOG_INFO, "msg=\"closed connections that sent no complete request head in time\" "
-                                      "count=%d header_timeout_s=%lld", closed, (long long)(ct->head_us / 1000000));
+                                      "count=%d header_timeout_s=%lld", cut, (long long)(ct->head_us / 1000000));
+        if (idle)
+            BERTH_LOG(BERTH_LOG_DEBUG, "msg=\"closed idle keep-alive connections\" count=%d header_timeout_s=%lld",
+                      idle, (long long)(ct->head_us / 1000000));
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += REAP_EVERY_MS * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
@@ -194,11 +201,6 @@ void conntrack_free(struct conntrack *ct)
     pthread_cond_destroy(&ct->wake);
     ct->magic = 0;
     free(ct);
-}
-
-unsigned conntrack_per_ip(const struct conntrack *ct)
-{
-    return ct->per_ip;
 }
 
 enum MHD_Result conntrack_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
@@ -292,7 +294,9 @@ static struct conn *conn_of(struct MHD_Connection *mc)
 void conntrack_head_begun(struct MHD_Connection *mc)
 {
     struct conn *c = conn_of(mc);
-    if (c) atomic_store_explicit(&c->deadline_us, 0, memory_order_relaxed);
+    if (!c) return;
+    atomic_store_explicit(&c->deadline_us, 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->heads, 1, memory_order_relaxed);
 }
 
 void conntrack_head_wait(struct conntrack *ct, struct MHD_Connection *mc)

@@ -32,9 +32,6 @@ void conntrack_stop(struct conntrack *ct);
 /* Stops the reaper and frees the tracker; every connection must have been closed. NULL-safe. */
 void conntrack_free(struct conntrack *ct);
 
-/* The per-address limit, effective value. */
-unsigned conntrack_per_ip(const struct conntrack *ct);
-
 /* MHD_AcceptPolicyCallback: MHD_NO when the address already holds its share of connections. */
 enum MHD_Result conntrack_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen);
 /* MHD_NotifyConnectionCallback: counts the connection in (STARTED) and out (CLOSED). */

@@ -146,17 +146,20 @@ enum berth_rc tlscert_reload(struct tlscert *t, struct berth_err *err)
 
     if (!t || t->magic != TLSCERT_MAGIC) abort();
     rc = pair_load(t->cert_path, t->key_path, &p, err);
-    if (rc) return rc;
+    if (rc) goto out;
     /* at start an expired certificate is the doctor's to report; here it would replace a working one */
     if (p->period_known && p->period.not_after_s < berth_now_s()) {
-        pair_free(p);
-        return berth_err_set(err, BERTH_ECONFIG, "config 'tls-cert': the certificate in '%s' has expired",
-                             t->cert_path);
+        rc = berth_err_set(err, BERTH_ECONFIG, "config 'tls-cert': the certificate in '%s' has expired",
+                           t->cert_path);
+        goto out;
     }
     p->older = t->current;
     t->current = p;
     atomic_store(&served, p);
-    return BERTH_OK;
+    p = NULL;
+out:
+    pair_free(p);
+    return rc;
 }
 
 int tlscert_period(struct tlscert *t, struct berth_doctor_tls *out)
