@@ -581,6 +581,7 @@ out:
     return rc;
 }
 
+#define READ_INCREMENT (32 * 1024)
 #define HEAD_SLACK (16 * 1024) /* room in a connection's buffer beyond the request head: header list, answer head */
 
 /* A request head of header-max bytes must fit in a connection's buffer, or libmicrohttpd refuses it
@@ -678,6 +679,8 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)cfg->connection_memory, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_NOTIFY_CONNECTION, conntrack_notify, h->conns,
+        /* body pieces grow 32K at a time, not 1K: with a 96K buffer an upload runs as fast as with 1M */
+        MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)READ_INCREMENT,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
         /* asked on every handshake, so a reloaded pair reaches every new connection */
         h->tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, tlscert_retrieve, MHD_OPTION_END);
