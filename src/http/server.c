@@ -589,9 +589,10 @@ out:
 static enum berth_rc limits_check(const struct berth_config *cfg, struct berth_err *err)
 {
     if (cfg->connection_memory < cfg->header_max + HEAD_SLACK)
-        return berth_err_set(err, BERTH_ECONFIG, "config 'connection-memory' (%lld) must be at least 'header-max' "
-                             "(%lld) + 16K, so that every request head it allows fits", (long long)cfg->connection_memory,
-                             (long long)cfg->header_max);
+        return berth_err_set(err, BERTH_ECONFIG,
+                             "config 'connection-memory' (%lld) must be at least 'header-max' (%lld) + 16K, so that "
+                             "every request head it allows fits",
+                             (long long)cfg->connection_memory, (long long)cfg->header_max);
     return BERTH_OK;
 }
 
@@ -674,7 +675,8 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
         flags |= MHD_USE_TLS;
     }
     h->daemon = MHD_start_daemon(
-        flags, 0, conntrack_accept, h->conns, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, lfd,
+        flags, 0, conntrack_accept, h->conns, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, lfd,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)cfg->connection_memory, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
