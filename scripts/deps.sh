@@ -2,7 +2,7 @@
 # Installs the Debian packages berth needs, only those missing; quiet when all are present.
 # usage: scripts/deps.sh build|test|bench
 set -eu
-build="gcc make pkg-config libmicrohttpd-dev libssl-dev libjansson-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev"
+build="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libssl-dev libjansson-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev"
 test="$build curl jq python3 skopeo podman umoci uidmap openssl faketime"
 bench="$test docker-registry wrk apache2-utils"
 case "${1:-build}" in

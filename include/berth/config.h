@@ -34,10 +34,16 @@ enum berth_config_type {
     X(access_log, "access-log", BERTH_CFG_BOOL, "true", 0, 1, "log one key=value line per request")   \
     X(threads, "threads", BERTH_CFG_INT, "0", 0, 256, "HTTP worker threads (0 = number of CPUs)")    \
     X(max_connections, "max-connections", BERTH_CFG_INT, "1024", 1, 65536, "concurrent connections") \
+    X(max_connections_per_ip, "max-connections-per-ip", BERTH_CFG_INT, "0", 0, 65536,                 \
+      "concurrent connections from one client address (0 = a quarter of max-connections; trusted "   \
+      "proxies are not limited)")                                                                   \
     X(connection_timeout, "connection-timeout", BERTH_CFG_INT, "120", 1, 86400,                       \
       "seconds of inactivity before a connection is closed")                                        \
-    X(connection_memory, "connection-memory", BERTH_CFG_SIZE, "1M", 65536, 67108864,                  \
-      "per-connection buffer (also bounds request header size)")                                    \
+    X(header_timeout, "header-timeout", BERTH_CFG_INT, "30", 1, 3600,                                 \
+      "seconds a connection has to send a whole request head, from its start or its previous "       \
+      "request's end")                                                                              \
+    X(connection_memory, "connection-memory", BERTH_CFG_SIZE, "96K", 65536, 67108864,                 \
+      "per-connection buffer, held by every open connection (at least header-max + 16K)")           \
     X(header_max, "header-max", BERTH_CFG_SIZE, "64K", 4096, 1048576, "cap on all request headers")   \
     X(manifest_max, "manifest-max", BERTH_CFG_SIZE, "4M", 1024, 67108864, "cap on a manifest body")   \
     X(blob_max, "blob-max", BERTH_CFG_SIZE, "64G", 1024, 4398046511104, "cap on one blob")            \

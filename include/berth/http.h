@@ -53,6 +53,14 @@ struct berth_http_deps {
 
 /* Starts listening; *out owns the daemon. Errors name the address or the TLS file. */
 enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_http **out, struct berth_err *err);
+/*
+ * Reads tls-cert and tls-key again and serves them to every new connection;
+ * connections and requests in flight keep theirs. On an error (a file that
+ * cannot be read or parsed, a key that is not the certificate's, an expired
+ * certificate: BERTH_ECONFIG naming the file) the previous pair stays
+ * served. BERTH_ENOENT on a plain HTTP server. Call from one thread at a time.
+ */
+enum berth_rc berth_http_reload_tls(struct berth_http *h, struct berth_err *err);
 /* The port actually bound (useful with port 0). */
 uint16_t berth_http_port(const struct berth_http *h);
 /*

@@ -1,6 +1,7 @@
 /*
  * cmd_serve.c - `berth serve`: load the config table, open the stores, run
- * the HTTP server until SIGTERM/SIGINT, then drain and close cleanly.
+ * the HTTP server until SIGTERM/SIGINT, then drain and close cleanly;
+ * SIGHUP reloads the TLS certificate and key.
  */
 #include <signal.h>
 #include <sys/stat.h>
@@ -83,6 +84,22 @@ static void serve_usage(FILE *out)
     berth_config_usage(out);
 }
 
+/* SIGHUP: the TLS certificate and key are read again; nothing else changes. */
+static void reload(struct berth_http *http, const struct berth_config *cfg)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    enum berth_rc rc = berth_http_reload_tls(http, &err);
+
+    if (rc == BERTH_OK)
+        BERTH_LOG(BERTH_LOG_INFO, "msg=\"SIGHUP: reloaded the TLS certificate and key; new connections get them\" "
+                                  "cert=%s key=%s", cfg->tls_cert, cfg->tls_key);
+    else if (rc == BERTH_ENOENT)
+        BERTH_LOG(BERTH_LOG_INFO, "msg=\"SIGHUP: nothing to reload (plain HTTP)\"");
+    else
+        BERTH_LOG(BERTH_LOG_WARN, "msg=\"SIGHUP: TLS certificate not reloaded; still serving the previous one\" "
+                                  "err=\"%s\"", berth_err_msg(&err));
+}
+
 int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
 {
     struct berth_config cfg;
@@ -119,6 +136,7 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* worker threads inherit the mask; main waits below */
 
     rc = berth_mkdirs(cfg.data, &err);
@@ -155,7 +173,11 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "msg=\"berth is serving\" listen=%s port=%u data=%s tls=%s", cfg.listen,
               berth_http_port(http), cfg.data, cfg.tls_cert[0] ? "on" : "off");
-    if (sigwait(&sigs, &sig) != 0) sig = SIGTERM;
+    for (;;) {
+        if (sigwait(&sigs, &sig) != 0) sig = SIGTERM;
+        if (sig != SIGHUP) break;
+        reload(http, &cfg);
+    }
     BERTH_LOG(BERTH_LOG_INFO, "msg=\"shutting down\" signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     berth_http_stop(http, (int)cfg.shutdown_timeout);
     http = NULL;

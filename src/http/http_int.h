@@ -74,6 +74,7 @@ struct berth_req {
     int status;           /* status queued */
     int phase;            /* 0 new, 1 begun, 2 responded */
     int failed;           /* an error was queued during the body */
+    int close;            /* the answer closes the connection (the request's framing cannot be trusted) */
     enum berth_rc rc;     /* error code that was answered, for the log */
     int64_t content_length; /* -1 when absent */
     struct resp_header headers[REQ_MAX_HEADERS];
@@ -97,6 +98,20 @@ struct berth_req {
     int64_t ev_size;      /* bytes of that manifest or blob; -1 when not known */
 };
 
+struct tlscert;
+
+/*
+ * Nonzero when key is name with more after it: how libmicrohttpd 0.9.75
+ * hands over a header folded onto a continuation line (obs-fold,
+ * "Name: a\r\n b" arrives as key "Nameb", value "a"), so that the header is
+ * not seen under its name at all. Requests that depend on such a header
+ * are refused rather than read as if it were absent.
+ */
+int http_header_folded(const char *key, const char *name);
+
+/* The served certificate's validity period into *out, for /readyz; 0 on plain HTTP or when unknown. */
+int http_tls_period(struct berth_http *h, struct berth_doctor_tls *out);
+
 /* Shared server state. cfg/meta/blobs are read-only after start. */
 struct berth_http {
     struct MHD_Daemon *daemon;
@@ -107,10 +122,7 @@ struct berth_http {
     void *authorize_ctx;
     int64_t default_registry;
     uint16_t port;
-    char *tls_cert; /* PEM text, owned */
-    char *tls_key;
-    struct berth_doctor_tls tls_period; /* of tls_cert, read at start for /readyz */
-    int tls_period_known;
+    struct tlscert *tls; /* the served certificate and key (tlscert.c), owned; NULL: plain HTTP */
     pthread_mutex_t lock; /* guards inflight */
     pthread_cond_t idle;
     int inflight;
@@ -118,6 +130,7 @@ struct berth_http {
     struct authz *az; /* the login and access service, owned */
     struct netcheck *net; /* trusted proxies and management networks (netcheck.c), owned */
     struct events *events; /* the event log queue and its writer (events.c), owned */
+    struct conntrack *conns; /* connections per address and request-head deadlines (conntrack.c), owned */
 };
 
 /* ---- routing (route.c) ---- */

@@ -441,6 +441,7 @@ enum berth_rc api_readyz_finish(struct berth_req *req, struct berth_err *err)
 {
     struct berth_http *h = req->http;
     struct berth_doctor_input in;
+    struct berth_doctor_tls tls;
     struct berth_doctor_report r;
     struct berth_buf b = BERTH_BUF_INIT(0);
     int unready;
@@ -451,7 +452,7 @@ enum berth_rc api_readyz_finish(struct berth_req *req, struct berth_err *err)
     in.cfg = h->cfg;
     in.meta = h->meta;
     in.keys = h->az ? h->az->keys : NULL;
-    in.tls = h->tls_period_known ? &h->tls_period : NULL;
+    in.tls = http_tls_period(h, &tls) ? &tls : NULL;
     berth_doctor_run(&in, BERTH_DOCTOR_READY, &r);
     unready = berth_doctor_worst(&r) == BERTH_CHECK_ERROR;
     berth_buf_printf(&b, "{\"status\":\"%s\",\"checks\":{", unready ? "unready" : "ready");

@@ -65,43 +65,73 @@ static struct netcheck *netcheck_of(struct netcheck *n)
     return n;
 }
 
-/* Joins every X-Forwarded-For header, in order, with commas (a proxy may add its own header line). */
+struct xff {
+    struct berth_buf text; /* every X-Forwarded-For line, in order, joined with commas */
+    int lines;
+    int folded;            /* a line folded onto the next (see http_header_folded) */
+};
+
 static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-    struct berth_buf *b = cls;
+    struct xff *x = cls;
     (void)kind;
-    if (!key || !value || strcasecmp(key, "X-Forwarded-For") != 0) return MHD_YES;
-    if (b->len) berth_buf_putc(b, ',');
-    berth_buf_puts(b, value);
+    if (!key) return MHD_YES;
+    if (http_header_folded(key, "X-Forwarded-For")) x->folded = 1;
+    if (!value || strcasecmp(key, "X-Forwarded-For") != 0) return MHD_YES;
+    if (x->lines++) berth_buf_putc(&x->text, ',');
+    berth_buf_puts(&x->text, value);
     return MHD_YES;
 }
 
-void netcheck_client_ip(struct netcheck *n, struct berth_req *req)
+enum berth_rc netcheck_client_ip(struct netcheck *n, struct berth_req *req, struct berth_err *err)
 {
-    struct berth_buf xff = BERTH_BUF_INIT(XFF_MAX);
+    struct xff x = {BERTH_BUF_INIT(XFF_MAX), 0, 0};
+    struct berth_buf *xff = &x.text;
     struct berth_netaddr peer, a, client;
     char item[64];
     size_t end;
+    enum berth_rc rc = BERTH_OK;
 
     n = netcheck_of(n);
     if (!n->nproxies || berth_netaddr_parse(req->ip, &peer, NULL) != BERTH_OK) goto out;
     if (!berth_netrules_match(n->proxies, n->nproxies, &peer)) goto out;
-    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_xff, &xff);
-    /* an over-long header is not walked at all rather than walked from a cut */
-    if (!xff.len || berth_buf_rc(&xff) != BERTH_OK) goto out;
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_xff, &x);
+    if (!x.lines && !x.folded) goto out; /* the proxy's own request */
+    /* From here on the proxy names a client. A header that cannot be walked to the end that
+       matters is refused: answering as the proxy's own address would give the client the
+       proxy's standing in network rules, the management networks and /metrics. */
+    if (x.folded) {
+        rc = berth_err_set(err, BERTH_EREQUEST, "X-Forwarded-For from trusted proxy %s is folded over several "
+                           "lines (obs-fold), which is not read", req->ip);
+        goto out;
+    }
+    if (berth_buf_rc(xff) != BERTH_OK) {
+        rc = berth_err_set(err, BERTH_EREQUEST, "X-Forwarded-For from trusted proxy %s is longer than %d bytes",
+                           req->ip, XFF_MAX);
+        goto out;
+    }
     client = peer;
-    end = xff.len;
-    while (end > 0) {
+    end = xff->len;
+    for (;;) {
         size_t start = end, b, e;
-        while (start > 0 && xff.p[start - 1] != ',') start--;
+        while (start > 0 && xff->p[start - 1] != ',') start--;
         b = start;
         e = end;
-        while (b < e && (xff.p[b] == ' ' || xff.p[b] == '\t')) b++;
-        while (e > b && (xff.p[e - 1] == ' ' || xff.p[e - 1] == '\t')) e--;
-        if (e == b || e - b >= sizeof(item)) break;
-        memcpy(item, xff.p + b, e - b);
+        while (b < e && (xff->p[b] == ' ' || xff->p[b] == '\t')) b++;
+        while (e > b && (xff->p[e - 1] == ' ' || xff->p[e - 1] == '\t')) e--;
+        if (e == b || e - b >= sizeof(item)) {
+            rc = berth_err_set(err, BERTH_EREQUEST, "X-Forwarded-For from trusted proxy %s has an %s item", req->ip,
+                               e == b ? "empty" : "over-long");
+            goto out;
+        }
+        memcpy(item, xff->p + b, e - b);
         item[e - b] = '\0';
-        if (berth_netaddr_parse(item, &a, NULL) != BERTH_OK) break;
+        if (berth_netaddr_parse(item, &a, NULL) != BERTH_OK) {
+            rc = berth_err_set(err, BERTH_EREQUEST,
+                               "X-Forwarded-For from trusted proxy %s names '%s', which is not an IP address", req->ip,
+                               item);
+            goto out;
+        }
         client = a;
         if (!berth_netrules_match(n->proxies, n->nproxies, &a)) break;
         if (start == 0) break;
@@ -109,7 +139,14 @@ void netcheck_client_ip(struct netcheck *n, struct berth_req *req)
     }
     berth_netaddr_format(&client, req->ip, sizeof(req->ip));
 out:
-    berth_buf_release(&xff);
+    berth_buf_release(xff);
+    return rc;
+}
+
+int netcheck_trusted_proxy(struct netcheck *n, const struct berth_netaddr *a)
+{
+    n = netcheck_of(n);
+    return n->nproxies && berth_netrules_match(n->proxies, n->nproxies, a);
 }
 
 int netcheck_oauth_route(const struct berth_req *req)

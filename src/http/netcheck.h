@@ -23,10 +23,17 @@ void netcheck_free(struct netcheck *n); /* NULL-safe */
 /*
  * When the TCP peer is a trusted proxy, replaces req->ip with the right-most
  * X-Forwarded-For address that is not itself a trusted proxy (the left-most
- * when all are). A malformed item ends the walk: nothing left of it is
- * believed. From any other peer the header is ignored.
+ * when all are); every X-Forwarded-For line counts, joined in order. A
+ * header that cannot be walked that far (more than 8 KiB in all, an empty,
+ * over-long or malformed item on the way) is BERTH_EREQUEST (400): the
+ * proxy's own address is never used for a request the proxy forwarded. A
+ * trusted proxy's request without the header is the proxy's own. From any
+ * other peer the header is ignored.
  */
-void netcheck_client_ip(struct netcheck *n, struct berth_req *req);
+enum berth_rc netcheck_client_ip(struct netcheck *n, struct berth_req *req, struct berth_err *err);
+
+/* Nonzero if a is in trusted-proxies. */
+int netcheck_trusted_proxy(struct netcheck *n, const struct berth_netaddr *a);
 
 /* Nonzero for the token service routes (/oauth2/...), which the registry's network rules also guard. */
 int netcheck_oauth_route(const struct berth_req *req);

@@ -19,9 +19,11 @@
 #include "berth/log.h"
 #include "berth/util.h"
 #include "authz.h"
+#include "conntrack.h"
 #include "events.h"
 #include "http_int.h"
 #include "netcheck.h"
+#include "tlscert.h"
 #include "berth/banned.h"
 
 static const struct {
@@ -101,6 +103,7 @@ enum berth_rc req_respond(struct berth_req *req, int status, struct MHD_Response
     MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
     MHD_add_response_header(resp, "X-Request-Id", req->id);
     for (i = 0; i < req->nheaders; i++) MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
+    if (req->close) MHD_add_response_header(resp, "Connection", "close");
     r = MHD_queue_response(req->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     if (r != MHD_YES) return BERTH_EINTERNAL;
@@ -250,6 +253,83 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *val)
     return (size_t)(w - val);
 }
 
+int http_header_folded(const char *key, const char *name)
+{
+    size_t n = strlen(name);
+    return strlen(key) > n && strncasecmp(key, name, n) == 0;
+}
+
+struct framing {
+    int folded;             /* Transfer-Encoding or Content-Length folded onto another line */
+    int te, cl;             /* Transfer-Encoding and Content-Length lines */
+    const char *te_last;    /* the last Transfer-Encoding line */
+    const char *cl_first;
+    int cl_differ;          /* two Content-Length lines disagree */
+};
+
+static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct framing *f = cls;
+    (void)kind;
+    if (!key) return MHD_YES;
+    if (http_header_folded(key, "Transfer-Encoding") || http_header_folded(key, "Content-Length")) f->folded = 1;
+    if (!strcasecmp(key, "Transfer-Encoding")) {
+        f->te++;
+        f->te_last = value ? value : "";
+    } else if (!strcasecmp(key, "Content-Length")) {
+        if (f->cl++ == 0) f->cl_first = value ? value : "";
+        else if (strcmp(f->cl_first, value ? value : "") != 0) f->cl_differ = 1;
+    }
+    return MHD_YES;
+}
+
+/* Whether a Transfer-Encoding value is just chunked: the only coding berth reads, and the only one
+   libmicrohttpd frames by ("gzip, chunked" would be read as a body that ends with the connection). */
+static int only_chunked(const char *te)
+{
+    size_t n;
+    while (*te == ' ' || *te == '\t') te++;
+    n = strlen(te);
+    while (n && (te[n - 1] == ' ' || te[n - 1] == '\t')) n--;
+    return n == 7 && !strncasecmp(te, "chunked", 7);
+}
+
+/*
+ * RFC 9112 6.3: a request whose body length is ambiguous is refused and its
+ * connection closed, since a proxy in front may have framed it differently
+ * and whatever follows could be a request hidden in the body. Content-Length
+ * with Transfer-Encoding, a Transfer-Encoding other than chunked alone,
+ * Content-Length lines that disagree, and either header folded onto a
+ * continuation line (which libmicrohttpd would not see as that header).
+ */
+static enum berth_rc framing_check(struct berth_req *req, struct berth_err *err)
+{
+    struct framing f;
+
+    memset(&f, 0, sizeof(f));
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, note_framing, &f);
+    if (f.folded) {
+        req->close = 1;
+        return berth_err_set(err, BERTH_EREQUEST, "Transfer-Encoding or Content-Length folded over several lines "
+                             "(obs-fold) is not read (RFC 9112 5.2, 6.3)");
+    }
+    if (f.te && f.cl) {
+        req->close = 1;
+        return berth_err_set(err, BERTH_EREQUEST, "a request may not carry both Content-Length and "
+                             "Transfer-Encoding (RFC 9112 6.3)");
+    }
+    if (f.te && (f.te > 1 || !only_chunked(f.te_last))) {
+        req->close = 1;
+        return berth_err_set(err, BERTH_EREQUEST, "Transfer-Encoding '%.60s' is not supported: only chunked "
+                             "(RFC 9112 6.3)", f.te_last);
+    }
+    if (f.cl_differ) {
+        req->close = 1;
+        return berth_err_set(err, BERTH_EREQUEST, "Content-Length lines disagree (RFC 9112 6.3)");
+    }
+    return BERTH_OK;
+}
+
 /* First call: route, check limits and access, let the route refuse before the body. */
 static enum berth_rc req_begin(struct berth_req *req, struct berth_err *err)
 {
@@ -260,6 +340,8 @@ static enum berth_rc req_begin(struct berth_req *req, struct berth_err *err)
     uint64_t v;
     enum berth_rc rc;
 
+    rc = framing_check(req, err);
+    if (rc) return rc;
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &hdr);
     if (hdr > (size_t)h->cfg->header_max)
         return berth_err_set(err, BERTH_EHEADER, "request headers are %zu bytes, more than the %lld allowed", hdr,
@@ -281,7 +363,8 @@ static enum berth_rc req_begin(struct berth_req *req, struct berth_err *err)
         rc = berth_oci_name_check(req->name, strlen(req->name), err);
         if (rc) return rc;
     }
-    netcheck_client_ip(h->net, req);
+    rc = netcheck_client_ip(h->net, req, err);
+    if (rc) return rc;
     /* /v2 and the token service serve a registry (the Host picks it); the directory and /api/v1 serve the server */
     if (req->route->kind != BERTH_ACCESS_NONE || netcheck_oauth_route(req)) req->registry_id = h->default_registry;
     if (req->route->kind != BERTH_ACCESS_NONE && h->az) {
@@ -337,6 +420,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
     (void)version;
     if (!req) {
+        conntrack_head_begun(conn);
         req = req_new(h, conn, url, method);
         *con_cls = req;
         rc = req_begin(req, &err);
@@ -349,7 +433,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
            send more than we care to drain, is answered now. Otherwise the body is
            drained and the error answered on the final call, which keeps the
            connection and lets a client that does not wait read the answer. */
-        if (answer_now(req) && req_respond_error(req, rc, berth_err_msg(&err)) == BERTH_OK) {
+        if ((req->close || answer_now(req)) && req_respond_error(req, rc, berth_err_msg(&err)) == BERTH_OK) {
             req->failed = 1;
             return MHD_YES;
         }
@@ -386,7 +470,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct berth_http *h = cls;
     const char *ua;
 
-    (void)conn;
+    conntrack_head_wait(h->conns, conn);
     if (!req) return;
     if (req->magic != BERTH_REQ_MAGIC) abort();
     if (req->route && req->route->cleanup)
@@ -462,16 +546,69 @@ static enum berth_rc parse_listen(const char *listen, struct sockaddr_storage *s
     return BERTH_OK;
 }
 
+/*
+ * Binds and listens on ss without SO_REUSEPORT, so that a second server on a
+ * taken address fails here instead of sharing the port and taking half of
+ * its connections. SO_REUSEADDR only lets a restart bind past TIME_WAIT.
+ */
+static enum berth_rc listen_on(const char *listen_text, const struct sockaddr_storage *ss, socklen_t sslen,
+                               int *out, struct berth_err *err)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1, e;
+    enum berth_rc rc = BERTH_OK;
+
+    if (fd < 0) return berth_err_sys(err, BERTH_EIO, errno, "cannot listen on %s: socket", listen_text);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (ss->ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)) {
+        rc = berth_err_sys(err, BERTH_EIO, errno, "cannot listen on %s: setsockopt", listen_text);
+        goto out;
+    }
+    if (bind(fd, (const struct sockaddr *)ss, sslen) != 0) {
+        e = errno;
+        if (e == EADDRINUSE)
+            rc = berth_err_set(err, BERTH_EIO, "cannot listen on %s: the address is already in use (is another "
+                               "server running there?)", listen_text);
+        else
+            rc = berth_err_sys(err, BERTH_EIO, e, "cannot listen on %s: bind", listen_text);
+        goto out;
+    }
+    if (listen(fd, SOMAXCONN) != 0) {
+        rc = berth_err_sys(err, BERTH_EIO, errno, "cannot listen on %s: listen", listen_text);
+        goto out;
+    }
+    *out = fd;
+    fd = -1;
+out:
+    if (fd >= 0) close(fd);
+    return rc;
+}
+
+#define READ_INCREMENT (32 * 1024)
+#define HEAD_SLACK (16 * 1024) /* room in a connection's buffer beyond the request head: header list, answer head */
+
+/* A request head of header-max bytes must fit in a connection's buffer, or libmicrohttpd refuses it
+   itself, before berth sees it, with an answer that is not an OCI error. */
+static enum berth_rc limits_check(const struct berth_config *cfg, struct berth_err *err)
+{
+    if (cfg->connection_memory < cfg->header_max + HEAD_SLACK)
+        return berth_err_set(err, BERTH_ECONFIG,
+                             "config 'connection-memory' (%lld) must be at least 'header-max' (%lld) + 16K, so that "
+                             "every request head it allows fits",
+                             (long long)cfg->connection_memory, (long long)cfg->header_max);
+    return BERTH_OK;
+}
+
 /* Frees everything the server owns once the daemon is gone. The event queue goes
    first: it writes what is queued while the database is still open. */
 static void http_free(struct berth_http *h)
 {
     events_free(h->events);
+    conntrack_free(h->conns);
     authz_free(h->az);
     netcheck_free(h->net);
     upload_table_free(h->uploads);
-    free(h->tls_cert);
-    free(h->tls_key);
+    tlscert_free(h->tls);
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->idle);
     free(h);
@@ -487,6 +624,7 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
                      MHD_ALLOW_SUSPEND_RESUME; /* followed log streams wait suspended (events.h) */
     unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : 0;
     const union MHD_DaemonInfo *di;
+    int lfd = -1;
     enum berth_rc rc;
 
     h->cfg = cfg;
@@ -495,9 +633,20 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
     h->authorize = deps->authorize;
     h->authorize_ctx = deps->authorize_ctx;
     h->default_registry = deps->default_registry;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->idle, NULL);
+    rc = limits_check(cfg, err);
+    if (rc) goto fail;
+    /* the address first: a server that cannot listen must not bootstrap anything */
+    rc = parse_listen(cfg->listen, &ss, &sslen, err);
+    if (rc) goto fail;
+    rc = listen_on(cfg->listen, &ss, sslen, &lfd, err);
+    if (rc) goto fail;
     rc = metrics_config_check(cfg, err);
     if (rc) goto fail;
     rc = netcheck_new(cfg, &h->net, err);
+    if (rc) goto fail;
+    rc = conntrack_new(cfg, h->net, &h->conns, err);
     if (rc) goto fail;
     rc = authz_new(deps->meta, cfg, &h->az, err);
     if (rc) goto fail;
@@ -513,11 +662,7 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
         h->authorize_ctx = h->az;
     }
     if (!h->authorize_ctx) h->authorize_ctx = h->az;
-    pthread_mutex_init(&h->lock, NULL);
-    pthread_cond_init(&h->idle, NULL);
     h->uploads = upload_table_new();
-    rc = parse_listen(cfg->listen, &ss, &sslen, err);
-    if (rc) goto fail;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     if (!threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -528,35 +673,47 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
             rc = berth_err_set(err, BERTH_ECONFIG, "config 'tls-cert' and 'tls-key' must be given together");
             goto fail;
         }
-        rc = berth_read_file(cfg->tls_cert, 1 << 20, &h->tls_cert, NULL, err);
+        rc = tlscert_new(cfg, &h->tls, err);
         if (rc) goto fail;
-        rc = berth_read_file(cfg->tls_key, 1 << 20, &h->tls_key, NULL, err);
-        if (rc) goto fail;
-        /* /readyz reports the served certificate's expiry without parsing it per request */
-        h->tls_period_known =
-            berth_doctor_tls_read(h->tls_cert, strlen(h->tls_cert), &h->tls_period, NULL) == BERTH_OK;
         flags |= MHD_USE_TLS;
     }
     h->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        flags, 0, conntrack_accept, h->conns, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, lfd,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)cfg->connection_memory, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-        h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, h->tls_key,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, conntrack_notify, h->conns,
+        /* body pieces grow 32K at a time, not 1K: with a 96K buffer an upload runs as fast as with 1M */
+        MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)READ_INCREMENT,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        /* asked on every handshake, so a reloaded pair reaches every new connection */
+        h->tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, tlscert_retrieve, MHD_OPTION_END);
     if (!h->daemon) {
-        rc = berth_err_sys(err, BERTH_EIO, errno, "cannot listen on %s%s", cfg->listen,
-                           h->tls_cert ? " (or the TLS certificate/key was refused)" : "");
+        rc = berth_err_sys(err, BERTH_EIO, errno, "cannot start the HTTP server on %s%s", cfg->listen,
+                           h->tls ? " (or the TLS certificate/key was refused)" : "");
         goto fail;
     }
+    lfd = -1; /* the daemon owns it now */
     di = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     h->port = di ? di->port : 0;
     *out = h;
     return BERTH_OK;
 fail:
+    if (lfd >= 0) close(lfd);
     http_free(h);
     return rc;
+}
+
+enum berth_rc berth_http_reload_tls(struct berth_http *h, struct berth_err *err)
+{
+    if (!h->tls) return berth_err_set(err, BERTH_ENOENT, "the server serves plain HTTP: no certificate to reload");
+    return tlscert_reload(h->tls, err);
+}
+
+int http_tls_period(struct berth_http *h, struct berth_doctor_tls *out)
+{
+    return tlscert_period(h->tls, out);
 }
 
 uint16_t berth_http_port(const struct berth_http *h)
@@ -582,6 +739,7 @@ void berth_http_stop(struct berth_http *h, int timeout_s)
     left = h->inflight;
     pthread_mutex_unlock(&h->lock);
     if (left) BERTH_LOG(BERTH_LOG_WARN, "msg=\"stopping with requests still in flight\" inflight=%d", left);
+    conntrack_stop(h->conns); /* no socket is shut down once the daemon starts closing them */
     MHD_stop_daemon(h->daemon);
     if (lsock != MHD_INVALID_SOCKET) close(lsock);
     http_free(h);
