@@ -40,8 +40,6 @@ struct berth_blobstore_ops {
                                uint64_t *size, struct berth_err *err);
     /* Deletes a committed blob; BERTH_EBLOBUNKNOWN when absent. */
     enum berth_rc (*remove)(struct berth_blobstore *bs, const struct berth_digest *d, struct berth_err *err);
-    /* Sets the blob's mtime to now (a re-push or mount renews gc's grace period). */
-    enum berth_rc (*touch)(struct berth_blobstore *bs, const struct berth_digest *d, struct berth_err *err);
     /* Every committed blob, in no particular order. */
     enum berth_rc (*list)(struct berth_blobstore *bs, berth_blob_visit_fn fn, void *ctx, struct berth_err *err);
 

@@ -364,21 +364,6 @@ static enum berth_rc fs_remove(struct berth_blobstore *bs, const struct berth_di
     return BERTH_OK;
 }
 
-static enum berth_rc fs_touch(struct berth_blobstore *bs, const struct berth_digest *d, struct berth_err *err)
-{
-    struct fs_store *st = fs_of(bs);
-    struct blob_name bn;
-    enum berth_rc rc;
-
-    rc = blob_name(d, &bn, err);
-    if (rc) return rc;
-    if (utimensat(st->blobs_fd, bn.rel, NULL, 0) != 0) {
-        if (errno == ENOENT) return berth_err_set(err, BERTH_EBLOBUNKNOWN, "blob %s not found", d->s);
-        return fail(st, err, errno, "utimensat", "blobs", bn.rel);
-    }
-    return BERTH_OK;
-}
-
 /*
  * Visits the blobs in one prefix folder; *stop is set when fn asks to stop.
  * A name counts only if it parses as a digest of this algorithm and belongs
@@ -803,7 +788,6 @@ const struct berth_blobstore_ops berth_blobstore_fs_ops = {
     .stat = fs_stat,
     .open_read = fs_open_read,
     .remove = fs_remove,
-    .touch = fs_touch,
     .list = fs_list,
     .upload_open = fs_upload_open,
     .upload_open_read = fs_upload_open_read,
