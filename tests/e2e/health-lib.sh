@@ -28,7 +28,13 @@ berth_start_on() {
     BERTH_PID=$!
     SERVER_PIDS+=("$BERTH_PID")
     for i in $(seq 100); do
-        kill -0 "$BERTH_PID" 2>/dev/null || bail "berth serve starts on $addr" "the server exited during start-up"
+        if ! kill -0 "$BERTH_PID" 2>/dev/null; then
+            if port_was_taken && [ "${BERTH_START_TRIES:-0}" -lt 3 ]; then
+                BERTH_START_TRIES=$((${BERTH_START_TRIES:-0} + 1)) berth_start_on "$addr" "$@"
+                return
+            fi
+            bail "berth serve starts on $addr" "the server exited during start-up"
+        fi
         code=$(curl -sk -o /dev/null -m 2 -w '%{http_code}' "${SCHEME:-http}://127.0.0.1:$PORT/v2/")
         [ "$code" != 000 ] && return 0
         sleep 0.1
