@@ -22,6 +22,8 @@ struct berth_blobstore_opts {
 
 struct berth_blobstore;
 
+#define BERTH_COMMIT_SYNCED 1u /* upload_commit: upload_sync ran after the session's last write */
+
 /* Called per item by the list functions; a nonzero return stops the walk. */
 typedef int (*berth_blob_visit_fn)(const struct berth_digest *d, uint64_t size, int64_t mtime_s, void *ctx);
 typedef int (*berth_upload_visit_fn)(const char *uuid, uint64_t size, int64_t mtime_s, void *ctx);
@@ -66,12 +68,14 @@ struct berth_blobstore_ops {
     /*
      * Makes the session's bytes the blob d (the caller has verified the
      * digest) and ends the session. If d already exists, the session is
-     * simply removed. Durable when opts.fsync is set. The server calls it
+     * simply removed. Durable when opts.fsync is set. flags may hold
+     * BERTH_COMMIT_SYNCED: the caller ran upload_sync after its last write,
+     * so the data's fsync is not repeated. The server calls it
      * only inside the metadata's claim of d (berth_meta_ops.blob_claim), so
      * that gc cannot remove d between this check and the link.
      */
     enum berth_rc (*upload_commit)(struct berth_blobstore *bs, const char *uuid, const struct berth_digest *d,
-                                   struct berth_err *err);
+                                   unsigned flags, struct berth_err *err);
     /* Ends a session and deletes its bytes; BERTH_EUPLOADUNKNOWN when absent. */
     enum berth_rc (*upload_remove)(struct berth_blobstore *bs, const char *uuid, struct berth_err *err);
     /* Every upload session. */

@@ -101,7 +101,7 @@ static int on_unlink(const char *repo, const char *digest, void *p)
 struct reap_ctx {
     struct gc_ctx *gc;
     const struct berth_digest *d;
-    uint64_t size; /* bytes removed */
+    uint64_t size; /* the blob's size: 0 when the caller does not know it (read before the removal) */
 };
 
 /* Inside blob_reap's transaction: the bytes go (a blob already gone is fine). */
@@ -111,12 +111,13 @@ static enum berth_rc reap_remove(void *p, struct berth_err *err)
     struct berth_blobstore *bs = r->gc->blobs;
     enum berth_rc rc;
 
-    if (bs->ops->stat(bs, r->d, &r->size, err) == BERTH_EBLOBUNKNOWN) {
-        r->size = 0;
+    if (!r->size && bs->ops->stat(bs, r->d, &r->size, err) != BERTH_OK) r->size = 0;
+    rc = bs->ops->remove(bs, r->d, err);
+    if (rc == BERTH_EBLOBUNKNOWN) {
+        r->size = 0; /* gone already: nothing freed */
         return BERTH_OK;
     }
-    rc = bs->ops->remove(bs, r->d, err);
-    return rc == BERTH_EBLOBUNKNOWN ? BERTH_OK : rc;
+    return rc;
 }
 
 /*
@@ -207,13 +208,13 @@ static int sweep_upload(const char *uuid, uint64_t size, int64_t mtime_s, void *
 
     c->uploads_seen++;
     progress(c, "uploads", 0);
-    rc = c->meta->ops->upload_get(c->meta, uuid, NULL, repo, sizeof(repo), &created, &err);
     /*
      * Written to within upload-ttl: a live session, a monolithic push in
      * progress (no record), or a session whose record is being made. The
      * blob grace does not apply: a push in progress is not yet a blob.
      */
     if (mtime_s >= c->upload_cutoff_s) return 0;
+    rc = c->meta->ops->upload_get(c->meta, uuid, NULL, repo, sizeof(repo), &created, &err);
     if (rc != BERTH_OK && rc != BERTH_EUPLOADUNKNOWN) return 0;
     if (!c->dry_run) {
         if (rc == BERTH_OK) c->meta->ops->upload_delete(c->meta, uuid, &err);

@@ -155,7 +155,7 @@ struct store_claim {
 static enum berth_rc store_commit(void *p, struct berth_err *err)
 {
     struct store_claim *c = p;
-    enum berth_rc rc = c->bs->ops->upload_commit(c->bs, c->uuid, c->d, err);
+    enum berth_rc rc = c->bs->ops->upload_commit(c->bs, c->uuid, c->d, BERTH_COMMIT_SYNCED, err);
     if (!rc) c->done = 1;
     return rc;
 }

@@ -203,15 +203,6 @@ static void req_free(struct berth_req *req)
     pthread_mutex_unlock(&h->lock);
 }
 
-/* Sum of header sizes, to enforce header-max. */
-static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-    size_t *n = cls;
-    (void)kind;
-    *n += strlen(key) + (value ? strlen(value) : 0) + 4;
-    return MHD_YES;
-}
-
 static int expects_body(struct berth_req *req)
 {
     const char *te = berth_req_header(req, "Transfer-Encoding");
@@ -259,7 +250,9 @@ int http_header_folded(const char *key, const char *name)
     return strlen(key) > n && strncasecmp(key, name, n) == 0;
 }
 
+/* What one walk over the request's headers finds: their size (header-max) and the framing. */
 struct framing {
+    size_t bytes;           /* sum of header sizes */
     int folded;             /* Transfer-Encoding or Content-Length folded onto another line */
     int te, cl;             /* Transfer-Encoding and Content-Length lines */
     const char *te_last;    /* the last Transfer-Encoding line */
@@ -272,6 +265,7 @@ static enum MHD_Result note_framing(void *cls, enum MHD_ValueKind kind, const ch
     struct framing *f = cls;
     (void)kind;
     if (!key) return MHD_YES;
+    f->bytes += strlen(key) + (value ? strlen(value) : 0) + 4;
     if (http_header_folded(key, "Transfer-Encoding") || http_header_folded(key, "Content-Length")) f->folded = 1;
     if (!strcasecmp(key, "Transfer-Encoding")) {
         f->te++;
@@ -301,13 +295,15 @@ static int only_chunked(const char *te)
  * with Transfer-Encoding, a Transfer-Encoding other than chunked alone,
  * Content-Length lines that disagree, and either header folded onto a
  * continuation line (which libmicrohttpd would not see as that header).
+ * The same walk gives the headers' size for header-max (*bytes).
  */
-static enum berth_rc framing_check(struct berth_req *req, struct berth_err *err)
+static enum berth_rc framing_check(struct berth_req *req, size_t *bytes, struct berth_err *err)
 {
     struct framing f;
 
     memset(&f, 0, sizeof(f));
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, note_framing, &f);
+    *bytes = f.bytes;
     if (f.folded) {
         req->close = 1;
         return berth_err_set(err, BERTH_EREQUEST, "Transfer-Encoding or Content-Length folded over several lines "
@@ -340,9 +336,8 @@ static enum berth_rc req_begin(struct berth_req *req, struct berth_err *err)
     uint64_t v;
     enum berth_rc rc;
 
-    rc = framing_check(req, err);
+    rc = framing_check(req, &hdr, err);
     if (rc) return rc;
-    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &hdr);
     if (hdr > (size_t)h->cfg->header_max)
         return berth_err_set(err, BERTH_EHEADER, "request headers are %zu bytes, more than the %lld allowed", hdr,
                              (long long)h->cfg->header_max);
@@ -684,7 +679,7 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)cfg->connection_memory, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_NOTIFY_CONNECTION, conntrack_notify, h->conns,
-        /* body pieces grow 32K at a time, not 1K: with a 96K buffer an upload runs as fast as with 1M */
+        /* body pieces grow 32K at a time, not 1K, which narrows what a 96K buffer costs uploads */
         MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)READ_INCREMENT,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
         /* asked on every handshake, so a reloaded pair reaches every new connection */

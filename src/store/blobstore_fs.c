@@ -608,13 +608,13 @@ static enum berth_rc fs_upload_sync(struct berth_blobstore *bs, const char *uuid
 
     rc = check_uuid(uuid, err);
     if (rc) return rc;
-    rc = upload_exists(st, uuid, err);
-    if (rc) return rc;
+    /* with fsync, the open in sync_upload finds a missing session itself */
+    if (!st->opts.fsync) return upload_exists(st, uuid, err);
     return sync_upload(st, uuid, err);
 }
 
 static enum berth_rc fs_upload_commit(struct berth_blobstore *bs, const char *uuid, const struct berth_digest *d,
-                                      struct berth_err *err)
+                                      unsigned flags, struct berth_err *err)
 {
     struct fs_store *st = fs_of(bs);
     struct blob_name bn;
@@ -649,9 +649,11 @@ static enum berth_rc fs_upload_commit(struct berth_blobstore *bs, const char *uu
         goto out;
     }
 
-    /* The data must be on disk before any name can point at it (cheap after upload_sync). */
-    rc = sync_upload(st, uuid, err);
-    if (rc) goto out;
+    /* The data must be on disk before any name can point at it (done already after upload_sync). */
+    if (!(flags & BERTH_COMMIT_SYNCED)) {
+        rc = sync_upload(st, uuid, err);
+        if (rc) goto out;
+    }
 
     /*
      * A concurrent commit of the same digest may rename first; rename then

@@ -122,7 +122,7 @@ static void blob_put(struct berth_blobstore *bs, const struct berth_digest *d, c
 
     berth_uuid(uuid);
     upload_put(bs, uuid, content);
-    ASSERT_RC(bs->ops->upload_commit(bs, uuid, d, &err), BERTH_OK);
+    ASSERT_RC(bs->ops->upload_commit(bs, uuid, d, 0, &err), BERTH_OK);
 }
 
 static void expect_blob(struct berth_blobstore *bs, const struct berth_digest *d, const char *content)
@@ -290,14 +290,14 @@ TEST(store_upload_append_read_truncate_commit)
         ASSERT_EQ_STR(buf, "hello");
 
         ASSERT_RC(ops->stat(bs, &d, &size, &err), BERTH_EBLOBUNKNOWN);
-        ASSERT_RC(ops->upload_commit(bs, uuid, &d, &err), BERTH_OK);
+        ASSERT_RC(ops->upload_commit(bs, uuid, &d, 0, &err), BERTH_OK);
         expect_blob(bs, &d, "hello");
 
         /* The session ended with the commit. */
         ASSERT_RC(ops->upload_open_read(bs, uuid, &fd, &size, &err), BERTH_EUPLOADUNKNOWN);
         ASSERT_RC(ops->upload_open(bs, uuid, 0, &fd, &size, &err), BERTH_EUPLOADUNKNOWN);
         ASSERT_RC(ops->upload_truncate(bs, uuid, 0, &err), BERTH_EUPLOADUNKNOWN);
-        ASSERT_RC(ops->upload_commit(bs, uuid, &d, &err), BERTH_EUPLOADUNKNOWN);
+        ASSERT_RC(ops->upload_commit(bs, uuid, &d, 0, &err), BERTH_EUPLOADUNKNOWN);
         ASSERT_RC(ops->upload_remove(bs, uuid, &err), BERTH_EUPLOADUNKNOWN);
         list_uploads(bs, &s);
         ASSERT_EQ_INT(s.n, 0);
@@ -352,14 +352,14 @@ TEST(store_commit_existing_blob)
         blob_put(bs, &d, "same bytes");
         berth_uuid(uuid);
         upload_put(bs, uuid, "same bytes");
-        ASSERT_RC(ops->upload_commit(bs, uuid, &d, &err), BERTH_OK);
+        ASSERT_RC(ops->upload_commit(bs, uuid, &d, 0, &err), BERTH_OK);
         expect_blob(bs, &d, "same bytes");
         list_uploads(bs, &s);
         ASSERT_EQ_INT(s.n, 0);
         list_blobs(bs, &s);
         ASSERT_EQ_INT(s.n, 1);
         /* Missing session, existing blob: still unknown. */
-        ASSERT_RC(ops->upload_commit(bs, uuid, &d, &err), BERTH_EUPLOADUNKNOWN);
+        ASSERT_RC(ops->upload_commit(bs, uuid, &d, 0, &err), BERTH_EUPLOADUNKNOWN);
         ops->close(bs);
         free(root);
     }
@@ -502,7 +502,7 @@ TEST(store_upload_list)
         s.stop_after = 0;
 
         digest_random(&d, BERTH_DIGEST_SHA256);
-        ASSERT_RC(ops->upload_commit(bs, uuid[1], &d, &err), BERTH_OK);
+        ASSERT_RC(ops->upload_commit(bs, uuid[1], &d, 0, &err), BERTH_OK);
         ASSERT_RC(ops->upload_remove(bs, uuid[2], &err), BERTH_OK);
         list_uploads(bs, &s);
         ASSERT_EQ_INT(s.n, 1);
@@ -544,7 +544,7 @@ TEST(store_refuses_invalid_uuids_and_digests)
             ASSERT_RC(ops->upload_open(bs, u, 0, &fd, &size, &err), BERTH_EUPLOADUNKNOWN);
             ASSERT_RC(ops->upload_open_read(bs, u, &fd, &size, &err), BERTH_EUPLOADUNKNOWN);
             ASSERT_RC(ops->upload_truncate(bs, u, 0, &err), BERTH_EUPLOADUNKNOWN);
-            ASSERT_RC(ops->upload_commit(bs, u, &d, &err), BERTH_EUPLOADUNKNOWN);
+            ASSERT_RC(ops->upload_commit(bs, u, &d, 0, &err), BERTH_EUPLOADUNKNOWN);
             ASSERT_RC(ops->upload_remove(bs, u, &err), BERTH_EUPLOADUNKNOWN);
         }
         ASSERT_RC(ops->upload_open(bs, NULL, 1, &fd, &size, &err), BERTH_EUPLOADUNKNOWN);
@@ -598,7 +598,7 @@ static void *race_commit(void *arg)
     write_all(fd, "the same layer");
     close(fd);
     pthread_barrier_wait(r->start);
-    r->rc = r->bs->ops->upload_commit(r->bs, uuid, r->d, &r->err);
+    r->rc = r->bs->ops->upload_commit(r->bs, uuid, r->d, 0, &r->err);
     return NULL;
 }
 
@@ -654,7 +654,7 @@ static void *race_distinct(void *arg)
     write_all(fd, r->d->s);
     close(fd);
     pthread_barrier_wait(r->start);
-    r->rc = r->bs->ops->upload_commit(r->bs, uuid, r->d, &r->err);
+    r->rc = r->bs->ops->upload_commit(r->bs, uuid, r->d, 0, &r->err);
     return NULL;
 }
 
@@ -801,7 +801,7 @@ TEST(store_fs_layout)
     ASSERT_TRUE(fs_exists(root, path));
     free(path);
     digest_set(&d, BERTH_DIGEST_SHA256, "c0ffee0000000000000000000000000000000000000000000000000000000000");
-    ASSERT_RC(berth_blobstore_fs_ops.upload_commit(bs, uuid, &d, &err), BERTH_OK);
+    ASSERT_RC(berth_blobstore_fs_ops.upload_commit(bs, uuid, &d, 0, &err), BERTH_OK);
     blob = fs_path(root, "blobs/sha256/c0/c0ffee0000000000000000000000000000000000000000000000000000000000");
     ASSERT_EQ_INT(stat(blob, &sb), 0);
     ASSERT_EQ_INT(sb.st_mode & 0777, 0600);
@@ -883,7 +883,7 @@ TEST(store_fs_removes_temp_files_at_open)
 
     /* The session is untouched and can still be committed. */
     digest_random(&d, BERTH_DIGEST_SHA256);
-    ASSERT_RC(berth_blobstore_fs_ops.upload_commit(bs, uuid, &d, &err), BERTH_OK);
+    ASSERT_RC(berth_blobstore_fs_ops.upload_commit(bs, uuid, &d, 0, &err), BERTH_OK);
     expect_blob(bs, &d, "keep me");
     berth_blobstore_fs_ops.close(bs);
     free(root);
@@ -938,7 +938,7 @@ TEST(store_fs_survives_kill_mid_upload)
     close(fd);
     ASSERT_EQ_STR(buf, "first chunk,second third");
     digest_random(&d, BERTH_DIGEST_SHA256);
-    ASSERT_RC(berth_blobstore_fs_ops.upload_commit(bs, uuid, &d, &err), BERTH_OK);
+    ASSERT_RC(berth_blobstore_fs_ops.upload_commit(bs, uuid, &d, 0, &err), BERTH_OK);
     expect_blob(bs, &d, "first chunk,second third");
     berth_blobstore_fs_ops.close(bs);
     free(root);
