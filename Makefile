@@ -9,16 +9,32 @@ include mk/flags.mk
 # V=1 shows every command.
 Q := $(if $(V),,@)
 
-MODULES := core oci store meta auth http cli
-# Link order: each module may only call the ones after it.
-LINK_ORDER := cli http meta auth store oci core
+# The layers, bottom up. A module may use itself and the modules its DEPS_
+# line names (and nothing else): its sources are compiled with only those
+# include paths, and scripts/check-layers.sh fails the build on any call
+# outside them (a static archive alone would let one through).
+MODULES := core oci store meta auth service http client cli
+DEPS_core    :=
+DEPS_oci     := core
+DEPS_store   := core oci
+DEPS_meta    := core oci
+DEPS_auth    := core oci
+DEPS_service := core oci store meta auth
+DEPS_http    := core oci store meta auth service
+DEPS_client  := core oci auth
+DEPS_cli     := core oci store meta auth service http client
+# Link order: each archive before the ones it uses.
+LINK_ORDER := cli http client service meta auth store oci core
+INC_ALL := $(foreach m,$(MODULES),-Isrc/$(m))
 
 SRC_core  := $(wildcard src/core/*.c)
 SRC_oci   := $(wildcard src/oci/*.c)
 SRC_store := $(wildcard src/store/*.c)
 SRC_meta  := $(wildcard src/meta/*.c)
 SRC_auth  := $(wildcard src/auth/*.c)
+SRC_service := $(wildcard src/service/*.c)
 SRC_http  := $(wildcard src/http/*.c)
+SRC_client := $(wildcard src/client/*.c)
 SRC_cli   := $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
 MIGRATIONS := $(sort $(wildcard src/meta/migrations/*.sql))
 
@@ -28,9 +44,12 @@ FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 
 # $(call variant_rules,VARIANT,DIR)
 define variant_rules
+$(2)/obj/%.o: INC = $(INC_ALL)
+$(foreach m,$(MODULES),$(2)/obj/src/$(m)/%.o: INC = $(foreach d,$(DEPS_$(m)) $(m),-Isrc/$(d))
+)
 $(2)/obj/%.o: %.c
 	@mkdir -p $$(@D)
-	$$(Q)$$(CC) $$(STD) $$(WARN) $$(DEPFL) $$(OPT_$(1)) -Iinclude -I$(2)/gen $$(PKG_CFLAGS) -c $$< -o $$@
+	$$(Q)$$(CC) $$(STD) $$(WARN) $$(DEPFL) $$(OPT_$(1)) $$(INC) -I$(2)/gen $$(PKG_CFLAGS) -c $$< -o $$@
 
 $(2)/gen/migrations.h: $(MIGRATIONS) scripts/embed-sql.sh
 	@mkdir -p $$(@D)

@@ -10,11 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
-#include "berth/buf.h"
+#include "alloc.h"
+#include "buf.h"
 #include "../src/cli/cli.h"
 #include "../src/cli/credhelper.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

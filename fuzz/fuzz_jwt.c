@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "berth/auth.h"
-#include "berth/base64.h"
-#include "berth/util.h"
-#include "berth/banned.h"
+#include "auth.h"
+#include "base64.h"
+#include "util.h"
+#include "banned.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,10 +7,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
-#include "berth/auth.h"
-#include "berth/buf.h"
-#include "berth/banned.h"
+#include "alloc.h"
+#include "auth.h"
+#include "buf.h"
+#include "banned.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -42,6 +42,15 @@ for d in errors config metrics; do
 	fi
 done
 
+echo "== layering (scripts/check-layers.sh)"
+for b in build build-asan; do
+	if sh scripts/check-layers.sh "$b" > "$log/layers" 2>&1; then
+		echo "$(tail -n 1 "$log/layers") [$b]"; passed=$((passed + 1))
+	else
+		cat "$log/layers"; echo "not ok - layering of $b"; failed=$((failed + 1))
+	fi
+done
+
 echo "== fuzz corpus replay"
 for b in build build-asan; do
 	for f in "$b"/fuzz-*; do

@@ -16,10 +16,10 @@
 #include <jansson.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
-#include "berth/alloc.h"
-#include "berth/auth.h"
-#include "berth/base64.h"
-#include "berth/banned.h"
+#include "alloc.h"
+#include "auth.h"
+#include "base64.h"
+#include "banned.h"
 
 #define JWT_MAX 8192
 #define SIG_RAW 64

@@ -33,11 +33,11 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include "berth/alloc.h"
-#include "berth/auth.h"
-#include "berth/base64.h"
-#include "berth/util.h"
-#include "berth/banned.h"
+#include "alloc.h"
+#include "auth.h"
+#include "base64.h"
+#include "util.h"
+#include "banned.h"
 
 #define KID_LEN 22            /* 16 bytes of SHA-256, base64url */
 #define COORD_LEN 43          /* 32 bytes, base64url */

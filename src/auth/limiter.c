@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
-#include "berth/alloc.h"
-#include "berth/auth.h"
-#include "berth/util.h"
-#include "berth/banned.h"
+#include "alloc.h"
+#include "auth.h"
+#include "util.h"
+#include "banned.h"
 
 /* Only this much of each name is hashed; real principals and addresses are far shorter. */
 #define PRINCIPAL_CAP 256

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
-#include "berth/auth.h"
-#include "berth/banned.h"
+#include "alloc.h"
+#include "auth.h"
+#include "banned.h"
 
 #define ADDR_TEXT_MAX 46 /* INET6_ADDRSTRLEN */
 

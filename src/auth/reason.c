@@ -1,6 +1,6 @@
 /* reason.c - names and client texts of the refusal reasons (BERTH_AUTH_REASON_MAP). */
-#include "berth/auth.h"
-#include "berth/banned.h"
+#include "auth.h"
+#include "banned.h"
 
 struct reason_row {
     const char *name;

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include "berth/auth.h"
-#include "berth/banned.h"
+#include "auth.h"
+#include "banned.h"
 
 #define REGISTRY_MIN 5
 #define REGISTRY_MAX 50

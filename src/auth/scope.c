@@ -5,9 +5,9 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include "berth/alloc.h"
-#include "berth/auth.h"
-#include "berth/banned.h"
+#include "alloc.h"
+#include "auth.h"
+#include "banned.h"
 
 #define SCOPE_RULE "a scope is type:name:actions, e.g. repository:team/app:pull,push"
 #define SCOPE_LIST_MAX 64

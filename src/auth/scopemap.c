@@ -5,8 +5,8 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include "berth/auth.h"
-#include "berth/banned.h"
+#include "auth.h"
+#include "banned.h"
 
 #define RULE_PREFIX "repositories/"
 #define RULE_SHAPE "a rule is repositories/<pattern>/<action>"

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
-#include "berth/alloc.h"
-#include "berth/auth.h"
-#include "berth/util.h"
-#include "berth/banned.h"
+#include "alloc.h"
+#include "auth.h"
+#include "util.h"
+#include "banned.h"
 
 /* Longest secret hashed or verified; longer ones cannot have been stored. */
 #define SECRET_MAX 1024

@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <jansson.h>
-#include "berth/buf.h"
-#include "berth/err.h"
+#include "buf.h"
+#include "err.h"
 
 /*
  * One run of the CLI. main() fills progname; the dispatcher extends cmd

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <curl/curl.h>
-#include "berth/alloc.h"
-#include "berth/base64.h"
+#include "alloc.h"
+#include "base64.h"
 #include "cli.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define RESP_MAX (16u << 20)
 

@@ -6,10 +6,10 @@
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
-#include "berth/alloc.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "util.h"
 #include "cli.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 /* Reads a password from the terminal without echo; NULL when stdin is no terminal. */
 static char *prompt_password(const char *who)

@@ -9,13 +9,13 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
-#include "berth/alloc.h"
-#include "berth/util.h"
-#include "berth/version.h"
+#include "alloc.h"
+#include "util.h"
+#include "version.h"
 #include "cli.h"
 #include "dockercfg.h"
 #include "health.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 static const char *const status_names[] = {"OK", "WARNING", "ERROR"};
 

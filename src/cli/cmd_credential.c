@@ -4,9 +4,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
+#include "alloc.h"
 #include "cli.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 static const struct cli_col show_cols[] = {{"USERNAME", "username"}, {"ADMIN", "adminUserEnabled"}};
 static const struct cli_col password_cols[] = {{"PASSWORD NAME", "name"}, {"CREATED", "created"}};

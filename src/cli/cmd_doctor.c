@@ -9,13 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
-#include "berth/config.h"
-#include "berth/doctor.h"
-#include "berth/log.h"
-#include "berth/meta.h"
+#include "alloc.h"
+#include "config.h"
+#include "doctor.h"
+#include "log.h"
+#include "meta.h"
 #include "cli.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 static void doctor_usage(FILE *out)
 {

@@ -15,14 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "berth/alloc.h"
-#include "berth/config.h"
-#include "berth/log.h"
-#include "berth/meta.h"
-#include "berth/store.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "config.h"
+#include "log.h"
+#include "meta.h"
+#include "store.h"
+#include "util.h"
 #include "cli.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 struct gc_ctx {
     struct berth_meta *meta;

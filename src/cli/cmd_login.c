@@ -15,14 +15,14 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "berth/alloc.h"
-#include "berth/base64.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "base64.h"
+#include "util.h"
 #include "cli.h"
 #include "credhelper.h"
 #include "dockercfg.h"
 #include "loginrec.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define NFILES 2
 

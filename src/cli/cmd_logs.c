@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "berth/alloc.h"
+#include "alloc.h"
 #include "cli.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 static const struct cli_col login_cols[] = {
     {"TIME", "time"},           {"TYPE", "identityType"}, {"IDENTITY", "identity"},    {"IP", "clientIp"},

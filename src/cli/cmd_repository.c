@@ -6,9 +6,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
+#include "alloc.h"
 #include "cli.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define ACCEPT_MANIFESTS                                                                                      \
     "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "                  \

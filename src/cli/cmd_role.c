@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "berth/alloc.h"
+#include "alloc.h"
 #include "cli.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 static const struct cli_col cols[] = {
     {"ID", "id"}, {"PRINCIPAL", "principalName"}, {"TYPE", "principalType"}, {"ROLE", "roleDefinitionName"},

@@ -5,9 +5,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
+#include "alloc.h"
 #include "cli.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 static const struct cli_col cols[] = {
     {"NAME", "name"}, {"TYPE", "type"}, {"DESCRIPTION", "description"}, {"ACTIONS", "actions"},

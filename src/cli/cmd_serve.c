@@ -9,16 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "berth/alloc.h"
-#include "berth/auth.h"
-#include "berth/config.h"
-#include "berth/http.h"
-#include "berth/log.h"
-#include "berth/meta.h"
-#include "berth/store.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "auth.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "meta.h"
+#include "store.h"
+#include "util.h"
 #include "cli.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 struct orphan_ctx {
     struct berth_meta *meta;

@@ -5,9 +5,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
+#include "alloc.h"
 #include "cli.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 static const struct cli_col sp_cols[] = {
     {"APPID", "appId"}, {"DISPLAY NAME", "displayName"}, {"CREATED", "createdAt"}, {"SECRETS", "secrets"},

@@ -12,13 +12,13 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#include "berth/alloc.h"
-#include "berth/version.h"
+#include "alloc.h"
+#include "version.h"
 #include "cli.h"
 #include "credhelper.h"
 #include "dockercfg.h"
 #include "loginrec.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 /* ---------------------------------------------------------------- payloads */
 

@@ -8,8 +8,8 @@
 #define BERTH_CLI_CREDHELPER_H
 
 #include <stddef.h>
-#include "berth/buf.h"
-#include "berth/err.h"
+#include "buf.h"
+#include "err.h"
 
 /* What docker and containers/image look for when a helper has nothing for a server. */
 #define CLI_HELPER_NOT_FOUND "credentials not found in native keychain"

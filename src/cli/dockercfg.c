@@ -10,12 +10,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "berth/alloc.h"
-#include "berth/base64.h"
-#include "berth/oci.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "base64.h"
+#include "oci.h"
+#include "util.h"
 #include "dockercfg.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 /* Credential files are small; anything bigger is not one. */
 #define CFG_MAX (4u << 20)

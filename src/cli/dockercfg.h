@@ -14,8 +14,8 @@
 
 #include <jansson.h>
 #include <stddef.h>
-#include "berth/buf.h"
-#include "berth/err.h"
+#include "buf.h"
+#include "err.h"
 
 /* The user name that says "the password is a registry refresh token". */
 #define CLI_NULL_GUID "00000000-0000-0000-0000-000000000000"

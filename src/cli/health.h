@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
-#include "berth/buf.h"
-#include "berth/err.h"
+#include "buf.h"
+#include "err.h"
 
 struct cli_ctx;
 struct cli_dockercfg;

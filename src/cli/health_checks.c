@@ -16,15 +16,15 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <curl/curl.h>
-#include "berth/alloc.h"
-#include "berth/auth.h"
-#include "berth/base64.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "auth.h"
+#include "base64.h"
+#include "util.h"
 #include "cli.h"
 #include "dockercfg.h"
 #include "loginrec.h"
 #include "health.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define MIN_DOCKER "18.03"
 

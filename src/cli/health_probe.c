@@ -18,11 +18,11 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <curl/curl.h>
-#include "berth/alloc.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "util.h"
 #include "cli.h"
 #include "health.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define BODY_MAX (1u << 20)
 #define PROG_TIMEOUT_MS 10000

@@ -7,9 +7,9 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
+#include "alloc.h"
 #include "health.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define SRC(x) (1u << CLI_HEALTH_SRC_##x)
 #define STORED (SRC(HELPER) | SRC(FILE))

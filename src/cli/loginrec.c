@@ -4,10 +4,10 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
+#include "alloc.h"
 #include "cli.h"
 #include "loginrec.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 /* <berth config folder>/<name> (malloc'd). */
 char *cli_config_file(const char *name)

@@ -10,7 +10,7 @@
 #define BERTH_CLI_LOGINREC_H
 
 #include <jansson.h>
-#include "berth/err.h"
+#include "err.h"
 #include "dockercfg.h"
 
 struct cli_ctx;

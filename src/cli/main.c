@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <curl/curl.h>
-#include "berth/version.h"
+#include "version.h"
 #include "cli.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 static const struct command {
     const char *name;

@@ -5,9 +5,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
+#include "alloc.h"
 #include "cli.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 int cli_mgmt_parse(struct cli_ctx *ctx, const char *synopsis, const char *desc, const struct cli_opt *opts,
                    int argc, char **argv, struct cli_list *pos, size_t npos)

@@ -7,9 +7,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
+#include "alloc.h"
 #include "cli.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 void cli_list_release(struct cli_list *l)
 {

@@ -4,9 +4,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
+#include "alloc.h"
 #include "cli.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 void cli_table_init(struct cli_table *t, size_t ncols, const char *const *headers)
 {

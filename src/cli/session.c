@@ -5,10 +5,10 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "util.h"
 #include "cli.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define SESSION_FILE_MAX (1u << 20)
 

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "berth/alloc.h"
-#include "berth/base64.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "base64.h"
+#include "util.h"
 #include "cli.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 int64_t cli_jwt_exp(const char *jwt)
 {

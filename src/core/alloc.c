@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "berth/alloc.h"
-#include "berth/banned.h"
+#include "alloc.h"
+#include "banned.h"
 
 static void oom(size_t n)
 {

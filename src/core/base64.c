@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include "berth/base64.h"
-#include "berth/banned.h"
+#include "base64.h"
+#include "banned.h"
 
 /*
  * Work happens in stack chunks of CHUNK_IN bytes <-> CHUNK_OUT characters,

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
-#include "berth/buf.h"
-#include "berth/banned.h"
+#include "alloc.h"
+#include "buf.h"
+#include "banned.h"
 
 void berth_buf_init(struct berth_buf *b, size_t max)
 {

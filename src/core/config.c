@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
-#include "berth/config.h"
-#include "berth/log.h"
-#include "berth/util.h"
-#include "berth/banned.h"
+#include "alloc.h"
+#include "config.h"
+#include "log.h"
+#include "util.h"
+#include "banned.h"
 
 struct cfg_row {
     const char *name;

@@ -2,8 +2,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include "berth/err.h"
-#include "berth/banned.h"
+#include "err.h"
+#include "banned.h"
 
 struct rc_row {
     const char *name;

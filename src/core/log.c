@@ -4,8 +4,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "berth/log.h"
-#include "berth/banned.h"
+#include "log.h"
+#include "banned.h"
 
 int berth_log_threshold = BERTH_LOG_INFO;
 static int log_fd = 2;

@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "berth/alloc.h"
-#include "berth/util.h"
-#include "berth/banned.h"
+#include "alloc.h"
+#include "util.h"
+#include "banned.h"
 
 int64_t berth_now_ms(void)
 {

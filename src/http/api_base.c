@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "util.h"
 #include "http_int.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 enum berth_rc api_base_finish(struct berth_req *req, struct berth_err *err)
 {

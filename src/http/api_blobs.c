@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "berth/alloc.h"
+#include "alloc.h"
 #include "http_int.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 enum berth_rc api_blob_finish(struct berth_req *req, struct berth_err *err)
 {

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
+#include "alloc.h"
 #include "http_int.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define MANIFEST_READ_MAX (64u * 1024 * 1024) /* serve what was stored under an older, larger cap */
 

@@ -9,8 +9,8 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "berth/auth.h"
-#include "berth/meta.h"
+#include "auth.h"
+#include "meta.h"
 #include "authz.h"
 #include "http_int.h"
 

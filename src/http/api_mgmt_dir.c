@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "berth/alloc.h"
-#include "berth/log.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "log.h"
+#include "util.h"
 #include "api_mgmt.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define PASSWORD_MIN 12
 #define PASSWORD_MAX 256

@@ -19,12 +19,12 @@
 #include <string.h>
 #include <time.h>
 #include <microhttpd.h>
-#include "berth/alloc.h"
-#include "berth/log.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "log.h"
+#include "util.h"
 #include "api_mgmt.h"
 #include "events.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define LOGS_LIMIT_DEFAULT 100
 #define LOGS_LIMIT_MAX 1000

@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "berth/alloc.h"
-#include "berth/log.h"
+#include "alloc.h"
+#include "log.h"
 #include "api_mgmt.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 static json_t *ruleset_json(const struct berth_meta_network *net)
 {

@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "berth/alloc.h"
-#include "berth/log.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "log.h"
+#include "util.h"
 #include "api_mgmt.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define DESCRIPTION_MAX 256
 #define ACTIONS_MAX 64 /* the rules a token's grant is computed from */

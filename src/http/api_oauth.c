@@ -13,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "berth/alloc.h"
-#include "berth/base64.h"
-#include "berth/log.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "base64.h"
+#include "log.h"
+#include "util.h"
 #include "authz.h"
 #include "http_int.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define FORM_MAX (64 * 1024)
 #define MAX_SCOPES 64

@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "berth/alloc.h"
-#include "berth/log.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "log.h"
+#include "util.h"
 #include "http_int.h"
 #include "uploads.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define UP_STATE_MAGIC 0x55504c44u /* "UPLD" */
 /*

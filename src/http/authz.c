@@ -19,13 +19,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include "berth/alloc.h"
-#include "berth/base64.h"
-#include "berth/log.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "base64.h"
+#include "log.h"
+#include "util.h"
 #include "authz.h"
 #include "http_int.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define USER_MAX 256
 #define PASS_MAX 8192

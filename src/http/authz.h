@@ -10,10 +10,10 @@
 
 #include <jansson.h>
 #include <stdint.h>
-#include "berth/auth.h"
-#include "berth/config.h"
-#include "berth/http.h"
-#include "berth/meta.h"
+#include "auth.h"
+#include "config.h"
+#include "http.h"
+#include "meta.h"
 
 #define BERTH_AUTHZ_MAGIC 0x415a5448u /* "AZTH" */
 #define BERTH_NULL_GUID "00000000-0000-0000-0000-000000000000"

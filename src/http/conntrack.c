@@ -12,13 +12,13 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include "berth/alloc.h"
-#include "berth/auth.h"
-#include "berth/log.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "auth.h"
+#include "log.h"
+#include "util.h"
 #include "conntrack.h"
 #include "netcheck.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define CONNTRACK_MAGIC 0x434f4e54u /* "CONT" */
 #define CONN_MAGIC 0x434f4e4eu      /* "CONN" */

@@ -14,8 +14,8 @@
 
 #include <microhttpd.h>
 #include <sys/socket.h>
-#include "berth/config.h"
-#include "berth/err.h"
+#include "config.h"
+#include "err.h"
 
 struct conntrack;
 struct netcheck;

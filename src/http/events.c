@@ -12,14 +12,14 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "berth/alloc.h"
-#include "berth/auth.h"
-#include "berth/log.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "auth.h"
+#include "log.h"
+#include "util.h"
 #include "authz.h"
 #include "events.h"
 #include "http_int.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define NAME_CACHE 16
 

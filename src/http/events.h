@@ -26,9 +26,9 @@
 
 #include <jansson.h>
 #include <stdint.h>
-#include "berth/config.h"
-#include "berth/err.h"
-#include "berth/meta.h"
+#include "config.h"
+#include "err.h"
+#include "meta.h"
 
 struct berth_req;
 struct authz;

@@ -8,11 +8,11 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdint.h>
-#include "berth/buf.h"
-#include "berth/doctor.h"
-#include "berth/err.h"
-#include "berth/http.h"
-#include "berth/oci.h"
+#include "buf.h"
+#include "doctor.h"
+#include "err.h"
+#include "http.h"
+#include "oci.h"
 #include "authz.h"
 
 #define BERTH_REQ_MAGIC 0x52455155u /* "REQU" */

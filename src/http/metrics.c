@@ -2,7 +2,7 @@
  * metrics.c - the metrics registry and its Prometheus text exposition
  * (GET /metrics), and the health routes GET /healthz and GET /readyz.
  *
- * The families are the rows of BERTH_METRICS_MAP (include/berth/metrics.h).
+ * The families are the rows of BERTH_METRICS_MAP (src/http/metrics.h).
  * Every value is a C11 atomic updated with relaxed ordering by the worker
  * threads, so counting takes no lock. Per-route values are indexed by route
  * table row; rows that share a label add into the first row with that label,
@@ -14,16 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
-#include "berth/auth.h"
-#include "berth/config.h"
-#include "berth/doctor.h"
-#include "berth/log.h"
-#include "berth/metrics.h"
-#include "berth/util.h"
-#include "berth/version.h"
+#include "alloc.h"
+#include "auth.h"
+#include "config.h"
+#include "doctor.h"
+#include "log.h"
+#include "metrics.h"
+#include "util.h"
+#include "version.h"
 #include "http_int.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define NCODES 600 /* status codes 0..599; 0 = the request ended before an answer */
 

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "berth/alloc.h"
-#include "berth/log.h"
+#include "alloc.h"
+#include "log.h"
 #include "http_int.h"
 #include "netcheck.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define NETCHECK_MAGIC 0x4e455443u /* "NETC" */
 #define LIST_MAX 1000              /* items in a configured list */

@@ -6,9 +6,9 @@
 #ifndef BERTH_HTTP_NETCHECK_H
 #define BERTH_HTTP_NETCHECK_H
 
-#include "berth/auth.h"
-#include "berth/config.h"
-#include "berth/meta.h"
+#include "auth.h"
+#include "config.h"
+#include "meta.h"
 
 struct berth_req;
 struct berth_http;

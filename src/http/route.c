@@ -6,9 +6,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
+#include "alloc.h"
 #include "http_int.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define ACC_REPO BERTH_ACCESS_REPOSITORY
 

@@ -15,16 +15,16 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include "berth/alloc.h"
-#include "berth/log.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "log.h"
+#include "util.h"
 #include "authz.h"
 #include "conntrack.h"
 #include "events.h"
 #include "http_int.h"
 #include "netcheck.h"
 #include "tlscert.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 static const struct {
     const char *text;

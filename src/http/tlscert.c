@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <gnutls/x509.h>
-#include "berth/alloc.h"
-#include "berth/log.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "log.h"
+#include "util.h"
 #include "tlscert.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define TLSCERT_MAGIC 0x544c5343u /* "TLSC" */
 #define CHAIN_MAX 16              /* certificates in one chain file */

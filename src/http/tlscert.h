@@ -17,9 +17,9 @@
 
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
-#include "berth/config.h"
-#include "berth/doctor.h"
-#include "berth/err.h"
+#include "config.h"
+#include "doctor.h"
+#include "err.h"
 
 struct tlscert;
 

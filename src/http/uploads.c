@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "berth/alloc.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "util.h"
 #include "http_int.h"
 #include "uploads.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define NBUCKETS 1024
 #define MAX_IDLE 4096

@@ -8,10 +8,10 @@
 #define BERTH_HTTP_UPLOADS_H
 
 #include <stdint.h>
-#include "berth/err.h"
-#include "berth/meta.h"
-#include "berth/oci.h"
-#include "berth/store.h"
+#include "err.h"
+#include "meta.h"
+#include "oci.h"
+#include "store.h"
 
 /* One session. While busy, only the request that acquired it touches it. */
 struct upload_session {

@@ -2,8 +2,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include "berth/meta.h"
-#include "berth/banned.h"
+#include "meta.h"
+#include "banned.h"
 
 static const struct berth_meta_ops *const drivers[] = {
     &berth_meta_sqlite_ops,

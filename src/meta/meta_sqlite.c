@@ -13,11 +13,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sqlite3.h>
-#include "berth/alloc.h"
-#include "berth/meta.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "meta.h"
+#include "util.h"
 #include "migrations.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define POOL_MAX 16            /* connections per database, opened on demand */
 #define BUSY_TIMEOUT_MS 5000   /* how long a writer waits for the write lock */

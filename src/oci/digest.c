@@ -4,9 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <openssl/evp.h>
-#include "berth/oci.h"
-#include "berth/util.h"
-#include "berth/banned.h"
+#include "oci.h"
+#include "util.h"
+#include "banned.h"
 
 #define DIGEST_RULE "expected 'sha256:' + 64 or 'sha512:' + 128 lowercase hex characters"
 

@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
-#include "berth/alloc.h"
-#include "berth/buf.h"
-#include "berth/oci.h"
-#include "berth/banned.h"
+#include "alloc.h"
+#include "buf.h"
+#include "oci.h"
+#include "banned.h"
 
 #define MT_SCHEMA1 "application/vnd.docker.distribution.manifest.v1+json"
 #define MT_SCHEMA1_SIGNED "application/vnd.docker.distribution.manifest.v1+prettyjws"

@@ -1,7 +1,7 @@
 /* name.c - repository name and tag validation (distribution spec grammar). */
 #include <stdio.h>
-#include "berth/oci.h"
-#include "berth/banned.h"
+#include "oci.h"
+#include "banned.h"
 
 #define NAME_RULE                                                                          \
     "a valid name is '/'-separated components of lowercase letters and digits, "           \

@@ -1,9 +1,9 @@
 /* range.c - HTTP Range (blob GET) and Content-Range (upload chunk) parsing. */
 #include <string.h>
 #include <strings.h>
-#include "berth/oci.h"
-#include "berth/util.h"
-#include "berth/banned.h"
+#include "oci.h"
+#include "util.h"
+#include "banned.h"
 
 #define RANGE_RULE "expected bytes=first-last, bytes=first- or bytes=-suffix"
 #define CRANGE_RULE "expected first-last, optionally after 'bytes ' or 'bytes=' and followed by /total"

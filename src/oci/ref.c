@@ -1,7 +1,7 @@
 /* ref.c - a manifest reference: a tag or a digest. */
 #include <string.h>
-#include "berth/oci.h"
-#include "berth/banned.h"
+#include "oci.h"
+#include "banned.h"
 
 enum berth_rc berth_ref_parse(const char *s, size_t len, struct berth_ref *out, struct berth_err *err)
 {

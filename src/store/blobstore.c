@@ -1,7 +1,7 @@
 /* blobstore.c - the blob store's driver table: looks a driver up by name. */
 #include <string.h>
-#include "berth/store.h"
-#include "berth/banned.h"
+#include "store.h"
+#include "banned.h"
 
 static const struct berth_blobstore_ops *const drivers[] = {
     &berth_blobstore_fs_ops,

@@ -14,11 +14,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "berth/alloc.h"
-#include "berth/log.h"
-#include "berth/store.h"
-#include "berth/util.h"
-#include "berth/banned.h"
+#include "alloc.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+#include "banned.h"
 
 /* The algorithms with a folder under blobs/, in the order list walks them. */
 static const enum berth_digest_alg algs[] = {BERTH_DIGEST_SHA256, BERTH_DIGEST_SHA512};

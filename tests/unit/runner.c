@@ -8,9 +8,9 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "berth/alloc.h"
+#include "alloc.h"
 #include "test.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 #define MAX_TESTS 2048
 #define TIMEOUT_S 60

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "berth/err.h"
+#include "err.h"
 
 typedef void (*berth_test_fn)(void);
 void berth_test_register(const char *name, berth_test_fn fn, const char *file);

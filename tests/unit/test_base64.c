@@ -1,8 +1,8 @@
 /* test_base64.c - base64url and standard base64: RFC 4648 vectors, strictness, caps. */
 #include <stdlib.h>
 #include <string.h>
-#include "berth/base64.h"
-#include "berth/buf.h"
+#include "base64.h"
+#include "buf.h"
 #include "test.h"
 
 struct vector {

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "berth/alloc.h"
-#include "berth/buf.h"
+#include "alloc.h"
+#include "buf.h"
 #include "../../src/cli/cli.h"
 #include "test.h"
 

@@ -1,10 +1,10 @@
 /* test_core.c - buf, err, config and util. */
 #include <stdlib.h>
-#include "berth/alloc.h"
-#include "berth/buf.h"
-#include "berth/config.h"
-#include "berth/err.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "buf.h"
+#include "config.h"
+#include "err.h"
+#include "util.h"
 #include "test.h"
 
 TEST(buf_appends_and_stays_terminated)

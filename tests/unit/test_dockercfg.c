@@ -5,8 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "berth/alloc.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "util.h"
 #include "../../src/cli/credhelper.h"
 #include "../../src/cli/dockercfg.h"
 #include "../../src/cli/loginrec.h"

@@ -20,12 +20,12 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include "berth/alloc.h"
-#include "berth/auth.h"
-#include "berth/config.h"
-#include "berth/doctor.h"
-#include "berth/meta.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "auth.h"
+#include "config.h"
+#include "doctor.h"
+#include "meta.h"
+#include "util.h"
 #include "test.h"
 
 #define DAY 86400L

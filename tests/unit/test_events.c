@@ -1,9 +1,9 @@
 /* test_events.c - the event queue: drops are counted exactly when full, and the writer stores every queued event. */
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
-#include "berth/meta.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "meta.h"
+#include "util.h"
 #include "../../src/http/events.h"
 #include "test.h"
 

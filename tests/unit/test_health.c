@@ -2,7 +2,7 @@
  * challenges, client versions, NO_PROXY and the redaction of --report. */
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
+#include "alloc.h"
 #include "../../src/cli/health.h"
 #include "test.h"
 

@@ -16,11 +16,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/core_names.h>
-#include "berth/alloc.h"
-#include "berth/auth.h"
-#include "berth/base64.h"
-#include "berth/buf.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "auth.h"
+#include "base64.h"
+#include "buf.h"
+#include "util.h"
 #include "test.h"
 
 #define NOW 1700000000LL

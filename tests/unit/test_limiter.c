@@ -1,7 +1,7 @@
 /* test_limiter.c - the brute-force limiter: sliding window, lockout, isolation of pairs, eviction, threads. */
 #include <pthread.h>
 #include <stdlib.h>
-#include "berth/auth.h"
+#include "auth.h"
 #include "test.h"
 
 #define T0 1700000000

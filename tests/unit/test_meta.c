@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "berth/alloc.h"
-#include "berth/buf.h"
-#include "berth/meta.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "buf.h"
+#include "meta.h"
+#include "util.h"
 #include "test.h"
 
 struct driver {

@@ -1,7 +1,7 @@
 /* test_netrule.c - IP addresses and CIDR ranges: parsing, refusals with their reason, canonical text, matching. */
 #include <stdlib.h>
 #include <string.h>
-#include "berth/auth.h"
+#include "auth.h"
 #include "test.h"
 
 /* Parses s, which must be valid, and returns its canonical text in a static buffer. */

@@ -1,8 +1,8 @@
 /* test_oci.c - names, tags, digests, hashing, references, ranges and manifests. */
 #include <stdlib.h>
 #include <string.h>
-#include "berth/alloc.h"
-#include "berth/oci.h"
+#include "alloc.h"
+#include "oci.h"
 #include "test.h"
 
 /* ---- helpers ---- */

@@ -1,6 +1,6 @@
 /* test_role.c - refusal reasons, built-in roles, assignment scopes, what assignments grant, registry names. */
 #include <string.h>
-#include "berth/auth.h"
+#include "auth.h"
 #include "test.h"
 
 #define ACT_MR BERTH_ACT_METADATA_READ

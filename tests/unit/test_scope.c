@@ -1,8 +1,8 @@
 /* test_scope.c - action lists, token scopes, scope-map rules and the system scope maps. */
 #include <stdlib.h>
 #include <string.h>
-#include "berth/auth.h"
-#include "berth/buf.h"
+#include "auth.h"
+#include "buf.h"
 #include "test.h"
 
 #define ACT_MR BERTH_ACT_METADATA_READ

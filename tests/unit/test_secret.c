@@ -1,8 +1,8 @@
 /* test_secret.c - secret generation, argon2id hashing, constant-time equality and the verified-secret cache. */
 #include <pthread.h>
 #include <stdlib.h>
-#include "berth/auth.h"
-#include "berth/util.h"
+#include "auth.h"
+#include "util.h"
 #include "test.h"
 
 /* In src/auth/secret.c for the tests only: argon2 runs so far and the most that ran at once. */

@@ -11,11 +11,11 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "berth/alloc.h"
-#include "berth/store.h"
-#include "berth/util.h"
+#include "alloc.h"
+#include "store.h"
+#include "util.h"
 #include "test.h"
-#include "berth/banned.h"
+#include "banned.h"
 
 /* ---- helpers ---- */
 

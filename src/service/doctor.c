@@ -24,10 +24,10 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include "berth/alloc.h"
-#include "berth/doctor.h"
-#include "berth/util.h"
-#include "berth/banned.h"
+#include "alloc.h"
+#include "doctor.h"
+#include "util.h"
+#include "banned.h"
 
 #define MIB (1024LL * 1024)
 #define GIB (1024LL * MIB)

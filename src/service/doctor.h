@@ -15,11 +15,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "berth/auth.h"
-#include "berth/buf.h"
-#include "berth/config.h"
-#include "berth/err.h"
-#include "berth/meta.h"
+#include "auth.h"
+#include "buf.h"
+#include "config.h"
+#include "err.h"
+#include "meta.h"
 
 enum berth_check_status { BERTH_CHECK_OK = 0, BERTH_CHECK_WARNING, BERTH_CHECK_ERROR };
 

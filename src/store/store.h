@@ -11,8 +11,8 @@
 #define BERTH_STORE_H
 
 #include <stdint.h>
-#include "berth/err.h"
-#include "berth/oci.h"
+#include "err.h"
+#include "oci.h"
 
 #define BERTH_BLOBSTORE_MAGIC 0x424c4f42u /* "BLOB" */
 

@@ -6,8 +6,8 @@
 #define BERTH_BASE64_H
 
 #include <stddef.h>
-#include "berth/buf.h"
-#include "berth/err.h"
+#include "buf.h"
+#include "err.h"
 
 /* Appends the base64url (no padding) form of p to out. */
 enum berth_rc berth_b64url_encode(const void *p, size_t n, struct berth_buf *out);

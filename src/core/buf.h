@@ -11,7 +11,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
-#include "berth/err.h"
+#include "err.h"
 
 struct berth_buf {
     char *p;      /* owned; NULL until the first append */

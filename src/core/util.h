@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "berth/err.h"
+#include "err.h"
 
 /* Wall-clock time in milliseconds / seconds since the epoch. */
 int64_t berth_now_ms(void);

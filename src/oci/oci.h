@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "berth/err.h"
+#include "err.h"
 
 #define BERTH_NAME_MAX 255 /* repository name length */
 #define BERTH_TAG_MAX 128

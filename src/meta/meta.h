@@ -13,9 +13,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "berth/buf.h"
-#include "berth/err.h"
-#include "berth/oci.h"
+#include "buf.h"
+#include "err.h"
+#include "oci.h"
 
 #define BERTH_META_MAGIC 0x4d455441u /* "META" */
 

@@ -10,10 +10,10 @@
 #define BERTH_HTTP_H
 
 #include <stdint.h>
-#include "berth/config.h"
-#include "berth/err.h"
-#include "berth/meta.h"
-#include "berth/store.h"
+#include "config.h"
+#include "err.h"
+#include "meta.h"
+#include "store.h"
 
 struct berth_http;
 struct berth_req;

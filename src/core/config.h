@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
-#include "berth/err.h"
+#include "err.h"
 
 enum berth_config_type {
     BERTH_CFG_STR,

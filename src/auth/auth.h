@@ -10,9 +10,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "berth/buf.h"
-#include "berth/err.h"
-#include "berth/oci.h"
+#include "buf.h"
+#include "err.h"
+#include "oci.h"
 
 /* ---------------------------------------------------------------- reasons */
 
