@@ -130,7 +130,7 @@ static void reap(struct gc_ctx *c, const struct berth_digest *d, uint64_t size)
     struct reap_ctx r = {c, d, size};
     int reaped = 0;
 
-    if (c->meta->ops->blob_reap(c->meta, d, c->dry_run, reap_remove, &r, &reaped, &err) != BERTH_OK) {
+    if (c->meta->content->blob_reap(c->meta, d, c->dry_run, reap_remove, &r, &reaped, &err) != BERTH_OK) {
         fprintf(stderr, "berth: gc: %s\n", berth_err_msg(&err));
         c->failed = 1;
         return;
@@ -164,7 +164,7 @@ static enum berth_rc reap_unused(struct gc_ctx *c, struct berth_err *err)
 
     do {
         pg->n = 0;
-        rc = c->meta->ops->blob_unused(c->meta, last, GC_PAGE, add_unused, pg, err);
+        rc = c->meta->content->blob_unused(c->meta, last, GC_PAGE, add_unused, pg, err);
         if (rc) break;
         for (i = 0; i < pg->n; i++) {
             struct berth_digest d;
@@ -189,7 +189,7 @@ static int sweep_blob(const struct berth_digest *d, uint64_t size, int64_t mtime
     c->seen++;
     progress(c, "blobs", 0);
     if (mtime_s * 1000 >= c->cutoff_ms) return 0;
-    if (c->meta->ops->blob_in_use(c->meta, d, &used, &err) != BERTH_OK) {
+    if (c->meta->content->blob_in_use(c->meta, d, &used, &err) != BERTH_OK) {
         fprintf(stderr, "berth: gc: %s\n", berth_err_msg(&err));
         c->failed = 1;
         return 1;
@@ -214,10 +214,10 @@ static int sweep_upload(const char *uuid, uint64_t size, int64_t mtime_s, void *
      * blob grace does not apply: a push in progress is not yet a blob.
      */
     if (mtime_s >= c->upload_cutoff_s) return 0;
-    rc = c->meta->ops->upload_get(c->meta, uuid, NULL, repo, sizeof(repo), &created, &err);
+    rc = c->meta->uploads->upload_get(c->meta, uuid, NULL, repo, sizeof(repo), &created, &err);
     if (rc != BERTH_OK && rc != BERTH_EUPLOADUNKNOWN) return 0;
     if (!c->dry_run) {
-        if (rc == BERTH_OK) c->meta->ops->upload_delete(c->meta, uuid, &err);
+        if (rc == BERTH_OK) c->meta->uploads->upload_delete(c->meta, uuid, &err);
         c->blobs->ops->upload_remove(c->blobs, uuid, &err);
     }
     c->uploads++;
@@ -244,7 +244,7 @@ static int forget_if_lost(const char *uuid, void *p)
         return 0;
     }
     if (err.code != BERTH_EUPLOADUNKNOWN) return 0; /* unreadable is not gone */
-    if (!c->dry_run && c->meta->ops->upload_delete(c->meta, uuid, &err) != BERTH_OK) return 0;
+    if (!c->dry_run && c->meta->uploads->upload_delete(c->meta, uuid, &err) != BERTH_OK) return 0;
     c->n++;
     return 0;
 }
@@ -258,7 +258,7 @@ enum berth_rc cli_forget_lost_uploads(struct berth_meta *meta, struct berth_blob
                                       uint64_t *n, struct berth_err *err)
 {
     struct lost_ctx c = {meta, blobs, dry_run, 0};
-    enum berth_rc rc = meta->ops->upload_list(meta, forget_if_lost, &c, err);
+    enum berth_rc rc = meta->uploads->upload_list(meta, forget_if_lost, &c, err);
     *n = c.n;
     return rc;
 }
@@ -332,7 +332,7 @@ int cmd_gc(int argc, char **argv, struct cli_ctx *ctx)
     if (rc) goto out;
     c.cutoff_ms = berth_now_ms() - grace * 60000;
     c.upload_cutoff_s = berth_now_s() - cfg.upload_ttl;
-    rc = c.meta->ops->gc(c.meta, c.cutoff_ms, c.dry_run, on_manifest, on_unlink, &c, &err);
+    rc = c.meta->content->gc(c.meta, c.cutoff_ms, c.dry_run, on_manifest, on_unlink, &c, &err);
     if (rc) goto out;
     progress(&c, "manifests", 1);
     rc = reap_unused(&c, &err);

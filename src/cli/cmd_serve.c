@@ -35,7 +35,7 @@ static int drop_orphan(const char *uuid, uint64_t size, int64_t mtime, void *p)
     int64_t created;
     (void)size;
     (void)mtime;
-    if (c->meta->ops->upload_get(c->meta, uuid, NULL, repo, sizeof(repo), &created, &err) == BERTH_EUPLOADUNKNOWN &&
+    if (c->meta->uploads->upload_get(c->meta, uuid, NULL, repo, sizeof(repo), &created, &err) == BERTH_EUPLOADUNKNOWN &&
         c->blobs->ops->upload_remove(c->blobs, uuid, &err) == BERTH_OK)
         c->removed++;
     return 0;
@@ -48,13 +48,13 @@ static enum berth_rc default_registry(struct berth_meta *meta, const char *name,
     struct berth_meta_registry r;
     enum berth_rc rc;
 
-    rc = meta->ops->registry_get(meta, name, 0, &r, err);
+    rc = meta->reg->registry_get(meta, name, 0, &r, err);
     if (rc == BERTH_ENOENT) {
         memset(&r, 0, sizeof(r));
         snprintf(r.name, sizeof(r.name), "%s", name);
-        rc = meta->ops->registry_create(meta, &r, err);
+        rc = meta->reg->registry_create(meta, &r, err);
         /* another process (a second serve, gc) may have created it meanwhile */
-        if (rc == BERTH_EEXIST) rc = meta->ops->registry_get(meta, name, 0, &r, err);
+        if (rc == BERTH_EEXIST) rc = meta->reg->registry_get(meta, name, 0, &r, err);
         if (rc == BERTH_OK)
             BERTH_LOG(BERTH_LOG_INFO, "msg=\"created registry\" registry=%s id=%lld", name, (long long)r.id);
     }

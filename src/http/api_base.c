@@ -107,7 +107,7 @@ enum berth_rc api_catalog_finish(struct berth_req *req, struct berth_err *err)
     for (round = 0; round < CATALOG_ROUNDS; round++) {
         int before = c.count;
         c.seen[0] = '\0';
-        rc = m->ops->repo_list(m, req->registry_id, from[0] ? from : NULL, n - c.count, list_add, &c, &more, err);
+        rc = m->content->repo_list(m, req->registry_id, from[0] ? from : NULL, n - c.count, list_add, &c, &more, err);
         if (rc) goto out;
         (void)before;
         if (!more || c.count >= n || !c.filter || !c.seen[0]) break;
@@ -139,7 +139,7 @@ enum berth_rc api_tags_finish(struct berth_req *req, struct berth_err *err)
     berth_buf_puts(&b, "{\"name\":");
     berth_buf_json_str(&b, req->name, strlen(req->name));
     berth_buf_puts(&b, ",\"tags\":[");
-    rc = m->ops->tag_list(m, req->registry_id, req->name, last, n, list_add, &c, &more, err);
+    rc = m->content->tag_list(m, req->registry_id, req->name, last, n, list_add, &c, &more, err);
     if (rc) goto out;
     berth_buf_puts(&b, "]}");
     if (more && c.count) {
@@ -193,11 +193,11 @@ enum berth_rc api_referrers_finish(struct berth_req *req, struct berth_err *err)
     rc = berth_digest_parse(req->param, strlen(req->param), &d, err);
     if (rc) goto out;
     if (at && !*at) at = NULL;
-    rc = m->ops->repo_exists(m, req->registry_id, req->name, err);
+    rc = m->content->repo_exists(m, req->registry_id, req->name, err);
     if (rc == BERTH_ENAMEUNKNOWN) rc = BERTH_OK; /* no repository: no referrers */
     if (rc) goto out;
     berth_buf_puts(&b, "{\"schemaVersion\":2,\"mediaType\":\"" BERTH_MT_OCI_INDEX "\",\"manifests\":[");
-    rc = m->ops->referrers(m, req->registry_id, req->name, &d, at, referrer_add, &c, err);
+    rc = m->content->referrers(m, req->registry_id, req->name, &d, at, referrer_add, &c, err);
     if (rc) goto out;
     berth_buf_puts(&b, "]}");
     if (at) berth_req_add_header(req, "OCI-Filters-Applied", "artifactType");

@@ -25,7 +25,7 @@ enum berth_rc api_blob_finish(struct berth_req *req, struct berth_err *err)
 
     rc = berth_digest_parse(req->param, strlen(req->param), &d, err);
     if (rc) goto out;
-    rc = m->ops->blob_linked(m, req->registry_id, req->name, &d, NULL, err);
+    rc = m->content->blob_linked(m, req->registry_id, req->name, &d, NULL, err);
     if (rc) goto out;
     rc = bs->ops->open_read(bs, &d, &fd, &size, err);
     if (rc == BERTH_EBLOBUNKNOWN)
@@ -84,7 +84,7 @@ enum berth_rc api_blob_delete_finish(struct berth_req *req, struct berth_err *er
 
     rc = berth_digest_parse(req->param, strlen(req->param), &d, err);
     if (rc) return rc;
-    rc = m->ops->blob_unlink(m, req->registry_id, req->name, &d, err);
+    rc = m->content->blob_unlink(m, req->registry_id, req->name, &d, err);
     if (rc) return rc;
     return req_respond_empty(req, 202);
 }

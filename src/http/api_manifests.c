@@ -57,7 +57,7 @@ enum berth_rc api_manifest_get_finish(struct berth_req *req, struct berth_err *e
 
     rc = existing_ref(req, &ref, err);
     if (rc) goto out;
-    rc = m->ops->manifest_get(m, req->registry_id, req->name, &ref, req->method == M_HEAD ? NULL : &payload, &len, mt,
+    rc = m->content->manifest_get(m, req->registry_id, req->name, &ref, req->method == M_HEAD ? NULL : &payload, &len, mt,
                               sizeof(mt), &d, err);
     if (rc) goto out;
     if (req->method == M_HEAD) {
@@ -160,7 +160,7 @@ enum berth_rc api_manifest_put_finish(struct berth_req *req, struct berth_err *e
     snprintf(req->ev_media_type, sizeof(req->ev_media_type), "%s", mf->media_type ? mf->media_type : "");
     snprintf(req->ev_artifact_type, sizeof(req->ev_artifact_type), "%s", mf->artifact_type ? mf->artifact_type : "");
     req->ev_size = (int64_t)st->body.len;
-    rc = m->ops->manifest_put(m, &row, st->ref.is_digest ? NULL : st->ref.tag, err);
+    rc = m->content->manifest_put(m, &row, st->ref.is_digest ? NULL : st->ref.tag, err);
     if (rc) goto out;
     req_add_location(req, "/v2/%s/manifests/%s", req->name, d.s);
     berth_req_add_header(req, "Docker-Content-Digest", d.s);
@@ -191,8 +191,8 @@ enum berth_rc api_manifest_delete_finish(struct berth_req *req, struct berth_err
 
     rc = existing_ref(req, &ref, err);
     if (rc) return rc;
-    if (ref.is_digest) rc = m->ops->manifest_delete(m, req->registry_id, req->name, &ref.digest, err);
-    else rc = m->ops->tag_delete(m, req->registry_id, req->name, ref.tag, err);
+    if (ref.is_digest) rc = m->content->manifest_delete(m, req->registry_id, req->name, &ref.digest, err);
+    else rc = m->content->tag_delete(m, req->registry_id, req->name, ref.tag, err);
     if (rc) return rc;
     return req_respond_empty(req, 202);
 }
@@ -227,7 +227,7 @@ enum berth_rc api_repository_delete_finish(struct berth_req *req, struct berth_e
     struct berth_buf body = BERTH_BUF_INIT(0);
     enum berth_rc rc;
 
-    rc = m->ops->repo_delete(m, req->registry_id, req->name, gone_item, &g, err);
+    rc = m->content->repo_delete(m, req->registry_id, req->name, gone_item, &g, err);
     if (rc) goto out;
     berth_buf_printf(&body, "{\"manifestsDeleted\":[%s],\"tagsDeleted\":[%s]}\n", berth_buf_str(&g.manifests),
                      berth_buf_str(&g.tags));

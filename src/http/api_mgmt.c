@@ -267,7 +267,7 @@ enum berth_rc mgmt_registry(struct berth_req *req, unsigned right, const char *w
     if (berth_registry_name_check(name, &lerr) != BERTH_OK) return mgmt_as(err, BERTH_EREQUEST, &lerr);
     rc = mgmt_need(req, name, right, why, err);
     if (rc) return rc;
-    return m->ops->registry_get(m, name, 0, reg, err);
+    return m->reg->registry_get(m, name, 0, reg, err);
 }
 
 /* ---------------------------------------------------------------- names */
@@ -617,7 +617,7 @@ enum berth_rc api_mgmt_registry_list_finish(struct berth_req *req, struct berth_
     enum berth_rc rc;
 
     /* the rights lookups run after the listing, never inside its callback */
-    rc = m->ops->registry_list(m, collect_registry, &set, err);
+    rc = m->reg->registry_list(m, collect_registry, &set, err);
     if (rc) goto out;
     all = (authz_mgmt_rights(az, &st->who, NULL) & BERTH_MGMT_READ) != 0;
     for (i = 0; i < set.n; i++)
@@ -657,7 +657,7 @@ enum berth_rc api_mgmt_registry_create_finish(struct berth_req *req, struct bert
     snprintf(reg.name, sizeof(reg.name), "%s", name);
     rc = registry_apply(o, &reg, err);
     if (!rc) rc = admin_passwords(&reg, values, &what, err);
-    if (!rc) rc = m->ops->registry_create(m, &reg, err);
+    if (!rc) rc = m->reg->registry_create(m, &reg, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"registry created\" registry=%s admin=%s principal=\"%s\"", req->id,
               reg.name, reg.admin_enabled ? "enabled" : "disabled", req->principal);
@@ -706,8 +706,8 @@ enum berth_rc api_mgmt_registry_patch_finish(struct berth_req *req, struct berth
     /* everything is checked before anything is written */
     if (!rc) rc = mgmt_network_check(req, &reg, o, &net, err);
     if (!rc && json_object_get(o, "adminUserEnabled")) rc = admin_passwords(&reg, values, &what, err);
-    if (!rc) rc = m->ops->registry_update(m, &reg, BERTH_META_REG_SETTINGS | what, err);
-    if (!rc && net) rc = m->ops->network_put(m, reg.id, net, err);
+    if (!rc) rc = m->reg->registry_update(m, &reg, BERTH_META_REG_SETTINGS | what, err);
+    if (!rc && net) rc = m->reg->network_put(m, reg.id, net, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"registry changed\" registry=%s admin=%s admin_passwords_made=%d "
               "principal=\"%s\"", req->id, reg.name, reg.admin_enabled ? "enabled" : "disabled",
@@ -735,7 +735,7 @@ enum berth_rc api_mgmt_registry_delete_finish(struct berth_req *req, struct bert
                              "registry '%s' is the server's default registry (setting default-registry) and cannot be "
                              "deleted",
                              reg.name);
-    rc = m->ops->registry_delete(m, reg.id, err);
+    rc = m->reg->registry_delete(m, reg.id, err);
     if (rc) return rc;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"registry deleted\" registry=%s principal=\"%s\"", req->id, reg.name,
               req->principal);
@@ -789,7 +789,7 @@ enum berth_rc api_mgmt_credentials_regenerate_finish(struct berth_req *req, stru
     /* a new stamp revokes every registry token that came from the old password */
     reg.admin_set_ms[slot] = berth_now_ms();
     /* only this password: a PATCH or the other slot's regeneration at the same time keeps its change */
-    rc = m->ops->registry_update(m, &reg, slot ? BERTH_META_REG_ADMIN2 : BERTH_META_REG_ADMIN1, err);
+    rc = m->reg->registry_update(m, &reg, slot ? BERTH_META_REG_ADMIN2 : BERTH_META_REG_ADMIN1, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"admin password regenerated\" registry=%s slot=%s principal=\"%s\"",
               req->id, reg.name, name, req->principal);

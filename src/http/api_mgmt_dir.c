@@ -53,7 +53,7 @@ static enum berth_rc path_user(struct berth_req *req, struct berth_meta_user *u,
     char name[BERTH_META_NAME_MAX + 1];
     enum berth_rc rc = mgmt_segment(req, 4, name, sizeof(name), err);
     if (rc) return rc;
-    return m->ops->user_get(m, name, NULL, u, err);
+    return m->dir->user_get(m, name, NULL, u, err);
 }
 
 /* The password member of o when given (checked), else a fresh one in gen (*generated set). */
@@ -87,7 +87,7 @@ enum berth_rc api_mgmt_user_list_finish(struct berth_req *req, struct berth_err 
     rc = mgmt_need(req, NULL, BERTH_MGMT_READ, "to read users", err);
     if (rc) return rc;
     list = json_array();
-    rc = m->ops->user_list(m, list_user, list, err);
+    rc = m->dir->user_list(m, list_user, list, err);
     if (rc) {
         json_decref(list);
         return rc;
@@ -133,7 +133,7 @@ enum berth_rc api_mgmt_user_create_finish(struct berth_req *req, struct berth_er
     rc = berth_secret_hash(pw, u.hash, err);
     if (rc) goto out;
     u.password_set_ms = berth_now_ms();
-    rc = m->ops->user_create(m, &u, err);
+    rc = m->dir->user_create(m, &u, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"user created\" user=%s principal=\"%s\"", req->id, u.name, req->principal);
     doc = user_json(&u);
@@ -162,7 +162,7 @@ enum berth_rc api_mgmt_user_delete_finish(struct berth_req *req, struct berth_er
     if (rc) return rc;
     rc = keep_an_owner(m, NULL, u.id, err);
     if (rc) return rc;
-    rc = m->ops->user_delete(m, u.id, err);
+    rc = m->dir->user_delete(m, u.id, err);
     if (rc) return rc;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"user deleted\" user=%s principal=\"%s\"", req->id, u.name, req->principal);
     return mgmt_reply_empty(req);
@@ -194,7 +194,7 @@ enum berth_rc api_mgmt_user_password_finish(struct berth_req *req, struct berth_
         rc = mgmt_need(req, NULL, BERTH_MGMT_WRITE, "to set other users' passwords", err);
         if (rc) goto out;
     }
-    rc = m->ops->user_get(m, name, NULL, &u, err);
+    rc = m->dir->user_get(m, name, NULL, &u, err);
     if (rc) goto out;
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
     if (rc) goto out;
@@ -210,7 +210,7 @@ enum berth_rc api_mgmt_user_password_finish(struct berth_req *req, struct berth_
     /* a new stamp revokes every directory token issued on the old password */
     now = berth_now_ms();
     if (now <= u.password_set_ms) now = u.password_set_ms + 1;
-    rc = m->ops->user_set_password(m, u.id, hash, now, err);
+    rc = m->dir->user_set_password(m, u.id, hash, now, err);
     if (rc) goto out;
     u.password_set_ms = now;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"user password set\" user=%s principal=\"%s\"", req->id, u.name,
@@ -247,7 +247,7 @@ static enum berth_rc sp_json(struct berth_meta *m, const struct berth_meta_sp *s
                              struct berth_err *err)
 {
     json_t *secrets = json_array();
-    enum berth_rc rc = m->ops->sp_secrets(m, sp->app_id, list_secret, secrets, err);
+    enum berth_rc rc = m->dir->sp_secrets(m, sp->app_id, list_secret, secrets, err);
     if (rc) {
         json_decref(secrets);
         return rc;
@@ -281,7 +281,7 @@ static enum berth_rc path_sp(struct berth_req *req, struct berth_meta_sp *sp, st
     enum berth_rc rc = mgmt_segment(req, 4, app, sizeof(app), err);
     if (rc) return rc;
     if (!berth_uuid_valid(app)) return berth_err_set(err, BERTH_ENOENT, "service principal '%s' not found", app);
-    return m->ops->sp_get(m, app, sp, err);
+    return m->dir->sp_get(m, app, sp, err);
 }
 
 enum berth_rc api_mgmt_sp_list_finish(struct berth_req *req, struct berth_err *err)
@@ -295,7 +295,7 @@ enum berth_rc api_mgmt_sp_list_finish(struct berth_req *req, struct berth_err *e
     rc = mgmt_need(req, NULL, BERTH_MGMT_READ, "to read service principals", err);
     if (rc) return rc;
     /* secrets are read after the listing, never inside its callback */
-    rc = m->ops->sp_list(m, collect_sp, &set, err);
+    rc = m->dir->sp_list(m, collect_sp, &set, err);
     if (rc) goto out;
     list = json_array();
     for (i = 0; i < set.n; i++) {
@@ -352,12 +352,12 @@ static enum berth_rc add_secret(struct berth_meta *m, const char *app, json_t *o
     rc = mgmt_expiry(o, "expiresInDays", "expiresAt", SP_SECRET_DAYS, &s->expires_ms, err);
     if (rc) return rc;
     /* share a salt with a secret the principal has, so a login checks all of them in one run */
-    rc = m->ops->sp_secrets(m, app, first_hash, sibling, err);
+    rc = m->dir->sp_secrets(m, app, first_hash, sibling, err);
     if (rc) return rc;
     rc = mgmt_new_secret(value, sibling, s->hash, err);
     explicit_bzero(sibling, sizeof(sibling));
     if (rc) return rc;
-    rc = m->ops->sp_secret_add(m, app, s, err);
+    rc = m->dir->sp_secret_add(m, app, s, err);
     explicit_bzero(s->hash, sizeof(s->hash));
     return rc;
 }
@@ -394,12 +394,12 @@ enum berth_rc api_mgmt_sp_create_finish(struct berth_req *req, struct berth_err 
     if (rc) goto out;
     memset(&sp, 0, sizeof(sp));
     snprintf(sp.display_name, sizeof(sp.display_name), "%s", dn);
-    rc = m->ops->sp_create(m, &sp, err);
+    rc = m->dir->sp_create(m, &sp, err);
     if (rc) goto out;
     rc = add_secret(m, sp.app_id, o, NULL, &s, value, err);
     if (rc) {
         /* a principal nobody can log in as is of no use: take it back */
-        if (m->ops->sp_delete(m, sp.app_id, &lerr) != BERTH_OK)
+        if (m->dir->sp_delete(m, sp.app_id, &lerr) != BERTH_OK)
             BERTH_LOG(BERTH_LOG_ERROR, "req=%s msg=\"cannot remove a half-made service principal\" app_id=%s "
                       "error=\"%s\"", req->id, sp.app_id, lerr.msg);
         goto out;
@@ -429,7 +429,7 @@ enum berth_rc api_mgmt_sp_delete_finish(struct berth_req *req, struct berth_err 
     if (rc) return rc;
     rc = keep_an_owner(m, NULL, sp.app_id, err);
     if (rc) return rc;
-    rc = m->ops->sp_delete(m, sp.app_id, err);
+    rc = m->dir->sp_delete(m, sp.app_id, err);
     if (rc) return rc;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"service principal deleted\" app_id=%s principal=\"%s\"", req->id,
               sp.app_id, req->principal);
@@ -481,7 +481,7 @@ enum berth_rc api_mgmt_sp_secret_delete_finish(struct berth_req *req, struct ber
     if (!berth_uuid_valid(req->param))
         return berth_err_set(err, BERTH_ENOENT, "secret '%.64s' of service principal '%s' not found", req->param,
                              sp.app_id);
-    rc = m->ops->sp_secret_remove(m, sp.app_id, req->param, err);
+    rc = m->dir->sp_secret_remove(m, sp.app_id, req->param, err);
     if (rc) return rc;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"service principal secret removed\" app_id=%s secret_id=%s "
               "principal=\"%s\"", req->id, sp.app_id, req->param, req->principal);
@@ -510,7 +510,7 @@ static enum berth_rc find_principal(struct berth_meta *m, const char *text, stru
 
     memset(w, 0, sizeof(*w));
     if (berth_uuid_valid(text)) {
-        rc = m->ops->sp_get(m, text, &sp, &lerr);
+        rc = m->dir->sp_get(m, text, &sp, &lerr);
         if (rc == BERTH_OK) {
             snprintf(w->type, sizeof(w->type), "sp");
             snprintf(w->id, sizeof(w->id), "%s", sp.app_id);
@@ -518,9 +518,9 @@ static enum berth_rc find_principal(struct berth_meta *m, const char *text, stru
             return BERTH_OK;
         }
         if (rc != BERTH_ENOENT) return mgmt_as(err, rc, &lerr);
-        rc = m->ops->user_get(m, NULL, text, &u, &lerr);
+        rc = m->dir->user_get(m, NULL, text, &u, &lerr);
     } else {
-        rc = m->ops->user_get(m, text, NULL, &u, &lerr);
+        rc = m->dir->user_get(m, text, NULL, &u, &lerr);
     }
     if (rc == BERTH_ENOENT)
         return berth_err_set(err, BERTH_ENOENT, "principal '%.64s' is neither a user nor a service principal", text);
@@ -540,8 +540,8 @@ static void principal_name(struct berth_meta *m, const struct berth_meta_assignm
 
     out[0] = '\0';
     if (!strcmp(a->principal_type, "sp")) {
-        if (m->ops->sp_get(m, a->principal_id, &sp, &lerr) == BERTH_OK) snprintf(out, n, "%s", sp.display_name);
-    } else if (m->ops->user_get(m, NULL, a->principal_id, &u, &lerr) == BERTH_OK) {
+        if (m->dir->sp_get(m, a->principal_id, &sp, &lerr) == BERTH_OK) snprintf(out, n, "%s", sp.display_name);
+    } else if (m->dir->user_get(m, NULL, a->principal_id, &u, &lerr) == BERTH_OK) {
         snprintf(out, n, "%s", u.name);
     }
 }
@@ -599,7 +599,7 @@ static enum berth_rc keep_an_owner(struct berth_meta *m, const char *assignment_
     int others = 0, affected = 0;
     enum berth_rc rc;
 
-    rc = m->ops->assignment_list(m, NULL, collect_assignment, &set, err);
+    rc = m->dir->assignment_list(m, NULL, collect_assignment, &set, err);
     if (rc) goto out;
     for (i = 0; i < set.n; i++) {
         const struct berth_meta_assignment *a = &set.v[i];
@@ -646,7 +646,7 @@ enum berth_rc api_mgmt_assignment_list_finish(struct berth_req *req, struct bert
         }
         if (rc) return rc;
     }
-    rc = m->ops->assignment_list(m, filter ? w.id : NULL, collect_assignment, &set, err);
+    rc = m->dir->assignment_list(m, filter ? w.id : NULL, collect_assignment, &set, err);
     if (rc) goto out;
     list = json_array();
     for (i = 0; i < set.n; i++) {
@@ -705,7 +705,7 @@ enum berth_rc api_mgmt_assignment_create_finish(struct berth_req *req, struct be
     snprintf(a.principal_id, sizeof(a.principal_id), "%s", w.id);
     snprintf(a.role, sizeof(a.role), "%s", berth_role_name(role));
     berth_assign_scope_format(&sc, a.scope, sizeof(a.scope));
-    rc = m->ops->assignment_create(m, &a, &lerr);
+    rc = m->dir->assignment_create(m, &a, &lerr);
     /* a registry the scope names that does not exist is a fault of the request */
     if (rc == BERTH_ENOENT || rc == BERTH_EINVAL) return mgmt_as(err, BERTH_EREQUEST, &lerr);
     if (rc) return mgmt_as(err, rc, &lerr);
@@ -729,7 +729,7 @@ enum berth_rc api_mgmt_assignment_delete_finish(struct berth_req *req, struct be
 
     memset(&a, 0, sizeof(a));
     if (!berth_uuid_valid(id)) return berth_err_set(err, BERTH_ENOENT, "role assignment '%.64s' not found", id);
-    rc = m->ops->assignment_list(m, NULL, collect_assignment, &set, err);
+    rc = m->dir->assignment_list(m, NULL, collect_assignment, &set, err);
     if (rc) goto out;
     for (i = 0; i < set.n && !found; i++)
         if (!strcmp(set.v[i].id, id)) {
@@ -745,7 +745,7 @@ enum berth_rc api_mgmt_assignment_delete_finish(struct berth_req *req, struct be
     if (rc) goto out;
     rc = keep_an_owner(m, a.id, NULL, err);
     if (rc) goto out;
-    rc = m->ops->assignment_delete(m, a.id, err);
+    rc = m->dir->assignment_delete(m, a.id, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"role assignment removed\" assignment=%s role=%s scope=\"%s\" "
               "principal=\"%s\"", req->id, a.id, a.role, a.scope, req->principal);

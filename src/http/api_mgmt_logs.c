@@ -191,7 +191,7 @@ static enum berth_rc logs_page(struct berth_req *req, int log, struct berth_err 
     if (rc) return rc;
     f.log = log;
     p.arr = json_array();
-    rc = m->ops->events_query(m, &f, add_event, &p, err);
+    rc = m->events->events_query(m, &f, add_event, &p, err);
     if (rc) {
         json_decref(p.arr);
         return rc;
@@ -254,7 +254,7 @@ static enum berth_rc stream_newest(struct berth_meta *m, const struct berth_meta
 
     k.e = berth_xcalloc((size_t)f->limit, sizeof(*k.e));
     k.n = 0;
-    rc = m->ops->events_query(m, f, keep_event, &k, err);
+    rc = m->events->events_query(m, f, keep_event, &k, err);
     while (!rc && k.n) add_line(&k.e[--k.n], l);
     free(k.e);
     return rc;
@@ -308,7 +308,7 @@ static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max)
         if (fo->end_ms && now >= fo->end_ms) return MHD_CONTENT_READER_END_OF_STREAM;
         seq = events_seq(fo->ev);
         fo->f.after_id = fo->l.last_id;
-        if (fo->meta->ops->events_query(fo->meta, &fo->f, add_line, &fo->l, &err) != BERTH_OK) {
+        if (fo->meta->events->events_query(fo->meta, &fo->f, add_line, &fo->l, &err) != BERTH_OK) {
             BERTH_LOG(BERTH_LOG_ERROR, "msg=\"log stream ended\" err=\"%s\"", berth_err_msg(&err));
             return MHD_CONTENT_READER_END_WITH_ERROR;
         }
@@ -436,7 +436,7 @@ enum berth_rc api_mgmt_logs_stream_finish(struct berth_req *req, struct berth_er
     l.last_id = f.after_id;
     /* with after: the next events in order; without: the newest, turned oldest first below */
     f.oldest_first = f.after_id != 0;
-    if (f.oldest_first) rc = m->ops->events_query(m, &f, add_line, &l, err);
+    if (f.oldest_first) rc = m->events->events_query(m, &f, add_line, &l, err);
     else rc = stream_newest(m, &f, &l, err);
     if (rc) goto out;
     if (following) rc = follow_start(req, &f, &l, err);

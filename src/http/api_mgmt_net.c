@@ -33,7 +33,7 @@ void mgmt_network_json_add(struct authz *az, int64_t reg_id, json_t *o)
     struct berth_meta_network *net = berth_xmalloc(sizeof(*net));
     struct berth_err err = BERTH_ERR_INIT;
 
-    if (az->meta->ops->network_get(az->meta, reg_id, net, &err) != BERTH_OK) {
+    if (az->meta->reg->network_get(az->meta, reg_id, net, &err) != BERTH_OK) {
         BERTH_LOG(BERTH_LOG_WARN, "msg=\"cannot read network rules\" registry_id=%lld err=\"%s\"", (long long)reg_id,
                   berth_err_msg(&err));
     } else {
@@ -122,7 +122,7 @@ enum berth_rc mgmt_network_check(struct berth_req *req, const struct berth_meta_
     *out = NULL;
     if (!pub && !set) return BERTH_OK;
     net = berth_xmalloc(sizeof(*net));
-    rc = m->ops->network_get(m, reg->id, net, err);
+    rc = m->reg->network_get(m, reg->id, net, err);
     if (rc) goto out;
     if (pub) {
         const char *s = json_string_value(pub);
@@ -198,7 +198,7 @@ enum berth_rc api_mgmt_network_get_finish(struct berth_req *req, struct berth_er
     rc = mgmt_registry(req, BERTH_MGMT_READ, "to read its network rules", &reg, err);
     if (rc) return rc;
     net = berth_xmalloc(sizeof(*net));
-    rc = m->ops->network_get(m, reg.id, net, err);
+    rc = m->reg->network_get(m, reg.id, net, err);
     if (!rc) doc = ruleset_json(net);
     free(net);
     if (rc) return rc;
@@ -211,7 +211,7 @@ static enum berth_rc reply_rules(struct berth_req *req, const struct berth_meta_
 {
     struct berth_meta *m = req->http->meta;
     struct berth_meta_network *net = berth_xmalloc(sizeof(*net));
-    enum berth_rc rc = m->ops->network_get(m, reg->id, net, err);
+    enum berth_rc rc = m->reg->network_get(m, reg->id, net, err);
 
     if (!rc && what)
         BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"%s\" registry=%s rule=%s principal=\"%s\"", req->id, what, reg->name,
@@ -244,7 +244,7 @@ enum berth_rc api_mgmt_iprule_add_finish(struct berth_req *req, struct berth_err
     if (!rc) rc = canonical_rule("ip rule", mgmt_str(o, "value"), rule, err);
     if (rc) return rc;
     /* adding a rule that is there already changes nothing */
-    rc = m->ops->network_rule_add(m, reg.id, rule, &added, err);
+    rc = m->reg->network_rule_add(m, reg.id, rule, &added, err);
     if (rc == BERTH_EBUSY)
         return berth_err_set(err, BERTH_EREQUEST, "registry '%s' already has %d ip rules, the most allowed", reg.name,
                              BERTH_META_IP_RULES_MAX);
@@ -265,7 +265,7 @@ enum berth_rc api_mgmt_iprule_delete_finish(struct berth_req *req, struct berth_
     if (!value) return berth_err_set(err, BERTH_EREQUEST, "query parameter 'value' (the rule to remove) is required");
     rc = canonical_rule("ip rule", value, rule, err);
     if (rc) return rc;
-    rc = m->ops->network_rule_remove(m, reg.id, rule, err);
+    rc = m->reg->network_rule_remove(m, reg.id, rule, err);
     if (rc == BERTH_ENOENT)
         return berth_err_set(err, BERTH_ENOENT, "ip rule '%s' is not in the network rules of registry '%s'", rule,
                              reg.name);

@@ -131,7 +131,7 @@ enum berth_rc api_mgmt_scopemap_list_finish(struct berth_req *req, struct berth_
     l.reg = &reg;
     l.list = json_array();
     for (s = berth_system_scopemaps(); s->name; s++) json_array_append_new(l.list, system_json(&reg, s));
-    rc = m->ops->scopemap_list(m, reg.id, list_map, &l, err);
+    rc = m->dir->scopemap_list(m, reg.id, list_map, &l, err);
     if (rc) {
         json_decref(l.list);
         return rc;
@@ -152,7 +152,7 @@ enum berth_rc api_mgmt_scopemap_get_finish(struct berth_req *req, struct berth_e
     if (rc) return rc;
     s = system_map(req->param);
     if (s) return mgmt_reply(req, 200, system_json(&reg, s), 0);
-    rc = m->ops->scopemap_get(m, reg.id, req->param, &sm, err);
+    rc = m->dir->scopemap_get(m, reg.id, req->param, &sm, err);
     if (rc) return rc;
     doc = user_map_json(&reg, &sm);
     berth_meta_scopemap_release(&sm);
@@ -187,7 +187,7 @@ enum berth_rc api_mgmt_scopemap_create_finish(struct berth_req *req, struct bert
     if (!rc) rc = take_actions(o, &sm, err);
     if (rc) goto out;
     /* put replaces, so a taken name is caught here */
-    rc = m->ops->scopemap_get(m, reg.id, name, &old, &lerr);
+    rc = m->dir->scopemap_get(m, reg.id, name, &old, &lerr);
     if (rc == BERTH_OK) {
         rc = berth_err_set(err, BERTH_EEXIST, "scope map '%s' already exists in registry '%s'", name, reg.name);
         goto out;
@@ -199,7 +199,7 @@ enum berth_rc api_mgmt_scopemap_create_finish(struct berth_req *req, struct bert
     sm.reg = reg.id;
     snprintf(sm.name, sizeof(sm.name), "%s", name);
     sm.create_only = 1; /* a concurrent create of the same name gets 409 instead of replacing it */
-    rc = m->ops->scopemap_put(m, &sm, err);
+    rc = m->dir->scopemap_put(m, &sm, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"scope map created\" registry=%s scope_map=%s principal=\"%s\"", req->id,
               reg.name, sm.name, req->principal);
@@ -228,14 +228,14 @@ enum berth_rc api_mgmt_scopemap_patch_finish(struct berth_req *req, struct berth
         rc = berth_err_set(err, BERTH_EBUSY, "scope map '%s' is a system scope map and cannot be changed", req->param);
         goto out;
     }
-    rc = m->ops->scopemap_get(m, reg.id, req->param, &sm, err);
+    rc = m->dir->scopemap_get(m, reg.id, req->param, &sm, err);
     if (rc) goto out;
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
     if (rc) goto out;
     rc = take_description(o, &sm, err);
     if (!rc && json_object_get(o, "actions")) rc = take_actions(o, &sm, err);
     if (rc) goto out;
-    rc = m->ops->scopemap_put(m, &sm, err);
+    rc = m->dir->scopemap_put(m, &sm, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"scope map changed\" registry=%s scope_map=%s principal=\"%s\"", req->id,
               reg.name, sm.name, req->principal);
@@ -256,7 +256,7 @@ enum berth_rc api_mgmt_scopemap_delete_finish(struct berth_req *req, struct bert
     if (system_map(req->param))
         return berth_err_set(err, BERTH_EBUSY, "scope map '%s' is a system scope map and cannot be deleted",
                              req->param);
-    rc = m->ops->scopemap_delete(m, reg.id, req->param, err);
+    rc = m->dir->scopemap_delete(m, reg.id, req->param, err);
     if (rc) return rc;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"scope map deleted\" registry=%s scope_map=%s principal=\"%s\"", req->id,
               reg.name, req->param, req->principal);
@@ -333,7 +333,7 @@ static enum berth_rc take_scopemap(struct berth_meta *m, const struct berth_meta
     if (system_map(name)) goto found;
     if (!*name || strlen(name) > BERTH_META_NAME_MAX || strchr(name, '/')) goto unknown;
     memset(&sm, 0, sizeof(sm));
-    rc = m->ops->scopemap_get(m, reg->id, name, &sm, &lerr);
+    rc = m->dir->scopemap_get(m, reg->id, name, &sm, &lerr);
     berth_meta_scopemap_release(&sm);
     if (rc == BERTH_ENOENT) goto unknown;
     if (rc) return mgmt_as(err, rc, &lerr);
@@ -380,7 +380,7 @@ enum berth_rc api_mgmt_token_list_finish(struct berth_req *req, struct berth_err
     if (rc) return rc;
     l.reg = &reg;
     l.list = json_array();
-    rc = m->ops->token_list(m, reg.id, list_token, &l, err);
+    rc = m->dir->token_list(m, reg.id, list_token, &l, err);
     if (rc) {
         json_decref(l.list);
         return rc;
@@ -397,7 +397,7 @@ enum berth_rc api_mgmt_token_get_finish(struct berth_req *req, struct berth_err 
 
     rc = mgmt_registry(req, BERTH_MGMT_READ, "to read its tokens", &reg, err);
     if (rc) return rc;
-    rc = m->ops->token_get(m, reg.id, req->param, &t, err);
+    rc = m->dir->token_get(m, reg.id, req->param, &t, err);
     if (rc) return rc;
     return mgmt_reply(req, 200, token_json(&reg, &t, NULL), 0);
 }
@@ -445,7 +445,7 @@ enum berth_rc api_mgmt_token_create_finish(struct berth_req *req, struct berth_e
     rc = take_scopemap(m, &reg, mgmt_str(o, "scopeMapId"), t.scopemap, err);
     if (rc) goto out;
     /* put replaces, so a taken name is caught here */
-    rc = m->ops->token_get(m, reg.id, name, &old, &lerr);
+    rc = m->dir->token_get(m, reg.id, name, &old, &lerr);
     if (rc == BERTH_OK) {
         rc = berth_err_set(err, BERTH_EEXIST, "token '%s' already exists in registry '%s'", name, reg.name);
         goto out;
@@ -464,7 +464,7 @@ enum berth_rc api_mgmt_token_create_finish(struct berth_req *req, struct berth_e
         }
     }
     t.create_only = 1; /* a concurrent create of the same name gets 409 instead of replacing it */
-    rc = m->ops->token_put(m, &t, err);
+    rc = m->dir->token_put(m, &t, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"token created\" registry=%s token=%s scope_map=%s principal=\"%s\"",
               req->id, reg.name, t.name, t.scopemap, req->principal);
@@ -490,7 +490,7 @@ enum berth_rc api_mgmt_token_patch_finish(struct berth_req *req, struct berth_er
 
     rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to change its tokens", &reg, err);
     if (rc) return rc;
-    rc = m->ops->token_get(m, reg.id, req->param, &t, err);
+    rc = m->dir->token_get(m, reg.id, req->param, &t, err);
     if (rc) return rc;
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
     if (rc) return rc;
@@ -501,7 +501,7 @@ enum berth_rc api_mgmt_token_patch_finish(struct berth_req *req, struct berth_er
         rc = take_scopemap(m, &reg, sm, t.scopemap, err);
         if (rc) return rc;
     }
-    rc = m->ops->token_put(m, &t, err);
+    rc = m->dir->token_put(m, &t, err);
     if (rc) return rc;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"token changed\" registry=%s token=%s status=%s scope_map=%s "
               "principal=\"%s\"", req->id, reg.name, t.name, t.enabled ? "enabled" : "disabled", t.scopemap,
@@ -517,7 +517,7 @@ enum berth_rc api_mgmt_token_delete_finish(struct berth_req *req, struct berth_e
 
     rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to change its tokens", &reg, err);
     if (rc) return rc;
-    rc = m->ops->token_delete(m, reg.id, req->param, err);
+    rc = m->dir->token_delete(m, reg.id, req->param, err);
     if (rc) return rc;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"token deleted\" registry=%s token=%s principal=\"%s\"", req->id, reg.name,
               req->param, req->principal);
@@ -541,7 +541,7 @@ enum berth_rc api_mgmt_token_generate_finish(struct berth_req *req, struct berth
     memset(&t, 0, sizeof(t));
     rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to change its tokens", &reg, err);
     if (rc) goto out;
-    rc = m->ops->token_get(m, reg.id, req->param, &t, err);
+    rc = m->dir->token_get(m, reg.id, req->param, &t, err);
     if (rc) goto out;
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
     if (rc) goto out;
@@ -561,7 +561,7 @@ enum berth_rc api_mgmt_token_generate_finish(struct berth_req *req, struct berth
         rc = new_password(&t, i, exp, values[i], err);
         if (rc) goto out;
     }
-    rc = m->ops->token_put(m, &t, err);
+    rc = m->dir->token_put(m, &t, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"token passwords generated\" registry=%s token=%s which=%s principal=\"%s\"",
               req->id, reg.name, t.name, which ? which : "both", req->principal);

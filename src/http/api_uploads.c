@@ -219,7 +219,7 @@ static enum berth_rc commit(struct berth_req *req, struct up_state *st, struct b
     }
     if (!berth_digest_eq(&got, &st->want)) {
         h->blobs->ops->upload_remove(h->blobs, s->uuid, &terr);
-        if (!st->transient) h->meta->ops->upload_delete(h->meta, s->uuid, &terr);
+        if (!st->transient) h->meta->uploads->upload_delete(h->meta, s->uuid, &terr);
         st->ended = 1;
         end_request(req, st);
         return berth_err_set(err, BERTH_EDIGEST, "uploaded content has digest %s, not %s", got.s, st->want.s);
@@ -237,7 +237,7 @@ static enum berth_rc commit(struct berth_req *req, struct up_state *st, struct b
     cl.upload = st->transient ? NULL : s->uuid;
     cl.store = store_commit;
     cl.ctx = &sc;
-    rc = h->meta->ops->blob_claim(h->meta, &cl, err);
+    rc = h->meta->content->blob_claim(h->meta, &cl, err);
     if (sc.done) st->ended = 1; /* the session's bytes are gone, even if the claim then failed */
     if (rc) return rc;
     end_request(req, st);
@@ -262,7 +262,7 @@ static enum berth_rc new_session(struct berth_req *req, struct berth_err *err)
     /* the client: its principal, or its address when it has none (an open registry) */
     if (req->principal[0]) snprintf(owner, sizeof(owner), "%s", req->principal);
     else snprintf(owner, sizeof(owner), "ip:%s", req->ip);
-    rc = h->meta->ops->upload_put(h->meta, uuid, req->registry_id, req->name, owner, berth_now_ms(),
+    rc = h->meta->uploads->upload_put(h->meta, uuid, req->registry_id, req->name, owner, berth_now_ms(),
                                   h->cfg->upload_sessions_max, err);
     if (rc) {
         struct berth_err terr = BERTH_ERR_INIT;
@@ -327,7 +327,7 @@ static enum berth_rc try_mount(struct berth_req *req, const char *ms, int *mount
         if (rc) return rc;
         pick_source(from, &c);
     } else {
-        rc = h->meta->ops->blob_repos(h->meta, req->registry_id, &d, pick_source, &c, err);
+        rc = h->meta->content->blob_repos(h->meta, req->registry_id, &d, pick_source, &c, err);
         if (rc) return rc;
     }
     if (!c.from[0]) return BERTH_OK;
@@ -339,7 +339,7 @@ static enum berth_rc try_mount(struct berth_req *req, const char *ms, int *mount
     cl.from = c.from;
     cl.store = store_present;
     cl.ctx = &sc;
-    rc = h->meta->ops->blob_claim(h->meta, &cl, err);
+    rc = h->meta->content->blob_claim(h->meta, &cl, err);
     /* unlinked from the source, or gone from the store: an upload session instead, as the spec says */
     if (rc == BERTH_EBLOBUNKNOWN) {
         berth_err_clear(err);
@@ -447,7 +447,7 @@ static enum berth_rc session_of(struct berth_req *req, struct berth_err *err)
 
     if (!berth_uuid_valid(req->param))
         return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload '%.40s' is not a session id", req->param);
-    rc = m->ops->upload_get(m, req->param, &reg, repo, sizeof(repo), &created, err);
+    rc = m->uploads->upload_get(m, req->param, &reg, repo, sizeof(repo), &created, err);
     if (rc) return rc;
     if (reg != req->registry_id || strcmp(repo, req->name) != 0)
         return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s belongs to another repository", req->param);
@@ -486,7 +486,7 @@ enum berth_rc api_upload_delete_finish(struct berth_req *req, struct berth_err *
     if (rc) return rc;
     rc = upload_acquire(h->uploads, h->meta, h->blobs, req->param, req->registry_id, req->name, &s, err);
     if (rc && rc != BERTH_EUPLOADUNKNOWN && rc != BERTH_EIO) return rc;
-    rc = h->meta->ops->upload_delete(h->meta, req->param, err);
+    rc = h->meta->uploads->upload_delete(h->meta, req->param, err);
     h->blobs->ops->upload_remove(h->blobs, req->param, &terr);
     if (s) upload_release(h->uploads, s, 1);
     if (rc) return rc;

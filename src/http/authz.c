@@ -140,7 +140,7 @@ enum berth_rc authz_new(struct berth_meta *meta, const struct berth_config *cfg,
     az->tls = cfg->tls_cert[0] != '\0';
     rc = berth_keyring_open(dir, &az->keys, err);
     if (rc) goto out;
-    rc = meta->ops->tenant_id(meta, az->tenant, err);
+    rc = meta->reg->tenant_id(meta, az->tenant, err);
     if (rc) goto out;
     if (cfg->key_rotation > 0 &&
         berth_now_ms() - berth_keyring_current_created_ms(az->keys) > cfg->key_rotation * 86400000LL) {
@@ -187,16 +187,16 @@ enum berth_rc authz_bootstrap(struct authz *az, int *created, struct berth_err *
     enum berth_rc rc;
 
     *created = 0;
-    rc = m->ops->registry_get(m, az->cfg->default_registry, 0, &reg, err);
+    rc = m->reg->registry_get(m, az->cfg->default_registry, 0, &reg, err);
     if (rc == BERTH_ENOENT) {
         memset(&reg, 0, sizeof(reg));
         snprintf(reg.name, sizeof(reg.name), "%s", az->cfg->default_registry);
-        rc = m->ops->registry_create(m, &reg, err);
+        rc = m->reg->registry_create(m, &reg, err);
         if (rc) goto out;
         BERTH_LOG(BERTH_LOG_INFO, "msg=\"created the default registry\" registry=%s", reg.name);
     }
     if (rc) goto out;
-    rc = m->ops->user_get(m, "owner", NULL, &u, err);
+    rc = m->dir->user_get(m, "owner", NULL, &u, err);
     if (rc != BERTH_ENOENT) goto out;
     memset(&u, 0, sizeof(u));
     snprintf(u.name, sizeof(u.name), "owner");
@@ -204,14 +204,14 @@ enum berth_rc authz_bootstrap(struct authz *az, int *created, struct berth_err *
     rc = berth_secret_hash(secret, u.hash, err);
     if (rc) goto out;
     u.password_set_ms = berth_now_ms();
-    rc = m->ops->user_create(m, &u, err);
+    rc = m->dir->user_create(m, &u, err);
     if (rc) goto out;
     memset(&a, 0, sizeof(a));
     snprintf(a.principal_type, sizeof(a.principal_type), "user");
     snprintf(a.principal_id, sizeof(a.principal_id), "%s", u.id);
     snprintf(a.role, sizeof(a.role), "Owner");
     snprintf(a.scope, sizeof(a.scope), "/");
-    rc = m->ops->assignment_create(m, &a, err);
+    rc = m->dir->assignment_create(m, &a, err);
     if (rc) goto out;
     path = berth_xasprintf("%s/initial-owner-password", az->cfg->data);
     text = berth_xasprintf("%s\n", secret);
@@ -261,7 +261,7 @@ enum berth_rc authz_registry_of(struct authz *az, struct berth_req *req, struct 
             }
         }
     }
-    rc = az->meta->ops->registry_get(az->meta, want, 0, reg, err);
+    rc = az->meta->reg->registry_get(az->meta, want, 0, reg, err);
     if (rc == BERTH_ENOENT)
         return berth_err_set(err, BERTH_ENAMEUNKNOWN, "registry '%s' does not exist on this server", want);
     return rc;
@@ -408,7 +408,7 @@ static enum berth_rc check_password(struct authz *az, const struct berth_meta_re
         p->stamp = reg->admin_set_ms[slot];
         return BERTH_OK;
     }
-    rc = m->ops->token_get(m, reg->id, user, &tok, &lerr);
+    rc = m->dir->token_get(m, reg->id, user, &tok, &lerr);
     if (rc == BERTH_OK) {
         p->kind = PK_TOKEN;
         snprintf(key, sizeof(key), "token:%lld:%s", (long long)reg->id, tok.name);
@@ -433,13 +433,13 @@ static enum berth_rc check_password(struct authz *az, const struct berth_meta_re
 directory:
     if (berth_uuid_valid(user)) {
         p->kind = PK_SP;
-        rc = m->ops->sp_get(m, user, &sp, &lerr);
+        rc = m->dir->sp_get(m, user, &sp, &lerr);
         if (rc == BERTH_ENOENT) {
             match_nothing(az, pass);
             return refuse(BERTH_AUTH_UNKNOWN_PRINCIPAL, reason, err, "invalid username or password");
         }
         if (rc) return berth_err_set(err, rc, "%s", lerr.msg);
-        rc = m->ops->sp_secrets(m, sp.app_id, sp_secret_collect, &set, &lerr);
+        rc = m->dir->sp_secrets(m, sp.app_id, sp_secret_collect, &set, &lerr);
         if (rc) {
             rc = berth_err_set(err, rc, "%s", lerr.msg);
             goto out;
@@ -464,7 +464,7 @@ directory:
         goto out;
     }
     p->kind = PK_USER;
-    rc = m->ops->user_get(m, user, NULL, &u, &lerr);
+    rc = m->dir->user_get(m, user, NULL, &u, &lerr);
     if (rc == BERTH_ENOENT) {
         match_nothing(az, pass);
         return refuse(BERTH_AUTH_UNKNOWN_PRINCIPAL, reason, err, "invalid username or password");
@@ -579,7 +579,7 @@ static void load_roles(struct authz *az, const struct principal *p, struct roles
 {
     struct berth_err err = BERTH_ERR_INIT;
     c->n = 0;
-    if (az->meta->ops->assignment_list(az->meta, p->id, collect_role, c, &err) != BERTH_OK)
+    if (az->meta->dir->assignment_list(az->meta, p->id, collect_role, c, &err) != BERTH_OK)
         BERTH_LOG(BERTH_LOG_ERROR, "msg=\"cannot read role assignments\" principal=%s error=\"%s\"", p->id, err.msg);
 }
 
@@ -598,13 +598,13 @@ static unsigned token_grant(struct authz *az, const struct berth_meta_registry *
     unsigned bits = 0;
 
     memset(&sm, 0, sizeof(sm));
-    if (m->ops->token_get(m, reg->id, tokname, &tok, &err) != BERTH_OK) return 0;
+    if (m->dir->token_get(m, reg->id, tokname, &tok, &err) != BERTH_OK) return 0;
     for (sys = berth_system_scopemaps(); sys->name; sys++)
         if (!strcmp(sys->name, tok.scopemap)) texts = sys->rules;
     if (texts) {
         for (i = 0; texts[i] && n < 64; i++)
             if (berth_scopemap_rule_parse(texts[i], strlen(texts[i]), &rules[n], &err) == BERTH_OK) n++;
-    } else if (m->ops->scopemap_get(m, reg->id, tok.scopemap, &sm, &err) == BERTH_OK) {
+    } else if (m->dir->scopemap_get(m, reg->id, tok.scopemap, &sm, &err) == BERTH_OK) {
         for (i = 0; i < sm.nrules && n < 64; i++)
             if (berth_scopemap_rule_parse(sm.rules[i], strlen(sm.rules[i]), &rules[n], &err) == BERTH_OK) n++;
     }
@@ -659,11 +659,11 @@ static void explain_token(struct authz *az, const struct berth_meta_registry *re
     int system = 0;
 
     memset(&sm, 0, sizeof(sm));
-    if (m->ops->token_get(m, reg->id, tokname, &tok, &err) != BERTH_OK) return;
+    if (m->dir->token_get(m, reg->id, tokname, &tok, &err) != BERTH_OK) return;
     for (sys = berth_system_scopemaps(); sys->name; sys++)
         if (!strcmp(sys->name, tok.scopemap)) texts = sys->rules;
     system = texts != NULL;
-    if (!texts && m->ops->scopemap_get(m, reg->id, tok.scopemap, &sm, &err) != BERTH_OK) return;
+    if (!texts && m->dir->scopemap_get(m, reg->id, tok.scopemap, &sm, &err) != BERTH_OK) return;
     for (i = 0;; i++) {
         text = system ? texts[i] : (i < sm.nrules ? sm.rules[i] : NULL);
         if (!text) break;
@@ -963,7 +963,7 @@ static enum berth_rc recheck(struct authz *az, const struct berth_meta_registry 
         return BERTH_OK;
     case PK_TOKEN:
         if (!reg) break;
-        if (m->ops->token_get(m, reg->id, p->id, &tok, &lerr) != BERTH_OK)
+        if (m->dir->token_get(m, reg->id, p->id, &tok, &lerr) != BERTH_OK)
             return refuse(BERTH_AUTH_REFRESH_REVOKED, reason, err, "token '%s' no longer exists", p->id);
         if (!tok.enabled)
             return refuse(BERTH_AUTH_TOKEN_DISABLED, reason, err, "token '%s' of registry '%s' is disabled", tok.name,
@@ -978,7 +978,7 @@ static enum berth_rc recheck(struct authz *az, const struct berth_meta_registry 
         }
         return BERTH_OK;
     case PK_USER:
-        if (m->ops->user_get(m, NULL, p->id, &u, &lerr) != BERTH_OK)
+        if (m->dir->user_get(m, NULL, p->id, &u, &lerr) != BERTH_OK)
             return refuse(BERTH_AUTH_REFRESH_REVOKED, reason, err, "the user this token came from was deleted");
         if (u.password_set_ms != p->stamp)
             return refuse(BERTH_AUTH_REFRESH_REVOKED, reason, err,
@@ -986,11 +986,11 @@ static enum berth_rc recheck(struct authz *az, const struct berth_meta_registry 
         return BERTH_OK;
     case PK_SP: {
         struct sp_find c;
-        if (m->ops->sp_get(m, p->id, &sp, &lerr) != BERTH_OK)
+        if (m->dir->sp_get(m, p->id, &sp, &lerr) != BERTH_OK)
             return refuse(BERTH_AUTH_REFRESH_REVOKED, reason, err, "service principal %s was deleted", p->id);
         memset(&c, 0, sizeof(c));
         c.id = p->secret_id;
-        if (m->ops->sp_secrets(m, sp.app_id, sp_secret_find, &c, &lerr) != BERTH_OK || !c.found)
+        if (m->dir->sp_secrets(m, sp.app_id, sp_secret_find, &c, &lerr) != BERTH_OK || !c.found)
             return refuse(BERTH_AUTH_REFRESH_REVOKED, reason, err,
                           "the client secret this token came from was removed from service principal %s", sp.app_id);
         if (c.hit.expires_ms && c.hit.expires_ms <= berth_now_ms()) {
@@ -1363,7 +1363,7 @@ int authz_may(struct authz *az, struct berth_req *req, const char *repo, unsigne
     unsigned have;
 
     if (req->who.kind == PK_NONE) return 0;
-    if (az->meta->ops->registry_get(az->meta, NULL, req->registry_id, &reg, &err) != BERTH_OK) return 0;
+    if (az->meta->reg->registry_get(az->meta, NULL, req->registry_id, &reg, &err) != BERTH_OK) return 0;
     have = authz_grant(az, &reg, &req->who, repo);
     /*
      * A Bearer token allows only what its access claim names. The catalog is

@@ -126,7 +126,7 @@ static void resolve_registry(struct events *ev, struct berth_meta_event *e)
         snprintf(e->login_server, sizeof(e->login_server), "%s", ev->names[i].login_server);
         return;
     }
-    if (ev->meta->ops->registry_get(ev->meta, NULL, e->reg, &reg, &err) != BERTH_OK) return;
+    if (ev->meta->reg->registry_get(ev->meta, NULL, e->reg, &reg, &err) != BERTH_OK) return;
     rn = &ev->names[ev->nnames < NAME_CACHE ? ev->nnames++ : (size_t)e->reg % NAME_CACHE];
     rn->id = reg.id;
     snprintf(rn->name, sizeof(rn->name), "%s", reg.name);
@@ -410,7 +410,7 @@ static void write_batch(struct events *ev, struct berth_meta_event **batch, size
     int stored;
 
     for (i = 0; i < n; i++) resolve_registry(ev, batch[i]);
-    stored = ev->meta->ops->events_insert(ev->meta, batch, n, &err) == BERTH_OK;
+    stored = ev->meta->events->events_insert(ev->meta, batch, n, &err) == BERTH_OK;
     if (!stored)
         BERTH_LOG(BERTH_LOG_ERROR, "msg=\"cannot store events\" events=%zu err=\"%s\"", n, berth_err_msg(&err));
     if (ev->file) file_append(ev, batch, n);
@@ -424,7 +424,7 @@ static void prune(struct events *ev)
     int64_t deleted = 0;
     int64_t before = berth_now_ms() - ev->retention_days * 86400000;
 
-    if (ev->meta->ops->events_prune(ev->meta, before, ev->max_rows, &deleted, &err) != BERTH_OK)
+    if (ev->meta->events->events_prune(ev->meta, before, ev->max_rows, &deleted, &err) != BERTH_OK)
         BERTH_LOG(BERTH_LOG_ERROR, "msg=\"cannot prune events\" err=\"%s\"", berth_err_msg(&err));
     else if (deleted)
         BERTH_LOG(BERTH_LOG_INFO, "msg=\"old events deleted\" deleted=%lld", (long long)deleted);

@@ -178,7 +178,7 @@ enum berth_rc netcheck_registry(struct berth_http *h, struct berth_req *req, con
     struct berth_netaddr ip;
     enum berth_rc rc;
 
-    rc = h->meta->ops->network_get(h->meta, reg->id, net, err);
+    rc = h->meta->reg->network_get(h->meta, reg->id, net, err);
     if (rc) goto out;
     if (!net->public_network) {
         req->auth_reason = BERTH_AUTH_NETWORK_PUBLIC_DISABLED;

@@ -138,7 +138,7 @@ enum berth_rc upload_acquire(struct upload_table *t, struct berth_meta *m, struc
 
     if (!berth_uuid_valid(uuid))
         return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload '%.40s' is not a session id", uuid);
-    rc = m->ops->upload_get(m, uuid, &rreg, rrepo, sizeof(rrepo), &created, err);
+    rc = m->uploads->upload_get(m, uuid, &rreg, rrepo, sizeof(rrepo), &created, err);
     if (rc) return rc;
     if (rreg != reg || strcmp(rrepo, repo) != 0)
         return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s belongs to another repository", uuid);

@@ -244,104 +244,137 @@ struct berth_meta_claim {
     void *ctx;                         /* for store */
 };
 
-struct berth_meta_ops {
-    const char *name;
-    /* Opens (creating if needed) and migrates the store; dsn is a file path for SQLite. */
-    enum berth_rc (*open)(const char *dsn, struct berth_meta **out, struct berth_err *err);
-    void (*close)(struct berth_meta *m); /* NULL-safe */
-    /* Checks the store answers (used by readiness and doctor). */
-    enum berth_rc (*ping)(struct berth_meta *m, struct berth_err *err);
-    /*
-     * Looks at the store at dsn without opening it for use: read-only, never
-     * created, never migrated, so it is safe beside a running server. Fills
-     * *out: schema version against the newest known, and a consistency check
-     * (SQLite: PRAGMA quick_check, less SQLite 3.40's false NULL reports on
-     * WITHOUT ROWID tables). A damaged store is BERTH_OK with
-     * intact = 0; BERTH_EDB only when the store cannot be read at all.
-     */
-    enum berth_rc (*inspect)(const char *dsn, struct berth_meta_inspect *out, struct berth_err *err);
-
-
-    /* ---- the tenant (one per server), registries, directory ---- */
-
+/* The tenant, registries and their network access. */
+struct berth_meta_reg_ops {
     /* The tenant id (GUID), made on first call. */
     enum berth_rc (*tenant_id)(struct berth_meta *m, char out[37], struct berth_err *err);
 
     /* Creates a registry named r->name (caller validated it) with r's settings; fills r->id,
        r->created_ms. BERTH_EEXIST if the name is taken. */
     enum berth_rc (*registry_create)(struct berth_meta *m, struct berth_meta_registry *r, struct berth_err *err);
+
     /* By name (id == 0) or by id. BERTH_ENOENT naming the registry when absent. */
     enum berth_rc (*registry_get)(struct berth_meta *m, const char *name, int64_t id, struct berth_meta_registry *out,
                                   struct berth_err *err);
+
     enum berth_rc (*registry_list)(struct berth_meta *m, berth_meta_registry_fn fn, void *ctx, struct berth_err *err);
+
     /*
      * Writes the fields of r (by r->id) that what names (BERTH_META_REG_*), in one transaction, and no
      * others, so changes of different fields never undo each other. BERTH_ENOENT if absent.
      */
     enum berth_rc (*registry_update)(struct berth_meta *m, const struct berth_meta_registry *r, unsigned what,
                                      struct berth_err *err);
+
     /* Deletes the registry and everything in it (repositories, tokens, scope maps, uploads, its role
        assignments); blob bytes are left to gc. BERTH_ENOENT if absent. */
     enum berth_rc (*registry_delete)(struct berth_meta *m, int64_t id, struct berth_err *err);
 
+    /* The registry's network settings and rules, one indexed query. BERTH_ENOENT if no such registry. */
+    enum berth_rc (*network_get)(struct berth_meta *m, int64_t reg, struct berth_meta_network *out,
+                                 struct berth_err *err);
+
+    /*
+     * Replaces the settings and every rule, in one transaction. More than
+     * BERTH_META_IP_RULES_MAX rules, an empty or unterminated rule, or the same
+     * rule twice: BERTH_EINVAL and nothing changes. BERTH_ENOENT if no registry.
+     */
+    enum berth_rc (*network_put)(struct berth_meta *m, int64_t reg, const struct berth_meta_network *in,
+                                 struct berth_err *err);
+
+    /*
+     * Adds one rule after the others, in one transaction with its checks, so concurrent adds and removes
+     * never lose each other's change. *added is 0 when the rule was there already. BERTH_EBUSY when
+     * the registry has BERTH_META_IP_RULES_MAX rules; BERTH_ENOENT if no registry.
+     */
+    enum berth_rc (*network_rule_add)(struct berth_meta *m, int64_t reg, const char *rule, int *added,
+                                      struct berth_err *err);
+
+    /* Removes one rule; BERTH_ENOENT naming it when the registry has no such rule. */
+    enum berth_rc (*network_rule_remove)(struct berth_meta *m, int64_t reg, const char *rule, struct berth_err *err);
+};
+
+/* The directory: users, service principals and their secrets, scope maps, repository tokens, role assignments. */
+struct berth_meta_dir_ops {
     /* Users: names unique server-wide. create fills id and created_ms; BERTH_EEXIST if taken. */
     enum berth_rc (*user_create)(struct berth_meta *m, struct berth_meta_user *u, struct berth_err *err);
+
     /* By name, or by id when name is NULL. BERTH_ENOENT when absent. */
     enum berth_rc (*user_get)(struct berth_meta *m, const char *name, const char *id, struct berth_meta_user *out,
                               struct berth_err *err);
+
     enum berth_rc (*user_list)(struct berth_meta *m, berth_meta_user_fn fn, void *ctx, struct berth_err *err);
+
     /* Replaces the password hash (and password_set_ms). */
     enum berth_rc (*user_set_password)(struct berth_meta *m, const char *id, const char *hash, int64_t set_ms,
                                        struct berth_err *err);
+
     /* Deletes the user and their role assignments. */
     enum berth_rc (*user_delete)(struct berth_meta *m, const char *id, struct berth_err *err);
 
     /* Service principals: create fills app_id (new GUID) and created_ms. */
     enum berth_rc (*sp_create)(struct berth_meta *m, struct berth_meta_sp *sp, struct berth_err *err);
+
     enum berth_rc (*sp_get)(struct berth_meta *m, const char *app_id, struct berth_meta_sp *out, struct berth_err *err);
+
     enum berth_rc (*sp_list)(struct berth_meta *m, berth_meta_sp_fn fn, void *ctx, struct berth_err *err);
+
     /* Deletes the SP, its secrets and its role assignments. */
     enum berth_rc (*sp_delete)(struct berth_meta *m, const char *app_id, struct berth_err *err);
+
     /* Adds a secret (fills s->id, created_ms); at most 10 per SP (BERTH_EBUSY beyond). */
     enum berth_rc (*sp_secret_add)(struct berth_meta *m, const char *app_id, struct berth_meta_sp_secret *s,
                                    struct berth_err *err);
+
     enum berth_rc (*sp_secret_remove)(struct berth_meta *m, const char *app_id, const char *secret_id,
                                       struct berth_err *err);
+
     /* Every secret of the SP, newest first. */
     enum berth_rc (*sp_secrets)(struct berth_meta *m, const char *app_id, berth_meta_sp_secret_fn fn, void *ctx,
                                 struct berth_err *err);
 
     /* Scope maps of a registry: put creates or replaces (rules included) by (reg, name); fills id. */
     enum berth_rc (*scopemap_put)(struct berth_meta *m, struct berth_meta_scopemap *sm, struct berth_err *err);
+
     /* Fills out (release it with berth_meta_scopemap_release). BERTH_ENOENT when absent. */
     enum berth_rc (*scopemap_get)(struct berth_meta *m, int64_t reg, const char *name, struct berth_meta_scopemap *out,
                                   struct berth_err *err);
+
     enum berth_rc (*scopemap_list)(struct berth_meta *m, int64_t reg, berth_meta_scopemap_fn fn, void *ctx,
                                    struct berth_err *err);
+
     /* BERTH_EBUSY naming a token when a token still uses the map. */
     enum berth_rc (*scopemap_delete)(struct berth_meta *m, int64_t reg, const char *name, struct berth_err *err);
 
     /* Tokens of a registry: put creates or replaces every field by (reg, name); fills id/created_ms on create. */
     enum berth_rc (*token_put)(struct berth_meta *m, struct berth_meta_token *t, struct berth_err *err);
+
     enum berth_rc (*token_get)(struct berth_meta *m, int64_t reg, const char *name, struct berth_meta_token *out,
                                struct berth_err *err);
+
     enum berth_rc (*token_list)(struct berth_meta *m, int64_t reg, berth_meta_token_fn fn, void *ctx,
                                 struct berth_err *err);
+
     enum berth_rc (*token_delete)(struct berth_meta *m, int64_t reg, const char *name, struct berth_err *err);
 
     /* Role assignments: create fills id and created_ms (an identical assignment: BERTH_EEXIST). */
     enum berth_rc (*assignment_create)(struct berth_meta *m, struct berth_meta_assignment *a, struct berth_err *err);
+
     enum berth_rc (*assignment_delete)(struct berth_meta *m, const char *id, struct berth_err *err);
+
     /* All assignments, or those of one principal when principal_id != NULL. */
     enum berth_rc (*assignment_list)(struct berth_meta *m, const char *principal_id, berth_meta_assignment_fn fn,
                                      void *ctx, struct berth_err *err);
+};
 
-    /* ---- repositories and content (reg: the registry id) ---- */
-
+/* Repositories and their content: blob links, blob claims and reaps, manifests, tags, referrers, gc. */
+struct berth_meta_content_ops {
     /* BERTH_OK if the repository exists, else BERTH_ENAMEUNKNOWN. */
     enum berth_rc (*repo_exists)(struct berth_meta *m, int64_t reg, const char *repo, struct berth_err *err);
+
     /*
      * Repositories sorted by name, those > last (last may be NULL), at most n;
+
      * *more set to 1 if further names exist.
      */
     enum berth_rc (*repo_list)(struct berth_meta *m, int64_t reg, const char *last, int64_t n, berth_meta_name_fn fn,
@@ -359,23 +392,29 @@ struct berth_meta_ops {
      * rolls everything back. See docs/internals/store.md, "gc and pushes".
      */
     enum berth_rc (*blob_claim)(struct berth_meta *m, struct berth_meta_claim *c, struct berth_err *err);
+
     /* BERTH_OK and *size if linked, else BERTH_EBLOBUNKNOWN. size may be NULL. */
     enum berth_rc (*blob_linked)(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_digest *d,
                                  int64_t *size, struct berth_err *err);
+
     enum berth_rc (*blob_unlink)(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_digest *d,
                                  struct berth_err *err);
+
     /* Calls fn for each repository the blob is linked to (sorted); stops when fn returns nonzero. */
     enum berth_rc (*blob_repos)(struct berth_meta *m, int64_t reg, const struct berth_digest *d, berth_meta_name_fn fn,
                                 void *ctx, struct berth_err *err);
+
     /* *used = 1 if any repository links d or any manifest references it. */
     enum berth_rc (*blob_in_use)(struct berth_meta *m, const struct berth_digest *d, int *used,
                                  struct berth_err *err);
+
     /*
      * Recorded blobs that no repository links and no manifest references,
      * digests > after (NULL: from the start), sorted, at most n; for gc.
      */
     enum berth_rc (*blob_unused)(struct berth_meta *m, const char *after, int64_t n, berth_meta_name_fn fn,
                                  void *ctx, struct berth_err *err);
+
     /*
      * Deletes blob d if nothing uses it, in one transaction that no claim of
      * d can interleave with: checks that no repository links it and no
@@ -396,6 +435,7 @@ struct berth_meta_ops {
      */
     enum berth_rc (*manifest_put)(struct berth_meta *m, const struct berth_meta_manifest *mf, const char *tag,
                                   struct berth_err *err);
+
     /*
      * Looks up by ref (tag or digest). Fills payload (appended to), media type
      * (copied into media_type, size mtlen) and digest. Unknown repository:
@@ -405,9 +445,11 @@ struct berth_meta_ops {
     enum berth_rc (*manifest_get)(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_ref *ref,
                                   struct berth_buf *payload, size_t *len, char *media_type, size_t mtlen,
                                   struct berth_digest *digest, struct berth_err *err);
+
     /* Deletes a manifest and every tag on it. BERTH_EMANIFESTUNKNOWN if absent. */
     enum berth_rc (*manifest_delete)(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_digest *d,
                                      struct berth_err *err);
+
     /*
      * Deletes repository repo with every manifest, tag and blob link of it, in
      * one transaction (blob bytes are left to gc). fn (may be NULL) is called
@@ -417,16 +459,34 @@ struct berth_meta_ops {
      */
     enum berth_rc (*repo_delete)(struct berth_meta *m, int64_t reg, const char *repo, berth_meta_repo_item_fn fn,
                                  void *ctx, struct berth_err *err);
+
     /* Removes one tag. BERTH_EMANIFESTUNKNOWN if absent. */
     enum berth_rc (*tag_delete)(struct berth_meta *m, int64_t reg, const char *repo, const char *tag, struct berth_err *err);
+
     /* Tags of repo sorted, > last, at most n; *more like repo_list. BERTH_ENAMEUNKNOWN if no repo. */
     enum berth_rc (*tag_list)(struct berth_meta *m, int64_t reg, const char *repo, const char *last, int64_t n,
                               berth_meta_name_fn fn, void *ctx, int *more, struct berth_err *err);
+
     /* Manifests of repo whose subject is d, filtered by artifact_type when not NULL, sorted by digest. */
     enum berth_rc (*referrers)(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_digest *d,
                                const char *artifact_type, berth_meta_referrer_fn fn, void *ctx,
                                struct berth_err *err);
 
+    /*
+     * Garbage collection of metadata, one transaction: repeatedly deletes
+     * manifests that have no tag, are no child of another manifest and whose
+     * subject (if any) no longer exists, and that were stored before cutoff_ms;
+
+     * then deletes repository-blob links that no manifest of that repository
+     * references and that were made before cutoff_ms. Calls on_manifest and
+     * on_unlink for each deletion (either may be NULL). dry_run: report only.
+     */
+    enum berth_rc (*gc)(struct berth_meta *m, int64_t cutoff_ms, int dry_run, berth_meta_gc_fn on_manifest,
+                        berth_meta_gc_fn on_unlink, void *ctx, struct berth_err *err);
+};
+
+/* Upload sessions. */
+struct berth_meta_upload_ops {
     /*
      * Records upload session uuid for repo, opened by principal at
      * created_ms. With max > 0 and max sessions of that principal on that
@@ -435,62 +495,68 @@ struct berth_meta_ops {
      */
     enum berth_rc (*upload_put)(struct berth_meta *m, const char *uuid, int64_t reg, const char *repo,
                                 const char *principal, int64_t created_ms, int64_t max, struct berth_err *err);
+
     /* Fills repo (size repolen) and created_ms; BERTH_EUPLOADUNKNOWN if absent. */
     enum berth_rc (*upload_get)(struct berth_meta *m, const char *uuid, int64_t *reg, char *repo, size_t repolen,
                                 int64_t *created_ms, struct berth_err *err);
+
     enum berth_rc (*upload_delete)(struct berth_meta *m, const char *uuid, struct berth_err *err);
+
     /* Every session, with uuid; fn's name argument is the uuid. */
     enum berth_rc (*upload_list)(struct berth_meta *m, berth_meta_name_fn fn, void *ctx, struct berth_err *err);
+};
 
-    /*
-     * Garbage collection of metadata, one transaction: repeatedly deletes
-     * manifests that have no tag, are no child of another manifest and whose
-     * subject (if any) no longer exists, and that were stored before cutoff_ms;
-     * then deletes repository-blob links that no manifest of that repository
-     * references and that were made before cutoff_ms. Calls on_manifest and
-     * on_unlink for each deletion (either may be NULL). dry_run: report only.
-     */
-    enum berth_rc (*gc)(struct berth_meta *m, int64_t cutoff_ms, int dry_run, berth_meta_gc_fn on_manifest,
-                        berth_meta_gc_fn on_unlink, void *ctx, struct berth_err *err);
-
-    /* ---- event logs ---- */
-
+/* The event logs. */
+struct berth_meta_event_ops {
     /* Appends n events in one transaction; sets each e[i]->id to the id it was given. */
     enum berth_rc (*events_insert)(struct berth_meta *m, struct berth_meta_event *const *e, size_t n,
                                    struct berth_err *err);
+
     /* Calls fn for each event matching f, newest first (or oldest first); stops when fn returns nonzero. */
     enum berth_rc (*events_query)(struct berth_meta *m, const struct berth_meta_event_filter *f,
                                   berth_meta_event_fn fn, void *ctx, struct berth_err *err);
+
     /* Deletes events older than before_ms and all but the newest max_rows; *deleted gets the count. */
     enum berth_rc (*events_prune)(struct berth_meta *m, int64_t before_ms, int64_t max_rows, int64_t *deleted,
                                   struct berth_err *err);
-
-    /* ---- network access of a registry ---- */
-
-    /* The registry's network settings and rules, one indexed query. BERTH_ENOENT if no such registry. */
-    enum berth_rc (*network_get)(struct berth_meta *m, int64_t reg, struct berth_meta_network *out,
-                                 struct berth_err *err);
-    /*
-     * Replaces the settings and every rule, in one transaction. More than
-     * BERTH_META_IP_RULES_MAX rules, an empty or unterminated rule, or the same
-     * rule twice: BERTH_EINVAL and nothing changes. BERTH_ENOENT if no registry.
-     */
-    enum berth_rc (*network_put)(struct berth_meta *m, int64_t reg, const struct berth_meta_network *in,
-                                 struct berth_err *err);
-    /*
-     * Adds one rule after the others, in one transaction with its checks, so concurrent adds and removes
-     * never lose each other's change. *added is 0 when the rule was there already. BERTH_EBUSY when
-     * the registry has BERTH_META_IP_RULES_MAX rules; BERTH_ENOENT if no registry.
-     */
-    enum berth_rc (*network_rule_add)(struct berth_meta *m, int64_t reg, const char *rule, int *added,
-                                      struct berth_err *err);
-    /* Removes one rule; BERTH_ENOENT naming it when the registry has no such rule. */
-    enum berth_rc (*network_rule_remove)(struct berth_meta *m, int64_t reg, const char *rule, struct berth_err *err);
 };
 
+/* The driver: its name, and opening, closing and checking a store. */
+struct berth_meta_ops {
+    const char *name;
+
+    /* Opens (creating if needed) and migrates the store; dsn is a file path for SQLite. */
+    enum berth_rc (*open)(const char *dsn, struct berth_meta **out, struct berth_err *err);
+
+    void (*close)(struct berth_meta *m); /* NULL-safe */
+
+    /* Checks the store answers (used by readiness and doctor). */
+    enum berth_rc (*ping)(struct berth_meta *m, struct berth_err *err);
+
+    /*
+     * Looks at the store at dsn without opening it for use: read-only, never
+     * created, never migrated, so it is safe beside a running server. Fills
+     * *out: schema version against the newest known, and a consistency check
+     * (SQLite: PRAGMA quick_check, less SQLite 3.40's false NULL reports on
+     * WITHOUT ROWID tables). A damaged store is BERTH_OK with
+     * intact = 0; BERTH_EDB only when the store cannot be read at all.
+     */
+    enum berth_rc (*inspect)(const char *dsn, struct berth_meta_inspect *out, struct berth_err *err);
+};
+
+/*
+ * A store: a driver fills every table. Callers use the narrowest table
+ * they need (m->content->tag_list(m, ...)), so a driver, or a test double,
+ * can be written table by table.
+ */
 struct berth_meta {
     uint32_t magic; /* BERTH_META_MAGIC */
-    const struct berth_meta_ops *ops;
+    const struct berth_meta_ops *ops;             /* the driver */
+    const struct berth_meta_reg_ops *reg;         /* tenant, registries, network access */
+    const struct berth_meta_dir_ops *dir;         /* users, service principals, scope maps, tokens, roles */
+    const struct berth_meta_content_ops *content; /* repositories, blobs, manifests, tags, gc */
+    const struct berth_meta_upload_ops *uploads;  /* upload sessions */
+    const struct berth_meta_event_ops *events;    /* event logs */
 };
 
 extern const struct berth_meta_ops berth_meta_sqlite_ops;

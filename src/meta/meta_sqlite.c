@@ -270,6 +270,13 @@ struct meta_sqlite {
     int nopen; /* idle + in use, at most POOL_MAX */
 };
 
+/* The tables open() hands out, defined at the end of the file. */
+static const struct berth_meta_reg_ops sqlite_reg;
+static const struct berth_meta_dir_ops sqlite_dir;
+static const struct berth_meta_content_ops sqlite_content;
+static const struct berth_meta_upload_ops sqlite_uploads;
+static const struct berth_meta_event_ops sqlite_events;
+
 static struct meta_sqlite *meta_of(struct berth_meta *m)
 {
     if (!m || m->magic != BERTH_META_MAGIC || m->ops != &berth_meta_sqlite_ops) {
@@ -704,6 +711,11 @@ static enum berth_rc sq_open(const char *dsn, struct berth_meta **out, struct be
     ms = berth_xcalloc(1, sizeof(*ms));
     ms->base.magic = BERTH_META_MAGIC;
     ms->base.ops = &berth_meta_sqlite_ops;
+    ms->base.reg = &sqlite_reg;
+    ms->base.dir = &sqlite_dir;
+    ms->base.content = &sqlite_content;
+    ms->base.uploads = &sqlite_uploads;
+    ms->base.events = &sqlite_events;
     ms->path = berth_xstrdup(dsn);
     pthread_mutex_init(&ms->lock, NULL);
     pthread_cond_init(&ms->cond, NULL);
@@ -3098,18 +3110,20 @@ out:
     return rc;
 }
 
-const struct berth_meta_ops berth_meta_sqlite_ops = {
-    .name = "sqlite",
-    .open = sq_open,
-    .close = sq_close,
-    .ping = sq_ping,
-    .inspect = sq_inspect,
+static const struct berth_meta_reg_ops sqlite_reg = {
     .tenant_id = sq_tenant_id,
     .registry_create = sq_registry_create,
     .registry_get = sq_registry_get,
     .registry_list = sq_registry_list,
     .registry_update = sq_registry_update,
     .registry_delete = sq_registry_delete,
+    .network_get = sq_network_get,
+    .network_put = sq_network_put,
+    .network_rule_add = sq_network_rule_add,
+    .network_rule_remove = sq_network_rule_remove,
+};
+
+static const struct berth_meta_dir_ops sqlite_dir = {
     .user_create = sq_user_create,
     .user_get = sq_user_get,
     .user_list = sq_user_list,
@@ -3133,6 +3147,9 @@ const struct berth_meta_ops berth_meta_sqlite_ops = {
     .assignment_create = sq_assignment_create,
     .assignment_delete = sq_assignment_delete,
     .assignment_list = sq_assignment_list,
+};
+
+static const struct berth_meta_content_ops sqlite_content = {
     .repo_exists = sq_repo_exists,
     .repo_list = sq_repo_list,
     .blob_claim = sq_blob_claim,
@@ -3149,16 +3166,26 @@ const struct berth_meta_ops berth_meta_sqlite_ops = {
     .tag_delete = sq_tag_delete,
     .tag_list = sq_tag_list,
     .referrers = sq_referrers,
+    .gc = sq_gc,
+};
+
+static const struct berth_meta_upload_ops sqlite_uploads = {
     .upload_put = sq_upload_put,
     .upload_get = sq_upload_get,
     .upload_delete = sq_upload_delete,
     .upload_list = sq_upload_list,
-    .gc = sq_gc,
-    .network_get = sq_network_get,
-    .network_put = sq_network_put,
-    .network_rule_add = sq_network_rule_add,
-    .network_rule_remove = sq_network_rule_remove,
+};
+
+static const struct berth_meta_event_ops sqlite_events = {
     .events_insert = sq_events_insert,
     .events_query = sq_events_query,
     .events_prune = sq_events_prune,
+};
+
+const struct berth_meta_ops berth_meta_sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .ping = sq_ping,
+    .inspect = sq_inspect,
 };

@@ -63,7 +63,7 @@ TEST(events_writer_stores_everything_before_free_returns)
     ASSERT_OK(berth_meta_sqlite_ops.open(dsn, &m, &err));
     memset(&reg, 0, sizeof(reg));
     snprintf(reg.name, sizeof(reg.name), "evreg");
-    ASSERT_OK(m->ops->registry_create(m, &reg, &err));
+    ASSERT_OK(m->reg->registry_create(m, &reg, &err));
     ASSERT_OK(events_new(m, NULL, NULL, 4096, &ev, &err));
     for (i = 0; i < 1234; i++) ASSERT_EQ_INT(events_push(ev, new_event(reg.id, i)), 0);
     events_free(ev);
@@ -71,14 +71,14 @@ TEST(events_writer_stores_everything_before_free_returns)
     f.reg = reg.id;
     f.log = -1;
     f.limit = 100000;
-    ASSERT_OK(m->ops->events_query(m, &f, count_event, &c, &err));
+    ASSERT_OK(m->events->events_query(m, &f, count_event, &c, &err));
     ASSERT_EQ_INT(c.n, 1234);
     ASSERT_EQ_INT(c.logins, 617);
     /* the size bound keeps the newest rows */
-    ASSERT_OK(m->ops->events_prune(m, 0, 1000, &deleted, &err));
+    ASSERT_OK(m->events->events_prune(m, 0, 1000, &deleted, &err));
     ASSERT_EQ_INT(deleted, 234);
     c.n = 0;
-    ASSERT_OK(m->ops->events_query(m, &f, count_event, &c, &err));
+    ASSERT_OK(m->events->events_query(m, &f, count_event, &c, &err));
     ASSERT_EQ_INT(c.n, 1000);
     m->ops->close(m);
     free(dsn);
@@ -103,7 +103,7 @@ TEST(events_insert_assigns_ids_and_keeps_the_token_id)
     ASSERT_OK(berth_meta_sqlite_ops.open(dsn, &m, &err));
     for (i = 0; i < 3; i++) e[i] = new_event(i, i); /* registry 0 is the directory's */
     snprintf(e[2]->jti, sizeof(e[2]->jti), "%s", "0f8e1c2a-0000-4000-8000-000000000001");
-    ASSERT_OK(m->ops->events_insert(m, e, 3, &err));
+    ASSERT_OK(m->events->events_insert(m, e, 3, &err));
     ASSERT_TRUE(e[0]->id > 0);
     ASSERT_EQ_INT(e[1]->id, e[0]->id + 1);
     ASSERT_EQ_INT(e[2]->id, e[1]->id + 1);
@@ -112,12 +112,12 @@ TEST(events_insert_assigns_ids_and_keeps_the_token_id)
     f.limit = 10;
     f.reg = 0;
     memset(&got, 0, sizeof(got));
-    ASSERT_OK(m->ops->events_query(m, &f, keep_last, &got, &err));
+    ASSERT_OK(m->events->events_query(m, &f, keep_last, &got, &err));
     ASSERT_EQ_INT(got.id, e[0]->id); /* only the directory's event */
     f.all_registries = 1;
     f.reg = 12345;
     f.oldest_first = 1;
-    ASSERT_OK(m->ops->events_query(m, &f, keep_last, &got, &err));
+    ASSERT_OK(m->events->events_query(m, &f, keep_last, &got, &err));
     ASSERT_EQ_INT(got.id, e[2]->id); /* every registry's, the last one last */
     ASSERT_EQ_STR(got.jti, "0f8e1c2a-0000-4000-8000-000000000001");
     o = events_json(&got, 1);

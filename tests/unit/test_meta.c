@@ -47,14 +47,14 @@ struct t {
     } while (0)
 
 /* Creates a registry with default settings and returns its id. */
-static int64_t new_registry(const struct berth_meta_ops *ops, struct berth_meta *m, const char *name)
+static int64_t new_registry(struct berth_meta *m, const char *name)
 {
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_meta_registry r;
 
     memset(&r, 0, sizeof(r));
     snprintf(r.name, sizeof(r.name), "%s", name);
-    ASSERT_OK(ops->registry_create(m, &r, &err));
+    ASSERT_OK(m->reg->registry_create(m, &r, &err));
     return r.id;
 }
 
@@ -66,7 +66,7 @@ static void each_driver(const char *name, void (*body)(struct t *t))
         struct berth_err err = BERTH_ERR_INIT;
         struct t t = {&drivers[i], drivers[i].ops, NULL, drivers[i].fresh(name), 0};
         ASSERT_OK(t.ops->open(t.dsn, &t.m, &err));
-        t.reg = new_registry(t.ops, t.m, "default");
+        t.reg = new_registry(t.m, "default");
         body(&t);
         t.ops->close(t.m);
         free(t.dsn);
@@ -152,7 +152,7 @@ static const char *repos_of(struct t *t, const char *last, int64_t n, int *more)
     static struct berth_buf b = BERTH_BUF_INIT(0);
     struct berth_err err = BERTH_ERR_INIT;
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->repo_list(t->m, t->reg, last, n, collect, &b, more, &err));
+    ASSERT_OK(t->m->content->repo_list(t->m, t->reg, last, n, collect, &b, more, &err));
     return berth_buf_str(&b);
 }
 
@@ -161,7 +161,7 @@ static const char *tags_of(struct t *t, const char *repo, const char *last, int6
     static struct berth_buf b = BERTH_BUF_INIT(0);
     struct berth_err err = BERTH_ERR_INIT;
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->tag_list(t->m, t->reg, repo, last, n, collect, &b, more, &err));
+    ASSERT_OK(t->m->content->tag_list(t->m, t->reg, repo, last, n, collect, &b, more, &err));
     return berth_buf_str(&b);
 }
 
@@ -171,7 +171,7 @@ static const char *gc_run(struct t *t, int64_t cutoff, int dry_run)
     static struct berth_buf b = BERTH_BUF_INIT(0);
     struct berth_err err = BERTH_ERR_INIT;
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->gc(t->m, cutoff, dry_run, collect_gc, NULL, &b, &err));
+    ASSERT_OK(t->m->content->gc(t->m, cutoff, dry_run, collect_gc, NULL, &b, &err));
     return berth_buf_str(&b);
 }
 
@@ -181,7 +181,7 @@ static const char *tagged(struct t *t, const char *repo, const char *tag)
     static struct berth_digest d;
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_ref r = tag_ref(tag);
-    if (t->ops->manifest_get(t->m, t->reg, repo, &r, NULL, NULL, NULL, 0, &d, &err) != BERTH_OK) return "";
+    if (t->m->content->manifest_get(t->m, t->reg, repo, &r, NULL, NULL, NULL, 0, &d, &err) != BERTH_OK) return "";
     return d.s;
 }
 
@@ -189,18 +189,18 @@ static int has_manifest_in(struct t *t, int64_t reg, const char *repo, const str
 {
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_ref r = digest_ref(d);
-    return t->ops->manifest_get(t->m, reg, repo, &r, NULL, NULL, NULL, 0, NULL, &err) == BERTH_OK;
+    return t->m->content->manifest_get(t->m, reg, repo, &r, NULL, NULL, NULL, 0, NULL, &err) == BERTH_OK;
 }
 
 static int has_manifest(struct t *t, const char *repo, const struct berth_digest *d)
 {
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_ref r = digest_ref(d);
-    return t->ops->manifest_get(t->m, t->reg, repo, &r, NULL, NULL, NULL, 0, NULL, &err) == BERTH_OK;
+    return t->m->content->manifest_get(t->m, t->reg, repo, &r, NULL, NULL, NULL, 0, NULL, &err) == BERTH_OK;
 }
 
 /* A push's claim with no store step: records the blob and links it. */
-static enum berth_rc claim(const struct berth_meta_ops *ops, struct berth_meta *m, int64_t reg, const char *repo,
+static enum berth_rc claim(struct berth_meta *m, int64_t reg, const char *repo,
                            const struct berth_digest *d, int64_t size, struct berth_err *err)
 {
     struct berth_meta_claim c = {0};
@@ -208,13 +208,13 @@ static enum berth_rc claim(const struct berth_meta_ops *ops, struct berth_meta *
     c.repo = repo;
     c.digest = d;
     c.size = size;
-    return ops->blob_claim(m, &c, err);
+    return m->content->blob_claim(m, &c, err);
 }
 
 static int linked(struct t *t, const char *repo, const struct berth_digest *d)
 {
     struct berth_err err = BERTH_ERR_INIT;
-    return t->ops->blob_linked(t->m, t->reg, repo, d, NULL, &err) == BERTH_OK;
+    return t->m->content->blob_linked(t->m, t->reg, repo, d, NULL, &err) == BERTH_OK;
 }
 
 /* A time such that every row written so far is older and every later row is not. */
@@ -276,10 +276,10 @@ SHARED_TEST(meta_repo_list_pages)
 
     ASSERT_EQ_STR(repos_of(t, NULL, 10, &more), "");
     ASSERT_EQ_INT(more, 0);
-    ASSERT_RC(t->ops->repo_exists(t->m, t->reg, "alpha", &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_RC(t->m->content->repo_exists(t->m, t->reg, "alpha", &err), BERTH_ENAMEUNKNOWN);
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        ASSERT_OK(claim(t->ops, t->m, t->reg, names[i], &b, 1, &err));
-    ASSERT_OK(t->ops->repo_exists(t->m, t->reg, "alpha", &err));
+        ASSERT_OK(claim(t->m, t->reg, names[i], &b, 1, &err));
+    ASSERT_OK(t->m->content->repo_exists(t->m, t->reg, "alpha", &err));
     ASSERT_EQ_STR(repos_of(t, NULL, 100, &more), "alpha,alpha-x,alpha/x,alpha0,beta,");
     ASSERT_EQ_INT(more, 0);
     ASSERT_EQ_STR(repos_of(t, NULL, -1, &more), "alpha,alpha-x,alpha/x,alpha0,beta,");
@@ -305,14 +305,14 @@ SHARED_TEST(meta_repo_list_pages)
     ASSERT_EQ_STR(repos_of(t, "beta", 0, &more), "");
     ASSERT_EQ_INT(more, 0);
     /* a callback that stops: more says names were left */
-    ASSERT_OK(t->ops->repo_list(t->m, t->reg, NULL, 10, collect_one, &buf, &more, &err));
+    ASSERT_OK(t->m->content->repo_list(t->m, t->reg, NULL, 10, collect_one, &buf, &more, &err));
     ASSERT_EQ_STR(berth_buf_str(&buf), "alpha,");
     ASSERT_EQ_INT(more, 1);
     berth_buf_reset(&buf);
-    ASSERT_OK(t->ops->repo_list(t->m, t->reg, "alpha0", 10, collect_one, &buf, &more, &err));
+    ASSERT_OK(t->m->content->repo_list(t->m, t->reg, "alpha0", 10, collect_one, &buf, &more, &err));
     ASSERT_EQ_STR(berth_buf_str(&buf), "beta,");
     ASSERT_EQ_INT(more, 0);
-    ASSERT_OK(t->ops->repo_list(t->m, t->reg, NULL, 10, NULL, NULL, NULL, &err));
+    ASSERT_OK(t->m->content->repo_list(t->m, t->reg, NULL, 10, NULL, NULL, NULL, &err));
     berth_buf_release(&buf);
 }
 
@@ -325,14 +325,14 @@ SHARED_TEST(meta_tag_list_pages)
     size_t i;
     int more = -1;
 
-    ASSERT_RC(t->ops->tag_list(t->m, t->reg, "r", NULL, 10, collect, NULL, &more, &err), BERTH_ENAMEUNKNOWN);
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &b, 1, &err));
+    ASSERT_RC(t->m->content->tag_list(t->m, t->reg, "r", NULL, 10, collect, NULL, &more, &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_OK(claim(t->m, t->reg, "r", &b, 1, &err));
     ASSERT_EQ_STR(tags_of(t, "r", NULL, 10, &more), "");
     ASSERT_EQ_INT(more, 0);
     ASSERT_EQ_STR(tags_of(t, "r", NULL, 0, &more), "");
     ASSERT_EQ_INT(more, 0);
-    for (i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) ASSERT_OK(t->ops->manifest_put(t->m, &mf, tags[i], &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &mf, NULL, &err));
+    for (i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) ASSERT_OK(t->m->content->manifest_put(t->m, &mf, tags[i], &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mf, NULL, &err));
     ASSERT_EQ_STR(tags_of(t, "r", NULL, 100, &more), "V1,latest,v1,v1-rc,v1.0,v2,");
     ASSERT_EQ_INT(more, 0);
     ASSERT_EQ_STR(tags_of(t, "r", NULL, 3, &more), "V1,latest,v1,");
@@ -350,7 +350,7 @@ SHARED_TEST(meta_tag_list_pages)
     ASSERT_EQ_STR(tags_of(t, "r", "v2", 0, &more), "");
     ASSERT_EQ_INT(more, 0);
     ASSERT_EQ_STR(tags_of(t, "r", NULL, -1, &more), "V1,latest,v1,v1-rc,v1.0,v2,");
-    ASSERT_RC(t->ops->tag_list(t->m, t->reg, "other", NULL, 0, collect, NULL, &more, &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_RC(t->m->content->tag_list(t->m, t->reg, "other", NULL, 0, collect, NULL, &more, &err), BERTH_ENAMEUNKNOWN);
 }
 
 SHARED_TEST(meta_blob_links)
@@ -362,57 +362,57 @@ SHARED_TEST(meta_blob_links)
     int64_t size = -1;
     int used = -1;
 
-    ASSERT_RC(t->ops->blob_linked(t->m, t->reg, "one", &b, &size, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_RC(t->m->content->blob_linked(t->m, t->reg, "one", &b, &size, &err), BERTH_EBLOBUNKNOWN);
     ASSERT_TRUE(strstr(err.msg, b.s) != NULL);
-    ASSERT_OK(t->ops->blob_in_use(t->m, &b, &used, &err));
+    ASSERT_OK(t->m->content->blob_in_use(t->m, &b, &used, &err));
     ASSERT_EQ_INT(used, 0);
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "one", &b, 42, &err));
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "one", &b, 42, &err)); /* idempotent */
-    ASSERT_OK(t->ops->blob_linked(t->m, t->reg, "one", &b, &size, &err));
+    ASSERT_OK(claim(t->m, t->reg, "one", &b, 42, &err));
+    ASSERT_OK(claim(t->m, t->reg, "one", &b, 42, &err)); /* idempotent */
+    ASSERT_OK(t->m->content->blob_linked(t->m, t->reg, "one", &b, &size, &err));
     ASSERT_EQ_INT(size, 42);
-    ASSERT_OK(t->ops->blob_linked(t->m, t->reg, "one", &b, NULL, &err));
-    ASSERT_RC(t->ops->blob_linked(t->m, t->reg, "two", &b, &size, &err), BERTH_EBLOBUNKNOWN);
-    ASSERT_RC(t->ops->blob_linked(t->m, t->reg, "one", &c, &size, &err), BERTH_EBLOBUNKNOWN);
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "two", &b, 42, &err));
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "a/zero", &b, 42, &err));
-    ASSERT_OK(t->ops->blob_repos(t->m, t->reg, &b, collect, &buf, &err));
+    ASSERT_OK(t->m->content->blob_linked(t->m, t->reg, "one", &b, NULL, &err));
+    ASSERT_RC(t->m->content->blob_linked(t->m, t->reg, "two", &b, &size, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_RC(t->m->content->blob_linked(t->m, t->reg, "one", &c, &size, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_OK(claim(t->m, t->reg, "two", &b, 42, &err));
+    ASSERT_OK(claim(t->m, t->reg, "a/zero", &b, 42, &err));
+    ASSERT_OK(t->m->content->blob_repos(t->m, t->reg, &b, collect, &buf, &err));
     ASSERT_EQ_STR(berth_buf_str(&buf), "a/zero,one,two,");
     berth_buf_reset(&buf);
-    ASSERT_OK(t->ops->blob_repos(t->m, t->reg, &b, collect_one, &buf, &err));
+    ASSERT_OK(t->m->content->blob_repos(t->m, t->reg, &b, collect_one, &buf, &err));
     ASSERT_EQ_STR(berth_buf_str(&buf), "a/zero,");
     berth_buf_reset(&buf);
-    ASSERT_OK(t->ops->blob_repos(t->m, t->reg, &c, collect, &buf, &err));
+    ASSERT_OK(t->m->content->blob_repos(t->m, t->reg, &c, collect, &buf, &err));
     ASSERT_EQ_STR(berth_buf_str(&buf), "");
-    ASSERT_OK(t->ops->blob_in_use(t->m, &b, &used, &err));
+    ASSERT_OK(t->m->content->blob_in_use(t->m, &b, &used, &err));
     ASSERT_EQ_INT(used, 1);
 
     /* referenced by a manifest but linked nowhere still counts as in use */
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "one", &c, 5, &err));
+    ASSERT_OK(claim(t->m, t->reg, "one", &c, 5, &err));
     mf.blobs = &c;
     mf.nblobs = 1;
-    ASSERT_OK(t->ops->manifest_put(t->m, &mf, "latest", &err));
-    ASSERT_OK(t->ops->blob_unlink(t->m, t->reg, "one", &c, &err));
-    ASSERT_RC(t->ops->blob_unlink(t->m, t->reg, "one", &c, &err), BERTH_EBLOBUNKNOWN);
-    ASSERT_RC(t->ops->blob_linked(t->m, t->reg, "one", &c, &size, &err), BERTH_EBLOBUNKNOWN);
-    ASSERT_OK(t->ops->blob_in_use(t->m, &c, &used, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mf, "latest", &err));
+    ASSERT_OK(t->m->content->blob_unlink(t->m, t->reg, "one", &c, &err));
+    ASSERT_RC(t->m->content->blob_unlink(t->m, t->reg, "one", &c, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_RC(t->m->content->blob_linked(t->m, t->reg, "one", &c, &size, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_OK(t->m->content->blob_in_use(t->m, &c, &used, &err));
     ASSERT_EQ_INT(used, 1);
-    ASSERT_OK(t->ops->manifest_delete(t->m, t->reg, "one", &d, &err));
-    ASSERT_OK(t->ops->blob_in_use(t->m, &c, &used, &err));
+    ASSERT_OK(t->m->content->manifest_delete(t->m, t->reg, "one", &d, &err));
+    ASSERT_OK(t->m->content->blob_in_use(t->m, &c, &used, &err));
     ASSERT_EQ_INT(used, 0);
 
-    ASSERT_OK(t->ops->blob_unlink(t->m, t->reg, "one", &b, &err));
-    ASSERT_OK(t->ops->blob_unlink(t->m, t->reg, "two", &b, &err));
-    ASSERT_OK(t->ops->blob_in_use(t->m, &b, &used, &err));
+    ASSERT_OK(t->m->content->blob_unlink(t->m, t->reg, "one", &b, &err));
+    ASSERT_OK(t->m->content->blob_unlink(t->m, t->reg, "two", &b, &err));
+    ASSERT_OK(t->m->content->blob_in_use(t->m, &b, &used, &err));
     ASSERT_EQ_INT(used, 1);
-    ASSERT_OK(t->ops->blob_unlink(t->m, t->reg, "a/zero", &b, &err));
-    ASSERT_OK(t->ops->blob_in_use(t->m, &b, &used, &err));
+    ASSERT_OK(t->m->content->blob_unlink(t->m, t->reg, "a/zero", &b, &err));
+    ASSERT_OK(t->m->content->blob_in_use(t->m, &b, &used, &err));
     ASSERT_EQ_INT(used, 0);
-    ASSERT_RC(t->ops->blob_unlink(t->m, t->reg, "nope", &b, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_RC(t->m->content->blob_unlink(t->m, t->reg, "nope", &b, &err), BERTH_EBLOBUNKNOWN);
     /* relinking renews the size */
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "one", &b, 43, &err));
-    ASSERT_OK(t->ops->blob_linked(t->m, t->reg, "one", &b, &size, &err));
+    ASSERT_OK(claim(t->m, t->reg, "one", &b, 43, &err));
+    ASSERT_OK(t->m->content->blob_linked(t->m, t->reg, "one", &b, &size, &err));
     ASSERT_EQ_INT(size, 43);
-    ASSERT_RC(claim(t->ops, t->m, t->reg, "one", &b, -1, &err), BERTH_EINVAL);
+    ASSERT_RC(claim(t->m, t->reg, "one", &b, -1, &err), BERTH_EINVAL);
     berth_buf_release(&buf);
 }
 
@@ -459,83 +459,83 @@ SHARED_TEST(meta_blob_claim_and_reap)
     cl.store = fake_put;
     cl.ctx = &fs;
     fs.fail = BERTH_EIO;
-    ASSERT_RC(t->ops->blob_claim(t->m, &cl, &err), BERTH_EIO);
+    ASSERT_RC(t->m->content->blob_claim(t->m, &cl, &err), BERTH_EIO);
     ASSERT_EQ_INT(fs.calls, 1);
     ASSERT_TRUE(!(linked(t, "src", &b)));
-    ASSERT_OK(t->ops->blob_unused(t->m, NULL, 10, collect, &buf, &err));
+    ASSERT_OK(t->m->content->blob_unused(t->m, NULL, 10, collect, &buf, &err));
     ASSERT_EQ_STR(berth_buf_str(&buf), "");
 
     /* a push: the store step runs inside, the session's record ends with it */
-    ASSERT_OK(t->ops->upload_put(t->m, "up-1", t->reg, "src", "p", 1, 0, &err));
+    ASSERT_OK(t->m->uploads->upload_put(t->m, "up-1", t->reg, "src", "p", 1, 0, &err));
     fs.fail = BERTH_OK;
     cl.upload = "up-1";
-    ASSERT_OK(t->ops->blob_claim(t->m, &cl, &err));
+    ASSERT_OK(t->m->content->blob_claim(t->m, &cl, &err));
     ASSERT_EQ_INT(fs.calls, 2);
     ASSERT_TRUE(fs.have);
     ASSERT_TRUE(linked(t, "src", &b));
-    ASSERT_RC(t->ops->upload_get(t->m, "up-1", NULL, NULL, 0, NULL, &err), BERTH_EUPLOADUNKNOWN);
+    ASSERT_RC(t->m->uploads->upload_get(t->m, "up-1", NULL, NULL, 0, NULL, &err), BERTH_EUPLOADUNKNOWN);
 
     /* a mount needs the source's link and takes its size */
     cl.upload = NULL;
     cl.repo = "dst";
     cl.from = "nowhere";
     cl.size = 0;
-    ASSERT_RC(t->ops->blob_claim(t->m, &cl, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_RC(t->m->content->blob_claim(t->m, &cl, &err), BERTH_EBLOBUNKNOWN);
     ASSERT_TRUE(!(linked(t, "dst", &b)));
     cl.from = "src";
     fs.fail = BERTH_EBLOBUNKNOWN; /* the bytes are gone: no mount */
-    ASSERT_RC(t->ops->blob_claim(t->m, &cl, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_RC(t->m->content->blob_claim(t->m, &cl, &err), BERTH_EBLOBUNKNOWN);
     ASSERT_TRUE(!(linked(t, "dst", &b)));
     fs.fail = BERTH_OK;
-    ASSERT_OK(t->ops->blob_claim(t->m, &cl, &err));
+    ASSERT_OK(t->m->content->blob_claim(t->m, &cl, &err));
     ASSERT_EQ_INT(cl.size, 7);
     ASSERT_TRUE(linked(t, "dst", &b));
 
     /* a used blob is never reaped, and its bytes are not touched */
     fs.calls = 0;
-    ASSERT_OK(t->ops->blob_reap(t->m, &b, 0, fake_remove, &fs, &reaped, &err));
+    ASSERT_OK(t->m->content->blob_reap(t->m, &b, 0, fake_remove, &fs, &reaped, &err));
     ASSERT_EQ_INT(reaped, 0);
     ASSERT_EQ_INT(fs.calls, 0);
-    ASSERT_OK(t->ops->blob_unlink(t->m, t->reg, "dst", &b, &err));
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "src", &c, 1, &err));
+    ASSERT_OK(t->m->content->blob_unlink(t->m, t->reg, "dst", &b, &err));
+    ASSERT_OK(claim(t->m, t->reg, "src", &c, 1, &err));
     mf.blobs = &b;
     mf.nblobs = 1;
-    ASSERT_OK(t->ops->manifest_put(t->m, &mf, "latest", &err));
-    ASSERT_OK(t->ops->blob_unlink(t->m, t->reg, "src", &b, &err));
-    ASSERT_OK(t->ops->blob_reap(t->m, &b, 0, fake_remove, &fs, &reaped, &err)); /* a manifest references it */
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mf, "latest", &err));
+    ASSERT_OK(t->m->content->blob_unlink(t->m, t->reg, "src", &b, &err));
+    ASSERT_OK(t->m->content->blob_reap(t->m, &b, 0, fake_remove, &fs, &reaped, &err)); /* a manifest references it */
     ASSERT_EQ_INT(reaped, 0);
-    ASSERT_OK(t->ops->blob_unused(t->m, NULL, 10, collect, &buf, &err));
+    ASSERT_OK(t->m->content->blob_unused(t->m, NULL, 10, collect, &buf, &err));
     ASSERT_EQ_STR(berth_buf_str(&buf), "");
 
     /* unused: listed, a dry run only looks, a failed removal keeps the record, then it goes */
-    ASSERT_OK(t->ops->manifest_delete(t->m, t->reg, "src", &d, &err));
-    ASSERT_OK(t->ops->blob_unlink(t->m, t->reg, "src", &c, &err));
-    ASSERT_OK(t->ops->blob_unused(t->m, NULL, 10, collect, &buf, &err));
+    ASSERT_OK(t->m->content->manifest_delete(t->m, t->reg, "src", &d, &err));
+    ASSERT_OK(t->m->content->blob_unlink(t->m, t->reg, "src", &c, &err));
+    ASSERT_OK(t->m->content->blob_unused(t->m, NULL, 10, collect, &buf, &err));
     berth_buf_printf(&buf, "|");
-    ASSERT_OK(t->ops->blob_unused(t->m, b.s, 10, collect, &buf, &err));
+    ASSERT_OK(t->m->content->blob_unused(t->m, b.s, 10, collect, &buf, &err));
     berth_buf_printf(&buf, "|");
-    ASSERT_OK(t->ops->blob_unused(t->m, NULL, 1, collect, &buf, &err));
+    ASSERT_OK(t->m->content->blob_unused(t->m, NULL, 1, collect, &buf, &err));
     berth_buf_printf(&want, "%s,%s,|%s,|%s,", b.s, c.s, c.s, b.s);
     ASSERT_EQ_STR(berth_buf_str(&buf), berth_buf_str(&want));
     berth_buf_reset(&buf);
     berth_buf_reset(&want);
-    ASSERT_OK(t->ops->blob_reap(t->m, &b, 1, fake_remove, &fs, &reaped, &err));
+    ASSERT_OK(t->m->content->blob_reap(t->m, &b, 1, fake_remove, &fs, &reaped, &err));
     ASSERT_EQ_INT(reaped, 1);
     ASSERT_EQ_INT(fs.calls, 0);
     fs.fail = BERTH_EIO;
-    ASSERT_RC(t->ops->blob_reap(t->m, &b, 0, fake_remove, &fs, &reaped, &err), BERTH_EIO);
+    ASSERT_RC(t->m->content->blob_reap(t->m, &b, 0, fake_remove, &fs, &reaped, &err), BERTH_EIO);
     ASSERT_EQ_INT(reaped, 0);
     ASSERT_TRUE(fs.have);
     fs.fail = BERTH_OK;
-    ASSERT_OK(t->ops->blob_reap(t->m, &b, 0, fake_remove, &fs, &reaped, &err));
+    ASSERT_OK(t->m->content->blob_reap(t->m, &b, 0, fake_remove, &fs, &reaped, &err));
     ASSERT_EQ_INT(reaped, 1);
     ASSERT_TRUE(!(fs.have));
-    ASSERT_OK(t->ops->blob_unused(t->m, NULL, 10, collect, &buf, &err));
+    ASSERT_OK(t->m->content->blob_unused(t->m, NULL, 10, collect, &buf, &err));
     berth_buf_printf(&want, "%s,", c.s);
     ASSERT_EQ_STR(berth_buf_str(&buf), berth_buf_str(&want));
     berth_buf_reset(&buf);
     /* a blob with no record (bytes from a crash) is reaped the same way */
-    ASSERT_OK(t->ops->blob_reap(t->m, &d, 0, NULL, NULL, &reaped, &err));
+    ASSERT_OK(t->m->content->blob_reap(t->m, &d, 0, NULL, NULL, &reaped, &err));
     ASSERT_EQ_INT(reaped, 1);
     berth_buf_release(&buf);
     berth_buf_release(&want);
@@ -545,19 +545,19 @@ SHARED_TEST(meta_upload_sessions_capped)
 {
     struct berth_err err = BERTH_ERR_INIT;
 
-    ASSERT_OK(t->ops->upload_put(t->m, "c1", t->reg, "app", "user:a", 1, 2, &err));
-    ASSERT_OK(t->ops->upload_put(t->m, "c2", t->reg, "app", "user:a", 1, 2, &err));
-    ASSERT_RC(t->ops->upload_put(t->m, "c3", t->reg, "app", "user:a", 1, 2, &err), BERTH_ETOOMANY);
+    ASSERT_OK(t->m->uploads->upload_put(t->m, "c1", t->reg, "app", "user:a", 1, 2, &err));
+    ASSERT_OK(t->m->uploads->upload_put(t->m, "c2", t->reg, "app", "user:a", 1, 2, &err));
+    ASSERT_RC(t->m->uploads->upload_put(t->m, "c3", t->reg, "app", "user:a", 1, 2, &err), BERTH_ETOOMANY);
     ASSERT_TRUE(strstr(err.msg, "2 upload sessions") != NULL);
-    ASSERT_RC(t->ops->upload_get(t->m, "c3", NULL, NULL, 0, NULL, &err), BERTH_EUPLOADUNKNOWN);
+    ASSERT_RC(t->m->uploads->upload_get(t->m, "c3", NULL, NULL, 0, NULL, &err), BERTH_EUPLOADUNKNOWN);
     /* another client, another repository, or no cap */
-    ASSERT_OK(t->ops->upload_put(t->m, "c4", t->reg, "app", "user:b", 1, 2, &err));
-    ASSERT_OK(t->ops->upload_put(t->m, "c5", t->reg, "other", "user:a", 1, 2, &err));
-    ASSERT_OK(t->ops->upload_put(t->m, "c6", t->reg, "app", "user:a", 1, 0, &err));
+    ASSERT_OK(t->m->uploads->upload_put(t->m, "c4", t->reg, "app", "user:b", 1, 2, &err));
+    ASSERT_OK(t->m->uploads->upload_put(t->m, "c5", t->reg, "other", "user:a", 1, 2, &err));
+    ASSERT_OK(t->m->uploads->upload_put(t->m, "c6", t->reg, "app", "user:a", 1, 0, &err));
     /* a finished session frees its place */
-    ASSERT_OK(t->ops->upload_delete(t->m, "c1", &err));
-    ASSERT_OK(t->ops->upload_delete(t->m, "c6", &err));
-    ASSERT_OK(t->ops->upload_put(t->m, "c7", t->reg, "app", "user:a", 1, 2, &err));
+    ASSERT_OK(t->m->uploads->upload_delete(t->m, "c1", &err));
+    ASSERT_OK(t->m->uploads->upload_delete(t->m, "c6", &err));
+    ASSERT_OK(t->m->uploads->upload_put(t->m, "c7", t->reg, "app", "user:a", 1, 2, &err));
 }
 
 SHARED_TEST(meta_manifest_put_get)
@@ -581,14 +581,14 @@ SHARED_TEST(meta_manifest_put_get)
     mf.nblobs = 2;
     mf.artifact_type = "application/x-thing";
     mf.annotations_json = "{\"a\":\"b\"}";
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "lib/app", &cfg, 2, &err));
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "lib/app", &layer, 3, &err));
-    ASSERT_RC(t->ops->manifest_get(t->m, t->reg, "lib/app", &byt, &buf, &len, mt, sizeof(mt), &got, &err),
+    ASSERT_OK(claim(t->m, t->reg, "lib/app", &cfg, 2, &err));
+    ASSERT_OK(claim(t->m, t->reg, "lib/app", &layer, 3, &err));
+    ASSERT_RC(t->m->content->manifest_get(t->m, t->reg, "lib/app", &byt, &buf, &len, mt, sizeof(mt), &got, &err),
               BERTH_EMANIFESTUNKNOWN);
-    ASSERT_OK(t->ops->manifest_put(t->m, &mf, "v1", &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &mf, "v1", &err)); /* same digest again */
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mf, "v1", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mf, "v1", &err)); /* same digest again */
 
-    ASSERT_OK(t->ops->manifest_get(t->m, t->reg, "lib/app", &byt, &buf, &len, mt, sizeof(mt), &got, &err));
+    ASSERT_OK(t->m->content->manifest_get(t->m, t->reg, "lib/app", &byt, &buf, &len, mt, sizeof(mt), &got, &err));
     ASSERT_EQ_INT(len, plen);
     ASSERT_EQ_INT(buf.len, plen);
     ASSERT_TRUE(memcmp(buf.p, payload, plen) == 0);
@@ -598,28 +598,28 @@ SHARED_TEST(meta_manifest_put_get)
 
     /* appends: the second get lands after the first */
     memset(&got, 0, sizeof(got));
-    ASSERT_OK(t->ops->manifest_get(t->m, t->reg, "lib/app", &byd, &buf, &len, mt, sizeof(mt), &got, &err));
+    ASSERT_OK(t->m->content->manifest_get(t->m, t->reg, "lib/app", &byd, &buf, &len, mt, sizeof(mt), &got, &err));
     ASSERT_EQ_INT(buf.len, 2 * plen);
     ASSERT_TRUE(memcmp(buf.p + plen, payload, plen) == 0);
     ASSERT_EQ_STR(got.s, d.s);
 
     /* HEAD: no bytes, still the length */
     len = 0;
-    ASSERT_OK(t->ops->manifest_get(t->m, t->reg, "lib/app", &byd, NULL, &len, mt, sizeof(mt), &got, &err));
+    ASSERT_OK(t->m->content->manifest_get(t->m, t->reg, "lib/app", &byd, NULL, &len, mt, sizeof(mt), &got, &err));
     ASSERT_EQ_INT(len, plen);
 
-    ASSERT_RC(t->ops->manifest_get(t->m, t->reg, "lib/app", &byt, &small, &len, mt, sizeof(mt), &got, &err),
+    ASSERT_RC(t->m->content->manifest_get(t->m, t->reg, "lib/app", &byt, &small, &len, mt, sizeof(mt), &got, &err),
               BERTH_ETOOBIG);
-    ASSERT_RC(t->ops->manifest_get(t->m, t->reg, "lib/app", &byt, NULL, &len, tiny, sizeof(tiny), &got, &err),
+    ASSERT_RC(t->m->content->manifest_get(t->m, t->reg, "lib/app", &byt, NULL, &len, tiny, sizeof(tiny), &got, &err),
               BERTH_EINTERNAL);
-    ASSERT_RC(t->ops->manifest_get(t->m, t->reg, "lib/app", &other, &buf, &len, mt, sizeof(mt), &got, &err),
+    ASSERT_RC(t->m->content->manifest_get(t->m, t->reg, "lib/app", &other, &buf, &len, mt, sizeof(mt), &got, &err),
               BERTH_EMANIFESTUNKNOWN);
-    ASSERT_RC(t->ops->manifest_get(t->m, t->reg, "lib/app", &byd404, &buf, &len, mt, sizeof(mt), &got, &err),
+    ASSERT_RC(t->m->content->manifest_get(t->m, t->reg, "lib/app", &byd404, &buf, &len, mt, sizeof(mt), &got, &err),
               BERTH_EMANIFESTUNKNOWN);
     ASSERT_TRUE(strstr(err.msg, none.s) != NULL);
-    ASSERT_RC(t->ops->manifest_get(t->m, t->reg, "lib/nope", &byt, &buf, &len, mt, sizeof(mt), &got, &err),
+    ASSERT_RC(t->m->content->manifest_get(t->m, t->reg, "lib/nope", &byt, &buf, &len, mt, sizeof(mt), &got, &err),
               BERTH_ENAMEUNKNOWN);
-    ASSERT_RC(t->ops->manifest_get(t->m, t->reg, "lib/nope", &byd, &buf, &len, mt, sizeof(mt), &got, &err),
+    ASSERT_RC(t->m->content->manifest_get(t->m, t->reg, "lib/nope", &byd, &buf, &len, mt, sizeof(mt), &got, &err),
               BERTH_ENAMEUNKNOWN);
     ASSERT_EQ_INT(buf.len, 2 * plen);
 
@@ -630,10 +630,10 @@ SHARED_TEST(meta_manifest_put_get)
         struct berth_ref bye = digest_ref(&e);
         em.payload = NULL;
         em.len = 0;
-        ASSERT_OK(t->ops->manifest_put(t->m, &em, NULL, &err));
+        ASSERT_OK(t->m->content->manifest_put(t->m, &em, NULL, &err));
         berth_buf_reset(&buf);
         len = 99;
-        ASSERT_OK(t->ops->manifest_get(t->m, t->reg, "lib/app", &bye, &buf, &len, mt, sizeof(mt), NULL, &err));
+        ASSERT_OK(t->m->content->manifest_get(t->m, t->reg, "lib/app", &bye, &buf, &len, mt, sizeof(mt), NULL, &err));
         ASSERT_EQ_INT(len, 0);
         ASSERT_EQ_INT(buf.len, 0);
     }
@@ -651,25 +651,25 @@ SHARED_TEST(meta_manifest_put_missing_blob_changes_nothing)
 
     mf.blobs = &missing;
     mf.nblobs = 1;
-    ASSERT_RC(t->ops->manifest_put(t->m, &mf, "latest", &err), BERTH_EMANIFESTBLOB);
+    ASSERT_RC(t->m->content->manifest_put(t->m, &mf, "latest", &err), BERTH_EMANIFESTBLOB);
     ASSERT_TRUE(strstr(err.msg, missing.s) != NULL);
     ASSERT_TRUE(strstr(err.msg, "new/repo") != NULL);
-    ASSERT_RC(t->ops->repo_exists(t->m, t->reg, "new/repo", &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_RC(t->m->content->repo_exists(t->m, t->reg, "new/repo", &err), BERTH_ENAMEUNKNOWN);
     ASSERT_EQ_STR(repos_of(t, NULL, 10, &more), "");
 
     /* a blob linked elsewhere does not count */
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "other", &missing, 1, &err));
-    ASSERT_RC(t->ops->manifest_put(t->m, &mf, "latest", &err), BERTH_EMANIFESTBLOB);
-    ASSERT_RC(t->ops->repo_exists(t->m, t->reg, "new/repo", &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_OK(claim(t->m, t->reg, "other", &missing, 1, &err));
+    ASSERT_RC(t->m->content->manifest_put(t->m, &mf, "latest", &err), BERTH_EMANIFESTBLOB);
+    ASSERT_RC(t->m->content->repo_exists(t->m, t->reg, "new/repo", &err), BERTH_ENAMEUNKNOWN);
 
     /* in an existing repository: the tag stays where it was, the manifest is not stored */
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "new/repo", &have, 1, &err));
+    ASSERT_OK(claim(t->m, t->reg, "new/repo", &have, 1, &err));
     mf.blobs = &have;
-    ASSERT_OK(t->ops->manifest_put(t->m, &mf, "latest", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mf, "latest", &err));
     mf = man(t, "new/repo", &d2);
     mf.blobs = blobs;
     mf.nblobs = 2;
-    ASSERT_RC(t->ops->manifest_put(t->m, &mf, "latest", &err), BERTH_EMANIFESTBLOB);
+    ASSERT_RC(t->m->content->manifest_put(t->m, &mf, "latest", &err), BERTH_EMANIFESTBLOB);
     ASSERT_TRUE(strstr(err.msg, missing.s) != NULL);
     ASSERT_EQ_STR(tagged(t, "new/repo", "latest"), d.s);
     ASSERT_TRUE(!has_manifest(t, "new/repo", &d2));
@@ -687,18 +687,18 @@ SHARED_TEST(meta_index_needs_children)
     im.children = kids;
     im.nchildren = 2;
     mf = man(t, "multi", &amd);
-    ASSERT_OK(t->ops->manifest_put(t->m, &mf, NULL, &err));
-    ASSERT_RC(t->ops->manifest_put(t->m, &im, "latest", &err), BERTH_EMANIFESTBLOB);
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mf, NULL, &err));
+    ASSERT_RC(t->m->content->manifest_put(t->m, &im, "latest", &err), BERTH_EMANIFESTBLOB);
     ASSERT_TRUE(strstr(err.msg, arm.s) != NULL);
     ASSERT_TRUE(strstr(err.msg, "manifest") != NULL);
     ASSERT_EQ_STR(tagged(t, "multi", "latest"), "");
     /* a child in another repository does not count */
     mf = man(t, "elsewhere", &arm);
-    ASSERT_OK(t->ops->manifest_put(t->m, &mf, NULL, &err));
-    ASSERT_RC(t->ops->manifest_put(t->m, &im, "latest", &err), BERTH_EMANIFESTBLOB);
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mf, NULL, &err));
+    ASSERT_RC(t->m->content->manifest_put(t->m, &im, "latest", &err), BERTH_EMANIFESTBLOB);
     mf = man(t, "multi", &arm);
-    ASSERT_OK(t->ops->manifest_put(t->m, &mf, NULL, &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &im, "latest", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mf, NULL, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &im, "latest", &err));
     ASSERT_EQ_STR(tagged(t, "multi", "latest"), idx.s);
 }
 
@@ -709,15 +709,15 @@ SHARED_TEST(meta_retag_moves_tag)
     struct berth_meta_manifest ma = man(t, "r", &a), mb = man(t, "r", &b);
     int more;
 
-    ASSERT_OK(t->ops->manifest_put(t->m, &ma, "latest", &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &ma, "stable", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ma, "latest", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ma, "stable", &err));
     ASSERT_EQ_STR(tagged(t, "r", "latest"), a.s);
-    ASSERT_OK(t->ops->manifest_put(t->m, &mb, "latest", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mb, "latest", &err));
     ASSERT_EQ_STR(tagged(t, "r", "latest"), b.s);
     ASSERT_EQ_STR(tagged(t, "r", "stable"), a.s);
     ASSERT_EQ_STR(tags_of(t, "r", NULL, 10, &more), "latest,stable,");
     /* putting by digest alone leaves tags alone */
-    ASSERT_OK(t->ops->manifest_put(t->m, &ma, NULL, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ma, NULL, &err));
     ASSERT_EQ_STR(tagged(t, "r", "latest"), b.s);
 }
 
@@ -728,25 +728,25 @@ SHARED_TEST(meta_delete_by_digest_removes_tags)
     struct berth_meta_manifest ma = man(t, "r", &a), mb = man(t, "r", &b);
     int more, used = -1;
 
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &blob, 1, &err));
+    ASSERT_OK(claim(t->m, t->reg, "r", &blob, 1, &err));
     ma.blobs = &blob;
     ma.nblobs = 1;
-    ASSERT_OK(t->ops->manifest_put(t->m, &ma, "one", &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &ma, "two", &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &mb, "three", &err));
-    ASSERT_OK(t->ops->manifest_delete(t->m, t->reg, "r", &a, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ma, "one", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ma, "two", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mb, "three", &err));
+    ASSERT_OK(t->m->content->manifest_delete(t->m, t->reg, "r", &a, &err));
     ASSERT_TRUE(!has_manifest(t, "r", &a));
     ASSERT_EQ_STR(tagged(t, "r", "one"), "");
     ASSERT_EQ_STR(tags_of(t, "r", NULL, 10, &more), "three,");
-    ASSERT_RC(t->ops->manifest_delete(t->m, t->reg, "r", &a, &err), BERTH_EMANIFESTUNKNOWN);
-    ASSERT_RC(t->ops->manifest_delete(t->m, t->reg, "nope", &a, &err), BERTH_EMANIFESTUNKNOWN);
+    ASSERT_RC(t->m->content->manifest_delete(t->m, t->reg, "r", &a, &err), BERTH_EMANIFESTUNKNOWN);
+    ASSERT_RC(t->m->content->manifest_delete(t->m, t->reg, "nope", &a, &err), BERTH_EMANIFESTUNKNOWN);
     /* the link stays; only the reference went */
     ASSERT_TRUE(linked(t, "r", &blob));
-    ASSERT_OK(t->ops->blob_unlink(t->m, t->reg, "r", &blob, &err));
-    ASSERT_OK(t->ops->blob_in_use(t->m, &blob, &used, &err));
+    ASSERT_OK(t->m->content->blob_unlink(t->m, t->reg, "r", &blob, &err));
+    ASSERT_OK(t->m->content->blob_in_use(t->m, &blob, &used, &err));
     ASSERT_EQ_INT(used, 0);
     /* the digest can come back */
-    ASSERT_OK(t->ops->manifest_put(t->m, &mb, "one", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mb, "one", &err));
     ASSERT_EQ_STR(tagged(t, "r", "one"), b.s);
 }
 
@@ -767,30 +767,30 @@ SHARED_TEST(meta_repo_delete_takes_everything)
     struct berth_meta_manifest ma = man(t, "team/old", &a), mb = man(t, "team/old", &b), keep = man(t, "team/new", &a);
     int more, used = -1;
 
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "team/old", &blob, 1, &err));
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "team/new", &blob, 1, &err));
+    ASSERT_OK(claim(t->m, t->reg, "team/old", &blob, 1, &err));
+    ASSERT_OK(claim(t->m, t->reg, "team/new", &blob, 1, &err));
     ma.blobs = &blob;
     ma.nblobs = 1;
     keep.blobs = &blob;
     keep.nblobs = 1;
-    ASSERT_OK(t->ops->manifest_put(t->m, &ma, "v1", &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &ma, "latest", &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &mb, NULL, &err)); /* untagged */
-    ASSERT_OK(t->ops->manifest_put(t->m, &keep, "v1", &err));
-    ASSERT_OK(t->ops->repo_delete(t->m, t->reg, "team/old", collect_item, &items, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ma, "v1", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ma, "latest", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mb, NULL, &err)); /* untagged */
+    ASSERT_OK(t->m->content->manifest_put(t->m, &keep, "v1", &err));
+    ASSERT_OK(t->m->content->repo_delete(t->m, t->reg, "team/old", collect_item, &items, &err));
     ASSERT_EQ_STR(berth_buf_str(&items), "m:000a,m:000b,t:latest,t:v1,");
-    ASSERT_RC(t->ops->repo_exists(t->m, t->reg, "team/old", &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_RC(t->m->content->repo_exists(t->m, t->reg, "team/old", &err), BERTH_ENAMEUNKNOWN);
     ASSERT_TRUE(!has_manifest(t, "team/old", &b));
     ASSERT_TRUE(!linked(t, "team/old", &blob));
     ASSERT_EQ_STR(repos_of(t, NULL, 10, &more), "team/new,");
     /* the other repository keeps its manifest, tag and link; the blob is still in use */
     ASSERT_EQ_STR(tagged(t, "team/new", "v1"), a.s);
     ASSERT_TRUE(linked(t, "team/new", &blob));
-    ASSERT_OK(t->ops->blob_in_use(t->m, &blob, &used, &err));
+    ASSERT_OK(t->m->content->blob_in_use(t->m, &blob, &used, &err));
     ASSERT_EQ_INT(used, 1);
-    ASSERT_RC(t->ops->repo_delete(t->m, t->reg, "team/old", NULL, NULL, &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_RC(t->m->content->repo_delete(t->m, t->reg, "team/old", NULL, NULL, &err), BERTH_ENAMEUNKNOWN);
     /* the name can be pushed to again */
-    ASSERT_OK(t->ops->manifest_put(t->m, &mb, "v2", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mb, "v2", &err));
     ASSERT_EQ_STR(tagged(t, "team/old", "v2"), b.s);
     berth_buf_release(&items);
 }
@@ -802,11 +802,11 @@ SHARED_TEST(meta_tag_delete)
     struct berth_meta_manifest ma = man(t, "r", &a);
     int more;
 
-    ASSERT_OK(t->ops->manifest_put(t->m, &ma, "one", &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &ma, "two", &err));
-    ASSERT_OK(t->ops->tag_delete(t->m, t->reg, "r", "one", &err));
-    ASSERT_RC(t->ops->tag_delete(t->m, t->reg, "r", "one", &err), BERTH_EMANIFESTUNKNOWN);
-    ASSERT_RC(t->ops->tag_delete(t->m, t->reg, "nope", "two", &err), BERTH_EMANIFESTUNKNOWN);
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ma, "one", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ma, "two", &err));
+    ASSERT_OK(t->m->content->tag_delete(t->m, t->reg, "r", "one", &err));
+    ASSERT_RC(t->m->content->tag_delete(t->m, t->reg, "r", "one", &err), BERTH_EMANIFESTUNKNOWN);
+    ASSERT_RC(t->m->content->tag_delete(t->m, t->reg, "nope", "two", &err), BERTH_EMANIFESTUNKNOWN);
     ASSERT_EQ_STR(tags_of(t, "r", NULL, 10, &more), "two,");
     ASSERT_TRUE(has_manifest(t, "r", &a));
 }
@@ -832,7 +832,7 @@ SHARED_TEST(meta_referrers)
     struct berth_buf b = BERTH_BUF_INIT(0);
     size_t slen = strlen(r1.s);
 
-    ASSERT_OK(t->ops->manifest_put(t->m, &ms, "latest", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ms, "latest", &err));
     m1.subject = &subj;
     m1.artifact_type = "application/x-sig";
     m2.subject = &subj;
@@ -841,12 +841,12 @@ SHARED_TEST(meta_referrers)
     m3.subject = &subj;
     m3.artifact_type = "application/x-sig";
     elsewhere.subject = &subj;
-    ASSERT_OK(t->ops->manifest_put(t->m, &m1, NULL, &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &m2, NULL, &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &m3, NULL, &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &elsewhere, NULL, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &m1, NULL, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &m2, NULL, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &m3, NULL, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &elsewhere, NULL, &err));
 
-    ASSERT_OK(t->ops->referrers(t->m, t->reg, "r", &subj, NULL, collect_referrer, &b, &err));
+    ASSERT_OK(t->m->content->referrers(t->m, t->reg, "r", &subj, NULL, collect_referrer, &b, &err));
     {
         char *want = berth_xasprintf("31:%s:application/x-sbom:%zu:{\"k\":\"v\"};"
                                      "32:%s:application/x-sig:%zu:-;"
@@ -857,19 +857,19 @@ SHARED_TEST(meta_referrers)
         free(want);
     }
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->referrers(t->m, t->reg, "r", &subj, "application/x-sig", collect_referrer, &b, &err));
+    ASSERT_OK(t->m->content->referrers(t->m, t->reg, "r", &subj, "application/x-sig", collect_referrer, &b, &err));
     ASSERT_TRUE(strncmp(berth_buf_str(&b), "32:", 3) == 0);
     ASSERT_TRUE(strstr(berth_buf_str(&b), ";33:") != NULL);
     ASSERT_TRUE(strstr(berth_buf_str(&b), "31:") == NULL);
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->referrers(t->m, t->reg, "r", &subj, "application/none", collect_referrer, &b, &err));
+    ASSERT_OK(t->m->content->referrers(t->m, t->reg, "r", &subj, "application/none", collect_referrer, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "");
-    ASSERT_OK(t->ops->referrers(t->m, t->reg, "r", &other, NULL, collect_referrer, &b, &err));
+    ASSERT_OK(t->m->content->referrers(t->m, t->reg, "r", &other, NULL, collect_referrer, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "");
-    ASSERT_OK(t->ops->referrers(t->m, t->reg, "nope", &subj, NULL, collect_referrer, &b, &err));
+    ASSERT_OK(t->m->content->referrers(t->m, t->reg, "nope", &subj, NULL, collect_referrer, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "");
     /* the subject need not exist */
-    ASSERT_OK(t->ops->referrers(t->m, t->reg, "q", &subj, NULL, collect_referrer, &b, &err));
+    ASSERT_OK(t->m->content->referrers(t->m, t->reg, "q", &subj, NULL, collect_referrer, &b, &err));
     ASSERT_TRUE(strncmp(berth_buf_str(&b), "32:", 3) == 0);
     berth_buf_release(&b);
 }
@@ -881,25 +881,25 @@ SHARED_TEST(meta_uploads)
     char repo[BERTH_NAME_MAX + 1], tiny[3];
     int64_t created = 0, reg = 0;
 
-    ASSERT_RC(t->ops->upload_get(t->m, "u1", NULL, repo, sizeof(repo), &created, &err), BERTH_EUPLOADUNKNOWN);
-    ASSERT_OK(t->ops->upload_put(t->m, "u2", t->reg, "lib/b", "p", 2000, 0, &err));
-    ASSERT_OK(t->ops->upload_put(t->m, "u1", t->reg, "lib/a", "p", 1000, 0, &err));
-    ASSERT_OK(t->ops->upload_get(t->m, "u1", &reg, repo, sizeof(repo), &created, &err));
+    ASSERT_RC(t->m->uploads->upload_get(t->m, "u1", NULL, repo, sizeof(repo), &created, &err), BERTH_EUPLOADUNKNOWN);
+    ASSERT_OK(t->m->uploads->upload_put(t->m, "u2", t->reg, "lib/b", "p", 2000, 0, &err));
+    ASSERT_OK(t->m->uploads->upload_put(t->m, "u1", t->reg, "lib/a", "p", 1000, 0, &err));
+    ASSERT_OK(t->m->uploads->upload_get(t->m, "u1", &reg, repo, sizeof(repo), &created, &err));
     ASSERT_EQ_INT(reg, t->reg);
     ASSERT_EQ_STR(repo, "lib/a");
     ASSERT_EQ_INT(created, 1000);
-    ASSERT_OK(t->ops->upload_get(t->m, "u2", NULL, NULL, 0, NULL, &err));
-    ASSERT_RC(t->ops->upload_get(t->m, "u2", NULL, tiny, sizeof(tiny), &created, &err), BERTH_EINTERNAL);
-    ASSERT_OK(t->ops->upload_list(t->m, collect, &b, &err));
+    ASSERT_OK(t->m->uploads->upload_get(t->m, "u2", NULL, NULL, 0, NULL, &err));
+    ASSERT_RC(t->m->uploads->upload_get(t->m, "u2", NULL, tiny, sizeof(tiny), &created, &err), BERTH_EINTERNAL);
+    ASSERT_OK(t->m->uploads->upload_list(t->m, collect, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "u1,u2,");
-    ASSERT_OK(t->ops->upload_delete(t->m, "u1", &err));
-    ASSERT_RC(t->ops->upload_delete(t->m, "u1", &err), BERTH_EUPLOADUNKNOWN);
-    ASSERT_RC(t->ops->upload_get(t->m, "u1", NULL, repo, sizeof(repo), &created, &err), BERTH_EUPLOADUNKNOWN);
+    ASSERT_OK(t->m->uploads->upload_delete(t->m, "u1", &err));
+    ASSERT_RC(t->m->uploads->upload_delete(t->m, "u1", &err), BERTH_EUPLOADUNKNOWN);
+    ASSERT_RC(t->m->uploads->upload_get(t->m, "u1", NULL, repo, sizeof(repo), &created, &err), BERTH_EUPLOADUNKNOWN);
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->upload_list(t->m, collect, &b, &err));
+    ASSERT_OK(t->m->uploads->upload_list(t->m, collect, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "u2,");
     /* sessions do not create repositories */
-    ASSERT_RC(t->ops->repo_exists(t->m, t->reg, "lib/b", &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_RC(t->m->content->repo_exists(t->m, t->reg, "lib/b", &err), BERTH_ENAMEUNKNOWN);
     berth_buf_release(&b);
 }
 
@@ -910,17 +910,17 @@ SHARED_TEST(meta_gc_untagged_removed_tagged_kept)
     struct berth_meta_manifest ma = man(t, "r", &a), mb = man(t, "r", &b);
     int64_t cutoff;
 
-    ASSERT_OK(t->ops->manifest_put(t->m, &ma, "latest", &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &mb, NULL, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ma, "latest", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mb, NULL, &err));
     cutoff = tick();
     ASSERT_EQ_STR(gc_run(t, cutoff, 0), "r@bbbb,");
     ASSERT_TRUE(has_manifest(t, "r", &a));
     ASSERT_TRUE(!has_manifest(t, "r", &b));
     ASSERT_EQ_STR(gc_run(t, cutoff, 0), "");
     /* untagging makes it collectable */
-    ASSERT_OK(t->ops->tag_delete(t->m, t->reg, "r", "latest", &err));
+    ASSERT_OK(t->m->content->tag_delete(t->m, t->reg, "r", "latest", &err));
     ASSERT_EQ_STR(gc_run(t, cutoff, 0), "r@aaaa,");
-    ASSERT_OK(t->ops->repo_exists(t->m, t->reg, "r", &err));
+    ASSERT_OK(t->m->content->repo_exists(t->m, t->reg, "r", &err));
 }
 
 SHARED_TEST(meta_gc_keeps_children_of_kept_index)
@@ -937,17 +937,17 @@ SHARED_TEST(meta_gc_keeps_children_of_kept_index)
     im.nchildren = 2;
     im2.children = kids;
     im2.nchildren = 1;
-    ASSERT_OK(t->ops->manifest_put(t->m, &m1, NULL, &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &m2, NULL, &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &im, "latest", &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &im2, NULL, &err)); /* untagged index over c1 */
+    ASSERT_OK(t->m->content->manifest_put(t->m, &m1, NULL, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &m2, NULL, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &im, "latest", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &im2, NULL, &err)); /* untagged index over c1 */
     cutoff = tick();
     /* im2 goes; c1 is still a child of the tagged index */
     ASSERT_EQ_STR(gc_run(t, cutoff, 0), "r@1d02,");
     ASSERT_TRUE(has_manifest(t, "r", &c1));
     ASSERT_TRUE(has_manifest(t, "r", &c2));
     /* untag the index: it and then its children go, in one gc */
-    ASSERT_OK(t->ops->tag_delete(t->m, t->reg, "r", "latest", &err));
+    ASSERT_OK(t->m->content->tag_delete(t->m, t->reg, "r", "latest", &err));
     ASSERT_EQ_STR(gc_run(t, cutoff, 0), "r@1d01,r@c001,r@c002,");
     ASSERT_TRUE(!has_manifest(t, "r", &c1));
 }
@@ -964,16 +964,16 @@ SHARED_TEST(meta_gc_referrer_follows_subject)
     m1.subject = &s;
     m2.subject = &sig; /* a referrer of a referrer */
     mo.subject = &absent;
-    ASSERT_OK(t->ops->manifest_put(t->m, &ms, "latest", &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &m1, NULL, &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &m2, NULL, &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &mo, NULL, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ms, "latest", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &m1, NULL, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &m2, NULL, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mo, NULL, &err));
     cutoff = tick();
     /* untagged referrers stay while their subject exists; one whose subject is absent goes */
     ASSERT_EQ_STR(gc_run(t, cutoff, 0), "r@0f0f,");
     ASSERT_TRUE(has_manifest(t, "r", &sig));
     ASSERT_TRUE(has_manifest(t, "r", &sigsig));
-    ASSERT_OK(t->ops->manifest_delete(t->m, t->reg, "r", &s, &err));
+    ASSERT_OK(t->m->content->manifest_delete(t->m, t->reg, "r", &s, &err));
     ASSERT_EQ_STR(gc_run(t, cutoff, 0), "r@5151,r@5252,");
     ASSERT_TRUE(!has_manifest(t, "r", &sig));
 }
@@ -985,19 +985,19 @@ SHARED_TEST(meta_gc_respects_cutoff)
     struct berth_meta_manifest mo = man(t, "r", &old), my = man(t, "r", &young);
     int64_t cutoff, later;
 
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &blob_old, 1, &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &mo, NULL, &err));
+    ASSERT_OK(claim(t->m, t->reg, "r", &blob_old, 1, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mo, NULL, &err));
     cutoff = tick();
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &blob_young, 1, &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &my, NULL, &err));
+    ASSERT_OK(claim(t->m, t->reg, "r", &blob_young, 1, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &my, NULL, &err));
     later = tick();
     ASSERT_EQ_STR(gc_run(t, cutoff, 0), "r@01d0,");
     ASSERT_TRUE(has_manifest(t, "r", &young));
     ASSERT_TRUE(!linked(t, "r", &blob_old));
     ASSERT_TRUE(linked(t, "r", &blob_young));
     /* putting a manifest again renews it, as linking renews a blob */
-    ASSERT_OK(t->ops->manifest_put(t->m, &my, NULL, &err));
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &blob_young, 1, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &my, NULL, &err));
+    ASSERT_OK(claim(t->m, t->reg, "r", &blob_young, 1, &err));
     ASSERT_EQ_STR(gc_run(t, later, 0), "");
     ASSERT_TRUE(has_manifest(t, "r", &young));
     ASSERT_TRUE(linked(t, "r", &blob_young));
@@ -1014,36 +1014,36 @@ SHARED_TEST(meta_gc_unlinks_unreferenced_blobs)
     struct berth_buf ubuf = BERTH_BUF_INIT(0);
     int used = -1;
 
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &cfg, 1, &err));
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &layer, 1, &err));
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &loose, 1, &err));
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "q", &cfg, 1, &err));
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "q", &layer, 1, &err));
+    ASSERT_OK(claim(t->m, t->reg, "r", &cfg, 1, &err));
+    ASSERT_OK(claim(t->m, t->reg, "r", &layer, 1, &err));
+    ASSERT_OK(claim(t->m, t->reg, "r", &loose, 1, &err));
+    ASSERT_OK(claim(t->m, t->reg, "q", &cfg, 1, &err));
+    ASSERT_OK(claim(t->m, t->reg, "q", &layer, 1, &err));
     ma.blobs = mb.blobs = blobs;
     ma.nblobs = 2;
     mb.nblobs = 1;
-    ASSERT_OK(t->ops->manifest_put(t->m, &ma, "latest", &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &mb, "latest", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ma, "latest", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mb, "latest", &err));
     /* nothing is old enough yet */
-    ASSERT_OK(t->ops->gc(t->m, berth_now_ms() - 60000, 0, collect_gc, collect_gc, &ubuf, &err));
+    ASSERT_OK(t->m->content->gc(t->m, berth_now_ms() - 60000, 0, collect_gc, collect_gc, &ubuf, &err));
     ASSERT_EQ_STR(berth_buf_str(&ubuf), "");
     /* referenced links stay; a link is judged per repository */
-    ASSERT_OK(t->ops->gc(t->m, tick(), 0, collect_gc, collect_gc, &ubuf, &err));
+    ASSERT_OK(t->m->content->gc(t->m, tick(), 0, collect_gc, collect_gc, &ubuf, &err));
     ASSERT_EQ_STR(berth_buf_str(&ubuf), "r@1005,q@1a1a,");
     ASSERT_TRUE(linked(t, "r", &cfg) && linked(t, "r", &layer) && linked(t, "q", &cfg));
     ASSERT_TRUE(!linked(t, "q", &layer) && !linked(t, "r", &loose));
-    ASSERT_OK(t->ops->blob_in_use(t->m, &layer, &used, &err));
+    ASSERT_OK(t->m->content->blob_in_use(t->m, &layer, &used, &err));
     ASSERT_EQ_INT(used, 1);
-    ASSERT_OK(t->ops->blob_in_use(t->m, &loose, &used, &err));
+    ASSERT_OK(t->m->content->blob_in_use(t->m, &loose, &used, &err));
     ASSERT_EQ_INT(used, 0);
     /* once the manifest goes, its blobs follow in the same run */
     berth_buf_reset(&ubuf);
-    ASSERT_OK(t->ops->tag_delete(t->m, t->reg, "r", "latest", &err));
-    ASSERT_OK(t->ops->gc(t->m, tick(), 0, collect_gc, collect_gc, &ubuf, &err));
+    ASSERT_OK(t->m->content->tag_delete(t->m, t->reg, "r", "latest", &err));
+    ASSERT_OK(t->m->content->gc(t->m, tick(), 0, collect_gc, collect_gc, &ubuf, &err));
     ASSERT_EQ_STR(berth_buf_str(&ubuf), "r@aaaa,r@1a1a,r@c0f0,");
-    ASSERT_OK(t->ops->blob_in_use(t->m, &cfg, &used, &err));
+    ASSERT_OK(t->m->content->blob_in_use(t->m, &cfg, &used, &err));
     ASSERT_EQ_INT(used, 1); /* still q's */
-    ASSERT_OK(t->ops->blob_in_use(t->m, &layer, &used, &err));
+    ASSERT_OK(t->m->content->blob_in_use(t->m, &layer, &used, &err));
     ASSERT_EQ_INT(used, 0);
     berth_buf_release(&ubuf);
 }
@@ -1063,30 +1063,30 @@ SHARED_TEST(meta_gc_dry_run_changes_nothing)
     struct berth_buf b = BERTH_BUF_INIT(0);
     int64_t cutoff;
 
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &loose, 1, &err));
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "r", &layer, 1, &err));
+    ASSERT_OK(claim(t->m, t->reg, "r", &loose, 1, &err));
+    ASSERT_OK(claim(t->m, t->reg, "r", &layer, 1, &err));
     m1.blobs = &layer;
     m1.nblobs = 1;
     im.children = &c1;
     im.nchildren = 1;
-    ASSERT_OK(t->ops->manifest_put(t->m, &m1, NULL, &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &im, NULL, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &m1, NULL, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &im, NULL, &err));
     cutoff = tick();
     /* the dry run sees the whole cascade, as a real run would */
-    ASSERT_OK(t->ops->gc(t->m, cutoff, 1, collect_gc, collect_gc, &b, &err));
+    ASSERT_OK(t->m->content->gc(t->m, cutoff, 1, collect_gc, collect_gc, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "r@1d01,r@c001,r@1005,r@1a1a,");
     ASSERT_TRUE(has_manifest(t, "r", &idx) && has_manifest(t, "r", &c1));
     ASSERT_TRUE(linked(t, "r", &loose) && linked(t, "r", &layer));
-    ASSERT_OK(t->ops->gc(t->m, cutoff, 1, NULL, NULL, NULL, &err));
+    ASSERT_OK(t->m->content->gc(t->m, cutoff, 1, NULL, NULL, NULL, &err));
     ASSERT_TRUE(has_manifest(t, "r", &idx));
     /* a callback that stops keeps what was done before it */
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->gc(t->m, cutoff, 0, stop_gc, stop_gc, &b, &err));
+    ASSERT_OK(t->m->content->gc(t->m, cutoff, 0, stop_gc, stop_gc, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "r@1d01,");
     ASSERT_TRUE(!has_manifest(t, "r", &idx) && has_manifest(t, "r", &c1));
     ASSERT_TRUE(linked(t, "r", &loose));
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->gc(t->m, cutoff, 0, collect_gc, collect_gc, &b, &err));
+    ASSERT_OK(t->m->content->gc(t->m, cutoff, 0, collect_gc, collect_gc, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "r@c001,r@1005,r@1a1a,");
     berth_buf_release(&b);
 }
@@ -1145,7 +1145,7 @@ static const char *registries_of(struct t *t)
     static struct berth_buf b = BERTH_BUF_INIT(0);
     struct berth_err err = BERTH_ERR_INIT;
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->registry_list(t->m, collect_registry, &b, &err));
+    ASSERT_OK(t->m->reg->registry_list(t->m, collect_registry, &b, &err));
     return berth_buf_str(&b);
 }
 
@@ -1154,7 +1154,7 @@ static const char *scopemaps_of(struct t *t, int64_t reg)
     static struct berth_buf b = BERTH_BUF_INIT(0);
     struct berth_err err = BERTH_ERR_INIT;
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->scopemap_list(t->m, reg, collect_scopemap, &b, &err));
+    ASSERT_OK(t->m->dir->scopemap_list(t->m, reg, collect_scopemap, &b, &err));
     return berth_buf_str(&b);
 }
 
@@ -1163,7 +1163,7 @@ static const char *tokens_of(struct t *t, int64_t reg)
     static struct berth_buf b = BERTH_BUF_INIT(0);
     struct berth_err err = BERTH_ERR_INIT;
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->token_list(t->m, reg, collect_token, &b, &err));
+    ASSERT_OK(t->m->dir->token_list(t->m, reg, collect_token, &b, &err));
     return berth_buf_str(&b);
 }
 
@@ -1172,7 +1172,7 @@ static const char *secrets_of(struct t *t, const char *app_id)
     static struct berth_buf b = BERTH_BUF_INIT(0);
     struct berth_err err = BERTH_ERR_INIT;
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->sp_secrets(t->m, app_id, collect_secret, &b, &err));
+    ASSERT_OK(t->m->dir->sp_secrets(t->m, app_id, collect_secret, &b, &err));
     return berth_buf_str(&b);
 }
 
@@ -1182,7 +1182,7 @@ static const char *assignments_of(struct t *t, const char *principal_id)
     static struct berth_buf b = BERTH_BUF_INIT(0);
     struct berth_err err = BERTH_ERR_INIT;
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->assignment_list(t->m, principal_id, collect_assignment, &b, &err));
+    ASSERT_OK(t->m->dir->assignment_list(t->m, principal_id, collect_assignment, &b, &err));
     return berth_buf_str(&b);
 }
 
@@ -1193,7 +1193,7 @@ static struct berth_meta_user new_user(struct t *t, const char *name)
     memset(&u, 0, sizeof(u));
     snprintf(u.name, sizeof(u.name), "%s", name);
     snprintf(u.hash, sizeof(u.hash), "$argon2id$v=19$m=65536,t=3,p=1$%s", name);
-    ASSERT_OK(t->ops->user_create(t->m, &u, &err));
+    ASSERT_OK(t->m->dir->user_create(t->m, &u, &err));
     return u;
 }
 
@@ -1203,7 +1203,7 @@ static struct berth_meta_sp new_sp(struct t *t, const char *name)
     struct berth_meta_sp sp;
     memset(&sp, 0, sizeof(sp));
     snprintf(sp.display_name, sizeof(sp.display_name), "%s", name);
-    ASSERT_OK(t->ops->sp_create(t->m, &sp, &err));
+    ASSERT_OK(t->m->dir->sp_create(t->m, &sp, &err));
     return sp;
 }
 
@@ -1217,7 +1217,7 @@ static void put_scopemap(struct t *t, int64_t reg, const char *name, const char 
     snprintf(sm.name, sizeof(sm.name), "%s", name);
     sm.rules = (char **)(uintptr_t)rules;
     while (rules && rules[sm.nrules]) sm.nrules++;
-    ASSERT_OK(t->ops->scopemap_put(t->m, &sm, &err));
+    ASSERT_OK(t->m->dir->scopemap_put(t->m, &sm, &err));
     ASSERT_TRUE(sm.id > 0);
 }
 
@@ -1248,14 +1248,14 @@ SHARED_TEST(meta_tenant_id_is_stable)
     struct berth_err err = BERTH_ERR_INIT;
     char a[37], b[37];
 
-    ASSERT_OK(t->ops->tenant_id(t->m, a, &err));
+    ASSERT_OK(t->m->reg->tenant_id(t->m, a, &err));
     ASSERT_TRUE(berth_uuid_valid(a));
-    ASSERT_OK(t->ops->tenant_id(t->m, b, &err));
+    ASSERT_OK(t->m->reg->tenant_id(t->m, b, &err));
     ASSERT_EQ_STR(b, a);
     t->ops->close(t->m);
     t->m = NULL;
     ASSERT_OK(t->ops->open(t->dsn, &t->m, &err));
-    ASSERT_OK(t->ops->tenant_id(t->m, b, &err));
+    ASSERT_OK(t->m->reg->tenant_id(t->m, b, &err));
     ASSERT_EQ_STR(b, a);
 }
 
@@ -1271,13 +1271,13 @@ SHARED_TEST(meta_registry_crud)
     r.refresh_ttl_s = 3600;
     snprintf(r.admin_hash[0], sizeof(r.admin_hash[0]), "$argon2id$one");
     r.admin_set_ms[0] = 1234;
-    ASSERT_OK(t->ops->registry_create(t->m, &r, &err));
+    ASSERT_OK(t->m->reg->registry_create(t->m, &r, &err));
     ASSERT_TRUE(r.id > 0 && r.id != t->reg);
     ASSERT_TRUE(r.created_ms >= before);
-    ASSERT_RC(t->ops->registry_create(t->m, &r, &err), BERTH_EEXIST);
+    ASSERT_RC(t->m->reg->registry_create(t->m, &r, &err), BERTH_EEXIST);
     ASSERT_EQ_STR(err.msg, "registry 'contoso' already exists");
 
-    ASSERT_OK(t->ops->registry_get(t->m, "contoso", 0, &got, &err));
+    ASSERT_OK(t->m->reg->registry_get(t->m, "contoso", 0, &got, &err));
     ASSERT_EQ_INT(got.id, r.id);
     ASSERT_EQ_STR(got.name, "contoso");
     ASSERT_EQ_INT(got.created_ms, r.created_ms);
@@ -1290,12 +1290,12 @@ SHARED_TEST(meta_registry_crud)
     ASSERT_EQ_INT(got.admin_set_ms[0], 1234);
     ASSERT_EQ_INT(got.admin_set_ms[1], 0);
     memset(&got, 0, sizeof(got));
-    ASSERT_OK(t->ops->registry_get(t->m, NULL, r.id, &got, &err));
+    ASSERT_OK(t->m->reg->registry_get(t->m, NULL, r.id, &got, &err));
     ASSERT_EQ_STR(got.name, "contoso");
-    ASSERT_RC(t->ops->registry_get(t->m, "nope", 0, &got, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->reg->registry_get(t->m, "nope", 0, &got, &err), BERTH_ENOENT);
     ASSERT_EQ_STR(err.msg, "registry 'nope' not found");
-    ASSERT_RC(t->ops->registry_get(t->m, NULL, r.id + 100, &got, &err), BERTH_ENOENT);
-    ASSERT_RC(t->ops->registry_get(t->m, NULL, 0, &got, &err), BERTH_EINVAL);
+    ASSERT_RC(t->m->reg->registry_get(t->m, NULL, r.id + 100, &got, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->reg->registry_get(t->m, NULL, 0, &got, &err), BERTH_EINVAL);
     ASSERT_EQ_STR(registries_of(t), "contoso,default,");
 
     /* update writes every setting, never the name or the creation time */
@@ -1308,9 +1308,9 @@ SHARED_TEST(meta_registry_crud)
     got.admin_set_ms[1] = 5678;
     snprintf(got.name, sizeof(got.name), "renamed");
     got.created_ms = 1;
-    ASSERT_OK(t->ops->registry_update(t->m, &got, BERTH_META_REG_ALL, &err));
+    ASSERT_OK(t->m->reg->registry_update(t->m, &got, BERTH_META_REG_ALL, &err));
     memset(&got, 0, sizeof(got));
-    ASSERT_OK(t->ops->registry_get(t->m, "contoso", 0, &got, &err));
+    ASSERT_OK(t->m->reg->registry_get(t->m, "contoso", 0, &got, &err));
     ASSERT_EQ_INT(got.admin_enabled, 0);
     ASSERT_EQ_INT(got.anonymous_pull, 1);
     ASSERT_EQ_INT(got.refresh_ttl_s, 60);
@@ -1328,32 +1328,32 @@ SHARED_TEST(meta_registry_crud)
         stale.anonymous_pull = 0;
         snprintf(got.admin_hash[0], sizeof(got.admin_hash[0]), "%s", "$argon2id$new-one");
         got.admin_set_ms[0] = 9999;
-        ASSERT_OK(t->ops->registry_update(t->m, &got, BERTH_META_REG_ADMIN1, &err));
-        ASSERT_OK(t->ops->registry_update(t->m, &stale, BERTH_META_REG_SETTINGS, &err));
+        ASSERT_OK(t->m->reg->registry_update(t->m, &got, BERTH_META_REG_ADMIN1, &err));
+        ASSERT_OK(t->m->reg->registry_update(t->m, &stale, BERTH_META_REG_SETTINGS, &err));
         memset(&got, 0, sizeof(got));
-        ASSERT_OK(t->ops->registry_get(t->m, "contoso", 0, &got, &err));
+        ASSERT_OK(t->m->reg->registry_get(t->m, "contoso", 0, &got, &err));
         ASSERT_EQ_STR(got.admin_hash[0], "$argon2id$new-one");
         ASSERT_EQ_INT(got.admin_set_ms[0], 9999);
         ASSERT_EQ_STR(got.admin_hash[1], "$argon2id$two");
         ASSERT_EQ_INT(got.anonymous_pull, 0);
-        ASSERT_RC(t->ops->registry_update(t->m, &got, 0, &err), BERTH_EINVAL);
+        ASSERT_RC(t->m->reg->registry_update(t->m, &got, 0, &err), BERTH_EINVAL);
     }
     got.id = r.id + 100;
-    ASSERT_RC(t->ops->registry_update(t->m, &got, BERTH_META_REG_ALL, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->reg->registry_update(t->m, &got, BERTH_META_REG_ALL, &err), BERTH_ENOENT);
 
-    ASSERT_OK(t->ops->registry_delete(t->m, r.id, &err));
-    ASSERT_RC(t->ops->registry_delete(t->m, r.id, &err), BERTH_ENOENT);
-    ASSERT_RC(t->ops->registry_get(t->m, "contoso", 0, &got, &err), BERTH_ENOENT);
+    ASSERT_OK(t->m->reg->registry_delete(t->m, r.id, &err));
+    ASSERT_RC(t->m->reg->registry_delete(t->m, r.id, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->reg->registry_get(t->m, "contoso", 0, &got, &err), BERTH_ENOENT);
     ASSERT_EQ_STR(registries_of(t), "default,");
     /* the name is free again */
-    ASSERT_TRUE(new_registry(t->ops, t->m, "contoso") > 0);
+    ASSERT_TRUE(new_registry(t->m, "contoso") > 0);
 }
 
 SHARED_TEST(meta_registry_delete_cascades)
 {
     struct berth_err err = BERTH_ERR_INIT;
     static const char *const rules[] = {"repositories/app/content/read", NULL};
-    int64_t gone = new_registry(t->ops, t->m, "alpha"), near = new_registry(t->ops, t->m, "alphabet");
+    int64_t gone = new_registry(t->m, "alpha"), near = new_registry(t->m, "alphabet");
     struct berth_digest blob = dg(0xb10b), only = dg(0x0171), d = dg(0xd), sub = dg(0x5b);
     struct berth_meta_manifest mf = man(t, "app", &d), mr = man(t, "app", &sub);
     struct berth_meta_user u = new_user(t, "alice");
@@ -1369,41 +1369,41 @@ SHARED_TEST(meta_registry_delete_cascades)
     for (pass = 0; pass < 2; pass++) {
         int64_t reg = pass ? t->reg : gone;
         mf.reg = mr.reg = reg;
-        ASSERT_OK(claim(t->ops, t->m, reg, "app", &blob, 10, &err));
+        ASSERT_OK(claim(t->m, reg, "app", &blob, 10, &err));
         mf.blobs = &blob;
         mf.nblobs = 1;
-        ASSERT_OK(t->ops->manifest_put(t->m, &mf, "latest", &err));
+        ASSERT_OK(t->m->content->manifest_put(t->m, &mf, "latest", &err));
         mr.subject = &d;
-        ASSERT_OK(t->ops->manifest_put(t->m, &mr, NULL, &err));
-        ASSERT_OK(t->ops->upload_put(t->m, pass ? "up-default" : "up-alpha", reg, "app", "p", 1, 0, &err));
+        ASSERT_OK(t->m->content->manifest_put(t->m, &mr, NULL, &err));
+        ASSERT_OK(t->m->uploads->upload_put(t->m, pass ? "up-default" : "up-alpha", reg, "app", "p", 1, 0, &err));
         put_scopemap(t, reg, "readers", rules);
         tk = token(reg, "ci", "readers");
-        ASSERT_OK(t->ops->token_put(t->m, &tk, &err));
+        ASSERT_OK(t->m->dir->token_put(t->m, &tk, &err));
     }
-    ASSERT_OK(claim(t->ops, t->m, gone, "other", &only, 10, &err));
+    ASSERT_OK(claim(t->m, gone, "other", &only, 10, &err));
     for (i = 0; i < sizeof(scopes) / sizeof(scopes[0]); i++) {
         a = assignment("user", u.id, "AcrPull", scopes[i]);
-        ASSERT_OK(t->ops->assignment_create(t->m, &a, &err));
+        ASSERT_OK(t->m->dir->assignment_create(t->m, &a, &err));
     }
 
-    ASSERT_OK(t->ops->registry_delete(t->m, gone, &err));
+    ASSERT_OK(t->m->reg->registry_delete(t->m, gone, &err));
     /* everything of "alpha" went */
-    ASSERT_RC(t->ops->registry_get(t->m, NULL, gone, NULL, &err), BERTH_ENOENT);
-    ASSERT_RC(t->ops->repo_exists(t->m, gone, "app", &err), BERTH_ENAMEUNKNOWN);
-    ASSERT_RC(t->ops->repo_list(t->m, gone, NULL, 10, collect, NULL, &more, &err), BERTH_OK);
+    ASSERT_RC(t->m->reg->registry_get(t->m, NULL, gone, NULL, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->content->repo_exists(t->m, gone, "app", &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_RC(t->m->content->repo_list(t->m, gone, NULL, 10, collect, NULL, &more, &err), BERTH_OK);
     ASSERT_EQ_INT(more, 0);
-    ASSERT_RC(t->ops->tag_list(t->m, gone, "app", NULL, 10, collect, NULL, &more, &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_RC(t->m->content->tag_list(t->m, gone, "app", NULL, 10, collect, NULL, &more, &err), BERTH_ENAMEUNKNOWN);
     ASSERT_TRUE(!has_manifest_in(t, gone, "app", &d));
-    ASSERT_RC(t->ops->blob_linked(t->m, gone, "app", &blob, NULL, &err), BERTH_EBLOBUNKNOWN);
-    ASSERT_RC(t->ops->upload_get(t->m, "up-alpha", NULL, NULL, 0, NULL, &err), BERTH_EUPLOADUNKNOWN);
-    ASSERT_RC(t->ops->token_list(t->m, gone, collect_token, NULL, &err), BERTH_ENOENT);
-    ASSERT_RC(t->ops->scopemap_list(t->m, gone, collect_scopemap, NULL, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->content->blob_linked(t->m, gone, "app", &blob, NULL, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_RC(t->m->uploads->upload_get(t->m, "up-alpha", NULL, NULL, 0, NULL, &err), BERTH_EUPLOADUNKNOWN);
+    ASSERT_RC(t->m->dir->token_list(t->m, gone, collect_token, NULL, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->scopemap_list(t->m, gone, collect_scopemap, NULL, &err), BERTH_ENOENT);
     ASSERT_EQ_STR(assignments_of(t, u.id), "user:AcrPull@/,user:AcrPull@/registries/alphabet,"
                                            "user:AcrPull@/registries/default,");
     /* blob bytes are gc's: a blob linked only in "alpha" is no longer in use */
-    ASSERT_OK(t->ops->blob_in_use(t->m, &only, &used, &err));
+    ASSERT_OK(t->m->content->blob_in_use(t->m, &only, &used, &err));
     ASSERT_EQ_INT(used, 0);
-    ASSERT_OK(t->ops->blob_in_use(t->m, &blob, &used, &err));
+    ASSERT_OK(t->m->content->blob_in_use(t->m, &blob, &used, &err));
     ASSERT_EQ_INT(used, 1);
     ASSERT_EQ_STR(gc_run(t, tick(), 1), "");
 
@@ -1412,7 +1412,7 @@ SHARED_TEST(meta_registry_delete_cascades)
     ASSERT_EQ_STR(tagged(t, "app", "latest"), d.s);
     ASSERT_TRUE(has_manifest(t, "app", &sub));
     ASSERT_TRUE(linked(t, "app", &blob));
-    ASSERT_OK(t->ops->upload_get(t->m, "up-default", NULL, NULL, 0, &created, &err));
+    ASSERT_OK(t->m->uploads->upload_get(t->m, "up-default", NULL, NULL, 0, &created, &err));
     ASSERT_EQ_STR(tokens_of(t, t->reg), "ci:readers,");
     ASSERT_EQ_STR(scopemaps_of(t, t->reg), "readers[repositories/app/content/read;],");
     ASSERT_EQ_STR(tokens_of(t, near), "");
@@ -1422,7 +1422,7 @@ SHARED_TEST(meta_registry_delete_cascades)
 SHARED_TEST(meta_registries_keep_repositories_apart)
 {
     struct berth_err err = BERTH_ERR_INIT;
-    int64_t one = t->reg, two = new_registry(t->ops, t->m, "second");
+    int64_t one = t->reg, two = new_registry(t->m, "second");
     struct berth_digest b1 = dg(0xb1), b2 = dg(0xb2), d1 = dg(0xd1), d2 = dg(0xd2), sig = dg(0x5e), idx = dg(0x1d);
     struct berth_meta_manifest m1 = man(t, "lib/app", &d1), m2 = man(t, "lib/app", &d2), ms = man(t, "lib/app", &sig);
     struct berth_meta_manifest im = man(t, "lib/app", &idx);
@@ -1433,17 +1433,17 @@ SHARED_TEST(meta_registries_keep_repositories_apart)
 
     t2.reg = two;
     /* the same repository name in both registries, different content */
-    ASSERT_OK(claim(t->ops, t->m, one, "lib/app", &b1, 1, &err));
-    ASSERT_OK(claim(t->ops, t->m, one, "only/one", &b1, 1, &err));
-    ASSERT_OK(claim(t->ops, t->m, two, "lib/app", &b2, 2, &err));
+    ASSERT_OK(claim(t->m, one, "lib/app", &b1, 1, &err));
+    ASSERT_OK(claim(t->m, one, "only/one", &b1, 1, &err));
+    ASSERT_OK(claim(t->m, two, "lib/app", &b2, 2, &err));
     m1.blobs = &b1;
     m1.nblobs = 1;
-    ASSERT_OK(t->ops->manifest_put(t->m, &m1, "v1", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &m1, "v1", &err));
     m2.reg = two;
     m2.blobs = &b2;
     m2.nblobs = 1;
-    ASSERT_OK(t->ops->manifest_put(t->m, &m2, "v1", &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &m2, "only-two", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &m2, "v1", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &m2, "only-two", &err));
     ASSERT_EQ_STR(tagged(t, "lib/app", "v1"), d1.s);
     ASSERT_EQ_STR(tagged(&t2, "lib/app", "v1"), d2.s);
     ASSERT_EQ_STR(tags_of(t, "lib/app", NULL, 10, &more), "v1,");
@@ -1453,66 +1453,66 @@ SHARED_TEST(meta_registries_keep_repositories_apart)
     /* catalog */
     ASSERT_EQ_STR(repos_of(t, NULL, 10, &more), "lib/app,only/one,");
     ASSERT_EQ_STR(repos_of(&t2, NULL, 10, &more), "lib/app,");
-    ASSERT_RC(t->ops->repo_exists(t->m, two, "only/one", &err), BERTH_ENAMEUNKNOWN);
+    ASSERT_RC(t->m->content->repo_exists(t->m, two, "only/one", &err), BERTH_ENAMEUNKNOWN);
 
     /* blob links, and so mount sources */
     ASSERT_TRUE(linked(t, "lib/app", &b1) && !linked(&t2, "lib/app", &b1));
     ASSERT_TRUE(linked(&t2, "lib/app", &b2) && !linked(t, "lib/app", &b2));
-    ASSERT_OK(t->ops->blob_repos(t->m, one, &b1, collect, &b, &err));
+    ASSERT_OK(t->m->content->blob_repos(t->m, one, &b1, collect, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "lib/app,only/one,");
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->blob_repos(t->m, two, &b1, collect, &b, &err));
+    ASSERT_OK(t->m->content->blob_repos(t->m, two, &b1, collect, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "");
-    ASSERT_RC(t->ops->blob_unlink(t->m, two, "lib/app", &b1, &err), BERTH_EBLOBUNKNOWN);
+    ASSERT_RC(t->m->content->blob_unlink(t->m, two, "lib/app", &b1, &err), BERTH_EBLOBUNKNOWN);
     ASSERT_TRUE(linked(t, "lib/app", &b1));
 
     /* a manifest may only use blobs and children of its own registry's repository */
     m1.reg = two;
-    ASSERT_RC(t->ops->manifest_put(t->m, &m1, NULL, &err), BERTH_EMANIFESTBLOB);
+    ASSERT_RC(t->m->content->manifest_put(t->m, &m1, NULL, &err), BERTH_EMANIFESTBLOB);
     im.reg = two;
     im.media_type = BERTH_MT_OCI_INDEX;
     im.children = &d1;
     im.nchildren = 1;
-    ASSERT_RC(t->ops->manifest_put(t->m, &im, NULL, &err), BERTH_EMANIFESTBLOB);
+    ASSERT_RC(t->m->content->manifest_put(t->m, &im, NULL, &err), BERTH_EMANIFESTBLOB);
     m1.reg = one;
 
     /* referrers */
     ms.subject = &d1;
     ms.artifact_type = "application/x-sig";
-    ASSERT_OK(t->ops->manifest_put(t->m, &ms, NULL, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ms, NULL, &err));
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->referrers(t->m, two, "lib/app", &d1, NULL, collect_referrer, &b, &err));
+    ASSERT_OK(t->m->content->referrers(t->m, two, "lib/app", &d1, NULL, collect_referrer, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "");
-    ASSERT_OK(t->ops->referrers(t->m, one, "lib/app", &d1, NULL, collect_referrer, &b, &err));
+    ASSERT_OK(t->m->content->referrers(t->m, one, "lib/app", &d1, NULL, collect_referrer, &b, &err));
     ASSERT_TRUE(strncmp(berth_buf_str(&b), "5e:", 3) == 0);
 
     /* deleting in one leaves the other */
-    ASSERT_RC(t->ops->tag_delete(t->m, two, "lib/app", "nope", &err), BERTH_EMANIFESTUNKNOWN);
-    ASSERT_OK(t->ops->tag_delete(t->m, two, "lib/app", "v1", &err));
+    ASSERT_RC(t->m->content->tag_delete(t->m, two, "lib/app", "nope", &err), BERTH_EMANIFESTUNKNOWN);
+    ASSERT_OK(t->m->content->tag_delete(t->m, two, "lib/app", "v1", &err));
     ASSERT_EQ_STR(tagged(t, "lib/app", "v1"), d1.s);
-    ASSERT_RC(t->ops->manifest_delete(t->m, two, "lib/app", &d1, &err), BERTH_EMANIFESTUNKNOWN);
+    ASSERT_RC(t->m->content->manifest_delete(t->m, two, "lib/app", &d1, &err), BERTH_EMANIFESTUNKNOWN);
     ASSERT_TRUE(has_manifest(t, "lib/app", &d1));
 
     /* uploads carry their registry */
-    ASSERT_OK(t->ops->upload_put(t->m, "u", two, "lib/app", "p", 7, 0, &err));
-    ASSERT_OK(t->ops->upload_get(t->m, "u", &reg, NULL, 0, NULL, &err));
+    ASSERT_OK(t->m->uploads->upload_put(t->m, "u", two, "lib/app", "p", 7, 0, &err));
+    ASSERT_OK(t->m->uploads->upload_get(t->m, "u", &reg, NULL, 0, NULL, &err));
     ASSERT_EQ_INT(reg, two);
 
     /* gc and blob_in_use are server-wide */
-    ASSERT_OK(t->ops->tag_delete(t->m, two, "lib/app", "only-two", &err));
+    ASSERT_OK(t->m->content->tag_delete(t->m, two, "lib/app", "only-two", &err));
     ASSERT_EQ_STR(gc_run(t, tick(), 0), "lib/app@00d2,");
     ASSERT_TRUE(has_manifest(t, "lib/app", &d1));
-    ASSERT_OK(t->ops->blob_in_use(t->m, &b2, &used, &err));
+    ASSERT_OK(t->m->content->blob_in_use(t->m, &b2, &used, &err));
     ASSERT_EQ_INT(used, 0);
-    ASSERT_OK(t->ops->blob_in_use(t->m, &b1, &used, &err));
+    ASSERT_OK(t->m->content->blob_in_use(t->m, &b1, &used, &err));
     ASSERT_EQ_INT(used, 1);
 
     /* nothing is created in a registry that does not exist */
-    ASSERT_RC(claim(t->ops, t->m, two + 100, "lib/app", &b1, 1, &err), BERTH_ENOENT);
-    ASSERT_RC(t->ops->upload_put(t->m, "u2", two + 100, "lib/app", "p", 7, 0, &err), BERTH_ENOENT);
+    ASSERT_RC(claim(t->m, two + 100, "lib/app", &b1, 1, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->uploads->upload_put(t->m, "u2", two + 100, "lib/app", "p", 7, 0, &err), BERTH_ENOENT);
     m1.reg = two + 100;
     m1.nblobs = 0;
-    ASSERT_RC(t->ops->manifest_put(t->m, &m1, "v1", &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->content->manifest_put(t->m, &m1, "v1", &err), BERTH_ENOENT);
     berth_buf_release(&b);
 }
 
@@ -1526,31 +1526,31 @@ SHARED_TEST(meta_users)
     ASSERT_TRUE(bob.created_ms > 0);
     ASSERT_EQ_INT(bob.password_set_ms, bob.created_ms);
     dup = bob;
-    ASSERT_RC(t->ops->user_create(t->m, &dup, &err), BERTH_EEXIST);
+    ASSERT_RC(t->m->dir->user_create(t->m, &dup, &err), BERTH_EEXIST);
     ASSERT_EQ_STR(err.msg, "user 'bob' already exists");
 
-    ASSERT_OK(t->ops->user_get(t->m, "bob", NULL, &got, &err));
+    ASSERT_OK(t->m->dir->user_get(t->m, "bob", NULL, &got, &err));
     ASSERT_EQ_STR(got.id, bob.id);
     ASSERT_EQ_STR(got.hash, bob.hash);
     ASSERT_EQ_INT(got.created_ms, bob.created_ms);
     memset(&got, 0, sizeof(got));
-    ASSERT_OK(t->ops->user_get(t->m, NULL, alice.id, &got, &err));
+    ASSERT_OK(t->m->dir->user_get(t->m, NULL, alice.id, &got, &err));
     ASSERT_EQ_STR(got.name, "alice");
-    ASSERT_RC(t->ops->user_get(t->m, "carol", NULL, &got, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->user_get(t->m, "carol", NULL, &got, &err), BERTH_ENOENT);
     ASSERT_EQ_STR(err.msg, "user 'carol' not found");
-    ASSERT_RC(t->ops->user_get(t->m, NULL, "00000000-0000-4000-8000-000000000000", &got, &err), BERTH_ENOENT);
-    ASSERT_OK(t->ops->user_list(t->m, collect_user, &b, &err));
+    ASSERT_RC(t->m->dir->user_get(t->m, NULL, "00000000-0000-4000-8000-000000000000", &got, &err), BERTH_ENOENT);
+    ASSERT_OK(t->m->dir->user_list(t->m, collect_user, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "alice,bob,");
 
-    ASSERT_OK(t->ops->user_set_password(t->m, bob.id, "$argon2id$new", 42, &err));
-    ASSERT_OK(t->ops->user_get(t->m, "bob", NULL, &got, &err));
+    ASSERT_OK(t->m->dir->user_set_password(t->m, bob.id, "$argon2id$new", 42, &err));
+    ASSERT_OK(t->m->dir->user_get(t->m, "bob", NULL, &got, &err));
     ASSERT_EQ_STR(got.hash, "$argon2id$new");
     ASSERT_EQ_INT(got.password_set_ms, 42);
-    ASSERT_RC(t->ops->user_set_password(t->m, "nobody", "$argon2id$x", 1, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->user_set_password(t->m, "nobody", "$argon2id$x", 1, &err), BERTH_ENOENT);
 
-    ASSERT_OK(t->ops->user_delete(t->m, bob.id, &err));
-    ASSERT_RC(t->ops->user_delete(t->m, bob.id, &err), BERTH_ENOENT);
-    ASSERT_RC(t->ops->user_get(t->m, "bob", NULL, &got, &err), BERTH_ENOENT);
+    ASSERT_OK(t->m->dir->user_delete(t->m, bob.id, &err));
+    ASSERT_RC(t->m->dir->user_delete(t->m, bob.id, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->user_get(t->m, "bob", NULL, &got, &err), BERTH_ENOENT);
     /* the name can be taken again, under a new id */
     dup = new_user(t, "bob");
     ASSERT_TRUE(strcmp(dup.id, bob.id) != 0);
@@ -1573,12 +1573,12 @@ SHARED_TEST(meta_service_principals_and_secrets)
     int i;
 
     ASSERT_TRUE(berth_uuid_valid(sp.app_id) && sp.created_ms > 0);
-    ASSERT_OK(t->ops->sp_get(t->m, sp.app_id, &got, &err));
+    ASSERT_OK(t->m->dir->sp_get(t->m, sp.app_id, &got, &err));
     ASSERT_EQ_STR(got.display_name, "builder");
     ASSERT_EQ_INT(got.created_ms, sp.created_ms);
-    ASSERT_RC(t->ops->sp_get(t->m, "nope", &got, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->sp_get(t->m, "nope", &got, &err), BERTH_ENOENT);
     ASSERT_EQ_STR(err.msg, "service principal 'nope' not found");
-    ASSERT_OK(t->ops->sp_list(t->m, collect_sp, &b, &err));
+    ASSERT_OK(t->m->dir->sp_list(t->m, collect_sp, &b, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), "auditor,builder,");
 
     ASSERT_EQ_STR(secrets_of(t, sp.app_id), "");
@@ -1588,13 +1588,13 @@ SHARED_TEST(meta_service_principals_and_secrets)
         snprintf(s.hash, sizeof(s.hash), "$argon2id$s%d", i);
         snprintf(s.description, sizeof(s.description), "s%d", i);
         s.expires_ms = 1000 + i;
-        ASSERT_OK(t->ops->sp_secret_add(t->m, sp.app_id, &s, &err));
+        ASSERT_OK(t->m->dir->sp_secret_add(t->m, sp.app_id, &s, &err));
         ASSERT_TRUE(berth_uuid_valid(s.id) && s.created_ms > 0);
         if (i == 0) first = s;
     }
     /* newest first, even within one millisecond; every field comes back */
     ASSERT_EQ_STR(secrets_of(t, sp.app_id), "s9,s8,s7,s6,s5,s4,s3,s2,s1,s0,");
-    ASSERT_OK(t->ops->sp_secrets(t->m, sp.app_id, first_secret, &newest, &err));
+    ASSERT_OK(t->m->dir->sp_secrets(t->m, sp.app_id, first_secret, &newest, &err));
     ASSERT_EQ_STR(newest.id, s.id);
     ASSERT_EQ_STR(newest.hash, "$argon2id$s9");
     ASSERT_EQ_INT(newest.expires_ms, 1009);
@@ -1603,26 +1603,26 @@ SHARED_TEST(meta_service_principals_and_secrets)
     /* an eleventh is refused, the limit is per principal */
     memset(&s, 0, sizeof(s));
     snprintf(s.description, sizeof(s.description), "s10");
-    ASSERT_RC(t->ops->sp_secret_add(t->m, sp.app_id, &s, &err), BERTH_EBUSY);
+    ASSERT_RC(t->m->dir->sp_secret_add(t->m, sp.app_id, &s, &err), BERTH_EBUSY);
     ASSERT_TRUE(strstr(err.msg, sp.app_id) != NULL);
     ASSERT_EQ_STR(secrets_of(t, sp.app_id), "s9,s8,s7,s6,s5,s4,s3,s2,s1,s0,");
-    ASSERT_OK(t->ops->sp_secret_add(t->m, other.app_id, &s, &err));
-    ASSERT_RC(t->ops->sp_secret_add(t->m, "nope", &s, &err), BERTH_ENOENT);
-    ASSERT_RC(t->ops->sp_secrets(t->m, "nope", collect_secret, &b, &err), BERTH_ENOENT);
+    ASSERT_OK(t->m->dir->sp_secret_add(t->m, other.app_id, &s, &err));
+    ASSERT_RC(t->m->dir->sp_secret_add(t->m, "nope", &s, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->sp_secrets(t->m, "nope", collect_secret, &b, &err), BERTH_ENOENT);
 
     /* removing one makes room */
-    ASSERT_RC(t->ops->sp_secret_remove(t->m, other.app_id, first.id, &err), BERTH_ENOENT);
-    ASSERT_OK(t->ops->sp_secret_remove(t->m, sp.app_id, first.id, &err));
-    ASSERT_RC(t->ops->sp_secret_remove(t->m, sp.app_id, first.id, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->sp_secret_remove(t->m, other.app_id, first.id, &err), BERTH_ENOENT);
+    ASSERT_OK(t->m->dir->sp_secret_remove(t->m, sp.app_id, first.id, &err));
+    ASSERT_RC(t->m->dir->sp_secret_remove(t->m, sp.app_id, first.id, &err), BERTH_ENOENT);
     ASSERT_EQ_STR(secrets_of(t, sp.app_id), "s9,s8,s7,s6,s5,s4,s3,s2,s1,");
-    ASSERT_OK(t->ops->sp_secret_add(t->m, sp.app_id, &s, &err));
+    ASSERT_OK(t->m->dir->sp_secret_add(t->m, sp.app_id, &s, &err));
     ASSERT_EQ_STR(secrets_of(t, sp.app_id), "s10,s9,s8,s7,s6,s5,s4,s3,s2,s1,");
 
     /* deleting the principal takes its secrets */
-    ASSERT_OK(t->ops->sp_delete(t->m, sp.app_id, &err));
-    ASSERT_RC(t->ops->sp_delete(t->m, sp.app_id, &err), BERTH_ENOENT);
-    ASSERT_RC(t->ops->sp_get(t->m, sp.app_id, &got, &err), BERTH_ENOENT);
-    ASSERT_RC(t->ops->sp_secrets(t->m, sp.app_id, collect_secret, &b, &err), BERTH_ENOENT);
+    ASSERT_OK(t->m->dir->sp_delete(t->m, sp.app_id, &err));
+    ASSERT_RC(t->m->dir->sp_delete(t->m, sp.app_id, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->sp_get(t->m, sp.app_id, &got, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->sp_secrets(t->m, sp.app_id, collect_secret, &b, &err), BERTH_ENOENT);
     ASSERT_EQ_STR(secrets_of(t, other.app_id), "s10,");
     berth_buf_release(&b);
 }
@@ -1633,7 +1633,7 @@ SHARED_TEST(meta_scopemaps)
     static const char *const three[] = {"repositories/app/content/read", "repositories/app/metadata/read",
                                         "repositories/lib/*/content/write", NULL};
     static const char *const one[] = {"repositories/x/content/delete", NULL};
-    int64_t two = new_registry(t->ops, t->m, "second");
+    int64_t two = new_registry(t->m, "second");
     struct berth_meta_scopemap sm, got;
     size_t i;
 
@@ -1643,9 +1643,9 @@ SHARED_TEST(meta_scopemaps)
     snprintf(sm.description, sizeof(sm.description), "CI pushes here");
     sm.rules = (char **)(uintptr_t)three;
     sm.nrules = 3;
-    ASSERT_OK(t->ops->scopemap_put(t->m, &sm, &err));
+    ASSERT_OK(t->m->dir->scopemap_put(t->m, &sm, &err));
     ASSERT_TRUE(sm.id > 0 && sm.created_ms > 0);
-    ASSERT_OK(t->ops->scopemap_get(t->m, t->reg, "pushers", &got, &err));
+    ASSERT_OK(t->m->dir->scopemap_get(t->m, t->reg, "pushers", &got, &err));
     ASSERT_EQ_INT(got.id, sm.id);
     ASSERT_EQ_INT(got.reg, t->reg);
     ASSERT_EQ_STR(got.name, "pushers");
@@ -1666,11 +1666,11 @@ SHARED_TEST(meta_scopemaps)
         again.rules = (char **)(uintptr_t)one;
         again.nrules = 1;
         snprintf(again.description, sizeof(again.description), "%s", "");
-        ASSERT_OK(t->ops->scopemap_put(t->m, &again, &err));
+        ASSERT_OK(t->m->dir->scopemap_put(t->m, &again, &err));
         ASSERT_EQ_INT(again.id, sm.id);
         ASSERT_EQ_INT(again.created_ms, sm.created_ms);
     }
-    ASSERT_OK(t->ops->scopemap_get(t->m, t->reg, "pushers", &got, &err));
+    ASSERT_OK(t->m->dir->scopemap_get(t->m, t->reg, "pushers", &got, &err));
     ASSERT_EQ_STR(got.description, "");
     ASSERT_EQ_INT(got.nrules, 1);
     ASSERT_EQ_STR(got.rules[0], one[0]);
@@ -1682,17 +1682,17 @@ SHARED_TEST(meta_scopemaps)
         dup.create_only = 1;
         dup.rules = (char **)(uintptr_t)three;
         dup.nrules = 3;
-        ASSERT_RC(t->ops->scopemap_put(t->m, &dup, &err), BERTH_EEXIST);
+        ASSERT_RC(t->m->dir->scopemap_put(t->m, &dup, &err), BERTH_EEXIST);
         ASSERT_TRUE(strstr(err.msg, "already exists") != NULL);
-        ASSERT_OK(t->ops->scopemap_get(t->m, t->reg, "pushers", &got, &err));
+        ASSERT_OK(t->m->dir->scopemap_get(t->m, t->reg, "pushers", &got, &err));
         ASSERT_EQ_INT(got.nrules, 1);
         berth_meta_scopemap_release(&got);
         dup.reg = two + 100;
-        ASSERT_RC(t->ops->scopemap_put(t->m, &dup, &err), BERTH_ENOENT);
+        ASSERT_RC(t->m->dir->scopemap_put(t->m, &dup, &err), BERTH_ENOENT);
         dup.reg = t->reg;
         snprintf(dup.name, sizeof(dup.name), "fresh");
-        ASSERT_OK(t->ops->scopemap_put(t->m, &dup, &err));
-        ASSERT_OK(t->ops->scopemap_delete(t->m, t->reg, "fresh", &err));
+        ASSERT_OK(t->m->dir->scopemap_put(t->m, &dup, &err));
+        ASSERT_OK(t->m->dir->scopemap_delete(t->m, t->reg, "fresh", &err));
     }
 
     /* a map without rules; the list is sorted by name, rules in order */
@@ -1701,21 +1701,21 @@ SHARED_TEST(meta_scopemaps)
     ASSERT_EQ_STR(scopemaps_of(t, t->reg), "empty[],pushers[repositories/x/content/delete;],");
     ASSERT_EQ_STR(scopemaps_of(t, two), "pushers[repositories/app/content/read;repositories/app/metadata/read;"
                                         "repositories/lib/*/content/write;],");
-    ASSERT_OK(t->ops->scopemap_get(t->m, t->reg, "empty", &got, &err));
+    ASSERT_OK(t->m->dir->scopemap_get(t->m, t->reg, "empty", &got, &err));
     ASSERT_EQ_INT(got.nrules, 0);
     berth_meta_scopemap_release(&got);
 
-    ASSERT_RC(t->ops->scopemap_get(t->m, t->reg, "nope", &got, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->scopemap_get(t->m, t->reg, "nope", &got, &err), BERTH_ENOENT);
     ASSERT_EQ_STR(err.msg, "scope map 'nope' not found");
     ASSERT_TRUE(got.rules == NULL);
     sm.reg = two + 100;
-    ASSERT_RC(t->ops->scopemap_put(t->m, &sm, &err), BERTH_ENOENT);
-    ASSERT_RC(t->ops->scopemap_list(t->m, two + 100, collect_scopemap, NULL, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->scopemap_put(t->m, &sm, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->scopemap_list(t->m, two + 100, collect_scopemap, NULL, &err), BERTH_ENOENT);
 
-    ASSERT_OK(t->ops->scopemap_delete(t->m, t->reg, "pushers", &err));
-    ASSERT_RC(t->ops->scopemap_delete(t->m, t->reg, "pushers", &err), BERTH_ENOENT);
+    ASSERT_OK(t->m->dir->scopemap_delete(t->m, t->reg, "pushers", &err));
+    ASSERT_RC(t->m->dir->scopemap_delete(t->m, t->reg, "pushers", &err), BERTH_ENOENT);
     ASSERT_EQ_STR(scopemaps_of(t, t->reg), "empty[],");
-    ASSERT_OK(t->ops->scopemap_get(t->m, two, "pushers", &got, &err));
+    ASSERT_OK(t->m->dir->scopemap_get(t->m, two, "pushers", &got, &err));
     ASSERT_EQ_INT(got.nrules, 3);
     berth_meta_scopemap_release(&got);
 }
@@ -1724,33 +1724,33 @@ SHARED_TEST(meta_scopemap_delete_busy)
 {
     struct berth_err err = BERTH_ERR_INIT;
     static const char *const rules[] = {"repositories/app/content/read", NULL};
-    int64_t two = new_registry(t->ops, t->m, "second");
+    int64_t two = new_registry(t->m, "second");
     struct berth_meta_token a = token(t->reg, "zeta", "readers"), b = token(t->reg, "beta", "readers");
     struct berth_meta_token elsewhere = token(two, "ci", "readers");
 
     put_scopemap(t, t->reg, "readers", rules);
     put_scopemap(t, two, "readers", rules);
-    ASSERT_OK(t->ops->token_put(t->m, &a, &err));
-    ASSERT_OK(t->ops->token_put(t->m, &b, &err));
-    ASSERT_OK(t->ops->token_put(t->m, &elsewhere, &err));
-    ASSERT_RC(t->ops->scopemap_delete(t->m, t->reg, "readers", &err), BERTH_EBUSY);
+    ASSERT_OK(t->m->dir->token_put(t->m, &a, &err));
+    ASSERT_OK(t->m->dir->token_put(t->m, &b, &err));
+    ASSERT_OK(t->m->dir->token_put(t->m, &elsewhere, &err));
+    ASSERT_RC(t->m->dir->scopemap_delete(t->m, t->reg, "readers", &err), BERTH_EBUSY);
     ASSERT_EQ_STR(err.msg, "scope map 'readers' is used by token 'beta'");
-    ASSERT_OK(t->ops->token_delete(t->m, t->reg, "beta", &err));
-    ASSERT_RC(t->ops->scopemap_delete(t->m, t->reg, "readers", &err), BERTH_EBUSY);
+    ASSERT_OK(t->m->dir->token_delete(t->m, t->reg, "beta", &err));
+    ASSERT_RC(t->m->dir->scopemap_delete(t->m, t->reg, "readers", &err), BERTH_EBUSY);
     ASSERT_EQ_STR(err.msg, "scope map 'readers' is used by token 'zeta'");
     /* a token that moves to another map frees it */
     snprintf(a.scopemap, sizeof(a.scopemap), "_repositories_pull");
-    ASSERT_OK(t->ops->token_put(t->m, &a, &err));
-    ASSERT_OK(t->ops->scopemap_delete(t->m, t->reg, "readers", &err));
+    ASSERT_OK(t->m->dir->token_put(t->m, &a, &err));
+    ASSERT_OK(t->m->dir->scopemap_delete(t->m, t->reg, "readers", &err));
     /* the other registry's map and token are untouched */
     ASSERT_EQ_STR(scopemaps_of(t, two), "readers[repositories/app/content/read;],");
-    ASSERT_RC(t->ops->scopemap_delete(t->m, two, "readers", &err), BERTH_EBUSY);
+    ASSERT_RC(t->m->dir->scopemap_delete(t->m, two, "readers", &err), BERTH_EBUSY);
 }
 
 SHARED_TEST(meta_tokens)
 {
     struct berth_err err = BERTH_ERR_INIT;
-    int64_t two = new_registry(t->ops, t->m, "second");
+    int64_t two = new_registry(t->m, "second");
     struct berth_meta_token tk = token(t->reg, "ci", "_repositories_push"), got, other = token(t->reg, "bot", "m");
     int64_t id, created;
 
@@ -1760,11 +1760,11 @@ SHARED_TEST(meta_tokens)
     tk.set_ms[1] = 12;
     tk.expires_ms[0] = 0;
     tk.expires_ms[1] = 99999;
-    ASSERT_OK(t->ops->token_put(t->m, &tk, &err));
+    ASSERT_OK(t->m->dir->token_put(t->m, &tk, &err));
     ASSERT_TRUE(tk.id > 0 && tk.created_ms > 0);
     id = tk.id;
     created = tk.created_ms;
-    ASSERT_OK(t->ops->token_get(t->m, t->reg, "ci", &got, &err));
+    ASSERT_OK(t->m->dir->token_get(t->m, t->reg, "ci", &got, &err));
     ASSERT_EQ_INT(got.id, id);
     ASSERT_EQ_INT(got.reg, t->reg);
     ASSERT_EQ_STR(got.name, "ci");
@@ -1782,13 +1782,13 @@ SHARED_TEST(meta_tokens)
     {
         struct berth_meta_token dup = token(t->reg, "ci", "_repositories_pull");
         dup.create_only = 1;
-        ASSERT_RC(t->ops->token_put(t->m, &dup, &err), BERTH_EEXIST);
+        ASSERT_RC(t->m->dir->token_put(t->m, &dup, &err), BERTH_EEXIST);
         ASSERT_TRUE(strstr(err.msg, "already exists") != NULL);
-        ASSERT_OK(t->ops->token_get(t->m, t->reg, "ci", &got, &err));
+        ASSERT_OK(t->m->dir->token_get(t->m, t->reg, "ci", &got, &err));
         ASSERT_EQ_STR(got.scopemap, "_repositories_push");
         ASSERT_EQ_STR(got.hash[0], "$argon2id$p1");
         dup.reg = two + 100;
-        ASSERT_RC(t->ops->token_put(t->m, &dup, &err), BERTH_ENOENT);
+        ASSERT_RC(t->m->dir->token_put(t->m, &dup, &err), BERTH_ENOENT);
     }
 
     /* put again replaces every field but the id and the creation time */
@@ -1798,10 +1798,10 @@ SHARED_TEST(meta_tokens)
     tk.set_ms[1] = 0;
     tk.expires_ms[0] = 5;
     tk.created_ms = 1;
-    ASSERT_OK(t->ops->token_put(t->m, &tk, &err));
+    ASSERT_OK(t->m->dir->token_put(t->m, &tk, &err));
     ASSERT_EQ_INT(tk.id, id);
     ASSERT_EQ_INT(tk.created_ms, created);
-    ASSERT_OK(t->ops->token_get(t->m, t->reg, "ci", &got, &err));
+    ASSERT_OK(t->m->dir->token_get(t->m, t->reg, "ci", &got, &err));
     ASSERT_EQ_INT(got.enabled, 0);
     ASSERT_EQ_STR(got.scopemap, "readers");
     ASSERT_EQ_STR(got.hash[0], "$argon2id$p1");
@@ -1810,18 +1810,18 @@ SHARED_TEST(meta_tokens)
     ASSERT_EQ_INT(got.expires_ms[0], 5);
     ASSERT_EQ_INT(got.created_ms, created);
 
-    ASSERT_OK(t->ops->token_put(t->m, &other, &err));
+    ASSERT_OK(t->m->dir->token_put(t->m, &other, &err));
     ASSERT_EQ_STR(tokens_of(t, t->reg), "bot:m,ci:readers,");
     ASSERT_EQ_STR(tokens_of(t, two), "");
-    ASSERT_RC(t->ops->token_get(t->m, two, "ci", &got, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->token_get(t->m, two, "ci", &got, &err), BERTH_ENOENT);
     ASSERT_EQ_STR(err.msg, "token 'ci' not found");
-    ASSERT_RC(t->ops->token_list(t->m, two + 100, collect_token, NULL, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->token_list(t->m, two + 100, collect_token, NULL, &err), BERTH_ENOENT);
     other.reg = two + 100;
-    ASSERT_RC(t->ops->token_put(t->m, &other, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->token_put(t->m, &other, &err), BERTH_ENOENT);
 
-    ASSERT_RC(t->ops->token_delete(t->m, two, "ci", &err), BERTH_ENOENT);
-    ASSERT_OK(t->ops->token_delete(t->m, t->reg, "ci", &err));
-    ASSERT_RC(t->ops->token_delete(t->m, t->reg, "ci", &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->token_delete(t->m, two, "ci", &err), BERTH_ENOENT);
+    ASSERT_OK(t->m->dir->token_delete(t->m, t->reg, "ci", &err));
+    ASSERT_RC(t->m->dir->token_delete(t->m, t->reg, "ci", &err), BERTH_ENOENT);
     ASSERT_EQ_STR(tokens_of(t, t->reg), "bot:m,");
 }
 
@@ -1836,17 +1836,17 @@ SHARED_TEST(meta_assignments)
     struct berth_meta_assignment d = assignment("user", v.id, "Reader", "/");
     struct berth_meta_assignment bad;
 
-    ASSERT_OK(t->ops->assignment_create(t->m, &a, &err));
+    ASSERT_OK(t->m->dir->assignment_create(t->m, &a, &err));
     ASSERT_TRUE(berth_uuid_valid(a.id) && a.created_ms > 0);
     dup = a;
-    ASSERT_RC(t->ops->assignment_create(t->m, &dup, &err), BERTH_EEXIST);
+    ASSERT_RC(t->m->dir->assignment_create(t->m, &dup, &err), BERTH_EEXIST);
     ASSERT_TRUE(strstr(err.msg, "Owner") != NULL);
-    ASSERT_OK(t->ops->assignment_create(t->m, &b, &err));
-    ASSERT_OK(t->ops->assignment_create(t->m, &c, &err));
-    ASSERT_OK(t->ops->assignment_create(t->m, &d, &err));
+    ASSERT_OK(t->m->dir->assignment_create(t->m, &b, &err));
+    ASSERT_OK(t->m->dir->assignment_create(t->m, &c, &err));
+    ASSERT_OK(t->m->dir->assignment_create(t->m, &d, &err));
     /* the same role elsewhere is another assignment */
     dup = assignment("user", u.id, "Owner", "/registries/default");
-    ASSERT_OK(t->ops->assignment_create(t->m, &dup, &err));
+    ASSERT_OK(t->m->dir->assignment_create(t->m, &dup, &err));
 
     ASSERT_EQ_STR(assignments_of(t, NULL), "user:Owner@/,sp:AcrPush@/registries/default,"
                                            "user:AcrPull@/registries/default/repositories/lib,user:Reader@/,"
@@ -1858,24 +1858,24 @@ SHARED_TEST(meta_assignments)
 
     /* the principal and the registry must exist */
     bad = assignment("user", sp.app_id, "Owner", "/");
-    ASSERT_RC(t->ops->assignment_create(t->m, &bad, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->assignment_create(t->m, &bad, &err), BERTH_ENOENT);
     ASSERT_TRUE(strstr(err.msg, "user") != NULL);
     bad = assignment("sp", u.id, "Owner", "/");
-    ASSERT_RC(t->ops->assignment_create(t->m, &bad, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->assignment_create(t->m, &bad, &err), BERTH_ENOENT);
     bad = assignment("user", u.id, "Owner", "/registries/later/repositories/x");
-    ASSERT_RC(t->ops->assignment_create(t->m, &bad, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->dir->assignment_create(t->m, &bad, &err), BERTH_ENOENT);
     ASSERT_EQ_STR(err.msg, "registry 'later' not found");
     bad = assignment("group", u.id, "Owner", "/");
-    ASSERT_RC(t->ops->assignment_create(t->m, &bad, &err), BERTH_EINVAL);
+    ASSERT_RC(t->m->dir->assignment_create(t->m, &bad, &err), BERTH_EINVAL);
 
-    ASSERT_OK(t->ops->assignment_delete(t->m, c.id, &err));
-    ASSERT_RC(t->ops->assignment_delete(t->m, c.id, &err), BERTH_ENOENT);
+    ASSERT_OK(t->m->dir->assignment_delete(t->m, c.id, &err));
+    ASSERT_RC(t->m->dir->assignment_delete(t->m, c.id, &err), BERTH_ENOENT);
     ASSERT_EQ_STR(assignments_of(t, u.id), "user:Owner@/,user:Owner@/registries/default,");
 
     /* deleting a principal deletes its assignments, nobody else's */
-    ASSERT_OK(t->ops->user_delete(t->m, u.id, &err));
+    ASSERT_OK(t->m->dir->user_delete(t->m, u.id, &err));
     ASSERT_EQ_STR(assignments_of(t, NULL), "sp:AcrPush@/registries/default,user:Reader@/,");
-    ASSERT_OK(t->ops->sp_delete(t->m, sp.app_id, &err));
+    ASSERT_OK(t->m->dir->sp_delete(t->m, sp.app_id, &err));
     ASSERT_EQ_STR(assignments_of(t, NULL), "user:Reader@/,");
 }
 
@@ -1913,30 +1913,30 @@ static void *work(void *arg)
 
         mf.blobs = &blob;
         mf.nblobs = 1;
-        rc = claim(t->ops, t->m, t->reg, repo, &blob, 10, &err);
+        rc = claim(t->m, t->reg, repo, &blob, 10, &err);
         if (!rc) {
             step = "put";
-            rc = t->ops->manifest_put(t->m, &mf, tag, &err);
+            rc = t->m->content->manifest_put(t->m, &mf, tag, &err);
         }
         berth_buf_reset(&buf);
         if (!rc) {
             step = "get tag";
-            rc = t->ops->manifest_get(t->m, t->reg, repo, &byt, &buf, &len, mt, sizeof(mt), &got, &err);
+            rc = t->m->content->manifest_get(t->m, t->reg, repo, &byt, &buf, &len, mt, sizeof(mt), &got, &err);
         }
         if (!rc && strcmp(got.s, d.s) != 0) rc = berth_err_set(&err, BERTH_EINTERNAL, "tag points at %s", got.s);
         if (!rc) {
             step = "get digest";
-            rc = t->ops->manifest_get(t->m, t->reg, repo, &byd, &buf, &len, mt, sizeof(mt), &got, &err);
+            rc = t->m->content->manifest_get(t->m, t->reg, repo, &byd, &buf, &len, mt, sizeof(mt), &got, &err);
         }
         if (!rc && (buf.len != 2 * strlen(d.s) || memcmp(buf.p, d.s, strlen(d.s)) != 0))
             rc = berth_err_set(&err, BERTH_EINTERNAL, "payload differs");
         if (!rc) {
             step = "linked";
-            rc = t->ops->blob_linked(t->m, t->reg, repo, &blob, NULL, &err);
+            rc = t->m->content->blob_linked(t->m, t->reg, repo, &blob, NULL, &err);
         }
         if (!rc) {
             step = "upload";
-            rc = t->ops->upload_put(t->m, d.s, t->reg, repo, "p", i, 0, &err);
+            rc = t->m->uploads->upload_put(t->m, d.s, t->reg, repo, "p", i, 0, &err);
         }
         if (rc) {
             w->failures++;
@@ -1980,28 +1980,28 @@ SHARED_TEST(meta_reopen_keeps_everything)
     size_t len = 0;
     int more;
 
-    ASSERT_OK(claim(t->ops, t->m, t->reg, "keep/me", &blob, 77, &err));
+    ASSERT_OK(claim(t->m, t->reg, "keep/me", &blob, 77, &err));
     mf.blobs = &blob;
     mf.nblobs = 1;
     mf.subject = &s;
     mf.artifact_type = "application/x-a";
-    ASSERT_OK(t->ops->manifest_put(t->m, &ms, NULL, &err));
-    ASSERT_OK(t->ops->manifest_put(t->m, &mf, "v1", &err));
-    ASSERT_OK(t->ops->upload_put(t->m, "u", t->reg, "keep/me", "p", 123, 0, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ms, NULL, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mf, "v1", &err));
+    ASSERT_OK(t->m->uploads->upload_put(t->m, "u", t->reg, "keep/me", "p", 123, 0, &err));
     t->ops->close(t->m);
     t->m = NULL;
 
     ASSERT_OK(t->ops->open(t->dsn, &t->m, &err));
     ASSERT_EQ_STR(repos_of(t, NULL, 10, &more), "keep/me,");
     ASSERT_EQ_STR(tags_of(t, "keep/me", NULL, 10, &more), "v1,");
-    ASSERT_OK(t->ops->blob_linked(t->m, t->reg, "keep/me", &blob, &size, &err));
+    ASSERT_OK(t->m->content->blob_linked(t->m, t->reg, "keep/me", &blob, &size, &err));
     ASSERT_EQ_INT(size, 77);
-    ASSERT_OK(t->ops->manifest_get(t->m, t->reg, "keep/me", &byt, &b, &len, mt, sizeof(mt), NULL, &err));
+    ASSERT_OK(t->m->content->manifest_get(t->m, t->reg, "keep/me", &byt, &b, &len, mt, sizeof(mt), NULL, &err));
     ASSERT_EQ_STR(berth_buf_str(&b), d.s);
     berth_buf_reset(&b);
-    ASSERT_OK(t->ops->referrers(t->m, t->reg, "keep/me", &s, "application/x-a", collect_referrer, &b, &err));
+    ASSERT_OK(t->m->content->referrers(t->m, t->reg, "keep/me", &s, "application/x-a", collect_referrer, &b, &err));
     ASSERT_TRUE(strncmp(berth_buf_str(&b), "0d:", 3) == 0);
-    ASSERT_OK(t->ops->upload_get(t->m, "u", &reg, repo, sizeof(repo), &created, &err));
+    ASSERT_OK(t->m->uploads->upload_get(t->m, "u", &reg, repo, sizeof(repo), &created, &err));
     ASSERT_EQ_INT(reg, t->reg);
     ASSERT_EQ_STR(repo, "keep/me");
     ASSERT_EQ_INT(created, 123);
@@ -2082,7 +2082,7 @@ TEST(meta_sqlite_uses_wal)
     struct berth_digest b = dg(1);
 
     ASSERT_OK(berth_meta_sqlite_ops.open(path, &m, &err));
-    ASSERT_OK(claim(&berth_meta_sqlite_ops, m, new_registry(&berth_meta_sqlite_ops, m, "wal"), "r", &b, 1, &err));
+    ASSERT_OK(claim(m, new_registry(m, "wal"), "r", &b, 1, &err));
     ASSERT_EQ_INT(access(wal, F_OK), 0);
     berth_meta_sqlite_ops.close(m);
     free(wal);
@@ -2091,7 +2091,7 @@ TEST(meta_sqlite_uses_wal)
 
 TEST(meta_sqlite_bad_magic_aborts)
 {
-    struct berth_meta fake = {0x12345678u, &berth_meta_sqlite_ops};
+    struct berth_meta fake = {.magic = 0x12345678u, .ops = &berth_meta_sqlite_ops};
     int status = 0;
     pid_t pid = fork();
 
@@ -2122,11 +2122,11 @@ TEST(meta_sqlite_put_survives_kill)
         struct berth_meta_registry r;
         memset(&r, 0, sizeof(r));
         snprintf(r.name, sizeof(r.name), "kill");
-        if (berth_meta_sqlite_ops.open(path, &t.m, &err) || berth_meta_sqlite_ops.registry_create(t.m, &r, &err))
+        if (berth_meta_sqlite_ops.open(path, &t.m, &err) || t.m->reg->registry_create(t.m, &r, &err))
             _exit(2);
         t.reg = r.id;
         mf = man(&t, "r", &d);
-        if (berth_meta_sqlite_ops.manifest_put(t.m, &mf, "v1", &err)) _exit(2);
+        if (t.m->content->manifest_put(t.m, &mf, "v1", &err)) _exit(2);
         kill(getpid(), SIGKILL); /* no close, no checkpoint */
         _exit(3);
     }
@@ -2137,7 +2137,7 @@ TEST(meta_sqlite_put_survives_kill)
     {
         struct t t = {&drivers[0], &berth_meta_sqlite_ops, m, path, 0};
         struct berth_meta_registry r;
-        ASSERT_OK(berth_meta_sqlite_ops.registry_get(m, "kill", 0, &r, &err));
+        ASSERT_OK(m->reg->registry_get(m, "kill", 0, &r, &err));
         t.reg = r.id;
         ASSERT_EQ_STR(tagged(&t, "r", "v1"), d.s);
     }
@@ -2155,7 +2155,7 @@ SHARED_TEST(meta_network_defaults_put_get)
     size_t i;
 
     /* a registry starts open: public access on, default action Allow, no rules */
-    ASSERT_OK(t->ops->network_get(t->m, t->reg, got, &err));
+    ASSERT_OK(t->m->reg->network_get(t->m, t->reg, got, &err));
     ASSERT_EQ_INT(got->public_network, 1);
     ASSERT_EQ_INT(got->default_allow, 1);
     ASSERT_EQ_INT(got->nrules, 0);
@@ -2166,8 +2166,8 @@ SHARED_TEST(meta_network_defaults_put_get)
     snprintf(n->rules[0], sizeof(n->rules[0]), "203.0.113.7");
     snprintf(n->rules[1], sizeof(n->rules[1]), "10.0.0.0/8");
     snprintf(n->rules[2], sizeof(n->rules[2]), "2001:db8::/32");
-    ASSERT_OK(t->ops->network_put(t->m, t->reg, n, &err));
-    ASSERT_OK(t->ops->network_get(t->m, t->reg, got, &err));
+    ASSERT_OK(t->m->reg->network_put(t->m, t->reg, n, &err));
+    ASSERT_OK(t->m->reg->network_get(t->m, t->reg, got, &err));
     ASSERT_EQ_INT(got->public_network, 1);
     ASSERT_EQ_INT(got->default_allow, 0);
     ASSERT_EQ_INT(got->nrules, 3);
@@ -2180,8 +2180,8 @@ SHARED_TEST(meta_network_defaults_put_get)
     n->default_allow = 1;
     n->nrules = BERTH_META_IP_RULES_MAX;
     for (i = 0; i < n->nrules; i++) snprintf(n->rules[i], sizeof(n->rules[i]), "10.0.%zu.0/24", i);
-    ASSERT_OK(t->ops->network_put(t->m, t->reg, n, &err));
-    ASSERT_OK(t->ops->network_get(t->m, t->reg, got, &err));
+    ASSERT_OK(t->m->reg->network_put(t->m, t->reg, n, &err));
+    ASSERT_OK(t->m->reg->network_get(t->m, t->reg, got, &err));
     ASSERT_EQ_INT(got->public_network, 0);
     ASSERT_EQ_INT(got->default_allow, 1);
     ASSERT_EQ_INT(got->nrules, BERTH_META_IP_RULES_MAX);
@@ -2189,8 +2189,8 @@ SHARED_TEST(meta_network_defaults_put_get)
     ASSERT_EQ_STR(got->rules[199], "10.0.199.0/24");
 
     n->nrules = 0;
-    ASSERT_OK(t->ops->network_put(t->m, t->reg, n, &err));
-    ASSERT_OK(t->ops->network_get(t->m, t->reg, got, &err));
+    ASSERT_OK(t->m->reg->network_put(t->m, t->reg, n, &err));
+    ASSERT_OK(t->m->reg->network_get(t->m, t->reg, got, &err));
     ASSERT_EQ_INT(got->nrules, 0);
     free(n);
     free(got);
@@ -2201,39 +2201,39 @@ SHARED_TEST(meta_network_refusals_change_nothing)
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_meta_network *n = berth_xcalloc(1, sizeof(*n));
     struct berth_meta_network *got = berth_xcalloc(1, sizeof(*got));
-    int64_t other = new_registry(t->ops, t->m, "other");
+    int64_t other = new_registry(t->m, "other");
 
     n->public_network = 1;
     n->default_allow = 0;
     n->nrules = 1;
     snprintf(n->rules[0], sizeof(n->rules[0]), "127.0.0.2");
-    ASSERT_OK(t->ops->network_put(t->m, t->reg, n, &err));
+    ASSERT_OK(t->m->reg->network_put(t->m, t->reg, n, &err));
 
     n->nrules = 2;
     snprintf(n->rules[1], sizeof(n->rules[1]), "127.0.0.2");
-    ASSERT_RC(t->ops->network_put(t->m, t->reg, n, &err), BERTH_EINVAL);
+    ASSERT_RC(t->m->reg->network_put(t->m, t->reg, n, &err), BERTH_EINVAL);
     ASSERT_TRUE(strstr(err.msg, "'127.0.0.2' is given twice") != NULL);
     n->rules[1][0] = '\0';
-    ASSERT_RC(t->ops->network_put(t->m, t->reg, n, &err), BERTH_EINVAL);
+    ASSERT_RC(t->m->reg->network_put(t->m, t->reg, n, &err), BERTH_EINVAL);
     n->nrules = BERTH_META_IP_RULES_MAX + 1;
-    ASSERT_RC(t->ops->network_put(t->m, t->reg, n, &err), BERTH_EINVAL);
+    ASSERT_RC(t->m->reg->network_put(t->m, t->reg, n, &err), BERTH_EINVAL);
     n->nrules = 0;
-    ASSERT_RC(t->ops->network_put(t->m, 999999, n, &err), BERTH_ENOENT);
-    ASSERT_RC(t->ops->network_get(t->m, 999999, got, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->reg->network_put(t->m, 999999, n, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->reg->network_get(t->m, 999999, got, &err), BERTH_ENOENT);
 
-    ASSERT_OK(t->ops->network_get(t->m, t->reg, got, &err));
+    ASSERT_OK(t->m->reg->network_get(t->m, t->reg, got, &err));
     ASSERT_EQ_INT(got->default_allow, 0);
     ASSERT_EQ_INT(got->nrules, 1);
     ASSERT_EQ_STR(got->rules[0], "127.0.0.2");
     /* another registry is not affected, and its rules go with it */
-    ASSERT_OK(t->ops->network_get(t->m, other, got, &err));
+    ASSERT_OK(t->m->reg->network_get(t->m, other, got, &err));
     ASSERT_EQ_INT(got->default_allow, 1);
     ASSERT_EQ_INT(got->nrules, 0);
     n->nrules = 1;
-    ASSERT_OK(t->ops->network_put(t->m, other, n, &err));
-    ASSERT_OK(t->ops->registry_delete(t->m, other, &err));
-    ASSERT_RC(t->ops->network_get(t->m, other, got, &err), BERTH_ENOENT);
-    ASSERT_OK(t->ops->network_get(t->m, t->reg, got, &err));
+    ASSERT_OK(t->m->reg->network_put(t->m, other, n, &err));
+    ASSERT_OK(t->m->reg->registry_delete(t->m, other, &err));
+    ASSERT_RC(t->m->reg->network_get(t->m, other, got, &err), BERTH_ENOENT);
+    ASSERT_OK(t->m->reg->network_get(t->m, t->reg, got, &err));
     ASSERT_EQ_INT(got->nrules, 1);
     free(n);
     free(got);
@@ -2250,32 +2250,32 @@ SHARED_TEST(meta_network_rule_add_remove_one_at_a_time)
     n->default_allow = 0;
     n->nrules = 1;
     snprintf(n->rules[0], sizeof(n->rules[0]), "10.0.0.0/8");
-    ASSERT_OK(t->ops->network_put(t->m, t->reg, n, &err));
-    ASSERT_OK(t->ops->network_rule_add(t->m, t->reg, "192.0.2.1", &added, &err));
+    ASSERT_OK(t->m->reg->network_put(t->m, t->reg, n, &err));
+    ASSERT_OK(t->m->reg->network_rule_add(t->m, t->reg, "192.0.2.1", &added, &err));
     ASSERT_EQ_INT(added, 1);
-    ASSERT_OK(t->ops->network_rule_add(t->m, t->reg, "192.0.2.1", &added, &err));
+    ASSERT_OK(t->m->reg->network_rule_add(t->m, t->reg, "192.0.2.1", &added, &err));
     ASSERT_EQ_INT(added, 0);
-    ASSERT_OK(t->ops->network_get(t->m, t->reg, n, &err));
+    ASSERT_OK(t->m->reg->network_get(t->m, t->reg, n, &err));
     /* appended after the others; the settings are untouched */
     ASSERT_EQ_INT(n->nrules, 2);
     ASSERT_EQ_STR(n->rules[0], "10.0.0.0/8");
     ASSERT_EQ_STR(n->rules[1], "192.0.2.1");
     ASSERT_EQ_INT(n->default_allow, 0);
-    ASSERT_OK(t->ops->network_rule_remove(t->m, t->reg, "10.0.0.0/8", &err));
-    ASSERT_RC(t->ops->network_rule_remove(t->m, t->reg, "10.0.0.0/8", &err), BERTH_ENOENT);
-    ASSERT_OK(t->ops->network_rule_add(t->m, t->reg, "10.0.0.0/8", &added, &err));
-    ASSERT_OK(t->ops->network_get(t->m, t->reg, n, &err));
+    ASSERT_OK(t->m->reg->network_rule_remove(t->m, t->reg, "10.0.0.0/8", &err));
+    ASSERT_RC(t->m->reg->network_rule_remove(t->m, t->reg, "10.0.0.0/8", &err), BERTH_ENOENT);
+    ASSERT_OK(t->m->reg->network_rule_add(t->m, t->reg, "10.0.0.0/8", &added, &err));
+    ASSERT_OK(t->m->reg->network_get(t->m, t->reg, n, &err));
     ASSERT_EQ_INT(n->nrules, 2);
     ASSERT_EQ_STR(n->rules[0], "192.0.2.1");
     ASSERT_EQ_STR(n->rules[1], "10.0.0.0/8");
     /* the cap */
     for (i = 2; i < BERTH_META_IP_RULES_MAX; i++) {
         snprintf(rule, sizeof(rule), "198.51.100.%d/32", i);
-        ASSERT_OK(t->ops->network_rule_add(t->m, t->reg, rule, &added, &err));
+        ASSERT_OK(t->m->reg->network_rule_add(t->m, t->reg, rule, &added, &err));
     }
-    ASSERT_RC(t->ops->network_rule_add(t->m, t->reg, "203.0.113.9", &added, &err), BERTH_EBUSY);
+    ASSERT_RC(t->m->reg->network_rule_add(t->m, t->reg, "203.0.113.9", &added, &err), BERTH_EBUSY);
     ASSERT_EQ_INT(added, 0);
-    ASSERT_RC(t->ops->network_rule_add(t->m, t->reg + 100, "203.0.113.9", &added, &err), BERTH_ENOENT);
-    ASSERT_RC(t->ops->network_rule_remove(t->m, t->reg + 100, "192.0.2.1", &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->reg->network_rule_add(t->m, t->reg + 100, "203.0.113.9", &added, &err), BERTH_ENOENT);
+    ASSERT_RC(t->m->reg->network_rule_remove(t->m, t->reg + 100, "192.0.2.1", &err), BERTH_ENOENT);
     free(n);
 }
