@@ -10,10 +10,11 @@
  * Identities (users, service principals, role assignments) are in
  * api_mgmt_dir.c, scope maps and tokens in api_mgmt_reg.c.
  *
- * Every call authenticates with authz_directory_caller and then needs a
- * management right (read, write, assign) from the caller's roles on the
- * registry concerned, or on the server for server-wide resources. Nothing
- * is cached: each change applies to the next request.
+ * Every call authenticates with authz_directory_caller (api_mgmt_begin) and
+ * then needs the management right (read, write, assign) its route row states,
+ * from the caller's roles on the registry concerned, or on the server for
+ * server-wide resources; api_mgmt_finish checks it before the row's handler
+ * runs. Nothing is cached: each change applies to the next request.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,14 +218,13 @@ static const char *role_for(unsigned right)
     return "Reader";
 }
 
-enum berth_rc mgmt_need(struct berth_req *req, const char *registry, unsigned right, const char *why,
-                        struct berth_err *err)
+/* The caller lacks right on registry (NULL: the server): BERTH_EDENIED, naming the role that would do. */
+static enum berth_rc refuse(struct berth_req *req, const char *registry, unsigned right, const char *why,
+                            struct berth_err *err)
 {
     struct mgmt_state *st = mgmt_state_of(req);
-    unsigned have = authz_mgmt_rights(mgmt_az(req), &st->who, registry);
     char who[BERTH_META_NAME_MAX + 32];
 
-    if ((have & right) == right) return BERTH_OK;
     if (st->who.kind == PK_SP) snprintf(who, sizeof(who), "service principal '%s'", st->who.name);
     else snprintf(who, sizeof(who), "user '%s'", st->who.name);
     req->auth_reason = BERTH_AUTH_INSUFFICIENT_SCOPE;
@@ -232,6 +232,23 @@ enum berth_rc mgmt_need(struct berth_req *req, const char *registry, unsigned ri
         return berth_err_set(err, BERTH_EDENIED, "%s needs %s on registry '%s' %s", who, role_for(right), registry,
                              why);
     return berth_err_set(err, BERTH_EDENIED, "%s needs %s on the server (scope '/') %s", who, role_for(right), why);
+}
+
+/* Checks that the caller holds the row's right on registry (NULL: the server). */
+static enum berth_rc need(struct berth_req *req, const char *registry, struct berth_err *err)
+{
+    const struct route *r = req->route;
+    struct mgmt_state *st = mgmt_state_of(req);
+    unsigned have = authz_mgmt_rights(mgmt_az(req), &st->who, registry);
+
+    if ((have & r->right) != r->right) return refuse(req, registry, r->right, r->why, err);
+    st->checked = 1;
+    return BERTH_OK;
+}
+
+enum berth_rc mgmt_need_row(struct berth_req *req, const char *registry, struct berth_err *err)
+{
+    return need(req, registry, err);
 }
 
 enum berth_rc mgmt_segment(struct berth_req *req, int idx, char *out, size_t outlen, struct berth_err *err)
@@ -254,20 +271,91 @@ enum berth_rc mgmt_segment(struct berth_req *req, int idx, char *out, size_t out
     return BERTH_OK;
 }
 
-enum berth_rc mgmt_registry(struct berth_req *req, unsigned right, const char *why, struct berth_meta_registry *reg,
-                            struct berth_err *err)
+/* The path segment where the row's pattern has param ("{registry}") into out. */
+static enum berth_rc path_param(struct berth_req *req, const char *param, char *out, size_t outlen,
+                                struct berth_err *err)
 {
-    struct berth_meta *m = req->http->meta;
+    int idx = berth_route_param_index(req->route, param);
+
+    if (idx < 0)
+        return berth_err_set(err, BERTH_EINTERNAL, "route %s has no %s to check rights on", req->route->label, param);
+    return mgmt_segment(req, idx, out, outlen, err);
+}
+
+/*
+ * The row's right on what its right_on names. The order is the one every
+ * answer depends on: the registry's name (400), then the right on that name
+ * (403), and only in the handler whether it exists (404), so a caller
+ * without the right learns nothing about which registries exist.
+ */
+static enum berth_rc check_row(struct berth_req *req, struct berth_err *err)
+{
+    const struct route *r = req->route;
+    struct mgmt_state *st = mgmt_state_of(req);
     struct berth_err lerr = BERTH_ERR_INIT;
     char name[BERTH_META_NAME_MAX + 1];
-    enum berth_rc rc;
+    enum berth_rc rc = BERTH_OK;
 
-    rc = mgmt_segment(req, 4, name, sizeof(name), err);
+    /* the handler checks the right on the registry its body or target names (mgmt_need_row) */
+    if (r->body_checked) goto out;
+    switch (r->right_on) {
+    case RIGHT_ON_CALLER:
+    case RIGHT_ON_EACH_REGISTRY: /* the handler shows each registry only to those with the right on it */
+        st->checked = 1;
+        break;
+    case RIGHT_ON_SERVER:
+        rc = need(req, NULL, err);
+        break;
+    case RIGHT_ON_REGISTRY:
+        rc = path_param(req, "{registry}", name, sizeof(name), err);
+        if (rc) goto out;
+        if (berth_registry_name_check(name, &lerr) != BERTH_OK) {
+            rc = mgmt_as(err, BERTH_EREQUEST, &lerr);
+            goto out;
+        }
+        rc = need(req, name, err);
+        if (rc) goto out;
+        snprintf(st->registry, sizeof(st->registry), "%s", name);
+        break;
+    case RIGHT_ON_ANY_REGISTRY:
+        /* a caller with the right nowhere is refused as on the server; the handler filters the rest */
+        if (!(authz_mgmt_rights_anywhere(mgmt_az(req), &st->who) & r->right)) {
+            rc = refuse(req, NULL, r->right, r->why, err);
+            goto out;
+        }
+        st->checked = 1;
+        break;
+    case RIGHT_ON_SELF_OR_SERVER:
+        rc = path_param(req, "{user}", name, sizeof(name), err);
+        if (rc) goto out;
+        if (st->who.kind == PK_USER && !strcmp(st->who.name, name)) st->checked = 1;
+        else rc = need(req, NULL, err);
+        break;
+    case RIGHT_ON_NOTHING:
+    default:
+        /* berth_route_table_check stops such a table at start-up; refuse rather than serve anyway */
+        rc = berth_err_set(err, BERTH_EINTERNAL, "route %s states no management right", r->label);
+        break;
+    }
+out:
+    return rc;
+}
+
+enum berth_rc api_mgmt_finish(struct berth_req *req, struct berth_err *err)
+{
+    enum berth_rc rc = check_row(req, err);
     if (rc) return rc;
-    if (berth_registry_name_check(name, &lerr) != BERTH_OK) return mgmt_as(err, BERTH_EREQUEST, &lerr);
-    rc = mgmt_need(req, name, right, why, err);
-    if (rc) return rc;
-    return m->reg->registry_get(m, name, 0, reg, err);
+    return req->route->handler(req, err);
+}
+
+enum berth_rc mgmt_registry(struct berth_req *req, struct berth_meta_registry *reg, struct berth_err *err)
+{
+    struct mgmt_state *st = mgmt_state_of(req);
+    struct berth_meta *m = req->http->meta;
+
+    if (!st->registry[0])
+        return berth_err_set(err, BERTH_EINTERNAL, "route %s names no registry", req->route->label);
+    return m->reg->registry_get(m, st->registry, 0, reg, err);
 }
 
 /* ---------------------------------------------------------------- names */
@@ -448,11 +536,25 @@ static int dump_to_buf(const char *buffer, size_t size, void *data)
     return berth_buf_append(data, buffer, size) == BERTH_OK ? 0 : -1;
 }
 
+/* Whether the request's right was checked; logs the fault when it was not. */
+static int right_checked(struct berth_req *req)
+{
+    if (mgmt_state_of(req)->checked) return 1;
+    BERTH_LOG(BERTH_LOG_ERROR, "req=%s msg=\"a management answer without a rights check was refused\" route=%s",
+              req->id, req->route->label);
+    return 0;
+}
+
 enum berth_rc mgmt_reply(struct berth_req *req, int status, json_t *doc, int secret)
 {
     struct berth_buf b = BERTH_BUF_INIT(0);
-    int r = doc ? json_dump_callback(doc, dump_to_buf, &b, JSON_COMPACT) : -1;
+    int r;
 
+    if (!right_checked(req)) {
+        json_decref(doc);
+        return req_respond_error(req, BERTH_EINTERNAL, "the server did not check this request's rights");
+    }
+    r = doc ? json_dump_callback(doc, dump_to_buf, &b, JSON_COMPACT) : -1;
     json_decref(doc);
     berth_buf_putc(&b, '\n');
     if (r != 0 || berth_buf_rc(&b) != BERTH_OK) {
@@ -465,6 +567,8 @@ enum berth_rc mgmt_reply(struct berth_req *req, int status, json_t *doc, int sec
 
 enum berth_rc mgmt_reply_empty(struct berth_req *req)
 {
+    if (!right_checked(req))
+        return req_respond_error(req, BERTH_EINTERNAL, "the server did not check this request's rights");
     return req_respond_empty(req, 204);
 }
 
@@ -644,8 +748,6 @@ enum berth_rc api_mgmt_registry_create_finish(struct berth_req *req, struct bert
     unsigned what;
     enum berth_rc rc;
 
-    rc = mgmt_need(req, NULL, BERTH_MGMT_WRITE, "to create registries", err);
-    if (rc) return rc;
     rc = mgmt_body(req, registry_fields, MGMT_NFIELDS(registry_fields), &o, err);
     if (rc) return rc;
     rc = mgmt_required(o, "name", err);
@@ -674,7 +776,7 @@ out:
 enum berth_rc api_mgmt_registry_get_finish(struct berth_req *req, struct berth_err *err)
 {
     struct berth_meta_registry reg;
-    enum berth_rc rc = mgmt_registry(req, BERTH_MGMT_READ, "to read it", &reg, err);
+    enum berth_rc rc = mgmt_registry(req, &reg, err);
     if (rc) return rc;
     return mgmt_reply(req, 200, registry_json(mgmt_az(req), &reg), 0);
 }
@@ -698,7 +800,7 @@ enum berth_rc api_mgmt_registry_patch_finish(struct berth_req *req, struct berth
     enum berth_rc rc;
 
     memset(values, 0, sizeof(values));
-    rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to change it", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) goto out;
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
     if (rc) goto out;
@@ -728,7 +830,7 @@ enum berth_rc api_mgmt_registry_delete_finish(struct berth_req *req, struct bert
     struct berth_meta_registry reg;
     enum berth_rc rc;
 
-    rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to delete it", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) return rc;
     if (!strcmp(reg.name, req->http->cfg->default_registry))
         return berth_err_set(err, BERTH_EBUSY,
@@ -751,7 +853,7 @@ enum berth_rc api_mgmt_credentials_get_finish(struct berth_req *req, struct bert
     int i;
     enum berth_rc rc;
 
-    rc = mgmt_registry(req, BERTH_MGMT_READ, "to read its admin credentials", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) return rc;
     pws = json_array();
     for (i = 0; i < 2; i++)
@@ -774,7 +876,7 @@ enum berth_rc api_mgmt_credentials_regenerate_finish(struct berth_req *req, stru
     int slot;
     enum berth_rc rc;
 
-    rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to regenerate its admin passwords", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) return rc;
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
     if (rc) return rc;

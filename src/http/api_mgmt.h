@@ -23,6 +23,8 @@ struct mgmt_state {
     struct principal who;  /* the caller, authenticated in api_mgmt_begin */
     struct berth_buf body; /* the request body, at most MGMT_BODY_MAX bytes */
     json_t *doc;           /* the parsed body, owned */
+    char registry[BERTH_META_NAME_MAX + 1]; /* the path's registry once its right is checked (RIGHT_ON_REGISTRY) */
+    int checked;           /* the row's right was checked: only then may mgmt_reply answer */
 };
 
 enum mgmt_type {
@@ -60,21 +62,26 @@ enum berth_rc mgmt_required(json_t *o, const char *k, struct berth_err *err);
 enum berth_rc mgmt_int(json_t *o, const char *k, int64_t lo, int64_t hi, int64_t *out, struct berth_err *err);
 
 /*
- * Checks that the caller holds right (BERTH_MGMT_*) on registry (NULL: the
- * server); else BERTH_EDENIED "user 'bob' needs Contributor on registry 'x'
- * <why>".
+ * Rights: each route row states the right its caller needs (right, right_on,
+ * why in struct route); api_mgmt_finish checks it before the handler runs,
+ * so handlers check nothing themselves, except those of body_checked rows,
+ * which call mgmt_need_row once they know the registry concerned.
  */
-enum berth_rc mgmt_need(struct berth_req *req, const char *registry, unsigned right, const char *why,
-                        struct berth_err *err);
+
+/*
+ * Checks that the caller holds the route row's right on registry (NULL: the
+ * server); else BERTH_EDENIED "user 'bob' needs Owner on registry 'x' <the
+ * row's why>".
+ */
+enum berth_rc mgmt_need_row(struct berth_req *req, const char *registry, struct berth_err *err);
 /* Segment idx of the request path ("/api/v1/registries/x": 4 is "x") into out. BERTH_ENOROUTE if absent. */
 enum berth_rc mgmt_segment(struct berth_req *req, int idx, char *out, size_t outlen, struct berth_err *err);
 /*
- * The registry named by path segment 4: its name is checked (BERTH_EREQUEST),
- * the caller must hold right on it (BERTH_EDENIED) and it must exist
- * (BERTH_ENOENT).
+ * The registry named by the path ({registry}), whose name and right
+ * api_mgmt_finish has checked (RIGHT_ON_REGISTRY rows): BERTH_ENOENT if it
+ * does not exist.
  */
-enum berth_rc mgmt_registry(struct berth_req *req, unsigned right, const char *why, struct berth_meta_registry *reg,
-                            struct berth_err *err);
+enum berth_rc mgmt_registry(struct berth_req *req, struct berth_meta_registry *reg, struct berth_err *err);
 
 /* Copies from's message into err with code rc (so a library's BERTH_EINVAL becomes a 400 INVALID_REQUEST). */
 enum berth_rc mgmt_as(struct berth_err *err, enum berth_rc rc, const struct berth_err *from);
@@ -105,9 +112,14 @@ enum berth_rc mgmt_scopemap_name_check(const char *name, struct berth_err *err);
 enum berth_rc mgmt_new_secret(char secret[BERTH_SECRET_LEN + 1], const char *sibling,
                               char hash[BERTH_SECRET_HASH_MAX], struct berth_err *err);
 
-/* Answers status with doc (taken). secret: the answer shows a secret once (Cache-Control: no-store). */
+/*
+ * Answers status with doc (taken). secret: the answer shows a secret once
+ * (Cache-Control: no-store). A route whose right was not checked answers 500
+ * instead (and logs it): a handler of a body_checked row that forgot
+ * mgmt_need_row serves nobody.
+ */
 enum berth_rc mgmt_reply(struct berth_req *req, int status, json_t *doc, int secret);
-/* Answers 204 No Content. */
+/* Answers 204 No Content, with the same guard as mgmt_reply. */
 enum berth_rc mgmt_reply_empty(struct berth_req *req);
 
 /* ---- network access of a registry (api_mgmt_net.c) ---- */

@@ -8,9 +8,11 @@
  *   DELETE /api/v1/servicePrincipals/<appId>/secrets/<secretId>
  *   GET|POST /api/v1/roleAssignments      DELETE /api/v1/roleAssignments/<id>
  * Users and service principals are server-wide: reading them needs the read
- * right on the server, changing them the write right. A role assignment
- * needs the assign right on the registry its scope names (on the server for
- * "/"). Secrets and passwords are shown once, when they are made.
+ * right on the server, changing them the write right (their route rows say
+ * so, and api_mgmt_finish checks it). A role assignment needs the assign
+ * right on the registry its scope names (on the server for "/"), which only
+ * the handler knows: those rows are body_checked and their handlers call
+ * mgmt_need_row. Secrets and passwords are shown once, when they are made.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,8 +86,6 @@ enum berth_rc api_mgmt_user_list_finish(struct berth_req *req, struct berth_err 
     json_t *list;
     enum berth_rc rc;
 
-    rc = mgmt_need(req, NULL, BERTH_MGMT_READ, "to read users", err);
-    if (rc) return rc;
     list = json_array();
     rc = m->dir->user_list(m, list_user, list, err);
     if (rc) {
@@ -100,8 +100,6 @@ enum berth_rc api_mgmt_user_get_finish(struct berth_req *req, struct berth_err *
     struct berth_meta_user u;
     enum berth_rc rc;
 
-    rc = mgmt_need(req, NULL, BERTH_MGMT_READ, "to read users", err);
-    if (rc) return rc;
     rc = path_user(req, &u, err);
     if (rc) return rc;
     return mgmt_reply(req, 200, user_json(&u), 0);
@@ -119,8 +117,6 @@ enum berth_rc api_mgmt_user_create_finish(struct berth_req *req, struct berth_er
     enum berth_rc rc;
 
     memset(&u, 0, sizeof(u));
-    rc = mgmt_need(req, NULL, BERTH_MGMT_WRITE, "to create users", err);
-    if (rc) goto out;
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
     if (rc) goto out;
     rc = mgmt_required(o, "name", err);
@@ -156,8 +152,6 @@ enum berth_rc api_mgmt_user_delete_finish(struct berth_req *req, struct berth_er
     struct berth_meta_user u;
     enum berth_rc rc;
 
-    rc = mgmt_need(req, NULL, BERTH_MGMT_WRITE, "to delete users", err);
-    if (rc) return rc;
     rc = path_user(req, &u, err);
     if (rc) return rc;
     rc = keep_an_owner(m, NULL, u.id, err);
@@ -170,9 +164,9 @@ enum berth_rc api_mgmt_user_delete_finish(struct berth_req *req, struct berth_er
 
 /*
  * A user may always set their own password; anyone else's needs the write
- * right on the server. Setting one's own with a directory token (not with the
- * password itself, as Basic does) needs currentPassword too, so a stolen token
- * cannot become the account for good.
+ * right on the server (the row's RIGHT_ON_SELF_OR_SERVER). Setting one's own
+ * with a directory token (not with the password itself, as Basic does) needs
+ * currentPassword too, so a stolen token cannot become the account for good.
  */
 enum berth_rc api_mgmt_user_password_finish(struct berth_req *req, struct berth_err *err)
 {
@@ -190,10 +184,6 @@ enum berth_rc api_mgmt_user_password_finish(struct berth_req *req, struct berth_
     rc = mgmt_segment(req, 4, name, sizeof(name), err);
     if (rc) goto out;
     self = st->who.kind == PK_USER && !strcmp(st->who.name, name);
-    if (!self) {
-        rc = mgmt_need(req, NULL, BERTH_MGMT_WRITE, "to set other users' passwords", err);
-        if (rc) goto out;
-    }
     rc = m->dir->user_get(m, name, NULL, &u, err);
     if (rc) goto out;
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
@@ -292,8 +282,6 @@ enum berth_rc api_mgmt_sp_list_finish(struct berth_req *req, struct berth_err *e
     size_t i;
     enum berth_rc rc;
 
-    rc = mgmt_need(req, NULL, BERTH_MGMT_READ, "to read service principals", err);
-    if (rc) return rc;
     /* secrets are read after the listing, never inside its callback */
     rc = m->dir->sp_list(m, collect_sp, &set, err);
     if (rc) goto out;
@@ -319,8 +307,6 @@ enum berth_rc api_mgmt_sp_get_finish(struct berth_req *req, struct berth_err *er
     json_t *doc;
     enum berth_rc rc;
 
-    rc = mgmt_need(req, NULL, BERTH_MGMT_READ, "to read service principals", err);
-    if (rc) return rc;
     rc = path_sp(req, &sp, err);
     if (rc) return rc;
     rc = sp_json(m, &sp, &doc, err);
@@ -378,8 +364,6 @@ enum berth_rc api_mgmt_sp_create_finish(struct berth_req *req, struct berth_err 
     json_t *o, *doc;
     enum berth_rc rc;
 
-    rc = mgmt_need(req, NULL, BERTH_MGMT_WRITE, "to create service principals", err);
-    if (rc) goto out;
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
     if (rc) goto out;
     rc = mgmt_required(o, "displayName", err);
@@ -423,8 +407,6 @@ enum berth_rc api_mgmt_sp_delete_finish(struct berth_req *req, struct berth_err 
     struct berth_meta_sp sp;
     enum berth_rc rc;
 
-    rc = mgmt_need(req, NULL, BERTH_MGMT_WRITE, "to delete service principals", err);
-    if (rc) return rc;
     rc = path_sp(req, &sp, err);
     if (rc) return rc;
     rc = keep_an_owner(m, NULL, sp.app_id, err);
@@ -450,8 +432,6 @@ enum berth_rc api_mgmt_sp_secret_add_finish(struct berth_req *req, struct berth_
     json_t *o, *doc;
     enum berth_rc rc;
 
-    rc = mgmt_need(req, NULL, BERTH_MGMT_WRITE, "to change service principals", err);
-    if (rc) goto out;
     rc = path_sp(req, &sp, err);
     if (rc) goto out;
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
@@ -474,8 +454,6 @@ enum berth_rc api_mgmt_sp_secret_delete_finish(struct berth_req *req, struct ber
     struct berth_meta_sp sp;
     enum berth_rc rc;
 
-    rc = mgmt_need(req, NULL, BERTH_MGMT_WRITE, "to change service principals", err);
-    if (rc) return rc;
     rc = path_sp(req, &sp, err);
     if (rc) return rc;
     if (!berth_uuid_valid(req->param))
@@ -633,9 +611,8 @@ enum berth_rc api_mgmt_assignment_list_finish(struct berth_req *req, struct bert
     enum berth_rc rc;
 
     memset(&w, 0, sizeof(w));
-    /* rights first: a caller who may read nothing learns nothing, not even whether a principal exists */
-    if (!(authz_mgmt_rights_anywhere(az, &st->who) & BERTH_MGMT_READ))
-        return mgmt_need(req, NULL, BERTH_MGMT_READ, "to read role assignments", err);
+    /* a caller who may read nothing was refused first (RIGHT_ON_ANY_REGISTRY): they learn nothing, not even
+       whether a principal exists */
     server = authz_mgmt_rights(az, &st->who, NULL);
     if (filter) {
         rc = find_principal(m, filter, &w, err);
@@ -694,8 +671,8 @@ enum berth_rc api_mgmt_assignment_create_finish(struct berth_req *req, struct be
     if (berth_role_parse(mgmt_str(o, "role"), &role, &lerr) != BERTH_OK) return mgmt_as(err, BERTH_EREQUEST, &lerr);
     if (berth_assign_scope_parse(mgmt_str(o, "scope"), &sc, &lerr) != BERTH_OK)
         return mgmt_as(err, BERTH_EREQUEST, &lerr);
-    rc = mgmt_need(req, sc.kind == BERTH_SCOPE_SERVER ? NULL : sc.registry, BERTH_MGMT_ASSIGN, "to assign roles there",
-                   err);
+    /* a body_checked row: the right is on the registry the scope names */
+    rc = mgmt_need_row(req, sc.kind == BERTH_SCOPE_SERVER ? NULL : sc.registry, err);
     if (rc) return rc;
     rc = find_principal(m, mgmt_str(o, "principal"), &w, &lerr);
     if (rc == BERTH_ENOENT) return mgmt_as(err, BERTH_EREQUEST, &lerr);
@@ -741,7 +718,8 @@ enum berth_rc api_mgmt_assignment_delete_finish(struct berth_req *req, struct be
         goto out;
     }
     if (scope_registry(a.scope, reg, sizeof(reg)) != 0) reg[0] = '\0';
-    rc = mgmt_need(req, reg[0] ? reg : NULL, BERTH_MGMT_ASSIGN, "to remove role assignments there", err);
+    /* a body_checked row: the right is on the registry the stored assignment's scope names */
+    rc = mgmt_need_row(req, reg[0] ? reg : NULL, err);
     if (rc) goto out;
     rc = keep_an_owner(m, a.id, NULL, err);
     if (rc) goto out;

@@ -34,20 +34,20 @@
 #define FOLLOW_TIMEOUT_MAX 86400
 
 /*
- * Which events a request reads: a registry's (path segment 4) with the read
- * right on it, or every registry's and the directory's (/api/v1/logs/...)
- * with the read right on the server.
+ * Which events a request reads: a registry's ({registry}, its row needing the
+ * read right on it), or every registry's and the directory's (/api/v1/logs/...,
+ * the read right on the server). api_mgmt_finish checked the right.
  */
 static enum berth_rc logs_scope(struct berth_req *req, struct berth_meta_event_filter *f, struct berth_err *err)
 {
     struct berth_meta_registry reg;
     enum berth_rc rc;
 
-    if (!strncmp(req->path, "/api/v1/logs/", 13)) {
+    if (req->route->right_on == RIGHT_ON_SERVER) {
         f->all_registries = 1;
-        return mgmt_need(req, NULL, BERTH_MGMT_READ, "to read the server's event logs", err);
+        return BERTH_OK;
     }
-    rc = mgmt_registry(req, BERTH_MGMT_READ, "to read its event logs", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) return rc;
     f->reg = reg.id;
     return BERTH_OK;

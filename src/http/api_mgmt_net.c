@@ -195,7 +195,7 @@ enum berth_rc api_mgmt_network_get_finish(struct berth_req *req, struct berth_er
     json_t *doc = NULL;
     enum berth_rc rc;
 
-    rc = mgmt_registry(req, BERTH_MGMT_READ, "to read its network rules", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) return rc;
     net = berth_xmalloc(sizeof(*net));
     rc = m->reg->network_get(m, reg.id, net, err);
@@ -236,7 +236,7 @@ enum berth_rc api_mgmt_iprule_add_finish(struct berth_req *req, struct berth_err
     json_t *o;
     enum berth_rc rc;
 
-    rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to change its network rules", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) return rc;
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
     if (!rc) rc = mgmt_required(o, "value", err);
@@ -260,7 +260,7 @@ enum berth_rc api_mgmt_iprule_delete_finish(struct berth_req *req, struct berth_
     char rule[BERTH_META_IP_RULE_LEN];
     enum berth_rc rc;
 
-    rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to change its network rules", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) return rc;
     if (!value) return berth_err_set(err, BERTH_EREQUEST, "query parameter 'value' (the rule to remove) is required");
     rc = canonical_rule("ip rule", value, rule, err);

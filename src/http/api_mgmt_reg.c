@@ -126,7 +126,7 @@ enum berth_rc api_mgmt_scopemap_list_finish(struct berth_req *req, struct berth_
     struct map_list l;
     enum berth_rc rc;
 
-    rc = mgmt_registry(req, BERTH_MGMT_READ, "to read its scope maps", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) return rc;
     l.reg = &reg;
     l.list = json_array();
@@ -148,7 +148,7 @@ enum berth_rc api_mgmt_scopemap_get_finish(struct berth_req *req, struct berth_e
     json_t *doc;
     enum berth_rc rc;
 
-    rc = mgmt_registry(req, BERTH_MGMT_READ, "to read its scope maps", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) return rc;
     s = system_map(req->param);
     if (s) return mgmt_reply(req, 200, system_json(&reg, s), 0);
@@ -173,7 +173,7 @@ enum berth_rc api_mgmt_scopemap_create_finish(struct berth_req *req, struct bert
 
     memset(&sm, 0, sizeof(sm));
     memset(&old, 0, sizeof(old));
-    rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to change its scope maps", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) goto out;
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
     if (rc) goto out;
@@ -222,7 +222,7 @@ enum berth_rc api_mgmt_scopemap_patch_finish(struct berth_req *req, struct berth
     enum berth_rc rc;
 
     memset(&sm, 0, sizeof(sm));
-    rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to change its scope maps", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) goto out;
     if (system_map(req->param)) {
         rc = berth_err_set(err, BERTH_EBUSY, "scope map '%s' is a system scope map and cannot be changed", req->param);
@@ -251,7 +251,7 @@ enum berth_rc api_mgmt_scopemap_delete_finish(struct berth_req *req, struct bert
     struct berth_meta_registry reg;
     enum berth_rc rc;
 
-    rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to change its scope maps", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) return rc;
     if (system_map(req->param))
         return berth_err_set(err, BERTH_EBUSY, "scope map '%s' is a system scope map and cannot be deleted",
@@ -376,7 +376,7 @@ enum berth_rc api_mgmt_token_list_finish(struct berth_req *req, struct berth_err
     struct token_list l;
     enum berth_rc rc;
 
-    rc = mgmt_registry(req, BERTH_MGMT_READ, "to read its tokens", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) return rc;
     l.reg = &reg;
     l.list = json_array();
@@ -395,7 +395,7 @@ enum berth_rc api_mgmt_token_get_finish(struct berth_req *req, struct berth_err 
     struct berth_meta_token t;
     enum berth_rc rc;
 
-    rc = mgmt_registry(req, BERTH_MGMT_READ, "to read its tokens", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) return rc;
     rc = m->dir->token_get(m, reg.id, req->param, &t, err);
     if (rc) return rc;
@@ -421,7 +421,7 @@ enum berth_rc api_mgmt_token_create_finish(struct berth_req *req, struct berth_e
 
     memset(&t, 0, sizeof(t));
     memset(values, 0, sizeof(values));
-    rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to change its tokens", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) goto out;
     rc = mgmt_body(req, fields, MGMT_NFIELDS(fields), &o, err);
     if (rc) goto out;
@@ -488,7 +488,7 @@ enum berth_rc api_mgmt_token_patch_finish(struct berth_req *req, struct berth_er
     json_t *o;
     enum berth_rc rc;
 
-    rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to change its tokens", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) return rc;
     rc = m->dir->token_get(m, reg.id, req->param, &t, err);
     if (rc) return rc;
@@ -515,7 +515,7 @@ enum berth_rc api_mgmt_token_delete_finish(struct berth_req *req, struct berth_e
     struct berth_meta_registry reg;
     enum berth_rc rc;
 
-    rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to change its tokens", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) return rc;
     rc = m->dir->token_delete(m, reg.id, req->param, err);
     if (rc) return rc;
@@ -539,7 +539,7 @@ enum berth_rc api_mgmt_token_generate_finish(struct berth_req *req, struct berth
 
     memset(values, 0, sizeof(values));
     memset(&t, 0, sizeof(t));
-    rc = mgmt_registry(req, BERTH_MGMT_WRITE, "to change its tokens", &reg, err);
+    rc = mgmt_registry(req, &reg, err);
     if (rc) goto out;
     rc = m->dir->token_get(m, reg.id, req->param, &t, err);
     if (rc) goto out;

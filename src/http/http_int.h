@@ -31,6 +31,25 @@ enum req_method {
 struct berth_req;
 
 /*
+ * What a management row (/api/v1) needs of its caller, besides being a user
+ * or a service principal (api_mgmt_begin): the row's right (BERTH_MGMT_*) on
+ * what this names. api_mgmt_finish checks it before it calls the row's
+ * handler. Every other row has RIGHT_ON_NOTHING (its kind and access say what
+ * it needs).
+ */
+enum route_right_on {
+    RIGHT_ON_NOTHING = 0,
+    RIGHT_ON_CALLER,         /* no right (right 0): any authenticated caller */
+    RIGHT_ON_SERVER,         /* the server (scope "/") */
+    RIGHT_ON_REGISTRY,       /* the registry the path's {registry} names, checked before it is looked up */
+    RIGHT_ON_EACH_REGISTRY,  /* a list that shows each registry only to those with the right on it (or on
+                                the server); refuses nobody */
+    RIGHT_ON_ANY_REGISTRY,   /* the server or some registry, else refused as on the server; what is shown or
+                                changed is filtered or checked per registry by the handler */
+    RIGHT_ON_SELF_OR_SERVER, /* none when the path's {user} is the calling user, else the server */
+};
+
+/*
  * A route's three steps. begin runs before the body is read (validate, look
  * up, refuse early); body gets each piece of the body; finish queues the
  * response. Each returns BERTH_OK or an error that becomes an OCI error
@@ -47,6 +66,13 @@ struct route {
     enum berth_rc (*finish)(struct berth_req *req, struct berth_err *err);
     void (*cleanup)(struct berth_req *req, int aborted);
     const char *label; /* route name for logs and metrics */
+    /* management rows only (see enum route_right_on); finish is api_mgmt_finish, which calls handler */
+    unsigned right;               /* BERTH_MGMT_* bits the caller needs */
+    enum route_right_on right_on;
+    const char *why;              /* ends a refusal: "user 'bob' needs Reader on registry 'x' <why>" */
+    unsigned body_checked;        /* the registry comes from the body or the stored target: the handler checks
+                                     right on it (mgmt_need_row); api_mgmt_finish checks nothing */
+    enum berth_rc (*handler)(struct berth_req *req, struct berth_err *err);
 };
 
 struct resp_header {
@@ -140,6 +166,15 @@ const struct route *berth_route_match(const char *path, unsigned method, char **
 /* Row i of the route table (i < berth_route_count()), for tables sized by it. */
 size_t berth_route_count(void);
 const struct route *berth_route_at(size_t i);
+/* The path segment index of {param} in r's pattern ("/api/v1/registries/{registry}": 4), or -1. */
+int berth_route_param_index(const struct route *r, const char *param);
+/*
+ * Checks that every management row of t states the right it needs (a right_on,
+ * a right unless RIGHT_ON_CALLER, a why, the {param} its right_on reads, the
+ * management steps and a handler) and that no other row has any of these.
+ * BERTH_EINTERNAL naming the first row that does not.
+ */
+enum berth_rc berth_route_table_check(const struct route *t, size_t n, struct berth_err *err);
 
 /* ---- metrics and health (metrics.c); every counter is a lock-free atomic ---- */
 /* After a request's begin step accepted it: an upload enters berth_uploads_in_progress. */
@@ -209,9 +244,14 @@ enum berth_rc api_directory_token_finish(struct berth_req *req, struct berth_err
 enum berth_rc api_oidc_config_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_jwks_finish(struct berth_req *req, struct berth_err *err);
 
-/* the management API (api_mgmt*.c): begin authenticates the caller, body collects JSON */
+/*
+ * the management API (api_mgmt*.c): begin authenticates the caller, body
+ * collects JSON, finish checks the row's right and calls the row's handler
+ * (one of the api_mgmt_*_finish below).
+ */
 enum berth_rc api_mgmt_begin(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_mgmt_body(struct berth_req *req, const char *data, size_t len, struct berth_err *err);
+enum berth_rc api_mgmt_finish(struct berth_req *req, struct berth_err *err);
 void api_mgmt_cleanup(struct berth_req *req, int aborted);
 enum berth_rc api_mgmt_tenant_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_mgmt_registry_list_finish(struct berth_req *req, struct berth_err *err);
