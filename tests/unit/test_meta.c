@@ -2279,3 +2279,349 @@ SHARED_TEST(meta_network_rule_add_remove_one_at_a_time)
     ASSERT_RC(t->m->reg->network_rule_remove(t->m, t->reg + 100, "192.0.2.1", &err), BERTH_ENOENT);
     free(n);
 }
+
+/* ---- the SQL layer (meta_sql.h) ---- */
+
+#include "meta_sql.h"
+
+static char *render(const struct berth_sql_dialect *d, const char *sql, enum berth_rc want)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    char *out = NULL;
+
+    ASSERT_RC(berth_sql_render(d, sql, &out, &err), want);
+    if (want == BERTH_OK) ASSERT_TRUE(out != NULL);
+    else ASSERT_TRUE(out == NULL);
+    return out;
+}
+
+static void render_is(const struct berth_sql_dialect *d, const char *sql, const char *want)
+{
+    char *out = render(d, sql, BERTH_OK);
+    ASSERT_EQ_STR(out, want);
+    free(out);
+}
+
+TEST(meta_sql_placeholders_rewritten_for_dollar)
+{
+    const struct berth_sql_dialect *pg = &berth_sql_postgres;
+
+    /* numbered ones keep their number, also when used twice */
+    render_is(pg, "SELECT 1 WHERE a = ?1 AND b = ?2 OR c = ?1", "SELECT 1 WHERE a = $1 AND b = $2 OR c = $1");
+    /* bare ones count up, one above the highest so far (SQLite's rule) */
+    render_is(pg, "VALUES (?,?,?)", "VALUES ($1,$2,$3)");
+    render_is(pg, "x = ?3 AND y = ?", "x = $3 AND y = $4");
+    render_is(pg, "LIMIT ?10", "LIMIT $10");
+    /* string literals, quoted identifiers and comments are left alone */
+    render_is(pg, "SELECT '?', 'it''s ?1', \"col?\" FROM t WHERE x = ?",
+              "SELECT '?', 'it''s ?1', \"col?\" FROM t WHERE x = $1");
+    render_is(pg, "SELECT ? -- why ?\n, ?", "SELECT $1 -- why ?\n, $2");
+    render_is(pg, "SELECT /* ?1 */ ?2", "SELECT /* ?1 */ $2");
+    /* a {NAME} inside a literal is text too */
+    render_is(pg, "SELECT '{ROWID}'", "SELECT '{ROWID}'");
+    /* SQLite keeps its own placeholders */
+    render_is(&berth_sql_sqlite, "a = ?1 AND b = ? AND c = '?'", "a = ?1 AND b = ? AND c = '?'");
+    render(pg, "SELECT 'unterminated ?", BERTH_EINTERNAL);
+    render(pg, "SELECT \"unterminated", BERTH_EINTERNAL);
+}
+
+TEST(meta_sql_dialect_names_filled_in)
+{
+    render_is(&berth_sql_sqlite, "ORDER BY s.{ROWID} DESC", "ORDER BY s.rowid DESC");
+    render_is(&berth_sql_postgres, "ORDER BY s.{ROWID} DESC", "ORDER BY s.seq DESC");
+    render_is(&berth_sql_sqlite, "a {FIXED_JOIN} b", "a CROSS JOIN b");
+    render_is(&berth_sql_postgres, "a {FIXED_JOIN} b", "a JOIN b");
+    render_is(&berth_sql_postgres, "payload {BLOB}", "payload BYTEA");
+    render_is(&berth_sql_sqlite, "payload {BLOB}", "payload BLOB");
+    render(&berth_sql_sqlite, "SELECT {NO_SUCH_NAME}", BERTH_EINTERNAL);
+    render(&berth_sql_sqlite, "SELECT {ROWID", BERTH_EINTERNAL);
+}
+
+/* Every field of a dialect is set: a driver gets the whole table or none of it. */
+static void dialect_complete(const struct berth_sql_dialect *d)
+{
+    ASSERT_TRUE(d->name && d->begin_write && d->rowid && d->fixed_join && d->now_s && d->blob);
+    ASSERT_TRUE(d->upsert && d->returning);
+}
+
+TEST(meta_sql_dialect_table)
+{
+    dialect_complete(&berth_sql_sqlite);
+    dialect_complete(&berth_sql_postgres);
+    ASSERT_EQ_INT(berth_sql_sqlite.params, BERTH_SQL_PARAMS_QMARK);
+    ASSERT_EQ_INT(berth_sql_postgres.params, BERTH_SQL_PARAMS_DOLLAR);
+    ASSERT_EQ_INT(berth_sql_sqlite.limit_all_null, 0);
+    ASSERT_EQ_INT(berth_sql_postgres.limit_all_null, 1);
+    ASSERT_EQ_STR(berth_sql_sqlite.begin_write, "BEGIN IMMEDIATE");
+}
+
+/* No '?' or '{' left outside quotes: the rendered text is all the engine sees. */
+static void no_marks_left(const char *s, int qmarks_ok)
+{
+    char q = 0;
+
+    for (; *s; s++) {
+        if (q) {
+            if (*s == q) q = 0;
+            continue;
+        }
+        if (*s == '\'' || *s == '"') q = *s;
+        else if (*s == '{' || *s == '}' || (*s == '?' && !qmarks_ok)) BERTH_TEST_FAIL("left in: %s", s);
+    }
+}
+
+TEST(meta_sql_every_statement_renders_and_prepares)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    char *path = berth_xasprintf("%s/s.db", berth_test_tmpdir());
+    struct berth_meta *m = NULL;
+    sqlite3 *db = NULL;
+    int i;
+
+    ASSERT_OK(berth_meta_sqlite_ops.open(path, &m, &err));
+    berth_meta_sqlite_ops.close(m);
+    ASSERT_EQ_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    for (i = 0; i < SQL_COUNT; i++) {
+        char *lite = render(&berth_sql_sqlite, berth_sql_portable(i), BERTH_OK);
+        char *pg = render(&berth_sql_postgres, berth_sql_portable(i), BERTH_OK);
+        sqlite3_stmt *st = NULL;
+        no_marks_left(lite, 1);
+        no_marks_left(pg, 0);
+        /* each statement names real tables and columns of the migrated schema */
+        if (sqlite3_prepare_v2(db, lite, -1, &st, NULL) != SQLITE_OK)
+            BERTH_TEST_FAIL("statement %d: %s: %s", i, sqlite3_errmsg(db), lite);
+        sqlite3_finalize(st);
+        free(lite);
+        free(pg);
+    }
+    ASSERT_TRUE(berth_sql_portable(SQL_COUNT) == NULL);
+    sqlite3_close(db);
+    free(path);
+}
+
+/* Each row of REG_LIST into a struct berth_meta_registry; names ending in 'x' are skipped. */
+static enum berth_rc read_reg_row(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+{
+    struct berth_meta_registry *reg = ctx;
+    const char *name = berth_sql_text(r, 1);
+
+    (void)err;
+    if (name[strlen(name) - 1] == 'x') {
+        r->skip = 1;
+        return BERTH_OK;
+    }
+    reg->id = berth_sql_int(r, 0);
+    ASSERT_EQ_INT(berth_sql_copy(r, 1, reg->name, sizeof(reg->name)), 0);
+    ASSERT_EQ_INT(berth_sql_copy(r, 1, reg->name, 3), -1); /* too long for 3 bytes */
+    return BERTH_OK;
+}
+
+static enum berth_rc fail_at_third(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+{
+    (void)ctx;
+    if (r->n == 3) return berth_err_set(err, BERTH_EDB, "third row refused");
+    return BERTH_OK;
+}
+
+SHARED_TEST(meta_sql_list_grows_skips_and_stops)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_sql_list l = BERTH_SQL_LIST_INIT(struct berth_meta_registry);
+    struct berth_sql_conn *db = berth_sql_db(t->m);
+    const struct berth_meta_registry *v;
+    char name[32];
+    int64_t rows = 0;
+    int i;
+
+    /* "default" and 40 more, every fourth one skipped by the reader: more than the first 16 slots */
+    for (i = 0; i < 40; i++) {
+        snprintf(name, sizeof(name), "r%02d%s", i, i % 4 == 0 ? "x" : "");
+        new_registry(t->m, name);
+    }
+    ASSERT_OK(berth_sql_list(db, "test", SQL_REG_LIST, SQL_NOARGS, read_reg_row, &l, &rows, &err));
+    ASSERT_EQ_INT(rows, 41);
+    ASSERT_EQ_INT(l.n, 31);
+    v = l.v;
+    ASSERT_EQ_STR(v[0].name, "default");
+    ASSERT_EQ_STR(v[1].name, "r01");
+    ASSERT_EQ_STR(v[30].name, "r39");
+    berth_sql_list_release(&l);
+    ASSERT_TRUE(l.v == NULL && l.n == 0);
+    /* a reader's error ends the walk and comes back as it is */
+    ASSERT_RC(berth_sql_each(db, "test", SQL_REG_LIST, SQL_NOARGS, fail_at_third, NULL, &rows, &err), BERTH_EDB);
+    ASSERT_EQ_INT(rows, 3);
+    ASSERT_TRUE(strstr(err.msg, "third row refused") != NULL);
+}
+
+static int count_name(const char *name, void *ctx)
+{
+    (void)name;
+    return ++*(int *)ctx == 2; /* stop after the second */
+}
+
+SHARED_TEST(meta_sql_names_pages)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_sql_conn *db = berth_sql_db(t->m);
+    int64_t rows = 0;
+    int more = -1, seen = 0, i;
+    char name[16];
+
+    for (i = 0; i < 5; i++) {
+        snprintf(name, sizeof(name), "reg%d", i);
+        new_registry(t->m, name);
+    }
+    /* n = 3 of the 5 after "reg": LIMIT 4 reads one more, which says more follow */
+    ASSERT_OK(berth_sql_names(db, "test", SQL_REPO_LIST,
+                              SQL_ARGS(SQL_I(t->reg), SQL_T(""), berth_sql_page_limit(db, 3)),
+                              0, 3, NULL, NULL, &more, &rows, &err));
+    ASSERT_EQ_INT(more, 0); /* no repositories at all */
+    ASSERT_EQ_INT(rows, 0);
+    for (i = 0; i < 5; i++) {
+        struct berth_digest b = dg(0x500 + (unsigned)i);
+        snprintf(name, sizeof(name), "repo%d", i);
+        ASSERT_OK(claim(t->m, t->reg, name, &b, 1, &err));
+    }
+    ASSERT_OK(berth_sql_names(db, "test", SQL_REPO_LIST,
+                              SQL_ARGS(SQL_I(t->reg), SQL_T(""), berth_sql_page_limit(db, 3)),
+                              0, 3, NULL, NULL, &more, &rows, &err));
+    ASSERT_EQ_INT(more, 1);
+    ASSERT_EQ_INT(rows, 4);
+    ASSERT_OK(berth_sql_names(db, "test", SQL_REPO_LIST,
+                              SQL_ARGS(SQL_I(t->reg), SQL_T(""), berth_sql_page_limit(db, -1)),
+                              0, -1, count_name, &seen, &more, &rows, &err));
+    ASSERT_EQ_INT(seen, 2);
+    ASSERT_EQ_INT(more, 1); /* stopped with names left */
+    ASSERT_EQ_INT(berth_sql_page_limit(db, -1).i, -1);
+    ASSERT_EQ_INT(berth_sql_page_limit(db, 0).i, 1);
+}
+
+struct tx_case {
+    const char *name;
+    enum berth_rc fail; /* returned after the insert */
+    int discard;
+};
+
+static enum berth_rc insert_then(struct berth_sql_conn *c, void *ctx, struct berth_err *err)
+{
+    const struct tx_case *x = ctx;
+    int64_t id = 0, n = -1;
+    int found = 0;
+    enum berth_rc rc;
+
+    ASSERT_TRUE(c->bound);
+    rc = berth_sql_int1(c, "test", SQL_REG_INSERT,
+                        SQL_ARGS(SQL_T(x->name), SQL_I(1), SQL_I(0), SQL_I(0), SQL_I(0), SQL_I(0), SQL_T(""),
+                                 SQL_T(""), SQL_I(0), SQL_I(0)),
+                        &found, &id, err);
+    if (rc) return rc;
+    ASSERT_TRUE(found && id > 0);
+    /* inside the transaction the row is there */
+    rc = berth_sql_exec(c, "test", SQL_REG_UPDATE_SETTINGS,
+                        SQL_ARGS(SQL_I(id), SQL_I(1), SQL_I(1), SQL_I(7), SQL_I(8)), &n, err);
+    if (rc) return rc;
+    ASSERT_EQ_INT(n, 1);
+    c->discard = x->discard;
+    if (x->fail) return berth_err_set(err, x->fail, "refused after the insert");
+    return BERTH_OK;
+}
+
+static enum berth_rc ping_conn(struct berth_sql_conn *c, void *ctx, struct berth_err *err)
+{
+    (void)ctx;
+    return berth_sql_int1(c, "test", SQL_PING, SQL_NOARGS, NULL, NULL, err);
+}
+
+SHARED_TEST(meta_sql_tx_commits_or_rolls_back)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta_registry r;
+    struct tx_case ok = {"kept", BERTH_OK, 0}, failed = {"failed", BERTH_EBUSY, 0},
+                   discarded = {"discarded", BERTH_OK, 1};
+    int i;
+
+    ASSERT_OK(berth_sql_tx(t->m, "test", insert_then, &ok, &err));
+    ASSERT_OK(t->m->reg->registry_get(t->m, "kept", 0, &r, &err));
+    ASSERT_EQ_INT(r.refresh_ttl_s, 7);
+    /* an error from the function rolls back everything it wrote, and is what the caller gets */
+    ASSERT_RC(berth_sql_tx(t->m, "test", insert_then, &failed, &err), BERTH_EBUSY);
+    ASSERT_TRUE(strstr(err.msg, "refused after the insert") != NULL);
+    ASSERT_RC(t->m->reg->registry_get(t->m, "failed", 0, &r, &err), BERTH_ENOENT);
+    /* discard: a dry run, rolled back but not an error */
+    ASSERT_OK(berth_sql_tx(t->m, "test", insert_then, &discarded, &err));
+    ASSERT_RC(t->m->reg->registry_get(t->m, "discarded", 0, &r, &err), BERTH_ENOENT);
+    /* an engine error (a second row with the same key) is BERTH_EDB naming the op */
+    ASSERT_OK(berth_sql_exec(berth_sql_db(t->m), "test", SQL_SP_INSERT, SQL_ARGS(SQL_T("same"), SQL_T("x"), SQL_I(1)),
+                             NULL, &err));
+    ASSERT_RC(berth_sql_exec(berth_sql_db(t->m), "test", SQL_SP_INSERT, SQL_ARGS(SQL_T("same"), SQL_T("y"), SQL_I(1)),
+                             NULL, &err),
+              BERTH_EDB);
+    ASSERT_TRUE(strncmp(err.msg, "test: ", 6) == 0);
+    /* every run gave its connection back: more runs than the pool holds do not wait */
+    for (i = 0; i < 40; i++) ASSERT_OK(berth_sql_run(t->m, ping_conn, NULL, &err));
+}
+
+/*
+ * Retry on busy: a copy of the store's driver whose error function calls
+ * the first failure a busy one, and allows two retries. The function fails
+ * on its first run only (a key taken twice), so the second run commits.
+ */
+static const struct berth_sql_driver *real_drv;
+static int busy_left;
+
+static enum berth_rc busy_once(struct berth_sql_conn *c, int status, const char *op, enum berth_sql_class *cls,
+                               struct berth_err *err)
+{
+    enum berth_rc rc = real_drv->error(c, status, op, cls, err);
+    if (busy_left > 0) {
+        busy_left--;
+        *cls = BERTH_SQL_BUSY;
+    }
+    return rc;
+}
+
+struct retry_case {
+    int runs;
+};
+
+static enum berth_rc fail_first_run(struct berth_sql_conn *c, void *ctx, struct berth_err *err)
+{
+    struct retry_case *x = ctx;
+    enum berth_rc rc;
+
+    x->runs++;
+    rc = berth_sql_exec(c, "test", SQL_SP_INSERT, SQL_ARGS(SQL_T("retried"), SQL_T("x"), SQL_I(x->runs)), NULL, err);
+    if (rc) return rc;
+    if (x->runs == 1) /* the same key again: an engine error, called busy by busy_once */
+        return berth_sql_exec(c, "test", SQL_SP_INSERT, SQL_ARGS(SQL_T("retried"), SQL_T("x"), SQL_I(0)), NULL, err);
+    return BERTH_OK;
+}
+
+SHARED_TEST(meta_sql_tx_retries_when_busy)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_sql *db = berth_sql_db(t->m)->db;
+    struct berth_sql_driver fake = *db->drv;
+    struct retry_case x = {0};
+    struct berth_meta_sp sp;
+
+    real_drv = db->drv;
+    fake.error = busy_once;
+    fake.tx_retries = 2;
+    db->drv = &fake;
+    busy_left = 1;
+    ASSERT_OK(berth_sql_tx(t->m, "test", fail_first_run, &x, &err));
+    ASSERT_EQ_INT(x.runs, 2);
+    /* the first run's insert was rolled back: the row is the second run's */
+    ASSERT_OK(t->m->dir->sp_get(t->m, "retried", &sp, &err));
+    ASSERT_EQ_INT(sp.created_ms, 2);
+    /* without retries left the busy error is the caller's */
+    fake.tx_retries = 0;
+    busy_left = 1;
+    x.runs = 0;
+    ASSERT_OK(t->m->dir->sp_delete(t->m, "retried", &err));
+    ASSERT_RC(berth_sql_tx(t->m, "test", fail_first_run, &x, &err), BERTH_EDB);
+    ASSERT_EQ_INT(x.runs, 1);
+    ASSERT_RC(t->m->dir->sp_get(t->m, "retried", &sp, &err), BERTH_ENOENT);
+    db->drv = real_drv;
+}

@@ -1,0 +1,516 @@
+/*
+ * meta_sql.h - the SQL layer of the meta module, private to src/meta: the
+ * statement table, the vtable an SQL engine implements (struct
+ * berth_sql_driver), the dialect table, and the helpers the ops are written
+ * with. meta_registry.c, meta_dir.c, meta_content.c, meta_uploads.c and
+ * meta_events.c fill the tables of meta.h with this header only; a driver
+ * (meta_sqlite.c, later a libpq one) supplies connections and statements.
+ * Short SQL_ names are module-private, like SQLite's names in its *Int.h.
+ * docs/internals/meta.md gives the contract a driver must keep.
+ */
+#ifndef BERTH_META_SQL_H
+#define BERTH_META_SQL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "meta.h"
+
+/*
+ * Every statement the ops run, in portable SQL: `?NNN` (or `?`, numbered
+ * like SQLite does: one above the highest so far) placeholders, RETURNING,
+ * ON CONFLICT ... DO UPDATE / DO NOTHING, and {NAME} where the engines
+ * differ (the dialect table fills it in). Hot paths (GET_BY_TAG,
+ * GET_BY_DIGEST, BLOB_LINKED, UPLOAD_GET) are one indexed lookup each: the
+ * repository by its unique (registry, name), then the row by its key.
+ */
+#define BERTH_SQL_REGISTRY_COLS "id, name, created_ms, admin_enabled, anonymous_pull, refresh_ttl_s, access_ttl_s," \
+                                " admin_hash1, admin_hash2, admin_set1_ms, admin_set2_ms"
+#define BERTH_SQL_USER_COLS "id, name, hash, created_ms, password_set_ms"
+#define BERTH_SQL_TOKEN_COLS "t.id, t.registry_id, t.name, t.scopemap, t.enabled, t.created_ms, t.hash1, t.hash2," \
+                             " t.set1_ms, t.set2_ms, t.expires1_ms, t.expires2_ms"
+#define BERTH_SQL_ASSIGNMENT_COLS "id, principal_type, principal_id, role, scope, created_ms"
+#define BERTH_SQL_EVENT_COLS "id, log, time_ms, registry_id, registry, login_server, operation, identity_type," \
+                             " identity, identity_id, ip, user_agent, status, reason, request_id, duration_us,"  \
+                             " repository, tag, digest, media_type, artifact_type, size, jti"
+
+#define BERTH_META_STMTS(X)                                                                              \
+    X(EVENT_INSERT, "INSERT INTO events (log, time_ms, registry_id, registry, login_server, operation,"       \
+                    " identity_type, identity, identity_id, ip, user_agent, status, reason, request_id,"      \
+                    " duration_us, repository, tag, digest, media_type, artifact_type, size, jti)"           \
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id")                    \
+    X(EVENT_PRUNE_AGE, "DELETE FROM events WHERE time_ms < ?")                                           \
+    X(EVENT_PRUNE_ROWS, "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC"         \
+                        " LIMIT 1 OFFSET ?)")                                                            \
+    X(PING, "SELECT count(*) FROM (SELECT 1 FROM repositories LIMIT 1) AS p")                            \
+    X(TENANT_GET, "SELECT id FROM tenant WHERE one = 1")                                                 \
+    X(TENANT_INIT, "INSERT INTO tenant (one, id) VALUES (1, ?1) ON CONFLICT (one) DO NOTHING")           \
+    X(REG_INSERT, "INSERT INTO registries (name, created_ms, admin_enabled, anonymous_pull, refresh_ttl_s," \
+                  " access_ttl_s, admin_hash1, admin_hash2, admin_set1_ms, admin_set2_ms)"               \
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (name) DO NOTHING"      \
+                  " RETURNING id")                                                                       \
+    X(REG_BY_NAME, "SELECT " BERTH_SQL_REGISTRY_COLS " FROM registries WHERE name = ?1")                 \
+    X(REG_BY_ID, "SELECT " BERTH_SQL_REGISTRY_COLS " FROM registries WHERE id = ?1")                     \
+    X(REG_LIST, "SELECT " BERTH_SQL_REGISTRY_COLS " FROM registries ORDER BY name")                      \
+    X(REG_UPDATE_SETTINGS, "UPDATE registries SET admin_enabled = ?2, anonymous_pull = ?3,"             \
+                           " refresh_ttl_s = ?4, access_ttl_s = ?5 WHERE id = ?1")                       \
+    X(REG_UPDATE_ADMIN1, "UPDATE registries SET admin_hash1 = ?2, admin_set1_ms = ?3 WHERE id = ?1")     \
+    X(REG_UPDATE_ADMIN2, "UPDATE registries SET admin_hash2 = ?2, admin_set2_ms = ?3 WHERE id = ?1")     \
+    X(REG_DELETE, "DELETE FROM registries WHERE id = ?1")                                                \
+    X(REG_ID, "SELECT id FROM registries WHERE name = ?1")                                               \
+    /* ?1 = "/registries/<name>": the scope itself or anything under "<it>/" ('0' follows '/') */        \
+    X(REG_DELETE_ASSIGNMENTS, "DELETE FROM role_assignments WHERE scope = ?1"                            \
+                              " OR (scope >= ?1 || '/' AND scope < ?1 || '0')")                          \
+    X(USER_INSERT, "INSERT INTO users (id, name, hash, created_ms, password_set_ms) VALUES (?1, ?2, ?3, ?4, ?5)" \
+                   " ON CONFLICT (name) DO NOTHING")                                                     \
+    X(USER_BY_NAME, "SELECT " BERTH_SQL_USER_COLS " FROM users WHERE name = ?1")                         \
+    X(USER_BY_ID, "SELECT " BERTH_SQL_USER_COLS " FROM users WHERE id = ?1")                             \
+    X(USER_LIST, "SELECT " BERTH_SQL_USER_COLS " FROM users ORDER BY name")                              \
+    X(USER_SET_PASSWORD, "UPDATE users SET hash = ?2, password_set_ms = ?3 WHERE id = ?1")               \
+    X(USER_DELETE, "DELETE FROM users WHERE id = ?1")                                                    \
+    X(SP_INSERT, "INSERT INTO service_principals (app_id, display_name, created_ms) VALUES (?1, ?2, ?3)") \
+    X(SP_GET, "SELECT app_id, display_name, created_ms FROM service_principals WHERE app_id = ?1")       \
+    X(SP_LIST, "SELECT app_id, display_name, created_ms FROM service_principals ORDER BY display_name, app_id") \
+    X(SP_DELETE, "DELETE FROM service_principals WHERE app_id = ?1")                                     \
+    X(SECRET_COUNT, "SELECT count(*) FROM sp_secrets WHERE app_id = ?1")                                 \
+    X(SECRET_INSERT, "INSERT INTO sp_secrets (id, app_id, hash, description, created_ms, expires_ms)"    \
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                                 \
+    X(SECRET_DELETE, "DELETE FROM sp_secrets WHERE app_id = ?1 AND id = ?2")                             \
+    /* one statement: no row means no such service principal, a NULL id means no secrets */              \
+    X(SECRET_LIST, "SELECT s.id, s.hash, s.description, s.created_ms, s.expires_ms FROM service_principals p" \
+                   " LEFT JOIN sp_secrets s ON s.app_id = p.app_id WHERE p.app_id = ?1"                  \
+                   " ORDER BY s.created_ms DESC, s.{ROWID} DESC")                                        \
+    X(ASSIGN_DELETE_PRINCIPAL, "DELETE FROM role_assignments"                                            \
+                               " WHERE principal_type = ?1 AND principal_id = ?2")                       \
+    X(ASSIGN_INSERT, "INSERT INTO role_assignments"                                                      \
+                     " (id, principal_type, principal_id, role, scope, created_ms)"                      \
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"                                                  \
+                     " ON CONFLICT (principal_type, principal_id, role, scope) DO NOTHING")              \
+    X(ASSIGN_DELETE, "DELETE FROM role_assignments WHERE id = ?1")                                       \
+    X(ASSIGN_LIST, "SELECT " BERTH_SQL_ASSIGNMENT_COLS " FROM role_assignments ORDER BY {ROWID}")        \
+    X(ASSIGN_LIST_PRINCIPAL, "SELECT " BERTH_SQL_ASSIGNMENT_COLS " FROM role_assignments"                \
+                             " WHERE principal_id = ?1 ORDER BY {ROWID}")                                \
+    X(USER_EXISTS, "SELECT 1 FROM users WHERE id = ?1")                                                  \
+    X(SP_EXISTS, "SELECT 1 FROM service_principals WHERE app_id = ?1")                                   \
+    /* the registry check inside the insert: no row back means no such registry */                       \
+    X(SM_UPSERT, "INSERT INTO scope_maps (registry_id, name, description, created_ms)"                   \
+                 " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?1)"          \
+                 " ON CONFLICT (registry_id, name) DO UPDATE SET description = excluded.description"     \
+                 " RETURNING id, created_ms")                                                            \
+    /* create only: no row back means the name is taken or there is no such registry */                 \
+    X(SM_INSERT, "INSERT INTO scope_maps (registry_id, name, description, created_ms)"                   \
+                 " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?1)"          \
+                 " ON CONFLICT (registry_id, name) DO NOTHING RETURNING id, created_ms")                 \
+    X(SM_RULES_CLEAR, "DELETE FROM scope_map_rules WHERE scope_map_id = ?1")                             \
+    X(SM_RULE_ADD, "INSERT INTO scope_map_rules (scope_map_id, position, rule) VALUES (?1, ?2, ?3)")     \
+    /* SM_GET and SM_LIST share their columns: registry id, map id, name, description, created, rule */  \
+    X(SM_GET, "SELECT m.registry_id, m.id, m.name, m.description, m.created_ms, x.rule FROM scope_maps m" \
+              " LEFT JOIN scope_map_rules x ON x.scope_map_id = m.id"                                    \
+              " WHERE m.registry_id = ?1 AND m.name = ?2 ORDER BY x.position")                           \
+    X(SM_LIST, "SELECT r.id, m.id, m.name, m.description, m.created_ms, x.rule FROM registries r"        \
+               " LEFT JOIN scope_maps m ON m.registry_id = r.id"                                         \
+               " LEFT JOIN scope_map_rules x ON x.scope_map_id = m.id"                                   \
+               " WHERE r.id = ?1 ORDER BY m.name, x.position")                                           \
+    X(SM_ID, "SELECT id FROM scope_maps WHERE registry_id = ?1 AND name = ?2")                           \
+    X(SM_USED_BY, "SELECT name FROM tokens WHERE registry_id = ?1 AND scopemap = ?2 ORDER BY name LIMIT 1") \
+    X(SM_DELETE, "DELETE FROM scope_maps WHERE id = ?1")                                                 \
+    X(TOKEN_ID, "SELECT id FROM tokens WHERE registry_id = ?1 AND name = ?2")                            \
+    X(TOKEN_INSERT, "INSERT INTO tokens (registry_id, name, scopemap, enabled, created_ms, hash1, hash2," \
+                    " set1_ms, set2_ms, expires1_ms, expires2_ms)"                                       \
+                    " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11"                               \
+                    " WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?1)"                             \
+                    " ON CONFLICT (registry_id, name) DO NOTHING RETURNING id, created_ms")              \
+    X(TOKEN_UPSERT, "INSERT INTO tokens (registry_id, name, scopemap, enabled, created_ms, hash1, hash2," \
+                    " set1_ms, set2_ms, expires1_ms, expires2_ms)"                                       \
+                    " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11"                               \
+                    " WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?1)"                             \
+                    " ON CONFLICT (registry_id, name) DO UPDATE SET scopemap = excluded.scopemap,"       \
+                    " enabled = excluded.enabled, hash1 = excluded.hash1, hash2 = excluded.hash2,"       \
+                    " set1_ms = excluded.set1_ms, set2_ms = excluded.set2_ms,"                           \
+                    " expires1_ms = excluded.expires1_ms, expires2_ms = excluded.expires2_ms"            \
+                    " RETURNING id, created_ms")                                                         \
+    X(TOKEN_GET, "SELECT " BERTH_SQL_TOKEN_COLS " FROM tokens t WHERE t.registry_id = ?1 AND t.name = ?2") \
+    /* one statement: no row means no registry, a NULL token id means no tokens */                       \
+    X(TOKEN_LIST, "SELECT " BERTH_SQL_TOKEN_COLS ", r.id FROM registries r"                              \
+                  " LEFT JOIN tokens t ON t.registry_id = r.id WHERE r.id = ?1 ORDER BY t.name")         \
+    X(TOKEN_DELETE, "DELETE FROM tokens WHERE registry_id = ?1 AND name = ?2")                           \
+    X(REPO_ID, "SELECT id FROM repositories WHERE registry_id = ?1 AND name = ?2")                       \
+    /* no row back means no such registry */                                                             \
+    X(REPO_INSERT, "INSERT INTO repositories (registry_id, name, created_ms)"                            \
+                   " SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?1) RETURNING id") \
+    X(REPO_LIST, "SELECT name FROM repositories WHERE registry_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3") \
+    X(BLOB_LINK, "INSERT INTO repo_blobs (repo_id, digest, size, created_ms) VALUES (?1, ?2, ?3, ?4)"    \
+                 " ON CONFLICT (repo_id, digest) DO UPDATE SET size = excluded.size,"                    \
+                 " created_ms = excluded.created_ms")                                                    \
+    /* a claim takes the blob's row first: on PostgreSQL this is the row lock gc's reap waits on */     \
+    X(BLOB_RECORD, "INSERT INTO blobs (digest, size, created_ms) VALUES (?1, ?2, ?3)"                    \
+                   " ON CONFLICT (digest) DO UPDATE SET digest = excluded.digest")                       \
+    X(BLOB_FORGET, "DELETE FROM blobs WHERE digest = ?1")                                                \
+    X(BLOB_UNUSED, "SELECT digest FROM blobs b WHERE digest > ?1"                                        \
+                   " AND NOT EXISTS (SELECT 1 FROM repo_blobs WHERE digest = b.digest)"                  \
+                   " AND NOT EXISTS (SELECT 1 FROM manifest_blobs WHERE digest = b.digest)"              \
+                   " AND NOT EXISTS (SELECT 1 FROM manifest_children WHERE digest = b.digest)"           \
+                   " ORDER BY digest LIMIT ?2")                                                          \
+    X(BLOB_LINKED, "SELECT b.size FROM repositories r JOIN repo_blobs b ON b.repo_id = r.id"             \
+                   " WHERE r.registry_id = ?1 AND r.name = ?2 AND b.digest = ?3")                        \
+    X(BLOB_UNLINK, "DELETE FROM repo_blobs WHERE repo_id = (SELECT id FROM repositories"                 \
+                   " WHERE registry_id = ?1 AND name = ?2) AND digest = ?3")                             \
+    /* the fixed join keeps the walk on the digest's few links, not on every repository of the registry */ \
+    X(BLOB_REPOS, "SELECT r.name FROM repo_blobs b {FIXED_JOIN} repositories r ON r.id = b.repo_id"      \
+                  " WHERE b.digest = ?2 AND r.registry_id = ?1 ORDER BY r.name")                         \
+    X(BLOB_IN_USE, "SELECT CASE WHEN EXISTS (SELECT 1 FROM repo_blobs WHERE digest = ?1)"                \
+                   " OR EXISTS (SELECT 1 FROM manifest_blobs WHERE digest = ?1)"                         \
+                   " OR EXISTS (SELECT 1 FROM manifest_children WHERE digest = ?1) THEN 1 ELSE 0 END")   \
+    X(REPO_HAS_BLOB, "SELECT 1 FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2")                      \
+    X(REPO_HAS_MANIFEST, "SELECT 1 FROM manifests WHERE repo_id = ?1 AND digest = ?2")                   \
+    X(MANIFEST_UPSERT, "INSERT INTO manifests (repo_id, digest, media_type, payload, size,"              \
+                       " artifact_type, annotations, subject, created_ms)"                               \
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"                                    \
+                       " ON CONFLICT (repo_id, digest) DO UPDATE SET media_type = excluded.media_type,"  \
+                       " artifact_type = excluded.artifact_type, annotations = excluded.annotations,"    \
+                       " subject = excluded.subject, created_ms = excluded.created_ms"                   \
+                       " RETURNING id")                                                                  \
+    X(MBLOBS_CLEAR, "DELETE FROM manifest_blobs WHERE manifest_id = ?1")                                 \
+    X(MBLOBS_ADD, "INSERT INTO manifest_blobs (manifest_id, repo_id, digest) VALUES (?1, ?2, ?3)"        \
+                  " ON CONFLICT DO NOTHING")                                                             \
+    X(MCHILDREN_CLEAR, "DELETE FROM manifest_children WHERE manifest_id = ?1")                           \
+    X(MCHILDREN_ADD, "INSERT INTO manifest_children (manifest_id, repo_id, digest) VALUES (?1, ?2, ?3)"  \
+                     " ON CONFLICT DO NOTHING")                                                          \
+    X(TAG_PUT, "INSERT INTO tags (repo_id, name, manifest_id, updated_ms) VALUES (?1, ?2, ?3, ?4)"       \
+               " ON CONFLICT (repo_id, name) DO UPDATE SET manifest_id = excluded.manifest_id,"          \
+               " updated_ms = excluded.updated_ms")                                                      \
+    /* ?4 = 0 leaves the payload unread (HEAD) */                                                        \
+    X(GET_BY_TAG, "SELECT m.digest, m.media_type, m.size, CASE WHEN ?4 <> 0 THEN m.payload END"          \
+                  " FROM repositories r LEFT JOIN tags t ON t.repo_id = r.id AND t.name = ?3"            \
+                  " LEFT JOIN manifests m ON m.id = t.manifest_id WHERE r.registry_id = ?1 AND r.name = ?2") \
+    X(GET_BY_DIGEST, "SELECT m.digest, m.media_type, m.size, CASE WHEN ?4 <> 0 THEN m.payload END"       \
+                     " FROM repositories r LEFT JOIN manifests m ON m.repo_id = r.id AND m.digest = ?3"  \
+                     " WHERE r.registry_id = ?1 AND r.name = ?2")                                        \
+    X(MANIFEST_DELETE, "DELETE FROM manifests WHERE repo_id = (SELECT id FROM repositories"              \
+                       " WHERE registry_id = ?1 AND name = ?2) AND digest = ?3")                         \
+    X(REPO_ITEMS, "SELECT 0, m.digest FROM repositories r JOIN manifests m ON m.repo_id = r.id"          \
+                  " WHERE r.registry_id = ?1 AND r.name = ?2"                                            \
+                  " UNION ALL SELECT 1, t.name FROM repositories r JOIN tags t ON t.repo_id = r.id"     \
+                  " WHERE r.registry_id = ?1 AND r.name = ?2 ORDER BY 1, 2")                             \
+    X(REPO_DELETE, "DELETE FROM repositories WHERE registry_id = ?1 AND name = ?2")                      \
+    X(TAG_DELETE, "DELETE FROM tags WHERE repo_id = (SELECT id FROM repositories"                        \
+                  " WHERE registry_id = ?1 AND name = ?2) AND name = ?3")                                \
+    /* one statement: no row means no repository, a NULL tag means no tags after last */                 \
+    X(TAG_LIST, "SELECT r.id, t.name FROM repositories r"                                                \
+                " LEFT JOIN tags t ON t.repo_id = r.id AND t.name > ?3"                                  \
+                " WHERE r.registry_id = ?1 AND r.name = ?2 ORDER BY t.name LIMIT ?4")                    \
+    X(REFERRERS, "SELECT digest, media_type, size, artifact_type, annotations FROM manifests"            \
+                 " WHERE repo_id = (SELECT id FROM repositories WHERE registry_id = ?1 AND name = ?2)"   \
+                 " AND subject = ?3 AND (?4 IS NULL OR artifact_type = ?4) ORDER BY digest")             \
+    /* no row written means no such registry */                                                          \
+    X(UPLOAD_PUT, "INSERT INTO uploads (uuid, registry_id, repo, principal, created_ms)"                 \
+                  " SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?2)"     \
+                  " ON CONFLICT (uuid) DO UPDATE SET registry_id = excluded.registry_id,"                \
+                  " repo = excluded.repo, principal = excluded.principal, created_ms = excluded.created_ms") \
+    X(UPLOAD_COUNT, "SELECT count(*) FROM uploads WHERE registry_id = ?1 AND repo = ?2 AND principal = ?3") \
+    X(UPLOAD_GET, "SELECT registry_id, repo, created_ms FROM uploads WHERE uuid = ?1")                   \
+    X(UPLOAD_DELETE, "DELETE FROM uploads WHERE uuid = ?1")                                              \
+    X(UPLOAD_LIST, "SELECT uuid FROM uploads ORDER BY uuid")                                             \
+    X(GC_MANIFESTS, "SELECT m.id, r.name, m.digest FROM manifests m JOIN repositories r"                 \
+                    " ON r.id = m.repo_id WHERE m.id > ?1 AND m.created_ms < ?2"                         \
+                    " AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)"                  \
+                    " AND NOT EXISTS (SELECT 1 FROM manifest_children c"                                 \
+                    " WHERE c.digest = m.digest AND c.repo_id = m.repo_id)"                              \
+                    " AND (m.subject IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s"                   \
+                    " WHERE s.repo_id = m.repo_id AND s.digest = m.subject))"                            \
+                    " ORDER BY m.id LIMIT ?3")                                                           \
+    X(GC_MANIFEST_DELETE, "DELETE FROM manifests WHERE id = ?1")                                         \
+    X(GC_BLOBS, "SELECT b.repo_id, r.name, b.digest FROM repo_blobs b JOIN repositories r"               \
+                " ON r.id = b.repo_id WHERE (b.repo_id, b.digest) > (?1, ?2) AND b.created_ms < ?3"      \
+                " AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb"                                       \
+                " WHERE mb.digest = b.digest AND mb.repo_id = b.repo_id)"                                \
+                " ORDER BY b.repo_id, b.digest LIMIT ?4")                                                \
+    X(GC_BLOB_DELETE, "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2")                      \
+    /* one statement: no row means no registry, a NULL value means no rules */                          \
+    X(NET_GET, "SELECT r.public_network, r.default_action_allow, x.value FROM registries r"              \
+               " LEFT JOIN registry_ip_rules x ON x.registry_id = r.id WHERE r.id = ?1 ORDER BY x.position") \
+    X(NET_SET, "UPDATE registries SET public_network = ?2, default_action_allow = ?3 WHERE id = ?1")     \
+    X(NET_RULES_CLEAR, "DELETE FROM registry_ip_rules WHERE registry_id = ?1")                           \
+    X(NET_RULE_ADD, "INSERT INTO registry_ip_rules (registry_id, position, value) VALUES (?1, ?2, ?3)")  \
+    X(NET_REG_EXISTS, "SELECT 1 FROM registries WHERE id = ?1")                                          \
+    X(NET_RULE_HAS, "SELECT 1 FROM registry_ip_rules WHERE registry_id = ?1 AND value = ?2")             \
+    X(NET_RULE_COUNT, "SELECT count(*) FROM registry_ip_rules WHERE registry_id = ?1")                   \
+    X(NET_RULE_APPEND, "INSERT INTO registry_ip_rules (registry_id, position, value)"                    \
+                       " SELECT ?1, coalesce(max(position), -1) + 1, ?2 FROM registry_ip_rules"          \
+                       " WHERE registry_id = ?1")                                                        \
+    X(NET_RULE_DELETE, "DELETE FROM registry_ip_rules WHERE registry_id = ?1 AND value = ?2")
+
+enum berth_sql_id {
+#define BERTH_SQL_ENUM(id, sql) SQL_##id,
+    BERTH_META_STMTS(BERTH_SQL_ENUM)
+#undef BERTH_SQL_ENUM
+    SQL_COUNT
+};
+
+/* The statement's portable text, before the dialect fills it in. */
+const char *berth_sql_portable(enum berth_sql_id id);
+
+/* ---- the dialect: everything the engines spell differently, in one table ---- */
+
+enum berth_sql_params {
+    BERTH_SQL_PARAMS_QMARK,  /* ?NNN kept as written (SQLite) */
+    BERTH_SQL_PARAMS_DOLLAR, /* $1, $2, ... (PostgreSQL) */
+};
+
+struct berth_sql_dialect {
+    const char *name;
+    enum berth_sql_params params;
+    const char *begin_write; /* starts a transaction that holds the write lock (or serialises) at once */
+    int limit_all_null;      /* LIMIT NULL means no limit (PostgreSQL); else LIMIT -1 (SQLite) */
+    int upsert;              /* ON CONFLICT ... DO UPDATE / DO NOTHING; the statements need it */
+    int returning;           /* INSERT ... RETURNING; the statements need it */
+    /* filled into {NAME} of a statement's text */
+    const char *rowid;      /* {ROWID}: a column that orders rows by insertion */
+    const char *fixed_join; /* {FIXED_JOIN}: a join the planner must run in the written order */
+    const char *now_s;      /* {NOW_S}: now, in whole unix seconds */
+    const char *blob;       /* {BLOB}: the type of a byte string column */
+};
+
+extern const struct berth_sql_dialect berth_sql_sqlite;
+extern const struct berth_sql_dialect berth_sql_postgres;
+
+/*
+ * The text a dialect runs for portable sql: {NAME}s filled in, then, for
+ * BERTH_SQL_PARAMS_DOLLAR, each placeholder rewritten to $n (?NNN keeps its
+ * number, a bare ? takes one above the highest so far). String literals,
+ * quoted identifiers and comments are copied as they are. Returns a malloc'd
+ * string; BERTH_EINTERNAL for an unknown {NAME} or an unterminated quote.
+ */
+enum berth_rc berth_sql_render(const struct berth_sql_dialect *d, const char *sql, char **out, struct berth_err *err);
+
+/* ---- what a driver implements ---- */
+
+struct berth_sql;
+struct berth_sql_stmt; /* the driver's prepared statement */
+
+/* A connection; the driver's own struct starts with it. Used by one thread at a time. */
+struct berth_sql_conn {
+    struct berth_sql *db;
+    int bound;   /* 0: the store's shared handle, each helper call takes a connection of its own */
+    int busy;    /* the last error was the engine asking for the transaction to be retried */
+    int discard; /* set inside berth_sql_tx: roll back at the end instead of committing */
+};
+
+/* What the driver's error function says an engine status is. */
+enum berth_sql_class {
+    BERTH_SQL_OTHER,
+    BERTH_SQL_BUSY,       /* a lock wait gave up, or the engine aborted the transaction (retry it) */
+    BERTH_SQL_CONSTRAINT, /* a key, foreign key, NOT NULL or CHECK refused the row */
+};
+
+/* What step answers besides an engine status. */
+#define BERTH_SQL_ROW (-1)
+#define BERTH_SQL_DONE (-2)
+
+struct berth_sql_driver {
+    const char *name;
+    const struct berth_sql_dialect *dialect;
+    int tx_retries; /* how often berth_sql_tx runs a transaction again after BERTH_SQL_BUSY */
+
+    /* Takes a connection of the pool (waiting for one), gives it back (rolling back an open transaction). */
+    enum berth_rc (*acquire)(struct berth_sql *db, struct berth_sql_conn **out, struct berth_err *err);
+    void (*release)(struct berth_sql *db, struct berth_sql_conn *c);
+
+    /*
+     * Prepares rendered sql. slot >= 0 (a statement id): cached on the
+     * connection, later calls with the slot return it again; -1: for one
+     * use, finalize ends it. Returns 0 or an engine status.
+     */
+    int (*prepare)(struct berth_sql_conn *c, int slot, const char *sql, struct berth_sql_stmt **out);
+    /* Parameters count from 1. Values are borrowed until reset/finalize. 0 or an engine status. */
+    int (*bind_null)(struct berth_sql_stmt *st, int k);
+    int (*bind_int)(struct berth_sql_stmt *st, int k, int64_t v);
+    int (*bind_text)(struct berth_sql_stmt *st, int k, const char *s);
+    int (*bind_blob)(struct berth_sql_stmt *st, int k, const void *p, size_t n); /* n == 0: an empty blob */
+    int (*step)(struct berth_sql_stmt *st); /* BERTH_SQL_ROW, BERTH_SQL_DONE or an engine status */
+    /* Columns of the current row, from 0; text and blobs stay valid until the next step or reset. */
+    int (*column_null)(struct berth_sql_stmt *st, int col);
+    int64_t (*column_int)(struct berth_sql_stmt *st, int col);
+    const char *(*column_text)(struct berth_sql_stmt *st, int col, size_t *len); /* NULL for SQL NULL */
+    const void *(*column_blob)(struct berth_sql_stmt *st, int col, size_t *len);
+    void (*reset)(struct berth_sql_stmt *st);    /* ready for the next use, bindings cleared */
+    void (*finalize)(struct berth_sql_stmt *st); /* a slot -1 statement; NULL-safe */
+    int64_t (*changes)(struct berth_sql_conn *c); /* rows the last finished statement wrote */
+    int (*exec)(struct berth_sql_conn *c, const char *sql); /* a statement without arguments or rows */
+    int (*in_tx)(struct berth_sql_conn *c);
+    /* Sets err for an engine status (BERTH_EDB "op: message"), *cls its class; returns the code. */
+    enum berth_rc (*error)(struct berth_sql_conn *c, int status, const char *op, enum berth_sql_class *cls,
+                           struct berth_err *err);
+};
+
+#define BERTH_SQL_MAGIC 0x53514c21u /* "SQL!" */
+
+/* The part of a store the SQL layer owns; a driver's store struct starts with it. */
+struct berth_sql {
+    struct berth_meta base; /* first: magic, ops and the five tables */
+    uint32_t magic;         /* BERTH_SQL_MAGIC */
+    const struct berth_sql_driver *drv;
+    char *text[SQL_COUNT];      /* each statement rendered for the dialect; immutable after init */
+    struct berth_sql_conn any;  /* the shared unbound handle (berth_sql_db) */
+};
+
+/* Sets up db for a driver: renders every statement, fills base with ops and the SQL layer's tables. */
+enum berth_rc berth_sql_init(struct berth_sql *db, const struct berth_sql_driver *drv,
+                             const struct berth_meta_ops *ops, struct berth_err *err);
+void berth_sql_release(struct berth_sql *db); /* frees what init made */
+
+/* The tables of meta.h the SQL layer fills (meta_registry.c, meta_dir.c, ...). */
+extern const struct berth_meta_reg_ops berth_sql_reg_ops;
+extern const struct berth_meta_dir_ops berth_sql_dir_ops;
+extern const struct berth_meta_content_ops berth_sql_content_ops;
+extern const struct berth_meta_upload_ops berth_sql_upload_ops;
+extern const struct berth_meta_event_ops berth_sql_event_ops;
+
+/* ---- arguments ---- */
+
+enum berth_sql_type { BERTH_SQL_T_NULL, BERTH_SQL_T_INT, BERTH_SQL_T_TEXT, BERTH_SQL_T_BLOB };
+
+/* One bound value, borrowed for the call. */
+struct berth_sql_arg {
+    enum berth_sql_type type;
+    int64_t i;
+    const char *s;
+    const void *p;
+    size_t n;
+};
+
+#define SQL_NULL ((struct berth_sql_arg){.type = BERTH_SQL_T_NULL})
+#define SQL_I(v) ((struct berth_sql_arg){.type = BERTH_SQL_T_INT, .i = (int64_t)(v)})
+/* text; NULL binds SQL NULL */
+#define SQL_T(v) ((struct berth_sql_arg){.type = BERTH_SQL_T_TEXT, .s = (v)})
+/* a const struct berth_digest *, as text; NULL binds SQL NULL */
+#define SQL_D(d) berth_sql_digest_arg(d)
+/* bytes (p, n); never SQL NULL, n == 0 is an empty blob */
+#define SQL_B(ptr, len) ((struct berth_sql_arg){.type = BERTH_SQL_T_BLOB, .p = (ptr), .n = (len)})
+/* the arguments of one call: an array and its length */
+#define SQL_ARGS(...)                                                                                     \
+    (const struct berth_sql_arg[]){__VA_ARGS__},                                                          \
+        sizeof((const struct berth_sql_arg[]){__VA_ARGS__}) / sizeof(struct berth_sql_arg)
+#define SQL_NOARGS NULL, 0
+
+struct berth_sql_arg berth_sql_digest_arg(const struct berth_digest *d);
+/* The LIMIT argument for a page of n rows plus one (that tells whether more exist); n < 0: no limit. */
+struct berth_sql_arg berth_sql_page_limit(struct berth_sql_conn *c, int64_t n);
+
+/* ---- rows ---- */
+
+/* The row a callback reads; valid during the callback only. */
+struct berth_sql_row {
+    struct berth_sql_conn *c;
+    struct berth_sql_stmt *st;
+    const char *op;
+    int64_t n;  /* rows seen so far, this one included */
+    int stop;   /* set by the callback: no further rows */
+    int skip;   /* set by a berth_sql_list reader: drop this row's element */
+};
+
+/* Reads a row; ctx is the caller's (for berth_sql_list: the new element, zeroed). */
+typedef enum berth_rc (*berth_sql_row_fn)(struct berth_sql_row *r, void *ctx, struct berth_err *err);
+
+int berth_sql_null(const struct berth_sql_row *r, int col);
+int64_t berth_sql_int(const struct berth_sql_row *r, int col);
+const char *berth_sql_text(const struct berth_sql_row *r, int col); /* NULL for SQL NULL */
+/* Bytes of a blob column; BERTH_EDB when the engine cannot give them. */
+enum berth_rc berth_sql_blob(const struct berth_sql_row *r, int col, const void **p, size_t *n,
+                             struct berth_err *err);
+/* Copies a text column into dst (size len); -1 if NULL or too long. */
+int berth_sql_copy(const struct berth_sql_row *r, int col, char *dst, size_t len);
+/* A stored digest, checked (algorithm, length, lowercase hex); a damaged one is BERTH_EDB. */
+enum berth_rc berth_sql_digest(const struct berth_sql_row *r, int col, struct berth_digest *d,
+                               struct berth_err *err);
+
+/* ---- running statements ---- */
+
+/*
+ * c is a connection berth_sql_run/berth_sql_tx handed to a function, or
+ * berth_sql_db(m): then each call takes a connection of the pool for itself
+ * (one autocommit statement) and gives it back before it returns. op names
+ * the operation in error messages. Engine failures are BERTH_EDB.
+ */
+
+/* The store's shared handle; aborts when m is not a store of the SQL layer (a programming error). */
+struct berth_sql_conn *berth_sql_db(struct berth_meta *m);
+
+typedef enum berth_rc (*berth_sql_fn)(struct berth_sql_conn *c, void *ctx, struct berth_err *err);
+
+/* Runs fn with one connection, outside a transaction. */
+enum berth_rc berth_sql_run(struct berth_meta *m, berth_sql_fn fn, void *ctx, struct berth_err *err);
+
+/*
+ * Runs fn inside one write transaction: committed when fn returns BERTH_OK
+ * (rolled back instead if fn set c->discard), rolled back when it fails.
+ * When the engine asked for a retry (BERTH_SQL_BUSY) the whole transaction
+ * runs again, up to the driver's tx_retries times, so fn must only write
+ * its results out once it is sure to succeed (or be safe to run twice).
+ */
+enum berth_rc berth_sql_tx(struct berth_meta *m, const char *op, berth_sql_fn fn, void *ctx,
+                           struct berth_err *err);
+
+/* Runs a statement that answers no rows (or whose rows are ignored); *changes (may be NULL) gets rows written. */
+enum berth_rc berth_sql_exec(struct berth_sql_conn *c, const char *op, enum berth_sql_id id,
+                             const struct berth_sql_arg *args, size_t nargs, int64_t *changes,
+                             struct berth_err *err);
+
+/* Runs a statement to its first row: fn (may be NULL) reads it; *found (may be NULL) tells if there was one. */
+enum berth_rc berth_sql_one(struct berth_sql_conn *c, const char *op, enum berth_sql_id id,
+                            const struct berth_sql_arg *args, size_t nargs, berth_sql_row_fn fn, void *ctx,
+                            int *found, struct berth_err *err);
+
+/* berth_sql_one reading the first column as an integer into *val (may be NULL; untouched without a row). */
+enum berth_rc berth_sql_int1(struct berth_sql_conn *c, const char *op, enum berth_sql_id id,
+                             const struct berth_sql_arg *args, size_t nargs, int *found, int64_t *val,
+                             struct berth_err *err);
+
+/* Calls fn for each row until it sets r->stop; *rows (may be NULL) gets the rows seen. */
+enum berth_rc berth_sql_each(struct berth_sql_conn *c, const char *op, enum berth_sql_id id,
+                             const struct berth_sql_arg *args, size_t nargs, berth_sql_row_fn fn, void *ctx,
+                             int64_t *rows, struct berth_err *err);
+
+/* berth_sql_each for text built at run time (portable, rendered here, prepared for one use). */
+enum berth_rc berth_sql_each_sql(struct berth_sql_conn *c, const char *op, const char *sql,
+                                 const struct berth_sql_arg *args, size_t nargs, berth_sql_row_fn fn, void *ctx,
+                                 int64_t *rows, struct berth_err *err);
+
+/* A growing array of elements of one size; v is owned (berth_sql_list_release). */
+struct berth_sql_list {
+    void *v;
+    size_t n, cap, size;
+};
+#define BERTH_SQL_LIST_INIT(type) {NULL, 0, 0, sizeof(type)}
+void berth_sql_list_release(struct berth_sql_list *l);
+
+/*
+ * Appends one element per row to out: read gets the row and the new element
+ * (zeroed); it may set r->skip to drop it or r->stop to end the list.
+ * *rows (may be NULL) gets the rows seen, skipped ones included. On an
+ * error out keeps what was read before it.
+ */
+enum berth_rc berth_sql_list(struct berth_sql_conn *c, const char *op, enum berth_sql_id id,
+                             const struct berth_sql_arg *args, size_t nargs, berth_sql_row_fn read,
+                             struct berth_sql_list *out, int64_t *rows, struct berth_err *err);
+
+/*
+ * Hands the text of column col to fn, at most n names (n < 0: all; bind the
+ * LIMIT with berth_sql_page_limit), skipping NULL ones; *more (may be NULL)
+ * is set when a named row follows the last name given (also when fn's
+ * nonzero return stopped the walk); *rows (may be NULL) counts every row.
+ */
+enum berth_rc berth_sql_names(struct berth_sql_conn *c, const char *op, enum berth_sql_id id,
+                              const struct berth_sql_arg *args, size_t nargs, int col, int64_t n,
+                              berth_meta_name_fn fn, void *ctx, int *more, int64_t *rows, struct berth_err *err);
+
+/* ---- shared by the op files ---- */
+
+/* Nonzero if the fixed-size field holds a terminated string. */
+#define BERTH_SQL_FITS(field) (memchr((field), '\0', sizeof(field)) != NULL)
+
+/* BERTH_ENOENT "registry N not found". */
+enum berth_rc berth_sql_no_registry(int64_t reg, struct berth_err *err);
+/* BERTH_EDB "a stored <what> row is damaged". */
+enum berth_rc berth_sql_damaged(const char *what, struct berth_err *err);
+
+#endif

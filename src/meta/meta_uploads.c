@@ -1,0 +1,108 @@
+/*
+ * meta_uploads.c - upload sessions (struct berth_meta_upload_ops), on the
+ * SQL layer (meta_sql.h).
+ */
+#include <stdio.h>
+#include <string.h>
+#include "meta_sql.h"
+#include "banned.h"
+
+struct upload {
+    const char *uuid;
+    int64_t reg;
+    const char *repo, *principal;
+    int64_t created_ms, max;
+};
+
+/* The count and the insert share a transaction, so the cap holds against racing sessions. */
+static enum berth_rc put_tx(struct berth_sql_conn *c, void *ctx, struct berth_err *err)
+{
+    const struct upload *x = ctx;
+    int64_t open = 0, n = 0;
+    enum berth_rc rc;
+
+    if (x->max > 0) {
+        rc = berth_sql_int1(c, "upload_put", SQL_UPLOAD_COUNT,
+                            SQL_ARGS(SQL_I(x->reg), SQL_T(x->repo), SQL_T(x->principal)), NULL, &open, err);
+        if (rc) return rc;
+        if (open >= x->max)
+            return berth_err_set(err, BERTH_ETOOMANY, "%lld upload sessions are open on '%s' already, the most "
+                                 "one client may have: finish or cancel some, or wait until they expire",
+                                 (long long)open, x->repo);
+    }
+    rc = berth_sql_exec(c, "upload_put", SQL_UPLOAD_PUT,
+                        SQL_ARGS(SQL_T(x->uuid), SQL_I(x->reg), SQL_T(x->repo), SQL_T(x->principal),
+                                 SQL_I(x->created_ms)),
+                        &n, err);
+    if (!rc && n == 0) rc = berth_sql_no_registry(x->reg, err);
+    return rc;
+}
+
+static enum berth_rc upload_put(struct berth_meta *m, const char *uuid, int64_t reg, const char *repo,
+                                const char *principal, int64_t created_ms, int64_t max, struct berth_err *err)
+{
+    struct upload x = {uuid, reg, repo, principal ? principal : "", created_ms, max};
+
+    berth_sql_db(m);
+    if (!uuid || !repo) return berth_err_set(err, BERTH_EINVAL, "upload_put: no uuid or repository");
+    return berth_sql_tx(m, "upload_put", put_tx, &x, err);
+}
+
+struct get {
+    int64_t *reg;
+    char *repo;
+    size_t repolen;
+    int64_t *created_ms;
+};
+
+static enum berth_rc read_upload(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+{
+    const struct get *x = ctx;
+
+    if (x->repo && berth_sql_copy(r, 1, x->repo, x->repolen) != 0)
+        return berth_err_set(err, BERTH_EINTERNAL, "upload_get: repository name does not fit in %zu bytes",
+                             x->repolen);
+    if (x->reg) *x->reg = berth_sql_int(r, 0);
+    if (x->created_ms) *x->created_ms = berth_sql_int(r, 2);
+    return BERTH_OK;
+}
+
+static enum berth_rc upload_get(struct berth_meta *m, const char *uuid, int64_t *reg, char *repo, size_t repolen,
+                                int64_t *created_ms, struct berth_err *err)
+{
+    struct berth_sql_conn *db = berth_sql_db(m);
+    struct get x = {reg, repo, repolen, created_ms};
+    enum berth_rc rc;
+    int found = 0;
+
+    if (!uuid) return berth_err_set(err, BERTH_EINVAL, "upload_get: no uuid");
+    rc = berth_sql_one(db, "upload_get", SQL_UPLOAD_GET, SQL_ARGS(SQL_T(uuid)), read_upload, &x, &found, err);
+    if (!rc && !found) rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %.64s unknown", uuid);
+    return rc;
+}
+
+/* BERTH_EUPLOADUNKNOWN when there was no such session. */
+static enum berth_rc upload_delete(struct berth_meta *m, const char *uuid, struct berth_err *err)
+{
+    struct berth_sql_conn *db = berth_sql_db(m);
+    int64_t n = 0;
+    enum berth_rc rc;
+
+    if (!uuid) return berth_err_set(err, BERTH_EINVAL, "upload_delete: no uuid");
+    rc = berth_sql_exec(db, "upload_delete", SQL_UPLOAD_DELETE, SQL_ARGS(SQL_T(uuid)), &n, err);
+    if (!rc && n == 0) rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %.64s unknown", uuid);
+    return rc;
+}
+
+static enum berth_rc upload_list(struct berth_meta *m, berth_meta_name_fn fn, void *ctx, struct berth_err *err)
+{
+    return berth_sql_names(berth_sql_db(m), "upload_list", SQL_UPLOAD_LIST, SQL_NOARGS, 0, -1, fn, ctx, NULL, NULL,
+                           err);
+}
+
+const struct berth_meta_upload_ops berth_sql_upload_ops = {
+    .upload_put = upload_put,
+    .upload_get = upload_get,
+    .upload_delete = upload_delete,
+    .upload_list = upload_list,
+};
