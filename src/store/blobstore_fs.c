@@ -611,7 +611,8 @@ static enum berth_rc fs_writer_append(struct berth_upload_writer *w, const void 
     while (off < len) {
         k = write(fw->fd, p + off, len - off);
         if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return fail(fw->st, err, k < 0 ? errno : ENOSPC, "write", "uploads", fw->base.id);
+        /* the HTTP layer shows this to the client: the upload's id, not the data folder */
+        if (k <= 0) return berth_err_sys(err, BERTH_EIO, k < 0 ? errno : ENOSPC, "write upload %s", fw->base.id);
         off += (size_t)k;
         fw->base.size += (uint64_t)k;
     }
