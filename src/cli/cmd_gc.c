@@ -237,12 +237,8 @@ static int forget_if_lost(const char *uuid, void *p)
     struct lost_ctx *c = p;
     struct berth_err err = BERTH_ERR_INIT;
     uint64_t size = 0;
-    int fd = -1;
 
-    if (c->blobs->ops->upload_open_read(c->blobs, uuid, &fd, &size, &err) == BERTH_OK) {
-        close(fd);
-        return 0;
-    }
+    if (c->blobs->ops->upload_stat(c->blobs, uuid, &size, &err) == BERTH_OK) return 0;
     if (err.code != BERTH_EUPLOADUNKNOWN) return 0; /* unreadable is not gone */
     if (!c->dry_run && c->meta->uploads->upload_delete(c->meta, uuid, &err) != BERTH_OK) return 0;
     c->n++;

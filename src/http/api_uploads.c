@@ -4,9 +4,6 @@
  * commit), GET (status) and DELETE (cancel). Bytes are hashed as they
  * arrive; a blob becomes visible only after its digest is verified.
  */
-#define _GNU_SOURCE /* sync_file_range */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,18 +16,12 @@
 #include "banned.h"
 
 #define UP_STATE_MAGIC 0x55504c44u /* "UPLD" */
-/*
- * With fsync on, writeback of an upload's bytes is started (not waited for)
- * every WRITEBACK_STEP bytes, so the disk writes while the network delivers
- * and the fsync at commit has only the tail left to wait for.
- */
-#define WRITEBACK_STEP (8u << 20)
 
 struct up_state {
     uint32_t magic;
     struct upload_session *s;
     int transient;   /* monolithic POST: session outside the table and meta */
-    int fd;
+    struct berth_upload_writer *w; /* the session's bytes, open for this request */
     int has_digest;
     struct berth_digest want;
     int ended;       /* the session was committed or removed */
@@ -49,7 +40,6 @@ static struct up_state *state_new(struct berth_req *req)
 {
     struct up_state *st = berth_xcalloc(1, sizeof(*st));
     st->magic = UP_STATE_MAGIC;
-    st->fd = -1;
     req->state = st;
     return st;
 }
@@ -84,7 +74,6 @@ enum berth_rc api_upload_post_begin(struct berth_req *req, struct berth_err *err
     struct up_state *st = state_new(req);
     const char *ms = req_query(req, "mount");
     char uuid[37];
-    uint64_t size = 0;
     int mounted = 0;
     enum berth_rc rc;
 
@@ -102,42 +91,31 @@ enum berth_rc api_upload_post_begin(struct berth_req *req, struct berth_err *err
     st->transient = 1;
     st->s = upload_session_new(uuid, req->name);
     st->s->ready = 1;
-    rc = h->blobs->ops->upload_open(h->blobs, uuid, 1, &st->fd, &size, err);
-    return rc;
+    return h->blobs->ops->upload_create(h->blobs, uuid, &st->w, err);
 }
 
 enum berth_rc api_upload_chunk_body(struct berth_req *req, const char *data, size_t len, struct berth_err *err)
 {
     struct up_state *st = req->state;
     struct upload_session *s;
-    size_t off = 0;
+    enum berth_rc rc;
 
-    if (!st || st->fd < 0 || !st->s) return BERTH_OK; /* POST without ?digest=: body ignored */
+    if (!st || !st->w || !st->s) return BERTH_OK; /* POST without ?digest=: body ignored */
     s = st->s;
     if (s->size + len > (uint64_t)req->http->cfg->blob_max)
         return berth_err_set(err, BERTH_ETOOBIG, "blob is larger than the %lld bytes allowed",
                              (long long)req->http->cfg->blob_max);
-    while (off < len) {
-        ssize_t w = write(st->fd, data + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-            int e = errno;
-            struct berth_err terr = BERTH_ERR_INIT;
-            /* cut back to what is hashed so the session stays consistent */
-            req->http->blobs->ops->upload_truncate(req->http->blobs, s->uuid, s->size, &terr);
-            BERTH_LOG(BERTH_LOG_ERROR, "req=%s msg=\"upload write failed\" upload=%s errno=\"%s\"", req->id, s->uuid,
-                      strerror(e));
-            return berth_err_sys(err, BERTH_EIO, e, "write upload %s", s->uuid);
-        }
-        off += (size_t)w;
+    rc = berth_upload_writer_append(st->w, data, len, err);
+    if (rc) {
+        struct berth_err terr = BERTH_ERR_INIT;
+        /* cut back to what is hashed so the session stays consistent */
+        berth_upload_writer_truncate(st->w, s->size, &terr);
+        BERTH_LOG(BERTH_LOG_ERROR, "req=%s msg=\"upload write failed\" upload=%s err=\"%s\"", req->id, s->uuid,
+                  berth_err_msg(err));
+        return rc;
     }
     berth_hasher_update(&s->h, data, len);
     s->size += len;
-    if (req->http->cfg->fsync && s->size - s->flushed >= WRITEBACK_STEP) {
-        /* advice only: a failure here shows up, if it matters, at the fsync of the commit */
-        (void)sync_file_range(st->fd, (off_t)s->flushed, (off_t)(s->size - s->flushed), SYNC_FILE_RANGE_WRITE);
-        s->flushed = s->size;
-    }
     return BERTH_OK;
 }
 
@@ -146,7 +124,7 @@ static void end_request(struct berth_req *req, struct up_state *st);
 /* What a claim's store step works on (see berth_meta_ops.blob_claim). */
 struct store_claim {
     struct berth_blobstore *bs;
-    const char *uuid; /* a push: the session to commit; a mount: NULL */
+    struct berth_upload_writer *w; /* a push: the session to commit; a mount: NULL */
     const struct berth_digest *d;
     int done;         /* the session was committed */
 };
@@ -155,7 +133,8 @@ struct store_claim {
 static enum berth_rc store_commit(void *p, struct berth_err *err)
 {
     struct store_claim *c = p;
-    enum berth_rc rc = c->bs->ops->upload_commit(c->bs, c->uuid, c->d, BERTH_COMMIT_SYNCED, err);
+    /* verified by the caller's hash, and synced before the claim */
+    enum berth_rc rc = berth_upload_writer_commit(c->w, c->d, BERTH_COMMIT_SYNCED | BERTH_COMMIT_VERIFIED, err);
     if (!rc) c->done = 1;
     return rc;
 }
@@ -185,10 +164,7 @@ static enum berth_rc commit(struct berth_req *req, struct up_state *st, struct b
 
     snprintf(req->ev_digest, sizeof(req->ev_digest), "%s", st->want.s);
     req->ev_size = (int64_t)s->size;
-    if (st->fd >= 0) {
-        close(st->fd);
-        st->fd = -1;
-    }
+    if (!st->w) return berth_err_set(err, BERTH_EINTERNAL, "upload %s is not open", s->uuid);
     if (st->want.alg == BERTH_DIGEST_SHA256) {
         struct berth_hasher c;
         berth_hasher_copy(&c, &s->h);
@@ -197,27 +173,30 @@ static enum berth_rc commit(struct berth_req *req, struct up_state *st, struct b
     } else {
         /* rare: hash the stored bytes again with the requested algorithm */
         struct berth_hasher c;
-        char *buf = berth_xmalloc(1 << 20);
-        uint64_t size = 0;
-        int fd = -1;
-        rc = h->blobs->ops->upload_open_read(h->blobs, s->uuid, &fd, &size, err);
-        if (rc) {
-            free(buf);
-            return rc;
-        }
+        struct berth_blob_reader *r = NULL;
+        char *buf;
+        uint64_t off = 0;
+        size_t n = 0;
+        /* the reader sees what the writer has synced */
+        rc = berth_upload_writer_sync(st->w, err);
+        if (!rc) rc = h->blobs->ops->upload_open_reader(h->blobs, s->uuid, &r, err);
+        if (rc) return rc;
+        buf = berth_xmalloc(1 << 20);
         berth_hasher_init(&c, st->want.alg);
-        for (;;) {
-            ssize_t r = read(fd, buf, 1 << 20);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) break;
-            berth_hasher_update(&c, buf, (size_t)r);
-        }
-        close(fd);
+        do {
+            rc = berth_blob_reader_read_at(r, off, buf, 1 << 20, &n, err);
+            berth_hasher_update(&c, buf, n);
+            off += n;
+        } while (!rc && n > 0);
+        berth_blob_reader_close(r);
         free(buf);
         berth_hasher_final(&c, &got);
         berth_hasher_release(&c);
+        if (rc) return rc;
     }
     if (!berth_digest_eq(&got, &st->want)) {
+        berth_upload_writer_close(st->w, NULL);
+        st->w = NULL;
         h->blobs->ops->upload_remove(h->blobs, s->uuid, &terr);
         if (!st->transient) h->meta->uploads->upload_delete(h->meta, s->uuid, &terr);
         st->ended = 1;
@@ -225,10 +204,10 @@ static enum berth_rc commit(struct berth_req *req, struct up_state *st, struct b
         return berth_err_set(err, BERTH_EDIGEST, "uploaded content has digest %s, not %s", got.s, st->want.s);
     }
     /* the data's fsync happens here, outside the claim's lock; the claim then only renames */
-    rc = h->blobs->ops->upload_sync(h->blobs, s->uuid, err);
+    rc = berth_upload_writer_sync(st->w, err);
     if (rc) return rc;
     sc.bs = h->blobs;
-    sc.uuid = s->uuid;
+    sc.w = st->w;
     sc.d = &st->want;
     cl.reg = req->registry_id;
     cl.repo = req->name;
@@ -250,15 +229,14 @@ static enum berth_rc commit(struct berth_req *req, struct up_state *st, struct b
 static enum berth_rc new_session(struct berth_req *req, struct berth_err *err)
 {
     struct berth_http *h = req->http;
+    struct berth_upload_writer *w = NULL;
     char uuid[37], minlen[32], owner[96];
-    uint64_t size = 0;
-    int fd = -1;
     enum berth_rc rc;
 
     berth_uuid(uuid);
-    rc = h->blobs->ops->upload_open(h->blobs, uuid, 1, &fd, &size, err);
+    rc = h->blobs->ops->upload_create(h->blobs, uuid, &w, err);
     if (rc) return rc;
-    close(fd);
+    berth_upload_writer_close(w, NULL);
     /* the client: its principal, or its address when it has none (an open registry) */
     if (req->principal[0]) snprintf(owner, sizeof(owner), "%s", req->principal);
     else snprintf(owner, sizeof(owner), "ip:%s", req->ip);
@@ -357,7 +335,8 @@ enum berth_rc api_upload_chunk_begin(struct berth_req *req, struct berth_err *er
     struct berth_http *h = req->http;
     struct up_state *st = state_new(req);
     const char *cr = berth_req_header(req, "Content-Range");
-    uint64_t start, end, size;
+    struct berth_upload_state us = BERTH_UPLOAD_STATE_INIT;
+    uint64_t start, end;
     enum berth_rc rc;
 
     if (req->method == M_PUT) {
@@ -380,7 +359,26 @@ enum berth_rc api_upload_chunk_begin(struct berth_req *req, struct berth_err *er
     }
     rc = check_cap(req, st->s->size, err);
     if (rc) return rc;
-    return h->blobs->ops->upload_open(h->blobs, st->s->uuid, 0, &st->fd, &size, err);
+    snprintf(us.id, sizeof(us.id), "%s", st->s->uuid);
+    us.size = st->s->size;
+    us.ext = st->s->store_ext; /* borrowed */
+    return h->blobs->ops->upload_resume(h->blobs, &us, &st->w, err);
+}
+
+/* Closes the request's writer; the store's resume data stays with the session for its next request. */
+static void close_writer(struct up_state *st)
+{
+    struct berth_upload_state us = BERTH_UPLOAD_STATE_INIT;
+
+    if (!st->w) return;
+    berth_upload_writer_close(st->w, &us);
+    st->w = NULL;
+    if (st->s && !st->transient && !st->ended) {
+        free(st->s->store_ext);
+        st->s->store_ext = us.ext;
+        us.ext = NULL;
+    }
+    berth_upload_state_release(&us);
 }
 
 /*
@@ -390,10 +388,7 @@ enum berth_rc api_upload_chunk_begin(struct berth_req *req, struct berth_err *er
  */
 static void end_request(struct berth_req *req, struct up_state *st)
 {
-    if (st->fd >= 0) {
-        close(st->fd);
-        st->fd = -1;
-    }
+    close_writer(st);
     if (st->s && !st->transient) {
         upload_release(req->http->uploads, st->s, st->ended);
         st->s = NULL;
@@ -426,7 +421,7 @@ void api_upload_cleanup(struct berth_req *req, int aborted)
     (void)aborted;
     if (!st) return;
     if (st->magic != UP_STATE_MAGIC) abort();
-    if (st->fd >= 0) close(st->fd);
+    close_writer(st);
     if (st->s && st->transient) {
         if (!st->ended) h->blobs->ops->upload_remove(h->blobs, st->s->uuid, &terr);
         upload_session_free(st->s);
@@ -459,16 +454,14 @@ enum berth_rc api_upload_status_finish(struct berth_req *req, struct berth_err *
     struct berth_blobstore *bs = req->http->blobs;
     int64_t size;
     uint64_t fsize = 0;
-    int fd = -1;
     enum berth_rc rc;
 
     rc = session_of(req, err);
     if (rc) return rc;
     size = upload_peek_size(req->http->uploads, req->param);
     if (size < 0) {
-        rc = bs->ops->upload_open_read(bs, req->param, &fd, &fsize, err);
+        rc = bs->ops->upload_stat(bs, req->param, &fsize, err);
         if (rc) return rc;
-        close(fd);
         size = (int64_t)fsize;
     }
     add_upload_headers(req, req->param, (uint64_t)size);

@@ -3,7 +3,6 @@
  * with their running SHA-256, bounded in size (idle sessions are evicted and
  * rebuilt from the store's bytes when next used).
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +40,7 @@ struct upload_table *upload_table_new(void)
 void upload_session_free(struct upload_session *s)
 {
     if (!s) return;
+    free(s->store_ext);
     berth_hasher_release(&s->h);
     free(s);
 }
@@ -98,32 +98,31 @@ static void evict_one(struct upload_table *t)
 /* Rebuilds size and hash from the store's bytes. */
 static enum berth_rc rebuild(struct berth_blobstore *bs, struct upload_session *s, struct berth_err *err)
 {
+    struct berth_blob_reader *r = NULL;
     char *buf = NULL;
-    uint64_t size = 0, got = 0;
-    int fd = -1;
+    uint64_t got = 0;
+    size_t n;
     enum berth_rc rc;
 
-    rc = bs->ops->upload_open_read(bs, s->uuid, &fd, &size, err);
+    rc = bs->ops->upload_open_reader(bs, s->uuid, &r, err);
     if (rc) goto out;
     buf = berth_xmalloc(1 << 20);
     berth_hasher_release(&s->h);
     berth_hasher_init(&s->h, BERTH_DIGEST_SHA256);
-    while (got < size) {
-        ssize_t r = read(fd, buf, 1 << 20);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            rc = berth_err_sys(err, BERTH_EIO, errno, "read upload %s", s->uuid);
-            goto out;
-        }
-        if (r == 0) break;
-        berth_hasher_update(&s->h, buf, (size_t)r);
-        got += (uint64_t)r;
+    while (got < r->size) {
+        rc = berth_blob_reader_read_at(r, got, buf, 1 << 20, &n, err);
+        if (rc) goto out;
+        if (n == 0) break;
+        berth_hasher_update(&s->h, buf, n);
+        got += n;
     }
     s->size = got;
+    free(s->store_ext); /* the store finds its own data from the id */
+    s->store_ext = NULL;
     s->ready = 1;
 out:
     free(buf);
-    if (fd >= 0) close(fd);
+    berth_blob_reader_close(r);
     return rc;
 }
 

@@ -18,7 +18,7 @@ struct upload_session {
     char uuid[37];
     char repo[BERTH_NAME_MAX + 1];
     uint64_t size;          /* bytes received and hashed */
-    uint64_t flushed;       /* writeback was started for [0, flushed) (api_uploads.c) */
+    char *store_ext;        /* the store's resume data (berth_upload_state.ext), or NULL */
     struct berth_hasher h;  /* sha256 over [0, size) */
     int ready;              /* size and h are valid */
     int busy;               /* guarded by the table lock */

@@ -1,4 +1,9 @@
-/* blobstore.c - the blob store's driver table: looks a driver up by name. */
+/*
+ * blobstore.c - the blob store's driver table (looks a driver up by name)
+ * and the driver-independent side of readers and upload writers: magic
+ * checks, the "only closes after commit" rule, NULL-safe closes.
+ */
+#include <stdlib.h>
 #include <string.h>
 #include "store.h"
 #include "banned.h"
@@ -15,4 +20,106 @@ const struct berth_blobstore_ops *berth_blobstore_driver(const char *name)
     for (i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
         if (strcmp(drivers[i]->name, name) == 0) return drivers[i];
     return NULL;
+}
+
+/* A freed reader or writer, or garbage, is a programming error. */
+static struct berth_blob_reader *reader_of(struct berth_blob_reader *r)
+{
+    if (!r || r->magic != BERTH_BLOB_READER_MAGIC || !r->ops) abort();
+    return r;
+}
+
+static struct berth_upload_writer *writer_of(struct berth_upload_writer *w)
+{
+    if (!w || w->magic != BERTH_UPLOAD_WRITER_MAGIC || !w->ops) abort();
+    return w;
+}
+
+enum berth_rc berth_blob_reader_read_at(struct berth_blob_reader *r, uint64_t off, void *buf, size_t len, size_t *got,
+                                        struct berth_err *err)
+{
+    reader_of(r);
+    *got = 0;
+    if (off >= r->size || len == 0) return BERTH_OK;
+    if (len > r->size - off) len = (size_t)(r->size - off);
+    return r->ops->read_at(r, off, buf, len, got, err);
+}
+
+int berth_blob_reader_take_fd(struct berth_blob_reader *r)
+{
+    reader_of(r);
+    if (!r->ops->take_fd) return -1;
+    return r->ops->take_fd(r);
+}
+
+void berth_blob_reader_close(struct berth_blob_reader *r)
+{
+    if (!r) return;
+    reader_of(r)->ops->close(r);
+}
+
+void berth_upload_state_release(struct berth_upload_state *state)
+{
+    if (!state) return;
+    free(state->ext);
+    state->ext = NULL;
+}
+
+/* After commit a writer's upload is gone (or was refused): it only closes. */
+static enum berth_rc check_open(struct berth_upload_writer *w, struct berth_err *err)
+{
+    writer_of(w);
+    if (w->ended) return berth_err_set(err, BERTH_EINVAL, "upload %s was committed already", w->id);
+    return BERTH_OK;
+}
+
+enum berth_rc berth_upload_writer_append(struct berth_upload_writer *w, const void *buf, size_t len,
+                                         struct berth_err *err)
+{
+    enum berth_rc rc = check_open(w, err);
+
+    if (rc || len == 0) return rc;
+    return w->ops->append(w, buf, len, err);
+}
+
+enum berth_rc berth_upload_writer_truncate(struct berth_upload_writer *w, uint64_t len, struct berth_err *err)
+{
+    enum berth_rc rc = check_open(w, err);
+
+    if (rc) return rc;
+    /* Growing would invent zero bytes the client never sent. */
+    if (len > w->size)
+        return berth_err_set(err, BERTH_EINVAL, "cannot grow upload %s from %llu to %llu bytes", w->id,
+                             (unsigned long long)w->size, (unsigned long long)len);
+    return w->ops->truncate(w, len, err);
+}
+
+enum berth_rc berth_upload_writer_sync(struct berth_upload_writer *w, struct berth_err *err)
+{
+    enum berth_rc rc = check_open(w, err);
+
+    if (rc) return rc;
+    return w->ops->sync(w, err);
+}
+
+enum berth_rc berth_upload_writer_commit(struct berth_upload_writer *w, const struct berth_digest *d, unsigned flags,
+                                         struct berth_err *err)
+{
+    enum berth_rc rc = check_open(w, err);
+
+    if (rc) return rc;
+    rc = w->ops->commit(w, d, flags, err);
+    w->ended = 1;
+    return rc;
+}
+
+void berth_upload_writer_close(struct berth_upload_writer *w, struct berth_upload_state *state)
+{
+    if (state) {
+        memset(state->id, 0, sizeof(state->id));
+        state->size = 0;
+        state->ext = NULL;
+    }
+    if (!w) return;
+    writer_of(w)->ops->close(w, state);
 }

@@ -1,9 +1,11 @@
 /*
  * blobstore_fs.c - the filesystem blob store driver ("fs"): committed blobs
  * live at root/blobs/<alg>/<xx>/<hex>, upload sessions at root/uploads/<uuid>,
- * and a commit is one rename of the session file onto its digest's name.
+ * readers and upload writers hold one fd on such a file, and a commit is one
+ * rename of the session file onto its digest's name.
  * See docs/internals/store.md for the atomicity and durability argument.
  */
+#define _GNU_SOURCE /* sync_file_range */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -315,38 +317,123 @@ static enum berth_rc fs_stat(struct berth_blobstore *bs, const struct berth_dige
     return BERTH_OK;
 }
 
-static enum berth_rc fs_open_read(struct berth_blobstore *bs, const struct berth_digest *d, int *fd,
-                                  uint64_t *size, struct berth_err *err)
-{
-    struct fs_store *st = fs_of(bs);
-    struct blob_name bn;
-    struct stat sb;
-    enum berth_rc rc;
-    int f = -1;
+/* ---- readers: a committed blob or an upload's bytes, through one fd ---- */
 
-    rc = blob_name(d, &bn, err);
-    if (rc) goto out;
-    f = openat(st->blobs_fd, bn.rel, O_RDONLY | O_CLOEXEC);
+struct fs_reader {
+    struct berth_blob_reader base; /* first member: callers hold &base */
+    struct fs_store *st;
+    int fd;               /* -1 once taken */
+    const char *area;     /* "blobs" or "uploads", for messages */
+    char rel[REL_MAX];    /* the file under area, for messages */
+};
+
+static const struct berth_blob_reader_ops fs_reader_ops;
+
+static struct fs_reader *reader_of(struct berth_blob_reader *r)
+{
+    if (!r || r->magic != BERTH_BLOB_READER_MAGIC || r->ops != &fs_reader_ops) abort();
+    return (struct fs_reader *)r;
+}
+
+static enum berth_rc fs_reader_read_at(struct berth_blob_reader *r, uint64_t off, void *buf, size_t len, size_t *got,
+                                       struct berth_err *err)
+{
+    struct fs_reader *fr = reader_of(r);
+    char *p = buf;
+    size_t n = 0;
+    ssize_t k;
+
+    if (fr->fd < 0) return berth_err_set(err, BERTH_EINVAL, "the reader's file was handed over");
+    while (n < len) {
+        k = pread(fr->fd, p + n, len - n, (off_t)(off + n));
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return fail(fr->st, err, errno, "pread", fr->area, fr->rel);
+        if (k == 0) break; /* an upload cut back under us */
+        n += (size_t)k;
+    }
+    *got = n;
+    return BERTH_OK;
+}
+
+static int fs_reader_take_fd(struct berth_blob_reader *r)
+{
+    struct fs_reader *fr = reader_of(r);
+    int fd = fr->fd;
+
+    fr->fd = -1;
+    return fd;
+}
+
+static void fs_reader_close(struct berth_blob_reader *r)
+{
+    struct fs_reader *fr = reader_of(r);
+
+    if (fr->fd >= 0) close(fr->fd);
+    fr->base.magic = 0;
+    free(fr);
+}
+
+static const struct berth_blob_reader_ops fs_reader_ops = {
+    .read_at = fs_reader_read_at,
+    .take_fd = fs_reader_take_fd,
+    .close = fs_reader_close,
+};
+
+/*
+ * Opens area/rel (relative to the fd at) for reading. A missing file gives
+ * missing_rc with msg; the size comes from the open file, so it is the size
+ * the fd reads (for sendfile).
+ */
+static enum berth_rc reader_open(struct fs_store *st, int at, const char *area, const char *rel,
+                                 enum berth_rc missing_rc, const char *what, struct berth_blob_reader **out,
+                                 struct berth_err *err)
+{
+    struct fs_reader *fr = NULL;
+    struct stat sb;
+    enum berth_rc rc = BERTH_OK;
+    int f;
+
+    f = openat(at, rel, O_RDONLY | O_CLOEXEC);
     if (f < 0) {
-        if (errno == ENOENT) rc = berth_err_set(err, BERTH_EBLOBUNKNOWN, "blob %s not found", d->s);
-        else rc = fail(st, err, errno, "openat", "blobs", bn.rel);
+        if (errno == ENOENT) rc = berth_err_set(err, missing_rc, "%s not found", what);
+        else rc = fail(st, err, errno, "openat", area, rel);
         goto out;
     }
-    /* The size comes from the open file, so it matches what the fd reads. */
     if (fstat(f, &sb) != 0) {
-        rc = fail(st, err, errno, "fstat", "blobs", bn.rel);
+        rc = fail(st, err, errno, "fstat", area, rel);
         goto out;
     }
     if (!S_ISREG(sb.st_mode)) {
-        rc = berth_err_set(err, BERTH_EIO, "'%s/blobs/%s' is not a regular file", st->root, bn.rel);
+        rc = berth_err_set(err, BERTH_EIO, "'%s/%s/%s' is not a regular file", st->root, area, rel);
         goto out;
     }
-    *fd = f;
-    *size = (uint64_t)sb.st_size;
+    fr = berth_xcalloc(1, sizeof(*fr));
+    fr->base.magic = BERTH_BLOB_READER_MAGIC;
+    fr->base.ops = &fs_reader_ops;
+    fr->base.size = (uint64_t)sb.st_size;
+    fr->st = st;
+    fr->fd = f;
+    fr->area = area;
+    snprintf(fr->rel, sizeof(fr->rel), "%s", rel);
     f = -1;
+    *out = &fr->base;
 out:
     if (f >= 0) close(f);
     return rc;
+}
+
+static enum berth_rc fs_open_reader(struct berth_blobstore *bs, const struct berth_digest *d,
+                                    struct berth_blob_reader **out, struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    struct blob_name bn;
+    char what[BERTH_DIGEST_STR_MAX + 8];
+    enum berth_rc rc;
+
+    rc = blob_name(d, &bn, err);
+    if (rc) return rc;
+    snprintf(what, sizeof(what), "blob %s", d->s);
+    return reader_open(st, st->blobs_fd, "blobs", bn.rel, BERTH_EBLOBUNKNOWN, what, out, err);
 }
 
 static enum berth_rc fs_remove(struct berth_blobstore *bs, const struct berth_digest *d, struct berth_err *err)
@@ -441,104 +528,6 @@ static enum berth_rc fs_list(struct berth_blobstore *bs, berth_blob_visit_fn fn,
     return rc;
 }
 
-static enum berth_rc fs_upload_open(struct berth_blobstore *bs, const char *uuid, int create, int *fd,
-                                    uint64_t *size, struct berth_err *err)
-{
-    struct fs_store *st = fs_of(bs);
-    struct stat sb;
-    enum berth_rc rc;
-    int flags = create ? O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC : O_WRONLY | O_APPEND | O_CLOEXEC;
-    int f = -1;
-
-    rc = check_uuid(uuid, err);
-    if (rc) goto out;
-    f = openat(st->uploads_fd, uuid, flags, 0600);
-    if (f < 0) {
-        if (create && errno == EEXIST) rc = berth_err_set(err, BERTH_EEXIST, "upload %s already exists", uuid);
-        else if (!create && errno == ENOENT) rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s not found", uuid);
-        else rc = fail(st, err, errno, "openat", "uploads", uuid);
-        goto out;
-    }
-    if (fstat(f, &sb) != 0) {
-        rc = fail(st, err, errno, "fstat", "uploads", uuid);
-        goto out;
-    }
-    /* O_APPEND sends every write to the end; the offset follows for callers that read it. */
-    if (lseek(f, 0, SEEK_END) < 0) {
-        rc = fail(st, err, errno, "lseek", "uploads", uuid);
-        goto out;
-    }
-    *fd = f;
-    *size = (uint64_t)sb.st_size;
-    f = -1;
-out:
-    if (f >= 0) close(f);
-    return rc;
-}
-
-static enum berth_rc fs_upload_open_read(struct berth_blobstore *bs, const char *uuid, int *fd, uint64_t *size,
-                                         struct berth_err *err)
-{
-    struct fs_store *st = fs_of(bs);
-    struct stat sb;
-    enum berth_rc rc;
-    int f = -1;
-
-    rc = check_uuid(uuid, err);
-    if (rc) goto out;
-    f = openat(st->uploads_fd, uuid, O_RDONLY | O_CLOEXEC);
-    if (f < 0) {
-        if (errno == ENOENT) rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s not found", uuid);
-        else rc = fail(st, err, errno, "openat", "uploads", uuid);
-        goto out;
-    }
-    if (fstat(f, &sb) != 0) {
-        rc = fail(st, err, errno, "fstat", "uploads", uuid);
-        goto out;
-    }
-    *fd = f;
-    *size = (uint64_t)sb.st_size;
-    f = -1;
-out:
-    if (f >= 0) close(f);
-    return rc;
-}
-
-static enum berth_rc fs_upload_truncate(struct berth_blobstore *bs, const char *uuid, uint64_t size,
-                                        struct berth_err *err)
-{
-    struct fs_store *st = fs_of(bs);
-    struct stat sb;
-    enum berth_rc rc;
-    int f = -1;
-
-    rc = check_uuid(uuid, err);
-    if (rc) goto out;
-    f = openat(st->uploads_fd, uuid, O_WRONLY | O_CLOEXEC);
-    if (f < 0) {
-        if (errno == ENOENT) rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s not found", uuid);
-        else rc = fail(st, err, errno, "openat", "uploads", uuid);
-        goto out;
-    }
-    if (fstat(f, &sb) != 0) {
-        rc = fail(st, err, errno, "fstat", "uploads", uuid);
-        goto out;
-    }
-    /* Growing would invent zero bytes the client never sent. */
-    if (size > (uint64_t)sb.st_size) {
-        rc = berth_err_set(err, BERTH_EINVAL, "cannot grow upload %s from %" PRIu64 " to %" PRIu64 " bytes", uuid,
-                           (uint64_t)sb.st_size, size);
-        goto out;
-    }
-    if (ftruncate(f, (off_t)size) != 0) {
-        rc = fail(st, err, errno, "ftruncate", "uploads", uuid);
-        goto out;
-    }
-out:
-    if (f >= 0) close(f);
-    return rc;
-}
-
 /*
  * Makes blobs/<alg> and blobs/<alg>/<xx> exist and, with fsync, makes their
  * entries durable. The parent is fsynced on the first use in this process
@@ -584,48 +573,126 @@ static enum berth_rc upload_exists(struct fs_store *st, const char *uuid, struct
     return fail(st, err, errno, "fstatat", "uploads", uuid);
 }
 
-/* fsync of the session's bytes, when the store fsyncs. */
-static enum berth_rc sync_upload(struct fs_store *st, const char *uuid, struct berth_err *err)
-{
-    enum berth_rc rc = BERTH_OK;
-    int f;
+/* ---- upload writers: one fd on uploads/<uuid>, opened for append ---- */
 
-    if (!st->opts.fsync) return BERTH_OK;
-    f = openat(st->uploads_fd, uuid, O_RDONLY | O_CLOEXEC);
-    if (f < 0) {
-        if (errno == ENOENT) return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s not found", uuid);
-        return fail(st, err, errno, "openat", "uploads", uuid);
+/*
+ * With fsync on, writeback of an upload's bytes is started (not waited for)
+ * each time the upload crosses a multiple of WRITEBACK_STEP bytes, so the
+ * disk writes while the network delivers and the fsync at commit has only
+ * the tail left to wait for. Aligned steps need no memory across writers.
+ */
+#define WRITEBACK_STEP ((uint64_t)8 << 20)
+
+struct fs_writer {
+    struct berth_upload_writer base; /* first member: callers hold &base */
+    struct fs_store *st;
+    int fd;     /* O_RDWR | O_APPEND; -1 once commit closed it */
+    int synced; /* sync ran after the last append or truncate */
+};
+
+static const struct berth_upload_writer_ops fs_writer_ops;
+
+static struct fs_writer *writer_of(struct berth_upload_writer *w)
+{
+    if (!w || w->magic != BERTH_UPLOAD_WRITER_MAGIC || w->ops != &fs_writer_ops) abort();
+    return (struct fs_writer *)w;
+}
+
+static enum berth_rc fs_writer_append(struct berth_upload_writer *w, const void *buf, size_t len,
+                                      struct berth_err *err)
+{
+    struct fs_writer *fw = writer_of(w);
+    const char *p = buf;
+    uint64_t from = fw->base.size;
+    size_t off = 0;
+    ssize_t k;
+
+    fw->synced = 0;
+    while (off < len) {
+        k = write(fw->fd, p + off, len - off);
+        if (k < 0 && errno == EINTR) continue;
+        /* the HTTP layer shows this to the client: the upload's id, not the data folder */
+        if (k <= 0) return berth_err_sys(err, BERTH_EIO, k < 0 ? errno : ENOSPC, "write upload %s", fw->base.id);
+        off += (size_t)k;
+        fw->base.size += (uint64_t)k;
     }
-    if (fsync(f) != 0) rc = fail(st, err, errno, "fsync", "uploads", uuid);
-    close(f);
+    if (fw->st->opts.fsync && fw->base.size / WRITEBACK_STEP > from / WRITEBACK_STEP) {
+        from = from / WRITEBACK_STEP * WRITEBACK_STEP;
+        /* advice only: a failure here shows up, if it matters, at the fsync of the commit */
+        (void)sync_file_range(fw->fd, (off_t)from, (off_t)(fw->base.size / WRITEBACK_STEP * WRITEBACK_STEP - from),
+                              SYNC_FILE_RANGE_WRITE);
+    }
+    return BERTH_OK;
+}
+
+static enum berth_rc fs_writer_truncate(struct berth_upload_writer *w, uint64_t len, struct berth_err *err)
+{
+    struct fs_writer *fw = writer_of(w);
+
+    fw->synced = 0;
+    if (ftruncate(fw->fd, (off_t)len) != 0) return fail(fw->st, err, errno, "ftruncate", "uploads", fw->base.id);
+    fw->base.size = len;
+    return BERTH_OK;
+}
+
+static enum berth_rc fs_writer_sync(struct berth_upload_writer *w, struct berth_err *err)
+{
+    struct fs_writer *fw = writer_of(w);
+
+    if (fw->st->opts.fsync && fsync(fw->fd) != 0) return fail(fw->st, err, errno, "fsync", "uploads", fw->base.id);
+    fw->synced = 1;
+    return BERTH_OK;
+}
+
+/* Hashes the upload's size bytes again with d's algorithm; BERTH_EDIGEST if they are not d. */
+static enum berth_rc verify(struct fs_writer *fw, const struct berth_digest *d, struct berth_err *err)
+{
+    struct berth_hasher h;
+    struct berth_digest got;
+    char *buf = berth_xmalloc(1 << 20);
+    uint64_t off = 0;
+    enum berth_rc rc = BERTH_OK;
+    ssize_t k;
+
+    berth_hasher_init(&h, d->alg);
+    while (off < fw->base.size) {
+        k = pread(fw->fd, buf, (size_t)(fw->base.size - off < (1 << 20) ? fw->base.size - off : (1 << 20)),
+                  (off_t)off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            rc = fail(fw->st, err, errno, "pread", "uploads", fw->base.id);
+            goto out;
+        }
+        if (k == 0) break;
+        berth_hasher_update(&h, buf, (size_t)k);
+        off += (uint64_t)k;
+    }
+    berth_hasher_final(&h, &got);
+    if (off != fw->base.size || !berth_digest_eq(&got, d))
+        rc = berth_err_set(err, BERTH_EDIGEST, "upload %s has digest %s, not %s", fw->base.id, got.s, d->s);
+out:
+    berth_hasher_release(&h);
+    free(buf);
     return rc;
 }
 
-static enum berth_rc fs_upload_sync(struct berth_blobstore *bs, const char *uuid, struct berth_err *err)
+static enum berth_rc fs_writer_commit(struct berth_upload_writer *w, const struct berth_digest *d, unsigned flags,
+                                      struct berth_err *err)
 {
-    struct fs_store *st = fs_of(bs);
-    enum berth_rc rc;
-
-    rc = check_uuid(uuid, err);
-    if (rc) return rc;
-    /* with fsync, the open in sync_upload finds a missing session itself */
-    if (!st->opts.fsync) return upload_exists(st, uuid, err);
-    return sync_upload(st, uuid, err);
-}
-
-static enum berth_rc fs_upload_commit(struct berth_blobstore *bs, const char *uuid, const struct berth_digest *d,
-                                      unsigned flags, struct berth_err *err)
-{
-    struct fs_store *st = fs_of(bs);
+    struct fs_writer *fw = writer_of(w);
+    struct fs_store *st = fw->st;
+    const char *uuid = fw->base.id;
     struct blob_name bn;
     struct stat sb;
     enum berth_rc rc;
     int attempt, e;
 
-    rc = check_uuid(uuid, err);
-    if (rc) goto out;
     rc = blob_name(d, &bn, err);
     if (rc) goto out;
+    if (!(flags & BERTH_COMMIT_VERIFIED)) {
+        rc = verify(fw, d, err);
+        if (rc) goto out;
+    }
 
     /*
      * Content-addressed: an existing blob already holds these bytes. Its name
@@ -649,11 +716,14 @@ static enum berth_rc fs_upload_commit(struct berth_blobstore *bs, const char *uu
         goto out;
     }
 
-    /* The data must be on disk before any name can point at it (done already after upload_sync). */
-    if (!(flags & BERTH_COMMIT_SYNCED)) {
-        rc = sync_upload(st, uuid, err);
-        if (rc) goto out;
+    /* The data must be on disk before any name can point at it (done already after a sync). */
+    if (st->opts.fsync && !(flags & BERTH_COMMIT_SYNCED) && !fw->synced && fsync(fw->fd) != 0) {
+        rc = fail(st, err, errno, "fsync", "uploads", uuid);
+        goto out;
     }
+    /* After the rename a write through this fd would change the blob. */
+    close(fw->fd);
+    fw->fd = -1;
 
     /*
      * A concurrent commit of the same digest may rename first; rename then
@@ -681,6 +751,128 @@ static enum berth_rc fs_upload_commit(struct berth_blobstore *bs, const char *uu
     if (st->opts.fsync) rc = fsync_dir_at(st, st->blobs_fd, "blobs", bn.dir, err);
 out:
     return rc;
+}
+
+static void fs_writer_close(struct berth_upload_writer *w, struct berth_upload_state *state)
+{
+    struct fs_writer *fw = writer_of(w);
+
+    if (state) {
+        snprintf(state->id, sizeof(state->id), "%s", fw->base.id);
+        state->size = fw->base.size;
+    }
+    if (fw->fd >= 0) close(fw->fd);
+    fw->base.magic = 0;
+    free(fw);
+}
+
+static const struct berth_upload_writer_ops fs_writer_ops = {
+    .append = fs_writer_append,
+    .truncate = fs_writer_truncate,
+    .sync = fs_writer_sync,
+    .commit = fs_writer_commit,
+    .close = fs_writer_close,
+};
+
+static struct berth_upload_writer *writer_new(struct fs_store *st, const char *uuid, int fd, uint64_t size)
+{
+    struct fs_writer *fw = berth_xcalloc(1, sizeof(*fw));
+
+    fw->base.magic = BERTH_UPLOAD_WRITER_MAGIC;
+    fw->base.ops = &fs_writer_ops;
+    snprintf(fw->base.id, sizeof(fw->base.id), "%s", uuid);
+    fw->base.size = size;
+    fw->st = st;
+    fw->fd = fd;
+    return &fw->base;
+}
+
+static enum berth_rc fs_upload_create(struct berth_blobstore *bs, const char *uuid, struct berth_upload_writer **out,
+                                      struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    enum berth_rc rc;
+    int f;
+
+    rc = check_uuid(uuid, err);
+    if (rc) return rc;
+    f = openat(st->uploads_fd, uuid, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+    if (f < 0) {
+        if (errno == EEXIST) return berth_err_set(err, BERTH_EEXIST, "upload %s already exists", uuid);
+        return fail(st, err, errno, "openat", "uploads", uuid);
+    }
+    *out = writer_new(st, uuid, f, 0);
+    return BERTH_OK;
+}
+
+static enum berth_rc fs_upload_resume(struct berth_blobstore *bs, const struct berth_upload_state *state,
+                                      struct berth_upload_writer **out, struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    const char *uuid = state ? state->id : NULL;
+    struct stat sb;
+    enum berth_rc rc;
+    int f = -1;
+
+    rc = check_uuid(uuid, err);
+    if (rc) goto out;
+    f = openat(st->uploads_fd, uuid, O_RDWR | O_APPEND | O_CLOEXEC);
+    if (f < 0) {
+        if (errno == ENOENT) rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s not found", uuid);
+        else rc = fail(st, err, errno, "openat", "uploads", uuid);
+        goto out;
+    }
+    if (fstat(f, &sb) != 0) {
+        rc = fail(st, err, errno, "fstat", "uploads", uuid);
+        goto out;
+    }
+    if ((uint64_t)sb.st_size < state->size) {
+        rc = berth_err_set(err, BERTH_EIO, "upload %s holds %llu bytes, fewer than the %llu it had", uuid,
+                           (unsigned long long)sb.st_size, (unsigned long long)state->size);
+        goto out;
+    }
+    /* the tail of a chunk that failed half-way: the caller never counted it */
+    if ((uint64_t)sb.st_size > state->size && ftruncate(f, (off_t)state->size) != 0) {
+        rc = fail(st, err, errno, "ftruncate", "uploads", uuid);
+        goto out;
+    }
+    *out = writer_new(st, uuid, f, state->size);
+    f = -1;
+out:
+    if (f >= 0) close(f);
+    return rc;
+}
+
+static enum berth_rc fs_upload_open_reader(struct berth_blobstore *bs, const char *uuid,
+                                           struct berth_blob_reader **out, struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    char what[64];
+    enum berth_rc rc;
+
+    rc = check_uuid(uuid, err);
+    if (rc) return rc;
+    snprintf(what, sizeof(what), "upload %s", uuid);
+    return reader_open(st, st->uploads_fd, "uploads", uuid, BERTH_EUPLOADUNKNOWN, what, out, err);
+}
+
+static enum berth_rc fs_upload_stat(struct berth_blobstore *bs, const char *uuid, uint64_t *size,
+                                    struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    struct stat sb;
+    enum berth_rc rc;
+
+    rc = check_uuid(uuid, err);
+    if (rc) return rc;
+    if (fstatat(st->uploads_fd, uuid, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s not found", uuid);
+        return fail(st, err, errno, "fstatat", "uploads", uuid);
+    }
+    if (!S_ISREG(sb.st_mode))
+        return berth_err_set(err, BERTH_EIO, "'%s/uploads/%s' is not a regular file", st->root, uuid);
+    *size = (uint64_t)sb.st_size;
+    return BERTH_OK;
 }
 
 static enum berth_rc fs_upload_remove(struct berth_blobstore *bs, const char *uuid, struct berth_err *err)
@@ -788,14 +980,13 @@ const struct berth_blobstore_ops berth_blobstore_fs_ops = {
     .open = fs_open,
     .close = fs_close,
     .stat = fs_stat,
-    .open_read = fs_open_read,
+    .open_reader = fs_open_reader,
     .remove = fs_remove,
     .list = fs_list,
-    .upload_open = fs_upload_open,
-    .upload_open_read = fs_upload_open_read,
-    .upload_truncate = fs_upload_truncate,
-    .upload_sync = fs_upload_sync,
-    .upload_commit = fs_upload_commit,
+    .upload_create = fs_upload_create,
+    .upload_resume = fs_upload_resume,
+    .upload_open_reader = fs_upload_open_reader,
+    .upload_stat = fs_upload_stat,
     .upload_remove = fs_upload_remove,
     .upload_list = fs_upload_list,
     .clean_temp = fs_clean_temp,
