@@ -12,6 +12,7 @@
 #include "alloc.h"
 #include "auth.h"
 #include "config.h"
+#include "gc.h"
 #include "http.h"
 #include "log.h"
 #include "meta.h"
@@ -160,7 +161,7 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     rc = blobs->ops->upload_list(blobs, drop_orphan, &oc, &err);
     if (rc) goto out;
     if (oc.removed) BERTH_LOG(BERTH_LOG_INFO, "msg=\"removed interrupted monolithic uploads\" count=%d", oc.removed);
-    rc = cli_forget_lost_uploads(meta, blobs, 0, &lost, &err);
+    rc = berth_gc_forget_lost_uploads(meta, blobs, 0, &lost, &err);
     if (rc) goto out;
     if (lost) BERTH_LOG(BERTH_LOG_INFO, "msg=\"forgot upload sessions without bytes\" count=%llu", (unsigned long long)lost);
 
