@@ -368,7 +368,10 @@ static enum berth_rc req_begin(struct berth_req *req, struct berth_err *err)
     if (req->route->kind != BERTH_ACCESS_NONE || netcheck_oauth_route(req)) req->registry_id = h->default_registry;
     if (req->route->kind != BERTH_ACCESS_NONE) {
         rc = authz_registry_of(h->az, &req->caller, NULL, err);
-        if (rc) return rc;
+        if (rc) {
+            req->caller.reason = BERTH_AUTH_UNKNOWN_REGISTRY;
+            return rc;
+        }
         req->registry_id = req->caller.reg.id;
         /* network rules come before any credential is looked at */
         rc = authz_network(h->az, &req->caller, err);
