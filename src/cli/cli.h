@@ -43,12 +43,6 @@ void cli_ctx_release(struct cli_ctx *ctx);
 /* Each command: argv[0] is the command's name. Returns 0 ok, 1 failed, 2 usage. */
 int cmd_serve(int argc, char **argv, struct cli_ctx *ctx);
 
-struct berth_meta;
-struct berth_blobstore;
-struct berth_err;
-/* Forgets recorded upload sessions whose bytes are gone from the store (gc, serve's start); *n counts them. */
-enum berth_rc cli_forget_lost_uploads(struct berth_meta *meta, struct berth_blobstore *blobs, int dry_run,
-                                      uint64_t *n, struct berth_err *err);
 int cmd_gc(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_doctor(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx);

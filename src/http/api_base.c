@@ -48,7 +48,8 @@ static int list_add(const char *name, void *p)
 {
     struct list_ctx *c = p;
     snprintf(c->seen, sizeof(c->seen), "%s", name);
-    if (c->filter && !authz_may(c->filter->http->az, c->filter, name, BERTH_ACT_PULL | BERTH_ACT_METADATA_READ))
+    if (c->filter &&
+        !authz_may(c->filter->http->az, &c->filter->caller, name, BERTH_ACT_PULL | BERTH_ACT_METADATA_READ))
         return 0;
     if (c->count++) berth_buf_putc(c->b, ',');
     berth_buf_json_str(c->b, name, strlen(name));
@@ -97,7 +98,7 @@ enum berth_rc api_catalog_finish(struct berth_req *req, struct berth_err *err)
 
     memset(&c, 0, sizeof(c));
     c.b = &b;
-    if (req->http->authorize) c.filter = req;
+    if (req->http->cfg->auth) c.filter = req;
     rc = page_args(req, &n, &last, err);
     if (rc) goto out;
     snprintf(from, sizeof(from), "%s", last ? last : "");

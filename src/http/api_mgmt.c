@@ -60,7 +60,7 @@ enum berth_rc api_mgmt_begin(struct berth_req *req, struct berth_err *err)
     st->magic = MGMT_MAGIC;
     berth_buf_init(&st->body, MGMT_BODY_MAX);
     req->state = st;
-    rc = authz_directory_caller(az, req, &st->who, &reason, err);
+    rc = authz_directory_caller(az, &req->caller, &st->who, &reason, err);
     if (rc == BERTH_EUNAUTHORIZED) {
         char ch[160];
         snprintf(ch, sizeof(ch), "Bearer realm=\"berth\",authorization_uri=\"/directory/%s/oauth2/v2.0/token\"",
@@ -69,7 +69,7 @@ enum berth_rc api_mgmt_begin(struct berth_req *req, struct berth_err *err)
     }
     if (rc) return rc;
     if (st->who.kind != PK_USER && st->who.kind != PK_SP) {
-        req->auth_reason = BERTH_AUTH_WRONG_GRANT;
+        req->caller.reason = BERTH_AUTH_WRONG_GRANT;
         return berth_err_set(err, BERTH_EUNAUTHORIZED, "the management API takes users and service principals only");
     }
     if (req->content_length > MGMT_BODY_MAX)
@@ -227,7 +227,7 @@ static enum berth_rc refuse(struct berth_req *req, const char *registry, unsigne
 
     if (st->who.kind == PK_SP) snprintf(who, sizeof(who), "service principal '%s'", st->who.name);
     else snprintf(who, sizeof(who), "user '%s'", st->who.name);
-    req->auth_reason = BERTH_AUTH_INSUFFICIENT_SCOPE;
+    req->caller.reason = BERTH_AUTH_INSUFFICIENT_SCOPE;
     if (registry)
         return berth_err_set(err, BERTH_EDENIED, "%s needs %s on registry '%s' %s", who, role_for(right), registry,
                              why);
@@ -762,7 +762,7 @@ enum berth_rc api_mgmt_registry_create_finish(struct berth_req *req, struct bert
     if (!rc) rc = m->reg->registry_create(m, &reg, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"registry created\" registry=%s admin=%s principal=\"%s\"", req->id,
-              reg.name, reg.admin_enabled ? "enabled" : "disabled", req->principal);
+              reg.name, reg.admin_enabled ? "enabled" : "disabled", req->caller.principal);
     snprintf(loc, sizeof(loc), "/api/v1/registries/%s", reg.name);
     berth_req_add_header(req, "Location", loc);
     doc = registry_json(az, &reg);
@@ -813,7 +813,7 @@ enum berth_rc api_mgmt_registry_patch_finish(struct berth_req *req, struct berth
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"registry changed\" registry=%s admin=%s admin_passwords_made=%d "
               "principal=\"%s\"", req->id, reg.name, reg.admin_enabled ? "enabled" : "disabled",
-              !!(what & BERTH_META_REG_ADMIN1) + !!(what & BERTH_META_REG_ADMIN2), req->principal);
+              !!(what & BERTH_META_REG_ADMIN1) + !!(what & BERTH_META_REG_ADMIN2), req->caller.principal);
     doc = registry_json(mgmt_az(req), &reg);
     if (net) mgmt_network_warnings(req, net, doc);
     rc = mgmt_reply(req, 200, doc, admin_credentials_add(doc, &reg, values));
@@ -840,7 +840,7 @@ enum berth_rc api_mgmt_registry_delete_finish(struct berth_req *req, struct bert
     rc = m->reg->registry_delete(m, reg.id, err);
     if (rc) return rc;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"registry deleted\" registry=%s principal=\"%s\"", req->id, reg.name,
-              req->principal);
+              req->caller.principal);
     return mgmt_reply_empty(req);
 }
 
@@ -894,7 +894,7 @@ enum berth_rc api_mgmt_credentials_regenerate_finish(struct berth_req *req, stru
     rc = m->reg->registry_update(m, &reg, slot ? BERTH_META_REG_ADMIN2 : BERTH_META_REG_ADMIN1, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"admin password regenerated\" registry=%s slot=%s principal=\"%s\"",
-              req->id, reg.name, name, req->principal);
+              req->id, reg.name, name, req->caller.principal);
     doc = json_pack("{s:s,s:[{s:s,s:s}]}", "username", reg.name, "passwords", "name", admin_slot_names[slot], "value",
                     secret);
     rc = mgmt_reply(req, 200, doc, 1);

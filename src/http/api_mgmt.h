@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include "auth.h"
 #include "meta.h"
-#include "authz.h"
+#include "access.h"
 #include "http_int.h"
 
 #define MGMT_MAGIC 0x4d474d54u /* "MGMT" */

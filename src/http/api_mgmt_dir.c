@@ -131,7 +131,8 @@ enum berth_rc api_mgmt_user_create_finish(struct berth_req *req, struct berth_er
     u.password_set_ms = berth_now_ms();
     rc = m->dir->user_create(m, &u, err);
     if (rc) goto out;
-    BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"user created\" user=%s principal=\"%s\"", req->id, u.name, req->principal);
+    BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"user created\" user=%s principal=\"%s\"", req->id, u.name,
+              req->caller.principal);
     doc = user_json(&u);
     if (generated) json_object_set_new(doc, "password", json_string(gen));
     snprintf(loc, sizeof(loc), "/api/v1/users/%s", u.name);
@@ -158,7 +159,8 @@ enum berth_rc api_mgmt_user_delete_finish(struct berth_req *req, struct berth_er
     if (rc) return rc;
     rc = m->dir->user_delete(m, u.id, err);
     if (rc) return rc;
-    BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"user deleted\" user=%s principal=\"%s\"", req->id, u.name, req->principal);
+    BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"user deleted\" user=%s principal=\"%s\"", req->id, u.name,
+              req->caller.principal);
     return mgmt_reply_empty(req);
 }
 
@@ -190,7 +192,7 @@ enum berth_rc api_mgmt_user_password_finish(struct berth_req *req, struct berth_
     if (rc) goto out;
     auth = berth_req_header(req, "Authorization");
     if (self && auth && !strncasecmp(auth, "Bearer ", 7)) {
-        rc = authz_current_password(mgmt_az(req), req, &u, mgmt_str(o, "currentPassword"), err);
+        rc = authz_current_password(mgmt_az(req), &req->caller, &u, mgmt_str(o, "currentPassword"), err);
         if (rc) goto out;
     }
     rc = take_password(o, gen, &pw, &generated, err);
@@ -204,7 +206,7 @@ enum berth_rc api_mgmt_user_password_finish(struct berth_req *req, struct berth_
     if (rc) goto out;
     u.password_set_ms = now;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"user password set\" user=%s principal=\"%s\"", req->id, u.name,
-              req->principal);
+              req->caller.principal);
     doc = user_json(&u);
     if (generated) json_object_set_new(doc, "password", json_string(gen));
     rc = mgmt_reply(req, 200, doc, generated);
@@ -389,7 +391,7 @@ enum berth_rc api_mgmt_sp_create_finish(struct berth_req *req, struct berth_err 
         goto out;
     }
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"service principal created\" app_id=%s principal=\"%s\"", req->id,
-              sp.app_id, req->principal);
+              sp.app_id, req->caller.principal);
     doc = json_pack("{s:s,s:s,s:o,s:{s:s,s:s,s:o}}", "appId", sp.app_id, "displayName", sp.display_name, "createdAt",
                     mgmt_time(sp.created_ms), "secret", "id", s.id, "value", value, "expiresAt",
                     mgmt_time(s.expires_ms));
@@ -414,7 +416,7 @@ enum berth_rc api_mgmt_sp_delete_finish(struct berth_req *req, struct berth_err 
     rc = m->dir->sp_delete(m, sp.app_id, err);
     if (rc) return rc;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"service principal deleted\" app_id=%s principal=\"%s\"", req->id,
-              sp.app_id, req->principal);
+              sp.app_id, req->caller.principal);
     return mgmt_reply_empty(req);
 }
 
@@ -439,7 +441,7 @@ enum berth_rc api_mgmt_sp_secret_add_finish(struct berth_req *req, struct berth_
     rc = add_secret(m, sp.app_id, o, "description", &s, value, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"service principal secret added\" app_id=%s secret_id=%s principal=\"%s\"",
-              req->id, sp.app_id, s.id, req->principal);
+              req->id, sp.app_id, s.id, req->caller.principal);
     doc = secret_json(&s);
     json_object_set_new(doc, "value", json_string(value));
     rc = mgmt_reply(req, 201, doc, 1);
@@ -462,7 +464,7 @@ enum berth_rc api_mgmt_sp_secret_delete_finish(struct berth_req *req, struct ber
     rc = m->dir->sp_secret_remove(m, sp.app_id, req->param, err);
     if (rc) return rc;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"service principal secret removed\" app_id=%s secret_id=%s "
-              "principal=\"%s\"", req->id, sp.app_id, req->param, req->principal);
+              "principal=\"%s\"", req->id, sp.app_id, req->param, req->caller.principal);
     return mgmt_reply_empty(req);
 }
 
@@ -687,7 +689,8 @@ enum berth_rc api_mgmt_assignment_create_finish(struct berth_req *req, struct be
     if (rc == BERTH_ENOENT || rc == BERTH_EINVAL) return mgmt_as(err, BERTH_EREQUEST, &lerr);
     if (rc) return mgmt_as(err, rc, &lerr);
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"role assigned\" assignment=%s role=%s scope=\"%s\" target=%s:%s "
-              "principal=\"%s\"", req->id, a.id, a.role, a.scope, a.principal_type, a.principal_id, req->principal);
+              "principal=\"%s\"", req->id, a.id, a.role, a.scope, a.principal_type, a.principal_id,
+              req->caller.principal);
     snprintf(loc, sizeof(loc), "/api/v1/roleAssignments/%s", a.id);
     berth_req_add_header(req, "Location", loc);
     return mgmt_reply(req, 201, assignment_json(&a, w.name), 0);
@@ -726,7 +729,7 @@ enum berth_rc api_mgmt_assignment_delete_finish(struct berth_req *req, struct be
     rc = m->dir->assignment_delete(m, a.id, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"role assignment removed\" assignment=%s role=%s scope=\"%s\" "
-              "principal=\"%s\"", req->id, a.id, a.role, a.scope, req->principal);
+              "principal=\"%s\"", req->id, a.id, a.role, a.scope, req->caller.principal);
     rc = mgmt_reply_empty(req);
 out:
     free(set.v);

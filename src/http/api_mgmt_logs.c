@@ -282,6 +282,17 @@ struct follower {
     struct events_waiter w;
 };
 
+/* The event writer stops and restarts a follower's answer through these (events.h). */
+static void follow_suspend(void *conn)
+{
+    MHD_suspend_connection(conn);
+}
+
+static void follow_resume(void *conn)
+{
+    MHD_resume_connection(conn);
+}
+
 static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct follower *fo = cls;
@@ -374,6 +385,8 @@ static enum berth_rc follow_start(struct berth_req *req, const struct berth_meta
     fo->meta = req->http->meta;
     fo->ev = req->http->events;
     fo->conn = req->conn;
+    fo->w.suspend = follow_suspend;
+    fo->w.resume = follow_resume;
     fo->f = *f;
     fo->f.identity = keep_str(fo, 0, f->identity);
     fo->f.ip = keep_str(fo, 1, f->ip);

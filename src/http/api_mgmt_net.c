@@ -215,7 +215,7 @@ static enum berth_rc reply_rules(struct berth_req *req, const struct berth_meta_
 
     if (!rc && what)
         BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"%s\" registry=%s rule=%s principal=\"%s\"", req->id, what, reg->name,
-                  rule, req->principal);
+                  rule, req->caller.principal);
     if (!rc) {
         json_t *doc = ruleset_json(net);
         mgmt_network_warnings(req, net, doc);

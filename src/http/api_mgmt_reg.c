@@ -202,7 +202,7 @@ enum berth_rc api_mgmt_scopemap_create_finish(struct berth_req *req, struct bert
     rc = m->dir->scopemap_put(m, &sm, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"scope map created\" registry=%s scope_map=%s principal=\"%s\"", req->id,
-              reg.name, sm.name, req->principal);
+              reg.name, sm.name, req->caller.principal);
     snprintf(loc, sizeof(loc), "/api/v1/registries/%s/scopeMaps/%s", reg.name, sm.name);
     berth_req_add_header(req, "Location", loc);
     rc = mgmt_reply(req, 201, user_map_json(&reg, &sm), 0);
@@ -238,7 +238,7 @@ enum berth_rc api_mgmt_scopemap_patch_finish(struct berth_req *req, struct berth
     rc = m->dir->scopemap_put(m, &sm, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"scope map changed\" registry=%s scope_map=%s principal=\"%s\"", req->id,
-              reg.name, sm.name, req->principal);
+              reg.name, sm.name, req->caller.principal);
     rc = mgmt_reply(req, 200, user_map_json(&reg, &sm), 0);
 out:
     berth_meta_scopemap_release(&sm);
@@ -259,7 +259,7 @@ enum berth_rc api_mgmt_scopemap_delete_finish(struct berth_req *req, struct bert
     rc = m->dir->scopemap_delete(m, reg.id, req->param, err);
     if (rc) return rc;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"scope map deleted\" registry=%s scope_map=%s principal=\"%s\"", req->id,
-              reg.name, req->param, req->principal);
+              reg.name, req->param, req->caller.principal);
     return mgmt_reply_empty(req);
 }
 
@@ -467,7 +467,7 @@ enum berth_rc api_mgmt_token_create_finish(struct berth_req *req, struct berth_e
     rc = m->dir->token_put(m, &t, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"token created\" registry=%s token=%s scope_map=%s principal=\"%s\"",
-              req->id, reg.name, t.name, t.scopemap, req->principal);
+              req->id, reg.name, t.name, t.scopemap, req->caller.principal);
     doc = token_json(&reg, &t, shown);
     snprintf(loc, sizeof(loc), "/api/v1/registries/%s/tokens/%s", reg.name, t.name);
     berth_req_add_header(req, "Location", loc);
@@ -505,7 +505,7 @@ enum berth_rc api_mgmt_token_patch_finish(struct berth_req *req, struct berth_er
     if (rc) return rc;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"token changed\" registry=%s token=%s status=%s scope_map=%s "
               "principal=\"%s\"", req->id, reg.name, t.name, t.enabled ? "enabled" : "disabled", t.scopemap,
-              req->principal);
+              req->caller.principal);
     return mgmt_reply(req, 200, token_json(&reg, &t, NULL), 0);
 }
 
@@ -520,7 +520,7 @@ enum berth_rc api_mgmt_token_delete_finish(struct berth_req *req, struct berth_e
     rc = m->dir->token_delete(m, reg.id, req->param, err);
     if (rc) return rc;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"token deleted\" registry=%s token=%s principal=\"%s\"", req->id, reg.name,
-              req->param, req->principal);
+              req->param, req->caller.principal);
     return mgmt_reply_empty(req);
 }
 
@@ -564,7 +564,7 @@ enum berth_rc api_mgmt_token_generate_finish(struct berth_req *req, struct berth
     rc = m->dir->token_put(m, &t, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"token passwords generated\" registry=%s token=%s which=%s principal=\"%s\"",
-              req->id, reg.name, t.name, which ? which : "both", req->principal);
+              req->id, reg.name, t.name, which ? which : "both", req->caller.principal);
     pws = json_array();
     for (i = 0; i < 2; i++) {
         if (!want[i]) continue;

@@ -17,7 +17,7 @@
 #include "base64.h"
 #include "log.h"
 #include "util.h"
-#include "authz.h"
+#include "access.h"
 #include "http_int.h"
 #include "banned.h"
 
@@ -30,7 +30,7 @@ struct form_state {
 
 static struct authz *az_of(struct berth_req *req)
 {
-    struct authz *az = req->http->authorize_ctx;
+    struct authz *az = req->http->az;
     if (!az || az->magic != BERTH_AUTHZ_MAGIC) abort();
     return az;
 }
@@ -189,7 +189,7 @@ void api_form_cleanup(struct berth_req *req, int aborted)
 static enum berth_rc refusal(struct berth_req *req, enum berth_rc rc, enum berth_auth_reason reason,
                              const struct berth_err *err)
 {
-    req->auth_reason = (int)reason;
+    req->caller.reason = reason;
     return req_respond_error(req, rc, berth_err_msg(err));
 }
 
@@ -229,7 +229,7 @@ static enum berth_rc token_request(struct authz *az, struct berth_req *req, cons
                                    struct berth_meta_registry *reg, enum berth_auth_reason *reason,
                                    struct berth_err *err)
 {
-    enum berth_rc rc = authz_registry_of(az, req, reg, err);
+    enum berth_rc rc = authz_registry_of(az, &req->caller, reg, err);
     if (rc) {
         *reason = BERTH_AUTH_UNKNOWN_REGISTRY;
         return rc;
@@ -253,13 +253,13 @@ static enum berth_rc issue_pair(struct berth_req *req, struct authz *az, const s
 
     rc = authz_issue(az, reg, p, "access_token", a->scopes, a->nscopes, &at, &exp, jti, err);
     if (rc) goto out;
-    authz_note_jti(req, jti);
+    authz_note_jti(&req->caller, jti);
     if (want_refresh && p->kind != PK_ANON) {
         rc = authz_issue(az, reg, p, "refresh_token", NULL, 0, &rt, &rexp, NULL, err);
         if (rc) goto out;
     }
-    snprintf(req->principal, sizeof(req->principal), "%s", p->name[0] ? p->name : "anonymous");
-    authz_note_principal(req, p);
+    snprintf(req->caller.principal, sizeof(req->caller.principal), "%s", p->name[0] ? p->name : "anonymous");
+    authz_note_principal(&req->caller, p);
     rc = answer_tokens(req, berth_buf_str(&at), exp, rt.len ? berth_buf_str(&rt) : NULL);
 out:
     berth_buf_release(&at);
@@ -301,7 +301,7 @@ static enum berth_rc get_caller(struct berth_req *req, struct authz *az, struct 
         rc = authz_token(az, reg, auth + 7, "access_token", p, access_json, &reason, err);
         if (rc) goto refuse;
         if (!*access_json) *access_json = berth_xstrdup("[]");
-        authz_note_principal(req, p);
+        authz_note_principal(&req->caller, p);
         goto out;
     }
     basic = basic_credentials(req, &user, &pass);
@@ -311,7 +311,7 @@ static enum berth_rc get_caller(struct berth_req *req, struct authz *az, struct 
         goto refuse;
     }
     if (basic) {
-        rc = authz_password(az, req, reg, user, pass, p, &reason, err);
+        rc = authz_password(az, &req->caller, reg, user, pass, p, &reason, err);
         if (rc) goto refuse;
     } else {
         if (!reg->anonymous_pull) {
@@ -451,8 +451,8 @@ enum berth_rc api_explain_finish(struct berth_req *req, struct berth_err *err)
     memset(&a, 0, sizeof(a));
     rc = get_caller(req, az, &a, &reg, &p, &claim, &refused, err);
     if (rc || refused) goto out;
-    snprintf(req->principal, sizeof(req->principal), "%s", p.name[0] ? p.name : "anonymous");
-    authz_note_principal(req, &p);
+    snprintf(req->caller.principal, sizeof(req->caller.principal), "%s", p.name[0] ? p.name : "anonymous");
+    authz_note_principal(&req->caller, &p);
     authz_login_server(az, &reg, ls, sizeof(ls));
     access = json_array();
     for (i = 0; i < a.nscopes; i++) {
@@ -527,7 +527,7 @@ enum berth_rc api_token_post_finish(struct berth_req *req, struct berth_err *err
             rc = berth_err_set(err, BERTH_EUNSUPPORTED, "grant_type=password needs username and password");
             goto refuse;
         }
-        rc = authz_password(az, req, &reg, a.username, a.password, &p, &reason, err);
+        rc = authz_password(az, &req->caller, &reg, a.username, a.password, &p, &reason, err);
         if (rc) goto refuse;
         rc = issue_pair(req, az, &reg, &p, &a, a.access_type && !strcmp(a.access_type, "offline"), err);
     } else if (a.grant_type && !strcmp(a.grant_type, "refresh_token")) {
@@ -535,7 +535,7 @@ enum berth_rc api_token_post_finish(struct berth_req *req, struct berth_err *err
             rc = berth_err_set(err, BERTH_EUNSUPPORTED, "grant_type=refresh_token needs refresh_token");
             goto refuse;
         }
-        authz_note_login(req, "refresh_token", NULL, NULL);
+        authz_note_login(&req->caller, "refresh_token", NULL, NULL);
         rc = authz_token(az, &reg, a.refresh_token, "refresh_token", &p, NULL, &reason, err);
         if (rc) goto refuse;
         rc = issue_pair(req, az, &reg, &p, &a, 0, err);
@@ -585,7 +585,7 @@ static enum berth_rc directory_issue(struct authz *az, const struct principal *p
     text = json_dumps(c, JSON_COMPACT);
     rc = text ? berth_jwt_sign(az->keys, text, strlen(text), out, err)
               : berth_err_set(err, BERTH_EINTERNAL, "cannot encode token claims");
-    if (!rc) metrics_token_issued(grant_type);
+    if (!rc) authz_count_token(az, grant_type);
     free(text);
     json_decref(c);
     return rc;
@@ -644,12 +644,12 @@ enum berth_rc api_directory_token_finish(struct berth_req *req, struct berth_err
     }
     form_each(berth_buf_str(&st->body), take_field, &a);
     if (a.grant_type && !strcmp(a.grant_type, "password") && a.username && a.password) {
-        rc = authz_password(az, req, NULL, a.username, a.password, &p, &reason, err);
+        rc = authz_password(az, &req->caller, NULL, a.username, a.password, &p, &reason, err);
         want_refresh = 1;
     } else if (a.grant_type && !strcmp(a.grant_type, "client_credentials") && a.client_id && a.client_secret) {
-        rc = authz_password(az, req, NULL, a.client_id, a.client_secret, &p, &reason, err);
+        rc = authz_password(az, &req->caller, NULL, a.client_id, a.client_secret, &p, &reason, err);
     } else if (a.grant_type && !strcmp(a.grant_type, "refresh_token") && a.refresh_token) {
-        authz_note_login(req, "refresh_token", NULL, NULL);
+        authz_note_login(&req->caller, "refresh_token", NULL, NULL);
         rc = authz_directory_token(az, a.refresh_token, "directory_refresh", &p, &reason, err);
         want_refresh = 1;
     } else {
@@ -666,13 +666,13 @@ enum berth_rc api_directory_token_finish(struct berth_req *req, struct berth_err
     }
     rc = directory_issue(az, &p, "directory_access", &at, jti, err);
     if (rc) goto out;
-    authz_note_jti(req, jti);
+    authz_note_jti(&req->caller, jti);
     if (want_refresh) {
         rc = directory_issue(az, &p, "directory_refresh", &rt, NULL, err);
         if (rc) goto out;
     }
-    snprintf(req->principal, sizeof(req->principal), "%s", p.name);
-    authz_note_principal(req, &p);
+    snprintf(req->caller.principal, sizeof(req->caller.principal), "%s", p.name);
+    authz_note_principal(&req->caller, &p);
     berth_buf_printf(&b, "{\"token_type\":\"Bearer\",\"access_token\":\"%s\",\"expires_in\":%lld", berth_buf_str(&at),
                      (long long)az->cfg->directory_ttl);
     if (rt.len) berth_buf_printf(&b, ",\"refresh_token\":\"%s\"", berth_buf_str(&rt));
@@ -706,7 +706,7 @@ enum berth_rc api_exchange_finish(struct berth_req *req, struct berth_err *err)
 
     memset(&a, 0, sizeof(a));
     form_each(berth_buf_str(&st->body), take_field, &a);
-    rc = authz_registry_of(az, req, &reg, err);
+    rc = authz_registry_of(az, &req->caller, &reg, err);
     if (rc) {
         reason = BERTH_AUTH_UNKNOWN_REGISTRY;
         goto refuse;
@@ -731,9 +731,9 @@ enum berth_rc api_exchange_finish(struct berth_req *req, struct berth_err *err)
     if (rc) goto refuse;
     rc = authz_issue(az, &reg, &p, "refresh_token", NULL, 0, &rt, &exp, jti, err);
     if (rc) goto out;
-    authz_note_jti(req, jti);
-    snprintf(req->principal, sizeof(req->principal), "%s", p.name);
-    authz_note_principal(req, &p);
+    authz_note_jti(&req->caller, jti);
+    snprintf(req->caller.principal, sizeof(req->caller.principal), "%s", p.name);
+    authz_note_principal(&req->caller, &p);
     berth_buf_printf(&b, "{\"refresh_token\":\"%s\"}", berth_buf_str(&rt));
     berth_req_add_header(req, "Cache-Control", "no-store");
     rc = req_respond_json(req, 200, &b, "application/json");

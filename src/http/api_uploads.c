@@ -238,8 +238,8 @@ static enum berth_rc new_session(struct berth_req *req, struct berth_err *err)
     if (rc) return rc;
     berth_upload_writer_close(w, NULL);
     /* the client: its principal, or its address when it has none (an open registry) */
-    if (req->principal[0]) snprintf(owner, sizeof(owner), "%s", req->principal);
-    else snprintf(owner, sizeof(owner), "ip:%s", req->ip);
+    if (req->caller.principal[0]) snprintf(owner, sizeof(owner), "%s", req->caller.principal);
+    else snprintf(owner, sizeof(owner), "ip:%s", req->caller.ip);
     rc = h->meta->uploads->upload_put(h->meta, uuid, req->registry_id, req->name, owner, berth_now_ms(),
                                   h->cfg->upload_sessions_max, err);
     if (rc) {
@@ -280,7 +280,7 @@ static int pick_source(const char *repo, void *p)
     struct berth_err terr = BERTH_ERR_INIT;
     (void)terr;
     /* mount only from a repository the caller may pull now */
-    if (h->authorize && !authz_may(h->az, c->req, repo, BERTH_ACT_PULL)) return 0;
+    if (h->cfg->auth && !authz_may(h->az, &c->req->caller, repo, BERTH_ACT_PULL)) return 0;
     snprintf(c->from, sizeof(c->from), "%s", repo);
     return 1;
 }

@@ -14,45 +14,20 @@
 #include "err.h"
 #include "meta.h"
 #include "store.h"
+#include "wiring.h"
 
 struct berth_http;
 struct berth_req;
 
-/* What a route requires of the caller, filled per request from the route row. */
-enum berth_access_kind {
-    BERTH_ACCESS_NONE = 0,   /* no check at all (health) */
-    BERTH_ACCESS_BASE,       /* any authenticated caller: GET /v2/ */
-    BERTH_ACCESS_REPOSITORY, /* repository:<name>:<actions> */
-    BERTH_ACCESS_CATALOG,    /* registry:catalog:* */
-};
-
-struct berth_access {
-    enum berth_access_kind kind;
-    const char *repo;    /* borrowed: the request's repository name, or NULL */
-    const char *actions; /* "pull", "push", "pull,push", "delete", "*" */
-};
-
 /*
- * The authorization hook. Called once per request, after routing and before
- * the body is read (so a refused upload costs no bytes). Return BERTH_OK to
- * allow; BERTH_EUNAUTHORIZED / BERTH_EDENIED with err->msg to refuse. The hook
- * may add response headers (a WWW-Authenticate challenge) with
- * berth_req_add_header. NULL hook: everything is allowed.
+ * Binds cfg's listen address, then calls berth_server_ready (the first
+ * start's bootstrap) and starts serving srv: every route row states the
+ * access it needs, and the access service (srv->az) decides it per request
+ * (with config auth off, nothing is checked). Borrows srv until
+ * berth_http_stop; *out owns the daemon. Errors name the address or the TLS
+ * file.
  */
-typedef enum berth_rc (*berth_authorize_fn)(void *ctx, struct berth_req *req, const struct berth_access *need,
-                                            struct berth_err *err);
-
-struct berth_http_deps {
-    const struct berth_config *cfg; /* borrowed for the server's lifetime */
-    struct berth_meta *meta;        /* borrowed */
-    struct berth_blobstore *blobs;  /* borrowed */
-    berth_authorize_fn authorize;   /* may be NULL */
-    void *authorize_ctx;
-    int64_t default_registry;       /* registry id every request is served from */
-};
-
-/* Starts listening; *out owns the daemon. Errors name the address or the TLS file. */
-enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_http **out, struct berth_err *err);
+enum berth_rc berth_http_start(struct berth_server *srv, struct berth_http **out, struct berth_err *err);
 /*
  * Reads tls-cert and tls-key again and serves them to every new connection;
  * connections and requests in flight keep theirs. On an error (a file that
@@ -69,9 +44,8 @@ uint16_t berth_http_port(const struct berth_http *h);
  */
 void berth_http_stop(struct berth_http *h, int timeout_s);
 
-/* Request accessors for hooks. Returned strings are borrowed for the request's lifetime. */
+/* Request accessors. Returned strings are borrowed for the request's lifetime. */
 const char *berth_req_header(struct berth_req *req, const char *name);
-const char *berth_req_client_ip(struct berth_req *req);
 const char *berth_req_id(struct berth_req *req);
 /* Adds a response header (copied). */
 void berth_req_add_header(struct berth_req *req, const char *name, const char *value);

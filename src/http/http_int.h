@@ -13,7 +13,7 @@
 #include "err.h"
 #include "http.h"
 #include "oci.h"
-#include "authz.h"
+#include "access.h"
 
 #define BERTH_REQ_MAGIC 0x52455155u /* "REQU" */
 #define REQ_MAX_HEADERS 16
@@ -29,6 +29,13 @@ enum req_method {
 };
 
 struct berth_req;
+
+/* Where a request is in its steps. */
+enum req_phase {
+    REQ_NEW = 0,       /* routed, not begun */
+    REQ_BEGUN,         /* the begin step accepted it; the body may come */
+    REQ_RESPONDED,     /* a response is queued */
+};
 
 /*
  * What a management row (/api/v1) needs of its caller, besides being a user
@@ -93,12 +100,12 @@ struct berth_req {
     char *param;          /* the last {..} parameter, owned */
     int64_t registry_id;  /* the registry the request is served from (0: the server itself: directory, /api/v1) */
     char id[17];          /* request id */
-    char ip[64];
+    struct berth_caller caller; /* who is calling: filled once in req_begin, then by the access decisions */
     int64_t start_us;
     uint64_t bytes_in;
     uint64_t bytes_out;
     int status;           /* status queued */
-    int phase;            /* 0 new, 1 begun, 2 responded */
+    enum req_phase phase;
     int failed;           /* an error was queued during the body */
     int close;            /* the answer closes the connection (the request's framing cannot be trusted) */
     enum berth_rc rc;     /* error code that was answered, for the log */
@@ -107,17 +114,8 @@ struct berth_req {
     int nheaders;
     void *state;          /* the route's own state */
     struct berth_err *saved; /* error to answer on the final call, owned */
-    int auth_reason;      /* enum berth_auth_reason of a refusal (0 = none) */
-    int principal_kind;   /* enum principal_kind of the caller once known */
-    char principal[80];   /* "kind:name" of the caller, for logs */
-    char principal_id[65];
-    struct principal who; /* the caller, once the authorization hook has run (kind PK_NONE before) */
-    char *access_json;    /* the access claim of the caller's Bearer token, owned (NULL: no token) */
     int in_upload_gauge;  /* counted in berth_uploads_in_progress until completion (metrics.c) */
-    /* for the event logs (events.c); "" when not known */
-    char login_kind[16];  /* identity type a login claimed: user, sp, admin, token, refresh_token */
-    char login_name[80];  /* the name it claimed (never a secret) */
-    char ev_jti[37];      /* id of the token a login was issued or presented */
+    /* for the repository event log (events_record); "" when not known */
     char ev_digest[BERTH_DIGEST_STR_MAX]; /* digest pushed, pulled or deleted */
     char ev_media_type[128];
     char ev_artifact_type[128];
@@ -138,14 +136,13 @@ int http_header_folded(const char *key, const char *name);
 /* The served certificate's validity period into *out, for /readyz; 0 on plain HTTP or when unknown. */
 int http_tls_period(struct berth_http *h, struct berth_doctor_tls *out);
 
-/* Shared server state. cfg/meta/blobs are read-only after start. */
+/* Shared server state. cfg/meta/blobs/az/events are the service's (srv), read-only after start. */
 struct berth_http {
     struct MHD_Daemon *daemon;
+    struct berth_server *srv; /* borrowed */
     const struct berth_config *cfg;
     struct berth_meta *meta;
     struct berth_blobstore *blobs;
-    berth_authorize_fn authorize;
-    void *authorize_ctx;
     int64_t default_registry;
     uint16_t port;
     struct tlscert *tls; /* the served certificate and key (tlscert.c), owned; NULL: plain HTTP */
@@ -153,9 +150,9 @@ struct berth_http {
     pthread_cond_t idle;
     int inflight;
     struct upload_table *uploads;
-    struct authz *az; /* the login and access service, owned */
-    struct netcheck *net; /* trusted proxies and management networks (netcheck.c), owned */
-    struct events *events; /* the event log queue and its writer (events.c), owned */
+    struct authz *az; /* the login and access service (srv's) */
+    struct netcheck *net; /* trusted proxies (netcheck.c), owned */
+    struct events *events; /* the event log queue and its writer (srv's) */
     struct conntrack *conns; /* connections per address and request-head deadlines (conntrack.c), owned */
 };
 
@@ -181,14 +178,11 @@ enum berth_rc berth_route_table_check(const struct route *t, size_t n, struct be
 void metrics_request_begun(struct berth_req *req);
 /* At completion: requests, latency, bytes, store/db errors, logins, the upload gauge. */
 void metrics_request_done(struct berth_req *req);
-/* A token was signed; grant_type is its grant_type claim. */
-void metrics_token_issued(const char *grant_type);
-/* A request was refused by a registry's network rules. */
-void metrics_network_refusal(void);
-/* n events were dropped from a full event queue. */
-void metrics_events_dropped(uint64_t n);
-/* Appends the Prometheus text exposition (format 0.0.4) of every metric to b. */
-void metrics_render(struct berth_buf *b);
+/*
+ * Appends the Prometheus text exposition (format 0.0.4) of every metric to b:
+ * the transport's own and the service's counters svc (NULL: zeros).
+ */
+void metrics_render(struct berth_buf *b, const struct berth_service_metrics *svc);
 /* metrics-access must be loopback, any or off. */
 enum berth_rc metrics_config_check(const struct berth_config *cfg, struct berth_err *err);
 enum berth_rc api_metrics_finish(struct berth_req *req, struct berth_err *err);

@@ -43,10 +43,6 @@ static const int64_t bucket_us[] = {BERTH_METRIC_BUCKETS(BUCKET_US)};
 #undef BUCKET_US
 #define NBUCKETS (sizeof(bucket_us) / sizeof(bucket_us[0]))
 
-/* The grant_type claims authz signs; anything else counts as "other". */
-static const char *const grant_types[] = {"access_token", "refresh_token", "directory_access", "directory_refresh",
-                                          "other"};
-#define NGRANTS (sizeof(grant_types) / sizeof(grant_types[0]))
 
 #define REASON_OTHER BERTH_AUTH_REASON_COUNT /* a failed login without a refusal reason */
 
@@ -64,10 +60,7 @@ static struct {
     size_t *slot_of;           /* row -> the first row with the same label */
     struct route_stats *routes; /* nrows + 1 */
     _Atomic uint64_t logins[2][BERTH_AUTH_REASON_COUNT + 1]; /* [0] success, [1] failure */
-    _Atomic uint64_t tokens[NGRANTS];
     _Atomic int64_t uploads;
-    _Atomic uint64_t network_refusals;
-    _Atomic uint64_t events_dropped;
     _Atomic uint64_t store_errors;
     _Atomic uint64_t db_errors;
 } reg;
@@ -154,14 +147,15 @@ static void count_login(struct berth_req *req)
                   r->finish == api_exchange_finish || r->finish == api_directory_token_finish;
     if (token_route) {
         if (req->status < 400) login(0, BERTH_AUTH_OK);
-        else login(1, req->auth_reason > 0 && req->auth_reason < BERTH_AUTH_REASON_COUNT ? (size_t)req->auth_reason
-                                                                                         : REASON_OTHER);
+        else login(1, req->caller.reason > 0 && req->caller.reason < BERTH_AUTH_REASON_COUNT
+                          ? (size_t)req->caller.reason
+                          : REASON_OTHER);
         return;
     }
     if (r->kind == BERTH_ACCESS_NONE && r->begin != api_mgmt_begin) return;
     if (!berth_req_header(req, "Authorization")) return;
-    if (req->auth_reason > 0 && req->auth_reason < BERTH_AUTH_REASON_COUNT) login(1, (size_t)req->auth_reason);
-    else if (req->principal[0]) login(0, BERTH_AUTH_OK);
+    if (req->caller.reason > 0 && req->caller.reason < BERTH_AUTH_REASON_COUNT) login(1, (size_t)req->caller.reason);
+    else if (req->caller.principal[0]) login(0, BERTH_AUTH_OK);
 }
 
 void metrics_request_done(struct berth_req *req)
@@ -187,27 +181,6 @@ void metrics_request_done(struct berth_req *req)
     if (req->rc == BERTH_EIO) add(&reg.store_errors, 1);
     if (req->rc == BERTH_EDB) add(&reg.db_errors, 1);
     count_login(req);
-}
-
-void metrics_token_issued(const char *grant_type)
-{
-    size_t i;
-    reg_ready();
-    for (i = 0; i < NGRANTS - 1; i++)
-        if (!strcmp(grant_type, grant_types[i])) break;
-    add(&reg.tokens[i], 1);
-}
-
-void metrics_network_refusal(void)
-{
-    reg_ready();
-    add(&reg.network_refusals, 1);
-}
-
-void metrics_events_dropped(uint64_t n)
-{
-    reg_ready();
-    add(&reg.events_dropped, n);
 }
 
 /* ---------------------------------------------------------------- exposition */
@@ -340,19 +313,25 @@ static void put_logins(struct berth_buf *b)
         }
 }
 
-static void put_tokens(struct berth_buf *b)
+/* A service counter; 0 without a service. */
+static uint64_t svc_get(const _Atomic uint64_t *c)
+{
+    return c ? atomic_load_explicit(c, memory_order_relaxed) : 0;
+}
+
+static void put_tokens(struct berth_buf *b, const struct berth_service_metrics *svc)
 {
     size_t i;
 
     put_head(b, BERTH_METRIC_TOKENS_ISSUED);
-    for (i = 0; i < NGRANTS; i++) {
+    for (i = 0; i < BERTH_GRANT_COUNT; i++) {
         berth_buf_puts(b, families[BERTH_METRIC_TOKENS_ISSUED].name);
-        put_label(b, "grant_type", grant_types[i], 1);
-        berth_buf_printf(b, "} %llu\n", (unsigned long long)get(&reg.tokens[i]));
+        put_label(b, "grant_type", berth_grant_name((enum berth_grant)i), 1);
+        berth_buf_printf(b, "} %llu\n", (unsigned long long)svc_get(svc ? &svc->tokens_issued[i] : NULL));
     }
 }
 
-void metrics_render(struct berth_buf *b)
+void metrics_render(struct berth_buf *b, const struct berth_service_metrics *svc)
 {
     int id;
 
@@ -369,11 +348,13 @@ void metrics_render(struct berth_buf *b)
                              (long long)atomic_load_explicit(&reg.uploads, memory_order_relaxed));
             break;
         case BERTH_METRIC_LOGINS: put_logins(b); break;
-        case BERTH_METRIC_TOKENS_ISSUED: put_tokens(b); break;
+        case BERTH_METRIC_TOKENS_ISSUED: put_tokens(b, svc); break;
         case BERTH_METRIC_NETWORK_REFUSALS:
-            put_plain(b, BERTH_METRIC_NETWORK_REFUSALS, get(&reg.network_refusals));
+            put_plain(b, BERTH_METRIC_NETWORK_REFUSALS, svc_get(svc ? &svc->network_refusals : NULL));
             break;
-        case BERTH_METRIC_EVENTS_DROPPED: put_plain(b, BERTH_METRIC_EVENTS_DROPPED, get(&reg.events_dropped)); break;
+        case BERTH_METRIC_EVENTS_DROPPED:
+            put_plain(b, BERTH_METRIC_EVENTS_DROPPED, svc_get(svc ? &svc->events_dropped : NULL));
+            break;
         case BERTH_METRIC_STORE_ERRORS: put_plain(b, BERTH_METRIC_STORE_ERRORS, get(&reg.store_errors)); break;
         case BERTH_METRIC_DB_ERRORS: put_plain(b, BERTH_METRIC_DB_ERRORS, get(&reg.db_errors)); break;
         case BERTH_METRIC_BUILD_INFO:
@@ -409,9 +390,10 @@ enum berth_rc api_metrics_finish(struct berth_req *req, struct berth_err *err)
     struct berth_buf b = BERTH_BUF_INIT(0);
 
     if (!strcmp(mode, "off")) return berth_err_set(err, BERTH_EDENIED, "metrics are turned off (metrics-access=off)");
-    if (strcmp(mode, "any") != 0 && !is_loopback(req->ip))
-        return berth_err_set(err, BERTH_EDENIED, "metrics are served to loopback clients only, not to %s", req->ip);
-    metrics_render(&b);
+    if (strcmp(mode, "any") != 0 && !is_loopback(req->caller.ip))
+        return berth_err_set(err, BERTH_EDENIED, "metrics are served to loopback clients only, not to %s",
+                             req->caller.ip);
+    metrics_render(&b, &req->http->srv->metrics);
     if (berth_buf_rc(&b)) {
         berth_buf_release(&b);
         return berth_err_set(err, BERTH_EINTERNAL, "cannot render the metrics");

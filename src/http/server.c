@@ -18,7 +18,7 @@
 #include "alloc.h"
 #include "log.h"
 #include "util.h"
-#include "authz.h"
+#include "access.h"
 #include "conntrack.h"
 #include "events.h"
 #include "http_int.h"
@@ -57,11 +57,6 @@ static void allow_text(unsigned allowed, char *out, size_t n)
 const char *berth_req_header(struct berth_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
-}
-
-const char *berth_req_client_ip(struct berth_req *req)
-{
-    return req->ip;
 }
 
 const char *berth_req_id(struct berth_req *req)
@@ -108,7 +103,7 @@ enum berth_rc req_respond(struct berth_req *req, int status, struct MHD_Response
     MHD_destroy_response(resp);
     if (r != MHD_YES) return BERTH_EINTERNAL;
     req->status = status;
-    req->phase = 2;
+    req->phase = REQ_RESPONDED;
     return BERTH_OK;
 }
 
@@ -133,15 +128,21 @@ enum berth_rc req_respond_error(struct berth_req *req, enum berth_rc rc, const c
     struct berth_buf b = BERTH_BUF_INIT(0);
 
     req->rc = rc;
+    /* what the access decision asked to answer a refusal with */
+    if (req->caller.challenge) berth_req_add_header(req, "WWW-Authenticate", req->caller.challenge);
+    if (req->caller.retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%d", req->caller.retry_after);
+        berth_req_add_header(req, "Retry-After", ra);
+    }
     berth_buf_puts(&b, "{\"errors\":[{\"code\":\"");
     berth_buf_puts(&b, berth_rc_ocicode(rc));
     berth_buf_puts(&b, "\",\"message\":");
     berth_buf_json_str(&b, msg, strlen(msg));
     berth_buf_puts(&b, ",\"detail\":{\"reason\":\"");
     /* the client is told the reason it may know; the log keeps the exact one */
-    berth_buf_puts(&b, req->auth_reason ? berth_auth_reason_name(berth_auth_reason_shown(
-                                              (enum berth_auth_reason)req->auth_reason))
-                                        : berth_rc_name(rc));
+    berth_buf_puts(&b, req->caller.reason ? berth_auth_reason_name(berth_auth_reason_shown(req->caller.reason))
+                                          : berth_rc_name(rc));
     berth_buf_puts(&b, "\"}}]}\n");
     return req_respond_json(req, berth_rc_status(rc), &b, "application/json");
 }
@@ -169,12 +170,13 @@ static struct berth_req *req_new(struct berth_http *h, struct MHD_Connection *co
     if (ci && ci->client_addr) {
         const struct sockaddr *sa = ci->client_addr;
         if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, req->ip, sizeof(req->ip));
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, req->caller.ip,
+                      sizeof(req->caller.ip));
         else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, req->ip,
-                      sizeof(req->ip));
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, req->caller.ip,
+                      sizeof(req->caller.ip));
     }
-    if (!req->ip[0]) snprintf(req->ip, sizeof(req->ip), "-");
+    if (!req->caller.ip[0]) snprintf(req->caller.ip, sizeof(req->caller.ip), "-");
     pthread_mutex_lock(&h->lock);
     h->inflight++;
     pthread_mutex_unlock(&h->lock);
@@ -194,7 +196,7 @@ static void req_free(struct berth_req *req)
     free(req->name);
     free(req->param);
     free(req->saved);
-    free(req->access_json);
+    berth_caller_release(&req->caller);
     req->magic = 0;
     free(req);
     pthread_mutex_lock(&h->lock);
@@ -336,6 +338,8 @@ static enum berth_rc req_begin(struct berth_req *req, struct berth_err *err)
     uint64_t v;
     enum berth_rc rc;
 
+    /* who is calling, as far as the headers tell; the address comes with the route (netcheck_client_ip) */
+    berth_caller_headers(&req->caller, berth_req_header(req, "Host"), berth_req_header(req, "Authorization"));
     rc = framing_check(req, &hdr, err);
     if (rc) return rc;
     if (hdr > (size_t)h->cfg->header_max)
@@ -362,33 +366,34 @@ static enum berth_rc req_begin(struct berth_req *req, struct berth_err *err)
     if (rc) return rc;
     /* /v2 and the token service serve a registry (the Host picks it); the directory and /api/v1 serve the server */
     if (req->route->kind != BERTH_ACCESS_NONE || netcheck_oauth_route(req)) req->registry_id = h->default_registry;
-    if (req->route->kind != BERTH_ACCESS_NONE && h->az) {
-        struct berth_meta_registry reg;
-        rc = authz_registry_of(h->az, req, &reg, err);
+    if (req->route->kind != BERTH_ACCESS_NONE) {
+        rc = authz_registry_of(h->az, &req->caller, NULL, err);
         if (rc) {
-            req->auth_reason = BERTH_AUTH_UNKNOWN_REGISTRY;
+            req->caller.reason = BERTH_AUTH_UNKNOWN_REGISTRY;
             return rc;
         }
-        req->registry_id = reg.id;
+        req->registry_id = req->caller.reg.id;
         /* network rules come before any credential is looked at */
-        rc = netcheck_registry(h, req, &reg, err);
+        rc = authz_network(h->az, &req->caller, err);
         if (rc) return rc;
-    } else if (h->az && netcheck_oauth_route(req)) {
-        struct berth_meta_registry reg;
+    } else if (netcheck_oauth_route(req)) {
         struct berth_err lerr = BERTH_ERR_INIT;
         /* an unknown registry is left to the token service to answer, as before */
-        if (authz_registry_of(h->az, req, &reg, &lerr) == BERTH_OK) {
-            req->registry_id = reg.id;
-            rc = netcheck_registry(h, req, &reg, err);
+        if (authz_registry_of(h->az, &req->caller, NULL, &lerr) == BERTH_OK) {
+            req->registry_id = req->caller.reg.id;
+            rc = authz_network(h->az, &req->caller, err);
             if (rc) return rc;
+        } else {
+            req->caller.reason = BERTH_AUTH_OK;
         }
     } else if (!strncmp(req->path, "/api/v1/", 8)) {
-        rc = netcheck_mgmt(h->net, req, err);
+        rc = authz_mgmt_network(h->az, &req->caller, err);
         if (rc) return rc;
     }
-    if (h->authorize && req->route->kind != BERTH_ACCESS_NONE) {
-        struct berth_access need = {req->route->kind, req->name, req->route->access};
-        rc = h->authorize(h->authorize_ctx, req, &need, err);
+    if (h->cfg->auth && req->route->kind != BERTH_ACCESS_NONE) {
+        struct berth_access need = {req->route->kind, req->name, req->route->access,
+                                    !strcmp(req->route->label, "tags")};
+        rc = authz_authorize(h->az, &req->caller, &need, err);
         if (rc) return rc;
     }
     if (req->route->begin) return req->route->begin(req, err);
@@ -419,7 +424,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req = req_new(h, conn, url, method);
         *con_cls = req;
         rc = req_begin(req, &err);
-        req->phase = 1;
+        req->phase = REQ_BEGUN;
         if (!rc) {
             metrics_request_begun(req);
             return MHD_YES;
@@ -440,23 +445,85 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         req->bytes_in += n;
-        if (req->phase == 2 || req->failed || !req->route->body) return MHD_YES;
+        if (req->phase == REQ_RESPONDED || req->failed || !req->route->body) return MHD_YES;
         rc = req->route->body(req, upload_data, n, &err);
         if (rc && req_respond_error(req, rc, berth_err_msg(&err)) == BERTH_OK) req->failed = 1;
         else if (rc) defer_error(req, rc, &err);
         return MHD_YES;
     }
-    if (req->phase == 2) return MHD_YES;
+    if (req->phase == REQ_RESPONDED) return MHD_YES;
     if (req->failed) {
         rc = req_respond_error(req, req->rc, berth_err_msg(req->saved));
         return rc ? MHD_NO : MHD_YES;
     }
     rc = req->route->finish(req, &err);
-    if (rc && req->phase != 2) {
+    if (rc && req->phase != REQ_RESPONDED) {
         req->failed = 1;
         rc = req_respond_error(req, rc, berth_err_msg(&err));
     }
     return rc ? MHD_NO : MHD_YES;
+}
+
+static int is_credential_route(const struct route *r)
+{
+    return r->finish == api_token_get_finish || r->finish == api_token_post_finish || r->finish == api_explain_finish ||
+           r->finish == api_exchange_finish || r->finish == api_directory_token_finish;
+}
+
+/* A login event: a credential endpoint, or a request that carried credentials or was refused for them or by
+   network rules. */
+static int is_login(struct berth_req *req)
+{
+    const struct route *r = req->route;
+    if (!r) return 0;
+    if (is_credential_route(r)) return 1;
+    if (r->kind == BERTH_ACCESS_NONE && r->begin != api_mgmt_begin) return 0;
+    return req->caller.reason != BERTH_AUTH_OK || req->caller.authorization != NULL;
+}
+
+/* The repository operation of a finished request, or NULL. */
+static const char *repo_operation(struct berth_req *req, int *is_tag)
+{
+    const char *label = req->route ? req->route->label : "";
+    *is_tag = req->param && !strchr(req->param, ':');
+    if (!req->name) return NULL;
+    if (!strcmp(label, "manifest_put")) return "push";
+    if (!strcmp(label, "manifest_get")) return req->method == M_GET ? "pull" : NULL;
+    if (!strcmp(label, "manifest_delete")) return *is_tag ? "untag" : "delete";
+    *is_tag = 0;
+    if (!strcmp(label, "upload_put")) return "blob_push";
+    if (!strcmp(label, "upload_post")) return req->ev_digest[0] ? "blob_push" : NULL;
+    if (!strcmp(label, "blob_delete")) return "blob_delete";
+    if (!strcmp(label, "repository_delete")) return "repository_delete";
+    return NULL;
+}
+
+/* What the finished request adds to the login and repository event logs. */
+static void record_events(struct berth_http *h, struct berth_req *req)
+{
+    struct berth_event_facts f;
+    int is_tag = 0;
+
+    if (!req->route) return;
+    memset(&f, 0, sizeof(f));
+    f.repo_op = repo_operation(req, &is_tag);
+    f.login = is_login(req);
+    if (!f.repo_op && !f.login) return;
+    f.operation = req->route->label;
+    f.registry_id = req->registry_id;
+    f.repository = req->name;
+    f.tag = is_tag ? req->param : NULL;
+    if (req->ev_digest[0]) f.digest = req->ev_digest;
+    else if (req->param && strchr(req->param, ':')) f.digest = req->param;
+    f.media_type = req->ev_media_type;
+    f.artifact_type = req->ev_artifact_type;
+    f.size = req->ev_size;
+    f.user_agent = berth_req_header(req, "User-Agent");
+    f.request_id = req->id;
+    f.status = req->status;
+    f.rc = req->rc;
+    f.duration_us = berth_mono_us() - req->start_us;
+    events_record(h->events, &req->caller, &f);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -471,16 +538,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (req->route && req->route->cleanup)
         req->route->cleanup(req, req->failed || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
     metrics_request_done(req);
-    events_record(h->events, req);
+    record_events(h, req);
     if (h->cfg->access_log && berth_log_threshold >= BERTH_LOG_INFO) {
         ua = berth_req_header(req, "User-Agent");
         BERTH_LOG(BERTH_LOG_INFO,
                   "req=%s msg=access ip=%s method=%s path=\"%.300s\" route=%s status=%d code=%s reason=%s "
                   "principal=\"%s\" bytes_in=%llu bytes_out=%llu dur_ms=%.3f end=%s ua=\"%.120s\"",
-                  req->id, req->ip, req->method_text, req->path, req->route ? req->route->label : "-", req->status,
+                  req->id, req->caller.ip, req->method_text, req->path, req->route ? req->route->label : "-",
+                  req->status,
                   req->rc ? berth_rc_ocicode(req->rc) : "-",
-                  req->auth_reason ? berth_auth_reason_name((enum berth_auth_reason)req->auth_reason) : "-",
-                  req->principal[0] ? req->principal : "-", (unsigned long long)req->bytes_in,
+                  req->caller.reason ? berth_auth_reason_name(req->caller.reason) : "-",
+                  req->caller.principal[0] ? req->caller.principal : "-", (unsigned long long)req->bytes_in,
                   (unsigned long long)req->bytes_out, (double)(berth_mono_us() - req->start_us) / 1000.0,
                   toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", ua ? ua : "-");
     }
@@ -594,13 +662,10 @@ static enum berth_rc limits_check(const struct berth_config *cfg, struct berth_e
     return BERTH_OK;
 }
 
-/* Frees everything the server owns once the daemon is gone. The event queue goes
-   first: it writes what is queued while the database is still open. */
+/* Frees everything the transport owns once the daemon is gone; the service (srv) stays its opener's. */
 static void http_free(struct berth_http *h)
 {
-    events_free(h->events);
     conntrack_free(h->conns);
-    authz_free(h->az);
     netcheck_free(h->net);
     upload_table_free(h->uploads);
     tlscert_free(h->tls);
@@ -609,10 +674,10 @@ static void http_free(struct berth_http *h)
     free(h);
 }
 
-enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_http **out, struct berth_err *err)
+enum berth_rc berth_http_start(struct berth_server *srv, struct berth_http **out, struct berth_err *err)
 {
     struct berth_http *h = berth_xcalloc(1, sizeof(*h));
-    const struct berth_config *cfg = deps->cfg;
+    const struct berth_config *cfg = srv->cfg;
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
@@ -622,12 +687,13 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
     int lfd = -1;
     enum berth_rc rc;
 
+    h->srv = srv;
     h->cfg = cfg;
-    h->meta = deps->meta;
-    h->blobs = deps->blobs;
-    h->authorize = deps->authorize;
-    h->authorize_ctx = deps->authorize_ctx;
-    h->default_registry = deps->default_registry;
+    h->meta = srv->meta;
+    h->blobs = srv->blobs;
+    h->default_registry = srv->default_registry;
+    h->az = srv->az;
+    h->events = srv->events;
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->idle, NULL);
     rc = limits_check(cfg, err);
@@ -643,20 +709,9 @@ enum berth_rc berth_http_start(const struct berth_http_deps *deps, struct berth_
     if (rc) goto fail;
     rc = conntrack_new(cfg, h->net, &h->conns, err);
     if (rc) goto fail;
-    rc = authz_new(deps->meta, cfg, &h->az, err);
+    /* bound: now the first start may bootstrap */
+    rc = berth_server_ready(srv, err);
     if (rc) goto fail;
-    {
-        int created = 0;
-        rc = authz_bootstrap(h->az, &created, err);
-        if (rc) goto fail;
-    }
-    rc = events_new(deps->meta, h->az, cfg, (size_t)cfg->event_queue, &h->events, err);
-    if (rc) goto fail;
-    if (!h->authorize && cfg->auth) {
-        h->authorize = authz_authorize;
-        h->authorize_ctx = h->az;
-    }
-    if (!h->authorize_ctx) h->authorize_ctx = h->az;
     h->uploads = upload_table_new();
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     if (!threads) {

@@ -4,7 +4,7 @@
 #include "alloc.h"
 #include "meta.h"
 #include "util.h"
-#include "../../src/http/events.h"
+#include "events.h"
 #include "test.h"
 
 #define ASSERT_OK(expr) ASSERT_RC((expr), BERTH_OK)

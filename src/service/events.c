@@ -4,8 +4,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +16,8 @@
 #include "auth.h"
 #include "log.h"
 #include "util.h"
-#include "authz.h"
+#include "access.h"
 #include "events.h"
-#include "http_int.h"
 #include "banned.h"
 
 #define NAME_CACHE 16
@@ -32,6 +31,7 @@ struct reg_name {
 struct events {
     struct berth_meta *meta;
     struct authz *az;
+    struct berth_service_metrics *metrics; /* may be NULL */
     int64_t retention_days;
     int64_t max_rows;
     int64_t max_followers;
@@ -74,7 +74,7 @@ int events_push(struct events *ev, struct berth_meta_event *e)
             dropped = ev->dropped;
         }
         pthread_mutex_unlock(&ev->lock);
-        metrics_events_dropped(1);
+        if (ev->metrics) atomic_fetch_add_explicit(&ev->metrics->events_dropped, 1, memory_order_relaxed);
         if (dropped)
             BERTH_LOG(BERTH_LOG_WARN, "msg=\"event queue full, events dropped\" dropped_total=%llu queue=%zu",
                       (unsigned long long)dropped, ev->cap);
@@ -331,7 +331,7 @@ void events_follow_leave(struct events *ev, struct events_waiter *w)
 {
     pthread_mutex_lock(&ev->follow_lock);
     if (w && w->waiting) {
-        MHD_resume_connection(w->conn);
+        w->resume(w->conn);
         unlink_waiter(ev, w);
     }
     ev->followers--;
@@ -347,8 +347,7 @@ uint64_t events_seq(struct events *ev)
     return s;
 }
 
-int events_follow_wait(struct events *ev, struct events_waiter *w, struct MHD_Connection *conn, uint64_t seq,
-                       int64_t wake_ms)
+int events_follow_wait(struct events *ev, struct events_waiter *w, void *conn, uint64_t seq, int64_t wake_ms)
 {
     int r;
     pthread_mutex_lock(&ev->follow_lock);
@@ -362,7 +361,7 @@ int events_follow_wait(struct events *ev, struct events_waiter *w, struct MHD_Co
         w->waiting = 1;
         w->next = ev->waiters;
         ev->waiters = w;
-        MHD_suspend_connection(conn);
+        w->suspend(conn);
         r = 1;
     }
     pthread_mutex_unlock(&ev->follow_lock);
@@ -384,7 +383,7 @@ static void wake_followers(struct events *ev, int stored, int all)
             *pp = w->next;
             w->next = NULL;
             w->waiting = 0;
-            MHD_resume_connection(w->conn);
+            w->resume(w->conn);
         } else {
             pp = &w->next;
         }
@@ -521,6 +520,11 @@ enum berth_rc events_new(struct berth_meta *meta, struct authz *az, const struct
     return BERTH_OK;
 }
 
+void events_attach(struct events *ev, struct berth_service_metrics *m)
+{
+    ev->metrics = m;
+}
+
 void events_free(struct events *ev)
 {
     if (!ev) return;
@@ -545,109 +549,59 @@ void events_free(struct events *ev)
 
 /* ---------------------------------------------------------------- from a request */
 
-static const char *kind_text(int kind)
+static void fill_common(const struct berth_caller *c, const struct berth_event_facts *f, struct berth_meta_event *e,
+                        int64_t now_ms)
 {
-    switch ((enum principal_kind)kind) {
-    case PK_ANON: return "anonymous";
-    case PK_ADMIN: return "admin";
-    case PK_USER: return "user";
-    case PK_SP: return "sp";
-    case PK_TOKEN: return "token";
-    case PK_NONE: break;
-    }
-    return "";
-}
-
-static int is_credential_route(const struct route *r)
-{
-    return r->finish == api_token_get_finish || r->finish == api_token_post_finish || r->finish == api_explain_finish ||
-           r->finish == api_exchange_finish || r->finish == api_directory_token_finish;
-}
-
-static int is_login(struct berth_req *req)
-{
-    const struct route *r = req->route;
-    if (!r) return 0;
-    if (is_credential_route(r)) return 1;
-    if (r->kind == BERTH_ACCESS_NONE && r->begin != api_mgmt_begin) return 0;
-    return req->auth_reason != 0 || berth_req_header(req, "Authorization") != NULL;
-}
-
-/* The repository operation of a finished request, or NULL. */
-static const char *repo_operation(struct berth_req *req, int *is_tag)
-{
-    const char *label = req->route ? req->route->label : "";
-    *is_tag = req->param && !strchr(req->param, ':');
-    if (!req->name) return NULL;
-    if (!strcmp(label, "manifest_put")) return "push";
-    if (!strcmp(label, "manifest_get")) return req->method == M_GET ? "pull" : NULL;
-    if (!strcmp(label, "manifest_delete")) return *is_tag ? "untag" : "delete";
-    *is_tag = 0;
-    if (!strcmp(label, "upload_put")) return "blob_push";
-    if (!strcmp(label, "upload_post")) return req->ev_digest[0] ? "blob_push" : NULL;
-    if (!strcmp(label, "blob_delete")) return "blob_delete";
-    if (!strcmp(label, "repository_delete")) return "repository_delete";
-    return NULL;
-}
-
-static void fill_common(struct berth_req *req, struct berth_meta_event *e, int64_t now_ms, int64_t dur_us)
-{
-    const char *ua = berth_req_header(req, "User-Agent");
-    const char *auth = berth_req_header(req, "Authorization");
-
     e->time_ms = now_ms;
-    e->reg = req->registry_id; /* 0 for the directory and the management API: the server's events */
+    e->reg = f->registry_id; /* 0 for the directory and the management API: the server's events */
     e->size = -1;
-    snprintf(e->operation, sizeof(e->operation), "%s", req->route ? req->route->label : "");
-    if (req->login_kind[0]) snprintf(e->identity_type, sizeof(e->identity_type), "%s", req->login_kind);
-    else if (req->principal_kind) snprintf(e->identity_type, sizeof(e->identity_type), "%s", kind_text(req->principal_kind));
-    else snprintf(e->identity_type, sizeof(e->identity_type), "%s", auth && *auth ? "unknown" : "anonymous");
-    snprintf(e->identity, sizeof(e->identity), "%s", req->login_name[0] ? req->login_name : req->who.name);
-    snprintf(e->identity_id, sizeof(e->identity_id), "%s", req->principal_id);
-    snprintf(e->ip, sizeof(e->ip), "%s", req->ip);
-    snprintf(e->user_agent, sizeof(e->user_agent), "%s", ua ? ua : "");
-    e->status = req->status;
-    if (req->auth_reason > 0 && req->auth_reason < BERTH_AUTH_REASON_COUNT)
-        snprintf(e->reason, sizeof(e->reason), "%s", berth_auth_reason_name((enum berth_auth_reason)req->auth_reason));
-    else if (req->rc)
-        snprintf(e->reason, sizeof(e->reason), "%s", berth_rc_ocicode(req->rc));
-    snprintf(e->request_id, sizeof(e->request_id), "%s", req->id);
-    e->duration_us = dur_us;
+    snprintf(e->operation, sizeof(e->operation), "%s", f->operation ? f->operation : "");
+    if (c->login_kind[0]) snprintf(e->identity_type, sizeof(e->identity_type), "%s", c->login_kind);
+    else if (c->who.kind != PK_NONE)
+        snprintf(e->identity_type, sizeof(e->identity_type), "%s", authz_kind_name(c->who.kind));
+    else
+        snprintf(e->identity_type, sizeof(e->identity_type), "%s",
+                 c->cred != BERTH_CRED_NONE ? "unknown" : "anonymous");
+    snprintf(e->identity, sizeof(e->identity), "%s", c->login_name[0] ? c->login_name : c->who.name);
+    snprintf(e->identity_id, sizeof(e->identity_id), "%s", c->principal_id);
+    snprintf(e->ip, sizeof(e->ip), "%s", c->ip);
+    snprintf(e->user_agent, sizeof(e->user_agent), "%s", f->user_agent ? f->user_agent : "");
+    e->status = f->status;
+    if (c->reason > 0 && c->reason < BERTH_AUTH_REASON_COUNT)
+        snprintf(e->reason, sizeof(e->reason), "%s", berth_auth_reason_name(c->reason));
+    else if (f->rc)
+        snprintf(e->reason, sizeof(e->reason), "%s", berth_rc_ocicode(f->rc));
+    snprintf(e->request_id, sizeof(e->request_id), "%s", f->request_id ? f->request_id : "");
+    e->duration_us = f->duration_us;
 }
 
-void events_record(struct events *ev, struct berth_req *req)
+void events_record(struct events *ev, const struct berth_caller *c, const struct berth_event_facts *f)
 {
     struct berth_meta_event *e;
-    const char *op;
-    int64_t now_ms, dur_us;
-    int is_tag = 0;
+    int64_t now_ms;
 
-    if (!ev || !req->route) return;
-    op = repo_operation(req, &is_tag);
-    if (!op && !is_login(req)) return;
+    if (!ev || (!f->repo_op && !f->login)) return;
     now_ms = berth_now_ms();
-    dur_us = berth_mono_us() - req->start_us;
-    if (is_login(req)) {
+    if (f->login) {
         e = berth_xmalloc(sizeof(*e));
         memset(e, 0, sizeof(*e));
         e->log = BERTH_EVENTS_LOGIN;
-        fill_common(req, e, now_ms, dur_us);
-        snprintf(e->jti, sizeof(e->jti), "%s", req->ev_jti);
+        fill_common(c, f, e, now_ms);
+        snprintf(e->jti, sizeof(e->jti), "%s", c->jti);
         events_push(ev, e);
     }
-    if (op) {
+    if (f->repo_op) {
         e = berth_xmalloc(sizeof(*e));
         memset(e, 0, sizeof(*e));
         e->log = BERTH_EVENTS_REPOSITORY;
-        fill_common(req, e, now_ms, dur_us);
-        snprintf(e->operation, sizeof(e->operation), "%s", op);
-        snprintf(e->repository, sizeof(e->repository), "%s", req->name);
-        if (is_tag) snprintf(e->tag, sizeof(e->tag), "%s", req->param);
-        if (req->ev_digest[0]) snprintf(e->digest, sizeof(e->digest), "%s", req->ev_digest);
-        else if (req->param && strchr(req->param, ':')) snprintf(e->digest, sizeof(e->digest), "%s", req->param);
-        snprintf(e->media_type, sizeof(e->media_type), "%s", req->ev_media_type);
-        snprintf(e->artifact_type, sizeof(e->artifact_type), "%s", req->ev_artifact_type);
-        e->size = req->ev_size;
+        fill_common(c, f, e, now_ms);
+        snprintf(e->operation, sizeof(e->operation), "%s", f->repo_op);
+        snprintf(e->repository, sizeof(e->repository), "%s", f->repository ? f->repository : "");
+        if (f->tag) snprintf(e->tag, sizeof(e->tag), "%s", f->tag);
+        if (f->digest) snprintf(e->digest, sizeof(e->digest), "%s", f->digest);
+        snprintf(e->media_type, sizeof(e->media_type), "%s", f->media_type ? f->media_type : "");
+        snprintf(e->artifact_type, sizeof(e->artifact_type), "%s", f->artifact_type ? f->artifact_type : "");
+        e->size = f->size;
         events_push(ev, e);
     }
 }

@@ -1,8 +1,8 @@
 /*
- * authz.c - the login and access service: registry resolution from Host,
- * credential checks for every identity kind, grants from the admin user,
- * scope maps, roles and anonymous pull, token issue and verification, and
- * the authorization hook with its Bearer challenges.
+ * access.c - the login and access service: registry resolution from Host,
+ * network rules, credential checks for every identity kind, grants from the
+ * admin user, scope maps, roles and anonymous pull, token issue and
+ * verification, and the access check of a route with its Bearer challenges.
  *
  * Tokens carry a "berth" claim naming the credential they came from (kind,
  * id, password slot or secret id, and when that credential was set). Every
@@ -23,18 +23,62 @@
 #include "base64.h"
 #include "log.h"
 #include "util.h"
-#include "authz.h"
-#include "http_int.h"
+#include "access.h"
 #include "banned.h"
 
 #define USER_MAX 256
 #define PASS_MAX 8192
+#define NET_LIST_MAX 1000 /* items in management-networks */
 
-static struct authz *authz_of(void *ctx)
+static struct authz *authz_of(struct authz *az)
 {
-    struct authz *az = ctx;
     if (!az || az->magic != BERTH_AUTHZ_MAGIC) abort();
     return az;
+}
+
+/* ---------------------------------------------------------------- the caller */
+
+void berth_caller_headers(struct berth_caller *c, const char *host, const char *authorization)
+{
+    c->host = host;
+    c->authorization = authorization;
+    if (!authorization || !*authorization) c->cred = BERTH_CRED_NONE;
+    else if (!strncasecmp(authorization, "Basic ", 6)) c->cred = BERTH_CRED_BASIC;
+    else if (!strncasecmp(authorization, "Bearer ", 7)) c->cred = BERTH_CRED_BEARER;
+    else c->cred = BERTH_CRED_OTHER;
+}
+
+void berth_caller_release(struct berth_caller *c)
+{
+    free(c->access_json);
+    c->access_json = NULL;
+    free(c->challenge);
+    c->challenge = NULL;
+}
+
+static const char *const grant_names[] = {
+#define GRANT_NAME(n) #n,
+    BERTH_GRANT_TYPES(GRANT_NAME)
+#undef GRANT_NAME
+};
+
+const char *berth_grant_name(enum berth_grant g)
+{
+    return (unsigned)g < BERTH_GRANT_COUNT ? grant_names[g] : "other";
+}
+
+static void count(_Atomic uint64_t *c)
+{
+    atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+void authz_count_token(struct authz *az, const char *grant_type)
+{
+    size_t i;
+    if (!az->metrics) return;
+    for (i = 0; i < BERTH_GRANT_COUNT - 1; i++)
+        if (!strcmp(grant_type, grant_names[i])) break;
+    count(&az->metrics->tokens_issued[i]);
 }
 
 /* ---------------------------------------------------------------- verified-token cache */
@@ -127,17 +171,25 @@ static void token_cache_put(struct token_cache *c, const unsigned char key[32], 
     pthread_mutex_unlock(&c->lock);
 }
 
-enum berth_rc authz_new(struct berth_meta *meta, const struct berth_config *cfg, struct authz **out,
-                        struct berth_err *err)
+enum berth_rc authz_new(struct berth_meta *meta, const struct berth_config *cfg, struct berth_service_metrics *metrics,
+                        struct authz **out, struct berth_err *err)
 {
     struct authz *az = berth_xcalloc(1, sizeof(*az));
+    struct berth_err lerr = BERTH_ERR_INIT;
     char *dir = berth_xasprintf("%s/keys", cfg->data);
     enum berth_rc rc;
 
     az->magic = BERTH_AUTHZ_MAGIC;
     az->meta = meta;
     az->cfg = cfg;
+    az->metrics = metrics;
     az->tls = cfg->tls_cert[0] != '\0';
+    az->mgmt_only = cfg->management_networks_only != 0;
+    if (berth_netrules_parse_list(cfg->management_networks, NET_LIST_MAX, &az->mgmt_nets, &az->nmgmt_nets, &lerr) !=
+        BERTH_OK) {
+        rc = berth_err_set(err, BERTH_ECONFIG, "config 'management-networks': %s", berth_err_msg(&lerr));
+        goto out;
+    }
     rc = berth_keyring_open(dir, &az->keys, err);
     if (rc) goto out;
     rc = meta->reg->tenant_id(meta, az->tenant, err);
@@ -171,6 +223,7 @@ void authz_free(struct authz *az)
     berth_secret_cache_free(az->cache);
     token_cache_free(az->tokens);
     berth_limiter_free(az->limiter);
+    free(az->mgmt_nets);
     az->magic = 0;
     free(az);
 }
@@ -235,16 +288,20 @@ void authz_login_server(struct authz *az, const struct berth_meta_registry *reg,
     snprintf(out, outlen, "%s.%s", reg->name, az->cfg->domain);
 }
 
-enum berth_rc authz_registry_of(struct authz *az, struct berth_req *req, struct berth_meta_registry *reg,
+enum berth_rc authz_registry_of(struct authz *az, struct berth_caller *c, struct berth_meta_registry *reg,
                                 struct berth_err *err)
 {
-    const char *host = berth_req_header(req, "Host");
+    const char *host = c->host;
     const char *domain = az->cfg->domain;
     char h[256], name[BERTH_META_NAME_MAX + 1];
     size_t n = 0, dl = strlen(domain);
     const char *want = az->cfg->default_registry;
     enum berth_rc rc;
 
+    if (c->has_reg) {
+        if (reg) *reg = c->reg;
+        return BERTH_OK;
+    }
     if (host) {
         /* host without the port, lower-cased; "[v6]:port" keeps its brackets */
         for (; host[n] && n + 1 < sizeof(h); n++) {
@@ -261,10 +318,74 @@ enum berth_rc authz_registry_of(struct authz *az, struct berth_req *req, struct 
             }
         }
     }
-    rc = az->meta->reg->registry_get(az->meta, want, 0, reg, err);
-    if (rc == BERTH_ENOENT)
+    rc = az->meta->reg->registry_get(az->meta, want, 0, &c->reg, err);
+    if (rc == BERTH_ENOENT) {
+        c->reason = BERTH_AUTH_UNKNOWN_REGISTRY;
         return berth_err_set(err, BERTH_ENAMEUNKNOWN, "registry '%s' does not exist on this server", want);
+    }
+    if (rc) return rc;
+    c->has_reg = 1;
+    if (reg) *reg = c->reg;
+    return BERTH_OK;
+}
+
+/* ---------------------------------------------------------------- networks */
+
+/* Nonzero if ip is inside one of the stored rule texts; a rule that does not parse matches nothing. */
+static int allowed_by(const struct berth_meta_network *net, const struct berth_netaddr *ip, int64_t reg_id)
+{
+    struct berth_netrule r;
+    size_t i;
+
+    for (i = 0; i < net->nrules; i++) {
+        if (berth_netrule_parse(net->rules[i], &r, NULL) != BERTH_OK) {
+            BERTH_LOG(BERTH_LOG_WARN, "msg=\"stored ip rule does not parse; ignored\" registry_id=%lld rule=\"%.64s\"",
+                      (long long)reg_id, net->rules[i]);
+            continue;
+        }
+        if (berth_netrule_match(&r, ip)) return 1;
+    }
+    return 0;
+}
+
+enum berth_rc authz_network(struct authz *az, struct berth_caller *c, struct berth_err *err)
+{
+    struct berth_meta_network *net = berth_xmalloc(sizeof(*net));
+    const struct berth_meta_registry *reg = &c->reg;
+    enum berth_rc rc;
+
+    az = authz_of(az);
+    rc = az->meta->reg->network_get(az->meta, reg->id, net, err);
+    if (rc) goto out;
+    if (!net->public_network) {
+        c->reason = BERTH_AUTH_NETWORK_PUBLIC_DISABLED;
+        if (az->metrics) count(&az->metrics->network_refusals);
+        rc = berth_err_set(err, BERTH_EDENIED, "public network access is disabled for registry '%s'", reg->name);
+        goto out;
+    }
+    if (net->default_allow) goto out;
+    if (!c->addr_ok || !allowed_by(net, &c->addr, reg->id)) {
+        c->reason = BERTH_AUTH_NETWORK_IP_DENIED;
+        if (az->metrics) count(&az->metrics->network_refusals);
+        rc = berth_err_set(err, BERTH_EDENIED,
+                           "client IP %s is not allowed by the network rules of registry '%s' (default action Deny, "
+                           "no rule matches)", c->ip, reg->name);
+    }
+out:
+    free(net);
     return rc;
+}
+
+enum berth_rc authz_mgmt_network(struct authz *az, struct berth_caller *c, struct berth_err *err)
+{
+    az = authz_of(az);
+    if (!az->mgmt_only) return BERTH_OK;
+    if (c->addr_ok && berth_netrules_match(az->mgmt_nets, az->nmgmt_nets, &c->addr)) return BERTH_OK;
+    c->reason = BERTH_AUTH_NETWORK_IP_DENIED;
+    return berth_err_set(err, BERTH_EDENIED,
+                         "client IP %s is not in the management networks of this server (setting "
+                         "management-networks)",
+                         c->ip);
 }
 
 /* ---------------------------------------------------------------- credentials */
@@ -497,41 +618,40 @@ static void limiter_key(const struct berth_meta_registry *reg, const char *user,
     snprintf(out, n, "%s/%s", reg ? reg->name : "", user);
 }
 
-enum berth_rc authz_password(struct authz *az, struct berth_req *req, const struct berth_meta_registry *reg,
+enum berth_rc authz_password(struct authz *az, struct berth_caller *c, const struct berth_meta_registry *reg,
                              const char *user, const char *pass, struct principal *p, enum berth_auth_reason *reason,
                              struct berth_err *err)
 {
     int retry = 0, refresh;
-    char ra[16], lk[BERTH_META_NAME_MAX + USER_MAX + 2];
+    char lk[BERTH_META_NAME_MAX + USER_MAX + 2];
     enum berth_rc rc;
 
     *reason = BERTH_AUTH_OK;
     refresh = reg && !strcmp(user, BERTH_NULL_GUID);
-    if (refresh) authz_note_login(req, "refresh_token", NULL, NULL);
-    else authz_note_login(req, NULL, user, NULL);
+    if (refresh) authz_note_login(c, "refresh_token", NULL, NULL);
+    else authz_note_login(c, NULL, user, NULL);
     if (strlen(user) > USER_MAX || strlen(pass) > PASS_MAX)
         return refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, reason, err, "username or password too long");
     limiter_key(reg, user, lk, sizeof(lk));
-    if (berth_limiter_blocked(az->limiter, lk, berth_req_client_ip(req), berth_now_s(), &retry)) {
+    if (berth_limiter_blocked(az->limiter, lk, c->ip, berth_now_s(), &retry)) {
         *reason = BERTH_AUTH_TOO_MANY_FAILURES;
-        snprintf(ra, sizeof(ra), "%d", retry);
-        berth_req_add_header(req, "Retry-After", ra);
+        c->retry_after = retry;
         return berth_err_set(err, BERTH_ETOOMANY,
-                             "too many failed logins for '%.64s' from %s: try again in %d seconds", user,
-                             berth_req_client_ip(req), retry);
+                             "too many failed logins for '%.64s' from %s: try again in %d seconds", user, c->ip,
+                             retry);
     }
     rc = check_password(az, reg, user, pass, p, reason, err);
-    if (rc == BERTH_OK) authz_note_login(req, authz_kind_name(p->kind), p->name, p->id);
-    else if (p->kind != PK_NONE && !refresh) authz_note_login(req, authz_kind_name(p->kind), NULL, NULL);
+    if (rc == BERTH_OK) authz_note_login(c, authz_kind_name(p->kind), p->name, p->id);
+    else if (p->kind != PK_NONE && !refresh) authz_note_login(c, authz_kind_name(p->kind), NULL, NULL);
     if (rc) memset(p, 0, sizeof(*p)); /* a refused login leaves no principal behind */
     if (rc == BERTH_EUNAUTHORIZED)
-        berth_limiter_fail(az->limiter, lk, berth_req_client_ip(req), berth_now_s());
+        berth_limiter_fail(az->limiter, lk, c->ip, berth_now_s());
     else if (rc == BERTH_OK)
-        berth_limiter_succeed(az->limiter, lk, berth_req_client_ip(req));
+        berth_limiter_succeed(az->limiter, lk, c->ip);
     return rc;
 }
 
-enum berth_rc authz_current_password(struct authz *az, struct berth_req *req, const struct berth_meta_user *u,
+enum berth_rc authz_current_password(struct authz *az, struct berth_caller *c, const struct berth_meta_user *u,
                                      const char *current, struct berth_err *err)
 {
     char key[160], lk[BERTH_META_NAME_MAX + 2];
@@ -543,15 +663,15 @@ enum berth_rc authz_current_password(struct authz *az, struct berth_req *req, co
                              "setting your own password with a directory token needs 'currentPassword' (or log in "
                              "with the password itself)");
     limiter_key(NULL, u->name, lk, sizeof(lk));
-    if (berth_limiter_blocked(az->limiter, lk, berth_req_client_ip(req), berth_now_s(), &retry)) {
-        req->auth_reason = BERTH_AUTH_TOO_MANY_FAILURES;
+    if (berth_limiter_blocked(az->limiter, lk, c->ip, berth_now_s(), &retry)) {
+        c->reason = BERTH_AUTH_TOO_MANY_FAILURES;
         return berth_err_set(err, BERTH_ETOOMANY, "too many failed attempts for '%s' from %s: try again in %d seconds",
-                             u->name, berth_req_client_ip(req), retry);
+                             u->name, c->ip, retry);
     }
     snprintf(key, sizeof(key), "user:%s", u->id);
     if (strlen(current) > PASS_MAX || match_hashes(az, keys, h, 1, current) < 0) {
-        berth_limiter_fail(az->limiter, lk, berth_req_client_ip(req), berth_now_s());
-        req->auth_reason = BERTH_AUTH_BAD_SECRET;
+        berth_limiter_fail(az->limiter, lk, c->ip, berth_now_s());
+        c->reason = BERTH_AUTH_BAD_SECRET;
         return berth_err_set(err, BERTH_EDENIED, "'currentPassword' is not the current password of '%s'", u->name);
     }
     return BERTH_OK;
@@ -794,22 +914,22 @@ static enum principal_kind kind_of(const char *s)
     return PK_NONE;
 }
 
-void authz_note_jti(struct berth_req *req, const char *jti)
+void authz_note_jti(struct berth_caller *c, const char *jti)
 {
-    if (jti && *jti && !req->ev_jti[0]) snprintf(req->ev_jti, sizeof(req->ev_jti), "%s", jti);
+    if (jti && *jti && !c->jti[0]) snprintf(c->jti, sizeof(c->jti), "%s", jti);
 }
 
-void authz_note_login(struct berth_req *req, const char *kind, const char *name, const char *id)
+void authz_note_login(struct berth_caller *c, const char *kind, const char *name, const char *id)
 {
-    if (kind && *kind && !req->login_kind[0]) snprintf(req->login_kind, sizeof(req->login_kind), "%s", kind);
-    if (name && *name && !req->login_name[0]) snprintf(req->login_name, sizeof(req->login_name), "%s", name);
-    if (id && *id && !req->principal_id[0]) snprintf(req->principal_id, sizeof(req->principal_id), "%s", id);
+    if (kind && *kind && !c->login_kind[0]) snprintf(c->login_kind, sizeof(c->login_kind), "%s", kind);
+    if (name && *name && !c->login_name[0]) snprintf(c->login_name, sizeof(c->login_name), "%s", name);
+    if (id && *id && !c->principal_id[0]) snprintf(c->principal_id, sizeof(c->principal_id), "%s", id);
 }
 
-void authz_note_principal(struct berth_req *req, const struct principal *p)
+void authz_note_principal(struct berth_caller *c, const struct principal *p)
 {
-    authz_note_login(req, authz_kind_name(p->kind), p->name, p->id);
-    authz_note_jti(req, p->jti);
+    authz_note_login(c, authz_kind_name(p->kind), p->name, p->id);
+    authz_note_jti(c, p->jti);
 }
 
 enum berth_rc authz_issue(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p,
@@ -882,7 +1002,7 @@ enum berth_rc authz_issue(struct authz *az, const struct berth_meta_registry *re
     }
     rc = berth_jwt_sign(az->keys, text, strlen(text), out, err);
     if (rc) goto out;
-    metrics_token_issued(grant_type);
+    authz_count_token(az, grant_type);
     *expires_in = ttl;
     if (jti_out) snprintf(jti_out, 37, "%s", jti);
 out:
@@ -1128,14 +1248,14 @@ out:
     return rc;
 }
 
-/* ---------------------------------------------------------------- the hook */
+/* ---------------------------------------------------------------- access checks */
 
 /* Action bits a route needs; *either != 0 means any one of them suffices. */
-static unsigned needed_bits(struct berth_req *req, const struct berth_access *need, int *either)
+static unsigned needed_bits(const struct berth_access *need, int *either)
 {
     const char *a = need->actions ? need->actions : "";
     *either = 0;
-    if (req->route && !strcmp(req->route->label, "tags")) {
+    if (need->any_action) {
         *either = 1;
         return BERTH_ACT_PULL | BERTH_ACT_METADATA_READ;
     }
@@ -1150,12 +1270,12 @@ static int covers(unsigned have, unsigned want, int either)
     return either ? (have & want) != 0 : (have & want) == want;
 }
 
-/* Adds the Bearer challenge for this request. */
-static void challenge(struct authz *az, struct berth_req *req, const struct berth_meta_registry *reg,
+/* Sets the Bearer challenge the refusal is answered with. */
+static void challenge(struct authz *az, struct berth_caller *c, const struct berth_meta_registry *reg,
                       const struct berth_access *need, const char *error)
 {
     struct berth_buf b = BERTH_BUF_INIT(4096);
-    const char *host = berth_req_header(req, "Host");
+    const char *host = c->host;
     char ls[160];
 
     authz_login_server(az, reg, ls, sizeof(ls));
@@ -1167,7 +1287,10 @@ static void challenge(struct authz *az, struct berth_req *req, const struct bert
     else if (need->kind == BERTH_ACCESS_CATALOG)
         berth_buf_puts(&b, ",scope=\"registry:catalog:*\"");
     if (error) berth_buf_printf(&b, ",error=\"%s\"", error);
-    if (berth_buf_rc(&b) == BERTH_OK) berth_req_add_header(req, "WWW-Authenticate", berth_buf_str(&b));
+    if (berth_buf_rc(&b) == BERTH_OK) {
+        free(c->challenge);
+        c->challenge = berth_xstrdup(berth_buf_str(&b));
+    }
     berth_buf_release(&b);
 }
 
@@ -1204,7 +1327,7 @@ out:
 
 unsigned authz_claim_bits(const char *access_json, const char *repo)
 {
-    struct berth_access want = {repo ? BERTH_ACCESS_REPOSITORY : BERTH_ACCESS_CATALOG, repo, NULL};
+    struct berth_access want = {repo ? BERTH_ACCESS_REPOSITORY : BERTH_ACCESS_CATALOG, repo, NULL, 0};
     return access_bits(access_json, &want);
 }
 
@@ -1229,36 +1352,43 @@ out:
     return ok;
 }
 
-enum berth_rc authz_authorize(void *ctx, struct berth_req *req, const struct berth_access *need,
+/* c's identity once a credential proved it; log_name is its name in logs ("-": anonymous). */
+static void caller_set(struct berth_caller *c, const struct principal *p, const char *log_name)
+{
+    snprintf(c->principal, sizeof(c->principal), "%s:%s", authz_kind_name(p->kind), log_name);
+    c->who = *p;
+    snprintf(c->principal_id, sizeof(c->principal_id), "%s", p->id);
+}
+
+enum berth_rc authz_authorize(struct authz *az, struct berth_caller *c, const struct berth_access *need,
                               struct berth_err *err)
 {
-    struct authz *az = authz_of(ctx);
     struct berth_meta_registry reg;
     struct principal p;
     enum berth_auth_reason reason = BERTH_AUTH_OK;
-    const char *auth = berth_req_header(req, "Authorization");
+    const char *auth = c->authorization;
     char *user = NULL, *pass = NULL, *access_json = NULL;
     unsigned want, have;
     int either = 0, bearer = 0;
     enum berth_rc rc;
 
+    az = authz_of(az);
     memset(&p, 0, sizeof(p));
-    rc = authz_registry_of(az, req, &reg, err);
+    rc = authz_registry_of(az, c, &reg, err);
     if (rc) {
-        req->auth_reason = BERTH_AUTH_UNKNOWN_REGISTRY;
+        c->reason = BERTH_AUTH_UNKNOWN_REGISTRY;
         return rc;
     }
-    req->registry_id = reg.id;
-    if (!auth || !*auth) {
+    if (c->cred == BERTH_CRED_NONE) {
         p.kind = PK_ANON;
-    } else if (!strncasecmp(auth, "Basic ", 6)) {
+    } else if (c->cred == BERTH_CRED_BASIC) {
         if (!authz_parse_basic(auth + 6, &user, &pass)) {
             rc = refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, &reason, err, "malformed Basic credentials");
             goto out;
         }
-        rc = authz_password(az, req, &reg, user, pass, &p, &reason, err);
+        rc = authz_password(az, c, &reg, user, pass, &p, &reason, err);
         if (rc) goto out;
-    } else if (!strncasecmp(auth, "Bearer ", 7)) {
+    } else if (c->cred == BERTH_CRED_BEARER) {
         bearer = 1;
         rc = authz_token(az, &reg, auth + 7, "access_token", &p, &access_json, &reason, err);
         if (rc) goto out;
@@ -1266,15 +1396,12 @@ enum berth_rc authz_authorize(void *ctx, struct berth_req *req, const struct ber
         rc = refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, &reason, err, "unsupported Authorization scheme");
         goto out;
     }
-    snprintf(req->principal, sizeof(req->principal), "%s:%s", authz_kind_name(p.kind), p.kind == PK_ANON ? "-" : p.name);
-    req->principal_kind = (int)p.kind;
-    req->who = p;
-    snprintf(req->principal_id, sizeof(req->principal_id), "%s", p.id);
-    if (p.kind != PK_ANON) authz_note_principal(req, &p);
+    caller_set(c, &p, p.kind == PK_ANON ? "-" : p.name);
+    if (p.kind != PK_ANON) authz_note_principal(c, &p);
     if (bearer) {
         /* whatever else this request decides (a mount's source, say) stays within the claim */
-        free(req->access_json);
-        req->access_json = access_json ? access_json : berth_xstrdup("[]");
+        free(c->access_json);
+        c->access_json = access_json ? access_json : berth_xstrdup("[]");
         access_json = NULL;
     }
 
@@ -1284,8 +1411,9 @@ enum berth_rc authz_authorize(void *ctx, struct berth_req *req, const struct ber
         goto out;
     }
     if (need->kind == BERTH_ACCESS_CATALOG) {
+        c->catalog_claim = 1;
         have = authz_catalog(az, &reg, &p) ? BERTH_ACT_ALL : 0;
-        if (bearer) have &= access_bits(req->access_json, need) ? BERTH_ACT_ALL : 0;
+        if (bearer) have &= access_bits(c->access_json, need) ? BERTH_ACT_ALL : 0;
         if (!have)
             rc = refuse(p.kind == PK_ANON ? (reg.anonymous_pull ? BERTH_AUTH_INSUFFICIENT_SCOPE
                                                                  : BERTH_AUTH_NO_CREDENTIALS)
@@ -1294,9 +1422,9 @@ enum berth_rc authz_authorize(void *ctx, struct berth_req *req, const struct ber
                                                                : "not allowed to list the catalog of this registry");
         goto out;
     }
-    want = needed_bits(req, need, &either);
+    want = needed_bits(need, &either);
     have = authz_grant(az, &reg, &p, need->repo);
-    if (bearer) have &= access_bits(req->access_json, need);
+    if (bearer) have &= access_bits(c->access_json, need);
     if (!covers(have, want, either)) {
         if (p.kind == PK_ANON)
             rc = refuse(reg.anonymous_pull && want == BERTH_ACT_PULL ? BERTH_AUTH_INSUFFICIENT_SCOPE
@@ -1307,9 +1435,9 @@ enum berth_rc authz_authorize(void *ctx, struct berth_req *req, const struct ber
                         p.name, need->actions, need->repo, reg.name);
     }
 out:
-    req->auth_reason = (int)reason;
+    c->reason = reason;
     if (rc == BERTH_EUNAUTHORIZED)
-        challenge(az, req, &reg, need,
+        challenge(az, c, &reg, need,
                   reason == BERTH_AUTH_INSUFFICIENT_SCOPE ? "insufficient_scope"
                   : bearer ? "invalid_token" : NULL);
     if (pass) explicit_bzero(pass, strlen(pass));
@@ -1319,59 +1447,52 @@ out:
     return rc;
 }
 
-enum berth_rc authz_directory_caller(struct authz *az, struct berth_req *req, struct principal *p,
+enum berth_rc authz_directory_caller(struct authz *az, struct berth_caller *c, struct principal *p,
                                      enum berth_auth_reason *reason, struct berth_err *err)
 {
-    const char *auth = berth_req_header(req, "Authorization");
+    const char *auth = c->authorization;
     char *user = NULL, *pass = NULL;
     enum berth_rc rc;
 
     memset(p, 0, sizeof(*p));
     *reason = BERTH_AUTH_OK;
-    if (!auth || !*auth) {
+    if (c->cred == BERTH_CRED_NONE) {
         rc = refuse(BERTH_AUTH_NO_CREDENTIALS, reason, err,
                     "authentication required: send a directory access token (Bearer) or Basic credentials");
-    } else if (!strncasecmp(auth, "Bearer ", 7)) {
+    } else if (c->cred == BERTH_CRED_BEARER) {
         rc = authz_directory_token(az, auth + 7, "directory_access", p, reason, err);
-    } else if (!strncasecmp(auth, "Basic ", 6)) {
+    } else if (c->cred == BERTH_CRED_BASIC) {
         if (!authz_parse_basic(auth + 6, &user, &pass))
             rc = refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, reason, err, "malformed Basic credentials");
         else
-            rc = authz_password(az, req, NULL, user, pass, p, reason, err);
+            rc = authz_password(az, c, NULL, user, pass, p, reason, err);
     } else {
         rc = refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, reason, err, "unsupported Authorization scheme");
     }
     if (rc == BERTH_OK) {
-        snprintf(req->principal, sizeof(req->principal), "%s:%s", authz_kind_name(p->kind), p->name);
-        req->principal_kind = (int)p->kind;
-        snprintf(req->principal_id, sizeof(req->principal_id), "%s", p->id);
-        req->who = *p;
-        authz_note_login(req, authz_kind_name(p->kind), p->name, p->id);
+        caller_set(c, p, p->name);
+        authz_note_login(c, authz_kind_name(p->kind), p->name, p->id);
     }
-    req->auth_reason = (int)*reason;
+    c->reason = *reason;
     if (pass) explicit_bzero(pass, strlen(pass));
     free(user);
     free(pass);
     return rc;
 }
 
-int authz_may(struct authz *az, struct berth_req *req, const char *repo, unsigned bits)
+int authz_may(struct authz *az, const struct berth_caller *c, const char *repo, unsigned bits)
 {
-    struct berth_meta_registry reg;
-    struct berth_err err = BERTH_ERR_INIT;
-    struct berth_access claim = {BERTH_ACCESS_REPOSITORY, repo, NULL};
+    struct berth_access claim = {BERTH_ACCESS_REPOSITORY, repo, NULL, 0};
     unsigned have;
 
-    if (req->who.kind == PK_NONE) return 0;
-    if (az->meta->reg->registry_get(az->meta, NULL, req->registry_id, &reg, &err) != BERTH_OK) return 0;
-    have = authz_grant(az, &reg, &req->who, repo);
+    if (c->who.kind == PK_NONE || !c->has_reg) return 0;
+    have = authz_grant(az, &c->reg, &c->who, repo);
     /*
      * A Bearer token allows only what its access claim names. The catalog is
-     * the one exception: its claim (registry:catalog:*, checked by the hook)
-     * lists the repositories the credential may read, which no token names
-     * one by one.
+     * the one exception: its claim (registry:catalog:*, checked by
+     * authz_authorize) lists the repositories the credential may read, which
+     * no token names one by one.
      */
-    if (req->access_json && !(req->route && !strcmp(req->route->label, "catalog")))
-        have &= access_bits(req->access_json, &claim);
+    if (c->access_json && !c->catalog_claim) have &= access_bits(c->access_json, &claim);
     return (have & bits) != 0;
 }

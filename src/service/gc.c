@@ -1,0 +1,294 @@
+/*
+ * gc.c - the gc sweep (see gc.h): deletes manifests and blobs that nothing
+ * references, expired upload sessions (and records of sessions whose bytes
+ * are gone) and stray temp files. Safe to run while the server runs: each
+ * blob is deleted in a metadata transaction that no push or mount of it can
+ * interleave with (docs/internals/store.md, "gc and pushes"), so a blob a
+ * push was acknowledged for is never lost; the grace period keeps links
+ * (and so blobs) pushed recently that no manifest references yet.
+ *
+ * On a large store it reports progress on stderr (on a terminal by default,
+ * or with --progress): an updating line per phase at most twice a second,
+ * and a closing line per phase.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "alloc.h"
+#include "log.h"
+#include "meta.h"
+#include "store.h"
+#include "util.h"
+#include "gc.h"
+#include "banned.h"
+
+struct gc_ctx {
+    struct berth_meta *meta;
+    struct berth_blobstore *blobs;
+    int64_t cutoff_ms;
+    int64_t upload_cutoff_s;
+    int dry_run;
+    int verbose;
+    struct berth_gc_stats *st; /* the counts, the caller's */
+    int progress;       /* report progress on stderr */
+    int tty;            /* stderr is a terminal: rewrite one line */
+    int64_t shown_us;   /* when progress was last shown */
+};
+
+#define GC_PROGRESS_US 500000
+#define GC_PAGE 256 /* unused blobs read per query */
+
+/* "12.3 MiB" */
+static void human(uint64_t n, char *out, size_t len)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        v /= 1024;
+        u++;
+    }
+    if (u) snprintf(out, len, "%.1f %s", v, units[u]);
+    else snprintf(out, len, "%llu B", (unsigned long long)n);
+}
+
+/* One progress line for the phase; done ends it (always shown). */
+static void progress(struct gc_ctx *c, const char *phase, int done)
+{
+    char freed[32];
+    int64_t now;
+
+    if (!c->progress) return;
+    now = berth_mono_us();
+    if (!done && now - c->shown_us < GC_PROGRESS_US) return;
+    c->shown_us = now;
+    human(c->st->bytes_freed, freed, sizeof(freed));
+    if (!strcmp(phase, "manifests"))
+        fprintf(stderr, "%sgc: manifests: %llu deleted, %llu repository links removed%s", c->tty ? "\r" : "",
+                (unsigned long long)c->st->manifests, (unsigned long long)c->st->unlinked, c->tty && !done ? "" : "\n");
+    else if (!strcmp(phase, "blobs"))
+        fprintf(stderr, "%sgc: blobs: %llu checked, %llu deleted, %s freed%s", c->tty ? "\r" : "",
+                (unsigned long long)c->st->seen, (unsigned long long)c->st->blobs_deleted, freed,
+                c->tty && !done ? "" : "\n");
+    else
+        fprintf(stderr, "%sgc: uploads: %llu checked, %llu deleted, %s freed%s", c->tty ? "\r" : "",
+                (unsigned long long)c->st->uploads_seen, (unsigned long long)c->st->uploads, freed,
+                c->tty && !done ? "" : "\n");
+}
+
+static int on_manifest(const char *repo, const char *digest, void *p)
+{
+    struct gc_ctx *c = p;
+    c->st->manifests++;
+    if (c->verbose) printf("manifest %s@%s\n", repo, digest);
+    progress(c, "manifests", 0);
+    return 0;
+}
+
+static int on_unlink(const char *repo, const char *digest, void *p)
+{
+    struct gc_ctx *c = p;
+    c->st->unlinked++;
+    if (c->verbose) printf("unlink %s@%s\n", repo, digest);
+    progress(c, "manifests", 0);
+    return 0;
+}
+
+/* What a reap's remove step works on. */
+struct reap_ctx {
+    struct gc_ctx *gc;
+    const struct berth_digest *d;
+    uint64_t size; /* the blob's size: 0 when the caller does not know it (read before the removal) */
+};
+
+/* Inside blob_reap's transaction: the bytes go (a blob already gone is fine). */
+static enum berth_rc reap_remove(void *p, struct berth_err *err)
+{
+    struct reap_ctx *r = p;
+    struct berth_blobstore *bs = r->gc->blobs;
+    enum berth_rc rc;
+
+    if (!r->size && bs->ops->stat(bs, r->d, &r->size, err) != BERTH_OK) r->size = 0;
+    rc = bs->ops->remove(bs, r->d, err);
+    if (rc == BERTH_EBLOBUNKNOWN) {
+        r->size = 0; /* gone already: nothing freed */
+        return BERTH_OK;
+    }
+    return rc;
+}
+
+/*
+ * Deletes blob d unless something uses it, deciding and removing in one
+ * metadata transaction that no push or mount of d can interleave with.
+ */
+static void reap(struct gc_ctx *c, const struct berth_digest *d, uint64_t size)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct reap_ctx r = {c, d, size};
+    int reaped = 0;
+
+    if (c->meta->content->blob_reap(c->meta, d, c->dry_run, reap_remove, &r, &reaped, &err) != BERTH_OK) {
+        fprintf(stderr, "berth: gc: %s\n", berth_err_msg(&err));
+        c->st->failed = 1;
+        return;
+    }
+    if (!reaped) return;
+    c->st->blobs_deleted++;
+    c->st->bytes_freed += r.size;
+    if (c->verbose) printf("blob %s %llu\n", d->s, (unsigned long long)r.size);
+}
+
+/* One page of recorded blobs nothing uses. */
+struct unused_page {
+    char names[GC_PAGE][BERTH_DIGEST_STR_MAX + 1];
+    int n;
+};
+
+static int add_unused(const char *name, void *p)
+{
+    struct unused_page *pg = p;
+    snprintf(pg->names[pg->n++], sizeof(pg->names[0]), "%s", name);
+    return 0;
+}
+
+/* Recorded blobs that nothing links or references: their links went with gc's grace already. */
+static enum berth_rc reap_unused(struct gc_ctx *c, struct berth_err *err)
+{
+    struct unused_page *pg = berth_xcalloc(1, sizeof(*pg));
+    char last[BERTH_DIGEST_STR_MAX + 1] = "";
+    enum berth_rc rc = BERTH_OK;
+    int i;
+
+    do {
+        pg->n = 0;
+        rc = c->meta->content->blob_unused(c->meta, last, GC_PAGE, add_unused, pg, err);
+        if (rc) break;
+        for (i = 0; i < pg->n; i++) {
+            struct berth_digest d;
+            struct berth_err perr = BERTH_ERR_INIT;
+            c->st->seen++;
+            progress(c, "blobs", 0);
+            if (berth_digest_parse(pg->names[i], strlen(pg->names[i]), &d, &perr) == BERTH_OK) reap(c, &d, 0);
+        }
+        if (pg->n) snprintf(last, sizeof(last), "%s", pg->names[pg->n - 1]);
+    } while (pg->n == GC_PAGE);
+    free(pg);
+    return rc;
+}
+
+/* A blob file older than the grace that nothing uses: one no record names (a crash, an old store). */
+static int sweep_blob(const struct berth_digest *d, uint64_t size, int64_t mtime_s, void *p)
+{
+    struct gc_ctx *c = p;
+    struct berth_err err = BERTH_ERR_INIT;
+    int used = 1;
+
+    c->st->seen++;
+    progress(c, "blobs", 0);
+    if (mtime_s * 1000 >= c->cutoff_ms) return 0;
+    if (c->meta->content->blob_in_use(c->meta, d, &used, &err) != BERTH_OK) {
+        fprintf(stderr, "berth: gc: %s\n", berth_err_msg(&err));
+        c->st->failed = 1;
+        return 1;
+    }
+    if (!used) reap(c, d, size);
+    return 0;
+}
+
+static int sweep_upload(const char *uuid, uint64_t size, int64_t mtime_s, void *p)
+{
+    struct gc_ctx *c = p;
+    struct berth_err err = BERTH_ERR_INIT;
+    char repo[BERTH_NAME_MAX + 1];
+    int64_t created;
+    enum berth_rc rc;
+
+    c->st->uploads_seen++;
+    progress(c, "uploads", 0);
+    /*
+     * Written to within upload-ttl: a live session, a monolithic push in
+     * progress (no record), or a session whose record is being made. The
+     * blob grace does not apply: a push in progress is not yet a blob.
+     */
+    if (mtime_s >= c->upload_cutoff_s) return 0;
+    rc = c->meta->uploads->upload_get(c->meta, uuid, NULL, repo, sizeof(repo), &created, &err);
+    if (rc != BERTH_OK && rc != BERTH_EUPLOADUNKNOWN) return 0;
+    if (!c->dry_run) {
+        if (rc == BERTH_OK) c->meta->uploads->upload_delete(c->meta, uuid, &err);
+        c->blobs->ops->upload_remove(c->blobs, uuid, &err);
+    }
+    c->st->uploads++;
+    c->st->bytes_freed += size;
+    return 0;
+}
+
+struct lost_ctx {
+    struct berth_meta *meta;
+    struct berth_blobstore *blobs;
+    int dry_run;
+    uint64_t n;
+};
+
+static int forget_if_lost(const char *uuid, void *p)
+{
+    struct lost_ctx *c = p;
+    struct berth_err err = BERTH_ERR_INIT;
+    uint64_t size = 0;
+
+    if (c->blobs->ops->upload_stat(c->blobs, uuid, &size, &err) == BERTH_OK) return 0;
+    if (err.code != BERTH_EUPLOADUNKNOWN) return 0; /* unreadable is not gone */
+    if (!c->dry_run && c->meta->uploads->upload_delete(c->meta, uuid, &err) != BERTH_OK) return 0;
+    c->n++;
+    return 0;
+}
+
+/*
+ * A session's record is made after its file and ends with (or before) it,
+ * so a record whose file is gone is stale: a crash, a power failure without
+ * fsync, or someone's rm. The session could never continue.
+ */
+enum berth_rc berth_gc_forget_lost_uploads(struct berth_meta *meta, struct berth_blobstore *blobs, int dry_run,
+                                           uint64_t *n, struct berth_err *err)
+{
+    struct lost_ctx c = {meta, blobs, dry_run, 0};
+    enum berth_rc rc = meta->uploads->upload_list(meta, forget_if_lost, &c, err);
+    *n = c.n;
+    return rc;
+}
+
+enum berth_rc berth_gc_run(struct berth_meta *meta, struct berth_blobstore *blobs, const struct berth_gc_opts *o,
+                           struct berth_gc_stats *st, struct berth_err *err)
+{
+    struct gc_ctx c;
+    uint64_t lost = 0;
+    enum berth_rc rc;
+
+    memset(&c, 0, sizeof(c));
+    memset(st, 0, sizeof(*st));
+    c.meta = meta;
+    c.blobs = blobs;
+    c.st = st;
+    c.dry_run = o->dry_run;
+    c.verbose = o->verbose;
+    c.progress = o->progress;
+    c.tty = o->tty;
+    c.cutoff_ms = berth_now_ms() - o->grace_min * 60000;
+    c.upload_cutoff_s = berth_now_s() - o->upload_ttl_s;
+    rc = c.meta->content->gc(c.meta, c.cutoff_ms, c.dry_run, on_manifest, on_unlink, &c, err);
+    if (rc) goto out;
+    progress(&c, "manifests", 1);
+    rc = reap_unused(&c, err);
+    if (rc) goto out;
+    rc = c.blobs->ops->list(c.blobs, sweep_blob, &c, err);
+    if (rc) goto out;
+    progress(&c, "blobs", 1);
+    rc = c.blobs->ops->upload_list(c.blobs, sweep_upload, &c, err);
+    if (rc) goto out;
+    rc = berth_gc_forget_lost_uploads(c.meta, c.blobs, c.dry_run, &lost, err);
+    if (rc) goto out;
+    c.st->uploads += lost;
+    progress(&c, "uploads", 1);
+    if (!c.dry_run) rc = c.blobs->ops->clean_temp(c.blobs, &c.st->temp_files, err);
+out:
+    return rc;
+}

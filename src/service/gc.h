@@ -1,0 +1,44 @@
+/*
+ * gc.h - garbage collection of a data folder: manifests and blobs that
+ * nothing references, expired upload sessions (and records of sessions whose
+ * bytes are gone) and stray temp files. Used by `berth gc` and by serve's
+ * start. Safe to run while a server runs on the same folder (see gc.c).
+ */
+#ifndef BERTH_GC_H
+#define BERTH_GC_H
+
+#include <stdint.h>
+#include "err.h"
+#include "meta.h"
+#include "store.h"
+
+struct berth_gc_opts {
+    int64_t grace_min;     /* nothing linked or written in the last grace_min minutes is touched */
+    int64_t upload_ttl_s;  /* upload sessions idle longer than this go */
+    int dry_run;           /* count what would go, delete nothing */
+    int verbose;           /* one line on stdout per manifest, link and blob deleted */
+    int progress;          /* progress lines on stderr */
+    int tty;               /* stderr is a terminal: progress rewrites one line */
+};
+
+struct berth_gc_stats {
+    uint64_t manifests, unlinked, blobs_deleted, bytes_freed, uploads, seen, uploads_seen, temp_files;
+    int failed; /* some blob could not be checked or deleted (reported on stderr); the sweep went on */
+};
+
+/*
+ * One sweep over meta and blobs (both borrowed): unreferenced manifests,
+ * unused blobs, expired and lost upload sessions, temp files (not on a dry
+ * run). *st gets the counts, also when an error stops the sweep part way.
+ */
+enum berth_rc berth_gc_run(struct berth_meta *meta, struct berth_blobstore *blobs, const struct berth_gc_opts *o,
+                           struct berth_gc_stats *st, struct berth_err *err);
+
+/*
+ * Forgets recorded upload sessions whose bytes are gone from the store (gc,
+ * serve's start); *n counts them. dry_run: counts only.
+ */
+enum berth_rc berth_gc_forget_lost_uploads(struct berth_meta *meta, struct berth_blobstore *blobs, int dry_run,
+                                           uint64_t *n, struct berth_err *err);
+
+#endif

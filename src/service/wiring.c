@@ -1,0 +1,129 @@
+/*
+ * wiring.c - berth_server_open, _ready and _close (see wiring.h): what
+ * `berth serve` opens before it listens, in order, and closes after.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "alloc.h"
+#include "auth.h"
+#include "gc.h"
+#include "log.h"
+#include "util.h"
+#include "wiring.h"
+#include "banned.h"
+
+struct orphan_ctx {
+    struct berth_meta *meta;
+    struct berth_blobstore *blobs;
+    int removed;
+};
+
+/* A session file with no metadata record is a monolithic push cut short by a crash. */
+static int drop_orphan(const char *uuid, uint64_t size, int64_t mtime, void *p)
+{
+    struct orphan_ctx *c = p;
+    struct berth_err err = BERTH_ERR_INIT;
+    char repo[BERTH_NAME_MAX + 1];
+    int64_t created;
+    (void)size;
+    (void)mtime;
+    if (c->meta->uploads->upload_get(c->meta, uuid, NULL, repo, sizeof(repo), &created, &err) == BERTH_EUPLOADUNKNOWN &&
+        c->blobs->ops->upload_remove(c->blobs, uuid, &err) == BERTH_OK)
+        c->removed++;
+    return 0;
+}
+
+/* The registry served on any Host that names no other: created (admin off, no anonymous pull) if absent. */
+static enum berth_rc default_registry(struct berth_meta *meta, const char *name, int64_t *id,
+                                      struct berth_err *err)
+{
+    struct berth_meta_registry r;
+    enum berth_rc rc;
+
+    rc = meta->reg->registry_get(meta, name, 0, &r, err);
+    if (rc == BERTH_ENOENT) {
+        memset(&r, 0, sizeof(r));
+        snprintf(r.name, sizeof(r.name), "%s", name);
+        rc = meta->reg->registry_create(meta, &r, err);
+        /* another process (a second serve, gc) may have created it meanwhile */
+        if (rc == BERTH_EEXIST) rc = meta->reg->registry_get(meta, name, 0, &r, err);
+        if (rc == BERTH_OK)
+            BERTH_LOG(BERTH_LOG_INFO, "msg=\"created registry\" registry=%s id=%lld", name, (long long)r.id);
+    }
+    if (rc) return rc;
+    *id = r.id;
+    return BERTH_OK;
+}
+
+enum berth_rc berth_server_open(const struct berth_config *cfg, struct berth_server **out, struct berth_err *err)
+{
+    struct berth_server *srv = berth_xcalloc(1, sizeof(*srv));
+    struct berth_blobstore_opts sopts;
+    struct berth_err lerr = BERTH_ERR_INIT;
+    struct orphan_ctx oc;
+    uint64_t lost = 0;
+    char *dbpath = NULL;
+    enum berth_rc rc;
+
+    srv->cfg = cfg;
+    rc = berth_mkdirs(cfg->data, err);
+    if (rc) goto out;
+    memset(&sopts, 0, sizeof(sopts));
+    sopts.fsync = (int)cfg->fsync;
+    rc = berth_blobstore_fs_ops.open(cfg->data, &sopts, &srv->blobs, err);
+    if (rc) goto out;
+    dbpath = berth_xasprintf("%s/berth.db", cfg->data);
+    rc = berth_meta_sqlite_ops.open(dbpath, &srv->meta, err);
+    if (rc) goto out;
+    rc = berth_registry_name_check(cfg->default_registry, &lerr);
+    if (rc) {
+        rc = berth_err_set(err, BERTH_ECONFIG, "config 'default-registry': %s", berth_err_msg(&lerr));
+        goto out;
+    }
+    rc = default_registry(srv->meta, cfg->default_registry, &srv->default_registry, err);
+    if (rc) goto out;
+    memset(&oc, 0, sizeof(oc));
+    oc.meta = srv->meta;
+    oc.blobs = srv->blobs;
+    rc = srv->blobs->ops->upload_list(srv->blobs, drop_orphan, &oc, err);
+    if (rc) goto out;
+    if (oc.removed) BERTH_LOG(BERTH_LOG_INFO, "msg=\"removed interrupted monolithic uploads\" count=%d", oc.removed);
+    rc = berth_gc_forget_lost_uploads(srv->meta, srv->blobs, 0, &lost, err);
+    if (rc) goto out;
+    if (lost)
+        BERTH_LOG(BERTH_LOG_INFO, "msg=\"forgot upload sessions without bytes\" count=%llu", (unsigned long long)lost);
+    rc = authz_new(srv->meta, cfg, &srv->metrics, &srv->az, err);
+    if (rc) goto out;
+    rc = events_new(srv->meta, srv->az, cfg, (size_t)cfg->event_queue, &srv->events, err);
+    if (rc) goto out;
+    events_attach(srv->events, &srv->metrics);
+    *out = srv;
+    srv = NULL;
+out:
+    free(dbpath);
+    berth_server_close(srv);
+    return rc;
+}
+
+enum berth_rc berth_server_ready(struct berth_server *srv, struct berth_err *err)
+{
+    int created = 0;
+    enum berth_rc rc;
+
+    if (srv->ready) return BERTH_OK;
+    rc = authz_bootstrap(srv->az, &created, err);
+    if (rc) return rc;
+    srv->ready = 1;
+    return BERTH_OK;
+}
+
+void berth_server_close(struct berth_server *srv)
+{
+    if (!srv) return;
+    events_free(srv->events); /* first: it writes what is queued while the database is still open */
+    authz_free(srv->az);
+    if (srv->meta) srv->meta->ops->close(srv->meta);
+    if (srv->blobs) srv->blobs->ops->close(srv->blobs);
+    free(srv);
+}
