@@ -20,14 +20,14 @@
 #include <curl/curl.h>
 #include "alloc.h"
 #include "util.h"
-#include "cli.h"
+#include "client.h"
 #include "health.h"
 #include "banned.h"
 
 #define BODY_MAX (1u << 20)
 #define PROG_TIMEOUT_MS 10000
 
-void cli_health_http_release(struct cli_health_http *h)
+void berth_health_http_release(struct berth_health_http *h)
 {
     if (!h) return;
     berth_buf_release(&h->body);
@@ -54,7 +54,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 }
 
 struct hdr_ctx {
-    struct cli_health_http *h;
+    struct berth_health_http *h;
     struct berth_buf *log;
 };
 
@@ -106,7 +106,7 @@ static void cert_field(const struct curl_slist *s, const char *name, char **slot
 }
 
 /* The OCI error's message and detail.reason, when the body is one. */
-static void oci_error(struct cli_health_http *h)
+static void oci_error(struct berth_health_http *h)
 {
     json_t *root = json_loadb(h->body.p ? h->body.p : "", h->body.len, 0, NULL);
     const json_t *e = json_array_get(json_object_get(root, "errors"), 0);
@@ -117,14 +117,14 @@ static void oci_error(struct cli_health_http *h)
     json_decref(root);
 }
 
-void cli_health_http_do(struct cli_health_run *run, const struct cli_health_req *rq, struct cli_health_http *h)
+void berth_health_http_do(struct berth_health_run *run, const struct berth_health_req *rq, struct berth_health_http *h)
 {
     CURL *c = curl_easy_init();
     struct curl_slist *hdrs = NULL, *connect_to = NULL;
     struct curl_certinfo *ci = NULL;
     struct hdr_ctx hc;
     char ls_hp[300], scheme[16], *url = NULL, *line = NULL;
-    const char *ca = run->ctx->ca_file ? run->ctx->ca_file : run->ctx->session_ca;
+    const char *ca = run->client->ca_file ? run->client->ca_file : run->client->session_ca;
     char *ip = NULL;
     double t;
     int i;
@@ -139,7 +139,7 @@ void cli_health_http_do(struct cli_health_run *run, const struct cli_health_req 
         url = berth_xasprintf("%s://%s%s", run->scheme, rq->host ? rq->host : run->server_hp, rq->path);
     }
     /* a login server (or realm) on the server's own address is reached through it, as the other commands do */
-    cli_url_hostport(url, ls_hp, sizeof(ls_hp), scheme, sizeof(scheme));
+    berth_client_url_hostport(url, ls_hp, sizeof(ls_hp), scheme, sizeof(scheme));
     if (strcasecmp(ls_hp, run->server_hp) != 0 && run->login_server && !strcasecmp(ls_hp, run->login_server)) {
         line = berth_xasprintf("%s:%s", ls_hp, run->server_hp);
         connect_to = curl_slist_append(connect_to, line);
@@ -163,12 +163,12 @@ void cli_health_http_do(struct cli_health_run *run, const struct cli_health_req 
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &hc);
     if (ca) curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-    if (rq->flags & CLI_HEALTH_REQ_INSECURE) {
+    if (rq->flags & BERTH_HEALTH_REQ_INSECURE) {
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    if (rq->flags & CLI_HEALTH_REQ_CERTINFO) curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
-    if (rq->flags & CLI_HEALTH_REQ_NOPROXY) curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    if (rq->flags & BERTH_HEALTH_REQ_CERTINFO) curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
+    if (rq->flags & BERTH_HEALTH_REQ_NOPROXY) curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
     if (connect_to) curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to);
     if (rq->form) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->form);
@@ -189,7 +189,7 @@ void cli_health_http_do(struct cli_health_run *run, const struct cli_health_req 
     if (curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &t) == CURLE_OK) h->total_ms = t * 1000;
     if (curl_easy_getinfo(c, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
         snprintf(h->primary_ip, sizeof(h->primary_ip), "%s", ip);
-    if ((rq->flags & CLI_HEALTH_REQ_CERTINFO) && curl_easy_getinfo(c, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci &&
+    if ((rq->flags & BERTH_HEALTH_REQ_CERTINFO) && curl_easy_getinfo(c, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci &&
         ci->num_of_certs > 0) {
         cert_field(ci->certinfo[0], "Subject", &h->cert_subject);
         cert_field(ci->certinfo[0], "Issuer", &h->cert_issuer);
@@ -229,7 +229,7 @@ out:
     free(url);
 }
 
-int cli_health_resolve(const char *host, int family, struct berth_buf *out, char *why, size_t whylen)
+int berth_health_resolve(const char *host, int family, struct berth_buf *out, char *why, size_t whylen)
 {
     struct addrinfo hints, *res = NULL, *a;
     char addr[INET6_ADDRSTRLEN];
@@ -256,7 +256,7 @@ int cli_health_resolve(const char *host, int family, struct berth_buf *out, char
     return n;
 }
 
-int cli_health_tcp_connect(const char *host, int port, long long timeout_s, double *ms, char *addr, size_t addrlen)
+int berth_health_tcp_connect(const char *host, int port, long long timeout_s, double *ms, char *addr, size_t addrlen)
 {
     struct addrinfo hints, *res = NULL;
     struct pollfd pfd;
@@ -303,7 +303,7 @@ out:
     return e;
 }
 
-int cli_health_run_prog(const char *const *argv, const char *input, int merge, struct berth_buf *out)
+int berth_health_run_prog(const char *const *argv, const char *input, int merge, struct berth_buf *out)
 {
     int in[2] = {-1, -1}, outp[2] = {-1, -1}, status = 0;
     char buf[4096];

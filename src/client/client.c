@@ -2,7 +2,7 @@
  * client.c - the CLI's HTTP client (one libcurl easy handle per request):
  * server URL and CA file from the options or the session, timeouts, a
  * login server reached through the server's address (CONNECT_TO), and errors
- * that name the cause and the fix. Also the management API call, cli_api.
+ * that name the cause and the fix. Also the management API call, berth_client_api.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -13,12 +13,12 @@
 #include <curl/curl.h>
 #include "alloc.h"
 #include "base64.h"
-#include "cli.h"
+#include "client.h"
 #include "banned.h"
 
 #define RESP_MAX (16u << 20)
 
-void cli_resp_release(struct cli_resp *r)
+void berth_client_resp_release(struct berth_client_resp *r)
 {
     if (!r) return;
     berth_buf_release(&r->body);
@@ -38,8 +38,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 /* A streamed answer: lines go to rq->on_line while the status is a success. */
 struct stream {
     CURL *c;
-    const struct cli_req *rq;
-    struct cli_resp *rs;
+    const struct berth_client_req *rq;
+    struct berth_client_resp *rs;
     struct berth_buf partial; /* the line still being received */
     int stopped;              /* on_line or cancel ended it */
 };
@@ -103,14 +103,14 @@ static const struct {
     const char *name;
     size_t off;
 } kept_headers[] = {
-    {"Link", offsetof(struct cli_resp, next)},
-    {"Docker-Content-Digest", offsetof(struct cli_resp, digest)},
-    {"Content-Type", offsetof(struct cli_resp, ctype)},
+    {"Link", offsetof(struct berth_client_resp, next)},
+    {"Docker-Content-Digest", offsetof(struct berth_client_resp, digest)},
+    {"Content-Type", offsetof(struct berth_client_resp, ctype)},
 };
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
-    struct cli_resp *rs = ud;
+    struct berth_client_resp *rs = ud;
     size_t len = size * n, i;
 
     for (i = 0; i < sizeof(kept_headers) / sizeof(kept_headers[0]); i++) {
@@ -130,7 +130,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 }
 
 /* Splits "scheme://host[:port][/...]" into its "host:port" (default port by scheme) and scheme. */
-void cli_url_hostport(const char *url, char *hp, size_t hplen, char *scheme, size_t slen)
+void berth_client_url_hostport(const char *url, char *hp, size_t hplen, char *scheme, size_t slen)
 {
     const char *s = strstr(url, "://"), *h = s ? s + 3 : url;
     size_t n = strcspn(h, "/?#");
@@ -211,7 +211,7 @@ static int internal_reason(const char *reason)
     return 0;
 }
 
-static enum berth_rc http_error(const struct cli_req *rq, const struct cli_resp *rs, struct berth_err *err)
+static enum berth_rc http_error(const struct berth_client_req *rq, const struct berth_client_resp *rs, struct berth_err *err)
 {
     json_t *root = json_loadb(rs->body.p ? rs->body.p : "", rs->body.len, 0, NULL);
     const json_t *e = json_array_get(json_object_get(root, "errors"), 0);
@@ -230,7 +230,7 @@ static enum berth_rc http_error(const struct cli_req *rq, const struct cli_resp 
     return rc;
 }
 
-enum berth_rc cli_http_do(struct cli_ctx *ctx, const struct cli_req *rq, struct cli_resp *rs, struct berth_err *err)
+enum berth_rc berth_client_do(struct berth_client *cl, const struct berth_client_req *rq, struct berth_client_resp *rs, struct berth_err *err)
 {
     CURL *c = NULL;
     struct curl_slist *hdrs = NULL, *connect_to = NULL;
@@ -245,15 +245,15 @@ enum berth_rc cli_http_do(struct cli_ctx *ctx, const struct cli_req *rq, struct 
     berth_buf_init(&rs->body, RESP_MAX);
     rs->status = 0;
     rs->next = rs->digest = rs->ctype = NULL;
-    rc = cli_server_url(ctx, &base, err);
+    rc = berth_client_server_url(cl, &base, err);
     if (rc) goto out;
-    ca = ctx->ca_file ? ctx->ca_file : ctx->session_ca;
-    cli_url_hostport(base, srv_hp, sizeof(srv_hp), scheme, sizeof(scheme));
+    ca = cl->ca_file ? cl->ca_file : cl->session_ca;
+    berth_client_url_hostport(base, srv_hp, sizeof(srv_hp), scheme, sizeof(scheme));
     if (!strncmp(rq->path, "http://", 7) || !strncmp(rq->path, "https://", 8)) {
         url = berth_xstrdup(rq->path);
     } else if (rq->login_server) {
         url = berth_xasprintf("%s://%s%s", scheme, rq->login_server, rq->path);
-        cli_url_hostport(url, ls_hp, sizeof(ls_hp), scheme, sizeof(scheme));
+        berth_client_url_hostport(url, ls_hp, sizeof(ls_hp), scheme, sizeof(scheme));
         if (strcasecmp(ls_hp, srv_hp) != 0) {
             line = berth_xasprintf("%s:%s", ls_hp, srv_hp);
             connect_to = curl_slist_append(connect_to, line);
@@ -340,7 +340,18 @@ out:
     return rc;
 }
 
-void cli_form_add(struct berth_buf *b, const char *k, const char *v)
+char *berth_client_query_escape(const char *s)
+{
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    char *out, *eq;
+    berth_client_form_add(&b, "x", s);
+    eq = strchr(berth_buf_str(&b), '=');
+    out = berth_xstrdup(eq + 1);
+    berth_buf_release(&b);
+    return out;
+}
+
+void berth_client_form_add(struct berth_buf *b, const char *k, const char *v)
 {
     char *ek = curl_easy_escape(NULL, k, 0), *ev = curl_easy_escape(NULL, v ? v : "", 0);
     berth_buf_printf(b, "%s%s=%s", b->len ? "&" : "", ek ? ek : "", ev ? ev : "");
@@ -349,7 +360,7 @@ void cli_form_add(struct berth_buf *b, const char *k, const char *v)
 }
 
 /* Parses the JSON body of rs into *out (NULL for an empty body). */
-static enum berth_rc parse_json(const struct cli_req *rq, const struct cli_resp *rs, json_t **out,
+static enum berth_rc parse_json(const struct berth_client_req *rq, const struct berth_client_resp *rs, json_t **out,
                                 struct berth_err *err)
 {
     json_error_t je;
@@ -362,20 +373,20 @@ static enum berth_rc parse_json(const struct cli_req *rq, const struct cli_resp 
     return BERTH_OK;
 }
 
-enum berth_rc cli_post_form(struct cli_ctx *ctx, const char *path, const char *login_server, const char *auth,
+enum berth_rc berth_client_post_form(struct berth_client *cl, const char *path, const char *login_server, const char *auth,
                             const char *form, json_t **out, struct berth_err *err)
 {
-    struct cli_req rq = {.method = "POST", .path = path, .login_server = login_server, .auth = auth,
+    struct berth_client_req rq = {.method = "POST", .path = path, .login_server = login_server, .auth = auth,
                          .content_type = "application/x-www-form-urlencoded", .body = form, .body_len = strlen(form),
                          .accept = "application/json"};
-    struct cli_resp rs;
-    enum berth_rc rc = cli_http_do(ctx, &rq, &rs, err);
+    struct berth_client_resp rs;
+    enum berth_rc rc = berth_client_do(cl, &rq, &rs, err);
     if (!rc) rc = parse_json(&rq, &rs, out, err);
-    cli_resp_release(&rs);
+    berth_client_resp_release(&rs);
     return rc;
 }
 
-enum berth_rc cli_read_stdin_line(char **out, struct berth_err *err)
+enum berth_rc berth_client_read_stdin_line(char **out, struct berth_err *err)
 {
     char *line = NULL;
     size_t cap = 0;
@@ -391,28 +402,28 @@ enum berth_rc cli_read_stdin_line(char **out, struct berth_err *err)
     return BERTH_OK;
 }
 
-enum berth_rc cli_password(struct cli_ctx *ctx, const char **pw, struct berth_err *err)
+enum berth_rc berth_client_password(struct berth_client *cl, const char **pw, struct berth_err *err)
 {
     enum berth_rc rc = BERTH_OK;
 
-    if (!ctx->password && !ctx->password_read && ctx->password_stdin)
-        rc = cli_read_stdin_line(&ctx->password_read, err);
-    *pw = ctx->password ? ctx->password : ctx->password_read;
+    if (!cl->password && !cl->password_read && cl->password_stdin)
+        rc = berth_client_read_stdin_line(&cl->password_read, err);
+    *pw = cl->password ? cl->password : cl->password_read;
     return rc;
 }
 
 /* "Basic <base64(user:pass)>" for -u/-p, malloc'd. */
-static enum berth_rc basic_auth(struct cli_ctx *ctx, char **out, struct berth_err *err)
+static enum berth_rc basic_auth(struct berth_client *cl, char **out, struct berth_err *err)
 {
     struct berth_buf b = BERTH_BUF_INIT(0);
     const char *pw;
     char *up;
-    enum berth_rc rc = cli_password(ctx, &pw, err);
+    enum berth_rc rc = berth_client_password(cl, &pw, err);
 
     if (rc) return rc;
     if (!pw) return berth_err_set(err, BERTH_EINVAL, "-u %s needs a password: pass -p PASS or --password-stdin",
-                                  ctx->user);
-    up = berth_xasprintf("%s:%s", ctx->user, pw);
+                                  cl->user);
+    up = berth_xasprintf("%s:%s", cl->user, pw);
     berth_buf_puts(&b, "Basic ");
     berth_b64_encode(up, strlen(up), &b);
     memset(up, 0, strlen(up));
@@ -421,20 +432,20 @@ static enum berth_rc basic_auth(struct cli_ctx *ctx, char **out, struct berth_er
     return BERTH_OK;
 }
 
-enum berth_rc cli_api(struct cli_ctx *ctx, const char *method, const char *path, const json_t *body, json_t **out,
+enum berth_rc berth_client_api(struct berth_client *cl, const char *method, const char *path, const json_t *body, json_t **out,
                       struct berth_err *err)
 {
-    struct cli_req rq;
-    struct cli_resp rs = {0, BERTH_BUF_INIT(0), NULL, NULL, NULL};
+    struct berth_client_req rq;
+    struct berth_client_resp rs = {0, BERTH_BUF_INIT(0), NULL, NULL, NULL};
     char *auth = NULL, *tok = NULL, *text = NULL, *full = NULL;
     json_t *parsed = NULL;
     enum berth_rc rc;
 
     if (out) *out = NULL;
-    if (ctx->user) {
-        rc = basic_auth(ctx, &auth, err);
+    if (cl->user) {
+        rc = basic_auth(cl, &auth, err);
     } else {
-        rc = cli_session_directory_token(ctx, &tok, err);
+        rc = berth_client_directory_token(cl, &tok, err);
         if (!rc) auth = berth_xasprintf("Bearer %s", tok);
     }
     if (rc) goto out;
@@ -454,7 +465,7 @@ enum berth_rc cli_api(struct cli_ctx *ctx, const char *method, const char *path,
         rq.body_len = 2;
         rq.content_type = "application/json";
     }
-    rc = cli_http_do(ctx, &rq, &rs, err);
+    rc = berth_client_do(cl, &rq, &rs, err);
     if (rc) goto out;
     rc = parse_json(&rq, &rs, &parsed, err);
     if (rc) goto out;
@@ -464,7 +475,7 @@ enum berth_rc cli_api(struct cli_ctx *ctx, const char *method, const char *path,
     }
 out:
     json_decref(parsed);
-    cli_resp_release(&rs);
+    berth_client_resp_release(&rs);
     free(text);
     free(full);
     free(auth);
