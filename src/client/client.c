@@ -1,8 +1,10 @@
 /*
- * client.c - the CLI's HTTP client (one libcurl easy handle per request):
- * server URL and CA file from the options or the session, timeouts, a
- * login server reached through the server's address (CONNECT_TO), and errors
- * that name the cause and the fix. Also the management API call, berth_client_api.
+ * client.c - the client's requests to a berth server (each one a
+ * berth_client_xfer): server URL and CA file from the options or the
+ * session, timeouts, a login server reached through the server's address
+ * (CONNECT_TO), streamed answers, and errors that name the cause and the
+ * fix. Also forms, the management API call (berth_client_api) and the
+ * password of a run.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -28,66 +30,28 @@ void berth_client_resp_release(struct berth_client_resp *r)
     r->next = r->digest = r->ctype = NULL;
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    struct berth_buf *b = ud;
-    if (berth_buf_append(b, p, size * n) != BERTH_OK) return 0;
-    return size * n;
-}
-
-/* A streamed answer: lines go to rq->on_line while the status is a success. */
+/* One transfer: the headers kept go to rs; a streamed answer's lines to rq->on_line while the status is a success. */
 struct stream {
-    CURL *c;
     const struct berth_client_req *rq;
     struct berth_client_resp *rs;
+    struct berth_xfer_resp *xr;
     struct berth_buf partial; /* the line still being received */
-    int stopped;              /* on_line or cancel ended it */
 };
 
-static size_t on_stream(char *p, size_t size, size_t n, void *ud)
+static int on_stream(const char *p, size_t len, void *ud)
 {
     struct stream *st = ud;
-    long status = 0;
-    size_t len = size * n, i, start = 0;
+    size_t i, start = 0;
 
-    curl_easy_getinfo(st->c, CURLINFO_RESPONSE_CODE, &status);
-    if (status >= 400) return on_body(p, size, n, &st->rs->body);
+    if (st->xr->status >= 400) return berth_buf_append(&st->xr->body, p, len) == BERTH_OK ? 0 : -1;
     for (i = 0; i < len; i++) {
         if (p[i] != '\n') continue;
-        if (berth_buf_append(&st->partial, p + start, i - start) != BERTH_OK) return 0;
+        if (berth_buf_append(&st->partial, p + start, i - start) != BERTH_OK) return -1;
         start = i + 1;
-        if (st->partial.len && st->rq->on_line(st->partial.p, st->partial.len, st->rq->line_arg)) {
-            st->stopped = 1;
-            return 0;
-        }
+        if (st->partial.len && st->rq->on_line(st->partial.p, st->partial.len, st->rq->line_arg)) return 1;
         st->partial.len = 0;
     }
-    if (berth_buf_append(&st->partial, p + start, len - start) != BERTH_OK) return 0;
-    return len;
-}
-
-static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-    struct stream *st = ud;
-    (void)dt, (void)dn, (void)ut, (void)un;
-    if (st->rq->cancel && *st->rq->cancel) {
-        st->stopped = 1;
-        return 1;
-    }
-    return 0;
-}
-
-/* The value of header name in line (case-insensitive), trimmed, malloc'd; NULL if another header. */
-static char *header_value(const char *line, size_t len, const char *name)
-{
-    size_t nl = strlen(name), e;
-    if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':') return NULL;
-    line += nl + 1;
-    len -= nl + 1;
-    while (len && (*line == ' ' || *line == '\t')) line++, len--;
-    e = len;
-    while (e && isspace((unsigned char)line[e - 1])) e--;
-    return berth_xstrndup(line, e);
+    return berth_buf_append(&st->partial, p + start, len - start) == BERTH_OK ? 0 : -1;
 }
 
 /* The target of rel="next" in a Link header value, malloc'd, or NULL. */
@@ -108,14 +72,14 @@ static const struct {
     {"Content-Type", offsetof(struct berth_client_resp, ctype)},
 };
 
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
+static void on_header(const char *p, size_t len, void *ud)
 {
-    struct berth_client_resp *rs = ud;
-    size_t len = size * n, i;
+    struct berth_client_resp *rs = ((struct stream *)ud)->rs;
+    size_t i;
 
     for (i = 0; i < sizeof(kept_headers) / sizeof(kept_headers[0]); i++) {
         char **slot = (char **)((char *)rs + kept_headers[i].off);
-        char *v = header_value(p, len, kept_headers[i].name);
+        char *v = berth_client_header_value(p, len, kept_headers[i].name);
         if (!v) continue;
         if (slot == &rs->next) {
             char *target = link_next(v);
@@ -126,7 +90,6 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         *slot = v;
         break;
     }
-    return len;
 }
 
 /* Splits "scheme://host[:port][/...]" into its "host:port" (default port by scheme) and scheme. */
@@ -230,16 +193,17 @@ static enum berth_rc http_error(const struct berth_client_req *rq, const struct 
     return rc;
 }
 
-enum berth_rc berth_client_do(struct berth_client *cl, const struct berth_client_req *rq, struct berth_client_resp *rs, struct berth_err *err)
+enum berth_rc berth_client_do(struct berth_client *cl, const struct berth_client_req *rq, struct berth_client_resp *rs,
+                              struct berth_err *err)
 {
-    CURL *c = NULL;
-    struct curl_slist *hdrs = NULL, *connect_to = NULL;
-    char errbuf[CURL_ERROR_SIZE] = "", srv_hp[300], ls_hp[300], scheme[16], *url = NULL, *line = NULL;
+    struct berth_xfer_req xq;
+    struct berth_xfer_resp xr;
+    char srv_hp[300], ls_hp[300], scheme[16], *url = NULL, *connect_to = NULL;
     const char *base, *ca;
     struct stream st;
     enum berth_rc rc;
-    CURLcode cc;
 
+    memset(&xr, 0, sizeof(xr));
     memset(&st, 0, sizeof(st));
     berth_buf_init(&st.partial, RESP_MAX);
     berth_buf_init(&rs->body, RESP_MAX);
@@ -254,88 +218,48 @@ enum berth_rc berth_client_do(struct berth_client *cl, const struct berth_client
     } else if (rq->login_server) {
         url = berth_xasprintf("%s://%s%s", scheme, rq->login_server, rq->path);
         berth_client_url_hostport(url, ls_hp, sizeof(ls_hp), scheme, sizeof(scheme));
-        if (strcasecmp(ls_hp, srv_hp) != 0) {
-            line = berth_xasprintf("%s:%s", ls_hp, srv_hp);
-            connect_to = curl_slist_append(connect_to, line);
-        }
+        if (strcasecmp(ls_hp, srv_hp) != 0) connect_to = berth_xasprintf("%s:%s", ls_hp, srv_hp);
     } else {
         url = berth_xasprintf("%s%s", base, rq->path);
     }
-    c = curl_easy_init();
-    if (!c) {
-        rc = berth_err_set(err, BERTH_EINTERNAL, "cannot start libcurl");
-        goto out;
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, rq->on_line ? 0L : 60L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "berth-cli");
+    memset(&xq, 0, sizeof(xq));
+    xq.method = rq->method;
+    xq.url = url;
+    xq.connect_to = connect_to;
+    xq.user_agent = "berth-cli";
+    xq.auth = rq->auth;
+    xq.content_type = rq->content_type;
+    xq.accept = rq->accept;
+    xq.body = rq->body;
+    xq.body_len = rq->body_len;
+    xq.ca_file = ca;
+    xq.connect_timeout_s = 10;
+    xq.timeout_s = rq->on_line ? 0 : 60;
+    xq.body_max = RESP_MAX;
+    xq.on_header = on_header;
+    xq.arg = &st;
+    st.rq = rq;
+    st.rs = rs;
+    st.xr = &xr;
     if (rq->on_line) {
-        st.c = c;
-        st.rq = rq;
-        st.rs = rs;
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &st);
-        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(c, CURLOPT_XFERINFODATA, &st);
-    } else {
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &rs->body);
+        xq.on_body = on_stream;
+        xq.cancel = rq->cancel;
     }
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, rs);
-    if (ca) curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-    if (connect_to) curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to);
-    if (!strcmp(rq->method, "HEAD")) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    else if (strcmp(rq->method, "GET") != 0) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
-    if (rq->body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)rq->body_len);
-    }
-    hdrs = curl_slist_append(hdrs, "Expect:");
-    if (rq->content_type) {
-        free(line);
-        line = berth_xasprintf("Content-Type: %s", rq->content_type);
-        hdrs = curl_slist_append(hdrs, line);
-    }
-    if (rq->accept) {
-        free(line);
-        line = berth_xasprintf("Accept: %s", rq->accept);
-        hdrs = curl_slist_append(hdrs, line);
-    }
-    if (rq->auth) {
-        free(line);
-        line = berth_xasprintf("Authorization: %s", rq->auth);
-        hdrs = curl_slist_append(hdrs, line);
-    }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    cc = curl_easy_perform(c);
-    if (cc != CURLE_OK && st.stopped) cc = CURLE_OK;
-    if (cc == CURLE_OK && rq->on_line && st.partial.len && !st.stopped)
+    rc = berth_client_xfer(&xq, &xr, err);
+    /* the kept body is the answer's (or, streaming, an error answer's) */
+    berth_buf_release(&rs->body);
+    rs->body = xr.body;
+    berth_buf_init(&xr.body, 0);
+    if (rc == BERTH_OK && rq->on_line && st.partial.len && !xr.stopped)
         rq->on_line(st.partial.p, st.partial.len, rq->line_arg); /* a last line without its newline */
-    if (cc != CURLE_OK) {
-        long os_errno = 0;
-        curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
-        rc = berth_buf_rc(&rs->body) ? berth_err_set(err, BERTH_ETOOBIG, "the answer of %s is over %u bytes", url,
-                                                     RESP_MAX)
-                                     : transport_error(cc, os_errno, errbuf, base, ca, err);
-        goto out;
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs->status);
+    if (rc == BERTH_EUNAVAILABLE) rc = transport_error((CURLcode)xr.cc, xr.os_errno, xr.errbuf, base, ca, err);
+    if (rc) goto out;
+    rs->status = xr.status;
     if (rs->status >= 400) rc = http_error(rq, rs, err);
 out:
-    if (line) {
-        /* may hold a header with a secret */
-        memset(line, 0, strlen(line));
-        free(line);
-    }
-    curl_slist_free_all(hdrs);
-    curl_slist_free_all(connect_to);
-    if (c) curl_easy_cleanup(c);
+    berth_xfer_resp_release(&xr);
     berth_buf_release(&st.partial);
+    free(connect_to);
     free(url);
     return rc;
 }
