@@ -113,7 +113,8 @@ static int auth_login(int argc, char **argv, struct cli_ctx *ctx)
     } else {
         s.kind = berth_xstrdup("user");
         if (!rt) {
-            rc = berth_err_set(&err, BERTH_EUNAVAILABLE, "the directory answered no refresh token for %s", ctx->client.user);
+            rc = berth_err_set(&err, BERTH_EUNAVAILABLE, "the directory answered no refresh token for %s",
+                               ctx->client.user);
             goto fail;
         }
         s.refresh_token = berth_xstrdup(rt);
@@ -143,7 +144,8 @@ static int simple_opts(struct cli_ctx *ctx, const char *synopsis, const char *de
     size_t n = 0;
 
     if (with_server)
-        t[n++] = (struct cli_opt){"server", 0, CLI_OPT_STR, &ctx->client.server, "URL", "the server (default: the current one)"};
+        t[n++] = (struct cli_opt){"server", 0, CLI_OPT_STR, &ctx->client.server, "URL",
+                                  "the server (default: the current one)"};
     if (with_json) t[n++] = (struct cli_opt)CLI_JSON_OPT(ctx);
     t[n] = (struct cli_opt)CLI_OPT_END;
     return cli_opt_parse(ctx, synopsis, desc, t, NULL, argc, argv, pos);

@@ -92,7 +92,8 @@ static int parse_args(struct cli_ctx *ctx, int is_login, struct login_opts *o, i
         goto out;
     }
     if ((o->name && berth_client_check_registry_arg("-n", o->name, BERTH_CLIENT_WANT_RESOURCE, &err)) ||
-        (o->target && berth_client_check_registry_arg("LOGINSERVER", o->target, BERTH_CLIENT_WANT_LOGIN_SERVER, &err))) {
+        (o->target &&
+         berth_client_check_registry_arg("LOGINSERVER", o->target, BERTH_CLIENT_WANT_LOGIN_SERVER, &err))) {
         cli_usage_error(ctx, "%s", berth_err_msg(&err));
         goto out;
     }
@@ -322,8 +323,8 @@ static enum berth_rc get_cred(struct cli_ctx *ctx, const struct login_opts *o, s
     enum berth_rc rc;
 
     if (!ctx->client.user) {
-        rc = berth_client_registry_refresh_token(&ctx->client, o->name ? o->name : o->target, &c->secret, &c->expires_at,
-                                        &c->login_server, err);
+        rc = berth_client_registry_refresh_token(&ctx->client, o->name ? o->name : o->target, &c->secret,
+                                                 &c->expires_at, &c->login_server, err);
         if (!rc) rc = berth_client_server_url(&ctx->client, &url, err);
         if (!rc) c->session = berth_xstrdup(url);
         return rc;
@@ -331,7 +332,8 @@ static enum berth_rc get_cred(struct cli_ctx *ctx, const struct login_opts *o, s
     rc = berth_client_password(&ctx->client, &pw, err);
     if (rc) return rc;
     if (!pw)
-        return berth_err_set(err, BERTH_EINVAL, "-u %s needs a password: pass -p PASS or --password-stdin", ctx->client.user);
+        return berth_err_set(err, BERTH_EINVAL, "-u %s needs a password: pass -p PASS or --password-stdin",
+                             ctx->client.user);
     if (!o->name) server_from_target(ctx, o->target);
     rc = o->name ? lookup_login_server(ctx, o->name, &c->login_server, err)
                  : with_port(ctx, o->target, &c->login_server, err);

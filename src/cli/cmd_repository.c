@@ -36,7 +36,8 @@ static enum berth_rc conn_open(struct cli_ctx *ctx, const char *registry, const 
                                struct berth_err *err)
 {
     char *tok = NULL;
-    enum berth_rc rc = berth_client_registry_access_token(&ctx->client, registry, scope, &tok, NULL, &c->login_server, err);
+    enum berth_rc rc = berth_client_registry_access_token(&ctx->client, registry, scope, &tok, NULL, &c->login_server,
+                                                          err);
     if (!rc) c->auth = berth_xasprintf("Bearer %s", tok);
     if (tok) memset(tok, 0, strlen(tok));
     free(tok);

@@ -174,7 +174,8 @@ static int internal_reason(const char *reason)
     return 0;
 }
 
-static enum berth_rc http_error(const struct berth_client_req *rq, const struct berth_client_resp *rs, struct berth_err *err)
+static enum berth_rc http_error(const struct berth_client_req *rq, const struct berth_client_resp *rs,
+                                struct berth_err *err)
 {
     json_t *root = json_loadb(rs->body.p ? rs->body.p : "", rs->body.len, 0, NULL);
     const json_t *e = json_array_get(json_object_get(root, "errors"), 0);
@@ -297,8 +298,8 @@ static enum berth_rc parse_json(const struct berth_client_req *rq, const struct 
     return BERTH_OK;
 }
 
-enum berth_rc berth_client_post_form(struct berth_client *cl, const char *path, const char *login_server, const char *auth,
-                            const char *form, json_t **out, struct berth_err *err)
+enum berth_rc berth_client_post_form(struct berth_client *cl, const char *path, const char *login_server,
+                                     const char *auth, const char *form, json_t **out, struct berth_err *err)
 {
     struct berth_client_req rq = {.method = "POST", .path = path, .login_server = login_server, .auth = auth,
                          .content_type = "application/x-www-form-urlencoded", .body = form, .body_len = strlen(form),
@@ -356,8 +357,8 @@ static enum berth_rc basic_auth(struct berth_client *cl, char **out, struct bert
     return BERTH_OK;
 }
 
-enum berth_rc berth_client_api(struct berth_client *cl, const char *method, const char *path, const json_t *body, json_t **out,
-                      struct berth_err *err)
+enum berth_rc berth_client_api(struct berth_client *cl, const char *method, const char *path, const json_t *body,
+                               json_t **out, struct berth_err *err)
 {
     struct berth_client_req rq;
     struct berth_client_resp rs = {0, BERTH_BUF_INIT(0), NULL, NULL, NULL};

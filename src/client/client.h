@@ -143,7 +143,8 @@ void berth_client_resp_release(struct berth_client_resp *r);
  * the cause and, where there is one, the fix (the OCI error's message, status,
  * code and detail.reason for HTTP errors). Timeouts: connect 10 s, total 60 s.
  */
-enum berth_rc berth_client_do(struct berth_client *cl, const struct berth_client_req *rq, struct berth_client_resp *rs, struct berth_err *err);
+enum berth_rc berth_client_do(struct berth_client *cl, const struct berth_client_req *rq,
+                              struct berth_client_resp *rs, struct berth_err *err);
 /* The server URL this run talks to (--server, else the current session); borrowed from cl. */
 enum berth_rc berth_client_server_url(struct berth_client *cl, const char **url, struct berth_err *err);
 /* Splits "scheme://host[:port]/..." into "host:port" (port by scheme when absent) and the scheme. */
@@ -151,8 +152,8 @@ void berth_client_url_hostport(const char *url, char *hp, size_t hplen, char *sc
 /* Appends k=v&... with both URL-encoded (a form body or a query). */
 void berth_client_form_add(struct berth_buf *b, const char *k, const char *v);
 /* POSTs a form and parses a JSON answer into *out (caller frees with json_decref). auth may be NULL. */
-enum berth_rc berth_client_post_form(struct berth_client *cl, const char *path, const char *login_server, const char *auth,
-                            const char *form, json_t **out, struct berth_err *err);
+enum berth_rc berth_client_post_form(struct berth_client *cl, const char *path, const char *login_server,
+                                     const char *auth, const char *form, json_t **out, struct berth_err *err);
 
 /*
  * Calls the management API: method on /api/v1<path> with body (borrowed, may
@@ -160,8 +161,8 @@ enum berth_rc berth_client_post_form(struct berth_client *cl, const char *path, 
  * out may be NULL). Authenticates with -u/-p (Basic) when given, else with a
  * directory token of the session (berth_client_directory_token).
  */
-enum berth_rc berth_client_api(struct berth_client *cl, const char *method, const char *path, const json_t *body, json_t **out,
-                      struct berth_err *err);
+enum berth_rc berth_client_api(struct berth_client *cl, const char *method, const char *path, const json_t *body,
+                               json_t **out, struct berth_err *err);
 /* Reads one line from stdin without its line end (malloc'd); an empty one is BERTH_EINVAL. */
 enum berth_rc berth_client_read_stdin_line(char **out, struct berth_err *err);
 /* The password of -p, --password-stdin (one line) or NULL when neither was given; borrowed from cl. */
@@ -194,7 +195,8 @@ enum berth_rc berth_client_session_load(const char *path, json_t **root, struct 
 /* Writes root to path (0600) atomically, creating the folder (0700). */
 enum berth_rc berth_client_session_save(const char *path, const json_t *root, struct berth_err *err);
 /* Copies the session of server (NULL: the current one) out of root; BERTH_ENOENT if there is none. */
-enum berth_rc berth_client_session_get(const json_t *root, const char *server, struct berth_client_session *out, struct berth_err *err);
+enum berth_rc berth_client_session_get(const json_t *root, const char *server, struct berth_client_session *out,
+                                       struct berth_err *err);
 /* Stores s under s->server, keeping the members it does not know; current=1 makes it the current one. */
 void berth_client_session_put(json_t *root, const struct berth_client_session *s, int current);
 
@@ -211,8 +213,8 @@ enum berth_rc berth_client_directory_token(struct berth_client *cl, char **token
  * for a user, client_credentials when name is an app id (a GUID). *ans gets
  * the answer (access_token, expires_in, and refresh_token for users).
  */
-enum berth_rc berth_client_directory_login(struct berth_client *cl, const char *tenant, const char *name, const char *secret,
-                                  json_t **ans, struct berth_err *err);
+enum berth_rc berth_client_directory_login(struct berth_client *cl, const char *tenant, const char *name,
+                                           const char *secret, json_t **ans, struct berth_err *err);
 /* The tenant id of the server (the session's, else GET /api/v1/tenant with -u/-p); borrowed from cl. */
 enum berth_rc berth_client_tenant(struct berth_client *cl, const char **tenant, struct berth_err *err);
 
@@ -231,14 +233,15 @@ enum berth_rc berth_client_tenant(struct berth_client *cl, const char **tenant, 
  * (caller frees). login_server and expires_at may be NULL.
  */
 enum berth_rc berth_client_registry_refresh_token(struct berth_client *cl, const char *registry, char **token,
-                                         int64_t *expires_at, char **login_server, struct berth_err *err);
+                                                  int64_t *expires_at, char **login_server, struct berth_err *err);
 /*
  * A registry access token for scope ("repository:team/app:pull",
  * "registry:catalog:*"): a refresh token as above, then POST /oauth2/token
  * (grant_type=refresh_token). Same ownership as berth_client_registry_refresh_token.
  */
-enum berth_rc berth_client_registry_access_token(struct berth_client *cl, const char *registry, const char *scope, char **token,
-                                        int64_t *expires_at, char **login_server, struct berth_err *err);
+enum berth_rc berth_client_registry_access_token(struct berth_client *cl, const char *registry, const char *scope,
+                                                 char **token, int64_t *expires_at, char **login_server,
+                                                 struct berth_err *err);
 /* The exp claim of a JWT (0 when it has none or is not a JWT). */
 int64_t berth_client_jwt_exp(const char *jwt);
 
@@ -252,7 +255,8 @@ enum berth_client_name_want { BERTH_CLIENT_WANT_RESOURCE, BERTH_CLIENT_WANT_LOGI
  * registry names are lowercase, use 'teamreg1'", "-n takes a registry name
  * like 'teamreg1', not the login server 'teamreg1.localhost:5000'").
  */
-enum berth_rc berth_client_check_registry_arg(const char *flag, const char *s, enum berth_client_name_want want, struct berth_err *err);
+enum berth_rc berth_client_check_registry_arg(const char *flag, const char *s, enum berth_client_name_want want,
+                                              struct berth_err *err);
 
 /* s escaped for a query string or a path segment (malloc'd). */
 char *berth_client_query_escape(const char *s);

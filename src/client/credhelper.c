@@ -50,7 +50,7 @@ void berth_creds_release(struct berth_creds *c)
 }
 
 enum berth_rc berth_credhelper_parse_creds(const char *json, size_t len, struct berth_creds *out,
-                                         struct berth_err *err)
+                                           struct berth_err *err)
 {
     json_error_t jerr;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -87,7 +87,7 @@ out:
 }
 
 enum berth_rc berth_credhelper_format(const char *server, const char *username, const char *secret,
-                                    struct berth_buf *out)
+                                      struct berth_buf *out)
 {
     berth_buf_puts(out, "{\"ServerURL\":");
     berth_buf_json_str(out, server, strlen(server));

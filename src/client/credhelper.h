@@ -38,12 +38,12 @@ struct berth_creds {
  * all three strings, ServerURL and Secret non-empty; other members ignored.
  */
 enum berth_rc berth_credhelper_parse_creds(const char *json, size_t len, struct berth_creds *out,
-                                         struct berth_err *err);
+                                           struct berth_err *err);
 /* Frees the strings (the secret is wiped first); the struct may be reused. */
 void berth_creds_release(struct berth_creds *c);
 
 /* Appends the `get` answer {"ServerURL":..,"Username":..,"Secret":..} to out. */
 enum berth_rc berth_credhelper_format(const char *server, const char *username, const char *secret,
-                                    struct berth_buf *out);
+                                      struct berth_buf *out);
 
 #endif

@@ -59,7 +59,7 @@ json_t *berth_dockercfg_object(struct berth_dockercfg *cfg, const char *key);
 void berth_dockercfg_set_identity(struct berth_dockercfg *cfg, const char *server, const char *token);
 /* auths.<server> = {"auth": base64("user:password")}. */
 void berth_dockercfg_set_basic(struct berth_dockercfg *cfg, const char *server, const char *user,
-                             const char *password);
+                               const char *password);
 /* Removes auths.<server>; 1 if there was one. */
 int berth_dockercfg_remove(struct berth_dockercfg *cfg, const char *server);
 /* credHelpers.<server> = helper. */

@@ -120,11 +120,11 @@ extern const size_t berth_health_nchecks;
 
 /* Sets res's status, code (may be NULL), message and fix (may be NULL) from formats; the message takes args. */
 void berth_health_set(struct berth_health_result *res, enum berth_health_status st, const char *code, const char *fix,
-                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* A command that re-runs this check-health with the registry given as target (-n NAME or LOGINSERVER) and,
  * when server is set, --server server; the password of -p is shown as <password>. malloc'd. */
 char *berth_health_rerun(const struct berth_health_run *run, const char *name, const char *target, const char *server,
-                   const char *extra);
+                         const char *extra);
 /* Adds a copy of value to the run's redaction list. */
 void berth_health_secret(struct berth_health_run *run, const char *value);
 /* Frees what the run owns (results, secrets, answers, loaded files); the borrowed client stays. */

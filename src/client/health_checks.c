@@ -159,8 +159,8 @@ static const char *proxy_for(const struct berth_health_run *run, const char **va
 }
 
 /* What a transport failure of h means, for the checks after TCP and TLS passed. */
-static void transport_failed(struct berth_health_run *run, struct berth_health_result *res, const struct berth_health_http *h,
-                             const char *what)
+static void transport_failed(struct berth_health_run *run, struct berth_health_result *res,
+                             const struct berth_health_http *h, const char *what)
 {
     const char *var = NULL, *proxy = proxy_for(run, &var);
     char *fix;
@@ -168,22 +168,22 @@ static void transport_failed(struct berth_health_run *run, struct berth_health_r
                   h->cc == CURLE_GOT_NOTHING || strstr(h->errbuf, "roxy"))) {
         fix = berth_xasprintf("export NO_PROXY=%s${NO_PROXY:+,$NO_PROXY}", run->server_host);
         berth_health_set(res, BERTH_HEALTH_ERROR, "PROXY_FAILED", fix,
-                       "%s failed through the proxy of %s: %s; bypass it for the registry or fix the proxy", what, var,
-                       h->errbuf);
+                         "%s failed through the proxy of %s: %s; bypass it for the registry or fix the proxy", what,
+                         var, h->errbuf);
         free(fix);
         return;
     }
     if (h->cc == CURLE_PEER_FAILED_VERIFICATION) { /* a login server or realm the certificate does not cover */
         berth_health_set(res, BERTH_HEALTH_ERROR,
-                       strstr(h->errbuf, "expired") ? "TLS_EXPIRED"
-                       : strstr(h->errbuf, "name") ? "TLS_HOSTNAME_MISMATCH" : "TLS_UNTRUSTED", NULL,
-                       "%s failed: %s: the server's certificate must name the login server %s too", what, h->errbuf,
-                       run->login_server ? run->login_server : "?");
+                         strstr(h->errbuf, "expired") ? "TLS_EXPIRED"
+                         : strstr(h->errbuf, "name") ? "TLS_HOSTNAME_MISMATCH" : "TLS_UNTRUSTED", NULL,
+                         "%s failed: %s: the server's certificate must name the login server %s too", what, h->errbuf,
+                         run->login_server ? run->login_server : "?");
         return;
     }
     berth_health_set(res, BERTH_HEALTH_ERROR,
-                   h->cc == CURLE_OPERATION_TIMEDOUT ? "CONNECTIVITY_TIMEOUT" : "CONNECTIVITY_ERROR",
-                   NULL, "%s failed: %s", what, h->errbuf);
+                     h->cc == CURLE_OPERATION_TIMEDOUT ? "CONNECTIVITY_TIMEOUT" : "CONNECTIVITY_ERROR",
+                     NULL, "%s failed: %s", what, h->errbuf);
 }
 
 /* GET /v2/ on the login server, once. */
@@ -243,16 +243,16 @@ static void check_clients(struct berth_health_run *run, struct berth_health_resu
     }
     if (docker_ver && berth_health_version_cmp(docker_ver, MIN_DOCKER) < 0)
         berth_health_set(res, BERTH_HEALTH_ERROR, "DOCKER_VERSION_TOO_OLD",
-                       "install Docker " MIN_DOCKER " or later (https://docs.docker.com/engine/install/)",
-                       "docker %s is older than " MIN_DOCKER ", the oldest client that logs in with identity tokens",
-                       docker_ver);
+                         "install Docker " MIN_DOCKER " or later (https://docs.docker.com/engine/install/)",
+                         "docker %s is older than " MIN_DOCKER ", the oldest client that logs in with identity tokens",
+                         docker_ver);
     else if (!found.len)
         berth_health_set(res, BERTH_HEALTH_WARNING, "NO_CLIENT", "apt-get install podman skopeo",
-                       "none of docker, podman, skopeo, helm or oras is on PATH");
+                         "none of docker, podman, skopeo, helm or oras is on PATH");
     else
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
-                       "%s%s%s", berth_buf_str(&found), missing.len ? "; not found: " : "",
-                       missing.len ? berth_buf_str(&missing) : "");
+                         "%s%s%s", berth_buf_str(&found), missing.len ? "; not found: " : "",
+                         missing.len ? berth_buf_str(&missing) : "");
     free(docker_ver);
     berth_buf_release(&found);
     berth_buf_release(&missing);
@@ -278,18 +278,20 @@ static void check_daemon(struct berth_health_run *run, struct berth_health_resul
     if (rc == 0 && v)
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "the docker daemon answers (engine %s)", v);
     else if (run->has_podman || run->has_skopeo)
-        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "no docker daemon answers (%.*s); podman and skopeo need none",
-                       (int)strcspn(line, "\r\n"), line);
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
+                         "no docker daemon answers (%.*s); podman and skopeo need none", (int)strcspn(line, "\r\n"),
+                         line);
     else
         berth_health_set(res, BERTH_HEALTH_ERROR, "DOCKER_DAEMON_UNREACHABLE", "systemctl start docker",
-                       "docker is installed but no daemon answers: %.*s", (int)strcspn(line, "\r\n"), line);
+                         "docker is installed but no daemon answers: %.*s", (int)strcspn(line, "\r\n"), line);
     free(v);
 out:
     berth_buf_release(&out);
 }
 
 /* Loads one credential file into *slot; an error message into msg. */
-static int load_cfg(enum berth_authfile_kind kind, struct berth_dockercfg **slot, char **bad_path, struct berth_buf *msg)
+static int load_cfg(enum berth_authfile_kind kind, struct berth_dockercfg **slot, char **bad_path,
+                    struct berth_buf *msg)
 {
     struct berth_err err = BERTH_ERR_INIT;
     char *path = NULL;
@@ -312,12 +314,12 @@ static void check_config(struct berth_health_run *run, struct berth_health_resul
     if (!ok) {
         fix = berth_xasprintf("mv '%s' '%s.broken'", bad, bad);
         berth_health_set(res, BERTH_HEALTH_ERROR, "DOCKER_CONFIG_INVALID", fix,
-                       "%s (docker and podman cannot read their logins; repair the file or move it aside)",
-                       berth_buf_str(&msg));
+                         "%s (docker and podman cannot read their logins; repair the file or move it aside)",
+                         berth_buf_str(&msg));
         free(fix);
     } else {
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "docker's %s and podman's %s parse",
-                       run->docker_cfg->path, run->podman_cfg->path);
+                         run->docker_cfg->path, run->podman_cfg->path);
     }
     free(bad);
     berth_buf_release(&msg);
@@ -363,9 +365,9 @@ static void check_helpers(struct berth_health_run *run, struct berth_health_resu
     }
     if (n)
         berth_health_set(res, BERTH_HEALTH_ERROR, "CREDENTIAL_HELPER_MISSING", berth_buf_str(&fix),
-                       "%s: docker and podman fail before they send anything; install %s or remove the entry%s "
-                       "(or 'berth login --helper' to use docker-credential-berth)",
-                       berth_buf_str(&lines), berth_buf_str(&names), n > 1 ? "s" : "");
+                         "%s: docker and podman fail before they send anything; install %s or remove the entry%s "
+                         "(or 'berth login --helper' to use docker-credential-berth)",
+                         berth_buf_str(&lines), berth_buf_str(&names), n > 1 ? "s" : "");
     else
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "every credential helper the files name is on PATH");
     /* the shared lister ends each finding with a newline */
@@ -404,13 +406,13 @@ static void check_name(struct berth_health_run *run, struct berth_health_result 
             l = lower(run->name);
             fix = berth_health_rerun(run, l, NULL, NULL, NULL);
             berth_health_set(res, BERTH_HEALTH_ERROR, "REGISTRY_NAME_UPPERCASE", fix,
-                           "'%s' has uppercase letters: registry names are lowercase, use '%s'", run->name, l);
+                             "'%s' has uppercase letters: registry names are lowercase, use '%s'", run->name, l);
             free(l);
         } else if (strchr(run->name, '.') || strchr(run->name, ':')) {
             fix = berth_health_rerun(run, NULL, run->name, NULL, NULL);
             berth_health_set(res, BERTH_HEALTH_ERROR, "REGISTRY_NAME_IS_LOGIN_SERVER", fix,
-                           "-n takes a registry's resource name like '%.*s', not the login server '%s': give a login "
-                           "server without -n", (int)strcspn(run->name, ".:"), run->name, run->name);
+                             "-n takes a registry's resource name like '%.*s', not the login server '%s': give a login "
+                             "server without -n", (int)strcspn(run->name, ".:"), run->name, run->name);
         } else if (berth_registry_name_check(run->name, &err)) {
             berth_health_set(res, BERTH_HEALTH_ERROR, "REGISTRY_NAME_INVALID", NULL, "%s", berth_err_msg(&err));
         } else {
@@ -421,19 +423,19 @@ static void check_name(struct berth_health_run *run, struct berth_health_result 
             l = lower(run->target);
             fix = berth_health_rerun(run, NULL, l, NULL, NULL);
             berth_health_set(res, BERTH_HEALTH_ERROR, "REGISTRY_NAME_UPPERCASE", fix,
-                           "'%s' has uppercase letters: login servers are lowercase, use '%s'", run->target, l);
+                             "'%s' has uppercase letters: login servers are lowercase, use '%s'", run->target, l);
             free(l);
         } else if (!strchr(run->target, '.') && !strchr(run->target, ':') && strcmp(run->target, "localhost") != 0) {
             fix = berth_health_rerun(run, run->target, NULL, NULL, NULL);
             berth_health_set(res, BERTH_HEALTH_ERROR, "LOGIN_SERVER_IS_RESOURCE_NAME", fix,
-                           "'%s' is a registry's resource name, not a login server ('%s.<domain>[:port]'): pass it "
-                           "with -n", run->target, run->target);
+                             "'%s' is a registry's resource name, not a login server ('%s.<domain>[:port]'): pass it "
+                             "with -n", run->target, run->target);
         } else {
             berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "'%s' is a login server", run->target);
         }
     } else {
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "no registry given: the server's default registry at %s",
-                       run->server_hp);
+                         run->server_hp);
     }
     free(fix);
 }
@@ -451,8 +453,8 @@ static void check_proxy(struct berth_health_run *run, struct berth_health_result
     at = strrchr(p, '@'); /* never show a proxy's password */
     fix = berth_xasprintf("export NO_PROXY=%s${NO_PROXY:+,$NO_PROXY}", run->server_host);
     berth_health_set(res, BERTH_HEALTH_WARNING, "PROXY_IN_USE", fix,
-                   "%s=%s%s applies to %s (NO_PROXY does not name it): requests to the registry go through the proxy, "
-                   "which must allow them", var, at ? "..." : "", at ? at + 1 : p, run->server_host);
+                     "%s=%s%s applies to %s (NO_PROXY does not name it): requests to the registry go through the proxy, "
+                     "which must allow them", var, at ? "..." : "", at ? at + 1 : p, run->server_host);
     free(fix);
 }
 
@@ -470,12 +472,12 @@ static void check_dns(struct berth_health_run *run, struct berth_health_result *
     n6 = berth_health_resolve(run->server_host, AF_INET6, &v6, why6, sizeof(why6));
     if (!n4 && !n6)
         berth_health_set(res, BERTH_HEALTH_ERROR, "DNS_RESOLUTION_FAILED", NULL,
-                       "%s does not resolve (IPv4: %s; IPv6: %s): check the name, your DNS server, or add it to "
-                       "/etc/hosts",
-                       run->server_host, why4, why6);
+                         "%s does not resolve (IPv4: %s; IPv6: %s): check the name, your DNS server, or add it to "
+                         "/etc/hosts",
+                         run->server_host, why4, why6);
     else
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "%s resolves to IPv4 %s; IPv6 %s", run->server_host,
-                       n4 ? berth_buf_str(&v4) : "none", n6 ? berth_buf_str(&v6) : "none");
+                         n4 ? berth_buf_str(&v4) : "none", n6 ? berth_buf_str(&v6) : "none");
     berth_buf_release(&v4);
     berth_buf_release(&v6);
 }
@@ -488,20 +490,20 @@ static void check_tcp(struct berth_health_run *run, struct berth_health_result *
 
     if (!e) {
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
-                       "TCP connect to %s port %d took %.1f ms", addr, run->server_port, ms);
+                         "TCP connect to %s port %d took %.1f ms", addr, run->server_port, ms);
     } else if (e == ECONNREFUSED) {
         fix = berth_xasprintf("berth serve --listen %s", run->server_hp);
         berth_health_set(res, BERTH_HEALTH_ERROR, "CONNECTIVITY_REFUSED", fix,
-                       "nothing listens on %s port %d (connection refused after %.1f ms): start the server there or "
-                       "check the port", addr, run->server_port, ms);
+                         "nothing listens on %s port %d (connection refused after %.1f ms): start the server there or "
+                         "check the port", addr, run->server_port, ms);
         free(fix);
     } else if (e == ETIMEDOUT) {
         berth_health_set(res, BERTH_HEALTH_ERROR, "CONNECTIVITY_TIMEOUT", NULL,
-                       "no answer from %s port %d within %lld s: a firewall drops the packets, or the host is down or "
-                       "overloaded", addr, run->server_port, run->timeout);
+                         "no answer from %s port %d within %lld s: a firewall drops the packets, or the host is down or "
+                         "overloaded", addr, run->server_port, run->timeout);
     } else {
         berth_health_set(res, BERTH_HEALTH_ERROR, "CONNECTIVITY_UNREACHABLE", NULL, "cannot reach %s port %d: %s", addr,
-                       run->server_port, strerror(e));
+                         run->server_port, strerror(e));
     }
 }
 
@@ -516,19 +518,19 @@ static void check_tls(struct berth_health_run *run, struct berth_health_result *
     if (strcmp(run->scheme, "https") != 0) {
         if (is_loopback_host(run->server_host))
             berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
-                           "plain HTTP on a loopback address (docker allows it without TLS)");
+                             "plain HTTP on a loopback address (docker allows it without TLS)");
         else
             berth_health_set(res, BERTH_HEALTH_WARNING, "INSECURE_REGISTRY", NULL,
-                           "plain HTTP to %s: docker refuses it unless it is in the daemon's \"insecure-registries\"; "
-                           "serve TLS (berth serve --tls-cert FILE --tls-key FILE)", run->server_hp);
+                             "plain HTTP to %s: docker refuses it unless it is in the daemon's \"insecure-registries\"; "
+                             "serve TLS (berth serve --tls-cert FILE --tls-key FILE)", run->server_hp);
         return;
     }
     berth_health_http_do(run, &rq, &h);
     if (h.cc == CURLE_OK) {
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
-                       "the certificate (%s, issued by %s, valid until %s) is trusted and names %s",
-                       h.cert_subject ? h.cert_subject : "?", h.cert_issuer ? h.cert_issuer : "?",
-                       h.cert_expire ? h.cert_expire : "?", run->server_host);
+                         "the certificate (%s, issued by %s, valid until %s) is trusted and names %s",
+                         h.cert_subject ? h.cert_subject : "?", h.cert_issuer ? h.cert_issuer : "?",
+                         h.cert_expire ? h.cert_expire : "?", run->server_host);
         goto out;
     }
     rq.flags |= BERTH_HEALTH_REQ_INSECURE;
@@ -538,13 +540,13 @@ static void check_tls(struct berth_health_run *run, struct berth_health_result *
         fix = berth_xasprintf("http://%s", run->server_hp);
         alt = berth_health_rerun(run, NULL, NULL, fix, NULL);
         berth_health_set(res, BERTH_HEALTH_ERROR, "TLS_HANDSHAKE_FAILED", alt,
-                       "the TLS handshake with %s failed (%s): does the server speak plain HTTP on that port?",
-                       run->server_hp, e);
+                         "the TLS handshake with %s failed (%s): does the server speak plain HTTP on that port?",
+                         run->server_hp, e);
     } else if (strstr(e, "expired")) {
         berth_health_set(res, BERTH_HEALTH_ERROR, "TLS_EXPIRED", NULL,
-                       "the certificate of %s (%s) expired on %s: renew it on the server and restart it with the new "
-                       "--tls-cert", run->server_hp, raw.cert_subject ? raw.cert_subject : "?",
-                       raw.cert_expire ? raw.cert_expire : "?");
+                         "the certificate of %s (%s) expired on %s: renew it on the server and restart it with the new "
+                         "--tls-cert", run->server_hp, raw.cert_subject ? raw.cert_subject : "?",
+                         raw.cert_expire ? raw.cert_expire : "?");
     } else if (strstr(e, "subject name") || strstr(e, "does not match") || strstr(e, "no alternative")) {
         const char *san = raw.cert_san ? raw.cert_san : "", *d = strstr(san, "DNS:");
         const char *ipn = strstr(san, "IP Address:");
@@ -560,17 +562,17 @@ static void check_tls(struct berth_health_run *run, struct berth_health_result *
             free(srv);
         }
         berth_health_set(res, BERTH_HEALTH_ERROR, "TLS_HOSTNAME_MISMATCH", fix,
-                       "the certificate of %s names %s%s%s, not %s: connect by a name it lists, or issue a certificate "
-                       "that lists %s", run->server_hp, *san ? san : "only", *san ? "" : " its subject ",
-                       *san ? "" : (raw.cert_subject ? raw.cert_subject : "?"), run->server_host, run->server_host);
+                         "the certificate of %s names %s%s%s, not %s: connect by a name it lists, or issue a certificate "
+                         "that lists %s", run->server_hp, *san ? san : "only", *san ? "" : " its subject ",
+                         *san ? "" : (raw.cert_subject ? raw.cert_subject : "?"), run->server_host, run->server_host);
     } else {
         fix = berth_health_rerun(run, NULL, NULL, NULL, "--ca-file CA.pem");
         berth_health_set(res, BERTH_HEALTH_ERROR, "TLS_UNTRUSTED", fix,
-                       "the certificate of %s (%s, issued by %s) is not signed by a CA this machine trusts (%s): pass "
-                       "the CA with --ca-file CA.pem, or install it: "
-                       "cp CA.pem /usr/local/share/ca-certificates/berth.crt "
-                       "&& update-ca-certificates", run->server_hp, raw.cert_subject ? raw.cert_subject : "?",
-                       raw.cert_issuer ? raw.cert_issuer : "?", e);
+                         "the certificate of %s (%s, issued by %s) is not signed by a CA this machine trusts (%s): pass "
+                         "the CA with --ca-file CA.pem, or install it: "
+                         "cp CA.pem /usr/local/share/ca-certificates/berth.crt "
+                         "&& update-ca-certificates", run->server_hp, raw.cert_subject ? raw.cert_subject : "?",
+                         raw.cert_issuer ? raw.cert_issuer : "?", e);
     }
 out:
     free(fix);
@@ -606,8 +608,8 @@ static void check_network(struct berth_health_run *run, struct berth_health_resu
     else if (run->v2.status == 403) refused(run, res, &run->v2, BERTH_HEALTH_SRC_NONE, NULL);
     else
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
-                       "the registry's network rules let this client in (GET /v2/ on %s: %ld)",
-                       run->login_server, run->v2.status);
+                         "the registry's network rules let this client in (GET /v2/ on %s: %ld)",
+                         run->login_server, run->v2.status);
 }
 
 static void check_registry(struct berth_health_run *run, struct berth_health_result *res)
@@ -617,7 +619,7 @@ static void check_registry(struct berth_health_run *run, struct berth_health_res
         refused(run, res, &run->v2, BERTH_HEALTH_SRC_NONE, NULL);
     else
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "the server knows registry '%s' at %s",
-                       run->registry ? run->registry : "?", run->login_server);
+                         run->registry ? run->registry : "?", run->login_server);
 }
 
 static void check_challenge(struct berth_health_run *run, struct berth_health_result *res)
@@ -631,21 +633,22 @@ static void check_challenge(struct berth_health_run *run, struct berth_health_re
         return;
     }
     if (run->v2.status == 200) {
-        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "GET /v2/ answers 200 without credentials: an open registry");
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
+                         "GET /v2/ answers 200 without credentials: an open registry");
         return;
     }
     if (run->v2.status == 401 && !berth_health_parse_challenge(run->v2.www_auth, &realm, &svc, why, sizeof(why))) {
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
-                       "GET /v2/ answers 401 with Bearer realm=\"%s\", service=\"%s\"", realm,
-                       svc);
+                         "GET /v2/ answers 401 with Bearer realm=\"%s\", service=\"%s\"", realm,
+                         svc);
     } else if (run->v2.status != 401) {
         berth_health_set(res, BERTH_HEALTH_ERROR, "CHALLENGE_INVALID", NULL,
-                       "GET /v2/ on %s answered %ld, not 401 with a Bearer challenge: is this a registry (or a "
-                       "proxy in front of it)?", run->login_server, run->v2.status);
+                         "GET /v2/ on %s answered %ld, not 401 with a Bearer challenge: is this a registry (or a "
+                         "proxy in front of it)?", run->login_server, run->v2.status);
     } else {
         berth_health_set(res, BERTH_HEALTH_ERROR, "CHALLENGE_INVALID", NULL,
-                       "GET /v2/ on %s answered 401 but %s: docker cannot find the token service", run->login_server,
-                       why);
+                         "GET /v2/ on %s answered 401 but %s: docker cannot find the token service", run->login_server,
+                         why);
     }
     free(realm);
     free(svc);
@@ -666,13 +669,13 @@ static void check_realm(struct berth_health_run *run, struct berth_health_result
     berth_health_http_do(run, &rq, &h);
     if (!h.status)
         berth_health_set(res, BERTH_HEALTH_ERROR, "REALM_UNREACHABLE", NULL,
-                       "the token realm %s does not answer (%s): docker gets its tokens there, so the server's realm "
-                       "must be reachable from here (check the server's address, its --domain, or a proxy)",
-                       run->realm, h.errbuf);
+                         "the token realm %s does not answer (%s): docker gets its tokens there, so the server's realm "
+                         "must be reachable from here (check the server's address, its --domain, or a proxy)",
+                         run->realm, h.errbuf);
     else
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
-                       "the token realm %s answers (%ld in %.0f ms)", run->realm, h.status,
-                       h.total_ms);
+                         "the token realm %s answers (%ld in %.0f ms)", run->realm, h.status,
+                         h.total_ms);
     free(url);
     berth_health_http_release(&h);
 }
@@ -688,18 +691,18 @@ static void check_clock(struct berth_health_run *run, struct berth_health_result
     srv = run->v2.date ? curl_getdate(run->v2.date, NULL) : -1;
     if (srv < 0) {
         berth_health_set(res, BERTH_HEALTH_WARNING, "CLOCK_UNKNOWN", NULL,
-                       "the server sent no Date header to compare clocks with");
+                         "the server sent no Date header to compare clocks with");
         return;
     }
     skew = (long long)(srv - now);
     if (skew > run->leeway || -skew > run->leeway)
         berth_health_set(res, BERTH_HEALTH_ERROR, "CLOCK_SKEW", NULL,
-                       "this machine's clock is %lld s %s the server's (server Date: %s); tokens allow %lld s: "
-                       "synchronise both clocks with NTP (timedatectl set-ntp true, or chronyc makestep)",
-                       skew > 0 ? skew : -skew, skew > 0 ? "behind" : "ahead of", run->v2.date, run->leeway);
+                         "this machine's clock is %lld s %s the server's (server Date: %s); tokens allow %lld s: "
+                         "synchronise both clocks with NTP (timedatectl set-ntp true, or chronyc makestep)",
+                         skew > 0 ? skew : -skew, skew > 0 ? "behind" : "ahead of", run->v2.date, run->leeway);
     else
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
-                       "the clocks agree within %lld s (skew %+lld s)", run->leeway, skew);
+                         "the clocks agree within %lld s (skew %+lld s)", run->leeway, skew);
 }
 
 /* ---------------------------------------------------------------- 5. credentials */
@@ -732,7 +735,8 @@ static void token_post(struct berth_health_run *run, const char *grant, const ch
 }
 
 /* Tries user/secret (a refresh token when user is the null GUID): 1 ok and the tokens kept in run. */
-static int try_credential(struct berth_health_run *run, const char *user, const char *secret, struct berth_health_http *h)
+static int try_credential(struct berth_health_run *run, const char *user, const char *secret,
+                          struct berth_health_http *h)
 {
     int token = !strcmp(user, BERTH_NULL_GUID);
     const char *rt;
@@ -765,8 +769,8 @@ static int looks_like_jwt(const char *s)
 }
 
 /* The credential docker or podman would send for the login server: 1 found, from where. */
-static int stored_credential(struct berth_health_run *run, const struct berth_dockercfg *cfg, const char *file, char **user,
-                             char **secret, char **where, enum berth_health_source *src)
+static int stored_credential(struct berth_health_run *run, const struct berth_dockercfg *cfg, const char *file,
+                             char **user, char **secret, char **where, enum berth_health_source *src)
 {
     const char *helper = berth_dockercfg_helper_for(cfg, run->login_server), *it, *a;
     const json_t *e = json_object_get(json_object_get(cfg->root, "auths"), run->login_server);
@@ -862,7 +866,7 @@ static void check_stored(struct berth_health_run *run, struct berth_health_resul
     }
     if (!in_docker && !in_podman) {
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
-                       "docker and podman hold no credential for %s", run->login_server);
+                         "docker and podman hold no credential for %s", run->login_server);
         goto out;
     }
     berth_health_secret(run, secret);
@@ -878,17 +882,18 @@ static void check_stored(struct berth_health_run *run, struct berth_health_resul
         else if (in_docker && in_podman) fix = berth_xasprintf("docker logout %s && podman logout %s",
                                                                run->login_server, run->login_server);
         else fix = berth_xasprintf("%s logout %s", in_docker ? "docker" : "podman", run->login_server);
-        berth_health_set(res, works ? BERTH_HEALTH_WARNING : BERTH_HEALTH_ERROR, "STORED_CREDENTIAL_OVERRIDES_ANONYMOUS", fix,
-                       "%s holds a credential for %s%s: clients send it instead of pulling anonymously, which registry "
-                       "'%s' allows%s", where, run->login_server, works ? "" : " that the server refuses",
-                       run->registry ? run->registry : "?", works ? "" : "; log out to pull anonymously");
+        berth_health_set(res, works ? BERTH_HEALTH_WARNING : BERTH_HEALTH_ERROR,
+                         "STORED_CREDENTIAL_OVERRIDES_ANONYMOUS", fix,
+                         "%s holds a credential for %s%s: clients send it instead of pulling anonymously, which registry "
+                         "'%s' allows%s", where, run->login_server, works ? "" : " that the server refuses",
+                         run->registry ? run->registry : "?", works ? "" : "; log out to pull anonymously");
     } else if (!works && h.status) {
         refused(run, res, &h, src, where);
     } else if (!works) {
         transport_failed(run, res, &h, "POST /oauth2/token");
     } else {
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "%s holds %s for %s, and it still works", where,
-                       !strcmp(user, BERTH_NULL_GUID) ? "an identity token" : "a password", run->login_server);
+                         !strcmp(user, BERTH_NULL_GUID) ? "an identity token" : "a password", run->login_server);
     }
     /* what the credential check uses when neither -u nor a session is there */
     if (works && !run->cred_secret) {
@@ -930,7 +935,8 @@ static char *session_directory(struct berth_health_run *run, struct berth_health
     memset(&s, 0, sizeof(s));
     memset(h, 0, sizeof(*h));
     if (user) *user = NULL;
-    if (berth_client_session_load(path, &root, &err) || berth_client_session_get(root, run->server_url, &s, &err)) goto out;
+    if (berth_client_session_load(path, &root, &err) || berth_client_session_get(root, run->server_url, &s,
+        &err)) goto out;
     if (user) *user = berth_xstrdup(s.name ? s.name : "?");
     snprintf(tenant, 37, "%s", s.tenant ? s.tenant : "");
     if (s.kind && !strcmp(s.kind, "sp") && s.secret) {
@@ -1076,8 +1082,8 @@ static void check_credentials(struct berth_health_run *run, struct berth_health_
     if (run->client->user) {
         if (berth_client_password(run->client, &pw, &err) || !pw) {
             berth_health_set(res, BERTH_HEALTH_ERROR, "CREDENTIALS_MISSING", NULL,
-                           "-u %s needs a password: %s", run->client->user,
-                           err.code ? berth_err_msg(&err) : "pass -p or --password-stdin");
+                             "-u %s needs a password: %s", run->client->user,
+                             err.code ? berth_err_msg(&err) : "pass -p or --password-stdin");
             return;
         }
         berth_health_secret(run, pw);
@@ -1099,7 +1105,7 @@ static void check_credentials(struct berth_health_run *run, struct berth_health_
             if (h.status) refused(run, res, &h, BERTH_HEALTH_SRC_SESSION, run->source_text);
             else if (h.cc) transport_failed(run, res, &h, "the session's token request");
             else berth_health_set(res, BERTH_HEALTH_ERROR, "SESSION_INVALID", NULL, "the session for %s cannot be read",
-                                run->server_url);
+                                  run->server_url);
             goto out;
         }
         berth_health_http_release(&h);
@@ -1109,7 +1115,7 @@ static void check_credentials(struct berth_health_run *run, struct berth_health_
         if (anonymous_pull_on(run)) {
             run->source = BERTH_HEALTH_SRC_NONE;
             berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
-                           "no credential: anonymous pull works on %s", run->login_server);
+                             "no credential: anonymous pull works on %s", run->login_server);
         } else {
             h.status = 401;
             h.reason = berth_xstrdup("ANONYMOUS_DISABLED");
@@ -1122,9 +1128,9 @@ static void check_credentials(struct berth_health_run *run, struct berth_health_
             strcmp(run->cred_user, BERTH_NULL_GUID) != 0 && looks_like_jwt(run->cred_secret)) {
             char *fix = berth_health_rerun(run, NULL, NULL, NULL, "-u " BERTH_NULL_GUID " --password-stdin");
             berth_health_set(res, BERTH_HEALTH_ERROR, "TOKEN_NEEDS_NULL_GUID", fix,
-                           "the password of '%s' is a token (as 'berth login --expose-token' prints): a token is "
-                           "sent with the user name " BERTH_NULL_GUID " (the server said: %s)",
-                           run->cred_user, h.message ? h.message : "refused");
+                             "the password of '%s' is a token (as 'berth login --expose-token' prints): a token is "
+                             "sent with the user name " BERTH_NULL_GUID " (the server said: %s)",
+                             run->cred_user, h.message ? h.message : "refused");
             free(fix);
         } else if (h.status) {
             refused(run, res, &h, run->source, run->source_text);
@@ -1136,7 +1142,7 @@ static void check_credentials(struct berth_health_run *run, struct berth_health_
     exp = berth_client_jwt_exp(run->refresh_token);
     if (exp) berth_time_rfc3339(exp, when, sizeof(when));
     berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "%s gets a refresh token%s%s and an access token for %s",
-                   run->source_text, exp ? " valid until " : "", exp ? when : "", run->login_server);
+                     run->source_text, exp ? " valid until " : "", exp ? when : "", run->login_server);
 out:
     berth_health_http_release(&h);
 }
@@ -1194,8 +1200,8 @@ static void check_access(struct berth_health_run *run, struct berth_health_resul
     }
     if (run->cred_failed) {
         berth_health_set(res, BERTH_HEALTH_WARNING, "PERMISSION_NOT_CHECKED", NULL,
-                       "the permission on %s cannot be checked without a working credential (see 'credentials')",
-                       run->repository);
+                         "the permission on %s cannot be checked without a working credential (see 'credentials')",
+                         run->repository);
         return;
     }
     path = berth_xasprintf("/oauth2/explain?service=%s&scope=repository:%s:%s",
@@ -1224,12 +1230,12 @@ static void check_access(struct berth_health_run *run, struct berth_health_resul
         cause = json_string_value(json_object_get(json_object_get(a, "fix"), "cause"));
         cmd = json_string_value(json_object_get(json_object_get(a, "fix"), "command"));
         berth_health_set(res, BERTH_HEALTH_ERROR, "PERMISSION_DENIED", cmd, "%s may not %s on %s: %s",
-                       run->source_text ? run->source_text : "anonymous", run->action, run->repository,
-                       cause ? cause : "no grant gives it");
+                         run->source_text ? run->source_text : "anonymous", run->action, run->repository,
+                         cause ? cause : "no grant gives it");
     } else {
         char *src = grants_text(json_object_get(a, "sources"));
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "%s may %s on %s (granted by %s)",
-                       run->source_text ? run->source_text : "anonymous", run->action, run->repository, src);
+                         run->source_text ? run->source_text : "anonymous", run->action, run->repository, src);
         free(src);
     }
 out:

@@ -12,8 +12,8 @@
 #include "banned.h"
 
 void berth_health_set(struct berth_health_result *res, enum berth_health_status st, const char *code, const char *fix,
-                    const char *fmt,
-                    ...)
+                      const char *fmt,
+                      ...)
 {
     struct berth_buf b = BERTH_BUF_INIT(0);
     va_list ap;
@@ -95,7 +95,7 @@ static int replaced(const char *name, const char *server, const char *extra)
 }
 
 char *berth_health_rerun(const struct berth_health_run *run, const char *name, const char *target, const char *server,
-                       const char *extra)
+                         const char *extra)
 {
     struct berth_buf b = BERTH_BUF_INIT(0);
     const char *a;

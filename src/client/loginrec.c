@@ -62,7 +62,8 @@ enum berth_rc berth_loginrec_each_helper_server(json_t *list, struct berth_err *
     return BERTH_OK;
 }
 
-enum berth_rc berth_loginrec_fresh_token(struct berth_client *cl, const char *server, char **token, struct berth_err *err)
+enum berth_rc berth_loginrec_fresh_token(struct berth_client *cl, const char *server, char **token,
+                                         struct berth_err *err)
 {
     struct berth_dockercfg *rec = NULL;
     const char *registry = NULL, *session = NULL, *url;

@@ -31,7 +31,8 @@ json_t *berth_loginrec_file(struct berth_dockercfg *rec, const char *server, con
  * default registry). BERTH_ENOENT when server is none of these; other codes
  * when the session cannot give one (their message says why). *token is malloc'd.
  */
-enum berth_rc berth_loginrec_fresh_token(struct berth_client *cl, const char *server, char **token, struct berth_err *err);
+enum berth_rc berth_loginrec_fresh_token(struct berth_client *cl, const char *server, char **token,
+                                         struct berth_err *err);
 
 /* Adds "<server>": "<null GUID>" to list for every recorded login server. */
 enum berth_rc berth_loginrec_each_helper_server(json_t *list, struct berth_err *err);

@@ -8,7 +8,8 @@
 #include "client.h"
 #include "banned.h"
 
-enum berth_rc berth_client_check_registry_arg(const char *flag, const char *s, enum berth_client_name_want want, struct berth_err *err)
+enum berth_rc berth_client_check_registry_arg(const char *flag, const char *s, enum berth_client_name_want want,
+                                              struct berth_err *err)
 {
     int upper = 0, dotted = 0;
     const char *p;

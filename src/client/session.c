@@ -133,7 +133,8 @@ out:
     return rc;
 }
 
-enum berth_rc berth_client_session_get(const json_t *root, const char *server, struct berth_client_session *out, struct berth_err *err)
+enum berth_rc berth_client_session_get(const json_t *root, const char *server, struct berth_client_session *out,
+                                       struct berth_err *err)
 {
     const json_t *o;
     size_t i;

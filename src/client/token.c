@@ -91,8 +91,8 @@ static enum berth_rc directory_grant(struct berth_client *cl, const char *tenant
     return rc;
 }
 
-enum berth_rc berth_client_directory_login(struct berth_client *cl, const char *tenant, const char *name, const char *secret,
-                                  json_t **ans, struct berth_err *err)
+enum berth_rc berth_client_directory_login(struct berth_client *cl, const char *tenant, const char *name,
+                                           const char *secret, json_t **ans, struct berth_err *err)
 {
     struct berth_buf form = BERTH_BUF_INIT(0);
     enum berth_rc rc;
@@ -272,7 +272,7 @@ out:
 }
 
 enum berth_rc berth_client_registry_refresh_token(struct berth_client *cl, const char *registry, char **token,
-                                         int64_t *expires_at, char **login_server, struct berth_err *err)
+                                                  int64_t *expires_at, char **login_server, struct berth_err *err)
 {
     char *ls = NULL, *dir = NULL;
     const char *tenant = NULL;
@@ -295,8 +295,9 @@ enum berth_rc berth_client_registry_refresh_token(struct berth_client *cl, const
     return rc;
 }
 
-enum berth_rc berth_client_registry_access_token(struct berth_client *cl, const char *registry, const char *scope, char **token,
-                                        int64_t *expires_at, char **login_server, struct berth_err *err)
+enum berth_rc berth_client_registry_access_token(struct berth_client *cl, const char *registry, const char *scope,
+                                                 char **token, int64_t *expires_at, char **login_server,
+                                                 struct berth_err *err)
 {
     char *rt = NULL, *ls = NULL;
     enum berth_rc rc;

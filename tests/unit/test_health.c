@@ -15,18 +15,23 @@ TEST(berth_health_reason_maps_by_source)
     ASSERT_EQ_STR(berth_health_reason_lookup("INVALID_CREDENTIALS", BERTH_HEALTH_SRC_FILE)->code,
                   "STORED_CREDENTIAL_INVALID");
     ASSERT_EQ_STR(berth_health_reason_lookup("BAD_SECRET", BERTH_HEALTH_SRC_HELPER)->code, "STORED_CREDENTIAL_INVALID");
-    ASSERT_EQ_STR(berth_health_reason_lookup("TOKEN_EXPIRED", BERTH_HEALTH_SRC_FILE)->code, "STORED_CREDENTIAL_EXPIRED");
+    ASSERT_EQ_STR(berth_health_reason_lookup("TOKEN_EXPIRED", BERTH_HEALTH_SRC_FILE)->code,
+                  "STORED_CREDENTIAL_EXPIRED");
     ASSERT_EQ_STR(berth_health_reason_lookup("TOKEN_EXPIRED", BERTH_HEALTH_SRC_SESSION)->code, "REFRESH_TOKEN_EXPIRED");
     ASSERT_EQ_STR(berth_health_reason_lookup("REFRESH_REVOKED", BERTH_HEALTH_SRC_FILE)->code, "REFRESH_TOKEN_REVOKED");
-    ASSERT_EQ_STR(berth_health_reason_lookup("REFRESH_REVOKED", BERTH_HEALTH_SRC_SESSION)->code, "REFRESH_TOKEN_REVOKED");
+    ASSERT_EQ_STR(berth_health_reason_lookup("REFRESH_REVOKED", BERTH_HEALTH_SRC_SESSION)->code,
+                  "REFRESH_TOKEN_REVOKED");
     ASSERT_EQ_STR(berth_health_reason_lookup("ADMIN_DISABLED", BERTH_HEALTH_SRC_FLAGS)->code, "ADMIN_USER_DISABLED");
     ASSERT_EQ_STR(berth_health_reason_lookup("SECRET_EXPIRED", BERTH_HEALTH_SRC_FLAGS)->code, "SECRET_EXPIRED");
-    ASSERT_EQ_STR(berth_health_reason_lookup("CREDENTIAL_EXPIRED", BERTH_HEALTH_SRC_FLAGS)->code, "TOKEN_PASSWORD_EXPIRED");
+    ASSERT_EQ_STR(berth_health_reason_lookup("CREDENTIAL_EXPIRED", BERTH_HEALTH_SRC_FLAGS)->code,
+                  "TOKEN_PASSWORD_EXPIRED");
     ASSERT_EQ_STR(berth_health_reason_lookup("TOKEN_DISABLED", BERTH_HEALTH_SRC_FILE)->code, "TOKEN_DISABLED");
     ASSERT_EQ_STR(berth_health_reason_lookup("TOO_MANY_FAILURES", BERTH_HEALTH_SRC_FLAGS)->code, "TOO_MANY_FAILURES");
     ASSERT_EQ_STR(berth_health_reason_lookup("UNKNOWN_REGISTRY", BERTH_HEALTH_SRC_NONE)->code, "REGISTRY_NOT_FOUND");
-    ASSERT_EQ_STR(berth_health_reason_lookup("NETWORK_IP_DENIED", BERTH_HEALTH_SRC_NONE)->code, "NETWORK_ACCESS_DENIED");
-    ASSERT_EQ_STR(berth_health_reason_lookup("NETWORK_PUBLIC_DISABLED", BERTH_HEALTH_SRC_NONE)->code, "PUBLIC_ACCESS_DISABLED");
+    ASSERT_EQ_STR(berth_health_reason_lookup("NETWORK_IP_DENIED", BERTH_HEALTH_SRC_NONE)->code,
+                  "NETWORK_ACCESS_DENIED");
+    ASSERT_EQ_STR(berth_health_reason_lookup("NETWORK_PUBLIC_DISABLED", BERTH_HEALTH_SRC_NONE)->code,
+                  "PUBLIC_ACCESS_DISABLED");
     ASSERT_EQ_STR(berth_health_reason_lookup("ANONYMOUS_DISABLED", BERTH_HEALTH_SRC_NONE)->code, "CREDENTIALS_MISSING");
     ASSERT_EQ_STR(berth_health_reason_lookup("TOKEN_NOT_YET_VALID", BERTH_HEALTH_SRC_FILE)->code, "CLOCK_SKEW");
     /* anything else, and no reason at all, is the catch-all */
