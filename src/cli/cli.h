@@ -56,6 +56,8 @@ int cmd_network(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_repository(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_logs(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_credential_helper(int argc, char **argv, struct cli_ctx *ctx);
+/* Run as (a link named) docker-credential-berth: turns argv into `berth credential-helper <verb>`'s. */
+void cli_credential_helper_argv(int *argc, char ***argv);
 int cmd_login(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_logout(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_check_health(int argc, char **argv, struct cli_ctx *ctx);

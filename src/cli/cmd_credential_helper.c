@@ -199,3 +199,18 @@ int cmd_credential_helper(int argc, char **argv, struct cli_ctx *ctx)
     else printf("berth: %s\n", berth_err_msg(&err));
     return 1;
 }
+
+void cli_credential_helper_argv(int *argc, char ***argv)
+{
+    static char helper_cmd[] = "credential-helper";
+    static char *helper_argv[4];
+    const char *base = strrchr((*argv)[0], '/');
+
+    if (strcmp(base ? base + 1 : (*argv)[0], "docker-credential-berth") != 0) return;
+    helper_argv[0] = (*argv)[0];
+    helper_argv[1] = helper_cmd;
+    helper_argv[2] = *argc > 1 ? (*argv)[1] : NULL;
+    helper_argv[3] = NULL;
+    *argc = *argc > 1 ? 3 : 2;
+    *argv = helper_argv;
+}
