@@ -1,6 +1,6 @@
 /*
- * cmd_check_health.c - `berth check-health`: runs the checks of
- * health_checks.c in order against one registry, prints one line per check
+ * cmd_check_health.c - `berth check-health`: runs the checks of the client
+ * library (src/client/health.h) in order against one registry, prints one line per check
  * (and the fix under a failure), stops at the first ERROR unless
  * --ignore-errors, and writes a redacted report with --report.
  */

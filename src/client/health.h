@@ -1,8 +1,11 @@
 /*
- * health.h - what the files of `berth check-health` share: the run's state,
- * the table of checks, the probes (DNS, TCP, HTTP with every header kept)
- * and the pure helpers (reason -> code -> fix table, challenge parsing,
- * version comparison, proxy matching, redaction) that the unit tests reach.
+ * health.h - the check-health library that `berth check-health`
+ * (src/cli/cmd_check_health.c) runs: the run's state, the table of checks
+ * (health_checks.c), setting results and re-run commands (health_run.c),
+ * the probes (DNS, TCP, HTTP with every header kept: health_probe.c) and the
+ * pure helpers (reason -> code -> fix table, challenge parsing, version
+ * comparison, proxy matching, redaction: health_util.c) that the unit tests
+ * reach.
  */
 #ifndef BERTH_CLIENT_HEALTH_H
 #define BERTH_CLIENT_HEALTH_H

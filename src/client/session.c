@@ -1,5 +1,5 @@
 /*
- * session.c - the CLI's stored logins: <config dir>/sessions.json (0600,
+ * session.c - the client's stored logins: <config dir>/sessions.json (0600,
  * written atomically), which server is current, and the server URL and CA
  * file a run uses. Members this code does not know are kept as they are.
  */

@@ -1,5 +1,5 @@
 /*
- * token.c - the CLI's token flows: a directory access token from the
+ * token.c - the client's token flows: a directory access token from the
  * session (refresh_token or client_credentials grant) or from -u/-p, the
  * tenant, and registry refresh and access tokens by way of /oauth2/exchange
  * and /oauth2/token, the way `az acr login` gets them.
