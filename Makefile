@@ -41,6 +41,9 @@ MIGRATIONS := $(sort $(wildcard src/meta/migrations/*.sql))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+# The archives a fuzz target links, in link order: FUZZ_LIBS_<target>, else all.
+FUZZ_LIBS_cli := cli client auth oci core
+fuzz_libs = $(or $(FUZZ_LIBS_$(1)),$(LINK_ORDER))
 
 # $(call variant_rules,VARIANT,DIR)
 define variant_rules
@@ -69,8 +72,10 @@ $(2)/berth: $(2)/obj/src/cli/main.o $(foreach m,$(LINK_ORDER),$(2)/libberth_$(m)
 $(2)/unit: $$(patsubst %.c,$(2)/obj/%.o,$$(UNIT_SRC)) $(2)/obj/tests/unit/runner.o $(foreach m,$(LINK_ORDER),$(2)/libberth_$(m).a)
 	$$(Q)$$(CC) $$(LDOPT_$(1)) -o $$@ $$^ $$(PKG_LIBS)
 
-$(2)/fuzz-%: $(2)/obj/fuzz/fuzz_%.o $(2)/obj/fuzz/replay.o $(foreach m,$(LINK_ORDER),$(2)/libberth_$(m).a)
+$(foreach t,$(FUZZ_TARGETS),
+$(2)/fuzz-$(t): $(2)/obj/fuzz/fuzz_$(t).o $(2)/obj/fuzz/replay.o $(foreach m,$(call fuzz_libs,$(t)),$(2)/libberth_$(m).a)
 	$$(Q)$$(CC) $$(LDOPT_$(1)) -o $$@ $$^ $$(PKG_LIBS)
+)
 endef
 
 $(eval $(call variant_rules,release,build))

@@ -13,7 +13,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "../src/cli/cli.h"
-#include "../src/cli/credhelper.h"
+#include "../src/client/credhelper.h"
 #include "banned.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,7 +30,7 @@ static void fuzz_server(const char *s, size_t size)
     char *out = NULL, *again = NULL;
     size_t n;
 
-    if (cli_credhelper_server(s, size, &out, &err) != BERTH_OK) {
+    if (berth_credhelper_server(s, size, &out, &err) != BERTH_OK) {
         if (!err.msg[0]) abort();
         return;
     }
@@ -38,7 +38,7 @@ static void fuzz_server(const char *s, size_t size)
     if (!n || !strncmp(out, "http://", 7) || !strncmp(out, "https://", 8) || out[n - 1] == '/') abort();
     check_printable(out);
     /* normalising is idempotent */
-    if (cli_credhelper_server(out, n, &again, &err) != BERTH_OK || strcmp(again, out) != 0) abort();
+    if (berth_credhelper_server(out, n, &again, &err) != BERTH_OK || strcmp(again, out) != 0) abort();
     free(again);
     free(out);
 }
@@ -46,22 +46,22 @@ static void fuzz_server(const char *s, size_t size)
 static void fuzz_creds(const char *s, size_t size)
 {
     struct berth_err err = BERTH_ERR_INIT;
-    struct cli_creds c = {NULL, NULL, NULL};
+    struct berth_creds c = {NULL, NULL, NULL};
     struct berth_buf b = BERTH_BUF_INIT(0);
-    struct cli_creds back = {NULL, NULL, NULL};
+    struct berth_creds back = {NULL, NULL, NULL};
 
-    if (cli_credhelper_parse_creds(s, size, &c, &err) != BERTH_OK) {
+    if (berth_credhelper_parse_creds(s, size, &c, &err) != BERTH_OK) {
         if (!err.msg[0]) abort();
-        cli_creds_release(&c);
+        berth_creds_release(&c);
         return;
     }
     if (!c.server || !c.username || !c.secret || !c.server[0] || !c.secret[0]) abort();
     /* what get would answer parses back to the same credential */
-    if (cli_credhelper_format(c.server, c.username, c.secret, &b) != BERTH_OK) abort();
-    if (cli_credhelper_parse_creds(b.p, b.len, &back, &err) != BERTH_OK) abort();
+    if (berth_credhelper_format(c.server, c.username, c.secret, &b) != BERTH_OK) abort();
+    if (berth_credhelper_parse_creds(b.p, b.len, &back, &err) != BERTH_OK) abort();
     if (strcmp(back.server, c.server) || strcmp(back.username, c.username) || strcmp(back.secret, c.secret)) abort();
-    cli_creds_release(&back);
-    cli_creds_release(&c);
+    berth_creds_release(&back);
+    berth_creds_release(&c);
     berth_buf_release(&b);
 }
 
@@ -69,12 +69,12 @@ static void fuzz_text(const char *text)
 {
     struct berth_err err = BERTH_ERR_INIT;
 
-    if (cli_jwt_exp(text) < 0) abort();
-    if (cli_check_registry_arg("-n", text, CLI_WANT_RESOURCE, &err) != BERTH_OK) {
+    if (berth_client_jwt_exp(text) < 0) abort();
+    if (berth_client_check_registry_arg("-n", text, BERTH_CLIENT_WANT_RESOURCE, &err) != BERTH_OK) {
         if (!err.msg[0]) abort();
     }
     berth_err_clear(&err);
-    if (cli_check_registry_arg("LOGINSERVER", text, CLI_WANT_LOGIN_SERVER, &err) != BERTH_OK) {
+    if (berth_client_check_registry_arg("LOGINSERVER", text, BERTH_CLIENT_WANT_LOGIN_SERVER, &err) != BERTH_OK) {
         if (!err.msg[0]) abort();
     }
 }

@@ -1,7 +1,8 @@
 /*
  * cli.h - what the command files share: the command signature and context,
- * the option parser and verb dispatcher, table/JSON output, the HTTP client,
- * sessions and the token flows (directory, registry refresh, registry access).
+ * the option parser and verb dispatcher, table/JSON output and the
+ * management-command helpers. The HTTP client, sessions and token flows are
+ * the client library's (src/client/client.h).
  */
 #ifndef BERTH_CLI_H
 #define BERTH_CLI_H
@@ -13,29 +14,19 @@
 #include <jansson.h>
 #include "buf.h"
 #include "err.h"
+#include "client.h"
 
 /*
  * One run of the CLI. main() fills progname; the dispatcher extends cmd
  * ("registry", then "registry create") so messages name the command. The
- * connection fields are set by the common options (CLI_CONN_OPTS) and
- * borrowed from argv; the rest is filled lazily and freed by cli_ctx_release.
+ * client's connection fields are set by the common options (CLI_CONN_OPTS)
+ * and borrowed from argv; cli_ctx_release frees what the client filled.
  */
 struct cli_ctx {
     const char *progname;
     char cmd[96];            /* "token credential generate": for messages and usage */
-    /* common options (borrowed from argv) */
-    const char *server;      /* --server URL, else the current session's */
-    const char *ca_file;     /* --ca-file FILE, else the session's */
-    const char *user;        /* -u/--username: Basic credentials instead of a session */
-    const char *password;    /* -p/--password */
-    int password_stdin;      /* --password-stdin */
     int json;                /* --json */
-    /* filled lazily (owned) */
-    char *server_url;        /* the resolved server URL, without a trailing '/' */
-    char *session_ca;        /* the session's caFile */
-    char *password_read;     /* the password read from stdin */
-    char *dir_token;         /* a directory access token fetched in this run */
-    char *tenant;            /* the tenant id */
+    struct berth_client client; /* --server, --ca-file, -u/-p, --password-stdin; sessions and tokens */
 };
 
 void cli_ctx_release(struct cli_ctx *ctx);
@@ -59,6 +50,8 @@ int cmd_network(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_repository(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_logs(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_credential_helper(int argc, char **argv, struct cli_ctx *ctx);
+/* Run as (a link named) docker-credential-berth: turns argv into `berth credential-helper <verb>`'s. */
+void cli_credential_helper_argv(int *argc, char ***argv);
 int cmd_login(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_logout(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_check_health(int argc, char **argv, struct cli_ctx *ctx);
@@ -129,11 +122,11 @@ int cli_fail(const struct berth_err *err);
 
 /* The common options of every command that talks to a server: --server, --ca-file, -u, -p, --password-stdin. */
 #define CLI_CONN_OPTS(ctx)                                                                                \
-    {"server", 0, CLI_OPT_STR, &(ctx)->server, "URL", "the berth server (default: the current session's)"}, \
-    {"ca-file", 0, CLI_OPT_STR, &(ctx)->ca_file, "FILE", "CA certificates to trust for https"},            \
-    {"username", 'u', CLI_OPT_STR, &(ctx)->user, "USER", "a user name or app id (Basic, no session needed)"}, \
-    {"password", 'p', CLI_OPT_STR, &(ctx)->password, "PASS", "the password or client secret for -u"},      \
-    {"password-stdin", 0, CLI_OPT_FLAG, &(ctx)->password_stdin, NULL, "read the password from stdin"}
+    {"server", 0, CLI_OPT_STR, &(ctx)->client.server, "URL", "the berth server (default: the current session's)"}, \
+    {"ca-file", 0, CLI_OPT_STR, &(ctx)->client.ca_file, "FILE", "CA certificates to trust for https"},            \
+    {"username", 'u', CLI_OPT_STR, &(ctx)->client.user, "USER", "a user name or app id (Basic, no session needed)"}, \
+    {"password", 'p', CLI_OPT_STR, &(ctx)->client.password, "PASS", "the password or client secret for -u"},      \
+    {"password-stdin", 0, CLI_OPT_FLAG, &(ctx)->client.password_stdin, NULL, "read the password from stdin"}
 /* -n: the registry's resource name; long name "name" where -n is the subject (registry, network-rule), else "registry". */
 #define CLI_REGISTRY_OPT(long_name, dest) {long_name, 'n', CLI_OPT_STR, dest, "REGISTRY", "the registry name"}
 #define CLI_JSON_OPT(ctx) {"json", 0, CLI_OPT_FLAG, &(ctx)->json, NULL, "print the server's JSON"}
@@ -184,68 +177,6 @@ void cli_out_fields(FILE *out, const json_t *obj, const struct cli_col *cols, si
 /* Prints v as pretty JSON (2-space indent) and a newline. */
 void cli_out_json(FILE *out, const json_t *v);
 
-/* ---------------------------------------------------------------- HTTP client */
-
-struct cli_req {
-    const char *method;       /* "GET", "HEAD", ... */
-    const char *path;         /* "/api/v1/...", or an absolute URL */
-    const char *login_server; /* send to <scheme>://<login_server><path> through the server (CONNECT_TO) */
-    const char *auth;         /* the whole Authorization value ("Bearer x", "Basic y"), or NULL */
-    const char *content_type;
-    const char *body;         /* NULL for none */
-    size_t body_len;
-    const char *accept;
-    /*
-     * Streaming (optional): with on_line set, a successful answer's body is
-     * not kept but handed over one line at a time (without its newline;
-     * empty lines skipped) as it arrives, with no total time limit; on_line
-     * returning nonzero, or *cancel becoming nonzero, ends the transfer
-     * without an error.
-     */
-    int (*on_line)(const char *line, size_t len, void *arg);
-    void *line_arg;
-    volatile sig_atomic_t *cancel;
-};
-
-struct cli_resp {
-    long status;
-    struct berth_buf body;
-    char *next;      /* the Link rel="next" target, if any */
-    char *digest;    /* Docker-Content-Digest, if any */
-    char *ctype;     /* Content-Type, if any */
-};
-void cli_resp_release(struct cli_resp *r);
-
-/*
- * Sends one request to the server (ctx->server or the session's) and fills rs.
- * Transport failures and HTTP status >= 400 are errors whose message names
- * the cause and, where there is one, the fix (the OCI error's message, status,
- * code and detail.reason for HTTP errors). Timeouts: connect 10 s, total 60 s.
- */
-enum berth_rc cli_http_do(struct cli_ctx *ctx, const struct cli_req *rq, struct cli_resp *rs, struct berth_err *err);
-/* The server URL this run talks to (--server, else the current session); borrowed from ctx. */
-enum berth_rc cli_server_url(struct cli_ctx *ctx, const char **url, struct berth_err *err);
-/* Splits "scheme://host[:port]/..." into "host:port" (port by scheme when absent) and the scheme. */
-void cli_url_hostport(const char *url, char *hp, size_t hplen, char *scheme, size_t slen);
-/* Appends k=v&... with both URL-encoded (a form body or a query). */
-void cli_form_add(struct berth_buf *b, const char *k, const char *v);
-/* POSTs a form and parses a JSON answer into *out (caller frees with json_decref). auth may be NULL. */
-enum berth_rc cli_post_form(struct cli_ctx *ctx, const char *path, const char *login_server, const char *auth,
-                            const char *form, json_t **out, struct berth_err *err);
-
-/*
- * Calls the management API: method on /api/v1<path> with body (borrowed, may
- * be NULL) as JSON; *out gets the parsed answer (NULL for 204; caller frees;
- * out may be NULL). Authenticates with -u/-p (Basic) when given, else with a
- * directory token of the session (cli_session_directory_token).
- */
-enum berth_rc cli_api(struct cli_ctx *ctx, const char *method, const char *path, const json_t *body, json_t **out,
-                      struct berth_err *err);
-/* Reads one line from stdin without its line end (malloc'd); an empty one is BERTH_EINVAL. */
-enum berth_rc cli_read_stdin_line(char **out, struct berth_err *err);
-/* The password of -p, --password-stdin (one line) or NULL when neither was given; borrowed from ctx. */
-enum berth_rc cli_password(struct cli_ctx *ctx, const char **pw, struct berth_err *err);
-
 /* ---------------------------------------------------------------- management commands */
 
 /*
@@ -275,8 +206,6 @@ int cli_call(struct cli_ctx *ctx, const char *method, const char *path, json_t *
              size_t ncols, const char *done);
 /* Appends "repositories/REPO/ACTION" for each group "REPO ACTION..." of g; 2 (usage) when a group has no action. */
 int cli_repo_actions(const struct cli_ctx *ctx, const char *flag, const struct cli_groups *g, json_t *actions);
-/* s escaped for a query string or a path segment (malloc'd). */
-char *cli_query_escape(const char *s);
 
 /* A verb that is one call with no body: list, show, delete. */
 #define CLI_NEED_REGISTRY 1u /* -n REGISTRY */
@@ -293,92 +222,5 @@ struct cli_simple {
 };
 int cli_simple_verb(struct cli_ctx *ctx, const struct cli_simple *v, int argc, char **argv);
 #define CLI_NCOLS(t) (sizeof(t) / sizeof((t)[0]))
-
-/* ---------------------------------------------------------------- sessions */
-
-/* One stored login. Strings are owned; NULL when absent. */
-struct cli_session {
-    char *server;        /* the server URL: the key in "servers" */
-    char *tenant;
-    char *kind;          /* "user" or "sp" */
-    char *name;          /* user name or app id */
-    char *refresh_token; /* users: the directory refresh token */
-    char *secret;        /* service principals: the client secret (no refresh token for client_credentials) */
-    char *ca_file;
-};
-void cli_session_release(struct cli_session *s);
-
-/* The config folder: $BERTH_CONFIG_DIR, else $XDG_CONFIG_HOME/berth, else ~/.config/berth (malloc'd). */
-char *cli_config_dir(void);
-/* "<config dir>/sessions.json" (malloc'd). */
-char *cli_session_path(void);
-/*
- * Reads the session file at path into *root (a new object when the file does
- * not exist). A malformed file is BERTH_EINVAL: "cannot read '<path>': <why>;
- * fix or delete it". Unknown members are kept in *root and written back.
- */
-enum berth_rc cli_session_file_load(const char *path, json_t **root, struct berth_err *err);
-/* Writes root to path (0600) atomically, creating the folder (0700). */
-enum berth_rc cli_session_file_save(const char *path, const json_t *root, struct berth_err *err);
-/* Copies the session of server (NULL: the current one) out of root; BERTH_ENOENT if there is none. */
-enum berth_rc cli_session_get(const json_t *root, const char *server, struct cli_session *out, struct berth_err *err);
-/* Stores s under s->server, keeping the members it does not know; current=1 makes it the current one. */
-void cli_session_put(json_t *root, const struct cli_session *s, int current);
-
-/*
- * Returns (*token, caller frees) a directory access token for this run's
- * server: with -u/-p by the password grant (client_credentials when the user
- * is an app id); else from the session of --server (or the current one) by
- * grant_type=refresh_token (users; the new refresh token replaces the stored
- * one) or client_credentials (service principals). Cached in ctx for the run.
- */
-enum berth_rc cli_session_directory_token(struct cli_ctx *ctx, char **token, struct berth_err *err);
-/*
- * Asks the directory for tokens with a name and secret: the password grant
- * for a user, client_credentials when name is an app id (a GUID). *ans gets
- * the answer (access_token, expires_in, and refresh_token for users).
- */
-enum berth_rc cli_directory_login(struct cli_ctx *ctx, const char *tenant, const char *name, const char *secret,
-                                  json_t **ans, struct berth_err *err);
-/* The tenant id of the server (the session's, else GET /api/v1/tenant with -u/-p); borrowed from ctx. */
-enum berth_rc cli_tenant(struct cli_ctx *ctx, const char **tenant, struct berth_err *err);
-
-/* ---------------------------------------------------------------- registry tokens */
-
-/*
- * Gets a registry refresh token for registry, as `az acr login` does:
- * registry is a resource name ("teamreg1") or a login server
- * ("teamreg1.localhost:5000"; the server's own host:port is its default
- * registry). Resolves the login server (GET /api/v1/registries/<name>; the
- * server URL's port is appended when loginServer has none), gets a directory
- * access token (cli_session_directory_token), and POSTs /oauth2/exchange to
- * the server URL with the Host of the login server (CONNECT_TO).
- * On success: *token the registry refresh token (caller frees), *expires_at
- * its JWT exp (unix seconds; 0 when unknown), *login_server "<host>:<port>"
- * (caller frees). login_server and expires_at may be NULL.
- */
-enum berth_rc cli_registry_refresh_token(struct cli_ctx *ctx, const char *registry, char **token,
-                                         int64_t *expires_at, char **login_server, struct berth_err *err);
-/*
- * A registry access token for scope ("repository:team/app:pull",
- * "registry:catalog:*"): a refresh token as above, then POST /oauth2/token
- * (grant_type=refresh_token). Same ownership as cli_registry_refresh_token.
- */
-enum berth_rc cli_registry_access_token(struct cli_ctx *ctx, const char *registry, const char *scope, char **token,
-                                        int64_t *expires_at, char **login_server, struct berth_err *err);
-/* The exp claim of a JWT (0 when it has none or is not a JWT). */
-int64_t cli_jwt_exp(const char *jwt);
-
-/* ---------------------------------------------------------------- name checks */
-
-enum cli_name_want { CLI_WANT_RESOURCE, CLI_WANT_LOGIN_SERVER };
-/*
- * Checks that s is what the option flag wants: a registry resource name
- * ("teamreg1": no uppercase, no dots or colons) or a login server. BERTH_EINVAL
- * with a message saying which to use ("'TeamReg1' has uppercase letters:
- * registry names are lowercase, use 'teamreg1'", "-n takes a registry name
- * like 'teamreg1', not the login server 'teamreg1.localhost:5000'").
- */
-enum berth_rc cli_check_registry_arg(const char *flag, const char *s, enum cli_name_want want, struct berth_err *err);
 
 #endif

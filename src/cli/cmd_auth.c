@@ -39,15 +39,15 @@ static char *prompt_password(const char *who)
 
 static enum berth_rc load_sessions(char **path, json_t **root, struct berth_err *err)
 {
-    *path = cli_session_path();
-    return cli_session_file_load(*path, root, err);
+    *path = berth_client_session_path();
+    return berth_client_session_load(*path, root, err);
 }
 
 static int auth_login(int argc, char **argv, struct cli_ctx *ctx)
 {
     struct berth_err err = BERTH_ERR_INIT;
     struct cli_list pos = {0};
-    struct cli_session s;
+    struct berth_client_session s;
     json_t *ans = NULL, *root = NULL;
     char *path = NULL;
     const char *pw = NULL, *tenant = NULL, *url = NULL, *rt;
@@ -74,60 +74,61 @@ static int auth_login(int argc, char **argv, struct cli_ctx *ctx)
         ret = cli_usage_error(ctx, "unexpected argument '%s'", pos.v[0]);
         goto done;
     }
-    if (!ctx->server) {
+    if (!ctx->client.server) {
         ret = cli_usage_error(ctx, "--server URL is required");
         goto done;
     }
-    if (!ctx->user) {
+    if (!ctx->client.user) {
         ret = cli_usage_error(ctx, "-u USER (or -u APPID with --service-principal) is required");
         goto done;
     }
-    if (sp && !berth_uuid_valid(ctx->user)) {
-        ret = cli_usage_error(ctx, "--service-principal takes the app id (a GUID) as -u, not '%s'", ctx->user);
+    if (sp && !berth_uuid_valid(ctx->client.user)) {
+        ret = cli_usage_error(ctx, "--service-principal takes the app id (a GUID) as -u, not '%s'", ctx->client.user);
         goto done;
     }
-    rc = cli_password(ctx, &pw, &err);
+    rc = berth_client_password(&ctx->client, &pw, &err);
     if (rc) goto fail;
     if (!pw) {
-        ctx->password_read = prompt_password(ctx->user);
-        pw = ctx->password_read;
+        ctx->client.password_read = prompt_password(ctx->client.user);
+        pw = ctx->client.password_read;
         if (!pw) {
             ret = cli_usage_error(ctx, "no password: pass -p PASS or --password-stdin (stdin is not a terminal)");
             goto done;
         }
     }
-    rc = cli_server_url(ctx, &url, &err);
-    if (!rc) rc = cli_tenant(ctx, &tenant, &err);
-    if (!rc) rc = cli_directory_login(ctx, tenant, ctx->user, pw, &ans, &err);
+    rc = berth_client_server_url(&ctx->client, &url, &err);
+    if (!rc) rc = berth_client_tenant(&ctx->client, &tenant, &err);
+    if (!rc) rc = berth_client_directory_login(&ctx->client, tenant, ctx->client.user, pw, &ans, &err);
     if (!rc) rc = load_sessions(&path, &root, &err);
     if (rc) goto fail;
     s.server = berth_xstrdup(url);
     s.tenant = berth_xstrdup(tenant);
-    s.name = berth_xstrdup(ctx->user);
-    if (ctx->ca_file) s.ca_file = realpath(ctx->ca_file, NULL);
-    if (ctx->ca_file && !s.ca_file) s.ca_file = berth_xstrdup(ctx->ca_file);
+    s.name = berth_xstrdup(ctx->client.user);
+    if (ctx->client.ca_file) s.ca_file = realpath(ctx->client.ca_file, NULL);
+    if (ctx->client.ca_file && !s.ca_file) s.ca_file = berth_xstrdup(ctx->client.ca_file);
     rt = json_string_value(json_object_get(ans, "refresh_token"));
-    if (berth_uuid_valid(ctx->user)) {
+    if (berth_uuid_valid(ctx->client.user)) {
         s.kind = berth_xstrdup("sp");
         s.secret = berth_xstrdup(pw);
     } else {
         s.kind = berth_xstrdup("user");
         if (!rt) {
-            rc = berth_err_set(&err, BERTH_EUNAVAILABLE, "the directory answered no refresh token for %s", ctx->user);
+            rc = berth_err_set(&err, BERTH_EUNAVAILABLE, "the directory answered no refresh token for %s",
+                               ctx->client.user);
             goto fail;
         }
         s.refresh_token = berth_xstrdup(rt);
     }
-    cli_session_put(root, &s, 1);
-    rc = cli_session_file_save(path, root, &err);
+    berth_client_session_put(root, &s, 1);
+    rc = berth_client_session_save(path, root, &err);
     if (rc) goto fail;
-    printf("Logged in to %s as %s\n", url, ctx->user);
+    printf("Logged in to %s as %s\n", url, ctx->client.user);
     ret = 0;
     goto done;
 fail:
     ret = cli_fail(&err);
 done:
-    cli_session_release(&s);
+    berth_client_session_release(&s);
     cli_list_release(&pos);
     json_decref(ans);
     json_decref(root);
@@ -143,7 +144,8 @@ static int simple_opts(struct cli_ctx *ctx, const char *synopsis, const char *de
     size_t n = 0;
 
     if (with_server)
-        t[n++] = (struct cli_opt){"server", 0, CLI_OPT_STR, &ctx->server, "URL", "the server (default: the current one)"};
+        t[n++] = (struct cli_opt){"server", 0, CLI_OPT_STR, &ctx->client.server, "URL",
+                                  "the server (default: the current one)"};
     if (with_json) t[n++] = (struct cli_opt)CLI_JSON_OPT(ctx);
     t[n] = (struct cli_opt)CLI_OPT_END;
     return cli_opt_parse(ctx, synopsis, desc, t, NULL, argc, argv, pos);
@@ -214,7 +216,7 @@ static int edit_sessions(int argc, char **argv, struct cli_ctx *ctx, int logout)
     }
     if (load_sessions(&path, &root, &err)) goto fail;
     cur = json_string_value(json_object_get(root, "current"));
-    given = logout ? ctx->server : pos.v[0];
+    given = logout ? ctx->client.server : pos.v[0];
     if (given) server = berth_xstrndup(given, strlen(given) - (*given && given[strlen(given) - 1] == '/'));
     else if (cur) server = berth_xstrdup(cur);
     if (!server || !json_object_get(json_object_get(root, "servers"), server)) {
@@ -228,7 +230,7 @@ static int edit_sessions(int argc, char **argv, struct cli_ctx *ctx, int logout)
     } else {
         json_object_set_new(root, "current", json_string(server));
     }
-    if (cli_session_file_save(path, root, &err)) goto fail;
+    if (berth_client_session_save(path, root, &err)) goto fail;
     printf("%s %s\n", logout ? "Logged out of" : "Now using", server);
     ret = 0;
     goto out;

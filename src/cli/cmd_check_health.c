@@ -1,6 +1,6 @@
 /*
- * cmd_check_health.c - `berth check-health`: runs the checks of
- * health_checks.c in order against one registry, prints one line per check
+ * cmd_check_health.c - `berth check-health`: runs the checks of the client
+ * library (src/client/health.h) in order against one registry, prints one line per check
  * (and the fix under a failure), stops at the first ERROR unless
  * --ignore-errors, and writes a redacted report with --report.
  */
@@ -19,132 +19,12 @@
 
 static const char *const status_names[] = {"OK", "WARNING", "ERROR"};
 
-void cli_health_set(struct cli_health_result *res, enum cli_health_status st, const char *code, const char *fix,
-                    const char *fmt,
-                    ...)
-{
-    struct berth_buf b = BERTH_BUF_INIT(0);
-    va_list ap;
-
-    va_start(ap, fmt);
-    berth_buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    free(res->code);
-    free(res->message);
-    free(res->fix);
-    res->status = st;
-    res->code = code ? berth_xstrdup(code) : NULL;
-    res->fix = fix && *fix ? berth_xstrdup(fix) : NULL;
-    berth_buf_puts(&b, "");
-    res->message = berth_buf_detach(&b, NULL);
-}
-
-void cli_health_secret(struct cli_health_run *run, const char *value)
-{
-    if (!value || !*value || run->nsecrets >= sizeof(run->secrets) / sizeof(run->secrets[0])) return;
-    run->secrets[run->nsecrets++] = berth_xstrdup(value);
-}
-
-/* Options that take a value, so the command line can be re-read. */
-static const char *const valued[] = {"-n", "--name", "--repository", "--action", "--report", "--leeway", "--timeout",
-                                     "--server", "--ca-file", "-u", "--username", "-p", "--password"};
-
-static int takes_value(const char *a)
-{
-    size_t i;
-    for (i = 0; i < sizeof(valued) / sizeof(valued[0]); i++)
-        if (!strcmp(a, valued[i])) return 1;
-    return 0;
-}
-
-/* Appends s quoted for a POSIX shell when it needs it. */
-static void shell_word(struct berth_buf *b, const char *s)
-{
-    const char *p;
-    if (*s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_[]") == strlen(s)) {
-        berth_buf_printf(b, " %s", s);
-        return;
-    }
-    berth_buf_puts(b, " '");
-    for (p = s; *p; p++) {
-        if (*p == '\'') berth_buf_puts(b, "'\\''");
-        else berth_buf_putc(b, *p);
-    }
-    berth_buf_putc(b, '\'');
-}
-
-/* The long name of option a ("-u" -> "--username", "--server=x" -> "--server"), into out. */
-static void long_name(const char *a, char *out, size_t n)
-{
-    static const char *const shorts[][2] = {{"-n", "--name"}, {"-u", "--username"}, {"-p", "--password"}};
-    size_t i, len = strcspn(a, "= ");
-    for (i = 0; i < sizeof(shorts) / sizeof(shorts[0]); i++)
-        if (len == 2 && !strncmp(a, shorts[i][0], 2)) {
-            snprintf(out, n, "%s", shorts[i][1]);
-            return;
-        }
-    snprintf(out, n, "%.*s", (int)len, a);
-}
-
-/* 1 when the re-run sets option name itself: the registry, --server, what extra gives, or a password. */
-static int replaced(const char *name, const char *server, const char *extra)
-{
-    char w[64];
-    const char *p;
-    if (!strcmp(name, "--name") || !strcmp(name, "--report") || !strcmp(name, "--password") ||
-        !strcmp(name, "--password-stdin") || (server && !strcmp(name, "--server")))
-        return 1;
-    for (p = extra; p && (p = strchr(p, '-')) != NULL; p += strcspn(p, " ")) {
-        if (p != extra && p[-1] != ' ') continue;
-        long_name(p, w, sizeof(w));
-        if (!strcmp(w, name)) return 1;
-    }
-    return 0;
-}
-
-char *cli_health_rerun(const struct cli_health_run *run, const char *name, const char *target, const char *server,
-                       const char *extra)
-{
-    struct berth_buf b = BERTH_BUF_INIT(0);
-    const char *a;
-    char opt[64];
-    int i, pw = 0;
-
-    berth_buf_puts(&b, "berth check-health");
-    if (name) berth_buf_printf(&b, " -n %s", name);
-    else if (target) shell_word(&b, target);
-    else if (run->name) berth_buf_printf(&b, " -n %s", run->name);
-    else if (run->target) shell_word(&b, run->target);
-    if (server) {
-        shell_word(&b, "--server");
-        shell_word(&b, server);
-    }
-    for (i = 1; i < run->argc; i++) {
-        a = run->argv[i];
-        if (!strcmp(a, "--")) break;
-        if (a[0] != '-') continue; /* the positional LOGINSERVER, given above */
-        long_name(a, opt, sizeof(opt));
-        pw |= !strcmp(opt, "--password") || !strcmp(opt, "--password-stdin");
-        if (replaced(opt, server, extra)) {
-            if (!strchr(a, '=') && takes_value(a)) i++;
-            continue;
-        }
-        shell_word(&b, a);
-        if (!strchr(a, '=') && takes_value(a) && i + 1 < run->argc) shell_word(&b, run->argv[++i]);
-    }
-    if (extra) berth_buf_printf(&b, " %s", extra);
-    /* never print a password: the fix reads it from stdin */
-    if (pw && !(extra && strstr(extra, "--password-stdin"))) berth_buf_puts(&b, " --password-stdin");
-    berth_buf_puts(&b, "");
-    return berth_buf_detach(&b, NULL);
-}
-
 /* Lowercase scheme "http"/"https" and the host and port of url into run. */
-static void split_server(struct cli_health_run *run)
+static void split_server(struct berth_health_run *run)
 {
     char hp[300], scheme[16];
     const char *h, *colon;
-    cli_url_hostport(run->server_url, hp, sizeof(hp), scheme, sizeof(scheme));
+    berth_client_url_hostport(run->server_url, hp, sizeof(hp), scheme, sizeof(scheme));
     snprintf(run->scheme, sizeof(run->scheme), "%s", scheme);
     run->server_hp = berth_xstrdup(hp);
     colon = strrchr(hp, ':');
@@ -155,37 +35,37 @@ static void split_server(struct cli_health_run *run)
 }
 
 /* The server to talk to and the login server, from --server, the session, -n or LOGINSERVER. 0 ok. */
-static int setup(struct cli_health_run *run)
+static int setup(struct berth_health_run *run)
 {
-    struct cli_ctx *ctx = run->ctx;
+    struct berth_client *cl = run->client;
     struct berth_err err = BERTH_ERR_INIT;
-    struct cli_session s;
+    struct berth_client_session s;
     json_t *root = NULL;
-    char *path = cli_session_path(), hp[300], tgt_hp[300], scheme[16], *tgt = NULL;
+    char *path = berth_client_session_path(), hp[300], tgt_hp[300], scheme[16], *tgt = NULL;
     const char *url = NULL, *loopback;
     int ret = 0;
 
     memset(&s, 0, sizeof(s));
-    if (ctx->server) {
-        if (cli_server_url(ctx, &url, &err)) {
+    if (cl->server) {
+        if (berth_client_server_url(cl, &url, &err)) {
             fprintf(stderr, "berth: %s\n", berth_err_msg(&err));
             ret = 2;
             goto out;
         }
-    } else if (cli_session_file_load(path, &root, &err) == BERTH_OK &&
-               cli_session_get(root, NULL, &s, &err) == BERTH_OK) {
+    } else if (berth_client_session_load(path, &root, &err) == BERTH_OK &&
+               berth_client_session_get(root, NULL, &s, &err) == BERTH_OK) {
         url = s.server;
         if (run->target) {
             /* a LOGINSERVER on the session's server (its address, or another registry's name on its port) is
                reached through it, as berth login does; one elsewhere directly */
-            cli_url_hostport(s.server, hp, sizeof(hp), scheme, sizeof(scheme));
+            berth_client_url_hostport(s.server, hp, sizeof(hp), scheme, sizeof(scheme));
             tgt = berth_xasprintf("%s://%s", scheme, run->target);
-            cli_url_hostport(tgt, tgt_hp, sizeof(tgt_hp), scheme, sizeof(scheme));
+            berth_client_url_hostport(tgt, tgt_hp, sizeof(tgt_hp), scheme, sizeof(scheme));
             if (strcasecmp(hp, tgt_hp) != 0 && strcmp(strrchr(hp, ':'), strrchr(tgt_hp, ':')) != 0) url = NULL;
         }
         if (url) {
-            ctx->server_url = berth_xstrdup(url);
-            if (s.ca_file) ctx->session_ca = berth_xstrdup(s.ca_file);
+            cl->server_url = berth_xstrdup(url);
+            if (s.ca_file) cl->session_ca = berth_xstrdup(s.ca_file);
         }
     }
     if (!url && run->target) {
@@ -193,8 +73,8 @@ static int setup(struct cli_health_run *run)
                            !strncmp(run->target, "[::1]", 5) || strstr(run->target, ".localhost")
                        ? "http"
                        : "https";
-        ctx->server_url = berth_xasprintf("%s://%s", loopback, run->target);
-        url = ctx->server_url;
+        cl->server_url = berth_xasprintf("%s://%s", loopback, run->target);
+        url = cl->server_url;
     }
     if (!url) {
         fprintf(stderr, "berth: no server: pass --server URL or a LOGINSERVER, or log in with 'berth auth login "
@@ -210,12 +90,12 @@ static int setup(struct cli_health_run *run)
         goto out;
     }
     berth_err_clear(&err);
-    cli_session_release(&s);
+    berth_client_session_release(&s);
     memset(&s, 0, sizeof(s));
     json_decref(root);
     root = NULL;
-    run->have_session = cli_session_file_load(path, &root, &err) == BERTH_OK &&
-                        cli_session_get(root, run->server_url, &s, &err) == BERTH_OK;
+    run->have_session = berth_client_session_load(path, &root, &err) == BERTH_OK &&
+                        berth_client_session_get(root, run->server_url, &s, &err) == BERTH_OK;
     if (run->target) {
         if (strrchr(run->target, ':') && strrchr(run->target, ':') > strrchr(run->target, ']'))
             run->login_server = berth_xstrdup(run->target);
@@ -226,17 +106,17 @@ static int setup(struct cli_health_run *run)
     }
     if (run->name) run->registry = berth_xstrdup(run->name);
 out:
-    cli_session_release(&s);
+    berth_client_session_release(&s);
     json_decref(root);
     free(path);
     free(tgt);
     return ret;
 }
 
-static void print_text(const struct cli_health_run *run, size_t nerr, size_t nwarn)
+static void print_text(const struct berth_health_run *run, size_t nerr, size_t nwarn)
 {
     size_t i;
-    const struct cli_health_result *r;
+    const struct berth_health_result *r;
     for (i = 0; i < run->nresults; i++) {
         r = &run->results[i];
         if (r->code) printf("%-8s %-19s %s: %s\n", status_names[r->status], r->name, r->code, r->message);
@@ -247,12 +127,12 @@ static void print_text(const struct cli_health_run *run, size_t nerr, size_t nwa
            nwarn == 1 ? "" : "s");
 }
 
-static json_t *results_json(const struct cli_health_run *run, int ok)
+static json_t *results_json(const struct berth_health_run *run, int ok)
 {
     json_t *arr = json_array();
     size_t i;
     for (i = 0; i < run->nresults; i++) {
-        const struct cli_health_result *r = &run->results[i];
+        const struct berth_health_result *r = &run->results[i];
         json_array_append_new(arr, json_pack("{s:s,s:s,s:o,s:s,s:o}", "name", r->name, "status",
                                              status_names[r->status], "code",
                                              r->code ? json_string(r->code) : json_null(), "message", r->message,
@@ -267,7 +147,7 @@ static const char *const report_env[] = {"DOCKER_CONFIG", "REGISTRY_AUTH_FILE", 
                                          "ALL_PROXY", "NO_PROXY", "no_proxy", "PATH"};
 
 /* Writes the report: environment, command line, every check, the server's answers; secrets removed. */
-static int write_report(struct cli_health_run *run, const char *file)
+static int write_report(struct berth_health_run *run, const char *file)
 {
     struct berth_buf raw = BERTH_BUF_INIT(0), clean = BERTH_BUF_INIT(0);
     struct berth_err err = BERTH_ERR_INIT;
@@ -289,7 +169,7 @@ static int write_report(struct cli_health_run *run, const char *file)
     berth_buf_printf(&raw, "\nserver: %s\nlogin server: %s\nregistry: %s\ncredential: %s (%s)\n"
                      "stored for the login server: %s\n\nenvironment:\n",
                      run->server_url, run->login_server ? run->login_server : "-", run->registry ? run->registry : "-",
-                     run->source_text ? run->source_text : "none", cli_health_source_name(run->source),
+                     run->source_text ? run->source_text : "none", berth_health_source_name(run->source),
                      run->stored_where ? run->stored_where : "nothing");
     for (i = 0; i < sizeof(report_env) / sizeof(report_env[0]); i++) {
         v = getenv(report_env[i]);
@@ -301,16 +181,16 @@ static int write_report(struct cli_health_run *run, const char *file)
     }
     berth_buf_puts(&raw, "\nchecks:\n");
     for (i = 0; i < run->nresults; i++) {
-        const struct cli_health_result *r = &run->results[i];
+        const struct berth_health_result *r = &run->results[i];
         berth_buf_printf(&raw, "  %-8s %-19s %-19s %s%s%s\n", status_names[r->status], r->section, r->name,
                          r->code ? r->code : "", r->code ? ": " : "", r->message);
         if (r->fix) berth_buf_printf(&raw, "           fix: %s\n", r->fix);
     }
     berth_buf_puts(&raw, "\nserver answers:\n");
     berth_buf_append(&raw, run->log.p ? run->log.p : "", run->log.len);
-    cli_health_secret(run, run->ctx->password);
-    cli_health_secret(run, run->ctx->password_read);
-    cli_health_redact(berth_buf_str(&raw), (const char *const *)run->secrets, run->nsecrets, &clean);
+    berth_health_secret(run, run->client->password);
+    berth_health_secret(run, run->client->password_read);
+    berth_health_redact(berth_buf_str(&raw), (const char *const *)run->secrets, run->nsecrets, &clean);
     if (berth_write_atomic(file, clean.p, clean.len, 0600, &err) != BERTH_OK) {
         fprintf(stderr, "berth: %s\n", berth_err_msg(&err));
         ret = 1;
@@ -323,42 +203,9 @@ static int write_report(struct cli_health_run *run, const char *file)
     return ret;
 }
 
-static void run_release(struct cli_health_run *run)
-{
-    size_t i;
-    for (i = 0; i < run->nresults; i++) {
-        free(run->results[i].code);
-        free(run->results[i].message);
-        free(run->results[i].fix);
-    }
-    free(run->results);
-    for (i = 0; i < run->nsecrets; i++) {
-        memset(run->secrets[i], 0, strlen(run->secrets[i]));
-        free(run->secrets[i]);
-    }
-    if (run->cred_secret) memset(run->cred_secret, 0, strlen(run->cred_secret));
-    free(run->server_url);
-    free(run->server_host);
-    free(run->server_hp);
-    free(run->registry);
-    free(run->login_server);
-    cli_health_http_release(&run->v2);
-    free(run->realm);
-    free(run->service);
-    free(run->stored_where);
-    free(run->cred_user);
-    free(run->cred_secret);
-    free(run->source_text);
-    free(run->refresh_token);
-    free(run->access_token);
-    berth_buf_release(&run->log);
-    cli_dockercfg_free(run->docker_cfg);
-    cli_dockercfg_free(run->podman_cfg);
-}
-
 int cmd_check_health(int argc, char **argv, struct cli_ctx *ctx)
 {
-    struct cli_health_run run;
+    struct berth_health_run run;
     struct cli_list pos = {NULL, 0};
     const char *report = NULL;
     int ignore = 0, yes = 0, ret;
@@ -412,22 +259,22 @@ int cmd_check_health(int argc, char **argv, struct cli_ctx *ctx)
         ret = cli_usage_error(ctx, "--leeway must be >= 0 and --timeout 1..600");
         goto done;
     }
-    run.ctx = ctx;
+    run.client = &ctx->client;
     run.argc = argc;
     run.argv = argv;
     berth_buf_init(&run.log, 8u << 20);
     ret = setup(&run);
     if (ret) goto done;
-    run.results = berth_xcalloc(cli_health_nchecks, sizeof(*run.results));
-    for (i = 0; i < cli_health_nchecks; i++) {
-        struct cli_health_result *r = &run.results[run.nresults++];
-        r->name = cli_health_checks[i].name;
-        r->section = cli_health_checks[i].section;
-        cli_health_checks[i].fn(&run, r);
-        if (!r->message) cli_health_set(r, CLI_HEALTH_OK, NULL, NULL, "-");
-        nerr += r->status == CLI_HEALTH_ERROR;
-        nwarn += r->status == CLI_HEALTH_WARNING;
-        if (r->status == CLI_HEALTH_ERROR && !ignore) break;
+    run.results = berth_xcalloc(berth_health_nchecks, sizeof(*run.results));
+    for (i = 0; i < berth_health_nchecks; i++) {
+        struct berth_health_result *r = &run.results[run.nresults++];
+        r->name = berth_health_checks[i].name;
+        r->section = berth_health_checks[i].section;
+        berth_health_checks[i].fn(&run, r);
+        if (!r->message) berth_health_set(r, BERTH_HEALTH_OK, NULL, NULL, "-");
+        nerr += r->status == BERTH_HEALTH_ERROR;
+        nwarn += r->status == BERTH_HEALTH_WARNING;
+        if (r->status == BERTH_HEALTH_ERROR && !ignore) break;
     }
     if (ctx->json) {
         out = results_json(&run, nerr == 0);
@@ -439,7 +286,7 @@ int cmd_check_health(int argc, char **argv, struct cli_ctx *ctx)
     ret = nerr ? 1 : 0;
     if (report && write_report(&run, report)) ret = 1;
 done:
-    if (run.ctx) run_release(&run);
+    if (run.client) berth_health_run_release(&run);
     cli_list_release(&pos);
     return ret;
 }

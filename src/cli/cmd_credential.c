@@ -24,7 +24,7 @@ static int cred_show_print(struct cli_ctx *ctx, const char *path)
     json_t *ans = NULL, *rows, *p;
     size_t i;
 
-    if (cli_api(ctx, "GET", path, NULL, &ans, &err) != BERTH_OK) return cli_fail(&err);
+    if (berth_client_api(&ctx->client, "GET", path, NULL, &ans, &err) != BERTH_OK) return cli_fail(&err);
     if (ctx->json) {
         cli_out_json(stdout, ans);
         json_decref(ans);

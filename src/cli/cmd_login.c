@@ -34,15 +34,15 @@ struct login_opts {
 
 /* One client file: where it is, its tree, and whether berth changed it. */
 struct target {
-    enum cli_authfile_kind kind;
+    enum berth_authfile_kind kind;
     const char *label; /* "docker" or "podman" */
-    struct cli_dockercfg *cfg;
+    struct berth_dockercfg *cfg;
     int changed;
 };
 
-static int wants(const struct login_opts *o, enum cli_authfile_kind k)
+static int wants(const struct login_opts *o, enum berth_authfile_kind k)
 {
-    return k == CLI_AUTHFILE_DOCKER ? !o->podman_only : !o->docker_only;
+    return k == BERTH_AUTHFILE_DOCKER ? !o->podman_only : !o->docker_only;
 }
 
 /* Parses the shared options; returns CLI_CONTINUE or an exit code. */
@@ -91,8 +91,9 @@ static int parse_args(struct cli_ctx *ctx, int is_login, struct login_opts *o, i
         cli_usage_error(ctx, o->name ? "give -n NAME or LOGINSERVER, not both" : "which registry? give -n NAME or LOGINSERVER");
         goto out;
     }
-    if ((o->name && cli_check_registry_arg("-n", o->name, CLI_WANT_RESOURCE, &err)) ||
-        (o->target && cli_check_registry_arg("LOGINSERVER", o->target, CLI_WANT_LOGIN_SERVER, &err))) {
+    if ((o->name && berth_client_check_registry_arg("-n", o->name, BERTH_CLIENT_WANT_RESOURCE, &err)) ||
+        (o->target &&
+         berth_client_check_registry_arg("LOGINSERVER", o->target, BERTH_CLIENT_WANT_LOGIN_SERVER, &err))) {
         cli_usage_error(ctx, "%s", berth_err_msg(&err));
         goto out;
     }
@@ -100,7 +101,7 @@ static int parse_args(struct cli_ctx *ctx, int is_login, struct login_opts *o, i
         cli_usage_error(ctx, "--docker-only and --podman-only exclude each other; give neither for both");
         goto out;
     }
-    if (ctx->user && (o->expose_token || o->helper)) {
+    if (ctx->client.user && (o->expose_token || o->helper)) {
         cli_usage_error(ctx, "%s works with the berth session, not with -u", o->helper ? "--helper" : "--expose-token");
         goto out;
     }
@@ -122,7 +123,7 @@ out:
  */
 static enum berth_rc run_helper(const char *helper, const char *verb, const char *input, struct berth_err *err)
 {
-    char *prog = berth_xasprintf(CLI_HELPER_PREFIX "%s", helper), out[512];
+    char *prog = berth_xasprintf(BERTH_HELPER_PREFIX "%s", helper), out[512];
     int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, status = 0;
     size_t got = 0, len = strlen(input);
     enum berth_rc rc = BERTH_OK;
@@ -189,7 +190,7 @@ out:
 static const char *helper_of(const struct target *t, const char *server)
 {
     const char *h;
-    if (t->kind == CLI_AUTHFILE_DOCKER) return cli_dockercfg_helper_for(t->cfg, server);
+    if (t->kind == BERTH_AUTHFILE_DOCKER) return berth_dockercfg_helper_for(t->cfg, server);
     /* containers/image reads credHelpers from auth.json but not credsStore */
     h = json_string_value(json_object_get(json_object_get(t->cfg->root, "credHelpers"), server));
     return h && *h ? h : NULL;
@@ -226,9 +227,9 @@ static enum berth_rc with_port(struct cli_ctx *ctx, const char *ls, char **out, 
         *out = berth_xstrdup(ls);
         return BERTH_OK;
     }
-    rc = cli_server_url(ctx, &srv, err);
+    rc = berth_client_server_url(&ctx->client, &srv, err);
     if (rc) return rc;
-    cli_url_hostport(srv, hp, sizeof(hp), scheme, sizeof(scheme));
+    berth_client_url_hostport(srv, hp, sizeof(hp), scheme, sizeof(scheme));
     *out = berth_xasprintf("%s%s", ls, strrchr(hp, ':'));
     return BERTH_OK;
 }
@@ -236,15 +237,15 @@ static enum berth_rc with_port(struct cli_ctx *ctx, const char *ls, char **out, 
 /* The login server of -n NAME for a -u/-p login: looked up with the session (registry credentials cannot). */
 static enum berth_rc lookup_login_server(struct cli_ctx *ctx, const char *name, char **out, struct berth_err *err)
 {
-    const char *user = ctx->user;
+    const char *user = ctx->client.user;
     char *path = berth_xasprintf("/registries/%s", name);
     json_t *reg = NULL;
     const char *ls;
     enum berth_rc rc;
 
-    ctx->user = NULL;
-    rc = cli_api(ctx, "GET", path, NULL, &reg, err);
-    ctx->user = user;
+    ctx->client.user = NULL;
+    rc = berth_client_api(&ctx->client, "GET", path, NULL, &reg, err);
+    ctx->client.user = user;
     if (rc) {
         struct berth_err why = *err;
         rc = berth_err_set(err, rc, "cannot find the login server of '%s' (%s): with -u, give the login server "
@@ -269,28 +270,28 @@ static enum berth_rc verify_basic(struct cli_ctx *ctx, const char *ls, const cha
 {
     struct berth_buf b = BERTH_BUF_INIT(0), q = BERTH_BUF_INIT(0);
     char *up = berth_xasprintf("%s:%s", user, pw);
-    struct cli_req rq;
-    struct cli_resp rs;
+    struct berth_client_req rq;
+    struct berth_client_resp rs;
     enum berth_rc rc;
 
     berth_buf_puts(&b, "Basic ");
     berth_b64_encode(up, strlen(up), &b);
     berth_buf_puts(&q, "/oauth2/token?");
-    cli_form_add(&q, "service", ls);
+    berth_client_form_add(&q, "service", ls);
     berth_buf_putc(&q, '&');
-    cli_form_add(&q, "scope", "registry:catalog:*");
+    berth_client_form_add(&q, "scope", "registry:catalog:*");
     memset(&rq, 0, sizeof(rq));
     rq.method = "GET";
     rq.path = berth_buf_str(&q);
     rq.login_server = ls;
     rq.auth = berth_buf_str(&b);
     rq.accept = "application/json";
-    rc = cli_http_do(ctx, &rq, &rs, err);
+    rc = berth_client_do(&ctx->client, &rq, &rs, err);
     if (rc == BERTH_EUNAUTHORIZED || rc == BERTH_EDENIED) {
         struct berth_err why = *err;
         rc = berth_err_set(err, rc, "login to %s as '%s' failed: %s", ls, user, berth_err_msg(&why));
     }
-    cli_resp_release(&rs);
+    berth_client_resp_release(&rs);
     explicit_bzero(up, strlen(up));
     free(up);
     if (b.p) explicit_bzero(b.p, b.len);
@@ -310,10 +311,10 @@ static void server_from_target(struct cli_ctx *ctx, const char *target)
     const char *url;
     int loopback;
 
-    if (ctx->server || cli_server_url(ctx, &url, &ignored) == BERTH_OK) return;
+    if (ctx->client.server || berth_client_server_url(&ctx->client, &url, &ignored) == BERTH_OK) return;
     loopback = !strncmp(target, "localhost", 9) || !strncmp(target, "127.", 4) || !strncmp(target, "[::1]", 5);
-    free(ctx->server_url);
-    ctx->server_url = berth_xasprintf("%s://%s", loopback ? "http" : "https", target);
+    free(ctx->client.server_url);
+    ctx->client.server_url = berth_xasprintf("%s://%s", loopback ? "http" : "https", target);
 }
 
 static enum berth_rc get_cred(struct cli_ctx *ctx, const struct login_opts *o, struct cred *c, struct berth_err *err)
@@ -321,24 +322,25 @@ static enum berth_rc get_cred(struct cli_ctx *ctx, const struct login_opts *o, s
     const char *pw = NULL, *url;
     enum berth_rc rc;
 
-    if (!ctx->user) {
-        rc = cli_registry_refresh_token(ctx, o->name ? o->name : o->target, &c->secret, &c->expires_at,
-                                        &c->login_server, err);
-        if (!rc) rc = cli_server_url(ctx, &url, err);
+    if (!ctx->client.user) {
+        rc = berth_client_registry_refresh_token(&ctx->client, o->name ? o->name : o->target, &c->secret,
+                                                 &c->expires_at, &c->login_server, err);
+        if (!rc) rc = berth_client_server_url(&ctx->client, &url, err);
         if (!rc) c->session = berth_xstrdup(url);
         return rc;
     }
-    rc = cli_password(ctx, &pw, err);
+    rc = berth_client_password(&ctx->client, &pw, err);
     if (rc) return rc;
     if (!pw)
-        return berth_err_set(err, BERTH_EINVAL, "-u %s needs a password: pass -p PASS or --password-stdin", ctx->user);
+        return berth_err_set(err, BERTH_EINVAL, "-u %s needs a password: pass -p PASS or --password-stdin",
+                             ctx->client.user);
     if (!o->name) server_from_target(ctx, o->target);
     rc = o->name ? lookup_login_server(ctx, o->name, &c->login_server, err)
                  : with_port(ctx, o->target, &c->login_server, err);
     if (rc) return rc;
-    rc = verify_basic(ctx, c->login_server, ctx->user, pw, err);
+    rc = verify_basic(ctx, c->login_server, ctx->client.user, pw, err);
     if (rc) return rc;
-    c->user = berth_xstrdup(ctx->user);
+    c->user = berth_xstrdup(ctx->client.user);
     c->secret = berth_xstrdup(pw);
     return BERTH_OK;
 }
@@ -352,7 +354,7 @@ static int expose_token(const struct cred *c)
 
     json_object_set_new(j, "loginServer", json_string(c->login_server));
     json_object_set_new(j, "accessToken", json_string(c->secret));
-    json_object_set_new(j, "username", json_string(CLI_NULL_GUID));
+    json_object_set_new(j, "username", json_string(BERTH_NULL_GUID));
     if (c->expires_at > 0) {
         berth_time_rfc3339(c->expires_at, when, sizeof(when));
         json_object_set_new(j, "expiresOn", json_string(when));
@@ -372,17 +374,17 @@ static enum berth_rc load_targets(const struct login_opts *o, struct target *t, 
     int i;
 
     for (i = 0; i < NFILES && !rc; i++) {
-        t[i].kind = i == 0 ? CLI_AUTHFILE_DOCKER : CLI_AUTHFILE_PODMAN;
+        t[i].kind = i == 0 ? BERTH_AUTHFILE_DOCKER : BERTH_AUTHFILE_PODMAN;
         t[i].label = labels[i];
         if (!wants(o, t[i].kind)) continue;
-        rc = cli_dockercfg_path(t[i].kind, &path, err);
+        rc = berth_dockercfg_path(t[i].kind, &path, err);
         /* REGISTRY_AUTH_FILE may name docker's file: one file, written once */
         if (!rc && i > 0 && t[0].cfg && !strcmp(path, t[0].cfg->path)) {
             free(path);
             path = NULL;
             continue;
         }
-        if (!rc) rc = cli_dockercfg_load(path, &t[i].cfg, err);
+        if (!rc) rc = berth_dockercfg_load(path, &t[i].cfg, err);
         free(path);
         path = NULL;
     }
@@ -392,7 +394,7 @@ static enum berth_rc load_targets(const struct login_opts *o, struct target *t, 
 static void free_targets(struct target *t)
 {
     int i;
-    for (i = 0; i < NFILES; i++) cli_dockercfg_free(t[i].cfg);
+    for (i = 0; i < NFILES; i++) berth_dockercfg_free(t[i].cfg);
 }
 
 /*
@@ -421,14 +423,14 @@ static enum berth_rc store_in_helper(const char *helper, const struct cred *c, c
     int per_server = json_object_get(json_object_get(t->cfg->root, "credHelpers"), c->login_server) != NULL;
     enum berth_rc rc;
 
-    if (!cli_helper_on_path(helper, getenv("PATH")))
+    if (!berth_helper_on_path(helper, getenv("PATH")))
         return berth_err_set(err, BERTH_EINVAL,
-                             "'%s' sends credentials for %s to " CLI_HELPER_PREFIX "%s, which is not on PATH: "
+                             "'%s' sends credentials for %s to " BERTH_HELPER_PREFIX "%s, which is not on PATH: "
                              "install it, or remove %s from that file",
                              t->cfg->path, c->login_server, helper,
                              per_server ? "the credHelpers entry" : "\"credsStore\"");
     /* docker's convention: the user name "<token>" says the secret is an identity token */
-    cli_credhelper_format(c->login_server, c->user ? c->user : "<token>", c->secret, &payload);
+    berth_credhelper_format(c->login_server, c->user ? c->user : "<token>", c->secret, &payload);
     rc = run_helper(helper, "store", berth_buf_str(&payload), err);
     if (payload.p) explicit_bzero(payload.p, payload.len);
     berth_buf_release(&payload);
@@ -438,29 +440,29 @@ static enum berth_rc store_in_helper(const char *helper, const struct cred *c, c
 
 /* Writes the credential (or the helper entry) into one client file and notes it in rec. */
 static enum berth_rc write_target(const struct login_opts *o, const struct cred *c, struct target *t,
-                                  struct cli_dockercfg *rec, struct berth_err *err)
+                                  struct berth_dockercfg *rec, struct berth_err *err)
 {
     const char *ls = c->login_server, *helper = helper_of(t, ls);
-    json_t *fr = cli_loginrec_file(rec, ls, t->cfg->path, 1);
+    json_t *fr = berth_loginrec_file(rec, ls, t->cfg->path, 1);
     char fp[65];
 
     json_object_set_new(fr, "client", json_string(t->label));
     if (o->helper) {
         note_write(fr, t, "credHelpers");
-        cli_dockercfg_set_helper(t->cfg, ls, CLI_HELPER_BERTH);
-        json_object_set_new(fr, "credHelper", json_string(CLI_HELPER_BERTH));
+        berth_dockercfg_set_helper(t->cfg, ls, BERTH_HELPER_BERTH);
+        json_object_set_new(fr, "credHelper", json_string(BERTH_HELPER_BERTH));
         return BERTH_OK;
     }
-    if (helper && !strcmp(helper, CLI_HELPER_BERTH)) {
+    if (helper && !strcmp(helper, BERTH_HELPER_BERTH)) {
         fprintf(stderr, "berth: %s: '%s' already gets fresh tokens from docker-credential-berth; nothing to store\n",
                 t->cfg->path, ls);
         return BERTH_OK;
     }
     if (helper) return store_in_helper(helper, c, t, fr, err);
     note_write(fr, t, "auths");
-    if (c->user) cli_dockercfg_set_basic(t->cfg, ls, c->user, c->secret);
-    else cli_dockercfg_set_identity(t->cfg, ls, c->secret);
-    cli_dockercfg_fingerprint(t->cfg, ls, fp);
+    if (c->user) berth_dockercfg_set_basic(t->cfg, ls, c->user, c->secret);
+    else berth_dockercfg_set_identity(t->cfg, ls, c->secret);
+    berth_dockercfg_fingerprint(t->cfg, ls, fp);
     json_object_set_new(fr, "auths", json_string(fp));
     return BERTH_OK;
 }
@@ -473,7 +475,7 @@ static void warn_missing_helpers(const struct target *t)
     int i;
 
     for (i = 0; i < NFILES; i++)
-        if (t[i].cfg) cli_dockercfg_missing_helpers(t[i].cfg, getenv("PATH"), &lines);
+        if (t[i].cfg) berth_dockercfg_missing_helpers(t[i].cfg, getenv("PATH"), &lines);
     for (p = berth_buf_str(&lines); *p; p = nl + 1) {
         nl = strchr(p, '\n');
         fprintf(stderr, "warning: %.*s\n", (int)(nl - p), p);
@@ -487,7 +489,7 @@ int cmd_login(int argc, char **argv, struct cli_ctx *ctx)
     struct target t[NFILES];
     struct cred c;
     struct login_opts o;
-    struct cli_dockercfg *rec = NULL;
+    struct berth_dockercfg *rec = NULL;
     json_t *srv;
     enum berth_rc rc;
     int i, ret;
@@ -499,24 +501,24 @@ int cmd_login(int argc, char **argv, struct cli_ctx *ctx)
     ret = 1;
     /* Read every file first: a file berth cannot read stops the login before anything is written. */
     rc = o.expose_token ? BERTH_OK : load_targets(&o, t, &err);
-    if (!rc && !o.expose_token) rc = cli_loginrec_load(&rec, &err);
+    if (!rc && !o.expose_token) rc = berth_loginrec_load(&rec, &err);
     if (!rc) rc = get_cred(ctx, &o, &c, &err);
     if (rc) goto out;
     if (o.expose_token) {
         ret = expose_token(&c);
         goto out;
     }
-    srv = cli_loginrec_server(rec, c.login_server, 1);
+    srv = berth_loginrec_server(rec, c.login_server, 1);
     json_object_set_new(srv, "registry", json_string(o.name ? o.name : c.login_server));
     json_object_set_new(srv, "session", c.session ? json_string(c.session) : json_null());
     for (i = 0; i < NFILES && !rc; i++) {
         if (!t[i].cfg) continue;
         rc = write_target(&o, &c, &t[i], rec, &err);
-        if (!rc && t[i].changed) rc = cli_dockercfg_save(t[i].cfg, &err);
+        if (!rc && t[i].changed) rc = berth_dockercfg_save(t[i].cfg, &err);
     }
     /* Recorded even after a failure, so logout can undo what did get written. */
-    if (!rc) rc = cli_dockercfg_save(rec, &err);
-    else cli_dockercfg_save(rec, NULL);
+    if (!rc) rc = berth_dockercfg_save(rec, &err);
+    else berth_dockercfg_save(rec, NULL);
     if (rc) goto out;
     warn_missing_helpers(t);
     if (o.helper) {
@@ -524,7 +526,7 @@ int cmd_login(int argc, char **argv, struct cli_ctx *ctx)
         for (i = 0; i < NFILES; i++)
             if (t[i].cfg) printf(" %s", t[i].cfg->path);
         printf("\n");
-        if (!cli_helper_on_path(CLI_HELPER_BERTH, getenv("PATH")))
+        if (!berth_helper_on_path(BERTH_HELPER_BERTH, getenv("PATH")))
             fprintf(stderr, "warning: docker-credential-berth is not on PATH; docker and podman need it:\n"
                             "  ln -s \"$(command -v berth)\" /usr/local/bin/docker-credential-berth\n");
     }
@@ -534,7 +536,7 @@ out:
     if (ret == 1 && rc) cli_fail(&err);
     cred_release(&c);
     free_targets(t);
-    cli_dockercfg_free(rec);
+    berth_dockercfg_free(rec);
     return ret;
 }
 
@@ -545,7 +547,7 @@ out:
  * recorded registry name; LOGINSERVER matches exactly, or without a port
  * the one recorded host. NULL if none (borrowed from rec).
  */
-static const char *find_login(struct cli_dockercfg *rec, const struct login_opts *o)
+static const char *find_login(struct berth_dockercfg *rec, const struct login_opts *o)
 {
     json_t *servers = json_object_get(rec->root, "servers"), *v;
     const char *server, *found = NULL;
@@ -564,21 +566,21 @@ static const char *find_login(struct cli_dockercfg *rec, const struct login_opts
 /* Removes from one file what rec says berth wrote there; a changed entry is left alone. */
 static enum berth_rc undo_file(const char *ls, const char *path, json_t *fr, struct berth_err *err)
 {
-    struct cli_dockercfg *cfg = NULL;
+    struct berth_dockercfg *cfg = NULL;
     const char *want = json_string_value(json_object_get(fr, "auths"));
     const char *store = json_string_value(json_object_get(fr, "credsStore"));
     const char *helper = json_string_value(json_object_get(fr, "credHelper")), *key;
     json_t *v;
     int changed = 0;
     char fp[65];
-    enum berth_rc rc = cli_dockercfg_load(path, &cfg, err);
+    enum berth_rc rc = berth_dockercfg_load(path, &cfg, err);
 
     if (rc) return rc;
-    if (want && cli_dockercfg_fingerprint(cfg, ls, fp)) {
-        if (!strcmp(fp, want)) changed |= cli_dockercfg_remove(cfg, ls);
+    if (want && berth_dockercfg_fingerprint(cfg, ls, fp)) {
+        if (!strcmp(fp, want)) changed |= berth_dockercfg_remove(cfg, ls);
         else fprintf(stderr, "berth: %s: the entry for %s changed since 'berth login'; left as it is\n", path, ls);
     }
-    if (helper) changed |= cli_dockercfg_remove_helper(cfg, ls, helper);
+    if (helper) changed |= berth_dockercfg_remove_helper(cfg, ls, helper);
     if (store) {
         rc = run_helper(store, "erase", ls, err);
         if (rc) goto out;
@@ -590,17 +592,17 @@ static enum berth_rc undo_file(const char *ls, const char *path, json_t *fr, str
     if (json_is_true(json_object_get(fr, "createdFile")) && !json_object_size(cfg->root)) {
         if (unlink(path) != 0 && errno != ENOENT) rc = berth_err_sys(err, BERTH_EIO, errno, "unlink '%s'", path);
     } else if (changed) {
-        rc = cli_dockercfg_save(cfg, err);
+        rc = berth_dockercfg_save(cfg, err);
     }
 out:
-    cli_dockercfg_free(cfg);
+    berth_dockercfg_free(cfg);
     return rc;
 }
 
 int cmd_logout(int argc, char **argv, struct cli_ctx *ctx)
 {
     struct berth_err err = BERTH_ERR_INIT;
-    struct cli_dockercfg *rec = NULL;
+    struct berth_dockercfg *rec = NULL;
     struct login_opts o;
     json_t *files, *fr;
     const char *path;
@@ -612,7 +614,7 @@ int cmd_logout(int argc, char **argv, struct cli_ctx *ctx)
     ret = parse_args(ctx, 0, &o, argc, argv);
     if (ret != CLI_CONTINUE) return ret;
     ret = 1;
-    rc = cli_loginrec_load(&rec, &err);
+    rc = berth_loginrec_load(&rec, &err);
     if (rc) goto out;
     if (find_login(rec, &o)) ls = berth_xstrdup(find_login(rec, &o));
     if (!ls) {
@@ -620,7 +622,7 @@ int cmd_logout(int argc, char **argv, struct cli_ctx *ctx)
         ret = 0;
         goto out;
     }
-    files = json_object_get(cli_loginrec_server(rec, ls, 0), "files");
+    files = json_object_get(berth_loginrec_server(rec, ls, 0), "files");
     json_object_foreach_safe(files, tmp, path, fr) {
         const char *client = json_string_value(json_object_get(fr, "client"));
         int is_docker = client && !strcmp(client, "docker");
@@ -630,13 +632,13 @@ int cmd_logout(int argc, char **argv, struct cli_ctx *ctx)
         json_object_del(files, path);
     }
     if (!json_object_size(files)) json_object_del(json_object_get(rec->root, "servers"), ls);
-    rc = cli_dockercfg_save(rec, &err);
+    rc = berth_dockercfg_save(rec, &err);
     if (rc) goto out;
     printf("Removing login credentials for %s\n", ls);
     ret = 0;
 out:
     if (ret == 1) cli_fail(&err);
     free(ls);
-    cli_dockercfg_free(rec);
+    berth_dockercfg_free(rec);
     return ret;
 }

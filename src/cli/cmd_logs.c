@@ -54,13 +54,13 @@ static char *query_of(const struct logs_args *a)
     char n[32];
     size_t i;
 
-    if (a->failed) cli_form_add(&q, "failed", "true");
-    if (a->challenges) cli_form_add(&q, "challenges", "true");
+    if (a->failed) berth_client_form_add(&q, "failed", "true");
+    if (a->challenges) berth_client_form_add(&q, "challenges", "true");
     for (i = 0; i < NFILTERS; i++)
-        if (a->filter[i]) cli_form_add(&q, filter_names[i], a->filter[i]);
+        if (a->filter[i]) berth_client_form_add(&q, filter_names[i], a->filter[i]);
     if (a->limit) {
         snprintf(n, sizeof(n), "%lld", a->limit);
-        cli_form_add(&q, "limit", n);
+        berth_client_form_add(&q, "limit", n);
     }
     return berth_buf_detach(&q, NULL);
 }
@@ -124,8 +124,8 @@ static enum berth_rc follow_events(struct cli_ctx *ctx, const char *base, const 
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     while (!interrupted) {
-        struct cli_resp rs;
-        struct cli_req rq = {.method = "GET", .accept = "application/x-ndjson", .on_line = on_event_line,
+        struct berth_client_resp rs;
+        struct berth_client_req rq = {.method = "GET", .accept = "application/x-ndjson", .on_line = on_event_line,
                              .line_arg = &f, .cancel = &interrupted};
         char *tok = NULL, *auth = NULL, *path;
         struct timespec second = {1, 0};
@@ -135,14 +135,14 @@ static enum berth_rc follow_events(struct cli_ctx *ctx, const char *base, const 
                                    *query ? "&" : "", query);
         else
             path = berth_xasprintf("/api/v1%s/logs/stream?follow=true%s%s", base, *query ? "&" : "", query);
-        rc = cli_session_directory_token(ctx, &tok, err); /* cached: one per run */
+        rc = berth_client_directory_token(&ctx->client, &tok, err); /* cached: one per run */
         if (!rc) {
             auth = berth_xasprintf("Bearer %s", tok);
             rq.path = path;
             rq.auth = auth;
-            rc = cli_http_do(ctx, &rq, &rs, err);
+            rc = berth_client_do(&ctx->client, &rq, &rs, err);
             if (f.last < 0) f.last = 0;
-            cli_resp_release(&rs);
+            berth_client_resp_release(&rs);
         }
         free(path);
         free(auth);
@@ -204,7 +204,7 @@ static int logs_run(int argc, char **argv, struct cli_ctx *ctx, const char *kind
         goto out;
     }
     path = berth_xasprintf("%s/logs/%s%s%s", base, kind, *q ? "?" : "", q);
-    if (cli_api(ctx, "GET", path, NULL, &ans, &err)) goto fail;
+    if (berth_client_api(&ctx->client, "GET", path, NULL, &ans, &err)) goto fail;
     if (ctx->json)
         json_array_foreach(json_object_get(ans, "value"), i, ev) print_event(ctx, ev, cols, ncols);
     else

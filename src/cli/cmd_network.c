@@ -39,7 +39,7 @@ static int rule_run(int argc, char **argv, struct cli_ctx *ctx, const char *meth
         path = berth_xasprintf("/registries/%s/networkRuleSet/ipRules", reg);
         body = json_pack("{s:s,s:s}", "action", "Allow", "value", ip);
     } else {
-        q = cli_query_escape(ip);
+        q = berth_client_query_escape(ip);
         path = berth_xasprintf("/registries/%s/networkRuleSet/ipRules?value=%s", reg, q);
     }
     ret = cli_call(ctx, method, path, body, cols, CLI_NCOLS(cols), NULL);

@@ -93,7 +93,7 @@ static void print_registry(const struct cli_ctx *ctx, json_t *ans, const json_t 
 static int reg_api(struct cli_ctx *ctx, const char *method, const char *path, json_t *body, json_t **ans)
 {
     struct berth_err err = BERTH_ERR_INIT;
-    enum berth_rc rc = cli_api(ctx, method, path, body, ans, &err);
+    enum berth_rc rc = berth_client_api(&ctx->client, method, path, body, ans, &err);
 
     json_decref(body);
     return rc ? cli_fail(&err) : 0;

@@ -1,7 +1,7 @@
 /*
  * cmd_repository.c - `berth repository list|show-tags|show-manifests|delete|
  * untag` (like `az acr repository`): the Distribution API of one registry,
- * with a registry access token from cli_registry_access_token, following
+ * with a registry access token from berth_client_registry_access_token, following
  * the Link headers of paginated lists.
  */
 #include <stdlib.h>
@@ -36,7 +36,8 @@ static enum berth_rc conn_open(struct cli_ctx *ctx, const char *registry, const 
                                struct berth_err *err)
 {
     char *tok = NULL;
-    enum berth_rc rc = cli_registry_access_token(ctx, registry, scope, &tok, NULL, &c->login_server, err);
+    enum berth_rc rc = berth_client_registry_access_token(&ctx->client, registry, scope, &tok, NULL, &c->login_server,
+                                                          err);
     if (!rc) c->auth = berth_xasprintf("Bearer %s", tok);
     if (tok) memset(tok, 0, strlen(tok));
     free(tok);
@@ -44,11 +45,11 @@ static enum berth_rc conn_open(struct cli_ctx *ctx, const char *registry, const 
 }
 
 static enum berth_rc reg_req(struct cli_ctx *ctx, const struct reg_conn *c, const char *method, const char *path,
-                             struct cli_resp *rs, struct berth_err *err)
+                             struct berth_client_resp *rs, struct berth_err *err)
 {
-    struct cli_req rq = {.method = method, .path = path, .login_server = c->login_server, .auth = c->auth,
+    struct berth_client_req rq = {.method = method, .path = path, .login_server = c->login_server, .auth = c->auth,
                          .accept = ACCEPT_MANIFESTS};
-    return cli_http_do(ctx, &rq, rs, err);
+    return berth_client_do(&ctx->client, &rq, rs, err);
 }
 
 /* GETs path and the pages its Link headers name, appending the array member key of each to all. */
@@ -60,7 +61,7 @@ static enum berth_rc get_all(struct cli_ctx *ctx, const struct reg_conn *c, cons
     int pages = 0;
 
     while (next && !rc && pages++ < 10000) {
-        struct cli_resp rs;
+        struct berth_client_resp rs;
         json_t *page;
         rc = reg_req(ctx, c, "GET", next, &rs, err);
         free(next);
@@ -72,7 +73,7 @@ static enum berth_rc get_all(struct cli_ctx *ctx, const struct reg_conn *c, cons
             json_decref(page);
             if (rs.next) next = berth_xstrdup(rs.next);
         }
-        cli_resp_release(&rs);
+        berth_client_resp_release(&rs);
     }
     free(next);
     return rc;
@@ -172,16 +173,16 @@ static int repo_tags(int argc, char **argv, struct cli_ctx *ctx, int manifests)
     }
     out = json_array();
     json_array_foreach(tags, i, t) {
-        struct cli_resp rs;
+        struct berth_client_resp rs;
         free(path);
         path = berth_xasprintf("/v2/%s/manifests/%s", a.repository, json_string_value(t));
         if (reg_req(ctx, &c, "HEAD", path, &rs, &err)) {
-            cli_resp_release(&rs);
+            berth_client_resp_release(&rs);
             json_decref(out);
             goto fail;
         }
         json_array_append_new(out, json_pack("{s:O,s:s?,s:s?}", "tag", t, "digest", rs.digest, "mediaType", rs.ctype));
-        cli_resp_release(&rs);
+        berth_client_resp_release(&rs);
     }
     ret = print_list(ctx, out, cols, CLI_NCOLS(cols));
     goto out;
@@ -210,7 +211,7 @@ static int repo_show_manifests(int argc, char **argv, struct cli_ctx *ctx)
 static enum berth_rc digest_of(struct cli_ctx *ctx, const struct reg_conn *c, const char *repo, const char *ref,
                                char **digest, struct berth_err *err)
 {
-    struct cli_resp rs;
+    struct berth_client_resp rs;
     char *path;
     enum berth_rc rc;
 
@@ -222,13 +223,13 @@ static enum berth_rc digest_of(struct cli_ctx *ctx, const struct reg_conn *c, co
     rc = reg_req(ctx, c, "HEAD", path, &rs, err);
     if (!rc && !rs.digest) rc = berth_err_set(err, BERTH_EUNAVAILABLE, "HEAD %s: no Docker-Content-Digest", path);
     *digest = rc ? NULL : berth_xstrdup(rs.digest);
-    cli_resp_release(&rs);
+    berth_client_resp_release(&rs);
     free(path);
     return rc;
 }
 
 /* "Deleted repository team/old: 2 manifests, 3 tags (v1, v2, latest)", or the server's answer with --json. */
-static void print_repo_deleted(const struct cli_ctx *ctx, const char *repo, const struct cli_resp *rs)
+static void print_repo_deleted(const struct cli_ctx *ctx, const char *repo, const struct berth_client_resp *rs)
 {
     json_t *ans = json_loadb(rs->body.p ? rs->body.p : "", rs->body.len, 0, NULL);
     const json_t *mf = json_object_get(ans, "manifestsDeleted"), *tags = json_object_get(ans, "tagsDeleted"), *t;
@@ -257,7 +258,7 @@ static int repo_remove(int argc, char **argv, struct cli_ctx *ctx, int untag)
     struct repo_args a = {0};
     struct reg_conn c = {0};
     struct cli_list pos = {0};
-    struct cli_resp rs = {0, BERTH_BUF_INIT(0), NULL, NULL, NULL};
+    struct berth_client_resp rs = {0, BERTH_BUF_INIT(0), NULL, NULL, NULL};
     json_t *refs = json_array(), *r;
     char *repo = NULL, *ref = NULL, *scope = NULL, *path = NULL, *digest = NULL;
     size_t i;
@@ -300,7 +301,7 @@ static int repo_remove(int argc, char **argv, struct cli_ctx *ctx, int untag)
         }
         free(path);
         path = berth_xasprintf("/v2/%s/manifests/%s", repo, untag ? json_string_value(r) : digest);
-        cli_resp_release(&rs);
+        berth_client_resp_release(&rs);
         if (reg_req(ctx, &c, "DELETE", path, &rs, &err)) goto fail;
         if (untag) printf("Untagged %s:%s\n", repo, json_string_value(r));
         else printf("Deleted %s@%s\n", repo, digest);
@@ -310,7 +311,7 @@ static int repo_remove(int argc, char **argv, struct cli_ctx *ctx, int untag)
 fail:
     ret = cli_fail(&err);
 out:
-    cli_resp_release(&rs);
+    berth_client_resp_release(&rs);
     json_decref(refs);
     free(repo);
     free(ref);

@@ -76,7 +76,7 @@ static int ra_list(int argc, char **argv, struct cli_ctx *ctx)
                              opts, argc, argv, &pos, 0);
 
     if (ret == CLI_CONTINUE) {
-        q = a.assignee ? cli_query_escape(a.assignee) : NULL;
+        q = a.assignee ? berth_client_query_escape(a.assignee) : NULL;
         path = q ? berth_xasprintf("/roleAssignments?principal=%s", q) : berth_xstrdup("/roleAssignments");
         ret = cli_call(ctx, "GET", path, NULL, cols, CLI_NCOLS(cols), NULL);
     }
@@ -90,11 +90,11 @@ static int ra_list(int argc, char **argv, struct cli_ctx *ctx)
 static enum berth_rc find_id(struct cli_ctx *ctx, const struct role_args *a, const char *scope, char **id,
                              struct berth_err *err)
 {
-    char *q = cli_query_escape(a->assignee), *path = berth_xasprintf("/roleAssignments?principal=%s", q);
+    char *q = berth_client_query_escape(a->assignee), *path = berth_xasprintf("/roleAssignments?principal=%s", q);
     const json_t *e;
     json_t *list = NULL;
     size_t i;
-    enum berth_rc rc = cli_api(ctx, "GET", path, NULL, &list, err);
+    enum berth_rc rc = berth_client_api(&ctx->client, "GET", path, NULL, &list, err);
 
     *id = NULL;
     json_array_foreach(json_object_get(list, "value"), i, e) {

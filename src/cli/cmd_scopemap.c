@@ -118,7 +118,7 @@ static int map_update(int argc, char **argv, struct cli_ctx *ctx)
     body = json_object();
     if (a.description) json_object_set_new(body, "description", json_string(a.description));
     if (a.add.n || a.remove.n) {
-        if (cli_api(ctx, "GET", path, NULL, &cur, &err)) {
+        if (berth_client_api(&ctx->client, "GET", path, NULL, &cur, &err)) {
             ret = cli_fail(&err);
             goto out;
         }

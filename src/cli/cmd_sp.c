@@ -109,14 +109,14 @@ static int cred_new(int argc, char **argv, struct cli_ctx *ctx, int reset)
     ret = expiry_members(ctx, &a, body);
     if (ret) goto out;
     path = berth_xasprintf("/servicePrincipals/%s", pos.v[0]);
-    if (reset && cli_api(ctx, "GET", path, NULL, &sp, &err)) goto fail;
+    if (reset && berth_client_api(&ctx->client, "GET", path, NULL, &sp, &err)) goto fail;
     free(path);
     path = berth_xasprintf("/servicePrincipals/%s/secrets", pos.v[0]);
-    if (cli_api(ctx, "POST", path, body, &made, &err)) goto fail;
+    if (berth_client_api(&ctx->client, "POST", path, body, &made, &err)) goto fail;
     json_array_foreach(json_object_get(sp, "secrets"), i, old) {
         free(one);
         one = berth_xasprintf("%s/%s", path, json_string_value(json_object_get(old, "id")));
-        if (cli_api(ctx, "DELETE", one, NULL, NULL, &err)) goto fail;
+        if (berth_client_api(&ctx->client, "DELETE", one, NULL, NULL, &err)) goto fail;
     }
     cli_print(ctx, made, secret_cols, CLI_NCOLS(secret_cols));
     ret = 0;

@@ -75,7 +75,7 @@ static int token_create(int argc, char **argv, struct cli_ctx *ctx)
         ret = cli_repo_actions(ctx, "--repository", &a.repos, json_object_get(map, "actions"));
         if (ret) goto out;
         path = berth_xasprintf("/registries/%s/scopeMaps", a.registry);
-        if (cli_api(ctx, "POST", path, map, NULL, &err)) {
+        if (berth_client_api(&ctx->client, "POST", path, map, NULL, &err)) {
             ret = cli_fail(&err);
             goto out;
         }

@@ -36,11 +36,11 @@ static int user_set(int argc, char **argv, struct cli_ctx *ctx, int create)
                          create ? "Creates a user." : "Sets a user's password (a user may always set their own).", opts,
                          argc, argv, &pos, 1);
     if (ret != CLI_CONTINUE) goto out;
-    if (!create && current_stdin && cli_read_stdin_line(&cur, &err)) {
+    if (!create && current_stdin && berth_client_read_stdin_line(&cur, &err)) {
         ret = cli_fail(&err);
         goto out;
     }
-    if (from_stdin && cli_read_stdin_line(&pw, &err)) {
+    if (from_stdin && berth_client_read_stdin_line(&pw, &err)) {
         ret = cli_fail(&err);
         goto out;
     }

@@ -70,19 +70,8 @@ int main(int argc, char **argv)
     struct cli_ctx ctx;
     size_t i;
     int ret = 2;
-    const char *base = strrchr(argv[0], '/');
-    static char helper_cmd[] = "credential-helper";
-    char *helper_argv[4];
 
-    /* Installed as (a link named) docker-credential-berth, berth runs `berth credential-helper <verb>`. */
-    if (!strcmp(base ? base + 1 : argv[0], "docker-credential-berth")) {
-        helper_argv[0] = argv[0];
-        helper_argv[1] = helper_cmd;
-        helper_argv[2] = argc > 1 ? argv[1] : NULL;
-        helper_argv[3] = NULL;
-        argc = argc > 1 ? 3 : 2;
-        argv = helper_argv;
-    }
+    cli_credential_helper_argv(&argc, &argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

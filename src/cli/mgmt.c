@@ -25,7 +25,7 @@ int cli_need_registry(const struct cli_ctx *ctx, const char *flag, const char *r
 {
     struct berth_err err = BERTH_ERR_INIT;
     if (!registry) return cli_usage_error(ctx, "%s REGISTRY is required", flag);
-    if (cli_check_registry_arg(flag, registry, CLI_WANT_RESOURCE, &err) != BERTH_OK) {
+    if (berth_client_check_registry_arg(flag, registry, BERTH_CLIENT_WANT_RESOURCE, &err) != BERTH_OK) {
         fprintf(stderr, "berth: %s\n", berth_err_msg(&err));
         return 2;
     }
@@ -85,7 +85,7 @@ int cli_call(struct cli_ctx *ctx, const char *method, const char *path, json_t *
 {
     struct berth_err err = BERTH_ERR_INIT;
     json_t *ans = NULL;
-    enum berth_rc rc = cli_api(ctx, method, path, body, &ans, &err);
+    enum berth_rc rc = berth_client_api(&ctx->client, method, path, body, &ans, &err);
     int ret = 0;
 
     json_decref(body);
@@ -99,17 +99,6 @@ int cli_call(struct cli_ctx *ctx, const char *method, const char *path, json_t *
     }
     json_decref(ans);
     return ret;
-}
-
-char *cli_query_escape(const char *s)
-{
-    struct berth_buf b = BERTH_BUF_INIT(0);
-    char *out, *eq;
-    cli_form_add(&b, "x", s);
-    eq = strchr(berth_buf_str(&b), '=');
-    out = berth_xstrdup(eq + 1);
-    berth_buf_release(&b);
-    return out;
 }
 
 int cli_simple_verb(struct cli_ctx *ctx, const struct cli_simple *v, int argc, char **argv)

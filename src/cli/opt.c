@@ -1,6 +1,6 @@
 /*
  * opt.c - the CLI's table-driven option parser, its generated usage, the
- * dispatcher of second-level verbs and the checks of registry arguments.
+ * dispatcher of second-level verbs, and the release of a run's context.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -240,37 +240,7 @@ int cli_dispatch(struct cli_ctx *ctx, const char *description, const struct cli_
     return 2;
 }
 
-/* ---------------------------------------------------------------- name checks */
-
-enum berth_rc cli_check_registry_arg(const char *flag, const char *s, enum cli_name_want want, struct berth_err *err)
+void cli_ctx_release(struct cli_ctx *ctx)
 {
-    int upper = 0, dotted = 0;
-    const char *p;
-    char lower[256];
-    size_t i;
-
-    if (!s || !*s) return berth_err_set(err, BERTH_EINVAL, "%s needs a registry", flag);
-    for (p = s; *p; p++) {
-        if (isupper((unsigned char)*p)) upper = 1;
-        if (*p == '.' || *p == ':') dotted = 1;
-    }
-    for (i = 0; s[i] && i + 1 < sizeof(lower); i++) lower[i] = (char)tolower((unsigned char)s[i]);
-    lower[i] = '\0';
-    if (upper)
-        return berth_err_set(err, BERTH_EINVAL, "'%s' has uppercase letters: %s are lowercase, use '%s'", s,
-                             want == CLI_WANT_RESOURCE ? "registry names" : "login servers", lower);
-    if (want == CLI_WANT_RESOURCE && dotted) {
-        size_t n = strcspn(s, ".:");
-        /* "teamreg1.localhost:5000" names its registry; an address ("127.0.0.1:5000") does not */
-        if (n < 5 || strspn(s, "0123456789") >= n)
-            return berth_err_set(err, BERTH_EINVAL, "%s takes a registry name (see 'berth registry list'), not the "
-                                 "login server '%s'", flag, s);
-        return berth_err_set(err, BERTH_EINVAL, "%s takes a registry name like '%.*s', not the login server '%s'",
-                             flag, (int)n, s, s);
-    }
-    if (want == CLI_WANT_LOGIN_SERVER && !dotted)
-        return berth_err_set(err, BERTH_EINVAL,
-                             "%s takes a login server like '%s.localhost:5000', not the registry name '%s'", flag,
-                             s, s);
-    return BERTH_OK;
+    berth_client_release(&ctx->client);
 }

@@ -152,21 +152,25 @@ TEST(cli_opt_help_prints_the_table)
 TEST(cli_name_checks)
 {
     struct berth_err err = BERTH_ERR_INIT;
-    ASSERT_RC(cli_check_registry_arg("-n", "teamreg1", CLI_WANT_RESOURCE, &err), BERTH_OK);
-    ASSERT_RC(cli_check_registry_arg("-n", "TeamReg1", CLI_WANT_RESOURCE, &err), BERTH_EINVAL);
+    ASSERT_RC(berth_client_check_registry_arg("-n", "teamreg1", BERTH_CLIENT_WANT_RESOURCE, &err), BERTH_OK);
+    ASSERT_RC(berth_client_check_registry_arg("-n", "TeamReg1", BERTH_CLIENT_WANT_RESOURCE, &err), BERTH_EINVAL);
     ASSERT_EQ_STR(berth_err_msg(&err), "'TeamReg1' has uppercase letters: registry names are lowercase, use 'teamreg1'");
-    ASSERT_RC(cli_check_registry_arg("-n", "teamreg1.localhost:5000", CLI_WANT_RESOURCE, &err), BERTH_EINVAL);
+    ASSERT_RC(berth_client_check_registry_arg("-n", "teamreg1.localhost:5000", BERTH_CLIENT_WANT_RESOURCE, &err),
+              BERTH_EINVAL);
     ASSERT_EQ_STR(berth_err_msg(&err), "-n takes a registry name like 'teamreg1', not the login server "
                                        "'teamreg1.localhost:5000'");
-    ASSERT_RC(cli_check_registry_arg("-n", "127.0.0.1:5000", CLI_WANT_RESOURCE, &err), BERTH_EINVAL);
+    ASSERT_RC(berth_client_check_registry_arg("-n", "127.0.0.1:5000", BERTH_CLIENT_WANT_RESOURCE, &err), BERTH_EINVAL);
     ASSERT_EQ_STR(berth_err_msg(&err), "-n takes a registry name (see 'berth registry list'), not the login server "
                                        "'127.0.0.1:5000'");
-    ASSERT_RC(cli_check_registry_arg("login", "teamreg1.localhost:5000", CLI_WANT_LOGIN_SERVER, &err), BERTH_OK);
-    ASSERT_RC(cli_check_registry_arg("login", "127.0.0.1:5000", CLI_WANT_LOGIN_SERVER, &err), BERTH_OK);
-    ASSERT_RC(cli_check_registry_arg("login", "teamreg1", CLI_WANT_LOGIN_SERVER, &err), BERTH_EINVAL);
+    ASSERT_RC(berth_client_check_registry_arg("login", "teamreg1.localhost:5000", BERTH_CLIENT_WANT_LOGIN_SERVER, &err),
+              BERTH_OK);
+    ASSERT_RC(berth_client_check_registry_arg("login", "127.0.0.1:5000", BERTH_CLIENT_WANT_LOGIN_SERVER, &err),
+              BERTH_OK);
+    ASSERT_RC(berth_client_check_registry_arg("login", "teamreg1", BERTH_CLIENT_WANT_LOGIN_SERVER, &err), BERTH_EINVAL);
     ASSERT_EQ_STR(berth_err_msg(&err), "login takes a login server like 'teamreg1.localhost:5000', not the registry "
                                        "name 'teamreg1'");
-    ASSERT_RC(cli_check_registry_arg("login", "TeamReg1.localhost", CLI_WANT_LOGIN_SERVER, &err), BERTH_EINVAL);
+    ASSERT_RC(berth_client_check_registry_arg("login", "TeamReg1.localhost", BERTH_CLIENT_WANT_LOGIN_SERVER, &err),
+              BERTH_EINVAL);
     ASSERT_TRUE(strstr(berth_err_msg(&err), "use 'teamreg1.localhost'") != NULL);
-    ASSERT_RC(cli_check_registry_arg("-n", "", CLI_WANT_RESOURCE, &err), BERTH_EINVAL);
+    ASSERT_RC(berth_client_check_registry_arg("-n", "", BERTH_CLIENT_WANT_RESOURCE, &err), BERTH_EINVAL);
 }

@@ -22,10 +22,10 @@ TEST(cli_session_round_trip_keeps_unknown_members)
     char *path = berth_xasprintf("%s/cfg/sub/sessions.json", berth_test_tmpdir());
     char *dir = berth_xasprintf("%s/cfg", berth_test_tmpdir());
     json_t *root = NULL;
-    struct cli_session s = {0}, got = {0};
+    struct berth_client_session s = {0}, got = {0};
     struct stat st;
 
-    ASSERT_RC(cli_session_file_load(path, &root, &err), BERTH_OK); /* no file yet: empty */
+    ASSERT_RC(berth_client_session_load(path, &root, &err), BERTH_OK); /* no file yet: empty */
     ASSERT_TRUE(json_is_object(json_object_get(root, "servers")));
     json_object_set_new(root, "editor", json_string("kept"));
     s.server = berth_xstrdup("http://127.0.0.1:5000");
@@ -33,39 +33,39 @@ TEST(cli_session_round_trip_keeps_unknown_members)
     s.kind = berth_xstrdup("user");
     s.name = berth_xstrdup("owner");
     s.refresh_token = berth_xstrdup("rt-1");
-    cli_session_put(root, &s, 1);
+    berth_client_session_put(root, &s, 1);
     json_object_set_new(json_object_get(json_object_get(root, "servers"), s.server), "color", json_string("blue"));
-    ASSERT_RC(cli_session_file_save(path, root, &err), BERTH_OK);
+    ASSERT_RC(berth_client_session_save(path, root, &err), BERTH_OK);
     json_decref(root);
     ASSERT_TRUE(stat(path, &st) == 0);
     ASSERT_EQ_INT(st.st_mode & 0777, 0600);
     ASSERT_TRUE(stat(dir, &st) == 0);
     ASSERT_EQ_INT(st.st_mode & 0777, 0700);
 
-    ASSERT_RC(cli_session_file_load(path, &root, &err), BERTH_OK);
-    ASSERT_RC(cli_session_get(root, NULL, &got, &err), BERTH_OK);
+    ASSERT_RC(berth_client_session_load(path, &root, &err), BERTH_OK);
+    ASSERT_RC(berth_client_session_get(root, NULL, &got, &err), BERTH_OK);
     ASSERT_EQ_STR(got.server, "http://127.0.0.1:5000");
     ASSERT_EQ_STR(got.name, "owner");
     ASSERT_EQ_STR(got.refresh_token, "rt-1");
     ASSERT_TRUE(got.secret == NULL);
     free(got.refresh_token);
     got.refresh_token = berth_xstrdup("rt-2");
-    cli_session_put(root, &got, 0);
-    ASSERT_RC(cli_session_file_save(path, root, &err), BERTH_OK);
+    berth_client_session_put(root, &got, 0);
+    ASSERT_RC(berth_client_session_save(path, root, &err), BERTH_OK);
     json_decref(root);
-    cli_session_release(&got);
+    berth_client_session_release(&got);
 
-    ASSERT_RC(cli_session_file_load(path, &root, &err), BERTH_OK);
+    ASSERT_RC(berth_client_session_load(path, &root, &err), BERTH_OK);
     ASSERT_EQ_STR(json_string_value(json_object_get(root, "editor")), "kept");
     ASSERT_EQ_STR(json_string_value(json_object_get(json_object_get(json_object_get(root, "servers"),
                                                                     "http://127.0.0.1:5000"), "color")), "blue");
-    ASSERT_RC(cli_session_get(root, "http://127.0.0.1:5000", &got, &err), BERTH_OK);
+    ASSERT_RC(berth_client_session_get(root, "http://127.0.0.1:5000", &got, &err), BERTH_OK);
     ASSERT_EQ_STR(got.refresh_token, "rt-2");
-    cli_session_release(&got);
-    ASSERT_RC(cli_session_get(root, "http://elsewhere", &got, &err), BERTH_ENOENT);
+    berth_client_session_release(&got);
+    ASSERT_RC(berth_client_session_get(root, "http://elsewhere", &got, &err), BERTH_ENOENT);
     ASSERT_TRUE(strstr(berth_err_msg(&err), "berth auth login --server http://elsewhere") != NULL);
     json_decref(root);
-    cli_session_release(&s);
+    berth_client_session_release(&s);
     free(path);
     free(dir);
 }
@@ -78,15 +78,15 @@ TEST(cli_session_malformed_file)
     json_t *root = NULL;
 
     write_text(path, "{\"current\": ");
-    ASSERT_RC(cli_session_file_load(path, &root, &err), BERTH_EINVAL);
+    ASSERT_RC(berth_client_session_load(path, &root, &err), BERTH_EINVAL);
     ASSERT_TRUE(strncmp(berth_err_msg(&err), want, strlen(want)) == 0);
     ASSERT_TRUE(strstr(berth_err_msg(&err), "; fix or delete it") != NULL);
     ASSERT_TRUE(root == NULL);
     write_text(path, "[1,2]");
-    ASSERT_RC(cli_session_file_load(path, &root, &err), BERTH_EINVAL);
+    ASSERT_RC(berth_client_session_load(path, &root, &err), BERTH_EINVAL);
     ASSERT_TRUE(strstr(berth_err_msg(&err), "not a JSON object") != NULL);
     write_text(path, "{\"servers\": 3}");
-    ASSERT_RC(cli_session_file_load(path, &root, &err), BERTH_EINVAL);
+    ASSERT_RC(berth_client_session_load(path, &root, &err), BERTH_EINVAL);
     free(path);
     free(want);
 }
@@ -97,15 +97,15 @@ TEST(cli_config_dir_order)
     setenv("BERTH_CONFIG_DIR", "/x/berth-cfg", 1);
     setenv("XDG_CONFIG_HOME", "/x/xdg", 1);
     setenv("HOME", "/x/home", 1);
-    d = cli_config_dir();
+    d = berth_client_config_dir();
     ASSERT_EQ_STR(d, "/x/berth-cfg");
     free(d);
     unsetenv("BERTH_CONFIG_DIR");
-    d = cli_config_dir();
+    d = berth_client_config_dir();
     ASSERT_EQ_STR(d, "/x/xdg/berth");
     free(d);
     unsetenv("XDG_CONFIG_HOME");
-    d = cli_config_dir();
+    d = berth_client_config_dir();
     ASSERT_EQ_STR(d, "/x/home/.config/berth");
     free(d);
 }
@@ -156,23 +156,23 @@ TEST(cli_json_cells)
 TEST(cli_jwt_exp_claim)
 {
     /* {"alg":"none"} . {"exp":1800000000,"sub":"x"} . sig */
-    ASSERT_EQ_INT(cli_jwt_exp("eyJhbGciOiJub25lIn0.eyJleHAiOjE4MDAwMDAwMDAsInN1YiI6IngifQ.c2ln"), 1800000000);
-    ASSERT_EQ_INT(cli_jwt_exp("not-a-jwt"), 0);
-    ASSERT_EQ_INT(cli_jwt_exp("a.!!.b"), 0);
-    ASSERT_EQ_INT(cli_jwt_exp(NULL), 0);
+    ASSERT_EQ_INT(berth_client_jwt_exp("eyJhbGciOiJub25lIn0.eyJleHAiOjE4MDAwMDAwMDAsInN1YiI6IngifQ.c2ln"), 1800000000);
+    ASSERT_EQ_INT(berth_client_jwt_exp("not-a-jwt"), 0);
+    ASSERT_EQ_INT(berth_client_jwt_exp("a.!!.b"), 0);
+    ASSERT_EQ_INT(berth_client_jwt_exp(NULL), 0);
 }
 
 TEST(cli_url_host_and_port)
 {
     char hp[128], scheme[16];
-    cli_url_hostport("http://127.0.0.1:5000", hp, sizeof(hp), scheme, sizeof(scheme));
+    berth_client_url_hostport("http://127.0.0.1:5000", hp, sizeof(hp), scheme, sizeof(scheme));
     ASSERT_EQ_STR(hp, "127.0.0.1:5000");
     ASSERT_EQ_STR(scheme, "http");
-    cli_url_hostport("https://reg.example/v2/", hp, sizeof(hp), scheme, sizeof(scheme));
+    berth_client_url_hostport("https://reg.example/v2/", hp, sizeof(hp), scheme, sizeof(scheme));
     ASSERT_EQ_STR(hp, "reg.example:443");
     ASSERT_EQ_STR(scheme, "https");
-    cli_url_hostport("http://[::1]/x", hp, sizeof(hp), scheme, sizeof(scheme));
+    berth_client_url_hostport("http://[::1]/x", hp, sizeof(hp), scheme, sizeof(scheme));
     ASSERT_EQ_STR(hp, "[::1]:80");
-    cli_url_hostport("http://[::1]:8080", hp, sizeof(hp), scheme, sizeof(scheme));
+    berth_client_url_hostport("http://[::1]:8080", hp, sizeof(hp), scheme, sizeof(scheme));
     ASSERT_EQ_STR(hp, "[::1]:8080");
 }

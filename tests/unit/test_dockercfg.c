@@ -7,9 +7,9 @@
 #include <unistd.h>
 #include "alloc.h"
 #include "util.h"
-#include "../../src/cli/credhelper.h"
-#include "../../src/cli/dockercfg.h"
-#include "../../src/cli/loginrec.h"
+#include "../../src/client/credhelper.h"
+#include "../../src/client/dockercfg.h"
+#include "../../src/client/loginrec.h"
 #include "test.h"
 
 /* base64("00000000-0000-0000-0000-000000000000:") */
@@ -43,25 +43,25 @@ static json_t *read_json(const char *path)
     return j;
 }
 
-static struct cli_dockercfg *load_ok(const char *path)
+static struct berth_dockercfg *load_ok(const char *path)
 {
     struct berth_err err = BERTH_ERR_INIT;
-    struct cli_dockercfg *cfg = NULL;
-    ASSERT_RC(cli_dockercfg_load(path, &cfg, &err), BERTH_OK);
+    struct berth_dockercfg *cfg = NULL;
+    ASSERT_RC(berth_dockercfg_load(path, &cfg, &err), BERTH_OK);
     return cfg;
 }
 
 /* Writes text to path and loads it. */
-static struct cli_dockercfg *load_text(const char *path, const char *text)
+static struct berth_dockercfg *load_text(const char *path, const char *text)
 {
     write_text(path, text);
     return load_ok(path);
 }
 
-static void save_ok(const struct cli_dockercfg *cfg)
+static void save_ok(const struct berth_dockercfg *cfg)
 {
     struct berth_err err = BERTH_ERR_INIT;
-    ASSERT_RC(cli_dockercfg_save(cfg, &err), BERTH_OK);
+    ASSERT_RC(berth_dockercfg_save(cfg, &err), BERTH_OK);
 }
 
 static const char *auth_of(const json_t *root, const char *server, const char *key)
@@ -69,11 +69,11 @@ static const char *auth_of(const json_t *root, const char *server, const char *k
     return json_string_value(json_object_get(json_object_get(json_object_get(root, "auths"), server), key));
 }
 
-static void expect_path(enum cli_authfile_kind kind, const char *want)
+static void expect_path(enum berth_authfile_kind kind, const char *want)
 {
     struct berth_err err = BERTH_ERR_INIT;
     char *p = NULL;
-    ASSERT_RC(cli_dockercfg_path(kind, &p, &err), BERTH_OK);
+    ASSERT_RC(berth_dockercfg_path(kind, &p, &err), BERTH_OK);
     ASSERT_EQ_STR(p, want);
     free(p);
 }
@@ -85,16 +85,16 @@ TEST(dockercfg_paths_follow_the_environment)
     unsetenv("REGISTRY_AUTH_FILE");
     unsetenv("XDG_RUNTIME_DIR");
     unsetenv("XDG_CONFIG_HOME");
-    expect_path(CLI_AUTHFILE_DOCKER, "/home/u/.docker/config.json");
-    expect_path(CLI_AUTHFILE_PODMAN, "/home/u/.config/containers/auth.json");
+    expect_path(BERTH_AUTHFILE_DOCKER, "/home/u/.docker/config.json");
+    expect_path(BERTH_AUTHFILE_PODMAN, "/home/u/.config/containers/auth.json");
     setenv("XDG_CONFIG_HOME", "/xdg/cfg", 1);
-    expect_path(CLI_AUTHFILE_PODMAN, "/xdg/cfg/containers/auth.json");
+    expect_path(BERTH_AUTHFILE_PODMAN, "/xdg/cfg/containers/auth.json");
     setenv("XDG_RUNTIME_DIR", "/run/user/7", 1);
-    expect_path(CLI_AUTHFILE_PODMAN, "/run/user/7/containers/auth.json");
+    expect_path(BERTH_AUTHFILE_PODMAN, "/run/user/7/containers/auth.json");
     setenv("REGISTRY_AUTH_FILE", "/a/auth.json", 1);
-    expect_path(CLI_AUTHFILE_PODMAN, "/a/auth.json");
+    expect_path(BERTH_AUTHFILE_PODMAN, "/a/auth.json");
     setenv("DOCKER_CONFIG", "/d", 1);
-    expect_path(CLI_AUTHFILE_DOCKER, "/d/config.json");
+    expect_path(BERTH_AUTHFILE_DOCKER, "/d/config.json");
 }
 
 TEST(dockercfg_home_unset_is_an_error)
@@ -103,19 +103,19 @@ TEST(dockercfg_home_unset_is_an_error)
     char *p = NULL;
     unsetenv("DOCKER_CONFIG");
     unsetenv("HOME");
-    ASSERT_RC(cli_dockercfg_path(CLI_AUTHFILE_DOCKER, &p, &err), BERTH_EINVAL);
+    ASSERT_RC(berth_dockercfg_path(BERTH_AUTHFILE_DOCKER, &p, &err), BERTH_EINVAL);
     ASSERT_TRUE(strstr(err.msg, "HOME") != NULL);
 }
 
 TEST(dockercfg_missing_file_is_empty_and_save_creates_0700_0600)
 {
     char *path = tmp_path("new/dir/config.json"), *dir = tmp_path("new/dir");
-    struct cli_dockercfg *cfg = load_ok(path);
+    struct berth_dockercfg *cfg = load_ok(path);
     struct stat st;
     json_t *j;
 
     ASSERT_EQ_INT(json_object_size(cfg->root), 0);
-    cli_dockercfg_set_identity(cfg, "reg:5000", "tok");
+    berth_dockercfg_set_identity(cfg, "reg:5000", "tok");
     save_ok(cfg);
     ASSERT_EQ_INT(stat(dir, &st), 0);
     ASSERT_EQ_INT(st.st_mode & 0777, 0700);
@@ -124,7 +124,7 @@ TEST(dockercfg_missing_file_is_empty_and_save_creates_0700_0600)
     j = read_json(path);
     ASSERT_EQ_STR(auth_of(j, "reg:5000", "identitytoken"), "tok");
     json_decref(j);
-    cli_dockercfg_free(cfg);
+    berth_dockercfg_free(cfg);
     free(path);
     free(dir);
 }
@@ -132,10 +132,10 @@ TEST(dockercfg_missing_file_is_empty_and_save_creates_0700_0600)
 TEST(dockercfg_empty_file_is_an_empty_object)
 {
     char *path = tmp_path("config.json");
-    struct cli_dockercfg *cfg;
+    struct berth_dockercfg *cfg;
     cfg = load_text(path, " \n");
     ASSERT_EQ_INT(json_object_size(cfg->root), 0);
-    cli_dockercfg_free(cfg);
+    berth_dockercfg_free(cfg);
     free(path);
 }
 
@@ -149,14 +149,14 @@ static const char foreign[] =
 TEST(dockercfg_keeps_foreign_keys_and_order)
 {
     char *path = tmp_path("config.json"), *text;
-    struct cli_dockercfg *cfg;
+    struct berth_dockercfg *cfg;
     json_t *before = json_loads(foreign, 0, NULL), *after;
 
     cfg = load_text(path, foreign);
-    cli_dockercfg_set_identity(cfg, "127.0.0.1:5000", "refresh");
-    cli_dockercfg_set_helper(cfg, "127.0.0.1:5000", CLI_HELPER_BERTH);
+    berth_dockercfg_set_identity(cfg, "127.0.0.1:5000", "refresh");
+    berth_dockercfg_set_helper(cfg, "127.0.0.1:5000", BERTH_HELPER_BERTH);
     save_ok(cfg);
-    cli_dockercfg_free(cfg);
+    berth_dockercfg_free(cfg);
 
     after = read_json(path);
     ASSERT_EQ_STR(auth_of(after, "127.0.0.1:5000", "auth"), NULL_GUID_AUTH);
@@ -172,10 +172,10 @@ TEST(dockercfg_keeps_foreign_keys_and_order)
 
     /* Removing them again gives the same tree. */
     cfg = load_ok(path);
-    ASSERT_EQ_INT(cli_dockercfg_remove(cfg, "127.0.0.1:5000"), 1);
-    ASSERT_EQ_INT(cli_dockercfg_remove_helper(cfg, "127.0.0.1:5000", CLI_HELPER_BERTH), 1);
+    ASSERT_EQ_INT(berth_dockercfg_remove(cfg, "127.0.0.1:5000"), 1);
+    ASSERT_EQ_INT(berth_dockercfg_remove_helper(cfg, "127.0.0.1:5000", BERTH_HELPER_BERTH), 1);
     ASSERT_TRUE(json_equal(before, cfg->root));
-    cli_dockercfg_free(cfg);
+    berth_dockercfg_free(cfg);
     json_decref(before);
     json_decref(after);
     free(path);
@@ -184,11 +184,11 @@ TEST(dockercfg_keeps_foreign_keys_and_order)
 static void expect_load_refused(const char *text, const char *needle)
 {
     struct berth_err err = BERTH_ERR_INIT;
-    struct cli_dockercfg *cfg = NULL;
+    struct berth_dockercfg *cfg = NULL;
     char *path = tmp_path("config.json"), *again;
 
     write_text(path, text);
-    ASSERT_RC(cli_dockercfg_load(path, &cfg, &err), BERTH_EINVAL);
+    ASSERT_RC(berth_dockercfg_load(path, &cfg, &err), BERTH_EINVAL);
     ASSERT_TRUE(cfg == NULL);
     if (!strstr(err.msg, path) || !strstr(err.msg, needle))
         BERTH_TEST_FAIL("message '%s' should name '%s' and say '%s'", err.msg, path, needle);
@@ -211,11 +211,11 @@ TEST(dockercfg_malformed_file_is_refused_and_untouched)
 TEST(dockercfg_unreadable_file_is_an_error)
 {
     struct berth_err err = BERTH_ERR_INIT;
-    struct cli_dockercfg *cfg = NULL;
+    struct berth_dockercfg *cfg = NULL;
     char *path = tmp_path("dir-not-file");
 
     ASSERT_EQ_INT(mkdir(path, 0700), 0);
-    ASSERT_TRUE(cli_dockercfg_load(path, &cfg, &err) != BERTH_OK);
+    ASSERT_TRUE(berth_dockercfg_load(path, &cfg, &err) != BERTH_OK);
     ASSERT_TRUE(strstr(err.msg, path) != NULL);
     free(path);
 }
@@ -223,13 +223,13 @@ TEST(dockercfg_unreadable_file_is_an_error)
 TEST(dockercfg_save_leaves_no_temp_files)
 {
     char *dir = tmp_path("d"), *path = tmp_path("d/config.json");
-    struct cli_dockercfg *cfg = load_ok(path);
+    struct berth_dockercfg *cfg = load_ok(path);
     struct dirent *e;
     DIR *d;
     int n = 0, i;
 
     for (i = 0; i < 3; i++) {
-        cli_dockercfg_set_basic(cfg, "r", "u", "p");
+        berth_dockercfg_set_basic(cfg, "r", "u", "p");
         save_ok(cfg);
     }
     d = opendir(dir);
@@ -241,7 +241,7 @@ TEST(dockercfg_save_leaves_no_temp_files)
     }
     closedir(d);
     ASSERT_EQ_INT(n, 1);
-    cli_dockercfg_free(cfg);
+    berth_dockercfg_free(cfg);
     free(dir);
     free(path);
 }
@@ -249,23 +249,23 @@ TEST(dockercfg_save_leaves_no_temp_files)
 TEST(dockercfg_save_narrows_mode_and_follows_symlinks)
 {
     char *real = tmp_path("real.json"), *link = tmp_path("config.json");
-    struct cli_dockercfg *cfg;
+    struct berth_dockercfg *cfg;
     struct stat st;
 
     write_text(real, "{\"k\": 1}");
     ASSERT_EQ_INT(chmod(real, 0644), 0);
     ASSERT_EQ_INT(symlink(real, link), 0);
     cfg = load_ok(link);
-    cli_dockercfg_set_basic(cfg, "r", "u", "p");
+    berth_dockercfg_set_basic(cfg, "r", "u", "p");
     save_ok(cfg);
     ASSERT_EQ_INT(lstat(link, &st), 0);
     ASSERT_TRUE(S_ISLNK(st.st_mode));
     ASSERT_EQ_INT(stat(real, &st), 0);
     ASSERT_EQ_INT(st.st_mode & 0777, 0600);
-    cli_dockercfg_free(cfg);
+    berth_dockercfg_free(cfg);
     cfg = load_ok(real);
     ASSERT_EQ_STR(auth_of(cfg->root, "r", "auth"), "dTpw");
-    cli_dockercfg_free(cfg);
+    berth_dockercfg_free(cfg);
     free(real);
     free(link);
 }
@@ -273,58 +273,58 @@ TEST(dockercfg_save_narrows_mode_and_follows_symlinks)
 TEST(dockercfg_entry_forms)
 {
     char *path = tmp_path("c.json");
-    struct cli_dockercfg *cfg = load_ok(path);
+    struct berth_dockercfg *cfg = load_ok(path);
     json_t *e;
 
-    cli_dockercfg_set_identity(cfg, "a", "eyJ.tok");
+    berth_dockercfg_set_identity(cfg, "a", "eyJ.tok");
     ASSERT_EQ_STR(auth_of(cfg->root, "a", "auth"), NULL_GUID_AUTH);
     ASSERT_EQ_STR(auth_of(cfg->root, "a", "identitytoken"), "eyJ.tok");
-    cli_dockercfg_set_basic(cfg, "a", "admin", "pa:ss");
+    berth_dockercfg_set_basic(cfg, "a", "admin", "pa:ss");
     e = json_object_get(json_object_get(cfg->root, "auths"), "a");
     ASSERT_EQ_INT(json_object_size(e), 1);
     ASSERT_EQ_STR(auth_of(cfg->root, "a", "auth"), "YWRtaW46cGE6c3M=");
-    ASSERT_EQ_INT(cli_dockercfg_remove(cfg, "a"), 1);
-    ASSERT_EQ_INT(cli_dockercfg_remove(cfg, "a"), 0);
-    cli_dockercfg_free(cfg);
+    ASSERT_EQ_INT(berth_dockercfg_remove(cfg, "a"), 1);
+    ASSERT_EQ_INT(berth_dockercfg_remove(cfg, "a"), 0);
+    berth_dockercfg_free(cfg);
     free(path);
 }
 
 TEST(dockercfg_fingerprint_tracks_the_entry)
 {
     char *path = tmp_path("c.json");
-    struct cli_dockercfg *cfg = load_ok(path);
+    struct berth_dockercfg *cfg = load_ok(path);
     char a[65], b[65], c[65];
 
-    ASSERT_EQ_INT(cli_dockercfg_fingerprint(cfg, "s", a), 0);
-    cli_dockercfg_set_identity(cfg, "s", "t1");
-    ASSERT_EQ_INT(cli_dockercfg_fingerprint(cfg, "s", a), 1);
+    ASSERT_EQ_INT(berth_dockercfg_fingerprint(cfg, "s", a), 0);
+    berth_dockercfg_set_identity(cfg, "s", "t1");
+    ASSERT_EQ_INT(berth_dockercfg_fingerprint(cfg, "s", a), 1);
     ASSERT_EQ_INT(strlen(a), 64);
-    cli_dockercfg_set_identity(cfg, "s", "t1");
-    ASSERT_EQ_INT(cli_dockercfg_fingerprint(cfg, "s", b), 1);
+    berth_dockercfg_set_identity(cfg, "s", "t1");
+    ASSERT_EQ_INT(berth_dockercfg_fingerprint(cfg, "s", b), 1);
     ASSERT_EQ_STR(a, b);
-    cli_dockercfg_set_identity(cfg, "s", "t2");
-    ASSERT_EQ_INT(cli_dockercfg_fingerprint(cfg, "s", c), 1);
+    berth_dockercfg_set_identity(cfg, "s", "t2");
+    ASSERT_EQ_INT(berth_dockercfg_fingerprint(cfg, "s", c), 1);
     ASSERT_TRUE(strcmp(a, c) != 0);
-    cli_dockercfg_free(cfg);
+    berth_dockercfg_free(cfg);
     free(path);
 }
 
 TEST(dockercfg_helpers)
 {
     char *path = tmp_path("c.json");
-    struct cli_dockercfg *cfg;
+    struct berth_dockercfg *cfg;
 
     cfg = load_text(path, "{\"credsStore\": \"desktop\", \"credHelpers\": {\"a\": \"ecr-login\", \"b\": \"berth\"}}");
-    ASSERT_EQ_STR(cli_dockercfg_helper_for(cfg, "a"), "ecr-login");
-    ASSERT_EQ_STR(cli_dockercfg_helper_for(cfg, "b"), "berth");
-    ASSERT_EQ_STR(cli_dockercfg_helper_for(cfg, "c"), "desktop");
+    ASSERT_EQ_STR(berth_dockercfg_helper_for(cfg, "a"), "ecr-login");
+    ASSERT_EQ_STR(berth_dockercfg_helper_for(cfg, "b"), "berth");
+    ASSERT_EQ_STR(berth_dockercfg_helper_for(cfg, "c"), "desktop");
     /* Only a credHelpers entry naming the given helper is removed. */
-    ASSERT_EQ_INT(cli_dockercfg_remove_helper(cfg, "a", CLI_HELPER_BERTH), 0);
-    ASSERT_EQ_INT(cli_dockercfg_remove_helper(cfg, "b", CLI_HELPER_BERTH), 1);
-    ASSERT_EQ_STR(cli_dockercfg_helper_for(cfg, "b"), "desktop");
+    ASSERT_EQ_INT(berth_dockercfg_remove_helper(cfg, "a", BERTH_HELPER_BERTH), 0);
+    ASSERT_EQ_INT(berth_dockercfg_remove_helper(cfg, "b", BERTH_HELPER_BERTH), 1);
+    ASSERT_EQ_STR(berth_dockercfg_helper_for(cfg, "b"), "desktop");
     json_object_del(cfg->root, "credsStore");
-    ASSERT_TRUE(cli_dockercfg_helper_for(cfg, "c") == NULL);
-    cli_dockercfg_free(cfg);
+    ASSERT_TRUE(berth_dockercfg_helper_for(cfg, "c") == NULL);
+    berth_dockercfg_free(cfg);
     free(path);
 }
 
@@ -333,7 +333,7 @@ TEST(dockercfg_missing_helpers_are_reported)
     char *bin = tmp_path("bin"), *tool = tmp_path("bin/docker-credential-present"), *noexec,
          *path = tmp_path("c.json"), *env;
     struct berth_buf out = BERTH_BUF_INIT(0);
-    struct cli_dockercfg *cfg;
+    struct berth_dockercfg *cfg;
 
     ASSERT_EQ_INT(mkdir(bin, 0700), 0);
     write_text(tool, "#!/bin/sh\n");
@@ -341,18 +341,18 @@ TEST(dockercfg_missing_helpers_are_reported)
     noexec = tmp_path("bin/docker-credential-noexec");
     write_text(noexec, "x");
     env = berth_xasprintf("/nonexistent:%s", bin);
-    ASSERT_TRUE(cli_helper_on_path("present", env));
-    ASSERT_TRUE(!cli_helper_on_path("noexec", env));
-    ASSERT_TRUE(!cli_helper_on_path("absent", env));
-    ASSERT_TRUE(!cli_helper_on_path("../bin/docker-credential-present", env));
+    ASSERT_TRUE(berth_helper_on_path("present", env));
+    ASSERT_TRUE(!berth_helper_on_path("noexec", env));
+    ASSERT_TRUE(!berth_helper_on_path("absent", env));
+    ASSERT_TRUE(!berth_helper_on_path("../bin/docker-credential-present", env));
 
     cfg = load_text(path, "{\"credsStore\": \"absent\", \"credHelpers\": {\"a\": \"present\", \"b\": \"gone\"}}");
-    ASSERT_EQ_INT(cli_dockercfg_missing_helpers(cfg, env, &out), 2);
+    ASSERT_EQ_INT(berth_dockercfg_missing_helpers(cfg, env, &out), 2);
     ASSERT_TRUE(strstr(berth_buf_str(&out), "docker-credential-absent") != NULL);
     ASSERT_TRUE(strstr(berth_buf_str(&out), "docker-credential-gone") != NULL);
     ASSERT_TRUE(strstr(berth_buf_str(&out), "docker-credential-present") == NULL);
     berth_buf_release(&out);
-    cli_dockercfg_free(cfg);
+    berth_dockercfg_free(cfg);
     free(bin);
     free(tool);
     free(noexec);
@@ -366,7 +366,7 @@ static void expect_server(const char *in, const char *want)
 {
     struct berth_err err = BERTH_ERR_INIT;
     char *got = NULL;
-    ASSERT_RC(cli_credhelper_server(in, strlen(in), &got, &err), BERTH_OK);
+    ASSERT_RC(berth_credhelper_server(in, strlen(in), &got, &err), BERTH_OK);
     ASSERT_EQ_STR(got, want);
     free(got);
 }
@@ -382,33 +382,33 @@ TEST(dockercfg_credhelper_server_normalisation)
     expect_server("HTTP://reg.example//", "reg.example");
     expect_server("  https://index.docker.io/v1/ ", "index.docker.io/v1");
     expect_server("reg.example/Team/App", "reg.example/Team/App");
-    ASSERT_RC(cli_credhelper_server("", 0, &got, &err), BERTH_EINVAL);
-    ASSERT_RC(cli_credhelper_server("https:///\n", 10, &got, &err), BERTH_EINVAL);
-    ASSERT_RC(cli_credhelper_server("a b", 3, &got, &err), BERTH_EINVAL);
-    ASSERT_RC(cli_credhelper_server("a\x01", 2, &got, &err), BERTH_EINVAL);
+    ASSERT_RC(berth_credhelper_server("", 0, &got, &err), BERTH_EINVAL);
+    ASSERT_RC(berth_credhelper_server("https:///\n", 10, &got, &err), BERTH_EINVAL);
+    ASSERT_RC(berth_credhelper_server("a b", 3, &got, &err), BERTH_EINVAL);
+    ASSERT_RC(berth_credhelper_server("a\x01", 2, &got, &err), BERTH_EINVAL);
     ASSERT_TRUE(got == NULL);
 }
 
-static enum berth_rc parse(const char *json, struct cli_creds *c, struct berth_err *err)
+static enum berth_rc parse(const char *json, struct berth_creds *c, struct berth_err *err)
 {
-    return cli_credhelper_parse_creds(json, strlen(json), c, err);
+    return berth_credhelper_parse_creds(json, strlen(json), c, err);
 }
 
 TEST(dockercfg_credhelper_store_payload)
 {
     struct berth_err err = BERTH_ERR_INIT;
-    struct cli_creds c = {0};
+    struct berth_creds c = {0};
 
     ASSERT_RC(parse("{\"ServerURL\":\"https://R:1/\",\"Username\":\"<token>\",\"Secret\":\"s\",\"x\":1}", &c, &err),
               BERTH_OK);
     ASSERT_EQ_STR(c.server, "r:1");
     ASSERT_EQ_STR(c.username, "<token>");
     ASSERT_EQ_STR(c.secret, "s");
-    cli_creds_release(&c);
+    berth_creds_release(&c);
     ASSERT_TRUE(c.secret == NULL);
 
     ASSERT_RC(parse("{\"ServerURL\":\"r\",\"Username\":\"\",\"Secret\":\"s\"}", &c, &err), BERTH_OK);
-    cli_creds_release(&c);
+    berth_creds_release(&c);
     ASSERT_RC(parse("{\"ServerURL\":\"r\",\"Username\":\"u\"}", &c, &err), BERTH_EINVAL);
     ASSERT_TRUE(strstr(err.msg, "Secret") != NULL);
     ASSERT_RC(parse("{\"ServerURL\":\"r\",\"Username\":\"u\",\"Secret\":\"\"}", &c, &err), BERTH_EINVAL);
@@ -427,11 +427,11 @@ TEST(dockercfg_credhelper_get_answer)
     struct berth_buf b = BERTH_BUF_INIT(0);
     json_t *j;
 
-    ASSERT_RC(cli_credhelper_format("r:1", CLI_NULL_GUID, "a\"b\\c", &b), BERTH_OK);
+    ASSERT_RC(berth_credhelper_format("r:1", BERTH_NULL_GUID, "a\"b\\c", &b), BERTH_OK);
     j = json_loads(berth_buf_str(&b), 0, NULL);
     ASSERT_TRUE(j != NULL);
     ASSERT_EQ_STR(json_string_value(json_object_get(j, "ServerURL")), "r:1");
-    ASSERT_EQ_STR(json_string_value(json_object_get(j, "Username")), CLI_NULL_GUID);
+    ASSERT_EQ_STR(json_string_value(json_object_get(j, "Username")), BERTH_NULL_GUID);
     ASSERT_EQ_STR(json_string_value(json_object_get(j, "Secret")), "a\"b\\c");
     json_decref(j);
     berth_buf_release(&b);
@@ -442,31 +442,31 @@ TEST(dockercfg_credhelper_get_answer)
 TEST(dockercfg_loginrec_paths_and_entries)
 {
     struct berth_err err = BERTH_ERR_INIT;
-    struct cli_dockercfg *rec = NULL;
+    struct berth_dockercfg *rec = NULL;
     json_t *f, *list = json_object();
     char *p;
 
     setenv("BERTH_CONFIG_DIR", berth_test_tmpdir(), 1);
-    p = cli_config_file("logins.json");
+    p = berth_client_config_file("logins.json");
     ASSERT_TRUE(!strncmp(p, berth_test_tmpdir(), strlen(berth_test_tmpdir())));
     ASSERT_TRUE(strstr(p, "/logins.json") != NULL);
     free(p);
 
-    ASSERT_RC(cli_loginrec_load(&rec, &err), BERTH_OK);
-    ASSERT_TRUE(cli_loginrec_server(rec, "r:1", 0) == NULL);
-    ASSERT_TRUE(cli_loginrec_file(rec, "r:1", "/f", 0) == NULL);
-    f = cli_loginrec_file(rec, "r:1", "/f", 1);
+    ASSERT_RC(berth_loginrec_load(&rec, &err), BERTH_OK);
+    ASSERT_TRUE(berth_loginrec_server(rec, "r:1", 0) == NULL);
+    ASSERT_TRUE(berth_loginrec_file(rec, "r:1", "/f", 0) == NULL);
+    f = berth_loginrec_file(rec, "r:1", "/f", 1);
     ASSERT_TRUE(json_is_object(f));
     json_object_set_new(f, "auths", json_string("abc"));
-    ASSERT_TRUE(cli_loginrec_file(rec, "r:1", "/f", 1) == f);
+    ASSERT_TRUE(berth_loginrec_file(rec, "r:1", "/f", 1) == f);
     save_ok(rec);
-    cli_dockercfg_free(rec);
+    berth_dockercfg_free(rec);
 
-    ASSERT_RC(cli_loginrec_load(&rec, &err), BERTH_OK);
-    f = cli_loginrec_file(rec, "r:1", "/f", 0);
+    ASSERT_RC(berth_loginrec_load(&rec, &err), BERTH_OK);
+    f = berth_loginrec_file(rec, "r:1", "/f", 0);
     ASSERT_EQ_STR(json_string_value(json_object_get(f, "auths")), "abc");
-    cli_dockercfg_free(rec);
-    ASSERT_RC(cli_loginrec_each_helper_server(list, &err), BERTH_OK);
-    ASSERT_EQ_STR(json_string_value(json_object_get(list, "r:1")), CLI_NULL_GUID);
+    berth_dockercfg_free(rec);
+    ASSERT_RC(berth_loginrec_each_helper_server(list, &err), BERTH_OK);
+    ASSERT_EQ_STR(json_string_value(json_object_get(list, "r:1")), BERTH_NULL_GUID);
     json_decref(list);
 }

@@ -3,42 +3,47 @@
 #include <stdlib.h>
 #include <string.h>
 #include "alloc.h"
-#include "../../src/cli/health.h"
+#include "../../src/client/health.h"
 #include "test.h"
 
-TEST(cli_health_reason_maps_by_source)
+TEST(berth_health_reason_maps_by_source)
 {
-    ASSERT_EQ_STR(cli_health_reason_lookup("BAD_SECRET", CLI_HEALTH_SRC_FLAGS)->code, "WRONG_PASSWORD");
-    ASSERT_EQ_STR(cli_health_reason_lookup("UNKNOWN_PRINCIPAL", CLI_HEALTH_SRC_SESSION)->code, "WRONG_PASSWORD");
-    ASSERT_EQ_STR(cli_health_reason_lookup("BAD_SECRET", CLI_HEALTH_SRC_FILE)->code, "STORED_CREDENTIAL_INVALID");
-    ASSERT_EQ_STR(cli_health_reason_lookup("INVALID_CREDENTIALS", CLI_HEALTH_SRC_FLAGS)->code, "WRONG_PASSWORD");
-    ASSERT_EQ_STR(cli_health_reason_lookup("INVALID_CREDENTIALS", CLI_HEALTH_SRC_FILE)->code,
+    ASSERT_EQ_STR(berth_health_reason_lookup("BAD_SECRET", BERTH_HEALTH_SRC_FLAGS)->code, "WRONG_PASSWORD");
+    ASSERT_EQ_STR(berth_health_reason_lookup("UNKNOWN_PRINCIPAL", BERTH_HEALTH_SRC_SESSION)->code, "WRONG_PASSWORD");
+    ASSERT_EQ_STR(berth_health_reason_lookup("BAD_SECRET", BERTH_HEALTH_SRC_FILE)->code, "STORED_CREDENTIAL_INVALID");
+    ASSERT_EQ_STR(berth_health_reason_lookup("INVALID_CREDENTIALS", BERTH_HEALTH_SRC_FLAGS)->code, "WRONG_PASSWORD");
+    ASSERT_EQ_STR(berth_health_reason_lookup("INVALID_CREDENTIALS", BERTH_HEALTH_SRC_FILE)->code,
                   "STORED_CREDENTIAL_INVALID");
-    ASSERT_EQ_STR(cli_health_reason_lookup("BAD_SECRET", CLI_HEALTH_SRC_HELPER)->code, "STORED_CREDENTIAL_INVALID");
-    ASSERT_EQ_STR(cli_health_reason_lookup("TOKEN_EXPIRED", CLI_HEALTH_SRC_FILE)->code, "STORED_CREDENTIAL_EXPIRED");
-    ASSERT_EQ_STR(cli_health_reason_lookup("TOKEN_EXPIRED", CLI_HEALTH_SRC_SESSION)->code, "REFRESH_TOKEN_EXPIRED");
-    ASSERT_EQ_STR(cli_health_reason_lookup("REFRESH_REVOKED", CLI_HEALTH_SRC_FILE)->code, "REFRESH_TOKEN_REVOKED");
-    ASSERT_EQ_STR(cli_health_reason_lookup("REFRESH_REVOKED", CLI_HEALTH_SRC_SESSION)->code, "REFRESH_TOKEN_REVOKED");
-    ASSERT_EQ_STR(cli_health_reason_lookup("ADMIN_DISABLED", CLI_HEALTH_SRC_FLAGS)->code, "ADMIN_USER_DISABLED");
-    ASSERT_EQ_STR(cli_health_reason_lookup("SECRET_EXPIRED", CLI_HEALTH_SRC_FLAGS)->code, "SECRET_EXPIRED");
-    ASSERT_EQ_STR(cli_health_reason_lookup("CREDENTIAL_EXPIRED", CLI_HEALTH_SRC_FLAGS)->code, "TOKEN_PASSWORD_EXPIRED");
-    ASSERT_EQ_STR(cli_health_reason_lookup("TOKEN_DISABLED", CLI_HEALTH_SRC_FILE)->code, "TOKEN_DISABLED");
-    ASSERT_EQ_STR(cli_health_reason_lookup("TOO_MANY_FAILURES", CLI_HEALTH_SRC_FLAGS)->code, "TOO_MANY_FAILURES");
-    ASSERT_EQ_STR(cli_health_reason_lookup("UNKNOWN_REGISTRY", CLI_HEALTH_SRC_NONE)->code, "REGISTRY_NOT_FOUND");
-    ASSERT_EQ_STR(cli_health_reason_lookup("NETWORK_IP_DENIED", CLI_HEALTH_SRC_NONE)->code, "NETWORK_ACCESS_DENIED");
-    ASSERT_EQ_STR(cli_health_reason_lookup("NETWORK_PUBLIC_DISABLED", CLI_HEALTH_SRC_NONE)->code, "PUBLIC_ACCESS_DISABLED");
-    ASSERT_EQ_STR(cli_health_reason_lookup("ANONYMOUS_DISABLED", CLI_HEALTH_SRC_NONE)->code, "CREDENTIALS_MISSING");
-    ASSERT_EQ_STR(cli_health_reason_lookup("TOKEN_NOT_YET_VALID", CLI_HEALTH_SRC_FILE)->code, "CLOCK_SKEW");
+    ASSERT_EQ_STR(berth_health_reason_lookup("BAD_SECRET", BERTH_HEALTH_SRC_HELPER)->code, "STORED_CREDENTIAL_INVALID");
+    ASSERT_EQ_STR(berth_health_reason_lookup("TOKEN_EXPIRED", BERTH_HEALTH_SRC_FILE)->code,
+                  "STORED_CREDENTIAL_EXPIRED");
+    ASSERT_EQ_STR(berth_health_reason_lookup("TOKEN_EXPIRED", BERTH_HEALTH_SRC_SESSION)->code, "REFRESH_TOKEN_EXPIRED");
+    ASSERT_EQ_STR(berth_health_reason_lookup("REFRESH_REVOKED", BERTH_HEALTH_SRC_FILE)->code, "REFRESH_TOKEN_REVOKED");
+    ASSERT_EQ_STR(berth_health_reason_lookup("REFRESH_REVOKED", BERTH_HEALTH_SRC_SESSION)->code,
+                  "REFRESH_TOKEN_REVOKED");
+    ASSERT_EQ_STR(berth_health_reason_lookup("ADMIN_DISABLED", BERTH_HEALTH_SRC_FLAGS)->code, "ADMIN_USER_DISABLED");
+    ASSERT_EQ_STR(berth_health_reason_lookup("SECRET_EXPIRED", BERTH_HEALTH_SRC_FLAGS)->code, "SECRET_EXPIRED");
+    ASSERT_EQ_STR(berth_health_reason_lookup("CREDENTIAL_EXPIRED", BERTH_HEALTH_SRC_FLAGS)->code,
+                  "TOKEN_PASSWORD_EXPIRED");
+    ASSERT_EQ_STR(berth_health_reason_lookup("TOKEN_DISABLED", BERTH_HEALTH_SRC_FILE)->code, "TOKEN_DISABLED");
+    ASSERT_EQ_STR(berth_health_reason_lookup("TOO_MANY_FAILURES", BERTH_HEALTH_SRC_FLAGS)->code, "TOO_MANY_FAILURES");
+    ASSERT_EQ_STR(berth_health_reason_lookup("UNKNOWN_REGISTRY", BERTH_HEALTH_SRC_NONE)->code, "REGISTRY_NOT_FOUND");
+    ASSERT_EQ_STR(berth_health_reason_lookup("NETWORK_IP_DENIED", BERTH_HEALTH_SRC_NONE)->code,
+                  "NETWORK_ACCESS_DENIED");
+    ASSERT_EQ_STR(berth_health_reason_lookup("NETWORK_PUBLIC_DISABLED", BERTH_HEALTH_SRC_NONE)->code,
+                  "PUBLIC_ACCESS_DISABLED");
+    ASSERT_EQ_STR(berth_health_reason_lookup("ANONYMOUS_DISABLED", BERTH_HEALTH_SRC_NONE)->code, "CREDENTIALS_MISSING");
+    ASSERT_EQ_STR(berth_health_reason_lookup("TOKEN_NOT_YET_VALID", BERTH_HEALTH_SRC_FILE)->code, "CLOCK_SKEW");
     /* anything else, and no reason at all, is the catch-all */
-    ASSERT_EQ_STR(cli_health_reason_lookup("BAD_SIGNATURE", CLI_HEALTH_SRC_FILE)->code, "CREDENTIAL_REJECTED");
-    ASSERT_EQ_STR(cli_health_reason_lookup(NULL, CLI_HEALTH_SRC_FLAGS)->code, "CREDENTIAL_REJECTED");
+    ASSERT_EQ_STR(berth_health_reason_lookup("BAD_SIGNATURE", BERTH_HEALTH_SRC_FILE)->code, "CREDENTIAL_REJECTED");
+    ASSERT_EQ_STR(berth_health_reason_lookup(NULL, BERTH_HEALTH_SRC_FLAGS)->code, "CREDENTIAL_REJECTED");
 }
 
-TEST(cli_health_reason_table_is_complete)
+TEST(berth_health_reason_table_is_complete)
 {
-    const struct cli_health_reason_row *r;
+    const struct berth_health_reason_row *r;
     size_t n = 0;
-    for (r = cli_health_reasons; r->reason; r++, n++) {
+    for (r = berth_health_reasons; r->reason; r++, n++) {
         ASSERT_TRUE(r->code && *r->code);
         ASSERT_TRUE(r->cause && *r->cause);
     }
@@ -46,115 +51,115 @@ TEST(cli_health_reason_table_is_complete)
     ASSERT_EQ_STR(r[-1].reason, ""); /* the catch-all is last */
 }
 
-TEST(cli_health_expand_templates)
+TEST(berth_health_expand_templates)
 {
     const char *vars[] = {"name", "teamreg1", "retry", "42", "ip", NULL};
-    char *s = cli_health_expand("berth network-rule add -n {name} --ip-address {ip}; sleep {retry}{", vars, 6);
+    char *s = berth_health_expand("berth network-rule add -n {name} --ip-address {ip}; sleep {retry}{", vars, 6);
     ASSERT_EQ_STR(s, "berth network-rule add -n teamreg1 --ip-address {ip}; sleep 42{");
     free(s);
-    s = cli_health_expand("{unknown} {name}", vars, 6);
+    s = berth_health_expand("{unknown} {name}", vars, 6);
     ASSERT_EQ_STR(s, "{unknown} teamreg1");
     free(s);
-    s = cli_health_expand("", vars, 6);
+    s = berth_health_expand("", vars, 6);
     ASSERT_EQ_STR(s, "");
     free(s);
 }
 
-TEST(cli_health_challenge_parsing)
+TEST(berth_health_challenge_parsing)
 {
     char *realm, *svc, why[200];
-    ASSERT_EQ_INT(cli_health_parse_challenge("Bearer realm=\"https://r.example/oauth2/token\",service=\"r.example\"", &realm,
+    ASSERT_EQ_INT(berth_health_parse_challenge("Bearer realm=\"https://r.example/oauth2/token\",service=\"r.example\"", &realm,
                                          &svc, why, sizeof(why)), 0);
     ASSERT_EQ_STR(realm, "https://r.example/oauth2/token");
     ASSERT_EQ_STR(svc, "r.example");
     free(realm);
     free(svc);
     /* case-insensitive scheme and keys, spaces, extra and unquoted parameters */
-    ASSERT_EQ_INT(cli_health_parse_challenge("bearer  Service=r.example , REALM=\"http://h:5000/t\", scope=\"repository:a/b:pull\","
+    ASSERT_EQ_INT(berth_health_parse_challenge("bearer  Service=r.example , REALM=\"http://h:5000/t\", scope=\"repository:a/b:pull\","
                                          "error=\"insufficient_scope\"", &realm, &svc, why, sizeof(why)), 0);
     ASSERT_EQ_STR(realm, "http://h:5000/t");
     ASSERT_EQ_STR(svc, "r.example");
     free(realm);
     free(svc);
-    ASSERT_EQ_INT(cli_health_parse_challenge("Basic realm=\"Registry\"", &realm, &svc, why, sizeof(why)), -1);
+    ASSERT_EQ_INT(berth_health_parse_challenge("Basic realm=\"Registry\"", &realm, &svc, why, sizeof(why)), -1);
     ASSERT_TRUE(strstr(why, "not Bearer") != NULL);
     ASSERT_TRUE(realm == NULL && svc == NULL);
-    ASSERT_EQ_INT(cli_health_parse_challenge("Bearer service=\"x\"", &realm, &svc, why, sizeof(why)), -1);
+    ASSERT_EQ_INT(berth_health_parse_challenge("Bearer service=\"x\"", &realm, &svc, why, sizeof(why)), -1);
     ASSERT_TRUE(strstr(why, "no realm") != NULL);
-    ASSERT_EQ_INT(cli_health_parse_challenge("Bearer realm=\"http://h/t\"", &realm, &svc, why, sizeof(why)), -1);
+    ASSERT_EQ_INT(berth_health_parse_challenge("Bearer realm=\"http://h/t\"", &realm, &svc, why, sizeof(why)), -1);
     ASSERT_TRUE(strstr(why, "no service") != NULL);
-    ASSERT_EQ_INT(cli_health_parse_challenge("Bearer realm=\"/oauth2/token\",service=\"x\"", &realm, &svc, why, sizeof(why)),
+    ASSERT_EQ_INT(berth_health_parse_challenge("Bearer realm=\"/oauth2/token\",service=\"x\"", &realm, &svc, why, sizeof(why)),
                   -1);
     ASSERT_TRUE(strstr(why, "not an http") != NULL);
-    ASSERT_EQ_INT(cli_health_parse_challenge("Bearer realm", &realm, &svc, why, sizeof(why)), -1);
-    ASSERT_EQ_INT(cli_health_parse_challenge("", &realm, &svc, why, sizeof(why)), -1);
-    ASSERT_EQ_INT(cli_health_parse_challenge(NULL, &realm, &svc, why, sizeof(why)), -1);
-    ASSERT_EQ_INT(cli_health_parse_challenge("Bearerx realm=\"http://h/\",service=\"s\"", &realm, &svc, why, sizeof(why)), -1);
+    ASSERT_EQ_INT(berth_health_parse_challenge("Bearer realm", &realm, &svc, why, sizeof(why)), -1);
+    ASSERT_EQ_INT(berth_health_parse_challenge("", &realm, &svc, why, sizeof(why)), -1);
+    ASSERT_EQ_INT(berth_health_parse_challenge(NULL, &realm, &svc, why, sizeof(why)), -1);
+    ASSERT_EQ_INT(berth_health_parse_challenge("Bearerx realm=\"http://h/\",service=\"s\"", &realm, &svc, why, sizeof(why)), -1);
     /* an escaped quote inside a quoted value */
-    ASSERT_EQ_INT(cli_health_parse_challenge("Bearer realm=\"http://h/a\\\"b\",service=s", &realm, &svc, why, sizeof(why)), 0);
+    ASSERT_EQ_INT(berth_health_parse_challenge("Bearer realm=\"http://h/a\\\"b\",service=s", &realm, &svc, why, sizeof(why)), 0);
     ASSERT_EQ_STR(realm, "http://h/a\"b");
     ASSERT_EQ_STR(svc, "s");
     free(realm);
     free(svc);
 }
 
-TEST(cli_health_version_comparison)
+TEST(berth_health_version_comparison)
 {
-    ASSERT_TRUE(cli_health_version_cmp("28.2.2", "18.03") > 0);
-    ASSERT_TRUE(cli_health_version_cmp("18.03", "18.03") == 0);
-    ASSERT_TRUE(cli_health_version_cmp("18.3", "18.03") == 0);
-    ASSERT_TRUE(cli_health_version_cmp("18.03.0", "18.03") == 0);
-    ASSERT_TRUE(cli_health_version_cmp("17.09.1-ce", "18.03") < 0);
-    ASSERT_TRUE(cli_health_version_cmp("18.02.9", "18.03") < 0);
-    ASSERT_TRUE(cli_health_version_cmp("18.10", "18.9") > 0);
-    ASSERT_TRUE(cli_health_version_cmp("1.13.1", "18.03") < 0);
-    ASSERT_TRUE(cli_health_version_cmp("", "1") < 0);
+    ASSERT_TRUE(berth_health_version_cmp("28.2.2", "18.03") > 0);
+    ASSERT_TRUE(berth_health_version_cmp("18.03", "18.03") == 0);
+    ASSERT_TRUE(berth_health_version_cmp("18.3", "18.03") == 0);
+    ASSERT_TRUE(berth_health_version_cmp("18.03.0", "18.03") == 0);
+    ASSERT_TRUE(berth_health_version_cmp("17.09.1-ce", "18.03") < 0);
+    ASSERT_TRUE(berth_health_version_cmp("18.02.9", "18.03") < 0);
+    ASSERT_TRUE(berth_health_version_cmp("18.10", "18.9") > 0);
+    ASSERT_TRUE(berth_health_version_cmp("1.13.1", "18.03") < 0);
+    ASSERT_TRUE(berth_health_version_cmp("", "1") < 0);
 }
 
-TEST(cli_health_version_of_outputs)
+TEST(berth_health_version_of_outputs)
 {
-    char *v = cli_health_version_of("Docker version 28.2.2, build e6534b4");
+    char *v = berth_health_version_of("Docker version 28.2.2, build e6534b4");
     ASSERT_EQ_STR(v, "28.2.2");
     free(v);
-    v = cli_health_version_of("podman version 4.3.1\n");
+    v = berth_health_version_of("podman version 4.3.1\n");
     ASSERT_EQ_STR(v, "4.3.1");
     free(v);
-    v = cli_health_version_of("v3.14.2+g3a9c4a6");
+    v = berth_health_version_of("v3.14.2+g3a9c4a6");
     ASSERT_EQ_STR(v, "3.14.2");
     free(v);
-    v = cli_health_version_of("Docker version 17.09.1-ce, build 19e2cf6");
+    v = berth_health_version_of("Docker version 17.09.1-ce, build 19e2cf6");
     ASSERT_EQ_STR(v, "17.09.1");
     free(v);
-    v = cli_health_version_of("build e6534b4 without a version");
+    v = berth_health_version_of("build e6534b4 without a version");
     ASSERT_TRUE(v == NULL);
-    ASSERT_TRUE(cli_health_version_of("") == NULL);
+    ASSERT_TRUE(berth_health_version_of("") == NULL);
 }
 
-TEST(cli_health_no_proxy_matching)
+TEST(berth_health_no_proxy_matching)
 {
-    ASSERT_TRUE(cli_health_no_proxy_match("*", "anything.example"));
-    ASSERT_TRUE(cli_health_no_proxy_match("localhost,127.0.0.1", "127.0.0.1"));
-    ASSERT_TRUE(cli_health_no_proxy_match(" example.com , other", "reg.example.com"));
-    ASSERT_TRUE(cli_health_no_proxy_match(".example.com", "reg.example.com"));
-    ASSERT_TRUE(cli_health_no_proxy_match("example.com", "EXAMPLE.com"));
-    ASSERT_TRUE(!cli_health_no_proxy_match("example.com", "badexample.com"));
-    ASSERT_TRUE(cli_health_no_proxy_match("10.0.0.0/8", "10.1.2.3"));
-    ASSERT_TRUE(!cli_health_no_proxy_match("10.0.0.0/8", "11.1.2.3"));
-    ASSERT_TRUE(cli_health_no_proxy_match("127.0.0.1/32", "127.0.0.1"));
-    ASSERT_TRUE(cli_health_no_proxy_match("reg.example:5000", "reg.example"));
-    ASSERT_TRUE(!cli_health_no_proxy_match("", "reg.example"));
-    ASSERT_TRUE(!cli_health_no_proxy_match("10.0.0.0/8", "reg.example"));
-    ASSERT_TRUE(!cli_health_no_proxy_match(",,", "reg.example"));
+    ASSERT_TRUE(berth_health_no_proxy_match("*", "anything.example"));
+    ASSERT_TRUE(berth_health_no_proxy_match("localhost,127.0.0.1", "127.0.0.1"));
+    ASSERT_TRUE(berth_health_no_proxy_match(" example.com , other", "reg.example.com"));
+    ASSERT_TRUE(berth_health_no_proxy_match(".example.com", "reg.example.com"));
+    ASSERT_TRUE(berth_health_no_proxy_match("example.com", "EXAMPLE.com"));
+    ASSERT_TRUE(!berth_health_no_proxy_match("example.com", "badexample.com"));
+    ASSERT_TRUE(berth_health_no_proxy_match("10.0.0.0/8", "10.1.2.3"));
+    ASSERT_TRUE(!berth_health_no_proxy_match("10.0.0.0/8", "11.1.2.3"));
+    ASSERT_TRUE(berth_health_no_proxy_match("127.0.0.1/32", "127.0.0.1"));
+    ASSERT_TRUE(berth_health_no_proxy_match("reg.example:5000", "reg.example"));
+    ASSERT_TRUE(!berth_health_no_proxy_match("", "reg.example"));
+    ASSERT_TRUE(!berth_health_no_proxy_match("10.0.0.0/8", "reg.example"));
+    ASSERT_TRUE(!berth_health_no_proxy_match(",,", "reg.example"));
 }
 
 static char *redact(const char *in, const char *const *list, size_t n)
 {
     struct berth_buf b = BERTH_BUF_INIT(0);
-    cli_health_redact(in, list, n, &b);
+    berth_health_redact(in, list, n, &b);
     return berth_buf_detach(&b, NULL);
 }
 
-TEST(cli_health_redaction)
+TEST(berth_health_redaction)
 {
     const char *secrets[] = {"hunter2-password", "abc", NULL};
     char *s;
@@ -190,9 +195,9 @@ TEST(cli_health_redaction)
     free(s);
 }
 
-TEST(cli_health_source_names)
+TEST(berth_health_source_names)
 {
-    ASSERT_EQ_STR(cli_health_source_name(CLI_HEALTH_SRC_FLAGS), "flags");
-    ASSERT_EQ_STR(cli_health_source_name(CLI_HEALTH_SRC_FILE), "file");
-    ASSERT_EQ_STR(cli_health_source_name((enum cli_health_source)99), "?");
+    ASSERT_EQ_STR(berth_health_source_name(BERTH_HEALTH_SRC_FLAGS), "flags");
+    ASSERT_EQ_STR(berth_health_source_name(BERTH_HEALTH_SRC_FILE), "file");
+    ASSERT_EQ_STR(berth_health_source_name((enum berth_health_source)99), "?");
 }

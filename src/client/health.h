@@ -1,11 +1,14 @@
 /*
- * health.h - what the files of `berth check-health` share: the run's state,
- * the table of checks, the probes (DNS, TCP, HTTP with every header kept)
- * and the pure helpers (reason -> code -> fix table, challenge parsing,
- * version comparison, proxy matching, redaction) that the unit tests reach.
+ * health.h - the check-health library that `berth check-health`
+ * (src/cli/cmd_check_health.c) runs: the run's state, the table of checks
+ * (health_checks.c), setting results and re-run commands (health_run.c),
+ * the probes (DNS, TCP, HTTP with every header kept: health_probe.c) and the
+ * pure helpers (reason -> code -> fix table, challenge parsing, version
+ * comparison, proxy matching, redaction: health_util.c) that the unit tests
+ * reach.
  */
-#ifndef BERTH_CLI_HEALTH_H
-#define BERTH_CLI_HEALTH_H
+#ifndef BERTH_CLIENT_HEALTH_H
+#define BERTH_CLIENT_HEALTH_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -13,32 +16,32 @@
 #include "buf.h"
 #include "err.h"
 
-struct cli_ctx;
-struct cli_dockercfg;
+struct berth_client;
+struct berth_dockercfg;
 
-enum cli_health_status { CLI_HEALTH_OK, CLI_HEALTH_WARNING, CLI_HEALTH_ERROR };
+enum berth_health_status { BERTH_HEALTH_OK, BERTH_HEALTH_WARNING, BERTH_HEALTH_ERROR };
 
 /* Where the credential that is checked came from. */
-enum cli_health_source {
-    CLI_HEALTH_SRC_NONE,    /* anonymous */
-    CLI_HEALTH_SRC_FLAGS,   /* -u/-p or --password-stdin */
-    CLI_HEALTH_SRC_SESSION, /* the berth session (sessions.json) */
-    CLI_HEALTH_SRC_HELPER,  /* a docker credential helper */
-    CLI_HEALTH_SRC_FILE,    /* docker's config.json or podman's auth.json */
+enum berth_health_source {
+    BERTH_HEALTH_SRC_NONE,    /* anonymous */
+    BERTH_HEALTH_SRC_FLAGS,   /* -u/-p or --password-stdin */
+    BERTH_HEALTH_SRC_SESSION, /* the berth session (sessions.json) */
+    BERTH_HEALTH_SRC_HELPER,  /* a docker credential helper */
+    BERTH_HEALTH_SRC_FILE,    /* docker's config.json or podman's auth.json */
 };
 
 /* One finished check. Strings owned. */
-struct cli_health_result {
+struct berth_health_result {
     const char *name;    /* the check's name (static) */
     const char *section; /* which part of the login it belongs to (static) */
-    enum cli_health_status status;
+    enum berth_health_status status;
     char *code;       /* NULL when OK */
     char *message;
     char *fix;        /* NULL when there is nothing to run */
 };
 
 /* The answer to one HTTP request, all headers kept. */
-struct cli_health_http {
+struct berth_health_http {
     long status;          /* 0 when the transport failed */
     int cc;               /* CURLcode */
     char errbuf[256];
@@ -47,16 +50,16 @@ struct cli_health_http {
     char *reason, *message; /* detail.reason and message of an OCI error body */
     double connect_ms, total_ms;
     char primary_ip[64];
-    /* with CLI_HEALTH_REQ_CERTINFO: the server certificate (leaf) */
+    /* with BERTH_HEALTH_REQ_CERTINFO: the server certificate (leaf) */
     char *cert_subject, *cert_issuer, *cert_san, *cert_expire, *cert_start;
 };
 
-#define CLI_HEALTH_REQ_INSECURE 1u /* do not verify the certificate */
-#define CLI_HEALTH_REQ_CERTINFO 2u /* fill cert_* */
-#define CLI_HEALTH_REQ_NOPROXY 4u  /* ignore proxy settings */
+#define BERTH_HEALTH_REQ_INSECURE 1u /* do not verify the certificate */
+#define BERTH_HEALTH_REQ_CERTINFO 2u /* fill cert_* */
+#define BERTH_HEALTH_REQ_NOPROXY 4u  /* ignore proxy settings */
 
 /* One HTTP request; every string borrowed. */
-struct cli_health_req {
+struct berth_health_req {
     const char *method;
     const char *path;   /* "/v2/", or an absolute URL */
     const char *host;   /* the login server to name in the URL (routed to the server's address), or NULL */
@@ -66,8 +69,8 @@ struct cli_health_req {
 };
 
 /* The run: inputs from the options, what earlier checks found, the outputs. */
-struct cli_health_run {
-    struct cli_ctx *ctx;
+struct berth_health_run {
+    struct berth_client *client; /* borrowed: the connection options, the session, the password */
     /* options (borrowed from argv) */
     const char *name;       /* -n: a registry's resource name */
     const char *target;     /* the positional LOGINSERVER */
@@ -85,92 +88,94 @@ struct cli_health_run {
     int server_port;
     char *registry;     /* the resource name, when known */
     char *login_server; /* host:port the registry answers as */
-    struct cli_health_http v2; /* GET /v2/ on the login server */
+    struct berth_health_http v2; /* GET /v2/ on the login server */
     int v2_done;
     char *realm, *service;
     char *stored_where;    /* "docker config.json" / "credential helper 'x'", when a stored credential exists */
     int stored_by_berth;   /* 1 when berth login wrote it (logins.json) */
     /* the credential used for tokens and explain */
-    enum cli_health_source source;
+    enum berth_health_source source;
     char *cred_user;    /* user name, app id, or the null GUID with a refresh token */
     char *cred_secret;  /* password or registry refresh token */
     char *source_text;  /* "-u/-p (bob)", "berth session of http://..", ... */
     char *refresh_token, *access_token;
     /* outputs */
-    struct cli_health_result *results;
+    struct berth_health_result *results;
     size_t nresults;
     struct berth_buf log;      /* the server answers, for --report (redacted when written) */
     char *secrets[32];         /* owned copies of every secret seen, redacted from --report */
     size_t nsecrets;
     /* the environment */
     int has_docker, has_podman, has_skopeo;
-    struct cli_dockercfg *docker_cfg, *podman_cfg; /* NULL when missing or invalid */
+    struct berth_dockercfg *docker_cfg, *podman_cfg; /* NULL when missing or invalid */
     int have_session;          /* sessions.json has a session for server_url */
     int cred_failed;           /* the credentials check failed */
 };
 
 /* A row of the check table: fills *res; returns nothing, the status says it all. */
-struct cli_health_check {
+struct berth_health_check {
     const char *name;
     const char *section;
-    void (*fn)(struct cli_health_run *run, struct cli_health_result *res);
+    void (*fn)(struct berth_health_run *run, struct berth_health_result *res);
 };
-extern const struct cli_health_check cli_health_checks[];
-extern const size_t cli_health_nchecks;
+extern const struct berth_health_check berth_health_checks[];
+extern const size_t berth_health_nchecks;
 
 /* Sets res's status, code (may be NULL), message and fix (may be NULL) from formats; the message takes args. */
-void cli_health_set(struct cli_health_result *res, enum cli_health_status st, const char *code, const char *fix,
-                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void berth_health_set(struct berth_health_result *res, enum berth_health_status st, const char *code, const char *fix,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* A command that re-runs this check-health with the registry given as target (-n NAME or LOGINSERVER) and,
  * when server is set, --server server; the password of -p is shown as <password>. malloc'd. */
-char *cli_health_rerun(const struct cli_health_run *run, const char *name, const char *target, const char *server,
-                   const char *extra);
+char *berth_health_rerun(const struct berth_health_run *run, const char *name, const char *target, const char *server,
+                         const char *extra);
 /* Adds a copy of value to the run's redaction list. */
-void cli_health_secret(struct cli_health_run *run, const char *value);
+void berth_health_secret(struct berth_health_run *run, const char *value);
+/* Frees what the run owns (results, secrets, answers, loaded files); the borrowed client stays. */
+void berth_health_run_release(struct berth_health_run *run);
 
 /* ---------------------------------------------------------------- probes (health_probe.c) */
 
 /* Sends rq to the run's server; always returns with h filled (status 0 on transport failure). */
-void cli_health_http_do(struct cli_health_run *run, const struct cli_health_req *rq, struct cli_health_http *h);
-void cli_health_http_release(struct cli_health_http *h);
+void berth_health_http_do(struct berth_health_run *run, const struct berth_health_req *rq, struct berth_health_http *h);
+void berth_health_http_release(struct berth_health_http *h);
 /* The addresses host resolves to for family (AF_INET/AF_INET6), comma separated in out; the getaddrinfo
  * error text in why otherwise. Returns how many. */
-int cli_health_resolve(const char *host, int family, struct berth_buf *out, char *why, size_t whylen);
+int berth_health_resolve(const char *host, int family, struct berth_buf *out, char *why, size_t whylen);
 /* Connects to host:port with a timeout: 0 ok, else the errno (ETIMEDOUT on the timeout); *ms the time taken. */
-int cli_health_tcp_connect(const char *host, int port, long long timeout_s, double *ms, char *addr, size_t addrlen);
+int berth_health_tcp_connect(const char *host, int port, long long timeout_s, double *ms, char *addr, size_t addrlen);
 /* Runs PROGRAM ARGS... with input on stdin; *out gets stdout (and stderr when merge); returns the exit
  * status, -1 when it could not run. */
-int cli_health_run_prog(const char *const *argv, const char *input, int merge, struct berth_buf *out);
+int berth_health_run_prog(const char *const *argv, const char *input, int merge, struct berth_buf *out);
 
 /* ---------------------------------------------------------------- pure helpers (health_util.c) */
 
 /* How a refused credential reads: the check-health code and the fix for one server reason. */
-struct cli_health_reason_row {
+struct berth_health_reason_row {
     const char *reason;  /* detail.reason, "" for "any other", NULL ends the table */
-    unsigned sources;    /* bit (1u << enum cli_health_source) the row applies to; 0 = any */
+    unsigned sources;    /* bit (1u << enum berth_health_source) the row applies to; 0 = any */
     const char *code;
     const char *cause;   /* plain words */
     const char *fix;     /* a template: {name} {ls} {server} {user} {retry} {rerun}; NULL = none */
 };
-extern const struct cli_health_reason_row cli_health_reasons[];
+extern const struct berth_health_reason_row berth_health_reasons[];
 /* The row for reason and source (the first match, the catch-all "" last). Never NULL. */
-const struct cli_health_reason_row *cli_health_reason_lookup(const char *reason, enum cli_health_source src);
+const struct berth_health_reason_row *berth_health_reason_lookup(const char *reason, enum berth_health_source src);
 /* Expands a fix template: {x} from vars (pairs of name, value; a NULL value leaves "{x}"). malloc'd. */
-char *cli_health_expand(const char *tmpl, const char *const *vars, size_t nvars);
+char *berth_health_expand(const char *tmpl, const char *const *vars, size_t nvars);
 
 /* Parses a WWW-Authenticate value 'Bearer realm="..",service="..",scope=".."': 0 and *realm, *service
  * (malloc'd) when it is a Bearer challenge with both; else -1 and why. */
-int cli_health_parse_challenge(const char *v, char **realm, char **service, char *why, size_t whylen);
+int berth_health_parse_challenge(const char *v, char **realm, char **service, char *why, size_t whylen);
 /* Compares dotted versions ("18.03" vs "28.2.2"): <0, 0, >0. Non-digits end a part. */
-int cli_health_version_cmp(const char *a, const char *b);
+int berth_health_version_cmp(const char *a, const char *b);
 /* The first "x.y[.z]" in a --version output ("Docker version 28.2.2, build e6534b4" -> "28.2.2"); malloc'd or NULL. */
-char *cli_health_version_of(const char *text);
+char *berth_health_version_of(const char *text);
 /* 1 when no_proxy (a NO_PROXY value) names host: "*", the host, a domain suffix, an IP or CIDR. */
-int cli_health_no_proxy_match(const char *no_proxy, const char *host);
+int berth_health_no_proxy_match(const char *no_proxy, const char *host);
 /* Copies in to out with secrets (each value in list), JWTs, Authorization values and the values of
  * secret-named JSON members ("password", "identitytoken", ...) replaced by [REDACTED]. */
-void cli_health_redact(const char *in, const char *const *list, size_t n, struct berth_buf *out);
-/* The name of enum cli_health_source ("flags", "session", ...). */
-const char *cli_health_source_name(enum cli_health_source s);
+void berth_health_redact(const char *in, const char *const *list, size_t n, struct berth_buf *out);
+/* The name of enum berth_health_source ("flags", "session", ...). */
+const char *berth_health_source_name(enum berth_health_source s);
 
 #endif

@@ -11,7 +11,7 @@
 #include "health.h"
 #include "banned.h"
 
-#define SRC(x) (1u << CLI_HEALTH_SRC_##x)
+#define SRC(x) (1u << BERTH_HEALTH_SRC_##x)
 #define STORED (SRC(HELPER) | SRC(FILE))
 
 /*
@@ -23,7 +23,7 @@
  * {detail} the server's own message, {slot} " --password1" or " --password2"
  * when it names the token password that expired.
  */
-const struct cli_health_reason_row cli_health_reasons[] = {
+const struct berth_health_reason_row berth_health_reasons[] = {
     {"TOKEN_EXPIRED", STORED, "STORED_CREDENTIAL_EXPIRED",
      "the identity token stored in {where} for {ls} has expired ({detail})", "{relogin}"},
     {"REFRESH_REVOKED", STORED, "REFRESH_TOKEN_REVOKED",
@@ -75,17 +75,17 @@ const struct cli_health_reason_row cli_health_reasons[] = {
     {NULL, 0, NULL, NULL, NULL},
 };
 
-const struct cli_health_reason_row *cli_health_reason_lookup(const char *reason, enum cli_health_source src)
+const struct berth_health_reason_row *berth_health_reason_lookup(const char *reason, enum berth_health_source src)
 {
-    const struct cli_health_reason_row *r;
-    for (r = cli_health_reasons; r->reason; r++) {
+    const struct berth_health_reason_row *r;
+    for (r = berth_health_reasons; r->reason; r++) {
         if (r->sources && !(r->sources & (1u << src))) continue;
         if (!*r->reason || (reason && !strcmp(reason, r->reason))) return r;
     }
     return r - 1; /* not reached: the table ends with a catch-all */
 }
 
-char *cli_health_expand(const char *tmpl, const char *const *vars, size_t nvars)
+char *berth_health_expand(const char *tmpl, const char *const *vars, size_t nvars)
 {
     struct berth_buf b = BERTH_BUF_INIT(0);
     const char *p = tmpl, *e;
@@ -127,7 +127,7 @@ static char *param_value(const char **p)
     return berth_buf_detach(&b, NULL);
 }
 
-int cli_health_parse_challenge(const char *v, char **realm, char **service, char *why, size_t whylen)
+int berth_health_parse_challenge(const char *v, char **realm, char **service, char *why, size_t whylen)
 {
     const char *p = v;
     char key[32], *val;
@@ -195,7 +195,7 @@ static long next_part(const char **p)
     return n;
 }
 
-int cli_health_version_cmp(const char *a, const char *b)
+int berth_health_version_cmp(const char *a, const char *b)
 {
     long x, y;
     while (*a || *b) {
@@ -215,7 +215,7 @@ static int version_start(const char *text, const char *p)
     return p[-1] == 'v' && (p - 1 == text || !isalnum((unsigned char)p[-2]));
 }
 
-char *cli_health_version_of(const char *text)
+char *berth_health_version_of(const char *text)
 {
     const char *p;
     size_t n;
@@ -272,7 +272,7 @@ static int no_proxy_entry(const char *e, size_t n, const char *host)
     return hl > n && host[hl - n - 1] == '.' && !strncasecmp(host + hl - n, e, n);
 }
 
-int cli_health_no_proxy_match(const char *no_proxy, const char *host)
+int berth_health_no_proxy_match(const char *no_proxy, const char *host)
 {
     const char *p = no_proxy, *e;
     size_t n;
@@ -320,7 +320,7 @@ static size_t jwt_len(const char *p)
 
 static const char redacted[] = "[REDACTED]";
 
-void cli_health_redact(const char *in, const char *const *list, size_t n, struct berth_buf *out)
+void berth_health_redact(const char *in, const char *const *list, size_t n, struct berth_buf *out)
 {
     const char *p = in, *q;
     size_t i, l, best;
@@ -377,7 +377,7 @@ void cli_health_redact(const char *in, const char *const *list, size_t n, struct
     berth_buf_puts(out, "");
 }
 
-const char *cli_health_source_name(enum cli_health_source s)
+const char *berth_health_source_name(enum berth_health_source s)
 {
     static const char *const names[] = {"anonymous", "flags", "session", "helper", "file"};
     return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";

@@ -1,5 +1,5 @@
 /*
- * session.c - the CLI's stored logins: <config dir>/sessions.json (0600,
+ * session.c - the client's stored logins: <config dir>/sessions.json (0600,
  * written atomically), which server is current, and the server URL and CA
  * file a run uses. Members this code does not know are kept as they are.
  */
@@ -7,31 +7,31 @@
 #include <string.h>
 #include "alloc.h"
 #include "util.h"
-#include "cli.h"
+#include "client.h"
 #include "banned.h"
 
 #define SESSION_FILE_MAX (1u << 20)
 
-/* The session members and where they live in struct cli_session. */
+/* The session members and where they live in struct berth_client_session. */
 static const struct {
     const char *key;
     size_t off;
 } members[] = {
-    {"tenant", offsetof(struct cli_session, tenant)},
-    {"kind", offsetof(struct cli_session, kind)},
-    {"name", offsetof(struct cli_session, name)},
-    {"refreshToken", offsetof(struct cli_session, refresh_token)},
-    {"secret", offsetof(struct cli_session, secret)},
-    {"caFile", offsetof(struct cli_session, ca_file)},
+    {"tenant", offsetof(struct berth_client_session, tenant)},
+    {"kind", offsetof(struct berth_client_session, kind)},
+    {"name", offsetof(struct berth_client_session, name)},
+    {"refreshToken", offsetof(struct berth_client_session, refresh_token)},
+    {"secret", offsetof(struct berth_client_session, secret)},
+    {"caFile", offsetof(struct berth_client_session, ca_file)},
 };
 #define NMEMBERS (sizeof(members) / sizeof(members[0]))
 
-static char **slot(struct cli_session *s, size_t i)
+static char **slot(struct berth_client_session *s, size_t i)
 {
     return (char **)((char *)s + members[i].off);
 }
 
-void cli_session_release(struct cli_session *s)
+void berth_client_session_release(struct berth_client_session *s)
 {
     size_t i;
     if (!s) return;
@@ -45,9 +45,9 @@ void cli_session_release(struct cli_session *s)
     s->server = NULL;
 }
 
-void cli_ctx_release(struct cli_ctx *ctx)
+void berth_client_release(struct berth_client *cl)
 {
-    char **owned[] = {&ctx->server_url, &ctx->session_ca, &ctx->password_read, &ctx->dir_token, &ctx->tenant};
+    char **owned[] = {&cl->server_url, &cl->session_ca, &cl->password_read, &cl->dir_token, &cl->tenant};
     size_t i;
     for (i = 0; i < sizeof(owned) / sizeof(owned[0]); i++) {
         if (*owned[i]) memset(*owned[i], 0, strlen(*owned[i]));
@@ -56,7 +56,7 @@ void cli_ctx_release(struct cli_ctx *ctx)
     }
 }
 
-char *cli_config_dir(void)
+char *berth_client_config_dir(void)
 {
     const char *v = getenv("BERTH_CONFIG_DIR");
     if (v && *v) return berth_xstrdup(v);
@@ -66,14 +66,14 @@ char *cli_config_dir(void)
     return berth_xasprintf("%s/.config/berth", v && *v ? v : ".");
 }
 
-char *cli_session_path(void)
+char *berth_client_session_path(void)
 {
-    char *dir = cli_config_dir(), *p = berth_xasprintf("%s/sessions.json", dir);
+    char *dir = berth_client_config_dir(), *p = berth_xasprintf("%s/sessions.json", dir);
     free(dir);
     return p;
 }
 
-enum berth_rc cli_session_file_load(const char *path, json_t **root, struct berth_err *err)
+enum berth_rc berth_client_session_load(const char *path, json_t **root, struct berth_err *err)
 {
     char *text = NULL;
     size_t len = 0;
@@ -110,7 +110,7 @@ enum berth_rc cli_session_file_load(const char *path, json_t **root, struct bert
     return rc;
 }
 
-enum berth_rc cli_session_file_save(const char *path, const json_t *root, struct berth_err *err)
+enum berth_rc berth_client_session_save(const char *path, const json_t *root, struct berth_err *err)
 {
     char *dir = berth_xstrdup(path), *slash = strrchr(dir, '/'), *text = NULL;
     enum berth_rc rc = BERTH_OK;
@@ -133,7 +133,8 @@ out:
     return rc;
 }
 
-enum berth_rc cli_session_get(const json_t *root, const char *server, struct cli_session *out, struct berth_err *err)
+enum berth_rc berth_client_session_get(const json_t *root, const char *server, struct berth_client_session *out,
+                                       struct berth_err *err)
 {
     const json_t *o;
     size_t i;
@@ -153,7 +154,7 @@ enum berth_rc cli_session_get(const json_t *root, const char *server, struct cli
     return BERTH_OK;
 }
 
-void cli_session_put(json_t *root, const struct cli_session *s, int current)
+void berth_client_session_put(json_t *root, const struct berth_client_session *s, int current)
 {
     json_t *servers = json_object_get(root, "servers"), *o;
     size_t i;
@@ -168,42 +169,42 @@ void cli_session_put(json_t *root, const struct cli_session *s, int current)
         json_object_set_new(servers, s->server, o);
     }
     for (i = 0; i < NMEMBERS; i++) {
-        const char *v = *slot((struct cli_session *)s, i);
+        const char *v = *slot((struct berth_client_session *)s, i);
         if (v) json_object_set_new(o, members[i].key, json_string(v));
         else json_object_del(o, members[i].key);
     }
     if (current) json_object_set_new(root, "current", json_string(s->server));
 }
 
-enum berth_rc cli_server_url(struct cli_ctx *ctx, const char **url, struct berth_err *err)
+enum berth_rc berth_client_server_url(struct berth_client *cl, const char **url, struct berth_err *err)
 {
-    struct cli_session s;
+    struct berth_client_session s;
     json_t *root = NULL;
     char *path = NULL;
     size_t n;
     enum berth_rc rc = BERTH_OK;
 
-    if (ctx->server_url) goto done;
-    if (ctx->server) {
-        n = strlen(ctx->server);
-        while (n && ctx->server[n - 1] == '/') n--;
-        if (strncmp(ctx->server, "http://", 7) != 0 && strncmp(ctx->server, "https://", 8) != 0) {
+    if (cl->server_url) goto done;
+    if (cl->server) {
+        n = strlen(cl->server);
+        while (n && cl->server[n - 1] == '/') n--;
+        if (strncmp(cl->server, "http://", 7) != 0 && strncmp(cl->server, "https://", 8) != 0) {
             rc = berth_err_set(err, BERTH_EINVAL, "--server '%s' is not a URL: use http://host:port or https://host",
-                               ctx->server);
+                               cl->server);
             goto out;
         }
-        ctx->server_url = berth_xstrndup(ctx->server, n);
+        cl->server_url = berth_xstrndup(cl->server, n);
     }
-    path = cli_session_path();
-    rc = cli_session_file_load(path, &root, err);
-    if (rc && ctx->server_url) {
+    path = berth_client_session_path();
+    rc = berth_client_session_load(path, &root, err);
+    if (rc && cl->server_url) {
         rc = BERTH_OK; /* an explicit server needs no session file */
         berth_err_clear(err);
         goto done;
     }
     if (rc) goto out;
-    rc = cli_session_get(root, ctx->server_url, &s, err);
-    if (rc == BERTH_ENOENT && !ctx->server_url)
+    rc = berth_client_session_get(root, cl->server_url, &s, err);
+    if (rc == BERTH_ENOENT && !cl->server_url)
         rc = berth_err_set(err, BERTH_EINVAL, "no server: pass --server URL or log in with 'berth auth login --server "
                                               "URL'");
     if (rc == BERTH_ENOENT) {
@@ -212,11 +213,11 @@ enum berth_rc cli_server_url(struct cli_ctx *ctx, const char **url, struct berth
         goto done;
     }
     if (rc) goto out;
-    if (!ctx->server_url) ctx->server_url = berth_xstrdup(s.server);
-    if (s.ca_file) ctx->session_ca = berth_xstrdup(s.ca_file);
-    cli_session_release(&s);
+    if (!cl->server_url) cl->server_url = berth_xstrdup(s.server);
+    if (s.ca_file) cl->session_ca = berth_xstrdup(s.ca_file);
+    berth_client_session_release(&s);
 done:
-    *url = ctx->server_url;
+    *url = cl->server_url;
 out:
     json_decref(root);
     free(path);

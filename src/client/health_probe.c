@@ -20,14 +20,14 @@
 #include <curl/curl.h>
 #include "alloc.h"
 #include "util.h"
-#include "cli.h"
+#include "client.h"
 #include "health.h"
 #include "banned.h"
 
 #define BODY_MAX (1u << 20)
 #define PROG_TIMEOUT_MS 10000
 
-void cli_health_http_release(struct cli_health_http *h)
+void berth_health_http_release(struct berth_health_http *h)
 {
     if (!h) return;
     berth_buf_release(&h->body);
@@ -44,38 +44,23 @@ void cli_health_http_release(struct cli_health_http *h)
     memset(h, 0, sizeof(*h));
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    struct berth_buf *b = ud;
-    size_t len = size * n;
-    if (b->len + len > BODY_MAX) return len; /* keep the start, drop the rest */
-    berth_buf_append(b, p, len);
-    return len;
-}
-
 struct hdr_ctx {
-    struct cli_health_http *h;
+    struct berth_health_http *h;
     struct berth_buf *log;
 };
 
-/* Keeps a header's value, trimmed, when line is "name: value". */
+/* Keeps a header's value when line is "name: value". */
 static void keep(char **slot, const char *line, size_t len, const char *name)
 {
-    size_t nl = strlen(name), e;
-    if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':') return;
-    line += nl + 1;
-    len -= nl + 1;
-    while (len && (*line == ' ' || *line == '\t')) line++, len--;
-    e = len;
-    while (e && (line[e - 1] == '\r' || line[e - 1] == '\n' || line[e - 1] == ' ')) e--;
+    char *v = berth_client_header_value(line, len, name);
+    if (!v) return;
     free(*slot);
-    *slot = berth_xstrndup(line, e);
+    *slot = v;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
+static void on_header(const char *p, size_t len, void *ud)
 {
     struct hdr_ctx *c = ud;
-    size_t len = size * n;
     if (len > 5 && !strncmp(p, "HTTP/", 5)) { /* a new response (after a 100 or a redirect) */
         free(c->h->www_auth);
         free(c->h->date);
@@ -90,7 +75,6 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         berth_buf_append(c->log, p, len);
         if (p[len - 1] != '\n') berth_buf_putc(c->log, '\n');
     }
-    return len;
 }
 
 /* Copies one field of curl's certinfo ("Subject:...") into *slot. */
@@ -105,8 +89,29 @@ static void cert_field(const struct curl_slist *s, const char *name, char **slot
         }
 }
 
+/* The server's certificates: the leaf's fields kept, every one's summary logged. */
+static void on_cert(int index, const struct curl_slist *fields, void *ud)
+{
+    struct hdr_ctx *c = ud;
+    const struct curl_slist *s;
+
+    if (index == 0) {
+        cert_field(fields, "Subject", &c->h->cert_subject);
+        cert_field(fields, "Issuer", &c->h->cert_issuer);
+        cert_field(fields, "X509v3 Subject Alternative Name", &c->h->cert_san);
+        cert_field(fields, "Expire date", &c->h->cert_expire);
+        cert_field(fields, "Start date", &c->h->cert_start);
+    }
+    berth_buf_printf(c->log, "  certificate %d:", index);
+    for (s = fields; s; s = s->next)
+        if (!strncmp(s->data, "Subject:", 8) || !strncmp(s->data, "Issuer:", 7) ||
+            !strncmp(s->data, "Expire date:", 12) || !strncmp(s->data, "X509v3 Subject Alternative", 26))
+            berth_buf_printf(c->log, " %s;", s->data);
+    berth_buf_putc(c->log, '\n');
+}
+
 /* The OCI error's message and detail.reason, when the body is one. */
-static void oci_error(struct cli_health_http *h)
+static void oci_error(struct berth_health_http *h)
 {
     json_t *root = json_loadb(h->body.p ? h->body.p : "", h->body.len, 0, NULL);
     const json_t *e = json_array_get(json_object_get(root, "errors"), 0);
@@ -117,20 +122,16 @@ static void oci_error(struct cli_health_http *h)
     json_decref(root);
 }
 
-void cli_health_http_do(struct cli_health_run *run, const struct cli_health_req *rq, struct cli_health_http *h)
+void berth_health_http_do(struct berth_health_run *run, const struct berth_health_req *rq, struct berth_health_http *h)
 {
-    CURL *c = curl_easy_init();
-    struct curl_slist *hdrs = NULL, *connect_to = NULL;
-    struct curl_certinfo *ci = NULL;
+    struct berth_xfer_req xq;
+    struct berth_xfer_resp xr;
+    struct berth_err err = BERTH_ERR_INIT;
     struct hdr_ctx hc;
-    char ls_hp[300], scheme[16], *url = NULL, *line = NULL;
-    const char *ca = run->ctx->ca_file ? run->ctx->ca_file : run->ctx->session_ca;
-    char *ip = NULL;
-    double t;
-    int i;
+    char ls_hp[300], scheme[16], *url = NULL, *connect_to = NULL;
+    const char *ca = run->client->ca_file ? run->client->ca_file : run->client->session_ca;
 
     memset(h, 0, sizeof(*h));
-    berth_buf_init(&h->body, 0);
     hc.h = h;
     hc.log = &run->log;
     if (!strncmp(rq->path, "http://", 7) || !strncmp(rq->path, "https://", 8)) {
@@ -139,79 +140,47 @@ void cli_health_http_do(struct cli_health_run *run, const struct cli_health_req 
         url = berth_xasprintf("%s://%s%s", run->scheme, rq->host ? rq->host : run->server_hp, rq->path);
     }
     /* a login server (or realm) on the server's own address is reached through it, as the other commands do */
-    cli_url_hostport(url, ls_hp, sizeof(ls_hp), scheme, sizeof(scheme));
-    if (strcasecmp(ls_hp, run->server_hp) != 0 && run->login_server && !strcasecmp(ls_hp, run->login_server)) {
-        line = berth_xasprintf("%s:%s", ls_hp, run->server_hp);
-        connect_to = curl_slist_append(connect_to, line);
-        free(line);
-        line = NULL;
-    }
+    berth_client_url_hostport(url, ls_hp, sizeof(ls_hp), scheme, sizeof(scheme));
+    if (strcasecmp(ls_hp, run->server_hp) != 0 && run->login_server && !strcasecmp(ls_hp, run->login_server))
+        connect_to = berth_xasprintf("%s:%s", ls_hp, run->server_hp);
     berth_buf_printf(&run->log, "> %s %s\n", rq->method, url);
     if (rq->auth) berth_buf_puts(&run->log, "> Authorization: (sent)\n");
-    if (!c) {
-        snprintf(h->errbuf, sizeof(h->errbuf), "cannot start libcurl");
-        goto out;
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)run->timeout);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)run->timeout + 20);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "berth-check-health");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &h->body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &hc);
-    if (ca) curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-    if (rq->flags & CLI_HEALTH_REQ_INSECURE) {
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    if (rq->flags & CLI_HEALTH_REQ_CERTINFO) curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
-    if (rq->flags & CLI_HEALTH_REQ_NOPROXY) curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    if (connect_to) curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to);
+    memset(&xq, 0, sizeof(xq));
+    xq.method = rq->method;
+    xq.url = url;
+    xq.connect_to = connect_to;
+    xq.user_agent = "berth-check-health";
+    xq.auth = rq->auth;
+    xq.accept = "application/json";
     if (rq->form) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->form);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(rq->form));
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded");
+        xq.content_type = "application/x-www-form-urlencoded";
+        xq.body = rq->form;
+        xq.body_len = strlen(rq->form);
     }
-    if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "POST") != 0)
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
-    hdrs = curl_slist_append(hdrs, "Expect:");
-    hdrs = curl_slist_append(hdrs, "Accept: application/json");
-    if (rq->auth) {
-        line = berth_xasprintf("Authorization: %s", rq->auth);
-        hdrs = curl_slist_append(hdrs, line);
-    }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    h->cc = (int)curl_easy_perform(c);
-    if (curl_easy_getinfo(c, CURLINFO_CONNECT_TIME, &t) == CURLE_OK) h->connect_ms = t * 1000;
-    if (curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &t) == CURLE_OK) h->total_ms = t * 1000;
-    if (curl_easy_getinfo(c, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
-        snprintf(h->primary_ip, sizeof(h->primary_ip), "%s", ip);
-    if ((rq->flags & CLI_HEALTH_REQ_CERTINFO) && curl_easy_getinfo(c, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci &&
-        ci->num_of_certs > 0) {
-        cert_field(ci->certinfo[0], "Subject", &h->cert_subject);
-        cert_field(ci->certinfo[0], "Issuer", &h->cert_issuer);
-        cert_field(ci->certinfo[0], "X509v3 Subject Alternative Name", &h->cert_san);
-        cert_field(ci->certinfo[0], "Expire date", &h->cert_expire);
-        cert_field(ci->certinfo[0], "Start date", &h->cert_start);
-        for (i = 0; i < ci->num_of_certs; i++) {
-            const struct curl_slist *s;
-            berth_buf_printf(&run->log, "  certificate %d:", i);
-            for (s = ci->certinfo[i]; s; s = s->next)
-                if (!strncmp(s->data, "Subject:", 8) || !strncmp(s->data, "Issuer:", 7) ||
-                    !strncmp(s->data, "Expire date:", 12) || !strncmp(s->data, "X509v3 Subject Alternative", 26))
-                    berth_buf_printf(&run->log, " %s;", s->data);
-            berth_buf_putc(&run->log, '\n');
-        }
-    }
+    xq.ca_file = ca;
+    xq.flags = BERTH_XFER_TRUNCATE;
+    if (rq->flags & BERTH_HEALTH_REQ_INSECURE) xq.flags |= BERTH_XFER_INSECURE;
+    if (rq->flags & BERTH_HEALTH_REQ_CERTINFO) xq.flags |= BERTH_XFER_CERTINFO;
+    if (rq->flags & BERTH_HEALTH_REQ_NOPROXY) xq.flags |= BERTH_XFER_NOPROXY;
+    xq.connect_timeout_s = (long)run->timeout;
+    xq.timeout_s = (long)run->timeout + 20;
+    xq.body_max = BODY_MAX;
+    xq.on_header = on_header;
+    xq.on_cert = on_cert;
+    xq.arg = &hc;
+    berth_client_xfer(&xq, &xr, &err);
+    h->body = xr.body;
+    berth_buf_init(&xr.body, 0);
+    h->status = xr.status;
+    h->cc = xr.cc;
+    snprintf(h->errbuf, sizeof(h->errbuf), "%s", xr.errbuf);
+    h->connect_ms = xr.connect_ms;
+    h->total_ms = xr.total_ms;
+    snprintf(h->primary_ip, sizeof(h->primary_ip), "%s", xr.primary_ip);
     if (h->cc != CURLE_OK) {
-        if (!h->errbuf[0]) snprintf(h->errbuf, sizeof(h->errbuf), "%s", curl_easy_strerror((CURLcode)h->cc));
         berth_buf_printf(&run->log, "! %s (curl %d)\n", h->errbuf, h->cc);
         goto out;
     }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &h->status);
     if (h->status >= 400) oci_error(h);
     if (h->body.len) {
         berth_buf_append(&run->log, h->body.p, h->body.len > 2000 ? 2000 : h->body.len);
@@ -219,17 +188,12 @@ void cli_health_http_do(struct cli_health_run *run, const struct cli_health_req 
     }
     berth_buf_printf(&run->log, "  (%.0f ms)\n\n", h->total_ms);
 out:
-    if (line) {
-        memset(line, 0, strlen(line));
-        free(line);
-    }
-    curl_slist_free_all(hdrs);
-    curl_slist_free_all(connect_to);
-    if (c) curl_easy_cleanup(c);
+    berth_xfer_resp_release(&xr);
+    free(connect_to);
     free(url);
 }
 
-int cli_health_resolve(const char *host, int family, struct berth_buf *out, char *why, size_t whylen)
+int berth_health_resolve(const char *host, int family, struct berth_buf *out, char *why, size_t whylen)
 {
     struct addrinfo hints, *res = NULL, *a;
     char addr[INET6_ADDRSTRLEN];
@@ -256,7 +220,7 @@ int cli_health_resolve(const char *host, int family, struct berth_buf *out, char
     return n;
 }
 
-int cli_health_tcp_connect(const char *host, int port, long long timeout_s, double *ms, char *addr, size_t addrlen)
+int berth_health_tcp_connect(const char *host, int port, long long timeout_s, double *ms, char *addr, size_t addrlen)
 {
     struct addrinfo hints, *res = NULL;
     struct pollfd pfd;
@@ -303,7 +267,7 @@ out:
     return e;
 }
 
-int cli_health_run_prog(const char *const *argv, const char *input, int merge, struct berth_buf *out)
+int berth_health_run_prog(const char *const *argv, const char *input, int merge, struct berth_buf *out)
 {
     int in[2] = {-1, -1}, outp[2] = {-1, -1}, status = 0;
     char buf[4096];

@@ -34,11 +34,11 @@ static const char *env_nonempty(const char *name)
     return v && *v ? v : NULL;
 }
 
-enum berth_rc cli_dockercfg_path(enum cli_authfile_kind kind, char **out, struct berth_err *err)
+enum berth_rc berth_dockercfg_path(enum berth_authfile_kind kind, char **out, struct berth_err *err)
 {
     const char *v;
 
-    if (kind == CLI_AUTHFILE_DOCKER) {
+    if (kind == BERTH_AUTHFILE_DOCKER) {
         v = env_nonempty("DOCKER_CONFIG");
         if (v) {
             *out = berth_xasprintf("%s/config.json", v);
@@ -93,9 +93,9 @@ static enum berth_rc check_shape(const char *path, const json_t *root, struct be
     return BERTH_OK;
 }
 
-enum berth_rc cli_dockercfg_load(const char *path, struct cli_dockercfg **out, struct berth_err *err)
+enum berth_rc berth_dockercfg_load(const char *path, struct berth_dockercfg **out, struct berth_err *err)
 {
-    struct cli_dockercfg *cfg = NULL;
+    struct berth_dockercfg *cfg = NULL;
     char *text = NULL;
     json_t *root = NULL;
     json_error_t jerr;
@@ -145,7 +145,7 @@ static char *dir_of(const char *path)
     return berth_xstrndup(path, (size_t)(slash - path));
 }
 
-enum berth_rc cli_dockercfg_save(const struct cli_dockercfg *cfg, struct berth_err *err)
+enum berth_rc berth_dockercfg_save(const struct berth_dockercfg *cfg, struct berth_err *err)
 {
     char *text = NULL, *target = NULL, *dir = NULL;
     struct stat st;
@@ -172,7 +172,7 @@ out:
     return rc;
 }
 
-void cli_dockercfg_free(struct cli_dockercfg *cfg)
+void berth_dockercfg_free(struct berth_dockercfg *cfg)
 {
     if (!cfg) return;
     json_decref(cfg->root);
@@ -180,7 +180,7 @@ void cli_dockercfg_free(struct cli_dockercfg *cfg)
     free(cfg);
 }
 
-json_t *cli_dockercfg_object(struct cli_dockercfg *cfg, const char *key)
+json_t *berth_dockercfg_object(struct berth_dockercfg *cfg, const char *key)
 {
     json_t *o = json_object_get(cfg->root, key);
     if (json_is_object(o)) return o;
@@ -190,7 +190,7 @@ json_t *cli_dockercfg_object(struct cli_dockercfg *cfg, const char *key)
 }
 
 /* auths.<server> = {"auth": base64("user:password")[, "identitytoken": token]}. */
-static void set_entry(struct cli_dockercfg *cfg, const char *server, const char *user, const char *password,
+static void set_entry(struct berth_dockercfg *cfg, const char *server, const char *user, const char *password,
                       const char *identity)
 {
     struct berth_buf plain = BERTH_BUF_INIT(0), b64 = BERTH_BUF_INIT(0);
@@ -200,34 +200,34 @@ static void set_entry(struct cli_dockercfg *cfg, const char *server, const char 
     berth_b64_encode(plain.p, plain.len, &b64);
     json_object_set_new(entry, "auth", json_string(berth_buf_str(&b64)));
     if (identity) json_object_set_new(entry, "identitytoken", json_string(identity));
-    json_object_set_new(cli_dockercfg_object(cfg, "auths"), server, entry);
+    json_object_set_new(berth_dockercfg_object(cfg, "auths"), server, entry);
     if (plain.p) explicit_bzero(plain.p, plain.len);
     berth_buf_release(&plain);
     berth_buf_release(&b64);
 }
 
-void cli_dockercfg_set_identity(struct cli_dockercfg *cfg, const char *server, const char *token)
+void berth_dockercfg_set_identity(struct berth_dockercfg *cfg, const char *server, const char *token)
 {
-    set_entry(cfg, server, CLI_NULL_GUID, "", token);
+    set_entry(cfg, server, BERTH_NULL_GUID, "", token);
 }
 
-void cli_dockercfg_set_basic(struct cli_dockercfg *cfg, const char *server, const char *user, const char *password)
+void berth_dockercfg_set_basic(struct berth_dockercfg *cfg, const char *server, const char *user, const char *password)
 {
     set_entry(cfg, server, user, password, NULL);
 }
 
-int cli_dockercfg_remove(struct cli_dockercfg *cfg, const char *server)
+int berth_dockercfg_remove(struct berth_dockercfg *cfg, const char *server)
 {
     json_t *auths = json_object_get(cfg->root, "auths");
     return auths && json_object_del(auths, server) == 0;
 }
 
-void cli_dockercfg_set_helper(struct cli_dockercfg *cfg, const char *server, const char *helper)
+void berth_dockercfg_set_helper(struct berth_dockercfg *cfg, const char *server, const char *helper)
 {
-    json_object_set_new(cli_dockercfg_object(cfg, "credHelpers"), server, json_string(helper));
+    json_object_set_new(berth_dockercfg_object(cfg, "credHelpers"), server, json_string(helper));
 }
 
-int cli_dockercfg_remove_helper(struct cli_dockercfg *cfg, const char *server, const char *helper)
+int berth_dockercfg_remove_helper(struct berth_dockercfg *cfg, const char *server, const char *helper)
 {
     json_t *helpers = json_object_get(cfg->root, "credHelpers");
     const char *v = json_string_value(json_object_get(helpers, server));
@@ -235,7 +235,7 @@ int cli_dockercfg_remove_helper(struct cli_dockercfg *cfg, const char *server, c
     return json_object_del(helpers, server) == 0;
 }
 
-const char *cli_dockercfg_helper_for(const struct cli_dockercfg *cfg, const char *server)
+const char *berth_dockercfg_helper_for(const struct berth_dockercfg *cfg, const char *server)
 {
     const char *v = json_string_value(json_object_get(json_object_get(cfg->root, "credHelpers"), server));
     if (v && *v) return v;
@@ -243,7 +243,7 @@ const char *cli_dockercfg_helper_for(const struct cli_dockercfg *cfg, const char
     return v && *v ? v : NULL;
 }
 
-int cli_dockercfg_fingerprint(const struct cli_dockercfg *cfg, const char *server, char out[65])
+int berth_dockercfg_fingerprint(const struct berth_dockercfg *cfg, const char *server, char out[65])
 {
     json_t *entry = json_object_get(json_object_get(cfg->root, "auths"), server);
     struct berth_digest d;
@@ -259,7 +259,7 @@ int cli_dockercfg_fingerprint(const struct cli_dockercfg *cfg, const char *serve
     return 1;
 }
 
-int cli_helper_on_path(const char *helper, const char *path_env)
+int berth_helper_on_path(const char *helper, const char *path_env)
 {
     const char *p = path_env ? path_env : "";
     int found = 0;
@@ -269,7 +269,7 @@ int cli_helper_on_path(const char *helper, const char *path_env)
         const char *colon = strchr(p, ':');
         size_t n = colon ? (size_t)(colon - p) : strlen(p);
         /* An empty PATH element means the current folder. */
-        char *file = berth_xasprintf("%.*s/" CLI_HELPER_PREFIX "%s", (int)(n ? n : 1), n ? p : ".", helper);
+        char *file = berth_xasprintf("%.*s/" BERTH_HELPER_PREFIX "%s", (int)(n ? n : 1), n ? p : ".", helper);
         struct stat st;
         found = stat(file, &st) == 0 && S_ISREG(st.st_mode) && access(file, X_OK) == 0;
         free(file);
@@ -279,22 +279,22 @@ int cli_helper_on_path(const char *helper, const char *path_env)
     return found;
 }
 
-size_t cli_dockercfg_missing_helpers(const struct cli_dockercfg *cfg, const char *path_env, struct berth_buf *out)
+size_t berth_dockercfg_missing_helpers(const struct berth_dockercfg *cfg, const char *path_env, struct berth_buf *out)
 {
     const char *store = json_string_value(json_object_get(cfg->root, "credsStore"));
     json_t *helpers = json_object_get(cfg->root, "credHelpers"), *v;
     const char *server;
     size_t n = 0;
 
-    if (store && *store && !cli_helper_on_path(store, path_env)) {
-        berth_buf_printf(out, "'%s': credsStore names " CLI_HELPER_PREFIX "%s, which is not on PATH\n", cfg->path,
+    if (store && *store && !berth_helper_on_path(store, path_env)) {
+        berth_buf_printf(out, "'%s': credsStore names " BERTH_HELPER_PREFIX "%s, which is not on PATH\n", cfg->path,
                          store);
         n++;
     }
     json_object_foreach(helpers, server, v) {
         const char *h = json_string_value(v);
-        if (!h || !*h || cli_helper_on_path(h, path_env)) continue;
-        berth_buf_printf(out, "'%s': credHelpers[\"%s\"] names " CLI_HELPER_PREFIX "%s, which is not on PATH\n",
+        if (!h || !*h || berth_helper_on_path(h, path_env)) continue;
+        berth_buf_printf(out, "'%s': credHelpers[\"%s\"] names " BERTH_HELPER_PREFIX "%s, which is not on PATH\n",
                          cfg->path, server, h);
         n++;
     }

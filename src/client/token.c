@@ -1,5 +1,5 @@
 /*
- * token.c - the CLI's token flows: a directory access token from the
+ * token.c - the client's token flows: a directory access token from the
  * session (refresh_token or client_credentials grant) or from -u/-p, the
  * tenant, and registry refresh and access tokens by way of /oauth2/exchange
  * and /oauth2/token, the way `az acr login` gets them.
@@ -10,10 +10,10 @@
 #include "alloc.h"
 #include "base64.h"
 #include "util.h"
-#include "cli.h"
+#include "client.h"
 #include "banned.h"
 
-int64_t cli_jwt_exp(const char *jwt)
+int64_t berth_client_jwt_exp(const char *jwt)
 {
     struct berth_buf b = BERTH_BUF_INIT(1 << 16);
     struct berth_err err = BERTH_ERR_INIT;
@@ -31,47 +31,47 @@ int64_t cli_jwt_exp(const char *jwt)
 }
 
 /* The session of this run's server, if there is one (BERTH_ENOENT otherwise). */
-static enum berth_rc run_session(struct cli_ctx *ctx, json_t **root, char **path, struct cli_session *s,
+static enum berth_rc run_session(struct berth_client *cl, json_t **root, char **path, struct berth_client_session *s,
                                  struct berth_err *err)
 {
     const char *url;
-    enum berth_rc rc = cli_server_url(ctx, &url, err);
+    enum berth_rc rc = berth_client_server_url(cl, &url, err);
 
     memset(s, 0, sizeof(*s));
     *root = NULL;
     *path = NULL;
     if (rc) return rc;
-    *path = cli_session_path();
-    rc = cli_session_file_load(*path, root, err);
+    *path = berth_client_session_path();
+    rc = berth_client_session_load(*path, root, err);
     if (rc) return rc;
-    return cli_session_get(*root, url, s, err);
+    return berth_client_session_get(*root, url, s, err);
 }
 
-enum berth_rc cli_tenant(struct cli_ctx *ctx, const char **tenant, struct berth_err *err)
+enum berth_rc berth_client_tenant(struct berth_client *cl, const char **tenant, struct berth_err *err)
 {
-    struct cli_session s;
+    struct berth_client_session s;
     json_t *root = NULL, *ans = NULL;
     char *path = NULL;
     enum berth_rc rc = BERTH_OK;
 
     memset(&s, 0, sizeof(s));
-    if (ctx->tenant) goto done;
-    if (!ctx->user && run_session(ctx, &root, &path, &s, err) == BERTH_OK && s.tenant) {
-        ctx->tenant = berth_xstrdup(s.tenant);
-        cli_session_release(&s);
+    if (cl->tenant) goto done;
+    if (!cl->user && run_session(cl, &root, &path, &s, err) == BERTH_OK && s.tenant) {
+        cl->tenant = berth_xstrdup(s.tenant);
+        berth_client_session_release(&s);
         goto done;
     }
-    cli_session_release(&s);
+    berth_client_session_release(&s);
     berth_err_clear(err);
-    rc = cli_api(ctx, "GET", "/tenant", NULL, &ans, err);
+    rc = berth_client_api(cl, "GET", "/tenant", NULL, &ans, err);
     if (rc) goto out;
     if (!json_string_value(json_object_get(ans, "tenantId"))) {
         rc = berth_err_set(err, BERTH_EUNAVAILABLE, "GET /api/v1/tenant: the answer has no tenantId");
         goto out;
     }
-    ctx->tenant = berth_xstrdup(json_string_value(json_object_get(ans, "tenantId")));
+    cl->tenant = berth_xstrdup(json_string_value(json_object_get(ans, "tenantId")));
 done:
-    *tenant = ctx->tenant;
+    *tenant = cl->tenant;
 out:
     json_decref(ans);
     json_decref(root);
@@ -80,96 +80,96 @@ out:
 }
 
 /* POSTs form to the directory's token endpoint; *ans gets the JSON answer. */
-static enum berth_rc directory_grant(struct cli_ctx *ctx, const char *tenant, const char *form, json_t **ans,
+static enum berth_rc directory_grant(struct berth_client *cl, const char *tenant, const char *form, json_t **ans,
                                      struct berth_err *err)
 {
     char *p = berth_xasprintf("/directory/%s/oauth2/v2.0/token", tenant);
-    enum berth_rc rc = cli_post_form(ctx, p, NULL, NULL, form, ans, err);
+    enum berth_rc rc = berth_client_post_form(cl, p, NULL, NULL, form, ans, err);
     if (!rc && !json_string_value(json_object_get(*ans, "access_token")))
         rc = berth_err_set(err, BERTH_EUNAVAILABLE, "POST %s: the answer has no access_token", p);
     free(p);
     return rc;
 }
 
-enum berth_rc cli_directory_login(struct cli_ctx *ctx, const char *tenant, const char *name, const char *secret,
-                                  json_t **ans, struct berth_err *err)
+enum berth_rc berth_client_directory_login(struct berth_client *cl, const char *tenant, const char *name,
+                                           const char *secret, json_t **ans, struct berth_err *err)
 {
     struct berth_buf form = BERTH_BUF_INIT(0);
     enum berth_rc rc;
 
     if (berth_uuid_valid(name)) {
-        cli_form_add(&form, "grant_type", "client_credentials");
-        cli_form_add(&form, "client_id", name);
-        cli_form_add(&form, "client_secret", secret);
+        berth_client_form_add(&form, "grant_type", "client_credentials");
+        berth_client_form_add(&form, "client_id", name);
+        berth_client_form_add(&form, "client_secret", secret);
     } else {
-        cli_form_add(&form, "grant_type", "password");
-        cli_form_add(&form, "username", name);
-        cli_form_add(&form, "password", secret);
+        berth_client_form_add(&form, "grant_type", "password");
+        berth_client_form_add(&form, "username", name);
+        berth_client_form_add(&form, "password", secret);
     }
-    rc = directory_grant(ctx, tenant, berth_buf_str(&form), ans, err);
+    rc = directory_grant(cl, tenant, berth_buf_str(&form), ans, err);
     memset(form.p, 0, form.len);
     berth_buf_release(&form);
     return rc;
 }
 
-enum berth_rc cli_session_directory_token(struct cli_ctx *ctx, char **token, struct berth_err *err)
+enum berth_rc berth_client_directory_token(struct berth_client *cl, char **token, struct berth_err *err)
 {
     struct berth_buf form = BERTH_BUF_INIT(0);
-    struct cli_session s;
+    struct berth_client_session s;
     json_t *root = NULL, *ans = NULL;
     char *path = NULL;
     const char *pw = NULL, *tenant = NULL, *rt;
     enum berth_rc rc = BERTH_OK;
 
     memset(&s, 0, sizeof(s));
-    if (ctx->dir_token) goto done;
-    if (ctx->user) {
-        rc = cli_password(ctx, &pw, err);
+    if (cl->dir_token) goto done;
+    if (cl->user) {
+        rc = berth_client_password(cl, &pw, err);
         if (!rc && !pw)
             rc = berth_err_set(err, BERTH_EINVAL, "-u %s needs a password: pass -p PASS or --password-stdin",
-                               ctx->user);
-        if (!rc) rc = cli_tenant(ctx, &tenant, err);
-        if (!rc) rc = cli_directory_login(ctx, tenant, ctx->user, pw, &ans, err);
+                               cl->user);
+        if (!rc) rc = berth_client_tenant(cl, &tenant, err);
+        if (!rc) rc = berth_client_directory_login(cl, tenant, cl->user, pw, &ans, err);
         if (rc) goto out;
-        ctx->dir_token = berth_xstrdup(json_string_value(json_object_get(ans, "access_token")));
+        cl->dir_token = berth_xstrdup(json_string_value(json_object_get(ans, "access_token")));
         goto done;
     }
-    rc = run_session(ctx, &root, &path, &s, err);
+    rc = run_session(cl, &root, &path, &s, err);
     if (rc) goto out;
     if (s.kind && !strcmp(s.kind, "sp") && s.secret) {
-        cli_form_add(&form, "grant_type", "client_credentials");
-        cli_form_add(&form, "client_id", s.name);
-        cli_form_add(&form, "client_secret", s.secret);
+        berth_client_form_add(&form, "grant_type", "client_credentials");
+        berth_client_form_add(&form, "client_id", s.name);
+        berth_client_form_add(&form, "client_secret", s.secret);
     } else if (s.refresh_token) {
-        cli_form_add(&form, "grant_type", "refresh_token");
-        cli_form_add(&form, "refresh_token", s.refresh_token);
+        berth_client_form_add(&form, "grant_type", "refresh_token");
+        berth_client_form_add(&form, "refresh_token", s.refresh_token);
     } else {
         rc = berth_err_set(err, BERTH_EINVAL, "the session for %s holds no credential: run 'berth auth login --server "
                                               "%s' again", s.server, s.server);
         goto out;
     }
-    rc = directory_grant(ctx, s.tenant ? s.tenant : "", berth_buf_str(&form), &ans, err);
+    rc = directory_grant(cl, s.tenant ? s.tenant : "", berth_buf_str(&form), &ans, err);
     if (rc == BERTH_EUNAUTHORIZED) {
         struct berth_err why = *err;
         rc = berth_err_set(err, rc, "%s; the session for %s no longer works: run 'berth auth login --server %s' again",
                            berth_err_msg(&why), s.server, s.server);
     }
     if (rc) goto out;
-    ctx->dir_token = berth_xstrdup(json_string_value(json_object_get(ans, "access_token")));
+    cl->dir_token = berth_xstrdup(json_string_value(json_object_get(ans, "access_token")));
     rt = json_string_value(json_object_get(ans, "refresh_token"));
     if (rt && s.refresh_token && strcmp(rt, s.refresh_token) != 0) {
         free(s.refresh_token);
         s.refresh_token = berth_xstrdup(rt);
-        cli_session_put(root, &s, 0);
-        rc = cli_session_file_save(path, root, err);
+        berth_client_session_put(root, &s, 0);
+        rc = berth_client_session_save(path, root, err);
         if (rc) goto out;
     }
 done:
-    *token = berth_xstrdup(ctx->dir_token);
+    *token = berth_xstrdup(cl->dir_token);
 out:
     if (form.p) memset(form.p, 0, form.len);
     berth_buf_release(&form);
-    cli_session_release(&s);
+    berth_client_session_release(&s);
     json_decref(ans);
     json_decref(root);
     free(path);
@@ -201,25 +201,25 @@ static enum berth_rc served_here(const char *ls, const char *srv_hp, const char 
     return BERTH_OK;
 }
 
-static enum berth_rc login_server_of(struct cli_ctx *ctx, const char *registry, char **out, struct berth_err *err)
+static enum berth_rc login_server_of(struct berth_client *cl, const char *registry, char **out, struct berth_err *err)
 {
     char srv_hp[300], scheme[16], *path = NULL;
     const char *url, *ls, *port;
     json_t *reg = NULL;
-    enum berth_rc rc = cli_server_url(ctx, &url, err);
+    enum berth_rc rc = berth_client_server_url(cl, &url, err);
 
     if (rc) return rc;
-    cli_url_hostport(url, srv_hp, sizeof(srv_hp), scheme, sizeof(scheme));
+    berth_client_url_hostport(url, srv_hp, sizeof(srv_hp), scheme, sizeof(scheme));
     port = strrchr(srv_hp, ':') + 1;
     if (strchr(registry, '.') || strchr(registry, ':')) {
-        rc = cli_check_registry_arg("the registry", registry, CLI_WANT_LOGIN_SERVER, err);
+        rc = berth_client_check_registry_arg("the registry", registry, BERTH_CLIENT_WANT_LOGIN_SERVER, err);
         if (rc) goto out;
         ls = registry;
     } else {
-        rc = cli_check_registry_arg("the registry", registry, CLI_WANT_RESOURCE, err);
+        rc = berth_client_check_registry_arg("the registry", registry, BERTH_CLIENT_WANT_RESOURCE, err);
         if (rc) goto out;
         path = berth_xasprintf("/registries/%s", registry);
-        rc = cli_api(ctx, "GET", path, NULL, &reg, err);
+        rc = berth_client_api(cl, "GET", path, NULL, &reg, err);
         if (rc) goto out;
         ls = json_string_value(json_object_get(reg, "loginServer"));
         if (!ls) {
@@ -246,7 +246,7 @@ out:
  * server ls and returns the member of the answer in *token (malloc'd) with
  * its JWT exp in *expires_at (may be NULL).
  */
-static enum berth_rc registry_grant(struct cli_ctx *ctx, const char *path, const char *ls, const char *const *kv,
+static enum berth_rc registry_grant(struct berth_client *cl, const char *path, const char *ls, const char *const *kv,
                                     const char *member, char **token, int64_t *expires_at, struct berth_err *err)
 {
     struct berth_buf form = BERTH_BUF_INIT(0);
@@ -254,8 +254,8 @@ static enum berth_rc registry_grant(struct cli_ctx *ctx, const char *path, const
     const char *v;
     enum berth_rc rc;
 
-    for (; kv[0]; kv += 2) cli_form_add(&form, kv[0], kv[1]);
-    rc = cli_post_form(ctx, path, ls, NULL, berth_buf_str(&form), &ans, err);
+    for (; kv[0]; kv += 2) berth_client_form_add(&form, kv[0], kv[1]);
+    rc = berth_client_post_form(cl, path, ls, NULL, berth_buf_str(&form), &ans, err);
     if (rc) goto out;
     v = json_string_value(json_object_get(ans, member));
     if (!v) {
@@ -263,7 +263,7 @@ static enum berth_rc registry_grant(struct cli_ctx *ctx, const char *path, const
         goto out;
     }
     *token = berth_xstrdup(v);
-    if (expires_at) *expires_at = cli_jwt_exp(v);
+    if (expires_at) *expires_at = berth_client_jwt_exp(v);
 out:
     if (form.p) memset(form.p, 0, form.len);
     berth_buf_release(&form);
@@ -271,20 +271,20 @@ out:
     return rc;
 }
 
-enum berth_rc cli_registry_refresh_token(struct cli_ctx *ctx, const char *registry, char **token,
-                                         int64_t *expires_at, char **login_server, struct berth_err *err)
+enum berth_rc berth_client_registry_refresh_token(struct berth_client *cl, const char *registry, char **token,
+                                                  int64_t *expires_at, char **login_server, struct berth_err *err)
 {
     char *ls = NULL, *dir = NULL;
     const char *tenant = NULL;
     enum berth_rc rc;
 
     *token = NULL;
-    rc = login_server_of(ctx, registry, &ls, err);
-    if (!rc) rc = cli_session_directory_token(ctx, &dir, err);
-    if (!rc) rc = cli_tenant(ctx, &tenant, err);
+    rc = login_server_of(cl, registry, &ls, err);
+    if (!rc) rc = berth_client_directory_token(cl, &dir, err);
+    if (!rc) rc = berth_client_tenant(cl, &tenant, err);
     if (!rc) {
         const char *kv[] = {"grant_type", "access_token", "service", ls, "tenant", tenant, "access_token", dir, NULL};
-        rc = registry_grant(ctx, "/oauth2/exchange", ls, kv, "refresh_token", token, expires_at, err);
+        rc = registry_grant(cl, "/oauth2/exchange", ls, kv, "refresh_token", token, expires_at, err);
     }
     if (!rc && login_server) {
         *login_server = ls;
@@ -295,17 +295,18 @@ enum berth_rc cli_registry_refresh_token(struct cli_ctx *ctx, const char *regist
     return rc;
 }
 
-enum berth_rc cli_registry_access_token(struct cli_ctx *ctx, const char *registry, const char *scope, char **token,
-                                        int64_t *expires_at, char **login_server, struct berth_err *err)
+enum berth_rc berth_client_registry_access_token(struct berth_client *cl, const char *registry, const char *scope,
+                                                 char **token, int64_t *expires_at, char **login_server,
+                                                 struct berth_err *err)
 {
     char *rt = NULL, *ls = NULL;
     enum berth_rc rc;
 
     *token = NULL;
-    rc = cli_registry_refresh_token(ctx, registry, &rt, NULL, &ls, err);
+    rc = berth_client_registry_refresh_token(cl, registry, &rt, NULL, &ls, err);
     if (!rc) {
         const char *kv[] = {"grant_type", "refresh_token", "service", ls, "scope", scope, "refresh_token", rt, NULL};
-        rc = registry_grant(ctx, "/oauth2/token", ls, kv, "access_token", token, expires_at, err);
+        rc = registry_grant(cl, "/oauth2/token", ls, kv, "access_token", token, expires_at, err);
     }
     if (!rc && login_server) {
         *login_server = ls;

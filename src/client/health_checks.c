@@ -20,7 +20,7 @@
 #include "auth.h"
 #include "base64.h"
 #include "util.h"
-#include "cli.h"
+#include "client.h"
 #include "dockercfg.h"
 #include "loginrec.h"
 #include "health.h"
@@ -78,7 +78,7 @@ static char *quoted_after(const char *msg, const char *key)
 }
 
 /* Sets run->registry from what the server said when it is not known yet. */
-static void learn_registry(struct cli_health_run *run, const struct cli_health_http *h)
+static void learn_registry(struct berth_health_run *run, const struct berth_health_http *h)
 {
     if (run->registry) return;
     if (run->service) run->registry = name_of_service(run->service);
@@ -86,31 +86,31 @@ static void learn_registry(struct cli_health_run *run, const struct cli_health_h
 }
 
 /* The command that stores a fresh credential for the source that failed. malloc'd. */
-static char *relogin(const struct cli_health_run *run, enum cli_health_source src)
+static char *relogin(const struct berth_health_run *run, enum berth_health_source src)
 {
     const char *user = run->cred_user ? run->cred_user : "USER";
-    if (src == CLI_HEALTH_SRC_SESSION)
+    if (src == BERTH_HEALTH_SRC_SESSION)
         return berth_xasprintf("berth auth login --server %s%s -u %s --password-stdin", run->server_url,
                                berth_uuid_valid(user) ? " --service-principal" : "", user);
-    if (src == CLI_HEALTH_SRC_FLAGS) return cli_health_rerun(run, NULL, NULL, NULL, NULL);
+    if (src == BERTH_HEALTH_SRC_FLAGS) return berth_health_rerun(run, NULL, NULL, NULL, NULL);
     if (run->have_session)
-        return berth_xasprintf("berth login %s%s%s", run->login_server, run->ctx->server ? " --server " : "",
-                               run->ctx->server ? run->server_url : "");
+        return berth_xasprintf("berth login %s%s%s", run->login_server, run->client->server ? " --server " : "",
+                               run->client->server ? run->server_url : "");
     return berth_xasprintf("%s login %s", run->has_docker || !run->has_podman ? "docker" : "podman",
                            run->login_server);
 }
 
-static char *logged_reason(struct cli_health_run *run, const char *user);
+static char *logged_reason(struct berth_health_run *run, const char *user);
 
 /* Fails res with the code, cause and fix the reason table gives for the refusal h. */
-static void refused(struct cli_health_run *run, struct cli_health_result *res, const struct cli_health_http *h,
-                    enum cli_health_source src, const char *where)
+static void refused(struct berth_health_run *run, struct berth_health_result *res, const struct berth_health_http *h,
+                    enum berth_health_source src, const char *where)
 {
-    char *logged = h->reason && !strcmp(h->reason, "INVALID_CREDENTIALS") && src != CLI_HEALTH_SRC_SESSION
+    char *logged = h->reason && !strcmp(h->reason, "INVALID_CREDENTIALS") && src != BERTH_HEALTH_SRC_SESSION
                        ? logged_reason(run, run->cred_user) : NULL;
-    const struct cli_health_reason_row *row = cli_health_reason_lookup(logged ? logged : h->reason, src);
+    const struct berth_health_reason_row *row = berth_health_reason_lookup(logged ? logged : h->reason, src);
     char detail[600], *ip = quoted_after(h->message, "client IP "), *relog = relogin(run, src);
-    char *retype = cli_health_rerun(run, NULL, NULL, NULL, NULL), *cause, *fix = NULL;
+    char *retype = berth_health_rerun(run, NULL, NULL, NULL, NULL), *cause, *fix = NULL;
     const char *vars[] = {"name", run->registry ? run->registry : "NAME", "ls", run->login_server,
                           "server", run->server_url, "user", run->cred_user ? run->cred_user : "",
                           "retry", h->retry_after ? h->retry_after : "60", "ip", ip ? ip : "ADDRESS",
@@ -123,12 +123,12 @@ static void refused(struct cli_health_run *run, struct cli_health_result *res, c
                  h->reason ? ", " : "", h->reason ? h->reason : "");
     else
         snprintf(detail, sizeof(detail), "%s", h->errbuf);
-    cause = cli_health_expand(row->cause, vars, sizeof(vars) / sizeof(vars[0]));
-    if (row->fix) fix = cli_health_expand(row->fix, vars, sizeof(vars) / sizeof(vars[0]));
+    cause = berth_health_expand(row->cause, vars, sizeof(vars) / sizeof(vars[0]));
+    if (row->fix) fix = berth_health_expand(row->fix, vars, sizeof(vars) / sizeof(vars[0]));
     if (!strcmp(row->code, "NETWORK_ACCESS_DENIED") && !strstr(cause, "default action"))
-        cli_health_set(res, CLI_HEALTH_ERROR, row->code, fix, "%s (the registry's default action is Deny)", cause);
+        berth_health_set(res, BERTH_HEALTH_ERROR, row->code, fix, "%s (the registry's default action is Deny)", cause);
     else
-        cli_health_set(res, CLI_HEALTH_ERROR, row->code, fix, "%s", cause);
+        berth_health_set(res, BERTH_HEALTH_ERROR, row->code, fix, "%s", cause);
     free(cause);
     free(fix);
     free(ip);
@@ -138,7 +138,7 @@ static void refused(struct cli_health_run *run, struct cli_health_result *res, c
 }
 
 /* The proxy libcurl (and berth) would use for the server, or NULL; borrowed from the environment. */
-static const char *proxy_for(const struct cli_health_run *run, const char **var)
+static const char *proxy_for(const struct berth_health_run *run, const char **var)
 {
     static const char *const https_vars[] = {"HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"};
     static const char *const http_vars[] = {"http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"};
@@ -147,7 +147,7 @@ static const char *proxy_for(const struct cli_health_run *run, const char **var)
 
     np = getenv("NO_PROXY");
     if (!np || !*np) np = getenv("no_proxy");
-    if (np && cli_health_no_proxy_match(np, run->server_host)) return NULL;
+    if (np && berth_health_no_proxy_match(np, run->server_host)) return NULL;
     for (i = 0; i < 4; i++) {
         v = getenv(vars[i]);
         if (v && *v) {
@@ -159,44 +159,44 @@ static const char *proxy_for(const struct cli_health_run *run, const char **var)
 }
 
 /* What a transport failure of h means, for the checks after TCP and TLS passed. */
-static void transport_failed(struct cli_health_run *run, struct cli_health_result *res, const struct cli_health_http *h,
-                             const char *what)
+static void transport_failed(struct berth_health_run *run, struct berth_health_result *res,
+                             const struct berth_health_http *h, const char *what)
 {
     const char *var = NULL, *proxy = proxy_for(run, &var);
     char *fix;
     if (proxy && (h->cc == CURLE_COULDNT_RESOLVE_PROXY || h->cc == CURLE_COULDNT_CONNECT || h->cc == CURLE_RECV_ERROR ||
                   h->cc == CURLE_GOT_NOTHING || strstr(h->errbuf, "roxy"))) {
         fix = berth_xasprintf("export NO_PROXY=%s${NO_PROXY:+,$NO_PROXY}", run->server_host);
-        cli_health_set(res, CLI_HEALTH_ERROR, "PROXY_FAILED", fix,
-                       "%s failed through the proxy of %s: %s; bypass it for the registry or fix the proxy", what, var,
-                       h->errbuf);
+        berth_health_set(res, BERTH_HEALTH_ERROR, "PROXY_FAILED", fix,
+                         "%s failed through the proxy of %s: %s; bypass it for the registry or fix the proxy", what,
+                         var, h->errbuf);
         free(fix);
         return;
     }
     if (h->cc == CURLE_PEER_FAILED_VERIFICATION) { /* a login server or realm the certificate does not cover */
-        cli_health_set(res, CLI_HEALTH_ERROR,
-                       strstr(h->errbuf, "expired") ? "TLS_EXPIRED"
-                       : strstr(h->errbuf, "name") ? "TLS_HOSTNAME_MISMATCH" : "TLS_UNTRUSTED", NULL,
-                       "%s failed: %s: the server's certificate must name the login server %s too", what, h->errbuf,
-                       run->login_server ? run->login_server : "?");
+        berth_health_set(res, BERTH_HEALTH_ERROR,
+                         strstr(h->errbuf, "expired") ? "TLS_EXPIRED"
+                         : strstr(h->errbuf, "name") ? "TLS_HOSTNAME_MISMATCH" : "TLS_UNTRUSTED", NULL,
+                         "%s failed: %s: the server's certificate must name the login server %s too", what, h->errbuf,
+                         run->login_server ? run->login_server : "?");
         return;
     }
-    cli_health_set(res, CLI_HEALTH_ERROR,
-                   h->cc == CURLE_OPERATION_TIMEDOUT ? "CONNECTIVITY_TIMEOUT" : "CONNECTIVITY_ERROR",
-                   NULL, "%s failed: %s", what, h->errbuf);
+    berth_health_set(res, BERTH_HEALTH_ERROR,
+                     h->cc == CURLE_OPERATION_TIMEDOUT ? "CONNECTIVITY_TIMEOUT" : "CONNECTIVITY_ERROR",
+                     NULL, "%s failed: %s", what, h->errbuf);
 }
 
 /* GET /v2/ on the login server, once. */
-static void ensure_v2(struct cli_health_run *run)
+static void ensure_v2(struct berth_health_run *run)
 {
-    struct cli_health_req rq = {"GET", "/v2/", NULL, NULL, NULL, 0};
+    struct berth_health_req rq = {"GET", "/v2/", NULL, NULL, NULL, 0};
     char why[200];
     if (run->v2_done) return;
     rq.host = run->login_server;
-    cli_health_http_do(run, &rq, &run->v2);
+    berth_health_http_do(run, &rq, &run->v2);
     run->v2_done = 1;
     if (run->v2.status == 401)
-        cli_health_parse_challenge(run->v2.www_auth, &run->realm, &run->service, why, sizeof(why));
+        berth_health_parse_challenge(run->v2.www_auth, &run->realm, &run->service, why, sizeof(why));
     learn_registry(run, &run->v2);
 }
 
@@ -212,7 +212,7 @@ static const struct client_row clients[] = {
     {"oras", {"version", NULL, NULL}},
 };
 
-static void check_clients(struct cli_health_run *run, struct cli_health_result *res)
+static void check_clients(struct berth_health_run *run, struct berth_health_result *res)
 {
     struct berth_buf found = BERTH_BUF_INIT(0), missing = BERTH_BUF_INIT(0), out = BERTH_BUF_INIT(0);
     char *ver, *docker_ver = NULL;
@@ -229,8 +229,8 @@ static void check_clients(struct cli_health_run *run, struct cli_health_result *
         argv[2] = clients[i].args[1];
         argv[3] = NULL;
         berth_buf_reset(&out);
-        cli_health_run_prog(argv, NULL, 1, &out);
-        ver = cli_health_version_of(berth_buf_str(&out));
+        berth_health_run_prog(argv, NULL, 1, &out);
+        ver = berth_health_version_of(berth_buf_str(&out));
         berth_buf_printf(&found, "%s%s %s", found.len ? ", " : "", clients[i].prog, ver ? ver : "(version unknown)");
         if (!strcmp(clients[i].prog, "docker")) {
             run->has_docker = 1;
@@ -241,25 +241,25 @@ static void check_clients(struct cli_health_run *run, struct cli_health_result *
         run->has_skopeo |= !strcmp(clients[i].prog, "skopeo");
         free(ver);
     }
-    if (docker_ver && cli_health_version_cmp(docker_ver, MIN_DOCKER) < 0)
-        cli_health_set(res, CLI_HEALTH_ERROR, "DOCKER_VERSION_TOO_OLD",
-                       "install Docker " MIN_DOCKER " or later (https://docs.docker.com/engine/install/)",
-                       "docker %s is older than " MIN_DOCKER ", the oldest client that logs in with identity tokens",
-                       docker_ver);
+    if (docker_ver && berth_health_version_cmp(docker_ver, MIN_DOCKER) < 0)
+        berth_health_set(res, BERTH_HEALTH_ERROR, "DOCKER_VERSION_TOO_OLD",
+                         "install Docker " MIN_DOCKER " or later (https://docs.docker.com/engine/install/)",
+                         "docker %s is older than " MIN_DOCKER ", the oldest client that logs in with identity tokens",
+                         docker_ver);
     else if (!found.len)
-        cli_health_set(res, CLI_HEALTH_WARNING, "NO_CLIENT", "apt-get install podman skopeo",
-                       "none of docker, podman, skopeo, helm or oras is on PATH");
+        berth_health_set(res, BERTH_HEALTH_WARNING, "NO_CLIENT", "apt-get install podman skopeo",
+                         "none of docker, podman, skopeo, helm or oras is on PATH");
     else
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
-                       "%s%s%s", berth_buf_str(&found), missing.len ? "; not found: " : "",
-                       missing.len ? berth_buf_str(&missing) : "");
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
+                         "%s%s%s", berth_buf_str(&found), missing.len ? "; not found: " : "",
+                         missing.len ? berth_buf_str(&missing) : "");
     free(docker_ver);
     berth_buf_release(&found);
     berth_buf_release(&missing);
     berth_buf_release(&out);
 }
 
-static void check_daemon(struct cli_health_run *run, struct cli_health_result *res)
+static void check_daemon(struct berth_health_run *run, struct berth_health_result *res)
 {
     static const char *const argv[] = {"docker", "version", "--format", "{{.Server.Version}}", NULL};
     struct berth_buf out = BERTH_BUF_INIT(0);
@@ -268,33 +268,35 @@ static void check_daemon(struct cli_health_run *run, struct cli_health_result *r
     int rc;
 
     if (!run->has_docker) {
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "docker is not installed; podman and skopeo need no daemon");
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "docker is not installed; podman and skopeo need no daemon");
         goto out;
     }
-    rc = cli_health_run_prog(argv, NULL, 1, &out);
-    v = cli_health_version_of(berth_buf_str(&out));
+    rc = berth_health_run_prog(argv, NULL, 1, &out);
+    v = berth_health_version_of(berth_buf_str(&out));
     line = berth_buf_str(&out);
     line += strspn(line, "\r\n ");
     if (rc == 0 && v)
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "the docker daemon answers (engine %s)", v);
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "the docker daemon answers (engine %s)", v);
     else if (run->has_podman || run->has_skopeo)
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "no docker daemon answers (%.*s); podman and skopeo need none",
-                       (int)strcspn(line, "\r\n"), line);
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
+                         "no docker daemon answers (%.*s); podman and skopeo need none", (int)strcspn(line, "\r\n"),
+                         line);
     else
-        cli_health_set(res, CLI_HEALTH_ERROR, "DOCKER_DAEMON_UNREACHABLE", "systemctl start docker",
-                       "docker is installed but no daemon answers: %.*s", (int)strcspn(line, "\r\n"), line);
+        berth_health_set(res, BERTH_HEALTH_ERROR, "DOCKER_DAEMON_UNREACHABLE", "systemctl start docker",
+                         "docker is installed but no daemon answers: %.*s", (int)strcspn(line, "\r\n"), line);
     free(v);
 out:
     berth_buf_release(&out);
 }
 
 /* Loads one credential file into *slot; an error message into msg. */
-static int load_cfg(enum cli_authfile_kind kind, struct cli_dockercfg **slot, char **bad_path, struct berth_buf *msg)
+static int load_cfg(enum berth_authfile_kind kind, struct berth_dockercfg **slot, char **bad_path,
+                    struct berth_buf *msg)
 {
     struct berth_err err = BERTH_ERR_INIT;
     char *path = NULL;
     int ok = 1;
-    if (cli_dockercfg_path(kind, &path, &err) || cli_dockercfg_load(path, slot, &err)) {
+    if (berth_dockercfg_path(kind, &path, &err) || berth_dockercfg_load(path, slot, &err)) {
         berth_buf_printf(msg, "%s%s", msg->len ? "; " : "", berth_err_msg(&err));
         if (!*bad_path && path) *bad_path = berth_xstrdup(path);
         ok = 0;
@@ -303,71 +305,71 @@ static int load_cfg(enum cli_authfile_kind kind, struct cli_dockercfg **slot, ch
     return ok;
 }
 
-static void check_config(struct cli_health_run *run, struct cli_health_result *res)
+static void check_config(struct berth_health_run *run, struct berth_health_result *res)
 {
     struct berth_buf msg = BERTH_BUF_INIT(0);
     char *bad = NULL, *fix;
-    int ok = load_cfg(CLI_AUTHFILE_DOCKER, &run->docker_cfg, &bad, &msg);
-    ok &= load_cfg(CLI_AUTHFILE_PODMAN, &run->podman_cfg, &bad, &msg);
+    int ok = load_cfg(BERTH_AUTHFILE_DOCKER, &run->docker_cfg, &bad, &msg);
+    ok &= load_cfg(BERTH_AUTHFILE_PODMAN, &run->podman_cfg, &bad, &msg);
     if (!ok) {
         fix = berth_xasprintf("mv '%s' '%s.broken'", bad, bad);
-        cli_health_set(res, CLI_HEALTH_ERROR, "DOCKER_CONFIG_INVALID", fix,
-                       "%s (docker and podman cannot read their logins; repair the file or move it aside)",
-                       berth_buf_str(&msg));
+        berth_health_set(res, BERTH_HEALTH_ERROR, "DOCKER_CONFIG_INVALID", fix,
+                         "%s (docker and podman cannot read their logins; repair the file or move it aside)",
+                         berth_buf_str(&msg));
         free(fix);
     } else {
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "docker's %s and podman's %s parse",
-                       run->docker_cfg->path, run->podman_cfg->path);
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "docker's %s and podman's %s parse",
+                         run->docker_cfg->path, run->podman_cfg->path);
     }
     free(bad);
     berth_buf_release(&msg);
 }
 
 /* Appends the command that removes the entries of cfg naming a helper that is not on PATH. */
-static size_t helper_fixes(const struct cli_dockercfg *cfg, struct berth_buf *fix, struct berth_buf *names)
+static size_t helper_fixes(const struct berth_dockercfg *cfg, struct berth_buf *fix, struct berth_buf *names)
 {
     const char *store = json_string_value(json_object_get(cfg->root, "credsStore")), *key;
     const char *path = getenv("PATH");
     json_t *v;
     size_t n = 0;
 
-    if (store && *store && !cli_helper_on_path(store, path)) {
+    if (store && *store && !berth_helper_on_path(store, path)) {
         berth_buf_printf(fix, "%sjq 'del(.credsStore)' '%s' > '%s.tmp' && mv '%s.tmp' '%s'", fix->len ? " && " : "",
                          cfg->path, cfg->path, cfg->path, cfg->path);
-        berth_buf_printf(names, "%s" CLI_HELPER_PREFIX "%s", names->len ? ", " : "", store);
+        berth_buf_printf(names, "%s" BERTH_HELPER_PREFIX "%s", names->len ? ", " : "", store);
         n++;
     }
     json_object_foreach(json_object_get(cfg->root, "credHelpers"), key, v) {
         const char *h = json_string_value(v);
-        if (!h || !*h || cli_helper_on_path(h, path)) continue;
+        if (!h || !*h || berth_helper_on_path(h, path)) continue;
         berth_buf_printf(fix, "%sjq 'del(.credHelpers[\"%s\"])' '%s' > '%s.tmp' && mv '%s.tmp' '%s'",
                          fix->len ? " && " : "", key, cfg->path, cfg->path, cfg->path, cfg->path);
         if (!strstr(berth_buf_str(names), h))
-            berth_buf_printf(names, "%s" CLI_HELPER_PREFIX "%s", names->len ? ", " : "", h);
+            berth_buf_printf(names, "%s" BERTH_HELPER_PREFIX "%s", names->len ? ", " : "", h);
         n++;
     }
     return n;
 }
 
-static void check_helpers(struct cli_health_run *run, struct cli_health_result *res)
+static void check_helpers(struct berth_health_run *run, struct berth_health_result *res)
 {
     struct berth_buf lines = BERTH_BUF_INIT(0), fix = BERTH_BUF_INIT(0), names = BERTH_BUF_INIT(0);
-    struct cli_dockercfg *cfgs[2];
+    struct berth_dockercfg *cfgs[2];
     size_t i, n = 0;
 
     cfgs[0] = run->docker_cfg;
     cfgs[1] = run->podman_cfg;
     for (i = 0; i < 2; i++) {
         if (!cfgs[i] || (i && cfgs[0] && !strcmp(cfgs[0]->path, cfgs[1]->path))) continue;
-        if (cli_dockercfg_missing_helpers(cfgs[i], getenv("PATH"), &lines)) n += helper_fixes(cfgs[i], &fix, &names);
+        if (berth_dockercfg_missing_helpers(cfgs[i], getenv("PATH"), &lines)) n += helper_fixes(cfgs[i], &fix, &names);
     }
     if (n)
-        cli_health_set(res, CLI_HEALTH_ERROR, "CREDENTIAL_HELPER_MISSING", berth_buf_str(&fix),
-                       "%s: docker and podman fail before they send anything; install %s or remove the entry%s "
-                       "(or 'berth login --helper' to use docker-credential-berth)",
-                       berth_buf_str(&lines), berth_buf_str(&names), n > 1 ? "s" : "");
+        berth_health_set(res, BERTH_HEALTH_ERROR, "CREDENTIAL_HELPER_MISSING", berth_buf_str(&fix),
+                         "%s: docker and podman fail before they send anything; install %s or remove the entry%s "
+                         "(or 'berth login --helper' to use docker-credential-berth)",
+                         berth_buf_str(&lines), berth_buf_str(&names), n > 1 ? "s" : "");
     else
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "every credential helper the files name is on PATH");
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "every credential helper the files name is on PATH");
     /* the shared lister ends each finding with a newline */
     if (res->message) {
         char *p;
@@ -394,7 +396,7 @@ static char *lower(const char *s)
     return l;
 }
 
-static void check_name(struct cli_health_run *run, struct cli_health_result *res)
+static void check_name(struct berth_health_run *run, struct berth_health_result *res)
 {
     struct berth_err err = BERTH_ERR_INIT;
     char *fix = NULL, *l;
@@ -402,149 +404,149 @@ static void check_name(struct cli_health_run *run, struct cli_health_result *res
     if (run->name) {
         if (has_upper(run->name)) {
             l = lower(run->name);
-            fix = cli_health_rerun(run, l, NULL, NULL, NULL);
-            cli_health_set(res, CLI_HEALTH_ERROR, "REGISTRY_NAME_UPPERCASE", fix,
-                           "'%s' has uppercase letters: registry names are lowercase, use '%s'", run->name, l);
+            fix = berth_health_rerun(run, l, NULL, NULL, NULL);
+            berth_health_set(res, BERTH_HEALTH_ERROR, "REGISTRY_NAME_UPPERCASE", fix,
+                             "'%s' has uppercase letters: registry names are lowercase, use '%s'", run->name, l);
             free(l);
         } else if (strchr(run->name, '.') || strchr(run->name, ':')) {
-            fix = cli_health_rerun(run, NULL, run->name, NULL, NULL);
-            cli_health_set(res, CLI_HEALTH_ERROR, "REGISTRY_NAME_IS_LOGIN_SERVER", fix,
-                           "-n takes a registry's resource name like '%.*s', not the login server '%s': give a login "
-                           "server without -n", (int)strcspn(run->name, ".:"), run->name, run->name);
+            fix = berth_health_rerun(run, NULL, run->name, NULL, NULL);
+            berth_health_set(res, BERTH_HEALTH_ERROR, "REGISTRY_NAME_IS_LOGIN_SERVER", fix,
+                             "-n takes a registry's resource name like '%.*s', not the login server '%s': give a login "
+                             "server without -n", (int)strcspn(run->name, ".:"), run->name, run->name);
         } else if (berth_registry_name_check(run->name, &err)) {
-            cli_health_set(res, CLI_HEALTH_ERROR, "REGISTRY_NAME_INVALID", NULL, "%s", berth_err_msg(&err));
+            berth_health_set(res, BERTH_HEALTH_ERROR, "REGISTRY_NAME_INVALID", NULL, "%s", berth_err_msg(&err));
         } else {
-            cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "'%s' is a registry resource name", run->name);
+            berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "'%s' is a registry resource name", run->name);
         }
     } else if (run->target) {
         if (has_upper(run->target)) {
             l = lower(run->target);
-            fix = cli_health_rerun(run, NULL, l, NULL, NULL);
-            cli_health_set(res, CLI_HEALTH_ERROR, "REGISTRY_NAME_UPPERCASE", fix,
-                           "'%s' has uppercase letters: login servers are lowercase, use '%s'", run->target, l);
+            fix = berth_health_rerun(run, NULL, l, NULL, NULL);
+            berth_health_set(res, BERTH_HEALTH_ERROR, "REGISTRY_NAME_UPPERCASE", fix,
+                             "'%s' has uppercase letters: login servers are lowercase, use '%s'", run->target, l);
             free(l);
         } else if (!strchr(run->target, '.') && !strchr(run->target, ':') && strcmp(run->target, "localhost") != 0) {
-            fix = cli_health_rerun(run, run->target, NULL, NULL, NULL);
-            cli_health_set(res, CLI_HEALTH_ERROR, "LOGIN_SERVER_IS_RESOURCE_NAME", fix,
-                           "'%s' is a registry's resource name, not a login server ('%s.<domain>[:port]'): pass it "
-                           "with -n", run->target, run->target);
+            fix = berth_health_rerun(run, run->target, NULL, NULL, NULL);
+            berth_health_set(res, BERTH_HEALTH_ERROR, "LOGIN_SERVER_IS_RESOURCE_NAME", fix,
+                             "'%s' is a registry's resource name, not a login server ('%s.<domain>[:port]'): pass it "
+                             "with -n", run->target, run->target);
         } else {
-            cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "'%s' is a login server", run->target);
+            berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "'%s' is a login server", run->target);
         }
     } else {
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "no registry given: the server's default registry at %s",
-                       run->server_hp);
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "no registry given: the server's default registry at %s",
+                         run->server_hp);
     }
     free(fix);
 }
 
 /* ---------------------------------------------------------------- 3. the network path */
 
-static void check_proxy(struct cli_health_run *run, struct cli_health_result *res)
+static void check_proxy(struct berth_health_run *run, struct berth_health_result *res)
 {
     const char *var = NULL, *p = proxy_for(run, &var), *at;
     char *fix;
     if (!p) {
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "no proxy applies to %s", run->server_host);
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "no proxy applies to %s", run->server_host);
         return;
     }
     at = strrchr(p, '@'); /* never show a proxy's password */
     fix = berth_xasprintf("export NO_PROXY=%s${NO_PROXY:+,$NO_PROXY}", run->server_host);
-    cli_health_set(res, CLI_HEALTH_WARNING, "PROXY_IN_USE", fix,
-                   "%s=%s%s applies to %s (NO_PROXY does not name it): requests to the registry go through the proxy, "
-                   "which must allow them", var, at ? "..." : "", at ? at + 1 : p, run->server_host);
+    berth_health_set(res, BERTH_HEALTH_WARNING, "PROXY_IN_USE", fix,
+                     "%s=%s%s applies to %s (NO_PROXY does not name it): requests to the registry go through the proxy, "
+                     "which must allow them", var, at ? "..." : "", at ? at + 1 : p, run->server_host);
     free(fix);
 }
 
-static void check_dns(struct cli_health_run *run, struct cli_health_result *res)
+static void check_dns(struct berth_health_run *run, struct berth_health_result *res)
 {
     struct berth_buf v4 = BERTH_BUF_INIT(0), v6 = BERTH_BUF_INIT(0);
     char why4[128] = "", why6[128] = "";
     int n4, n6;
 
     if (is_ip_literal(run->server_host)) {
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "%s is an address: no lookup needed", run->server_host);
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "%s is an address: no lookup needed", run->server_host);
         return;
     }
-    n4 = cli_health_resolve(run->server_host, AF_INET, &v4, why4, sizeof(why4));
-    n6 = cli_health_resolve(run->server_host, AF_INET6, &v6, why6, sizeof(why6));
+    n4 = berth_health_resolve(run->server_host, AF_INET, &v4, why4, sizeof(why4));
+    n6 = berth_health_resolve(run->server_host, AF_INET6, &v6, why6, sizeof(why6));
     if (!n4 && !n6)
-        cli_health_set(res, CLI_HEALTH_ERROR, "DNS_RESOLUTION_FAILED", NULL,
-                       "%s does not resolve (IPv4: %s; IPv6: %s): check the name, your DNS server, or add it to "
-                       "/etc/hosts",
-                       run->server_host, why4, why6);
+        berth_health_set(res, BERTH_HEALTH_ERROR, "DNS_RESOLUTION_FAILED", NULL,
+                         "%s does not resolve (IPv4: %s; IPv6: %s): check the name, your DNS server, or add it to "
+                         "/etc/hosts",
+                         run->server_host, why4, why6);
     else
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "%s resolves to IPv4 %s; IPv6 %s", run->server_host,
-                       n4 ? berth_buf_str(&v4) : "none", n6 ? berth_buf_str(&v6) : "none");
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "%s resolves to IPv4 %s; IPv6 %s", run->server_host,
+                         n4 ? berth_buf_str(&v4) : "none", n6 ? berth_buf_str(&v6) : "none");
     berth_buf_release(&v4);
     berth_buf_release(&v6);
 }
 
-static void check_tcp(struct cli_health_run *run, struct cli_health_result *res)
+static void check_tcp(struct berth_health_run *run, struct berth_health_result *res)
 {
     char addr[64] = "?", *fix;
     double ms;
-    int e = cli_health_tcp_connect(run->server_host, run->server_port, run->timeout, &ms, addr, sizeof(addr));
+    int e = berth_health_tcp_connect(run->server_host, run->server_port, run->timeout, &ms, addr, sizeof(addr));
 
     if (!e) {
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
-                       "TCP connect to %s port %d took %.1f ms", addr, run->server_port, ms);
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
+                         "TCP connect to %s port %d took %.1f ms", addr, run->server_port, ms);
     } else if (e == ECONNREFUSED) {
         fix = berth_xasprintf("berth serve --listen %s", run->server_hp);
-        cli_health_set(res, CLI_HEALTH_ERROR, "CONNECTIVITY_REFUSED", fix,
-                       "nothing listens on %s port %d (connection refused after %.1f ms): start the server there or "
-                       "check the port", addr, run->server_port, ms);
+        berth_health_set(res, BERTH_HEALTH_ERROR, "CONNECTIVITY_REFUSED", fix,
+                         "nothing listens on %s port %d (connection refused after %.1f ms): start the server there or "
+                         "check the port", addr, run->server_port, ms);
         free(fix);
     } else if (e == ETIMEDOUT) {
-        cli_health_set(res, CLI_HEALTH_ERROR, "CONNECTIVITY_TIMEOUT", NULL,
-                       "no answer from %s port %d within %lld s: a firewall drops the packets, or the host is down or "
-                       "overloaded", addr, run->server_port, run->timeout);
+        berth_health_set(res, BERTH_HEALTH_ERROR, "CONNECTIVITY_TIMEOUT", NULL,
+                         "no answer from %s port %d within %lld s: a firewall drops the packets, or the host is down or "
+                         "overloaded", addr, run->server_port, run->timeout);
     } else {
-        cli_health_set(res, CLI_HEALTH_ERROR, "CONNECTIVITY_UNREACHABLE", NULL, "cannot reach %s port %d: %s", addr,
-                       run->server_port, strerror(e));
+        berth_health_set(res, BERTH_HEALTH_ERROR, "CONNECTIVITY_UNREACHABLE", NULL, "cannot reach %s port %d: %s", addr,
+                         run->server_port, strerror(e));
     }
 }
 
-static void check_tls(struct cli_health_run *run, struct cli_health_result *res)
+static void check_tls(struct berth_health_run *run, struct berth_health_result *res)
 {
-    struct cli_health_req rq = {"GET", "/v2/", NULL, NULL, NULL, CLI_HEALTH_REQ_CERTINFO};
-    struct cli_health_http h, raw;
+    struct berth_health_req rq = {"GET", "/v2/", NULL, NULL, NULL, BERTH_HEALTH_REQ_CERTINFO};
+    struct berth_health_http h, raw;
     char *fix = NULL, *alt = NULL;
     const char *e;
 
     memset(&raw, 0, sizeof(raw));
     if (strcmp(run->scheme, "https") != 0) {
         if (is_loopback_host(run->server_host))
-            cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
-                           "plain HTTP on a loopback address (docker allows it without TLS)");
+            berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
+                             "plain HTTP on a loopback address (docker allows it without TLS)");
         else
-            cli_health_set(res, CLI_HEALTH_WARNING, "INSECURE_REGISTRY", NULL,
-                           "plain HTTP to %s: docker refuses it unless it is in the daemon's \"insecure-registries\"; "
-                           "serve TLS (berth serve --tls-cert FILE --tls-key FILE)", run->server_hp);
+            berth_health_set(res, BERTH_HEALTH_WARNING, "INSECURE_REGISTRY", NULL,
+                             "plain HTTP to %s: docker refuses it unless it is in the daemon's \"insecure-registries\"; "
+                             "serve TLS (berth serve --tls-cert FILE --tls-key FILE)", run->server_hp);
         return;
     }
-    cli_health_http_do(run, &rq, &h);
+    berth_health_http_do(run, &rq, &h);
     if (h.cc == CURLE_OK) {
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
-                       "the certificate (%s, issued by %s, valid until %s) is trusted and names %s",
-                       h.cert_subject ? h.cert_subject : "?", h.cert_issuer ? h.cert_issuer : "?",
-                       h.cert_expire ? h.cert_expire : "?", run->server_host);
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
+                         "the certificate (%s, issued by %s, valid until %s) is trusted and names %s",
+                         h.cert_subject ? h.cert_subject : "?", h.cert_issuer ? h.cert_issuer : "?",
+                         h.cert_expire ? h.cert_expire : "?", run->server_host);
         goto out;
     }
-    rq.flags |= CLI_HEALTH_REQ_INSECURE;
-    cli_health_http_do(run, &rq, &raw);
+    rq.flags |= BERTH_HEALTH_REQ_INSECURE;
+    berth_health_http_do(run, &rq, &raw);
     e = h.errbuf;
     if (h.cc == CURLE_SSL_CONNECT_ERROR && raw.cc != CURLE_OK) {
         fix = berth_xasprintf("http://%s", run->server_hp);
-        alt = cli_health_rerun(run, NULL, NULL, fix, NULL);
-        cli_health_set(res, CLI_HEALTH_ERROR, "TLS_HANDSHAKE_FAILED", alt,
-                       "the TLS handshake with %s failed (%s): does the server speak plain HTTP on that port?",
-                       run->server_hp, e);
+        alt = berth_health_rerun(run, NULL, NULL, fix, NULL);
+        berth_health_set(res, BERTH_HEALTH_ERROR, "TLS_HANDSHAKE_FAILED", alt,
+                         "the TLS handshake with %s failed (%s): does the server speak plain HTTP on that port?",
+                         run->server_hp, e);
     } else if (strstr(e, "expired")) {
-        cli_health_set(res, CLI_HEALTH_ERROR, "TLS_EXPIRED", NULL,
-                       "the certificate of %s (%s) expired on %s: renew it on the server and restart it with the new "
-                       "--tls-cert", run->server_hp, raw.cert_subject ? raw.cert_subject : "?",
-                       raw.cert_expire ? raw.cert_expire : "?");
+        berth_health_set(res, BERTH_HEALTH_ERROR, "TLS_EXPIRED", NULL,
+                         "the certificate of %s (%s) expired on %s: renew it on the server and restart it with the new "
+                         "--tls-cert", run->server_hp, raw.cert_subject ? raw.cert_subject : "?",
+                         raw.cert_expire ? raw.cert_expire : "?");
     } else if (strstr(e, "subject name") || strstr(e, "does not match") || strstr(e, "no alternative")) {
         const char *san = raw.cert_san ? raw.cert_san : "", *d = strstr(san, "DNS:");
         const char *ipn = strstr(san, "IP Address:");
@@ -556,71 +558,71 @@ static void check_tls(struct cli_health_run *run, struct cli_health_result *res)
                 free(srv);
                 srv = berth_xasprintf("https://[%s]:%d", alt, run->server_port);
             }
-            fix = cli_health_rerun(run, NULL, NULL, srv, NULL);
+            fix = berth_health_rerun(run, NULL, NULL, srv, NULL);
             free(srv);
         }
-        cli_health_set(res, CLI_HEALTH_ERROR, "TLS_HOSTNAME_MISMATCH", fix,
-                       "the certificate of %s names %s%s%s, not %s: connect by a name it lists, or issue a certificate "
-                       "that lists %s", run->server_hp, *san ? san : "only", *san ? "" : " its subject ",
-                       *san ? "" : (raw.cert_subject ? raw.cert_subject : "?"), run->server_host, run->server_host);
+        berth_health_set(res, BERTH_HEALTH_ERROR, "TLS_HOSTNAME_MISMATCH", fix,
+                         "the certificate of %s names %s%s%s, not %s: connect by a name it lists, or issue a certificate "
+                         "that lists %s", run->server_hp, *san ? san : "only", *san ? "" : " its subject ",
+                         *san ? "" : (raw.cert_subject ? raw.cert_subject : "?"), run->server_host, run->server_host);
     } else {
-        fix = cli_health_rerun(run, NULL, NULL, NULL, "--ca-file CA.pem");
-        cli_health_set(res, CLI_HEALTH_ERROR, "TLS_UNTRUSTED", fix,
-                       "the certificate of %s (%s, issued by %s) is not signed by a CA this machine trusts (%s): pass "
-                       "the CA with --ca-file CA.pem, or install it: "
-                       "cp CA.pem /usr/local/share/ca-certificates/berth.crt "
-                       "&& update-ca-certificates", run->server_hp, raw.cert_subject ? raw.cert_subject : "?",
-                       raw.cert_issuer ? raw.cert_issuer : "?", e);
+        fix = berth_health_rerun(run, NULL, NULL, NULL, "--ca-file CA.pem");
+        berth_health_set(res, BERTH_HEALTH_ERROR, "TLS_UNTRUSTED", fix,
+                         "the certificate of %s (%s, issued by %s) is not signed by a CA this machine trusts (%s): pass "
+                         "the CA with --ca-file CA.pem, or install it: "
+                         "cp CA.pem /usr/local/share/ca-certificates/berth.crt "
+                         "&& update-ca-certificates", run->server_hp, raw.cert_subject ? raw.cert_subject : "?",
+                         raw.cert_issuer ? raw.cert_issuer : "?", e);
     }
 out:
     free(fix);
     free(alt);
-    cli_health_http_release(&h);
-    cli_health_http_release(&raw);
+    berth_health_http_release(&h);
+    berth_health_http_release(&raw);
 }
 
 /* For -n NAME: the login server is NAME.<domain>:port, the domain taken from the server's own challenge. */
-static void ensure_login_server(struct cli_health_run *run)
+static void ensure_login_server(struct berth_health_run *run)
 {
-    struct cli_health_req rq = {"GET", "/v2/", NULL, NULL, NULL, 0};
-    struct cli_health_http h;
+    struct berth_health_req rq = {"GET", "/v2/", NULL, NULL, NULL, 0};
+    struct berth_health_http h;
     char *realm = NULL, *svc = NULL, why[200];
     const char *dot;
 
     if (run->login_server) return;
-    cli_health_http_do(run, &rq, &h);
-    cli_health_parse_challenge(h.www_auth, &realm, &svc, why, sizeof(why));
+    berth_health_http_do(run, &rq, &h);
+    berth_health_parse_challenge(h.www_auth, &realm, &svc, why, sizeof(why));
     dot = svc ? strchr(svc, '.') : NULL;
     run->login_server = berth_xasprintf("%s.%.*s:%d", run->name, dot ? (int)strcspn(dot + 1, ":") : 9,
                                         dot ? dot + 1 : "localhost", run->server_port);
     free(realm);
     free(svc);
-    cli_health_http_release(&h);
+    berth_health_http_release(&h);
 }
 
-static void check_network(struct cli_health_run *run, struct cli_health_result *res)
+static void check_network(struct berth_health_run *run, struct berth_health_result *res)
 {
     ensure_login_server(run);
     ensure_v2(run);
     if (!run->v2.status) transport_failed(run, res, &run->v2, "GET /v2/");
-    else if (run->v2.status == 403) refused(run, res, &run->v2, CLI_HEALTH_SRC_NONE, NULL);
+    else if (run->v2.status == 403) refused(run, res, &run->v2, BERTH_HEALTH_SRC_NONE, NULL);
     else
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
-                       "the registry's network rules let this client in (GET /v2/ on %s: %ld)",
-                       run->login_server, run->v2.status);
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
+                         "the registry's network rules let this client in (GET /v2/ on %s: %ld)",
+                         run->login_server, run->v2.status);
 }
 
-static void check_registry(struct cli_health_run *run, struct cli_health_result *res)
+static void check_registry(struct berth_health_run *run, struct berth_health_result *res)
 {
     ensure_v2(run);
     if (run->v2.status == 404 && (!run->v2.reason || !strcmp(run->v2.reason, "UNKNOWN_REGISTRY")))
-        refused(run, res, &run->v2, CLI_HEALTH_SRC_NONE, NULL);
+        refused(run, res, &run->v2, BERTH_HEALTH_SRC_NONE, NULL);
     else
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "the server knows registry '%s' at %s",
-                       run->registry ? run->registry : "?", run->login_server);
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "the server knows registry '%s' at %s",
+                         run->registry ? run->registry : "?", run->login_server);
 }
 
-static void check_challenge(struct cli_health_run *run, struct cli_health_result *res)
+static void check_challenge(struct berth_health_run *run, struct berth_health_result *res)
 {
     char why[300] = "";
     char *realm = NULL, *svc = NULL;
@@ -631,55 +633,56 @@ static void check_challenge(struct cli_health_run *run, struct cli_health_result
         return;
     }
     if (run->v2.status == 200) {
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "GET /v2/ answers 200 without credentials: an open registry");
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
+                         "GET /v2/ answers 200 without credentials: an open registry");
         return;
     }
-    if (run->v2.status == 401 && !cli_health_parse_challenge(run->v2.www_auth, &realm, &svc, why, sizeof(why))) {
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
-                       "GET /v2/ answers 401 with Bearer realm=\"%s\", service=\"%s\"", realm,
-                       svc);
+    if (run->v2.status == 401 && !berth_health_parse_challenge(run->v2.www_auth, &realm, &svc, why, sizeof(why))) {
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
+                         "GET /v2/ answers 401 with Bearer realm=\"%s\", service=\"%s\"", realm,
+                         svc);
     } else if (run->v2.status != 401) {
-        cli_health_set(res, CLI_HEALTH_ERROR, "CHALLENGE_INVALID", NULL,
-                       "GET /v2/ on %s answered %ld, not 401 with a Bearer challenge: is this a registry (or a "
-                       "proxy in front of it)?", run->login_server, run->v2.status);
+        berth_health_set(res, BERTH_HEALTH_ERROR, "CHALLENGE_INVALID", NULL,
+                         "GET /v2/ on %s answered %ld, not 401 with a Bearer challenge: is this a registry (or a "
+                         "proxy in front of it)?", run->login_server, run->v2.status);
     } else {
-        cli_health_set(res, CLI_HEALTH_ERROR, "CHALLENGE_INVALID", NULL,
-                       "GET /v2/ on %s answered 401 but %s: docker cannot find the token service", run->login_server,
-                       why);
+        berth_health_set(res, BERTH_HEALTH_ERROR, "CHALLENGE_INVALID", NULL,
+                         "GET /v2/ on %s answered 401 but %s: docker cannot find the token service", run->login_server,
+                         why);
     }
     free(realm);
     free(svc);
 }
 
-static void check_realm(struct cli_health_run *run, struct cli_health_result *res)
+static void check_realm(struct berth_health_run *run, struct berth_health_result *res)
 {
-    struct cli_health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
-    struct cli_health_http h;
+    struct berth_health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
+    struct berth_health_http h;
     char *url;
 
     if (!run->realm) {
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "no token realm to reach (an open registry)");
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "no token realm to reach (an open registry)");
         return;
     }
     url = berth_xasprintf("%s?service=%s", run->realm, run->service);
     rq.path = url;
-    cli_health_http_do(run, &rq, &h);
+    berth_health_http_do(run, &rq, &h);
     if (!h.status)
-        cli_health_set(res, CLI_HEALTH_ERROR, "REALM_UNREACHABLE", NULL,
-                       "the token realm %s does not answer (%s): docker gets its tokens there, so the server's realm "
-                       "must be reachable from here (check the server's address, its --domain, or a proxy)",
-                       run->realm, h.errbuf);
+        berth_health_set(res, BERTH_HEALTH_ERROR, "REALM_UNREACHABLE", NULL,
+                         "the token realm %s does not answer (%s): docker gets its tokens there, so the server's realm "
+                         "must be reachable from here (check the server's address, its --domain, or a proxy)",
+                         run->realm, h.errbuf);
     else
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
-                       "the token realm %s answers (%ld in %.0f ms)", run->realm, h.status,
-                       h.total_ms);
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
+                         "the token realm %s answers (%ld in %.0f ms)", run->realm, h.status,
+                         h.total_ms);
     free(url);
-    cli_health_http_release(&h);
+    berth_health_http_release(&h);
 }
 
 /* ---------------------------------------------------------------- 4. the clock */
 
-static void check_clock(struct cli_health_run *run, struct cli_health_result *res)
+static void check_clock(struct berth_health_run *run, struct berth_health_result *res)
 {
     time_t srv, now = time(NULL);
     long long skew;
@@ -687,54 +690,55 @@ static void check_clock(struct cli_health_run *run, struct cli_health_result *re
     ensure_v2(run);
     srv = run->v2.date ? curl_getdate(run->v2.date, NULL) : -1;
     if (srv < 0) {
-        cli_health_set(res, CLI_HEALTH_WARNING, "CLOCK_UNKNOWN", NULL,
-                       "the server sent no Date header to compare clocks with");
+        berth_health_set(res, BERTH_HEALTH_WARNING, "CLOCK_UNKNOWN", NULL,
+                         "the server sent no Date header to compare clocks with");
         return;
     }
     skew = (long long)(srv - now);
     if (skew > run->leeway || -skew > run->leeway)
-        cli_health_set(res, CLI_HEALTH_ERROR, "CLOCK_SKEW", NULL,
-                       "this machine's clock is %lld s %s the server's (server Date: %s); tokens allow %lld s: "
-                       "synchronise both clocks with NTP (timedatectl set-ntp true, or chronyc makestep)",
-                       skew > 0 ? skew : -skew, skew > 0 ? "behind" : "ahead of", run->v2.date, run->leeway);
+        berth_health_set(res, BERTH_HEALTH_ERROR, "CLOCK_SKEW", NULL,
+                         "this machine's clock is %lld s %s the server's (server Date: %s); tokens allow %lld s: "
+                         "synchronise both clocks with NTP (timedatectl set-ntp true, or chronyc makestep)",
+                         skew > 0 ? skew : -skew, skew > 0 ? "behind" : "ahead of", run->v2.date, run->leeway);
     else
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
-                       "the clocks agree within %lld s (skew %+lld s)", run->leeway, skew);
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
+                         "the clocks agree within %lld s (skew %+lld s)", run->leeway, skew);
 }
 
 /* ---------------------------------------------------------------- 5. credentials */
 
 /* POST /oauth2/token on the login server; h filled. */
-static void token_post(struct cli_health_run *run, const char *grant, const char *user, const char *secret,
-                       struct cli_health_http *h)
+static void token_post(struct berth_health_run *run, const char *grant, const char *user, const char *secret,
+                       struct berth_health_http *h)
 {
     struct berth_buf form = BERTH_BUF_INIT(0);
-    struct cli_health_req rq = {"POST", "/oauth2/token", NULL, NULL, NULL, 0};
+    struct berth_health_req rq = {"POST", "/oauth2/token", NULL, NULL, NULL, 0};
     char *scope = run->repository ? berth_xasprintf("repository:%s:pull", run->repository)
                                   : berth_xstrdup("registry:catalog:*");
 
-    cli_form_add(&form, "grant_type", grant);
-    cli_form_add(&form, "service", run->service ? run->service : run->login_server);
-    cli_form_add(&form, "scope", scope);
+    berth_client_form_add(&form, "grant_type", grant);
+    berth_client_form_add(&form, "service", run->service ? run->service : run->login_server);
+    berth_client_form_add(&form, "scope", scope);
     if (!strcmp(grant, "refresh_token")) {
-        cli_form_add(&form, "refresh_token", secret);
+        berth_client_form_add(&form, "refresh_token", secret);
     } else {
-        cli_form_add(&form, "username", user);
-        cli_form_add(&form, "password", secret);
-        cli_form_add(&form, "access_type", "offline");
+        berth_client_form_add(&form, "username", user);
+        berth_client_form_add(&form, "password", secret);
+        berth_client_form_add(&form, "access_type", "offline");
     }
     rq.host = run->login_server;
     rq.form = berth_buf_str(&form);
-    cli_health_http_do(run, &rq, h);
+    berth_health_http_do(run, &rq, h);
     if (form.p) memset(form.p, 0, form.len);
     berth_buf_release(&form);
     free(scope);
 }
 
 /* Tries user/secret (a refresh token when user is the null GUID): 1 ok and the tokens kept in run. */
-static int try_credential(struct cli_health_run *run, const char *user, const char *secret, struct cli_health_http *h)
+static int try_credential(struct berth_health_run *run, const char *user, const char *secret,
+                          struct berth_health_http *h)
 {
-    int token = !strcmp(user, CLI_NULL_GUID);
+    int token = !strcmp(user, BERTH_NULL_GUID);
     const char *rt;
     json_t *ans;
 
@@ -750,8 +754,8 @@ static int try_credential(struct cli_health_run *run, const char *user, const ch
         free(run->refresh_token);
         run->refresh_token = copy;
     }
-    cli_health_secret(run, run->access_token);
-    cli_health_secret(run, run->refresh_token);
+    berth_health_secret(run, run->access_token);
+    berth_health_secret(run, run->refresh_token);
     json_decref(ans);
     return run->access_token != NULL;
 }
@@ -765,10 +769,10 @@ static int looks_like_jwt(const char *s)
 }
 
 /* The credential docker or podman would send for the login server: 1 found, from where. */
-static int stored_credential(struct cli_health_run *run, const struct cli_dockercfg *cfg, const char *file, char **user,
-                             char **secret, char **where, enum cli_health_source *src)
+static int stored_credential(struct berth_health_run *run, const struct berth_dockercfg *cfg, const char *file,
+                             char **user, char **secret, char **where, enum berth_health_source *src)
 {
-    const char *helper = cli_dockercfg_helper_for(cfg, run->login_server), *it, *a;
+    const char *helper = berth_dockercfg_helper_for(cfg, run->login_server), *it, *a;
     const json_t *e = json_object_get(json_object_get(cfg->root, "auths"), run->login_server);
     struct berth_buf out = BERTH_BUF_INIT(0), dec = BERTH_BUF_INIT(4096);
     struct berth_err err = BERTH_ERR_INIT;
@@ -778,18 +782,18 @@ static int stored_credential(struct cli_health_run *run, const struct cli_docker
     int found = 0;
 
     if (helper && *helper) {
-        prog = berth_xasprintf(CLI_HELPER_PREFIX "%s", helper);
+        prog = berth_xasprintf(BERTH_HELPER_PREFIX "%s", helper);
         argv[0] = prog;
         argv[1] = "get";
         argv[2] = NULL;
-        if (cli_health_run_prog(argv, run->login_server, 0, &out) == 0 &&
+        if (berth_health_run_prog(argv, run->login_server, 0, &out) == 0 &&
             (ans = json_loads(berth_buf_str(&out), 0, NULL)) != NULL &&
             json_string_value(json_object_get(ans, "Secret"))) {
             const char *u = json_string_value(json_object_get(ans, "Username"));
-            *user = berth_xstrdup(!u || !strcmp(u, "<token>") ? CLI_NULL_GUID : u);
+            *user = berth_xstrdup(!u || !strcmp(u, "<token>") ? BERTH_NULL_GUID : u);
             *secret = berth_xstrdup(json_string_value(json_object_get(ans, "Secret")));
             *where = berth_xasprintf("credential helper %s (%s)", prog, file);
-            *src = CLI_HEALTH_SRC_HELPER;
+            *src = BERTH_HEALTH_SRC_HELPER;
             found = 1;
         }
         goto out;
@@ -797,7 +801,7 @@ static int stored_credential(struct cli_health_run *run, const struct cli_docker
     it = json_string_value(json_object_get(e, "identitytoken"));
     a = json_string_value(json_object_get(e, "auth"));
     if (it && *it) {
-        *user = berth_xstrdup(CLI_NULL_GUID);
+        *user = berth_xstrdup(BERTH_NULL_GUID);
         *secret = berth_xstrdup(it);
         found = 1;
     } else if (a && berth_b64_decode(a, strlen(a), &dec, &err) == BERTH_OK && (colon = strchr(berth_buf_str(&dec), ':'))
@@ -808,7 +812,7 @@ static int stored_credential(struct cli_health_run *run, const struct cli_docker
     }
     if (found) {
         *where = berth_xasprintf("%s", file);
-        *src = CLI_HEALTH_SRC_FILE;
+        *src = BERTH_HEALTH_SRC_FILE;
     }
 out:
     if (dec.p) memset(dec.p, 0, dec.len);
@@ -821,30 +825,30 @@ out:
 }
 
 /* 1 when GET /oauth2/token without credentials gets a pull token (anonymous pull is on). */
-static int anonymous_pull_on(struct cli_health_run *run)
+static int anonymous_pull_on(struct berth_health_run *run)
 {
-    struct cli_health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
-    struct cli_health_http h;
+    struct berth_health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
+    struct berth_health_http h;
     char *path = berth_xasprintf("/oauth2/token?service=%s&scope=repository:%s:pull",
                                  run->service ? run->service : run->login_server,
                                  run->repository ? run->repository : "library/hello-world");
     int on;
     rq.path = path;
     rq.host = run->login_server;
-    cli_health_http_do(run, &rq, &h);
+    berth_health_http_do(run, &rq, &h);
     on = h.status == 200;
-    cli_health_http_release(&h);
+    berth_health_http_release(&h);
     free(path);
     return on;
 }
 
-static void check_stored(struct cli_health_run *run, struct cli_health_result *res)
+static void check_stored(struct berth_health_run *run, struct berth_health_result *res)
 {
-    struct cli_dockercfg *rec = NULL;
+    struct berth_dockercfg *rec = NULL;
     struct berth_err err = BERTH_ERR_INIT;
-    struct cli_health_http h;
+    struct berth_health_http h;
     char *user = NULL, *secret = NULL, *where = NULL, *u2 = NULL, *s2 = NULL, *w2 = NULL, *fix = NULL;
-    enum cli_health_source src = CLI_HEALTH_SRC_FILE, src2 = CLI_HEALTH_SRC_FILE;
+    enum berth_health_source src = BERTH_HEALTH_SRC_FILE, src2 = BERTH_HEALTH_SRC_FILE;
     int in_docker = 0, in_podman = 0, works, anon;
 
     memset(&h, 0, sizeof(h));
@@ -861,13 +865,13 @@ static void check_stored(struct cli_health_run *run, struct cli_health_result *r
         where = both;
     }
     if (!in_docker && !in_podman) {
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
-                       "docker and podman hold no credential for %s", run->login_server);
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
+                         "docker and podman hold no credential for %s", run->login_server);
         goto out;
     }
-    cli_health_secret(run, secret);
-    cli_health_secret(run, s2);
-    if (!cli_loginrec_load(&rec, &err) && cli_loginrec_server(rec, run->login_server, 0)) run->stored_by_berth = 1;
+    berth_health_secret(run, secret);
+    berth_health_secret(run, s2);
+    if (!berth_loginrec_load(&rec, &err) && berth_loginrec_server(rec, run->login_server, 0)) run->stored_by_berth = 1;
     run->stored_where = berth_xstrdup(where);
     free(run->cred_user);
     run->cred_user = berth_xstrdup(user);
@@ -878,17 +882,18 @@ static void check_stored(struct cli_health_run *run, struct cli_health_result *r
         else if (in_docker && in_podman) fix = berth_xasprintf("docker logout %s && podman logout %s",
                                                                run->login_server, run->login_server);
         else fix = berth_xasprintf("%s logout %s", in_docker ? "docker" : "podman", run->login_server);
-        cli_health_set(res, works ? CLI_HEALTH_WARNING : CLI_HEALTH_ERROR, "STORED_CREDENTIAL_OVERRIDES_ANONYMOUS", fix,
-                       "%s holds a credential for %s%s: clients send it instead of pulling anonymously, which registry "
-                       "'%s' allows%s", where, run->login_server, works ? "" : " that the server refuses",
-                       run->registry ? run->registry : "?", works ? "" : "; log out to pull anonymously");
+        berth_health_set(res, works ? BERTH_HEALTH_WARNING : BERTH_HEALTH_ERROR,
+                         "STORED_CREDENTIAL_OVERRIDES_ANONYMOUS", fix,
+                         "%s holds a credential for %s%s: clients send it instead of pulling anonymously, which registry "
+                         "'%s' allows%s", where, run->login_server, works ? "" : " that the server refuses",
+                         run->registry ? run->registry : "?", works ? "" : "; log out to pull anonymously");
     } else if (!works && h.status) {
         refused(run, res, &h, src, where);
     } else if (!works) {
         transport_failed(run, res, &h, "POST /oauth2/token");
     } else {
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "%s holds %s for %s, and it still works", where,
-                       !strcmp(user, CLI_NULL_GUID) ? "an identity token" : "a password", run->login_server);
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "%s holds %s for %s, and it still works", where,
+                         !strcmp(user, BERTH_NULL_GUID) ? "an identity token" : "a password", run->login_server);
     }
     /* what the credential check uses when neither -u nor a session is there */
     if (works && !run->cred_secret) {
@@ -907,8 +912,8 @@ out:
     free(s2);
     free(w2);
     free(fix);
-    cli_dockercfg_free(rec);
-    cli_health_http_release(&h);
+    berth_dockercfg_free(rec);
+    berth_health_http_release(&h);
 }
 
 /*
@@ -917,53 +922,54 @@ out:
  * into *user (malloc'd, may be NULL). A rotated refresh token is saved, so
  * the session stays usable.
  */
-static char *session_directory(struct cli_health_run *run, struct cli_health_http *h, char tenant[37], char **user)
+static char *session_directory(struct berth_health_run *run, struct berth_health_http *h, char tenant[37], char **user)
 {
-    struct cli_session s;
+    struct berth_client_session s;
     struct berth_buf form = BERTH_BUF_INIT(0);
-    struct cli_health_req rq = {"POST", NULL, NULL, NULL, NULL, 0};
+    struct berth_health_req rq = {"POST", NULL, NULL, NULL, NULL, 0};
     struct berth_err err = BERTH_ERR_INIT;
-    char *path = cli_session_path(), *p = NULL, *out = NULL;
+    char *path = berth_client_session_path(), *p = NULL, *out = NULL;
     json_t *root = NULL, *ans = NULL;
     const char *dir, *rt;
 
     memset(&s, 0, sizeof(s));
     memset(h, 0, sizeof(*h));
     if (user) *user = NULL;
-    if (cli_session_file_load(path, &root, &err) || cli_session_get(root, run->server_url, &s, &err)) goto out;
+    if (berth_client_session_load(path, &root, &err) || berth_client_session_get(root, run->server_url, &s,
+        &err)) goto out;
     if (user) *user = berth_xstrdup(s.name ? s.name : "?");
     snprintf(tenant, 37, "%s", s.tenant ? s.tenant : "");
     if (s.kind && !strcmp(s.kind, "sp") && s.secret) {
-        cli_form_add(&form, "grant_type", "client_credentials");
-        cli_form_add(&form, "client_id", s.name);
-        cli_form_add(&form, "client_secret", s.secret);
+        berth_client_form_add(&form, "grant_type", "client_credentials");
+        berth_client_form_add(&form, "client_id", s.name);
+        berth_client_form_add(&form, "client_secret", s.secret);
     } else {
-        cli_form_add(&form, "grant_type", "refresh_token");
-        cli_form_add(&form, "refresh_token", s.refresh_token ? s.refresh_token : "");
+        berth_client_form_add(&form, "grant_type", "refresh_token");
+        berth_client_form_add(&form, "refresh_token", s.refresh_token ? s.refresh_token : "");
     }
-    cli_health_secret(run, s.secret);
-    cli_health_secret(run, s.refresh_token);
+    berth_health_secret(run, s.secret);
+    berth_health_secret(run, s.refresh_token);
     p = berth_xasprintf("/directory/%s/oauth2/v2.0/token", s.tenant ? s.tenant : "");
     rq.path = p;
     rq.form = berth_buf_str(&form);
-    cli_health_http_do(run, &rq, h);
+    berth_health_http_do(run, &rq, h);
     if (h->status != 200) goto out;
     ans = json_loadb(h->body.p, h->body.len, 0, NULL);
     dir = json_string_value(json_object_get(ans, "access_token"));
     rt = json_string_value(json_object_get(ans, "refresh_token"));
-    cli_health_secret(run, dir);
-    cli_health_secret(run, rt);
+    berth_health_secret(run, dir);
+    berth_health_secret(run, rt);
     if (rt && s.refresh_token && strcmp(rt, s.refresh_token) != 0) { /* keep the session usable */
         free(s.refresh_token);
         s.refresh_token = berth_xstrdup(rt);
-        cli_session_put(root, &s, 0);
-        cli_session_file_save(path, root, &err);
+        berth_client_session_put(root, &s, 0);
+        berth_client_session_save(path, root, &err);
     }
     out = berth_xstrdup(dir ? dir : "");
 out:
     if (form.p) memset(form.p, 0, form.len);
     berth_buf_release(&form);
-    cli_session_release(&s);
+    berth_client_session_release(&s);
     json_decref(ans);
     json_decref(root);
     free(path);
@@ -972,10 +978,10 @@ out:
 }
 
 /* The berth session's registry refresh token, as berth login gets it: 1 ok; else h holds the refusal. */
-static int session_token(struct cli_health_run *run, struct cli_health_http *h)
+static int session_token(struct berth_health_run *run, struct berth_health_http *h)
 {
     struct berth_buf form = BERTH_BUF_INIT(0);
-    struct cli_health_req rq = {"POST", "/oauth2/exchange", NULL, NULL, NULL, 0};
+    struct berth_health_req rq = {"POST", "/oauth2/exchange", NULL, NULL, NULL, 0};
     char tenant[37] = "", *dir;
     json_t *ans = NULL;
     const char *rt;
@@ -984,21 +990,21 @@ static int session_token(struct cli_health_run *run, struct cli_health_http *h)
     free(run->cred_user);
     dir = session_directory(run, h, tenant, &run->cred_user);
     if (!dir) goto out;
-    cli_form_add(&form, "grant_type", "access_token");
-    cli_form_add(&form, "service", run->service ? run->service : run->login_server);
-    cli_form_add(&form, "tenant", tenant);
-    cli_form_add(&form, "access_token", dir);
-    cli_health_http_release(h);
+    berth_client_form_add(&form, "grant_type", "access_token");
+    berth_client_form_add(&form, "service", run->service ? run->service : run->login_server);
+    berth_client_form_add(&form, "tenant", tenant);
+    berth_client_form_add(&form, "access_token", dir);
+    berth_health_http_release(h);
     rq.host = run->login_server;
     rq.form = berth_buf_str(&form);
-    cli_health_http_do(run, &rq, h);
+    berth_health_http_do(run, &rq, h);
     if (h->status != 200) goto out;
     ans = json_loadb(h->body.p, h->body.len, 0, NULL);
     rt = json_string_value(json_object_get(ans, "refresh_token"));
     if (rt) {
         free(run->cred_secret);
         run->cred_secret = berth_xstrdup(rt);
-        cli_health_secret(run, rt);
+        berth_health_secret(run, rt);
         ok = 1;
     }
 out:
@@ -1016,11 +1022,11 @@ out:
  * there. The server tells a caller who has not proven a secret only
  * INVALID_CREDENTIALS; the registry's readers may know more.
  */
-static char *logged_reason(struct cli_health_run *run, const char *user)
+static char *logged_reason(struct berth_health_run *run, const char *user)
 {
-    struct cli_health_http h;
+    struct berth_health_http h;
     struct berth_buf path = BERTH_BUF_INIT(0);
-    struct cli_health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
+    struct berth_health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
     char tenant[37], *dir = NULL, *auth = NULL, *reason = NULL, *who = NULL;
     json_t *ans = NULL;
     int tries;
@@ -1030,7 +1036,7 @@ static char *logged_reason(struct cli_health_run *run, const char *user)
     dir = session_directory(run, &h, tenant, NULL);
     if (!dir) goto out;
     auth = berth_xasprintf("Bearer %s", dir);
-    who = cli_query_escape(user);
+    who = berth_client_query_escape(user);
     berth_buf_printf(&path, "/api/v1/registries/%s/logs/login?failed=true&since=10m&limit=1&identity=%s",
                      run->registry, who);
     rq.path = berth_buf_str(&path);
@@ -1038,8 +1044,8 @@ static char *logged_reason(struct cli_health_run *run, const char *user)
     /* the server stores events in batches, a fraction of a second after the login */
     for (tries = 0; tries < 8 && !reason; tries++) {
         if (tries) nanosleep(&(struct timespec){0, 250000000L}, NULL);
-        cli_health_http_release(&h);
-        cli_health_http_do(run, &rq, &h);
+        berth_health_http_release(&h);
+        berth_health_http_do(run, &rq, &h);
         if (h.status != 200) break;
         json_decref(ans);
         ans = json_loadb(h.body.p, h.body.len, 0, NULL);
@@ -1051,7 +1057,7 @@ static char *logged_reason(struct cli_health_run *run, const char *user)
     }
 out:
     json_decref(ans);
-    cli_health_http_release(&h);
+    berth_health_http_release(&h);
     berth_buf_release(&path);
     free(who);
     free(auth);
@@ -1059,72 +1065,72 @@ out:
     return reason;
 }
 
-static void check_credentials(struct cli_health_run *run, struct cli_health_result *res)
+static void check_credentials(struct berth_health_run *run, struct berth_health_result *res)
 {
     struct berth_err err = BERTH_ERR_INIT;
-    struct cli_health_http h;
+    struct berth_health_http h;
     const char *pw = NULL;
     int64_t exp;
     char when[40];
 
     memset(&h, 0, sizeof(h));
     ensure_v2(run);
-    if (run->v2.status == 200 && !run->ctx->user) {
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "an open registry: GET /v2/ needs no credential");
+    if (run->v2.status == 200 && !run->client->user) {
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "an open registry: GET /v2/ needs no credential");
         return;
     }
-    if (run->ctx->user) {
-        if (cli_password(run->ctx, &pw, &err) || !pw) {
-            cli_health_set(res, CLI_HEALTH_ERROR, "CREDENTIALS_MISSING", NULL,
-                           "-u %s needs a password: %s", run->ctx->user,
-                           err.code ? berth_err_msg(&err) : "pass -p or --password-stdin");
+    if (run->client->user) {
+        if (berth_client_password(run->client, &pw, &err) || !pw) {
+            berth_health_set(res, BERTH_HEALTH_ERROR, "CREDENTIALS_MISSING", NULL,
+                             "-u %s needs a password: %s", run->client->user,
+                             err.code ? berth_err_msg(&err) : "pass -p or --password-stdin");
             return;
         }
-        cli_health_secret(run, pw);
+        berth_health_secret(run, pw);
         free(run->cred_user);
         free(run->cred_secret);
-        run->cred_user = berth_xstrdup(run->ctx->user);
+        run->cred_user = berth_xstrdup(run->client->user);
         run->cred_secret = berth_xstrdup(pw);
-        run->source = CLI_HEALTH_SRC_FLAGS;
+        run->source = BERTH_HEALTH_SRC_FLAGS;
         free(run->source_text);
-        run->source_text = berth_xasprintf("-u %s", run->ctx->user);
+        run->source_text = berth_xasprintf("-u %s", run->client->user);
     } else if (run->have_session) {
         free(run->cred_user);
         free(run->cred_secret);
         run->cred_user = run->cred_secret = NULL;
-        run->source = CLI_HEALTH_SRC_SESSION;
+        run->source = BERTH_HEALTH_SRC_SESSION;
         free(run->source_text);
         run->source_text = berth_xasprintf("the berth session for %s", run->server_url);
         if (!session_token(run, &h)) {
-            if (h.status) refused(run, res, &h, CLI_HEALTH_SRC_SESSION, run->source_text);
+            if (h.status) refused(run, res, &h, BERTH_HEALTH_SRC_SESSION, run->source_text);
             else if (h.cc) transport_failed(run, res, &h, "the session's token request");
-            else cli_health_set(res, CLI_HEALTH_ERROR, "SESSION_INVALID", NULL, "the session for %s cannot be read",
-                                run->server_url);
+            else berth_health_set(res, BERTH_HEALTH_ERROR, "SESSION_INVALID", NULL, "the session for %s cannot be read",
+                                  run->server_url);
             goto out;
         }
-        cli_health_http_release(&h);
+        berth_health_http_release(&h);
         free(run->cred_user);
-        run->cred_user = berth_xstrdup(CLI_NULL_GUID);
+        run->cred_user = berth_xstrdup(BERTH_NULL_GUID);
     } else if (!run->cred_secret) {
         if (anonymous_pull_on(run)) {
-            run->source = CLI_HEALTH_SRC_NONE;
-            cli_health_set(res, CLI_HEALTH_OK, NULL, NULL,
-                           "no credential: anonymous pull works on %s", run->login_server);
+            run->source = BERTH_HEALTH_SRC_NONE;
+            berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
+                             "no credential: anonymous pull works on %s", run->login_server);
         } else {
             h.status = 401;
             h.reason = berth_xstrdup("ANONYMOUS_DISABLED");
-            refused(run, res, &h, CLI_HEALTH_SRC_NONE, NULL);
+            refused(run, res, &h, BERTH_HEALTH_SRC_NONE, NULL);
         }
         goto out;
     }
     if (!try_credential(run, run->cred_user, run->cred_secret, &h)) {
-        if (run->source == CLI_HEALTH_SRC_FLAGS && (h.status == 401 || h.status == 403) &&
-            strcmp(run->cred_user, CLI_NULL_GUID) != 0 && looks_like_jwt(run->cred_secret)) {
-            char *fix = cli_health_rerun(run, NULL, NULL, NULL, "-u " CLI_NULL_GUID " --password-stdin");
-            cli_health_set(res, CLI_HEALTH_ERROR, "TOKEN_NEEDS_NULL_GUID", fix,
-                           "the password of '%s' is a token (as 'berth login --expose-token' prints): a token is "
-                           "sent with the user name " CLI_NULL_GUID " (the server said: %s)",
-                           run->cred_user, h.message ? h.message : "refused");
+        if (run->source == BERTH_HEALTH_SRC_FLAGS && (h.status == 401 || h.status == 403) &&
+            strcmp(run->cred_user, BERTH_NULL_GUID) != 0 && looks_like_jwt(run->cred_secret)) {
+            char *fix = berth_health_rerun(run, NULL, NULL, NULL, "-u " BERTH_NULL_GUID " --password-stdin");
+            berth_health_set(res, BERTH_HEALTH_ERROR, "TOKEN_NEEDS_NULL_GUID", fix,
+                             "the password of '%s' is a token (as 'berth login --expose-token' prints): a token is "
+                             "sent with the user name " BERTH_NULL_GUID " (the server said: %s)",
+                             run->cred_user, h.message ? h.message : "refused");
             free(fix);
         } else if (h.status) {
             refused(run, res, &h, run->source, run->source_text);
@@ -1133,19 +1139,19 @@ static void check_credentials(struct cli_health_run *run, struct cli_health_resu
         }
         goto out;
     }
-    exp = cli_jwt_exp(run->refresh_token);
+    exp = berth_client_jwt_exp(run->refresh_token);
     if (exp) berth_time_rfc3339(exp, when, sizeof(when));
-    cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "%s gets a refresh token%s%s and an access token for %s",
-                   run->source_text, exp ? " valid until " : "", exp ? when : "", run->login_server);
+    berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "%s gets a refresh token%s%s and an access token for %s",
+                     run->source_text, exp ? " valid until " : "", exp ? when : "", run->login_server);
 out:
-    cli_health_http_release(&h);
+    berth_health_http_release(&h);
 }
 
 /* The credentials check, remembering whether it failed for the permission check. */
-static void check_credentials_run(struct cli_health_run *run, struct cli_health_result *res)
+static void check_credentials_run(struct berth_health_run *run, struct berth_health_result *res)
 {
     check_credentials(run, res);
-    run->cred_failed = res->status == CLI_HEALTH_ERROR;
+    run->cred_failed = res->status == BERTH_HEALTH_ERROR;
 }
 
 /* ---------------------------------------------------------------- 6. permission */
@@ -1178,10 +1184,10 @@ static char *grants_text(const json_t *sources)
     return berth_buf_detach(&b, NULL);
 }
 
-static void check_access(struct cli_health_run *run, struct cli_health_result *res)
+static void check_access(struct berth_health_run *run, struct berth_health_result *res)
 {
-    struct cli_health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
-    struct cli_health_http h;
+    struct berth_health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
+    struct berth_health_http h;
     struct berth_buf b = BERTH_BUF_INIT(0);
     char *path, *up = NULL, *auth = NULL;
     const json_t *a;
@@ -1189,21 +1195,21 @@ static void check_access(struct cli_health_run *run, struct cli_health_result *r
     const char *cause, *cmd;
 
     if (!run->repository) {
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "no --repository: permissions not checked");
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "no --repository: permissions not checked");
         return;
     }
     if (run->cred_failed) {
-        cli_health_set(res, CLI_HEALTH_WARNING, "PERMISSION_NOT_CHECKED", NULL,
-                       "the permission on %s cannot be checked without a working credential (see 'credentials')",
-                       run->repository);
+        berth_health_set(res, BERTH_HEALTH_WARNING, "PERMISSION_NOT_CHECKED", NULL,
+                         "the permission on %s cannot be checked without a working credential (see 'credentials')",
+                         run->repository);
         return;
     }
     path = berth_xasprintf("/oauth2/explain?service=%s&scope=repository:%s:%s",
                            run->service ? run->service : run->login_server, run->repository, run->action);
     if (run->cred_secret || run->refresh_token) {
         int token = run->refresh_token &&
-                    (run->source == CLI_HEALTH_SRC_SESSION || !strcmp(run->cred_user, CLI_NULL_GUID));
-        up = berth_xasprintf("%s:%s", token ? CLI_NULL_GUID : run->cred_user,
+                    (run->source == BERTH_HEALTH_SRC_SESSION || !strcmp(run->cred_user, BERTH_NULL_GUID));
+        up = berth_xasprintf("%s:%s", token ? BERTH_NULL_GUID : run->cred_user,
                              token ? run->refresh_token : run->cred_secret);
         berth_buf_puts(&b, "Basic ");
         berth_b64_encode(up, strlen(up), &b);
@@ -1212,7 +1218,7 @@ static void check_access(struct cli_health_run *run, struct cli_health_result *r
     rq.path = path;
     rq.host = run->login_server;
     rq.auth = auth;
-    cli_health_http_do(run, &rq, &h);
+    berth_health_http_do(run, &rq, &h);
     if (h.status != 200) {
         if (h.status) refused(run, res, &h, run->source, run->source_text);
         else transport_failed(run, res, &h, "GET /oauth2/explain");
@@ -1223,13 +1229,13 @@ static void check_access(struct cli_health_run *run, struct cli_health_result *r
     if (json_array_size(json_object_get(a, "missing"))) {
         cause = json_string_value(json_object_get(json_object_get(a, "fix"), "cause"));
         cmd = json_string_value(json_object_get(json_object_get(a, "fix"), "command"));
-        cli_health_set(res, CLI_HEALTH_ERROR, "PERMISSION_DENIED", cmd, "%s may not %s on %s: %s",
-                       run->source_text ? run->source_text : "anonymous", run->action, run->repository,
-                       cause ? cause : "no grant gives it");
+        berth_health_set(res, BERTH_HEALTH_ERROR, "PERMISSION_DENIED", cmd, "%s may not %s on %s: %s",
+                         run->source_text ? run->source_text : "anonymous", run->action, run->repository,
+                         cause ? cause : "no grant gives it");
     } else {
         char *src = grants_text(json_object_get(a, "sources"));
-        cli_health_set(res, CLI_HEALTH_OK, NULL, NULL, "%s may %s on %s (granted by %s)",
-                       run->source_text ? run->source_text : "anonymous", run->action, run->repository, src);
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "%s may %s on %s (granted by %s)",
+                         run->source_text ? run->source_text : "anonymous", run->action, run->repository, src);
         free(src);
     }
 out:
@@ -1239,12 +1245,12 @@ out:
     free(auth);
     free(path);
     json_decref(ans);
-    cli_health_http_release(&h);
+    berth_health_http_release(&h);
 }
 
 /* ---------------------------------------------------------------- the order */
 
-const struct cli_health_check cli_health_checks[] = {
+const struct berth_health_check berth_health_checks[] = {
     {"clients", "client environment", check_clients},
     {"docker-daemon", "client environment", check_daemon},
     {"client-config", "client environment", check_config},
@@ -1263,4 +1269,4 @@ const struct cli_health_check cli_health_checks[] = {
     {"credentials", "credentials", check_credentials_run},
     {"permission", "permission", check_access},
 };
-const size_t cli_health_nchecks = sizeof(cli_health_checks) / sizeof(cli_health_checks[0]);
+const size_t berth_health_nchecks = sizeof(berth_health_checks) / sizeof(berth_health_checks[0]);

@@ -1,8 +1,10 @@
 /*
- * client.c - the CLI's HTTP client (one libcurl easy handle per request):
- * server URL and CA file from the options or the session, timeouts, a
- * login server reached through the server's address (CONNECT_TO), and errors
- * that name the cause and the fix. Also the management API call, cli_api.
+ * client.c - the client's requests to a berth server (each one a
+ * berth_client_xfer): server URL and CA file from the options or the
+ * session, timeouts, a login server reached through the server's address
+ * (CONNECT_TO), streamed answers, and errors that name the cause and the
+ * fix. Also forms, the management API call (berth_client_api) and the
+ * password of a run.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -13,12 +15,12 @@
 #include <curl/curl.h>
 #include "alloc.h"
 #include "base64.h"
-#include "cli.h"
+#include "client.h"
 #include "banned.h"
 
 #define RESP_MAX (16u << 20)
 
-void cli_resp_release(struct cli_resp *r)
+void berth_client_resp_release(struct berth_client_resp *r)
 {
     if (!r) return;
     berth_buf_release(&r->body);
@@ -28,66 +30,28 @@ void cli_resp_release(struct cli_resp *r)
     r->next = r->digest = r->ctype = NULL;
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    struct berth_buf *b = ud;
-    if (berth_buf_append(b, p, size * n) != BERTH_OK) return 0;
-    return size * n;
-}
-
-/* A streamed answer: lines go to rq->on_line while the status is a success. */
+/* One transfer: the headers kept go to rs; a streamed answer's lines to rq->on_line while the status is a success. */
 struct stream {
-    CURL *c;
-    const struct cli_req *rq;
-    struct cli_resp *rs;
+    const struct berth_client_req *rq;
+    struct berth_client_resp *rs;
+    struct berth_xfer_resp *xr;
     struct berth_buf partial; /* the line still being received */
-    int stopped;              /* on_line or cancel ended it */
 };
 
-static size_t on_stream(char *p, size_t size, size_t n, void *ud)
+static int on_stream(const char *p, size_t len, void *ud)
 {
     struct stream *st = ud;
-    long status = 0;
-    size_t len = size * n, i, start = 0;
+    size_t i, start = 0;
 
-    curl_easy_getinfo(st->c, CURLINFO_RESPONSE_CODE, &status);
-    if (status >= 400) return on_body(p, size, n, &st->rs->body);
+    if (st->xr->status >= 400) return berth_buf_append(&st->xr->body, p, len) == BERTH_OK ? 0 : -1;
     for (i = 0; i < len; i++) {
         if (p[i] != '\n') continue;
-        if (berth_buf_append(&st->partial, p + start, i - start) != BERTH_OK) return 0;
+        if (berth_buf_append(&st->partial, p + start, i - start) != BERTH_OK) return -1;
         start = i + 1;
-        if (st->partial.len && st->rq->on_line(st->partial.p, st->partial.len, st->rq->line_arg)) {
-            st->stopped = 1;
-            return 0;
-        }
+        if (st->partial.len && st->rq->on_line(st->partial.p, st->partial.len, st->rq->line_arg)) return 1;
         st->partial.len = 0;
     }
-    if (berth_buf_append(&st->partial, p + start, len - start) != BERTH_OK) return 0;
-    return len;
-}
-
-static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-    struct stream *st = ud;
-    (void)dt, (void)dn, (void)ut, (void)un;
-    if (st->rq->cancel && *st->rq->cancel) {
-        st->stopped = 1;
-        return 1;
-    }
-    return 0;
-}
-
-/* The value of header name in line (case-insensitive), trimmed, malloc'd; NULL if another header. */
-static char *header_value(const char *line, size_t len, const char *name)
-{
-    size_t nl = strlen(name), e;
-    if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':') return NULL;
-    line += nl + 1;
-    len -= nl + 1;
-    while (len && (*line == ' ' || *line == '\t')) line++, len--;
-    e = len;
-    while (e && isspace((unsigned char)line[e - 1])) e--;
-    return berth_xstrndup(line, e);
+    return berth_buf_append(&st->partial, p + start, len - start) == BERTH_OK ? 0 : -1;
 }
 
 /* The target of rel="next" in a Link header value, malloc'd, or NULL. */
@@ -103,19 +67,19 @@ static const struct {
     const char *name;
     size_t off;
 } kept_headers[] = {
-    {"Link", offsetof(struct cli_resp, next)},
-    {"Docker-Content-Digest", offsetof(struct cli_resp, digest)},
-    {"Content-Type", offsetof(struct cli_resp, ctype)},
+    {"Link", offsetof(struct berth_client_resp, next)},
+    {"Docker-Content-Digest", offsetof(struct berth_client_resp, digest)},
+    {"Content-Type", offsetof(struct berth_client_resp, ctype)},
 };
 
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
+static void on_header(const char *p, size_t len, void *ud)
 {
-    struct cli_resp *rs = ud;
-    size_t len = size * n, i;
+    struct berth_client_resp *rs = ((struct stream *)ud)->rs;
+    size_t i;
 
     for (i = 0; i < sizeof(kept_headers) / sizeof(kept_headers[0]); i++) {
         char **slot = (char **)((char *)rs + kept_headers[i].off);
-        char *v = header_value(p, len, kept_headers[i].name);
+        char *v = berth_client_header_value(p, len, kept_headers[i].name);
         if (!v) continue;
         if (slot == &rs->next) {
             char *target = link_next(v);
@@ -126,11 +90,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         *slot = v;
         break;
     }
-    return len;
 }
 
 /* Splits "scheme://host[:port][/...]" into its "host:port" (default port by scheme) and scheme. */
-void cli_url_hostport(const char *url, char *hp, size_t hplen, char *scheme, size_t slen)
+void berth_client_url_hostport(const char *url, char *hp, size_t hplen, char *scheme, size_t slen)
 {
     const char *s = strstr(url, "://"), *h = s ? s + 3 : url;
     size_t n = strcspn(h, "/?#");
@@ -211,7 +174,8 @@ static int internal_reason(const char *reason)
     return 0;
 }
 
-static enum berth_rc http_error(const struct cli_req *rq, const struct cli_resp *rs, struct berth_err *err)
+static enum berth_rc http_error(const struct berth_client_req *rq, const struct berth_client_resp *rs,
+                                struct berth_err *err)
 {
     json_t *root = json_loadb(rs->body.p ? rs->body.p : "", rs->body.len, 0, NULL);
     const json_t *e = json_array_get(json_object_get(root, "errors"), 0);
@@ -230,117 +194,89 @@ static enum berth_rc http_error(const struct cli_req *rq, const struct cli_resp 
     return rc;
 }
 
-enum berth_rc cli_http_do(struct cli_ctx *ctx, const struct cli_req *rq, struct cli_resp *rs, struct berth_err *err)
+enum berth_rc berth_client_do(struct berth_client *cl, const struct berth_client_req *rq, struct berth_client_resp *rs,
+                              struct berth_err *err)
 {
-    CURL *c = NULL;
-    struct curl_slist *hdrs = NULL, *connect_to = NULL;
-    char errbuf[CURL_ERROR_SIZE] = "", srv_hp[300], ls_hp[300], scheme[16], *url = NULL, *line = NULL;
+    struct berth_xfer_req xq;
+    struct berth_xfer_resp xr;
+    char srv_hp[300], ls_hp[300], scheme[16], *url = NULL, *connect_to = NULL;
     const char *base, *ca;
     struct stream st;
     enum berth_rc rc;
-    CURLcode cc;
 
+    memset(&xr, 0, sizeof(xr));
     memset(&st, 0, sizeof(st));
     berth_buf_init(&st.partial, RESP_MAX);
     berth_buf_init(&rs->body, RESP_MAX);
     rs->status = 0;
     rs->next = rs->digest = rs->ctype = NULL;
-    rc = cli_server_url(ctx, &base, err);
+    rc = berth_client_server_url(cl, &base, err);
     if (rc) goto out;
-    ca = ctx->ca_file ? ctx->ca_file : ctx->session_ca;
-    cli_url_hostport(base, srv_hp, sizeof(srv_hp), scheme, sizeof(scheme));
+    ca = cl->ca_file ? cl->ca_file : cl->session_ca;
+    berth_client_url_hostport(base, srv_hp, sizeof(srv_hp), scheme, sizeof(scheme));
     if (!strncmp(rq->path, "http://", 7) || !strncmp(rq->path, "https://", 8)) {
         url = berth_xstrdup(rq->path);
     } else if (rq->login_server) {
         url = berth_xasprintf("%s://%s%s", scheme, rq->login_server, rq->path);
-        cli_url_hostport(url, ls_hp, sizeof(ls_hp), scheme, sizeof(scheme));
-        if (strcasecmp(ls_hp, srv_hp) != 0) {
-            line = berth_xasprintf("%s:%s", ls_hp, srv_hp);
-            connect_to = curl_slist_append(connect_to, line);
-        }
+        berth_client_url_hostport(url, ls_hp, sizeof(ls_hp), scheme, sizeof(scheme));
+        if (strcasecmp(ls_hp, srv_hp) != 0) connect_to = berth_xasprintf("%s:%s", ls_hp, srv_hp);
     } else {
         url = berth_xasprintf("%s%s", base, rq->path);
     }
-    c = curl_easy_init();
-    if (!c) {
-        rc = berth_err_set(err, BERTH_EINTERNAL, "cannot start libcurl");
-        goto out;
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, rq->on_line ? 0L : 60L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "berth-cli");
+    memset(&xq, 0, sizeof(xq));
+    xq.method = rq->method;
+    xq.url = url;
+    xq.connect_to = connect_to;
+    xq.user_agent = "berth-cli";
+    xq.auth = rq->auth;
+    xq.content_type = rq->content_type;
+    xq.accept = rq->accept;
+    xq.body = rq->body;
+    xq.body_len = rq->body_len;
+    xq.ca_file = ca;
+    xq.connect_timeout_s = 10;
+    xq.timeout_s = rq->on_line ? 0 : 60;
+    xq.body_max = RESP_MAX;
+    xq.on_header = on_header;
+    xq.arg = &st;
+    st.rq = rq;
+    st.rs = rs;
+    st.xr = &xr;
     if (rq->on_line) {
-        st.c = c;
-        st.rq = rq;
-        st.rs = rs;
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &st);
-        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(c, CURLOPT_XFERINFODATA, &st);
-    } else {
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &rs->body);
+        xq.on_body = on_stream;
+        xq.cancel = rq->cancel;
     }
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, rs);
-    if (ca) curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-    if (connect_to) curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to);
-    if (!strcmp(rq->method, "HEAD")) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    else if (strcmp(rq->method, "GET") != 0) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
-    if (rq->body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)rq->body_len);
-    }
-    hdrs = curl_slist_append(hdrs, "Expect:");
-    if (rq->content_type) {
-        free(line);
-        line = berth_xasprintf("Content-Type: %s", rq->content_type);
-        hdrs = curl_slist_append(hdrs, line);
-    }
-    if (rq->accept) {
-        free(line);
-        line = berth_xasprintf("Accept: %s", rq->accept);
-        hdrs = curl_slist_append(hdrs, line);
-    }
-    if (rq->auth) {
-        free(line);
-        line = berth_xasprintf("Authorization: %s", rq->auth);
-        hdrs = curl_slist_append(hdrs, line);
-    }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    cc = curl_easy_perform(c);
-    if (cc != CURLE_OK && st.stopped) cc = CURLE_OK;
-    if (cc == CURLE_OK && rq->on_line && st.partial.len && !st.stopped)
+    rc = berth_client_xfer(&xq, &xr, err);
+    /* the kept body is the answer's (or, streaming, an error answer's) */
+    berth_buf_release(&rs->body);
+    rs->body = xr.body;
+    berth_buf_init(&xr.body, 0);
+    if (rc == BERTH_OK && rq->on_line && st.partial.len && !xr.stopped)
         rq->on_line(st.partial.p, st.partial.len, rq->line_arg); /* a last line without its newline */
-    if (cc != CURLE_OK) {
-        long os_errno = 0;
-        curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
-        rc = berth_buf_rc(&rs->body) ? berth_err_set(err, BERTH_ETOOBIG, "the answer of %s is over %u bytes", url,
-                                                     RESP_MAX)
-                                     : transport_error(cc, os_errno, errbuf, base, ca, err);
-        goto out;
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rs->status);
+    if (rc == BERTH_EUNAVAILABLE) rc = transport_error((CURLcode)xr.cc, xr.os_errno, xr.errbuf, base, ca, err);
+    if (rc) goto out;
+    rs->status = xr.status;
     if (rs->status >= 400) rc = http_error(rq, rs, err);
 out:
-    if (line) {
-        /* may hold a header with a secret */
-        memset(line, 0, strlen(line));
-        free(line);
-    }
-    curl_slist_free_all(hdrs);
-    curl_slist_free_all(connect_to);
-    if (c) curl_easy_cleanup(c);
+    berth_xfer_resp_release(&xr);
     berth_buf_release(&st.partial);
+    free(connect_to);
     free(url);
     return rc;
 }
 
-void cli_form_add(struct berth_buf *b, const char *k, const char *v)
+char *berth_client_query_escape(const char *s)
+{
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    char *out, *eq;
+    berth_client_form_add(&b, "x", s);
+    eq = strchr(berth_buf_str(&b), '=');
+    out = berth_xstrdup(eq + 1);
+    berth_buf_release(&b);
+    return out;
+}
+
+void berth_client_form_add(struct berth_buf *b, const char *k, const char *v)
 {
     char *ek = curl_easy_escape(NULL, k, 0), *ev = curl_easy_escape(NULL, v ? v : "", 0);
     berth_buf_printf(b, "%s%s=%s", b->len ? "&" : "", ek ? ek : "", ev ? ev : "");
@@ -349,7 +285,7 @@ void cli_form_add(struct berth_buf *b, const char *k, const char *v)
 }
 
 /* Parses the JSON body of rs into *out (NULL for an empty body). */
-static enum berth_rc parse_json(const struct cli_req *rq, const struct cli_resp *rs, json_t **out,
+static enum berth_rc parse_json(const struct berth_client_req *rq, const struct berth_client_resp *rs, json_t **out,
                                 struct berth_err *err)
 {
     json_error_t je;
@@ -362,20 +298,20 @@ static enum berth_rc parse_json(const struct cli_req *rq, const struct cli_resp 
     return BERTH_OK;
 }
 
-enum berth_rc cli_post_form(struct cli_ctx *ctx, const char *path, const char *login_server, const char *auth,
-                            const char *form, json_t **out, struct berth_err *err)
+enum berth_rc berth_client_post_form(struct berth_client *cl, const char *path, const char *login_server,
+                                     const char *auth, const char *form, json_t **out, struct berth_err *err)
 {
-    struct cli_req rq = {.method = "POST", .path = path, .login_server = login_server, .auth = auth,
+    struct berth_client_req rq = {.method = "POST", .path = path, .login_server = login_server, .auth = auth,
                          .content_type = "application/x-www-form-urlencoded", .body = form, .body_len = strlen(form),
                          .accept = "application/json"};
-    struct cli_resp rs;
-    enum berth_rc rc = cli_http_do(ctx, &rq, &rs, err);
+    struct berth_client_resp rs;
+    enum berth_rc rc = berth_client_do(cl, &rq, &rs, err);
     if (!rc) rc = parse_json(&rq, &rs, out, err);
-    cli_resp_release(&rs);
+    berth_client_resp_release(&rs);
     return rc;
 }
 
-enum berth_rc cli_read_stdin_line(char **out, struct berth_err *err)
+enum berth_rc berth_client_read_stdin_line(char **out, struct berth_err *err)
 {
     char *line = NULL;
     size_t cap = 0;
@@ -391,28 +327,28 @@ enum berth_rc cli_read_stdin_line(char **out, struct berth_err *err)
     return BERTH_OK;
 }
 
-enum berth_rc cli_password(struct cli_ctx *ctx, const char **pw, struct berth_err *err)
+enum berth_rc berth_client_password(struct berth_client *cl, const char **pw, struct berth_err *err)
 {
     enum berth_rc rc = BERTH_OK;
 
-    if (!ctx->password && !ctx->password_read && ctx->password_stdin)
-        rc = cli_read_stdin_line(&ctx->password_read, err);
-    *pw = ctx->password ? ctx->password : ctx->password_read;
+    if (!cl->password && !cl->password_read && cl->password_stdin)
+        rc = berth_client_read_stdin_line(&cl->password_read, err);
+    *pw = cl->password ? cl->password : cl->password_read;
     return rc;
 }
 
 /* "Basic <base64(user:pass)>" for -u/-p, malloc'd. */
-static enum berth_rc basic_auth(struct cli_ctx *ctx, char **out, struct berth_err *err)
+static enum berth_rc basic_auth(struct berth_client *cl, char **out, struct berth_err *err)
 {
     struct berth_buf b = BERTH_BUF_INIT(0);
     const char *pw;
     char *up;
-    enum berth_rc rc = cli_password(ctx, &pw, err);
+    enum berth_rc rc = berth_client_password(cl, &pw, err);
 
     if (rc) return rc;
     if (!pw) return berth_err_set(err, BERTH_EINVAL, "-u %s needs a password: pass -p PASS or --password-stdin",
-                                  ctx->user);
-    up = berth_xasprintf("%s:%s", ctx->user, pw);
+                                  cl->user);
+    up = berth_xasprintf("%s:%s", cl->user, pw);
     berth_buf_puts(&b, "Basic ");
     berth_b64_encode(up, strlen(up), &b);
     memset(up, 0, strlen(up));
@@ -421,20 +357,20 @@ static enum berth_rc basic_auth(struct cli_ctx *ctx, char **out, struct berth_er
     return BERTH_OK;
 }
 
-enum berth_rc cli_api(struct cli_ctx *ctx, const char *method, const char *path, const json_t *body, json_t **out,
-                      struct berth_err *err)
+enum berth_rc berth_client_api(struct berth_client *cl, const char *method, const char *path, const json_t *body,
+                               json_t **out, struct berth_err *err)
 {
-    struct cli_req rq;
-    struct cli_resp rs = {0, BERTH_BUF_INIT(0), NULL, NULL, NULL};
+    struct berth_client_req rq;
+    struct berth_client_resp rs = {0, BERTH_BUF_INIT(0), NULL, NULL, NULL};
     char *auth = NULL, *tok = NULL, *text = NULL, *full = NULL;
     json_t *parsed = NULL;
     enum berth_rc rc;
 
     if (out) *out = NULL;
-    if (ctx->user) {
-        rc = basic_auth(ctx, &auth, err);
+    if (cl->user) {
+        rc = basic_auth(cl, &auth, err);
     } else {
-        rc = cli_session_directory_token(ctx, &tok, err);
+        rc = berth_client_directory_token(cl, &tok, err);
         if (!rc) auth = berth_xasprintf("Bearer %s", tok);
     }
     if (rc) goto out;
@@ -454,7 +390,7 @@ enum berth_rc cli_api(struct cli_ctx *ctx, const char *method, const char *path,
         rq.body_len = 2;
         rq.content_type = "application/json";
     }
-    rc = cli_http_do(ctx, &rq, &rs, err);
+    rc = berth_client_do(cl, &rq, &rs, err);
     if (rc) goto out;
     rc = parse_json(&rq, &rs, &parsed, err);
     if (rc) goto out;
@@ -464,7 +400,7 @@ enum berth_rc cli_api(struct cli_ctx *ctx, const char *method, const char *path,
     }
 out:
     json_decref(parsed);
-    cli_resp_release(&rs);
+    berth_client_resp_release(&rs);
     free(text);
     free(full);
     free(auth);

@@ -4,17 +4,17 @@
  * and `berth credential-helper <verb>`. The payload parsing is pure so it can
  * be tested without a session.
  */
-#ifndef BERTH_CLI_CREDHELPER_H
-#define BERTH_CLI_CREDHELPER_H
+#ifndef BERTH_CLIENT_CREDHELPER_H
+#define BERTH_CLIENT_CREDHELPER_H
 
 #include <stddef.h>
 #include "buf.h"
 #include "err.h"
 
 /* What docker and containers/image look for when a helper has nothing for a server. */
-#define CLI_HELPER_NOT_FOUND "credentials not found in native keychain"
+#define BERTH_HELPER_NOT_FOUND "credentials not found in native keychain"
 /* The biggest stdin payload a helper reads. */
-#define CLI_HELPER_INPUT_MAX (64u * 1024)
+#define BERTH_HELPER_INPUT_MAX (64u * 1024)
 
 /*
  * The key a server URL is stored under: surrounding white space, the scheme
@@ -24,11 +24,11 @@
  * scheme ("https://http://x") is BERTH_EINVAL.
  * *out is malloc'd.
  */
-enum berth_rc cli_credhelper_server(const char *in, size_t len, char **out, struct berth_err *err);
+enum berth_rc berth_credhelper_server(const char *in, size_t len, char **out, struct berth_err *err);
 
 /* A credential as the protocol carries it. All owned. */
-struct cli_creds {
-    char *server; /* normalised with cli_credhelper_server */
+struct berth_creds {
+    char *server; /* normalised with berth_credhelper_server */
     char *username;
     char *secret;
 };
@@ -37,13 +37,13 @@ struct cli_creds {
  * Parses the `store` payload {"ServerURL":..,"Username":..,"Secret":..}:
  * all three strings, ServerURL and Secret non-empty; other members ignored.
  */
-enum berth_rc cli_credhelper_parse_creds(const char *json, size_t len, struct cli_creds *out,
-                                         struct berth_err *err);
+enum berth_rc berth_credhelper_parse_creds(const char *json, size_t len, struct berth_creds *out,
+                                           struct berth_err *err);
 /* Frees the strings (the secret is wiped first); the struct may be reused. */
-void cli_creds_release(struct cli_creds *c);
+void berth_creds_release(struct berth_creds *c);
 
 /* Appends the `get` answer {"ServerURL":..,"Username":..,"Secret":..} to out. */
-enum berth_rc cli_credhelper_format(const char *server, const char *username, const char *secret,
-                                    struct berth_buf *out);
+enum berth_rc berth_credhelper_format(const char *server, const char *username, const char *secret,
+                                      struct berth_buf *out);
 
 #endif
