@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "alloc.h"
 #include "log.h"
+#include "parse.h"
 #include "store.h"
 #include "util.h"
 #include "banned.h"
@@ -80,20 +81,10 @@ static enum berth_rc fail_entry(const struct fs_store *st, struct berth_err *err
                          self ? "" : "/", self ? "" : rel, name);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
 /* Nonzero if s is exactly n lowercase hex digits. */
 static int is_hex(const char *s, size_t n)
 {
-    size_t i;
-    for (i = 0; i < n; i++)
-        if (hexval(s[i]) < 0) return 0;
-    return s[n] == '\0';
+    return berth_hex_lower(s, n) && s[n] == '\0';
 }
 
 /*
@@ -104,6 +95,7 @@ static enum berth_rc blob_name(const struct berth_digest *d, struct blob_name *b
 {
     struct berth_digest check;
     const char *hex;
+    unsigned char prefix;
     enum berth_rc rc;
     size_t a;
 
@@ -117,7 +109,9 @@ static enum berth_rc blob_name(const struct berth_digest *d, struct blob_name *b
         return berth_err_set(err, BERTH_EDIGEST, "digest %s is not %s", check.s, berth_digest_alg_name(d->alg));
     hex = berth_digest_hex(&check);
     bn->alg = a;
-    bn->prefix = (unsigned)(hexval(hex[0]) * 16 + hexval(hex[1]));
+    rc = berth_hex_decode(hex, 2, &prefix, err); /* a parsed digest's hex: cannot fail */
+    if (rc) return rc;
+    bn->prefix = prefix;
     snprintf(bn->dir, sizeof(bn->dir), "%s/%.2s", berth_digest_alg_name(d->alg), hex);
     snprintf(bn->rel, sizeof(bn->rel), "%s/%s", bn->dir, hex);
     return BERTH_OK;
