@@ -26,6 +26,7 @@ enum berth_rc berth_hex_decode(const char *s, size_t n, unsigned char *out, stru
     for (i = 0; i < n; i += 2) {
         int hi = berth_hex_digit(s[i]), lo = berth_hex_digit(s[i + 1]);
         if (hi < 0 || lo < 0) return berth_err_set(err, BERTH_EINVAL, "not a hex digit at byte %zu", hi < 0 ? i : i + 1);
+        BERTH_ASSERT(hi < 16 && lo < 16);
         out[i / 2] = (unsigned char)(hi << 4 | lo);
     }
     return BERTH_OK;
@@ -64,6 +65,7 @@ enum berth_rc berth_form_decode(const char *s, size_t n, char **out, struct bert
             *w++ = s[i];
         }
     }
+    BERTH_ASSERT((size_t)(w - buf) <= n);
     *w = '\0';
     *out = buf;
     return BERTH_OK;
@@ -184,6 +186,7 @@ enum berth_rc berth_rfc3339_parse(const char *s, size_t n, int64_t *ms, struct b
         return berth_err_set(err, BERTH_EINVAL, "a field is out of range; " RFC3339_RULE);
     if (d > mdays[mo - 1] + (mo == 2 && leap(y)))
         return berth_err_set(err, BERTH_EINVAL, "no day %d in %04d-%02d; " RFC3339_RULE, d, y, mo);
+    BERTH_ASSERT(y >= 1970 && y <= 9999 && d <= 31 && scale >= 0 && frac >= 0 && frac <= 999);
     if (sec == 60) sec = 59; /* a leap second counts as the second before it */
     secs = days_since_epoch(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
     secs -= sign * (oh * 3600 + om * 60);
@@ -213,6 +216,7 @@ enum berth_rc berth_basic_parse(const char *value, char **user, char **pass, str
         berth_err_set(err, rc, "Basic credentials have no ':' between user and password");
         goto out;
     }
+    BERTH_ASSERT(raw.len <= BERTH_BASIC_MAX);
     *user = berth_xstrndup(berth_buf_str(&raw), (size_t)(colon - berth_buf_str(&raw)));
     *pass = berth_xstrdup(colon + 1);
     rc = BERTH_OK;

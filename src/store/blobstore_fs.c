@@ -114,6 +114,7 @@ static enum berth_rc blob_name(const struct berth_digest *d, struct blob_name *b
     bn->prefix = prefix;
     snprintf(bn->dir, sizeof(bn->dir), "%s/%.2s", berth_digest_alg_name(d->alg), hex);
     snprintf(bn->rel, sizeof(bn->rel), "%s/%s", bn->dir, hex);
+    BERTH_ASSERT(strlen(bn->rel) == strlen(bn->dir) + 1 + strlen(hex)); /* no path was cut short */
     return BERTH_OK;
 }
 
@@ -267,6 +268,7 @@ static enum berth_rc fs_open(const char *root, const struct berth_blobstore_opts
     if (rc) goto out;
     if (removed)
         BERTH_LOG(BERTH_LOG_INFO, "msg=\"removed stray temp files\" root=%s count=%" PRIu64, st->root, removed);
+    BERTH_ASSERT(st->root_fd >= 0 && st->blobs_fd >= 0 && st->uploads_fd >= 0);
     *out = &st->base;
     st = NULL;
 out:
@@ -544,6 +546,7 @@ static enum berth_rc ensure_dirs(struct fs_store *st, const struct blob_name *bn
     const char *alg = berth_digest_alg_name(algs[bn->alg]);
     enum berth_rc rc;
 
+    BERTH_ASSERT(bn->alg < NALGS && bn->prefix < 256);
     if (atomic_load_explicit(&st->dir_ready[bn->alg][bn->prefix], memory_order_acquire)) return BERTH_OK;
     if (!atomic_load_explicit(&st->alg_ready[bn->alg], memory_order_acquire)) {
         rc = make_dir(st, st->blobs_fd, "blobs", alg, err);
@@ -564,6 +567,7 @@ static enum berth_rc ensure_dirs(struct fs_store *st, const struct blob_name *bn
 /* Someone removed a folder behind our back: forget that it was there. */
 static void forget_dirs(struct fs_store *st, const struct blob_name *bn)
 {
+    BERTH_ASSERT(bn->alg < NALGS && bn->prefix < 256);
     atomic_store_explicit(&st->dir_ready[bn->alg][bn->prefix], 0, memory_order_release);
     atomic_store_explicit(&st->alg_ready[bn->alg], 0, memory_order_release);
 }
@@ -654,6 +658,7 @@ static enum berth_rc fs_upload_commit(struct berth_blobstore *bs, const char *uu
      * replaces its file with identical bytes, which readers cannot tell apart.
      */
     for (attempt = 0;; attempt++) {
+        BERTH_ASSERT(attempt < 2); /* a second ENOENT is an error, not another try */
         rc = ensure_dirs(st, &bn, err);
         if (rc) goto out;
         if (renameat(st->uploads_fd, uuid, st->blobs_fd, bn.rel) == 0) break;
