@@ -2,6 +2,7 @@
 #   make            build/berth (release)
 #   make asan       build-asan/berth (ASan + UBSan)
 #   make test       unit tests, fuzz-corpus replay and e2e tests, both builds
+#   make fuzz T=x   fuzz/fuzz_x.c under libFuzzer (clang) on its corpus
 #   make run        start berth serve on ./var/berth
 #   make bench      side-by-side benchmark against docker-registry
 .DEFAULT_GOAL := all
@@ -43,6 +44,9 @@ FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 # The archives a fuzz target links, in link order: FUZZ_LIBS_<target>, else all.
 FUZZ_LIBS_cli := cli client auth oci core
+FUZZ_LIBS_form := core
+FUZZ_LIBS_time := core
+FUZZ_LIBS_basic := core
 fuzz_libs = $(or $(FUZZ_LIBS_$(1)),$(LINK_ORDER))
 
 # $(call variant_rules,VARIANT,DIR)
@@ -81,7 +85,22 @@ endef
 $(eval $(call variant_rules,release,build))
 $(eval $(call variant_rules,asan,build-asan))
 
-.PHONY: all asan deps test-deps unit fuzz-bins test run bench docs clean
+# make fuzz T=<target>: fuzz/fuzz_<target>.c under libFuzzer (clang, ASan +
+# UBSan, coverage over every module) as build-fuzz/fuzzer-<target>, run on
+# fuzz/corpus/<target>; new inputs land in build-fuzz/corpus/<target>.
+# FUZZ_ARGS adds libFuzzer flags (default: 60 s); FUZZ_ARGS_<target> holds
+# what one target always needs.
+FUZZ_CC   := clang
+FUZZ_ARGS ?= -max_total_time=60
+FUZZ_ARGS_jwt  := -max_len=9000
+FUZZ_ARGS_cli  := -close_fd_mask=3
+FUZZ_ARGS_http := -max_len=65536 -timeout=10
+$(eval $(call variant_rules,fuzz,build-fuzz))
+build-fuzz/%: CC := $(FUZZ_CC)
+build-fuzz/fuzzer-%: build-fuzz/obj/fuzz/fuzz_%.o $(foreach m,$(LINK_ORDER),build-fuzz/libberth_$(m).a)
+	$(Q)$(FUZZ_CC) $(LDOPT_fuzz) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+.PHONY: all asan deps test-deps unit fuzz-bins fuzz test run bench docs clean
 all: deps build/berth
 asan: deps build-asan/berth
 
@@ -92,6 +111,14 @@ test-deps:
 
 unit: build/unit build-asan/unit
 fuzz-bins: $(foreach t,$(FUZZ_TARGETS),build/fuzz-$(t) build-asan/fuzz-$(t))
+
+fuzz:
+	@if [ -z "$(T)" ] || [ ! -f fuzz/fuzz_$(T).c ]; then \
+		echo "usage: make fuzz T=<target> [FUZZ_ARGS=...]; targets: $(FUZZ_TARGETS)" >&2; exit 2; fi
+	@sh scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory build-fuzz/fuzzer-$(T)
+	@mkdir -p build-fuzz/corpus/$(T)
+	build-fuzz/fuzzer-$(T) $(FUZZ_ARGS) $(FUZZ_ARGS_$(T)) build-fuzz/corpus/$(T) fuzz/corpus/$(T)
 
 test: test-deps
 	@$(MAKE) --no-print-directory build/berth build-asan/berth build/unit build-asan/unit fuzz-bins
@@ -110,6 +137,6 @@ docs: build/berth
 	build/berth doc metrics > docs/metrics.md
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
--include $(shell find build build-asan -name '*.d' 2>/dev/null)
+-include $(shell find build build-asan build-fuzz -name '*.d' 2>/dev/null)

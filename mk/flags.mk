@@ -8,6 +8,11 @@ PKGS    := libmicrohttpd gnutls libcrypto jansson sqlite3 libsodium libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 OPT_release := -O2 -g
-OPT_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+OPT_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+               -DBERTH_ASSERTS=1
+# build-fuzz (make fuzz): clang, every object instrumented for libFuzzer's coverage
+OPT_fuzz    := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+               -fno-sanitize-recover=undefined -DBERTH_ASSERTS=1
 LDOPT_release :=
 LDOPT_asan    := -fsanitize=address,undefined
+LDOPT_fuzz    := -fsanitize=address,undefined

@@ -1,15 +1,19 @@
 #!/bin/sh
 # Installs the Debian packages berth needs, only those missing; quiet when all are present.
-# usage: scripts/deps.sh build|test|bench
+# usage: scripts/deps.sh build|test|bench|fuzz
 set -eu
 build="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libssl-dev libjansson-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev"
 test="$build curl jq python3 skopeo podman umoci uidmap openssl faketime"
 bench="$test docker-registry wrk apache2-utils"
+# make fuzz: clang and its runtime libraries (libFuzzer, ASan, UBSan: libclang_rt.*.a, which
+# Debian 12 ships in libclang-rt-14-dev, pulled in by libclang-rt-dev and only recommended by clang)
+fuzz="$build clang libclang-rt-dev"
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;
 bench) want=$bench ;;
-*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+fuzz) want=$fuzz ;;
+*) echo "usage: $0 build|test|bench|fuzz" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do

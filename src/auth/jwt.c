@@ -60,6 +60,7 @@ static size_t raw_to_der(const unsigned char raw[SIG_RAW], unsigned char der[SIG
         if (i2d_ECDSA_SIG(sig, NULL) <= SIG_DER_MAX) {
             int len = i2d_ECDSA_SIG(sig, &p);
             if (len > 0) n = (size_t)len;
+            BERTH_ASSERT(n <= SIG_DER_MAX);
         }
     }
     BN_free(r);
@@ -124,6 +125,7 @@ enum berth_rc berth_jwt_sign(struct berth_keyring *kr, const char *claims_json, 
     berth_buf_putc(out, '.');
     rc = berth_b64url_encode(raw, sizeof(raw), out);
     if (rc) berth_err_set(err, rc, "JWT does not fit the output buffer");
+    BERTH_ASSERT(rc || derlen <= SIG_DER_MAX);
 out:
     EVP_MD_CTX_free(ctx);
     EVP_PKEY_free(pkey);

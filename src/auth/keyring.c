@@ -89,6 +89,7 @@ static int b64url_fixed(const unsigned char *p, size_t n, char *out, size_t outs
 {
     struct berth_buf b = BERTH_BUF_INIT(outsz - 1);
     int ok = berth_b64url_encode(p, n, &b) == BERTH_OK;
+    BERTH_ASSERT(!ok || b.len < outsz);
     if (ok) memcpy(out, b.p, b.len + 1);
     berth_buf_release(&b);
     return ok;
@@ -322,6 +323,7 @@ static enum berth_rc keyring_open(const char *dir, int create, struct berth_keyr
         kr->keys = berth_xmalloc(sizeof(*kr->keys));
         kr->keys[kr->n++] = k;
     }
+    BERTH_ASSERT(kr->n > 0 && kr->keys);
     qsort(kr->keys, kr->n, sizeof(*kr->keys), key_cmp);
     kr->signer = kr->keys[kr->n - 1];
     *out = kr;
@@ -372,6 +374,7 @@ enum berth_rc berth_keyring_rotate(struct berth_keyring *kr, struct berth_err *e
     keys = berth_xmalloc((kr->n + 1) * sizeof(*keys));
     memcpy(keys, kr->keys, kr->n * sizeof(*keys));
     keys[kr->n] = k;
+    BERTH_ASSERT(k->created_ms > kr->signer->created_ms);
     pthread_rwlock_wrlock(&kr->lock);
     free(kr->keys);
     kr->keys = keys;
@@ -408,6 +411,7 @@ enum berth_rc berth_keyring_retire(struct berth_keyring *kr, int64_t before_s, s
         }
         keep[nkeep++] = k;
     }
+    BERTH_ASSERT(nkeep + ngone == kr->n && nkeep >= 1); /* the signer is always kept */
     if (ngone > 0) {
         enum berth_rc src = berth_fsync_dir(kr->dir, rc ? NULL : err);
         if (rc == BERTH_OK) rc = src;

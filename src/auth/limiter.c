@@ -90,6 +90,7 @@ static void pair_id(const struct berth_limiter *l, const char *principal, const 
     if (!ip) ip = "";
     pn = strnlen(principal, PRINCIPAL_CAP);
     ipn = strnlen(ip, IP_CAP);
+    BERTH_ASSERT(pn + 1 + ipn <= sizeof(in));
     memcpy(in, principal, pn);
     in[pn] = 0; /* keeps ("ab", "c") apart from ("a", "bc") */
     memcpy(in + pn + 1, ip, ipn);
@@ -151,6 +152,7 @@ static struct lim_slot *take_slot(struct berth_limiter *l, const unsigned char i
             vage = age;
         }
     }
+    BERTH_ASSERT(victim >= b && victim < b + WAYS);
     memset(victim, 0, sizeof(*victim));
     memcpy(victim->id, id, ID_LEN);
     victim->used = 1;

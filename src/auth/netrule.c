@@ -173,6 +173,7 @@ enum berth_rc berth_netrules_parse_list(const char *list, size_t max, struct ber
             rc = berth_err_set(err, BERTH_EINVAL, "more than %zu items", max);
             goto out;
         }
+        BERTH_ASSERT(b <= e && (size_t)(e - b) < sizeof(item) && count < max);
         memcpy(item, b, (size_t)(e - b));
         item[e - b] = '\0';
         if (count == cap) {

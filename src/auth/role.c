@@ -155,6 +155,7 @@ enum berth_rc berth_assign_scope_parse(const char *s, struct berth_assign_scope 
     rlen = slash ? (size_t)(slash - reg) : strlen(reg);
     rc = registry_check(reg, rlen, err);
     if (rc) return rc;
+    BERTH_ASSERT(rlen < sizeof(sc.registry));
     memcpy(sc.registry, reg, rlen);
     sc.registry[rlen] = '\0';
     sc.kind = BERTH_SCOPE_REGISTRY;
@@ -170,6 +171,7 @@ enum berth_rc berth_assign_scope_parse(const char *s, struct berth_assign_scope 
     if (plen >= 2 && prefix[plen - 2] == '/' && prefix[plen - 1] == '*') plen -= 2;
     if (berth_oci_name_check(prefix, plen, &nerr) != BERTH_OK)
         return berth_err_set(err, BERTH_EINVAL, "invalid scope: repository prefix: %s", berth_err_msg(&nerr));
+    BERTH_ASSERT(plen < sizeof(sc.prefix));
     memcpy(sc.prefix, prefix, plen);
     sc.prefix[plen] = '\0';
     sc.kind = BERTH_SCOPE_REPO;

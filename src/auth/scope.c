@@ -168,6 +168,7 @@ enum berth_rc berth_scope_parse(const char *s, size_t len, struct berth_scope *o
         return berth_err_set(err, BERTH_EINVAL,
                              "invalid scope: the resource name holds more than one ':' (only host:port may); "
                              SCOPE_RULE);
+    BERTH_ASSERT(first < last && last < len && nlen < sizeof(sc.name));
     memcpy(sc.name, s + first + 1, nlen);
     sc.name[nlen] = '\0';
 
@@ -177,6 +178,7 @@ enum berth_rc berth_scope_parse(const char *s, size_t len, struct berth_scope *o
                              sizeof(sc.raw_actions) - 1);
     rc = berth_actions_parse(s + last + 1, alen, &sc.actions, err);
     if (rc) return rc;
+    BERTH_ASSERT(alen < sizeof(sc.raw_actions));
     memcpy(sc.raw_actions, s + last + 1, alen);
     sc.raw_actions[alen] = '\0';
 

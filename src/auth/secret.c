@@ -326,6 +326,7 @@ int berth_secret_match(const char *const *hashes, size_t n, const char *secret)
             if (have[j] && h[j].m == h[i].m && h[j].t == h[i].t && !sodium_memcmp(h[j].salt, h[i].salt, SALT_LEN))
                 break;
         if (j < i) {
+            BERTH_ASSERT(have[j]);
             memcpy(run[i], run[j], DIGEST_LEN);
             have[i] = 1;
         } else {
@@ -466,6 +467,7 @@ static void cache_insert(struct berth_secret_cache *c, const unsigned char mac[M
         if (!victim || b[i].added < victim->added) victim = &b[i];
     }
 fill:
+    BERTH_ASSERT(victim && victim >= b && victim < b + CACHE_WAYS);
     memcpy(victim->mac, mac, MAC_LEN);
     victim->added = now_s;
     victim->used = 1;

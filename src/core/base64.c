@@ -82,6 +82,7 @@ static enum berth_rc encode(const void *src, size_t n, const char *alpha, int pa
             chunk[o++] = alpha[(v >> 6) & 0x3f];
             if (pad) chunk[o++] = '=';
         }
+        BERTH_ASSERT(o <= sizeof(chunk) && o == (take / 3) * 4 + (take % 3 ? (pad ? 4 : take % 3 + 1) : 0));
         rc = berth_buf_append(out, chunk, o);
         if (rc) break;
         p += take;
@@ -104,6 +105,7 @@ enum berth_rc berth_b64_encode(const void *p, size_t n, struct berth_buf *out)
 /* Undoes the appends of a failed decode, so out is as the caller left it. */
 static void truncate_to(struct berth_buf *out, size_t len)
 {
+    BERTH_ASSERT(len <= out->len);
     out->len = len;
     if (out->p) out->p[len] = '\0';
 }
@@ -127,6 +129,7 @@ static enum berth_rc decode(const char *s, size_t n, unsigned allow, const char 
         uint32_t acc = 0;
         unsigned bits = 0;
 
+        BERTH_ASSERT(take == n - off || take % 4 == 0); /* only the last chunk ends mid-quantum */
         for (i = 0; i < take; i++) {
             unsigned v = dec[p[off + i]];
             if (v == BAD || ((v & 0xc0) && !(v & allow))) {
@@ -149,6 +152,7 @@ static enum berth_rc decode(const char *s, size_t n, unsigned allow, const char 
          * Chunks are a multiple of 4 characters, so only the last one can end
          * mid-quantum, with 2 or 4 unused bits that must be zero.
          */
+        BERTH_ASSERT(o <= sizeof(chunk) && bits < 8);
         if (acc != 0) {
             truncate_to(out, len0);
             return berth_err_set(err, BERTH_EINVAL, "%s text has non-zero trailing bits", what);

@@ -38,6 +38,8 @@ static enum berth_rc grow(struct berth_buf *b, size_t n)
 {
     size_t need, cap;
 
+    BERTH_ASSERT(b->p ? b->len < b->cap : b->len == 0 && b->cap == 0);
+    BERTH_ASSERT(!b->max || b->len <= b->max);
     if (b->rc) return b->rc;
     if (n > SIZE_MAX / 2 - b->len || (b->max && b->len + n > b->max)) {
         b->rc = BERTH_ETOOBIG;
@@ -49,6 +51,7 @@ static enum berth_rc grow(struct berth_buf *b, size_t n)
     while (cap < need) cap *= 2;
     b->p = berth_xrealloc(b->p, cap);
     b->cap = cap;
+    BERTH_ASSERT(b->len + n < b->cap);
     return BERTH_OK;
 }
 
@@ -56,6 +59,7 @@ enum berth_rc berth_buf_append(struct berth_buf *b, const void *p, size_t n)
 {
     enum berth_rc rc = grow(b, n);
     if (rc) return rc;
+    BERTH_ASSERT(p || !n);
     if (n) memcpy(b->p + b->len, p, n);
     b->len += n;
     b->p[b->len] = '\0';
@@ -90,6 +94,7 @@ enum berth_rc berth_buf_vprintf(struct berth_buf *b, const char *fmt, va_list ap
     if (rc) return rc;
     vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
     b->len += (size_t)n;
+    BERTH_ASSERT(b->len < b->cap && b->p[b->len] == '\0');
     return BERTH_OK;
 }
 
@@ -134,6 +139,7 @@ enum berth_rc berth_buf_json_str(struct berth_buf *b, const char *s, size_t n)
         berth_buf_puts(b, e);
         start = i + 1;
     }
+    BERTH_ASSERT(start <= n);
     berth_buf_append(b, s + start, n - start);
     return berth_buf_putc(b, '"');
 }

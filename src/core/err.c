@@ -1,8 +1,10 @@
-/* err.c - the error code table's accessors and berth_err formatting. */
+/* err.c - the error code table's accessors, berth_err formatting and failed assertions. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "err.h"
+#include "log.h"
 #include "banned.h"
 
 struct rc_row {
@@ -67,4 +69,11 @@ const char *berth_err_msg(const struct berth_err *err)
 {
     if (err->msg[0]) return err->msg;
     return berth_rc_text(err->code);
+}
+
+void berth_assert_fail(const char *file, int line, const char *expr)
+{
+    /* written whatever the log level: the process is about to die */
+    berth_log_write(BERTH_LOG_ERROR, "msg=\"assertion failed\" file=%s line=%d expr=\"%s\"", file, line, expr);
+    abort();
 }

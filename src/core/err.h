@@ -80,4 +80,26 @@ int berth_rc_status(enum berth_rc rc);          /* 400 */
 /* The message of err if one was set, else the code's text. */
 const char *berth_err_msg(const struct berth_err *err);
 
+/*
+ * BERTH_ASSERT(cond): an invariant of berth's own code (a length within its
+ * buffer, an owned pointer set, a state the machine can be in), never a
+ * check of input: bad input is an error code. Compiled in only when
+ * BERTH_ASSERTS is defined (the ASan and fuzz builds); elsewhere cond is not
+ * evaluated, so it must have no side effects. A failed assertion logs
+ * "assertion failed" with file, line and expression at level error (always
+ * written) and aborts.
+ */
+#ifdef BERTH_ASSERTS
+#define BERTH_ASSERT(cond)                                                                  \
+    do {                                                                                    \
+        if (!(cond)) berth_assert_fail(__FILE__, __LINE__, #cond);                          \
+    } while (0)
+#else
+#define BERTH_ASSERT(cond)                                                                  \
+    do {                                                                                    \
+        (void)sizeof(cond);                                                                 \
+    } while (0)
+#endif
+_Noreturn void berth_assert_fail(const char *file, int line, const char *expr);
+
 #endif

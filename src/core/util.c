@@ -35,6 +35,7 @@ void berth_time_rfc3339(int64_t t, char *out, size_t outlen)
 {
     time_t tt = (time_t)t;
     struct tm tm;
+    BERTH_ASSERT(out && outlen >= 21);
     gmtime_r(&tt, &tm);
     strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
@@ -48,6 +49,7 @@ void berth_random(void *p, size_t n)
             if (errno == EINTR) continue;
             abort(); /* the kernel's CSPRNG failing is not recoverable */
         }
+        BERTH_ASSERT((size_t)r <= n);
         c += r;
         n -= (size_t)r;
     }
@@ -58,6 +60,7 @@ void berth_hex(const void *p, size_t n, char *out)
     static const char hex[] = "0123456789abcdef";
     const unsigned char *c = p;
     size_t i;
+    BERTH_ASSERT(out && (p || !n));
     for (i = 0; i < n; i++) {
         out[2 * i] = hex[c[i] >> 4];
         out[2 * i + 1] = hex[c[i] & 15];
@@ -74,6 +77,7 @@ void berth_uuid(char out[37])
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     berth_hex(b, sizeof(b), h);
     snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+    BERTH_ASSERT(berth_uuid_valid(out));
 }
 
 int berth_uuid_valid(const char *s)
@@ -146,6 +150,7 @@ enum berth_rc berth_write_atomic(const char *path, const void *data, size_t len,
             rc = berth_err_sys(err, BERTH_EIO, errno, "write '%s'", tmp);
             goto out;
         }
+        BERTH_ASSERT((size_t)w <= len);
         p += w;
         len -= (size_t)w;
     }
@@ -203,6 +208,7 @@ enum berth_rc berth_read_file(const char *path, size_t max, char **out, size_t *
         if (r == 0) break;
         got += (size_t)r;
     }
+    BERTH_ASSERT(got <= (size_t)st.st_size && got <= max);
     p[got] = '\0';
     *out = p;
     p = NULL;

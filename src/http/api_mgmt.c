@@ -22,6 +22,7 @@
 #include <strings.h>
 #include "alloc.h"
 #include "log.h"
+#include "parse.h"
 #include "util.h"
 #include "api_mgmt.h"
 #include "banned.h"
@@ -436,76 +437,6 @@ json_t *mgmt_time(int64_t ms)
     return json_string(t);
 }
 
-/* Reads exactly n digits at *p into *v; nonzero if they are not all digits. */
-static int digits(const char **p, int n, int *v)
-{
-    int i;
-    *v = 0;
-    for (i = 0; i < n; i++) {
-        char c = (*p)[i];
-        if (c < '0' || c > '9') return 1;
-        *v = *v * 10 + (c - '0');
-    }
-    *p += n;
-    return 0;
-}
-
-static int leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* Days from 1970-01-01 to y-m-d (y >= 1970). */
-static int64_t days_since_epoch(int y, int m, int d)
-{
-    static const int before[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
-    int64_t yl = y - 1;
-    /* leap years in 1..y-1 minus those in 1..1969 (477) */
-    int64_t leaps = yl / 4 - yl / 100 + yl / 400 - 477;
-    int64_t days = (int64_t)(y - 1970) * 365 + leaps + before[m - 1] + (d - 1);
-    if (m > 2 && leap(y)) days++;
-    return days;
-}
-
-int mgmt_parse_time(const char *s, int64_t *ms)
-{
-    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    const char *p = s;
-    int y, mo, d, h, mi, sec, oh = 0, om = 0, frac = 0, scale = 100, sign = 0;
-    int64_t t;
-
-    if (!s) return 1;
-    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d)) return 1;
-    if (*p != 'T' && *p != 't' && *p != ' ') return 1;
-    p++;
-    if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' || digits(&p, 2, &sec)) return 1;
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9') return 1;
-        for (; *p >= '0' && *p <= '9'; p++) {
-            frac += (*p - '0') * scale;
-            scale /= 10;
-        }
-    }
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        sign = *p == '-' ? -1 : 1;
-        p++;
-        if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om)) return 1;
-    } else {
-        return 1;
-    }
-    if (*p) return 1;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 60 || oh > 23 || om > 59) return 1;
-    if (d > mdays[mo - 1] + (mo == 2 && leap(y))) return 1;
-    if (sec == 60) sec = 59; /* a leap second counts as the second before it */
-    t = days_since_epoch(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
-    t -= sign * (oh * 3600 + om * 60);
-    *ms = t * 1000 + frac;
-    return 0;
-}
-
 enum berth_rc mgmt_expiry(json_t *o, const char *days_key, const char *at_key, int64_t def_days, int64_t *ms,
                           struct berth_err *err)
 {
@@ -516,7 +447,8 @@ enum berth_rc mgmt_expiry(json_t *o, const char *days_key, const char *at_key, i
     if (at && json_object_get(o, days_key))
         return berth_err_set(err, BERTH_EREQUEST, "give '%s' or '%s', not both", days_key, at_key);
     if (at) {
-        if (mgmt_parse_time(json_string_value(at), &when) != 0)
+        const char *t = json_string_value(at);
+        if (berth_rfc3339_parse(t, t ? strlen(t) : 0, &when, NULL) != BERTH_OK)
             return berth_err_set(err, BERTH_EREQUEST,
                                  "field '%s' must be an RFC 3339 date-time such as 2030-01-31T00:00:00Z", at_key);
         if (when <= now) return berth_err_set(err, BERTH_EREQUEST, "field '%s' must lie in the future", at_key);

@@ -88,8 +88,6 @@ enum berth_rc mgmt_as(struct berth_err *err, enum berth_rc rc, const struct bert
 
 /* RFC 3339 UTC text of ms, or JSON null when ms is 0. */
 json_t *mgmt_time(int64_t ms);
-/* Parses an RFC 3339 date-time ("2026-01-02T03:04:05Z", "...+02:00", fractions) into ms; nonzero if malformed. */
-int mgmt_parse_time(const char *s, int64_t *ms);
 /*
  * An expiry from the members days_key (whole days from now, 1..36500) or
  * at_key (an RFC 3339 time in the future); giving both is an error. Neither:

@@ -21,6 +21,7 @@
 #include <microhttpd.h>
 #include "alloc.h"
 #include "log.h"
+#include "parse.h"
 #include "util.h"
 #include "api_mgmt.h"
 #include "events.h"
@@ -73,7 +74,7 @@ static int parse_when(const char *s, int64_t *ms)
     }
     if (len == 10 && s[4] == '-' && s[7] == '-') {
         snprintf(day, sizeof(day), "%sT00:00:00Z", s);
-        return mgmt_parse_time(day, ms);
+        return berth_rfc3339_parse(day, strlen(day), ms, NULL) != BERTH_OK;
     }
 
     if (len >= 2 && len <= 12 && berth_parse_u64(s, len - 1, &n) == 0) {
@@ -88,7 +89,7 @@ static int parse_when(const char *s, int64_t *ms)
         *ms = now - (int64_t)n * unit;
         return 0;
     }
-    return mgmt_parse_time(s, ms);
+    return berth_rfc3339_parse(s, len, ms, NULL) != BERTH_OK;
 }
 
 /* A filter value: NULL when absent or empty; BERTH_EREQUEST when longer than max. */

@@ -16,6 +16,7 @@
 #include "alloc.h"
 #include "base64.h"
 #include "log.h"
+#include "parse.h"
 #include "util.h"
 #include "access.h"
 #include "http_int.h"
@@ -33,61 +34,6 @@ static struct authz *az_of(struct berth_req *req)
     struct authz *az = req->http->az;
     if (!az || az->magic != BERTH_AUTHZ_MAGIC) abort();
     return az;
-}
-
-/* ---------------------------------------------------------------- forms */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes an application/x-www-form-urlencoded component; NULL if it holds a NUL. */
-static char *form_decode(const char *s, size_t n)
-{
-    char *out = berth_xmalloc(n + 1), *w = out;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        if (s[i] == '+') {
-            *w++ = ' ';
-        } else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            char c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            if (c == '\0') {
-                free(out);
-                return NULL;
-            }
-            *w++ = c;
-            i += 2;
-        } else {
-            *w++ = s[i];
-        }
-    }
-    *w = '\0';
-    return out;
-}
-
-/* Calls fn(key, value) for each field of a form body; stops when fn returns nonzero. */
-static void form_each(const char *body, int (*fn)(const char *k, const char *v, void *ctx), void *ctx)
-{
-    const char *p = body;
-    while (*p) {
-        const char *amp = strchr(p, '&'), *eq;
-        size_t len = amp ? (size_t)(amp - p) : strlen(p);
-        char *k, *v;
-        int stop;
-        eq = memchr(p, '=', len);
-        k = form_decode(p, eq ? (size_t)(eq - p) : len);
-        v = eq ? form_decode(eq + 1, len - (size_t)(eq - p) - 1) : berth_xstrdup("");
-        stop = (k && v) ? fn(k, v, ctx) : 0;
-        free(k);
-        if (v) explicit_bzero(v, strlen(v));
-        free(v);
-        if (stop || !amp) break;
-        p = amp + 1;
-    }
 }
 
 /* The fields the token endpoints read. Owned strings. */
@@ -273,7 +219,7 @@ static int basic_credentials(struct berth_req *req, char **user, char **pass)
     const char *auth = berth_req_header(req, "Authorization");
     *user = *pass = NULL;
     if (!auth || strncasecmp(auth, "Basic ", 6) != 0) return 0;
-    return authz_parse_basic(auth + 6, user, pass) ? 1 : -1;
+    return berth_basic_parse(auth + 6, user, pass, NULL) == BERTH_OK ? 1 : -1;
 }
 
 /*
@@ -519,7 +465,7 @@ enum berth_rc api_token_post_finish(struct berth_req *req, struct berth_err *err
     enum berth_rc rc;
 
     memset(&a, 0, sizeof(a));
-    form_each(berth_buf_str(&st->body), take_field, &a);
+    berth_form_each(berth_buf_str(&st->body), take_field, &a);
     rc = token_request(az, req, &a, &reg, &reason, err);
     if (rc) goto refuse;
     if (a.grant_type && !strcmp(a.grant_type, "password")) {
@@ -642,7 +588,7 @@ enum berth_rc api_directory_token_finish(struct berth_req *req, struct berth_err
         rc = berth_err_set(err, BERTH_ENOROUTE, "unknown tenant '%.40s'", req->param ? req->param : "");
         goto out;
     }
-    form_each(berth_buf_str(&st->body), take_field, &a);
+    berth_form_each(berth_buf_str(&st->body), take_field, &a);
     if (a.grant_type && !strcmp(a.grant_type, "password") && a.username && a.password) {
         rc = authz_password(az, &req->caller, NULL, a.username, a.password, &p, &reason, err);
         want_refresh = 1;
@@ -705,7 +651,7 @@ enum berth_rc api_exchange_finish(struct berth_req *req, struct berth_err *err)
     enum berth_rc rc;
 
     memset(&a, 0, sizeof(a));
-    form_each(berth_buf_str(&st->body), take_field, &a);
+    berth_form_each(berth_buf_str(&st->body), take_field, &a);
     rc = authz_registry_of(az, &req->caller, &reg, err);
     if (rc) {
         reason = BERTH_AUTH_UNKNOWN_REGISTRY;

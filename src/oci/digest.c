@@ -86,6 +86,7 @@ enum berth_rc berth_digest_parse(const char *s, size_t len, struct berth_digest 
                              "invalid digest: %s needs %zu hex characters, got %zu; " DIGEST_RULE, row->name,
                              row->hexlen, hexlen);
     /* alglen + 1 + hexlen <= 7 + 128 < BERTH_DIGEST_STR_MAX */
+    BERTH_ASSERT(len < sizeof(out->s));
     out->alg = row->alg;
     memcpy(out->s, s, len);
     out->s[len] = '\0';
@@ -146,10 +147,12 @@ static void fill_digest(enum berth_digest_alg alg, const unsigned char *md, unsi
 
     if (!row || n * 2 != row->hexlen) die("digest length does not match its algorithm");
     namelen = strlen(row->name);
+    BERTH_ASSERT(namelen + 1 + 2 * (size_t)n < sizeof(out->s));
     memcpy(out->s, row->name, namelen);
     out->s[namelen] = ':';
     berth_hex(md, n, out->s + namelen + 1);
     out->alg = alg;
+    BERTH_ASSERT(strlen(berth_digest_hex(out)) == row->hexlen);
 }
 
 void berth_hasher_init(struct berth_hasher *h, enum berth_digest_alg alg)

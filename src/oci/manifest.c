@@ -105,6 +105,7 @@ static const char *show(struct berth_str s, char out[SHOW_MAX])
             o += 4;
         }
     }
+    BERTH_ASSERT(o < SHOW_MAX);
     out[o] = '\0';
     return out;
 }
@@ -136,6 +137,7 @@ static enum berth_rc desc_parse(const json_t *j, const char *field, struct berth
     if (!json_is_integer(sz) || json_integer_value(sz) < 0)
         return berth_err_set(err, BERTH_EMANIFEST, "%s.size must be a non-negative integer", field);
     d->size = (int64_t)json_integer_value(sz);
+    BERTH_ASSERT(!d->media_type); /* each descriptor is filled once */
     d->media_type = berth_xstrdup(json_string_value(mt));
     return BERTH_OK;
 }
@@ -280,6 +282,7 @@ static enum berth_rc image_fields(const json_t *root, struct berth_manifest *m, 
     if (rc) return rc;
     rc = desc_array(layers, "layers", m->blobs + 1, err);
     if (rc) return rc;
+    BERTH_ASSERT(m->blobs[0].media_type && m->blobs[m->nblobs - 1].media_type);
     if (!m->artifact_type) m->artifact_type = berth_xstrdup(m->blobs[0].media_type);
     return BERTH_OK;
 }
@@ -326,6 +329,7 @@ enum berth_rc berth_manifest_parse(const char *body, size_t len, const char *con
     if (rc) goto out;
     rc = effective_type(root, content_type, &row, err);
     if (rc) goto out;
+    BERTH_ASSERT(row && row->mt);
     m = berth_xcalloc(1, sizeof(*m));
     m->kind = row->kind;
     m->media_type = berth_xstrdup(row->mt);
@@ -336,6 +340,7 @@ enum berth_rc berth_manifest_parse(const char *body, size_t len, const char *con
     else
         rc = index_fields(root, m, err);
     if (rc) goto out;
+    BERTH_ASSERT(m->media_type && (m->kind == BERTH_MANIFEST_IMAGE ? m->nblobs >= 1 && !m->nchildren : !m->nblobs));
     *out = m; /* ownership moves to the caller */
     m = NULL;
 out:

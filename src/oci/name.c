@@ -93,6 +93,7 @@ enum berth_rc berth_oci_name_check(const char *name, size_t len, struct berth_er
             if (!is_name_sep(name[i])) return bad_name_char(name, i, err);
             for (j = i; j < len && is_name_sep(name[j]); j++)
                 ;
+            BERTH_ASSERT(j > i);
             if (j == len || name[j] == '/')
                 return berth_err_set(err, BERTH_ENAME,
                                      "invalid repository name: path component ending at byte %zu "

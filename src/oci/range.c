@@ -45,6 +45,7 @@ static int num_cmp(const struct num *a, const struct num *b)
     size_t al = a->len, bl = b->len;
     int c;
 
+    BERTH_ASSERT(al > 0 && bl > 0);
     while (al > 1 && *ap == '0') {
         ap++;
         al--;
@@ -105,6 +106,7 @@ enum berth_rc berth_range_parse(const char *s, size_t len, uint64_t size, uint64
         /* a suffix longer than the resource selects all of it */
         *start = last.v >= size ? 0 : size - last.v;
         *end = size - 1;
+        BERTH_ASSERT(*start <= *end && *end < size);
         return BERTH_OK;
     }
     if (first.v >= size)
@@ -112,6 +114,7 @@ enum berth_rc berth_range_parse(const char *s, size_t len, uint64_t size, uint64
                              (unsigned long long)size);
     *start = first.v;
     *end = (!last.len || last.v >= size) ? size - 1 : last.v;
+    BERTH_ASSERT(*start <= *end && *end < size);
     return BERTH_OK;
 }
 

@@ -18,6 +18,7 @@ enum berth_rc berth_ref_parse(const char *s, size_t len, struct berth_ref *out, 
     } else {
         rc = berth_oci_tag_check(s, len, err);
         if (rc) return rc;
+        BERTH_ASSERT(len < sizeof(r.tag));
         memcpy(r.tag, s, len); /* len <= BERTH_TAG_MAX */
         r.tag[len] = '\0';
     }

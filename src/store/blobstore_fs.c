@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "alloc.h"
 #include "log.h"
+#include "parse.h"
 #include "store.h"
 #include "util.h"
 #include "banned.h"
@@ -82,20 +83,10 @@ static enum berth_rc fail_entry(const struct fs_store *st, struct berth_err *err
                          self ? "" : "/", self ? "" : rel, name);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
 /* Nonzero if s is exactly n lowercase hex digits. */
 static int is_hex(const char *s, size_t n)
 {
-    size_t i;
-    for (i = 0; i < n; i++)
-        if (hexval(s[i]) < 0) return 0;
-    return s[n] == '\0';
+    return berth_hex_lower(s, n) && s[n] == '\0';
 }
 
 /*
@@ -106,6 +97,7 @@ static enum berth_rc blob_name(const struct berth_digest *d, struct blob_name *b
 {
     struct berth_digest check;
     const char *hex;
+    unsigned char prefix;
     enum berth_rc rc;
     size_t a;
 
@@ -119,9 +111,12 @@ static enum berth_rc blob_name(const struct berth_digest *d, struct blob_name *b
         return berth_err_set(err, BERTH_EDIGEST, "digest %s is not %s", check.s, berth_digest_alg_name(d->alg));
     hex = berth_digest_hex(&check);
     bn->alg = a;
-    bn->prefix = (unsigned)(hexval(hex[0]) * 16 + hexval(hex[1]));
+    rc = berth_hex_decode(hex, 2, &prefix, err); /* a parsed digest's hex: cannot fail */
+    if (rc) return rc;
+    bn->prefix = prefix;
     snprintf(bn->dir, sizeof(bn->dir), "%s/%.2s", berth_digest_alg_name(d->alg), hex);
     snprintf(bn->rel, sizeof(bn->rel), "%s/%s", bn->dir, hex);
+    BERTH_ASSERT(strlen(bn->rel) == strlen(bn->dir) + 1 + strlen(hex)); /* no path was cut short */
     return BERTH_OK;
 }
 
@@ -275,6 +270,7 @@ static enum berth_rc fs_open(const char *root, const struct berth_blobstore_opts
     if (rc) goto out;
     if (removed)
         BERTH_LOG(BERTH_LOG_INFO, "msg=\"removed stray temp files\" root=%s count=%" PRIu64, st->root, removed);
+    BERTH_ASSERT(st->root_fd >= 0 && st->blobs_fd >= 0 && st->uploads_fd >= 0);
     *out = &st->base;
     st = NULL;
 out:
@@ -539,6 +535,7 @@ static enum berth_rc ensure_dirs(struct fs_store *st, const struct blob_name *bn
     const char *alg = berth_digest_alg_name(algs[bn->alg]);
     enum berth_rc rc;
 
+    BERTH_ASSERT(bn->alg < NALGS && bn->prefix < 256);
     if (atomic_load_explicit(&st->dir_ready[bn->alg][bn->prefix], memory_order_acquire)) return BERTH_OK;
     if (!atomic_load_explicit(&st->alg_ready[bn->alg], memory_order_acquire)) {
         rc = make_dir(st, st->blobs_fd, "blobs", alg, err);
@@ -559,6 +556,7 @@ static enum berth_rc ensure_dirs(struct fs_store *st, const struct blob_name *bn
 /* Someone removed a folder behind our back: forget that it was there. */
 static void forget_dirs(struct fs_store *st, const struct blob_name *bn)
 {
+    BERTH_ASSERT(bn->alg < NALGS && bn->prefix < 256);
     atomic_store_explicit(&st->dir_ready[bn->alg][bn->prefix], 0, memory_order_release);
     atomic_store_explicit(&st->alg_ready[bn->alg], 0, memory_order_release);
 }
@@ -730,6 +728,7 @@ static enum berth_rc fs_writer_commit(struct berth_upload_writer *w, const struc
      * replaces its file with identical bytes, which readers cannot tell apart.
      */
     for (attempt = 0;; attempt++) {
+        BERTH_ASSERT(attempt < 2); /* a second ENOENT is an error, not another try */
         rc = ensure_dirs(st, &bn, err);
         if (rc) goto out;
         if (renameat(st->uploads_fd, uuid, st->blobs_fd, bn.rel) == 0) break;

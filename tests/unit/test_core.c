@@ -1,5 +1,9 @@
 /* test_core.c - buf, err, config and util. */
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "alloc.h"
 #include "buf.h"
 #include "config.h"
@@ -127,4 +131,33 @@ TEST(util_uuid_and_numbers)
     ASSERT_EQ_INT(berth_parse_u64("18446744073709551616", 20, &v), -1);
     ASSERT_EQ_INT(berth_parse_u64("", 0, &v), -1);
     ASSERT_EQ_INT(berth_parse_u64("1a", 2, &v), -1);
+}
+
+/* BERTH_ASSERT: in a build with BERTH_ASSERTS a false condition logs and aborts; elsewhere nothing runs. */
+TEST(core_assert_aborts_only_when_compiled_in)
+{
+    pid_t pid;
+    int status = 0, calls = 0;
+
+    BERTH_ASSERT(1 + 1 == 2);
+    BERTH_ASSERT(++calls > 0 || 1);
+#ifdef BERTH_ASSERTS
+    ASSERT_EQ_INT(calls, 1);
+#else
+    ASSERT_EQ_INT(calls, 0); /* not evaluated */
+#endif
+    pid = fork();
+    ASSERT_TRUE(pid >= 0);
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0) dup2(fd, 2);
+        BERTH_ASSERT(calls < 0);
+        _exit(0);
+    }
+    ASSERT_TRUE(waitpid(pid, &status, 0) == pid);
+#ifdef BERTH_ASSERTS
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+#else
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+#endif
 }
