@@ -4,7 +4,6 @@
  * registry's common headers, and the access log.
  */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <strings.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 #include "alloc.h"
 #include "log.h"
+#include "parse.h"
 #include "util.h"
 #include "access.h"
 #include "conntrack.h"
@@ -233,10 +233,9 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *val)
     (void)cls;
     (void)c;
     while (*r) {
-        if (r[0] == '%' && isxdigit((unsigned char)r[1]) && isxdigit((unsigned char)r[2]) &&
+        if (r[0] == '%' && berth_hex_digit(r[1]) >= 0 && berth_hex_digit(r[2]) >= 0 &&
             !(r[1] == '0' && r[2] == '0')) {
-            char hex[3] = {r[1], r[2], 0};
-            *w++ = (char)strtol(hex, NULL, 16);
+            *w++ = (char)(berth_hex_digit(r[1]) << 4 | berth_hex_digit(r[2]));
             r += 3;
         } else {
             *w++ = *r++;

@@ -22,6 +22,7 @@
 #include "alloc.h"
 #include "base64.h"
 #include "log.h"
+#include "parse.h"
 #include "util.h"
 #include "access.h"
 #include "banned.h"
@@ -113,11 +114,7 @@ static void token_key(const char *grant_type, const char *token, unsigned char o
     berth_hasher_update(&h, token, strlen(token));
     berth_hasher_final(&h, &d);
     berth_hasher_release(&h);
-    for (int i = 0; i < 32; i++) {
-        const char *x = berth_digest_hex(&d) + 2 * i;
-        out[i] = (unsigned char)(((x[0] <= '9' ? x[0] - '0' : x[0] - 'a' + 10) << 4) |
-                                 (x[1] <= '9' ? x[1] - '0' : x[1] - 'a' + 10));
-    }
+    berth_hex_decode(berth_digest_hex(&d), 64, out, NULL);
 }
 
 static struct token_cache *token_cache_new(void)
@@ -1331,27 +1328,6 @@ unsigned authz_claim_bits(const char *access_json, const char *repo)
     return access_bits(access_json, &want);
 }
 
-int authz_parse_basic(const char *value, char **user, char **pass)
-{
-    struct berth_buf raw = BERTH_BUF_INIT(PASS_MAX + USER_MAX + 2);
-    struct berth_err err = BERTH_ERR_INIT;
-    const char *colon;
-    int ok = 0;
-
-    while (*value == ' ') value++;
-    if (berth_b64_decode(value, strlen(value), &raw, &err) != BERTH_OK) goto out;
-    if (memchr(berth_buf_str(&raw), '\0', raw.len)) goto out;
-    colon = strchr(berth_buf_str(&raw), ':');
-    if (!colon) goto out;
-    *user = berth_xstrndup(berth_buf_str(&raw), (size_t)(colon - berth_buf_str(&raw)));
-    *pass = berth_xstrdup(colon + 1);
-    ok = 1;
-out:
-    if (raw.p) explicit_bzero(raw.p, raw.len);
-    berth_buf_release(&raw);
-    return ok;
-}
-
 /* c's identity once a credential proved it; log_name is its name in logs ("-": anonymous). */
 static void caller_set(struct berth_caller *c, const struct principal *p, const char *log_name)
 {
@@ -1382,7 +1358,7 @@ enum berth_rc authz_authorize(struct authz *az, struct berth_caller *c, const st
     if (c->cred == BERTH_CRED_NONE) {
         p.kind = PK_ANON;
     } else if (c->cred == BERTH_CRED_BASIC) {
-        if (!authz_parse_basic(auth + 6, &user, &pass)) {
+        if (berth_basic_parse(auth + 6, &user, &pass, NULL) != BERTH_OK) {
             rc = refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, &reason, err, "malformed Basic credentials");
             goto out;
         }
@@ -1462,7 +1438,7 @@ enum berth_rc authz_directory_caller(struct authz *az, struct berth_caller *c, s
     } else if (c->cred == BERTH_CRED_BEARER) {
         rc = authz_directory_token(az, auth + 7, "directory_access", p, reason, err);
     } else if (c->cred == BERTH_CRED_BASIC) {
-        if (!authz_parse_basic(auth + 6, &user, &pass))
+        if (berth_basic_parse(auth + 6, &user, &pass, NULL) != BERTH_OK)
             rc = refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, reason, err, "malformed Basic credentials");
         else
             rc = authz_password(az, c, NULL, user, pass, p, reason, err);

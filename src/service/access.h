@@ -212,8 +212,6 @@ enum berth_rc authz_password(struct authz *az, struct berth_caller *c, const str
 enum berth_rc authz_current_password(struct authz *az, struct berth_caller *c, const struct berth_meta_user *u,
                                      const char *current, struct berth_err *err);
 
-/* Splits the value of "Basic <base64(user:pass)>" (after "Basic "); user and pass are malloc'd. 0 if malformed. */
-int authz_parse_basic(const char *value, char **user, char **pass);
 
 /* Data-plane actions p has on repo of reg, now. */
 unsigned authz_grant(struct authz *az, const struct berth_meta_registry *reg, const struct principal *p,
