@@ -112,9 +112,6 @@ void cli_groups_release(struct cli_groups *g);
 int cli_opt_parse(const struct cli_ctx *ctx, const char *synopsis, const char *description,
                   const struct cli_opt *opts, const struct cli_opt *common, int argc, char **argv,
                   struct cli_list *pos);
-/* Prints the usage generated from the tables. */
-void cli_opt_usage(FILE *out, const struct cli_ctx *ctx, const char *synopsis, const char *description,
-                   const struct cli_opt *opts, const struct cli_opt *common);
 /* Prints "berth <cmd>: <msg>; see 'berth <cmd> --help'" and returns 2. */
 int cli_usage_error(const struct cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints "berth: <err>" and returns 1. */

@@ -106,6 +106,9 @@ static int store(const struct cli_ctx *ctx, const struct cli_opt *o, const char 
     return 0;
 }
 
+static void cli_opt_usage(FILE *out, const struct cli_ctx *ctx, const char *synopsis, const char *description,
+                          const struct cli_opt *opts, const struct cli_opt *common);
+
 int cli_opt_parse(const struct cli_ctx *ctx, const char *synopsis, const char *description,
                   const struct cli_opt *opts, const struct cli_opt *common, int argc, char **argv,
                   struct cli_list *pos)
@@ -189,8 +192,9 @@ static void usage_rows(FILE *out, const struct cli_opt *t, int w)
     }
 }
 
-void cli_opt_usage(FILE *out, const struct cli_ctx *ctx, const char *synopsis, const char *description,
-                   const struct cli_opt *opts, const struct cli_opt *common)
+/* Prints the usage generated from the tables. */
+static void cli_opt_usage(FILE *out, const struct cli_ctx *ctx, const char *synopsis, const char *description,
+                          const struct cli_opt *opts, const struct cli_opt *common)
 {
     int w = left_width(common, left_width(opts, 0));
     fprintf(out, "usage: berth %s %s\n", ctx->cmd, synopsis ? synopsis : "[options]");

@@ -169,14 +169,3 @@ struct berth_str berth_str_from(const char *s)
     return r;
 }
 
-int berth_str_eq(struct berth_str a, const char *lit)
-{
-    size_t n = strlen(lit);
-    return a.len == n && memcmp(a.p, lit, n) == 0;
-}
-
-int berth_str_has_prefix(struct berth_str s, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    return s.len >= n && memcmp(s.p, prefix, n) == 0;
-}

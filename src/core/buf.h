@@ -50,7 +50,5 @@ enum berth_rc berth_buf_rc(const struct berth_buf *b);
 char *berth_buf_detach(struct berth_buf *b, size_t *len);
 
 struct berth_str berth_str_from(const char *s);
-int berth_str_eq(struct berth_str a, const char *lit);
-int berth_str_has_prefix(struct berth_str s, const char *prefix);
 
 #endif

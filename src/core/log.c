@@ -12,11 +12,6 @@ static int log_fd = 2;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
-void berth_log_set_fd(int fd)
-{
-    log_fd = fd;
-}
-
 int berth_log_level_parse(const char *s)
 {
     int i;
@@ -25,7 +20,7 @@ int berth_log_level_parse(const char *s)
     return -1;
 }
 
-const char *berth_log_level_name(int level)
+static const char *level_name(int level)
 {
     if (level < 0 || level > 3) return "unknown";
     return level_names[level];
@@ -44,7 +39,7 @@ void berth_log_write(enum berth_log_level level, const char *fmt, ...)
     gmtime_r(&ts.tv_sec, &tm);
     n = snprintf(line, sizeof(line), "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s ", tm.tm_year + 1900,
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-                 berth_log_level_name((int)level));
+                 level_name((int)level));
     if (n < 0) return;
     va_start(ap, fmt);
     m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);

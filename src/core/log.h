@@ -26,8 +26,5 @@ extern int berth_log_threshold; /* written once at start-up, read by every threa
 void berth_log_write(enum berth_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "error", "warn", "info", "debug" -> level; -1 when unknown. */
 int berth_log_level_parse(const char *s);
-const char *berth_log_level_name(int level);
-/* Redirects log output to fd (default 2). */
-void berth_log_set_fd(int fd);
 
 #endif

@@ -190,7 +190,8 @@ enum berth_rc mgmt_required(json_t *o, const char *k, struct berth_err *err)
     return BERTH_OK;
 }
 
-enum berth_rc mgmt_int(json_t *o, const char *k, int64_t lo, int64_t hi, int64_t *out, struct berth_err *err)
+/* The integer member k of o within lo..hi into *out; absent leaves *out alone. */
+static enum berth_rc mgmt_int(json_t *o, const char *k, int64_t lo, int64_t hi, int64_t *out, struct berth_err *err)
 {
     json_t *v = json_object_get(o, k);
     json_int_t x;

@@ -58,8 +58,6 @@ enum berth_rc mgmt_body(struct berth_req *req, const struct mgmt_field *fields, 
 const char *mgmt_str(json_t *o, const char *k);
 /* A member that must be there (BERTH_EREQUEST "field 'k' is required" otherwise). */
 enum berth_rc mgmt_required(json_t *o, const char *k, struct berth_err *err);
-/* The integer member k of o within lo..hi into *out; absent leaves *out alone. */
-enum berth_rc mgmt_int(json_t *o, const char *k, int64_t lo, int64_t hi, int64_t *out, struct berth_err *err);
 
 /*
  * Rights: each route row states the right its caller needs (right, right_on,

@@ -46,7 +46,6 @@ void berth_http_stop(struct berth_http *h, int timeout_s);
 
 /* Request accessors. Returned strings are borrowed for the request's lifetime. */
 const char *berth_req_header(struct berth_req *req, const char *name);
-const char *berth_req_id(struct berth_req *req);
 /* Adds a response header (copied). */
 void berth_req_add_header(struct berth_req *req, const char *name, const char *value);
 

@@ -178,11 +178,6 @@ enum berth_rc berth_route_table_check(const struct route *t, size_t n, struct be
 void metrics_request_begun(struct berth_req *req);
 /* At completion: requests, latency, bytes, store/db errors, logins, the upload gauge. */
 void metrics_request_done(struct berth_req *req);
-/*
- * Appends the Prometheus text exposition (format 0.0.4) of every metric to b:
- * the transport's own and the service's counters svc (NULL: zeros).
- */
-void metrics_render(struct berth_buf *b, const struct berth_service_metrics *svc);
 /* metrics-access must be loopback, any or off. */
 enum berth_rc metrics_config_check(const struct berth_config *cfg, struct berth_err *err);
 enum berth_rc api_metrics_finish(struct berth_req *req, struct berth_err *err);

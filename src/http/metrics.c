@@ -331,7 +331,11 @@ static void put_tokens(struct berth_buf *b, const struct berth_service_metrics *
     }
 }
 
-void metrics_render(struct berth_buf *b, const struct berth_service_metrics *svc)
+/*
+ * Appends the Prometheus text exposition (format 0.0.4) of every metric to b:
+ * the transport's own and the service's counters svc (NULL: zeros).
+ */
+static void metrics_render(struct berth_buf *b, const struct berth_service_metrics *svc)
 {
     int id;
 

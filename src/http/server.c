@@ -59,11 +59,6 @@ const char *berth_req_header(struct berth_req *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
-const char *berth_req_id(struct berth_req *req)
-{
-    return req->id;
-}
-
 void berth_req_add_header(struct berth_req *req, const char *name, const char *value)
 {
     if (req->nheaders >= REQ_MAX_HEADERS) {
