@@ -214,7 +214,9 @@ int cmd_check_health(int argc, char **argv, struct cli_ctx *ctx)
     const struct cli_opt opts[] = {
         {"name", 'n', CLI_OPT_STR, &run.name, "NAME", "the registry's resource name (instead of LOGINSERVER)"},
         {"repository", 0, CLI_OPT_STR, &run.repository, "REPO", "also check the permission on this repository"},
-        {"action", 0, CLI_OPT_STR, &run.action, "pull|push|delete", "the action --repository is checked for (pull)"},
+        {"action", 0, CLI_OPT_STR, &run.action, "pull|push|delete", "what the client is about to do (pull)"},
+        {"client", 0, CLI_OPT_STR, &run.client_opt, "docker|podman|skopeo|buildah|berth",
+         "judge this client only (default: every one installed; berth: berth's own commands and session)"},
         {"ignore-errors", 0, CLI_OPT_FLAG, &ignore, NULL, "go on after an ERROR"},
         {"report", 0, CLI_OPT_STR, &report, "FILE", "write a shareable report (secrets removed) to FILE"},
         {"leeway", 0, CLI_OPT_INT, &run.leeway, "SECONDS", "clock skew the server's tokens allow (60)"},
@@ -228,10 +230,12 @@ int cmd_check_health(int argc, char **argv, struct cli_ctx *ctx)
     memset(&run, 0, sizeof(run));
     run.leeway = 60;
     run.timeout = 10;
-    ret = cli_opt_parse(ctx, "[-n NAME | LOGINSERVER] [-u USER -p PASS] [--repository REPO --action ACTION] [options]",
-                        "Walks the path a docker or podman login takes to a registry (client environment, name,\n"
-                        "network, TLS, clock, credentials, permission) and says for each failure what is wrong\n"
-                        "and the command that fixes it. Stops at the first ERROR unless --ignore-errors.\n"
+    ret = cli_opt_parse(ctx, "[-n NAME | LOGINSERVER] [-u USER -p PASS] [--client CLIENT] [--repository REPO] [--action ACTION] [options]",
+                        "Walks the path a docker, podman or skopeo login takes to a registry (client environment,\n"
+                        "name, network, TLS, clock, credentials, permission), as each client will take it: its\n"
+                        "own login files, trusted CAs, proxy rules and name resolution. Says for each failure\n"
+                        "what is wrong and the command that fixes it. Stops at the first ERROR unless\n"
+                        "--ignore-errors.\n"
                         "Exit status: 0 when no check failed (warnings allowed), 1 when one did, 2 for usage\n"
                         "errors. The codes are described in docs/check-health.md.",
                         opts, NULL, argc, argv, &pos);
@@ -246,10 +250,11 @@ int cmd_check_health(int argc, char **argv, struct cli_ctx *ctx)
         ret = cli_usage_error(ctx, "give -n NAME or LOGINSERVER, not both");
         goto done;
     }
-    if (run.action && !run.repository) {
-        ret = cli_usage_error(ctx, "--action needs --repository");
+    if (run.client_opt && berth_health_client_parse(run.client_opt) == BERTH_HC_COUNT) {
+        ret = cli_usage_error(ctx, "--client is docker, podman, skopeo, buildah or berth, not '%s'", run.client_opt);
         goto done;
     }
+    run.action_given = run.action != NULL;
     if (!run.action) run.action = "pull";
     if (strcmp(run.action, "pull") != 0 && strcmp(run.action, "push") != 0 && strcmp(run.action, "delete") != 0) {
         ret = cli_usage_error(ctx, "--action is pull, push or delete, not '%s'", run.action);

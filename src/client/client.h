@@ -63,6 +63,7 @@ struct berth_xfer_req {
     const char *body;         /* NULL for none */
     size_t body_len;
     const char *ca_file;      /* NULL: the system store */
+    const char *proxy;        /* NULL: libcurl's rules over the environment; "": none; else this proxy */
     unsigned flags;           /* BERTH_XFER_* */
     long connect_timeout_s;
     long timeout_s;           /* the whole transfer; 0 for no limit */

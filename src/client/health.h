@@ -30,6 +30,30 @@ enum berth_health_source {
     BERTH_HEALTH_SRC_FILE,    /* docker's config.json or podman's auth.json */
 };
 
+/* The clients check-health judges, each as it behaves. */
+enum berth_health_client {
+    BERTH_HC_DOCKER,  /* docker: config.json, its daemon, Go's proxy rules */
+    BERTH_HC_PODMAN,  /* podman, skopeo and buildah read logins, certificates and */
+    BERTH_HC_SKOPEO,  /* registries.conf the same way (containers/image) */
+    BERTH_HC_BUILDAH,
+    BERTH_HC_BERTH,   /* berth's own commands: the berth session, libcurl */
+    BERTH_HC_COUNT
+};
+#define BERTH_HC_BIT(c) (1u << (c))
+#define BERTH_HC_CONTAINERS (BERTH_HC_BIT(BERTH_HC_PODMAN) | BERTH_HC_BIT(BERTH_HC_SKOPEO) | BERTH_HC_BIT(BERTH_HC_BUILDAH))
+#define BERTH_HC_GO (BERTH_HC_BIT(BERTH_HC_DOCKER) | BERTH_HC_CONTAINERS)
+
+/* What some clients will send for the login server. Strings owned. */
+struct berth_health_cred {
+    unsigned clients;             /* BERTH_HC_BIT of each client that sends it */
+    enum berth_health_source src; /* FILE or HELPER; NONE when nothing is stored */
+    char *user, *secret;          /* user is the null GUID for an identity token */
+    char *file;                   /* the file that holds it or names its helper */
+    char *helper;                 /* docker-credential-<x> when a helper gave it */
+    char *looked;                 /* with NONE: the files looked at, in order */
+    int works;                    /* the token service accepted it */
+};
+
 /* One finished check. Strings owned. */
 struct berth_health_result {
     const char *name;    /* the check's name (static) */
@@ -76,6 +100,7 @@ struct berth_health_run {
     const char *target;     /* the positional LOGINSERVER */
     const char *repository; /* --repository */
     const char *action;     /* --action pull|push|delete */
+    int action_given;       /* --action was on the command line */
     long long leeway;       /* --leeway seconds (60) */
     long long timeout;      /* --timeout seconds for connect (10) */
     int argc;               /* the command line, for fixes that re-run it */
@@ -107,6 +132,14 @@ struct berth_health_run {
     size_t nsecrets;
     /* the environment */
     int has_docker, has_podman, has_skopeo;
+    const char *client_opt;    /* --client, or NULL */
+    unsigned clients;          /* BERTH_HC_BIT of each client judged: the one named, else every one installed */
+    struct berth_health_cred creds[BERTH_HC_COUNT]; /* distinct credentials of the judged clients */
+    size_t ncreds;
+    const char *proxy;         /* what the probes use: NULL libcurl's rules, "" none, else this proxy */
+    char *ca_bundle;           /* the CAs the judged clients trust, as one file (removed at release), or NULL */
+    int tls_insecure;          /* the judged clients do not verify the login server's certificate */
+    const struct berth_health_cred *cred_now; /* the client credential a refusal is about, or NULL */
     struct berth_dockercfg *docker_cfg, *podman_cfg; /* NULL when missing or invalid */
     int have_session;          /* sessions.json has a session for server_url */
     int cred_failed;           /* the credentials check failed */
@@ -132,6 +165,26 @@ char *berth_health_rerun(const struct berth_health_run *run, const char *name, c
 void berth_health_secret(struct berth_health_run *run, const char *value);
 /* Frees what the run owns (results, secrets, answers, loaded files); the borrowed client stays. */
 void berth_health_run_release(struct berth_health_run *run);
+
+/* ---------------------------------------------------------------- clients (health_clients.c) */
+
+/* "docker", "podman", ... */
+const char *berth_health_client_name(enum berth_health_client c);
+/* The client named s, or BERTH_HC_COUNT. */
+enum berth_health_client berth_health_client_parse(const char *s);
+/* "podman, skopeo": the names of the clients in bits; malloc'd. */
+char *berth_health_clients_text(unsigned bits);
+/* The files client c reads its logins from, in its order, into out (each malloc'd); returns how many. */
+size_t berth_health_authfiles(enum berth_health_client c, char **out, size_t max);
+/* What client c sends for the run's login server: fills *out (zeroed first). */
+void berth_health_resolve_cred(struct berth_health_run *run, enum berth_health_client c, struct berth_health_cred *out);
+void berth_health_cred_release(struct berth_health_cred *c);
+/* The proxy a Go client uses for scheme://host, or NULL; *var names the variable. Borrowed from the environment. */
+const char *berth_health_go_proxy(const char *scheme, const char *host, const char **var);
+/* The folder of extra CA certificates client c reads for hostport (the first that exists), or NULL; malloc'd. */
+char *berth_health_certs_dir(enum berth_health_client c, const char *hostport);
+/* 1 when client c's configuration marks hostport insecure; *where (malloc'd) names the setting. */
+int berth_health_insecure(enum berth_health_client c, const char *hostport, char **where);
 
 /* ---------------------------------------------------------------- probes (health_probe.c) */
 

@@ -7,6 +7,7 @@
  * permission on a repository. The table at the end is the order.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,10 +86,41 @@ static void learn_registry(struct berth_health_run *run, const struct berth_heal
     else if (h->message) run->registry = quoted_after(h->message, "registry ");
 }
 
+/* The first containers/image client judged ("podman", else "skopeo", else "buildah"). */
+static const char *containers_client(const struct berth_health_run *run)
+{
+    if (run->clients & BERTH_HC_BIT(BERTH_HC_PODMAN)) return "podman";
+    if (run->clients & BERTH_HC_BIT(BERTH_HC_SKOPEO)) return "skopeo";
+    return "buildah";
+}
+
+/* 1 when the credential's file is docker's config.json, which docker writes and containers/image only reads. */
+static int in_docker_file(const struct berth_health_cred *c)
+{
+    char *files[4];
+    size_t n = berth_health_authfiles(BERTH_HC_DOCKER, files, 4), i;
+    int is = c->file && n && !strcmp(c->file, files[0]);
+    for (i = 0; i < n; i++) free(files[i]);
+    return is;
+}
+
+/* The command that gives the clients of c a working credential, in the files they read. malloc'd. */
+static char *client_relogin(const struct berth_health_run *run, const struct berth_health_cred *c)
+{
+    const char *ls = run->login_server;
+    if (c->clients & BERTH_HC_BIT(BERTH_HC_DOCKER)) return berth_xasprintf("docker login %s", ls);
+    if (c->src == BERTH_HEALTH_SRC_NONE || c->helper || in_docker_file(c))
+        return berth_xasprintf("%s login %s", containers_client(run), ls);
+    /* a stale entry in an auth.json: removing it lets the next file (docker's, say) answer, logging in replaces it */
+    return berth_xasprintf("%s logout --authfile %s %s && %s login %s", containers_client(run), c->file, ls,
+                           containers_client(run), ls);
+}
+
 /* The command that stores a fresh credential for the source that failed. malloc'd. */
 static char *relogin(const struct berth_health_run *run, enum berth_health_source src)
 {
     const char *user = run->cred_user ? run->cred_user : "USER";
+    if (run->cred_now && !run->stored_by_berth) return client_relogin(run, run->cred_now);
     if (src == BERTH_HEALTH_SRC_SESSION)
         return berth_xasprintf("berth auth login --server %s%s -u %s --password-stdin", run->server_url,
                                berth_uuid_valid(user) ? " --service-principal" : "", user);
@@ -137,17 +169,36 @@ static void refused(struct berth_health_run *run, struct berth_health_result *re
     free(logged);
 }
 
-/* The proxy libcurl (and berth) would use for the server, or NULL; borrowed from the environment. */
+/* The host the clients connect to: the login server's (without port and brackets), else the server's. */
+static const char *target_host(const struct berth_health_run *run, char *buf, size_t n)
+{
+    const char *ls = run->login_server, *end;
+    if (!ls) return run->server_host;
+    if (*ls == '[') {
+        end = strchr(ls, ']');
+        snprintf(buf, n, "%.*s", end ? (int)(end - ls - 1) : 0, ls + 1);
+    } else {
+        end = strrchr(ls, ':');
+        snprintf(buf, n, "%.*s", end ? (int)(end - ls) : (int)strlen(ls), ls);
+    }
+    return buf;
+}
+
+/* The proxy the judged clients use for the registry, or NULL: Go's rules for docker, podman, skopeo and buildah,
+   libcurl's for berth. Borrowed from the environment. */
 static const char *proxy_for(const struct berth_health_run *run, const char **var)
 {
     static const char *const https_vars[] = {"HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"};
     static const char *const http_vars[] = {"http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"};
     const char *const *vars = strcmp(run->scheme, "https") ? http_vars : https_vars, *v, *np;
+    char hb[300];
+    const char *host = target_host(run, hb, sizeof(hb));
     size_t i;
 
+    if (run->clients & BERTH_HC_GO) return berth_health_go_proxy(run->scheme, host, var);
     np = getenv("NO_PROXY");
     if (!np || !*np) np = getenv("no_proxy");
-    if (np && berth_health_no_proxy_match(np, run->server_host)) return NULL;
+    if (np && berth_health_no_proxy_match(np, host)) return NULL;
     for (i = 0; i < 4; i++) {
         v = getenv(vars[i]);
         if (v && *v) {
@@ -204,19 +255,30 @@ static void ensure_v2(struct berth_health_run *run)
 
 struct client_row {
     const char *prog;
-    const char *args[3]; /* how it prints its version */
+    const char *args[3];        /* how it prints its version */
+    enum berth_health_client c; /* BERTH_HC_COUNT: listed, not judged */
 };
 static const struct client_row clients[] = {
-    {"docker", {"--version", NULL, NULL}}, {"podman", {"--version", NULL, NULL}},
-    {"skopeo", {"--version", NULL, NULL}}, {"helm", {"version", "--short", NULL}},
-    {"oras", {"version", NULL, NULL}},
+    {"docker", {"--version", NULL, NULL}, BERTH_HC_DOCKER},   {"podman", {"--version", NULL, NULL}, BERTH_HC_PODMAN},
+    {"skopeo", {"--version", NULL, NULL}, BERTH_HC_SKOPEO},   {"buildah", {"--version", NULL, NULL}, BERTH_HC_BUILDAH},
+    {"helm", {"version", "--short", NULL}, BERTH_HC_COUNT},   {"oras", {"version", NULL, NULL}, BERTH_HC_COUNT},
 };
+
+/* Which clients are judged: the one --client names, else every installed one of docker, podman, skopeo, buildah,
+   else berth's own commands. */
+static void pick_clients(struct berth_health_run *run, unsigned installed)
+{
+    enum berth_health_client named = berth_health_client_parse(run->client_opt);
+    if (run->client_opt) run->clients = BERTH_HC_BIT(named);
+    else run->clients = installed & BERTH_HC_GO ? installed & BERTH_HC_GO : BERTH_HC_BIT(BERTH_HC_BERTH);
+}
 
 static void check_clients(struct berth_health_run *run, struct berth_health_result *res)
 {
     struct berth_buf found = BERTH_BUF_INIT(0), missing = BERTH_BUF_INIT(0), out = BERTH_BUF_INIT(0);
-    char *ver, *docker_ver = NULL;
+    char *ver, *docker_ver = NULL, *judged;
     const char *argv[5];
+    unsigned installed = 0;
     size_t i;
 
     for (i = 0; i < sizeof(clients) / sizeof(clients[0]); i++) {
@@ -232,6 +294,7 @@ static void check_clients(struct berth_health_run *run, struct berth_health_resu
         berth_health_run_prog(argv, NULL, 1, &out);
         ver = berth_health_version_of(berth_buf_str(&out));
         berth_buf_printf(&found, "%s%s %s", found.len ? ", " : "", clients[i].prog, ver ? ver : "(version unknown)");
+        if (clients[i].c != BERTH_HC_COUNT) installed |= BERTH_HC_BIT(clients[i].c);
         if (!strcmp(clients[i].prog, "docker")) {
             run->has_docker = 1;
             docker_ver = ver;
@@ -241,18 +304,29 @@ static void check_clients(struct berth_health_run *run, struct berth_health_resu
         run->has_skopeo |= !strcmp(clients[i].prog, "skopeo");
         free(ver);
     }
-    if (docker_ver && berth_health_version_cmp(docker_ver, MIN_DOCKER) < 0)
+    pick_clients(run, installed);
+    judged = berth_health_clients_text(run->clients);
+    if (run->client_opt && !(run->clients & (installed | BERTH_HC_BIT(BERTH_HC_BERTH)))) {
+        char *fix = berth_xasprintf("apt-get install %s", run->client_opt);
+        berth_health_set(res, BERTH_HEALTH_ERROR, "CLIENT_NOT_FOUND", fix, "%s is not on PATH (found: %s)",
+                         run->client_opt, found.len ? berth_buf_str(&found) : "none of the clients");
+        free(fix);
+    } else if (docker_ver && (run->clients & BERTH_HC_BIT(BERTH_HC_DOCKER)) &&
+               berth_health_version_cmp(docker_ver, MIN_DOCKER) < 0) {
         berth_health_set(res, BERTH_HEALTH_ERROR, "DOCKER_VERSION_TOO_OLD",
                          "install Docker " MIN_DOCKER " or later (https://docs.docker.com/engine/install/)",
                          "docker %s is older than " MIN_DOCKER ", the oldest client that logs in with identity tokens",
                          docker_ver);
-    else if (!found.len)
+    } else if (!found.len) {
         berth_health_set(res, BERTH_HEALTH_WARNING, "NO_CLIENT", "apt-get install podman skopeo",
-                         "none of docker, podman, skopeo, helm or oras is on PATH");
-    else
-        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
-                         "%s%s%s", berth_buf_str(&found), missing.len ? "; not found: " : "",
-                         missing.len ? berth_buf_str(&missing) : "");
+                         "none of docker, podman, skopeo, buildah, helm or oras is on PATH: judging berth's own "
+                         "commands (the berth session)");
+    } else {
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "%s%s%s; judging %s%s", berth_buf_str(&found),
+                         missing.len ? "; not found: " : "", missing.len ? berth_buf_str(&missing) : "", judged,
+                         run->client_opt ? " (--client)" : " (narrow with --client NAME)");
+    }
+    free(judged);
     free(docker_ver);
     berth_buf_release(&found);
     berth_buf_release(&missing);
@@ -264,65 +338,93 @@ static void check_daemon(struct berth_health_run *run, struct berth_health_resul
     static const char *const argv[] = {"docker", "version", "--format", "{{.Server.Version}}", NULL};
     struct berth_buf out = BERTH_BUF_INIT(0);
     const char *line;
-    char *v;
+    char *v, *others;
     int rc;
 
-    if (!run->has_docker) {
-        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "docker is not installed; podman and skopeo need no daemon");
+    if (!(run->clients & BERTH_HC_BIT(BERTH_HC_DOCKER))) {
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "docker is not judged: podman, skopeo and buildah need no "
+                                                           "daemon");
         goto out;
     }
     rc = berth_health_run_prog(argv, NULL, 1, &out);
     v = berth_health_version_of(berth_buf_str(&out));
     line = berth_buf_str(&out);
     line += strspn(line, "\r\n ");
+    others = berth_health_clients_text(run->clients & ~BERTH_HC_BIT(BERTH_HC_DOCKER));
     if (rc == 0 && v)
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "the docker daemon answers (engine %s)", v);
-    else if (run->has_podman || run->has_skopeo)
-        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
-                         "no docker daemon answers (%.*s); podman and skopeo need none", (int)strcspn(line, "\r\n"),
-                         line);
+    else if (!run->client_opt && (run->clients & ~BERTH_HC_BIT(BERTH_HC_DOCKER)))
+        /* docker is one of several: it will fail, the others need no daemon */
+        berth_health_set(res, BERTH_HEALTH_WARNING, "DOCKER_DAEMON_UNREACHABLE", "systemctl start docker",
+                         "no docker daemon answers (%.*s): docker pull and push will fail; %s need none "
+                         "(--client docker to judge docker alone)", (int)strcspn(line, "\r\n"), line, others);
     else
         berth_health_set(res, BERTH_HEALTH_ERROR, "DOCKER_DAEMON_UNREACHABLE", "systemctl start docker",
-                         "docker is installed but no daemon answers: %.*s", (int)strcspn(line, "\r\n"), line);
+                         "docker is the client, but no docker daemon answers: %.*s", (int)strcspn(line, "\r\n"),
+                         line);
+    free(others);
     free(v);
 out:
     berth_buf_release(&out);
 }
 
-/* Loads one credential file into *slot; an error message into msg. */
-static int load_cfg(enum berth_authfile_kind kind, struct berth_dockercfg **slot, char **bad_path,
-                    struct berth_buf *msg)
+/* Loads path; on failure adds the error to msg and keeps the first bad path. *slot (when given) keeps the file. */
+static int load_cfg(const char *path, struct berth_dockercfg **slot, char **bad_path, struct berth_buf *msg)
 {
     struct berth_err err = BERTH_ERR_INIT;
-    char *path = NULL;
-    int ok = 1;
-    if (berth_dockercfg_path(kind, &path, &err) || berth_dockercfg_load(path, slot, &err)) {
+    struct berth_dockercfg *cfg = NULL;
+    if (berth_dockercfg_load(path, &cfg, &err)) {
         berth_buf_printf(msg, "%s%s", msg->len ? "; " : "", berth_err_msg(&err));
-        if (!*bad_path && path) *bad_path = berth_xstrdup(path);
-        ok = 0;
+        if (!*bad_path) *bad_path = berth_xstrdup(path);
+        return 0;
     }
-    free(path);
-    return ok;
+    if (slot && !*slot) *slot = cfg;
+    else berth_dockercfg_free(cfg);
+    return 1;
 }
 
+/* Every file the judged clients read their logins from must parse: a client stops at one that does not. */
 static void check_config(struct berth_health_run *run, struct berth_health_result *res)
 {
-    struct berth_buf msg = BERTH_BUF_INIT(0);
-    char *bad = NULL, *fix;
-    int ok = load_cfg(BERTH_AUTHFILE_DOCKER, &run->docker_cfg, &bad, &msg);
-    ok &= load_cfg(BERTH_AUTHFILE_PODMAN, &run->podman_cfg, &bad, &msg);
+    struct berth_buf msg = BERTH_BUF_INIT(0), read = BERTH_BUF_INIT(0);
+    char *bad = NULL, *fix, *files[4];
+    size_t n, i;
+    int ok = 1;
+
+    if (run->clients & BERTH_HC_BIT(BERTH_HC_DOCKER)) {
+        n = berth_health_authfiles(BERTH_HC_DOCKER, files, 4);
+        ok &= load_cfg(files[0], &run->docker_cfg, &bad, &msg);
+        berth_buf_printf(&read, "docker: %s", files[0]);
+        free(files[0]);
+    }
+    if (run->clients & BERTH_HC_CONTAINERS) {
+        n = berth_health_authfiles(BERTH_HC_PODMAN, files, 4);
+        char *who = berth_health_clients_text(run->clients & BERTH_HC_CONTAINERS);
+        berth_buf_printf(&read, "%s%s: ", read.len ? "; " : "", who);
+        free(who);
+        for (i = 0; i < n; i++) {
+            if (!i || access(files[i], F_OK) == 0) {
+                ok &= load_cfg(files[i], i ? NULL : &run->podman_cfg, &bad, &msg);
+                berth_buf_printf(&read, "%s%s%s", i ? ", then " : "", files[i], i || access(files[i], F_OK) == 0
+                                                                                    ? "" : " (none yet)");
+            }
+            free(files[i]);
+        }
+    }
     if (!ok) {
         fix = berth_xasprintf("mv '%s' '%s.broken'", bad, bad);
         berth_health_set(res, BERTH_HEALTH_ERROR, "DOCKER_CONFIG_INVALID", fix,
-                         "%s (docker and podman cannot read their logins; repair the file or move it aside)",
+                         "%s (the clients cannot read their logins; repair the file or move it aside)",
                          berth_buf_str(&msg));
         free(fix);
+    } else if (!read.len) {
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "berth's own commands keep no docker or podman login");
     } else {
-        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "docker's %s and podman's %s parse",
-                         run->docker_cfg->path, run->podman_cfg->path);
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "the login files parse (%s)", berth_buf_str(&read));
     }
     free(bad);
     berth_buf_release(&msg);
+    berth_buf_release(&read);
 }
 
 /* Appends the command that removes the entries of cfg naming a helper that is not on PATH. */
@@ -445,27 +547,86 @@ static void check_name(struct berth_health_run *run, struct berth_health_result 
 static void check_proxy(struct berth_health_run *run, struct berth_health_result *res)
 {
     const char *var = NULL, *p = proxy_for(run, &var), *at;
-    char *fix;
+    char *fix, hb[300];
+    const char *host = target_host(run, hb, sizeof(hb));
+    int go = (run->clients & BERTH_HC_GO) != 0;
+
+    /* the probes from here on go the way the judged clients go */
+    if (go) run->proxy = p ? p : "";
     if (!p) {
-        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "no proxy applies to %s", run->server_host);
+        const char *set = getenv(strcmp(run->scheme, "https") ? "HTTP_PROXY" : "HTTPS_PROXY");
+        if (!set || !*set) set = getenv(strcmp(run->scheme, "https") ? "http_proxy" : "https_proxy");
+        if (go && set && *set && (!strcasecmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "::1")))
+            berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
+                             "no proxy applies to %s: a proxy is set, but Go clients (docker, podman, skopeo) never "
+                             "proxy localhost or a loopback address", host);
+        else
+            berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "no proxy applies to %s", host);
         return;
     }
     at = strrchr(p, '@'); /* never show a proxy's password */
-    fix = berth_xasprintf("export NO_PROXY=%s${NO_PROXY:+,$NO_PROXY}", run->server_host);
+    fix = berth_xasprintf("export NO_PROXY=%s${NO_PROXY:+,$NO_PROXY}", host);
     berth_health_set(res, BERTH_HEALTH_WARNING, "PROXY_IN_USE", fix,
                      "%s=%s%s applies to %s (NO_PROXY does not name it): requests to the registry go through the proxy, "
-                     "which must allow them", var, at ? "..." : "", at ? at + 1 : p, run->server_host);
+                     "which must allow them", var, at ? "..." : "", at ? at + 1 : p, host);
     free(fix);
+}
+
+/*
+ * The Go clients resolve the login server themselves (berth reaches it
+ * through the server's address): 1 when its host resolves or is an
+ * address, else 0 with res failed and the /etc/hosts line that fixes it.
+ */
+static int login_server_resolves(struct berth_health_run *run, struct berth_health_result *res)
+{
+    struct berth_buf v4 = BERTH_BUF_INIT(0), v6 = BERTH_BUF_INIT(0);
+    char why4[128] = "", why6[128] = "", hb[300], *fix, addr[64];
+    const char *host = target_host(run, hb, sizeof(hb));
+    size_t n = strlen(host);
+    int ok;
+
+    if (!(run->clients & BERTH_HC_GO) || !run->login_server || is_ip_literal(host) ||
+        !strcasecmp(host, run->server_host))
+        return 1;
+    ok = berth_health_resolve(host, AF_INET, &v4, why4, sizeof(why4)) +
+         berth_health_resolve(host, AF_INET6, &v6, why6, sizeof(why6)) > 0;
+    if (!ok) {
+        /* the address that reaches the server, for the hosts line */
+        struct berth_buf sa = BERTH_BUF_INIT(0);
+        char w[128];
+        if (is_ip_literal(run->server_host)) snprintf(addr, sizeof(addr), "%s", run->server_host);
+        else if (berth_health_resolve(run->server_host, AF_INET, &sa, w, sizeof(w)))
+            snprintf(addr, sizeof(addr), "%.*s", (int)strcspn(berth_buf_str(&sa), ","), berth_buf_str(&sa));
+        else snprintf(addr, sizeof(addr), "ADDRESS");
+        berth_buf_release(&sa);
+        fix = berth_xasprintf("echo '%s %s' >> /etc/hosts", addr, host);
+        berth_health_set(res, BERTH_HEALTH_ERROR, "DNS_RESOLUTION_FAILED", fix,
+                         "the login server %s does not resolve (IPv4: %s; IPv6: %s), so docker, podman and skopeo "
+                         "fail with 'no such host'%s: add it to /etc/hosts, or give the server a --domain that your "
+                         "DNS resolves", host, why4, why6,
+                         n > 10 && !strcasecmp(host + n - 10, ".localhost")
+                             ? " (this system's resolver does not map *.localhost to the loopback address)" : "");
+        free(fix);
+    }
+    berth_buf_release(&v4);
+    berth_buf_release(&v6);
+    return ok;
 }
 
 static void check_dns(struct berth_health_run *run, struct berth_health_result *res)
 {
     struct berth_buf v4 = BERTH_BUF_INIT(0), v6 = BERTH_BUF_INIT(0);
-    char why4[128] = "", why6[128] = "";
+    char why4[128] = "", why6[128] = "", hb[300];
+    const char *ls_host = target_host(run, hb, sizeof(hb));
     int n4, n6;
 
+    if (!login_server_resolves(run, res)) return;
     if (is_ip_literal(run->server_host)) {
-        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "%s is an address: no lookup needed", run->server_host);
+        if (strcasecmp(ls_host, run->server_host) != 0 && (run->clients & BERTH_HC_GO))
+            berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "the login server %s resolves; the server is the "
+                             "address %s", ls_host, run->server_host);
+        else
+            berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "%s is an address: no lookup needed", run->server_host);
         return;
     }
     n4 = berth_health_resolve(run->server_host, AF_INET, &v4, why4, sizeof(why4));
@@ -507,6 +668,124 @@ static void check_tcp(struct berth_health_run *run, struct berth_health_result *
     }
 }
 
+/*
+ * The CAs client c trusts for hostport as one file: the system's (Go reads
+ * SSL_CERT_FILE, else Debian's bundle) and every *.crt of the first certs.d
+ * folder the client reads for it. malloc'd path of a temp file; *dir the
+ * folder (malloc'd) or NULL.
+ */
+static char *trust_bundle(enum berth_health_client c, const char *hostport, char **dir)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_buf all = BERTH_BUF_INIT(0);
+    const char *sys = getenv("SSL_CERT_FILE");
+    char *data = NULL, *path;
+    size_t len = 0;
+    DIR *d;
+    struct dirent *de;
+    int fd;
+
+    if (!sys || !*sys) sys = "/etc/ssl/certs/ca-certificates.crt";
+    if (berth_read_file(sys, 16u << 20, &data, &len, &err) == BERTH_OK) berth_buf_append(&all, data, len);
+    free(data);
+    *dir = berth_health_certs_dir(c, hostport);
+    if (*dir && (d = opendir(*dir)) != NULL) {
+        while ((de = readdir(d)) != NULL) {
+            size_t n = strlen(de->d_name);
+            char *f;
+            if (n < 5 || strcmp(de->d_name + n - 4, ".crt") != 0) continue;
+            f = berth_xasprintf("%s/%s", *dir, de->d_name);
+            data = NULL;
+            berth_err_clear(&err);
+            if (berth_read_file(f, 1u << 20, &data, &len, &err) == BERTH_OK) {
+                berth_buf_putc(&all, '\n');
+                berth_buf_append(&all, data, len);
+            }
+            free(data);
+            free(f);
+        }
+        closedir(d);
+    }
+    path = berth_xstrdup("/tmp/berth-check-health-ca-XXXXXX");
+    fd = mkstemp(path);
+    if (fd < 0 || write(fd, all.p ? all.p : "", all.len) != (ssize_t)all.len) {
+        if (fd >= 0) unlink(path);
+        free(path);
+        path = NULL;
+    }
+    if (fd >= 0) close(fd);
+    berth_buf_release(&all);
+    return path;
+}
+
+/*
+ * TLS as the judged Go clients see it: per client family (docker;
+ * podman, skopeo and buildah), either its settings make the registry
+ * insecure or the certificate must verify against the CAs it trusts.
+ * Returns 1 when res was set (a failure, or every family insecure).
+ */
+static int clients_tls(struct berth_health_run *run, struct berth_health_result *res, const char *hp)
+{
+    static const enum berth_health_client fams[2] = {BERTH_HC_DOCKER, BERTH_HC_PODMAN};
+    static const unsigned bits[2] = {BERTH_HC_BIT(BERTH_HC_DOCKER), BERTH_HC_CONTAINERS};
+    struct berth_buf notes = BERTH_BUF_INIT(0);
+    int i, verified = 0, done = 0;
+
+    for (i = 0; i < 2 && !done; i++) {
+        struct berth_health_req rq = {"GET", "/v2/", NULL, NULL, NULL, BERTH_HEALTH_REQ_CERTINFO};
+        struct berth_health_http h;
+        char *where = NULL, *dir = NULL, *bundle, *who, *fix;
+
+        if (!(run->clients & bits[i])) continue;
+        who = berth_health_clients_text(run->clients & bits[i]);
+        if (berth_health_insecure(fams[i], hp, &where)) {
+            berth_buf_printf(&notes, "%s%s skip%s verification for %s (%s)", notes.len ? "; " : "", who,
+                             strchr(who, ',') ? "" : "s", hp, where);
+            free(where);
+            free(who);
+            continue;
+        }
+        bundle = trust_bundle(fams[i], hp, &dir);
+        free(run->ca_bundle);
+        run->ca_bundle = bundle;
+        run->tls_insecure = 0;
+        rq.host = run->login_server;
+        berth_health_http_do(run, &rq, &h);
+        if (h.cc == CURLE_PEER_FAILED_VERIFICATION || h.cc == CURLE_SSL_CACERT_BADFILE) {
+            const char *cdir = fams[i] == BERTH_HC_DOCKER ? "/etc/docker/certs.d" : "/etc/containers/certs.d";
+            if (!strstr(h.errbuf, "expired") && !strstr(h.errbuf, "name") && !strstr(h.errbuf, "match")) {
+                fix = berth_xasprintf("mkdir -p %s/%s && cp CA.pem %s/%s/ca.crt", cdir, hp, cdir, hp);
+                berth_health_set(res, BERTH_HEALTH_ERROR, "TLS_UNTRUSTED", fix,
+                                 "%s do%s not trust the certificate of %s (%s): the CA is neither in the system "
+                                 "store nor in %s%s (a CA given to berth with --ca-file or kept by the berth session "
+                                 "is not theirs)", who, strchr(who, ',') ? "" : "es", hp, h.errbuf,
+                                 dir ? dir : cdir, dir ? "" : "/<host:port>");
+                free(fix);
+                done = 1;
+            }
+        } else if (h.cc == CURLE_OK) {
+            berth_buf_printf(&notes, "%s%s trust%s the certificate (%s, issued by %s, valid until %s)%s%s",
+                             notes.len ? "; " : "", who, strchr(who, ',') ? "" : "s",
+                             h.cert_subject ? h.cert_subject : "?", h.cert_issuer ? h.cert_issuer : "?",
+                             h.cert_expire ? h.cert_expire : "?", dir ? " with " : "", dir ? dir : "");
+            verified = 1;
+        }
+        berth_health_http_release(&h);
+        free(dir);
+        free(who);
+    }
+    if (!done && !verified && notes.len) { /* every judged client skips verification */
+        run->tls_insecure = 1;
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "%s", berth_buf_str(&notes));
+        done = 1;
+    } else if (!done && verified) {
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "%s", berth_buf_str(&notes));
+        done = 1;
+    }
+    berth_buf_release(&notes);
+    return done;
+}
+
 static void check_tls(struct berth_health_run *run, struct berth_health_result *res)
 {
     struct berth_health_req rq = {"GET", "/v2/", NULL, NULL, NULL, BERTH_HEALTH_REQ_CERTINFO};
@@ -525,6 +804,8 @@ static void check_tls(struct berth_health_run *run, struct berth_health_result *
                              "serve TLS (berth serve --tls-cert FILE --tls-key FILE)", run->server_hp);
         return;
     }
+    if ((run->clients & BERTH_HC_GO) && clients_tls(run, res, run->login_server ? run->login_server : run->server_hp))
+        return;
     berth_health_http_do(run, &rq, &h);
     if (h.cc == CURLE_OK) {
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
@@ -603,6 +884,7 @@ static void ensure_login_server(struct berth_health_run *run)
 static void check_network(struct berth_health_run *run, struct berth_health_result *res)
 {
     ensure_login_server(run);
+    if (run->name && !login_server_resolves(run, res)) return;
     ensure_v2(run);
     if (!run->v2.status) transport_failed(run, res, &run->v2, "GET /v2/");
     else if (run->v2.status == 403) refused(run, res, &run->v2, BERTH_HEALTH_SRC_NONE, NULL);
@@ -696,9 +978,10 @@ static void check_clock(struct berth_health_run *run, struct berth_health_result
     }
     skew = (long long)(srv - now);
     if (skew > run->leeway || -skew > run->leeway)
-        berth_health_set(res, BERTH_HEALTH_ERROR, "CLOCK_SKEW", NULL,
-                         "this machine's clock is %lld s %s the server's (server Date: %s); tokens allow %lld s: "
-                         "synchronise both clocks with NTP (timedatectl set-ntp true, or chronyc makestep)",
+        berth_health_set(res, BERTH_HEALTH_WARNING, "CLOCK_SKEW", NULL,
+                         "this machine's clock is %lld s %s the server's (server Date: %s); tokens allow %lld s, so a "
+                         "token may be refused as expired or not yet valid: synchronise both clocks with NTP "
+                         "(timedatectl set-ntp true, or chronyc makestep)",
                          skew > 0 ? skew : -skew, skew > 0 ? "behind" : "ahead of", run->v2.date, run->leeway);
     else
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
@@ -768,62 +1051,6 @@ static int looks_like_jwt(const char *s)
     return !strncmp(s, "eyJ", 3) && n == strlen(s) && d && strchr(d + 1, '.');
 }
 
-/* The credential docker or podman would send for the login server: 1 found, from where. */
-static int stored_credential(struct berth_health_run *run, const struct berth_dockercfg *cfg, const char *file,
-                             char **user, char **secret, char **where, enum berth_health_source *src)
-{
-    const char *helper = berth_dockercfg_helper_for(cfg, run->login_server), *it, *a;
-    const json_t *e = json_object_get(json_object_get(cfg->root, "auths"), run->login_server);
-    struct berth_buf out = BERTH_BUF_INIT(0), dec = BERTH_BUF_INIT(4096);
-    struct berth_err err = BERTH_ERR_INIT;
-    const char *argv[3];
-    char *prog = NULL, *colon;
-    json_t *ans = NULL;
-    int found = 0;
-
-    if (helper && *helper) {
-        prog = berth_xasprintf(BERTH_HELPER_PREFIX "%s", helper);
-        argv[0] = prog;
-        argv[1] = "get";
-        argv[2] = NULL;
-        if (berth_health_run_prog(argv, run->login_server, 0, &out) == 0 &&
-            (ans = json_loads(berth_buf_str(&out), 0, NULL)) != NULL &&
-            json_string_value(json_object_get(ans, "Secret"))) {
-            const char *u = json_string_value(json_object_get(ans, "Username"));
-            *user = berth_xstrdup(!u || !strcmp(u, "<token>") ? BERTH_NULL_GUID : u);
-            *secret = berth_xstrdup(json_string_value(json_object_get(ans, "Secret")));
-            *where = berth_xasprintf("credential helper %s (%s)", prog, file);
-            *src = BERTH_HEALTH_SRC_HELPER;
-            found = 1;
-        }
-        goto out;
-    }
-    it = json_string_value(json_object_get(e, "identitytoken"));
-    a = json_string_value(json_object_get(e, "auth"));
-    if (it && *it) {
-        *user = berth_xstrdup(BERTH_NULL_GUID);
-        *secret = berth_xstrdup(it);
-        found = 1;
-    } else if (a && berth_b64_decode(a, strlen(a), &dec, &err) == BERTH_OK && (colon = strchr(berth_buf_str(&dec), ':'))
-               && colon[1]) {
-        *user = berth_xstrndup(dec.p, (size_t)(colon - dec.p));
-        *secret = berth_xstrdup(colon + 1);
-        found = 1;
-    }
-    if (found) {
-        *where = berth_xasprintf("%s", file);
-        *src = BERTH_HEALTH_SRC_FILE;
-    }
-out:
-    if (dec.p) memset(dec.p, 0, dec.len);
-    if (out.p) memset(out.p, 0, out.len);
-    berth_buf_release(&dec);
-    berth_buf_release(&out);
-    json_decref(ans);
-    free(prog);
-    return found;
-}
-
 /* 1 when GET /oauth2/token without credentials gets a pull token (anonymous pull is on). */
 static int anonymous_pull_on(struct berth_health_run *run)
 {
@@ -842,77 +1069,150 @@ static int anonymous_pull_on(struct berth_health_run *run)
     return on;
 }
 
+/* "an identity token in F", "a password in F", "an identity token from docker-credential-x (F)". malloc'd. */
+static char *cred_text(const struct berth_health_cred *c)
+{
+    const char *what = !strcmp(c->user, BERTH_NULL_GUID) ? "an identity token" : "a password";
+    if (c->helper) return berth_xasprintf("%s from %s (%s)", what, c->helper, c->file);
+    return berth_xasprintf("%s in %s", what, c->file);
+}
+
+/* 1 when what c sends is still what `berth login` wrote (logins.json's fingerprint of the entry, or its helper). */
+static int cred_by_berth(struct berth_dockercfg *rec, const char *ls, const struct berth_health_cred *c)
+{
+    struct berth_dockercfg *cfg = NULL;
+    struct berth_err err = BERTH_ERR_INIT;
+    const json_t *f = rec && c->file ? berth_loginrec_file(rec, ls, c->file, 0) : NULL;
+    const char *want = json_string_value(json_object_get(f, "auths"));
+    char fp[65];
+    int by = 0;
+
+    if (!f) return 0;
+    if (c->helper) return !strcmp(c->helper, BERTH_HELPER_PREFIX BERTH_HELPER_BERTH);
+    if (want && berth_dockercfg_load(c->file, &cfg, &err) == BERTH_OK && berth_dockercfg_fingerprint(cfg, ls, fp))
+        by = !strcmp(fp, want);
+    berth_dockercfg_free(cfg);
+    return by;
+}
+
+/* The judged clients' credentials, grouped where they send the same thing. */
+static void gather_creds(struct berth_health_run *run)
+{
+    int c;
+    size_t i;
+
+    for (c = BERTH_HC_DOCKER; c <= BERTH_HC_BUILDAH; c++) {
+        struct berth_health_cred got;
+        if (!(run->clients & BERTH_HC_BIT(c))) continue;
+        berth_health_resolve_cred(run, (enum berth_health_client)c, &got);
+        for (i = 0; i < run->ncreds; i++) {
+            struct berth_health_cred *o = &run->creds[i];
+            if (o->src == got.src && (got.src == BERTH_HEALTH_SRC_NONE ? !strcmp(o->looked, got.looked) :
+                (!strcmp(o->user, got.user) && !strcmp(o->secret, got.secret) && !strcmp(o->file, got.file))))
+                break;
+        }
+        if (i < run->ncreds) {
+            run->creds[i].clients |= got.clients;
+            berth_health_cred_release(&got);
+        } else {
+            run->creds[run->ncreds++] = got;
+        }
+    }
+}
+
+/*
+ * What each judged client will send for the login server, tested on its own
+ * against the token service: a refused one fails the check with the fix for
+ * that client and file; none at all fails when the registry needs one.
+ */
 static void check_stored(struct berth_health_run *run, struct berth_health_result *res)
 {
     struct berth_dockercfg *rec = NULL;
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_health_http h;
-    char *user = NULL, *secret = NULL, *where = NULL, *u2 = NULL, *s2 = NULL, *w2 = NULL, *fix = NULL;
-    enum berth_health_source src = BERTH_HEALTH_SRC_FILE, src2 = BERTH_HEALTH_SRC_FILE;
-    int in_docker = 0, in_podman = 0, works, anon;
+    struct berth_buf good = BERTH_BUF_INIT(0);
+    int anon = -1, failed = 0;
+    size_t i;
 
     memset(&h, 0, sizeof(h));
-    if (run->docker_cfg) in_docker = stored_credential(run, run->docker_cfg, "docker's config.json", &user, &secret,
-                                                       &where, &src);
-    if (run->podman_cfg && (!run->docker_cfg || strcmp(run->docker_cfg->path, run->podman_cfg->path) != 0))
-        in_podman = stored_credential(run, run->podman_cfg, "podman's auth.json", &u2, &s2, &w2, &src2);
-    if (!in_docker && in_podman) {
-        user = u2, secret = s2, where = w2, src = src2;
-        u2 = s2 = w2 = NULL;
-    } else if (in_docker && in_podman) {
-        char *both = berth_xasprintf("%s and podman's auth.json", where);
-        free(where);
-        where = both;
-    }
-    if (!in_docker && !in_podman) {
+    if (!(run->clients & BERTH_HC_GO)) {
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
-                         "docker and podman hold no credential for %s", run->login_server);
-        goto out;
+                         "berth's own commands use the berth session, not docker's or podman's logins");
+        return;
     }
-    berth_health_secret(run, secret);
-    berth_health_secret(run, s2);
-    if (!berth_loginrec_load(&rec, &err) && berth_loginrec_server(rec, run->login_server, 0)) run->stored_by_berth = 1;
-    run->stored_where = berth_xstrdup(where);
-    free(run->cred_user);
-    run->cred_user = berth_xstrdup(user);
-    works = try_credential(run, user, secret, &h);
-    anon = anonymous_pull_on(run);
-    if (anon) {
-        if (run->stored_by_berth) fix = berth_xasprintf("berth logout %s", run->login_server);
-        else if (in_docker && in_podman) fix = berth_xasprintf("docker logout %s && podman logout %s",
-                                                               run->login_server, run->login_server);
-        else fix = berth_xasprintf("%s logout %s", in_docker ? "docker" : "podman", run->login_server);
-        berth_health_set(res, works ? BERTH_HEALTH_WARNING : BERTH_HEALTH_ERROR,
-                         "STORED_CREDENTIAL_OVERRIDES_ANONYMOUS", fix,
-                         "%s holds a credential for %s%s: clients send it instead of pulling anonymously, which registry "
-                         "'%s' allows%s", where, run->login_server, works ? "" : " that the server refuses",
-                         run->registry ? run->registry : "?", works ? "" : "; log out to pull anonymously");
-    } else if (!works && h.status) {
-        refused(run, res, &h, src, where);
-    } else if (!works) {
-        transport_failed(run, res, &h, "POST /oauth2/token");
-    } else {
-        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "%s holds %s for %s, and it still works", where,
-                         !strcmp(user, BERTH_NULL_GUID) ? "an identity token" : "a password", run->login_server);
+    gather_creds(run);
+    if (berth_loginrec_load(&rec, &err) != BERTH_OK) rec = NULL;
+    for (i = 0; i < run->ncreds && !failed; i++) {
+        struct berth_health_cred *c = &run->creds[i];
+        char *who = berth_health_clients_text(c->clients), *where = NULL, *fix = NULL;
+
+        run->cred_now = c;
+        run->stored_by_berth = cred_by_berth(rec, run->login_server, c);
+        if (c->src == BERTH_HEALTH_SRC_NONE) {
+            if (anon < 0) anon = anonymous_pull_on(run);
+            where = berth_xasprintf("%s looked in %s", who, c->looked);
+            if (run->client->user) {
+                berth_buf_printf(&good, "%s%s: nothing stored yet", good.len ? "; " : "", who);
+            } else if (!anon) {
+                h.status = 401;
+                free(h.reason);
+                h.reason = berth_xstrdup("ANONYMOUS_DISABLED");
+                refused(run, res, &h, BERTH_HEALTH_SRC_NONE, where);
+                failed = 1;
+            } else if (strcmp(run->action, "pull") != 0) {
+                fix = client_relogin(run, c);
+                berth_health_set(res, BERTH_HEALTH_ERROR, "CREDENTIALS_MISSING", fix,
+                                 "%s hold%s no credential for %s (looked in %s): anonymous pull works, but %s needs a "
+                                 "login", who, strchr(who, ',') ? "" : "s", run->login_server, c->looked, run->action);
+                failed = 1;
+            } else {
+                berth_buf_printf(&good, "%s%s: nothing stored, pulls anonymously", good.len ? "; " : "", who);
+            }
+        } else {
+            where = cred_text(c);
+            if (!run->stored_where) run->stored_where = berth_xasprintf("%s: %s", who, where);
+            free(run->cred_user);
+            run->cred_user = berth_xstrdup(c->user);
+            berth_health_http_release(&h);
+            c->works = try_credential(run, c->user, c->secret, &h);
+            if (anon < 0) anon = anonymous_pull_on(run);
+            if (!c->works && anon && !strcmp(run->action, "pull")) {
+                fix = run->stored_by_berth ? berth_xasprintf("berth logout %s", run->login_server)
+                                           : client_relogin(run, c);
+                berth_health_set(res, BERTH_HEALTH_ERROR, "STORED_CREDENTIAL_OVERRIDES_ANONYMOUS", fix,
+                                 "%s: %s holds a credential for %s that the server refuses: the client sends it "
+                                 "instead of pulling anonymously, which registry '%s' allows", who, where,
+                                 run->login_server, run->registry ? run->registry : "?");
+                failed = 1;
+            } else if (!c->works && h.status) {
+                char *full = c->helper ? berth_xasprintf("%s of %s (what %s send%s)", c->helper, c->file, who,
+                                                         strchr(who, ',') ? "" : "s")
+                                       : berth_xasprintf("%s (what %s send%s)", c->file, who,
+                                                         strchr(who, ',') ? "" : "s");
+                refused(run, res, &h, c->src, full);
+                free(full);
+                failed = 1;
+            } else if (!c->works) {
+                transport_failed(run, res, &h, "POST /oauth2/token");
+                failed = 1;
+            } else {
+                berth_buf_printf(&good, "%s%s: %s works", good.len ? "; " : "", who, where);
+                if (!run->cred_secret) { /* what the credential and permission checks use */
+                    run->cred_secret = berth_xstrdup(c->secret);
+                    run->source = c->src;
+                    free(run->source_text);
+                    run->source_text = berth_xasprintf("%s (%s)", where, who);
+                }
+            }
+        }
+        free(who);
+        free(where);
+        free(fix);
     }
-    /* what the credential check uses when neither -u nor a session is there */
-    if (works && !run->cred_secret) {
-        run->cred_secret = secret;
-        run->source = src;
-        run->source_text = berth_xstrdup(where);
-        secret = NULL;
-    }
-out:
-    if (secret) memset(secret, 0, strlen(secret));
-    if (s2) memset(s2, 0, strlen(s2));
-    free(user);
-    free(secret);
-    free(where);
-    free(u2);
-    free(s2);
-    free(w2);
-    free(fix);
+    run->cred_now = NULL;
     berth_dockercfg_free(rec);
+    if (!failed) berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "for %s: %s", run->login_server, berth_buf_str(&good));
+    berth_buf_release(&good);
     berth_health_http_release(&h);
 }
 
@@ -1094,7 +1394,7 @@ static void check_credentials(struct berth_health_run *run, struct berth_health_
         run->source = BERTH_HEALTH_SRC_FLAGS;
         free(run->source_text);
         run->source_text = berth_xasprintf("-u %s", run->client->user);
-    } else if (run->have_session) {
+    } else if ((run->clients & BERTH_HC_BIT(BERTH_HC_BERTH)) && run->have_session) {
         free(run->cred_user);
         free(run->cred_secret);
         run->cred_user = run->cred_secret = NULL;
@@ -1119,7 +1419,8 @@ static void check_credentials(struct berth_health_run *run, struct berth_health_
         } else {
             h.status = 401;
             h.reason = berth_xstrdup("ANONYMOUS_DISABLED");
-            refused(run, res, &h, BERTH_HEALTH_SRC_NONE, NULL);
+            refused(run, res, &h, BERTH_HEALTH_SRC_NONE,
+                    run->clients & BERTH_HC_GO ? "the clients hold none" : "no -u, no berth session for the server");
         }
         goto out;
     }
@@ -1184,7 +1485,9 @@ static char *grants_text(const json_t *sources)
     return berth_buf_detach(&b, NULL);
 }
 
-static void check_access(struct berth_health_run *run, struct berth_health_result *res)
+/* Asks /oauth2/explain whether user/secret may do the action on the repository: 1 and res OK, or 0 and res failed. */
+static int explain_one(struct berth_health_run *run, struct berth_health_result *res, const char *user,
+                       const char *secret, const char *text)
 {
     struct berth_health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
     struct berth_health_http h;
@@ -1193,24 +1496,12 @@ static void check_access(struct berth_health_run *run, struct berth_health_resul
     const json_t *a;
     json_t *ans = NULL;
     const char *cause, *cmd;
+    int ok = 0;
 
-    if (!run->repository) {
-        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "no --repository: permissions not checked");
-        return;
-    }
-    if (run->cred_failed) {
-        berth_health_set(res, BERTH_HEALTH_WARNING, "PERMISSION_NOT_CHECKED", NULL,
-                         "the permission on %s cannot be checked without a working credential (see 'credentials')",
-                         run->repository);
-        return;
-    }
     path = berth_xasprintf("/oauth2/explain?service=%s&scope=repository:%s:%s",
                            run->service ? run->service : run->login_server, run->repository, run->action);
-    if (run->cred_secret || run->refresh_token) {
-        int token = run->refresh_token &&
-                    (run->source == BERTH_HEALTH_SRC_SESSION || !strcmp(run->cred_user, BERTH_NULL_GUID));
-        up = berth_xasprintf("%s:%s", token ? BERTH_NULL_GUID : run->cred_user,
-                             token ? run->refresh_token : run->cred_secret);
+    if (secret) {
+        up = berth_xasprintf("%s:%s", user, secret);
         berth_buf_puts(&b, "Basic ");
         berth_b64_encode(up, strlen(up), &b);
         auth = berth_buf_detach(&b, NULL);
@@ -1220,7 +1511,7 @@ static void check_access(struct berth_health_run *run, struct berth_health_resul
     rq.auth = auth;
     berth_health_http_do(run, &rq, &h);
     if (h.status != 200) {
-        if (h.status) refused(run, res, &h, run->source, run->source_text);
+        if (h.status) refused(run, res, &h, run->source, text);
         else transport_failed(run, res, &h, "GET /oauth2/explain");
         goto out;
     }
@@ -1230,13 +1521,13 @@ static void check_access(struct berth_health_run *run, struct berth_health_resul
         cause = json_string_value(json_object_get(json_object_get(a, "fix"), "cause"));
         cmd = json_string_value(json_object_get(json_object_get(a, "fix"), "command"));
         berth_health_set(res, BERTH_HEALTH_ERROR, "PERMISSION_DENIED", cmd, "%s may not %s on %s: %s",
-                         run->source_text ? run->source_text : "anonymous", run->action, run->repository,
-                         cause ? cause : "no grant gives it");
+                         text ? text : "anonymous", run->action, run->repository, cause ? cause : "no grant gives it");
     } else {
         char *src = grants_text(json_object_get(a, "sources"));
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "%s may %s on %s (granted by %s)",
-                         run->source_text ? run->source_text : "anonymous", run->action, run->repository, src);
+                         text ? text : "anonymous", run->action, run->repository, src);
         free(src);
+        ok = 1;
     }
 out:
     if (up) memset(up, 0, strlen(up));
@@ -1246,6 +1537,64 @@ out:
     free(path);
     json_decref(ans);
     berth_health_http_release(&h);
+    return ok;
+}
+
+static void check_access(struct berth_health_run *run, struct berth_health_result *res)
+{
+    size_t i;
+    int any = 0;
+
+    if (!run->repository && !run->action_given) {
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "no --repository: permissions not checked (--repository REPO "
+                                                           "--action pull|push|delete checks them)");
+        return;
+    }
+    if (!run->repository) {
+        char *fix = berth_health_rerun(run, NULL, NULL, NULL, "--repository REPO");
+        berth_health_set(res, BERTH_HEALTH_WARNING, "PERMISSION_NOT_CHECKED", fix,
+                         "no --repository: whether %s may %s was not checked (roles and scope maps grant per "
+                         "repository); pass the repository to check it", run->source_text ? run->source_text
+                                                                                          : "the client",
+                         run->action);
+        free(fix);
+        return;
+    }
+    if (run->cred_failed) {
+        berth_health_set(res, BERTH_HEALTH_WARNING, "PERMISSION_NOT_CHECKED", NULL,
+                         "the permission on %s cannot be checked without a working credential (see 'credentials')",
+                         run->repository);
+        return;
+    }
+    /* each client's own credential, when the clients are judged and no -u names another */
+    if (!run->client->user && (run->clients & BERTH_HC_GO)) {
+        for (i = 0; i < run->ncreds; i++) {
+            struct berth_health_cred *c = &run->creds[i];
+            char *who, *where, *text;
+            if (!c->works) continue;
+            who = berth_health_clients_text(c->clients);
+            where = cred_text(c);
+            text = berth_xasprintf("%s (%s)", where, who);
+            run->cred_now = c;
+            free(run->cred_user);
+            run->cred_user = berth_xstrdup(c->user);
+            any = 1;
+            if (!explain_one(run, res, c->user, c->secret, text)) i = run->ncreds; /* stop at the first refusal */
+            free(who);
+            free(where);
+            free(text);
+        }
+        run->cred_now = NULL;
+        if (any) return;
+    }
+    if (run->cred_secret || run->refresh_token) {
+        int token = run->refresh_token &&
+                    (run->source == BERTH_HEALTH_SRC_SESSION || !strcmp(run->cred_user, BERTH_NULL_GUID));
+        explain_one(run, res, token ? BERTH_NULL_GUID : run->cred_user, token ? run->refresh_token : run->cred_secret,
+                    run->source_text);
+    } else {
+        explain_one(run, res, NULL, NULL, run->source_text);
+    }
 }
 
 /* ---------------------------------------------------------------- the order */

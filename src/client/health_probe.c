@@ -129,7 +129,9 @@ void berth_health_http_do(struct berth_health_run *run, const struct berth_healt
     struct berth_err err = BERTH_ERR_INIT;
     struct hdr_ctx hc;
     char ls_hp[300], scheme[16], *url = NULL, *connect_to = NULL;
-    const char *ca = run->client->ca_file ? run->client->ca_file : run->client->session_ca;
+    /* the judged clients' trust: docker, podman and skopeo never see a CA that only berth was given */
+    const char *ca = run->clients & BERTH_HC_GO ? run->ca_bundle
+                     : run->client->ca_file ? run->client->ca_file : run->client->session_ca;
 
     memset(h, 0, sizeof(*h));
     hc.h = h;
@@ -158,7 +160,9 @@ void berth_health_http_do(struct berth_health_run *run, const struct berth_healt
         xq.body_len = strlen(rq->form);
     }
     xq.ca_file = ca;
+    xq.proxy = run->proxy;
     xq.flags = BERTH_XFER_TRUNCATE;
+    if (run->tls_insecure) xq.flags |= BERTH_XFER_INSECURE;
     if (rq->flags & BERTH_HEALTH_REQ_INSECURE) xq.flags |= BERTH_XFER_INSECURE;
     if (rq->flags & BERTH_HEALTH_REQ_CERTINFO) xq.flags |= BERTH_XFER_CERTINFO;
     if (rq->flags & BERTH_HEALTH_REQ_NOPROXY) xq.flags |= BERTH_XFER_NOPROXY;

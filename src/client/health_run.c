@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "alloc.h"
 #include "dockercfg.h"
 #include "health.h"
@@ -39,7 +40,7 @@ void berth_health_secret(struct berth_health_run *run, const char *value)
 
 /* Options that take a value, so the command line can be re-read. */
 static const char *const valued[] = {"-n", "--name", "--repository", "--action", "--report", "--leeway", "--timeout",
-                                     "--server", "--ca-file", "-u", "--username", "-p", "--password"};
+                                     "--server", "--ca-file", "-u", "--username", "-p", "--password", "--client"};
 
 static int takes_value(const char *a)
 {
@@ -160,6 +161,9 @@ void berth_health_run_release(struct berth_health_run *run)
     free(run->refresh_token);
     free(run->access_token);
     berth_buf_release(&run->log);
+    for (i = 0; i < run->ncreds; i++) berth_health_cred_release(&run->creds[i]);
+    if (run->ca_bundle) unlink(run->ca_bundle);
+    free(run->ca_bundle);
     berth_dockercfg_free(run->docker_cfg);
     berth_dockercfg_free(run->podman_cfg);
 }

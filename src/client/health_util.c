@@ -65,7 +65,7 @@ const struct berth_health_reason_row berth_health_reasons[] = {
      "berth registry update -n {name} --public-network-enabled true"},
     {"NETWORK_IP_DENIED", 0, "NETWORK_ACCESS_DENIED", "{detail}", "berth network-rule add -n {name} --ip-address {ip}"},
     {"ANONYMOUS_DISABLED", 0, "CREDENTIALS_MISSING",
-     "no credential for {ls} (no -u, berth session, credential helper or stored login) and anonymous pull is disabled",
+     "no credential for {ls} ({where}) and anonymous pull is disabled",
      "{relogin}"},
     {"WRONG_AUDIENCE", 0, "WRONG_AUDIENCE", "the credential from {where} is for another registry ({detail})",
      "{relogin}"},

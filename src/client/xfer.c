@@ -144,6 +144,7 @@ enum berth_rc berth_client_xfer(const struct berth_xfer_req *rq, struct berth_xf
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     if (rq->flags & BERTH_XFER_CERTINFO) curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
+    if (rq->proxy) curl_easy_setopt(c, CURLOPT_PROXY, rq->proxy);
     if (rq->flags & BERTH_XFER_NOPROXY) curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
     if (rq->connect_to) {
         connect_to = curl_slist_append(connect_to, rq->connect_to);

@@ -184,8 +184,15 @@ else
     REAL_BIN=$BERTH_BIN
     BERTH_BIN=$WORK/berth-ahead BERTH_AUTH=1 berth_start_on 127.0.0.1
     BERTH_BIN=$REAL_BIN
-    expect_hc CLOCK_SKEW "a server clock 300 s ahead" "$HOSTPORT"
+    owner_session
+    expect_hc_warn CLOCK_SKEW "a server clock 300 s ahead: a warning, the other checks go on" "$HOSTPORT"
     expect_match "  ... saying by how much and which way" "clock is 30[0-9] s behind" "$HC_MSG"
+    check "  ... the credential was still checked" jqq '.checks[] | select(.name == "credentials") | .status == "OK"' \
+        <<<"$HC_OUT"
+    # a skewed clock must not hide a wrong password behind it
+    expect_hc WRONG_PASSWORD "a wrong password behind the skewed clock is still named" "$HOSTPORT" -u owner -p wrong-pw
+    check "  ... with the clock warning before it" jqq '.checks[] | select(.name == "clock") | .code == "CLOCK_SKEW"' \
+        <<<"$HC_OUT"
     # an instruction (synchronise the clocks): the server restarts on the real time
     berth_stop
     BERTH_AUTH=1 berth_start_on 127.0.0.1

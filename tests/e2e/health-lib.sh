@@ -3,14 +3,37 @@
 # any address, and checks that run check-health, assert the code of the first
 # failed check, run the fix it printed and assert that check-health then passes.
 
-# hc_env: private berth, docker and podman files; $WORK/bin first on PATH.
+# hc_env: private berth, docker and podman files; $WORK/bin first on PATH. HC_CLIENT (default berth:
+# berth's own commands and session) is the client check-health judges; set it to docker, podman or
+# skopeo, or to nothing for every installed client.
 hc_env() {
+    HC_CLIENT=${HC_CLIENT-berth}
     export BERTH_CONFIG_DIR=$WORK/cfg DOCKER_CONFIG=$WORK/docker REGISTRY_AUTH_FILE=$WORK/auth.json
     unset XDG_RUNTIME_DIR XDG_CONFIG_HOME HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy \
         NO_PROXY no_proxy
     mkdir -p "$WORK/bin" "$DOCKER_CONFIG"
     [ -e "$WORK/bin/berth" ] || ln -s "$BERTH_BIN" "$WORK/bin/berth"
     export PATH=$WORK/bin:$PATH
+    hc_docker_standin
+}
+
+# hc_docker_standin: $WORK/bin/docker, a docker 28.2.2 whose daemon answers, in front of whatever
+# docker this machine has, so that the tests do not depend on a daemon (the real one has its own tests).
+hc_docker_standin() {
+    printf '#!/bin/sh
+case "$1" in
+--version) echo "Docker version 28.2.2, build e6534b4" ;;
+version) echo 28.2.2 ;;
+esac
+' \
+        >"$WORK/bin/docker"
+    chmod +x "$WORK/bin/docker"
+}
+
+# owner_pw: HC_STDIN holds the owner's password, for -u owner --password-stdin.
+owner_pw() {
+    printf '%s\n' "$(cat "$DATA/initial-owner-password")" >"$WORK/owner-pw"
+    HC_STDIN=$WORK/owner-pw
 }
 
 # berth_start_on ADDR [serve flags]: like berth_start, listening on ADDR:<free port>
@@ -52,7 +75,7 @@ owner_session() {
 # hc ARGS...: berth check-health --json ARGS (with PATH=$HC_PATH when set); sets HC_OUT, HC_RC, HC_CODE (first failed check's code,
 # or the first warning's when none failed), HC_FIX and HC_MSG.
 hc() {
-    HC_OUT=$(env ${HC_PATH:+PATH="$HC_PATH"} "$BERTH_BIN" check-health --json "$@" 2>"$WORK/hc.err" \
+    HC_OUT=$(env ${HC_PATH:+PATH="$HC_PATH"} "$BERTH_BIN" check-health --json ${HC_CLIENT:+--client "$HC_CLIENT"} "$@" 2>"$WORK/hc.err" \
         <"${HC_STDIN:-/dev/null}")
     HC_RC=$?
     if grep -Eq 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$WORK/hc.err"; then

@@ -1,7 +1,9 @@
 /* test_health.c - the pure parts of berth check-health: reason -> code -> fix, fix templates, Bearer
  * challenges, client versions, NO_PROXY and the redaction of --report. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "alloc.h"
 #include "../../src/client/health.h"
 #include "test.h"
@@ -200,4 +202,152 @@ TEST(berth_health_source_names)
     ASSERT_EQ_STR(berth_health_source_name(BERTH_HEALTH_SRC_FLAGS), "flags");
     ASSERT_EQ_STR(berth_health_source_name(BERTH_HEALTH_SRC_FILE), "file");
     ASSERT_EQ_STR(berth_health_source_name((enum berth_health_source)99), "?");
+}
+
+TEST(berth_health_go_proxy_rules)
+{
+    const char *var = NULL;
+    unsetenv("NO_PROXY");
+    unsetenv("no_proxy");
+    unsetenv("HTTP_PROXY");
+    unsetenv("http_proxy");
+    unsetenv("https_proxy");
+    setenv("HTTPS_PROXY", "http://proxy.example:3128", 1);
+    /* Go never proxies localhost or a loopback address, whatever the variables say */
+    ASSERT_TRUE(berth_health_go_proxy("https", "127.0.0.1", &var) == NULL);
+    ASSERT_TRUE(berth_health_go_proxy("https", "127.8.9.10", &var) == NULL);
+    ASSERT_TRUE(berth_health_go_proxy("https", "localhost", &var) == NULL);
+    ASSERT_TRUE(berth_health_go_proxy("https", "::1", &var) == NULL);
+    /* but a name under .localhost is not "localhost" to Go */
+    ASSERT_EQ_STR(berth_health_go_proxy("https", "teamreg1.localhost", &var), "http://proxy.example:3128");
+    ASSERT_EQ_STR(var, "HTTPS_PROXY");
+    /* the scheme picks the variable; ALL_PROXY is libcurl's, not Go's */
+    ASSERT_TRUE(berth_health_go_proxy("http", "reg.example", &var) == NULL);
+    setenv("ALL_PROXY", "http://all.example:1", 1);
+    ASSERT_TRUE(berth_health_go_proxy("http", "reg.example", &var) == NULL);
+    setenv("http_proxy", "http://low.example:2", 1);
+    ASSERT_EQ_STR(berth_health_go_proxy("http", "reg.example", &var), "http://low.example:2");
+    ASSERT_EQ_STR(var, "http_proxy");
+    setenv("NO_PROXY", ".example", 1);
+    ASSERT_TRUE(berth_health_go_proxy("https", "reg.example", &var) == NULL);
+}
+
+TEST(berth_health_authfiles_in_each_clients_order)
+{
+    char *f[4];
+    size_t n, i;
+    setenv("HOME", "/h", 1);
+    setenv("DOCKER_CONFIG", "/d", 1);
+    setenv("XDG_RUNTIME_DIR", "/run/user/7", 1);
+    unsetenv("XDG_CONFIG_HOME");
+    unsetenv("REGISTRY_AUTH_FILE");
+    n = berth_health_authfiles(BERTH_HC_DOCKER, f, 4);
+    ASSERT_EQ_U64(n, 1);
+    ASSERT_EQ_STR(f[0], "/d/config.json");
+    free(f[0]);
+    n = berth_health_authfiles(BERTH_HC_SKOPEO, f, 4);
+    ASSERT_EQ_U64(n, 4);
+    ASSERT_EQ_STR(f[0], "/run/user/7/containers/auth.json");
+    ASSERT_EQ_STR(f[1], "/h/.config/containers/auth.json");
+    ASSERT_EQ_STR(f[2], "/d/config.json");
+    ASSERT_EQ_STR(f[3], "/h/.dockercfg");
+    for (i = 0; i < n; i++) free(f[i]);
+    /* REGISTRY_AUTH_FILE replaces the primary file only; without XDG_RUNTIME_DIR it is /run/containers/<uid> */
+    setenv("REGISTRY_AUTH_FILE", "/a.json", 1);
+    n = berth_health_authfiles(BERTH_HC_PODMAN, f, 4);
+    ASSERT_EQ_STR(f[0], "/a.json");
+    ASSERT_EQ_STR(f[1], "/h/.config/containers/auth.json");
+    for (i = 0; i < n; i++) free(f[i]);
+    unsetenv("REGISTRY_AUTH_FILE");
+    unsetenv("XDG_RUNTIME_DIR");
+    n = berth_health_authfiles(BERTH_HC_BUILDAH, f, 4);
+    ASSERT_TRUE(!strncmp(f[0], "/run/containers/", 16));
+    for (i = 0; i < n; i++) free(f[i]);
+    ASSERT_EQ_U64(berth_health_authfiles(BERTH_HC_BERTH, f, 4), 0);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    ASSERT_TRUE(fp != NULL);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+TEST(berth_health_each_client_sends_its_own_credential)
+{
+    const char *dir = berth_test_tmpdir();
+    char p[256];
+    struct berth_health_run run;
+    struct berth_health_cred c;
+
+    memset(&run, 0, sizeof(run));
+    run.login_server = berth_xstrdup("r.example:5000");
+    setenv("HOME", dir, 1);
+    snprintf(p, sizeof(p), "%s/docker", dir);
+    setenv("DOCKER_CONFIG", p, 1);
+    mkdir(p, 0700);
+    snprintf(p, sizeof(p), "%s/auth.json", dir);
+    setenv("REGISTRY_AUTH_FILE", p, 1);
+    unsetenv("XDG_CONFIG_HOME");
+    /* docker's file: an identity token under a legacy key; auth.json: a password ("bob:stale") */
+    snprintf(p, sizeof(p), "%s/docker/config.json", dir);
+    write_text(p, "{\"auths\":{\"https://r.example:5000/v1/\":{\"auth\":\"MDA6\",\"identitytoken\":\"tok-1\"}}}");
+    snprintf(p, sizeof(p), "%s/auth.json", dir);
+    write_text(p, "{\"auths\":{\"r.example:5000\":{\"auth\":\"Ym9iOnN0YWxl\"}}}");
+    berth_health_resolve_cred(&run, BERTH_HC_DOCKER, &c);
+    ASSERT_EQ_INT(c.src, BERTH_HEALTH_SRC_FILE);
+    ASSERT_EQ_STR(c.user, "00000000-0000-0000-0000-000000000000");
+    ASSERT_EQ_STR(c.secret, "tok-1");
+    berth_health_cred_release(&c);
+    berth_health_resolve_cred(&run, BERTH_HC_PODMAN, &c);
+    ASSERT_EQ_STR(c.user, "bob");
+    ASSERT_EQ_STR(c.secret, "stale");
+    ASSERT_EQ_STR(c.file, p);
+    berth_health_cred_release(&c);
+    /* without an entry in auth.json, podman falls back to docker's file */
+    write_text(p, "{\"auths\":{}}");
+    berth_health_resolve_cred(&run, BERTH_HC_SKOPEO, &c);
+    ASSERT_EQ_STR(c.secret, "tok-1");
+    berth_health_cred_release(&c);
+    /* a namespaced key wins for its repository */
+    write_text(p, "{\"auths\":{\"r.example:5000/team\":{\"auth\":\"dGVhbTp0ZWFtLXB3\"}}}");
+    run.repository = "team/app";
+    berth_health_resolve_cred(&run, BERTH_HC_PODMAN, &c);
+    ASSERT_EQ_STR(c.user, "team");
+    berth_health_cred_release(&c);
+    run.repository = NULL;
+    /* nothing anywhere: the files looked at are listed */
+    write_text(p, "{}");
+    snprintf(p, sizeof(p), "%s/docker/config.json", dir);
+    write_text(p, "{}");
+    berth_health_resolve_cred(&run, BERTH_HC_PODMAN, &c);
+    ASSERT_EQ_INT(c.src, BERTH_HEALTH_SRC_NONE);
+    ASSERT_TRUE(strstr(c.looked, "auth.json") && strstr(c.looked, "config.json"));
+    berth_health_cred_release(&c);
+    berth_health_run_release(&run);
+}
+
+TEST(berth_health_insecure_registries)
+{
+    const char *dir = berth_test_tmpdir();
+    char p[256];
+    char *where = NULL;
+
+    setenv("HOME", dir, 1);
+    snprintf(p, sizeof(p), "%s/.config", dir);
+    mkdir(p, 0700);
+    snprintf(p, sizeof(p), "%s/.config/containers", dir);
+    mkdir(p, 0700);
+    snprintf(p, sizeof(p), "%s/.config/containers/registries.conf", dir);
+    write_text(p, "unqualified-search-registries = []\n[[registry]]\nlocation = \"r.example:5000\"\ninsecure = true\n"
+                  "[[registry]]\nlocation = \"s.example:5000\"\n");
+    ASSERT_TRUE(berth_health_insecure(BERTH_HC_PODMAN, "r.example:5000", &where));
+    ASSERT_TRUE(where && strstr(where, "registries.conf"));
+    free(where);
+    ASSERT_TRUE(!berth_health_insecure(BERTH_HC_SKOPEO, "s.example:5000", &where));
+    /* docker: 127.0.0.0/8 always; other hosts only through daemon.json */
+    ASSERT_TRUE(berth_health_insecure(BERTH_HC_DOCKER, "127.0.0.1:5000", &where));
+    free(where);
+    ASSERT_TRUE(!berth_health_insecure(BERTH_HC_BERTH, "127.0.0.1:5000", &where));
 }
