@@ -1336,6 +1336,20 @@ static void caller_set(struct berth_caller *c, const struct principal *p, const 
     snprintf(c->principal_id, sizeof(c->principal_id), "%s", p->id);
 }
 
+/* "pull", "pull and push", "pull, push and delete": the content actions of bits, in words. */
+static void act_words(unsigned bits, char *out, size_t n)
+{
+    static const char *const names[3] = {"pull", "push", "delete"};
+    const char *w[3];
+    int k = 0, i;
+    for (i = 0; i < 3; i++)
+        if (bits & (1u << i)) w[k++] = names[i];
+    if (k == 0) snprintf(out, n, "%s", "");
+    else if (k == 1) snprintf(out, n, "%s", w[0]);
+    else if (k == 2) snprintf(out, n, "%s and %s", w[0], w[1]);
+    else snprintf(out, n, "%s, %s and %s", w[0], w[1], w[2]);
+}
+
 enum berth_rc authz_authorize(struct authz *az, struct berth_caller *c, const struct berth_access *need,
                               struct berth_err *err)
 {
@@ -1406,9 +1420,15 @@ enum berth_rc authz_authorize(struct authz *az, struct berth_caller *c, const st
             rc = refuse(reg.anonymous_pull && want == BERTH_ACT_PULL ? BERTH_AUTH_INSUFFICIENT_SCOPE
                                                                       : BERTH_AUTH_NO_CREDENTIALS,
                         &reason, err, "authentication required");
-        else
-            rc = refuse(BERTH_AUTH_INSUFFICIENT_SCOPE, &reason, err, "%s may not %s repository '%s' of registry '%s'",
-                        p.name, need->actions, need->repo, reg.name);
+        else {
+            char miss[64], got[64];
+            act_words(want & ~have & (BERTH_ACT_PULL | BERTH_ACT_PUSH | BERTH_ACT_DELETE), miss, sizeof(miss));
+            act_words(have & (BERTH_ACT_PULL | BERTH_ACT_PUSH | BERTH_ACT_DELETE), got, sizeof(got));
+            rc = refuse(BERTH_AUTH_INSUFFICIENT_SCOPE, &reason, err,
+                        "%s may not %s repository '%s' of registry '%s' (%s%s): ask for a role or scope map "
+                        "that grants it", p.name, miss[0] ? miss : need->actions, need->repo, reg.name,
+                        got[0] ? "it may only " : "it has no grant there", got);
+        }
     }
 out:
     c->reason = reason;

@@ -75,6 +75,28 @@ expect_hc PERMISSION_DENIED "  ... and with --repository, an error" "$HOSTPORT" 
 expect_match "  ... naming skopeo's credential" "skopeo" "$HC_MSG"
 skopeo logout "$HOSTPORT" >/dev/null 2>&1
 
+# ---- 7. the server's refusal is readable in skopeo's own error (it prints the message alone)
+"$BERTH_BIN" token create -n default --name tok-ci --scope-map _repositories_pull >"$WORK/tok.txt" 2>/dev/null
+TP=$(awk '$1 == "PASSWORD1" {print $2}' "$WORK/tok.txt")
+jq -n --arg s "$HOSTPORT" --arg a "$(printf 'tok-ci:%s' "$TP" | base64 -w0)" '{auths: {($s): {auth: $a}}}' \
+    >"$REGISTRY_AUTH_FILE"
+sk_push "$HOSTPORT/team/app:v3"
+expect_match "a pull-only token pushing: skopeo shows what it may and may not do" \
+    "tok-ci may not push repository 'team/app' of registry 'default' \(it may only pull\)" "$(cat "$WORK/sk.out")"
+"$BERTH_BIN" token update -n default --name tok-ci --status disabled >/dev/null
+sk_inspect "$HOSTPORT/team/app:v1"
+expect_match "a disabled token: skopeo shows it is disabled" "token 'tok-ci' of registry 'default' is disabled" \
+    "$(cat "$WORK/sk.out")"
+"$BERTH_BIN" registry update -n default --admin-enabled true >/dev/null
+AP=$("$BERTH_BIN" credential renew -n default 2>/dev/null | awk '$1 == "PASSWORD" && $2 != "NAME" {print $2}' | head -n 1)
+"$BERTH_BIN" registry update -n default --admin-enabled false >/dev/null
+jq -n --arg s "$HOSTPORT" --arg a "$(printf 'default:%s' "$AP" | base64 -w0)" '{auths: {($s): {auth: $a}}}' \
+    >"$REGISTRY_AUTH_FILE"
+sk_inspect "$HOSTPORT/team/app:v1"
+expect_match "the disabled admin user: skopeo shows it is disabled" "admin user is disabled for registry 'default'" \
+    "$(cat "$WORK/sk.out")"
+rm -f "$REGISTRY_AUTH_FILE"
+
 # ---- 2. TLS with a CA that only the berth session knows
 T=$WORK/tls
 mkdir -p "$T"
