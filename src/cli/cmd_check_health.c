@@ -61,7 +61,11 @@ static int setup(struct berth_health_run *run)
             berth_client_url_hostport(s.server, hp, sizeof(hp), scheme, sizeof(scheme));
             tgt = berth_xasprintf("%s://%s", scheme, run->target);
             berth_client_url_hostport(tgt, tgt_hp, sizeof(tgt_hp), scheme, sizeof(scheme));
-            if (strcasecmp(hp, tgt_hp) != 0 && strcmp(strrchr(hp, ':'), strrchr(tgt_hp, ':')) != 0) url = NULL;
+            /* a bare name (a resource name where a login server belongs) stays on the session's server, so
+               the name check can name the login server it stands for */
+            if (strcasecmp(hp, tgt_hp) != 0 && strcmp(strrchr(hp, ':'), strrchr(tgt_hp, ':')) != 0 &&
+                (strchr(run->target, '.') || strchr(run->target, ':')))
+                url = NULL;
         }
         if (url) {
             cl->server_url = berth_xstrdup(url);

@@ -498,6 +498,29 @@ static char *lower(const char *s)
     return l;
 }
 
+/*
+ * NAME.<domain>:<port> as the server names its registries: the domain from
+ * the service of the server's own challenge (GET /v2/), else "localhost".
+ * malloc'd.
+ */
+static char *concrete_login_server(struct berth_health_run *run, const char *name)
+{
+    struct berth_health_req rq = {"GET", "/v2/", NULL, NULL, NULL, 0};
+    struct berth_health_http h;
+    char *realm = NULL, *svc = NULL, why[200], *ls;
+    const char *dot;
+
+    berth_health_http_do(run, &rq, &h);
+    berth_health_parse_challenge(h.www_auth, &realm, &svc, why, sizeof(why));
+    dot = svc ? strchr(svc, '.') : NULL;
+    ls = berth_xasprintf("%s.%.*s:%d", name, dot ? (int)strcspn(dot + 1, ":") : 9, dot ? dot + 1 : "localhost",
+                         run->server_port);
+    free(realm);
+    free(svc);
+    berth_health_http_release(&h);
+    return ls;
+}
+
 static void check_name(struct berth_health_run *run, struct berth_health_result *res)
 {
     struct berth_err err = BERTH_ERR_INIT;
@@ -528,10 +551,12 @@ static void check_name(struct berth_health_run *run, struct berth_health_result 
                              "'%s' has uppercase letters: login servers are lowercase, use '%s'", run->target, l);
             free(l);
         } else if (!strchr(run->target, '.') && !strchr(run->target, ':') && strcmp(run->target, "localhost") != 0) {
+            char *ls = concrete_login_server(run, run->target);
             fix = berth_health_rerun(run, run->target, NULL, NULL, NULL);
             berth_health_set(res, BERTH_HEALTH_ERROR, "LOGIN_SERVER_IS_RESOURCE_NAME", fix,
-                             "'%s' is a registry's resource name, not a login server ('%s.<domain>[:port]'): pass it "
-                             "with -n", run->target, run->target);
+                             "'%s' is a registry's resource name, not a login server: its login server is %s (docker "
+                             "login %s); pass the name with -n", run->target, ls, ls);
+            free(ls);
         } else {
             berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "'%s' is a login server", run->target);
         }
@@ -786,7 +811,7 @@ static int clients_tls(struct berth_health_run *run, struct berth_health_result 
     return done;
 }
 
-static void check_tls(struct berth_health_run *run, struct berth_health_result *res)
+static void tls_judge(struct berth_health_run *run, struct berth_health_result *res)
 {
     struct berth_health_req rq = {"GET", "/v2/", NULL, NULL, NULL, BERTH_HEALTH_REQ_CERTINFO};
     struct berth_health_http h, raw;
@@ -860,6 +885,43 @@ out:
     free(alt);
     berth_health_http_release(&h);
     berth_health_http_release(&raw);
+}
+
+/*
+ * A loopback login server is tried over plain HTTP first; a server that
+ * speaks TLS on that port gives an empty reply. The clients try HTTPS
+ * first, so check-health switches to https there, says so, and judges TLS.
+ */
+static void check_tls(struct berth_health_run *run, struct berth_health_result *res)
+{
+    struct berth_health_req rq = {"GET", "/v2/", NULL, NULL, NULL, 0};
+    struct berth_health_http h, t;
+    int switched = 0;
+
+    if (!strcmp(run->scheme, "http") && !run->client->server) {
+        berth_health_http_do(run, &rq, &h);
+        if (h.cc == CURLE_GOT_NOTHING || h.cc == CURLE_RECV_ERROR || h.cc == CURLE_WEIRD_SERVER_REPLY) {
+            snprintf(run->scheme, sizeof(run->scheme), "https");
+            rq.flags = BERTH_HEALTH_REQ_INSECURE;
+            berth_health_http_do(run, &rq, &t);
+            if (t.status) {
+                free(run->server_url);
+                run->server_url = berth_xasprintf("https://%s", run->server_hp);
+                switched = 1;
+            } else {
+                snprintf(run->scheme, sizeof(run->scheme), "http");
+            }
+            berth_health_http_release(&t);
+        }
+        berth_health_http_release(&h);
+    }
+    tls_judge(run, res);
+    if (switched && res->message) {
+        char *m = berth_xasprintf("http://%s got an empty reply: the server speaks HTTPS there, as docker, podman "
+                                  "and skopeo try first; %s", run->server_hp, res->message);
+        free(res->message);
+        res->message = m;
+    }
 }
 
 /* For -n NAME: the login server is NAME.<domain>:port, the domain taken from the server's own challenge. */
@@ -1404,8 +1466,12 @@ static void check_credentials(struct berth_health_run *run, struct berth_health_
         if (!session_token(run, &h)) {
             if (h.status) refused(run, res, &h, BERTH_HEALTH_SRC_SESSION, run->source_text);
             else if (h.cc) transport_failed(run, res, &h, "the session's token request");
-            else berth_health_set(res, BERTH_HEALTH_ERROR, "SESSION_INVALID", NULL, "the session for %s cannot be read",
-                                  run->server_url);
+            else {
+                char *fix = relogin(run, BERTH_HEALTH_SRC_SESSION);
+                berth_health_set(res, BERTH_HEALTH_ERROR, "CREDENTIALS_MISSING", fix,
+                                 "the berth session for %s went away during the run", run->server_url);
+                free(fix);
+            }
             goto out;
         }
         berth_health_http_release(&h);

@@ -131,6 +131,7 @@ expect_hc REGISTRY_NAME_IS_LOGIN_SERVER "-n default.localhost:$PORT (a login ser
 expect_fix_re "check-health default.localhost:$PORT"
 run_fix
 expect_hc LOGIN_SERVER_IS_RESOURCE_NAME "'default' where a login server belongs" default
+expect_match "  ... naming its concrete login server" "its login server is default.localhost:$PORT" "$HC_MSG"
 expect_fix_re "check-health -n default"
 run_fix
 expect_hc REGISTRY_NAME_INVALID "-n 'bad_name!'" -n 'bad_name!'

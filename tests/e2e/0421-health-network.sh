@@ -101,8 +101,26 @@ berth_stop
 SCHEME=https BERTH_AUTH=1 berth_start_on 127.0.0.1 --tls-cert "$T/good.pem" --tls-key "$T/good.key"
 expect_hc_pass "a renewed certificate passes" --server "https://127.0.0.1:$PORT" -u owner --password-stdin \
     --ca-file "$T/ca.pem"
+# a loopback login server without a scheme is tried over http first: the empty reply switches to https
+expect_hc_pass "127.0.0.1:PORT on a TLS server: https, said so" "$HOSTPORT" -u owner --password-stdin \
+    --ca-file "$T/ca.pem"
+check "  ... the tls check says the server speaks HTTPS" \
+    jqq '.checks[] | select(.name == "tls") | .message | test("empty reply: the server speaks HTTPS")' <<<"$HC_OUT"
 berth_stop
 HC_STDIN=""
+
+# ---- no route to the server: a network namespace whose loopback is down
+if unshare -n true 2>/dev/null; then
+    BERTH_AUTH=1 berth_start_on 127.0.0.1
+    HC_OUT=$(unshare -n "$BERTH_BIN" check-health --json --client berth "$HOSTPORT" 2>/dev/null)
+    HC_CODE=$(jq -r '[.checks[] | select(.status == "ERROR")][0].code // empty' <<<"$HC_OUT")
+    HC_MSG=$(jq -r '[.checks[] | select(.status == "ERROR")][0].message // empty' <<<"$HC_OUT")
+    expect_eq "no route to 127.0.0.1 (unshare -n): CONNECTIVITY_UNREACHABLE" CONNECTIVITY_UNREACHABLE "$HC_CODE"
+    expect_match "  ... with the system's words" "unreachable" "$HC_MSG"
+    berth_stop
+else
+    skip "unshare -n is not allowed here: no namespace without a route"
+fi
 
 # ---- servers that are not (good) registries: no Bearer challenge; a realm that does not answer
 DEAD=$(free_port)
@@ -124,6 +142,31 @@ s = http.server.HTTPServer(("127.0.0.1", 0), H)
 open(sys.argv[2], "w").write(str(s.server_address[1]))
 s.serve_forever()
 EOF
+# a third that closes every connection after reading the request, and a fourth without a Date header
+cat >"$WORK/fake2.py" <<EOF
+import http.server, sys
+mode = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if mode == "close":
+            self.close_connection = True
+            self.connection.close()
+            return
+        self.send_response_only(401)
+        self.send_header("WWW-Authenticate", 'Bearer realm="http://%s/token",service="nodate"' % self.headers["Host"])
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    do_POST = do_GET
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[2], "w").write(str(s.server_address[1]))
+s.serve_forever()
+EOF
+python3 "$WORK/fake2.py" close "$WORK/fake3.port" &
+EXTRA_PIDS+=("$!")
+python3 "$WORK/fake2.py" nodate "$WORK/fake4.port" &
+EXTRA_PIDS+=("$!")
 python3 "$WORK/fake.py" basic "$WORK/fake1.port" &
 EXTRA_PIDS+=("$!")
 python3 "$WORK/fake.py" bearer "$WORK/fake2.port" &
@@ -133,6 +176,12 @@ expect_hc CHALLENGE_INVALID "a server answering /v2/ with a Basic challenge" "12
 expect_match "  ... saying it is not Bearer" "not Bearer" "$HC_MSG"
 expect_hc REALM_UNREACHABLE "a Bearer challenge whose realm does not answer" "127.0.0.1:$(cat "$WORK/fake2.port")"
 expect_match "  ... naming the realm" "http://127.0.0.1:$DEAD/token" "$HC_MSG"
+for _ in $(seq 50); do [ -s "$WORK/fake3.port" ] && [ -s "$WORK/fake4.port" ] && break; sleep 0.1; done
+expect_hc CONNECTIVITY_ERROR "a server that closes the connection after the request" "127.0.0.1:$(cat "$WORK/fake3.port")"
+expect_match "  ... with curl's words" "Empty reply|reply from server" "$HC_MSG"
+hc "127.0.0.1:$(cat "$WORK/fake4.port")" --ignore-errors
+check "a server that sends no Date header: CLOCK_UNKNOWN (a warning)" \
+    jqq '.checks[] | select(.name == "clock") | .status == "WARNING" and .code == "CLOCK_UNKNOWN"' <<<"$HC_OUT"
 # an instruction (the server must advertise a reachable realm): a real berth server passes
 BERTH_AUTH=1 berth_start_on 0.0.0.0
 owner_session
@@ -198,6 +247,18 @@ else
     BERTH_AUTH=1 berth_start_on 127.0.0.1
     owner_session
     expect_hc_pass "with the clocks in step check-health passes" "$HOSTPORT"
+    # the session's directory refresh token (3 h) seen by a server 4 h ahead, on the same address
+    berth_stop
+    printf '#!/bin/sh\nLD_PRELOAD=%s FAKETIME=+4h ASAN_OPTIONS=verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS} exec "%s" "$@"\n' \
+        "$FT_LIB" "$BERTH_BIN" >"$WORK/berth-later"
+    chmod +x "$WORK/berth-later"
+    BERTH_BIN=$WORK/berth-later BERTH_PORT=$PORT BERTH_AUTH=1 berth_start_on 127.0.0.1
+    BERTH_BIN=$REAL_BIN
+    expect_hc REFRESH_TOKEN_EXPIRED "the session's refresh token, 4 h later" "$HOSTPORT"
+    expect_fix_re "^berth auth login --server $URL -u owner --password-stdin$"
+    run_fix "$(cat "$DATA/initial-owner-password")"
+    HC_WARN_OK=1 expect_hc_pass "after logging in again check-health passes (the clock warning stays)" "$HOSTPORT"
+    berth_stop
 fi
 for p in "${EXTRA_PIDS[@]}"; do
     kill "$p" 2>/dev/null

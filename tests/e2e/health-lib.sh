@@ -36,13 +36,13 @@ owner_pw() {
     HC_STDIN=$WORK/owner-pw
 }
 
-# berth_start_on ADDR [serve flags]: like berth_start, listening on ADDR:<free port>
+# berth_start_on ADDR [serve flags]: like berth_start, listening on ADDR:<free port> (BERTH_PORT: that port)
 # (0.0.0.0 to be reached from 127.0.0.2); URL and HOSTPORT still name 127.0.0.1.
 berth_start_on() {
     local addr=$1 i code
     shift
     work_init
-    PORT=$(free_port)
+    PORT=${BERTH_PORT:-$(free_port)}
     HOSTPORT=127.0.0.1:$PORT
     URL=http://$HOSTPORT
     mkdir -p "$DATA"
