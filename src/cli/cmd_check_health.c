@@ -218,7 +218,8 @@ int cmd_check_health(int argc, char **argv, struct cli_ctx *ctx)
     const struct cli_opt opts[] = {
         {"name", 'n', CLI_OPT_STR, &run.name, "NAME", "the registry's resource name (instead of LOGINSERVER)"},
         {"repository", 0, CLI_OPT_STR, &run.repository, "REPO", "also check the permission on this repository"},
-        {"action", 0, CLI_OPT_STR, &run.action, "pull|push|delete", "what the client is about to do (pull)"},
+        {"action", 0, CLI_OPT_STR, &run.action, "pull|push|delete|manage",
+         "what the client is about to do (pull); manage: change the registry with berth's commands"},
         {"client", 0, CLI_OPT_STR, &run.client_opt, "docker|podman|skopeo|buildah|berth",
          "judge this client only (default: every one installed; berth: berth's own commands and session)"},
         {"ignore-errors", 0, CLI_OPT_FLAG, &ignore, NULL, "go on after an ERROR"},
@@ -234,7 +235,7 @@ int cmd_check_health(int argc, char **argv, struct cli_ctx *ctx)
     memset(&run, 0, sizeof(run));
     run.leeway = 60;
     run.timeout = 10;
-    ret = cli_opt_parse(ctx, "[-n NAME | LOGINSERVER] [-u USER -p PASS] [--client CLIENT] [--repository REPO] [--action ACTION] [options]",
+    ret = cli_opt_parse(ctx, "[-n NAME | LOGINSERVER] [-u USER -p PASS] [--client CLIENT] [--repository REPO] [--action pull|push|delete|manage] [options]",
                         "Walks the path a docker, podman or skopeo login takes to a registry (client environment,\n"
                         "name, network, TLS, clock, credentials, permission), as each client will take it: its\n"
                         "own login files, trusted CAs, proxy rules and name resolution. Says for each failure\n"
@@ -254,14 +255,17 @@ int cmd_check_health(int argc, char **argv, struct cli_ctx *ctx)
         ret = cli_usage_error(ctx, "give -n NAME or LOGINSERVER, not both");
         goto done;
     }
+    /* the registry is managed with berth's own commands (or az), never docker's */
+    if (run.action && !strcmp(run.action, "manage") && !run.client_opt) run.client_opt = "berth";
     if (run.client_opt && berth_health_client_parse(run.client_opt) == BERTH_HC_COUNT) {
         ret = cli_usage_error(ctx, "--client is docker, podman, skopeo, buildah or berth, not '%s'", run.client_opt);
         goto done;
     }
     run.action_given = run.action != NULL;
     if (!run.action) run.action = "pull";
-    if (strcmp(run.action, "pull") != 0 && strcmp(run.action, "push") != 0 && strcmp(run.action, "delete") != 0) {
-        ret = cli_usage_error(ctx, "--action is pull, push or delete, not '%s'", run.action);
+    if (strcmp(run.action, "pull") != 0 && strcmp(run.action, "push") != 0 && strcmp(run.action, "delete") != 0 &&
+        strcmp(run.action, "manage") != 0) {
+        ret = cli_usage_error(ctx, "--action is pull, push, delete or manage, not '%s'", run.action);
         goto done;
     }
     if (run.leeway < 0 || run.timeout < 1 || run.timeout > 600) {

@@ -530,8 +530,10 @@ static void check_name(struct berth_health_run *run, struct berth_health_result 
         if (has_upper(run->name)) {
             l = lower(run->name);
             fix = berth_health_rerun(run, l, NULL, NULL, NULL);
-            berth_health_set(res, BERTH_HEALTH_ERROR, "REGISTRY_NAME_UPPERCASE", fix,
-                             "'%s' has uppercase letters: registry names are lowercase, use '%s'", run->name, l);
+            berth_health_set(res, BERTH_HEALTH_WARNING, "REGISTRY_NAME_UPPERCASE", fix,
+                             "'%s' has uppercase letters: registry names are lowercase, use '%s' (the server matches "
+                             "names without case, but scripts and credential files should not depend on it)", run->name,
+                             l);
             free(l);
         } else if (strchr(run->name, '.') || strchr(run->name, ':')) {
             fix = berth_health_rerun(run, NULL, run->name, NULL, NULL);
@@ -547,8 +549,9 @@ static void check_name(struct berth_health_run *run, struct berth_health_result 
         if (has_upper(run->target)) {
             l = lower(run->target);
             fix = berth_health_rerun(run, NULL, l, NULL, NULL);
-            berth_health_set(res, BERTH_HEALTH_ERROR, "REGISTRY_NAME_UPPERCASE", fix,
-                             "'%s' has uppercase letters: login servers are lowercase, use '%s'", run->target, l);
+            berth_health_set(res, BERTH_HEALTH_WARNING, "REGISTRY_NAME_UPPERCASE", fix,
+                             "'%s' has uppercase letters: login servers are lowercase, use '%s' (a login stored under "
+                             "the uppercase name is not found when an image is named in lowercase)", run->target, l);
             free(l);
         } else if (!strchr(run->target, '.') && !strchr(run->target, ':') && strcmp(run->target, "localhost") != 0) {
             char *ls = concrete_login_server(run, run->target);
@@ -1606,10 +1609,79 @@ out:
     return ok;
 }
 
+/*
+ * --action manage: the roles the credential holds on the registry itself,
+ * from the explain answer's "management" member: Reader reads its settings,
+ * Contributor (or Owner) changes them.
+ */
+static void check_manage(struct berth_health_run *run, struct berth_health_result *res)
+{
+    struct berth_health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
+    struct berth_health_http h;
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    char *path, *up = NULL, *auth = NULL, *fix = NULL;
+    const char *who = run->source_text ? run->source_text : "anonymous", *name;
+    int token = run->refresh_token != NULL;
+    json_t *ans = NULL, *m;
+
+    path = berth_xasprintf("/oauth2/explain?service=%s&scope=registry:catalog:*",
+                           run->service ? run->service : run->login_server);
+    if (run->cred_secret || run->refresh_token) {
+        up = berth_xasprintf("%s:%s", token ? BERTH_NULL_GUID : run->cred_user,
+                             token ? run->refresh_token : run->cred_secret);
+        berth_buf_puts(&b, "Basic ");
+        berth_b64_encode(up, strlen(up), &b);
+        auth = berth_buf_detach(&b, NULL);
+    }
+    rq.path = path;
+    rq.host = run->login_server;
+    rq.auth = auth;
+    berth_health_http_do(run, &rq, &h);
+    if (h.status != 200) {
+        if (h.status) refused(run, res, &h, run->source, who);
+        else transport_failed(run, res, &h, "GET /oauth2/explain");
+        goto out;
+    }
+    ans = json_loadb(h.body.p, h.body.len, 0, NULL);
+    m = json_object_get(ans, "management");
+    name = json_string_value(json_object_get(json_object_get(ans, "identity"), "name"));
+    if (json_is_true(json_object_get(m, "change"))) {
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "%s may read and change registry '%s' (Contributor or Owner)",
+                         who, run->registry ? run->registry : "?");
+    } else {
+        int reads = json_is_true(json_object_get(m, "read"));
+        fix = berth_xasprintf("berth role assignment create --assignee %s --role Contributor --scope /registries/%s",
+                              name && *name ? name : "NAME", run->registry ? run->registry : "NAME");
+        berth_health_set(res, BERTH_HEALTH_ERROR, "PERMISSION_DENIED", fix,
+                         "%s may not manage registry '%s': %s; changing it needs Contributor (or Owner) on it", who,
+                         run->registry ? run->registry : "?",
+                         reads ? "it may read its settings (Reader)" : "it holds no role on it (Reader reads, "
+                                                                       "Contributor changes)");
+    }
+out:
+    if (up) memset(up, 0, strlen(up));
+    if (auth) memset(auth, 0, strlen(auth));
+    free(up);
+    free(auth);
+    free(path);
+    free(fix);
+    json_decref(ans);
+    berth_health_http_release(&h);
+}
+
 static void check_access(struct berth_health_run *run, struct berth_health_result *res)
 {
     size_t i;
     int any = 0;
+
+    if (!strcmp(run->action, "manage")) {
+        if (run->cred_failed)
+            berth_health_set(res, BERTH_HEALTH_WARNING, "PERMISSION_NOT_CHECKED", NULL,
+                             "the roles on the registry cannot be checked without a working credential");
+        else
+            check_manage(run, res);
+        return;
+    }
 
     if (!run->repository && !run->action_given) {
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "no --repository: permissions not checked (--repository REPO "

@@ -440,6 +440,13 @@ enum berth_rc api_explain_finish(struct berth_req *req, struct berth_err *err)
     }
     doc = json_pack("{s:s,s:s,s:{s:s,s:s,s:s},s:o}", "registry", reg.name, "loginServer", ls, "identity", "type",
                     authz_kind_name(p.kind), "name", p.kind == PK_ANON ? "" : p.name, "id", p.id, "access", access);
+    {
+        /* what the caller may do to the registry itself through the management API (its roles on it) */
+        unsigned m = p.kind == PK_USER || p.kind == PK_SP ? authz_mgmt_rights(az, &p, reg.name) : 0;
+        json_object_set_new(doc, "management", json_pack("{s:b,s:b,s:b}", "read", (m & BERTH_MGMT_READ) != 0,
+                                                         "change", (m & BERTH_MGMT_WRITE) != 0, "assign",
+                                                         (m & BERTH_MGMT_ASSIGN) != 0));
+    }
     text = json_dumps(doc, JSON_COMPACT);
     berth_buf_puts(&b, text ? text : "{}");
     berth_req_add_header(req, "Cache-Control", "no-store");

@@ -121,11 +121,11 @@ HC_STDIN=""
 HC_CLIENT=berth
 
 # ---- the registry's name
-expect_hc REGISTRY_NAME_UPPERCASE "-n Default" -n Default
+expect_hc_warn REGISTRY_NAME_UPPERCASE "-n Default" -n Default
 expect_fix_re "check-health -n default"
 run_fix
 expect_hc_pass "the fix (the lowercase name) passes" -n default
-expect_hc REGISTRY_NAME_UPPERCASE "a login server with uppercase letters" "DEFAULT.localhost:$PORT" --server "$URL"
+expect_hc_warn REGISTRY_NAME_UPPERCASE "a login server with uppercase letters" "DEFAULT.localhost:$PORT" --server "$URL"
 run_fix
 expect_hc REGISTRY_NAME_IS_LOGIN_SERVER "-n default.localhost:$PORT (a login server after -n)" -n "default.localhost:$PORT"
 expect_fix_re "check-health default.localhost:$PORT"

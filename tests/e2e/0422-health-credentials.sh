@@ -119,6 +119,12 @@ expect_hc_pass "after the fix erin may push" "$HOSTPORT" -u erin --password-stdi
 check "  ... and the permission line names both grants in words" \
     jqq '.checks[-1].message | test("granted by AcrPull on /registries/default, AcrPush on /registries/default/repositories/team/app")' <<<"$HC_OUT"
 expect_hc_pass "  ... and pull" "$HOSTPORT" -u erin --password-stdin --repository team/app --action pull
+expect_hc PERMISSION_DENIED "erin (AcrPull, AcrPush) about to manage the registry (--action manage)" "$HOSTPORT" \
+    -u erin --password-stdin --action manage
+expect_match "  ... saying she holds no role on the registry itself" "no role on it" "$HC_MSG"
+expect_fix_re "^berth role assignment create --assignee erin --role Contributor --scope /registries/default$"
+run_fix
+expect_hc_pass "after the fix erin may manage it" "$HOSTPORT" -u erin --password-stdin --action manage
 HC_STDIN=""
 
 # ---- from here the clients are judged: what docker, podman and skopeo hold
