@@ -139,6 +139,7 @@ struct berth_health_run {
     const char *proxy;         /* what the probes use: NULL libcurl's rules, "" none, else this proxy */
     char *ca_bundle;           /* the CAs the judged clients trust, as one file (removed at release), or NULL */
     int tls_insecure;          /* the judged clients do not verify the login server's certificate */
+    json_t *docker_info;       /* the docker daemon's own settings (docker info), when it answers; owned */
     const struct berth_health_cred *cred_now; /* the client credential a refusal is about, or NULL */
     struct berth_dockercfg *docker_cfg, *podman_cfg; /* NULL when missing or invalid */
     int have_session;          /* sessions.json has a session for server_url */

@@ -195,6 +195,18 @@ static const char *proxy_for(const struct berth_health_run *run, const char **va
     const char *host = target_host(run, hb, sizeof(hb));
     size_t i;
 
+    if (run->clients == BERTH_HC_BIT(BERTH_HC_DOCKER) && run->docker_info) {
+        /* docker alone: the daemon's proxy settings, by Go's rules */
+        const char *pv = json_string_value(json_object_get(run->docker_info, strcmp(run->scheme, "https") ? "proxy"
+                                                                                                          : "sproxy"));
+        const char *dnp = json_string_value(json_object_get(run->docker_info, "noproxy"));
+        unsigned char a[16];
+        if (!pv || !*pv || !strcasecmp(host, "localhost") || (inet_pton(AF_INET, host, a) == 1 && a[0] == 127) ||
+            !strcmp(host, "::1") || (dnp && *dnp && berth_health_no_proxy_match(dnp, host)))
+            return NULL;
+        *var = "the docker daemon's proxy";
+        return pv;
+    }
     if (run->clients & BERTH_HC_GO) return berth_health_go_proxy(run->scheme, host, var);
     np = getenv("NO_PROXY");
     if (!np || !*np) np = getenv("no_proxy");
@@ -351,8 +363,17 @@ static void check_daemon(struct berth_health_run *run, struct berth_health_resul
     line = berth_buf_str(&out);
     line += strspn(line, "\r\n ");
     others = berth_health_clients_text(run->clients & ~BERTH_HC_BIT(BERTH_HC_DOCKER));
-    if (rc == 0 && v)
+    if (rc == 0 && v) {
+        /* the daemon, not the CLI, talks to the registry: its proxies and insecure registries are what count */
+        static const char *const info[] = {"docker", "info", "--format",
+                                           "{\"proxy\":{{json .HTTPProxy}},\"sproxy\":{{json .HTTPSProxy}},"
+                                           "\"noproxy\":{{json .NoProxy}},\"registry\":{{json .RegistryConfig}}}",
+                                           NULL};
+        berth_buf_reset(&out);
+        if (berth_health_run_prog(info, NULL, 0, &out) == 0)
+            run->docker_info = json_loads(berth_buf_str(&out), 0, NULL);
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "the docker daemon answers (engine %s)", v);
+    }
     else if (!run->client_opt && (run->clients & ~BERTH_HC_BIT(BERTH_HC_DOCKER)))
         /* docker is one of several: it will fail, the others need no daemon */
         berth_health_set(res, BERTH_HEALTH_WARNING, "DOCKER_DAEMON_UNREACHABLE", "systemctl start docker",
@@ -746,6 +767,31 @@ static char *trust_bundle(enum berth_health_client c, const char *hostport, char
     return path;
 }
 
+/* docker info's RegistryConfig: hostport in IndexConfigs with Secure false, or its address in an insecure CIDR. */
+static int docker_info_insecure(const json_t *info, const char *hostport, char **where)
+{
+    const json_t *rc = json_object_get(info, "registry"), *v;
+    const json_t *ic = json_object_get(json_object_get(rc, "IndexConfigs"), hostport);
+    char host[300];
+    const char *colon = strrchr(hostport, ':');
+    size_t i;
+
+    if (ic && json_is_false(json_object_get(ic, "Secure"))) {
+        *where = berth_xasprintf("the docker daemon's insecure-registries (%s)", hostport);
+        return 1;
+    }
+    snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - hostport) : (int)strlen(hostport), hostport);
+    if (!is_ip_literal(host)) return 0;
+    json_array_foreach(json_object_get(rc, "InsecureRegistryCIDRs"), i, v) {
+        const char *cidr = json_string_value(v);
+        if (cidr && berth_health_no_proxy_match(cidr, host)) {
+            *where = berth_xasprintf("the docker daemon's insecure registries (%s)", cidr);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /*
  * TLS as the judged Go clients see it: per client family (docker;
  * podman, skopeo and buildah), either its settings make the registry
@@ -766,7 +812,8 @@ static int clients_tls(struct berth_health_run *run, struct berth_health_result 
 
         if (!(run->clients & bits[i])) continue;
         who = berth_health_clients_text(run->clients & bits[i]);
-        if (berth_health_insecure(fams[i], hp, &where)) {
+        if (fams[i] == BERTH_HC_DOCKER && run->docker_info ? docker_info_insecure(run->docker_info, hp, &where)
+                                                           : berth_health_insecure(fams[i], hp, &where)) {
             berth_buf_printf(&notes, "%s%s skip%s verification for %s (%s)", notes.len ? "; " : "", who,
                              strchr(who, ',') ? "" : "s", hp, where);
             free(where);

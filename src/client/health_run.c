@@ -164,6 +164,7 @@ void berth_health_run_release(struct berth_health_run *run)
     for (i = 0; i < run->ncreds; i++) berth_health_cred_release(&run->creds[i]);
     if (run->ca_bundle) unlink(run->ca_bundle);
     free(run->ca_bundle);
+    json_decref(run->docker_info);
     berth_dockercfg_free(run->docker_cfg);
     berth_dockercfg_free(run->podman_cfg);
 }
