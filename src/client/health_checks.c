@@ -140,6 +140,11 @@ static void refused(struct berth_health_run *run, struct berth_health_result *re
 {
     char *logged = h->reason && !strcmp(h->reason, "INVALID_CREDENTIALS") && src != BERTH_HEALTH_SRC_SESSION
                        ? logged_reason(run, run->cred_user) : NULL;
+    /* the log only says which of the two reasons INVALID_CREDENTIALS hides; another, older failure is not this one */
+    if (logged && strcmp(logged, "BAD_SECRET") != 0 && strcmp(logged, "UNKNOWN_PRINCIPAL") != 0) {
+        free(logged);
+        logged = NULL;
+    }
     const struct berth_health_reason_row *row = berth_health_reason_lookup(logged ? logged : h->reason, src);
     char detail[600], *ip = quoted_after(h->message, "client IP "), *relog = relogin(run, src);
     char *retype = berth_health_rerun(run, NULL, NULL, NULL, NULL), *cause, *fix = NULL;
