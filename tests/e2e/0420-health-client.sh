@@ -78,6 +78,8 @@ expect_hc_pass "with the daemon up check-health passes" "$HOSTPORT" -u owner --p
 check "  ... and names the engine's version" jqq '.checks[] | select(.name == "docker-daemon") | .message | test("engine 28.2.2")' \
     <<<"$HC_OUT"
 rm "$WORK/minbin/docker"
+HC_CLIENT=podman expect_hc CLIENT_NOT_FOUND "--client podman with no podman on PATH" "$HOSTPORT"
+expect_fix_re "^apt-get install podman$"
 expect_hc_warn NO_CLIENT "no docker, podman, skopeo, helm or oras on PATH" "$HOSTPORT"
 check "  ... and berth's own commands are judged" jqq '.checks[] | select(.name == "credentials") | .message | test("berth session")' <<<"$HC_OUT"
 # the fix (apt-get install podman skopeo) is not run here: the test puts PATH back
