@@ -56,13 +56,10 @@ enum berth_rc berth_dockercfg_path(enum berth_authfile_kind kind, char **out, st
         *out = berth_xasprintf("%s/containers/auth.json", v);
         return BERTH_OK;
     }
-    /* Without XDG_RUNTIME_DIR podman also reads ${XDG_CONFIG_HOME:-~/.config}/containers/auth.json. */
-    v = env_nonempty("XDG_CONFIG_HOME");
-    if (v) {
-        *out = berth_xasprintf("%s/containers/auth.json", v);
-        return BERTH_OK;
-    }
-    return home_file(".config/containers/auth.json", out, err);
+    /* where podman login writes without XDG_RUNTIME_DIR, and what podman and skopeo read first */
+    *out = berth_xasprintf("/run/containers/%u/auth.json", (unsigned)getuid());
+    (void)err;
+    return BERTH_OK;
 }
 
 static int all_space(const char *s)

@@ -27,7 +27,7 @@
 enum berth_authfile_kind {
     BERTH_AUTHFILE_DOCKER, /* $DOCKER_CONFIG/config.json, else ~/.docker/config.json */
     BERTH_AUTHFILE_PODMAN, /* $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json,
-                            else ${XDG_CONFIG_HOME:-~/.config}/containers/auth.json */
+                            else /run/containers/<uid>/auth.json: the file podman login writes */
 };
 
 struct berth_dockercfg {

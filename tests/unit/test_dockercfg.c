@@ -86,9 +86,12 @@ TEST(dockercfg_paths_follow_the_environment)
     unsetenv("XDG_RUNTIME_DIR");
     unsetenv("XDG_CONFIG_HOME");
     expect_path(BERTH_AUTHFILE_DOCKER, "/home/u/.docker/config.json");
-    expect_path(BERTH_AUTHFILE_PODMAN, "/home/u/.config/containers/auth.json");
+    {
+        char want[64];
+        snprintf(want, sizeof(want), "/run/containers/%u/auth.json", (unsigned)getuid());
+        expect_path(BERTH_AUTHFILE_PODMAN, want); /* podman login's own file, which podman reads first */
+    }
     setenv("XDG_CONFIG_HOME", "/xdg/cfg", 1);
-    expect_path(BERTH_AUTHFILE_PODMAN, "/xdg/cfg/containers/auth.json");
     setenv("XDG_RUNTIME_DIR", "/run/user/7", 1);
     expect_path(BERTH_AUTHFILE_PODMAN, "/run/user/7/containers/auth.json");
     setenv("REGISTRY_AUTH_FILE", "/a/auth.json", 1);
