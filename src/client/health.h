@@ -136,6 +136,7 @@ struct berth_health_run {
     unsigned clients;          /* BERTH_HC_BIT of each client judged: the one named, else every one installed */
     struct berth_health_cred creds[BERTH_HC_COUNT]; /* distinct credentials of the judged clients */
     size_t ncreds;
+    int cred_chosen;           /* 1 + the index in creds of the credential cred_* took, or 0 */
     const char *proxy;         /* what the probes use: NULL libcurl's rules, "" none, else this proxy */
     char *ca_bundle;           /* the CAs the judged clients trust, as one file (removed at release), or NULL */
     int tls_insecure;          /* the judged clients do not verify the login server's certificate */

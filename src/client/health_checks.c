@@ -1315,6 +1315,7 @@ static void check_stored(struct berth_health_run *run, struct berth_health_resul
             } else {
                 berth_buf_printf(&good, "%s%s: %s works", good.len ? "; " : "", who, where);
                 if (!run->cred_secret) { /* what the credential and permission checks use */
+                    run->cred_chosen = (int)i + 1;
                     run->cred_secret = berth_xstrdup(c->secret);
                     run->source = c->src;
                     free(run->source_text);
@@ -1327,6 +1328,10 @@ static void check_stored(struct berth_health_run *run, struct berth_health_resul
         free(fix);
     }
     run->cred_now = NULL;
+    if (run->cred_chosen) { /* the refusals above named their own users: the chosen credential's goes on */
+        free(run->cred_user);
+        run->cred_user = berth_xstrdup(run->creds[run->cred_chosen - 1].user);
+    }
     berth_dockercfg_free(rec);
     if (!failed) berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "for %s: %s", run->login_server, berth_buf_str(&good));
     berth_buf_release(&good);
@@ -1555,7 +1560,16 @@ static void check_credentials(struct berth_health_run *run, struct berth_health_
                              run->cred_user, h.message ? h.message : "refused");
             free(fix);
         } else if (h.status) {
-            refused(run, res, &h, run->source, run->source_text);
+            if (run->cred_chosen) { /* a client's credential: the template names where it is kept */
+                const struct berth_health_cred *c = &run->creds[run->cred_chosen - 1];
+                char *where = berth_xasprintf("%s%s%s", c->helper ? c->helper : "", c->helper ? " of " : "", c->file);
+                run->cred_now = c;
+                refused(run, res, &h, run->source, where);
+                run->cred_now = NULL;
+                free(where);
+            } else {
+                refused(run, res, &h, run->source, run->source_text);
+            }
         } else {
             transport_failed(run, res, &h, "POST /oauth2/token");
         }

@@ -56,6 +56,12 @@ expect_hc STORED_CREDENTIAL_INVALID "check-health tests skopeo's own credential,
 expect_match "  ... naming the file" "$REGISTRY_AUTH_FILE" "$HC_MSG"
 expect_fix_re "^skopeo logout --authfile $REGISTRY_AUTH_FILE $HOSTPORT"
 HC_CLIENT=docker expect_hc_pass "  ... while docker's own credential passes" "$HOSTPORT"
+HC_CLIENT="" hc "$HOSTPORT" --ignore-errors
+check "  ... and over every client (--ignore-errors) the credential check goes on with docker's working token" \
+    jqq '[.checks[] | select(.name == "stored-credentials" and .code == "STORED_CREDENTIAL_INVALID")] | length == 1' \
+    <<<"$HC_OUT"
+check "  ... (which the credentials check accepts)" \
+    jqq '.checks[] | select(.name == "credentials") | .status == "OK"' <<<"$HC_OUT"
 # the first half of the fix is enough: skopeo then falls back to docker's config.json
 skopeo logout --authfile "$REGISTRY_AUTH_FILE" "$HOSTPORT" >/dev/null 2>&1
 check "after 'skopeo logout --authfile' skopeo uses docker's token" sk_inspect "$HOSTPORT/team/app:v1"
