@@ -38,6 +38,7 @@ SRC_http  := $(wildcard src/http/*.c)
 SRC_client := $(wildcard src/client/*.c)
 SRC_cli   := $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
 MIGRATIONS := $(sort $(wildcard src/meta/migrations/*.sql))
+MIGRATIONS_PG := $(sort $(wildcard src/meta/migrations-pg/*.sql))
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
@@ -63,6 +64,12 @@ $(2)/gen/migrations.h: $(MIGRATIONS) scripts/embed-sql.sh
 	sh scripts/embed-sql.sh $(MIGRATIONS) > $$@.tmp && mv $$@.tmp $$@
 
 $(2)/obj/src/meta/meta_sqlite.o: $(2)/gen/migrations.h
+
+$(2)/gen/migrations_pg.h: $(MIGRATIONS_PG) scripts/embed-sql.sh
+	@mkdir -p $$(@D)
+	sh scripts/embed-sql.sh $(MIGRATIONS_PG) > $$@.tmp && mv $$@.tmp $$@
+
+$(2)/obj/src/meta/meta_pg.o: $(2)/gen/migrations_pg.h
 
 $(foreach m,$(MODULES),
 $(2)/libberth_$(m).a: $$(patsubst %.c,$(2)/obj/%.o,$$(SRC_$(m)))

@@ -6,7 +6,16 @@ set -u
 cd "$(dirname "$0")/.."
 passed=0 failed=0 skipped=0
 log=$(mktemp -d /tmp/berth-test-XXXXXX)
-trap 'rm -rf "$log"' EXIT
+trap 'sh scripts/pg.sh stop "$log/pg"; rm -rf "$log"' EXIT
+
+# A PostgreSQL server for the metadata suite and the e2e pass on PostgreSQL (scripts/pg.sh).
+if sh scripts/pg.sh start "$log/pg" > "$log/pg.out" 2>&1; then
+	export BERTH_TEST_PG_HOST="$log/pg"
+	echo "== PostgreSQL for the tests: socket in $log/pg"
+else
+	echo "skip - no PostgreSQL for the tests: $(tail -n 1 "$log/pg.out")"
+	skipped=$((skipped + 1))
+fi
 
 # count FILE: adds the "N passed, N failed[, N skipped]" closing line of FILE.
 count() {
@@ -76,6 +85,16 @@ for b in build build-asan; do
 	count "$log/e2e-$b"
 	tail -n 1 "$log/e2e-$b"
 done
+
+# The whole e2e suite once more with the metadata in PostgreSQL (each test its own database).
+if [ -n "${BERTH_TEST_PG_HOST:-}" ] && [ "${BERTH_E2E_PG_PASS:-1}" = 1 ]; then
+	echo "== end-to-end tests on PostgreSQL (build/berth --meta postgresql://...)"
+	BERTH_E2E_PG="$BERTH_TEST_PG_HOST" BERTH_BIN="$PWD/build/berth" bash tests/e2e/run.sh > "$log/e2e-pg" 2>&1
+	grep -E '^(not ok|skip) ' "$log/e2e-pg" | head -80
+	grep -A12 '^not ok' "$log/e2e-pg" | grep -v '^not ok' | head -120
+	count "$log/e2e-pg"
+	tail -n 1 "$log/e2e-pg"
+fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

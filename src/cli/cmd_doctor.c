@@ -14,6 +14,7 @@
 #include "doctor.h"
 #include "log.h"
 #include "meta.h"
+#include "wiring.h"
 #include "cli.h"
 #include "banned.h"
 
@@ -36,7 +37,7 @@ int cmd_doctor(int argc, char **argv, struct cli_ctx *ctx)
     struct berth_doctor_input in;
     struct berth_doctor_report r;
     struct berth_buf out = BERTH_BUF_INIT(0);
-    char **rest = berth_xcalloc((size_t)argc + 1, sizeof(char *));
+    char **rest = berth_xcalloc((size_t)argc + 1, sizeof(char *)), *meta_dsn = NULL, *meta_shown = NULL;
     int nrest = 0, json = 0, i, ret = 2;
     enum berth_rc rc;
 
@@ -60,7 +61,13 @@ int cmd_doctor(int argc, char **argv, struct cli_ctx *ctx)
     berth_log_threshold = (int)cfg.log_level;
     memset(&in, 0, sizeof(in));
     in.cfg = &cfg;
-    in.meta_ops = &berth_meta_sqlite_ops;
+    if (berth_meta_choose(&cfg, &in.meta_ops, &meta_dsn, &meta_shown, &err) != BERTH_OK) {
+        fprintf(stderr, "berth: doctor: %s\n", berth_err_msg(&err));
+        ret = 2;
+        goto out;
+    }
+    in.meta_dsn = meta_dsn;
+    in.meta_shown = meta_shown;
     berth_doctor_run(&in, BERTH_DOCTOR_FULL, &r);
     if (json) berth_doctor_json(&r, &out);
     else berth_doctor_text(&r, &out);
@@ -72,6 +79,9 @@ int cmd_doctor(int argc, char **argv, struct cli_ctx *ctx)
     fputs(berth_buf_str(&out), stdout);
     ret = berth_doctor_worst(&r) == BERTH_CHECK_ERROR ? 1 : 0;
 out:
+    if (meta_dsn) explicit_bzero(meta_dsn, strlen(meta_dsn));
+    free(meta_dsn);
+    free(meta_shown);
     berth_buf_release(&out);
     berth_config_release(&cfg);
     free(rest);

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "meta.h"
 #include "store.h"
+#include "wiring.h"
 #include "util.h"
 #include "cli.h"
 #include "banned.h"
@@ -83,9 +84,14 @@ int cmd_gc(int argc, char **argv, struct cli_ctx *ctx)
     sopts.fsync = (int)cfg.fsync;
     rc = berth_blobstore_fs_ops.open(cfg.data, &sopts, &blobs, &err);
     if (rc) goto out;
-    dbpath = berth_xasprintf("%s/berth.db", cfg.data);
-    rc = berth_meta_sqlite_ops.open(dbpath, &meta, &err);
-    if (rc) goto out;
+    {
+        const struct berth_meta_ops *mops;
+        char *shown = NULL;
+        rc = berth_meta_choose(&cfg, &mops, &dbpath, &shown, &err);
+        if (!rc) rc = mops->open(dbpath, &meta, &err);
+        free(shown);
+        if (rc) goto out;
+    }
     o.grace_min = grace;
     o.upload_ttl_s = cfg.upload_ttl;
     rc = berth_gc_run(meta, blobs, &o, &c, &err);

@@ -28,6 +28,8 @@ enum berth_config_type {
     X(config, "config", BERTH_CFG_STR, "", 0, 0, "JSON file with settings (keys as below)")           \
     X(listen, "listen", BERTH_CFG_STR, "127.0.0.1:5000", 0, 0, "address and port to listen on")       \
     X(data, "data", BERTH_CFG_STR, "./var/berth", 0, 0, "data folder (blobs, uploads, database)")     \
+    X(meta, "meta", BERTH_CFG_STR, "", 0, 0,                                                         \
+      "metadata store: empty for SQLite in the data folder, or PostgreSQL (postgresql://...)")        \
     X(tls_cert, "tls-cert", BERTH_CFG_STR, "", 0, 0, "PEM certificate chain; HTTPS when set")         \
     X(tls_key, "tls-key", BERTH_CFG_STR, "", 0, 0, "PEM private key for --tls-cert")                  \
     X(log_level, "log-level", BERTH_CFG_LEVEL, "info", 0, 3, "error, warn, info or debug")            \

@@ -7,6 +7,7 @@
 
 static const struct berth_meta_ops *const drivers[] = {
     &berth_meta_sqlite_ops,
+    &berth_meta_pg_ops,
 };
 
 const struct berth_meta_ops *berth_meta_driver(const char *name)

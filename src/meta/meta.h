@@ -560,6 +560,8 @@ struct berth_meta {
 };
 
 extern const struct berth_meta_ops berth_meta_sqlite_ops;
+/* PostgreSQL (meta_pg.c): dsn is a libpq connection string or URI ("postgresql://..."). */
+extern const struct berth_meta_ops berth_meta_pg_ops;
 
 /* Looks a driver up by name ("sqlite"); NULL if unknown. */
 const struct berth_meta_ops *berth_meta_driver(const char *name);

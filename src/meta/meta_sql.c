@@ -5,10 +5,13 @@
  * releasing a connection, binding, stepping and error mapping happen here
  * and nowhere else. docs/internals/meta.md describes the layers.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "alloc.h"
+#include "util.h"
 #include "meta_sql.h"
 #include "banned.h"
 
@@ -491,6 +494,14 @@ enum berth_rc berth_sql_tx(struct berth_meta *m, const char *op, berth_sql_fn fn
         if (!rc && !c->discard) rc = tx_exec(c, "COMMIT", op, err);
         if (rc || c->discard) tx_rollback(c);
         if (!rc || !c->busy || attempt >= drv->tx_retries) break;
+        /* transactions that collided would collide again at once: wait 0.5..1 times 1, 2, 4 ... 64 ms */
+        {
+            uint32_t r = 0;
+            int64_t us = (int64_t)1000 << (attempt < 6 ? attempt : 6);
+            berth_random(&r, sizeof(r));
+            us = us / 2 + (int64_t)(r % (uint32_t)(us / 2 + 1));
+            nanosleep(&(struct timespec){(time_t)(us / 1000000), (long)(us % 1000000) * 1000}, NULL);
+        }
     }
     c->discard = 0;
     drv->release(h->db, c);
@@ -566,4 +577,80 @@ enum berth_rc berth_sql_no_registry(int64_t reg, struct berth_err *err)
 enum berth_rc berth_sql_damaged(const char *what, struct berth_err *err)
 {
     return berth_err_set(err, BERTH_EDB, "a stored %s row is damaged", what);
+}
+
+/* ---- the connection pool ---- */
+
+void berth_sql_pool_init(struct berth_sql_pool *p, int max)
+{
+    memset(p, 0, sizeof(*p));
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    p->max = max;
+}
+
+enum berth_rc berth_sql_pool_take(struct berth_sql_pool *p, berth_sql_open_fn open, void *ctx,
+                                  struct berth_sql_conn **out, struct berth_err *err)
+{
+    struct berth_sql_conn *c;
+    enum berth_rc rc;
+
+    pthread_mutex_lock(&p->lock);
+    while (!p->idle && p->nopen >= p->max) pthread_cond_wait(&p->cond, &p->lock);
+    if (p->idle) {
+        c = p->idle;
+        p->idle = c->pool_next;
+        p->nidle--;
+        pthread_mutex_unlock(&p->lock);
+        c->pool_next = NULL;
+        *out = c;
+        return BERTH_OK;
+    }
+    p->nopen++; /* reserve the slot, then open outside the lock */
+    pthread_mutex_unlock(&p->lock);
+    rc = open(ctx, out, err);
+    if (rc) {
+        pthread_mutex_lock(&p->lock);
+        p->nopen--;
+        pthread_cond_signal(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+    }
+    return rc;
+}
+
+void berth_sql_pool_give(struct berth_sql_pool *p, struct berth_sql_conn *c)
+{
+    pthread_mutex_lock(&p->lock);
+    c->pool_next = p->idle;
+    p->idle = c;
+    p->nidle++;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void berth_sql_pool_adopt(struct berth_sql_pool *p, struct berth_sql_conn *c)
+{
+    pthread_mutex_lock(&p->lock);
+    p->nopen++;
+    pthread_mutex_unlock(&p->lock);
+    berth_sql_pool_give(p, c);
+}
+
+struct berth_sql_conn *berth_sql_pool_drain(struct berth_sql_pool *p)
+{
+    struct berth_sql_conn *c;
+
+    pthread_mutex_lock(&p->lock);
+    while (p->nidle < p->nopen) pthread_cond_wait(&p->cond, &p->lock);
+    c = p->idle;
+    p->idle = NULL;
+    p->nidle = p->nopen = 0;
+    pthread_mutex_unlock(&p->lock);
+    return c;
+}
+
+void berth_sql_pool_destroy(struct berth_sql_pool *p)
+{
+    pthread_cond_destroy(&p->cond);
+    pthread_mutex_destroy(&p->lock);
 }

@@ -11,6 +11,7 @@
 #ifndef BERTH_META_SQL_H
 #define BERTH_META_SQL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "meta.h"
@@ -200,7 +201,7 @@
                 " WHERE r.registry_id = ?1 AND r.name = ?2 ORDER BY t.name LIMIT ?4")                    \
     X(REFERRERS, "SELECT digest, media_type, size, artifact_type, annotations FROM manifests"            \
                  " WHERE repo_id = (SELECT id FROM repositories WHERE registry_id = ?1 AND name = ?2)"   \
-                 " AND subject = ?3 AND (?4 IS NULL OR artifact_type = ?4) ORDER BY digest")             \
+                 " AND subject = ?3 AND (CAST(?4 AS TEXT) IS NULL OR artifact_type = ?4) ORDER BY digest") \
     /* no row written means no such registry */                                                          \
     X(UPLOAD_PUT, "INSERT INTO uploads (uuid, registry_id, repo, principal, created_ms)"                 \
                   " SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?2)"     \
@@ -293,7 +294,32 @@ struct berth_sql_conn {
     int bound;   /* 0: the store's shared handle, each helper call takes a connection of its own */
     int busy;    /* the last error was the engine asking for the transaction to be retried */
     int discard; /* set inside berth_sql_tx: roll back at the end instead of committing */
+    struct berth_sql_conn *pool_next; /* idle list link; guarded by the pool's lock */
 };
+
+/*
+ * A bounded pool of a driver's connections, shared by the threads: take
+ * gives an idle one, or opens one (outside the lock) while fewer than max
+ * are open, or waits; give makes one idle again. Drivers open, set up and
+ * free their own connections.
+ */
+struct berth_sql_pool {
+    pthread_mutex_t lock; /* guards idle, nidle, nopen */
+    pthread_cond_t cond;  /* signalled when a connection goes idle or a slot frees */
+    struct berth_sql_conn *idle;
+    int nidle, nopen, max;
+};
+typedef enum berth_rc (*berth_sql_open_fn)(void *ctx, struct berth_sql_conn **out, struct berth_err *err);
+
+void berth_sql_pool_init(struct berth_sql_pool *p, int max);
+enum berth_rc berth_sql_pool_take(struct berth_sql_pool *p, berth_sql_open_fn open, void *ctx,
+                                  struct berth_sql_conn **out, struct berth_err *err);
+void berth_sql_pool_give(struct berth_sql_pool *p, struct berth_sql_conn *c);
+/* Counts c, opened by the caller, as one of the pool's and makes it idle. */
+void berth_sql_pool_adopt(struct berth_sql_pool *p, struct berth_sql_conn *c);
+/* Waits until every connection is idle, then returns them all (linked by pool_next) for the caller to free. */
+struct berth_sql_conn *berth_sql_pool_drain(struct berth_sql_pool *p);
+void berth_sql_pool_destroy(struct berth_sql_pool *p);
 
 /* What the driver's error function says an engine status is. */
 enum berth_sql_class {

@@ -27,17 +27,12 @@ struct conn {
     struct berth_sql_conn base; /* first: what the SQL layer sees */
     sqlite3 *db;
     sqlite3_stmt *st[SQL_COUNT]; /* prepared on first use, finalized at close */
-    struct conn *next;           /* idle list link; guarded by meta_sqlite.lock */
 };
 
 struct meta_sqlite {
-    struct berth_sql sql; /* first member: the store the SQL layer works on */
-    char *path;           /* immutable after open */
-    pthread_mutex_t lock; /* guards idle, nidle, nopen */
-    pthread_cond_t cond;  /* signalled when a connection goes idle or a slot frees */
-    struct conn *idle;
-    int nidle;
-    int nopen; /* idle + in use, at most POOL_MAX */
+    struct berth_sql sql;        /* first member: the store the SQL layer works on */
+    char *path;                  /* immutable after open */
+    struct berth_sql_pool pool;  /* at most POOL_MAX connections */
 };
 
 static const struct berth_sql_driver sqlite_driver;
@@ -279,35 +274,18 @@ out:
     return rc;
 }
 
+static enum berth_rc open_for_pool(void *ctx, struct berth_sql_conn **out, struct berth_err *err)
+{
+    struct conn *c = NULL;
+    enum berth_rc rc = conn_open(ctx, &c, err);
+    if (!rc) *out = &c->base;
+    return rc;
+}
+
 static enum berth_rc sq_acquire(struct berth_sql *db, struct berth_sql_conn **out, struct berth_err *err)
 {
     struct meta_sqlite *ms = (struct meta_sqlite *)db;
-    struct conn *c = NULL;
-    enum berth_rc rc;
-
-    pthread_mutex_lock(&ms->lock);
-    while (!ms->idle && ms->nopen >= POOL_MAX) pthread_cond_wait(&ms->cond, &ms->lock);
-    if (ms->idle) {
-        c = ms->idle;
-        ms->idle = c->next;
-        ms->nidle--;
-        pthread_mutex_unlock(&ms->lock);
-        c->next = NULL;
-        *out = &c->base;
-        return BERTH_OK;
-    }
-    ms->nopen++; /* reserve the slot, then open outside the lock */
-    pthread_mutex_unlock(&ms->lock);
-    rc = conn_open(ms, &c, err);
-    if (rc) {
-        pthread_mutex_lock(&ms->lock);
-        ms->nopen--;
-        pthread_cond_signal(&ms->cond);
-        pthread_mutex_unlock(&ms->lock);
-        return rc;
-    }
-    *out = &c->base;
-    return BERTH_OK;
+    return berth_sql_pool_take(&ms->pool, open_for_pool, ms, out, err);
 }
 
 /* Returns c to the pool; NULL-safe. A transaction left open by an error path is rolled back. */
@@ -318,12 +296,7 @@ static void sq_release(struct berth_sql *db, struct berth_sql_conn *bc)
 
     if (!c) return;
     if (!sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_lock(&ms->lock);
-    c->next = ms->idle;
-    ms->idle = c;
-    ms->nidle++;
-    pthread_cond_signal(&ms->cond);
-    pthread_mutex_unlock(&ms->lock);
+    berth_sql_pool_give(&ms->pool, &c->base);
 }
 
 static const struct berth_sql_driver sqlite_driver = {
@@ -423,8 +396,7 @@ static void store_free(struct meta_sqlite *ms)
 {
     if (!ms) return;
     berth_sql_release(&ms->sql);
-    pthread_cond_destroy(&ms->cond);
-    pthread_mutex_destroy(&ms->lock);
+    berth_sql_pool_destroy(&ms->pool);
     free(ms->path);
     ms->sql.base.magic = 0;
     free(ms);
@@ -441,16 +413,14 @@ static enum berth_rc sq_open(const char *dsn, struct berth_meta **out, struct be
         return berth_err_set(err, BERTH_EDB, "sqlite: the SQLite library was built without thread support");
     ms = berth_xcalloc(1, sizeof(*ms));
     ms->path = berth_xstrdup(dsn);
-    pthread_mutex_init(&ms->lock, NULL);
-    pthread_cond_init(&ms->cond, NULL);
+    berth_sql_pool_init(&ms->pool, POOL_MAX);
     rc = berth_sql_init(&ms->sql, &sqlite_driver, &berth_meta_sqlite_ops, err);
     if (rc) goto out;
     rc = conn_open(ms, &c, err);
     if (rc) goto out;
     rc = migrate(c, ms->path, err);
     if (rc) goto out;
-    ms->nopen = 1;
-    sq_release(&ms->sql, &c->base);
+    berth_sql_pool_adopt(&ms->pool, &c->base);
     c = NULL;
     *out = &ms->sql.base;
     ms = NULL;
@@ -468,15 +438,10 @@ static void sq_close(struct berth_meta *m)
 
     if (!m) return;
     ms = meta_of(m);
-    pthread_mutex_lock(&ms->lock);
-    while (ms->nidle < ms->nopen) pthread_cond_wait(&ms->cond, &ms->lock);
-    c = ms->idle;
-    ms->idle = NULL;
-    ms->nidle = ms->nopen = 0;
-    pthread_mutex_unlock(&ms->lock);
+    c = conn_of(berth_sql_pool_drain(&ms->pool));
     if (c) sqlite3_exec(c->db, "PRAGMA optimize", NULL, NULL, NULL);
     while (c) {
-        struct conn *next = c->next;
+        struct conn *next = conn_of(c->base.pool_next);
         conn_free(c);
         c = next;
     }

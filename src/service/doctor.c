@@ -250,7 +250,8 @@ static int db_exists(const char *data)
 static void check_database(struct ctx *c, struct berth_check *out)
 {
     const struct berth_meta_ops *ops = c->in->meta_ops ? c->in->meta_ops : &berth_meta_sqlite_ops;
-    char *dsn = berth_xasprintf("%s/berth.db", c->data);
+    char *open_dsn = c->in->meta_dsn ? berth_xstrdup(c->in->meta_dsn) : berth_xasprintf("%s/berth.db", c->data);
+    char *dsn = berth_xstrdup(c->in->meta_shown ? c->in->meta_shown : open_dsn);
     struct berth_meta_inspect ins;
     struct berth_err e = BERTH_ERR_INIT;
 
@@ -269,7 +270,7 @@ static void check_database(struct ctx *c, struct berth_check *out)
         verdict(out, BERTH_CHECK_OK, BERTH_DOCTOR_NONE, "the %s driver cannot be inspected; not checked", ops->name);
         goto out;
     }
-    if (ops->inspect(dsn, &ins, &e) != BERTH_OK) {
+    if (ops->inspect(open_dsn, &ins, &e) != BERTH_OK) {
         verdict(out, BERTH_CHECK_ERROR, BERTH_DOCTOR_DB_UNREADABLE, "cannot read the database: %s", berth_err_msg(&e));
         fix(out, "check the owner and mode of %s (ls -l), or restore it from a backup", dsn);
     } else if (!ins.exists) {
@@ -294,6 +295,8 @@ static void check_database(struct ctx *c, struct berth_check *out)
                 ins.version);
     }
 out:
+    explicit_bzero(open_dsn, strlen(open_dsn));
+    free(open_dsn);
     free(dsn);
 }
 

@@ -73,7 +73,9 @@ enum berth_doctor_mode {
 /* What to check. Everything is borrowed for the call. */
 struct berth_doctor_input {
     const struct berth_config *cfg;        /* data, tls-cert, tls-key, key-rotation-days, leeway */
-    const struct berth_meta_ops *meta_ops; /* FULL: the driver whose inspect reads <data>/berth.db (NULL: sqlite) */
+    const struct berth_meta_ops *meta_ops; /* FULL: the driver whose inspect reads the store (NULL: sqlite) */
+    const char *meta_dsn;                  /* FULL: what it opens (NULL: <data>/berth.db) */
+    const char *meta_shown;                /* the same without a password, for messages (NULL: meta_dsn) */
     int64_t now_ms;                        /* 0: the clock */
     /* READY only: the running server's own objects */
     struct berth_meta *meta;             /* pinged */

@@ -73,9 +73,17 @@ enum berth_rc berth_server_open(const struct berth_config *cfg, struct berth_ser
     sopts.fsync = (int)cfg->fsync;
     rc = berth_blobstore_fs_ops.open(cfg->data, &sopts, &srv->blobs, err);
     if (rc) goto out;
-    dbpath = berth_xasprintf("%s/berth.db", cfg->data);
-    rc = berth_meta_sqlite_ops.open(dbpath, &srv->meta, err);
-    if (rc) goto out;
+    {
+        const struct berth_meta_ops *mops;
+        char *shown = NULL;
+        rc = berth_meta_choose(cfg, &mops, &dbpath, &shown, err);
+        if (!rc) rc = mops->open(dbpath, &srv->meta, err);
+        if (!rc && mops != &berth_meta_sqlite_ops)
+            BERTH_LOG(BERTH_LOG_INFO, "msg=\"metadata store\" driver=%s dsn=\"%s\"", mops->name, shown);
+        free(shown);
+        if (dbpath) explicit_bzero(dbpath, strlen(dbpath));
+        if (rc) goto out;
+    }
     rc = berth_registry_name_check(cfg->default_registry, &lerr);
     if (rc) {
         rc = berth_err_set(err, BERTH_ECONFIG, "config 'default-registry': %s", berth_err_msg(&lerr));
@@ -126,4 +134,63 @@ void berth_server_close(struct berth_server *srv)
     if (srv->meta) srv->meta->ops->close(srv->meta);
     if (srv->blobs) srv->blobs->ops->close(srv->blobs);
     free(srv);
+}
+
+/* "postgresql://user:secret@host/db" -> "postgresql://user@host/db"; "password=x" -> "password=..." */
+static char *without_password(const char *dsn)
+{
+    const char *scheme = strstr(dsn, "://"), *at, *colon, *p;
+    struct berth_buf b = BERTH_BUF_INIT(0);
+
+    if (scheme) {
+        at = strchr(scheme + 3, '@');
+        colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+        if (colon) {
+            berth_buf_append(&b, dsn, (size_t)(colon - dsn));
+            berth_buf_puts(&b, at);
+        } else {
+            berth_buf_puts(&b, dsn);
+        }
+        /* a password in the query: ?password=... */
+        p = strstr(berth_buf_str(&b), "password=");
+        if (p) {
+            size_t off = (size_t)(p - berth_buf_str(&b)) + 9, end = off + strcspn(berth_buf_str(&b) + off, "&");
+            memset(b.p + off, '.', end - off > 3 ? 3 : end - off);
+            memmove(b.p + off + (end - off > 3 ? 3 : end - off), b.p + end, b.len - end + 1);
+            b.len -= end - off > 3 ? end - off - 3 : 0;
+        }
+        return berth_buf_detach(&b, NULL);
+    }
+    for (p = dsn; *p;) { /* keyword form: key=value pairs separated by spaces */
+        size_t n = strcspn(p, " ");
+        if (!strncmp(p, "password=", 9)) berth_buf_puts(&b, "password=...");
+        else berth_buf_append(&b, p, n);
+        p += n;
+        while (*p == ' ') berth_buf_putc(&b, *p++);
+    }
+    berth_buf_puts(&b, "");
+    return berth_buf_detach(&b, NULL);
+}
+
+enum berth_rc berth_meta_choose(const struct berth_config *cfg, const struct berth_meta_ops **ops, char **dsn,
+                                char **shown, struct berth_err *err)
+{
+    const char *m = cfg->meta ? cfg->meta : "";
+
+    *dsn = *shown = NULL;
+    if (!*m) {
+        *ops = &berth_meta_sqlite_ops;
+        *dsn = berth_xasprintf("%s/berth.db", cfg->data);
+        *shown = berth_xstrdup(*dsn);
+        return BERTH_OK;
+    }
+    if (!strncmp(m, "postgres://", 11) || !strncmp(m, "postgresql://", 13) || strchr(m, '=')) {
+        *ops = &berth_meta_pg_ops;
+        *dsn = berth_xstrdup(m);
+        *shown = without_password(m);
+        return BERTH_OK;
+    }
+    return berth_err_set(err, BERTH_ECONFIG,
+                         "config 'meta': '%.40s' is neither empty (SQLite in the data folder) nor a PostgreSQL URI "
+                         "(postgresql://user@host/db) or key=value string", m);
 }

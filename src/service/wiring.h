@@ -50,4 +50,14 @@ enum berth_rc berth_server_ready(struct berth_server *srv, struct berth_err *err
 /* Writes the queued events, then closes everything and frees srv. NULL-safe. */
 void berth_server_close(struct berth_server *srv);
 
+/*
+ * The metadata store cfg names: SQLite at <data>/berth.db when the meta
+ * setting is empty, PostgreSQL when it is a postgres:// or postgresql:// URI
+ * or a libpq "key=value" string. *dsn is what the driver opens; *shown the
+ * same without a password, for messages. Both malloc'd. BERTH_ECONFIG for
+ * anything else.
+ */
+enum berth_rc berth_meta_choose(const struct berth_config *cfg, const struct berth_meta_ops **ops, char **dsn,
+                                char **shown, struct berth_err *err);
+
 #endif

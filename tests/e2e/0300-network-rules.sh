@@ -202,7 +202,8 @@ expect_eq "a client behind the trusted proxy is refused by its own IP" \
 # ---- IPv6: a second server on [::1]
 P6=$(free_port)
 D6=$WORK/data6
-"$BERTH_BIN" serve --listen "[::1]:$P6" --data "$D6" >>"$WORK/server6.log" 2>&1 &
+# (another data folder is another deployment: its own SQLite, whatever store the first server uses)
+BERTH_META= "$BERTH_BIN" serve --listen "[::1]:$P6" --data "$D6" >>"$WORK/server6.log" 2>&1 &
 PID6=$!
 SERVER_PIDS+=("$PID6")
 U6="http://[::1]:$P6"

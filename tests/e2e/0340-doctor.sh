@@ -8,6 +8,9 @@
 # --check never listens. Then /readyz on a running server turns unready with
 # the code when the keys are opened to others, and ready again once fixed.
 . "$(dirname "$0")/lib.sh"
+# The data-folder checks read and damage the SQLite file itself: this test keeps SQLite even in the
+# PostgreSQL pass of make test (PostgreSQL's inspect is covered by tests/unit/test_meta.c).
+unset BERTH_E2E_PG BERTH_META
 work_init
 if [ ! -x "$BERTH_BIN" ]; then
     skip "berth binary not found at $BERTH_BIN"

@@ -287,7 +287,7 @@ if command -v openssl >/dev/null; then
         -addext subjectAltName=IP:127.0.0.1,DNS:default.localhost -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
         >/dev/null 2>&1
     TPORT=$(free_port)
-    "$BERTH_BIN" serve --listen "127.0.0.1:$TPORT" --data "$WORK/tls" --tls-cert "$WORK/cert.pem" \
+    BERTH_META= "$BERTH_BIN" serve --listen "127.0.0.1:$TPORT" --data "$WORK/tls" --tls-cert "$WORK/cert.pem" \
         --tls-key "$WORK/key.pem" >>"$SRV_LOG" 2>&1 &
     SERVER_PIDS+=("$!")
     for _ in $(seq 100); do

@@ -214,6 +214,14 @@ berth_start() {
     # The OCI API tests run an open registry; the login tests set BERTH_AUTH=1.
     local auth=(--auth false)
     [ "${BERTH_AUTH:-0}" = 1 ] && auth=()
+    # BERTH_E2E_PG (a PostgreSQL socket folder): metadata in a database of this test's own
+    if [ -n "${BERTH_E2E_PG:-}" ] && [ -z "${E2E_META:-}" ]; then
+        E2E_META_DB=t_$(basename "$WORK" | tr -c 'a-zA-Z0-9_\n' '_')
+        psql -h "$BERTH_E2E_PG" -U postgres -qc "CREATE DATABASE \"$E2E_META_DB\"" postgres >/dev/null 2>&1 ||
+            bail "create database $E2E_META_DB"
+        E2E_META="postgresql://postgres@/$E2E_META_DB?host=$BERTH_E2E_PG"
+        export BERTH_META=$E2E_META # every berth command of the test (gc, doctor) reads it
+    fi
     "$BERTH_BIN" serve --listen "$HOSTPORT" --data "$DATA" "${auth[@]}" "$@" >>"$SRV_LOG" 2>&1 &
     BERTH_PID=$!
     SERVER_PIDS+=("$BERTH_PID")

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <libpq-fe.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,9 +27,44 @@ static char *sqlite_fresh(const char *name)
     return berth_xasprintf("%s/%s.db", berth_test_tmpdir(), name);
 }
 
-static const struct driver drivers[] = {
+/*
+ * PostgreSQL: a fresh database per test on the server scripts/pg.sh started,
+ * whose socket folder is in BERTH_TEST_PG_HOST (scripts/test.sh sets it).
+ */
+static char *pg_fresh(const char *name)
+{
+    const char *host = getenv("BERTH_TEST_PG_HOST");
+    char *admin = berth_xasprintf("host=%s user=postgres dbname=postgres", host ? host : "");
+    char *sql;
+    PGconn *c = PQconnectdb(admin);
+    PGresult *r;
+
+    if (PQstatus(c) != CONNECTION_OK) BERTH_TEST_FAIL("postgres at %s: %s", host, PQerrorMessage(c));
+    sql = berth_xasprintf("DROP DATABASE IF EXISTS \"t_%s\"", name);
+    PQclear(PQexec(c, sql));
+    free(sql);
+    sql = berth_xasprintf("CREATE DATABASE \"t_%s\"", name);
+    r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) BERTH_TEST_FAIL("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+    free(sql);
+    PQfinish(c);
+    free(admin);
+    return berth_xasprintf("host=%s user=postgres dbname=t_%s", host, name);
+}
+
+static const struct driver all_drivers[] = {
     {&berth_meta_sqlite_ops, sqlite_fresh},
+    {&berth_meta_pg_ops, pg_fresh},
 };
+
+/* The drivers this run can test: PostgreSQL only where a server was started for it. */
+static size_t ndrivers(void)
+{
+    const char *h = getenv("BERTH_TEST_PG_HOST");
+    return h && *h ? 2 : 1;
+}
+#define drivers all_drivers
 
 /* What each shared test body gets: an open store, its driver and a registry "default" (id reg). */
 struct t {
@@ -62,7 +98,7 @@ static void each_driver(const char *name, void (*body)(struct t *t))
 {
     size_t i;
 
-    for (i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++) {
+    for (i = 0; i < ndrivers(); i++) {
         struct berth_err err = BERTH_ERR_INIT;
         struct t t = {&drivers[i], drivers[i].ops, NULL, drivers[i].fresh(name), 0};
         ASSERT_OK(t.ops->open(t.dsn, &t.m, &err));
@@ -226,6 +262,12 @@ static int64_t tick(void)
 }
 
 /* ---- shared tests ---- */
+
+TEST(meta_postgres_server)
+{
+    if (ndrivers() < 2) TEST_SKIP("no PostgreSQL server for the tests (BERTH_TEST_PG_HOST unset; scripts/test.sh starts one)");
+    ASSERT_TRUE(berth_meta_driver("postgres") == &berth_meta_pg_ops);
+}
 
 TEST(meta_driver_lookup)
 {
@@ -2492,7 +2534,10 @@ SHARED_TEST(meta_sql_names_pages)
                               0, -1, count_name, &seen, &more, &rows, &err));
     ASSERT_EQ_INT(seen, 2);
     ASSERT_EQ_INT(more, 1); /* stopped with names left */
-    ASSERT_EQ_INT(berth_sql_page_limit(db, -1).i, -1);
+    if (db->db->drv->dialect->limit_all_null) /* LIMIT NULL: no limit (PostgreSQL) */
+        ASSERT_EQ_INT(berth_sql_page_limit(db, -1).type, BERTH_SQL_T_NULL);
+    else
+        ASSERT_EQ_INT(berth_sql_page_limit(db, -1).i, -1);
     ASSERT_EQ_INT(berth_sql_page_limit(db, 0).i, 1);
 }
 
