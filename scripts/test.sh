@@ -6,12 +6,14 @@ set -u
 cd "$(dirname "$0")/.."
 passed=0 failed=0 skipped=0
 log=$(mktemp -d /tmp/berth-test-XXXXXX)
-trap 'sh scripts/pg.sh stop "$log/pg"; rm -rf "$log"' EXIT
+# its own folder: the postgres user cannot enter $log (0700, root's)
+pg=$(mktemp -d /tmp/berth-pg-XXXXXX)
+trap 'sh scripts/pg.sh stop "$pg"; rm -rf "$log" "$pg"' EXIT
 
 # A PostgreSQL server for the metadata suite and the e2e pass on PostgreSQL (scripts/pg.sh).
-if sh scripts/pg.sh start "$log/pg" > "$log/pg.out" 2>&1; then
-	export BERTH_TEST_PG_HOST="$log/pg"
-	echo "== PostgreSQL for the tests: socket in $log/pg"
+if sh scripts/pg.sh start "$pg" > "$log/pg.out" 2>&1; then
+	export BERTH_TEST_PG_HOST="$pg"
+	echo "== PostgreSQL for the tests: socket in $pg"
 else
 	echo "skip - no PostgreSQL for the tests: $(tail -n 1 "$log/pg.out")"
 	skipped=$((skipped + 1))
