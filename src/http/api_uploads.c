@@ -133,8 +133,23 @@ struct store_claim {
 static enum berth_rc store_commit(void *p, struct berth_err *err)
 {
     struct store_claim *c = p;
+    enum berth_rc rc;
+    uint64_t size;
+
+    /*
+     * The claim's transaction is run again after a serialization failure
+     * (PostgreSQL): the bytes were committed by the first attempt and the
+     * writer is spent, so they only need to be there still.
+     */
+    if (c->done) {
+        rc = c->bs->ops->stat(c->bs, c->d, &size, err);
+        if (rc == BERTH_EBLOBUNKNOWN)
+            rc = berth_err_set(err, BERTH_EIO, "blob %s was removed while its push was being recorded: push it again",
+                               c->d->s);
+        return rc;
+    }
     /* verified by the caller's hash, and synced before the claim */
-    enum berth_rc rc = berth_upload_writer_commit(c->w, c->d, BERTH_COMMIT_SYNCED | BERTH_COMMIT_VERIFIED, err);
+    rc = berth_upload_writer_commit(c->w, c->d, BERTH_COMMIT_SYNCED | BERTH_COMMIT_VERIFIED, err);
     if (!rc) c->done = 1;
     return rc;
 }

@@ -236,7 +236,7 @@ static enum berth_rc blob_reap(struct berth_meta *m, const struct berth_digest *
     berth_sql_db(m);
     *reaped = 0;
     if (!d) return berth_err_set(err, BERTH_EINVAL, "blob_reap: no digest");
-    rc = berth_sql_tx(m, "blob_reap", reap_tx, &x, err);
+    rc = berth_sql_tx_begin(m, "blob_reap", berth_sql_db(m)->db->drv->dialect->begin_reap, reap_tx, &x, err);
     if (!rc) *reaped = x.reaped;
     return rc;
 }

@@ -33,6 +33,7 @@ const struct berth_sql_dialect berth_sql_sqlite = {
     .params = BERTH_SQL_PARAMS_QMARK,
     /* IMMEDIATE takes the write lock up front, so the busy timeout applies instead of a failed upgrade */
     .begin_write = "BEGIN IMMEDIATE",
+    .begin_reap = "BEGIN IMMEDIATE", /* the one write lock already keeps every writer out */
     .limit_all_null = 0,
     .upsert = 1,
     .returning = 1,
@@ -47,6 +48,8 @@ const struct berth_sql_dialect berth_sql_postgres = {
     .name = "postgres",
     .params = BERTH_SQL_PARAMS_DOLLAR,
     .begin_write = "BEGIN ISOLATION LEVEL SERIALIZABLE",
+    .begin_reap = "BEGIN ISOLATION LEVEL READ COMMITTED;"
+                  " LOCK TABLE blobs, repo_blobs, manifest_blobs, manifest_children IN SHARE ROW EXCLUSIVE MODE",
     .limit_all_null = 1,
     .upsert = 1,
     .returning = 1,
@@ -478,6 +481,12 @@ static void tx_rollback(struct berth_sql_conn *c)
 enum berth_rc berth_sql_tx(struct berth_meta *m, const char *op, berth_sql_fn fn, void *ctx,
                            struct berth_err *err)
 {
+    return berth_sql_tx_begin(m, op, berth_sql_db(m)->db->drv->dialect->begin_write, fn, ctx, err);
+}
+
+enum berth_rc berth_sql_tx_begin(struct berth_meta *m, const char *op, const char *begin, berth_sql_fn fn, void *ctx,
+                                 struct berth_err *err)
+{
     struct berth_sql_conn *h = berth_sql_db(m), *c = NULL;
     const struct berth_sql_driver *drv = h->db->drv;
     enum berth_rc rc;
@@ -489,7 +498,7 @@ enum berth_rc berth_sql_tx(struct berth_meta *m, const char *op, berth_sql_fn fn
     for (attempt = 0;; attempt++) {
         c->busy = 0;
         c->discard = 0;
-        rc = tx_exec(c, drv->dialect->begin_write, op, err);
+        rc = tx_exec(c, begin, op, err);
         if (!rc) rc = fn(c, ctx, err);
         if (!rc && !c->discard) rc = tx_exec(c, "COMMIT", op, err);
         if (rc || c->discard) tx_rollback(c);
