@@ -236,7 +236,7 @@ static enum berth_rc blob_reap(struct berth_meta *m, const struct berth_digest *
     berth_sql_db(m);
     *reaped = 0;
     if (!d) return berth_err_set(err, BERTH_EINVAL, "blob_reap: no digest");
-    rc = berth_sql_tx_begin(m, "blob_reap", berth_sql_db(m)->db->drv->dialect->begin_reap, reap_tx, &x, err);
+    rc = berth_sql_tx_begin(m, "blob_reap", berth_sql_db(m)->db->drv->dialect->begin_gc, reap_tx, &x, err);
     if (!rc) *reaped = x.reaped;
     return rc;
 }
@@ -675,7 +675,7 @@ static enum berth_rc gc(struct berth_meta *m, int64_t cutoff_ms, int dry_run, be
     b->on_manifest = on_manifest;
     b->on_unlink = on_unlink;
     b->ctx = ctx;
-    rc = berth_sql_tx(m, "gc", gc_tx, b, err);
+    rc = berth_sql_tx_begin(m, "gc", berth_sql_db(m)->db->drv->dialect->begin_gc, gc_tx, b, err);
     free(b);
     return rc;
 }

@@ -33,7 +33,7 @@ const struct berth_sql_dialect berth_sql_sqlite = {
     .params = BERTH_SQL_PARAMS_QMARK,
     /* IMMEDIATE takes the write lock up front, so the busy timeout applies instead of a failed upgrade */
     .begin_write = "BEGIN IMMEDIATE",
-    .begin_reap = "BEGIN IMMEDIATE", /* the one write lock already keeps every writer out */
+    .begin_gc = "BEGIN IMMEDIATE", /* the one write lock already keeps every writer out */
     .limit_all_null = 0,
     .upsert = 1,
     .returning = 1,
@@ -48,8 +48,9 @@ const struct berth_sql_dialect berth_sql_postgres = {
     .name = "postgres",
     .params = BERTH_SQL_PARAMS_DOLLAR,
     .begin_write = "BEGIN ISOLATION LEVEL SERIALIZABLE",
-    .begin_reap = "BEGIN ISOLATION LEVEL READ COMMITTED;"
-                  " LOCK TABLE blobs, repo_blobs, manifest_blobs, manifest_children IN SHARE ROW EXCLUSIVE MODE",
+    /* the lock before any query: the snapshot is taken after it, when no writer is half done */
+    .begin_gc = "BEGIN ISOLATION LEVEL SERIALIZABLE; LOCK TABLE blobs, repo_blobs, manifests, tags, manifest_blobs,"
+                " manifest_children IN SHARE ROW EXCLUSIVE MODE",
     .limit_all_null = 1,
     .upsert = 1,
     .returning = 1,

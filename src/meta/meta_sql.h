@@ -262,13 +262,15 @@ struct berth_sql_dialect {
     enum berth_sql_params params;
     const char *begin_write; /* starts a transaction that holds the write lock (or serialises) at once */
     /*
-     * starts gc's reap of one blob, whose removal of the bytes cannot be
-     * undone: no writer may add a use of the blob until it commits, and its
-     * commit must not fail for a conflict found late (PostgreSQL: READ
-     * COMMITTED behind table locks that writers of uses wait on, not
-     * SERIALIZABLE, which aborts at commit, after the bytes are gone)
+     * starts a gc transaction (the sweep of manifests and links, the reap
+     * of one blob): no writer may change what it decides on until it
+     * commits, and its commit must not fail for a conflict found late, since
+     * a reap's removal of the bytes cannot be undone (PostgreSQL: table
+     * locks the writers wait on, taken before the snapshot, so no writer is
+     * half done and a writer that read before the lock is the one aborted;
+     * SQLite: the one write lock)
      */
-    const char *begin_reap;
+    const char *begin_gc;
     int limit_all_null;      /* LIMIT NULL means no limit (PostgreSQL); else LIMIT -1 (SQLite) */
     int upsert;              /* ON CONFLICT ... DO UPDATE / DO NOTHING; the statements need it */
     int returning;           /* INSERT ... RETURNING; the statements need it */
@@ -481,7 +483,7 @@ enum berth_rc berth_sql_run(struct berth_meta *m, berth_sql_fn fn, void *ctx, st
  * runs again, up to the driver's tx_retries times, so fn must only write
  * its results out once it is sure to succeed (or be safe to run twice).
  */
-/* berth_sql_tx started with begin (a dialect's begin_reap, say) instead of begin_write. */
+/* berth_sql_tx started with begin (a dialect's begin_gc, say) instead of begin_write. */
 enum berth_rc berth_sql_tx_begin(struct berth_meta *m, const char *op, const char *begin, berth_sql_fn fn, void *ctx,
                                  struct berth_err *err);
 enum berth_rc berth_sql_tx(struct berth_meta *m, const char *op, berth_sql_fn fn, void *ctx,

@@ -2382,7 +2382,7 @@ TEST(meta_sql_dialect_names_filled_in)
 /* Every field of a dialect is set: a driver gets the whole table or none of it. */
 static void dialect_complete(const struct berth_sql_dialect *d)
 {
-    ASSERT_TRUE(d->name && d->begin_write && d->begin_reap && d->rowid && d->fixed_join && d->now_s && d->blob);
+    ASSERT_TRUE(d->name && d->begin_write && d->begin_gc && d->rowid && d->fixed_join && d->now_s && d->blob);
     ASSERT_TRUE(d->upsert && d->returning);
 }
 
