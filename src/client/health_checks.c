@@ -1620,21 +1620,22 @@ static char *grants_text(const json_t *sources)
     return berth_buf_detach(&b, NULL);
 }
 
-/* Asks /oauth2/explain whether user/secret may do the action on the repository: 1 and res OK, or 0 and res failed. */
-static int explain_one(struct berth_health_run *run, struct berth_health_result *res, const char *user,
-                       const char *secret, const char *text)
+/*
+ * GET /oauth2/explain for scope with user/secret as Basic (none: anonymous):
+ * the parsed answer (the caller's), or NULL with res failed as a refusal or
+ * a transport failure; text names the credential in a refusal.
+ */
+static json_t *explain_get(struct berth_health_run *run, struct berth_health_result *res, const char *scope,
+                           const char *user, const char *secret, const char *text)
 {
     struct berth_health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
     struct berth_health_http h;
     struct berth_buf b = BERTH_BUF_INIT(0);
     char *path, *up = NULL, *auth = NULL;
-    const json_t *a;
     json_t *ans = NULL;
-    const char *cause, *cmd;
-    int ok = 0;
 
-    path = berth_xasprintf("/oauth2/explain?service=%s&scope=repository:%s:%s",
-                           run->service ? run->service : run->login_server, run->repository, run->action);
+    path = berth_xasprintf("/oauth2/explain?service=%s&scope=%s", run->service ? run->service : run->login_server,
+                           scope);
     if (secret) {
         up = berth_xasprintf("%s:%s", user, secret);
         berth_buf_puts(&b, "Basic ");
@@ -1645,13 +1646,30 @@ static int explain_one(struct berth_health_run *run, struct berth_health_result 
     rq.host = run->login_server;
     rq.auth = auth;
     berth_health_http_do(run, &rq, &h);
-    if (h.status != 200) {
-        if (h.status) refused(run, res, &h, run->source, text);
-        else transport_failed(run, res, &h, "GET /oauth2/explain");
-        goto out;
-    }
-    ans = json_loadb(h.body.p, h.body.len, 0, NULL);
-    a = json_array_get(json_object_get(ans, "access"), 0);
+    if (h.status == 200) ans = json_loadb(h.body.p, h.body.len, 0, NULL);
+    else if (h.status) refused(run, res, &h, run->source, text);
+    else transport_failed(run, res, &h, "GET /oauth2/explain");
+    if (up) memset(up, 0, strlen(up));
+    if (auth) memset(auth, 0, strlen(auth));
+    free(up);
+    free(auth);
+    free(path);
+    berth_health_http_release(&h);
+    return ans;
+}
+
+/* Asks /oauth2/explain whether user/secret may do the action on the repository: 1 and res OK, or 0 and res failed. */
+static int explain_one(struct berth_health_run *run, struct berth_health_result *res, const char *user,
+                       const char *secret, const char *text)
+{
+    char *scope = berth_xasprintf("repository:%s:%s", run->repository, run->action);
+    json_t *ans = explain_get(run, res, scope, user, secret, text);
+    const json_t *a = json_array_get(json_object_get(ans, "access"), 0);
+    const char *cause, *cmd;
+    int ok = 0;
+
+    free(scope);
+    if (!ans) return 0;
     if (json_array_size(json_object_get(a, "missing"))) {
         cause = json_string_value(json_object_get(json_object_get(a, "fix"), "cause"));
         cmd = json_string_value(json_object_get(json_object_get(a, "fix"), "command"));
@@ -1664,14 +1682,7 @@ static int explain_one(struct berth_health_run *run, struct berth_health_result 
         free(src);
         ok = 1;
     }
-out:
-    if (up) memset(up, 0, strlen(up));
-    if (auth) memset(auth, 0, strlen(auth));
-    free(up);
-    free(auth);
-    free(path);
     json_decref(ans);
-    berth_health_http_release(&h);
     return ok;
 }
 
@@ -1682,33 +1693,14 @@ out:
  */
 static void check_manage(struct berth_health_run *run, struct berth_health_result *res)
 {
-    struct berth_health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
-    struct berth_health_http h;
-    struct berth_buf b = BERTH_BUF_INIT(0);
-    char *path, *up = NULL, *auth = NULL, *fix = NULL;
     const char *who = run->source_text ? run->source_text : "anonymous", *name;
     int token = run->refresh_token != NULL;
-    json_t *ans = NULL, *m;
+    json_t *ans, *m;
+    char *fix;
 
-    path = berth_xasprintf("/oauth2/explain?service=%s&scope=registry:catalog:*",
-                           run->service ? run->service : run->login_server);
-    if (run->cred_secret || run->refresh_token) {
-        up = berth_xasprintf("%s:%s", token ? BERTH_NULL_GUID : run->cred_user,
-                             token ? run->refresh_token : run->cred_secret);
-        berth_buf_puts(&b, "Basic ");
-        berth_b64_encode(up, strlen(up), &b);
-        auth = berth_buf_detach(&b, NULL);
-    }
-    rq.path = path;
-    rq.host = run->login_server;
-    rq.auth = auth;
-    berth_health_http_do(run, &rq, &h);
-    if (h.status != 200) {
-        if (h.status) refused(run, res, &h, run->source, who);
-        else transport_failed(run, res, &h, "GET /oauth2/explain");
-        goto out;
-    }
-    ans = json_loadb(h.body.p, h.body.len, 0, NULL);
+    ans = explain_get(run, res, "registry:catalog:*", token ? BERTH_NULL_GUID : run->cred_user,
+                      token ? run->refresh_token : run->cred_secret, who);
+    if (!ans) return;
     m = json_object_get(ans, "management");
     name = json_string_value(json_object_get(json_object_get(ans, "identity"), "name"));
     if (json_is_true(json_object_get(m, "change"))) {
@@ -1723,16 +1715,9 @@ static void check_manage(struct berth_health_run *run, struct berth_health_resul
                          run->registry ? run->registry : "?",
                          reads ? "it may read its settings (Reader)" : "it holds no role on it (Reader reads, "
                                                                        "Contributor changes)");
+        free(fix);
     }
-out:
-    if (up) memset(up, 0, strlen(up));
-    if (auth) memset(auth, 0, strlen(auth));
-    free(up);
-    free(auth);
-    free(path);
-    free(fix);
     json_decref(ans);
-    berth_health_http_release(&h);
 }
 
 static void check_access(struct berth_health_run *run, struct berth_health_result *res)
