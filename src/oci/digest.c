@@ -1,9 +1,11 @@
-/* digest.c - digest parsing and the streaming hasher on OpenSSL EVP. */
+/* digest.c - digest parsing and the streaming hasher on OpenSSL's SHA-2 contexts. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <openssl/evp.h>
+/* the SHA256/SHA512 context API is deprecated in OpenSSL 3 but is the only one whose state can be saved */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 #include "oci.h"
 #include "util.h"
 #include "banned.h"
@@ -127,18 +129,6 @@ static void die(const char *what)
     abort();
 }
 
-static const EVP_MD *evp_md(enum berth_digest_alg alg)
-{
-    switch (alg) {
-    case BERTH_DIGEST_SHA256:
-        return EVP_sha256();
-    case BERTH_DIGEST_SHA512:
-        return EVP_sha512();
-    }
-    die("unknown digest algorithm passed to the hasher");
-    return NULL;
-}
-
 static void fill_digest(enum berth_digest_alg alg, const unsigned char *md, unsigned int n,
                         struct berth_digest *out)
 {
@@ -155,53 +145,182 @@ static void fill_digest(enum berth_digest_alg alg, const unsigned char *md, unsi
     BERTH_ASSERT(strlen(berth_digest_hex(out)) == row->hexlen);
 }
 
+/*
+ * The running state of one hash. OpenSSL 3 gives no way to export an EVP
+ * digest context, and an upload's hash must be saved between requests that
+ * other servers may serve, so the hasher runs on the SHA256/SHA512 contexts
+ * (the same assembly, SHA-NI included) whose fields are public.
+ */
+union hash_ctx {
+    SHA256_CTX s256;
+    SHA512_CTX s512;
+};
+
 void berth_hasher_init(struct berth_hasher *h, enum berth_digest_alg alg)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    union hash_ctx *c = malloc(sizeof(*c));
+    int ok = 0;
 
-    if (!ctx) die("out of memory creating a digest context");
-    if (EVP_DigestInit_ex(ctx, evp_md(alg), NULL) != 1) die("EVP_DigestInit_ex failed");
+    if (!c) die("out of memory creating a digest context");
+    switch (alg) {
+    case BERTH_DIGEST_SHA256:
+        ok = SHA256_Init(&c->s256);
+        break;
+    case BERTH_DIGEST_SHA512:
+        ok = SHA512_Init(&c->s512);
+        break;
+    }
+    if (ok != 1) die("unknown digest algorithm passed to the hasher");
     h->alg = alg;
-    h->ctx = ctx;
+    h->ctx = c;
 }
 
 void berth_hasher_update(struct berth_hasher *h, const void *p, size_t n)
 {
-    if (!h->ctx) die("berth_hasher_update on a finished or released hasher");
+    union hash_ctx *c = h->ctx;
+
+    if (!c) die("berth_hasher_update on a finished or released hasher");
     if (n == 0) return;
-    if (EVP_DigestUpdate(h->ctx, p, n) != 1) die("EVP_DigestUpdate failed");
+    if (h->alg == BERTH_DIGEST_SHA256) SHA256_Update(&c->s256, p, n);
+    else SHA512_Update(&c->s512, p, n);
 }
 
 void berth_hasher_final(struct berth_hasher *h, struct berth_digest *out)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
+    unsigned char md[SHA512_DIGEST_LENGTH];
+    union hash_ctx *c = h->ctx;
 
-    if (!h->ctx) die("berth_hasher_final on a finished or released hasher");
-    if (EVP_DigestFinal_ex(h->ctx, md, &n) != 1) die("EVP_DigestFinal_ex failed");
-    fill_digest(h->alg, md, n, out);
+    if (!c) die("berth_hasher_final on a finished or released hasher");
+    if (h->alg == BERTH_DIGEST_SHA256) {
+        SHA256_Final(md, &c->s256);
+        fill_digest(h->alg, md, SHA256_DIGEST_LENGTH, out);
+    } else {
+        SHA512_Final(md, &c->s512);
+        fill_digest(h->alg, md, SHA512_DIGEST_LENGTH, out);
+    }
     /* the context is spent: free it now so that re-initialising cannot leak it */
-    EVP_MD_CTX_free(h->ctx);
+    free(c);
     h->ctx = NULL;
 }
 
 void berth_hasher_copy(struct berth_hasher *dst, const struct berth_hasher *src)
 {
-    EVP_MD_CTX *ctx;
+    union hash_ctx *c;
 
     if (!src->ctx) die("berth_hasher_copy from a finished or released hasher");
-    ctx = EVP_MD_CTX_new();
-    if (!ctx) die("out of memory creating a digest context");
-    if (EVP_MD_CTX_copy_ex(ctx, src->ctx) != 1) die("EVP_MD_CTX_copy_ex failed");
+    c = malloc(sizeof(*c));
+    if (!c) die("out of memory creating a digest context");
+    memcpy(c, src->ctx, sizeof(*c));
     dst->alg = src->alg;
-    dst->ctx = ctx;
+    dst->ctx = c;
 }
 
 void berth_hasher_release(struct berth_hasher *h)
 {
     if (!h) return;
-    EVP_MD_CTX_free(h->ctx);
+    free(h->ctx);
     h->ctx = NULL;
+}
+
+/*
+ * The saved form: "BH1", the algorithm's byte ('2' or '5'), the chaining
+ * values and the bit count as big-endian words, the count of buffered
+ * bytes, then those bytes. Independent of the host's byte order and of
+ * OpenSSL's struct layout.
+ */
+#define SAVE_TAG "BH1"
+
+static void put_be(unsigned char *p, uint64_t v, int n)
+{
+    int i;
+    for (i = n - 1; i >= 0; i--, v >>= 8) p[i] = (unsigned char)(v & 0xff);
+}
+
+static uint64_t get_be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = 0; i < n; i++) v = (v << 8) | p[i];
+    return v;
+}
+
+size_t berth_hasher_save(const struct berth_hasher *h, unsigned char out[BERTH_HASHER_SAVE_MAX])
+{
+    const union hash_ctx *c = h->ctx;
+    unsigned char *p = out;
+    int i;
+
+    if (!c) die("berth_hasher_save of a finished or released hasher");
+    memcpy(p, SAVE_TAG, 3);
+    p += 3;
+    if (h->alg == BERTH_DIGEST_SHA256) {
+        const SHA256_CTX *s = &c->s256;
+        if (s->num >= SHA256_CBLOCK) die("SHA-256 context holds a full block");
+        *p++ = '2';
+        for (i = 0; i < 8; i++, p += 4) put_be(p, s->h[i], 4);
+        put_be(p, s->Nh, 4);
+        put_be(p + 4, s->Nl, 4);
+        p += 8;
+        *p++ = (unsigned char)s->num;
+        memcpy(p, s->data, s->num);
+        p += s->num;
+    } else {
+        const SHA512_CTX *s = &c->s512;
+        if (s->num >= SHA512_CBLOCK) die("SHA-512 context holds a full block");
+        *p++ = '5';
+        for (i = 0; i < 8; i++, p += 8) put_be(p, s->h[i], 8);
+        put_be(p, s->Nh, 8);
+        put_be(p + 8, s->Nl, 8);
+        p += 16;
+        *p++ = (unsigned char)s->num;
+        memcpy(p, s->u.p, s->num);
+        p += s->num;
+    }
+    BERTH_ASSERT((size_t)(p - out) <= BERTH_HASHER_SAVE_MAX);
+    return (size_t)(p - out);
+}
+
+enum berth_rc berth_hasher_load(struct berth_hasher *h, const void *buf, size_t len, struct berth_err *err)
+{
+    const unsigned char *p = buf;
+    union hash_ctx *c;
+    size_t words, wsize, block, num, need;
+    int i;
+
+    if (len < 4 || memcmp(p, SAVE_TAG, 3) != 0 || (p[3] != '2' && p[3] != '5'))
+        return berth_err_set(err, BERTH_EINVAL, "saved hash state is not in a known form");
+    wsize = p[3] == '2' ? 4 : 8;
+    block = p[3] == '2' ? SHA256_CBLOCK : SHA512_CBLOCK;
+    words = 10;
+    need = 4 + words * wsize + 1;
+    if (len < need) return berth_err_set(err, BERTH_EINVAL, "saved hash state is cut short");
+    num = p[need - 1];
+    if (num >= block || len != need + num)
+        return berth_err_set(err, BERTH_EINVAL, "saved hash state holds %zu buffered bytes in %zu", num, len);
+    /* the bit count of the hashed bytes must agree with the buffered tail */
+    if ((get_be(p + 4 + 9 * wsize, (int)wsize) / 8) % block != num)
+        return berth_err_set(err, BERTH_EINVAL, "saved hash state's length disagrees with its buffer");
+    berth_hasher_init(h, p[3] == '2' ? BERTH_DIGEST_SHA256 : BERTH_DIGEST_SHA512);
+    c = h->ctx;
+    p += 4;
+    if (h->alg == BERTH_DIGEST_SHA256) {
+        SHA256_CTX *s = &c->s256;
+        for (i = 0; i < 8; i++, p += 4) s->h[i] = (SHA_LONG)get_be(p, 4);
+        s->Nh = (SHA_LONG)get_be(p, 4);
+        s->Nl = (SHA_LONG)get_be(p + 4, 4);
+        p += 9;
+        s->num = (unsigned int)num;
+        memcpy(s->data, p, num);
+    } else {
+        SHA512_CTX *s = &c->s512;
+        for (i = 0; i < 8; i++, p += 8) s->h[i] = get_be(p, 8);
+        s->Nh = get_be(p, 8);
+        s->Nl = get_be(p + 8, 8);
+        p += 17;
+        s->num = (unsigned int)num;
+        memcpy(s->u.p, p, num);
+    }
+    return BERTH_OK;
 }
 
 void berth_digest_of(enum berth_digest_alg alg, const void *p, size_t n, struct berth_digest *out)

@@ -50,7 +50,7 @@ int berth_digest_eq(const struct berth_digest *a, const struct berth_digest *b);
 /* Streaming hash. Owns an OpenSSL context: release with berth_hasher_release. */
 struct berth_hasher {
     enum berth_digest_alg alg;
-    void *ctx; /* EVP_MD_CTX * */
+    void *ctx; /* OpenSSL's SHA256_CTX or SHA512_CTX */
 };
 
 void berth_hasher_init(struct berth_hasher *h, enum berth_digest_alg alg);
@@ -60,6 +60,17 @@ void berth_hasher_final(struct berth_hasher *h, struct berth_digest *out);
 /* Copies the state of src into dst (dst must be released or uninitialised). */
 void berth_hasher_copy(struct berth_hasher *dst, const struct berth_hasher *src);
 void berth_hasher_release(struct berth_hasher *h);
+
+/* Bytes berth_hasher_save writes at most. */
+#define BERTH_HASHER_SAVE_MAX 224
+/*
+ * The hasher's running state as bytes (at most BERTH_HASHER_SAVE_MAX), to
+ * continue it later, in another process or on another machine, with
+ * berth_hasher_load; returns the count. The hasher keeps running.
+ */
+size_t berth_hasher_save(const struct berth_hasher *h, unsigned char out[BERTH_HASHER_SAVE_MAX]);
+/* Starts h (uninitialised or released) from saved bytes; BERTH_EINVAL when they are not a saved state. */
+enum berth_rc berth_hasher_load(struct berth_hasher *h, const void *buf, size_t len, struct berth_err *err);
 /* One-shot digest of a buffer. */
 void berth_digest_of(enum berth_digest_alg alg, const void *p, size_t n, struct berth_digest *out);
 

@@ -410,6 +410,63 @@ TEST(hash_streamed_equals_one_shot)
     free(data);
 }
 
+/* A hash saved at any length and loaded into a new hasher finishes as if it had never stopped. */
+TEST(hasher_save_and_load_continue_the_hash)
+{
+    static const size_t cuts[] = {0, 1, 55, 56, 63, 64, 65, 111, 112, 127, 128, 129, 1000, 65537};
+    size_t n = 70000, i, k, len;
+    unsigned char *data = berth_xmalloc(n), saved[BERTH_HASHER_SAVE_MAX];
+    struct berth_digest once, resumed;
+    struct berth_hasher h, g;
+    struct berth_err err = BERTH_ERR_INIT;
+    int alg;
+
+    for (i = 0; i < n; i++)
+        data[i] = (unsigned char)(i * 7 + (i >> 8));
+    for (alg = BERTH_DIGEST_SHA256; alg <= BERTH_DIGEST_SHA512; alg++) {
+        berth_digest_of((enum berth_digest_alg)alg, data, n, &once);
+        for (k = 0; k < sizeof(cuts) / sizeof(cuts[0]); k++) {
+            berth_hasher_init(&h, (enum berth_digest_alg)alg);
+            berth_hasher_update(&h, data, cuts[k]);
+            len = berth_hasher_save(&h, saved);
+            ASSERT_TRUE(len > 4 && len <= BERTH_HASHER_SAVE_MAX);
+            berth_hasher_release(&h);
+            ASSERT_RC(berth_hasher_load(&g, saved, len, &err), BERTH_OK);
+            ASSERT_EQ_INT(g.alg, alg);
+            berth_hasher_update(&g, data + cuts[k], n - cuts[k]);
+            berth_hasher_final(&g, &resumed);
+            berth_hasher_release(&g);
+            ASSERT_EQ_STR(resumed.s, once.s);
+        }
+    }
+    free(data);
+}
+
+TEST(hasher_load_refuses_what_is_not_a_saved_state)
+{
+    unsigned char saved[BERTH_HASHER_SAVE_MAX], bad[BERTH_HASHER_SAVE_MAX];
+    struct berth_hasher h;
+    struct berth_err err = BERTH_ERR_INIT;
+    size_t len, i;
+
+    berth_hasher_init(&h, BERTH_DIGEST_SHA256);
+    berth_hasher_update(&h, "hello", 5);
+    len = berth_hasher_save(&h, saved);
+    berth_hasher_release(&h);
+    ASSERT_RC(berth_hasher_load(&h, saved, 0, &err), BERTH_EINVAL);
+    ASSERT_RC(berth_hasher_load(&h, "BH1x", 4, &err), BERTH_EINVAL);
+    /* every shorter prefix, and one byte too many */
+    for (i = 0; i < len; i++)
+        ASSERT_RC(berth_hasher_load(&h, saved, i, &err), BERTH_EINVAL);
+    memcpy(bad, saved, len);
+    bad[len] = 0;
+    ASSERT_RC(berth_hasher_load(&h, bad, len + 1, &err), BERTH_EINVAL);
+    /* a buffered count that disagrees with the length hashed */
+    memcpy(bad, saved, len);
+    bad[4 + 9 * 4 + 3] ^= 8; /* low byte of the bit count: one byte more */
+    ASSERT_RC(berth_hasher_load(&h, bad, len, &err), BERTH_EINVAL);
+}
+
 TEST(hasher_copy_forks_the_state)
 {
     struct berth_hasher a, b;
