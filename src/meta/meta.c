@@ -30,3 +30,10 @@ void berth_meta_scopemap_release(struct berth_meta_scopemap *sm)
     sm->rules = NULL;
     sm->nrules = 0;
 }
+
+void berth_meta_upload_release(struct berth_meta_upload *u)
+{
+    if (!u) return;
+    free(u->ext);
+    u->ext = NULL;
+}

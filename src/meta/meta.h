@@ -485,6 +485,20 @@ struct berth_meta_content_ops {
                         berth_meta_gc_fn on_unlink, void *ctx, struct berth_err *err);
 };
 
+/* An upload session's record and saved state (upload_load). */
+struct berth_meta_upload {
+    int64_t reg;
+    char repo[BERTH_NAME_MAX + 1];
+    int64_t created_ms;
+    uint64_t size;                              /* bytes received, as of the last save */
+    unsigned char hash[BERTH_HASHER_SAVE_MAX];  /* berth_hasher_save of those bytes */
+    size_t hash_len;                            /* 0: never saved (rebuild it from the store) */
+    char *ext;                                  /* the blob store's resume data, malloc'd, or NULL */
+};
+
+/* Frees what upload_load put in u (not u itself). */
+void berth_meta_upload_release(struct berth_meta_upload *u);
+
 /* Upload sessions. */
 struct berth_meta_upload_ops {
     /*
@@ -504,6 +518,25 @@ struct berth_meta_upload_ops {
 
     /* Every session, with uuid; fn's name argument is the uuid. */
     enum berth_rc (*upload_list)(struct berth_meta *m, berth_meta_name_fn fn, void *ctx, struct berth_err *err);
+
+    /* The session's record and saved state into *out (release it); BERTH_EUPLOADUNKNOWN if absent. */
+    enum berth_rc (*upload_load)(struct berth_meta *m, const char *uuid, struct berth_meta_upload *out,
+                                 struct berth_err *err);
+    /*
+     * Saves the state a session reached: size bytes received, their running
+     * hash (hash_len bytes of berth_hasher_save) and the store's resume data
+     * (ext, may be NULL). BERTH_EUPLOADUNKNOWN if the session is gone.
+     */
+    enum berth_rc (*upload_save)(struct berth_meta *m, const char *uuid, uint64_t size, const void *hash,
+                                 size_t hash_len, const char *ext, int64_t now_ms, struct berth_err *err);
+    /*
+     * Takes the session for one request against every server sharing the
+     * store (a server's own requests are kept apart by the caller): until
+     * upload_unlock, or until the holder dies. BERTH_EBUSY when another
+     * server's request holds it.
+     */
+    enum berth_rc (*upload_lock)(struct berth_meta *m, const char *uuid, struct berth_err *err);
+    void (*upload_unlock)(struct berth_meta *m, const char *uuid);
 };
 
 /* The event logs. */

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <libpq-fe.h>
 #include "alloc.h"
+#include "log.h"
 #include "meta.h"
 #include "meta_sql.h"
 #include "migrations_pg.h"
@@ -56,6 +57,8 @@ struct meta_pg {
     struct berth_sql sql;       /* first member: the store the SQL layer works on */
     char *dsn;
     struct berth_sql_pool pool; /* at most POOL_MAX connections */
+    pthread_mutex_t lock_mu;    /* guards locks */
+    PGconn *locks;              /* holds the session locks (lock_try); opened on first use */
 };
 
 static const struct berth_sql_driver pg_driver;
@@ -397,7 +400,66 @@ static void pg_release(struct berth_sql *db, struct berth_sql_conn *bc)
     berth_sql_pool_give(&mp->pool, &c->base);
 }
 
+/*
+ * Session locks are advisory locks of one connection of their own, which
+ * no transaction uses: a lock lives until it is unlocked or the connection
+ * ends, and the connection ends when this server dies, so another server
+ * never waits on a dead one. They are taken with try (never waited on) in
+ * the two-key space under LOCK_SPACE, apart from the migration lock.
+ */
+#define LOCK_SPACE 0x75706c64 /* "upld" */
+
+static enum berth_rc pg_lock_try(struct berth_sql *db, int32_t key, struct berth_err *err)
+{
+    struct meta_pg *mp = (struct meta_pg *)db;
+    char sql[96];
+    PGresult *r;
+    enum berth_rc rc = BERTH_OK;
+
+    snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%d, %d)", LOCK_SPACE, (int)key);
+    pthread_mutex_lock(&mp->lock_mu);
+    if (mp->locks && PQstatus(mp->locks) != CONNECTION_OK) {
+        /* the locks this connection held are gone with it */
+        BERTH_LOG(BERTH_LOG_WARN, "msg=\"postgres: the upload lock connection was lost; reconnecting\"");
+        PQfinish(mp->locks);
+        mp->locks = NULL;
+    }
+    if (!mp->locks) {
+        mp->locks = PQconnectdb(mp->dsn);
+        if (!mp->locks || PQstatus(mp->locks) != CONNECTION_OK) {
+            rc = connect_err(mp->locks, err);
+            PQfinish(mp->locks);
+            mp->locks = NULL;
+            goto out;
+        }
+    }
+    r = PQexec(mp->locks, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        const char *m = PQerrorMessage(mp->locks);
+        rc = berth_err_set(err, BERTH_EDB, "postgres: upload lock: %.*s", (int)strcspn(m, "\n"), m);
+    } else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+        rc = berth_err_set(err, BERTH_EBUSY, "the upload is in use by a request on another server");
+    }
+    PQclear(r);
+out:
+    pthread_mutex_unlock(&mp->lock_mu);
+    return rc;
+}
+
+static void pg_unlock(struct berth_sql *db, int32_t key)
+{
+    struct meta_pg *mp = (struct meta_pg *)db;
+    char sql[96];
+
+    snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%d, %d)", LOCK_SPACE, (int)key);
+    pthread_mutex_lock(&mp->lock_mu);
+    if (mp->locks && PQstatus(mp->locks) == CONNECTION_OK) PQclear(PQexec(mp->locks, sql));
+    pthread_mutex_unlock(&mp->lock_mu);
+}
+
 static const struct berth_sql_driver pg_driver = {
+    .lock_try = pg_lock_try,
+    .unlock = pg_unlock,
     .name = "postgres",
     .dialect = &berth_sql_postgres,
     .tx_retries = 20,
@@ -504,6 +566,8 @@ static void store_free(struct meta_pg *mp)
     if (!mp) return;
     berth_sql_release(&mp->sql);
     berth_sql_pool_destroy(&mp->pool);
+    PQfinish(mp->locks);
+    pthread_mutex_destroy(&mp->lock_mu);
     if (mp->dsn) explicit_bzero(mp->dsn, strlen(mp->dsn)); /* it may hold a password */
     free(mp->dsn);
     mp->sql.base.magic = 0;
@@ -521,6 +585,7 @@ static enum berth_rc pg_open(const char *dsn, struct berth_meta **out, struct be
     mp = berth_xcalloc(1, sizeof(*mp));
     mp->dsn = berth_xstrdup(dsn);
     berth_sql_pool_init(&mp->pool, POOL_MAX);
+    pthread_mutex_init(&mp->lock_mu, NULL);
     rc = berth_sql_init(&mp->sql, &pg_driver, &berth_meta_pg_ops, err);
     if (rc) goto out;
     rc = conn_open(mp, &c, err);

@@ -209,6 +209,10 @@
                   " repo = excluded.repo, principal = excluded.principal, created_ms = excluded.created_ms") \
     X(UPLOAD_COUNT, "SELECT count(*) FROM uploads WHERE registry_id = ?1 AND repo = ?2 AND principal = ?3") \
     X(UPLOAD_GET, "SELECT registry_id, repo, created_ms FROM uploads WHERE uuid = ?1")                   \
+    X(UPLOAD_LOAD, "SELECT registry_id, repo, created_ms, size, hash, store_ext FROM uploads"             \
+                   " WHERE uuid = ?1")                                                                   \
+    X(UPLOAD_SAVE, "UPDATE uploads SET size = ?2, hash = ?3, store_ext = ?4, updated_ms = ?5"            \
+                   " WHERE uuid = ?1")                                                                   \
     X(UPLOAD_DELETE, "DELETE FROM uploads WHERE uuid = ?1")                                              \
     X(UPLOAD_LIST, "SELECT uuid FROM uploads ORDER BY uuid")                                             \
     X(GC_MANIFESTS, "SELECT m.id, r.name, m.digest FROM manifests m JOIN repositories r"                 \
@@ -373,6 +377,15 @@ struct berth_sql_driver {
     int64_t (*changes)(struct berth_sql_conn *c); /* rows the last finished statement wrote */
     int (*exec)(struct berth_sql_conn *c, const char *sql); /* a statement without arguments or rows */
     int (*in_tx)(struct berth_sql_conn *c);
+    /*
+     * Optional (NULL: one server per store, whose own exclusion suffices):
+     * a lock on key shared by every server of the store, held until unlock
+     * or until this server's connection to the engine ends (it died), so a
+     * crashed holder never blocks the others. BERTH_EBUSY when another
+     * server holds it.
+     */
+    enum berth_rc (*lock_try)(struct berth_sql *db, int32_t key, struct berth_err *err);
+    void (*unlock)(struct berth_sql *db, int32_t key);
     /* Sets err for an engine status (BERTH_EDB "op: message"), *cls its class; returns the code. */
     enum berth_rc (*error)(struct berth_sql_conn *c, int status, const char *op, enum berth_sql_class *cls,
                            struct berth_err *err);

@@ -3,7 +3,9 @@
  * SQL layer (meta_sql.h).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include "alloc.h"
 #include "meta_sql.h"
 #include "banned.h"
 
@@ -100,7 +102,89 @@ static enum berth_rc upload_list(struct berth_meta *m, berth_meta_name_fn fn, vo
                            err);
 }
 
+static enum berth_rc read_state(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+{
+    struct berth_meta_upload *u = ctx;
+    const char *ext = berth_sql_text(r, 5);
+    const void *hash = NULL;
+    size_t n = 0;
+    enum berth_rc rc;
+
+    if (berth_sql_copy(r, 1, u->repo, sizeof(u->repo)) != 0)
+        return berth_err_set(err, BERTH_EDB, "upload_load: stored repository name is too long");
+    u->reg = berth_sql_int(r, 0);
+    u->created_ms = berth_sql_int(r, 2);
+    if (berth_sql_int(r, 3) < 0) return berth_err_set(err, BERTH_EDB, "upload_load: stored size is negative");
+    u->size = (uint64_t)berth_sql_int(r, 3);
+    rc = berth_sql_blob(r, 4, &hash, &n, err);
+    if (rc) return rc;
+    if (n > sizeof(u->hash)) return berth_err_set(err, BERTH_EDB, "upload_load: stored hash state is %zu bytes", n);
+    if (n) memcpy(u->hash, hash, n);
+    u->hash_len = n;
+    u->ext = ext ? berth_xstrdup(ext) : NULL;
+    return BERTH_OK;
+}
+
+static enum berth_rc upload_load(struct berth_meta *m, const char *uuid, struct berth_meta_upload *out,
+                                 struct berth_err *err)
+{
+    enum berth_rc rc;
+    int found = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (!uuid) return berth_err_set(err, BERTH_EINVAL, "upload_load: no uuid");
+    rc = berth_sql_one(berth_sql_db(m), "upload_load", SQL_UPLOAD_LOAD, SQL_ARGS(SQL_T(uuid)), read_state, out,
+                       &found, err);
+    if (!rc && !found) rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %.64s unknown", uuid);
+    if (rc) berth_meta_upload_release(out);
+    return rc;
+}
+
+static enum berth_rc upload_save(struct berth_meta *m, const char *uuid, uint64_t size, const void *hash,
+                                 size_t hash_len, const char *ext, int64_t now_ms, struct berth_err *err)
+{
+    int64_t n = 0;
+    enum berth_rc rc;
+
+    if (!uuid) return berth_err_set(err, BERTH_EINVAL, "upload_save: no uuid");
+    if (size > (uint64_t)INT64_MAX) return berth_err_set(err, BERTH_EINVAL, "upload_save: size out of range");
+    rc = berth_sql_exec(berth_sql_db(m), "upload_save", SQL_UPLOAD_SAVE,
+                        SQL_ARGS(SQL_T(uuid), SQL_I(size), hash_len ? SQL_B(hash, hash_len) : SQL_NULL, SQL_T(ext),
+                                 SQL_I(now_ms)),
+                        &n, err);
+    if (!rc && n == 0) rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %.64s unknown", uuid);
+    return rc;
+}
+
+/* The lock key of a session: 32 bits of its random id (a collision only makes one request wait its turn). */
+static int32_t lock_key(const char *uuid)
+{
+    uint32_t h = 2166136261u;
+    for (; *uuid; uuid++) h = (h ^ (unsigned char)*uuid) * 16777619u;
+    return (int32_t)(h & 0x7fffffffu);
+}
+
+static enum berth_rc upload_lock(struct berth_meta *m, const char *uuid, struct berth_err *err)
+{
+    struct berth_sql *db = berth_sql_db(m)->db;
+
+    if (!uuid) return berth_err_set(err, BERTH_EINVAL, "upload_lock: no uuid");
+    if (!db->drv->lock_try) return BERTH_OK;
+    return db->drv->lock_try(db, lock_key(uuid), err);
+}
+
+static void upload_unlock(struct berth_meta *m, const char *uuid)
+{
+    struct berth_sql *db = berth_sql_db(m)->db;
+
+    if (uuid && db->drv->unlock) db->drv->unlock(db, lock_key(uuid));
+}
+
 const struct berth_meta_upload_ops berth_sql_upload_ops = {
+    .upload_load = upload_load,
+    .upload_save = upload_save,
+    .upload_lock = upload_lock,
+    .upload_unlock = upload_unlock,
     .upload_put = upload_put,
     .upload_get = upload_get,
     .upload_delete = upload_delete,

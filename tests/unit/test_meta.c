@@ -945,6 +945,71 @@ SHARED_TEST(meta_uploads)
     berth_buf_release(&b);
 }
 
+SHARED_TEST(meta_upload_state_saved_and_loaded)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta_upload u;
+    unsigned char hash[BERTH_HASHER_SAVE_MAX];
+    size_t i;
+
+    for (i = 0; i < sizeof(hash); i++) hash[i] = (unsigned char)(i * 13); /* zero bytes included */
+    ASSERT_RC(t->m->uploads->upload_load(t->m, "s1", &u, &err), BERTH_EUPLOADUNKNOWN);
+    ASSERT_RC(t->m->uploads->upload_save(t->m, "s1", 1, hash, 8, NULL, 5, &err), BERTH_EUPLOADUNKNOWN);
+    ASSERT_OK(t->m->uploads->upload_put(t->m, "s1", t->reg, "lib/a", "p", 1000, 0, &err));
+    ASSERT_OK(t->m->uploads->upload_load(t->m, "s1", &u, &err));
+    ASSERT_EQ_INT(u.reg, t->reg);
+    ASSERT_EQ_STR(u.repo, "lib/a");
+    ASSERT_EQ_INT(u.created_ms, 1000);
+    ASSERT_EQ_U64(u.size, 0);
+    ASSERT_EQ_INT(u.hash_len, 0);
+    ASSERT_TRUE(u.ext == NULL);
+    berth_meta_upload_release(&u);
+    ASSERT_OK(t->m->uploads->upload_save(t->m, "s1", 5ull << 32, hash, sizeof(hash), "{\"mp\":\"x\"}", 7, &err));
+    ASSERT_OK(t->m->uploads->upload_load(t->m, "s1", &u, &err));
+    ASSERT_EQ_U64(u.size, 5ull << 32);
+    ASSERT_EQ_INT(u.hash_len, sizeof(hash));
+    ASSERT_TRUE(memcmp(u.hash, hash, sizeof(hash)) == 0);
+    ASSERT_EQ_STR(u.ext, "{\"mp\":\"x\"}");
+    berth_meta_upload_release(&u);
+    /* a later save replaces all of it, ext back to none */
+    ASSERT_OK(t->m->uploads->upload_save(t->m, "s1", 9, hash, 3, NULL, 8, &err));
+    ASSERT_OK(t->m->uploads->upload_load(t->m, "s1", &u, &err));
+    ASSERT_EQ_U64(u.size, 9);
+    ASSERT_EQ_INT(u.hash_len, 3);
+    ASSERT_TRUE(u.ext == NULL);
+    berth_meta_upload_release(&u);
+    ASSERT_OK(t->m->uploads->upload_delete(t->m, "s1", &err));
+    ASSERT_RC(t->m->uploads->upload_save(t->m, "s1", 1, hash, 3, NULL, 9, &err), BERTH_EUPLOADUNKNOWN);
+}
+
+/* A session lock keeps a second server out, and dies with the server holding it. */
+SHARED_TEST(meta_upload_lock_between_servers)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta *other = NULL;
+    int i;
+
+    ASSERT_OK(t->m->uploads->upload_lock(t->m, "l1", &err));
+    t->m->uploads->upload_unlock(t->m, "l1");
+    if (t->ops != &berth_meta_pg_ops) return; /* SQLite: one server per store, the caller's exclusion suffices */
+    ASSERT_OK(t->ops->open(t->dsn, &other, &err));
+    ASSERT_OK(t->m->uploads->upload_lock(t->m, "l1", &err));
+    ASSERT_RC(other->uploads->upload_lock(other, "l1", &err), BERTH_EBUSY);
+    ASSERT_TRUE(strstr(err.msg, "another server") != NULL);
+    ASSERT_OK(other->uploads->upload_lock(other, "l2", &err)); /* other sessions are free */
+    t->m->uploads->upload_unlock(t->m, "l1");
+    ASSERT_OK(other->uploads->upload_lock(other, "l1", &err));
+    ASSERT_RC(t->m->uploads->upload_lock(t->m, "l1", &err), BERTH_EBUSY);
+    /* the holder goes away without unlocking: its connection ends and the lock with it */
+    t->ops->close(other);
+    for (i = 0; i < 200 && t->m->uploads->upload_lock(t->m, "l1", &err) == BERTH_EBUSY; i++)
+        usleep(10000); /* the engine ends the session a moment after the connection closes */
+    ASSERT_TRUE(i < 200);
+    ASSERT_OK(t->m->uploads->upload_lock(t->m, "l2", &err));
+    t->m->uploads->upload_unlock(t->m, "l1");
+    t->m->uploads->upload_unlock(t->m, "l2");
+}
+
 SHARED_TEST(meta_gc_untagged_removed_tagged_kept)
 {
     struct berth_err err = BERTH_ERR_INIT;
