@@ -90,7 +90,6 @@ enum berth_rc api_upload_post_begin(struct berth_req *req, struct berth_err *err
     berth_uuid(uuid);
     st->transient = 1;
     st->s = upload_session_new(uuid, req->name);
-    st->s->ready = 1;
     return h->blobs->ops->upload_create(h->blobs, uuid, &st->w, err);
 }
 
@@ -119,13 +118,14 @@ enum berth_rc api_upload_chunk_body(struct berth_req *req, const char *data, siz
     return BERTH_OK;
 }
 
-static void end_request(struct berth_req *req, struct up_state *st);
+static enum berth_rc end_request(struct berth_req *req, struct up_state *st, struct berth_err *err);
 
 /* What a claim's store step works on (see berth_meta_ops.blob_claim). */
 struct store_claim {
     struct berth_blobstore *bs;
     struct berth_upload_writer *w; /* a push: the session to commit; a mount: NULL */
     const struct berth_digest *d;
+    unsigned flags;   /* berth_upload_writer_commit's */
     int done;         /* the session was committed */
 };
 
@@ -148,8 +148,8 @@ static enum berth_rc store_commit(void *p, struct berth_err *err)
                                c->d->s);
         return rc;
     }
-    /* verified by the caller's hash, and synced before the claim */
-    rc = berth_upload_writer_commit(c->w, c->d, BERTH_COMMIT_SYNCED | BERTH_COMMIT_VERIFIED, err);
+    /* synced before the claim, and (sha256) verified by the session's hash */
+    rc = berth_upload_writer_commit(c->w, c->d, c->flags, err);
     if (!rc) c->done = 1;
     return rc;
 }
@@ -175,6 +175,7 @@ static enum berth_rc commit(struct berth_req *req, struct up_state *st, struct b
     struct berth_meta_claim cl = {0};
     struct berth_digest got;
     struct berth_err terr = BERTH_ERR_INIT;
+    unsigned flags = BERTH_COMMIT_SYNCED;
     enum berth_rc rc;
 
     snprintf(req->ev_digest, sizeof(req->ev_digest), "%s", st->want.s);
@@ -185,45 +186,25 @@ static enum berth_rc commit(struct berth_req *req, struct up_state *st, struct b
         berth_hasher_copy(&c, &s->h);
         berth_hasher_final(&c, &got);
         berth_hasher_release(&c);
-    } else {
-        /* rare: hash the stored bytes again with the requested algorithm */
-        struct berth_hasher c;
-        struct berth_blob_reader *r = NULL;
-        char *buf;
-        uint64_t off = 0;
-        size_t n = 0;
-        /* the reader sees what the writer has synced */
-        rc = berth_upload_writer_sync(st->w, err);
-        if (!rc) rc = h->blobs->ops->upload_open_reader(h->blobs, s->uuid, &r, err);
-        if (rc) return rc;
-        buf = berth_xmalloc(1 << 20);
-        berth_hasher_init(&c, st->want.alg);
-        do {
-            rc = berth_blob_reader_read_at(r, off, buf, 1 << 20, &n, err);
-            berth_hasher_update(&c, buf, n);
-            off += n;
-        } while (!rc && n > 0);
-        berth_blob_reader_close(r);
-        free(buf);
-        berth_hasher_final(&c, &got);
-        berth_hasher_release(&c);
-        if (rc) return rc;
+        if (!berth_digest_eq(&got, &st->want)) {
+            berth_upload_writer_close(st->w, NULL);
+            st->w = NULL;
+            h->blobs->ops->upload_remove(h->blobs, s->uuid, &terr);
+            if (!st->transient) h->meta->uploads->upload_delete(h->meta, s->uuid, &terr);
+            st->ended = 1;
+            end_request(req, st, &terr);
+            return berth_err_set(err, BERTH_EDIGEST, "uploaded content has digest %s, not %s", got.s, st->want.s);
+        }
+        flags |= BERTH_COMMIT_VERIFIED;
     }
-    if (!berth_digest_eq(&got, &st->want)) {
-        berth_upload_writer_close(st->w, NULL);
-        st->w = NULL;
-        h->blobs->ops->upload_remove(h->blobs, s->uuid, &terr);
-        if (!st->transient) h->meta->uploads->upload_delete(h->meta, s->uuid, &terr);
-        st->ended = 1;
-        end_request(req, st);
-        return berth_err_set(err, BERTH_EDIGEST, "uploaded content has digest %s, not %s", got.s, st->want.s);
-    }
+    /* rare: another algorithm (sha512); the store hashes the bytes as it commits them and refuses a mismatch */
     /* the data's fsync happens here, outside the claim's lock; the claim then only renames */
     rc = berth_upload_writer_sync(st->w, err);
     if (rc) return rc;
     sc.bs = h->blobs;
     sc.w = st->w;
     sc.d = &st->want;
+    sc.flags = flags;
     cl.reg = req->registry_id;
     cl.repo = req->name;
     cl.digest = &st->want;
@@ -233,8 +214,18 @@ static enum berth_rc commit(struct berth_req *req, struct up_state *st, struct b
     cl.ctx = &sc;
     rc = h->meta->content->blob_claim(h->meta, &cl, err);
     if (sc.done) st->ended = 1; /* the session's bytes are gone, even if the claim then failed */
+    if (rc == BERTH_EDIGEST && !sc.done) {
+        /* the store refused the bytes (sha512 above): the session cannot be finished */
+        berth_upload_writer_close(st->w, NULL);
+        st->w = NULL;
+        h->blobs->ops->upload_remove(h->blobs, s->uuid, &terr);
+        if (!st->transient) h->meta->uploads->upload_delete(h->meta, s->uuid, &terr);
+        st->ended = 1;
+        end_request(req, st, &terr);
+        return rc;
+    }
     if (rc) return rc;
-    end_request(req, st);
+    end_request(req, st, &terr);
     req_add_location(req, "/v2/%s/blobs/%s", req->name, st->want.s);
     berth_req_add_header(req, "Docker-Content-Digest", st->want.s);
     return req_respond_empty(req, 201);
@@ -401,13 +392,16 @@ static void close_writer(struct up_state *st)
  * next request for this upload the moment it reads the answer, before this
  * request's completion callback has run.
  */
-static void end_request(struct berth_req *req, struct up_state *st)
+static enum berth_rc end_request(struct berth_req *req, struct up_state *st, struct berth_err *err)
 {
+    enum berth_rc rc = BERTH_OK;
+
     close_writer(st);
     if (st->s && !st->transient) {
-        upload_release(req->http->uploads, st->s, st->ended);
+        rc = upload_release(req->http->uploads, req->http->meta, st->s, st->ended, err);
         st->s = NULL;
     }
+    return rc;
 }
 
 enum berth_rc api_upload_patch_finish(struct berth_req *req, struct berth_err *err)
@@ -415,9 +409,12 @@ enum berth_rc api_upload_patch_finish(struct berth_req *req, struct berth_err *e
     struct up_state *st = req->state;
     char uuid[37];
     uint64_t size = st->s->size;
-    (void)err;
+    enum berth_rc rc;
+
     snprintf(uuid, sizeof(uuid), "%s", st->s->uuid);
-    end_request(req, st);
+    /* the chunk counts once its state is saved: the next request may come to another server */
+    rc = end_request(req, st, err);
+    if (rc) return rc;
     add_upload_headers(req, uuid, size);
     return req_respond_empty(req, 202);
 }
@@ -441,7 +438,7 @@ void api_upload_cleanup(struct berth_req *req, int aborted)
         if (!st->ended) h->blobs->ops->upload_remove(h->blobs, st->s->uuid, &terr);
         upload_session_free(st->s);
     } else if (st->s) {
-        upload_release(h->uploads, st->s, st->ended);
+        upload_release(h->uploads, h->meta, st->s, st->ended, NULL);
     }
     free(st);
     req->state = NULL;
@@ -467,19 +464,24 @@ static enum berth_rc session_of(struct berth_req *req, struct berth_err *err)
 enum berth_rc api_upload_status_finish(struct berth_req *req, struct berth_err *err)
 {
     struct berth_blobstore *bs = req->http->blobs;
-    int64_t size;
-    uint64_t fsize = 0;
+    struct berth_meta *m = req->http->meta;
+    struct berth_meta_upload u;
+    uint64_t size;
     enum berth_rc rc;
 
-    rc = session_of(req, err);
+    if (!berth_uuid_valid(req->param))
+        return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload '%.40s' is not a session id", req->param);
+    /* the bytes as of the session's last saved request, whichever server served it */
+    rc = m->uploads->upload_load(m, req->param, &u, err);
     if (rc) return rc;
-    size = upload_peek_size(req->http->uploads, req->param);
-    if (size < 0) {
-        rc = bs->ops->upload_stat(bs, req->param, &fsize, err);
-        if (rc) return rc;
-        size = (int64_t)fsize;
-    }
-    add_upload_headers(req, req->param, (uint64_t)size);
+    size = u.size;
+    if (u.reg != req->registry_id || strcmp(u.repo, req->name) != 0)
+        rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s belongs to another repository", req->param);
+    else if (u.hash_len == 0) /* never saved: the store's bytes are the session's */
+        rc = bs->ops->upload_stat(bs, req->param, &size, err);
+    berth_meta_upload_release(&u);
+    if (rc) return rc;
+    add_upload_headers(req, req->param, size);
     return req_respond_empty(req, 204);
 }
 
@@ -496,7 +498,7 @@ enum berth_rc api_upload_delete_finish(struct berth_req *req, struct berth_err *
     if (rc && rc != BERTH_EUPLOADUNKNOWN && rc != BERTH_EIO) return rc;
     rc = h->meta->uploads->upload_delete(h->meta, req->param, err);
     h->blobs->ops->upload_remove(h->blobs, req->param, &terr);
-    if (s) upload_release(h->uploads, s, 1);
+    if (s) upload_release(h->uploads, h->meta, s, 1, NULL);
     if (rc) return rc;
     return req_respond_empty(req, 204);
 }

@@ -1,26 +1,25 @@
 /*
- * uploads.c - the upload session table: a mutex-guarded hash of sessions
- * with their running SHA-256, bounded in size (idle sessions are evicted and
- * rebuilt from the store's bytes when next used).
+ * uploads.c - taking and giving back upload sessions: the table of sessions
+ * in use by this server's requests (a mutex-guarded hash), the metadata's
+ * session lock for the other servers, and the session's state loaded from
+ * and saved to the metadata.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "alloc.h"
+#include "log.h"
 #include "util.h"
 #include "http_int.h"
 #include "uploads.h"
 #include "banned.h"
 
-#define NBUCKETS 1024
-#define MAX_IDLE 4096
+#define NBUCKETS 256
 
 struct upload_table {
-    pthread_mutex_t lock; /* guards buckets, count and every session's busy flag */
+    pthread_mutex_t lock; /* guards buckets */
     struct upload_session *buckets[NBUCKETS];
-    int count;
 };
 
 static unsigned bucket_of(const char *uuid)
@@ -45,17 +44,12 @@ void upload_session_free(struct upload_session *s)
     free(s);
 }
 
+/* Every request has given its session back by the time the table goes. */
 void upload_table_free(struct upload_table *t)
 {
     int i;
     if (!t) return;
-    for (i = 0; i < NBUCKETS; i++) {
-        struct upload_session *s = t->buckets[i], *n;
-        for (; s; s = n) {
-            n = s->next;
-            upload_session_free(s);
-        }
-    }
+    for (i = 0; i < NBUCKETS; i++) BERTH_ASSERT(t->buckets[i] == NULL);
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
@@ -69,33 +63,39 @@ struct upload_session *upload_session_new(const char *uuid, const char *repo)
     return s;
 }
 
-static struct upload_session **find(struct upload_table *t, const char *uuid)
+/* Puts s in the table unless a session of its id is there (BERTH_EBUSY). */
+static enum berth_rc table_take(struct upload_table *t, struct upload_session *s, struct berth_err *err)
 {
-    struct upload_session **pp = &t->buckets[bucket_of(uuid)];
-    for (; *pp; pp = &(*pp)->next)
-        if (!strcmp((*pp)->uuid, uuid)) return pp;
-    return NULL;
+    struct upload_session **pp;
+
+    pthread_mutex_lock(&t->lock);
+    for (pp = &t->buckets[bucket_of(s->uuid)]; *pp; pp = &(*pp)->next) {
+        if (!strcmp((*pp)->uuid, s->uuid)) {
+            pthread_mutex_unlock(&t->lock);
+            return berth_err_set(err, BERTH_EBUSY, "upload %s is in use by another request", s->uuid);
+        }
+    }
+    s->next = t->buckets[bucket_of(s->uuid)];
+    t->buckets[bucket_of(s->uuid)] = s;
+    pthread_mutex_unlock(&t->lock);
+    return BERTH_OK;
 }
 
-/* Drops the least recently used idle session; called with the lock held. */
-static void evict_one(struct upload_table *t)
+static void table_give(struct upload_table *t, struct upload_session *s)
 {
-    struct upload_session **victim = NULL;
-    int i;
-    for (i = 0; i < NBUCKETS; i++) {
-        struct upload_session **pp;
-        for (pp = &t->buckets[i]; *pp; pp = &(*pp)->next)
-            if (!(*pp)->busy && (!victim || (*pp)->used_us < (*victim)->used_us)) victim = pp;
+    struct upload_session **pp;
+
+    pthread_mutex_lock(&t->lock);
+    for (pp = &t->buckets[bucket_of(s->uuid)]; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
     }
-    if (victim) {
-        struct upload_session *s = *victim;
-        *victim = s->next;
-        upload_session_free(s);
-        t->count--;
-    }
+    pthread_mutex_unlock(&t->lock);
 }
 
-/* Rebuilds size and hash from the store's bytes. */
+/* Rebuilds size and hash from the store's bytes: a session whose state was never saved. */
 static enum berth_rc rebuild(struct berth_blobstore *bs, struct upload_session *s, struct berth_err *err)
 {
     struct berth_blob_reader *r = NULL;
@@ -107,8 +107,6 @@ static enum berth_rc rebuild(struct berth_blobstore *bs, struct upload_session *
     rc = bs->ops->upload_open_reader(bs, s->uuid, &r, err);
     if (rc) goto out;
     buf = berth_xmalloc(1 << 20);
-    berth_hasher_release(&s->h);
-    berth_hasher_init(&s->h, BERTH_DIGEST_SHA256);
     while (got < r->size) {
         rc = berth_blob_reader_read_at(r, got, buf, 1 << 20, &n, err);
         if (rc) goto out;
@@ -117,12 +115,43 @@ static enum berth_rc rebuild(struct berth_blobstore *bs, struct upload_session *
         got += n;
     }
     s->size = got;
-    free(s->store_ext); /* the store finds its own data from the id */
-    s->store_ext = NULL;
-    s->ready = 1;
 out:
     free(buf);
     berth_blob_reader_close(r);
+    return rc;
+}
+
+/* Fills s from the session's saved state (or the store's bytes). */
+static enum berth_rc load(struct berth_meta *m, struct berth_blobstore *bs, struct upload_session *s, int64_t reg,
+                          struct berth_err *err)
+{
+    struct berth_meta_upload u;
+    enum berth_rc rc;
+
+    rc = m->uploads->upload_load(m, s->uuid, &u, err);
+    if (rc) return rc;
+    if (u.reg != reg || strcmp(u.repo, s->repo) != 0) {
+        rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s belongs to another repository", s->uuid);
+    } else if (u.hash_len == 0) {
+        rc = rebuild(bs, s, err);
+    } else {
+        struct berth_err lerr = BERTH_ERR_INIT;
+        berth_hasher_release(&s->h);
+        if (berth_hasher_load(&s->h, u.hash, u.hash_len, &lerr) != BERTH_OK ||
+            s->h.alg != BERTH_DIGEST_SHA256) {
+            /* never written so by berth: start the hash again from the bytes */
+            BERTH_LOG(BERTH_LOG_WARN, "msg=\"upload hash state unreadable; rehashing\" upload=%s err=\"%s\"",
+                      s->uuid, berth_err_msg(&lerr));
+            berth_hasher_release(&s->h);
+            berth_hasher_init(&s->h, BERTH_DIGEST_SHA256);
+            rc = rebuild(bs, s, err);
+        } else {
+            s->size = u.size;
+            s->store_ext = u.ext;
+            u.ext = NULL;
+        }
+    }
+    berth_meta_upload_release(&u);
     return rc;
 }
 
@@ -130,71 +159,48 @@ enum berth_rc upload_acquire(struct upload_table *t, struct berth_meta *m, struc
                              const char *uuid, int64_t reg, const char *repo, struct upload_session **out,
                              struct berth_err *err)
 {
-    struct upload_session **pp, *s;
-    char rrepo[BERTH_NAME_MAX + 1];
-    int64_t created, rreg = 0;
+    struct upload_session *s;
     enum berth_rc rc;
 
     if (!berth_uuid_valid(uuid))
         return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload '%.40s' is not a session id", uuid);
-    rc = m->uploads->upload_get(m, uuid, &rreg, rrepo, sizeof(rrepo), &created, err);
-    if (rc) return rc;
-    if (rreg != reg || strcmp(rrepo, repo) != 0)
-        return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s belongs to another repository", uuid);
-    pthread_mutex_lock(&t->lock);
-    pp = find(t, uuid);
-    if (pp && (*pp)->busy) {
-        pthread_mutex_unlock(&t->lock);
-        return berth_err_set(err, BERTH_EBUSY, "upload %s is in use by another request", uuid);
+    s = upload_session_new(uuid, repo);
+    rc = table_take(t, s, err);
+    if (rc) {
+        upload_session_free(s);
+        return rc;
     }
-    if (pp) {
-        s = *pp;
-    } else {
-        if (t->count >= MAX_IDLE) evict_one(t);
-        s = upload_session_new(uuid, repo);
-        s->next = t->buckets[bucket_of(uuid)];
-        t->buckets[bucket_of(uuid)] = s;
-        t->count++;
+    rc = m->uploads->upload_lock(m, uuid, err);
+    if (!rc) {
+        s->locked = 1;
+        rc = load(m, bs, s, reg, err);
     }
-    s->busy = 1;
-    pthread_mutex_unlock(&t->lock);
-    if (!s->ready) {
-        rc = rebuild(bs, s, err);
-        if (rc) {
-            upload_release(t, s, 1);
-            return rc;
-        }
+    if (rc) {
+        upload_release(t, m, s, 1, NULL);
+        return rc;
     }
     *out = s;
     return BERTH_OK;
 }
 
-void upload_release(struct upload_table *t, struct upload_session *s, int forget)
+enum berth_rc upload_release(struct upload_table *t, struct berth_meta *m, struct upload_session *s, int ended,
+                             struct berth_err *err)
 {
-    struct upload_session **pp;
+    struct berth_err lerr = BERTH_ERR_INIT;
+    unsigned char hash[BERTH_HASHER_SAVE_MAX];
+    enum berth_rc rc = BERTH_OK;
 
-    pthread_mutex_lock(&t->lock);
-    s->busy = 0;
-    s->used_us = berth_mono_us();
-    if (forget) {
-        pp = find(t, s->uuid);
-        if (pp && *pp == s) {
-            *pp = s->next;
-            t->count--;
-            upload_session_free(s);
-        }
+    if (!s) return BERTH_OK;
+    if (!err) err = &lerr;
+    if (!ended && s->locked) {
+        size_t n = berth_hasher_save(&s->h, hash);
+        rc = m->uploads->upload_save(m, s->uuid, s->size, hash, n, s->store_ext, berth_now_ms(), err);
+        if (rc && rc != BERTH_EUPLOADUNKNOWN) /* unknown: cancelled meanwhile, nothing to keep */
+            BERTH_LOG(BERTH_LOG_ERROR, "msg=\"upload state not saved\" upload=%s size=%llu err=\"%s\"", s->uuid,
+                      (unsigned long long)s->size, berth_err_msg(err));
     }
-    pthread_mutex_unlock(&t->lock);
-}
-
-int64_t upload_peek_size(struct upload_table *t, const char *uuid)
-{
-    struct upload_session **pp;
-    int64_t size = -1;
-
-    pthread_mutex_lock(&t->lock);
-    pp = find(t, uuid);
-    if (pp && (*pp)->ready && !(*pp)->busy) size = (int64_t)(*pp)->size;
-    pthread_mutex_unlock(&t->lock);
-    return size;
+    if (s->locked) m->uploads->upload_unlock(m, s->uuid);
+    table_give(t, s);
+    upload_session_free(s);
+    return rc;
 }

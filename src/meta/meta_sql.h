@@ -203,10 +203,11 @@
                  " WHERE repo_id = (SELECT id FROM repositories WHERE registry_id = ?1 AND name = ?2)"   \
                  " AND subject = ?3 AND (CAST(?4 AS TEXT) IS NULL OR artifact_type = ?4) ORDER BY digest") \
     /* no row written means no such registry */                                                          \
-    X(UPLOAD_PUT, "INSERT INTO uploads (uuid, registry_id, repo, principal, created_ms)"                 \
-                  " SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?2)"     \
+    X(UPLOAD_PUT, "INSERT INTO uploads (uuid, registry_id, repo, principal, created_ms, hash)"           \
+                  " SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?2)" \
                   " ON CONFLICT (uuid) DO UPDATE SET registry_id = excluded.registry_id,"                \
-                  " repo = excluded.repo, principal = excluded.principal, created_ms = excluded.created_ms") \
+                  " repo = excluded.repo, principal = excluded.principal, created_ms = excluded.created_ms," \
+                  " size = 0, hash = excluded.hash, store_ext = NULL")                                   \
     X(UPLOAD_COUNT, "SELECT count(*) FROM uploads WHERE registry_id = ?1 AND repo = ?2 AND principal = ?3") \
     X(UPLOAD_GET, "SELECT registry_id, repo, created_ms FROM uploads WHERE uuid = ?1")                   \
     X(UPLOAD_LOAD, "SELECT registry_id, repo, created_ms, size, hash, store_ext FROM uploads"             \

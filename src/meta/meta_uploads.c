@@ -14,6 +14,8 @@ struct upload {
     int64_t reg;
     const char *repo, *principal;
     int64_t created_ms, max;
+    unsigned char hash[BERTH_HASHER_SAVE_MAX]; /* the state of a hash of nothing: a new session's */
+    size_t hash_len;
 };
 
 /* The count and the insert share a transaction, so the cap holds against racing sessions. */
@@ -34,7 +36,7 @@ static enum berth_rc put_tx(struct berth_sql_conn *c, void *ctx, struct berth_er
     }
     rc = berth_sql_exec(c, "upload_put", SQL_UPLOAD_PUT,
                         SQL_ARGS(SQL_T(x->uuid), SQL_I(x->reg), SQL_T(x->repo), SQL_T(x->principal),
-                                 SQL_I(x->created_ms)),
+                                 SQL_I(x->created_ms), SQL_B(x->hash, x->hash_len)),
                         &n, err);
     if (!rc && n == 0) rc = berth_sql_no_registry(x->reg, err);
     return rc;
@@ -43,9 +45,13 @@ static enum berth_rc put_tx(struct berth_sql_conn *c, void *ctx, struct berth_er
 static enum berth_rc upload_put(struct berth_meta *m, const char *uuid, int64_t reg, const char *repo,
                                 const char *principal, int64_t created_ms, int64_t max, struct berth_err *err)
 {
-    struct upload x = {uuid, reg, repo, principal ? principal : "", created_ms, max};
+    struct upload x = {uuid, reg, repo, principal ? principal : "", created_ms, max, {0}, 0};
+    struct berth_hasher h;
 
     berth_sql_db(m);
+    berth_hasher_init(&h, BERTH_DIGEST_SHA256);
+    x.hash_len = berth_hasher_save(&h, x.hash);
+    berth_hasher_release(&h);
     if (!uuid || !repo) return berth_err_set(err, BERTH_EINVAL, "upload_put: no uuid or repository");
     return berth_sql_tx(m, "upload_put", put_tx, &x, err);
 }

@@ -961,8 +961,16 @@ SHARED_TEST(meta_upload_state_saved_and_loaded)
     ASSERT_EQ_STR(u.repo, "lib/a");
     ASSERT_EQ_INT(u.created_ms, 1000);
     ASSERT_EQ_U64(u.size, 0);
-    ASSERT_EQ_INT(u.hash_len, 0);
     ASSERT_TRUE(u.ext == NULL);
+    {
+        /* a new session holds the state of a hash of nothing */
+        struct berth_hasher h;
+        struct berth_digest d;
+        ASSERT_RC(berth_hasher_load(&h, u.hash, u.hash_len, &err), BERTH_OK);
+        berth_hasher_final(&h, &d);
+        berth_hasher_release(&h);
+        ASSERT_EQ_STR(d.s, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
     berth_meta_upload_release(&u);
     ASSERT_OK(t->m->uploads->upload_save(t->m, "s1", 5ull << 32, hash, sizeof(hash), "{\"mp\":\"x\"}", 7, &err));
     ASSERT_OK(t->m->uploads->upload_load(t->m, "s1", &u, &err));
