@@ -91,12 +91,21 @@ enum berth_rc berth_server_open(const struct berth_config *cfg, struct berth_ser
     }
     rc = default_registry(srv->meta, cfg->default_registry, &srv->default_registry, err);
     if (rc) goto out;
-    memset(&oc, 0, sizeof(oc));
-    oc.meta = srv->meta;
-    oc.blobs = srv->blobs;
-    rc = srv->blobs->ops->upload_list(srv->blobs, drop_orphan, &oc, err);
-    if (rc) goto out;
-    if (oc.removed) BERTH_LOG(BERTH_LOG_INFO, "msg=\"removed interrupted monolithic uploads\" count=%d", oc.removed);
+    /*
+     * Alone on its store, a server at start owns every upload without a
+     * record: a monolithic push cut short. Sharing the metadata with other
+     * servers (PostgreSQL), such an upload may be another server's push in
+     * progress: gc removes them once they are older than upload-ttl.
+     */
+    if (srv->meta->ops == &berth_meta_sqlite_ops) {
+        memset(&oc, 0, sizeof(oc));
+        oc.meta = srv->meta;
+        oc.blobs = srv->blobs;
+        rc = srv->blobs->ops->upload_list(srv->blobs, drop_orphan, &oc, err);
+        if (rc) goto out;
+        if (oc.removed)
+            BERTH_LOG(BERTH_LOG_INFO, "msg=\"removed interrupted monolithic uploads\" count=%d", oc.removed);
+    }
     rc = berth_gc_forget_lost_uploads(srv->meta, srv->blobs, 0, &lost, err);
     if (rc) goto out;
     if (lost)
