@@ -18,6 +18,8 @@ URL=""
 HOSTPORT=""
 PORT=""
 BERTH_PID=""
+BERTH_PID_B=""
+PROXY_PID=""
 SRV_LOG=""
 SERVER_PIDS=()
 EXTRA_PIDS=()
@@ -222,6 +224,10 @@ berth_start() {
         E2E_META="postgresql://postgres@/$E2E_META_DB?host=$BERTH_E2E_PG"
         export BERTH_META=$E2E_META # every berth command of the test (gc, doctor) reads it
     fi
+    if [ -n "${BERTH_E2E_PAIR:-}" ]; then
+        pair_start "${auth[@]}" "$@"
+        return
+    fi
     "$BERTH_BIN" serve --listen "$HOSTPORT" --data "$DATA" "${auth[@]}" "$@" >>"$SRV_LOG" 2>&1 &
     BERTH_PID=$!
     SERVER_PIDS+=("$BERTH_PID")
@@ -245,6 +251,100 @@ berth_start() {
     bail "berth serve starts" "no answer on $URL/v2/ after 10 s"
 }
 
+# wait_answer URL PID WHAT: waits until URL/v2/ answers (10 s at most).
+wait_answer() {
+    local url=$1 pid=$2 what=$3 code i
+    for i in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || bail "$what starts" "it exited during start-up"
+        code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$url/v2/")
+        [ "$code" != "000" ] && return 0
+        sleep 0.1
+    done
+    bail "$what starts" "no answer on $url/v2/ after 10 s"
+}
+
+# BERTH_E2E_PAIR: two servers on one metadata database (BERTH_E2E_PG) and one
+# blob store, behind nginx on $PORT sending each request to the next server in
+# turn, so that every test's requests alternate between the servers. Without
+# an S3 bucket the two share the data folder; with one (BERTH_E2E_S3_ENV, the
+# env file of scripts/rgw.sh) each has a folder of its own.
+pair_start() {
+    local pa pb data_b conf store=()
+    [ -n "${BERTH_E2E_PG:-}" ] || bail "pair mode" "BERTH_E2E_PAIR needs BERTH_E2E_PG"
+    pa=$(free_port)
+    pb=$(free_port)
+    data_b=$DATA
+    if [ -n "${BERTH_E2E_S3_ENV:-}" ]; then
+        # shellcheck disable=SC1090
+        . "$BERTH_E2E_S3_ENV"
+        export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+        E2E_BUCKET=${E2E_BUCKET:-t$(basename "$WORK" | tr -c 'a-z0-9\n' '-' | tr '[:upper:]' '[:lower:]' | cut -c1-50)}
+        export BERTH_STORE="s3://$E2E_BUCKET?endpoint=$BERTH_TEST_S3_ENDPOINT&region=$BERTH_TEST_S3_REGION"
+        store=(--store "$BERTH_STORE")
+        data_b=$WORK/data-b
+        mkdir -p "$data_b"
+    fi
+    "$BERTH_BIN" serve --listen "127.0.0.1:$pa" --data "$DATA" "${store[@]}" "$@" >>"$SRV_LOG" 2>&1 &
+    BERTH_PID=$!
+    SERVER_PIDS+=("$BERTH_PID")
+    wait_answer "http://127.0.0.1:$pa" "$BERTH_PID" "berth serve (first of the pair)"
+    "$BERTH_BIN" serve --listen "127.0.0.1:$pb" --data "$data_b" "${store[@]}" "$@" >>"$SRV_LOG" 2>&1 &
+    BERTH_PID_B=$!
+    SERVER_PIDS+=("$BERTH_PID_B")
+    wait_answer "http://127.0.0.1:$pb" "$BERTH_PID_B" "berth serve (second of the pair)"
+    mkdir -p "$WORK/nginx/tmp"
+    conf=$WORK/nginx/nginx.conf
+    cat >"$conf" <<NGINX
+user root;
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    log_format pair '\$upstream_addr \$status \$request_method \$uri';
+    access_log $WORK/nginx/access.log pair;
+    client_body_temp_path $WORK/nginx/tmp/body;
+    proxy_temp_path $WORK/nginx/tmp/proxy;
+    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+    scgi_temp_path $WORK/nginx/tmp/scgi;
+    client_max_body_size 0;
+    large_client_header_buffers 8 64k;
+    upstream pair { server 127.0.0.1:$pa; server 127.0.0.1:$pb; }
+    server {
+        listen 127.0.0.1:$PORT;
+        location / {
+            proxy_pass http://pair;
+            proxy_http_version 1.1;
+            proxy_set_header Host \$http_host;
+            proxy_set_header Connection "";
+            proxy_request_buffering off;
+            proxy_buffering off;
+            proxy_next_upstream off;
+            proxy_read_timeout 300s;
+            proxy_send_timeout 300s;
+        }
+    }
+}
+NGINX
+    nginx -c "$conf" -p "$WORK/nginx" -g 'daemon off;' >>"$SRV_LOG" 2>&1 &
+    PROXY_PID=$!
+    SERVER_PIDS+=("$PROXY_PID")
+    wait_answer "$URL" "$PROXY_PID" "nginx in front of the pair"
+    export URL HOSTPORT DATA BERTH_PID BERTH_PID_B
+}
+
+# pair_check_spread: both servers of the pair answered requests of the test.
+pair_check_spread() {
+    local n
+    n=$(awk '$1 ~ /^127/ {print $1}' "$WORK/nginx/access.log" 2>/dev/null | sort -u | wc -l)
+    if [ "$n" -ge 2 ]; then
+        ok "requests went to both servers of the pair ($(wc -l <"$WORK/nginx/access.log") requests)"
+    else
+        fail "requests went to both servers of the pair" "$n server(s) answered"
+    fi
+}
+
 # berth_stop: SIGTERM the current server and wait for it (20 s at most: the
 # server itself gives in-flight requests up to --shutdown-timeout, 10 s by
 # default, then closes); it must exit 0 (a sanitizer build exits non-zero on
@@ -252,6 +352,17 @@ berth_start() {
 berth_stop() {
     local pid=$BERTH_PID i rc
     [ -n "$pid" ] || return 0
+    if [ -n "${BERTH_PID_B:-}" ]; then
+        # the pair: the second server and the proxy go first, the first server as usual below
+        kill -TERM "$BERTH_PID_B" "$PROXY_PID" 2>/dev/null
+        wait "$BERTH_PID_B" 2>/dev/null
+        rc=$?
+        [ "$rc" = 0 ] || fail "the second berth serve of the pair exits 0 after SIGTERM" "exit status $rc"
+        wait "$PROXY_PID" 2>/dev/null
+        BERTH_PID_B=""
+        PROXY_PID=""
+        pair_check_spread
+    fi
     kill -TERM "$pid" 2>/dev/null
     for i in $(seq 200); do
         if ! kill -0 "$pid" 2>/dev/null; then
@@ -273,6 +384,13 @@ berth_stop() {
 
 berth_kill9() {
     [ -n "$BERTH_PID" ] || return 0
+    if [ -n "${BERTH_PID_B:-}" ]; then
+        kill -9 "$BERTH_PID_B" 2>/dev/null
+        kill -TERM "$PROXY_PID" 2>/dev/null
+        wait "$BERTH_PID_B" "$PROXY_PID" 2>/dev/null
+        BERTH_PID_B=""
+        PROXY_PID=""
+    fi
     kill -9 "$BERTH_PID" 2>/dev/null
     wait "$BERTH_PID" 2>/dev/null
     BERTH_PID=""

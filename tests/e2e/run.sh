@@ -20,6 +20,14 @@ for t in "$dir"/[0-9][0-9][0-9][0-9]-*.sh; do
     [ -e "$t" ] || continue
     name=$(basename "$t")
     case $name in *"$filter"*) ;; *) continue ;; esac
+    # E2E_ONLY: a space-separated list of name prefixes (the pair pass runs a chosen set)
+    if [ -n "${E2E_ONLY:-}" ]; then
+        wanted=0
+        for o in $E2E_ONLY; do
+            case $name in "$o"*) wanted=1 ;; esac
+        done
+        [ "$wanted" = 1 ] || continue
+    fi
     ran=$((ran + 1))
     echo "# $name"
     timeout -k 10 "$per_test_timeout" bash "$t" 2>&1 | tee "$out"
