@@ -473,7 +473,8 @@ struct berth_meta_content_ops {
                                struct berth_err *err);
 
     /*
-     * Garbage collection of metadata, one transaction: repeatedly deletes
+     * Garbage collection of metadata, in short transactions of at most a
+     * few hundred rows each (writers wait for one at most): repeatedly deletes
      * manifests that have no tag, are no child of another manifest and whose
      * subject (if any) no longer exists, and that were stored before cutoff_ms;
 

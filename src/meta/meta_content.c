@@ -13,6 +13,7 @@
 #include "banned.h"
 
 #define GC_BATCH 1000 /* rows gc reads before deleting them */
+#define GC_STEP 200   /* rows one of gc's transactions deletes at most: how long writers may wait for it */
 
 static enum berth_rc no_repo(const char *repo, struct berth_err *err)
 {
@@ -540,6 +541,17 @@ struct gc_row {
     char *digest;
 };
 
+/* Where gc has got to: a committed step's cursor is the next step's start. */
+struct gc_cursor {
+    int phase;             /* GC_PHASE_* */
+    int64_t last_id;       /* manifests: the last id a step looked at */
+    int64_t pass_deleted;  /* manifests deleted in this pass (another pass follows when nonzero) */
+    int64_t last_repo;     /* links: the last (repository id, digest) a step looked at */
+    char last_digest[BERTH_DIGEST_STR_MAX];
+};
+
+enum { GC_PHASE_MANIFESTS, GC_PHASE_LINKS, GC_PHASE_DONE };
+
 struct gc {
     struct gc_row rows[GC_BATCH];
     int n;
@@ -547,6 +559,8 @@ struct gc {
     int dry_run, stopped;
     berth_meta_gc_fn on_manifest, on_unlink;
     void *ctx;
+    struct gc_cursor done; /* as of the last committed step */
+    struct gc_cursor cur;  /* the step in progress */
 };
 
 static void batch_clear(struct gc *b)
@@ -560,7 +574,7 @@ static void batch_clear(struct gc *b)
     b->n = 0;
 }
 
-/* Reads a row (id, repo name, digest) into the batch; the statement's LIMIT is GC_BATCH. */
+/* Reads a row (id, repo name, digest) into the batch; the statement's LIMIT keeps it within GC_BATCH. */
 static enum berth_rc batch_row(struct berth_sql_row *r, void *ctx, struct berth_err *err)
 {
     struct gc *b = ctx;
@@ -579,103 +593,135 @@ static enum berth_rc batch_row(struct berth_sql_row *r, void *ctx, struct berth_
 }
 
 /*
- * Deleting a manifest can only make others eligible (its children, its
- * referrers), never fewer, so each pass walks the manifests in id order and
- * another pass runs while the last one deleted anything.
+ * One step over the manifests: up to limit eligible ones after the cursor
+ * are deleted. Deleting a manifest can only make others eligible (its
+ * children, its referrers), never fewer, so a pass walks the manifests in
+ * id order and another pass runs while the last one deleted anything.
  */
-static enum berth_rc gc_manifests(struct berth_sql_conn *c, struct gc *b, struct berth_err *err)
+static enum berth_rc gc_manifest_step(struct berth_sql_conn *c, struct gc *b, int limit, struct berth_err *err)
 {
-    enum berth_rc rc = BERTH_OK;
-    int64_t deleted, last;
+    struct gc_cursor *k = &b->cur;
+    enum berth_rc rc;
     int i;
 
-    do {
-        deleted = 0;
-        last = 0;
-        for (;;) {
-            rc = berth_sql_each(c, "gc", SQL_GC_MANIFESTS, SQL_ARGS(SQL_I(last), SQL_I(b->cutoff_ms), SQL_I(GC_BATCH)),
-                                batch_row, b, NULL, err);
-            if (rc || b->n == 0) break;
-            for (i = 0; i < b->n; i++) {
-                rc = berth_sql_exec(c, "gc", SQL_GC_MANIFEST_DELETE, SQL_ARGS(SQL_I(b->rows[i].id)), NULL, err);
-                if (rc) goto out;
-                deleted++;
-                if (b->on_manifest && b->on_manifest(b->rows[i].repo, b->rows[i].digest, b->ctx)) {
-                    b->stopped = 1;
-                    goto out;
-                }
-            }
-            last = b->rows[b->n - 1].id;
-            batch_clear(b);
+    rc = berth_sql_each(c, "gc", SQL_GC_MANIFESTS, SQL_ARGS(SQL_I(k->last_id), SQL_I(b->cutoff_ms), SQL_I(limit)),
+                        batch_row, b, NULL, err);
+    if (rc) goto out;
+    if (b->n == 0) {
+        if (k->pass_deleted) {
+            k->last_id = 0;
+            k->pass_deleted = 0;
+        } else {
+            k->phase = GC_PHASE_LINKS;
         }
-        batch_clear(b);
+        goto out;
+    }
+    for (i = 0; i < b->n; i++) {
+        rc = berth_sql_exec(c, "gc", SQL_GC_MANIFEST_DELETE, SQL_ARGS(SQL_I(b->rows[i].id)), NULL, err);
         if (rc) goto out;
-    } while (deleted);
+        k->pass_deleted++;
+        if (b->on_manifest && b->on_manifest(b->rows[i].repo, b->rows[i].digest, b->ctx)) {
+            b->stopped = 1;
+            goto out;
+        }
+    }
+    k->last_id = b->rows[b->n - 1].id;
 out:
     batch_clear(b);
     return rc;
 }
 
-/* Unlinking never changes whether another link is referenced: one pass in key order. */
-static enum berth_rc gc_blobs(struct berth_sql_conn *c, struct gc *b, struct berth_err *err)
+/* One step over the repository links: unlinking never changes whether another link is referenced, so one pass. */
+static enum berth_rc gc_link_step(struct berth_sql_conn *c, struct gc *b, int limit, struct berth_err *err)
 {
-    enum berth_rc rc = BERTH_OK;
-    int64_t last_repo = 0;
-    char *last_digest = berth_xstrdup("");
+    struct gc_cursor *k = &b->cur;
+    enum berth_rc rc;
     int i;
 
-    for (;;) {
-        rc = berth_sql_each(c, "gc", SQL_GC_BLOBS,
-                            SQL_ARGS(SQL_I(last_repo), SQL_T(last_digest), SQL_I(b->cutoff_ms), SQL_I(GC_BATCH)),
-                            batch_row, b, NULL, err);
-        if (rc || b->n == 0) goto out;
-        for (i = 0; i < b->n; i++) {
-            rc = berth_sql_exec(c, "gc", SQL_GC_BLOB_DELETE, SQL_ARGS(SQL_I(b->rows[i].id), SQL_T(b->rows[i].digest)),
-                                NULL, err);
-            if (rc) goto out;
-            if (b->on_unlink && b->on_unlink(b->rows[i].repo, b->rows[i].digest, b->ctx)) goto out;
-        }
-        last_repo = b->rows[b->n - 1].id;
-        free(last_digest);
-        last_digest = b->rows[b->n - 1].digest;
-        b->rows[b->n - 1].digest = NULL;
-        batch_clear(b);
+    rc = berth_sql_each(c, "gc", SQL_GC_BLOBS,
+                        SQL_ARGS(SQL_I(k->last_repo), SQL_T(k->last_digest), SQL_I(b->cutoff_ms), SQL_I(limit)),
+                        batch_row, b, NULL, err);
+    if (rc) goto out;
+    if (b->n == 0) {
+        k->phase = GC_PHASE_DONE;
+        goto out;
     }
+    for (i = 0; i < b->n; i++) {
+        rc = berth_sql_exec(c, "gc", SQL_GC_BLOB_DELETE, SQL_ARGS(SQL_I(b->rows[i].id), SQL_T(b->rows[i].digest)),
+                            NULL, err);
+        if (rc) goto out;
+        if (b->on_unlink && b->on_unlink(b->rows[i].repo, b->rows[i].digest, b->ctx)) {
+            b->stopped = 1;
+            goto out;
+        }
+    }
+    k->last_repo = b->rows[b->n - 1].id;
+    snprintf(k->last_digest, sizeof(k->last_digest), "%s", b->rows[b->n - 1].digest);
 out:
     batch_clear(b);
-    free(last_digest);
+    return rc;
+}
+
+static enum berth_rc gc_step(struct berth_sql_conn *c, struct gc *b, int limit, struct berth_err *err)
+{
+    if (b->cur.phase == GC_PHASE_MANIFESTS) return gc_manifest_step(c, b, limit, err);
+    if (b->cur.phase == GC_PHASE_LINKS) return gc_link_step(c, b, limit, err);
+    return BERTH_OK;
+}
+
+/*
+ * A step of its own transaction: it starts from the last committed cursor
+ * (again, when the transaction is run again after a conflict).
+ */
+static enum berth_rc gc_step_tx(struct berth_sql_conn *c, void *ctx, struct berth_err *err)
+{
+    struct gc *b = ctx;
+
+    b->cur = b->done;
+    b->stopped = 0;
+    return gc_step(c, b, GC_STEP, err);
+}
+
+/* A dry run: every step in one transaction that is rolled back, so later steps see what earlier ones deleted. */
+static enum berth_rc gc_dry_tx(struct berth_sql_conn *c, void *ctx, struct berth_err *err)
+{
+    struct gc *b = ctx;
+    enum berth_rc rc = BERTH_OK;
+
+    memset(&b->cur, 0, sizeof(b->cur));
+    b->stopped = 0;
+    while (!rc && !b->stopped && b->cur.phase != GC_PHASE_DONE) rc = gc_step(c, b, GC_BATCH, err);
+    c->discard = 1;
     return rc;
 }
 
 /*
- * A nonzero return from a callback stops gc early; what was deleted up to
- * then is committed (or, for a dry run, rolled back like everything else).
+ * Each step is a short transaction of gc's kind (dialect begin_gc: on
+ * PostgreSQL it holds the tables writers need until it commits), so pushes
+ * and tag changes on every server wait at most one step, never a whole run.
+ * Every step decides on what is committed when it starts. A nonzero return
+ * from a callback stops gc after that step's commit.
  */
-static enum berth_rc gc_tx(struct berth_sql_conn *c, void *ctx, struct berth_err *err)
-{
-    struct gc *b = ctx;
-    enum berth_rc rc;
-
-    b->stopped = 0;
-    rc = gc_manifests(c, b, err);
-    if (!rc && !b->stopped) rc = gc_blobs(c, b, err);
-    if (!rc && b->dry_run) c->discard = 1;
-    return rc;
-}
-
 static enum berth_rc gc(struct berth_meta *m, int64_t cutoff_ms, int dry_run, berth_meta_gc_fn on_manifest,
                         berth_meta_gc_fn on_unlink, void *ctx, struct berth_err *err)
 {
     struct gc *b = berth_xcalloc(1, sizeof(*b));
-    enum berth_rc rc;
+    const char *begin = berth_sql_db(m)->db->drv->dialect->begin_gc;
+    enum berth_rc rc = BERTH_OK;
 
-    berth_sql_db(m);
     b->cutoff_ms = cutoff_ms;
     b->dry_run = dry_run;
     b->on_manifest = on_manifest;
     b->on_unlink = on_unlink;
     b->ctx = ctx;
-    rc = berth_sql_tx_begin(m, "gc", berth_sql_db(m)->db->drv->dialect->begin_gc, gc_tx, b, err);
+    if (dry_run) {
+        rc = berth_sql_tx_begin(m, "gc", begin, gc_dry_tx, b, err);
+    } else {
+        while (!rc && !b->stopped && b->done.phase != GC_PHASE_DONE) {
+            rc = berth_sql_tx_begin(m, "gc", begin, gc_step_tx, b, err);
+            if (!rc) b->done = b->cur;
+        }
+    }
     free(b);
     return rc;
 }
