@@ -8,7 +8,8 @@ passed=0 failed=0 skipped=0
 log=$(mktemp -d /tmp/berth-test-XXXXXX)
 # its own folder: the postgres user cannot enter $log (0700, root's)
 pg=$(mktemp -d /tmp/berth-pg-XXXXXX)
-trap 'sh scripts/pg.sh stop "$pg"; rm -rf "$log" "$pg"' EXIT
+rgw=$(mktemp -d /tmp/berth-rgw-XXXXXX)
+trap 'sh scripts/pg.sh stop "$pg"; sh scripts/rgw.sh stop "$rgw"; rm -rf "$log" "$pg" "$rgw"' EXIT
 
 # A PostgreSQL server for the metadata suite and the e2e pass on PostgreSQL (scripts/pg.sh).
 if sh scripts/pg.sh start "$pg" > "$log/pg.out" 2>&1; then
@@ -16,6 +17,18 @@ if sh scripts/pg.sh start "$pg" > "$log/pg.out" 2>&1; then
 	echo "== PostgreSQL for the tests: socket in $pg"
 else
 	echo "skip - no PostgreSQL for the tests: $(tail -n 1 "$log/pg.out")"
+	skipped=$((skipped + 1))
+fi
+
+# An S3 gateway (Ceph RGW, scripts/rgw.sh) for the S3 driver's tests and the two-server pass.
+if sh scripts/rgw.sh start "$rgw" > "$log/rgw.out" 2>&1; then
+	set -a
+	. "$rgw/env"
+	set +a
+	export BERTH_E2E_S3_ENV="$rgw/env"
+	echo "== S3 gateway for the tests: $BERTH_TEST_S3_ENDPOINT"
+else
+	echo "skip - no S3 gateway for the tests: $(tail -n 1 "$log/rgw.out")"
 	skipped=$((skipped + 1))
 fi
 
