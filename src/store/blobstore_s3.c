@@ -1490,6 +1490,16 @@ static enum berth_rc s3_writer_commit(struct berth_upload_writer *w, const struc
     rc = blob_key(d, bkey, err);
     if (rc) return rc;
     rc = sw->ext.nparts ? commit_parts(sw, d, bkey, flags, err) : commit_small(sw, d, bkey, flags, err);
+    if (rc && sw->completed) {
+        /*
+         * The parts are one object now and no part can follow: the upload
+         * cannot go on. Without its info marker it is unknown to resume and
+         * stat; upload_remove and gc's sweep still find its objects.
+         */
+        char key[KEY_MAX];
+        upload_key(sw->base.id, "info", key);
+        obj_delete_quietly(sw->st, key);
+    }
     if (rc) return rc;
     sw->gone = 1;
     upload_cleanup(sw);

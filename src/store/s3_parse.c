@@ -394,12 +394,11 @@ static enum berth_rc next_tag(const char *p, const char *end, struct tag *t, str
     t->kind = TAG_OTHER;
     t->name.p = NULL;
     t->name.len = 0;
-    if ((size_t)(end - p) >= 4 && !memcmp(p, "<!--", 4)) q = past(p + 4, end, "-->");
-    else if ((size_t)(end - p) >= 9 && !memcmp(p, "<![CDATA[", 9)) q = past(p + 9, end, "]]>");
-    else if ((size_t)(end - p) >= 2 && p[1] == '?') q = past(p + 2, end, "?>");
-    else q = NULL;
-    if (q || ((size_t)(end - p) >= 2 && (p[1] == '!' || p[1] == '?'))) {
-        if (!q) q = past(p, end, ">");
+    if ((size_t)(end - p) >= 2 && (p[1] == '!' || p[1] == '?')) {
+        if ((size_t)(end - p) >= 4 && !memcmp(p, "<!--", 4)) q = past(p + 4, end, "-->");
+        else if ((size_t)(end - p) >= 9 && !memcmp(p, "<![CDATA[", 9)) q = past(p + 9, end, "]]>");
+        else if (p[1] == '?') q = past(p + 2, end, "?>");
+        else q = past(p, end, ">"); /* <!DOCTYPE ...> */
         if (!q) return berth_err_set(err, BERTH_EINVAL, "XML: unterminated markup");
         t->end = q;
         return BERTH_OK;
