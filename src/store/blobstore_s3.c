@@ -969,7 +969,7 @@ static enum berth_rc bucket_create(struct s3_store *st, struct berth_err *err)
 }
 
 /* HeadBucket, then CreateBucket when it does not exist; errors name endpoint and bucket. */
-static enum berth_rc bucket_ensure(struct s3_store *st, struct berth_err *err)
+static enum berth_rc bucket_ensure(struct s3_store *st, int create, struct berth_err *err)
 {
     struct s3_req rq = {.op = "HeadBucket", .method = "HEAD"};
     struct s3_resp rs;
@@ -977,7 +977,9 @@ static enum berth_rc bucket_ensure(struct s3_store *st, struct berth_err *err)
 
     resp_init(&rs);
     rc = s3_call(st, &rq, &rs, err);
-    if (rc == BERTH_ENOENT) rc = bucket_create(st, err);
+    if (rc == BERTH_ENOENT && !create)
+        rc = berth_err_set(err, BERTH_ENOENT, "S3 bucket %s at %s does not exist", st->conf.bucket, st->conf.endpoint);
+    else if (rc == BERTH_ENOENT) rc = bucket_create(st, err);
     else if (rc && rs.status == 0)
         rc = berth_err_set(err, BERTH_EIO, "cannot reach the S3 endpoint %s for bucket %s: %s", st->conf.endpoint,
                            st->conf.bucket, rs.errbuf[0] ? rs.errbuf : "no answer");
@@ -999,7 +1001,7 @@ static enum berth_rc s3_open(const char *root, const struct berth_blobstore_opts
     struct s3_store *st = NULL;
     enum berth_rc rc;
 
-    (void)opts; /* S3 acknowledges a write once it is durable: nothing to fsync */
+    /* opts->fsync: S3 acknowledges a write once it is durable, there is nothing to fsync */
     if (!root || !*root) return berth_err_set(err, BERTH_ECONFIG, "the blob store URL is empty");
     pthread_once(&curl_once, curl_setup);
     st = berth_xcalloc(1, sizeof(*st));
@@ -1010,7 +1012,7 @@ static enum berth_rc s3_open(const char *root, const struct berth_blobstore_opts
     if (!rc) rc = berth_s3_creds_load(st->conf.credentials, &st->creds, err);
     if (rc) goto out;
     st->shown = berth_xasprintf("s3://%s/%s at %s", st->conf.bucket, st->conf.prefix, st->conf.endpoint);
-    rc = bucket_ensure(st, err);
+    rc = bucket_ensure(st, !(opts && opts->no_create), err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "msg=\"blob store\" driver=s3 bucket=%s prefix=\"%s\" endpoint=%s region=%s "
               "credentials=\"%s\" redirect=%d part_size=%" PRIu64,

@@ -27,7 +27,8 @@
 #define BERTH_UPLOAD_WRITER_MAGIC 0x55505752u /* "UPWR" */
 
 struct berth_blobstore_opts {
-    int fsync; /* nonzero: fsync data and folders before commit returns */
+    int fsync;     /* nonzero: fsync data and folders before commit returns */
+    int no_create; /* open an existing store only (s3: a missing bucket is BERTH_ENOENT); fs ignores it */
 };
 
 struct berth_blobstore;
