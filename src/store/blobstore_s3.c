@@ -613,7 +613,7 @@ static enum berth_rc list_objects(struct s3_store *st, const char *under, obj_vi
         if (rc == BERTH_ENOENT) rc = BERTH_OK;
         if (rc) {
             char why[BERTH_ERR_MSG_MAX];
-            snprintf(why, sizeof(why), "%s", berth_err_msg(err));
+            snprintf(why, sizeof(why), "%s", err ? berth_err_msg(err) : "");
             rc = berth_err_set(err, BERTH_EIO, "S3 ListObjectsV2 %s: %s", full, why);
             break;
         }
@@ -737,7 +737,7 @@ static enum berth_rc mp_list_parts(struct s3_store *st, const char *key, struct 
         if (rc == BERTH_ENOENT) rc = BERTH_OK;
         if (rc) {
             char why[BERTH_ERR_MSG_MAX];
-            snprintf(why, sizeof(why), "%s", berth_err_msg(err));
+            snprintf(why, sizeof(why), "%s", err ? berth_err_msg(err) : "");
             if (rc != BERTH_EIO) rc = berth_err_set(err, BERTH_EIO, "S3 ListParts %s%s: %s", st->conf.prefix, key, why);
             break;
         }

@@ -326,7 +326,7 @@ static enum berth_rc creds_file(const char *path, struct berth_s3_creds *out, st
     if (!rc) rc = berth_s3_creds_parse(text, len, profile, path, out, err);
     if (rc && rc != BERTH_ECONFIG) {
         char why[BERTH_ERR_MSG_MAX];
-        snprintf(why, sizeof(why), "%s", berth_err_msg(err));
+        snprintf(why, sizeof(why), "%s", err ? berth_err_msg(err) : "");
         rc = berth_err_set(err, BERTH_ECONFIG, "S3 credentials: %s", why);
     }
     if (text) explicit_bzero(text, len);
@@ -557,7 +557,7 @@ enum berth_rc berth_s3_xml_text(struct berth_str scope, const char *name, char *
     rc = berth_s3_xml_decode(inner.p, inner.len, out, cap, err);
     if (rc) {
         char why[BERTH_ERR_MSG_MAX];
-        snprintf(why, sizeof(why), "%s", berth_err_msg(err));
+        snprintf(why, sizeof(why), "%s", err ? berth_err_msg(err) : "");
         return berth_err_set(err, rc, "<%s>: %s", name, why);
     }
     return BERTH_OK;
