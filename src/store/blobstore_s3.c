@@ -530,7 +530,10 @@ static enum berth_rc obj_get_range(struct s3_store *st, const char *key, uint64_
     return rc;
 }
 
-/* An answer that is a 200 and still an <Error> (CompleteMultipartUpload, copies), or lacks want. */
+/*
+ * An answer that is a 200 and still an <Error> (CompleteMultipartUpload,
+ * copies), or that lacks the element want, or (etag not NULL) its ETag.
+ */
 static enum berth_rc xml_result(struct s3_store *st, const struct s3_req *rq, const struct berth_buf *body,
                                 const char *want, char *etag, struct berth_err *err)
 {
@@ -548,9 +551,9 @@ static enum berth_rc xml_result(struct s3_store *st, const struct s3_req *rq, co
     }
     s = b;
     if (berth_s3_xml_next(&s, want, &inner, NULL) != BERTH_OK ||
-        berth_s3_xml_text(inner, "ETag", etag, BERTH_S3_ETAG_MAX, NULL) != BERTH_OK || !etag[0])
-        return berth_err_set(err, BERTH_EIO, "S3 %s s3://%s/%s%s: the answer has no <%s> with an ETag", rq->op,
-                             st->conf.bucket, st->conf.prefix, rq->key, want);
+        (etag && (berth_s3_xml_text(inner, "ETag", etag, BERTH_S3_ETAG_MAX, NULL) != BERTH_OK || !etag[0])))
+        return berth_err_set(err, BERTH_EIO, "S3 %s s3://%s/%s%s: the answer has no <%s>%s", rq->op, st->conf.bucket,
+                             st->conf.prefix, rq->key, want, etag ? " with an ETag" : "");
     return BERTH_OK;
 }
 
@@ -763,7 +766,6 @@ static enum berth_rc mp_complete(struct s3_store *st, const char *key, const cha
     struct berth_buf q = BERTH_BUF_INIT(0), x = BERTH_BUF_INIT(0), body = BERTH_BUF_INIT(XML_MAX);
     struct s3_req rq = {.op = "CompleteMultipartUpload", .method = "POST", .key = key, .no_retry = 1, .out = &body};
     struct s3_resp rs;
-    char etag[BERTH_S3_ETAG_MAX];
     enum berth_rc rc;
     size_t i;
 
@@ -781,7 +783,8 @@ static enum berth_rc mp_complete(struct s3_store *st, const char *key, const cha
     rq.body_len = x.len;
     resp_init(&rs);
     rc = s3_call(st, &rq, &rs, err);
-    if (!rc) rc = xml_result(st, &rq, &body, "CompleteMultipartUploadResult", etag, err);
+    /* RGW (16.2) answers with an empty <ETag>: the caller checks the completed object's size instead */
+    if (!rc) rc = xml_result(st, &rq, &body, "CompleteMultipartUploadResult", NULL, err);
     resp_release(&rs);
     berth_buf_release(&q);
     berth_buf_release(&x);
