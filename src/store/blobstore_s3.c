@@ -431,6 +431,15 @@ static enum berth_rc s3_call(struct s3_store *st, const struct s3_req *rq, struc
     return http_fail(st, rq, rs, rs->status == 404 ? BERTH_ENOENT : BERTH_EIO, err);
 }
 
+/*
+ * A 404 where the interface expects none (an object, multipart upload or
+ * bucket gone under a write) is an I/O error; err keeps S3's words.
+ */
+static enum berth_rc no_enoent(enum berth_rc rc)
+{
+    return rc == BERTH_ENOENT ? BERTH_EIO : rc;
+}
+
 /* ---------------------------------------------------------------- objects */
 
 /* HeadObject: BERTH_OK with *size (and *offset, the tail's x-amz-meta-offset, 0 when absent), BERTH_ENOENT, BERTH_EIO. */
@@ -870,12 +879,14 @@ static enum berth_rc obj_copy(struct s3_store *st, const char *src, const char *
         rc = s3_call(st, &rq, &rs, err);
         if (!rc) rc = xml_result(st, &rq, &body, "CopyObjectResult", etag, err);
     }
-    if (!rc) rc = obj_head(st, dst, &got, NULL, err);
-    if (rc == BERTH_ENOENT) rc = berth_err_set(err, BERTH_EIO, "S3 CopyObject to %s%s: the copy is not there",
-                                               st->conf.prefix, dst);
-    if (!rc && got != size)
-        rc = berth_err_set(err, BERTH_EIO, "S3 CopyObject to %s%s: %llu bytes, not %llu", st->conf.prefix, dst,
-                           (unsigned long long)got, (unsigned long long)size);
+    if (!rc) {
+        rc = obj_head(st, dst, &got, NULL, err);
+        if (rc == BERTH_ENOENT)
+            rc = berth_err_set(err, BERTH_EIO, "S3 CopyObject to %s%s: the copy is not there", st->conf.prefix, dst);
+        else if (!rc && got != size)
+            rc = berth_err_set(err, BERTH_EIO, "S3 CopyObject to %s%s: %llu bytes, not %llu", st->conf.prefix, dst,
+                               (unsigned long long)got, (unsigned long long)size);
+    }
     resp_release(&rs);
     berth_buf_release(&body);
     free(source);
@@ -1016,6 +1027,7 @@ static enum berth_rc s3_open(const char *root, const struct berth_blobstore_opts
     if (rc) goto out;
     st->shown = berth_xasprintf("s3://%s/%s at %s", st->conf.bucket, st->conf.prefix, st->conf.endpoint);
     rc = bucket_ensure(st, !(opts && opts->no_create), err);
+    if (rc && !(rc == BERTH_ENOENT && opts && opts->no_create)) rc = no_enoent(rc);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "msg=\"blob store\" driver=s3 bucket=%s prefix=\"%s\" endpoint=%s region=%s "
               "credentials=\"%s\" redirect=%d part_size=%" PRIu64,
@@ -1309,7 +1321,7 @@ static enum berth_rc s3_writer_append(struct berth_upload_writer *w, const void 
     enum berth_rc rc;
 
     if (sw->len >= target) {
-        rc = flush_part(sw, err);
+        rc = no_enoent(flush_part(sw, err));
         if (rc) return rc;
     }
     if (len > SIZE_MAX - sw->len) return berth_err_set(err, BERTH_ETOOBIG, "upload %s is too large", sw->base.id);
@@ -1495,6 +1507,7 @@ static enum berth_rc s3_writer_commit(struct berth_upload_writer *w, const struc
     rc = blob_key(d, bkey, err);
     if (rc) return rc;
     rc = sw->ext.nparts ? commit_parts(sw, d, bkey, flags, err) : commit_small(sw, d, bkey, flags, err);
+    rc = no_enoent(rc);
     if (rc && sw->completed) {
         /*
          * The parts are one object now and no part can follow: the upload
@@ -1613,7 +1626,7 @@ static enum berth_rc s3_upload_create(struct berth_blobstore *bs, const char *uu
     if (rc == BERTH_OK) return berth_err_set(err, BERTH_EEXIST, "upload %s already exists", uuid);
     if (rc != BERTH_EUPLOADUNKNOWN) return rc;
     upload_key(uuid, "info", key);
-    rc = obj_put(st, key, NULL, 0, NULL, err);
+    rc = no_enoent(obj_put(st, key, NULL, 0, NULL, err));
     if (rc) return rc;
     *out = &writer_new(st, uuid)->base;
     return BERTH_OK;

@@ -1291,3 +1291,59 @@ TEST(s3_rgw_concurrent_commits)
     ASSERT_EQ_INT(s.n, 0);
     berth_blobstore_s3_ops.close(bs);
 }
+
+/* The copy of a blob over 5 GiB goes by UploadPartCopy; one piece of any size is a valid whole. */
+TEST(s3_rgw_copy_by_parts)
+{
+    const size_t size = (7u << 20) + 3;
+    struct berth_blobstore *bs = s3_test_open(NULL);
+    struct s3_store *st = s3_of(bs);
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_buf back = BERTH_BUF_INIT(0);
+    char *data = pattern(size, 7);
+
+    ASSERT_OK(obj_put(st, "uploads/copy-src", data, size, NULL, &err));
+    ASSERT_OK(copy_multipart(st, "uploads/copy-src", "uploads/copy-dst", size, &err));
+    ASSERT_OK(obj_get(st, "uploads/copy-dst", &back, NULL, &err));
+    ASSERT_EQ_U64(back.len, size);
+    ASSERT_TRUE(memcmp(back.p, data, size) == 0);
+    /* a source that is not there: the copy fails and its multipart upload is aborted */
+    ASSERT_RC(copy_multipart(st, "uploads/absent", "uploads/copy-dst2", size, &err), BERTH_ENOENT);
+    ASSERT_TRUE(strstr(err.msg, "UploadPartCopy") != NULL);
+    ASSERT_RC(no_enoent(obj_copy(st, "uploads/absent", "uploads/copy-dst2", size, &err)), BERTH_EIO);
+    ASSERT_TRUE(strstr(err.msg, "CopyObject") != NULL && strstr(err.msg, "404") != NULL);
+    berth_buf_release(&back);
+    free(data);
+    berth_blobstore_s3_ops.close(bs);
+}
+
+/* Credentials from a file named in the URL, with nothing in the environment. */
+TEST(s3_rgw_credentials_file)
+{
+    struct berth_blobstore *bs = s3_test_open(NULL), *other = NULL;
+    struct s3_store *st = s3_of(bs);
+    struct berth_err err = BERTH_ERR_INIT;
+    char *file = berth_xasprintf("%s/creds", berth_test_tmpdir()), *text, *url;
+
+    text = berth_xasprintf("[default]\naws_access_key_id = wrong\naws_secret_access_key = wrong\n"
+                           "[profile berth]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
+                           getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"));
+    ASSERT_OK(berth_write_atomic(file, text, strlen(text), 0600, &err));
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    setenv("AWS_PROFILE", "berth", 1);
+    url = berth_xasprintf("s3://%s/reg/one?endpoint=%s&region=%s&credentials=%s", st->conf.bucket, st->conf.endpoint,
+                          st->conf.region, file);
+    ASSERT_OK(berth_blobstore_s3_ops.open(url, NULL, &other, &err));
+    ASSERT_EQ_STR(s3_of(other)->creds.from, file);
+    ASSERT_OK(other->ops->check(other, &err));
+    berth_blobstore_s3_ops.close(other);
+    /* the default profile's keys are refused: a config error naming where they came from */
+    unsetenv("AWS_PROFILE");
+    ASSERT_RC(berth_blobstore_s3_ops.open(url, NULL, &other, &err), BERTH_ECONFIG);
+    ASSERT_TRUE(strstr(err.msg, file) != NULL);
+    free(url);
+    free(text);
+    free(file);
+    berth_blobstore_s3_ops.close(bs);
+}
