@@ -1249,8 +1249,9 @@ static enum berth_rc s3_list(struct berth_blobstore *bs, berth_blob_visit_fn fn,
 /*
  * The bytes of an upload are parts of its multipart upload (ext: id, parts)
  * followed by buf, which the writer holds in memory. A tail object stores
- * buf between requests; tail_valid counts the bytes at buf's start that the
- * tail object holds (0: none, or it is stale).
+ * buf between requests, with the offset it starts at. tail_current: the
+ * tail object starts where the parts end now (tail_len bytes); tail_valid
+ * counts the bytes at buf's start that it holds (0: none, or it is stale).
  */
 struct s3_writer {
     struct berth_upload_writer base; /* first member: callers hold &base */
@@ -1259,8 +1260,9 @@ struct s3_writer {
     uint64_t parts_bytes;
     char *buf;
     size_t len, cap;
-    uint64_t tail_valid;
-    int tail_exists; /* a tail object may be there (valid or stale) */
+    uint64_t tail_valid, tail_len;
+    int tail_exists;  /* a tail object may be there (current or stale) */
+    int tail_current;
     int completed;   /* commit completed the multipart upload: nothing more can be stored */
     int gone;        /* commit ended the upload */
 };
@@ -1304,6 +1306,7 @@ static enum berth_rc flush_part(struct s3_writer *sw, struct berth_err *err)
     sw->parts_bytes += sw->len;
     sw->len = 0;
     sw->tail_valid = 0; /* its bytes are in the part now */
+    sw->tail_current = 0;
     return BERTH_OK;
 }
 
@@ -1526,8 +1529,11 @@ static enum berth_rc s3_writer_commit(struct berth_upload_writer *w, const struc
 
 /*
  * Stores the buffer for the next request: as a part when it is large
- * enough, else as the tail object (with the offset it starts at, so a stale
- * tail is recognised). Returns what failed; the caller logs it.
+ * enough, and as the tail object with the offset it starts at (so a stale
+ * tail is recognised). After a part the tail is stored empty: it says where
+ * the parts end (upload_stat), and its time shows the upload is alive
+ * (upload_list's mtime, by which gc finds idle uploads; parts are not
+ * objects). Returns what failed; the caller logs it.
  */
 static enum berth_rc persist(struct s3_writer *sw, struct berth_err *err)
 {
@@ -1535,25 +1541,18 @@ static enum berth_rc persist(struct s3_writer *sw, struct berth_err *err)
     char key[KEY_MAX], offset[24];
     enum berth_rc rc;
 
+    if (sw->len >= berth_s3_part_close_min(st->conf.part_size, sw->ext.nparts) && flush_part(sw, err))
+        BERTH_LOG(BERTH_LOG_WARN, "msg=\"S3 part not sent, storing the bytes as the tail\" upload=%s err=\"%s\"",
+                  sw->base.id, berth_err_msg(err));
+    if (sw->tail_current && sw->tail_len == sw->len && sw->tail_valid == sw->len) return BERTH_OK; /* no change */
+    if (!sw->len && !sw->ext.nparts && !sw->tail_exists) return BERTH_OK; /* nothing to record */
     upload_key(sw->base.id, "tail", key);
-    if (sw->len >= berth_s3_part_close_min(st->conf.part_size, sw->ext.nparts) && flush_part(sw, err) == BERTH_OK) {
-        if (sw->tail_exists && obj_delete(st, key, err) == BERTH_OK) sw->tail_exists = 0;
-        return BERTH_OK;
-    }
-    if (sw->len == 0) {
-        if (sw->tail_exists) {
-            rc = obj_delete(st, key, err);
-            if (rc) return rc;
-        }
-        sw->tail_exists = 0;
-        return BERTH_OK;
-    }
-    if (sw->tail_valid == sw->len) return BERTH_OK; /* the tail holds these bytes already */
     snprintf(offset, sizeof(offset), "%llu", (unsigned long long)sw->parts_bytes);
     sw->tail_exists = 1;
     rc = obj_put(st, key, sw->buf, sw->len, offset, err);
     if (rc) return rc;
-    sw->tail_valid = sw->len;
+    sw->tail_current = 1;
+    sw->tail_len = sw->tail_valid = sw->len;
     return BERTH_OK;
 }
 
@@ -1651,7 +1650,9 @@ static enum berth_rc load_tail(struct s3_writer *sw, uint64_t want, struct berth
         berth_buf_reset(&b);
     } else if (!rc) {
         sw->tail_exists = 1;
-        if (offset != sw->parts_bytes) berth_buf_reset(&b);
+        sw->tail_current = offset == sw->parts_bytes;
+        sw->tail_len = b.len;
+        if (!sw->tail_current) berth_buf_reset(&b);
     }
     if (!rc && b.len < want)
         rc = berth_err_set(err, BERTH_EIO, "upload %s holds %llu bytes, fewer than the %llu it had", sw->base.id,
@@ -1728,12 +1729,8 @@ static enum berth_rc s3_upload_resume(struct berth_blobstore *bs, const struct b
                            (unsigned long long)avail, (unsigned long long)state->size);
         goto out;
     }
-    if (state->size > sw->parts_bytes || !state->ext) {
-        rc = load_tail(sw, state->size - sw->parts_bytes, err);
-        if (rc) goto out;
-    } else {
-        sw->tail_exists = sw->ext.tail > 0;
-    }
+    rc = load_tail(sw, state->size - sw->parts_bytes, err);
+    if (rc) goto out;
     sw->ext.tail = 0;
     sw->base.size = state->size;
     *out = &sw->base;

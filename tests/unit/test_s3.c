@@ -688,7 +688,7 @@ TEST(s3_rgw_large_upload_three_writers)
     struct berth_digest d;
     char *data = pattern(total, 1), uuid[37], key[KEY_MAX];
     int64_t t0, t_push, t_pull;
-    uint64_t size = 0;
+    uint64_t size = 0, offset = 0;
 
     digest_of_bytes(&d, BERTH_DIGEST_SHA256, data, total);
     berth_uuid(uuid);
@@ -720,8 +720,13 @@ TEST(s3_rgw_large_upload_three_writers)
     ASSERT_EQ_U64(e.nparts, 2);
     ASSERT_EQ_U64(e.tail, 0);
     berth_s3_ext_release(&e);
+    /* the tail is empty now, where the parts end: the upload's size and its last activity */
     upload_key(uuid, "tail", key);
-    ASSERT_RC(obj_head(st, key, NULL, NULL, &err), BERTH_ENOENT);
+    ASSERT_OK(obj_head(st, key, &size, &offset, &err));
+    ASSERT_EQ_U64(size, 0);
+    ASSERT_EQ_U64(offset, first + second);
+    ASSERT_OK(bs->ops->upload_stat(bs, uuid, &size, &err));
+    ASSERT_EQ_U64(size, first + second);
 
     /* a server that never saw the upload: id and size only */
     free(s2.ext);
@@ -1070,6 +1075,8 @@ TEST(s3_rgw_upload_list_remove)
         if (k == 2) append_steps(w, data, big, 1 << 20);
         berth_upload_writer_close(w, k == 2 ? &s : NULL);
     }
+    ASSERT_OK(bs->ops->upload_stat(bs, uuid[2], &size, &err));
+    ASSERT_EQ_U64(size, big);
     memset(&ls, 0, sizeof(ls));
     ASSERT_OK(bs->ops->upload_list(bs, seen_upload, &ls, &err));
     ASSERT_EQ_INT(ls.n, 3);
