@@ -3,8 +3,8 @@
  * flags here): runs every server health check of doctor.c against a data
  * folder and the settings serve would use, prints one line per check (or
  * JSON) and exits 1 when any check is an ERROR. It reads the database
- * read-only and creates nothing but a probe file, so it is safe to run beside
- * a running server.
+ * read-only and creates nothing but a probe file (a probe object under
+ * health/ for an S3 store), so it is safe to run beside a running server.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +24,9 @@ static void doctor_usage(FILE *out)
                  "       berth serve --check [serve options]\n\n"
                  "Checks a server's data folder (writable, free space), database (readable, intact,\n"
                  "migrations current), token signing keys (present, mode 0600, not overdue for\n"
-                 "rotation), TLS certificate (readable, matches its key, not expired or expiring)\n"
-                 "and clock. Every berth serve option is accepted and read the same way.\n"
+                 "rotation), TLS certificate (readable, matches its key, not expired or expiring),\n"
+                 "clock, and an S3 blob store when --store names one (a small object written, read\n"
+                 "and deleted). Every berth serve option is accepted and read the same way.\n"
                  "Exit status: 0 when no check is an ERROR (warnings allowed), 1 otherwise, 2 on\n"
                  "usage errors. The codes are explained in docs/check-health.md.\n");
 }

@@ -31,7 +31,6 @@ int cmd_gc(int argc, char **argv, struct cli_ctx *ctx)
 {
     struct berth_config cfg;
     struct berth_err err = BERTH_ERR_INIT;
-    struct berth_blobstore_opts sopts;
     struct berth_meta *meta = NULL;
     struct berth_blobstore *blobs = NULL;
     struct berth_gc_opts o;
@@ -81,8 +80,7 @@ int cmd_gc(int argc, char **argv, struct cli_ctx *ctx)
     }
     berth_log_threshold = (int)cfg.log_level;
     if (grace < 0) grace = cfg.gc_grace;
-    sopts.fsync = (int)cfg.fsync;
-    rc = berth_blobstore_fs_ops.open(cfg.data, &sopts, &blobs, &err);
+    rc = berth_blobstore_open_cfg(&cfg, &blobs, &err);
     if (rc) goto out;
     {
         const struct berth_meta_ops *mops;

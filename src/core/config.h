@@ -30,6 +30,10 @@ enum berth_config_type {
     X(data, "data", BERTH_CFG_STR, "./var/berth", 0, 0, "data folder (blobs, uploads, database)")     \
     X(meta, "meta", BERTH_CFG_STR, "", 0, 0,                                                         \
       "metadata store: empty for SQLite in the data folder, or PostgreSQL (postgresql://...)")        \
+    X(store, "store", BERTH_CFG_STR, "", 0, 0,                                                       \
+      "blob store: empty for files in the data folder, or S3 (s3://BUCKET[/PREFIX]?endpoint=URL"      \
+      "[&region=R][&redirect=0][&credentials=FILE][&part-size=8MiB]); S3 keys come from "            \
+      "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a credentials file, never from the URL")          \
     X(tls_cert, "tls-cert", BERTH_CFG_STR, "", 0, 0, "PEM certificate chain; HTTPS when set")         \
     X(tls_key, "tls-key", BERTH_CFG_STR, "", 0, 0, "PEM private key for --tls-cert")                  \
     X(log_level, "log-level", BERTH_CFG_LEVEL, "info", 0, 3, "error, warn, info or debug")            \

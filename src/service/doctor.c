@@ -26,7 +26,9 @@
 #include <openssl/x509.h>
 #include "alloc.h"
 #include "doctor.h"
+#include "store.h"
 #include "util.h"
+#include "wiring.h"
 #include "banned.h"
 
 #define MIB (1024LL * 1024)
@@ -60,18 +62,25 @@ static void check_database(struct ctx *c, struct berth_check *out);
 static void check_keys(struct ctx *c, struct berth_check *out);
 static void check_tls(struct ctx *c, struct berth_check *out);
 static void check_clock(struct ctx *c, struct berth_check *out);
+static void check_blobstore(struct ctx *c, struct berth_check *out);
+static int store_elsewhere(const struct ctx *c);
 
-/* ready: also run per request by /readyz (cheap, and meaningful while serving). */
+/*
+ * ready: also run per request by /readyz (cheap, and meaningful while
+ * serving). applies: NULL, or whether the row has anything to look at.
+ */
 static const struct row {
     const char *name, *key;
     check_fn fn;
     int ready;
+    int (*applies)(const struct ctx *c);
 } rows[] = {
-    {"data folder", "store", check_data, 1},
-    {"database", "database", check_database, 1},
-    {"signing keys", "keys", check_keys, 1},
-    {"TLS", "tls", check_tls, 1},
-    {"clock", "clock", check_clock, 0},
+    {"data folder", "store", check_data, 1, NULL},
+    {"database", "database", check_database, 1, NULL},
+    {"signing keys", "keys", check_keys, 1, NULL},
+    {"TLS", "tls", check_tls, 1, NULL},
+    {"clock", "clock", check_clock, 0, NULL},
+    {"blob store", "blobstore", check_blobstore, 0, store_elsewhere},
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 _Static_assert(NROWS <= BERTH_DOCTOR_CHECKS_MAX, "the report holds every row");
@@ -675,6 +684,53 @@ out:
 
 /* ---------------------------------------------------------------- the table */
 
+/* ---------------------------------------------------------------- blob store */
+
+/* The data folder row covers the fs store; this one a store elsewhere (S3). */
+static int store_elsewhere(const struct ctx *c)
+{
+    return c->in->cfg->store && *c->in->cfg->store;
+}
+
+/*
+ * Opens the store without creating it (a bucket serve would make is not
+ * made here) and runs its check: a small object written, read and removed.
+ */
+static void check_blobstore(struct ctx *c, struct berth_check *out)
+{
+    const struct berth_blobstore_ops *ops = NULL;
+    struct berth_blobstore_opts opts;
+    struct berth_blobstore *bs = NULL;
+    struct berth_err e = BERTH_ERR_INIT;
+    char *root = NULL, *shown = NULL;
+    enum berth_rc rc;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.no_create = 1;
+    rc = berth_blobstore_choose(c->in->cfg, &ops, &root, &shown, &e);
+    if (!rc) rc = ops->open(root, &opts, &bs, &e);
+    if (rc == BERTH_ENOENT) {
+        verdict(out, BERTH_CHECK_OK, BERTH_DOCTOR_NONE, "%s; berth serve creates it at start", berth_err_msg(&e));
+        goto out;
+    }
+    if (!rc && ops->check) rc = ops->check(bs, &e);
+    if (rc == BERTH_ECONFIG) {
+        verdict(out, BERTH_CHECK_ERROR, BERTH_DOCTOR_STORE_MISCONFIGURED, "%s", berth_err_msg(&e));
+        fix(out, "correct the store setting (s3://BUCKET[/PREFIX]?endpoint=URL&region=R) and the credentials "
+                 "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or credentials=FILE) so they may use the bucket");
+    } else if (rc) {
+        verdict(out, BERTH_CHECK_ERROR, BERTH_DOCTOR_STORE_UNREACHABLE, "%s", berth_err_msg(&e));
+        fix(out, "check that the S3 endpoint of %s answers from this host (curl -sI ENDPOINT) and that the "
+                 "credentials may write the bucket", shown ? shown : "the store setting");
+    } else {
+        verdict(out, BERTH_CHECK_OK, BERTH_DOCTOR_NONE, "%s can be written and read", shown);
+    }
+out:
+    if (bs) bs->ops->close(bs);
+    free(root);
+    free(shown);
+}
+
 void berth_doctor_run(const struct berth_doctor_input *in, enum berth_doctor_mode mode,
                       struct berth_doctor_report *out)
 {
@@ -689,6 +745,7 @@ void berth_doctor_run(const struct berth_doctor_input *in, enum berth_doctor_mod
     for (i = 0; i < NROWS; i++) {
         struct berth_check *k;
         if (mode == BERTH_DOCTOR_READY && !rows[i].ready) continue;
+        if (rows[i].applies && !rows[i].applies(&c)) continue;
         k = &out->checks[out->n++];
         k->name = rows[i].name;
         k->key = rows[i].key;

@@ -2,9 +2,10 @@
  * doctor.h - the server's health checks, shared by `berth doctor`,
  * `berth serve --check` and GET /readyz.
  *
- * One table of checks (src/http/doctor.c), each looking at one part of a
+ * One table of checks (src/service/doctor.c), each looking at one part of a
  * server: the data folder and its free space, the database, the token
- * signing keys, the TLS certificate, the clock. Each gives a status, a
+ * signing keys, the TLS certificate, the clock, and a blob store other than
+ * the data folder (S3). Each gives a status, a
  * stable code (BERTH_DOCTOR_CODE_MAP, documented in docs/check-health.md),
  * the cause in plain words and a fix. Nothing here changes the data folder
  * beyond a probe file it creates and removes again. See
@@ -30,7 +31,8 @@ enum berth_check_status { BERTH_CHECK_OK = 0, BERTH_CHECK_WARNING, BERTH_CHECK_E
     X(KEYS_MISSING) X(KEYS_PERMISSIONS) X(KEYS_UNREADABLE) X(KEY_OLD)                              \
     X(TLS_CERT_UNREADABLE) X(TLS_KEY_UNREADABLE) X(TLS_KEY_MISMATCH) X(TLS_CERT_NOT_YET_VALID)     \
     X(TLS_CERT_EXPIRED) X(TLS_CERT_EXPIRING)                                                      \
-    X(CLOCK_BEHIND) X(CLOCK_IMPLAUSIBLE)
+    X(CLOCK_BEHIND) X(CLOCK_IMPLAUSIBLE)                                                          \
+    X(STORE_MISCONFIGURED) X(STORE_UNREACHABLE)
 
 enum berth_doctor_code {
     BERTH_DOCTOR_NONE = 0, /* the check passed */
@@ -45,7 +47,7 @@ enum berth_doctor_code {
 /* One check's verdict. */
 struct berth_check {
     const char *name;            /* "data folder", "database", ... (static) */
-    const char *key;             /* its key in /readyz's "checks": "store", "database", "keys", "tls", "clock" */
+    const char *key;             /* its key in /readyz's "checks": "store", "database", "keys", "tls", "clock", "blobstore" */
     enum berth_check_status status;
     enum berth_doctor_code code; /* BERTH_DOCTOR_NONE when OK */
     char message[BERTH_CHECK_TEXT_MAX]; /* what was found, in plain words */

@@ -59,7 +59,6 @@ static enum berth_rc default_registry(struct berth_meta *meta, const char *name,
 enum berth_rc berth_server_open(const struct berth_config *cfg, struct berth_server **out, struct berth_err *err)
 {
     struct berth_server *srv = berth_xcalloc(1, sizeof(*srv));
-    struct berth_blobstore_opts sopts;
     struct berth_err lerr = BERTH_ERR_INIT;
     struct orphan_ctx oc;
     uint64_t lost = 0;
@@ -69,9 +68,7 @@ enum berth_rc berth_server_open(const struct berth_config *cfg, struct berth_ser
     srv->cfg = cfg;
     rc = berth_mkdirs(cfg->data, err);
     if (rc) goto out;
-    memset(&sopts, 0, sizeof(sopts));
-    sopts.fsync = (int)cfg->fsync;
-    rc = berth_blobstore_fs_ops.open(cfg->data, &sopts, &srv->blobs, err);
+    rc = berth_blobstore_open_cfg(cfg, &srv->blobs, err);
     if (rc) goto out;
     {
         const struct berth_meta_ops *mops;
@@ -202,4 +199,51 @@ enum berth_rc berth_meta_choose(const struct berth_config *cfg, const struct ber
     return berth_err_set(err, BERTH_ECONFIG,
                          "config 'meta': '%.40s' is neither empty (SQLite in the data folder) nor a PostgreSQL URI "
                          "(postgresql://user@host/db) or key=value string", m);
+}
+
+enum berth_rc berth_blobstore_choose(const struct berth_config *cfg, const struct berth_blobstore_ops **ops,
+                                     char **root, char **shown, struct berth_err *err)
+{
+    const char *s = cfg->store ? cfg->store : "";
+    size_t n, at;
+
+    *root = *shown = NULL;
+    if (!*s) {
+        *ops = &berth_blobstore_fs_ops;
+        *root = berth_xstrdup(cfg->data);
+        *shown = berth_xstrdup(cfg->data);
+        return BERTH_OK;
+    }
+    if (!strncmp(s, "s3://", 5)) {
+        *ops = &berth_blobstore_s3_ops;
+        *root = berth_xstrdup(s);
+        /* bucket and prefix only: a mistaken user:secret@ or key parameter is never shown */
+        n = strcspn(s, "?#");
+        at = strcspn(s + 5, "@/?#") + 5;
+        if (s[at] == '@') *shown = berth_xasprintf("s3://%.*s", (int)(n > at + 1 ? n - at - 1 : 0), s + at + 1);
+        else *shown = berth_xstrndup(s, n);
+        return BERTH_OK;
+    }
+    return berth_err_set(err, BERTH_ECONFIG,
+                         "config 'store': '%.5s...' is neither empty (files in the data folder) nor an S3 URL "
+                         "(s3://BUCKET[/PREFIX]?endpoint=URL)", s);
+}
+
+enum berth_rc berth_blobstore_open_cfg(const struct berth_config *cfg, struct berth_blobstore **out,
+                                       struct berth_err *err)
+{
+    const struct berth_blobstore_ops *ops = NULL;
+    struct berth_blobstore_opts opts;
+    char *root = NULL, *shown = NULL;
+    enum berth_rc rc;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.fsync = (int)cfg->fsync;
+    rc = berth_blobstore_choose(cfg, &ops, &root, &shown, err);
+    if (!rc) rc = ops->open(root, &opts, out, err);
+    if (!rc && ops != &berth_blobstore_fs_ops)
+        BERTH_LOG(BERTH_LOG_INFO, "msg=\"blob store\" driver=%s store=\"%s\"", ops->name, shown);
+    free(root);
+    free(shown);
+    return rc;
 }

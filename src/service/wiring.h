@@ -60,4 +60,17 @@ void berth_server_close(struct berth_server *srv);
 enum berth_rc berth_meta_choose(const struct berth_config *cfg, const struct berth_meta_ops **ops, char **dsn,
                                 char **shown, struct berth_err *err);
 
+/*
+ * The blob store cfg names: files in the data folder (the fs driver, *root
+ * = cfg->data) when the store setting is empty, S3 when it is an s3:// URL
+ * (*root = the URL, which the driver parses and checks when it opens).
+ * *shown names the store for messages and logs, without any query
+ * parameter. Both malloc'd. BERTH_ECONFIG for anything else.
+ */
+enum berth_rc berth_blobstore_choose(const struct berth_config *cfg, const struct berth_blobstore_ops **ops,
+                                     char **root, char **shown, struct berth_err *err);
+/* Opens the store berth_blobstore_choose picks, with fsync from cfg; errors name the store. */
+enum berth_rc berth_blobstore_open_cfg(const struct berth_config *cfg, struct berth_blobstore **out,
+                                       struct berth_err *err);
+
 #endif

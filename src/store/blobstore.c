@@ -10,6 +10,7 @@
 
 static const struct berth_blobstore_ops *const drivers[] = {
     &berth_blobstore_fs_ops,
+    &berth_blobstore_s3_ops,
 };
 
 const struct berth_blobstore_ops *berth_blobstore_driver(const char *name)
@@ -20,6 +21,21 @@ const struct berth_blobstore_ops *berth_blobstore_driver(const char *name)
     for (i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
         if (strcmp(drivers[i]->name, name) == 0) return drivers[i];
     return NULL;
+}
+
+enum berth_rc berth_blobstore_digest_check(const struct berth_digest *d, struct berth_digest *check,
+                                           struct berth_err *err)
+{
+    enum berth_rc rc;
+
+    if (!d) return berth_err_set(err, BERTH_EDIGEST, "no digest");
+    if (d->alg != BERTH_DIGEST_SHA256 && d->alg != BERTH_DIGEST_SHA512)
+        return berth_err_set(err, BERTH_EDIGEST, "unsupported digest algorithm %d", (int)d->alg);
+    rc = berth_digest_parse(d->s, strnlen(d->s, sizeof(d->s)), check, err);
+    if (rc) return rc;
+    if (check->alg != d->alg)
+        return berth_err_set(err, BERTH_EDIGEST, "digest %s is not %s", check->s, berth_digest_alg_name(d->alg));
+    return BERTH_OK;
 }
 
 /* A freed reader or writer, or garbage, is a programming error. */

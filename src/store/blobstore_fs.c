@@ -101,14 +101,11 @@ static enum berth_rc blob_name(const struct berth_digest *d, struct blob_name *b
     enum berth_rc rc;
     size_t a;
 
-    if (!d) return berth_err_set(err, BERTH_EDIGEST, "no digest");
+    rc = berth_blobstore_digest_check(d, &check, err);
+    if (rc) return rc;
     for (a = 0; a < NALGS; a++)
         if (algs[a] == d->alg) break;
-    if (a == NALGS) return berth_err_set(err, BERTH_EDIGEST, "unsupported digest algorithm %d", (int)d->alg);
-    rc = berth_digest_parse(d->s, strnlen(d->s, sizeof(d->s)), &check, err);
-    if (rc) return rc;
-    if (check.alg != d->alg)
-        return berth_err_set(err, BERTH_EDIGEST, "digest %s is not %s", check.s, berth_digest_alg_name(d->alg));
+    BERTH_ASSERT(a < NALGS); /* berth_blobstore_digest_check accepts these algorithms only */
     hex = berth_digest_hex(&check);
     bn->alg = a;
     rc = berth_hex_decode(hex, 2, &prefix, err); /* a parsed digest's hex: cannot fail */
@@ -974,6 +971,32 @@ static enum berth_rc fs_clean_temp(struct berth_blobstore *bs, uint64_t *removed
     return rc;
 }
 
+/*
+ * Creates, writes and removes a small file in uploads/, where every push
+ * writes first. Its name holds ".tmp", so clean_temp removes one a crash
+ * left behind.
+ */
+static enum berth_rc fs_check(struct berth_blobstore *bs, struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs);
+    unsigned char rnd[8];
+    char hex[17], name[40];
+    enum berth_rc rc = BERTH_OK;
+    ssize_t k;
+    int f;
+
+    berth_random(rnd, sizeof(rnd));
+    berth_hex(rnd, sizeof(rnd), hex);
+    snprintf(name, sizeof(name), ".check-%s.tmp", hex);
+    f = openat(st->uploads_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (f < 0) return fail(st, err, errno, "openat", "uploads", name);
+    k = write(f, hex, 16);
+    if (k != 16) rc = fail(st, err, k < 0 ? errno : ENOSPC, "write", "uploads", name);
+    close(f);
+    if (unlinkat(st->uploads_fd, name, 0) != 0 && !rc) rc = fail(st, err, errno, "unlinkat", "uploads", name);
+    return rc;
+}
+
 const struct berth_blobstore_ops berth_blobstore_fs_ops = {
     .name = "fs",
     .open = fs_open,
@@ -989,4 +1012,5 @@ const struct berth_blobstore_ops berth_blobstore_fs_ops = {
     .upload_remove = fs_upload_remove,
     .upload_list = fs_upload_list,
     .clean_temp = fs_clean_temp,
+    .check = fs_check,
 };

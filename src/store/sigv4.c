@@ -18,8 +18,7 @@
 #define MAX_PARAMS 64   /* query parameters signed */
 #define MAX_HEADERS 32  /* headers signed */
 
-/* Appends s[0..n) with every byte but A-Z a-z 0-9 - . _ ~ as %XX (uppercase); '/' kept when keep_slash. */
-static void uri_encode(struct berth_buf *b, const char *s, size_t n, int keep_slash)
+void berth_sigv4_uri_encode(struct berth_buf *b, const char *s, size_t n, int keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t i;
@@ -32,8 +31,7 @@ static void uri_encode(struct berth_buf *b, const char *s, size_t n, int keep_sl
     }
 }
 
-/* Decodes %XX in s[0..n) into a malloc'd string; NULL for a broken escape. '+' stays '+'. */
-static char *uri_decode(const char *s, size_t n)
+char *berth_sigv4_uri_decode(const char *s, size_t n)
 {
     char *out = berth_xmalloc(n + 1), *w = out;
     size_t i;
@@ -87,16 +85,16 @@ static enum berth_rc canonical_query(const char *query, struct berth_buf *out, s
             goto out;
         }
         kn = eq ? (size_t)(eq - s) : n;
-        k = uri_decode(s, kn);
-        v = eq ? uri_decode(eq + 1, n - kn - 1) : berth_xstrdup("");
+        k = berth_sigv4_uri_decode(s, kn);
+        v = eq ? berth_sigv4_uri_decode(eq + 1, n - kn - 1) : berth_xstrdup("");
         if (!k || !v) {
             free(k);
             free(v);
             rc = berth_err_set(err, BERTH_EINVAL, "a query parameter has a broken %% escape");
             goto out;
         }
-        uri_encode(&kb, k, strlen(k), 0);
-        uri_encode(&vb, v, strlen(v), 0);
+        berth_sigv4_uri_encode(&kb, k, strlen(k), 0);
+        berth_sigv4_uri_encode(&vb, v, strlen(v), 0);
         free(k);
         free(v);
         berth_buf_puts(&kb, "");
@@ -280,7 +278,7 @@ enum berth_rc berth_sigv4_presign(const struct berth_sigv4_key *key, const char 
     snprintf(date, sizeof(date), "%.8s", amz_date);
     berth_buf_printf(&cred, "%s/%s/%s/%s/aws4_request", key->access_key, date, key->region, key->service);
     berth_buf_puts(&q, "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=");
-    uri_encode(&q, berth_buf_str(&cred), cred.len, 0);
+    berth_sigv4_uri_encode(&q, berth_buf_str(&cred), cred.len, 0);
     berth_buf_printf(&q, "&X-Amz-Date=%s&X-Amz-Expires=%lld&X-Amz-SignedHeaders=host", amz_date,
                      (long long)expires_s);
     if (extra_query && *extra_query) berth_buf_printf(&q, "&%s", extra_query);

@@ -63,6 +63,15 @@ enum berth_rc berth_sigv4_presign(const struct berth_sigv4_key *key, const char 
                                   const char *path, const char *extra_query, int64_t expires_s, const char *amz_date,
                                   struct berth_buf *out, struct berth_err *err);
 
+/*
+ * S3's URI encoding: appends s[0..n) to b with every byte but A-Z a-z 0-9
+ * - . _ ~ as %XX (uppercase); '/' kept when keep_slash (an object key in a
+ * path).
+ */
+void berth_sigv4_uri_encode(struct berth_buf *b, const char *s, size_t n, int keep_slash);
+/* Decodes %XX in s[0..n) into a malloc'd string; NULL for a broken escape. '+' stays '+'. */
+char *berth_sigv4_uri_decode(const char *s, size_t n);
+
 /* "YYYYMMDDTHHMMSSZ" for a Unix time (UTC). */
 void berth_sigv4_date(int64_t unix_s, char out[17]);
 

@@ -1,6 +1,7 @@
 /*
  * store.h - the blob store: content-addressed bytes shared by every
- * repository, behind an ops table (filesystem driver now, S3 later).
+ * repository, behind an ops table: the filesystem driver ("fs") and the S3
+ * driver ("s3", blobstore_s3.c; docs/internals/store.md).
  *
  * Bytes move through streams, never file descriptors, so that a driver over
  * an object store can implement every call: a committed blob is read through
@@ -9,8 +10,8 @@
  * out as an optional fast path (berth_blob_reader_take_fd, for sendfile).
  *
  * commit makes an upload visible under its digest atomically (fsync, rename,
- * fsync dir for the fs driver), so a blob is either complete under its
- * digest or absent. A driver object is safe to use from every thread at
+ * fsync dir for the fs driver; a PUT or copy onto the digest's key for s3),
+ * so a blob is either complete under its digest or absent. A driver object is safe to use from every thread at
  * once; a reader or a writer belongs to one thread at a time.
  */
 #ifndef BERTH_STORE_H
@@ -26,7 +27,8 @@
 #define BERTH_UPLOAD_WRITER_MAGIC 0x55505752u /* "UPWR" */
 
 struct berth_blobstore_opts {
-    int fsync; /* nonzero: fsync data and folders before commit returns */
+    int fsync;     /* nonzero: fsync data and folders before commit returns */
+    int no_create; /* open an existing store only (s3: a missing bucket is BERTH_ENOENT); fs ignores it */
 };
 
 struct berth_blobstore;
@@ -194,7 +196,11 @@ struct berth_blobstore_ops {
     /* Opens an upload's bytes for reading (to rebuild or redo a hash); BERTH_EUPLOADUNKNOWN when absent. */
     enum berth_rc (*upload_open_reader)(struct berth_blobstore *bs, const char *uuid, struct berth_blob_reader **out,
                                         struct berth_err *err);
-    /* Bytes an upload holds; BERTH_EUPLOADUNKNOWN when it does not exist. */
+    /*
+     * Bytes an upload holds; BERTH_EUPLOADUNKNOWN when it does not exist.
+     * s3: only what its tail object says (0 when it has none), a hint: the
+     * size the caller recorded for the session is authoritative.
+     */
     enum berth_rc (*upload_stat)(struct berth_blobstore *bs, const char *uuid, uint64_t *size, struct berth_err *err);
     /* Ends an upload and deletes its bytes; BERTH_EUPLOADUNKNOWN when absent. */
     enum berth_rc (*upload_remove)(struct berth_blobstore *bs, const char *uuid, struct berth_err *err);
@@ -203,6 +209,13 @@ struct berth_blobstore_ops {
                                  struct berth_err *err);
     /* Removes stray temp files left by a crash; *removed counts them (may be NULL). */
     enum berth_rc (*clean_temp)(struct berth_blobstore *bs, uint64_t *removed, struct berth_err *err);
+    /*
+     * Optional (NULL: no check): can the store be written and read right
+     * now? fs creates and removes a temp file in its uploads folder; s3
+     * PUTs, GETs and DELETEs a small object under health/. BERTH_EIO (or
+     * BERTH_ECONFIG for refused credentials) with a message naming the place.
+     */
+    enum berth_rc (*check)(struct berth_blobstore *bs, struct berth_err *err);
 };
 
 /* Every driver's object starts with this. */
@@ -212,8 +225,29 @@ struct berth_blobstore {
 };
 
 extern const struct berth_blobstore_ops berth_blobstore_fs_ops;
+/*
+ * The S3 driver: open's root is the store URL,
+ * s3://BUCKET[/PREFIX]?endpoint=URL[&region=R][&redirect=0][&credentials=FILE][&part-size=SIZE],
+ * credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
+ * (AWS_SESSION_TOKEN) or an AWS credentials file, never from the URL.
+ * Readers carry a presigned GET URL (unless redirect=0) and no fd. Upload
+ * writers buffer in memory and send parts of a multipart upload; close
+ * stores what is left as the upload's tail object and fills state->ext.
+ * An upload's bytes cannot be read back through upload_open_reader once
+ * parts were sent (BERTH_EIO), and a sync makes nothing new visible.
+ */
+extern const struct berth_blobstore_ops berth_blobstore_s3_ops;
 
-/* Looks a driver up by name ("fs"); NULL if unknown. */
+/* Looks a driver up by name ("fs", "s3"); NULL if unknown. */
 const struct berth_blobstore_ops *berth_blobstore_driver(const char *name);
+
+/*
+ * For drivers: d parsed again from its text into *check (the struct is
+ * plain data that anyone can fill, and its text becomes a file name or a
+ * key). BERTH_EDIGEST unless it is a sha256 or sha512 digest whose text
+ * agrees with d->alg.
+ */
+enum berth_rc berth_blobstore_digest_check(const struct berth_digest *d, struct berth_digest *check,
+                                           struct berth_err *err);
 
 #endif

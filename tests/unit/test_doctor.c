@@ -828,6 +828,48 @@ TEST(doctor_ready_mode)
     free(data);
 }
 
+/* ---------------------------------------------------------------- blob store */
+
+/* The row shows only for a store other than the data folder; it names endpoint and bucket when it fails. */
+TEST(doctor_blob_store)
+{
+    struct berth_config cfg;
+    struct berth_doctor_report r;
+    char *data = served_folder("srv");
+    size_t i, plain;
+
+    cfg_at(&cfg, data);
+    run_full(&cfg, 0, &r);
+    for (i = 0; i < r.n; i++) ASSERT_TRUE(strcmp(r.checks[i].name, "blob store") != 0);
+    plain = r.n;
+
+    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "doctor-secret", 1);
+    cfg_put(&cfg, "store", "s3://berth-doctor/p?endpoint=http://127.0.0.1:1&region=r");
+    run_full(&cfg, 0, &r);
+    ASSERT_EQ_INT(r.n, plain + 1);
+    ASSERT_CHECK(&r, "blob store", BERTH_CHECK_ERROR, "STORE_UNREACHABLE");
+    ASSERT_CHECK_SAYS(&r, "blob store", "http://127.0.0.1:1");
+    ASSERT_CHECK_SAYS(&r, "blob store", "berth-doctor");
+    ASSERT_TRUE(strstr(check_named(&r, "blob store")->fix, "s3://berth-doctor/p") != NULL);
+    ASSERT_TRUE(strcmp(check_named(&r, "blob store")->key, "blobstore") == 0);
+
+    cfg_put(&cfg, "store", "s3://AKIDTEST:doctor-secret@berth-doctor?endpoint=http://127.0.0.1:1");
+    run_full(&cfg, 0, &r);
+    ASSERT_CHECK(&r, "blob store", BERTH_CHECK_ERROR, "STORE_MISCONFIGURED");
+    ASSERT_TRUE(strstr(check_named(&r, "blob store")->message, "doctor-secret") == NULL);
+    ASSERT_TRUE(strstr(check_named(&r, "blob store")->fix, "doctor-secret") == NULL);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+    cfg_put(&cfg, "store", "s3://berth-doctor?endpoint=http://127.0.0.1:1");
+    run_full(&cfg, 0, &r);
+    ASSERT_CHECK(&r, "blob store", BERTH_CHECK_ERROR, "STORE_MISCONFIGURED");
+    ASSERT_CHECK_SAYS(&r, "blob store", "AWS_ACCESS_KEY_ID");
+    berth_config_release(&cfg);
+    free(data);
+}
+
 /* ---------------------------------------------------------------- the codes */
 
 TEST(doctor_codes_are_documented)

@@ -64,7 +64,7 @@ static char *store_root(const struct suite_driver *drv)
 
 static struct berth_blobstore *store_open(const struct suite_driver *drv, const char *root, int fsync_on)
 {
-    struct berth_blobstore_opts opts = {fsync_on};
+    struct berth_blobstore_opts opts = {fsync_on, 0};
     struct berth_blobstore *bs = NULL;
     struct berth_err err = BERTH_ERR_INIT;
     enum berth_rc rc = drv->ops->open(root, &opts, &bs, &err);
