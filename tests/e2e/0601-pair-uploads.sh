@@ -86,7 +86,9 @@ range_is "$B" "$up" "0-$((off - 1))" "and so does the second"
 slice "$WORK/big" $off $(($(file_size "$WORK/big") - off)) "$WORK/chunk"
 req PUT "$B$(add_query "$up" "digest=$want")" -H 'Content-Type: application/octet-stream' --data-binary "@$WORK/chunk"
 expect_status 201 "the last chunk and the commit go to the second server"
+HDR_CHECK=0 # -L ends at the S3 gateway, whose answer is not berth's
 req GET "$A/v2/$R/blobs/$want" -L
+HDR_CHECK=1
 if [ "$STATUS" = 200 ] && [ "$(digest_of "$BODY")" = "$want" ]; then
     ok "the first server serves the blob whole"
 else
@@ -152,7 +154,9 @@ done
 expect_status 202 "the second server takes the rest of the upload"
 req PUT "$B$(add_query "$up" "digest=$kwant")" -H 'Content-Length: 0'
 expect_status 201 "and commits it: the digest covers the bytes of both servers"
+HDR_CHECK=0
 req GET "$B/v2/$R/blobs/$kwant" -L
+HDR_CHECK=1
 if [ "$STATUS" = 200 ] && [ "$(digest_of "$BODY")" = "$kwant" ]; then
     ok "the blob finished on the second server is whole"
 else
