@@ -173,6 +173,10 @@ expect_status 200 "the server works after a live gc"
 
 # ---- a large store: progress on stderr, phase by phase
 berth_stop
+if ! store_is_fs; then
+    skip "20,000 orphan blob files are written into the data folder; the blobs are in a bucket here"
+    finish
+fi
 python3 - "$DATA" <<'PY'
 import hashlib, os, sys
 root = os.path.join(sys.argv[1], "blobs", "sha256")

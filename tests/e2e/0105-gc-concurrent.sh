@@ -42,7 +42,7 @@ upload_start gone/a || bail "start an upload"
 U1=$(loc_path "$UPLOAD_URL")
 upload_start gone/b || bail "start a second upload"
 U2=$(loc_path "$UPLOAD_URL")
-rm -f "$DATA/uploads/${U1##*/}"
+store_drop_upload "${U1##*/}"
 "$BERTH_BIN" gc --data "$DATA" --no-progress >"$WORK/gc1.out" 2>&1
 check "gc runs" grep -q '^gc: ' "$WORK/gc1.out"
 req GET "$U1"
@@ -52,7 +52,7 @@ expect_status 204 "gc kept the live session"
 check "gc counted the forgotten session" grep -q ' 1 uploads' "$WORK/gc1.out"
 
 berth_stop
-rm -f "$DATA/uploads/${U2##*/}"
+store_drop_upload "${U2##*/}"
 berth_start
 check "start-up says it forgot the session" grep -q 'upload sessions without bytes' "$SRV_LOG"
 req GET "$U2"

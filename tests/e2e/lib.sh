@@ -278,8 +278,10 @@ pair_start() {
         # shellcheck disable=SC1090
         . "$BERTH_E2E_S3_ENV"
         export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
-        E2E_BUCKET=${E2E_BUCKET:-t$(basename "$WORK" | tr -c 'a-z0-9\n' '-' | tr '[:upper:]' '[:lower:]' | cut -c1-50)}
-        export BERTH_STORE="s3://$E2E_BUCKET?endpoint=$BERTH_TEST_S3_ENDPOINT&region=$BERTH_TEST_S3_REGION"
+        E2E_BUCKET=${E2E_BUCKET:-e2e-$(rand_hex 12)}
+        # redirect=0: blob GETs stream through berth, so the OCI tests see its answers (Range and all);
+        # 0120 and 0601 test the 307 to the gateway
+        export BERTH_STORE="s3://$E2E_BUCKET?endpoint=$BERTH_TEST_S3_ENDPOINT&region=$BERTH_TEST_S3_REGION&redirect=0"
         store=(--store "$BERTH_STORE")
         data_b=$WORK/data-b
         mkdir -p "$data_b"
@@ -332,6 +334,24 @@ NGINX
     SERVER_PIDS+=("$PROXY_PID")
     wait_answer "$URL" "$PROXY_PID" "nginx in front of the pair"
     export URL HOSTPORT DATA BERTH_PID BERTH_PID_B
+}
+
+# store_is_fs: the servers keep blobs in the data folder (no BERTH_STORE bucket).
+store_is_fs() { [ -z "${BERTH_STORE:-}" ]; }
+
+# store_drop_upload UUID: removes an upload's bytes behind the servers' back, as a crash or an
+# operator's rm would: its file in the data folder, or its objects in the bucket (E2E_BUCKET).
+store_drop_upload() {
+    local k
+    if store_is_fs; then
+        rm -f "$DATA/uploads/$1"
+        return
+    fi
+    for k in info tail mp; do
+        curl -s -o /dev/null -X DELETE --aws-sigv4 "aws:amz:$BERTH_TEST_S3_REGION:s3" \
+            --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+            "$BERTH_TEST_S3_ENDPOINT/$E2E_BUCKET/uploads/$1/$k"
+    done
 }
 
 # pair_check_spread: both servers of the pair answered requests of the test.
