@@ -53,15 +53,19 @@ enum berth_rc api_blob_finish(struct berth_req *req, struct berth_err *err)
     struct blob_body *body;
     const char *range = berth_req_header(req, "Range");
     uint64_t size = 0, start = 0, end = 0;
+    int64_t linked_size = -1;
     int fd = -1, status = 200;
     char hdr[BERTH_DIGEST_STR_MAX + 32];
     enum berth_rc rc;
 
     rc = berth_digest_parse(req->param, strlen(req->param), &d, err);
     if (rc) goto out;
-    rc = m->content->blob_linked(m, req->registry_id, req->name, &d, NULL, err);
+    rc = m->content->blob_linked(m, req->registry_id, req->name, &d, &linked_size, err);
     if (rc) goto out;
-    rc = bs->ops->open_reader(bs, &d, &r, err);
+    if (bs->ops->open_known && linked_size >= 0)
+        rc = bs->ops->open_known(bs, &d, (uint64_t)linked_size, &r, err);
+    else
+        rc = bs->ops->open_reader(bs, &d, &r, err);
     if (rc == BERTH_EBLOBUNKNOWN)
         berth_err_set(err, rc, "blob %s is linked to '%s' but missing from the store", d.s, req->name);
     if (rc) goto out;

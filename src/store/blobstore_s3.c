@@ -1174,20 +1174,13 @@ static enum berth_rc presign(struct s3_store *st, const char *key, char **url, s
     return rc;
 }
 
-static enum berth_rc s3_open_reader(struct berth_blobstore *bs, const struct berth_digest *d,
-                                    struct berth_blob_reader **out, struct berth_err *err)
+/* A reader of key holding size bytes, with its presigned URL unless redirects are off. */
+static enum berth_rc open_key(struct s3_store *st, const char *key, uint64_t size, struct berth_blob_reader **out,
+                                struct berth_err *err)
 {
-    struct s3_store *st = s3_of(bs);
-    struct s3_reader *sr = NULL;
-    char key[KEY_MAX];
-    uint64_t size = 0;
+    struct s3_reader *sr = reader_new(st, key, size);
     enum berth_rc rc;
 
-    rc = blob_key(d, key, err);
-    if (!rc) rc = obj_head(st, key, &size, NULL, err);
-    if (rc == BERTH_ENOENT) rc = berth_err_set(err, BERTH_EBLOBUNKNOWN, "blob %s not found", d->s);
-    if (rc) return rc;
-    sr = reader_new(st, key, size);
     if (st->conf.redirect) {
         rc = presign(st, key, &sr->url, err);
         if (rc) {
@@ -1198,6 +1191,32 @@ static enum berth_rc s3_open_reader(struct berth_blobstore *bs, const struct ber
     }
     *out = &sr->base;
     return BERTH_OK;
+}
+
+static enum berth_rc s3_open_reader(struct berth_blobstore *bs, const struct berth_digest *d,
+                                    struct berth_blob_reader **out, struct berth_err *err)
+{
+    struct s3_store *st = s3_of(bs);
+    char key[KEY_MAX];
+    uint64_t size = 0;
+    enum berth_rc rc;
+
+    rc = blob_key(d, key, err);
+    if (!rc) rc = obj_head(st, key, &size, NULL, err);
+    if (rc == BERTH_ENOENT) rc = berth_err_set(err, BERTH_EBLOBUNKNOWN, "blob %s not found", d->s);
+    if (rc) return rc;
+    return open_key(st, key, size, out, err);
+}
+
+/* The metadata's size stands for the HEAD: no round trip before the redirect or the first read. */
+static enum berth_rc s3_open_known(struct berth_blobstore *bs, const struct berth_digest *d, uint64_t size,
+                                   struct berth_blob_reader **out, struct berth_err *err)
+{
+    struct s3_store *st = s3_of(bs);
+    char key[KEY_MAX];
+    enum berth_rc rc = blob_key(d, key, err);
+
+    return rc ? rc : open_key(st, key, size, out, err);
 }
 
 static enum berth_rc s3_remove(struct berth_blobstore *bs, const struct berth_digest *d, struct berth_err *err)
@@ -1916,6 +1935,7 @@ const struct berth_blobstore_ops berth_blobstore_s3_ops = {
     .close = s3_close,
     .stat = s3_stat,
     .open_reader = s3_open_reader,
+    .open_known = s3_open_known,
     .remove = s3_remove,
     .list = s3_list,
     .upload_create = s3_upload_create,

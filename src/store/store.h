@@ -173,6 +173,15 @@ struct berth_blobstore_ops {
      */
     enum berth_rc (*open_reader)(struct berth_blobstore *bs, const struct berth_digest *d,
                                  struct berth_blob_reader **out, struct berth_err *err);
+    /*
+     * Optional (NULL: use open_reader): opens a committed blob whose size the
+     * caller already knows (the metadata's), without asking the store, for a
+     * store where every question is a round trip (S3): a blob GET becomes a
+     * presigned redirect and a HEAD costs the store nothing. A blob missing
+     * from the store then fails on reading (or at the URL), not here.
+     */
+    enum berth_rc (*open_known)(struct berth_blobstore *bs, const struct berth_digest *d, uint64_t size,
+                                struct berth_blob_reader **out, struct berth_err *err);
     /* Deletes a committed blob; BERTH_EBLOBUNKNOWN when absent. */
     enum berth_rc (*remove)(struct berth_blobstore *bs, const struct berth_digest *d, struct berth_err *err);
     /* Every committed blob, in no particular order. */
