@@ -418,7 +418,8 @@ enum berth_rc api_healthz_finish(struct berth_req *req, struct berth_err *err)
  * GET /readyz: the checks of berth doctor that are cheap and meaningful per
  * request (doctor.c, READY mode): the data folder and uploads/ take a file,
  * free space, the database answers, the signing keys are loaded and private,
- * the served certificate is in date. 503 when any is an ERROR; warnings keep
+ * the served certificate is in date, an S3 store takes, gives back and
+ * deletes a small object. 503 when any is an ERROR; warnings keep
  * the server ready. "checks" maps each to "ok" or its code (the shape
  * monitors already read); "details" gives every status and code. Messages
  * name server paths, so they go to the log, not to this unauthenticated answer.
@@ -439,6 +440,7 @@ enum berth_rc api_readyz_finish(struct berth_req *req, struct berth_err *err)
     in.meta = h->meta;
     in.keys = h->az ? h->az->keys : NULL;
     in.tls = http_tls_period(h, &tls) ? &tls : NULL;
+    in.blobs = h->blobs;
     berth_doctor_run(&in, BERTH_DOCTOR_READY, &r);
     unready = berth_doctor_worst(&r) == BERTH_CHECK_ERROR;
     berth_buf_printf(&b, "{\"status\":\"%s\",\"checks\":{", unready ? "unready" : "ready");

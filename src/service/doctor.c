@@ -80,7 +80,7 @@ static const struct row {
     {"signing keys", "keys", check_keys, 1, NULL},
     {"TLS", "tls", check_tls, 1, NULL},
     {"clock", "clock", check_clock, 0, NULL},
-    {"blob store", "blobstore", check_blobstore, 0, store_elsewhere},
+    {"blob store", "blobstore", check_blobstore, 1, store_elsewhere},
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 _Static_assert(NROWS <= BERTH_DOCTOR_CHECKS_MAX, "the report holds every row");
@@ -202,9 +202,12 @@ static void check_data(struct ctx *c, struct berth_check *out)
         not_writable(c, out, c->data, step, e);
         goto out;
     }
-    /* the store writes every pushed byte to uploads/ first; a new folder has none yet, a serving one must */
-    e = lstat(uploads, &st) != 0 ? errno : 0;
-    if (e == ENOENT && c->mode == BERTH_DOCTOR_READY) {
+    /*
+     * the fs store writes every pushed byte to uploads/ first; a new folder has none yet, a serving
+     * one must (a store elsewhere keeps its uploads there too)
+     */
+    e = store_elsewhere(c) ? ENOENT : lstat(uploads, &st) != 0 ? errno : 0;
+    if (e == ENOENT && c->mode == BERTH_DOCTOR_READY && !store_elsewhere(c)) {
         verdict(out, BERTH_CHECK_ERROR, BERTH_DOCTOR_DATA_DIR_NOT_WRITABLE, "%s is gone, so no upload can be written",
                 uploads);
         fix(out, "restart berth serve: it makes the folder again at start");
@@ -708,12 +711,18 @@ static void check_blobstore(struct ctx *c, struct berth_check *out)
     memset(&opts, 0, sizeof(opts));
     opts.no_create = 1;
     rc = berth_blobstore_choose(c->in->cfg, &ops, &root, &shown, &e);
+    if (!rc && c->mode == BERTH_DOCTOR_READY && c->in->blobs) {
+        /* /readyz: the running server's own store, so the probe costs no new connections */
+        if (c->in->blobs->ops->check) rc = c->in->blobs->ops->check(c->in->blobs, &e);
+        goto judge;
+    }
     if (!rc) rc = ops->open(root, &opts, &bs, &e);
     if (rc == BERTH_ENOENT) {
         verdict(out, BERTH_CHECK_OK, BERTH_DOCTOR_NONE, "%s; berth serve creates it at start", berth_err_msg(&e));
         goto out;
     }
     if (!rc && ops->check) rc = ops->check(bs, &e);
+judge:
     if (rc == BERTH_ECONFIG) {
         verdict(out, BERTH_CHECK_ERROR, BERTH_DOCTOR_STORE_MISCONFIGURED, "%s", berth_err_msg(&e));
         fix(out, "correct the store setting (s3://BUCKET[/PREFIX]?endpoint=URL&region=R) and the credentials "

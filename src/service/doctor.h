@@ -21,6 +21,7 @@
 #include "config.h"
 #include "err.h"
 #include "meta.h"
+#include "store.h"
 
 enum berth_check_status { BERTH_CHECK_OK = 0, BERTH_CHECK_WARNING, BERTH_CHECK_ERROR };
 
@@ -83,6 +84,7 @@ struct berth_doctor_input {
     struct berth_meta *meta;             /* pinged */
     struct berth_keyring *keys;          /* the loaded signing keys (NULL: none loaded) */
     const struct berth_doctor_tls *tls;  /* the certificate being served (NULL: plain HTTP) */
+    struct berth_blobstore *blobs;       /* the store (checked when it is not the data folder's) */
 };
 
 /* Runs the checks of mode in table order into *out. Never fails: a check that cannot look is a finding. */
