@@ -48,6 +48,7 @@ struct pg_stmt {
     int len[MAX_PARAMS];
     int fmt[MAX_PARAMS];
     char ibuf[MAX_PARAMS][24]; /* integers as text */
+    PGresult *desc; /* what PQdescribePrepared said: the result's columns */
     PGresult *res;
     int nrows, cur; /* cur: the row the columns read, -1 before the first */
     unsigned char *blob[MAX_COLS]; /* decoded bytea of the current row, freed at the next step */
@@ -114,6 +115,8 @@ static void stmt_clear_row(struct pg_stmt *st)
     }
 }
 
+static void stmt_free(struct pg_stmt *st, int deallocate);
+
 static int pg_prepare(struct berth_sql_conn *bc, int slot, const char *sql, struct berth_sql_stmt **out)
 {
     struct pg_conn *c = conn_of(bc);
@@ -139,13 +142,19 @@ static int pg_prepare(struct berth_sql_conn *bc, int slot, const char *sql, stru
     }
     PQclear(r);
     r = PQdescribePrepared(c->pg, st->name);
-    st->nparams = PQresultStatus(r) == PGRES_COMMAND_OK ? PQnparams(r) : 0;
-    PQclear(r);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        failed(c, r);
+        PQclear(r);
+        stmt_free(st, 1);
+        return PG_FAILED;
+    }
+    st->nparams = PQnparams(r);
+    st->desc = r;
     if (st->nparams > MAX_PARAMS) {
         free(c->msg);
         c->msg = berth_xasprintf("a statement with %d parameters, more than %d", st->nparams, MAX_PARAMS);
         c->sqlstate[0] = '\0';
-        free(st);
+        stmt_free(st, 1);
         return PG_FAILED;
     }
     if (slot >= 0) c->st[slot] = st;
@@ -271,6 +280,32 @@ static const void *pg_column_blob(struct berth_sql_stmt *s, int col, size_t *len
     return st->blob[col] ? (const void *)st->blob[col] : (const void *)"";
 }
 
+static int pg_column_count(struct berth_sql_stmt *s)
+{
+    return PQnfields(PST(s)->desc);
+}
+
+static const char *pg_column_name(struct berth_sql_stmt *s, int col)
+{
+    return PQfname(PST(s)->desc, col);
+}
+
+/* By the column's type: the values themselves all come as text. */
+static enum berth_sql_type pg_column_type(struct berth_sql_stmt *s, int col)
+{
+    switch (PQftype(PST(s)->desc, col)) {
+    case 16: /* bool */
+    case 20: /* int8 */
+    case 21: /* int2 */
+    case 23: /* int4 */
+        return BERTH_SQL_T_INT;
+    case 17: /* bytea */
+        return BERTH_SQL_T_BLOB;
+    default:
+        return BERTH_SQL_T_TEXT;
+    }
+}
+
 static void pg_reset(struct berth_sql_stmt *s)
 {
     struct pg_stmt *st = PST(s);
@@ -293,6 +328,7 @@ static void stmt_free(struct pg_stmt *st, int deallocate)
         snprintf(sql, sizeof(sql), "DEALLOCATE %s", st->name);
         PQclear(PQexec(st->c->pg, sql));
     }
+    PQclear(st->desc);
     free(st);
 }
 
@@ -475,6 +511,9 @@ static const struct berth_sql_driver pg_driver = {
     .column_int = pg_column_int,
     .column_text = pg_column_text,
     .column_blob = pg_column_blob,
+    .column_count = pg_column_count,
+    .column_name = pg_column_name,
+    .column_type = pg_column_type,
     .reset = pg_reset,
     .finalize = pg_finalize,
     .changes = pg_changes,
