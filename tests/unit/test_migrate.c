@@ -286,6 +286,7 @@ TEST(migrate_lists_corrupt_source_blobs_and_never_commits_a_reference_to_one)
     ASSERT_TRUE(strstr(err.msg, a.s) != NULL && strstr(err.msg, "corrupt") != NULL);
     ASSERT_EQ_INT(st.nproblems, 2);
     berth_migrate_stats_release(&st);
+    folder_free(&dst2);
     folder_open(&dst2, "dst2", 0);
     ASSERT_OK(berth_meta_tables_count(dst2.m, &t, &err));
     for (i = 0; i < t.n; i++) ASSERT_EQ_INT(t.t[i].rows, 0);
