@@ -219,7 +219,7 @@ int cmd_migrate(int argc, char **argv, struct cli_ctx *ctx)
         {"dry-run", 0, CLI_OPT_FLAG, &o.dry_run, NULL, "count what would be copied and write nothing"},
         {"progress", 0, CLI_OPT_FLAG, &progress, NULL, "progress lines on stderr (default: when it is a terminal)"},
         {"no-progress", 0, CLI_OPT_FLAG, &no_progress, NULL, "no progress lines"},
-        CLI_JSON_OPT(ctx),
+        {"json", 0, CLI_OPT_FLAG, &ctx->json, NULL, "print the summary as JSON"},
         CLI_OPT_END,
     };
 

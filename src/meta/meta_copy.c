@@ -417,17 +417,67 @@ struct copy_run {
     struct berth_sql_conn *sc;    /* the source's connection, in its snapshot */
 };
 
-/* One table's insert and the row at hand. */
+/*
+ * One table's inserts. Rows wait in a batch, their texts and bytes copied
+ * (a source row's values live only until its next row), and go in one
+ * INSERT of many rows: into PostgreSQL a row at a time would be a round
+ * trip each.
+ */
+#define BATCH_VALUES 2000       /* values in one INSERT (SQLite takes 32766, PostgreSQL 65535) */
+#define BATCH_BYTES (4u << 20)  /* texts and bytes a batch holds before it goes (manifests are large) */
+
 struct copy_table {
     const struct colset *cols; /* a: the source's types, b: the target's */
     int local;                 /* index of the column copied as NULL, or -1 */
-    struct berth_sql_prep ins;
+    int batch;                 /* rows of the many-row insert */
+    struct berth_sql_prep one, many;
+    struct berth_sql_arg *args; /* batch rows of cols->n; a text or blob's pointer is an offset into bytes */
+    struct berth_buf bytes;
+    int rows;                   /* rows waiting */
 };
+
+/* INSERT INTO "t" ("c1", ...) VALUES (?1, ...), ... for rows rows. */
+static void insert_sql(const struct table_def *t, const struct colset *cols, int rows, struct berth_buf *b)
+{
+    int i, k, n = 0;
+
+    berth_buf_printf(b, "INSERT INTO \"%s\" (", t->name);
+    for (i = 0; i < cols->n; i++) berth_buf_printf(b, "%s\"%s\"", i ? ", " : "", cols->name[i]);
+    berth_buf_puts(b, ") VALUES ");
+    for (k = 0; k < rows; k++) {
+        berth_buf_puts(b, k ? ", (" : "(");
+        for (i = 0; i < cols->n; i++) berth_buf_printf(b, "%s?%d", i ? ", " : "", ++n);
+        berth_buf_puts(b, ")");
+    }
+}
+
+/* Writes the waiting rows: one many-row insert when the batch is full, else one insert a row. */
+static enum berth_rc flush_rows(struct copy_table *ct, struct berth_err *err)
+{
+    size_t n = (size_t)ct->cols->n, i, total = (size_t)ct->rows * n;
+    enum berth_rc rc = BERTH_OK;
+    int k;
+
+    if (!ct->rows) return BERTH_OK;
+    rc = berth_buf_rc(&ct->bytes);
+    if (rc) return berth_err_set(err, rc, "a batch of rows is too large to hold");
+    for (i = 0; i < total; i++) {
+        struct berth_sql_arg *a = &ct->args[i];
+        if (a->type == BERTH_SQL_T_TEXT) a->s = ct->bytes.p + a->n;
+        else if (a->type == BERTH_SQL_T_BLOB) a->p = ct->bytes.p + (size_t)a->i;
+    }
+    if (ct->rows == ct->batch) rc = berth_sql_prep_run(&ct->many, ct->args, total, NULL, NULL, NULL, err);
+    for (k = 0; k < ct->rows && ct->rows != ct->batch && !rc; k++)
+        rc = berth_sql_prep_run(&ct->one, ct->args + (size_t)k * n, n, NULL, NULL, NULL, err);
+    ct->rows = 0;
+    berth_buf_reset(&ct->bytes);
+    return rc;
+}
 
 static enum berth_rc copy_row(struct berth_sql_row *r, int off, void *ctx, struct berth_err *err)
 {
     struct copy_table *ct = ctx;
-    struct berth_sql_arg a[COLS_MAX];
+    struct berth_sql_arg *a = ct->args + (size_t)ct->rows * (size_t)ct->cols->n;
     enum berth_rc rc;
     int i;
 
@@ -439,37 +489,50 @@ static enum berth_rc copy_row(struct berth_sql_row *r, int off, void *ctx, struc
         /* read as the target's column wants it: the engine converts, as it would for a SELECT */
         rc = value_arg(r, off + i, ct->cols->type_b[i], &a[i], err);
         if (rc) return rc;
+        /* keep the bytes: offsets now, pointers when the batch goes (the buffer may move meanwhile) */
+        if (a[i].type == BERTH_SQL_T_TEXT) {
+            size_t at = ct->bytes.len;
+            berth_buf_append(&ct->bytes, a[i].s, strlen(a[i].s) + 1);
+            a[i].n = at;
+        } else if (a[i].type == BERTH_SQL_T_BLOB) {
+            size_t at = ct->bytes.len;
+            berth_buf_append(&ct->bytes, a[i].p, a[i].n);
+            a[i].i = (int64_t)at;
+        }
     }
-    return berth_sql_prep_run(&ct->ins, a, (size_t)ct->cols->n, NULL, NULL, NULL, err);
+    ct->rows++;
+    if (ct->rows == ct->batch || ct->bytes.len >= BATCH_BYTES) return flush_rows(ct, err);
+    return BERTH_OK;
 }
 
 static enum berth_rc copy_table(struct copy_run *run, struct berth_sql_conn *dc, size_t ti, struct berth_err *err)
 {
     const struct table_def *t = &tables[ti];
     struct colset *cols = berth_xcalloc(1, sizeof(*cols));
-    struct berth_buf sql = BERTH_BUF_INIT(0);
+    struct berth_buf one = BERTH_BUF_INIT(0), many = BERTH_BUF_INIT(0);
     struct copy_table ct;
     struct walker w;
     enum berth_rc rc;
-    int i;
 
     memset(&ct, 0, sizeof(ct));
     memset(&w, 0, sizeof(w));
+    ct.bytes = (struct berth_buf)BERTH_BUF_INIT(0);
     rc = shared_columns(run->sc, dc, t, cols, err);
     if (rc) goto out;
     ct.cols = cols;
     ct.local = t->local ? find_col(cols, t->local) : -1;
-    berth_buf_printf(&sql, "INSERT INTO \"%s\" (", t->name);
-    for (i = 0; i < cols->n; i++) berth_buf_printf(&sql, "%s\"%s\"", i ? ", " : "", cols->name[i]);
-    berth_buf_puts(&sql, ") VALUES (");
-    for (i = 0; i < cols->n; i++) berth_buf_printf(&sql, "%s?%d", i ? ", " : "", i + 1);
-    berth_buf_puts(&sql, ")");
-    rc = berth_buf_rc(&sql);
+    ct.batch = cols->n ? BATCH_VALUES / cols->n : 1;
+    if (ct.batch > PAGE) ct.batch = PAGE;
+    ct.args = berth_xcalloc((size_t)ct.batch * (size_t)(cols->n ? cols->n : 1), sizeof(*ct.args));
+    insert_sql(t, cols, 1, &one);
+    insert_sql(t, cols, ct.batch, &many);
+    rc = berth_buf_rc(&one) ? berth_buf_rc(&one) : berth_buf_rc(&many);
     if (rc) {
         berth_err_set(err, rc, "table %s: cannot build its insert", t->name);
         goto out;
     }
-    rc = berth_sql_prepare(dc, t->name, berth_buf_str(&sql), &ct.ins, err);
+    rc = berth_sql_prepare(dc, t->name, berth_buf_str(&one), &ct.one, err);
+    if (!rc) rc = berth_sql_prepare(dc, t->name, berth_buf_str(&many), &ct.many, err);
     if (rc) goto out;
     w.t = t;
     w.cols = cols;
@@ -480,10 +543,15 @@ static enum berth_rc copy_table(struct copy_run *run, struct berth_sql_conn *dc,
     w.ti = ti;
     w.total = run->src.t[ti].rows;
     rc = walk_table(run->sc, &w, err);
+    if (!rc) rc = flush_rows(&ct, err);
     run->copied->t[ti].rows = w.rows;
 out:
-    berth_sql_prep_close(&ct.ins);
-    berth_buf_release(&sql);
+    berth_sql_prep_close(&ct.one);
+    berth_sql_prep_close(&ct.many);
+    berth_buf_release(&ct.bytes);
+    berth_buf_release(&one);
+    berth_buf_release(&many);
+    free(ct.args);
     free(cols);
     return rc;
 }

@@ -22,7 +22,7 @@
 #include "banned.h"
 
 #define POOL_MAX 16     /* connections per store, opened on demand */
-#define MAX_PARAMS 32   /* parameters of one statement */
+#define MAX_PARAMS 65535 /* parameters of one statement: the protocol's limit */
 #define MAX_COLS 32     /* columns of one row */
 #define PG_FAILED 1     /* the engine status step and prepare return on failure; the message is on the connection */
 #define MIGRATE_LOCK 0x62657274 /* pg_advisory_lock key: "bert" */
@@ -44,10 +44,11 @@ struct pg_stmt {
     char name[24];
     int slot; /* -1: one use, deallocated by finalize */
     int nparams;
-    const char *val[MAX_PARAMS];
-    int len[MAX_PARAMS];
-    int fmt[MAX_PARAMS];
-    char ibuf[MAX_PARAMS][24]; /* integers as text */
+    /* nparams each, made at prepare */
+    const char **val;
+    int *len;
+    int *fmt;
+    char (*ibuf)[24]; /* integers as text */
     PGresult *desc; /* what PQdescribePrepared said: the result's columns */
     PGresult *res;
     int nrows, cur; /* cur: the row the columns read, -1 before the first */
@@ -150,6 +151,10 @@ static int pg_prepare(struct berth_sql_conn *bc, int slot, const char *sql, stru
     }
     st->nparams = PQnparams(r);
     st->desc = r;
+    st->val = berth_xcalloc((size_t)st->nparams + 1, sizeof(*st->val));
+    st->len = berth_xcalloc((size_t)st->nparams + 1, sizeof(*st->len));
+    st->fmt = berth_xcalloc((size_t)st->nparams + 1, sizeof(*st->fmt));
+    st->ibuf = berth_xcalloc((size_t)st->nparams + 1, sizeof(*st->ibuf));
     if (st->nparams > MAX_PARAMS) {
         free(c->msg);
         c->msg = berth_xasprintf("a statement with %d parameters, more than %d", st->nparams, MAX_PARAMS);
@@ -181,7 +186,7 @@ static int pg_bind_int(struct berth_sql_stmt *s, int k, int64_t v)
 {
     struct pg_stmt *st = PST(s);
     if (!param_ok(st, k)) return 0;
-    snprintf(st->ibuf[k - 1], sizeof(st->ibuf[0]), "%" PRId64, v);
+    snprintf(st->ibuf[k - 1], sizeof(*st->ibuf), "%" PRId64, v);
     st->val[k - 1] = st->ibuf[k - 1];
     st->fmt[k - 1] = 0;
     return 0;
@@ -314,9 +319,11 @@ static void pg_reset(struct berth_sql_stmt *s)
     st->res = NULL;
     st->nrows = 0;
     st->cur = -1;
-    memset(st->val, 0, sizeof(st->val));
-    memset(st->len, 0, sizeof(st->len));
-    memset(st->fmt, 0, sizeof(st->fmt));
+    if (st->nparams > 0) {
+        memset(st->val, 0, (size_t)st->nparams * sizeof(*st->val));
+        memset(st->len, 0, (size_t)st->nparams * sizeof(*st->len));
+        memset(st->fmt, 0, (size_t)st->nparams * sizeof(*st->fmt));
+    }
 }
 
 static void stmt_free(struct pg_stmt *st, int deallocate)
@@ -329,6 +336,10 @@ static void stmt_free(struct pg_stmt *st, int deallocate)
         PQclear(PQexec(st->c->pg, sql));
     }
     PQclear(st->desc);
+    free(st->val);
+    free(st->len);
+    free(st->fmt);
+    free(st->ibuf);
     free(st);
 }
 

@@ -2992,7 +2992,7 @@ static void close_store(struct t *t)
 static void copy_between(size_t i, size_t j)
 {
     struct berth_err err = BERTH_ERR_INIT;
-    char name[32];
+    char name[64];
     struct t src, dst;
     struct berth_meta_tables *copied = berth_xcalloc(4, sizeof(*copied)), *ta = copied + 1, *tb = copied + 2,
                              *before = copied + 3;
@@ -3157,4 +3157,44 @@ TEST(meta_copy_refuses_a_schema_with_an_unknown_table)
     berth_meta_sqlite_ops.close(n);
     free(path);
     free(to);
+}
+
+/* More rows than one batch of the copy's inserts: insertion order survives the many-row INSERTs. */
+TEST(meta_copy_keeps_insertion_order_across_batches)
+{
+    size_t i, j, k;
+
+    for (i = 0; i < ndrivers(); i++)
+        for (j = 0; j < ndrivers(); j++) {
+            struct berth_err err = BERTH_ERR_INIT;
+            struct berth_meta_tables *tabs = berth_xcalloc(3, sizeof(*tabs));
+            char name[64], *want;
+            struct t src, dst;
+            struct berth_meta_user u;
+            int same = 0;
+
+            snprintf(name, sizeof(name), "order_src_%zu%zu", i, j);
+            src = open_store(i, name, 1);
+            snprintf(name, sizeof(name), "order_dst_%zu%zu", i, j);
+            dst = open_store(j, name, 0);
+            u = new_user(&src, "many-roles");
+            for (k = 0; k < 700; k++) {
+                char scope[64];
+                struct berth_meta_assignment a;
+                /* scopes in descending order, so the primary key's order is not the insertion order */
+                snprintf(scope, sizeof(scope), "/registries/default/repositories/r%04zu", 999 - k);
+                a = assignment("user", u.id, "AcrPull", scope);
+                ASSERT_OK(src.m->dir->assignment_create(src.m, &a, &err));
+            }
+            ASSERT_OK(berth_meta_copy(src.m, dst.m, NULL, tabs, &err));
+            ASSERT_OK(berth_meta_compare(src.m, dst.m, NULL, NULL, tabs + 1, tabs + 2, &same, &err));
+            ASSERT_EQ_INT(same, 1);
+            want = berth_xstrdup(assignments_of(&src, u.id));
+            ASSERT_EQ_STR(assignments_of(&dst, u.id), want);
+            ASSERT_TRUE(strstr(want, "r0999,user:AcrPull@/registries/default/repositories/r0998,") != NULL);
+            free(want);
+            free(tabs);
+            close_store(&src);
+            close_store(&dst);
+        }
 }
