@@ -32,8 +32,13 @@ new_db() {
 # sql DSN QUERY: one value
 sql() { psql "$1" -tAqc "$2" 2>/dev/null; }
 
+# migrate ARGS...: berth migrate, stdout in migrate.out, stderr in migrate.err (and kept in migrate-all.err)
 migrate() {
+    local rc
     "$BERTH_BIN" migrate "$@" >"$WORK/migrate.out" 2>"$WORK/migrate.err"
+    rc=$?
+    cat "$WORK/migrate.err" >>"$WORK/migrate-all.err"
+    return $rc
 }
 
 BERTH_AUTH=1 berth_start
@@ -255,6 +260,16 @@ else
     check "a dry run into a changed target says it would be refused" grep -q 'not empty' "$WORK/migrate.err"
 fi
 
+# ---- the metadata only: the same data folder on both sides
+SAMEDSN=$(new_db same)
+if migrate --from-data "$SRC" --to-data "$SRC" --to-meta "$SAMEDSN"; then
+    check "metadata only: every blob and key is found in place" \
+        bash -c "grep -q 'blobs: [0-9]* in the source: 0 copied' '$WORK/migrate.out' && grep -q 'signing keys: 0 copied' '$WORK/migrate.out'"
+    check "metadata only: the tables are copied and verified" grep -q '^migrate: verified' "$WORK/migrate.out"
+else
+    fail "berth migrate of the metadata only (the same --from-data and --to-data) exits 0" "$(tail -n 3 "$WORK/migrate.err")"
+fi
+
 # ---- a larger migration killed half-way, then run again
 BIG=$WORK/big
 DATA=$BIG
@@ -318,5 +333,8 @@ BERTH_AUTH=1 berth_start --meta "$BIGDSN"
 snapshot "$WORK/big-after.txt"
 same_as "$WORK/big-before.txt" "$WORK/big-after.txt" "after the resumed migration every image pulls back intact"
 berth_stop
+if grep -Eq 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:' "$WORK/migrate-all.err"; then
+    fail "no sanitizer reports from berth migrate" "$(grep -Em 3 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$WORK/migrate-all.err")"
+fi
 
 finish
