@@ -144,9 +144,10 @@ static enum berth_rc side_store_choose(const struct berth_migrate_side *s, const
     const char *url = s->store ? s->store : "";
 
     *root = *shown = NULL;
-    if (*url)
-        return berth_err_set(err, BERTH_ECONFIG, "store '%.*s': this berth keeps blobs in the data folder only"
-                             " (an empty store setting)", (int)strcspn(url, "?#@"), url);
+    if (*url) /* named by its scheme alone: the rest may hold a key */
+        return berth_err_set(err, BERTH_ECONFIG, "store '%.*s...': this berth keeps blobs in the data folder only"
+                             " (an empty store setting)", (int)(strstr(url, "://") ? strstr(url, "://") - url + 3 : 0),
+                             url);
     *ops = berth_blobstore_driver("fs");
     if (!*ops) return berth_err_set(err, BERTH_EINTERNAL, "no blob store driver 'fs'");
     *root = berth_xstrdup(s->data);
@@ -167,20 +168,27 @@ static int same_dir(const char *a, const char *b)
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/* Which driver and DSN a side names; nothing is opened yet. */
+static enum berth_rc choose_meta(struct side *s, int source, char **shown, struct berth_err *err)
+{
+    struct berth_config cfg = side_config(s->desc);
+    enum berth_rc rc = berth_meta_choose(&cfg, &s->mops, &s->dsn, shown, err);
+
+    return rc ? reword(err, rc, source ? "--from-meta" : "--to-meta") : BERTH_OK;
+}
+
 /*
- * Opens a side's metadata with its driver's open (which migrates), after a
- * look that changes nothing: a source must exist; on a dry run a target
- * that does not exist, or that open would migrate, stays closed.
+ * Opens a side's metadata (chosen by choose_meta) with its driver's open,
+ * which migrates, after a look that changes nothing: a source must exist;
+ * on a dry run a target that does not exist, or that open would migrate,
+ * stays closed.
  */
 static enum berth_rc open_meta(struct run *r, struct side *s, int source, char **shown, struct berth_err *err)
 {
-    struct berth_config cfg = side_config(s->desc);
     struct berth_meta_inspect in;
     char what[300];
     enum berth_rc rc;
 
-    rc = berth_meta_choose(&cfg, &s->mops, &s->dsn, shown, err);
-    if (rc) return rc;
     snprintf(what, sizeof(what), "%s metadata %s", source ? "source" : "target", *shown);
     rc = s->mops->inspect(s->dsn, &in, err);
     if (rc) return reword(err, rc, what);
@@ -853,11 +861,10 @@ enum berth_rc berth_migrate_run(const struct berth_migrate_opts *o, struct berth
         return berth_err_set(err, BERTH_EINVAL, "both data folders are needed");
     if (!is_dir(o->from.data))
         return berth_err_set(err, BERTH_ENOENT, "the source data folder '%s' does not exist", o->from.data);
-    if (!o->dry_run) {
-        rc = berth_mkdirs(o->to.data, err);
-        if (rc) return rc;
-    }
-    rc = open_meta(&r, &r.from, 1, &st->from_meta, err);
+    rc = choose_meta(&r.from, 1, &st->from_meta, err);
+    if (!rc) rc = choose_meta(&r.to, 0, &st->to_meta, err);
+    if (!rc) rc = open_meta(&r, &r.from, 1, &st->from_meta, err);
+    if (!rc && !o->dry_run) rc = berth_mkdirs(o->to.data, err); /* SQLite's file goes in it */
     if (!rc) rc = open_meta(&r, &r.to, 0, &st->to_meta, err);
     if (!rc) rc = check_distinct(&r, err);
     if (!rc) rc = open_store(&r, &r.from, 1, &st->from_store, err);

@@ -394,9 +394,9 @@ TEST(migrate_refusals)
     folder_open(&dst, "dst", 0);
     folder_close(&dst);
     o = opts_for(&src, &dst);
-    o.to.store = "s3://bucket/prefix?endpoint=http://secret@host";
+    o.to.store = "s3://key:secret@bucket/prefix?endpoint=http://host";
     ASSERT_RC(berth_migrate_run(&o, &st, &err), BERTH_ECONFIG);
-    ASSERT_TRUE(strstr(err.msg, "s3://bucket/prefix") != NULL && strstr(err.msg, "secret") == NULL);
+    ASSERT_TRUE(strstr(err.msg, "store 's3://...'") != NULL && strstr(err.msg, "secret") == NULL);
     berth_migrate_stats_release(&st);
 
     /* a signing key of the same name with other bytes is never overwritten */
