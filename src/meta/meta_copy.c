@@ -18,6 +18,7 @@
 #include "banned.h"
 
 #define PAGE 500        /* rows read per statement: a PostgreSQL result holds a whole page in memory */
+#define PAGE_BYTES 32   /* ... of a table with a bytes column: manifests of up to manifest-max each */
 #define KEY_MAX 2       /* columns of a table's key */
 #define KEY_TEXT_MAX 512
 #define COLS_MAX 30     /* columns of a table, besides the key (the PostgreSQL driver reads 32 a row) */
@@ -339,7 +340,7 @@ static enum berth_rc walk_table(struct berth_sql_conn *c, struct walker *w, stru
     struct berth_sql_prep pf, pn;
     struct berth_sql_arg args[KEY_MAX + 1];
     enum berth_rc rc;
-    int64_t got = 0;
+    int64_t got = 0, rows = PAGE;
     int page, k;
 
     memset(&pf, 0, sizeof(pf));
@@ -348,6 +349,8 @@ static enum berth_rc walk_table(struct berth_sql_conn *c, struct walker *w, stru
     w->rows = 0;
     if (w->nkey > KEY_MAX) return berth_err_set(err, BERTH_EINTERNAL, "table %s: a key of more than %d columns",
                                                 w->t->name, KEY_MAX);
+    for (k = 0; k < w->cols->n; k++)
+        if (w->cols->type_a[k] == BERTH_SQL_T_BLOB || w->cols->type_b[k] == BERTH_SQL_T_BLOB) rows = PAGE_BYTES;
     page_sql(w, 0, &first);
     page_sql(w, 1, &next);
     rc = berth_buf_rc(&first) ? berth_buf_rc(&first) : berth_buf_rc(&next);
@@ -364,10 +367,10 @@ static enum berth_rc walk_table(struct berth_sql_conn *c, struct walker *w, stru
             for (k = 0; k < w->nkey; k++)
                 args[n++] = w->bound[k].type == BERTH_SQL_T_INT ? SQL_I(w->bound[k].i) : SQL_T(w->bound[k].s);
         }
-        args[n++] = SQL_I(PAGE);
+        args[n++] = SQL_I(rows);
         rc = berth_sql_prep_run(page ? &pn : &pf, args, n, walk_row, w, &got, err);
         if (!rc && w->progress) w->progress(w->t->name, w->ti, NTABLES, w->base + w->rows, w->total, w->pctx);
-        if (got < PAGE) break;
+        if (got < rows) break;
     }
 out:
     berth_sql_prep_close(&pf);

@@ -3159,8 +3159,11 @@ TEST(meta_copy_refuses_a_schema_with_an_unknown_table)
     free(to);
 }
 
-/* More rows than one batch of the copy's inserts: insertion order survives the many-row INSERTs. */
-TEST(meta_copy_keeps_insertion_order_across_batches)
+/*
+ * More rows than a page of the copy's reads (composite keys, {ROWID}, a table with bytes) and than one
+ * of its many-row INSERTs: every row arrives, and insertion order survives.
+ */
+TEST(meta_copy_pages_and_batches_keep_every_row_in_order)
 {
     size_t i, j, k;
 
@@ -3186,7 +3189,20 @@ TEST(meta_copy_keeps_insertion_order_across_batches)
                 a = assignment("user", u.id, "AcrPull", scope);
                 ASSERT_OK(src.m->dir->assignment_create(src.m, &a, &err));
             }
+            for (k = 0; k < 520; k++) {
+                struct berth_digest d = dg(0x1000 + (unsigned)k);
+                ASSERT_OK(claim(src.m, src.reg, k % 2 ? "two/b" : "one/a", &d, (int64_t)k, &err));
+            }
+            for (k = 0; k < 70; k++) {
+                struct berth_digest d = dg(0x9000 + (unsigned)k);
+                struct berth_meta_manifest mf = man(&src, "one/a", &d);
+                ASSERT_OK(src.m->content->manifest_put(src.m, &mf, NULL, &err));
+            }
             ASSERT_OK(berth_meta_copy(src.m, dst.m, NULL, tabs, &err));
+            ASSERT_EQ_INT(tabs->t[4].rows, 520);  /* blobs */
+            ASSERT_EQ_INT(tabs->t[5].rows, 520);  /* repo_blobs */
+            ASSERT_EQ_INT(tabs->t[6].rows, 70);   /* manifests */
+            ASSERT_EQ_INT(tabs->t[17].rows, 700); /* role_assignments */
             ASSERT_OK(berth_meta_compare(src.m, dst.m, NULL, NULL, tabs + 1, tabs + 2, &same, &err));
             ASSERT_EQ_INT(same, 1);
             want = berth_xstrdup(assignments_of(&src, u.id));
