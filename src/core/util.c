@@ -234,3 +234,17 @@ int berth_parse_u64(const char *s, size_t len, uint64_t *out)
     *out = v;
     return 0;
 }
+
+void berth_human_size(uint64_t n, char *out, size_t len)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    size_t u = 0;
+
+    while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        v /= 1024;
+        u++;
+    }
+    if (u) snprintf(out, len, "%.1f %s", v, units[u]);
+    else snprintf(out, len, "%llu B", (unsigned long long)n);
+}

@@ -36,6 +36,9 @@ enum berth_rc berth_write_atomic(const char *path, const void *data, size_t len,
 enum berth_rc berth_read_file(const char *path, size_t max, char **out, size_t *len,
                               struct berth_err *err);
 
+/* n bytes for people: "512 B", "12.3 MiB" (powers of 1024, up to TiB). */
+void berth_human_size(uint64_t n, char *out, size_t len);
+
 /* Parses a decimal uint64 occupying all of s[0..len). Returns 0 on success. */
 int berth_parse_u64(const char *s, size_t len, uint64_t *out);
 

@@ -600,4 +600,83 @@ extern const struct berth_meta_ops berth_meta_pg_ops;
 /* Looks a driver up by name ("sqlite"); NULL if unknown. */
 const struct berth_meta_ops *berth_meta_driver(const char *name);
 
+/*
+ * ---- a whole store, table by table (berth migrate; meta_copy.c) ----
+ *
+ * These work on any two stores of the SQL layer, of the same driver or not.
+ * Every table of the schema is copied through the SQL layer, column by
+ * column by name, in foreign-key order; the engine's own bookkeeping (the
+ * schema version) is not a table of the copy. Both stores must be at the
+ * same schema version: open them with their driver's open, which migrates.
+ */
+
+#define BERTH_META_TABLES_MAX 32
+
+/* One table: its name (static), its rows and, from berth_meta_compare, a SHA-256 of them in key order. */
+struct berth_meta_table {
+    const char *name;
+    int64_t rows;
+    unsigned char sum[32];
+};
+
+/* A store's tables in copy order (a table after those its foreign keys name). */
+struct berth_meta_tables {
+    size_t n;
+    struct berth_meta_table t[BERTH_META_TABLES_MAX];
+};
+
+/* Progress: table i of n (from 0), rows of it done so far of total. */
+typedef void (*berth_meta_rows_fn)(const char *table, size_t i, size_t n, int64_t done, int64_t total, void *ctx);
+
+/*
+ * A blob the metadata references (the blobs table, repository links,
+ * manifests' references) and the least and greatest size recorded for it
+ * (both -1 when only a manifest names it). A code other than BERTH_OK
+ * stops the walk and is returned.
+ */
+typedef enum berth_rc (*berth_meta_blob_ref_fn)(const struct berth_digest *d, int64_t min_size, int64_t max_size,
+                                                void *ctx, struct berth_err *err);
+
+/*
+ * Every table's row count in one snapshot, in copy order. BERTH_EDB when
+ * the schema holds a table the copy does not know, or lacks one it knows.
+ */
+enum berth_rc berth_meta_tables_count(struct berth_meta *m, struct berth_meta_tables *out, struct berth_err *err);
+
+struct berth_meta_copy_opts {
+    berth_meta_rows_fn progress; /* may be NULL */
+    /*
+     * Called inside the target's transaction, after every row is written,
+     * for each blob the copied metadata references (may be NULL): an error
+     * rolls the whole copy back, so the target never commits a reference to
+     * a blob its store lacks.
+     */
+    berth_meta_blob_ref_fn blob_check;
+    void *ctx; /* for both */
+};
+
+/*
+ * Copies every row of every table of from (read in one snapshot) into to,
+ * in one transaction on to: into a store holding no row in any table (else
+ * BERTH_EEXIST naming the tables that have rows, and nothing changes).
+ * Identity sequences are set past the copied ids; each table's row count
+ * is checked before the commit. *copied gets the rows written per table.
+ */
+enum berth_rc berth_meta_copy(struct berth_meta *from, struct berth_meta *to, const struct berth_meta_copy_opts *o,
+                              struct berth_meta_tables *copied, struct berth_err *err);
+
+/*
+ * Reads every table of a and of b (each in one snapshot) in key order and
+ * fills *ta and *tb with row counts and SHA-256 sums over the columns both
+ * have, values compared as the integers, texts and bytes they are whatever
+ * the engine; *same is 1 when every count and sum agrees. progress (may be
+ * NULL) counts the rows of a and b together.
+ */
+enum berth_rc berth_meta_compare(struct berth_meta *a, struct berth_meta *b, berth_meta_rows_fn progress, void *ctx,
+                                 struct berth_meta_tables *ta, struct berth_meta_tables *tb, int *same,
+                                 struct berth_err *err);
+
+/* Calls fn for every blob m's metadata references, by digest, in one snapshot. */
+enum berth_rc berth_meta_blob_refs(struct berth_meta *m, berth_meta_blob_ref_fn fn, void *ctx, struct berth_err *err);
+
 #endif

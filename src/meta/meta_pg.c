@@ -22,7 +22,7 @@
 #include "banned.h"
 
 #define POOL_MAX 16     /* connections per store, opened on demand */
-#define MAX_PARAMS 32   /* parameters of one statement */
+#define MAX_PARAMS 65535 /* parameters of one statement: the protocol's limit */
 #define MAX_COLS 32     /* columns of one row */
 #define PG_FAILED 1     /* the engine status step and prepare return on failure; the message is on the connection */
 #define MIGRATE_LOCK 0x62657274 /* pg_advisory_lock key: "bert" */
@@ -44,10 +44,12 @@ struct pg_stmt {
     char name[24];
     int slot; /* -1: one use, deallocated by finalize */
     int nparams;
-    const char *val[MAX_PARAMS];
-    int len[MAX_PARAMS];
-    int fmt[MAX_PARAMS];
-    char ibuf[MAX_PARAMS][24]; /* integers as text */
+    /* nparams each, made at prepare */
+    const char **val;
+    int *len;
+    int *fmt;
+    char (*ibuf)[24]; /* integers as text */
+    PGresult *desc; /* what PQdescribePrepared said: the result's columns */
     PGresult *res;
     int nrows, cur; /* cur: the row the columns read, -1 before the first */
     unsigned char *blob[MAX_COLS]; /* decoded bytea of the current row, freed at the next step */
@@ -114,6 +116,8 @@ static void stmt_clear_row(struct pg_stmt *st)
     }
 }
 
+static void stmt_free(struct pg_stmt *st, int deallocate);
+
 static int pg_prepare(struct berth_sql_conn *bc, int slot, const char *sql, struct berth_sql_stmt **out)
 {
     struct pg_conn *c = conn_of(bc);
@@ -139,13 +143,23 @@ static int pg_prepare(struct berth_sql_conn *bc, int slot, const char *sql, stru
     }
     PQclear(r);
     r = PQdescribePrepared(c->pg, st->name);
-    st->nparams = PQresultStatus(r) == PGRES_COMMAND_OK ? PQnparams(r) : 0;
-    PQclear(r);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        failed(c, r);
+        PQclear(r);
+        stmt_free(st, 1);
+        return PG_FAILED;
+    }
+    st->nparams = PQnparams(r);
+    st->desc = r;
+    st->val = berth_xcalloc((size_t)st->nparams + 1, sizeof(*st->val));
+    st->len = berth_xcalloc((size_t)st->nparams + 1, sizeof(*st->len));
+    st->fmt = berth_xcalloc((size_t)st->nparams + 1, sizeof(*st->fmt));
+    st->ibuf = berth_xcalloc((size_t)st->nparams + 1, sizeof(*st->ibuf));
     if (st->nparams > MAX_PARAMS) {
         free(c->msg);
         c->msg = berth_xasprintf("a statement with %d parameters, more than %d", st->nparams, MAX_PARAMS);
         c->sqlstate[0] = '\0';
-        free(st);
+        stmt_free(st, 1);
         return PG_FAILED;
     }
     if (slot >= 0) c->st[slot] = st;
@@ -172,7 +186,7 @@ static int pg_bind_int(struct berth_sql_stmt *s, int k, int64_t v)
 {
     struct pg_stmt *st = PST(s);
     if (!param_ok(st, k)) return 0;
-    snprintf(st->ibuf[k - 1], sizeof(st->ibuf[0]), "%" PRId64, v);
+    snprintf(st->ibuf[k - 1], sizeof(*st->ibuf), "%" PRId64, v);
     st->val[k - 1] = st->ibuf[k - 1];
     st->fmt[k - 1] = 0;
     return 0;
@@ -271,6 +285,32 @@ static const void *pg_column_blob(struct berth_sql_stmt *s, int col, size_t *len
     return st->blob[col] ? (const void *)st->blob[col] : (const void *)"";
 }
 
+static int pg_column_count(struct berth_sql_stmt *s)
+{
+    return PQnfields(PST(s)->desc);
+}
+
+static const char *pg_column_name(struct berth_sql_stmt *s, int col)
+{
+    return PQfname(PST(s)->desc, col);
+}
+
+/* By the column's type: the values themselves all come as text. */
+static enum berth_sql_type pg_column_type(struct berth_sql_stmt *s, int col)
+{
+    switch (PQftype(PST(s)->desc, col)) {
+    case 16: /* bool */
+    case 20: /* int8 */
+    case 21: /* int2 */
+    case 23: /* int4 */
+        return BERTH_SQL_T_INT;
+    case 17: /* bytea */
+        return BERTH_SQL_T_BLOB;
+    default:
+        return BERTH_SQL_T_TEXT;
+    }
+}
+
 static void pg_reset(struct berth_sql_stmt *s)
 {
     struct pg_stmt *st = PST(s);
@@ -279,9 +319,11 @@ static void pg_reset(struct berth_sql_stmt *s)
     st->res = NULL;
     st->nrows = 0;
     st->cur = -1;
-    memset(st->val, 0, sizeof(st->val));
-    memset(st->len, 0, sizeof(st->len));
-    memset(st->fmt, 0, sizeof(st->fmt));
+    if (st->nparams > 0) {
+        memset(st->val, 0, (size_t)st->nparams * sizeof(*st->val));
+        memset(st->len, 0, (size_t)st->nparams * sizeof(*st->len));
+        memset(st->fmt, 0, (size_t)st->nparams * sizeof(*st->fmt));
+    }
 }
 
 static void stmt_free(struct pg_stmt *st, int deallocate)
@@ -293,6 +335,11 @@ static void stmt_free(struct pg_stmt *st, int deallocate)
         snprintf(sql, sizeof(sql), "DEALLOCATE %s", st->name);
         PQclear(PQexec(st->c->pg, sql));
     }
+    PQclear(st->desc);
+    free(st->val);
+    free(st->len);
+    free(st->fmt);
+    free(st->ibuf);
     free(st);
 }
 
@@ -475,6 +522,9 @@ static const struct berth_sql_driver pg_driver = {
     .column_int = pg_column_int,
     .column_text = pg_column_text,
     .column_blob = pg_column_blob,
+    .column_count = pg_column_count,
+    .column_name = pg_column_name,
+    .column_type = pg_column_type,
     .reset = pg_reset,
     .finalize = pg_finalize,
     .changes = pg_changes,

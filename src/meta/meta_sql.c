@@ -41,6 +41,10 @@ const struct berth_sql_dialect berth_sql_sqlite = {
     .fixed_join = "CROSS JOIN", /* SQLite never reorders the tables of a CROSS JOIN */
     .now_s = "CAST(strftime('%s', 'now') AS INTEGER)",
     .blob = "BLOB",
+    .begin_read = "BEGIN", /* deferred: the snapshot is the one the first read sees, kept to COMMIT */
+    .tables = "SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_'",
+    .schema_table = NULL, /* PRAGMA user_version */
+    .reset_ids = NULL,    /* a rowid key continues after the largest; AUTOINCREMENT's record follows it */
 };
 
 /* No driver uses it yet; its statements render and are tested, so the table is ready for one. */
@@ -58,6 +62,18 @@ const struct berth_sql_dialect berth_sql_postgres = {
     .fixed_join = "JOIN",
     .now_s = "CAST(extract(epoch FROM now()) AS BIGINT)",
     .blob = "BYTEA",
+    .begin_read = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    .tables = "SELECT table_name FROM information_schema.tables"
+              " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+    .schema_table = "berth_schema",
+    /* an identity column's sequence knows nothing of the ids a copy wrote: each goes past its table's largest */
+    .reset_ids = "DO $$ DECLARE c record; BEGIN"
+                 " FOR c IN SELECT table_name, column_name FROM information_schema.columns"
+                 " WHERE table_schema = current_schema() AND is_identity = 'YES' LOOP"
+                 " EXECUTE format('SELECT setval(pg_get_serial_sequence(%L, %L),"
+                 " coalesce((SELECT max(%I) FROM %I), 0) + 1, false)',"
+                 " quote_ident(c.table_name), c.column_name, c.column_name, c.table_name);"
+                 " END LOOP; END $$",
 };
 
 static const char *dialect_name(const struct berth_sql_dialect *d, const char *name, size_t len)
@@ -280,10 +296,28 @@ static void end(struct berth_sql_conn *c, int slot, struct berth_sql_stmt *st)
     else c->db->drv->finalize(st);
 }
 
-/*
- * The one loop over rows: fn (may be NULL) reads each row until it sets
- * stop; max_rows > 0 stops after that many. *rows gets the rows seen.
- */
+/* The one loop over rows: fn (may be NULL) reads each row until it sets stop; max_rows > 0 stops after that many. */
+static enum berth_rc step_rows(struct berth_sql_row *r, int64_t max_rows, berth_sql_row_fn fn, void *ctx,
+                               struct berth_err *err)
+{
+    enum berth_rc rc;
+    int s;
+
+    for (;;) {
+        s = r->c->db->drv->step(r->st);
+        if (s == BERTH_SQL_DONE) break;
+        if (s != BERTH_SQL_ROW) return engine_err(r->c, s, r->op, err);
+        r->n++;
+        if (fn) {
+            rc = fn(r, ctx, err);
+            if (rc) return rc;
+        }
+        if (r->stop || (max_rows > 0 && r->n >= max_rows)) break;
+    }
+    return BERTH_OK;
+}
+
+/* A statement (by slot, or sql for one use) on a connection of the pool or c's own; *rows gets the rows seen. */
 static enum berth_rc walk(struct berth_sql_conn *h, const char *op, int slot, const char *sql,
                           const struct berth_sql_arg *args, size_t nargs, int64_t max_rows, berth_sql_row_fn fn,
                           void *ctx, int64_t *rows, int64_t *changes, struct berth_err *err)
@@ -291,27 +325,14 @@ static enum berth_rc walk(struct berth_sql_conn *h, const char *op, int slot, co
     struct berth_sql_conn *c = NULL;
     struct berth_sql_row r = {NULL, NULL, op, 0, 0, 0};
     enum berth_rc rc;
-    int s;
 
     rc = get_conn(h, &c, err);
     if (rc) return rc;
     rc = start(c, op, slot, sql, args, nargs, &r.st, err);
     if (rc) goto out;
     r.c = c;
-    for (;;) {
-        s = c->db->drv->step(r.st);
-        if (s == BERTH_SQL_DONE) break;
-        if (s != BERTH_SQL_ROW) {
-            rc = engine_err(c, s, op, err);
-            goto out;
-        }
-        r.n++;
-        if (fn) {
-            rc = fn(&r, ctx, err);
-            if (rc) goto out;
-        }
-        if (r.stop || (max_rows > 0 && r.n >= max_rows)) break;
-    }
+    rc = step_rows(&r, max_rows, fn, ctx, err);
+    if (rc) goto out;
     if (changes) *changes = c->db->drv->changes(c);
 out:
     if (rows) *rows = r.n;
@@ -369,6 +390,78 @@ enum berth_rc berth_sql_each_sql(struct berth_sql_conn *c, const char *op, const
     if (!rc) rc = walk(c, op, -1, text, args, nargs, 0, fn, ctx, rows, NULL, err);
     free(text);
     return rc;
+}
+
+enum berth_rc berth_sql_exec_text(struct berth_sql_conn *c, const char *op, const char *sql, struct berth_err *err)
+{
+    char *text = NULL;
+    enum berth_rc rc;
+    int s;
+
+    if (!c->bound) return berth_err_set(err, BERTH_EINTERNAL, "%s: needs a connection of its own", op);
+    rc = berth_sql_render(c->db->drv->dialect, sql, &text, err);
+    if (rc) return rc;
+    s = c->db->drv->exec(c, text);
+    free(text);
+    return s == 0 ? BERTH_OK : engine_err(c, s, op, err);
+}
+
+enum berth_rc berth_sql_prepare(struct berth_sql_conn *c, const char *op, const char *sql, struct berth_sql_prep *p,
+                                struct berth_err *err)
+{
+    char *text = NULL;
+    enum berth_rc rc;
+    int s;
+
+    memset(p, 0, sizeof(*p));
+    if (!c->bound) return berth_err_set(err, BERTH_EINTERNAL, "%s: a prepared statement needs a connection of its own", op);
+    rc = berth_sql_render(c->db->drv->dialect, sql, &text, err);
+    if (rc) return rc;
+    s = c->db->drv->prepare(c, -1, text, &p->st);
+    free(text);
+    if (s != 0) {
+        p->st = NULL;
+        return engine_err(c, s, op, err);
+    }
+    p->c = c;
+    p->op = op;
+    return BERTH_OK;
+}
+
+enum berth_rc berth_sql_prep_run(struct berth_sql_prep *p, const struct berth_sql_arg *args, size_t nargs,
+                                 berth_sql_row_fn fn, void *ctx, int64_t *rows, struct berth_err *err)
+{
+    struct berth_sql_row r = {p->c, p->st, p->op, 0, 0, 0};
+    enum berth_rc rc = BERTH_OK;
+    int s = bind_args(p->c->db->drv, p->st, args, nargs);
+
+    if (s != 0) rc = engine_err(p->c, s, p->op, err);
+    else rc = step_rows(&r, 0, fn, ctx, err);
+    p->c->db->drv->reset(p->st);
+    if (rows) *rows = r.n;
+    return rc;
+}
+
+void berth_sql_prep_close(struct berth_sql_prep *p)
+{
+    if (!p || !p->st) return;
+    p->c->db->drv->finalize(p->st);
+    p->st = NULL;
+}
+
+int berth_sql_prep_columns(const struct berth_sql_prep *p)
+{
+    return p->c->db->drv->column_count(p->st);
+}
+
+const char *berth_sql_prep_column_name(const struct berth_sql_prep *p, int col)
+{
+    return p->c->db->drv->column_name(p->st, col);
+}
+
+enum berth_sql_type berth_sql_prep_column_type(const struct berth_sql_prep *p, int col)
+{
+    return p->c->db->drv->column_type(p->st, col);
 }
 
 void berth_sql_list_release(struct berth_sql_list *l)
@@ -554,6 +647,11 @@ int berth_sql_copy(const struct berth_sql_row *r, int col, char *dst, size_t len
     memcpy(dst, s, n);
     dst[n] = '\0';
     return 0;
+}
+
+enum berth_sql_type berth_sql_column_type(const struct berth_sql_row *r, int col)
+{
+    return r->c->db->drv->column_type(r->st, col);
 }
 
 /* It was valid when written; this only guards against a damaged store, so a bad value is not a client's error. */

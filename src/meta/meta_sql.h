@@ -243,7 +243,11 @@
     X(NET_RULE_APPEND, "INSERT INTO registry_ip_rules (registry_id, position, value)"                    \
                        " SELECT ?1, coalesce(max(position), -1) + 1, ?2 FROM registry_ip_rules"          \
                        " WHERE registry_id = ?1")                                                        \
-    X(NET_RULE_DELETE, "DELETE FROM registry_ip_rules WHERE registry_id = ?1 AND value = ?2")
+    X(NET_RULE_DELETE, "DELETE FROM registry_ip_rules WHERE registry_id = ?1 AND value = ?2")            \
+    /* every blob the metadata references, with the sizes recorded for it (none: a manifest's only) */   \
+    X(BLOB_REFS, "SELECT digest, min(size), max(size) FROM (SELECT digest, size FROM blobs"              \
+                 " UNION ALL SELECT digest, size FROM repo_blobs"                                        \
+                 " UNION ALL SELECT digest, NULL FROM manifest_blobs) AS r GROUP BY digest ORDER BY digest")
 
 enum berth_sql_id {
 #define BERTH_SQL_ENUM(id, sql) SQL_##id,
@@ -254,6 +258,37 @@ enum berth_sql_id {
 
 /* The statement's portable text, before the dialect fills it in. */
 const char *berth_sql_portable(enum berth_sql_id id);
+
+/*
+ * Every table of the schema, a table after those its foreign keys name (the
+ * order a copy writes them in), with the key its rows are read in, for
+ * berth_meta_copy and berth_meta_compare (meta_copy.c): {ROWID} where the
+ * statements list rows in insertion order, so that a copy keeps that order,
+ * else the primary key. `local` names a column that holds the blob store's
+ * own data (copied as NULL: every store resumes from the id alone), or NULL.
+ * A migration that adds a table adds its row here: a schema with a table
+ * this list lacks is refused by the copy.
+ */
+#define BERTH_META_TABLES(X)                                                                             \
+    X(tenant, "one", NULL)                                                                               \
+    X(registries, "id", NULL)                                                                            \
+    X(registry_ip_rules, "registry_id, position", NULL)                                                  \
+    X(repositories, "id", NULL)                                                                          \
+    X(blobs, "digest", NULL)                                                                             \
+    X(repo_blobs, "repo_id, digest", NULL)                                                               \
+    X(manifests, "id", NULL)                                                                             \
+    X(manifest_blobs, "manifest_id, digest", NULL)                                                       \
+    X(manifest_children, "manifest_id, digest", NULL)                                                    \
+    X(tags, "repo_id, name", NULL)                                                                       \
+    X(uploads, "uuid", "store_ext")                                                                      \
+    X(users, "id", NULL)                                                                                 \
+    X(service_principals, "app_id", NULL)                                                                \
+    X(sp_secrets, "{ROWID}", NULL)                                                                       \
+    X(scope_maps, "id", NULL)                                                                            \
+    X(scope_map_rules, "scope_map_id, position", NULL)                                                   \
+    X(tokens, "id", NULL)                                                                                \
+    X(role_assignments, "{ROWID}", NULL)                                                                 \
+    X(events, "id", NULL)
 
 /* ---- the dialect: everything the engines spell differently, in one table ---- */
 
@@ -284,6 +319,12 @@ struct berth_sql_dialect {
     const char *fixed_join; /* {FIXED_JOIN}: a join the planner must run in the written order */
     const char *now_s;      /* {NOW_S}: now, in whole unix seconds */
     const char *blob;       /* {BLOB}: the type of a byte string column */
+    /* for copying a whole store (meta_copy.c) */
+    const char *begin_read; /* starts a transaction whose reads all see one snapshot */
+    const char *tables;     /* lists the schema's tables (one text column), its own bookkeeping included */
+    const char *schema_table; /* the table where the engine keeps the schema version, or NULL (never copied) */
+    /* sets every identity column's sequence past the largest id in its table; NULL: the engine does it itself */
+    const char *reset_ids;
 };
 
 extern const struct berth_sql_dialect berth_sql_sqlite;
@@ -299,6 +340,9 @@ extern const struct berth_sql_dialect berth_sql_postgres;
 enum berth_rc berth_sql_render(const struct berth_sql_dialect *d, const char *sql, char **out, struct berth_err *err);
 
 /* ---- what a driver implements ---- */
+
+/* The kind of a value: an argument's, or what a column holds. */
+enum berth_sql_type { BERTH_SQL_T_NULL, BERTH_SQL_T_INT, BERTH_SQL_T_TEXT, BERTH_SQL_T_BLOB };
 
 struct berth_sql;
 struct berth_sql_stmt; /* the driver's prepared statement */
@@ -373,6 +417,15 @@ struct berth_sql_driver {
     int64_t (*column_int)(struct berth_sql_stmt *st, int col);
     const char *(*column_text)(struct berth_sql_stmt *st, int col, size_t *len); /* NULL for SQL NULL */
     const void *(*column_blob)(struct berth_sql_stmt *st, int col, size_t *len);
+    /*
+     * The result's columns, known once the statement is prepared: how many,
+     * the name of one (valid while the statement is), and the kind of value
+     * it holds (BERTH_SQL_T_INT, _TEXT or _BLOB) by its declared type; for a
+     * column with none (an expression), by the current row's value.
+     */
+    int (*column_count)(struct berth_sql_stmt *st);
+    const char *(*column_name)(struct berth_sql_stmt *st, int col);
+    enum berth_sql_type (*column_type)(struct berth_sql_stmt *st, int col);
     void (*reset)(struct berth_sql_stmt *st);    /* ready for the next use, bindings cleared */
     void (*finalize)(struct berth_sql_stmt *st); /* a slot -1 statement; NULL-safe */
     int64_t (*changes)(struct berth_sql_conn *c); /* rows the last finished statement wrote */
@@ -416,8 +469,6 @@ extern const struct berth_meta_upload_ops berth_sql_upload_ops;
 extern const struct berth_meta_event_ops berth_sql_event_ops;
 
 /* ---- arguments ---- */
-
-enum berth_sql_type { BERTH_SQL_T_NULL, BERTH_SQL_T_INT, BERTH_SQL_T_TEXT, BERTH_SQL_T_BLOB };
 
 /* One bound value, borrowed for the call. */
 struct berth_sql_arg {
@@ -469,6 +520,8 @@ enum berth_rc berth_sql_blob(const struct berth_sql_row *r, int col, const void 
                              struct berth_err *err);
 /* Copies a text column into dst (size len); -1 if NULL or too long. */
 int berth_sql_copy(const struct berth_sql_row *r, int col, char *dst, size_t len);
+/* What column col holds (the driver's column_type): BERTH_SQL_T_INT, _TEXT or _BLOB. */
+enum berth_sql_type berth_sql_column_type(const struct berth_sql_row *r, int col);
 /* A stored digest, checked (algorithm, length, lowercase hex); a damaged one is BERTH_EDB. */
 enum berth_rc berth_sql_digest(const struct berth_sql_row *r, int col, struct berth_digest *d,
                                struct berth_err *err);
@@ -555,6 +608,31 @@ enum berth_rc berth_sql_list(struct berth_sql_conn *c, const char *op, enum bert
 enum berth_rc berth_sql_names(struct berth_sql_conn *c, const char *op, enum berth_sql_id id,
                               const struct berth_sql_arg *args, size_t nargs, int col, int64_t n,
                               berth_meta_name_fn fn, void *ctx, int *more, int64_t *rows, struct berth_err *err);
+
+/*
+ * A statement built at run time (portable text, rendered here), prepared
+ * once on a connection of its own (one berth_sql_run or berth_sql_tx hands
+ * out) and run many times: a copy's reads and inserts. Its columns are
+ * known as soon as it is prepared.
+ */
+struct berth_sql_prep {
+    struct berth_sql_conn *c; /* borrowed */
+    struct berth_sql_stmt *st;
+    const char *op; /* names it in errors; borrowed */
+};
+
+/* Runs portable sql without arguments or rows (several statements, DDL) on a connection of its own. */
+enum berth_rc berth_sql_exec_text(struct berth_sql_conn *c, const char *op, const char *sql, struct berth_err *err);
+/* BERTH_EINTERNAL when c is the store's shared handle (berth_sql_db). Close *p even after an error. */
+enum berth_rc berth_sql_prepare(struct berth_sql_conn *c, const char *op, const char *sql, struct berth_sql_prep *p,
+                                struct berth_err *err);
+/* Binds args, runs the statement and calls fn (may be NULL) per row like berth_sql_each; ready to run again after. */
+enum berth_rc berth_sql_prep_run(struct berth_sql_prep *p, const struct berth_sql_arg *args, size_t nargs,
+                                 berth_sql_row_fn fn, void *ctx, int64_t *rows, struct berth_err *err);
+void berth_sql_prep_close(struct berth_sql_prep *p); /* NULL-safe; also after a failed prepare */
+int berth_sql_prep_columns(const struct berth_sql_prep *p);
+const char *berth_sql_prep_column_name(const struct berth_sql_prep *p, int col);
+enum berth_sql_type berth_sql_prep_column_type(const struct berth_sql_prep *p, int col);
 
 /* ---- shared by the op files ---- */
 

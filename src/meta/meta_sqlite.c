@@ -160,6 +160,46 @@ static const void *sq_column_blob(struct berth_sql_stmt *st, int col, size_t *le
     return p;
 }
 
+static int sq_column_count(struct berth_sql_stmt *st)
+{
+    return sqlite3_column_count(STMT(st));
+}
+
+static const char *sq_column_name(struct berth_sql_stmt *st, int col)
+{
+    return sqlite3_column_name(STMT(st), col);
+}
+
+/* Nonzero if the declared type t holds word w, in any case (SQLite's rules for a column's affinity). */
+static int decl_has(const char *t, const char *w)
+{
+    size_t i, n = strlen(w);
+
+    for (; *t; t++) {
+        for (i = 0; i < n && t[i] && (t[i] == w[i] || t[i] == w[i] + ('a' - 'A')); i++) {}
+        if (i == n) return 1;
+    }
+    return 0;
+}
+
+/* By the declared type, as SQLite gives a column its affinity; an expression by its value. */
+static enum berth_sql_type sq_column_type(struct berth_sql_stmt *st, int col)
+{
+    const char *t = sqlite3_column_decltype(STMT(st), col);
+
+    if (t) {
+        if (decl_has(t, "INT")) return BERTH_SQL_T_INT;
+        if (decl_has(t, "CHAR") || decl_has(t, "CLOB") || decl_has(t, "TEXT")) return BERTH_SQL_T_TEXT;
+        if (decl_has(t, "BLOB") || !*t) return BERTH_SQL_T_BLOB;
+        return BERTH_SQL_T_TEXT; /* REAL, NUMERIC: the schema has none; text keeps every digit */
+    }
+    switch (sqlite3_column_type(STMT(st), col)) {
+    case SQLITE_INTEGER: return BERTH_SQL_T_INT;
+    case SQLITE_BLOB: return BERTH_SQL_T_BLOB;
+    default: return BERTH_SQL_T_TEXT;
+    }
+}
+
 static void sq_reset(struct berth_sql_stmt *st)
 {
     sqlite3_reset(STMT(st));
@@ -315,6 +355,9 @@ static const struct berth_sql_driver sqlite_driver = {
     .column_int = sq_column_int,
     .column_text = sq_column_text,
     .column_blob = sq_column_blob,
+    .column_count = sq_column_count,
+    .column_name = sq_column_name,
+    .column_type = sq_column_type,
     .reset = sq_reset,
     .finalize = sq_finalize,
     .changes = sq_changes,

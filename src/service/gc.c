@@ -38,20 +38,6 @@ struct gc_ctx {
 #define GC_PROGRESS_US 500000
 #define GC_PAGE 256 /* unused blobs read per query */
 
-/* "12.3 MiB" */
-static void human(uint64_t n, char *out, size_t len)
-{
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)n;
-    size_t u = 0;
-    while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-        v /= 1024;
-        u++;
-    }
-    if (u) snprintf(out, len, "%.1f %s", v, units[u]);
-    else snprintf(out, len, "%llu B", (unsigned long long)n);
-}
-
 /* One progress line for the phase; done ends it (always shown). */
 static void progress(struct gc_ctx *c, const char *phase, int done)
 {
@@ -62,7 +48,7 @@ static void progress(struct gc_ctx *c, const char *phase, int done)
     now = berth_mono_us();
     if (!done && now - c->shown_us < GC_PROGRESS_US) return;
     c->shown_us = now;
-    human(c->st->bytes_freed, freed, sizeof(freed));
+    berth_human_size(c->st->bytes_freed, freed, sizeof(freed));
     if (!strcmp(phase, "manifests"))
         fprintf(stderr, "%sgc: manifests: %llu deleted, %llu repository links removed%s", c->tty ? "\r" : "",
                 (unsigned long long)c->st->manifests, (unsigned long long)c->st->unlinked, c->tty && !done ? "" : "\n");

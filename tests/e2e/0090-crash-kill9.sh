@@ -12,17 +12,11 @@ make_oci_layout "$SRC" 3 || bail "build the OCI layout"
 src_manifest=$(layout_manifest "$SRC")
 mdigest=$(digest_of "$src_manifest")
 layers=$(jq -c '[.layers[].digest]' "$src_manifest")
-have_skopeo=0
-command -v skopeo >/dev/null 2>&1 && have_skopeo=1
-printf '{"default":[{"type":"insecureAcceptAnything"}]}' >"$WORK/policy.json"
-sk() {
-    timeout 120 skopeo --policy "$WORK/policy.json" "$@" >"$WORK/skopeo.out" 2>&1
-}
 
 # push_layout REPO TAG: push the layout with skopeo, or with curl without it.
 push_layout() {
     local d f
-    if [ "$have_skopeo" = 1 ]; then
+    if [ "$HAVE_SKOPEO" = 1 ]; then
         sk copy --dest-tls-verify=false "oci:$SRC:latest" "docker://$HOSTPORT/$1:$2"
         return
     fi
@@ -45,7 +39,7 @@ image_intact() {
         [ "$STATUS" = 200 ] && [ "$(digest_of "$BODY")" = "$d" ] || bad=$((bad + 1))
     done
     expect_eq "$desc: config and layers read back with their digests" 0 "$bad"
-    if [ "$have_skopeo" = 1 ]; then
+    if [ "$HAVE_SKOPEO" = 1 ]; then
         rm -rf "$WORK/pulled"
         if sk copy --src-tls-verify=false "docker://$HOSTPORT/test/img:v1" "oci:$WORK/pulled:v1"; then
             local m

@@ -715,6 +715,19 @@ push_image() {
     IMG_DIGEST=$MANIFEST_DIGEST
 }
 
+# ---------------------------------------------------------------- skopeo
+
+# HAVE_SKOPEO is 1 when skopeo is installed.
+HAVE_SKOPEO=0
+command -v skopeo >/dev/null 2>&1 && HAVE_SKOPEO=1
+
+# sk ARGS...: skopeo with a policy that accepts any image, 120 s at most; its output in $WORK/skopeo.out.
+sk() {
+    work_init
+    [ -s "$WORK/policy.json" ] || printf '{"default":[{"type":"insecureAcceptAnything"}]}' >"$WORK/policy.json"
+    timeout 120 skopeo --policy "$WORK/policy.json" "$@" >"$WORK/skopeo.out" 2>&1
+}
+
 # raw_send HOSTPORT FILE [MODE]: send FILE's bytes on a fresh connection.
 # MODE "abort" closes right after sending; "read" (default) half-closes and
 # prints the whole answer.
