@@ -252,6 +252,16 @@ expect_reason TOKEN_DISABLED "that says TOKEN_DISABLED"
 req HEAD "/v2/team/app/blobs/$B1" -H "Authorization: Bearer $CI_AT"
 expect_status 401 "b refuses the access token it issued for the disabled token at once"
 
+# ---- a stream followed on b shows what a stores
+F=$WORK/follow.out
+on b
+curl -sN "${OWN[@]}" "$URL/api/v1/registries/default/logs/stream?follow=true&limit=1&timeout=20" >"$F" 2>/dev/null &
+EXTRA_PIDS+=("$!")
+sleep 0.5
+on a
+for i in 1 2; do curl -s -o /dev/null -u "shared-probe-$i:wrong" "$URL/v2/"; done
+expect_eq "a stream followed on b delivers the refusals a stored, within seconds" 2 "$(wait_lines "$F" shared-probe- 2)"
+
 # ---- failed logins alternating between a and b lock the pair out on both
 on a; req GET /v2/ -u "owner:wrong-1"; expect_status 401 "a wrong password on a"
 on b; req GET /v2/ -u "owner:wrong-2"; expect_status 401 "a wrong password on b"
