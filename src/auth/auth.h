@@ -214,6 +214,27 @@ enum berth_rc berth_registry_name_check(const char *name, struct berth_err *err)
 
 struct berth_keyring;
 
+/* A stored key: its kid, its time (when the text has no creation line) and its text. Nonzero stops the walk. */
+typedef int (*berth_keyring_text_fn)(const char *kid, int64_t created_ms, const char *text, void *ctx);
+
+/*
+ * Where a key ring keeps its keys, when not in a folder: anything that can
+ * list, add and remove key texts (the metadata store servers share, wired
+ * by src/service). A key text is a key file's content, exactly:
+ * "berth-key-created-ms: N\n" and a PKCS#8 PEM block. Each call gets ctx.
+ * Private keys pass through here: a storage must never log a text.
+ */
+struct berth_keyring_storage {
+    /* Calls fn with every stored key until fn returns nonzero. */
+    enum berth_rc (*list)(void *ctx, berth_keyring_text_fn fn, void *fnctx, struct berth_err *err);
+    /* Stores a key under kid; a kid stored already is left as it is. */
+    enum berth_rc (*add)(void *ctx, const char *kid, int64_t created_ms, const char *text, struct berth_err *err);
+    /* Removes the key kid; an absent one is not an error. */
+    enum berth_rc (*remove)(void *ctx, const char *kid, struct berth_err *err);
+    void *ctx;        /* borrowed until berth_keyring_close */
+    const char *name; /* names the storage in messages ("the metadata store"); copied */
+};
+
 /*
  * Opens the key folder dir (created 0700): loads every <kid>.pem (each must be
  * mode 0600, else BERTH_ECONFIG naming the file), and makes a new P-256 key
@@ -226,16 +247,32 @@ enum berth_rc berth_keyring_open(const char *dir, struct berth_keyring **out, st
  * For checks that must not change the data folder (berth doctor).
  */
 enum berth_rc berth_keyring_load(const char *dir, struct berth_keyring **out, struct berth_err *err);
+/*
+ * A ring over st (copied; st->ctx borrowed): loads every stored key (a bad
+ * one is BERTH_ECONFIG naming its kid and the storage), and with create
+ * makes and stores a first key when there is none, then reads the storage
+ * again, so that of servers starting at once on an empty storage each ends
+ * with every key stored by then. Without create, none is BERTH_ENOENT.
+ */
+enum berth_rc berth_keyring_open_storage(const struct berth_keyring_storage *st, int create,
+                                         struct berth_keyring **out, struct berth_err *err);
 void berth_keyring_close(struct berth_keyring *kr); /* NULL-safe */
-/* Makes a new signing key (older keys keep verifying until berth_keyring_retire). */
+/*
+ * Reads the storage again: keys stored since (by another server) are
+ * loaded, keys gone from it are dropped, and the newest key signs. On any
+ * failure (a bad key, a storage error, a storage with no key left) the ring
+ * stays as it was. Signatures and verifications in flight are not held up.
+ */
+enum berth_rc berth_keyring_reload(struct berth_keyring *kr, struct berth_err *err);
+/* Makes and stores a new signing key (older keys keep verifying until berth_keyring_retire). */
 enum berth_rc berth_keyring_rotate(struct berth_keyring *kr, struct berth_err *err);
-/* Deletes keys created before before_s, never the current signer. */
+/* Removes from the storage and the ring the keys created before before_s, never the current signer. */
 enum berth_rc berth_keyring_retire(struct berth_keyring *kr, int64_t before_s, struct berth_err *err);
 /* Appends the JWKS document {"keys":[...]} of every public key. */
 void berth_keyring_jwks(struct berth_keyring *kr, struct berth_buf *out);
 /* When the signing key was made (ms since the epoch). */
 int64_t berth_keyring_current_created_ms(struct berth_keyring *kr);
-/* kid of the signing key (borrowed until the next rotate). */
+/* kid of the signing key (borrowed until the next retire or reload: one thread's use, tests and logs). */
 const char *berth_keyring_current_kid(struct berth_keyring *kr);
 
 /*

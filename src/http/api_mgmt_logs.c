@@ -32,8 +32,7 @@
 #define FOLLOW_MAGIC 0x464f4c57u    /* "FOLW" */
 #define FOLLOW_BATCH 200            /* events fetched per query while following */
 #define FOLLOW_HEARTBEAT_MS 30000   /* an empty line after this long without events */
-/* the database is read again at least this often: events other servers sharing it stored wake nobody here */
-#define FOLLOW_POLL_MS 1000
+#define FOLLOW_POLL_SHARED_MS 1000  /* a follower on a shared store looks this often (other servers' events) */
 #define FOLLOW_TIMEOUT_MAX 86400
 
 /*
@@ -336,7 +335,8 @@ static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max)
             continue;
         }
         wake = fo->end_ms && fo->end_ms < fo->beat_ms ? fo->end_ms : fo->beat_ms;
-        if (wake > now + FOLLOW_POLL_MS) wake = now + FOLLOW_POLL_MS;
+        /* this server's writer wakes its followers; what servers sharing the store write, a poll finds */
+        if (fo->meta->ops->shared && now + FOLLOW_POLL_SHARED_MS < wake) wake = now + FOLLOW_POLL_SHARED_MS;
         r = events_follow_wait(fo->ev, &fo->w, fo->conn, seq, wake);
         if (r < 0) return MHD_CONTENT_READER_END_OF_STREAM;
         if (r > 0) return 0; /* suspended: called again once resumed */

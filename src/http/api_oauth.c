@@ -536,7 +536,7 @@ static enum berth_rc directory_issue(struct authz *az, const struct principal *p
     if (p->secret_id[0]) json_object_set_new(cred, "x", json_string(p->secret_id));
     json_object_set_new(c, "berth", cred);
     text = json_dumps(c, JSON_COMPACT);
-    rc = text ? berth_jwt_sign(az->keys, text, strlen(text), out, err)
+    rc = text ? authz_sign(az, text, strlen(text), out, err)
               : berth_err_set(err, BERTH_EINTERNAL, "cannot encode token claims");
     if (!rc) authz_count_token(az, grant_type);
     free(text);
@@ -572,7 +572,7 @@ enum berth_rc api_jwks_finish(struct berth_req *req, struct berth_err *err)
     struct berth_buf b = BERTH_BUF_INIT(0);
     if (strcmp(req->param ? req->param : "", az->tenant) != 0)
         return berth_err_set(err, BERTH_ENOROUTE, "unknown tenant '%.40s'", req->param ? req->param : "");
-    berth_keyring_jwks(az->keys, &b);
+    authz_jwks(az, &b);
     return req_respond_json(req, 200, &b, "application/json");
 }
 

@@ -1,10 +1,11 @@
 /*
- * meta.h - registry metadata behind an ops table (SQLite now, PostgreSQL
- * later): registries and the directory (tenant, users, service principals
- * and their secrets, repository tokens, scope maps, role assignments);
+ * meta.h - registry metadata behind an ops table (SQLite, PostgreSQL):
+ * registries and the directory (tenant, users, service principals and
+ * their secrets, repository tokens, scope maps, role assignments);
  * repositories (each in one registry, given by its id `reg`),
  * repository-to-blob links, manifests with their exact payload, manifest
- * references, tags, subjects (referrers) and upload sessions. Every
+ * references, tags, subjects (referrers), upload sessions, and what servers
+ * sharing a store share for logins (signing keys, login failures). Every
  * multi-row change is one transaction. A driver object is safe to use from
  * every thread at once. Nothing of one registry is visible through another.
  */
@@ -555,9 +556,76 @@ struct berth_meta_event_ops {
                                   struct berth_err *err);
 };
 
+/* ---- what the servers of one store share for logins ---- */
+
+#define BERTH_META_KID_MAX 64        /* a signing key's id (berth's are 22 characters) */
+#define BERTH_META_KEY_TEXT_MAX 16384 /* a signing key's text, as a key file's is capped */
+
+/* A stored signing key; everything is borrowed during the call. Nonzero stops the walk. */
+typedef int (*berth_meta_key_fn)(const char *kid, int64_t created_ms, const char *text, void *ctx);
+
+/* The brute-force limiter's settings (the config's login-failures, login-window, login-lockout). */
+struct berth_meta_login_limits {
+    int64_t max_failures; /* failures within window_s that lock the pair out; <= 0: never */
+    int64_t window_s;     /* <= 0: never */
+    int64_t lockout_s;    /* <= 0: never */
+};
+
+/*
+ * What every server sharing the store must see alike to answer logins
+ * alike: the token signing keys, and the brute-force limiter's failures and
+ * lockouts per (principal, client IP). A server alone on its store keeps
+ * both itself (<data>/keys and the in-memory berth_limiter); a shared one
+ * (ops->shared) keeps them here. See docs/internals/auth-jwt.md and
+ * docs/internals/auth-secrets.md.
+ */
+struct berth_meta_auth_ops {
+    /* Every stored key, oldest first (created_ms, then kid), until fn returns nonzero. */
+    enum berth_rc (*key_list)(struct berth_meta *m, berth_meta_key_fn fn, void *ctx, struct berth_err *err);
+
+    /*
+     * Stores a signing key under kid: text is a key file's content as is
+     * ("berth-key-created-ms: N" and a PKCS#8 PEM block, or the PEM block
+     * alone), created_ms its creation time (the file's line, or its mtime
+     * when it has none). Nothing here parses the key; the key ring checks it
+     * when it loads it. A kid already stored is left as it was: *added (may
+     * be NULL) is 1 when this call stored the key. An empty kid or text, or
+     * one over BERTH_META_KID_MAX or BERTH_META_KEY_TEXT_MAX: BERTH_EINVAL.
+     */
+    enum berth_rc (*key_add)(struct berth_meta *m, const char *kid, int64_t created_ms, const char *text, int *added,
+                             struct berth_err *err);
+
+    /* Forgets the key kid; an absent one is not an error. */
+    enum berth_rc (*key_remove)(struct berth_meta *m, const char *kid, struct berth_err *err);
+
+    /*
+     * The limiter of berth_limiter (auth.h) with its state here: the pair
+     * is a SHA-256 of principal and ip (NULL counts as ""), times are the
+     * caller's now_s. login_blocked: *retry_after_s (may be NULL) gets the
+     * seconds the pair is still locked out (0: not locked out); *pending
+     * (may be NULL) is set when anything is recorded for the pair, so that
+     * a success has something to clear.
+     */
+    enum berth_rc (*login_blocked)(struct berth_meta *m, const char *principal, const char *ip, int64_t now_s,
+                                   int64_t *retry_after_s, int *pending, struct berth_err *err);
+    /*
+     * Counts a failure at now_s, in one transaction with the check: none
+     * during a lockout; the max_failures-th within window_s (the exact
+     * sliding window) locks the pair out until now_s + lockout_s and forgets
+     * its failures. Then forgets failures and lockouts every pair has
+     * outlived, so the tables stay bounded.
+     */
+    enum berth_rc (*login_failed)(struct berth_meta *m, const char *principal, const char *ip, int64_t now_s,
+                                  const struct berth_meta_login_limits *lim, struct berth_err *err);
+    /* Forgets the pair's failures and lockout. */
+    enum berth_rc (*login_succeeded)(struct berth_meta *m, const char *principal, const char *ip,
+                                     struct berth_err *err);
+};
+
 /* The driver: its name, and opening, closing and checking a store. */
 struct berth_meta_ops {
     const char *name;
+    int shared; /* several servers may use this store at once (PostgreSQL); 0: one server alone (SQLite) */
 
     /* Opens (creating if needed) and migrates the store; dsn is a file path for SQLite. */
     enum berth_rc (*open)(const char *dsn, struct berth_meta **out, struct berth_err *err);
@@ -591,6 +659,7 @@ struct berth_meta {
     const struct berth_meta_content_ops *content; /* repositories, blobs, manifests, tags, gc */
     const struct berth_meta_upload_ops *uploads;  /* upload sessions */
     const struct berth_meta_event_ops *events;    /* event logs */
+    const struct berth_meta_auth_ops *auth;       /* signing keys and login failures, shared by the servers */
 };
 
 extern const struct berth_meta_ops berth_meta_sqlite_ops;

@@ -698,6 +698,7 @@ static enum berth_rc pg_inspect(const char *dsn, struct berth_meta_inspect *out,
 
 const struct berth_meta_ops berth_meta_pg_ops = {
     .name = "postgres",
+    .shared = 1, /* several servers on one database: docs/internals/meta.md */
     .open = pg_open,
     .close = pg_close,
     .ping = pg_ping,

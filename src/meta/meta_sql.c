@@ -177,6 +177,7 @@ enum berth_rc berth_sql_init(struct berth_sql *db, const struct berth_sql_driver
     db->base.content = &berth_sql_content_ops;
     db->base.uploads = &berth_sql_upload_ops;
     db->base.events = &berth_sql_event_ops;
+    db->base.auth = &berth_sql_auth_ops;
     db->magic = BERTH_SQL_MAGIC;
     db->drv = drv;
     db->any.db = db;

@@ -2,9 +2,10 @@
  * meta_sql.h - the SQL layer of the meta module, private to src/meta: the
  * statement table, the vtable an SQL engine implements (struct
  * berth_sql_driver), the dialect table, and the helpers the ops are written
- * with. meta_registry.c, meta_dir.c, meta_content.c, meta_uploads.c and
- * meta_events.c fill the tables of meta.h with this header only; a driver
- * (meta_sqlite.c, later a libpq one) supplies connections and statements.
+ * with. meta_registry.c, meta_dir.c, meta_content.c, meta_uploads.c,
+ * meta_events.c and meta_auth.c fill the tables of meta.h with this header
+ * only; a driver (meta_sqlite.c, meta_pg.c) supplies connections and
+ * statements.
  * Short SQL_ names are module-private, like SQLite's names in its *Int.h.
  * docs/internals/meta.md gives the contract a driver must keep.
  */
@@ -244,6 +245,23 @@
                        " SELECT ?1, coalesce(max(position), -1) + 1, ?2 FROM registry_ip_rules"          \
                        " WHERE registry_id = ?1")                                                        \
     X(NET_RULE_DELETE, "DELETE FROM registry_ip_rules WHERE registry_id = ?1 AND value = ?2")            \
+    X(KEY_LIST, "SELECT kid, created_ms, text FROM signing_keys ORDER BY created_ms, kid")               \
+    X(KEY_ADD, "INSERT INTO signing_keys (kid, created_ms, text) VALUES (?1, ?2, ?3)"                    \
+               " ON CONFLICT (kid) DO NOTHING")                                                          \
+    X(KEY_REMOVE, "DELETE FROM signing_keys WHERE kid = ?1")                                             \
+    /* one row: the pair's lockout end (NULL: none) and whether it has failures */                       \
+    X(LOGIN_STATE, "SELECT (SELECT until_s FROM login_lockouts WHERE pair = ?1),"                        \
+                   " CASE WHEN EXISTS (SELECT 1 FROM login_failures WHERE pair = ?1) THEN 1 ELSE 0 END") \
+    /* failures of one second are one row: n counts them */                                              \
+    X(LOGIN_FAIL_ADD, "INSERT INTO login_failures (pair, time_s, n) VALUES (?1, ?2, 1)"                  \
+                      " ON CONFLICT (pair, time_s) DO UPDATE SET n = login_failures.n + 1")              \
+    X(LOGIN_FAIL_COUNT, "SELECT coalesce(sum(n), 0) FROM login_failures WHERE pair = ?1 AND time_s > ?2") \
+    X(LOGIN_LOCK, "INSERT INTO login_lockouts (pair, until_s) VALUES (?1, ?2)"                           \
+                  " ON CONFLICT (pair) DO UPDATE SET until_s = excluded.until_s")                        \
+    X(LOGIN_FAILS_CLEAR, "DELETE FROM login_failures WHERE pair = ?1")                                   \
+    X(LOGIN_LOCK_CLEAR, "DELETE FROM login_lockouts WHERE pair = ?1")                                    \
+    X(LOGIN_FAILS_PRUNE, "DELETE FROM login_failures WHERE time_s <= ?1")                                \
+    X(LOGIN_LOCKS_PRUNE, "DELETE FROM login_lockouts WHERE until_s <= ?1")                               \
     /* every blob the metadata references, with the sizes recorded for it (none: a manifest's only) */   \
     X(BLOB_REFS, "SELECT digest, min(size), max(size) FROM (SELECT digest, size FROM blobs"              \
                  " UNION ALL SELECT digest, size FROM repo_blobs"                                        \
@@ -288,7 +306,10 @@ const char *berth_sql_portable(enum berth_sql_id id);
     X(scope_map_rules, "scope_map_id, position", NULL)                                                   \
     X(tokens, "id", NULL)                                                                                \
     X(role_assignments, "{ROWID}", NULL)                                                                 \
-    X(events, "id", NULL)
+    X(events, "id", NULL)                                                                                \
+    X(signing_keys, "kid", NULL)                                                                         \
+    X(login_failures, "pair, time_s", NULL)                                                              \
+    X(login_lockouts, "pair", NULL)
 
 /* ---- the dialect: everything the engines spell differently, in one table ---- */
 
@@ -449,7 +470,7 @@ struct berth_sql_driver {
 
 /* The part of a store the SQL layer owns; a driver's store struct starts with it. */
 struct berth_sql {
-    struct berth_meta base; /* first: magic, ops and the five tables */
+    struct berth_meta base; /* first: magic, ops and the tables */
     uint32_t magic;         /* BERTH_SQL_MAGIC */
     const struct berth_sql_driver *drv;
     char *text[SQL_COUNT];      /* each statement rendered for the dialect; immutable after init */
@@ -467,6 +488,7 @@ extern const struct berth_meta_dir_ops berth_sql_dir_ops;
 extern const struct berth_meta_content_ops berth_sql_content_ops;
 extern const struct berth_meta_upload_ops berth_sql_upload_ops;
 extern const struct berth_meta_event_ops berth_sql_event_ops;
+extern const struct berth_meta_auth_ops berth_sql_auth_ops;
 
 /* ---- arguments ---- */
 

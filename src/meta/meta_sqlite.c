@@ -623,6 +623,7 @@ out:
 
 const struct berth_meta_ops berth_meta_sqlite_ops = {
     .name = "sqlite",
+    .shared = 0, /* one server per database file */
     .open = sq_open,
     .close = sq_close,
     .ping = sq_ping,

@@ -12,6 +12,7 @@
  */
 #include <ctype.h>
 #include <jansson.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "alloc.h"
 #include "base64.h"
 #include "log.h"
@@ -168,18 +170,145 @@ static void token_cache_put(struct token_cache *c, const unsigned char key[32], 
     pthread_mutex_unlock(&c->lock);
 }
 
+/* ---------------------------------------------------------------- signing keys */
+
+/*
+ * The key ring's storage when servers share the metadata: the store's
+ * signing keys (meta->auth), so every server verifies every key and a
+ * rotation on one is a rotation on all.
+ */
+static enum berth_rc meta_keys_list(void *ctx, berth_keyring_text_fn fn, void *fnctx, struct berth_err *err)
+{
+    struct berth_meta *m = ctx;
+    return m->auth->key_list(m, fn, fnctx, err);
+}
+
+static enum berth_rc meta_keys_add(void *ctx, const char *kid, int64_t created_ms, const char *text,
+                                   struct berth_err *err)
+{
+    struct berth_meta *m = ctx;
+    return m->auth->key_add(m, kid, created_ms, text, NULL, err);
+}
+
+static enum berth_rc meta_keys_remove(void *ctx, const char *kid, struct berth_err *err)
+{
+    struct berth_meta *m = ctx;
+    return m->auth->key_remove(m, kid, err);
+}
+
+#define KEYS_READ_MIN_US 1000000LL      /* a shared ring is read again at most once a second on demand */
+#define KEYS_STALE_US (300 * 1000000LL) /* and before signing, when its last read is older than this */
+
+/*
+ * Reads a shared key ring again, unless a read has begun since since_us
+ * (then, holding the lock, it has ended) or one that found no newer signer
+ * began less than a second ago: a flood of tokens naming keys nobody has
+ * cannot hammer the store, while a read that found a new key (servers
+ * starting at once, a rotation) leaves the next one free. Nonzero when the
+ * ring was read at or after since_us.
+ */
+static int keys_read(struct authz *az, int64_t since_us)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    int64_t now, signer;
+    int fresh = 0;
+
+    if (!az->shared) return 0;
+    pthread_mutex_lock(&az->keys_lock);
+    now = berth_mono_us();
+    if (az->keys_read_us >= since_us) {
+        fresh = 1;
+    } else if (now - az->keys_read_us >= KEYS_READ_MIN_US) {
+        signer = berth_keyring_current_created_ms(az->keys);
+        az->keys_read_us = now;
+        if (berth_keyring_reload(az->keys, &err) == BERTH_OK) fresh = 1;
+        else BERTH_LOG(BERTH_LOG_ERROR, "msg=\"cannot read the signing keys again\" err=\"%s\"", berth_err_msg(&err));
+        if (fresh && berth_keyring_current_created_ms(az->keys) != signer) az->keys_read_us = now - KEYS_READ_MIN_US;
+    }
+    pthread_mutex_unlock(&az->keys_lock);
+    return fresh;
+}
+
+/*
+ * berth_jwt_verify, and once more after reading a shared ring again when
+ * the token names a key the ring does not hold: one another server made.
+ */
+static enum berth_rc verify(struct authz *az, const char *token, const struct berth_jwt_expect *want,
+                            struct berth_jwt_claims *c, enum berth_auth_reason *reason, struct berth_err *err)
+{
+    int64_t t = berth_mono_us();
+    enum berth_rc rc = berth_jwt_verify(az->keys, token, strlen(token), want, c, reason, err);
+
+    if (rc == BERTH_EUNAUTHORIZED && *reason == BERTH_AUTH_UNKNOWN_KEY && keys_read(az, t))
+        rc = berth_jwt_verify(az->keys, token, strlen(token), want, c, reason, err);
+    return rc;
+}
+
+enum berth_rc authz_sign(struct authz *az, const char *claims, size_t len, struct berth_buf *out,
+                         struct berth_err *err)
+{
+    int64_t stale = berth_mono_us() - KEYS_STALE_US;
+    int old;
+
+    pthread_mutex_lock(&az->keys_lock);
+    old = az->keys_read_us < stale;
+    pthread_mutex_unlock(&az->keys_lock);
+    if (old) keys_read(az, stale);
+    return berth_jwt_sign(az->keys, claims, len, out, err);
+}
+
+void authz_jwks(struct authz *az, struct berth_buf *out)
+{
+    keys_read(az, berth_mono_us() - KEYS_READ_MIN_US);
+    berth_keyring_jwks(az->keys, out);
+}
+
+/* Opens the ring, and rotates it when its signer is older than key-rotation-days. */
+static enum berth_rc keys_open(struct authz *az, struct berth_err *err)
+{
+    const struct berth_config *cfg = az->cfg;
+    struct berth_keyring_storage st = {meta_keys_list, meta_keys_add, meta_keys_remove, az->meta,
+                                       "the metadata store"};
+    char *dir = NULL;
+    int64_t prev_s;
+    enum berth_rc rc;
+
+    if (az->shared) {
+        rc = berth_keyring_open_storage(&st, 1, &az->keys, err);
+    } else {
+        dir = berth_xasprintf("%s/keys", cfg->data);
+        rc = berth_keyring_open(dir, &az->keys, err);
+        free(dir);
+    }
+    if (rc) return rc;
+    /* the read at open does not hold up the first read a token asks for */
+    az->keys_read_us = berth_mono_us() - KEYS_READ_MIN_US;
+    if (cfg->key_rotation <= 0 ||
+        berth_now_ms() - berth_keyring_current_created_ms(az->keys) <= cfg->key_rotation * 86400000LL)
+        return BERTH_OK;
+    /* The previous signer keeps verifying (its tokens live far shorter than a rotation
+       period); anything older than it is no longer needed. */
+    prev_s = berth_keyring_current_created_ms(az->keys) / 1000;
+    rc = berth_keyring_rotate(az->keys, err);
+    if (rc) return rc;
+    BERTH_LOG(BERTH_LOG_INFO, "msg=\"rotated the token signing key\" kid=%s storage=%s",
+              berth_keyring_current_kid(az->keys), az->shared ? "metadata" : "folder");
+    return berth_keyring_retire(az->keys, prev_s, err);
+}
+
 enum berth_rc authz_new(struct berth_meta *meta, const struct berth_config *cfg, struct berth_service_metrics *metrics,
                         struct authz **out, struct berth_err *err)
 {
     struct authz *az = berth_xcalloc(1, sizeof(*az));
     struct berth_err lerr = BERTH_ERR_INIT;
-    char *dir = berth_xasprintf("%s/keys", cfg->data);
     enum berth_rc rc;
 
     az->magic = BERTH_AUTHZ_MAGIC;
     az->meta = meta;
     az->cfg = cfg;
     az->metrics = metrics;
+    az->shared = meta->ops->shared != 0;
+    pthread_mutex_init(&az->keys_lock, NULL);
     az->tls = cfg->tls_cert[0] != '\0';
     az->mgmt_only = cfg->management_networks_only != 0;
     if (berth_netrules_parse_list(cfg->management_networks, NET_LIST_MAX, &az->mgmt_nets, &az->nmgmt_nets, &lerr) !=
@@ -187,28 +316,18 @@ enum berth_rc authz_new(struct berth_meta *meta, const struct berth_config *cfg,
         rc = berth_err_set(err, BERTH_ECONFIG, "config 'management-networks': %s", berth_err_msg(&lerr));
         goto out;
     }
-    rc = berth_keyring_open(dir, &az->keys, err);
+    rc = keys_open(az, err);
     if (rc) goto out;
     rc = meta->reg->tenant_id(meta, az->tenant, err);
     if (rc) goto out;
-    if (cfg->key_rotation > 0 &&
-        berth_now_ms() - berth_keyring_current_created_ms(az->keys) > cfg->key_rotation * 86400000LL) {
-        /* The previous signer keeps verifying (its tokens live far shorter than a rotation
-           period); anything older than it is no longer needed. */
-        int64_t prev_s = berth_keyring_current_created_ms(az->keys) / 1000;
-        rc = berth_keyring_rotate(az->keys, err);
-        if (rc) goto out;
-        rc = berth_keyring_retire(az->keys, prev_s, err);
-        if (rc) goto out;
-        BERTH_LOG(BERTH_LOG_INFO, "msg=\"rotated the token signing key\" kid=%s", berth_keyring_current_kid(az->keys));
-    }
     az->cache = berth_secret_cache_new((int)cfg->secret_cache_ttl, 4096);
     az->tokens = token_cache_new();
-    az->limiter = berth_limiter_new((int)cfg->login_failures, (int)cfg->login_window, (int)cfg->login_lockout, 65536);
+    if (!az->shared)
+        az->limiter =
+            berth_limiter_new((int)cfg->login_failures, (int)cfg->login_window, (int)cfg->login_lockout, 65536);
     *out = az;
     az = NULL;
 out:
-    free(dir);
     authz_free(az);
     return rc;
 }
@@ -217,6 +336,7 @@ void authz_free(struct authz *az)
 {
     if (!az) return;
     berth_keyring_close(az->keys);
+    pthread_mutex_destroy(&az->keys_lock);
     berth_secret_cache_free(az->cache);
     token_cache_free(az->tokens);
     berth_limiter_free(az->limiter);
@@ -227,24 +347,34 @@ void authz_free(struct authz *az)
 
 /* ---------------------------------------------------------------- bootstrap */
 
+enum berth_rc authz_registry_ensure(struct berth_meta *m, const char *name, struct berth_meta_registry *out,
+                                    struct berth_err *err)
+{
+    enum berth_rc rc;
+
+    rc = m->reg->registry_get(m, name, 0, out, err);
+    if (rc != BERTH_ENOENT) return rc;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    rc = m->reg->registry_create(m, out, err);
+    /* another process (a second server, gc) may have created it meanwhile */
+    if (rc == BERTH_EEXIST) return m->reg->registry_get(m, name, 0, out, err);
+    if (rc == BERTH_OK)
+        BERTH_LOG(BERTH_LOG_INFO, "msg=\"created registry\" registry=%s id=%lld", name, (long long)out->id);
+    return rc;
+}
+
 enum berth_rc authz_bootstrap(struct authz *az, int *created, struct berth_err *err)
 {
     struct berth_meta *m = az->meta;
     struct berth_meta_registry reg;
     struct berth_meta_user u;
     struct berth_meta_assignment a;
-    char secret[BERTH_SECRET_LEN + 1], *path = NULL, *text = NULL;
+    char secret[BERTH_SECRET_LEN + 1], *path = NULL, *text = NULL, host[256];
     enum berth_rc rc;
 
     *created = 0;
-    rc = m->reg->registry_get(m, az->cfg->default_registry, 0, &reg, err);
-    if (rc == BERTH_ENOENT) {
-        memset(&reg, 0, sizeof(reg));
-        snprintf(reg.name, sizeof(reg.name), "%s", az->cfg->default_registry);
-        rc = m->reg->registry_create(m, &reg, err);
-        if (rc) goto out;
-        BERTH_LOG(BERTH_LOG_INFO, "msg=\"created the default registry\" registry=%s", reg.name);
-    }
+    rc = authz_registry_ensure(m, az->cfg->default_registry, &reg, err);
     if (rc) goto out;
     rc = m->dir->user_get(m, "owner", NULL, &u, err);
     if (rc != BERTH_ENOENT) goto out;
@@ -255,6 +385,14 @@ enum berth_rc authz_bootstrap(struct authz *az, int *created, struct berth_err *
     if (rc) goto out;
     u.password_set_ms = berth_now_ms();
     rc = m->dir->user_create(m, &u, err);
+    if (rc == BERTH_EEXIST) {
+        /* a server sharing the store made it a moment ago: its password file is in that server's data folder */
+        BERTH_LOG(BERTH_LOG_INFO, "msg=\"user 'owner' was created by another server starting at the same time; its "
+                                  "initial-owner-password file is in that server's data folder, not in %s\"",
+                  az->cfg->data);
+        rc = BERTH_OK;
+        goto out;
+    }
     if (rc) goto out;
     memset(&a, 0, sizeof(a));
     snprintf(a.principal_type, sizeof(a.principal_type), "user");
@@ -267,8 +405,11 @@ enum berth_rc authz_bootstrap(struct authz *az, int *created, struct berth_err *
     text = berth_xasprintf("%s\n", secret);
     rc = berth_write_atomic(path, text, strlen(text), 0600, err);
     if (rc) goto out;
-    /* Shown once so the operator can log in; afterwards only its hash exists. */
-    BERTH_LOG(BERTH_LOG_INFO, "msg=\"created user 'owner' with the Owner role\" password_file=%s", path);
+    if (gethostname(host, sizeof(host)) != 0) snprintf(host, sizeof(host), "-");
+    host[sizeof(host) - 1] = '\0';
+    /* Shown once so the operator can log in; afterwards only its hash exists. Servers sharing the store
+       have no copy: the log names the machine and the file. */
+    BERTH_LOG(BERTH_LOG_INFO, "msg=\"created user 'owner' with the Owner role\" password_file=%s host=%s", path, host);
     *created = 1;
 out:
     if (text) explicit_bzero(text, strlen(text));
@@ -615,11 +756,52 @@ static void limiter_key(const struct berth_meta_registry *reg, const char *user,
     snprintf(out, n, "%s/%s", reg ? reg->name : "", user);
 }
 
+/*
+ * The brute-force limiter: in memory for a server alone on its store; in
+ * the store when servers share it, so that alternating between them gains
+ * an attacker nothing. *pending says whether a success has anything to
+ * clear (always, in memory: clearing costs nothing there).
+ */
+static enum berth_rc limiter_blocked(struct authz *az, const char *key, const char *ip, int *retry, int *pending,
+                                     struct berth_err *err)
+{
+    int64_t wait = 0;
+    enum berth_rc rc;
+
+    *pending = 1;
+    if (!az->shared) {
+        berth_limiter_blocked(az->limiter, key, ip, berth_now_s(), retry);
+        return BERTH_OK;
+    }
+    rc = az->meta->auth->login_blocked(az->meta, key, ip, berth_now_s(), &wait, pending, err);
+    *retry = wait > INT_MAX ? INT_MAX : (int)wait;
+    return rc;
+}
+
+static void limiter_failed(struct authz *az, const char *key, const char *ip)
+{
+    struct berth_meta_login_limits lim = {az->cfg->login_failures, az->cfg->login_window, az->cfg->login_lockout};
+    struct berth_err err = BERTH_ERR_INIT;
+
+    if (!az->shared) berth_limiter_fail(az->limiter, key, ip, berth_now_s());
+    else if (az->meta->auth->login_failed(az->meta, key, ip, berth_now_s(), &lim, &err) != BERTH_OK)
+        BERTH_LOG(BERTH_LOG_ERROR, "msg=\"cannot count a failed login\" ip=%s err=\"%s\"", ip, berth_err_msg(&err));
+}
+
+static void limiter_succeeded(struct authz *az, const char *key, const char *ip, int pending)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+
+    if (!az->shared) berth_limiter_succeed(az->limiter, key, ip);
+    else if (pending && az->meta->auth->login_succeeded(az->meta, key, ip, &err) != BERTH_OK)
+        BERTH_LOG(BERTH_LOG_ERROR, "msg=\"cannot clear failed logins\" ip=%s err=\"%s\"", ip, berth_err_msg(&err));
+}
+
 enum berth_rc authz_password(struct authz *az, struct berth_caller *c, const struct berth_meta_registry *reg,
                              const char *user, const char *pass, struct principal *p, enum berth_auth_reason *reason,
                              struct berth_err *err)
 {
-    int retry = 0, refresh;
+    int retry = 0, refresh, pending = 1;
     char lk[BERTH_META_NAME_MAX + USER_MAX + 2];
     enum berth_rc rc;
 
@@ -630,7 +812,9 @@ enum berth_rc authz_password(struct authz *az, struct berth_caller *c, const str
     if (strlen(user) > USER_MAX || strlen(pass) > PASS_MAX)
         return refuse(BERTH_AUTH_MALFORMED_CREDENTIALS, reason, err, "username or password too long");
     limiter_key(reg, user, lk, sizeof(lk));
-    if (berth_limiter_blocked(az->limiter, lk, c->ip, berth_now_s(), &retry)) {
+    rc = limiter_blocked(az, lk, c->ip, &retry, &pending, err);
+    if (rc) return rc;
+    if (retry > 0) {
         *reason = BERTH_AUTH_TOO_MANY_FAILURES;
         c->retry_after = retry;
         return berth_err_set(err, BERTH_ETOOMANY,
@@ -642,9 +826,9 @@ enum berth_rc authz_password(struct authz *az, struct berth_caller *c, const str
     else if (p->kind != PK_NONE && !refresh) authz_note_login(c, authz_kind_name(p->kind), NULL, NULL);
     if (rc) memset(p, 0, sizeof(*p)); /* a refused login leaves no principal behind */
     if (rc == BERTH_EUNAUTHORIZED)
-        berth_limiter_fail(az->limiter, lk, c->ip, berth_now_s());
+        limiter_failed(az, lk, c->ip);
     else if (rc == BERTH_OK)
-        berth_limiter_succeed(az->limiter, lk, c->ip);
+        limiter_succeeded(az, lk, c->ip, pending);
     return rc;
 }
 
@@ -653,21 +837,24 @@ enum berth_rc authz_current_password(struct authz *az, struct berth_caller *c, c
 {
     char key[160], lk[BERTH_META_NAME_MAX + 2];
     const char *keys[1] = {key}, *h[1] = {u->hash};
-    int retry = 0;
+    int retry = 0, pending = 1;
+    enum berth_rc rc;
 
     if (!current || !*current)
         return berth_err_set(err, BERTH_EDENIED,
                              "setting your own password with a directory token needs 'currentPassword' (or log in "
                              "with the password itself)");
     limiter_key(NULL, u->name, lk, sizeof(lk));
-    if (berth_limiter_blocked(az->limiter, lk, c->ip, berth_now_s(), &retry)) {
+    rc = limiter_blocked(az, lk, c->ip, &retry, &pending, err);
+    if (rc) return rc;
+    if (retry > 0) {
         c->reason = BERTH_AUTH_TOO_MANY_FAILURES;
         return berth_err_set(err, BERTH_ETOOMANY, "too many failed attempts for '%s' from %s: try again in %d seconds",
                              u->name, c->ip, retry);
     }
     snprintf(key, sizeof(key), "user:%s", u->id);
     if (strlen(current) > PASS_MAX || match_hashes(az, keys, h, 1, current) < 0) {
-        berth_limiter_fail(az->limiter, lk, c->ip, berth_now_s());
+        limiter_failed(az, lk, c->ip);
         c->reason = BERTH_AUTH_BAD_SECRET;
         return berth_err_set(err, BERTH_EDENIED, "'currentPassword' is not the current password of '%s'", u->name);
     }
@@ -997,7 +1184,7 @@ enum berth_rc authz_issue(struct authz *az, const struct berth_meta_registry *re
         rc = berth_err_set(err, BERTH_EINTERNAL, "cannot encode token claims");
         goto out;
     }
-    rc = berth_jwt_sign(az->keys, text, strlen(text), out, err);
+    rc = authz_sign(az, text, strlen(text), out, err);
     if (rc) goto out;
     authz_count_token(az, grant_type);
     *expires_in = ttl;
@@ -1184,7 +1371,7 @@ enum berth_rc authz_token(struct authz *az, const struct berth_meta_registry *re
     want.grant_type = grant_type;
     want.now = berth_now_s();
     want.leeway = az->cfg->leeway;
-    rc = berth_jwt_verify(az->keys, token, strlen(token), &want, &c, reason, err);
+    rc = verify(az, token, &want, &c, reason, err);
     if (rc) {
         char other[160];
         if (*reason == BERTH_AUTH_WRONG_AUDIENCE && peek_audience(az, token, other, sizeof(other)))
@@ -1231,7 +1418,7 @@ enum berth_rc authz_directory_token(struct authz *az, const char *token, const c
     want.grant_type = grant_type;
     want.now = berth_now_s();
     want.leeway = az->cfg->leeway;
-    rc = berth_jwt_verify(az->keys, token, strlen(token), &want, &c, reason, err);
+    rc = verify(az, token, &want, &c, reason, err);
     if (rc) goto out;
     rc = principal_of_claims(&c, p, reason, err);
     if (rc) goto out;

@@ -11,6 +11,7 @@
 #define BERTH_ACCESS_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include "auth.h"
@@ -123,14 +124,20 @@ struct berth_service_metrics {
     _Atomic uint64_t events_dropped;   /* events dropped from a full queue */
 };
 
-/* The service's state; read-only after authz_new but for the caches, which lock themselves. */
+/*
+ * The service's state; read-only after authz_new but for the caches, which
+ * lock themselves, and the key ring's reads (keys_lock).
+ */
 struct authz {
     uint32_t magic;
     struct berth_meta *meta;
     const struct berth_config *cfg;
-    struct berth_keyring *keys;
+    int shared;                 /* meta is shared with other servers: keys and limiter live in it */
+    struct berth_keyring *keys; /* <data>/keys, or the metadata's signing keys when shared */
+    pthread_mutex_t keys_lock;  /* guards keys_read_us; held while a shared ring is read again */
+    int64_t keys_read_us;       /* when the last read of a shared ring began (monotonic) */
     struct berth_secret_cache *cache;
-    struct berth_limiter *limiter;
+    struct berth_limiter *limiter; /* failed logins, when not shared (else in meta) */
     struct token_cache *tokens; /* verified tokens, locks itself */
     struct berth_service_metrics *metrics; /* borrowed, may be NULL */
     struct berth_netrule *mgmt_nets;       /* management-networks */
@@ -141,9 +148,12 @@ struct authz {
 };
 
 /*
- * Opens the key ring under <data>/keys and the caches, and parses
- * management-networks (BERTH_ECONFIG naming the bad item). Borrows meta, cfg
- * and metrics (may be NULL) until authz_free.
+ * Opens the key ring (under <data>/keys, or in meta when meta->ops->shared:
+ * servers sharing a store share their keys), rotates it when its signer is
+ * older than key-rotation-days, opens the caches and the limiter (in memory,
+ * or meta's when shared), and parses management-networks (BERTH_ECONFIG
+ * naming the bad item). Borrows meta, cfg and metrics (may be NULL) until
+ * authz_free.
  */
 enum berth_rc authz_new(struct berth_meta *meta, const struct berth_config *cfg, struct berth_service_metrics *metrics,
                         struct authz **out, struct berth_err *err);
@@ -153,9 +163,19 @@ void authz_free(struct authz *az);
  * First start: the tenant, the default registry, and a user "owner" with the
  * Owner role on the server, whose random password is written once to
  * <data>/initial-owner-password (0600) and logged once. Does nothing when the
- * owner exists. *created is set when it made the owner.
+ * owner exists. *created is set when it made the owner. Servers starting at
+ * once on one store: one makes the owner (and has the password file), the
+ * others find it made and say so in their log.
  */
 enum berth_rc authz_bootstrap(struct authz *az, int *created, struct berth_err *err);
+
+/*
+ * The registry name, created (admin off, no anonymous pull) when absent, into
+ * *out; a registry another server (or berth gc) created at the same moment is
+ * read back, not an error.
+ */
+enum berth_rc authz_registry_ensure(struct berth_meta *m, const char *name, struct berth_meta_registry *out,
+                                    struct berth_err *err);
 
 /*
  * The access check of a route that needs one (need->kind != NONE): the
@@ -267,6 +287,17 @@ enum berth_rc authz_issue(struct authz *az, const struct berth_meta_registry *re
 enum berth_rc authz_token(struct authz *az, const struct berth_meta_registry *reg, const char *token,
                           const char *grant_type, struct principal *p, char **access_json,
                           enum berth_auth_reason *reason, struct berth_err *err);
+
+/*
+ * Signs claims (a JSON object text) with the newest key the servers share
+ * (berth_jwt_sign). A shared ring is read again first when its last read is
+ * more than a few minutes old, so a server never signs for long with a key
+ * another server's rotation has put behind.
+ */
+enum berth_rc authz_sign(struct authz *az, const char *claims, size_t len, struct berth_buf *out,
+                         struct berth_err *err);
+/* The JWKS document of every verifying key; a shared ring read again first (at most once a second). */
+void authz_jwks(struct authz *az, struct berth_buf *out);
 
 /* Counts a token signed with grant_type in the service metrics (authz_issue counts its own). */
 void authz_count_token(struct authz *az, const char *grant_type);

@@ -415,16 +415,61 @@ static void keys_missing(struct ctx *c, struct berth_check *out, const char *dir
     else fix(out, "restore %s from a backup, or start berth serve to make a new key (everyone logs in again)", dir);
 }
 
+/* A warning when the signing key made at created_ms is older than key-rotation-days; nonzero then. */
+static int key_old(struct ctx *c, struct berth_check *out, int64_t created_ms)
+{
+    int64_t rotation = c->in->cfg->key_rotation;
+
+    if (rotation <= 0 || c->now_ms - created_ms <= rotation * 86400000LL) return 0;
+    verdict(out, BERTH_CHECK_WARNING, BERTH_DOCTOR_KEY_OLD, "the signing key is %lld days old; key-rotation-days is %lld",
+            (long long)((c->now_ms - created_ms) / 86400000LL), (long long)rotation);
+    fix(out, "restart berth serve: at start it makes a new key when the current one is older than key-rotation-days");
+    return 1;
+}
+
+/*
+ * Servers sharing the metadata keep their keys in it, not in <data>/keys:
+ * the running ring's signer is judged (READY); berth doctor, which opens no
+ * store for use, leaves them to the server that loads them (FULL).
+ */
+static void check_shared_keys(struct ctx *c, struct berth_check *out)
+{
+    int64_t created_ms;
+
+    if (c->mode != BERTH_DOCTOR_READY) {
+        verdict(out, BERTH_CHECK_OK, BERTH_DOCTOR_NONE,
+                "the signing keys are kept in the metadata store the servers share; berth serve loads them (and "
+                "makes the first) at start");
+        return;
+    }
+    if (!c->in->keys) {
+        verdict(out, BERTH_CHECK_ERROR, BERTH_DOCTOR_KEYS_UNREADABLE, "no signing key is loaded");
+        fix(out, "restart berth serve and read its log");
+        return;
+    }
+    created_ms = berth_keyring_current_created_ms(c->in->keys);
+    if (key_old(c, out, created_ms)) return;
+    verdict(out, BERTH_CHECK_OK, BERTH_DOCTOR_NONE,
+            "the signing keys are in the metadata store the servers share; the signing key is %lld days old",
+            (long long)((c->now_ms - created_ms) / 86400000LL));
+}
+
 static void check_keys(struct ctx *c, struct berth_check *out)
 {
-    char *dir = berth_xasprintf("%s/keys", c->data);
+    const struct berth_meta_ops *ops = c->mode == BERTH_DOCTOR_READY && c->in->meta ? c->in->meta->ops : c->in->meta_ops;
+    char *dir = NULL;
     struct berth_keyring *kr = NULL;
     struct berth_err e = BERTH_ERR_INIT;
     struct berth_buf cmd = BERTH_BUF_INIT(sizeof(out->fix) - 1);
     struct key_scan ks;
-    int64_t created_ms, age_days, rotation = c->in->cfg->key_rotation;
+    int64_t created_ms;
     size_t i;
 
+    if (ops && ops->shared) {
+        check_shared_keys(c, out);
+        return;
+    }
+    dir = berth_xasprintf("%s/keys", c->data);
     scan_keys(dir, &ks);
     if (ks.dir_errno == ENOENT && c->mode == BERTH_DOCTOR_READY) ks.dir_errno = 0; /* judged with the loaded keys */
     if (ks.dir_errno == ENOENT) {
@@ -486,17 +531,9 @@ static void check_keys(struct ctx *c, struct berth_check *out)
         }
         created_ms = berth_keyring_current_created_ms(kr);
     }
-    age_days = (c->now_ms - created_ms) / 86400000LL;
-    if (rotation > 0 && c->now_ms - created_ms > rotation * 86400000LL) {
-        verdict(out, BERTH_CHECK_WARNING, BERTH_DOCTOR_KEY_OLD,
-                "the signing key is %lld days old; key-rotation-days is %lld", (long long)age_days,
-                (long long)rotation);
-        fix(out, "restart berth serve: at start it makes a new key when the current one is older than "
-                 "key-rotation-days");
-        goto out;
-    }
+    if (key_old(c, out, created_ms)) goto out;
     verdict(out, BERTH_CHECK_OK, BERTH_DOCTOR_NONE, "%zu key file%s in %s, mode 0600; the signing key is %lld days old",
-            ks.nkeys, ks.nkeys == 1 ? "" : "s", dir, (long long)age_days);
+            ks.nkeys, ks.nkeys == 1 ? "" : "s", dir, (long long)((c->now_ms - created_ms) / 86400000LL));
 out:
     berth_keyring_close(kr);
     berth_buf_release(&cmd);

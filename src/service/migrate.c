@@ -573,22 +573,23 @@ out:
  * target lacks it; the same bytes there already count as present; other
  * bytes stop the run, since the file is a secret the copy would overwrite.
  */
-static enum berth_rc copy_file(const char *from_dir, const char *to_dir, const char *name, int dry_run,
-                               uint64_t *copied, uint64_t *present, struct berth_err *err)
+/*
+ * Puts bytes as to_dir/name (mode 0600) unless that file holds them already
+ * (*present counts it); a file there with other bytes stops the run.
+ */
+static enum berth_rc place_file(const char *to_dir, const char *name, const char *a, size_t alen, int dry_run,
+                                uint64_t *copied, uint64_t *present, struct berth_err *err)
 {
-    char *src = berth_xasprintf("%s/%s", from_dir, name), *dst = berth_xasprintf("%s/%s", to_dir, name);
-    char *a = NULL, *b = NULL;
-    size_t alen = 0, blen = 0;
-    enum berth_rc rc;
+    char *dst = berth_xasprintf("%s/%s", to_dir, name), *b = NULL;
+    size_t blen = 0;
+    enum berth_rc rc = BERTH_OK;
 
-    rc = berth_read_file(src, 1 << 20, &a, &alen, err);
-    if (rc) goto out;
     if (berth_read_file(dst, 1 << 20, &b, &blen, err) == BERTH_OK) {
         if (blen == alen && !memcmp(a, b, alen)) {
             if (present) (*present)++;
         } else {
-            rc = berth_err_set(err, BERTH_EEXIST, "%s exists with other content than %s; move it away to copy the"
-                               " source's", dst, src);
+            rc = berth_err_set(err, BERTH_EEXIST, "%s exists with other content than the source's; move it away to"
+                               " copy the source's", dst);
         }
         goto out;
     }
@@ -597,32 +598,114 @@ static enum berth_rc copy_file(const char *from_dir, const char *to_dir, const c
     if (!rc && !dry_run) rc = berth_write_atomic(dst, a, alen, 0600, err);
     if (!rc) (*copied)++;
 out:
-    if (a) explicit_bzero(a, alen);
     if (b) explicit_bzero(b, blen);
-    free(a);
     free(b);
-    free(src);
     free(dst);
     return rc;
 }
 
-/*
- * HOOK: the token signing keys. Today they are files, <data>/keys/<kid>.pem,
- * so they go from the source data folder to the target's, each one the
- * target lacks (copy_file: one it has with other bytes stops the run). When
- * the keys move into a metadata table for shared deployments, that table is
- * copied with the rest of the metadata, and this is where the key files of
- * a source that predates the table would be imported instead.
- */
-static enum berth_rc migrate_signing_keys(const struct berth_migrate_side *from, const struct berth_migrate_side *to,
-                                          int dry_run, struct berth_migrate_stats *st, struct berth_err *err)
+static enum berth_rc copy_file(const char *from_dir, const char *to_dir, const char *name, int dry_run,
+                               uint64_t *copied, uint64_t *present, struct berth_err *err)
 {
+    char *src = berth_xasprintf("%s/%s", from_dir, name), *a = NULL;
+    size_t alen = 0;
+    enum berth_rc rc;
+
+    rc = berth_read_file(src, 1 << 20, &a, &alen, err);
+    if (!rc) rc = place_file(to_dir, name, a, alen, dry_run, copied, present, err);
+    if (rc == BERTH_EEXIST) berth_err_set(err, rc, "%s/%s exists with other content than %s; move it away to copy the"
+                                          " source's", to_dir, name, src);
+    if (a) explicit_bzero(a, alen);
+    free(a);
+    free(src);
+    return rc;
+}
+
+/*
+ * The token signing keys. A server alone on SQLite keeps them as files,
+ * <data>/keys/<kid>.pem; servers sharing PostgreSQL keep them in the
+ * signing_keys table, whose text is a key file's content as is. So:
+ * folder to folder, each file the target lacks (copy_file: one it has with
+ * other bytes stops the run); table to table, with the rest of the
+ * metadata; folder to table, each file added to the target's table (after
+ * the metadata copy, which needs an empty target); table to folder, each
+ * row written as a file.
+ */
+static int side_shared(const struct side *s)
+{
+    return s->meta && s->meta->ops->shared;
+}
+
+/* A key file's creation time: its "berth-key-created-ms:" line, else its mtime. */
+static int64_t key_file_created_ms(const char *path, const char *text)
+{
+    static const char tag[] = "berth-key-created-ms: ";
+    struct stat sb;
+    uint64_t ms;
+    size_t n;
+
+    if (!strncmp(text, tag, sizeof(tag) - 1)) {
+        n = strcspn(text + sizeof(tag) - 1, "\n");
+        if (berth_parse_u64(text + sizeof(tag) - 1, n, &ms) == 0 && ms <= (uint64_t)INT64_MAX) return (int64_t)ms;
+    }
+    if (stat(path, &sb) == 0) return (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
+    return 0;
+}
+
+static enum berth_rc key_file_to_table(struct run *r, const char *dir, const char *name, struct berth_err *err)
+{
+    char *path = berth_xasprintf("%s/%s", dir, name), *kid = berth_xstrndup(name, strlen(name) - 4), *text = NULL;
+    size_t len = 0;
+    int added = 0;
+    enum berth_rc rc;
+
+    rc = berth_read_file(path, 1 << 20, &text, &len, err);
+    if (!rc && !r->o->dry_run)
+        rc = r->to.meta->auth->key_add(r->to.meta, kid, key_file_created_ms(path, text), text, &added, err);
+    if (!rc && (added || r->o->dry_run)) r->st->keys_copied++;
+    else if (!rc) r->st->keys_present++;
+    if (text) explicit_bzero(text, len);
+    free(text);
+    free(kid);
+    free(path);
+    return rc;
+}
+
+struct key_export {
+    struct run *r;
+    const char *dir;
+    enum berth_rc rc;
+    struct berth_err *err;
+};
+
+static int key_row_to_file(const char *kid, int64_t created_ms, const char *text, void *ctx)
+{
+    struct key_export *x = ctx;
+    char *name = berth_xasprintf("%s.pem", kid);
+    (void)created_ms;
+
+    x->rc = place_file(x->dir, name, text, strlen(text), x->r->o->dry_run, &x->r->st->keys_copied,
+                       &x->r->st->keys_present, x->err);
+    free(name);
+    return x->rc != BERTH_OK;
+}
+
+static enum berth_rc migrate_signing_keys(struct run *r, struct berth_err *err)
+{
+    const struct berth_migrate_side *from = &r->o->from, *to = &r->o->to;
     char *sdir = berth_xasprintf("%s/keys", from->data), *ddir = berth_xasprintf("%s/keys", to->data);
     enum berth_rc rc = BERTH_OK;
     struct dirent *e;
     DIR *d = NULL;
 
-    if (same_dir(sdir, ddir)) goto out;
+    if (side_shared(&r->from) && side_shared(&r->to)) goto out; /* the table went with the metadata */
+    if (side_shared(&r->from)) {
+        struct key_export x = {r, ddir, BERTH_OK, err};
+        rc = r->from.meta->auth->key_list(r->from.meta, key_row_to_file, &x, err);
+        if (!rc) rc = x.rc;
+        goto out;
+    }
+    if (same_dir(sdir, ddir) && !side_shared(&r->to)) goto out;
     d = opendir(sdir);
     if (!d) {
         if (errno != ENOENT) rc = berth_err_sys(err, BERTH_EIO, errno, "cannot read the folder '%s'", sdir);
@@ -631,13 +714,31 @@ static enum berth_rc migrate_signing_keys(const struct berth_migrate_side *from,
     while ((e = readdir(d)) != NULL && !rc) {
         size_t n = strlen(e->d_name);
         if (n < 5 || strcmp(e->d_name + n - 4, ".pem") != 0) continue;
-        rc = copy_file(sdir, ddir, e->d_name, dry_run, &st->keys_copied, &st->keys_present, err);
+        if (side_shared(&r->to) && r->to.meta) rc = key_file_to_table(r, sdir, e->d_name, err);
+        else rc = copy_file(sdir, ddir, e->d_name, r->o->dry_run, &r->st->keys_copied, &r->st->keys_present, err);
     }
 out:
     if (d) closedir(d);
     free(sdir);
     free(ddir);
     return rc;
+}
+
+/*
+ * Keys moved from a folder into a shared target's table are the one
+ * difference a verified copy may have: every other table must match.
+ */
+static int differs_only_by_imported_keys(const struct run *r, const struct berth_meta_tables *a,
+                                         const struct berth_meta_tables *b)
+{
+    size_t i;
+
+    if (side_shared(&r->from) || !side_shared(&r->to) || a->n != b->n) return 0;
+    for (i = 0; i < a->n; i++) {
+        if (!strcmp(a->t[i].name, "signing_keys")) continue;
+        if (a->t[i].rows != b->t[i].rows || memcmp(a->t[i].sum, b->t[i].sum, sizeof(a->t[i].sum)) != 0) return 0;
+    }
+    return 1;
 }
 
 /* The owner's first password, kept in the data folder for the operator: it moves with the rest. */
@@ -694,6 +795,7 @@ static enum berth_rc check_target(struct run *r, struct berth_err *err)
     phase(r, BERTH_MIGRATE_VERIFY, 0);
     rc = berth_meta_compare(r->from.meta, r->to.meta, rows_progress, r, t + 1, t + 2, &same, err);
     if (rc) goto out;
+    if (!same) same = differs_only_by_imported_keys(r, t + 1, t + 2);
     report(r, 1);
     if (same) {
         r->st->target_fresh = 0;
@@ -787,6 +889,7 @@ static enum berth_rc verify(struct run *r, struct berth_err *err)
     phase(r, BERTH_MIGRATE_VERIFY, 0);
     rc = berth_meta_compare(r->from.meta, r->to.meta, rows_progress, r, t, t + 1, &same, err);
     if (rc) goto out;
+    if (!same) same = differs_only_by_imported_keys(r, t, t + 1);
     if (!same) {
         for (i = 0; i < t[0].n; i++) {
             if (t[0].t[i].rows != t[1].t[i].rows)
@@ -869,12 +972,13 @@ enum berth_rc berth_migrate_run(const struct berth_migrate_opts *o, struct berth
     if (!rc) rc = migrate_blobs(&r, err);
     if (!rc) rc = migrate_sessions(&r, &src_sessions, err);
     st->blobs_us = berth_mono_us() - t;
-    if (!rc) rc = migrate_signing_keys(&o->from, &o->to, o->dry_run, st, err);
     if (!rc) rc = migrate_owner_password_file(&o->from, &o->to, o->dry_run, st, err);
     if (rc) goto out;
 
     t = berth_mono_us();
     rc = migrate_meta(&r, err);
+    /* after the copy: a folder's keys go into a shared target's table, which the copy needs empty */
+    if (!rc) rc = migrate_signing_keys(&r, err);
     st->meta_us = berth_mono_us() - t;
     if (rc || o->dry_run) goto out;
     t = berth_mono_us();

@@ -34,28 +34,6 @@ static int drop_orphan(const char *uuid, uint64_t size, int64_t mtime, void *p)
     return 0;
 }
 
-/* The registry served on any Host that names no other: created (admin off, no anonymous pull) if absent. */
-static enum berth_rc default_registry(struct berth_meta *meta, const char *name, int64_t *id,
-                                      struct berth_err *err)
-{
-    struct berth_meta_registry r;
-    enum berth_rc rc;
-
-    rc = meta->reg->registry_get(meta, name, 0, &r, err);
-    if (rc == BERTH_ENOENT) {
-        memset(&r, 0, sizeof(r));
-        snprintf(r.name, sizeof(r.name), "%s", name);
-        rc = meta->reg->registry_create(meta, &r, err);
-        /* another process (a second serve, gc) may have created it meanwhile */
-        if (rc == BERTH_EEXIST) rc = meta->reg->registry_get(meta, name, 0, &r, err);
-        if (rc == BERTH_OK)
-            BERTH_LOG(BERTH_LOG_INFO, "msg=\"created registry\" registry=%s id=%lld", name, (long long)r.id);
-    }
-    if (rc) return rc;
-    *id = r.id;
-    return BERTH_OK;
-}
-
 enum berth_rc berth_server_open(const struct berth_config *cfg, struct berth_server **out, struct berth_err *err)
 {
     struct berth_server *srv = berth_xcalloc(1, sizeof(*srv));
@@ -86,15 +64,20 @@ enum berth_rc berth_server_open(const struct berth_config *cfg, struct berth_ser
         rc = berth_err_set(err, BERTH_ECONFIG, "config 'default-registry': %s", berth_err_msg(&lerr));
         goto out;
     }
-    rc = default_registry(srv->meta, cfg->default_registry, &srv->default_registry, err);
-    if (rc) goto out;
+    {
+        struct berth_meta_registry reg;
+        /* served on any Host that names no other */
+        rc = authz_registry_ensure(srv->meta, cfg->default_registry, &reg, err);
+        if (rc) goto out;
+        srv->default_registry = reg.id;
+    }
     /*
      * Alone on its store, a server at start owns every upload without a
      * record: a monolithic push cut short. Sharing the metadata with other
      * servers (PostgreSQL), such an upload may be another server's push in
      * progress: gc removes them once they are older than upload-ttl.
      */
-    if (srv->meta->ops == &berth_meta_sqlite_ops) {
+    if (!srv->meta->ops->shared) {
         memset(&oc, 0, sizeof(oc));
         oc.meta = srv->meta;
         oc.blobs = srv->blobs;

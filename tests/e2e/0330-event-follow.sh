@@ -23,12 +23,7 @@ FPID=$!
 EXTRA_PIDS+=("$FPID")
 sleep 0.5
 for i in 1 2 3; do curl -s -o /dev/null -u "follow-probe-$i:wrong" "$URL/v2/"; done
-got=0
-for i in $(seq 50); do
-    got=$(grep -c 'follow-probe-' "$F1" 2>/dev/null)
-    [ "$got" -ge 3 ] && break
-    sleep 0.1
-done
+got=$(wait_lines "$F1" follow-probe- 3)
 expect_eq "a followed stream delivers three new refusals while it stays open" 3 "$got"
 check "each followed line is a login event naming the identity and the reason" \
     bash -c "grep 'follow-probe-' '$F1' | jq -e -s 'length==3 and all(.[]; .log==\"login\" and .reason==\"UNKNOWN_PRINCIPAL\" and .clientIp==\"127.0.0.1\")' >/dev/null"

@@ -186,7 +186,10 @@ check "progress lines go to stderr: blobs with MiB/s, tables and rows" \
     bash -c "grep -q 'migrate: blobs .* copied, .*/s' '$WORK/migrate.err' && grep -q 'migrate: metadata: ' '$WORK/migrate.err'"
 check "the DSN's password is never printed" bash -c "! grep -q pw-not-shown '$WORK/migrate.out' '$WORK/migrate.err'"
 check "the upload in progress was copied" grep -q 'upload sessions in progress: 1 copied' "$WORK/migrate.out"
-check "the signing key moved, mode 0600" bash -c "test \"\$(stat -c %a '$PGDATA'/keys/*.pem)\" = 600"
+expect_eq "the signing key moved into PostgreSQL, where every server finds it" \
+    "$(ls "$SRC/keys" | sed 's/\.pem$//' | sort | tr '\n' ' ')" \
+    "$(sql "$PGDSN" 'SELECT kid FROM signing_keys ORDER BY kid' | tr '\n' ' ')"
+check "and no key file is left in the new data folder" bash -c "! ls '$PGDATA'/keys/*.pem 2>/dev/null"
 check "initial-owner-password moved" cmp -s "$SRC/initial-owner-password" "$PGDATA/initial-owner-password"
 expect_eq "PostgreSQL holds the registries" 1 "$(sql "$PGDSN" 'SELECT count(*) FROM registries')"
 check "the registry's ids go on after the copied ones" \
@@ -315,8 +318,8 @@ fi
 # ---- the metadata only: the same data folder on both sides
 SAMEDSN=$(new_db same)
 if migrate --from-data "$SRC" --to-data "$SRC" --to-meta "$SAMEDSN"; then
-    check "metadata only: every blob and key is found in place" \
-        bash -c "grep -q 'blobs: [0-9]* in the source: 0 copied' '$WORK/migrate.out' && grep -q 'signing keys: 0 copied' '$WORK/migrate.out'"
+    check "metadata only: every blob is found in place, the key goes into the table" \
+        bash -c "grep -q 'blobs: [0-9]* in the source: 0 copied' '$WORK/migrate.out' && grep -q 'signing keys: 1 copied' '$WORK/migrate.out'"
     check "metadata only: the tables are copied and verified" grep -q '^migrate: verified' "$WORK/migrate.out"
 else
     fail "berth migrate of the metadata only (the same --from-data and --to-data) exits 0" "$(tail -n 3 "$WORK/migrate.err")"

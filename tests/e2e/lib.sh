@@ -416,6 +416,18 @@ berth_kill9() {
     BERTH_PID=""
 }
 
+# wait_lines FILE PATTERN N: waits up to 5 s for N lines matching PATTERN in FILE (a stream being
+# written); prints how many there are.
+wait_lines() {
+    local got=0 i
+    for i in $(seq 50); do
+        got=$(grep -c -- "$2" "$1" 2>/dev/null)
+        [ "${got:-0}" -ge "$3" ] && break
+        sleep 0.1
+    done
+    echo "${got:-0}"
+}
+
 server_alive() {
     [ -n "$BERTH_PID" ] && kill -0 "$BERTH_PID" 2>/dev/null || return 1
     [ "$(curl -s -o /dev/null -m 10 -w '%{http_code}' "$URL/v2/")" = 200 ]

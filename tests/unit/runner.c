@@ -3,6 +3,7 @@
  * timeout and ends with "N passed, N failed". Arguments filter by substring.
  */
 #include <signal.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,30 @@ void berth_test_register(const char *name, berth_test_fn fn, const char *file)
 const char *berth_test_tmpdir(void)
 {
     return tmpdir;
+}
+
+char *berth_test_pg_fresh(const char *name)
+{
+    const char *host = getenv("BERTH_TEST_PG_HOST");
+    char *admin, *sql;
+    PGconn *c;
+    PGresult *r;
+
+    if (!host || !*host) return NULL;
+    admin = berth_xasprintf("host=%s user=postgres dbname=postgres", host);
+    c = PQconnectdb(admin);
+    if (PQstatus(c) != CONNECTION_OK) BERTH_TEST_FAIL("postgres at %s: %s", host, PQerrorMessage(c));
+    sql = berth_xasprintf("DROP DATABASE IF EXISTS \"t_%s\"", name);
+    PQclear(PQexec(c, sql));
+    free(sql);
+    sql = berth_xasprintf("CREATE DATABASE \"t_%s\"", name);
+    r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) BERTH_TEST_FAIL("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+    free(sql);
+    PQfinish(c);
+    free(admin);
+    return berth_xasprintf("host=%s user=postgres dbname=t_%s", host, name);
 }
 
 static int selected(const struct test_row *t, int argc, char **argv)

@@ -16,6 +16,12 @@ typedef void (*berth_test_fn)(void);
 void berth_test_register(const char *name, berth_test_fn fn, const char *file);
 /* A fresh empty temp dir for the running test, removed after it; never NULL. */
 const char *berth_test_tmpdir(void);
+/*
+ * A libpq dsn naming a fresh, empty database t_<name> on the PostgreSQL
+ * server whose socket folder is in BERTH_TEST_PG_HOST (scripts/test.sh
+ * starts one); NULL when that is unset. malloc'd.
+ */
+char *berth_test_pg_fresh(const char *name);
 
 #define TEST(name)                                                                          \
     static void name(void);                                                                 \

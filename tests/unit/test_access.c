@@ -567,3 +567,195 @@ TEST(access_server_ready_bootstraps_the_owner_once)
     free(path);
     fx_close(&f);
 }
+
+/* ---------------------------------------------------------------- servers sharing one store */
+
+/* A server of its own data folder (tmpdir/<name>) on the metadata dsn; opened, not yet ready. */
+struct shared_srv {
+    struct berth_config cfg;
+    struct berth_server *srv;
+    enum berth_rc rc;
+    pthread_barrier_t *go;
+};
+
+static void shared_open(struct shared_srv *s, const char *name, const char *dsn)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    char *data = berth_xasprintf("%s/%s", berth_test_tmpdir(), name);
+
+    memset(s, 0, sizeof(*s));
+    berth_config_init(&s->cfg);
+    ASSERT_OK(berth_config_set(&s->cfg, "data", data, &err));
+    ASSERT_OK(berth_config_set(&s->cfg, "meta", dsn, &err));
+    ASSERT_OK(berth_config_set(&s->cfg, "login-failures", "3", &err));
+    free(data);
+}
+
+static void *open_and_ready(void *p)
+{
+    struct shared_srv *s = p;
+    struct berth_err err = BERTH_ERR_INIT;
+
+    pthread_barrier_wait(s->go);
+    s->rc = berth_server_open(&s->cfg, &s->srv, &err);
+    if (!s->rc) s->rc = berth_server_ready(s->srv, &err);
+    if (s->rc) fprintf(stderr, "  server: %s\n", err.msg);
+    return NULL;
+}
+
+/* The owner's principal, as a password login on srv makes it. */
+static void owner_of(struct berth_server *srv, const char *pass, struct principal *p)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_caller c;
+    enum berth_auth_reason why;
+
+    caller_init(&c, "10.0.0.9", NULL, NULL);
+    ASSERT_OK(authz_password(srv->az, &c, NULL, "owner", pass, p, &why, &err));
+}
+
+/* A refresh token of the default registry issued by srv for p. */
+static char *refresh_of(struct berth_server *srv, const struct principal *p)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta_registry reg;
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    int64_t ttl;
+
+    ASSERT_OK(srv->meta->reg->registry_get(srv->meta, "default", 0, &reg, &err));
+    ASSERT_OK(authz_issue(srv->az, &reg, p, "refresh_token", NULL, 0, &b, &ttl, NULL, &err));
+    return berth_buf_detach(&b, NULL);
+}
+
+static enum berth_rc token_on(struct berth_server *srv, const char *tok, enum berth_auth_reason *why)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta_registry reg;
+    struct principal p;
+
+    ASSERT_OK(srv->meta->reg->registry_get(srv->meta, "default", 0, &reg, &err));
+    return authz_token(srv->az, &reg, tok, "refresh_token", &p, NULL, why, &err);
+}
+
+static enum berth_rc login_on(struct berth_server *srv, const char *ip, const char *pass)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_caller c;
+    enum berth_auth_reason why;
+    struct principal p;
+
+    caller_init(&c, ip, NULL, NULL);
+    return authz_password(srv->az, &c, NULL, "owner", pass, &p, &why, &err);
+}
+
+/*
+ * Two servers started at once on one empty PostgreSQL database: both come
+ * up, one made the owner; each verifies the other's tokens, also after a
+ * rotation on one; failed logins alternating between them lock the pair out
+ * on both.
+ */
+TEST(access_shared_servers_answer_alike)
+{
+    char *dsn = berth_test_pg_fresh("access_shared_servers");
+    struct shared_srv s[2];
+    struct berth_server *a, *b;
+    struct berth_err err = BERTH_ERR_INIT;
+    enum berth_auth_reason why;
+    pthread_barrier_t go;
+    pthread_t th[2];
+    struct principal p;
+    char *pw = NULL, *path, *ta, *tb, *tc, kid[64];
+    int i, made = 0;
+    int64_t read_us;
+
+    if (!dsn) TEST_SKIP("no PostgreSQL server for the tests (BERTH_TEST_PG_HOST unset)");
+    berth_log_threshold = BERTH_LOG_WARN;
+    pthread_barrier_init(&go, NULL, 2);
+    for (i = 0; i < 2; i++) {
+        shared_open(&s[i], i ? "b" : "a", dsn);
+        s[i].go = &go;
+        ASSERT_EQ_INT(pthread_create(&th[i], NULL, open_and_ready, &s[i]), 0);
+    }
+    for (i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&go);
+    ASSERT_OK(s[0].rc);
+    ASSERT_OK(s[1].rc);
+    a = s[0].srv;
+    b = s[1].srv;
+    ASSERT_TRUE(a->az->shared && b->az->shared);
+    for (i = 0; i < 2; i++) {
+        path = berth_xasprintf("%s/%s/initial-owner-password", berth_test_tmpdir(), i ? "b" : "a");
+        if (berth_read_file(path, 4096, &pw, NULL, &err) == BERTH_OK) made++;
+        free(path);
+        if (made && pw && !strchr(pw, '\n')) BERTH_TEST_FAIL("password file without its newline");
+        if (pw && strchr(pw, '\n')) *strchr(pw, '\n') = '\0';
+        if (made) break;
+    }
+    ASSERT_EQ_INT(made, 1);
+    /* no key folder: the keys are in the store, and both servers hold every one of them after a read */
+    path = berth_xasprintf("%s/a/keys", berth_test_tmpdir());
+    ASSERT_TRUE(access(path, F_OK) != 0);
+    free(path);
+
+    owner_of(a, pw, &p);
+    ta = refresh_of(a, &p);
+    tb = refresh_of(b, &p);
+    ASSERT_OK(token_on(b, ta, &why));
+    ASSERT_OK(token_on(a, tb, &why));
+    /* a rotation on a: its new tokens verify on b at once (b reads the keys again), and b signs with the new key */
+    ASSERT_OK(berth_keyring_rotate(a->az->keys, &err));
+    snprintf(kid, sizeof(kid), "%s", berth_keyring_current_kid(a->az->keys));
+    tc = refresh_of(a, &p);
+    ASSERT_OK(token_on(b, tc, &why));
+    ASSERT_EQ_STR(berth_keyring_current_kid(b->az->keys), kid);
+    ASSERT_OK(token_on(b, ta, &why));
+    ASSERT_OK(token_on(a, tb, &why));
+    free(tb);
+    tb = refresh_of(b, &p);
+    ASSERT_OK(token_on(a, tb, &why));
+    /* tokens naming keys no one has read the store at most once a second */
+    read_us = b->az->keys_read_us;
+    for (i = 0; i < 20; i++) {
+        char *forged = berth_xstrdup(ta);
+        memcpy(forged + 4, "AAAA", 4); /* the header, and so the kid, changed */
+        ASSERT_RC(token_on(b, forged, &why), BERTH_EUNAUTHORIZED);
+        free(forged);
+    }
+    ASSERT_TRUE(b->az->keys_read_us - read_us < 2 * KEYS_READ_MIN_US || b->az->keys_read_us == read_us);
+
+    /* failures alternate: a, b, a lock the pair out on both; another address is not affected */
+    ASSERT_RC(login_on(a, "10.1.1.1", "wrong-1"), BERTH_EUNAUTHORIZED);
+    ASSERT_RC(login_on(b, "10.1.1.1", "wrong-2"), BERTH_EUNAUTHORIZED);
+    ASSERT_RC(login_on(a, "10.1.1.1", "wrong-3"), BERTH_EUNAUTHORIZED);
+    ASSERT_RC(login_on(b, "10.1.1.1", pw), BERTH_ETOOMANY);
+    ASSERT_RC(login_on(a, "10.1.1.1", pw), BERTH_ETOOMANY);
+    ASSERT_OK(login_on(b, "10.1.1.2", pw));
+    /* a success clears the pair on both */
+    ASSERT_RC(login_on(a, "10.1.1.3", "wrong-1"), BERTH_EUNAUTHORIZED);
+    ASSERT_RC(login_on(b, "10.1.1.3", "wrong-2"), BERTH_EUNAUTHORIZED);
+    ASSERT_OK(login_on(a, "10.1.1.3", pw));
+    ASSERT_RC(login_on(b, "10.1.1.3", "wrong-3"), BERTH_EUNAUTHORIZED);
+    ASSERT_RC(login_on(a, "10.1.1.3", "wrong-4"), BERTH_EUNAUTHORIZED);
+    ASSERT_OK(login_on(b, "10.1.1.3", pw));
+
+    /* a password changed through a: b refuses its refresh tokens at once */
+    {
+        struct berth_meta_user u;
+        ASSERT_OK(a->meta->dir->user_get(a->meta, "owner", NULL, &u, &err));
+        ASSERT_OK(berth_secret_hash("new-password", u.hash, &err));
+        ASSERT_OK(a->meta->dir->user_set_password(a->meta, u.id, u.hash, berth_now_ms() + 1, &err));
+        ASSERT_RC(token_on(b, tc, &why), BERTH_EUNAUTHORIZED);
+        ASSERT_EQ_INT(why, BERTH_AUTH_REFRESH_REVOKED);
+        ASSERT_RC(login_on(b, "10.1.1.4", pw), BERTH_EUNAUTHORIZED);
+        ASSERT_OK(login_on(b, "10.1.1.4", "new-password"));
+    }
+    free(ta);
+    free(tb);
+    free(tc);
+    free(pw);
+    for (i = 0; i < 2; i++) {
+        berth_server_close(s[i].srv);
+        berth_config_release(&s[i].cfg);
+    }
+    free(dsn);
+}

@@ -594,6 +594,41 @@ TEST(doctor_keys_unreadable_and_missing)
     free(data);
 }
 
+/* A shared store keeps the keys: no key folder to walk; serve's loaded ring is judged, doctor leaves them be. */
+TEST(doctor_keys_on_a_shared_store)
+{
+    char *data = tmp_path("shared"), *dir = tmp_path("ring");
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_keyring *kr = NULL;
+    struct berth_config cfg;
+    struct berth_doctor_input in;
+    struct berth_doctor_report r;
+
+    cfg_at(&cfg, data);
+    memset(&in, 0, sizeof(in));
+    in.cfg = &cfg;
+    in.meta_ops = &berth_meta_pg_ops;
+    in.meta_dsn = "host=/nonexistent-berth-doctor dbname=none connect_timeout=1";
+    berth_doctor_run(&in, BERTH_DOCTOR_FULL, &r);
+    ASSERT_CHECK(&r, "signing keys", BERTH_CHECK_OK, "");
+    ASSERT_CHECK_SAYS(&r, "signing keys", "kept in the metadata store");
+    /* a running server: its loaded ring */
+    berth_doctor_run(&in, BERTH_DOCTOR_READY, &r);
+    ASSERT_CHECK(&r, "signing keys", BERTH_CHECK_ERROR, "KEYS_UNREADABLE");
+    if (berth_keyring_open(dir, &kr, &err)) BERTH_TEST_FAIL("keyring: %s", err.msg);
+    in.keys = kr;
+    berth_doctor_run(&in, BERTH_DOCTOR_READY, &r);
+    ASSERT_CHECK(&r, "signing keys", BERTH_CHECK_OK, "");
+    ASSERT_CHECK_SAYS(&r, "signing keys", "0 days old");
+    in.now_ms = berth_now_ms() + 100 * DAY * 1000;
+    berth_doctor_run(&in, BERTH_DOCTOR_READY, &r);
+    ASSERT_CHECK(&r, "signing keys", BERTH_CHECK_WARNING, "KEY_OLD");
+    berth_keyring_close(kr);
+    berth_config_release(&cfg);
+    free(dir);
+    free(data);
+}
+
 TEST(doctor_key_old)
 {
     char *data = served_folder("d"), *key = key_file(data), *text = NULL, *nl, *rewritten;

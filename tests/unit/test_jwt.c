@@ -459,6 +459,337 @@ TEST(keyring_jwks_lists_public_keys)
     free(dir);
 }
 
+/* ---------------------------------------------------------------- key storage */
+
+/* A key storage in memory, as the metadata store servers share is one: texts by kid, one lock. */
+#define MEM_KEYS 64
+struct mem_store {
+    pthread_mutex_t lock;
+    char *kid[MEM_KEYS], *text[MEM_KEYS];
+    int64_t created[MEM_KEYS];
+    size_t n;
+    int adds, removes;
+    enum berth_rc fail; /* list answers this when set */
+};
+
+static void mem_init(struct mem_store *s)
+{
+    memset(s, 0, sizeof(*s));
+    pthread_mutex_init(&s->lock, NULL);
+}
+
+static void mem_release(struct mem_store *s)
+{
+    size_t i;
+    for (i = 0; i < s->n; i++) {
+        free(s->kid[i]);
+        free(s->text[i]);
+    }
+    pthread_mutex_destroy(&s->lock);
+}
+
+static enum berth_rc mem_list(void *ctx, berth_keyring_text_fn fn, void *fnctx, struct berth_err *err)
+{
+    struct mem_store *s = ctx;
+    size_t i;
+
+    if (s->fail) return berth_err_set(err, s->fail, "the store is down");
+    pthread_mutex_lock(&s->lock);
+    for (i = 0; i < s->n; i++)
+        if (fn(s->kid[i], s->created[i], s->text[i], fnctx)) break;
+    pthread_mutex_unlock(&s->lock);
+    return BERTH_OK;
+}
+
+static enum berth_rc mem_add(void *ctx, const char *kid, int64_t created_ms, const char *text, struct berth_err *err)
+{
+    struct mem_store *s = ctx;
+    size_t i;
+
+    (void)err;
+    pthread_mutex_lock(&s->lock);
+    for (i = 0; i < s->n && strcmp(s->kid[i], kid) != 0; i++) continue;
+    if (i == s->n && s->n < MEM_KEYS) {
+        s->kid[s->n] = berth_xstrdup(kid);
+        s->text[s->n] = berth_xstrdup(text);
+        s->created[s->n++] = created_ms;
+        s->adds++;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return BERTH_OK;
+}
+
+static enum berth_rc mem_remove(void *ctx, const char *kid, struct berth_err *err)
+{
+    struct mem_store *s = ctx;
+    size_t i;
+
+    (void)err;
+    pthread_mutex_lock(&s->lock);
+    for (i = 0; i < s->n; i++) {
+        if (strcmp(s->kid[i], kid) != 0) continue;
+        free(s->kid[i]);
+        free(s->text[i]);
+        s->n--;
+        s->kid[i] = s->kid[s->n];
+        s->text[i] = s->text[s->n];
+        s->created[i] = s->created[s->n];
+        s->removes++;
+        break;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return BERTH_OK;
+}
+
+static struct berth_keyring *ring_over(struct mem_store *s, int create)
+{
+    struct berth_keyring_storage st = {mem_list, mem_add, mem_remove, s, "the test store"};
+    struct berth_keyring *kr = NULL;
+    struct berth_err err = BERTH_ERR_INIT;
+    enum berth_rc rc = berth_keyring_open_storage(&st, create, &kr, &err);
+    if (rc) BERTH_TEST_FAIL("berth_keyring_open_storage: %s", err.msg);
+    return kr;
+}
+
+/* The text of kid in s (borrowed), or NULL. */
+static const char *mem_text(struct mem_store *s, const char *kid)
+{
+    size_t i;
+    for (i = 0; i < s->n; i++)
+        if (!strcmp(s->kid[i], kid)) return s->text[i];
+    return NULL;
+}
+
+static enum berth_rc reload(struct berth_keyring *kr)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    return berth_keyring_reload(kr, &err);
+}
+
+TEST(keyring_storage_gets_a_first_key_as_a_key_file_text)
+{
+    struct mem_store s;
+    struct berth_keyring *kr, *again;
+    struct berth_keyring_storage st = {mem_list, mem_add, mem_remove, &s, "the test store"};
+    struct berth_err err = BERTH_ERR_INIT;
+    const char *text;
+    char kid[64], *tok;
+
+    mem_init(&s);
+    /* without create, an empty storage is BERTH_ENOENT and nothing is stored */
+    kr = (struct berth_keyring *)&err;
+    ASSERT_RC(berth_keyring_open_storage(&st, 0, &kr, &err), BERTH_ENOENT);
+    ASSERT_TRUE(kr == NULL);
+    ASSERT_TRUE(strstr(err.msg, "the test store") != NULL);
+    ASSERT_EQ_INT(s.n, 0);
+    st.remove = NULL;
+    ASSERT_RC(berth_keyring_open_storage(&st, 1, &kr, &err), BERTH_EINVAL);
+    kr = ring_over(&s, 1);
+    ASSERT_EQ_INT(s.n, 1);
+    snprintf(kid, sizeof(kid), "%s", berth_keyring_current_kid(kr));
+    ASSERT_EQ_STR(s.kid[0], kid);
+    text = mem_text(&s, kid);
+    ASSERT_TRUE(!strncmp(text, "berth-key-created-ms: ", 22));
+    ASSERT_TRUE(strstr(text, "\n-----BEGIN PRIVATE KEY-----\n") != NULL);
+    ASSERT_EQ_INT(s.created[0], berth_keyring_current_created_ms(kr));
+    tok = sign_ok(kr);
+    /* another ring over the same storage has the same key */
+    again = ring_over(&s, 1);
+    ASSERT_EQ_INT(s.n, 1);
+    ASSERT_EQ_STR(berth_keyring_current_kid(again), kid);
+    ASSERT_REASON(check(again, tok), OK);
+    berth_keyring_close(again);
+    berth_keyring_close(kr);
+    free(tok);
+    mem_release(&s);
+}
+
+/* What berth migrate does: a key file's text, stored as it is, is the same key. */
+TEST(keyring_storage_takes_key_file_texts_as_they_are)
+{
+    char *dir = subdir("ring"), *path, *data = NULL, *bare, *tok;
+    struct berth_keyring *folder = ring_at(dir), *kr;
+    struct berth_err err = BERTH_ERR_INIT;
+    struct mem_store s;
+    char kid[64];
+
+    mem_init(&s);
+    snprintf(kid, sizeof(kid), "%s", berth_keyring_current_kid(folder));
+    path = berth_xasprintf("%s/%s.pem", dir, kid);
+    ASSERT_RC(berth_read_file(path, 65536, &data, NULL, &err), BERTH_OK);
+    ASSERT_RC(mem_add(&s, kid, 1, data, &err), BERTH_OK);
+    tok = sign_ok(folder);
+    kr = ring_over(&s, 0);
+    ASSERT_EQ_STR(berth_keyring_current_kid(kr), kid);
+    /* the text's own line says when the key was made, not the storage's time */
+    ASSERT_EQ_INT(berth_keyring_current_created_ms(kr), berth_keyring_current_created_ms(folder));
+    ASSERT_REASON(check(kr, tok), OK);
+    berth_keyring_close(kr);
+    /* a text without the line (a key brought in by hand) takes the storage's time */
+    bare = strstr(data, "-----BEGIN");
+    ASSERT_RC(mem_remove(&s, kid, &err), BERTH_OK);
+    ASSERT_RC(mem_add(&s, kid, 4242, bare, &err), BERTH_OK);
+    kr = ring_over(&s, 0);
+    ASSERT_EQ_INT(berth_keyring_current_created_ms(kr), 4242);
+    ASSERT_REASON(check(kr, tok), OK);
+    berth_keyring_close(kr);
+    /* stored under another kid: refused, naming the kid, the storage and the right kid */
+    ASSERT_RC(mem_remove(&s, kid, &err), BERTH_OK);
+    ASSERT_RC(mem_add(&s, "wrong-kid", 1, data, &err), BERTH_OK);
+    kr = ring_at(dir); /* the folder is untouched by all this */
+    berth_keyring_close(kr);
+    {
+        struct berth_keyring_storage st = {mem_list, mem_add, mem_remove, &s, "the test store"};
+        ASSERT_RC(berth_keyring_open_storage(&st, 1, &kr, &err), BERTH_ECONFIG);
+        ASSERT_TRUE(strstr(err.msg, "signing key 'wrong-kid' of the test store") != NULL);
+        ASSERT_TRUE(strstr(err.msg, kid) != NULL);
+        ASSERT_TRUE(strstr(err.msg, "PRIVATE") == NULL); /* never the key itself */
+        ASSERT_RC(mem_remove(&s, "wrong-kid", &err), BERTH_OK);
+        ASSERT_RC(mem_add(&s, "junk", 1, "-----BEGIN PRIVATE KEY-----\nbm90\n-----END PRIVATE KEY-----\n", &err),
+                  BERTH_OK);
+        ASSERT_RC(berth_keyring_open_storage(&st, 1, &kr, &err), BERTH_ECONFIG);
+        ASSERT_TRUE(strstr(err.msg, "signing key 'junk' of the test store holds no unencrypted PEM") != NULL);
+    }
+    berth_keyring_close(folder);
+    free(tok);
+    free(data);
+    free(path);
+    free(dir);
+    mem_release(&s);
+}
+
+/* Two servers over one storage: a key one makes is picked up by the other's reload, and then signs there. */
+TEST(keyring_reload_picks_up_another_rings_keys)
+{
+    struct mem_store s;
+    struct berth_keyring *a, *b;
+    struct berth_err err = BERTH_ERR_INIT;
+    char kid1[64], kid2[64];
+    char *t1, *t2, *tb;
+
+    mem_init(&s);
+    a = ring_over(&s, 1);
+    b = ring_over(&s, 1);
+    snprintf(kid1, sizeof(kid1), "%s", berth_keyring_current_kid(a));
+    ASSERT_EQ_STR(berth_keyring_current_kid(b), kid1);
+    t1 = sign_ok(a);
+    ASSERT_RC(berth_keyring_rotate(a, &err), BERTH_OK);
+    ASSERT_EQ_INT(s.n, 2);
+    snprintf(kid2, sizeof(kid2), "%s", berth_keyring_current_kid(a));
+    t2 = sign_ok(a);
+    /* b does not know the new key until it reads the storage again */
+    ASSERT_REASON(check(b, t1), OK);
+    ASSERT_REASON(check(b, t2), UNKNOWN_KEY);
+    ASSERT_EQ_STR(berth_keyring_current_kid(b), kid1);
+    ASSERT_RC(reload(b), BERTH_OK);
+    ASSERT_REASON(check(b, t2), OK);
+    ASSERT_REASON(check(b, t1), OK);
+    /* and the newest key signs there now */
+    ASSERT_EQ_STR(berth_keyring_current_kid(b), kid2);
+    tb = sign_ok(b);
+    ASSERT_REASON(check(a, tb), OK);
+    /* a retire on a removes the key from the storage; b drops it at its next read */
+    ASSERT_RC(berth_keyring_retire(a, INT64_MAX, &err), BERTH_OK);
+    ASSERT_EQ_INT(s.n, 1);
+    ASSERT_EQ_INT(s.removes, 1);
+    ASSERT_REASON(check(b, t1), OK);
+    ASSERT_RC(reload(b), BERTH_OK);
+    ASSERT_REASON(check(b, t1), UNKNOWN_KEY);
+    ASSERT_REASON(check(b, tb), OK);
+    free(t1);
+    free(t2);
+    free(tb);
+    berth_keyring_close(a);
+    berth_keyring_close(b);
+    mem_release(&s);
+}
+
+/* A reload that fails leaves the ring as it was, still signing and verifying. */
+TEST(keyring_reload_failures_keep_the_ring)
+{
+    struct mem_store s;
+    struct berth_keyring *kr;
+    struct berth_err err = BERTH_ERR_INIT;
+    char kid[64], *tok;
+
+    mem_init(&s);
+    kr = ring_over(&s, 1);
+    snprintf(kid, sizeof(kid), "%s", berth_keyring_current_kid(kr));
+    tok = sign_ok(kr);
+    s.fail = BERTH_EDB;
+    ASSERT_RC(reload(kr), BERTH_EDB);
+    s.fail = BERTH_OK;
+    ASSERT_RC(mem_add(&s, "bad", 1, "not a key", &err), BERTH_OK);
+    ASSERT_RC(berth_keyring_reload(kr, &err), BERTH_ECONFIG);
+    ASSERT_TRUE(strstr(err.msg, "'bad'") != NULL);
+    ASSERT_RC(mem_remove(&s, "bad", &err), BERTH_OK);
+    /* a storage emptied by hand: the loaded keys stay */
+    ASSERT_RC(mem_remove(&s, kid, &err), BERTH_OK);
+    ASSERT_RC(berth_keyring_reload(kr, &err), BERTH_ENOENT);
+    ASSERT_EQ_STR(berth_keyring_current_kid(kr), kid);
+    ASSERT_REASON(check(kr, tok), OK);
+    free(tok);
+    tok = sign_ok(kr);
+    ASSERT_REASON(check(kr, tok), OK);
+    free(tok);
+    berth_keyring_close(kr);
+    mem_release(&s);
+}
+
+struct first_start {
+    struct mem_store *s;
+    pthread_barrier_t *go;
+    struct berth_keyring *kr;
+    enum berth_rc rc;
+};
+
+static void *open_at_once(void *p)
+{
+    struct first_start *f = p;
+    struct berth_keyring_storage st = {mem_list, mem_add, mem_remove, f->s, "the test store"};
+    struct berth_err err = BERTH_ERR_INIT;
+
+    pthread_barrier_wait(f->go);
+    f->rc = berth_keyring_open_storage(&st, 1, &f->kr, &err);
+    return NULL;
+}
+
+/* Servers starting at once on an empty storage may each make a key; after a reload every one verifies every key. */
+TEST(keyring_first_starts_at_once_end_with_working_keys)
+{
+    struct mem_store s;
+    struct first_start f[4];
+    pthread_t th[4];
+    pthread_barrier_t go;
+    char *tok[4];
+    int i, j;
+
+    mem_init(&s);
+    pthread_barrier_init(&go, NULL, 4);
+    for (i = 0; i < 4; i++) {
+        f[i] = (struct first_start){&s, &go, NULL, BERTH_EINTERNAL};
+        ASSERT_EQ_INT(pthread_create(&th[i], NULL, open_at_once, &f[i]), 0);
+    }
+    for (i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&go);
+    ASSERT_TRUE(s.n >= 1 && s.n <= 4);
+    for (i = 0; i < 4; i++) {
+        ASSERT_RC(f[i].rc, BERTH_OK);
+        tok[i] = sign_ok(f[i].kr);
+    }
+    for (i = 0; i < 4; i++) ASSERT_RC(reload(f[i].kr), BERTH_OK);
+    for (i = 0; i < 4; i++) {
+        for (j = 0; j < 4; j++) ASSERT_REASON(check(f[i].kr, tok[j]), OK);
+        /* one signer for all */
+        ASSERT_EQ_STR(berth_keyring_current_kid(f[i].kr), berth_keyring_current_kid(f[0].kr));
+    }
+    for (i = 0; i < 4; i++) {
+        free(tok[i]);
+        berth_keyring_close(f[i].kr);
+    }
+    mem_release(&s);
+}
+
 /* ---------------------------------------------------------------- sign and verify */
 
 TEST(jwt_roundtrip_fills_claims)
@@ -1309,14 +1640,11 @@ static void *rotate_worker(void *arg)
     return NULL;
 }
 
-TEST(jwt_concurrent_verify_while_rotating)
+/* Runs 8 verify_workers on kr (each verifies old throughout) beside one run of other(arg); no worker may fail. */
+static void verify_beside(struct berth_keyring *kr, const char *old, void *(*other)(void *), void *arg)
 {
-    char *dir = subdir("ring");
-    struct berth_keyring *kr = ring_at(dir);
-    char *old = sign_ok(kr);
     struct worker wk[8];
-    struct rotator rot = {kr, 0};
-    pthread_t th[8], rt;
+    pthread_t th[8], ot;
     int i;
 
     for (i = 0; i < 8; i++) {
@@ -1326,10 +1654,20 @@ TEST(jwt_concurrent_verify_while_rotating)
         wk[i].rounds = 60;
         ASSERT_EQ_INT(pthread_create(&th[i], NULL, verify_worker, &wk[i]), 0);
     }
-    ASSERT_EQ_INT(pthread_create(&rt, NULL, rotate_worker, &rot), 0);
+    ASSERT_EQ_INT(pthread_create(&ot, NULL, other, arg), 0);
     for (i = 0; i < 8; i++) pthread_join(th[i], NULL);
-    pthread_join(rt, NULL);
+    pthread_join(ot, NULL);
     for (i = 0; i < 8; i++) ASSERT_EQ_INT(wk[i].failures, 0);
+}
+
+TEST(jwt_concurrent_verify_while_rotating)
+{
+    char *dir = subdir("ring");
+    struct berth_keyring *kr = ring_at(dir);
+    char *old = sign_ok(kr);
+    struct rotator rot = {kr, 0};
+
+    verify_beside(kr, old, rotate_worker, &rot);
     ASSERT_EQ_INT(rot.failures, 0);
     /* Then a retire of all but the signer while verifying the old token concurrently. */
     {
@@ -1339,6 +1677,62 @@ TEST(jwt_concurrent_verify_while_rotating)
     }
     free(old);
     berth_keyring_close(kr);
+    free(dir);
+}
+
+struct reloader {
+    struct berth_keyring *a, *b;   /* two rings over one storage */
+    struct mem_store *s;
+    const char *spare_kid, *spare; /* a key older than all, added and removed again behind b's back */
+    int failures;
+};
+
+static void *reload_worker(void *arg)
+{
+    struct reloader *r = arg;
+    struct berth_err err = BERTH_ERR_INIT;
+    int i;
+
+    for (i = 0; i < 24; i++) {
+        if (i % 2 == 0 && berth_keyring_rotate(r->a, &err) != BERTH_OK) r->failures++;
+        if (i % 2 == 0) mem_add(r->s, r->spare_kid, 1, r->spare, &err);
+        else mem_remove(r->s, r->spare_kid, &err);
+        if (berth_keyring_reload(r->b, &err) != BERTH_OK) r->failures++;
+        usleep(1000);
+    }
+    return NULL;
+}
+
+/* Verifiers and signers on one ring while it is read again, with keys coming and going in its storage. */
+TEST(jwt_concurrent_verify_while_reloading)
+{
+    char *dir = subdir("spare"), *path, *text = NULL, *spare;
+    struct berth_keyring *folder = ring_at(dir), *a, *b;
+    struct berth_err err = BERTH_ERR_INIT;
+    struct mem_store s;
+    struct reloader rl;
+    char kid[64], *old;
+
+    mem_init(&s);
+    snprintf(kid, sizeof(kid), "%s", berth_keyring_current_kid(folder));
+    path = berth_xasprintf("%s/%s.pem", dir, kid);
+    ASSERT_RC(berth_read_file(path, 65536, &text, NULL, &err), BERTH_OK);
+    spare = berth_xasprintf("berth-key-created-ms: 1\n%s", strstr(text, "-----BEGIN"));
+    a = ring_over(&s, 1);
+    b = ring_over(&s, 1);
+    old = sign_ok(b);
+    rl = (struct reloader){a, b, &s, kid, spare, 0};
+    verify_beside(b, old, reload_worker, &rl);
+    ASSERT_EQ_INT(rl.failures, 0);
+    ASSERT_EQ_STR(berth_keyring_current_kid(b), berth_keyring_current_kid(a));
+    free(old);
+    free(spare);
+    free(text);
+    free(path);
+    berth_keyring_close(a);
+    berth_keyring_close(b);
+    berth_keyring_close(folder);
+    mem_release(&s);
     free(dir);
 }
 

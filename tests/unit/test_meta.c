@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
-#include <libpq-fe.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,30 +26,12 @@ static char *sqlite_fresh(const char *name)
     return berth_xasprintf("%s/%s.db", berth_test_tmpdir(), name);
 }
 
-/*
- * PostgreSQL: a fresh database per test on the server scripts/pg.sh started,
- * whose socket folder is in BERTH_TEST_PG_HOST (scripts/test.sh sets it).
- */
+/* PostgreSQL: a fresh database per test (berth_test_pg_fresh); the driver runs only when there is a server. */
 static char *pg_fresh(const char *name)
 {
-    const char *host = getenv("BERTH_TEST_PG_HOST");
-    char *admin = berth_xasprintf("host=%s user=postgres dbname=postgres", host ? host : "");
-    char *sql;
-    PGconn *c = PQconnectdb(admin);
-    PGresult *r;
-
-    if (PQstatus(c) != CONNECTION_OK) BERTH_TEST_FAIL("postgres at %s: %s", host, PQerrorMessage(c));
-    sql = berth_xasprintf("DROP DATABASE IF EXISTS \"t_%s\"", name);
-    PQclear(PQexec(c, sql));
-    free(sql);
-    sql = berth_xasprintf("CREATE DATABASE \"t_%s\"", name);
-    r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) BERTH_TEST_FAIL("%s: %s", sql, PQresultErrorMessage(r));
-    PQclear(r);
-    free(sql);
-    PQfinish(c);
-    free(admin);
-    return berth_xasprintf("host=%s user=postgres dbname=t_%s", host, name);
+    char *dsn = berth_test_pg_fresh(name);
+    if (!dsn) BERTH_TEST_FAIL("no PostgreSQL server for the tests (BERTH_TEST_PG_HOST unset)");
+    return dsn;
 }
 
 static const struct driver all_drivers[] = {
@@ -2890,6 +2871,15 @@ static void fill_every_table(struct t *t)
         evp[i] = &ev[i];
     }
     ASSERT_OK(t->m->events->events_insert(t->m, evp, 3, &err));
+    {
+        /* a signing key, and one failure and one lockout of the shared limiter */
+        struct berth_meta_login_limits lim = {2, 60, 300};
+        ASSERT_OK(t->m->auth->key_add(t->m, "kid-copy", 1700000000000, "berth-key-created-ms: 1700000000000\n-----BEGIN"
+                                      " PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n", NULL, &err));
+        ASSERT_OK(t->m->auth->login_failed(t->m, "alice", "10.1.1.1", 4000000000, &lim, &err));
+        ASSERT_OK(t->m->auth->login_failed(t->m, "bob", "10.1.1.2", 4000000000, &lim, &err));
+        ASSERT_OK(t->m->auth->login_failed(t->m, "bob", "10.1.1.2", 4000000001, &lim, &err));
+    }
     free(net);
 }
 
@@ -3213,4 +3203,397 @@ TEST(meta_copy_pages_and_batches_keep_every_row_in_order)
             close_store(&src);
             close_store(&dst);
         }
+}
+
+/* ---- what servers sharing a store share for logins (meta->auth) ---- */
+
+static enum berth_rc read_count(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+{
+    (void)err;
+    *(int64_t *)ctx = berth_sql_int(r, 0);
+    return BERTH_OK;
+}
+
+/* Rows in table, read through the SQL layer. */
+static int64_t rows_in(struct berth_meta *m, const char *table)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    char *sql = berth_xasprintf("SELECT count(*) FROM %s", table);
+    int64_t n = -1;
+
+    ASSERT_OK(berth_sql_each_sql(berth_sql_db(m), "test", sql, SQL_NOARGS, read_count, &n, NULL, &err));
+    free(sql);
+    return n;
+}
+
+/* key_list callback: appends "kid@created:text|" to a berth_buf. */
+static int collect_key(const char *kid, int64_t created_ms, const char *text, void *ctx)
+{
+    berth_buf_printf(ctx, "%s@%lld:%s|", kid, (long long)created_ms, text);
+    return 0;
+}
+
+static const char *keys_of(struct berth_meta *m)
+{
+    static struct berth_buf b = BERTH_BUF_INIT(0);
+    struct berth_err err = BERTH_ERR_INIT;
+    berth_buf_reset(&b);
+    ASSERT_OK(m->auth->key_list(m, collect_key, &b, &err));
+    return berth_buf_str(&b);
+}
+
+static int stop_after_one(const char *kid, int64_t created_ms, const char *text, void *ctx)
+{
+    collect_key(kid, created_ms, text, ctx);
+    return 1;
+}
+
+/* The texts are stored and listed as given (the key ring parses them, not the store). */
+SHARED_TEST(meta_signing_keys_stored_as_given)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    const char *k1 = "berth-key-created-ms: 20\n-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+    char *big = berth_xcalloc(1, BERTH_META_KEY_TEXT_MAX + 2), longkid[BERTH_META_KID_MAX + 2];
+    int added = -1;
+
+    ASSERT_EQ_STR(keys_of(t->m), "");
+    ASSERT_OK(t->m->auth->key_add(t->m, "kid-b", 20, k1, &added, &err));
+    ASSERT_EQ_INT(added, 1);
+    ASSERT_OK(t->m->auth->key_add(t->m, "kid-a", 20, "pem only", NULL, &err));
+    ASSERT_OK(t->m->auth->key_add(t->m, "kid-c", 10, "older", &added, &err));
+    ASSERT_EQ_INT(added, 1);
+    /* oldest first, then by kid; the text exactly as it came */
+    berth_buf_printf(&b, "kid-c@10:older|kid-a@20:pem only|kid-b@20:%s|", k1);
+    ASSERT_EQ_STR(keys_of(t->m), berth_buf_str(&b));
+    /* a kid stored already stays as it was */
+    ASSERT_OK(t->m->auth->key_add(t->m, "kid-b", 99, "another text", &added, &err));
+    ASSERT_EQ_INT(added, 0);
+    ASSERT_EQ_STR(keys_of(t->m), berth_buf_str(&b));
+    berth_buf_reset(&b);
+    ASSERT_OK(t->m->auth->key_list(t->m, stop_after_one, &b, &err));
+    ASSERT_EQ_STR(berth_buf_str(&b), "kid-c@10:older|");
+    /* removing, twice */
+    ASSERT_OK(t->m->auth->key_remove(t->m, "kid-a", &err));
+    ASSERT_OK(t->m->auth->key_remove(t->m, "kid-a", &err));
+    ASSERT_OK(t->m->auth->key_remove(t->m, "kid-c", &err));
+    berth_buf_reset(&b);
+    berth_buf_printf(&b, "kid-b@20:%s|", k1);
+    ASSERT_EQ_STR(keys_of(t->m), berth_buf_str(&b));
+    /* the caps, and nothing empty */
+    memset(big, 'k', BERTH_META_KEY_TEXT_MAX);
+    ASSERT_OK(t->m->auth->key_add(t->m, "kid-big", 30, big, NULL, &err));
+    big[BERTH_META_KEY_TEXT_MAX] = 'k';
+    ASSERT_RC(t->m->auth->key_add(t->m, "kid-big2", 30, big, NULL, &err), BERTH_EINVAL);
+    memset(longkid, 'x', sizeof(longkid) - 1);
+    longkid[sizeof(longkid) - 1] = '\0';
+    ASSERT_RC(t->m->auth->key_add(t->m, longkid, 1, "x", NULL, &err), BERTH_EINVAL);
+    ASSERT_RC(t->m->auth->key_add(t->m, "", 1, "x", NULL, &err), BERTH_EINVAL);
+    ASSERT_RC(t->m->auth->key_add(t->m, "kid-e", 1, "", NULL, &err), BERTH_EINVAL);
+    ASSERT_RC(t->m->auth->key_add(t->m, NULL, 1, "x", NULL, &err), BERTH_EINVAL);
+    ASSERT_RC(t->m->auth->key_remove(t->m, NULL, &err), BERTH_EINVAL);
+    ASSERT_EQ_INT(rows_in(t->m, "signing_keys"), 2);
+    free(big);
+    berth_buf_release(&b);
+}
+
+struct key_racer {
+    struct berth_meta *m;
+    pthread_barrier_t *go;
+    int added;
+    enum berth_rc rc;
+};
+
+static void *add_same_key(void *p)
+{
+    struct key_racer *r = p;
+    struct berth_err err = BERTH_ERR_INIT;
+
+    pthread_barrier_wait(r->go);
+    r->rc = r->m->auth->key_add(r->m, "raced", 5, "the same key", &r->added, &err);
+    return NULL;
+}
+
+/* Two handles on one store, as two servers: each sees the other's keys; a kid added by both at once is stored once. */
+SHARED_TEST(meta_signing_keys_between_servers)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta *other = NULL;
+    struct key_racer r[2];
+    pthread_t th[2];
+    pthread_barrier_t go;
+    int i;
+
+    ASSERT_OK(t->ops->open(t->dsn, &other, &err));
+    ASSERT_OK(t->m->auth->key_add(t->m, "from-a", 1, "a", NULL, &err));
+    ASSERT_OK(other->auth->key_add(other, "from-b", 2, "b", NULL, &err));
+    ASSERT_EQ_STR(keys_of(t->m), "from-a@1:a|from-b@2:b|");
+    ASSERT_EQ_STR(keys_of(other), "from-a@1:a|from-b@2:b|");
+    pthread_barrier_init(&go, NULL, 2);
+    for (i = 0; i < 2; i++) {
+        r[i] = (struct key_racer){i ? other : t->m, &go, -1, BERTH_EINTERNAL};
+        ASSERT_EQ_INT(pthread_create(&th[i], NULL, add_same_key, &r[i]), 0);
+    }
+    for (i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&go);
+    ASSERT_OK(r[0].rc);
+    ASSERT_OK(r[1].rc);
+    ASSERT_EQ_INT(r[0].added + r[1].added, 1);
+    ASSERT_OK(other->auth->key_remove(other, "from-a", &err));
+    ASSERT_EQ_STR(keys_of(t->m), "from-b@2:b|raced@5:the same key|");
+    t->ops->close(other);
+}
+
+/*
+ * The limiter in the store: the same cases as test_limiter.c's in-memory
+ * one (its eviction cases become the pruning of outlived rows).
+ */
+#define LT0 1700000000
+static const struct berth_meta_login_limits lim3 = {3, 60, 300};
+
+static int login_blocked(struct berth_meta *m, const char *who, const char *ip, int64_t now, int *retry)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    int64_t wait = -1;
+
+    ASSERT_OK(m->auth->login_blocked(m, who, ip, now, &wait, NULL, &err));
+    if (retry) *retry = (int)wait;
+    return wait > 0;
+}
+
+static void login_fail_n(struct berth_meta *m, const struct berth_meta_login_limits *lim, const char *who,
+                         const char *ip, int n, int64_t now)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    while (n-- > 0) ASSERT_OK(m->auth->login_failed(m, who, ip, now, lim, &err));
+}
+
+static void login_succeed(struct berth_meta *m, const char *who, const char *ip)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    ASSERT_OK(m->auth->login_succeeded(m, who, ip, &err));
+}
+
+SHARED_TEST(meta_login_blocks_after_max_failures_not_before)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    int retry = -1, pending = -1;
+    int64_t wait = -1;
+
+    ASSERT_TRUE(!login_blocked(t->m, "alice", "10.0.0.1", LT0, &retry));
+    ASSERT_EQ_INT(retry, 0);
+    ASSERT_OK(t->m->auth->login_blocked(t->m, "alice", "10.0.0.1", LT0, &wait, &pending, &err));
+    ASSERT_EQ_INT(pending, 0); /* nothing to clear */
+    login_fail_n(t->m, &lim3, "alice", "10.0.0.1", 2, LT0);
+    ASSERT_TRUE(!login_blocked(t->m, "alice", "10.0.0.1", LT0 + 1, &retry));
+    ASSERT_OK(t->m->auth->login_blocked(t->m, "alice", "10.0.0.1", LT0, NULL, &pending, &err));
+    ASSERT_EQ_INT(pending, 1);
+    login_fail_n(t->m, &lim3, "alice", "10.0.0.1", 1, LT0 + 1);
+    ASSERT_TRUE(login_blocked(t->m, "alice", "10.0.0.1", LT0 + 1, &retry));
+    ASSERT_EQ_INT(retry, 300);
+    ASSERT_TRUE(login_blocked(t->m, "alice", "10.0.0.1", LT0 + 1, NULL));
+    ASSERT_RC(t->m->auth->login_failed(t->m, "alice", "10.0.0.1", LT0, NULL, &err), BERTH_EINVAL);
+}
+
+SHARED_TEST(meta_login_other_ips_and_principals_unaffected)
+{
+    int retry;
+
+    login_fail_n(t->m, &lim3, "alice", "10.0.0.1", 3, LT0);
+    ASSERT_TRUE(login_blocked(t->m, "alice", "10.0.0.1", LT0, &retry));
+    ASSERT_TRUE(!login_blocked(t->m, "alice", "10.0.0.2", LT0, &retry));
+    ASSERT_TRUE(!login_blocked(t->m, "bob", "10.0.0.1", LT0, &retry));
+    ASSERT_TRUE(!login_blocked(t->m, "alice1", "0.0.0.1", LT0, &retry)); /* same bytes, split elsewhere */
+    ASSERT_TRUE(!login_blocked(t->m, "", "alice10.0.0.1", LT0, &retry));
+    login_fail_n(t->m, &lim3, "alice", "10.0.0.2", 2, LT0);
+    login_fail_n(t->m, &lim3, "bob", "10.0.0.1", 2, LT0);
+    ASSERT_TRUE(!login_blocked(t->m, "alice", "10.0.0.2", LT0, &retry));
+    ASSERT_TRUE(!login_blocked(t->m, "bob", "10.0.0.1", LT0, &retry));
+}
+
+SHARED_TEST(meta_login_retry_after_counts_down_then_unblocks)
+{
+    int retry;
+
+    login_fail_n(t->m, &lim3, "alice", "::1", 3, LT0);
+    ASSERT_TRUE(login_blocked(t->m, "alice", "::1", LT0 + 100, &retry));
+    ASSERT_EQ_INT(retry, 200);
+    ASSERT_TRUE(login_blocked(t->m, "alice", "::1", LT0 + 299, &retry));
+    ASSERT_EQ_INT(retry, 1);
+    ASSERT_TRUE(!login_blocked(t->m, "alice", "::1", LT0 + 300, &retry));
+    ASSERT_EQ_INT(retry, 0);
+    /* after the lockout the pair gets a fresh allowance */
+    login_fail_n(t->m, &lim3, "alice", "::1", 2, LT0 + 301);
+    ASSERT_TRUE(!login_blocked(t->m, "alice", "::1", LT0 + 301, &retry));
+    login_fail_n(t->m, &lim3, "alice", "::1", 1, LT0 + 301);
+    ASSERT_TRUE(login_blocked(t->m, "alice", "::1", LT0 + 301, &retry));
+}
+
+SHARED_TEST(meta_login_failures_during_lockout_do_not_extend_it)
+{
+    int retry;
+
+    login_fail_n(t->m, &lim3, "alice", "::1", 3, LT0);
+    login_fail_n(t->m, &lim3, "alice", "::1", 10, LT0 + 200);
+    ASSERT_TRUE(login_blocked(t->m, "alice", "::1", LT0 + 200, &retry));
+    ASSERT_EQ_INT(retry, 100);
+    ASSERT_TRUE(!login_blocked(t->m, "alice", "::1", LT0 + 300, &retry));
+    /* and they were not counted towards the next one */
+    login_fail_n(t->m, &lim3, "alice", "::1", 2, LT0 + 300);
+    ASSERT_TRUE(!login_blocked(t->m, "alice", "::1", LT0 + 300, &retry));
+}
+
+SHARED_TEST(meta_login_success_resets_the_pair)
+{
+    int retry;
+
+    login_fail_n(t->m, &lim3, "alice", "10.0.0.1", 2, LT0);
+    login_fail_n(t->m, &lim3, "alice", "10.0.0.2", 2, LT0);
+    login_succeed(t->m, "alice", "10.0.0.1");
+    login_fail_n(t->m, &lim3, "alice", "10.0.0.1", 2, LT0 + 1);
+    ASSERT_TRUE(!login_blocked(t->m, "alice", "10.0.0.1", LT0 + 1, &retry));
+    /* only that pair was reset */
+    login_fail_n(t->m, &lim3, "alice", "10.0.0.2", 1, LT0 + 1);
+    ASSERT_TRUE(login_blocked(t->m, "alice", "10.0.0.2", LT0 + 1, &retry));
+    /* succeeding for an unknown pair is harmless */
+    login_succeed(t->m, "nobody", "10.9.9.9");
+}
+
+SHARED_TEST(meta_login_window_slides)
+{
+    int retry;
+
+    login_fail_n(t->m, &lim3, "alice", "::1", 1, LT0);
+    login_fail_n(t->m, &lim3, "alice", "::1", 1, LT0 + 30);
+    /* the failure at LT0 is 60 s old: out of the window, so only two count */
+    login_fail_n(t->m, &lim3, "alice", "::1", 1, LT0 + 60);
+    ASSERT_TRUE(!login_blocked(t->m, "alice", "::1", LT0 + 60, &retry));
+    /* LT0+30, LT0+60, LT0+89 are all within 60 s */
+    login_fail_n(t->m, &lim3, "alice", "::1", 1, LT0 + 89);
+    ASSERT_TRUE(login_blocked(t->m, "alice", "::1", LT0 + 89, &retry));
+    ASSERT_EQ_INT(retry, 300);
+
+    /* spaced-out failures never add up */
+    login_fail_n(t->m, &lim3, "bob", "::1", 1, LT0);
+    login_fail_n(t->m, &lim3, "bob", "::1", 1, LT0 + 40);
+    login_fail_n(t->m, &lim3, "bob", "::1", 1, LT0 + 80);
+    login_fail_n(t->m, &lim3, "bob", "::1", 1, LT0 + 120);
+    login_fail_n(t->m, &lim3, "bob", "::1", 1, LT0 + 160);
+    ASSERT_TRUE(!login_blocked(t->m, "bob", "::1", LT0 + 160, &retry));
+}
+
+SHARED_TEST(meta_login_long_names_and_off_settings)
+{
+    static const struct berth_meta_login_limits two = {2, 60, 300};
+    static const struct berth_meta_login_limits off[] = {{0, 60, 300}, {3, 0, 300}, {3, 60, 0}, {-1, -1, -1}};
+    char *big = berth_xcalloc(1, 100001);
+    size_t i;
+    int retry;
+
+    memset(big, 'a', 100000);
+    login_fail_n(t->m, &two, big, big, 2, LT0);
+    ASSERT_TRUE(login_blocked(t->m, big, big, LT0, &retry));
+    ASSERT_TRUE(!login_blocked(t->m, big, "10.0.0.1", LT0, &retry));
+    login_fail_n(t->m, &two, NULL, NULL, 2, LT0);
+    ASSERT_TRUE(login_blocked(t->m, NULL, NULL, LT0, &retry));
+    ASSERT_TRUE(login_blocked(t->m, "", "", LT0, &retry)); /* NULL counts as "" */
+    for (i = 0; i < sizeof(off) / sizeof(off[0]); i++) login_fail_n(t->m, &off[i], "carol", "::1", 100, LT0);
+    ASSERT_TRUE(!login_blocked(t->m, "carol", "::1", LT0, &retry));
+    free(big);
+}
+
+/* Rows a pair has outlived go as failures come in, so the tables hold one window's worth. */
+SHARED_TEST(meta_login_tables_stay_bounded)
+{
+    char ip[32];
+    int i;
+
+    for (i = 0; i < 50; i++) {
+        snprintf(ip, sizeof(ip), "192.168.0.%d", i);
+        login_fail_n(t->m, &lim3, "mallory", ip, i % 2 ? 3 : 1, LT0 + 3 * i); /* odd ones are locked out */
+    }
+    /* failures within 60 s of LT0+147 (even pairs from i = 30 on) and lockouts not yet over (all 25) */
+    ASSERT_EQ_INT(rows_in(t->m, "login_failures"), 10);
+    ASSERT_EQ_INT(rows_in(t->m, "login_lockouts"), 25);
+    login_fail_n(t->m, &lim3, "mallory", "10.1.1.1", 1, LT0 + 1000);
+    ASSERT_EQ_INT(rows_in(t->m, "login_failures"), 1);
+    ASSERT_EQ_INT(rows_in(t->m, "login_lockouts"), 0);
+    /* failures of one second are one row */
+    login_fail_n(t->m, &lim3, "mallory", "10.1.1.1", 1, LT0 + 1000);
+    ASSERT_EQ_INT(rows_in(t->m, "login_failures"), 1);
+    ASSERT_TRUE(login_blocked(t->m, "mallory", "10.1.1.1", LT0 + 1000, NULL) == 0);
+    login_fail_n(t->m, &lim3, "mallory", "10.1.1.1", 1, LT0 + 1000);
+    ASSERT_TRUE(login_blocked(t->m, "mallory", "10.1.1.1", LT0 + 1000, NULL));
+    ASSERT_EQ_INT(rows_in(t->m, "login_failures"), 0);
+}
+
+#define LOGIN_THREADS 4
+#define LOGIN_EACH 10
+
+struct login_racer {
+    struct berth_meta *m;
+    pthread_barrier_t *go;
+    const struct berth_meta_login_limits *lim;
+    int bad;
+    char why[256];
+};
+
+static void *fail_shared_pair(void *p)
+{
+    struct login_racer *r = p;
+    struct berth_err err = BERTH_ERR_INIT;
+    int i;
+
+    pthread_barrier_wait(r->go);
+    for (i = 0; i < LOGIN_EACH; i++)
+        if (r->m->auth->login_failed(r->m, "shared", "10.9.9.9", LT0, r->lim, &err) != BERTH_OK) {
+            r->bad++;
+            snprintf(r->why, sizeof(r->why), "%.200s", err.msg);
+        }
+    return NULL;
+}
+
+/*
+ * Two handles on one store, as two servers: failures alternating between
+ * them lock the pair out on both, and failures racing from both are each
+ * counted once.
+ */
+SHARED_TEST(meta_login_between_servers)
+{
+    const struct berth_meta_login_limits exact = {2 * LOGIN_THREADS * LOGIN_EACH + 1, 60, 300};
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta *other = NULL;
+    struct login_racer r[2 * LOGIN_THREADS];
+    pthread_t th[2 * LOGIN_THREADS];
+    pthread_barrier_t go;
+    int i, retry;
+
+    ASSERT_OK(t->ops->open(t->dsn, &other, &err));
+    login_fail_n(t->m, &lim3, "alice", "10.0.0.1", 1, LT0);
+    login_fail_n(other, &lim3, "alice", "10.0.0.1", 1, LT0);
+    ASSERT_TRUE(!login_blocked(t->m, "alice", "10.0.0.1", LT0, &retry));
+    login_fail_n(t->m, &lim3, "alice", "10.0.0.1", 1, LT0 + 1);
+    ASSERT_TRUE(login_blocked(t->m, "alice", "10.0.0.1", LT0 + 1, &retry));
+    ASSERT_TRUE(login_blocked(other, "alice", "10.0.0.1", LT0 + 1, &retry));
+    ASSERT_EQ_INT(retry, 300);
+    login_succeed(other, "alice", "10.0.0.1");
+    ASSERT_TRUE(!login_blocked(t->m, "alice", "10.0.0.1", LT0 + 1, &retry));
+
+    pthread_barrier_init(&go, NULL, 2 * LOGIN_THREADS);
+    for (i = 0; i < 2 * LOGIN_THREADS; i++) {
+        memset(&r[i], 0, sizeof(r[i]));
+        r[i].m = i % 2 ? other : t->m;
+        r[i].go = &go;
+        r[i].lim = &exact;
+        ASSERT_EQ_INT(pthread_create(&th[i], NULL, fail_shared_pair, &r[i]), 0);
+    }
+    for (i = 0; i < 2 * LOGIN_THREADS; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&go);
+    for (i = 0; i < 2 * LOGIN_THREADS; i++)
+        if (r[i].bad) BERTH_TEST_FAIL("thread %d: %d failures, last: %s", i, r[i].bad, r[i].why);
+    /* every one of them counted: one more locks the pair out, on both */
+    ASSERT_TRUE(!login_blocked(other, "shared", "10.9.9.9", LT0, &retry));
+    login_fail_n(other, &exact, "shared", "10.9.9.9", 1, LT0);
+    ASSERT_TRUE(login_blocked(t->m, "shared", "10.9.9.9", LT0, &retry));
+    t->ops->close(other);
 }
