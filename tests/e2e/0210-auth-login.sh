@@ -126,7 +126,9 @@ req GET "/oauth2/token?service=$LS" -u "owner:$PW"
 expect_error 429 TOOMANYREQUESTS "after 3 failures even the right password gets 429"
 expect_header_re Retry-After '^[0-9]+$' "429 carries Retry-After"
 expect_reason TOO_MANY_FAILURES "that says TOO_MANY_FAILURES"
-if curl -s -o /dev/null --interface 127.0.0.2 "http://127.0.0.1:$PORT/v2/" 2>/dev/null; then
+if [ -n "${BERTH_E2E_PAIR:-}" ]; then
+    skip "behind the pair's proxy every client has the proxy's address"
+elif curl -s -o /dev/null --interface 127.0.0.2 "http://127.0.0.1:$PORT/v2/" 2>/dev/null; then
     req GET "/oauth2/token?service=$LS" -u "owner:$PW" --interface 127.0.0.2
     expect_status 200 "another client IP is not blocked"
 else
