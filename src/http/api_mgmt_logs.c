@@ -33,6 +33,7 @@
 #define FOLLOW_BATCH 200            /* events fetched per query while following */
 #define FOLLOW_HEARTBEAT_MS 30000   /* an empty line after this long without events */
 #define FOLLOW_POLL_SHARED_MS 1000  /* a follower on a shared store looks this often (other servers' events) */
+#define FOLLOW_SETTLE_MS 2000       /* ... and shows events this old: younger ids may still be committing */
 #define FOLLOW_TIMEOUT_MAX 86400
 
 /*
@@ -218,12 +219,23 @@ enum berth_rc api_mgmt_logs_repository_finish(struct berth_req *req, struct bert
 struct lines {
     struct berth_buf *b;
     int64_t last_id;
+    int64_t settled_ms; /* 0, or: stop at the first event at or after this time (a follower on a shared store) */
 };
 
 static int add_line(const struct berth_meta_event *e, void *ctx)
 {
     struct lines *l = ctx;
-    json_t *o = events_json(e, 1);
+    json_t *o;
+
+    /*
+     * Servers sharing a store take event ids from one sequence but commit
+     * them in their own time, so a newer id can be visible before an older
+     * one. A follower there shows events only once they are FOLLOW_SETTLE_MS
+     * old and stops at the first younger one (ids ascend): it never steps
+     * past an id whose event is still on its way.
+     */
+    if (l->settled_ms && e->time_ms >= l->settled_ms) return 1;
+    o = events_json(e, 1);
     char *s = json_dumps(o, JSON_COMPACT);
     if (s) {
         berth_buf_puts(l->b, s);
@@ -321,6 +333,7 @@ static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max)
         if (fo->end_ms && now >= fo->end_ms) return MHD_CONTENT_READER_END_OF_STREAM;
         seq = events_seq(fo->ev);
         fo->f.after_id = fo->l.last_id;
+        fo->l.settled_ms = fo->meta->ops->shared ? now - FOLLOW_SETTLE_MS : 0;
         if (fo->meta->events->events_query(fo->meta, &fo->f, add_line, &fo->l, &err) != BERTH_OK) {
             BERTH_LOG(BERTH_LOG_ERROR, "msg=\"log stream ended\" err=\"%s\"", berth_err_msg(&err));
             return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -430,7 +443,7 @@ enum berth_rc api_mgmt_logs_stream_finish(struct berth_req *req, struct berth_er
     struct berth_meta *m = req->http->meta;
     struct berth_meta_event_filter f;
     struct berth_buf b = BERTH_BUF_INIT(0);
-    struct lines l = {&b, 0};
+    struct lines l = {&b, 0, 0};
     const char *follow = req_query(req, "follow");
     int following = 0;
     enum berth_rc rc;
@@ -453,6 +466,8 @@ enum berth_rc api_mgmt_logs_stream_finish(struct berth_req *req, struct berth_er
     l.last_id = f.after_id;
     /* with after: the next events in order; without: the newest, turned oldest first below */
     f.oldest_first = f.after_id != 0;
+    /* a client polling with after= on a shared store: only settled events, as for a follower */
+    if (f.oldest_first && m->ops->shared) l.settled_ms = berth_now_ms() - FOLLOW_SETTLE_MS;
     if (f.oldest_first) rc = m->events->events_query(m, &f, add_line, &l, err);
     else rc = stream_newest(m, &f, &l, err);
     if (rc) goto out;
