@@ -5,6 +5,7 @@
 #   make fuzz T=x   fuzz/fuzz_x.c under libFuzzer (clang) on its corpus
 #   make run        start berth serve on ./var/berth
 #   make bench      side-by-side benchmark against docker-registry
+#   make bench-s3   the same over S3 (Ceph RADOS Gateway) and PostgreSQL, one and two servers
 .DEFAULT_GOAL := all
 include mk/flags.mk
 # V=1 shows every command.
@@ -107,7 +108,7 @@ build-fuzz/%: CC := $(FUZZ_CC)
 build-fuzz/fuzzer-%: build-fuzz/obj/fuzz/fuzz_%.o $(foreach m,$(LINK_ORDER),build-fuzz/libberth_$(m).a)
 	$(Q)$(FUZZ_CC) $(LDOPT_fuzz) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
-.PHONY: all asan deps test-deps unit fuzz-bins fuzz test run bench docs clean
+.PHONY: all asan deps test-deps unit fuzz-bins fuzz test run bench bench-s3 docs clean
 all: deps build/berth
 asan: deps build-asan/berth
 
@@ -137,6 +138,10 @@ run: all
 bench: deps build/berth
 	@sh scripts/deps.sh bench
 	bash bench/run.sh
+
+bench-s3: deps build/berth
+	@sh scripts/deps.sh bench
+	bash bench/s3.sh
 
 docs: build/berth
 	build/berth doc errors > docs/errors.md

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Registry client helpers for bench/run.sh.
+"""Registry client helpers for bench/run.sh and bench/s3.sh.
 
 Each subcommand talks to one registry over a single keep-alive HTTP/1.1
-connection (http.client) and prints one JSON object on stdout.
+connection (http.client; tags and repos over CONNS of them, one thread each)
+and prints one JSON object on stdout.
 
   chunked  BASE REPO FILE DIGEST CHUNK   PATCH FILE in CHUNK-byte pieces, then PUT ?digest=
   small    BASE REPO COUNT SIZE          push COUNT random blobs of SIZE bytes
@@ -10,6 +11,10 @@ connection (http.client) and prints one JSON object on stdout.
                                          AUTH, if given, is sent as the Authorization
                                          header of every request ("Basic ...")
   ensure   BASE REPO FILE DIGEST         push FILE monolithically unless the blob is present
+  tags     BASE REPO FIRST COUNT CONNS   tag one manifest as t0000000 .. (tags FIRST .. FIRST+COUNT-1,
+                                         zero-padded so their order is numeric) on CONNS connections
+  repos    BASE PREFIX FIRST COUNT CONNS make repositories PREFIX/r0000000 .. each holding the image of
+                                         PREFIX/src as v1 (two blob mounts and a manifest PUT each)
 
 BASE is http://host:port. Errors go to stderr and make the exit status non-zero.
 """
@@ -19,6 +24,7 @@ import http.client
 import json
 import os
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -30,6 +36,10 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 
 class BenchError(Exception):
     pass
+
+
+class ServerError(BenchError):
+    """An answer with a 5xx status."""
 
 
 class Client:
@@ -81,7 +91,8 @@ def with_query(path, extra):
 def expect(status, want, what, data=b""):
     if status not in want:
         detail = data[:300].decode("utf-8", "replace")
-        raise BenchError(f"{what}: HTTP {status} (want {want}) {detail}")
+        err = ServerError if status >= 500 else BenchError
+        raise err(f"{what}: HTTP {status} (want {want}) {detail}")
 
 
 def start_upload(c, repo):
@@ -99,6 +110,9 @@ def put_monolithic(c, repo, digest, body):
 
 def blob_present(c, repo, digest, size=None):
     st, h, _ = c.request("HEAD", f"/v2/{repo}/blobs/{digest}")
+    if st == 307:
+        # A registry over S3 may redirect HEAD to the bucket too: it has the blob.
+        return True
     if st != 200:
         return False
     if size is not None and h.get("Content-Length") not in (None, str(size)):
@@ -171,8 +185,9 @@ def cmd_small(base, repo, count, size):
             "single": single_ok, "fallback": fallback}
 
 
-def cmd_image(base, repo, tag, authorization=None):
-    c = Client(base, authorization)
+def push_image(c, repo, tag):
+    """Push a config, a 1 KiB layer and an OCI manifest naming them as REPO:TAG.
+    Returns the manifest's bytes and its two descriptors."""
     layer = os.urandom(1024)
     config = json.dumps({
         "architecture": "amd64",
@@ -192,9 +207,19 @@ def cmd_image(base, repo, tag, authorization=None):
         "config": descs[0],
         "layers": [descs[1]],
     }, separators=(",", ":")).encode()
+    put_manifest(c, repo, tag, manifest)
+    return manifest, descs
+
+
+def put_manifest(c, repo, tag, manifest):
     st, h, d = c.request("PUT", f"/v2/{repo}/manifests/{tag}", body=manifest,
                          headers={"Content-Type": OCI_MANIFEST})
-    expect(st, (201,), "PUT manifest", d)
+    expect(st, (201,), f"PUT manifest {repo}:{tag}", d)
+
+
+def cmd_image(base, repo, tag, authorization=None):
+    c = Client(base, authorization)
+    manifest, _ = push_image(c, repo, tag)
     st, h, d = c.request("GET", f"/v2/{repo}/manifests/{tag}",
                          headers={"Accept": OCI_MANIFEST})
     expect(st, (200,), "GET manifest", d)
@@ -203,6 +228,93 @@ def cmd_image(base, repo, tag, authorization=None):
     c.close()
     return {"digest": "sha256:" + hashlib.sha256(manifest).hexdigest(),
             "bytes": len(manifest)}
+
+
+RETRIES = 5
+
+
+def fan_out(base, conns, items, work):
+    """Run work(client, item) for every item on CONNS threads, each with its own
+    keep-alive connection (items dealt round robin). An item whose answer is a
+    5xx is tried again, up to RETRIES times, after a short growing wait (as
+    clients do). Returns the seconds taken and the number of retries."""
+    conns = max(1, min(int(conns), len(items) or 1))
+    errors = []
+    retries = []
+
+    def attempt(c, it):
+        for i in range(RETRIES):
+            try:
+                return work(c, it)
+            except ServerError:
+                retries.append(1)
+                time.sleep(0.01 * 2 ** i)
+        return work(c, it)
+
+    def run(part):
+        c = Client(base)
+        try:
+            for it in part:
+                if errors:
+                    return
+                attempt(c, it)
+        except (BenchError, OSError, http.client.HTTPException) as e:
+            errors.append(e)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=run, args=(items[i::conns],)) for i in range(conns)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    t1 = time.perf_counter()
+    if errors:
+        raise errors[0]
+    return t1 - t0, len(retries)
+
+
+def tag_name(i):
+    # zero-padded, so that the lexical order of the tags is their numeric order
+    return f"t{i:07d}"
+
+
+def cmd_tags(base, repo, first, count, conns):
+    """Tag one manifest (pushed once, as tag_name(0)'s image if absent) as
+    tag_name(FIRST) .. tag_name(FIRST + COUNT - 1)."""
+    first, count = int(first), int(count)
+    c = Client(base)
+    st, h, d = c.request("GET", f"/v2/{repo}/manifests/{tag_name(0)}",
+                         headers={"Accept": OCI_MANIFEST})
+    if st == 200:
+        manifest = d
+    else:
+        manifest, _ = push_image(c, repo, tag_name(0))
+    c.close()
+    names = [tag_name(i) for i in range(first, first + count) if i != 0]
+    secs, retries = fan_out(base, conns, names, lambda cl, t: put_manifest(cl, repo, t, manifest))
+    return {"seconds": secs, "count": len(names), "retries": retries}
+
+
+def cmd_repos(base, prefix, first, count, conns):
+    """Make repositories PREFIX/rNNNNNNN (FIRST .. FIRST + COUNT - 1), each with the
+    image of PREFIX/src as tag v1: two cross-repository mounts and one manifest PUT."""
+    first, count = int(first), int(count)
+    src = f"{prefix}/src"
+    c = Client(base)
+    manifest, descs = push_image(c, src, "v1")
+    c.close()
+
+    def make(cl, name):
+        for desc in descs:
+            st, h, d = cl.request("POST", f"/v2/{name}/blobs/uploads/?mount={desc['digest']}&from={src}")
+            expect(st, (201,), f"mount into {name}", d)
+        put_manifest(cl, name, "v1", manifest)
+
+    names = [f"{prefix}/r{i:07d}" for i in range(first, first + count)]
+    secs, retries = fan_out(base, conns, names, make)
+    return {"seconds": secs, "count": len(names), "retries": retries}
 
 
 def cmd_ensure(base, repo, path, digest):
@@ -226,6 +338,8 @@ COMMANDS = {
     "small": (cmd_small, 4, 4),
     "image": (cmd_image, 3, 4),
     "ensure": (cmd_ensure, 4, 4),
+    "tags": (cmd_tags, 5, 5),
+    "repos": (cmd_repos, 5, 5),
 }
 
 

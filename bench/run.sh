@@ -11,6 +11,8 @@ export LC_ALL=C
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 CLIENT="$HERE/client.py"
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 RUNS=3
 PHASES="ceil,push,pull,chunked,small,wrk,auth,rss"
@@ -77,40 +79,7 @@ while getopts "n:p:s:c:k:z:d:C:S:b:r:Kh" opt; do
 	esac
 done
 
-die() { echo "run.sh: $*" >&2; exit 2; }
-
-to_bytes() {
-	local v=$1 n mult=1
-	case $v in
-	*[kK]) mult=1024; n=${v%?} ;;
-	*[mM]) mult=$((1024 * 1024)); n=${v%?} ;;
-	*[gG]) mult=$((1024 * 1024 * 1024)); n=${v%?} ;;
-	*) n=$v ;;
-	esac
-	[[ $n =~ ^[0-9]+$ ]] || die "bad size: $v"
-	echo $((n * mult))
-}
-
-SIZE=$(to_bytes "$SIZE_ARG")
-CHUNK=$(to_bytes "$CHUNK_ARG")
-SMALL_SIZE=$(to_bytes "$SMALL_SIZE_ARG")
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "bad -n: $RUNS"
-[[ $SMALL_COUNT =~ ^[1-9][0-9]*$ ]] || die "bad -k: $SMALL_COUNT"
-[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "bad -d: $DURATION"
-[[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "bad -C: $CONNS"
-((SIZE > 0 && CHUNK > 0 && SMALL_SIZE > 0)) || die "sizes must be positive"
-
-declare -A WANT=()
-IFS=, read -r -a _ph <<<"$PHASES"
-for p in "${_ph[@]}"; do
-	[[ " $ALL_PHASES " == *" $p "* ]] || die "unknown phase: $p (known: $ALL_PHASES)"
-	WANT[$p]=1
-done
-want() { [[ -n ${WANT[$1]:-} ]]; }
-
-for tool in curl python3 openssl jq; do
-	command -v "$tool" >/dev/null || die "$tool is required"
-done
+check_args
 for p in wrk auth; do
 	want "$p" || continue
 	command -v wrk >/dev/null || die "wrk is required for the $p phase"
@@ -122,16 +91,7 @@ for p in push pull chunked small wrk rss; do
 	want "$p" && NEED_OPEN=1
 done
 
-mkdir -p "$BENCH_DIR" || die "cannot create $BENCH_DIR"
-BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
-STAMP=$(date +%Y%m%d-%H%M%S)
-LOG="$BENCH_DIR/bench-$STAMP.log"
-RES="$BENCH_DIR/results-$STAMP.tsv"
-BIG="$BENCH_DIR/big.blob"
-TMP="$BENCH_DIR/tmp"
-mkdir -p "$TMP"
-: >"$RES"
-CLK_TCK=$(getconf CLK_TCK)
+open_bench_dir
 
 REPO_BIG=bench/big
 REPO_SMALL=bench/small
@@ -146,56 +106,6 @@ PEER_AUTH_PASS=benchpw
 BERTH_AUTH_PASS=benchpw-benchpw
 BCRYPT_COST=5
 
-# ---------------------------------------------------------------- helpers
-
-log() {
-	local la
-	la=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)
-	printf '%s load %s | %s\n' "$(date +%H:%M:%S)" "$la" "$*" | tee -a "$LOG"
-}
-
-# record RUN SERVER KEY VALUE
-record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RES"; }
-
-calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# PID and all its live descendants (a server may fork workers)
-proc_tree() {
-	local p
-	echo "$1"
-	for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do
-		proc_tree "$p"
-	done
-}
-
-# server CPU time (utime + stime of all threads, plus reaped children and
-# live descendants) in clock ticks
-cpu_ticks() {
-	local pid stat total=0
-	for pid in $(proc_tree "$1"); do
-		stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
-		stat=${stat##*) }
-		total=$((total + $(awk '{ print $12 + $13 + $14 + $15 }' <<<"$stat")))
-	done
-	echo "$total"
-}
-
-cpu_secs() { calc "($2 - $1) / $CLK_TCK" 3; }
-
-# status_kb PID FIELD: FIELD (VmRSS, VmHWM) summed over the process tree
-status_kb() {
-	local pid total=0 v
-	for pid in $(proc_tree "$1"); do
-		v=$(awk -v k="$2:" '$1 == k { print $2 }' "/proc/$pid/status" 2>/dev/null)
-		total=$((total + ${v:-0}))
-	done
-	echo "$total"
-}
-
 # ---------------------------------------------------------------- servers
 
 # Instances: "berth" and "peer" run without credentials; "berth-auth" and
@@ -206,21 +116,6 @@ declare -A PID=() BASE=() DATA=() LAST_BIG=() PULL_DIGEST=() IMAGE_READY=() BASI
 ACTIVE=()
 AUTH_ACTIVE=()
 OWNER_PASS=
-
-# wait_ready INSTANCE CODE: until GET /v2/ without credentials answers CODE
-wait_ready() {
-	local s=$1 code=$2 i
-	for ((i = 0; i < 150; i++)); do
-		if ! kill -0 "${PID[$s]}" 2>/dev/null; then
-			return 1
-		fi
-		if [[ $(curl -s -o /dev/null -w '%{http_code}' "${BASE[$s]}/v2/") == "$code" ]]; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
 
 # basic_header USER PASSWORD: the value of an Authorization header
 basic_header() { printf 'Basic %s' "$(printf '%s:%s' "$1" "$2" | base64 -w0)"; }
@@ -248,23 +143,8 @@ start_peer() {
 		BASIC_PASS[$name]=$PEER_AUTH_PASS
 		BASIC[$name]=$(basic_header "$AUTH_USER" "$PEER_AUTH_PASS")
 	fi
-	cat >"$cfg" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $dir
-  delete:
-    enabled: true
-  cache:
-    blobdescriptor: inmemory
-http:
-  addr: 127.0.0.1:$port
-$authcfg
-EOF
+	peer_config "$cfg" "$port" "  filesystem:
+    rootdirectory: $dir" "$authcfg"
 	"$PEER_BIN" serve "$cfg" >"$BENCH_DIR/$name.log" 2>&1 &
 	PID[$name]=$!
 	BASE[$name]="http://127.0.0.1:$port"
@@ -349,21 +229,6 @@ start_instance() {
 	log "$s: pid ${PID[$s]} on ${BASE[$s]}"
 }
 
-stop_server() {
-	local s=$1 pid=${PID[$1]:-} i
-	[[ -n $pid ]] || return 0
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid" 2>/dev/null
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-	fi
-	wait "$pid" 2>/dev/null
-	PID[$s]=
-}
-
 cleanup() {
 	local s
 	trap - EXIT INT TERM
@@ -377,26 +242,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-alive() { kill -0 "${PID[$1]}" 2>/dev/null; }
 
 # ---------------------------------------------------------------- blob content
-
-CUR_DIGEST=
-
-make_big() {
-	if [[ -f $BIG && $(stat -c %s "$BIG") == "$SIZE" ]]; then
-		return
-	fi
-	log "writing $SIZE_ARG of random data to $BIG"
-	openssl rand -out "$BIG" "$SIZE" || die "cannot write $BIG"
-}
-
-# New random first bytes: a new digest without rewriting the whole file,
-# so every push stores bytes the server has never seen.
-fresh_big() {
-	head -c 32 /dev/urandom | dd of="$BIG" bs=32 count=1 conv=notrunc status=none
-	CUR_DIGEST="sha256:$(openssl dgst -sha256 -r "$BIG" | cut -c1-64)"
-}
 
 # Remove every big blob previously pushed to server S.
 reset_big() {
@@ -411,15 +258,6 @@ reset_big() {
 	done
 	LAST_BIG[$s]=
 	PULL_DIGEST[$s]=
-}
-
-abs_url() {
-	local s=$1 loc=$2
-	case $loc in
-	http://* | https://*) echo "$loc" ;;
-	/*) echo "${BASE[$s]}$loc" ;;
-	*) echo "${BASE[$s]}/$loc" ;;
-	esac
 }
 
 # ---------------------------------------------------------------- phases
@@ -442,144 +280,6 @@ phase_ceil() {
 	mbs=$(calc "$SIZE / ($t1 - $t0) / 1000000" 1)
 	record 0 - ceil_dd_mbs "$mbs"
 	log "ceiling: dd $SIZE_ARG from page cache to $BENCH_DIR conv=fsync: $mbs MB/s (${secs}s)"
-}
-
-phase_push() {
-	local s=$1 r=$2 c0 c1 hdr out code tp tu loc url mbs cpu
-	reset_big "$s"
-	fresh_big
-	sync
-	hdr="$TMP/push-headers"
-	c0=$(cpu_ticks "${PID[$s]}")
-	out=$(curl -sS --max-time 900 -D "$hdr" -o /dev/null -w '%{http_code} %{time_total}' \
-		-X POST "${BASE[$s]}/v2/$REPO_BIG/blobs/uploads/") || { log "push $s: POST failed"; return 1; }
-	read -r code tp <<<"$out"
-	[[ $code == 202 ]] || { log "push $s: POST answered $code"; return 1; }
-	loc=$(awk 'tolower($1) == "location:" { print $2 }' "$hdr" | tr -d '\r' | tail -1)
-	url=$(abs_url "$s" "$loc")
-	[[ $url == *\?* ]] && url="$url&digest=$CUR_DIGEST" || url="$url?digest=$CUR_DIGEST"
-	out=$(curl -sS --max-time 900 -o "$TMP/push-body" -w '%{http_code} %{time_total}' \
-		-T "$BIG" -H 'Content-Type: application/octet-stream' -H 'Expect:' "$url") ||
-		{ log "push $s: PUT failed"; return 1; }
-	c1=$(cpu_ticks "${PID[$s]}")
-	read -r code tu <<<"$out"
-	LAST_BIG[$s]="${LAST_BIG[$s]:-} $CUR_DIGEST"
-	[[ $code == 201 ]] || { log "push $s: PUT answered $code: $(head -c 300 "$TMP/push-body")"; return 1; }
-	PULL_DIGEST[$s]=$CUR_DIGEST
-	mbs=$(calc "$SIZE / ($tp + $tu) / 1000000" 1)
-	cpu=$(cpu_secs "$c0" "$c1")
-	record "$r" "$s" push_mbs "$mbs"
-	record "$r" "$s" push_cpu_gib "$(calc "$cpu * 1073741824 / $SIZE" 3)"
-	log "run $r push    $s: $mbs MB/s ($(calc "$tp + $tu" 3)s, server cpu ${cpu}s)"
-}
-
-phase_pull() {
-	local s=$1 r=$2 d c0 c1 out code got secs mbs cpu
-	d=${PULL_DIGEST[$s]:-}
-	if [[ -z $d || $(curl -s -o /dev/null -w '%{http_code}' -I "${BASE[$s]}/v2/$REPO_BIG/blobs/$d") != 200 ]]; then
-		reset_big "$s"
-		fresh_big
-		python3 "$CLIENT" ensure "${BASE[$s]}" "$REPO_BIG" "$BIG" "$CUR_DIGEST" >/dev/null ||
-			{ log "pull $s: could not store the blob to pull"; return 1; }
-		LAST_BIG[$s]="${LAST_BIG[$s]:-} $CUR_DIGEST"
-		d=$CUR_DIGEST
-		PULL_DIGEST[$s]=$d
-	fi
-	c0=$(cpu_ticks "${PID[$s]}")
-	out=$(curl -sS --max-time 900 -L -o /dev/null -w '%{http_code} %{size_download} %{time_total}' \
-		"${BASE[$s]}/v2/$REPO_BIG/blobs/$d") || { log "pull $s: GET failed"; return 1; }
-	c1=$(cpu_ticks "${PID[$s]}")
-	read -r code got secs <<<"$out"
-	[[ $code == 200 && $got == "$SIZE" ]] || { log "pull $s: answered $code with $got bytes"; return 1; }
-	mbs=$(calc "$SIZE / $secs / 1000000" 1)
-	cpu=$(cpu_secs "$c0" "$c1")
-	record "$r" "$s" pull_mbs "$mbs"
-	record "$r" "$s" pull_cpu_gib "$(calc "$cpu * 1073741824 / $SIZE" 3)"
-	log "run $r pull    $s: $mbs MB/s (${secs}s, server cpu ${cpu}s)"
-}
-
-phase_chunked() {
-	local s=$1 r=$2 c0 c1 out rc secs patches mbs cpu
-	reset_big "$s"
-	fresh_big
-	sync
-	c0=$(cpu_ticks "${PID[$s]}")
-	out=$(python3 "$CLIENT" chunked "${BASE[$s]}" "$REPO_BIG" "$BIG" "$CUR_DIGEST" "$CHUNK")
-	rc=$?
-	c1=$(cpu_ticks "${PID[$s]}")
-	LAST_BIG[$s]="${LAST_BIG[$s]:-} $CUR_DIGEST"
-	((rc == 0)) || { log "chunked $s: client failed"; return 1; }
-	PULL_DIGEST[$s]=$CUR_DIGEST
-	secs=$(jq -r .seconds <<<"$out")
-	patches=$(jq -r .patches <<<"$out")
-	mbs=$(calc "$SIZE / $secs / 1000000" 1)
-	cpu=$(cpu_secs "$c0" "$c1")
-	record "$r" "$s" chunked_mbs "$mbs"
-	record "$r" "$s" chunked_cpu_gib "$(calc "$cpu * 1073741824 / $SIZE" 3)"
-	log "run $r chunked $s: $mbs MB/s ($(calc "$secs" 3)s, $patches PATCH, server cpu ${cpu}s)"
-}
-
-phase_small() {
-	local s=$1 r=$2 c0 c1 out rc secs mode pps cpu
-	c0=$(cpu_ticks "${PID[$s]}")
-	out=$(python3 "$CLIENT" small "${BASE[$s]}" "$REPO_SMALL" "$SMALL_COUNT" "$SMALL_SIZE")
-	rc=$?
-	c1=$(cpu_ticks "${PID[$s]}")
-	((rc == 0)) || { log "small $s: client failed"; return 1; }
-	secs=$(jq -r .seconds <<<"$out")
-	mode=$(jq -r .mode <<<"$out")
-	pps=$(calc "$SMALL_COUNT / $secs" 1)
-	cpu=$(cpu_secs "$c0" "$c1")
-	record "$r" "$s" small_ps "$pps"
-	record "$r" "$s" small_cpu_us "$(calc "$cpu * 1000000 / $SMALL_COUNT" 0)"
-	log "run $r small   $s: $pps pushes/s ($SMALL_COUNT x $SMALL_SIZE_ARG in $(calc "$secs" 3)s, $mode, server cpu ${cpu}s)"
-}
-
-# wrk_one INSTANCE RUN KEY LABEL URL [wrk args]
-wrk_one() {
-	local s=$1 r=$2 key=$3 label=$4 url=$5 c0 c1 out rps n bad errs cpu
-	shift 5
-	c0=$(cpu_ticks "${PID[$s]}")
-	out=$(timeout $((DURATION + 60)) wrk -t2 -c"$CONNS" -d"${DURATION}s" "$@" "$url" 2>&1)
-	c1=$(cpu_ticks "${PID[$s]}")
-	rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
-	n=$(awk '/ requests in / { print $1 }' <<<"$out")
-	bad=$(awk -F: '/Non-2xx or 3xx responses/ { gsub(/ /, "", $2); print $2 }' <<<"$out")
-	[[ -n $rps && -n $n ]] || { log "$label $s: wrk failed: $(tail -3 <<<"$out" | tr '\n' ' ')"; return 1; }
-	cpu=$(cpu_secs "$c0" "$c1")
-	if [[ -n $bad && $bad != 0 ]]; then
-		log "$label $s: $bad non-2xx answers, figure discarded"
-		return 1
-	fi
-	record "$r" "${s%-auth}" "${key}_rps" "$rps"
-	record "$r" "${s%-auth}" "${key}_cpu_us" "$(calc "$cpu * 1000000 / $n" 1)"
-	errs=$(grep -m1 'Socket errors' <<<"$out" | sed 's/^ *//')
-	log "run $r $label $s: $rps req/s ($n requests, ${errs:+$errs, }server cpu ${cpu}s)"
-}
-
-# ab_head INSTANCE RUN KEY LABEL URL [ab args]
-ab_head() {
-	local s=$1 r=$2 key=$3 label=$4 url=$5 c0 c1 out rps n failed bad ka cpu
-	shift 5
-	c0=$(cpu_ticks "${PID[$s]}")
-	out=$(timeout $((DURATION + 60)) ab -r -k -i -c "$CONNS" -t "$DURATION" -n 2000000 \
-		-H "Accept: $OCI_MANIFEST" "$@" "$url" 2>&1)
-	c1=$(cpu_ticks "${PID[$s]}")
-	rps=$(awk '/^Requests per second:/ { print $4 }' <<<"$out")
-	n=$(awk '/^Complete requests:/ { print $3 }' <<<"$out")
-	failed=$(awk '/^Failed requests:/ { print $3 }' <<<"$out")
-	bad=$(awk '/^Non-2xx responses:/ { print $3 }' <<<"$out")
-	ka=$(awk '/^Keep-Alive requests:/ { print $3 }' <<<"$out")
-	[[ -n $rps && -n $n && $n != 0 ]] ||
-		{ log "$label $s: ab failed or timed out: $(tail -3 <<<"$out" | tr -s ' \n' ' ')"; return 1; }
-	cpu=$(cpu_secs "$c0" "$c1")
-	if [[ -n $bad && $bad != 0 ]]; then
-		log "$label $s: $bad non-2xx answers, figure discarded"
-		return 1
-	fi
-	record "$r" "${s%-auth}" "${key}_rps" "$rps"
-	record "$r" "${s%-auth}" "${key}_cpu_us" "$(calc "$cpu * 1000000 / $n" 1)"
-	log "run $r $label $s: $rps req/s ($n requests, ${ka:-0} kept alive, ${failed:-0} failed, server cpu ${cpu}s)"
 }
 
 phase_wrk() {
@@ -683,17 +383,6 @@ fi
 if want ceil; then
 	phase_ceil
 fi
-
-# run_order RUN INSTANCE...: the instances, reversed in even runs
-run_order() {
-	local r=$1
-	shift
-	if (($# == 2)) && ((r % 2 == 0)); then
-		echo "$2 $1"
-	else
-		echo "$*"
-	fi
-}
 
 for ((r = 1; r <= RUNS; r++)); do
 	read -r -a order <<<"$(run_order "$r" "${ACTIVE[@]}")"

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Summarise a results TSV written by bench/run.sh.
+"""Summarise a results TSV written by bench/run.sh or bench/s3.sh.
 
-usage: summary.py RESULTS.tsv [RUNS]
+usage: summary.py RESULTS.tsv [RUNS]          (bench/run.sh)
+       summary.py --s3 RESULTS.tsv [RUNS]     (bench/s3.sh)
 
 Each line of the TSV is: run, server, key, value. Figures are reduced to the
 median over runs; the ratio column is berth / peer ("berth only" for a
-figure the peer cannot give in this setup).
+figure the peer cannot give in this setup). With --s3 there are two berth
+columns (one server, two behind nginx), the gateway's own speed as a ceiling,
+and the metadata figures at a low and a high count with their ratio.
 """
 
 import statistics
@@ -54,34 +57,61 @@ def fmt(v):
     return f"{v:.2f}"
 
 
-def main(argv):
-    if len(argv) < 2:
-        sys.stderr.write(__doc__)
-        return 2
-    vals = defaultdict(list)
-    with open(argv[1]) as f:
-        for line in f:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) != 4:
-                continue
-            _, server, key, value = parts
-            try:
-                vals[(server, key)].append(float(value))
-            except ValueError:
-                pass
+class Results:
+    """The figures of one TSV: median and spread per (server, key)."""
 
-    def med(server, key):
-        v = vals.get((server, key))
+    def __init__(self, path):
+        self.vals = defaultdict(list)
+        with open(path) as f:
+            for line in f:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) != 4:
+                    continue
+                _, server, key, value = parts
+                try:
+                    self.vals[(server, key)].append(float(value))
+                except ValueError:
+                    pass
+
+    def med(self, server, key):
+        v = self.vals.get((server, key))
         return statistics.median(v) if v else None
 
-    def spread(server, key):
-        v = vals.get((server, key))
+    def spread(self, server, key):
+        v = self.vals.get((server, key))
         if not v or len(v) < 2:
             return ""
         m = statistics.median(v)
         if m == 0:
             return ""
         return f"+/-{100 * (max(v) - min(v)) / 2 / m:.0f}%"
+
+
+def table_line(cells, widths, left):
+    """Cells padded to widths; the columns in left are left-aligned."""
+    return "  ".join(c.ljust(w) if i in left else c.rjust(w)
+                     for i, (c, w) in enumerate(zip(cells, widths)))
+
+
+def fmt_count(n):
+    return f"{n:.0f}" if n is not None else "-"
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}x" if a is not None and b else "-"
+
+
+def main(argv):
+    if len(argv) < 2:
+        sys.stderr.write(__doc__)
+        return 2
+    if argv[1] == "--s3":
+        if len(argv) < 3:
+            sys.stderr.write(__doc__)
+            return 2
+        return main_s3(Results(argv[2]), argv[3] if len(argv) > 3 else "?")
+    res = Results(argv[1])
+    med, spread = res.med, res.spread
 
     ceil = [(label, unit, med("-", key)) for key, label, unit in CEILINGS if med("-", key) is not None]
     if ceil:
@@ -93,8 +123,7 @@ def main(argv):
     runs = argv[2] if len(argv) > 2 else "?"
     head = ("figure", "unit", "peer", "", "berth", "", "berth/peer", "better")
     widths = (25, 8, 9, 6, 9, 6, 10, 6)
-    line = "  ".join(h.ljust(w) if i < 2 or i == 7 else h.rjust(w)
-                     for i, (h, w) in enumerate(zip(head, widths)))
+    line = table_line(head, widths, (0, 1, 7))
     print(f"medians over {runs} run(s); peer = docker-registry; +/- is half the min-max spread")
     print(line)
     print("-" * len(line))
@@ -103,12 +132,112 @@ def main(argv):
         if p is None and b is None:
             continue
         if only and only[0]:
-            ratio = "berth only"
+            rt = "berth only"
         else:
-            ratio = f"{b / p:.2f}x" if p and b is not None else "-"
-        cells = (label, unit, fmt(p), spread("peer", key), fmt(b), spread("berth", key), ratio, better)
-        print("  ".join(c.ljust(w) if i < 2 or i == 7 else c.rjust(w)
-                        for i, (c, w) in enumerate(zip(cells, widths))))
+            rt = ratio(b, p)
+        cells = (label, unit, fmt(p), spread("peer", key), fmt(b), spread("berth", key), rt, better)
+        print(table_line(cells, widths, (0, 1, 7)))
+    return 0
+
+
+# bench/s3.sh: key, label, unit, better, the gateway's ceiling key (or None)
+S3_ROWS = [
+    ("push_mbs", "monolithic push", "MB/s", "higher", "ceil_put_mbs"),
+    ("push_cpu_gib", "  server cpu", "s/GiB", "lower", None),
+    ("pull_mbs", "pull, 307 followed", "MB/s", "higher", "ceil_get_mbs"),
+    ("pull_cpu_gib", "  server cpu", "s/GiB", "lower", None),
+    ("pull_stream_mbs", "pull, streamed", "MB/s", "higher", "ceil_get_mbs"),
+    ("pull_stream_cpu_gib", "  server cpu", "s/GiB", "lower", None),
+    ("chunked_mbs", "chunked push", "MB/s", "higher", "ceil_put_mbs"),
+    ("chunked_cpu_gib", "  server cpu", "s/GiB", "lower", None),
+    ("small_ps", "small blob pushes", "push/s", "higher", None),
+    ("small_cpu_us", "  server cpu", "us/push", "lower", None),
+]
+
+S3_CEILINGS = [
+    ("ceil_put_mbs", "PUT of the big blob (curl -T)", "MB/s"),
+    ("ceil_get_mbs", "GET of the big blob", "MB/s"),
+]
+
+S3_SERVERS = [("peer", "peer"), ("berth", "berth"), ("berth2", "berth x2")]
+
+# key prefix, label, what is counted; every figure is req/s (wrk GET, ab HEAD)
+S3_META = [
+    ("tags_first", "tags/list?n=100", "tags"),
+    ("tags_deep", "tags/list?n=100&last=mid", "tags"),
+    ("head_tag", "HEAD manifest by tag", "tags"),
+    ("head_repo", "HEAD manifest", "repos"),
+]
+
+
+def main_s3(res, runs):
+    med, spread = res.med, res.spread
+    ceil = [(label, unit, key) for key, label, unit in S3_CEILINGS if med("gateway", key) is not None]
+    if ceil:
+        print(f"gateway ceiling (curl straight to a bucket), medians over {runs} run(s)")
+        for label, unit, key in ceil:
+            print(f"  {label:<36} {fmt(med('gateway', key)):>10} {unit}  {spread('gateway', key)}")
+        print()
+
+    head = ("figure", "unit", "gateway", "peer", "", "berth", "", "berth x2", "",
+            "berth/peer", "x2/peer", "berth/gw", "x2/gw", "better")
+    widths = (20, 7, 7, 7, 6, 7, 6, 8, 6, 10, 7, 8, 6, 6)
+    left = (0, 1, 13)
+    line = table_line(head, widths, left)
+    print(f"medians over {runs} run(s); peer = docker-registry on S3; berth x2 = two berth servers"
+          " behind nginx; +/- is half the min-max spread")
+    print(line)
+    print("-" * len(line))
+    for key, label, unit, better, ceil_key in S3_ROWS:
+        v = {s: med(s, key) for s, _ in S3_SERVERS}
+        if all(x is None for x in v.values()):
+            continue
+        g = med("gateway", ceil_key) if ceil_key else None
+        cells = (label, unit, fmt(g),
+                 fmt(v["peer"]), spread("peer", key),
+                 fmt(v["berth"]), spread("berth", key),
+                 fmt(v["berth2"]), spread("berth2", key),
+                 ratio(v["berth"], v["peer"]), ratio(v["berth2"], v["peer"]),
+                 ratio(v["berth"], g), ratio(v["berth2"], g), better)
+        print(table_line(cells, widths, left))
+
+    meta = []
+    for key, label, what in S3_META:
+        for s, name in S3_SERVERS:
+            lv = {}
+            for level in ("lo", "hi"):
+                lv[level] = (med(s, f"{what}_{level}_count"), med(s, f"{key}_{level}_rps"),
+                             spread(s, f"{key}_{level}_rps"), med(s, f"{key}_{level}_seq_ms"))
+            if all(v[1] is None and v[3] is None for v in lv.values()):
+                continue
+            meta.append((label, name, lv["lo"], lv["hi"]))
+    if not meta:
+        return 0
+    print()
+    print("metadata cost against count, at a low and a high count: req/s under wrk/ab, and ms of one"
+          " request alone (median of 3);")
+    print("flat is 1.00 in both ratio columns (rate: high/low, time: high/low)")
+    head = ("figure", "server", "count", "req/s", "", "ms", "count", "req/s", "", "ms", "rate", "time")
+    widths = (24, 8, 7, 7, 6, 7, 7, 7, 6, 7, 6, 6)
+    left = (0, 1)
+    line = table_line(head, widths, left)
+    print(line)
+    print("-" * len(line))
+    for label, name, lo, hi in meta:
+        cells = (label, name, fmt_count(lo[0]), fmt(lo[1]), lo[2], fmt(lo[3]),
+                 fmt_count(hi[0]), fmt(hi[1]), hi[2], fmt(hi[3]), ratio(hi[1], lo[1]), ratio(hi[3], lo[3]))
+        print(table_line(cells, widths, left))
+    fills = []
+    for s, name in S3_SERVERS:
+        for what in ("tags", "repos"):
+            for lv in ("lo", "hi"):
+                v = med(s, f"{what}_fill_{lv}_ps")
+                if v is not None:
+                    retried = med(s, f"{what}_fill_{lv}_retries")
+                    again = f" ({retried:.0f} retried after a 5xx)" if retried else ""
+                    fills.append(f"{name} {what} to {lv} {fmt(v)}/s{again}")
+    if fills:
+        print("made through the API at: " + ", ".join(fills))
     return 0
 
 
