@@ -100,7 +100,7 @@ mon warn on pool no redundancy = false
 paxos propose interval = 0.01
 
 [client.rgw]
-rgw frontends = beast endpoint=127.0.0.1:$rgwport
+rgw frontends = beast endpoint=127.0.0.1:$rgwport tcp_nodelay=1
 rgw enable usage log = false
 # the bytes of deleted objects go to radosgw's gc, which frees them after 2 h by default: in RAM
 rgw gc obj min wait = 5
