@@ -492,7 +492,7 @@ static enum berth_rc tag_list(struct berth_meta *m, int64_t reg, const char *rep
     enum berth_rc rc;
 
     if (!repo) return berth_err_set(err, BERTH_EINVAL, "tag_list: no repository");
-    /* one statement: no row means no repository, a NULL tag means no tags after last */
+    /* one statement: no row means no repository; its row carries a NULL tag, then the tags after last */
     rc = berth_sql_names(db, "tag_list", SQL_TAG_LIST,
                          SQL_ARGS(SQL_I(reg), SQL_T(repo), SQL_T(last ? last : ""), berth_sql_page_limit(db, n)), 1,
                          n, fn, ctx, more, &rows, err);

@@ -197,9 +197,11 @@
     X(TAG_DELETE, "DELETE FROM tags WHERE repo_id = (SELECT id FROM repositories"                        \
                   " WHERE registry_id = ?1 AND name = ?2) AND name = ?3")                                \
     /* one statement: no row means no repository, a NULL tag means no tags after last */                 \
-    X(TAG_LIST, "SELECT r.id, t.name FROM repositories r"                                                \
-                " LEFT JOIN tags t ON t.repo_id = r.id AND t.name > ?3"                                  \
-                " WHERE r.registry_id = ?1 AND r.name = ?2 ORDER BY t.name LIMIT ?4")                    \
+    /* the repository's row (a NULL tag: it exists), then one range of its (repo_id, name) key */      \
+    X(TAG_LIST, "SELECT id, NULL FROM repositories WHERE registry_id = ?1 AND name = ?2"                 \
+                " UNION ALL SELECT * FROM (SELECT t.repo_id, t.name FROM tags t WHERE t.repo_id ="       \
+                " (SELECT id FROM repositories WHERE registry_id = ?1 AND name = ?2) AND t.name > ?3"    \
+                " ORDER BY t.name LIMIT ?4) AS p ORDER BY 2")                                            \
     X(REFERRERS, "SELECT digest, media_type, size, artifact_type, annotations FROM manifests"            \
                  " WHERE repo_id = (SELECT id FROM repositories WHERE registry_id = ?1 AND name = ?2)"   \
                  " AND subject = ?3 AND (CAST(?4 AS TEXT) IS NULL OR artifact_type = ?4) ORDER BY digest") \
