@@ -1094,11 +1094,21 @@ static enum berth_rc s3_stat(struct berth_blobstore *bs, const struct berth_dige
     return rc;
 }
 
+/*
+ * A reader fetches READ_WINDOW bytes per ranged GET and serves smaller reads
+ * (the HTTP layer asks 256 KiB at a time) from them, so streaming a blob
+ * costs one S3 request per window, not one per read.
+ */
+#define READ_WINDOW ((size_t)4 << 20)
+
 struct s3_reader {
     struct berth_blob_reader base; /* first member: callers hold &base */
     struct s3_store *st;
     char key[KEY_MAX];
     char *url; /* base.url's memory */
+    char *win; /* bytes [win_off, win_off + win_len) of the object; NULL until a small read */
+    uint64_t win_off;
+    size_t win_len;
 };
 
 static const struct berth_blob_reader_ops s3_reader_ops;
@@ -1113,10 +1123,30 @@ static enum berth_rc s3_reader_read_at(struct berth_blob_reader *r, uint64_t off
                                        size_t *got, struct berth_err *err)
 {
     struct s3_reader *sr = reader_of(r);
+    uint64_t end;
+    size_t n;
     enum berth_rc rc;
 
     /* berth_blob_reader_read_at cut len to the size: all of it must come */
-    rc = obj_get_range(sr->st, sr->key, off, buf, len, err);
+    if (sr->win && off >= sr->win_off && off + len <= sr->win_off + sr->win_len) {
+        memcpy(buf, sr->win + (off - sr->win_off), len);
+        *got = len;
+        return BERTH_OK;
+    }
+    if (len >= READ_WINDOW) {
+        rc = obj_get_range(sr->st, sr->key, off, buf, len, err);
+    } else {
+        end = off + READ_WINDOW < sr->base.size ? off + READ_WINDOW : sr->base.size;
+        n = (size_t)(end - off);
+        if (!sr->win) sr->win = berth_xmalloc(READ_WINDOW);
+        sr->win_len = 0;
+        rc = obj_get_range(sr->st, sr->key, off, sr->win, n, err);
+        if (!rc) {
+            sr->win_off = off;
+            sr->win_len = n;
+            memcpy(buf, sr->win, len);
+        }
+    }
     if (rc == BERTH_ENOENT) rc = berth_err_set(err, BERTH_EIO, "S3 object %s%s was removed while it was read",
                                                sr->st->conf.prefix, sr->key);
     if (!rc) *got = len;
@@ -1128,6 +1158,7 @@ static void s3_reader_close(struct berth_blob_reader *r)
     struct s3_reader *sr = reader_of(r);
 
     free(sr->url);
+    free(sr->win);
     sr->base.magic = 0;
     free(sr);
 }
