@@ -162,6 +162,20 @@ static enum berth_rc store_present(void *p, struct berth_err *err)
     return c->bs->ops->stat(c->bs, c->d, &size, err);
 }
 
+/* Ends a session whose bytes are not the digest asked for: its bytes and record go, nothing is visible. */
+static void abandon(struct berth_req *req, struct up_state *st)
+{
+    struct berth_http *h = req->http;
+    struct berth_err terr = BERTH_ERR_INIT;
+
+    berth_upload_writer_close(st->w, NULL);
+    st->w = NULL;
+    h->blobs->ops->upload_remove(h->blobs, st->s->uuid, &terr);
+    if (!st->transient) h->meta->uploads->upload_delete(h->meta, st->s->uuid, &terr);
+    st->ended = 1;
+    end_request(req, st, &terr);
+}
+
 /*
  * Verifies the session's bytes against st->want, then claims the blob: the
  * bytes are committed and the blob linked in one metadata transaction that gc
@@ -187,12 +201,7 @@ static enum berth_rc commit(struct berth_req *req, struct up_state *st, struct b
         berth_hasher_final(&c, &got);
         berth_hasher_release(&c);
         if (!berth_digest_eq(&got, &st->want)) {
-            berth_upload_writer_close(st->w, NULL);
-            st->w = NULL;
-            h->blobs->ops->upload_remove(h->blobs, s->uuid, &terr);
-            if (!st->transient) h->meta->uploads->upload_delete(h->meta, s->uuid, &terr);
-            st->ended = 1;
-            end_request(req, st, &terr);
+            abandon(req, st);
             return berth_err_set(err, BERTH_EDIGEST, "uploaded content has digest %s, not %s", got.s, st->want.s);
         }
         flags |= BERTH_COMMIT_VERIFIED;
@@ -216,12 +225,7 @@ static enum berth_rc commit(struct berth_req *req, struct up_state *st, struct b
     if (sc.done) st->ended = 1; /* the session's bytes are gone, even if the claim then failed */
     if (rc == BERTH_EDIGEST && !sc.done) {
         /* the store refused the bytes (sha512 above): the session cannot be finished */
-        berth_upload_writer_close(st->w, NULL);
-        st->w = NULL;
-        h->blobs->ops->upload_remove(h->blobs, s->uuid, &terr);
-        if (!st->transient) h->meta->uploads->upload_delete(h->meta, s->uuid, &terr);
-        st->ended = 1;
-        end_request(req, st, &terr);
+        abandon(req, st);
         return rc;
     }
     if (rc) return rc;
@@ -444,40 +448,35 @@ void api_upload_cleanup(struct berth_req *req, int aborted)
     req->state = NULL;
 }
 
-/* Checks that uuid is a session of this repository (in this registry). */
-static enum berth_rc session_of(struct berth_req *req, struct berth_err *err)
+/*
+ * The session req->param of this repository (in this registry), loaded into
+ * *u (release it): its record and the state its last request saved.
+ */
+static enum berth_rc session_of(struct berth_req *req, struct berth_meta_upload *u, struct berth_err *err)
 {
     struct berth_meta *m = req->http->meta;
-    char repo[BERTH_NAME_MAX + 1];
-    int64_t created, reg = 0;
     enum berth_rc rc;
 
+    memset(u, 0, sizeof(*u));
     if (!berth_uuid_valid(req->param))
         return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload '%.40s' is not a session id", req->param);
-    rc = m->uploads->upload_get(m, req->param, &reg, repo, sizeof(repo), &created, err);
-    if (rc) return rc;
-    if (reg != req->registry_id || strcmp(repo, req->name) != 0)
-        return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s belongs to another repository", req->param);
-    return BERTH_OK;
+    rc = m->uploads->upload_load(m, req->param, u, err);
+    if (!rc && (u->reg != req->registry_id || strcmp(u->repo, req->name) != 0))
+        rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s belongs to another repository", req->param);
+    return rc;
 }
 
 enum berth_rc api_upload_status_finish(struct berth_req *req, struct berth_err *err)
 {
     struct berth_blobstore *bs = req->http->blobs;
-    struct berth_meta *m = req->http->meta;
     struct berth_meta_upload u;
     uint64_t size;
     enum berth_rc rc;
 
-    if (!berth_uuid_valid(req->param))
-        return berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload '%.40s' is not a session id", req->param);
     /* the bytes as of the session's last saved request, whichever server served it */
-    rc = m->uploads->upload_load(m, req->param, &u, err);
-    if (rc) return rc;
+    rc = session_of(req, &u, err);
     size = u.size;
-    if (u.reg != req->registry_id || strcmp(u.repo, req->name) != 0)
-        rc = berth_err_set(err, BERTH_EUPLOADUNKNOWN, "upload %s belongs to another repository", req->param);
-    else if (u.hash_len == 0) /* never saved: the store's bytes are the session's */
+    if (!rc && u.hash_len == 0) /* never saved: the store's bytes are the session's */
         rc = bs->ops->upload_stat(bs, req->param, &size, err);
     berth_meta_upload_release(&u);
     if (rc) return rc;
@@ -489,10 +488,12 @@ enum berth_rc api_upload_delete_finish(struct berth_req *req, struct berth_err *
 {
     struct berth_http *h = req->http;
     struct upload_session *s = NULL;
+    struct berth_meta_upload u;
     struct berth_err terr = BERTH_ERR_INIT;
     enum berth_rc rc;
 
-    rc = session_of(req, err);
+    rc = session_of(req, &u, err);
+    berth_meta_upload_release(&u);
     if (rc) return rc;
     rc = upload_acquire(h->uploads, h->meta, h->blobs, req->param, req->registry_id, req->name, &s, err);
     if (rc && rc != BERTH_EUPLOADUNKNOWN && rc != BERTH_EIO) return rc;
