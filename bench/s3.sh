@@ -294,50 +294,14 @@ start_berth() {
 	DATA[$name]=$dir
 }
 
-# start_nginx NAME SERVER SERVER: round robin per request over the two
-# (tests/e2e/lib.sh pair_start, with upstream keep-alive and no access log)
+# start_nginx NAME SERVER SERVER: round robin per request over the two (scripts/nginx-pair.sh)
 start_nginx() {
 	local name=$1 dir="$BENCH_DIR/$1-nginx" port
 	port=$(free_port)
 	rm -rf "$dir"
-	mkdir -p "$dir/tmp"
-	cat >"$dir/nginx.conf" <<NGINX
-$( (($(id -u) == 0)) && echo 'user root;')
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
-    client_max_body_size 0;
-    large_client_header_buffers 8 64k;
-    keepalive_requests 1000000;
-    upstream pair {
-        server ${BASE[$2]#http://};
-        server ${BASE[$3]#http://};
-        keepalive 64;
-    }
-    server {
-        listen 127.0.0.1:$port;
-        location / {
-            proxy_pass http://pair;
-            proxy_http_version 1.1;
-            proxy_set_header Host \$http_host;
-            proxy_set_header Connection "";
-            proxy_request_buffering off;
-            proxy_buffering off;
-            proxy_next_upstream off;
-            proxy_read_timeout 900s;
-            proxy_send_timeout 900s;
-        }
-    }
-}
-NGINX
+	mkdir -p "$dir"
+	sh "$ROOT/scripts/nginx-pair.sh" "$dir" "$port" "${BASE[$2]#http://}" "${BASE[$3]#http://}" \
+		>"$dir/nginx.conf" || die "cannot write $dir/nginx.conf"
 	nginx -c "$dir/nginx.conf" -p "$dir" -g 'daemon off;' >"$BENCH_DIR/$name.log" 2>&1 &
 	PID[$name]=$!
 	BASE[$name]="http://127.0.0.1:$port"

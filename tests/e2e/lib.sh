@@ -294,41 +294,10 @@ pair_start() {
     BERTH_PID_B=$!
     SERVER_PIDS+=("$BERTH_PID_B")
     wait_answer "http://127.0.0.1:$pb" "$BERTH_PID_B" "berth serve (second of the pair)"
-    mkdir -p "$WORK/nginx/tmp"
+    mkdir -p "$WORK/nginx"
     conf=$WORK/nginx/nginx.conf
-    cat >"$conf" <<NGINX
-user root;
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-    log_format pair '\$upstream_addr \$status \$request_method \$uri';
-    access_log $WORK/nginx/access.log pair;
-    client_body_temp_path $WORK/nginx/tmp/body;
-    proxy_temp_path $WORK/nginx/tmp/proxy;
-    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-    scgi_temp_path $WORK/nginx/tmp/scgi;
-    client_max_body_size 0;
-    large_client_header_buffers 8 64k;
-    upstream pair { server 127.0.0.1:$pa; server 127.0.0.1:$pb; }
-    server {
-        listen 127.0.0.1:$PORT;
-        location / {
-            proxy_pass http://pair;
-            proxy_http_version 1.1;
-            proxy_set_header Host \$http_host;
-            proxy_set_header Connection "";
-            proxy_request_buffering off;
-            proxy_buffering off;
-            proxy_next_upstream off;
-            proxy_read_timeout 300s;
-            proxy_send_timeout 300s;
-        }
-    }
-}
-NGINX
+    sh "$REPO/scripts/nginx-pair.sh" "$WORK/nginx" "$PORT" "127.0.0.1:$pa" "127.0.0.1:$pb" \
+        "$WORK/nginx/access.log" >"$conf" || bail "write the nginx configuration"
     nginx -c "$conf" -p "$WORK/nginx" -g 'daemon off;' >>"$SRV_LOG" 2>&1 &
     PROXY_PID=$!
     SERVER_PIDS+=("$PROXY_PID")
