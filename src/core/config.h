@@ -63,6 +63,8 @@ enum berth_config_type {
       "open upload sessions one client may have on one repository")                                 \
     X(gc_grace, "gc-grace", BERTH_CFG_INT, "60", 0, 525600,                                           \
       "minutes: gc never deletes what was pushed more recently than this")                          \
+    X(gc_interval, "gc-interval", BERTH_CFG_INT, "0", 0, 604800,                                      \
+      "seconds between the server's own gc passes over the review queue (0 = only `berth gc`)")     \
     X(shutdown_timeout, "shutdown-timeout", BERTH_CFG_INT, "10", 0, 3600,                             \
       "seconds to let in-flight requests finish on SIGTERM")                                        \
     X(auth, "auth", BERTH_CFG_BOOL, "true", 0, 1,                                                    \

@@ -226,6 +226,14 @@ typedef int (*berth_meta_repo_item_fn)(int is_tag, const char *name, void *ctx);
 typedef int (*berth_meta_referrer_fn)(const struct berth_meta_referrer *r, void *ctx);
 typedef int (*berth_meta_gc_fn)(const char *repo, const char *digest, void *ctx);
 
+/* An entry of gc's review queue: what it names (repo_id 0 for a blob) and when it became due. */
+struct berth_meta_gc_entry {
+    int64_t repo_id;
+    char digest[BERTH_DIGEST_STR_MAX + 1];
+    int64_t review_ms;
+};
+typedef int (*berth_meta_gc_entry_fn)(const struct berth_meta_gc_entry *e, void *ctx);
+
 /*
  * Called by blob_claim and blob_reap inside their transaction, while no
  * other claim or reap of the same digest can run; a nonzero code rolls the
@@ -410,21 +418,17 @@ struct berth_meta_content_ops {
                                  struct berth_err *err);
 
     /*
-     * Recorded blobs that no repository links and no manifest references,
-     * digests > after (NULL: from the start), sorted, at most n; for gc.
-     */
-    enum berth_rc (*blob_unused)(struct berth_meta *m, const char *after, int64_t n, berth_meta_name_fn fn,
-                                 void *ctx, struct berth_err *err);
-
-    /*
      * Deletes blob d if nothing uses it, in one transaction that no claim of
      * d can interleave with: checks that no repository links it and no
      * manifest references it, forgets its record (if any) and calls remove
      * (which must delete the store's bytes; an absent blob is not an error).
-     * *reaped = 1 when it was deleted; an error from remove rolls back.
-     * dry_run: the check only (*reaped tells what would happen).
+     * d's entry in gc's review queue goes with the decision. queued: only if
+     * that entry is there to take (another server's gc holding it, or done
+     * with it, makes this a no-op). *reaped = 1 when it was deleted; an error
+     * from remove rolls back. dry_run: the check only (*reaped tells what
+     * would happen).
      */
-    enum berth_rc (*blob_reap)(struct berth_meta *m, const struct berth_digest *d, int dry_run,
+    enum berth_rc (*blob_reap)(struct berth_meta *m, const struct berth_digest *d, int dry_run, int queued,
                                berth_meta_blob_fn remove, void *ctx, int *reaped, struct berth_err *err);
 
     /*
@@ -474,17 +478,28 @@ struct berth_meta_content_ops {
                                struct berth_err *err);
 
     /*
-     * Garbage collection of metadata, in short transactions of at most a
-     * few hundred rows each (writers wait for one at most): repeatedly deletes
-     * manifests that have no tag, are no child of another manifest and whose
-     * subject (if any) no longer exists, and that were stored before cutoff_ms;
-
-     * then deletes repository-blob links that no manifest of that repository
-     * references and that were made before cutoff_ms. Calls on_manifest and
-     * on_unlink for each deletion (either may be NULL). dry_run: report only.
+     * Garbage collection of metadata from gc's review queue (what removing a
+     * tag, manifest, link or repository, or an untagged push, queued), in
+     * short transactions of at most a few hundred entries each (writers wait
+     * for one at most; on PostgreSQL entries another server's gc holds are
+     * skipped): deletes queued manifests that have no tag, are no child of
+     * another manifest, whose subject (if any) no longer exists and that were
+     * stored before cutoff_ms; then queued repository-blob links that no
+     * manifest of that repository references and that were made before
+     * cutoff_ms, queuing their blobs. An entry stays while what it names is
+     * younger than cutoff_ms. Calls on_manifest and on_unlink for each
+     * deletion (either may be NULL). dry_run: report only.
      */
     enum berth_rc (*gc)(struct berth_meta *m, int64_t cutoff_ms, int dry_run, berth_meta_gc_fn on_manifest,
                         berth_meta_gc_fn on_unlink, void *ctx, struct berth_err *err);
+
+    /*
+     * Blobs in gc's review queue due by due_ms, after *after in review order
+     * (start with review_ms -1), at most n, to fn (nonzero stops). Each is
+     * then decided by blob_reap(queued = 1).
+     */
+    enum berth_rc (*gc_blobs_due)(struct berth_meta *m, int64_t due_ms, const struct berth_meta_gc_entry *after,
+                                  int64_t n, berth_meta_gc_entry_fn fn, void *ctx, struct berth_err *err);
 };
 
 /* An upload session's record and saved state (upload_load). */

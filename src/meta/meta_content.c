@@ -12,8 +12,11 @@
 #include "util.h"
 #include "banned.h"
 
-#define GC_BATCH 1000 /* rows gc reads before deleting them */
-#define GC_STEP 200   /* rows one of gc's transactions deletes at most: how long writers may wait for it */
+#define GC_STEP 20  /* queue entries one of gc's transactions reviews at most: how long writers may wait */
+#define GC_PASSES 8  /* passes over the manifest queue in one run at most */
+
+/* What an entry of gc's review queue names (migration 0009-gc-review). */
+enum { GC_KIND_MANIFEST, GC_KIND_LINK, GC_KIND_BLOB };
 
 static enum berth_rc no_repo(const char *repo, struct berth_err *err)
 {
@@ -38,6 +41,37 @@ static enum berth_rc repo_ensure(struct berth_sql_conn *c, int64_t reg, const ch
     rc = berth_sql_int1(c, "create repository", SQL_REPO_INSERT, SQL_ARGS(SQL_I(reg), SQL_T(repo), SQL_I(now)),
                         &found, id, err);
     if (!rc && !found) rc = berth_sql_no_registry(reg, err);
+    return rc;
+}
+
+/* ---- gc's review queue: what removes a reference queues what it referred to ---- */
+
+static enum berth_rc queue(struct berth_sql_conn *c, const char *op, int kind, int64_t rid, const char *digest,
+                           int64_t when, struct berth_err *err)
+{
+    return berth_sql_exec(c, op, SQL_GC_QUEUE, SQL_ARGS(SQL_I(kind), SQL_I(rid), SQL_T(digest), SQL_I(when)), NULL,
+                          err);
+}
+
+/*
+ * Inside a write transaction: manifest mid goes, and what it kept alive is
+ * queued for review, due at when: now for a client's delete, the manifest's
+ * own due time when gc deletes it (what it frees became garbage then too).
+ */
+static enum berth_rc drop_manifest(struct berth_sql_conn *c, const char *op, int64_t mid, int64_t when,
+                                   struct berth_err *err)
+{
+    enum berth_rc rc = berth_sql_exec(c, op, SQL_GC_QUEUE_DEPENDENTS, SQL_ARGS(SQL_I(mid), SQL_I(when)), NULL, err);
+    if (!rc) rc = berth_sql_exec(c, op, SQL_GC_MANIFEST_DELETE, SQL_ARGS(SQL_I(mid)), NULL, err);
+    return rc;
+}
+
+/* Inside a write transaction: repository rid's blobs are queued, its other entries dropped, before it goes. */
+static enum berth_rc queue_repo(struct berth_sql_conn *c, const char *op, int64_t rid, int64_t now,
+                                struct berth_err *err)
+{
+    enum berth_rc rc = berth_sql_exec(c, op, SQL_GC_QUEUE_REPO_BLOBS, SQL_ARGS(SQL_I(rid), SQL_I(now)), NULL, err);
+    if (!rc) rc = berth_sql_exec(c, op, SQL_GC_QUEUE_FORGET_REPO, SQL_ARGS(SQL_I(rid)), NULL, err);
     return rc;
 }
 
@@ -106,9 +140,18 @@ static enum berth_rc claim_tx(struct berth_sql_conn *c, void *ctx, struct berth_
         if (rc) return rc;
     }
     rc = repo_ensure(c, cl->reg, cl->repo, x->now, &rid, err);
+    if (!rc)
+        rc = berth_sql_int1(c, "blob_claim", SQL_REPO_HAS_BLOB, SQL_ARGS(SQL_I(rid), SQL_D(cl->digest)), &found, NULL,
+                            err);
     if (rc) return rc;
     rc = berth_sql_exec(c, "blob_claim", SQL_BLOB_LINK,
                         SQL_ARGS(SQL_I(rid), SQL_D(cl->digest), SQL_I(x->size), SQL_I(x->now)), NULL, err);
+    /*
+     * a new link no manifest comes to use is garbage once the grace is over;
+     * one that was there has its entry already, or a manifest that uses it
+     * (whose deletion queues it)
+     */
+    if (!rc && !found) rc = queue(c, "blob_claim", GC_KIND_LINK, rid, cl->digest->s, x->now, err);
     if (!rc && cl->upload)
         rc = berth_sql_exec(c, "blob_claim", SQL_UPLOAD_DELETE, SQL_ARGS(SQL_T(cl->upload)), NULL, err);
     return rc;
@@ -145,18 +188,36 @@ static enum berth_rc blob_linked(struct berth_meta *m, int64_t reg, const char *
     return BERTH_OK;
 }
 
+struct unlink {
+    int64_t reg;
+    const char *repo;
+    const struct berth_digest *d;
+};
+
+static enum berth_rc unlink_tx(struct berth_sql_conn *c, void *ctx, struct berth_err *err)
+{
+    const struct unlink *x = ctx;
+    int64_t rid = 0, n = 0;
+    enum berth_rc rc;
+    int found = 0;
+
+    rc = repo_lookup(c, x->reg, x->repo, &found, &rid, err);
+    if (!rc && found)
+        rc = berth_sql_exec(c, "blob_unlink", SQL_GC_LINK_DELETE, SQL_ARGS(SQL_I(rid), SQL_D(x->d)), &n, err);
+    if (!rc && n == 0) rc = blob_unknown(x->d, x->repo, err);
+    if (!rc) rc = queue(c, "blob_unlink", GC_KIND_BLOB, rid, x->d->s, berth_now_ms(), err);
+    return rc;
+}
+
 /* BERTH_EBLOBUNKNOWN when the blob was not linked to the repository. */
 static enum berth_rc blob_unlink(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_digest *d,
                                  struct berth_err *err)
 {
-    struct berth_sql_conn *db = berth_sql_db(m);
-    int64_t n = 0;
-    enum berth_rc rc;
+    struct unlink x = {reg, repo, d};
 
+    berth_sql_db(m);
     if (!repo || !d) return berth_err_set(err, BERTH_EINVAL, "blob_unlink: no repository or digest");
-    rc = berth_sql_exec(db, "blob_unlink", SQL_BLOB_UNLINK, SQL_ARGS(SQL_I(reg), SQL_T(repo), SQL_D(d)), &n, err);
-    if (!rc && n == 0) rc = blob_unknown(d, repo, err);
-    return rc;
+    return berth_sql_tx(m, "blob_unlink", unlink_tx, &x, err);
 }
 
 static enum berth_rc blob_repos(struct berth_meta *m, int64_t reg, const struct berth_digest *d, berth_meta_name_fn fn,
@@ -181,46 +242,38 @@ static enum berth_rc blob_in_use(struct berth_meta *m, const struct berth_digest
     return rc;
 }
 
-static enum berth_rc blob_unused(struct berth_meta *m, const char *after, int64_t n, berth_meta_name_fn fn, void *ctx,
-                                 struct berth_err *err)
-{
-    struct berth_sql_conn *db = berth_sql_db(m);
-
-    return berth_sql_names(db, "blob_unused", SQL_BLOB_UNUSED,
-                           SQL_ARGS(SQL_T(after ? after : ""), berth_sql_page_limit(db, n)), 0, n, fn, ctx, NULL, NULL,
-                           err);
-}
-
 struct reap {
     const struct berth_digest *d;
-    int dry_run;
+    int dry_run, queued;
     berth_meta_blob_fn remove;
     void *ctx;
     int reaped;
 };
 
-/* The mirror of claim_tx: the same write lock, the row before the store. */
+/* The mirror of claim_tx: the row before the store; the blob's queue entries go with the decision. */
 static enum berth_rc reap_tx(struct berth_sql_conn *c, void *ctx, struct berth_err *err)
 {
     struct reap *x = ctx;
     int64_t used = 0;
     enum berth_rc rc;
+    int taken = 0;
 
     x->reaped = 0;
+    if (x->queued) {
+        /* another worker holds the entry (PostgreSQL skips it) or has done it already */
+        rc = berth_sql_int1(c, "blob_reap", SQL_GC_BLOB_TAKE, SQL_ARGS(SQL_D(x->d)), &taken, NULL, err);
+        if (rc || !taken) {
+            c->discard = 1;
+            return rc;
+        }
+    }
     rc = berth_sql_int1(c, "blob_reap", SQL_BLOB_IN_USE, SQL_ARGS(SQL_D(x->d)), NULL, &used, err);
+    if (!rc && !used) rc = berth_sql_exec(c, "blob_reap", SQL_BLOB_FORGET, SQL_ARGS(SQL_D(x->d)), NULL, err);
+    if (!rc) rc = berth_sql_exec(c, "blob_reap", SQL_GC_BLOB_DONE, SQL_ARGS(SQL_D(x->d)), NULL, err);
     if (rc) return rc;
-    if (used) {
-        c->discard = 1;
-        return BERTH_OK;
-    }
-    rc = berth_sql_exec(c, "blob_reap", SQL_BLOB_FORGET, SQL_ARGS(SQL_D(x->d)), NULL, err);
-    if (rc) return rc;
-    if (x->dry_run) {
-        c->discard = 1;
-        x->reaped = 1;
-        return BERTH_OK;
-    }
-    if (x->remove) {
+    if (x->dry_run) c->discard = 1;
+    if (used) return BERTH_OK;
+    if (x->remove && !x->dry_run) {
         rc = x->remove(x->ctx, err);
         if (rc) return rc;
     }
@@ -228,16 +281,16 @@ static enum berth_rc reap_tx(struct berth_sql_conn *c, void *ctx, struct berth_e
     return BERTH_OK;
 }
 
-static enum berth_rc blob_reap(struct berth_meta *m, const struct berth_digest *d, int dry_run,
+static enum berth_rc blob_reap(struct berth_meta *m, const struct berth_digest *d, int dry_run, int queued,
                                berth_meta_blob_fn remove, void *ctx, int *reaped, struct berth_err *err)
 {
-    struct reap x = {d, dry_run, remove, ctx, 0};
+    struct reap x = {d, dry_run, queued, remove, ctx, 0};
     enum berth_rc rc;
 
     berth_sql_db(m);
     *reaped = 0;
     if (!d) return berth_err_set(err, BERTH_EINVAL, "blob_reap: no digest");
-    rc = berth_sql_tx_begin(m, "blob_reap", berth_sql_db(m)->db->drv->dialect->begin_gc, reap_tx, &x, err);
+    rc = berth_sql_tx(m, "blob_reap", reap_tx, &x, err);
     if (!rc) *reaped = x.reaped;
     return rc;
 }
@@ -330,7 +383,13 @@ static enum berth_rc put_tx(struct berth_sql_conn *c, void *ctx, struct berth_er
     if (rc) return rc;
     if (!row) return berth_err_set(err, BERTH_EDB, "manifest_put: upsert returned no id");
     rc = replace_refs(c, mf, rid, mid, err);
-    if (!rc && x->tag)
+    if (rc) return rc;
+    if (!x->tag) /* untagged: garbage after the grace unless a tag or an index comes to use it */
+        return queue(c, "manifest_put", GC_KIND_MANIFEST, rid, mf->digest->s, x->now, err);
+    /* the manifest the tag leaves (when it moves) is reviewed */
+    rc = berth_sql_exec(c, "manifest_put", SQL_GC_QUEUE_TAGGED, SQL_ARGS(SQL_I(rid), SQL_T(x->tag), SQL_I(x->now)),
+                        NULL, err);
+    if (!rc)
         rc = berth_sql_exec(c, "manifest_put", SQL_TAG_PUT,
                             SQL_ARGS(SQL_I(rid), SQL_T(x->tag), SQL_I(mid), SQL_I(x->now)), NULL, err);
     return rc;
@@ -412,20 +471,38 @@ static enum berth_rc manifest_get(struct berth_meta *m, int64_t reg, const char 
     return rc;
 }
 
-/* Tags, references and children go with the manifest (ON DELETE CASCADE). */
+struct mdel {
+    int64_t reg;
+    const char *repo;
+    const struct berth_digest *d;
+};
+
+static enum berth_rc mdel_tx(struct berth_sql_conn *c, void *ctx, struct berth_err *err)
+{
+    const struct mdel *x = ctx;
+    int64_t rid = 0, mid = 0;
+    enum berth_rc rc;
+    int found = 0;
+
+    rc = repo_lookup(c, x->reg, x->repo, &found, &rid, err);
+    if (!rc && found)
+        rc = berth_sql_int1(c, "manifest_delete", SQL_MANIFEST_ID, SQL_ARGS(SQL_I(rid), SQL_D(x->d)), &found, &mid,
+                            err);
+    if (rc) return rc;
+    if (!found)
+        return berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "manifest %s unknown to repository '%s'", x->d->s, x->repo);
+    return drop_manifest(c, "manifest_delete", mid, berth_now_ms(), err);
+}
+
+/* Tags, references and children go with the manifest (ON DELETE CASCADE); what it kept alive is queued for gc. */
 static enum berth_rc manifest_delete(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_digest *d,
                                      struct berth_err *err)
 {
-    struct berth_sql_conn *db = berth_sql_db(m);
-    int64_t n = 0;
-    enum berth_rc rc;
+    struct mdel x = {reg, repo, d};
 
+    berth_sql_db(m);
     if (!repo || !d) return berth_err_set(err, BERTH_EINVAL, "manifest_delete: no repository or digest");
-    rc = berth_sql_exec(db, "manifest_delete", SQL_MANIFEST_DELETE, SQL_ARGS(SQL_I(reg), SQL_T(repo), SQL_D(d)), &n,
-                        err);
-    if (!rc && n == 0)
-        rc = berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "manifest %s unknown to repository '%s'", d->s, repo);
-    return rc;
+    return berth_sql_tx(m, "manifest_delete", mdel_tx, &x, err);
 }
 
 struct repo_del {
@@ -445,16 +522,26 @@ static enum berth_rc give_item(struct berth_sql_row *r, void *ctx, struct berth_
     return BERTH_OK;
 }
 
-/* The foreign keys (ON DELETE CASCADE) take the manifests, their references, the tags and the blob links. */
+/*
+ * The foreign keys (ON DELETE CASCADE) take the manifests, their references,
+ * the tags and the blob links; the blobs they used are queued for gc.
+ */
 static enum berth_rc repo_delete_tx(struct berth_sql_conn *c, void *ctx, struct berth_err *err)
 {
     struct repo_del *x = ctx;
     int64_t n = 0;
     enum berth_rc rc;
 
+    int64_t rid = 0;
+    int found = 0;
+
     x->stop = !x->fn;
-    rc = berth_sql_each(c, "repo_delete", SQL_REPO_ITEMS, SQL_ARGS(SQL_I(x->reg), SQL_T(x->repo)), give_item, x, NULL,
-                        err);
+    rc = repo_lookup(c, x->reg, x->repo, &found, &rid, err);
+    if (!rc && !found) rc = no_repo(x->repo, err);
+    if (!rc)
+        rc = berth_sql_each(c, "repo_delete", SQL_REPO_ITEMS, SQL_ARGS(SQL_I(x->reg), SQL_T(x->repo)), give_item, x,
+                            NULL, err);
+    if (!rc) rc = queue_repo(c, "repo_delete", rid, berth_now_ms(), err);
     if (!rc) rc = berth_sql_exec(c, "repo_delete", SQL_REPO_DELETE, SQL_ARGS(SQL_I(x->reg), SQL_T(x->repo)), &n, err);
     if (!rc && n == 0) rc = no_repo(x->repo, err);
     return rc;
@@ -470,18 +557,39 @@ static enum berth_rc repo_delete(struct berth_meta *m, int64_t reg, const char *
     return berth_sql_tx(m, "repo_delete", repo_delete_tx, &x, err);
 }
 
+struct tdel {
+    int64_t reg;
+    const char *repo, *tag;
+};
+
+static enum berth_rc tdel_tx(struct berth_sql_conn *c, void *ctx, struct berth_err *err)
+{
+    const struct tdel *x = ctx;
+    int64_t rid = 0, n = 0;
+    enum berth_rc rc;
+    int found = 0;
+
+    rc = repo_lookup(c, x->reg, x->repo, &found, &rid, err);
+    if (!rc && found)
+        rc = berth_sql_exec(c, "tag_delete", SQL_GC_QUEUE_TAGGED, SQL_ARGS(SQL_I(rid), SQL_T(x->tag), SQL_I(berth_now_ms())),
+                            NULL, err);
+    if (!rc && found)
+        rc = berth_sql_exec(c, "tag_delete", SQL_TAG_DELETE, SQL_ARGS(SQL_I(x->reg), SQL_T(x->repo), SQL_T(x->tag)), &n,
+                            err);
+    if (!rc && n == 0)
+        rc = berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "tag '%s' unknown in repository '%s'", x->tag, x->repo);
+    return rc;
+}
+
+/* The manifest the tag pointed at is queued for gc. */
 static enum berth_rc tag_delete(struct berth_meta *m, int64_t reg, const char *repo, const char *tag,
                                 struct berth_err *err)
 {
-    struct berth_sql_conn *db = berth_sql_db(m);
-    int64_t n = 0;
-    enum berth_rc rc;
+    struct tdel x = {reg, repo, tag};
 
+    berth_sql_db(m);
     if (!repo || !tag) return berth_err_set(err, BERTH_EINVAL, "tag_delete: no repository or tag");
-    rc = berth_sql_exec(db, "tag_delete", SQL_TAG_DELETE, SQL_ARGS(SQL_I(reg), SQL_T(repo), SQL_T(tag)), &n, err);
-    if (!rc && n == 0)
-        rc = berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "tag '%s' unknown in repository '%s'", tag, repo);
-    return rc;
+    return berth_sql_tx(m, "tag_delete", tdel_tx, &x, err);
 }
 
 static enum berth_rc tag_list(struct berth_meta *m, int64_t reg, const char *repo, const char *last, int64_t n,
@@ -532,141 +640,248 @@ static enum berth_rc referrers(struct berth_meta *m, int64_t reg, const char *re
                           err);
 }
 
-/* ---- garbage collection ---- */
+/* ---- garbage collection: the review queue ---- */
 
-/* One row gc found eligible; strings are copied because the rows go away. */
-struct gc_row {
-    int64_t id; /* manifest id, or the repository id of a blob link */
-    char *repo;
-    char *digest;
+/*
+ * One entry of the review queue (what the transaction that removed a
+ * reference queued); strings are copied because the rows go away.
+ */
+struct gc_entry {
+    int64_t rid; /* the repository's id; 0 for a blob */
+    char digest[BERTH_DIGEST_STR_MAX + 1];
+    int64_t review_ms;
+};
+
+/* A deletion a step made: a manifest or a link (repository name, digest). */
+struct gc_report {
+    int kind;
+    char repo[BERTH_NAME_MAX + 1];
+    char digest[BERTH_DIGEST_STR_MAX + 1];
 };
 
 /* Where gc has got to: a committed step's cursor is the next step's start. */
 struct gc_cursor {
-    int phase;             /* GC_PHASE_* */
-    int64_t last_id;       /* manifests: the last id a step looked at */
-    int64_t pass_deleted;  /* manifests deleted in this pass (another pass follows when nonzero) */
-    int64_t last_repo;     /* links: the last (repository id, digest) a step looked at */
-    char last_digest[BERTH_DIGEST_STR_MAX];
+    int phase;            /* GC_PHASE_* */
+    int passes;           /* manifest passes begun */
+    int64_t due_ms;       /* this pass takes entries due by then */
+    int64_t pass_deleted; /* manifests deleted in this pass (another pass follows when nonzero) */
+    struct gc_entry last; /* the last entry a step looked at */
 };
 
 enum { GC_PHASE_MANIFESTS, GC_PHASE_LINKS, GC_PHASE_DONE };
 
 struct gc {
-    struct gc_row rows[GC_BATCH];
+    struct gc_entry e[GC_STEP];
     int n;
     int64_t cutoff_ms;
     int dry_run, stopped;
     berth_meta_gc_fn on_manifest, on_unlink;
+    /*
+     * the deletions of the step (of the whole dry run), told to the callbacks
+     * once committed: a step run again after a conflict is not told twice
+     */
+    struct gc_report *rep;
+    size_t nrep, caprep;
     void *ctx;
     struct gc_cursor done; /* as of the last committed step */
     struct gc_cursor cur;  /* the step in progress */
 };
 
-static void batch_clear(struct gc *b)
-{
-    int i;
-
-    for (i = 0; i < b->n; i++) {
-        free(b->rows[i].repo);
-        free(b->rows[i].digest);
-    }
-    b->n = 0;
-}
-
-/* Reads a row (id, repo name, digest) into the batch; the statement's LIMIT keeps it within GC_BATCH. */
-static enum berth_rc batch_row(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+/* Reads an entry (repo id, digest, review time) into the step; the statement's LIMIT keeps it within GC_STEP. */
+static enum berth_rc entry_row(struct berth_sql_row *r, void *ctx, struct berth_err *err)
 {
     struct gc *b = ctx;
-    const char *repo = berth_sql_text(r, 1), *digest = berth_sql_text(r, 2);
+    const char *digest = berth_sql_text(r, 1);
 
-    if (!repo || !digest) return berth_err_set(err, BERTH_EDB, "gc: damaged row");
-    if (b->n == GC_BATCH) {
+    if (!digest || strlen(digest) > BERTH_DIGEST_STR_MAX) return berth_err_set(err, BERTH_EDB, "gc: damaged entry");
+    if (b->n == GC_STEP) {
         r->stop = 1;
         return BERTH_OK;
     }
-    b->rows[b->n].id = berth_sql_int(r, 0);
-    b->rows[b->n].repo = berth_xstrdup(repo);
-    b->rows[b->n].digest = berth_xstrdup(digest);
+    b->e[b->n].rid = berth_sql_int(r, 0);
+    snprintf(b->e[b->n].digest, sizeof(b->e[b->n].digest), "%s", digest);
+    b->e[b->n].review_ms = berth_sql_int(r, 2);
     b->n++;
     return BERTH_OK;
 }
 
+/* The due entries of kind after the cursor, taken (PostgreSQL: locked, skipping those another worker holds). */
+static enum berth_rc take_entries(struct berth_sql_conn *c, struct gc *b, int kind, int limit, struct berth_err *err)
+{
+    const struct gc_entry *k = &b->cur.last;
+
+    b->n = 0;
+    return berth_sql_each(c, "gc", SQL_GC_REVIEW_NEXT,
+                          SQL_ARGS(SQL_I(kind), SQL_I(b->cur.due_ms), SQL_I(k->review_ms), SQL_I(k->rid),
+                                   SQL_T(k->digest), SQL_I(limit)),
+                          entry_row, b, NULL, err);
+}
+
+static enum berth_rc entry_done(struct berth_sql_conn *c, int kind, const struct gc_entry *e, struct berth_err *err)
+{
+    return berth_sql_exec(c, "gc", SQL_GC_REVIEW_DONE, SQL_ARGS(SQL_I(kind), SQL_I(e->rid), SQL_T(e->digest)), NULL,
+                          err);
+}
+
+static void report(struct gc *b, int kind, const char *repo, const char *digest)
+{
+    struct gc_report *r;
+
+    if (b->nrep == b->caprep) {
+        b->caprep = b->caprep ? 2 * b->caprep : GC_STEP;
+        b->rep = berth_xrealloc(b->rep, b->caprep * sizeof(*b->rep));
+    }
+    r = &b->rep[b->nrep++];
+    r->kind = kind;
+    snprintf(r->repo, sizeof(r->repo), "%s", repo);
+    snprintf(r->digest, sizeof(r->digest), "%s", digest);
+}
+
+/* Tells the callbacks what the committed step (or the dry run) deleted; a nonzero return stops gc after it. */
+static void tell(struct gc *b)
+{
+    size_t i;
+
+    for (i = 0; i < b->nrep; i++) {
+        const struct gc_report *r = &b->rep[i];
+        berth_meta_gc_fn fn = r->kind == GC_KIND_MANIFEST ? b->on_manifest : b->on_unlink;
+        if (fn && fn(r->repo, r->digest, b->ctx)) b->stopped = 1;
+    }
+    b->nrep = 0;
+}
+
 /*
- * One step over the manifests: up to limit eligible ones after the cursor
- * are deleted. Deleting a manifest can only make others eligible (its
- * children, its referrers), never fewer, so a pass walks the manifests in
- * id order and another pass runs while the last one deleted anything.
+ * What an entry names is younger than the grace: it is due again when it is
+ * as old as the entry's due time is now (a run with the same grace passes
+ * over it until then).
  */
-static enum berth_rc gc_manifest_step(struct berth_sql_conn *c, struct gc *b, int limit, struct berth_err *err)
+static enum berth_rc entry_later(struct berth_sql_conn *c, int kind, const struct gc_entry *e, int64_t created_ms,
+                                 struct berth_err *err)
 {
-    struct gc_cursor *k = &b->cur;
-    enum berth_rc rc;
-    int i;
-
-    rc = berth_sql_each(c, "gc", SQL_GC_MANIFESTS, SQL_ARGS(SQL_I(k->last_id), SQL_I(b->cutoff_ms), SQL_I(limit)),
-                        batch_row, b, NULL, err);
-    if (rc) goto out;
-    if (b->n == 0) {
-        if (k->pass_deleted) {
-            k->last_id = 0;
-            k->pass_deleted = 0;
-        } else {
-            k->phase = GC_PHASE_LINKS;
-        }
-        goto out;
-    }
-    for (i = 0; i < b->n; i++) {
-        rc = berth_sql_exec(c, "gc", SQL_GC_MANIFEST_DELETE, SQL_ARGS(SQL_I(b->rows[i].id)), NULL, err);
-        if (rc) goto out;
-        k->pass_deleted++;
-        if (b->on_manifest && b->on_manifest(b->rows[i].repo, b->rows[i].digest, b->ctx)) {
-            b->stopped = 1;
-            goto out;
-        }
-    }
-    k->last_id = b->rows[b->n - 1].id;
-out:
-    batch_clear(b);
-    return rc;
+    return berth_sql_exec(c, "gc", SQL_GC_REVIEW_LATER,
+                          SQL_ARGS(SQL_I(kind), SQL_I(e->rid), SQL_T(e->digest), SQL_I(created_ms)), NULL, err);
 }
 
-/* One step over the repository links: unlinking never changes whether another link is referenced, so one pass. */
-static enum berth_rc gc_link_step(struct berth_sql_conn *c, struct gc *b, int limit, struct berth_err *err)
-{
-    struct gc_cursor *k = &b->cur;
-    enum berth_rc rc;
-    int i;
+/* A queued thing's state, as its check reads it. */
+struct gc_state {
+    int found;
+    int64_t id, created_ms, kept;
+    char repo[BERTH_NAME_MAX + 1];
+};
 
-    rc = berth_sql_each(c, "gc", SQL_GC_BLOBS,
-                        SQL_ARGS(SQL_I(k->last_repo), SQL_T(k->last_digest), SQL_I(b->cutoff_ms), SQL_I(limit)),
-                        batch_row, b, NULL, err);
-    if (rc) goto out;
-    if (b->n == 0) {
-        k->phase = GC_PHASE_DONE;
-        goto out;
-    }
-    for (i = 0; i < b->n; i++) {
-        rc = berth_sql_exec(c, "gc", SQL_GC_BLOB_DELETE, SQL_ARGS(SQL_I(b->rows[i].id), SQL_T(b->rows[i].digest)),
-                            NULL, err);
-        if (rc) goto out;
-        if (b->on_unlink && b->on_unlink(b->rows[i].repo, b->rows[i].digest, b->ctx)) {
-            b->stopped = 1;
-            goto out;
-        }
-    }
-    k->last_repo = b->rows[b->n - 1].id;
-    snprintf(k->last_digest, sizeof(k->last_digest), "%s", b->rows[b->n - 1].digest);
-out:
-    batch_clear(b);
-    return rc;
+/* Columns from col: created, kept, repository name. */
+static enum berth_rc state_cols(struct berth_sql_row *r, int col, struct gc_state *x, struct berth_err *err)
+{
+    if (!berth_sql_text(r, col + 2) || berth_sql_copy(r, col + 2, x->repo, sizeof(x->repo)) != 0)
+        return berth_err_set(err, BERTH_EDB, "gc: damaged repository name");
+    x->created_ms = berth_sql_int(r, col);
+    x->kept = berth_sql_int(r, col + 1);
+    return BERTH_OK;
 }
 
+/* GC_MANIFEST_CHECK: id, then the state. */
+static enum berth_rc manifest_state(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+{
+    struct gc_state *x = ctx;
+
+    x->id = berth_sql_int(r, 0);
+    return state_cols(r, 1, x, err);
+}
+
+/* GC_LINK_CHECK: the state. */
+static enum berth_rc link_state(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+{
+    return state_cols(r, 0, ctx, err);
+}
+
+/*
+ * Reviews one manifest entry: the manifest goes when nothing keeps it and it
+ * is older than the grace; the entry goes unless the manifest is too young.
+ */
+static enum berth_rc review_manifest(struct berth_sql_conn *c, struct gc *b, const struct gc_entry *e,
+                                     struct berth_err *err)
+{
+    struct gc_state x;
+    enum berth_rc rc;
+
+    memset(&x, 0, sizeof(x));
+    rc = berth_sql_one(c, "gc", SQL_GC_MANIFEST_CHECK, SQL_ARGS(SQL_I(e->rid), SQL_T(e->digest)), manifest_state, &x,
+                       &x.found, err);
+    if (rc) return rc;
+    if (x.found && !x.kept && x.created_ms >= b->cutoff_ms) return entry_later(c, GC_KIND_MANIFEST, e, x.created_ms, err);
+    if (x.found && !x.kept) {
+        rc = drop_manifest(c, "gc", x.id, e->review_ms, err);
+        if (rc) return rc;
+        b->cur.pass_deleted++;
+        report(b, GC_KIND_MANIFEST, x.repo, e->digest);
+    }
+    return entry_done(c, GC_KIND_MANIFEST, e, err);
+}
+
+/* Reviews one link entry: the link goes (and its blob is queued) when no manifest uses it and it is old enough. */
+static enum berth_rc review_link(struct berth_sql_conn *c, struct gc *b, const struct gc_entry *e,
+                                 struct berth_err *err)
+{
+    struct gc_state x;
+    enum berth_rc rc;
+
+    memset(&x, 0, sizeof(x));
+    rc = berth_sql_one(c, "gc", SQL_GC_LINK_CHECK, SQL_ARGS(SQL_I(e->rid), SQL_T(e->digest)), link_state, &x,
+                       &x.found, err);
+    if (rc) return rc;
+    if (x.found && !x.kept && x.created_ms >= b->cutoff_ms) return entry_later(c, GC_KIND_LINK, e, x.created_ms, err);
+    if (x.found && !x.kept) {
+        rc = berth_sql_exec(c, "gc", SQL_GC_LINK_DELETE, SQL_ARGS(SQL_I(e->rid), SQL_T(e->digest)), NULL, err);
+        if (!rc) rc = queue(c, "gc", GC_KIND_BLOB, e->rid, e->digest, e->review_ms, err);
+        if (rc) return rc;
+        report(b, GC_KIND_LINK, x.repo, e->digest);
+    }
+    return entry_done(c, GC_KIND_LINK, e, err);
+}
+
+/*
+ * The cursor at the start of a pass over the entries due by the cutoff: what
+ * became garbage within the grace (a tag removed a minute ago) is left alone.
+ */
+static void pass_begin(struct gc_cursor *k, int64_t cutoff_ms)
+{
+    memset(&k->last, 0, sizeof(k->last));
+    k->last.review_ms = k->last.rid = -1;
+    k->due_ms = cutoff_ms - 1; /* due before the cutoff, as what it names must be older */
+    k->pass_deleted = 0;
+}
+
+/*
+ * One step: up to limit due entries of the phase after the cursor. Deleting a
+ * manifest queues its children and referrers, due when it was: another pass takes
+ * them while the last one deleted anything (up to GC_PASSES: an index of
+ * indexes of referrers is as deep as it gets). Links need one pass, begun
+ * after the manifests, so it takes the links their deletions queued.
+ */
 static enum berth_rc gc_step(struct berth_sql_conn *c, struct gc *b, int limit, struct berth_err *err)
 {
-    if (b->cur.phase == GC_PHASE_MANIFESTS) return gc_manifest_step(c, b, limit, err);
-    if (b->cur.phase == GC_PHASE_LINKS) return gc_link_step(c, b, limit, err);
-    return BERTH_OK;
+    struct gc_cursor *k = &b->cur;
+    int kind = k->phase == GC_PHASE_MANIFESTS ? GC_KIND_MANIFEST : GC_KIND_LINK;
+    enum berth_rc rc;
+    int i;
+
+    if (k->phase == GC_PHASE_DONE) return BERTH_OK;
+    rc = take_entries(c, b, kind, limit, err);
+    if (rc) return rc;
+    if (b->n == 0) {
+        if (k->phase == GC_PHASE_MANIFESTS && k->pass_deleted && ++k->passes < GC_PASSES) {
+            pass_begin(k, b->cutoff_ms);
+        } else {
+            k->phase++;
+            pass_begin(k, b->cutoff_ms);
+        }
+        return BERTH_OK;
+    }
+    for (i = 0; i < b->n && !rc; i++) {
+        rc = kind == GC_KIND_MANIFEST ? review_manifest(c, b, &b->e[i], err) : review_link(c, b, &b->e[i], err);
+        k->last = b->e[i];
+    }
+    return rc;
 }
 
 /*
@@ -678,7 +893,7 @@ static enum berth_rc gc_step_tx(struct berth_sql_conn *c, void *ctx, struct bert
     struct gc *b = ctx;
 
     b->cur = b->done;
-    b->stopped = 0;
+    b->nrep = 0;
     return gc_step(c, b, GC_STEP, err);
 }
 
@@ -688,42 +903,81 @@ static enum berth_rc gc_dry_tx(struct berth_sql_conn *c, void *ctx, struct berth
     struct gc *b = ctx;
     enum berth_rc rc = BERTH_OK;
 
-    memset(&b->cur, 0, sizeof(b->cur));
-    b->stopped = 0;
-    while (!rc && !b->stopped && b->cur.phase != GC_PHASE_DONE) rc = gc_step(c, b, GC_BATCH, err);
+    b->cur = b->done;
+    b->nrep = 0;
+    while (!rc && b->cur.phase != GC_PHASE_DONE) rc = gc_step(c, b, GC_STEP, err);
     c->discard = 1;
     return rc;
 }
 
 /*
- * Each step is a short transaction of gc's kind (dialect begin_gc: on
- * PostgreSQL it holds the tables writers need until it commits), so pushes
- * and tag changes on every server wait at most one step, never a whole run.
- * Every step decides on what is committed when it starts. A nonzero return
- * from a callback stops gc after that step's commit.
+ * Each step is a short write transaction over a few hundred queued entries,
+ * taken with FOR UPDATE SKIP LOCKED on PostgreSQL: gc runs on several
+ * servers at once share the queue instead of repeating each other's work,
+ * and writers wait for no more than the rows a step touches. Every decision
+ * is made in the transaction that deletes; serializable isolation aborts one
+ * of a step and a push that would disagree (docs/internals/store.md). A
+ * nonzero return from a callback stops gc after that step's commit.
  */
 static enum berth_rc gc(struct berth_meta *m, int64_t cutoff_ms, int dry_run, berth_meta_gc_fn on_manifest,
                         berth_meta_gc_fn on_unlink, void *ctx, struct berth_err *err)
 {
     struct gc *b = berth_xcalloc(1, sizeof(*b));
-    const char *begin = berth_sql_db(m)->db->drv->dialect->begin_gc;
     enum berth_rc rc = BERTH_OK;
 
+    berth_sql_db(m);
     b->cutoff_ms = cutoff_ms;
     b->dry_run = dry_run;
     b->on_manifest = on_manifest;
     b->on_unlink = on_unlink;
     b->ctx = ctx;
+    pass_begin(&b->done, cutoff_ms);
     if (dry_run) {
-        rc = berth_sql_tx_begin(m, "gc", begin, gc_dry_tx, b, err);
+        rc = berth_sql_tx(m, "gc", gc_dry_tx, b, err);
+        if (!rc) tell(b);
     } else {
         while (!rc && !b->stopped && b->done.phase != GC_PHASE_DONE) {
-            rc = berth_sql_tx_begin(m, "gc", begin, gc_step_tx, b, err);
-            if (!rc) b->done = b->cur;
+            rc = berth_sql_tx(m, "gc", gc_step_tx, b, err);
+            if (rc) break;
+            b->done = b->cur;
+            tell(b);
         }
     }
+    free(b->rep);
     free(b);
     return rc;
+}
+
+struct due {
+    berth_meta_gc_entry_fn fn;
+    void *ctx;
+};
+
+static enum berth_rc give_due(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+{
+    struct due *x = ctx;
+    struct berth_meta_gc_entry e;
+    const char *digest = berth_sql_text(r, 1);
+
+    if (!digest || strlen(digest) > BERTH_DIGEST_STR_MAX) return berth_err_set(err, BERTH_EDB, "gc: damaged entry");
+    e.repo_id = berth_sql_int(r, 0);
+    snprintf(e.digest, sizeof(e.digest), "%s", digest);
+    e.review_ms = berth_sql_int(r, 2);
+    if (x->fn(&e, x->ctx)) r->stop = 1;
+    return BERTH_OK;
+}
+
+static enum berth_rc gc_blobs_due(struct berth_meta *m, int64_t due_ms, const struct berth_meta_gc_entry *after,
+                                  int64_t n, berth_meta_gc_entry_fn fn, void *ctx, struct berth_err *err)
+{
+    struct berth_sql_conn *db = berth_sql_db(m);
+    struct due x = {fn, ctx};
+
+    if (!after || !fn) return berth_err_set(err, BERTH_EINVAL, "gc_blobs_due: no cursor or callback");
+    return berth_sql_each(db, "gc_blobs_due", SQL_GC_REVIEW_NEXT,
+                          SQL_ARGS(SQL_I(GC_KIND_BLOB), SQL_I(due_ms), SQL_I(after->review_ms), SQL_I(after->repo_id),
+                                   SQL_T(after->digest), SQL_I(n)),
+                          give_due, &x, NULL, err);
 }
 
 const struct berth_meta_content_ops berth_sql_content_ops = {
@@ -734,7 +988,6 @@ const struct berth_meta_content_ops berth_sql_content_ops = {
     .blob_unlink = blob_unlink,
     .blob_repos = blob_repos,
     .blob_in_use = blob_in_use,
-    .blob_unused = blob_unused,
     .blob_reap = blob_reap,
     .manifest_put = manifest_put,
     .manifest_get = manifest_get,
@@ -744,4 +997,5 @@ const struct berth_meta_content_ops berth_sql_content_ops = {
     .tag_list = tag_list,
     .referrers = referrers,
     .gc = gc,
+    .gc_blobs_due = gc_blobs_due,
 };

@@ -19,7 +19,7 @@
 
 #define PAGE 500        /* rows read per statement: a PostgreSQL result holds a whole page in memory */
 #define PAGE_BYTES 32   /* ... of a table with a bytes column: manifests of up to manifest-max each */
-#define KEY_MAX 2       /* columns of a table's key */
+#define KEY_MAX 3       /* columns of a table's key */
 #define KEY_TEXT_MAX 512
 #define COLS_MAX 30     /* columns of a table, besides the key (the PostgreSQL driver reads 32 a row) */
 #define COL_NAME_MAX 64

@@ -169,7 +169,8 @@ static enum berth_rc read_name(struct berth_sql_row *r, void *ctx, struct berth_
 /*
  * Everything of the registry that is stored by its id goes with its row (ON
  * DELETE CASCADE). Role assignments name it by scope text instead, so they
- * are deleted here, in the same transaction.
+ * are deleted here, in the same transaction, where gc's review queue gets
+ * the blobs its repositories used.
  */
 static enum berth_rc delete_tx(struct berth_sql_conn *c, void *ctx, struct berth_err *err)
 {
@@ -183,6 +184,11 @@ static enum berth_rc delete_tx(struct berth_sql_conn *c, void *ctx, struct berth
     if (!found) return berth_sql_no_registry(id, err);
     snprintf(scope, sizeof(scope), "/registries/%s", name);
     rc = berth_sql_exec(c, "registry_delete", SQL_REG_DELETE_ASSIGNMENTS, SQL_ARGS(SQL_T(scope)), NULL, err);
+    /* the blobs its repositories used are queued for gc */
+    if (!rc)
+        rc = berth_sql_exec(c, "registry_delete", SQL_GC_QUEUE_REGISTRY_BLOBS, SQL_ARGS(SQL_I(id), SQL_I(berth_now_ms())),
+                            NULL, err);
+    if (!rc) rc = berth_sql_exec(c, "registry_delete", SQL_GC_QUEUE_FORGET_REGISTRY, SQL_ARGS(SQL_I(id)), NULL, err);
     if (rc) return rc;
     return berth_sql_exec(c, "registry_delete", SQL_REG_DELETE, SQL_ARGS(SQL_I(id)), NULL, err);
 }

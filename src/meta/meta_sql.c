@@ -33,7 +33,6 @@ const struct berth_sql_dialect berth_sql_sqlite = {
     .params = BERTH_SQL_PARAMS_QMARK,
     /* IMMEDIATE takes the write lock up front, so the busy timeout applies instead of a failed upgrade */
     .begin_write = "BEGIN IMMEDIATE",
-    .begin_gc = "BEGIN IMMEDIATE", /* the one write lock already keeps every writer out */
     .limit_all_null = 0,
     .upsert = 1,
     .returning = 1,
@@ -41,6 +40,7 @@ const struct berth_sql_dialect berth_sql_sqlite = {
     .fixed_join = "CROSS JOIN", /* SQLite never reorders the tables of a CROSS JOIN */
     .now_s = "CAST(strftime('%s', 'now') AS INTEGER)",
     .blob = "BLOB",
+    .skip_locked = "", /* one writer at a time: nothing to skip */
     .begin_read = "BEGIN", /* deferred: the snapshot is the one the first read sees, kept to COMMIT */
     .tables = "SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_'",
     .schema_table = NULL, /* PRAGMA user_version */
@@ -52,9 +52,6 @@ const struct berth_sql_dialect berth_sql_postgres = {
     .name = "postgres",
     .params = BERTH_SQL_PARAMS_DOLLAR,
     .begin_write = "BEGIN ISOLATION LEVEL SERIALIZABLE",
-    /* the lock before any query: the snapshot is taken after it, when no writer is half done */
-    .begin_gc = "BEGIN ISOLATION LEVEL SERIALIZABLE; LOCK TABLE blobs, repo_blobs, manifests, tags, manifest_blobs,"
-                " manifest_children IN SHARE ROW EXCLUSIVE MODE",
     .limit_all_null = 1,
     .upsert = 1,
     .returning = 1,
@@ -62,6 +59,7 @@ const struct berth_sql_dialect berth_sql_postgres = {
     .fixed_join = "JOIN",
     .now_s = "CAST(extract(epoch FROM now()) AS BIGINT)",
     .blob = "BYTEA",
+    .skip_locked = " FOR UPDATE SKIP LOCKED",
     .begin_read = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     .tables = "SELECT table_name FROM information_schema.tables"
               " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
@@ -86,6 +84,7 @@ static const char *dialect_name(const struct berth_sql_dialect *d, const char *n
         {"FIXED_JOIN", offsetof(struct berth_sql_dialect, fixed_join)},
         {"NOW_S", offsetof(struct berth_sql_dialect, now_s)},
         {"BLOB", offsetof(struct berth_sql_dialect, blob)},
+        {"SKIP_LOCKED", offsetof(struct berth_sql_dialect, skip_locked)},
     };
     size_t i;
 

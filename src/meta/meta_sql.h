@@ -35,6 +35,11 @@
                              " identity, identity_id, ip, user_agent, status, reason, request_id, duration_us,"  \
                              " repository, tag, digest, media_type, artifact_type, size, jti"
 
+/* an entry queued again keeps the earlier of its two review times */
+#define GC_QUEUE_KEEP_EARLIER                                                                             \
+    " ON CONFLICT (kind, digest, repo_id) DO UPDATE SET review_ms = CASE"                                \
+    " WHEN excluded.review_ms < gc_review.review_ms THEN excluded.review_ms ELSE gc_review.review_ms END"
+
 #define BERTH_META_STMTS(X)                                                                              \
     X(EVENT_INSERT, "INSERT INTO events (log, time_ms, registry_id, registry, login_server, operation,"       \
                     " identity_type, identity, identity_id, ip, user_agent, status, reason, request_id,"      \
@@ -147,15 +152,8 @@
     X(BLOB_RECORD, "INSERT INTO blobs (digest, size, created_ms) VALUES (?1, ?2, ?3)"                    \
                    " ON CONFLICT (digest) DO UPDATE SET digest = excluded.digest")                       \
     X(BLOB_FORGET, "DELETE FROM blobs WHERE digest = ?1")                                                \
-    X(BLOB_UNUSED, "SELECT digest FROM blobs b WHERE digest > ?1"                                        \
-                   " AND NOT EXISTS (SELECT 1 FROM repo_blobs WHERE digest = b.digest)"                  \
-                   " AND NOT EXISTS (SELECT 1 FROM manifest_blobs WHERE digest = b.digest)"              \
-                   " AND NOT EXISTS (SELECT 1 FROM manifest_children WHERE digest = b.digest)"           \
-                   " ORDER BY digest LIMIT ?2")                                                          \
     X(BLOB_LINKED, "SELECT b.size FROM repositories r JOIN repo_blobs b ON b.repo_id = r.id"             \
                    " WHERE r.registry_id = ?1 AND r.name = ?2 AND b.digest = ?3")                        \
-    X(BLOB_UNLINK, "DELETE FROM repo_blobs WHERE repo_id = (SELECT id FROM repositories"                 \
-                   " WHERE registry_id = ?1 AND name = ?2) AND digest = ?3")                             \
     /* the fixed join keeps the walk on the digest's few links, not on every repository of the registry */ \
     X(BLOB_REPOS, "SELECT r.name FROM repo_blobs b {FIXED_JOIN} repositories r ON r.id = b.repo_id"      \
                   " WHERE b.digest = ?2 AND r.registry_id = ?1 ORDER BY r.name")                         \
@@ -187,8 +185,7 @@
     X(GET_BY_DIGEST, "SELECT m.digest, m.media_type, m.size, CASE WHEN ?4 <> 0 THEN m.payload END"       \
                      " FROM repositories r LEFT JOIN manifests m ON m.repo_id = r.id AND m.digest = ?3"  \
                      " WHERE r.registry_id = ?1 AND r.name = ?2")                                        \
-    X(MANIFEST_DELETE, "DELETE FROM manifests WHERE repo_id = (SELECT id FROM repositories"              \
-                       " WHERE registry_id = ?1 AND name = ?2) AND digest = ?3")                         \
+    X(MANIFEST_ID, "SELECT id FROM manifests WHERE repo_id = ?1 AND digest = ?2")                        \
     X(REPO_ITEMS, "SELECT 0, m.digest FROM repositories r JOIN manifests m ON m.repo_id = r.id"          \
                   " WHERE r.registry_id = ?1 AND r.name = ?2"                                            \
                   " UNION ALL SELECT 1, t.name FROM repositories r JOIN tags t ON t.repo_id = r.id"     \
@@ -219,21 +216,73 @@
                    " WHERE uuid = ?1")                                                                   \
     X(UPLOAD_DELETE, "DELETE FROM uploads WHERE uuid = ?1")                                              \
     X(UPLOAD_LIST, "SELECT uuid FROM uploads ORDER BY uuid")                                             \
-    X(GC_MANIFESTS, "SELECT m.id, r.name, m.digest FROM manifests m JOIN repositories r"                 \
-                    " ON r.id = m.repo_id WHERE m.id > ?1 AND m.created_ms < ?2"                         \
-                    " AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)"                  \
-                    " AND NOT EXISTS (SELECT 1 FROM manifest_children c"                                 \
-                    " WHERE c.digest = m.digest AND c.repo_id = m.repo_id)"                              \
-                    " AND (m.subject IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s"                   \
-                    " WHERE s.repo_id = m.repo_id AND s.digest = m.subject))"                            \
-                    " ORDER BY m.id LIMIT ?3")                                                           \
+    /* gc's review queue (migration 0009): kind 0 a manifest, 1 a repository's link, 2 a blob */        \
+    X(GC_QUEUE, "INSERT INTO gc_review (kind, repo_id, digest, review_ms) VALUES (?1, ?2, ?3, ?4)"       \
+                GC_QUEUE_KEEP_EARLIER)                                                                   \
+    /* the manifest tag ?2 of repository ?1 points at, before the tag moves or goes */                  \
+    X(GC_QUEUE_TAGGED, "INSERT INTO gc_review (kind, repo_id, digest, review_ms)"                        \
+                       " SELECT 0, t.repo_id, m.digest, CAST(?3 AS BIGINT) FROM tags t"                  \
+                       " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1 AND t.name = ?2"  \
+                       GC_QUEUE_KEEP_EARLIER)                                                            \
+    /* before manifest ?1 goes: its children, referrers, links and blobs */                              \
+    X(GC_QUEUE_DEPENDENTS, "INSERT INTO gc_review (kind, repo_id, digest, review_ms)"                    \
+                           " SELECT k, repo_id, digest, CAST(?2 AS BIGINT) FROM ("                       \
+                           "SELECT 0 AS k, repo_id, digest FROM manifest_children WHERE manifest_id = ?1" \
+                           " UNION SELECT 2, repo_id, digest FROM manifest_children WHERE manifest_id = ?1" \
+                           " UNION SELECT 1, repo_id, digest FROM manifest_blobs WHERE manifest_id = ?1" \
+                           " UNION SELECT 2, repo_id, digest FROM manifest_blobs WHERE manifest_id = ?1" \
+                           " UNION SELECT 0, s.repo_id, s.digest FROM manifests m JOIN manifests s"      \
+                           " ON s.repo_id = m.repo_id AND s.subject = m.digest WHERE m.id = ?1"          \
+                           ") AS d WHERE true" GC_QUEUE_KEEP_EARLIER)                                    \
+    /* before repository ?1 goes: every blob it links or references */                                  \
+    X(GC_QUEUE_REPO_BLOBS, "INSERT INTO gc_review (kind, repo_id, digest, review_ms)"                    \
+                           " SELECT 2, ?1, digest, CAST(?2 AS BIGINT) FROM ("                            \
+                           "SELECT digest FROM repo_blobs WHERE repo_id = ?1"                            \
+                           " UNION SELECT b.digest FROM manifests m JOIN manifest_blobs b"               \
+                           " ON b.manifest_id = m.id WHERE m.repo_id = ?1"                               \
+                           " UNION SELECT c.digest FROM manifests m JOIN manifest_children c"            \
+                           " ON c.manifest_id = m.id WHERE m.repo_id = ?1"                               \
+                           ") AS d WHERE true" GC_QUEUE_KEEP_EARLIER)                                    \
+    X(GC_QUEUE_FORGET_REPO, "DELETE FROM gc_review WHERE kind < 2 AND repo_id = ?1")                     \
+    /* before registry ?1 goes: the same for each of its repositories */                               \
+    X(GC_QUEUE_REGISTRY_BLOBS, "INSERT INTO gc_review (kind, repo_id, digest, review_ms)"                \
+                               " SELECT 2, id, digest, CAST(?2 AS BIGINT) FROM ("                        \
+                               "SELECT r.id, b.digest FROM repositories r JOIN repo_blobs b"             \
+                               " ON b.repo_id = r.id WHERE r.registry_id = ?1"                           \
+                               " UNION SELECT r.id, b.digest FROM repositories r JOIN manifests m"       \
+                               " ON m.repo_id = r.id JOIN manifest_blobs b ON b.manifest_id = m.id"      \
+                               " WHERE r.registry_id = ?1"                                               \
+                               " UNION SELECT r.id, c.digest FROM repositories r JOIN manifests m"       \
+                               " ON m.repo_id = r.id JOIN manifest_children c ON c.manifest_id = m.id"   \
+                               " WHERE r.registry_id = ?1"                                               \
+                               ") AS d WHERE true" GC_QUEUE_KEEP_EARLIER)                                \
+    X(GC_QUEUE_FORGET_REGISTRY, "DELETE FROM gc_review WHERE kind < 2"                                   \
+                                " AND repo_id IN (SELECT id FROM repositories WHERE registry_id = ?1)")  \
+    /* entries of kind ?1 due by ?2, after (?3, ?4, ?5) in review order; another worker's are skipped */ \
+    X(GC_REVIEW_NEXT, "SELECT repo_id, digest, review_ms FROM gc_review WHERE kind = ?1"                 \
+                      " AND review_ms <= ?2 AND (review_ms, repo_id, digest) > (?3, ?4, ?5)"             \
+                      " ORDER BY review_ms, repo_id, digest LIMIT ?6{SKIP_LOCKED}")                      \
+    /* one of blob ?1's entries, unless another worker holds them all */                               \
+    X(GC_BLOB_TAKE, "SELECT repo_id FROM gc_review WHERE kind = 2 AND digest = ?1 LIMIT 1{SKIP_LOCKED}")   \
+    X(GC_BLOB_DONE, "DELETE FROM gc_review WHERE kind = 2 AND digest = ?1")                               \
+    X(GC_REVIEW_LATER, "UPDATE gc_review SET review_ms = ?4 WHERE kind = ?1 AND repo_id = ?2 AND digest = ?3") \
+    X(GC_REVIEW_DONE, "DELETE FROM gc_review WHERE kind = ?1 AND repo_id = ?2 AND digest = ?3")         \
+    /* a queued manifest: id, created, whether anything keeps it (tag, parent, live subject), repo */  \
+    X(GC_MANIFEST_CHECK, "SELECT m.id, m.created_ms, CASE"                                               \
+                         " WHEN EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)"                \
+                         " OR EXISTS (SELECT 1 FROM manifest_children c"                                 \
+                         " WHERE c.digest = m.digest AND c.repo_id = m.repo_id)"                         \
+                         " OR (m.subject IS NOT NULL AND EXISTS (SELECT 1 FROM manifests s"              \
+                         " WHERE s.repo_id = m.repo_id AND s.digest = m.subject)) THEN 1 ELSE 0 END,"    \
+                         " r.name FROM manifests m JOIN repositories r ON r.id = m.repo_id"              \
+                         " WHERE m.repo_id = ?1 AND m.digest = ?2")                                      \
     X(GC_MANIFEST_DELETE, "DELETE FROM manifests WHERE id = ?1")                                         \
-    X(GC_BLOBS, "SELECT b.repo_id, r.name, b.digest FROM repo_blobs b JOIN repositories r"               \
-                " ON r.id = b.repo_id WHERE (b.repo_id, b.digest) > (?1, ?2) AND b.created_ms < ?3"      \
-                " AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb"                                       \
-                " WHERE mb.digest = b.digest AND mb.repo_id = b.repo_id)"                                \
-                " ORDER BY b.repo_id, b.digest LIMIT ?4")                                                \
-    X(GC_BLOB_DELETE, "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2")                      \
+    /* a queued link: created, whether a manifest of its repository references it, repo */            \
+    X(GC_LINK_CHECK, "SELECT b.created_ms, CASE WHEN EXISTS (SELECT 1 FROM manifest_blobs mb"            \
+                     " WHERE mb.digest = b.digest AND mb.repo_id = b.repo_id) THEN 1 ELSE 0 END, r.name" \
+                     " FROM repo_blobs b JOIN repositories r ON r.id = b.repo_id"                        \
+                     " WHERE b.repo_id = ?1 AND b.digest = ?2")                                          \
+    X(GC_LINK_DELETE, "DELETE FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2")                      \
     /* one statement: no row means no registry, a NULL value means no rules */                          \
     X(NET_GET, "SELECT r.public_network, r.default_action_allow, x.value FROM registries r"              \
                " LEFT JOIN registry_ip_rules x ON x.registry_id = r.id WHERE r.id = ?1 ORDER BY x.position") \
@@ -311,7 +360,8 @@ const char *berth_sql_portable(enum berth_sql_id id);
     X(events, "id", NULL)                                                                                \
     X(signing_keys, "kid", NULL)                                                                         \
     X(login_failures, "pair, time_s", NULL)                                                              \
-    X(login_lockouts, "pair", NULL)
+    X(login_lockouts, "pair", NULL)                                                                      \
+    X(gc_review, "kind, digest, repo_id", NULL)
 
 /* ---- the dialect: everything the engines spell differently, in one table ---- */
 
@@ -324,16 +374,6 @@ struct berth_sql_dialect {
     const char *name;
     enum berth_sql_params params;
     const char *begin_write; /* starts a transaction that holds the write lock (or serialises) at once */
-    /*
-     * starts a gc transaction (the sweep of manifests and links, the reap
-     * of one blob): no writer may change what it decides on until it
-     * commits, and its commit must not fail for a conflict found late, since
-     * a reap's removal of the bytes cannot be undone (PostgreSQL: table
-     * locks the writers wait on, taken before the snapshot, so no writer is
-     * half done and a writer that read before the lock is the one aborted;
-     * SQLite: the one write lock)
-     */
-    const char *begin_gc;
     int limit_all_null;      /* LIMIT NULL means no limit (PostgreSQL); else LIMIT -1 (SQLite) */
     int upsert;              /* ON CONFLICT ... DO UPDATE / DO NOTHING; the statements need it */
     int returning;           /* INSERT ... RETURNING; the statements need it */
@@ -342,6 +382,7 @@ struct berth_sql_dialect {
     const char *fixed_join; /* {FIXED_JOIN}: a join the planner must run in the written order */
     const char *now_s;      /* {NOW_S}: now, in whole unix seconds */
     const char *blob;       /* {BLOB}: the type of a byte string column */
+    const char *skip_locked; /* {SKIP_LOCKED}: ends a SELECT: lock its rows, skipping rows others hold */
     /* for copying a whole store (meta_copy.c) */
     const char *begin_read; /* starts a transaction whose reads all see one snapshot */
     const char *tables;     /* lists the schema's tables (one text column), its own bookkeeping included */
@@ -574,7 +615,7 @@ enum berth_rc berth_sql_run(struct berth_meta *m, berth_sql_fn fn, void *ctx, st
  * runs again, up to the driver's tx_retries times, so fn must only write
  * its results out once it is sure to succeed (or be safe to run twice).
  */
-/* berth_sql_tx started with begin (a dialect's begin_gc, say) instead of begin_write. */
+/* berth_sql_tx started with begin (a dialect's begin_read, say) instead of begin_write. */
 enum berth_rc berth_sql_tx_begin(struct berth_meta *m, const char *op, const char *begin, berth_sql_fn fn, void *ctx,
                                  struct berth_err *err);
 enum berth_rc berth_sql_tx(struct berth_meta *m, const char *op, berth_sql_fn fn, void *ctx,

@@ -7,13 +7,22 @@
  * push was acknowledged for is never lost; the grace period keeps links
  * (and so blobs) pushed recently that no manifest references yet.
  *
+ * What may be garbage comes from the review queue the metadata keeps (what
+ * removing a tag, manifest, link or repository, or an untagged push,
+ * queued); the walk over every stored blob only finds bytes no record names
+ * (a crash between a store's rename and its commit). A server with
+ * gc-interval set runs the queue part itself (berth_gc_worker_start).
+ *
  * On a large store it reports progress on stderr (on a terminal by default,
  * or with --progress): an updating line per phase at most twice a second,
  * and a closing line per phase.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "alloc.h"
 #include "log.h"
 #include "meta.h"
@@ -36,7 +45,7 @@ struct gc_ctx {
 };
 
 #define GC_PROGRESS_US 500000
-#define GC_PAGE 256 /* unused blobs read per query */
+#define GC_PAGE 256 /* queued blobs read per query */
 
 /* One progress line for the phase; done ends it (always shown). */
 static void progress(struct gc_ctx *c, const char *phase, int done)
@@ -105,15 +114,16 @@ static enum berth_rc reap_remove(void *p, struct berth_err *err)
 
 /*
  * Deletes blob d unless something uses it, deciding and removing in one
- * metadata transaction that no push or mount of d can interleave with.
+ * metadata transaction that no push or mount of d can interleave with;
+ * queued: d's entry in the review queue is taken (or another gc has it).
  */
-static void reap(struct gc_ctx *c, const struct berth_digest *d, uint64_t size)
+static void reap(struct gc_ctx *c, const struct berth_digest *d, uint64_t size, int queued)
 {
     struct berth_err err = BERTH_ERR_INIT;
     struct reap_ctx r = {c, d, size};
     int reaped = 0;
 
-    if (c->meta->content->blob_reap(c->meta, d, c->dry_run, reap_remove, &r, &reaped, &err) != BERTH_OK) {
+    if (c->meta->content->blob_reap(c->meta, d, c->dry_run, queued, reap_remove, &r, &reaped, &err) != BERTH_OK) {
         fprintf(stderr, "berth: gc: %s\n", berth_err_msg(&err));
         c->st->failed = 1;
         return;
@@ -124,39 +134,45 @@ static void reap(struct gc_ctx *c, const struct berth_digest *d, uint64_t size)
     if (c->verbose) printf("blob %s %llu\n", d->s, (unsigned long long)r.size);
 }
 
-/* One page of recorded blobs nothing uses. */
-struct unused_page {
-    char names[GC_PAGE][BERTH_DIGEST_STR_MAX + 1];
+/* One page of due blob entries. */
+struct due_page {
+    struct berth_meta_gc_entry e[GC_PAGE];
     int n;
 };
 
-static int add_unused(const char *name, void *p)
+static int add_due(const struct berth_meta_gc_entry *e, void *p)
 {
-    struct unused_page *pg = p;
-    snprintf(pg->names[pg->n++], sizeof(pg->names[0]), "%s", name);
+    struct due_page *pg = p;
+    pg->e[pg->n++] = *e;
     return 0;
 }
 
-/* Recorded blobs that nothing links or references: their links went with gc's grace already. */
-static enum berth_rc reap_unused(struct gc_ctx *c, struct berth_err *err)
+/*
+ * The blobs the review queue holds (their last link or reference went, in
+ * this run or before, by the cutoff): each is decided by a reap.
+ */
+static enum berth_rc reap_queued(struct gc_ctx *c, struct berth_err *err)
 {
-    struct unused_page *pg = berth_xcalloc(1, sizeof(*pg));
-    char last[BERTH_DIGEST_STR_MAX + 1] = "";
+    struct due_page *pg = berth_xcalloc(1, sizeof(*pg));
+    struct berth_meta_gc_entry last;
+    int64_t due = c->cutoff_ms - 1; /* what was unlinked within the grace waits */
     enum berth_rc rc = BERTH_OK;
     int i;
 
+    memset(&last, 0, sizeof(last));
+    last.review_ms = last.repo_id = -1;
     do {
         pg->n = 0;
-        rc = c->meta->content->blob_unused(c->meta, last, GC_PAGE, add_unused, pg, err);
+        rc = c->meta->content->gc_blobs_due(c->meta, due, &last, GC_PAGE, add_due, pg, err);
         if (rc) break;
         for (i = 0; i < pg->n; i++) {
             struct berth_digest d;
             struct berth_err perr = BERTH_ERR_INIT;
             c->st->seen++;
             progress(c, "blobs", 0);
-            if (berth_digest_parse(pg->names[i], strlen(pg->names[i]), &d, &perr) == BERTH_OK) reap(c, &d, 0);
+            if (berth_digest_parse(pg->e[i].digest, strlen(pg->e[i].digest), &d, &perr) == BERTH_OK) reap(c, &d, 0, 1);
         }
-        if (pg->n) snprintf(last, sizeof(last), "%s", pg->names[pg->n - 1]);
+        if (pg->n) last = pg->e[pg->n - 1];
     } while (pg->n == GC_PAGE);
     free(pg);
     return rc;
@@ -177,7 +193,7 @@ static int sweep_blob(const struct berth_digest *d, uint64_t size, int64_t mtime
         c->st->failed = 1;
         return 1;
     }
-    if (!used) reap(c, d, size);
+    if (!used) reap(c, d, size, 0);
     return 0;
 }
 
@@ -263,9 +279,9 @@ enum berth_rc berth_gc_run(struct berth_meta *meta, struct berth_blobstore *blob
     rc = c.meta->content->gc(c.meta, c.cutoff_ms, c.dry_run, on_manifest, on_unlink, &c, err);
     if (rc) goto out;
     progress(&c, "manifests", 1);
-    rc = reap_unused(&c, err);
+    rc = reap_queued(&c, err);
     if (rc) goto out;
-    rc = c.blobs->ops->list(c.blobs, sweep_blob, &c, err);
+    if (!o->online) rc = c.blobs->ops->list(c.blobs, sweep_blob, &c, err);
     if (rc) goto out;
     progress(&c, "blobs", 1);
     rc = c.blobs->ops->upload_list(c.blobs, sweep_upload, &c, err);
@@ -274,7 +290,97 @@ enum berth_rc berth_gc_run(struct berth_meta *meta, struct berth_blobstore *blob
     if (rc) goto out;
     c.st->uploads += lost;
     progress(&c, "uploads", 1);
-    if (!c.dry_run) rc = c.blobs->ops->clean_temp(c.blobs, &c.st->temp_files, err);
+    if (!c.dry_run && !o->online) rc = c.blobs->ops->clean_temp(c.blobs, &c.st->temp_files, err);
 out:
     return rc;
+}
+
+/* ---- the server's own gc (gc-interval) ---- */
+
+struct berth_gc_worker {
+    struct berth_meta *meta;
+    struct berth_blobstore *blobs;
+    struct berth_gc_opts opts;
+    int64_t interval_s;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int stop;
+};
+
+/* One online pass; logged when it deleted anything or failed. */
+static void worker_pass(struct berth_gc_worker *w)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_gc_stats st;
+    int64_t t0 = berth_mono_us();
+    enum berth_rc rc = berth_gc_run(w->meta, w->blobs, &w->opts, &st, &err);
+    long long ms = (long long)(berth_mono_us() - t0) / 1000;
+
+    if (rc || st.failed)
+        BERTH_LOG(BERTH_LOG_ERROR, "msg=\"gc pass failed\" err=\"%s\"", rc ? berth_err_msg(&err) : "see above");
+    else if (st.manifests || st.unlinked || st.blobs_deleted || st.uploads)
+        BERTH_LOG(BERTH_LOG_INFO,
+                  "msg=\"gc pass\" manifests=%llu links=%llu blobs=%llu uploads=%llu bytes_freed=%llu duration_ms=%lld",
+                  (unsigned long long)st.manifests, (unsigned long long)st.unlinked,
+                  (unsigned long long)st.blobs_deleted, (unsigned long long)st.uploads,
+                  (unsigned long long)st.bytes_freed, ms);
+}
+
+static void *worker_main(void *p)
+{
+    struct berth_gc_worker *w = p;
+    struct timespec deadline;
+
+    pthread_mutex_lock(&w->lock);
+    while (!w->stop) {
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += (time_t)w->interval_s;
+        while (!w->stop && pthread_cond_timedwait(&w->wake, &w->lock, &deadline) != ETIMEDOUT) {}
+        if (w->stop) break;
+        pthread_mutex_unlock(&w->lock);
+        worker_pass(w);
+        pthread_mutex_lock(&w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+enum berth_rc berth_gc_worker_start(struct berth_meta *meta, struct berth_blobstore *blobs, int64_t interval_s,
+                                    int64_t grace_min, int64_t upload_ttl_s, struct berth_gc_worker **out,
+                                    struct berth_err *err)
+{
+    struct berth_gc_worker *w = berth_xcalloc(1, sizeof(*w));
+    int e;
+
+    w->meta = meta;
+    w->blobs = blobs;
+    w->interval_s = interval_s;
+    w->opts.grace_min = grace_min;
+    w->opts.upload_ttl_s = upload_ttl_s;
+    w->opts.online = 1;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->wake, NULL);
+    e = pthread_create(&w->thread, NULL, worker_main, w);
+    if (e) {
+        pthread_cond_destroy(&w->wake);
+        pthread_mutex_destroy(&w->lock);
+        free(w);
+        return berth_err_set(err, BERTH_EINTERNAL, "cannot start the gc thread: %s", strerror(e));
+    }
+    *out = w;
+    return BERTH_OK;
+}
+
+void berth_gc_worker_stop(struct berth_gc_worker *w)
+{
+    if (!w) return;
+    pthread_mutex_lock(&w->lock);
+    w->stop = 1;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
 }

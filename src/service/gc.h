@@ -19,6 +19,11 @@ struct berth_gc_opts {
     int verbose;           /* one line on stdout per manifest, link and blob deleted */
     int progress;          /* progress lines on stderr */
     int tty;               /* stderr is a terminal: progress rewrites one line */
+    /*
+     * the pass a server runs by itself (gc-interval): the review queue and
+     * idle uploads only, no walk over every stored blob, no temp files
+     */
+    int online;
 };
 
 struct berth_gc_stats {
@@ -40,5 +45,20 @@ enum berth_rc berth_gc_run(struct berth_meta *meta, struct berth_blobstore *blob
  */
 enum berth_rc berth_gc_forget_lost_uploads(struct berth_meta *meta, struct berth_blobstore *blobs, int dry_run,
                                            uint64_t *n, struct berth_err *err);
+
+/* The server's own gc: a thread that runs an online pass every interval. */
+struct berth_gc_worker;
+
+/*
+ * Starts the thread (meta and blobs borrowed until stop): every interval_s
+ * seconds one berth_gc_run with online set, grace_min and upload_ttl_s; a
+ * pass that deletes anything or fails is logged.
+ */
+enum berth_rc berth_gc_worker_start(struct berth_meta *meta, struct berth_blobstore *blobs, int64_t interval_s,
+                                    int64_t grace_min, int64_t upload_ttl_s, struct berth_gc_worker **out,
+                                    struct berth_err *err);
+
+/* Stops the thread (a pass in progress finishes first) and frees w. NULL-safe. */
+void berth_gc_worker_stop(struct berth_gc_worker *w);
 
 #endif

@@ -111,6 +111,11 @@ enum berth_rc berth_server_ready(struct berth_server *srv, struct berth_err *err
     if (srv->ready) return BERTH_OK;
     rc = authz_bootstrap(srv->az, &created, err);
     if (rc) return rc;
+    if (srv->cfg->gc_interval > 0) {
+        rc = berth_gc_worker_start(srv->meta, srv->blobs, srv->cfg->gc_interval, srv->cfg->gc_grace,
+                                   srv->cfg->upload_ttl, &srv->gc, err);
+        if (rc) return rc;
+    }
     srv->ready = 1;
     return BERTH_OK;
 }
@@ -118,6 +123,7 @@ enum berth_rc berth_server_ready(struct berth_server *srv, struct berth_err *err
 void berth_server_close(struct berth_server *srv)
 {
     if (!srv) return;
+    berth_gc_worker_stop(srv->gc); /* a pass in progress ends before the stores close */
     events_free(srv->events); /* first: it writes what is queued while the database is still open */
     authz_free(srv->az);
     if (srv->meta) srv->meta->ops->close(srv->meta);

@@ -18,6 +18,8 @@
 #include "meta.h"
 #include "store.h"
 
+struct berth_gc_worker;
+
 struct berth_server {
     const struct berth_config *cfg;        /* borrowed from the caller of berth_server_open */
     struct berth_blobstore *blobs;         /* owned */
@@ -26,6 +28,7 @@ struct berth_server {
     struct berth_service_metrics metrics;  /* the service's counters, for /metrics */
     struct authz *az;                      /* the login and access service, owned */
     struct events *events;                 /* the event log queue and its writer, owned */
+    struct berth_gc_worker *gc;            /* the server's own gc (gc-interval), owned; NULL when off */
     int ready;                             /* berth_server_ready ran */
 };
 

@@ -827,3 +827,43 @@ owner_api() {
 
 # body_json: the last response body as sorted, compact JSON (as it is when it is not JSON).
 body_json() { jq -cS . "$BODY" 2>/dev/null || cat "$BODY"; }
+
+# ---------------------------------------------------------------- gc soaks
+
+# gc_soak SECONDS PAUSE: `berth gc --grace 0` in a loop (PAUSE seconds between runs) beside
+# tools/gc_soak.py's pushers, mounters and watcher for SECONDS. GC_RUNS gets the number of runs;
+# $WORK/gc.log what they said, $WORK/gc.err a line per failed run, $WORK/soak.json the clients' counts.
+gc_soak() {
+    local end gc_pid
+    end=$(($(date +%s) + $1))
+    (
+        n=0
+        while [ "$(date +%s)" -lt "$end" ]; do
+            "$BERTH_BIN" gc --data "$DATA" --grace 0 --no-progress >>"$WORK/gc.log" 2>&1 ||
+                echo "gc failed" >>"$WORK/gc.err"
+            n=$((n + 1))
+            sleep "$2"
+        done
+        echo "$n" >"$WORK/gc.runs"
+    ) &
+    gc_pid=$!
+    python3 "$REPO/tests/e2e/tools/gc_soak.py" "$URL" "$1" "$WORK/soak.json"
+    wait "$gc_pid"
+    GC_RUNS=$(cat "$WORK/gc.runs" 2>/dev/null || echo 0)
+}
+
+# soak KEY: a count from $WORK/soak.json.
+soak() { jq -r ".$1" "$WORK/soak.json"; }
+
+# gc_soak_verdict: what every soak must show: no gc run failed, the clients got work done, and no
+# blob of a kept manifest was ever missing, during the soak or after it.
+gc_soak_verdict() {
+    check "no berth gc run failed" test ! -s "$WORK/gc.err"
+    check "pushers had manifests acknowledged ($(soak manifest_ok))" test "$(soak manifest_ok)" -ge 50
+    check "mounts were acknowledged during the soak ($(soak mount_ok))" test "$(soak mount_ok)" -gt 0
+    check "the watcher checked kept blobs all along ($(soak watch_heads) HEADs)" test "$(soak watch_heads)" -ge 100
+    expect_eq "no blob of a kept manifest went missing while it was kept" 0 "$(soak lost_while_kept)"
+    expect_eq "every blob of the kept manifests is there at the end ($(soak blobs_checked) checked)" 0 \
+        "$(soak blobs_missing)"
+    expect_eq "every kept manifest is there at the end" 0 "$(soak manifests_missing)"
+}

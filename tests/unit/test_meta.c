@@ -182,6 +182,34 @@ static const char *tags_of(struct t *t, const char *repo, const char *last, int6
     return berth_buf_str(&b);
 }
 
+/* Blobs gc's review queue holds, due now, after after (NULL: all), at most n, as "digest," each. */
+static int collect_due(const struct berth_meta_gc_entry *e, void *ctx)
+{
+    berth_buf_printf(ctx, "%s,", e->digest);
+    return 0;
+}
+
+/* The first due entry, whole. */
+struct first_due {
+    struct berth_meta_gc_entry e;
+};
+
+static int keep_first(const struct berth_meta_gc_entry *e, void *ctx)
+{
+    ((struct first_due *)ctx)->e = *e;
+    return 1;
+}
+
+static void due_blobs(struct t *t, const struct berth_meta_gc_entry *after, int64_t n, struct berth_buf *out)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta_gc_entry start;
+
+    memset(&start, 0, sizeof(start));
+    start.review_ms = start.repo_id = -1;
+    ASSERT_OK(t->m->content->gc_blobs_due(t->m, berth_now_ms(), after ? after : &start, n, collect_due, out, &err));
+}
+
 /* gc, returning the manifests it deleted as collect_gc writes them. */
 static const char *gc_run(struct t *t, int64_t cutoff, int dry_run)
 {
@@ -485,7 +513,7 @@ SHARED_TEST(meta_blob_claim_and_reap)
     ASSERT_RC(t->m->content->blob_claim(t->m, &cl, &err), BERTH_EIO);
     ASSERT_EQ_INT(fs.calls, 1);
     ASSERT_TRUE(!(linked(t, "src", &b)));
-    ASSERT_OK(t->m->content->blob_unused(t->m, NULL, 10, collect, &buf, &err));
+    due_blobs(t, NULL, 10, &buf);
     ASSERT_EQ_STR(berth_buf_str(&buf), "");
 
     /* a push: the store step runs inside, the session's record ends with it */
@@ -516,49 +544,66 @@ SHARED_TEST(meta_blob_claim_and_reap)
 
     /* a used blob is never reaped, and its bytes are not touched */
     fs.calls = 0;
-    ASSERT_OK(t->m->content->blob_reap(t->m, &b, 0, fake_remove, &fs, &reaped, &err));
+    ASSERT_OK(t->m->content->blob_reap(t->m, &b, 0, 0, fake_remove, &fs, &reaped, &err));
     ASSERT_EQ_INT(reaped, 0);
     ASSERT_EQ_INT(fs.calls, 0);
+    /* an unlink queues the blob for review */
     ASSERT_OK(t->m->content->blob_unlink(t->m, t->reg, "dst", &b, &err));
+    due_blobs(t, NULL, 10, &buf);
+    berth_buf_printf(&want, "%s,", b.s);
+    ASSERT_EQ_STR(berth_buf_str(&buf), berth_buf_str(&want));
+    berth_buf_reset(&buf);
+    berth_buf_reset(&want);
     ASSERT_OK(claim(t->m, t->reg, "src", &c, 1, &err));
     mf.blobs = &b;
     mf.nblobs = 1;
     ASSERT_OK(t->m->content->manifest_put(t->m, &mf, "latest", &err));
     ASSERT_OK(t->m->content->blob_unlink(t->m, t->reg, "src", &b, &err));
-    ASSERT_OK(t->m->content->blob_reap(t->m, &b, 0, fake_remove, &fs, &reaped, &err)); /* a manifest references it */
+    /* a manifest references it: the review keeps it and drops the entry */
+    ASSERT_OK(t->m->content->blob_reap(t->m, &b, 0, 1, fake_remove, &fs, &reaped, &err));
     ASSERT_EQ_INT(reaped, 0);
-    ASSERT_OK(t->m->content->blob_unused(t->m, NULL, 10, collect, &buf, &err));
+    due_blobs(t, NULL, 10, &buf);
     ASSERT_EQ_STR(berth_buf_str(&buf), "");
-
-    /* unused: listed, a dry run only looks, a failed removal keeps the record, then it goes */
+    /* unused: queued by what removed the last use, paged in review order; a dry run only looks, a failed
+       removal keeps the record and the entry, then both go */
     ASSERT_OK(t->m->content->manifest_delete(t->m, t->reg, "src", &d, &err));
+    tick();
     ASSERT_OK(t->m->content->blob_unlink(t->m, t->reg, "src", &c, &err));
-    ASSERT_OK(t->m->content->blob_unused(t->m, NULL, 10, collect, &buf, &err));
+    due_blobs(t, NULL, 10, &buf);
     berth_buf_printf(&buf, "|");
-    ASSERT_OK(t->m->content->blob_unused(t->m, b.s, 10, collect, &buf, &err));
+    due_blobs(t, NULL, 1, &buf);
     berth_buf_printf(&buf, "|");
-    ASSERT_OK(t->m->content->blob_unused(t->m, NULL, 1, collect, &buf, &err));
-    berth_buf_printf(&want, "%s,%s,|%s,|%s,", b.s, c.s, c.s, b.s);
+    {
+        struct first_due f;
+        memset(&f, 0, sizeof(f));
+        f.e.review_ms = f.e.repo_id = -1;
+        ASSERT_OK(t->m->content->gc_blobs_due(t->m, berth_now_ms(), &f.e, 1, keep_first, &f, &err));
+        ASSERT_EQ_STR(f.e.digest, b.s);
+        due_blobs(t, &f.e, 10, &buf);
+    }
+    berth_buf_printf(&want, "%s,%s,|%s,|%s,", b.s, c.s, b.s, c.s);
     ASSERT_EQ_STR(berth_buf_str(&buf), berth_buf_str(&want));
     berth_buf_reset(&buf);
     berth_buf_reset(&want);
-    ASSERT_OK(t->m->content->blob_reap(t->m, &b, 1, fake_remove, &fs, &reaped, &err));
+    ASSERT_OK(t->m->content->blob_reap(t->m, &b, 1, 1, fake_remove, &fs, &reaped, &err));
     ASSERT_EQ_INT(reaped, 1);
     ASSERT_EQ_INT(fs.calls, 0);
     fs.fail = BERTH_EIO;
-    ASSERT_RC(t->m->content->blob_reap(t->m, &b, 0, fake_remove, &fs, &reaped, &err), BERTH_EIO);
+    ASSERT_RC(t->m->content->blob_reap(t->m, &b, 0, 1, fake_remove, &fs, &reaped, &err), BERTH_EIO);
     ASSERT_EQ_INT(reaped, 0);
     ASSERT_TRUE(fs.have);
     fs.fail = BERTH_OK;
-    ASSERT_OK(t->m->content->blob_reap(t->m, &b, 0, fake_remove, &fs, &reaped, &err));
+    ASSERT_OK(t->m->content->blob_reap(t->m, &b, 0, 1, fake_remove, &fs, &reaped, &err));
     ASSERT_EQ_INT(reaped, 1);
     ASSERT_TRUE(!(fs.have));
-    ASSERT_OK(t->m->content->blob_unused(t->m, NULL, 10, collect, &buf, &err));
+    due_blobs(t, NULL, 10, &buf);
     berth_buf_printf(&want, "%s,", c.s);
     ASSERT_EQ_STR(berth_buf_str(&buf), berth_buf_str(&want));
     berth_buf_reset(&buf);
-    /* a blob with no record (bytes from a crash) is reaped the same way */
-    ASSERT_OK(t->m->content->blob_reap(t->m, &d, 0, NULL, NULL, &reaped, &err));
+    /* a blob with no record and no entry (bytes from a crash): a queued reap leaves it, a walk's reap takes it */
+    ASSERT_OK(t->m->content->blob_reap(t->m, &d, 0, 1, NULL, NULL, &reaped, &err));
+    ASSERT_EQ_INT(reaped, 0);
+    ASSERT_OK(t->m->content->blob_reap(t->m, &d, 0, 0, NULL, NULL, &reaped, &err));
     ASSERT_EQ_INT(reaped, 1);
     berth_buf_release(&buf);
     berth_buf_release(&want);
@@ -1013,9 +1058,11 @@ SHARED_TEST(meta_gc_untagged_removed_tagged_kept)
     ASSERT_TRUE(has_manifest(t, "r", &a));
     ASSERT_TRUE(!has_manifest(t, "r", &b));
     ASSERT_EQ_STR(gc_run(t, cutoff, 0), "");
-    /* untagging makes it collectable */
+    /* untagging makes it collectable once the grace is over: the grace runs from the untagging */
     ASSERT_OK(t->m->content->tag_delete(t->m, t->reg, "r", "latest", &err));
-    ASSERT_EQ_STR(gc_run(t, cutoff, 0), "r@aaaa,");
+    ASSERT_EQ_STR(gc_run(t, cutoff, 0), "");
+    ASSERT_TRUE(has_manifest(t, "r", &a));
+    ASSERT_EQ_STR(gc_run(t, tick(), 0), "r@aaaa,");
     ASSERT_OK(t->m->content->repo_exists(t->m, t->reg, "r", &err));
 }
 
@@ -1044,7 +1091,7 @@ SHARED_TEST(meta_gc_keeps_children_of_kept_index)
     ASSERT_TRUE(has_manifest(t, "r", &c2));
     /* untag the index: it and then its children go, in one gc */
     ASSERT_OK(t->m->content->tag_delete(t->m, t->reg, "r", "latest", &err));
-    ASSERT_EQ_STR(gc_run(t, cutoff, 0), "r@1d01,r@c001,r@c002,");
+    ASSERT_EQ_STR(gc_run(t, tick(), 0), "r@1d01,r@c001,r@c002,");
     ASSERT_TRUE(!has_manifest(t, "r", &c1));
 }
 
@@ -1070,7 +1117,7 @@ SHARED_TEST(meta_gc_referrer_follows_subject)
     ASSERT_TRUE(has_manifest(t, "r", &sig));
     ASSERT_TRUE(has_manifest(t, "r", &sigsig));
     ASSERT_OK(t->m->content->manifest_delete(t->m, t->reg, "r", &s, &err));
-    ASSERT_EQ_STR(gc_run(t, cutoff, 0), "r@5151,r@5252,");
+    ASSERT_EQ_STR(gc_run(t, tick(), 0), "r@5151,r@5252,");
     ASSERT_TRUE(!has_manifest(t, "r", &sig));
 }
 
@@ -1175,15 +1222,17 @@ SHARED_TEST(meta_gc_dry_run_changes_nothing)
     ASSERT_TRUE(linked(t, "r", &loose) && linked(t, "r", &layer));
     ASSERT_OK(t->m->content->gc(t->m, cutoff, 1, NULL, NULL, NULL, &err));
     ASSERT_TRUE(has_manifest(t, "r", &idx));
-    /* a callback that stops keeps what was done before it */
+    /*
+     * a callback that stops ends gc after the step it was told of (each of
+     * whose deletions it is told, once): the next run does the rest
+     */
     berth_buf_reset(&b);
     ASSERT_OK(t->m->content->gc(t->m, cutoff, 0, stop_gc, stop_gc, &b, &err));
-    ASSERT_EQ_STR(berth_buf_str(&b), "r@1d01,");
-    ASSERT_TRUE(!has_manifest(t, "r", &idx) && has_manifest(t, "r", &c1));
+    ASSERT_TRUE(!strcmp(berth_buf_str(&b), "r@1d01,") || !strcmp(berth_buf_str(&b), "r@1d01,r@c001,"));
+    ASSERT_TRUE(!has_manifest(t, "r", &idx));
     ASSERT_TRUE(linked(t, "r", &loose));
-    berth_buf_reset(&b);
     ASSERT_OK(t->m->content->gc(t->m, cutoff, 0, collect_gc, collect_gc, &b, &err));
-    ASSERT_EQ_STR(berth_buf_str(&b), "r@c001,r@1005,r@1a1a,");
+    ASSERT_EQ_STR(berth_buf_str(&b), "r@1d01,r@c001,r@1005,r@1a1a,");
     berth_buf_release(&b);
 }
 
@@ -2064,6 +2113,75 @@ SHARED_TEST(meta_concurrent_threads)
     ASSERT_OK(t->ops->ping(t->m, &err));
 }
 
+/* One of several gc runs at once: what it deleted, and how it ended. */
+struct gc_worker {
+    struct t *t;
+    int64_t cutoff;
+    int deleted;
+    enum berth_rc rc;
+    char why[256];
+};
+
+static int count_gc(const char *repo, const char *digest, void *ctx)
+{
+    (void)repo;
+    (void)digest;
+    ((struct gc_worker *)ctx)->deleted++;
+    return 0;
+}
+
+static void *gc_work(void *p)
+{
+    struct gc_worker *w = p;
+    struct berth_err err = BERTH_ERR_INIT;
+
+    w->rc = w->t->m->content->gc(w->t->m, w->cutoff, 0, count_gc, count_gc, w, &err);
+    if (w->rc) snprintf(w->why, sizeof(w->why), "%s", err.msg);
+    return NULL;
+}
+
+/* Runs on several servers share the queue (PostgreSQL: SKIP LOCKED): each deletion is made and reported once. */
+SHARED_TEST(meta_gc_runs_at_once_share_the_queue)
+{
+    enum { N = 300, RUNS = 3 };
+    struct berth_err err = BERTH_ERR_INIT;
+    struct gc_worker w[RUNS];
+    pthread_t th[RUNS];
+    struct berth_digest d, layer;
+    int64_t cutoff;
+    int i, total = 0;
+
+    for (i = 0; i < N; i++) {
+        struct berth_meta_manifest mf;
+        d = dg(0x100000u + (unsigned)i);
+        layer = dg(0x200000u + (unsigned)i);
+        ASSERT_OK(claim(t->m, t->reg, "many", &layer, 1, &err));
+        mf = man(t, "many", &d);
+        mf.blobs = &layer;
+        mf.nblobs = 1;
+        ASSERT_OK(t->m->content->manifest_put(t->m, &mf, NULL, &err));
+    }
+    cutoff = tick();
+    for (i = 0; i < RUNS; i++) {
+        memset(&w[i], 0, sizeof(w[i]));
+        w[i].t = t;
+        w[i].cutoff = cutoff;
+        ASSERT_EQ_INT(pthread_create(&th[i], NULL, gc_work, &w[i]), 0);
+    }
+    for (i = 0; i < RUNS; i++) pthread_join(th[i], NULL);
+    for (i = 0; i < RUNS; i++) {
+        if (w[i].rc) BERTH_TEST_FAIL("gc run %d: %s: %s", i, berth_rc_name(w[i].rc), w[i].why);
+        total += w[i].deleted;
+    }
+    /* every manifest and every link, once */
+    ASSERT_EQ_INT(total, 2 * N);
+    ASSERT_EQ_STR(gc_run(t, tick(), 0), "");
+    d = dg(0x100000u);
+    ASSERT_TRUE(!has_manifest(t, "many", &d));
+    layer = dg(0x200000u + N - 1);
+    ASSERT_TRUE(!linked(t, "many", &layer));
+}
+
 SHARED_TEST(meta_reopen_keeps_everything)
 {
     struct berth_err err = BERTH_ERR_INIT;
@@ -2436,7 +2554,7 @@ TEST(meta_sql_dialect_names_filled_in)
 /* Every field of a dialect is set: a driver gets the whole table or none of it. */
 static void dialect_complete(const struct berth_sql_dialect *d)
 {
-    ASSERT_TRUE(d->name && d->begin_write && d->begin_gc && d->rowid && d->fixed_join && d->now_s && d->blob);
+    ASSERT_TRUE(d->name && d->begin_write && d->skip_locked && d->rowid && d->fixed_join && d->now_s && d->blob);
     ASSERT_TRUE(d->upsert && d->returning);
 }
 
