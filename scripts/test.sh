@@ -115,7 +115,7 @@ fi
 # which sends each request to the next server: the OCI API and access tests, request by request
 # alternating servers. Left out: 0070 (HTTP-level bad input, which nginx answers itself) and 0300
 # (source addresses, which the proxy replaces); 0600 tests the shared state across servers directly.
-pair_tests="0010 0020 0030 0040 0050 0060 0080 0100 0105 0110 0200 0210 0220 0230 0240 0250 0251 0255 0256 0257 0260"
+pair_tests="0010 0020 0030 0040 0050 0060 0080 0100 0105 0106 0110 0200 0210 0220 0230 0240 0250 0251 0255 0256 0257 0260"
 if [ -n "${BERTH_TEST_PG_HOST:-}" ] && [ "${BERTH_E2E_PAIR_PASS:-1}" = 1 ]; then
 	if command -v nginx > /dev/null; then
 		echo "== end-to-end tests on two servers behind nginx (build/berth, PostgreSQL${BERTH_E2E_S3_ENV:+, S3})"

@@ -267,7 +267,14 @@ static enum berth_rc reap_tx(struct berth_sql_conn *c, void *ctx, struct berth_e
             return rc;
         }
     }
-    rc = berth_sql_int1(c, "blob_reap", SQL_BLOB_IN_USE, SQL_ARGS(SQL_D(x->d)), NULL, &used, err);
+    /*
+     * The digest's row first, made if there is none (bytes no record names):
+     * its lock is what a claim of the digest waits on, so no claim finds the
+     * bytes there and keeps them while this removes them.
+     */
+    rc = berth_sql_exec(c, "blob_reap", SQL_BLOB_RECORD, SQL_ARGS(SQL_D(x->d), SQL_I(0), SQL_I(berth_now_ms())), NULL,
+                        err);
+    if (!rc) rc = berth_sql_int1(c, "blob_reap", SQL_BLOB_IN_USE, SQL_ARGS(SQL_D(x->d)), NULL, &used, err);
     if (!rc && !used) rc = berth_sql_exec(c, "blob_reap", SQL_BLOB_FORGET, SQL_ARGS(SQL_D(x->d)), NULL, err);
     if (!rc) rc = berth_sql_exec(c, "blob_reap", SQL_GC_BLOB_DONE, SQL_ARGS(SQL_D(x->d)), NULL, err);
     if (rc) return rc;

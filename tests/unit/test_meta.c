@@ -2113,6 +2113,94 @@ SHARED_TEST(meta_concurrent_threads)
     ASSERT_OK(t->ops->ping(t->m, &err));
 }
 
+/* A reap whose remove step is slow, and a claim of the same digest made while it is in progress. */
+struct race {
+    struct t *t;
+    struct berth_digest d;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int removing;  /* the reap's remove step has begun */
+    int have;      /* the bytes are in the "store" */
+    int put_saw;   /* what the claim's store step found: 1 the bytes there (kept), 0 none (wrote its own) */
+    enum berth_rc claim_rc;
+};
+
+static enum berth_rc race_remove(void *p, struct berth_err *err)
+{
+    struct race *r = p;
+    (void)err;
+    pthread_mutex_lock(&r->lock);
+    r->removing = 1;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    usleep(300000); /* a claim that is not held off would run its store step now */
+    pthread_mutex_lock(&r->lock);
+    r->have = 0;
+    pthread_mutex_unlock(&r->lock);
+    return BERTH_OK;
+}
+
+static enum berth_rc race_put(void *p, struct berth_err *err)
+{
+    struct race *r = p;
+    (void)err;
+    pthread_mutex_lock(&r->lock);
+    r->put_saw = r->have;
+    r->have = 1;
+    pthread_mutex_unlock(&r->lock);
+    return BERTH_OK;
+}
+
+static void *race_claim(void *p)
+{
+    struct race *r = p;
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_meta_claim c = {0};
+
+    pthread_mutex_lock(&r->lock);
+    while (!r->removing) pthread_cond_wait(&r->cond, &r->lock);
+    pthread_mutex_unlock(&r->lock);
+    c.reg = r->t->reg;
+    c.repo = "race";
+    c.digest = &r->d;
+    c.size = 5;
+    c.store = race_put;
+    c.ctx = r;
+    r->claim_rc = r->t->m->content->blob_claim(r->t->m, &c, &err);
+    return NULL;
+}
+
+/*
+ * Bytes no record names (a crash between a push's rename and its commit)
+ * being reaped while a client pushes the same blob again: the claim waits
+ * for the reap, then writes its own bytes, so the acknowledged push keeps
+ * its blob.
+ */
+SHARED_TEST(meta_reap_of_unrecorded_bytes_holds_off_a_claim)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct race r;
+    pthread_t th;
+    int reaped = 0;
+
+    memset(&r, 0, sizeof(r));
+    r.t = t;
+    r.d = dg(0x7ace);
+    r.have = 1;
+    pthread_mutex_init(&r.lock, NULL);
+    pthread_cond_init(&r.cond, NULL);
+    ASSERT_EQ_INT(pthread_create(&th, NULL, race_claim, &r), 0);
+    ASSERT_OK(t->m->content->blob_reap(t->m, &r.d, 0, 0, race_remove, &r, &reaped, &err));
+    pthread_join(th, NULL);
+    ASSERT_EQ_INT(reaped, 1);
+    ASSERT_OK(r.claim_rc);
+    ASSERT_EQ_INT(r.put_saw, 0); /* it ran after the removal */
+    ASSERT_EQ_INT(r.have, 1);
+    ASSERT_TRUE(linked(t, "race", &r.d));
+    pthread_cond_destroy(&r.cond);
+    pthread_mutex_destroy(&r.lock);
+}
+
 /* One of several gc runs at once: what it deleted, and how it ended. */
 struct gc_worker {
     struct t *t;
