@@ -4,7 +4,7 @@
 # SKIP LOCKED on PostgreSQL) with a `berth gc` loop beside them, while clients
 # push, delete and mount. Nothing a kept manifest references is ever missing,
 # and what becomes garbage is collected by the servers alone: a dry run
-# afterwards finds nothing left (docs/internals/store.md, "The review queue").
+# afterwards finds nothing left (docs/internals/meta.md, "Garbage collection").
 . "$(dirname "$0")/lib.sh"
 
 SOAK_SECONDS=${GC_SOAK_SECONDS:-20}

@@ -2362,6 +2362,41 @@ TEST(meta_sqlite_migrates_and_refuses_newer)
     free(path);
 }
 
+/* A store from before migration 0009: its garbage is queued for review when it is opened. */
+TEST(meta_sqlite_upgrade_queues_existing_garbage)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    char *path = berth_xasprintf("%s/u.db", berth_test_tmpdir());
+    struct berth_digest kept = dg(0x4e9), untagged = dg(0x0a7), layer = dg(0x1a7), loose = dg(0x1005);
+    struct berth_meta_manifest mk, mu;
+    struct berth_meta *m = NULL;
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    struct t t = {&drivers[0], &berth_meta_sqlite_ops, NULL, path, 0};
+
+    ASSERT_OK(berth_meta_sqlite_ops.open(path, &m, &err));
+    t.m = m;
+    t.reg = new_registry(m, "up");
+    ASSERT_OK(claim(m, t.reg, "r", &layer, 1, &err));
+    ASSERT_OK(claim(m, t.reg, "r", &loose, 1, &err));
+    mk = man(&t, "r", &kept);
+    mk.blobs = &layer;
+    mk.nblobs = 1;
+    mu = man(&t, "r", &untagged);
+    ASSERT_OK(m->content->manifest_put(m, &mk, "v1", &err));
+    ASSERT_OK(m->content->manifest_put(m, &mu, NULL, &err));
+    berth_meta_sqlite_ops.close(m);
+    /* as version 8 left it: no queue */
+    ASSERT_EQ_INT(db_exec(path, "DROP TABLE gc_review; PRAGMA user_version = 8"), SQLITE_OK);
+    ASSERT_OK(berth_meta_sqlite_ops.open(path, &m, &err));
+    t.m = m;
+    ASSERT_OK(m->content->gc(m, tick(), 0, collect_gc, collect_gc, &b, &err));
+    ASSERT_EQ_STR(berth_buf_str(&b), "r@00a7,r@1005,");
+    ASSERT_TRUE(has_manifest(&t, "r", &kept) && linked(&t, "r", &layer));
+    berth_meta_sqlite_ops.close(m);
+    berth_buf_release(&b);
+    free(path);
+}
+
 TEST(meta_sqlite_open_errors)
 {
     struct berth_err err = BERTH_ERR_INIT;
