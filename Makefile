@@ -135,9 +135,11 @@ test: test-deps
 run: all
 	@sh scripts/run.sh
 
+# the local figures, then those over S3 and PostgreSQL (BENCH_S3=0 leaves them out)
 bench: deps build/berth
 	@sh scripts/deps.sh bench
 	bash bench/run.sh
+	@if [ "$${BENCH_S3:-1}" != 0 ]; then bash bench/s3.sh; fi
 
 bench-s3: deps build/berth
 	@sh scripts/deps.sh bench
