@@ -2224,7 +2224,7 @@ static void *gc_work(void *p)
     struct berth_err err = BERTH_ERR_INIT;
 
     w->rc = w->t->m->content->gc(w->t->m, w->cutoff, 0, count_gc, count_gc, w, &err);
-    if (w->rc) snprintf(w->why, sizeof(w->why), "%s", err.msg);
+    if (w->rc) snprintf(w->why, sizeof(w->why), "%.200s", err.msg);
     return NULL;
 }
 
