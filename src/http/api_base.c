@@ -19,7 +19,7 @@ enum berth_rc api_base_finish(struct berth_req *req, struct berth_err *err)
 }
 
 /* Parses ?n= and ?last=; n defaults to the page cap and is clamped to it. */
-static enum berth_rc page_args(struct berth_req *req, int64_t *n, const char **last, struct berth_err *err)
+enum berth_rc req_page_args(struct berth_req *req, int64_t *n, const char **last, struct berth_err *err)
 {
     const char *ns = req_query(req, "n");
     int64_t cap = req->http->cfg->page_max;
@@ -73,11 +73,12 @@ static void url_encode(struct berth_buf *b, const char *s)
     }
 }
 
-static void add_link(struct berth_req *req, const char *base, int64_t n, const char *last)
+void req_next_link(struct berth_req *req, const char *base, int64_t n, const char *last, const char *more_query)
 {
     struct berth_buf l = BERTH_BUF_INIT(0);
     berth_buf_printf(&l, "<%s?n=%lld&last=", base, (long long)n);
     url_encode(&l, last);
+    if (more_query) berth_buf_printf(&l, "&%s", more_query);
     berth_buf_puts(&l, ">; rel=\"next\"");
     berth_req_add_header(req, "Link", berth_buf_str(&l));
     berth_buf_release(&l);
@@ -99,7 +100,7 @@ enum berth_rc api_catalog_finish(struct berth_req *req, struct berth_err *err)
     memset(&c, 0, sizeof(c));
     c.b = &b;
     if (req->http->cfg->auth) c.filter = req;
-    rc = page_args(req, &n, &last, err);
+    rc = req_page_args(req, &n, &last, err);
     if (rc) goto out;
     snprintf(from, sizeof(from), "%s", last ? last : "");
     berth_buf_puts(&b, "{\"repositories\":[");
@@ -115,7 +116,7 @@ enum berth_rc api_catalog_finish(struct berth_req *req, struct berth_err *err)
         snprintf(from, sizeof(from), "%s", c.seen);
     }
     berth_buf_puts(&b, "]}");
-    if (more && c.count) add_link(req, "/v2/_catalog", n, c.last);
+    if (more && c.count) req_next_link(req, "/v2/_catalog", n, c.last, NULL);
     rc = req_respond_json(req, 200, &b, "application/json");
 out:
     berth_buf_release(&b);
@@ -135,7 +136,7 @@ enum berth_rc api_tags_finish(struct berth_req *req, struct berth_err *err)
 
     memset(&c, 0, sizeof(c));
     c.b = &b;
-    rc = page_args(req, &n, &last, err);
+    rc = req_page_args(req, &n, &last, err);
     if (rc) goto out;
     berth_buf_puts(&b, "{\"name\":");
     berth_buf_json_str(&b, req->name, strlen(req->name));
@@ -145,7 +146,7 @@ enum berth_rc api_tags_finish(struct berth_req *req, struct berth_err *err)
     berth_buf_puts(&b, "]}");
     if (more && c.count) {
         base = berth_xasprintf("/v2/%s/tags/list", req->name);
-        add_link(req, base, n, c.last);
+        req_next_link(req, base, n, c.last, NULL);
     }
     rc = req_respond_json(req, 200, &b, "application/json");
 out:

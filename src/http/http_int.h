@@ -186,6 +186,10 @@ enum berth_rc api_readyz_finish(struct berth_req *req, struct berth_err *err);
 
 /* ---- request helpers (server.c) ---- */
 const char *req_query(struct berth_req *req, const char *key);
+/* A list's n (capped at page-max; absent: page-max) and last (absent, empty or too long: NULL). */
+enum berth_rc req_page_args(struct berth_req *req, int64_t *n, const char **last, struct berth_err *err);
+/* Adds Link: <base?n=N&last=LAST[&more_query]>; rel="next" (last percent-encoded). */
+void req_next_link(struct berth_req *req, const char *base, int64_t n, const char *last, const char *more_query);
 /* Queues the response; takes ownership of resp. */
 enum berth_rc req_respond(struct berth_req *req, int status, struct MHD_Response *resp);
 enum berth_rc req_respond_empty(struct berth_req *req, int status);
@@ -211,6 +215,12 @@ enum berth_rc api_manifest_put_finish(struct berth_req *req, struct berth_err *e
 void api_manifest_put_cleanup(struct berth_req *req, int aborted);
 enum berth_rc api_manifest_delete_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_repository_delete_finish(struct berth_req *req, struct berth_err *err);
+/* ACR's repository metadata under /acr/v1 (api_acr.c) */
+enum berth_rc api_acr_repo_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_acr_tags_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_acr_manifests_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_acr_tag_delete_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_acr_manifest_delete_finish(struct berth_req *req, struct berth_err *err);
 
 enum berth_rc api_upload_post_begin(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_upload_post_finish(struct berth_req *req, struct berth_err *err);

@@ -226,6 +226,34 @@ typedef int (*berth_meta_repo_item_fn)(int is_tag, const char *name, void *ctx);
 typedef int (*berth_meta_referrer_fn)(const struct berth_meta_referrer *r, void *ctx);
 typedef int (*berth_meta_gc_fn)(const char *repo, const char *digest, void *ctx);
 
+/* ACR's attributes of a repository (/acr/v1/<name>). */
+struct berth_meta_repo_info {
+    int64_t created_ms;
+    int64_t updated_ms; /* the newest manifest push or tag change; created_ms when there is none */
+    int64_t manifests, tags;
+};
+
+/* A tag, its manifest and its times (ACR's createdTime, lastUpdateTime). Borrowed during the call. */
+struct berth_meta_tag_info {
+    const char *name, *digest;
+    int64_t created_ms, updated_ms;
+};
+typedef int (*berth_meta_tag_info_fn)(const struct berth_meta_tag_info *t, void *ctx);
+
+/* A manifest with its sizes, time and tags. Borrowed during the call. */
+struct berth_meta_manifest_info {
+    const char *digest, *media_type;
+    int64_t size;       /* of the manifest itself */
+    int64_t blobs_size; /* of the blobs it references (config and layers); 0 for an index */
+    int64_t created_ms; /* its last push */
+    const char *const *tags;
+    size_t ntags;
+};
+typedef int (*berth_meta_manifest_info_fn)(const struct berth_meta_manifest_info *mi, void *ctx);
+
+/* How a list of tags or manifests is ordered: by name (digest), newest first, oldest first. */
+enum berth_meta_order { BERTH_ORDER_NAME, BERTH_ORDER_TIME_DESC, BERTH_ORDER_TIME_ASC };
+
 /* An entry of gc's review queue: what it names (repo_id 0 for a blob) and when it became due. */
 struct berth_meta_gc_entry {
     int64_t repo_id;
@@ -492,6 +520,27 @@ struct berth_meta_content_ops {
      */
     enum berth_rc (*gc)(struct berth_meta *m, int64_t cutoff_ms, int dry_run, berth_meta_gc_fn on_manifest,
                         berth_meta_gc_fn on_unlink, void *ctx, struct berth_err *err);
+
+    /* ACR's attributes of repository repo. BERTH_ENAMEUNKNOWN if there is none. */
+    enum berth_rc (*repo_info)(struct berth_meta *m, int64_t reg, const char *repo, struct berth_meta_repo_info *out,
+                               struct berth_err *err);
+
+    /*
+     * Tags of repo with their manifests and times: tag one alone (when not
+     * NULL; BERTH_EMANIFESTUNKNOWN if there is no such tag), or at most n in
+     * order after the tag named last (NULL: from the start; in a time order,
+     * a last that is no tag also starts there); *more (may be NULL) whether
+     * any follow. BERTH_ENAMEUNKNOWN if there is no such repository.
+     */
+    enum berth_rc (*tag_infos)(struct berth_meta *m, int64_t reg, const char *repo, const char *one, const char *last,
+                               int64_t n, enum berth_meta_order order, berth_meta_tag_info_fn fn, void *ctx,
+                               int *more, struct berth_err *err);
+
+    /* Manifests of repo with their sizes, times and tags, as tag_infos (last: a digest). */
+    enum berth_rc (*manifest_infos)(struct berth_meta *m, int64_t reg, const char *repo,
+                                    const struct berth_digest *one, const char *last, int64_t n,
+                                    enum berth_meta_order order, berth_meta_manifest_info_fn fn, void *ctx,
+                                    int *more, struct berth_err *err);
 
     /*
      * Blobs in gc's review queue due by due_ms, after *after in review order

@@ -647,6 +647,237 @@ static enum berth_rc referrers(struct berth_meta *m, int64_t reg, const char *re
                           err);
 }
 
+/* ---- ACR's attributes (/acr/v1) ---- */
+
+static enum berth_rc read_repo_info(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+{
+    struct berth_meta_repo_info *x = ctx;
+    int64_t newest_manifest = berth_sql_int(r, 4), newest_tag = berth_sql_int(r, 5);
+
+    (void)err;
+    x->created_ms = berth_sql_int(r, 1);
+    x->manifests = berth_sql_int(r, 2);
+    x->tags = berth_sql_int(r, 3);
+    x->updated_ms = x->created_ms;
+    if (!berth_sql_null(r, 4) && newest_manifest > x->updated_ms) x->updated_ms = newest_manifest;
+    if (!berth_sql_null(r, 5) && newest_tag > x->updated_ms) x->updated_ms = newest_tag;
+    return BERTH_OK;
+}
+
+static enum berth_rc repo_info(struct berth_meta *m, int64_t reg, const char *repo, struct berth_meta_repo_info *out,
+                               struct berth_err *err)
+{
+    struct berth_sql_conn *db = berth_sql_db(m);
+    enum berth_rc rc;
+    int found = 0;
+
+    if (!repo || !out) return berth_err_set(err, BERTH_EINVAL, "repo_info: no repository");
+    memset(out, 0, sizeof(*out));
+    rc = berth_sql_one(db, "repo_info", SQL_REPO_INFO, SQL_ARGS(SQL_I(reg), SQL_T(repo)), read_repo_info, out, &found,
+                       err);
+    if (!rc && !found) rc = no_repo(repo, err);
+    return rc;
+}
+
+/* A tag row, copied (the list outlives the statement). */
+struct tag_row {
+    char name[BERTH_NAME_MAX + 1];
+    char digest[BERTH_DIGEST_STR_MAX + 1];
+    int64_t created_ms, updated_ms;
+};
+
+static enum berth_rc read_tag_row(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+{
+    struct tag_row *t = ctx;
+
+    if (berth_sql_copy(r, 0, t->name, sizeof(t->name)) != 0 || berth_sql_copy(r, 1, t->digest, sizeof(t->digest)) != 0)
+        return berth_err_set(err, BERTH_EDB, "tag_infos: damaged tag row");
+    t->created_ms = berth_sql_int(r, 2);
+    t->updated_ms = berth_sql_int(r, 3);
+    return BERTH_OK;
+}
+
+/* The order's time of the item named last (a time order continues after it); 0 when there is none. */
+static enum berth_rc last_time(struct berth_sql_conn *c, enum berth_sql_id id, int64_t rid, const char *last,
+                               int col, int64_t *t, int *found, struct berth_err *err);
+
+static enum berth_rc tag_infos(struct berth_meta *m, int64_t reg, const char *repo, const char *one, const char *last,
+                               int64_t n, enum berth_meta_order order, berth_meta_tag_info_fn fn, void *ctx,
+                               int *more, struct berth_err *err)
+{
+    struct berth_sql_conn *db = berth_sql_db(m);
+    struct berth_sql_list l = BERTH_SQL_LIST_INIT(struct tag_row);
+    int64_t rid = 0, t = 0, lim;
+    enum berth_rc rc;
+    int found = 0;
+    size_t i;
+
+    if (more) *more = 0;
+    if (!repo || !fn) return berth_err_set(err, BERTH_EINVAL, "tag_infos: no repository or callback");
+    rc = repo_lookup(db, reg, repo, &found, &rid, err);
+    if (!rc && !found) rc = no_repo(repo, err);
+    if (rc) return rc;
+    lim = n < 0 ? INT64_MAX - 1 : n;
+    if (one) {
+        rc = berth_sql_list(db, "tag_infos", SQL_TAG_INFO, SQL_ARGS(SQL_I(rid), SQL_T(one)), read_tag_row, &l, NULL,
+                            err);
+        if (!rc && l.n == 0)
+            rc = berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "tag '%s' unknown in repository '%s'", one, repo);
+    } else if (order == BERTH_ORDER_NAME) {
+        rc = berth_sql_list(db, "tag_infos", SQL_TAG_INFOS, SQL_ARGS(SQL_I(rid), SQL_T(last ? last : ""),
+                                                                     SQL_I(lim + 1)),
+                            read_tag_row, &l, NULL, err);
+    } else {
+        found = 0;
+        if (last) rc = last_time(db, SQL_TAG_INFO, rid, last, 3, &t, &found, err);
+        if (!rc && !found) {
+            t = order == BERTH_ORDER_TIME_DESC ? INT64_MAX : INT64_MIN;
+            last = "";
+        }
+        if (!rc)
+            rc = berth_sql_list(db, "tag_infos", order == BERTH_ORDER_TIME_DESC ? SQL_TAG_INFOS_NEW : SQL_TAG_INFOS_OLD,
+                                SQL_ARGS(SQL_I(rid), SQL_I(t), SQL_T(last), SQL_I(lim + 1)), read_tag_row, &l, NULL,
+                                err);
+    }
+    for (i = 0; !rc && i < l.n && (int64_t)i < lim; i++) {
+        const struct tag_row *row = (const struct tag_row *)l.v + i;
+        struct berth_meta_tag_info ti = {row->name, row->digest, row->created_ms, row->updated_ms};
+        if (fn(&ti, ctx)) break;
+    }
+    if (!rc && more) *more = (int64_t)l.n > lim;
+    berth_sql_list_release(&l);
+    return rc;
+}
+
+/* A manifest row, copied; its tags are read after the list. */
+struct manifest_row {
+    int64_t id;
+    char digest[BERTH_DIGEST_STR_MAX + 1];
+    char media_type[256];
+    int64_t size, blobs_size, created_ms;
+};
+
+static enum berth_rc read_manifest_row(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+{
+    struct manifest_row *x = ctx;
+
+    x->id = berth_sql_int(r, 0);
+    if (berth_sql_copy(r, 1, x->digest, sizeof(x->digest)) != 0 ||
+        berth_sql_copy(r, 2, x->media_type, sizeof(x->media_type)) != 0)
+        return berth_err_set(err, BERTH_EDB, "manifest_infos: damaged manifest row");
+    x->size = berth_sql_int(r, 3);
+    x->created_ms = berth_sql_int(r, 4);
+    x->blobs_size = berth_sql_null(r, 5) ? 0 : berth_sql_int(r, 5);
+    return BERTH_OK;
+}
+
+/* Which column of a one-row statement holds the time, and where it goes. */
+struct time_col {
+    int col;
+    int64_t *t;
+};
+
+static enum berth_rc read_time(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+{
+    const struct time_col *x = ctx;
+
+    (void)err;
+    *x->t = berth_sql_int(r, x->col);
+    return BERTH_OK;
+}
+
+static enum berth_rc last_time(struct berth_sql_conn *c, enum berth_sql_id id, int64_t rid, const char *last,
+                               int col, int64_t *t, int *found, struct berth_err *err)
+{
+    struct time_col x = {col, t};
+
+    *found = 0;
+    return berth_sql_one(c, "last_time", id, SQL_ARGS(SQL_I(rid), SQL_T(last)), read_time, &x, found, err);
+}
+
+/* Tag names of one manifest, as a NULL-terminated array of strings in one allocation. */
+struct names_buf {
+    struct berth_buf text;
+    size_t n;
+};
+
+static int add_name(const char *name, void *ctx)
+{
+    struct names_buf *b = ctx;
+    berth_buf_append(&b->text, name, strlen(name) + 1);
+    b->n++;
+    return 0;
+}
+
+static enum berth_rc manifest_infos(struct berth_meta *m, int64_t reg, const char *repo,
+                                    const struct berth_digest *one, const char *last, int64_t n,
+                                    enum berth_meta_order order, berth_meta_manifest_info_fn fn, void *ctx,
+                                    int *more, struct berth_err *err)
+{
+    struct berth_sql_conn *db = berth_sql_db(m);
+    struct berth_sql_list l = BERTH_SQL_LIST_INIT(struct manifest_row);
+    struct names_buf names = {BERTH_BUF_INIT(0), 0};
+    const char **tags = NULL;
+    size_t tags_cap = 0, i, k;
+    int64_t rid = 0, t = 0, lim;
+    enum berth_rc rc;
+    int found = 0;
+
+    if (more) *more = 0;
+    if (!repo || !fn) return berth_err_set(err, BERTH_EINVAL, "manifest_infos: no repository or callback");
+    rc = repo_lookup(db, reg, repo, &found, &rid, err);
+    if (!rc && !found) rc = no_repo(repo, err);
+    if (rc) return rc;
+    lim = n < 0 ? INT64_MAX - 1 : n;
+    if (one) {
+        rc = berth_sql_list(db, "manifest_infos", SQL_MANIFEST_INFO, SQL_ARGS(SQL_I(rid), SQL_D(one)),
+                            read_manifest_row, &l, NULL, err);
+        if (!rc && l.n == 0)
+            rc = berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "manifest %s unknown to repository '%s'", one->s, repo);
+    } else if (order == BERTH_ORDER_NAME) {
+        rc = berth_sql_list(db, "manifest_infos", SQL_MANIFEST_INFOS,
+                            SQL_ARGS(SQL_I(rid), SQL_T(last ? last : ""), SQL_I(lim + 1)), read_manifest_row, &l, NULL,
+                            err);
+    } else {
+        found = 0;
+        if (last) rc = last_time(db, SQL_MANIFEST_INFO, rid, last, 4, &t, &found, err);
+        if (!rc && !found) {
+            t = order == BERTH_ORDER_TIME_DESC ? INT64_MAX : INT64_MIN;
+            last = "";
+        }
+        if (!rc)
+            rc = berth_sql_list(db, "manifest_infos",
+                                order == BERTH_ORDER_TIME_DESC ? SQL_MANIFEST_INFOS_NEW : SQL_MANIFEST_INFOS_OLD,
+                                SQL_ARGS(SQL_I(rid), SQL_I(t), SQL_T(last), SQL_I(lim + 1)), read_manifest_row, &l,
+                                NULL, err);
+    }
+    for (i = 0; !rc && i < l.n && (int64_t)i < lim; i++) {
+        const struct manifest_row *row = (const struct manifest_row *)l.v + i;
+        struct berth_meta_manifest_info mi;
+        const char *p;
+
+        berth_buf_reset(&names.text);
+        names.n = 0;
+        rc = berth_sql_names(db, "manifest_infos", SQL_MANIFEST_TAGS, SQL_ARGS(SQL_I(row->id)), 0, -1, add_name,
+                             &names, NULL, NULL, err);
+        if (rc) break;
+        if (names.n + 1 > tags_cap) {
+            tags_cap = names.n + 1;
+            tags = berth_xrealloc(tags, tags_cap * sizeof(*tags));
+        }
+        for (k = 0, p = names.text.p; k < names.n; k++, p += strlen(p) + 1) tags[k] = p;
+        tags[names.n] = NULL;
+        mi = (struct berth_meta_manifest_info){row->digest, row->media_type, row->size, row->blobs_size,
+                                               row->created_ms, tags, names.n};
+        if (fn(&mi, ctx)) break;
+    }
+    if (!rc && more) *more = (int64_t)l.n > lim;
+    free(tags);
+    berth_buf_release(&names.text);
+    berth_sql_list_release(&l);
+    return rc;
+}
+
 /* ---- garbage collection: the review queue ---- */
 
 /*
@@ -1005,4 +1236,7 @@ const struct berth_meta_content_ops berth_sql_content_ops = {
     .referrers = referrers,
     .gc = gc,
     .gc_blobs_due = gc_blobs_due,
+    .repo_info = repo_info,
+    .tag_infos = tag_infos,
+    .manifest_infos = manifest_infos,
 };

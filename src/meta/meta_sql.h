@@ -175,7 +175,7 @@
     X(MCHILDREN_CLEAR, "DELETE FROM manifest_children WHERE manifest_id = ?1")                           \
     X(MCHILDREN_ADD, "INSERT INTO manifest_children (manifest_id, repo_id, digest) VALUES (?1, ?2, ?3)"  \
                      " ON CONFLICT DO NOTHING")                                                          \
-    X(TAG_PUT, "INSERT INTO tags (repo_id, name, manifest_id, updated_ms) VALUES (?1, ?2, ?3, ?4)"       \
+    X(TAG_PUT, "INSERT INTO tags (repo_id, name, manifest_id, updated_ms, created_ms) VALUES (?1, ?2, ?3, ?4, ?4)" \
                " ON CONFLICT (repo_id, name) DO UPDATE SET manifest_id = excluded.manifest_id,"          \
                " updated_ms = excluded.updated_ms")                                                      \
     /* ?4 = 0 leaves the payload unread (HEAD) */                                                        \
@@ -199,6 +199,41 @@
                 " UNION ALL SELECT * FROM (SELECT t.repo_id, t.name FROM tags t WHERE t.repo_id ="       \
                 " (SELECT id FROM repositories WHERE registry_id = ?1 AND name = ?2) AND t.name > ?3"    \
                 " ORDER BY t.name LIMIT ?4) AS p ORDER BY 2")                                            \
+    /* ACR's attributes (/acr/v1): a repository's times and counts; no row means no repository */      \
+    X(REPO_INFO, "SELECT r.id, r.created_ms, (SELECT count(*) FROM manifests WHERE repo_id = r.id),"      \
+                 " (SELECT count(*) FROM tags WHERE repo_id = r.id),"                                    \
+                 " (SELECT max(created_ms) FROM manifests WHERE repo_id = r.id),"                        \
+                 " (SELECT max(updated_ms) FROM tags WHERE repo_id = r.id)"                              \
+                 " FROM repositories r WHERE r.registry_id = ?1 AND r.name = ?2")                        \
+    /* tags with their manifest and times: one (?2 the name), by name after ?3, or by time */          \
+    X(TAG_INFO, "SELECT t.name, m.digest, t.created_ms, t.updated_ms FROM tags t"                         \
+                " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1 AND t.name = ?2")        \
+    X(TAG_INFOS, "SELECT t.name, m.digest, t.created_ms, t.updated_ms FROM tags t"                        \
+                 " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1 AND t.name > ?2"        \
+                 " ORDER BY t.name LIMIT ?3")                                                            \
+    X(TAG_INFOS_NEW, "SELECT t.name, m.digest, t.created_ms, t.updated_ms FROM tags t"                    \
+                     " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1"                    \
+                     " AND (t.updated_ms, t.name) < (?2, ?3) ORDER BY t.updated_ms DESC, t.name DESC LIMIT ?4") \
+    X(TAG_INFOS_OLD, "SELECT t.name, m.digest, t.created_ms, t.updated_ms FROM tags t"                    \
+                     " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1"                    \
+                     " AND (t.updated_ms, t.name) > (?2, ?3) ORDER BY t.updated_ms, t.name LIMIT ?4")    \
+    /* manifests with their size, the bytes of what they reference, and times: one, or by digest */    \
+    X(MANIFEST_INFO, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                         \
+                     " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest"  \
+                     " WHERE mb.manifest_id = m.id) FROM manifests m WHERE m.repo_id = ?1 AND m.digest = ?2") \
+    X(MANIFEST_INFOS, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                        \
+                      " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest" \
+                      " WHERE mb.manifest_id = m.id) FROM manifests m WHERE m.repo_id = ?1 AND m.digest > ?2" \
+                      " ORDER BY m.digest LIMIT ?3")                                                     \
+    X(MANIFEST_INFOS_NEW, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                    \
+                          " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest" \
+                          " WHERE mb.manifest_id = m.id) FROM manifests m WHERE m.repo_id = ?1"          \
+                          " AND (m.created_ms, m.digest) < (?2, ?3) ORDER BY m.created_ms DESC, m.digest DESC LIMIT ?4") \
+    X(MANIFEST_INFOS_OLD, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                    \
+                          " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest" \
+                          " WHERE mb.manifest_id = m.id) FROM manifests m WHERE m.repo_id = ?1"          \
+                          " AND (m.created_ms, m.digest) > (?2, ?3) ORDER BY m.created_ms, m.digest LIMIT ?4") \
+    X(MANIFEST_TAGS, "SELECT name FROM tags WHERE manifest_id = ?1 ORDER BY name")                        \
     X(REFERRERS, "SELECT digest, media_type, size, artifact_type, annotations FROM manifests"            \
                  " WHERE repo_id = (SELECT id FROM repositories WHERE registry_id = ?1 AND name = ?2)"   \
                  " AND subject = ?3 AND (CAST(?4 AS TEXT) IS NULL OR artifact_type = ?4) ORDER BY digest") \

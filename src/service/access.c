@@ -1446,6 +1446,8 @@ static unsigned needed_bits(const struct berth_access *need, int *either)
     if (!strcmp(a, "pull")) return BERTH_ACT_PULL;
     if (!strcmp(a, "push") || !strcmp(a, "pull,push")) return BERTH_ACT_PUSH;
     if (!strcmp(a, "delete")) return BERTH_ACT_DELETE;
+    if (!strcmp(a, "metadataRead")) return BERTH_ACT_METADATA_READ;
+    if (!strcmp(a, "metadataWrite")) return BERTH_ACT_METADATA_WRITE;
     return BERTH_ACT_ALL;
 }
 
@@ -1526,15 +1528,26 @@ static void caller_set(struct berth_caller *c, const struct principal *p, const 
 /* "pull", "pull and push", "pull, push and delete": the content actions of bits, in words. */
 static void act_words(unsigned bits, char *out, size_t n)
 {
-    static const char *const names[3] = {"pull", "push", "delete"};
-    const char *w[3];
+    static const struct {
+        unsigned bit;
+        const char *word;
+    } names[] = {{BERTH_ACT_PULL, "pull"},
+                 {BERTH_ACT_PUSH, "push"},
+                 {BERTH_ACT_DELETE, "delete"},
+                 {BERTH_ACT_METADATA_READ, "read the tags and manifests of"},
+                 {BERTH_ACT_METADATA_WRITE, "change the attributes of"}};
+    const char *w[5];
     int k = 0, i;
-    for (i = 0; i < 3; i++)
-        if (bits & (1u << i)) w[k++] = names[i];
-    if (k == 0) snprintf(out, n, "%s", "");
-    else if (k == 1) snprintf(out, n, "%s", w[0]);
-    else if (k == 2) snprintf(out, n, "%s and %s", w[0], w[1]);
-    else snprintf(out, n, "%s, %s and %s", w[0], w[1], w[2]);
+    size_t len = 0;
+
+    for (i = 0; i < 5; i++)
+        if (bits & names[i].bit) w[k++] = names[i].word;
+    out[0] = '\0';
+    for (i = 0; i < k && len < n; i++) {
+        int r = snprintf(out + len, n - len, "%s%s", i == 0 ? "" : i == k - 1 ? " and " : ", ", w[i]);
+        if (r < 0) break;
+        len += (size_t)r;
+    }
 }
 
 enum berth_rc authz_authorize(struct authz *az, struct berth_caller *c, const struct berth_access *need,
@@ -1608,8 +1621,8 @@ enum berth_rc authz_authorize(struct authz *az, struct berth_caller *c, const st
                                                                       : BERTH_AUTH_NO_CREDENTIALS,
                         &reason, err, "authentication required");
         else {
-            char miss[64], got[64];
-            act_words(want & ~have & (BERTH_ACT_PULL | BERTH_ACT_PUSH | BERTH_ACT_DELETE), miss, sizeof(miss));
+            char miss[160], got[160];
+            act_words(want & ~have & BERTH_ACT_ALL, miss, sizeof(miss));
             act_words(have & (BERTH_ACT_PULL | BERTH_ACT_PUSH | BERTH_ACT_DELETE), got, sizeof(got));
             rc = refuse(BERTH_AUTH_INSUFFICIENT_SCOPE, &reason, err,
                         "%s may not %s repository '%s' of registry '%s' (%s%s): ask for a role or scope map "

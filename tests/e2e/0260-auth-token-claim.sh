@@ -10,18 +10,13 @@ PW=$(cat "$DATA/initial-owner-password")
 OWN=(-u "owner:$PW")
 LS=default.localhost
 jqe() { jq -e "$@" >/dev/null; }
-token_for() { # token_for SCOPE... -> the owner's access token for those scopes
-    local q="service=$LS" s
-    for s in "$@"; do q="$q&scope=$s"; done
-    curl -s "${OWN[@]}" "$URL/oauth2/token?$q" | jq -r '.access_token // empty'
-}
 
 rand_file "$WORK/secret-layer" 3000
 D=$(digest_of "$WORK/secret-layer")
 req POST "/v2/only/alpha/blobs/uploads/?digest=$D" "${OWN[@]}" --data-binary @"$WORK/secret-layer"
 expect_status 201 "the owner pushes a blob to only/alpha"
 
-AT=$(token_for "repository:scoped/new:pull,push")
+AT=$(owner_token "repository:scoped/new:pull,push")
 check "the owner gets a token for scoped/new only" test -n "$AT"
 req POST "/v2/scoped/new/blobs/uploads/?mount=$D&from=only/alpha" -H "Authorization: Bearer $AT"
 expect_status 202 "a mount from only/alpha with that token starts an upload instead"
@@ -30,11 +25,11 @@ expect_status 404 "and the blob of only/alpha cannot be read through scoped/new"
 req GET "/v2/only/alpha/blobs/$D" -H "Authorization: Bearer $AT"
 expect_status 401 "nor straight from only/alpha"
 
-AT2=$(token_for "repository:scoped/new:pull,push" "repository:only/alpha:pull")
+AT2=$(owner_token "repository:scoped/new:pull,push" "repository:only/alpha:pull")
 req POST "/v2/scoped/new/blobs/uploads/?mount=$D&from=only/alpha" -H "Authorization: Bearer $AT2"
 expect_status 201 "a token that also claims pull on only/alpha mounts"
 
-CT=$(token_for "registry:catalog:*")
+CT=$(owner_token "registry:catalog:*")
 req GET /v2/_catalog -H "Authorization: Bearer $CT"
 check "the catalog claim lists the repositories the owner may read" \
     jqe '.repositories == ["only/alpha","scoped/new"]' "$BODY"

@@ -867,3 +867,11 @@ gc_soak_verdict() {
         "$(soak blobs_missing)"
     expect_eq "every kept manifest is there at the end" 0 "$(soak manifests_missing)"
 }
+
+# owner_token SCOPE...: an access token of the user owner (BERTH_AUTH=1, the first start's password)
+# for those scopes on the default registry; empty if refused.
+owner_token() {
+    local q="service=default.localhost" s
+    for s in "$@"; do q="$q&scope=$s"; done
+    curl -s -u "owner:$(cat "$DATA/initial-owner-password")" "$URL/oauth2/token?$q" | jq -r '.access_token // empty'
+}

@@ -2113,6 +2113,97 @@ SHARED_TEST(meta_concurrent_threads)
     ASSERT_OK(t->ops->ping(t->m, &err));
 }
 
+static int collect_tag_info(const struct berth_meta_tag_info *ti, void *ctx)
+{
+    size_t n = strlen(ti->digest);
+    berth_buf_printf(ctx, "%s=%s,", ti->name, ti->digest + n - 4);
+    return 0;
+}
+
+static int collect_manifest_info(const struct berth_meta_manifest_info *mi, void *ctx)
+{
+    size_t n = strlen(mi->digest), i;
+    berth_buf_printf(ctx, "%s:%lld[", mi->digest + n - 4, (long long)mi->blobs_size);
+    for (i = 0; i < mi->ntags; i++) berth_buf_printf(ctx, "%s%s", i ? " " : "", mi->tags[i]);
+    berth_buf_puts(ctx, "],");
+    return 0;
+}
+
+/* ACR's attributes: a repository's counts and times, tags and manifests by name and by time, paged. */
+SHARED_TEST(meta_acr_attributes)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_digest a = dg(0xaaaa), b = dg(0xbbbb), l1 = dg(0x1111), l2 = dg(0x2222);
+    struct berth_meta_manifest ma = man(t, "r", &a), mb = man(t, "r", &b);
+    struct berth_meta_repo_info ri;
+    struct berth_buf buf = BERTH_BUF_INIT(0);
+    int more = -1;
+
+    ASSERT_OK(claim(t->m, t->reg, "r", &l1, 100, &err));
+    ASSERT_OK(claim(t->m, t->reg, "r", &l2, 20, &err));
+    ma.blobs = &l1;
+    ma.nblobs = 1;
+    mb.blobs = &l2;
+    mb.nblobs = 1;
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ma, "old", &err));
+    tick();
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mb, "b-new", &err));
+    tick();
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mb, "a-newest", &err));
+    ASSERT_OK(t->m->content->repo_info(t->m, t->reg, "r", &ri, &err));
+    ASSERT_EQ_INT(ri.manifests, 2);
+    ASSERT_EQ_INT(ri.tags, 3);
+    ASSERT_TRUE(ri.updated_ms >= ri.created_ms);
+    ASSERT_RC(t->m->content->repo_info(t->m, t->reg, "none", &ri, &err), BERTH_ENAMEUNKNOWN);
+
+    ASSERT_OK(t->m->content->tag_infos(t->m, t->reg, "r", NULL, NULL, 10, BERTH_ORDER_NAME, collect_tag_info, &buf,
+                                       &more, &err));
+    ASSERT_EQ_STR(berth_buf_str(&buf), "a-newest=bbbb,b-new=bbbb,old=aaaa,");
+    ASSERT_EQ_INT(more, 0);
+    berth_buf_reset(&buf);
+    ASSERT_OK(t->m->content->tag_infos(t->m, t->reg, "r", NULL, NULL, 2, BERTH_ORDER_TIME_DESC, collect_tag_info,
+                                       &buf, &more, &err));
+    ASSERT_EQ_STR(berth_buf_str(&buf), "a-newest=bbbb,b-new=bbbb,");
+    ASSERT_EQ_INT(more, 1);
+    berth_buf_reset(&buf);
+    ASSERT_OK(t->m->content->tag_infos(t->m, t->reg, "r", NULL, "b-new", 2, BERTH_ORDER_TIME_DESC, collect_tag_info,
+                                       &buf, &more, &err));
+    ASSERT_EQ_STR(berth_buf_str(&buf), "old=aaaa,");
+    ASSERT_EQ_INT(more, 0);
+    berth_buf_reset(&buf);
+    ASSERT_OK(t->m->content->tag_infos(t->m, t->reg, "r", NULL, NULL, 10, BERTH_ORDER_TIME_ASC, collect_tag_info,
+                                       &buf, NULL, &err));
+    ASSERT_EQ_STR(berth_buf_str(&buf), "old=aaaa,b-new=bbbb,a-newest=bbbb,");
+    berth_buf_reset(&buf);
+    ASSERT_OK(t->m->content->tag_infos(t->m, t->reg, "r", "old", NULL, 1, BERTH_ORDER_NAME, collect_tag_info, &buf,
+                                       NULL, &err));
+    ASSERT_EQ_STR(berth_buf_str(&buf), "old=aaaa,");
+    ASSERT_RC(t->m->content->tag_infos(t->m, t->reg, "r", "nope", NULL, 1, BERTH_ORDER_NAME, collect_tag_info, &buf,
+                                       NULL, &err),
+              BERTH_EMANIFESTUNKNOWN);
+    berth_buf_reset(&buf);
+
+    ASSERT_OK(t->m->content->manifest_infos(t->m, t->reg, "r", NULL, NULL, 10, BERTH_ORDER_NAME,
+                                            collect_manifest_info, &buf, &more, &err));
+    ASSERT_EQ_STR(berth_buf_str(&buf), "aaaa:100[old],bbbb:20[a-newest b-new],");
+    berth_buf_reset(&buf);
+    ASSERT_OK(t->m->content->manifest_infos(t->m, t->reg, "r", NULL, NULL, 1, BERTH_ORDER_TIME_DESC,
+                                            collect_manifest_info, &buf, &more, &err));
+    ASSERT_EQ_STR(berth_buf_str(&buf), "bbbb:20[a-newest b-new],");
+    ASSERT_EQ_INT(more, 1);
+    berth_buf_reset(&buf);
+    ASSERT_OK(t->m->content->manifest_infos(t->m, t->reg, "r", &a, NULL, 1, BERTH_ORDER_NAME, collect_manifest_info,
+                                            &buf, NULL, &err));
+    ASSERT_EQ_STR(berth_buf_str(&buf), "aaaa:100[old],");
+    ASSERT_RC(t->m->content->manifest_infos(t->m, t->reg, "r", &l1, NULL, 1, BERTH_ORDER_NAME, collect_manifest_info,
+                                            &buf, NULL, &err),
+              BERTH_EMANIFESTUNKNOWN);
+    ASSERT_RC(t->m->content->manifest_infos(t->m, t->reg, "none", NULL, NULL, 1, BERTH_ORDER_NAME,
+                                            collect_manifest_info, &buf, NULL, &err),
+              BERTH_ENAMEUNKNOWN);
+    berth_buf_release(&buf);
+}
+
 /* A reap whose remove step is slow, and a claim of the same digest made while it is in progress. */
 struct race {
     struct t *t;
@@ -2386,7 +2477,9 @@ TEST(meta_sqlite_upgrade_queues_existing_garbage)
     ASSERT_OK(m->content->manifest_put(m, &mu, NULL, &err));
     berth_meta_sqlite_ops.close(m);
     /* as version 8 left it: no queue */
-    ASSERT_EQ_INT(db_exec(path, "DROP TABLE gc_review; PRAGMA user_version = 8"), SQLITE_OK);
+    ASSERT_EQ_INT(db_exec(path, "DROP TABLE gc_review; DROP INDEX tags_by_time; DROP INDEX manifests_by_time;"
+                                " ALTER TABLE tags DROP COLUMN created_ms; PRAGMA user_version = 8"),
+                  SQLITE_OK);
     ASSERT_OK(berth_meta_sqlite_ops.open(path, &m, &err));
     t.m = m;
     ASSERT_OK(m->content->gc(m, tick(), 0, collect_gc, collect_gc, &b, &err));
