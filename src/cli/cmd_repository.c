@@ -1,12 +1,14 @@
 /*
- * cmd_repository.c - `berth repository list|show-tags|show-manifests|delete|
- * untag` (like `az acr repository`): the Distribution API of one registry,
+ * cmd_repository.c - `berth repository list|show|show-tags|show-manifests|
+ * delete|untag` (like `az acr repository`): the Distribution API and ACR's
+ * /acr/v1 metadata of one registry,
  * with a registry access token from berth_client_registry_access_token, following
  * the Link headers of paginated lists.
  */
 #include <stdlib.h>
 #include <string.h>
 #include "alloc.h"
+#include "util.h"
 #include "cli.h"
 #include "banned.h"
 
@@ -142,54 +144,97 @@ out:
     return ret;
 }
 
-/* show-tags and show-manifests: the tags of --repository, with their digests for manifests. */
+/* The columns of a tag's and a manifest's attributes in a table. */
+static const struct cli_col detail_cols[] = {
+    {"TAG", "name"}, {"DIGEST", "digest"}, {"CREATED", "createdTime"}, {"LAST UPDATE", "lastUpdateTime"}};
+static const struct cli_col manifest_cols[] = {{"DIGEST", "digest"}, {"SIZE", "size"}, {"CREATED", "createdTime"},
+                                               {"TAGS", "tags"}, {"MEDIA TYPE", "mediaType"}};
+
+/* "12.3 MiB" for a table; the JSON keeps the bytes. */
+static void add_human_size(json_t *rows, const char *from, const char *to)
+{
+    json_t *r;
+    size_t i;
+    char h[32];
+
+    json_array_foreach(rows, i, r) {
+        json_int_t n = json_integer_value(json_object_get(r, from));
+        berth_human_size((uint64_t)(n < 0 ? 0 : n), h, sizeof(h));
+        json_object_set_new(r, to, json_string(h));
+    }
+}
+
+/* --orderby's value in ACR's query, or an error. */
+static int orderby_query(const struct cli_ctx *ctx, const char *orderby, const char **q)
+{
+    *q = "";
+    if (!orderby) return 0;
+    if (!strcmp(orderby, "time_desc")) *q = "&orderby=time_desc";
+    else if (!strcmp(orderby, "time_asc")) *q = "&orderby=time_asc";
+    else return cli_usage_error(ctx, "--orderby takes time_desc or time_asc, not '%s'", orderby);
+    return 0;
+}
+
+/*
+ * show-tags: the tags of --repository by name (or by time with --orderby),
+ * the first --top of them; --detail adds each tag's digest and times.
+ * show-manifests: the manifests, each with its size, time and tags. Both
+ * read ACR's /acr/v1 lists (metadataRead), as az acr repository does.
+ */
 static int repo_tags(int argc, char **argv, struct cli_ctx *ctx, int manifests)
 {
-    static const struct cli_col cols[] = {{"TAG", "tag"}, {"DIGEST", "digest"}, {"MEDIA TYPE", "mediaType"}};
+    static const struct cli_col tag_cols[] = {{"TAG", "name"}};
     struct berth_err err = BERTH_ERR_INIT;
     struct repo_args a = {0};
     struct reg_conn c = {0};
     struct cli_list pos = {0};
-    json_t *tags = json_array(), *out = NULL, *t;
+    json_t *items = json_array(), *out = NULL, *v;
     char *scope = NULL, *path = NULL;
+    const char *orderby = NULL, *oq = "";
+    long long top = -1;
+    int detail = 0;
     size_t i;
     const struct cli_opt opts[] = {CLI_REGISTRY_OPT("name", &a.registry),
                                    {"repository", 0, CLI_OPT_STR, &a.repository, "REPO", "the repository"},
+                                   {"orderby", 0, CLI_OPT_STR, &orderby, "ORDER", "time_desc or time_asc"},
+                                   {"top", 0, CLI_OPT_INT, &top, "N", "only the first N"},
+                                   {"detail", 0, CLI_OPT_FLAG, &detail, NULL, "each tag's digest and times"},
                                    CLI_OPT_END};
-    int ret = cli_mgmt_parse(ctx, "-n REGISTRY --repository REPO [--json]",
-                             manifests ? "Lists a repository's tags with their manifest digests."
-                                       : "Lists a repository's tags.", opts, argc, argv, &pos, 0);
+    int ret = cli_mgmt_parse(ctx, "-n REGISTRY --repository REPO [--orderby time_desc|time_asc] [--top N] [--json]",
+                             manifests ? "Lists a repository's manifests with their sizes, times and tags."
+                                       : "Lists a repository's tags (--detail: with digests and times).",
+                             opts, argc, argv, &pos, 0);
 
     if (ret == CLI_CONTINUE) ret = cli_need_registry(ctx, "-n", a.registry);
     if (!ret) ret = cli_need(ctx, "--repository", a.repository);
+    if (!ret) ret = orderby_query(ctx, orderby, &oq);
+    if (!ret && top == 0) ret = cli_usage_error(ctx, "--top takes a number of 1 or more");
     if (ret) goto out;
-    scope = berth_xasprintf("repository:%s:pull", a.repository);
-    path = berth_xasprintf("/v2/%s/tags/list?n=1000", a.repository);
-    if (conn_open(ctx, a.registry, scope, &c, &err) || get_all(ctx, &c, path, "tags", tags, &err)) goto fail;
-    if (!manifests) {
-        out = ctx->json ? json_pack("{s:s,s:O}", "name", a.repository, "tags", tags) : rows_of(tags, "tag");
-        ret = print_list(ctx, out, cols, 1);
+    scope = berth_xasprintf("repository:%s:metadataRead", a.repository);
+    path = berth_xasprintf("/acr/v1/%s/%s?n=%lld%s", a.repository, manifests ? "_manifests" : "_tags",
+                           top > 0 && top < 1000 ? top : 1000, oq);
+    if (conn_open(ctx, a.registry, scope, &c, &err) ||
+        get_all(ctx, &c, path, manifests ? "manifests" : "tags", items, &err)) {
+        ret = cli_fail(&err);
         goto out;
     }
-    out = json_array();
-    json_array_foreach(tags, i, t) {
-        struct berth_client_resp rs;
-        free(path);
-        path = berth_xasprintf("/v2/%s/manifests/%s", a.repository, json_string_value(t));
-        if (reg_req(ctx, &c, "HEAD", path, &rs, &err)) {
-            berth_client_resp_release(&rs);
-            json_decref(out);
-            goto fail;
-        }
-        json_array_append_new(out, json_pack("{s:O,s:s?,s:s?}", "tag", t, "digest", rs.digest, "mediaType", rs.ctype));
-        berth_client_resp_release(&rs);
+    while (top > 0 && json_array_size(items) > (size_t)top) json_array_remove(items, json_array_size(items) - 1);
+    if (manifests) {
+        add_human_size(items, "imageSize", "size");
+        if (ctx->json) json_array_foreach(items, i, v) json_object_del(v, "size");
+        ret = print_list(ctx, json_incref(items), manifest_cols, CLI_NCOLS(manifest_cols));
+    } else if (detail) {
+        ret = print_list(ctx, json_incref(items), detail_cols, CLI_NCOLS(detail_cols));
+    } else if (ctx->json) {
+        json_t *names = json_array();
+        json_array_foreach(items, i, v) json_array_append(names, json_object_get(v, "name"));
+        out = json_pack("{s:s,s:o}", "name", a.repository, "tags", names);
+        ret = print_list(ctx, out, tag_cols, 1);
+    } else {
+        ret = print_list(ctx, json_incref(items), tag_cols, 1);
     }
-    ret = print_list(ctx, out, cols, CLI_NCOLS(cols));
-    goto out;
-fail:
-    ret = cli_fail(&err);
 out:
-    json_decref(tags);
+    json_decref(items);
     free(scope);
     free(path);
     conn_release(&c);
@@ -205,6 +250,69 @@ static int repo_show_tags(int argc, char **argv, struct cli_ctx *ctx)
 static int repo_show_manifests(int argc, char **argv, struct cli_ctx *ctx)
 {
     return repo_tags(argc, argv, ctx, 1);
+}
+
+/* show: a repository's attributes (--repository), or a tag's or manifest's (--image REPO:TAG | REPO@DIGEST). */
+static int repo_show(int argc, char **argv, struct cli_ctx *ctx)
+{
+    static const struct cli_col repo_cols[] = {{"REPOSITORY", "imageName"}, {"MANIFESTS", "manifestCount"},
+                                               {"TAGS", "tagCount"}, {"CREATED", "createdTime"},
+                                               {"LAST UPDATE", "lastUpdateTime"}};
+    struct berth_err err = BERTH_ERR_INIT;
+    struct repo_args a = {0};
+    struct reg_conn c = {0};
+    struct cli_list pos = {0};
+    struct berth_client_resp rs = {0, BERTH_BUF_INIT(0), NULL, NULL, NULL};
+    json_t *ans = NULL, *item = NULL, *rows;
+    char *repo = NULL, *ref = NULL, *scope = NULL, *path = NULL;
+    const struct cli_opt opts[] = {
+        CLI_REGISTRY_OPT("name", &a.registry),
+        {"repository", 0, CLI_OPT_STR, &a.repository, "REPO", "the repository"},
+        {"image", 0, CLI_OPT_STR, &a.image, "REF", "REPO:TAG or REPO@DIGEST instead"},
+        CLI_OPT_END};
+    int ret = cli_mgmt_parse(ctx, "-n REGISTRY (--repository REPO | --image REF) [--json]",
+                             "Shows a repository's, a tag's or a manifest's attributes.", opts, argc, argv, &pos, 0);
+
+    if (ret == CLI_CONTINUE) ret = cli_need_registry(ctx, "-n", a.registry);
+    if (!ret && !a.image == !a.repository) ret = cli_usage_error(ctx, "give --repository or --image");
+    if (!ret && a.image) ret = split_image(ctx, a.image, &repo, &ref);
+    if (ret) goto out;
+    if (!repo) repo = berth_xstrdup(a.repository);
+    scope = berth_xasprintf("repository:%s:metadataRead", repo);
+    if (!ref) path = berth_xasprintf("/acr/v1/%s", repo);
+    else path = berth_xasprintf("/acr/v1/%s/%s/%s", repo, strchr(ref, ':') ? "_manifests" : "_tags", ref);
+    if (conn_open(ctx, a.registry, scope, &c, &err) || reg_req(ctx, &c, "GET", path, &rs, &err)) {
+        ret = cli_fail(&err);
+        goto out;
+    }
+    ans = json_loadb(rs.body.p ? rs.body.p : "", rs.body.len, 0, NULL);
+    item = !ref ? json_incref(ans) : json_incref(json_object_get(ans, strchr(ref, ':') ? "manifest" : "tag"));
+    if (!json_is_object(item)) {
+        berth_err_set(&err, BERTH_EUNAVAILABLE, "GET %s: the answer is not the attributes asked for", path);
+        ret = cli_fail(&err);
+        goto out;
+    }
+    if (ctx->json) {
+        cli_out_json(stdout, item);
+        ret = 0;
+        goto out;
+    }
+    rows = json_array();
+    json_array_append(rows, item);
+    if (ref && strchr(ref, ':')) add_human_size(rows, "imageSize", "size");
+    ret = print_list(ctx, rows, !ref ? repo_cols : strchr(ref, ':') ? manifest_cols : detail_cols,
+                     !ref ? CLI_NCOLS(repo_cols) : strchr(ref, ':') ? CLI_NCOLS(manifest_cols) : CLI_NCOLS(detail_cols));
+out:
+    json_decref(ans);
+    json_decref(item);
+    berth_client_resp_release(&rs);
+    free(repo);
+    free(ref);
+    free(scope);
+    free(path);
+    conn_release(&c);
+    cli_list_release(&pos);
+    return ret;
 }
 
 /* The digest a reference names: itself when it is one, else HEAD by tag. */
@@ -335,8 +443,9 @@ static int repo_untag(int argc, char **argv, struct cli_ctx *ctx)
 
 static const struct cli_verb verbs[] = {
     {"list", repo_list, "list the repositories"},
-    {"show-tags", repo_show_tags, "list a repository's tags"},
-    {"show-manifests", repo_show_manifests, "list a repository's tags with their digests"},
+    {"show", repo_show, "a repository's, a tag's or a manifest's attributes"},
+    {"show-tags", repo_show_tags, "list a repository's tags (by name or time)"},
+    {"show-manifests", repo_show_manifests, "list a repository's manifests with sizes, times and tags"},
     {"delete", repo_delete, "delete a manifest or a whole repository (needs --yes)"},
     {"untag", repo_untag, "remove a tag"},
 };

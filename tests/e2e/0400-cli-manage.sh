@@ -326,7 +326,16 @@ else
     cli repository show-tags -n default --repository team/app --json
     expect_cli "repository show-tags" 0 '.tags | sort == ["v1","v2"]'
     cli repository show-manifests -n default --repository team/app --json
-    expect_cli "repository show-manifests gives digests" 0 'length == 2 and (.[0].digest | startswith("sha256:"))'
+    expect_cli "repository show-manifests: the one manifest with both tags and its size" 0 \
+        'length == 1 and (.[0].digest | startswith("sha256:")) and .[0].tags == ["v1","v2"] and .[0].imageSize > 0'
+    cli repository show-tags -n default --repository team/app --detail --orderby time_desc --top 1 --json
+    expect_cli "repository show-tags --detail --orderby time_desc --top 1: the newest tag with its digest" 0 \
+        'length == 1 and .[0].name == "v2" and (.[0].digest | startswith("sha256:")) and (.[0].createdTime | length > 0)'
+    cli repository show -n default --repository team/app --json
+    expect_cli "repository show: counts" 0 '.imageName == "team/app" and .manifestCount == 1 and .tagCount == 2'
+    cli repository show -n default --image team/app:v1
+    check "repository show --image REPO:TAG prints the tag's row with its digest" \
+        sh -c '[ "$1" = 0 ] && printf "%s\n" "$2" | grep -q "^v1 .*sha256:"' _ "$RC" "$OUT"
     cli repository untag -n default --image team/app:v2
     expect_eq "repository untag" "0:Untagged team/app:v2" "$RC:$OUT"
     cli repository show-tags -n default --repository team/app --json
