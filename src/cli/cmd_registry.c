@@ -6,6 +6,7 @@
 #include <string.h>
 #include "alloc.h"
 #include "cli.h"
+#include "util.h"
 #include "banned.h"
 
 static const struct cli_col cols[] = {
@@ -218,10 +219,57 @@ static int reg_delete(int argc, char **argv, struct cli_ctx *ctx)
                    "Deletes a registry with its repositories, tokens, scope maps and role assignments.", opts, &a);
 }
 
+/* show-usage: what the registry holds (ACR's show-usage), sizes human-readable in a table. */
+static int reg_show_usage(int argc, char **argv, struct cli_ctx *ctx)
+{
+    static const struct cli_col ucols[] = {{"NAME", "name"}, {"CURRENT VALUE", "shown"}, {"UNIT", "unit"}};
+    struct reg_args a;
+    const struct cli_opt opts[] = {REG_NAME_OPT(&a), CLI_OPT_END};
+    struct cli_list pos = {0};
+    json_t *ans = NULL, *rows, *v;
+    char *path = NULL;
+    size_t i;
+    int ret;
+
+    args_init(&a);
+    ret = cli_mgmt_parse(ctx, "-n REGISTRY [--json]",
+                         "Shows what a registry holds: bytes (a blob shared by repositories counted once), "
+                         "repositories, manifests, tags, scope maps and tokens.",
+                         opts, argc, argv, &pos, 0);
+    if (ret == CLI_CONTINUE) ret = cli_need_registry(ctx, "-n", a.name);
+    if (ret) goto out;
+    path = berth_xasprintf("/registries/%s/usages", a.name);
+    ret = reg_api(ctx, "GET", path, NULL, &ans);
+    if (ret) goto out;
+    if (ctx->json) {
+        cli_out_json(stdout, ans);
+        goto out;
+    }
+    rows = json_deep_copy(json_object_get(ans, "value"));
+    json_array_foreach(rows, i, v) {
+        json_int_t n = json_integer_value(json_object_get(v, "currentValue"));
+        char h[32];
+        if (!strcmp(json_string_value(json_object_get(v, "unit")) ? json_string_value(json_object_get(v, "unit")) : "",
+                    "Bytes"))
+            berth_human_size((uint64_t)(n < 0 ? 0 : n), h, sizeof(h));
+        else
+            snprintf(h, sizeof(h), "%lld", (long long)n);
+        json_object_set_new(v, "shown", json_string(h));
+    }
+    cli_print(ctx, rows, ucols, CLI_NCOLS(ucols));
+    json_decref(rows);
+out:
+    json_decref(ans);
+    free(path);
+    cli_list_release(&pos);
+    return ret;
+}
+
 static const struct cli_verb verbs[] = {
     {"create", reg_create, "create a registry"},
     {"list", reg_list, "list the registries"},
     {"show", reg_show, "show a registry"},
+    {"show-usage", reg_show_usage, "what a registry holds: bytes, repositories, tags, ..."},
     {"update", reg_update, "change a registry's properties"},
     {"delete", reg_delete, "delete a registry (needs --yes)"},
 };

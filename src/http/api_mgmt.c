@@ -714,6 +714,38 @@ enum berth_rc api_mgmt_registry_get_finish(struct berth_req *req, struct berth_e
     return mgmt_reply(req, 200, registry_json(mgmt_az(req), &reg), 0);
 }
 
+/* One of ACR's usages: {"name", "currentValue", "unit"}. */
+static void usage_add(json_t *arr, const char *name, int64_t value, const char *unit)
+{
+    json_array_append_new(arr, json_pack("{s:s,s:I,s:s}", "name", name, "currentValue", (json_int_t)value, "unit",
+                                         unit));
+}
+
+/*
+ * GET /api/v1/registries/{registry}/usages: what the registry holds, in
+ * ACR's listUsages shape ({"value": [...]}); berth sets no quota, so no
+ * entry has a limit.
+ */
+enum berth_rc api_mgmt_registry_usage_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct berth_meta *m = req->http->meta;
+    struct berth_meta_registry reg;
+    struct berth_meta_usage u;
+    json_t *arr;
+    enum berth_rc rc = mgmt_registry(req, &reg, err);
+
+    if (!rc) rc = m->content->registry_usage(m, reg.id, &u, err);
+    if (rc) return rc;
+    arr = json_array();
+    usage_add(arr, "Size", u.blob_bytes + u.manifest_bytes, "Bytes");
+    usage_add(arr, "Repositories", u.repositories, "Count");
+    usage_add(arr, "Manifests", u.manifests, "Count");
+    usage_add(arr, "Tags", u.tags, "Count");
+    usage_add(arr, "ScopeMaps", u.scope_maps, "Count");
+    usage_add(arr, "Tokens", u.tokens, "Count");
+    return mgmt_reply(req, 200, json_pack("{s:o}", "value", arr), 0);
+}
+
 enum berth_rc api_mgmt_registry_patch_finish(struct berth_req *req, struct berth_err *err)
 {
     static const struct mgmt_field fields[] = {

@@ -256,6 +256,7 @@ enum berth_rc api_mgmt_tenant_finish(struct berth_req *req, struct berth_err *er
 enum berth_rc api_mgmt_registry_list_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_mgmt_registry_create_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_mgmt_registry_get_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_mgmt_registry_usage_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_mgmt_registry_patch_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_mgmt_registry_delete_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_mgmt_credentials_get_finish(struct berth_req *req, struct berth_err *err);

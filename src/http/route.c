@@ -112,6 +112,8 @@ static const struct route routes[] = {
          BERTH_MGMT_WRITE, RIGHT_ON_REGISTRY, "to change it"),
     MGMT(M_DELETE, "/api/v1/registries/{registry}", NULL, api_mgmt_registry_delete_finish, "mgmt_registry_delete",
          BERTH_MGMT_WRITE, RIGHT_ON_REGISTRY, "to delete it"),
+    MGMT(M_GET, "/api/v1/registries/{registry}/usages", NULL, api_mgmt_registry_usage_finish, "mgmt_registry_usage",
+         BERTH_MGMT_READ, RIGHT_ON_REGISTRY, "to read its usage"),
     MGMT(M_GET, "/api/v1/registries/{registry}/credentials", NULL,
          api_mgmt_credentials_get_finish, "mgmt_credentials_get",
          BERTH_MGMT_READ, RIGHT_ON_REGISTRY, "to read its admin credentials"),

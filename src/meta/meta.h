@@ -233,6 +233,13 @@ struct berth_meta_repo_info {
     int64_t manifests, tags;
 };
 
+/* What a registry holds (ACR's usages). */
+struct berth_meta_usage {
+    int64_t blob_bytes;     /* each blob its repositories link or reference, counted once */
+    int64_t manifest_bytes; /* the manifests themselves */
+    int64_t repositories, manifests, tags, scope_maps, tokens;
+};
+
 /* A tag, its manifest and its times (ACR's createdTime, lastUpdateTime). Borrowed during the call. */
 struct berth_meta_tag_info {
     const char *name, *digest;
@@ -520,6 +527,10 @@ struct berth_meta_content_ops {
      */
     enum berth_rc (*gc)(struct berth_meta *m, int64_t cutoff_ms, int dry_run, berth_meta_gc_fn on_manifest,
                         berth_meta_gc_fn on_unlink, void *ctx, struct berth_err *err);
+
+    /* What registry reg holds, read in one statement (it walks the registry's rows). */
+    enum berth_rc (*registry_usage)(struct berth_meta *m, int64_t reg, struct berth_meta_usage *out,
+                                    struct berth_err *err);
 
     /* ACR's attributes of repository repo. BERTH_ENAMEUNKNOWN if there is none. */
     enum berth_rc (*repo_info)(struct berth_meta *m, int64_t reg, const char *repo, struct berth_meta_repo_info *out,

@@ -679,6 +679,32 @@ static enum berth_rc repo_info(struct berth_meta *m, int64_t reg, const char *re
     return rc;
 }
 
+static enum berth_rc read_usage(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+{
+    struct berth_meta_usage *u = ctx;
+
+    (void)err;
+    u->blob_bytes = berth_sql_int(r, 0);
+    u->manifest_bytes = berth_sql_int(r, 1);
+    u->repositories = berth_sql_int(r, 2);
+    u->manifests = berth_sql_int(r, 3);
+    u->tags = berth_sql_int(r, 4);
+    u->scope_maps = berth_sql_int(r, 5);
+    u->tokens = berth_sql_int(r, 6);
+    return BERTH_OK;
+}
+
+static enum berth_rc registry_usage(struct berth_meta *m, int64_t reg, struct berth_meta_usage *out,
+                                    struct berth_err *err)
+{
+    struct berth_sql_conn *db = berth_sql_db(m);
+    int found = 0;
+
+    if (!out) return berth_err_set(err, BERTH_EINVAL, "registry_usage: no output");
+    memset(out, 0, sizeof(*out));
+    return berth_sql_one(db, "registry_usage", SQL_REG_USAGE, SQL_ARGS(SQL_I(reg)), read_usage, out, &found, err);
+}
+
 /* A tag row, copied (the list outlives the statement). */
 struct tag_row {
     char name[BERTH_NAME_MAX + 1];
@@ -1236,6 +1262,7 @@ const struct berth_meta_content_ops berth_sql_content_ops = {
     .referrers = referrers,
     .gc = gc,
     .gc_blobs_due = gc_blobs_due,
+    .registry_usage = registry_usage,
     .repo_info = repo_info,
     .tag_infos = tag_infos,
     .manifest_infos = manifest_infos,

@@ -234,6 +234,21 @@
                           " WHERE mb.manifest_id = m.id) FROM manifests m WHERE m.repo_id = ?1"          \
                           " AND (m.created_ms, m.digest) > (?2, ?3) ORDER BY m.created_ms, m.digest LIMIT ?4") \
     X(MANIFEST_TAGS, "SELECT name FROM tags WHERE manifest_id = ?1 ORDER BY name")                        \
+    /* a registry's usage: bytes (each blob its repositories link or reference once, and the */      \
+    /* manifests), repositories, manifests, tags, scope maps, tokens */                                \
+    X(REG_USAGE, "SELECT (SELECT coalesce(sum(b.size), 0) FROM blobs b WHERE b.digest IN ("              \
+                 "SELECT rb.digest FROM repositories r JOIN repo_blobs rb ON rb.repo_id = r.id"          \
+                 " WHERE r.registry_id = ?1 UNION SELECT mb.digest FROM repositories r"                  \
+                 " JOIN manifests m ON m.repo_id = r.id JOIN manifest_blobs mb ON mb.manifest_id = m.id" \
+                 " WHERE r.registry_id = ?1)),"                                                          \
+                 " (SELECT coalesce(sum(m.size), 0) FROM repositories r JOIN manifests m ON m.repo_id = r.id" \
+                 " WHERE r.registry_id = ?1),"                                                           \
+                 " (SELECT count(*) FROM repositories WHERE registry_id = ?1),"                          \
+                 " (SELECT count(*) FROM repositories r JOIN manifests m ON m.repo_id = r.id"            \
+                 " WHERE r.registry_id = ?1),"                                                           \
+                 " (SELECT count(*) FROM repositories r JOIN tags t ON t.repo_id = r.id WHERE r.registry_id = ?1)," \
+                 " (SELECT count(*) FROM scope_maps WHERE registry_id = ?1),"                            \
+                 " (SELECT count(*) FROM tokens WHERE registry_id = ?1)")                                \
     X(REFERRERS, "SELECT digest, media_type, size, artifact_type, annotations FROM manifests"            \
                  " WHERE repo_id = (SELECT id FROM repositories WHERE registry_id = ?1 AND name = ?2)"   \
                  " AND subject = ?3 AND (CAST(?4 AS TEXT) IS NULL OR artifact_type = ?4) ORDER BY digest") \

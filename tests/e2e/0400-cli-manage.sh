@@ -336,6 +336,12 @@ else
     cli repository show -n default --image team/app:v1
     check "repository show --image REPO:TAG prints the tag's row with its digest" \
         sh -c '[ "$1" = 0 ] && printf "%s\n" "$2" | grep -q "^v1 .*sha256:"' _ "$RC" "$OUT"
+    cli registry show-usage -n default --json
+    expect_cli "registry show-usage: one repository, one manifest, two tags, its bytes" 0 \
+        '(.value | map({(.name): .currentValue}) | add) as $u | $u.Repositories == 1 and $u.Manifests == 1 and $u.Tags == 2 and $u.Size > 1000'
+    cli registry show-usage -n default
+    check "show-usage's table gives the size in human units" \
+        sh -c '[ "$1" = 0 ] && printf "%s\n" "$2" | grep -Eq "^Size +[0-9.]+ (B|KiB|MiB) +Bytes"' _ "$RC" "$OUT"
     cli repository untag -n default --image team/app:v2
     expect_eq "repository untag" "0:Untagged team/app:v2" "$RC:$OUT"
     cli repository show-tags -n default --repository team/app --json

@@ -2155,6 +2155,18 @@ SHARED_TEST(meta_acr_attributes)
     ASSERT_EQ_INT(ri.tags, 3);
     ASSERT_TRUE(ri.updated_ms >= ri.created_ms);
     ASSERT_RC(t->m->content->repo_info(t->m, t->reg, "none", &ri, &err), BERTH_ENAMEUNKNOWN);
+    {
+        /* usage: a blob another repository links too is counted once */
+        struct berth_meta_usage u;
+        ASSERT_OK(claim(t->m, t->reg, "other", &l1, 100, &err));
+        ASSERT_OK(t->m->content->registry_usage(t->m, t->reg, &u, &err));
+        ASSERT_EQ_INT(u.blob_bytes, 120);
+        ASSERT_EQ_INT(u.manifest_bytes, (int64_t)(strlen(a.s) + strlen(b.s)));
+        ASSERT_EQ_INT(u.repositories, 2);
+        ASSERT_EQ_INT(u.manifests, 2);
+        ASSERT_EQ_INT(u.tags, 3);
+        ASSERT_EQ_INT(u.scope_maps, 0);
+    }
 
     ASSERT_OK(t->m->content->tag_infos(t->m, t->reg, "r", NULL, NULL, 10, BERTH_ORDER_NAME, collect_tag_info, &buf,
                                        &more, &err));
