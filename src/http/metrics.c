@@ -331,11 +331,55 @@ static void put_tokens(struct berth_buf *b, const struct berth_service_metrics *
     }
 }
 
+/* What each registry holds, read at the scrape (registry_usage, one statement per registry). */
+#define STORAGE_REGISTRIES_MAX 1000
+
+struct storage {
+    size_t n;
+    char names[STORAGE_REGISTRIES_MAX][BERTH_META_NAME_MAX + 1];
+    struct berth_meta_usage u[STORAGE_REGISTRIES_MAX];
+    struct berth_meta *m;
+};
+
+static int add_registry_usage(const struct berth_meta_registry *r, void *ctx)
+{
+    struct storage *st = ctx;
+    struct berth_err err = BERTH_ERR_INIT;
+
+    if (st->n == STORAGE_REGISTRIES_MAX) return 1;
+    if (st->m->content->registry_usage(st->m, r->id, &st->u[st->n], &err) != BERTH_OK) {
+        BERTH_LOG(BERTH_LOG_WARN, "msg=\"metrics: cannot read a registry's usage\" registry=%s err=\"%s\"", r->name,
+                  berth_err_msg(&err));
+        return 0;
+    }
+    snprintf(st->names[st->n], sizeof(st->names[0]), "%s", r->name);
+    st->n++;
+    return 0;
+}
+
+static void put_storage(struct berth_buf *b, enum berth_metric_id id, const struct storage *st)
+{
+    size_t i;
+
+    put_head(b, id);
+    for (i = 0; st && i < st->n; i++) {
+        const struct berth_meta_usage *u = &st->u[i];
+        int64_t v = id == BERTH_METRIC_REGISTRY_BYTES          ? u->blob_bytes + u->manifest_bytes
+                    : id == BERTH_METRIC_REGISTRY_REPOSITORIES ? u->repositories
+                    : id == BERTH_METRIC_REGISTRY_MANIFESTS    ? u->manifests
+                                                               : u->tags;
+        berth_buf_puts(b, families[id].name);
+        put_label(b, "registry", st->names[i], 1);
+        berth_buf_printf(b, "} %lld\n", (long long)v);
+    }
+}
+
 /*
  * Appends the Prometheus text exposition (format 0.0.4) of every metric to b:
- * the transport's own and the service's counters svc (NULL: zeros).
+ * the transport's own and the service's counters svc (NULL: zeros), and what
+ * each registry holds (st; NULL: none).
  */
-static void metrics_render(struct berth_buf *b, const struct berth_service_metrics *svc)
+static void metrics_render(struct berth_buf *b, const struct berth_service_metrics *svc, const struct storage *st)
 {
     int id;
 
@@ -361,6 +405,10 @@ static void metrics_render(struct berth_buf *b, const struct berth_service_metri
             break;
         case BERTH_METRIC_STORE_ERRORS: put_plain(b, BERTH_METRIC_STORE_ERRORS, get(&reg.store_errors)); break;
         case BERTH_METRIC_DB_ERRORS: put_plain(b, BERTH_METRIC_DB_ERRORS, get(&reg.db_errors)); break;
+        case BERTH_METRIC_REGISTRY_BYTES:
+        case BERTH_METRIC_REGISTRY_REPOSITORIES:
+        case BERTH_METRIC_REGISTRY_MANIFESTS:
+        case BERTH_METRIC_REGISTRY_TAGS: put_storage(b, (enum berth_metric_id)id, st); break;
         case BERTH_METRIC_BUILD_INFO:
             put_head(b, BERTH_METRIC_BUILD_INFO);
             berth_buf_puts(b, families[id].name);
@@ -397,7 +445,15 @@ enum berth_rc api_metrics_finish(struct berth_req *req, struct berth_err *err)
     if (strcmp(mode, "any") != 0 && !is_loopback(req->caller.ip))
         return berth_err_set(err, BERTH_EDENIED, "metrics are served to loopback clients only, not to %s",
                              req->caller.ip);
-    metrics_render(&b, &req->http->srv->metrics);
+    {
+        struct berth_err lerr = BERTH_ERR_INIT;
+        struct storage *st = berth_xcalloc(1, sizeof(*st));
+        st->m = req->http->meta;
+        if (st->m->reg->registry_list(st->m, add_registry_usage, st, &lerr) != BERTH_OK)
+            BERTH_LOG(BERTH_LOG_WARN, "msg=\"metrics: cannot list the registries\" err=\"%s\"", berth_err_msg(&lerr));
+        metrics_render(&b, &req->http->srv->metrics, st);
+        free(st);
+    }
     if (berth_buf_rc(&b)) {
         berth_buf_release(&b);
         return berth_err_set(err, BERTH_EINTERNAL, "cannot render the metrics");

@@ -37,6 +37,13 @@
       "requests answered with a blob store error (EIO)")                                                   \
     X(DB_ERRORS, "berth_db_errors_total", BERTH_METRIC_COUNTER, "",                                           \
       "requests answered with a database error (EDB)")                                                     \
+    X(REGISTRY_BYTES, "berth_registry_storage_bytes", BERTH_METRIC_GAUGE, "registry",                      \
+      "bytes a registry holds: each blob its repositories link or reference counted once, and the manifests") \
+    X(REGISTRY_REPOSITORIES, "berth_registry_repositories", BERTH_METRIC_GAUGE, "registry",                  \
+      "repositories of a registry")                                                                         \
+    X(REGISTRY_MANIFESTS, "berth_registry_manifests", BERTH_METRIC_GAUGE, "registry",                        \
+      "manifests of a registry")                                                                            \
+    X(REGISTRY_TAGS, "berth_registry_tags", BERTH_METRIC_GAUGE, "registry", "tags of a registry")          \
     X(BUILD_INFO, "berth_build_info", BERTH_METRIC_GAUGE, "version", "always 1; the label names the running version")
 
 enum berth_metric_id {

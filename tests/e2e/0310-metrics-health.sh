@@ -261,6 +261,11 @@ expect_eq "healthz and readyz are counted" 2 \
 for m in berth_events_dropped_total berth_network_refusals_total berth_store_errors_total berth_db_errors_total; do
     check "$m is exposed" grep -q "^$m 0$" "$WORK/after.txt"
 done
+expect_eq "berth_registry_storage_bytes counts the pushed blob" 5000 \
+    "$(metric after berth_registry_storage_bytes registry=default)"
+expect_eq "berth_registry_repositories counts team/app" 1 "$(metric after berth_registry_repositories registry=default)"
+expect_eq "no manifest, no tag yet" "0 0" \
+    "$(metric after berth_registry_manifests registry=default) $(metric after berth_registry_tags registry=default)"
 ver=$("$BERTH_BIN" version | awk '{print $2}')
 expect_eq "berth_build_info names the version" 1 "$(metric after berth_build_info version="$ver")"
 for f in $("$BERTH_BIN" doc metrics | sed -nE 's/^\| `([a-z_]+)` \|.*/\1/p'); do
