@@ -5,8 +5,9 @@
  * (n, last, orderby=time_desc|time_asc, a Link to the next page), and the
  * deletion of a tag or a manifest. Bodies have ACR's shape: "registry" is
  * the login server, times are RFC 3339 with seven fractional digits, and
- * "changeableAttributes" are all true (berth has no locks on tags or
- * manifests yet, so that is what holds).
+ * "changeableAttributes" carry ACR's locks: writeEnabled and deleteEnabled
+ * are kept and enforced (PATCH sets them); readEnabled and listEnabled are
+ * always true, and a PATCH that would set them false is refused.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +15,18 @@
 #include <time.h>
 #include "alloc.h"
 #include "http_int.h"
+#include "log.h"
 #include "banned.h"
 
-#define ACR_ATTRS                                                                                      \
-    "\"changeableAttributes\":{\"deleteEnabled\":true,\"writeEnabled\":true,\"readEnabled\":true,"     \
-    "\"listEnabled\":true}"
+#define ACR_BODY_MAX 4096 /* a PATCH of changeable attributes */
+
+/* "changeableAttributes": the two locks berth keeps; reading and listing are never withheld. */
+static void put_attrs(struct berth_buf *b, int write_enabled, int delete_enabled)
+{
+    berth_buf_printf(b, "\"changeableAttributes\":{\"deleteEnabled\":%s,\"writeEnabled\":%s,\"readEnabled\":true,"
+                        "\"listEnabled\":true}",
+                     delete_enabled ? "true" : "false", write_enabled ? "true" : "false");
+}
 
 /* "2026-12-07T03:04:05.1230000Z": ACR's form of a time (ms since the epoch). */
 static void put_time(struct berth_buf *b, const char *key, int64_t ms)
@@ -89,8 +97,9 @@ enum berth_rc api_acr_repo_finish(struct berth_req *req, struct berth_err *err)
     put_time(&b, "createdTime", ri.created_ms);
     berth_buf_putc(&b, ',');
     put_time(&b, "lastUpdateTime", ri.updated_ms);
-    berth_buf_printf(&b, ",\"manifestCount\":%lld,\"tagCount\":%lld," ACR_ATTRS "}", (long long)ri.manifests,
-                     (long long)ri.tags);
+    berth_buf_printf(&b, ",\"manifestCount\":%lld,\"tagCount\":%lld,", (long long)ri.manifests, (long long)ri.tags);
+    put_attrs(&b, ri.write_enabled, ri.delete_enabled);
+    berth_buf_putc(&b, '}');
     rc = req_respond_json(req, 200, &b, "application/json");
 out:
     berth_buf_release(&b);
@@ -113,7 +122,9 @@ static void put_tag(struct berth_buf *b, const struct berth_meta_tag_info *t)
     put_time(b, "createdTime", t->created_ms);
     berth_buf_putc(b, ',');
     put_time(b, "lastUpdateTime", t->updated_ms);
-    berth_buf_puts(b, ",\"signed\":false," ACR_ATTRS "}");
+    berth_buf_puts(b, ",\"signed\":false,");
+    put_attrs(b, t->write_enabled, t->delete_enabled);
+    berth_buf_putc(b, '}');
 }
 
 static int add_tag(const struct berth_meta_tag_info *t, void *p)
@@ -193,7 +204,9 @@ static int add_manifest(const struct berth_meta_manifest_info *mi, void *p)
         if (i) berth_buf_putc(b, ',');
         berth_buf_json_str(b, mi->tags[i], strlen(mi->tags[i]));
     }
-    berth_buf_puts(b, "]," ACR_ATTRS "}");
+    berth_buf_puts(b, "],");
+    put_attrs(b, mi->write_enabled, mi->delete_enabled);
+    berth_buf_putc(b, '}');
     snprintf(c->last, sizeof(c->last), "%s", mi->digest);
     return 0;
 }
@@ -260,4 +273,118 @@ enum berth_rc api_acr_manifest_delete_finish(struct berth_req *req, struct berth
     rc = m->content->manifest_delete(m, req->registry_id, req->name, &d, err);
     if (rc) return rc;
     return req_respond_empty(req, 202);
+}
+
+/* ---- PATCH: ACR's changeable attributes ---- */
+
+struct patch_state {
+    struct berth_buf body;
+};
+
+enum berth_rc api_acr_patch_begin(struct berth_req *req, struct berth_err *err)
+{
+    struct patch_state *st;
+
+    if (req->content_length > ACR_BODY_MAX)
+        return berth_err_set(err, BERTH_ETOOBIG, "attributes larger than %d bytes", ACR_BODY_MAX);
+    st = berth_xcalloc(1, sizeof(*st));
+    berth_buf_init(&st->body, ACR_BODY_MAX);
+    req->state = st;
+    return BERTH_OK;
+}
+
+enum berth_rc api_acr_patch_body(struct berth_req *req, const char *data, size_t len, struct berth_err *err)
+{
+    struct patch_state *st = req->state;
+
+    if (berth_buf_append(&st->body, data, len) != BERTH_OK)
+        return berth_err_set(err, BERTH_ETOOBIG, "attributes larger than %d bytes", ACR_BODY_MAX);
+    return BERTH_OK;
+}
+
+void api_acr_patch_cleanup(struct berth_req *req, int aborted)
+{
+    struct patch_state *st = req->state;
+
+    (void)aborted;
+    if (!st) return;
+    berth_buf_release(&st->body);
+    free(st);
+    req->state = NULL;
+}
+
+/* One boolean member of the body: 1, 0, or -1 when absent; BERTH_EINVAL when it is not a boolean. */
+static enum berth_rc body_bool(const json_t *o, const char *key, int *out, struct berth_err *err)
+{
+    const json_t *v = json_object_get(o, key);
+
+    *out = -1;
+    if (!v) return BERTH_OK;
+    if (!json_is_boolean(v)) return berth_err_set(err, BERTH_EINVAL, "%s must be true or false", key);
+    *out = json_is_true(v);
+    return BERTH_OK;
+}
+
+/*
+ * PATCH /acr/v1/<name>[/_tags/<tag> | /_manifests/<digest>] with
+ * {"writeEnabled": bool, "deleteEnabled": bool} (either may be left out):
+ * sets the locks, then answers the attributes as GET does. readEnabled and
+ * listEnabled may be sent as true; false is refused: berth does not withhold
+ * or hide what is pushed.
+ */
+enum berth_rc api_acr_patch_finish(struct berth_req *req, struct berth_err *err)
+{
+    static const char *const known[] = {"writeEnabled", "deleteEnabled", "readEnabled", "listEnabled"};
+    struct patch_state *st = req->state;
+    struct berth_meta *m = req->http->meta;
+    struct berth_digest d;
+    const char *key;
+    json_t *o, *v;
+    json_error_t je;
+    int write, del, rd, ls, is_manifest = req->route->label && strstr(req->route->label, "manifest") != NULL;
+    size_t i;
+    enum berth_rc rc;
+
+    o = json_loadb(st->body.p ? st->body.p : "", st->body.len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return berth_err_set(err, BERTH_EINVAL, "the attributes must be a JSON object: %s", je.text);
+    }
+    json_object_foreach(o, key, v) {
+        for (i = 0; i < sizeof(known) / sizeof(known[0]) && strcmp(known[i], key) != 0; i++) {}
+        if (i == sizeof(known) / sizeof(known[0])) {
+            rc = berth_err_set(err, BERTH_EINVAL, "unknown attribute '%.60s': berth knows writeEnabled, deleteEnabled, "
+                                                  "readEnabled and listEnabled", key);
+            goto out;
+        }
+    }
+    rc = body_bool(o, "writeEnabled", &write, err);
+    if (!rc) rc = body_bool(o, "deleteEnabled", &del, err);
+    if (!rc) rc = body_bool(o, "readEnabled", &rd, err);
+    if (!rc) rc = body_bool(o, "listEnabled", &ls, err);
+    if (rc) goto out;
+    if (rd == 0 || ls == 0) {
+        rc = berth_err_set(err, BERTH_EUNSUPPORTED, "berth does not withhold or hide what is pushed: readEnabled and "
+                                                    "listEnabled stay true (writeEnabled and deleteEnabled lock)");
+        goto out;
+    }
+    if (is_manifest) {
+        struct berth_err why = BERTH_ERR_INIT;
+        if (berth_digest_parse(req->param, strlen(req->param), &d, &why) != BERTH_OK) {
+            rc = berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "no manifest of '%s' is named '%.200s': %s", req->name,
+                               req->param, berth_err_msg(&why));
+            goto out;
+        }
+    }
+    rc = m->content->locks_set(m, req->registry_id, req->name, !is_manifest ? req->param : NULL,
+                               is_manifest ? &d : NULL, write, del, err);
+    if (rc) goto out;
+    BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"attributes changed\" repository=%s item=\"%s\" write=%d delete=%d "
+              "principal=\"%s\"", req->id, req->name, req->param ? req->param : "", write, del, req->caller.principal);
+    if (!req->param) rc = api_acr_repo_finish(req, err);
+    else if (is_manifest) rc = api_acr_manifests_finish(req, err);
+    else rc = api_acr_tags_finish(req, err);
+out:
+    json_decref(o);
+    return rc;
 }

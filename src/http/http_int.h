@@ -221,6 +221,10 @@ enum berth_rc api_acr_tags_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_acr_manifests_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_acr_tag_delete_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_acr_manifest_delete_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_acr_patch_begin(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_acr_patch_body(struct berth_req *req, const char *data, size_t len, struct berth_err *err);
+enum berth_rc api_acr_patch_finish(struct berth_req *req, struct berth_err *err);
+void api_acr_patch_cleanup(struct berth_req *req, int aborted);
 
 enum berth_rc api_upload_post_begin(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_upload_post_finish(struct berth_req *req, struct berth_err *err);

@@ -82,7 +82,13 @@ static const struct route routes[] = {
      NULL, "acr_manifest"),
     ROUTE(M_DELETE, "/acr/v1/{name}/_manifests/{digest}", "delete", ACC_REPO, NULL, NULL,
      api_acr_manifest_delete_finish, NULL, "acr_manifest_delete"),
+    ROUTE(M_PATCH, "/acr/v1/{name}/_tags/{tag}", "metadataWrite", ACC_REPO, api_acr_patch_begin, api_acr_patch_body,
+     api_acr_patch_finish, api_acr_patch_cleanup, "acr_tag_patch"),
+    ROUTE(M_PATCH, "/acr/v1/{name}/_manifests/{digest}", "metadataWrite", ACC_REPO, api_acr_patch_begin,
+     api_acr_patch_body, api_acr_patch_finish, api_acr_patch_cleanup, "acr_manifest_patch"),
     ROUTE(M_GET, "/acr/v1/{name}", "metadataRead", ACC_REPO, NULL, NULL, api_acr_repo_finish, NULL, "acr_repository"),
+    ROUTE(M_PATCH, "/acr/v1/{name}", "metadataWrite", ACC_REPO, api_acr_patch_begin, api_acr_patch_body,
+     api_acr_patch_finish, api_acr_patch_cleanup, "acr_repository_patch"),
     /* ACR's repository delete (`az acr repository delete`): every manifest and tag of the repository */
     ROUTE(M_DELETE, "/acr/v1/{name}", "delete", ACC_REPO, NULL, NULL, api_repository_delete_finish, NULL,
      "repository_delete"),

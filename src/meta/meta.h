@@ -231,6 +231,7 @@ struct berth_meta_repo_info {
     int64_t created_ms;
     int64_t updated_ms; /* the newest manifest push or tag change; created_ms when there is none */
     int64_t manifests, tags;
+    int write_enabled, delete_enabled; /* ACR's locks: 0 refuses pushes into it, or its deletion */
 };
 
 /* What a registry holds (ACR's usages). */
@@ -244,6 +245,7 @@ struct berth_meta_usage {
 struct berth_meta_tag_info {
     const char *name, *digest;
     int64_t created_ms, updated_ms;
+    int write_enabled, delete_enabled; /* ACR's locks: 0 refuses moving the tag, or deleting it */
 };
 typedef int (*berth_meta_tag_info_fn)(const struct berth_meta_tag_info *t, void *ctx);
 
@@ -255,6 +257,7 @@ struct berth_meta_manifest_info {
     int64_t created_ms; /* its last push */
     const char *const *tags;
     size_t ntags;
+    int write_enabled, delete_enabled; /* ACR's locks: 0 refuses pushing it again or tagging it, or deleting it */
 };
 typedef int (*berth_meta_manifest_info_fn)(const struct berth_meta_manifest_info *mi, void *ctx);
 
@@ -546,6 +549,18 @@ struct berth_meta_content_ops {
     enum berth_rc (*tag_infos)(struct berth_meta *m, int64_t reg, const char *repo, const char *one, const char *last,
                                int64_t n, enum berth_meta_order order, berth_meta_tag_info_fn fn, void *ctx,
                                int *more, struct berth_err *err);
+
+    /*
+     * Sets ACR's locks (write, del: 1 unlocked, 0 locked, -1 as it is) of
+     * repository repo, or of its tag (tag) or manifest (d). A locked write
+     * refuses pushing the tag or the manifest again (any manifest push into
+     * a locked repository), a locked delete refuses deleting it (a manifest
+     * also while one of its tags is, a repository while anything in it is;
+     * gc keeps what is locked): BERTH_EDENIED naming the lock. Unknown:
+     * BERTH_ENAMEUNKNOWN, BERTH_EMANIFESTUNKNOWN.
+     */
+    enum berth_rc (*locks_set)(struct berth_meta *m, int64_t reg, const char *repo, const char *tag,
+                               const struct berth_digest *d, int write, int del, struct berth_err *err);
 
     /* Manifests of repo with their sizes, times and tags, as tag_infos (last: a digest). */
     enum berth_rc (*manifest_infos)(struct berth_meta *m, int64_t reg, const char *repo,

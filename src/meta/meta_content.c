@@ -302,6 +302,130 @@ static enum berth_rc blob_reap(struct berth_meta *m, const struct berth_digest *
     return rc;
 }
 
+/* ---- ACR's locks (changeableAttributes writeEnabled, deleteEnabled) ---- */
+
+/* A lock row: write, delete, and (for a tag) the digest it points at. */
+struct locks {
+    int found;
+    int64_t write, del;
+    char digest[BERTH_DIGEST_STR_MAX + 1];
+};
+
+static enum berth_rc read_locks(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+{
+    struct locks *x = ctx;
+
+    (void)err;
+    x->write = berth_sql_int(r, 0);
+    x->del = berth_sql_int(r, 1);
+    if (berth_sql_text(r, 2)) berth_sql_copy(r, 2, x->digest, sizeof(x->digest));
+    return BERTH_OK;
+}
+
+static enum berth_rc locks_get(struct berth_sql_conn *c, const char *op, enum berth_sql_id id,
+                               const struct berth_sql_arg *args, size_t nargs, struct locks *x, struct berth_err *err)
+{
+    memset(x, 0, sizeof(*x));
+    x->write = x->del = 1;
+    return berth_sql_one(c, op, id, args, nargs, read_locks, x, &x->found, err);
+}
+
+static enum berth_rc locked(struct berth_err *err, const char *what, const char *name, const char *repo,
+                            const char *lock)
+{
+    return berth_err_set(err, BERTH_EDENIED,
+                         "%s%s%s of '%s' is locked: its %s is false (berth repository update ... --%s true)", what,
+                         name ? " " : "", name ? name : "", repo, lock,
+                         !strcmp(lock, "writeEnabled") ? "write-enabled" : "delete-enabled");
+}
+
+/* Inside a write transaction: refuses deleting something of repository rid while it is locked. */
+static enum berth_rc repo_delete_lock(struct berth_sql_conn *c, const char *op, int64_t rid, const char *repo,
+                                      struct berth_err *err)
+{
+    struct locks l;
+    enum berth_rc rc = locks_get(c, op, SQL_LOCKS_REPO, SQL_ARGS(SQL_I(rid)), &l, err);
+    if (!rc && l.found && !l.del) rc = berth_err_set(err, BERTH_EDENIED,
+                                                     "repository '%s' is locked: its deleteEnabled is false (berth "
+                                                     "repository update --repository %s --delete-enabled true)",
+                                                     repo, repo);
+    return rc;
+}
+
+/* The text of the first column of the first row into out (size len); "" without a row. */
+struct text_out {
+    char *p;
+    size_t len;
+};
+
+static enum berth_rc read_text0(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+{
+    const struct text_out *o = ctx;
+
+    if (berth_sql_copy(r, 0, o->p, o->len) != 0) return berth_err_set(err, BERTH_EDB, "a damaged name");
+    return BERTH_OK;
+}
+
+static enum berth_rc text1(struct berth_sql_conn *c, const char *op, enum berth_sql_id id,
+                           const struct berth_sql_arg *args, size_t nargs, char *out, size_t len, struct berth_err *err)
+{
+    struct text_out o = {out, len};
+    int found = 0;
+
+    out[0] = '\0';
+    return berth_sql_one(c, op, id, args, nargs, read_text0, &o, &found, err);
+}
+
+struct locks_x {
+    int64_t reg;
+    const char *repo, *tag;
+    const struct berth_digest *d;
+    int write, del;
+};
+
+static struct berth_sql_arg lock_arg(int v)
+{
+    return v < 0 ? SQL_NULL : SQL_I(v != 0);
+}
+
+static enum berth_rc locks_tx(struct berth_sql_conn *c, void *ctx, struct berth_err *err)
+{
+    const struct locks_x *x = ctx;
+    int64_t rid = 0, n = 0;
+    enum berth_rc rc;
+    int found = 0;
+
+    rc = repo_lookup(c, x->reg, x->repo, &found, &rid, err);
+    if (!rc && !found) rc = no_repo(x->repo, err);
+    if (rc) return rc;
+    if (x->tag) {
+        rc = berth_sql_exec(c, "locks_set", SQL_LOCKS_SET_TAG,
+                            SQL_ARGS(SQL_I(rid), SQL_T(x->tag), lock_arg(x->write), lock_arg(x->del)), &n, err);
+        if (!rc && !n)
+            rc = berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "tag '%s' unknown in repository '%s'", x->tag, x->repo);
+    } else if (x->d) {
+        rc = berth_sql_exec(c, "locks_set", SQL_LOCKS_SET_MANIFEST,
+                            SQL_ARGS(SQL_I(rid), SQL_D(x->d), lock_arg(x->write), lock_arg(x->del)), &n, err);
+        if (!rc && !n)
+            rc = berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "manifest %s unknown to repository '%s'", x->d->s,
+                               x->repo);
+    } else {
+        rc = berth_sql_exec(c, "locks_set", SQL_LOCKS_SET_REPO,
+                            SQL_ARGS(SQL_I(x->reg), SQL_T(x->repo), lock_arg(x->write), lock_arg(x->del)), NULL, err);
+    }
+    return rc;
+}
+
+static enum berth_rc locks_set(struct berth_meta *m, int64_t reg, const char *repo, const char *tag,
+                               const struct berth_digest *d, int write, int del, struct berth_err *err)
+{
+    struct locks_x x = {reg, repo, tag, d, write, del};
+
+    berth_sql_db(m);
+    if (!repo || (tag && d)) return berth_err_set(err, BERTH_EINVAL, "locks_set: no repository, or a tag and a digest");
+    return berth_sql_tx(m, "locks_set", locks_tx, &x, err);
+}
+
 /* ---- manifests and tags ---- */
 
 /* Inside manifest_put's transaction: BERTH_EMANIFESTBLOB naming the first missing reference. */
@@ -373,6 +497,18 @@ static enum berth_rc put_tx(struct berth_sql_conn *c, void *ctx, struct berth_er
     if (rc) return rc;
     rc = check_refs(c, mf, have_repo, rid, err);
     if (rc) return rc;
+    if (have_repo) {
+        /* ACR's write locks: of the repository, of this manifest, of the tag when it would move */
+        struct locks l;
+        rc = locks_get(c, "manifest_put", SQL_LOCKS_REPO, SQL_ARGS(SQL_I(rid)), &l, err);
+        if (!rc && l.found && !l.write) return locked(err, "repository", NULL, mf->repo, "writeEnabled");
+        if (!rc) rc = locks_get(c, "manifest_put", SQL_LOCKS_MANIFEST, SQL_ARGS(SQL_I(rid), SQL_D(mf->digest)), &l, err);
+        if (!rc && l.found && !l.write) return locked(err, "manifest", mf->digest->s, mf->repo, "writeEnabled");
+        if (!rc && x->tag) rc = locks_get(c, "manifest_put", SQL_LOCKS_TAG, SQL_ARGS(SQL_I(rid), SQL_T(x->tag)), &l, err);
+        if (!rc && x->tag && l.found && !l.write && strcmp(l.digest, mf->digest->s) != 0)
+            return locked(err, "tag", x->tag, mf->repo, "writeEnabled");
+        if (rc) return rc;
+    }
     if (!have_repo) {
         rc = repo_ensure(c, mf->reg, mf->repo, x->now, &rid, err);
         if (rc) return rc;
@@ -498,6 +634,16 @@ static enum berth_rc mdel_tx(struct berth_sql_conn *c, void *ctx, struct berth_e
     if (rc) return rc;
     if (!found)
         return berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "manifest %s unknown to repository '%s'", x->d->s, x->repo);
+    {
+        struct locks l;
+        char tag[BERTH_NAME_MAX + 1] = "";
+        rc = repo_delete_lock(c, "manifest_delete", rid, x->repo, err);
+        if (!rc) rc = locks_get(c, "manifest_delete", SQL_LOCKS_MANIFEST, SQL_ARGS(SQL_I(rid), SQL_D(x->d)), &l, err);
+        if (!rc && l.found && !l.del) return locked(err, "manifest", x->d->s, x->repo, "deleteEnabled");
+        if (!rc) rc = text1(c, "manifest_delete", SQL_LOCKED_TAG_OF, SQL_ARGS(SQL_I(mid)), tag, sizeof(tag), err);
+        if (!rc && tag[0]) return locked(err, "its tag", tag, x->repo, "deleteEnabled");
+        if (rc) return rc;
+    }
     return drop_manifest(c, "manifest_delete", mid, berth_now_ms(), err);
 }
 
@@ -545,6 +691,13 @@ static enum berth_rc repo_delete_tx(struct berth_sql_conn *c, void *ctx, struct 
     x->stop = !x->fn;
     rc = repo_lookup(c, x->reg, x->repo, &found, &rid, err);
     if (!rc && !found) rc = no_repo(x->repo, err);
+    if (!rc) rc = repo_delete_lock(c, "repo_delete", rid, x->repo, err);
+    if (!rc) {
+        char what[BERTH_DIGEST_STR_MAX + 1] = "";
+        rc = text1(c, "repo_delete", SQL_LOCKED_IN_REPO, SQL_ARGS(SQL_I(rid)), what, sizeof(what), err);
+        if (!rc && what[0]) return locked(err, strchr(what, ':') ? "its manifest" : "its tag", what, x->repo,
+                                          "deleteEnabled");
+    }
     if (!rc)
         rc = berth_sql_each(c, "repo_delete", SQL_REPO_ITEMS, SQL_ARGS(SQL_I(x->reg), SQL_T(x->repo)), give_item, x,
                             NULL, err);
@@ -577,6 +730,12 @@ static enum berth_rc tdel_tx(struct berth_sql_conn *c, void *ctx, struct berth_e
     int found = 0;
 
     rc = repo_lookup(c, x->reg, x->repo, &found, &rid, err);
+    if (!rc && found) {
+        struct locks l;
+        rc = repo_delete_lock(c, "tag_delete", rid, x->repo, err);
+        if (!rc) rc = locks_get(c, "tag_delete", SQL_LOCKS_TAG, SQL_ARGS(SQL_I(rid), SQL_T(x->tag)), &l, err);
+        if (!rc && l.found && !l.del) return locked(err, "tag", x->tag, x->repo, "deleteEnabled");
+    }
     if (!rc && found)
         rc = berth_sql_exec(c, "tag_delete", SQL_GC_QUEUE_TAGGED, SQL_ARGS(SQL_I(rid), SQL_T(x->tag), SQL_I(berth_now_ms())),
                             NULL, err);
@@ -661,6 +820,8 @@ static enum berth_rc read_repo_info(struct berth_sql_row *r, void *ctx, struct b
     x->updated_ms = x->created_ms;
     if (!berth_sql_null(r, 4) && newest_manifest > x->updated_ms) x->updated_ms = newest_manifest;
     if (!berth_sql_null(r, 5) && newest_tag > x->updated_ms) x->updated_ms = newest_tag;
+    x->write_enabled = berth_sql_int(r, 6) != 0;
+    x->delete_enabled = berth_sql_int(r, 7) != 0;
     return BERTH_OK;
 }
 
@@ -710,6 +871,7 @@ struct tag_row {
     char name[BERTH_NAME_MAX + 1];
     char digest[BERTH_DIGEST_STR_MAX + 1];
     int64_t created_ms, updated_ms;
+    int write_enabled, delete_enabled;
 };
 
 static enum berth_rc read_tag_row(struct berth_sql_row *r, void *ctx, struct berth_err *err)
@@ -720,6 +882,8 @@ static enum berth_rc read_tag_row(struct berth_sql_row *r, void *ctx, struct ber
         return berth_err_set(err, BERTH_EDB, "tag_infos: damaged tag row");
     t->created_ms = berth_sql_int(r, 2);
     t->updated_ms = berth_sql_int(r, 3);
+    t->write_enabled = berth_sql_int(r, 4) != 0;
+    t->delete_enabled = berth_sql_int(r, 5) != 0;
     return BERTH_OK;
 }
 
@@ -767,7 +931,8 @@ static enum berth_rc tag_infos(struct berth_meta *m, int64_t reg, const char *re
     }
     for (i = 0; !rc && i < l.n && (int64_t)i < lim; i++) {
         const struct tag_row *row = (const struct tag_row *)l.v + i;
-        struct berth_meta_tag_info ti = {row->name, row->digest, row->created_ms, row->updated_ms};
+        struct berth_meta_tag_info ti = {row->name,       row->digest,        row->created_ms,
+                                         row->updated_ms, row->write_enabled, row->delete_enabled};
         if (fn(&ti, ctx)) break;
     }
     if (!rc && more) *more = (int64_t)l.n > lim;
@@ -781,6 +946,7 @@ struct manifest_row {
     char digest[BERTH_DIGEST_STR_MAX + 1];
     char media_type[256];
     int64_t size, blobs_size, created_ms;
+    int write_enabled, delete_enabled;
 };
 
 static enum berth_rc read_manifest_row(struct berth_sql_row *r, void *ctx, struct berth_err *err)
@@ -793,7 +959,9 @@ static enum berth_rc read_manifest_row(struct berth_sql_row *r, void *ctx, struc
         return berth_err_set(err, BERTH_EDB, "manifest_infos: damaged manifest row");
     x->size = berth_sql_int(r, 3);
     x->created_ms = berth_sql_int(r, 4);
-    x->blobs_size = berth_sql_null(r, 5) ? 0 : berth_sql_int(r, 5);
+    x->write_enabled = berth_sql_int(r, 5) != 0;
+    x->delete_enabled = berth_sql_int(r, 6) != 0;
+    x->blobs_size = berth_sql_null(r, 7) ? 0 : berth_sql_int(r, 7);
     return BERTH_OK;
 }
 
@@ -893,8 +1061,9 @@ static enum berth_rc manifest_infos(struct berth_meta *m, int64_t reg, const cha
         }
         for (k = 0, p = names.text.p; k < names.n; k++, p += strlen(p) + 1) tags[k] = p;
         tags[names.n] = NULL;
-        mi = (struct berth_meta_manifest_info){row->digest, row->media_type, row->size, row->blobs_size,
-                                               row->created_ms, tags, names.n};
+        mi = (struct berth_meta_manifest_info){row->digest,     row->media_type, row->size,
+                                               row->blobs_size, row->created_ms, tags,
+                                               names.n,         row->write_enabled, row->delete_enabled};
         if (fn(&mi, ctx)) break;
     }
     if (!rc && more) *more = (int64_t)l.n > lim;
@@ -1263,6 +1432,7 @@ const struct berth_meta_content_ops berth_sql_content_ops = {
     .gc = gc,
     .gc_blobs_due = gc_blobs_due,
     .registry_usage = registry_usage,
+    .locks_set = locks_set,
     .repo_info = repo_info,
     .tag_infos = tag_infos,
     .manifest_infos = manifest_infos,

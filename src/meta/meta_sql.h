@@ -203,36 +203,51 @@
     X(REPO_INFO, "SELECT r.id, r.created_ms, (SELECT count(*) FROM manifests WHERE repo_id = r.id),"      \
                  " (SELECT count(*) FROM tags WHERE repo_id = r.id),"                                    \
                  " (SELECT max(created_ms) FROM manifests WHERE repo_id = r.id),"                        \
-                 " (SELECT max(updated_ms) FROM tags WHERE repo_id = r.id)"                              \
+                 " (SELECT max(updated_ms) FROM tags WHERE repo_id = r.id), r.write_enabled, r.delete_enabled" \
                  " FROM repositories r WHERE r.registry_id = ?1 AND r.name = ?2")                        \
     /* tags with their manifest and times: one (?2 the name), by name after ?3, or by time */          \
-    X(TAG_INFO, "SELECT t.name, m.digest, t.created_ms, t.updated_ms FROM tags t"                         \
+    X(TAG_INFO, "SELECT t.name, m.digest, t.created_ms, t.updated_ms, t.write_enabled, t.delete_enabled FROM tags t"                         \
                 " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1 AND t.name = ?2")        \
-    X(TAG_INFOS, "SELECT t.name, m.digest, t.created_ms, t.updated_ms FROM tags t"                        \
+    X(TAG_INFOS, "SELECT t.name, m.digest, t.created_ms, t.updated_ms, t.write_enabled, t.delete_enabled FROM tags t"                        \
                  " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1 AND t.name > ?2"        \
                  " ORDER BY t.name LIMIT ?3")                                                            \
-    X(TAG_INFOS_NEW, "SELECT t.name, m.digest, t.created_ms, t.updated_ms FROM tags t"                    \
+    X(TAG_INFOS_NEW, "SELECT t.name, m.digest, t.created_ms, t.updated_ms, t.write_enabled, t.delete_enabled FROM tags t"                    \
                      " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1"                    \
                      " AND (t.updated_ms, t.name) < (?2, ?3) ORDER BY t.updated_ms DESC, t.name DESC LIMIT ?4") \
-    X(TAG_INFOS_OLD, "SELECT t.name, m.digest, t.created_ms, t.updated_ms FROM tags t"                    \
+    X(TAG_INFOS_OLD, "SELECT t.name, m.digest, t.created_ms, t.updated_ms, t.write_enabled, t.delete_enabled FROM tags t"                    \
                      " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1"                    \
                      " AND (t.updated_ms, t.name) > (?2, ?3) ORDER BY t.updated_ms, t.name LIMIT ?4")    \
     /* manifests with their size, the bytes of what they reference, and times: one, or by digest */    \
-    X(MANIFEST_INFO, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                         \
+    X(MANIFEST_INFO, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms, m.write_enabled, m.delete_enabled,"                         \
                      " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest"  \
                      " WHERE mb.manifest_id = m.id) FROM manifests m WHERE m.repo_id = ?1 AND m.digest = ?2") \
-    X(MANIFEST_INFOS, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                        \
+    X(MANIFEST_INFOS, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms, m.write_enabled, m.delete_enabled,"                        \
                       " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest" \
                       " WHERE mb.manifest_id = m.id) FROM manifests m WHERE m.repo_id = ?1 AND m.digest > ?2" \
                       " ORDER BY m.digest LIMIT ?3")                                                     \
-    X(MANIFEST_INFOS_NEW, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                    \
+    X(MANIFEST_INFOS_NEW, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms, m.write_enabled, m.delete_enabled,"                    \
                           " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest" \
                           " WHERE mb.manifest_id = m.id) FROM manifests m WHERE m.repo_id = ?1"          \
                           " AND (m.created_ms, m.digest) < (?2, ?3) ORDER BY m.created_ms DESC, m.digest DESC LIMIT ?4") \
-    X(MANIFEST_INFOS_OLD, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                    \
+    X(MANIFEST_INFOS_OLD, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms, m.write_enabled, m.delete_enabled,"                    \
                           " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest" \
                           " WHERE mb.manifest_id = m.id) FROM manifests m WHERE m.repo_id = ?1"          \
                           " AND (m.created_ms, m.digest) > (?2, ?3) ORDER BY m.created_ms, m.digest LIMIT ?4") \
+    /* ACR's locks: set (a NULL leaves a lock as it is), and read where they refuse */                \
+    X(LOCKS_SET_REPO, "UPDATE repositories SET write_enabled = coalesce(?3, write_enabled),"              \
+                      " delete_enabled = coalesce(?4, delete_enabled) WHERE registry_id = ?1 AND name = ?2") \
+    X(LOCKS_SET_TAG, "UPDATE tags SET write_enabled = coalesce(?3, write_enabled),"                       \
+                     " delete_enabled = coalesce(?4, delete_enabled) WHERE repo_id = ?1 AND name = ?2")  \
+    X(LOCKS_SET_MANIFEST, "UPDATE manifests SET write_enabled = coalesce(?3, write_enabled),"             \
+                          " delete_enabled = coalesce(?4, delete_enabled) WHERE repo_id = ?1 AND digest = ?2") \
+    X(LOCKS_REPO, "SELECT write_enabled, delete_enabled, NULL FROM repositories WHERE id = ?1")               \
+    X(LOCKS_TAG, "SELECT t.write_enabled, t.delete_enabled, m.digest FROM tags t"                          \
+                 " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1 AND t.name = ?2")       \
+    X(LOCKS_MANIFEST, "SELECT write_enabled, delete_enabled, NULL FROM manifests WHERE repo_id = ?1 AND digest = ?2") \
+    /* a tag that may not be deleted: of manifest ?1, or any of repository ?2 (then also a manifest) */ \
+    X(LOCKED_TAG_OF, "SELECT name FROM tags WHERE manifest_id = ?1 AND delete_enabled = 0 ORDER BY name LIMIT 1") \
+    X(LOCKED_IN_REPO, "SELECT name FROM tags WHERE repo_id = ?1 AND delete_enabled = 0"                   \
+                      " UNION ALL SELECT digest FROM manifests WHERE repo_id = ?1 AND delete_enabled = 0 LIMIT 1") \
     X(MANIFEST_TAGS, "SELECT name FROM tags WHERE manifest_id = ?1 ORDER BY name")                        \
     /* a registry's usage: bytes (each blob its repositories link or reference once, and the */      \
     /* manifests), repositories, manifests, tags, scope maps, tokens */                                \
@@ -323,7 +338,8 @@
                          " OR EXISTS (SELECT 1 FROM manifest_children c"                                 \
                          " WHERE c.digest = m.digest AND c.repo_id = m.repo_id)"                         \
                          " OR (m.subject IS NOT NULL AND EXISTS (SELECT 1 FROM manifests s"              \
-                         " WHERE s.repo_id = m.repo_id AND s.digest = m.subject)) THEN 1 ELSE 0 END,"    \
+                         " WHERE s.repo_id = m.repo_id AND s.digest = m.subject))"                       \
+                         " OR m.delete_enabled = 0 OR r.delete_enabled = 0 THEN 1 ELSE 0 END,"           \
                          " r.name FROM manifests m JOIN repositories r ON r.id = m.repo_id"              \
                          " WHERE m.repo_id = ?1 AND m.digest = ?2")                                      \
     X(GC_MANIFEST_DELETE, "DELETE FROM manifests WHERE id = ?1")                                         \

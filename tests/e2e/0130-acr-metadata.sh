@@ -104,6 +104,51 @@ check "the challenge asks for metadataRead" sh -c "grep -qi 'scope=\"repository:
 req DELETE /acr/v1/acr/app/_tags/latest "${R[@]}"
 check "a metadataRead token cannot delete ($STATUS)" test "$STATUS" = 401 -o "$STATUS" = 403
 
+# ---- locks (changeableAttributes): writeEnabled and deleteEnabled are kept and enforced
+WT=$(owner_token "repository:acr/app:metadataRead,metadataWrite")
+W=(-H "Authorization: Bearer $WT" -H "Content-Type: application/json")
+req PATCH /acr/v1/acr/app/_tags/v1 "${W[@]}" --data '{"writeEnabled":false,"deleteEnabled":false}'
+expect_status 200 "PATCH _tags/v1 locks it"
+check "the answer is the tag with its locks" \
+    jqe '.tag.name == "v1" and .tag.changeableAttributes == {"deleteEnabled":false,"writeEnabled":false,"readEnabled":true,"listEnabled":true}' "$BODY"
+req PUT "/v2/acr/app/manifests/v1" "${OWN[@]}" -H "Content-Type: $MT_OCI_MANIFEST" --data-binary @"$WORK/m-v2.json"
+expect_error 403 DENIED "pushing another manifest to a write-locked tag is refused"
+expect_match "the refusal names the lock and how to lift it" "tag v1 of 'acr/app' is locked: its writeEnabled is false.*--write-enabled true" \
+    "$(jq -r '.errors[0].message' "$BODY")"
+req PUT "/v2/acr/app/manifests/v1" "${OWN[@]}" -H "Content-Type: $MT_OCI_MANIFEST" --data-binary @"$WORK/m-v1.json"
+expect_status 201 "pushing the same manifest to it again is no change and goes through"
+req DELETE /v2/acr/app/manifests/v1 "${OWN[@]}"
+expect_error 403 DENIED "deleting the delete-locked tag is refused"
+req DELETE "/v2/acr/app/manifests/$V1" "${OWN[@]}"
+expect_error 403 DENIED "so is deleting its manifest"
+check "that refusal names the tag" grep -q "its tag v1 of 'acr/app' is locked" "$BODY"
+req DELETE /acr/v1/acr/app "${OWN[@]}"
+expect_error 403 DENIED "and deleting the repository"
+req PATCH /acr/v1/acr/app/_tags/v1 "${W[@]}" --data '{"readEnabled":false}'
+expect_error 400 UNSUPPORTED "readEnabled false is refused: berth does not withhold what is pushed"
+req PATCH /acr/v1/acr/app/_tags/v1 "${W[@]}" --data '{"writeEnabled":"no"}'
+expect_error 400 'BAD_REQUEST|UNSUPPORTED|NAME_INVALID|MANIFEST_INVALID' "a lock that is not a boolean is refused"
+req PATCH /acr/v1/acr/app/_tags/v1 "${W[@]}" --data '{"lockEverything":true}'
+check "an unknown attribute is refused ($STATUS)" test "$STATUS" = 400
+req PATCH /acr/v1/acr/app/_tags/v1 "${R[@]}" -H "Content-Type: application/json" --data '{"writeEnabled":true}'
+check "a token without metadataWrite cannot change locks ($STATUS)" test "$STATUS" = 401 -o "$STATUS" = 403
+req PATCH /acr/v1/acr/app "${W[@]}" --data '{"writeEnabled":false}'
+expect_status 200 "PATCH the repository: write-locked"
+check "the answer is the repository with its locks" jqe '.changeableAttributes.writeEnabled == false and .changeableAttributes.deleteEnabled' "$BODY"
+req PUT "/v2/acr/app/manifests/v9" "${OWN[@]}" -H "Content-Type: $MT_OCI_MANIFEST" --data-binary @"$WORK/m-v1.json"
+expect_error 403 DENIED "no new tag in a write-locked repository"
+req PATCH /acr/v1/acr/app "${W[@]}" --data '{"writeEnabled":true}'
+req PATCH /acr/v1/acr/app/_tags/v1 "${W[@]}" --data '{"writeEnabled":true,"deleteEnabled":true}'
+expect_status 200 "unlock v1"
+req PATCH "/acr/v1/acr/app/_manifests/$V1" "${W[@]}" --data '{"deleteEnabled":false}'
+check "PATCH _manifests/<digest> locks the manifest" jqe '.manifest.changeableAttributes.deleteEnabled == false' "$BODY"
+req DELETE "/v2/acr/app/manifests/$V1" "${OWN[@]}"
+expect_error 403 DENIED "a delete-locked manifest is not deleted"
+req PATCH "/acr/v1/acr/app/_manifests/$V1" "${W[@]}" --data '{"deleteEnabled":true}'
+req GET "/acr/v1/acr/app/_tags/nope" "${W[@]}"
+req PATCH /acr/v1/acr/app/_tags/nope "${W[@]}" --data '{"writeEnabled":false}'
+expect_error 404 MANIFEST_UNKNOWN "locking an unknown tag is MANIFEST_UNKNOWN"
+
 # ---- deletes
 DT=$(owner_token "repository:acr/app:delete,metadataRead")
 D=(-H "Authorization: Bearer $DT")

@@ -2213,6 +2213,30 @@ SHARED_TEST(meta_acr_attributes)
     ASSERT_RC(t->m->content->manifest_infos(t->m, t->reg, "none", NULL, NULL, 1, BERTH_ORDER_NAME,
                                             collect_manifest_info, &buf, NULL, &err),
               BERTH_ENAMEUNKNOWN);
+
+    /* locks: a write-locked tag does not move, a delete-locked one is not deleted, nor its manifest */
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", "old", NULL, 0, 0, &err));
+    ASSERT_RC(t->m->content->manifest_put(t->m, &mb, "old", &err), BERTH_EDENIED);
+    ASSERT_TRUE(strstr(err.msg, "writeEnabled") != NULL);
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ma, "old", &err)); /* the same manifest: no move */
+    ASSERT_RC(t->m->content->tag_delete(t->m, t->reg, "r", "old", &err), BERTH_EDENIED);
+    ASSERT_RC(t->m->content->manifest_delete(t->m, t->reg, "r", &a, &err), BERTH_EDENIED);
+    ASSERT_RC(t->m->content->repo_delete(t->m, t->reg, "r", NULL, NULL, &err), BERTH_EDENIED);
+    ASSERT_RC(t->m->content->locks_set(t->m, t->reg, "r", "nope", NULL, 0, -1, &err), BERTH_EMANIFESTUNKNOWN);
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", "old", NULL, 1, 1, &err));
+    /* gc keeps a delete-locked manifest, untagged or not */
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", NULL, &a, -1, 0, &err));
+    ASSERT_OK(t->m->content->tag_delete(t->m, t->reg, "r", "old", &err));
+    ASSERT_EQ_STR(gc_run(t, tick(), 0), "");
+    ASSERT_TRUE(has_manifest(t, "r", &a));
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", NULL, &a, -1, 1, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ma, NULL, &err)); /* queued again by a push */
+    ASSERT_EQ_STR(gc_run(t, tick(), 0), "r@aaaa,");
+    /* a write-locked repository takes no manifest */
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", NULL, NULL, 0, -1, &err));
+    ASSERT_RC(t->m->content->manifest_put(t->m, &mb, "x", &err), BERTH_EDENIED);
+    ASSERT_OK(t->m->content->repo_info(t->m, t->reg, "r", &ri, &err));
+    ASSERT_TRUE(!ri.write_enabled && ri.delete_enabled);
     berth_buf_release(&buf);
 }
 
@@ -2490,7 +2514,12 @@ TEST(meta_sqlite_upgrade_queues_existing_garbage)
     berth_meta_sqlite_ops.close(m);
     /* as version 8 left it: no queue */
     ASSERT_EQ_INT(db_exec(path, "DROP TABLE gc_review; DROP INDEX tags_by_time; DROP INDEX manifests_by_time;"
-                                " ALTER TABLE tags DROP COLUMN created_ms; PRAGMA user_version = 8"),
+                                " ALTER TABLE tags DROP COLUMN created_ms; ALTER TABLE tags DROP COLUMN write_enabled;"
+                                " ALTER TABLE tags DROP COLUMN delete_enabled;"
+                                " ALTER TABLE manifests DROP COLUMN write_enabled;"
+                                " ALTER TABLE manifests DROP COLUMN delete_enabled;"
+                                " ALTER TABLE repositories DROP COLUMN write_enabled;"
+                                " ALTER TABLE repositories DROP COLUMN delete_enabled; PRAGMA user_version = 8"),
                   SQLITE_OK);
     ASSERT_OK(berth_meta_sqlite_ops.open(path, &m, &err));
     t.m = m;
