@@ -315,6 +315,75 @@ out:
     return ret;
 }
 
+/* update: ACR's locks of a repository (--repository) or of a tag or manifest (--image), like az acr repository update. */
+static int repo_update(int argc, char **argv, struct cli_ctx *ctx)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct repo_args a = {0};
+    struct reg_conn c = {0};
+    struct cli_list pos = {0};
+    struct berth_client_resp rs = {0, BERTH_BUF_INIT(0), NULL, NULL, NULL};
+    json_t *body = json_object(), *ans = NULL, *item;
+    char *repo = NULL, *ref = NULL, *scope = NULL, *path = NULL, *text = NULL;
+    int write = -1, del = -1;
+    const struct cli_opt opts[] = {
+        CLI_REGISTRY_OPT("name", &a.registry),
+        {"repository", 0, CLI_OPT_STR, &a.repository, "REPO", "the repository's own locks"},
+        {"image", 0, CLI_OPT_STR, &a.image, "REF", "REPO:TAG or REPO@DIGEST: the tag's or the manifest's locks"},
+        {"write-enabled", 0, CLI_OPT_BOOL, &write, "BOOL", "false: no overwriting (no push into a repository)"},
+        {"delete-enabled", 0, CLI_OPT_BOOL, &del, "BOOL", "false: no deleting"},
+        CLI_OPT_END};
+    int ret = cli_mgmt_parse(ctx, "-n REGISTRY (--repository REPO | --image REF) [--write-enabled BOOL] "
+                                  "[--delete-enabled BOOL] [--json]",
+                             "Locks or unlocks a repository, a tag or a manifest against overwriting or deleting.",
+                             opts, argc, argv, &pos, 0);
+
+    if (ret == CLI_CONTINUE) ret = cli_need_registry(ctx, "-n", a.registry);
+    if (!ret && !a.image == !a.repository) ret = cli_usage_error(ctx, "give --repository or --image");
+    if (!ret && write < 0 && del < 0) ret = cli_usage_error(ctx, "give --write-enabled or --delete-enabled");
+    if (!ret && a.image) ret = split_image(ctx, a.image, &repo, &ref);
+    if (ret) goto out;
+    if (!repo) repo = berth_xstrdup(a.repository);
+    if (write >= 0) json_object_set_new(body, "writeEnabled", json_boolean(write));
+    if (del >= 0) json_object_set_new(body, "deleteEnabled", json_boolean(del));
+    text = json_dumps(body, JSON_COMPACT);
+    scope = berth_xasprintf("repository:%s:metadataRead,metadataWrite", repo);
+    if (!ref) path = berth_xasprintf("/acr/v1/%s", repo);
+    else path = berth_xasprintf("/acr/v1/%s/%s/%s", repo, strchr(ref, ':') ? "_manifests" : "_tags", ref);
+    if (conn_open(ctx, a.registry, scope, &c, &err)) goto fail;
+    {
+        struct berth_client_req rq = {.method = "PATCH", .path = path, .login_server = c.login_server, .auth = c.auth,
+                                      .content_type = "application/json", .body = text, .body_len = strlen(text)};
+        if (berth_client_do(&ctx->client, &rq, &rs, &err)) goto fail;
+    }
+    ans = json_loadb(rs.body.p ? rs.body.p : "", rs.body.len, 0, NULL);
+    item = !ref ? ans : json_object_get(ans, strchr(ref, ':') ? "manifest" : "tag");
+    if (ctx->json) {
+        cli_out_json(stdout, item);
+    } else {
+        const json_t *at = json_object_get(item, "changeableAttributes");
+        printf("%s%s%s: writeEnabled %s, deleteEnabled %s\n", repo, ref ? (strchr(ref, ':') ? "@" : ":") : "",
+               ref ? ref : "", json_is_true(json_object_get(at, "writeEnabled")) ? "true" : "false",
+               json_is_true(json_object_get(at, "deleteEnabled")) ? "true" : "false");
+    }
+    ret = 0;
+    goto out;
+fail:
+    ret = cli_fail(&err);
+out:
+    json_decref(ans);
+    json_decref(body);
+    berth_client_resp_release(&rs);
+    free(text);
+    free(repo);
+    free(ref);
+    free(scope);
+    free(path);
+    conn_release(&c);
+    cli_list_release(&pos);
+    return ret;
+}
+
 /* The digest a reference names: itself when it is one, else HEAD by tag. */
 static enum berth_rc digest_of(struct cli_ctx *ctx, const struct reg_conn *c, const char *repo, const char *ref,
                                char **digest, struct berth_err *err)
@@ -446,6 +515,7 @@ static const struct cli_verb verbs[] = {
     {"show", repo_show, "a repository's, a tag's or a manifest's attributes"},
     {"show-tags", repo_show_tags, "list a repository's tags (by name or time)"},
     {"show-manifests", repo_show_manifests, "list a repository's manifests with sizes, times and tags"},
+    {"update", repo_update, "lock or unlock a repository, tag or manifest (--write-enabled, --delete-enabled)"},
     {"delete", repo_delete, "delete a manifest or a whole repository (needs --yes)"},
     {"untag", repo_untag, "remove a tag"},
 };
