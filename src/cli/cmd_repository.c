@@ -252,6 +252,13 @@ static int repo_show_manifests(int argc, char **argv, struct cli_ctx *ctx)
     return repo_tags(argc, argv, ctx, 1);
 }
 
+/* ACR's path of a repository's attributes, or of its tag's or manifest's (ref: a tag, a digest, or NULL); malloc'd. */
+static char *acr_path(const char *repo, const char *ref)
+{
+    if (!ref) return berth_xasprintf("/acr/v1/%s", repo);
+    return berth_xasprintf("/acr/v1/%s/%s/%s", repo, strchr(ref, ':') ? "_manifests" : "_tags", ref);
+}
+
 /* show: a repository's attributes (--repository), or a tag's or manifest's (--image REPO:TAG | REPO@DIGEST). */
 static int repo_show(int argc, char **argv, struct cli_ctx *ctx)
 {
@@ -279,8 +286,7 @@ static int repo_show(int argc, char **argv, struct cli_ctx *ctx)
     if (ret) goto out;
     if (!repo) repo = berth_xstrdup(a.repository);
     scope = berth_xasprintf("repository:%s:metadataRead", repo);
-    if (!ref) path = berth_xasprintf("/acr/v1/%s", repo);
-    else path = berth_xasprintf("/acr/v1/%s/%s/%s", repo, strchr(ref, ':') ? "_manifests" : "_tags", ref);
+    path = acr_path(repo, ref);
     if (conn_open(ctx, a.registry, scope, &c, &err) || reg_req(ctx, &c, "GET", path, &rs, &err)) {
         ret = cli_fail(&err);
         goto out;
@@ -348,8 +354,7 @@ static int repo_update(int argc, char **argv, struct cli_ctx *ctx)
     if (del >= 0) json_object_set_new(body, "deleteEnabled", json_boolean(del));
     text = json_dumps(body, JSON_COMPACT);
     scope = berth_xasprintf("repository:%s:metadataRead,metadataWrite", repo);
-    if (!ref) path = berth_xasprintf("/acr/v1/%s", repo);
-    else path = berth_xasprintf("/acr/v1/%s/%s/%s", repo, strchr(ref, ':') ? "_manifests" : "_tags", ref);
+    path = acr_path(repo, ref);
     if (conn_open(ctx, a.registry, scope, &c, &err)) goto fail;
     {
         struct berth_client_req rq = {.method = "PATCH", .path = path, .login_server = c.login_server, .auth = c.auth,
