@@ -77,7 +77,7 @@ enum berth_auth_reason berth_auth_reason_shown(enum berth_auth_reason r);
 
 /*
  * Parses a Docker action list "pull,push" ("*" = all; also "delete",
- * "metadataRead", "metadataWrite"). Unknown actions are ignored (a token
+ * "metadata_read", "metadata_write"; "metadataRead", "metadataWrite" too). Unknown actions are ignored (a token
  * server grants the intersection), but an empty or malformed list is
  * BERTH_EINVAL.
  */

@@ -15,16 +15,24 @@
 struct action_name {
     const char *name;
     unsigned bits;
+    int alias; /* accepted, never written */
 };
 
-/* The order is the order of berth_actions_json: one bit per row, then "*". */
+/*
+ * The order is the order of berth_actions_json: one bit per row, then "*".
+ * metadata_read and metadata_write are what az acr asks for (azure-cli's
+ * RepoAccessTokenPermission) and ACR's tokens carry; the camel-case
+ * spellings are accepted too.
+ */
 static const struct action_name action_names[] = {
-    {"pull", BERTH_ACT_PULL},
-    {"push", BERTH_ACT_PUSH},
-    {"delete", BERTH_ACT_DELETE},
-    {"metadataRead", BERTH_ACT_METADATA_READ},
-    {"metadataWrite", BERTH_ACT_METADATA_WRITE},
-    {"*", BERTH_ACT_ALL},
+    {"pull", BERTH_ACT_PULL, 0},
+    {"push", BERTH_ACT_PUSH, 0},
+    {"delete", BERTH_ACT_DELETE, 0},
+    {"metadata_read", BERTH_ACT_METADATA_READ, 0},
+    {"metadata_write", BERTH_ACT_METADATA_WRITE, 0},
+    {"*", BERTH_ACT_ALL, 0},
+    {"metadataRead", BERTH_ACT_METADATA_READ, 1},
+    {"metadataWrite", BERTH_ACT_METADATA_WRITE, 1},
 };
 
 #define NACTION_NAMES (sizeof(action_names) / sizeof(action_names[0]))
@@ -91,7 +99,7 @@ void berth_actions_json(unsigned bits, struct berth_buf *b)
 
     berth_buf_putc(b, '[');
     for (i = 0; i < NACTION_NAMES; i++) {
-        if (action_names[i].bits == BERTH_ACT_ALL || !(bits & action_names[i].bits)) continue;
+        if (action_names[i].alias || action_names[i].bits == BERTH_ACT_ALL || !(bits & action_names[i].bits)) continue;
         berth_buf_printf(b, "%s\"%s\"", first ? "" : ",", action_names[i].name);
         first = 0;
     }

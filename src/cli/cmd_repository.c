@@ -179,7 +179,7 @@ static int orderby_query(const struct cli_ctx *ctx, const char *orderby, const c
  * show-tags: the tags of --repository by name (or by time with --orderby),
  * the first --top of them; --detail adds each tag's digest and times.
  * show-manifests: the manifests, each with its size, time and tags. Both
- * read ACR's /acr/v1 lists (metadataRead), as az acr repository does.
+ * read ACR's /acr/v1 lists (metadata_read), as az acr repository does.
  */
 static int repo_tags(int argc, char **argv, struct cli_ctx *ctx, int manifests)
 {
@@ -210,7 +210,7 @@ static int repo_tags(int argc, char **argv, struct cli_ctx *ctx, int manifests)
     if (!ret) ret = orderby_query(ctx, orderby, &oq);
     if (!ret && top == 0) ret = cli_usage_error(ctx, "--top takes a number of 1 or more");
     if (ret) goto out;
-    scope = berth_xasprintf("repository:%s:metadataRead", a.repository);
+    scope = berth_xasprintf("repository:%s:metadata_read", a.repository);
     path = berth_xasprintf("/acr/v1/%s/%s?n=%lld%s", a.repository, manifests ? "_manifests" : "_tags",
                            top > 0 && top < 1000 ? top : 1000, oq);
     if (conn_open(ctx, a.registry, scope, &c, &err) ||
@@ -285,7 +285,7 @@ static int repo_show(int argc, char **argv, struct cli_ctx *ctx)
     if (!ret && a.image) ret = split_image(ctx, a.image, &repo, &ref);
     if (ret) goto out;
     if (!repo) repo = berth_xstrdup(a.repository);
-    scope = berth_xasprintf("repository:%s:metadataRead", repo);
+    scope = berth_xasprintf("repository:%s:metadata_read", repo);
     path = acr_path(repo, ref);
     if (conn_open(ctx, a.registry, scope, &c, &err) || reg_req(ctx, &c, "GET", path, &rs, &err)) {
         ret = cli_fail(&err);
@@ -353,7 +353,7 @@ static int repo_update(int argc, char **argv, struct cli_ctx *ctx)
     if (write >= 0) json_object_set_new(body, "writeEnabled", json_boolean(write));
     if (del >= 0) json_object_set_new(body, "deleteEnabled", json_boolean(del));
     text = json_dumps(body, JSON_COMPACT);
-    scope = berth_xasprintf("repository:%s:metadataRead,metadataWrite", repo);
+    scope = berth_xasprintf("repository:%s:metadata_read,metadata_write", repo);
     path = acr_path(repo, ref);
     if (conn_open(ctx, a.registry, scope, &c, &err)) goto fail;
     {

@@ -1446,8 +1446,8 @@ static unsigned needed_bits(const struct berth_access *need, int *either)
     if (!strcmp(a, "pull")) return BERTH_ACT_PULL;
     if (!strcmp(a, "push") || !strcmp(a, "pull,push")) return BERTH_ACT_PUSH;
     if (!strcmp(a, "delete")) return BERTH_ACT_DELETE;
-    if (!strcmp(a, "metadataRead")) return BERTH_ACT_METADATA_READ;
-    if (!strcmp(a, "metadataWrite")) return BERTH_ACT_METADATA_WRITE;
+    if (!strcmp(a, "metadata_read")) return BERTH_ACT_METADATA_READ;
+    if (!strcmp(a, "metadata_write")) return BERTH_ACT_METADATA_WRITE;
     return BERTH_ACT_ALL;
 }
 

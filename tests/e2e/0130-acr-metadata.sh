@@ -3,7 +3,7 @@
 # `az acr manifest` call): a repository's attributes, its tags and manifests
 # with sizes and times in ACR's shape, paging by name and by time, one tag or
 # manifest, their deletion, and access through the token service: reading
-# needs metadataRead, deleting needs delete.
+# needs metadata_read, deleting needs delete.
 . "$(dirname "$0")/lib.sh"
 BERTH_AUTH=1 berth_start
 PW=$(cat "$DATA/initial-owner-password")
@@ -38,8 +38,8 @@ sleep 0.01
 req PUT "/v2/acr/app/manifests/latest" "${OWN[@]}" -H "Content-Type: $MT_OCI_MANIFEST" --data-binary @"$WORK/m-v2.json"
 expect_status 201 "tag v2 as latest too"
 
-RT=$(owner_token "repository:acr/app:metadataRead")
-check "the owner gets a metadataRead token" test -n "$RT"
+RT=$(owner_token "repository:acr/app:metadata_read")
+check "the owner gets a metadata_read token" test -n "$RT"
 R=(-H "Authorization: Bearer $RT")
 
 # ---- the repository
@@ -52,7 +52,7 @@ check "times are ACR's: RFC 3339 with seven fractional digits" \
     jqe '(.createdTime | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{7}Z$")) and .lastUpdateTime >= .createdTime' "$BODY"
 check "changeableAttributes are all true" \
     jqe '.changeableAttributes == {"deleteEnabled":true,"writeEnabled":true,"readEnabled":true,"listEnabled":true}' "$BODY"
-req GET /acr/v1/acr/nothing -H "Authorization: Bearer $(owner_token "repository:acr/nothing:metadataRead")"
+req GET /acr/v1/acr/nothing -H "Authorization: Bearer $(owner_token "repository:acr/nothing:metadata_read")"
 expect_error 404 NAME_UNKNOWN "an unknown repository is NAME_UNKNOWN"
 
 # ---- tags
@@ -97,15 +97,15 @@ expect_error 404 MANIFEST_UNKNOWN "a malformed digest is MANIFEST_UNKNOWN"
 # ---- access
 PT=$(owner_token "repository:acr/app:pull")
 req GET /acr/v1/acr/app/_tags -H "Authorization: Bearer $PT"
-check "a token without metadataRead is refused the tag list ($STATUS)" test "$STATUS" = 401 -o "$STATUS" = 403
+check "a token without metadata_read is refused the tag list ($STATUS)" test "$STATUS" = 401 -o "$STATUS" = 403
 req GET /acr/v1/acr/app/_tags
 expect_status 401 "no credentials: 401"
-check "the challenge asks for metadataRead" sh -c "grep -qi 'scope=\"repository:acr/app:metadataRead\"' '$HDRS'"
+check "the challenge asks for metadata_read" sh -c "grep -qi 'scope=\"repository:acr/app:metadata_read\"' '$HDRS'"
 req DELETE /acr/v1/acr/app/_tags/latest "${R[@]}"
-check "a metadataRead token cannot delete ($STATUS)" test "$STATUS" = 401 -o "$STATUS" = 403
+check "a metadata_read token cannot delete ($STATUS)" test "$STATUS" = 401 -o "$STATUS" = 403
 
 # ---- locks (changeableAttributes): writeEnabled and deleteEnabled are kept and enforced
-WT=$(owner_token "repository:acr/app:metadataRead,metadataWrite")
+WT=$(owner_token "repository:acr/app:metadata_read,metadata_write")
 W=(-H "Authorization: Bearer $WT" -H "Content-Type: application/json")
 req PATCH /acr/v1/acr/app/_tags/v1 "${W[@]}" --data '{"writeEnabled":false,"deleteEnabled":false}'
 expect_status 200 "PATCH _tags/v1 locks it"
@@ -131,7 +131,7 @@ expect_error 400 'BAD_REQUEST|UNSUPPORTED|NAME_INVALID|MANIFEST_INVALID' "a lock
 req PATCH /acr/v1/acr/app/_tags/v1 "${W[@]}" --data '{"lockEverything":true}'
 check "an unknown attribute is refused ($STATUS)" test "$STATUS" = 400
 req PATCH /acr/v1/acr/app/_tags/v1 "${R[@]}" -H "Content-Type: application/json" --data '{"writeEnabled":true}'
-check "a token without metadataWrite cannot change locks ($STATUS)" test "$STATUS" = 401 -o "$STATUS" = 403
+check "a token without metadata_write cannot change locks ($STATUS)" test "$STATUS" = 401 -o "$STATUS" = 403
 req PATCH /acr/v1/acr/app "${W[@]}" --data '{"writeEnabled":false}'
 expect_status 200 "PATCH the repository: write-locked"
 check "the answer is the repository with its locks" jqe '.changeableAttributes.writeEnabled == false and .changeableAttributes.deleteEnabled' "$BODY"
@@ -150,7 +150,7 @@ req PATCH /acr/v1/acr/app/_tags/nope "${W[@]}" --data '{"writeEnabled":false}'
 expect_error 404 MANIFEST_UNKNOWN "locking an unknown tag is MANIFEST_UNKNOWN"
 
 # ---- deletes
-DT=$(owner_token "repository:acr/app:delete,metadataRead")
+DT=$(owner_token "repository:acr/app:delete,metadata_read")
 D=(-H "Authorization: Bearer $DT")
 req DELETE /acr/v1/acr/app/_tags/latest "${D[@]}"
 expect_status 202 "DELETE _tags/<tag>"

@@ -53,6 +53,10 @@ TEST(actions_parse_known_names)
     ASSERT_EQ_U64(acts("pull,push"), BERTH_ACT_PULL | BERTH_ACT_PUSH);
     ASSERT_EQ_U64(acts("delete,metadataRead"), BERTH_ACT_DELETE | ACT_MR);
     ASSERT_EQ_U64(acts("metadataWrite,metadataRead"), ACT_MR | ACT_MW);
+    /* what az acr asks for */
+    ASSERT_EQ_U64(acts("metadata_read"), ACT_MR);
+    ASSERT_EQ_U64(acts("metadata_write,metadata_read"), ACT_MR | ACT_MW);
+    ASSERT_EQ_U64(acts("delete,metadata_read"), BERTH_ACT_DELETE | ACT_MR);
     ASSERT_EQ_U64(acts("pull,pull"), BERTH_ACT_PULL);
 }
 
@@ -102,7 +106,7 @@ TEST(actions_json_names_bits)
     ASSERT_EQ_STR(berth_buf_str(&b), "[\"pull\",\"push\"]");
     berth_buf_reset(&b);
     berth_actions_json(BERTH_ACT_ALL, &b);
-    ASSERT_EQ_STR(berth_buf_str(&b), "[\"pull\",\"push\",\"delete\",\"metadataRead\",\"metadataWrite\"]");
+    ASSERT_EQ_STR(berth_buf_str(&b), "[\"pull\",\"push\",\"delete\",\"metadata_read\",\"metadata_write\"]");
     berth_buf_reset(&b);
     berth_actions_json(0xffffffe0u | BERTH_ACT_DELETE, &b); /* bits outside the set are not actions */
     ASSERT_EQ_STR(berth_buf_str(&b), "[\"delete\"]");
