@@ -63,22 +63,23 @@ static enum berth_rc list_args(struct berth_req *req, int64_t *n, const char **l
 {
     const char *ob = req_query(req, "orderby");
 
+    /* az acr sends timedesc / timeasc; ACR's documentation spells them time_desc / time_asc */
     *order = BERTH_ORDER_NAME;
-    if (ob && !strcmp(ob, "time_desc")) *order = BERTH_ORDER_TIME_DESC;
-    else if (ob && !strcmp(ob, "time_asc")) *order = BERTH_ORDER_TIME_ASC;
+    if (ob && (!strcmp(ob, "time_desc") || !strcmp(ob, "timedesc"))) *order = BERTH_ORDER_TIME_DESC;
+    else if (ob && (!strcmp(ob, "time_asc") || !strcmp(ob, "timeasc"))) *order = BERTH_ORDER_TIME_ASC;
     else if (ob && *ob)
-        return berth_err_set(err, BERTH_EUNSUPPORTED, "orderby must be time_desc or time_asc, not '%.40s'", ob);
+        return berth_err_set(err, BERTH_EUNSUPPORTED, "orderby must be timedesc or timeasc, not '%.40s'", ob);
     return req_page_args(req, n, last, err);
 }
 
-/* The Link to the page after last, in the same order. */
+/* The Link to the page after last, in the same order, spelt as the client spelt it. */
 static void next_link(struct berth_req *req, const char *what, int64_t n, const char *last, enum berth_meta_order order)
 {
     char *base = berth_xasprintf("/acr/v1/%s/%s", req->name, what);
+    char *ob = order == BERTH_ORDER_NAME ? NULL : berth_xasprintf("orderby=%s", req_query(req, "orderby"));
 
-    req_next_link(req, base, n, last,
-                  order == BERTH_ORDER_TIME_DESC ? "orderby=time_desc"
-                  : order == BERTH_ORDER_TIME_ASC ? "orderby=time_asc" : NULL);
+    req_next_link(req, base, n, last, ob);
+    free(ob);
     free(base);
 }
 
