@@ -206,30 +206,39 @@
                  " (SELECT max(updated_ms) FROM tags WHERE repo_id = r.id), r.write_enabled, r.delete_enabled" \
                  " FROM repositories r WHERE r.registry_id = ?1 AND r.name = ?2")                        \
     /* tags with their manifest and times: one (?2 the name), by name after ?3, or by time */          \
-    X(TAG_INFO, "SELECT t.name, m.digest, t.created_ms, t.updated_ms, t.write_enabled, t.delete_enabled FROM tags t"                         \
+    X(TAG_INFO, "SELECT t.name, m.digest, t.created_ms, t.updated_ms,"                                    \
+                " t.write_enabled, t.delete_enabled FROM tags t"                                          \
                 " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1 AND t.name = ?2")        \
-    X(TAG_INFOS, "SELECT t.name, m.digest, t.created_ms, t.updated_ms, t.write_enabled, t.delete_enabled FROM tags t"                        \
+    X(TAG_INFOS, "SELECT t.name, m.digest, t.created_ms, t.updated_ms,"                                   \
+                 " t.write_enabled, t.delete_enabled FROM tags t"                                         \
                  " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1 AND t.name > ?2"        \
                  " ORDER BY t.name LIMIT ?3")                                                            \
-    X(TAG_INFOS_NEW, "SELECT t.name, m.digest, t.created_ms, t.updated_ms, t.write_enabled, t.delete_enabled FROM tags t"                    \
+    X(TAG_INFOS_NEW, "SELECT t.name, m.digest, t.created_ms, t.updated_ms,"                               \
+                     " t.write_enabled, t.delete_enabled FROM tags t"                                     \
                      " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1"                    \
                      " AND (t.updated_ms, t.name) < (?2, ?3) ORDER BY t.updated_ms DESC, t.name DESC LIMIT ?4") \
-    X(TAG_INFOS_OLD, "SELECT t.name, m.digest, t.created_ms, t.updated_ms, t.write_enabled, t.delete_enabled FROM tags t"                    \
+    X(TAG_INFOS_OLD, "SELECT t.name, m.digest, t.created_ms, t.updated_ms,"                               \
+                     " t.write_enabled, t.delete_enabled FROM tags t"                                     \
                      " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1"                    \
                      " AND (t.updated_ms, t.name) > (?2, ?3) ORDER BY t.updated_ms, t.name LIMIT ?4")    \
     /* manifests with their size, the bytes of what they reference, and times: one, or by digest */    \
-    X(MANIFEST_INFO, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms, m.write_enabled, m.delete_enabled,"                         \
+    X(MANIFEST_INFO, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                         \
+                     " m.write_enabled, m.delete_enabled,"                                                \
                      " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest"  \
                      " WHERE mb.manifest_id = m.id) FROM manifests m WHERE m.repo_id = ?1 AND m.digest = ?2") \
-    X(MANIFEST_INFOS, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms, m.write_enabled, m.delete_enabled,"                        \
+    X(MANIFEST_INFOS, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                        \
+                      " m.write_enabled, m.delete_enabled,"                                               \
                       " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest" \
                       " WHERE mb.manifest_id = m.id) FROM manifests m WHERE m.repo_id = ?1 AND m.digest > ?2" \
                       " ORDER BY m.digest LIMIT ?3")                                                     \
-    X(MANIFEST_INFOS_NEW, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms, m.write_enabled, m.delete_enabled,"                    \
+    X(MANIFEST_INFOS_NEW, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                    \
+                          " m.write_enabled, m.delete_enabled,"                                           \
                           " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest" \
                           " WHERE mb.manifest_id = m.id) FROM manifests m WHERE m.repo_id = ?1"          \
-                          " AND (m.created_ms, m.digest) < (?2, ?3) ORDER BY m.created_ms DESC, m.digest DESC LIMIT ?4") \
-    X(MANIFEST_INFOS_OLD, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms, m.write_enabled, m.delete_enabled,"                    \
+                          " AND (m.created_ms, m.digest) < (?2, ?3) ORDER BY m.created_ms"                \
+                          " DESC, m.digest DESC LIMIT ?4")                                                \
+    X(MANIFEST_INFOS_OLD, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                    \
+                          " m.write_enabled, m.delete_enabled,"                                           \
                           " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest" \
                           " WHERE mb.manifest_id = m.id) FROM manifests m WHERE m.repo_id = ?1"          \
                           " AND (m.created_ms, m.digest) > (?2, ?3) ORDER BY m.created_ms, m.digest LIMIT ?4") \
