@@ -259,6 +259,13 @@ static char *acr_path(const char *repo, const char *ref)
     return berth_xasprintf("/acr/v1/%s/%s/%s", repo, strchr(ref, ':') ? "_manifests" : "_tags", ref);
 }
 
+/* The attributes in an /acr/v1 answer: the whole answer for a repository, else its "tag" or "manifest" (borrowed). */
+static json_t *acr_item(json_t *ans, const char *ref)
+{
+    if (!ref) return ans;
+    return json_object_get(ans, strchr(ref, ':') ? "manifest" : "tag");
+}
+
 /* show: a repository's attributes (--repository), or a tag's or manifest's (--image REPO:TAG | REPO@DIGEST). */
 static int repo_show(int argc, char **argv, struct cli_ctx *ctx)
 {
@@ -292,7 +299,7 @@ static int repo_show(int argc, char **argv, struct cli_ctx *ctx)
         goto out;
     }
     ans = json_loadb(rs.body.p ? rs.body.p : "", rs.body.len, 0, NULL);
-    item = !ref ? json_incref(ans) : json_incref(json_object_get(ans, strchr(ref, ':') ? "manifest" : "tag"));
+    item = json_incref(acr_item(ans, ref));
     if (!json_is_object(item)) {
         berth_err_set(&err, BERTH_EUNAVAILABLE, "GET %s: the answer is not the attributes asked for", path);
         ret = cli_fail(&err);
@@ -362,7 +369,7 @@ static int repo_update(int argc, char **argv, struct cli_ctx *ctx)
         if (berth_client_do(&ctx->client, &rq, &rs, &err)) goto fail;
     }
     ans = json_loadb(rs.body.p ? rs.body.p : "", rs.body.len, 0, NULL);
-    item = !ref ? ans : json_object_get(ans, strchr(ref, ':') ? "manifest" : "tag");
+    item = acr_item(ans, ref);
     if (ctx->json) {
         cli_out_json(stdout, item);
     } else {

@@ -212,6 +212,16 @@ static int add_manifest(const struct berth_meta_manifest_info *mi, void *p)
     return 0;
 }
 
+/* The route's {digest}: a manifest no digest can name is MANIFEST_UNKNOWN, saying why, as /v2 answers. */
+static enum berth_rc param_digest(const struct berth_req *req, struct berth_digest *d, struct berth_err *err)
+{
+    struct berth_err why = BERTH_ERR_INIT;
+
+    if (berth_digest_parse(req->param, strlen(req->param), d, &why) == BERTH_OK) return BERTH_OK;
+    return berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "no manifest of '%s' is named '%.200s': %s", req->name,
+                         req->param, berth_err_msg(&why));
+}
+
 /* GET /acr/v1/<name>/_manifests and /_manifests/<digest>. */
 enum berth_rc api_acr_manifests_finish(struct berth_req *req, struct berth_err *err)
 {
@@ -227,15 +237,8 @@ enum berth_rc api_acr_manifests_finish(struct berth_req *req, struct berth_err *
 
     memset(&c, 0, sizeof(c));
     c.b = &b;
-    if (req->param) {
-        struct berth_err why = BERTH_ERR_INIT;
-        if (berth_digest_parse(req->param, strlen(req->param), &d, &why) != BERTH_OK) {
-            rc = berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "no manifest of '%s' is named '%.200s': %s", req->name,
-                               req->param, berth_err_msg(&why));
-            goto out;
-        }
-    }
-    rc = list_args(req, &n, &last, &order, err);
+    rc = req->param ? param_digest(req, &d, err) : BERTH_OK;
+    if (!rc) rc = list_args(req, &n, &last, &order, err);
     if (!rc) rc = put_head(req, &b, err);
     if (rc) goto out;
     berth_buf_puts(&b, req->param ? ",\"manifest\":" : ",\"manifests\":[");
@@ -264,13 +267,10 @@ enum berth_rc api_acr_tag_delete_finish(struct berth_req *req, struct berth_err 
 enum berth_rc api_acr_manifest_delete_finish(struct berth_req *req, struct berth_err *err)
 {
     struct berth_meta *m = req->http->meta;
-    struct berth_err why = BERTH_ERR_INIT;
     struct berth_digest d;
-    enum berth_rc rc;
+    enum berth_rc rc = param_digest(req, &d, err);
 
-    if (berth_digest_parse(req->param, strlen(req->param), &d, &why) != BERTH_OK)
-        return berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "no manifest of '%s' is named '%.200s': %s", req->name,
-                             req->param, berth_err_msg(&why));
+    if (rc) return rc;
     rc = m->content->manifest_delete(m, req->registry_id, req->name, &d, err);
     if (rc) return rc;
     return req_respond_empty(req, 202);
@@ -370,12 +370,8 @@ enum berth_rc api_acr_patch_finish(struct berth_req *req, struct berth_err *err)
         goto out;
     }
     if (is_manifest) {
-        struct berth_err why = BERTH_ERR_INIT;
-        if (berth_digest_parse(req->param, strlen(req->param), &d, &why) != BERTH_OK) {
-            rc = berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "no manifest of '%s' is named '%.200s': %s", req->name,
-                               req->param, berth_err_msg(&why));
-            goto out;
-        }
+        rc = param_digest(req, &d, err);
+        if (rc) goto out;
     }
     rc = m->content->locks_set(m, req->registry_id, req->name, !is_manifest ? req->param : NULL,
                                is_manifest ? &d : NULL, write, del, err);

@@ -14,15 +14,7 @@ if ! command -v az >/dev/null 2>&1; then
     finish
 fi
 T=$WORK/tls
-mkdir -p "$T"
-(
-    cd "$T" || exit 1
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=az test CA" 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj "/CN=localhost" 2>/dev/null
-    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >srv.ext
-    openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 1 -extfile srv.ext \
-        2>/dev/null
-)
+make_tls "$T"
 SCHEME=https BERTH_AUTH=1 berth_start_on 127.0.0.1 --tls-cert "$T/srv.pem" --tls-key "$T/srv.key"
 PW=$(cat "$DATA/initial-owner-password")
 export AZURE_CONFIG_DIR=$WORK/az REQUESTS_CA_BUNDLE=$T/ca.pem AZURE_CORE_COLLECT_TELEMETRY=false AZURE_CORE_NO_COLOR=true

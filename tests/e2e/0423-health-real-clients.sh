@@ -105,15 +105,7 @@ rm -f "$REGISTRY_AUTH_FILE"
 
 # ---- 2. TLS with a CA that only the berth session knows
 T=$WORK/tls
-mkdir -p "$T"
-(
-    cd "$T" || exit 1
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=berth client CA" 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj "/CN=srv" 2>/dev/null
-    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >srv.ext
-    openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 1 -extfile srv.ext \
-        2>/dev/null
-)
+make_tls "$T"
 berth_stop
 SCHEME=https BERTH_AUTH=1 berth_start_on 127.0.0.1 --tls-cert "$T/srv.pem" --tls-key "$T/srv.key"
 PW=$(cat "$DATA/initial-owner-password")

@@ -875,3 +875,17 @@ owner_token() {
     for s in "$@"; do q="$q&scope=$s"; done
     curl -s -u "owner:$(cat "$DATA/initial-owner-password")" "$URL/oauth2/token?$q" | jq -r '.access_token // empty'
 }
+
+# make_tls DIR: a throwaway CA (DIR/ca.pem) and a server certificate it signed for localhost and
+# 127.0.0.1 (DIR/srv.pem, DIR/srv.key).
+make_tls() {
+    mkdir -p "$1"
+    (
+        cd "$1" || exit 1
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=berth test CA" 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj "/CN=localhost" 2>/dev/null
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >srv.ext
+        openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 1 -extfile srv.ext \
+            2>/dev/null
+    )
+}
