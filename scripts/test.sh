@@ -98,6 +98,7 @@ for b in build build-asan; do
 	grep -E '^(not ok|skip) ' "$log/e2e-$b" | head -80
 	grep -A12 '^not ok' "$log/e2e-$b" | grep -v '^not ok' | head -120
 	count "$log/e2e-$b"
+	grep -E "^# (took |  )" "$log/e2e-$b"
 	tail -n 1 "$log/e2e-$b"
 done
 
@@ -108,6 +109,7 @@ if [ -n "${BERTH_TEST_PG_HOST:-}" ] && [ "${BERTH_E2E_PG_PASS:-1}" = 1 ]; then
 	grep -E '^(not ok|skip) ' "$log/e2e-pg" | head -80
 	grep -A12 '^not ok' "$log/e2e-pg" | grep -v '^not ok' | head -120
 	count "$log/e2e-pg"
+	grep -E "^# (took |  )" "$log/e2e-pg"
 	tail -n 1 "$log/e2e-pg"
 fi
 
@@ -124,6 +126,7 @@ if [ -n "${BERTH_TEST_PG_HOST:-}" ] && [ "${BERTH_E2E_PAIR_PASS:-1}" = 1 ]; then
 		grep -E '^(not ok|skip) ' "$log/e2e-pair" | head -80
 		grep -A12 '^not ok' "$log/e2e-pair" | grep -v '^not ok' | head -120
 		count "$log/e2e-pair"
+		grep -E "^# (took |  )" "$log/e2e-pair"
 		tail -n 1 "$log/e2e-pair"
 	else
 		echo "skip - the two-server pass needs nginx (scripts/deps.sh installs it)"

@@ -345,7 +345,8 @@ out:
 
 enum berth_rc api_mgmt_finish(struct berth_req *req, struct berth_err *err)
 {
-    enum berth_rc rc = check_row(req, err);
+    enum berth_rc rc = req->route->arm ? arm_begin_row(req, err) : BERTH_OK;
+    if (!rc) rc = check_row(req, err);
     if (rc) return rc;
     return req->route->handler(req, err);
 }
@@ -464,11 +465,6 @@ enum berth_rc mgmt_expiry(json_t *o, const char *days_key, const char *at_key, i
 
 /* ---------------------------------------------------------------- answers */
 
-static int dump_to_buf(const char *buffer, size_t size, void *data)
-{
-    return berth_buf_append(data, buffer, size) == BERTH_OK ? 0 : -1;
-}
-
 /* Whether the request's right was checked; logs the fault when it was not. */
 static int right_checked(struct berth_req *req)
 {
@@ -480,29 +476,25 @@ static int right_checked(struct berth_req *req)
 
 enum berth_rc mgmt_reply(struct berth_req *req, int status, json_t *doc, int secret)
 {
-    struct berth_buf b = BERTH_BUF_INIT(0);
-    int r;
-
     if (!right_checked(req)) {
         json_decref(doc);
         return req_respond_error(req, BERTH_EINTERNAL, "the server did not check this request's rights");
     }
-    r = doc ? json_dump_callback(doc, dump_to_buf, &b, JSON_COMPACT) : -1;
-    json_decref(doc);
-    berth_buf_putc(&b, '\n');
-    if (r != 0 || berth_buf_rc(&b) != BERTH_OK) {
-        berth_buf_release(&b);
-        return req_respond_error(req, BERTH_EINTERNAL, "cannot encode the answer");
-    }
     if (secret) berth_req_add_header(req, "Cache-Control", "no-store");
-    return req_respond_json(req, status, &b, "application/json");
+    if (req->route->arm) {
+        /* ARM: no Location of /api/v1 (a poller would follow it) */
+        berth_req_drop_header(req, "Location");
+        doc = arm_reply_doc(req, doc);
+    }
+    return req_respond_json_doc(req, status, doc);
 }
 
 enum berth_rc mgmt_reply_empty(struct berth_req *req)
 {
     if (!right_checked(req))
         return req_respond_error(req, BERTH_EINTERNAL, "the server did not check this request's rights");
-    return req_respond_empty(req, 204);
+    /* ARM: a delete answers 200 */
+    return req_respond_empty(req, req->route->arm ? 200 : 204);
 }
 
 /* ---------------------------------------------------------------- tenant */

@@ -568,8 +568,8 @@ enum berth_rc api_mgmt_token_generate_finish(struct berth_req *req, struct berth
     pws = json_array();
     for (i = 0; i < 2; i++) {
         if (!want[i]) continue;
-        p = json_pack("{s:s,s:s,s:o}", "name", token_slot_names[i], "value", values[i], "expiry",
-                      mgmt_time(t.expires_ms[i]));
+        p = json_pack("{s:s,s:s,s:o,s:o}", "name", token_slot_names[i], "value", values[i], "creationTime",
+                      mgmt_time(t.set_ms[i]), "expiry", mgmt_time(t.expires_ms[i]));
         json_array_append_new(pws, p);
     }
     rc = mgmt_reply(req, 200, json_pack("{s:s,s:o}", "username", t.name, "passwords", pws), 1);

@@ -5,6 +5,8 @@
  *   POST /oauth2/exchange    grant_type=access_token: a directory token -> a registry refresh token
  *   POST /directory/<tenant>/oauth2/v2.0/token   password | client_credentials | refresh_token
  *   GET  /directory/<tenant>/v2.0/.well-known/openid-configuration, .../discovery/v2.0/keys
+ *   POST /adfs/oauth2/token, GET /adfs/.well-known/openid-configuration, /adfs/discovery/keys:
+ *        the same directory shaped as ADFS, the authority az's custom clouds can name
  * Every refusal carries a stable reason code (detail.reason).
  */
 #include <ctype.h>
@@ -137,6 +139,41 @@ static enum berth_rc refusal(struct berth_req *req, enum berth_rc rc, enum berth
 {
     req->caller.reason = reason;
     return req_respond_error(req, rc, berth_err_msg(err));
+}
+
+/*
+ * A refusal of the ADFS face in OAuth 2.0's shape (RFC 6749, 5.2), which
+ * MSAL reads: "error", and berth's message with the reason the caller may
+ * know in "error_description". A bad credential is invalid_grant (400).
+ */
+static enum berth_rc oauth_refusal(struct berth_req *req, enum berth_rc rc, enum berth_auth_reason reason,
+                                   const struct berth_err *err)
+{
+    int status = berth_rc_status(rc);
+    const char *code = "invalid_request";
+    char desc[600];
+
+    req->caller.reason = reason;
+    req->rc = rc;
+    if (rc == BERTH_EUNAUTHORIZED) {
+        code = "invalid_grant";
+        status = 400;
+    } else if (rc == BERTH_EUNSUPPORTED) {
+        code = "unsupported_grant_type";
+        status = 400;
+    } else if (status >= 500) {
+        code = "server_error";
+    } else if (status == 429) {
+        code = "temporarily_unavailable";
+    }
+    if (req->caller.retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%d", req->caller.retry_after);
+        berth_req_add_header(req, "Retry-After", ra);
+    }
+    snprintf(desc, sizeof(desc), "%s (reason: %s)", berth_err_msg(err),
+             reason ? berth_auth_reason_name(berth_auth_reason_shown(reason)) : berth_rc_name(rc));
+    return req_respond_json_doc(req, status, json_pack("{s:s,s:s}", "error", code, "error_description", desc));
 }
 
 static enum berth_rc answer_tokens(struct berth_req *req, const char *access, int64_t expires_in,
@@ -576,12 +613,50 @@ enum berth_rc api_jwks_finish(struct berth_req *req, struct berth_err *err)
     return req_respond_json(req, 200, &b, "application/json");
 }
 
-/* POST /directory/<tenant>/oauth2/v2.0/token */
-enum berth_rc api_directory_token_finish(struct berth_req *req, struct berth_err *err)
+/* "https://<host>/adfs": the issuer and base of the ADFS-shaped face (az's custom clouds). */
+static void adfs_base(struct authz *az, struct berth_req *req, char *out, size_t n)
+{
+    const char *host = berth_req_header(req, "Host");
+    snprintf(out, n, "%s://%s/adfs", az->tls ? "https" : "http", host ? host : "localhost");
+}
+
+/*
+ * An OpenID Connect id_token for client_id (az's application id), as ADFS
+ * issues them: upn names the principal. MSAL reads it to name the account
+ * it caches; the access token beside it is what the server checks.
+ */
+static enum berth_rc adfs_id_token(struct authz *az, struct berth_req *req, const struct principal *p,
+                                   const char *client_id, struct berth_buf *out, struct berth_err *err)
+{
+    char iss[300];
+    int64_t now = berth_now_s();
+    json_t *c;
+    char *text;
+    enum berth_rc rc;
+
+    adfs_base(az, req, iss, sizeof(iss));
+    c = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "iss", iss, "aud", client_id, "sub", p->id, "upn", p->name,
+                  "unique_name", p->name, "tid", az->tenant, "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp",
+                  (json_int_t)(now + az->cfg->directory_ttl));
+    text = c ? json_dumps(c, JSON_COMPACT) : NULL;
+    rc = text ? authz_sign(az, text, strlen(text), out, err)
+              : berth_err_set(err, BERTH_EINTERNAL, "cannot encode token claims");
+    free(text);
+    json_decref(c);
+    return rc;
+}
+
+/*
+ * The directory's token endpoint, under /directory/<tenant> or (adfs) /adfs:
+ * a directory access token for a password, a service principal's secret or
+ * a directory refresh token, with a refresh token for the first and last;
+ * the ADFS face adds an id_token for the client that asked.
+ */
+static enum berth_rc directory_token(struct berth_req *req, int adfs, struct berth_err *err)
 {
     struct authz *az = az_of(req);
     struct form_state *st = req->state;
-    struct berth_buf at = BERTH_BUF_INIT(0), rt = BERTH_BUF_INIT(0), b = BERTH_BUF_INIT(0);
+    struct berth_buf at = BERTH_BUF_INIT(0), rt = BERTH_BUF_INIT(0), it = BERTH_BUF_INIT(0), b = BERTH_BUF_INIT(0);
     struct token_args a;
     struct principal p;
     enum berth_auth_reason reason = BERTH_AUTH_OK;
@@ -591,7 +666,7 @@ enum berth_rc api_directory_token_finish(struct berth_req *req, struct berth_err
 
     memset(&a, 0, sizeof(a));
     memset(&p, 0, sizeof(p));
-    if (strcmp(req->param ? req->param : "", az->tenant) != 0) {
+    if (!adfs && strcmp(req->param ? req->param : "", az->tenant) != 0) {
         rc = berth_err_set(err, BERTH_ENOROUTE, "unknown tenant '%.40s'", req->param ? req->param : "");
         goto out;
     }
@@ -609,7 +684,7 @@ enum berth_rc api_directory_token_finish(struct berth_req *req, struct berth_err
         rc = berth_err_set(err, BERTH_EUNSUPPORTED,
                            "grant_type must be password (username, password), client_credentials (client_id, "
                            "client_secret) or refresh_token");
-        goto out;
+        goto refuse;
     }
     if (rc) goto refuse;
     if (p.kind != PK_USER && p.kind != PK_SP) {
@@ -624,23 +699,67 @@ enum berth_rc api_directory_token_finish(struct berth_req *req, struct berth_err
         rc = directory_issue(az, &p, "directory_refresh", &rt, NULL, err);
         if (rc) goto out;
     }
+    if (adfs && want_refresh && a.client_id && *a.client_id) {
+        rc = adfs_id_token(az, req, &p, a.client_id, &it, err);
+        if (rc) goto out;
+    }
     snprintf(req->caller.principal, sizeof(req->caller.principal), "%s", p.name);
     authz_note_principal(&req->caller, &p);
     berth_buf_printf(&b, "{\"token_type\":\"Bearer\",\"access_token\":\"%s\",\"expires_in\":%lld", berth_buf_str(&at),
                      (long long)az->cfg->directory_ttl);
     if (rt.len) berth_buf_printf(&b, ",\"refresh_token\":\"%s\"", berth_buf_str(&rt));
+    if (it.len) berth_buf_printf(&b, ",\"id_token\":\"%s\"", berth_buf_str(&it));
     berth_buf_puts(&b, "}");
     berth_req_add_header(req, "Cache-Control", "no-store");
     rc = req_respond_json(req, 200, &b, "application/json");
     goto out;
 refuse:
-    rc = refusal(req, rc, reason, err);
+    rc = adfs ? oauth_refusal(req, rc, reason, err) : refusal(req, rc, reason, err);
 out:
     berth_buf_release(&at);
     berth_buf_release(&rt);
+    berth_buf_release(&it);
     berth_buf_release(&b);
     args_release(&a);
     return rc;
+}
+
+/* POST /directory/<tenant>/oauth2/v2.0/token */
+enum berth_rc api_directory_token_finish(struct berth_req *req, struct berth_err *err)
+{
+    return directory_token(req, 0, err);
+}
+
+/* POST /adfs/oauth2/token */
+enum berth_rc api_adfs_token_finish(struct berth_req *req, struct berth_err *err)
+{
+    return directory_token(req, 1, err);
+}
+
+/* GET /adfs/.well-known/openid-configuration: what MSAL reads of an ADFS authority. */
+enum berth_rc api_adfs_config_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct authz *az = az_of(req);
+    char base[300];
+    json_t *o;
+
+    (void)err;
+    adfs_base(az, req, base, sizeof(base));
+    o = json_pack("{s:s,s:s+,s:s+,s:s+,s:[sss],s:[s],s:[s],s:s}", "issuer", base, "authorization_endpoint", base,
+                  "/oauth2/authorize", "token_endpoint", base, "/oauth2/token", "jwks_uri", base, "/discovery/keys",
+                  "grant_types_supported", "password", "client_credentials", "refresh_token",
+                  "id_token_signing_alg_values_supported", "ES256", "response_types_supported", "token",
+                  "tenant_id", az->tenant);
+    return req_respond_json_doc(req, 200, o);
+}
+
+/* GET /adfs/discovery/keys */
+enum berth_rc api_adfs_keys_finish(struct berth_req *req, struct berth_err *err)
+{
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    (void)err;
+    authz_jwks(az_of(req), &b);
+    return req_respond_json(req, 200, &b, "application/json");
 }
 
 /* POST /oauth2/exchange */

@@ -48,5 +48,7 @@ void berth_http_stop(struct berth_http *h, int timeout_s);
 const char *berth_req_header(struct berth_req *req, const char *name);
 /* Adds a response header (copied). */
 void berth_req_add_header(struct berth_req *req, const char *name, const char *value);
+/* Removes every response header called name (any case) added so far. */
+void berth_req_drop_header(struct berth_req *req, const char *name);
 
 #endif

@@ -5,6 +5,7 @@
 #ifndef BERTH_HTTP_INT_H
 #define BERTH_HTTP_INT_H
 
+#include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -57,6 +58,25 @@ enum route_right_on {
 };
 
 /*
+ * What a management row answers when it is one of Azure Resource Manager's
+ * (api_arm.c): the ARM shape its answer is turned into, ARM's error shape,
+ * and the subscription and resource group of its path checked.
+ */
+enum arm_shape {
+    ARM_NONE = 0,      /* /api/v1: the management API's own shapes */
+    ARM_AS_IS,         /* ARM, the handler's answer already has ARM's shape */
+    ARM_REGISTRY,      /* a registry (api_mgmt.c registry_json) as a Microsoft.ContainerRegistry/registries resource */
+    ARM_RESOURCE,      /* a registry as a generic resource (GET .../resources) */
+    ARM_SCOPEMAP,      /* a scope map as .../registries/scopeMaps */
+    ARM_TOKEN,         /* a token as .../registries/tokens */
+    ARM_GENERATE,      /* POST .../generateCredentials: the token its body's tokenId names */
+    ARM_LIST = 0x100,  /* with one of the above: {"value": [...]} of them */
+};
+
+#define BERTH_ARM_GROUP "berth"    /* the one resource group of berth's one subscription */
+#define BERTH_ARM_LOCATION "local" /* the location every resource reports */
+
+/*
  * A route's three steps. begin runs before the body is read (validate, look
  * up, refuse early); body gets each piece of the body; finish queues the
  * response. Each returns BERTH_OK or an error that becomes an OCI error
@@ -80,6 +100,7 @@ struct route {
     unsigned body_checked;        /* the registry comes from the body or the stored target: the handler checks
                                      right on it (mgmt_need_row); api_mgmt_finish checks nothing */
     enum berth_rc (*handler)(struct berth_req *req, struct berth_err *err);
+    unsigned arm;                 /* enum arm_shape: management rows served as ARM's (api_arm.c) */
 };
 
 struct resp_header {
@@ -195,6 +216,8 @@ enum berth_rc req_respond(struct berth_req *req, int status, struct MHD_Response
 enum berth_rc req_respond_empty(struct berth_req *req, int status);
 /* Takes ownership of body (malloc'd). */
 enum berth_rc req_respond_json(struct berth_req *req, int status, struct berth_buf *body, const char *ctype);
+/* Answers status with doc (taken) as compact JSON and a newline; 500 if it cannot be encoded. */
+enum berth_rc req_respond_json_doc(struct berth_req *req, int status, json_t *doc);
 enum berth_rc req_respond_error(struct berth_req *req, enum berth_rc rc, const char *msg);
 /* Location header value "/v2/<name>/<rest>". */
 void req_add_location(struct berth_req *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -246,6 +269,21 @@ enum berth_rc api_exchange_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_directory_token_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_oidc_config_finish(struct berth_req *req, struct berth_err *err);
 enum berth_rc api_jwks_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_adfs_token_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_adfs_config_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_adfs_keys_finish(struct berth_req *req, struct berth_err *err);
+
+/* Azure Resource Manager (api_arm.c) over the management rows; see enum arm_shape */
+/* Before the row's rights check: the path's subscription and resource group, and the body as /api/v1's. */
+enum berth_rc arm_begin_row(struct berth_req *req, struct berth_err *err);
+/* The answer doc (taken) in the row's ARM shape. */
+json_t *arm_reply_doc(struct berth_req *req, json_t *doc);
+/* ARM's error code for rc ("ResourceNotFound", ...). */
+const char *arm_error_code(enum berth_rc rc);
+enum berth_rc api_arm_tenants_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_arm_subscriptions_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_arm_subscription_finish(struct berth_req *req, struct berth_err *err);
+enum berth_rc api_arm_list_credentials_finish(struct berth_req *req, struct berth_err *err);
 
 /*
  * the management API (api_mgmt*.c): begin authenticates the caller, body

@@ -40,7 +40,14 @@
     {.methods = (meth), .pattern = (pat), .kind = BERTH_ACCESS_NONE, .begin = api_mgmt_begin, .body = (body_),  \
      .finish = api_mgmt_finish, .cleanup = api_mgmt_cleanup, .label = (label_), .right = (right_),              \
      .right_on = (on_), .why = (why_), .body_checked = 1, .handler = (handler_)}
+/* A management row served as Azure Resource Manager's (api_arm.c): shape_ is its enum arm_shape. */
+#define ARM(meth, pat, body_, handler_, label_, right_, on_, why_, shape_)                                      \
+    {.methods = (meth), .pattern = (pat), .kind = BERTH_ACCESS_NONE, .begin = api_mgmt_begin, .body = (body_),  \
+     .finish = api_mgmt_finish, .cleanup = api_mgmt_cleanup, .label = (label_), .right = (right_),              \
+     .right_on = (on_), .why = (why_), .handler = (handler_), .arm = (shape_)}
 #define B api_mgmt_body
+#define ARM_SUB "/subscriptions/{subscriptionId}"
+#define ARM_REG ARM_SUB "/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/{registry}"
 
 static const struct route routes[] = {
     ROUTE(M_GET | M_HEAD, "/v2/", NULL, BERTH_ACCESS_BASE, NULL, NULL, api_base_finish, NULL, "base"),
@@ -105,6 +112,12 @@ static const struct route routes[] = {
      api_oidc_config_finish, NULL, "oidc_config"),
     ROUTE(M_GET, "/directory/{tenant}/discovery/v2.0/keys", NULL, BERTH_ACCESS_NONE, NULL, NULL, api_jwks_finish, NULL,
      "jwks"),
+    /* the same directory shaped as ADFS: the authority a custom cloud of az names (`az login`) */
+    ROUTE(M_POST, "/adfs/oauth2/token", NULL, BERTH_ACCESS_NONE, api_form_begin, api_form_body, api_adfs_token_finish,
+     api_form_cleanup, "adfs_token"),
+    ROUTE(M_GET, "/adfs/.well-known/openid-configuration", NULL, BERTH_ACCESS_NONE, NULL, NULL, api_adfs_config_finish,
+     NULL, "adfs_config"),
+    ROUTE(M_GET, "/adfs/discovery/keys", NULL, BERTH_ACCESS_NONE, NULL, NULL, api_adfs_keys_finish, NULL, "adfs_keys"),
     /* the management API (api_mgmt*.c): each row states the right its caller needs (MGMT, http_int.h) */
     MGMT(M_GET, "/api/v1/tenant", NULL, api_mgmt_tenant_finish, "mgmt_tenant",
          0, RIGHT_ON_CALLER, NULL),
@@ -184,6 +197,53 @@ static const struct route routes[] = {
     MGMT_BODY_CHECKED(M_DELETE, "/api/v1/roleAssignments/{id}", NULL,
          api_mgmt_assignment_delete_finish, "mgmt_assignment_delete",
          BERTH_MGMT_ASSIGN, RIGHT_ON_ANY_REGISTRY, "to remove role assignments there"),
+    /* Azure Resource Manager for `az login` and `az acr` (api_arm.c): management rows in ARM's shapes */
+    ARM(M_GET, "/tenants", NULL, api_arm_tenants_finish, "arm_tenants", 0, RIGHT_ON_CALLER, NULL, ARM_AS_IS),
+    ARM(M_GET, "/subscriptions", NULL, api_arm_subscriptions_finish, "arm_subscriptions",
+        0, RIGHT_ON_CALLER, NULL, ARM_AS_IS),
+    ARM(M_GET, ARM_SUB, NULL, api_arm_subscription_finish, "arm_subscription", 0, RIGHT_ON_CALLER, NULL, ARM_AS_IS),
+    ARM(M_GET, ARM_SUB "/resources", NULL, api_mgmt_registry_list_finish, "arm_resources",
+        BERTH_MGMT_READ, RIGHT_ON_EACH_REGISTRY, NULL, ARM_RESOURCE | ARM_LIST),
+    ARM(M_GET, ARM_SUB "/providers/Microsoft.ContainerRegistry/registries", NULL, api_mgmt_registry_list_finish,
+        "arm_registry_list", BERTH_MGMT_READ, RIGHT_ON_EACH_REGISTRY, NULL, ARM_REGISTRY | ARM_LIST),
+    ARM(M_GET, ARM_SUB "/resourceGroups/{resourceGroupName}/providers/Microsoft.ContainerRegistry/registries", NULL,
+        api_mgmt_registry_list_finish, "arm_registry_list_group",
+        BERTH_MGMT_READ, RIGHT_ON_EACH_REGISTRY, NULL, ARM_REGISTRY | ARM_LIST),
+    ARM(M_GET, ARM_REG, NULL, api_mgmt_registry_get_finish, "arm_registry_get",
+        BERTH_MGMT_READ, RIGHT_ON_REGISTRY, "to read it", ARM_REGISTRY),
+    ARM(M_PATCH, ARM_REG, B, api_mgmt_registry_patch_finish, "arm_registry_patch",
+        BERTH_MGMT_WRITE, RIGHT_ON_REGISTRY, "to change it", ARM_REGISTRY),
+    ARM(M_DELETE, ARM_REG, NULL, api_mgmt_registry_delete_finish, "arm_registry_delete",
+        BERTH_MGMT_WRITE, RIGHT_ON_REGISTRY, "to delete it", ARM_REGISTRY),
+    ARM(M_GET, ARM_REG "/listUsages", NULL, api_mgmt_registry_usage_finish, "arm_registry_usage",
+        BERTH_MGMT_READ, RIGHT_ON_REGISTRY, "to read its usage", ARM_AS_IS),
+    ARM(M_POST, ARM_REG "/listCredentials", B, api_arm_list_credentials_finish, "arm_credentials_list",
+        BERTH_MGMT_READ, RIGHT_ON_REGISTRY, "to read its admin credentials", ARM_AS_IS),
+    ARM(M_POST, ARM_REG "/regenerateCredential", B, api_mgmt_credentials_regenerate_finish,
+        "arm_credentials_regenerate", BERTH_MGMT_WRITE, RIGHT_ON_REGISTRY, "to regenerate its admin passwords",
+        ARM_AS_IS),
+    ARM(M_GET, ARM_REG "/scopeMaps", NULL, api_mgmt_scopemap_list_finish, "arm_scopemap_list",
+        BERTH_MGMT_READ, RIGHT_ON_REGISTRY, "to read its scope maps", ARM_SCOPEMAP | ARM_LIST),
+    ARM(M_GET, ARM_REG "/scopeMaps/{scopeMap}", NULL, api_mgmt_scopemap_get_finish, "arm_scopemap_get",
+        BERTH_MGMT_READ, RIGHT_ON_REGISTRY, "to read its scope maps", ARM_SCOPEMAP),
+    ARM(M_PUT, ARM_REG "/scopeMaps/{scopeMap}", B, api_mgmt_scopemap_create_finish, "arm_scopemap_create",
+        BERTH_MGMT_WRITE, RIGHT_ON_REGISTRY, "to change its scope maps", ARM_SCOPEMAP),
+    ARM(M_PATCH, ARM_REG "/scopeMaps/{scopeMap}", B, api_mgmt_scopemap_patch_finish, "arm_scopemap_patch",
+        BERTH_MGMT_WRITE, RIGHT_ON_REGISTRY, "to change its scope maps", ARM_SCOPEMAP),
+    ARM(M_DELETE, ARM_REG "/scopeMaps/{scopeMap}", NULL, api_mgmt_scopemap_delete_finish, "arm_scopemap_delete",
+        BERTH_MGMT_WRITE, RIGHT_ON_REGISTRY, "to change its scope maps", ARM_SCOPEMAP),
+    ARM(M_GET, ARM_REG "/tokens", NULL, api_mgmt_token_list_finish, "arm_token_list",
+        BERTH_MGMT_READ, RIGHT_ON_REGISTRY, "to read its tokens", ARM_TOKEN | ARM_LIST),
+    ARM(M_GET, ARM_REG "/tokens/{token}", NULL, api_mgmt_token_get_finish, "arm_token_get",
+        BERTH_MGMT_READ, RIGHT_ON_REGISTRY, "to read its tokens", ARM_TOKEN),
+    ARM(M_PUT, ARM_REG "/tokens/{token}", B, api_mgmt_token_create_finish, "arm_token_create",
+        BERTH_MGMT_WRITE, RIGHT_ON_REGISTRY, "to change its tokens", ARM_TOKEN),
+    ARM(M_PATCH, ARM_REG "/tokens/{token}", B, api_mgmt_token_patch_finish, "arm_token_patch",
+        BERTH_MGMT_WRITE, RIGHT_ON_REGISTRY, "to change its tokens", ARM_TOKEN),
+    ARM(M_DELETE, ARM_REG "/tokens/{token}", NULL, api_mgmt_token_delete_finish, "arm_token_delete",
+        BERTH_MGMT_WRITE, RIGHT_ON_REGISTRY, "to change its tokens", ARM_TOKEN),
+    ARM(M_POST, ARM_REG "/generateCredentials", B, api_mgmt_token_generate_finish, "arm_token_generate",
+        BERTH_MGMT_WRITE, RIGHT_ON_REGISTRY, "to change its tokens", ARM_GENERATE),
     /* metrics and health (metrics.c): no credentials, no network rules */
     ROUTE(M_GET, "/metrics", NULL, BERTH_ACCESS_NONE, NULL, NULL, api_metrics_finish, NULL, "metrics"),
     ROUTE(M_GET | M_HEAD, "/healthz", NULL, BERTH_ACCESS_NONE, NULL, NULL, api_healthz_finish, NULL, "healthz"),
@@ -351,7 +411,7 @@ static enum berth_rc row_check(const struct route *r, struct berth_err *err)
 {
     const char *param = right_param(r->right_on);
 
-    if (strncmp(r->pattern, "/api/v1/", 8) != 0) {
+    if (strncmp(r->pattern, "/api/v1/", 8) != 0 && !r->arm) {
         if (r->right_on || r->right || r->why || r->body_checked || r->handler || r->begin == api_mgmt_begin)
             return berth_err_set(err, BERTH_EINTERNAL, "route %s (%s) is not a management route but states a "
                                  "management right or step", r->label, r->pattern);

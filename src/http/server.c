@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,20 @@ void berth_req_add_header(struct berth_req *req, const char *name, const char *v
     req->nheaders++;
 }
 
+void berth_req_drop_header(struct berth_req *req, const char *name)
+{
+    int i, j = 0;
+    for (i = 0; i < req->nheaders; i++) {
+        if (!strcasecmp(req->headers[i].name, name)) {
+            free(req->headers[i].name);
+            free(req->headers[i].value);
+            continue;
+        }
+        req->headers[j++] = req->headers[i];
+    }
+    req->nheaders = j;
+}
+
 void req_add_location(struct berth_req *req, const char *fmt, ...)
 {
     char loc[1024];
@@ -118,6 +133,25 @@ enum berth_rc req_respond_json(struct berth_req *req, int status, struct berth_b
     return req_respond(req, status, resp);
 }
 
+static int dump_to_buf(const char *buffer, size_t size, void *data)
+{
+    return berth_buf_append(data, buffer, size) == BERTH_OK ? 0 : -1;
+}
+
+enum berth_rc req_respond_json_doc(struct berth_req *req, int status, json_t *doc)
+{
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    int r = doc ? json_dump_callback(doc, dump_to_buf, &b, JSON_COMPACT) : -1;
+
+    json_decref(doc);
+    berth_buf_putc(&b, '\n');
+    if (r != 0 || berth_buf_rc(&b) != BERTH_OK) {
+        berth_buf_release(&b);
+        return req_respond_error(req, BERTH_EINTERNAL, "cannot encode the answer");
+    }
+    return req_respond_json(req, status, &b, "application/json");
+}
+
 enum berth_rc req_respond_error(struct berth_req *req, enum berth_rc rc, const char *msg)
 {
     struct berth_buf b = BERTH_BUF_INIT(0);
@@ -129,6 +163,13 @@ enum berth_rc req_respond_error(struct berth_req *req, enum berth_rc rc, const c
         char ra[16];
         snprintf(ra, sizeof(ra), "%d", req->caller.retry_after);
         berth_req_add_header(req, "Retry-After", ra);
+    }
+    if (req->route && req->route->arm) {
+        /* Azure Resource Manager's shape, berth's message */
+        berth_buf_printf(&b, "{\"error\":{\"code\":\"%s\",\"message\":", arm_error_code(rc));
+        berth_buf_json_str(&b, msg, strlen(msg));
+        berth_buf_puts(&b, "}}\n");
+        return req_respond_json(req, berth_rc_status(rc), &b, "application/json");
     }
     berth_buf_puts(&b, "{\"errors\":[{\"code\":\"");
     berth_buf_puts(&b, berth_rc_ocicode(rc));
@@ -380,7 +421,8 @@ static enum berth_rc req_begin(struct berth_req *req, struct berth_err *err)
         } else {
             req->caller.reason = BERTH_AUTH_OK;
         }
-    } else if (!strncmp(req->path, "/api/v1/", 8)) {
+    } else if (req->route->begin == api_mgmt_begin) {
+        /* the management API and ARM */
         rc = authz_mgmt_network(h->az, &req->caller, err);
         if (rc) return rc;
     }

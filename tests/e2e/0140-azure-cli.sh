@@ -5,41 +5,21 @@
 # /acr/v1 serves. The cloud's acrLoginServerEndpoint is ":PORT", so registry
 # "localhost" has the login server localhost:PORT, served over TLS with a CA
 # of this test (REQUESTS_CA_BUNDLE). Commands that need `az login` (ARM and
-# Azure AD) are not here: berth has no ARM face yet.
+# Azure AD) are in 0141.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/health-lib.sh"
+. "$(dirname "$0")/az-lib.sh"
 
-if ! command -v az >/dev/null 2>&1; then
-    skip "az is not installed (scripts/deps.sh test installs azure-cli)"
-    finish
-fi
-T=$WORK/tls
-make_tls "$T"
+az_begin
 SCHEME=https BERTH_AUTH=1 berth_start_on 127.0.0.1 --tls-cert "$T/srv.pem" --tls-key "$T/srv.key"
 PW=$(cat "$DATA/initial-owner-password")
-export AZURE_CONFIG_DIR=$WORK/az REQUESTS_CA_BUNDLE=$T/ca.pem AZURE_CORE_COLLECT_TELEMETRY=false AZURE_CORE_NO_COLOR=true
 cat >"$WORK/cloud.json" <<JSON
 {"endpoints": {"resourceManager": "https://localhost:$PORT/", "activeDirectory": "https://localhost:$PORT",
   "activeDirectoryResourceId": "https://localhost:$PORT/", "activeDirectoryGraphResourceId": "https://localhost:$PORT/",
   "management": "https://localhost:$PORT/"},
  "suffixes": {"acrLoginServerEndpoint": ":$PORT"}}
 JSON
-azr() { # azr ARGS...: az with its output in $AZ_OUT (stdout) and $AZ_ERR; $AZ_RC its status
-    az "$@" >"$WORK/az.out" 2>"$WORK/az.err"
-    AZ_RC=$?
-    AZ_OUT=$(cat "$WORK/az.out")
-    AZ_ERR=$(grep -v '^WARNING' "$WORK/az.err")
-}
-az_json() { # az_json DESC JQ: the last az command succeeded and its JSON output passes JQ
-    if [ "$AZ_RC" = 0 ] && jq -e "$2" "$WORK/az.out" >/dev/null 2>&1; then
-        ok "$1"
-    else
-        fail "$1" "az exited $AZ_RC; stdout: $(head -c 600 "$WORK/az.out")" "stderr: $(head -c 600 "$WORK/az.err")"
-    fi
-}
-azr cloud register -n berth --cloud-config @"$WORK/cloud.json"
-check "az cloud register takes berth's endpoints" test "$AZ_RC" = 0
-azr cloud set -n berth
+az_cloud "$WORK/cloud.json"
 L=(-n localhost -u owner -p "$PW")
 
 # an image with two tags, pushed with curl

@@ -14,7 +14,9 @@ failed=0
 skipped=0
 ran=0
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+times=$(mktemp)
+trap 'rm -f "$out" "$times"' EXIT
+suite_start=$(date +%s)
 
 for t in "$dir"/[0-9][0-9][0-9][0-9]-*.sh; do
     [ -e "$t" ] || continue
@@ -30,8 +32,12 @@ for t in "$dir"/[0-9][0-9][0-9][0-9]-*.sh; do
     fi
     ran=$((ran + 1))
     echo "# $name"
+    t0=$(date +%s)
     timeout -k 10 "$per_test_timeout" bash "$t" 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
+    secs=$(($(date +%s) - t0))
+    echo "$secs $name" >> "$times"
+    echo "# $name took ${secs}s"
     p=$(grep -ac '^ok - ' "$out")
     f=$(grep -ac '^not ok - ' "$out")
     s=$(grep -ac '^skip - ' "$out")
@@ -55,6 +61,9 @@ if [ "$ran" -eq 0 ]; then
     echo "not ok - no test script matches '$filter'"
     failed=$((failed + 1))
 fi
+
+echo "# took $(($(date +%s) - suite_start))s; the slowest:"
+sort -rn "$times" | head -n 8 | sed 's/^/#   /'
 
 if [ "$skipped" -gt 0 ]; then
     echo "$passed passed, $failed failed, $skipped skipped"
