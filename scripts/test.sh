@@ -5,6 +5,7 @@
 set -u
 cd "$(dirname "$0")/.."
 passed=0 failed=0 skipped=0
+run_start=$(date +%s)
 log=$(mktemp -d /tmp/berth-test-XXXXXX)
 # its own folder: the postgres user cannot enter $log (0700, root's)
 pg=$(mktemp -d /tmp/berth-pg-XXXXXX)
@@ -91,48 +92,69 @@ for b in build build-asan; do
 	done
 done
 
-for b in build build-asan; do
-	[ "$b" = build-asan ] && [ "${BERTH_E2E_ASAN:-1}" = 0 ] && continue
-	echo "== end-to-end tests ($b/berth)"
-	BERTH_BIN="$PWD/$b/berth" bash tests/e2e/run.sh > "$log/e2e-$b" 2>&1
-	grep -E '^(not ok|skip) ' "$log/e2e-$b" | head -80
-	grep -A12 '^not ok' "$log/e2e-$b" | grep -v '^not ok' | head -120
-	count "$log/e2e-$b"
-	grep -E "^# (took |  )" "$log/e2e-$b"
-	tail -n 1 "$log/e2e-$b"
-done
+# report TITLE FILE: a pass's failures, skips, timings and closing line, counted.
+report() {
+	echo "== $1"
+	grep -E '^(not ok|skip) ' "$2" | head -80
+	grep -A12 '^not ok' "$2" | grep -v '^not ok' | head -120
+	count "$2"
+	grep -E "^# (took |  )" "$2"
+	tail -n 1 "$2"
+}
 
-# The whole e2e suite once more with the metadata in PostgreSQL (each test its own database).
-if [ -n "${BERTH_TEST_PG_HOST:-}" ] && [ "${BERTH_E2E_PG_PASS:-1}" = 1 ]; then
-	echo "== end-to-end tests on PostgreSQL (build/berth --meta postgresql://...)"
-	BERTH_E2E_PG="$BERTH_TEST_PG_HOST" BERTH_BIN="$PWD/build/berth" bash tests/e2e/run.sh > "$log/e2e-pg" 2>&1
-	grep -E '^(not ok|skip) ' "$log/e2e-pg" | head -80
-	grep -A12 '^not ok' "$log/e2e-pg" | grep -v '^not ok' | head -120
-	count "$log/e2e-pg"
-	grep -E "^# (took |  )" "$log/e2e-pg"
-	tail -n 1 "$log/e2e-pg"
-fi
-
-# Two servers on one PostgreSQL database (and one bucket, when an S3 gateway runs) behind nginx,
-# which sends each request to the next server: the OCI API and access tests, request by request
-# alternating servers. Left out: 0070 (HTTP-level bad input, which nginx answers itself) and 0300
-# (source addresses, which the proxy replaces); 0600 tests the shared state across servers directly.
+# The two-server pass: two servers on one PostgreSQL database (and one bucket, when an S3 gateway
+# runs) behind nginx, which sends each request to the next server: the OCI API and access tests,
+# request by request alternating servers. Left out: 0070 (HTTP-level bad input, which nginx answers
+# itself) and 0300 (source addresses, which the proxy replaces); 0600 tests the shared state across
+# servers directly.
 pair_tests="0010 0020 0030 0040 0050 0060 0080 0100 0105 0106 0110 0200 0210 0220 0230 0240 0250 0251 0255 0256 0257 0260"
+pg_pass=0 pair_pass=0
+[ -n "${BERTH_TEST_PG_HOST:-}" ] && [ "${BERTH_E2E_PG_PASS:-1}" = 1 ] && pg_pass=1
 if [ -n "${BERTH_TEST_PG_HOST:-}" ] && [ "${BERTH_E2E_PAIR_PASS:-1}" = 1 ]; then
 	if command -v nginx > /dev/null; then
-		echo "== end-to-end tests on two servers behind nginx (build/berth, PostgreSQL${BERTH_E2E_S3_ENV:+, S3})"
-		E2E_ONLY="$pair_tests" BERTH_E2E_PAIR=1 BERTH_E2E_PG="$BERTH_TEST_PG_HOST" BERTH_BIN="$PWD/build/berth" \
-			bash tests/e2e/run.sh > "$log/e2e-pair" 2>&1
-		grep -E '^(not ok|skip) ' "$log/e2e-pair" | head -80
-		grep -A12 '^not ok' "$log/e2e-pair" | grep -v '^not ok' | head -120
-		count "$log/e2e-pair"
-		grep -E "^# (took |  )" "$log/e2e-pair"
-		tail -n 1 "$log/e2e-pair"
+		pair_pass=1
 	else
 		echo "skip - the two-server pass needs nginx (scripts/deps.sh installs it)"
 		skipped=$((skipped + 1))
 	fi
 fi
+e2e() { # e2e FILE ENV...: the e2e suite with ENV into FILE
+	out=$1
+	shift
+	env "$@" bash tests/e2e/run.sh > "$out" 2>&1
+}
+# The ASan pass runs beside the others (BERTH_TEST_LANES=1: one after another). Most of an e2e test's
+# time is spent waiting (timeouts, soaks, clients starting), so two lanes share two cores well; every
+# test has its own folder, ports, database and bucket.
+lane_asan() {
+	[ "${BERTH_E2E_ASAN:-1}" = 0 ] && return 0
+	e2e "$log/e2e-build-asan" BERTH_BIN="$PWD/build-asan/berth"
+}
+lane_rest() {
+	e2e "$log/e2e-build" BERTH_BIN="$PWD/build/berth"
+	# the whole e2e suite once more with the metadata in PostgreSQL (each test its own database)
+	[ "$pg_pass" = 1 ] && e2e "$log/e2e-pg" BERTH_E2E_PG="$BERTH_TEST_PG_HOST" BERTH_BIN="$PWD/build/berth"
+	[ "$pair_pass" = 1 ] && e2e "$log/e2e-pair" E2E_ONLY="$pair_tests" BERTH_E2E_PAIR=1 \
+		BERTH_E2E_PG="$BERTH_TEST_PG_HOST" BERTH_BIN="$PWD/build/berth"
+	return 0
+}
+echo "== end-to-end tests: release, ASan$([ "$pg_pass" = 1 ] && echo ", PostgreSQL")$([ "$pair_pass" = 1 ] && echo ", two servers") (started $(date -u +%H:%M:%S))"
+e2e_start=$(date +%s)
+if [ "${BERTH_TEST_LANES:-2}" -ge 2 ]; then
+	lane_asan &
+	asan_pid=$!
+	lane_rest
+	wait "$asan_pid"
+else
+	lane_rest
+	lane_asan
+fi
+echo "== the end-to-end passes took $(($(date +%s) - e2e_start)) s"
+report "end-to-end tests (build/berth)" "$log/e2e-build"
+[ "${BERTH_E2E_ASAN:-1}" = 0 ] || report "end-to-end tests (build-asan/berth)" "$log/e2e-build-asan"
+[ "$pg_pass" = 1 ] && report "end-to-end tests on PostgreSQL (build/berth --meta postgresql://...)" "$log/e2e-pg"
+[ "$pair_pass" = 1 ] && report "end-to-end tests on two servers behind nginx (build/berth, PostgreSQL${BERTH_E2E_S3_ENV:+, S3})" "$log/e2e-pair"
 
+echo "== make test took $(($(date +%s) - run_start)) s"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

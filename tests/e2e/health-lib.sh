@@ -53,7 +53,8 @@ berth_start_on() {
     for i in $(seq 100); do
         if ! kill -0 "$BERTH_PID" 2>/dev/null; then
             if port_was_taken && [ "${BERTH_START_TRIES:-0}" -lt 3 ]; then
-                BERTH_START_TRIES=$((${BERTH_START_TRIES:-0} + 1)) berth_start_on "$addr" "$@"
+                # a port asked for (BERTH_PORT) was taken meanwhile: a free one instead
+                BERTH_PORT= BERTH_START_TRIES=$((${BERTH_START_TRIES:-0} + 1)) berth_start_on "$addr" "$@"
                 return
             fi
             bail "berth serve starts on $addr" "the server exited during start-up"
