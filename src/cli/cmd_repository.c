@@ -147,8 +147,24 @@ out:
 /* The columns of a tag's and a manifest's attributes in a table. */
 static const struct cli_col detail_cols[] = {
     {"TAG", "name"}, {"DIGEST", "digest"}, {"CREATED", "createdTime"}, {"LAST UPDATE", "lastUpdateTime"}};
-static const struct cli_col manifest_cols[] = {{"DIGEST", "digest"}, {"SIZE", "size"}, {"CREATED", "createdTime"},
-                                               {"TAGS", "tags"}, {"MEDIA TYPE", "mediaType"}};
+static const struct cli_col manifest_cols[] = {{"DIGEST", "digest"},     {"SIZE", "size"},
+                                               {"PLATFORM", "platform"}, {"CREATED", "createdTime"},
+                                               {"TAGS", "tags"},         {"MEDIA TYPE", "mediaType"}};
+
+/* "linux/amd64" for a table, from an image's os and architecture; "" when unknown. */
+static void add_platform(json_t *rows)
+{
+    json_t *r;
+    size_t i;
+    char p[80];
+
+    json_array_foreach(rows, i, r) {
+        const char *os = json_string_value(json_object_get(r, "os"));
+        const char *arch = json_string_value(json_object_get(r, "architecture"));
+        snprintf(p, sizeof(p), "%s%s%s", os ? os : "", os && arch ? "/" : "", arch ? arch : "");
+        json_object_set_new(r, "platform", json_string(p));
+    }
+}
 
 /* "12.3 MiB" for a table; the JSON keeps the bytes. */
 static void add_human_size(json_t *rows, const char *from, const char *to)
@@ -221,7 +237,11 @@ static int repo_tags(int argc, char **argv, struct cli_ctx *ctx, int manifests)
     while (top > 0 && json_array_size(items) > (size_t)top) json_array_remove(items, json_array_size(items) - 1);
     if (manifests) {
         add_human_size(items, "imageSize", "size");
-        if (ctx->json) json_array_foreach(items, i, v) json_object_del(v, "size");
+        add_platform(items);
+        if (ctx->json) json_array_foreach(items, i, v) {
+                json_object_del(v, "size");
+                json_object_del(v, "platform");
+            }
         ret = print_list(ctx, json_incref(items), manifest_cols, CLI_NCOLS(manifest_cols));
     } else if (detail) {
         ret = print_list(ctx, json_incref(items), detail_cols, CLI_NCOLS(detail_cols));

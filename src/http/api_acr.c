@@ -200,6 +200,15 @@ static int add_manifest(const struct berth_meta_manifest_info *mi, void *p)
     put_time(b, "lastUpdateTime", mi->created_ms);
     berth_buf_puts(b, ",\"mediaType\":");
     berth_buf_json_str(b, mi->media_type, strlen(mi->media_type));
+    /* an image's platform, as ACR lists it; absent when unknown (an index, an artifact) */
+    if (mi->architecture && *mi->architecture) {
+        berth_buf_puts(b, ",\"architecture\":");
+        berth_buf_json_str(b, mi->architecture, strlen(mi->architecture));
+    }
+    if (mi->os && *mi->os) {
+        berth_buf_puts(b, ",\"os\":");
+        berth_buf_json_str(b, mi->os, strlen(mi->os));
+    }
     berth_buf_puts(b, ",\"tags\":[");
     for (i = 0; i < mi->ntags; i++) {
         if (i) berth_buf_putc(b, ',');

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "alloc.h"
+#include "log.h"
 #include "http_int.h"
 #include "banned.h"
 
@@ -108,6 +109,39 @@ enum berth_rc api_manifest_put_body(struct berth_req *req, const char *data, siz
     return BERTH_OK;
 }
 
+/*
+ * An image's platform from its config blob, which the push has already
+ * proven is in the repository: "" and "" when the manifest is no image, its
+ * config is of another type or too large, or the blob cannot be read or
+ * parsed. A platform is a description: it never fails a push.
+ */
+static void image_platform(struct berth_req *req, const struct berth_manifest *mf, char arch[BERTH_PLATFORM_MAX + 1],
+                           char os[BERTH_PLATFORM_MAX + 1])
+{
+    struct berth_blobstore *bs = req->http->blobs;
+    const struct berth_desc *c = mf->nblobs ? &mf->blobs[0] : NULL;
+    struct berth_blob_reader *r = NULL;
+    struct berth_err lerr = BERTH_ERR_INIT;
+    char *buf;
+    size_t got = 0;
+
+    arch[0] = os[0] = '\0';
+    if (mf->kind != BERTH_MANIFEST_IMAGE || !c || !berth_image_config_type(c->media_type) || c->size <= 0 ||
+        c->size > BERTH_CONFIG_READ_MAX)
+        return;
+    if ((bs->ops->open_known ? bs->ops->open_known(bs, &c->digest, (uint64_t)c->size, &r, &lerr)
+                             : bs->ops->open_reader(bs, &c->digest, &r, &lerr)) != BERTH_OK)
+        return;
+    buf = berth_xmalloc((size_t)c->size);
+    if (berth_blob_reader_read_at(r, 0, buf, (size_t)c->size, &got, &lerr) == BERTH_OK && got == (size_t)c->size)
+        berth_image_platform(buf, got, arch, os);
+    else
+        BERTH_LOG(BERTH_LOG_WARN, "req=%s msg=\"cannot read an image's config for its platform\" digest=%s err=\"%s\"",
+                  req->id, c->digest.s, berth_err_msg(&lerr));
+    free(buf);
+    berth_blob_reader_close(r);
+}
+
 enum berth_rc api_manifest_put_finish(struct berth_req *req, struct berth_err *err)
 {
     struct put_state *st = req->state;
@@ -116,6 +150,7 @@ enum berth_rc api_manifest_put_finish(struct berth_req *req, struct berth_err *e
     struct berth_digest d, *blobs = NULL, *children = NULL;
     struct berth_meta_manifest row;
     const char *ctype = berth_req_header(req, "Content-Type");
+    char arch[BERTH_PLATFORM_MAX + 1], os[BERTH_PLATFORM_MAX + 1];
     size_t i, nblobs = 0;
     enum berth_rc rc;
 
@@ -156,6 +191,9 @@ enum berth_rc api_manifest_put_finish(struct berth_req *req, struct berth_err *e
     row.nblobs = nblobs;
     row.children = children;
     row.nchildren = mf->nchildren;
+    image_platform(req, mf, arch, os);
+    row.architecture = arch;
+    row.os = os;
     snprintf(req->ev_digest, sizeof(req->ev_digest), "%s", d.s);
     snprintf(req->ev_media_type, sizeof(req->ev_media_type), "%s", mf->media_type ? mf->media_type : "");
     snprintf(req->ev_artifact_type, sizeof(req->ev_artifact_type), "%s", mf->artifact_type ? mf->artifact_type : "");

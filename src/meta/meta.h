@@ -37,6 +37,7 @@ struct berth_meta_manifest {
     size_t nblobs;
     const struct berth_digest *children; /* must be manifests in repo */
     size_t nchildren;
+    const char *architecture, *os; /* an image's platform (berth_image_platform), or NULL */
 };
 
 /* One referrer, as the referrers API lists it. Borrowed during the callback. */
@@ -258,6 +259,7 @@ struct berth_meta_manifest_info {
     const char *const *tags;
     size_t ntags;
     int write_enabled, delete_enabled; /* ACR's locks: 0 refuses pushing it again or tagging it, or deleting it */
+    const char *architecture, *os;     /* an image's platform; "" when unknown */
 };
 typedef int (*berth_meta_manifest_info_fn)(const struct berth_meta_manifest_info *mi, void *ctx);
 

@@ -521,7 +521,8 @@ static enum berth_rc put_tx(struct berth_sql_conn *c, void *ctx, struct berth_er
     rc = berth_sql_int1(c, "manifest_put", SQL_MANIFEST_UPSERT,
                         SQL_ARGS(SQL_I(rid), SQL_D(mf->digest), SQL_T(mf->media_type), SQL_B(mf->payload, mf->len),
                                  SQL_I(mf->len), SQL_T(mf->artifact_type), SQL_T(mf->annotations_json),
-                                 SQL_D(mf->subject), SQL_I(x->now)),
+                                 SQL_D(mf->subject), SQL_I(x->now), SQL_T(mf->architecture ? mf->architecture : ""),
+                                 SQL_T(mf->os ? mf->os : "")),
                         &row, &mid, err);
     if (rc) return rc;
     if (!row) return berth_err_set(err, BERTH_EDB, "manifest_put: upsert returned no id");
@@ -947,6 +948,7 @@ struct manifest_row {
     char media_type[256];
     int64_t size, blobs_size, created_ms;
     int write_enabled, delete_enabled;
+    char architecture[BERTH_PLATFORM_MAX + 1], os[BERTH_PLATFORM_MAX + 1];
 };
 
 static enum berth_rc read_manifest_row(struct berth_sql_row *r, void *ctx, struct berth_err *err)
@@ -962,6 +964,10 @@ static enum berth_rc read_manifest_row(struct berth_sql_row *r, void *ctx, struc
     x->write_enabled = berth_sql_int(r, 5) != 0;
     x->delete_enabled = berth_sql_int(r, 6) != 0;
     x->blobs_size = berth_sql_null(r, 7) ? 0 : berth_sql_int(r, 7);
+    /* a value too long for the field cannot have been stored: the push checks it */
+    if (berth_sql_copy(r, 8, x->architecture, sizeof(x->architecture)) != 0 ||
+        berth_sql_copy(r, 9, x->os, sizeof(x->os)) != 0)
+        return berth_err_set(err, BERTH_EDB, "manifest_infos: damaged manifest row");
     return BERTH_OK;
 }
 
@@ -1063,7 +1069,8 @@ static enum berth_rc manifest_infos(struct berth_meta *m, int64_t reg, const cha
         tags[names.n] = NULL;
         mi = (struct berth_meta_manifest_info){row->digest,     row->media_type, row->size,
                                                row->blobs_size, row->created_ms, tags,
-                                               names.n,         row->write_enabled, row->delete_enabled};
+                                               names.n,         row->write_enabled, row->delete_enabled,
+                                               row->architecture, row->os};
         if (fn(&mi, ctx)) break;
     }
     if (!rc && more) *more = (int64_t)l.n > lim;

@@ -163,11 +163,12 @@
     X(REPO_HAS_BLOB, "SELECT 1 FROM repo_blobs WHERE repo_id = ?1 AND digest = ?2")                      \
     X(REPO_HAS_MANIFEST, "SELECT 1 FROM manifests WHERE repo_id = ?1 AND digest = ?2")                   \
     X(MANIFEST_UPSERT, "INSERT INTO manifests (repo_id, digest, media_type, payload, size,"              \
-                       " artifact_type, annotations, subject, created_ms)"                               \
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"                                    \
+                       " artifact_type, annotations, subject, created_ms, architecture, os)"             \
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"                          \
                        " ON CONFLICT (repo_id, digest) DO UPDATE SET media_type = excluded.media_type,"  \
                        " artifact_type = excluded.artifact_type, annotations = excluded.annotations,"    \
-                       " subject = excluded.subject, created_ms = excluded.created_ms"                   \
+                       " subject = excluded.subject, created_ms = excluded.created_ms,"                  \
+                       " architecture = excluded.architecture, os = excluded.os"                   \
                        " RETURNING id")                                                                  \
     X(MBLOBS_CLEAR, "DELETE FROM manifest_blobs WHERE manifest_id = ?1")                                 \
     X(MBLOBS_ADD, "INSERT INTO manifest_blobs (manifest_id, repo_id, digest) VALUES (?1, ?2, ?3)"        \
@@ -225,22 +226,22 @@
     X(MANIFEST_INFO, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                         \
                      " m.write_enabled, m.delete_enabled,"                                                \
                      " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest"  \
-                     " WHERE mb.manifest_id = m.id) FROM manifests m WHERE m.repo_id = ?1 AND m.digest = ?2") \
+                     " WHERE mb.manifest_id = m.id), m.architecture, m.os FROM manifests m WHERE m.repo_id = ?1 AND m.digest = ?2") \
     X(MANIFEST_INFOS, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                        \
                       " m.write_enabled, m.delete_enabled,"                                               \
                       " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest" \
-                      " WHERE mb.manifest_id = m.id) FROM manifests m WHERE m.repo_id = ?1 AND m.digest > ?2" \
+                      " WHERE mb.manifest_id = m.id), m.architecture, m.os FROM manifests m WHERE m.repo_id = ?1 AND m.digest > ?2" \
                       " ORDER BY m.digest LIMIT ?3")                                                     \
     X(MANIFEST_INFOS_NEW, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                    \
                           " m.write_enabled, m.delete_enabled,"                                           \
                           " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest" \
-                          " WHERE mb.manifest_id = m.id) FROM manifests m WHERE m.repo_id = ?1"          \
+                          " WHERE mb.manifest_id = m.id), m.architecture, m.os FROM manifests m WHERE m.repo_id = ?1"          \
                           " AND (m.created_ms, m.digest) < (?2, ?3) ORDER BY m.created_ms"                \
                           " DESC, m.digest DESC LIMIT ?4")                                                \
     X(MANIFEST_INFOS_OLD, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                    \
                           " m.write_enabled, m.delete_enabled,"                                           \
                           " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest" \
-                          " WHERE mb.manifest_id = m.id) FROM manifests m WHERE m.repo_id = ?1"          \
+                          " WHERE mb.manifest_id = m.id), m.architecture, m.os FROM manifests m WHERE m.repo_id = ?1"          \
                           " AND (m.created_ms, m.digest) > (?2, ?3) ORDER BY m.created_ms, m.digest LIMIT ?4") \
     /* ACR's locks: set (a NULL leaves a lock as it is), and read where they refuse */                \
     X(LOCKS_SET_REPO, "UPDATE repositories SET write_enabled = coalesce(?3, write_enabled),"              \

@@ -372,3 +372,43 @@ void berth_manifest_free(struct berth_manifest *m)
     free(m->annotations_json);
     free(m);
 }
+
+/* ---------------------------------------------------------------- an image's platform */
+
+int berth_image_config_type(const char *media_type)
+{
+    return media_type && (!strcmp(media_type, BERTH_MT_OCI_CONFIG) || !strcmp(media_type, BERTH_MT_DOCKER_CONFIG));
+}
+
+/* A platform word of o's member k into out, or "". */
+static void platform_word(json_t *o, const char *k, char out[BERTH_PLATFORM_MAX + 1])
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    size_t n = v ? strlen(v) : 0, i;
+
+    out[0] = '\0';
+    if (n == 0 || n > BERTH_PLATFORM_MAX) return;
+    for (i = 0; i < n; i++) {
+        char c = v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return;
+    }
+    memcpy(out, v, n + 1);
+}
+
+enum berth_rc berth_image_platform(const char *json, size_t len, char arch[BERTH_PLATFORM_MAX + 1],
+                                   char os[BERTH_PLATFORM_MAX + 1])
+{
+    json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+
+    arch[0] = os[0] = '\0';
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return BERTH_EINVAL;
+    }
+    platform_word(o, "architecture", arch);
+    platform_word(o, "os", os);
+    json_decref(o);
+    return BERTH_OK;
+}

@@ -158,6 +158,24 @@ enum berth_rc berth_manifest_parse(const char *body, size_t len, const char *con
                                    struct berth_manifest **out, struct berth_err *err);
 void berth_manifest_free(struct berth_manifest *m);
 
+/* The image configuration types whose "architecture" and "os" name an image's platform. */
+#define BERTH_MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+#define BERTH_MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+#define BERTH_PLATFORM_MAX 32
+/* Largest configuration read for its platform; a larger one leaves the platform unknown. */
+#define BERTH_CONFIG_READ_MAX (1024 * 1024)
+
+/* Whether an image manifest's config descriptor of media_type (may be NULL) names a platform. */
+int berth_image_config_type(const char *media_type);
+/*
+ * The platform of an image configuration (JSON text of len bytes): its
+ * "architecture" and "os" into arch and os, each "" when absent, not a
+ * string, longer than BERTH_PLATFORM_MAX or not made of letters, digits,
+ * '.', '_' and '-'. BERTH_EINVAL when the text is not a JSON object.
+ */
+enum berth_rc berth_image_platform(const char *json, size_t len, char arch[BERTH_PLATFORM_MAX + 1],
+                                   char os[BERTH_PLATFORM_MAX + 1]);
+
 /* Nonzero if mt (parameters ignored) is one of the four manifest media types. */
 int berth_manifest_type_known(const char *mt);
 

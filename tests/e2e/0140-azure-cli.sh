@@ -55,7 +55,8 @@ az_json "az acr repository show --image" ".name == \"v1\" and .digest == \"$MD\"
 azr acr repository show-manifests "${L[@]}" --repository acr/app
 az_json "az acr repository show-manifests" ".[0].digest == \"$MD\" and .[0].tags == [\"v1\",\"v2\"]"
 azr acr manifest list-metadata --registry localhost -u owner -p "$PW" --name acr/app
-az_json "az acr manifest list-metadata" ".[0].digest == \"$MD\" and .[0].imageSize > 30000"
+az_json "az acr manifest list-metadata: size, and the platform from the config" \
+    ".[0].digest == \"$MD\" and .[0].imageSize > 30000 and .[0].architecture == \"amd64\" and .[0].os == \"linux\""
 azr acr repository update "${L[@]}" --image acr/app:v1 --delete-enabled false --write-enabled false
 az_json "az acr repository update locks the tag" \
     '.changeableAttributes.deleteEnabled == false and .changeableAttributes.writeEnabled == false'

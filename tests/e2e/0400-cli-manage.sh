@@ -328,6 +328,9 @@ else
     cli repository show-manifests -n default --repository team/app --json
     expect_cli "repository show-manifests: the one manifest with both tags and its size" 0 \
         'length == 1 and (.[0].digest | startswith("sha256:")) and .[0].tags == ["v1","v2"] and .[0].imageSize > 0'
+    cli repository show-manifests -n default --repository team/app
+    check "repository show-manifests' table has the image's platform from its config" \
+        sh -c '[ "$1" = 0 ] && printf "%s\n" "$2" | grep -Eq "^sha256:[0-9a-f]+ +[0-9.]+ (B|KiB) +linux/amd64 "' _ "$RC" "$OUT"
     cli repository show-tags -n default --repository team/app --detail --orderby time_desc --top 1 --json
     expect_cli "repository show-tags --detail --orderby time_desc --top 1: the newest tag with its digest" 0 \
         'length == 1 and .[0].name == "v2" and (.[0].digest | startswith("sha256:")) and (.[0].createdTime | length > 0)'

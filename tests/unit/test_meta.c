@@ -2125,7 +2125,9 @@ static int collect_manifest_info(const struct berth_meta_manifest_info *mi, void
     size_t n = strlen(mi->digest), i;
     berth_buf_printf(ctx, "%s:%lld[", mi->digest + n - 4, (long long)mi->blobs_size);
     for (i = 0; i < mi->ntags; i++) berth_buf_printf(ctx, "%s%s", i ? " " : "", mi->tags[i]);
-    berth_buf_puts(ctx, "],");
+    berth_buf_puts(ctx, "]");
+    if (*mi->architecture || *mi->os) berth_buf_printf(ctx, "%s/%s", mi->os, mi->architecture);
+    berth_buf_puts(ctx, ",");
     return 0;
 }
 
@@ -2145,6 +2147,8 @@ SHARED_TEST(meta_acr_attributes)
     ma.nblobs = 1;
     mb.blobs = &l2;
     mb.nblobs = 1;
+    mb.architecture = "arm64";
+    mb.os = "linux";
     ASSERT_OK(t->m->content->manifest_put(t->m, &ma, "old", &err));
     tick();
     ASSERT_OK(t->m->content->manifest_put(t->m, &mb, "b-new", &err));
@@ -2197,11 +2201,11 @@ SHARED_TEST(meta_acr_attributes)
 
     ASSERT_OK(t->m->content->manifest_infos(t->m, t->reg, "r", NULL, NULL, 10, BERTH_ORDER_NAME,
                                             collect_manifest_info, &buf, &more, &err));
-    ASSERT_EQ_STR(berth_buf_str(&buf), "aaaa:100[old],bbbb:20[a-newest b-new],");
+    ASSERT_EQ_STR(berth_buf_str(&buf), "aaaa:100[old],bbbb:20[a-newest b-new]linux/arm64,");
     berth_buf_reset(&buf);
     ASSERT_OK(t->m->content->manifest_infos(t->m, t->reg, "r", NULL, NULL, 1, BERTH_ORDER_TIME_DESC,
                                             collect_manifest_info, &buf, &more, &err));
-    ASSERT_EQ_STR(berth_buf_str(&buf), "bbbb:20[a-newest b-new],");
+    ASSERT_EQ_STR(berth_buf_str(&buf), "bbbb:20[a-newest b-new]linux/arm64,");
     ASSERT_EQ_INT(more, 1);
     berth_buf_reset(&buf);
     ASSERT_OK(t->m->content->manifest_infos(t->m, t->reg, "r", &a, NULL, 1, BERTH_ORDER_NAME, collect_manifest_info,
@@ -2519,7 +2523,9 @@ TEST(meta_sqlite_upgrade_queues_existing_garbage)
                                 " ALTER TABLE manifests DROP COLUMN write_enabled;"
                                 " ALTER TABLE manifests DROP COLUMN delete_enabled;"
                                 " ALTER TABLE repositories DROP COLUMN write_enabled;"
-                                " ALTER TABLE repositories DROP COLUMN delete_enabled; PRAGMA user_version = 8"),
+                                " ALTER TABLE repositories DROP COLUMN delete_enabled;"
+                                " ALTER TABLE manifests DROP COLUMN architecture;"
+                                " ALTER TABLE manifests DROP COLUMN os; PRAGMA user_version = 8"),
                   SQLITE_OK);
     ASSERT_OK(berth_meta_sqlite_ops.open(path, &m, &err));
     t.m = m;

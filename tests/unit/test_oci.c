@@ -1156,3 +1156,29 @@ TEST(manifest_type_known)
     ASSERT_TRUE(!berth_manifest_type_known(";" BERTH_MT_OCI_INDEX));
     ASSERT_TRUE(!berth_manifest_type_known(NULL));
 }
+
+/* An image's platform from its configuration: words only, capped; anything else leaves it unknown. */
+TEST(image_platform_from_config)
+{
+    char arch[BERTH_PLATFORM_MAX + 1], os[BERTH_PLATFORM_MAX + 1];
+    const char *ok = "{\"architecture\":\"arm64\",\"os\":\"linux\",\"rootfs\":{}}";
+    const char *odd = "{\"architecture\":\"a rm\",\"os\":7}";
+    const char *long_arch = "{\"architecture\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"os\":\"windows\"}";
+
+    ASSERT_RC(berth_image_platform(ok, strlen(ok), arch, os), BERTH_OK);
+    ASSERT_EQ_STR(arch, "arm64");
+    ASSERT_EQ_STR(os, "linux");
+    ASSERT_RC(berth_image_platform(odd, strlen(odd), arch, os), BERTH_OK);
+    ASSERT_EQ_STR(arch, "");
+    ASSERT_EQ_STR(os, "");
+    ASSERT_RC(berth_image_platform(long_arch, strlen(long_arch), arch, os), BERTH_OK);
+    ASSERT_EQ_STR(arch, "");
+    ASSERT_EQ_STR(os, "windows");
+    ASSERT_RC(berth_image_platform("[1]", 3, arch, os), BERTH_EINVAL);
+    ASSERT_RC(berth_image_platform("{\"os\":\"linux\"", 13, arch, os), BERTH_EINVAL);
+    ASSERT_EQ_STR(os, "");
+    ASSERT_TRUE(berth_image_config_type(BERTH_MT_OCI_CONFIG));
+    ASSERT_TRUE(berth_image_config_type(BERTH_MT_DOCKER_CONFIG));
+    ASSERT_TRUE(!berth_image_config_type("application/vnd.cncf.helm.config.v1+json"));
+    ASSERT_TRUE(!berth_image_config_type(NULL));
+}
