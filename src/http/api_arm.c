@@ -131,7 +131,7 @@ static enum berth_rc check_scope(struct berth_req *req, struct berth_err *err)
 /*
  * The members of an ARM registry body berth keeps, moved out of
  * "properties"; members that describe what berth does not have are
- * accepted only with the value berth reports for them.
+ * accepted only with the value berth reports for them (none, or disabled).
  */
 static enum berth_rc registry_body(json_t *in, json_t *out, struct berth_err *err)
 {
@@ -163,10 +163,17 @@ static enum berth_rc registry_body(json_t *in, json_t *out, struct berth_err *er
                                      "berth serves no dedicated data endpoints and no zone redundancy: '%s' cannot "
                                      "be enabled",
                                      k);
-        } else if (!strcmp(k, "policies") || !strcmp(k, "encryption") || !strcmp(k, "networkRuleBypassOptions") ||
-                   !strcmp(k, "loginServer") || !strcmp(k, "provisioningState") || !strcmp(k, "creationDate") ||
+        } else if (!strcmp(k, "policies") || !strcmp(k, "encryption") || !strcmp(k, "networkRuleBypassOptions")) {
+            /* berth reports none of these; a client that sets one would believe it applied */
+            if (!json_is_null(v))
+                return berth_err_set(err, BERTH_EREQUEST,
+                                     "berth does not have registry %s: '%s' cannot be set",
+                                     !strcmp(k, "policies") ? "policies (quarantine, trust, retention, export)"
+                                                            : "encryption or network bypass options",
+                                     k);
+        } else if (!strcmp(k, "loginServer") || !strcmp(k, "provisioningState") || !strcmp(k, "creationDate") ||
                    !strcmp(k, "status") || !strcmp(k, "privateEndpointConnections")) {
-            continue; /* read-only here: what berth reports for them does not change */
+            continue; /* read-only: what berth reports for them does not change */
         } else {
             return berth_err_set(err, BERTH_EREQUEST, "berth does not have the registry property '%.64s'", k);
         }

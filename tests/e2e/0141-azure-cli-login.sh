@@ -117,6 +117,16 @@ tok=$(curl -s --cacert "$T/ca.pem" -u "ci-pull:$TPW" \
 access=$(python3 -c 'import sys,json,base64; p=sys.argv[1].split(".")[1]; print(json.dumps(json.loads(base64.urlsafe_b64decode(p+"="*(-len(p)%4)))["access"],separators=(",",":")))' "$tok" 2>&1)
 check "the token's password gets pull on app and not push" \
     test "$access" = '[{"type":"repository","name":"app","actions":["pull"]}]'
+azr acr scope-map update -r default -n app-pullers --add-repository other content/read
+az_json "az acr scope-map update --add-repository" '.actions | index("repositories/other/content/read") != null'
+azr acr token show -r default -n ci-pull
+az_json "az acr token show: no password values" \
+    '.status == "enabled" and (.credentials.passwords | length == 2) and all(.credentials.passwords[]; .value == null)'
+azr acr token credential generate -r default -n ci-pull --password2 --expiration-in-days 30
+az_json "az acr token credential generate --password2 --expiration-in-days 30" \
+    '(.passwords | length == 1) and .passwords[0].name == "password2" and (.passwords[0].expiry | length > 0)'
+azr acr config retention update -r default --status enabled --days 7 --type UntaggedManifests
+az_fails "az acr config retention update is refused: berth has no retention policy" "does not have registry policies"
 azr acr token create -r default -n ci-push --repository app content/write content/read
 az_json "az acr token create --repository makes its own scope map" \
     '(.scopeMapId | endswith("/scopeMaps/ci-push-scope-map")) and (.credentials.passwords | length == 2)'
@@ -129,6 +139,8 @@ azr acr token delete -r default -n ci-pull --yes
 check "az acr token delete" test "$AZ_RC" = 0
 azr acr token list -r default
 az_json "az acr token list: the other token only" 'map(.name) == ["ci-push"]'
+azr acr scope-map delete -r default -n app-pullers --yes
+check "az acr scope-map delete" test "$AZ_RC" = 0
 
 # ---------------------------------------------------------------- usage
 cfg=$WORK/cfg.json
