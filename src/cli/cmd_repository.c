@@ -358,27 +358,33 @@ static int repo_update(int argc, char **argv, struct cli_ctx *ctx)
     struct berth_client_resp rs = {0, BERTH_BUF_INIT(0), NULL, NULL, NULL};
     json_t *body = json_object(), *ans = NULL, *item;
     char *repo = NULL, *ref = NULL, *scope = NULL, *path = NULL, *text = NULL;
-    int write = -1, del = -1;
+    int write = -1, del = -1, rd = -1, ls = -1;
     const struct cli_opt opts[] = {
         CLI_REGISTRY_OPT("name", &a.registry),
         {"repository", 0, CLI_OPT_STR, &a.repository, "REPO", "the repository's own locks"},
         {"image", 0, CLI_OPT_STR, &a.image, "REF", "REPO:TAG or REPO@DIGEST: the tag's or the manifest's locks"},
         {"write-enabled", 0, CLI_OPT_BOOL, &write, "BOOL", "false: no overwriting (no push into a repository)"},
         {"delete-enabled", 0, CLI_OPT_BOOL, &del, "BOOL", "false: no deleting"},
+        {"read-enabled", 0, CLI_OPT_BOOL, &rd, "BOOL", "false: no pulling"},
+        {"list-enabled", 0, CLI_OPT_BOOL, &ls, "BOOL", "false: left out of lists (still read by name)"},
         CLI_OPT_END};
     int ret = cli_mgmt_parse(ctx, "-n REGISTRY (--repository REPO | --image REF) [--write-enabled BOOL] "
-                                  "[--delete-enabled BOOL] [--json]",
-                             "Locks or unlocks a repository, a tag or a manifest against overwriting or deleting.",
+                                  "[--delete-enabled BOOL] [--read-enabled BOOL] [--list-enabled BOOL] [--json]",
+                             "Locks or unlocks a repository, a tag or a manifest against overwriting, deleting, "
+                             "pulling or listing (ACR's changeable attributes).",
                              opts, argc, argv, &pos, 0);
 
     if (ret == CLI_CONTINUE) ret = cli_need_registry(ctx, "-n", a.registry);
     if (!ret && !a.image == !a.repository) ret = cli_usage_error(ctx, "give --repository or --image");
-    if (!ret && write < 0 && del < 0) ret = cli_usage_error(ctx, "give --write-enabled or --delete-enabled");
+    if (!ret && write < 0 && del < 0 && rd < 0 && ls < 0)
+        ret = cli_usage_error(ctx, "give --write-enabled, --delete-enabled, --read-enabled or --list-enabled");
     if (!ret && a.image) ret = split_image(ctx, a.image, &repo, &ref);
     if (ret) goto out;
     if (!repo) repo = berth_xstrdup(a.repository);
     if (write >= 0) json_object_set_new(body, "writeEnabled", json_boolean(write));
     if (del >= 0) json_object_set_new(body, "deleteEnabled", json_boolean(del));
+    if (rd >= 0) json_object_set_new(body, "readEnabled", json_boolean(rd));
+    if (ls >= 0) json_object_set_new(body, "listEnabled", json_boolean(ls));
     text = json_dumps(body, JSON_COMPACT);
     scope = berth_xasprintf("repository:%s:metadata_read,metadata_write", repo);
     path = acr_path(repo, ref);
@@ -394,9 +400,12 @@ static int repo_update(int argc, char **argv, struct cli_ctx *ctx)
         cli_out_json(stdout, item);
     } else {
         const json_t *at = json_object_get(item, "changeableAttributes");
-        printf("%s%s%s: writeEnabled %s, deleteEnabled %s\n", repo, ref ? (strchr(ref, ':') ? "@" : ":") : "",
-               ref ? ref : "", json_is_true(json_object_get(at, "writeEnabled")) ? "true" : "false",
-               json_is_true(json_object_get(at, "deleteEnabled")) ? "true" : "false");
+        printf("%s%s%s: writeEnabled %s, deleteEnabled %s, readEnabled %s, listEnabled %s\n", repo,
+               ref ? (strchr(ref, ':') ? "@" : ":") : "", ref ? ref : "",
+               json_is_true(json_object_get(at, "writeEnabled")) ? "true" : "false",
+               json_is_true(json_object_get(at, "deleteEnabled")) ? "true" : "false",
+               json_is_true(json_object_get(at, "readEnabled")) ? "true" : "false",
+               json_is_true(json_object_get(at, "listEnabled")) ? "true" : "false");
     }
     ret = 0;
     goto out;
@@ -547,7 +556,7 @@ static const struct cli_verb verbs[] = {
     {"show", repo_show, "a repository's, a tag's or a manifest's attributes"},
     {"show-tags", repo_show_tags, "list a repository's tags (by name or time)"},
     {"show-manifests", repo_show_manifests, "list a repository's manifests with sizes, times and tags"},
-    {"update", repo_update, "lock or unlock a repository, tag or manifest (--write-enabled, --delete-enabled)"},
+    {"update", repo_update, "lock or unlock a repository, tag or manifest (--write-, --delete-, --read-, --list-enabled)"},
     {"delete", repo_delete, "delete a manifest or a whole repository (needs --yes)"},
     {"untag", repo_untag, "remove a tag"},
 };

@@ -5,9 +5,9 @@
  * (n, last, orderby=time_desc|time_asc, a Link to the next page), and the
  * deletion of a tag or a manifest. Bodies have ACR's shape: "registry" is
  * the login server, times are RFC 3339 with seven fractional digits, and
- * "changeableAttributes" carry ACR's locks: writeEnabled and deleteEnabled
- * are kept and enforced (PATCH sets them); readEnabled and listEnabled are
- * always true, and a PATCH that would set them false is refused.
+ * "changeableAttributes" carry ACR's four locks, kept and enforced (PATCH
+ * sets them): writeEnabled, deleteEnabled, readEnabled (pulls) and
+ * listEnabled (left out of lists, still read by name).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +20,13 @@
 
 #define ACR_BODY_MAX 4096 /* a PATCH of changeable attributes */
 
-/* "changeableAttributes": the two locks berth keeps; reading and listing are never withheld. */
-static void put_attrs(struct berth_buf *b, int write_enabled, int delete_enabled)
+/* "changeableAttributes": ACR's four locks. */
+static void put_attrs(struct berth_buf *b, int write_enabled, int delete_enabled, int read_enabled, int list_enabled)
 {
-    berth_buf_printf(b, "\"changeableAttributes\":{\"deleteEnabled\":%s,\"writeEnabled\":%s,\"readEnabled\":true,"
-                        "\"listEnabled\":true}",
-                     delete_enabled ? "true" : "false", write_enabled ? "true" : "false");
+    berth_buf_printf(b, "\"changeableAttributes\":{\"deleteEnabled\":%s,\"writeEnabled\":%s,\"readEnabled\":%s,"
+                        "\"listEnabled\":%s}",
+                     delete_enabled ? "true" : "false", write_enabled ? "true" : "false",
+                     read_enabled ? "true" : "false", list_enabled ? "true" : "false");
 }
 
 /* "2026-12-07T03:04:05.1230000Z": ACR's form of a time (ms since the epoch). */
@@ -99,7 +100,7 @@ enum berth_rc api_acr_repo_finish(struct berth_req *req, struct berth_err *err)
     berth_buf_putc(&b, ',');
     put_time(&b, "lastUpdateTime", ri.updated_ms);
     berth_buf_printf(&b, ",\"manifestCount\":%lld,\"tagCount\":%lld,", (long long)ri.manifests, (long long)ri.tags);
-    put_attrs(&b, ri.write_enabled, ri.delete_enabled);
+    put_attrs(&b, ri.write_enabled, ri.delete_enabled, ri.read_enabled, ri.list_enabled);
     berth_buf_putc(&b, '}');
     rc = req_respond_json(req, 200, &b, "application/json");
 out:
@@ -124,7 +125,7 @@ static void put_tag(struct berth_buf *b, const struct berth_meta_tag_info *t)
     berth_buf_putc(b, ',');
     put_time(b, "lastUpdateTime", t->updated_ms);
     berth_buf_puts(b, ",\"signed\":false,");
-    put_attrs(b, t->write_enabled, t->delete_enabled);
+    put_attrs(b, t->write_enabled, t->delete_enabled, t->read_enabled, t->list_enabled);
     berth_buf_putc(b, '}');
 }
 
@@ -215,7 +216,7 @@ static int add_manifest(const struct berth_meta_manifest_info *mi, void *p)
         berth_buf_json_str(b, mi->tags[i], strlen(mi->tags[i]));
     }
     berth_buf_puts(b, "],");
-    put_attrs(b, mi->write_enabled, mi->delete_enabled);
+    put_attrs(b, mi->write_enabled, mi->delete_enabled, mi->read_enabled, mi->list_enabled);
     berth_buf_putc(b, '}');
     snprintf(c->last, sizeof(c->last), "%s", mi->digest);
     return 0;
@@ -336,11 +337,9 @@ static enum berth_rc body_bool(const json_t *o, const char *key, int *out, struc
 }
 
 /*
- * PATCH /acr/v1/<name>[/_tags/<tag> | /_manifests/<digest>] with
- * {"writeEnabled": bool, "deleteEnabled": bool} (either may be left out):
- * sets the locks, then answers the attributes as GET does. readEnabled and
- * listEnabled may be sent as true; false is refused: berth does not withhold
- * or hide what is pushed.
+ * PATCH /acr/v1/<name>[/_tags/<tag> | /_manifests/<digest>] with any of
+ * {"writeEnabled", "deleteEnabled", "readEnabled", "listEnabled"} (bools):
+ * sets those locks, then answers the attributes as GET does.
  */
 enum berth_rc api_acr_patch_finish(struct berth_req *req, struct berth_err *err)
 {
@@ -351,7 +350,8 @@ enum berth_rc api_acr_patch_finish(struct berth_req *req, struct berth_err *err)
     const char *key;
     json_t *o, *v;
     json_error_t je;
-    int write, del, rd, ls, is_manifest = req->route->label && strstr(req->route->label, "manifest") != NULL;
+    struct berth_meta_locks set;
+    int is_manifest = req->route->label && strstr(req->route->label, "manifest") != NULL;
     size_t i;
     enum berth_rc rc;
 
@@ -368,25 +368,21 @@ enum berth_rc api_acr_patch_finish(struct berth_req *req, struct berth_err *err)
             goto out;
         }
     }
-    rc = body_bool(o, "writeEnabled", &write, err);
-    if (!rc) rc = body_bool(o, "deleteEnabled", &del, err);
-    if (!rc) rc = body_bool(o, "readEnabled", &rd, err);
-    if (!rc) rc = body_bool(o, "listEnabled", &ls, err);
+    rc = body_bool(o, "writeEnabled", &set.write, err);
+    if (!rc) rc = body_bool(o, "deleteEnabled", &set.del, err);
+    if (!rc) rc = body_bool(o, "readEnabled", &set.read, err);
+    if (!rc) rc = body_bool(o, "listEnabled", &set.list, err);
     if (rc) goto out;
-    if (rd == 0 || ls == 0) {
-        rc = berth_err_set(err, BERTH_EUNSUPPORTED, "berth does not withhold or hide what is pushed: readEnabled and "
-                                                    "listEnabled stay true (writeEnabled and deleteEnabled lock)");
-        goto out;
-    }
     if (is_manifest) {
         rc = param_digest(req, &d, err);
         if (rc) goto out;
     }
     rc = m->content->locks_set(m, req->registry_id, req->name, !is_manifest ? req->param : NULL,
-                               is_manifest ? &d : NULL, write, del, err);
+                               is_manifest ? &d : NULL, &set, err);
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "req=%s msg=\"attributes changed\" repository=%s item=\"%s\" write=%d delete=%d "
-              "principal=\"%s\"", req->id, req->name, req->param ? req->param : "", write, del, req->caller.principal);
+              "read=%d list=%d principal=\"%s\"", req->id, req->name, req->param ? req->param : "", set.write,
+              set.del, set.read, set.list, req->caller.principal);
     if (!req->param) rc = api_acr_repo_finish(req, err);
     else if (is_manifest) rc = api_acr_manifests_finish(req, err);
     else rc = api_acr_tags_finish(req, err);

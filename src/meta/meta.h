@@ -233,6 +233,7 @@ struct berth_meta_repo_info {
     int64_t updated_ms; /* the newest manifest push or tag change; created_ms when there is none */
     int64_t manifests, tags;
     int write_enabled, delete_enabled; /* ACR's locks: 0 refuses pushes into it, or its deletion */
+    int read_enabled, list_enabled;    /* 0 refuses pulls from it, or leaves it out of _catalog */
 };
 
 /* What a registry holds (ACR's usages). */
@@ -247,6 +248,7 @@ struct berth_meta_tag_info {
     const char *name, *digest;
     int64_t created_ms, updated_ms;
     int write_enabled, delete_enabled; /* ACR's locks: 0 refuses moving the tag, or deleting it */
+    int read_enabled, list_enabled;    /* 0 refuses pulling by it, or leaves it out of tag lists */
 };
 typedef int (*berth_meta_tag_info_fn)(const struct berth_meta_tag_info *t, void *ctx);
 
@@ -259,9 +261,15 @@ struct berth_meta_manifest_info {
     const char *const *tags;
     size_t ntags;
     int write_enabled, delete_enabled; /* ACR's locks: 0 refuses pushing it again or tagging it, or deleting it */
+    int read_enabled, list_enabled;    /* 0 refuses pulling it, or leaves it out of manifest lists */
     const char *architecture, *os;     /* an image's platform; "" when unknown */
 };
 typedef int (*berth_meta_manifest_info_fn)(const struct berth_meta_manifest_info *mi, void *ctx);
+
+/* ACR's changeable attributes as locks_set takes them: 1 or 0 sets one, -1 leaves it as it is. */
+struct berth_meta_locks {
+    int write, del, read, list;
+};
 
 /* How a list of tags or manifests is ordered: by name (digest), newest first, oldest first. */
 enum berth_meta_order { BERTH_ORDER_NAME, BERTH_ORDER_TIME_DESC, BERTH_ORDER_TIME_ASC };
@@ -553,16 +561,20 @@ struct berth_meta_content_ops {
                                int *more, struct berth_err *err);
 
     /*
-     * Sets ACR's locks (write, del: 1 unlocked, 0 locked, -1 as it is) of
+     * Sets ACR's locks (each of set: 1 unlocked, 0 locked, -1 as it is) of
      * repository repo, or of its tag (tag) or manifest (d). A locked write
      * refuses pushing the tag or the manifest again (any manifest push into
      * a locked repository), a locked delete refuses deleting it (a manifest
      * also while one of its tags is, a repository while anything in it is;
-     * gc keeps what is locked): BERTH_EDENIED naming the lock. Unknown:
-     * BERTH_ENAMEUNKNOWN, BERTH_EMANIFESTUNKNOWN.
+     * gc keeps what is locked), a locked read refuses pulling it
+     * (manifest_get; for a repository blob_linked too): BERTH_EDENIED naming
+     * the lock. A locked list leaves it out of lists (repo_list, tag_list,
+     * tag_infos and manifest_infos of a page), not out of a read by name.
+     * Unknown: BERTH_ENAMEUNKNOWN, BERTH_EMANIFESTUNKNOWN.
      */
     enum berth_rc (*locks_set)(struct berth_meta *m, int64_t reg, const char *repo, const char *tag,
-                               const struct berth_digest *d, int write, int del, struct berth_err *err);
+                               const struct berth_digest *d, const struct berth_meta_locks *set,
+                               struct berth_err *err);
 
     /* Manifests of repo with their sizes, times and tags, as tag_infos (last: a digest). */
     enum berth_rc (*manifest_infos)(struct berth_meta *m, int64_t reg, const char *repo,

@@ -171,20 +171,41 @@ static enum berth_rc blob_claim(struct berth_meta *m, struct berth_meta_claim *c
     return rc;
 }
 
+/* A linked blob's size and its repository's readEnabled. */
+struct readable {
+    int64_t size;
+    int read_enabled;
+};
+
+static enum berth_rc read_readable(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+{
+    struct readable *b = ctx;
+
+    (void)err;
+    b->size = berth_sql_int(r, 0);
+    b->read_enabled = berth_sql_int(r, 1) != 0;
+    return BERTH_OK;
+}
+
 static enum berth_rc blob_linked(struct berth_meta *m, int64_t reg, const char *repo, const struct berth_digest *d,
                                  int64_t *size, struct berth_err *err)
 {
     struct berth_sql_conn *db = berth_sql_db(m);
-    int64_t sz = 0;
+    struct readable b = {0, 1};
     enum berth_rc rc;
     int found = 0;
 
     if (!repo || !d) return berth_err_set(err, BERTH_EINVAL, "blob_linked: no repository or digest");
-    rc = berth_sql_int1(db, "blob_linked", SQL_BLOB_LINKED, SQL_ARGS(SQL_I(reg), SQL_T(repo), SQL_D(d)), &found, &sz,
-                        err);
+    rc = berth_sql_one(db, "blob_linked", SQL_BLOB_READABLE, SQL_ARGS(SQL_I(reg), SQL_T(repo), SQL_D(d)),
+                       read_readable, &b, &found, err);
     if (rc) return rc;
     if (!found) return blob_unknown(d, repo, err);
-    if (size) *size = sz;
+    if (!b.read_enabled)
+        return berth_err_set(err, BERTH_EDENIED,
+                             "repository '%s' is locked: its readEnabled is false (berth repository update "
+                             "--repository %s --read-enabled true)",
+                             repo, repo);
+    if (size) *size = b.size;
     return BERTH_OK;
 }
 
@@ -336,7 +357,9 @@ static enum berth_rc locked(struct berth_err *err, const char *what, const char 
     return berth_err_set(err, BERTH_EDENIED,
                          "%s%s%s of '%s' is locked: its %s is false (berth repository update ... --%s true)", what,
                          name ? " " : "", name ? name : "", repo, lock,
-                         !strcmp(lock, "writeEnabled") ? "write-enabled" : "delete-enabled");
+                         !strcmp(lock, "writeEnabled")    ? "write-enabled"
+                         : !strcmp(lock, "deleteEnabled") ? "delete-enabled"
+                                                          : "read-enabled");
 }
 
 /* Inside a write transaction: refuses deleting something of repository rid while it is locked. */
@@ -380,7 +403,7 @@ struct locks_x {
     int64_t reg;
     const char *repo, *tag;
     const struct berth_digest *d;
-    int write, del;
+    struct berth_meta_locks set;
 };
 
 static struct berth_sql_arg lock_arg(int v)
@@ -400,26 +423,32 @@ static enum berth_rc locks_tx(struct berth_sql_conn *c, void *ctx, struct berth_
     if (rc) return rc;
     if (x->tag) {
         rc = berth_sql_exec(c, "locks_set", SQL_LOCKS_SET_TAG,
-                            SQL_ARGS(SQL_I(rid), SQL_T(x->tag), lock_arg(x->write), lock_arg(x->del)), &n, err);
+                            SQL_ARGS(SQL_I(rid), SQL_T(x->tag), lock_arg(x->set.write), lock_arg(x->set.del),
+                                     lock_arg(x->set.read), lock_arg(x->set.list)),
+                            &n, err);
         if (!rc && !n)
             rc = berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "tag '%s' unknown in repository '%s'", x->tag, x->repo);
     } else if (x->d) {
         rc = berth_sql_exec(c, "locks_set", SQL_LOCKS_SET_MANIFEST,
-                            SQL_ARGS(SQL_I(rid), SQL_D(x->d), lock_arg(x->write), lock_arg(x->del)), &n, err);
+                            SQL_ARGS(SQL_I(rid), SQL_D(x->d), lock_arg(x->set.write), lock_arg(x->set.del),
+                                     lock_arg(x->set.read), lock_arg(x->set.list)),
+                            &n, err);
         if (!rc && !n)
             rc = berth_err_set(err, BERTH_EMANIFESTUNKNOWN, "manifest %s unknown to repository '%s'", x->d->s,
                                x->repo);
     } else {
         rc = berth_sql_exec(c, "locks_set", SQL_LOCKS_SET_REPO,
-                            SQL_ARGS(SQL_I(x->reg), SQL_T(x->repo), lock_arg(x->write), lock_arg(x->del)), NULL, err);
+                            SQL_ARGS(SQL_I(x->reg), SQL_T(x->repo), lock_arg(x->set.write), lock_arg(x->set.del),
+                                     lock_arg(x->set.read), lock_arg(x->set.list)),
+                            NULL, err);
     }
     return rc;
 }
 
 static enum berth_rc locks_set(struct berth_meta *m, int64_t reg, const char *repo, const char *tag,
-                               const struct berth_digest *d, int write, int del, struct berth_err *err)
+                               const struct berth_digest *d, const struct berth_meta_locks *set, struct berth_err *err)
 {
-    struct locks_x x = {reg, repo, tag, d, write, del};
+    struct locks_x x = {reg, repo, tag, d, *set};
 
     berth_sql_db(m);
     if (!repo || (tag && d)) return berth_err_set(err, BERTH_EINVAL, "locks_set: no repository, or a tag and a digest");
@@ -561,7 +590,11 @@ struct get {
     struct berth_digest *digest;
 };
 
-/* Columns: digest, media type, size, payload (NULL for HEAD). NULL columns: the repository has no such manifest. */
+/*
+ * Columns: digest, media type, size, payload (NULL for HEAD), and the
+ * readEnabled of the repository, the tag (NULL by digest) and the manifest.
+ * NULL columns: the repository has no such manifest.
+ */
 static enum berth_rc read_manifest(struct berth_sql_row *r, void *ctx, struct berth_err *err)
 {
     const struct get *x = ctx;
@@ -574,6 +607,19 @@ static enum berth_rc read_manifest(struct berth_sql_row *r, void *ctx, struct be
     if (x->digest) {
         rc = berth_sql_digest(r, 0, x->digest, err);
         if (rc) return rc;
+    }
+    /* ACR's readEnabled of the repository, the tag (by tag) and the manifest */
+    if (berth_sql_int(r, 4) == 0)
+        return berth_err_set(err, BERTH_EDENIED,
+                             "repository '%s' is locked: its readEnabled is false (berth repository update "
+                             "--repository %s --read-enabled true)",
+                             x->repo, x->repo);
+    if (!x->is_digest && !berth_sql_null(r, 5) && berth_sql_int(r, 5) == 0)
+        return locked(err, "tag", x->key, x->repo, "readEnabled");
+    if (berth_sql_int(r, 6) == 0) {
+        char d[BERTH_DIGEST_STR_MAX + 1];
+        if (berth_sql_copy(r, 0, d, sizeof(d)) != 0) d[0] = '\0';
+        return locked(err, "manifest", d, x->repo, "readEnabled");
     }
     if (x->media_type && berth_sql_copy(r, 1, x->media_type, x->mtlen) != 0)
         return berth_err_set(err, BERTH_EINTERNAL, "manifest_get: media type does not fit in %zu bytes", x->mtlen);
@@ -823,6 +869,8 @@ static enum berth_rc read_repo_info(struct berth_sql_row *r, void *ctx, struct b
     if (!berth_sql_null(r, 5) && newest_tag > x->updated_ms) x->updated_ms = newest_tag;
     x->write_enabled = berth_sql_int(r, 6) != 0;
     x->delete_enabled = berth_sql_int(r, 7) != 0;
+    x->read_enabled = berth_sql_int(r, 8) != 0;
+    x->list_enabled = berth_sql_int(r, 9) != 0;
     return BERTH_OK;
 }
 
@@ -872,7 +920,7 @@ struct tag_row {
     char name[BERTH_NAME_MAX + 1];
     char digest[BERTH_DIGEST_STR_MAX + 1];
     int64_t created_ms, updated_ms;
-    int write_enabled, delete_enabled;
+    int write_enabled, delete_enabled, read_enabled, list_enabled;
 };
 
 static enum berth_rc read_tag_row(struct berth_sql_row *r, void *ctx, struct berth_err *err)
@@ -885,6 +933,8 @@ static enum berth_rc read_tag_row(struct berth_sql_row *r, void *ctx, struct ber
     t->updated_ms = berth_sql_int(r, 3);
     t->write_enabled = berth_sql_int(r, 4) != 0;
     t->delete_enabled = berth_sql_int(r, 5) != 0;
+    t->read_enabled = berth_sql_int(r, 6) != 0;
+    t->list_enabled = berth_sql_int(r, 7) != 0;
     return BERTH_OK;
 }
 
@@ -932,8 +982,9 @@ static enum berth_rc tag_infos(struct berth_meta *m, int64_t reg, const char *re
     }
     for (i = 0; !rc && i < l.n && (int64_t)i < lim; i++) {
         const struct tag_row *row = (const struct tag_row *)l.v + i;
-        struct berth_meta_tag_info ti = {row->name,       row->digest,        row->created_ms,
-                                         row->updated_ms, row->write_enabled, row->delete_enabled};
+        struct berth_meta_tag_info ti = {row->name,           row->digest,         row->created_ms,
+                                         row->updated_ms,     row->write_enabled,  row->delete_enabled,
+                                         row->read_enabled,   row->list_enabled};
         if (fn(&ti, ctx)) break;
     }
     if (!rc && more) *more = (int64_t)l.n > lim;
@@ -947,7 +998,7 @@ struct manifest_row {
     char digest[BERTH_DIGEST_STR_MAX + 1];
     char media_type[256];
     int64_t size, blobs_size, created_ms;
-    int write_enabled, delete_enabled;
+    int write_enabled, delete_enabled, read_enabled, list_enabled;
     char architecture[BERTH_PLATFORM_MAX + 1], os[BERTH_PLATFORM_MAX + 1];
 };
 
@@ -963,10 +1014,12 @@ static enum berth_rc read_manifest_row(struct berth_sql_row *r, void *ctx, struc
     x->created_ms = berth_sql_int(r, 4);
     x->write_enabled = berth_sql_int(r, 5) != 0;
     x->delete_enabled = berth_sql_int(r, 6) != 0;
-    x->blobs_size = berth_sql_null(r, 7) ? 0 : berth_sql_int(r, 7);
+    x->read_enabled = berth_sql_int(r, 7) != 0;
+    x->list_enabled = berth_sql_int(r, 8) != 0;
+    x->blobs_size = berth_sql_null(r, 9) ? 0 : berth_sql_int(r, 9);
     /* a value too long for the field cannot have been stored: the push checks it */
-    if (berth_sql_copy(r, 8, x->architecture, sizeof(x->architecture)) != 0 ||
-        berth_sql_copy(r, 9, x->os, sizeof(x->os)) != 0)
+    if (berth_sql_copy(r, 10, x->architecture, sizeof(x->architecture)) != 0 ||
+        berth_sql_copy(r, 11, x->os, sizeof(x->os)) != 0)
         return berth_err_set(err, BERTH_EDB, "manifest_infos: damaged manifest row");
     return BERTH_OK;
 }
@@ -1070,7 +1123,7 @@ static enum berth_rc manifest_infos(struct berth_meta *m, int64_t reg, const cha
         mi = (struct berth_meta_manifest_info){row->digest,     row->media_type, row->size,
                                                row->blobs_size, row->created_ms, tags,
                                                names.n,         row->write_enabled, row->delete_enabled,
-                                               row->architecture, row->os};
+                                               row->read_enabled, row->list_enabled, row->architecture, row->os};
         if (fn(&mi, ctx)) break;
     }
     if (!rc && more) *more = (int64_t)l.n > lim;

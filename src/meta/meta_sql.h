@@ -144,7 +144,8 @@
     /* no row back means no such registry */                                                             \
     X(REPO_INSERT, "INSERT INTO repositories (registry_id, name, created_ms)"                            \
                    " SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM registries WHERE id = ?1) RETURNING id") \
-    X(REPO_LIST, "SELECT name FROM repositories WHERE registry_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3") \
+    X(REPO_LIST, "SELECT name FROM repositories WHERE registry_id = ?1 AND name > ?2 AND list_enabled = 1"  \
+                 " ORDER BY name LIMIT ?3")                                                              \
     X(BLOB_LINK, "INSERT INTO repo_blobs (repo_id, digest, size, created_ms) VALUES (?1, ?2, ?3, ?4)"    \
                  " ON CONFLICT (repo_id, digest) DO UPDATE SET size = excluded.size,"                    \
                  " created_ms = excluded.created_ms")                                                    \
@@ -154,6 +155,9 @@
     X(BLOB_FORGET, "DELETE FROM blobs WHERE digest = ?1")                                                \
     X(BLOB_LINKED, "SELECT b.size FROM repositories r JOIN repo_blobs b ON b.repo_id = r.id"             \
                    " WHERE r.registry_id = ?1 AND r.name = ?2 AND b.digest = ?3")                        \
+    /* a blob read: its size, and the repository's readEnabled */                                      \
+    X(BLOB_READABLE, "SELECT b.size, r.read_enabled FROM repositories r JOIN repo_blobs b ON b.repo_id = r.id" \
+                     " WHERE r.registry_id = ?1 AND r.name = ?2 AND b.digest = ?3")                      \
     /* the fixed join keeps the walk on the digest's few links, not on every repository of the registry */ \
     X(BLOB_REPOS, "SELECT r.name FROM repo_blobs b {FIXED_JOIN} repositories r ON r.id = b.repo_id"      \
                   " WHERE b.digest = ?2 AND r.registry_id = ?1 ORDER BY r.name")                         \
@@ -180,10 +184,12 @@
                " ON CONFLICT (repo_id, name) DO UPDATE SET manifest_id = excluded.manifest_id,"          \
                " updated_ms = excluded.updated_ms")                                                      \
     /* ?4 = 0 leaves the payload unread (HEAD) */                                                        \
-    X(GET_BY_TAG, "SELECT m.digest, m.media_type, m.size, CASE WHEN ?4 <> 0 THEN m.payload END"          \
+    X(GET_BY_TAG, "SELECT m.digest, m.media_type, m.size, CASE WHEN ?4 <> 0 THEN m.payload END,"         \
+                  " r.read_enabled, t.read_enabled, m.read_enabled"                                      \
                   " FROM repositories r LEFT JOIN tags t ON t.repo_id = r.id AND t.name = ?3"            \
                   " LEFT JOIN manifests m ON m.id = t.manifest_id WHERE r.registry_id = ?1 AND r.name = ?2") \
-    X(GET_BY_DIGEST, "SELECT m.digest, m.media_type, m.size, CASE WHEN ?4 <> 0 THEN m.payload END"       \
+    X(GET_BY_DIGEST, "SELECT m.digest, m.media_type, m.size, CASE WHEN ?4 <> 0 THEN m.payload END,"      \
+                     " r.read_enabled, NULL, m.read_enabled"                                             \
                      " FROM repositories r LEFT JOIN manifests m ON m.repo_id = r.id AND m.digest = ?3"  \
                      " WHERE r.registry_id = ?1 AND r.name = ?2")                                        \
     X(MANIFEST_ID, "SELECT id FROM manifests WHERE repo_id = ?1 AND digest = ?2")                        \
@@ -199,57 +205,61 @@
     X(TAG_LIST, "SELECT id, NULL FROM repositories WHERE registry_id = ?1 AND name = ?2"                 \
                 " UNION ALL SELECT * FROM (SELECT t.repo_id, t.name FROM tags t WHERE t.repo_id ="       \
                 " (SELECT id FROM repositories WHERE registry_id = ?1 AND name = ?2) AND t.name > ?3"    \
-                " ORDER BY t.name LIMIT ?4) AS p ORDER BY 2")                                            \
+                " AND t.list_enabled = 1 ORDER BY t.name LIMIT ?4) AS p ORDER BY 2")                                            \
     /* ACR's attributes (/acr/v1): a repository's times and counts; no row means no repository */      \
     X(REPO_INFO, "SELECT r.id, r.created_ms, (SELECT count(*) FROM manifests WHERE repo_id = r.id),"      \
                  " (SELECT count(*) FROM tags WHERE repo_id = r.id),"                                    \
                  " (SELECT max(created_ms) FROM manifests WHERE repo_id = r.id),"                        \
-                 " (SELECT max(updated_ms) FROM tags WHERE repo_id = r.id), r.write_enabled, r.delete_enabled" \
+                 " (SELECT max(updated_ms) FROM tags WHERE repo_id = r.id), r.write_enabled, r.delete_enabled,"   \
+                 " r.read_enabled, r.list_enabled" \
                  " FROM repositories r WHERE r.registry_id = ?1 AND r.name = ?2")                        \
     /* tags with their manifest and times: one (?2 the name), by name after ?3, or by time */          \
     X(TAG_INFO, "SELECT t.name, m.digest, t.created_ms, t.updated_ms,"                                    \
-                " t.write_enabled, t.delete_enabled FROM tags t"                                          \
+                " t.write_enabled, t.delete_enabled, t.read_enabled, t.list_enabled FROM tags t"                                          \
                 " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1 AND t.name = ?2")        \
     X(TAG_INFOS, "SELECT t.name, m.digest, t.created_ms, t.updated_ms,"                                   \
-                 " t.write_enabled, t.delete_enabled FROM tags t"                                         \
-                 " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1 AND t.name > ?2"        \
+                 " t.write_enabled, t.delete_enabled, t.read_enabled, t.list_enabled FROM tags t"                                         \
+                 " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1 AND t.name > ?2 AND t.list_enabled = 1"        \
                  " ORDER BY t.name LIMIT ?3")                                                            \
     X(TAG_INFOS_NEW, "SELECT t.name, m.digest, t.created_ms, t.updated_ms,"                               \
-                     " t.write_enabled, t.delete_enabled FROM tags t"                                     \
+                     " t.write_enabled, t.delete_enabled, t.read_enabled, t.list_enabled FROM tags t"                                     \
                      " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1"                    \
-                     " AND (t.updated_ms, t.name) < (?2, ?3) ORDER BY t.updated_ms DESC, t.name DESC LIMIT ?4") \
+                     " AND (t.updated_ms, t.name) < (?2, ?3) AND t.list_enabled = 1 ORDER BY t.updated_ms DESC, t.name DESC LIMIT ?4") \
     X(TAG_INFOS_OLD, "SELECT t.name, m.digest, t.created_ms, t.updated_ms,"                               \
-                     " t.write_enabled, t.delete_enabled FROM tags t"                                     \
+                     " t.write_enabled, t.delete_enabled, t.read_enabled, t.list_enabled FROM tags t"                                     \
                      " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1"                    \
-                     " AND (t.updated_ms, t.name) > (?2, ?3) ORDER BY t.updated_ms, t.name LIMIT ?4")    \
+                     " AND (t.updated_ms, t.name) > (?2, ?3) AND t.list_enabled = 1 ORDER BY t.updated_ms, t.name LIMIT ?4")    \
     /* manifests with their size, the bytes of what they reference, and times: one, or by digest */    \
     X(MANIFEST_INFO, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                         \
-                     " m.write_enabled, m.delete_enabled,"                                                \
+                     " m.write_enabled, m.delete_enabled, m.read_enabled, m.list_enabled,"                                                \
                      " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest"  \
                      " WHERE mb.manifest_id = m.id), m.architecture, m.os FROM manifests m WHERE m.repo_id = ?1 AND m.digest = ?2") \
     X(MANIFEST_INFOS, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                        \
-                      " m.write_enabled, m.delete_enabled,"                                               \
+                      " m.write_enabled, m.delete_enabled, m.read_enabled, m.list_enabled,"                                               \
                       " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest" \
-                      " WHERE mb.manifest_id = m.id), m.architecture, m.os FROM manifests m WHERE m.repo_id = ?1 AND m.digest > ?2" \
+                      " WHERE mb.manifest_id = m.id), m.architecture, m.os FROM manifests m WHERE m.repo_id = ?1 AND m.digest > ?2 AND m.list_enabled = 1" \
                       " ORDER BY m.digest LIMIT ?3")                                                     \
     X(MANIFEST_INFOS_NEW, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                    \
-                          " m.write_enabled, m.delete_enabled,"                                           \
+                          " m.write_enabled, m.delete_enabled, m.read_enabled, m.list_enabled,"                                           \
                           " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest" \
                           " WHERE mb.manifest_id = m.id), m.architecture, m.os FROM manifests m WHERE m.repo_id = ?1"          \
-                          " AND (m.created_ms, m.digest) < (?2, ?3) ORDER BY m.created_ms"                \
+                          " AND (m.created_ms, m.digest) < (?2, ?3) AND m.list_enabled = 1 ORDER BY m.created_ms"                \
                           " DESC, m.digest DESC LIMIT ?4")                                                \
     X(MANIFEST_INFOS_OLD, "SELECT m.id, m.digest, m.media_type, m.size, m.created_ms,"                    \
-                          " m.write_enabled, m.delete_enabled,"                                           \
+                          " m.write_enabled, m.delete_enabled, m.read_enabled, m.list_enabled,"                                           \
                           " (SELECT sum(b.size) FROM manifest_blobs mb JOIN blobs b ON b.digest = mb.digest" \
                           " WHERE mb.manifest_id = m.id), m.architecture, m.os FROM manifests m WHERE m.repo_id = ?1"          \
-                          " AND (m.created_ms, m.digest) > (?2, ?3) ORDER BY m.created_ms, m.digest LIMIT ?4") \
+                          " AND (m.created_ms, m.digest) > (?2, ?3) AND m.list_enabled = 1 ORDER BY m.created_ms, m.digest LIMIT ?4") \
     /* ACR's locks: set (a NULL leaves a lock as it is), and read where they refuse */                \
     X(LOCKS_SET_REPO, "UPDATE repositories SET write_enabled = coalesce(?3, write_enabled),"              \
-                      " delete_enabled = coalesce(?4, delete_enabled) WHERE registry_id = ?1 AND name = ?2") \
+                      " delete_enabled = coalesce(?4, delete_enabled), read_enabled = coalesce(?5, read_enabled)," \
+                      " list_enabled = coalesce(?6, list_enabled) WHERE registry_id = ?1 AND name = ?2") \
     X(LOCKS_SET_TAG, "UPDATE tags SET write_enabled = coalesce(?3, write_enabled),"                       \
-                     " delete_enabled = coalesce(?4, delete_enabled) WHERE repo_id = ?1 AND name = ?2")  \
+                     " delete_enabled = coalesce(?4, delete_enabled), read_enabled = coalesce(?5, read_enabled)," \
+                     " list_enabled = coalesce(?6, list_enabled) WHERE repo_id = ?1 AND name = ?2")      \
     X(LOCKS_SET_MANIFEST, "UPDATE manifests SET write_enabled = coalesce(?3, write_enabled),"             \
-                          " delete_enabled = coalesce(?4, delete_enabled) WHERE repo_id = ?1 AND digest = ?2") \
+                          " delete_enabled = coalesce(?4, delete_enabled), read_enabled = coalesce(?5, read_enabled)," \
+                          " list_enabled = coalesce(?6, list_enabled) WHERE repo_id = ?1 AND digest = ?2") \
     X(LOCKS_REPO, "SELECT write_enabled, delete_enabled, NULL FROM repositories WHERE id = ?1")               \
     X(LOCKS_TAG, "SELECT t.write_enabled, t.delete_enabled, m.digest FROM tags t"                          \
                  " JOIN manifests m ON m.id = t.manifest_id WHERE t.repo_id = ?1 AND t.name = ?2")       \

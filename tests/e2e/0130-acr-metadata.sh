@@ -124,8 +124,43 @@ expect_error 403 DENIED "so is deleting its manifest"
 check "that refusal names the tag" grep -q "its tag v1 of 'acr/app' is locked" "$BODY"
 req DELETE /acr/v1/acr/app "${OWN[@]}"
 expect_error 403 DENIED "and deleting the repository"
-req PATCH /acr/v1/acr/app/_tags/v1 "${W[@]}" --data '{"readEnabled":false}'
-expect_error 400 UNSUPPORTED "readEnabled false is refused: berth does not withhold what is pushed"
+req PATCH /acr/v1/acr/app/_tags/v1 "${W[@]}" --data '{"writeEnabled":true,"deleteEnabled":true}'
+expect_status 200 "unlock v1 for writing and deleting"
+
+# ---- readEnabled refuses pulls, listEnabled leaves out of lists what is still read by name
+req PATCH /acr/v1/acr/app/_tags/v1 "${W[@]}" --data '{"readEnabled":false,"listEnabled":false}'
+expect_status 200 "PATCH _tags/v1 readEnabled and listEnabled false"
+req GET /v2/acr/app/manifests/v1 "${OWN[@]}" -H "Accept: $MT_OCI_MANIFEST"
+expect_error 403 DENIED "a read-locked tag does not pull"
+expect_match "the refusal names the lock and how to lift it" \
+    "tag v1 of 'acr/app' is locked: its readEnabled is false.*--read-enabled true" "$(jq -r '.errors[0].message' "$BODY")"
+req GET "/v2/acr/app/manifests/$V1" "${OWN[@]}" -H "Accept: $MT_OCI_MANIFEST"
+expect_status 200 "its manifest still pulls by digest"
+req GET /v2/acr/app/tags/list "${OWN[@]}"
+check "an unlisted tag is left out of tags/list" jqe '(.tags | index("v1")) == null and (.tags | index("v2")) != null' "$BODY"
+req GET /acr/v1/acr/app/_tags "${W[@]}"
+check "and out of _tags" jqe '([.tags[].name] | index("v1")) == null' "$BODY"
+req GET /acr/v1/acr/app/_tags/v1 "${W[@]}"
+check "read by name it is there, with its locks" \
+    jqe '.tag.changeableAttributes.readEnabled == false and .tag.changeableAttributes.listEnabled == false' "$BODY"
+req PATCH /acr/v1/acr/app/_tags/v1 "${W[@]}" --data '{"readEnabled":true,"listEnabled":true}'
+expect_status 200 "unlock v1 for reading and listing"
+req PATCH "/acr/v1/acr/app/_manifests/$V1" "${W[@]}" --data '{"listEnabled":false}'
+req GET /acr/v1/acr/app/_manifests "${W[@]}"
+check "an unlisted manifest is left out of _manifests" jqe "([.manifests[].digest] | index(\"$V1\")) == null" "$BODY"
+req PATCH "/acr/v1/acr/app/_manifests/$V1" "${W[@]}" --data '{"listEnabled":true,"readEnabled":false}'
+req GET /v2/acr/app/manifests/v1 "${OWN[@]}" -H "Accept: $MT_OCI_MANIFEST"
+expect_error 403 DENIED "a read-locked manifest does not pull by its tag either"
+req PATCH "/acr/v1/acr/app/_manifests/$V1" "${W[@]}" --data '{"readEnabled":true}'
+req PATCH /acr/v1/acr/app "${W[@]}" --data '{"readEnabled":false,"listEnabled":false}'
+expect_status 200 "PATCH the repository: read- and list-locked"
+req GET "/v2/acr/app/blobs/$(digest_of "$WORK/cfg-v1.json")" "${OWN[@]}"
+expect_error 403 DENIED "a read-locked repository's blobs do not pull"
+req GET /v2/_catalog "${OWN[@]}"
+check "an unlisted repository is left out of _catalog" jqe '(.repositories | index("acr/app")) == null' "$BODY"
+req PATCH /acr/v1/acr/app "${W[@]}" --data '{"readEnabled":true,"listEnabled":true}'
+req GET /v2/_catalog "${OWN[@]}"
+check "unlocked, it is back" jqe '(.repositories | index("acr/app")) != null' "$BODY"
 req PATCH /acr/v1/acr/app/_tags/v1 "${W[@]}" --data '{"writeEnabled":"no"}'
 expect_error 400 'BAD_REQUEST|UNSUPPORTED|NAME_INVALID|MANIFEST_INVALID' "a lock that is not a boolean is refused"
 req PATCH /acr/v1/acr/app/_tags/v1 "${W[@]}" --data '{"lockEverything":true}'

@@ -65,6 +65,16 @@ check "az acr repository untag of the locked tag fails" test "$AZ_RC" != 0
 expect_match "with berth's reason" "tag v1 of 'acr/app' is locked: its deleteEnabled is false" "$AZ_ERR"
 azr acr repository update "${L[@]}" --image acr/app:v1 --delete-enabled true --write-enabled true
 az_json "az acr repository update unlocks it" '.changeableAttributes.deleteEnabled and .changeableAttributes.writeEnabled'
+azr acr repository update "${L[@]}" --image acr/app:v2 --list-enabled false
+az_json "az acr repository update --list-enabled false" '.changeableAttributes.listEnabled == false'
+azr acr repository show-tags "${L[@]}" --repository acr/app
+az_json "an unlisted tag is left out of show-tags" '. == ["v1"]'
+azr acr repository update "${L[@]}" --repository acr/app --read-enabled false
+az_json "az acr repository update --read-enabled false on the repository" '.changeableAttributes.readEnabled == false'
+code=$(curl -s -o /dev/null -w '%{http_code}' "${A[@]}" -H "Accept: $MT_OCI_MANIFEST" \
+    "https://localhost:$PORT/v2/acr/app/manifests/v1")
+check "a read-locked repository does not pull" test "$code" = 403
+azr acr repository update "${L[@]}" --repository acr/app --read-enabled true
 azr acr repository untag "${L[@]}" --image acr/app:v2
 check "az acr repository untag" test "$AZ_RC" = 0
 azr acr repository show-tags "${L[@]}" --repository acr/app

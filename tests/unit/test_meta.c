@@ -100,6 +100,9 @@ static void each_driver(const char *name, void (*body)(struct t *t))
 
 /* ---- helpers ---- */
 
+/* ACR's locks for locks_set: write, delete, read, list (1 unlocked, 0 locked, -1 as it is). */
+#define LOCKS(w, d, r, l) (&(struct berth_meta_locks){(w), (d), (r), (l)})
+
 static struct berth_digest dg(unsigned n)
 {
     struct berth_digest d;
@@ -2219,28 +2222,92 @@ SHARED_TEST(meta_acr_attributes)
               BERTH_ENAMEUNKNOWN);
 
     /* locks: a write-locked tag does not move, a delete-locked one is not deleted, nor its manifest */
-    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", "old", NULL, 0, 0, &err));
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", "old", NULL, LOCKS(0, 0, -1, -1), &err));
     ASSERT_RC(t->m->content->manifest_put(t->m, &mb, "old", &err), BERTH_EDENIED);
     ASSERT_TRUE(strstr(err.msg, "writeEnabled") != NULL);
     ASSERT_OK(t->m->content->manifest_put(t->m, &ma, "old", &err)); /* the same manifest: no move */
     ASSERT_RC(t->m->content->tag_delete(t->m, t->reg, "r", "old", &err), BERTH_EDENIED);
     ASSERT_RC(t->m->content->manifest_delete(t->m, t->reg, "r", &a, &err), BERTH_EDENIED);
     ASSERT_RC(t->m->content->repo_delete(t->m, t->reg, "r", NULL, NULL, &err), BERTH_EDENIED);
-    ASSERT_RC(t->m->content->locks_set(t->m, t->reg, "r", "nope", NULL, 0, -1, &err), BERTH_EMANIFESTUNKNOWN);
-    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", "old", NULL, 1, 1, &err));
+    ASSERT_RC(t->m->content->locks_set(t->m, t->reg, "r", "nope", NULL, LOCKS(0, -1, -1, -1), &err),
+              BERTH_EMANIFESTUNKNOWN);
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", "old", NULL, LOCKS(1, 1, -1, -1), &err));
     /* gc keeps a delete-locked manifest, untagged or not */
-    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", NULL, &a, -1, 0, &err));
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", NULL, &a, LOCKS(-1, 0, -1, -1), &err));
     ASSERT_OK(t->m->content->tag_delete(t->m, t->reg, "r", "old", &err));
     ASSERT_EQ_STR(gc_run(t, tick(), 0), "");
     ASSERT_TRUE(has_manifest(t, "r", &a));
-    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", NULL, &a, -1, 1, &err));
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", NULL, &a, LOCKS(-1, 1, -1, -1), &err));
     ASSERT_OK(t->m->content->manifest_put(t->m, &ma, NULL, &err)); /* queued again by a push */
     ASSERT_EQ_STR(gc_run(t, tick(), 0), "r@aaaa,");
     /* a write-locked repository takes no manifest */
-    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", NULL, NULL, 0, -1, &err));
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", NULL, NULL, LOCKS(0, -1, -1, -1), &err));
     ASSERT_RC(t->m->content->manifest_put(t->m, &mb, "x", &err), BERTH_EDENIED);
     ASSERT_OK(t->m->content->repo_info(t->m, t->reg, "r", &ri, &err));
     ASSERT_TRUE(!ri.write_enabled && ri.delete_enabled);
+    berth_buf_release(&buf);
+}
+
+/* ACR's readEnabled refuses pulls, and listEnabled leaves out of lists what stays readable by name. */
+SHARED_TEST(meta_acr_read_and_list_locks)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_digest a = dg(0xa1), b = dg(0xb2), l1 = dg(0x11);
+    struct berth_meta_manifest ma = man(t, "r", &a), mb = man(t, "r", &b);
+    struct berth_ref ta = tag_ref("ta"), tb = tag_ref("tb"), da = digest_ref(&a), db = digest_ref(&b);
+    struct berth_buf buf = BERTH_BUF_INIT(0);
+    struct berth_meta_repo_info ri;
+    int more = 0;
+
+    ASSERT_OK(claim(t->m, t->reg, "r", &l1, 10, &err));
+    ASSERT_OK(claim(t->m, t->reg, "s", &l1, 10, &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &ma, "ta", &err));
+    ASSERT_OK(t->m->content->manifest_put(t->m, &mb, "tb", &err));
+
+    /* list: the tag leaves tags/list and _tags, the manifest _manifests, the repository _catalog */
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", "ta", NULL, LOCKS(-1, -1, -1, 0), &err));
+    ASSERT_EQ_STR(tags_of(t, "r", NULL, 10, &more), "tb,");
+    ASSERT_OK(t->m->content->tag_infos(t->m, t->reg, "r", NULL, NULL, 10, BERTH_ORDER_TIME_DESC, collect_tag_info,
+                                       &buf, NULL, &err));
+    ASSERT_EQ_STR(berth_buf_str(&buf), "tb=00b2,");
+    berth_buf_reset(&buf);
+    ASSERT_OK(t->m->content->tag_infos(t->m, t->reg, "r", "ta", NULL, 1, BERTH_ORDER_NAME, collect_tag_info, &buf,
+                                       NULL, &err));
+    ASSERT_EQ_STR(berth_buf_str(&buf), "ta=00a1,");
+    berth_buf_reset(&buf);
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", NULL, &b, LOCKS(-1, -1, -1, 0), &err));
+    ASSERT_OK(t->m->content->manifest_infos(t->m, t->reg, "r", NULL, NULL, 10, BERTH_ORDER_NAME,
+                                            collect_manifest_info, &buf, &more, &err));
+    ASSERT_EQ_STR(berth_buf_str(&buf), "00a1:0[ta],");
+    berth_buf_reset(&buf);
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", NULL, NULL, LOCKS(-1, -1, -1, 0), &err));
+    ASSERT_EQ_STR(repos_of(t, NULL, 10, &more), "s,");
+    ASSERT_OK(t->m->content->repo_info(t->m, t->reg, "r", &ri, &err));
+    ASSERT_TRUE(!ri.list_enabled && ri.read_enabled && ri.write_enabled);
+    /* hidden from lists, still pulled by name */
+    ASSERT_OK(t->m->content->manifest_get(t->m, t->reg, "r", &ta, NULL, NULL, NULL, 0, NULL, &err));
+
+    /* read: by the tag, by the manifest (any tag of it too), and the whole repository with its blobs */
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", "ta", NULL, LOCKS(-1, -1, 0, -1), &err));
+    ASSERT_RC(t->m->content->manifest_get(t->m, t->reg, "r", &ta, NULL, NULL, NULL, 0, NULL, &err), BERTH_EDENIED);
+    ASSERT_TRUE(strstr(err.msg, "tag ta of 'r' is locked: its readEnabled is false") != NULL);
+    ASSERT_OK(t->m->content->manifest_get(t->m, t->reg, "r", &da, NULL, NULL, NULL, 0, NULL, &err));
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", NULL, &b, LOCKS(-1, -1, 0, -1), &err));
+    ASSERT_RC(t->m->content->manifest_get(t->m, t->reg, "r", &db, NULL, NULL, NULL, 0, NULL, &err), BERTH_EDENIED);
+    ASSERT_RC(t->m->content->manifest_get(t->m, t->reg, "r", &tb, NULL, NULL, NULL, 0, NULL, &err), BERTH_EDENIED);
+    ASSERT_OK(t->m->content->blob_linked(t->m, t->reg, "r", &l1, NULL, &err));
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", NULL, NULL, LOCKS(-1, -1, 0, -1), &err));
+    ASSERT_RC(t->m->content->manifest_get(t->m, t->reg, "r", &da, NULL, NULL, NULL, 0, NULL, &err), BERTH_EDENIED);
+    ASSERT_TRUE(strstr(err.msg, "repository 'r' is locked: its readEnabled is false") != NULL);
+    ASSERT_RC(t->m->content->blob_linked(t->m, t->reg, "r", &l1, NULL, &err), BERTH_EDENIED);
+    ASSERT_OK(t->m->content->blob_linked(t->m, t->reg, "s", &l1, NULL, &err));
+    /* unlocked again, everything is back */
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", NULL, NULL, LOCKS(-1, -1, 1, 1), &err));
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", "ta", NULL, LOCKS(-1, -1, 1, 1), &err));
+    ASSERT_OK(t->m->content->locks_set(t->m, t->reg, "r", NULL, &b, LOCKS(-1, -1, 1, 1), &err));
+    ASSERT_OK(t->m->content->manifest_get(t->m, t->reg, "r", &tb, NULL, NULL, NULL, 0, NULL, &err));
+    ASSERT_EQ_STR(tags_of(t, "r", NULL, 10, &more), "ta,tb,");
+    ASSERT_EQ_STR(repos_of(t, NULL, 10, &more), "r,s,");
     berth_buf_release(&buf);
 }
 
@@ -2525,7 +2592,13 @@ TEST(meta_sqlite_upgrade_queues_existing_garbage)
                                 " ALTER TABLE repositories DROP COLUMN write_enabled;"
                                 " ALTER TABLE repositories DROP COLUMN delete_enabled;"
                                 " ALTER TABLE manifests DROP COLUMN architecture;"
-                                " ALTER TABLE manifests DROP COLUMN os; PRAGMA user_version = 8"),
+                                " ALTER TABLE manifests DROP COLUMN os;"
+                                " ALTER TABLE repositories DROP COLUMN read_enabled;"
+                                " ALTER TABLE repositories DROP COLUMN list_enabled;"
+                                " ALTER TABLE manifests DROP COLUMN read_enabled;"
+                                " ALTER TABLE manifests DROP COLUMN list_enabled;"
+                                " ALTER TABLE tags DROP COLUMN read_enabled;"
+                                " ALTER TABLE tags DROP COLUMN list_enabled; PRAGMA user_version = 8"),
                   SQLITE_OK);
     ASSERT_OK(berth_meta_sqlite_ops.open(path, &m, &err));
     t.m = m;
