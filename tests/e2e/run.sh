@@ -22,6 +22,12 @@ for t in "$dir"/[0-9][0-9][0-9][0-9]-*.sh; do
     [ -e "$t" ] || continue
     name=$(basename "$t")
     case $name in *"$filter"*) ;; *) continue ;; esac
+    # E2E_SKIP: a space-separated list of name prefixes left out of this pass
+    skip_it=0
+    for o in ${E2E_SKIP:-}; do
+        case $name in "$o"*) skip_it=1 ;; esac
+    done
+    [ "$skip_it" = 1 ] && continue
     # E2E_ONLY: a space-separated list of name prefixes (the pair pass runs a chosen set)
     if [ -n "${E2E_ONLY:-}" ]; then
         wanted=0
