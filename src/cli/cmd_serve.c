@@ -82,6 +82,12 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
         return rc == BERTH_EINVAL ? 2 : 1;
     }
     berth_log_threshold = (int)cfg.log_level;
+    if (strcmp(cfg.log_format, "text") != 0 && strcmp(cfg.log_format, "json") != 0) {
+        fprintf(stderr, "berth: config 'log-format': '%s' is not text or json\n", cfg.log_format);
+        berth_config_release(&cfg);
+        return 2;
+    }
+    berth_log_json = !strcmp(cfg.log_format, "json");
     umask(077); /* the database, keys and blobs are nobody else's business */
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&sigs);

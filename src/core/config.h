@@ -37,6 +37,8 @@ enum berth_config_type {
     X(tls_cert, "tls-cert", BERTH_CFG_STR, "", 0, 0, "PEM certificate chain; HTTPS when set")         \
     X(tls_key, "tls-key", BERTH_CFG_STR, "", 0, 0, "PEM private key for --tls-cert")                  \
     X(log_level, "log-level", BERTH_CFG_LEVEL, "info", 0, 3, "error, warn, info or debug")            \
+    X(log_format, "log-format", BERTH_CFG_STR, "text", 0, 0,                                          \
+      "text (key=value lines) or json (one JSON object per line), for the server and access log")   \
     X(access_log, "access-log", BERTH_CFG_BOOL, "true", 0, 1, "log one key=value line per request")   \
     X(threads, "threads", BERTH_CFG_INT, "0", 0, 256, "HTTP worker threads (0 = number of CPUs)")    \
     X(max_connections, "max-connections", BERTH_CFG_INT, "1024", 1, 65536, "concurrent connections") \

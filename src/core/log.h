@@ -1,12 +1,18 @@
 /*
- * log.h - one logging macro, key=value lines.
+ * log.h - one logging macro, key=value lines (or, with --log-format json,
+ * one JSON object per line).
  *
  * BERTH_LOG checks the level before evaluating its arguments. Each line is
  * written with one write(2) to the log fd (stderr by default), so lines from
- * different threads never interleave. Secrets are never passed here.
+ * different threads never interleave. Secrets are never passed here. A value
+ * that may hold spaces is written key="value"; text from outside (a path, a
+ * User-Agent) goes through berth_log_quote first, so that a quote or a line
+ * break in it cannot end the value or the line.
  */
 #ifndef BERTH_LOG_H
 #define BERTH_LOG_H
+
+#include <stddef.h>
 
 enum berth_log_level {
     BERTH_LOG_ERROR = 0,
@@ -16,6 +22,7 @@ enum berth_log_level {
 };
 
 extern int berth_log_threshold; /* written once at start-up, read by every thread */
+extern int berth_log_json;      /* 1: JSON lines (--log-format json); written once at start-up */
 
 #define BERTH_LOG(level, ...)                                                                      \
     do {                                                                                           \
@@ -24,6 +31,21 @@ extern int berth_log_threshold; /* written once at start-up, read by every threa
 
 /* Writes "ts=... level=... <fmt>" and a newline. Use BERTH_LOG instead. */
 void berth_log_write(enum berth_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * in, escaped for a quoted log value into out (size n, always terminated,
+ * cut short if need be): '"' and '\\' get a backslash, control bytes become
+ * \xNN. Returns out.
+ */
+const char *berth_log_quote(const char *in, char *out, size_t n);
+/*
+ * One key=value line (without its newline) as a JSON object into out (size
+ * n): keys are the words before '=', a quoted value is unescaped, the bare
+ * number of a numeric key (log.c, numeric_keys) stays a number, every other
+ * value is a string.
+ * Text that is not key=value goes under "text". Returns the length written,
+ * or -1 when out is too small.
+ */
+int berth_log_kv_to_json(const char *kv, char *out, size_t n);
 /* "error", "warn", "info", "debug" -> level; -1 when unknown. */
 int berth_log_level_parse(const char *s);
 

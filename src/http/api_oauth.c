@@ -699,7 +699,8 @@ static enum berth_rc directory_token(struct berth_req *req, int adfs, struct ber
         rc = directory_issue(az, &p, "directory_refresh", &rt, NULL, err);
         if (rc) goto out;
     }
-    if (adfs && want_refresh && a.client_id && *a.client_id) {
+    /* an application id (az's is a GUID); anything longer is named in no id_token */
+    if (adfs && want_refresh && a.client_id && *a.client_id && strlen(a.client_id) <= 128) {
         rc = adfs_id_token(az, req, &p, a.client_id, &it, err);
         if (rc) goto out;
     }

@@ -576,17 +576,23 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     metrics_request_done(req);
     record_events(h, req);
     if (h->cfg->access_log && berth_log_threshold >= BERTH_LOG_INFO) {
+        /* the path, the User-Agent and a name tried are the client's words: escaped, they cannot end the value
+           or the line */
+        char qpath[320], qua[140], qwho[300];
         ua = berth_req_header(req, "User-Agent");
         BERTH_LOG(BERTH_LOG_INFO,
                   "req=%s msg=access ip=%s method=%s path=\"%.300s\" route=%s status=%d code=%s reason=%s "
-                  "principal=\"%s\" bytes_in=%llu bytes_out=%llu dur_ms=%.3f end=%s ua=\"%.120s\"",
-                  req->id, req->caller.ip, req->method_text, req->path, req->route ? req->route->label : "-",
+                  "principal=\"%s\" bytes_in=%llu bytes_out=%llu dur_ms=%.3f end=%s ua=\"%s\"",
+                  req->id, req->caller.ip, req->method_text, berth_log_quote(req->path, qpath, sizeof(qpath)),
+                  req->route ? req->route->label : "-",
                   req->status,
                   req->rc ? berth_rc_ocicode(req->rc) : "-",
                   req->caller.reason ? berth_auth_reason_name(req->caller.reason) : "-",
-                  req->caller.principal[0] ? req->caller.principal : "-", (unsigned long long)req->bytes_in,
+                  berth_log_quote(req->caller.principal[0] ? req->caller.principal : "-", qwho, sizeof(qwho)),
+                  (unsigned long long)req->bytes_in,
                   (unsigned long long)req->bytes_out, (double)(berth_mono_us() - req->start_us) / 1000.0,
-                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", ua ? ua : "-");
+                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted",
+                  berth_log_quote(ua ? ua : "-", qua, sizeof(qua)));
     }
     *con_cls = NULL;
     req_free(req);

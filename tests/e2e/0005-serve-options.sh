@@ -104,4 +104,21 @@ BERTH_PID=""
 berth_start
 req HEAD "/v2/slow/app/blobs/$d"
 expect_status 200 "the blob pushed during shutdown is there after restart"
+berth_stop
+
+# ---- --log-format json: one JSON object per line, for log pipelines
+out=$("$BERTH_BIN" serve --log-format xml --data "$WORK/d-xml" 2>&1)
+check "--log-format takes text or json only (exit 2, saying so)" \
+    sh -c '[ "$1" = 2 ] && printf "%s" "$2" | grep -q "not text or json"' _ "$?" "$out"
+: >"$SRV_LOG"
+berth_start --log-format json
+curl -s -o /dev/null -A 'probe "quoted" agent' "$URL/v2/a%22b/tags/list"
+req GET /v2/
+sleep 0.3
+berth_stop
+check "every server log line is a JSON object" sh -c 'grep -v "^===" "$1" | jq -e -s "length > 2 and all(type == \"object\")" >/dev/null' _ "$SRV_LOG"
+check "the access line keeps numbers as numbers and the client's quotes as text" \
+    sh -c 'grep -v "^===" "$1" | jq -e -s "any(.msg == \"access\" and .ua == \"probe \\\"quoted\\\" agent\" and (.status | type) == \"number\" and (.dur_ms | type) == \"number\")" >/dev/null' \
+    _ "$SRV_LOG"
+check "and the level and time of each line" sh -c 'grep -v "^===" "$1" | jq -e -s "all(has(\"ts\") and has(\"level\"))" >/dev/null' _ "$SRV_LOG"
 finish

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include "alloc.h"
 #include "buf.h"
+#include "log.h"
 #include "config.h"
 #include "err.h"
 #include "util.h"
@@ -160,4 +161,43 @@ TEST(core_assert_aborts_only_when_compiled_in)
 #else
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 #endif
+}
+
+/* A client's text quoted for a log value: quotes, backslashes and control bytes escaped, cut to fit. */
+TEST(log_quote_escapes_and_fits)
+{
+    char out[16];
+
+    ASSERT_EQ_STR(berth_log_quote("a \"b\" \\c", out, sizeof(out)), "a \\\"b\\\" \\\\c");
+    ASSERT_EQ_STR(berth_log_quote("x\ny\x7f", out, sizeof(out)), "x\\x0ay\\x7f");
+    ASSERT_EQ_STR(berth_log_quote("0123456789abcdefgh", out, sizeof(out)), "0123456789abcde");
+    ASSERT_EQ_STR(berth_log_quote("abcdefghijklm\"z", out, sizeof(out)), "abcdefghijklm\\\"");
+    ASSERT_EQ_STR(berth_log_quote("abcdefghijklmn\"z", out, sizeof(out)), "abcdefghijklmn"); /* no half escape */
+    ASSERT_EQ_STR(berth_log_quote(NULL, out, sizeof(out)), "");
+}
+
+/* key=value lines as JSON: quoted values unescaped, numbers only for numeric keys, the rest as text. */
+TEST(log_kv_to_json)
+{
+    char out[512];
+    char q[64];
+    char line[256];
+
+    ASSERT_TRUE(berth_log_kv_to_json("ts=2026-01-01T00:00:00.000Z level=info msg=\"a b\" status=200 dur_ms=1.500 "
+                                     "req=1234567890123456 registry=007",
+                                     out, sizeof(out)) > 0);
+    ASSERT_EQ_STR(out, "{\"ts\":\"2026-01-01T00:00:00.000Z\",\"level\":\"info\",\"msg\":\"a b\",\"status\":200,"
+                       "\"dur_ms\":1.500,\"req\":\"1234567890123456\",\"registry\":\"007\"}");
+    /* berth_log_quote's escapes come back as the client's bytes, JSON-escaped */
+    snprintf(line, sizeof(line), "ua=\"%s\" port=08", berth_log_quote("x \"y\"\n\\", q, sizeof(q)));
+    ASSERT_TRUE(berth_log_kv_to_json(line, out, sizeof(out)) > 0);
+    ASSERT_EQ_STR(out, "{\"ua\":\"x \\\"y\\\"\\u000a\\\\\",\"port\":\"08\"}");
+    /* a quote nothing escaped, inside a message, stays text */
+    ASSERT_TRUE(berth_log_kv_to_json("msg=\"user \"bob\" refused\" code=X", out, sizeof(out)) > 0);
+    ASSERT_EQ_STR(out, "{\"msg\":\"user \\\"bob\\\" refused\",\"code\":\"X\"}");
+    ASSERT_TRUE(berth_log_kv_to_json("level=warn http: Error: odd", out, sizeof(out)) > 0);
+    ASSERT_EQ_STR(out, "{\"level\":\"warn\",\"text\":\"http: Error: odd\"}");
+    ASSERT_TRUE(berth_log_kv_to_json("", out, sizeof(out)) > 0);
+    ASSERT_EQ_STR(out, "{}");
+    ASSERT_EQ_INT(berth_log_kv_to_json("msg=\"a long value\"", out, 10), -1);
 }
