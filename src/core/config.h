@@ -75,6 +75,10 @@ enum berth_config_type {
       "login servers are <registry>.<domain>; the Host header picks the registry")                   \
     X(default_registry, "default-registry", BERTH_CFG_STR, "default", 0, 0,                          \
       "registry made at first start, also served on any other Host")                                \
+    X(external_url, "external-url", BERTH_CFG_STR, "", 0, 0,                                        \
+      "the URL clients reach berth at (https://registry.example.com) behind a proxy, for the token " \
+      "realm and the directory's endpoints; default: the request's (X-Forwarded-Proto and "         \
+      "X-Forwarded-Host from trusted proxies, else the scheme served and the Host header)")         \
     X(trusted_proxies, "trusted-proxies", BERTH_CFG_STR, "", 0, 0,                                  \
       "comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed (none by default)") \
     X(management_networks, "management-networks", BERTH_CFG_STR, "127.0.0.0/8,::1", 0, 0,            \

@@ -40,18 +40,23 @@ static void arm_registry_id(struct authz *az, const char *name, char *out, size_
 }
 
 /*
- * Where a client reaches the registry: its login server <name>.<domain>, with
- * the port this request came to when it came to one; the default registry
- * (served on any Host that names no registry) is reached by the Host this
- * request used.
+ * Where a client reaches the registry: its login server <name>.<domain>,
+ * with the port of the address this request reached berth at
+ * (authz_public_base: external-url, a trusted proxy's X-Forwarded-Host, or
+ * Host); the default registry (served on any Host that names no registry)
+ * is reached at that address itself.
  */
 static void arm_login_server(struct berth_req *req, const char *name, const char *login_server, char *out, size_t n)
 {
-    const char *host = berth_req_header(req, "Host");
-    const char *port = host ? strrchr(host, ':') : NULL;
+    char base[400];
+    const char *host, *port;
 
+    authz_public_base(req->http->az, &req->caller, base, sizeof(base));
+    host = strstr(base, "://");
+    host = host ? host + 3 : base;
+    port = strrchr(host, ':');
     if (port && strchr(port, ']')) port = NULL; /* "[v6]" without a port */
-    if (host && !strcmp(name, req->http->cfg->default_registry)) snprintf(out, n, "%s", host);
+    if (!strcmp(name, req->http->cfg->default_registry)) snprintf(out, n, "%s", host);
     else snprintf(out, n, "%s%s", login_server, port ? port : "");
 }
 
@@ -83,7 +88,7 @@ static json_t *arm_registry(struct berth_req *req, json_t *m)
     json_t *o, *props, *v;
     const char *k;
     void *tmp;
-    char where[300];
+    char where[420];
 
     if (!name) return json_incref(m);
     o = arm_registry_resource(az, name);

@@ -586,14 +586,13 @@ enum berth_rc api_oidc_config_finish(struct berth_req *req, struct berth_err *er
 {
     struct authz *az = az_of(req);
     struct berth_buf b = BERTH_BUF_INIT(0);
-    const char *host = berth_req_header(req, "Host");
-    char base[400], iss[80];
+    char base[500], root[400], iss[80];
 
     if (strcmp(req->param ? req->param : "", az->tenant) != 0)
         return berth_err_set(err, BERTH_ENOROUTE, "unknown tenant '%.40s'", req->param ? req->param : "");
     authz_directory_issuer(az, iss, sizeof(iss));
-    snprintf(base, sizeof(base), "%s://%s/directory/%s", az->tls ? "https" : "http", host ? host : "localhost",
-             az->tenant);
+    authz_public_base(az, &req->caller, root, sizeof(root));
+    snprintf(base, sizeof(base), "%s/directory/%s", root, az->tenant);
     berth_buf_printf(&b,
                      "{\"issuer\":\"%s\",\"token_endpoint\":\"%s/oauth2/v2.0/token\",\"jwks_uri\":\"%s/discovery/v2.0/"
                      "keys\",\"grant_types_supported\":[\"password\",\"client_credentials\",\"refresh_token\"],"
@@ -616,8 +615,9 @@ enum berth_rc api_jwks_finish(struct berth_req *req, struct berth_err *err)
 /* "https://<host>/adfs": the issuer and base of the ADFS-shaped face (az's custom clouds). */
 static void adfs_base(struct authz *az, struct berth_req *req, char *out, size_t n)
 {
-    const char *host = berth_req_header(req, "Host");
-    snprintf(out, n, "%s://%s/adfs", az->tls ? "https" : "http", host ? host : "localhost");
+    char root[400];
+    authz_public_base(az, &req->caller, root, sizeof(root));
+    snprintf(out, n, "%s/adfs", root);
 }
 
 /*
@@ -628,7 +628,7 @@ static void adfs_base(struct authz *az, struct berth_req *req, char *out, size_t
 static enum berth_rc adfs_id_token(struct authz *az, struct berth_req *req, const struct principal *p,
                                    const char *client_id, struct berth_buf *out, struct berth_err *err)
 {
-    char iss[300];
+    char iss[420];
     int64_t now = berth_now_s();
     json_t *c;
     char *text;
@@ -741,7 +741,7 @@ enum berth_rc api_adfs_token_finish(struct berth_req *req, struct berth_err *err
 enum berth_rc api_adfs_config_finish(struct berth_req *req, struct berth_err *err)
 {
     struct authz *az = az_of(req);
-    char base[300];
+    char base[420];
     json_t *o;
 
     (void)err;

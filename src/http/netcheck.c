@@ -1,6 +1,7 @@
 /*
  * netcheck.c - where a request comes from: the TCP peer, or what a trusted
- * proxy says in X-Forwarded-For, parsed once into the request's caller. The
+ * proxy says in X-Forwarded-For (and, for the addresses berth answers with,
+ * X-Forwarded-Proto and -Host), parsed once into the request's caller. The
  * network rules themselves (a registry's, the management networks) are
  * decisions of the access service (authz_network, authz_mgmt_network).
  * Runs in req_begin before any credential is looked at.
@@ -25,6 +26,48 @@ struct netcheck {
     size_t nproxies;
 };
 
+/* Whether s is a host[:port] a client could have asked for: a name or [IPv6], then digits. */
+static int host_ok(const char *s, size_t len)
+{
+    size_t i = 0;
+
+    if (len == 0 || len > 260) return 0;
+    if (s[0] == '[') {
+        for (i = 1; i < len && s[i] != ']'; i++)
+            if (!strchr("0123456789abcdefABCDEF:.", s[i])) return 0;
+        if (i == len) return 0;
+        i++;
+    } else {
+        for (; i < len && s[i] != ':'; i++)
+            if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+                  s[i] == '.' || s[i] == '-'))
+                return 0;
+        if (i == 0) return 0;
+    }
+    if (i == len) return 1;
+    if (s[i] != ':' || i + 1 == len || len - i > 6) return 0;
+    for (i++; i < len; i++)
+        if (s[i] < '0' || s[i] > '9') return 0;
+    return 1;
+}
+
+/* external-url: "" or http(s)://host[:port] with nothing after but one '/'. */
+static enum berth_rc external_url_check(const char *u, struct berth_err *err)
+{
+    size_t skip, len;
+
+    if (!u || !*u) return BERTH_OK;
+    skip = !strncmp(u, "https://", 8) ? 8 : !strncmp(u, "http://", 7) ? 7 : 0;
+    len = skip ? strlen(u + skip) : 0;
+    if (len && u[skip + len - 1] == '/') len--;
+    if (!skip || !host_ok(u + skip, len))
+        return berth_err_set(err, BERTH_ECONFIG,
+                             "config 'external-url': '%.200s' is not http(s)://host[:port] (no path: berth serves "
+                             "from the root)",
+                             u);
+    return BERTH_OK;
+}
+
 enum berth_rc netcheck_new(const struct berth_config *cfg, struct netcheck **out, struct berth_err *err)
 {
     struct netcheck *n = berth_xcalloc(1, sizeof(*n));
@@ -36,6 +79,8 @@ enum berth_rc netcheck_new(const struct berth_config *cfg, struct netcheck **out
         rc = berth_err_set(err, BERTH_ECONFIG, "config 'trusted-proxies': %s", berth_err_msg(&lerr));
         goto out;
     }
+    rc = external_url_check(cfg->external_url, err);
+    if (rc) goto out;
     *out = n;
     n = NULL;
 out:
@@ -75,6 +120,30 @@ static enum MHD_Result collect_xff(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+/*
+ * What a trusted proxy says the client asked for: X-Forwarded-Proto (http or
+ * https) and X-Forwarded-Host (the first of a list, as the first proxy saw
+ * it), for the token realm and the directory's endpoints. Anything else is
+ * not taken: the request's own scheme and Host stand.
+ */
+static void forwarded_origin(struct berth_req *req)
+{
+    struct berth_caller *c = &req->caller;
+    const char *proto = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Forwarded-Proto");
+    const char *host = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Forwarded-Host");
+    size_t len;
+
+    if (proto && (!strcasecmp(proto, "https") || !strcasecmp(proto, "http")))
+        snprintf(c->fwd_proto, sizeof(c->fwd_proto), "%s", strcasecmp(proto, "https") ? "http" : "https");
+    if (host) {
+        while (*host == ' ') host++;
+        len = strcspn(host, ",");
+        while (len && host[len - 1] == ' ') len--;
+        if (host_ok(host, len) && len < sizeof(c->fwd_host)) snprintf(c->fwd_host, sizeof(c->fwd_host), "%.*s",
+                                                                     (int)len, host);
+    }
+}
+
 enum berth_rc netcheck_client_ip(struct netcheck *n, struct berth_req *req, struct berth_err *err)
 {
     struct xff x = {BERTH_BUF_INIT(XFF_MAX), 0, 0};
@@ -90,6 +159,7 @@ enum berth_rc netcheck_client_ip(struct netcheck *n, struct berth_req *req, stru
     if (c->addr_ok) c->addr = peer;
     if (!n->nproxies || !c->addr_ok) goto out;
     if (!berth_netrules_match(n->proxies, n->nproxies, &peer)) goto out;
+    forwarded_origin(req);
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_xff, &x);
     if (!x.lines && !x.folded) goto out; /* the proxy's own request */
     /* From here on the proxy names a client. A header that cannot be walked to the end that

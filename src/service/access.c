@@ -1456,17 +1456,30 @@ static int covers(unsigned have, unsigned want, int either)
     return either ? (have & want) != 0 : (have & want) == want;
 }
 
+void authz_public_base(const struct authz *az, const struct berth_caller *c, char *out, size_t n)
+{
+    const char *ext = az->cfg->external_url;
+    size_t len = ext ? strlen(ext) : 0;
+
+    if (len) {
+        while (len && ext[len - 1] == '/') len--;
+        snprintf(out, n, "%.*s", (int)len, ext);
+        return;
+    }
+    snprintf(out, n, "%s://%s", c->fwd_proto[0] ? c->fwd_proto : az->tls ? "https" : "http",
+             c->fwd_host[0] ? c->fwd_host : c->host ? c->host : "localhost");
+}
+
 /* Sets the Bearer challenge the refusal is answered with. */
 static void challenge(struct authz *az, struct berth_caller *c, const struct berth_meta_registry *reg,
                       const struct berth_access *need, const char *error)
 {
     struct berth_buf b = BERTH_BUF_INIT(4096);
-    const char *host = c->host;
-    char ls[160];
+    char ls[160], base[400];
 
     authz_login_server(az, reg, ls, sizeof(ls));
-    berth_buf_printf(&b, "Bearer realm=\"%s://%s/oauth2/token\",service=\"%s\"", az->tls ? "https" : "http",
-                     host ? host : "localhost", ls);
+    authz_public_base(az, c, base, sizeof(base));
+    berth_buf_printf(&b, "Bearer realm=\"%s/oauth2/token\",service=\"%s\"", base, ls);
     if (need->kind == BERTH_ACCESS_REPOSITORY && need->repo)
         berth_buf_printf(&b, ",scope=\"repository:%s:%s\"", need->repo,
                          !strcmp(need->actions, "push") ? "pull,push" : need->actions);

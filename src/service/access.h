@@ -79,6 +79,8 @@ struct berth_caller {
     struct berth_netaddr addr;         /* ip parsed, when addr_ok */
     int addr_ok;
     const char *host;                  /* borrowed: the Host header, or NULL */
+    char fwd_proto[8];                 /* X-Forwarded-Proto of a trusted proxy: "http", "https" or "" */
+    char fwd_host[264];                /* X-Forwarded-Host of a trusted proxy (checked), or "" */
     const char *authorization;         /* borrowed: the Authorization header, or NULL */
     enum berth_cred_kind cred;         /* what authorization holds */
     struct berth_meta_registry reg;    /* the registry the Host names, once has_reg */
@@ -98,6 +100,15 @@ struct berth_caller {
     int retry_after;                   /* Retry-After seconds, 0: none */
 };
 
+/*
+ * Where the caller reached this server, "https://registry.example.com[:port]"
+ * without a trailing slash: external-url when set, else the scheme and host
+ * a trusted proxy forwarded (fwd_proto, fwd_host), else the scheme served
+ * and the Host header. The base of the token realm and of the directory's
+ * endpoints.
+ */
+struct authz;
+void authz_public_base(const struct authz *az, const struct berth_caller *c, char *out, size_t n);
 /* Sets the borrowed headers and the credential kind; ip and addr are the transport's. */
 void berth_caller_headers(struct berth_caller *c, const char *host, const char *authorization);
 /* Frees what c owns. */

@@ -66,4 +66,32 @@ req GET /metrics -H 'X-Forwarded-For: junk, 203.0.113.9'
 expect_status 403 "a malformed item left of the client is not walked: 203.0.113.9 is refused /metrics"
 req GET /v2/ "${OWN[@]}" -H 'X-Forwarded-For: 203.0.113.9' -H 'X-Forwarded-For: 127.0.0.1'
 expect_status 403 "two header lines are walked as one list (203.0.113.9 right of the proxy)"
+
+# ---- the address the client reached: X-Forwarded-Proto and -Host of a trusted proxy, or external-url
+realm_of() { grep -i '^WWW-Authenticate:' "$HDRS" | sed -E 's/.*realm="([^"]*)".*/\1/' | tr -d '\r'; }
+req GET /v2/ -H 'X-Forwarded-Proto: https' -H 'X-Forwarded-Host: registry.example:8443'
+expect_eq "a trusted proxy's X-Forwarded-Proto and -Host make the token realm" \
+    "https://registry.example:8443/oauth2/token" "$(realm_of)"
+req GET /v2/ -H 'X-Forwarded-Proto: https' -H 'X-Forwarded-Host: first.example, second.example'
+expect_eq "of a list of hosts, the first (what the client asked the first proxy for)" \
+    "https://first.example/oauth2/token" "$(realm_of)"
+req GET /v2/ -H 'X-Forwarded-Proto: gopher' -H 'X-Forwarded-Host: bad host/x'
+expect_eq "a scheme or host that is not one is not taken" "http://$HOSTPORT/oauth2/token" "$(realm_of)"
+TENANT=$(curl -s "${OWN[@]}" "$URL/api/v1/tenant" | jq -r .tenantId)
+req GET "/directory/$TENANT/v2.0/.well-known/openid-configuration" -H 'X-Forwarded-Proto: https' \
+    -H 'X-Forwarded-Host: registry.example'
+check "the directory's endpoints too" jq -e '.token_endpoint | startswith("https://registry.example/directory/")' "$BODY"
+berth_stop
+BERTH_AUTH=1 berth_start --external-url https://reg.example.com/
+req GET /v2/ -H 'X-Forwarded-Proto: http' -H 'X-Forwarded-Host: elsewhere.example'
+expect_eq "external-url makes the realm, whatever the headers say" "https://reg.example.com/oauth2/token" "$(realm_of)"
+req GET /adfs/.well-known/openid-configuration
+check "and the ADFS face's endpoints" jq -e '.token_endpoint == "https://reg.example.com/adfs/oauth2/token"' "$BODY"
+berth_stop
+out=$("$BERTH_BIN" serve --external-url https://reg.example.com/v2 --data "$WORK/d-ext" 2>&1)
+check "an external-url with a path is refused at start, saying why" \
+    sh -c 'printf "%s" "$1" | grep -q "no path: berth serves from the root"' _ "$out"
+BERTH_AUTH=1 berth_start
+req GET /v2/ -H 'X-Forwarded-Proto: https' -H 'X-Forwarded-Host: registry.example'
+expect_eq "without trusted-proxies the forwarded headers are not taken" "http://$HOSTPORT/oauth2/token" "$(realm_of)"
 finish
