@@ -61,20 +61,22 @@ check "in a message docker prints" grep -q "admin user is disabled for registry 
 req GET "/oauth2/token?service=$LS" -u "default:wrong-admin-password"
 expect_eq "with a wrong password it reads like an unknown name" "$want_tok" "$STATUS $(body_json)"
 
-# ---- the same cost whatever the name: medians of the time to refuse
-# rounds interleave the names, so a busy machine slows them all alike
-for round in 1 2 3 4 5 6 7 8 9; do
+# ---- the same cost whatever the name: the least time to refuse each, over interleaved rounds
+# (a busy machine only ever adds time, so the least is the cost itself; make test runs two lanes)
+for round in $(seq 12); do
     for who in nobody-at-all alice ci-two "$APP"; do
         curl -s -o /dev/null -w "$who %{time_total}\n" -u "$who:not-the-password" "$URL/oauth2/token?service=$LS"
     done
 done >"$WORK/times"
-median_time() { awk -v w="$1" '$1 == w { print $2 }' "$WORK/times" | sort -n | sed -n 5p; }
-T_NONE=$(median_time nobody-at-all)
-T_USER=$(median_time alice)
-T_TOK=$(median_time ci-two)
-T_SP=$(median_time "$APP")
-echo "# median refusal: unknown ${T_NONE}s, user ${T_USER}s, token with 2 passwords ${T_TOK}s, sp with 4 secrets ${T_SP}s"
-within() { awk -v a="$1" -v b="$2" 'BEGIN { r = a / b; exit !(r < 1.3 && r > 0.77) }'; }
+least_time() { awk -v w="$1" '$1 == w { print $2 }' "$WORK/times" | sort -n | sed -n 1p; }
+T_NONE=$(least_time nobody-at-all)
+T_USER=$(least_time alice)
+T_TOK=$(least_time ci-two)
+T_SP=$(least_time "$APP")
+echo "# least refusal time: unknown ${T_NONE}s, user ${T_USER}s, token with 2 passwords ${T_TOK}s, sp with 4 secrets ${T_SP}s"
+# what the check guards against is an argon2 run more or less for some names (each one doubles the
+# cost or takes all of it); on a shared machine the least times still differ by a third
+within() { awk -v a="$1" -v b="$2" 'BEGIN { r = a / b; exit !(r < 1.6 && r > 0.62) }'; }
 check "a token with two passwords costs what an unknown name costs ($T_TOK s vs $T_NONE s)" within "$T_TOK" "$T_NONE"
 check "a service principal with four secrets costs the same ($T_SP s vs $T_NONE s)" within "$T_SP" "$T_NONE"
 check "a user costs the same ($T_USER s vs $T_NONE s)" within "$T_USER" "$T_NONE"
