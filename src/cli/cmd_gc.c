@@ -94,11 +94,16 @@ int cmd_gc(int argc, char **argv, struct cli_ctx *ctx)
     o.upload_ttl_s = cfg.upload_ttl;
     rc = berth_gc_run(meta, blobs, &o, &c, &err);
     if (rc) goto out;
-    printf("gc%s: %llu manifests, %llu repository links, %llu blobs, %llu uploads, %llu temp files; "
-           "%llu bytes freed (%llu blobs checked)\n",
-           o.dry_run ? " (dry run)" : "", (unsigned long long)c.manifests, (unsigned long long)c.unlinked,
-           (unsigned long long)c.blobs_deleted, (unsigned long long)c.uploads, (unsigned long long)c.temp_files,
-           (unsigned long long)c.bytes_freed, (unsigned long long)c.seen);
+    {
+        char freed[32];
+        berth_human_size(c.bytes_freed, freed, sizeof(freed));
+        printf("gc%s: %llu manifests, %llu repository links, %llu blobs, %llu uploads, %llu temp files; "
+               "%s %s (%llu bytes; %llu blobs checked)\n",
+               o.dry_run ? " (dry run)" : "", (unsigned long long)c.manifests, (unsigned long long)c.unlinked,
+               (unsigned long long)c.blobs_deleted, (unsigned long long)c.uploads, (unsigned long long)c.temp_files,
+               freed, o.dry_run ? "would be freed" : "freed", (unsigned long long)c.bytes_freed,
+               (unsigned long long)c.seen);
+    }
     ret = c.failed ? 1 : 0;
 out:
     if (rc) fprintf(stderr, "berth: gc: %s\n", berth_err_msg(&err));

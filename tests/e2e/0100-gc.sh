@@ -94,7 +94,8 @@ if run_gc --grace 0; then
 else
     fail "berth gc --grace 0 exits 0" "$(tail -n 5 "$WORK/gc.out")"
 fi
-check "berth gc prints what it freed" test -s "$WORK/gc.out"
+check "berth gc prints what it freed, in human units and in bytes" \
+    grep -Eq '; [0-9.]+ (B|KiB|MiB) freed \([0-9]+ bytes; [0-9]+ blobs checked\)$' "$WORK/gc.out"
 echo "# gc said: $(head -c 300 "$WORK/gc.out" | tr '\n' ' ')"
 berth_start
 
