@@ -108,7 +108,7 @@ build-fuzz/%: CC := $(FUZZ_CC)
 build-fuzz/fuzzer-%: build-fuzz/obj/fuzz/fuzz_%.o $(foreach m,$(LINK_ORDER),build-fuzz/libberth_$(m).a)
 	$(Q)$(FUZZ_CC) $(LDOPT_fuzz) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
-.PHONY: all asan deps test-deps unit fuzz-bins fuzz test run bench bench-s3 docs clean
+.PHONY: all asan deps test-deps unit fuzz-bins fuzz test run bench bench-s3 docs clean install uninstall
 all: deps build/berth
 asan: deps build-asan/berth
 
@@ -149,6 +149,37 @@ docs: build/berth
 	build/berth doc errors > docs/errors.md
 	build/berth doc config > docs/config.md
 	build/berth doc metrics > docs/metrics.md
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the binary, the credential helper's link, man pages
+# and shell completion generated from the binary's own help (scripts/gen-docs.sh), the systemd unit
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+DISTDIR     ?= build/dist
+
+install: all
+	@rm -rf $(DISTDIR) && mkdir -p $(DISTDIR)/man
+	sh scripts/gen-docs.sh man build/berth $(DISTDIR)/man
+	sh scripts/gen-docs.sh bash build/berth > $(DISTDIR)/berth.bash
+	sh scripts/gen-docs.sh zsh build/berth > $(DISTDIR)/_berth
+	sed 's|@BINDIR@|$(BINDIR)|g' dist/berth.service.in > $(DISTDIR)/berth.service
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(UNITDIR)
+	install -m 0755 build/berth $(DESTDIR)$(BINDIR)/berth
+	ln -sf berth $(DESTDIR)$(BINDIR)/docker-credential-berth
+	install -m 0644 $(DISTDIR)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(DISTDIR)/man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(DISTDIR)/berth.bash $(DESTDIR)$(BASHCOMPDIR)/berth
+	install -m 0644 $(DISTDIR)/_berth $(DESTDIR)$(ZSHCOMPDIR)/_berth
+	install -m 0644 $(DISTDIR)/berth.service $(DESTDIR)$(UNITDIR)/berth.service
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/berth $(DESTDIR)$(BINDIR)/docker-credential-berth \
+		$(DESTDIR)$(MANDIR)/man1/berth.1 $(DESTDIR)$(MANDIR)/man1/berth-*.1 $(DESTDIR)$(MANDIR)/man5/berth.conf.5 \
+		$(DESTDIR)$(BASHCOMPDIR)/berth $(DESTDIR)$(ZSHCOMPDIR)/_berth $(DESTDIR)$(UNITDIR)/berth.service
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -4,7 +4,7 @@ STD     := -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wvla -Wwrite-strings -Wformat=2 -Wno-format-nonliteral
 DEPFL   := -MMD -MP
-PKGS    := libmicrohttpd gnutls libcrypto jansson sqlite3 libpq libsodium libcurl
+PKGS    := libmicrohttpd gnutls libcrypto jansson sqlite3 libpq libsodium libcurl libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 OPT_release := -O2 -g

@@ -526,9 +526,15 @@ int cmd_login(int argc, char **argv, struct cli_ctx *ctx)
         for (i = 0; i < NFILES; i++)
             if (t[i].cfg) printf(" %s", t[i].cfg->path);
         printf("\n");
-        if (!berth_helper_on_path(BERTH_HELPER_BERTH, getenv("PATH")))
-            fprintf(stderr, "warning: docker-credential-berth is not on PATH; docker and podman need it:\n"
-                            "  ln -s \"$(command -v berth)\" /usr/local/bin/docker-credential-berth\n");
+        if (!berth_helper_on_path(BERTH_HELPER_BERTH, getenv("PATH"))) {
+            /* this very binary, wherever it is: berth itself need not be on PATH */
+            char self[4096];
+            ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+            self[n > 0 ? n : 0] = '\0';
+            fprintf(stderr, "warning: docker-credential-berth is not on PATH; docker and podman need it "
+                            "('make install' puts it there), or:\n  ln -s %s /usr/local/bin/docker-credential-berth\n",
+                    n > 0 ? self : "/path/to/berth");
+        }
     }
     printf("Login Succeeded\n");
     ret = 0;

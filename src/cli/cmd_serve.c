@@ -2,13 +2,19 @@
  * cmd_serve.c - `berth serve`: load the config table, open the service
  * (berth_server_open), run the HTTP server over it until SIGTERM/SIGINT,
  * then drain and close cleanly; SIGHUP reloads the TLS certificate and key.
+ * Under systemd (Type=notify, libsystemd's sd_notify) it says when it is
+ * ready, reloading and stopping, and feeds the watchdog (WatchdogSec).
  */
+#include <errno.h>
 #include <signal.h>
-#include <sys/stat.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include <systemd/sd-daemon.h>
 #include "alloc.h"
 #include "auth.h"
 #include "config.h"
@@ -65,7 +71,8 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     struct berth_server *srv = NULL;
     struct berth_http *http = NULL;
     sigset_t sigs;
-    int sig = 0, ret = 1;
+    uint64_t watchdog_us = 0;
+    int sig = 0, ret = 1, watchdog;
     enum berth_rc rc;
 
     if (cli_has_flag(argc, argv, "--check")) return serve_check(argc, argv, ctx);
@@ -102,11 +109,27 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     if (rc) goto out;
     BERTH_LOG(BERTH_LOG_INFO, "msg=\"berth is serving\" listen=%s port=%u data=%s tls=%s", cfg.listen,
               berth_http_port(http), cfg.data, cfg.tls_cert[0] ? "on" : "off");
+    /* under systemd (Type=notify): ready now, reloads and the stop announced, the watchdog fed */
+    watchdog = sd_watchdog_enabled(0, &watchdog_us) > 0 && watchdog_us >= 2000;
+    sd_notifyf(0, "READY=1\nSTATUS=serving on %s", cfg.listen);
     for (;;) {
-        if (sigwait(&sigs, &sig) != 0) sig = SIGTERM;
+        if (!watchdog) {
+            if (sigwait(&sigs, &sig) != 0) sig = SIGTERM;
+        } else {
+            struct timespec half = {(time_t)(watchdog_us / 2000000), (long)(watchdog_us / 2 % 1000000 * 1000)};
+            sig = sigtimedwait(&sigs, NULL, &half);
+            if (sig < 0 && (errno == EAGAIN || errno == EINTR)) {
+                sd_notify(0, "WATCHDOG=1");
+                continue;
+            }
+            if (sig < 0) sig = SIGTERM;
+        }
         if (sig != SIGHUP) break;
+        sd_notify(0, "RELOADING=1");
         reload(http, &cfg);
+        sd_notify(0, "READY=1");
     }
+    sd_notify(0, "STOPPING=1");
     BERTH_LOG(BERTH_LOG_INFO, "msg=\"shutting down\" signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     berth_http_stop(http, (int)cfg.shutdown_timeout);
     http = NULL;

@@ -251,7 +251,8 @@ if [ "$PODMAN_OK" = 1 ]; then
     check "podman pushes through the helper after the lifetime" \
         quiet "${P[@]}" push -q --tls-verify=false "$HOSTPORT/team/short:v4" "$HOSTPORT/team/short:v5"
 fi
-fails_with "--helper without docker-credential-berth on PATH warns with the fix" 'ln -s' \
+fails_with "--helper without docker-credential-berth on PATH warns with the fix: a link to this binary" \
+    "ln -s $(readlink -f "$BERTH_BIN") /usr/local/bin/docker-credential-berth" \
     bash -c "PATH=/usr/bin:/bin '$BERTH_BIN' login '$HOSTPORT' --helper --docker-only && false"
 run_out "berth logout after --helper" 0 berth logout "$HOSTPORT"
 expect_eq "config.json is what it was before any berth login (jq -S)" "$(jq -S . "$WORK/config.orig")" "$(jq -S . "$CFG")"
