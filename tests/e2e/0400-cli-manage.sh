@@ -346,13 +346,13 @@ else
     check "show-usage's table gives the size in human units" \
         sh -c '[ "$1" = 0 ] && printf "%s\n" "$2" | grep -Eq "^Size +[0-9.]+ (B|KiB|MiB) +Bytes"' _ "$RC" "$OUT"
     cli repository update -n default --image team/app:v2 --delete-enabled false
-    expect_eq "repository update locks a tag against deletion" "0:team/app:v2: writeEnabled true, deleteEnabled false" "$RC:$OUT"
+    expect_eq "repository update locks a tag against deletion" "0:team/app:v2: writeEnabled true, deleteEnabled false, readEnabled true, listEnabled true" "$RC:$OUT"
     cli repository untag -n default --image team/app:v2
     expect_cli_err "untagging the locked tag is refused, naming the lock" 1 "locked: its deleteEnabled is false"
     cli repository update -n default --image team/app:v2 --delete-enabled true --json
     expect_cli "repository update --json gives the tag's attributes" 0 '.name == "v2" and .changeableAttributes.deleteEnabled'
     cli repository update -n default --repository team/app
-    expect_cli_err "update wants a lock to change" 2 "--write-enabled or --delete-enabled"
+    expect_cli_err "update wants a lock to change" 2 "--write-enabled, --delete-enabled, --read-enabled or --list-enabled"
     cli repository untag -n default --image team/app:v2
     expect_eq "repository untag" "0:Untagged team/app:v2" "$RC:$OUT"
     cli repository show-tags -n default --repository team/app --json
