@@ -1,7 +1,9 @@
 /*
  * cmd_serve.c - `berth serve`: load the config table, open the service
  * (berth_server_open), run the HTTP server over it until SIGTERM/SIGINT,
- * then drain and close cleanly; SIGHUP reloads the TLS certificate and key.
+ * then drain and close cleanly; SIGHUP loads the settings again, applies
+ * those a running server can take (BERTH_CONFIG_LIVE, the TLS certificate
+ * and key among them) and logs every other change as needing a restart.
  * Under systemd (Type=notify, libsystemd's sd_notify) it says when it is
  * ready, reloading and stopping, and feeds the watchdog (WatchdogSec).
  */
@@ -48,20 +50,89 @@ static void serve_usage(FILE *out)
     berth_config_usage(out);
 }
 
-/* SIGHUP: the TLS certificate and key are read again; nothing else changes. */
-static void reload(struct berth_http *http, const struct berth_config *cfg)
+static enum berth_rc log_format_check(const struct berth_config *cfg, struct berth_err *err)
 {
-    struct berth_err err = BERTH_ERR_INIT;
-    enum berth_rc rc = berth_http_reload_tls(http, &err);
+    if (!strcmp(cfg->log_format, "text") || !strcmp(cfg->log_format, "json")) return BERTH_OK;
+    return berth_err_set(err, BERTH_ECONFIG, "config 'log-format': '%.40s' is not text or json", cfg->log_format);
+}
 
-    if (rc == BERTH_OK)
-        BERTH_LOG(BERTH_LOG_INFO, "msg=\"SIGHUP: reloaded the TLS certificate and key; new connections get them\" "
-                                  "cert=%s key=%s", cfg->tls_cert, cfg->tls_key);
-    else if (rc == BERTH_ENOENT)
-        BERTH_LOG(BERTH_LOG_INFO, "msg=\"SIGHUP: nothing to reload (plain HTTP)\"");
+static void log_settings(const struct berth_config *cfg)
+{
+    __atomic_store_n(&berth_log_threshold, (int)cfg->log_level, __ATOMIC_RELAXED);
+    __atomic_store_n(&berth_log_json, !strcmp(cfg->log_format, "json"), __ATOMIC_RELAXED);
+}
+
+/* One line per setting that differs from what the server runs with; counts the live ones in *arg. */
+static void log_change(const char *name, const char *old_text, const char *new_text, int live, void *arg)
+{
+    char o[300], n[300];
+    if (live) ++*(size_t *)arg;
+    berth_log_quote(old_text, o, sizeof(o));
+    berth_log_quote(new_text, n, sizeof(n));
+    if (live)
+        BERTH_LOG(BERTH_LOG_INFO, "msg=\"SIGHUP: setting applied\" key=%s old=\"%s\" new=\"%s\"", name, o, n);
     else
+        BERTH_LOG(BERTH_LOG_WARN, "msg=\"SIGHUP: setting changed; it takes effect at the next start\" key=%s "
+                                  "old=\"%s\" new=\"%s\"", name, o, n);
+}
+
+/* Keeps the running server's value of a string setting in next (the change is not applied). */
+static void keep_str(char **next, const char *now)
+{
+    free(*next);
+    *next = berth_xstrdup(now);
+}
+
+/*
+ * SIGHUP: the settings are loaded again the way they were at start (the
+ * --config file, the environment, the flags); a bad config changes nothing.
+ * The TLS certificate and key are read again (also when their paths are
+ * unchanged: renewed files replace old ones in place). Every setting that
+ * differs is logged, applied when it is one of BERTH_CONFIG_LIVE, otherwise
+ * named as needing a restart.
+ */
+static void reload(struct berth_http *http, struct berth_config *cfg, int argc, char **argv)
+{
+    struct berth_config next;
+    struct berth_err err = BERTH_ERR_INIT;
+    enum berth_rc rc;
+    size_t changed, applied = 0;
+
+    berth_config_init(&next);
+    rc = berth_config_load(&next, argc, argv, &err);
+    if (!rc) rc = log_format_check(&next, &err);
+    if (!rc) rc = berth_http_settings_check(&next, &err);
+    if (rc) {
+        BERTH_LOG(BERTH_LOG_WARN, "msg=\"SIGHUP: settings not reloaded; the server keeps the ones it runs with\" "
+                                  "err=\"%s\"", berth_err_msg(&err));
+        berth_config_release(&next);
+        return;
+    }
+    if (!cfg->tls_cert[0] || !next.tls_cert[0]) {
+        if (next.tls_cert[0] || next.tls_key[0])
+            BERTH_LOG(BERTH_LOG_WARN, "msg=\"SIGHUP: HTTPS is turned on or off only at start\"");
+        else
+            BERTH_LOG(BERTH_LOG_INFO, "msg=\"SIGHUP: nothing to reload (plain HTTP)\"");
+        keep_str(&next.tls_cert, cfg->tls_cert);
+        keep_str(&next.tls_key, cfg->tls_key);
+    } else if (berth_http_reload_tls(http, next.tls_cert, next.tls_key, &err) == BERTH_OK) {
+        BERTH_LOG(BERTH_LOG_INFO, "msg=\"SIGHUP: reloaded the TLS certificate and key; new connections get them\" "
+                                  "cert=%s key=%s", next.tls_cert, next.tls_key);
+    } else {
         BERTH_LOG(BERTH_LOG_WARN, "msg=\"SIGHUP: TLS certificate not reloaded; still serving the previous one\" "
                                   "err=\"%s\"", berth_err_msg(&err));
+        keep_str(&next.tls_cert, cfg->tls_cert);
+        keep_str(&next.tls_key, cfg->tls_key);
+    }
+    /* the reload's own lines are told at the more talkative of the two levels */
+    if (next.log_level > cfg->log_level)
+        __atomic_store_n(&berth_log_threshold, (int)next.log_level, __ATOMIC_RELAXED);
+    changed = berth_config_diff(cfg, &next, log_change, &applied);
+    BERTH_LOG(BERTH_LOG_INFO, "msg=\"SIGHUP: settings reloaded\" changed=%zu applied=%zu restart_needed=%zu", changed,
+              applied, changed - applied);
+    berth_config_apply_live(cfg, &next);
+    log_settings(cfg);
+    berth_config_release(&next);
 }
 
 int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
@@ -88,13 +159,12 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
         berth_config_release(&cfg);
         return rc == BERTH_EINVAL ? 2 : 1;
     }
-    berth_log_threshold = (int)cfg.log_level;
-    if (strcmp(cfg.log_format, "text") != 0 && strcmp(cfg.log_format, "json") != 0) {
-        fprintf(stderr, "berth: config 'log-format': '%s' is not text or json\n", cfg.log_format);
+    if (log_format_check(&cfg, &err)) {
+        fprintf(stderr, "berth: %s\n", berth_err_msg(&err));
         berth_config_release(&cfg);
         return 2;
     }
-    berth_log_json = !strcmp(cfg.log_format, "json");
+    log_settings(&cfg);
     umask(077); /* the database, keys and blobs are nobody else's business */
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&sigs);
@@ -126,7 +196,7 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
         }
         if (sig != SIGHUP) break;
         sd_notify(0, "RELOADING=1");
-        reload(http, &cfg);
+        reload(http, &cfg, argc - 1, argv + 1);
         sd_notify(0, "READY=1");
     }
     sd_notify(0, "STOPPING=1");

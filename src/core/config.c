@@ -23,6 +23,12 @@ struct cfg_row {
     size_t off;
 };
 
+static const size_t live_offsets[] = {
+#define LIVE(field) offsetof(struct berth_config, field),
+    BERTH_CONFIG_LIVE(LIVE)
+#undef LIVE
+};
+
 static const struct cfg_row rows[] = {
 #define ROW(field, name, type, def, min, max, help) \
     {name, type, def, (int64_t)(min), (int64_t)(max), help, offsetof(struct berth_config, field)},
@@ -128,6 +134,91 @@ void berth_config_release(struct berth_config *cfg)
         if (rows[i].type != BERTH_CFG_STR) continue;
         free(*str_field(cfg, &rows[i]));
         *str_field(cfg, &rows[i]) = NULL;
+    }
+    for (i = 0; i < cfg->nretired; i++) free(cfg->retired[i]);
+    free(cfg->retired);
+    cfg->retired = NULL;
+    cfg->nretired = 0;
+}
+
+static int row_is_live(const struct cfg_row *r)
+{
+    size_t i;
+    for (i = 0; i < sizeof(live_offsets) / sizeof(live_offsets[0]); i++)
+        if (live_offsets[i] == r->off) return 1;
+    return 0;
+}
+
+int berth_config_is_live(const char *name)
+{
+    const struct cfg_row *r = find(name, strlen(name));
+    return r && row_is_live(r);
+}
+
+/* A value as the user would write it; "(hidden)" for a key that may hold a password. */
+static void value_text(const struct berth_config *cfg, const struct cfg_row *r, char *out, size_t n)
+{
+    int64_t v;
+
+    if (r->type == BERTH_CFG_STR) {
+        const char *s = *str_field((struct berth_config *)(uintptr_t)cfg, r);
+        snprintf(out, n, "%s", !strcmp(r->name, "meta") && s && *s ? "(hidden)" : s ? s : "");
+        return;
+    }
+    v = *int_field((struct berth_config *)(uintptr_t)cfg, r);
+    if (r->type == BERTH_CFG_BOOL) snprintf(out, n, "%s", v ? "true" : "false");
+    else if (r->type == BERTH_CFG_LEVEL) snprintf(out, n, "%s", berth_log_level_name((int)v));
+    else if (r->type == BERTH_CFG_SIZE) size_text(v, out, n);
+    else snprintf(out, n, "%lld", (long long)v);
+}
+
+size_t berth_config_diff(const struct berth_config *a, const struct berth_config *b, berth_config_diff_fn fn,
+                         void *arg)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < NROWS; i++) {
+        const struct cfg_row *r = &rows[i];
+        int same;
+        if (r->type == BERTH_CFG_STR) {
+            const char *x = *str_field((struct berth_config *)(uintptr_t)a, r);
+            const char *y = *str_field((struct berth_config *)(uintptr_t)b, r);
+            same = !strcmp(x ? x : "", y ? y : "");
+        } else {
+            same = *int_field((struct berth_config *)(uintptr_t)a, r) ==
+                   *int_field((struct berth_config *)(uintptr_t)b, r);
+        }
+        if (same) continue;
+        n++;
+        if (fn) {
+            char old_text[512], new_text[512];
+            value_text(a, r, old_text, sizeof(old_text));
+            value_text(b, r, new_text, sizeof(new_text));
+            fn(r->name, old_text, new_text, row_is_live(r), arg);
+        }
+    }
+    return n;
+}
+
+void berth_config_apply_live(struct berth_config *dst, const struct berth_config *src)
+{
+    size_t i;
+
+    for (i = 0; i < NROWS; i++) {
+        const struct cfg_row *r = &rows[i];
+        if (!row_is_live(r)) continue;
+        if (r->type == BERTH_CFG_STR) {
+            char **d = str_field(dst, r);
+            const char *s = *str_field((struct berth_config *)(uintptr_t)src, r);
+            char *old;
+            if (!strcmp(*d, s)) continue;
+            old = __atomic_exchange_n(d, berth_xstrdup(s), __ATOMIC_ACQ_REL);
+            dst->retired = berth_xrealloc(dst->retired, (dst->nretired + 1) * sizeof(char *));
+            dst->retired[dst->nretired++] = old;
+        } else {
+            __atomic_store_n(int_field(dst, r), *int_field((struct berth_config *)(uintptr_t)src, r),
+                             __ATOMIC_RELAXED);
+        }
     }
 }
 
@@ -267,9 +358,13 @@ void berth_config_usage(FILE *out)
         snprintf(opt, sizeof(opt), "--%s %s", rows[i].name,
                  rows[i].type == BERTH_CFG_BOOL ? "BOOL" : rows[i].type == BERTH_CFG_STR ? "TEXT"
                  : rows[i].type == BERTH_CFG_SIZE ? "SIZE" : rows[i].type == BERTH_CFG_LEVEL ? "LEVEL" : "N");
-        fprintf(out, "  %-28s %s (default: %s)\n", opt, rows[i].help, *rows[i].def ? rows[i].def : "none");
+        fprintf(out, "  %-28s %s (default: %s%s)\n", opt, rows[i].help, *rows[i].def ? rows[i].def : "none",
+                row_is_live(&rows[i]) ? "; live on SIGHUP" : "");
     }
     fprintf(out, "\nEvery option may also be set as BERTH_<NAME> in the environment (e.g. BERTH_LISTEN)\n"
                  "or as a key of the JSON file given to --config. Flags win over the environment,\n"
-                 "which wins over the file. Sizes take K, M and G suffixes.\n");
+                 "which wins over the file. Sizes take K, M and G suffixes.\n"
+                 "On SIGHUP (systemctl reload berth) a running server loads its settings again the same\n"
+                 "way, applies those marked 'live on SIGHUP' and logs every other change as taking\n"
+                 "effect at the next start; with a bad setting it keeps the ones it runs with.\n");
 }

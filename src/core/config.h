@@ -127,7 +127,19 @@ struct berth_config {
 #define BERTH_CFG_LEVEL_FIELD int64_t
     BERTH_CONFIG_MAP(BERTH_CFG_DECL)
 #undef BERTH_CFG_DECL
+    char **retired; /* strings replaced by berth_config_apply_live: readers may still hold them */
+    size_t nretired;
 };
+
+/*
+ * The settings a running server takes on SIGHUP; every other one is read at
+ * start only and a change to it is logged as needing a restart. Readers of
+ * these fields use BERTH_CFG_LIVE (integers) or BERTH_CFG_LIVE_STR, since the
+ * main thread stores new values while requests are served.
+ */
+#define BERTH_CONFIG_LIVE(X)                                                                             X(log_level) X(log_format) X(access_log) X(tls_cert) X(tls_key) X(external_url) X(metrics_access)     X(access_ttl) X(refresh_ttl) X(directory_ttl) X(leeway) X(manifest_max) X(blob_max) X(chunk_min)       X(page_max) X(upload_sessions_max) X(shutdown_timeout)
+#define BERTH_CFG_LIVE(cfg, field) __atomic_load_n(&(cfg)->field, __ATOMIC_RELAXED)
+#define BERTH_CFG_LIVE_STR(cfg, field) ((const char *)__atomic_load_n(&(cfg)->field, __ATOMIC_ACQUIRE))
 
 /* Sets every field to its default. Strings are owned by cfg. */
 void berth_config_init(struct berth_config *cfg);
@@ -145,6 +157,23 @@ enum berth_rc berth_config_load_env(struct berth_config *cfg, struct berth_err *
  * (BERTH_EINVAL) naming the flag.
  */
 enum berth_rc berth_config_load(struct berth_config *cfg, int argc, char **argv, struct berth_err *err);
+/* 1 when a setting (by name) is one of BERTH_CONFIG_LIVE, else 0. */
+int berth_config_is_live(const char *name);
+/*
+ * Calls fn for every key whose value differs between a and b, with both values
+ * as text (a key that may carry a password, such as meta, as "(hidden)") and
+ * whether the key is live. Returns the number of keys that differ.
+ */
+typedef void (*berth_config_diff_fn)(const char *name, const char *old_text, const char *new_text, int live,
+                                     void *arg);
+size_t berth_config_diff(const struct berth_config *a, const struct berth_config *b, berth_config_diff_fn fn,
+                         void *arg);
+/*
+ * Copies the live keys of src into dst while other threads read dst: integers
+ * by atomic stores, strings by swapping the pointer; a replaced string is kept
+ * (dst->retired) until berth_config_release.
+ */
+void berth_config_apply_live(struct berth_config *dst, const struct berth_config *src);
 /* Prints every option with its default and help. */
 void berth_config_usage(FILE *out);
 

@@ -21,7 +21,7 @@ int berth_log_level_parse(const char *s)
     return -1;
 }
 
-static const char *level_name(int level)
+const char *berth_log_level_name(int level)
 {
     if (level < 0 || level > 3) return "unknown";
     return level_names[level];
@@ -266,7 +266,7 @@ void berth_log_write(enum berth_log_level level, const char *fmt, ...)
     gmtime_r(&ts.tv_sec, &tm);
     n = snprintf(line, sizeof(line), "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s ", tm.tm_year + 1900,
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-                 level_name((int)level));
+                 berth_log_level_name((int)level));
     if (n < 0) return;
     va_start(ap, fmt);
     m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
@@ -275,7 +275,7 @@ void berth_log_write(enum berth_log_level level, const char *fmt, ...)
     n += m;
     if ((size_t)n > sizeof(line) - 2) n = (int)sizeof(line) - 2;
     line[n] = '\0';
-    if (berth_log_json) {
+    if (__atomic_load_n(&berth_log_json, __ATOMIC_RELAXED)) {
         char json[8192];
         int j = berth_log_kv_to_json(line, json, sizeof(json) - 1);
         if (j > 0) {

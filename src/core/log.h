@@ -21,12 +21,14 @@ enum berth_log_level {
     BERTH_LOG_DEBUG = 3,
 };
 
-extern int berth_log_threshold; /* written once at start-up, read by every thread */
-extern int berth_log_json;      /* 1: JSON lines (--log-format json); written once at start-up */
+/* Set at start-up and again on SIGHUP (atomic stores); every thread reads them with BERTH_LOG_ON. */
+extern int berth_log_threshold;
+extern int berth_log_json; /* 1: JSON lines (--log-format json) */
+#define BERTH_LOG_ON(level) ((int)(level) <= __atomic_load_n(&berth_log_threshold, __ATOMIC_RELAXED))
 
 #define BERTH_LOG(level, ...)                                                                      \
     do {                                                                                           \
-        if ((int)(level) <= berth_log_threshold) berth_log_write((level), __VA_ARGS__);            \
+        if (BERTH_LOG_ON(level)) berth_log_write((level), __VA_ARGS__);                            \
     } while (0)
 
 /* Writes "ts=... level=... <fmt>" and a newline. Use BERTH_LOG instead. */
@@ -48,5 +50,7 @@ const char *berth_log_quote(const char *in, char *out, size_t n);
 int berth_log_kv_to_json(const char *kv, char *out, size_t n);
 /* "error", "warn", "info", "debug" -> level; -1 when unknown. */
 int berth_log_level_parse(const char *s);
+/* The reverse: "error" ... "debug", or "unknown". */
+const char *berth_log_level_name(int level);
 
 #endif

@@ -22,7 +22,7 @@ enum berth_rc api_base_finish(struct berth_req *req, struct berth_err *err)
 enum berth_rc req_page_args(struct berth_req *req, int64_t *n, const char **last, struct berth_err *err)
 {
     const char *ns = req_query(req, "n");
-    int64_t cap = req->http->cfg->page_max;
+    int64_t cap = BERTH_CFG_LIVE(req->http->cfg, page_max);
     uint64_t v;
 
     *n = cap;

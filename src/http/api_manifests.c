@@ -87,7 +87,7 @@ out:
 enum berth_rc api_manifest_put_begin(struct berth_req *req, struct berth_err *err)
 {
     struct put_state *st;
-    int64_t max = req->http->cfg->manifest_max;
+    int64_t max = BERTH_CFG_LIVE(req->http->cfg, manifest_max);
     enum berth_rc rc;
 
     if (req->content_length > max)
@@ -105,7 +105,7 @@ enum berth_rc api_manifest_put_body(struct berth_req *req, const char *data, siz
     struct put_state *st = req->state;
     if (berth_buf_append(&st->body, data, len) == BERTH_ETOOBIG)
         return berth_err_set(err, BERTH_ETOOBIG, "manifest is larger than the %lld bytes allowed",
-                             (long long)req->http->cfg->manifest_max);
+                             (long long)BERTH_CFG_LIVE(req->http->cfg, manifest_max));
     return BERTH_OK;
 }
 

@@ -572,9 +572,9 @@ static json_t *registry_json(struct authz *az, const struct berth_meta_registry 
     json_object_set_new(o, "adminUserEnabled", json_boolean(r->admin_enabled));
     json_object_set_new(o, "anonymousPullEnabled", json_boolean(r->anonymous_pull));
     json_object_set_new(o, "refreshTokenLifetimeSeconds",
-                        json_integer(r->refresh_ttl_s ? r->refresh_ttl_s : az->cfg->refresh_ttl));
+                        json_integer(r->refresh_ttl_s ? r->refresh_ttl_s : BERTH_CFG_LIVE(az->cfg, refresh_ttl)));
     json_object_set_new(o, "accessTokenLifetimeSeconds",
-                        json_integer(r->access_ttl_s ? r->access_ttl_s : az->cfg->access_ttl));
+                        json_integer(r->access_ttl_s ? r->access_ttl_s : BERTH_CFG_LIVE(az->cfg, access_ttl)));
     mgmt_network_json_add(az, r->id, o);
     return o;
 }

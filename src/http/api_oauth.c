@@ -563,7 +563,7 @@ static enum berth_rc directory_issue(struct authz *az, const struct principal *p
     json_object_set_new(c, "tid", json_string(az->tenant));
     json_object_set_new(c, "iat", json_integer(now));
     json_object_set_new(c, "nbf", json_integer(now));
-    json_object_set_new(c, "exp", json_integer(now + az->cfg->directory_ttl));
+    json_object_set_new(c, "exp", json_integer(now + BERTH_CFG_LIVE(az->cfg, directory_ttl)));
     json_object_set_new(c, "jti", json_string(jti));
     json_object_set_new(c, "grant_type", json_string(grant_type));
     json_object_set_new(cred, "k", json_string(p->kind == PK_SP ? "sp" : "user"));
@@ -637,7 +637,7 @@ static enum berth_rc adfs_id_token(struct authz *az, struct berth_req *req, cons
     adfs_base(az, req, iss, sizeof(iss));
     c = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "iss", iss, "aud", client_id, "sub", p->id, "upn", p->name,
                   "unique_name", p->name, "tid", az->tenant, "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp",
-                  (json_int_t)(now + az->cfg->directory_ttl));
+                  (json_int_t)(now + BERTH_CFG_LIVE(az->cfg, directory_ttl)));
     text = c ? json_dumps(c, JSON_COMPACT) : NULL;
     rc = text ? authz_sign(az, text, strlen(text), out, err)
               : berth_err_set(err, BERTH_EINTERNAL, "cannot encode token claims");
@@ -707,7 +707,7 @@ static enum berth_rc directory_token(struct berth_req *req, int adfs, struct ber
     snprintf(req->caller.principal, sizeof(req->caller.principal), "%s", p.name);
     authz_note_principal(&req->caller, &p);
     berth_buf_printf(&b, "{\"token_type\":\"Bearer\",\"access_token\":\"%s\",\"expires_in\":%lld", berth_buf_str(&at),
-                     (long long)az->cfg->directory_ttl);
+                     (long long)BERTH_CFG_LIVE(az->cfg, directory_ttl));
     if (rt.len) berth_buf_printf(&b, ",\"refresh_token\":\"%s\"", berth_buf_str(&rt));
     if (it.len) berth_buf_printf(&b, ",\"id_token\":\"%s\"", berth_buf_str(&it));
     berth_buf_puts(&b, "}");

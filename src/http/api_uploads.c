@@ -58,7 +58,7 @@ static enum berth_rc parse_digest_arg(struct berth_req *req, struct up_state *st
 /* Checks the whole blob fits the configured cap. */
 static enum berth_rc check_cap(struct berth_req *req, uint64_t have, struct berth_err *err)
 {
-    int64_t max = req->http->cfg->blob_max;
+    int64_t max = BERTH_CFG_LIVE(req->http->cfg, blob_max);
     uint64_t more = req->content_length > 0 ? (uint64_t)req->content_length : 0;
     if (have + more > (uint64_t)max)
         return berth_err_set(err, BERTH_ETOOBIG, "blob would be larger than the %lld bytes allowed", (long long)max);
@@ -101,9 +101,9 @@ enum berth_rc api_upload_chunk_body(struct berth_req *req, const char *data, siz
 
     if (!st || !st->w || !st->s) return BERTH_OK; /* POST without ?digest=: body ignored */
     s = st->s;
-    if (s->size + len > (uint64_t)req->http->cfg->blob_max)
+    if (s->size + len > (uint64_t)BERTH_CFG_LIVE(req->http->cfg, blob_max))
         return berth_err_set(err, BERTH_ETOOBIG, "blob is larger than the %lld bytes allowed",
-                             (long long)req->http->cfg->blob_max);
+                             (long long)BERTH_CFG_LIVE(req->http->cfg, blob_max));
     rc = berth_upload_writer_append(st->w, data, len, err);
     if (rc) {
         struct berth_err terr = BERTH_ERR_INIT;
@@ -251,15 +251,15 @@ static enum berth_rc new_session(struct berth_req *req, struct berth_err *err)
     if (req->caller.principal[0]) snprintf(owner, sizeof(owner), "%s", req->caller.principal);
     else snprintf(owner, sizeof(owner), "ip:%s", req->caller.ip);
     rc = h->meta->uploads->upload_put(h->meta, uuid, req->registry_id, req->name, owner, berth_now_ms(),
-                                  h->cfg->upload_sessions_max, err);
+                                  BERTH_CFG_LIVE(h->cfg, upload_sessions_max), err);
     if (rc) {
         struct berth_err terr = BERTH_ERR_INIT;
         h->blobs->ops->upload_remove(h->blobs, uuid, &terr);
         return rc;
     }
     add_upload_headers(req, uuid, 0);
-    if (h->cfg->chunk_min > 0) {
-        snprintf(minlen, sizeof(minlen), "%lld", (long long)h->cfg->chunk_min);
+    if (BERTH_CFG_LIVE(h->cfg, chunk_min) > 0) {
+        snprintf(minlen, sizeof(minlen), "%lld", (long long)BERTH_CFG_LIVE(h->cfg, chunk_min));
         berth_req_add_header(req, "OCI-Chunk-Min-Length", minlen);
     }
     return req_respond_empty(req, 202);

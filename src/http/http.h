@@ -29,13 +29,20 @@ struct berth_req;
  */
 enum berth_rc berth_http_start(struct berth_server *srv, struct berth_http **out, struct berth_err *err);
 /*
- * Reads tls-cert and tls-key again and serves them to every new connection;
+ * Reads the certificate and key at cert and key (the tls-cert and tls-key a
+ * reloaded config names) and serves them to every new connection;
  * connections and requests in flight keep theirs. On an error (a file that
  * cannot be read or parsed, a key that is not the certificate's, an expired
  * certificate: BERTH_ECONFIG naming the file) the previous pair stays
  * served. BERTH_ENOENT on a plain HTTP server. Call from one thread at a time.
  */
-enum berth_rc berth_http_reload_tls(struct berth_http *h, struct berth_err *err);
+enum berth_rc berth_http_reload_tls(struct berth_http *h, const char *cert, const char *key, struct berth_err *err);
+/*
+ * The checks berth_http_start makes of the settings a running server takes
+ * on SIGHUP (external-url, metrics-access), for a config about to be
+ * applied. BERTH_ECONFIG naming the key.
+ */
+enum berth_rc berth_http_settings_check(const struct berth_config *cfg, struct berth_err *err);
 /* The port actually bound (useful with port 0). */
 uint16_t berth_http_port(const struct berth_http *h);
 /*

@@ -438,7 +438,7 @@ static int is_loopback(const char *ip)
 /* GET /metrics */
 enum berth_rc api_metrics_finish(struct berth_req *req, struct berth_err *err)
 {
-    const char *mode = req->http->cfg->metrics_access;
+    const char *mode = BERTH_CFG_LIVE_STR(req->http->cfg, metrics_access);
     struct berth_buf b = BERTH_BUF_INIT(0);
 
     if (!strcmp(mode, "off")) return berth_err_set(err, BERTH_EDENIED, "metrics are turned off (metrics-access=off)");

@@ -51,8 +51,7 @@ static int host_ok(const char *s, size_t len)
     return 1;
 }
 
-/* external-url: "" or http(s)://host[:port] with nothing after but one '/'. */
-static enum berth_rc external_url_check(const char *u, struct berth_err *err)
+enum berth_rc netcheck_external_url_check(const char *u, struct berth_err *err)
 {
     size_t skip, len;
 
@@ -79,7 +78,7 @@ enum berth_rc netcheck_new(const struct berth_config *cfg, struct netcheck **out
         rc = berth_err_set(err, BERTH_ECONFIG, "config 'trusted-proxies': %s", berth_err_msg(&lerr));
         goto out;
     }
-    rc = external_url_check(cfg->external_url, err);
+    rc = netcheck_external_url_check(cfg->external_url, err);
     if (rc) goto out;
     *out = n;
     n = NULL;

@@ -17,6 +17,8 @@ struct berth_http;
 struct netcheck;
 
 /* Parses trusted-proxies. BERTH_ECONFIG naming the key and the bad item. */
+/* external-url: "" or http(s)://host[:port] with nothing after but one '/'; BERTH_ECONFIG naming the key. */
+enum berth_rc netcheck_external_url_check(const char *u, struct berth_err *err);
 enum berth_rc netcheck_new(const struct berth_config *cfg, struct netcheck **out, struct berth_err *err);
 void netcheck_free(struct netcheck *n); /* NULL-safe */
 

@@ -575,7 +575,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         req->route->cleanup(req, req->failed || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
     metrics_request_done(req);
     record_events(h, req);
-    if (h->cfg->access_log && berth_log_threshold >= BERTH_LOG_INFO) {
+    if (BERTH_CFG_LIVE(h->cfg, access_log) && BERTH_LOG_ON(BERTH_LOG_INFO)) {
         /* the path, the User-Agent and a name tried are the client's words: escaped, they cannot end the value
            or the line */
         char qpath[320], qua[140], qwho[300];
@@ -797,10 +797,16 @@ fail:
     return rc;
 }
 
-enum berth_rc berth_http_reload_tls(struct berth_http *h, struct berth_err *err)
+enum berth_rc berth_http_reload_tls(struct berth_http *h, const char *cert, const char *key, struct berth_err *err)
 {
     if (!h->tls) return berth_err_set(err, BERTH_ENOENT, "the server serves plain HTTP: no certificate to reload");
-    return tlscert_reload(h->tls, err);
+    return tlscert_reload(h->tls, cert, key, err);
+}
+
+enum berth_rc berth_http_settings_check(const struct berth_config *cfg, struct berth_err *err)
+{
+    enum berth_rc rc = metrics_config_check(cfg, err);
+    return rc ? rc : netcheck_external_url_check(cfg->external_url, err);
 }
 
 int http_tls_period(struct berth_http *h, struct berth_doctor_tls *out)

@@ -29,7 +29,6 @@ struct pair {
 
 struct tlscert {
     uint32_t magic;
-    char *cert_path, *key_path; /* owned copies */
     struct pair *current;       /* newest first; written by the reloading thread only */
 };
 
@@ -124,9 +123,7 @@ enum berth_rc tlscert_new(const struct berth_config *cfg, struct tlscert **out, 
     enum berth_rc rc;
 
     t->magic = TLSCERT_MAGIC;
-    t->cert_path = berth_xstrdup(cfg->tls_cert);
-    t->key_path = berth_xstrdup(cfg->tls_key);
-    rc = pair_load(t->cert_path, t->key_path, &t->current, err);
+    rc = pair_load(cfg->tls_cert, cfg->tls_key, &t->current, err);
     if (rc) goto out;
     if (!atomic_compare_exchange_strong(&served, &none, t->current)) {
         rc = berth_err_set(err, BERTH_EBUSY, "another TLS server already runs in this process");
@@ -139,18 +136,17 @@ out:
     return rc;
 }
 
-enum berth_rc tlscert_reload(struct tlscert *t, struct berth_err *err)
+enum berth_rc tlscert_reload(struct tlscert *t, const char *cert_path, const char *key_path, struct berth_err *err)
 {
     struct pair *p = NULL;
     enum berth_rc rc;
 
     if (!t || t->magic != TLSCERT_MAGIC) abort();
-    rc = pair_load(t->cert_path, t->key_path, &p, err);
+    rc = pair_load(cert_path, key_path, &p, err);
     if (rc) goto out;
     /* at start an expired certificate is the doctor's to report; here it would replace a working one */
     if (p->period_known && p->period.not_after_s < berth_now_s()) {
-        rc = berth_err_set(err, BERTH_ECONFIG, "config 'tls-cert': the certificate in '%s' has expired",
-                           t->cert_path);
+        rc = berth_err_set(err, BERTH_ECONFIG, "config 'tls-cert': the certificate in '%s' has expired", cert_path);
         goto out;
     }
     p->older = t->current;
@@ -186,8 +182,6 @@ void tlscert_free(struct tlscert *t)
         older = p->older;
         pair_free(p);
     }
-    free(t->cert_path);
-    free(t->key_path);
     t->magic = 0;
     free(t);
 }

@@ -32,11 +32,12 @@ struct tlscert;
  */
 enum berth_rc tlscert_new(const struct berth_config *cfg, struct tlscert **out, struct berth_err *err);
 /*
- * Reads the files again and, when the new pair passes the same checks and
- * the certificate has not expired, serves it to every new connection. On
- * error the previous pair stays.
+ * Reads the pair at cert_path and key_path (the same files again, or the
+ * ones a reloaded config names) and, when it passes the same checks and the
+ * certificate has not expired, serves it to every new connection. On error
+ * the previous pair stays.
  */
-enum berth_rc tlscert_reload(struct tlscert *t, struct berth_err *err);
+enum berth_rc tlscert_reload(struct tlscert *t, const char *cert_path, const char *key_path, struct berth_err *err);
 /* The served certificate's validity period; 0 when it could not be read. */
 int tlscert_period(struct tlscert *t, struct berth_doctor_tls *out);
 /* Frees every pair ever loaded; the daemon must have stopped. NULL-safe. */

@@ -1127,8 +1127,8 @@ enum berth_rc authz_issue(struct authz *az, const struct berth_meta_registry *re
     size_t i;
     enum berth_rc rc;
 
-    ttl = access_token ? (reg->access_ttl_s ? reg->access_ttl_s : az->cfg->access_ttl)
-                       : (reg->refresh_ttl_s ? reg->refresh_ttl_s : az->cfg->refresh_ttl);
+    ttl = access_token ? (reg->access_ttl_s ? reg->access_ttl_s : BERTH_CFG_LIVE(az->cfg, access_ttl))
+                       : (reg->refresh_ttl_s ? reg->refresh_ttl_s : BERTH_CFG_LIVE(az->cfg, refresh_ttl));
     authz_login_server(az, reg, aud, sizeof(aud));
     berth_uuid(jti);
     json_object_set_new(claims, "iss", json_string(BERTH_REGISTRY_ISSUER));
@@ -1357,7 +1357,7 @@ enum berth_rc authz_token(struct authz *az, const struct berth_meta_registry *re
     if (access_json) *access_json = NULL;
     authz_login_server(az, reg, aud, sizeof(aud));
     token_key(grant_type, token, key);
-    if (strlen(token) <= 8192 && token_cache_get(az->tokens, key, berth_now_s(), az->cfg->leeway, p, access_json)) {
+    if (strlen(token) <= 8192 && token_cache_get(az->tokens, key, berth_now_s(), BERTH_CFG_LIVE(az->cfg, leeway), p, access_json)) {
         /* the audience is part of what was verified: a cached token of another registry misses here */
         if (reg->id == p->reg_id) return recheck(az, reg, p, reason, err);
         if (access_json) {
@@ -1370,7 +1370,7 @@ enum berth_rc authz_token(struct authz *az, const struct berth_meta_registry *re
     want.aud = aud;
     want.grant_type = grant_type;
     want.now = berth_now_s();
-    want.leeway = az->cfg->leeway;
+    want.leeway = BERTH_CFG_LIVE(az->cfg, leeway);
     rc = verify(az, token, &want, &c, reason, err);
     if (rc) {
         char other[160];
@@ -1386,7 +1386,7 @@ enum berth_rc authz_token(struct authz *az, const struct berth_meta_registry *re
     if (rc) goto out;
     p->reg_id = reg->id;
     {
-        int64_t until = c.exp + az->cfg->leeway, cap = berth_now_s() + TOKEN_CACHE_TTL_S;
+        int64_t until = c.exp + BERTH_CFG_LIVE(az->cfg, leeway), cap = berth_now_s() + TOKEN_CACHE_TTL_S;
         token_cache_put(az->tokens, key, until < cap ? until : cap, c.nbf, p, c.access_json);
     }
     rc = recheck(az, reg, p, reason, err);
@@ -1417,7 +1417,7 @@ enum berth_rc authz_directory_token(struct authz *az, const char *token, const c
     want.aud = BERTH_DIRECTORY_AUDIENCE;
     want.grant_type = grant_type;
     want.now = berth_now_s();
-    want.leeway = az->cfg->leeway;
+    want.leeway = BERTH_CFG_LIVE(az->cfg, leeway);
     rc = verify(az, token, &want, &c, reason, err);
     if (rc) goto out;
     rc = principal_of_claims(&c, p, reason, err);
@@ -1458,7 +1458,7 @@ static int covers(unsigned have, unsigned want, int either)
 
 void authz_public_base(const struct authz *az, const struct berth_caller *c, char *out, size_t n)
 {
-    const char *ext = az->cfg->external_url;
+    const char *ext = BERTH_CFG_LIVE_STR(az->cfg, external_url);
     size_t len = ext ? strlen(ext) : 0;
 
     if (len) {

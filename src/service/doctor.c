@@ -622,7 +622,7 @@ static void tls_period(struct ctx *c, struct berth_check *out, const char *cert,
 
 static void check_tls(struct ctx *c, struct berth_check *out)
 {
-    const char *cert = c->in->cfg->tls_cert, *key = c->in->cfg->tls_key;
+    const char *cert = BERTH_CFG_LIVE_STR(c->in->cfg, tls_cert), *key = BERTH_CFG_LIVE_STR(c->in->cfg, tls_key);
     struct berth_err e = BERTH_ERR_INIT;
     struct berth_doctor_tls t;
     char *pem = NULL, *kpem = NULL;
@@ -686,7 +686,7 @@ static void check_clock(struct ctx *c, struct berth_check *out)
     char *db = berth_xasprintf("%s/berth.db", c->data), *dir = berth_xasprintf("%s/keys", c->data);
     char now_text[32], then_text[32];
     const char *newest = NULL;
-    int64_t newest_ms = 0, leeway_ms = c->in->cfg->leeway * 1000;
+    int64_t newest_ms = 0, leeway_ms = BERTH_CFG_LIVE(c->in->cfg, leeway) * 1000;
     struct key_scan ks;
     struct stat st;
 
@@ -711,7 +711,7 @@ static void check_clock(struct ctx *c, struct berth_check *out)
                 "the clock says %s but %s was written at %s, %lld s later (leeway is %lld s): tokens would look not "
                 "yet valid",
                 now_text, newest, then_text, (long long)((newest_ms - c->now_ms) / 1000),
-                (long long)c->in->cfg->leeway);
+                (long long)BERTH_CFG_LIVE(c->in->cfg, leeway));
         fix(out, "set the clock: `timedatectl set-ntp true` (or `chronyc makestep`)");
         goto out;
     }

@@ -5,7 +5,10 @@
 # certificate, another's key, expired) is logged with the reason and the
 # previous certificate stays served. On plain HTTP, SIGHUP is logged and
 # changes nothing. The server survives every SIGHUP and still exits 0 on
-# SIGTERM.
+# SIGTERM. With a --config file, SIGHUP loads the settings again: those a
+# running server takes apply to the next request and are logged with their
+# old and new values, the others are logged as taking effect at the next
+# start, and a bad file changes nothing.
 . "$(dirname "$0")/lib.sh"
 work_init
 command -v openssl >/dev/null || { skip "openssl not found"; finish; }
@@ -94,10 +97,53 @@ wait "$BERTH_PID"
 check "SIGTERM still stops the server with exit 0" test $? -eq 0
 BERTH_PID=""
 
-# plain HTTP: SIGHUP changes nothing
-berth_start
+# plain HTTP, settings from a --config file: SIGHUP loads them again
+printf '{"page-max": 1000, "log-level": "info", "gc-grace": 60}\n' >"$WORK/berth.json"
+berth_start --config "$WORK/berth.json"
+from=$(($(wc -l <"$SRV_LOG") + 1))
+logged() { # logged PATTERN: within 5 s, a line of this server's log matches (grep -E)
+    for _ in $(seq 50); do
+        tail -n "+$from" "$SRV_LOG" | grep -Eq -- "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+for r in one two three; do push_image "sighup/$r" latest >/dev/null; done
+catalog_size() { curl -s "$URL/v2/_catalog?n=10" | jq '.repositories | length'; }
+expect_eq "the catalog gives four repositories a page" 4 "$(catalog_size)"
 kill -HUP "$BERTH_PID"
-sleep 0.5
+check "an unchanged config: SIGHUP logs nothing changed" logged 'settings reloaded" changed=0 applied=0'
+check "and that there was nothing to reload (plain HTTP)" logged 'SIGHUP: nothing to reload \(plain HTTP\)'
 expect_alive "a plain HTTP server survives SIGHUP"
-check "and logs that there was nothing to reload" grep -q 'SIGHUP: nothing to reload (plain HTTP)' "$SRV_LOG"
+
+printf '{"page-max": 2, "log-level": "warn", "gc-grace": 5, "external-url": "https://registry.example:8443"}\n' \
+    >"$WORK/berth.json"
+kill -HUP "$BERTH_PID"
+check "SIGHUP counts what changed and what it applied" \
+    logged 'settings reloaded" changed=4 applied=3 restart_needed=1'
+check "a live setting is logged as applied, old and new" \
+    logged 'msg="SIGHUP: setting applied" key=page-max old="1000" new="2"'
+check "a setting read at start only is named, for the next start" \
+    logged 'level=warn .*msg="SIGHUP: setting changed; it takes effect at the next start" key=gc-grace old="60" new="5"'
+expect_eq "page-max applies to the next request" 2 "$(catalog_size)"
+req GET "$URL/v2/_catalog?n=10"
+check "and the page links to the next" has_hdr Link
+curl -s -o /dev/null -A sighup-quiet "$URL/v2/"
+
+printf '{"page-max": 2, "metrics-access": "nobody"}\n' >"$WORK/berth.json"
+kill -HUP "$BERTH_PID"
+check "a bad value: nothing is reloaded, the reason is logged" \
+    logged "settings not reloaded; the server keeps the ones it runs with\" err=\"config 'metrics-access': 'nobody' is not one of"
+printf '{"page-max": 2, "log-format": "json"}\n' >"$WORK/berth.json"
+kill -HUP "$BERTH_PID"
+check "going back to log-level info is logged" logged 'msg="SIGHUP: setting applied" key=log-level old="warn" new="info"'
+curl -s -o /dev/null -A sighup-heard "$URL/v2/"
+check "log-format json and log-level info apply live: the next request is logged, as JSON" \
+    logged '^\{"ts":.*"ua":"sighup-heard"'
+check "while log-level was warn, they were not" sh -c '! grep -q sighup-quiet "$1"' _ "$SRV_LOG"
+printf '{"page-max": 0}\n' >"$WORK/berth.json"
+kill -HUP "$BERTH_PID"
+check "an out-of-range value is refused by name" logged "config 'page-max': '0' is not an integer in 1..100000"
+expect_eq "and the running value stays" 2 "$(catalog_size)"
+expect_alive "the server survives every SIGHUP"
 finish

@@ -119,6 +119,57 @@ TEST(config_file_and_env)
     free(path);
 }
 
+struct diff_seen {
+    char text[512];
+    int live;
+};
+
+static void diff_note(const char *name, const char *old_text, const char *new_text, int live, void *arg)
+{
+    struct diff_seen *d = arg;
+    size_t n = strlen(d->text);
+    snprintf(d->text + n, sizeof(d->text) - n, "%s%s:%s>%s", n ? " " : "", name, old_text, new_text);
+    d->live += live;
+}
+
+TEST(config_diff_and_live_reload)
+{
+    struct berth_config run, next;
+    struct berth_err err = BERTH_ERR_INIT;
+    struct diff_seen seen = {"", 0};
+    const char *held;
+
+    ASSERT_TRUE(berth_config_is_live("page-max"));
+    ASSERT_TRUE(berth_config_is_live("tls-cert"));
+    ASSERT_TRUE(!berth_config_is_live("listen"));
+    ASSERT_TRUE(!berth_config_is_live("no-such-key"));
+    berth_config_init(&run);
+    berth_config_init(&next);
+    ASSERT_EQ_U64(berth_config_diff(&run, &next, diff_note, &seen), 0);
+    ASSERT_RC(berth_config_set(&next, "page-max", "50", &err), BERTH_OK);
+    ASSERT_RC(berth_config_set(&next, "listen", "127.0.0.1:6000", &err), BERTH_OK);
+    ASSERT_RC(berth_config_set(&next, "external-url", "https://reg.example", &err), BERTH_OK);
+    ASSERT_RC(berth_config_set(&next, "meta", "postgresql://u:secret@db/berth", &err), BERTH_OK);
+    ASSERT_RC(berth_config_set(&next, "manifest-max", "8M", &err), BERTH_OK);
+    ASSERT_RC(berth_config_set(&next, "log-level", "debug", &err), BERTH_OK);
+    ASSERT_EQ_U64(berth_config_diff(&run, &next, diff_note, &seen), 6);
+    ASSERT_EQ_STR(seen.text, "listen:127.0.0.1:5000>127.0.0.1:6000 meta:>(hidden) log-level:info>debug "
+                             "manifest-max:4M>8M page-max:1000>50 external-url:>https://reg.example");
+    ASSERT_EQ_INT(seen.live, 4);
+    held = run.external_url; /* a request may still read the old string */
+    berth_config_apply_live(&run, &next);
+    ASSERT_EQ_INT((int)run.page_max, 50);
+    ASSERT_EQ_INT((int)run.manifest_max, 8 << 20);
+    ASSERT_EQ_INT((int)run.log_level, 3);
+    ASSERT_EQ_STR(run.external_url, "https://reg.example");
+    ASSERT_EQ_STR(held, "");
+    ASSERT_EQ_STR(run.listen, "127.0.0.1:5000");
+    ASSERT_EQ_STR(run.meta, "");
+    ASSERT_EQ_U64(berth_config_diff(&run, &next, NULL, NULL), 2);
+    berth_config_release(&run);
+    berth_config_release(&next);
+}
+
 TEST(util_uuid_and_numbers)
 {
     char u[37];
