@@ -24,6 +24,9 @@ static void gc_usage(FILE *out)
                  "Deletes untagged manifests nothing references, blobs no manifest or repository\n"
                  "references, expired upload sessions and stray temp files. Nothing pushed in the\n"
                  "last --grace minutes (default: the gc-grace setting, 60) is touched.\n"
+                 "The last line says what the grace period held back and when it comes due.\n"
+                 "--dry-run deletes nothing; blobs that only the manifests and links it would\n"
+                 "delete hold are not counted by it.\n"
                  "Progress goes to stderr: on by default when stderr is a terminal.\n");
 }
 
@@ -95,7 +98,7 @@ int cmd_gc(int argc, char **argv, struct cli_ctx *ctx)
     rc = berth_gc_run(meta, blobs, &o, &c, &err);
     if (rc) goto out;
     {
-        char freed[32];
+        char freed[32], kept[512];
         berth_human_size(c.bytes_freed, freed, sizeof(freed));
         printf("gc%s: %llu manifests, %llu repository links, %llu blobs, %llu uploads, %llu temp files; "
                "%s %s (%llu bytes; %llu blobs checked)\n",
@@ -103,6 +106,11 @@ int cmd_gc(int argc, char **argv, struct cli_ctx *ctx)
                (unsigned long long)c.blobs_deleted, (unsigned long long)c.uploads, (unsigned long long)c.temp_files,
                freed, o.dry_run ? "would be freed" : "freed", (unsigned long long)c.bytes_freed,
                (unsigned long long)c.seen);
+        if (o.dry_run && (c.manifests || c.unlinked))
+            printf("gc (dry run): blobs that only these manifests and links hold are freed by the real run, "
+                   "not counted here\n");
+        berth_gc_kept_text(&c, grace, kept, sizeof(kept));
+        printf("gc: %s\n", kept);
     }
     ret = c.failed ? 1 : 0;
 out:

@@ -282,6 +282,12 @@ struct berth_meta_gc_entry {
 };
 typedef int (*berth_meta_gc_entry_fn)(const struct berth_meta_gc_entry *e, void *ctx);
 
+/* What gc's review queue holds that is not due yet (gc_waiting): counts by kind, the earliest entry. */
+struct berth_meta_gc_waiting {
+    uint64_t manifests, links, blobs;
+    int64_t first_review_ms; /* the earliest review_ms among them; 0 when none */
+};
+
 /*
  * Called by blob_claim and blob_reap inside their transaction, while no
  * other claim or reap of the same digest can run; a nonzero code rolls the
@@ -589,6 +595,9 @@ struct berth_meta_content_ops {
      */
     enum berth_rc (*gc_blobs_due)(struct berth_meta *m, int64_t due_ms, const struct berth_meta_gc_entry *after,
                                   int64_t n, berth_meta_gc_entry_fn fn, void *ctx, struct berth_err *err);
+    /* The queue's entries not due by due_ms (the ones the grace period keeps), counted by kind. */
+    enum berth_rc (*gc_waiting)(struct berth_meta *m, int64_t due_ms, struct berth_meta_gc_waiting *out,
+                                struct berth_err *err);
 };
 
 /* An upload session's record and saved state (upload_load). */

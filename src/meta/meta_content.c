@@ -1473,6 +1473,28 @@ static enum berth_rc gc_blobs_due(struct berth_meta *m, int64_t due_ms, const st
                           give_due, &x, NULL, err);
 }
 
+static enum berth_rc give_waiting(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+{
+    struct berth_meta_gc_waiting *w = ctx;
+    int64_t kind = berth_sql_int(r, 0), n = berth_sql_int(r, 1), first = berth_sql_int(r, 2);
+
+    (void)err;
+    if (n < 0) n = 0;
+    if (kind == GC_KIND_MANIFEST) w->manifests = (uint64_t)n;
+    else if (kind == GC_KIND_LINK) w->links = (uint64_t)n;
+    else if (kind == GC_KIND_BLOB) w->blobs = (uint64_t)n;
+    if (n && (!w->first_review_ms || first < w->first_review_ms)) w->first_review_ms = first;
+    return BERTH_OK;
+}
+
+static enum berth_rc gc_waiting(struct berth_meta *m, int64_t due_ms, struct berth_meta_gc_waiting *out,
+                                struct berth_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    return berth_sql_each(berth_sql_db(m), "gc_waiting", SQL_GC_REVIEW_WAITING, SQL_ARGS(SQL_I(due_ms)), give_waiting,
+                          out, NULL, err);
+}
+
 const struct berth_meta_content_ops berth_sql_content_ops = {
     .repo_exists = repo_exists,
     .repo_list = repo_list,
@@ -1491,6 +1513,7 @@ const struct berth_meta_content_ops berth_sql_content_ops = {
     .referrers = referrers,
     .gc = gc,
     .gc_blobs_due = gc_blobs_due,
+    .gc_waiting = gc_waiting,
     .registry_usage = registry_usage,
     .locks_set = locks_set,
     .repo_info = repo_info,

@@ -347,6 +347,9 @@
     X(GC_REVIEW_NEXT, "SELECT repo_id, digest, review_ms FROM gc_review WHERE kind = ?1"                 \
                       " AND review_ms <= ?2 AND (review_ms, repo_id, digest) > (?3, ?4, ?5)"             \
                       " ORDER BY review_ms, repo_id, digest LIMIT ?6{SKIP_LOCKED}")                      \
+    /* entries not due by ?1, by kind: how many and the earliest */                                     \
+    X(GC_REVIEW_WAITING, "SELECT kind, COUNT(*), MIN(review_ms) FROM gc_review WHERE review_ms > ?1"       \
+                         " GROUP BY kind")                                                               \
     /* one of blob ?1's entries, unless another worker holds them all */                               \
     X(GC_BLOB_TAKE, "SELECT repo_id FROM gc_review WHERE kind = 2 AND digest = ?1 LIMIT 1{SKIP_LOCKED}")   \
     X(GC_BLOB_DONE, "DELETE FROM gc_review WHERE kind = 2 AND digest = ?1")                               \

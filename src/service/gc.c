@@ -18,12 +18,14 @@
  * and a closing line per phase.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "alloc.h"
+#include "buf.h"
 #include "log.h"
 #include "meta.h"
 #include "store.h"
@@ -148,19 +150,18 @@ static int add_due(const struct berth_meta_gc_entry *e, void *p)
 }
 
 /*
- * The blobs the review queue holds (their last link or reference went, in
- * this run or before, by the cutoff): each is decided by a reap.
+ * Calls fn for each blob entry of the review queue due by due, after *from
+ * in review order, in pages of GC_PAGE (at most max_pages of them).
  */
-static enum berth_rc reap_queued(struct gc_ctx *c, struct berth_err *err)
+static enum berth_rc each_queued_blob(struct gc_ctx *c, int64_t due, const struct berth_meta_gc_entry *from,
+                                      int max_pages, void (*fn)(struct gc_ctx *, const struct berth_digest *),
+                                      struct berth_err *err)
 {
     struct due_page *pg = berth_xcalloc(1, sizeof(*pg));
-    struct berth_meta_gc_entry last;
-    int64_t due = c->cutoff_ms - 1; /* what was unlinked within the grace waits */
+    struct berth_meta_gc_entry last = *from;
     enum berth_rc rc = BERTH_OK;
-    int i;
+    int i, pages = 0;
 
-    memset(&last, 0, sizeof(last));
-    last.review_ms = last.repo_id = -1;
     do {
         pg->n = 0;
         rc = c->meta->content->gc_blobs_due(c->meta, due, &last, GC_PAGE, add_due, pg, err);
@@ -168,14 +169,33 @@ static enum berth_rc reap_queued(struct gc_ctx *c, struct berth_err *err)
         for (i = 0; i < pg->n; i++) {
             struct berth_digest d;
             struct berth_err perr = BERTH_ERR_INIT;
-            c->st->seen++;
-            progress(c, "blobs", 0);
-            if (berth_digest_parse(pg->e[i].digest, strlen(pg->e[i].digest), &d, &perr) == BERTH_OK) reap(c, &d, 0, 1);
+            if (berth_digest_parse(pg->e[i].digest, strlen(pg->e[i].digest), &d, &perr) == BERTH_OK) fn(c, &d);
         }
         if (pg->n) last = pg->e[pg->n - 1];
-    } while (pg->n == GC_PAGE);
+    } while (pg->n == GC_PAGE && ++pages < max_pages);
     free(pg);
     return rc;
+}
+
+static void reap_one(struct gc_ctx *c, const struct berth_digest *d)
+{
+    c->st->seen++;
+    progress(c, "blobs", 0);
+    reap(c, d, 0, 1);
+}
+
+/*
+ * The blobs the review queue holds (their last link or reference went, in
+ * this run or before, by the cutoff): each is decided by a reap.
+ */
+static enum berth_rc reap_queued(struct gc_ctx *c, struct berth_err *err)
+{
+    struct berth_meta_gc_entry first;
+
+    memset(&first, 0, sizeof(first));
+    first.review_ms = first.repo_id = -1;
+    /* what was unlinked within the grace waits */
+    return each_queued_blob(c, c->cutoff_ms - 1, &first, INT_MAX, reap_one, err);
 }
 
 /* A blob file older than the grace that nothing uses: one no record names (a crash, an old store). */
@@ -187,13 +207,18 @@ static int sweep_blob(const struct berth_digest *d, uint64_t size, int64_t mtime
 
     c->st->seen++;
     progress(c, "blobs", 0);
-    if (mtime_s * 1000 >= c->cutoff_ms) return 0;
     if (c->meta->content->blob_in_use(c->meta, d, &used, &err) != BERTH_OK) {
         fprintf(stderr, "berth: gc: %s\n", berth_err_msg(&err));
         c->st->failed = 1;
         return 1;
     }
-    if (!used) reap(c, d, size, 0);
+    if (used) return 0;
+    if (mtime_s * 1000 < c->cutoff_ms) {
+        reap(c, d, size, 0);
+    } else { /* a push between the store's rename and its commit, or one that crashed there: wait */
+        c->st->kept_blobs++;
+        c->st->kept_bytes += size;
+    }
     return 0;
 }
 
@@ -212,7 +237,11 @@ static int sweep_upload(const char *uuid, uint64_t size, int64_t mtime_s, void *
      * progress (no record), or a session whose record is being made. The
      * blob grace does not apply: a push in progress is not yet a blob.
      */
-    if (mtime_s >= c->upload_cutoff_s) return 0;
+    if (mtime_s >= c->upload_cutoff_s) {
+        c->st->open_uploads++;
+        c->st->open_upload_bytes += size;
+        return 0;
+    }
     rc = c->meta->uploads->upload_get(c->meta, uuid, NULL, repo, sizeof(repo), &created, &err);
     if (rc != BERTH_OK && rc != BERTH_EUPLOADUNKNOWN) return 0;
     if (!c->dry_run) {
@@ -258,6 +287,30 @@ enum berth_rc berth_gc_forget_lost_uploads(struct berth_meta *meta, struct berth
     return rc;
 }
 
+#define GC_KEPT_PAGES 64 /* queued blobs inside the grace looked at, in pages of GC_PAGE */
+
+static void note_kept(struct gc_ctx *c, const struct berth_digest *d)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    uint64_t size = 0;
+    int used = 1;
+
+    if (c->meta->content->blob_in_use(c->meta, d, &used, &err) != BERTH_OK || used) return;
+    c->st->kept_blobs++;
+    if (c->blobs->ops->stat(c->blobs, d, &size, &err) == BERTH_OK) c->st->kept_bytes += size;
+}
+
+/* The queued blobs the grace period keeps that nothing references now, and their bytes. */
+static enum berth_rc count_kept(struct gc_ctx *c, struct berth_err *err)
+{
+    struct berth_meta_gc_entry first;
+
+    memset(&first, 0, sizeof(first));
+    first.review_ms = c->cutoff_ms - 1; /* after every entry due by the cutoff */
+    first.repo_id = INT64_MAX;
+    return each_queued_blob(c, INT64_MAX, &first, GC_KEPT_PAGES, note_kept, err);
+}
+
 enum berth_rc berth_gc_run(struct berth_meta *meta, struct berth_blobstore *blobs, const struct berth_gc_opts *o,
                            struct berth_gc_stats *st, struct berth_err *err)
 {
@@ -291,8 +344,51 @@ enum berth_rc berth_gc_run(struct berth_meta *meta, struct berth_blobstore *blob
     c.st->uploads += lost;
     progress(&c, "uploads", 1);
     if (!c.dry_run && !o->online) rc = c.blobs->ops->clean_temp(c.blobs, &c.st->temp_files, err);
+    if (!rc) rc = c.meta->content->gc_waiting(c.meta, c.cutoff_ms - 1, &c.st->kept, err);
+    /* offline, the walk over every blob file has counted them already */
+    if (!rc && o->online) rc = count_kept(&c, err);
 out:
     return rc;
+}
+
+static void kept_part(struct berth_buf *b, uint64_t n, const char *one, const char *many)
+{
+    if (!n) return;
+    int first = !b->len || b->p[b->len - 1] == ' ';
+    berth_buf_printf(b, "%s%llu %s", first ? "" : ", ", (unsigned long long)n, n == 1 ? one : many);
+}
+
+void berth_gc_kept_text(const struct berth_gc_stats *st, int64_t grace_min, char *out, size_t n)
+{
+    struct berth_buf b = BERTH_BUF_INIT(0);
+    const struct berth_meta_gc_waiting *k = &st->kept;
+    char size[32], when[40];
+
+    if (k->manifests || k->links || k->blobs || st->kept_blobs) {
+        berth_buf_printf(&b, "the %lld-minute grace period holds back ", (long long)grace_min);
+        if (st->kept_blobs) {
+            berth_human_size(st->kept_bytes, size, sizeof(size));
+            kept_part(&b, st->kept_blobs, "blob nothing references", "blobs nothing references");
+            berth_buf_printf(&b, " (%s)", size);
+        }
+        if (k->manifests || k->links || k->blobs) {
+            berth_buf_puts(&b, st->kept_blobs ? "; queued for review: " : "what is queued for review: ");
+            kept_part(&b, k->manifests, "manifest", "manifests");
+            kept_part(&b, k->links, "repository link", "repository links");
+            kept_part(&b, k->blobs, "blob", "blobs");
+            berth_time_rfc3339((k->first_review_ms + grace_min * 60000) / 1000, when, sizeof(when));
+            berth_buf_printf(&b, ", the first due at %s (what is still in use then stays)", when);
+        }
+    } else {
+        berth_buf_puts(&b, "the grace period holds back nothing");
+    }
+    if (st->open_uploads) {
+        berth_human_size(st->open_upload_bytes, size, sizeof(size));
+        berth_buf_printf(&b, "; %llu upload session%s in use (%s)", (unsigned long long)st->open_uploads,
+                         st->open_uploads == 1 ? "" : "s", size);
+    }
+    snprintf(out, n, "%s", berth_buf_str(&b));
+    berth_buf_release(&b);
 }
 
 /* ---- the server's own gc (gc-interval) ---- */
@@ -321,10 +417,12 @@ static void worker_pass(struct berth_gc_worker *w)
         BERTH_LOG(BERTH_LOG_ERROR, "msg=\"gc pass failed\" err=\"%s\"", rc ? berth_err_msg(&err) : "see above");
     else if (st.manifests || st.unlinked || st.blobs_deleted || st.uploads)
         BERTH_LOG(BERTH_LOG_INFO,
-                  "msg=\"gc pass\" manifests=%llu links=%llu blobs=%llu uploads=%llu bytes_freed=%llu duration_ms=%lld",
+                  "msg=\"gc pass\" manifests=%llu links=%llu blobs=%llu uploads=%llu bytes_freed=%llu duration_ms=%lld "
+                  "kept_blobs=%llu kept_bytes=%llu kept_manifests=%llu",
                   (unsigned long long)st.manifests, (unsigned long long)st.unlinked,
                   (unsigned long long)st.blobs_deleted, (unsigned long long)st.uploads,
-                  (unsigned long long)st.bytes_freed, ms);
+                  (unsigned long long)st.bytes_freed, ms, (unsigned long long)st.kept_blobs,
+                  (unsigned long long)st.kept_bytes, (unsigned long long)st.kept.manifests);
 }
 
 static void *worker_main(void *p)

@@ -29,6 +29,15 @@ struct berth_gc_opts {
 struct berth_gc_stats {
     uint64_t manifests, unlinked, blobs_deleted, bytes_freed, uploads, seen, uploads_seen, temp_files;
     int failed; /* some blob could not be checked or deleted (reported on stderr); the sweep went on */
+    /*
+     * What the grace period kept: the review queue's entries not due yet
+     * (kept: by kind; the first due at kept.first_review_ms + the grace);
+     * among the queued blobs and the blob files no record names (offline
+     * runs), those nothing references and their bytes; upload sessions
+     * written to within upload-ttl.
+     */
+    struct berth_meta_gc_waiting kept;
+    uint64_t kept_blobs, kept_bytes, open_uploads, open_upload_bytes;
 };
 
 /*
@@ -38,6 +47,14 @@ struct berth_gc_stats {
  */
 enum berth_rc berth_gc_run(struct berth_meta *meta, struct berth_blobstore *blobs, const struct berth_gc_opts *o,
                            struct berth_gc_stats *st, struct berth_err *err);
+
+/*
+ * What the grace period and upload-ttl kept, as one line of text into out
+ * (size n): "kept by the 60-minute grace period: 3 blobs nothing references
+ * (5.0 KiB), 1 untagged manifest; due for review from <time>; 1 upload
+ * session in use (2.0 MiB)", or that nothing was kept.
+ */
+void berth_gc_kept_text(const struct berth_gc_stats *st, int64_t grace_min, char *out, size_t n);
 
 /*
  * Forgets recorded upload sessions whose bytes are gone from the store (gc,

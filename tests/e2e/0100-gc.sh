@@ -81,6 +81,9 @@ if run_gc --grace 60; then
 else
     fail "berth gc --grace 60 exits 0" "$(tail -n 5 "$WORK/gc.out")"
 fi
+check "berth gc says what the grace period held back and when it is due" \
+    grep -Eq '^gc: the 60-minute grace period holds back .*what is queued for review: .*[0-9]+ repository links?.*, the first due at [0-9-]+T[0-9:]+Z' \
+    "$WORK/gc.out"
 berth_start
 req HEAD "/v2/$R/blobs/$D_u1"
 expect_status 200 "gc --grace 60 keeps a fresh unreferenced layer"
@@ -96,7 +99,8 @@ else
 fi
 check "berth gc prints what it freed, in human units and in bytes" \
     grep -Eq '; [0-9.]+ (B|KiB|MiB) freed \([0-9]+ bytes; [0-9]+ blobs checked\)$' "$WORK/gc.out"
-echo "# gc said: $(head -c 300 "$WORK/gc.out" | tr '\n' ' ')"
+check "with no grace, nothing is held back" grep -q '^gc: the grace period holds back nothing' "$WORK/gc.out"
+echo "# gc said: $(head -c 600 "$WORK/gc.out" | tr '\n' ' ')"
 berth_start
 
 for x in u1:"$D_u1" config1:"$C1" orphan:"$D_orphan" config3:"$C3"; do
@@ -201,4 +205,14 @@ check "the orphans are gone" bash -c "[ \$(find '$DATA/blobs' -type f | wc -l) -
 "$BERTH_BIN" gc --data "$DATA" --grace 0 >"$WORK/gc.out" 2>"$WORK/gc.err"
 check "without a terminal and without --progress nothing is reported on stderr" test ! -s "$WORK/gc.err"
 
+# ---- a repository deleted a moment ago: its blobs wait out the grace, and gc says how much they hold
+berth_start
+push_image gc/held v1 "$WORK/held-1" "$WORK/held-2" >/dev/null 2>&1 ||
+    { rand_file "$WORK/held-1" 3000 && rand_file "$WORK/held-2" 5000 && push_image gc/held v1 "$WORK/held-1" "$WORK/held-2" >/dev/null; }
+req DELETE "/acr/v1/gc/held"
+expect_status 202 "the repository is deleted"
+run_gc --grace 60
+expect_match "gc names the blobs the grace holds back and their size" \
+    '^gc: the 60-minute grace period holds back [0-9]+ blobs nothing references \([0-9.]+ KiB\); queued for review: [0-9]+ blobs, the first due at ' \
+    "$(grep '^gc: the' "$WORK/gc.out")"
 finish
