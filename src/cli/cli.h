@@ -36,6 +36,8 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx);
 
 int cmd_gc(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_migrate(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_backup(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_restore(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_doctor(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_doc(int argc, char **argv, struct cli_ctx *ctx);
