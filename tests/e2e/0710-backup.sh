@@ -4,7 +4,8 @@
 # image pushed before the backup began pulls with its digests, and every
 # image the restored catalog lists pulls whole. A second backup into the
 # same folder fetches only the new blobs; a copy onto another file system
-# is verified; restore refuses a non-empty target, a corrupt blob (naming
+# is verified, and gc reaping blobs of its snapshot in the middle of it
+# makes it take another; restore refuses a non-empty target, a corrupt blob (naming
 # it) and a backup that did not finish; PostgreSQL and S3 deployments are
 # refused with what to use instead.
 . "$(dirname "$0")/lib.sh"
@@ -143,6 +144,56 @@ if [ -d /dev/shm ] && [ "$(stat -c %d /dev/shm)" != "$(stat -c %d "$WORK")" ]; t
         expect_eq "every copied blob hashes to its name" 0 "$bad"
         "$BERTH_BIN" backup --data "$DATA" --json --verify "$SHM/bk" >"$WORK/bk4.json" 2>&1
         expect_eq "a second backup there with --verify copies nothing" 0 "$(jq -r .blobs.copied "$WORK/bk4.json")"
+
+        # gc reaps blobs the snapshot references while the copy runs. Layers whose digests sort
+        # first (0-7) are large, so they are still being copied when gc reaps the untagged
+        # image's small layers, which sort last (f).
+        python3 - "$WORK/g" <<'PY'
+import hashlib, os, sys
+d = sys.argv[1]
+os.makedirs(d, exist_ok=True)
+def make(name, size, ok):
+    while True:
+        b = os.urandom(size)
+        if ok(hashlib.sha256(b).hexdigest()):
+            open(os.path.join(d, name), "wb").write(b)
+            return
+for i in range(3):
+    make("big%d" % i, 32 << 20, lambda h: h[0] in "01234567")
+for i in range(4):
+    make("small%d" % i, 4096, lambda h: h[0] == "f")
+PY
+        push_image gc/keep v1 "$WORK"/g/big* || bail "push the large image"
+        push_image gc/doomed v1 "$WORK"/g/small* || bail "push the image gc will take"
+        doomed_layers=("${IMG_LAYERS[@]}")
+        req DELETE "/v2/gc/doomed/manifests/$IMG_DIGEST"
+        "$BERTH_BIN" backup --data "$DATA" --json "$SHM/bkg" >"$WORK/bkg.json" 2>"$WORK/bkg.err" &
+        bkpid=$!
+        for _ in $(seq 1000); do # the copy under way: an upload file in the backup folder
+            [ -n "$(ls "$SHM/bkg/uploads" 2>/dev/null)" ] && break
+            kill -0 "$bkpid" 2>/dev/null || break
+            sleep 0.01
+        done
+        "$BERTH_BIN" gc --data "$DATA" --grace 0 --no-progress >"$WORK/gc-race.log" 2>&1
+        wait "$bkpid"
+        rc=$?
+        expect_eq "a backup exits 0 while gc reaps blobs its snapshot references" 0 "$rc"
+        echo "# backup beside gc: $(jq -c '{blobs: {vanished: .blobs.vanished, copied: .blobs.copied}, snapshots}' \
+            "$WORK/bkg.json" 2>/dev/null); gc: $(cat "$WORK/gc-race.log")"
+        if [ "$(jq -r .blobs.vanished "$WORK/bkg.json")" -ge 1 ] 2>/dev/null; then
+            check "blobs gc took after the snapshot made the backup take another ($(jq -r .snapshots "$WORK/bkg.json"))" \
+                test "$(jq -r .snapshots "$WORK/bkg.json")" -ge 2
+        else
+            skip "gc finished after the copy had passed the untagged image's layers this time"
+        fi
+        left=0
+        for d in "${doomed_layers[@]}"; do
+            h=${d#sha256:}
+            [ -e "$SHM/bkg/blobs/sha256/${h:0:2}/$h" ] && left=$((left + 1))
+        done
+        expect_eq "none of the reaped layers is in the backup" 0 "$left"
+        "$BERTH_BIN" restore --data "$WORK/restored-g" "$SHM/bkg" >/dev/null 2>"$WORK/rsg.err"
+        expect_eq "that backup restores: every blob its database references is in it" 0 "$?"
     else
         fail "a backup onto another file system" "$(cat "$WORK/bk3.err")"
     fi
