@@ -4,10 +4,11 @@
 # image pushed before the backup began pulls with its digests, and every
 # image the restored catalog lists pulls whole. A second backup into the
 # same folder fetches only the new blobs; a copy onto another file system
-# is verified, and gc reaping blobs of its snapshot in the middle of it
-# makes it take another; restore refuses a non-empty target, a corrupt blob (naming
-# it) and a backup that did not finish; PostgreSQL and S3 deployments are
-# refused with what to use instead.
+# is verified, gc reaping blobs of its snapshot in the middle of it makes
+# it take another, and one killed half-way does not look complete; restore
+# refuses a non-empty target, a corrupt blob (naming it) and a backup that
+# did not finish; PostgreSQL and S3 deployments are refused with what to
+# use instead.
 . "$(dirname "$0")/lib.sh"
 
 if [ "$HAVE_SKOPEO" != 1 ]; then
@@ -194,6 +195,23 @@ PY
         expect_eq "none of the reaped layers is in the backup" 0 "$left"
         "$BERTH_BIN" restore --data "$WORK/restored-g" "$SHM/bkg" >/dev/null 2>"$WORK/rsg.err"
         expect_eq "that backup restores: every blob its database references is in it" 0 "$?"
+
+        # kill -9 in the middle of a copy: the folder does not look like a backup; a second run finishes it
+        "$BERTH_BIN" backup --data "$DATA" --quiet "$SHM/bkk" &
+        bkpid=$!
+        for _ in $(seq 1000); do
+            [ -n "$(ls "$SHM/bkk/uploads" 2>/dev/null)" ] && break
+            kill -0 "$bkpid" 2>/dev/null || break
+            sleep 0.01
+        done
+        kill -9 "$bkpid" 2>/dev/null
+        wait "$bkpid" 2>/dev/null
+        check "a backup killed in the middle of its copy leaves no backup.json" test ! -e "$SHM/bkk/backup.json"
+        refusal "and restore refuses that folder" 'not a complete berth backup' restore --data "$WORK/new4" "$SHM/bkk"
+        "$BERTH_BIN" backup --data "$DATA" --quiet "$SHM/bkk" 2>"$WORK/bkk.err"
+        expect_eq "berth backup again into that folder finishes it" "0 0" \
+            "$? $(find "$SHM/bkk/uploads" -type f | wc -l)"
+        check "with its backup.json" test -s "$SHM/bkk/backup.json"
     else
         fail "a backup onto another file system" "$(cat "$WORK/bk3.err")"
     fi
