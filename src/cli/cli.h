@@ -36,6 +36,8 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx);
 
 int cmd_gc(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_migrate(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_backup(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_restore(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_doctor(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_doc(int argc, char **argv, struct cli_ctx *ctx);
@@ -174,6 +176,26 @@ void cli_out_table(FILE *out, const json_t *rows, const struct cli_col *cols, si
 void cli_out_fields(FILE *out, const json_t *obj, const struct cli_col *cols, size_t ncols);
 /* Prints v as pretty JSON (2-space indent) and a newline. */
 void cli_out_json(FILE *out, const json_t *v);
+/*
+ * Progress lines on stderr for a long command (migrate, backup): on a
+ * terminal one line rewritten at most twice a second, elsewhere (a log) a
+ * line every five seconds. Fill on and tty; with quiet_short a log gets no
+ * line at all, closing ones included, from a run shorter than that.
+ */
+struct cli_progress {
+    int on, tty, quiet_short;
+    int any;          /* a line was shown */
+    int64_t shown_us; /* when */
+    size_t width;     /* of the line last written on a terminal */
+};
+void cli_progress_start(struct cli_progress *p, int on, int quiet_short);
+/* Nonzero when a line is to be shown now (final: a phase's closing line); the caller then shows it. */
+int cli_progress_due(struct cli_progress *p, int final);
+void cli_progress_show(struct cli_progress *p, const char *line, int final);
+/* A duration for people: "2.5s", "45s", "2m03s", "1h02m". */
+void cli_duration(int64_t us, char *out, size_t len);
+/* A rate for people: "85.3 MiB/s" for n bytes in us microseconds; "-" before there is anything to go by. */
+void cli_rate(uint64_t n, int64_t us, char *out, size_t len);
 
 /* ---------------------------------------------------------------- management commands */
 

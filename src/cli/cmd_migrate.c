@@ -19,9 +19,6 @@
 #include "cli.h"
 #include "banned.h"
 
-#define SHOW_TTY_US 500000      /* a terminal's progress line is rewritten at most twice a second */
-#define SHOW_LINES_US 5000000   /* elsewhere (a log), a line every five seconds */
-
 static const char synopsis[] =
     "--from-data DIR [--from-meta DSN] [--from-store URL] --to-data DIR [--to-meta DSN] [--to-store URL]\n"
     "                     [--dry-run] [--progress|--no-progress] [--json]";
@@ -39,30 +36,6 @@ static const char description[] =
     "something was not (source blobs that are corrupt or unreadable are listed), 2 on usage\n"
     "errors. See docs/migrate.md.";
 
-/* "2.5s", "45s", "2m03s", "1h02m" */
-static void duration(int64_t us, char *out, size_t len)
-{
-    int64_t s = us / 1000000;
-
-    if (us < 10000000) snprintf(out, len, "%.1fs", (double)us / 1e6);
-    else if (s < 60) snprintf(out, len, "%llds", (long long)s);
-    else if (s < 3600) snprintf(out, len, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
-    else snprintf(out, len, "%lldh%02lldm", (long long)(s / 3600), (long long)(s / 60 % 60));
-}
-
-/* "85.3 MiB/s" for n bytes in us microseconds; "-" before there is anything to go by. */
-static void rate(uint64_t n, int64_t us, char *out, size_t len)
-{
-    char h[32];
-
-    if (us <= 0 || n == 0) {
-        snprintf(out, len, "-");
-        return;
-    }
-    berth_human_size((uint64_t)((double)n * 1e6 / (double)us), h, sizeof(h));
-    snprintf(out, len, "%s/s", h);
-}
-
 /* The progress line of p, without a line end. */
 static void progress_line(const struct berth_migrate_progress *p, int final, char *out, size_t len)
 {
@@ -72,12 +45,12 @@ static void progress_line(const struct berth_migrate_progress *p, int final, cha
     case BERTH_MIGRATE_BLOBS:
         berth_human_size(p->bytes, a, sizeof(a));
         berth_human_size(p->bytes_total, b, sizeof(b));
-        rate(p->bytes, p->elapsed_us, r, sizeof(r));
+        cli_rate(p->bytes, p->elapsed_us, r, sizeof(r));
         if (final || !p->bytes || p->bytes >= p->bytes_total) snprintf(eta, sizeof(eta), "%s",
                                                                        final ? "done" : "ETA -");
         else {
             char d[24];
-            duration((int64_t)((double)(p->bytes_total - p->bytes) * (double)p->elapsed_us / (double)p->bytes), d,
+            cli_duration((int64_t)((double)(p->bytes_total - p->bytes) * (double)p->elapsed_us / (double)p->bytes), d,
                      sizeof(d));
             snprintf(eta, sizeof(eta), "ETA %s", d);
         }
@@ -104,27 +77,14 @@ static void progress_line(const struct berth_migrate_progress *p, int final, cha
     }
 }
 
-struct show {
-    int on, tty;
-    int64_t shown_us;
-    size_t width; /* of the line last written on a terminal */
-};
-
 static void show_progress(const struct berth_migrate_progress *p, int final, void *ctx)
 {
-    struct show *s = ctx;
+    struct cli_progress *s = ctx;
     char line[256];
-    int64_t now = berth_mono_us();
-    size_t n;
 
-    if (!s->on) return;
-    if (!final && now - s->shown_us < (s->tty ? SHOW_TTY_US : SHOW_LINES_US)) return;
-    s->shown_us = now;
+    if (!cli_progress_due(s, final)) return;
     progress_line(p, final, line, sizeof(line));
-    n = strlen(line);
-    if (s->tty) fprintf(stderr, "\r%s%*s%s", line, s->width > n ? (int)(s->width - n) : 0, "", final ? "\n" : "");
-    else fprintf(stderr, "%s\n", line);
-    s->width = final ? 0 : n;
+    cli_progress_show(s, line, final);
 }
 
 static void print_summary(const struct berth_migrate_opts *o, const struct berth_migrate_stats *st)
@@ -134,11 +94,11 @@ static void print_summary(const struct berth_migrate_opts *o, const struct berth
 
     berth_human_size(st->bytes_copied, a, sizeof(a));
     berth_human_size(st->bytes_present, b, sizeof(b));
-    rate(st->bytes_copied, st->blobs_us, r, sizeof(r));
-    duration(st->blobs_us, t1, sizeof(t1));
-    duration(st->meta_us, t2, sizeof(t2));
-    duration(st->verify_us, t3, sizeof(t3));
-    duration(st->total_us, tt, sizeof(tt));
+    cli_rate(st->bytes_copied, st->blobs_us, r, sizeof(r));
+    cli_duration(st->blobs_us, t1, sizeof(t1));
+    cli_duration(st->meta_us, t2, sizeof(t2));
+    cli_duration(st->verify_us, t3, sizeof(t3));
+    cli_duration(st->total_us, tt, sizeof(tt));
     printf("migrate%s: from %s (files in %s) to %s (files in %s)\n", dry, st->from_meta, st->from_store, st->to_meta,
            st->to_store);
     printf("migrate%s: blobs: %llu in the source: %llu %s (%s), %llu already in the target (%s)", dry,
@@ -204,7 +164,7 @@ int cmd_migrate(int argc, char **argv, struct cli_ctx *ctx)
     struct berth_migrate_stats st;
     struct berth_err err = BERTH_ERR_INIT;
     struct cli_list pos = {NULL, 0};
-    struct show show;
+    struct cli_progress show;
     int progress = 0, no_progress = 0, ret;
     enum berth_rc rc;
     size_t i;
@@ -235,8 +195,7 @@ int cmd_migrate(int argc, char **argv, struct cli_ctx *ctx)
         ret = 2;
         goto out;
     }
-    memset(&show, 0, sizeof(show));
-    show.tty = isatty(STDERR_FILENO);
+    cli_progress_start(&show, 0, 0);
     show.on = no_progress ? 0 : progress || show.tty;
     o.fsync = 1;
     o.progress = show_progress;

@@ -14,6 +14,8 @@ static const struct command {
     {"serve", cmd_serve, "run the registry (OCI Distribution API) on one port"},
     {"gc", cmd_gc, "delete blobs and untagged manifests nothing references"},
     {"migrate", cmd_migrate, "copy a whole data set to another deployment (SQLite and files <-> PostgreSQL)"},
+    {"backup", cmd_backup, "back a data folder up while it is served (database snapshot, blobs, keys)"},
+    {"restore", cmd_restore, "make a new data folder from a backup, every blob and the database checked"},
     {"doctor", cmd_doctor, "check a server's data folder, database, keys, TLS and clock"},
     {"doc", cmd_doc, "print the generated reference docs (errors, config, metrics)"},
     {"auth", cmd_auth, "log in to a berth server, list and switch sessions"},
@@ -37,7 +39,8 @@ static const struct command {
 /* Commands that run on the server's host and need no HTTP client. */
 static int server_side(int (*fn)(int, char **, struct cli_ctx *))
 {
-    return fn == cmd_serve || fn == cmd_gc || fn == cmd_migrate || fn == cmd_doctor || fn == cmd_doc || fn == cmd_version;
+    return fn == cmd_serve || fn == cmd_gc || fn == cmd_migrate || fn == cmd_backup || fn == cmd_restore ||
+           fn == cmd_doctor || fn == cmd_doc || fn == cmd_version;
 }
 
 int cmd_version(int argc, char **argv, struct cli_ctx *ctx)

@@ -1,10 +1,13 @@
 /*
  * out.c - what the CLI prints: text tables for people (column widths from
- * the content) and the server's JSON, pretty-printed, for scripts.
+ * the content) and the server's JSON, pretty-printed, for scripts; durations
+ * and rates for progress lines.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "alloc.h"
+#include "util.h"
 #include "cli.h"
 #include "banned.h"
 
@@ -171,4 +174,58 @@ void cli_out_json(FILE *out, const json_t *v)
     char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
     fprintf(out, "%s\n", s ? s : "null");
     free(s);
+}
+
+/* "2.5s", "45s", "2m03s", "1h02m" */
+void cli_duration(int64_t us, char *out, size_t len)
+{
+    int64_t s = us / 1000000;
+
+    if (us < 10000000) snprintf(out, len, "%.1fs", (double)us / 1e6);
+    else if (s < 60) snprintf(out, len, "%llds", (long long)s);
+    else if (s < 3600) snprintf(out, len, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+    else snprintf(out, len, "%lldh%02lldm", (long long)(s / 3600), (long long)(s / 60 % 60));
+}
+
+/* "85.3 MiB/s" for n bytes in us microseconds; "-" before there is anything to go by. */
+void cli_rate(uint64_t n, int64_t us, char *out, size_t len)
+{
+    char h[32];
+
+    if (us <= 0 || n == 0) {
+        snprintf(out, len, "-");
+        return;
+    }
+    berth_human_size((uint64_t)((double)n * 1e6 / (double)us), h, sizeof(h));
+    snprintf(out, len, "%s/s", h);
+}
+
+#define PROGRESS_TTY_US 500000    /* a terminal's progress line is rewritten at most twice a second */
+#define PROGRESS_LINES_US 5000000 /* elsewhere (a log), a line every five seconds */
+
+void cli_progress_start(struct cli_progress *p, int on, int quiet_short)
+{
+    memset(p, 0, sizeof(*p));
+    p->on = on;
+    p->tty = isatty(STDERR_FILENO);
+    p->quiet_short = quiet_short;
+    if (quiet_short) p->shown_us = berth_mono_us(); /* a log's first line after five seconds */
+}
+
+int cli_progress_due(struct cli_progress *p, int final)
+{
+    if (!p->on) return 0;
+    if (!final && berth_mono_us() - p->shown_us < (p->tty ? PROGRESS_TTY_US : PROGRESS_LINES_US)) return 0;
+    return !(final && p->quiet_short && !p->tty && !p->any);
+}
+
+void cli_progress_show(struct cli_progress *p, const char *line, int final)
+{
+    size_t n = strlen(line);
+
+    p->shown_us = berth_mono_us();
+    p->any = 1;
+    if (p->tty) fprintf(stderr, "\r%s%*s%s", line, p->width > n ? (int)(p->width - n) : 0, "", final ? "\n" : "");
+    else fprintf(stderr, "%s\n", line);
+    p->width = final ? 0 : n;
 }

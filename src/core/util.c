@@ -125,6 +125,18 @@ enum berth_rc berth_fsync_dir(const char *dir, struct berth_err *err)
     return rc;
 }
 
+int berth_is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+int berth_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 enum berth_rc berth_write_atomic(const char *path, const void *data, size_t len, int mode,
                                  struct berth_err *err)
 {

@@ -36,6 +36,11 @@ enum berth_rc berth_write_atomic(const char *path, const void *data, size_t len,
 enum berth_rc berth_read_file(const char *path, size_t max, char **out, size_t *len,
                               struct berth_err *err);
 
+/* Nonzero when path is a folder. */
+int berth_is_dir(const char *path);
+/* Nonzero when a and b both exist and are one file or folder (same device and inode). */
+int berth_same_file(const char *a, const char *b);
+
 /* n bytes for people: "512 B", "12.3 MiB" (powers of 1024, up to TiB). */
 void berth_human_size(uint64_t n, char *out, size_t len);
 

@@ -861,4 +861,38 @@ enum berth_rc berth_meta_compare(struct berth_meta *a, struct berth_meta *b, ber
 /* Calls fn for every blob m's metadata references, by digest, in one snapshot. */
 enum berth_rc berth_meta_blob_refs(struct berth_meta *m, berth_meta_blob_ref_fn fn, void *ctx, struct berth_err *err);
 
+/*
+ * ---- a SQLite database as one file (berth backup and restore; meta_sqlite.c) ----
+ *
+ * Neither opens the database for use: nothing is migrated or created
+ * beside it, so both are safe on the database of a running server.
+ */
+
+/*
+ * Writes a consistent copy of the database at src (which a server may be
+ * writing) to dst, a new file: SQLite's online backup in one read
+ * transaction, so the copy holds every commit before it began and none
+ * after; the copy is in rollback-journal mode (one file, no -wal) and
+ * fsynced (not its folder: the caller renames it into place). BERTH_ENOENT
+ * when src does not exist.
+ */
+enum berth_rc berth_meta_sqlite_snapshot(const char *src, const char *dst, struct berth_err *err);
+
+/* What berth_meta_sqlite_examine finds. */
+struct berth_meta_sqlite_facts {
+    struct berth_meta_inspect in;    /* version, latest, intact and problem as inspect fills them */
+    struct berth_meta_tables tables; /* rows per table (sums unset); a later schema's table is absent */
+};
+
+/*
+ * Reads the database file at path (read-only; it must not be in WAL mode
+ * unless its -wal may be read): PRAGMA integrity_check (full) or
+ * quick_check into out->in (a damaged file is BERTH_OK with intact 0, and
+ * nothing else is read), the schema version (one newer than this build's
+ * stops there too), the rows of every table, and fn (may be NULL) for
+ * every blob it references with the sizes recorded (as berth_meta_blob_refs).
+ */
+enum berth_rc berth_meta_sqlite_examine(const char *path, int full, struct berth_meta_sqlite_facts *out,
+                                        berth_meta_blob_ref_fn fn, void *ctx, struct berth_err *err);
+
 #endif

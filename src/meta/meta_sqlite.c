@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <sqlite3.h>
 #include "alloc.h"
 #include "meta.h"
@@ -542,14 +544,14 @@ static int null_finding_false(struct conn *c, const char *finding)
  * PRAGMA quick_check down to its first finding that stands (see
  * null_finding_false), or SQLite's error when the file is too damaged to check.
  */
-static enum berth_rc quick_check(struct conn *c, struct berth_meta_inspect *out, struct berth_err *err)
+static enum berth_rc quick_check(struct conn *c, int full, struct berth_meta_inspect *out, struct berth_err *err)
 {
     char sql[64], v[sizeof(out->problem)];
     sqlite3_stmt *st = NULL;
     enum berth_rc rc = BERTH_OK;
     int s, checked = 0;
 
-    snprintf(sql, sizeof(sql), "PRAGMA quick_check(%d)", CHECK_FINDINGS_MAX);
+    snprintf(sql, sizeof(sql), "PRAGMA %s(%d)", full ? "integrity_check" : "quick_check", CHECK_FINDINGS_MAX);
     out->intact = 1;
     s = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
     if (s == SQLITE_OK) s = sqlite3_step(st);
@@ -570,7 +572,7 @@ static enum berth_rc quick_check(struct conn *c, struct berth_meta_inspect *out,
             out->intact = 0;
             snprintf(out->problem, sizeof(out->problem), "%s", sqlite3_errmsg(c->db));
         } else {
-            rc = db_err(c, s, "PRAGMA quick_check", err);
+            rc = db_err(c, s, full ? "PRAGMA integrity_check" : "PRAGMA quick_check", err);
         }
     }
     if (out->intact) out->problem[0] = '\0';
@@ -615,7 +617,161 @@ static enum berth_rc sq_inspect(const char *dsn, struct berth_meta_inspect *out,
         goto out;
     }
     if (rc) goto out;
-    rc = quick_check(c, out, err);
+    rc = quick_check(c, 0, out, err);
+out:
+    conn_free(c);
+    return rc;
+}
+
+/* ---- a database as one file (berth backup and restore) ---- */
+
+static const char *const table_names[] = {
+#define BERTH_TABLE_NAME(name, key, local) #name,
+    BERTH_META_TABLES(BERTH_TABLE_NAME)
+#undef BERTH_TABLE_NAME
+};
+#define NTABLE_NAMES (sizeof(table_names) / sizeof(table_names[0]))
+
+/* Makes the file's data and its name durable. */
+static enum berth_rc fsync_file(const char *path, struct berth_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    enum berth_rc rc = BERTH_OK;
+
+    if (fd < 0) return berth_err_sys(err, BERTH_EIO, errno, "open '%s'", path);
+    if (fsync(fd) != 0) rc = berth_err_sys(err, BERTH_EIO, errno, "fsync '%s'", path);
+    close(fd);
+    return rc;
+}
+
+/*
+ * One read transaction on the source for the whole copy (step -1): a
+ * server's commits meanwhile go to its WAL and are not in this snapshot.
+ * Stepping in pieces would let a write restart the copy, again and again
+ * on a busy server. The copy leaves WAL mode so that it is one file.
+ */
+enum berth_rc berth_meta_sqlite_snapshot(const char *src, const char *dst, struct berth_err *err)
+{
+    struct conn *a = berth_xcalloc(1, sizeof(*a)), *b = berth_xcalloc(1, sizeof(*b));
+    sqlite3_backup *bk = NULL;
+    struct stat sb;
+    enum berth_rc rc = BERTH_OK;
+    char v[32];
+    int s;
+
+    if (stat(src, &sb) != 0) {
+        rc = berth_err_sys(err, errno == ENOENT ? BERTH_ENOENT : BERTH_EDB, errno, "cannot read database '%s'", src);
+        goto out;
+    }
+    s = sqlite3_open_v2(src, &a->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (s != SQLITE_OK) {
+        rc = db_err(a, s, "open the database read-only", err);
+        goto out;
+    }
+    sqlite3_busy_timeout(a->db, BUSY_TIMEOUT_MS);
+    s = sqlite3_open_v2(dst, &b->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (s != SQLITE_OK) {
+        rc = db_err(b, s, "create the snapshot", err);
+        goto out;
+    }
+    bk = sqlite3_backup_init(b->db, "main", a->db, "main");
+    if (!bk) {
+        rc = db_err(b, sqlite3_errcode(b->db), "start the snapshot", err);
+        goto out;
+    }
+    do {
+        s = sqlite3_backup_step(bk, -1);
+        if (s == SQLITE_BUSY || s == SQLITE_LOCKED) sqlite3_sleep(50);
+    } while (s == SQLITE_OK || s == SQLITE_BUSY || s == SQLITE_LOCKED);
+    if (s != SQLITE_DONE) {
+        rc = berth_err_set(err, BERTH_EDB, "snapshot of '%s': %s", src, sqlite3_errstr(s));
+        goto out;
+    }
+    s = sqlite3_backup_finish(bk);
+    bk = NULL;
+    if (s != SQLITE_OK) {
+        rc = db_err(b, s, "finish the snapshot", err);
+        goto out;
+    }
+    rc = pragma_text(b, "PRAGMA journal_mode=DELETE", v, sizeof(v), err);
+out:
+    if (bk) sqlite3_backup_finish(bk);
+    conn_free(a);
+    conn_free(b);
+    if (!rc) rc = fsync_file(dst, err);
+    return rc;
+}
+
+static enum berth_rc count_rows(struct conn *c, struct berth_meta_tables *out, struct berth_err *err)
+{
+    enum berth_rc rc = BERTH_OK;
+    size_t i;
+
+    out->n = 0;
+    for (i = 0; i < NTABLE_NAMES && !rc; i++) {
+        sqlite3_stmt *st = NULL;
+        char *sql = sqlite3_mprintf("SELECT count(*) FROM \"%w\"", table_names[i]);
+        int s = sql ? sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+
+        if (s == SQLITE_OK) s = sqlite3_step(st);
+        if (s == SQLITE_ROW) {
+            out->t[out->n].name = table_names[i];
+            out->t[out->n].rows = sqlite3_column_int64(st, 0);
+            out->n++;
+        } else if (!(s == SQLITE_ERROR && strstr(sqlite3_errmsg(c->db), "no such table"))) {
+            rc = db_err(c, s, "count rows", err); /* a table of a later schema is absent from an earlier one */
+        }
+        sqlite3_finalize(st);
+        sqlite3_free(sql);
+    }
+    return rc;
+}
+
+static enum berth_rc each_blob_ref(struct conn *c, berth_meta_blob_ref_fn fn, void *ctx, struct berth_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    enum berth_rc rc = BERTH_OK;
+    int s = sqlite3_prepare_v2(c->db, berth_sql_portable(SQL_BLOB_REFS), -1, &st, NULL);
+
+    while (!rc && s == SQLITE_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        struct berth_digest d;
+        int64_t lo = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 1);
+        int64_t hi = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 2);
+
+        s = SQLITE_OK;
+        rc = berth_digest_parse(t ? (const char *)t : "", t ? (size_t)sqlite3_column_bytes(st, 0) : 0, &d, err);
+        if (rc) rc = berth_err_set(err, BERTH_EDB, "a stored blob digest is damaged: %s", berth_err_msg(err));
+        if (!rc) rc = fn(&d, lo, hi, ctx, err);
+    }
+    if (!rc && s != SQLITE_DONE) rc = db_err(c, s, "list the referenced blobs", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+enum berth_rc berth_meta_sqlite_examine(const char *path, int full, struct berth_meta_sqlite_facts *out,
+                                        berth_meta_blob_ref_fn fn, void *ctx, struct berth_err *err)
+{
+    struct conn *c = berth_xcalloc(1, sizeof(*c));
+    enum berth_rc rc = BERTH_OK;
+    int s;
+
+    memset(out, 0, sizeof(*out));
+    out->in.latest = NMIGRATIONS;
+    s = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (s != SQLITE_OK) {
+        rc = berth_err_set(err, BERTH_EDB, "open database '%s' read-only: %s", path,
+                           c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(s));
+        goto out;
+    }
+    out->in.exists = 1;
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    rc = quick_check(c, full, &out->in, err);
+    if (rc || !out->in.intact) goto out;
+    rc = user_version(c, &out->in.version, err);
+    if (rc || out->in.version > out->in.latest) goto out;
+    rc = count_rows(c, &out->tables, err);
+    if (!rc && fn) rc = each_blob_ref(c, fn, ctx, err);
 out:
     conn_free(c);
     return rc;

@@ -145,19 +145,6 @@ static enum berth_rc side_store_choose(const struct berth_migrate_side *s, const
     return berth_blobstore_choose(&cfg, ops, root, shown, err);
 }
 
-static int is_dir(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-/* Nonzero when a and b are one folder (both exist). */
-static int same_dir(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 /* Which driver and DSN a side names; nothing is opened yet. */
 static enum berth_rc choose_meta(struct side *s, int source, char **shown, struct berth_err *err)
 {
@@ -209,7 +196,7 @@ static enum berth_rc open_store(struct run *r, struct side *s, int source, char 
     opts.fsync = r->o->fsync;
     rc = side_store_choose(s->desc, &s->sops, &s->root, shown, err);
     if (rc) return rc;
-    if (!source && r->o->dry_run && s->sops == berth_blobstore_driver("fs") && !is_dir(s->root))
+    if (!source && r->o->dry_run && s->sops == berth_blobstore_driver("fs") && !berth_is_dir(s->root))
         return BERTH_OK; /* a dry run creates no folder: every blob would be copied */
     rc = s->sops->open(s->root, &opts, &s->store, err);
     return rc ? reword(err, rc, source ? "source store" : "target store") : BERTH_OK;
@@ -312,104 +299,44 @@ static void add_problem(struct berth_migrate_stats *st, const struct berth_diges
     va_end(ap);
 }
 
-/* ---- bytes from a source reader into a target writer ---- */
-
-/*
- * Streams every byte of rd into w, hashing them into h when h is not NULL.
- * A failed read is the source's fault (*src_fault = 1, the message in err);
- * a failed append the target's. *copied counts the bytes appended.
- */
-static enum berth_rc pour(struct run *r, struct berth_blob_reader *rd, struct berth_upload_writer *w,
-                          struct berth_hasher *h, unsigned char *buf, int *src_fault, struct berth_err *err)
-{
-    uint64_t off = 0;
-    size_t got = 0;
-    enum berth_rc rc;
-
-    *src_fault = 0;
-    while (off < rd->size) {
-        rc = berth_blob_reader_read_at(rd, off, buf, COPY_BUF, &got, err);
-        if (!rc && got == 0) rc = berth_err_set(err, BERTH_EIO, "ends after %llu of %llu bytes",
-                                                (unsigned long long)off, (unsigned long long)rd->size);
-        if (rc) {
-            *src_fault = 1;
-            return rc;
-        }
-        if (h) berth_hasher_update(h, buf, got);
-        rc = berth_upload_writer_append(w, buf, got, err);
-        if (rc) return rc;
-        off += got;
-        if (h) {
-            r->p.bytes += got;
-            report(r, 0);
-        }
-    }
-    return BERTH_OK;
-}
-
 /* ---- blobs ---- */
 
+static void blob_bytes(uint64_t n, void *ctx)
+{
+    struct run *r = ctx;
+
+    r->p.bytes += n;
+    report(r, 0);
+}
+
 /*
- * Copies one blob the target lacks. Trouble on the source's side (the
- * blob unreadable, or its bytes hashing to another digest) is a problem
- * listed in the stats and the run goes on; on the target's side it stops
- * the run. The writer's upload has a fresh id: if the run dies here, it is
- * an upload no metadata records, which the next run removes.
+ * Copies one blob the target lacks (berth_blobstore_copy). Trouble on the
+ * source's side (the blob unreadable, or its bytes hashing to another
+ * digest) is a problem listed in the stats and the run goes on; on the
+ * target's side it stops the run. If the run dies half-way, the copy is an
+ * upload no metadata records, which the next run removes.
  */
 static enum berth_rc copy_blob(struct run *r, const struct blob *b, unsigned char *buf, struct berth_err *err)
 {
-    struct berth_blobstore *src = r->from.store, *dst = r->to.store;
-    struct berth_blob_reader *rd = NULL;
-    struct berth_upload_writer *w = NULL;
-    struct berth_err serr = BERTH_ERR_INIT;
-    struct berth_hasher h;
-    struct berth_digest got;
+    struct berth_blob_copy c;
     enum berth_rc rc;
-    char id[37];
-    int src_fault = 0, hashing = 0;
 
-    rc = src->ops->open_reader(src, &b->d, &rd, &serr);
-    if (rc) {
-        add_problem(r->st, &b->d, "cannot be read from the source store: %s", berth_err_msg(&serr));
-        rc = BERTH_OK;
-        goto out;
-    }
-    berth_uuid(id);
-    rc = dst->ops->upload_create(dst, id, &w, err);
-    if (rc) goto out;
-    berth_hasher_init(&h, b->d.alg);
-    hashing = 1;
-    rc = pour(r, rd, w, &h, buf, &src_fault, err);
-    if (rc && src_fault) {
-        add_problem(r->st, &b->d, "cannot be read from the source store: %s", berth_err_msg(err));
+    /* the bytes are hashed on their way in: the store need not read them again */
+    rc = berth_blobstore_copy(r->from.store, r->to.store, &b->d, BERTH_COMMIT_VERIFIED, buf, COPY_BUF, blob_bytes, r,
+                              &c, err);
+    if (rc && c.src_fault) {
+        if (rc == BERTH_EDIGEST)
+            add_problem(r->st, &b->d, "corrupt in the source store: its %llu bytes hash to %s",
+                        (unsigned long long)c.size, c.got.s);
+        else
+            add_problem(r->st, &b->d, "cannot be read from the source store: %s", berth_err_msg(err));
         berth_err_clear(err);
-        rc = BERTH_OK;
-        goto drop;
+        return BERTH_OK;
     }
-    if (rc) goto out;
-    berth_hasher_final(&h, &got);
-    if (strcmp(got.s, b->d.s) != 0) {
-        add_problem(r->st, &b->d, "corrupt in the source store: its %llu bytes hash to %s",
-                    (unsigned long long)rd->size, got.s);
-        goto drop;
-    }
-    /* the bytes were hashed on their way in: the store need not read them again */
-    rc = berth_upload_writer_commit(w, &b->d, BERTH_COMMIT_VERIFIED, err);
-    if (rc) goto out;
+    if (rc) return rc;
     r->st->blobs_copied++;
-    r->st->bytes_copied += rd->size;
-    goto out;
-drop:
-    berth_upload_writer_close(w, NULL);
-    w = NULL;
-    if (dst->ops->upload_remove(dst, id, &serr) != BERTH_OK)
-        BERTH_LOG(BERTH_LOG_WARN, "msg=\"migrate: could not remove the upload of a skipped blob\" upload=%s err=\"%s\"",
-                  id, berth_err_msg(&serr));
-out:
-    if (hashing) berth_hasher_release(&h);
-    berth_upload_writer_close(w, NULL);
-    berth_blob_reader_close(rd);
-    return rc;
+    r->st->bytes_copied += c.size;
+    return BERTH_OK;
 }
 
 /* Every source blob the target lacks (or holds with another size, so damaged), copied. */
@@ -552,7 +479,7 @@ static enum berth_rc migrate_sessions(struct run *r, const struct upload_list *s
             continue;
         }
         rc = dst->ops->upload_create(dst, id, &w, err);
-        if (!rc) rc = pour(r, rd, w, NULL, buf, &src_fault, err);
+        if (!rc) rc = berth_blob_pour(rd, w, NULL, buf, COPY_BUF, NULL, NULL, &src_fault, err);
         if (!rc) rc = berth_upload_writer_sync(w, err);
         berth_upload_writer_close(w, NULL);
         berth_blob_reader_close(rd);
@@ -705,7 +632,7 @@ static enum berth_rc migrate_signing_keys(struct run *r, struct berth_err *err)
         if (!rc) rc = x.rc;
         goto out;
     }
-    if (same_dir(sdir, ddir) && !side_shared(&r->to)) goto out;
+    if (berth_same_file(sdir, ddir) && !side_shared(&r->to)) goto out;
     d = opendir(sdir);
     if (!d) {
         if (errno != ENOENT) rc = berth_err_sys(err, BERTH_EIO, errno, "cannot read the folder '%s'", sdir);
@@ -750,7 +677,7 @@ static enum berth_rc migrate_owner_password_file(const struct berth_migrate_side
     struct stat sb;
     enum berth_rc rc = BERTH_OK;
 
-    if (!same_dir(from->data, to->data) && stat(src, &sb) == 0)
+    if (!berth_same_file(from->data, to->data) && stat(src, &sb) == 0)
         rc = copy_file(from->data, to->data, "initial-owner-password", dry_run, &st->files_copied, NULL, err);
     free(src);
     return rc;
@@ -928,7 +855,7 @@ static enum berth_rc check_distinct(struct run *r, struct berth_err *err)
     int same;
 
     if (r->from.mops != r->to.mops) return BERTH_OK;
-    if (r->from.mops == &berth_meta_sqlite_ops) same = same_dir(r->from.desc->data, r->to.desc->data);
+    if (r->from.mops == &berth_meta_sqlite_ops) same = berth_same_file(r->from.desc->data, r->to.desc->data);
     else same = !strcmp(r->from.dsn, r->to.dsn);
     if (same)
         return berth_err_set(err, BERTH_EINVAL, "the source and the target are the same metadata store (%s)",
@@ -952,7 +879,7 @@ enum berth_rc berth_migrate_run(const struct berth_migrate_opts *o, struct berth
     r.to.desc = &o->to;
     if (!o->from.data || !*o->from.data || !o->to.data || !*o->to.data)
         return berth_err_set(err, BERTH_EINVAL, "both data folders are needed");
-    if (!is_dir(o->from.data))
+    if (!berth_is_dir(o->from.data))
         return berth_err_set(err, BERTH_ENOENT, "the source data folder '%s' does not exist", o->from.data);
     rc = choose_meta(&r.from, 1, &st->from_meta, err);
     if (!rc) rc = choose_meta(&r.to, 0, &st->to_meta, err);

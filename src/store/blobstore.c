@@ -1,10 +1,12 @@
 /*
  * blobstore.c - the blob store's driver table (looks a driver up by name)
  * and the driver-independent side of readers and upload writers: magic
- * checks, the "only closes after commit" rule, NULL-safe closes.
+ * checks, the "only closes after commit" rule, NULL-safe closes; and a
+ * blob copied from one store into another.
  */
 #include <stdlib.h>
 #include <string.h>
+#include "util.h"
 #include "store.h"
 #include "banned.h"
 
@@ -138,4 +140,78 @@ void berth_upload_writer_close(struct berth_upload_writer *w, struct berth_uploa
     }
     if (!w) return;
     writer_of(w)->ops->close(w, state);
+}
+
+/* ---- a blob from one store into another (berth migrate, backup, restore) ---- */
+
+enum berth_rc berth_blob_pour(struct berth_blob_reader *rd, struct berth_upload_writer *w, struct berth_hasher *h,
+                              unsigned char *buf, size_t len, berth_blob_bytes_fn on_bytes, void *ctx, int *src_fault,
+                              struct berth_err *err)
+{
+    uint64_t off = 0;
+    size_t got = 0;
+    enum berth_rc rc;
+
+    *src_fault = 0;
+    while (off < rd->size) {
+        rc = berth_blob_reader_read_at(rd, off, buf, len, &got, err);
+        if (!rc && got == 0) rc = berth_err_set(err, BERTH_EIO, "ends after %llu of %llu bytes",
+                                                (unsigned long long)off, (unsigned long long)rd->size);
+        if (rc) {
+            *src_fault = 1;
+            return rc;
+        }
+        if (h) berth_hasher_update(h, buf, got);
+        rc = berth_upload_writer_append(w, buf, got, err);
+        if (rc) return rc;
+        off += got;
+        if (on_bytes) on_bytes(got, ctx);
+    }
+    return BERTH_OK;
+}
+
+enum berth_rc berth_blobstore_copy(struct berth_blobstore *src, struct berth_blobstore *dst,
+                                   const struct berth_digest *d, unsigned flags, unsigned char *buf, size_t len,
+                                   berth_blob_bytes_fn on_bytes, void *ctx, struct berth_blob_copy *out,
+                                   struct berth_err *err)
+{
+    struct berth_blob_reader *rd = NULL;
+    struct berth_upload_writer *w = NULL;
+    struct berth_err lerr = BERTH_ERR_INIT;
+    struct berth_hasher h;
+    enum berth_rc rc;
+    char id[37];
+    int hashing = 0, committed = 0;
+
+    memset(out, 0, sizeof(*out));
+    rc = src->ops->open_reader(src, d, &rd, err);
+    if (rc) {
+        out->src_fault = 1;
+        goto out;
+    }
+    out->size = rd->size;
+    berth_uuid(id);
+    rc = dst->ops->upload_create(dst, id, &w, err);
+    if (rc) goto out;
+    berth_hasher_init(&h, d->alg);
+    hashing = 1;
+    rc = berth_blob_pour(rd, w, &h, buf, len, on_bytes, ctx, &out->src_fault, err);
+    if (rc) goto out;
+    berth_hasher_final(&h, &out->got);
+    if (strcmp(out->got.s, d->s) != 0) {
+        out->src_fault = 1;
+        rc = berth_err_set(err, BERTH_EDIGEST, "blob %s is corrupt: its %llu bytes hash to %s", d->s,
+                           (unsigned long long)rd->size, out->got.s);
+        goto out;
+    }
+    rc = berth_upload_writer_commit(w, d, flags, err);
+    committed = !rc;
+out:
+    if (hashing) berth_hasher_release(&h);
+    if (w) {
+        berth_upload_writer_close(w, NULL);
+        if (!committed) dst->ops->upload_remove(dst, id, &lerr); /* a writer's failure may leave its bytes */
+    }
+    berth_blob_reader_close(rd);
+    return rc;
 }

@@ -997,6 +997,50 @@ static enum berth_rc fs_check(struct berth_blobstore *bs, struct berth_err *err)
     return rc;
 }
 
+/*
+ * A hard link from the other store's blobs/ to ours: the same inode, so the
+ * bytes are whole and (when they were committed with fsync) on disk; only
+ * the new name and its folder need making durable. Blobs are never written
+ * in place, so two names for one file are safe.
+ */
+static enum berth_rc fs_link(struct berth_blobstore *bs, struct berth_blobstore *from, const struct berth_digest *d,
+                             struct berth_err *err)
+{
+    struct fs_store *st = fs_of(bs), *src;
+    struct blob_name bn;
+    struct stat sb;
+    enum berth_rc rc;
+    int attempt, e;
+
+    if (!from || from->ops != &berth_blobstore_fs_ops)
+        return berth_err_set(err, BERTH_EUNSUPPORTED, "a hard link needs two folder stores");
+    src = fs_of(from);
+    rc = blob_name(d, &bn, err);
+    if (rc) return rc;
+    for (attempt = 0;; attempt++) {
+        BERTH_ASSERT(attempt < 2);
+        rc = ensure_dirs(st, &bn, err);
+        if (rc) return rc;
+        if (linkat(src->blobs_fd, bn.rel, st->blobs_fd, bn.rel, 0) == 0) break;
+        e = errno;
+        if (e == EEXIST) break; /* content-addressed: the same bytes (its name made durable below) */
+        if (e == EXDEV || e == EPERM || e == EMLINK)
+            return berth_err_sys(err, BERTH_EUNSUPPORTED, e, "linkat '%s/blobs/%s' to '%s/blobs/%s'", src->root,
+                                 bn.rel, st->root, bn.rel);
+        if (e == ENOENT) {
+            if (fstatat(src->blobs_fd, bn.rel, &sb, 0) != 0 && errno == ENOENT)
+                return berth_err_set(err, BERTH_EBLOBUNKNOWN, "blob %s not found", d->s);
+            if (attempt == 0) { /* our prefix folder went away: make it again */
+                forget_dirs(st, &bn);
+                continue;
+            }
+        }
+        return berth_err_sys(err, BERTH_EIO, e, "linkat '%s/blobs/%s' to '%s/blobs/%s'", src->root, bn.rel, st->root,
+                             bn.rel);
+    }
+    return st->opts.fsync ? fsync_dir_at(st, st->blobs_fd, "blobs", bn.dir, err) : BERTH_OK;
+}
+
 const struct berth_blobstore_ops berth_blobstore_fs_ops = {
     .name = "fs",
     .open = fs_open,
@@ -1013,4 +1057,5 @@ const struct berth_blobstore_ops berth_blobstore_fs_ops = {
     .upload_list = fs_upload_list,
     .clean_temp = fs_clean_temp,
     .check = fs_check,
+    .link = fs_link,
 };

@@ -225,6 +225,16 @@ struct berth_blobstore_ops {
      * BERTH_ECONFIG for refused credentials) with a message naming the place.
      */
     enum berth_rc (*check)(struct berth_blobstore *bs, struct berth_err *err);
+    /*
+     * Optional (NULL: never possible): makes blob d of `from` a blob of this
+     * store without copying its bytes (fs: a hard link, its folder fsynced
+     * with opts.fsync), atomically like a commit. BERTH_EUNSUPPORTED when it
+     * cannot be done here (another driver, another file system), with
+     * nothing changed; BERTH_EBLOBUNKNOWN when from lacks d. A blob this
+     * store holds already is left as it is (BERTH_OK).
+     */
+    enum berth_rc (*link)(struct berth_blobstore *bs, struct berth_blobstore *from, const struct berth_digest *d,
+                          struct berth_err *err);
 };
 
 /* Every driver's object starts with this. */
@@ -246,6 +256,38 @@ extern const struct berth_blobstore_ops berth_blobstore_fs_ops;
  * parts were sent (BERTH_EIO), and a sync makes nothing new visible.
  */
 extern const struct berth_blobstore_ops berth_blobstore_s3_ops;
+
+/* Told how many bytes went into the writer, each time some did. */
+typedef void (*berth_blob_bytes_fn)(uint64_t n, void *ctx);
+
+/*
+ * Streams every byte of rd into w (both borrowed), hashing them into h when
+ * h is not NULL; buf (len bytes) is the caller's. A failed read is the
+ * source's fault (*src_fault = 1), a failed append the writer's.
+ */
+enum berth_rc berth_blob_pour(struct berth_blob_reader *rd, struct berth_upload_writer *w, struct berth_hasher *h,
+                              unsigned char *buf, size_t len, berth_blob_bytes_fn on_bytes, void *ctx, int *src_fault,
+                              struct berth_err *err);
+
+/* What berth_blobstore_copy did. */
+struct berth_blob_copy {
+    uint64_t size;           /* the bytes read from the source */
+    struct berth_digest got; /* what they hashed to (set once they were all read) */
+    int src_fault;           /* the failure was the source's: unreadable, or bytes of another digest */
+};
+
+/*
+ * Copies blob d of src into dst (both borrowed) through an upload of dst
+ * under a fresh id, hashing the bytes as they are read, and commits only
+ * when they hash to d; without BERTH_COMMIT_VERIFIED in flags dst's commit
+ * reads its copy back and checks it again. Bytes of another digest are
+ * BERTH_EDIGEST naming what they hash to (src_fault set). On any failure
+ * nothing is left in dst.
+ */
+enum berth_rc berth_blobstore_copy(struct berth_blobstore *src, struct berth_blobstore *dst,
+                                   const struct berth_digest *d, unsigned flags, unsigned char *buf, size_t len,
+                                   berth_blob_bytes_fn on_bytes, void *ctx, struct berth_blob_copy *out,
+                                   struct berth_err *err);
 
 /* Looks a driver up by name ("fs", "s3"); NULL if unknown. */
 const struct berth_blobstore_ops *berth_blobstore_driver(const char *name);

@@ -5,7 +5,7 @@
 static const char *dur(int64_t us)
 {
     static char out[32];
-    duration(us, out, sizeof(out));
+    cli_duration(us, out, sizeof(out));
     return out;
 }
 
@@ -25,11 +25,11 @@ TEST(cli_migrate_durations_and_rates)
     ASSERT_EQ_STR(dur(45900000), "45s");
     ASSERT_EQ_STR(dur(125000000), "2m05s");
     ASSERT_EQ_STR(dur(3725000000LL), "1h02m");
-    rate(0, 1000000, r, sizeof(r));
+    cli_rate(0, 1000000, r, sizeof(r));
     ASSERT_EQ_STR(r, "-");
-    rate(10 << 20, 0, r, sizeof(r));
+    cli_rate(10 << 20, 0, r, sizeof(r));
     ASSERT_EQ_STR(r, "-");
-    rate(10 << 20, 2000000, r, sizeof(r));
+    cli_rate(10 << 20, 2000000, r, sizeof(r));
     ASSERT_EQ_STR(r, "5.0 MiB/s");
 }
 
