@@ -3,7 +3,7 @@
 # usage: scripts/deps.sh build|test|bench|fuzz
 set -eu
 build="gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libssl-dev libjansson-dev libsqlite3-dev libpq-dev libsodium-dev libcurl4-openssl-dev libsystemd-dev"
-test="$build groff-base systemd curl jq python3 skopeo podman umoci uidmap openssl faketime docker.io postgresql nginx-light ceph-mon ceph-osd radosgw ceph-common azure-cli"
+test="$build groff-base systemd curl jq python3 skopeo podman runc umoci uidmap lintian openssl faketime docker.io postgresql nginx-light ceph-mon ceph-osd radosgw ceph-common azure-cli"
 bench="$test docker-registry wrk apache2-utils"
 # make fuzz: clang and its runtime libraries (libFuzzer, ASan, UBSan: libclang_rt.*.a, which
 # Debian 12 ships in libclang-rt-14-dev, pulled in by libclang-rt-dev and only recommended by clang)
