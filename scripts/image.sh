@@ -9,6 +9,11 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 layout=$1
+# a layout made before is made anew; anything else there is left alone
+if [ -e "$layout" ] && [ ! -f "$layout/oci-layout" ]; then
+	echo "scripts/image.sh: $layout is there and is not an image layout; not replacing it" >&2
+	exit 1
+fi
 # shellcheck source=../dist/package.env
 . "$top/dist/package.env"
 if [ "$(id -u)" != 0 ]; then
