@@ -194,9 +194,11 @@ DEB_OUT   ?= dist
 IMAGE_OUT ?= dist/image
 
 deb: all
+	@sh scripts/deps.sh dist
 	@sh scripts/deb.sh $(DEB_OUT)
 
 image: all
+	@sh scripts/deps.sh dist
 	@sh scripts/image.sh $(IMAGE_OUT)
 
 clean:
