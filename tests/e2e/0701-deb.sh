@@ -12,10 +12,6 @@ for t in dpkg-deb dpkg-shlibdeps lintian; do
     fi
 done
 
-# one package on the machine at a time: both e2e lanes run this test
-exec 9>/tmp/berth-e2e-0701.lock
-flock -w 600 9 || bail "wait for the other run of this test to end"
-
 t0=$(date +%s)
 if ! make -s -C "$REPO" deb DEB_OUT="$WORK/out" >"$WORK/deb.out" 2>&1; then
     bail "make deb" "$(tail -n 20 "$WORK/deb.out")"
@@ -47,6 +43,9 @@ check "the one override is for a first upload closing no ITP bug" test \
     "berth: initial-upload-closes-no-bugs"
 
 # ---- dpkg -i, unless the machine has any of it already
+# one package on the machine at a time: both e2e lanes run this test
+exec 9>/tmp/berth-e2e-0701.lock
+flock -w 240 9 || bail "wait for the other run of this test to end"
 dpkg-deb -c "$DEB" | awk '$1 !~ /^d/ { p = $6; sub(/^\./, "", p); print p }' >"$WORK/files"
 if dpkg-query -W -f='${Status}\n' berth 2>/dev/null | grep -qv '^unknown ok not-installed'; then
     skip "a berth package is on this machine already ($(dpkg-query -W -f='${Version} ${Status}' berth)): not touching it"
@@ -100,7 +99,7 @@ check "the copyright file and changelog.Debian.gz" sh -c \
 
 # ---- the installed berth serves
 PORT=$(free_port)
-/usr/bin/berth serve --listen "127.0.0.1:$PORT" --data "$WORK/data" >"$SRV_LOG" 2>&1 &
+/usr/bin/berth serve --listen "127.0.0.1:$PORT" --data "$WORK/data" >"$SRV_LOG" 2>&1 9>&- &
 spid=$!
 SERVER_PIDS+=("$spid")
 wait_answer "http://127.0.0.1:$PORT" "$spid" "/usr/bin/berth serve"
