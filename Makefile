@@ -6,6 +6,7 @@
 #   make run        start berth serve on ./var/berth
 #   make bench      side-by-side benchmark against docker-registry
 #   make bench-s3   the same over S3 (Ceph RADOS Gateway) and PostgreSQL, one and two servers
+#   make install    (PREFIX, DESTDIR); make deb: a Debian package; make image: an OCI image layout
 .DEFAULT_GOAL := all
 include mk/flags.mk
 # V=1 shows every command.
@@ -108,7 +109,7 @@ build-fuzz/%: CC := $(FUZZ_CC)
 build-fuzz/fuzzer-%: build-fuzz/obj/fuzz/fuzz_%.o $(foreach m,$(LINK_ORDER),build-fuzz/libberth_$(m).a)
 	$(Q)$(FUZZ_CC) $(LDOPT_fuzz) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
-.PHONY: all asan deps test-deps unit fuzz-bins fuzz test run bench bench-s3 docs clean install uninstall
+.PHONY: all asan deps test-deps unit fuzz-bins fuzz test run bench bench-s3 docs clean install install-bin uninstall deb image
 all: deps build/berth
 asan: deps build-asan/berth
 
@@ -160,26 +161,45 @@ ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 DISTDIR     ?= build/dist
 
-install: all
+install: install-bin
 	@rm -rf $(DISTDIR) && mkdir -p $(DISTDIR)/man
 	sh scripts/gen-docs.sh man build/berth $(DISTDIR)/man
 	sh scripts/gen-docs.sh bash build/berth > $(DISTDIR)/berth.bash
 	sh scripts/gen-docs.sh zsh build/berth > $(DISTDIR)/_berth
 	sed 's|@BINDIR@|$(BINDIR)|g' dist/berth.service.in > $(DISTDIR)/berth.service
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR) \
-		$(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(UNITDIR)
-	install -m 0755 build/berth $(DESTDIR)$(BINDIR)/berth
-	ln -sf berth $(DESTDIR)$(BINDIR)/docker-credential-berth
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+		$(DESTDIR)$(UNITDIR)
 	install -m 0644 $(DISTDIR)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(DISTDIR)/man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	ln -sf berth.1 $(DESTDIR)$(MANDIR)/man1/docker-credential-berth.1
 	install -m 0644 $(DISTDIR)/berth.bash $(DESTDIR)$(BASHCOMPDIR)/berth
 	install -m 0644 $(DISTDIR)/_berth $(DESTDIR)$(ZSHCOMPDIR)/_berth
 	install -m 0644 $(DISTDIR)/berth.service $(DESTDIR)$(UNITDIR)/berth.service
 
+# the binary and the credential helper's link alone (what the container image takes)
+install-bin: all
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 build/berth $(DESTDIR)$(BINDIR)/berth
+	ln -sf berth $(DESTDIR)$(BINDIR)/docker-credential-berth
+
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/berth $(DESTDIR)$(BINDIR)/docker-credential-berth \
 		$(DESTDIR)$(MANDIR)/man1/berth.1 $(DESTDIR)$(MANDIR)/man1/berth-*.1 $(DESTDIR)$(MANDIR)/man5/berth.conf.5 \
+		$(DESTDIR)$(MANDIR)/man1/docker-credential-berth.1 \
 		$(DESTDIR)$(BASHCOMPDIR)/berth $(DESTDIR)$(ZSHCOMPDIR)/_berth $(DESTDIR)$(UNITDIR)/berth.service
+
+# make deb: dist/berth_<version>-<revision>_<arch>.deb (scripts/deb.sh); make image: an OCI image layout
+# dist/image tagged <version> (scripts/image.sh, umoci, as root). DEB_OUT, IMAGE_OUT: elsewhere.
+DEB_OUT   ?= dist
+IMAGE_OUT ?= dist/image
+
+deb: all
+	@sh scripts/deps.sh dist
+	@sh scripts/deb.sh $(DEB_OUT)
+
+image: all
+	@sh scripts/deps.sh dist
+	@sh scripts/image.sh $(IMAGE_OUT)
 
 clean:
 	rm -rf build build-asan build-fuzz

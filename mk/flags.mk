@@ -7,12 +7,14 @@ DEPFL   := -MMD -MP
 PKGS    := libmicrohttpd gnutls libcrypto jansson sqlite3 libpq libsodium libcurl libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
-OPT_release := -O2 -g
+# the release build hardened as Debian builds its packages (dpkg-buildflags): stack protector,
+# fortified libc calls, a read-only GOT (relro, bindnow)
+OPT_release := -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
 OPT_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                -DBERTH_ASSERTS=1
 # build-fuzz (make fuzz): clang, every object instrumented for libFuzzer's coverage
 OPT_fuzz    := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
                -fno-sanitize-recover=undefined -DBERTH_ASSERTS=1
-LDOPT_release :=
+LDOPT_release := -Wl,-z,relro,-z,now
 LDOPT_asan    := -fsanitize=address,undefined
 LDOPT_fuzz    := -fsanitize=address,undefined

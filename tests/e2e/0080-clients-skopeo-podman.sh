@@ -115,32 +115,8 @@ else
 fi
 
 # ---- podman
-if ! command -v podman >/dev/null 2>&1; then
-    skip "podman not installed"
-    finish
-fi
-# podman makes /run/containers/networks even with a private root; remove it
-# afterwards when this test created it and it is still empty.
-had_run_containers=0
-[ -e /run/containers ] && had_run_containers=1
-tidy_podman() {
-    if [ "$had_run_containers" = 0 ]; then
-        rmdir /run/containers/networks /run/containers 2>/dev/null
-    fi
-    return 0
-}
-
-# podman refuses a runroot longer than 50 characters, so keep it short.
-PR=$(mktemp -d /tmp/bp.XXXXXX)
-CLEAN_DIRS+=("$PR")
-mkdir -p "$PR/root" "$PR/run" "$PR/tmp"
-pm() {
-    timeout 180 podman --storage-driver vfs --root "$PR/root" --runroot "$PR/run" --tmpdir "$PR/tmp" \
-        --events-backend file --cgroup-manager cgroupfs "$@" >"$WORK/podman.out" 2>&1
-}
-if ! pm info; then
-    skip "podman cannot run here: $(tail -n 3 "$WORK/podman.out" | tr '\n' ' ')"
-    tidy_podman
+if ! podman_init; then
+    skip "$PODMAN_WHY"
     finish
 fi
 
@@ -176,6 +152,5 @@ else
     fail "podman push" "podman said: $(tail -c 600 "$WORK/podman.out" | tr '\n' ' ')"
 fi
 pm rmi -a -f
-tidy_podman
 
 finish

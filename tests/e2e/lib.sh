@@ -24,6 +24,8 @@ SRV_LOG=""
 SERVER_PIDS=()
 EXTRA_PIDS=()
 CLEAN_DIRS=()
+# commands cleanup runs first, last added first (a test's undo steps: a package to purge, a container)
+CLEANUP_HOOKS=()
 
 HDRS=""
 BODY=""
@@ -61,7 +63,10 @@ work_init() {
 }
 
 cleanup() {
-    local p
+    local p i
+    for ((i = ${#CLEANUP_HOOKS[@]} - 1; i >= 0; i--)); do
+        eval "${CLEANUP_HOOKS[i]}"
+    done
     for p in "${EXTRA_PIDS[@]}"; do
         kill -9 "$p" 2>/dev/null
     done
@@ -888,4 +893,33 @@ make_tls() {
         openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 1 -extfile srv.ext \
             2>/dev/null
     )
+}
+
+# ---------------------------------------------------------------- podman
+
+# podman_init: a podman of the test's own for pm (vfs storage in a folder of its own, made in /tmp:
+# podman refuses a runroot longer than 50 characters), removed at exit, and /run/containers, which
+# podman makes even so, removed too when the test made it and it is still empty. Returns non-zero,
+# the reason in PODMAN_WHY, when podman is missing or cannot run here.
+PR=""
+PODMAN_WHY=""
+podman_init() {
+    if ! command -v podman >/dev/null 2>&1; then
+        PODMAN_WHY="podman is not installed"
+        return 1
+    fi
+    PR=$(mktemp -d /tmp/bp.XXXXXX)
+    CLEAN_DIRS+=("$PR")
+    mkdir -p "$PR/root" "$PR/run" "$PR/tmp"
+    [ -e /run/containers ] || CLEANUP_HOOKS+=("rmdir /run/containers/networks /run/containers 2>/dev/null")
+    if ! pm info; then
+        PODMAN_WHY="podman cannot run here: $(tail -n 3 "$WORK/podman.out" | tr '\n' ' ')"
+        return 1
+    fi
+}
+
+# pm ARGS...: podman_init's podman, 180 s at most; its output in $WORK/podman.out.
+pm() {
+    timeout 180 podman --storage-driver vfs --root "$PR/root" --runroot "$PR/run" --tmpdir "$PR/tmp" \
+        --events-backend file --cgroup-manager cgroupfs "$@" >"$WORK/podman.out" 2>&1
 }
