@@ -81,6 +81,7 @@ struct berth_health_http {
 #define BERTH_HEALTH_REQ_INSECURE 1u /* do not verify the certificate */
 #define BERTH_HEALTH_REQ_CERTINFO 2u /* fill cert_* */
 #define BERTH_HEALTH_REQ_NOPROXY 4u  /* ignore proxy settings */
+#define BERTH_HEALTH_REQ_EXPECT 8u   /* send the body only after 100 Continue */
 
 /* One HTTP request; every string borrowed. */
 struct berth_health_req {

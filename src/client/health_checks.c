@@ -1123,6 +1123,54 @@ static void check_realm(struct berth_health_run *run, struct berth_health_result
     berth_health_http_release(&h);
 }
 
+/*
+ * A push sends each layer as one request body of the layer's size. A proxy
+ * in front of berth that caps bodies (nginx's client_max_body_size is 1 MiB
+ * unless set) answers 413 itself: logins and pulls work, pushes of any real
+ * layer fail. A PATCH of 1.5 MiB, without credentials, to an upload that
+ * does not exist shows it: berth refuses it (401) before it reads a byte,
+ * and as the request asks with Expect: 100-continue, no byte is sent; a
+ * capping proxy answers 413 with its own page, not an OCI error.
+ */
+#define BODY_PROBE_BYTES (1536u * 1024u)
+static void check_request_size(struct berth_health_run *run, struct berth_health_result *res)
+{
+    struct berth_health_req rq = {"PATCH", NULL, NULL, NULL, NULL, BERTH_HEALTH_REQ_EXPECT};
+    struct berth_health_http h;
+    char *path, *body;
+
+    if (strcmp(run->action, "push") != 0) {
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "not checked: a %s sends no layer (--action push checks "
+                                                           "that a proxy lets layers through)", run->action);
+        return;
+    }
+    path = berth_xasprintf("/v2/%s/blobs/uploads/00000000-0000-0000-0000-000000000000",
+                           run->repository ? run->repository : "berth-check-health/probe");
+    body = berth_xmalloc(BODY_PROBE_BYTES + 1);
+    memset(body, '0', BODY_PROBE_BYTES);
+    body[BODY_PROBE_BYTES] = '\0';
+    rq.path = path;
+    rq.host = run->login_server;
+    rq.form = body;
+    berth_health_http_do(run, &rq, &h);
+    if (h.status == 413 && !h.reason && !h.message)
+        berth_health_set(res, BERTH_HEALTH_ERROR, "PROXY_BODY_LIMIT", NULL,
+                         "a request body of %u KiB to %s is refused with 413 by something in front of berth (not "
+                         "berth's own error): a proxy that caps request bodies, so pushes of larger layers fail. "
+                         "nginx: client_max_body_size 0; (docs/reverse-proxy.md)", BODY_PROBE_BYTES / 1024,
+                         run->login_server ? run->login_server : run->server_hp);
+    else if (!h.status)
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "a request body of %u KiB got no answer (%s): no proxy "
+                         "refused it with 413", BODY_PROBE_BYTES / 1024, h.errbuf);
+    else
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "a request body of %u KiB reaches the registry (it "
+                         "answers %ld without credentials): no proxy caps layers that small",
+                         BODY_PROBE_BYTES / 1024, h.status);
+    free(body);
+    free(path);
+    berth_health_http_release(&h);
+}
+
 /* ---------------------------------------------------------------- 4. the clock */
 
 static void check_clock(struct berth_health_run *run, struct berth_health_result *res)
@@ -1846,6 +1894,7 @@ const struct berth_health_check berth_health_checks[] = {
     {"registry", "name", check_registry},
     {"challenge", "connectivity", check_challenge},
     {"realm", "connectivity", check_realm},
+    {"request-size", "connectivity", check_request_size},
     {"clock", "clock", check_clock},
     {"stored-credentials", "client environment", check_stored},
     {"credentials", "credentials", check_credentials_run},

@@ -8,7 +8,8 @@
 #   1. berth --external-url https://HOST:PORT: the realm is the https URL; skopeo logs in, pushes
 #      a layer of several MiB and pulls it back; docker logs in, pushes (one long chunked PATCH)
 #      and pulls; podman pulls and pushes; curl uploads in several PATCHes, every Location leading
-#      to the https URL; check-health passes for each client.
+#      to the https URL; check-health passes for each client. nginx's default body limit fails
+#      pushes, and check-health --action push says so.
 #   2. berth trusting the proxy's X-Forwarded-Proto and -Host instead: the same realm and clients.
 #   3. the typical mistake, nginx not sending X-Forwarded-Proto: the realm comes back http://;
 #      skopeo and docker fail, and check-health must fail too, naming the realm and the cause.
@@ -300,6 +301,12 @@ make_oci_layout "$WORK/layout2" 1 $((2 * 1024 * 1024)) # a layer the registry do
 real_fails "with nginx's default client_max_body_size skopeo's push of a 2 MiB layer fails" \
     skopeo --policy "$WORK/policy.json" copy -q "oci:$WORK/layout2:latest" "docker://$EXT/fwd/limited:v1"
 expect_match "  ... with nginx's 413" "413|Request Entity Too Large" "$(cat "$WORK/cmd.out")"
+expect_hc PROXY_BODY_LIMIT "check-health for skopeo's push fails too" "$EXT" --repository fwd/limited --action push
+expect_match "  ... naming client_max_body_size" "client_max_body_size 0" "$HC_MSG"
+HC_CLIENT=berth expect_hc PROXY_BODY_LIMIT "check-health for berth's own commands too" --server "$EURL" \
+    --ca-file "$T/ca.pem" -u owner -p "$PW" --repository fwd/limited --action push
+HC_CLIENT=berth expect_hc_pass "  ... not for a pull, which sends no layer" --server "$EURL" --ca-file "$T/ca.pem" \
+    -u owner -p "$PW" --repository fwd/app
 
 # ---- 3. nginx without X-Forwarded-Proto: the realm comes back http://
 proxy_start no-proto "$HOSTPORT"
