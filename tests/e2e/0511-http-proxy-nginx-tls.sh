@@ -215,9 +215,11 @@ if ! dockerd_start; then
 else
     DOCKER_OK=1
     # dockerd reads certs.d from /etc/docker only; this port's folder is the test's, removed at exit
+    [ -d /etc/docker/certs.d ] || MADE_CERTS_D=1
     if [ ! -e "/etc/docker/certs.d/$EXT" ]; then
         mkdir -p "/etc/docker/certs.d/$EXT" && cp "$T/ca.pem" "/etc/docker/certs.d/$EXT/ca.crt"
         CLEAN_DIRS+=("/etc/docker/certs.d/$EXT")
+        MADE_PORT_CERTS=1
     fi
     rm -f "$WORK/bin/docker"
     ln -s "$DOCKER" "$WORK/bin/docker" # check-health judges this docker, on this daemon
@@ -408,4 +410,7 @@ else
     proxy_stop
     berth_stop
 fi
+# the folders this test made under /etc (certs.d only when empty: another test may use it)
+[ "${MADE_PORT_CERTS:-0}" = 1 ] && rm -rf "/etc/docker/certs.d/$EXT"
+[ "${MADE_CERTS_D:-0}" = 1 ] && rmdir /etc/docker/certs.d 2>/dev/null
 finish
