@@ -50,6 +50,7 @@ struct curl_slist;
 #define BERTH_XFER_CERTINFO 2u /* hand the server's certificate chain to on_cert */
 #define BERTH_XFER_NOPROXY 4u  /* ignore the proxy settings of the environment */
 #define BERTH_XFER_TRUNCATE 8u /* a body over body_max keeps its start; without it the transfer fails */
+#define BERTH_XFER_EXPECT 16u  /* send the body only after 100 Continue (Expect: 100-continue) */
 
 /* One HTTP request; every pointer borrowed. */
 struct berth_xfer_req {

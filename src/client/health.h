@@ -81,6 +81,7 @@ struct berth_health_http {
 #define BERTH_HEALTH_REQ_INSECURE 1u /* do not verify the certificate */
 #define BERTH_HEALTH_REQ_CERTINFO 2u /* fill cert_* */
 #define BERTH_HEALTH_REQ_NOPROXY 4u  /* ignore proxy settings */
+#define BERTH_HEALTH_REQ_EXPECT 8u   /* send the body only after 100 Continue */
 
 /* One HTTP request; every string borrowed. */
 struct berth_health_req {
@@ -221,6 +222,13 @@ char *berth_health_expand(const char *tmpl, const char *const *vars, size_t nvar
 /* Parses a WWW-Authenticate value 'Bearer realm="..",service="..",scope=".."': 0 and *realm, *service
  * (malloc'd) when it is a Bearer challenge with both; else -1 and why. */
 int berth_health_parse_challenge(const char *v, char **realm, char **service, char *why, size_t whylen);
+/* How a token realm stands to the address the clients use (scheme "http" or "https", login server host[:port]). */
+enum berth_health_realm_fit {
+    BERTH_HEALTH_REALM_SAME,       /* the same scheme, host and port (default ports filled in) */
+    BERTH_HEALTH_REALM_OTHER_HOST, /* another host or port, with a scheme as safe as the clients' */
+    BERTH_HEALTH_REALM_DOWNGRADE,  /* http:// where the clients use https: tokens and passwords in clear */
+};
+enum berth_health_realm_fit berth_health_realm_fit(const char *realm, const char *scheme, const char *login_server);
 /* Compares dotted versions ("18.03" vs "28.2.2"): <0, 0, >0. Non-digits end a part. */
 int berth_health_version_cmp(const char *a, const char *b);
 /* The first "x.y[.z]" in a --version output ("Docker version 28.2.2, build e6534b4" -> "28.2.2"); malloc'd or NULL. */

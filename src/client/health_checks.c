@@ -944,36 +944,43 @@ out:
 
 /*
  * A loopback login server is tried over plain HTTP first; a server that
- * speaks TLS on that port gives an empty reply. The clients try HTTPS
+ * speaks TLS on that port gives an empty reply, and a TLS-terminating proxy
+ * (nginx) answers 400 to plain HTTP on its TLS port. The clients try HTTPS
  * first, so check-health switches to https there, says so, and judges TLS.
+ * A registry answers GET /v2/ with 200, 401, 403 (network rules) or 404 (no
+ * such registry); anything else over plain HTTP is not the registry.
  */
 static void check_tls(struct berth_health_run *run, struct berth_health_result *res)
 {
     struct berth_health_req rq = {"GET", "/v2/", NULL, NULL, NULL, 0};
     struct berth_health_http h, t;
-    int switched = 0;
+    char why[80] = "";
 
     if (!strcmp(run->scheme, "http") && !run->client->server) {
         berth_health_http_do(run, &rq, &h);
-        if (h.cc == CURLE_GOT_NOTHING || h.cc == CURLE_RECV_ERROR || h.cc == CURLE_WEIRD_SERVER_REPLY) {
+        if (h.cc == CURLE_GOT_NOTHING || h.cc == CURLE_RECV_ERROR || h.cc == CURLE_WEIRD_SERVER_REPLY)
+            snprintf(why, sizeof(why), "got an empty reply");
+        else if (h.status && h.status != 200 && h.status != 401 && h.status != 403 && h.status != 404)
+            snprintf(why, sizeof(why), "answered %ld, not as a registry does", h.status);
+        if (*why) {
             snprintf(run->scheme, sizeof(run->scheme), "https");
             rq.flags = BERTH_HEALTH_REQ_INSECURE;
             berth_health_http_do(run, &rq, &t);
             if (t.status) {
                 free(run->server_url);
                 run->server_url = berth_xasprintf("https://%s", run->server_hp);
-                switched = 1;
             } else {
                 snprintf(run->scheme, sizeof(run->scheme), "http");
+                why[0] = '\0';
             }
             berth_health_http_release(&t);
         }
         berth_health_http_release(&h);
     }
     tls_judge(run, res);
-    if (switched && res->message) {
-        char *m = berth_xasprintf("http://%s got an empty reply: the server speaks HTTPS there, as docker, podman "
-                                  "and skopeo try first; %s", run->server_hp, res->message);
+    if (*why && res->message) {
+        char *m = berth_xasprintf("http://%s %s: the server speaks HTTPS there, as docker, podman and skopeo try "
+                                  "first; %s", run->server_hp, why, res->message);
         free(res->message);
         res->message = m;
     }
@@ -1053,29 +1060,114 @@ static void check_challenge(struct berth_health_run *run, struct berth_health_re
     free(svc);
 }
 
+/*
+ * The realm is where the clients send their credentials for a token. Behind a
+ * TLS-terminating proxy that does not tell berth the scheme and host the
+ * client used, it names http:// or berth's own address: the proxy refuses
+ * plain HTTP on its TLS port (docker and skopeo then fail, whatever the
+ * realm's answer), or, where berth's own address answers, passwords travel
+ * in clear past the proxy and clients elsewhere cannot reach it.
+ */
 static void check_realm(struct berth_health_run *run, struct berth_health_result *res)
 {
     struct berth_health_req rq = {"GET", NULL, NULL, NULL, NULL, 0};
     struct berth_health_http h;
-    char *url;
+    enum berth_health_realm_fit fit = BERTH_HEALTH_REALM_SAME;
+    const char *ls = run->login_server ? run->login_server : run->server_hp;
+    char *url, answer[320];
+    int same_host;
 
     if (!run->realm) {
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "no token realm to reach (an open registry)");
         return;
     }
+    if (ls) fit = berth_health_realm_fit(run->realm, run->scheme, ls);
+    /* the host and port alone: the realm's scheme taken for the clients' */
+    same_host = !ls || berth_health_realm_fit(run->realm, !strncmp(run->realm, "https:", 6) ? "https" : "http", ls) ==
+                           BERTH_HEALTH_REALM_SAME;
     url = berth_xasprintf("%s?service=%s", run->realm, run->service);
     rq.path = url;
     berth_health_http_do(run, &rq, &h);
-    if (!h.status)
+    if (h.status) snprintf(answer, sizeof(answer), "it answers %ld there", h.status);
+    else snprintf(answer, sizeof(answer), "nothing answers there: %s", h.errbuf);
+    if (fit == BERTH_HEALTH_REALM_DOWNGRADE)
+        berth_health_set(res, BERTH_HEALTH_ERROR, "REALM_SCHEME_MISMATCH", NULL,
+                         "the token realm is %s (%s), but the clients reach the registry at %s://%s: they would send "
+                         "their passwords for a token over plain HTTP, %s. A proxy that terminates TLS must tell berth "
+                         "the address the clients use: start berth with --external-url https://%s, or have the proxy "
+                         "send %s and list it in --trusted-proxies (docs/reverse-proxy.md)",
+                         run->realm, answer, run->scheme, ls,
+                         same_host ? "which a TLS port refuses (docker and skopeo fail)"
+                                   : "to another address, past the proxy (clients elsewhere cannot reach it)",
+                         ls,
+                         same_host ? "X-Forwarded-Proto (nginx: proxy_set_header X-Forwarded-Proto $scheme;)"
+                                   : "Host and X-Forwarded-Proto (nginx: proxy_set_header Host $http_host; "
+                                     "proxy_set_header X-Forwarded-Proto $scheme;)");
+    else if (!h.status)
         berth_health_set(res, BERTH_HEALTH_ERROR, "REALM_UNREACHABLE", NULL,
                          "the token realm %s does not answer (%s): docker gets its tokens there, so the server's realm "
                          "must be reachable from here (check the server's address, its --domain, or a proxy)",
                          run->realm, h.errbuf);
+    else if (fit == BERTH_HEALTH_REALM_OTHER_HOST)
+        berth_health_set(res, BERTH_HEALTH_WARNING, "REALM_HOST_MISMATCH", NULL,
+                         "the token realm %s is not on %s://%s, the address the clients use; %s, so clients here get "
+                         "their tokens, but clients elsewhere must reach it too, and they send their passwords there. "
+                         "Behind a proxy: have it pass Host (nginx: proxy_set_header Host $http_host;) or start berth "
+                         "with --external-url %s://%s (docs/reverse-proxy.md)",
+                         run->realm, run->scheme, ls, answer, run->scheme, ls);
     else
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
                          "the token realm %s answers (%ld in %.0f ms)", run->realm, h.status,
                          h.total_ms);
     free(url);
+    berth_health_http_release(&h);
+}
+
+/*
+ * A push sends each layer as one request body of the layer's size. A proxy
+ * in front of berth that caps bodies (nginx's client_max_body_size is 1 MiB
+ * unless set) answers 413 itself: logins and pulls work, pushes of any real
+ * layer fail. A PATCH of 1.5 MiB, without credentials, to an upload that
+ * does not exist shows it: berth refuses it (401) before it reads a byte,
+ * and as the request asks with Expect: 100-continue, no byte is sent; a
+ * capping proxy answers 413 with its own page, not an OCI error.
+ */
+#define BODY_PROBE_BYTES (1536u * 1024u)
+static void check_request_size(struct berth_health_run *run, struct berth_health_result *res)
+{
+    struct berth_health_req rq = {"PATCH", NULL, NULL, NULL, NULL, BERTH_HEALTH_REQ_EXPECT};
+    struct berth_health_http h;
+    char *path, *body;
+
+    if (strcmp(run->action, "push") != 0) {
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "not checked: a %s sends no layer (--action push checks "
+                                                           "that a proxy lets layers through)", run->action);
+        return;
+    }
+    path = berth_xasprintf("/v2/%s/blobs/uploads/00000000-0000-0000-0000-000000000000",
+                           run->repository ? run->repository : "berth-check-health/probe");
+    body = berth_xmalloc(BODY_PROBE_BYTES + 1);
+    memset(body, '0', BODY_PROBE_BYTES);
+    body[BODY_PROBE_BYTES] = '\0';
+    rq.path = path;
+    rq.host = run->login_server;
+    rq.form = body;
+    berth_health_http_do(run, &rq, &h);
+    if (h.status == 413 && !h.reason && !h.message)
+        berth_health_set(res, BERTH_HEALTH_ERROR, "PROXY_BODY_LIMIT", NULL,
+                         "a request body of %u KiB to %s is refused with 413 by something in front of berth (not "
+                         "berth's own error): a proxy that caps request bodies, so pushes of larger layers fail. "
+                         "nginx: client_max_body_size 0; (docs/reverse-proxy.md)", BODY_PROBE_BYTES / 1024,
+                         run->login_server ? run->login_server : run->server_hp);
+    else if (!h.status)
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "a request body of %u KiB got no answer (%s): no proxy "
+                         "refused it with 413", BODY_PROBE_BYTES / 1024, h.errbuf);
+    else
+        berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL, "a request body of %u KiB reaches the registry (it "
+                         "answers %ld without credentials): no proxy caps layers that small",
+                         BODY_PROBE_BYTES / 1024, h.status);
+    free(body);
+    free(path);
     berth_health_http_release(&h);
 }
 
@@ -1802,6 +1894,7 @@ const struct berth_health_check berth_health_checks[] = {
     {"registry", "name", check_registry},
     {"challenge", "connectivity", check_challenge},
     {"realm", "connectivity", check_realm},
+    {"request-size", "connectivity", check_request_size},
     {"clock", "clock", check_clock},
     {"stored-credentials", "client environment", check_stored},
     {"credentials", "credentials", check_credentials_run},

@@ -166,6 +166,7 @@ void berth_health_http_do(struct berth_health_run *run, const struct berth_healt
     if (rq->flags & BERTH_HEALTH_REQ_INSECURE) xq.flags |= BERTH_XFER_INSECURE;
     if (rq->flags & BERTH_HEALTH_REQ_CERTINFO) xq.flags |= BERTH_XFER_CERTINFO;
     if (rq->flags & BERTH_HEALTH_REQ_NOPROXY) xq.flags |= BERTH_XFER_NOPROXY;
+    if (rq->flags & BERTH_HEALTH_REQ_EXPECT) xq.flags |= BERTH_XFER_EXPECT;
     xq.connect_timeout_s = (long)run->timeout;
     xq.timeout_s = (long)run->timeout + 20;
     xq.body_max = BODY_MAX;

@@ -7,7 +7,9 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "alloc.h"
+#include "client.h"
 #include "health.h"
 #include "banned.h"
 
@@ -180,6 +182,18 @@ bad:
     free(*service);
     *realm = *service = NULL;
     return -1;
+}
+
+enum berth_health_realm_fit berth_health_realm_fit(const char *realm, const char *scheme, const char *login_server)
+{
+    char rhp[300], rscheme[16], lhp[300], lscheme[16], *ls;
+
+    berth_client_url_hostport(realm, rhp, sizeof(rhp), rscheme, sizeof(rscheme));
+    ls = berth_xasprintf("%s://%s", scheme, login_server);
+    berth_client_url_hostport(ls, lhp, sizeof(lhp), lscheme, sizeof(lscheme));
+    free(ls);
+    if (!strcasecmp(lscheme, "https") && strcasecmp(rscheme, "https") != 0) return BERTH_HEALTH_REALM_DOWNGRADE;
+    return strcasecmp(rhp, lhp) ? BERTH_HEALTH_REALM_OTHER_HOST : BERTH_HEALTH_REALM_SAME;
 }
 
 /* The next number of a dotted version at *p (0 when none), moving past it and one '.'. */

@@ -156,7 +156,7 @@ enum berth_rc berth_client_xfer(const struct berth_xfer_req *rq, struct berth_xf
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)rq->body_len);
     }
-    hdrs = curl_slist_append(hdrs, "Expect:");
+    hdrs = curl_slist_append(hdrs, rq->flags & BERTH_XFER_EXPECT ? "Expect: 100-continue" : "Expect:");
     hdrs = add_header(hdrs, "Content-Type", rq->content_type);
     hdrs = add_header(hdrs, "Accept", rq->accept);
     hdrs = add_header(hdrs, "Authorization", rq->auth);

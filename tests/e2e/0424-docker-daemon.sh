@@ -9,27 +9,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/health-lib.sh"
 work_init
-DOCKERD=$(command -v dockerd)
-if [ -z "$DOCKERD" ] || [ "$(id -u)" != 0 ]; then
-    skip "dockerd is not installed or this is not root (sh scripts/deps.sh test installs docker.io)"
-    exit 0
-fi
-# the docker CLI: Debian's, else whatever docker is on PATH
-DOCKER=/usr/bin/docker
-[ -x "$DOCKER" ] || DOCKER=$(command -v docker)
-mkdir -p "$WORK/dk"
-export DOCKER_HOST=unix://$WORK/dk/docker.sock
-"$DOCKERD" --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs --data-root "$WORK/dk/data" \
-    --exec-root "$WORK/dk/exec" --pidfile "$WORK/dk/docker.pid" -H "$DOCKER_HOST" >"$WORK/dockerd.log" 2>&1 &
-DOCKERD_PID=$!
-SERVER_PIDS+=("$DOCKERD_PID")
-for _ in $(seq 150); do
-    "$DOCKER" version --format '{{.Server.Version}}' >/dev/null 2>&1 && break
-    kill -0 "$DOCKERD_PID" 2>/dev/null || break
-    sleep 0.2
-done
-if ! "$DOCKER" version --format '{{.Server.Version}}' >/dev/null 2>&1; then
-    skip "dockerd does not start here: $(tail -n 2 "$WORK/dockerd.log" | tr '\n' ' ' | cut -c1-200)"
+if ! dockerd_start; then
+    skip "$DOCKERD_WHY"
     exit 0
 fi
 # logged CMD...: runs CMD quietly; on failure its output is shown as comments

@@ -743,13 +743,14 @@ sys.stdout.buffer.write(out)
 EOF
 }
 
-# make_oci_layout DIR NLAYERS: write an OCI image layout with NLAYERS gzip'd
-# tar layers of random files, tagged "latest".
+# make_oci_layout DIR NLAYERS [BIG]: write an OCI image layout with NLAYERS gzip'd
+# tar layers of random files, tagged "latest"; with BIG, the first layer also holds a random
+# file of BIG bytes (random bytes do not compress: the layer is that big).
 make_oci_layout() {
-    python3 - "$1" "$2" <<'EOF'
+    python3 - "$1" "$2" "${3:-0}" <<'EOF'
 import gzip, hashlib, io, json, os, sys, tarfile, time
 
-root, nlayers = sys.argv[1], int(sys.argv[2])
+root, nlayers, big = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 blobs = os.path.join(root, "blobs", "sha256")
 os.makedirs(blobs, exist_ok=True)
 
@@ -768,8 +769,8 @@ for i in range(nlayers):
         d.mode = 0o755
         d.mtime = int(time.time())
         tar.addfile(d)
-        for j in range(4):
-            payload = os.urandom(1000 + 3000 * j + i)
+        for j in range(5 if i == 0 and big else 4):
+            payload = os.urandom(big if j == 4 else 1000 + 3000 * j + i)
             ti = tarfile.TarInfo("data%d/file%d.bin" % (i, j))
             ti.size = len(payload)
             ti.mode = 0o644
@@ -871,6 +872,35 @@ gc_soak_verdict() {
     expect_eq "every blob of the kept manifests is there at the end ($(soak blobs_checked) checked)" 0 \
         "$(soak blobs_missing)"
     expect_eq "every kept manifest is there at the end" 0 "$(soak manifests_missing)"
+}
+
+# dockerd_start: the real docker for a test: Debian's dockerd (vfs, no iptables, no bridge) on a socket
+# and in folders of the test's own ($WORK/dk), stopped with the test. Sets DOCKER (the CLI: Debian's,
+# else whatever docker is on PATH), DOCKER_HOST (exported) and DOCKERD_PID. Returns 1, with the reason
+# in DOCKERD_WHY, when there is no dockerd, this is not root, or the daemon does not answer.
+dockerd_start() {
+    local dockerd
+    work_init
+    dockerd=$(command -v dockerd)
+    DOCKER=/usr/bin/docker
+    [ -x "$DOCKER" ] || DOCKER=$(command -v docker)
+    if [ -z "$dockerd" ] || [ -z "$DOCKER" ] || [ "$(id -u)" != 0 ]; then
+        DOCKERD_WHY="dockerd is not installed or this is not root (sh scripts/deps.sh test installs docker.io)"
+        return 1
+    fi
+    mkdir -p "$WORK/dk"
+    export DOCKER_HOST=unix://$WORK/dk/docker.sock
+    "$dockerd" --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs --data-root "$WORK/dk/data" \
+        --exec-root "$WORK/dk/exec" --pidfile "$WORK/dk/docker.pid" -H "$DOCKER_HOST" >"$WORK/dockerd.log" 2>&1 &
+    DOCKERD_PID=$!
+    SERVER_PIDS+=("$DOCKERD_PID")
+    for _ in $(seq 150); do
+        "$DOCKER" version --format '{{.Server.Version}}' >/dev/null 2>&1 && return 0
+        kill -0 "$DOCKERD_PID" 2>/dev/null || break
+        sleep 0.2
+    done
+    DOCKERD_WHY="dockerd does not start here: $(tail -n 2 "$WORK/dockerd.log" | tr '\n' ' ' | cut -c1-200)"
+    return 1
 }
 
 # owner_token SCOPE...: an access token of the user owner (BERTH_AUTH=1, the first start's password)

@@ -105,6 +105,34 @@ TEST(berth_health_challenge_parsing)
     free(svc);
 }
 
+TEST(berth_health_realm_fit_to_the_clients_address)
+{
+    static const struct {
+        const char *realm, *scheme, *login_server;
+        enum berth_health_realm_fit want;
+    } cases[] = {
+        /* the same address, default ports filled in, case-insensitive */
+        {"https://reg.example/oauth2/token", "https", "reg.example", BERTH_HEALTH_REALM_SAME},
+        {"https://Reg.Example:443/oauth2/token", "https", "reg.example", BERTH_HEALTH_REALM_SAME},
+        {"http://127.0.0.1:5000/oauth2/token", "http", "127.0.0.1:5000", BERTH_HEALTH_REALM_SAME},
+        {"https://[::1]:8443/oauth2/token", "https", "[::1]:8443", BERTH_HEALTH_REALM_SAME},
+        /* a TLS-terminating proxy that does not forward the scheme: http behind https, same host or not */
+        {"http://reg.example/oauth2/token", "https", "reg.example", BERTH_HEALTH_REALM_DOWNGRADE},
+        {"http://127.0.0.1:8443/oauth2/token", "https", "127.0.0.1:8443", BERTH_HEALTH_REALM_DOWNGRADE},
+        {"http://10.0.0.11:5000/oauth2/token", "https", "reg.example", BERTH_HEALTH_REALM_DOWNGRADE},
+        /* another host or port over a scheme as safe */
+        {"https://auth.example/token", "https", "reg.example", BERTH_HEALTH_REALM_OTHER_HOST},
+        {"https://reg.example:8443/oauth2/token", "https", "reg.example", BERTH_HEALTH_REALM_OTHER_HOST},
+        {"http://127.0.0.1:5001/oauth2/token", "http", "127.0.0.1:5000", BERTH_HEALTH_REALM_OTHER_HOST},
+        /* https where the clients use http is no risk, but port 443 is not 80 */
+        {"https://reg.example/oauth2/token", "http", "reg.example", BERTH_HEALTH_REALM_OTHER_HOST},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        ASSERT_EQ_INT(berth_health_realm_fit(cases[i].realm, cases[i].scheme, cases[i].login_server), cases[i].want);
+}
+
 TEST(berth_health_version_comparison)
 {
     ASSERT_TRUE(berth_health_version_cmp("28.2.2", "18.03") > 0);
