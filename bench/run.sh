@@ -301,7 +301,7 @@ phase_wrk() {
 # credentials, with Basic credentials on every request; for berth also GET
 # with a Bearer token from its token endpoint.
 phase_auth() {
-	local s=$1 r=$2 murl ah tok
+	local s=$1 r=$2 murl ah tok rt
 	ah="Authorization: ${BASIC[$s]}"
 	if [[ -z ${IMAGE_READY[$s]:-} ]]; then
 		python3 "$CLIENT" image "${BASE[$s]}" "$REPO_IMG" "$IMG_TAG" "${BASIC[$s]}" >/dev/null ||
@@ -321,6 +321,17 @@ phase_auth() {
 	[[ -n $tok ]] || { log "auth $s: no access token from /oauth2/token"; return 1; }
 	wrk_one "$s" "$r" get_manifest_bearer "GET manifest Bearer" "$murl" \
 		-H "Authorization: Bearer $tok" -H "Accept: $OCI_MANIFEST"
+	# token issue: what a client's every pull or push begins with once logged in, the refresh
+	# token grant (no password hash on this path)
+	rt=$(curl -sS -u "$AUTH_USER:${BASIC_PASS[$s]}" \
+		--data-urlencode grant_type=password --data-urlencode service=default.localhost \
+		--data-urlencode access_type=offline --data-urlencode "username=$AUTH_USER" \
+		--data-urlencode "password=${BASIC_PASS[$s]}" "${BASE[$s]}/oauth2/token" | jq -r '.refresh_token // empty')
+	[[ -n $rt ]] || { log "auth $s: no refresh token from /oauth2/token"; return 1; }
+	printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\nwrk.body = "%s"\n' \
+		"grant_type=refresh_token&service=default.localhost&scope=repository:$REPO_IMG:pull&refresh_token=$rt" \
+		>"$BENCH_DIR/token.lua"
+	wrk_one "$s" "$r" token_refresh "POST /oauth2/token refresh" "${BASE[$s]}/oauth2/token" -s "$BENCH_DIR/token.lua"
 }
 
 rss_note() {

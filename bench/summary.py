@@ -37,6 +37,8 @@ ROWS = [
     ("head_manifest_auth_cpu_us", "  server cpu", "us/req", "lower"),
     ("get_manifest_bearer_rps", "get-manifest-bearer (wrk)", "req/s", "higher", True),
     ("get_manifest_bearer_cpu_us", "  server cpu", "us/req", "lower", True),
+    ("token_refresh_rps", "token issue (wrk)", "req/s", "higher", True),
+    ("token_refresh_cpu_us", "  server cpu", "us/req", "lower", True),
     ("rss_idle_mib", "idle RSS", "MiB", "lower"),
     ("rss_peak_mib", "peak RSS (VmHWM)", "MiB", "lower"),
 ]
