@@ -25,8 +25,10 @@ static void gc_usage(FILE *out)
                  "references, expired upload sessions and stray temp files. Nothing pushed in the\n"
                  "last --grace minutes (default: the gc-grace setting, 60) is touched.\n"
                  "The last line says what the grace period held back and when it comes due.\n"
-                 "--dry-run deletes nothing; blobs that only the manifests and links it would\n"
-                 "delete hold are not counted by it.\n"
+                 "--dry-run deletes nothing: on SQLite it runs over a copy of the database\n"
+                 "(beside it, removed after) and counts all a real run would free; on\n"
+                 "PostgreSQL it does not count the blobs that only the manifests and links it\n"
+                 "would delete hold.\n"
                  "Progress goes to stderr: on by default when stderr is a terminal.\n");
 }
 
@@ -35,12 +37,13 @@ int cmd_gc(int argc, char **argv, struct cli_ctx *ctx)
     struct berth_config cfg;
     struct berth_err err = BERTH_ERR_INIT;
     struct berth_meta *meta = NULL;
+    const struct berth_meta_ops *mops = NULL;
     struct berth_blobstore *blobs = NULL;
     struct berth_gc_opts o;
     struct berth_gc_stats c;
     char **rest = berth_xcalloc((size_t)argc + 1, sizeof(char *));
     char *dbpath = NULL;
-    int nrest = 0, i, ret = 1;
+    int nrest = 0, i, ret = 1, exact = 0;
     int64_t grace = -1;
     enum berth_rc rc = BERTH_OK;
 
@@ -86,7 +89,6 @@ int cmd_gc(int argc, char **argv, struct cli_ctx *ctx)
     rc = berth_blobstore_open_cfg(&cfg, &blobs, &err);
     if (rc) goto out;
     {
-        const struct berth_meta_ops *mops;
         char *shown = NULL;
         rc = berth_meta_choose(&cfg, &mops, &dbpath, &shown, &err);
         if (!rc) rc = mops->open(dbpath, &meta, &err);
@@ -95,7 +97,14 @@ int cmd_gc(int argc, char **argv, struct cli_ctx *ctx)
     }
     o.grace_min = grace;
     o.upload_ttl_s = cfg.upload_ttl;
-    rc = berth_gc_run(meta, blobs, &o, &c, &err);
+    if (o.dry_run && !mops->shared) { /* SQLite: a real run over a copy counts everything it would free */
+        char *scratch = berth_xasprintf("%s.gc-dry-run", dbpath);
+        rc = berth_gc_rehearse(mops, dbpath, scratch, blobs, &o, &c, &err);
+        free(scratch);
+        exact = 1;
+    } else {
+        rc = berth_gc_run(meta, blobs, &o, &c, &err);
+    }
     if (rc) goto out;
     {
         char freed[32], kept[512];
@@ -106,7 +115,7 @@ int cmd_gc(int argc, char **argv, struct cli_ctx *ctx)
                (unsigned long long)c.blobs_deleted, (unsigned long long)c.uploads, (unsigned long long)c.temp_files,
                freed, o.dry_run ? "would be freed" : "freed", (unsigned long long)c.bytes_freed,
                (unsigned long long)c.seen);
-        if (o.dry_run && (c.manifests || c.unlinked))
+        if (o.dry_run && !exact && (c.manifests || c.unlinked))
             printf("gc (dry run): blobs that only these manifests and links hold are freed by the real run, "
                    "not counted here\n");
         berth_gc_kept_text(&c, grace, kept, sizeof(kept));

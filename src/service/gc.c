@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "alloc.h"
 #include "buf.h"
 #include "log.h"
@@ -39,6 +40,9 @@ struct gc_ctx {
     int64_t cutoff_ms;
     int64_t upload_cutoff_s;
     int dry_run;
+    int rehearse; /* deleting in a copy of the metadata: the store's bytes stay, their sizes are counted */
+    char (*gone)[BERTH_DIGEST_STR_MAX]; /* rehearsal: the digests reaped so far (sorted before the walk) */
+    size_t ngone, capgone;
     int verbose;
     struct berth_gc_stats *st; /* the counts, the caller's */
     int progress;       /* report progress on stderr */
@@ -106,6 +110,7 @@ static enum berth_rc reap_remove(void *p, struct berth_err *err)
     enum berth_rc rc;
 
     if (!r->size && bs->ops->stat(bs, r->d, &r->size, err) != BERTH_OK) r->size = 0;
+    if (r->gc->rehearse) return BERTH_OK;
     rc = bs->ops->remove(bs, r->d, err);
     if (rc == BERTH_EBLOBUNKNOWN) {
         r->size = 0; /* gone already: nothing freed */
@@ -131,6 +136,13 @@ static void reap(struct gc_ctx *c, const struct berth_digest *d, uint64_t size, 
         return;
     }
     if (!reaped) return;
+    if (c->rehearse) { /* their files stay: the walk over the store must not count them again */
+        if (c->ngone == c->capgone) {
+            c->capgone = c->capgone ? 2 * c->capgone : 256;
+            c->gone = berth_xrealloc(c->gone, c->capgone * sizeof(*c->gone));
+        }
+        snprintf(c->gone[c->ngone++], sizeof(*c->gone), "%s", d->s);
+    }
     c->st->blobs_deleted++;
     c->st->bytes_freed += r.size;
     if (c->verbose) printf("blob %s %llu\n", d->s, (unsigned long long)r.size);
@@ -198,6 +210,11 @@ static enum berth_rc reap_queued(struct gc_ctx *c, struct berth_err *err)
     return each_queued_blob(c, c->cutoff_ms - 1, &first, INT_MAX, reap_one, err);
 }
 
+static int gone_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
 /* A blob file older than the grace that nothing uses: one no record names (a crash, an old store). */
 static int sweep_blob(const struct berth_digest *d, uint64_t size, int64_t mtime_s, void *p)
 {
@@ -207,6 +224,7 @@ static int sweep_blob(const struct berth_digest *d, uint64_t size, int64_t mtime
 
     c->st->seen++;
     progress(c, "blobs", 0);
+    if (c->rehearse && c->ngone && bsearch(d->s, c->gone, c->ngone, sizeof(*c->gone), gone_cmp)) return 0;
     if (c->meta->content->blob_in_use(c->meta, d, &used, &err) != BERTH_OK) {
         fprintf(stderr, "berth: gc: %s\n", berth_err_msg(&err));
         c->st->failed = 1;
@@ -246,7 +264,7 @@ static int sweep_upload(const char *uuid, uint64_t size, int64_t mtime_s, void *
     if (rc != BERTH_OK && rc != BERTH_EUPLOADUNKNOWN) return 0;
     if (!c->dry_run) {
         if (rc == BERTH_OK) c->meta->uploads->upload_delete(c->meta, uuid, &err);
-        c->blobs->ops->upload_remove(c->blobs, uuid, &err);
+        if (!c->rehearse) c->blobs->ops->upload_remove(c->blobs, uuid, &err);
     }
     c->st->uploads++;
     c->st->bytes_freed += size;
@@ -311,8 +329,8 @@ static enum berth_rc count_kept(struct gc_ctx *c, struct berth_err *err)
     return each_queued_blob(c, INT64_MAX, &first, GC_KEPT_PAGES, note_kept, err);
 }
 
-enum berth_rc berth_gc_run(struct berth_meta *meta, struct berth_blobstore *blobs, const struct berth_gc_opts *o,
-                           struct berth_gc_stats *st, struct berth_err *err)
+static enum berth_rc gc_run(struct berth_meta *meta, struct berth_blobstore *blobs, const struct berth_gc_opts *o,
+                            int rehearse, struct berth_gc_stats *st, struct berth_err *err)
 {
     struct gc_ctx c;
     uint64_t lost = 0;
@@ -323,7 +341,8 @@ enum berth_rc berth_gc_run(struct berth_meta *meta, struct berth_blobstore *blob
     c.meta = meta;
     c.blobs = blobs;
     c.st = st;
-    c.dry_run = o->dry_run;
+    c.dry_run = rehearse ? 0 : o->dry_run;
+    c.rehearse = rehearse;
     c.verbose = o->verbose;
     c.progress = o->progress;
     c.tty = o->tty;
@@ -334,6 +353,7 @@ enum berth_rc berth_gc_run(struct berth_meta *meta, struct berth_blobstore *blob
     progress(&c, "manifests", 1);
     rc = reap_queued(&c, err);
     if (rc) goto out;
+    if (c.ngone) qsort(c.gone, c.ngone, sizeof(*c.gone), gone_cmp);
     if (!o->online) rc = c.blobs->ops->list(c.blobs, sweep_blob, &c, err);
     if (rc) goto out;
     progress(&c, "blobs", 1);
@@ -343,11 +363,49 @@ enum berth_rc berth_gc_run(struct berth_meta *meta, struct berth_blobstore *blob
     if (rc) goto out;
     c.st->uploads += lost;
     progress(&c, "uploads", 1);
-    if (!c.dry_run && !o->online) rc = c.blobs->ops->clean_temp(c.blobs, &c.st->temp_files, err);
+    if (!c.dry_run && !c.rehearse && !o->online) rc = c.blobs->ops->clean_temp(c.blobs, &c.st->temp_files, err);
     if (!rc) rc = c.meta->content->gc_waiting(c.meta, c.cutoff_ms - 1, &c.st->kept, err);
     /* offline, the walk over every blob file has counted them already */
     if (!rc && o->online) rc = count_kept(&c, err);
 out:
+    free(c.gone);
+    return rc;
+}
+
+enum berth_rc berth_gc_run(struct berth_meta *meta, struct berth_blobstore *blobs, const struct berth_gc_opts *o,
+                           struct berth_gc_stats *st, struct berth_err *err)
+{
+    return gc_run(meta, blobs, o, 0, st, err);
+}
+
+/* ---- a dry run that deletes in a copy (berth_gc_rehearse) ---- */
+
+static void scratch_remove(const char *scratch)
+{
+    static const char *const tails[] = {"", "-journal", "-wal", "-shm"};
+    char path[4096];
+    size_t i;
+
+    for (i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+        snprintf(path, sizeof(path), "%s%s", scratch, tails[i]);
+        unlink(path);
+    }
+}
+
+enum berth_rc berth_gc_rehearse(const struct berth_meta_ops *mops, const char *dbpath, const char *scratch,
+                                struct berth_blobstore *blobs, const struct berth_gc_opts *o,
+                                struct berth_gc_stats *st, struct berth_err *err)
+{
+    struct berth_meta *copy = NULL;
+    enum berth_rc rc;
+
+    memset(st, 0, sizeof(*st));
+    scratch_remove(scratch);
+    rc = berth_meta_sqlite_snapshot(dbpath, scratch, err);
+    if (!rc) rc = mops->open(scratch, &copy, err);
+    if (!rc) rc = gc_run(copy, blobs, o, 1, st, err);
+    if (copy) copy->ops->close(copy);
+    scratch_remove(scratch);
     return rc;
 }
 

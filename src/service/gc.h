@@ -49,6 +49,18 @@ enum berth_rc berth_gc_run(struct berth_meta *meta, struct berth_blobstore *blob
                            struct berth_gc_stats *st, struct berth_err *err);
 
 /*
+ * A dry run that counts exactly what berth_gc_run would delete, including
+ * the blobs only the deleted manifests and links hold: a real run over a
+ * snapshot of the SQLite database at dbpath (copied to scratch, removed
+ * after) with blobs whose removals are only counted (its ops are swapped
+ * for the run and put back). o->dry_run is ignored; nothing in the data
+ * folder changes but scratch.
+ */
+enum berth_rc berth_gc_rehearse(const struct berth_meta_ops *mops, const char *dbpath, const char *scratch,
+                                struct berth_blobstore *blobs, const struct berth_gc_opts *o,
+                                struct berth_gc_stats *st, struct berth_err *err);
+
+/*
  * What the grace period and upload-ttl kept, as one line of text into out
  * (size n): "kept by the 60-minute grace period: 3 blobs nothing references
  * (5.0 KiB), 1 untagged manifest; due for review from <time>; 1 upload
