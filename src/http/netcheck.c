@@ -78,8 +78,6 @@ enum berth_rc netcheck_new(const struct berth_config *cfg, struct netcheck **out
         rc = berth_err_set(err, BERTH_ECONFIG, "config 'trusted-proxies': %s", berth_err_msg(&lerr));
         goto out;
     }
-    rc = netcheck_external_url_check(cfg->external_url, err);
-    if (rc) goto out;
     *out = n;
     n = NULL;
 out:

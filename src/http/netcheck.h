@@ -16,9 +16,9 @@ struct berth_http;
 /* The parsed server-wide lists; read-only after netcheck_new, shared by every thread. */
 struct netcheck;
 
-/* Parses trusted-proxies. BERTH_ECONFIG naming the key and the bad item. */
 /* external-url: "" or http(s)://host[:port] with nothing after but one '/'; BERTH_ECONFIG naming the key. */
 enum berth_rc netcheck_external_url_check(const char *u, struct berth_err *err);
+/* Parses trusted-proxies (external-url is berth_http_settings_check's). BERTH_ECONFIG naming the key and the bad item. */
 enum berth_rc netcheck_new(const struct berth_config *cfg, struct netcheck **out, struct berth_err *err);
 void netcheck_free(struct netcheck *n); /* NULL-safe */
 

@@ -745,7 +745,7 @@ enum berth_rc berth_http_start(struct berth_server *srv, struct berth_http **out
     if (rc) goto fail;
     rc = listen_on(cfg->listen, &ss, sslen, &lfd, err);
     if (rc) goto fail;
-    rc = metrics_config_check(cfg, err);
+    rc = berth_http_settings_check(cfg, err);
     if (rc) goto fail;
     rc = netcheck_new(cfg, &h->net, err);
     if (rc) goto fail;
