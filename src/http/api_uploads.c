@@ -375,20 +375,30 @@ enum berth_rc api_upload_chunk_begin(struct berth_req *req, struct berth_err *er
     return h->blobs->ops->upload_resume(h->blobs, &us, &st->w, err);
 }
 
-/* Closes the request's writer; the store's resume data stays with the session for its next request. */
-static void close_writer(struct up_state *st)
+/*
+ * Closes the request's writer; the store's resume data stays with the
+ * session for its next request. BERTH_EIO when the store could not keep
+ * every byte the session counts (a driver that buffers failed to write its
+ * buffer): the session cannot continue, and its next request says so.
+ */
+static enum berth_rc close_writer(struct up_state *st, struct berth_err *err)
 {
     struct berth_upload_state us = BERTH_UPLOAD_STATE_INIT;
+    enum berth_rc rc = BERTH_OK;
 
-    if (!st->w) return;
+    if (!st->w) return BERTH_OK;
     berth_upload_writer_close(st->w, &us);
     st->w = NULL;
     if (st->s && !st->transient && !st->ended) {
         free(st->s->store_ext);
         st->s->store_ext = us.ext;
         us.ext = NULL;
+        if (us.size < st->s->size)
+            rc = berth_err_set(err, BERTH_EIO, "upload %s: only %llu of its %llu bytes could be stored; start it again",
+                               st->s->uuid, (unsigned long long)us.size, (unsigned long long)st->s->size);
     }
     berth_upload_state_release(&us);
+    return rc;
 }
 
 /*
@@ -398,11 +408,12 @@ static void close_writer(struct up_state *st)
  */
 static enum berth_rc end_request(struct berth_req *req, struct up_state *st, struct berth_err *err)
 {
-    enum berth_rc rc = BERTH_OK;
+    enum berth_rc rc = close_writer(st, err);
+    enum berth_rc rrc;
 
-    close_writer(st);
     if (st->s && !st->transient) {
-        rc = upload_release(req->http->uploads, req->http->meta, st->s, st->ended, err);
+        rrc = upload_release(req->http->uploads, req->http->meta, st->s, st->ended, rc ? NULL : err);
+        if (!rc) rc = rrc;
         st->s = NULL;
     }
     return rc;
@@ -437,7 +448,7 @@ void api_upload_cleanup(struct berth_req *req, int aborted)
     (void)aborted;
     if (!st) return;
     if (st->magic != UP_STATE_MAGIC) abort();
-    close_writer(st);
+    close_writer(st, &terr);
     if (st->s && st->transient) {
         if (!st->ended) h->blobs->ops->upload_remove(h->blobs, st->s->uuid, &terr);
         upload_session_free(st->s);

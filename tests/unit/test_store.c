@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1363,5 +1364,140 @@ TEST(store_fs_large_upload_with_writeback)
     berth_blob_reader_close(r);
     free(buf);
     berth_blobstore_fs_ops.close(bs);
+    free(root);
+}
+
+static uint64_t fs_file_size(const char *root, const char *rel)
+{
+    char *p = berth_xasprintf("%s/%s", root, rel);
+    struct stat sb;
+    int r = stat(p, &sb);
+
+    free(p);
+    ASSERT_TRUE(r == 0);
+    return (uint64_t)sb.st_size;
+}
+
+/*
+ * Past the first 256 KiB a writer gathers appends into 1 MiB writes: the
+ * file lags behind size until a flush (sync, commit, close), truncate cuts
+ * held bytes or the file, and nothing appended is lost or doubled.
+ */
+TEST(store_fs_gathered_appends)
+{
+    char *root = store_root(&drivers[0]);
+    struct berth_blobstore *bs = store_open(&drivers[0], root, 1);
+    struct berth_upload_state st = BERTH_UPLOAD_STATE_INIT;
+    struct berth_upload_writer *w = NULL;
+    struct berth_blob_reader *r = NULL;
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_digest d;
+    size_t piece = 10000, total = 0, n, i;
+    char *want = berth_xmalloc(3u << 20), *got = berth_xmalloc(3u << 20), *rel, uuid[37];
+
+    for (i = 0; i < (3u << 20); i++) want[i] = (char)('a' + (i * 7 + i / 9973) % 26);
+    berth_uuid(uuid);
+    rel = berth_xasprintf("uploads/%s", uuid);
+    ASSERT_RC(berth_blobstore_fs_ops.upload_create(bs, uuid, &w, &err), BERTH_OK);
+    while (total < (300u << 10)) { /* straight through, then gathered */
+        ASSERT_RC(berth_upload_writer_append(w, want + total, piece, &err), BERTH_OK);
+        total += piece;
+    }
+    ASSERT_EQ_U64(w->size, total);
+    ASSERT_TRUE(fs_file_size(root, rel) < total);
+    ASSERT_TRUE(fs_file_size(root, rel) >= (256u << 10));
+    /* cut inside the held bytes, then below what the file holds */
+    total -= 1234;
+    ASSERT_RC(berth_upload_writer_truncate(w, total, &err), BERTH_OK);
+    ASSERT_EQ_U64(w->size, total);
+    total = 100000;
+    ASSERT_RC(berth_upload_writer_truncate(w, total, &err), BERTH_OK);
+    ASSERT_EQ_U64(fs_file_size(root, rel), total);
+    /* an append bigger than the buffer, then enough small ones to fill it twice */
+    ASSERT_RC(berth_upload_writer_append(w, want + total, (1u << 20) + 5, &err), BERTH_OK);
+    total += (1u << 20) + 5;
+    while (total + piece < (3u << 20) - 777) {
+        ASSERT_RC(berth_upload_writer_append(w, want + total, piece, &err), BERTH_OK);
+        total += piece;
+    }
+    ASSERT_RC(berth_upload_writer_sync(w, &err), BERTH_OK);
+    ASSERT_EQ_U64(fs_file_size(root, rel), total);
+    ASSERT_RC(berth_upload_writer_append(w, want + total, 777, &err), BERTH_OK);
+    total += 777;
+    /* close writes what is held and says how much is stored */
+    berth_upload_writer_close(w, &st);
+    ASSERT_EQ_U64(st.size, total);
+    ASSERT_EQ_U64(fs_file_size(root, rel), total);
+    ASSERT_RC(berth_blobstore_fs_ops.upload_resume(bs, &st, &w, &err), BERTH_OK);
+    berth_upload_state_release(&st);
+    ASSERT_RC(berth_upload_writer_append(w, want + total, 5000, &err), BERTH_OK);
+    total += 5000;
+    /* commit writes the held bytes before it hashes the file (no VERIFIED flag) */
+    {
+        struct berth_hasher h;
+        berth_hasher_init(&h, BERTH_DIGEST_SHA256);
+        berth_hasher_update(&h, want, total);
+        berth_hasher_final(&h, &d);
+        berth_hasher_release(&h);
+    }
+    ASSERT_RC(berth_upload_writer_commit(w, &d, 0, &err), BERTH_OK);
+    berth_upload_writer_close(w, NULL);
+    ASSERT_RC(berth_blobstore_fs_ops.open_reader(bs, &d, &r, &err), BERTH_OK);
+    ASSERT_EQ_U64(r->size, total);
+    ASSERT_RC(berth_blob_reader_read_at(r, 0, got, total, &n, &err), BERTH_OK);
+    ASSERT_EQ_U64(n, total);
+    ASSERT_TRUE(memcmp(got, want, total) == 0);
+    berth_blob_reader_close(r);
+    berth_blobstore_fs_ops.close(bs);
+    free(rel);
+    free(got);
+    free(want);
+    free(root);
+}
+
+/*
+ * The file cannot grow past 600,000 bytes (RLIMIT_FSIZE, as a full disk): the
+ * append that needs a flush fails without losing a counted byte, truncate
+ * back to the caller's count works, and close says how much was stored.
+ * In a child, which the limit must not outlive; its exit code names the step
+ * that went wrong.
+ */
+TEST(store_fs_gathered_write_failure)
+{
+    char *root = store_root(&drivers[0]);
+    int status = 0;
+    pid_t pid;
+
+    fflush(NULL);
+    pid = fork();
+    ASSERT_TRUE(pid >= 0);
+    if (pid == 0) {
+        struct berth_blobstore *bs = store_open(&drivers[0], root, 0);
+        struct berth_upload_state st = BERTH_UPLOAD_STATE_INIT;
+        struct berth_upload_writer *w = NULL;
+        struct berth_err err = BERTH_ERR_INIT;
+        struct rlimit lim = {600000, 600000};
+        static char piece[10000];
+        uint64_t counted = 0;
+        char uuid[37], *rel;
+
+        signal(SIGXFSZ, SIG_IGN);
+        if (setrlimit(RLIMIT_FSIZE, &lim) != 0) _exit(10);
+        berth_uuid(uuid);
+        rel = berth_xasprintf("uploads/%s", uuid);
+        if (berth_blobstore_fs_ops.upload_create(bs, uuid, &w, &err)) _exit(11);
+        while (berth_upload_writer_append(w, piece, sizeof(piece), &err) == BERTH_OK) {
+            counted += sizeof(piece);
+            if (counted > (4u << 20)) _exit(12); /* never failed */
+        }
+        if (err.code != BERTH_EIO || w->size < counted) _exit(13);
+        if (berth_upload_writer_truncate(w, counted, &err) || w->size != counted) _exit(14);
+        berth_upload_writer_close(w, &st);
+        if (st.size != 600000 || fs_file_size(root, rel) != 600000 || counted <= 600000) _exit(15);
+        _exit(0);
+    }
+    ASSERT_TRUE(waitpid(pid, &status, 0) == pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_EQ_INT(WEXITSTATUS(status), 0);
     free(root);
 }
