@@ -36,7 +36,8 @@ usage: bash bench/run.sh [options]
   -p LIST     phases, comma separated (default $PHASES)
               ceil     sha256 and dd conv=fsync ceilings of this machine
               push     monolithic push of one big blob (curl -T)
-              pull     GET of that blob (curl -o /dev/null)
+              pull     GET of that blob (curl -o /dev/null), and of the same file from
+                       nginx with sendfile on and off (the ceiling)
               chunked  chunked push (PATCH per chunk, then PUT ?digest=)
               small    many small blob pushes on one keep-alive connection
               wrk      manifest GET (wrk), manifest HEAD (ab), GET /v2/ (wrk)
@@ -111,7 +112,7 @@ BCRYPT_COST=5
 # Instances: "berth" and "peer" run without credentials; "berth-auth" and
 # "peer-auth" (auth phase only) require them. Results are recorded under the
 # side ("berth" or "peer"), which is the instance name without "-auth".
-INSTANCES="berth peer berth-auth peer-auth"
+INSTANCES="berth peer berth-auth peer-auth nginx"
 declare -A PID=() BASE=() DATA=() LAST_BIG=() PULL_DIGEST=() IMAGE_READY=() BASIC=() BASIC_PASS=()
 ACTIVE=()
 AUTH_ACTIVE=()
@@ -235,7 +236,7 @@ cleanup() {
 	for s in $INSTANCES; do stop_server "$s"; done
 	if ((KEEP == 0)); then
 		for s in $INSTANCES; do rm -rf "$BENCH_DIR/$s-data"; done
-		rm -rf "$BIG" "$TMP" "$BENCH_DIR/dd.out" "$BENCH_DIR/peer-auth.htpasswd"
+		rm -rf "$BIG" "$TMP" "$BENCH_DIR/dd.out" "$BENCH_DIR/peer-auth.htpasswd" "$BENCH_DIR/nginx"
 	fi
 }
 trap cleanup EXIT
@@ -258,6 +259,77 @@ reset_big() {
 	done
 	LAST_BIG[$s]=
 	PULL_DIGEST[$s]=
+}
+
+# ---------------------------------------------------------------- nginx, the pull ceiling
+
+# the sides nginx is measured as (one nginx, one port each), once it serves
+NGINX_SIDES=()
+
+# start_nginx: one nginx (one worker, access log off, otherwise its defaults)
+# serving BIG as /big.blob on two ports, one with sendfile on (nginx-sendfile)
+# and one with sendfile off (nginx-copy: read into its buffers, then written)
+start_nginx() {
+	local dir="$BENCH_DIR/nginx" p1 p2 side i
+	command -v nginx >/dev/null ||
+		{ log "SKIP nginx pull ceiling: nginx not found (sh scripts/deps.sh bench)"; return 1; }
+	p1=$(free_port)
+	p2=$(free_port)
+	rm -rf "$dir"
+	mkdir -p "$dir/tmp"
+	{
+		# as root the workers would run as nobody, who may not read BENCH_DIR
+		[[ $(id -u) == 0 ]] && echo 'user root;'
+		cat <<EOF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 64; }
+http {
+    access_log off;
+    default_type application/octet-stream;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    server {
+        listen 127.0.0.1:$p1;
+        root $BENCH_DIR;
+        sendfile on;
+        location = /big.blob { }
+        location / { return 404; }
+    }
+    server {
+        listen 127.0.0.1:$p2;
+        root $BENCH_DIR;
+        sendfile off;
+        location = /big.blob { }
+        location / { return 404; }
+    }
+}
+EOF
+	} >"$dir/nginx.conf"
+	nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' >"$BENCH_DIR/nginx.log" 2>&1 &
+	PID[nginx]=$!
+	BASE[nginx-sendfile]="http://127.0.0.1:$p1"
+	BASE[nginx-copy]="http://127.0.0.1:$p2"
+	for side in nginx-sendfile nginx-copy; do
+		# server_ticks counts the master and its worker
+		PID[$side]=${PID[nginx]}
+		for ((i = 0; i < 50; i++)); do
+			[[ $(curl -s -o /dev/null -w '%{http_code}' -I "${BASE[$side]}/big.blob") == 200 ]] && break
+			sleep 0.1
+		done
+		if ((i == 50)); then
+			log "SKIP nginx pull ceiling: $side does not serve ${BASE[$side]}/big.blob (log: $dir/error.log)"
+			stop_server nginx
+			NGINX_SIDES=()
+			return 1
+		fi
+		NGINX_SIDES+=("$side")
+	done
+	log "nginx: pid ${PID[nginx]}, sendfile on ${BASE[nginx-sendfile]}, off ${BASE[nginx-copy]}; $(nginx -v 2>&1)"
 }
 
 # ---------------------------------------------------------------- phases
@@ -395,6 +467,10 @@ if want ceil; then
 	phase_ceil
 fi
 
+if want pull; then
+	start_nginx
+fi
+
 for ((r = 1; r <= RUNS; r++)); do
 	read -r -a order <<<"$(run_order "$r" "${ACTIVE[@]}")"
 	read -r -a aorder <<<"$(run_order "$r" "${AUTH_ACTIVE[@]}")"
@@ -407,7 +483,13 @@ for ((r = 1; r <= RUNS; r++)); do
 		else
 			list=("${order[@]}")
 		fi
+		# nginx's pulls of the same file: the ceiling
+		[[ $p == pull ]] && list+=("${NGINX_SIDES[@]}")
 		for s in "${list[@]}"; do
+			if [[ $s == nginx-* ]]; then
+				timed_get "$s" "$r" pull "${BASE[$s]}/big.blob" || true
+				continue
+			fi
 			if ! alive "$s"; then
 				log "$s: server process is gone (log: $BENCH_DIR/$s.log)"
 				continue

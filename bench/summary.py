@@ -48,6 +48,14 @@ CEILINGS = [
     ("ceil_dd_mbs", "dd conv=fsync to the bench dir", "MB/s"),
 ]
 
+# the pull of the same file from nginx: the two ways it sends, and the
+# registries measured against the better one
+PULL_CEILING = [
+    ("nginx-sendfile", "nginx, sendfile on"),
+    ("nginx-copy", "nginx, sendfile off"),
+]
+PULL_SERVERS = [("peer", "peer"), ("berth", "berth")]
+
 
 def fmt(v):
     if v is None:
@@ -126,20 +134,44 @@ def main(argv):
     head = ("figure", "unit", "peer", "", "berth", "", "berth/peer", "better")
     widths = (25, 8, 9, 6, 9, 6, 10, 6)
     line = table_line(head, widths, (0, 1, 7))
-    print(f"medians over {runs} run(s); peer = docker-registry; +/- is half the min-max spread")
-    print(line)
-    print("-" * len(line))
-    for key, label, unit, better, *only in ROWS:
+    rows = [r for r in ROWS if med("peer", r[0]) is not None or med("berth", r[0]) is not None]
+    if rows:
+        print(f"medians over {runs} run(s); peer = docker-registry; +/- is half the min-max spread")
+        print(line)
+        print("-" * len(line))
+    for key, label, unit, better, *only in rows:
         p, b = med("peer", key), med("berth", key)
-        if p is None and b is None:
-            continue
         if only and only[0]:
             rt = "berth only"
         else:
             rt = ratio(b, p)
         cells = (label, unit, fmt(p), spread("peer", key), fmt(b), spread("berth", key), rt, better)
         print(table_line(cells, widths, (0, 1, 7)))
+    pull_ceiling(res, runs)
     return 0
+
+
+def pull_ceiling(res, runs):
+    """The pull of each registry and of nginx sending the same file, against
+    the better nginx figure."""
+    med, spread = res.med, res.spread
+    ceil = max((v for v in (med(s, "pull_mbs") for s, _ in PULL_CEILING) if v is not None), default=None)
+    if ceil is None:
+        return
+    print()
+    print(f"pull against nginx serving the same file (ceiling: the better nginx figure), medians over {runs} run(s)")
+    head = ("server", "MB/s", "", "cpu s/GiB", "", "of ceiling")
+    widths = (20, 8, 6, 9, 6, 10)
+    line = table_line(head, widths, (0,))
+    print(line)
+    print("-" * len(line))
+    for s, name in PULL_CEILING + PULL_SERVERS:
+        v = med(s, "pull_mbs")
+        if v is None:
+            continue
+        cells = (name, fmt(v), spread(s, "pull_mbs"), fmt(med(s, "pull_cpu_gib")), spread(s, "pull_cpu_gib"),
+                 ratio(v, ceil))
+        print(table_line(cells, widths, (0,)))
 
 
 # bench/s3.sh: key, label, unit, better, the gateway's ceiling key (or None)
