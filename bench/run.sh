@@ -15,14 +15,15 @@ CLIENT="$HERE/client.py"
 . "$HERE/lib.sh"
 
 RUNS=3
-PHASES="ceil,push,pull,chunked,small,wrk,auth,rss"
-ALL_PHASES="ceil push pull chunked small wrk auth rss"
+PHASES="ceil,push,pull,conc,chunked,small,wrk,auth,rss"
+ALL_PHASES="ceil push pull conc chunked small wrk auth rss"
 SIZE_ARG=1G
 CHUNK_ARG=5M
 SMALL_COUNT=1000
 SMALL_SIZE_ARG=1K
 DURATION=10
 CONNS=64
+CONC=8
 SERVERS="berth,peer"
 BERTH_BIN=${BERTH_BIN:-$ROOT/build/berth}
 PEER_BIN=${PEER_BIN:-/usr/bin/docker-registry}
@@ -38,6 +39,7 @@ usage: bash bench/run.sh [options]
               push     monolithic push of one big blob (curl -T)
               pull     GET of that blob (curl -o /dev/null), and of the same file from
                        nginx with sendfile on and off (the ceiling)
+              conc     -j clients at once push, then pull, a blob of SIZE/j each
               chunked  chunked push (PATCH per chunk, then PUT ?digest=)
               small    many small blob pushes on one keep-alive connection
               wrk      manifest GET (wrk), manifest HEAD (ab), GET /v2/ (wrk)
@@ -49,6 +51,7 @@ usage: bash bench/run.sh [options]
   -c SIZE     chunk size for the chunked push (default $CHUNK_ARG)
   -k COUNT    number of small blobs per run (default $SMALL_COUNT)
   -z SIZE     size of each small blob (default $SMALL_SIZE_ARG)
+  -j N        clients of the conc phase (default $CONC)
   -d SECONDS  duration of each wrk/ab measurement (default $DURATION)
   -C CONNS    connections for wrk/ab (default $CONNS)
   -S LIST     servers to run: berth,peer (default $SERVERS); with the auth
@@ -61,7 +64,7 @@ environment: BENCH_DIR (default /tmp/berth-bench), BERTH_BIN, PEER_BIN
 EOF
 }
 
-while getopts "n:p:s:c:k:z:d:C:S:b:r:Kh" opt; do
+while getopts "n:p:s:c:k:z:j:d:C:S:b:r:Kh" opt; do
 	case $opt in
 	n) RUNS=$OPTARG ;;
 	p) PHASES=$OPTARG ;;
@@ -69,6 +72,7 @@ while getopts "n:p:s:c:k:z:d:C:S:b:r:Kh" opt; do
 	c) CHUNK_ARG=$OPTARG ;;
 	k) SMALL_COUNT=$OPTARG ;;
 	z) SMALL_SIZE_ARG=$OPTARG ;;
+	j) CONC=$OPTARG ;;
 	d) DURATION=$OPTARG ;;
 	C) CONNS=$OPTARG ;;
 	S) SERVERS=$OPTARG ;;
@@ -81,6 +85,10 @@ while getopts "n:p:s:c:k:z:d:C:S:b:r:Kh" opt; do
 done
 
 check_args
+[[ $CONC =~ ^[1-9][0-9]*$ ]] || die "bad -j: $CONC"
+# each blob of the conc phase: SIZE / CONC, at least 16 MiB
+CONC_SIZE=$((SIZE / CONC))
+((CONC_SIZE >= 16 << 20)) || CONC_SIZE=$((16 << 20))
 for p in wrk auth; do
 	want "$p" || continue
 	command -v wrk >/dev/null || die "wrk is required for the $p phase"
@@ -88,7 +96,7 @@ for p in wrk auth; do
 done
 # phases measured on the servers started without credentials
 NEED_OPEN=0
-for p in push pull chunked small wrk rss; do
+for p in push pull conc chunked small wrk rss; do
 	want "$p" && NEED_OPEN=1
 done
 
@@ -236,7 +244,8 @@ cleanup() {
 	for s in $INSTANCES; do stop_server "$s"; done
 	if ((KEEP == 0)); then
 		for s in $INSTANCES; do rm -rf "$BENCH_DIR/$s-data"; done
-		rm -rf "$BIG" "$TMP" "$BENCH_DIR/dd.out" "$BENCH_DIR/peer-auth.htpasswd" "$BENCH_DIR/nginx"
+		rm -rf "$BIG" "$TMP" "$BENCH_DIR/dd.out" "$BENCH_DIR/peer-auth.htpasswd" "$BENCH_DIR/nginx" \
+			"$BENCH_DIR"/conc-*.blob
 	fi
 }
 trap cleanup EXIT
@@ -246,10 +255,11 @@ trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- blob content
 
-# Remove every big blob previously pushed to server S.
-reset_big() {
+# drop_blobs SERVER DIGEST...: remove these blobs of REPO_BIG from SERVER
+drop_blobs() {
 	local s=$1 d hex
-	for d in ${LAST_BIG[$s]:-}; do
+	shift
+	for d in "$@"; do
 		curl -s -o /dev/null -X DELETE "${BASE[$s]}/v2/$REPO_BIG/blobs/$d"
 		if [[ $s == peer ]]; then
 			# Distribution's DELETE only unlinks the repository; drop the data too.
@@ -257,8 +267,14 @@ reset_big() {
 			rm -rf "${DATA[peer]}/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex"
 		fi
 	done
-	LAST_BIG[$s]=
-	PULL_DIGEST[$s]=
+}
+
+# Remove every big blob previously pushed to server S.
+reset_big() {
+	# shellcheck disable=SC2086 # a list of digests
+	drop_blobs "$1" ${LAST_BIG[$1]:-}
+	LAST_BIG[$1]=
+	PULL_DIGEST[$1]=
 }
 
 # ---------------------------------------------------------------- nginx, the pull ceiling
@@ -406,6 +422,61 @@ phase_auth() {
 	wrk_one "$s" "$r" token_refresh "POST /oauth2/token refresh" "${BASE[$s]}/oauth2/token" -s "$BENCH_DIR/token.lua"
 }
 
+# phase_conc SERVER RUN: CONC clients at once push a blob of CONC_SIZE each
+# (push_mono: POST, then one PUT), then pull them at once; the aggregate MB/s
+# is all the bytes over the time from the first start to the last end
+phase_conc() {
+	local s=$1 r=$2 i c0 c1 t0 t1 bad=0 out code got digests=() pids=()
+	for ((i = 0; i < CONC; i++)); do
+		fresh_file "$BENCH_DIR/conc-$i.blob"
+		digests+=("$CUR_DIGEST")
+	done
+	sync
+	c0=$(server_ticks "$s")
+	t0=$(date +%s.%N)
+	for ((i = 0; i < CONC; i++)); do
+		push_mono "$s" "$BENCH_DIR/conc-$i.blob" "${digests[i]}" "conc-$i" >"$TMP/conc-$i.out" &
+		pids+=($!)
+	done
+	for ((i = 0; i < CONC; i++)); do
+		wait "${pids[i]}" || { bad=1; log "conc push $s: client $i: $(cat "$TMP/conc-$i.out")"; }
+	done
+	t1=$(date +%s.%N)
+	c1=$(server_ticks "$s")
+	if ((bad == 0)); then
+		conc_record "$s" "$r" push "$c0" "$c1" "$t0" "$t1"
+		pids=()
+		c0=$(server_ticks "$s")
+		t0=$(date +%s.%N)
+		for ((i = 0; i < CONC; i++)); do
+			curl -sS --max-time 900 -o /dev/null -w '%{http_code} %{size_download}' \
+				"${BASE[$s]}/v2/$REPO_BIG/blobs/${digests[i]}" >"$TMP/conc-$i.out" 2>&1 &
+			pids+=($!)
+		done
+		for ((i = 0; i < CONC; i++)); do
+			wait "${pids[i]}"
+			out=$(cat "$TMP/conc-$i.out")
+			read -r code got <<<"$out"
+			[[ $code == 200 && $got == "$CONC_SIZE" ]] || { bad=1; log "conc pull $s: client $i: $out"; }
+		done
+		t1=$(date +%s.%N)
+		c1=$(server_ticks "$s")
+		((bad == 0)) && conc_record "$s" "$r" pull "$c0" "$c1" "$t0" "$t1"
+	fi
+	drop_blobs "$s" "${digests[@]}"
+	return $bad
+}
+
+# conc_record SERVER RUN WHAT(push|pull) TICKS0 TICKS1 T0 T1
+conc_record() {
+	local s=$1 r=$2 what=$3 total=$((CONC * CONC_SIZE)) mbs cpu
+	mbs=$(calc "$total / ($7 - $6) / 1000000" 1)
+	cpu=$(cpu_secs "$4" "$5")
+	record "$r" "$s" "conc_${what}_mbs" "$mbs"
+	record "$r" "$s" "conc_${what}_cpu_gib" "$(calc "$cpu * 1073741824 / $total" 3)"
+	log "run $r conc $what $s: $mbs MB/s ($CONC x $((CONC_SIZE >> 20)) MiB in $(calc "$7 - $6" 3)s, server cpu ${cpu}s)"
+}
+
 rss_note() {
 	local s=$1 what=$2 hwm rss
 	hwm=$(status_kb "${PID[$s]}" VmHWM)
@@ -415,7 +486,8 @@ rss_note() {
 
 # ---------------------------------------------------------------- main
 
-log "berth bench: runs=$RUNS phases=$PHASES size=$SIZE_ARG chunk=$CHUNK_ARG small=${SMALL_COUNT}x$SMALL_SIZE_ARG duration=${DURATION}s conns=$CONNS"
+log "berth bench: runs=$RUNS phases=$PHASES size=$SIZE_ARG chunk=$CHUNK_ARG small=${SMALL_COUNT}x$SMALL_SIZE_ARG" \
+	"conc=${CONC}x$((CONC_SIZE >> 20))M duration=${DURATION}s conns=$CONNS"
 log "host: $(nproc) cpu(s), $(uname -r), data under $BENCH_DIR"
 
 IFS=, read -r -a _sv <<<"$SERVERS"
@@ -471,12 +543,20 @@ if want pull; then
 	start_nginx
 fi
 
+if want conc; then
+	for ((i = 0; i < CONC; i++)); do
+		f="$BENCH_DIR/conc-$i.blob"
+		[[ -f $f && $(stat -c %s "$f") == "$CONC_SIZE" ]] && continue
+		openssl rand -out "$f" "$CONC_SIZE" || die "cannot write $f"
+	done
+fi
+
 for ((r = 1; r <= RUNS; r++)); do
 	read -r -a order <<<"$(run_order "$r" "${ACTIVE[@]}")"
 	read -r -a aorder <<<"$(run_order "$r" "${AUTH_ACTIVE[@]}")"
 	all=("${order[@]}" "${aorder[@]}")
 	log "run $r/$RUNS, order: ${all[*]}"
-	for p in push pull chunked small wrk auth; do
+	for p in push pull conc chunked small wrk auth; do
 		want "$p" || continue
 		if [[ $p == auth ]]; then
 			list=("${aorder[@]}")
