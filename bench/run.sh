@@ -16,7 +16,7 @@ CLIENT="$HERE/client.py"
 
 RUNS=3
 PHASES="ceil,push,pull,conc,chunked,small,wrk,auth,rss"
-ALL_PHASES="ceil push pull conc chunked small wrk auth rss"
+ALL_PHASES="ceil push pull conc chunked small wrk auth rss scale"
 SIZE_ARG=1G
 CHUNK_ARG=5M
 SMALL_COUNT=1000
@@ -24,7 +24,13 @@ SMALL_SIZE_ARG=1K
 DURATION=10
 CONNS=64
 CONC=8
+TAGS_HI=100000
+REPOS_HI=10000
+FILL_CONNS=8
+FILL_LIMIT=600
 SERVERS="berth,peer"
+# the low count of the scale phase: tags in its big repository, repositories
+SCALE_LO=200
 BERTH_BIN=${BERTH_BIN:-$ROOT/build/berth}
 PEER_BIN=${PEER_BIN:-/usr/bin/docker-registry}
 BENCH_DIR=${BENCH_DIR:-/tmp/berth-bench}
@@ -47,11 +53,19 @@ usage: bash bench/run.sh [options]
                        (berth only) GET with a Bearer token, on a second pair of
                        servers that require credentials
               rss      idle RSS after start and peak RSS (VmHWM)
+              scale    (not by default: several minutes) HEAD manifest, tags/list
+                       and _catalog at $SCALE_LO tags and repositories, then at -T
+                       tags in one repository and -R repositories
   -s SIZE     big blob size, K/M/G suffixes are binary (default $SIZE_ARG)
   -c SIZE     chunk size for the chunked push (default $CHUNK_ARG)
   -k COUNT    number of small blobs per run (default $SMALL_COUNT)
   -z SIZE     size of each small blob (default $SMALL_SIZE_ARG)
   -j N        clients of the conc phase (default $CONC)
+  -T TAGS     tags in the big repository of the scale phase (default $TAGS_HI)
+  -R REPOS    repositories of the scale phase (default $REPOS_HI)
+  -W CONNS    connections that make the tags and repositories (default $FILL_CONNS)
+  -L SECONDS  most time one server may take to make them; past it its
+              figures at that count are skipped (default $FILL_LIMIT)
   -d SECONDS  duration of each wrk/ab measurement (default $DURATION)
   -C CONNS    connections for wrk/ab (default $CONNS)
   -S LIST     servers to run: berth,peer (default $SERVERS); with the auth
@@ -64,7 +78,7 @@ environment: BENCH_DIR (default /tmp/berth-bench), BERTH_BIN, PEER_BIN
 EOF
 }
 
-while getopts "n:p:s:c:k:z:j:d:C:S:b:r:Kh" opt; do
+while getopts "n:p:s:c:k:z:j:T:R:W:L:d:C:S:b:r:Kh" opt; do
 	case $opt in
 	n) RUNS=$OPTARG ;;
 	p) PHASES=$OPTARG ;;
@@ -73,6 +87,10 @@ while getopts "n:p:s:c:k:z:j:d:C:S:b:r:Kh" opt; do
 	k) SMALL_COUNT=$OPTARG ;;
 	z) SMALL_SIZE_ARG=$OPTARG ;;
 	j) CONC=$OPTARG ;;
+	T) TAGS_HI=$OPTARG ;;
+	R) REPOS_HI=$OPTARG ;;
+	W) FILL_CONNS=$OPTARG ;;
+	L) FILL_LIMIT=$OPTARG ;;
 	d) DURATION=$OPTARG ;;
 	C) CONNS=$OPTARG ;;
 	S) SERVERS=$OPTARG ;;
@@ -86,17 +104,21 @@ done
 
 check_args
 [[ $CONC =~ ^[1-9][0-9]*$ ]] || die "bad -j: $CONC"
+[[ $FILL_CONNS =~ ^[1-9][0-9]*$ ]] || die "bad -W: $FILL_CONNS"
+[[ $FILL_LIMIT =~ ^[1-9][0-9]*$ ]] || die "bad -L: $FILL_LIMIT"
+if ! [[ $TAGS_HI =~ ^[0-9]+$ ]] || ((TAGS_HI <= SCALE_LO)); then die "bad -T: $TAGS_HI (want more than $SCALE_LO)"; fi
+if ! [[ $REPOS_HI =~ ^[0-9]+$ ]] || ((REPOS_HI <= SCALE_LO)); then die "bad -R: $REPOS_HI (want more than $SCALE_LO)"; fi
 # each blob of the conc phase: SIZE / CONC, at least 16 MiB
 CONC_SIZE=$((SIZE / CONC))
 ((CONC_SIZE >= 16 << 20)) || CONC_SIZE=$((16 << 20))
-for p in wrk auth; do
+for p in wrk auth scale; do
 	want "$p" || continue
 	command -v wrk >/dev/null || die "wrk is required for the $p phase"
 	command -v ab >/dev/null || die "ab (apache2-utils) is required for the $p phase"
 done
 # phases measured on the servers started without credentials
 NEED_OPEN=0
-for p in push pull conc chunked small wrk rss; do
+for p in push pull conc chunked small wrk rss scale; do
 	want "$p" && NEED_OPEN=1
 done
 
@@ -105,6 +127,9 @@ open_bench_dir
 REPO_BIG=bench/big
 REPO_SMALL=bench/small
 REPO_IMG=bench/image
+REPO_TAGS=scale/tags
+REPO_ONE=scale/one
+REPO_PREFIX=scale/repos
 IMG_TAG=v1
 OCI_MANIFEST=application/vnd.oci.image.manifest.v1+json
 
@@ -477,6 +502,84 @@ conc_record() {
 	log "run $r conc $what $s: $mbs MB/s ($CONC x $((CONC_SIZE >> 20)) MiB in $(calc "$7 - $6" 3)s, server cpu ${cpu}s)"
 }
 
+# seed_scale SERVER LEVEL(lo|hi): at lo the one-tag repository REPO_ONE and
+# SCALE_LO tags and repositories, at hi TAGS_HI tags and REPOS_HI
+# repositories. All the making on one server may take FILL_LIMIT seconds;
+# past that the answer is 1.
+declare -A SEED_START=()
+seed_scale() {
+	local s=$1 lv=$2 kind n left
+	if [[ $lv == lo ]]; then
+		SEED_START[$s]=$SECONDS
+		python3 "$CLIENT" image "${BASE[$s]}" "$REPO_ONE" "$(tag_name 0)" >/dev/null ||
+			{ log "scale $s: could not push the image of $REPO_ONE"; return 1; }
+	fi
+	for kind in tags repos; do
+		n=$SCALE_LO
+		[[ $lv == hi && $kind == tags ]] && n=$TAGS_HI
+		[[ $lv == hi && $kind == repos ]] && n=$REPOS_HI
+		left=$((FILL_LIMIT - (SECONDS - SEED_START[$s])))
+		if ((left <= 0)) || ! fill "$kind" "$s" "$n" "$lv" "$left"; then
+			log "SKIP scale $s: $n $kind not made within ${FILL_LIMIT}s (-L); no figures of $s at this count"
+			return 1
+		fi
+	done
+}
+
+# measure_scale SERVER RUN LEVEL: HEAD of a manifest by tag (at lo in the
+# repository with one tag, at hi in the middle of the big one), HEAD of a
+# manifest in a one-tag repository among many, the tag list's first page and a
+# page from the middle (last=), and the catalog's first page
+measure_scale() {
+	local s=$1 r=$2 lv=$3 nt=${COUNT[tags:$1]} nr=${COUNT[repos:$1]} v2="${BASE[$1]}/v2" mid url one=1
+	mid=$(tag_name $((nt / 2)))
+	url="$v2/$REPO_TAGS/manifests/$mid"
+	if [[ $lv == lo ]]; then
+		url="$v2/$REPO_ONE/manifests/$(tag_name 0)"
+	else
+		one=$nt
+	fi
+	probe_head "$s" "$r" "head_tag_$lv" "HEAD manifest by tag ($one tags)" "$url"
+	record "$r" "$s" "tagged_${lv}_count" "$one"
+	url=$(printf '%s/%s/r%07d/manifests/v1' "$v2" "$REPO_PREFIX" 5)
+	probe_head "$s" "$r" "head_repo_$lv" "HEAD manifest ${url#*/v2/} ($nr repos)" "$url"
+	probe_get "$s" "$r" "tags_first_$lv" "tags/list first ($nt tags)" "$v2/$REPO_TAGS/tags/list?n=100"
+	probe_get "$s" "$r" "tags_deep_$lv" "tags/list last=$mid ($nt tags)" "$v2/$REPO_TAGS/tags/list?n=100&last=$mid"
+	record "$r" "$s" "tags_${lv}_count" "$nt"
+	probe_get "$s" "$r" "catalog_$lv" "_catalog first ($nr repos)" "$v2/_catalog?n=100"
+	record "$r" "$s" "repos_${lv}_count" "$nr"
+}
+
+# scale_ok SERVER: it runs and is not left out (bad, in scale_phase)
+scale_ok() { [[ -z ${bad[$1]:-} ]] && alive "$1"; }
+
+# The scale phase: make the low counts on every server, measure RUNS times,
+# make the high counts, measure again. A server whose making takes too long
+# is left out from then on.
+scale_phase() {
+	local lv s r order
+	local -A bad=()
+	for lv in lo hi; do
+		for s in "${ACTIVE[@]}"; do
+			scale_ok "$s" || continue
+			seed_scale "$s" "$lv" || bad[$s]=1
+		done
+		# warm-up, not recorded: the first requests after the making pay for cold caches
+		for s in "${ACTIVE[@]}"; do
+			scale_ok "$s" || continue
+			timeout 60 wrk -t2 -c"$CONNS" -d1s "${BASE[$s]}/v2/$REPO_TAGS/tags/list?n=100" >/dev/null 2>&1
+		done
+		for ((r = 1; r <= RUNS; r++)); do
+			read -r -a order <<<"$(run_order "$r" "${ACTIVE[@]}")"
+			log "scale at the $([[ $lv == lo ]] && echo low || echo high) count, run $r/$RUNS, order: ${order[*]}"
+			for s in "${order[@]}"; do
+				scale_ok "$s" || continue
+				measure_scale "$s" "$r" "$lv"
+			done
+		done
+	done
+}
+
 rss_note() {
 	local s=$1 what=$2 hwm rss
 	hwm=$(status_kb "${PID[$s]}" VmHWM)
@@ -487,7 +590,7 @@ rss_note() {
 # ---------------------------------------------------------------- main
 
 log "berth bench: runs=$RUNS phases=$PHASES size=$SIZE_ARG chunk=$CHUNK_ARG small=${SMALL_COUNT}x$SMALL_SIZE_ARG" \
-	"conc=${CONC}x$((CONC_SIZE >> 20))M duration=${DURATION}s conns=$CONNS"
+	"conc=${CONC}x$((CONC_SIZE >> 20))M scale=$TAGS_HI/$REPOS_HI duration=${DURATION}s conns=$CONNS"
 log "host: $(nproc) cpu(s), $(uname -r), data under $BENCH_DIR"
 
 IFS=, read -r -a _sv <<<"$SERVERS"
@@ -578,6 +681,10 @@ for ((r = 1; r <= RUNS; r++)); do
 		done
 	done
 done
+
+if want scale; then
+	scale_phase
+fi
 
 for s in "${ACTIVE[@]}" "${AUTH_ACTIVE[@]}"; do
 	alive "$s" || continue

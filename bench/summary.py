@@ -60,6 +60,17 @@ PULL_CEILING = [
 ]
 PULL_SERVERS = [("peer", "peer"), ("berth", "berth")]
 
+# bench/run.sh's scale phase: key prefix, label, what is counted; every
+# figure is req/s (wrk GET, ab HEAD). head_tag is in a repository with one tag
+# at the low count ("tagged").
+RUN_META = [
+    ("head_tag", "HEAD manifest by tag", "tagged"),
+    ("head_repo", "HEAD manifest, N repos", "repos"),
+    ("tags_first", "tags/list?n=100", "tags"),
+    ("tags_deep", "tags/list?n=100&last=mid", "tags"),
+    ("catalog", "_catalog?n=100", "repos"),
+]
+
 
 def fmt(v):
     if v is None:
@@ -152,6 +163,7 @@ def main(argv):
         cells = (label, unit, fmt(p), spread("peer", key), fmt(b), spread("berth", key), rt, better)
         print(table_line(cells, widths, (0, 1, 7)))
     pull_ceiling(res, runs)
+    meta_table(res, PULL_SERVERS, RUN_META)
     return 0
 
 
@@ -239,9 +251,18 @@ def main_s3(res, runs):
                  ratio(v["berth"], g), ratio(v["berth2"], g), better)
         print(table_line(cells, widths, left))
 
+    meta_table(res, S3_SERVERS, S3_META)
+    return 0
+
+
+def meta_table(res, servers, rows):
+    """Metadata cost against count: each row of ROWS (key prefix, label, what
+    is counted) at the low and the high count on each of SERVERS, and how the
+    tags and repositories were made."""
+    med, spread = res.med, res.spread
     meta = []
-    for key, label, what in S3_META:
-        for s, name in S3_SERVERS:
+    for key, label, what in rows:
+        for s, name in servers:
             lv = {}
             for level in ("lo", "hi"):
                 lv[level] = (med(s, f"{what}_{level}_count"), med(s, f"{key}_{level}_rps"),
@@ -250,7 +271,7 @@ def main_s3(res, runs):
                 continue
             meta.append((label, name, lv["lo"], lv["hi"]))
     if not meta:
-        return 0
+        return
     print()
     print("metadata cost against count, at a low and a high count: req/s under wrk/ab, and ms of one"
           " request alone (median of 3);")
@@ -266,7 +287,7 @@ def main_s3(res, runs):
                  fmt_count(hi[0]), fmt(hi[1]), hi[2], fmt(hi[3]), ratio(hi[1], lo[1]), ratio(hi[3], lo[3]))
         print(table_line(cells, widths, left))
     fills = []
-    for s, name in S3_SERVERS:
+    for s, name in servers:
         for what in ("tags", "repos"):
             for lv in ("lo", "hi"):
                 v = med(s, f"{what}_fill_{lv}_ps")
@@ -276,7 +297,6 @@ def main_s3(res, runs):
                     fills.append(f"{name} {what} to {lv} {fmt(v)}/s{again}")
     if fills:
         print("made through the API at: " + ", ".join(fills))
-    return 0
 
 
 if __name__ == "__main__":
