@@ -11,10 +11,15 @@ and prints one JSON object on stdout.
                                          AUTH, if given, is sent as the Authorization
                                          header of every request ("Basic ...")
   ensure   BASE REPO FILE DIGEST         push FILE monolithically unless the blob is present
-  tags     BASE REPO FIRST COUNT CONNS   tag one manifest as t0000000 .. (tags FIRST .. FIRST+COUNT-1,
+  tags     BASE REPO FIRST COUNT CONNS [SECONDS]
+                                         tag one manifest as t0000000 .. (tags FIRST .. FIRST+COUNT-1,
                                          zero-padded so their order is numeric) on CONNS connections
-  repos    BASE PREFIX FIRST COUNT CONNS make repositories PREFIX/r0000000 .. each holding the image of
+  repos    BASE PREFIX FIRST COUNT CONNS [SECONDS]
+                                         make repositories PREFIX/r0000000 .. each holding the image of
                                          PREFIX/src as v1 (two blob mounts and a manifest PUT each)
+
+With SECONDS, tags and repos stop making more once that long has passed; the
+JSON then says "complete": false and counts what was made.
 
 BASE is http://host:port. Errors go to stderr and make the exit status non-zero.
 """
@@ -233,14 +238,17 @@ def cmd_image(base, repo, tag, authorization=None):
 RETRIES = 5
 
 
-def fan_out(base, conns, items, work):
+def fan_out(base, conns, items, work, seconds=None):
     """Run work(client, item) for every item on CONNS threads, each with its own
     keep-alive connection (items dealt round robin). An item whose answer is a
     5xx is tried again, up to RETRIES times, after a short growing wait (as
-    clients do). Returns the seconds taken and the number of retries."""
+    clients do). With SECONDS, no item is started once that long has passed.
+    Returns the seconds taken, the number of retries and of items done."""
     conns = max(1, min(int(conns), len(items) or 1))
     errors = []
     retries = []
+    done = []
+    stop = time.perf_counter() + float(seconds) if seconds is not None else None
 
     def attempt(c, it):
         for i in range(RETRIES):
@@ -255,9 +263,10 @@ def fan_out(base, conns, items, work):
         c = Client(base)
         try:
             for it in part:
-                if errors:
+                if errors or (stop is not None and time.perf_counter() > stop):
                     return
                 attempt(c, it)
+                done.append(1)
         except (BenchError, OSError, http.client.HTTPException) as e:
             errors.append(e)
         finally:
@@ -272,7 +281,7 @@ def fan_out(base, conns, items, work):
     t1 = time.perf_counter()
     if errors:
         raise errors[0]
-    return t1 - t0, len(retries)
+    return t1 - t0, len(retries), len(done)
 
 
 def tag_name(i):
@@ -280,7 +289,11 @@ def tag_name(i):
     return f"t{i:07d}"
 
 
-def cmd_tags(base, repo, first, count, conns):
+def made(secs, retries, done, wanted):
+    return {"seconds": secs, "count": done, "retries": retries, "complete": done == wanted}
+
+
+def cmd_tags(base, repo, first, count, conns, seconds=None):
     """Tag one manifest (pushed once, as tag_name(0)'s image if absent) as
     tag_name(FIRST) .. tag_name(FIRST + COUNT - 1)."""
     first, count = int(first), int(count)
@@ -293,11 +306,11 @@ def cmd_tags(base, repo, first, count, conns):
         manifest, _ = push_image(c, repo, tag_name(0))
     c.close()
     names = [tag_name(i) for i in range(first, first + count) if i != 0]
-    secs, retries = fan_out(base, conns, names, lambda cl, t: put_manifest(cl, repo, t, manifest))
-    return {"seconds": secs, "count": len(names), "retries": retries}
+    return made(*fan_out(base, conns, names, lambda cl, t: put_manifest(cl, repo, t, manifest), seconds),
+                len(names))
 
 
-def cmd_repos(base, prefix, first, count, conns):
+def cmd_repos(base, prefix, first, count, conns, seconds=None):
     """Make repositories PREFIX/rNNNNNNN (FIRST .. FIRST + COUNT - 1), each with the
     image of PREFIX/src as tag v1: two cross-repository mounts and one manifest PUT."""
     first, count = int(first), int(count)
@@ -313,8 +326,7 @@ def cmd_repos(base, prefix, first, count, conns):
         put_manifest(cl, name, "v1", manifest)
 
     names = [f"{prefix}/r{i:07d}" for i in range(first, first + count)]
-    secs, retries = fan_out(base, conns, names, make)
-    return {"seconds": secs, "count": len(names), "retries": retries}
+    return made(*fan_out(base, conns, names, make, seconds), len(names))
 
 
 def cmd_ensure(base, repo, path, digest):
@@ -338,8 +350,8 @@ COMMANDS = {
     "small": (cmd_small, 4, 4),
     "image": (cmd_image, 3, 4),
     "ensure": (cmd_ensure, 4, 4),
-    "tags": (cmd_tags, 5, 5),
-    "repos": (cmd_repos, 5, 5),
+    "tags": (cmd_tags, 5, 6),
+    "repos": (cmd_repos, 5, 6),
 }
 
 

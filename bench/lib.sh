@@ -1,13 +1,14 @@
 # Shared pieces of the benchmark scripts (bench/run.sh, bench/s3.sh): logging
-# and raw figures, CPU and memory of the servers, the big blob, and the
-# push, pull, chunked and small phases and the wrk/ab measurements that both
-# take. Sourced, never run.
+# and raw figures, CPU and memory of the servers, the big blob, the push,
+# pull, chunked and small phases, the filling of many tags and repositories,
+# and the wrk/ab measurements that both take. Sourced, never run.
 #
 # The caller defines, before calling anything here: LOG and RES (log and raw
 # figures), BIG, SIZE, SIZE_ARG, CHUNK, SMALL_COUNT, SMALL_SIZE,
 # SMALL_SIZE_ARG, DURATION, CONNS, TMP, CLIENT, CLK_TCK, REPO_BIG, REPO_SMALL,
 # OCI_MANIFEST, the associative arrays PID, BASE, LAST_BIG and PULL_DIGEST
-# (keyed by server), and reset_big SERVER (drop the big blobs pushed so far).
+# (keyed by server), and reset_big SERVER (drop the big blobs pushed so far);
+# for fill also REPO_TAGS, REPO_PREFIX and FILL_CONNS.
 # A phase's SERVER names what its figures are recorded under; server_ticks
 # SERVER (below) may be redefined when that is more than one process.
 
@@ -194,12 +195,15 @@ make_big() {
 	openssl rand -out "$BIG" "$SIZE" || die "cannot write $BIG"
 }
 
-# New random first bytes: a new digest without rewriting the whole file,
-# so every push stores bytes the server has never seen.
-fresh_big() {
-	head -c 32 /dev/urandom | dd of="$BIG" bs=32 count=1 conv=notrunc status=none
-	CUR_DIGEST="sha256:$(openssl dgst -sha256 -r "$BIG" | cut -c1-64)"
+# fresh_file FILE: new random first bytes, a new digest (in CUR_DIGEST)
+# without rewriting the whole file, so every push stores bytes the server has
+# never seen.
+fresh_file() {
+	head -c 32 /dev/urandom | dd of="$1" bs=32 count=1 conv=notrunc status=none
+	CUR_DIGEST="sha256:$(openssl dgst -sha256 -r "$1" | cut -c1-64)"
 }
+
+fresh_big() { fresh_file "$BIG"; }
 
 abs_url() {
 	local s=$1 loc=$2
@@ -212,33 +216,44 @@ abs_url() {
 
 # ---------------------------------------------------------------- phases
 
+# push_mono SIDE FILE DIGEST NAME: POST to REPO_BIG, then FILE as one PUT with
+# &digest= (curl -T); prints the seconds both took, or on failure what went
+# wrong (answer 1). NAME names its files in TMP, so that several can run at
+# once.
+push_mono() {
+	local s=$1 file=$2 d=$3 hdr="$TMP/$4-headers" body="$TMP/$4-body" out code tp tu loc url
+	out=$(curl -sS --max-time 900 -D "$hdr" -o /dev/null -w '%{http_code} %{time_total}' \
+		-X POST "${BASE[$s]}/v2/$REPO_BIG/blobs/uploads/") || { echo "POST failed"; return 1; }
+	read -r code tp <<<"$out"
+	[[ $code == 202 ]] || { echo "POST answered $code"; return 1; }
+	loc=$(awk 'tolower($1) == "location:" { print $2 }' "$hdr" | tr -d '\r' | tail -1)
+	url=$(abs_url "$s" "$loc")
+	[[ $url == *\?* ]] && url="$url&digest=$d" || url="$url?digest=$d"
+	out=$(curl -sS --max-time 900 -o "$body" -w '%{http_code} %{time_total}' \
+		-T "$file" -H 'Content-Type: application/octet-stream' -H 'Expect:' "$url") ||
+		{ echo "PUT failed"; return 1; }
+	read -r code tu <<<"$out"
+	[[ $code == 201 ]] || { echo "PUT answered $code: $(head -c 300 "$body")"; return 1; }
+	calc "$tp + $tu" 6
+}
+
 phase_push() {
-	local s=$1 r=$2 c0 c1 hdr out code tp tu loc url mbs cpu
+	local s=$1 r=$2 c0 c1 out rc mbs cpu
 	reset_big "$s"
 	fresh_big
 	sync
-	hdr="$TMP/push-headers"
 	c0=$(server_ticks "$s")
-	out=$(curl -sS --max-time 900 -D "$hdr" -o /dev/null -w '%{http_code} %{time_total}' \
-		-X POST "${BASE[$s]}/v2/$REPO_BIG/blobs/uploads/") || { log "push $s: POST failed"; return 1; }
-	read -r code tp <<<"$out"
-	[[ $code == 202 ]] || { log "push $s: POST answered $code"; return 1; }
-	loc=$(awk 'tolower($1) == "location:" { print $2 }' "$hdr" | tr -d '\r' | tail -1)
-	url=$(abs_url "$s" "$loc")
-	[[ $url == *\?* ]] && url="$url&digest=$CUR_DIGEST" || url="$url?digest=$CUR_DIGEST"
-	out=$(curl -sS --max-time 900 -o "$TMP/push-body" -w '%{http_code} %{time_total}' \
-		-T "$BIG" -H 'Content-Type: application/octet-stream' -H 'Expect:' "$url") ||
-		{ log "push $s: PUT failed"; return 1; }
+	out=$(push_mono "$s" "$BIG" "$CUR_DIGEST" push)
+	rc=$?
 	c1=$(server_ticks "$s")
-	read -r code tu <<<"$out"
 	LAST_BIG[$s]="${LAST_BIG[$s]:-} $CUR_DIGEST"
-	[[ $code == 201 ]] || { log "push $s: PUT answered $code: $(head -c 300 "$TMP/push-body")"; return 1; }
+	((rc == 0)) || { log "push $s: $out"; return 1; }
 	PULL_DIGEST[$s]=$CUR_DIGEST
-	mbs=$(calc "$SIZE / ($tp + $tu) / 1000000" 1)
+	mbs=$(calc "$SIZE / $out / 1000000" 1)
 	cpu=$(cpu_secs "$c0" "$c1")
 	record "$r" "$s" push_mbs "$mbs"
 	record "$r" "$s" push_cpu_gib "$(calc "$cpu * 1073741824 / $SIZE" 3)"
-	log "run $r push    $s: $mbs MB/s ($(calc "$tp + $tu" 3)s, server cpu ${cpu}s)"
+	log "run $r push    $s: $mbs MB/s ($(calc "$out" 3)s, server cpu ${cpu}s)"
 }
 
 # phase_pull SIDE RUN [KEY [BASE]]: GET the big blob from BASE (default: the
@@ -246,7 +261,7 @@ phase_push() {
 # KEY_cpu_gib (default KEY: pull). A HEAD answered with 307 (a registry over
 # S3 redirects HEAD too) counts as present.
 phase_pull() {
-	local s=$1 r=$2 key=${3:-pull} base=${4:-${BASE[$1]}} d c0 c1 out code got secs mbs cpu
+	local s=$1 r=$2 key=${3:-pull} base=${4:-${BASE[$1]}} d code
 	d=${PULL_DIGEST[$s]:-}
 	code=
 	[[ -n $d ]] && code=$(curl -s -o /dev/null -w '%{http_code}' -I "${BASE[$s]}/v2/$REPO_BIG/blobs/$d")
@@ -259,9 +274,17 @@ phase_pull() {
 		d=$CUR_DIGEST
 		PULL_DIGEST[$s]=$d
 	fi
+	timed_get "$s" "$r" "$key" "$base/v2/$REPO_BIG/blobs/$d"
+}
+
+# timed_get SIDE RUN KEY URL: one GET of URL (SIZE bytes) to /dev/null,
+# following a redirect, between two samples of SIDE's CPU; recorded as KEY_mbs
+# and KEY_cpu_gib
+timed_get() {
+	local s=$1 r=$2 key=$3 c0 c1 out code got secs mbs cpu
 	c0=$(server_ticks "$s")
-	out=$(curl -sS --max-time 900 -L -o /dev/null -w '%{http_code} %{size_download} %{time_total}' \
-		"$base/v2/$REPO_BIG/blobs/$d") || { log "$key $s: GET failed"; return 1; }
+	out=$(curl -sS --max-time 900 -L -o /dev/null -w '%{http_code} %{size_download} %{time_total}' "$4") ||
+		{ log "$key $s: GET failed"; return 1; }
 	c1=$(server_ticks "$s")
 	read -r code got secs <<<"$out"
 	[[ $code == 200 && $got == "$SIZE" ]] || { log "$key $s: answered $code with $got bytes"; return 1; }
@@ -271,6 +294,69 @@ phase_pull() {
 	record "$r" "$s" "${key}_cpu_gib" "$(calc "$cpu * 1073741824 / $SIZE" 3)"
 	log "run $r $(printf '%-7s' "$key") $s: $mbs MB/s (${secs}s, server cpu ${cpu}s)"
 }
+
+# ---------------------------------------------------------------- metadata at scale
+
+# fill KIND(tags|repos) SIDE COUNT LEVEL [SECONDS]: grow the tags of REPO_TAGS,
+# or the repositories under REPO_PREFIX, on SIDE to COUNT (client.py on
+# FILL_CONNS connections); COUNT[KIND:SIDE] is how many SIDE holds. With
+# SECONDS the client stops making more after that long; if it had to, the
+# answer is 1 and the count is left unknown.
+declare -A COUNT=()
+fill() {
+	local kind=$1 s=$2 want=$3 lv=$4 have=${COUNT[$1:$2]:-0} where out secs n retries
+	((want > have)) || return 0
+	where=$REPO_TAGS
+	[[ $kind == repos ]] && where=$REPO_PREFIX
+	out=$(python3 "$CLIENT" "$kind" "${BASE[$s]}" "$where" "$have" $((want - have)) "$FILL_CONNS" ${5:+"$5"}) ||
+		{ log "$kind $s: could not grow $where from $have to $want $kind"; return 1; }
+	secs=$(jq -r .seconds <<<"$out")
+	n=$(jq -r .count <<<"$out")
+	retries=$(jq -r .retries <<<"$out")
+	if [[ $(jq -r .complete <<<"$out") != true ]]; then
+		COUNT[$kind:$s]=
+		log "$kind $s: stopped after $(calc "$secs" 0)s with $n more $kind made in $where, not the $((want - have)) wanted"
+		return 1
+	fi
+	COUNT[$kind:$s]=$want
+	record 0 "$s" "${kind}_fill_${lv}_ps" "$(calc "$n / $secs" 1)"
+	record 0 "$s" "${kind}_fill_${lv}_retries" "$retries"
+	log "$kind $s: $where now holds $want $kind ($n made in $(calc "$secs" 1)s," \
+		"$(calc "$n / $secs" 0)/s on $FILL_CONNS connections, $retries retried after a 5xx)"
+}
+
+tag_name() { printf 't%07d' "$1"; }
+
+# seq_probe SIDE RUN KEY URL [curl args]: the median time of three requests
+# sent one after another (no concurrency: what one request costs), as
+# KEY_seq_ms. wrk's rate alone says nothing when no request ends within -d.
+seq_probe() {
+	local s=$1 r=$2 key=$3 url=$4 i out code secs times=()
+	shift 4
+	for i in 1 2 3; do
+		out=$(curl -s -o /dev/null --max-time 120 -w '%{http_code} %{time_total}' "$@" "$url")
+		read -r code secs <<<"$out"
+		[[ $code == 200 ]] || { log "$key $s: one request answered $code"; return 1; }
+		times+=("$secs")
+	done
+	secs=$(printf '%s\n' "${times[@]}" | sort -g | sed -n 2p)
+	record "$r" "$s" "${key}_seq_ms" "$(calc "$secs * 1000" 3)"
+}
+
+# probe_get SIDE RUN KEY LABEL URL [wrk args]: the time of one GET alone
+# (seq_probe) and the rate under wrk
+probe_get() {
+	seq_probe "$1" "$2" "$3" "$5"
+	wrk_one "$@" --timeout 30s
+}
+
+# probe_head SIDE RUN KEY LABEL URL [ab args]: the same for HEAD, under ab
+probe_head() {
+	seq_probe "$1" "$2" "$3" "$5" -I -H "Accept: $OCI_MANIFEST"
+	ab_head "$@"
+}
+
+# ---------------------------------------------------------------- client phases
 
 # timed_client SERVER SUBCOMMAND ARGS...: bench/client.py between two samples
 # of the server's CPU; sets OUT (the client's JSON) and CPU (server seconds),

@@ -15,15 +15,22 @@ CLIENT="$HERE/client.py"
 . "$HERE/lib.sh"
 
 RUNS=3
-PHASES="ceil,push,pull,chunked,small,wrk,auth,rss"
-ALL_PHASES="ceil push pull chunked small wrk auth rss"
+PHASES="ceil,push,pull,conc,chunked,small,wrk,auth,rss"
+ALL_PHASES="ceil push pull conc chunked small wrk auth rss scale"
 SIZE_ARG=1G
 CHUNK_ARG=5M
 SMALL_COUNT=1000
 SMALL_SIZE_ARG=1K
 DURATION=10
 CONNS=64
+CONC=8
+TAGS_HI=100000
+REPOS_HI=10000
+FILL_CONNS=8
+FILL_LIMIT=600
 SERVERS="berth,peer"
+# the low count of the scale phase: tags in its big repository, repositories
+SCALE_LO=200
 BERTH_BIN=${BERTH_BIN:-$ROOT/build/berth}
 PEER_BIN=${PEER_BIN:-/usr/bin/docker-registry}
 BENCH_DIR=${BENCH_DIR:-/tmp/berth-bench}
@@ -36,7 +43,9 @@ usage: bash bench/run.sh [options]
   -p LIST     phases, comma separated (default $PHASES)
               ceil     sha256 and dd conv=fsync ceilings of this machine
               push     monolithic push of one big blob (curl -T)
-              pull     GET of that blob (curl -o /dev/null)
+              pull     GET of that blob (curl -o /dev/null), and of the same file from
+                       nginx with sendfile on and off (the ceiling)
+              conc     -j clients at once push, then pull, a blob of SIZE/j each
               chunked  chunked push (PATCH per chunk, then PUT ?digest=)
               small    many small blob pushes on one keep-alive connection
               wrk      manifest GET (wrk), manifest HEAD (ab), GET /v2/ (wrk)
@@ -44,10 +53,19 @@ usage: bash bench/run.sh [options]
                        (berth only) GET with a Bearer token, on a second pair of
                        servers that require credentials
               rss      idle RSS after start and peak RSS (VmHWM)
+              scale    (not by default: several minutes) HEAD manifest, tags/list
+                       and _catalog at $SCALE_LO tags and repositories, then at -T
+                       tags in one repository and -R repositories
   -s SIZE     big blob size, K/M/G suffixes are binary (default $SIZE_ARG)
   -c SIZE     chunk size for the chunked push (default $CHUNK_ARG)
   -k COUNT    number of small blobs per run (default $SMALL_COUNT)
   -z SIZE     size of each small blob (default $SMALL_SIZE_ARG)
+  -j N        clients of the conc phase (default $CONC)
+  -T TAGS     tags in the big repository of the scale phase (default $TAGS_HI)
+  -R REPOS    repositories of the scale phase (default $REPOS_HI)
+  -W CONNS    connections that make the tags and repositories (default $FILL_CONNS)
+  -L SECONDS  most time one server may take to make them; past it its
+              figures at that count are skipped (default $FILL_LIMIT)
   -d SECONDS  duration of each wrk/ab measurement (default $DURATION)
   -C CONNS    connections for wrk/ab (default $CONNS)
   -S LIST     servers to run: berth,peer (default $SERVERS); with the auth
@@ -60,7 +78,7 @@ environment: BENCH_DIR (default /tmp/berth-bench), BERTH_BIN, PEER_BIN
 EOF
 }
 
-while getopts "n:p:s:c:k:z:d:C:S:b:r:Kh" opt; do
+while getopts "n:p:s:c:k:z:j:T:R:W:L:d:C:S:b:r:Kh" opt; do
 	case $opt in
 	n) RUNS=$OPTARG ;;
 	p) PHASES=$OPTARG ;;
@@ -68,6 +86,11 @@ while getopts "n:p:s:c:k:z:d:C:S:b:r:Kh" opt; do
 	c) CHUNK_ARG=$OPTARG ;;
 	k) SMALL_COUNT=$OPTARG ;;
 	z) SMALL_SIZE_ARG=$OPTARG ;;
+	j) CONC=$OPTARG ;;
+	T) TAGS_HI=$OPTARG ;;
+	R) REPOS_HI=$OPTARG ;;
+	W) FILL_CONNS=$OPTARG ;;
+	L) FILL_LIMIT=$OPTARG ;;
 	d) DURATION=$OPTARG ;;
 	C) CONNS=$OPTARG ;;
 	S) SERVERS=$OPTARG ;;
@@ -80,14 +103,22 @@ while getopts "n:p:s:c:k:z:d:C:S:b:r:Kh" opt; do
 done
 
 check_args
-for p in wrk auth; do
+[[ $CONC =~ ^[1-9][0-9]*$ ]] || die "bad -j: $CONC"
+[[ $FILL_CONNS =~ ^[1-9][0-9]*$ ]] || die "bad -W: $FILL_CONNS"
+[[ $FILL_LIMIT =~ ^[1-9][0-9]*$ ]] || die "bad -L: $FILL_LIMIT"
+if ! [[ $TAGS_HI =~ ^[0-9]+$ ]] || ((TAGS_HI <= SCALE_LO)); then die "bad -T: $TAGS_HI (want more than $SCALE_LO)"; fi
+if ! [[ $REPOS_HI =~ ^[0-9]+$ ]] || ((REPOS_HI <= SCALE_LO)); then die "bad -R: $REPOS_HI (want more than $SCALE_LO)"; fi
+# each blob of the conc phase: SIZE / CONC, at least 16 MiB
+CONC_SIZE=$((SIZE / CONC))
+((CONC_SIZE >= 16 << 20)) || CONC_SIZE=$((16 << 20))
+for p in wrk auth scale; do
 	want "$p" || continue
 	command -v wrk >/dev/null || die "wrk is required for the $p phase"
 	command -v ab >/dev/null || die "ab (apache2-utils) is required for the $p phase"
 done
 # phases measured on the servers started without credentials
 NEED_OPEN=0
-for p in push pull chunked small wrk rss; do
+for p in push pull conc chunked small wrk rss scale; do
 	want "$p" && NEED_OPEN=1
 done
 
@@ -96,6 +127,9 @@ open_bench_dir
 REPO_BIG=bench/big
 REPO_SMALL=bench/small
 REPO_IMG=bench/image
+REPO_TAGS=scale/tags
+REPO_ONE=scale/one
+REPO_PREFIX=scale/repos
 IMG_TAG=v1
 OCI_MANIFEST=application/vnd.oci.image.manifest.v1+json
 
@@ -111,7 +145,7 @@ BCRYPT_COST=5
 # Instances: "berth" and "peer" run without credentials; "berth-auth" and
 # "peer-auth" (auth phase only) require them. Results are recorded under the
 # side ("berth" or "peer"), which is the instance name without "-auth".
-INSTANCES="berth peer berth-auth peer-auth"
+INSTANCES="berth peer berth-auth peer-auth nginx"
 declare -A PID=() BASE=() DATA=() LAST_BIG=() PULL_DIGEST=() IMAGE_READY=() BASIC=() BASIC_PASS=()
 ACTIVE=()
 AUTH_ACTIVE=()
@@ -235,7 +269,8 @@ cleanup() {
 	for s in $INSTANCES; do stop_server "$s"; done
 	if ((KEEP == 0)); then
 		for s in $INSTANCES; do rm -rf "$BENCH_DIR/$s-data"; done
-		rm -rf "$BIG" "$TMP" "$BENCH_DIR/dd.out" "$BENCH_DIR/peer-auth.htpasswd"
+		rm -rf "$BIG" "$TMP" "$BENCH_DIR/dd.out" "$BENCH_DIR/peer-auth.htpasswd" "$BENCH_DIR/nginx" \
+			"$BENCH_DIR"/conc-*.blob
 	fi
 }
 trap cleanup EXIT
@@ -245,10 +280,11 @@ trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- blob content
 
-# Remove every big blob previously pushed to server S.
-reset_big() {
+# drop_blobs SERVER DIGEST...: remove these blobs of REPO_BIG from SERVER
+drop_blobs() {
 	local s=$1 d hex
-	for d in ${LAST_BIG[$s]:-}; do
+	shift
+	for d in "$@"; do
 		curl -s -o /dev/null -X DELETE "${BASE[$s]}/v2/$REPO_BIG/blobs/$d"
 		if [[ $s == peer ]]; then
 			# Distribution's DELETE only unlinks the repository; drop the data too.
@@ -256,8 +292,85 @@ reset_big() {
 			rm -rf "${DATA[peer]}/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex"
 		fi
 	done
-	LAST_BIG[$s]=
-	PULL_DIGEST[$s]=
+}
+
+# Remove every big blob previously pushed to server S.
+reset_big() {
+	# shellcheck disable=SC2086 # a list of digests
+	drop_blobs "$1" ${LAST_BIG[$1]:-}
+	LAST_BIG[$1]=
+	PULL_DIGEST[$1]=
+}
+
+# ---------------------------------------------------------------- nginx, the pull ceiling
+
+# the sides nginx is measured as (one nginx, one port each), once it serves
+NGINX_SIDES=()
+
+# start_nginx: one nginx (one worker, access log off, otherwise its defaults)
+# serving BIG as /big.blob on two ports, one with sendfile on (nginx-sendfile)
+# and one with sendfile off (nginx-copy: read into its buffers, then written)
+start_nginx() {
+	local dir="$BENCH_DIR/nginx" p1 p2 side i
+	command -v nginx >/dev/null ||
+		{ log "SKIP nginx pull ceiling: nginx not found (sh scripts/deps.sh bench)"; return 1; }
+	p1=$(free_port)
+	p2=$(free_port)
+	rm -rf "$dir"
+	mkdir -p "$dir/tmp"
+	{
+		# as root the workers would run as nobody, who may not read BENCH_DIR
+		[[ $(id -u) == 0 ]] && echo 'user root;'
+		cat <<EOF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 64; }
+http {
+    access_log off;
+    default_type application/octet-stream;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    server {
+        listen 127.0.0.1:$p1;
+        root $BENCH_DIR;
+        sendfile on;
+        location = /big.blob { }
+        location / { return 404; }
+    }
+    server {
+        listen 127.0.0.1:$p2;
+        root $BENCH_DIR;
+        sendfile off;
+        location = /big.blob { }
+        location / { return 404; }
+    }
+}
+EOF
+	} >"$dir/nginx.conf"
+	nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' >"$BENCH_DIR/nginx.log" 2>&1 &
+	PID[nginx]=$!
+	BASE[nginx-sendfile]="http://127.0.0.1:$p1"
+	BASE[nginx-copy]="http://127.0.0.1:$p2"
+	for side in nginx-sendfile nginx-copy; do
+		# server_ticks counts the master and its worker
+		PID[$side]=${PID[nginx]}
+		for ((i = 0; i < 50; i++)); do
+			[[ $(curl -s -o /dev/null -w '%{http_code}' -I "${BASE[$side]}/big.blob") == 200 ]] && break
+			sleep 0.1
+		done
+		if ((i == 50)); then
+			log "SKIP nginx pull ceiling: $side does not serve ${BASE[$side]}/big.blob (log: $dir/error.log)"
+			stop_server nginx
+			NGINX_SIDES=()
+			return 1
+		fi
+		NGINX_SIDES+=("$side")
+	done
+	log "nginx: pid ${PID[nginx]}, sendfile on ${BASE[nginx-sendfile]}, off ${BASE[nginx-copy]}; $(nginx -v 2>&1)"
 }
 
 # ---------------------------------------------------------------- phases
@@ -334,6 +447,154 @@ phase_auth() {
 	wrk_one "$s" "$r" token_refresh "POST /oauth2/token refresh" "${BASE[$s]}/oauth2/token" -s "$BENCH_DIR/token.lua"
 }
 
+# phase_conc SERVER RUN: CONC clients at once push a blob of CONC_SIZE each
+# (push_mono: POST, then one PUT), then pull them at once; the aggregate MB/s
+# is all the bytes over the time from the first start to the last end
+phase_conc() {
+	local s=$1 r=$2 i c0 c1 t0 t1 bad=0 out code got digests=() pids=()
+	for ((i = 0; i < CONC; i++)); do
+		fresh_file "$BENCH_DIR/conc-$i.blob"
+		digests+=("$CUR_DIGEST")
+	done
+	sync
+	c0=$(server_ticks "$s")
+	t0=$(date +%s.%N)
+	for ((i = 0; i < CONC; i++)); do
+		push_mono "$s" "$BENCH_DIR/conc-$i.blob" "${digests[i]}" "conc-$i" >"$TMP/conc-$i.out" &
+		pids+=($!)
+	done
+	for ((i = 0; i < CONC; i++)); do
+		wait "${pids[i]}" || { bad=1; log "conc push $s: client $i: $(cat "$TMP/conc-$i.out")"; }
+	done
+	t1=$(date +%s.%N)
+	c1=$(server_ticks "$s")
+	if ((bad == 0)); then
+		conc_record "$s" "$r" push "$c0" "$c1" "$t0" "$t1"
+		pids=()
+		c0=$(server_ticks "$s")
+		t0=$(date +%s.%N)
+		for ((i = 0; i < CONC; i++)); do
+			curl -sS --max-time 900 -o /dev/null -w '%{http_code} %{size_download}' \
+				"${BASE[$s]}/v2/$REPO_BIG/blobs/${digests[i]}" >"$TMP/conc-$i.out" 2>&1 &
+			pids+=($!)
+		done
+		for ((i = 0; i < CONC; i++)); do
+			wait "${pids[i]}"
+			out=$(cat "$TMP/conc-$i.out")
+			read -r code got <<<"$out"
+			[[ $code == 200 && $got == "$CONC_SIZE" ]] || { bad=1; log "conc pull $s: client $i: $out"; }
+		done
+		t1=$(date +%s.%N)
+		c1=$(server_ticks "$s")
+		((bad == 0)) && conc_record "$s" "$r" pull "$c0" "$c1" "$t0" "$t1"
+	fi
+	drop_blobs "$s" "${digests[@]}"
+	return $bad
+}
+
+# conc_record SERVER RUN WHAT(push|pull) TICKS0 TICKS1 T0 T1
+conc_record() {
+	local s=$1 r=$2 what=$3 total=$((CONC * CONC_SIZE)) mbs cpu
+	mbs=$(calc "$total / ($7 - $6) / 1000000" 1)
+	cpu=$(cpu_secs "$4" "$5")
+	record "$r" "$s" "conc_${what}_mbs" "$mbs"
+	record "$r" "$s" "conc_${what}_cpu_gib" "$(calc "$cpu * 1073741824 / $total" 3)"
+	log "run $r conc $what $s: $mbs MB/s ($CONC x $((CONC_SIZE >> 20)) MiB in $(calc "$7 - $6" 3)s, server cpu ${cpu}s)"
+}
+
+# seed_scale SERVER LEVEL(lo|hi): at lo the one-tag repository REPO_ONE and
+# SCALE_LO repositories and tags, at hi REPOS_HI repositories and TAGS_HI
+# tags (the repositories first: on docker-registry they take far less time).
+# The making on one server (SEED_SECS, both levels) may take FILL_LIMIT
+# seconds in all; a kind not made by then is marked in SKIP_KIND and measured
+# no more on that server. The answer is 1 when nothing is left to measure.
+declare -A SEED_SECS=() SKIP_KIND=()
+seed_scale() {
+	local s=$1 lv=$2 kind n left t0 rc
+	if [[ $lv == lo ]]; then
+		if ! python3 "$CLIENT" image "${BASE[$s]}" "$REPO_ONE" "$(tag_name 0)" >/dev/null; then
+			log "SKIP scale $s: could not push the image of $REPO_ONE"
+			return 1
+		fi
+	fi
+	for kind in repos tags; do
+		[[ -z ${SKIP_KIND[$s:$kind]:-} ]] || continue
+		n=$SCALE_LO
+		[[ $lv == hi && $kind == tags ]] && n=$TAGS_HI
+		[[ $lv == hi && $kind == repos ]] && n=$REPOS_HI
+		left=$((FILL_LIMIT - ${SEED_SECS[$s]:-0}))
+		t0=$SECONDS
+		rc=1
+		((left > 0)) && fill "$kind" "$s" "$n" "$lv" "$left" && rc=0
+		SEED_SECS[$s]=$((${SEED_SECS[$s]:-0} + SECONDS - t0))
+		if ((rc)); then
+			log "SKIP scale $s: $n $kind not made within ${FILL_LIMIT}s (-L); no figures of $s at $n $kind"
+			SKIP_KIND[$s:$kind]=1
+		fi
+	done
+	[[ -z ${SKIP_KIND[$s:repos]:-} || -z ${SKIP_KIND[$s:tags]:-} ]]
+}
+
+# measure_scale SERVER RUN LEVEL: for the tags, HEAD of a manifest by tag (at
+# lo in the repository with one tag, at hi in the middle of the big one) and
+# the tag list's first page and a page from the middle (last=); for the
+# repositories, HEAD of a manifest in a one-tag repository among many and the
+# catalog's first page
+measure_scale() {
+	local s=$1 r=$2 lv=$3 nt=${COUNT[tags:$1]:-} nr=${COUNT[repos:$1]:-} v2="${BASE[$1]}/v2" mid url one=1
+	if [[ -z ${SKIP_KIND[$s:tags]:-} ]]; then
+		mid=$(tag_name $((nt / 2)))
+		url="$v2/$REPO_TAGS/manifests/$mid"
+		if [[ $lv == lo ]]; then
+			url="$v2/$REPO_ONE/manifests/$(tag_name 0)"
+		else
+			one=$nt
+		fi
+		probe_head "$s" "$r" "head_tag_$lv" "HEAD manifest by tag ($one tags)" "$url"
+		record "$r" "$s" "tagged_${lv}_count" "$one"
+		probe_get "$s" "$r" "tags_first_$lv" "tags/list first ($nt tags)" "$v2/$REPO_TAGS/tags/list?n=100"
+		probe_get "$s" "$r" "tags_deep_$lv" "tags/list last=$mid ($nt tags)" "$v2/$REPO_TAGS/tags/list?n=100&last=$mid"
+		record "$r" "$s" "tags_${lv}_count" "$nt"
+	fi
+	if [[ -z ${SKIP_KIND[$s:repos]:-} ]]; then
+		url=$(printf '%s/%s/r%07d/manifests/v1' "$v2" "$REPO_PREFIX" 5)
+		probe_head "$s" "$r" "head_repo_$lv" "HEAD manifest ${url#*/v2/} ($nr repos)" "$url"
+		probe_get "$s" "$r" "catalog_$lv" "_catalog first ($nr repos)" "$v2/_catalog?n=100"
+		record "$r" "$s" "repos_${lv}_count" "$nr"
+	fi
+}
+
+# scale_ok SERVER: it runs and is not left out (bad, in scale_phase)
+scale_ok() { [[ -z ${bad[$1]:-} ]] && alive "$1"; }
+
+# The scale phase: make the low counts on every server, measure RUNS times,
+# make the high counts, measure again. A server whose making takes too long
+# is measured no more at what it could not make.
+scale_phase() {
+	local lv s r order
+	local -A bad=()
+	for lv in lo hi; do
+		for s in "${ACTIVE[@]}"; do
+			scale_ok "$s" || continue
+			seed_scale "$s" "$lv" || bad[$s]=1
+		done
+		# warm-up, not recorded: the first requests after the making pay for cold caches
+		for s in "${ACTIVE[@]}"; do
+			scale_ok "$s" || continue
+			timeout 60 wrk -t2 -c"$CONNS" -d1s -H "Accept: $OCI_MANIFEST" \
+				"${BASE[$s]}/v2/$REPO_ONE/manifests/$(tag_name 0)" >/dev/null 2>&1
+		done
+		for ((r = 1; r <= RUNS; r++)); do
+			read -r -a order <<<"$(run_order "$r" "${ACTIVE[@]}")"
+			log "scale at the $([[ $lv == lo ]] && echo low || echo high) count, run $r/$RUNS, order: ${order[*]}"
+			for s in "${order[@]}"; do
+				scale_ok "$s" || continue
+				measure_scale "$s" "$r" "$lv"
+			done
+		done
+	done
+}
+
 rss_note() {
 	local s=$1 what=$2 hwm rss
 	hwm=$(status_kb "${PID[$s]}" VmHWM)
@@ -343,7 +604,8 @@ rss_note() {
 
 # ---------------------------------------------------------------- main
 
-log "berth bench: runs=$RUNS phases=$PHASES size=$SIZE_ARG chunk=$CHUNK_ARG small=${SMALL_COUNT}x$SMALL_SIZE_ARG duration=${DURATION}s conns=$CONNS"
+log "berth bench: runs=$RUNS phases=$PHASES size=$SIZE_ARG chunk=$CHUNK_ARG small=${SMALL_COUNT}x$SMALL_SIZE_ARG" \
+	"conc=${CONC}x$((CONC_SIZE >> 20))M scale=$TAGS_HI/$REPOS_HI duration=${DURATION}s conns=$CONNS"
 log "host: $(nproc) cpu(s), $(uname -r), data under $BENCH_DIR"
 
 IFS=, read -r -a _sv <<<"$SERVERS"
@@ -395,19 +657,37 @@ if want ceil; then
 	phase_ceil
 fi
 
+if want pull; then
+	start_nginx
+fi
+
+if want conc; then
+	for ((i = 0; i < CONC; i++)); do
+		f="$BENCH_DIR/conc-$i.blob"
+		[[ -f $f && $(stat -c %s "$f") == "$CONC_SIZE" ]] && continue
+		openssl rand -out "$f" "$CONC_SIZE" || die "cannot write $f"
+	done
+fi
+
 for ((r = 1; r <= RUNS; r++)); do
 	read -r -a order <<<"$(run_order "$r" "${ACTIVE[@]}")"
 	read -r -a aorder <<<"$(run_order "$r" "${AUTH_ACTIVE[@]}")"
 	all=("${order[@]}" "${aorder[@]}")
 	log "run $r/$RUNS, order: ${all[*]}"
-	for p in push pull chunked small wrk auth; do
+	for p in push pull conc chunked small wrk auth; do
 		want "$p" || continue
 		if [[ $p == auth ]]; then
 			list=("${aorder[@]}")
 		else
 			list=("${order[@]}")
 		fi
+		# nginx's pulls of the same file: the ceiling
+		[[ $p == pull ]] && list+=("${NGINX_SIDES[@]}")
 		for s in "${list[@]}"; do
+			if [[ $s == nginx-* ]]; then
+				timed_get "$s" "$r" pull "${BASE[$s]}/big.blob" || true
+				continue
+			fi
 			if ! alive "$s"; then
 				log "$s: server process is gone (log: $BENCH_DIR/$s.log)"
 				continue
@@ -416,6 +696,10 @@ for ((r = 1; r <= RUNS; r++)); do
 		done
 	done
 done
+
+if want scale; then
+	scale_phase
+fi
 
 for s in "${ACTIVE[@]}" "${AUTH_ACTIVE[@]}"; do
 	alive "$s" || continue

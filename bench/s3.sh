@@ -411,56 +411,15 @@ phase_ceil() {
 	gw_admin gc process --include-all >/dev/null
 }
 
-# fill KIND(tags|repos) SIDE COUNT LEVEL: grow the tags of REPO_TAGS, or the
-# repositories under REPO_PREFIX, on SIDE to COUNT
-declare -A COUNT=()
-fill() {
-	local kind=$1 s=$2 want=$3 lv=$4 have=${COUNT[$1:$2]:-0} where out secs n retries
-	((want > have)) || return 0
-	where=$REPO_TAGS
-	[[ $kind == repos ]] && where=$REPO_PREFIX
-	out=$(python3 "$CLIENT" "$kind" "${BASE[$s]}" "$where" "$have" $((want - have)) "$FILL_CONNS") ||
-		{ log "$kind $s: could not grow $where from $have to $want $kind"; return 1; }
-	secs=$(jq -r .seconds <<<"$out")
-	n=$(jq -r .count <<<"$out")
-	retries=$(jq -r .retries <<<"$out")
-	COUNT[$kind:$s]=$want
-	record 0 "$s" "${kind}_fill_${lv}_ps" "$(calc "$n / $secs" 1)"
-	record 0 "$s" "${kind}_fill_${lv}_retries" "$retries"
-	log "$kind $s: $where now holds $want $kind ($n made in $(calc "$secs" 1)s," \
-		"$(calc "$n / $secs" 0)/s on $FILL_CONNS connections, $retries retried after a 5xx)"
-}
-
-tag_name() { printf 't%07d' "$1"; }
-
-# seq_probe SIDE RUN KEY URL [curl args]: the median time of three requests
-# sent one after another (no concurrency: what one request costs), as
-# KEY_seq_ms. wrk's rate alone says nothing when no request ends within -d.
-seq_probe() {
-	local s=$1 r=$2 key=$3 url=$4 i out code secs times=()
-	shift 4
-	for i in 1 2 3; do
-		out=$(curl -s -o /dev/null --max-time 120 -w '%{http_code} %{time_total}' "$@" "$url")
-		read -r code secs <<<"$out"
-		[[ $code == 200 ]] || { log "$key $s: one request answered $code"; return 1; }
-		times+=("$secs")
-	done
-	secs=$(printf '%s\n' "${times[@]}" | sort -g | sed -n 2p)
-	record "$r" "$s" "${key}_seq_ms" "$(calc "$secs * 1000" 3)"
-}
-
 # measure_tags SIDE RUN LEVEL(lo|hi) COUNT: the first page of the tag list, a
 # page from the middle (last=), and HEAD of the middle tag
 measure_tags() {
 	local s=$1 r=$2 lv=$3 n=$4 mid url
 	mid=$(tag_name $((n / 2)))
 	url="${BASE[$s]}/v2/$REPO_TAGS"
-	seq_probe "$s" "$r" "tags_first_$lv" "$url/tags/list?n=100"
-	wrk_one "$s" "$r" "tags_first_$lv" "tags/list first ($n tags)" "$url/tags/list?n=100" --timeout 30s
-	seq_probe "$s" "$r" "tags_deep_$lv" "$url/tags/list?n=100&last=$mid"
-	wrk_one "$s" "$r" "tags_deep_$lv" "tags/list last=$mid ($n tags)" "$url/tags/list?n=100&last=$mid" --timeout 30s
-	seq_probe "$s" "$r" "head_tag_$lv" "$url/manifests/$mid" -I -H "Accept: $OCI_MANIFEST"
-	ab_head "$s" "$r" "head_tag_$lv" "HEAD manifest :$mid ($n tags)" "$url/manifests/$mid"
+	probe_get "$s" "$r" "tags_first_$lv" "tags/list first ($n tags)" "$url/tags/list?n=100"
+	probe_get "$s" "$r" "tags_deep_$lv" "tags/list last=$mid ($n tags)" "$url/tags/list?n=100&last=$mid"
+	probe_head "$s" "$r" "head_tag_$lv" "HEAD manifest :$mid ($n tags)" "$url/manifests/$mid"
 }
 
 # warm_url KIND SIDE: a GET that takes the path the measurements take
@@ -477,8 +436,7 @@ warm_url() {
 measure_repos() {
 	local s=$1 r=$2 lv=$3 n=$4 url
 	url=$(warm_url repos "$s")
-	seq_probe "$s" "$r" "head_repo_$lv" "$url" -I -H "Accept: $OCI_MANIFEST"
-	ab_head "$s" "$r" "head_repo_$lv" "HEAD manifest ${url#*/v2/} ($n repos)" "$url"
+	probe_head "$s" "$r" "head_repo_$lv" "HEAD manifest ${url#*/v2/} ($n repos)" "$url"
 }
 
 # meta_phase KIND(tags|repos) LO HI: grow to LO on every side, measure RUNS

@@ -21,6 +21,10 @@ ROWS = [
     ("push_cpu_gib", "  server cpu", "s/GiB", "lower"),
     ("pull_mbs", "pull", "MB/s", "higher"),
     ("pull_cpu_gib", "  server cpu", "s/GiB", "lower"),
+    ("conc_push_mbs", "concurrent push (-j)", "MB/s", "higher"),
+    ("conc_push_cpu_gib", "  server cpu", "s/GiB", "lower"),
+    ("conc_pull_mbs", "concurrent pull (-j)", "MB/s", "higher"),
+    ("conc_pull_cpu_gib", "  server cpu", "s/GiB", "lower"),
     ("chunked_mbs", "chunked push", "MB/s", "higher"),
     ("chunked_cpu_gib", "  server cpu", "s/GiB", "lower"),
     ("small_ps", "small blob pushes", "push/s", "higher"),
@@ -46,6 +50,25 @@ ROWS = [
 CEILINGS = [
     ("ceil_sha256_mbs", "sha256, one core (openssl speed)", "MB/s"),
     ("ceil_dd_mbs", "dd conv=fsync to the bench dir", "MB/s"),
+]
+
+# the pull of the same file from nginx: the two ways it sends, and the
+# registries measured against the better one
+PULL_CEILING = [
+    ("nginx-sendfile", "nginx, sendfile on"),
+    ("nginx-copy", "nginx, sendfile off"),
+]
+PULL_SERVERS = [("peer", "peer"), ("berth", "berth")]
+
+# bench/run.sh's scale phase: key prefix, label, what is counted; every
+# figure is req/s (wrk GET, ab HEAD). head_tag is in a repository with one tag
+# at the low count ("tagged").
+RUN_META = [
+    ("head_tag", "HEAD manifest by tag", "tagged"),
+    ("head_repo", "HEAD manifest, N repos", "repos"),
+    ("tags_first", "tags/list?n=100", "tags"),
+    ("tags_deep", "tags/list?n=100&last=mid", "tags"),
+    ("catalog", "_catalog?n=100", "repos"),
 ]
 
 
@@ -126,20 +149,45 @@ def main(argv):
     head = ("figure", "unit", "peer", "", "berth", "", "berth/peer", "better")
     widths = (25, 8, 9, 6, 9, 6, 10, 6)
     line = table_line(head, widths, (0, 1, 7))
-    print(f"medians over {runs} run(s); peer = docker-registry; +/- is half the min-max spread")
-    print(line)
-    print("-" * len(line))
-    for key, label, unit, better, *only in ROWS:
+    rows = [r for r in ROWS if med("peer", r[0]) is not None or med("berth", r[0]) is not None]
+    if rows:
+        print(f"medians over {runs} run(s); peer = docker-registry; +/- is half the min-max spread")
+        print(line)
+        print("-" * len(line))
+    for key, label, unit, better, *only in rows:
         p, b = med("peer", key), med("berth", key)
-        if p is None and b is None:
-            continue
         if only and only[0]:
             rt = "berth only"
         else:
             rt = ratio(b, p)
         cells = (label, unit, fmt(p), spread("peer", key), fmt(b), spread("berth", key), rt, better)
         print(table_line(cells, widths, (0, 1, 7)))
+    pull_ceiling(res, runs)
+    meta_table(res, PULL_SERVERS, RUN_META)
     return 0
+
+
+def pull_ceiling(res, runs):
+    """The pull of each registry and of nginx sending the same file, against
+    the better nginx figure."""
+    med, spread = res.med, res.spread
+    ceil = max((v for v in (med(s, "pull_mbs") for s, _ in PULL_CEILING) if v is not None), default=None)
+    if ceil is None:
+        return
+    print()
+    print(f"pull against nginx serving the same file (ceiling: the better nginx figure), medians over {runs} run(s)")
+    head = ("server", "MB/s", "", "cpu s/GiB", "", "of ceiling")
+    widths = (20, 8, 6, 9, 6, 10)
+    line = table_line(head, widths, (0,))
+    print(line)
+    print("-" * len(line))
+    for s, name in PULL_CEILING + PULL_SERVERS:
+        v = med(s, "pull_mbs")
+        if v is None:
+            continue
+        cells = (name, fmt(v), spread(s, "pull_mbs"), fmt(med(s, "pull_cpu_gib")), spread(s, "pull_cpu_gib"),
+                 ratio(v, ceil))
+        print(table_line(cells, widths, (0,)))
 
 
 # bench/s3.sh: key, label, unit, better, the gateway's ceiling key (or None)
@@ -203,9 +251,18 @@ def main_s3(res, runs):
                  ratio(v["berth"], g), ratio(v["berth2"], g), better)
         print(table_line(cells, widths, left))
 
+    meta_table(res, S3_SERVERS, S3_META)
+    return 0
+
+
+def meta_table(res, servers, rows):
+    """Metadata cost against count: each row of ROWS (key prefix, label, what
+    is counted) at the low and the high count on each of SERVERS, and how the
+    tags and repositories were made."""
+    med, spread = res.med, res.spread
     meta = []
-    for key, label, what in S3_META:
-        for s, name in S3_SERVERS:
+    for key, label, what in rows:
+        for s, name in servers:
             lv = {}
             for level in ("lo", "hi"):
                 lv[level] = (med(s, f"{what}_{level}_count"), med(s, f"{key}_{level}_rps"),
@@ -214,7 +271,7 @@ def main_s3(res, runs):
                 continue
             meta.append((label, name, lv["lo"], lv["hi"]))
     if not meta:
-        return 0
+        return
     print()
     print("metadata cost against count, at a low and a high count: req/s under wrk/ab, and ms of one"
           " request alone (median of 3);")
@@ -230,7 +287,7 @@ def main_s3(res, runs):
                  fmt_count(hi[0]), fmt(hi[1]), hi[2], fmt(hi[3]), ratio(hi[1], lo[1]), ratio(hi[3], lo[3]))
         print(table_line(cells, widths, left))
     fills = []
-    for s, name in S3_SERVERS:
+    for s, name in servers:
         for what in ("tags", "repos"):
             for lv in ("lo", "hi"):
                 v = med(s, f"{what}_fill_{lv}_ps")
@@ -240,7 +297,6 @@ def main_s3(res, runs):
                     fills.append(f"{name} {what} to {lv} {fmt(v)}/s{again}")
     if fills:
         print("made through the API at: " + ", ".join(fills))
-    return 0
 
 
 if __name__ == "__main__":
