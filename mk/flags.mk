@@ -4,8 +4,10 @@ STD     := -std=c17 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wvla -Wwrite-strings -Wformat=2 -Wno-format-nonliteral
 DEPFL   := -MMD -MP
-PKGS    := libmicrohttpd gnutls libcrypto jansson sqlite3 libpq libsodium libcurl libsystemd
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGS    := libmicrohttpd gnutls libcrypto jansson sqlite3 libsodium
+# opened with dlopen where they are used (src/core/lazylib.c): their headers, not their link flags
+PKGS_LAZY := libpq libcurl libsystemd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(PKGS_LAZY) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 # the release build hardened as Debian builds its packages (dpkg-buildflags): stack protector,
 # fortified libc calls, a read-only GOT (relro, bindnow)

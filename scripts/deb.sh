@@ -2,8 +2,9 @@
 # berth's Debian package, with dpkg-deb alone: `make install DESTDIR=<stage> PREFIX=/usr` of the release
 # build, laid out as Debian wants it (the binary stripped, man pages gzipped, the unit in
 # /lib/systemd/system, zsh completion in vendor-completions, the copyright file and changelog.Debian.gz),
-# a control file whose Depends dpkg-shlibdeps computes from the libraries the binary links, md5sums,
-# and dist/deb's maintainer scripts. Prints the package's path.
+# a control file whose Depends dpkg-shlibdeps computes from the libraries the binary links (and the
+# libraries it opens with dlopen, named by `berth doc libraries`, added), md5sums, and dist/deb's
+# maintainer scripts. Prints the package's path.
 # usage: scripts/deb.sh OUTDIR        (make deb: OUTDIR=dist)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,6 +59,24 @@ depends=$(cd "$stage/src" && dpkg-shlibdeps -O -edebian/berth/usr/bin/berth | se
 	echo "scripts/deb.sh: dpkg-shlibdeps found no dependencies" >&2
 	exit 1
 }
+# the libraries berth opens with dlopen (`berth doc libraries`), which dpkg-shlibdeps cannot see, each as
+# new as its shlibs entry asks (what dpkg-shlibdeps would write): libcurl4 in Depends, since every client
+# command and docker-credential-berth talk HTTP through it; libpq5 and libsystemd0 in Recommends, since
+# only PostgreSQL metadata and the systemd unit need them: apt installs them by default, a server on its
+# data folder runs without them, and systemd itself depends on libsystemd0
+shlibs_dep() { # PACKAGE SONAME
+	shlibs=$(dpkg-query --control-path "$1" shlibs 2>/dev/null) || shlibs=/dev/null
+	dep=$(sed -n "s/^${2%%.so.*} ${2##*.so.} //p" "$shlibs" | head -n 1)
+	echo "${dep:-$1}"
+}
+recommends=
+"$berth" doc libraries >"$stage/lazy"
+while IFS='	' read -r soname package _; do
+	case $package in
+	libcurl4) depends="$depends, $(shlibs_dep "$package" "$soname")" ;;
+	*) recommends="${recommends:+$recommends, }$(shlibs_dep "$package" "$soname")" ;;
+	esac
+done <"$stage/lazy"
 
 for s in postinst prerm postrm; do
 	install -m 0755 "$top/dist/deb/$s" "$root/DEBIAN/$s"
@@ -69,6 +88,7 @@ size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 {
 	printf 'Package: berth\nVersion: %s\nArchitecture: %s\n' "$debver" "$arch"
 	printf 'Maintainer: %s\nInstalled-Size: %s\nDepends: %s\n' "$BERTH_MAINTAINER" "$size" "$depends"
+	[ -z "$recommends" ] || printf 'Recommends: %s\n' "$recommends"
 	printf 'Section: net\nPriority: optional\n'
 	[ -z "$BERTH_SOURCE_URL" ] || printf 'Homepage: %s\n' "$BERTH_SOURCE_URL"
 	cat <<'EOF'

@@ -1,7 +1,8 @@
 #!/bin/sh
 # berth's container image, without a container daemon: an OCI image layout tagged <version>, one layer
 # made with umoci from `make install-bin DESTDIR=<stage>` of the release build: the binary (stripped), the
-# shared libraries ldd resolves for it with the dynamic loader, Debian's CA bundle, an /etc/passwd and
+# shared libraries ldd resolves for it with the dynamic loader and those it opens with dlopen (with what
+# ldd resolves for them: scripts/libs.sh), Debian's CA bundle, an /etc/passwd and
 # /etc/group with the user berth (65532), and /var/lib/berth, the data volume, owned by it. Runs as root
 # (the layer's owners are the files' own); the user is given by number, so that a runtime can tell it is
 # not root without reading the image's files. Prints the layout's reference (DIR:TAG).
@@ -54,12 +55,13 @@ install -d -m 1777 "$rootfs/tmp"
 install -m 0755 "$stage/installed/usr/bin/berth" "$bin"
 strip --remove-section=.comment --remove-section=.note "$bin"
 
-# exactly what the loader maps for it: each "name => /path" and the loader itself, as regular files
-# at the paths it looks them up by
-ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u >"$stage/libs"
+# exactly what the loader maps for it, and for the libraries berth opens with dlopen (libcurl for the
+# client commands and S3, libpq for PostgreSQL, libsystemd for sd_notify: scripts/libs.sh), the loader
+# itself among them, as regular files at the paths it looks them up by
+sh "$top/scripts/libs.sh" "$bin" >"$stage/libs"
 interp=$(readelf -l "$bin" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
 grep -qx "$interp" "$stage/libs" || {
-	echo "scripts/image.sh: ldd did not list the loader $interp" >&2
+	echo "scripts/image.sh: scripts/libs.sh did not list the loader $interp" >&2
 	exit 1
 }
 while read -r lib; do

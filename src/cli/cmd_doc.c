@@ -2,12 +2,15 @@
  * cmd_doc.c - `berth doc errors|config|metrics`: prints docs/errors.md,
  * docs/config.md and docs/metrics.md from the error-code, config and
  * metrics tables, so the documents cannot drift from the code (a test
- * compares them).
+ * compares them). `berth doc libraries` lists the libraries berth opens
+ * with dlopen (lazylib.h), which ldd does not show, for the package's
+ * dependencies and the container image.
  */
 #include <stdio.h>
 #include <string.h>
 #include "config.h"
 #include "err.h"
+#include "lazylib.h"
 #include "metrics.h"
 #include "cli.h"
 #include "banned.h"
@@ -82,6 +85,17 @@ static void doc_metrics(void)
            "Neither needs credentials, and network rules do not apply to them.\n");
 }
 
+/* One line per library: soname, Debian package, what needs it (tab-separated). */
+static void doc_libraries(void)
+{
+    int i;
+
+    for (i = 0; i < BERTH_LIB_COUNT; i++) {
+        const struct berth_lazy_spec *s = berth_lazy_spec_of((enum berth_lazylib)i);
+        printf("%s\t%s\t%s\n", s->soname, s->package, s->what);
+    }
+}
+
 int cmd_doc(int argc, char **argv, struct cli_ctx *ctx)
 {
     (void)ctx;
@@ -97,6 +111,10 @@ int cmd_doc(int argc, char **argv, struct cli_ctx *ctx)
         doc_metrics();
         return 0;
     }
-    fprintf(stderr, "usage: berth doc errors|config|metrics\n");
+    if (argc == 2 && !strcmp(argv[1], "libraries")) {
+        doc_libraries();
+        return 0;
+    }
+    fprintf(stderr, "usage: berth doc errors|config|metrics|libraries\n");
     return 2;
 }

@@ -4,8 +4,9 @@
  * then drain and close cleanly; SIGHUP loads the settings again, applies
  * those a running server can take (BERTH_CONFIG_LIVE, the TLS certificate
  * and key among them) and logs every other change as needing a restart.
- * Under systemd (Type=notify, libsystemd's sd_notify) it says when it is
- * ready, reloading and stopping, and feeds the watchdog (WatchdogSec).
+ * Under systemd (Type=notify, libsystemd's sd_notify, opened only then) it
+ * says when it is ready, reloading and stopping, and feeds the watchdog
+ * (WatchdogSec).
  */
 #include <errno.h>
 #include <signal.h>
@@ -16,7 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <systemd/sd-daemon.h>
+#include "lazy_systemd.h"
 #include "alloc.h"
 #include "auth.h"
 #include "config.h"
@@ -135,6 +136,23 @@ static void reload(struct berth_http *http, struct berth_config *cfg, int argc, 
     berth_config_release(&next);
 }
 
+/*
+ * Nonzero when systemd listens (NOTIFY_SOCKET) and libsystemd could be opened
+ * for sd_notify. Elsewhere nothing is sent, as sd_notify would send nothing,
+ * and the library and its dependencies are never mapped. A libsystemd that
+ * cannot be opened is logged: systemd then says the start timed out.
+ */
+static int notify_open(void)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    const char *sock = getenv("NOTIFY_SOCKET");
+
+    if (!sock || !*sock) return 0;
+    if (!berth_lazy_load(BERTH_LIB_SYSTEMD, &err)) return 1;
+    BERTH_LOG(BERTH_LOG_WARN, "msg=\"cannot notify systemd\" err=\"%s\"", berth_err_msg(&err));
+    return 0;
+}
+
 int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
 {
     struct berth_config cfg;
@@ -143,7 +161,7 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     struct berth_http *http = NULL;
     sigset_t sigs;
     uint64_t watchdog_us = 0;
-    int sig = 0, ret = 1, watchdog;
+    int sig = 0, ret = 1, watchdog, notify;
     enum berth_rc rc;
 
     if (cli_has_flag(argc, argv, "--check")) return serve_check(argc, argv, ctx);
@@ -180,8 +198,9 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
     BERTH_LOG(BERTH_LOG_INFO, "msg=\"berth is serving\" listen=%s port=%u data=%s tls=%s", cfg.listen,
               berth_http_port(http), cfg.data, cfg.tls_cert[0] ? "on" : "off");
     /* under systemd (Type=notify): ready now, reloads and the stop announced, the watchdog fed */
-    watchdog = sd_watchdog_enabled(0, &watchdog_us) > 0 && watchdog_us >= 2000;
-    sd_notifyf(0, "READY=1\nSTATUS=serving on %s", cfg.listen);
+    notify = notify_open();
+    watchdog = notify && sd_watchdog_enabled(0, &watchdog_us) > 0 && watchdog_us >= 2000;
+    if (notify) sd_notifyf(0, "READY=1\nSTATUS=serving on %s", cfg.listen);
     for (;;) {
         if (!watchdog) {
             if (sigwait(&sigs, &sig) != 0) sig = SIGTERM;
@@ -195,11 +214,11 @@ int cmd_serve(int argc, char **argv, struct cli_ctx *ctx)
             if (sig < 0) sig = SIGTERM;
         }
         if (sig != SIGHUP) break;
-        sd_notify(0, "RELOADING=1");
+        if (notify) sd_notify(0, "RELOADING=1");
         reload(http, &cfg, argc - 1, argv + 1);
-        sd_notify(0, "READY=1");
+        if (notify) sd_notify(0, "READY=1");
     }
-    sd_notify(0, "STOPPING=1");
+    if (notify) sd_notify(0, "STOPPING=1");
     BERTH_LOG(BERTH_LOG_INFO, "msg=\"shutting down\" signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     berth_http_stop(http, (int)cfg.shutdown_timeout);
     http = NULL;

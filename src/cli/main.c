@@ -1,7 +1,7 @@
 /* main.c - berth's command table and entry point (git-style subcommands). */
 #include <stdio.h>
 #include <string.h>
-#include <curl/curl.h>
+#include "lazy_curl.h"
 #include "version.h"
 #include "cli.h"
 #include "banned.h"
@@ -72,6 +72,7 @@ int cli_has_flag(int argc, char **argv, const char *flag)
 int main(int argc, char **argv)
 {
     struct cli_ctx ctx;
+    struct berth_err err = BERTH_ERR_INIT;
     size_t i;
     int ret = 2;
 
@@ -90,12 +91,16 @@ int main(int argc, char **argv)
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i].name) != 0) continue;
         snprintf(ctx.cmd, sizeof(ctx.cmd), "%s", commands[i].name);
-        /* the server-side commands never use libcurl: its set-up would only cost the server memory */
-        if (!server_side(commands[i].fn)) curl_global_init(CURL_GLOBAL_DEFAULT);
+        /* the server-side commands never map libcurl (and what it pulls in): it would only cost the server
+           memory; the S3 store opens it itself */
+        if (!server_side(commands[i].fn) && berth_lazy_load(BERTH_LIB_CURL, &err)) {
+            fprintf(stderr, "berth: %s\n", berth_err_msg(&err));
+            return 1;
+        }
         ret = commands[i].fn(argc - 1, argv + 1, &ctx);
         if (ret == CLI_HELP_SHOWN) ret = 0;
         cli_ctx_release(&ctx);
-        if (!server_side(commands[i].fn)) curl_global_cleanup();
+        if (berth_lazy_loaded(BERTH_LIB_CURL)) curl_global_cleanup();
         return ret;
     }
     fprintf(stderr, "berth: '%s' is not a berth command; see 'berth --help'\n", argv[1]);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <curl/curl.h>
+#include "lazy_curl.h"
 #include "alloc.h"
 #include "base64.h"
 #include "client.h"

@@ -44,6 +44,13 @@ void berth_client_release(struct berth_client *cl);
 
 /* ---------------------------------------------------------------- one libcurl transfer (xfer.c) */
 
+/*
+ * libcurl is opened with dlopen, not linked (lazylib.h): berth_client_xfer
+ * opens it itself, and main() opens it before any client command runs, which
+ * the other users of it count on (berth_client_form_add and
+ * berth_client_query_escape, check-health's clock).
+ */
+
 struct curl_slist;
 
 #define BERTH_XFER_INSECURE 1u /* do not verify the server's certificate */

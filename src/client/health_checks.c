@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <curl/curl.h>
+#include "lazy_curl.h"
 #include "alloc.h"
 #include "auth.h"
 #include "base64.h"

@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <curl/curl.h>
+#include "lazy_curl.h"
 #include "alloc.h"
 #include "util.h"
 #include "client.h"

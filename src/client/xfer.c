@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <curl/curl.h>
+#include "lazy_curl.h"
 #include "alloc.h"
 #include "client.h"
 #include "banned.h"
@@ -112,11 +112,18 @@ enum berth_rc berth_client_xfer(const struct berth_xfer_req *rq, struct berth_xf
     char *ip = NULL;
     double t;
     CURLcode cc;
+    struct berth_err lerr = BERTH_ERR_INIT;
     enum berth_rc rc = BERTH_OK;
     int i;
 
     memset(rs, 0, sizeof(*rs));
     berth_buf_init(&rs->body, rq->flags & BERTH_XFER_TRUNCATE ? 0 : rq->body_max);
+    rc = berth_lazy_load(BERTH_LIB_CURL, &lerr); /* main() loaded it for a command; this covers every other caller */
+    if (rc) {
+        snprintf(rs->errbuf, sizeof(rs->errbuf), "%s", berth_err_msg(&lerr));
+        rs->cc = (int)CURLE_FAILED_INIT;
+        return berth_err_set(err, rc, "%s", berth_err_msg(&lerr));
+    }
     c = curl_easy_init();
     if (!c) {
         snprintf(rs->errbuf, sizeof(rs->errbuf), "cannot start libcurl");

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <libpq-fe.h>
+#include "lazy_pq.h"
 #include "alloc.h"
 #include "log.h"
 #include "meta.h"
@@ -631,6 +631,8 @@ static enum berth_rc pg_open(const char *dsn, struct berth_meta **out, struct be
     enum berth_rc rc;
 
     if (!dsn || !*dsn) return berth_err_set(err, BERTH_ECONFIG, "postgres: empty connection string");
+    rc = berth_lazy_load(BERTH_LIB_PQ, err); /* opened here, not linked: SQLite deployments never map it */
+    if (rc) return rc;
     if (!PQisthreadsafe()) return berth_err_set(err, BERTH_EDB, "postgres: libpq was built without thread support");
     mp = berth_xcalloc(1, sizeof(*mp));
     mp->dsn = berth_xstrdup(dsn);
@@ -684,6 +686,8 @@ static enum berth_rc pg_inspect(const char *dsn, struct berth_meta_inspect *out,
     memset(out, 0, sizeof(*out));
     out->latest = NMIGRATIONS;
     if (!dsn || !*dsn) return berth_err_set(err, BERTH_ECONFIG, "postgres: empty connection string");
+    rc = berth_lazy_load(BERTH_LIB_PQ, err);
+    if (rc) return rc;
     memset(&probe, 0, sizeof(probe));
     probe.dsn = (char *)dsn;
     rc = conn_open(&probe, &c, err);

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <curl/curl.h>
+#include "lazy_curl.h"
 #include "alloc.h"
 #include "log.h"
 #include "parse.h"
@@ -943,14 +943,6 @@ static enum berth_rc mp_id_load(struct s3_store *st, const char *uuid, char **id
 
 /* ---------------------------------------------------------------- open, close, check */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-/* libcurl's global set-up is not thread-safe: done once, before the first handle. */
-static void curl_setup(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 /* CreateBucket: with the region as LocationConstraint unless it is us-east-1 (or the server refuses one). */
 static enum berth_rc bucket_create(struct s3_store *st, struct berth_err *err)
 {
@@ -1017,7 +1009,10 @@ static enum berth_rc s3_open(const char *root, const struct berth_blobstore_opts
 
     /* opts->fsync: S3 acknowledges a write once it is durable, there is nothing to fsync */
     if (!root || !*root) return berth_err_set(err, BERTH_ECONFIG, "the blob store URL is empty");
-    pthread_once(&curl_once, curl_setup);
+    /* libcurl is opened here, not linked: a server on a data folder never maps it (its global set-up runs once,
+       under the loader's lock) */
+    rc = berth_lazy_load(BERTH_LIB_CURL, err);
+    if (rc) return rc;
     st = berth_xcalloc(1, sizeof(*st));
     st->base.magic = BERTH_BLOBSTORE_MAGIC;
     st->base.ops = &berth_blobstore_s3_ops;

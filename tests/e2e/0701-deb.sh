@@ -26,6 +26,11 @@ field() { dpkg-deb -f "$DEB" "$1"; }
 expect_eq "its version is the binary's" "$version-$BERTH_DEB_REVISION" "$(field Version)"
 expect_match "Depends names the libraries' packages, with versions" '^libc6 \(>= [0-9.]+\), .*libmicrohttpd12.*libsqlite3-0' \
     "$(field Depends)"
+# the libraries berth opens with dlopen, which dpkg-shlibdeps does not see (berth doc libraries)
+expect_match "Depends names libcurl4 (every client command), with its version" '(^|, )libcurl4 \(>= [0-9.]+\)(,|$)' \
+    "$(field Depends)"
+expect_match "Recommends names libpq5 (PostgreSQL) and libsystemd0 (the unit), with versions" \
+    '^libpq5 \(>= [0-9.~]+\), libsystemd0 \(>= [0-9.~]+\)$' "$(field Recommends)"
 
 # ---- lintian: no error, no warning (info tags are advice, and the overrides say why they are there)
 t0=$(date +%s)

@@ -50,11 +50,37 @@ usize=$(du -sb "$R" | cut -f1)
 echo "# image: $zsize bytes compressed (the layer), $usize bytes unpacked"
 check "it stays small: $((zsize / 1048576)) MiB compressed, $((usize / 1048576)) MiB unpacked (under 20 and 40)" \
     test "$zsize" -lt $((20 * 1048576)) -a "$usize" -lt $((40 * 1048576))
-ldd "$R/usr/bin/berth" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u >"$WORK/ldd"
+sh "$REPO/scripts/libs.sh" "$R/usr/bin/berth" >"$WORK/ldd"
 (cd "$R" && find . -name '*.so*' | sed 's|^\.||' | sort) >"$WORK/libs"
-check "its libraries are exactly ldd's for the binary, the loader included ($(wc -l <"$WORK/libs"))" \
+check "its libraries are exactly ldd's for the binary and for those it opens with dlopen, the loader included ($(wc -l <"$WORK/libs"))" \
     cmp -s "$WORK/ldd" "$WORK/libs"
+for soname in $("$R/usr/bin/berth" doc libraries | cut -f1); do
+    check "$soname, which berth opens with dlopen, is among them" grep -q "/$soname\$" "$WORK/libs"
+done
 expect_eq "and the binary runs on them alone (chroot)" "berth $version" "$(chroot "$R" /usr/bin/berth version 2>&1)"
+# what berth opens only where it uses it opens there too: libcurl for every client command, libpq for
+# PostgreSQL metadata (refused here by a server that is not there), libsystemd for sd_notify under systemd
+check "a client command opens libcurl in it (chroot)" sh -c 'chroot "$1" /usr/bin/berth login --help >/dev/null' _ "$R"
+expect_match "PostgreSQL metadata opens libpq in it (chroot): the connection is what fails" \
+    'postgres: cannot connect' "$(chroot "$R" /usr/bin/berth doctor --meta 'host=/nonexistent dbname=x' 2>&1)"
+# a stand-in for systemd: a datagram socket in the chroot that takes serve's first notification
+python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(30)
+print(s.recv(4096).decode())' "$R/tmp/notify" >"$WORK/notify.out" 2>&1 &
+npid=$!
+for _ in $(seq 50); do [ -S "$R/tmp/notify" ] && break; sleep 0.1; done
+NOTIFY_SOCKET=/tmp/notify chroot "$R" /usr/bin/berth serve --listen "127.0.0.1:$(free_port)" \
+    --data /tmp/notify-data >"$WORK/notify-serve.log" 2>&1 &
+spid=$!
+SERVER_PIDS+=("$spid")
+wait "$npid"
+kill -TERM "$spid"
+wait "$spid"
+expect_match "under systemd (NOTIFY_SOCKET) serve opens libsystemd in it (chroot) and says READY" '^READY=1' \
+    "$(cat "$WORK/notify.out") $(grep 'cannot notify' "$WORK/notify-serve.log")"
+rm -rf "$R/tmp/notify" "$R/tmp/notify-data"
 check "CA certificates, and the user berth in /etc/passwd and /etc/group" sh -c \
     'test -s "$1/etc/ssl/certs/ca-certificates.crt" && grep -q "^berth:x:65532:65532:" "$1/etc/passwd" &&
      grep -q "^berth:x:65532:" "$1/etc/group"' _ "$R"

@@ -3,7 +3,7 @@
  * timeout and ends with "N passed, N failed". Arguments filter by substring.
  */
 #include <signal.h>
-#include <libpq-fe.h>
+#include "lazy_pq.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,11 +43,13 @@ const char *berth_test_tmpdir(void)
 char *berth_test_pg_fresh(const char *name)
 {
     const char *host = getenv("BERTH_TEST_PG_HOST");
+    struct berth_err err = BERTH_ERR_INIT;
     char *admin, *sql;
     PGconn *c;
     PGresult *r;
 
     if (!host || !*host) return NULL;
+    if (berth_lazy_load(BERTH_LIB_PQ, &err)) BERTH_TEST_FAIL("%s", berth_err_msg(&err));
     admin = berth_xasprintf("host=%s user=postgres dbname=postgres", host);
     c = PQconnectdb(admin);
     if (PQstatus(c) != CONNECTION_OK) BERTH_TEST_FAIL("postgres at %s: %s", host, PQerrorMessage(c));

@@ -1132,9 +1132,11 @@ static size_t curl_sink(char *p, size_t size, size_t n, void *ud)
 /* A plain GET of url: the status and the body. */
 static long fetch(const char *url, struct berth_buf *body)
 {
-    CURL *c = curl_easy_init();
+    CURL *c;
     long status = 0;
 
+    ASSERT_RC(berth_lazy_load(BERTH_LIB_CURL, NULL), BERTH_OK);
+    c = curl_easy_init();
     ASSERT_TRUE(c != NULL);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_sink);
