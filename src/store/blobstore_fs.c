@@ -663,7 +663,7 @@ static enum berth_rc fs_writer_append(struct berth_upload_writer *w, const void 
                                       struct berth_err *err)
 {
     struct fs_writer *fw = writer_of(w);
-    enum berth_rc rc;
+    enum berth_rc rc = BERTH_OK;
 
     fw->synced = 0;
     if (fw->held && fw->held + len > GATHER_MAX) {
@@ -676,12 +676,10 @@ static enum berth_rc fs_writer_append(struct berth_upload_writer *w, const void 
         memcpy(fw->gather + fw->held, buf, len);
         fw->held += len;
     } else {
-        rc = write_through(fw, buf, len, err);
-        fw->base.size = fw->stored;
-        if (rc) return rc;
+        rc = write_through(fw, buf, len, err); /* held is 0 here: flushed above, or no buffer yet */
     }
     fw->base.size = fw->stored + fw->held;
-    return BERTH_OK;
+    return rc;
 }
 
 static enum berth_rc fs_writer_truncate(struct berth_upload_writer *w, uint64_t len, struct berth_err *err)
