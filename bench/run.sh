@@ -42,7 +42,8 @@ usage: bash bench/run.sh [options]
   -n N        runs per figure; the median is reported (default $RUNS)
   -p LIST     phases, comma separated (default $PHASES)
               ceil     sha256 and dd conv=fsync ceilings of this machine
-              push     monolithic push of one big blob (curl -T)
+              push     monolithic push of one big blob (curl -T), and of the same
+                       blob to bench/floor.py (recv, hash, write, fsync: the floor)
               pull     GET of that blob (curl -o /dev/null), and of the same file from
                        nginx with sendfile on and off (the ceiling)
               conc     -j clients at once push, then pull, a blob of SIZE/j each
@@ -145,7 +146,7 @@ BCRYPT_COST=5
 # Instances: "berth" and "peer" run without credentials; "berth-auth" and
 # "peer-auth" (auth phase only) require them. Results are recorded under the
 # side ("berth" or "peer"), which is the instance name without "-auth".
-INSTANCES="berth peer berth-auth peer-auth nginx"
+INSTANCES="berth peer berth-auth peer-auth nginx floor"
 declare -A PID=() BASE=() DATA=() LAST_BIG=() PULL_DIGEST=() IMAGE_READY=() BASIC=() BASIC_PASS=()
 ACTIVE=()
 AUTH_ACTIVE=()
@@ -270,7 +271,7 @@ cleanup() {
 	if ((KEEP == 0)); then
 		for s in $INSTANCES; do rm -rf "$BENCH_DIR/$s-data"; done
 		rm -rf "$BIG" "$TMP" "$BENCH_DIR/dd.out" "$BENCH_DIR/peer-auth.htpasswd" "$BENCH_DIR/nginx" \
-			"$BENCH_DIR"/conc-*.blob
+			"$BENCH_DIR"/conc-*.blob "$BENCH_DIR/floor"
 	fi
 }
 trap cleanup EXIT
@@ -292,6 +293,12 @@ drop_blobs() {
 			rm -rf "${DATA[peer]}/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex"
 		fi
 	done
+	# berth's DELETE leaves the file to gc: collect it now, so that both
+	# servers' deleted blobs leave the page cache (see "Memory" in README.md)
+	if [[ $s == berth* && $# -gt 0 ]]; then
+		"$BERTH_BIN" gc --grace 0 --no-progress --data "${DATA[$s]}" >"$TMP/gc.out" 2>&1 ||
+			log "gc $s: $(tail -n 3 "$TMP/gc.out")"
+	fi
 }
 
 # Remove every big blob previously pushed to server S.
@@ -371,6 +378,54 @@ EOF
 		NGINX_SIDES+=("$side")
 	done
 	log "nginx: pid ${PID[nginx]}, sendfile on ${BASE[nginx-sendfile]}, off ${BASE[nginx-copy]}; $(nginx -v 2>&1)"
+}
+
+# ---------------------------------------------------------------- the push floor
+
+# the side the floor is measured as, once it listens
+FLOOR_SIDES=()
+
+# start_floor: bench/floor.py, the least a server must do to store a pushed
+# blob (recv into 1 MiB, SHA-256, write, fsync, rename), as the side "floor"
+start_floor() {
+	local port i
+	port=$(free_port)
+	python3 "$HERE/floor.py" "$port" "$BENCH_DIR/floor" >"$BENCH_DIR/floor.log" 2>&1 &
+	PID[floor]=$!
+	BASE[floor]="http://127.0.0.1:$port"
+	for ((i = 0; i < 50; i++)); do
+		[[ $(curl -s -o /dev/null -w '%{http_code}' "${BASE[floor]}/") == 400 ]] && break
+		sleep 0.1
+	done
+	if ((i == 50)); then
+		log "SKIP push floor: bench/floor.py does not answer (log: $BENCH_DIR/floor.log)"
+		return 1
+	fi
+	FLOOR_SIDES=(floor)
+	log "floor: pid ${PID[floor]} on ${BASE[floor]}"
+}
+
+# floor_push RUN: the big blob as one PUT to the floor, as phase_push times a
+# registry's PUT; the digest it answers must be the blob's
+floor_push() {
+	local r=$1 c0 c1 out code secs got mbs cpu
+	# the previous push's file goes first, as reset_big deletes a registry's
+	rm -f "$BENCH_DIR/floor"/*
+	fresh_big
+	sync
+	c0=$(server_ticks floor)
+	out=$(curl -sS --max-time 900 -o /dev/null -D "$TMP/floor-headers" -w '%{http_code} %{time_total}' \
+		-T "$BIG" -H 'Expect:' "${BASE[floor]}/big") || { log "push floor: PUT failed"; return 1; }
+	c1=$(server_ticks floor)
+	read -r code secs <<<"$out"
+	got=$(tr -d '\r' <"$TMP/floor-headers" | awk -F': ' 'tolower($1) == "docker-content-digest" { print $2 }')
+	[[ $code == 201 && $got == "$CUR_DIGEST" ]] ||
+		{ log "push floor: answered $code with digest '$got', not $CUR_DIGEST"; return 1; }
+	mbs=$(calc "$SIZE / $secs / 1000000" 1)
+	cpu=$(cpu_secs "$c0" "$c1")
+	record "$r" floor push_mbs "$mbs"
+	record "$r" floor push_cpu_gib "$(calc "$cpu * 1073741824 / $SIZE" 3)"
+	log "run $r push    floor: $mbs MB/s ($(calc "$secs" 3)s, server cpu ${cpu}s)"
 }
 
 # ---------------------------------------------------------------- phases
@@ -661,6 +716,10 @@ if want pull; then
 	start_nginx
 fi
 
+if want push; then
+	start_floor
+fi
+
 if want conc; then
 	for ((i = 0; i < CONC; i++)); do
 		f="$BENCH_DIR/conc-$i.blob"
@@ -683,9 +742,15 @@ for ((r = 1; r <= RUNS; r++)); do
 		fi
 		# nginx's pulls of the same file: the ceiling
 		[[ $p == pull ]] && list+=("${NGINX_SIDES[@]}")
+		# the least any server must spend on the same push: the floor
+		[[ $p == push ]] && list+=("${FLOOR_SIDES[@]}")
 		for s in "${list[@]}"; do
 			if [[ $s == nginx-* ]]; then
 				timed_get "$s" "$r" pull "${BASE[$s]}/big.blob" || true
+				continue
+			fi
+			if [[ $s == floor ]]; then
+				floor_push "$r" || true
 				continue
 			fi
 			if ! alive "$s"; then

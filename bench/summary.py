@@ -162,9 +162,38 @@ def main(argv):
             rt = ratio(b, p)
         cells = (label, unit, fmt(p), spread("peer", key), fmt(b), spread("berth", key), rt, better)
         print(table_line(cells, widths, (0, 1, 7)))
+    push_floor(res, runs)
     pull_ceiling(res, runs)
     meta_table(res, PULL_SERVERS, RUN_META)
     return 0
+
+
+def push_floor(res, runs):
+    """The monolithic push of each registry against bench/floor.py's push of
+    the same blob (recv, hash, write, fsync: the least any server must do)
+    and against the hash alone (openssl speed's rate as CPU per GiB)."""
+    med, spread = res.med, res.spread
+    floor = med("floor", "push_cpu_gib")
+    if floor is None:
+        return
+    sha = med("-", "ceil_sha256_mbs")
+    hash_gib = (1 << 30) / (sha * 1e6) if sha else None
+    print()
+    print(f"push against the floor (bench/floor.py: recv 1 MiB, sha256, write, fsync), medians over {runs} run(s)")
+    if hash_gib:
+        print(f"the hash alone costs {hash_gib:.2f} s/GiB (openssl speed)")
+    head = ("server", "MB/s", "", "cpu s/GiB", "", "cpu/floor", "cpu/hash")
+    widths = (20, 8, 6, 9, 6, 9, 8)
+    line = table_line(head, widths, (0,))
+    print(line)
+    print("-" * len(line))
+    for s, name in [("floor", "floor")] + PULL_SERVERS:
+        v, cpu = med(s, "push_mbs"), med(s, "push_cpu_gib")
+        if v is None:
+            continue
+        cells = (name, fmt(v), spread(s, "push_mbs"), fmt(cpu), spread(s, "push_cpu_gib"),
+                 ratio(cpu, floor), ratio(cpu, hash_gib))
+        print(table_line(cells, widths, (0,)))
 
 
 def pull_ceiling(res, runs):
