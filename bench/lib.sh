@@ -78,7 +78,12 @@ log() {
 }
 
 # record RUN SERVER KEY VALUE
-record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RES"; }
+# record RUN SERVER KEY VALUE: one line of the results; the warm-up run (w)
+# is logged but not recorded
+record() {
+	[[ $1 == w ]] && return 0
+	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RES"
+}
 
 calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
 
