@@ -77,7 +77,6 @@ log() {
 	printf '%s load %s | %s\n' "$(date +%H:%M:%S)" "$la" "$*" | tee -a "$LOG"
 }
 
-# record RUN SERVER KEY VALUE
 # record RUN SERVER KEY VALUE: one line of the results; the warm-up run (w)
 # is logged but not recorded
 record() {

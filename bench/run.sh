@@ -294,7 +294,7 @@ drop_blobs() {
 		fi
 	done
 	# berth's DELETE leaves the file to gc: collect it now, so that both
-	# servers' deleted blobs leave the page cache (see "Memory" in README.md)
+	# servers' deleted blobs leave the page cache ("Fresh memory" in README.md)
 	if [[ $s == berth* && $# -gt 0 ]]; then
 		"$BERTH_BIN" gc --grace 0 --no-progress --data "${DATA[$s]}" >"$TMP/gc.out" 2>&1 ||
 			log "gc $s: $(tail -n 3 "$TMP/gc.out")"
