@@ -299,6 +299,81 @@ timed_get() {
 	log "run $r $(printf '%-7s' "$key") $s: $mbs MB/s (${secs}s, server cpu ${cpu}s)"
 }
 
+# set_conc_size: checks CONC (-j); each blob of the conc phase is SIZE / CONC,
+# at least 16 MiB
+set_conc_size() {
+	[[ $CONC =~ ^[1-9][0-9]*$ ]] || die "bad -j: $CONC"
+	CONC_SIZE=$((SIZE / CONC))
+	((CONC_SIZE >= 16 << 20)) || CONC_SIZE=$((16 << 20))
+}
+
+# make_conc_blobs: the CONC random files of the conc phase (kept if present)
+make_conc_blobs() {
+	local i f
+	for ((i = 0; i < CONC; i++)); do
+		f="$BENCH_DIR/conc-$i.blob"
+		[[ -f $f && $(stat -c %s "$f") == "$CONC_SIZE" ]] && continue
+		openssl rand -out "$f" "$CONC_SIZE" || die "cannot write $f"
+	done
+}
+
+# phase_conc SERVER RUN: CONC clients at once push a blob of CONC_SIZE each
+# (push_mono: POST, then one PUT), then pull them at once (following a
+# redirect); the aggregate MB/s is all the bytes over the time from the first
+# start to the last end. The script's drop_blobs SERVER DIGEST... removes
+# them afterwards.
+phase_conc() {
+	local s=$1 r=$2 i c0 c1 t0 t1 bad=0 out code got digests=() pids=()
+	for ((i = 0; i < CONC; i++)); do
+		fresh_file "$BENCH_DIR/conc-$i.blob"
+		digests+=("$CUR_DIGEST")
+	done
+	sync
+	c0=$(server_ticks "$s")
+	t0=$(date +%s.%N)
+	for ((i = 0; i < CONC; i++)); do
+		push_mono "$s" "$BENCH_DIR/conc-$i.blob" "${digests[i]}" "conc-$i" >"$TMP/conc-$i.out" &
+		pids+=($!)
+	done
+	for ((i = 0; i < CONC; i++)); do
+		wait "${pids[i]}" || { bad=1; log "conc push $s: client $i: $(cat "$TMP/conc-$i.out")"; }
+	done
+	t1=$(date +%s.%N)
+	c1=$(server_ticks "$s")
+	if ((bad == 0)); then
+		conc_record "$s" "$r" push "$c0" "$c1" "$t0" "$t1"
+		pids=()
+		c0=$(server_ticks "$s")
+		t0=$(date +%s.%N)
+		for ((i = 0; i < CONC; i++)); do
+			curl -sS --max-time 900 -L -o /dev/null -w '%{http_code} %{size_download}' \
+				"${BASE[$s]}/v2/$REPO_BIG/blobs/${digests[i]}" >"$TMP/conc-$i.out" 2>&1 &
+			pids+=($!)
+		done
+		for ((i = 0; i < CONC; i++)); do
+			wait "${pids[i]}"
+			out=$(cat "$TMP/conc-$i.out")
+			read -r code got <<<"$out"
+			[[ $code == 200 && $got == "$CONC_SIZE" ]] || { bad=1; log "conc pull $s: client $i: $out"; }
+		done
+		t1=$(date +%s.%N)
+		c1=$(server_ticks "$s")
+		((bad == 0)) && conc_record "$s" "$r" pull "$c0" "$c1" "$t0" "$t1"
+	fi
+	drop_blobs "$s" "${digests[@]}"
+	return $bad
+}
+
+# conc_record SERVER RUN WHAT(push|pull) TICKS0 TICKS1 T0 T1
+conc_record() {
+	local s=$1 r=$2 what=$3 total=$((CONC * CONC_SIZE)) mbs cpu
+	mbs=$(calc "$total / ($7 - $6) / 1000000" 1)
+	cpu=$(cpu_secs "$4" "$5")
+	record "$r" "$s" "conc_${what}_mbs" "$mbs"
+	record "$r" "$s" "conc_${what}_cpu_gib" "$(calc "$cpu * 1073741824 / $total" 3)"
+	log "run $r conc $what $s: $mbs MB/s ($CONC x $((CONC_SIZE >> 20)) MiB in $(calc "$7 - $6" 3)s, server cpu ${cpu}s)"
+}
+
 # ---------------------------------------------------------------- metadata at scale
 
 # fill KIND(tags|repos) SIDE COUNT LEVEL [SECONDS]: grow the tags of REPO_TAGS,

@@ -104,14 +104,11 @@ while getopts "n:p:s:c:k:z:j:T:R:W:L:d:C:S:b:r:Kh" opt; do
 done
 
 check_args
-[[ $CONC =~ ^[1-9][0-9]*$ ]] || die "bad -j: $CONC"
 [[ $FILL_CONNS =~ ^[1-9][0-9]*$ ]] || die "bad -W: $FILL_CONNS"
 [[ $FILL_LIMIT =~ ^[1-9][0-9]*$ ]] || die "bad -L: $FILL_LIMIT"
 if ! [[ $TAGS_HI =~ ^[0-9]+$ ]] || ((TAGS_HI <= SCALE_LO)); then die "bad -T: $TAGS_HI (want more than $SCALE_LO)"; fi
 if ! [[ $REPOS_HI =~ ^[0-9]+$ ]] || ((REPOS_HI <= SCALE_LO)); then die "bad -R: $REPOS_HI (want more than $SCALE_LO)"; fi
-# each blob of the conc phase: SIZE / CONC, at least 16 MiB
-CONC_SIZE=$((SIZE / CONC))
-((CONC_SIZE >= 16 << 20)) || CONC_SIZE=$((16 << 20))
+set_conc_size
 for p in wrk auth scale; do
 	want "$p" || continue
 	command -v wrk >/dev/null || die "wrk is required for the $p phase"
@@ -502,61 +499,6 @@ phase_auth() {
 	wrk_one "$s" "$r" token_refresh "POST /oauth2/token refresh" "${BASE[$s]}/oauth2/token" -s "$BENCH_DIR/token.lua"
 }
 
-# phase_conc SERVER RUN: CONC clients at once push a blob of CONC_SIZE each
-# (push_mono: POST, then one PUT), then pull them at once; the aggregate MB/s
-# is all the bytes over the time from the first start to the last end
-phase_conc() {
-	local s=$1 r=$2 i c0 c1 t0 t1 bad=0 out code got digests=() pids=()
-	for ((i = 0; i < CONC; i++)); do
-		fresh_file "$BENCH_DIR/conc-$i.blob"
-		digests+=("$CUR_DIGEST")
-	done
-	sync
-	c0=$(server_ticks "$s")
-	t0=$(date +%s.%N)
-	for ((i = 0; i < CONC; i++)); do
-		push_mono "$s" "$BENCH_DIR/conc-$i.blob" "${digests[i]}" "conc-$i" >"$TMP/conc-$i.out" &
-		pids+=($!)
-	done
-	for ((i = 0; i < CONC; i++)); do
-		wait "${pids[i]}" || { bad=1; log "conc push $s: client $i: $(cat "$TMP/conc-$i.out")"; }
-	done
-	t1=$(date +%s.%N)
-	c1=$(server_ticks "$s")
-	if ((bad == 0)); then
-		conc_record "$s" "$r" push "$c0" "$c1" "$t0" "$t1"
-		pids=()
-		c0=$(server_ticks "$s")
-		t0=$(date +%s.%N)
-		for ((i = 0; i < CONC; i++)); do
-			curl -sS --max-time 900 -o /dev/null -w '%{http_code} %{size_download}' \
-				"${BASE[$s]}/v2/$REPO_BIG/blobs/${digests[i]}" >"$TMP/conc-$i.out" 2>&1 &
-			pids+=($!)
-		done
-		for ((i = 0; i < CONC; i++)); do
-			wait "${pids[i]}"
-			out=$(cat "$TMP/conc-$i.out")
-			read -r code got <<<"$out"
-			[[ $code == 200 && $got == "$CONC_SIZE" ]] || { bad=1; log "conc pull $s: client $i: $out"; }
-		done
-		t1=$(date +%s.%N)
-		c1=$(server_ticks "$s")
-		((bad == 0)) && conc_record "$s" "$r" pull "$c0" "$c1" "$t0" "$t1"
-	fi
-	drop_blobs "$s" "${digests[@]}"
-	return $bad
-}
-
-# conc_record SERVER RUN WHAT(push|pull) TICKS0 TICKS1 T0 T1
-conc_record() {
-	local s=$1 r=$2 what=$3 total=$((CONC * CONC_SIZE)) mbs cpu
-	mbs=$(calc "$total / ($7 - $6) / 1000000" 1)
-	cpu=$(cpu_secs "$4" "$5")
-	record "$r" "$s" "conc_${what}_mbs" "$mbs"
-	record "$r" "$s" "conc_${what}_cpu_gib" "$(calc "$cpu * 1073741824 / $total" 3)"
-	log "run $r conc $what $s: $mbs MB/s ($CONC x $((CONC_SIZE >> 20)) MiB in $(calc "$7 - $6" 3)s, server cpu ${cpu}s)"
-}
-
 # seed_scale SERVER LEVEL(lo|hi): at lo the one-tag repository REPO_ONE and
 # SCALE_LO repositories and tags, at hi REPOS_HI repositories and TAGS_HI
 # tags (the repositories first: on docker-registry they take far less time).
@@ -720,13 +662,7 @@ if want push; then
 	start_floor
 fi
 
-if want conc; then
-	for ((i = 0; i < CONC; i++)); do
-		f="$BENCH_DIR/conc-$i.blob"
-		[[ -f $f && $(stat -c %s "$f") == "$CONC_SIZE" ]] && continue
-		openssl rand -out "$f" "$CONC_SIZE" || die "cannot write $f"
-	done
-fi
+want conc && make_conc_blobs
 
 # One unrecorded push per side before the first run: on this VM a push into
 # memory untouched for a while costs up to twice the CPU (README, "Fresh

@@ -17,12 +17,13 @@ CLIENT="$HERE/client.py"
 . "$HERE/lib.sh"
 
 RUNS=3
-PHASES="ceil,push,pull,chunked,small,tags"
-ALL_PHASES="ceil push pull chunked small tags repos"
+PHASES="ceil,push,pull,conc,chunked,small,tags"
+ALL_PHASES="ceil push pull conc chunked small tags repos"
 SIZE_ARG=1G
 CHUNK_ARG=5M
 SMALL_COUNT=1000
 SMALL_SIZE_ARG=1K
+CONC=8
 DURATION=2
 CONNS=16
 SERVERS="peer,berth,berth2"
@@ -50,6 +51,8 @@ usage: bash bench/s3.sh [options]
               pull     GET of that blob: following the 307 to the bucket (curl -L), and
                        streamed through the registry (berth redirect=0, docker-registry
                        redirect disabled)
+              conc     -j clients at once push, then pull (307 followed), a blob of
+                       SIZE/j each
               chunked  chunked push (PATCH per chunk, then PUT ?digest=)
               small    many small blob pushes on one keep-alive connection
               tags     tags/list?n=100 (first page, and from the middle with last=) and
@@ -63,6 +66,7 @@ usage: bash bench/s3.sh [options]
   -q COUNT    most small blobs per run on docker-registry, which pushes about 15 a
               second on S3: the figure is a rate (default $PEER_SMALL_MAX)
   -z SIZE     size of each small blob (default $SMALL_SIZE_ARG)
+  -j N        clients of the conc phase (default $CONC)
   -t LOW,HIGH tag counts in one repository for the tags phase (default $TAGS)
   -R LOW,HIGH repository counts for the repos phase (default $REPOS)
   -P COUNT    most tags and repositories made on docker-registry, which makes
@@ -84,7 +88,7 @@ environment: BENCH_DIR (default /tmp/berth-bench-s3), BERTH_BIN, PEER_BIN
 EOF
 }
 
-while getopts "n:p:s:c:k:q:z:t:R:P:W:d:C:S:gb:r:Kh" opt; do
+while getopts "n:p:s:c:k:q:z:j:t:R:P:W:d:C:S:gb:r:Kh" opt; do
 	case $opt in
 	n) RUNS=$OPTARG ;;
 	p) PHASES=$OPTARG ;;
@@ -93,6 +97,7 @@ while getopts "n:p:s:c:k:q:z:t:R:P:W:d:C:S:gb:r:Kh" opt; do
 	k) SMALL_COUNT=$OPTARG ;;
 	q) PEER_SMALL_MAX=$OPTARG ;;
 	z) SMALL_SIZE_ARG=$OPTARG ;;
+	j) CONC=$OPTARG ;;
 	t) TAGS=$OPTARG ;;
 	R) REPOS=$OPTARG ;;
 	P) PEER_META_MAX=$OPTARG ;;
@@ -110,6 +115,7 @@ while getopts "n:p:s:c:k:q:z:t:R:P:W:d:C:S:gb:r:Kh" opt; do
 done
 
 check_args
+set_conc_size
 ((SIZE <= SIZE_MAX)) || die "-s $SIZE_ARG: at most 1536M (the gateway keeps objects in RAM)"
 # low_high OPTION VALUE NAME: LOW,HIGH into NAME_LO and NAME_HI
 low_high() {
@@ -346,7 +352,7 @@ cleanup() {
 	((PG_UP)) && sh "$ROOT/scripts/pg.sh" stop "$PG_DIR"
 	if ((KEEP == 0)); then
 		for s in $INSTANCES; do rm -rf "$BENCH_DIR/$s-data" "$BENCH_DIR/$s-nginx"; done
-		rm -rf "$BIG" "$TMP" "$PG_DIR" "$GW_DIR"
+		rm -rf "$BIG" "$TMP" "$PG_DIR" "$GW_DIR" "$BENCH_DIR"/conc-*.blob
 	fi
 }
 trap cleanup EXIT
@@ -378,6 +384,18 @@ reset_big() {
 		done
 		LAST_BIG[$s]=
 		PULL_DIGEST[$s]=
+	done
+	gw_admin gc process --include-all >/dev/null
+}
+
+# drop_blobs SIDE DIGEST...: the conc phase's blobs, unlinked through the API
+# and deleted in the bucket, their bytes freed by radosgw at once
+drop_blobs() {
+	local s=$1 d
+	shift
+	for d in "$@"; do
+		curl -s -o /dev/null -X DELETE "${BASE[$s]}/v2/$REPO_BIG/blobs/$d"
+		s3 -s -o /dev/null -X DELETE "$S3_ENDPOINT/$(blob_key "$s" "$d")"
 	done
 	gw_admin gc process --include-all >/dev/null
 }
@@ -499,9 +517,10 @@ done
 if want push || want pull || want chunked || want ceil; then
 	make_big
 fi
+want conc && make_conc_blobs
 
 THROUGHPUT=0
-for p in ceil push pull chunked small; do
+for p in ceil push pull conc chunked small; do
 	want "$p" && THROUGHPUT=1
 done
 for ((r = 1; r <= RUNS && THROUGHPUT; r++)); do
@@ -519,6 +538,11 @@ for ((r = 1; r <= RUNS && THROUGHPUT; r++)); do
 		if want pull; then
 			phase_pull "$s" "$r" || true
 			phase_pull "$s" "$r" pull_stream "${BASE[${STREAM[$s]}]}" || true
+		fi
+		if want conc; then
+			# the gateway holds the conc blobs (SIZE in all) instead of the big one
+			reset_big
+			phase_conc "$s" "$r" || true
 		fi
 		want chunked && { phase_chunked "$s" "$r" || true; }
 		if want small; then

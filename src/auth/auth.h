@@ -315,7 +315,7 @@ void berth_jwt_claims_release(struct berth_jwt_claims *c);
 #define BERTH_SECRET_HASH_MAX 128 /* >= crypto_pwhash_STRBYTES */
 #define BERTH_SECRET_LEN 43       /* 32 random bytes, base64url */
 
-/* A fresh random secret (BERTH_SECRET_LEN chars + NUL). */
+/* A fresh random secret (BERTH_SECRET_LEN chars + NUL), never starting with '-'. */
 void berth_secret_generate(char out[BERTH_SECRET_LEN + 1]);
 /* argon2id hash string of secret (libsodium, interactive limits). */
 enum berth_rc berth_secret_hash(const char *secret, char out[BERTH_SECRET_HASH_MAX], struct berth_err *err);

@@ -156,13 +156,20 @@ static int hash_acceptable(const char *hash)
     return m >= 8 && m <= HASH_MAX_KIB && t >= 1 && t <= HASH_MAX_T && lanes >= 1 && lanes <= HASH_MAX_P;
 }
 
+/*
+ * Never starts with '-': one secret in 64 would, and command lines take it
+ * for an option (az login -u owner -p -x... fails with "expected one
+ * argument"). Drawing again costs a 64th of a bit.
+ */
 void berth_secret_generate(char out[BERTH_SECRET_LEN + 1])
 {
     unsigned char raw[32];
 
     ensure_init();
-    berth_random(raw, sizeof(raw));
-    sodium_bin2base64(out, BERTH_SECRET_LEN + 1, raw, sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    do {
+        berth_random(raw, sizeof(raw));
+        sodium_bin2base64(out, BERTH_SECRET_LEN + 1, raw, sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    } while (out[0] == '-');
     sodium_memzero(raw, sizeof(raw));
 }
 
