@@ -242,7 +242,7 @@ push_mono() {
 }
 
 phase_push() {
-	local s=$1 r=$2 c0 c1 out rc mbs cpu
+	local s=$1 r=$2 c0 c1 out rc
 	reset_big "$s"
 	fresh_big
 	sync
@@ -253,11 +253,18 @@ phase_push() {
 	LAST_BIG[$s]="${LAST_BIG[$s]:-} $CUR_DIGEST"
 	((rc == 0)) || { log "push $s: $out"; return 1; }
 	PULL_DIGEST[$s]=$CUR_DIGEST
-	mbs=$(calc "$SIZE / $out / 1000000" 1)
-	cpu=$(cpu_secs "$c0" "$c1")
+	record_push "$s" "$r" "$out" "$c0" "$c1"
+}
+
+# record_push SIDE RUN SECONDS TICKS0 TICKS1: a push of the big blob that took
+# SECONDS and the side's CPU ticks between the two samples
+record_push() {
+	local s=$1 r=$2 mbs cpu
+	mbs=$(calc "$SIZE / $3 / 1000000" 1)
+	cpu=$(cpu_secs "$4" "$5")
 	record "$r" "$s" push_mbs "$mbs"
 	record "$r" "$s" push_cpu_gib "$(calc "$cpu * 1073741824 / $SIZE" 3)"
-	log "run $r push    $s: $mbs MB/s ($(calc "$out" 3)s, server cpu ${cpu}s)"
+	log "run $r push    $s: $mbs MB/s ($(calc "$3" 3)s, server cpu ${cpu}s)"
 }
 
 # phase_pull SIDE RUN [KEY [BASE]]: GET the big blob from BASE (default: the

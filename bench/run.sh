@@ -405,7 +405,7 @@ start_floor() {
 # floor_push RUN: the big blob as one PUT to the floor, as phase_push times a
 # registry's PUT; the digest it answers must be the blob's
 floor_push() {
-	local r=$1 c0 c1 out code secs got mbs cpu
+	local r=$1 c0 c1 out code secs got
 	# the previous push's file goes first, as reset_big deletes a registry's
 	rm -f "$BENCH_DIR/floor"/*
 	fresh_big
@@ -418,11 +418,16 @@ floor_push() {
 	got=$(tr -d '\r' <"$TMP/floor-headers" | awk -F': ' 'tolower($1) == "docker-content-digest" { print $2 }')
 	[[ $code == 201 && $got == "$CUR_DIGEST" ]] ||
 		{ log "push floor: answered $code with digest '$got', not $CUR_DIGEST"; return 1; }
-	mbs=$(calc "$SIZE / $secs / 1000000" 1)
-	cpu=$(cpu_secs "$c0" "$c1")
-	record "$r" floor push_mbs "$mbs"
-	record "$r" floor push_cpu_gib "$(calc "$cpu * 1073741824 / $SIZE" 3)"
-	log "run $r push    floor: $mbs MB/s ($(calc "$secs" 3)s, server cpu ${cpu}s)"
+	record_push floor "$r" "$secs" "$c0" "$c1"
+}
+
+# push_side SIDE RUN: the push phase of a registry, or of the floor
+push_side() {
+	if [[ $1 == floor ]]; then
+		floor_push "$2"
+	else
+		phase_push "$1" "$2"
+	fi
 }
 
 # ---------------------------------------------------------------- phases
@@ -669,11 +674,7 @@ want conc && make_conc_blobs
 # memory"), and the runs after it reuse the pages its blob frees.
 if want push || want chunked || want conc; then
 	for s in "${ACTIVE[@]}" "${FLOOR_SIDES[@]}"; do
-		if [[ $s == floor ]]; then
-			floor_push w || true
-		else
-			phase_push "$s" w || true
-		fi
+		push_side "$s" w || true
 	done
 fi
 
@@ -698,15 +699,15 @@ for ((r = 1; r <= RUNS; r++)); do
 				timed_get "$s" "$r" pull "${BASE[$s]}/big.blob" || true
 				continue
 			fi
-			if [[ $s == floor ]]; then
-				floor_push "$r" || true
-				continue
-			fi
 			if ! alive "$s"; then
 				log "$s: server process is gone (log: $BENCH_DIR/$s.log)"
 				continue
 			fi
-			"phase_$p" "$s" "$r" || true
+			if [[ $p == push ]]; then
+				push_side "$s" "$r" || true
+			else
+				"phase_$p" "$s" "$r" || true
+			fi
 		done
 	done
 done

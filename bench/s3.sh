@@ -376,27 +376,31 @@ blob_key() {
 # rather than after its gc period. So the gateway never holds more than one big
 # blob (the servers share one bucket, and the peer's is in the same OSD).
 reset_big() {
-	local s d
+	local s
 	for s in "${SIDES[@]}"; do
-		for d in ${LAST_BIG[$s]:-}; do
-			curl -s -o /dev/null -X DELETE "${BASE[$s]}/v2/$REPO_BIG/blobs/$d"
-			s3 -s -o /dev/null -X DELETE "$S3_ENDPOINT/$(blob_key "$s" "$d")"
-		done
+		# shellcheck disable=SC2086 # a list of digests
+		unlink_blobs "$s" ${LAST_BIG[$s]:-}
 		LAST_BIG[$s]=
 		PULL_DIGEST[$s]=
 	done
 	gw_admin gc process --include-all >/dev/null
 }
 
-# drop_blobs SIDE DIGEST...: the conc phase's blobs, unlinked through the API
-# and deleted in the bucket, their bytes freed by radosgw at once
-drop_blobs() {
+# unlink_blobs SIDE DIGEST...: each blob unlinked through the API and its
+# object deleted in the bucket
+unlink_blobs() {
 	local s=$1 d
 	shift
 	for d in "$@"; do
 		curl -s -o /dev/null -X DELETE "${BASE[$s]}/v2/$REPO_BIG/blobs/$d"
 		s3 -s -o /dev/null -X DELETE "$S3_ENDPOINT/$(blob_key "$s" "$d")"
 	done
+}
+
+# drop_blobs SIDE DIGEST...: the conc phase's blobs, unlinked and deleted,
+# their bytes freed by radosgw at once
+drop_blobs() {
+	unlink_blobs "$@"
 	gw_admin gc process --include-all >/dev/null
 }
 
