@@ -73,6 +73,7 @@ struct berth_health_http {
     char *www_auth, *date, *retry_after;
     char *reason, *message; /* detail.reason and message of an OCI error body */
     double connect_ms, total_ms;
+    int64_t sent_ms, got_ms; /* this machine's clock (ms since 1970) as the request left and when it ended */
     char primary_ip[64];
     /* with BERTH_HEALTH_REQ_CERTINFO: the server certificate (leaf) */
     char *cert_subject, *cert_issuer, *cert_san, *cert_expire, *cert_start;
@@ -238,6 +239,12 @@ int berth_health_no_proxy_match(const char *no_proxy, const char *host);
 /* Copies in to out with secrets (each value in list), JWTs, Authorization values and the values of
  * secret-named JSON members ("password", "identitytoken", ...) replaced by [REDACTED]. */
 void berth_health_redact(const char *in, const char *const *list, size_t n, struct berth_buf *out);
+/* What a Date header (date_s, whole seconds) proves about the clocks, given this machine's clock as the
+ * request left (sent_ms) and as the answer came (got_ms): the skew (server minus this machine, ms) lies in
+ * [*lo, *hi]. The server wrote a second that had begun, up to BERTH_HEALTH_DATE_LAG_MS late (a coarse
+ * clock), somewhere in between. */
+#define BERTH_HEALTH_DATE_LAG_MS 250
+void berth_health_clock_skew(int64_t date_s, int64_t sent_ms, int64_t got_ms, int64_t *lo, int64_t *hi);
 /* The name of enum berth_health_source ("flags", "session", ...). */
 const char *berth_health_source_name(enum berth_health_source s);
 

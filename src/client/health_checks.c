@@ -1175,7 +1175,8 @@ static void check_request_size(struct berth_health_run *run, struct berth_health
 
 static void check_clock(struct berth_health_run *run, struct berth_health_result *res)
 {
-    time_t srv, now = time(NULL);
+    time_t srv;
+    int64_t lo, hi, mid, allow = run->leeway * 1000;
     long long skew;
 
     ensure_v2(run);
@@ -1185,8 +1186,12 @@ static void check_clock(struct berth_health_run *run, struct berth_health_result
                          "the server sent no Date header to compare clocks with");
         return;
     }
-    skew = (long long)(srv - now);
-    if (skew > run->leeway || -skew > run->leeway)
+    /* a Date names a whole second: only a skew it proves beyond the leeway is one */
+    berth_health_clock_skew((int64_t)srv, run->v2.sent_ms, run->v2.got_ms, &lo, &hi);
+    mid = (lo + hi) / 2;
+    skew = (long long)((mid >= 0 ? mid + 500 : mid - 500) / 1000);
+    if ((lo > allow || hi < -allow) && !skew) skew = lo > allow ? 1 : -1;
+    if (lo > allow || hi < -allow)
         berth_health_set(res, BERTH_HEALTH_WARNING, "CLOCK_SKEW", NULL,
                          "this machine's clock is %lld s %s the server's (server Date: %s); tokens allow %lld s, so a "
                          "token may be refused as expired or not yet valid: synchronise both clocks with NTP "
@@ -1194,7 +1199,8 @@ static void check_clock(struct berth_health_run *run, struct berth_health_result
                          skew > 0 ? skew : -skew, skew > 0 ? "behind" : "ahead of", run->v2.date, run->leeway);
     else
         berth_health_set(res, BERTH_HEALTH_OK, NULL, NULL,
-                         "the clocks agree within %lld s (skew %+lld s)", run->leeway, skew);
+                         "the clocks agree within %lld s (skew %+lld s, as closely as a Date header shows)",
+                         run->leeway, skew);
 }
 
 /* ---------------------------------------------------------------- 5. credentials */

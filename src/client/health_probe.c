@@ -173,7 +173,9 @@ void berth_health_http_do(struct berth_health_run *run, const struct berth_healt
     xq.on_header = on_header;
     xq.on_cert = on_cert;
     xq.arg = &hc;
+    h->sent_ms = berth_now_ms();
     berth_client_xfer(&xq, &xr, &err);
+    h->got_ms = berth_now_ms();
     h->body = xr.body;
     berth_buf_init(&xr.body, 0);
     h->status = xr.status;

@@ -2,7 +2,8 @@
  * health_util.c - the pure parts of `berth check-health`: the one table that
  * turns a server's refusal reason into a check-health code, a cause and a
  * fix; fix templates; Bearer challenge parsing; client version comparison;
- * NO_PROXY matching; and the redaction applied to --report.
+ * NO_PROXY matching; the redaction applied to --report; and what a Date
+ * header proves about the clocks.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -395,4 +396,11 @@ const char *berth_health_source_name(enum berth_health_source s)
 {
     static const char *const names[] = {"anonymous", "flags", "session", "helper", "file"};
     return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+void berth_health_clock_skew(int64_t date_s, int64_t sent_ms, int64_t got_ms, int64_t *lo, int64_t *hi)
+{
+    /* the server's clock read [date, date + 1 s + lag) while this machine's read [sent, got] */
+    *lo = date_s * 1000 - got_ms;
+    *hi = date_s * 1000 + 1000 + BERTH_HEALTH_DATE_LAG_MS - sent_ms;
 }

@@ -379,3 +379,23 @@ TEST(berth_health_insecure_registries)
     free(where);
     ASSERT_TRUE(!berth_health_insecure(BERTH_HC_BERTH, "127.0.0.1:5000", &where));
 }
+
+TEST(berth_health_clock_skew_from_a_whole_second_date)
+{
+    int64_t lo, hi;
+    /* a server in step whose coarse clock still read 55 at 56.003: no skew is proved */
+    berth_health_clock_skew(55, 56003, 56005, &lo, &hi);
+    ASSERT_TRUE(lo <= 0 && hi >= 0);
+    /* in step, the answer taking 2 s (a slow server): still none */
+    berth_health_clock_skew(57, 55900, 57950, &lo, &hi);
+    ASSERT_TRUE(lo <= 0 && hi >= 0);
+    /* a server 2 s ahead: at least 1 s is proved */
+    berth_health_clock_skew(58, 56003, 56005, &lo, &hi);
+    ASSERT_TRUE(lo >= 1000);
+    /* a server 1 s behind, asked at 56.5: it is behind by more than the lag allowed */
+    berth_health_clock_skew(55, 56500, 56502, &lo, &hi);
+    ASSERT_TRUE(hi < 0);
+    /* 300 s behind: both bounds within two seconds of it */
+    berth_health_clock_skew(100, 400200, 400210, &lo, &hi);
+    ASSERT_TRUE(lo > -301000 && hi < -298000);
+}
