@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include "alloc.h"
+#include "log.h"
 #include "util.h"
 #include "meta_sql.h"
 #include "banned.h"
@@ -33,6 +34,9 @@ const struct berth_sql_dialect berth_sql_sqlite = {
     .params = BERTH_SQL_PARAMS_QMARK,
     /* IMMEDIATE takes the write lock up front, so the busy timeout applies instead of a failed upgrade */
     .begin_write = "BEGIN IMMEDIATE",
+    /* synchronous is the connection's: NORMAL skips the WAL's fsync at COMMIT, FULL (every connection's) is put back */
+    .begin_relaxed = "PRAGMA synchronous=NORMAL; BEGIN IMMEDIATE",
+    .end_relaxed = "PRAGMA synchronous=FULL",
     .limit_all_null = 0,
     .upsert = 1,
     .returning = 1,
@@ -47,11 +51,13 @@ const struct berth_sql_dialect berth_sql_sqlite = {
     .reset_ids = NULL,    /* a rowid key continues after the largest; AUTOINCREMENT's record follows it */
 };
 
-/* No driver uses it yet; its statements render and are tested, so the table is ready for one. */
 const struct berth_sql_dialect berth_sql_postgres = {
     .name = "postgres",
     .params = BERTH_SQL_PARAMS_DOLLAR,
     .begin_write = "BEGIN ISOLATION LEVEL SERIALIZABLE",
+    /* SET LOCAL ends with the transaction: nothing to put back */
+    .begin_relaxed = "BEGIN; SET LOCAL synchronous_commit TO off",
+    .end_relaxed = NULL,
     .limit_all_null = 1,
     .upsert = 1,
     .returning = 1,
@@ -578,13 +584,14 @@ enum berth_rc berth_sql_tx(struct berth_meta *m, const char *op, berth_sql_fn fn
     return berth_sql_tx_begin(m, op, berth_sql_db(m)->db->drv->dialect->begin_write, fn, ctx, err);
 }
 
-enum berth_rc berth_sql_tx_begin(struct berth_meta *m, const char *op, const char *begin, berth_sql_fn fn, void *ctx,
-                                 struct berth_err *err)
+/* berth_sql_tx_begin, then end (may be NULL) once the transaction has ended, before the connection goes back */
+static enum berth_rc tx_run(struct berth_meta *m, const char *op, const char *begin, const char *end, berth_sql_fn fn,
+                            void *ctx, struct berth_err *err)
 {
     struct berth_sql_conn *h = berth_sql_db(m), *c = NULL;
     const struct berth_sql_driver *drv = h->db->drv;
     enum berth_rc rc;
-    int attempt;
+    int attempt, s;
 
     rc = drv->acquire(h->db, &c, err);
     if (rc) return rc;
@@ -611,8 +618,26 @@ enum berth_rc berth_sql_tx_begin(struct berth_meta *m, const char *op, const cha
         }
     }
     c->discard = 0;
+    /* a connection whose commits no longer wait for the disk must never serve a push: only out of memory gets here */
+    if (end && (s = drv->exec(c, end)) != 0) {
+        BERTH_LOG(BERTH_LOG_ERROR, "msg=\"cannot make commits wait for the disk again\" op=%s status=%d", op, s);
+        abort();
+    }
     drv->release(h->db, c);
     return rc;
+}
+
+enum berth_rc berth_sql_tx_begin(struct berth_meta *m, const char *op, const char *begin, berth_sql_fn fn, void *ctx,
+                                 struct berth_err *err)
+{
+    return tx_run(m, op, begin, NULL, fn, ctx, err);
+}
+
+enum berth_rc berth_sql_tx_relaxed(struct berth_meta *m, const char *op, berth_sql_fn fn, void *ctx,
+                                   struct berth_err *err)
+{
+    const struct berth_sql_dialect *d = berth_sql_db(m)->db->drv->dialect;
+    return tx_run(m, op, d->begin_relaxed, d->end_relaxed, fn, ctx, err);
 }
 
 /* ---- reading a row ---- */

@@ -463,6 +463,9 @@ struct berth_sql_dialect {
     const char *name;
     enum berth_sql_params params;
     const char *begin_write; /* starts a transaction that holds the write lock (or serialises) at once */
+    /* starts a write transaction whose COMMIT returns without waiting for the disk; end_relaxed (or NULL)
+     * runs once it has ended, so the connection's next commits wait again */
+    const char *begin_relaxed, *end_relaxed;
     int limit_all_null;      /* LIMIT NULL means no limit (PostgreSQL); else LIMIT -1 (SQLite) */
     int upsert;              /* ON CONFLICT ... DO UPDATE / DO NOTHING; the statements need it */
     int returning;           /* INSERT ... RETURNING; the statements need it */
@@ -709,6 +712,14 @@ enum berth_rc berth_sql_tx_begin(struct berth_meta *m, const char *op, const cha
                                  struct berth_err *err);
 enum berth_rc berth_sql_tx(struct berth_meta *m, const char *op, berth_sql_fn fn, void *ctx,
                            struct berth_err *err);
+/*
+ * berth_sql_tx whose commit does not wait for the disk: it survives the
+ * server's crash but may be lost, whole, with a crash of the machine (or of
+ * PostgreSQL); the next commit that waits makes it durable too. Only for
+ * state that a later request rebuilds or refuses when it is gone.
+ */
+enum berth_rc berth_sql_tx_relaxed(struct berth_meta *m, const char *op, berth_sql_fn fn, void *ctx,
+                                   struct berth_err *err);
 
 /* Runs a statement that answers no rows (or whose rows are ignored); *changes (may be NULL) gets rows written. */
 enum berth_rc berth_sql_exec(struct berth_sql_conn *c, const char *op, enum berth_sql_id id,

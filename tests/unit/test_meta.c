@@ -2890,7 +2890,7 @@ TEST(meta_sql_dialect_names_filled_in)
 /* Every field of a dialect is set: a driver gets the whole table or none of it. */
 static void dialect_complete(const struct berth_sql_dialect *d)
 {
-    ASSERT_TRUE(d->name && d->begin_write && d->skip_locked && d->rowid && d->fixed_join && d->now_s && d->blob);
+    ASSERT_TRUE(d->name && d->begin_write && d->begin_relaxed && d->skip_locked && d->rowid && d->fixed_join && d->now_s && d->blob);
     ASSERT_TRUE(d->upsert && d->returning);
 }
 
@@ -2903,6 +2903,69 @@ TEST(meta_sql_dialect_table)
     ASSERT_EQ_INT(berth_sql_sqlite.limit_all_null, 0);
     ASSERT_EQ_INT(berth_sql_postgres.limit_all_null, 1);
     ASSERT_EQ_STR(berth_sql_sqlite.begin_write, "BEGIN IMMEDIATE");
+}
+
+/* ---- commits that do not wait for the disk (berth_sql_tx_relaxed) ---- */
+
+/* The connection's setting as text: SQLite's synchronous ("1" NORMAL, "2" FULL), PostgreSQL's synchronous_commit. */
+struct waits {
+    char v[16];
+    int fail; /* the transaction's body fails after reading it */
+};
+
+static enum berth_rc read_text(struct berth_sql_row *r, void *ctx, struct berth_err *err)
+{
+    struct waits *w = ctx;
+    const char *v = berth_sql_text(r, 0);
+    (void)err;
+    snprintf(w->v, sizeof(w->v), "%s", v ? v : "(null)");
+    r->stop = 1;
+    return BERTH_OK;
+}
+
+static enum berth_rc read_waits(struct berth_sql_conn *c, void *ctx, struct berth_err *err)
+{
+    struct waits *w = ctx;
+    const char *sql = !strcmp(c->db->drv->dialect->name, "sqlite") ? "PRAGMA synchronous" : "SHOW synchronous_commit";
+    enum berth_rc rc = berth_sql_each_sql(c, "test", sql, SQL_NOARGS, read_text, w, NULL, err);
+    if (!rc && w->fail) rc = berth_err_set(err, BERTH_EINVAL, "the body fails");
+    return rc;
+}
+
+/* In a relaxed transaction commits do not wait; once it ended, committed or not, the connection waits again. */
+SHARED_TEST(meta_sql_relaxed_tx_puts_the_wait_back)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct waits before = {"", 0}, in = {"", 0}, after = {"", 0}, failed = {"", 1};
+    int lite = !strcmp(t->drv->ops->name, "sqlite");
+    struct berth_meta_upload u;
+    unsigned char h[4] = {1, 2, 3, 4};
+
+    /* the server's own setting (scripts/pg.sh starts PostgreSQL with synchronous_commit off) */
+    ASSERT_OK(berth_sql_run(t->m, read_waits, &before, &err));
+    if (lite) ASSERT_EQ_STR(before.v, "2");
+    ASSERT_OK(berth_sql_tx_relaxed(t->m, "test", read_waits, &in, &err));
+    ASSERT_EQ_STR(in.v, lite ? "1" : "off");
+    /* one thread: the pool hands back the connection just used */
+    ASSERT_OK(berth_sql_run(t->m, read_waits, &after, &err));
+    ASSERT_EQ_STR(after.v, before.v);
+    ASSERT_RC(berth_sql_tx_relaxed(t->m, "test", read_waits, &failed, &err), BERTH_EINVAL);
+    ASSERT_EQ_STR(failed.v, lite ? "1" : "off");
+    memset(after.v, 0, sizeof(after.v));
+    ASSERT_OK(berth_sql_run(t->m, read_waits, &after, &err));
+    ASSERT_EQ_STR(after.v, before.v);
+    /* the upload state saved that way reads back, and a session that is gone is still named */
+    ASSERT_OK(t->m->uploads->upload_put(t->m, "rx", t->reg, "app", "p", 1, 0, &err));
+    ASSERT_OK(t->m->uploads->upload_save(t->m, "rx", 4096, h, sizeof(h), "ext", 7, &err));
+    ASSERT_OK(t->m->uploads->upload_load(t->m, "rx", &u, &err));
+    ASSERT_EQ_U64(u.size, 4096);
+    ASSERT_EQ_INT((int)u.hash_len, (int)sizeof(h));
+    ASSERT_EQ_STR(u.ext, "ext");
+    berth_meta_upload_release(&u);
+    ASSERT_RC(t->m->uploads->upload_save(t->m, "gone", 1, h, sizeof(h), NULL, 8, &err), BERTH_EUPLOADUNKNOWN);
+    memset(after.v, 0, sizeof(after.v));
+    ASSERT_OK(berth_sql_run(t->m, read_waits, &after, &err));
+    ASSERT_EQ_STR(after.v, before.v);
 }
 
 /* No '?' or '{' left outside quotes: the rendered text is all the engine sees. */
