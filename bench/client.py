@@ -125,11 +125,27 @@ def blob_present(c, repo, digest, size=None):
     return True
 
 
+# What a chunk is read and sent in: a piece that stays in the CPU's cache between
+# the read and the send, as curl's upload buffer does (a whole 5 MiB chunk read
+# at once and then sent cost this client about a fifth of the push's time).
+PIECE = 256 << 10
+
+
+def file_pieces(f, n, buf):
+    """Yield the next n bytes of f, read into buf a piece at a time."""
+    view = memoryview(buf)
+    while n:
+        k = f.readinto(view[:min(n, len(buf))])
+        if not k:
+            raise BenchError("short read")
+        n -= k
+        yield view[:k]
+
+
 def cmd_chunked(base, repo, path, digest, chunk):
     chunk = int(chunk)
     size = os.path.getsize(path)
-    buf = bytearray(chunk)
-    view = memoryview(buf)
+    buf = bytearray(PIECE)
     c = Client(base)
     patches = 0
     with open(path, "rb", buffering=0) as f:
@@ -137,11 +153,10 @@ def cmd_chunked(base, repo, path, digest, chunk):
         loc = start_upload(c, repo)
         off = 0
         while off < size:
-            n = f.readinto(buf)
-            if not n:
-                raise BenchError("short read on " + path)
-            st, h, d = c.request("PATCH", loc, body=view[:n], headers={
+            n = min(chunk, size - off)
+            st, h, d = c.request("PATCH", loc, body=file_pieces(f, n, buf), headers={
                 "Content-Type": OCTET,
+                "Content-Length": str(n),
                 "Content-Range": f"{off}-{off + n - 1}",
             })
             expect(st, (202,), f"PATCH at {off}", d)
