@@ -249,9 +249,14 @@ static int has_entries(const char *path)
 
 /* ---- the blobs a snapshot references ---- */
 
+/* How this run put a blob into DIR: the stats count the last snapshot's blobs by it. */
+enum ref_how { REF_NOT_YET, REF_PRESENT, REF_LINKED, REF_COPIED };
+
 struct ref {
     struct berth_digest d;
-    int64_t size; /* recorded, -1 when no row records one */
+    int64_t size;      /* recorded, -1 when no row records one */
+    enum ref_how how;  /* set by fetch_blob */
+    uint64_t got;      /* the bytes in DIR, with how */
 };
 
 struct refs {
@@ -273,6 +278,8 @@ static enum berth_rc add_ref(const struct berth_digest *d, int64_t lo, int64_t h
     }
     l->v[l->n].d = *d;
     l->v[l->n].size = lo;
+    l->v[l->n].how = REF_NOT_YET;
+    l->v[l->n].got = 0;
     l->n++;
     if (lo > 0) l->bytes += (uint64_t)lo;
     return BERTH_OK;
@@ -283,12 +290,52 @@ static int ref_cmp(const void *a, const void *b)
     return strcmp(((const struct ref *)a)->d.s, ((const struct ref *)b)->d.s);
 }
 
-static int referenced(const struct refs *l, const struct berth_digest *d)
+static const struct ref *ref_find(const struct refs *l, const struct berth_digest *d)
 {
     struct ref key;
 
     key.d = *d;
-    return l->n && bsearch(&key, l->v, l->n, sizeof(*l->v), ref_cmp) != NULL;
+    return l->n ? bsearch(&key, l->v, l->n, sizeof(*l->v), ref_cmp) : NULL;
+}
+
+static int referenced(const struct refs *l, const struct berth_digest *d)
+{
+    return ref_find(l, d) != NULL;
+}
+
+/*
+ * A blob this run linked or copied in an earlier round is found in DIR by
+ * the next: it counts as linked or copied, not as already there, so the
+ * counts add up to the last snapshot's blobs however many rounds it took.
+ */
+static void inherit_how(struct refs *refs, const struct refs *prev)
+{
+    const struct ref *o;
+    size_t i;
+
+    for (i = 0; i < refs->n; i++) {
+        if (refs->v[i].how != REF_PRESENT || !(o = ref_find(prev, &refs->v[i].d))) continue;
+        if (o->how == REF_LINKED || o->how == REF_COPIED) refs->v[i].how = o->how;
+    }
+}
+
+/* The stats of the blobs of the last snapshot, by how each came into DIR. */
+static void count_how(const struct refs *refs, struct berth_backup_stats *st)
+{
+    size_t i;
+
+    for (i = 0; i < refs->n; i++) {
+        const struct ref *f = &refs->v[i];
+        if (f->how == REF_PRESENT) {
+            st->present++;
+            st->bytes_present += f->got;
+        } else if (f->how == REF_LINKED) {
+            st->linked++;
+        } else if (f->how == REF_COPIED) {
+            st->copied++;
+            st->bytes_copied += f->got;
+        }
+    }
 }
 
 /* ---- progress ---- */
@@ -389,7 +436,7 @@ static enum berth_rc hash_blob(struct run *r, const struct berth_digest *d, int 
  * with verify, its bytes), else hard-linked or copied. *gone: the data
  * folder no longer has it (gc removed it after the snapshot).
  */
-static enum berth_rc fetch_blob(struct run *r, const struct ref *f, int *gone, struct berth_err *err)
+static enum berth_rc fetch_blob(struct run *r, struct ref *f, int *gone, struct berth_err *err)
 {
     struct berth_err lerr = BERTH_ERR_INIT;
     struct berth_blob_copy c;
@@ -404,8 +451,8 @@ static enum berth_rc fetch_blob(struct run *r, const struct ref *f, int *gone, s
             if (rc) return rc;
         }
         if (good) {
-            r->st->present++;
-            r->st->bytes_present += have;
+            f->how = REF_PRESENT;
+            f->got = have;
             r->p.bytes += have;
             return BERTH_OK;
         }
@@ -418,8 +465,9 @@ static enum berth_rc fetch_blob(struct run *r, const struct ref *f, int *gone, s
     if (!r->no_link) {
         rc = r->dst->ops->link(r->dst, r->src, &f->d, &lerr);
         if (rc == BERTH_OK) {
-            r->st->linked++;
-            r->p.bytes += f->size > 0 ? (uint64_t)f->size : 0;
+            f->how = REF_LINKED;
+            f->got = f->size > 0 ? (uint64_t)f->size : 0;
+            r->p.bytes += f->got;
             return BERTH_OK;
         }
         if (rc == BERTH_EBLOBUNKNOWN) {
@@ -442,13 +490,13 @@ static enum berth_rc fetch_blob(struct run *r, const struct ref *f, int *gone, s
         return berth_err_set(err, rc, "the data folder's blob %s is corrupt: its %llu bytes hash to %s; see berth"
                              " doctor", f->d.s, (unsigned long long)c.size, c.got.s);
     if (rc) return rc;
-    r->st->copied++;
-    r->st->bytes_copied += c.size;
+    f->how = REF_COPIED;
+    f->got = c.size;
     return BERTH_OK;
 }
 
 /* Every blob of refs into DIR; *gone counts those gc removed after the snapshot. */
-static enum berth_rc fetch_blobs(struct run *r, const struct refs *refs, uint64_t *gone, struct berth_err *err)
+static enum berth_rc fetch_blobs(struct run *r, struct refs *refs, uint64_t *gone, struct berth_err *err)
 {
     enum berth_rc rc = BERTH_OK;
     size_t i;
@@ -590,7 +638,7 @@ enum berth_rc berth_backup_run(const struct berth_backup_opts *o, struct berth_b
 {
     struct berth_meta_sqlite_facts *f = berth_xcalloc(1, sizeof(*f));
     struct berth_buf json = BERTH_BUF_INIT(INFO_MAX);
-    struct refs refs = {NULL, 0, 0, 0};
+    struct refs refs = {NULL, 0, 0, 0}, prev = {NULL, 0, 0, 0}, swap;
     struct run r;
     char *db = NULL, *tmp = NULL, *final_db = NULL, *info_path = NULL;
     struct berth_digest sum;
@@ -622,10 +670,16 @@ enum berth_rc berth_backup_run(const struct berth_backup_opts *o, struct berth_b
 
     tmp = berth_xasprintf("%s/.berth.db.tmp", o->dir);
     do {
+        if (st->rounds) { /* the last round's blobs, and how each came: the next snapshot's list reuses prev's array */
+            swap = prev;
+            prev = refs;
+            refs = swap;
+        }
         r.p.round = st->rounds + 1;
         rc = take_snapshot(&r, db, tmp, f, &refs, err);
         if (!rc) rc = fetch_blobs(&r, &refs, &gone, err);
         if (rc) goto out;
+        inherit_how(&refs, &prev);
         st->vanished += gone;
         if (gone && st->rounds < BERTH_BACKUP_ROUNDS)
             BERTH_LOG(BERTH_LOG_INFO, "msg=\"backup: blobs went (gc) after the snapshot; taking another\" gone=%llu",
@@ -638,6 +692,7 @@ enum berth_rc berth_backup_run(const struct berth_backup_opts *o, struct berth_b
         goto out;
     }
 
+    count_how(&refs, st);
     rc = mirror_files(o->data, o->dir, "keys", ".pem", NULL, &st->keys, err);
     if (!rc) rc = mirror_files(o->data, o->dir, ".", "", "initial-owner-password", &st->files, err);
     if (rc) goto out;
@@ -669,6 +724,7 @@ out:
     if (lock >= 0) close(lock);
     berth_buf_release(&json);
     free(refs.v);
+    free(prev.v);
     free(f);
     free(db);
     free(tmp);

@@ -305,6 +305,74 @@ TEST(backup_takes_another_snapshot_when_blobs_go)
     free(dir);
 }
 
+/* After the first round's blobs: the repository lets go of the blob whose bytes went, as gc's sweep would. */
+struct let_go {
+    struct folder *f;
+    const struct berth_digest *d;
+    int done;
+};
+
+/* The bytes went already (the test removed the file). */
+static enum berth_rc no_bytes(void *ctx, struct berth_err *err)
+{
+    (void)ctx;
+    (void)err;
+    return BERTH_OK;
+}
+
+static void let_go_after_round_1(const struct berth_backup_progress *p, int final, void *ctx)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct let_go *g = ctx;
+
+    int reaped = 0;
+
+    if (g->done || !final || p->phase != BERTH_BACKUP_BLOBS || p->round != 1) return;
+    ASSERT_OK(g->f->m->content->blob_unlink(g->f->m, g->f->reg, "r", g->d, &err));
+    ASSERT_OK(g->f->m->content->blob_reap(g->f->m, g->d, 0, 0, no_bytes, NULL, &reaped, &err));
+    ASSERT_EQ_INT(reaped, 1);
+    g->done = 1;
+}
+
+/* Two rounds: the blobs the first linked count as linked, not as already there, and the counts add up. */
+TEST(backup_counts_add_up_over_rounds)
+{
+    struct berth_err err = BERTH_ERR_INIT;
+    struct berth_backup_stats st;
+    struct berth_backup_opts o;
+    struct berth_digest a, b, c;
+    struct folder f;
+    struct let_go g = {&f, &b, 0};
+    char *dir = berth_xasprintf("%s/bk", berth_test_tmpdir()), *p;
+
+    folder_open(&f);
+    add_blob(&f, 'a', 100, 0, &a);
+    add_blob(&f, 'b', 200, 0, &b);
+    add_blob(&f, 'c', 300, 0, &c);
+    p = blob_file(f.data, &b);
+    ASSERT_TRUE(unlink(p) == 0);
+    free(p);
+    o = opts_for(&f, dir, NULL);
+    o.progress = let_go_after_round_1;
+    o.ctx = &g;
+    ASSERT_OK(berth_backup_run(&o, &st, &err));
+    ASSERT_EQ_INT(st.rounds, 2);
+    ASSERT_EQ_U64(st.vanished, 1);
+    ASSERT_EQ_U64(st.info.blobs, 2);
+    ASSERT_EQ_U64(st.linked, 2);
+    ASSERT_EQ_U64(st.present + st.copied, 0);
+    ASSERT_EQ_U64(st.bytes_present, 0);
+    /* a second backup finds both already there */
+    o.progress = NULL;
+    ASSERT_OK(berth_backup_run(&o, &st, &err));
+    ASSERT_EQ_INT(st.rounds, 1);
+    ASSERT_EQ_U64(st.present, 2);
+    ASSERT_EQ_U64(st.bytes_present, 400);
+    ASSERT_EQ_U64(st.linked + st.copied, 0);
+    folder_free(&f);
+    free(dir);
+}
+
 TEST(restore_refuses_a_corrupt_blob_and_a_foreign_database)
 {
     struct berth_err err = BERTH_ERR_INIT;
