@@ -1178,6 +1178,7 @@ static void check_clock(struct berth_health_run *run, struct berth_health_result
     time_t srv;
     int64_t lo, hi, mid, allow = run->leeway * 1000;
     long long skew;
+    int proved;
 
     ensure_v2(run);
     srv = run->v2.date ? curl_getdate(run->v2.date, NULL) : -1;
@@ -1188,10 +1189,11 @@ static void check_clock(struct berth_health_run *run, struct berth_health_result
     }
     /* a Date names a whole second: only a skew it proves beyond the leeway is one */
     berth_health_clock_skew((int64_t)srv, run->v2.sent_ms, run->v2.got_ms, &lo, &hi);
+    proved = lo > allow || hi < -allow;
     mid = (lo + hi) / 2;
     skew = (long long)((mid >= 0 ? mid + 500 : mid - 500) / 1000);
-    if ((lo > allow || hi < -allow) && !skew) skew = lo > allow ? 1 : -1;
-    if (lo > allow || hi < -allow)
+    if (proved && !skew) skew = lo > allow ? 1 : -1;
+    if (proved)
         berth_health_set(res, BERTH_HEALTH_WARNING, "CLOCK_SKEW", NULL,
                          "this machine's clock is %lld s %s the server's (server Date: %s); tokens allow %lld s, so a "
                          "token may be refused as expired or not yet valid: synchronise both clocks with NTP "
